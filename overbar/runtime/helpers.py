@@ -1,0 +1,303 @@
+"""Functions the generated adjoint code calls, besides NumPy itself.
+
+Each is small and runs on plain NumPy values; the rules in ``rules.py`` name them.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from overbar.errors import NonScalarOutputError, OverbarError
+
+_NUMBER_TYPES = (float, int, np.floating, np.integer)
+
+
+def seed(y):
+    """The adjoint of the function's result: one, shaped like the scalar result ``y``."""
+    if type(y) is float:
+        return 1.0
+    if np.size(y) != 1 or isinstance(y, (tuple, list)):
+        raise NonScalarOutputError(
+            f"grad needs a scalar result, but the function returned {_describe_value(y)}; "
+            "reduce it to a scalar (for example with np.sum) to differentiate it"
+        )
+    if np.iscomplexobj(y):
+        raise NonScalarOutputError(
+            "grad needs a real scalar result, but the function returned a complex value"
+        )
+    if isinstance(y, np.ndarray):
+        return np.ones_like(y, dtype=np.result_type(y, 1.0))
+    return 1.0
+
+
+def zero_gradient(x):
+    """The gradient of an input the result does not depend on: zeros shaped like ``x``."""
+    dtype = np.result_type(x, 1.0)
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape, dtype=dtype)
+    return dtype.type(0)
+
+
+def unbroadcast(g, x):
+    """Sum ``g`` (shaped like a broadcast result) down to the shape of the operand ``x``."""
+    shape = np.shape(x)
+    g_shape = np.shape(g)
+    if g_shape == shape:
+        return g
+    leading = len(g_shape) - len(shape)
+    axes = tuple(range(leading)) + tuple(
+        leading + i for i, size in enumerate(shape) if size == 1 and g_shape[leading + i] != 1
+    )
+    g = np.sum(g, axis=axes, keepdims=True)
+    return np.reshape(g, shape) if leading else g
+
+
+def _normalize_axes(axis, ndim):
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, numbers.Integral):
+        axis = (axis,)
+    return tuple(int(a) % ndim if ndim else int(a) for a in axis)
+
+
+def expand_reduced(y_bar, x, axis=None, keepdims=False):
+    """Broadcast the adjoint of a reduction of ``x`` over ``axis`` back to ``x``'s shape."""
+    shape = np.shape(x)
+    if axis is not None and not keepdims:
+        y_bar = np.expand_dims(y_bar, _normalize_axes(axis, len(shape)))
+    return np.broadcast_to(y_bar, shape)
+
+
+def reduced_count(x, y):
+    """How many elements of ``x`` were reduced into each element of ``y``."""
+    return np.size(x) // max(np.size(y), 1)
+
+
+def extremum_bar(y_bar, y, x, axis=None, keepdims=False):
+    """Adjoint of max/min: ȳ goes to the elements equal to the extremum, ties share it."""
+    y_full = expand_reduced(y, x, axis, keepdims)
+    winners = x == y_full
+    count = np.sum(winners, axis=axis, keepdims=True)
+    return expand_reduced(y_bar, x, axis, keepdims) * winners / count
+
+
+def prod_bar(y_bar, x, axis=None, keepdims=False):
+    """Adjoint of prod: ȳ times the product of all *other* elements (exact with zeros)."""
+    x = np.asarray(x)
+    axes = _normalize_axes(axis, x.ndim)
+    kept = [a for a in range(x.ndim) if a not in axes]
+    moved = np.transpose(x, kept + list(axes))
+    flat = moved.reshape(moved.shape[: len(kept)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    others = (before * after).reshape(moved.shape)
+    others = np.transpose(others, np.argsort(kept + list(axes)))
+    return expand_reduced(y_bar, x, axis, keepdims) * others
+
+
+def cumsum_bar(y_bar, x, axis=None):
+    """Adjoint of cumsum: the reversed cumulative sum of ȳ, shaped like ``x``."""
+    if axis is None:
+        flat = np.ravel(y_bar)
+        return np.reshape(np.cumsum(flat[::-1])[::-1], np.shape(x))
+    reversed_ = np.flip(y_bar, axis)
+    return np.flip(np.cumsum(reversed_, axis=axis), axis)
+
+
+def _as_column(v):
+    return np.expand_dims(v, -1)
+
+
+def matmul_left_bar(z_bar, x, y):
+    """For z = x @ y, the adjoint of x: z̄ yᵀ, with NumPy's rules for vectors and stacks."""
+    x_ndim, y_ndim = np.ndim(x), np.ndim(y)
+    if x_ndim == 2 and y_ndim == 2:
+        return z_bar @ y.T
+    if x_ndim == 1 and y_ndim == 1:
+        return z_bar * y
+    if x_ndim == 1:
+        return unbroadcast(np.squeeze(np.asarray(y) @ _as_column(z_bar), -1), x)
+    if y_ndim == 1:
+        return unbroadcast(_as_column(z_bar) * y, x)
+    return unbroadcast(z_bar @ np.swapaxes(y, -1, -2), x)
+
+
+def matmul_right_bar(z_bar, x, y):
+    """For z = x @ y, the adjoint of y: xᵀ z̄, with NumPy's rules for vectors and stacks."""
+    x_ndim, y_ndim = np.ndim(x), np.ndim(y)
+    if x_ndim == 2 and y_ndim == 2:
+        return x.T @ z_bar
+    if x_ndim == 1 and y_ndim == 1:
+        return z_bar * x
+    if x_ndim == 1:
+        return unbroadcast(_as_column(x) * np.expand_dims(z_bar, -2), y)
+    if y_ndim == 1:
+        return unbroadcast(np.sum(np.swapaxes(x, -1, -2) @ _as_column(z_bar), axis=-1), y)
+    return unbroadcast(np.swapaxes(x, -1, -2) @ z_bar, y)
+
+
+def _check_dot_operands(x, y):
+    if np.ndim(x) > 2 or np.ndim(y) > 2:
+        raise OverbarError(
+            "overbar differentiates np.dot for scalars, vectors and matrices only; "
+            "for stacks of matrices write x @ y or np.einsum"
+        )
+
+
+def dot_left_bar(z_bar, x, y):
+    """For z = dot(x, y), the adjoint of x (scalars, vectors and matrices)."""
+    _check_dot_operands(x, y)
+    if np.ndim(x) == 0 or np.ndim(y) == 0:
+        return unbroadcast(z_bar * y, x)
+    return matmul_left_bar(z_bar, x, y)
+
+
+def dot_right_bar(z_bar, x, y):
+    """For z = dot(x, y), the adjoint of y (scalars, vectors and matrices)."""
+    _check_dot_operands(x, y)
+    if np.ndim(x) == 0 or np.ndim(y) == 0:
+        return unbroadcast(z_bar * x, y)
+    return matmul_right_bar(z_bar, x, y)
+
+
+def inner_bars(z_bar, x, y):
+    """For z = inner(x, y) (contracting the last axes), the adjoints of x and y."""
+    if np.ndim(x) == 0 or np.ndim(y) == 0:
+        return unbroadcast(z_bar * y, x), unbroadcast(z_bar * x, y)
+    x_lead, y_lead = np.ndim(x) - 1, np.ndim(y) - 1
+    z_axes = np.ndim(z_bar)
+    x_bar = np.tensordot(z_bar, y, axes=(list(range(x_lead, z_axes)), list(range(y_lead))))
+    y_bar = np.tensordot(z_bar, x, axes=(list(range(x_lead)), list(range(x_lead))))
+    return x_bar, y_bar
+
+
+def outer_bars(z_bar, x, y):
+    """For z = outer(x, y) (inputs flattened), the adjoints of x and y."""
+    x_flat, y_flat = np.ravel(x), np.ravel(y)
+    return (
+        np.reshape(z_bar @ y_flat, np.shape(x)),
+        np.reshape(x_flat @ z_bar, np.shape(y)),
+    )
+
+
+def trace_bar(y_bar, x, offset=0):
+    """Adjoint of trace over the first two axes: ȳ on the (offset) diagonal."""
+    shape = np.shape(x)
+    diagonal = np.eye(shape[0], shape[1], k=offset)
+    return np.reshape(diagonal, shape[:2] + (1,) * (len(shape) - 2)) * y_bar
+
+
+def untranspose(y_bar, axes):
+    """Adjoint of transpose(x, axes): transpose ȳ by the inverse permutation."""
+    if len(axes) == 1 and not isinstance(axes[0], numbers.Integral):
+        axes = axes[0]
+    if axes is None or len(axes) == 0:
+        return np.transpose(y_bar)
+    return np.transpose(y_bar, np.argsort(axes))
+
+
+def split_like(y_bar, xs, axis=0):
+    """Adjoint of concatenate(xs, axis): ȳ cut into pieces shaped like each of ``xs``."""
+    if axis is None:
+        sizes = [np.size(x) for x in xs]
+        pieces = np.split(np.ravel(y_bar), np.cumsum(sizes)[:-1])
+        return tuple(np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs, strict=True))
+    sizes = [np.shape(x)[axis] for x in xs]
+    return tuple(np.split(y_bar, np.cumsum(sizes)[:-1], axis=axis))
+
+
+def unstack(y_bar, axis=0):
+    """Adjoint of stack(xs, axis): the slices of ȳ along ``axis``."""
+    return tuple(np.moveaxis(y_bar, axis, 0))
+
+
+def index_bar(y_bar, x, index):
+    """Adjoint of x[index]: zeros shaped like x with ȳ added at ``index`` (repeats add up)."""
+    x_bar = np.zeros(np.shape(x), dtype=np.result_type(y_bar, 1.0))
+    if _is_basic_index(index):
+        x_bar[index] = y_bar
+    else:
+        np.add.at(x_bar, index, y_bar)
+    return x_bar
+
+
+def _is_basic_index(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(
+        part is None
+        or part is Ellipsis
+        or isinstance(part, slice)
+        or (isinstance(part, numbers.Integral) and not isinstance(part, bool))
+        for part in parts
+    )
+
+
+def einsum_bars(subscripts, y_bar, operands):
+    """Adjoints of every operand of einsum(subscripts, *operands)."""
+    inputs, output = _parse_einsum(subscripts, len(operands))
+    bars = []
+    for i, (labels, operand) in enumerate(zip(inputs, operands, strict=True)):
+        others = [(inputs[j], operands[j]) for j in range(len(operands)) if j != i]
+        available = set(output).union(*(set(s) for s, _ in others))
+        kept = "".join(c for c in labels if c in available)
+        spec = ",".join([output] + [s for s, _ in others]) + "->" + kept
+        partial = np.einsum(spec, y_bar, *[o for _, o in others])
+        # Labels summed away in this operand alone come back by broadcasting.
+        shape = np.shape(operand)
+        expanded = np.reshape(
+            partial, [shape[k] if c in available else 1 for k, c in enumerate(labels)]
+        )
+        bars.append(np.broadcast_to(expanded, shape))
+    return tuple(bars)
+
+
+def _parse_einsum(subscripts, count):
+    if not isinstance(subscripts, str) or "." in subscripts:
+        raise OverbarError(
+            "overbar differentiates np.einsum with explicit letter subscripts only "
+            f"(got {subscripts!r}); write out the axes instead of '...'"
+        )
+    spec = subscripts.replace(" ", "")
+    if "->" in spec:
+        inputs_text, output = spec.split("->")
+    else:
+        inputs_text = spec
+        letters = inputs_text.replace(",", "")
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    inputs = inputs_text.split(",")
+    if len(inputs) != count:
+        raise OverbarError(f"einsum subscripts {subscripts!r} name {len(inputs)} operands")
+    for labels in inputs + [output]:
+        if len(set(labels)) != len(labels):
+            raise OverbarError(
+                f"overbar does not differentiate einsum with a repeated index in one "
+                f"operand ({subscripts!r}); use np.diagonal or np.trace explicitly"
+            )
+    return inputs, output
+
+
+def _describe_value(y) -> str:
+    if isinstance(y, np.ndarray):
+        return f"an array of shape {y.shape}"
+    if isinstance(y, (tuple, list)):
+        return f"a {type(y).__name__} of length {len(y)}"
+    return f"a value of type {type(y).__name__}"
+
+
+def is_differentiable_input(value) -> bool:
+    """Whether ``value`` is something overbar can differentiate with respect to."""
+    if isinstance(value, np.ndarray):
+        return type(value) is np.ndarray and value.dtype.kind in "fiu"
+    return isinstance(value, _NUMBER_TYPES) and not isinstance(value, bool)
+
+
+def describe_input(value) -> str:
+    """A short description of an argument, for error messages."""
+    if isinstance(value, np.ndarray):
+        return f"an array of dtype {value.dtype}" + (
+            "" if type(value) is np.ndarray else f" (subclass {type(value).__name__})"
+        )
+    return f"a {type(value).__name__}"

@@ -1,0 +1,162 @@
+"""The table of adjoint rules, and the public decorators that fill it.
+
+A rule is a plain Python function. Its first parameter is the primal output, then come the
+primal's own parameters (as the primal spells them, defaults included), and the output's adjoint,
+named after the output with ``_bar`` (keyword-only when defaults come before it). It returns the
+adjoint of each positional primal parameter in order, as one value or a tuple display; ``None``
+(or leaving trailing ones out) means a zero adjoint::
+
+    @adjoint(np.tanh)
+    def tanh(y, x, y_bar):
+        \"\"\"y = tanh(x):  x̄ = ȳ (1 − y²)\"\"\"
+        x_bar = y_bar * (1 - y * y)
+        return x_bar
+
+The compiler inlines the body into the generated code by renaming, so a rule must be a single
+straight-line body ending in ``return``, and it must be importable (its source is read).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from overbar.errors import RuleDefinitionError
+from overbar.primitives import describe
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One registered adjoint rule for one primal."""
+
+    primal: Any
+    function: Callable
+    where: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def output_name(self) -> str:
+        return next(iter(inspect.signature(self.function).parameters))
+
+    def primal_signature(self) -> inspect.Signature:
+        """The primal's call signature as the rule declares it (output and its adjoint removed)."""
+        parameters = list(inspect.signature(self.function).parameters.values())
+        output = parameters[0].name
+        return inspect.Signature([p for p in parameters[1:] if p.name != output + "_bar"])
+
+
+class NonDifferentiable:
+    """Marks a primal whose output carries no gradient (zero or undefined derivative)."""
+
+    def __repr__(self) -> str:
+        return "NON_DIFFERENTIABLE"
+
+
+NON_DIFFERENTIABLE = NonDifferentiable()
+
+
+def _key(primal: Any) -> Any:
+    try:
+        hash(primal)
+    except TypeError:
+        return ("id", id(primal))
+    return primal
+
+
+@dataclass
+class RuleTable:
+    """Rules keyed by primal; a primal may have several rules guarded by ``where`` conditions."""
+
+    rules: dict[Any, list[Rule]] = field(default_factory=dict)
+    non_differentiable: dict[Any, Any] = field(default_factory=dict)
+
+    def register(self, primal: Any, function: Callable, where: Mapping[str, Any]) -> None:
+        rule = Rule(primal, function, tuple(where.items()))
+        entries = self.rules.setdefault(_key(primal), [])
+        # Specialised rules (with conditions) are tried before the general one.
+        entries[:] = [r for r in entries if r.where != rule.where]
+        entries.append(rule)
+        entries.sort(key=lambda r: not r.where)
+        self.non_differentiable.pop(_key(primal), None)
+
+    def mark_non_differentiable(self, primal: Any) -> None:
+        self.non_differentiable[_key(primal)] = primal
+        self.rules.pop(_key(primal), None)
+
+    def lookup(self, primal: Any) -> list[Rule] | NonDifferentiable | None:
+        """The rules for ``primal`` (most specific first), ``NON_DIFFERENTIABLE``, or ``None``."""
+        key = _key(primal)
+        if key in self.non_differentiable:
+            return NON_DIFFERENTIABLE
+        return self.rules.get(key)
+
+    def primals(self) -> list[Any]:
+        """Every primal with at least one rule."""
+        return [rules[0].primal for rules in self.rules.values()]
+
+
+RULES = RuleTable()
+
+
+def _check_rule(function: Callable, primals: tuple, where: Mapping[str, Any]) -> None:
+    if not inspect.isfunction(function):
+        raise RuleDefinitionError(
+            f"an adjoint rule must be a plain function, not {type(function).__name__}"
+        )
+    parameters = list(inspect.signature(function).parameters.values())
+    name = function.__qualname__
+    if not parameters:
+        raise RuleDefinitionError(
+            f"adjoint rule {name} takes no parameters; it must take the primal output, "
+            "the primal's parameters and the output adjoint, e.g. (y, x, y_bar)"
+        )
+    output = parameters[0].name
+    if output + "_bar" not in {p.name for p in parameters}:
+        raise RuleDefinitionError(
+            f"adjoint rule {name} has no parameter {output}_bar for the adjoint of its "
+            f"output {output}: declare it after the primal's parameters"
+        )
+    kinds = {p.name: p.kind for p in parameters}
+    if inspect.Parameter.VAR_KEYWORD in kinds.values():
+        raise RuleDefinitionError(f"adjoint rule {name} may not take **kwargs")
+    for key in where:
+        if key not in kinds or key in (output, output + "_bar"):
+            raise RuleDefinitionError(
+                f"adjoint rule {name}: where= names {key!r}, which is not a parameter "
+                f"of the primal {', '.join(describe(p) for p in primals)}"
+            )
+    try:
+        inspect.getsource(function)
+    except (OSError, TypeError) as error:
+        raise RuleDefinitionError(
+            f"cannot read the source of adjoint rule {name} ({error}); rules are inlined "
+            "into the generated code, so define them in a file"
+        ) from None
+
+
+def adjoint(*primals: Any, where: Mapping[str, Any] | None = None) -> Callable:
+    """Register the decorated function as the adjoint rule of each of ``primals``.
+
+    ``where`` restricts the rule to calls whose arguments are these constants (for instance
+    ``where={"axis": None}``); such a rule is preferred over the unrestricted one. A later
+    registration for the same primal and conditions replaces the earlier one, so a user may
+    override a built-in rule.
+    """
+    conditions = dict(where or {})
+
+    def register(function: Callable) -> Callable:
+        if not primals:
+            raise RuleDefinitionError("@adjoint needs the function(s) it differentiates")
+        _check_rule(function, primals, conditions)
+        for primal in primals:
+            RULES.register(primal, function, conditions)
+        return function
+
+    return register
+
+
+def non_differentiable(*primals: Any) -> None:
+    """Declare that the outputs of ``primals`` carry no gradient (as for ``np.argmax``)."""
+    for primal in primals:
+        RULES.mark_non_differentiable(primal)

@@ -1,0 +1,604 @@
+"""Adjoint rules for Python's operators and NumPy, one per primitive.
+
+Each rule is written in the bar notation of DESIGN.md: the docstring states the math and the body
+mirrors it. The compiler inlines a rule into the generated code by renaming its parameters to the
+user's variables, so what is written here is what the user reads. Operands that NumPy may have
+broadcast go through ``unbroadcast``. Primitives with no gradient are listed at the end.
+"""
+
+from __future__ import annotations
+
+import builtins
+import operator
+
+import numpy as np
+
+from overbar.primitives import Attribute, Method
+from overbar.runtime.helpers import (
+    cumsum_bar,
+    dot_left_bar,
+    dot_right_bar,
+    einsum_bars,
+    expand_reduced,
+    extremum_bar,
+    index_bar,
+    inner_bars,
+    matmul_left_bar,
+    matmul_right_bar,
+    outer_bars,
+    prod_bar,
+    reduced_count,
+    split_like,
+    trace_bar,
+    unbroadcast,
+    unstack,
+    untranspose,
+)
+from overbar.runtime.registry import adjoint, non_differentiable
+
+# ---------------------------------------------------------------------------------------------
+# Arithmetic operators and their ufuncs
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(operator.add, np.add)
+def add(z, x, y, z_bar):
+    """z = x + y:  x̄ = z̄,  ȳ = z̄"""
+    return unbroadcast(z_bar, x), unbroadcast(z_bar, y)
+
+
+@adjoint(operator.sub, np.subtract)
+def subtract(z, x, y, z_bar):
+    """z = x − y:  x̄ = z̄,  ȳ = −z̄"""
+    return unbroadcast(z_bar, x), unbroadcast(-z_bar, y)
+
+
+@adjoint(operator.mul, np.multiply)
+def multiply(z, x, y, z_bar):
+    """z = x y:  x̄ = z̄ y,  ȳ = z̄ x"""
+    return unbroadcast(z_bar * y, x), unbroadcast(z_bar * x, y)
+
+
+@adjoint(operator.truediv, np.divide)
+def divide(z, x, y, z_bar):
+    """z = x / y:  x̄ = z̄ / y,  ȳ = −z̄ z / y"""
+    return unbroadcast(z_bar / y, x), unbroadcast(-z_bar * z / y, y)
+
+
+@adjoint(operator.pow, np.power, where={"y": 2})
+def square_power(z, x, y, z_bar):
+    """z = x²:  x̄ = 2 x z̄"""
+    return unbroadcast(z_bar * 2 * x, x)
+
+
+@adjoint(operator.pow, np.power)
+def power(z, x, y, z_bar):
+    """z = xʸ:  x̄ = z̄ y xʸ⁻¹,  ȳ = z̄ z log x"""
+    x_bar = unbroadcast(z_bar * y * x ** (y - 1), x)
+    y_bar = unbroadcast(z_bar * z * np.log(np.where(x == 0, 1, x)), y)
+    return x_bar, y_bar
+
+
+@adjoint(operator.neg, np.negative)
+def negative(y, x, y_bar):
+    """y = −x:  x̄ = −ȳ"""
+    return -y_bar
+
+
+@adjoint(operator.pos, np.positive)
+def positive(y, x, y_bar):
+    """y = +x:  x̄ = ȳ"""
+    return y_bar
+
+
+@adjoint(operator.matmul, np.matmul)
+def matmul(z, x, y, z_bar):
+    """z = x @ y:  x̄ = z̄ yᵀ,  ȳ = xᵀ z̄  (vectors and stacks as NumPy's matmul treats them)"""
+    return matmul_left_bar(z_bar, x, y), matmul_right_bar(z_bar, x, y)
+
+
+# ---------------------------------------------------------------------------------------------
+# Elementwise functions of one argument
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(np.exp)
+def exp(y, x, y_bar):
+    """y = exp(x):  x̄ = ȳ y"""
+    return y_bar * y
+
+
+@adjoint(np.exp2)
+def exp2(y, x, y_bar):
+    """y = 2ˣ:  x̄ = ȳ y log 2"""
+    return y_bar * y * np.log(2.0)
+
+
+@adjoint(np.expm1)
+def expm1(y, x, y_bar):
+    """y = exp(x) − 1:  x̄ = ȳ (y + 1)"""
+    return y_bar * (y + 1)
+
+
+@adjoint(np.log)
+def log(y, x, y_bar):
+    """y = log(x):  x̄ = ȳ / x"""
+    return y_bar / x
+
+
+@adjoint(np.log2)
+def log2(y, x, y_bar):
+    """y = log₂(x):  x̄ = ȳ / (x log 2)"""
+    return y_bar / (x * np.log(2.0))
+
+
+@adjoint(np.log10)
+def log10(y, x, y_bar):
+    """y = log₁₀(x):  x̄ = ȳ / (x log 10)"""
+    return y_bar / (x * np.log(10.0))
+
+
+@adjoint(np.log1p)
+def log1p(y, x, y_bar):
+    """y = log(1 + x):  x̄ = ȳ / (1 + x)"""
+    return y_bar / (1 + x)
+
+
+@adjoint(np.sqrt)
+def sqrt(y, x, y_bar):
+    """y = √x:  x̄ = ȳ / (2 y)"""
+    return y_bar / (2 * y)
+
+
+@adjoint(np.cbrt)
+def cbrt(y, x, y_bar):
+    """y = ∛x:  x̄ = ȳ / (3 y²)"""
+    return y_bar / (3 * y * y)
+
+
+@adjoint(np.square)
+def square(y, x, y_bar):
+    """y = x²:  x̄ = 2 x ȳ"""
+    return y_bar * 2 * x
+
+
+@adjoint(np.reciprocal)
+def reciprocal(y, x, y_bar):
+    """y = 1 / x:  x̄ = −ȳ y²"""
+    return -y_bar * y * y
+
+
+@adjoint(np.sin)
+def sin(y, x, y_bar):
+    """y = sin(x):  x̄ = ȳ cos(x)"""
+    return y_bar * np.cos(x)
+
+
+@adjoint(np.cos)
+def cos(y, x, y_bar):
+    """y = cos(x):  x̄ = −ȳ sin(x)"""
+    return -y_bar * np.sin(x)
+
+
+@adjoint(np.tan)
+def tan(y, x, y_bar):
+    """y = tan(x):  x̄ = ȳ (1 + y²)"""
+    return y_bar * (1 + y * y)
+
+
+@adjoint(np.arcsin)
+def arcsin(y, x, y_bar):
+    """y = arcsin(x):  x̄ = ȳ / √(1 − x²)"""
+    return y_bar / np.sqrt(1 - x * x)
+
+
+@adjoint(np.arccos)
+def arccos(y, x, y_bar):
+    """y = arccos(x):  x̄ = −ȳ / √(1 − x²)"""
+    return -y_bar / np.sqrt(1 - x * x)
+
+
+@adjoint(np.arctan)
+def arctan(y, x, y_bar):
+    """y = arctan(x):  x̄ = ȳ / (1 + x²)"""
+    return y_bar / (1 + x * x)
+
+
+@adjoint(np.sinh)
+def sinh(y, x, y_bar):
+    """y = sinh(x):  x̄ = ȳ cosh(x)"""
+    return y_bar * np.cosh(x)
+
+
+@adjoint(np.cosh)
+def cosh(y, x, y_bar):
+    """y = cosh(x):  x̄ = ȳ sinh(x)"""
+    return y_bar * np.sinh(x)
+
+
+@adjoint(np.tanh)
+def tanh(y, x, y_bar):
+    """y = tanh(x):  x̄ = ȳ (1 − y²)"""
+    return y_bar * (1 - y * y)
+
+
+@adjoint(np.arcsinh)
+def arcsinh(y, x, y_bar):
+    """y = arcsinh(x):  x̄ = ȳ / √(x² + 1)"""
+    return y_bar / np.sqrt(x * x + 1)
+
+
+@adjoint(np.arccosh)
+def arccosh(y, x, y_bar):
+    """y = arccosh(x):  x̄ = ȳ / √(x² − 1)"""
+    return y_bar / np.sqrt(x * x - 1)
+
+
+@adjoint(np.arctanh)
+def arctanh(y, x, y_bar):
+    """y = arctanh(x):  x̄ = ȳ / (1 − x²)"""
+    return y_bar / (1 - x * x)
+
+
+@adjoint(np.abs, builtins.abs)
+def absolute(y, x, y_bar):
+    """y = |x|:  x̄ = ȳ sign(x)"""
+    return y_bar * np.sign(x)
+
+
+@adjoint(np.deg2rad, np.radians)
+def deg2rad(y, x, y_bar):
+    """y = x π / 180:  x̄ = ȳ π / 180"""
+    return y_bar * (np.pi / 180)
+
+
+@adjoint(np.rad2deg, np.degrees)
+def rad2deg(y, x, y_bar):
+    """y = x 180 / π:  x̄ = ȳ 180 / π"""
+    return y_bar * (180 / np.pi)
+
+
+@adjoint(builtins.float)
+def to_float(y, x, y_bar):
+    """y = float(x):  x̄ = ȳ, shaped like x"""
+    return np.reshape(y_bar, np.shape(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# Elementwise functions of several arguments
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(np.maximum, np.fmax)
+def maximum(z, x, y, z_bar):
+    """z = max(x, y):  x̄ = z̄ [x > y],  ȳ = z̄ [y > x]  (ties share z̄)"""
+    x_wins = (x > y) + 0.5 * (x == y)
+    return unbroadcast(z_bar * x_wins, x), unbroadcast(z_bar * (1 - x_wins), y)
+
+
+@adjoint(np.minimum, np.fmin)
+def minimum(z, x, y, z_bar):
+    """z = min(x, y):  x̄ = z̄ [x < y],  ȳ = z̄ [y < x]  (ties share z̄)"""
+    x_wins = (x < y) + 0.5 * (x == y)
+    return unbroadcast(z_bar * x_wins, x), unbroadcast(z_bar * (1 - x_wins), y)
+
+
+@adjoint(np.hypot)
+def hypot(z, x, y, z_bar):
+    """z = √(x² + y²):  x̄ = z̄ x / z,  ȳ = z̄ y / z"""
+    return unbroadcast(z_bar * x / z, x), unbroadcast(z_bar * y / z, y)
+
+
+@adjoint(np.arctan2)
+def arctan2(z, y, x, z_bar):
+    """z = atan2(y, x):  ȳ = z̄ x / (x² + y²),  x̄ = −z̄ y / (x² + y²)"""
+    radius2 = x * x + y * y
+    return unbroadcast(z_bar * x / radius2, y), unbroadcast(-z_bar * y / radius2, x)
+
+
+@adjoint(np.logaddexp)
+def logaddexp(z, x, y, z_bar):
+    """z = log(eˣ + eʸ):  x̄ = z̄ eˣ⁻ᶻ,  ȳ = z̄ eʸ⁻ᶻ"""
+    return unbroadcast(z_bar * np.exp(x - z), x), unbroadcast(z_bar * np.exp(y - z), y)
+
+
+@adjoint(np.where)
+def where(z, condition, x, y, z_bar):
+    """z = where(c, x, y):  x̄ = z̄ where c,  ȳ = z̄ where not c"""
+    x_bar = unbroadcast(np.where(condition, z_bar, 0.0), x)
+    y_bar = unbroadcast(np.where(condition, 0.0, z_bar), y)
+    return None, x_bar, y_bar
+
+
+@adjoint(np.clip, Method("clip"))
+def clip(y, a, a_min=None, a_max=None, *, y_bar):
+    """y = clip(a, lo, hi):  ā = ȳ where lo < a < hi;  l̄o, h̄i take ȳ where a is clipped to them"""
+    a_bar = unbroadcast(y_bar * ((y != a_min) & (y != a_max)), a)
+    a_min_bar = unbroadcast(y_bar * (y == a_min), a_min)
+    a_max_bar = unbroadcast(y_bar * (y == a_max) * (y != a_min), a_max)
+    return a_bar, a_min_bar, a_max_bar
+
+
+# ---------------------------------------------------------------------------------------------
+# Reductions
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(np.sum, Method("sum"), where={"axis": None})
+def sum_all(y, a, axis=None, *, keepdims=False, y_bar):
+    """y = Σ a:  ā = ȳ, broadcast to a's shape"""
+    return np.broadcast_to(y_bar, np.shape(a))
+
+
+@adjoint(np.sum, Method("sum"))
+def sum_(y, a, axis=None, *, keepdims=False, y_bar):
+    """y = Σ_axis a:  ā = ȳ, broadcast back over the summed axes"""
+    return expand_reduced(y_bar, a, axis=axis, keepdims=keepdims)
+
+
+@adjoint(np.mean, Method("mean"))
+def mean(y, a, axis=None, *, keepdims=False, y_bar):
+    """y = mean_axis a:  ā = ȳ / n, broadcast back over the averaged axes"""
+    count = reduced_count(a, y)
+    return expand_reduced(y_bar / count, a, axis=axis, keepdims=keepdims)
+
+
+@adjoint(np.prod, Method("prod"))
+def prod(y, a, axis=None, *, keepdims=False, y_bar):
+    """y = Π_axis a:  āᵢ = ȳ Π_{j≠i} aⱼ"""
+    return prod_bar(y_bar, a, axis=axis, keepdims=keepdims)
+
+
+@adjoint(np.max, np.amax, Method("max"), np.min, np.amin, Method("min"))
+def extremum(y, a, axis=None, *, keepdims=False, y_bar):
+    """y = max_axis a (or min):  ā = ȳ at the extreme elements, shared among ties"""
+    return extremum_bar(y_bar, y, a, axis=axis, keepdims=keepdims)
+
+
+@adjoint(np.var, Method("var"))
+def var(y, a, axis=None, *, ddof=0, keepdims=False, y_bar):
+    """y = var_axis a:  ā = ȳ 2 (a − ā̂) / (n − ddof)"""
+    centered = a - np.mean(a, axis=axis, keepdims=True)
+    scale = 2 / (reduced_count(a, y) - ddof)
+    return expand_reduced(y_bar, a, axis=axis, keepdims=keepdims) * centered * scale
+
+
+@adjoint(np.std, Method("std"))
+def std(y, a, axis=None, *, ddof=0, keepdims=False, y_bar):
+    """y = std_axis a:  ā = ȳ (a − mean a) / ((n − ddof) y)"""
+    centered = a - np.mean(a, axis=axis, keepdims=True)
+    scale = 1 / (reduced_count(a, y) - ddof)
+    return expand_reduced(y_bar / y, a, axis=axis, keepdims=keepdims) * centered * scale
+
+
+@adjoint(np.cumsum, Method("cumsum"))
+def cumsum(y, a, axis=None, *, y_bar):
+    """y = cumsum_axis a:  ā = reversed cumsum of ȳ"""
+    return cumsum_bar(y_bar, a, axis=axis)
+
+
+@adjoint(np.linalg.norm, where={"ord": None})
+def norm(y, x, ord=None, axis=None, keepdims=False, *, y_bar):
+    """y = ‖x‖₂ (Frobenius for matrices):  x̄ = ȳ x / y"""
+    return expand_reduced(y_bar / y, x, axis=axis, keepdims=keepdims) * x
+
+
+# ---------------------------------------------------------------------------------------------
+# Linear algebra
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(np.dot, Method("dot"))
+def dot(z, a, b, z_bar):
+    """z = a · b:  ā = z̄ bᵀ,  b̄ = aᵀ z̄  (scalars, vectors and matrices)"""
+    return dot_left_bar(z_bar, a, b), dot_right_bar(z_bar, a, b)
+
+
+@adjoint(np.inner)
+def inner(z, a, b, z_bar):
+    """z = inner(a, b) over the last axes:  ā = z̄ · b,  b̄ = z̄ · a"""
+    a_bar, b_bar = inner_bars(z_bar, a, b)
+    return a_bar, b_bar
+
+
+@adjoint(np.outer)
+def outer(z, a, b, z_bar):
+    """z = a bᵀ:  ā = z̄ b,  b̄ = z̄ᵀ a"""
+    a_bar, b_bar = outer_bars(z_bar, a, b)
+    return a_bar, b_bar
+
+
+@adjoint(np.einsum)
+def einsum(y, subscripts, *operands, y_bar):
+    """y = einsum(s, a, b, ...):  ā = einsum of ȳ with the other operands onto a's indices"""
+    return None, einsum_bars(subscripts, y_bar, operands)
+
+
+@adjoint(np.trace, Method("trace"))
+def trace(y, a, offset=0, *, y_bar):
+    """y = tr a:  ā = ȳ I"""
+    return trace_bar(y_bar, a, offset=offset)
+
+
+@adjoint(np.linalg.inv)
+def inv(y, a, y_bar):
+    """Y = A⁻¹:  Ā = −Yᵀ Ȳ Yᵀ"""
+    return -(y.mT @ y_bar @ y.mT)
+
+
+@adjoint(np.linalg.solve)
+def solve(x, a, b, x_bar):
+    """x = A⁻¹ b:  b̄ = A⁻ᵀ x̄,  Ā = −b̄ xᵀ"""
+    b_bar = np.linalg.solve(np.swapaxes(a, -1, -2), x_bar)
+    b_is_vector = np.ndim(b) == 1
+    a_bar = -np.outer(b_bar, x) if b_is_vector else -(b_bar @ np.swapaxes(x, -1, -2))
+    return a_bar, b_bar
+
+
+@adjoint(np.linalg.det)
+def det(y, a, y_bar):
+    """y = det A:  Ā = ȳ y A⁻ᵀ"""
+    return np.expand_dims(y_bar * y, (-1, -2)) * np.linalg.inv(a).mT
+
+
+# ---------------------------------------------------------------------------------------------
+# Shapes
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(np.transpose, where={"axes": None})
+def transpose_all(y, a, axes=None, *, y_bar):
+    """y = aᵀ:  ā = ȳᵀ"""
+    return np.transpose(y_bar)
+
+
+@adjoint(np.transpose)
+def transpose(y, a, axes=None, *, y_bar):
+    """y = transpose(a, axes):  ā = transpose(ȳ, axes⁻¹)"""
+    return np.transpose(y_bar, np.argsort(axes))
+
+
+@adjoint(Method("transpose"))
+def transpose_method(y, a, *axes, y_bar):
+    """y = a.transpose(*axes):  ā = transpose(ȳ, axes⁻¹)"""
+    return untranspose(y_bar, axes)
+
+
+@adjoint(Attribute("T"))
+def transpose_attribute(y, a, y_bar):
+    """y = aᵀ:  ā = ȳᵀ"""
+    return y_bar.T
+
+
+@adjoint(Attribute("mT"))
+def matrix_transpose_attribute(y, a, y_bar):
+    """y = a.mT:  ā = ȳ.mT"""
+    return y_bar.mT
+
+
+@adjoint(np.swapaxes, Method("swapaxes"))
+def swapaxes(y, a, axis1, axis2, y_bar):
+    """y = swapaxes(a, i, j):  ā = swapaxes(ȳ, i, j)"""
+    return np.swapaxes(y_bar, axis1, axis2)
+
+
+@adjoint(np.moveaxis)
+def moveaxis(y, a, source, destination, y_bar):
+    """y = moveaxis(a, s, d):  ā = moveaxis(ȳ, d, s)"""
+    return np.moveaxis(y_bar, destination, source)
+
+
+@adjoint(np.reshape)
+def reshape(y, a, shape=None, order="C", *, y_bar):
+    """y = reshape(a):  ā = ȳ reshaped like a"""
+    return np.reshape(y_bar, np.shape(a), order=order)
+
+
+@adjoint(Method("reshape"))
+def reshape_method(y, a, *shape, order="C", y_bar):
+    """y = a.reshape(shape):  ā = ȳ reshaped like a"""
+    return np.reshape(y_bar, np.shape(a), order=order)
+
+
+@adjoint(np.ravel, Method("ravel"), Method("flatten"))
+def ravel(y, a, order="C", *, y_bar):
+    """y = ravel(a):  ā = ȳ reshaped like a"""
+    return np.reshape(y_bar, np.shape(a), order=order)
+
+
+@adjoint(np.squeeze, Method("squeeze"))
+def squeeze(y, a, axis=None, *, y_bar):
+    """y = squeeze(a):  ā = ȳ reshaped like a"""
+    return np.reshape(y_bar, np.shape(a))
+
+
+@adjoint(np.expand_dims)
+def expand_dims(y, a, axis, y_bar):
+    """y = expand_dims(a, axis):  ā = ȳ reshaped like a"""
+    return np.reshape(y_bar, np.shape(a))
+
+
+@adjoint(np.broadcast_to)
+def broadcast_to(y, array, shape, y_bar):
+    """y = broadcast_to(a, shape):  ā = ȳ summed over the broadcast axes"""
+    return unbroadcast(y_bar, array)
+
+
+@adjoint(np.concatenate)
+def concatenate(y, arrays, axis=0, *, y_bar):
+    """y = concatenate(xs, axis):  x̄ᵢ = the piece of ȳ where xᵢ went"""
+    return split_like(y_bar, arrays, axis=axis)
+
+
+@adjoint(np.stack)
+def stack(y, arrays, axis=0, *, y_bar):
+    """y = stack(xs, axis):  x̄ᵢ = ȳ[i] along axis"""
+    return unstack(y_bar, axis=axis)
+
+
+@adjoint(np.array, np.asarray)
+def array(y, a, y_bar):
+    """y = array(a):  ā = ȳ (a list's elements take ȳ's rows)"""
+    return y_bar
+
+
+@adjoint(np.copy, Method("copy"))
+def copy(y, a, y_bar):
+    """y = copy(a):  ā = ȳ"""
+    return y_bar
+
+
+@adjoint(np.flip)
+def flip(y, m, axis=None, *, y_bar):
+    """y = flip(m, axis):  m̄ = flip(ȳ, axis)"""
+    return np.flip(y_bar, axis)
+
+
+@adjoint(np.tril)
+def tril(y, m, k=0, *, y_bar):
+    """y = tril(m, k):  m̄ = tril(ȳ, k)"""
+    return np.tril(y_bar, k)
+
+
+@adjoint(np.triu)
+def triu(y, m, k=0, *, y_bar):
+    """y = triu(m, k):  m̄ = triu(ȳ, k)"""
+    return np.triu(y_bar, k)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading by index and slice
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(operator.getitem)
+def getitem(y, a, index, y_bar):
+    """y = a[index]:  ā = zeros like a, with ȳ added at [index]"""
+    return index_bar(y_bar, a, index)
+
+
+# ---------------------------------------------------------------------------------------------
+# No gradient: integer, boolean and piecewise-constant results
+# ---------------------------------------------------------------------------------------------
+
+non_differentiable(
+    # comparisons and logic
+    operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
+    operator.not_, operator.invert, operator.and_, operator.or_, operator.xor,
+    operator.is_, operator.is_not, operator.contains,
+    np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal,
+    np.logical_and, np.logical_or, np.logical_not, np.logical_xor,
+    np.isnan, np.isinf, np.isfinite, np.isclose, np.allclose, np.array_equal,
+    np.any, np.all, Method("any"), Method("all"),
+    # piecewise-constant functions (zero gradient almost everywhere)
+    np.sign, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix,
+    operator.floordiv, np.floor_divide, builtins.round,
+    # indices and counts
+    np.argmax, np.argmin, np.argsort, np.nonzero, np.flatnonzero, np.count_nonzero,
+    np.searchsorted, Method("argmax"), Method("argmin"), Method("argsort"),
+    # shapes and types
+    np.shape, np.ndim, np.size, builtins.len, builtins.int, builtins.bool,
+    Attribute("shape"), Attribute("ndim"), Attribute("size"), Attribute("dtype"),
+    # arrays whose values do not depend on the input's values
+    np.zeros_like, np.ones_like, np.empty_like,
+)  # fmt: skip

@@ -1,0 +1,84 @@
+"""Activity analysis: which values depend on the differentiated inputs and reach the result.
+
+Invariant established: a name is *active* when it is both *varied* (computed, through operations
+that carry a gradient, from a ``wrt`` parameter) and *useful* (the result is computed from it
+through such operations). Only active names get an adjoint; every other line of the function is
+left alone by the reverse sweep.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Any
+
+from overbar.runtime.registry import NON_DIFFERENTIABLE, RuleTable
+from overbar.transpiler.normalize import NormalForm
+from overbar.transpiler.parse import Namespace
+from overbar.transpiler.primitive import CONSTANT, application_of
+
+
+@dataclass(frozen=True)
+class Activity:
+    """The outcome of activity analysis for one choice of ``wrt``."""
+
+    wrt: tuple[str, ...]
+    varied: frozenset[str]
+    useful: frozenset[str]
+
+    @property
+    def active(self) -> frozenset[str]:
+        return self.varied & self.useful
+
+    def is_active(self, node: ast.expr) -> bool:
+        """Whether the atom ``node`` holds an active value (a display: any of its elements)."""
+        return any(
+            isinstance(n, ast.Name) and n.id in self.varied and n.id in self.useful
+            for n in ast.walk(node)
+        )
+
+
+def analyze(
+    form: NormalForm, wrt: tuple[str, ...], namespace: Namespace, rules: RuleTable
+) -> Activity:
+    """Compute which names of ``form`` are active with respect to the parameters ``wrt``."""
+    lines = [_line(statement, form, namespace, rules) for statement in form.tree.body]
+    varied = set(wrt)
+    for targets, inputs, carries_gradient in lines:
+        if targets and carries_gradient and varied.intersection(inputs):
+            varied.update(targets)
+    useful: set[str] = set()
+    for targets, inputs, carries_gradient in reversed(lines):
+        returned = targets is None
+        if returned or (carries_gradient and useful.intersection(targets)):
+            useful.update(inputs)
+    return Activity(tuple(wrt), frozenset(varied), frozenset(useful))
+
+
+def _line(
+    statement: ast.stmt, form: NormalForm, namespace: Namespace, rules: RuleTable
+) -> tuple[list[str] | None, list[str], bool]:
+    """(names assigned, names read, whether a gradient flows from the read to the assigned)."""
+    if isinstance(statement, ast.Return):
+        return None, _names(statement.value), True
+    if not isinstance(statement, ast.Assign):
+        return [], [], False
+    target = statement.targets[0]
+    targets = [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+    if isinstance(target, ast.Tuple):
+        return targets, _names(statement.value), True
+    application = application_of(statement.value, form, namespace)
+    return targets, application.input_names(), _carries_gradient(application.primal, rules)
+
+
+def _carries_gradient(primal: Any, rules: RuleTable) -> bool:
+    if primal is CONSTANT:
+        return False
+    try:
+        return rules.lookup(primal) is not NON_DIFFERENTIABLE
+    except TypeError:
+        return True
+
+
+def _names(node: ast.expr) -> list[str]:
+    return [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]

@@ -1,0 +1,316 @@
+"""Fence: refuse, before anything else runs, every construct overbar cannot differentiate yet.
+
+Invariant established: a function that passes ``check_supported`` is straight-line code made of
+assignments to names (plain, tuple and augmented), ``print`` and ``assert`` statements, and one
+final ``return`` of a value; its expressions are arithmetic, comparisons, calls of named functions
+and methods with positional and keyword arguments, attribute reads, subscripts and tuple or list
+displays. Everything else raises ``UnsupportedSyntaxError`` pointing at the construct.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from overbar.errors import UnsupportedSyntaxError
+from overbar.transpiler.parse import ParsedFunction
+
+_STATEMENT_NAMES = {
+    ast.For: ("a for loop", "loops are not supported yet; unroll it by hand for now"),
+    ast.AsyncFor: ("an async for loop", "asynchronous code cannot be differentiated"),
+    ast.While: ("a while loop", "loops are not supported yet"),
+    ast.If: (
+        "an if statement",
+        "branches are not supported yet; for an elementwise choice use np.where",
+    ),
+    ast.With: ("a with statement", "move it outside the differentiated function"),
+    ast.AsyncWith: ("an async with statement", "move it outside the function"),
+    ast.Try: ("a try statement", "exceptions cannot be differentiated; move it outside"),
+    ast.Raise: ("a raise statement", "check inputs before calling the gradient"),
+    ast.FunctionDef: ("a nested function", "define helpers at module level"),
+    ast.AsyncFunctionDef: ("a nested async function", "define helpers at module level"),
+    ast.ClassDef: ("a class definition", "define classes at module level"),
+    ast.Import: ("an import inside the function", "import at module level"),
+    ast.ImportFrom: ("an import inside the function", "import at module level"),
+    ast.Global: ("a global statement", "pass the value in and return it instead"),
+    ast.Nonlocal: ("a nonlocal statement", "pass the value in and return it instead"),
+    ast.Delete: ("a del statement", "let the name go out of use instead"),
+}
+
+_EXPRESSION_NAMES = {
+    ast.IfExp: ("a conditional expression", "branches are not supported yet; use np.where"),
+    ast.BoolOp: (
+        "an and/or expression",
+        "it branches on truth values; use np.logical_and / np.logical_or",
+    ),
+    ast.Lambda: ("a lambda", "define a function at module level"),
+    ast.ListComp: ("a list comprehension", "comprehensions are not supported yet"),
+    ast.SetComp: ("a set comprehension", "comprehensions are not supported yet"),
+    ast.DictComp: ("a dict comprehension", "comprehensions are not supported yet"),
+    ast.GeneratorExp: ("a generator expression", "comprehensions are not supported yet"),
+    ast.Dict: ("a dict display", "dictionaries are not supported yet"),
+    ast.Set: ("a set display", "sets cannot be differentiated"),
+    ast.NamedExpr: ("an assignment expression (:=)", "assign on a line of its own"),
+    ast.Await: ("await", "asynchronous code cannot be differentiated"),
+    ast.Yield: ("yield", "generators cannot be differentiated"),
+    ast.YieldFrom: ("yield from", "generators cannot be differentiated"),
+    ast.Starred: ("a starred expression", "pass the elements one by one"),
+    ast.JoinedStr: ("an f-string", "strings are only allowed in print() calls"),
+}
+
+# Calls that write into their arguments or into the array they are called on.
+MUTATING_CALLS = frozenset(
+    {
+        "sort", "fill", "resize", "put", "itemset", "partition", "setflags", "setfield",
+        "append", "extend", "insert", "pop", "remove", "clear", "update", "shuffle",
+        "copyto", "place", "putmask", "fill_diagonal", "at",
+    }
+)  # fmt: skip
+
+
+def check_supported(parsed: ParsedFunction) -> None:
+    """Raise ``UnsupportedSyntaxError`` at the first construct overbar cannot handle."""
+    _Fence(parsed).check()
+
+
+class _Fence:
+    def __init__(self, parsed: ParsedFunction):
+        self.parsed = parsed
+        self.tree = parsed.tree
+        self.parameters = {a.arg for a in _all_arguments(self.tree.args)}
+
+    def refuse(self, node: ast.AST, what: str, advice: str) -> UnsupportedSyntaxError:
+        message = f"overbar cannot differentiate {what} in {self.tree.name}: {advice}"
+        return UnsupportedSyntaxError(message, self.parsed.location(node))
+
+    def check(self) -> None:
+        arguments = self.tree.args
+        if arguments.vararg or arguments.kwarg:
+            node = arguments.vararg or arguments.kwarg
+            raise self.refuse(node, "*args or **kwargs", "name each parameter")
+        body = self.tree.body
+        if body and _is_docstring(body[0]):
+            body = body[1:]
+        if not body or not isinstance(body[-1], ast.Return):
+            raise self.refuse(
+                body[-1] if body else self.tree,
+                "a function without a final return",
+                "end the function with `return <scalar loss>`",
+            )
+        for index, statement in enumerate(body):
+            self.check_statement(statement, is_last=index == len(body) - 1)
+        self.check_augmented_assignments(body)
+
+    def check_statement(self, statement: ast.stmt, is_last: bool) -> None:
+        kind = type(statement)
+        if kind in _STATEMENT_NAMES:
+            raise self.refuse(statement, *_STATEMENT_NAMES[kind])
+        if isinstance(statement, ast.Return):
+            if not is_last:
+                raise self.refuse(statement, "a return before the end", "return once, at the end")
+            if statement.value is None:
+                raise self.refuse(statement, "a bare return", "return the scalar result")
+            self.check_expression(statement.value)
+        elif isinstance(statement, ast.Assign):
+            for target in statement.targets:
+                self.check_target(target)
+            self.check_expression(statement.value)
+            if len(statement.targets) > 1:
+                raise self.refuse(
+                    statement, "a chained assignment (a = b = ...)", "assign one name per line"
+                )
+        elif isinstance(statement, ast.AnnAssign):
+            self.check_target(statement.target)
+            if statement.value is None:
+                raise self.refuse(statement, "a bare annotation", "assign a value")
+            self.check_expression(statement.value)
+        elif isinstance(statement, ast.AugAssign):
+            if not isinstance(statement.target, ast.Name):
+                self.check_target(statement.target)
+            self.check_expression(statement.value)
+        elif isinstance(statement, ast.Expr):
+            if not _is_print(statement.value) and not _is_docstring(statement):
+                raise self.refuse(
+                    statement,
+                    "an expression statement",
+                    "its result is unused, so it can only matter by changing something in "
+                    "place; assign the result to a name",
+                )
+            for argument in statement.value.args if _is_print(statement.value) else []:
+                self.check_expression(argument, allow_strings=True)
+        elif isinstance(statement, ast.Assert):
+            self.check_expression(statement.test)
+        elif not isinstance(statement, ast.Pass):
+            raise self.refuse(statement, f"a {kind.__name__} statement", "it is not supported yet")
+
+    def check_target(self, target: ast.expr) -> None:
+        if isinstance(target, ast.Name):
+            return
+        if isinstance(target, ast.Tuple | ast.List) and all(
+            isinstance(element, ast.Name) for element in target.elts
+        ):
+            return
+        if isinstance(target, ast.Subscript):
+            raise self.refuse(
+                target,
+                "a write into an array",
+                "writes into arrays are not supported yet; build the array with "
+                "np.concatenate, np.stack or np.where instead",
+            )
+        if isinstance(target, ast.Attribute):
+            raise self.refuse(target, "an attribute assignment", "assign to a local name instead")
+        raise self.refuse(target, "this assignment target", "assign to names or a tuple of names")
+
+    def check_expression(self, expression: ast.expr, allow_strings: bool = False) -> None:
+        for node in ast.walk(expression):
+            kind = type(node)
+            if kind is ast.JoinedStr and allow_strings:
+                continue
+            if kind in _EXPRESSION_NAMES:
+                raise self.refuse(node, *_EXPRESSION_NAMES[kind])
+            if isinstance(node, ast.Compare) and len(node.ops) > 1:
+                raise self.refuse(node, "a chained comparison", "compare two values at a time")
+            if isinstance(node, ast.Call):
+                self.check_call(node)
+
+    def check_call(self, call: ast.Call) -> None:
+        if not _is_dotted_name(call.func) and not (isinstance(call.func, ast.Attribute)):
+            raise self.refuse(
+                call.func,
+                "a call of a computed function",
+                "call a function or method by its name",
+            )
+        name = call.func.attr if isinstance(call.func, ast.Attribute) else call.func.id
+        if name in MUTATING_CALLS:
+            raise self.refuse(
+                call,
+                f"a call of {name}(), which changes an array or list in place",
+                "use the version that returns a new value (np.sort, np.concatenate, ...)",
+            )
+        for keyword in call.keywords:
+            if keyword.arg is None:
+                raise self.refuse(keyword, "**keyword unpacking", "name each argument")
+            if keyword.arg == "out":
+                raise self.refuse(
+                    keyword, "an out= argument", "it writes in place; use the return value"
+                )
+
+    def check_augmented_assignments(self, body: list[ast.stmt]) -> None:
+        """``v += e`` on an array changes it in place; allow it only where no one else sees v.
+
+        It is rewritten to ``v = v + e``, which is the same computation exactly when the object v
+        names is not shared: v was last bound to a fresh arithmetic result or a constant, and has
+        since been used only as an operand of arithmetic or comparisons.
+        """
+        for index, statement in enumerate(body):
+            if not isinstance(statement, ast.AugAssign):
+                continue
+            name = statement.target.id
+            binding = _last_binding(body[:index], name)
+            fresh = _is_fresh_binding(binding)
+            shared = fresh and _used_outside_arithmetic(
+                body[body.index(binding) + 1 : index], name
+            )
+            if name in self.parameters and binding is None:
+                raise self.refuse(
+                    statement,
+                    f"an augmented assignment to the argument {name}",
+                    f"it would change the caller's array; write {name} = {name} "
+                    f"{_operator_symbol(statement.op)} ...",
+                )
+            if not fresh or shared:
+                raise self.refuse(
+                    statement,
+                    f"an augmented assignment to {name}",
+                    f"{name} may share its array with another name, which the in-place "
+                    f"update would change too; write {name} = {name} "
+                    f"{_operator_symbol(statement.op)} ...",
+                )
+
+
+def _all_arguments(arguments: ast.arguments) -> list[ast.arg]:
+    return [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
+
+
+def _is_print(expression: ast.expr) -> bool:
+    return (
+        isinstance(expression, ast.Call)
+        and isinstance(expression.func, ast.Name)
+        and expression.func.id == "print"
+    )
+
+
+def _is_dotted_name(node: ast.expr) -> bool:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
+
+
+def _last_binding(statements: list[ast.stmt], name: str) -> ast.stmt | None:
+    """The last statement before this point that binds ``name``, or None."""
+    for statement in reversed(statements):
+        if name in _bound_names(statement):
+            return statement
+    return None
+
+
+def _is_fresh_binding(statement: ast.stmt | None) -> bool:
+    """Whether ``statement`` binds a single name to a new object no one else refers to."""
+    if isinstance(statement, ast.AugAssign):
+        return True  # itself rewritten to `v = v op e`, a new object
+    return (
+        isinstance(statement, ast.Assign | ast.AnnAssign)
+        and isinstance(_single_target(statement), ast.Name)
+        and isinstance(statement.value, ast.BinOp | ast.UnaryOp | ast.Constant)
+    )
+
+
+def _single_target(statement: ast.Assign | ast.AnnAssign) -> ast.expr:
+    return statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
+
+
+def _bound_names(statement: ast.stmt) -> set[str]:
+    names = set()
+    targets = []
+    if isinstance(statement, ast.Assign):
+        targets = statement.targets
+    elif isinstance(statement, ast.AnnAssign | ast.AugAssign):
+        targets = [statement.target]
+    for target in targets:
+        for node in ast.walk(target):
+            if isinstance(node, ast.Name):
+                names.add(node.id)
+    return names
+
+
+def _used_outside_arithmetic(statements: list[ast.stmt], name: str) -> bool:
+    """Whether ``name`` is read anywhere but as a direct operand of arithmetic or comparison."""
+    allowed: set[int] = set()
+    uses: list[ast.Name] = []
+    for statement in statements:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.BinOp):
+                allowed.update(id(operand) for operand in (node.left, node.right))
+            elif isinstance(node, ast.UnaryOp):
+                allowed.add(id(node.operand))
+            elif isinstance(node, ast.Compare):
+                allowed.update(id(operand) for operand in (node.left, *node.comparators))
+            elif isinstance(node, ast.AugAssign):
+                allowed.add(id(node.value))
+            elif isinstance(node, ast.Name) and node.id == name:
+                uses.append(node)
+    return any(id(use) not in allowed for use in uses if isinstance(use.ctx, ast.Load))
+
+
+def _operator_symbol(operator: ast.operator) -> str:
+    return {
+        ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
+        ast.MatMult: "@", ast.FloorDiv: "//", ast.Mod: "%",
+    }.get(type(operator), "<op>")  # fmt: skip

@@ -1,0 +1,48 @@
+"""Deterministic fresh names that never collide with a name the function already uses."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import keyword
+
+
+class NameAllocator:
+    """Hands out names not yet taken; seeded with every name in the function and its scope."""
+
+    def __init__(self, taken: set[str] | frozenset[str] = frozenset()):
+        self.taken = set(taken) | set(keyword.kwlist) | set(dir(builtins))
+        self.counters: dict[str, int] = {}
+
+    def take(self, name: str) -> None:
+        self.taken.add(name)
+
+    def fresh(self, base: str) -> str:
+        """``base`` itself if free, else ``base_2``, ``base_3``, ..."""
+        if base not in self.taken:
+            self.taken.add(base)
+            return base
+        return self.numbered(base + "_", start=2)
+
+    def numbered(self, base: str, start: int = 1) -> str:
+        """``base`` followed by the next free number: ``tmp1``, ``tmp2``, ..."""
+        number = self.counters.get(base, start)
+        while f"{base}{number}" in self.taken:
+            number += 1
+        self.counters[base] = number + 1
+        name = f"{base}{number}"
+        self.taken.add(name)
+        return name
+
+
+def names_in(tree: ast.AST) -> set[str]:
+    """Every identifier that appears in ``tree`` as a name or a parameter."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.arg):
+            found.add(node.arg)
+        elif isinstance(node, ast.FunctionDef):
+            found.add(node.name)
+    return found

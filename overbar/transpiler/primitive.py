@@ -1,0 +1,146 @@
+"""What primitive a normal-form line applies, and to which atoms.
+
+This is the one place that maps Python syntax onto the keys of the runtime's rule table:
+``a + b`` is ``operator.add`` applied to ``(a, b)``, ``np.exp(x)`` is the object ``np.exp``
+resolves to, ``x.sum(axis=0)`` is ``Method("sum")`` applied to ``x`` with ``axis=0``, and
+``x[1:3]`` is ``operator.getitem`` applied to ``x`` and ``slice(1, 3)``.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from dataclasses import dataclass
+from typing import Any
+
+from overbar.primitives import Attribute, Method, describe
+from overbar.transpiler.normalize import NormalForm, is_global_path
+from overbar.transpiler.parse import MISSING, Namespace
+
+
+class _Marker:
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+IDENTITY = _Marker("IDENTITY")  # y = x
+CONSTANT = _Marker("CONSTANT")  # y = 1.0, y = np.pi: no inputs
+PACK = _Marker("PACK")  # y = (a, b) or [a, b]
+UNPACK = _Marker("UNPACK")  # a, b = y
+
+BINARY_OPERATORS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+    ast.MatMult: operator.matmul,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_,
+    ast.BitXor: operator.xor,
+    ast.LShift: operator.lshift,
+    ast.RShift: operator.rshift,
+}
+UNARY_OPERATORS = {
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
+    ast.Not: operator.not_,
+    ast.Invert: operator.invert,
+}
+COMPARISONS = {
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Is: operator.is_,
+    ast.IsNot: operator.is_not,
+    ast.In: operator.contains,
+    ast.NotIn: operator.contains,
+}
+# Python operators that broadcast elementwise: an operand whose partner is a number keeps its
+# shape, so the output has exactly that operand's shape.
+ELEMENTWISE_OPERATORS = frozenset(
+    {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow}
+)
+
+
+@dataclass(frozen=True)
+class Application:
+    """One primitive applied to atoms: the right-hand side of a normal-form line."""
+
+    primal: Any
+    positional: tuple[ast.expr, ...]
+    keywords: tuple[tuple[str, ast.expr], ...]
+    node: ast.expr
+
+    @property
+    def description(self) -> str:
+        if isinstance(self.node, ast.BinOp | ast.UnaryOp | ast.Compare | ast.Subscript):
+            return f"the operator in {ast.unparse(self.node)}"
+        if isinstance(self.node, ast.Call) and not isinstance(self.primal, Method):
+            return ast.unparse(self.node.func)
+        return describe(self.primal)
+
+    def input_names(self) -> list[str]:
+        """Every local name this application reads."""
+        names = [n.id for atom in self.positional for n in ast.walk(atom) if _is_load(n)]
+        names += [n.id for _, atom in self.keywords for n in ast.walk(atom) if _is_load(n)]
+        return names
+
+
+def _is_load(node: ast.AST) -> bool:
+    return isinstance(node, ast.Name)
+
+
+def application_of(value: ast.expr, form: NormalForm, namespace: Namespace) -> Application:
+    """The primitive the normal-form right-hand side ``value`` applies."""
+    if isinstance(value, ast.Name):
+        return Application(IDENTITY, (value,), (), value)
+    if isinstance(value, ast.Constant) or is_global_path(value, form.local_names):
+        return Application(CONSTANT, (), (), value)
+    if isinstance(value, ast.Tuple | ast.List):
+        return Application(PACK, tuple(value.elts), (), value)
+    if isinstance(value, ast.BinOp):
+        primal = BINARY_OPERATORS[type(value.op)]
+        return Application(primal, (value.left, value.right), (), value)
+    if isinstance(value, ast.UnaryOp):
+        return Application(UNARY_OPERATORS[type(value.op)], (value.operand,), (), value)
+    if isinstance(value, ast.Compare):
+        primal = COMPARISONS[type(value.ops[0])]
+        return Application(primal, (value.left, value.comparators[0]), (), value)
+    if isinstance(value, ast.Subscript):
+        index = index_value(value.slice)
+        return Application(operator.getitem, (value.value, index), (), value)
+    if isinstance(value, ast.Attribute):
+        return Application(Attribute(value.attr), (value.value,), (), value)
+    if isinstance(value, ast.Call):
+        keywords = tuple((k.arg, k.value) for k in value.keywords)
+        function = value.func
+        if isinstance(function, ast.Attribute) and not is_global_path(function, form.local_names):
+            arguments = (function.value, *value.args)
+            return Application(Method(function.attr), arguments, keywords, value)
+        primal = namespace.resolve(function) if namespace is not None else MISSING
+        return Application(primal, tuple(value.args), keywords, value)
+    raise TypeError(f"not a normal-form expression: {ast.unparse(value)}")
+
+
+def index_value(index: ast.expr) -> ast.expr:
+    """The subscript ``index`` as an ordinary expression: ``1:3`` becomes ``slice(1, 3)``."""
+    if isinstance(index, ast.Slice):
+        parts = [index.lower, index.upper, index.step]
+        while parts and parts[-1] is None:
+            parts.pop()
+        arguments = [ast.Constant(value=None) if p is None else p for p in parts]
+        if not arguments:
+            arguments = [ast.Constant(value=None)]
+        return ast.Call(func=ast.Name(id="slice", ctx=ast.Load()), args=arguments, keywords=[])
+    if isinstance(index, ast.Tuple):
+        return ast.Tuple(elts=[index_value(e) for e in index.elts], ctx=ast.Load())
+    return index
