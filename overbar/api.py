@@ -45,6 +45,8 @@ class GradientFunction:
         functools.update_wrapper(self, function)
         self.__wrapped__ = function
         self.wrt, self._single = _resolve_wrt(function, wrt)
+        # The generated code returns a bare gradient for one parameter; wrt=("x",) wants (g,).
+        self._one_in_tuple = not self._single and len(self.wrt) == 1
         self._with_value = with_value
         positions = _positions(function)
         self._input_checks = tuple((positions.get(name), name) for name in self.wrt)
@@ -84,6 +86,8 @@ class GradientFunction:
             raise NonScalarOutputError(
                 f"{error.message} (in {self.__wrapped__.__qualname__})", location
             ) from None
+        if self._one_in_tuple:
+            gradients = (gradients,)
         if self._with_value:
             return value, gradients
         return gradients

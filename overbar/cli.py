@@ -55,9 +55,7 @@ def show_source(target: str, wrt: str, stage: str = "adjoint") -> str:
     function = load_function(target)
     items = [item.strip() for item in wrt.split(",") if item.strip()]
     parsed_wrt = tuple(int(item) if item.lstrip("-").isdigit() else item for item in items)
-    gradient = GradientFunction(
-        function, parsed_wrt[0] if len(parsed_wrt) == 1 else parsed_wrt
-    )
+    gradient = GradientFunction(function, parsed_wrt[0] if len(parsed_wrt) == 1 else parsed_wrt)
     stages = gradient.stages
     if stage == "normalized":
         return to_source(stages.normal_form.tree)

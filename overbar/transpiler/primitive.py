@@ -135,11 +135,9 @@ def index_value(index: ast.expr) -> ast.expr:
     """The subscript ``index`` as an ordinary expression: ``1:3`` becomes ``slice(1, 3)``."""
     if isinstance(index, ast.Slice):
         parts = [index.lower, index.upper, index.step]
-        while parts and parts[-1] is None:
-            parts.pop()
+        if index.step is None:
+            parts = [index.lower, index.upper] if index.lower or index.upper else [None]
         arguments = [ast.Constant(value=None) if p is None else p for p in parts]
-        if not arguments:
-            arguments = [ast.Constant(value=None)]
         return ast.Call(func=ast.Name(id="slice", ctx=ast.Load()), args=arguments, keywords=[])
     if isinstance(index, ast.Tuple):
         return ast.Tuple(elts=[index_value(e) for e in index.elts], ctx=ast.Load())

@@ -1,0 +1,55 @@
+"""Helpers for the tests: functions compiled from source text into real files.
+
+overbar reads a function's source, so a test's forward function must live in a file; ``define``
+writes the text to a fresh module in a temporary folder, imports it and returns the function.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import tempfile
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+_FOLDER = Path(tempfile.mkdtemp(prefix="overbar-tests-"))
+_COUNTER = itertools.count()
+
+PRELUDE = "import builtins\nimport operator\n\nimport numpy as np\n\nimport overbar\n\n"
+
+
+def define(source: str, name: str = "f", namespace: dict | None = None):
+    """Write ``source`` (after a prelude importing numpy as np) to a module; return ``name``."""
+    module_name = f"overbar_test_module_{next(_COUNTER)}"
+    path = _FOLDER / f"{module_name}.py"
+    path.write_text(PRELUDE + textwrap.dedent(source))
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    module.__dict__.update(namespace or {})
+    spec.loader.exec_module(module)
+    return getattr(module, name)
+
+
+def directional_check(function, args, wrt, gradients, eps=1e-6, seed=0):
+    """The dot-product test: <grad, v> against the central difference of f along v.
+
+    Returns a list of (name, analytic, numeric) for each checked argument.
+    """
+    rng = np.random.default_rng(seed)
+    results = []
+    for index, gradient in zip(wrt, gradients, strict=True):
+        original = args[index]
+        direction = rng.standard_normal(np.shape(original))
+
+        def at(step, index=index, original=original, direction=direction):
+            trial = list(args)
+            moved = np.asarray(original, dtype=np.float64) + step * direction
+            trial[index] = moved if isinstance(original, np.ndarray) else float(moved)
+            return float(np.sum(function(*trial)))
+
+        numeric = (at(eps) - at(-eps)) / (2 * eps)
+        analytic = float(np.sum(np.asarray(gradient) * direction))
+        results.append((index, analytic, numeric))
+    return results

@@ -1,0 +1,331 @@
+"""Every built-in adjoint rule, checked against central finite differences.
+
+Each sample is an expression in a few array inputs. The test differentiates
+``sum(expression * u)`` (``u`` a fixed random cotangent) with overbar and compares the gradient of
+each input with finite differences along a random direction: the dot-product test
+<Jᵀu, v> = <u, J v>. Samples cover several shapes per rule, broadcasting pairs included.
+"""
+
+from __future__ import annotations
+
+import builtins
+import zlib
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+import overbar
+from overbar.primitives import Attribute, Method, describe
+from overbar.runtime.registry import RULES
+from tests.support import define, directional_check
+
+
+@dataclass(frozen=True)
+class U:
+    """An input drawn uniformly from [low, high) with the given shape (() is a Python float)."""
+
+    shape: tuple = ()
+    low: float = -1.0
+    high: float = 1.0
+
+
+def pos(*shape):
+    return U(shape, 0.5, 2.0)
+
+
+def unit(*shape):
+    return U(shape, -0.9, 0.9)
+
+
+def any_(*shape):
+    return U(shape)
+
+
+def spd(n):
+    return ("well-conditioned", n)
+
+
+@dataclass(frozen=True)
+class Sample:
+    primal: object
+    expression: str
+    inputs: dict
+
+    def __str__(self) -> str:
+        shapes = ",".join(f"{k}{getattr(v, 'shape', v)}" for k, v in self.inputs.items()).replace(
+            " ", ""
+        )
+        return f"{describe(self.primal)}|{self.expression}|{shapes}"
+
+
+def S(primal, expression, **inputs):
+    return Sample(primal, expression, inputs)
+
+
+def unary(primal, call, domain=any_):
+    return [
+        S(primal, call, a=domain()),
+        S(primal, call, a=domain(4)),
+        S(primal, call, a=domain(2, 3)),
+    ]
+
+
+def binary(primal, expression, left=any_, right=any_):
+    pairs = [((3,), (3,)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((), (2, 2)), ((3, 2), ())]
+    return [S(primal, expression, a=left(*p), b=right(*q)) for p, q in pairs]
+
+
+SAMPLES = [
+    # operators
+    *binary(operator.add, "a + b"),
+    S(operator.add, "a + 2.0", a=any_(3)),
+    *binary(operator.sub, "a - b"),
+    S(operator.sub, "1.0 - a", a=any_(2, 2)),
+    *binary(operator.mul, "a * b"),
+    S(operator.mul, "3.0 * a", a=any_(3)),
+    *binary(operator.truediv, "a / b", right=pos),
+    S(operator.truediv, "1.0 / a", a=pos(3)),
+    *binary(operator.pow, "a ** b", left=pos),
+    S(operator.pow, "a ** 2", a=any_(2, 3)),
+    S(operator.pow, "a ** 3", a=any_(4)),
+    S(operator.pow, "a ** 0.5", a=pos(4)),
+    S(operator.pow, "2.0 ** a", a=any_(3)),
+    S(operator.neg, "-a", a=any_(3)),
+    S(operator.pos, "+a", a=any_(2, 2)),
+    S(operator.matmul, "a @ b", a=any_(2, 3), b=any_(3, 4)),
+    S(operator.matmul, "a @ b", a=any_(3), b=any_(3, 4)),
+    S(operator.matmul, "a @ b", a=any_(2, 3), b=any_(3)),
+    S(operator.matmul, "a @ b", a=any_(3), b=any_(3)),
+    S(operator.matmul, "a @ b", a=any_(5, 2, 3), b=any_(3, 4)),
+    S(operator.matmul, "a @ b", a=any_(2, 3), b=any_(4, 3, 2)),
+    S(operator.matmul, "a @ b", a=any_(3), b=any_(2, 3, 4)),
+    S(operator.matmul, "a @ b", a=any_(2, 4, 3), b=any_(3)),
+    S(operator.getitem, "a[0]", a=any_(3, 2)),
+    S(operator.getitem, "a[1:3]", a=any_(4)),
+    S(operator.getitem, "a[:, 0]", a=any_(3, 2)),
+    S(operator.getitem, "a[..., -1]", a=any_(2, 3, 4)),
+    S(operator.getitem, "a[None, :]", a=any_(3)),
+    S(operator.getitem, "a[::2, 1:]", a=any_(5, 3)),
+    S(operator.getitem, "a[np.array([0, 2, 0])]", a=any_(3, 2)),
+    S(operator.getitem, "a[a > 0]", a=any_(6)),
+    # ufunc spellings of the operators
+    *binary(np.add, "np.add(a, b)"),
+    *binary(np.subtract, "np.subtract(a, b)"),
+    *binary(np.multiply, "np.multiply(a, b)"),
+    *binary(np.divide, "np.divide(a, b)", right=pos),
+    *binary(np.power, "np.power(a, b)", left=pos),
+    S(np.power, "np.power(a, 2)", a=any_(3)),
+    *unary(np.negative, "np.negative(a)"),
+    *unary(np.positive, "np.positive(a)"),
+    S(np.matmul, "np.matmul(a, b)", a=any_(2, 3), b=any_(3, 2)),
+    # elementwise functions of one argument
+    *unary(np.exp, "np.exp(a)"),
+    *unary(np.exp2, "np.exp2(a)"),
+    *unary(np.expm1, "np.expm1(a)"),
+    *unary(np.log, "np.log(a)", pos),
+    *unary(np.log2, "np.log2(a)", pos),
+    *unary(np.log10, "np.log10(a)", pos),
+    *unary(np.log1p, "np.log1p(a)", pos),
+    *unary(np.sqrt, "np.sqrt(a)", pos),
+    *unary(np.cbrt, "np.cbrt(a)", pos),
+    *unary(np.square, "np.square(a)"),
+    *unary(np.reciprocal, "np.reciprocal(a)", pos),
+    *unary(np.sin, "np.sin(a)"),
+    *unary(np.cos, "np.cos(a)"),
+    *unary(np.tan, "np.tan(a)"),
+    *unary(np.arcsin, "np.arcsin(a)", unit),
+    *unary(np.arccos, "np.arccos(a)", unit),
+    *unary(np.arctan, "np.arctan(a)"),
+    *unary(np.sinh, "np.sinh(a)"),
+    *unary(np.cosh, "np.cosh(a)"),
+    *unary(np.tanh, "np.tanh(a)"),
+    *unary(np.arcsinh, "np.arcsinh(a)"),
+    *unary(np.arccosh, "np.arccosh(a)", lambda *s: U(s, 1.2, 3.0)),
+    *unary(np.arctanh, "np.arctanh(a)", unit),
+    *unary(np.abs, "np.abs(a)"),
+    *unary(builtins.abs, "abs(a)"),
+    *unary(np.deg2rad, "np.deg2rad(a)"),
+    *unary(np.radians, "np.radians(a)"),
+    *unary(np.rad2deg, "np.rad2deg(a)"),
+    *unary(np.degrees, "np.degrees(a)"),
+    S(builtins.float, "float(a)", a=any_()),
+    S(builtins.float, "float(np.sum(a))", a=any_(3)),
+    # elementwise functions of several arguments
+    *binary(np.maximum, "np.maximum(a, b)"),
+    *binary(np.minimum, "np.minimum(a, b)"),
+    *binary(np.fmax, "np.fmax(a, b)"),
+    *binary(np.fmin, "np.fmin(a, b)"),
+    *binary(np.hypot, "np.hypot(a, b)"),
+    *binary(np.arctan2, "np.arctan2(a, b)"),
+    *binary(np.logaddexp, "np.logaddexp(a, b)"),
+    S(np.where, "np.where(c > 0, a, b)", a=any_(2, 3), b=any_(3), c=any_(2, 3)),
+    S(np.where, "np.where(a > 0, a, 0.0)", a=any_(5)),
+    S(np.where, "np.where(c > 0, a, b)", a=any_(), b=any_(4), c=any_(4)),
+    S(np.clip, "np.clip(a, -0.5, 0.5)", a=any_(6)),
+    S(np.clip, "np.clip(a, lo, hi)", a=any_(2, 3), lo=U((3,), -0.9, -0.2), hi=U((), 0.2, 0.9)),
+    S(Method("clip"), "a.clip(-0.3, 0.4)", a=any_(2, 4)),
+    # reductions
+    S(np.sum, "np.sum(a)", a=any_(3)),
+    S(np.sum, "np.sum(a, axis=0)", a=any_(2, 3)),
+    S(np.sum, "np.sum(a, axis=(0, 2))", a=any_(2, 3, 2)),
+    S(np.sum, "np.sum(a, axis=-1, keepdims=True)", a=any_(2, 3)),
+    S(np.sum, "np.sum(a, 1)", a=any_(2, 3)),
+    S(Method("sum"), "a.sum()", a=any_(2, 3)),
+    S(Method("sum"), "a.sum(axis=1)", a=any_(2, 3)),
+    S(Method("sum"), "a.sum(0, keepdims=True)", a=any_(2, 3)),
+    S(np.mean, "np.mean(a)", a=any_(4)),
+    S(np.mean, "np.mean(a, axis=1)", a=any_(2, 3)),
+    S(np.mean, "np.mean(a, axis=(0, 1), keepdims=True)", a=any_(2, 3, 2)),
+    S(Method("mean"), "a.mean(axis=0)", a=any_(3, 2)),
+    S(np.prod, "np.prod(a)", a=any_(4)),
+    S(np.prod, "np.prod(a, axis=0)", a=any_(3, 2)),
+    S(np.prod, "np.prod(a, axis=1, keepdims=True)", a=any_(2, 3)),
+    S(Method("prod"), "a.prod(axis=-1)", a=any_(2, 3)),
+    S(np.max, "np.max(a)", a=any_(5)),
+    S(np.max, "np.max(a, axis=1)", a=any_(3, 4)),
+    S(np.amax, "np.amax(a, axis=0, keepdims=True)", a=any_(3, 4)),
+    S(Method("max"), "a.max(axis=0)", a=any_(3, 4)),
+    S(np.min, "np.min(a, axis=0)", a=any_(3, 4)),
+    S(np.amin, "np.amin(a)", a=any_(3, 4)),
+    S(Method("min"), "a.min()", a=any_(6)),
+    S(np.var, "np.var(a)", a=any_(5)),
+    S(np.var, "np.var(a, axis=0, ddof=1)", a=any_(4, 3)),
+    S(Method("var"), "a.var(axis=1, keepdims=True)", a=any_(2, 4)),
+    S(np.std, "np.std(a)", a=any_(5)),
+    S(np.std, "np.std(a, axis=1, ddof=1)", a=any_(3, 4)),
+    S(Method("std"), "a.std(axis=0)", a=any_(4, 2)),
+    S(np.cumsum, "np.cumsum(a)", a=any_(2, 3)),
+    S(np.cumsum, "np.cumsum(a, axis=1)", a=any_(2, 3)),
+    S(Method("cumsum"), "a.cumsum(axis=0)", a=any_(3, 2)),
+    S(np.linalg.norm, "np.linalg.norm(a)", a=any_(4)),
+    S(np.linalg.norm, "np.linalg.norm(a)", a=any_(3, 2)),
+    S(np.linalg.norm, "np.linalg.norm(a, axis=1)", a=any_(3, 4)),
+    S(np.linalg.norm, "np.linalg.norm(a, axis=0, keepdims=True)", a=any_(3, 4)),
+    # linear algebra
+    S(np.dot, "np.dot(a, b)", a=any_(2, 3), b=any_(3, 4)),
+    S(np.dot, "np.dot(a, b)", a=any_(3), b=any_(3)),
+    S(np.dot, "np.dot(a, b)", a=any_(3), b=any_(3, 2)),
+    S(np.dot, "np.dot(a, b)", a=any_(2, 3), b=any_(3)),
+    S(np.dot, "np.dot(a, b)", a=any_(), b=any_(2, 2)),
+    S(Method("dot"), "a.dot(b)", a=any_(2, 3), b=any_(3, 2)),
+    S(np.inner, "np.inner(a, b)", a=any_(3), b=any_(3)),
+    S(np.inner, "np.inner(a, b)", a=any_(2, 3), b=any_(4, 3)),
+    S(np.inner, "np.inner(a, b)", a=any_(), b=any_(3)),
+    S(np.outer, "np.outer(a, b)", a=any_(3), b=any_(4)),
+    S(np.outer, "np.outer(a, b)", a=any_(2, 2), b=any_(3)),
+    S(np.einsum, "np.einsum('ij,jk->ik', a, b)", a=any_(2, 3), b=any_(3, 4)),
+    S(np.einsum, "np.einsum('ij,ij->', a, b)", a=any_(2, 3), b=any_(2, 3)),
+    S(np.einsum, "np.einsum('i,j->ij', a, b)", a=any_(3), b=any_(2)),
+    S(np.einsum, "np.einsum('ijk,ik->j', a, b)", a=any_(2, 3, 4), b=any_(2, 4)),
+    S(np.einsum, "np.einsum('ij,jk', a, b)", a=any_(2, 3), b=any_(3, 2)),
+    S(np.einsum, "np.einsum('ij->j', a)", a=any_(3, 4)),
+    S(np.einsum, "np.einsum('ij,k->i', a, b)", a=any_(2, 3), b=any_(4)),
+    S(np.trace, "np.trace(a)", a=any_(3, 3)),
+    S(np.trace, "np.trace(a, 1)", a=any_(3, 4)),
+    S(np.trace, "np.trace(a)", a=any_(2, 2, 3)),
+    S(Method("trace"), "a.trace()", a=any_(3, 3)),
+    S(np.linalg.inv, "np.linalg.inv(a)", a=spd(3)),
+    S(np.linalg.inv, "np.linalg.inv(a)", a=spd(1)),
+    S(np.linalg.solve, "np.linalg.solve(a, b)", a=spd(3), b=any_(3)),
+    S(np.linalg.solve, "np.linalg.solve(a, b)", a=spd(3), b=any_(3, 2)),
+    S(np.linalg.det, "np.linalg.det(a)", a=spd(3)),
+    S(np.linalg.det, "np.linalg.det(a)", a=spd(2)),
+    # shapes
+    S(np.transpose, "np.transpose(a)", a=any_(2, 3)),
+    S(np.transpose, "np.transpose(a, (1, 2, 0))", a=any_(2, 3, 4)),
+    S(Method("transpose"), "a.transpose()", a=any_(2, 3)),
+    S(Method("transpose"), "a.transpose(1, 0, 2)", a=any_(2, 3, 4)),
+    S(Method("transpose"), "a.transpose((2, 0, 1))", a=any_(2, 3, 4)),
+    S(Attribute("T"), "a.T", a=any_(2, 3)),
+    S(Attribute("T"), "a.T", a=any_(3)),
+    S(Attribute("mT"), "a.mT", a=any_(2, 3, 4)),
+    S(np.swapaxes, "np.swapaxes(a, 0, 2)", a=any_(2, 3, 4)),
+    S(Method("swapaxes"), "a.swapaxes(0, 1)", a=any_(2, 3)),
+    S(np.moveaxis, "np.moveaxis(a, 0, -1)", a=any_(2, 3, 4)),
+    S(np.reshape, "np.reshape(a, (3, 2))", a=any_(2, 3)),
+    S(np.reshape, "np.reshape(a, -1)", a=any_(2, 3)),
+    S(np.reshape, "np.reshape(a, (3, 2), order='F')", a=any_(2, 3)),
+    S(Method("reshape"), "a.reshape(3, 2)", a=any_(6)),
+    S(Method("reshape"), "a.reshape((2, -1))", a=any_(3, 2)),
+    S(Method("reshape"), "a.reshape(2, 3, order='F')", a=any_(6)),
+    S(np.ravel, "np.ravel(a)", a=any_(2, 3)),
+    S(Method("ravel"), "a.ravel()", a=any_(2, 3)),
+    S(Method("flatten"), "a.flatten()", a=any_(3, 2)),
+    S(np.squeeze, "np.squeeze(a)", a=any_(1, 3, 1)),
+    S(Method("squeeze"), "a.squeeze(0)", a=any_(1, 3)),
+    S(np.expand_dims, "np.expand_dims(a, 0)", a=any_(3)),
+    S(np.expand_dims, "np.expand_dims(a, (0, 2))", a=any_(3, 2)),
+    S(np.broadcast_to, "np.broadcast_to(a, (2, 3))", a=any_(3)),
+    S(np.broadcast_to, "np.broadcast_to(a, (4, 2, 3))", a=any_(2, 1)),
+    S(np.concatenate, "np.concatenate([a, b])", a=any_(2), b=any_(3)),
+    S(np.concatenate, "np.concatenate((a, b), axis=1)", a=any_(2, 2), b=any_(2, 3)),
+    S(np.concatenate, "np.concatenate([a, b, a], axis=None)", a=any_(2, 2), b=any_(3)),
+    S(np.stack, "np.stack([a, b])", a=any_(3), b=any_(3)),
+    S(np.stack, "np.stack([a, b, a], axis=1)", a=any_(2, 2), b=any_(2, 2)),
+    S(np.stack, "np.stack([a, 2.0 * b], axis=-1)", a=any_(3), b=any_(3)),
+    S(np.array, "np.array([a, b])", a=any_(), b=any_()),
+    S(np.array, "np.array([a, b, 1.0])", a=any_(), b=any_()),
+    S(np.array, "np.array(a)", a=any_(2, 3)),
+    S(np.asarray, "np.asarray(a)", a=any_(3)),
+    S(np.copy, "np.copy(a)", a=any_(3)),
+    S(Method("copy"), "a.copy()", a=any_(2, 2)),
+    S(np.flip, "np.flip(a)", a=any_(2, 3)),
+    S(np.flip, "np.flip(a, 1)", a=any_(2, 3)),
+    S(np.tril, "np.tril(a)", a=any_(3, 3)),
+    S(np.tril, "np.tril(a, -1)", a=any_(3, 4)),
+    S(np.triu, "np.triu(a, 1)", a=any_(3, 3)),
+]
+
+
+def _value(spec, rng):
+    if isinstance(spec, tuple) and spec[0] == "well-conditioned":
+        n = spec[1]
+        return np.eye(n) * 2.0 + 0.3 * rng.standard_normal((n, n))
+    value = rng.uniform(spec.low, spec.high, size=spec.shape)
+    return float(value) if spec.shape == () else value
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=str)
+def test_rule_against_finite_differences(sample):
+    rng = np.random.default_rng(zlib.crc32(str(sample).encode()))
+    names = list(sample.inputs)
+    args = [_value(sample.inputs[n], rng) for n in names]
+    probe = define(f"def probe({', '.join(names)}):\n    return {sample.expression}\n", "probe")
+    output = probe(*args)
+    cotangent = rng.standard_normal(np.shape(output))
+    parameters = ", ".join([*names, "u"])
+    f = define(f"def f({parameters}):\n    return np.sum(({sample.expression}) * u)\n")
+    wrt = tuple(range(len(names)))
+    gradients = overbar.grad(f, wrt=wrt)(*args, cotangent)
+    for name, arg, gradient in zip(names, args, gradients, strict=True):
+        assert np.shape(gradient) == np.shape(arg), name
+        assert np.asarray(gradient).dtype.kind == "f", name
+    checks = directional_check(f, [*args, cotangent], wrt, gradients)
+    for index, analytic, numeric in checks:
+        assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-7), names[index]
+
+
+def test_every_rule_has_samples():
+    sampled = {_key(sample.primal) for sample in SAMPLES}
+    built_in = [
+        rule
+        for rules in RULES.rules.values()
+        for rule in rules
+        if rule.function.__module__ == "overbar.runtime.rules"
+    ]
+    missing = sorted({describe(r.primal) for r in built_in if _key(r.primal) not in sampled})
+    assert not missing, f"rules without sample inputs: {missing}"
+
+
+def test_rule_table_is_large():
+    assert len(RULES.primals()) >= 60
+
+
+def _key(primal):
+    try:
+        hash(primal)
+        return primal
+    except TypeError:
+        return id(primal)
