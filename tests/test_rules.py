@@ -9,8 +9,8 @@ each input with finite differences along a random direction: the dot-product tes
 from __future__ import annotations
 
 import builtins
-import zlib
 import operator
+import zlib
 from dataclasses import dataclass
 
 import numpy as np

@@ -29,6 +29,8 @@ def seed(y):
         )
     if isinstance(y, np.ndarray):
         return np.ones_like(y, dtype=np.result_type(y, 1.0))
+    if isinstance(y, np.floating):
+        return y.dtype.type(1.0)  # keeps float32 results' gradients in float32
     return 1.0
 
 

@@ -90,14 +90,14 @@ class _Fence:
         body = self.tree.body
         if body and _is_docstring(body[0]):
             body = body[1:]
+        for index, statement in enumerate(body):
+            self.check_statement(statement, is_last=index == len(body) - 1)
         if not body or not isinstance(body[-1], ast.Return):
             raise self.refuse(
                 body[-1] if body else self.tree,
                 "a function without a final return",
                 "end the function with `return <scalar loss>`",
             )
-        for index, statement in enumerate(body):
-            self.check_statement(statement, is_last=index == len(body) - 1)
         self.check_augmented_assignments(body)
 
     def check_statement(self, statement: ast.stmt, is_last: bool) -> None:

@@ -1,0 +1,200 @@
+"""Every refused construct: an OverbarError that names it and points at the user's line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import overbar
+from overbar.errors import (
+    ArgumentError,
+    MissingRuleError,
+    NonScalarOutputError,
+    OverbarError,
+    UnsupportedSyntaxError,
+)
+from tests.support import define
+
+REFUSED = [
+    ("for i in range(3):\n        x = x * 2", "a for loop", "for i in range(3):"),
+    ("while x.sum() > 0:\n        x = x - 1", "a while loop", "while x.sum() > 0:"),
+    ("if x.sum() > 0:\n        x = x * 2", "an if statement", "if x.sum() > 0:"),
+    ("with open('f') as h:\n        pass", "a with statement", "with open"),
+    ("try:\n        x = x * 2\n    except ValueError:\n        pass", "a try statement", "try:"),
+    ("raise ValueError('no')", "a raise statement", "raise ValueError"),
+    ("def inner(y):\n        return y\n    x = inner(x)", "a nested function", "def inner"),
+    ("class C:\n        pass", "a class definition", "class C"),
+    ("import math", "an import inside the function", "import math"),
+    ("global G\n    G = x", "a global statement", "global G"),
+    ("del x", "a del statement", "del x"),
+    ("x = x if x.sum() > 0 else -x", "a conditional expression", "x if x.sum() > 0 else -x"),
+    ("x = x and x", "an and/or expression", "x and x"),
+    ("f = lambda y: y\n    x = x * 2", "a lambda", "lambda y: y"),
+    ("x = np.array([v * 2 for v in x])", "a list comprehension", "[v * 2 for v in x]"),
+    ("x = np.sum(v for v in x)", "a generator expression", "(v for v in x)"),
+    ("d = {'a': x}", "a dict display", "{'a': x}"),
+    ("y = (z := x * 2)", "an assignment expression", "z := x * 2"),
+    ("y = np.concatenate([*x])", "a starred expression", "*x"),
+    ("x[0] = 1.0", "a write into an array", "x[0]"),
+    ("x.attr = 1.0", "an attribute assignment", "x.attr"),
+    ("y = x.copy()\n    y.sort()", "an expression statement", "y.sort()"),
+    ("y = x.copy()\n    z = y.fill(0.0)", "fill(), which changes an array", "y.fill(0.0)"),
+    ("np.add.at(x, 0, 1.0)", "an expression statement", "np.add.at(x, 0, 1.0)"),
+    ("y = np.exp(x, out=x)", "an out= argument", "out=x"),
+    ("y = np.sum(x, **{'axis': 0})", "**keyword unpacking", "**{'axis': 0}"),
+    ("x += 1.0", "an augmented assignment to the argument x", "x += 1.0"),
+    ("y = x\n    y += 1.0", "an augmented assignment to y", "y += 1.0"),
+    ("y = x * 2\n    z = np.reshape(y, -1)\n    y += 1.0", "an augmented assignment", "y += 1.0"),
+    ("a = b = x", "a chained assignment", "a = b = x"),
+    ("b = 0 < x.sum() < 1", "a chained comparison", "0 < x.sum() < 1"),
+    ("g = np.exp\n    y = g(x)", "a call of the local variable g", "g"),
+    ("y = z * 2\n    z = x", "a use of z before it is assigned", "z"),
+]
+
+
+@pytest.mark.parametrize("body, what, spot", REFUSED, ids=[r[1] for r in REFUSED])
+def test_refused_construct_names_it_and_points_at_the_line(body, what, spot):
+    f = define(f"def f(x):\n    {body}\n    return np.sum(x)\n")
+    with pytest.raises(UnsupportedSyntaxError) as caught:
+        overbar.grad(f)(np.ones(3))
+    message = str(caught.value)
+    assert what in message
+    assert "overbar_test_module" in message  # the user's file
+    lines = message.splitlines()
+    source_line, caret_line = lines[1], lines[2]
+    assert spot in source_line
+    start = caret_line.index("^")
+    assert source_line[start:].startswith(spot[:1])
+
+
+def test_refused_function_shapes():
+    no_return = define("def f(x):\n    y = x * 2\n")
+    with pytest.raises(UnsupportedSyntaxError, match="without a final return"):
+        overbar.grad(no_return)(1.0)
+    early = define("def f(x):\n    return x\n    y = 1\n")
+    with pytest.raises(UnsupportedSyntaxError, match="a return before the end"):
+        overbar.grad(early)(1.0)
+    varargs = define("def f(*xs):\n    return xs[0]\n")
+    with pytest.raises(ArgumentError, match="out of range"):
+        overbar.grad(varargs)
+    varargs_by_name = define("def f(x, *rest):\n    return x\n")
+    with pytest.raises(UnsupportedSyntaxError, match=r"\*args or \*\*kwargs"):
+        overbar.grad(varargs_by_name)(1.0)
+
+
+def test_missing_numpy_rule_names_the_function_and_how_to_register():
+    f = define("def f(x):\n    return np.sum(np.sinc(x))\n")
+    with pytest.raises(MissingRuleError) as caught:
+        overbar.grad(f)(np.ones(3))
+    message = str(caught.value)
+    assert "np.sinc" in message
+    assert "@overbar.adjoint" in message
+    assert "np.sinc(x)" in message.splitlines()[1]
+
+
+def test_user_function_call_is_refused_with_advice():
+    f = define("""
+        def helper(v):
+            return v * 2
+
+        def f(x):
+            return np.sum(helper(x))
+        """)
+    with pytest.raises(MissingRuleError, match="your own function"):
+        overbar.grad(f)(np.ones(3))
+
+
+def test_user_function_on_constants_only_is_allowed():
+    f = define("""
+        def weights(n):
+            return np.arange(n) + 1.0
+
+        def f(x):
+            w = weights(3)
+            return np.sum(w * x)
+        """)
+    assert np.allclose(overbar.grad(f)(np.ones(3)), [1.0, 2.0, 3.0])
+
+
+def test_unknown_array_method_is_refused():
+    f = define("def f(x):\n    return np.sum(x.cumprod())\n")
+    with pytest.raises(MissingRuleError, match=r"method \.cumprod\(\)"):
+        overbar.grad(f)(np.ones(3))
+
+
+def test_unsupported_keyword_of_a_known_function_is_refused():
+    f = define("def f(x):\n    return np.sum(x, dtype=np.float32)\n")
+    with pytest.raises(MissingRuleError, match="dtype"):
+        overbar.grad(f)(np.ones(3))
+
+
+def test_norm_with_an_unsupported_order_is_refused():
+    f = define("def f(x):\n    return np.linalg.norm(x, ord=1)\n")
+    with pytest.raises(MissingRuleError, match="ord=None"):
+        overbar.grad(f)(np.ones(3))
+
+
+def test_undefined_function_is_refused():
+    f = define("def f(x):\n    return np.sum(no_such_function(x))\n")
+    with pytest.raises(MissingRuleError, match="no_such_function is not defined"):
+        overbar.grad(f)(np.ones(3))
+
+
+def test_tuple_of_differentiated_values_assigned_to_a_name_is_refused():
+    f = define("def f(x):\n    parts = [x, x * 2]\n    return np.sum(np.stack(parts))\n")
+    with pytest.raises(UnsupportedSyntaxError, match="tuple or list"):
+        overbar.grad(f)(np.ones(3))
+
+
+def test_unpacking_a_differentiated_value_is_refused():
+    f = define("def f(x):\n    a, b = x\n    return a * b\n")
+    with pytest.raises(UnsupportedSyntaxError, match="unpacking"):
+        overbar.grad(f)(np.ones(2))
+
+
+def test_unpacking_an_inactive_value_is_fine():
+    f = define("def f(x):\n    n, m = x.shape\n    return np.sum(x) * n / m\n")
+    assert np.allclose(overbar.grad(f)(np.ones((2, 4))), 0.5)
+
+
+def test_non_scalar_result_is_refused_with_advice():
+    f = define("def f(x):\n    return x * 2\n")
+    with pytest.raises(NonScalarOutputError) as caught:
+        overbar.grad(f)(np.ones(3))
+    message = str(caught.value)
+    assert "scalar" in message and "shape (3,)" in message and "np.sum" in message
+    assert "return x * 2" in message
+
+
+def test_tuple_result_is_refused():
+    f = define("def f(x):\n    return x, x\n")
+    with pytest.raises(NonScalarOutputError, match="tuple"):
+        overbar.grad(f)(1.0)
+
+
+def test_non_numeric_argument_is_refused():
+    f = define("def f(x):\n    return np.sum(x)\n")
+    with pytest.raises(ArgumentError, match="list"):
+        overbar.grad(f)([1.0, 2.0])
+    with pytest.raises(ArgumentError, match="bool"):
+        overbar.grad(f)(True)
+    with pytest.raises(ArgumentError, match="complex"):
+        overbar.grad(f)(np.ones(2, dtype=complex))
+
+
+def test_lambda_and_builtin_are_refused():
+    with pytest.raises(OverbarError, match="lambda"):
+        overbar.grad(lambda x: x)(1.0)
+    with pytest.raises(ArgumentError):
+        overbar.grad(np.sin)
+
+
+def test_higher_order_is_refused():
+    f = define("def f(x):\n    return x * x\n")
+    with pytest.raises(OverbarError):
+        overbar.grad(overbar.grad(f))(1.0)
+
+
+def test_errors_are_overbar_errors():
+    for error in (UnsupportedSyntaxError, MissingRuleError, NonScalarOutputError, ArgumentError):
+        assert issubclass(error, OverbarError)
