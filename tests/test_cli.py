@@ -1,0 +1,60 @@
+"""The command line, run as a user runs it: in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MLP = str(ROOT / "examples" / "mlp.py")
+
+
+def run(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "overbar", *arguments],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+    )
+
+
+def test_show_prints_the_generated_adjoint():
+    result = run("show", f"{MLP}:loss", "--wrt", "W1,b1,W2,b2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("def loss_grad(W1, b1, W2, b2, x, t):")
+    assert "return (L, (W1_bar, b1_bar, W2_bar, b2_bar))" in result.stdout
+
+
+def test_show_normalized_stage_and_positional_wrt():
+    result = run("show", f"{MLP}:loss", "--wrt", "0", "--stage", "normalized")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("def loss(W1, b1, W2, b2, x, t):")
+    assert "tmp1 = W1 @ x" in result.stdout and "_bar" not in result.stdout
+
+
+def test_errors_are_one_line_without_traceback(tmp_path):
+    cases = [
+        (("show", "missing.py:f"), "no such file"),
+        (("show", f"{MLP}:nope"), "defines no function 'nope'"),
+        (("show", f"{MLP}:loss", "--wrt", "W9"), "not a parameter"),
+        (("show", MLP), "expected FILE.py:FUNCTION"),
+    ]
+    looped = tmp_path / "looped.py"
+    looped.write_text("def f(x):\n    for i in range(2):\n        x = x * 2\n    return x\n")
+    cases.append((("show", f"{looped}:f"), "a for loop"))
+    for arguments, message in cases:
+        result = run(*arguments)
+        assert result.returncode == 2, arguments
+        assert message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith("overbar: error:")
+
+
+def test_console_script_is_the_same_program():
+    from overbar.cli import main
+
+    assert main(["show", f"{MLP}:loss", "--wrt", "W1"]) == 0
