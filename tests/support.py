@@ -17,7 +17,9 @@ import numpy as np
 _FOLDER = Path(tempfile.mkdtemp(prefix="overbar-tests-"))
 _COUNTER = itertools.count()
 
-PRELUDE = "import builtins\nimport operator\n\nimport numpy as np\n\nimport overbar\n\n"
+PRELUDE = (
+    "import builtins\nimport math\nimport operator\n\nimport numpy as np\n\nimport overbar\n\n"
+)
 
 
 def define(source: str, name: str = "f", namespace: dict | None = None):

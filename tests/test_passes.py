@@ -15,7 +15,7 @@ from overbar.transpiler.fence import check_supported
 from overbar.transpiler.normalize import normalize
 from overbar.transpiler.parse import parse
 from overbar.transpiler.pipeline import transform
-from overbar.transpiler.reverse import Adjoint, comment, differentiate
+from overbar.transpiler.reverse import Adjoint, comment
 from overbar.transpiler.simplify import simplify
 from tests.support import define
 

@@ -9,6 +9,7 @@ each input with finite differences along a random direction: the dot-product tes
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 import zlib
 from dataclasses import dataclass
@@ -150,6 +151,31 @@ SAMPLES = [
     *unary(np.radians, "np.radians(a)"),
     *unary(np.rad2deg, "np.rad2deg(a)"),
     *unary(np.degrees, "np.degrees(a)"),
+    *[
+        S(getattr(math, name), f"math.{name}(a)", a=domain())
+        for name, domain in [
+            ("exp", any_),
+            ("expm1", any_),
+            ("log", pos),
+            ("log2", pos),
+            ("log10", pos),
+            ("log1p", pos),
+            ("sqrt", pos),
+            ("sin", any_),
+            ("cos", any_),
+            ("tan", any_),
+            ("asin", unit),
+            ("acos", unit),
+            ("atan", any_),
+            ("sinh", any_),
+            ("cosh", any_),
+            ("tanh", any_),
+            ("fabs", any_),
+        ]
+    ],
+    S(math.atan2, "math.atan2(a, b)", a=any_(), b=any_()),
+    S(math.pow, "math.pow(a, b)", a=pos(), b=any_()),
+    S(math.pow, "math.pow(a, 2)", a=any_()),
     S(builtins.float, "float(a)", a=any_()),
     S(builtins.float, "float(np.sum(a))", a=any_(3)),
     # elementwise functions of several arguments

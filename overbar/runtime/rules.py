@@ -9,6 +9,7 @@ broadcast go through ``unbroadcast``. Primitives with no gradient are listed at 
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 
 import numpy as np
@@ -65,13 +66,13 @@ def divide(z, x, y, z_bar):
     return unbroadcast(z_bar / y, x), unbroadcast(-z_bar * z / y, y)
 
 
-@adjoint(operator.pow, np.power, where={"y": 2})
+@adjoint(operator.pow, np.power, math.pow, where={"y": 2})
 def square_power(z, x, y, z_bar):
     """z = x²:  x̄ = 2 x z̄"""
     return unbroadcast(z_bar * 2 * x, x)
 
 
-@adjoint(operator.pow, np.power)
+@adjoint(operator.pow, np.power, math.pow)
 def power(z, x, y, z_bar):
     """z = xʸ:  x̄ = z̄ y xʸ⁻¹,  ȳ = z̄ z log x"""
     x_bar = unbroadcast(z_bar * y * x ** (y - 1), x)
@@ -102,7 +103,7 @@ def matmul(z, x, y, z_bar):
 # ---------------------------------------------------------------------------------------------
 
 
-@adjoint(np.exp)
+@adjoint(np.exp, math.exp)
 def exp(y, x, y_bar):
     """y = exp(x):  x̄ = ȳ y"""
     return y_bar * y
@@ -114,37 +115,37 @@ def exp2(y, x, y_bar):
     return y_bar * y * np.log(2.0)
 
 
-@adjoint(np.expm1)
+@adjoint(np.expm1, math.expm1)
 def expm1(y, x, y_bar):
     """y = exp(x) − 1:  x̄ = ȳ (y + 1)"""
     return y_bar * (y + 1)
 
 
-@adjoint(np.log)
+@adjoint(np.log, math.log)
 def log(y, x, y_bar):
     """y = log(x):  x̄ = ȳ / x"""
     return y_bar / x
 
 
-@adjoint(np.log2)
+@adjoint(np.log2, math.log2)
 def log2(y, x, y_bar):
     """y = log₂(x):  x̄ = ȳ / (x log 2)"""
     return y_bar / (x * np.log(2.0))
 
 
-@adjoint(np.log10)
+@adjoint(np.log10, math.log10)
 def log10(y, x, y_bar):
     """y = log₁₀(x):  x̄ = ȳ / (x log 10)"""
     return y_bar / (x * np.log(10.0))
 
 
-@adjoint(np.log1p)
+@adjoint(np.log1p, math.log1p)
 def log1p(y, x, y_bar):
     """y = log(1 + x):  x̄ = ȳ / (1 + x)"""
     return y_bar / (1 + x)
 
 
-@adjoint(np.sqrt)
+@adjoint(np.sqrt, math.sqrt)
 def sqrt(y, x, y_bar):
     """y = √x:  x̄ = ȳ / (2 y)"""
     return y_bar / (2 * y)
@@ -168,55 +169,55 @@ def reciprocal(y, x, y_bar):
     return -y_bar * y * y
 
 
-@adjoint(np.sin)
+@adjoint(np.sin, math.sin)
 def sin(y, x, y_bar):
     """y = sin(x):  x̄ = ȳ cos(x)"""
     return y_bar * np.cos(x)
 
 
-@adjoint(np.cos)
+@adjoint(np.cos, math.cos)
 def cos(y, x, y_bar):
     """y = cos(x):  x̄ = −ȳ sin(x)"""
     return -y_bar * np.sin(x)
 
 
-@adjoint(np.tan)
+@adjoint(np.tan, math.tan)
 def tan(y, x, y_bar):
     """y = tan(x):  x̄ = ȳ (1 + y²)"""
     return y_bar * (1 + y * y)
 
 
-@adjoint(np.arcsin)
+@adjoint(np.arcsin, math.asin)
 def arcsin(y, x, y_bar):
     """y = arcsin(x):  x̄ = ȳ / √(1 − x²)"""
     return y_bar / np.sqrt(1 - x * x)
 
 
-@adjoint(np.arccos)
+@adjoint(np.arccos, math.acos)
 def arccos(y, x, y_bar):
     """y = arccos(x):  x̄ = −ȳ / √(1 − x²)"""
     return -y_bar / np.sqrt(1 - x * x)
 
 
-@adjoint(np.arctan)
+@adjoint(np.arctan, math.atan)
 def arctan(y, x, y_bar):
     """y = arctan(x):  x̄ = ȳ / (1 + x²)"""
     return y_bar / (1 + x * x)
 
 
-@adjoint(np.sinh)
+@adjoint(np.sinh, math.sinh)
 def sinh(y, x, y_bar):
     """y = sinh(x):  x̄ = ȳ cosh(x)"""
     return y_bar * np.cosh(x)
 
 
-@adjoint(np.cosh)
+@adjoint(np.cosh, math.cosh)
 def cosh(y, x, y_bar):
     """y = cosh(x):  x̄ = ȳ sinh(x)"""
     return y_bar * np.sinh(x)
 
 
-@adjoint(np.tanh)
+@adjoint(np.tanh, math.tanh)
 def tanh(y, x, y_bar):
     """y = tanh(x):  x̄ = ȳ (1 − y²)"""
     return y_bar * (1 - y * y)
@@ -240,7 +241,7 @@ def arctanh(y, x, y_bar):
     return y_bar / (1 - x * x)
 
 
-@adjoint(np.abs, builtins.abs)
+@adjoint(np.abs, builtins.abs, math.fabs)
 def absolute(y, x, y_bar):
     """y = |x|:  x̄ = ȳ sign(x)"""
     return y_bar * np.sign(x)
@@ -289,7 +290,7 @@ def hypot(z, x, y, z_bar):
     return unbroadcast(z_bar * x / z, x), unbroadcast(z_bar * y / z, y)
 
 
-@adjoint(np.arctan2)
+@adjoint(np.arctan2, math.atan2)
 def arctan2(z, y, x, z_bar):
     """z = atan2(y, x):  ȳ = z̄ x / (x² + y²),  x̄ = −z̄ y / (x² + y²)"""
     radius2 = x * x + y * y
@@ -592,6 +593,7 @@ non_differentiable(
     np.any, np.all, Method("any"), Method("all"),
     # piecewise-constant functions (zero gradient almost everywhere)
     np.sign, np.floor, np.ceil, np.round, np.around, np.rint, np.trunc, np.fix,
+    math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite,
     operator.floordiv, np.floor_divide, builtins.round,
     # indices and counts
     np.argmax, np.argmin, np.argsort, np.nonzero, np.flatnonzero, np.count_nonzero,
