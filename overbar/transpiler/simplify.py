@@ -42,13 +42,8 @@ _FOLDABLE_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: 
 def simplify(adjoint: Adjoint) -> Adjoint:
     """Remove dead code, fold temporaries and literals, and drop empty comment blocks."""
     body = [_fold_literals(statement) for statement in copy.deepcopy(adjoint.tree.body)]
-    forward_length = adjoint.forward_length
-    changed = True
-    while changed:
-        before = len(body)
-        body = _remove_dead(body, forward_length, adjoint.effects)
-        body, forward_length = _fold_temporaries(body, forward_length, adjoint.temporaries)
-        changed = len(body) != before
+    body = _remove_dead(body, adjoint.forward_length, adjoint.effects)
+    body, forward_length = _fold_temporaries(body, adjoint.forward_length, adjoint.temporaries)
     body = _drop_empty_comments(body)
     tree = ast.FunctionDef(
         name=adjoint.tree.name,
@@ -108,42 +103,60 @@ def _remove_dead(
 def _fold_temporaries(
     body: list[ast.stmt], forward_length: int, temporaries: frozenset[str]
 ) -> tuple[list[ast.stmt], int]:
-    """Fold each single-use temporary into its one reader, then drop its assignment."""
-    uses: dict[str, list[int]] = {}
-    for index, statement in enumerate(body):
+    """Fold each single-use temporary into its one reader, in one pass over the body.
+
+    A foldable assignment is held back until its reader comes and takes the expression; if a
+    statement in between reassigns a name the expression reads, it is put back in place first.
+    """
+    uses: dict[str, int] = {}
+    for statement in body:
         for name in _reads(statement):
-            uses.setdefault(name, []).append(index)
+            uses[name] = uses.get(name, 0) + 1
+    pending: dict[str, tuple[ast.Assign, set[str], bool]] = {}
+    folded: list[ast.stmt] = []
+    new_forward_length = 0
+
+    def put(statement: ast.stmt, in_forward: bool) -> None:
+        nonlocal new_forward_length
+        folded.append(statement)
+        new_forward_length += in_forward
+
     for index, statement in enumerate(body):
-        if not (
+        in_forward = index < forward_length
+        written = _writes(statement)
+        for name in [n for n, (_, reads, _) in pending.items() if reads & written]:
+            held, _, was_forward = pending.pop(name)
+            put(held, was_forward)
+        taken = [name for name in _reads(statement) if name in pending]
+        if taken:
+            values = {name: pending.pop(name)[0].value for name in taken}
+            statement = _Replace(values).visit(statement)
+        if (
             isinstance(statement, ast.Assign)
             and len(statement.targets) == 1
             and isinstance(statement.targets[0], ast.Name)
             and statement.targets[0].id in temporaries
+            and uses.get(statement.targets[0].id) == 1
         ):
+            pending[statement.targets[0].id] = (
+                statement,
+                set(_reads(statement.value)),
+                in_forward,
+            )
             continue
-        name = statement.targets[0].id
-        readers = uses.get(name, [])
-        if len(readers) != 1 or readers[0] <= index:
-            continue
-        reader = readers[0]
-        value_reads = set(_reads(statement.value))
-        if any(_writes(body[k]) & value_reads for k in range(index + 1, reader)):
-            continue
-        body = list(body)
-        body[reader] = _Replace(name, statement.value).visit(body[reader])
-        del body[index]
-        return body, forward_length - (1 if index < forward_length else 0)
-    return body, forward_length
+        put(statement, in_forward)
+    for held, _, was_forward in pending.values():  # read only by itself: keep as written
+        put(held, was_forward)
+    return folded, new_forward_length
 
 
 class _Replace(ast.NodeTransformer):
-    def __init__(self, name: str, value: ast.expr):
-        self.name = name
-        self.value = value
+    def __init__(self, values: dict[str, ast.expr]):
+        self.values = values
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
-        if node.id == self.name and isinstance(node.ctx, ast.Load):
-            return self.value
+        if node.id in self.values and isinstance(node.ctx, ast.Load):
+            return self.values[node.id]
         return node
 
 
