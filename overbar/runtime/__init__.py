@@ -29,6 +29,7 @@ class Runtime:
     seed: Callable
     zero_gradient: Callable
     unbroadcast: Callable
+    adjoint_like: Callable
     is_differentiable_input: Callable
     describe_input: Callable
 
@@ -38,6 +39,7 @@ NUMPY = Runtime(
     seed=helpers.seed,
     zero_gradient=helpers.zero_gradient,
     unbroadcast=helpers.unbroadcast,
+    adjoint_like=helpers.adjoint_like,
     is_differentiable_input=helpers.is_differentiable_input,
     describe_input=helpers.describe_input,
 )

@@ -42,6 +42,13 @@ def zero_gradient(x):
     return dtype.type(0)
 
 
+def adjoint_like(g, x):
+    """``g`` if it has ``x``'s shape; a scalar zero adjoint becomes zeros shaped like ``x``."""
+    if np.shape(g) == np.shape(x):
+        return g
+    return zero_gradient(x) + g
+
+
 def unbroadcast(g, x):
     """Sum ``g`` (shaped like a broadcast result) down to the shape of the operand ``x``."""
     shape = np.shape(x)

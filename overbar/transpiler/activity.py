@@ -41,17 +41,33 @@ class Activity:
 def analyze(
     form: NormalForm, wrt: tuple[str, ...], namespace: Namespace, rules: RuleTable
 ) -> Activity:
-    """Compute which names of ``form`` are active with respect to the parameters ``wrt``."""
-    lines = [_line(statement, form, namespace, rules) for statement in form.tree.body]
+    """Compute which names of ``form`` are active with respect to the parameters ``wrt``.
+
+    The analysis is flow-insensitive (a name is active if any of its assignments is), which is
+    exact for straight-line code in normal form and safe for branches and loops.
+    """
+    lines = [
+        _line(node, form, namespace, rules)
+        for node in ast.walk(form.tree)
+        if isinstance(node, ast.Assign | ast.Return)
+    ]
     varied = set(wrt)
-    for targets, inputs, carries_gradient in lines:
-        if targets and carries_gradient and varied.intersection(inputs):
-            varied.update(targets)
+    changed = True
+    while changed:
+        size = len(varied)
+        for targets, inputs, carries_gradient in lines:
+            if targets and carries_gradient and varied.intersection(inputs):
+                varied.update(targets)
+        changed = len(varied) != size
     useful: set[str] = set()
-    for targets, inputs, carries_gradient in reversed(lines):
-        returned = targets is None
-        if returned or (carries_gradient and useful.intersection(targets)):
-            useful.update(inputs)
+    changed = True
+    while changed:
+        size = len(useful)
+        for targets, inputs, carries_gradient in lines:
+            returned = targets is None
+            if returned or (carries_gradient and useful.intersection(targets)):
+                useful.update(inputs)
+        changed = len(useful) != size
     return Activity(tuple(wrt), frozenset(varied), frozenset(useful))
 
 
@@ -61,8 +77,6 @@ def _line(
     """(names assigned, names read, whether a gradient flows from the read to the assigned)."""
     if isinstance(statement, ast.Return):
         return None, _names(statement.value), True
-    if not isinstance(statement, ast.Assign):
-        return [], [], False
     target = statement.targets[0]
     targets = [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
     if isinstance(target, ast.Tuple):

@@ -1,10 +1,12 @@
 """Fence: refuse, before anything else runs, every construct overbar cannot differentiate yet.
 
-Invariant established: a function that passes ``check_supported`` is straight-line code made of
-assignments to names (plain, tuple and augmented), ``print`` and ``assert`` statements, and one
-final ``return`` of a value; its expressions are arithmetic, comparisons, calls of named functions
-and methods with positional and keyword arguments, attribute reads, subscripts and tuple or list
-displays. Everything else raises ``UnsupportedSyntaxError`` pointing at the construct.
+Invariant established: a function that passes ``check_supported`` is made of assignments to names
+(plain, tuple and augmented), ``print`` and ``assert`` statements, ``if``/``elif``/``else``,
+``for`` and ``while`` loops (without ``break``, ``continue`` or ``else``), and returns of a value
+that end every path (inside branches too, not inside loops). Its expressions are arithmetic,
+comparisons, conditional expressions, calls of named functions and methods with positional and
+keyword arguments, attribute reads, subscripts and tuple or list displays. Everything else raises
+``UnsupportedSyntaxError`` pointing at the construct.
 """
 
 from __future__ import annotations
@@ -15,13 +17,9 @@ from overbar.errors import UnsupportedSyntaxError
 from overbar.transpiler.parse import ParsedFunction
 
 _STATEMENT_NAMES = {
-    ast.For: ("a for loop", "loops are not supported yet; unroll it by hand for now"),
     ast.AsyncFor: ("an async for loop", "asynchronous code cannot be differentiated"),
-    ast.While: ("a while loop", "loops are not supported yet"),
-    ast.If: (
-        "an if statement",
-        "branches are not supported yet; for an elementwise choice use np.where",
-    ),
+    ast.Break: ("a break statement", "loop while a condition holds instead (while cond:)"),
+    ast.Continue: ("a continue statement", "put the rest of the body under an if instead"),
     ast.With: ("a with statement", "move it outside the differentiated function"),
     ast.AsyncWith: ("an async with statement", "move it outside the function"),
     ast.Try: ("a try statement", "exceptions cannot be differentiated; move it outside"),
@@ -37,7 +35,6 @@ _STATEMENT_NAMES = {
 }
 
 _EXPRESSION_NAMES = {
-    ast.IfExp: ("a conditional expression", "branches are not supported yet; use np.where"),
     ast.BoolOp: (
         "an and/or expression",
         "it branches on truth values; use np.logical_and / np.logical_or",
@@ -90,23 +87,59 @@ class _Fence:
         body = self.tree.body
         if body and _is_docstring(body[0]):
             body = body[1:]
-        for index, statement in enumerate(body):
-            self.check_statement(statement, is_last=index == len(body) - 1)
-        if not body or not isinstance(body[-1], ast.Return):
+        self.check_block(body, loop_targets=())
+        if not always_returns(body):
             raise self.refuse(
                 body[-1] if body else self.tree,
                 "a function without a final return",
-                "end the function with `return <scalar loss>`",
+                "end every path through the function with `return <scalar loss>`",
             )
         self.check_augmented_assignments(body)
 
-    def check_statement(self, statement: ast.stmt, is_last: bool) -> None:
+    def check_block(self, body: list[ast.stmt], loop_targets: tuple[str, ...]) -> None:
+        for index, statement in enumerate(body):
+            if isinstance(statement, ast.Return) and index != len(body) - 1:
+                raise self.refuse(
+                    body[index + 1], "code after a return", "remove the unreachable lines"
+                )
+            self.check_statement(statement, loop_targets)
+
+    def check_statement(self, statement: ast.stmt, loop_targets: tuple[str, ...]) -> None:
         kind = type(statement)
         if kind in _STATEMENT_NAMES:
             raise self.refuse(statement, *_STATEMENT_NAMES[kind])
-        if isinstance(statement, ast.Return):
-            if not is_last:
-                raise self.refuse(statement, "a return before the end", "return once, at the end")
+        assigned = _bound_names(statement) & set(loop_targets)
+        if assigned:
+            raise self.refuse(
+                statement,
+                f"an assignment to the loop variable {sorted(assigned)[0]} inside its loop",
+                "use another name for the new value",
+            )
+        if isinstance(statement, ast.If):
+            self.check_expression(statement.test)
+            self.check_block(statement.body, loop_targets)
+            self.check_block(statement.orelse, loop_targets)
+        elif isinstance(statement, ast.For | ast.While):
+            if statement.orelse:
+                raise self.refuse(
+                    statement.orelse[0], "an else clause on a loop", "test a flag after the loop"
+                )
+            if isinstance(statement, ast.For):
+                self.check_target(statement.target)
+                self.check_expression(statement.iter)
+                targets = {n.id for n in ast.walk(statement.target) if isinstance(n, ast.Name)}
+            else:
+                self.check_expression(statement.test)
+                targets = set()
+            for node in ast.walk(statement):
+                if isinstance(node, ast.Return):
+                    raise self.refuse(
+                        node,
+                        "a return inside a loop",
+                        "stop the loop with its condition and return after it",
+                    )
+            self.check_block(statement.body, (*loop_targets, *sorted(targets)))
+        elif isinstance(statement, ast.Return):
             if statement.value is None:
                 raise self.refuse(statement, "a bare return", "return the scalar result")
             self.check_expression(statement.value)
@@ -198,33 +231,67 @@ class _Fence:
         """``v += e`` on an array changes it in place; allow it only where no one else sees v.
 
         It is rewritten to ``v = v + e``, which is the same computation exactly when the object v
-        names is not shared: v was last bound to a fresh arithmetic result or a constant, and has
-        since been used only as an operand of arithmetic or comparisons.
+        names is not shared. At the top level: v was last bound to a fresh arithmetic result or a
+        constant, and has since been used only as an operand of arithmetic or comparisons. Inside
+        a branch or a loop (where "since" is harder to tell): every binding of v in the function
+        is fresh, and every use of v is an operand of arithmetic, a comparison or the return.
         """
         for index, statement in enumerate(body):
-            if not isinstance(statement, ast.AugAssign):
-                continue
+            if isinstance(statement, ast.AugAssign):
+                binding = _last_binding(body[:index], statement.target.id)
+                window = body[body.index(binding) + 1 : index] if binding else []
+                self.check_augmented(statement, _is_fresh_binding(binding), window)
+        nested = [
+            node
+            for statement in body
+            if not isinstance(statement, ast.AugAssign)
+            for node in ast.walk(statement)
+            if isinstance(node, ast.AugAssign)
+        ]
+        for statement in nested:
             name = statement.target.id
-            binding = _last_binding(body[:index], name)
-            fresh = _is_fresh_binding(binding)
-            shared = fresh and _used_outside_arithmetic(
-                body[body.index(binding) + 1 : index], name
+            bindings = [
+                node
+                for top in body
+                for node in ast.walk(top)
+                if isinstance(node, ast.stmt) and name in _bound_names(node)
+            ]
+            fresh = all(_is_fresh_binding(b) for b in bindings if not _is_loop(b))
+            fresh = fresh and not any(_is_loop(b) for b in bindings)
+            self.check_augmented(statement, fresh, body)
+
+    def check_augmented(self, statement: ast.AugAssign, fresh: bool, window: list) -> None:
+        name = statement.target.id
+        advice = (
+            f"write {name} = {name} {_operator_symbol(statement.op)} ... (the in-place "
+            "update would also change every array that shares its memory)"
+        )
+        if name in self.parameters and not fresh:
+            raise self.refuse(
+                statement,
+                f"an augmented assignment to the argument {name}",
+                f"it would change the caller's array; {advice}",
             )
-            if name in self.parameters and binding is None:
-                raise self.refuse(
-                    statement,
-                    f"an augmented assignment to the argument {name}",
-                    f"it would change the caller's array; write {name} = {name} "
-                    f"{_operator_symbol(statement.op)} ...",
-                )
-            if not fresh or shared:
-                raise self.refuse(
-                    statement,
-                    f"an augmented assignment to {name}",
-                    f"{name} may share its array with another name, which the in-place "
-                    f"update would change too; write {name} = {name} "
-                    f"{_operator_symbol(statement.op)} ...",
-                )
+        if not fresh or _used_outside_arithmetic(window, name):
+            raise self.refuse(
+                statement,
+                f"an augmented assignment to {name}",
+                f"{name} may share its array with another name; {advice}",
+            )
+
+
+def always_returns(body: list[ast.stmt]) -> bool:
+    """Whether every path through ``body`` ends in a return."""
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, ast.Return):
+        return True
+    return isinstance(last, ast.If) and always_returns(last.body) and always_returns(last.orelse)
+
+
+def _is_loop(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.For | ast.While)
 
 
 def _all_arguments(arguments: ast.arguments) -> list[ast.arg]:
@@ -256,8 +323,8 @@ def _is_dotted_name(node: ast.expr) -> bool:
 def _last_binding(statements: list[ast.stmt], name: str) -> ast.stmt | None:
     """The last statement before this point that binds ``name``, or None."""
     for statement in reversed(statements):
-        if name in _bound_names(statement):
-            return statement
+        if any(name in _bound_names(node) for node in ast.walk(statement)):
+            return statement  # a compound statement binding it inside is not a fresh binding
     return None
 
 
@@ -281,7 +348,7 @@ def _bound_names(statement: ast.stmt) -> set[str]:
     targets = []
     if isinstance(statement, ast.Assign):
         targets = statement.targets
-    elif isinstance(statement, ast.AnnAssign | ast.AugAssign):
+    elif isinstance(statement, ast.AnnAssign | ast.AugAssign | ast.For):
         targets = [statement.target]
     for target in targets:
         for node in ast.walk(target):
@@ -302,7 +369,7 @@ def _used_outside_arithmetic(statements: list[ast.stmt], name: str) -> bool:
                 allowed.add(id(node.operand))
             elif isinstance(node, ast.Compare):
                 allowed.update(id(operand) for operand in (node.left, *node.comparators))
-            elif isinstance(node, ast.AugAssign):
+            elif isinstance(node, ast.AugAssign | ast.Return):
                 allowed.add(id(node.value))
             elif isinstance(node, ast.Name) and node.id == name:
                 uses.append(node)

@@ -1,13 +1,18 @@
 """Normalize: one operation per line, every name assigned once.
 
-Invariant established: the body of ``NormalForm.tree`` follows this grammar, and every name is
-assigned at most once (a user name assigned again becomes ``name_2``, ``name_3``, ...)::
+Invariant established: the body of ``NormalForm.tree`` follows this grammar. A name assigned only
+in straight-line code at the top level is assigned once (a user name assigned again becomes
+``name_2``, ``name_3``, ...); a name assigned inside a branch or a loop keeps its name throughout::
 
     body       := statement* return
     statement  := NAME = simple             one operation on atoms
                 | NAME, NAME, ... = atom    unpacking
                 | print(...) | assert ...   kept as written (names renamed)
-    return     := return atom
+                | if NAME: block else: block
+                | for NAME in NAME: block                    the iterable is a range
+                | while NAME: block                          the block ends by recomputing NAME
+    block      := statement+ | pass
+    return     := return atom                                once, at the end
     simple     := atom
                 | atom BINOP atom | UNARYOP atom | atom CMPOP atom
                 | callee(atom, ..., keyword=atom, ...)       a function named by a global path
@@ -19,7 +24,10 @@ assigned at most once (a user name assigned again becomes ``name_2``, ``name_3``
 
 Temporaries are named ``tmp1``, ``tmp2``, ... in order of appearance, so the same function always
 gives the same normal form. Augmented assignment ``v op= e`` becomes ``v_2 = v op e`` (the fence
-has checked that no other name shares v's array).
+has checked that no other name shares v's array). ``a if c else b`` becomes an ``if`` statement;
+a return inside a branch assigns ``result``, and the code after that branch moves into the paths
+that did not return. A loop over anything but ``range`` walks an index: ``for v in xs`` becomes
+``for i in range(len(xs)): v = xs[i]`` (likewise ``enumerate``, ``zip`` and ``reversed``).
 
 >>> import textwrap
 >>> print(show(textwrap.dedent('''
@@ -44,7 +52,7 @@ import ast
 import copy
 from dataclasses import dataclass
 
-from overbar.errors import UnsupportedSyntaxError
+from overbar.errors import InternalError, UnsupportedSyntaxError
 from overbar.transpiler.names import NameAllocator, names_in
 from overbar.transpiler.parse import ParsedFunction
 
@@ -99,6 +107,16 @@ class _Normalizer:
         )
         self.names = NameAllocator(names_in(self.tree))
         self.assigned_anywhere = _assigned_names(self.tree) | set(self.parameters)
+        self.mutable = _assigned_in_blocks(self.tree.body)
+        self.returns_in_branches = any(
+            isinstance(node, ast.Return)
+            for statement in self.tree.body
+            if isinstance(statement, ast.If)
+            for node in ast.walk(statement)
+        )
+        self.result_name = self.names.fresh("result") if self.returns_in_branches else None
+        if self.result_name is not None:
+            self.mutable.add(self.result_name)
         self.current = {name: name for name in self.parameters}
         self.versions: dict[str, int] = {}
         self.body: list[ast.stmt] = []
@@ -106,9 +124,15 @@ class _Normalizer:
         self.statement: ast.stmt | None = None
 
     def run(self) -> NormalForm:
-        for statement in self.tree.body:
-            self.statement = statement
-            self.normalize_statement(statement)
+        body = [s for s in self.tree.body if not _is_docstring(s)]
+        self.body = self.block(lift_returns(body))
+        if self.result_name is not None:
+            self.body.append(
+                ast.copy_location(
+                    ast.Return(value=ast.Name(id=self.result_name, ctx=ast.Load())),
+                    body[-1],
+                )
+            )
         tree = ast.FunctionDef(
             name=self.tree.name,
             args=self.tree.args,
@@ -119,7 +143,7 @@ class _Normalizer:
         )
         ast.copy_location(tree, self.tree)
         local_names = frozenset(self.parameters) | frozenset(
-            name for s in self.body for name in _targets(s)
+            name for node in ast.walk(tree) for name in _targets(node)
         )
         return NormalForm(
             tree=tree,
@@ -130,6 +154,16 @@ class _Normalizer:
         )
 
     # -- statements --------------------------------------------------------------------------
+
+    def block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
+        """Normalize ``statements`` into a list of their own (for a branch or a loop body)."""
+        outer_body, outer_statement = self.body, self.statement
+        self.body = []
+        for statement in statements:
+            self.statement = statement
+            self.normalize_statement(statement)
+        block, self.body, self.statement = self.body, outer_body, outer_statement
+        return block
 
     def normalize_statement(self, statement: ast.stmt) -> None:
         if isinstance(statement, ast.Assign):
@@ -143,16 +177,108 @@ class _Normalizer:
             )
             self.assign(statement.target, value)
         elif isinstance(statement, ast.Return):
+            if self.result_name is not None:
+                self.assign(ast.Name(id=self.result_name, ctx=ast.Store()), statement.value)
+                return
             result = self.expression(statement.value)
             if not self.is_atom(result):
                 name = self.names.fresh("result")
                 self.emit(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=result))
                 result = ast.Name(id=name, ctx=ast.Load())
             self.emit(ast.Return(value=result))
-        elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
-            pass  # the docstring
+        elif isinstance(statement, ast.If):
+            test = self.atom(statement.test)
+            body = self.block(statement.body) or [ast.Pass()]
+            orelse = self.block(statement.orelse)
+            self.emit(ast.If(test=test, body=body, orelse=orelse))
+        elif isinstance(statement, ast.For):
+            self.for_loop(statement)
+        elif isinstance(statement, ast.While):
+            condition = self.names.numbered("cond")
+            self.mutable.add(condition)
+            self.assign(ast.Name(id=condition, ctx=ast.Store()), statement.test)
+            body = self.block(statement.body)
+            self.statement = statement
+            outer_body, self.body = self.body, body
+            self.assign(ast.Name(id=condition, ctx=ast.Store()), statement.test)
+            self.body = outer_body
+            self.emit(ast.While(test=ast.Name(id=condition, ctx=ast.Load()), body=body, orelse=[]))
         elif isinstance(statement, ast.Expr | ast.Assert):  # print(...) and assert, as written
             self.emit(self.renamed(statement))
+        elif not isinstance(statement, ast.Pass):
+            raise InternalError(
+                f"normalize met a {type(statement).__name__} statement the fence let through",
+                self.parsed.location(statement),
+            )
+
+    def for_loop(self, statement: ast.For) -> None:
+        """``for`` over a range keeps its target; over anything else it walks an index."""
+        iterable, target = statement.iter, statement.target
+        call = iterable.func.id if _is_builtin_call(iterable, self.assigned_anywhere) else None
+        if call == "range" and isinstance(target, ast.Name):
+            self.emit_loop(target.id, self.atom(iterable), [], statement)
+            return
+        if call in ("enumerate", "zip", "reversed") and not iterable.keywords:
+            sequences = [self.atom(argument) for argument in iterable.args]
+        else:
+            call, sequences = None, [self.atom(iterable)]
+        if call == "enumerate" and len(sequences) > 1:
+            raise self.unsupported(iterable, "enumerate with a start", "add the start yourself")
+        lengths = [self.call_atom("len", [sequence]) for sequence in sequences]
+        length = lengths[0] if len(lengths) == 1 else self.call_atom("min", lengths)
+        if call == "reversed":
+            last = self.temporary(ast.BinOp(left=length, op=ast.Sub(), right=ast.Constant(1)))
+            bounds = [last, ast.Constant(-1), ast.Constant(-1)]
+        else:
+            bounds = [length]
+        index = self.names.numbered("index")
+        self.mutable.add(index)
+        steps = self.call_atom("range", bounds)
+        items = [
+            ast.Subscript(value=sequence, slice=ast.Name(id=index, ctx=ast.Load()), ctx=ast.Load())
+            for sequence in sequences
+        ]
+        element: ast.expr = items[0] if len(items) == 1 else ast.Tuple(elts=items, ctx=ast.Load())
+        head = []
+        if call == "enumerate":
+            if not (isinstance(target, ast.Tuple) and len(target.elts) == 2):
+                raise self.unsupported(target, "this enumerate target", "write `for i, v in ...`")
+            head.append(
+                ast.Assign(targets=[target.elts[0]], value=ast.Name(id=index, ctx=ast.Load()))
+            )
+            target = target.elts[1]
+        head.append(ast.Assign(targets=[target], value=element))
+        for line in head:
+            ast.copy_location(line, statement)
+            ast.copy_location(line.value, statement.iter)
+        self.emit_loop(index, steps, head, statement)
+
+    def emit_loop(
+        self, target: str, steps: ast.expr, head: list[ast.stmt], statement: ast.For
+    ) -> None:
+        self.current[target] = target
+        body = self.block(head + statement.body)
+        loop = ast.For(
+            target=ast.Name(id=target, ctx=ast.Store()), iter=steps, body=body, orelse=[]
+        )
+        self.emit(loop)
+
+    def call_atom(self, function: str, arguments: list[ast.expr]) -> ast.expr:
+        """An atom holding ``function(*arguments)`` for a builtin the user did not shadow."""
+        if function in self.assigned_anywhere:
+            raise self.unsupported(
+                self.statement, f"a loop while {function} is a local name", "rename it"
+            )
+        call = ast.Call(func=ast.Name(id=function, ctx=ast.Load()), args=arguments, keywords=[])
+        return self.temporary(call)
+
+    def temporary(self, expression: ast.expr) -> ast.Name:
+        name = self.names.numbered("tmp")
+        self.temporaries.add(name)
+        statement = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=expression)
+        ast.copy_location(expression, self.statement)
+        self.emit(statement)
+        return ast.Name(id=name, ctx=ast.Load())
 
     def assign(self, target: ast.expr, value: ast.expr) -> None:
         if isinstance(target, ast.Name):
@@ -171,6 +297,10 @@ class _Normalizer:
 
     def store(self, name: str) -> ast.Name:
         """A fresh version of ``name`` for a new assignment (the first keeps the name)."""
+        if name in self.mutable:
+            self.current[name] = name
+            self.names.take(name)
+            return ast.Name(id=name, ctx=ast.Store())
         if name not in self.current:
             version = name
             self.names.take(name)
@@ -193,6 +323,25 @@ class _Normalizer:
         name = self.names.numbered("tmp")
         self.temporaries.add(name)
         self.emit(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=expression))
+        return ast.Name(id=name, ctx=ast.Load())
+
+    def conditional(self, node: ast.IfExp) -> ast.Name:
+        """``a if c else b`` as an if statement assigning a temporary in both branches."""
+        test = self.atom(node.test)
+        name = self.names.numbered("tmp")
+        self.temporaries.add(name)
+        self.mutable.add(name)
+        branches = []
+        for value in (node.body, node.orelse):
+            outer_body, self.body = self.body, []
+            self.emit(
+                ast.Assign(
+                    targets=[ast.Name(id=name, ctx=ast.Store())], value=self.expression(value)
+                )
+            )
+            branches.append(self.body)
+            self.body = outer_body
+        self.emit(ast.If(test=test, body=branches[0], orelse=branches[1]))
         return ast.Name(id=name, ctx=ast.Load())
 
     def is_atom(self, node: ast.expr) -> bool:
@@ -237,6 +386,8 @@ class _Normalizer:
             )
         if isinstance(node, ast.Call):
             return self.call(node)
+        if isinstance(node, ast.IfExp):
+            return self.conditional(node)
         if isinstance(node, ast.Attribute):
             return ast.Attribute(value=self.atom(node.value), attr=node.attr, ctx=ast.Load())
         if isinstance(node, ast.Subscript):
@@ -278,6 +429,8 @@ class _Normalizer:
     def load(self, node: ast.Name) -> ast.Name:
         if node.id in self.current:
             return ast.Name(id=self.current[node.id], ctx=ast.Load())
+        if node.id in self.mutable:
+            return ast.Name(id=node.id, ctx=ast.Load())  # bound in a branch or a loop
         if node.id in self.assigned_anywhere:
             raise self.unsupported(
                 node,
@@ -307,16 +460,75 @@ class _Normalizer:
 
 def _assigned_names(tree: ast.FunctionDef) -> set[str]:
     names = set()
-    for statement in tree.body:
-        names.update(_targets(statement))
+    for node in ast.walk(tree):
+        names.update(_targets(node))
     return names
 
 
-def _targets(statement: ast.stmt) -> list[str]:
+def _targets(statement: ast.AST) -> list[str]:
     if isinstance(statement, ast.Assign):
         targets = statement.targets
-    elif isinstance(statement, ast.AnnAssign | ast.AugAssign):
+    elif isinstance(statement, ast.AnnAssign | ast.AugAssign | ast.For):
         targets = [statement.target]
     else:
         return []
     return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
+
+
+def _is_builtin_call(node: ast.expr, local_names: set[str]) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id not in local_names
+    )
+
+
+def _assigned_in_blocks(body: list[ast.stmt]) -> set[str]:
+    """Names assigned inside a branch or a loop (they cannot get one version per assignment)."""
+    names = set()
+    for statement in body:
+        if isinstance(statement, ast.If | ast.For | ast.While):
+            for node in ast.walk(statement):
+                names.update(_targets(node))
+                if isinstance(node, ast.For):
+                    names.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
+    return names
+
+
+def lift_returns(statements: list[ast.stmt]) -> list[ast.stmt]:
+    """Move the code after an ``if`` that returns on some path into the paths that do not.
+
+    Afterwards a return is the last statement of every path, so each can become an assignment
+    of the result.
+    """
+    for index, statement in enumerate(statements):
+        if isinstance(statement, ast.If) and any(
+            isinstance(node, ast.Return) for node in ast.walk(statement)
+        ):
+            rest = statements[index + 1 :]
+            body = statement.body if _always_returns(statement.body) else statement.body + rest
+            orelse = (
+                statement.orelse if _always_returns(statement.orelse) else statement.orelse + rest
+            )
+            lifted = ast.If(
+                test=statement.test, body=lift_returns(body), orelse=lift_returns(orelse)
+            )
+            return [*statements[:index], ast.copy_location(lifted, statement)]
+    return statements
+
+
+def _always_returns(body: list[ast.stmt]) -> bool:
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, ast.Return):
+        return True
+    return isinstance(last, ast.If) and _always_returns(last.body) and _always_returns(last.orelse)

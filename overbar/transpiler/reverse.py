@@ -8,6 +8,14 @@ contribution is assigned (``x_bar = ...``), later ones added (``x_bar = x_bar + 
 place. An adjoint never assigned is a symbolic zero: no code is spent on it, and a ``wrt``
 parameter that gets none is given ``zero_gradient(x)`` at the end. The function returns
 ``(result, gradients)``. Each reverse block starts with a comment marker naming the user's line.
+
+Branches and loops: the reverse sweep mirrors them (``if c:`` replays the branch the forward sweep
+took; a loop runs its reversed body as many times as the forward loop ran, a count the forward
+sweep pushes on ``stack``). A name assigned again while its old value may still be needed is
+pushed on ``stack`` before it is overwritten and popped back after its line is undone, so every
+rule sees the values of its own line; pushes of names the reverse sweep never reads are removed
+afterwards, so ``a = a + 1.0`` in a loop saves nothing. Inside a loop an adjoint may be the runtime
+zero ``0.0``; ``adjoint_like`` gives it its value's shape before a rule reads it.
 """
 
 from __future__ import annotations
@@ -187,7 +195,15 @@ class _ReverseSweep:
         self.names = NameAllocator(form.taken_names | _namespace_names(parsed))
         self.adjoint_names: dict[str, str] = {}
         self.defined: set[str] = set()
+        self.maybe_zero: set[str] = set()
         self.reverse: list[ast.stmt] = []
+        self.stack = self.names.fresh("stack")
+        self.pushes: dict[str, list[ast.stmt]] = {}
+        self.pops: dict[str, list[ast.stmt]] = {}
+        self.overwrites: set[int] = set()
+        self.maybe_unbound: set[str] = set()
+        self.previous: dict[str, str] = {}
+        self.trips: dict[int, str] = {}
         self.temporaries: set[str] = set(form.temporaries)
         self.bindings: dict[str, Any] = {}
         self.binding_names: dict[int, str] = {}
@@ -227,32 +243,34 @@ class _ReverseSweep:
 
     def run(self) -> Adjoint:
         body = self.form.tree.body
-        forward, result = body[:-1], body[-1].value
+        statements, result = body[:-1], body[-1].value
+        parameters = set(self.form.parameters)
+        forward, _, _ = self.forward_block(statements, set(parameters), set(parameters))
         seed_name = self.bind("seed", self.runtime.seed)
         result_bar = self.bar(result.id) if isinstance(result, ast.Name) else self.temporary()
-        self.reverse.append(_assign(result_bar, _call(seed_name, result)))
+        self.reverse = [_assign(result_bar, _call(seed_name, result))]
         if isinstance(result, ast.Name) and self.activity.is_active(result):
             self.defined.add(result.id)
-        line = None
-        for statement in reversed(forward):
-            if not isinstance(statement, ast.Assign):
-                continue
-            if statement.lineno != line:
-                line = statement.lineno
-                self.reverse.append(comment(self.source_line(statement)))
-            self.reverse_line(statement)
+        self.reverse.extend(self.reverse_block(statements))
         gradients = []
         for name in self.activity.wrt:
             if name not in self.defined:
                 zero = self.bind("zero_gradient", self.runtime.zero_gradient)
                 self.reverse.append(_assign(self.bar(name), _call(zero, _load(name))))
+            elif name in self.maybe_zero:
+                self.reverse.append(self.shaped(name))
             gradients.append(_load(self.bar(name)))
         returned = gradients[0] if len(gradients) == 1 else _tuple(gradients)
-        self.reverse.append(ast.Return(value=_tuple([result, returned])))
+        prologue, forward, reverse = self.remove_unread_pushes(forward, self.reverse)
+        if isinstance(result, ast.Name) and self.pops.get(result.id):
+            value = self.names.fresh(f"{result.id}_value")
+            forward.append(_assign(value, result))  # the reverse sweep restores older values
+            result = _load(value)
+        reverse.append(ast.Return(value=_tuple([result, returned])))
         tree = ast.FunctionDef(
             name=self.names.fresh(f"{self.form.tree.name}_grad"),
             args=copy.deepcopy(self.form.tree.args),
-            body=[*forward, *self.reverse],
+            body=[*prologue, *forward, *reverse],
             decorator_list=[],
             returns=None,
             type_comment=None,
@@ -260,11 +278,156 @@ class _ReverseSweep:
         ast.copy_location(tree, self.form.tree)
         return Adjoint(
             tree=ast.fix_missing_locations(tree),
-            forward_length=len(forward),
+            forward_length=len(prologue) + len(forward),
             temporaries=frozenset(self.temporaries),
             bindings=tuple(sorted(self.bindings.items())),
-            effects=frozenset({seed_name}),
+            effects=frozenset({seed_name, self.stack}),
         )
+
+    # forward sweep: the user's lines, plus pushes and trip counts
+
+    def push(self, name: str) -> ast.stmt:
+        statement = ast.Expr(value=_method(self.stack, "append", _load(name)))
+        self.pushes.setdefault(name, []).append(statement)
+        return statement
+
+    def pop(self, target: str, name: str) -> ast.stmt:
+        """``target = stack.pop()``, restoring ``name`` (removed with ``name``'s pushes)."""
+        statement = _assign(target, _method(self.stack, "pop"))
+        self.pops.setdefault(name, []).append(statement)
+        return statement
+
+    def forward_block(
+        self, statements: list[ast.stmt], bound: set[str], definite: set[str]
+    ) -> tuple[list[ast.stmt], set[str], set[str]]:
+        """The forward sweep of ``statements``; ``bound`` and ``definite`` are the names that
+        may be and surely are bound on entry, updated for the exit."""
+        out: list[ast.stmt] = []
+        for statement in statements:
+            if isinstance(statement, ast.Assign):
+                targets = _assigned(statement)
+                for name in targets:
+                    if name in bound:
+                        out.append(self.push(name))
+                        self.overwrites.add(id(statement))
+                        if name not in definite:
+                            self.maybe_unbound.add(name)
+                out.append(statement)
+                bound.update(targets)
+                definite.update(targets)
+            elif isinstance(statement, ast.If):
+                body, bound_body, definite_body = self.forward_block(
+                    statement.body, set(bound), set(definite)
+                )
+                orelse, bound_else, definite_else = self.forward_block(
+                    statement.orelse, set(bound), set(definite)
+                )
+                out.append(_if(statement.test, body, orelse, statement))
+                bound = bound_body | bound_else
+                definite = definite_body & definite_else
+            elif isinstance(statement, ast.For | ast.While):
+                trips = self.names.fresh("trips")
+                self.trips[id(statement)] = trips
+                inside = bound | _assigned_within(statement)
+                body, _, _ = self.forward_block(
+                    statement.body, inside, definite | _loop_target(statement)
+                )
+                if isinstance(statement, ast.For):
+                    body.append(self.push(statement.target.id))
+                counted = ast.BinOp(left=_load(trips), op=ast.Add(), right=ast.Constant(1))
+                body.append(_assign(trips, counted))
+                loop = copy.copy(statement)
+                loop.body = body
+                out.extend([_assign(trips, ast.Constant(0)), loop])
+                out.append(ast.Expr(value=_method(self.stack, "append", _load(trips))))
+                bound = inside
+            else:
+                out.append(statement)
+        return out, bound, definite
+
+    # reverse sweep
+
+    def reverse_block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
+        outer, self.reverse = self.reverse, []
+        line = None
+        for statement in reversed(statements):
+            if isinstance(statement, ast.Assign):
+                if statement.lineno != line:
+                    line = statement.lineno
+                    self.reverse.append(comment(self.source_line(statement)))
+                self.reverse_line(statement)
+            elif isinstance(statement, ast.If):
+                line = None
+                self.reverse_if(statement)
+            elif isinstance(statement, ast.For | ast.While):
+                line = None
+                self.reverse_loop(statement)
+        block, self.reverse = self.reverse, outer
+        return block
+
+    def reverse_if(self, statement: ast.If) -> None:
+        entry = (set(self.defined), set(self.maybe_zero))
+        branches = []
+        for block in (statement.body, statement.orelse):
+            self.defined, self.maybe_zero = set(entry[0]), set(entry[1])
+            reversed_block = self.reverse_block(block)
+            branches.append((reversed_block, self.defined, self.maybe_zero))
+        defined = branches[0][1] | branches[1][1]
+        maybe_zero = branches[0][2] | branches[1][2]
+        for reversed_block, defined_here, _ in branches:
+            for name in sorted(defined - defined_here):
+                reversed_block.append(_assign(self.bar(name), ast.Constant(0.0)))
+                maybe_zero.add(name)
+        self.defined, self.maybe_zero = defined, maybe_zero & defined
+        self.reverse.append(_if(statement.test, branches[0][0], branches[1][0], statement))
+
+    def reverse_loop(self, statement: ast.For | ast.While) -> None:
+        trips = self.trips[id(statement)]
+        self.reverse.append(self.pop(trips, "\0trips"))
+        local = self.iteration_local(statement)
+        reached = self.reached_in(statement.body) - local
+        for name in sorted(reached - self.defined):
+            self.reverse.append(_assign(self.bar(name), ast.Constant(0.0)))
+        entry = (self.defined | reached) - local
+        self.defined, self.maybe_zero = set(entry), set(entry)
+        head = []
+        if isinstance(statement, ast.For):
+            head.append(self.pop(statement.target.id, statement.target.id))
+        body = head + self.reverse_block(statement.body)
+        for name in sorted(entry - self.defined):
+            body.append(_assign(self.bar(name), ast.Constant(0.0)))
+        self.defined, self.maybe_zero = set(entry), set(entry)
+        counter = self.names.fresh("_")
+        steps = ast.Call(func=_load("range"), args=[_load(trips)], keywords=[])
+        loop = ast.For(target=_store(counter), iter=steps, body=body, orelse=[])
+        self.reverse.append(ast.copy_location(loop, statement))
+
+    def reached_in(self, statements: list[ast.stmt]) -> set[str]:
+        """Names whose adjoints the reverse sweep of ``statements`` may add to."""
+        reached = set()
+        for node in (n for s in statements for n in ast.walk(s)):
+            if not isinstance(node, ast.Assign) or not isinstance(node.targets[0], ast.Name):
+                continue
+            if node.targets[0].id not in self.activity.active:
+                continue
+            application = application_of(node.value, self.form, self.parsed.namespace)
+            reached.update(n for n in application.input_names() if n in self.activity.active)
+        return reached
+
+    def iteration_local(self, loop: ast.For | ast.While) -> set[str]:
+        """Names each iteration assigns before reading, and nothing outside the loop reads."""
+        assigned: set[str] = set()
+        read_first: set[str] = set()
+        nested: set[str] = set()
+        for statement in loop.body:
+            reads = {n.id for n in ast.walk(statement) if _is_read(n)}
+            read_first |= reads - assigned
+            if isinstance(statement, ast.Assign):
+                assigned.update(_assigned(statement))
+            else:
+                nested.update(_assigned_within(statement))
+        outside = {n.id for n in ast.walk(self.form.tree) if _is_read(n) and not _within(n, loop)}
+        return assigned - read_first - nested - outside
 
     def source_line(self, statement: ast.stmt) -> str:
         text = linecache.getline(self.parsed.filename, statement.lineno).strip()
@@ -272,9 +435,13 @@ class _ReverseSweep:
 
     def reverse_line(self, statement: ast.Assign) -> None:
         target = statement.targets[0]
-        outputs = [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+        outputs = _assigned(statement)
+        overwrites = id(statement) in self.overwrites
         live = [name for name in outputs if name in self.activity.active]
         if not live or not any(name in self.defined for name in live):
+            if overwrites:
+                for name in reversed(outputs):
+                    self.reverse.append(self.pop(name, name))
             return
         if isinstance(target, ast.Tuple):
             raise self.unsupported(
@@ -282,20 +449,80 @@ class _ReverseSweep:
             )
         output = target.id
         application = application_of(statement.value, self.form, self.parsed.namespace)
-        if application.primal is IDENTITY:
-            self.accumulate(application.positional[0], _load(self.bar(output)))
-        elif application.primal is PACK:
+        if application.primal is PACK:
             raise self.unsupported(
                 statement,
                 "a tuple or list of differentiated values assigned to a name",
                 "pass the display straight to the function, as in np.stack([a, b])",
             )
+        if output in self.maybe_zero:
+            self.reverse.append(self.shaped(output))
+        output_bar = _load(self.bar(output))
+        reads_itself = output in application.input_names()
+        earlier = output
+        if reads_itself:  # `a = a * b`: the rule needs the adjoint and value of both a's
+            captured = self.temporary()
+            self.reverse.append(_assign(captured, output_bar))
+            output_bar = _load(captured)
+            if overwrites:
+                earlier = self.temporary()
+                self.previous[earlier] = output
+                self.reverse.append(self.pop(earlier, output))
+        self.defined.discard(output)
+        self.maybe_zero.discard(output)
+        if application.primal is IDENTITY:
+            self.accumulate(application.positional[0], output_bar)
         elif application.primal is not CONSTANT:
-            self.apply_rule(output, application)
+            self.apply_rule(output, application, output_bar, earlier)
+        if overwrites:
+            restore = _assign(output, _load(earlier)) if reads_itself else None
+            if restore is not None:
+                self.pops.setdefault(output, []).append(restore)
+                self.reverse.append(restore)
+            else:
+                self.reverse.append(self.pop(output, output))
 
-    def apply_rule(self, output: str, application: Application) -> None:
+    def shaped(self, name: str) -> ast.stmt:
+        """``x_bar = adjoint_like(x_bar, x)``: a runtime zero becomes zeros shaped like x."""
+        helper = self.bind("adjoint_like", self.runtime.adjoint_like)
+        self.maybe_zero.discard(name)
+        return _assign(self.bar(name), _call(helper, _load(self.bar(name)), _load(name)))
+
+    def remove_unread_pushes(
+        self, forward: list[ast.stmt], reverse: list[ast.stmt]
+    ) -> tuple[list[ast.stmt], list[ast.stmt], list[ast.stmt]]:
+        """Drop the pushes and pops of names the reverse sweep never reads."""
+        pop_ids = {id(node) for nodes in self.pops.values() for node in nodes}
+        read = set()
+        for statement in reverse:
+            for node in ast.walk(statement):
+                if isinstance(node, ast.stmt) and id(node) in pop_ids:
+                    continue
+                if _is_read(node) and not _inside_any(node, statement, pop_ids):
+                    read.add(self.previous.get(node.id, node.id))
+        unread = {name for name in self.pushes if name not in read}
+        drop = {id(n) for name in unread for n in self.pushes[name] + self.pops.get(name, [])}
+        for name in unread:
+            self.pops.pop(name, None)
+        forward, reverse = _without(forward, drop), _without(reverse, drop)
+        prologue = []
+        kept = sorted(self.maybe_unbound - unread - set(self.form.parameters))
+        prologue.extend(_assign(name, ast.Constant(None)) for name in kept)
+        if self.trips or any(name not in unread for name in self.pushes):
+            prologue.insert(0, _assign(self.stack, ast.List(elts=[], ctx=ast.Load())))
+        return prologue, forward, reverse
+
+    def apply_rule(
+        self, output: str, application: Application, output_bar: ast.expr, earlier: str
+    ) -> None:
         template, bound = self.choose_rule(application)
-        statements, entries = self.inline(template, bound, output, application)
+        values = bound
+        if earlier != output:  # the rule reads the overwritten value under its saved name
+            values = {
+                key: _Rename(output, earlier).visit(copy.deepcopy(atom))
+                for key, atom in bound.items()
+            }
+        statements, entries = self.inline(template, values, output, output_bar, application)
         self.reverse.extend(statements)
         for parameter, entry in zip(template.positional, entries, strict=True):
             argument = bound[parameter]
@@ -392,11 +619,12 @@ class _ReverseSweep:
         template: Template,
         bound: dict[str, ast.expr],
         output: str,
+        output_bar: ast.expr,
         application: Application,
     ) -> tuple[list[ast.stmt], list[ast.expr | None]]:
         replacements: dict[str, ast.expr] = {
             template.output: _load(output),
-            template.output_bar: _load(self.bar(output)),
+            template.output_bar: output_bar,
             **bound,
         }
         for local in sorted(template.local_names):
@@ -439,6 +667,7 @@ class _ReverseSweep:
         if name in self.defined:
             contribution = ast.BinOp(left=_load(adjoint), op=ast.Add(), right=contribution)
         self.defined.add(name)
+        self.maybe_zero.discard(name)
         self.reverse.append(_assign(adjoint, contribution))
 
     def unsupported(
@@ -544,3 +773,75 @@ def _call(function: str, *arguments: ast.expr) -> ast.Call:
 
 def _tuple(elements: list[ast.expr]) -> ast.Tuple:
     return ast.Tuple(elts=list(elements), ctx=ast.Load())
+
+
+class _Rename(ast.NodeTransformer):
+    def __init__(self, old: str, new: str):
+        self.old, self.new = old, new
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        return _load(self.new) if node.id == self.old else node
+
+
+def _method(owner: str, method: str, *arguments: ast.expr) -> ast.Call:
+    function = ast.Attribute(value=_load(owner), attr=method, ctx=ast.Load())
+    return ast.Call(func=function, args=list(arguments), keywords=[])
+
+
+def _if(test: ast.expr, body: list, orelse: list, where: ast.stmt) -> ast.If:
+    statement = ast.If(test=copy.deepcopy(test), body=body or [ast.Pass()], orelse=orelse)
+    return ast.copy_location(statement, where)
+
+
+def _assigned(statement: ast.Assign) -> list[str]:
+    return [n.id for t in statement.targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+
+
+def _assigned_within(statement: ast.stmt) -> set[str]:
+    names = set()
+    for node in ast.walk(statement):
+        if isinstance(node, ast.Assign):
+            names.update(_assigned(node))
+        elif isinstance(node, ast.For):
+            names.update(_loop_target(node))
+    return names
+
+
+def _loop_target(statement: ast.stmt) -> set[str]:
+    if isinstance(statement, ast.For):
+        return {n.id for n in ast.walk(statement.target) if isinstance(n, ast.Name)}
+    return set()
+
+
+def _is_read(node: ast.AST) -> bool:
+    return isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+
+
+def _within(node: ast.AST, container: ast.AST) -> bool:
+    return any(child is node for child in ast.walk(container))
+
+
+def _inside_any(node: ast.AST, statement: ast.stmt, ids: set[int]) -> bool:
+    return any(
+        id(inner) in ids and _within(node, inner)
+        for inner in ast.walk(statement)
+        if isinstance(inner, ast.stmt)
+    )
+
+
+def _without(statements: list[ast.stmt], drop: set[int]) -> list[ast.stmt]:
+    """``statements`` (and the blocks inside them) without the statements in ``drop``."""
+    kept = []
+    for statement in statements:
+        if id(statement) in drop:
+            continue
+        for field in ("body", "orelse"):
+            block = getattr(statement, field, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                setattr(
+                    statement,
+                    field,
+                    _without(block, drop) or ([ast.Pass()] if field == "body" else []),
+                )
+        kept.append(statement)
+    return kept

@@ -64,54 +64,101 @@ def _reads(node: ast.AST) -> list[str]:
 
 
 def _writes(statement: ast.stmt) -> set[str]:
-    if not isinstance(statement, ast.Assign):
-        return set()
-    return {n.id for t in statement.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    """Every name ``statement`` assigns, inside its blocks too."""
+    return {
+        n.id
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Assign | ast.For)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        for n in ast.walk(target)
+        if isinstance(n, ast.Name)
+    }
 
 
-def _calls_any(statement: ast.stmt, functions: frozenset[str]) -> bool:
-    return any(
-        isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in functions
-        for n in ast.walk(statement)
-    )
+def _has_effect(statement: ast.stmt, effects: frozenset[str]) -> bool:
+    """Whether ``statement`` calls one of ``effects`` (a function, or methods of an object)."""
+    for node in ast.walk(statement):
+        if isinstance(node, ast.Call):
+            function = node.func
+            if isinstance(function, ast.Attribute):
+                function = function.value
+            if isinstance(function, ast.Name) and function.id in effects:
+                return True
+    return False
+
+
+def _blocks(statement: ast.stmt) -> list[str]:
+    return [f for f in ("body", "orelse") if getattr(statement, f, None)]
 
 
 def _remove_dead(
     body: list[ast.stmt], forward_length: int, effects: frozenset[str]
 ) -> list[ast.stmt]:
     """Drop reverse-sweep assignments whose targets are never read afterwards."""
-    live: set[str] = set()
+    kept, _ = _live_block(body, set(), effects, removable_from=forward_length)
+    return kept
+
+
+def _live_block(
+    body: list[ast.stmt], live: set[str], effects: frozenset[str], removable_from: int = 0
+) -> tuple[list[ast.stmt], set[str]]:
+    """``body`` without dead assignments, given the names ``live`` after it; and the names live
+    before it. Statements before ``removable_from`` (the forward sweep) are always kept."""
+    live = set(live)
     kept: list[ast.stmt] = []
     for index in range(len(body) - 1, -1, -1):
         statement = body[index]
-        targets = _writes(statement)
-        removable = (
-            index >= forward_length
-            and isinstance(statement, ast.Assign)
-            and not targets & live
-            and not _calls_any(statement, effects)
-        )
-        if removable:
-            continue
-        live -= targets
-        live.update(_reads(statement))
+        removable = index >= removable_from
+        if isinstance(statement, ast.Assign):
+            targets = _writes(statement)
+            if removable and not targets & live and not _has_effect(statement, effects):
+                continue
+            live -= targets
+            live.update(_reads(statement))
+        elif isinstance(statement, ast.If) and removable:
+            statement = copy.copy(statement)
+            statement.body, live_body = _live_block(statement.body, live, effects)
+            statement.orelse, live_else = _live_block(statement.orelse, live, effects)
+            statement.body = statement.body or [ast.Pass()]
+            live = live_body | live_else | set(_reads(statement.test))
+        elif isinstance(statement, ast.For | ast.While) and removable:
+            header = set(
+                _reads(statement.iter if isinstance(statement, ast.For) else statement.test)
+            )
+            loop_live = live | header
+            while True:  # the body's entry feeds the next iteration's exit
+                _, entry = _live_block(statement.body, loop_live, effects)
+                if entry <= loop_live:
+                    break
+                loop_live |= entry
+            statement = copy.copy(statement)
+            statement.body, _ = _live_block(statement.body, loop_live, effects)
+            statement.body = statement.body or [ast.Pass()]
+            live = loop_live
+        else:
+            live.update(_reads(statement))
         kept.append(statement)
     kept.reverse()
-    return kept
+    return kept, live
 
 
 def _fold_temporaries(
     body: list[ast.stmt], forward_length: int, temporaries: frozenset[str]
 ) -> tuple[list[ast.stmt], int]:
-    """Fold each single-use temporary into its one reader, in one pass over the body.
-
-    A foldable assignment is held back until its reader comes and takes the expression; if a
-    statement in between reassigns a name the expression reads, it is put back in place first.
-    """
+    """Fold each single-use temporary into its one reader."""
     uses: dict[str, int] = {}
     for statement in body:
         for name in _reads(statement):
             uses[name] = uses.get(name, 0) + 1
+    return _fold_block(body, forward_length, temporaries, uses)
+
+
+def _fold_block(
+    body: list[ast.stmt], forward_length: int, temporaries: frozenset[str], uses: dict[str, int]
+) -> tuple[list[ast.stmt], int]:
+    """One pass over a block: a foldable assignment is held back until its reader (a simple
+    statement of the same block) takes the expression; if a statement in between reassigns a
+    name the expression reads, or the reader is a branch or loop, it is put back in place."""
     pending: dict[str, tuple[ast.Assign, set[str], bool]] = {}
     folded: list[ast.stmt] = []
     new_forward_length = 0
@@ -124,9 +171,22 @@ def _fold_temporaries(
     for index, statement in enumerate(body):
         in_forward = index < forward_length
         written = _writes(statement)
-        for name in [n for n, (_, reads, _) in pending.items() if reads & written]:
+        compound = isinstance(statement, ast.If | ast.For | ast.While)
+        reads = set(_reads(statement))
+        for name in [
+            n
+            for n, (_, needs, _) in pending.items()
+            if needs & written or (compound and n in reads)
+        ]:
             held, _, was_forward = pending.pop(name)
             put(held, was_forward)
+        if compound:
+            statement = copy.copy(statement)
+            for field in _blocks(statement):
+                block, _ = _fold_block(getattr(statement, field), 0, temporaries, uses)
+                setattr(statement, field, block)
+            put(statement, in_forward)
+            continue
         taken = [name for name in _reads(statement) if name in pending]
         if taken:
             values = {name: pending.pop(name)[0].value for name in taken}
@@ -185,9 +245,16 @@ def _is_number(node: ast.expr) -> bool:
 def _drop_empty_comments(body: list[ast.stmt]) -> list[ast.stmt]:
     kept = []
     for index, statement in enumerate(body):
+        if _blocks(statement):
+            statement = copy.copy(statement)
+            for field in _blocks(statement):
+                setattr(statement, field, _drop_empty_comments(getattr(statement, field)))
+            statement.body = statement.body or [ast.Pass()]
         following = body[index + 1] if index + 1 < len(body) else None
         if is_comment(statement) and (
-            following is None or is_comment(following) or isinstance(following, ast.Return)
+            following is None
+            or is_comment(following)
+            or isinstance(following, ast.Return | ast.Pass)
         ):
             continue
         kept.append(statement)
