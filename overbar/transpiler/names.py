@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import ast
-import builtins
 import keyword
+
+# Builtins the generated code itself calls (the user's own names are seeded separately). A fixed
+# list, not dir(builtins): that changes at run time (the REPL's `_`), and output must not.
+GENERATED_CODE_BUILTINS = frozenset({"range", "slice", "len", "min", "print"})
 
 
 class NameAllocator:
     """Hands out names not yet taken; seeded with every name in the function and its scope."""
 
     def __init__(self, taken: set[str] | frozenset[str] = frozenset()):
-        self.taken = set(taken) | set(keyword.kwlist) | set(dir(builtins))
+        self.taken = set(taken) | set(keyword.kwlist) | GENERATED_CODE_BUILTINS
         self.counters: dict[str, int] = {}
 
     def take(self, name: str) -> None:

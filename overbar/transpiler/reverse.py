@@ -389,18 +389,53 @@ class _ReverseSweep:
         for name in sorted(reached - self.defined):
             self.reverse.append(_assign(self.bar(name), ast.Constant(0.0)))
         entry = (self.defined | reached) - local
+        # An adjoint may hold the runtime zero at the top of the reversed body if it did before
+        # the loop, was set to zero just now, or the body leaves it unset (a dry run tells).
+        maybe_zero = (self.maybe_zero | (reached - self.defined)) & entry
+        saved = self.snapshot()
         self.defined, self.maybe_zero = set(entry), set(entry)
+        self.reverse_block(statement.body)
+        maybe_zero |= entry - self.defined
+        self.restore(saved)
+        self.defined, self.maybe_zero = set(entry), set(maybe_zero)
         head = []
         if isinstance(statement, ast.For):
             head.append(self.pop(statement.target.id, statement.target.id))
         body = head + self.reverse_block(statement.body)
         for name in sorted(entry - self.defined):
             body.append(_assign(self.bar(name), ast.Constant(0.0)))
-        self.defined, self.maybe_zero = set(entry), set(entry)
+        self.defined, self.maybe_zero = set(entry), maybe_zero
         counter = self.names.fresh("_")
         steps = ast.Call(func=_load("range"), args=[_load(trips)], keywords=[])
         loop = ast.For(target=_store(counter), iter=steps, body=body, orelse=[])
         self.reverse.append(ast.copy_location(loop, statement))
+
+    def snapshot(self) -> tuple:
+        """The generator's state, to undo a dry run of a loop body."""
+        return (
+            set(self.names.taken),
+            dict(self.names.counters),
+            dict(self.adjoint_names),
+            set(self.temporaries),
+            dict(self.bindings),
+            dict(self.binding_names),
+            {name: list(nodes) for name, nodes in self.pushes.items()},
+            {name: list(nodes) for name, nodes in self.pops.items()},
+            dict(self.previous),
+        )
+
+    def restore(self, saved: tuple) -> None:
+        (
+            self.names.taken,
+            self.names.counters,
+            self.adjoint_names,
+            self.temporaries,
+            self.bindings,
+            self.binding_names,
+            self.pushes,
+            self.pops,
+            self.previous,
+        ) = saved
 
     def reached_in(self, statements: list[ast.stmt]) -> set[str]:
         """Names whose adjoints the reverse sweep of ``statements`` may add to."""
@@ -493,13 +528,8 @@ class _ReverseSweep:
     ) -> tuple[list[ast.stmt], list[ast.stmt], list[ast.stmt]]:
         """Drop the pushes and pops of names the reverse sweep never reads."""
         pop_ids = {id(node) for nodes in self.pops.values() for node in nodes}
-        read = set()
-        for statement in reverse:
-            for node in ast.walk(statement):
-                if isinstance(node, ast.stmt) and id(node) in pop_ids:
-                    continue
-                if _is_read(node) and not _inside_any(node, statement, pop_ids):
-                    read.add(self.previous.get(node.id, node.id))
+        popped_by = {id(node): name for name, nodes in self.pops.items() for node in nodes}
+        read = _read_after_restore(reverse, popped_by, self.previous)
         unread = {name for name in self.pushes if name not in read}
         drop = {id(n) for name in unread for n in self.pushes[name] + self.pops.get(name, [])}
         for name in unread:
@@ -522,7 +552,12 @@ class _ReverseSweep:
                 key: _Rename(output, earlier).visit(copy.deepcopy(atom))
                 for key, atom in bound.items()
             }
-        statements, entries = self.inline(template, values, output, output_bar, application)
+        same_shape = _operands_shaped_like_output(application)
+        if earlier != output:
+            same_shape = [_Rename(output, earlier).visit(copy.deepcopy(a)) for a in same_shape]
+        statements, entries = self.inline(
+            template, values, output, output_bar, [ast.dump(a) for a in same_shape]
+        )
         self.reverse.extend(statements)
         for parameter, entry in zip(template.positional, entries, strict=True):
             argument = bound[parameter]
@@ -620,7 +655,7 @@ class _ReverseSweep:
         bound: dict[str, ast.expr],
         output: str,
         output_bar: ast.expr,
-        application: Application,
+        same_shape: list[str],
     ) -> tuple[list[ast.stmt], list[ast.expr | None]]:
         replacements: dict[str, ast.expr] = {
             template.output: _load(output),
@@ -631,7 +666,6 @@ class _ReverseSweep:
             replacements[local] = _load(self.temporary())
         for name, value in template.global_values:
             replacements[name] = _load(self.bind(name, value))
-        same_shape = _operands_shaped_like_output(application)
         substitute = _Substitution(
             replacements, self.bind("unbroadcast", self.runtime.unbroadcast), same_shape
         )
@@ -707,7 +741,7 @@ class _Substitution(ast.NodeTransformer):
         return node
 
 
-def _operands_shaped_like_output(application: Application) -> list[str]:
+def _operands_shaped_like_output(application: Application) -> list[ast.expr]:
     """Operands known to have the output's shape: the array operand of ``x * 2.0`` and the like."""
     if application.primal not in ELEMENTWISE_OPERATORS:
         return []
@@ -716,7 +750,7 @@ def _operands_shaped_like_output(application: Application) -> list[str]:
     for index, operand in enumerate(operands):
         others = operands[:index] + operands[index + 1 :]
         if all(_is_number(other) for other in others):
-            shaped.append(ast.dump(operand))
+            shaped.append(operand)
     return shaped
 
 
@@ -821,12 +855,45 @@ def _within(node: ast.AST, container: ast.AST) -> bool:
     return any(child is node for child in ast.walk(container))
 
 
-def _inside_any(node: ast.AST, statement: ast.stmt, ids: set[int]) -> bool:
-    return any(
-        id(inner) in ids and _within(node, inner)
-        for inner in ast.walk(statement)
-        if isinstance(inner, ast.stmt)
-    )
+def _read_after_restore(
+    statements: list[ast.stmt], popped_by: dict[int, str], previous: dict[str, str]
+) -> set[str]:
+    """Names the reverse sweep reads after one of their older values was popped back.
+
+    Only such reads need the pushes: before its first pop a name still holds its final forward
+    value. In a loop, a read anywhere in the body follows the previous iteration's pops.
+    """
+    popped: set[str] = set()
+    read: set[str] = set()
+
+    def visit(block: list[ast.stmt]) -> None:
+        for statement in block:
+            if id(statement) in popped_by:
+                popped.add(popped_by[id(statement)])
+                continue
+            if isinstance(statement, ast.For | ast.While):
+                popped.update(
+                    popped_by[id(node)] for node in ast.walk(statement) if id(node) in popped_by
+                )
+            blocks = [
+                getattr(statement, f) for f in ("body", "orelse") if getattr(statement, f, None)
+            ]
+            if blocks:
+                header = (
+                    statement.test if isinstance(statement, ast.If | ast.While) else statement.iter
+                )
+                read.update(previous.get(n.id, n.id) for n in ast.walk(header) if _is_read(n))
+                for inner in blocks:
+                    visit(inner)
+                continue
+            for node in ast.walk(statement):
+                if _is_read(node):
+                    name = previous.get(node.id, node.id)
+                    if name in popped or node.id in previous:
+                        read.add(name)
+
+    visit(statements)
+    return read
 
 
 def _without(statements: list[ast.stmt], drop: set[int]) -> list[ast.stmt]:

@@ -43,8 +43,10 @@ def simplify(adjoint: Adjoint) -> Adjoint:
     """Remove dead code, fold temporaries and literals, and drop empty comment blocks."""
     body = [_fold_literals(statement) for statement in copy.deepcopy(adjoint.tree.body)]
     body = _remove_dead(body, adjoint.forward_length, adjoint.effects)
-    body, forward_length = _fold_temporaries(body, adjoint.forward_length, adjoint.temporaries)
-    body = _drop_empty_comments(body)
+    body, forward_length = _fold_temporaries(
+        body, adjoint.forward_length, adjoint.temporaries, adjoint.effects
+    )
+    body = _drop_empty_comments(_drop_self_assignments(body))
     tree = ast.FunctionDef(
         name=adjoint.tree.name,
         args=adjoint.tree.args,
@@ -143,14 +145,27 @@ def _live_block(
 
 
 def _fold_temporaries(
-    body: list[ast.stmt], forward_length: int, temporaries: frozenset[str]
+    body: list[ast.stmt],
+    forward_length: int,
+    temporaries: frozenset[str],
+    effects: frozenset[str],
 ) -> tuple[list[ast.stmt], int]:
-    """Fold each single-use temporary into its one reader."""
+    """Fold each single-use temporary into its one reader (never one whose value has effects)."""
     uses: dict[str, int] = {}
     for statement in body:
         for name in _reads(statement):
             uses[name] = uses.get(name, 0) + 1
-    return _fold_block(body, forward_length, temporaries, uses)
+    foldable = {
+        node.targets[0].id
+        for statement in body
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in temporaries
+        and uses.get(node.targets[0].id) == 1
+        and not _has_effect(node, effects)
+    }
+    return _fold_block(body, forward_length, frozenset(foldable), uses)
 
 
 def _fold_block(
@@ -257,5 +272,25 @@ def _drop_empty_comments(body: list[ast.stmt]) -> list[ast.stmt]:
             or isinstance(following, ast.Return | ast.Pass)
         ):
             continue
+        kept.append(statement)
+    return kept
+
+
+def _drop_self_assignments(body: list[ast.stmt]) -> list[ast.stmt]:
+    """``x = x`` does nothing; folding a captured adjoint back can leave one."""
+    kept = []
+    for statement in body:
+        if (
+            isinstance(statement, ast.Assign)
+            and isinstance(statement.targets[0], ast.Name)
+            and isinstance(statement.value, ast.Name)
+            and statement.targets[0].id == statement.value.id
+        ):
+            continue
+        if _blocks(statement):
+            statement = copy.copy(statement)
+            for field in _blocks(statement):
+                setattr(statement, field, _drop_self_assignments(getattr(statement, field)))
+            statement.body = statement.body or [ast.Pass()]
         kept.append(statement)
     return kept

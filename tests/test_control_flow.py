@@ -1,0 +1,282 @@
+"""Branches and loops, alone and combined, against finite differences; and what gets saved."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import overbar
+from tests.support import define
+
+rng = np.random.default_rng(3)
+VECTOR = rng.normal(size=4)
+MATRIX = rng.normal(size=(4, 4)) * 0.4
+
+PROGRAMS = {
+    "if/else on an array value": (
+        """
+        def f(x):
+            if np.sum(x) > 0:
+                y = np.sin(x) * 2
+            else:
+                y = np.cos(x)
+            return np.sum(y * x)
+        """,
+        [[VECTOR], [-np.abs(VECTOR)]],
+    ),
+    "elif chain and nesting": (
+        """
+        def f(x, k):
+            if k == 0:
+                y = x * 2
+            elif k == 1:
+                if np.max(x) > 0.5:
+                    y = x ** 3
+                else:
+                    y = np.exp(x)
+            else:
+                y = -x
+            return np.sum(y)
+        """,
+        [[VECTOR, 0], [VECTOR, 1], [VECTOR * 0.1, 1], [VECTOR, 2]],
+    ),
+    "branch assigns in one path only": (
+        """
+        def f(x, y):
+            z = x * y
+            if np.sum(x) > 0:
+                z = z + np.tanh(y)
+            return np.sum(z ** 2)
+        """,
+        [[VECTOR, VECTOR * 2], [-np.abs(VECTOR), VECTOR]],
+    ),
+    "conditional expression": (
+        """
+        def f(x):
+            s = np.sum(x)
+            scale = s * 2 if s > 0 else s ** 2
+            return scale * np.sum(x ** 2)
+        """,
+        [[VECTOR], [-np.abs(VECTOR)]],
+    ),
+    "early return": (
+        """
+        def f(x):
+            norm = np.sqrt(np.sum(x ** 2))
+            if norm > 10:
+                return norm
+            y = x / norm
+            if y[0] > 0:
+                return np.sum(y * x)
+            return np.sum(np.sin(y))
+        """,
+        [[VECTOR * 10], [np.abs(VECTOR)], [-np.abs(VECTOR)]],
+    ),
+    "rnn over range": (
+        """
+        def f(h0, W, U, xs):
+            h = h0
+            for t in range(xs.shape[0]):
+                h = np.tanh(W @ h + U @ xs[t])
+            return np.sum(h ** 2)
+        """,
+        [[VECTOR, MATRIX, MATRIX * 0.5, rng.normal(size=(5, 4))]],
+    ),
+    "loop runs zero times": (
+        """
+        def f(x, n):
+            y = x * 2
+            for i in range(n):
+                y = y * x
+            return np.sum(y)
+        """,
+        [[VECTOR, 0], [VECTOR, 1], [VECTOR, 3]],
+    ),
+    "loop over rows, enumerate, zip and reversed": (
+        """
+        def f(x, w):
+            total = 0.0
+            for row in x:
+                total = total + np.sum(row * w)
+            for i, row in enumerate(x):
+                total = total + i * np.sum(row ** 2)
+            for row, weight in zip(x, w):
+                total = total + np.sum(row) * weight
+            for row in reversed(x):
+                total = total * 0.5 + np.sum(np.sin(row))
+            return total
+        """,
+        [[rng.normal(size=(4, 4)), VECTOR]],
+    ),
+    "while on a value": (
+        """
+        def f(x):
+            y = x * 1.0
+            while np.sum(y ** 2) > 1.0:
+                y = y * 0.5
+            return np.sum(np.sin(y))
+        """,
+        [[VECTOR * 3], [VECTOR * 0.1]],
+    ),
+    "nested loops": (
+        """
+        def f(A, v):
+            for i in range(3):
+                for j in range(2):
+                    v = np.tanh(A @ v) + v * 0.1
+            return np.sum(v)
+        """,
+        [[MATRIX, VECTOR]],
+    ),
+    "loop inside branch and branch inside loop": (
+        """
+        def f(x, n):
+            y = x * 1.0
+            if n > 0:
+                for i in range(n):
+                    if i % 2 == 0:
+                        y = y * x
+                    else:
+                        y = y + np.sin(x)
+            else:
+                y = -y
+            return np.sum(y)
+        """,
+        [[VECTOR, 3], [VECTOR, 0]],
+    ),
+    "horner polynomial on a python float": (
+        """
+        def f(x, coefficients):
+            result = 0.0
+            for c in coefficients:
+                result = result * x + c
+            return result
+        """,
+        [[0.7, np.array([1.0, -2.0, 0.5, 3.0])]],
+    ),
+    "euler integrator with several state variables": (
+        """
+        def f(k, damping, x0, v0):
+            x = x0
+            v = v0
+            dt = 0.05
+            for step in range(40):
+                a = -k * x - damping * v
+                x = x + dt * v
+                v = v + dt * a
+            return x ** 2 + 0.1 * v
+        """,
+        [[2.0, 0.3, 1.0, 0.0]],
+    ),
+    "augmented assignment in a loop": (
+        """
+        def f(x):
+            total = 0.0
+            for i in range(x.shape[0]):
+                total += x[i] ** 2
+                total *= 1.1
+            return total
+        """,
+        [[VECTOR]],
+    ),
+    "parameter reassigned in a loop": (
+        """
+        def f(x, y):
+            for i in range(3):
+                x = x * y + 1.0
+            return np.sum(x)
+        """,
+        [[VECTOR, VECTOR * 0.5]],
+    ),
+    "name first bound inside a loop": (
+        """
+        def f(x):
+            for i in range(2):
+                last = np.exp(x * i)
+            return np.sum(last * x)
+        """,
+        [[VECTOR]],
+    ),
+    "scalar loop of 100 steps": (
+        """
+        def f(x):
+            s = x
+            for i in range(100):
+                s = np.sin(s) + 0.01 * s * s
+            return s
+        """,
+        [[0.3]],
+    ),
+}
+
+
+CASES = [(name, i) for name, (_, arg_sets) in PROGRAMS.items() for i in range(len(arg_sets))]
+
+
+@pytest.mark.parametrize("name, case", CASES)
+def test_program_against_finite_differences(name, case):
+    source, arg_sets = PROGRAMS[name]
+    f = define(source)
+    args = arg_sets[case]
+    wrt = tuple(i for i, a in enumerate(args) if not isinstance(a, int))
+    value, _ = overbar.value_and_grad(f, wrt=wrt)(*args)
+    assert value == pytest.approx(f(*args))
+    overbar.check_grad(f, args, wrt=wrt, rtol=1e-5, atol=1e-7)
+
+
+def pushed(source: str) -> set[str]:
+    return set(re.findall(r"stack\.append\((\w+)\)", source))
+
+
+def test_values_the_reverse_sweep_does_not_read_are_not_saved():
+    f = define(
+        """
+        def f(x, n):
+            a = x * 1.0
+            for i in range(n):
+                a = a + 1.0
+            return np.sum(a * x)
+        """
+    )
+    source = overbar.grad(f).source
+    assert "a" not in pushed(source) and "i" not in pushed(source)
+    overbar.check_grad(f, [VECTOR, 3])
+
+
+def test_loop_carried_state_is_saved_once_per_iteration():
+    f = define(PROGRAMS["rnn over range"][0], "f")
+    source = overbar.grad(f, wrt=(0, 1, 2)).source
+    assert "h" in pushed(source)
+    assert len(re.findall(r"stack\.append", source)) <= 5
+    assert "for _ in range(trips):" in source
+
+
+def test_branch_replay_reads_the_recorded_condition():
+    f = define(PROGRAMS["if/else on an array value"][0], "f")
+    source = overbar.grad(f).source
+    assert source.count("if tmp") == 2  # the forward branch and its replay in reverse
+    assert "stack" not in source  # nothing is overwritten in straight-line code
+
+
+def test_the_returned_value_is_the_forward_value_after_restores():
+    f = define(
+        """
+        def f(x):
+            y = x * 1.0
+            for i in range(3):
+                y = y * 2.0
+            return np.sum(y * y)
+        """
+    )
+    value, gradient = overbar.value_and_grad(f)(VECTOR)
+    assert value == pytest.approx(f(VECTOR))
+    assert np.allclose(gradient, 2 * 64 * VECTOR)
+
+
+def test_loop_does_not_modify_the_callers_arrays():
+    f = define(PROGRAMS["parameter reassigned in a loop"][0], "f")
+    x, y = VECTOR.copy(), VECTOR * 0.5
+    overbar.grad(f, wrt=(0, 1))(x, y)
+    assert np.array_equal(x, VECTOR) and np.array_equal(y, VECTOR * 0.5)
