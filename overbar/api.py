@@ -17,7 +17,7 @@ import numpy as np
 
 from overbar.errors import ArgumentError, GradientMismatchError, NonScalarOutputError
 from overbar.runtime import NUMPY
-from overbar.transpiler.pipeline import Stages, transform
+from overbar.transpiler.pipeline import Stages, all_sources, transform
 
 Wrt = int | str | Sequence[int | str]
 
@@ -59,8 +59,8 @@ class GradientFunction:
 
     @property
     def source(self) -> str:
-        """The generated adjoint, black-formatted."""
-        return self.stages.emitted.source
+        """The generated adjoint, black-formatted (then the pullbacks of helpers it calls)."""
+        return all_sources(self.stages)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         compiled = self._compiled

@@ -59,7 +59,7 @@ def show_source(target: str, wrt: str, stage: str = "adjoint") -> str:
     stages = gradient.stages
     if stage == "normalized":
         return to_source(stages.normal_form.tree)
-    return stages.emitted.source
+    return gradient.source
 
 
 def load_function(target: str):

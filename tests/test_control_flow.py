@@ -231,15 +231,13 @@ def pushed(source: str) -> set[str]:
 
 
 def test_values_the_reverse_sweep_does_not_read_are_not_saved():
-    f = define(
-        """
+    f = define("""
         def f(x, n):
             a = x * 1.0
             for i in range(n):
                 a = a + 1.0
             return np.sum(a * x)
-        """
-    )
+        """)
     source = overbar.grad(f).source
     assert "a" not in pushed(source) and "i" not in pushed(source)
     overbar.check_grad(f, [VECTOR, 3])
@@ -261,15 +259,13 @@ def test_branch_replay_reads_the_recorded_condition():
 
 
 def test_the_returned_value_is_the_forward_value_after_restores():
-    f = define(
-        """
+    f = define("""
         def f(x):
             y = x * 1.0
             for i in range(3):
                 y = y * 2.0
             return np.sum(y * y)
-        """
-    )
+        """)
     value, gradient = overbar.value_and_grad(f)(VECTOR)
     assert value == pytest.approx(f(VECTOR))
     assert np.allclose(gradient, 2 * 64 * VECTOR)

@@ -109,16 +109,41 @@ def test_missing_numpy_rule_names_the_function_and_how_to_register():
     assert "np.sinc(x)" in message.splitlines()[1]
 
 
-def test_user_function_call_is_refused_with_advice():
+def test_helper_problems_are_refused_at_transformation_time():
     f = define("""
         def helper(v):
-            return v * 2
+            for i in range(2):
+                break
+            return v
 
         def f(x):
             return np.sum(helper(x))
         """)
-    with pytest.raises(MissingRuleError, match="your own function"):
-        overbar.grad(f)(np.ones(3))
+    with pytest.raises(UnsupportedSyntaxError, match="a break statement") as caught:
+        overbar.grad(f).source
+    assert "break" in str(caught.value).splitlines()[1]
+    varargs = define("""
+        def helper(*vs):
+            return vs[0]
+
+        def f(x):
+            return np.sum(helper(x))
+        """)
+    with pytest.raises(UnsupportedSyntaxError, match=r"\*args"):
+        overbar.grad(varargs).source
+
+
+def test_helper_returning_a_tuple_is_refused_when_unpacked():
+    f = define("""
+        def both(v):
+            return v * 2, v * 3
+
+        def f(x):
+            a, b = both(x)
+            return np.sum(a * b)
+        """)
+    with pytest.raises(UnsupportedSyntaxError, match="unpacking"):
+        overbar.grad(f)(np.ones(2))
 
 
 def test_user_function_on_constants_only_is_allowed():

@@ -6,6 +6,7 @@ form as well as the adjoint, and tests can look at any pass's output.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +18,66 @@ from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import ParsedFunction, parse
 from overbar.transpiler.reverse import Adjoint, differentiate
 from overbar.transpiler.simplify import simplify
+
+
+class Pullback:
+    """The generated pullback of a user helper for one ``wrt``, compiled on first call.
+
+    Calls of the helper from a differentiated function run the helper itself in the forward
+    sweep and this pullback (which recomputes the helper's forward sweep, then runs its reverse
+    sweep from the given adjoint) in the reverse sweep. Compiling lazily lets a helper call
+    itself: its pullback refers to its own ``Pullback``.
+    """
+
+    def __init__(self, function: Callable, wrt: tuple[str, ...], runtime: Runtime):
+        self.function, self.wrt, self.runtime = function, wrt, runtime
+        self._stages: Stages | None = None
+        self._building = False
+
+    @property
+    def stages(self) -> Stages:
+        if self._stages is None:
+            self._building = True
+            try:
+                self._stages = transform(self.function, self.wrt, self.runtime, as_pullback=True)
+            finally:
+                self._building = False
+        return self._stages
+
+    def prepare(self) -> None:
+        """Transform now (so errors surface with the caller's), unless this is a recursion."""
+        if not self._building:
+            self.stages
+
+    def __call__(self, *args, **kwargs):
+        return self.stages.emitted.function(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<overbar pullback of {self.function.__qualname__} wrt {self.wrt}>"
+
+
+_PULLBACKS: dict[tuple[Callable, tuple[str, ...], int], Pullback] = {}
+
+
+def pullback_of(function: Callable, wrt: tuple[str, ...], runtime: Runtime = NUMPY) -> Pullback:
+    """The (cached) pullback of ``function`` with respect to ``wrt``."""
+    key = (function, wrt, id(runtime))
+    if key not in _PULLBACKS:
+        _PULLBACKS[key] = Pullback(function, wrt, runtime)
+    return _PULLBACKS[key]
+
+
+def all_sources(stages: Stages) -> str:
+    """The generated function's source followed by those of the pullbacks it calls."""
+    sources, seen, pending = [stages.emitted.source], set(), list(stages.simplified.subroutines)
+    while pending:
+        pullback = pending.pop(0)
+        if id(pullback) in seen:
+            continue
+        seen.add(id(pullback))
+        sources.append(pullback.stages.emitted.source)
+        pending.extend(pullback.stages.simplified.subroutines)
+    return "\n\n".join(sources)
 
 
 @dataclass(frozen=True)
@@ -31,13 +92,22 @@ class Stages:
     emitted: Emitted
 
 
-def transform(function: Callable, wrt: tuple[str, ...], runtime: Runtime = NUMPY) -> Stages:
-    """Differentiate ``function`` with respect to the parameters named in ``wrt``."""
+def transform(
+    function: Callable,
+    wrt: tuple[str, ...],
+    runtime: Runtime = NUMPY,
+    as_pullback: bool = False,
+) -> Stages:
+    """Differentiate ``function`` with respect to the parameters named in ``wrt``.
+
+    With ``as_pullback`` the result is the pullback a caller of ``function`` uses.
+    """
     parsed = parse(function)
     check_supported(parsed)
     normal_form = normalize(parsed)
     activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
-    adjoint = differentiate(parsed, normal_form, activity, runtime)
+    helpers = functools.partial(pullback_of, runtime=runtime)
+    adjoint = differentiate(parsed, normal_form, activity, runtime, helpers, as_pullback)
     simplified = simplify(adjoint)
     emitted = emit(parsed, simplified)
     return Stages(parsed, normal_form, activity, adjoint, simplified, emitted)

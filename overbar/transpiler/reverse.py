@@ -25,6 +25,7 @@ import copy
 import inspect
 import linecache
 import textwrap
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,13 +58,32 @@ class Adjoint:
     temporaries: frozenset[str]
     bindings: tuple[tuple[str, Any], ...]
     effects: frozenset[str]
+    subroutines: tuple[Any, ...] = ()
+
+
+def seed_parameter(parameters: Sequence[str]) -> str:
+    """The keyword a pullback takes its result's adjoint by (a name no parameter has)."""
+    name = "result_bar"
+    while name in parameters:
+        name += "_"
+    return name
 
 
 def differentiate(
-    parsed: ParsedFunction, form: NormalForm, activity: Activity, runtime: Runtime
+    parsed: ParsedFunction,
+    form: NormalForm,
+    activity: Activity,
+    runtime: Runtime,
+    pullback_of: Callable[[Any, tuple[str, ...]], Any] | None = None,
+    as_pullback: bool = False,
 ) -> Adjoint:
-    """Build the gradient function of ``form`` with respect to ``activity.wrt``."""
-    return _ReverseSweep(parsed, form, activity, runtime).run()
+    """Build the gradient function of ``form`` with respect to ``activity.wrt``.
+
+    ``pullback_of(function, wrt)`` gives a callable pullback for a call of the user's own
+    ``function``; with ``as_pullback`` the result is such a pullback itself: it takes the
+    result's adjoint as the keyword ``seed_parameter(...)`` and returns only the gradients.
+    """
+    return _ReverseSweep(parsed, form, activity, runtime, pullback_of, as_pullback).run()
 
 
 def comment(text: str) -> ast.Expr:
@@ -186,8 +206,17 @@ def _parse_template(rule: Rule) -> Template:
 
 class _ReverseSweep:
     def __init__(
-        self, parsed: ParsedFunction, form: NormalForm, activity: Activity, runtime: Runtime
+        self,
+        parsed: ParsedFunction,
+        form: NormalForm,
+        activity: Activity,
+        runtime: Runtime,
+        pullback_of: Callable[[Any, tuple[str, ...]], Any] | None,
+        as_pullback: bool,
     ):
+        self.pullback_of = pullback_of
+        self.as_pullback = as_pullback
+        self.subroutines: list[Any] = []
         self.parsed = parsed
         self.form = form
         self.activity = activity
@@ -197,6 +226,8 @@ class _ReverseSweep:
         self.defined: set[str] = set()
         self.maybe_zero: set[str] = set()
         self.reverse: list[ast.stmt] = []
+        suffix = "pullback" if as_pullback else "grad"
+        self.function_name = self.names.fresh(f"{form.tree.name}_{suffix}")
         self.stack = self.names.fresh("stack")
         self.pushes: dict[str, list[ast.stmt]] = {}
         self.pops: dict[str, list[ast.stmt]] = {}
@@ -248,7 +279,13 @@ class _ReverseSweep:
         forward, _, _ = self.forward_block(statements, set(parameters), set(parameters))
         seed_name = self.bind("seed", self.runtime.seed)
         result_bar = self.bar(result.id) if isinstance(result, ast.Name) else self.temporary()
-        self.reverse = [_assign(result_bar, _call(seed_name, result))]
+        seed_keyword = seed_parameter(self.form.parameters)
+        if self.as_pullback:
+            self.names.take(seed_keyword)
+            seed_value = _load(seed_keyword)
+        else:
+            seed_value = _call(seed_name, result)
+        self.reverse = [_assign(result_bar, seed_value)]
         if isinstance(result, ast.Name) and self.activity.is_active(result):
             self.defined.add(result.id)
         self.reverse.extend(self.reverse_block(statements))
@@ -266,10 +303,16 @@ class _ReverseSweep:
             value = self.names.fresh(f"{result.id}_value")
             forward.append(_assign(value, result))  # the reverse sweep restores older values
             result = _load(value)
-        reverse.append(ast.Return(value=_tuple([result, returned])))
+        arguments = copy.deepcopy(self.form.tree.args)
+        if self.as_pullback:
+            reverse.append(ast.Return(value=_tuple(gradients)))
+            arguments.kwonlyargs.append(ast.arg(arg=seed_keyword))
+            arguments.kw_defaults.append(None)
+        else:
+            reverse.append(ast.Return(value=_tuple([result, returned])))
         tree = ast.FunctionDef(
-            name=self.names.fresh(f"{self.form.tree.name}_grad"),
-            args=copy.deepcopy(self.form.tree.args),
+            name=self.function_name,
+            args=arguments,
             body=[*prologue, *forward, *reverse],
             decorator_list=[],
             returns=None,
@@ -282,6 +325,7 @@ class _ReverseSweep:
             temporaries=frozenset(self.temporaries),
             bindings=tuple(sorted(self.bindings.items())),
             effects=frozenset({seed_name, self.stack}),
+            subroutines=tuple(self.subroutines),
         )
 
     # forward sweep: the user's lines, plus pushes and trip counts
@@ -507,6 +551,8 @@ class _ReverseSweep:
         self.maybe_zero.discard(output)
         if application.primal is IDENTITY:
             self.accumulate(application.positional[0], output_bar)
+        elif self.is_subroutine(application.primal):
+            self.apply_pullback(application, output, output_bar, earlier)
         elif application.primal is not CONSTANT:
             self.apply_rule(output, application, output_bar, earlier)
         if overwrites:
@@ -527,7 +573,6 @@ class _ReverseSweep:
         self, forward: list[ast.stmt], reverse: list[ast.stmt]
     ) -> tuple[list[ast.stmt], list[ast.stmt], list[ast.stmt]]:
         """Drop the pushes and pops of names the reverse sweep never reads."""
-        pop_ids = {id(node) for nodes in self.pops.values() for node in nodes}
         popped_by = {id(node): name for name, nodes in self.pops.items() for node in nodes}
         read = _read_after_restore(reverse, popped_by, self.previous)
         unread = {name for name in self.pushes if name not in read}
@@ -573,6 +618,65 @@ class _ReverseSweep:
                     self.parsed.location(application.node),
                 )
             self.accumulate(argument, entry)
+
+    def is_subroutine(self, primal: Any) -> bool:
+        """A function of the user's own, with no rule registered: it gets a pullback."""
+        if self.pullback_of is None or not inspect.isfunction(primal):
+            return False
+        if (primal.__module__ or "").startswith("numpy") or hasattr(
+            primal, "__overbar_transform__"
+        ):
+            return False
+        try:
+            return not self.runtime.rules.lookup(primal)
+        except TypeError:
+            return False
+
+    def apply_pullback(
+        self, application: Application, output: str, output_bar: ast.expr, earlier: str
+    ) -> None:
+        """``x̄, ... += helper_pullback(x, ..., result_bar=ȳ)``: the helper's own reverse sweep."""
+        function = application.primal
+        signature = inspect.signature(function)
+        kinds = {p.kind for p in signature.parameters.values()}
+        if kinds & {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD}:
+            raise self.unsupported_call(application, "a helper with *args or **kwargs")
+        try:
+            bound = signature.bind(*application.positional, **dict(application.keywords))
+        except TypeError as error:
+            raise self.unsupported_call(application, f"this call ({error})") from None
+        wrt = tuple(
+            name for name, atom in bound.arguments.items() if self.activity.is_active(atom)
+        )
+        pullback = self.pullback_of(function, wrt)
+        pullback.prepare()
+        self.subroutines.append(pullback)
+        name = self.bind(f"{function.__name__}_pullback", pullback)
+        rename = _Rename(output, earlier) if earlier != output else None
+
+        def value(atom: ast.expr) -> ast.expr:
+            atom = copy.deepcopy(atom)
+            return rename.visit(atom) if rename else atom
+
+        keywords = [ast.keyword(arg=k, value=value(a)) for k, a in application.keywords]
+        keywords.append(
+            ast.keyword(arg=seed_parameter(list(signature.parameters)), value=output_bar)
+        )
+        call = ast.Call(
+            func=_load(name), args=[value(a) for a in application.positional], keywords=keywords
+        )
+        parts = [self.temporary() for _ in wrt]
+        target = ast.Tuple(elts=[_store(p) for p in parts], ctx=ast.Store())
+        self.reverse.append(ast.Assign(targets=[target], value=call))
+        for parameter, part in zip(wrt, parts, strict=True):
+            self.accumulate(bound.arguments[parameter], _load(part))
+
+    def unsupported_call(self, application: Application, what: str) -> UnsupportedSyntaxError:
+        return UnsupportedSyntaxError(
+            f"overbar cannot differentiate {what} of {application.description} in "
+            f"{self.form.tree.name}",
+            self.parsed.location(application.node),
+        )
 
     def choose_rule(self, application: Application) -> tuple[Template, dict[str, ast.expr]]:
         found = self.rules_for(application)
