@@ -120,7 +120,7 @@ def test_helper_problems_are_refused_at_transformation_time():
             return np.sum(helper(x))
         """)
     with pytest.raises(UnsupportedSyntaxError, match="a break statement") as caught:
-        overbar.grad(f).source
+        _ = overbar.grad(f).source
     assert "break" in str(caught.value).splitlines()[1]
     varargs = define("""
         def helper(*vs):
@@ -130,7 +130,7 @@ def test_helper_problems_are_refused_at_transformation_time():
             return np.sum(helper(x))
         """)
     with pytest.raises(UnsupportedSyntaxError, match=r"\*args"):
-        overbar.grad(varargs).source
+        _ = overbar.grad(varargs).source
 
 
 def test_helper_returning_a_tuple_is_refused_when_unpacked():

@@ -1,0 +1,100 @@
+"""Calls of the user's own functions: each gets a generated pullback, checked end to end."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+import numpy as np
+import pytest
+
+import overbar
+from tests.support import define
+
+rng = np.random.default_rng(11)
+W = rng.normal(size=(3, 3)) * 0.5
+V = rng.normal(size=3)
+
+HELPERS = """
+def affine(W, x, b=0.0, *, scale=1.0):
+    return scale * (W @ x) + b
+
+def cell(W, h, x):
+    return np.tanh(affine(W, h) + x)
+
+def power(x, n):
+    if n == 0:
+        return x * 0.0 + 1.0
+    return x * power(x, n - 1)
+
+def clipped_sum(v, limit):
+    total = 0.0
+    for i in range(v.shape[0]):
+        if v[i] > limit:
+            total = total + limit
+        else:
+            total = total + v[i] * v[i]
+    return total
+"""
+
+PROGRAMS = {
+    "keywords and defaults": """
+        def f(W, x):
+            return np.sum(affine(W, x) * affine(W, x, 0.5, scale=2.0))
+        """,
+    "helper calling helper in a loop": """
+        def f(W, x):
+            h = x * 0.0
+            for t in range(3):
+                h = cell(W, h, x)
+            return np.sum(h ** 2)
+        """,
+    "recursion with a depth argument": """
+        def f(W, x):
+            return np.sum(power(W @ x, 4))
+        """,
+    "loop inside a branch inside a helper": """
+        def f(W, x):
+            return clipped_sum(W @ x, 0.2) + clipped_sum(x, -5.0)
+        """,
+    "helper result used twice": """
+        def f(W, x):
+            y = cell(W, x, x)
+            return np.sum(y * y) + np.sum(cell(W, y, x))
+        """,
+}
+
+
+@pytest.mark.parametrize("name", list(PROGRAMS))
+def test_helper_program_against_finite_differences(name):
+    f = define(HELPERS + textwrap.dedent(PROGRAMS[name]))
+    overbar.check_grad(f, [W, V], wrt=(0, 1))
+
+
+def test_each_helper_has_one_pullback_in_the_source():
+    f = define(HELPERS + textwrap.dedent(PROGRAMS["helper calling helper in a loop"]))
+    source = overbar.grad(f, wrt=(0, 1)).source
+    assert source.count("def cell_pullback(") == 1
+    assert source.count("def affine_pullback(") == 1
+    assert re.search(r"cell_pullback\(W, \w+, x, result_bar=h_bar\)", source)
+    assert "np.tanh" not in source.split("def cell_pullback")[0].split("result_bar = seed")[1]
+
+
+def test_helper_imported_from_another_module(tmp_path, monkeypatch):
+    (tmp_path / "user_helpers.py").write_text(
+        "import numpy as np\n\ndef softplus(v):\n    return np.log1p(np.exp(v))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    f = define("""
+        from user_helpers import softplus
+
+        def f(x):
+            return np.sum(softplus(x) * x)
+        """)
+    overbar.check_grad(f, [V])
+    assert "def softplus_pullback(v, *, result_bar):" in overbar.grad(f).source
+
+
+def test_helper_only_on_constants_gets_no_pullback():
+    f = define(HELPERS + "def f(x):\n    return np.sum(x * affine(np.eye(3), np.ones(3)))\n")
+    assert "pullback" not in overbar.grad(f).source
