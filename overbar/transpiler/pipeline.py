@@ -47,7 +47,7 @@ class Pullback:
     def prepare(self) -> None:
         """Transform now (so errors surface with the caller's), unless this is a recursion."""
         if not self._building:
-            self.stages
+            _ = self.stages
 
     def __call__(self, *args, **kwargs):
         return self.stages.emitted.function(*args, **kwargs)
