@@ -79,3 +79,43 @@ def test_mlp_gradient_against_the_hand_derivation(mlp):
 def test_mlp_training_lowers_the_loss(mlp, capsys):
     _, losses = mlp.train(steps=200, report_every=100)
     assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.fixture(scope="module")
+def rnn():
+    return load_example("rnn")
+
+
+@pytest.fixture(scope="module")
+def spring():
+    return load_example("spring")
+
+
+def test_rnn_generated_code_matches_golden(rnn):
+    check_golden("rnn_loss_grad", rnn.loss_grad.source)
+
+
+def test_rnn_gradient_against_finite_differences(rnn):
+    xs, targets = rnn.make_sequence(steps=6)
+    params = rnn.init(hidden=3)
+    overbar.check_grad(rnn.loss, [*params, xs, targets], wrt=(0, 1, 2, 3))
+
+
+def test_rnn_training_lowers_the_loss(rnn, capsys):
+    _, losses = rnn.train(steps=60, report_every=30)
+    assert losses[-1] < 0.2 * losses[0]
+
+
+def test_spring_generated_code_matches_golden(spring):
+    check_golden("spring_misfit_grad", spring.misfit_grad.source)
+
+
+def test_spring_gradient_against_finite_differences(spring):
+    observed = spring.observe(steps=30)
+    overbar.check_grad(spring.misfit, [np.log(3.0), np.log(0.5), observed, 0.02], wrt=(0, 1))
+
+
+def test_spring_fit_recovers_the_parameters(spring, capsys):
+    stiffness, damping, _ = spring.fit(iterations=300, report_every=100)
+    assert stiffness == pytest.approx(4.0, rel=0.02)
+    assert damping == pytest.approx(0.3, abs=0.03)

@@ -7,8 +7,10 @@ the generated code always needs (the seed of the result's adjoint, zero gradient
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+import numpy as np
 
 from overbar.runtime import helpers, rules  # noqa: F401  (rules registers the built-in table)
 from overbar.runtime.registry import (
@@ -30,6 +32,8 @@ class Runtime:
     zero_gradient: Callable
     unbroadcast: Callable
     adjoint_like: Callable
+    shape_of: Callable
+    shape_only: Mapping[Callable, tuple[int, ...]]
     is_differentiable_input: Callable
     describe_input: Callable
 
@@ -40,6 +44,18 @@ NUMPY = Runtime(
     zero_gradient=helpers.zero_gradient,
     unbroadcast=helpers.unbroadcast,
     adjoint_like=helpers.adjoint_like,
+    shape_of=helpers.shape_of,
+    # Arguments (by position) these functions only take the shape of: a value read only there
+    # is saved for the reverse sweep as its shape.
+    shape_only={
+        helpers.unbroadcast: (1,),
+        helpers.expand_reduced: (1,),
+        helpers.index_bar: (1,),
+        helpers.reduced_count: (0, 1),
+        np.shape: (0,),
+        np.size: (0,),
+        np.ndim: (0,),
+    },
     is_differentiable_input=helpers.is_differentiable_input,
     describe_input=helpers.describe_input,
 )

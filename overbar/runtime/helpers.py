@@ -5,6 +5,7 @@ Each is small and runs on plain NumPy values; the rules in ``rules.py`` name the
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -47,6 +48,31 @@ def adjoint_like(g, x):
     if np.shape(g) == np.shape(x):
         return g
     return zero_gradient(x) + g
+
+
+class ShapeOnly:
+    """What the reverse sweep keeps of a value it only needs the shape of."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return math.prod(self.shape)
+
+    def __repr__(self) -> str:
+        return f"ShapeOnly({self.shape})"
+
+
+def shape_of(x):
+    """A stand-in for ``x`` that np.shape, np.ndim and np.size see as x."""
+    return ShapeOnly(np.shape(x))
 
 
 def unbroadcast(g, x):

@@ -549,7 +549,9 @@ class _ReverseSweep:
                 self.reverse.append(self.pop(earlier, output))
         self.defined.discard(output)
         self.maybe_zero.discard(output)
-        if application.primal is IDENTITY:
+        if not any(name in self.activity.active for name in application.input_names()):
+            pass  # `h = np.zeros(n)` starting a loop-carried h: nothing to send the adjoint to
+        elif application.primal is IDENTITY:
             self.accumulate(application.positional[0], output_bar)
         elif self.is_subroutine(application.primal):
             self.apply_pullback(application, output, output_bar, earlier)
@@ -574,18 +576,54 @@ class _ReverseSweep:
     ) -> tuple[list[ast.stmt], list[ast.stmt], list[ast.stmt]]:
         """Drop the pushes and pops of names the reverse sweep never reads."""
         popped_by = {id(node): name for name, nodes in self.pops.items() for node in nodes}
-        read = _read_after_restore(reverse, popped_by, self.previous)
+        read, value_read = _read_after_restore(
+            reverse, popped_by, self.previous, self.shape_only_arguments(reverse)
+        )
         unread = {name for name in self.pushes if name not in read}
+        # Names the reverse sweep only takes the shape of are saved as their shape.
+        for name in sorted(read - value_read):
+            shape_of = self.bind("shape_of", self.runtime.shape_of)
+            for push in self.pushes.get(name, []):
+                push.value.args = [_call(shape_of, _load(name))]
         drop = {id(n) for name in unread for n in self.pushes[name] + self.pops.get(name, [])}
         for name in unread:
             self.pops.pop(name, None)
         forward, reverse = _without(forward, drop), _without(reverse, drop)
         prologue = []
         kept = sorted(self.maybe_unbound - unread - set(self.form.parameters))
-        prologue.extend(_assign(name, ast.Constant(None)) for name in kept)
+        if kept:  # first bound inside a loop or branch, but saved before every assignment
+            targets = [_store(name) for name in kept]
+            prologue.append(ast.Assign(targets=targets, value=ast.Constant(None)))
         if self.trips or any(name not in unread for name in self.pushes):
             prologue.insert(0, _assign(self.stack, ast.List(elts=[], ctx=ast.Load())))
         return prologue, forward, reverse
+
+    def shape_only_arguments(self, statements: list[ast.stmt]) -> set[int]:
+        """Ids of the name nodes in ``statements`` that a call only takes the shape of."""
+        found = set()
+        for node in (n for s in statements for n in ast.walk(s)):
+            if not isinstance(node, ast.Call):
+                continue
+            callee = self.generated_value(node.func)
+            try:
+                positions = self.runtime.shape_only.get(callee, ())
+            except TypeError:
+                continue
+            for position in positions:
+                if position < len(node.args) and isinstance(node.args[position], ast.Name):
+                    found.add(id(node.args[position]))
+        return found
+
+    def generated_value(self, node: ast.expr) -> Any:
+        """What a name or dotted name in the generated code refers to (or MISSING)."""
+        if isinstance(node, ast.Attribute):
+            owner = self.generated_value(node.value)
+            return MISSING if owner is MISSING else getattr(owner, node.attr, MISSING)
+        if not isinstance(node, ast.Name) or node.id in self.form.local_names:
+            return MISSING
+        if node.id in self.bindings:
+            return self.bindings[node.id]
+        return self.parsed.namespace.lookup(node.id)
 
     def apply_rule(
         self, output: str, application: Application, output_bar: ast.expr, earlier: str
@@ -960,15 +998,28 @@ def _within(node: ast.AST, container: ast.AST) -> bool:
 
 
 def _read_after_restore(
-    statements: list[ast.stmt], popped_by: dict[int, str], previous: dict[str, str]
-) -> set[str]:
-    """Names the reverse sweep reads after one of their older values was popped back.
+    statements: list[ast.stmt],
+    popped_by: dict[int, str],
+    previous: dict[str, str],
+    shape_only: set[int],
+) -> tuple[set[str], set[str]]:
+    """Names the reverse sweep reads after one of their older values was popped back, and
+    those of them it reads for more than their shape (``shape_only`` holds the ids of the
+    name nodes that only a shape is taken of).
 
     Only such reads need the pushes: before its first pop a name still holds its final forward
     value. In a loop, a read anywhere in the body follows the previous iteration's pops.
     """
     popped: set[str] = set()
     read: set[str] = set()
+    value_read: set[str] = set()
+
+    def note(node: ast.Name) -> None:
+        name = previous.get(node.id, node.id)
+        if name in popped or node.id in previous:
+            read.add(name)
+            if id(node) not in shape_only:
+                value_read.add(name)
 
     def visit(block: list[ast.stmt]) -> None:
         for statement in block:
@@ -986,18 +1037,20 @@ def _read_after_restore(
                 header = (
                     statement.test if isinstance(statement, ast.If | ast.While) else statement.iter
                 )
-                read.update(previous.get(n.id, n.id) for n in ast.walk(header) if _is_read(n))
+                for node in ast.walk(header):
+                    if _is_read(node):
+                        name = previous.get(node.id, node.id)
+                        read.add(name)
+                        value_read.add(name)
                 for inner in blocks:
                     visit(inner)
                 continue
             for node in ast.walk(statement):
                 if _is_read(node):
-                    name = previous.get(node.id, node.id)
-                    if name in popped or node.id in previous:
-                        read.add(name)
+                    note(node)
 
     visit(statements)
-    return read
+    return read, value_read
 
 
 def _without(statements: list[ast.stmt], drop: set[int]) -> list[ast.stmt]:
