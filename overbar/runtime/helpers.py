@@ -70,9 +70,16 @@ class ShapeOnly:
         return f"ShapeOnly({self.shape})"
 
 
+_SHAPES: dict[tuple, ShapeOnly] = {}
+
+
 def shape_of(x):
-    """A stand-in for ``x`` that np.shape, np.ndim and np.size see as x."""
-    return ShapeOnly(np.shape(x))
+    """A stand-in for ``x`` that np.shape, np.ndim and np.size see as x (one per shape)."""
+    shape = np.shape(x)
+    stand_in = _SHAPES.get(shape)
+    if stand_in is None:
+        stand_in = _SHAPES[shape] = ShapeOnly(shape)
+    return stand_in
 
 
 def unbroadcast(g, x):
