@@ -47,30 +47,50 @@ def expressions(draw, names):
 
 
 @st.composite
-def programs(draw):
-    names = ["x", "y", "s"]
+def blocks(draw, names, depth, indent):
+    """Statements assigning new names (added to ``names``) at this nesting ``depth``."""
     lines = []
-    for index in range(draw(st.integers(1, 5))):
-        new = f"v{index}"
-        kind = draw(st.sampled_from(["assign", "assign", "branch", "loop"]))
-        if kind == "assign":
-            lines.append(f"{new} = {draw(expressions(names))}")
+    for _ in range(draw(st.integers(1, 3))):
+        new = f"v{len(names)}"
+        kinds = ["assign", "assign", "reassign", "branch", "loop"] if depth < 2 else ["assign"]
+        kind = draw(st.sampled_from(kinds))
+        pad = "    " * indent
+        if kind == "assign" or (kind == "reassign" and len(names) <= 3):
+            lines.append(f"{pad}{new} = {draw(expressions(names))}")
+            names.append(new)
+        elif kind == "reassign":
+            old = draw(st.sampled_from(names[3:]))
+            lines.append(f"{pad}{old} = {old} * 0.5 + {draw(expressions(names))}")
         elif kind == "branch":
             test = draw(st.sampled_from(names))
-            lines += [
-                f"if np.sum({test}) > {draw(st.sampled_from(['0.0', '0.3', '-0.4']))}:",
-                f"    {new} = {draw(expressions(names))}",
-                "else:",
-                f"    {new} = {draw(expressions(names))}",
-            ]
+            threshold = draw(st.sampled_from(["0.0", "0.3", "-0.4"]))
+            lines.append(f"{pad}{new} = {draw(expressions(names))}")
+            names.append(new)
+            inner = list(names)
+            lines.append(f"{pad}if np.sum({test}) > {threshold}:")
+            lines += draw(blocks(inner, depth + 1, indent + 1))
+            lines.append(f"{pad}    {new} = {new} + {draw(expressions(inner))}")
+            lines.append(f"{pad}else:")
+            other = list(names)
+            lines += draw(blocks(other, depth + 1, indent + 1))
+            lines.append(f"{pad}    {new} = {new} * {draw(expressions(other))}")
         else:
             steps = draw(st.integers(0, 3))
-            lines += [
-                f"{new} = {draw(expressions(names))}",
-                f"for i in range({steps}):",
-                f"    {new} = np.tanh({new}) * 0.8 + {draw(expressions(names))} * 0.1",
-            ]
-        names.append(new)
+            lines.append(f"{pad}{new} = {draw(expressions(names))}")
+            names.append(new)
+            inner = list(names)
+            lines.append(f"{pad}for i{depth} in range({steps}):")
+            lines += draw(blocks(inner, depth + 1, indent + 1))
+            lines.append(
+                f"{pad}    {new} = np.tanh({new}) * 0.8 + {draw(expressions(inner))} * 0.1"
+            )
+    return lines
+
+
+@st.composite
+def programs(draw):
+    names = ["x", "y", "s"]
+    lines = draw(blocks(names, 0, 0))
     last, other = names[-1], draw(st.sampled_from(names))
     lines.append(f"return np.sum({last} * {other}) + np.sum(np.sin({last}))")
     return HELPER + "\ndef f(x, y, s):\n" + "\n".join("    " + line for line in lines) + "\n"
