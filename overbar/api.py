@@ -66,19 +66,13 @@ class GradientFunction:
         compiled = self._compiled
         if compiled is None:
             compiled = self._compiled = self.stages.emitted.function
+        accepts = NUMPY.is_differentiable_input
         for position, name in self._input_checks:
             if position is not None and position < len(args):
-                value = args[position]
-            elif name in kwargs:
-                value = kwargs[name]
-            else:
-                continue
-            if not NUMPY.is_differentiable_input(value):
-                raise ArgumentError(
-                    f"{self.__wrapped__.__qualname__}: cannot differentiate with respect "
-                    f"to {name}, which is {NUMPY.describe_input(value)}; pass a NumPy array "
-                    "of numbers (np.asarray) or a Python number"
-                )
+                if not accepts(args[position]):
+                    self._refuse_input(name, args[position])
+            elif name in kwargs and not accepts(kwargs[name]):
+                self._refuse_input(name, kwargs[name])
         try:
             value, gradients = compiled(*args, **kwargs)
         except NonScalarOutputError as error:
@@ -88,9 +82,14 @@ class GradientFunction:
             ) from None
         if self._one_in_tuple:
             gradients = (gradients,)
-        if self._with_value:
-            return value, gradients
-        return gradients
+        return (value, gradients) if self._with_value else gradients
+
+    def _refuse_input(self, name: str, value: Any) -> None:
+        raise ArgumentError(
+            f"{self.__wrapped__.__qualname__}: cannot differentiate with respect "
+            f"to {name}, which is {NUMPY.describe_input(value)}; pass a NumPy array "
+            "of numbers (np.asarray) or a Python number"
+        )
 
     def __repr__(self) -> str:
         kind = "value_and_grad" if self._with_value else "grad"

@@ -180,7 +180,7 @@ def test_differentiate_inlines_rules_and_accumulates_without_in_place_updates():
             result = np.sum(tmp1)
             result_bar = seed(result)
             # return np.sum(y * x)
-            tmp1_bar = np.broadcast_to(result_bar, np.shape(tmp1))
+            tmp1_bar = broadcast_like(result_bar, tmp1)
             y_bar = unbroadcast(tmp1_bar * x, y)
             x_bar = unbroadcast(tmp1_bar * y, x)
             # y = np.sin(x)

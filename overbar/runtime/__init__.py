@@ -49,6 +49,7 @@ NUMPY = Runtime(
     # is saved for the reverse sweep as its shape.
     shape_only={
         helpers.unbroadcast: (1,),
+        helpers.broadcast_like: (1,),
         helpers.expand_reduced: (1,),
         helpers.index_bar: (1,),
         helpers.reduced_count: (0, 1),

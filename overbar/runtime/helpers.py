@@ -17,7 +17,8 @@ _NUMBER_TYPES = (float, int, np.floating, np.integer)
 
 def seed(y):
     """The adjoint of the function's result: one, shaped like the scalar result ``y``."""
-    if type(y) is float:
+    kind = type(y)
+    if kind is float or kind is np.float64:
         return 1.0
     if np.size(y) != 1 or isinstance(y, (tuple, list)):
         raise NonScalarOutputError(
@@ -82,18 +83,33 @@ def shape_of(x):
     return stand_in
 
 
+def _shape(x):
+    return x.shape if type(x) is np.ndarray else np.shape(x)
+
+
 def unbroadcast(g, x):
     """Sum ``g`` (shaped like a broadcast result) down to the shape of the operand ``x``."""
-    shape = np.shape(x)
-    g_shape = np.shape(g)
+    shape = _shape(x)
+    g_shape = _shape(g)
     if g_shape == shape:
         return g
     leading = len(g_shape) - len(shape)
     axes = tuple(range(leading)) + tuple(
         leading + i for i, size in enumerate(shape) if size == 1 and g_shape[leading + i] != 1
     )
-    g = np.sum(g, axis=axes, keepdims=True)
-    return np.reshape(g, shape) if leading else g
+    g = np.add.reduce(g, axis=axes, keepdims=True)
+    return g.reshape(shape) if leading else g
+
+
+def broadcast_like(g, x):
+    """``g`` (a scalar or a reduced adjoint) broadcast to ``x``'s shape, as a new array when
+    small (cheaper than a view there) and as a read-only view when large."""
+    shape = _shape(x)
+    if np.ndim(g) == 0 and math.prod(shape) <= 4096:
+        out = np.empty(shape, dtype=np.result_type(g, 1.0))
+        out.fill(g)
+        return out
+    return np.broadcast_to(g, shape)
 
 
 def _normalize_axes(axis, ndim):
@@ -109,7 +125,7 @@ def expand_reduced(y_bar, x, axis=None, keepdims=False):
     shape = np.shape(x)
     if axis is not None and not keepdims:
         y_bar = np.expand_dims(y_bar, _normalize_axes(axis, len(shape)))
-    return np.broadcast_to(y_bar, shape)
+    return broadcast_like(y_bar, x)
 
 
 def reduced_count(x, y):
@@ -155,9 +171,9 @@ def _as_column(v):
 
 def matmul_left_bar(z_bar, x, y):
     """For z = x @ y, the adjoint of x: z̄ yᵀ, with NumPy's rules for vectors and stacks."""
-    x_ndim, y_ndim = np.ndim(x), np.ndim(y)
-    if x_ndim == 2 and y_ndim == 2:
+    if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == 2 == y.ndim:
         return z_bar @ y.T
+    x_ndim, y_ndim = np.ndim(x), np.ndim(y)
     if x_ndim == 1 and y_ndim == 1:
         return z_bar * y
     if x_ndim == 1:
@@ -169,9 +185,9 @@ def matmul_left_bar(z_bar, x, y):
 
 def matmul_right_bar(z_bar, x, y):
     """For z = x @ y, the adjoint of y: xᵀ z̄, with NumPy's rules for vectors and stacks."""
-    x_ndim, y_ndim = np.ndim(x), np.ndim(y)
-    if x_ndim == 2 and y_ndim == 2:
+    if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == 2 == y.ndim:
         return x.T @ z_bar
+    x_ndim, y_ndim = np.ndim(x), np.ndim(y)
     if x_ndim == 1 and y_ndim == 1:
         return z_bar * x
     if x_ndim == 1:
@@ -329,11 +345,17 @@ def _describe_value(y) -> str:
     return f"a value of type {type(y).__name__}"
 
 
+_DIFFERENTIABLE_KINDS = frozenset("fiu")
+
+
 def is_differentiable_input(value) -> bool:
     """Whether ``value`` is something overbar can differentiate with respect to."""
-    if isinstance(value, np.ndarray):
-        return type(value) is np.ndarray and value.dtype.kind in "fiu"
-    return isinstance(value, _NUMBER_TYPES) and not isinstance(value, bool)
+    kind = type(value)
+    if kind is np.ndarray:
+        return value.dtype.kind in _DIFFERENTIABLE_KINDS
+    if kind is float or kind is np.float64:
+        return True
+    return isinstance(value, _NUMBER_TYPES) and not isinstance(value, (bool, np.ndarray))
 
 
 def describe_input(value) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 
 from overbar.primitives import Attribute, Method
 from overbar.runtime.helpers import (
+    broadcast_like,
     cumsum_bar,
     dot_left_bar,
     dot_right_bar,
@@ -328,7 +329,7 @@ def clip(y, a, a_min=None, a_max=None, *, y_bar):
 @adjoint(np.sum, Method("sum"), where={"axis": None})
 def sum_all(y, a, axis=None, *, keepdims=False, y_bar):
     """y = Σ a:  ā = ȳ, broadcast to a's shape"""
-    return np.broadcast_to(y_bar, np.shape(a))
+    return broadcast_like(y_bar, a)
 
 
 @adjoint(np.sum, Method("sum"))
