@@ -8,8 +8,9 @@ same code with ``np`` bound to ``autograd.numpy`` or ``jax.numpy``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -114,7 +115,7 @@ def elementwise_torch(torch, x):
 
 def scalar(x):
     s = x
-    for i in range(100):
+    for _ in range(100):
         s = np.sin(s) * 0.9 + 0.1 * s * x
     return s
 
@@ -122,7 +123,7 @@ def scalar(x):
 def scalar_by_hand(x):
     values = [x]
     s = x
-    for i in range(100):
+    for _ in range(100):
         s = np.sin(s) * 0.9 + 0.1 * s * x
         values.append(s)
     s_bar, x_bar = 1.0, 0.0
@@ -135,7 +136,7 @@ def scalar_by_hand(x):
 
 def scalar_torch(torch, x):
     s = x
-    for i in range(100):
+    for _i in range(100):
         s = torch.sin(s) * 0.9 + 0.1 * s * x
     return s
 

@@ -76,7 +76,7 @@ _SHAPES: dict[tuple, ShapeOnly] = {}
 
 def shape_of(x):
     """A stand-in for ``x`` that np.shape, np.ndim and np.size see as x (one per shape)."""
-    shape = np.shape(x)
+    shape = _shape(x)
     stand_in = _SHAPES.get(shape)
     if stand_in is None:
         stand_in = _SHAPES[shape] = ShapeOnly(shape)
@@ -84,7 +84,12 @@ def shape_of(x):
 
 
 def _shape(x):
-    return x.shape if type(x) is np.ndarray else np.shape(x)
+    kind = type(x)
+    if kind is np.ndarray:
+        return x.shape
+    if kind is float or kind is np.float64:
+        return ()
+    return np.shape(x)
 
 
 def unbroadcast(g, x):
