@@ -7,7 +7,7 @@ import keyword
 
 # Builtins the generated code itself calls (the user's own names are seeded separately). A fixed
 # list, not dir(builtins): that changes at run time (the REPL's `_`), and output must not.
-GENERATED_CODE_BUILTINS = frozenset({"range", "slice", "len", "min", "print"})
+GENERATED_CODE_BUILTINS = frozenset({"range", "slice", "len", "min"})
 
 
 class NameAllocator:

@@ -49,10 +49,12 @@ def loss(W, x, b):
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 from dataclasses import dataclass
 
 from overbar.errors import InternalError, UnsupportedSyntaxError
+from overbar.transpiler.fence import always_returns
 from overbar.transpiler.names import NameAllocator, names_in
 from overbar.transpiler.parse import ParsedFunction
 
@@ -214,7 +216,7 @@ class _Normalizer:
     def for_loop(self, statement: ast.For) -> None:
         """``for`` over a range keeps its target; over anything else it walks an index."""
         iterable, target = statement.iter, statement.target
-        call = iterable.func.id if _is_builtin_call(iterable, self.assigned_anywhere) else None
+        call = iterable.func.id if self.is_builtin_call(iterable) else None
         if call == "range" and isinstance(target, ast.Name):
             self.emit_loop(target.id, self.atom(iterable), [], statement)
             return
@@ -263,11 +265,23 @@ class _Normalizer:
         )
         self.emit(loop)
 
+    def is_builtin_call(self, node: ast.expr) -> bool:
+        """A call of a builtin (range, zip, ...) by its own name, not shadowed by the user."""
+        if not _is_builtin_call(node, self.assigned_anywhere):
+            return False
+        namespace = self.parsed.namespace
+        if namespace is None:  # normalizing source text alone (docs, tests)
+            return True
+        return namespace.lookup(node.func.id) is getattr(builtins, node.func.id, None)
+
     def call_atom(self, function: str, arguments: list[ast.expr]) -> ast.expr:
         """An atom holding ``function(*arguments)`` for a builtin the user did not shadow."""
-        if function in self.assigned_anywhere:
+        node = ast.Call(func=ast.Name(id=function, ctx=ast.Load()), args=[], keywords=[])
+        if not self.is_builtin_call(node):
             raise self.unsupported(
-                self.statement, f"a loop while {function} is a local name", "rename it"
+                self.statement,
+                f"this loop while {function} names something other than the builtin",
+                f"overbar rewrites the loop with {function}(); rename your {function}",
             )
         call = ast.Call(func=ast.Name(id=function, ctx=ast.Load()), args=arguments, keywords=[])
         return self.temporary(call)
@@ -514,21 +528,12 @@ def lift_returns(statements: list[ast.stmt]) -> list[ast.stmt]:
             isinstance(node, ast.Return) for node in ast.walk(statement)
         ):
             rest = statements[index + 1 :]
-            body = statement.body if _always_returns(statement.body) else statement.body + rest
+            body = statement.body if always_returns(statement.body) else statement.body + rest
             orelse = (
-                statement.orelse if _always_returns(statement.orelse) else statement.orelse + rest
+                statement.orelse if always_returns(statement.orelse) else statement.orelse + rest
             )
             lifted = ast.If(
                 test=statement.test, body=lift_returns(body), orelse=lift_returns(orelse)
             )
             return [*statements[:index], ast.copy_location(lifted, statement)]
     return statements
-
-
-def _always_returns(body: list[ast.stmt]) -> bool:
-    if not body:
-        return False
-    last = body[-1]
-    if isinstance(last, ast.Return):
-        return True
-    return isinstance(last, ast.If) and _always_returns(last.body) and _always_returns(last.orelse)

@@ -99,8 +99,11 @@ def _is_load(node: ast.AST) -> bool:
     return isinstance(node, ast.Name)
 
 
-def application_of(value: ast.expr, form: NormalForm, namespace: Namespace) -> Application:
-    """The primitive the normal-form right-hand side ``value`` applies."""
+def application_of(
+    value: ast.expr, form: NormalForm, namespace: Namespace, slice_name: str = "slice"
+) -> Application:
+    """The primitive the normal-form right-hand side ``value`` applies (``slice_name`` is
+    what the generated code calls the builtin ``slice``)."""
     if isinstance(value, ast.Name):
         return Application(IDENTITY, (value,), (), value)
     if isinstance(value, ast.Constant) or is_global_path(value, form.local_names):
@@ -116,7 +119,7 @@ def application_of(value: ast.expr, form: NormalForm, namespace: Namespace) -> A
         primal = COMPARISONS[type(value.ops[0])]
         return Application(primal, (value.left, value.comparators[0]), (), value)
     if isinstance(value, ast.Subscript):
-        index = index_value(value.slice)
+        index = index_value(value.slice, slice_name)
         return Application(operator.getitem, (value.value, index), (), value)
     if isinstance(value, ast.Attribute):
         return Application(Attribute(value.attr), (value.value,), (), value)
@@ -131,14 +134,15 @@ def application_of(value: ast.expr, form: NormalForm, namespace: Namespace) -> A
     raise TypeError(f"not a normal-form expression: {ast.unparse(value)}")
 
 
-def index_value(index: ast.expr) -> ast.expr:
+def index_value(index: ast.expr, slice_name: str = "slice") -> ast.expr:
     """The subscript ``index`` as an ordinary expression: ``1:3`` becomes ``slice(1, 3)``."""
     if isinstance(index, ast.Slice):
         parts = [index.lower, index.upper, index.step]
         if index.step is None:
             parts = [index.lower, index.upper] if index.lower or index.upper else [None]
         arguments = [ast.Constant(value=None) if p is None else p for p in parts]
-        return ast.Call(func=ast.Name(id="slice", ctx=ast.Load()), args=arguments, keywords=[])
+        function = ast.Name(id=slice_name, ctx=ast.Load())
+        return ast.Call(func=function, args=arguments, keywords=[])
     if isinstance(index, ast.Tuple):
-        return ast.Tuple(elts=[index_value(e) for e in index.elts], ctx=ast.Load())
+        return ast.Tuple(elts=[index_value(e, slice_name) for e in index.elts], ctx=ast.Load())
     return index

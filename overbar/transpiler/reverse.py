@@ -21,15 +21,15 @@ zero ``0.0``; ``adjoint_like`` gives it its value's shape before a rule reads it
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 import inspect
 import linecache
-import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from overbar.errors import MissingRuleError, RuleDefinitionError, UnsupportedSyntaxError
+from overbar.errors import MissingRuleError, UnsupportedSyntaxError
 from overbar.primitives import Attribute, Method, describe
 from overbar.runtime import Runtime
 from overbar.runtime.registry import NON_DIFFERENTIABLE, Rule
@@ -45,6 +45,7 @@ from overbar.transpiler.primitive import (
     Application,
     application_of,
 )
+from overbar.transpiler.templates import Substitution, Template, template_of
 
 COMMENT_MARKER = "__overbar_comment__"
 
@@ -102,102 +103,6 @@ def is_comment(statement: ast.stmt) -> bool:
         and isinstance(statement.value, ast.Call)
         and isinstance(statement.value.func, ast.Name)
         and statement.value.func.id == COMMENT_MARKER
-    )
-
-
-# -- rule templates ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Template:
-    """A rule function taken apart for inlining."""
-
-    rule: Rule
-    output: str
-    output_bar: str
-    positional: tuple[str, ...]
-    body: tuple[ast.stmt, ...]
-    returns: tuple[ast.expr | None, ...]
-    local_names: frozenset[str]
-    global_values: tuple[tuple[str, Any], ...]
-
-
-_TEMPLATES: dict[Any, Template] = {}
-
-
-def template_of(rule: Rule) -> Template:
-    """The parsed template of ``rule`` (cached per rule function)."""
-    key = rule.function
-    if key not in _TEMPLATES or _TEMPLATES[key].rule.function is not key:
-        _TEMPLATES[key] = _parse_template(rule)
-    return _TEMPLATES[key]
-
-
-def _parse_template(rule: Rule) -> Template:
-    function = rule.function
-    name = function.__qualname__
-    source = textwrap.dedent(inspect.getsource(function))
-    tree = ast.parse(source).body[0]
-    body = list(tree.body)
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        body = body[1:]
-    if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
-        raise RuleDefinitionError(f"adjoint rule {name} must end with `return <adjoints>`")
-    for statement in body[:-1]:
-        if not isinstance(statement, ast.Assign) or not all(
-            isinstance(n, ast.Name | ast.Tuple) for n in statement.targets
-        ):
-            raise RuleDefinitionError(
-                f"adjoint rule {name}: only assignments and a final return are allowed in a "
-                f"rule (line {statement.lineno}: {ast.unparse(statement)})"
-            )
-    signature = inspect.signature(function)
-    parameters = list(signature.parameters.values())
-    output = parameters[0].name
-    output_bar = output + "_bar"
-    positional = tuple(
-        p.name
-        for p in parameters[1:]
-        if p.name != output_bar
-        and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-    )
-    returned = body[-1].value
-    entries = list(returned.elts) if isinstance(returned, ast.Tuple) else [returned]
-    if len(entries) > len(positional):
-        raise RuleDefinitionError(
-            f"adjoint rule {name} returns {len(entries)} adjoints for "
-            f"{len(positional)} positional parameters"
-        )
-    returns = tuple(
-        None if isinstance(e, ast.Constant) and e.value is None else e for e in entries
-    ) + (None,) * (len(positional) - len(entries))
-    local_names = frozenset(
-        n.id for s in body[:-1] for t in s.targets for n in ast.walk(t) if isinstance(n, ast.Name)
-    )
-    parameter_names = {p.name for p in parameters}
-    read = {
-        n.id
-        for s in body
-        for n in ast.walk(s)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-    }
-    global_values = []
-    scope_builtins = function.__globals__.get("__builtins__", {})
-    scope_builtins = getattr(scope_builtins, "__dict__", scope_builtins)
-    for global_name in sorted(read - parameter_names - local_names):
-        value = function.__globals__.get(global_name, scope_builtins.get(global_name, MISSING))
-        if value is MISSING:
-            raise RuleDefinitionError(f"adjoint rule {name} uses undefined name {global_name}")
-        global_values.append((global_name, value))
-    return Template(
-        rule=rule,
-        output=output,
-        output_bar=output_bar,
-        positional=positional,
-        body=tuple(body[:-1]),
-        returns=returns,
-        local_names=local_names,
-        global_values=tuple(global_values),
     )
 
 
@@ -450,7 +355,7 @@ class _ReverseSweep:
             body.append(_assign(self.bar(name), ast.Constant(0.0)))
         self.defined, self.maybe_zero = set(entry), maybe_zero
         counter = self.names.fresh("_")
-        steps = ast.Call(func=_load("range"), args=[_load(trips)], keywords=[])
+        steps = _call(self.bind("range", builtins.range), _load(trips))
         loop = ast.For(target=_store(counter), iter=steps, body=body, orelse=[])
         self.reverse.append(ast.copy_location(loop, statement))
 
@@ -527,7 +432,8 @@ class _ReverseSweep:
                 statement, "unpacking a differentiated value into several names"
             )
         output = target.id
-        application = application_of(statement.value, self.form, self.parsed.namespace)
+        slice_name = self.bind("slice", builtins.slice)
+        application = application_of(statement.value, self.form, self.parsed.namespace, slice_name)
         if application.primal is PACK:
             raise self.unsupported(
                 statement,
@@ -808,7 +714,7 @@ class _ReverseSweep:
             replacements[local] = _load(self.temporary())
         for name, value in template.global_values:
             replacements[name] = _load(self.bind(name, value))
-        substitute = _Substitution(
+        substitute = Substitution(
             replacements, self.bind("unbroadcast", self.runtime.unbroadcast), same_shape
         )
         statements = [substitute.visit(copy.deepcopy(s)) for s in template.body]
@@ -853,34 +759,6 @@ class _ReverseSweep:
             f"overbar cannot differentiate {what} in {self.form.tree.name}: {advice}",
             self.parsed.location(statement.value),
         )
-
-
-class _Substitution(ast.NodeTransformer):
-    """Rename a rule's names to the user's, and drop ``unbroadcast`` where shapes agree."""
-
-    def __init__(self, replacements: dict[str, ast.expr], unbroadcast: str, same_shape: list[str]):
-        self.replacements = replacements
-        self.unbroadcast = unbroadcast
-        self.same_shape = same_shape
-
-    def visit_Name(self, node: ast.Name) -> ast.expr:
-        replacement = self.replacements.get(node.id)
-        if replacement is None:
-            return node
-        if isinstance(node.ctx, ast.Store):
-            return _store(replacement.id)
-        return copy.deepcopy(replacement)
-
-    def visit_Call(self, node: ast.Call) -> ast.expr:
-        self.generic_visit(node)
-        if (
-            isinstance(node.func, ast.Name)
-            and node.func.id == self.unbroadcast
-            and len(node.args) == 2
-            and ast.dump(node.args[1]) in self.same_shape
-        ):
-            return node.args[0]
-        return node
 
 
 def _operands_shaped_like_output(application: Application) -> list[ast.expr]:
