@@ -276,3 +276,35 @@ def test_loop_does_not_modify_the_callers_arrays():
     x, y = VECTOR.copy(), VECTOR * 0.5
     overbar.grad(f, wrt=(0, 1))(x, y)
     assert np.array_equal(x, VECTOR) and np.array_equal(y, VECTOR * 0.5)
+
+
+def test_loop_rewriting_refuses_a_shadowed_builtin():
+    f = define("""
+        def len(v):
+            return 2
+
+        def f(x):
+            total = 0.0
+            for row in x:
+                total = total + np.sum(row)
+            return total
+        """)
+    with pytest.raises(overbar.UnsupportedSyntaxError, match="builtin"):
+        overbar.grad(f)(np.ones((3, 2)))
+
+
+def test_loop_over_a_shadowed_range_is_refused():
+    f = define("""
+        import builtins
+
+        def range(n):
+            return builtins.range(n)
+
+        def f(x):
+            y = x * 1.0
+            for i in range(3):
+                y = y * x
+            return np.sum(y)
+        """)
+    with pytest.raises(overbar.UnsupportedSyntaxError, match="rename your range"):
+        overbar.grad(f)(VECTOR)
