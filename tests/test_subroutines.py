@@ -71,6 +71,46 @@ def test_helper_program_against_finite_differences(name):
     overbar.check_grad(f, [W, V], wrt=(0, 1))
 
 
+def test_helper_returning_a_tuple_in_a_loop():
+    f = define("""
+        def step(x, v, k, dt):
+            a = -k * x
+            v = v + dt * a
+            return x + dt * v, v
+
+        def f(k, x0, v0):
+            x = x0
+            v = v0
+            for i in range(20):
+                x, v = step(x, v, k, 0.1)
+            return np.sum(x ** 2) + 0.5 * np.sum(v)
+        """)
+    overbar.check_grad(f, [1.5, V, V * 0.3], wrt=(0, 1, 2))
+    only_x = define("""
+        def both(a, b):
+            return a * b, a + b
+
+        def f(x, y):
+            p, q = both(x, y)
+            return np.sum(np.sin(p))
+        """)
+    overbar.check_grad(only_x, [V, V * 2], wrt=(0, 1))
+
+
+def test_tuples_and_lists_built_and_unpacked():
+    f = define("""
+        def f(x, y):
+            pair = (x, y * 2.0)
+            p, q = pair
+            parts = [x, np.tanh(y)]
+            stacked = np.stack(parts)
+            alias = pair
+            r, s = alias
+            return np.sum(p * q) + np.sum(stacked ** 2) + np.sum(r * s) + np.sum(parts[1] * x)
+        """)
+    overbar.check_grad(f, [V, V * 0.5], wrt=(0, 1))
+
+
 def test_each_helper_has_one_pullback_in_the_source():
     f = define(HELPERS + textwrap.dedent(PROGRAMS["helper calling helper in a loop"]))
     source = overbar.grad(f, wrt=(0, 1)).source

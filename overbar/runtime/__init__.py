@@ -32,6 +32,7 @@ class Runtime:
     zero_gradient: Callable
     unbroadcast: Callable
     adjoint_like: Callable
+    add_elementwise: Callable
     shape_of: Callable
     shape_only: Mapping[Callable, tuple[int, ...]]
     is_differentiable_input: Callable
@@ -44,6 +45,7 @@ NUMPY = Runtime(
     zero_gradient=helpers.zero_gradient,
     unbroadcast=helpers.unbroadcast,
     adjoint_like=helpers.adjoint_like,
+    add_elementwise=helpers.add_elementwise,
     shape_of=helpers.shape_of,
     # Arguments (by position) these functions only take the shape of: a value read only there
     # is saved for the reverse sweep as its shape.

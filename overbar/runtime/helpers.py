@@ -44,11 +44,28 @@ def zero_gradient(x):
     return dtype.type(0)
 
 
+def _is_runtime_zero(value) -> bool:
+    return type(value) is float and value == 0.0
+
+
 def adjoint_like(g, x):
-    """``g`` if it has ``x``'s shape; a scalar zero adjoint becomes zeros shaped like ``x``."""
+    """``g`` if it has ``x``'s shape; a scalar zero adjoint becomes zeros shaped like ``x``
+    (for a tuple ``x``: a tuple of zeros, which its elements' adjoints then shape)."""
+    if isinstance(x, tuple | list):
+        return tuple(0.0 for _ in x) if _is_runtime_zero(g) else g
     if np.shape(g) == np.shape(x):
         return g
     return zero_gradient(x) + g
+
+
+def add_elementwise(a, b):
+    """The sum of two adjoints of a tuple, element by element (either may be the runtime zero
+    0.0; an adjoint that a NumPy rule gave as one stacked array adds by rows)."""
+    if _is_runtime_zero(a):
+        return b
+    if _is_runtime_zero(b):
+        return a
+    return tuple(x + y for x, y in zip(a, b, strict=True))
 
 
 class ShapeOnly:

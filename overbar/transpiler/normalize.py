@@ -183,7 +183,7 @@ class _Normalizer:
                 self.assign(ast.Name(id=self.result_name, ctx=ast.Store()), statement.value)
                 return
             result = self.expression(statement.value)
-            if not self.is_atom(result):
+            if not self.is_atom(result) or isinstance(result, ast.Tuple | ast.List):
                 name = self.names.fresh("result")
                 self.emit(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=result))
                 result = ast.Name(id=name, ctx=ast.Load())

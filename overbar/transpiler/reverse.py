@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from overbar.errors import MissingRuleError, UnsupportedSyntaxError
+from overbar.errors import InternalError, MissingRuleError, UnsupportedSyntaxError
 from overbar.primitives import Attribute, Method, describe
 from overbar.runtime import Runtime
 from overbar.runtime.registry import NON_DIFFERENTIABLE, Rule
@@ -141,6 +141,7 @@ class _ReverseSweep:
         self.previous: dict[str, str] = {}
         self.trips: dict[int, str] = {}
         self.temporaries: set[str] = set(form.temporaries)
+        self.sequences = _sequence_names(form)
         self.bindings: dict[str, Any] = {}
         self.binding_names: dict[int, str] = {}
 
@@ -193,6 +194,11 @@ class _ReverseSweep:
         self.reverse = [_assign(result_bar, seed_value)]
         if isinstance(result, ast.Name) and self.activity.is_active(result):
             self.defined.add(result.id)
+        elif self.activity.is_active(result):
+            raise InternalError(
+                f"the result of {self.form.tree.name} is not a name in normal form",
+                self.parsed.location(body[-1]),
+            )
         self.reverse.extend(self.reverse_block(statements))
         gradients = []
         for name in self.activity.wrt:
@@ -428,17 +434,20 @@ class _ReverseSweep:
                     self.reverse.append(self.pop(name, name))
             return
         if isinstance(target, ast.Tuple):
-            raise self.unsupported(
-                statement, "unpacking a differentiated value into several names"
-            )
+            self.reverse_unpack(statement, outputs, overwrites)
+            return
         output = target.id
         slice_name = self.bind("slice", builtins.slice)
         application = application_of(statement.value, self.form, self.parsed.namespace, slice_name)
-        if application.primal is PACK:
+        if (
+            output in self.sequences
+            and application.primal not in (PACK, IDENTITY)
+            and not self.is_subroutine(application.primal)
+        ):
             raise self.unsupported(
                 statement,
-                "a tuple or list of differentiated values assigned to a name",
-                "pass the display straight to the function, as in np.stack([a, b])",
+                f"a tuple or list that {application.description} returns",
+                "only tuples you build, and those your own functions return, are supported",
             )
         if output in self.maybe_zero:
             self.reverse.append(self.shaped(output))
@@ -459,6 +468,13 @@ class _ReverseSweep:
             pass  # `h = np.zeros(n)` starting a loop-carried h: nothing to send the adjoint to
         elif application.primal is IDENTITY:
             self.accumulate(application.positional[0], output_bar)
+        elif application.primal is PACK:  # t = (a, b):  ā += t̄[0],  b̄ += t̄[1]
+            for index, element in enumerate(application.positional):
+                if self.activity.is_active(element):
+                    part = ast.Subscript(
+                        value=output_bar, slice=ast.Constant(index), ctx=ast.Load()
+                    )
+                    self.accumulate(element, part, may_be_zero=True)
         elif self.is_subroutine(application.primal):
             self.apply_pullback(application, output, output_bar, earlier)
         elif application.primal is not CONSTANT:
@@ -470,6 +486,53 @@ class _ReverseSweep:
                 self.reverse.append(restore)
             else:
                 self.reverse.append(self.pop(output, output))
+
+    def reverse_unpack(self, statement: ast.Assign, outputs: list[str], overwrites: bool) -> None:
+        """``a, b = t``:  t̄ += (ā, b̄), a runtime zero standing for an adjoint not reached."""
+        source = statement.value
+        if (
+            not isinstance(source, ast.Name)
+            or any(not isinstance(e, ast.Name) for e in statement.targets[0].elts)
+            or not self.built_as_tuple(source.id)
+        ):
+            raise self.unsupported(
+                statement,
+                "unpacking a differentiated value that is not a tuple you built or one your "
+                "own function returned",
+                "index it instead (a = x[0])",
+            )
+        parts = []
+        for name in outputs:
+            defined = name in self.activity.active and name in self.defined
+            parts.append(_load(self.bar(name)) if defined else ast.Constant(0.0))
+            self.defined.discard(name)
+            self.maybe_zero.discard(name)
+        if self.activity.is_active(source):
+            self.accumulate(source, _tuple(parts))
+        if overwrites:
+            for name in reversed(outputs):
+                self.reverse.append(self.pop(name, name))
+
+    def built_as_tuple(self, name: str) -> bool:
+        """Whether every binding of ``name`` is a display, a call of the user's own function,
+        or a copy of such a name (so its adjoint may be a tuple)."""
+        if name in self.form.parameters:
+            return False
+        bindings = [
+            node
+            for node in ast.walk(self.form.tree)
+            if isinstance(node, ast.Assign)
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == name
+        ]
+        for node in bindings:
+            application = application_of(node.value, self.form, self.parsed.namespace)
+            if application.primal is PACK or self.is_subroutine(application.primal):
+                continue
+            if application.primal is IDENTITY and self.built_as_tuple(node.value.id):
+                continue
+            return False
+        return bool(bindings)
 
     def shaped(self, name: str) -> ast.stmt:
         """``x_bar = adjoint_like(x_bar, x)``: a runtime zero becomes zeros shaped like x."""
@@ -724,9 +787,11 @@ class _ReverseSweep:
         ]
         return statements, entries
 
-    def accumulate(self, argument: ast.expr, contribution: ast.expr) -> None:
+    def accumulate(
+        self, argument: ast.expr, contribution: ast.expr, may_be_zero: bool = False
+    ) -> None:
         if isinstance(argument, ast.Name):
-            self.add_to(argument.id, contribution)
+            self.add_to(argument.id, contribution, may_be_zero)
             return
         if not isinstance(argument, ast.Tuple | ast.List):
             raise UnsupportedSyntaxError(
@@ -744,12 +809,23 @@ class _ReverseSweep:
             if self.activity.is_active(element):
                 self.accumulate(element, part)
 
-    def add_to(self, name: str, contribution: ast.expr) -> None:
+    def add_to(self, name: str, contribution: ast.expr, may_be_zero: bool = False) -> None:
+        """``x_bar = c`` or ``x_bar = x_bar + c``; a tuple's adjoints add element by element.
+
+        ``may_be_zero``: c may be the runtime zero (an element of a tuple's adjoint).
+        """
         adjoint = self.bar(name)
-        if name in self.defined:
+        if name in self.defined and name in self.sequences:
+            add = self.bind("add_elementwise", self.runtime.add_elementwise)
+            contribution = _call(add, _load(adjoint), contribution)
+        elif name in self.defined:
             contribution = ast.BinOp(left=_load(adjoint), op=ast.Add(), right=contribution)
+            may_be_zero = may_be_zero and name in self.maybe_zero
+        if may_be_zero and name not in self.sequences:
+            self.maybe_zero.add(name)
+        else:
+            self.maybe_zero.discard(name)
         self.defined.add(name)
-        self.maybe_zero.discard(name)
         self.reverse.append(_assign(adjoint, contribution))
 
     def unsupported(
@@ -865,6 +941,32 @@ def _loop_target(statement: ast.stmt) -> set[str]:
     if isinstance(statement, ast.For):
         return {n.id for n in ast.walk(statement.target) if isinstance(n, ast.Name)}
     return set()
+
+
+def _sequence_names(form: NormalForm) -> set[str]:
+    """Names bound to tuples or lists: by a display, as the source of an unpacking, or by
+    assignment from such a name. Their adjoints are tuples, added element by element."""
+    sequences: set[str] = set()
+    assignments = [n for n in ast.walk(form.tree) if isinstance(n, ast.Assign)]
+    for node in assignments:
+        target, value = node.targets[0], node.value
+        if isinstance(target, ast.Name) and isinstance(value, ast.Tuple | ast.List):
+            sequences.add(target.id)
+        if isinstance(target, ast.Tuple) and isinstance(value, ast.Name):
+            sequences.add(value.id)
+    changed = True
+    while changed:
+        size = len(sequences)
+        for node in assignments:
+            target, value = node.targets[0], node.value
+            if (
+                isinstance(target, ast.Name)
+                and isinstance(value, ast.Name)
+                and (value.id in sequences or target.id in sequences)
+            ):
+                sequences.update({target.id, value.id})
+        changed = len(sequences) != size
+    return sequences
 
 
 def _is_read(node: ast.AST) -> bool:
