@@ -22,6 +22,9 @@ EXAMPLES = int(os.environ.get("OVERBAR_RANDOM_PROGRAMS", "25"))
 HELPER = """
 def helper(p, q):
     return np.tanh(p) * q + 0.5 * p
+
+def pair(p, q):
+    return p * 0.5 + q, np.sin(q) * p
 """
 
 BINARY = ["{a} + {b}", "{a} * {b}", "{a} - {b}", "{a} / (1.5 + {b} * {b})", "helper({a}, {b})"]
@@ -52,12 +55,18 @@ def blocks(draw, names, depth, indent):
     lines = []
     for _ in range(draw(st.integers(1, 3))):
         new = f"v{len(names)}"
-        kinds = ["assign", "assign", "reassign", "branch", "loop"] if depth < 2 else ["assign"]
+        kinds = ["assign", "assign", "reassign", "unpack", "branch", "loop"]
+        kinds = kinds if depth < 2 else ["assign", "unpack"]
         kind = draw(st.sampled_from(kinds))
         pad = "    " * indent
         if kind == "assign" or (kind == "reassign" and len(names) <= 3):
             lines.append(f"{pad}{new} = {draw(expressions(names))}")
             names.append(new)
+        elif kind == "unpack":
+            a, b = draw(st.sampled_from(names)), draw(st.sampled_from(names))
+            second = f"v{len(names) + 1}"
+            lines.append(f"{pad}{new}, {second} = pair({a}, {b})")
+            names += [new, second]
         elif kind == "reassign":
             old = draw(st.sampled_from(names[3:]))
             lines.append(f"{pad}{old} = {old} * 0.5 + {draw(expressions(names))}")

@@ -136,7 +136,7 @@ class _ReverseSweep:
         self.stack = self.names.fresh("stack")
         self.pushes: dict[str, list[ast.stmt]] = {}
         self.pops: dict[str, list[ast.stmt]] = {}
-        self.overwrites: set[int] = set()
+        self.overwritten: dict[int, list[str]] = {}  # statement -> the names pushed before it
         self.maybe_unbound: set[str] = set()
         self.previous: dict[str, str] = {}
         self.trips: dict[int, str] = {}
@@ -264,7 +264,7 @@ class _ReverseSweep:
                 for name in targets:
                     if name in bound:
                         out.append(self.push(name))
-                        self.overwrites.add(id(statement))
+                        self.overwritten.setdefault(id(statement), []).append(name)
                         if name not in definite:
                             self.maybe_unbound.add(name)
                 out.append(statement)
@@ -426,15 +426,14 @@ class _ReverseSweep:
     def reverse_line(self, statement: ast.Assign) -> None:
         target = statement.targets[0]
         outputs = _assigned(statement)
-        overwrites = id(statement) in self.overwrites
+        pushed = self.overwritten.get(id(statement), [])
+        overwrites = bool(pushed)
         live = [name for name in outputs if name in self.activity.active]
         if not live or not any(name in self.defined for name in live):
-            if overwrites:
-                for name in reversed(outputs):
-                    self.reverse.append(self.pop(name, name))
+            self.reverse.extend(self.pop(name, name) for name in reversed(pushed))
             return
         if isinstance(target, ast.Tuple):
-            self.reverse_unpack(statement, outputs, overwrites)
+            self.reverse_unpack(statement, outputs, pushed)
             return
         output = target.id
         slice_name = self.bind("slice", builtins.slice)
@@ -487,7 +486,7 @@ class _ReverseSweep:
             else:
                 self.reverse.append(self.pop(output, output))
 
-    def reverse_unpack(self, statement: ast.Assign, outputs: list[str], overwrites: bool) -> None:
+    def reverse_unpack(self, statement: ast.Assign, outputs: list[str], pushed: list[str]) -> None:
         """``a, b = t``:  t̄ += (ā, b̄), a runtime zero standing for an adjoint not reached."""
         source = statement.value
         if (
@@ -509,9 +508,7 @@ class _ReverseSweep:
             self.maybe_zero.discard(name)
         if self.activity.is_active(source):
             self.accumulate(source, _tuple(parts))
-        if overwrites:
-            for name in reversed(outputs):
-                self.reverse.append(self.pop(name, name))
+        self.reverse.extend(self.pop(name, name) for name in reversed(pushed))
 
     def built_as_tuple(self, name: str) -> bool:
         """Whether every binding of ``name`` is a display, a call of the user's own function,
