@@ -199,6 +199,35 @@ PROGRAMS = {
         """,
         [[VECTOR]],
     ),
+    "lists built by append and stacked": (
+        """
+        def f(W, h0, xs):
+            h = h0
+            states = []
+            for t in range(xs.shape[0]):
+                h = np.tanh(W @ h + xs[t])
+                states.append(h)
+            outs = []
+            for s in states:
+                outs.append(s * 2.0)
+            hs = np.stack(states)
+            return np.sum(hs ** 2) + np.sum(sum(outs)) + np.sum(states[0] * outs[-1])
+        """,
+        [[MATRIX, VECTOR, rng.normal(size=(3, 4))]],
+    ),
+    "list appended in a branch and concatenated": (
+        """
+        def f(x, n):
+            pieces = [x * 0.5]
+            for i in range(n):
+                if i % 2 == 0:
+                    pieces.append(np.sin(x) * i)
+                else:
+                    pieces.append(x ** 2)
+            return np.sum(np.concatenate(pieces) ** 2) + len(pieces)
+        """,
+        [[VECTOR, 3], [VECTOR, 0]],
+    ),
     "scalar loop of 100 steps": (
         """
         def f(x):

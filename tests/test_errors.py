@@ -65,6 +65,10 @@ REFUSED = [
     ("a = b = x", "a chained assignment", "a = b = x"),
     ("b = 0 < x.sum() < 1", "a chained comparison", "0 < x.sum() < 1"),
     ("g = np.exp\n    y = g(x)", "a call of the local variable g", "g"),
+    ("x.append(1.0)", "appending to the argument x", "def f(x):"),
+    ("xs = []\n    ys = xs\n    xs.append(x)", "this use of the list xs", "xs"),
+    ("xs = list(x)\n    xs.append(x)", "bound to something not a list display", "xs = list(x)"),
+    ("xs = []\n    xs.append(x)\n    y = xs.copy()", "this use of the list xs", "xs"),
     ("y = z * 2\n    z = x", "a use of z before it is assigned", "z"),
 ]
 

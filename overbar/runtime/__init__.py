@@ -33,6 +33,7 @@ class Runtime:
     unbroadcast: Callable
     adjoint_like: Callable
     add_elementwise: Callable
+    split_last: Callable
     shape_of: Callable
     shape_only: Mapping[Callable, tuple[int, ...]]
     is_differentiable_input: Callable
@@ -46,6 +47,7 @@ NUMPY = Runtime(
     unbroadcast=helpers.unbroadcast,
     adjoint_like=helpers.adjoint_like,
     add_elementwise=helpers.add_elementwise,
+    split_last=helpers.split_last,
     shape_of=helpers.shape_of,
     # Arguments (by position) these functions only take the shape of: a value read only there
     # is saved for the reverse sweep as its shape.

@@ -100,6 +100,18 @@ def shape_of(x):
     return stand_in
 
 
+def split_last(g):
+    """The adjoint of a list split into (its last element's, the rest): undoing an append."""
+    if _is_runtime_zero(g):
+        return 0.0, 0.0
+    return g[-1], g[:-1]
+
+
+def sum_bars(y_bar, xs):
+    """Adjoints of each element of ``xs`` for y = sum(xs): ȳ summed to each one's shape."""
+    return tuple(unbroadcast(y_bar, x) for x in xs)
+
+
 def _shape(x):
     kind = type(x)
     if kind is np.ndarray:

@@ -31,6 +31,7 @@ from overbar.runtime.helpers import (
     prod_bar,
     reduced_count,
     split_like,
+    sum_bars,
     trace_bar,
     unbroadcast,
     unstack,
@@ -371,6 +372,12 @@ def std(y, a, axis=None, *, ddof=0, keepdims=False, y_bar):
     centered = a - np.mean(a, axis=axis, keepdims=True)
     scale = 1 / (reduced_count(a, y) - ddof)
     return expand_reduced(y_bar / y, a, axis=axis, keepdims=keepdims) * centered * scale
+
+
+@adjoint(builtins.sum)
+def builtin_sum(y, iterable, start=0, *, y_bar):
+    """y = Σᵢ xsᵢ + start:  x̄sᵢ = ȳ (summed to each element's shape),  s̄tart = ȳ"""
+    return sum_bars(y_bar, iterable), unbroadcast(y_bar, start)
 
 
 @adjoint(np.cumsum, Method("cumsum"))

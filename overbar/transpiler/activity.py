@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from overbar.runtime.registry import NON_DIFFERENTIABLE, RuleTable
+from overbar.transpiler.fence import is_append
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.primitive import CONSTANT, application_of
@@ -51,6 +52,10 @@ def analyze(
         for node in ast.walk(form.tree)
         if isinstance(node, ast.Assign | ast.Return)
     ]
+    for node in ast.walk(form.tree):  # xs.append(v) acts as xs = xs + [v]
+        if isinstance(node, ast.Expr) and is_append(node):
+            receiver = node.value.func.value.id
+            lines.append(([receiver], [receiver, *_names(node.value.args[0])], True))
     varied = set(wrt)
     changed = True
     while changed:

@@ -95,6 +95,69 @@ class _Fence:
                 "end every path through the function with `return <scalar loss>`",
             )
         self.check_augmented_assignments(body)
+        self.check_appends(body)
+
+    def check_appends(self, body: list[ast.stmt]) -> None:
+        """``xs.append(v)`` changes the list in place; allow it where nothing else sees xs.
+
+        xs must be a local bound only to list displays, and read only as the receiver of
+        append, as an argument of a NumPy or builtin function, by indexing, or by a for loop.
+        """
+        appended = {
+            node.value.func.value.id
+            for statement in body
+            for node in ast.walk(statement)
+            if isinstance(node, ast.Expr) and is_append(node)
+        }
+        for name in sorted(appended):
+            self.check_owned_list(body, name)
+
+    def check_owned_list(self, body: list[ast.stmt], name: str) -> None:
+        allowed: set[int] = set()
+        for statement in body:
+            for node in ast.walk(statement):
+                binds = isinstance(node, ast.stmt) and name in _bound_names(node)
+                if binds and not isinstance(getattr(node, "value", None), ast.List):
+                    raise self.refuse(
+                        node,
+                        f"the list {name}, appended to, bound to something not a list display",
+                        f"start it as {name} = [] and only append to it",
+                    )
+                if isinstance(node, ast.Expr) and is_append(node):
+                    allowed.add(id(node.value.func.value))
+                elif isinstance(node, ast.Call) and self.is_library_call(node):
+                    allowed.update(id(a) for a in node.args)
+                elif isinstance(node, ast.Subscript):
+                    allowed.add(id(node.value))
+                elif isinstance(node, ast.For):
+                    allowed.add(id(node.iter))
+        if name in self.parameters:
+            raise self.refuse(
+                self.tree, f"appending to the argument {name}", "append to a list of your own"
+            )
+        for statement in body:
+            for node in ast.walk(statement):
+                if (
+                    isinstance(node, ast.Name)
+                    and node.id == name
+                    and isinstance(node.ctx, ast.Load)
+                    and id(node) not in allowed
+                ):
+                    raise self.refuse(
+                        node,
+                        f"this use of the list {name}, which is appended to",
+                        "another name or function could keep it and see it change; read it "
+                        "with indexing, len() or NumPy functions only",
+                    )
+
+    def is_library_call(self, call: ast.Call) -> bool:
+        """A call of a NumPy function or a builtin (which do not keep their arguments)."""
+        namespace = self.parsed.namespace
+        if namespace is None:
+            return False
+        function = namespace.resolve(call.func)
+        module = getattr(function, "__module__", None) or ""
+        return module.startswith("numpy") or module == "builtins" or function is len
 
     def check_block(self, body: list[ast.stmt], loop_targets: tuple[str, ...]) -> None:
         for index, statement in enumerate(body):
@@ -160,6 +223,9 @@ class _Fence:
             if not isinstance(statement.target, ast.Name):
                 self.check_target(statement.target)
             self.check_expression(statement.value)
+        elif isinstance(statement, ast.Expr) and is_append(statement):
+            for argument in statement.value.args:
+                self.check_expression(argument)
         elif isinstance(statement, ast.Expr):
             if not _is_print(statement.value) and not _is_docstring(statement):
                 raise self.refuse(
@@ -303,6 +369,19 @@ def _is_docstring(statement: ast.stmt) -> bool:
         isinstance(statement, ast.Expr)
         and isinstance(statement.value, ast.Constant)
         and isinstance(statement.value.value, str)
+    )
+
+
+def is_append(statement: ast.Expr) -> bool:
+    """``name.append(value)`` as a statement."""
+    call = statement.value
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "append"
+        and isinstance(call.func.value, ast.Name)
+        and len(call.args) == 1
+        and not call.keywords
     )
 
 

@@ -7,6 +7,7 @@ in straight-line code at the top level is assigned once (a user name assigned ag
     body       := statement* return
     statement  := NAME = simple             one operation on atoms
                 | NAME, NAME, ... = atom    unpacking
+                | NAME.append(atom)         onto a list the function made
                 | print(...) | assert ...   kept as written (names renamed)
                 | if NAME: block else: block
                 | for NAME in NAME: block                    the iterable is a range
@@ -54,7 +55,7 @@ import copy
 from dataclasses import dataclass
 
 from overbar.errors import InternalError, UnsupportedSyntaxError
-from overbar.transpiler.fence import always_returns
+from overbar.transpiler.fence import always_returns, is_append
 from overbar.transpiler.names import NameAllocator, names_in
 from overbar.transpiler.parse import ParsedFunction
 
@@ -205,6 +206,11 @@ class _Normalizer:
             self.assign(ast.Name(id=condition, ctx=ast.Store()), statement.test)
             self.body = outer_body
             self.emit(ast.While(test=ast.Name(id=condition, ctx=ast.Load()), body=body, orelse=[]))
+        elif isinstance(statement, ast.Expr) and is_append(statement):
+            receiver = self.load(statement.value.func.value)
+            value = self.atom(statement.value.args[0])
+            method = ast.Attribute(value=receiver, attr="append", ctx=ast.Load())
+            self.emit(ast.Expr(value=ast.Call(func=method, args=[value], keywords=[])))
         elif isinstance(statement, ast.Expr | ast.Assert):  # print(...) and assert, as written
             self.emit(self.renamed(statement))
         elif not isinstance(statement, ast.Pass):

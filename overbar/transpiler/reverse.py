@@ -34,6 +34,7 @@ from overbar.primitives import Attribute, Method, describe
 from overbar.runtime import Runtime
 from overbar.runtime.registry import NON_DIFFERENTIABLE, Rule
 from overbar.transpiler.activity import Activity
+from overbar.transpiler.fence import is_append
 from overbar.transpiler.names import NameAllocator
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import MISSING, ParsedFunction
@@ -134,6 +135,7 @@ class _ReverseSweep:
         suffix = "pullback" if as_pullback else "grad"
         self.function_name = self.names.fresh(f"{form.tree.name}_{suffix}")
         self.stack = self.names.fresh("stack")
+        self.counter = self.names.fresh("_")  # reverse loops count with it; nesting is harmless
         self.pushes: dict[str, list[ast.stmt]] = {}
         self.pops: dict[str, list[ast.stmt]] = {}
         self.overwritten: dict[int, list[str]] = {}  # statement -> the names pushed before it
@@ -306,11 +308,16 @@ class _ReverseSweep:
         outer, self.reverse = self.reverse, []
         line = None
         for statement in reversed(statements):
-            if isinstance(statement, ast.Assign):
+            if isinstance(statement, ast.Assign | ast.Expr) and (
+                isinstance(statement, ast.Assign) or is_append(statement)
+            ):
                 if statement.lineno != line:
                     line = statement.lineno
                     self.reverse.append(comment(self.source_line(statement)))
-                self.reverse_line(statement)
+                if isinstance(statement, ast.Assign):
+                    self.reverse_line(statement)
+                else:
+                    self.reverse_append(statement)
             elif isinstance(statement, ast.If):
                 line = None
                 self.reverse_if(statement)
@@ -360,7 +367,7 @@ class _ReverseSweep:
         for name in sorted(entry - self.defined):
             body.append(_assign(self.bar(name), ast.Constant(0.0)))
         self.defined, self.maybe_zero = set(entry), maybe_zero
-        counter = self.names.fresh("_")
+        counter = self.counter
         steps = _call(self.bind("range", builtins.range), _load(trips))
         loop = ast.For(target=_store(counter), iter=steps, body=body, orelse=[])
         self.reverse.append(ast.copy_location(loop, statement))
@@ -396,6 +403,10 @@ class _ReverseSweep:
         """Names whose adjoints the reverse sweep of ``statements`` may add to."""
         reached = set()
         for node in (n for s in statements for n in ast.walk(s)):
+            if isinstance(node, ast.Expr) and is_append(node):
+                names = [node.value.func.value.id, *_names_in(node.value.args[0])]
+                reached.update(n for n in names if n in self.activity.active)
+                continue
             if not isinstance(node, ast.Assign) or not isinstance(node.targets[0], ast.Name):
                 continue
             if node.targets[0].id not in self.activity.active:
@@ -509,6 +520,21 @@ class _ReverseSweep:
         if self.activity.is_active(source):
             self.accumulate(source, _tuple(parts))
         self.reverse.extend(self.pop(name, name) for name in reversed(pushed))
+
+    def reverse_append(self, statement: ast.Expr) -> None:
+        """``xs.append(v)``:  v̄ += the last element of x̄s, which loses it; xs loses v."""
+        receiver = statement.value.func.value.id
+        value = statement.value.args[0]
+        if receiver in self.activity.active and receiver in self.defined:
+            split = self.bind("split_last", self.runtime.split_last)
+            last = self.temporary()
+            target = ast.Tuple(elts=[_store(last), _store(self.bar(receiver))], ctx=ast.Store())
+            self.reverse.append(
+                ast.Assign(targets=[target], value=_call(split, _load(self.bar(receiver))))
+            )
+            if self.activity.is_active(value):
+                self.accumulate(value, _load(last), may_be_zero=True)
+        self.reverse.append(ast.Expr(value=_method(receiver, "pop")))
 
     def built_as_tuple(self, name: str) -> bool:
         """Whether every binding of ``name`` is a display, a call of the user's own function,
@@ -964,6 +990,10 @@ def _sequence_names(form: NormalForm) -> set[str]:
                 sequences.update({target.id, value.id})
         changed = len(sequences) != size
     return sequences
+
+
+def _names_in(node: ast.AST) -> list[str]:
+    return [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
 
 
 def _is_read(node: ast.AST) -> bool:
