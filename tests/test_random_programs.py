@@ -55,12 +55,21 @@ def blocks(draw, names, depth, indent):
     lines = []
     for _ in range(draw(st.integers(1, 3))):
         new = f"v{len(names)}"
-        kinds = ["assign", "assign", "reassign", "unpack", "branch", "loop"]
+        kinds = ["assign", "assign", "reassign", "unpack", "collect", "branch", "loop"]
         kinds = kinds if depth < 2 else ["assign", "unpack"]
         kind = draw(st.sampled_from(kinds))
         pad = "    " * indent
         if kind == "assign" or (kind == "reassign" and len(names) <= 3):
             lines.append(f"{pad}{new} = {draw(expressions(names))}")
+            names.append(new)
+        elif kind == "collect":
+            steps = draw(st.integers(0, 3))
+            lines.append(f"{pad}parts{len(names)} = [x * 0.0 + {draw(expressions(names))}]")
+            lines.append(f"{pad}for j{depth} in range({steps}):")
+            lines.append(
+                f"{pad}    parts{len(names)}.append(x * 0.0 + {draw(expressions(names))})"
+            )
+            lines.append(f"{pad}{new} = np.sum(np.stack(parts{len(names)}), axis=0)")
             names.append(new)
         elif kind == "unpack":
             a, b = draw(st.sampled_from(names)), draw(st.sampled_from(names))
