@@ -25,8 +25,9 @@ import builtins
 import copy
 import inspect
 import linecache
+import operator
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from overbar.errors import InternalError, MissingRuleError, UnsupportedSyntaxError
@@ -488,7 +489,7 @@ class _ReverseSweep:
         elif self.is_subroutine(application.primal):
             self.apply_pullback(application, output, output_bar, earlier)
         elif application.primal is not CONSTANT:
-            self.apply_rule(output, application, output_bar, earlier)
+            self.apply_rule(output, _as_square(application), output_bar, earlier)
         if overwrites:
             restore = _assign(output, _load(earlier)) if reads_itself else None
             if restore is not None:
@@ -858,6 +859,19 @@ class _ReverseSweep:
             f"overbar cannot differentiate {what} in {self.form.tree.name}: {advice}",
             self.parsed.location(statement.value),
         )
+
+
+def _as_square(application: Application) -> Application:
+    """``x * x`` is differentiated as ``x ** 2``: one contribution, 2 x z̄, instead of two."""
+    left, right = (application.positional + (None, None))[:2]
+    if (
+        application.primal is operator.mul
+        and isinstance(left, ast.Name)
+        and isinstance(right, ast.Name)
+        and left.id == right.id
+    ):
+        return replace(application, primal=operator.pow, positional=(left, ast.Constant(2)))
+    return application
 
 
 def _operands_shaped_like_output(application: Application) -> list[ast.expr]:
