@@ -228,6 +228,59 @@ PROGRAMS = {
         """,
         [[VECTOR, 3], [VECTOR, 0]],
     ),
+    "a partial write keeps the rest of the array (Tangent's first bug)": (
+        """
+        def f(x, w):
+            y = x * 1.0
+            y[0] = 3.0
+            return np.sum(y * w)
+        """,
+        [[VECTOR, VECTOR * 2]],
+    ),
+    "y[i] += e in a loop (Tangent's second bug)": (
+        """
+        def f(x, e):
+            y = x * 2.0
+            for i in range(3):
+                y[i] += e * x[i]
+            return np.sum(y ** 2)
+        """,
+        [[VECTOR, 0.7]],
+    ),
+    "array filled in a loop": (
+        """
+        def f(x, w):
+            out = np.zeros(x.shape[0])
+            for i in range(x.shape[0]):
+                out[i] = np.sin(x[i]) * w
+            return np.sum(out ** 2)
+        """,
+        [[VECTOR, 1.3]],
+    ),
+    "recurrence written into an array": (
+        """
+        def f(x, a):
+            y = np.zeros(x.shape[0])
+            y[0] = x[0]
+            for i in range(1, x.shape[0]):
+                y[i] = y[i - 1] * a + x[i]
+            return np.sum(y * y)
+        """,
+        [[VECTOR, 0.8]],
+    ),
+    "columns of a matrix, masks and index arrays": (
+        """
+        def f(A, v):
+            out = np.zeros((4, 4))
+            for j in range(4):
+                out[:, j] = A[:, j] * v[j] + np.tanh(out[:, j - 1] * 1.0)
+            z = np.copy(v)
+            z[v > 0] = v[v > 0] ** 2
+            z[np.array([0, 2])] = np.sin(v[1]) * np.array([1.0, 2.0])
+            return np.sum(out ** 2) + np.sum(out @ z)
+        """,
+        [[MATRIX, VECTOR]],
+    ),
     "scalar loop of 100 steps": (
         """
         def f(x):

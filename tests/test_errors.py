@@ -42,7 +42,24 @@ REFUSED = [
     ("d = {'a': x}", "a dict display", "{'a': x}"),
     ("y = (z := x * 2)", "an assignment expression", "z := x * 2"),
     ("y = np.concatenate([*x])", "a starred expression", "*x"),
-    ("x[0] = 1.0", "a write into an array", "x[0]"),
+    ("x[0] = 1.0", "a write into the argument x", "def f(x):"),
+    ("y = x\n    y[0] = 1.0", "a write into y, which may share its memory", "y = x"),
+    ("y = x[1:]\n    y[0] = 1.0", "a write into y, which may share its memory", "y = x[1:]"),
+    (
+        "y = x * 1.0\n    r = y[0:2]\n    y[0] = 1.0\n    x = r",
+        "a read of y that may be a view",
+        "y",
+    ),
+    (
+        "y = x * 1.0\n    for i in range(2):\n        z = y.T\n        y[i] = 1.0",
+        "a read of y that may be a view",
+        "y",
+    ),
+    (
+        "y = x * 1.0\n    x.sort()[0] = 1",
+        "a write into part of an array read from an expression",
+        "x.sort()[0]",
+    ),
     ("x.attr = 1.0", "an attribute assignment", "x.attr"),
     ("y = x.copy()\n    y.sort()", "an expression statement", "y.sort()"),
     ("y = x.copy()\n    z = y.fill(0.0)", "fill(), which changes an array", "y.fill(0.0)"),
@@ -180,6 +197,19 @@ def test_unpacking_a_differentiated_array_is_refused():
     g = define("def f(x):\n    y = np.sin(x)\n    a, b = y\n    return a * b\n")
     with pytest.raises(UnsupportedSyntaxError, match="index it instead"):
         overbar.grad(g)(np.ones(2))
+
+
+def test_writes_that_would_lose_information_are_refused_when_run():
+    int_array = define(
+        "def f(x):\n    y = np.zeros(3, dtype=int)\n    y[0] = x\n    return np.sum(y * 1.0)\n"
+    )
+    with pytest.raises(OverbarError, match="dtype int"):
+        overbar.grad(int_array)(0.5)
+    repeated = define(
+        "def f(x):\n    y = np.zeros(3)\n    y[np.array([0, 0])] = x\n    return np.sum(y)\n"
+    )
+    with pytest.raises(OverbarError, match="repeats an index"):
+        overbar.grad(repeated)(np.ones(2))
 
 
 def test_unpacking_an_inactive_value_is_fine():

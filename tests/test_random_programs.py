@@ -55,7 +55,7 @@ def blocks(draw, names, depth, indent):
     lines = []
     for _ in range(draw(st.integers(1, 3))):
         new = f"v{len(names)}"
-        kinds = ["assign", "assign", "reassign", "unpack", "collect", "branch", "loop"]
+        kinds = ["assign", "assign", "reassign", "unpack", "collect", "fill", "branch", "loop"]
         kinds = kinds if depth < 2 else ["assign", "unpack"]
         kind = draw(st.sampled_from(kinds))
         pad = "    " * indent
@@ -70,6 +70,15 @@ def blocks(draw, names, depth, indent):
                 f"{pad}    parts{len(names)}.append(x * 0.0 + {draw(expressions(names))})"
             )
             lines.append(f"{pad}{new} = np.sum(np.stack(parts{len(names)}), axis=0)")
+            names.append(new)
+        elif kind == "fill":
+            steps = draw(st.integers(0, 4))
+            lines.append(f"{pad}{new} = np.zeros(3)")
+            lines.append(f"{pad}for k{depth} in range({steps}):")
+            lines.append(
+                f"{pad}    {new}[k{depth} % 3] = {new}[k{depth} % 3] * 0.5"
+                f" + np.sum({draw(expressions(names))})"
+            )
             names.append(new)
         elif kind == "unpack":
             a, b = draw(st.sampled_from(names)), draw(st.sampled_from(names))

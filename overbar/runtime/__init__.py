@@ -36,9 +36,31 @@ class Runtime:
     split_last: Callable
     shape_of: Callable
     shape_only: Mapping[Callable, tuple[int, ...]]
+    array_makers: frozenset
+    copying_functions: frozenset
+    saved_region: Callable
+    take_and_zero: Callable
     is_differentiable_input: Callable
     describe_input: Callable
 
+
+# Functions that always return a new array: an array made by one may be written into.
+ARRAY_MAKERS = frozenset(
+    [np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_like, np.empty_like]
+    + [np.full_like, np.copy, np.array, np.arange, np.linspace, np.eye, np.identity]
+)
+
+# Functions whose result never shares memory with an argument (every ufunc, reductions, linear
+# algebra, joins): an array may be passed to them between writes into it.
+COPYING_FUNCTIONS = frozenset(
+    {primal for primal in RULES.primals() if isinstance(primal, np.ufunc)}
+    | {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.var, np.std}
+    | {np.cumsum, np.dot, np.inner, np.outer, np.einsum, np.trace, np.where, np.clip}
+    | {np.stack, np.concatenate, np.array, np.copy, np.tril, np.triu, np.linalg.norm}
+    | {np.linalg.inv, np.linalg.solve, np.linalg.det, np.argmax, np.argmin, np.allclose}
+    | {np.isnan, np.isfinite, np.any, np.all, np.count_nonzero, np.shape, np.ndim, np.size}
+    | {len, float, int, abs, sum, print, round}
+)
 
 NUMPY = Runtime(
     rules=RULES,
@@ -61,6 +83,10 @@ NUMPY = Runtime(
         np.size: (0,),
         np.ndim: (0,),
     },
+    array_makers=ARRAY_MAKERS,
+    copying_functions=COPYING_FUNCTIONS,
+    saved_region=helpers.saved_region,
+    take_and_zero=helpers.take_and_zero,
     is_differentiable_input=helpers.is_differentiable_input,
     describe_input=helpers.describe_input,
 )

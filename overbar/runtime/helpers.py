@@ -100,6 +100,39 @@ def shape_of(x):
     return stand_in
 
 
+def saved_region(y, index):
+    """A copy of ``y[index]``, saved before a write of a differentiated value overwrites it."""
+    if y.dtype.kind != "f":
+        raise OverbarError(
+            f"a differentiated value is written into an array of dtype {y.dtype}, which "
+            "rounds or truncates it; create the array with a float dtype"
+        )
+    return np.copy(y[index])
+
+
+def take_and_zero(g, index):
+    """For a write y[index] = v: (ȳ[index], ȳ with zeros at index), leaving ȳ as it was."""
+    if _is_runtime_zero(g):
+        return 0.0, 0.0
+    if not _is_basic_index(index):
+        _check_distinct(index)
+    part = np.copy(g[index])
+    rest = np.copy(g)
+    rest[index] = 0
+    return part, rest
+
+
+def _check_distinct(index) -> None:
+    parts = index if isinstance(index, tuple) else (index,)
+    for part in parts:
+        array = np.asarray(part)
+        if array.dtype.kind in "iu" and np.unique(array).size != array.size:
+            raise OverbarError(
+                "a write through an index array that repeats an index keeps only the last "
+                "value, whose gradient overbar does not derive; write each element once"
+            )
+
+
 def split_last(g):
     """The adjoint of a list split into (its last element's, the rest): undoing an append."""
     if _is_runtime_zero(g):

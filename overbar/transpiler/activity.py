@@ -83,6 +83,9 @@ def _line(
     if isinstance(statement, ast.Return):
         return None, _names(statement.value), True
     target = statement.targets[0]
+    if isinstance(target, ast.Subscript):  # y[i] = v acts as y = f(y, v)
+        array = target.value.id
+        return [array], [array, *_names(target.slice), *_names(statement.value)], True
     targets = [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
     if isinstance(target, ast.Tuple):
         return targets, _names(statement.value), True

@@ -64,13 +64,28 @@ MUTATING_CALLS = frozenset(
 )  # fmt: skip
 
 
-def check_supported(parsed: ParsedFunction) -> None:
-    """Raise ``UnsupportedSyntaxError`` at the first construct overbar cannot handle."""
-    _Fence(parsed).check()
+def check_supported(
+    parsed: ParsedFunction,
+    array_makers: frozenset = frozenset(),
+    copying_functions: frozenset = frozenset(),
+) -> None:
+    """Raise ``UnsupportedSyntaxError`` at the first construct overbar cannot handle.
+
+    From the runtime: ``array_makers`` always return a new array (np.zeros, ...), so an array
+    they made may be written into; ``copying_functions`` never return a view of an argument.
+    """
+    _Fence(parsed, array_makers, copying_functions).check()
 
 
 class _Fence:
-    def __init__(self, parsed: ParsedFunction):
+    def __init__(
+        self,
+        parsed: ParsedFunction,
+        array_makers: frozenset = frozenset(),
+        copying_functions: frozenset = frozenset(),
+    ):
+        self.array_makers = array_makers
+        self.copying_functions = copying_functions
         self.parsed = parsed
         self.tree = parsed.tree
         self.parameters = {a.arg for a in _all_arguments(self.tree.args)}
@@ -96,6 +111,113 @@ class _Fence:
             )
         self.check_augmented_assignments(body)
         self.check_appends(body)
+        self.check_writes(body)
+
+    def check_writes(self, body: list[ast.stmt]) -> None:
+        """``y[i] = v`` changes y in place: allow it only where nothing else can see y change.
+
+        Every binding of y must make a new array (np.zeros, np.copy, x.copy(), arithmetic...),
+        so no argument and no other name shares it; and until the last write into y, y may
+        only be read in ways that copy: as an operand of arithmetic or a comparison (``y[i]``
+        included), or as an argument of a library function that returns a new array. A read
+        that could give a view (``row = y[0]``, ``z = y``, ``y.reshape(...)``) is allowed only
+        after the last write, when y no longer changes.
+        """
+        written = {
+            target.value.id
+            for statement in body
+            for node in ast.walk(statement)
+            if isinstance(node, ast.Assign | ast.AugAssign)
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(target, ast.Subscript)
+        }
+        for name in sorted(written):
+            self.check_owned_array(body, name)
+
+    def check_owned_array(self, body: list[ast.stmt], name: str) -> None:
+        if name in self.parameters:
+            raise self.refuse(
+                self.tree,
+                f"a write into the argument {name}",
+                f"it would change the caller's array; write into a copy ({name}_copy = "
+                f"{name}.copy())",
+            )
+        last_write = max(
+            index
+            for index, statement in enumerate(body)
+            for node in ast.walk(statement)
+            if _writes_into(node, name)
+        )
+        copying: set[int] = set()
+        for index, statement in enumerate(body):
+            for node in ast.walk(statement):
+                rebinds = isinstance(node, ast.stmt) and name in _bound_names(node)
+                if rebinds and not self.creates_array(getattr(node, "value", None)):
+                    raise self.refuse(
+                        node,
+                        f"a write into {name}, which may share its memory with another " "array",
+                        f"make {name} a new array (np.zeros(...), np.copy(...), x.copy()) "
+                        "before writing into it",
+                    )
+                if _writes_into(node, name):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    copying.update(id(t.value) for t in targets if isinstance(t, ast.Subscript))
+                    if isinstance(node, ast.AugAssign):
+                        copying.add(id(node.target.value))
+                elif isinstance(node, ast.BinOp | ast.UnaryOp | ast.Compare):
+                    operands = (
+                        [node.operand]
+                        if isinstance(node, ast.UnaryOp)
+                        else (
+                            [node.left, node.right]
+                            if isinstance(node, ast.BinOp)
+                            else [node.left, *node.comparators]
+                        )
+                    )
+                    for operand in operands:
+                        copying.add(id(operand))
+                        if isinstance(operand, ast.Subscript):
+                            copying.add(id(operand.value))
+                elif isinstance(node, ast.Call) and self.copies_arguments(node):
+                    copying.update(id(a) for a in node.args)
+                    copying.update(id(a.value) for a in node.args if isinstance(a, ast.Subscript))
+            if index > last_write:
+                continue
+            for node in ast.walk(statement):
+                if (
+                    isinstance(node, ast.Name)
+                    and node.id == name
+                    and isinstance(node.ctx, ast.Load)
+                    and id(node) not in copying
+                ):
+                    raise self.refuse(
+                        node,
+                        f"a read of {name} that may be a view of it, before a later write "
+                        f"into {name}",
+                        "the view would change with the write; read it with arithmetic "
+                        f"(y[i] * 1.0) or after the last write into {name}",
+                    )
+
+    def creates_array(self, value: ast.expr | None) -> bool:
+        """Whether ``value`` certainly evaluates to a new array no other name refers to."""
+        if isinstance(value, ast.BinOp | ast.UnaryOp):
+            return True
+        if not isinstance(value, ast.Call):
+            return False
+        if isinstance(value.func, ast.Attribute) and value.func.attr == "copy":
+            return True
+        return self.resolve(value.func) in self.array_makers
+
+    def copies_arguments(self, call: ast.Call) -> bool:
+        """A call of a library function that returns a new array (not a view of an argument)."""
+        return self.resolve(call.func) in self.copying_functions
+
+    def resolve(self, node: ast.expr):
+        namespace = self.parsed.namespace
+        try:
+            return namespace.resolve(node) if namespace is not None else None
+        except Exception:  # a property raising on access: not a known function
+            return None
 
     def check_appends(self, body: list[ast.stmt]) -> None:
         """``xs.append(v)`` changes the list in place; allow it where nothing else sees xs.
@@ -249,12 +371,14 @@ class _Fence:
         ):
             return
         if isinstance(target, ast.Subscript):
-            raise self.refuse(
-                target,
-                "a write into an array",
-                "writes into arrays are not supported yet; build the array with "
-                "np.concatenate, np.stack or np.where instead",
-            )
+            if not isinstance(target.value, ast.Name):
+                raise self.refuse(
+                    target,
+                    "a write into part of an array read from an expression",
+                    "write into a named array: y[i, j] = v",
+                )
+            self.check_expression(target.slice)
+            return
         if isinstance(target, ast.Attribute):
             raise self.refuse(target, "an attribute assignment", "assign to a local name instead")
         raise self.refuse(target, "this assignment target", "assign to names or a tuple of names")
@@ -303,7 +427,7 @@ class _Fence:
         is fresh, and every use of v is an operand of arithmetic, a comparison or the return.
         """
         for index, statement in enumerate(body):
-            if isinstance(statement, ast.AugAssign):
+            if isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Name):
                 binding = _last_binding(body[:index], statement.target.id)
                 window = body[body.index(binding) + 1 : index] if binding else []
                 self.check_augmented(statement, _is_fresh_binding(binding), window)
@@ -312,7 +436,7 @@ class _Fence:
             for statement in body
             if not isinstance(statement, ast.AugAssign)
             for node in ast.walk(statement)
-            if isinstance(node, ast.AugAssign)
+            if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name)
         ]
         for statement in nested:
             name = statement.target.id
@@ -422,7 +546,22 @@ def _single_target(statement: ast.Assign | ast.AnnAssign) -> ast.expr:
     return statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
 
 
+def _writes_into(node: ast.AST, name: str) -> bool:
+    """Whether ``node`` is ``name[...] = v`` or ``name[...] op= v``."""
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, ast.AugAssign):
+        targets = [node.target]
+    else:
+        return False
+    return any(
+        isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == name
+        for t in targets
+    )
+
+
 def _bound_names(statement: ast.stmt) -> set[str]:
+    """Names ``statement`` binds (a write into ``y[i]`` binds none)."""
     names = set()
     targets = []
     if isinstance(statement, ast.Assign):
@@ -430,6 +569,8 @@ def _bound_names(statement: ast.stmt) -> set[str]:
     elif isinstance(statement, ast.AnnAssign | ast.AugAssign | ast.For):
         targets = [statement.target]
     for target in targets:
+        if isinstance(target, ast.Subscript):
+            continue
         for node in ast.walk(target):
             if isinstance(node, ast.Name):
                 names.add(node.id)

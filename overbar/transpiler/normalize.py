@@ -7,6 +7,7 @@ in straight-line code at the top level is assigned once (a user name assigned ag
     body       := statement* return
     statement  := NAME = simple             one operation on atoms
                 | NAME, NAME, ... = atom    unpacking
+                | NAME[index] = atom        into an array the function made
                 | NAME.append(atom)         onto a list the function made
                 | print(...) | assert ...   kept as written (names renamed)
                 | if NAME: block else: block
@@ -174,9 +175,14 @@ class _Normalizer:
         elif isinstance(statement, ast.AnnAssign):
             self.assign(statement.target, statement.value)
         elif isinstance(statement, ast.AugAssign):
-            target = ast.Name(id=statement.target.id, ctx=ast.Load())
+            if isinstance(statement.target, ast.Subscript):  # y[i] += v: y[i] = y[i] + v
+                current = ast.Subscript(
+                    value=statement.target.value, slice=statement.target.slice, ctx=ast.Load()
+                )
+            else:
+                current = ast.Name(id=statement.target.id, ctx=ast.Load())
             value = ast.copy_location(
-                ast.BinOp(left=target, op=statement.op, right=statement.value), statement
+                ast.BinOp(left=current, op=statement.op, right=statement.value), statement
             )
             self.assign(statement.target, value)
         elif isinstance(statement, ast.Return):
@@ -301,6 +307,13 @@ class _Normalizer:
         return ast.Name(id=name, ctx=ast.Load())
 
     def assign(self, target: ast.expr, value: ast.expr) -> None:
+        if isinstance(target, ast.Subscript):  # a write into the array: y[index] = atom
+            atom = self.atom(value)
+            array = self.load(target.value)
+            index = self.index(target.slice)
+            written = ast.Subscript(value=array, slice=index, ctx=ast.Store())
+            self.emit(ast.Assign(targets=[written], value=atom))
+            return
         if isinstance(target, ast.Name):
             expression = self.expression(value)
             self.emit(ast.Assign(targets=[self.store(target.id)], value=expression))
@@ -492,7 +505,13 @@ def _targets(statement: ast.AST) -> list[str]:
         targets = [statement.target]
     else:
         return []
-    return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    return [
+        n.id
+        for t in targets
+        if not isinstance(t, ast.Subscript)  # a write into y[i] does not bind y
+        for n in ast.walk(t)
+        if isinstance(n, ast.Name)
+    ]
 
 
 def _is_docstring(statement: ast.stmt) -> bool:

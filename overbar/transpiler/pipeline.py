@@ -103,7 +103,7 @@ def transform(
     With ``as_pullback`` the result is the pullback a caller of ``function`` uses.
     """
     parsed = parse(function)
-    check_supported(parsed)
+    check_supported(parsed, runtime.array_makers, runtime.copying_functions)
     normal_form = normalize(parsed)
     activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
     helpers = functools.partial(pullback_of, runtime=runtime)

@@ -46,6 +46,7 @@ from overbar.transpiler.primitive import (
     PACK,
     Application,
     application_of,
+    index_value,
 )
 from overbar.transpiler.templates import Substitution, Template, template_of
 
@@ -143,6 +144,7 @@ class _ReverseSweep:
         self.maybe_unbound: set[str] = set()
         self.previous: dict[str, str] = {}
         self.trips: dict[int, str] = {}
+        self.writes = False
         self.temporaries: set[str] = set(form.temporaries)
         self.sequences = _sequence_names(form)
         self.bindings: dict[str, Any] = {}
@@ -249,6 +251,20 @@ class _ReverseSweep:
         self.pushes.setdefault(name, []).append(statement)
         return statement
 
+    def save_region(self, statement: ast.Assign) -> ast.stmt:
+        """Push a copy of what ``y[index] = v`` overwrites; the reverse sweep writes it back."""
+        self.writes = True
+        written = statement.targets[0]
+        array = _load(written.value.id)
+        if self.activity.is_active(statement.value):
+            index = index_value(copy.deepcopy(written.slice), self.bind("slice", builtins.slice))
+            saved = _call(self.bind("saved_region", self.runtime.saved_region), array, index)
+        else:
+            region = ast.Subscript(value=array, slice=copy.deepcopy(written.slice), ctx=ast.Load())
+            method = ast.Attribute(value=region, attr="copy", ctx=ast.Load())
+            saved = ast.Call(func=method, args=[], keywords=[])
+        return ast.Expr(value=_method(self.stack, "append", saved))
+
     def pop(self, target: str, name: str) -> ast.stmt:
         """``target = stack.pop()``, restoring ``name`` (removed with ``name``'s pushes)."""
         statement = _assign(target, _method(self.stack, "pop"))
@@ -262,7 +278,9 @@ class _ReverseSweep:
         may be and surely are bound on entry, updated for the exit."""
         out: list[ast.stmt] = []
         for statement in statements:
-            if isinstance(statement, ast.Assign):
+            if is_write(statement):
+                out.extend([self.save_region(statement), statement])
+            elif isinstance(statement, ast.Assign):
                 targets = _assigned(statement)
                 for name in targets:
                     if name in bound:
@@ -315,7 +333,9 @@ class _ReverseSweep:
                 if statement.lineno != line:
                     line = statement.lineno
                     self.reverse.append(comment(self.source_line(statement)))
-                if isinstance(statement, ast.Assign):
+                if is_write(statement):
+                    self.reverse_write(statement)
+                elif isinstance(statement, ast.Assign):
                     self.reverse_line(statement)
                 else:
                     self.reverse_append(statement)
@@ -406,6 +426,10 @@ class _ReverseSweep:
         for node in (n for s in statements for n in ast.walk(s)):
             if isinstance(node, ast.Expr) and is_append(node):
                 names = [node.value.func.value.id, *_names_in(node.value.args[0])]
+                reached.update(n for n in names if n in self.activity.active)
+                continue
+            if is_write(node):
+                names = [node.targets[0].value.id, *_names_in(node.value)]
                 reached.update(n for n in names if n in self.activity.active)
                 continue
             if not isinstance(node, ast.Assign) or not isinstance(node.targets[0], ast.Name):
@@ -522,6 +546,29 @@ class _ReverseSweep:
             self.accumulate(source, _tuple(parts))
         self.reverse.extend(self.pop(name, name) for name in reversed(pushed))
 
+    def reverse_write(self, statement: ast.Assign) -> None:
+        """``y[index] = v``:  v̄ += ȳ[index],  ȳ[index] = 0 (in a copy); then y[index] gets
+        back what it held before."""
+        written = statement.targets[0]
+        array, value = written.value.id, statement.value
+        if array in self.activity.active and array in self.defined:
+            if array in self.maybe_zero:
+                self.reverse.append(self.shaped(array))
+            index = index_value(copy.deepcopy(written.slice), self.bind("slice", builtins.slice))
+            take = self.bind("take_and_zero", self.runtime.take_and_zero)
+            part = self.temporary()
+            target = ast.Tuple(elts=[_store(part), _store(self.bar(array))], ctx=ast.Store())
+            self.reverse.append(
+                ast.Assign(targets=[target], value=_call(take, _load(self.bar(array)), index))
+            )
+            if self.activity.is_active(value):
+                unbroadcast = self.bind("unbroadcast", self.runtime.unbroadcast)
+                self.accumulate(value, _call(unbroadcast, _load(part), copy.deepcopy(value)))
+        restore = ast.Subscript(
+            value=_load(array), slice=copy.deepcopy(written.slice), ctx=ast.Store()
+        )
+        self.reverse.append(ast.Assign(targets=[restore], value=_method(self.stack, "pop")))
+
     def reverse_append(self, statement: ast.Expr) -> None:
         """``xs.append(v)``:  v̄ += the last element of x̄s, which loses it; xs loses v."""
         receiver = statement.value.func.value.id
@@ -587,7 +634,7 @@ class _ReverseSweep:
         if kept:  # first bound inside a loop or branch, but saved before every assignment
             targets = [_store(name) for name in kept]
             prologue.append(ast.Assign(targets=targets, value=ast.Constant(None)))
-        if self.trips or any(name not in unread for name in self.pushes):
+        if self.trips or self.writes or any(name not in unread for name in self.pushes):
             prologue.insert(0, _assign(self.stack, ast.List(elts=[], ctx=ast.Load())))
         return prologue, forward, reverse
 
@@ -961,7 +1008,19 @@ def _if(test: ast.expr, body: list, orelse: list, where: ast.stmt) -> ast.If:
 
 
 def _assigned(statement: ast.Assign) -> list[str]:
-    return [n.id for t in statement.targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    """The names ``statement`` binds (a write into ``y[i]`` binds none)."""
+    return [
+        n.id
+        for t in statement.targets
+        if not isinstance(t, ast.Subscript)
+        for n in ast.walk(t)
+        if isinstance(n, ast.Name)
+    ]
+
+
+def is_write(statement: ast.stmt) -> bool:
+    """``y[index] = value``: a write into an array."""
+    return isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Subscript)
 
 
 def _assigned_within(statement: ast.stmt) -> set[str]:

@@ -66,13 +66,13 @@ def _reads(node: ast.AST) -> list[str]:
 
 
 def _writes(statement: ast.stmt) -> set[str]:
-    """Every name ``statement`` assigns, inside its blocks too."""
+    """Every name ``statement`` assigns, or writes into (``y[i] = v``), inside its blocks too."""
     return {
         n.id
         for node in ast.walk(statement)
         if isinstance(node, ast.Assign | ast.For)
         for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-        for n in ast.walk(target)
+        for n in ast.walk(target.value if isinstance(target, ast.Subscript) else target)
         if isinstance(n, ast.Name)
     }
 
@@ -113,8 +113,16 @@ def _live_block(
         removable = index >= removable_from
         if isinstance(statement, ast.Assign):
             targets = _writes(statement)
-            if removable and not targets & live and not _has_effect(statement, effects):
+            written_into = isinstance(statement.targets[0], ast.Subscript)
+            if (
+                removable
+                and not written_into
+                and not targets & live
+                and not _has_effect(statement, effects)
+            ):
                 continue
+            if written_into:  # y[i] = v keeps the rest of y: y stays live
+                targets = set()
             live -= targets
             live.update(_reads(statement))
         elif isinstance(statement, ast.If) and removable:
