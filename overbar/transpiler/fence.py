@@ -206,7 +206,8 @@ class _Fence:
             return False
         if isinstance(value.func, ast.Attribute) and value.func.attr == "copy":
             return True
-        return self.resolve(value.func) in self.array_makers
+        function = self.resolve(value.func)
+        return function in self.array_makers or function in self.copying_functions
 
     def copies_arguments(self, call: ast.Call) -> bool:
         """A call of a library function that returns a new array (not a view of an argument)."""
