@@ -73,12 +73,14 @@ def blocks(draw, names, depth, indent):
             names.append(new)
         elif kind == "fill":
             steps = draw(st.integers(0, 4))
-            lines.append(f"{pad}{new} = np.zeros(3)")
+            array = f"filled{len(names)}"
+            lines.append(f"{pad}{array} = np.zeros(3)")
             lines.append(f"{pad}for k{depth} in range({steps}):")
             lines.append(
-                f"{pad}    {new}[k{depth} % 3] = {new}[k{depth} % 3] * 0.5"
+                f"{pad}    {array}[k{depth} % 3] = {array}[k{depth} % 3] * 0.5"
                 f" + np.sum({draw(expressions(names))})"
             )
+            lines.append(f"{pad}{new} = {array} * 1.0")
             names.append(new)
         elif kind == "unpack":
             a, b = draw(st.sampled_from(names)), draw(st.sampled_from(names))
