@@ -281,6 +281,42 @@ PROGRAMS = {
         """,
         [[MATRIX, VECTOR]],
     ),
+    "break and continue": (
+        """
+        def f(x, a):
+            y = x * 1.0
+            for i in range(10):
+                if np.sum(y ** 2) > 4.0:
+                    break
+                if i % 3 == 1:
+                    continue
+                y = y * a + 0.1
+            z = x * 1.0
+            k = 0
+            while True:
+                k = k + 1
+                if k > 5:
+                    break
+                if k == 2:
+                    continue
+                z = np.sin(z) * a
+            return np.sum(y) + np.sum(z)
+        """,
+        [[VECTOR * 0.3, 1.3], [VECTOR * 0.3, 0.9]],
+    ),
+    "newton iteration stopped by a tolerance": (
+        """
+        def f(c):
+            x = c * 0.5 + 1.0
+            for i in range(50):
+                step = (x * x - c) / (2.0 * x)
+                x = x - step
+                if np.abs(step) < 1e-12:
+                    break
+            return x
+        """,
+        [[2.0], [9.0]],
+    ),
     "scalar loop of 100 steps": (
         """
         def f(x):

@@ -109,6 +109,10 @@ def blocks(draw, names, depth, indent):
             names.append(new)
             inner = list(names)
             lines.append(f"{pad}for i{depth} in range({steps}):")
+            jump = draw(st.sampled_from(["", "break", "continue"]))
+            if jump:
+                lines.append(f"{pad}    if i{depth} == {draw(st.integers(0, 2))}:")
+                lines.append(f"{pad}        {jump}")
             lines += draw(blocks(inner, depth + 1, indent + 1))
             lines.append(
                 f"{pad}    {new} = np.tanh({new}) * 0.8 + {draw(expressions(inner))} * 0.1"

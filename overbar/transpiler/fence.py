@@ -18,8 +18,6 @@ from overbar.transpiler.parse import ParsedFunction
 
 _STATEMENT_NAMES = {
     ast.AsyncFor: ("an async for loop", "asynchronous code cannot be differentiated"),
-    ast.Break: ("a break statement", "loop while a condition holds instead (while cond:)"),
-    ast.Continue: ("a continue statement", "put the rest of the body under an if instead"),
     ast.With: ("a with statement", "move it outside the differentiated function"),
     ast.AsyncWith: ("an async with statement", "move it outside the function"),
     ast.Try: ("a try statement", "exceptions cannot be differentiated; move it outside"),
@@ -313,6 +311,18 @@ class _Fence:
             if isinstance(statement, ast.For):
                 self.check_target(statement.target)
                 self.check_expression(statement.iter)
+                over_range = (
+                    isinstance(statement.iter, ast.Call)
+                    and isinstance(statement.iter.func, ast.Name)
+                    and statement.iter.func.id == "range"
+                    and isinstance(statement.target, ast.Name)
+                )
+                if _breaks(statement.body) and not over_range:
+                    raise self.refuse(
+                        statement,
+                        "a break in a loop over anything but range(...)",
+                        "loop over the indices instead: for i in range(len(xs)): x = xs[i]",
+                    )
                 targets = {n.id for n in ast.walk(statement.target) if isinstance(n, ast.Name)}
             else:
                 self.check_expression(statement.test)
@@ -361,7 +371,7 @@ class _Fence:
                 self.check_expression(argument, allow_strings=True)
         elif isinstance(statement, ast.Assert):
             self.check_expression(statement.test)
-        elif not isinstance(statement, ast.Pass):
+        elif not isinstance(statement, ast.Pass | ast.Break | ast.Continue):
             raise self.refuse(statement, f"a {kind.__name__} statement", "it is not supported yet")
 
     def check_target(self, target: ast.expr) -> None:
@@ -545,6 +555,23 @@ def _is_fresh_binding(statement: ast.stmt | None) -> bool:
 
 def _single_target(statement: ast.Assign | ast.AnnAssign) -> ast.expr:
     return statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
+
+
+def _breaks(statements: list[ast.stmt]) -> bool:
+    """Whether ``statements`` break out of the loop they are the body of."""
+    return any(
+        isinstance(node, ast.Break)
+        for statement in statements
+        for node in _walk_this_loop(statement)
+    )
+
+
+def _walk_this_loop(node: ast.AST):
+    """``ast.walk`` that does not enter nested loops (their breaks are their own)."""
+    yield node
+    for child in ast.iter_child_nodes(node):
+        if not isinstance(child, ast.For | ast.While):
+            yield from _walk_this_loop(child)
 
 
 def _writes_into(node: ast.AST, name: str) -> bool:

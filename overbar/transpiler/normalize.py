@@ -28,8 +28,11 @@ Temporaries are named ``tmp1``, ``tmp2``, ... in order of appearance, so the sam
 gives the same normal form. Augmented assignment ``v op= e`` becomes ``v_2 = v op e`` (the fence
 has checked that no other name shares v's array). ``a if c else b`` becomes an ``if`` statement;
 a return inside a branch assigns ``result``, and the code after that branch moves into the paths
-that did not return. A loop over anything but ``range`` walks an index: ``for v in xs`` becomes
-``for i in range(len(xs)): v = xs[i]`` (likewise ``enumerate``, ``zip`` and ``reversed``).
+that did not return. ``continue`` sets a flag under which the rest of the iteration runs;
+``break`` sets another that the loop condition reads (a ``for`` loop over a range with a
+``break`` becomes a ``while`` loop over the range's indices). A loop over anything but
+``range`` walks an index: ``for v in xs`` becomes ``for i in range(len(xs)): v = xs[i]``
+(likewise ``enumerate``, ``zip`` and ``reversed``).
 
 >>> import textwrap
 >>> print(show(textwrap.dedent('''
@@ -110,6 +113,7 @@ class _Normalizer:
             a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
         )
         self.names = NameAllocator(names_in(self.tree))
+        self.tree = _without_jumps(self.tree, self.names)
         self.assigned_anywhere = _assigned_names(self.tree) | set(self.parameters)
         self.mutable = _assigned_in_blocks(self.tree.body)
         self.returns_in_branches = any(
@@ -562,3 +566,129 @@ def lift_returns(statements: list[ast.stmt]) -> list[ast.stmt]:
             )
             return [*statements[:index], ast.copy_location(lifted, statement)]
     return statements
+
+
+def _without_jumps(tree: ast.FunctionDef, names: NameAllocator) -> ast.FunctionDef:
+    """``tree`` with every break and continue replaced by flags (see the module docstring)."""
+    if not any(isinstance(n, ast.Break | ast.Continue) for n in ast.walk(tree)):
+        return tree
+    tree = copy.deepcopy(tree)
+    tree.body = _rewrite_loops(tree.body, names)
+    return tree
+
+
+def _rewrite_loops(statements: list[ast.stmt], names: NameAllocator) -> list[ast.stmt]:
+    out: list[ast.stmt] = []
+    for statement in statements:
+        if isinstance(statement, ast.If):
+            statement.body = _rewrite_loops(statement.body, names)
+            statement.orelse = _rewrite_loops(statement.orelse, names)
+            out.append(statement)
+        elif isinstance(statement, ast.For | ast.While):
+            statement.body = _rewrite_loops(statement.body, names)
+            out.extend(_loop_without_jumps(statement, names))
+        else:
+            out.append(statement)
+    return out
+
+
+def _jumps(statements: list[ast.stmt], kind: type) -> bool:
+    """Whether ``statements`` hold a ``kind`` (Break or Continue) of this loop level."""
+    for statement in statements:
+        if isinstance(statement, kind):
+            return True
+        if isinstance(statement, ast.If) and (
+            _jumps(statement.body, kind) or _jumps(statement.orelse, kind)
+        ):
+            return True
+    return False
+
+
+def _loop_without_jumps(loop: ast.For | ast.While, names: NameAllocator) -> list[ast.stmt]:
+    breaks, continues = _jumps(loop.body, ast.Break), _jumps(loop.body, ast.Continue)
+    if not breaks and not continues:
+        return [loop]
+
+    def located(node: ast.AST) -> ast.AST:
+        return ast.fix_missing_locations(ast.copy_location(node, loop))
+
+    def assign(name: str, value: ast.expr) -> ast.stmt:
+        return located(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value))
+
+    skip = names.fresh("skip")
+    stop = names.fresh("stop") if breaks else None
+    body = [assign(skip, ast.Constant(False)), *_guarded(loop.body, skip, stop, assign)]
+    before: list[ast.stmt] = []
+    if stop is not None:
+        before.append(assign(stop, ast.Constant(False)))
+    if isinstance(loop, ast.While) or stop is None:
+        if stop is not None:
+            loop.test = located(
+                ast.IfExp(
+                    test=ast.Name(id=stop, ctx=ast.Load()),
+                    body=ast.Constant(False),
+                    orelse=loop.test,
+                )
+            )
+        loop.body = body
+        return [*before, loop]
+    # `for target in range(...)` with a break: walk the range's indices while not stopped.
+    steps, index = names.fresh("steps"), names.fresh("step")
+    is_range = (
+        isinstance(loop.iter, ast.Call)
+        and isinstance(loop.iter.func, ast.Name)
+        and loop.iter.func.id == "range"
+        and isinstance(loop.target, ast.Name)
+    )
+    if not is_range:  # the fence refuses these
+        raise InternalError("a break in a loop over something else than range reached normalize")
+    length = ast.Call(
+        func=ast.Name(id="len", ctx=ast.Load()),
+        args=[ast.Name(id=steps, ctx=ast.Load())],
+        keywords=[],
+    )
+    more = ast.Compare(
+        left=ast.Name(id=index, ctx=ast.Load()), ops=[ast.Lt()], comparators=[length]
+    )
+    test = ast.IfExp(test=ast.Name(id=stop, ctx=ast.Load()), body=ast.Constant(False), orelse=more)
+    step = ast.Subscript(
+        value=ast.Name(id=steps, ctx=ast.Load()),
+        slice=ast.Name(id=index, ctx=ast.Load()),
+        ctx=ast.Load(),
+    )
+    advance = ast.BinOp(
+        left=ast.Name(id=index, ctx=ast.Load()), op=ast.Add(), right=ast.Constant(1)
+    )
+    while_body = [assign(loop.target.id, step), assign(index, advance), *body]
+    return [
+        *before,
+        assign(steps, loop.iter),
+        assign(index, ast.Constant(0)),
+        located(ast.While(test=located(test), body=while_body, orelse=[])),
+    ]
+
+
+def _guarded(statements: list[ast.stmt], skip: str, stop: str | None, assign) -> list[ast.stmt]:
+    """``statements`` with break/continue turned into flag assignments, and the statements
+    after one that may jump run only ``if not skip``."""
+    out: list[ast.stmt] = []
+    for index, statement in enumerate(statements):
+        if isinstance(statement, ast.Continue | ast.Break):
+            out.append(assign(skip, ast.Constant(True)))
+            if isinstance(statement, ast.Break):
+                out.append(assign(stop, ast.Constant(True)))
+            return out  # the rest of this block never runs
+        if isinstance(statement, ast.If) and (
+            _jumps([statement], ast.Break) or _jumps([statement], ast.Continue)
+        ):
+            statement.body = _guarded(statement.body, skip, stop, assign) or [ast.Pass()]
+            statement.orelse = _guarded(statement.orelse, skip, stop, assign)
+            out.append(statement)
+            rest = _guarded(statements[index + 1 :], skip, stop, assign)
+            if rest:
+                test = ast.UnaryOp(op=ast.Not(), operand=ast.Name(id=skip, ctx=ast.Load()))
+                guard = ast.If(test=test, body=rest, orelse=[])
+                out.append(ast.fix_missing_locations(ast.copy_location(guard, statement)))
+            return out
+        out.append(statement)
+    return out
