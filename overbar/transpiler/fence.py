@@ -179,22 +179,14 @@ class _Fence:
                 elif isinstance(node, ast.Call) and self.copies_arguments(node):
                     copying.update(id(a) for a in node.args)
                     copying.update(id(a.value) for a in node.args if isinstance(a, ast.Subscript))
-            if index > last_write:
-                continue
-            for node in ast.walk(statement):
-                if (
-                    isinstance(node, ast.Name)
-                    and node.id == name
-                    and isinstance(node.ctx, ast.Load)
-                    and id(node) not in copying
-                ):
-                    raise self.refuse(
-                        node,
-                        f"a read of {name} that may be a view of it, before a later write "
-                        f"into {name}",
-                        "the view would change with the write; read it with arithmetic "
-                        f"(y[i] * 1.0) or after the last write into {name}",
-                    )
+            read = _read_outside([statement], name, copying) if index <= last_write else None
+            if read is not None:
+                raise self.refuse(
+                    read,
+                    f"a read of {name} that may be a view of it, before a later write into {name}",
+                    "the view would change with the write; read it with arithmetic "
+                    f"(y[i] * 1.0) or after the last write into {name}",
+                )
 
     def creates_array(self, value: ast.expr | None) -> bool:
         """Whether ``value`` certainly evaluates to a new array no other name refers to."""
@@ -256,20 +248,14 @@ class _Fence:
             raise self.refuse(
                 self.tree, f"appending to the argument {name}", "append to a list of your own"
             )
-        for statement in body:
-            for node in ast.walk(statement):
-                if (
-                    isinstance(node, ast.Name)
-                    and node.id == name
-                    and isinstance(node.ctx, ast.Load)
-                    and id(node) not in allowed
-                ):
-                    raise self.refuse(
-                        node,
-                        f"this use of the list {name}, which is appended to",
-                        "another name or function could keep it and see it change; read it "
-                        "with indexing, len() or NumPy functions only",
-                    )
+        read = _read_outside(body, name, allowed)
+        if read is not None:
+            raise self.refuse(
+                read,
+                f"this use of the list {name}, which is appended to",
+                "another name or function could keep it and see it change; read it "
+                "with indexing, len() or NumPy functions only",
+            )
 
     def is_library_call(self, call: ast.Call) -> bool:
         """A call of a NumPy function or a builtin (which do not keep their arguments)."""
@@ -555,6 +541,20 @@ def _is_fresh_binding(statement: ast.stmt | None) -> bool:
 
 def _single_target(statement: ast.Assign | ast.AnnAssign) -> ast.expr:
     return statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
+
+
+def _read_outside(statements: list[ast.stmt], name: str, allowed: set[int]) -> ast.Name | None:
+    """The first read of ``name`` in ``statements`` whose node is not in ``allowed``."""
+    for statement in statements:
+        for node in ast.walk(statement):
+            if (
+                isinstance(node, ast.Name)
+                and node.id == name
+                and isinstance(node.ctx, ast.Load)
+                and id(node) not in allowed
+            ):
+                return node
+    return None
 
 
 def _breaks(statements: list[ast.stmt]) -> bool:
