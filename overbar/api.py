@@ -22,6 +22,7 @@ from overbar.transpiler.pipeline import Stages, all_sources, transform
 Wrt = int | str | Sequence[int | str]
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_FLOAT64 = np.dtype(np.float64)
 
 
 def transformed(function: Callable, wrt: tuple[str, ...]) -> Stages:
@@ -66,13 +67,16 @@ class GradientFunction:
         compiled = self._compiled
         if compiled is None:
             compiled = self._compiled = self.stages.emitted.function
-        accepts = NUMPY.is_differentiable_input
         for position, name in self._input_checks:
             if position is not None and position < len(args):
-                if not accepts(args[position]):
-                    self._refuse_input(name, args[position])
-            elif name in kwargs and not accepts(kwargs[name]):
-                self._refuse_input(name, kwargs[name])
+                value = args[position]
+            elif name in kwargs:
+                value = kwargs[name]
+            else:
+                continue
+            # The common case (a float64 array) without a call; anything else is looked at.
+            if type(value) is not np.ndarray or value.dtype is not _FLOAT64:
+                self._check_input(name, value)
         try:
             value, gradients = compiled(*args, **kwargs)
         except NonScalarOutputError as error:
@@ -83,6 +87,10 @@ class GradientFunction:
         if self._one_in_tuple:
             gradients = (gradients,)
         return (value, gradients) if self._with_value else gradients
+
+    def _check_input(self, name: str, value: Any) -> None:
+        if not NUMPY.is_differentiable_input(value):
+            self._refuse_input(name, value)
 
     def _refuse_input(self, name: str, value: Any) -> None:
         raise ArgumentError(

@@ -415,11 +415,15 @@ def _describe_value(y) -> str:
 _DIFFERENTIABLE_KINDS = frozenset("fiu")
 
 
+_FLOAT64 = np.dtype(np.float64)
+
+
 def is_differentiable_input(value) -> bool:
     """Whether ``value`` is something overbar can differentiate with respect to."""
     kind = type(value)
     if kind is np.ndarray:
-        return value.dtype.kind in _DIFFERENTIABLE_KINDS
+        dtype = value.dtype
+        return dtype is _FLOAT64 or dtype.kind in _DIFFERENTIABLE_KINDS
     if kind is float or kind is np.float64:
         return True
     return isinstance(value, _NUMBER_TYPES) and not isinstance(value, (bool, np.ndarray))
