@@ -223,6 +223,19 @@ def prod_bar(y_bar, x, axis=None, keepdims=False):
     return expand_reduced(y_bar, x, axis, keepdims) * others
 
 
+def unsort(y_bar, x, axis=-1):
+    """Adjoint of sort(x, axis): each element of ȳ goes back where its value came from."""
+    if axis is None:
+        order = np.argsort(np.ravel(x))
+        x_bar = np.empty(np.size(x), dtype=np.result_type(y_bar, 1.0))
+        x_bar[order] = np.ravel(y_bar)
+        return x_bar.reshape(np.shape(x))
+    order = np.argsort(x, axis=axis)
+    x_bar = np.empty(np.shape(x), dtype=np.result_type(y_bar, 1.0))
+    np.put_along_axis(x_bar, order, y_bar, axis=axis)
+    return x_bar
+
+
 def cumsum_bar(y_bar, x, axis=None):
     """Adjoint of cumsum: the reversed cumulative sum of ȳ, shaped like ``x``."""
     if axis is None:

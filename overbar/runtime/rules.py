@@ -34,6 +34,7 @@ from overbar.runtime.helpers import (
     sum_bars,
     trace_bar,
     unbroadcast,
+    unsort,
     unstack,
     untranspose,
 )
@@ -378,6 +379,12 @@ def std(y, a, axis=None, *, ddof=0, keepdims=False, y_bar):
 def builtin_sum(y, iterable, start=0, *, y_bar):
     """y = Σᵢ xsᵢ + start:  x̄sᵢ = ȳ (summed to each element's shape),  s̄tart = ȳ"""
     return sum_bars(y_bar, iterable), unbroadcast(y_bar, start)
+
+
+@adjoint(np.sort)
+def sort(y, a, axis=-1, *, y_bar):
+    """y = sort(a):  ā = ȳ put back where each element came from"""
+    return unsort(y_bar, a, axis=axis)
 
 
 @adjoint(np.cumsum, Method("cumsum"))

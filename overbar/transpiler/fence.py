@@ -53,13 +53,17 @@ _EXPRESSION_NAMES = {
 }
 
 # Calls that write into their arguments or into the array they are called on.
-MUTATING_CALLS = frozenset(
+# Methods that change the array or list they are called on (x.sort(), xs.pop(), ...).
+MUTATING_METHODS = frozenset(
     {
         "sort", "fill", "resize", "put", "itemset", "partition", "setflags", "setfield",
-        "append", "extend", "insert", "pop", "remove", "clear", "update", "shuffle",
-        "copyto", "place", "putmask", "fill_diagonal", "at",
+        "append", "extend", "insert", "pop", "remove", "clear", "update", "shuffle", "at",
     }
 )  # fmt: skip
+# Library functions that write into an argument (np.copyto(dst, src), np.add.at(a, i, v), ...).
+MUTATING_FUNCTIONS = frozenset(
+    {"copyto", "place", "putmask", "fill_diagonal", "put", "put_along_axis", "shuffle", "at"}
+)
 
 
 def check_supported(
@@ -400,7 +404,8 @@ class _Fence:
                 "call a function or method by its name",
             )
         name = call.func.attr if isinstance(call.func, ast.Attribute) else call.func.id
-        if name in MUTATING_CALLS:
+        on_a_value = isinstance(call.func, ast.Attribute) and not self.is_global_path(call.func)
+        if name in (MUTATING_METHODS if on_a_value else MUTATING_FUNCTIONS):
             raise self.refuse(
                 call,
                 f"a call of {name}(), which changes an array or list in place",
@@ -413,6 +418,16 @@ class _Fence:
                 raise self.refuse(
                     keyword, "an out= argument", "it writes in place; use the return value"
                 )
+
+    def is_global_path(self, node: ast.expr) -> bool:
+        """``np.linalg.inv``: a dotted name rooted at something that is not a local variable."""
+        while isinstance(node, ast.Attribute):
+            node = node.value
+        return (
+            isinstance(node, ast.Name)
+            and node.id not in self.parameters
+            and node.id not in _assigned_anywhere(self.tree)
+        )
 
     def check_augmented_assignments(self, body: list[ast.stmt]) -> None:
         """``v += e`` on an array changes it in place; allow it only where no one else sees v.
@@ -541,6 +556,15 @@ def _is_fresh_binding(statement: ast.stmt | None) -> bool:
 
 def _single_target(statement: ast.Assign | ast.AnnAssign) -> ast.expr:
     return statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
+
+
+def _assigned_anywhere(tree: ast.FunctionDef) -> set[str]:
+    return {
+        name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.stmt)
+        for name in _bound_names(node)
+    }
 
 
 def _read_outside(statements: list[ast.stmt], name: str, allowed: set[int]) -> ast.Name | None:
