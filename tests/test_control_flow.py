@@ -317,6 +317,56 @@ PROGRAMS = {
         """,
         [[2.0], [9.0]],
     ),
+    "writes between reads of the same array": (
+        """
+        def f(x):
+            y = np.zeros(4)
+            y[0] = x[0]
+            z = y * 2
+            y[1] = x[1] * 3
+            w = np.sum(y * y)
+            y[0] = np.sin(x[2])
+            return np.sum(z) + w + np.sum(y * x)
+        """,
+        [[VECTOR]],
+    ),
+    "rows of a matrix written in a loop, views read after": (
+        """
+        def f(W, x):
+            H = np.zeros((4, 4))
+            h = x * 1.0
+            for t in range(4):
+                h = np.tanh(W @ h)
+                H[t] = h
+            return np.sum(H ** 2) + np.sum(H[1:] * H[:-1])
+        """,
+        [[MATRIX, VECTOR]],
+    ),
+    "array rebound and written in a loop": (
+        """
+        def f(x):
+            y = x * 1.0
+            total = 0.0
+            for k in range(3):
+                y = y * 0.5 + 1.0
+                y[k] = y[k] * x[k]
+                total = total + np.sum(y ** 2)
+            return total
+        """,
+        [[VECTOR]],
+    ),
+    "list stacked while it grows": (
+        """
+        def f(x):
+            items = [x * 1.0]
+            total = 0.0
+            for i in range(3):
+                items.append(np.tanh(items[-1] * 1.0) + x)
+                total = total + np.sum(np.stack(items) ** 2)
+            return total
+        """,
+        [[VECTOR]],
+    ),
     "scalar loop of 100 steps": (
         """
         def f(x):

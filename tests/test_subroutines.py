@@ -111,6 +111,22 @@ def test_tuples_and_lists_built_and_unpacked():
     overbar.check_grad(f, [V, V * 0.5], wrt=(0, 1))
 
 
+def test_helper_that_fills_an_array_of_its_own():
+    f = define("""
+        def fill(v, n):
+            out = np.zeros(n)
+            for i in range(n):
+                out[i] = np.sum(v) * i + v[i % v.shape[0]]
+            return out
+
+        def f(x):
+            a = fill(x, 5)
+            b = fill(a, 3)
+            return np.sum(a * a) + np.sum(np.sin(b))
+        """)
+    overbar.check_grad(f, [V])
+
+
 def test_each_helper_has_one_pullback_in_the_source():
     f = define(HELPERS + textwrap.dedent(PROGRAMS["helper calling helper in a loop"]))
     source = overbar.grad(f, wrt=(0, 1)).source
