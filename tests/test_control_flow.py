@@ -367,6 +367,21 @@ PROGRAMS = {
         """,
         [[VECTOR]],
     ),
+    "counter loop and an array made by zeros_like": (
+        """
+        def f(x):
+            total = 0
+            i = 0
+            while i < 3:
+                total = total + x[i] ** 2
+                i += 1
+            y = np.zeros_like(x)
+            for j in range(len(x)):
+                y[j] = x[j] ** 2 if x[j] > 0 else -x[j]
+            return total + np.sum(y)
+        """,
+        [[VECTOR]],
+    ),
     "scalar loop of 100 steps": (
         """
         def f(x):

@@ -630,7 +630,8 @@ def _bound_names(statement: ast.stmt) -> set[str]:
 
 
 def _used_outside_arithmetic(statements: list[ast.stmt], name: str) -> bool:
-    """Whether ``name`` is read anywhere but as a direct operand of arithmetic or comparison."""
+    """Whether ``name`` is read anywhere but as a direct operand of arithmetic or comparison, or
+    as an index."""
     allowed: set[int] = set()
     uses: list[ast.Name] = []
     for statement in statements:
@@ -641,6 +642,8 @@ def _used_outside_arithmetic(statements: list[ast.stmt], name: str) -> bool:
                 allowed.add(id(node.operand))
             elif isinstance(node, ast.Compare):
                 allowed.update(id(operand) for operand in (node.left, *node.comparators))
+            elif isinstance(node, ast.Subscript):
+                allowed.add(id(node.slice))  # used as an index: x[i] keeps no reference to i
             elif isinstance(node, ast.AugAssign | ast.Return):
                 allowed.add(id(node.value))
             elif isinstance(node, ast.Name) and node.id == name:

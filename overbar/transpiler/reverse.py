@@ -499,8 +499,10 @@ class _ReverseSweep:
                 self.reverse.append(self.pop(earlier, output))
         self.defined.discard(output)
         self.maybe_zero.discard(output)
-        if not any(name in self.activity.active for name in application.input_names()):
-            pass  # `h = np.zeros(n)` starting a loop-carried h: nothing to send the adjoint to
+        if not any(
+            name in self.activity.active for name in application.input_names()
+        ) or self.has_no_gradient(application.primal):
+            pass  # `h = np.zeros(n)`, `y = np.zeros_like(x)`: nothing to send the adjoint to
         elif application.primal is IDENTITY:
             self.accumulate(application.positional[0], output_bar)
         elif application.primal is PACK:  # t = (a, b):  ā += t̄[0],  b̄ += t̄[1]
@@ -696,6 +698,13 @@ class _ReverseSweep:
                     self.parsed.location(application.node),
                 )
             self.accumulate(argument, entry)
+
+    def has_no_gradient(self, primal: Any) -> bool:
+        """A primal declared non-differentiable: its output's adjoint goes nowhere."""
+        try:
+            return self.runtime.rules.lookup(primal) is NON_DIFFERENTIABLE
+        except TypeError:
+            return False
 
     def is_subroutine(self, primal: Any) -> bool:
         """A function of the user's own, with no rule registered: it gets a pullback."""
