@@ -382,6 +382,18 @@ PROGRAMS = {
         """,
         [[VECTOR]],
     ),
+    "list comprehensions and generator expressions": (
+        """
+        def f(x, A):
+            v = 10.0
+            rows = [np.tanh(A[i] * x[i]) for i in range(x.shape[0])]
+            pairs = np.array([v * w for v in x for w in x if w > -1.0])
+            positive = sum(u ** 2 for u in x if u > 0)
+            tails = np.concatenate([x[i:] * x[i] for i in range(len(x))])
+            return np.sum(np.stack(rows) ** 2) + np.sum(pairs) + positive + np.sum(tails) + v
+        """,
+        [[VECTOR, MATRIX]],
+    ),
     "scalar loop of 100 steps": (
         """
         def f(x):

@@ -38,10 +38,8 @@ _EXPRESSION_NAMES = {
         "it branches on truth values; use np.logical_and / np.logical_or",
     ),
     ast.Lambda: ("a lambda", "define a function at module level"),
-    ast.ListComp: ("a list comprehension", "comprehensions are not supported yet"),
-    ast.SetComp: ("a set comprehension", "comprehensions are not supported yet"),
-    ast.DictComp: ("a dict comprehension", "comprehensions are not supported yet"),
-    ast.GeneratorExp: ("a generator expression", "comprehensions are not supported yet"),
+    ast.SetComp: ("a set comprehension", "sets cannot be differentiated"),
+    ast.DictComp: ("a dict comprehension", "dictionaries are not supported yet"),
     ast.Dict: ("a dict display", "dictionaries are not supported yet"),
     ast.Set: ("a set display", "sets cannot be differentiated"),
     ast.NamedExpr: ("an assignment expression (:=)", "assign on a line of its own"),
@@ -391,6 +389,11 @@ class _Fence:
                 continue
             if kind in _EXPRESSION_NAMES:
                 raise self.refuse(node, *_EXPRESSION_NAMES[kind])
+            if isinstance(node, ast.ListComp | ast.GeneratorExp):
+                for generator in node.generators:
+                    if generator.is_async:
+                        raise self.refuse(node, "an async comprehension", "use a plain loop")
+                    self.check_target(generator.target)
             if isinstance(node, ast.Compare) and len(node.ops) > 1:
                 raise self.refuse(node, "a chained comparison", "compare two values at a time")
             if isinstance(node, ast.Call):

@@ -362,6 +362,60 @@ class _Normalizer:
         self.emit(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=expression))
         return ast.Name(id=name, ctx=ast.Load())
 
+    def comprehension(self, node: ast.ListComp | ast.GeneratorExp) -> ast.Name:
+        """``[e for v in xs if c]`` (or a generator) as a loop appending to a new list.
+
+        The comprehension's variables get fresh names, as they are local to it in Python.
+        """
+        result = self.names.numbered("tmp")
+        self.temporaries.add(result)
+        self.mutable.add(result)
+        renames: dict[str, str] = {}
+
+        def renamed(expression: ast.expr) -> ast.expr:
+            class Rename(ast.NodeTransformer):
+                def visit_Name(self, name: ast.Name) -> ast.Name:
+                    new = renames.get(name.id, name.id)
+                    return ast.copy_location(ast.Name(id=new, ctx=name.ctx), name)
+
+            return Rename().visit(copy.deepcopy(expression))
+
+        loops = []
+        for generator in node.generators:
+            iterable = renamed(generator.iter)
+            for target in ast.walk(generator.target):
+                if isinstance(target, ast.Name):
+                    renames[target.id] = self.names.fresh(target.id)
+                    self.mutable.add(renames[target.id])
+                    self.assigned_anywhere.add(renames[target.id])
+            loops.append(
+                (renamed(generator.target), iterable, [renamed(c) for c in generator.ifs])
+            )
+        append = ast.Attribute(
+            value=ast.Name(id=result, ctx=ast.Load()), attr="append", ctx=ast.Load()
+        )
+        body: ast.stmt = ast.Expr(
+            value=ast.Call(func=append, args=[renamed(node.elt)], keywords=[])
+        )
+        for target, iterable, conditions in reversed(loops):
+            for condition in reversed(conditions):
+                body = ast.If(test=condition, body=[body], orelse=[])
+            body = ast.For(target=target, iter=iterable, body=[body], orelse=[])
+        where = self.statement
+        self.emit(
+            ast.Assign(
+                targets=[ast.Name(id=result, ctx=ast.Store())],
+                value=ast.List(elts=[], ctx=ast.Load()),
+            )
+        )
+        loop = ast.fix_missing_locations(ast.copy_location(body, where))
+        for inner in ast.walk(loop):
+            if isinstance(inner, ast.stmt | ast.expr):
+                ast.copy_location(inner, node)
+        self.normalize_statement(loop)
+        self.statement = where
+        return ast.Name(id=result, ctx=ast.Load())
+
     def conditional(self, node: ast.IfExp) -> ast.Name:
         """``a if c else b`` as an if statement assigning a temporary in both branches."""
         test = self.atom(node.test)
@@ -425,6 +479,8 @@ class _Normalizer:
             return self.call(node)
         if isinstance(node, ast.IfExp):
             return self.conditional(node)
+        if isinstance(node, ast.ListComp | ast.GeneratorExp):
+            return self.comprehension(node)
         if isinstance(node, ast.Attribute):
             return ast.Attribute(value=self.atom(node.value), attr=node.attr, ctx=ast.Load())
         if isinstance(node, ast.Subscript):
