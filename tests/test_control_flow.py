@@ -394,6 +394,20 @@ PROGRAMS = {
         """,
         [[VECTOR, MATRIX]],
     ),
+    "and / or in conditions and values": (
+        """
+        def f(x, tol):
+            y = x * 1.0
+            k = 0
+            while np.sum(y ** 2) > tol and k < 20:
+                y = y * 0.7 + 0.01
+                k = k + 1
+            small = np.max(np.abs(y)) < 0.1 or k > 10
+            scale = (small and 2.0) or 3.0
+            return np.sum(y) * scale
+        """,
+        [[VECTOR, 0.05], [VECTOR, 10.0]],
+    ),
     "scalar loop of 100 steps": (
         """
         def f(x):

@@ -33,10 +33,6 @@ _STATEMENT_NAMES = {
 }
 
 _EXPRESSION_NAMES = {
-    ast.BoolOp: (
-        "an and/or expression",
-        "it branches on truth values; use np.logical_and / np.logical_or",
-    ),
     ast.Lambda: ("a lambda", "define a function at module level"),
     ast.SetComp: ("a set comprehension", "sets cannot be differentiated"),
     ast.DictComp: ("a dict comprehension", "dictionaries are not supported yet"),

@@ -25,14 +25,16 @@ in straight-line code at the top level is assigned once (a user name assigned ag
     index      := atom | slice(atom?, atom?, atom?) | (index, ...)
 
 Temporaries are named ``tmp1``, ``tmp2``, ... in order of appearance, so the same function always
-gives the same normal form. Augmented assignment ``v op= e`` becomes ``v_2 = v op e`` (the fence
-has checked that no other name shares v's array). ``a if c else b`` becomes an ``if`` statement;
-a return inside a branch assigns ``result``, and the code after that branch moves into the paths
-that did not return. ``continue`` sets a flag under which the rest of the iteration runs;
-``break`` sets another that the loop condition reads (a ``for`` loop over a range with a
-``break`` becomes a ``while`` loop over the range's indices). A loop over anything but
-``range`` walks an index: ``for v in xs`` becomes ``for i in range(len(xs)): v = xs[i]``
-(likewise ``enumerate``, ``zip`` and ``reversed``).
+gives the same normal form. ``a and b`` and ``a or b`` become conditional expressions that
+evaluate b only when Python would. Augmented assignment ``v op= e`` becomes ``v_2 = v op e``
+(the fence has checked that no other name shares v's array). ``a if c else b`` becomes an ``if``
+statement; a return inside a branch assigns ``result``, and the code after that branch moves
+into the paths that did not return. ``continue`` sets a flag under which the rest of the
+iteration runs; ``break`` sets another that the loop condition reads (a ``for`` loop over a
+range with a ``break`` becomes a ``while`` loop over the range's indices). A loop over anything
+but ``range`` walks an index: ``for v in xs`` becomes ``for i in range(len(xs)): v = xs[i]``
+(likewise ``enumerate``, ``zip`` and ``reversed``); a list comprehension or generator
+expression becomes such a loop appending to a new list.
 
 >>> import textwrap
 >>> print(show(textwrap.dedent('''
@@ -479,6 +481,16 @@ class _Normalizer:
             return self.call(node)
         if isinstance(node, ast.IfExp):
             return self.conditional(node)
+        if isinstance(node, ast.BoolOp):  # a and b: b if a else a;  a or b: a if a else b
+            first = self.atom(node.values[0])
+            rest = node.values[1:]
+            remaining = rest[0] if len(rest) == 1 else ast.BoolOp(op=node.op, values=rest)
+            remaining = ast.copy_location(remaining, node)
+            if isinstance(node.op, ast.And):
+                choice = ast.IfExp(test=first, body=remaining, orelse=first)
+            else:
+                choice = ast.IfExp(test=first, body=first, orelse=remaining)
+            return self.conditional(ast.copy_location(choice, node))
         if isinstance(node, ast.ListComp | ast.GeneratorExp):
             return self.comprehension(node)
         if isinstance(node, ast.Attribute):
