@@ -402,7 +402,7 @@ PROGRAMS = {
             while np.sum(y ** 2) > tol and k < 20:
                 y = y * 0.7 + 0.01
                 k = k + 1
-            small = np.max(np.abs(y)) < 0.1 or k > 10
+            small = np.max(np.abs(y)) < 0.1 or 10 < k <= 20
             scale = (small and 2.0) or 3.0
             return np.sum(y) * scale
         """,

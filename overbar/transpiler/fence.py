@@ -390,8 +390,6 @@ class _Fence:
                     if generator.is_async:
                         raise self.refuse(node, "an async comprehension", "use a plain loop")
                     self.check_target(generator.target)
-            if isinstance(node, ast.Compare) and len(node.ops) > 1:
-                raise self.refuse(node, "a chained comparison", "compare two values at a time")
             if isinstance(node, ast.Call):
                 self.check_call(node)
 

@@ -26,15 +26,16 @@ in straight-line code at the top level is assigned once (a user name assigned ag
 
 Temporaries are named ``tmp1``, ``tmp2``, ... in order of appearance, so the same function always
 gives the same normal form. ``a and b`` and ``a or b`` become conditional expressions that
-evaluate b only when Python would. Augmented assignment ``v op= e`` becomes ``v_2 = v op e``
-(the fence has checked that no other name shares v's array). ``a if c else b`` becomes an ``if``
-statement; a return inside a branch assigns ``result``, and the code after that branch moves
-into the paths that did not return. ``continue`` sets a flag under which the rest of the
-iteration runs; ``break`` sets another that the loop condition reads (a ``for`` loop over a
-range with a ``break`` becomes a ``while`` loop over the range's indices). A loop over anything
-but ``range`` walks an index: ``for v in xs`` becomes ``for i in range(len(xs)): v = xs[i]``
-(likewise ``enumerate``, ``zip`` and ``reversed``); a list comprehension or generator
-expression becomes such a loop appending to a new list.
+evaluate b only when Python would (``a < b < c`` is ``a < b and b < c``, b evaluated once).
+Augmented assignment ``v op= e`` becomes ``v_2 = v op e`` (the fence has checked that no other
+name shares v's array). ``a if c else b`` becomes an ``if`` statement; a return inside a branch
+assigns ``result``, and the code after that branch moves into the paths that did not return.
+``continue`` sets a flag under which the rest of the iteration runs; ``break`` sets another that
+the loop condition reads (a ``for`` loop over a range with a ``break`` becomes a ``while`` loop
+over the range's indices). A loop over anything but ``range`` walks an index: ``for v in xs``
+becomes ``for i in range(len(xs)): v = xs[i]`` (likewise ``enumerate``, ``zip`` and
+``reversed``); a list comprehension or generator expression becomes such a loop appending to a
+new list.
 
 >>> import textwrap
 >>> print(show(textwrap.dedent('''
@@ -471,6 +472,12 @@ class _Normalizer:
             return ast.BinOp(left=self.atom(node.left), op=node.op, right=self.atom(node.right))
         if isinstance(node, ast.UnaryOp):
             return ast.UnaryOp(op=node.op, operand=self.atom(node.operand))
+        if isinstance(node, ast.Compare) and len(node.ops) > 1:  # a < b < c: a < b and b < c
+            left, middle = self.atom(node.left), self.atom(node.comparators[0])
+            first = ast.Compare(left=left, ops=node.ops[:1], comparators=[middle])
+            rest = ast.Compare(left=middle, ops=node.ops[1:], comparators=node.comparators[1:])
+            both = ast.BoolOp(op=ast.And(), values=[first, ast.copy_location(rest, node)])
+            return self.expression(ast.copy_location(both, node))
         if isinstance(node, ast.Compare):
             return ast.Compare(
                 left=self.atom(node.left),
