@@ -7,12 +7,10 @@ the generated code always needs (the seed of the result's adjoint, zero gradient
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-
 import numpy as np
 
 from overbar.runtime import helpers, rules  # noqa: F401  (rules registers the built-in table)
+from overbar.runtime.interface import Runtime
 from overbar.runtime.registry import (
     NON_DIFFERENTIABLE,
     RULES,
@@ -21,28 +19,6 @@ from overbar.runtime.registry import (
     adjoint,
     non_differentiable,
 )
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """One array library as the transpiler sees it."""
-
-    rules: RuleTable
-    seed: Callable
-    zero_gradient: Callable
-    unbroadcast: Callable
-    adjoint_like: Callable
-    add_elementwise: Callable
-    split_last: Callable
-    shape_of: Callable
-    shape_only: Mapping[Callable, tuple[int, ...]]
-    array_makers: frozenset
-    copying_functions: frozenset
-    saved_region: Callable
-    take_and_zero: Callable
-    is_differentiable_input: Callable
-    describe_input: Callable
-
 
 # Functions that always return a new array: an array made by one may be written into.
 ARRAY_MAKERS = frozenset(

@@ -32,7 +32,7 @@ from typing import Any
 
 from overbar.errors import InternalError, MissingRuleError, UnsupportedSyntaxError
 from overbar.primitives import Attribute, Method, describe
-from overbar.runtime import Runtime
+from overbar.runtime.interface import Runtime
 from overbar.runtime.registry import NON_DIFFERENTIABLE, Rule
 from overbar.transpiler.activity import Activity
 from overbar.transpiler.fence import is_append

@@ -1,0 +1,33 @@
+"""The interface between the two halves: what the transpiler may know of a runtime.
+
+This module imports no array library, so the transpiler can depend on it and stay ignorant of
+NumPy; ``overbar.runtime`` builds the NumPy instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from overbar.runtime.registry import RuleTable
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """One array library as the transpiler sees it."""
+
+    rules: RuleTable
+    seed: Callable
+    zero_gradient: Callable
+    unbroadcast: Callable
+    adjoint_like: Callable
+    add_elementwise: Callable
+    split_last: Callable
+    shape_of: Callable
+    shape_only: Mapping[Callable, tuple[int, ...]]
+    array_makers: frozenset
+    copying_functions: frozenset
+    saved_region: Callable
+    take_and_zero: Callable
+    is_differentiable_input: Callable
+    describe_input: Callable
