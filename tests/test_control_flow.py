@@ -460,6 +460,14 @@ def test_loop_carried_state_is_saved_once_per_iteration():
     assert "for _ in range(trips):" in source
 
 
+def test_row_adjoints_are_added_in_place_in_a_reverse_loop():
+    f = define(PROGRAMS["rnn over range"][0], "f")
+    source = overbar.grad(f, wrt=(0, 1, 2, 3)).source
+    assert "xs_bar = own(xs_bar, xs)" in source  # one copy before the loop...
+    assert "add_at(xs_bar, t, " in source  # ...then no array of xs's size per step
+    assert "index_bar" not in source
+
+
 def test_branch_replay_reads_the_recorded_condition():
     f = define(PROGRAMS["if/else on an array value"][0], "f")
     source = overbar.grad(f).source

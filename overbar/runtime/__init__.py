@@ -63,6 +63,9 @@ NUMPY = Runtime(
     copying_functions=COPYING_FUNCTIONS,
     saved_region=helpers.saved_region,
     take_and_zero=helpers.take_and_zero,
+    index_bar=helpers.index_bar,
+    own=helpers.own,
+    add_at=helpers.add_at,
     is_differentiable_input=helpers.is_differentiable_input,
     describe_input=helpers.describe_input,
 )

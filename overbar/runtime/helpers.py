@@ -362,6 +362,22 @@ def index_bar(y_bar, x, index):
     return x_bar
 
 
+def own(g, x):
+    """A fresh writable array holding the adjoint ``g`` of ``x`` (zeros for the runtime zero)."""
+    if _is_runtime_zero(g):
+        return zero_gradient(x) if isinstance(x, np.ndarray) else np.zeros(np.shape(x))
+    return np.array(g, dtype=np.result_type(g, 1.0), copy=True)
+
+
+def add_at(acc, index, g):
+    """``acc[index] += g`` in place, repeated indices adding up (for an ``acc`` owned by the
+    reverse loop calling it)."""
+    if _is_basic_index(index):
+        acc[index] += g
+    else:
+        np.add.at(acc, index, g)
+
+
 def _is_basic_index(index) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
     return all(

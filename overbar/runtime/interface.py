@@ -29,5 +29,8 @@ class Runtime:
     copying_functions: frozenset
     saved_region: Callable
     take_and_zero: Callable
+    index_bar: Callable
+    own: Callable
+    add_at: Callable
     is_differentiable_input: Callable
     describe_input: Callable

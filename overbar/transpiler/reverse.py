@@ -391,7 +391,38 @@ class _ReverseSweep:
         counter = self.counter
         steps = _call(self.bind("range", builtins.range), _load(trips))
         loop = ast.For(target=_store(counter), iter=steps, body=body, orelse=[])
+        self.reverse.extend(self.own_scattered_adjoints(loop))
         self.reverse.append(ast.copy_location(loop, statement))
+
+    def own_scattered_adjoints(self, loop: ast.For) -> list[ast.stmt]:
+        """Add ``x[i]``'s adjoint into x̄ in place inside a reverse loop, instead of building a
+        zero array shaped like x and adding it (O(size of x) per iteration).
+
+        Only for an x̄ that the loop body touches nowhere else: then no other name can hold its
+        array, and x̄ is made the loop's own (a fresh copy) just before the loop. Returns the
+        statements that make those copies.
+        """
+        index_bar = self.binding_names.get(id(self.runtime.index_bar))
+        if index_bar is None:
+            return []
+        owned: list[ast.stmt] = []
+        for position, statement in enumerate(loop.body):
+            scatter = _scatter_accumulation(statement, index_bar)
+            if scatter is None:
+                continue
+            adjoint, (g, x, index) = scatter
+            others = [
+                s for k, s in enumerate(loop.body) if k != position and _mentions(s, adjoint)
+            ]
+            if others or any(_mentions(s, adjoint) for s in owned):
+                continue
+            add_at = self.bind("add_at", self.runtime.add_at)
+            loop.body[position] = ast.copy_location(
+                ast.Expr(value=_call(add_at, _load(adjoint), index, g)), statement
+            )
+            own = self.bind("own", self.runtime.own)
+            owned.append(_assign(adjoint, _call(own, _load(adjoint), copy.deepcopy(x))))
+        return owned
 
     def snapshot(self) -> tuple:
         """The generator's state, to undo a dry run of a loop body."""
@@ -1072,6 +1103,28 @@ def _sequence_names(form: NormalForm) -> set[str]:
                 sequences.update({target.id, value.id})
         changed = len(sequences) != size
     return sequences
+
+
+def _scatter_accumulation(statement: ast.stmt, index_bar: str):
+    """``x_bar = x_bar + index_bar(g, x, index)``: (``x_bar``, (g, x, index)), else None."""
+    if not (
+        isinstance(statement, ast.Assign)
+        and isinstance(statement.targets[0], ast.Name)
+        and isinstance(statement.value, ast.BinOp)
+        and isinstance(statement.value.op, ast.Add)
+        and isinstance(statement.value.left, ast.Name)
+        and statement.value.left.id == statement.targets[0].id
+        and isinstance(statement.value.right, ast.Call)
+        and isinstance(statement.value.right.func, ast.Name)
+        and statement.value.right.func.id == index_bar
+        and len(statement.value.right.args) == 3
+    ):
+        return None
+    return statement.targets[0].id, tuple(statement.value.right.args)
+
+
+def _mentions(statement: ast.stmt, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(statement))
 
 
 def _names_in(node: ast.AST) -> list[str]:
