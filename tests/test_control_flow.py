@@ -408,6 +408,16 @@ PROGRAMS = {
         """,
         [[VECTOR, 0.05], [VECTOR, 10.0]],
     ),
+    "constants written over part of an array in a loop": (
+        """
+        def f(x):
+            y = x * 2.0
+            for i in range(2):
+                y[i] = 0.5
+            return np.sum(y * x)
+        """,
+        [[VECTOR]],
+    ),
     "scalar loop of 100 steps": (
         """
         def f(x):

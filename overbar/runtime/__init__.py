@@ -66,6 +66,7 @@ NUMPY = Runtime(
     index_bar=helpers.index_bar,
     own=helpers.own,
     add_at=helpers.add_at,
+    take_in_place=helpers.take_in_place,
     is_differentiable_input=helpers.is_differentiable_input,
     describe_input=helpers.describe_input,
 )

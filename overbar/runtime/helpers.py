@@ -378,6 +378,16 @@ def add_at(acc, index, g):
         np.add.at(acc, index, g)
 
 
+def take_in_place(g, index):
+    """``take_and_zero`` for an adjoint array the reverse loop owns: zero ``g[index]`` in place
+    and return a copy of what it held."""
+    if not _is_basic_index(index):
+        _check_distinct(index)
+    part = np.copy(g[index])
+    g[index] = 0
+    return part
+
+
 def _is_basic_index(index) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
     return all(

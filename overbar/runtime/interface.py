@@ -32,5 +32,6 @@ class Runtime:
     index_bar: Callable
     own: Callable
     add_at: Callable
+    take_in_place: Callable
     is_differentiable_input: Callable
     describe_input: Callable

@@ -240,7 +240,14 @@ class _ReverseSweep:
             forward_length=len(prologue) + len(forward),
             temporaries=frozenset(self.temporaries),
             bindings=tuple(sorted(self.bindings.items())),
-            effects=frozenset({seed_name, self.stack}),
+            effects=frozenset(
+                {seed_name, self.stack}
+                | {
+                    self.binding_names[id(helper)]
+                    for helper in (self.runtime.take_in_place, self.runtime.add_at)
+                    if id(helper) in self.binding_names
+                }
+            ),
             subroutines=tuple(self.subroutines),
         )
 
@@ -395,34 +402,47 @@ class _ReverseSweep:
         self.reverse.append(ast.copy_location(loop, statement))
 
     def own_scattered_adjoints(self, loop: ast.For) -> list[ast.stmt]:
-        """Add ``x[i]``'s adjoint into x̄ in place inside a reverse loop, instead of building a
-        zero array shaped like x and adding it (O(size of x) per iteration).
+        """Inside a reverse loop, add ``x[i]``'s adjoint into x̄ in place, and zero the written
+        part of ȳ for ``y[i] = v`` in place, instead of copying a whole array per step.
 
-        Only for an x̄ that the loop body touches nowhere else: then no other name can hold its
-        array, and x̄ is made the loop's own (a fresh copy) just before the loop. Returns the
-        statements that make those copies.
+        Only for an adjoint that the loop body touches in no other way: then no other name can
+        hold its array, and it is made the loop's own (a fresh copy) just before the loop.
+        Returns the statements that make those copies.
         """
-        index_bar = self.binding_names.get(id(self.runtime.index_bar))
-        if index_bar is None:
-            return []
-        owned: list[ast.stmt] = []
+        scatter_name = self.binding_names.get(id(self.runtime.index_bar))
+        take_name = self.binding_names.get(id(self.runtime.take_and_zero))
+        found: dict[str, list[tuple[int, str, tuple]]] = {}
         for position, statement in enumerate(loop.body):
-            scatter = _scatter_accumulation(statement, index_bar)
-            if scatter is None:
+            for kind, match in (
+                ("scatter", _scatter_accumulation(statement, scatter_name)),
+                ("take", _take_and_zero(statement, take_name)),
+            ):
+                if match is not None:
+                    found.setdefault(match[0], []).append((position, kind, match[1]))
+        owned: list[ast.stmt] = []
+        for adjoint, uses in sorted(found.items()):
+            positions = {position for position, _, _ in uses}
+            if any(_mentions(s, adjoint) for k, s in enumerate(loop.body) if k not in positions):
                 continue
-            adjoint, (g, x, index) = scatter
-            others = [
-                s for k, s in enumerate(loop.body) if k != position and _mentions(s, adjoint)
-            ]
-            if others or any(_mentions(s, adjoint) for s in owned):
-                continue
-            add_at = self.bind("add_at", self.runtime.add_at)
-            loop.body[position] = ast.copy_location(
-                ast.Expr(value=_call(add_at, _load(adjoint), index, g)), statement
-            )
+            for position, kind, parts in uses:
+                statement = loop.body[position]
+                if kind == "scatter":
+                    g, _, index = parts
+                    add_at = self.bind("add_at", self.runtime.add_at)
+                    replacement = ast.Expr(value=_call(add_at, _load(adjoint), index, g))
+                else:
+                    part, index = parts
+                    take = self.bind("take_in_place", self.runtime.take_in_place)
+                    replacement = _assign(part, _call(take, _load(adjoint), index))
+                loop.body[position] = ast.copy_location(replacement, statement)
             own = self.bind("own", self.runtime.own)
-            owned.append(_assign(adjoint, _call(own, _load(adjoint), copy.deepcopy(x))))
+            array = _load(self.adjoint_owner(adjoint))
+            owned.append(_assign(adjoint, _call(own, _load(adjoint), array)))
         return owned
+
+    def adjoint_owner(self, adjoint: str) -> str:
+        """The name whose adjoint ``adjoint`` is."""
+        return next(name for name, bar in self.adjoint_names.items() if bar == adjoint)
 
     def snapshot(self) -> tuple:
         """The generator's state, to undo a dry run of a loop body."""
@@ -1105,10 +1125,11 @@ def _sequence_names(form: NormalForm) -> set[str]:
     return sequences
 
 
-def _scatter_accumulation(statement: ast.stmt, index_bar: str):
+def _scatter_accumulation(statement: ast.stmt, index_bar: str | None):
     """``x_bar = x_bar + index_bar(g, x, index)``: (``x_bar``, (g, x, index)), else None."""
     if not (
-        isinstance(statement, ast.Assign)
+        index_bar is not None
+        and isinstance(statement, ast.Assign)
         and isinstance(statement.targets[0], ast.Name)
         and isinstance(statement.value, ast.BinOp)
         and isinstance(statement.value.op, ast.Add)
@@ -1121,6 +1142,24 @@ def _scatter_accumulation(statement: ast.stmt, index_bar: str):
     ):
         return None
     return statement.targets[0].id, tuple(statement.value.right.args)
+
+
+def _take_and_zero(statement: ast.stmt, take_and_zero: str | None):
+    """``part, y_bar = take_and_zero(y_bar, index)``: (``y_bar``, (part, index)), else None."""
+    if not (
+        take_and_zero is not None
+        and isinstance(statement, ast.Assign)
+        and isinstance(statement.targets[0], ast.Tuple)
+        and len(statement.targets[0].elts) == 2
+        and isinstance(statement.value, ast.Call)
+        and isinstance(statement.value.func, ast.Name)
+        and statement.value.func.id == take_and_zero
+        and isinstance(statement.value.args[0], ast.Name)
+        and statement.targets[0].elts[1].id == statement.value.args[0].id
+    ):
+        return None
+    part = statement.targets[0].elts[0].id
+    return statement.value.args[0].id, (part, statement.value.args[1])
 
 
 def _mentions(statement: ast.stmt, name: str) -> bool:
