@@ -418,6 +418,27 @@ PROGRAMS = {
         """,
         [[VECTOR]],
     ),
+    "returns inside loops": (
+        """
+        def f(x, a):
+            y = x * 1.0
+            for i in range(10):
+                y = y * a + 0.1
+                if np.sum(y ** 2) > 4.0:
+                    return np.sum(y) * 2.0
+                for j in range(2):
+                    if j == 1 and i == 7:
+                        return np.sum(np.sin(y))
+            k = 0
+            while True:
+                k = k + 1
+                y = np.tanh(y)
+                if k > 3:
+                    return np.sum(y * x)
+            return np.sum(y)
+        """,
+        [[VECTOR * 0.3, 1.5], [VECTOR * 0.3, 1.01], [VECTOR * 0.3, 0.5]],
+    ),
     "scalar loop of 100 steps": (
         """
         def f(x):

@@ -22,7 +22,7 @@ REFUSED = [
         "an else clause",
         "x = x + 1",
     ),
-    ("for i in range(3):\n        return x[0]", "a return inside a loop", "return x[0]"),
+    ("for v in x:\n        return v", "a return in a loop over anything but range", "for v in x:"),
     ("for i in range(3):\n        i = i + 1", "an assignment to the loop variable i", "i = i + 1"),
     ("for i, j in zip(x, x):\n        j = i", "an assignment to the loop variable j", "j = i"),
     ("if x.sum() > 0:\n        return x.sum()\n        y = 1", "code after a return", "y = 1"),

@@ -301,23 +301,18 @@ class _Fence:
                     and statement.iter.func.id == "range"
                     and isinstance(statement.target, ast.Name)
                 )
-                if _breaks(statement.body) and not over_range:
+                returns = any(isinstance(n, ast.Return) for n in ast.walk(statement))
+                if (_breaks(statement.body) or returns) and not over_range:
+                    what = "a break" if _breaks(statement.body) else "a return"
                     raise self.refuse(
                         statement,
-                        "a break in a loop over anything but range(...)",
+                        f"{what} in a loop over anything but range(...)",
                         "loop over the indices instead: for i in range(len(xs)): x = xs[i]",
                     )
                 targets = {n.id for n in ast.walk(statement.target) if isinstance(n, ast.Name)}
             else:
                 self.check_expression(statement.test)
                 targets = set()
-            for node in ast.walk(statement):
-                if isinstance(node, ast.Return):
-                    raise self.refuse(
-                        node,
-                        "a return inside a loop",
-                        "stop the loop with its condition and return after it",
-                    )
             self.check_block(statement.body, (*loop_targets, *sorted(targets)))
         elif isinstance(statement, ast.Return):
             if statement.value is None:

@@ -32,10 +32,11 @@ name shares v's array). ``a if c else b`` becomes an ``if`` statement; a return 
 assigns ``result``, and the code after that branch moves into the paths that did not return.
 ``continue`` sets a flag under which the rest of the iteration runs; ``break`` sets another that
 the loop condition reads (a ``for`` loop over a range with a ``break`` becomes a ``while`` loop
-over the range's indices). A loop over anything but ``range`` walks an index: ``for v in xs``
-becomes ``for i in range(len(xs)): v = xs[i]`` (likewise ``enumerate``, ``zip`` and
-``reversed``); a list comprehension or generator expression becomes such a loop appending to a
-new list.
+over the range's indices); a return inside a loop stores its value, sets a flag, breaks out of
+each enclosing loop and returns after them. A loop over anything but ``range`` walks an index:
+``for v in xs`` becomes ``for i in range(len(xs)): v = xs[i]`` (likewise ``enumerate``, ``zip``
+and ``reversed``); a list comprehension or generator expression becomes such a loop appending
+to a new list.
 
 >>> import textwrap
 >>> print(show(textwrap.dedent('''
@@ -644,12 +645,81 @@ def lift_returns(statements: list[ast.stmt]) -> list[ast.stmt]:
 
 
 def _without_jumps(tree: ast.FunctionDef, names: NameAllocator) -> ast.FunctionDef:
-    """``tree`` with every break and continue replaced by flags (see the module docstring)."""
-    if not any(isinstance(n, ast.Break | ast.Continue) for n in ast.walk(tree)):
+    """``tree`` with every return inside a loop, break and continue replaced by flags (see the
+    module docstring)."""
+    jumps = any(isinstance(n, ast.Break | ast.Continue) for n in ast.walk(tree))
+    if not jumps and not _returns_in_loops(tree.body):
         return tree
     tree = copy.deepcopy(tree)
+    if _returns_in_loops(tree.body):
+        returned, value = names.fresh("returned"), names.fresh("returned_value")
+        start = [
+            ast.Assign(
+                targets=[ast.Name(id=returned, ctx=ast.Store())], value=ast.Constant(False)
+            ),
+            ast.Assign(targets=[ast.Name(id=value, ctx=ast.Store())], value=ast.Constant(None)),
+        ]
+        for statement in start:
+            ast.fix_missing_locations(ast.copy_location(statement, tree.body[0]))
+        tree.body = start + _returns_as_breaks(tree.body, returned, value, in_loop=False)
     tree.body = _rewrite_loops(tree.body, names)
     return tree
+
+
+def _returns_in_loops(statements: list[ast.stmt]) -> bool:
+    return any(
+        isinstance(loop, ast.For | ast.While)
+        and any(isinstance(n, ast.Return) for n in ast.walk(loop))
+        for statement in statements
+        for loop in ast.walk(statement)
+    )
+
+
+def _returns_as_breaks(
+    statements: list[ast.stmt], returned: str, value: str, in_loop: bool
+) -> list[ast.stmt]:
+    """A return inside a loop becomes ``returned_value = e; returned = True; break``; after a
+    loop that may have returned, ``if returned: break`` inside another loop, or
+    ``if returned: return returned_value`` outside any."""
+
+    def at(node: ast.stmt, where: ast.stmt) -> ast.stmt:
+        return ast.fix_missing_locations(ast.copy_location(node, where))
+
+    out: list[ast.stmt] = []
+    for statement in statements:
+        if isinstance(statement, ast.Return) and in_loop:
+            out += [
+                at(
+                    ast.Assign(
+                        targets=[ast.Name(id=value, ctx=ast.Store())], value=statement.value
+                    ),
+                    statement,
+                ),
+                at(
+                    ast.Assign(
+                        targets=[ast.Name(id=returned, ctx=ast.Store())], value=ast.Constant(True)
+                    ),
+                    statement,
+                ),
+                at(ast.Break(), statement),
+            ]
+            continue
+        if isinstance(statement, ast.If):
+            statement.body = _returns_as_breaks(statement.body, returned, value, in_loop)
+            statement.orelse = _returns_as_breaks(statement.orelse, returned, value, in_loop)
+            out.append(statement)
+            continue
+        if isinstance(statement, ast.For | ast.While) and _returns_in_loops([statement]):
+            statement.body = _returns_as_breaks(statement.body, returned, value, in_loop=True)
+            out.append(statement)
+            exit_: ast.stmt = (
+                ast.Break() if in_loop else ast.Return(value=ast.Name(id=value, ctx=ast.Load()))
+            )
+            test = ast.Name(id=returned, ctx=ast.Load())
+            out.append(at(ast.If(test=test, body=[at(exit_, statement)], orelse=[]), statement))
+            continue
+        out.append(statement)
+    return out
 
 
 def _rewrite_loops(statements: list[ast.stmt], names: NameAllocator) -> list[ast.stmt]:
