@@ -35,10 +35,6 @@ class Rule:
     function: Callable
     where: tuple[tuple[str, Any], ...] = ()
 
-    @property
-    def output_name(self) -> str:
-        return next(iter(inspect.signature(self.function).parameters))
-
     def primal_signature(self) -> inspect.Signature:
         """The primal's call signature as the rule declares it (output and its adjoint removed)."""
         parameters = list(inspect.signature(self.function).parameters.values())

@@ -14,6 +14,7 @@ from typing import Any
 
 from overbar.runtime.registry import NON_DIFFERENTIABLE, RuleTable
 from overbar.transpiler.fence import is_append
+from overbar.transpiler.names import names_in
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.primitive import CONSTANT, application_of
@@ -55,7 +56,7 @@ def analyze(
     for node in ast.walk(form.tree):  # xs.append(v) acts as xs = xs + [v]
         if isinstance(node, ast.Expr) and is_append(node):
             receiver = node.value.func.value.id
-            lines.append(([receiver], [receiver, *_names(node.value.args[0])], True))
+            lines.append(([receiver], [receiver, *names_in(node.value.args[0])], True))
     varied = set(wrt)
     changed = True
     while changed:
@@ -81,14 +82,14 @@ def _line(
 ) -> tuple[list[str] | None, list[str], bool]:
     """(names assigned, names read, whether a gradient flows from the read to the assigned)."""
     if isinstance(statement, ast.Return):
-        return None, _names(statement.value), True
+        return None, names_in(statement.value), True
     target = statement.targets[0]
     if isinstance(target, ast.Subscript):  # y[i] = v acts as y = f(y, v)
         array = target.value.id
-        return [array], [array, *_names(target.slice), *_names(statement.value)], True
+        return [array], [array, *names_in(target.slice), *names_in(statement.value)], True
     targets = [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
     if isinstance(target, ast.Tuple):
-        return targets, _names(statement.value), True
+        return targets, names_in(statement.value), True
     application = application_of(statement.value, form, namespace)
     return targets, application.input_names(), _carries_gradient(application.primal, rules)
 
@@ -100,7 +101,3 @@ def _carries_gradient(primal: Any, rules: RuleTable) -> bool:
         return rules.lookup(primal) is not NON_DIFFERENTIABLE
     except TypeError:
         return True
-
-
-def _names(node: ast.expr) -> list[str]:
-    return [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]

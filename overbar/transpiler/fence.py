@@ -96,7 +96,7 @@ class _Fence:
             node = arguments.vararg or arguments.kwarg
             raise self.refuse(node, "*args or **kwargs", "name each parameter")
         body = self.tree.body
-        if body and _is_docstring(body[0]):
+        if body and is_docstring(body[0]):
             body = body[1:]
         self.check_block(body, loop_targets=())
         if not always_returns(body):
@@ -339,7 +339,7 @@ class _Fence:
             for argument in statement.value.args:
                 self.check_expression(argument)
         elif isinstance(statement, ast.Expr):
-            if not _is_print(statement.value) and not _is_docstring(statement):
+            if not _is_print(statement.value) and not is_docstring(statement):
                 raise self.refuse(
                     statement,
                     "an expression statement",
@@ -492,7 +492,7 @@ def _all_arguments(arguments: ast.arguments) -> list[ast.arg]:
     return [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
 
 
-def _is_docstring(statement: ast.stmt) -> bool:
+def is_docstring(statement: ast.stmt) -> bool:
     return (
         isinstance(statement, ast.Expr)
         and isinstance(statement.value, ast.Constant)

@@ -63,7 +63,7 @@ import copy
 from dataclasses import dataclass
 
 from overbar.errors import InternalError, UnsupportedSyntaxError
-from overbar.transpiler.fence import always_returns, is_append
+from overbar.transpiler.fence import always_returns, is_append, is_docstring
 from overbar.transpiler.names import NameAllocator, names_in
 from overbar.transpiler.parse import ParsedFunction
 
@@ -136,7 +136,7 @@ class _Normalizer:
         self.statement: ast.stmt | None = None
 
     def run(self) -> NormalForm:
-        body = [s for s in self.tree.body if not _is_docstring(s)]
+        body = [s for s in self.tree.body if not is_docstring(s)]
         self.body = self.block(lift_returns(body))
         if self.result_name is not None:
             self.body.append(
@@ -592,14 +592,6 @@ def _targets(statement: ast.AST) -> list[str]:
         for n in ast.walk(t)
         if isinstance(n, ast.Name)
     ]
-
-
-def _is_docstring(statement: ast.stmt) -> bool:
-    return (
-        isinstance(statement, ast.Expr)
-        and isinstance(statement.value, ast.Constant)
-        and isinstance(statement.value.value, str)
-    )
 
 
 def _is_builtin_call(node: ast.expr, local_names: set[str]) -> bool:

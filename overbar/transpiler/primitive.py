@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from overbar.primitives import Attribute, Method, describe
+from overbar.transpiler.names import names_in
 from overbar.transpiler.normalize import NormalForm, is_global_path
 from overbar.transpiler.parse import MISSING, Namespace
 
@@ -88,15 +89,10 @@ class Application:
             return ast.unparse(self.node.func)
         return describe(self.primal)
 
-    def input_names(self) -> list[str]:
-        """Every local name this application reads."""
-        names = [n.id for atom in self.positional for n in ast.walk(atom) if _is_load(n)]
-        names += [n.id for _, atom in self.keywords for n in ast.walk(atom) if _is_load(n)]
-        return names
-
-
-def _is_load(node: ast.AST) -> bool:
-    return isinstance(node, ast.Name)
+    def input_names(self) -> set[str]:
+        """Every name this application reads."""
+        atoms = [*self.positional, *(atom for _, atom in self.keywords)]
+        return set().union(*(names_in(atom) for atom in atoms))
 
 
 def application_of(
@@ -132,6 +128,15 @@ def application_of(
         primal = namespace.resolve(function) if namespace is not None else MISSING
         return Application(primal, tuple(value.args), keywords, value)
     raise TypeError(f"not a normal-form expression: {ast.unparse(value)}")
+
+
+def is_number(node: ast.expr) -> bool:
+    """A numeric literal (not a bool): an operand that never broadcasts another one."""
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, int | float)
+        and not isinstance(node.value, bool)
+    )
 
 
 def index_value(index: ast.expr, slice_name: str = "slice") -> ast.expr:

@@ -36,7 +36,7 @@ from overbar.runtime.interface import Runtime
 from overbar.runtime.registry import NON_DIFFERENTIABLE, Rule
 from overbar.transpiler.activity import Activity
 from overbar.transpiler.fence import is_append
-from overbar.transpiler.names import NameAllocator
+from overbar.transpiler.names import NameAllocator, names_in
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import MISSING, ParsedFunction
 from overbar.transpiler.primitive import (
@@ -47,6 +47,7 @@ from overbar.transpiler.primitive import (
     Application,
     application_of,
     index_value,
+    is_number,
 )
 from overbar.transpiler.templates import Substitution, Template, template_of
 
@@ -476,11 +477,11 @@ class _ReverseSweep:
         reached = set()
         for node in (n for s in statements for n in ast.walk(s)):
             if isinstance(node, ast.Expr) and is_append(node):
-                names = [node.value.func.value.id, *_names_in(node.value.args[0])]
+                names = [node.value.func.value.id, *names_in(node.value.args[0])]
                 reached.update(n for n in names if n in self.activity.active)
                 continue
             if is_write(node):
-                names = [node.targets[0].value.id, *_names_in(node.value)]
+                names = [node.targets[0].value.id, *names_in(node.value)]
                 reached.update(n for n in names if n in self.activity.active)
                 continue
             if not isinstance(node, ast.Assign) or not isinstance(node.targets[0], ast.Name):
@@ -989,17 +990,9 @@ def _operands_shaped_like_output(application: Application) -> list[ast.expr]:
     shaped = []
     for index, operand in enumerate(operands):
         others = operands[:index] + operands[index + 1 :]
-        if all(_is_number(other) for other in others):
+        if all(is_number(other) for other in others):
             shaped.append(operand)
     return shaped
-
-
-def _is_number(node: ast.expr) -> bool:
-    return (
-        isinstance(node, ast.Constant)
-        and isinstance(node.value, int | float)
-        and not isinstance(node.value, bool)
-    )
 
 
 def _as_atom(value: Any, parsed: ParsedFunction, application: Application) -> ast.expr:
@@ -1164,10 +1157,6 @@ def _take_and_zero(statement: ast.stmt, take_and_zero: str | None):
 
 def _mentions(statement: ast.stmt, name: str) -> bool:
     return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(statement))
-
-
-def _names_in(node: ast.AST) -> list[str]:
-    return [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
 
 
 def _is_read(node: ast.AST) -> bool:

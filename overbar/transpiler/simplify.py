@@ -34,6 +34,7 @@ import copy
 import operator
 from dataclasses import replace
 
+from overbar.transpiler.primitive import is_number
 from overbar.transpiler.reverse import Adjoint, is_comment
 
 _FOLDABLE_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
@@ -248,21 +249,13 @@ def _fold_literals(statement: ast.stmt) -> ast.stmt:
         def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
             self.generic_visit(node)
             fold = _FOLDABLE_ARITHMETIC.get(type(node.op))
-            if fold and _is_number(node.left) and _is_number(node.right):
+            if fold and is_number(node.left) and is_number(node.right):
                 return ast.copy_location(
                     ast.Constant(value=fold(node.left.value, node.right.value)), node
                 )
             return node
 
     return Folder().visit(statement)
-
-
-def _is_number(node: ast.expr) -> bool:
-    return (
-        isinstance(node, ast.Constant)
-        and isinstance(node.value, int | float)
-        and not isinstance(node.value, bool)
-    )
 
 
 def _drop_empty_comments(body: list[ast.stmt]) -> list[ast.stmt]:
