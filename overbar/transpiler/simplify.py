@@ -159,30 +159,34 @@ def _fold_temporaries(
     temporaries: frozenset[str],
     effects: frozenset[str],
 ) -> tuple[list[ast.stmt], int]:
-    """Fold each single-use temporary into its one reader (never one whose value has effects)."""
+    """Fold each single-use temporary into its one reader (never one whose value has effects),
+    and each temporary that is only a copy of another name (``tmp_bar = y_bar``) into all of its
+    readers."""
     uses: dict[str, int] = {}
     for statement in body:
         for name in _reads(statement):
             uses[name] = uses.get(name, 0) + 1
-    foldable = {
-        node.targets[0].id
-        for statement in body
-        for node in ast.walk(statement)
-        if isinstance(node, ast.Assign)
-        and isinstance(node.targets[0], ast.Name)
-        and node.targets[0].id in temporaries
-        and uses.get(node.targets[0].id) == 1
-        and not _has_effect(node, effects)
-    }
+    assignments: dict[str, list[ast.Assign]] = {}
+    for statement in body:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+                assignments.setdefault(node.targets[0].id, []).append(node)
+    foldable = set()
+    for name, nodes in assignments.items():
+        if name not in temporaries or _has_effect(nodes[0], effects):
+            continue
+        if uses.get(name) == 1 or (len(nodes) == 1 and isinstance(nodes[0].value, ast.Name)):
+            foldable.add(name)
     return _fold_block(body, forward_length, frozenset(foldable), uses)
 
 
 def _fold_block(
     body: list[ast.stmt], forward_length: int, temporaries: frozenset[str], uses: dict[str, int]
 ) -> tuple[list[ast.stmt], int]:
-    """One pass over a block: a foldable assignment is held back until its reader (a simple
-    statement of the same block) takes the expression; if a statement in between reassigns a
-    name the expression reads, or the reader is a branch or loop, it is put back in place."""
+    """One pass over a block: a foldable assignment is held back until its readers (simple
+    statements of the same block) have taken the expression; if a statement in between
+    reassigns a name the expression reads, or a reader is a branch or loop, it is put back in
+    place. ``uses`` counts the reads still to come of each name."""
     pending: dict[str, tuple[ast.Assign, set[str], bool]] = {}
     folded: list[ast.stmt] = []
     new_forward_length = 0
@@ -196,11 +200,13 @@ def _fold_block(
         in_forward = index < forward_length
         written = _writes(statement)
         compound = isinstance(statement, ast.If | ast.For | ast.While)
-        reads = set(_reads(statement))
+        reads = _reads(statement)
         for name in [
             n
             for n, (_, needs, _) in pending.items()
-            if needs & written or (compound and n in reads)
+            if (compound and n in reads)
+            # a statement that reads the last uses of n may write what n's value reads
+            or (needs & written and (compound or reads.count(n) < uses[n]))
         ]:
             held, _, was_forward = pending.pop(name)
             put(held, was_forward)
@@ -211,16 +217,20 @@ def _fold_block(
                 setattr(statement, field, block)
             put(statement, in_forward)
             continue
-        taken = [name for name in _reads(statement) if name in pending]
+        taken = [name for name in reads if name in pending]
         if taken:
-            values = {name: pending.pop(name)[0].value for name in taken}
+            values = {name: pending[name][0].value for name in taken}
             statement = _Replace(values).visit(statement)
+            for name in taken:
+                uses[name] -= 1
+                if uses[name] == 0:  # every reader has it: the assignment is gone
+                    pending.pop(name, None)
         if (
             isinstance(statement, ast.Assign)
             and len(statement.targets) == 1
             and isinstance(statement.targets[0], ast.Name)
             and statement.targets[0].id in temporaries
-            and uses.get(statement.targets[0].id) == 1
+            and uses.get(statement.targets[0].id, 0) > 0
         ):
             pending[statement.targets[0].id] = (
                 statement,
@@ -229,7 +239,7 @@ def _fold_block(
             )
             continue
         put(statement, in_forward)
-    for held, _, was_forward in pending.values():  # read only by itself: keep as written
+    for held, _, was_forward in pending.values():  # read only later, or by itself: keep it
         put(held, was_forward)
     return folded, new_forward_length
 
@@ -240,7 +250,7 @@ class _Replace(ast.NodeTransformer):
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
         if node.id in self.values and isinstance(node.ctx, ast.Load):
-            return self.values[node.id]
+            return copy.deepcopy(self.values[node.id])
         return node
 
 
