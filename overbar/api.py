@@ -1,8 +1,9 @@
 """The public entry points: ``grad``, ``value_and_grad`` and ``check_grad``.
 
 A ``GradientFunction`` resolves ``wrt`` against the function's signature when it is created,
-transforms the function on first use, and keeps the compiled adjoint (cached per function and
-``wrt``), so that a call is the generated function's own time plus a few checks.
+transforms the function on first use, and keeps the compiled adjoints (cached per function,
+``wrt`` and the shapes of the arguments), so that a call is the generated function's own time
+plus a lookup.
 """
 
 from __future__ import annotations
@@ -15,26 +16,41 @@ from typing import Any
 
 import numpy as np
 
+from overbar.entry import argument_key, make_entry, storable
 from overbar.errors import ArgumentError, GradientMismatchError, NonScalarOutputError
 from overbar.runtime import NUMPY
+from overbar.runtime.shapes import argument_shape
 from overbar.transpiler.pipeline import Stages, all_sources, transform
 
 Wrt = int | str | Sequence[int | str]
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _FLOAT64 = np.dtype(np.float64)
+_MOST_KEYS = 64  # argument keys remembered per gradient (a new batch size is a new key)
 
 
-def transformed(function: Callable, wrt: tuple[str, ...]) -> Stages:
-    """The transformation of ``function`` for ``wrt``, computed once and cached."""
+def transformed(
+    function: Callable, wrt: tuple[str, ...], shapes: tuple[tuple[str, Any], ...] = ()
+) -> Stages:
+    """The transformation of ``function`` for ``wrt``, specialised on the parameters' ``shapes``
+    (pairs of name and ``argument_shape``; none for the general adjoint), computed once and
+    cached."""
+    shapes = tuple((name, shape) for name, shape in shapes if shape is not None)
     per_function = _CACHE.setdefault(function, {})
-    if wrt not in per_function:
-        per_function[wrt] = transform(function, wrt, NUMPY)
-    return per_function[wrt]
+    if (wrt, shapes) not in per_function:
+        per_function[wrt, shapes] = transform(
+            function, wrt, NUMPY, parameter_shapes=dict(shapes) or None
+        )
+    return per_function[wrt, shapes]
 
 
 class GradientFunction:
-    """``function``'s gradient (and, with ``with_value``, its value) as a callable."""
+    """``function``'s gradient (and, with ``with_value``, its value) as a callable.
+
+    A call runs the adjoint compiled for its arguments' shapes (ranks and which dimensions are
+    1): the first call with new shapes transforms the function for them, later ones find the
+    adjoint through a generated entry function (see ``overbar.entry``).
+    """
 
     __overbar_transform__ = True
 
@@ -49,44 +65,95 @@ class GradientFunction:
         # The generated code returns a bare gradient for one parameter; wrt=("x",) wants (g,).
         self._one_in_tuple = not self._single and len(self.wrt) == 1
         self._with_value = with_value
-        positions = _positions(function)
-        self._input_checks = tuple((positions.get(name), name) for name in self.wrt)
-        self._compiled: Callable | None = None
+        self._signature = inspect.signature(function)
+        self._parameters = [
+            p
+            for p in self._signature.parameters.values()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        self._differentiated = tuple(
+            p.name in self.wrt for p in self._signature.parameters.values()
+        )
+        self._specialised: dict[tuple, Callable] = {}
+        self._parsed = None
+        entry = make_entry(
+            function,
+            self.wrt,
+            self._specialised,
+            self._call_slow,
+            self._result_expression(),
+            self._located,
+            NonScalarOutputError,
+        )
+        # Each gradient gets a class of its own whose __call__ is the entry itself: a __call__
+        # forwarding to the entry would double the time a call adds to the adjoint's own.
+        self.__class__ = type(
+            type(self).__name__, (type(self),), {"__call__": staticmethod(entry)}
+        )
 
     @property
     def stages(self) -> Stages:
-        """Every stage of the transformation (parsed, normal form, ..., emitted)."""
+        """Every stage of the general transformation (for arguments of any shape)."""
         return transformed(self.__wrapped__, self.wrt)
 
     @property
     def source(self) -> str:
-        """The generated adjoint, black-formatted (then the pullbacks of helpers it calls)."""
+        """The general adjoint, black-formatted (then the pullbacks of helpers it calls)."""
         return all_sources(self.stages)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        compiled = self._compiled
-        if compiled is None:
-            compiled = self._compiled = self.stages.emitted.function
-        for position, name in self._input_checks:
-            if position is not None and position < len(args):
-                value = args[position]
-            elif name in kwargs:
-                value = kwargs[name]
-            else:
-                continue
-            # The common case (a float64 array) without a call; anything else is looked at.
+    def stages_for(self, *args: Any, **kwargs: Any) -> Stages:
+        """Every stage of the transformation specialised for arguments shaped like these."""
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        shapes = tuple((p.name, argument_shape(bound.arguments[p.name])) for p in self._parameters)
+        return transformed(self.__wrapped__, self.wrt, shapes)
+
+    def source_for(self, *args: Any, **kwargs: Any) -> str:
+        """The adjoint a call with these arguments runs: specialised on their shapes."""
+        return all_sources(self.stages_for(*args, **kwargs))
+
+    def _result_expression(self) -> str:
+        """What the entry returns, of ``returned``, the adjoint's (value, gradients)."""
+        gradients = "(returned[1],)" if self._one_in_tuple else "returned[1]"
+        return f"(returned[0], {gradients})" if self._with_value else gradients
+
+    def _call_slow(self, *args: Any, **kwargs: Any) -> Any:
+        """A call whose key is not remembered: check the arguments, find (or make) the adjoint
+        for their shapes, remember it under the key if the key says all there is to check."""
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        for name in self.wrt:
+            value = bound.arguments[name]
             if type(value) is not np.ndarray or value.dtype is not _FLOAT64:
                 self._check_input(name, value)
+        stages = self.stages_for(*args, **kwargs)
+        self._parsed = stages.parsed
+        compiled = stages.emitted.function
+        key = tuple(
+            (
+                None
+                if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+                else argument_key(bound.arguments[p.name], p.name in self.wrt)
+            )
+            for p in self._signature.parameters.values()
+        )
+        if storable(key, self._differentiated):
+            if len(self._specialised) >= _MOST_KEYS:
+                self._specialised.clear()
+            self._specialised[key] = compiled
         try:
-            value, gradients = compiled(*args, **kwargs)
+            returned = compiled(*args, **kwargs)
         except NonScalarOutputError as error:
-            location = self.stages.parsed.location(self.stages.parsed.tree.body[-1])
-            raise NonScalarOutputError(
-                f"{error.message} (in {self.__wrapped__.__qualname__})", location
-            ) from None
-        if self._one_in_tuple:
-            gradients = (gradients,)
-        return (value, gradients) if self._with_value else gradients
+            raise self._located(error) from None
+        gradients = (returned[1],) if self._one_in_tuple else returned[1]
+        return (returned[0], gradients) if self._with_value else gradients
+
+    def _located(self, error: NonScalarOutputError) -> NonScalarOutputError:
+        parsed = self._parsed or self.stages.parsed
+        return NonScalarOutputError(
+            f"{error.message} (in {self.__wrapped__.__qualname__})",
+            parsed.location(parsed.tree.body[-1]),
+        )
 
     def _check_input(self, name: str, value: Any) -> None:
         if not NUMPY.is_differentiable_input(value):

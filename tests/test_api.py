@@ -108,7 +108,9 @@ def test_transformation_is_cached_per_function_and_wrt(network):
     assert first.stages is second.stages
     assert overbar.grad(loss, wrt=("b",)).stages is not first.stages
     first(*args)
-    assert first._compiled is first.stages.emitted.function
+    specialised = first.stages_for(*args)
+    assert specialised is not first.stages  # the general adjoint serves `source` and the CLI
+    assert list(first._specialised.values()) == [specialised.emitted.function]
 
 
 def test_generated_source_is_deterministic(network):

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from overbar.runtime import helpers, rules  # noqa: F401  (rules registers the built-in table)
+from overbar.runtime import (
+    helpers,
+    rules,  # noqa: F401  (importing it registers the built-in table)
+    shapes,
+)
 from overbar.runtime.interface import Runtime
 from overbar.runtime.registry import (
     NON_DIFFERENTIABLE,
@@ -69,6 +73,11 @@ NUMPY = Runtime(
     take_in_place=helpers.take_in_place,
     is_differentiable_input=helpers.is_differentiable_input,
     describe_input=helpers.describe_input,
+    shapes=shapes,
+    broadcast_like=helpers.broadcast_like,
+    sum_all=helpers.sum_all,
+    sum_leading=helpers.sum_leading,
+    sum_keeping=helpers.sum_keeping,
 )
 
 __all__ = [

@@ -168,6 +168,21 @@ def unbroadcast(g, x):
     return g.reshape(shape) if leading else g
 
 
+# unbroadcast(g, x) with the axes known when the adjoint is compiled: the compiler inlines these.
+
+
+def sum_all(g):
+    return g.sum()
+
+
+def sum_leading(g, axis):
+    return g.sum(axis=axis)
+
+
+def sum_keeping(g, axis):
+    return g.sum(axis=axis, keepdims=True)
+
+
 def broadcast_like(g, x):
     """``g`` (a scalar or a reduced adjoint) broadcast to ``x``'s shape, as a new array when
     small (cheaper than a view there) and as a read-only view when large."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from overbar.runtime.registry import RuleTable
 
@@ -35,3 +36,8 @@ class Runtime:
     take_in_place: Callable
     is_differentiable_input: Callable
     describe_input: Callable
+    shapes: Any  # the module of shape facts (overbar.runtime.shapes for NumPy)
+    broadcast_like: Callable
+    sum_all: Callable  # templates of unbroadcast with its axes known: g.sum(), ...
+    sum_leading: Callable
+    sum_keeping: Callable

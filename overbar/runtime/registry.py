@@ -34,6 +34,11 @@ class Rule:
     primal: Any
     function: Callable
     where: tuple[tuple[str, Any], ...] = ()
+    ranks: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def conditions(self) -> tuple:
+        return self.where + self.ranks
 
     def primal_signature(self) -> inspect.Signature:
         """The primal's call signature as the rule declares it (output and its adjoint removed)."""
@@ -67,13 +72,20 @@ class RuleTable:
     rules: dict[Any, list[Rule]] = field(default_factory=dict)
     non_differentiable: dict[Any, Any] = field(default_factory=dict)
 
-    def register(self, primal: Any, function: Callable, where: Mapping[str, Any]) -> None:
-        rule = Rule(primal, function, tuple(where.items()))
+    def register(
+        self,
+        primal: Any,
+        function: Callable,
+        where: Mapping[str, Any],
+        ranks: Mapping[str, int] | None = None,
+    ) -> None:
+        rule = Rule(primal, function, tuple(where.items()), tuple((ranks or {}).items()))
         entries = self.rules.setdefault(_key(primal), [])
-        # Specialised rules (with conditions) are tried before the general one.
-        entries[:] = [r for r in entries if r.where != rule.where]
+        # Specialised rules (with conditions) are tried before the general one; rules for
+        # given ranks before those for given constants, which work for any rank.
+        entries[:] = [r for r in entries if r.conditions != rule.conditions]
         entries.append(rule)
-        entries.sort(key=lambda r: not r.where)
+        entries.sort(key=lambda r: (not r.ranks, not r.where))
         self.non_differentiable.pop(_key(primal), None)
 
     def mark_non_differentiable(self, primal: Any) -> None:
@@ -96,6 +108,7 @@ RULES = RuleTable()
 
 
 def _check_rule(function: Callable, primals: tuple, where: Mapping[str, Any]) -> None:
+    """``where`` here is every parameter a condition names (constants and ranks alike)."""
     if not inspect.isfunction(function):
         raise RuleDefinitionError(
             f"an adjoint rule must be a plain function, not {type(function).__name__}"
@@ -131,22 +144,29 @@ def _check_rule(function: Callable, primals: tuple, where: Mapping[str, Any]) ->
         ) from None
 
 
-def adjoint(*primals: Any, where: Mapping[str, Any] | None = None) -> Callable:
+def adjoint(
+    *primals: Any,
+    where: Mapping[str, Any] | None = None,
+    ranks: Mapping[str, int] | None = None,
+) -> Callable:
     """Register the decorated function as the adjoint rule of each of ``primals``.
 
     ``where`` restricts the rule to calls whose arguments are these constants (for instance
-    ``where={"axis": None}``); such a rule is preferred over the unrestricted one. A later
-    registration for the same primal and conditions replaces the earlier one, so a user may
-    override a built-in rule.
+    ``where={"axis": None}``); ``ranks`` to calls whose arguments are known, when the adjoint
+    is compiled for the arguments at hand, to have these numbers of dimensions (for instance
+    ``ranks={"x": 2, "y": 2}``). Such rules are preferred over the unrestricted one, which must
+    exist for the cases they do not cover. A later registration for the same primal and
+    conditions replaces the earlier one, so a user may override a built-in rule.
     """
     conditions = dict(where or {})
+    rank_conditions = dict(ranks or {})
 
     def register(function: Callable) -> Callable:
         if not primals:
             raise RuleDefinitionError("@adjoint needs the function(s) it differentiates")
-        _check_rule(function, primals, conditions)
+        _check_rule(function, primals, {**conditions, **rank_conditions})
         for primal in primals:
-            RULES.register(primal, function, conditions)
+            RULES.register(primal, function, conditions, rank_conditions)
         return function
 
     return register

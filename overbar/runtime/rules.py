@@ -101,6 +101,33 @@ def matmul(z, x, y, z_bar):
     return matmul_left_bar(z_bar, x, y), matmul_right_bar(z_bar, x, y)
 
 
+# The same, for the ranks at hand when the adjoint is compiled for its arguments' shapes.
+
+
+@adjoint(operator.matmul, np.matmul, np.dot, Method("dot"), ranks={"x": 2, "y": 2})
+def matmul_matrices(z, x, y, z_bar):
+    """z = x @ y for two matrices:  x̄ = z̄ yᵀ,  ȳ = xᵀ z̄"""
+    return z_bar @ y.T, x.T @ z_bar
+
+
+@adjoint(operator.matmul, np.matmul, np.dot, Method("dot"), ranks={"x": 2, "y": 1})
+def matmul_matrix_vector(z, x, y, z_bar):
+    """z = x @ y, a matrix times a vector:  x̄ = z̄ yᵀ (an outer product),  ȳ = xᵀ z̄"""
+    return np.outer(z_bar, y), x.T @ z_bar
+
+
+@adjoint(operator.matmul, np.matmul, np.dot, Method("dot"), ranks={"x": 1, "y": 2})
+def matmul_vector_matrix(z, x, y, z_bar):
+    """z = x @ y, a vector times a matrix:  x̄ = y z̄,  ȳ = x z̄ᵀ (an outer product)"""
+    return y @ z_bar, np.outer(x, z_bar)
+
+
+@adjoint(operator.matmul, np.matmul, np.dot, Method("dot"), ranks={"x": 1, "y": 1})
+def matmul_vectors(z, x, y, z_bar):
+    """z = x · y for two vectors:  x̄ = z̄ y,  ȳ = z̄ x"""
+    return z_bar * y, z_bar * x
+
+
 # ---------------------------------------------------------------------------------------------
 # Elementwise functions of one argument
 # ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from overbar.transpiler.fence import check_supported
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import ParsedFunction, parse
 from overbar.transpiler.reverse import Adjoint, differentiate
+from overbar.transpiler.shapes import Shapes, infer
 from overbar.transpiler.simplify import simplify
 
 
@@ -90,6 +91,7 @@ class Stages:
     adjoint: Adjoint
     simplified: Adjoint
     emitted: Emitted
+    shapes: Shapes
 
 
 def transform(
@@ -97,17 +99,21 @@ def transform(
     wrt: tuple[str, ...],
     runtime: Runtime = NUMPY,
     as_pullback: bool = False,
+    parameter_shapes: Shapes | None = None,
 ) -> Stages:
     """Differentiate ``function`` with respect to the parameters named in ``wrt``.
 
-    With ``as_pullback`` the result is the pullback a caller of ``function`` uses.
+    With ``as_pullback`` the result is the pullback a caller of ``function`` uses. With
+    ``parameter_shapes`` (name -> ``runtime.shapes.argument_shape(value)``) the adjoint is
+    specialised on them, and valid only for arguments with those shapes.
     """
     parsed = parse(function)
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
     normal_form = normalize(parsed)
     activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
+    shapes = infer(normal_form, parameter_shapes or {}, parsed.namespace, runtime)
     helpers = functools.partial(pullback_of, runtime=runtime)
-    adjoint = differentiate(parsed, normal_form, activity, runtime, helpers, as_pullback)
+    adjoint = differentiate(parsed, normal_form, activity, runtime, helpers, as_pullback, shapes)
     simplified = simplify(adjoint)
     emitted = emit(parsed, simplified)
-    return Stages(parsed, normal_form, activity, adjoint, simplified, emitted)
+    return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes)

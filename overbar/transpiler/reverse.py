@@ -49,7 +49,8 @@ from overbar.transpiler.primitive import (
     index_value,
     is_number,
 )
-from overbar.transpiler.templates import Substitution, Template, template_of
+from overbar.transpiler.shapes import Shapes
+from overbar.transpiler.templates import Substitution, Template, expression, template_of
 
 COMMENT_MARKER = "__overbar_comment__"
 
@@ -64,6 +65,7 @@ class Adjoint:
     bindings: tuple[tuple[str, Any], ...]
     effects: frozenset[str]
     subroutines: tuple[Any, ...] = ()
+    shapes: tuple[tuple[str, Any], ...] = ()  # what is known of the forward names' shapes
 
 
 def seed_parameter(parameters: Sequence[str]) -> str:
@@ -81,14 +83,17 @@ def differentiate(
     runtime: Runtime,
     pullback_of: Callable[[Any, tuple[str, ...]], Any] | None = None,
     as_pullback: bool = False,
+    shapes: Shapes | None = None,
 ) -> Adjoint:
     """Build the gradient function of ``form`` with respect to ``activity.wrt``.
 
     ``pullback_of(function, wrt)`` gives a callable pullback for a call of the user's own
     ``function``; with ``as_pullback`` the result is such a pullback itself: it takes the
     result's adjoint as the keyword ``seed_parameter(...)`` and returns only the gradients.
+    ``shapes`` (from ``shapes.infer``) specialises the rules on what is known of the shapes.
     """
-    return _ReverseSweep(parsed, form, activity, runtime, pullback_of, as_pullback).run()
+    sweep = _ReverseSweep(parsed, form, activity, runtime, pullback_of, as_pullback, shapes)
+    return sweep.run()
 
 
 def comment(text: str) -> ast.Expr:
@@ -122,7 +127,9 @@ class _ReverseSweep:
         runtime: Runtime,
         pullback_of: Callable[[Any, tuple[str, ...]], Any] | None,
         as_pullback: bool,
+        shapes: Shapes | None = None,
     ):
+        self.shapes = dict(shapes or {})
         self.pullback_of = pullback_of
         self.as_pullback = as_pullback
         self.subroutines: list[Any] = []
@@ -250,6 +257,7 @@ class _ReverseSweep:
                 }
             ),
             subroutines=tuple(self.subroutines),
+            shapes=tuple(sorted(self.shapes.items())),
         )
 
     # forward sweep: the user's lines, plus pushes and trip counts
@@ -833,6 +841,10 @@ class _ReverseSweep:
                 name: _as_atom(value, self.parsed, application)
                 for name, value in bound.arguments.items()
             }
+            if rule.ranks and not all(
+                self.rank_of(arguments[key]) == rank for key, rank in rule.ranks
+            ):
+                continue  # a rule for other ranks; the general one comes later
             if all(_matches(arguments[key], expected) for key, expected in rule.where):
                 return template_of(rule), arguments
             errors.append(
@@ -910,7 +922,10 @@ class _ReverseSweep:
         for name, value in template.global_values:
             replacements[name] = _load(self.bind(name, value))
         substitute = Substitution(
-            replacements, self.bind("unbroadcast", self.runtime.unbroadcast), same_shape
+            replacements,
+            self.bind("unbroadcast", self.runtime.unbroadcast),
+            same_shape,
+            lambda g, operand: self.summed_to(g, self.shape_of(_load(output)), operand),
         )
         statements = [substitute.visit(copy.deepcopy(s)) for s in template.body]
         entries = [
@@ -918,6 +933,36 @@ class _ReverseSweep:
             for entry in template.returns
         ]
         return statements, entries
+
+    # shapes
+
+    def shape_of(self, atom: ast.expr) -> Any:
+        """What is known of the shape of ``atom`` (None: nothing)."""
+        if isinstance(atom, ast.Name):
+            name = self.previous.get(atom.id, atom.id)
+            return self.shapes.get(name)
+        if isinstance(atom, ast.Constant):
+            return self.runtime.shapes.constant_operand(atom.value).shape
+        return None
+
+    def rank_of(self, atom: ast.expr) -> int | None:
+        dims = self.runtime.shapes.dims(self.shape_of(atom))
+        return None if dims is None else len(dims)
+
+    def summed_to(self, g: ast.expr, result: Any, operand: ast.expr) -> ast.expr | None:
+        """``unbroadcast(g, operand)`` for a ``g`` shaped like ``result``, with the axes it sums
+        known now: ``g``, ``g.sum(axis=0)``, ...; None where they are not known."""
+        axes = self.runtime.shapes.unbroadcast_axes(result, self.shape_of(operand))
+        if axes is None:
+            return None
+        leading, kept = axes
+        if kept:
+            g = expression(self.runtime.sum_keeping, self.bind, g=g, axis=_axis(kept))
+        if leading and self.rank_of(operand) == 0:
+            return expression(self.runtime.sum_all, self.bind, g=g)
+        if leading:
+            g = expression(self.runtime.sum_leading, self.bind, g=g, axis=_axis(leading))
+        return g
 
     def accumulate(
         self, argument: ast.expr, contribution: ast.expr, may_be_zero: bool = False
@@ -980,6 +1025,12 @@ def _as_square(application: Application) -> Application:
     ):
         return replace(application, primal=operator.pow, positional=(left, ast.Constant(2)))
     return application
+
+
+def _axis(axes: tuple[int, ...]) -> ast.expr:
+    if len(axes) == 1:
+        return ast.Constant(axes[0])
+    return ast.Tuple(elts=[ast.Constant(a) for a in axes], ctx=ast.Load())
 
 
 def _operands_shaped_like_output(application: Application) -> list[ast.expr]:

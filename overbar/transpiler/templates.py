@@ -13,6 +13,7 @@ import ast
 import copy
 import inspect
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,13 +115,41 @@ def _parse_template(rule: Rule) -> Template:
     )
 
 
-class Substitution(ast.NodeTransformer):
-    """Rename a rule's names to the user's, and drop ``unbroadcast`` where shapes agree."""
+_EXPRESSIONS: dict[Any, tuple[ast.expr, tuple[tuple[str, Any], ...]]] = {}
 
-    def __init__(self, replacements: dict[str, ast.expr], unbroadcast: str, same_shape: list[str]):
+
+def expression(function: Any, bind: Callable[[str, Any], str], **arguments: ast.expr) -> ast.expr:
+    """The expression that ``function`` (a body of one ``return``) computes, on ``arguments``
+    (syntax trees, by parameter name); the globals it reads are named by ``bind(name, value)``."""
+    if function not in _EXPRESSIONS:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function))).body[0]
+        returned = tree.body[-1].value
+        parameters = {argument.arg for argument in tree.args.args}
+        read = sorted({n.id for n in ast.walk(returned) if isinstance(n, ast.Name)} - parameters)
+        _EXPRESSIONS[function] = (returned, tuple((n, function.__globals__[n]) for n in read))
+    returned, global_values = _EXPRESSIONS[function]
+    replacements = dict(arguments)
+    for name, value in global_values:
+        replacements[name] = ast.Name(id=bind(name, value), ctx=ast.Load())
+    return Substitution(replacements, "", []).visit(copy.deepcopy(returned))
+
+
+class Substitution(ast.NodeTransformer):
+    """Rename a rule's names to the user's, and resolve ``unbroadcast`` where shapes are known:
+    dropped where the operand has the output's shape, and given to ``summed_to(g, operand)``
+    (which answers an expression, or None to keep the call) otherwise."""
+
+    def __init__(
+        self,
+        replacements: dict[str, ast.expr],
+        unbroadcast: str,
+        same_shape: list[str],
+        summed_to: Callable[[ast.expr, ast.expr], ast.expr | None] | None = None,
+    ):
         self.replacements = replacements
         self.unbroadcast = unbroadcast
         self.same_shape = same_shape
+        self.summed_to = summed_to
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
         replacement = self.replacements.get(node.id)
@@ -136,7 +165,11 @@ class Substitution(ast.NodeTransformer):
             isinstance(node.func, ast.Name)
             and node.func.id == self.unbroadcast
             and len(node.args) == 2
-            and ast.dump(node.args[1]) in self.same_shape
         ):
-            return node.args[0]
+            if ast.dump(node.args[1]) in self.same_shape:
+                return node.args[0]
+            if self.summed_to is not None:
+                resolved = self.summed_to(node.args[0], node.args[1])
+                if resolved is not None:
+                    return resolved
         return node

@@ -1,0 +1,137 @@
+"""The call path of a gradient: a small function generated for the user's signature.
+
+The compiled adjoint is specialised on the shapes of its arguments (their ranks and which
+dimensions are 1), so a call must find the adjoint made for its arguments. For
+
+    def loss(W, b, x, t): ...        differentiated with respect to W and b
+
+the entry is
+
+    def entry(W, b, x, t):
+        key = (
+            W.shape if type(W) is ndarray and W.dtype is float64 else type(W),
+            b.shape if type(b) is ndarray and b.dtype is float64 else type(b),
+            x.shape if type(x) is ndarray else type(x),
+            t.shape if type(t) is ndarray else type(t),
+        )
+        compiled = specialised.get(key)
+        if compiled is None:
+            return slow(W, b, x, t)
+        return compiled(W, b, x, t)[1]
+
+``specialised`` maps the keys of arguments already seen to their compiled adjoint; ``slow``
+checks the arguments, finds or makes the adjoint for their shapes and, when the key says all
+there is to check (float64 arrays and Python floats), remembers it under the key. A float32 or
+integer array to differentiate takes the slow path every time, which checks it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+# Keys whose arguments to differentiate need no check beyond the key itself.
+FAST_TYPES = frozenset({float})
+
+
+def make_entry(
+    function: Callable,
+    wrt: tuple[str, ...],
+    specialised: dict,
+    slow: Callable,
+    result: str,
+    located: Callable[[Exception], Exception],
+    no_result_error: type[Exception],
+) -> Callable:
+    """The entry of ``function``'s gradient: same signature (defaults included), it looks up
+    ``specialised`` and calls the adjoint, or ``slow`` on a miss. ``result`` is the expression
+    the entry returns, of ``returned`` (the adjoint's (value, gradients) pair)."""
+    signature = inspect.signature(function)
+    parameters, arguments, keys = [], [], []
+    keyword_only_started = False
+    for parameter in signature.parameters.values():
+        name = parameter.name
+        kind = parameter.kind
+        if kind is parameter.VAR_POSITIONAL:
+            parameters.append(f"*{name}")
+            arguments.append(f"*{name}")
+            keyword_only_started = True
+            keys.append("None")
+            continue
+        if kind is parameter.VAR_KEYWORD:
+            parameters.append(f"**{name}")
+            arguments.append(f"**{name}")
+            keys.append("None")
+            continue
+        if kind is parameter.KEYWORD_ONLY and not keyword_only_started:
+            parameters.append("*")
+            keyword_only_started = True
+        default = "" if parameter.default is parameter.empty else "=None"
+        parameters.append(name + default)
+        if kind is parameter.POSITIONAL_ONLY and _last_positional_only(signature, name):
+            parameters.append("/")
+        arguments.append(f"{name}={name}" if kind is parameter.KEYWORD_ONLY else name)
+        if name in wrt:
+            keys.append(
+                f"{name}.shape if type({name}) is ndarray and {name}.dtype is float64 "
+                f"else type({name})"
+            )
+        else:
+            keys.append(f"{name}.shape if type({name}) is ndarray else type({name})")
+    entry_name = "entry"  # a lambda's __name__ is no identifier
+    call = ", ".join(arguments)
+    source = (
+        f"def {entry_name}({', '.join(parameters)}):\n"
+        f"    key = ({', '.join(keys)},)\n"
+        f"    compiled = specialised.get(key)\n"
+        f"    if compiled is None:\n"
+        f"        return slow({call})\n"
+        f"    try:\n"
+        f"        returned = compiled({call})\n"
+        f"    except no_result_error as error:\n"
+        f"        raise located(error) from None\n"
+        f"    return {result}\n"
+    )
+    namespace: dict[str, Any] = {
+        "ndarray": np.ndarray,
+        "float64": _FLOAT64,
+        "specialised": specialised,
+        "slow": slow,
+        "located": located,
+        "no_result_error": no_result_error,
+    }
+    exec(compile(source, f"<overbar entry of {function.__qualname__}>", "exec"), namespace)
+    entry = namespace[entry_name]
+    entry.__defaults__ = function.__defaults__
+    entry.__kwdefaults__ = function.__kwdefaults__
+    return entry
+
+
+def _last_positional_only(signature: inspect.Signature, name: str) -> bool:
+    positional_only = [
+        p.name for p in signature.parameters.values() if p.kind is p.POSITIONAL_ONLY
+    ]
+    return positional_only[-1] == name
+
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def argument_key(value: Any, differentiated: bool) -> Any:
+    """The key element the entry computes for ``value`` (for the slow path to store under)."""
+    if type(value) is np.ndarray and (not differentiated or value.dtype is _FLOAT64):
+        return value.shape
+    return type(value)
+
+
+def storable(key: tuple, differentiated: tuple[bool, ...]) -> bool:
+    """Whether arguments with this key need no check beyond the key: every argument to
+    differentiate is a float64 array (its key is its shape) or a Python float."""
+    return all(
+        isinstance(element, tuple) or element in FAST_TYPES
+        for element, chosen in zip(key, differentiated, strict=True)
+        if chosen
+    )

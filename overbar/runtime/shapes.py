@@ -1,0 +1,306 @@
+"""What is known of a value's shape before the function runs, and how NumPy's operations change it.
+
+The compiled adjoint is specialised on what matters for broadcasting and for the linear algebra
+rules: each argument's rank and which of its dimensions are 1. A shape is a tuple with, per
+dimension, ``1`` (exactly one), ``MANY`` (known not to be one) or ``None`` (not known); a value
+whose rank is not known (or that is not an array or a number) has the shape ``None``. Numbers
+and 0-d arrays have the shape ``()``; ``INTEGER`` is a number known to be an integer (a loop
+index, ``len(x)``), which is what indexing needs; ``SIZES`` is a tuple of integers
+(``x.shape``).
+
+Two calls whose arguments agree in rank and in which dimensions are 1 broadcast the same way, so
+one specialisation serves every batch size. A rule answers ``None`` whenever it is not sure:
+the adjoint then keeps the general runtime helper, so a gap here costs speed, never correctness.
+"""
+
+from __future__ import annotations
+
+import builtins
+import numbers
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from overbar.primitives import Attribute, Method
+
+MANY = -1
+INTEGER = "integer"
+SIZES = "sizes"
+RANGE = "range"
+
+
+@dataclass(frozen=True)
+class Operand:
+    """An argument of a call as shape inference sees it: its shape, and its value when it is a
+    literal constant (``axis=1``, ``keepdims=True``)."""
+
+    shape: Any
+    value: Any = None
+    constant: bool = False
+
+
+def argument_shape(value: Any) -> Any:
+    """The shape an argument of the user's function specialises the adjoint on."""
+    if isinstance(value, np.ndarray):
+        return tuple(1 if size == 1 else MANY for size in value.shape)
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, numbers.Integral):
+        return INTEGER
+    if isinstance(value, numbers.Real):
+        return ()
+    return None
+
+
+def dims(shape: Any) -> tuple | None:
+    """The dimensions of a shape (a number's are ``()``), or None if the rank is unknown."""
+    if shape == INTEGER:
+        return ()
+    return shape if isinstance(shape, tuple) else None
+
+
+def join(a: Any, b: Any) -> Any:
+    """What is known of a value that has shape ``a`` on one path and ``b`` on another."""
+    if a == b:
+        return a
+    a, b = dims(a), dims(b)
+    if a is None or b is None or len(a) != len(b):
+        return None
+    return tuple(x if x == y else None for x, y in zip(a, b, strict=True))
+
+
+def broadcast(*shapes: Any) -> Any:
+    """The shape of an elementwise operation on operands of these shapes."""
+    known = [dims(shape) for shape in shapes]
+    if any(shape is None for shape in known):
+        return None
+    rank = max(len(shape) for shape in known)
+    result = []
+    for axis in range(rank):
+        sizes = [s[axis - rank + len(s)] for s in known if axis - rank + len(s) >= 0]
+        if MANY in sizes:
+            result.append(MANY)  # the others are 1 or equal to it, or NumPy would raise
+        elif None in sizes:
+            result.append(None)
+        else:
+            result.append(1)
+    return tuple(result)
+
+
+def covers(shape: Any, target: Any) -> bool:
+    """Whether broadcasting ``target`` against ``shape`` surely gives ``shape``."""
+    shape, target = dims(shape), dims(target)
+    if shape is None or target is None or len(target) > len(shape):
+        return False
+    aligned = shape[len(shape) - len(target) :]
+    return all(t == 1 or s == MANY for s, t in zip(aligned, target, strict=True))
+
+
+def element_shape(iterable: Any) -> Any:
+    """The shape of the elements a for loop takes from an iterable of shape ``iterable``."""
+    if iterable == RANGE:
+        return INTEGER
+    shape = dims(iterable)
+    return shape[1:] if shape else None
+
+
+def unbroadcast_axes(result: Any, operand: Any) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """How ``unbroadcast(g, operand)`` sums a ``g`` shaped like ``result``: the leading axes it
+    removes and the axes it sums keeping them; None if that depends on sizes not known."""
+    result, operand = dims(result), dims(operand)
+    if result is None or operand is None or len(operand) > len(result):
+        return None
+    leading = len(result) - len(operand)
+    kept = []
+    for axis, size in enumerate(operand):
+        out = result[leading + axis]
+        if size == 1 and out != 1:
+            kept.append(leading + axis)
+        elif size is None and out != 1:
+            return None  # summed if it is 1, kept if it is not
+    return tuple(range(leading)), tuple(kept)
+
+
+# -- shape rules: primal -> function of Operands (and keyword Operands) -> shape ---------------
+
+
+def _elementwise(*operands: Operand, **keywords: Operand) -> Any:
+    if keywords:
+        return None
+    return broadcast(*(operand.shape for operand in operands))
+
+
+def _arithmetic(*operands: Operand, **keywords: Operand) -> Any:
+    """``+ - * // %`` and negation, which keep integers integers."""
+    if not keywords and all(operand.shape == INTEGER for operand in operands):
+        return INTEGER
+    return _elementwise(*operands, **keywords)
+
+
+def _matmul(x: Operand, y: Operand) -> Any:
+    a, b = dims(x.shape), dims(y.shape)
+    if a is None or b is None or not (1 <= len(a) <= 2 and 1 <= len(b) <= 2):
+        return None
+    return a[:-1] + b[:-2] + b[-1:] if len(b) == 2 else a[:-1]
+
+
+def _dot(x: Operand, y: Operand) -> Any:
+    a, b = dims(x.shape), dims(y.shape)
+    if a == () or b == ():
+        return broadcast(x.shape, y.shape)
+    return _matmul(x, y)
+
+
+def _axes(axis: Operand, rank: int) -> tuple[int, ...] | None:
+    if not axis.constant:
+        return None
+    value = axis.value
+    if value is None:
+        return tuple(range(rank))
+    values = value if isinstance(value, tuple) else (value,)
+    if not all(isinstance(v, int) and -rank <= v < rank for v in values):
+        return None
+    return tuple(v % rank for v in values)
+
+
+def _reduction(
+    a: Operand,
+    axis: Operand = Operand((), None, True),
+    *,
+    keepdims: Operand = Operand((), False, True),
+    **others: Operand,
+) -> Any:
+    shape = dims(a.shape)
+    if shape is None or not keepdims.constant or set(others) - {"ddof"}:
+        return None
+    axes = _axes(axis, len(shape))
+    if axes is None:
+        return None
+    if keepdims.value:
+        return tuple(1 if i in axes else size for i, size in enumerate(shape))
+    return tuple(size for i, size in enumerate(shape) if i not in axes)
+
+
+def _transposed(a: Operand) -> Any:
+    shape = dims(a.shape)
+    return None if shape is None else shape[::-1]
+
+
+def _same(a: Operand, *others: Operand, **keywords: Operand) -> Any:
+    return a.shape
+
+
+def _number(*operands: Operand, **keywords: Operand) -> Any:
+    return ()
+
+
+def _integer(*operands: Operand, **keywords: Operand) -> Any:
+    return INTEGER
+
+
+def _sizes(*operands: Operand, **keywords: Operand) -> Any:
+    return SIZES
+
+
+def _getitem(a: Operand, index: Operand) -> Any:
+    if a.shape == SIZES:
+        return INTEGER if index.shape == INTEGER else None
+    shape = dims(a.shape)
+    if shape is None:
+        return None
+    parts = index.value if index.constant and isinstance(index.value, tuple) else (index,)
+    parts = [p if isinstance(p, Operand) else Operand(_constant_shape(p), p, True) for p in parts]
+    if len(parts) > len(shape):
+        return None
+    result = []
+    for size, part in zip(shape, parts, strict=False):
+        if part.shape == INTEGER:
+            continue
+        if part.constant and part.value == slice(None):
+            result.append(size)
+        elif part.constant and isinstance(part.value, slice):
+            result.append(None)
+        else:
+            return None  # arrays, masks, None and Ellipsis change the rank in ways not tracked
+    return tuple(result) + shape[len(parts) :]
+
+
+def _constant_shape(value: Any) -> Any:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return INTEGER
+    if isinstance(value, float):
+        return ()
+    return None
+
+
+def constant_operand(value: Any) -> Operand:
+    """The operand a literal constant in the user's code is."""
+    return Operand(_constant_shape(value), value, True)
+
+
+_UNARY_METHODS = ("copy", "conj", "conjugate", "round")
+
+SHAPE_RULES: dict[Any, Callable[..., Any]] = {
+    operator.matmul: _matmul,
+    np.matmul: _matmul,
+    np.dot: _dot,
+    Method("dot"): _dot,
+    np.where: _elementwise,
+    np.clip: _elementwise,
+    Attribute("T"): _transposed,
+    np.transpose: _transposed,
+    Method("transpose"): _transposed,
+    np.copy: _same,
+    np.array: lambda a, **k: None if k else a.shape,
+    np.asarray: lambda a, **k: None if k else a.shape,
+    builtins.float: _number,
+    builtins.abs: _same,
+    builtins.len: _integer,
+    builtins.range: lambda *operands: RANGE,
+    builtins.int: _integer,
+    np.size: _integer,
+    np.ndim: _integer,
+    Attribute("size"): _integer,
+    Attribute("ndim"): _integer,
+    Attribute("shape"): _sizes,
+    np.shape: _sizes,
+    operator.getitem: _getitem,
+    **{Method(name): _same for name in _UNARY_METHODS},
+    **{
+        reduction: _reduction
+        for reduction in (np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod)
+        + (np.var, np.std)
+    },
+    **{
+        Method(name): _reduction
+        for name in ("sum", "mean", "max", "min", "prod", "var", "std", "all", "any")
+    },
+}
+_INTEGER_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.floordiv, operator.mod)
+SHAPE_RULES.update(dict.fromkeys(_INTEGER_ARITHMETIC + (operator.neg, operator.pos), _arithmetic))
+_OTHER_OPERATORS = (operator.truediv, operator.pow, operator.lt, operator.le, operator.gt)
+SHAPE_RULES.update(
+    dict.fromkeys(_OTHER_OPERATORS + (operator.ge, operator.eq, operator.ne), _elementwise)
+)
+
+
+def infer_shape(primal: Any, operands: tuple[Operand, ...], keywords: dict[str, Operand]) -> Any:
+    """The shape of ``primal(*operands, **keywords)``, or None where it is not known."""
+    if isinstance(primal, np.ufunc) and primal.nout == 1:
+        rule = _elementwise
+    else:
+        try:
+            rule = SHAPE_RULES.get(primal)
+        except TypeError:  # an unhashable primal
+            return None
+    if rule is None:
+        return None
+    try:
+        return rule(*operands, **keywords)
+    except TypeError:  # a call the rule's signature does not take: not known
+        return None

@@ -1,0 +1,140 @@
+"""Shape inference: what is known of every local name's shape, given the arguments' shapes.
+
+Invariant established: ``infer(...)[name]`` holds for the value of ``name`` at every point of the
+function where it is bound (the analysis is flow-insensitive: it joins the shapes of all the
+bindings of a name, iterating to a fixed point through loops). A name absent from the result, or
+mapped to ``None``, is not known. The runtime says what each primitive does to shapes
+(``runtime.shapes``); this pass only walks the normal form.
+
+The reverse sweep uses the result to pick rules for the ranks at hand (``z̄ @ y.T`` for two
+matrices) and to sum broadcast adjoints over axes known now instead of asking at run time.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from typing import Any
+
+from overbar.runtime.interface import Runtime
+from overbar.transpiler.normalize import NormalForm
+from overbar.transpiler.parse import Namespace
+from overbar.transpiler.primitive import CONSTANT, IDENTITY, PACK, application_of
+
+Shapes = dict[str, Any]
+
+_UNBOUND_PART = object()  # a slice bound that is not a literal
+
+
+def infer(form: NormalForm, parameters: Shapes, namespace: Namespace, runtime: Runtime) -> Shapes:
+    """The shape of every local name that can be known from the parameters' ``shapes``."""
+    known: Shapes = {name: parameters.get(name) for name in form.parameters}
+    bindings = list(_bindings(form.tree.body))
+    changed = True
+    while changed:
+        changed = False
+        for name, value in bindings:
+            shape = _shape_of(value, known, form, namespace, runtime)
+            if shape is _BOTTOM:
+                continue
+            if name not in known:
+                known[name] = shape
+                changed = True
+            else:
+                joined = runtime.shapes.join(known[name], shape)
+                if joined != known[name]:
+                    known[name] = joined
+                    changed = True
+    return {name: shape for name, shape in known.items() if shape is not None}
+
+
+_BOTTOM = object()  # not yet known to be bound to anything
+
+
+class _LoopElement:
+    """The binding of a for loop's target: an element of the iterable."""
+
+    def __init__(self, iterable: ast.expr):
+        self.iterable = iterable
+
+
+def _bindings(statements: list[ast.stmt]):
+    for statement in statements:
+        if isinstance(statement, ast.Assign):
+            target = statement.targets[0]
+            if isinstance(target, ast.Name):
+                yield target.id, statement.value
+            elif isinstance(target, ast.Tuple):
+                for element in ast.walk(target):
+                    if isinstance(element, ast.Name):
+                        yield element.id, None
+        elif isinstance(statement, ast.For):
+            if isinstance(statement.target, ast.Name):
+                yield statement.target.id, _LoopElement(statement.iter)
+            else:
+                for element in ast.walk(statement.target):
+                    if isinstance(element, ast.Name):
+                        yield element.id, None
+            yield from _bindings(statement.body)
+        elif isinstance(statement, ast.While | ast.If):
+            yield from _bindings(statement.body)
+            yield from _bindings(statement.orelse)
+
+
+def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, _LoopElement):
+        iterable = _operand(value.iterable, known, form, runtime)
+        return _BOTTOM if iterable is _BOTTOM else runtime.shapes.element_shape(iterable.shape)
+    application = application_of(value, form, namespace)
+    if application.primal is CONSTANT:
+        return _operand(value, known, form, runtime).shape
+    if application.primal is PACK:
+        return None
+    operands = []
+    for atom in application.positional:
+        operand = _operand(atom, known, form, runtime)
+        if operand is _BOTTOM:
+            return _BOTTOM
+        operands.append(operand)
+    keywords = {}
+    for key, atom in application.keywords:
+        operand = _operand(atom, known, form, runtime)
+        if operand is _BOTTOM:
+            return _BOTTOM
+        keywords[key] = operand
+    if application.primal is IDENTITY:
+        return operands[0].shape
+    return runtime.shapes.infer_shape(application.primal, tuple(operands), keywords)
+
+
+def _operand(atom: ast.expr, known: Shapes, form: NormalForm, runtime: Runtime) -> Any:
+    make = runtime.shapes.Operand
+    if isinstance(atom, ast.Name):
+        if atom.id in known:
+            return make(known[atom.id])
+        return _BOTTOM if atom.id in form.local_names else make(None)
+    if isinstance(atom, ast.Constant):
+        return runtime.shapes.constant_operand(atom.value)
+    if (
+        isinstance(atom, ast.UnaryOp)
+        and isinstance(atom.op, ast.USub)
+        and isinstance(atom.operand, ast.Constant)
+        and isinstance(atom.operand.value, int | float)
+    ):
+        return runtime.shapes.constant_operand(-atom.operand.value)
+    if isinstance(atom, ast.Tuple):
+        parts = [_operand(element, known, form, runtime) for element in atom.elts]
+        if any(part is _BOTTOM for part in parts):
+            return _BOTTOM
+        return make(None, tuple(parts), True)
+    if (
+        isinstance(atom, ast.Call)
+        and isinstance(atom.func, ast.Name)
+        and atom.func.id not in form.local_names
+        and not atom.keywords
+    ):  # slice(...) in an index
+        bounds = [a.value if isinstance(a, ast.Constant) else _UNBOUND_PART for a in atom.args]
+        return make(None, builtins.slice(*bounds), True)
+    return make(None)
