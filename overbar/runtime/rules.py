@@ -361,6 +361,12 @@ def sum_all(y, a, axis=None, *, keepdims=False, y_bar):
     return broadcast_like(y_bar, a)
 
 
+@adjoint(np.sum, Method("sum"), where={"keepdims": True})
+def sum_keepdims(y, a, axis=None, *, keepdims=False, y_bar):
+    """y = Σ_axis a, keeping the summed axes:  ā = ȳ, broadcast back over them"""
+    return broadcast_like(y_bar, a)
+
+
 @adjoint(np.sum, Method("sum"))
 def sum_(y, a, axis=None, *, keepdims=False, y_bar):
     """y = Σ_axis a:  ā = ȳ, broadcast back over the summed axes"""

@@ -16,6 +16,7 @@ from overbar.transpiler.emit import Emitted, emit
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import ParsedFunction, parse
+from overbar.transpiler.peephole import peephole
 from overbar.transpiler.reverse import Adjoint, differentiate
 from overbar.transpiler.shapes import Shapes, infer
 from overbar.transpiler.simplify import simplify
@@ -89,7 +90,7 @@ class Stages:
     normal_form: NormalForm
     activity: Activity
     adjoint: Adjoint
-    simplified: Adjoint
+    simplified: Adjoint  # cleaned up (simplify), then rewritten (peephole)
     emitted: Emitted
     shapes: Shapes
 
@@ -114,6 +115,6 @@ def transform(
     shapes = infer(normal_form, parameter_shapes or {}, parsed.namespace, runtime)
     helpers = functools.partial(pullback_of, runtime=runtime)
     adjoint = differentiate(parsed, normal_form, activity, runtime, helpers, as_pullback, shapes)
-    simplified = simplify(adjoint)
+    simplified = peephole(simplify(adjoint), runtime)
     emitted = emit(parsed, simplified)
     return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes)

@@ -956,6 +956,9 @@ class _ReverseSweep:
         if axes is None:
             return None
         leading, kept = axes
+        if (leading or kept) and isinstance(g, ast.UnaryOp) and isinstance(g.op, ast.USub):
+            summed = self.summed_to(g.operand, result, operand)  # negate the smaller array
+            return ast.UnaryOp(op=ast.USub(), operand=summed)
         if kept:
             g = expression(self.runtime.sum_keeping, self.bind, g=g, axis=_axis(kept))
         if leading and self.rank_of(operand) == 0:

@@ -1,0 +1,178 @@
+"""Peephole rewrites of the simplified adjoint, for arithmetic a person would not write.
+
+Invariant established: no ``broadcast_like(a, t)`` is left where the elementwise expression it
+takes part in has, through another operand whose shape is known, at least t's shape anyway (the
+adjoint of a sum, ``broadcast_like(L_bar, tmp) * 2 * tmp6``, becomes ``L_bar * 2 * tmp6``); a
+temporary bound to such a broadcast goes too when every reader can take ``a`` instead. Double
+negations are gone (``-(-a * b)`` is ``a * b``) and ``x + -y * z`` reads ``x - y * z``. Each
+rewrite gives the same values, bit for bit, and the same shapes.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from dataclasses import replace
+from typing import Any
+
+from overbar.runtime.interface import Runtime
+from overbar.transpiler.reverse import Adjoint
+
+_ELEMENTWISE = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+
+
+def peephole(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
+    """The adjoint with broadcasts that change nothing and double negations removed."""
+    broadcasters = {name for name, value in adjoint.bindings if value is runtime.broadcast_like}
+    rewriter = _Rewriter(dict(adjoint.shapes), broadcasters, runtime.shapes)
+    body = [rewriter.visit(statement) for statement in copy.deepcopy(adjoint.tree.body)]
+    if broadcasters:
+        body = _inline_broadcasts(body, adjoint, rewriter)
+    tree = copy.copy(adjoint.tree)
+    tree.body = body
+    return replace(adjoint, tree=tree)
+
+
+class _Rewriter(ast.NodeTransformer):
+    def __init__(self, shapes: dict[str, Any], broadcasters: set[str], facts: Any):
+        self.shapes = shapes
+        self.broadcasters = broadcasters
+        self.facts = facts  # the runtime's shape module
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        if isinstance(node.op, _ELEMENTWISE):
+            self.drop_broadcasts(node)
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Add | ast.Sub):  # x + -y * z  is  x - y * z
+            flipped = ast.Sub() if isinstance(node.op, ast.Add) else ast.Add()
+            if _is_negation(node.right):
+                return ast.BinOp(left=node.left, op=flipped, right=node.right.operand)
+            first = _leftmost_product(node.right)
+            if first is not None and _is_negation(first.left):
+                first.left = first.left.operand
+                return ast.BinOp(left=node.left, op=flipped, right=node.right)
+        return node
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.USub):
+            if _is_negation(node.operand):
+                return node.operand.operand
+            first = _leftmost_product(node.operand)
+            if first is not None and _is_negation(first.left):
+                first.left = first.left.operand
+                return node.operand
+        return node
+
+    def drop_broadcasts(self, root: ast.BinOp) -> None:
+        """Replace ``broadcast_like(a, t)`` operands of the elementwise tree at ``root`` by
+        ``a`` where another operand's shape covers t's."""
+        slots = list(_operand_slots(root))
+        for parent, field in slots:
+            operand = getattr(parent, field)
+            if not self.is_broadcast(operand):
+                continue
+            target = self.shape_of(operand.args[1])
+            others = (getattr(p, f) for p, f in slots if getattr(p, f) is not operand)
+            if any(self.facts.covers(self.shape_of(other), target) for other in others):
+                setattr(parent, field, operand.args[0])
+
+    def is_broadcast(self, node: ast.expr) -> bool:
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in self.broadcasters
+            and len(node.args) == 2
+            and not node.keywords
+        )
+
+    def shape_of(self, node: ast.expr) -> Any:
+        if isinstance(node, ast.Name):
+            return self.shapes.get(node.id)
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return ()
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            return self.shape_of(node.operand)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, _ELEMENTWISE):
+            return self.facts.broadcast(self.shape_of(node.left), self.shape_of(node.right))
+        return None
+
+
+def _operand_slots(root: ast.BinOp):
+    """(parent, field) of every operand of the elementwise tree at ``root``."""
+    for field in ("left", "right"):
+        child = getattr(root, field)
+        if isinstance(child, ast.BinOp) and isinstance(child.op, _ELEMENTWISE):
+            yield from _operand_slots(child)
+        else:
+            yield root, field
+
+
+def _is_negation(node: ast.expr) -> bool:
+    return isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+
+
+def _leftmost_product(node: ast.expr) -> ast.BinOp | None:
+    """The innermost product or quotient whose left operand starts ``node``'s chain of
+    ``*`` and ``/`` (a negation there can move out of the whole chain)."""
+    if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult | ast.Div)):
+        return None
+    while isinstance(node.left, ast.BinOp) and isinstance(node.left.op, ast.Mult | ast.Div):
+        node = node.left
+    return node
+
+
+def _inline_broadcasts(
+    body: list[ast.stmt], adjoint: Adjoint, rewriter: _Rewriter
+) -> list[ast.stmt]:
+    """``t_bar = broadcast_like(a, t)`` read several times: give every reader ``a`` instead,
+    if in each of them the broadcast then goes (a temporary bound once; ``a`` bound at most
+    once, so it holds the same value at every reader)."""
+    bound: dict[str, list[ast.Assign]] = {}
+    for node in (n for statement in body for n in ast.walk(statement)):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        bound.setdefault(name.id, []).append(node)
+    reverse_sweep = body[adjoint.forward_length :]
+    for name, assignments in bound.items():
+        if name not in adjoint.temporaries or len(assignments) != 1:
+            continue
+        if not any(assignments[0] is statement for statement in reverse_sweep):
+            continue  # bound in the forward sweep or inside a block: left alone
+        value = assignments[0].value
+        if not rewriter.is_broadcast(value):
+            continue
+        source = value.args[0]
+        if not (
+            isinstance(source, ast.Constant)
+            or isinstance(source, ast.Name)
+            and len(bound.get(source.id, [])) <= 1
+        ):
+            continue
+        trial = [
+            rewriter.visit(_Substitute(name, value).visit(copy.deepcopy(s)))
+            for s in body
+            if s is not assignments[0]
+        ]
+        if not any(_contains_call_like(s, value) for s in trial):
+            body = trial
+    return body
+
+
+def _contains_call_like(statement: ast.stmt, call: ast.Call) -> bool:
+    dumped = ast.dump(call)
+    return any(
+        isinstance(node, ast.Call) and ast.dump(node) == dumped for node in ast.walk(statement)
+    )
+
+
+class _Substitute(ast.NodeTransformer):
+    def __init__(self, name: str, value: ast.expr):
+        self.name, self.value = name, value
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id == self.name and isinstance(node.ctx, ast.Load):
+            return copy.deepcopy(self.value)
+        return node
