@@ -44,7 +44,7 @@ class Operand:
 
 def argument_shape(value: Any) -> Any:
     """The shape an argument of the user's function specialises the adjoint on."""
-    if isinstance(value, np.ndarray):
+    if type(value) is np.ndarray:  # not a subclass such as np.matrix, whose operators differ
         return tuple(1 if size == 1 else MANY for size in value.shape)
     if isinstance(value, bool | np.bool_):
         return None

@@ -1,0 +1,276 @@
+"""The adjoint specialised on the arguments' shapes: shape inference, the rules and rewrites it
+enables, and the entry that finds the adjoint for a call's arguments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import overbar
+from overbar.api import _CACHE
+from overbar.errors import ArgumentError, NonScalarOutputError
+from overbar.runtime import NUMPY
+from overbar.runtime.shapes import INTEGER, MANY, argument_shape, covers, unbroadcast_axes
+from overbar.transpiler.normalize import normalize
+from overbar.transpiler.parse import parse
+from overbar.transpiler.shapes import infer
+from tests.support import define
+
+MLP = """
+def loss(W1, b1, W2, b2, x, t):
+    z = W1 @ x + b1
+    h = np.tanh(z)
+    y = W2 @ h + b2
+    return 0.5 * np.sum((y - t) ** 2)
+"""
+
+
+def mlp_arguments(batch, rng, bias_shape=None):
+    return [
+        rng.normal(size=(5, 3)),
+        rng.normal(size=bias_shape or (5, 1)),
+        rng.normal(size=(2, 5)),
+        rng.normal(size=(2, 1)),
+        rng.normal(size=(3, batch)),
+        rng.normal(size=(2, batch)),
+    ]
+
+
+def shapes_of(source, name, **arguments):
+    function = define(source, name)
+    parsed = parse(function)
+    form = normalize(parsed)
+    given = {key: argument_shape(value) for key, value in arguments.items()}
+    return infer(form, given, parsed.namespace, NUMPY)
+
+
+# -- the shape facts ---------------------------------------------------------------------------
+
+
+def test_argument_shapes_keep_rank_and_which_dimensions_are_one():
+    assert argument_shape(np.zeros((3, 1))) == (MANY, 1)
+    assert argument_shape(np.zeros((0, 4))) == (MANY, MANY)  # empty is not one
+    assert argument_shape(2.5) == ()
+    assert argument_shape(3) == INTEGER
+    assert argument_shape(True) is None  # a bool index adds an axis
+    assert argument_shape([1.0, 2.0]) is None
+    with pytest.warns(PendingDeprecationWarning):
+        matrix = np.matrix([[1.0]])
+    assert argument_shape(matrix) is None  # a subclass with other operators
+
+
+def test_unbroadcast_axes_are_known_only_when_sizes_do_not_matter():
+    assert unbroadcast_axes((MANY, MANY), (MANY, 1)) == ((), (1,))
+    assert unbroadcast_axes((MANY, MANY), (MANY,)) == ((0,), ())
+    assert unbroadcast_axes((MANY,), ()) == ((0,), ())
+    assert unbroadcast_axes((MANY, 1), (MANY, 1)) == ((), ())
+    assert unbroadcast_axes((MANY, MANY), (None, MANY)) is None  # 1 or not: not known
+    assert unbroadcast_axes(None, (MANY,)) is None
+    assert covers((MANY, MANY), (MANY, 1)) and covers((MANY, MANY), ())
+    assert not covers((MANY, 1), (MANY, MANY)) and not covers((None,), (MANY,))
+
+
+def test_inference_follows_matmul_broadcasting_reductions_and_indexing():
+    source = """
+def f(W, b, xs, n):
+    h = W @ xs[0] + b
+    s = np.sum(h, axis=0, keepdims=True)
+    m = xs[:, 1:]
+    k = xs.shape[0]
+    r = xs[k - 1]
+    v = W.T
+    return np.sum(h) + np.sum(s) + np.sum(m) + np.sum(r) + np.sum(v) * n
+"""
+    rng = np.random.default_rng(0)
+    known = shapes_of(
+        source,
+        "f",
+        W=rng.normal(size=(4, 3)),
+        b=rng.normal(size=(4, 1)),
+        xs=rng.normal(size=(7, 3)),
+        n=2,
+    )
+    assert known["h"] == (MANY, MANY)  # (4,) + (4, 1) broadcasts to (4, 4)
+    assert known["s"] == (1, MANY)
+    assert known["m"] == (MANY, None)  # a slice's length is not known
+    assert known["k"] == INTEGER
+    assert known["r"] == (MANY,)
+    assert known["v"] == (MANY, MANY)
+
+
+def test_inference_joins_the_shapes_a_loop_gives_a_name():
+    source = """
+def f(x, v):
+    a = x
+    for i in range(3):
+        a = a * v
+    return np.sum(a)
+"""
+    known = shapes_of(source, "f", x=np.ones(3), v=np.ones((3, 3)))
+    assert "a" not in known  # (3,) then (3, 3): the rank is not known
+    known = shapes_of(source, "f", x=np.ones((1, 3)), v=np.ones((2, 3)))
+    assert known["a"] == (None, MANY)
+
+
+def test_bool_and_unknown_indices_leave_the_shape_unknown():
+    source = """
+def f(x, c, idx):
+    a = x[c]
+    b = x[idx]
+    d = x[None]
+    return np.sum(a) + np.sum(b) + np.sum(d)
+"""
+    known = shapes_of(source, "f", x=np.ones((3, 2)), c=True, idx=np.array([0, 2]))
+    assert "a" not in known and "b" not in known and "d" not in known
+
+
+# -- what the specialised adjoint reads like ---------------------------------------------------
+
+
+def test_mlp_reads_like_the_derivation_by_hand():
+    loss = define(MLP, "loss")
+    gradient = overbar.grad(loss, wrt=("W1", "b1", "W2", "b2"))
+    source = gradient.source_for(*mlp_arguments(8, np.random.default_rng(0)))
+    assert "W2_bar = y_bar @ h.T" in source
+    assert "h_bar = W2.T @ y_bar" in source
+    assert "W1_bar = z_bar @ x.T" in source
+    assert "b1_bar = z_bar.sum(axis=1, keepdims=True)" in source
+    for helper in ("unbroadcast", "matmul_left_bar", "matmul_right_bar", "broadcast_like"):
+        assert helper not in source, helper
+    assert "unbroadcast" in gradient.source  # the general adjoint cannot know
+
+
+def test_a_batch_of_one_needs_no_sum_over_the_batch():
+    loss = define(MLP, "loss")
+    gradient = overbar.grad(loss, wrt=("b1",))
+    source = gradient.source_for(*mlp_arguments(1, np.random.default_rng(0)))
+    assert "b1_bar = z_bar\n" in source and "keepdims" not in source
+
+
+def test_vector_and_matrix_products_get_their_own_rules():
+    f = define("def f(W, v, u):\n    return np.sum((W @ v) * (u @ W)) + v @ u\n")
+    gradient = overbar.grad(f, wrt=(0, 1, 2))
+    rng = np.random.default_rng(1)
+    arguments = (rng.normal(size=(3, 3)), rng.normal(size=3), rng.normal(size=3))
+    source = gradient.source_for(*arguments)
+    assert "np.outer(" in source and "matmul_left_bar" not in source
+    overbar.check_grad(f, arguments, wrt=(0, 1, 2))
+
+
+# -- the entry: the right adjoint for each call --------------------------------------------------
+
+
+def test_a_new_batch_size_reuses_the_adjoint_and_a_batch_of_one_gets_its_own():
+    loss = define(MLP, "loss")
+    gradient = overbar.grad(loss, wrt=("W1", "b1", "W2", "b2"))
+    rng = np.random.default_rng(2)
+    for batch in (8, 5, 1, 3):
+        arguments = mlp_arguments(batch, rng)
+        overbar.check_grad(loss, arguments, wrt=(0, 1, 2, 3))
+        gradient(*arguments)
+    transformations = [key for key in _CACHE[loss] if key[1]]  # the specialised ones
+    assert len(transformations) == 2  # batch > 1 and batch 1
+    assert len(gradient._specialised) == 4  # one entry per exact shape, two adjoints
+
+
+def test_broadcasting_that_depends_on_a_size_of_one_is_right_either_way():
+    f = define("def f(x, b):\n    return np.sum(np.sin(x + b) * x)\n")
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 3))
+    for b_shape in [(4, 1), (4, 3), (1, 3), (3,), (1,), ()]:
+        b = rng.normal(size=b_shape) if b_shape else 0.7
+        overbar.check_grad(f, [x, b], wrt=(0, 1))
+        x_bar, b_bar = overbar.grad(f, wrt=(0, 1))(x, b)
+        assert np.shape(b_bar) == np.shape(b)
+
+
+def test_keywords_defaults_and_special_parameters_pass_through_the_entry():
+    source = """
+def f(x, /, scale=2.0, *, power=2):
+    return scale * np.sum(x ** power)
+"""
+    f = define(source)
+    gradient = overbar.grad(f)
+    x = np.array([1.0, 2.0, 3.0])
+    assert np.allclose(gradient(x), 4.0 * x)
+    assert np.allclose(gradient(x, 3.0), 6.0 * x)
+    assert np.allclose(gradient(x, 1.0, power=3), 3.0 * x**2)
+    assert np.allclose(gradient(x, scale=0.5), x)
+    with pytest.raises(TypeError):
+        gradient(x=x)  # positional-only, as in the user's function
+    with pytest.raises(TypeError):
+        gradient(x, 1.0, 2)  # power is keyword-only
+
+
+def test_arguments_to_differentiate_are_checked_on_every_call():
+    f = define("def f(x, y):\n    return np.sum(x * y)\n")
+    gradient = overbar.grad(f)
+    y = np.ones(3)
+    gradient(np.ones(3), y)
+    with pytest.raises(ArgumentError, match="cannot differentiate"):
+        gradient(np.ones(3, dtype=complex), y)  # the same shape, but complex
+    assert gradient(np.ones(3, dtype=np.float32), y).dtype.kind == "f"
+    assert gradient(np.arange(3), y).dtype.kind == "f"
+    with pytest.raises(ArgumentError, match="cannot differentiate"):
+        gradient(np.ones(3, dtype=complex), y)  # refused again: such keys are not remembered
+
+
+def test_arguments_of_unknown_shape_get_the_general_adjoint():
+    f = define("def f(x, parts):\n    return np.sum(x * np.stack(parts))\n")
+    gradient = overbar.grad(f)
+    parts = [np.ones(2), 2.0 * np.ones(2)]
+    assert np.allclose(gradient(np.ones((2, 2)), parts), np.stack(parts))
+    overbar.check_grad(f, [np.ones((2, 2)), parts])
+
+
+def test_python_floats_specialise_as_scalars():
+    f = define("""
+def f(x, a):
+    s = x
+    for _ in range(5):
+        s = np.sin(s) * a + 0.1 * s * x
+    return np.sum(s)
+""")
+    gradient = overbar.grad(f, wrt=(0, 1))
+    source = gradient.source_for(0.3, 0.9)
+    assert "unbroadcast" not in source and "shape_of" not in source
+    overbar.check_grad(f, [0.3, 0.9], wrt=(0, 1))
+    overbar.check_grad(f, [np.array([0.3, 0.4]), 0.9], wrt=(0, 1))
+
+
+def test_a_non_scalar_result_is_still_refused_with_the_users_line():
+    f = define("def f(x):\n    return x * 2.0\n")
+    with pytest.raises(NonScalarOutputError, match="scalar") as error:
+        overbar.grad(f)(np.ones(3))
+    assert error.value.location is not None
+    with pytest.raises(NonScalarOutputError):
+        overbar.grad(f)(np.ones(3))  # the second call goes through the entry's fast path
+
+
+# -- the peephole rewrites ---------------------------------------------------------------------
+
+
+def test_the_adjoint_of_a_sum_is_not_broadcast_when_a_product_broadcasts_it_anyway():
+    f = define("def f(x):\n    return np.sum(np.sin(x) * np.exp(-x) + np.log1p(x * x))\n")
+    gradient = overbar.grad(f)
+    x = np.linspace(0.1, 1.0, 7)
+    source = gradient.source_for(x)
+    assert "broadcast_like" not in source and "+ -" not in source
+    overbar.check_grad(f, [x])
+
+
+def test_a_broadcast_that_sets_the_shape_is_kept():
+    f = define("def f(x, y):\n    return np.sum(x) * np.sum(y)\n")
+    gradient = overbar.grad(f, wrt=(0, 1))
+    x, y = np.ones(3), np.ones((2, 2))
+    x_bar, y_bar = gradient(x, y)
+    assert x_bar.shape == (3,) and y_bar.shape == (2, 2)
+    assert np.allclose(x_bar, 4.0) and np.allclose(y_bar, 3.0)
+
+
+def test_double_negations_cancel():
+    f = define("def f(z):\n    return np.sum(1.0 / (1.0 + np.exp(-z)))\n")
+    z = np.linspace(-2.0, 2.0, 5)
+    source = overbar.grad(f).source_for(z)
+    assert "-(-" not in source and "--" not in source
+    overbar.check_grad(f, [z])
