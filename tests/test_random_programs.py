@@ -129,7 +129,8 @@ def programs(draw):
     return HELPER + "\ndef f(x, y, s):\n" + "\n".join("    " + line for line in lines) + "\n"
 
 
-ARGS = [np.array([0.3, -0.7, 1.1]), np.array([0.9, 0.2, -0.4]), 0.6]
+# Not round numbers: a branch on np.sum(0.5 * s) > 0.3 must not sit on its threshold.
+ARGS = [np.array([0.3, -0.7, 1.1]), np.array([0.9, 0.2, -0.4]), 0.613]
 
 
 @settings(

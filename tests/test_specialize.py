@@ -274,3 +274,14 @@ def test_double_negations_cancel():
     source = overbar.grad(f).source_for(z)
     assert "-(-" not in source and "--" not in source
     overbar.check_grad(f, [z])
+
+
+def test_ties_share_the_adjoint_of_a_maximum_with_or_without_kept_axes():
+    a = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
+    kept = define("def f(a):\n    return np.sum(np.max(a, axis=1, keepdims=True) * a[:, :1])\n")
+    dropped = define("def f(a):\n    return np.sum(np.max(a, axis=1) * a[:, 0])\n")
+    expected = np.array([[3.0 + 0.0, 0.5, 0.5], [2.0 + 2 / 3, 2 / 3, 2 / 3]])
+    for f in (kept, dropped):
+        gradient = overbar.grad(f)
+        assert np.allclose(gradient(a), expected)
+        assert np.allclose(gradient.stages.emitted.function(a)[1], expected)

@@ -386,6 +386,14 @@ def prod(y, a, axis=None, *, keepdims=False, y_bar):
     return prod_bar(y_bar, a, axis=axis, keepdims=keepdims)
 
 
+@adjoint(np.max, np.amax, Method("max"), np.min, np.amin, Method("min"), where={"keepdims": True})
+def extremum_keepdims(y, a, axis=None, *, keepdims=False, y_bar):
+    """y = max_axis a (or min), keeping the axes:  ā = ȳ at the extreme elements, shared among
+    ties"""
+    winners = a == y
+    return y_bar / np.count_nonzero(winners, axis=axis, keepdims=True) * winners
+
+
 @adjoint(np.max, np.amax, Method("max"), np.min, np.amin, Method("min"))
 def extremum(y, a, axis=None, *, keepdims=False, y_bar):
     """y = max_axis a (or min):  ā = ȳ at the extreme elements, shared among ties"""

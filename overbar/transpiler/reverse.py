@@ -257,7 +257,7 @@ class _ReverseSweep:
                 }
             ),
             subroutines=tuple(self.subroutines),
-            shapes=tuple(sorted(self.shapes.items())),
+            shapes=tuple(sorted(self.adjoint_shapes().items())),
         )
 
     # forward sweep: the user's lines, plus pushes and trip counts
@@ -944,6 +944,15 @@ class _ReverseSweep:
         if isinstance(atom, ast.Constant):
             return self.runtime.shapes.constant_operand(atom.value).shape
         return None
+
+    def adjoint_shapes(self) -> Shapes:
+        """The shapes known of forward names, and of the adjoints of numbers (an adjoint has
+        its value's shape, or is the runtime zero, a number too)."""
+        known = dict(self.shapes)
+        for name, adjoint in self.adjoint_names.items():
+            if self.runtime.shapes.dims(self.shapes.get(name)) == ():
+                known[adjoint] = ()
+        return known
 
     def rank_of(self, atom: ast.expr) -> int | None:
         dims = self.runtime.shapes.dims(self.shape_of(atom))
