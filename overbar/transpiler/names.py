@@ -1,4 +1,5 @@
-"""Deterministic fresh names that never collide with a name the function already uses."""
+"""Deterministic fresh names that never collide with a name the function already uses, and the
+few syntax-tree helpers every pass needs."""
 
 from __future__ import annotations
 
@@ -49,3 +50,20 @@ def names_in(tree: ast.AST) -> set[str]:
         elif isinstance(node, ast.FunctionDef):
             found.add(node.name)
     return found
+
+
+def clone(node):
+    """A deep copy of a syntax tree (or a list of them), several times faster than
+    ``copy.deepcopy``, which the passes would otherwise spend a third of their time in."""
+    if isinstance(node, list):
+        return [clone(element) for element in node]
+    if not isinstance(node, ast.AST):
+        return node  # str, int, float, None: immutable
+    copied = node.__class__.__new__(node.__class__)
+    for field in node._fields:
+        if hasattr(node, field):
+            setattr(copied, field, clone(getattr(node, field)))
+    for attribute in node._attributes:
+        if hasattr(node, attribute):
+            setattr(copied, attribute, getattr(node, attribute))
+    return copied

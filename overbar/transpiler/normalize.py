@@ -59,12 +59,11 @@ from __future__ import annotations
 
 import ast
 import builtins
-import copy
 from dataclasses import dataclass
 
 from overbar.errors import InternalError, UnsupportedSyntaxError
 from overbar.transpiler.fence import always_returns, is_append, is_docstring
-from overbar.transpiler.names import NameAllocator, names_in
+from overbar.transpiler.names import NameAllocator, clone, names_in
 from overbar.transpiler.parse import ParsedFunction
 
 
@@ -382,7 +381,7 @@ class _Normalizer:
                     new = renames.get(name.id, name.id)
                     return ast.copy_location(ast.Name(id=new, ctx=name.ctx), name)
 
-            return Rename().visit(copy.deepcopy(expression))
+            return Rename().visit(clone(expression))
 
         loops = []
         for generator in node.generators:
@@ -560,7 +559,7 @@ class _Normalizer:
             def visit_Name(self, node: ast.Name) -> ast.Name:
                 return ast.copy_location(normalizer.load(node), node)
 
-        return Renamer().visit(copy.deepcopy(statement))
+        return Renamer().visit(clone(statement))
 
     def unsupported(
         self, node: ast.AST, what: str, advice: str = "it is not supported yet"
@@ -642,7 +641,7 @@ def _without_jumps(tree: ast.FunctionDef, names: NameAllocator) -> ast.FunctionD
     jumps = any(isinstance(n, ast.Break | ast.Continue) for n in ast.walk(tree))
     if not jumps and not _returns_in_loops(tree.body):
         return tree
-    tree = copy.deepcopy(tree)
+    tree = clone(tree)
     if _returns_in_loops(tree.body):
         returned, value = names.fresh("returned"), names.fresh("returned_value")
         start = [

@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
+from overbar.transpiler.names import clone
 from overbar.transpiler.reverse import Adjoint
 
 _ELEMENTWISE = (ast.Add, ast.Sub, ast.Mult, ast.Div)
@@ -27,7 +28,7 @@ def peephole(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     """The adjoint with broadcasts that change nothing and double negations removed."""
     broadcasters = {name for name, value in adjoint.bindings if value is runtime.broadcast_like}
     rewriter = _Rewriter(dict(adjoint.shapes), broadcasters, runtime.shapes)
-    body = copy.deepcopy(adjoint.tree.body)
+    body = clone(adjoint.tree.body)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     body = forward + [rewriter.visit(statement) for statement in reverse]  # the user's lines stay
     if broadcasters:
@@ -190,7 +191,7 @@ def _inline_broadcasts(
         ):
             continue
         trial = [
-            rewriter.visit(_Substitute(name, value).visit(copy.deepcopy(s)))
+            rewriter.visit(_Substitute(name, value).visit(clone(s)))
             for s in body
             if s is not assignments[0]
         ]
@@ -212,5 +213,5 @@ class _Substitute(ast.NodeTransformer):
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
         if node.id == self.name and isinstance(node.ctx, ast.Load):
-            return copy.deepcopy(self.value)
+            return clone(self.value)
         return node

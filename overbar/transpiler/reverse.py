@@ -36,7 +36,7 @@ from overbar.runtime.interface import Runtime
 from overbar.runtime.registry import NON_DIFFERENTIABLE, Rule
 from overbar.transpiler.activity import Activity
 from overbar.transpiler.fence import is_append
-from overbar.transpiler.names import NameAllocator, names_in
+from overbar.transpiler.names import NameAllocator, clone, names_in
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import MISSING, ParsedFunction
 from overbar.transpiler.primitive import (
@@ -227,7 +227,7 @@ class _ReverseSweep:
             value = self.names.fresh(f"{result.id}_value")
             forward.append(_assign(value, result))  # the reverse sweep restores older values
             result = _load(value)
-        arguments = copy.deepcopy(self.form.tree.args)
+        arguments = clone(self.form.tree.args)
         if self.as_pullback:
             reverse.append(ast.Return(value=_tuple(gradients)))
             arguments.kwonlyargs.append(ast.arg(arg=seed_keyword))
@@ -273,10 +273,10 @@ class _ReverseSweep:
         written = statement.targets[0]
         array = _load(written.value.id)
         if self.activity.is_active(statement.value):
-            index = index_value(copy.deepcopy(written.slice), self.bind("slice", builtins.slice))
+            index = index_value(clone(written.slice), self.bind("slice", builtins.slice))
             saved = _call(self.bind("saved_region", self.runtime.saved_region), array, index)
         else:
-            region = ast.Subscript(value=array, slice=copy.deepcopy(written.slice), ctx=ast.Load())
+            region = ast.Subscript(value=array, slice=clone(written.slice), ctx=ast.Load())
             method = ast.Attribute(value=region, attr="copy", ctx=ast.Load())
             saved = ast.Call(func=method, args=[], keywords=[])
         return ast.Expr(value=_method(self.stack, "append", saved))
@@ -616,7 +616,7 @@ class _ReverseSweep:
         if array in self.activity.active and array in self.defined:
             if array in self.maybe_zero:
                 self.reverse.append(self.shaped(array))
-            index = index_value(copy.deepcopy(written.slice), self.bind("slice", builtins.slice))
+            index = index_value(clone(written.slice), self.bind("slice", builtins.slice))
             take = self.bind("take_and_zero", self.runtime.take_and_zero)
             part = self.temporary()
             target = ast.Tuple(elts=[_store(part), _store(self.bar(array))], ctx=ast.Store())
@@ -625,10 +625,8 @@ class _ReverseSweep:
             )
             if self.activity.is_active(value):
                 unbroadcast = self.bind("unbroadcast", self.runtime.unbroadcast)
-                self.accumulate(value, _call(unbroadcast, _load(part), copy.deepcopy(value)))
-        restore = ast.Subscript(
-            value=_load(array), slice=copy.deepcopy(written.slice), ctx=ast.Store()
-        )
+                self.accumulate(value, _call(unbroadcast, _load(part), clone(value)))
+        restore = ast.Subscript(value=_load(array), slice=clone(written.slice), ctx=ast.Store())
         self.reverse.append(ast.Assign(targets=[restore], value=_method(self.stack, "pop")))
 
     def reverse_append(self, statement: ast.Expr) -> None:
@@ -734,12 +732,11 @@ class _ReverseSweep:
         values = bound
         if earlier != output:  # the rule reads the overwritten value under its saved name
             values = {
-                key: _Rename(output, earlier).visit(copy.deepcopy(atom))
-                for key, atom in bound.items()
+                key: _Rename(output, earlier).visit(clone(atom)) for key, atom in bound.items()
             }
         same_shape = _operands_shaped_like_output(application)
         if earlier != output:
-            same_shape = [_Rename(output, earlier).visit(copy.deepcopy(a)) for a in same_shape]
+            same_shape = [_Rename(output, earlier).visit(clone(a)) for a in same_shape]
         statements, entries = self.inline(
             template, values, output, output_bar, [ast.dump(a) for a in same_shape]
         )
@@ -802,7 +799,7 @@ class _ReverseSweep:
         rename = _Rename(output, earlier) if earlier != output else None
 
         def value(atom: ast.expr) -> ast.expr:
-            atom = copy.deepcopy(atom)
+            atom = clone(atom)
             return rename.visit(atom) if rename else atom
 
         keywords = [ast.keyword(arg=k, value=value(a)) for k, a in application.keywords]
@@ -927,10 +924,9 @@ class _ReverseSweep:
             same_shape,
             lambda g, operand: self.summed_to(g, self.shape_of(_load(output)), operand),
         )
-        statements = [substitute.visit(copy.deepcopy(s)) for s in template.body]
+        statements = [substitute.visit(clone(s)) for s in template.body]
         entries = [
-            None if entry is None else substitute.visit(copy.deepcopy(entry))
-            for entry in template.returns
+            None if entry is None else substitute.visit(clone(entry)) for entry in template.returns
         ]
         return statements, entries
 
@@ -1119,7 +1115,7 @@ def _method(owner: str, method: str, *arguments: ast.expr) -> ast.Call:
 
 
 def _if(test: ast.expr, body: list, orelse: list, where: ast.stmt) -> ast.If:
-    statement = ast.If(test=copy.deepcopy(test), body=body or [ast.Pass()], orelse=orelse)
+    statement = ast.If(test=clone(test), body=body or [ast.Pass()], orelse=orelse)
     return ast.copy_location(statement, where)
 
 

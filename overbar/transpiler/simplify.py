@@ -34,6 +34,7 @@ import copy
 import operator
 from dataclasses import replace
 
+from overbar.transpiler.names import clone
 from overbar.transpiler.primitive import is_number
 from overbar.transpiler.reverse import Adjoint, is_comment
 
@@ -42,7 +43,7 @@ _FOLDABLE_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: 
 
 def simplify(adjoint: Adjoint) -> Adjoint:
     """Remove dead code, fold temporaries and literals, and drop empty comment blocks."""
-    body = [_fold_literals(statement) for statement in copy.deepcopy(adjoint.tree.body)]
+    body = [_fold_literals(statement) for statement in clone(adjoint.tree.body)]
     body = _remove_dead(body, adjoint.forward_length, adjoint.effects)
     body, forward_length = _fold_temporaries(
         body, adjoint.forward_length, adjoint.temporaries, adjoint.effects
@@ -250,7 +251,7 @@ class _Replace(ast.NodeTransformer):
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
         if node.id in self.values and isinstance(node.ctx, ast.Load):
-            return copy.deepcopy(self.values[node.id])
+            return clone(self.values[node.id])
         return node
 
 

@@ -10,7 +10,6 @@ known to have the output's shape.
 from __future__ import annotations
 
 import ast
-import copy
 import inspect
 import textwrap
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any
 
 from overbar.errors import RuleDefinitionError
 from overbar.runtime.registry import Rule
+from overbar.transpiler.names import clone
 from overbar.transpiler.parse import MISSING
 
 
@@ -131,7 +131,7 @@ def expression(function: Any, bind: Callable[[str, Any], str], **arguments: ast.
     replacements = dict(arguments)
     for name, value in global_values:
         replacements[name] = ast.Name(id=bind(name, value), ctx=ast.Load())
-    return Substitution(replacements, "", []).visit(copy.deepcopy(returned))
+    return Substitution(replacements, "", []).visit(clone(returned))
 
 
 class Substitution(ast.NodeTransformer):
@@ -157,7 +157,7 @@ class Substitution(ast.NodeTransformer):
             return node
         if isinstance(node.ctx, ast.Store):
             return ast.Name(id=replacement.id, ctx=ast.Store())
-        return copy.deepcopy(replacement)
+        return clone(replacement)
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)
