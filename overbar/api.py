@@ -30,18 +30,22 @@ _MOST_KEYS = 64  # argument keys remembered per gradient (a new batch size is a 
 
 
 def transformed(
-    function: Callable, wrt: tuple[str, ...], shapes: tuple[tuple[str, Any], ...] = ()
+    function: Callable,
+    wrt: tuple[str, ...],
+    shapes: tuple[tuple[str, Any], ...] = (),
+    with_value: bool = True,
 ) -> Stages:
     """The transformation of ``function`` for ``wrt``, specialised on the parameters' ``shapes``
-    (pairs of name and ``argument_shape``; none for the general adjoint), computed once and
-    cached."""
+    (pairs of name and ``argument_shape``; none for the general adjoint), returning the value
+    with the gradients or not; computed once and cached."""
     shapes = tuple((name, shape) for name, shape in shapes if shape is not None)
     per_function = _CACHE.setdefault(function, {})
-    if (wrt, shapes) not in per_function:
-        per_function[wrt, shapes] = transform(
-            function, wrt, NUMPY, parameter_shapes=dict(shapes) or None
+    key = (wrt, shapes, with_value)
+    if key not in per_function:
+        per_function[key] = transform(
+            function, wrt, NUMPY, parameter_shapes=dict(shapes) or None, with_value=with_value
         )
-    return per_function[wrt, shapes]
+    return per_function[key]
 
 
 class GradientFunction:
@@ -94,7 +98,7 @@ class GradientFunction:
     @property
     def stages(self) -> Stages:
         """Every stage of the general transformation (for arguments of any shape)."""
-        return transformed(self.__wrapped__, self.wrt)
+        return transformed(self.__wrapped__, self.wrt, with_value=self._with_value)
 
     @property
     def source(self) -> str:
@@ -106,16 +110,18 @@ class GradientFunction:
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
         shapes = tuple((p.name, argument_shape(bound.arguments[p.name])) for p in self._parameters)
-        return transformed(self.__wrapped__, self.wrt, shapes)
+        return transformed(self.__wrapped__, self.wrt, shapes, self._with_value)
 
     def source_for(self, *args: Any, **kwargs: Any) -> str:
         """The adjoint a call with these arguments runs: specialised on their shapes."""
         return all_sources(self.stages_for(*args, **kwargs))
 
     def _result_expression(self) -> str:
-        """What the entry returns, of ``returned``, the adjoint's (value, gradients)."""
-        gradients = "(returned[1],)" if self._one_in_tuple else "returned[1]"
-        return f"(returned[0], {gradients})" if self._with_value else gradients
+        """What the entry returns, of ``returned``, what the adjoint returns: (value, gradients)
+        for value_and_grad, the gradients for grad."""
+        if not self._with_value:
+            return "(returned,)" if self._one_in_tuple else "returned"
+        return "(returned[0], (returned[1],))" if self._one_in_tuple else "returned"
 
     def _call_slow(self, *args: Any, **kwargs: Any) -> Any:
         """A call whose key is not remembered: check the arguments, find (or make) the adjoint
@@ -145,8 +151,9 @@ class GradientFunction:
             returned = compiled(*args, **kwargs)
         except NonScalarOutputError as error:
             raise self._located(error) from None
-        gradients = (returned[1],) if self._one_in_tuple else returned[1]
-        return (returned[0], gradients) if self._with_value else gradients
+        if not self._one_in_tuple:
+            return returned
+        return (returned[0], (returned[1],)) if self._with_value else (returned,)
 
     def _located(self, error: NonScalarOutputError) -> NonScalarOutputError:
         parsed = self._parsed or self.stages.parsed

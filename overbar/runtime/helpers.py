@@ -188,7 +188,9 @@ def broadcast_like(g, x):
     small (cheaper than a view there) and as a read-only view when large."""
     shape = _shape(x)
     if np.ndim(g) == 0 and math.prod(shape) <= 4096:
-        out = np.empty(shape, dtype=np.result_type(g, 1.0))
+        # x's float dtype when g is a Python number (the seed 1.0): float32 stays float32
+        dtype = np.result_type(g, x, 1.0) if isinstance(x, np.ndarray) else np.result_type(g, 1.0)
+        out = np.empty(shape, dtype=dtype)
         out.fill(g)
         return out
     return np.broadcast_to(g, shape)

@@ -101,12 +101,14 @@ def transform(
     runtime: Runtime = NUMPY,
     as_pullback: bool = False,
     parameter_shapes: Shapes | None = None,
+    with_value: bool = True,
 ) -> Stages:
     """Differentiate ``function`` with respect to the parameters named in ``wrt``.
 
     With ``as_pullback`` the result is the pullback a caller of ``function`` uses. With
     ``parameter_shapes`` (name -> ``runtime.shapes.argument_shape(value)``) the adjoint is
-    specialised on them, and valid only for arguments with those shapes.
+    specialised on them, and valid only for arguments with those shapes. The generated function
+    returns ``(value, gradients)``, or without ``with_value`` the gradients alone.
     """
     parsed = parse(function)
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
@@ -114,7 +116,10 @@ def transform(
     activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
     shapes = infer(normal_form, parameter_shapes or {}, parsed.namespace, runtime)
     helpers = functools.partial(pullback_of, runtime=runtime)
-    adjoint = differentiate(parsed, normal_form, activity, runtime, helpers, as_pullback, shapes)
-    simplified = peephole(simplify(adjoint), runtime)
+    adjoint = differentiate(
+        parsed, normal_form, activity, runtime, helpers, as_pullback, shapes, with_value
+    )
+    # Simplified twice: the peephole rewrites need folded expressions, and leave dead code.
+    simplified = simplify(peephole(simplify(adjoint), runtime))
     emitted = emit(parsed, simplified)
     return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes)

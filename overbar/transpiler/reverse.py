@@ -66,6 +66,7 @@ class Adjoint:
     effects: frozenset[str]
     subroutines: tuple[Any, ...] = ()
     shapes: tuple[tuple[str, Any], ...] = ()  # what is known of the forward names' shapes
+    pure: frozenset[str] = frozenset()  # forward names bound only by pure computations
 
 
 def seed_parameter(parameters: Sequence[str]) -> str:
@@ -84,6 +85,7 @@ def differentiate(
     pullback_of: Callable[[Any, tuple[str, ...]], Any] | None = None,
     as_pullback: bool = False,
     shapes: Shapes | None = None,
+    with_value: bool = True,
 ) -> Adjoint:
     """Build the gradient function of ``form`` with respect to ``activity.wrt``.
 
@@ -91,9 +93,12 @@ def differentiate(
     ``function``; with ``as_pullback`` the result is such a pullback itself: it takes the
     result's adjoint as the keyword ``seed_parameter(...)`` and returns only the gradients.
     ``shapes`` (from ``shapes.infer``) specialises the rules on what is known of the shapes.
+    Without ``with_value`` the function returns only the gradients, and a result known to be a
+    number is seeded with 1.0, so the lines that only compute the value can go.
     """
-    sweep = _ReverseSweep(parsed, form, activity, runtime, pullback_of, as_pullback, shapes)
-    return sweep.run()
+    return _ReverseSweep(
+        parsed, form, activity, runtime, pullback_of, as_pullback, shapes, with_value
+    ).run()
 
 
 def comment(text: str) -> ast.Expr:
@@ -128,8 +133,10 @@ class _ReverseSweep:
         pullback_of: Callable[[Any, tuple[str, ...]], Any] | None,
         as_pullback: bool,
         shapes: Shapes | None = None,
+        with_value: bool = True,
     ):
         self.shapes = dict(shapes or {})
+        self.with_value = with_value
         self.pullback_of = pullback_of
         self.as_pullback = as_pullback
         self.subroutines: list[Any] = []
@@ -202,6 +209,8 @@ class _ReverseSweep:
         if self.as_pullback:
             self.names.take(seed_keyword)
             seed_value = _load(seed_keyword)
+        elif not self.with_value and self.runtime.shapes.dims(self.shape_of(result)) == ():
+            seed_value = ast.Constant(1.0)  # a number: nothing to check, its value not needed
         else:
             seed_value = _call(seed_name, result)
         self.reverse = [_assign(result_bar, seed_value)]
@@ -232,8 +241,10 @@ class _ReverseSweep:
             reverse.append(ast.Return(value=_tuple(gradients)))
             arguments.kwonlyargs.append(ast.arg(arg=seed_keyword))
             arguments.kw_defaults.append(None)
-        else:
+        elif self.with_value:
             reverse.append(ast.Return(value=_tuple([result, returned])))
+        else:
+            reverse.append(ast.Return(value=returned))
         tree = ast.FunctionDef(
             name=self.function_name,
             args=arguments,
@@ -258,6 +269,7 @@ class _ReverseSweep:
             ),
             subroutines=tuple(self.subroutines),
             shapes=tuple(sorted(self.adjoint_shapes().items())),
+            pure=self.pure_names(statements),
         )
 
     # forward sweep: the user's lines, plus pushes and trip counts
@@ -755,6 +767,30 @@ class _ReverseSweep:
                     self.parsed.location(application.node),
                 )
             self.accumulate(argument, entry)
+
+    def pure_names(self, statements: list[ast.stmt]) -> frozenset[str]:
+        """Names bound only by top-level lines that compute with a differentiable primitive
+        (pure arithmetic: no effects, no random draws): lines the gradient may skip."""
+        pure, impure = set(), set(self.form.parameters)
+        for statement in statements:
+            if isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Name):
+                application = application_of(statement.value, self.form, self.parsed.namespace)
+                name = statement.targets[0].id
+                (pure if self.is_pure(application.primal) else impure).add(name)
+            else:
+                impure.update(_assigned_within(statement))
+        return frozenset(pure - impure)
+
+    def is_pure(self, primal: Any) -> bool:
+        if primal is IDENTITY or primal is CONSTANT or primal is PACK:
+            return True
+        if self.is_subroutine(primal):
+            return False
+        try:
+            found = self.runtime.rules.lookup(primal)
+        except TypeError:
+            return False
+        return isinstance(found, list)
 
     def has_no_gradient(self, primal: Any) -> bool:
         """A primal declared non-differentiable: its output's adjoint goes nowhere."""

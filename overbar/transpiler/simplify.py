@@ -44,9 +44,11 @@ _FOLDABLE_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: 
 def simplify(adjoint: Adjoint) -> Adjoint:
     """Remove dead code, fold temporaries and literals, and drop empty comment blocks."""
     body = [_fold_literals(statement) for statement in clone(adjoint.tree.body)]
-    body = _remove_dead(body, adjoint.forward_length, adjoint.effects)
+    body, forward_length = _remove_dead(
+        body, adjoint.forward_length, adjoint.effects, adjoint.pure
+    )
     body, forward_length = _fold_temporaries(
-        body, adjoint.forward_length, adjoint.temporaries, adjoint.effects
+        body, forward_length, adjoint.temporaries, adjoint.effects
     )
     body = _drop_empty_comments(_drop_self_assignments(body))
     tree = ast.FunctionDef(
@@ -96,23 +98,36 @@ def _blocks(statement: ast.stmt) -> list[str]:
 
 
 def _remove_dead(
-    body: list[ast.stmt], forward_length: int, effects: frozenset[str]
-) -> list[ast.stmt]:
-    """Drop reverse-sweep assignments whose targets are never read afterwards."""
-    kept, _ = _live_block(body, set(), effects, removable_from=forward_length)
-    return kept
+    body: list[ast.stmt], forward_length: int, effects: frozenset[str], pure: frozenset[str]
+) -> tuple[list[ast.stmt], int]:
+    """Drop reverse-sweep assignments whose targets are never read afterwards, and forward-sweep
+    ones to names bound only by pure computations (a gradient needs no value that nothing
+    reads); the new length of the forward sweep."""
+    kept, _ = _live_block(body, set(), effects, removable_from=forward_length, pure=pure)
+    kept_ids = {id(statement) for statement in kept}
+    forward = sum(1 for statement in body[:forward_length] if id(statement) in kept_ids)
+    return kept, forward
 
 
 def _live_block(
-    body: list[ast.stmt], live: set[str], effects: frozenset[str], removable_from: int = 0
+    body: list[ast.stmt],
+    live: set[str],
+    effects: frozenset[str],
+    removable_from: int = 0,
+    pure: frozenset[str] = frozenset(),
 ) -> tuple[list[ast.stmt], set[str]]:
     """``body`` without dead assignments, given the names ``live`` after it; and the names live
-    before it. Statements before ``removable_from`` (the forward sweep) are always kept."""
+    before it. Statements before ``removable_from`` (the forward sweep) are kept unless they
+    bind a name of ``pure``."""
     live = set(live)
     kept: list[ast.stmt] = []
     for index in range(len(body) - 1, -1, -1):
         statement = body[index]
-        removable = index >= removable_from
+        removable = index >= removable_from or (
+            isinstance(statement, ast.Assign)
+            and isinstance(statement.targets[0], ast.Name)
+            and statement.targets[0].id in pure
+        )
         if isinstance(statement, ast.Assign):
             targets = _writes(statement)
             written_into = isinstance(statement.targets[0], ast.Subscript)
@@ -199,6 +214,11 @@ def _fold_block(
 
     for index, statement in enumerate(body):
         in_forward = index < forward_length
+        if index == forward_length and forward_length:
+            # The forward sweep keeps its lines: nothing computed there moves into the reverse.
+            for held, _, was_forward in pending.values():
+                put(held, was_forward)
+            pending.clear()
         written = _writes(statement)
         compound = isinstance(statement, ast.If | ast.For | ast.While)
         reads = _reads(statement)
