@@ -5,7 +5,8 @@
     python benchmarks/run.py --workload rnn  # one workload
 
 Prints Markdown tables: the time of each contender's gradient as a ratio to the hand-written
-adjoint (median of repeats, after warm-up), the time to transform (overbar) or compile
+adjoint (medians of rounds that alternate the contender and the hand-written adjoint, after
+warm-up), the time to transform (overbar) or compile
 (jax.jit) each function, and each contender's peak memory (measured in a separate process).
 Every contender's gradient is checked against the hand-written one before it is timed. The
 peers (autograd, JAX, PyTorch) are optional: `pip install ".[bench]"`; a missing one is reported.
@@ -132,16 +133,23 @@ def agrees(got, expected) -> bool:
     )
 
 
-def median_seconds(call, quick: bool) -> float:
+def paired_seconds(call, hand, quick: bool) -> tuple[float, float]:
+    """Median seconds per call of ``call`` and of ``hand``, timed in alternating rounds, so that
+    a change of clock speed or cache state between contenders does not enter their ratio."""
     for _ in range(3):
         call()
+        hand()
     start = time.perf_counter()
     call()
     once = max(time.perf_counter() - start, 1e-7)
-    budget = 0.02 if quick else 0.1
+    budget = 0.02 if quick else 0.05
     number = max(1, int(budget / once))
-    repeats = 5 if quick else 9
-    return statistics.median(timeit.repeat(call, number=number, repeat=repeats)) / number
+    rounds = 7 if quick else 15
+    mine, theirs = [], []
+    for _ in range(rounds):
+        mine.append(timeit.timeit(call, number=number) / number)
+        theirs.append(timeit.timeit(hand, number=number) / number)
+    return statistics.median(mine), statistics.median(theirs)
 
 
 def transform_ms(workload, inputs) -> float:
@@ -263,7 +271,8 @@ def main(argv=None) -> None:
         for size_index, (size, make_inputs) in sizes:
             inputs = make_inputs(np.random.default_rng(0))
             expected = as_numpy(workload.by_hand(*inputs))
-            hand = median_seconds(make_gradient("hand", workload, inputs), arguments.quick)
+            hand_call = make_gradient("hand", workload, inputs)
+            hand = paired_seconds(hand_call, hand_call, arguments.quick)[0]
             cells, times = [], {}
             for contender in CONTENDERS[1:]:
                 if contender in missing:
@@ -273,8 +282,9 @@ def main(argv=None) -> None:
                 if not agrees(gradient(), expected):
                     cells.append("WRONG")
                     continue
-                times[contender] = median_seconds(gradient, arguments.quick)
-                cells.append(format_ratio(times[contender] / hand))
+                mine, theirs = paired_seconds(gradient, hand_call, arguments.quick)
+                times[contender] = mine / theirs * hand  # the ratio measured in pairs
+                cells.append(format_ratio(mine / theirs))
             rows.append(
                 f"| {workload.name} | {size} | {format_time(hand)} | " + " | ".join(cells) + " |"
             )

@@ -1,6 +1,8 @@
-"""The command line: ``overbar show FILE.py:FUNCTION [--wrt a,b] [--stage adjoint|normalized]``.
+"""The command line: ``overbar show FILE.py:FUNCTION [--wrt a,b] [--shapes x=3x64,s=float]
+[--stage adjoint|normalized]``.
 
-Prints the generated adjoint of a function (or its normal form). Errors are one line on standard
+Prints the generated adjoint of a function (or its normal form): the general one, or with
+``--shapes`` the one a call with arguments of those shapes runs. Errors are one line on standard
 error and exit status 2; no traceback, since they are about the user's input, not overbar.
 """
 
@@ -33,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         help="parameters to differentiate, by name or position, comma-separated (default: 0)",
     )
     show.add_argument(
+        "--shapes",
+        default="",
+        help="specialise on argument shapes, e.g. W=8x3,b=8x1,x=3x64,s=float (others unknown)",
+    )
+    show.add_argument(
         "--stage",
         choices=("adjoint", "normalized"),
         default="adjoint",
@@ -40,17 +47,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     arguments = parser.parse_args(argv)
     try:
-        print(show_source(arguments.target, arguments.wrt, arguments.stage), end="")
+        source = show_source(arguments.target, arguments.wrt, arguments.stage, arguments.shapes)
+        print(source, end="")
     except (CommandError, OverbarError) as error:
         print(f"overbar: error: {error}", file=sys.stderr)
         return 2
     return 0
 
 
-def show_source(target: str, wrt: str, stage: str = "adjoint") -> str:
-    """The generated source for ``FILE.py:FUNCTION``."""
-    from overbar.api import GradientFunction
+def show_source(target: str, wrt: str, stage: str = "adjoint", shapes: str = "") -> str:
+    """The generated source for ``FILE.py:FUNCTION`` (specialised on ``shapes`` if given)."""
+    from overbar.api import GradientFunction, transformed
     from overbar.transpiler.emit import to_source
+    from overbar.transpiler.pipeline import all_sources
 
     function = load_function(target)
     items = [item.strip() for item in wrt.split(",") if item.strip()]
@@ -59,7 +68,35 @@ def show_source(target: str, wrt: str, stage: str = "adjoint") -> str:
     stages = gradient.stages
     if stage == "normalized":
         return to_source(stages.normal_form.tree)
+    if shapes:
+        given = parse_shapes(shapes, list(gradient._signature.parameters))
+        return all_sources(transformed(function, gradient.wrt, given, with_value=False))
     return gradient.source
+
+
+def parse_shapes(text: str, parameters: list[str]) -> tuple[tuple[str, object], ...]:
+    """``W=8x3,b=8x1,s=float`` as (name, shape) pairs in the order of ``parameters``."""
+    import numpy as np
+
+    from overbar.runtime.shapes import argument_shape
+
+    given = {}
+    for item in (part.strip() for part in text.split(",") if part.strip()):
+        name, separator, dims = item.partition("=")
+        name, dims = name.strip(), dims.strip()
+        if not separator or name not in parameters:
+            raise CommandError(
+                f"--shapes: expected NAME=AxB (or NAME=float) for a parameter "
+                f"({', '.join(parameters)}), got {item!r}"
+            )
+        if dims in ("float", "()", ""):
+            given[name] = 0.0
+            continue
+        try:
+            given[name] = np.empty(tuple(int(d) for d in dims.split("x")))
+        except ValueError:
+            raise CommandError(f"--shapes: {dims!r} is not a shape like 8x3") from None
+    return tuple((name, argument_shape(given[name])) for name in parameters if name in given)
 
 
 def load_function(target: str):

@@ -29,6 +29,17 @@ def test_show_prints_the_generated_adjoint():
     assert "return (W1_bar, b1_bar, W2_bar, b2_bar)" in result.stdout
 
 
+def test_show_specialised_on_shapes():
+    shapes = "W1=16x3,b1=16x1,W2=2x16,b2=2x1,x=3x64,t=2x64"
+    result = run("show", f"{MLP}:loss", "--wrt", "W1,b1,W2,b2", "--shapes", shapes)
+    assert result.returncode == 0, result.stderr
+    assert "W1_bar = z_bar @ x.T" in result.stdout and "unbroadcast" not in result.stdout
+    bad = run("show", f"{MLP}:loss", "--shapes", "Q=3x3")
+    assert bad.returncode == 2 and "--shapes" in bad.stderr
+    bad = run("show", f"{MLP}:loss", "--shapes", "x=3xq")
+    assert bad.returncode == 2 and "not a shape" in bad.stderr
+
+
 def test_show_normalized_stage_and_positional_wrt():
     result = run("show", f"{MLP}:loss", "--wrt", "0", "--stage", "normalized")
     assert result.returncode == 0, result.stderr

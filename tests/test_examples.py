@@ -46,6 +46,25 @@ def test_mlp_generated_code_matches_golden(mlp):
     check_golden("mlp_loss_grad", mlp.loss_grad.source)
 
 
+def test_mlp_specialised_code_matches_golden(mlp):
+    check_golden("mlp_loss_grad_specialised", mlp.specialised_source())
+
+
+def test_mlp_specialised_reverse_sweep_is_the_hand_derivation(mlp):
+    source = mlp.specialised_source()
+    reverse = source[source.index("L_bar = 1.0") :].splitlines()[1:-1]
+    statements = [line.strip() for line in reverse if not line.strip().startswith("#")]
+    assert statements == [  # DESIGN.md's seven bars, in the order of the reverse sweep
+        "y_bar = L_bar * 0.5 * 2 * tmp3",
+        "b2_bar = y_bar.sum(axis=1, keepdims=True)",
+        "W2_bar = y_bar @ h.T",
+        "h_bar = W2.T @ y_bar",
+        "z_bar = h_bar * h * (1 - h)",
+        "b1_bar = z_bar.sum(axis=1, keepdims=True)",
+        "W1_bar = z_bar @ x.T",
+    ]
+
+
 def test_mlp_reverse_sweep_is_as_short_as_the_hand_derivation(mlp):
     source = mlp.loss_grad.source
     reverse = source[source.index("L_bar = seed(L)") :].splitlines()[1:-1]

@@ -285,3 +285,26 @@ def test_ties_share_the_adjoint_of_a_maximum_with_or_without_kept_axes():
         gradient = overbar.grad(f)
         assert np.allclose(gradient(a), expected)
         assert np.allclose(gradient.stages.emitted.function(a), expected)
+
+
+def test_shapes_flow_through_the_users_own_functions():
+    source = """
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def twice(v):
+    return v + v
+
+
+def f(W, x):
+    h = sigmoid(W @ x)
+    return np.sum(twice(h) @ x.T)
+"""
+    f = define(source)
+    rng = np.random.default_rng(4)
+    W, x = rng.normal(size=(4, 3)), rng.normal(size=(3, 5))
+    known = shapes_of(source, "f", W=W, x=x)
+    assert known["h"] == (MANY, MANY)
+    assert any(shape == (MANY, MANY) for name, shape in known.items() if name.startswith("tmp"))
+    overbar.check_grad(f, [W, x], wrt=(0, 1))

@@ -391,7 +391,7 @@ def extremum_keepdims(y, a, axis=None, *, keepdims=False, y_bar):
     """y = max_axis a (or min), keeping the axes:  ā = ȳ at the extreme elements, shared among
     ties"""
     winners = a == y
-    return y_bar / np.count_nonzero(winners, axis=axis, keepdims=True) * winners
+    return y_bar / winners.sum(axis=axis, keepdims=True) * winners
 
 
 @adjoint(np.max, np.amax, Method("max"), np.min, np.amin, Method("min"))

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import ast
 import builtins
+import inspect
 from typing import Any
 
+from overbar.errors import OverbarError
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.normalize import NormalForm
-from overbar.transpiler.parse import Namespace
+from overbar.transpiler.normalize import NormalForm, normalize
+from overbar.transpiler.parse import Namespace, parse
 from overbar.transpiler.primitive import CONSTANT, IDENTITY, PACK, application_of
 
 Shapes = dict[str, Any]
@@ -106,7 +108,39 @@ def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> A
         keywords[key] = operand
     if application.primal is IDENTITY:
         return operands[0].shape
-    return runtime.shapes.infer_shape(application.primal, tuple(operands), keywords)
+    shape = runtime.shapes.infer_shape(application.primal, tuple(operands), keywords)
+    if shape is None and inspect.isfunction(application.primal):
+        shape = _returned_shape(application.primal, operands, keywords, runtime)
+    return shape
+
+
+_INSIDE: set = set()  # functions being inferred right now (a recursive one is not known)
+
+
+def _returned_shape(function, operands: list, keywords: dict, runtime: Runtime) -> Any:
+    """The shape a call of the user's own ``function`` (a helper, or one with its own adjoint
+    rule, like ``sigmoid``) returns: its body inferred for these arguments."""
+    if function in _INSIDE or (function.__module__ or "").startswith("numpy"):
+        return None
+    try:
+        bound = inspect.signature(function).bind(*operands, **keywords)
+        parsed = parse(function)
+        form = normalize(parsed)
+    except (TypeError, ValueError, OSError, SyntaxError, OverbarError):
+        return None  # not a function overbar can read: not known
+    _INSIDE.add(function)
+    try:
+        given = {
+            name: getattr(operand, "shape", None)  # *args and **kwargs: not known
+            for name, operand in bound.arguments.items()
+        }
+        known = infer(form, given, parsed.namespace, runtime)
+    finally:
+        _INSIDE.discard(function)
+    returned = form.tree.body[-1]
+    if isinstance(returned, ast.Return) and isinstance(returned.value, ast.Name):
+        return known.get(returned.value.id)
+    return None
 
 
 def _operand(atom: ast.expr, known: Shapes, form: NormalForm, runtime: Runtime) -> Any:
