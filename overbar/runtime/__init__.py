@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from overbar.primitives import Method
 from overbar.runtime import (
     helpers,
     rules,  # noqa: F401  (importing it registers the built-in table)
@@ -78,6 +79,11 @@ NUMPY = Runtime(
     sum_all=helpers.sum_all,
     sum_leading=helpers.sum_leading,
     sum_keeping=helpers.sum_keeping,
+    softmax_parts={
+        "exp": frozenset({np.exp}),
+        "log": frozenset({np.log}),
+        "sum": frozenset({np.sum, Method("sum")}),
+    },
 )
 
 __all__ = [

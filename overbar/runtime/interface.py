@@ -41,3 +41,4 @@ class Runtime:
     sum_all: Callable  # templates of unbroadcast with its axes known: g.sum(), ...
     sum_leading: Callable
     sum_keeping: Callable
+    softmax_parts: Mapping[str, frozenset]  # the primitives that are "exp", "log" and "sum"

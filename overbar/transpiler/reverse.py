@@ -36,6 +36,7 @@ from overbar.runtime.interface import Runtime
 from overbar.runtime.registry import NON_DIFFERENTIABLE, Rule
 from overbar.transpiler.activity import Activity
 from overbar.transpiler.fence import is_append
+from overbar.transpiler.invariance import cancelled_subtrahends
 from overbar.transpiler.names import NameAllocator, clone, names_in
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import MISSING, ParsedFunction
@@ -137,6 +138,8 @@ class _ReverseSweep:
     ):
         self.shapes = dict(shapes or {})
         self.with_value = with_value
+        # s = a - m before a softmax: m gets no gradient from this line (see invariance.py)
+        self.cancelled = cancelled_subtrahends(form, parsed.namespace, runtime, self.shapes)
         self.pullback_of = pullback_of
         self.as_pullback = as_pullback
         self.subroutines: list[Any] = []
@@ -338,16 +341,30 @@ class _ReverseSweep:
                 )
                 if isinstance(statement, ast.For):
                     body.append(self.push(statement.target.id))
-                counted = ast.BinOp(left=_load(trips), op=ast.Add(), right=ast.Constant(1))
-                body.append(_assign(trips, counted))
                 loop = copy.copy(statement)
                 loop.body = body
-                out.extend([_assign(trips, ast.Constant(0)), loop])
+                if self.runs_through_a_range(statement):  # as many trips as the range is long
+                    length = _call(self.bind("len", builtins.len), statement.iter)
+                    out.extend([loop, _assign(trips, length)])
+                else:
+                    counted = ast.BinOp(left=_load(trips), op=ast.Add(), right=ast.Constant(1))
+                    body.append(_assign(trips, counted))
+                    out.extend([_assign(trips, ast.Constant(0)), loop])
                 out.append(ast.Expr(value=_method(self.stack, "append", _load(trips))))
                 bound = inside
             else:
                 out.append(statement)
         return out, bound, definite
+
+    def runs_through_a_range(self, statement: ast.stmt) -> bool:
+        """A for loop over a range its body does not rebind (a loop with a break is a while
+        loop in normal form): it makes exactly ``len(range)`` trips."""
+        return (
+            isinstance(statement, ast.For)
+            and isinstance(statement.iter, ast.Name)
+            and statement.iter.id not in _assigned_within(statement)
+            and self.shapes.get(statement.iter.id) == self.runtime.shapes.RANGE
+        )
 
     # reverse sweep
 
@@ -587,7 +604,8 @@ class _ReverseSweep:
         elif self.is_subroutine(application.primal):
             self.apply_pullback(application, output, output_bar, earlier)
         elif application.primal is not CONSTANT:
-            self.apply_rule(output, _as_square(application), output_bar, earlier)
+            skipped = self.cancelled.get(id(statement))
+            self.apply_rule(output, _as_square(application), output_bar, earlier, skipped)
         if overwrites:
             restore = _assign(output, _load(earlier)) if reads_itself else None
             if restore is not None:
@@ -738,8 +756,15 @@ class _ReverseSweep:
         return self.parsed.namespace.lookup(node.id)
 
     def apply_rule(
-        self, output: str, application: Application, output_bar: ast.expr, earlier: str
+        self,
+        output: str,
+        application: Application,
+        output_bar: ast.expr,
+        earlier: str,
+        skipped: str | None = None,
     ) -> None:
+        """Inline the rule of ``application`` and add its contributions to the adjoints of
+        the active arguments (except ``skipped``, whose contribution cancels out)."""
         template, bound = self.choose_rule(application)
         values = bound
         if earlier != output:  # the rule reads the overwritten value under its saved name
@@ -756,6 +781,8 @@ class _ReverseSweep:
         for parameter, entry in zip(template.positional, entries, strict=True):
             argument = bound[parameter]
             if not self.activity.is_active(argument):
+                continue
+            if isinstance(argument, ast.Name) and argument.id == skipped:
                 continue
             if entry is None:
                 raise MissingRuleError(
