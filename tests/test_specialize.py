@@ -308,3 +308,22 @@ def f(W, x):
     assert known["h"] == (MANY, MANY)
     assert any(shape == (MANY, MANY) for name, shape in known.items() if name.startswith("tmp"))
     overbar.check_grad(f, [W, x], wrt=(0, 1))
+
+
+def test_the_seed_is_multiplied_in_only_where_it_matters():
+    f = define("def f(x):\n    return np.sum(np.exp(x) * np.sin(x))\n")
+    x = np.linspace(-1.0, 1.0, 5)
+    source = overbar.grad(f).source_for(x)
+    assert "1.0 *" not in source  # exp(x) is floating point: the product is a new float array
+    overbar.check_grad(f, [x])
+
+
+def test_a_gradient_never_aliases_an_argument_and_stays_floating_point():
+    product = define("def f(x, y):\n    return np.sum(x * y)\n")
+    y = np.arange(3.0)
+    x_bar = overbar.grad(product)(np.ones(3), y)
+    assert x_bar is not y and not np.shares_memory(x_bar, y)
+    integers = define("def f(x, k, m):\n    return np.sum(x * k * m)\n")
+    k, m = np.array([1, 2, 3]), np.array([2, 2, 2])
+    x_bar = overbar.grad(integers)(np.ones(3), k, m)
+    assert x_bar.dtype.kind == "f" and np.array_equal(x_bar, k * m)

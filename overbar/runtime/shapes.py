@@ -289,6 +289,17 @@ SHAPE_RULES.update(
 )
 
 
+# Functions whose result is floating point whatever the (real) arguments: a product with one
+# of these as a factor is floating point, so multiplying it by 1.0 changes nothing.
+FLOATING_FUNCTIONS = frozenset(
+    function
+    for function in vars(np).values()
+    if isinstance(function, np.ufunc)
+    and function.nout == 1
+    and all(types.split("->")[1] in "efdgFDG" for types in function.types if "O" not in types)
+)
+
+
 def infer_shape(primal: Any, operands: tuple[Operand, ...], keywords: dict[str, Operand]) -> Any:
     """The shape of ``primal(*operands, **keywords)``, or None where it is not known."""
     if isinstance(primal, np.ufunc) and primal.nout == 1:

@@ -27,9 +27,10 @@ _ELEMENTWISE = (ast.Add, ast.Sub, ast.Mult, ast.Div)
 def peephole(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     """The adjoint with broadcasts that change nothing and double negations removed."""
     broadcasters = {name for name, value in adjoint.bindings if value is runtime.broadcast_like}
-    rewriter = _Rewriter(dict(adjoint.shapes), broadcasters, runtime.shapes)
+    rewriter = _Rewriter(dict(adjoint.shapes), broadcasters, runtime.shapes, adjoint.floating)
     body = clone(adjoint.tree.body)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
+    reverse = _propagate_ones(reverse, body)
     body = forward + [rewriter.visit(statement) for statement in reverse]  # the user's lines stay
     if broadcasters:
         body = _inline_broadcasts(body, adjoint, rewriter)
@@ -38,11 +39,53 @@ def peephole(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     return replace(adjoint, tree=tree)
 
 
+def _propagate_ones(reverse: list[ast.stmt], body: list[ast.stmt]) -> list[ast.stmt]:
+    """``L_bar = 1.0`` (the seed of a gradient) bound once, at the top of the reverse sweep:
+    its readers read the literal, which the rewrites below and literal folding then use."""
+    bound: dict[str, int] = {}
+    for node in (n for statement in body for n in ast.walk(statement)):
+        if isinstance(node, ast.Assign | ast.For):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for name in (n for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)):
+                bound[name.id] = bound.get(name.id, 0) + 1
+    ones = {
+        statement.targets[0].id
+        for statement in reverse
+        if isinstance(statement, ast.Assign)
+        and isinstance(statement.targets[0], ast.Name)
+        and isinstance(statement.value, ast.Constant)
+        and type(statement.value.value) is float
+        and statement.value.value == 1.0
+        and bound.get(statement.targets[0].id) == 1
+    }
+    if not ones:
+        return reverse
+    literal = {name: ast.Constant(1.0) for name in ones}
+    return [_ReplaceNames(literal).visit(statement) for statement in reverse]
+
+
+class _ReplaceNames(ast.NodeTransformer):
+    def __init__(self, values: dict[str, ast.expr]):
+        self.values = values
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.values and isinstance(node.ctx, ast.Load):
+            return clone(self.values[node.id])
+        return node
+
+
 class _Rewriter(ast.NodeTransformer):
-    def __init__(self, shapes: dict[str, Any], broadcasters: set[str], facts: Any):
+    def __init__(
+        self,
+        shapes: dict[str, Any],
+        broadcasters: set[str],
+        facts: Any,
+        floating: frozenset[str] = frozenset(),
+    ):
         self.shapes = shapes
         self.broadcasters = broadcasters
         self.facts = facts  # the runtime's shape module
+        self.floating = floating
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
         if isinstance(node.op, _ELEMENTWISE):
@@ -86,7 +129,8 @@ class _Rewriter(ast.NodeTransformer):
 
     def scalars_first(self, root: ast.BinOp) -> ast.BinOp:
         """``g * 2 * x`` with g a number is computed ``g * 2`` first, then once over x: the
-        numbers a product multiplies by come first, then its arrays in their order."""
+        numbers a product multiplies by come first, then its arrays in their order; a factor
+        1.0 goes where two other factors, one of them floating point, make a new array."""
         factors = []  # (operator, operand), the first one's operator None
         negated = False  # -(a * b) * c is -(a * b * c)
         node = root
@@ -106,11 +150,19 @@ class _Rewriter(ast.NodeTransformer):
         ]
         is_array = [bool(self.facts.dims(self.shape_of(operand))) for _, operand in factors]
         first_array = next((i for i, array in enumerate(is_array) if array), None)
-        if first_array is None or not any(is_number[first_array:]):
-            return root
         numbers = [f for f, number in zip(factors, is_number, strict=True) if number]
         others = [f for f, number in zip(factors, is_number, strict=True) if not number]
-        ordered = numbers + [(op or ast.Mult(), operand) for op, operand in others]
+        # 1.0 * a * b with a floating point: a * b is a new floating array without the 1.0
+        drop_one = (
+            len(others) >= 2
+            and any(_is_one(operand) for _, operand in numbers)
+            and any(isinstance(o, ast.Name) and o.id in self.floating for _, o in others)
+        )
+        if first_array is None or not (any(is_number[first_array:]) or drop_one):
+            return root
+        if drop_one:
+            numbers = [f for f in numbers if not _is_one(f[1])]
+        ordered = [(op or ast.Mult(), operand) for op, operand in numbers + others]
         result = ordered[0][1]
         for op, operand in ordered[1:]:
             result = ast.BinOp(left=result, op=op, right=operand)
@@ -135,6 +187,10 @@ class _Rewriter(ast.NodeTransformer):
         if isinstance(node, ast.BinOp) and isinstance(node.op, _ELEMENTWISE):
             return self.facts.broadcast(self.shape_of(node.left), self.shape_of(node.right))
         return None
+
+
+def _is_one(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) is float and node.value == 1.0
 
 
 def _operand_slots(root: ast.BinOp):

@@ -68,6 +68,7 @@ class Adjoint:
     subroutines: tuple[Any, ...] = ()
     shapes: tuple[tuple[str, Any], ...] = ()  # what is known of the forward names' shapes
     pure: frozenset[str] = frozenset()  # forward names bound only by pure computations
+    floating: frozenset[str] = frozenset()  # forward names surely bound to floating point
 
 
 def seed_parameter(parameters: Sequence[str]) -> str:
@@ -273,6 +274,7 @@ class _ReverseSweep:
             subroutines=tuple(self.subroutines),
             shapes=tuple(sorted(self.adjoint_shapes().items())),
             pure=self.pure_names(statements),
+            floating=self.floating_names(),
         )
 
     # forward sweep: the user's lines, plus pushes and trip counts
@@ -807,6 +809,22 @@ class _ReverseSweep:
             else:
                 impure.update(_assigned_within(statement))
         return frozenset(pure - impure)
+
+    def floating_names(self) -> frozenset[str]:
+        """Names every binding of which is a call of a function whose result is floating point
+        (np.exp, np.sin, ...)."""
+        floating, other = set(), set(self.form.parameters)
+        for node in ast.walk(self.form.tree):
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+                application = application_of(node.value, self.form, self.parsed.namespace)
+                try:
+                    is_floating = application.primal in self.runtime.shapes.FLOATING_FUNCTIONS
+                except TypeError:
+                    is_floating = False
+                (floating if is_floating else other).add(node.targets[0].id)
+            elif isinstance(node, ast.Assign | ast.For):
+                other.update(_assigned_within(node))
+        return frozenset(floating - other)
 
     def is_pure(self, primal: Any) -> bool:
         if primal is IDENTITY or primal is CONSTANT or primal is PACK:
