@@ -11,18 +11,23 @@ the entry is
         key = (
             W.shape if type(W) is ndarray and W.dtype is float64 else type(W),
             b.shape if type(b) is ndarray and b.dtype is float64 else type(b),
-            x.shape if type(x) is ndarray else type(x),
-            t.shape if type(t) is ndarray else type(t),
+            x.shape if type(x) is ndarray and x.dtype.kind in real else type(x),
+            t.shape if type(t) is ndarray and t.dtype.kind in real else type(t),
         )
         compiled = specialised.get(key)
         if compiled is None:
             return slow(W, b, x, t)
-        return compiled(W, b, x, t)[1]
+        try:
+            returned = compiled(W, b, x, t)
+        except no_result_error as error:  # a result that is not a real number
+            raise located(error) from None  # ... pointing at the user's return line
+        return returned
 
 ``specialised`` maps the keys of arguments already seen to their compiled adjoint; ``slow``
 checks the arguments, finds or makes the adjoint for their shapes and, when the key says all
-there is to check (float64 arrays and Python floats), remembers it under the key. A float32 or
-integer array to differentiate takes the slow path every time, which checks it.
+there is to check (float64 arrays and Python floats to differentiate, arrays of real numbers
+otherwise), remembers it under the key. A float32 or integer array to differentiate, or a
+complex array among the others, takes the slow path every time.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from overbar.runtime.shapes import REAL_KINDS
 
 # Keys whose arguments to differentiate need no check beyond the key itself.
 FAST_TYPES = frozenset({float})
@@ -80,7 +87,10 @@ def make_entry(
                 f"else type({name})"
             )
         else:
-            keys.append(f"{name}.shape if type({name}) is ndarray else type({name})")
+            keys.append(
+                f"{name}.shape if type({name}) is ndarray and {name}.dtype.kind in real "
+                f"else type({name})"
+            )
     entry_name = "entry"  # a lambda's __name__ is no identifier
     call = ", ".join(arguments)
     source = (
@@ -98,6 +108,7 @@ def make_entry(
     namespace: dict[str, Any] = {
         "ndarray": np.ndarray,
         "float64": _FLOAT64,
+        "real": REAL_KINDS,
         "specialised": specialised,
         "slow": slow,
         "located": located,
@@ -122,16 +133,23 @@ _FLOAT64 = np.dtype(np.float64)
 
 def argument_key(value: Any, differentiated: bool) -> Any:
     """The key element the entry computes for ``value`` (for the slow path to store under)."""
-    if type(value) is np.ndarray and (not differentiated or value.dtype is _FLOAT64):
+    if type(value) is not np.ndarray:
+        return type(value)
+    if value.dtype is _FLOAT64 or (not differentiated and value.dtype.kind in REAL_KINDS):
         return value.shape
     return type(value)
 
 
 def storable(key: tuple, differentiated: tuple[bool, ...]) -> bool:
-    """Whether arguments with this key need no check beyond the key: every argument to
-    differentiate is a float64 array (its key is its shape) or a Python float."""
+    """Whether arguments with this key need no check beyond the key, and the key says all the
+    adjoint is specialised on: every argument to differentiate is a float64 array (its key is
+    its shape) or a Python float, and no other argument is an array of complex numbers or
+    objects (whose key, its type, says nothing of its shape)."""
     return all(
-        isinstance(element, tuple) or element in FAST_TYPES
+        (
+            (isinstance(element, tuple) or element in FAST_TYPES)
+            if chosen
+            else element is not np.ndarray
+        )
         for element, chosen in zip(key, differentiated, strict=True)
-        if chosen
     )

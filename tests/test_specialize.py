@@ -327,3 +327,13 @@ def test_a_gradient_never_aliases_an_argument_and_stays_floating_point():
     k, m = np.array([1, 2, 3]), np.array([2, 2, 2])
     x_bar = overbar.grad(integers)(np.ones(3), k, m)
     assert x_bar.dtype.kind == "f" and np.array_equal(x_bar, k * m)
+
+
+def test_a_complex_result_is_refused_even_where_shapes_are_known():
+    f = define("def f(x, c):\n    return np.sum(x * c)\n")
+    gradient = overbar.grad(f)
+    x = np.ones(3)
+    assert np.allclose(gradient(x, np.full(3, 2.0)), 2.0)
+    for _ in range(2):  # the second call would find a remembered adjoint if the key allowed it
+        with pytest.raises(NonScalarOutputError, match="real"):
+            gradient(x, np.full(3, 2.0 + 1.0j))

@@ -6,7 +6,7 @@ dimension, ``1`` (exactly one), ``MANY`` (known not to be one) or ``None`` (not 
 whose rank is not known (or that is not an array or a number) has the shape ``None``. Numbers
 and 0-d arrays have the shape ``()``; ``INTEGER`` is a number known to be an integer (a loop
 index, ``len(x)``), which is what indexing needs; ``SIZES`` is a tuple of integers
-(``x.shape``).
+(``x.shape``) and ``RANGE`` a range.
 
 Two calls whose arguments agree in rank and in which dimensions are 1 broadcast the same way, so
 one specialisation serves every batch size. A rule answers ``None`` whenever it is not sure:
@@ -27,6 +27,7 @@ import numpy as np
 from overbar.primitives import Attribute, Method
 
 MANY = -1
+REAL_KINDS = "fiub"  # the dtype kinds of real numbers
 INTEGER = "integer"
 SIZES = "sizes"
 RANGE = "range"
@@ -45,6 +46,8 @@ class Operand:
 def argument_shape(value: Any) -> Any:
     """The shape an argument of the user's function specialises the adjoint on."""
     if type(value) is np.ndarray:  # not a subclass such as np.matrix, whose operators differ
+        if value.dtype.kind not in REAL_KINDS:
+            return None  # complex or objects: a result computed from it may not be a real number
         return tuple(1 if size == 1 else MANY for size in value.shape)
     if isinstance(value, bool | np.bool_):
         return None
@@ -250,7 +253,9 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     np.matmul: _matmul,
     np.dot: _dot,
     Method("dot"): _dot,
-    np.where: _elementwise,
+    np.where: lambda *operands, **keywords: (  # np.where(c) alone gives index arrays
+        _elementwise(*operands, **keywords) if len(operands) == 3 else None
+    ),
     np.clip: _elementwise,
     Attribute("T"): _transposed,
     np.transpose: _transposed,

@@ -4,10 +4,13 @@ Invariant established: no ``broadcast_like(a, t)`` is left where the elementwise
 takes part in has, through another operand whose shape is known, at least t's shape anyway (the
 adjoint of a sum, ``broadcast_like(L_bar, tmp) * 2 * tmp6``, becomes ``L_bar * 2 * tmp6``); a
 temporary bound to such a broadcast goes too when every reader can take ``a`` instead. Double
-negations are gone (``-(-a * b)`` is ``a * b``) and ``x + -y * z`` reads ``x - y * z``. These
-give the same values, bit for bit, and the same shapes. In a product the factors that are
-numbers come first (``g * x * 2`` becomes ``2 * g * x``, one pass over the array instead of
-two): the same value up to rounding.
+negations are gone (``-(-a * b)`` is ``a * b``) and ``x + -y * z`` reads ``x - y * z``. A
+gradient's seed ``L_bar = 1.0`` is read as the literal, and a factor 1.0 goes from a product of
+two or more other factors one of which is surely floating point (the product is then a new
+float array anyway). These give the same values, bit for bit, and the same shapes. In a product
+the factors that are numbers come first (``g * x * 2`` becomes ``2 * g * x``, one pass over the
+array instead of two): the same value up to rounding. Only the reverse sweep is rewritten: the
+forward sweep is the user's own lines.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ _ELEMENTWISE = (ast.Add, ast.Sub, ast.Mult, ast.Div)
 
 
 def peephole(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
-    """The adjoint with broadcasts that change nothing and double negations removed."""
+    """The adjoint with the rewrites above applied to its reverse sweep."""
     broadcasters = {name for name, value in adjoint.bindings if value is runtime.broadcast_like}
     rewriter = _Rewriter(dict(adjoint.shapes), broadcasters, runtime.shapes, adjoint.floating)
     body = clone(adjoint.tree.body)
@@ -230,11 +233,10 @@ def _inline_broadcasts(
                 for name in ast.walk(target):
                     if isinstance(name, ast.Name):
                         bound.setdefault(name.id, []).append(node)
-    reverse_sweep = body[adjoint.forward_length :]
     for name, assignments in bound.items():
         if name not in adjoint.temporaries or len(assignments) != 1:
             continue
-        if not any(assignments[0] is statement for statement in reverse_sweep):
+        if not any(assignments[0] is s for s in body[adjoint.forward_length :]):
             continue  # bound in the forward sweep or inside a block: left alone
         value = assignments[0].value
         if not rewriter.is_broadcast(value):
@@ -246,13 +248,14 @@ def _inline_broadcasts(
             and len(bound.get(source.id, [])) <= 1
         ):
             continue
+        forward, reverse_sweep = body[: adjoint.forward_length], body[adjoint.forward_length :]
         trial = [
             rewriter.visit(_Substitute(name, value).visit(clone(s)))
-            for s in body
+            for s in reverse_sweep
             if s is not assignments[0]
         ]
         if not any(_contains_call_like(s, value) for s in trial):
-            body = trial
+            body = forward + trial
     return body
 
 
