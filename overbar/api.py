@@ -80,12 +80,14 @@ class GradientFunction:
         )
         self._specialised: dict[tuple, Callable] = {}
         self._parsed = None
+        result = self._result_expression()
+        self._finish = eval(f"lambda returned: {result}")  # what the slow path returns, too
         entry = make_entry(
             function,
             self.wrt,
             self._specialised,
             self._call_slow,
-            self._result_expression(),
+            result,
             self._located,
             NonScalarOutputError,
         )
@@ -151,9 +153,7 @@ class GradientFunction:
             returned = compiled(*args, **kwargs)
         except NonScalarOutputError as error:
             raise self._located(error) from None
-        if not self._one_in_tuple:
-            return returned
-        return (returned[0], (returned[1],)) if self._with_value else (returned,)
+        return self._finish(returned)
 
     def _located(self, error: NonScalarOutputError) -> NonScalarOutputError:
         parsed = self._parsed or self.stages.parsed

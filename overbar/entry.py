@@ -40,8 +40,8 @@ import numpy as np
 
 from overbar.runtime.shapes import REAL_KINDS
 
-# Keys whose arguments to differentiate need no check beyond the key itself.
-FAST_TYPES = frozenset({float})
+# Types of arguments to differentiate that need no check beyond the key itself.
+FAST_TYPES = frozenset({float, np.float64})
 
 
 def make_entry(
