@@ -337,3 +337,35 @@ def test_a_complex_result_is_refused_even_where_shapes_are_known():
     for _ in range(2):  # the second call would find a remembered adjoint if the key allowed it
         with pytest.raises(NonScalarOutputError, match="real"):
             gradient(x, np.full(3, 2.0 + 1.0j))
+
+
+def test_two_contributions_scaled_by_the_same_adjoint_are_factored():
+    source = """
+def f(x, k):
+    s = x
+    for _ in range(20):
+        s = np.sin(s) * 0.9 + 0.1 * s * k
+    return np.sum(s)
+"""
+    f = define(source)
+    gradient = overbar.grad(f, wrt=(0, 1))
+    cases = [(0.3, 0.7), (np.linspace(0.1, 0.5, 4), 0.7), (0.3, np.array([0.2, 0.6]))]
+    for x, k in cases:
+        if np.ndim(x) >= np.ndim(k):  # else s changes rank in the loop: its shape is not known
+            text = gradient.source_for(x, k)
+            assert "s_bar = s_bar * (k * 0.1 + 0.9 * np.cos(s))" in text, text
+        overbar.check_grad(f, [x, k], wrt=(0, 1))
+        general = gradient.stages.emitted.function(x, k)
+        for got, expected in zip(gradient(x, k), general, strict=True):
+            np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_contributions_are_not_factored_across_a_change_of_a_factor():
+    source = """
+def f(x, k):
+    a = x * k
+    b = np.sin(x)
+    return np.sum(a * b)
+"""
+    f = define(source)
+    overbar.check_grad(f, [np.linspace(0.1, 0.9, 3), 1.3], wrt=(0, 1))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import copy
+from collections import Counter
 from dataclasses import replace
 from typing import Any
 
@@ -37,6 +38,10 @@ def peephole(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     body = forward + [rewriter.visit(statement) for statement in reverse]  # the user's lines stay
     if broadcasters:
         body = _inline_broadcasts(body, adjoint, rewriter)
+    reads = Counter(n.id for n in ast.walk(ast.Module(body=body, type_ignores=[])) if _is_load(n))
+    forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
+    movable = adjoint.temporaries - adjoint.effects
+    body = forward + _factor_common_adjoints(reverse, movable, reads, adjoint.effects)
     tree = copy.copy(adjoint.tree)
     tree.body = body
     return replace(adjoint, tree=tree)
@@ -274,3 +279,147 @@ class _Substitute(ast.NodeTransformer):
         if node.id == self.name and isinstance(node.ctx, ast.Load):
             return clone(self.value)
         return node
+
+
+def _is_load(node: ast.AST) -> bool:
+    return isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+
+
+def _product_factors(node: ast.expr) -> list[ast.expr] | None:
+    """The factors of a product ``a * b * c`` (left to right), or None if it is not one."""
+    factors = []
+    while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        factors.append(node.right)
+        node = node.left
+    if not factors:
+        return None
+    factors.append(node)
+    return factors[::-1]
+
+
+def _product(factors: list[ast.expr]) -> ast.expr:
+    result = factors[0]
+    for factor in factors[1:]:
+        result = ast.BinOp(left=result, op=ast.Mult(), right=factor)
+    return result
+
+
+def _names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _factor_common_adjoints(
+    block: list[ast.stmt], temporaries: frozenset[str], reads: Counter, effects: frozenset[str]
+) -> list[ast.stmt]:
+    """Two contributions that share the adjoint they scale, as a line with two uses of ``s``
+    gives them::
+
+        t = s_bar                        # t: the adjoint before the first contribution
+        s_bar = s_bar * x * 0.1
+        ...                              # lines that neither read s_bar nor change x
+        s_bar = s_bar + t * 0.9 * np.cos(s)
+
+    become ``s_bar = t * (x * 0.1 + 0.9 * np.cos(s))``: one multiplication by the adjoint
+    instead of two (distributivity, the same value up to rounding). Loop bodies too."""
+    block = [_factor_in_blocks(statement, temporaries, reads, effects) for statement in block]
+    for i, copied in enumerate(block):
+        saved = _simple_copy(copied)
+        if saved is None or saved[0] not in temporaries or reads[saved[0]] != 1:
+            continue
+        saved_name, adjoint = saved
+        for j in range(i + 1, len(block)):
+            scaled = _scaled_by(block[j], adjoint, adjoint)
+            if scaled is not None and not any(_names(f) & effects for f in scaled):
+                break  # (a factor that calls a function with effects must not move)
+            if _touches(block[j], {adjoint, saved_name}):
+                j = None
+                break
+        else:
+            j = None
+        if j is None:
+            continue
+        for k in range(j + 1, len(block)):
+            added = block[k]
+            if (
+                isinstance(added, ast.Assign)
+                and _target(added) == adjoint
+                and isinstance(added.value, ast.BinOp)
+                and isinstance(added.value.op, ast.Add)
+                and isinstance(added.value.left, ast.Name)
+                and added.value.left.id == adjoint
+            ):
+                others = _scaled_by_expression(added.value.right, saved_name)
+                if others is not None:
+                    scaled_sum = ast.BinOp(left=_product(scaled), op=ast.Add(), right=others)
+                    new = ast.Assign(
+                        targets=[ast.Name(id=adjoint, ctx=ast.Store())],
+                        value=ast.BinOp(
+                            left=ast.Name(id=saved_name, ctx=ast.Load()),
+                            op=ast.Mult(),
+                            right=scaled_sum,
+                        ),
+                    )
+                    block = block[:j] + block[j + 1 : k] + [new] + block[k + 1 :]
+                break
+            written_or_read = _names(added)
+            if (
+                not isinstance(added, ast.Assign | ast.Expr)
+                or adjoint in written_or_read
+                or saved_name in written_or_read
+                or _writes_any(added, set().union(*(_names(f) for f in scaled)))
+            ):
+                break
+    return block
+
+
+def _factor_in_blocks(statement: ast.stmt, temporaries, reads, effects) -> ast.stmt:
+    if not isinstance(statement, ast.If | ast.For | ast.While):
+        return statement
+    statement = copy.copy(statement)
+    statement.body = _factor_common_adjoints(statement.body, temporaries, reads, effects)
+    if statement.orelse:
+        statement.orelse = _factor_common_adjoints(statement.orelse, temporaries, reads, effects)
+    return statement
+
+
+def _simple_copy(statement: ast.stmt) -> tuple[str, str] | None:
+    """(t, s) for ``t = s``."""
+    if (
+        isinstance(statement, ast.Assign)
+        and isinstance(statement.targets[0], ast.Name)
+        and isinstance(statement.value, ast.Name)
+    ):
+        return statement.targets[0].id, statement.value.id
+    return None
+
+
+def _target(statement: ast.Assign) -> str | None:
+    target = statement.targets[0]
+    return target.id if isinstance(target, ast.Name) else None
+
+
+def _scaled_by(statement: ast.stmt, adjoint: str, factor: str) -> list[ast.expr] | None:
+    """The other factors of ``adjoint = factor * f1 * f2 ...``, else None."""
+    if not isinstance(statement, ast.Assign) or _target(statement) != adjoint:
+        return None
+    return _scaled_by_expression(statement.value, factor, as_list=True)
+
+
+def _scaled_by_expression(node: ast.expr, factor: str, as_list: bool = False):
+    """For ``factor * f1 * f2``: [f1, f2] (``as_list``) or ``f1 * f2``; else None."""
+    factors = _product_factors(node)
+    if not factors or not isinstance(factors[0], ast.Name) or factors[0].id != factor:
+        return None
+    rest = factors[1:]
+    if any(factor in _names(f) for f in rest):
+        return None
+    return rest if as_list else _product(rest)
+
+
+def _touches(statement: ast.stmt, names: set[str]) -> bool:
+    return bool(_names(statement) & names)
+
+
+def _writes_any(statement: ast.stmt, names: set[str]) -> bool:
+    targets = statement.targets if isinstance(statement, ast.Assign) else []
+    return any(_names(target) & names for target in targets)
