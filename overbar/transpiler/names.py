@@ -67,3 +67,18 @@ def clone(node):
         if hasattr(node, attribute):
             setattr(copied, attribute, getattr(node, attribute))
     return copied
+
+
+def walk(node):
+    """Every node of a syntax tree, depth first: ``ast.walk``'s nodes (in another order),
+    about twice as fast, which matters in the passes that walk each statement many times."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        for field in current._fields:
+            value = getattr(current, field, None)
+            if isinstance(value, list):
+                stack.extend([child for child in value if isinstance(child, ast.AST)])
+            elif isinstance(value, ast.AST):
+                stack.append(value)

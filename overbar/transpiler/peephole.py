@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.names import clone
+from overbar.transpiler.names import clone, walk
 from overbar.transpiler.reverse import Adjoint
 
 _ELEMENTWISE = (ast.Add, ast.Sub, ast.Mult, ast.Div)
@@ -38,7 +38,7 @@ def peephole(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     body = forward + [rewriter.visit(statement) for statement in reverse]  # the user's lines stay
     if broadcasters:
         body = _inline_broadcasts(body, adjoint, rewriter)
-    reads = Counter(n.id for n in ast.walk(ast.Module(body=body, type_ignores=[])) if _is_load(n))
+    reads = Counter(n.id for n in walk(ast.Module(body=body, type_ignores=[])) if _is_load(n))
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     movable = adjoint.temporaries - adjoint.effects
     body = forward + _factor_common_adjoints(reverse, movable, reads, adjoint.effects)
@@ -51,10 +51,10 @@ def _propagate_ones(reverse: list[ast.stmt], body: list[ast.stmt]) -> list[ast.s
     """``L_bar = 1.0`` (the seed of a gradient) bound once, at the top of the reverse sweep:
     its readers read the literal, which the rewrites below and literal folding then use."""
     bound: dict[str, int] = {}
-    for node in (n for statement in body for n in ast.walk(statement)):
+    for node in (n for statement in body for n in walk(statement)):
         if isinstance(node, ast.Assign | ast.For):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for name in (n for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)):
+            for name in (n for t in targets for n in walk(t) if isinstance(n, ast.Name)):
                 bound[name.id] = bound.get(name.id, 0) + 1
     ones = {
         statement.targets[0].id
@@ -232,10 +232,10 @@ def _inline_broadcasts(
     if in each of them the broadcast then goes (a temporary bound once; ``a`` bound at most
     once, so it holds the same value at every reader)."""
     bound: dict[str, list[ast.Assign]] = {}
-    for node in (n for statement in body for n in ast.walk(statement)):
+    for node in (n for statement in body for n in walk(statement)):
         if isinstance(node, ast.Assign):
             for target in node.targets:
-                for name in ast.walk(target):
+                for name in walk(target):
                     if isinstance(name, ast.Name):
                         bound.setdefault(name.id, []).append(node)
     for name, assignments in bound.items():
@@ -266,9 +266,7 @@ def _inline_broadcasts(
 
 def _contains_call_like(statement: ast.stmt, call: ast.Call) -> bool:
     dumped = ast.dump(call)
-    return any(
-        isinstance(node, ast.Call) and ast.dump(node) == dumped for node in ast.walk(statement)
-    )
+    return any(isinstance(node, ast.Call) and ast.dump(node) == dumped for node in walk(statement))
 
 
 class _Substitute(ast.NodeTransformer):
@@ -305,7 +303,7 @@ def _product(factors: list[ast.expr]) -> ast.expr:
 
 
 def _names(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    return {n.id for n in walk(node) if isinstance(n, ast.Name)}
 
 
 def _factor_common_adjoints(

@@ -34,7 +34,7 @@ import copy
 import operator
 from dataclasses import replace
 
-from overbar.transpiler.names import clone
+from overbar.transpiler.names import clone, walk
 from overbar.transpiler.primitive import is_number
 from overbar.transpiler.reverse import Adjoint, is_comment
 
@@ -64,26 +64,24 @@ def simplify(adjoint: Adjoint) -> Adjoint:
 
 
 def _reads(node: ast.AST) -> list[str]:
-    return [
-        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-    ]
+    return [n.id for n in walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
 
 
 def _writes(statement: ast.stmt) -> set[str]:
     """Every name ``statement`` assigns, or writes into (``y[i] = v``), inside its blocks too."""
     return {
         n.id
-        for node in ast.walk(statement)
+        for node in walk(statement)
         if isinstance(node, ast.Assign | ast.For)
         for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-        for n in ast.walk(target.value if isinstance(target, ast.Subscript) else target)
+        for n in walk(target.value if isinstance(target, ast.Subscript) else target)
         if isinstance(n, ast.Name)
     }
 
 
 def _has_effect(statement: ast.stmt, effects: frozenset[str]) -> bool:
     """Whether ``statement`` calls one of ``effects`` (a function, or methods of an object)."""
-    for node in ast.walk(statement):
+    for node in walk(statement):
         if isinstance(node, ast.Call):
             function = node.func
             if isinstance(function, ast.Attribute):
@@ -184,7 +182,7 @@ def _fold_temporaries(
             uses[name] = uses.get(name, 0) + 1
     assignments: dict[str, list[ast.Assign]] = {}
     for statement in body:
-        for node in ast.walk(statement):
+        for node in walk(statement):
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
                 assignments.setdefault(node.targets[0].id, []).append(node)
     foldable = set()
