@@ -369,3 +369,23 @@ def f(x, k):
 """
     f = define(source)
     overbar.check_grad(f, [np.linspace(0.1, 0.9, 3), 1.3], wrt=(0, 1))
+
+
+def test_contributions_ending_in_the_same_factor_are_added_first():
+    f = define("def f(x):\n    return np.sum(np.sin(x) * np.exp(-(x**2)) + np.log1p(x * x))\n")
+    x = np.linspace(-1.0, 1.0, 6)
+    source = overbar.grad(f).source_for(x)
+    assert "x_bar = (2.0 / (1 + tmp6) - 2 * tmp1 * tmp4) * x" in source, source
+    overbar.check_grad(f, [x])
+
+
+def test_a_term_that_reads_the_adjoint_it_adds_to_is_not_merged():
+    source = """
+def f(x, y):
+    a = x * y
+    b = a * y
+    return np.sum(b + a)
+"""
+    f = define(source)
+    rng = np.random.default_rng(5)
+    overbar.check_grad(f, [rng.normal(size=4), rng.normal(size=4)], wrt=(0, 1))
