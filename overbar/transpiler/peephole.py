@@ -7,10 +7,15 @@ temporary bound to such a broadcast goes too when every reader can take ``a`` in
 negations are gone (``-(-a * b)`` is ``a * b``) and ``x + -y * z`` reads ``x - y * z``. A
 gradient's seed ``L_bar = 1.0`` is read as the literal, and a factor 1.0 goes from a product of
 two or more other factors one of which is surely floating point (the product is then a new
-float array anyway). These give the same values, bit for bit, and the same shapes. In a product
-the factors that are numbers come first (``g * x * 2`` becomes ``2 * g * x``, one pass over the
-array instead of two): the same value up to rounding. Only the reverse sweep is rewritten: the
-forward sweep is the user's own lines.
+float array anyway). These give the same values, bit for bit, and the same shapes.
+
+Three rewrites give the same values up to rounding, by the distributive law and the order of a
+product, for fewer passes over arrays: in a product the factors that are numbers come first
+(``g * x * 2`` becomes ``2 * g * x``); two contributions scaled by the same adjoint are added
+before scaling (``s_bar = s_bar * (k * 0.1 + 0.9 * np.cos(s))``); two consecutive contributions
+that end in the same factor are added before multiplying by it
+(``x_bar = (2.0 / (1 + tmp6) - 2 * tmp1 * tmp4) * x``). Only the reverse sweep is rewritten:
+the forward sweep is the user's own lines.
 """
 
 from __future__ import annotations
