@@ -82,3 +82,15 @@ def walk(node):
                 stack.extend([child for child in value if isinstance(child, ast.AST)])
             elif isinstance(value, ast.AST):
                 stack.append(value)
+
+
+class ReplaceNames(ast.NodeTransformer):
+    """Replace every read of the names in ``values`` by (a copy of) its expression."""
+
+    def __init__(self, values: dict[str, ast.expr]):
+        self.values = values
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.values and isinstance(node.ctx, ast.Load):
+            return clone(self.values[node.id])
+        return node

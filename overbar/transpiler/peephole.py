@@ -27,7 +27,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.names import clone, walk
+from overbar.transpiler.names import ReplaceNames, clone, walk
 from overbar.transpiler.reverse import Adjoint
 
 _ELEMENTWISE = (ast.Add, ast.Sub, ast.Mult, ast.Div)
@@ -75,17 +75,7 @@ def _propagate_ones(reverse: list[ast.stmt], body: list[ast.stmt]) -> list[ast.s
     if not ones:
         return reverse
     literal = {name: ast.Constant(1.0) for name in ones}
-    return [_ReplaceNames(literal).visit(statement) for statement in reverse]
-
-
-class _ReplaceNames(ast.NodeTransformer):
-    def __init__(self, values: dict[str, ast.expr]):
-        self.values = values
-
-    def visit_Name(self, node: ast.Name) -> ast.expr:
-        if node.id in self.values and isinstance(node.ctx, ast.Load):
-            return clone(self.values[node.id])
-        return node
+    return [ReplaceNames(literal).visit(statement) for statement in reverse]
 
 
 class _Rewriter(ast.NodeTransformer):
@@ -261,7 +251,7 @@ def _inline_broadcasts(
             continue
         forward, reverse_sweep = body[: adjoint.forward_length], body[adjoint.forward_length :]
         trial = [
-            rewriter.visit(_Substitute(name, value).visit(clone(s)))
+            rewriter.visit(ReplaceNames({name: value}).visit(clone(s)))
             for s in reverse_sweep
             if s is not assignments[0]
         ]
@@ -273,16 +263,6 @@ def _inline_broadcasts(
 def _contains_call_like(statement: ast.stmt, call: ast.Call) -> bool:
     dumped = ast.dump(call)
     return any(isinstance(node, ast.Call) and ast.dump(node) == dumped for node in walk(statement))
-
-
-class _Substitute(ast.NodeTransformer):
-    def __init__(self, name: str, value: ast.expr):
-        self.name, self.value = name, value
-
-    def visit_Name(self, node: ast.Name) -> ast.expr:
-        if node.id == self.name and isinstance(node.ctx, ast.Load):
-            return clone(self.value)
-        return node
 
 
 def _is_load(node: ast.AST) -> bool:
@@ -325,7 +305,10 @@ def _factor_common_adjoints(
 
     become ``s_bar = t * (x * 0.1 + 0.9 * np.cos(s))``: one multiplication by the adjoint
     instead of two (distributivity, the same value up to rounding). Loop bodies too."""
-    block = [_factor_in_blocks(statement, temporaries, reads, effects) for statement in block]
+    block = [
+        _in_blocks(statement, _factor_common_adjoints, temporaries, reads, effects)
+        for statement in block
+    ]
     for i, copied in enumerate(block):
         saved = _simple_copy(copied)
         if saved is None or saved[0] not in temporaries or reads[saved[0]] != 1:
@@ -374,16 +357,6 @@ def _factor_common_adjoints(
             ):
                 break
     return block
-
-
-def _factor_in_blocks(statement: ast.stmt, temporaries, reads, effects) -> ast.stmt:
-    if not isinstance(statement, ast.If | ast.For | ast.While):
-        return statement
-    statement = copy.copy(statement)
-    statement.body = _factor_common_adjoints(statement.body, temporaries, reads, effects)
-    if statement.orelse:
-        statement.orelse = _factor_common_adjoints(statement.orelse, temporaries, reads, effects)
-    return statement
 
 
 def _simple_copy(statement: ast.stmt) -> tuple[str, str] | None:
@@ -449,6 +422,7 @@ def _factor_trailing_factors(block: list[ast.stmt], effects: frozenset[str]) -> 
 
 
 def _in_blocks(statement: ast.stmt, rewrite, *arguments) -> ast.stmt:
+    """``statement`` with ``rewrite(block, *arguments)`` applied to its blocks, if it has any."""
     if not isinstance(statement, ast.If | ast.For | ast.While):
         return statement
     statement = copy.copy(statement)
@@ -458,7 +432,9 @@ def _in_blocks(statement: ast.stmt, rewrite, *arguments) -> ast.stmt:
     return statement
 
 
-def _contribution(statement: ast.stmt) -> tuple[str, ast.expr | None, ast.operator, ast.expr]:
+def _contribution(
+    statement: ast.stmt,
+) -> tuple[str, ast.expr | None, ast.operator, ast.expr] | None:
     """(A, the sum so far or None, + or -, the term) for ``A = term`` or ``A = A ± term``."""
     if not isinstance(statement, ast.Assign) or _target(statement) is None:
         return None

@@ -34,7 +34,7 @@ import copy
 import operator
 from dataclasses import replace
 
-from overbar.transpiler.names import clone, walk
+from overbar.transpiler.names import ReplaceNames, clone, walk
 from overbar.transpiler.primitive import is_number
 from overbar.transpiler.reverse import Adjoint, is_comment
 
@@ -239,7 +239,7 @@ def _fold_block(
         taken = [name for name in reads if name in pending]
         if taken:
             values = {name: pending[name][0].value for name in taken}
-            statement = _Replace(values).visit(statement)
+            statement = ReplaceNames(values).visit(statement)
             for name in taken:
                 uses[name] -= 1
                 if uses[name] == 0:  # every reader has it: the assignment is gone
@@ -261,16 +261,6 @@ def _fold_block(
     for held, _, was_forward in pending.values():  # read only later, or by itself: keep it
         put(held, was_forward)
     return folded, new_forward_length
-
-
-class _Replace(ast.NodeTransformer):
-    def __init__(self, values: dict[str, ast.expr]):
-        self.values = values
-
-    def visit_Name(self, node: ast.Name) -> ast.expr:
-        if node.id in self.values and isinstance(node.ctx, ast.Load):
-            return clone(self.values[node.id])
-        return node
 
 
 def _fold_literals(statement: ast.stmt) -> ast.stmt:
