@@ -32,6 +32,7 @@ complex array among the others, takes the slow path every time.
 
 from __future__ import annotations
 
+import ast
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from overbar.runtime.shapes import REAL_KINDS
+from overbar.transpiler.names import ReplaceNames
 
 # Types of arguments to differentiate that need no check beyond the key itself.
 FAST_TYPES = frozenset({float, np.float64})
@@ -55,8 +57,27 @@ def make_entry(
 ) -> Callable:
     """The entry of ``function``'s gradient: same signature (defaults included), it looks up
     ``specialised`` and calls the adjoint, or ``slow`` on a miss. ``result`` is the expression
-    the entry returns, of ``returned`` (the adjoint's (value, gradients) pair)."""
+    the entry returns, of ``returned`` (what the adjoint returns)."""
     signature = inspect.signature(function)
+    taken = set(signature.parameters)
+
+    def own(name: str) -> str:  # the entry's own names never shadow a parameter
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        return name
+
+    names = {
+        base: own(base)
+        for base in ("ndarray", "float64", "real", "type", "specialised", "slow", "located")
+        + ("no_result_error", "key", "compiled", "returned", "error")
+    }
+    ndarray, float64, real, type_ = (
+        names["ndarray"],
+        names["float64"],
+        names["real"],
+        names["type"],
+    )
     parameters, arguments, keys = [], [], []
     keyword_only_started = False
     for parameter in signature.parameters.values():
@@ -81,41 +102,44 @@ def make_entry(
         if kind is parameter.POSITIONAL_ONLY and _last_positional_only(signature, name):
             parameters.append("/")
         arguments.append(f"{name}={name}" if kind is parameter.KEYWORD_ONLY else name)
+        is_array = f"{type_}({name}) is {ndarray}"
         if name in wrt:
-            keys.append(
-                f"{name}.shape if type({name}) is ndarray and {name}.dtype is float64 "
-                f"else type({name})"
-            )
+            condition = f"{is_array} and {name}.dtype is {float64}"
         else:
-            keys.append(
-                f"{name}.shape if type({name}) is ndarray and {name}.dtype.kind in real "
-                f"else type({name})"
-            )
-    entry_name = "entry"  # a lambda's __name__ is no identifier
+            condition = f"{is_array} and {name}.dtype.kind in {real}"
+        keys.append(f"{name}.shape if {condition} else {type_}({name})")
     call = ", ".join(arguments)
-    source = (
-        f"def {entry_name}({', '.join(parameters)}):\n"
-        f"    key = ({', '.join(keys)},)\n"
-        f"    compiled = specialised.get(key)\n"
-        f"    if compiled is None:\n"
-        f"        return slow({call})\n"
-        f"    try:\n"
-        f"        returned = compiled({call})\n"
-        f"    except no_result_error as error:\n"
-        f"        raise located(error) from None\n"
-        f"    return {result}\n"
+    key, compiled, returned = names["key"], names["compiled"], names["returned"]
+    returned_expression = ast.unparse(
+        ReplaceNames({"returned": ast.Name(id=returned, ctx=ast.Load())}).visit(
+            ast.parse(result, mode="eval")
+        )
     )
-    namespace: dict[str, Any] = {
+    source = (
+        f"def entry({', '.join(parameters)}):\n"
+        f"    {key} = ({', '.join(keys)},)\n"
+        f"    {compiled} = {names['specialised']}.get({key})\n"
+        f"    if {compiled} is None:\n"
+        f"        return {names['slow']}({call})\n"
+        f"    try:\n"
+        f"        {returned} = {compiled}({call})\n"
+        f"    except {names['no_result_error']} as {names['error']}:\n"
+        f"        raise {names['located']}({names['error']}) from None\n"
+        f"    return {returned_expression}\n"
+    )
+    values = {
         "ndarray": np.ndarray,
         "float64": _FLOAT64,
         "real": REAL_KINDS,
+        "type": type,
         "specialised": specialised,
         "slow": slow,
         "located": located,
         "no_result_error": no_result_error,
     }
+    namespace: dict[str, Any] = {names[base]: value for base, value in values.items()}
     exec(compile(source, f"<overbar entry of {function.__qualname__}>", "exec"), namespace)
-    entry = namespace[entry_name]
+    entry = namespace["entry"]
     entry.__defaults__ = function.__defaults__
     entry.__kwdefaults__ = function.__kwdefaults__
     return entry

@@ -389,3 +389,14 @@ def f(x, y):
     f = define(source)
     rng = np.random.default_rng(5)
     overbar.check_grad(f, [rng.normal(size=4), rng.normal(size=4)], wrt=(0, 1))
+
+
+def test_parameters_named_like_the_entrys_own_names_are_passed_untouched():
+    source = """
+def f(x, key, type, compiled, returned, slow):
+    return np.sum(x * key) * type + compiled - returned + slow
+"""
+    f = define(source)
+    gradient = overbar.grad(f)
+    for _ in range(2):  # the slow path, then the remembered adjoint
+        assert np.allclose(gradient(np.ones(3), np.arange(3.0), 2.0, 1.0, 1.0, 1.0), [0, 2, 4])
