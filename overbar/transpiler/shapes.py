@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import weakref
 from typing import Any
 
 from overbar.errors import OverbarError
@@ -115,6 +116,7 @@ def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> A
 
 
 _INSIDE: set = set()  # functions being inferred right now (a recursive one is not known)
+_FORMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # function -> (parsed, form)
 
 
 def _returned_shape(function, operands: list, keywords: dict, runtime: Runtime) -> Any:
@@ -124,10 +126,17 @@ def _returned_shape(function, operands: list, keywords: dict, runtime: Runtime) 
         return None
     try:
         bound = inspect.signature(function).bind(*operands, **keywords)
-        parsed = parse(function)
-        form = normalize(parsed)
-    except (TypeError, ValueError, OSError, SyntaxError, OverbarError):
-        return None  # not a function overbar can read: not known
+    except (TypeError, ValueError):
+        return None
+    if function not in _FORMS:
+        try:
+            parsed = parse(function)
+            _FORMS[function] = (parsed, normalize(parsed))
+        except (TypeError, ValueError, OSError, SyntaxError, OverbarError):
+            _FORMS[function] = None  # not a function overbar can read: not known
+    if _FORMS[function] is None:
+        return None
+    parsed, form = _FORMS[function]
     _INSIDE.add(function)
     try:
         given = {
