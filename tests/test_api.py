@@ -303,3 +303,23 @@ def test_cache_survives_new_grad_objects():
     f = define("def f(x):\n    return np.sum(x * x)\n")
     stages = transformed(f, ("x",), with_value=False)
     assert overbar.grad(f).stages is stages
+
+
+def test_a_rule_for_any_rank_replaces_the_rules_for_given_ranks():
+    from overbar.runtime.registry import RuleTable
+
+    def general(z, x, y, z_bar):
+        return z_bar, z_bar
+
+    def for_matrices(z, x, y, z_bar):
+        return z_bar, z_bar
+
+    def users(z, x, y, z_bar):
+        return z_bar, z_bar
+
+    table = RuleTable()
+    table.register(np.matmul, general, {})
+    table.register(np.matmul, for_matrices, {}, {"x": 2, "y": 2})
+    assert [rule.function for rule in table.lookup(np.matmul)] == [for_matrices, general]
+    table.register(np.matmul, users, {})  # a user's override, after the built-in table
+    assert [rule.function for rule in table.lookup(np.matmul)] == [users]

@@ -82,8 +82,14 @@ class RuleTable:
         rule = Rule(primal, function, tuple(where.items()), tuple((ranks or {}).items()))
         entries = self.rules.setdefault(_key(primal), [])
         # Specialised rules (with conditions) are tried before the general one; rules for
-        # given ranks before those for given constants, which work for any rank.
-        entries[:] = [r for r in entries if r.conditions != rule.conditions]
+        # given ranks before those for given constants, which work for any rank. A rule for
+        # any rank replaces those for given ranks too: a user's rule overrides the built-in one
+        # for every rank, not only where no rank-specific built-in applies.
+        entries[:] = [
+            r
+            for r in entries
+            if r.conditions != rule.conditions and (rule.ranks or r.where != rule.where)
+        ]
         entries.append(rule)
         entries.sort(key=lambda r: (not r.ranks, not r.where))
         self.non_differentiable.pop(_key(primal), None)
