@@ -154,3 +154,24 @@ def test_helper_imported_from_another_module(tmp_path, monkeypatch):
 def test_helper_only_on_constants_gets_no_pullback():
     f = define(HELPERS + "def f(x):\n    return np.sum(x * affine(np.eye(3), np.ones(3)))\n")
     assert "pullback" not in overbar.grad(f).source
+
+
+def test_a_helpers_pullback_is_specialised_on_the_shapes_at_its_call():
+    source = """
+def layer(W, b, x):
+    return np.tanh(W @ x + b)
+
+
+def loss(W1, b1, W2, b2, x, t):
+    h = layer(W1, b1, x)
+    y = layer(W2, b2, h)
+    return 0.5 * np.sum((y - t) ** 2)
+"""
+    loss = define(source, "loss")
+    rng = np.random.default_rng(0)
+    args = [rng.normal(size=shape) for shape in [(5, 3), (5, 1), (2, 5), (2, 1), (3, 7), (2, 7)]]
+    text = overbar.grad(loss, wrt=(0, 1, 2, 3)).source_for(*args)
+    assert "W_bar = tmp2_bar @ x.T" in text and "unbroadcast" not in text, text
+    overbar.check_grad(loss, args, wrt=(0, 1, 2, 3))
+    batch_of_one = [a[:, :1] if a.shape[1] == 7 else a for a in args]
+    overbar.check_grad(loss, batch_of_one, wrt=(0, 1, 2, 3))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from overbar.runtime import NUMPY, Runtime
 from overbar.transpiler.activity import Activity, analyze
@@ -31,8 +32,14 @@ class Pullback:
     itself: its pullback refers to its own ``Pullback``.
     """
 
-    def __init__(self, function: Callable, wrt: tuple[str, ...], runtime: Runtime):
-        self.function, self.wrt, self.runtime = function, wrt, runtime
+    def __init__(
+        self,
+        function: Callable,
+        wrt: tuple[str, ...],
+        runtime: Runtime,
+        shapes: tuple[tuple[str, Any], ...] = (),
+    ):
+        self.function, self.wrt, self.runtime, self.shapes = function, wrt, runtime, shapes
         self._stages: Stages | None = None
         self._building = False
 
@@ -41,7 +48,13 @@ class Pullback:
         if self._stages is None:
             self._building = True
             try:
-                self._stages = transform(self.function, self.wrt, self.runtime, as_pullback=True)
+                self._stages = transform(
+                    self.function,
+                    self.wrt,
+                    self.runtime,
+                    as_pullback=True,
+                    parameter_shapes=dict(self.shapes) or None,
+                )
             finally:
                 self._building = False
         return self._stages
@@ -58,14 +71,20 @@ class Pullback:
         return f"<overbar pullback of {self.function.__qualname__} wrt {self.wrt}>"
 
 
-_PULLBACKS: dict[tuple[Callable, tuple[str, ...], int], Pullback] = {}
+_PULLBACKS: dict[tuple, Pullback] = {}
 
 
-def pullback_of(function: Callable, wrt: tuple[str, ...], runtime: Runtime = NUMPY) -> Pullback:
-    """The (cached) pullback of ``function`` with respect to ``wrt``."""
-    key = (function, wrt, id(runtime))
+def pullback_of(
+    function: Callable,
+    wrt: tuple[str, ...],
+    runtime: Runtime = NUMPY,
+    shapes: tuple[tuple[str, Any], ...] = (),
+) -> Pullback:
+    """The (cached) pullback of ``function`` with respect to ``wrt``, specialised on what is
+    known of its parameters' ``shapes`` at the call (name and shape pairs)."""
+    key = (function, wrt, id(runtime), shapes)
     if key not in _PULLBACKS:
-        _PULLBACKS[key] = Pullback(function, wrt, runtime)
+        _PULLBACKS[key] = Pullback(function, wrt, runtime, shapes)
     return _PULLBACKS[key]
 
 

@@ -84,16 +84,16 @@ def differentiate(
     form: NormalForm,
     activity: Activity,
     runtime: Runtime,
-    pullback_of: Callable[[Any, tuple[str, ...]], Any] | None = None,
+    pullback_of: Callable[..., Any] | None = None,
     as_pullback: bool = False,
     shapes: Shapes | None = None,
     with_value: bool = True,
 ) -> Adjoint:
     """Build the gradient function of ``form`` with respect to ``activity.wrt``.
 
-    ``pullback_of(function, wrt)`` gives a callable pullback for a call of the user's own
-    ``function``; with ``as_pullback`` the result is such a pullback itself: it takes the
-    result's adjoint as the keyword ``seed_parameter(...)`` and returns only the gradients.
+    ``pullback_of(function, wrt, shapes=...)`` gives a callable pullback for a call of the
+    user's own ``function``; with ``as_pullback`` the result is such a pullback itself: it takes
+    the result's adjoint as the keyword ``seed_parameter(...)`` and returns only the gradients.
     ``shapes`` (from ``shapes.infer``) specialises the rules on what is known of the shapes.
     Without ``with_value`` the function returns only the gradients, and a result known to be a
     number is seeded with 1.0, so the lines that only compute the value can go.
@@ -132,7 +132,7 @@ class _ReverseSweep:
         form: NormalForm,
         activity: Activity,
         runtime: Runtime,
-        pullback_of: Callable[[Any, tuple[str, ...]], Any] | None,
+        pullback_of: Callable[..., Any] | None,
         as_pullback: bool,
         shapes: Shapes | None = None,
         with_value: bool = True,
@@ -873,7 +873,7 @@ class _ReverseSweep:
         wrt = tuple(
             name for name, atom in bound.arguments.items() if self.activity.is_active(atom)
         )
-        pullback = self.pullback_of(function, wrt)
+        pullback = self.pullback_of(function, wrt, shapes=self.call_shapes(signature, bound))
         pullback.prepare()
         self.subroutines.append(pullback)
         name = self.bind(f"{function.__name__}_pullback", pullback)
@@ -895,6 +895,23 @@ class _ReverseSweep:
         self.reverse.append(ast.Assign(targets=[target], value=call))
         for parameter, part in zip(wrt, parts, strict=True):
             self.accumulate(bound.arguments[parameter], _load(part))
+
+    def call_shapes(
+        self, signature: inspect.Signature, bound: inspect.BoundArguments
+    ) -> tuple[tuple[str, Any], ...]:
+        """What is known here of the shapes of a helper's parameters, for its pullback (the
+        same at every run of this call: shapes are inferred for all of them)."""
+        known = []
+        for name, parameter in signature.parameters.items():
+            if name in bound.arguments:
+                shape = self.shape_of(bound.arguments[name])
+            elif parameter.default is not parameter.empty:
+                shape = self.runtime.shapes.argument_shape(parameter.default)
+            else:
+                shape = None
+            if shape is not None:
+                known.append((name, shape))
+        return tuple(known)
 
     def unsupported_call(self, application: Application, what: str) -> UnsupportedSyntaxError:
         return UnsupportedSyntaxError(
