@@ -172,6 +172,7 @@ def loss(W1, b1, W2, b2, x, t):
     args = [rng.normal(size=shape) for shape in [(5, 3), (5, 1), (2, 5), (2, 1), (3, 7), (2, 7)]]
     text = overbar.grad(loss, wrt=(0, 1, 2, 3)).source_for(*args)
     assert "W_bar = tmp2_bar @ x.T" in text and "unbroadcast" not in text, text
+    assert "W2_bar, b2_bar, h_bar = layer_pullback(W2, b2, h, result_bar=y_bar)" in text
     overbar.check_grad(loss, args, wrt=(0, 1, 2, 3))
     batch_of_one = [a[:, :1] if a.shape[1] == 7 else a for a in args]
     overbar.check_grad(loss, batch_of_one, wrt=(0, 1, 2, 3))

@@ -50,6 +50,7 @@ def simplify(adjoint: Adjoint) -> Adjoint:
     body, forward_length = _fold_temporaries(
         body, forward_length, adjoint.temporaries, adjoint.effects
     )
+    body = _unpack_into_names(body, adjoint.temporaries)
     body = _drop_empty_comments(_drop_self_assignments(body))
     tree = ast.FunctionDef(
         name=adjoint.tree.name,
@@ -314,3 +315,58 @@ def _drop_self_assignments(body: list[ast.stmt]) -> list[ast.stmt]:
             statement.body = statement.body or [ast.Pass()]
         kept.append(statement)
     return kept
+
+
+def _unpack_into_names(body: list[ast.stmt], temporaries: frozenset[str]) -> list[ast.stmt]:
+    """``tmp4, tmp5 = pullback(...)`` then ``W_bar = tmp4``: unpack into ``W_bar`` directly
+    (when tmp4 is read only there, and nothing in between touches W_bar). Blocks too."""
+    reads: dict[str, int] = {}
+    for name in _reads(ast.Module(body=body, type_ignores=[])):
+        reads[name] = reads.get(name, 0) + 1
+    return _unpack_block(body, temporaries, reads)
+
+
+def _unpack_block(block: list[ast.stmt], temporaries, reads) -> list[ast.stmt]:
+    block = list(block)
+    for index, statement in enumerate(block):
+        if _blocks(statement):
+            statement = copy.copy(statement)
+            for field in _blocks(statement):
+                setattr(
+                    statement, field, _unpack_block(getattr(statement, field), temporaries, reads)
+                )
+            block[index] = statement
+    index = 0
+    while index < len(block):
+        statement = block[index]
+        if isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Tuple):
+            for element in statement.targets[0].elts:
+                if isinstance(element, ast.Name) and element.id in temporaries:
+                    _unpack_one(block, index, element, reads)
+        index += 1
+    return block
+
+
+def _unpack_one(block: list[ast.stmt], index: int, element: ast.Name, reads) -> None:
+    if reads.get(element.id) != 1:
+        return
+    names_in_target = {e.id for e in block[index].targets[0].elts if isinstance(e, ast.Name)}
+    for later in range(index + 1, len(block)):
+        statement = block[later]
+        if (
+            isinstance(statement, ast.Assign)
+            and isinstance(statement.targets[0], ast.Name)
+            and isinstance(statement.value, ast.Name)
+            and statement.value.id == element.id
+        ):
+            receiver = statement.targets[0].id
+            between = block[index + 1 : later]
+            if receiver in names_in_target or any(
+                receiver in _reads(s) or receiver in _writes(s) for s in between
+            ):
+                return
+            element.id = receiver
+            del block[later]
+            return
+        if element.id in _reads(statement) or _blocks(statement):
+            return
