@@ -173,6 +173,9 @@ def loss(W1, b1, W2, b2, x, t):
     text = overbar.grad(loss, wrt=(0, 1, 2, 3)).source_for(*args)
     assert "W_bar = tmp2_bar @ x.T" in text and "unbroadcast" not in text, text
     assert "W2_bar, b2_bar, h_bar = layer_pullback(W2, b2, h, result_bar=y_bar)" in text
+    assert "W1_bar, b1_bar = layer_pullback_2(W1, b1, x, result_bar=h_bar)" in text
+    assert "def layer_pullback(W, b, x, *, result_bar):" in text
+    assert "def layer_pullback_2(W, b, x, *, result_bar):" in text  # listed as it is called
     overbar.check_grad(loss, args, wrt=(0, 1, 2, 3))
     batch_of_one = [a[:, :1] if a.shape[1] == 7 else a for a in args]
     overbar.check_grad(loss, batch_of_one, wrt=(0, 1, 2, 3))

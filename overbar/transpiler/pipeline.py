@@ -89,15 +89,23 @@ def pullback_of(
 
 
 def all_sources(stages: Stages) -> str:
-    """The generated function's source followed by those of the pullbacks it calls."""
-    sources, seen, pending = [stages.emitted.source], set(), list(stages.simplified.subroutines)
+    """The generated function's source followed by those of the pullbacks it calls, each under
+    the name its first caller calls it by (``layer_pullback_2``, where two pullbacks of
+    ``layer`` are called: one per set of differentiated arguments and shapes)."""
+    sources, seen = [stages.emitted.source], set()
+    pending = [(pullback, stages) for pullback in stages.simplified.subroutines]
     while pending:
-        pullback = pending.pop(0)
+        pullback, caller = pending.pop(0)
         if id(pullback) in seen:
             continue
         seen.add(id(pullback))
-        sources.append(pullback.stages.emitted.source)
-        pending.extend(pullback.stages.simplified.subroutines)
+        source = pullback.stages.emitted.source
+        own = pullback.stages.simplified.tree.name
+        called = next(
+            (name for name, value in caller.simplified.bindings if value is pullback), own
+        )
+        sources.append(source.replace(f"def {own}(", f"def {called}(", 1))
+        pending.extend((p, pullback.stages) for p in pullback.stages.simplified.subroutines)
     return "\n\n".join(sources)
 
 
