@@ -18,6 +18,7 @@ import operator
 from typing import Any
 
 from overbar.runtime.interface import Runtime
+from overbar.transpiler.names import bindings
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.primitive import Application, application_of
@@ -27,14 +28,9 @@ def cancelled_subtrahends(
     form: NormalForm, namespace: Namespace, runtime: Runtime, shapes: dict[str, Any]
 ) -> dict[int, str]:
     """For each line ``s = a - m`` (by id) whose ``m`` gets no gradient: the name ``m``."""
-    bindings: dict[str, list[ast.Assign]] = {}
+    bound = bindings(form.tree.body)
     readers: dict[str, list[ast.AST]] = {}
     for node in ast.walk(form.tree):
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                for name in ast.walk(target):
-                    if isinstance(name, ast.Name):
-                        bindings.setdefault(name.id, []).append(node)
         if isinstance(node, ast.stmt) and not isinstance(node, ast.FunctionDef):
             for name in _names_read(node):
                 readers.setdefault(name, []).append(node)
@@ -43,9 +39,9 @@ def cancelled_subtrahends(
     for name in list(readers):
         if any(id(reader) not in top_level for reader in readers[name]):
             readers[name] = []  # read inside a loop or branch: no line is its only reader
-    analysis = _Analysis(form, namespace, runtime, shapes, bindings, readers)
+    analysis = _Analysis(form, namespace, runtime, shapes, bound, readers)
     found = {}
-    for name, nodes in bindings.items():
+    for name, nodes in bound.items():
         if len(nodes) == 1 and id(nodes[0]) in top_level and analysis.is_cancelled(nodes[0], name):
             found[id(nodes[0])] = nodes[0].value.right.id
     return found

@@ -94,3 +94,15 @@ class ReplaceNames(ast.NodeTransformer):
         if node.id in self.values and isinstance(node.ctx, ast.Load):
             return clone(self.values[node.id])
         return node
+
+
+def bindings(statements: list[ast.stmt]) -> dict[str, list[ast.stmt]]:
+    """The assignments and for loops that bind each name (every name in their targets)."""
+    found: dict[str, list[ast.stmt]] = {}
+    for node in (n for statement in statements for n in walk(statement)):
+        if isinstance(node, ast.Assign | ast.For):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for name in (n for target in targets for n in walk(target)):
+                if isinstance(name, ast.Name):
+                    found.setdefault(name.id, []).append(node)
+    return found

@@ -27,7 +27,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.names import ReplaceNames, clone, walk
+from overbar.transpiler.names import ReplaceNames, bindings, clone, walk
 from overbar.transpiler.reverse import Adjoint
 
 _ELEMENTWISE = (ast.Add, ast.Sub, ast.Mult, ast.Div)
@@ -56,12 +56,7 @@ def peephole(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
 def _propagate_ones(reverse: list[ast.stmt], body: list[ast.stmt]) -> list[ast.stmt]:
     """``L_bar = 1.0`` (the seed of a gradient) bound once, at the top of the reverse sweep:
     its readers read the literal, which the rewrites below and literal folding then use."""
-    bound: dict[str, int] = {}
-    for node in (n for statement in body for n in walk(statement)):
-        if isinstance(node, ast.Assign | ast.For):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for name in (n for t in targets for n in walk(t) if isinstance(n, ast.Name)):
-                bound[name.id] = bound.get(name.id, 0) + 1
+    bound = bindings(body)
     ones = {
         statement.targets[0].id
         for statement in reverse
@@ -70,7 +65,7 @@ def _propagate_ones(reverse: list[ast.stmt], body: list[ast.stmt]) -> list[ast.s
         and isinstance(statement.value, ast.Constant)
         and type(statement.value.value) is float
         and statement.value.value == 1.0
-        and bound.get(statement.targets[0].id) == 1
+        and len(bound.get(statement.targets[0].id, [])) == 1
     }
     if not ones:
         return reverse
@@ -227,15 +222,11 @@ def _inline_broadcasts(
     """``t_bar = broadcast_like(a, t)`` read several times: give every reader ``a`` instead,
     if in each of them the broadcast then goes (a temporary bound once; ``a`` bound at most
     once, so it holds the same value at every reader)."""
-    bound: dict[str, list[ast.Assign]] = {}
-    for node in (n for statement in body for n in walk(statement)):
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                for name in walk(target):
-                    if isinstance(name, ast.Name):
-                        bound.setdefault(name.id, []).append(node)
+    bound = bindings(body)
     for name, assignments in bound.items():
         if name not in adjoint.temporaries or len(assignments) != 1:
+            continue
+        if not isinstance(assignments[0], ast.Assign):
             continue
         if not any(assignments[0] is s for s in body[adjoint.forward_length :]):
             continue  # bound in the forward sweep or inside a block: left alone
