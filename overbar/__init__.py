@@ -8,30 +8,36 @@
 from overbar.api import GradientFunction, check_grad, grad, value_and_grad
 from overbar.errors import (
     ArgumentError,
+    GradientCheckError,
     GradientMismatchError,
     InternalError,
     MissingRuleError,
     NonScalarOutputError,
     OverbarError,
     RuleDefinitionError,
+    SourceUnavailableError,
     UnsupportedSyntaxError,
 )
 from overbar.primitives import Attribute, Method
 from overbar.runtime.registry import adjoint, non_differentiable
+from overbar.transpiler.optimisations import Optimisations
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ArgumentError",
     "Attribute",
+    "GradientCheckError",
     "GradientFunction",
     "GradientMismatchError",
     "InternalError",
     "Method",
     "MissingRuleError",
+    "Optimisations",
     "NonScalarOutputError",
     "OverbarError",
     "RuleDefinitionError",
+    "SourceUnavailableError",
     "UnsupportedSyntaxError",
     "adjoint",
     "check_grad",

@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from overbar import guard
 from overbar.entry import argument_key, make_entry, storable
 from overbar.errors import ArgumentError, GradientMismatchError, NonScalarOutputError
 from overbar.runtime import NUMPY
 from overbar.runtime.shapes import argument_shape
+from overbar.transpiler.fence import check_definition
+from overbar.transpiler.optimisations import ALL, LITERAL, Optimisations
+from overbar.transpiler.parse import parse
 from overbar.transpiler.pipeline import Stages, all_sources, transform
 
 Wrt = int | str | Sequence[int | str]
@@ -34,16 +39,25 @@ def transformed(
     wrt: tuple[str, ...],
     shapes: tuple[tuple[str, Any], ...] = (),
     with_value: bool = True,
+    optimisations: Optimisations = ALL,
 ) -> Stages:
     """The transformation of ``function`` for ``wrt``, specialised on the parameters' ``shapes``
-    (pairs of name and ``argument_shape``; none for the general adjoint), returning the value
-    with the gradients or not; computed once and cached."""
+    (pairs of name and ``argument_shape``; none for the general adjoint; ignored where
+    ``optimisations.shapes`` is off), returning the value with the gradients or not; computed
+    once and cached."""
+    if not optimisations.shapes:
+        shapes = ()
     shapes = tuple((name, shape) for name, shape in shapes if shape is not None)
     per_function = _CACHE.setdefault(function, {})
-    key = (wrt, shapes, with_value)
+    key = (wrt, shapes, with_value, optimisations)
     if key not in per_function:
         per_function[key] = transform(
-            function, wrt, NUMPY, parameter_shapes=dict(shapes) or None, with_value=with_value
+            function,
+            wrt,
+            NUMPY,
+            parameter_shapes=dict(shapes) or None,
+            with_value=with_value,
+            optimisations=optimisations,
         )
     return per_function[key]
 
@@ -53,12 +67,33 @@ class GradientFunction:
 
     A call runs the adjoint compiled for its arguments' shapes (ranks and which dimensions are
     1): the first call with new shapes transforms the function for them, later ones find the
-    adjoint through a generated entry function (see ``overbar.entry``).
+    adjoint through a generated entry function (see ``overbar.entry``). ``optimise`` chooses
+    the optimising passes (False: the literal adjoint); ``check`` validates each new adjoint on
+    its first call (``overbar.guard``; None: as the environment variable OVERBAR_CHECK says).
     """
 
     __overbar_transform__ = True
 
-    def __init__(self, function: Callable, wrt: Wrt = 0, with_value: bool = False):
+    def __new__(cls, function: Any = None, wrt: Wrt = 0, *args: Any, **kwargs: Any) -> Any:
+        """The gradient of a bound method ``obj.loss`` is that of ``loss`` bound to ``obj``
+        (a ``types.MethodType``): ``wrt`` counts the method's own parameters, not ``self``.
+        Its other attributes are those of ``loss``'s gradient: ``source_for(obj, x, ...)``."""
+        if inspect.ismethod(function) and inspect.isfunction(function.__func__):
+            names, single = _resolve_wrt(function, wrt)
+            gradient = cls(function.__func__, names[0] if single else names, *args, **kwargs)
+            return types.MethodType(gradient, function.__self__)
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        function: Callable,
+        wrt: Wrt = 0,
+        with_value: bool = False,
+        optimise: bool | Optimisations = True,
+        check: bool | None = None,
+    ):
+        # What the def alone rules out (its source unreadable, *args, ...) is refused now.
+        check_definition(parse(function))
         if not inspect.isfunction(function):
             raise ArgumentError(
                 f"overbar.grad needs a Python function defined with def, not {function!r}"
@@ -69,6 +104,9 @@ class GradientFunction:
         # The generated code returns a bare gradient for one parameter; wrt=("x",) wants (g,).
         self._one_in_tuple = not self._single and len(self.wrt) == 1
         self._with_value = with_value
+        self.optimisations = _optimisations(optimise)
+        self._check = check
+        self._checked: set[tuple] = set()
         self._signature = inspect.signature(function)
         self._parameters = [
             p
@@ -100,7 +138,12 @@ class GradientFunction:
     @property
     def stages(self) -> Stages:
         """Every stage of the general transformation (for arguments of any shape)."""
-        return transformed(self.__wrapped__, self.wrt, with_value=self._with_value)
+        return transformed(
+            self.__wrapped__,
+            self.wrt,
+            with_value=self._with_value,
+            optimisations=self.optimisations,
+        )
 
     @property
     def source(self) -> str:
@@ -112,7 +155,9 @@ class GradientFunction:
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
         shapes = tuple((p.name, argument_shape(bound.arguments[p.name])) for p in self._parameters)
-        return transformed(self.__wrapped__, self.wrt, shapes, self._with_value)
+        return transformed(
+            self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations
+        )
 
     def source_for(self, *args: Any, **kwargs: Any) -> str:
         """The adjoint a call with these arguments runs: specialised on their shapes."""
@@ -145,15 +190,43 @@ class GradientFunction:
             )
             for p in self._signature.parameters.values()
         )
-        if storable(key, self._differentiated):
-            if len(self._specialised) >= _MOST_KEYS:
-                self._specialised.clear()
-            self._specialised[key] = compiled
+        checking = self._check if self._check is not None else guard.enabled_by_environment()
+        random_state = np.random.get_state() if checking else None
         try:
             returned = compiled(*args, **kwargs)
         except NonScalarOutputError as error:
             raise self._located(error) from None
+        if checking and key not in self._checked:
+            self._validate(stages, args, kwargs, returned, random_state)
+            self._checked.add(key)
+        if storable(key, self._differentiated):  # remembered once it ran (and passed a check)
+            if len(self._specialised) >= _MOST_KEYS:
+                self._specialised.clear()
+            self._specialised[key] = compiled
         return self._finish(returned)
+
+    def _validate(self, stages: Stages, args, kwargs, returned, random_state) -> None:
+        """The guard: ``returned`` against the literal adjoint and central differences."""
+        literal = transformed(self.__wrapped__, self.wrt, (), self._with_value, LITERAL)
+        subject = guard.Subject(
+            self.__wrapped__,
+            args,
+            kwargs,
+            self.wrt,
+            {
+                name: index
+                for name, index in _positions(self.__wrapped__).items()
+                if index < len(args)
+            },
+            self._with_value,
+        )
+        guard.validate(
+            subject,
+            returned,
+            literal.emitted.function,
+            lambda: (all_sources(stages), all_sources(literal)),
+            random_state,
+        )
 
     def _located(self, error: NonScalarOutputError) -> NonScalarOutputError:
         parsed = self._parsed or self.stages.parsed
@@ -178,22 +251,47 @@ class GradientFunction:
         return f"<overbar.{kind} of {self.__wrapped__.__qualname__} wrt {self.wrt}>"
 
 
-def grad(function: Callable | None = None, *, wrt: Wrt = 0) -> Any:
+def grad(
+    function: Callable | None = None,
+    *,
+    wrt: Wrt = 0,
+    optimise: bool | Optimisations = True,
+    check: bool | None = None,
+) -> Any:
     """The gradient of a scalar-valued ``function`` with respect to ``wrt``.
 
     ``wrt`` names parameters by position or by name; a tuple gives a tuple of gradients, each
     shaped like its argument. Use as ``@grad``, ``@grad(wrt=...)`` or ``grad(f, wrt=...)``.
+    ``optimise=False`` compiles the literal adjoint (one rule application per line; an
+    ``Optimisations`` chooses passes one by one). ``check=True`` validates each newly compiled
+    adjoint on its first call against the literal adjoint and central differences, and raises
+    ``GradientCheckError`` where they disagree; the default follows the environment variable
+    ``OVERBAR_CHECK``.
     """
     if function is None:
-        return lambda decorated: GradientFunction(decorated, wrt)
-    return GradientFunction(function, wrt)
+        return lambda decorated: GradientFunction(decorated, wrt, False, optimise, check)
+    return GradientFunction(function, wrt, False, optimise, check)
 
 
-def value_and_grad(function: Callable | None = None, *, wrt: Wrt = 0) -> Any:
+def value_and_grad(
+    function: Callable | None = None,
+    *,
+    wrt: Wrt = 0,
+    optimise: bool | Optimisations = True,
+    check: bool | None = None,
+) -> Any:
     """Like ``grad``, but the result is ``(function(...), gradients)`` from one run."""
     if function is None:
-        return lambda decorated: GradientFunction(decorated, wrt, with_value=True)
-    return GradientFunction(function, wrt, with_value=True)
+        return lambda decorated: GradientFunction(decorated, wrt, True, optimise, check)
+    return GradientFunction(function, wrt, True, optimise, check)
+
+
+def _optimisations(optimise: bool | Optimisations) -> Optimisations:
+    if isinstance(optimise, Optimisations):
+        return optimise
+    if isinstance(optimise, bool):
+        return ALL if optimise else LITERAL
+    raise ArgumentError(f"optimise is True, False or an overbar.Optimisations, not {optimise!r}")
 
 
 def check_grad(

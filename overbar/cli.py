@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from overbar.errors import OverbarError
+from overbar.transpiler.optimisations import ALL, Optimisations
 
 
 class CommandError(Exception):
@@ -40,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         help="specialise on argument shapes, e.g. W=8x3,b=8x1,x=3x64,s=float (others unknown)",
     )
     show.add_argument(
+        "--optimise",
+        default="all",
+        help="optimising passes: all (default), none (the literal adjoint), or a list such as "
+        "all,-peephole or none,simplify (passes: shapes, stabilisers, seed, simplify, peephole)",
+    )
+    show.add_argument(
         "--stage",
         choices=("adjoint", "normalized"),
         default="adjoint",
@@ -47,16 +54,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     arguments = parser.parse_args(argv)
     try:
-        source = show_source(arguments.target, arguments.wrt, arguments.stage, arguments.shapes)
+        source = show_source(
+            arguments.target,
+            arguments.wrt,
+            arguments.stage,
+            arguments.shapes,
+            Optimisations.parse(arguments.optimise),
+        )
         print(source, end="")
-    except (CommandError, OverbarError) as error:
+    except (CommandError, OverbarError, ValueError) as error:
         print(f"overbar: error: {error}", file=sys.stderr)
         return 2
     return 0
 
 
-def show_source(target: str, wrt: str, stage: str = "adjoint", shapes: str = "") -> str:
-    """The generated source for ``FILE.py:FUNCTION`` (specialised on ``shapes`` if given)."""
+def show_source(
+    target: str,
+    wrt: str,
+    stage: str = "adjoint",
+    shapes: str = "",
+    optimisations: Optimisations = ALL,
+) -> str:
+    """The generated source for ``FILE.py:FUNCTION`` (specialised on ``shapes`` if given),
+    with the given ``optimisations``."""
     from overbar.api import GradientFunction, transformed
     from overbar.transpiler.emit import to_source
     from overbar.transpiler.pipeline import all_sources
@@ -64,13 +84,21 @@ def show_source(target: str, wrt: str, stage: str = "adjoint", shapes: str = "")
     function = load_function(target)
     items = [item.strip() for item in wrt.split(",") if item.strip()]
     parsed_wrt = tuple(int(item) if item.lstrip("-").isdigit() else item for item in items)
-    gradient = GradientFunction(function, parsed_wrt[0] if len(parsed_wrt) == 1 else parsed_wrt)
+    gradient = GradientFunction(
+        function,
+        parsed_wrt[0] if len(parsed_wrt) == 1 else parsed_wrt,
+        optimise=optimisations,
+    )
     stages = gradient.stages
     if stage == "normalized":
         return to_source(stages.normal_form.tree)
     if shapes:
         given = parse_shapes(shapes, list(gradient._signature.parameters))
-        return all_sources(transformed(function, gradient.wrt, given, with_value=False))
+        return all_sources(
+            transformed(
+                function, gradient.wrt, given, with_value=False, optimisations=optimisations
+            )
+        )
     return gradient.source
 
 

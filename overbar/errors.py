@@ -51,6 +51,10 @@ class UnsupportedSyntaxError(OverbarError):
     """The function uses Python syntax that overbar cannot differentiate (yet)."""
 
 
+class SourceUnavailableError(OverbarError):
+    """The function's source cannot be read (made by ``exec``, typed at the prompt, ...)."""
+
+
 class MissingRuleError(OverbarError):
     """A call on a differentiated value has no adjoint rule."""
 
@@ -69,6 +73,11 @@ class ArgumentError(OverbarError):
 
 class GradientMismatchError(OverbarError, AssertionError):
     """``check_grad`` found a gradient that disagrees with finite differences."""
+
+
+class GradientCheckError(GradientMismatchError):
+    """``grad(..., check=True)`` found an adjoint that disagrees with the literal adjoint or with
+    central differences."""
 
 
 class InternalError(OverbarError):

@@ -29,6 +29,17 @@ def test_show_prints_the_generated_adjoint():
     assert "return (W1_bar, b1_bar, W2_bar, b2_bar)" in result.stdout
 
 
+def test_show_the_literal_adjoint_and_passes_one_by_one():
+    shapes = "W1=16x3,b1=16x1,W2=2x16,b2=2x1,x=3x64,t=2x64"
+    literal = run("show", f"{MLP}:loss", "--shapes", shapes, "--optimise", "none")
+    assert literal.returncode == 0, literal.stderr
+    assert "L_bar = seed(L)" in literal.stdout and "unbroadcast(y_bar, tmp2)" in literal.stdout
+    no_peephole = run("show", f"{MLP}:loss", "--shapes", shapes, "--optimise", "all,-peephole")
+    assert no_peephole.returncode == 0 and "W1_bar = z_bar @ x.T" in no_peephole.stdout
+    bad = run("show", f"{MLP}:loss", "--optimise", "all,-fold")
+    assert bad.returncode == 2 and "unknown optimisation 'fold'" in bad.stderr
+
+
 def test_show_specialised_on_shapes():
     shapes = "W1=16x3,b1=16x1,W2=2x16,b2=2x1,x=3x64,t=2x64"
     result = run("show", f"{MLP}:loss", "--wrt", "W1,b1,W2,b2", "--shapes", shapes)

@@ -58,7 +58,8 @@ REFUSED = [
         "a write into part of an array read from an expression",
         "x.sort()[0]",
     ),
-    ("x.attr = 1.0", "an attribute assignment", "x.attr"),
+    ("x.attr = 1.0", "an assignment to an attribute of the argument x", "x.attr"),
+    ("y = x * 2\n    y.attr = 1.0", "an attribute assignment", "y.attr"),
     ("y = x.copy()\n    y.sort()", "an expression statement", "y.sort()"),
     ("y = x.copy()\n    z = y.fill(0.0)", "fill(), which changes an array", "y.fill(0.0)"),
     ("np.add.at(x, 0, 1.0)", "an expression statement", "np.add.at(x, 0, 1.0)"),
@@ -110,11 +111,11 @@ def test_refused_function_shapes():
     with pytest.raises(UnsupportedSyntaxError, match="code after a return"):
         overbar.grad(early)(1.0)
     varargs = define("def f(*xs):\n    return xs[0]\n")
-    with pytest.raises(ArgumentError, match="out of range"):
-        overbar.grad(varargs)
+    with pytest.raises(UnsupportedSyntaxError, match=r"\*xs \(\*args or \*\*kwargs\)"):
+        overbar.grad(varargs)  # the signature alone rules it out: refused at once
     varargs_by_name = define("def f(x, *rest):\n    return x\n")
     with pytest.raises(UnsupportedSyntaxError, match=r"\*args or \*\*kwargs"):
-        overbar.grad(varargs_by_name)(1.0)
+        overbar.grad(varargs_by_name)
 
 
 def test_missing_numpy_rule_names_the_function_and_how_to_register():
@@ -239,10 +240,8 @@ def test_non_numeric_argument_is_refused():
         overbar.grad(f)(np.ones(2, dtype=complex))
 
 
-def test_lambda_and_builtin_are_refused():
-    with pytest.raises(OverbarError, match="lambda"):
-        overbar.grad(lambda x: x)(1.0)
-    with pytest.raises(ArgumentError):
+def test_builtin_is_refused():
+    with pytest.raises(ArgumentError, match="not <ufunc 'sin'>"):
         overbar.grad(np.sin)
 
 

@@ -14,6 +14,7 @@ from overbar.transpiler.emit import to_source
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.normalize import normalize
 from overbar.transpiler.parse import parse
+from overbar.transpiler.peephole import peephole
 from overbar.transpiler.pipeline import transform
 from overbar.transpiler.reverse import Adjoint, comment
 from overbar.transpiler.simplify import simplify
@@ -122,6 +123,55 @@ def test_normalize_keeps_displays_as_atoms():
             tmp1 = b * 2
             tmp2 = np.stack([a, tmp1], axis=0)
             result = np.sum(tmp2)
+            return result
+        """,
+    )
+
+
+def test_normalize_gives_every_return_a_name():
+    expect(
+        normal_form("def f(p):\n    return (p * p).T\n"),
+        """
+        def f(p):
+            tmp1 = p * p
+            result = tmp1.T
+            return result
+        """,
+    )
+    expect(
+        normal_form("def f(p):\n    return (p * p)[0], p.sum(axis=0), np.pi\n"),
+        """
+        def f(p):
+            tmp1 = p * p
+            tmp2 = tmp1[0]
+            tmp3 = p.sum(axis=0)
+            result = (tmp2, tmp3, np.pi)
+            return result
+        """,
+    )
+    expect(
+        normal_form("def f(p):\n    return 1.0\n"),
+        """
+        def f(p):
+            result = 1.0
+            return result
+        """,
+    )
+
+
+def test_normalize_takes_an_attribute_of_a_temporary_or_a_new_version_as_an_operation():
+    """``tmp1.T`` and ``p_2.T`` are not global paths like ``np.pi``: each gets its own line."""
+    expect(
+        normal_form("def f(p):\n    p = p * 2\n    return np.sum(p.T) + np.sum((p * p).T)\n"),
+        """
+        def f(p):
+            p_2 = p * 2
+            tmp1 = p_2.T
+            tmp2 = np.sum(tmp1)
+            tmp3 = p_2 * p_2
+            tmp4 = tmp3.T
+            tmp5 = np.sum(tmp4)
+            result = tmp2 + tmp5
             return result
         """,
     )
@@ -240,6 +290,21 @@ def test_simplify_drops_dead_reverse_code_and_empty_comments_but_not_the_forward
     result = ast.unparse(simplify(adjoint).tree)
     assert "unused_forward = x * 3" in result
     assert "dead" not in result and "__overbar_comment__" not in result
+
+
+def test_peephole_keeps_an_unpacking_of_a_broadcast():
+    """``tmp4, tmp5 = broadcast_like(...)`` binds tmp5 too: it is no single-name temporary to
+    inline (dropping it left tmp5 unbound)."""
+    tree = ast.parse(textwrap.dedent("""
+            def f_grad(a, y):
+                y_bar = seed(y)
+                tmp4, tmp5 = broadcast_like(y_bar, y)
+                a_bar = tmp5 * 2.0
+                return (y, a_bar)
+            """)).body[0]
+    bindings = (("broadcast_like", NUMPY.broadcast_like),)
+    adjoint = Adjoint(tree, 0, frozenset({"tmp4", "tmp5"}), bindings, frozenset({"seed"}))
+    assert "tmp4, tmp5 = broadcast_like(y_bar, y)" in ast.unparse(peephole(adjoint, NUMPY).tree)
 
 
 # -- emit --------------------------------------------------------------------------------------

@@ -229,6 +229,17 @@ SAMPLES = [
     S(np.std, "np.std(a)", a=any_(5)),
     S(np.std, "np.std(a, axis=1, ddof=1)", a=any_(3, 4)),
     S(Method("std"), "a.std(axis=0)", a=any_(4, 2)),
+    # one element per var or std: the constant 0, whose derivative is 0 (issue 8)
+    S(np.var, "np.var(a)", a=any_(1)),
+    S(Method("var"), "a.var(axis=0)", a=any_(1, 3)),
+    S(np.std, "np.std(a)", a=any_(1)),
+    S(np.std, "np.std(a)", a=any_()),
+    S(Method("std"), "a.std()", a=any_(1)),
+    S(np.std, "np.std(a, axis=0)", a=any_(1, 3)),
+    S(np.std, "np.std(a, axis=1)", a=any_(1, 3)),
+    S(Method("std"), "a.std(axis=(0, 2), keepdims=True)", a=any_(1, 3, 1)),
+    S(np.std, "np.std(a, ddof=0.5)", a=any_(1)),
+    S(np.std, "np.std(a, axis=0) * b", a=any_(1, 3), b=any_(2, 3)),
     S(np.sort, "np.sort(a)", a=any_(5)),
     S(np.sort, "np.sort(a, axis=0)", a=any_(3, 2)),
     S(np.sort, "np.sort(a, axis=None)", a=any_(2, 3)),
@@ -276,6 +287,7 @@ SAMPLES = [
     S(Method("transpose"), "a.transpose((2, 0, 1))", a=any_(2, 3, 4)),
     S(Attribute("T"), "a.T", a=any_(2, 3)),
     S(Attribute("T"), "a.T", a=any_(3)),
+    S(Attribute("T"), "np.sum(a).T", a=any_(3)),  # a number: its adjoint may be a float
     S(Attribute("mT"), "a.mT", a=any_(2, 3, 4)),
     S(np.swapaxes, "np.swapaxes(a, 0, 2)", a=any_(2, 3, 4)),
     S(Method("swapaxes"), "a.swapaxes(0, 1)", a=any_(2, 3)),
@@ -303,6 +315,12 @@ SAMPLES = [
     S(np.stack, "np.stack([a, 2.0 * b], axis=-1)", a=any_(3), b=any_(3)),
     S(np.array, "np.array([a, b])", a=any_(), b=any_()),
     S(np.array, "np.array([a, b, 1.0])", a=any_(), b=any_()),
+    # constants and active values mixed, nested lists (issue 8)
+    S(np.array, "np.array([1.0, a * a, 2.0 * a])", a=any_()),
+    S(np.array, "np.array([[a, 1.0], [2.0, a * a]])", a=any_()),
+    S(np.array, "np.array([a, 2.0, a * b, b])", a=any_(), b=any_()),
+    S(np.array, "np.array([a * 0.5, np.ones(3), a]) * b", a=any_(3), b=any_(2, 1, 3)),
+    S(np.asarray, "np.asarray([[1.0, a], [b, a * b]])", a=any_(), b=any_()),
     S(np.array, "np.array(a)", a=any_(2, 3)),
     S(np.asarray, "np.asarray(a)", a=any_(3)),
     S(np.copy, "np.copy(a)", a=any_(3)),
@@ -370,3 +388,43 @@ def _key(primal):
         return primal
     except TypeError:
         return id(primal)
+
+
+LISTS_SUMMED_WHOLE = {
+    "constants and values (the report)": ("np.sum(np.array([1.0, a * a, 2.0 * a]))", [1.5, 0.5]),
+    "a 0-d array": ("np.sum(np.array([1.0, a * a, 2.0 * a]))", [np.array(1.5), 0.5]),
+    "an inactive value": ("np.sum(np.array([c * a, b, a, 3.0]))", [0.7, -0.4]),
+    "nested lists": ("np.sum(np.array([[a, 1.0], [2.0, a * a]]))", [1.5, 0.5]),
+    "nested, 0-d": ("np.sum(np.array([[a, b], [2.0, a * b]]))", [np.array(0.3), np.array(2.0)]),
+    "vectors": ("np.sum(np.array([a * 0.5, np.ones(3), a * b]))", [np.arange(3.0), 0.5]),
+    "np.asarray": ("np.mean(np.asarray([a, 2.0, b]))", [0.7, -0.4]),
+}
+
+
+@pytest.mark.parametrize("name", list(LISTS_SUMMED_WHOLE))
+def test_an_array_of_a_list_with_constants_summed_whole(name):
+    """The adjoint of the list is the sum's adjoint broadcast, unpacked into one adjoint per
+    element; the peephole pass took the unpacking for a temporary it could inline and dropped
+    it, leaving those names unbound (issue 8). Specialised and general adjoints alike."""
+    expression, args = LISTS_SUMMED_WHOLE[name]
+    f = define(f"def f(a, b):\n    c = 2.0\n    return {expression}\n")
+    for wrt in ((0,), (0, 1)):
+        g = overbar.grad(f, wrt=wrt)
+        specialised, general = g(*args), g.stages.emitted.function(*args)
+        general = (general,) if len(wrt) == 1 else general
+        for index, one, other in zip(wrt, specialised, general, strict=True):
+            assert np.shape(one) == np.shape(args[index]) == np.shape(other)
+            np.testing.assert_allclose(one, other, rtol=1e-12)
+        overbar.check_grad(f, args, wrt=wrt)
+
+
+def test_the_std_of_equal_elements_is_left_without_a_derivative():
+    """Of one element the std is the constant 0, derivative 0 (the samples above); of n > 1
+    equal elements it is a kink (‖a − mean a‖ / √(n − ddof) at a − mean a = 0): no gradient is
+    right there, and the adjoint says so with nan rather than a number."""
+    g = overbar.grad(define("def f(x):\n    return np.sum(np.std(x, axis=0))\n"))
+    x = np.array([[1.0, 2.0], [1.0, 3.0]])  # the first column's elements are equal
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for adjoint in (g.stages.emitted.function, g.stages_for(x).emitted.function):
+            gradient = adjoint(x)
+            assert np.isnan(gradient[:, 0]).all() and np.isfinite(gradient[:, 1]).all()

@@ -10,7 +10,14 @@ import overbar
 from overbar.api import _CACHE
 from overbar.errors import ArgumentError, NonScalarOutputError
 from overbar.runtime import NUMPY
-from overbar.runtime.shapes import INTEGER, MANY, argument_shape, covers, unbroadcast_axes
+from overbar.runtime.shapes import (
+    INTEGER,
+    MANY,
+    Sequence,
+    argument_shape,
+    covers,
+    unbroadcast_axes,
+)
 from overbar.transpiler.normalize import normalize
 from overbar.transpiler.parse import parse
 from overbar.transpiler.shapes import infer
@@ -276,6 +283,7 @@ def test_double_negations_cancel():
     overbar.check_grad(f, [z])
 
 
+@pytest.mark.unchecked  # a deliberately wrong rule / ties: no derivative
 def test_ties_share_the_adjoint_of_a_maximum_with_or_without_kept_axes():
     a = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
     kept = define("def f(a):\n    return np.sum(np.max(a, axis=1, keepdims=True) * a[:, :1])\n")
@@ -400,3 +408,35 @@ def f(x, key, type, compiled, returned, slow):
     gradient = overbar.grad(f)
     for _ in range(2):  # the slow path, then the remembered adjoint
         assert np.allclose(gradient(np.ones(3), np.arange(3.0), 2.0, 1.0, 1.0, 1.0), [0, 2, 4])
+
+
+def test_inference_knows_tuples_their_lengths_and_elements_through_helpers():
+    """A tuple's adjoint is a tuple: the reverse sweep must know which values are tuples, also
+    ones a helper returns (issue 8). A list's length and elements change with appends."""
+    source = """
+def pair(p):
+    return np.sum(p), p
+
+def f(x, n):
+    t = pair(x)
+    u = (t, x * 2.0)
+    a = t[1]
+    b = u[0][0]
+    s = u[1:]
+    lst = [x, n]
+    c = lst[0]
+    for i in range(n):
+        d = t[i]
+    return a, b, c, d, s
+"""
+    known = shapes_of(source, "f", x=np.ones((3, 1)), n=2)
+    assert known["t"] == Sequence(2, ((), (MANY, 1)))
+    assert known["u"] == Sequence(2, (known["t"], (MANY, 1)))
+    assert known["a"] == (MANY, 1) and known["b"] == () and known["s"] == Sequence(1, ((MANY, 1),))
+    assert known["lst"] == Sequence() and "c" not in known
+    assert "d" not in known  # () or (MANY, 1): the rank is not known
+    function = define(source, "f")
+    parsed = parse(function)
+    literal = infer(normalize(parsed), {}, parsed.namespace, NUMPY, specialise=False)
+    assert literal["t"] == Sequence(2, (None, None)) and literal["lst"] == Sequence()
+    assert "a" not in literal and "n" not in literal  # nothing to specialise on

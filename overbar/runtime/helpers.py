@@ -37,7 +37,10 @@ def seed(y):
 
 
 def zero_gradient(x):
-    """The gradient of an input the result does not depend on: zeros shaped like ``x``."""
+    """The gradient of an input the result does not depend on: zeros shaped like ``x`` (for a
+    tuple or list, which a helper may take: the runtime zero 0.0 for each element)."""
+    if isinstance(x, tuple | list):
+        return tuple(0.0 for _ in x)
     dtype = np.result_type(x, 1.0)
     if isinstance(x, np.ndarray):
         return np.zeros(x.shape, dtype=dtype)
@@ -59,13 +62,47 @@ def adjoint_like(g, x):
 
 
 def add_elementwise(a, b):
-    """The sum of two adjoints of a tuple, element by element (either may be the runtime zero
-    0.0; an adjoint that a NumPy rule gave as one stacked array adds by rows)."""
+    """The sum of two adjoints of a tuple, element by element (either, or any element, may be
+    the runtime zero 0.0, which adds nothing; an adjoint that a NumPy rule gave as one stacked
+    array adds by rows; the adjoints of nested tuples add element by element too)."""
     if _is_runtime_zero(a):
         return b
     if _is_runtime_zero(b):
         return a
-    return tuple(x + y for x, y in zip(a, b, strict=True))
+    return tuple(_add_adjoints(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _add_adjoints(x, y):
+    if _is_runtime_zero(x):
+        return y
+    if _is_runtime_zero(y):
+        return x
+    if type(x) is tuple or type(y) is tuple:
+        return add_elementwise(x, y)
+    return x + y
+
+
+def elements_like(g, xs):
+    """The adjoint ``g`` of a tuple ``xs`` as a rule reads it: one adjoint per element, shaped
+    like it (the runtime zero, for the whole tuple or for an element, becomes zeros)."""
+    if _is_runtime_zero(g):
+        g = (0.0,) * len(xs)
+    return tuple(
+        elements_like(part, x) if isinstance(x, tuple | list) else adjoint_like(part, x)
+        for part, x in zip(g, xs, strict=True)
+    )
+
+
+def item_bar(y_bar, xs, index):
+    """Adjoint of y = xs[index] for a tuple or list xs: a tuple holding ȳ where xs[index] was
+    (ȳ's elements, for a slice) and the runtime zero 0.0 everywhere else."""
+    parts = [0.0] * len(xs)
+    if not isinstance(index, slice):
+        parts[index] = y_bar
+    elif not _is_runtime_zero(y_bar):
+        for position, part in zip(range(*index.indices(len(xs))), y_bar, strict=True):
+            parts[position] = part
+    return tuple(parts)
 
 
 class ShapeOnly:

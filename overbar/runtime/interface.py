@@ -31,6 +31,8 @@ class Runtime:
     saved_region: Callable
     take_and_zero: Callable
     index_bar: Callable
+    item_bar: Callable  # the adjoint of indexing a tuple or list
+    elements_like: Callable  # a tuple's adjoint with an array for every element
     own: Callable
     add_at: Callable
     take_in_place: Callable

@@ -410,10 +410,16 @@ def var(y, a, axis=None, *, ddof=0, keepdims=False, y_bar):
 
 @adjoint(np.std, Method("std"))
 def std(y, a, axis=None, *, ddof=0, keepdims=False, y_bar):
-    """y = std_axis a:  ā = ȳ (a − mean a) / ((n − ddof) y)"""
+    """y = std_axis a:  ā = ȳ (a − mean a) / ((n − ddof) y);  ā = 0 where n = 1
+
+    With one element per std, y ≡ 0 and a − mean a = 0 exactly: dividing by 1 instead of y
+    gives the derivative, 0. (Of n > 1 equal elements the std has no derivative: that stays
+    0 / 0, nan.)"""
     centered = a - np.mean(a, axis=axis, keepdims=True)
-    scale = 1 / (reduced_count(a, y) - ddof)
-    return expand_reduced(y_bar / y, a, axis=axis, keepdims=keepdims) * centered * scale
+    count = reduced_count(a, y)
+    spread = y if count != 1 else 1.0
+    scale = 1 / (count - ddof)
+    return expand_reduced(y_bar / spread, a, axis=axis, keepdims=keepdims) * centered * scale
 
 
 @adjoint(builtins.sum)
@@ -523,7 +529,13 @@ def transpose_method(y, a, *axes, y_bar):
 
 @adjoint(Attribute("T"))
 def transpose_attribute(y, a, y_bar):
-    """y = aᵀ:  ā = ȳᵀ"""
+    """y = aᵀ:  ā = ȳᵀ  (ȳ may be a Python float, which has no .T, where y is a number)"""
+    return np.transpose(y_bar)
+
+
+@adjoint(Attribute("T"), ranks={"a": 2})
+def transpose_attribute_matrix(y, a, y_bar):
+    """y = aᵀ for a matrix:  ā = ȳᵀ"""
     return y_bar.T
 
 

@@ -6,7 +6,9 @@ dimension, ``1`` (exactly one), ``MANY`` (known not to be one) or ``None`` (not 
 whose rank is not known (or that is not an array or a number) has the shape ``None``. Numbers
 and 0-d arrays have the shape ``()``; ``INTEGER`` is a number known to be an integer (a loop
 index, ``len(x)``), which is what indexing needs; ``SIZES`` is a tuple of integers
-(``x.shape``) and ``RANGE`` a range.
+(``x.shape``) and ``RANGE`` a range. A tuple or list the function builds (or a helper returns)
+has a ``Sequence`` shape: its adjoint is a tuple, one adjoint per element. A tuple's holds its
+length and its elements' shapes; a list's holds neither (appends change them).
 
 Two calls whose arguments agree in rank and in which dimensions are 1 broadcast the same way, so
 one specialisation serves every batch size. A rule answers ``None`` whenever it is not sure:
@@ -31,6 +33,30 @@ REAL_KINDS = "fiub"  # the dtype kinds of real numbers
 INTEGER = "integer"
 SIZES = "sizes"
 RANGE = "range"
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """The shape of a tuple or list: how many elements it has and their shapes, where known."""
+
+    length: int | None = None
+    elements: tuple | None = None
+
+
+_NESTING = 4  # tuples nested deeper are known as tuples, their elements not (inference ends)
+
+
+def tuple_of(elements: tuple, depth: int = _NESTING) -> Sequence:
+    """The shape of a tuple of elements of these shapes."""
+    if depth == 0:
+        return Sequence(len(elements))
+    return Sequence(
+        len(elements),
+        tuple(
+            tuple_of(e.elements, depth - 1) if isinstance(e, Sequence) and e.elements else e
+            for e in elements
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -69,6 +95,12 @@ def join(a: Any, b: Any) -> Any:
     """What is known of a value that has shape ``a`` on one path and ``b`` on another."""
     if a == b:
         return a
+    if isinstance(a, Sequence) and isinstance(b, Sequence):
+        if a.length != b.length:
+            return Sequence()
+        if a.elements is None or b.elements is None:
+            return Sequence(a.length)
+        return Sequence(a.length, tuple(map(join, a.elements, b.elements)))
     a, b = dims(a), dims(b)
     if a is None or b is None or len(a) != len(b):
         return None
@@ -193,7 +225,12 @@ def _transposed(a: Operand) -> Any:
 
 
 def _same(a: Operand, *others: Operand, **keywords: Operand) -> Any:
-    return a.shape
+    return None if isinstance(a.shape, Sequence) else a.shape  # np.copy of a list: an array
+
+
+def _as_array(a: Operand, **keywords: Operand) -> Any:
+    """np.array(a): a's shape, unless it is a tuple or list (its elements' are not known)."""
+    return None if keywords or isinstance(a.shape, Sequence) else a.shape
 
 
 def _number(*operands: Operand, **keywords: Operand) -> Any:
@@ -211,6 +248,8 @@ def _sizes(*operands: Operand, **keywords: Operand) -> Any:
 def _getitem(a: Operand, index: Operand) -> Any:
     if a.shape == SIZES:
         return INTEGER if index.shape == INTEGER else None
+    if isinstance(a.shape, Sequence):
+        return _sequence_item(a.shape, index)
     shape = dims(a.shape)
     if shape is None:
         return None
@@ -229,6 +268,25 @@ def _getitem(a: Operand, index: Operand) -> Any:
         else:
             return None  # arrays, masks, None and Ellipsis change the rank in ways not tracked
     return tuple(result) + shape[len(parts) :]
+
+
+def _sequence_item(sequence: Sequence, index: Operand) -> Any:
+    """The shape of ``t[index]`` for a tuple or list ``t``: an element's, or a tuple's."""
+    elements = sequence.elements
+    if index.constant and isinstance(index.value, slice):
+        bounds = index.value
+        parts = (bounds.start, bounds.stop, bounds.step)
+        if elements is None or not all(p is None or type(p) is int for p in parts):
+            return Sequence()
+        return Sequence(len(elements[bounds]), elements[bounds])
+    if index.shape != INTEGER or not elements:
+        return None
+    if index.constant:
+        return elements[index.value] if -len(elements) <= index.value < len(elements) else None
+    shape = elements[0]  # t[i] for an i not known now: what every element has
+    for element in elements[1:]:
+        shape = join(shape, element)
+    return shape
 
 
 def _constant_shape(value: Any) -> Any:
@@ -261,8 +319,8 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     np.transpose: _transposed,
     Method("transpose"): _transposed,
     np.copy: _same,
-    np.array: lambda a, **k: None if k else a.shape,
-    np.asarray: lambda a, **k: None if k else a.shape,
+    np.array: _as_array,
+    np.asarray: _as_array,
     builtins.float: _number,
     builtins.abs: _same,
     builtins.len: _integer,

@@ -20,7 +20,7 @@ from typing import Any
 
 from overbar.errors import InternalError
 from overbar.transpiler.parse import ParsedFunction
-from overbar.transpiler.reverse import COMMENT_MARKER, Adjoint
+from overbar.transpiler.reverse import COMMENT_MARKER, Adjoint, is_comment
 
 _COMMENT_LINE = re.compile(rf"^(\s*){COMMENT_MARKER}\((.*)\)\s*$", re.MULTILINE)
 _FACTORY = "__overbar_closure__"
@@ -39,11 +39,24 @@ def to_source(tree: ast.FunctionDef) -> str:
     """``tree`` as black-formatted source, with comment markers turned into comments."""
     import black
 
-    text = ast.unparse(ast.fix_missing_locations(tree))
+    text = ast.unparse(ast.fix_missing_locations(_without_empty_blocks(tree)))
     text = _COMMENT_LINE.sub(
         lambda match: f"{match.group(1)}# {ast.literal_eval(match.group(2))}", text
     )
     return black.format_str(text, mode=black.Mode())
+
+
+def _without_empty_blocks(tree: ast.FunctionDef) -> ast.FunctionDef:
+    """``pass`` in every block the reverse sweep left empty or with comments only (the literal
+    adjoint, unsimplified, can have a branch whose lines all had inactive outputs)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If | ast.For | ast.While):
+            for block in (node.body, node.orelse):
+                if block and all(is_comment(statement) for statement in block):
+                    block.append(ast.Pass())
+            if not node.body:
+                node.body = [ast.Pass()]
+    return tree
 
 
 def emit(parsed: ParsedFunction, adjoint: Adjoint) -> Emitted:

@@ -5,16 +5,26 @@ Invariant established: a function that passes ``check_supported`` is made of ass
 ``for`` and ``while`` loops (without ``break``, ``continue`` or ``else``), and returns of a value
 that end every path (inside branches too, not inside loops). Its expressions are arithmetic,
 comparisons, conditional expressions, calls of named functions and methods with positional and
-keyword arguments, attribute reads, subscripts and tuple or list displays. Everything else raises
+keyword arguments, attribute reads, subscripts and tuple or list displays. It changes nothing
+outside itself (no write into a module-level or closure variable, no attribute assignment) and
+reaches no code or value by a name computed at run time (``eval``, ``getattr``, ``globals()``,
+``__import__``, ... wherever the name a call reads resolves to one of them). Its signature names
+each parameter (no ``*args`` or ``**kwargs``) and it is not a generator. Everything else raises
 ``UnsupportedSyntaxError`` pointing at the construct.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
+import dataclasses
+import importlib
+import inspect
+import sys
+import types
 
 from overbar.errors import UnsupportedSyntaxError
-from overbar.transpiler.parse import ParsedFunction
+from overbar.transpiler.parse import MISSING, ParsedFunction
 
 _STATEMENT_NAMES = {
     ast.AsyncFor: ("an async for loop", "asynchronous code cannot be differentiated"),
@@ -46,6 +56,59 @@ _EXPRESSION_NAMES = {
     ast.JoinedStr: ("an f-string", "strings are only allowed in print() calls"),
 }
 
+_STRINGS = (
+    "overbar cannot see the code in the string, which would get no gradient; write the code "
+    "itself in the function"
+)
+_BY_NAME = (
+    "overbar cannot follow a value reached this way, which would get no gradient; use each "
+    "variable by its own name"
+)
+_CHANGES = "a differentiated function must not change anything outside itself"
+# Functions that run code from strings or reach values by a name computed at run time: what
+# each does and what to write instead. Found by what a name resolves to, so an alias is too.
+# (hasattr is allowed: it reaches no value, and a branch on it runs the same in the adjoint.)
+DYNAMIC_FUNCTIONS = (
+    (builtins.eval, "eval", "runs code from a string", _STRINGS),
+    (builtins.exec, "exec", "runs code from a string", _STRINGS),
+    (builtins.compile, "compile", "makes code from a string", _STRINGS),
+    (
+        builtins.getattr,
+        "getattr",
+        "reads an attribute by a name given at run time",
+        "write the attribute itself (obj.name), or pass the value in as an argument",
+    ),
+    (
+        builtins.setattr,
+        "setattr",
+        "changes an object's attribute",
+        f"{_CHANGES}; pass the value in as an argument and return it instead",
+    ),
+    (
+        builtins.delattr,
+        "delattr",
+        "removes an object's attribute",
+        f"{_CHANGES}; pass the value in as an argument and return it instead",
+    ),
+    (builtins.globals, "globals", "reads variables by name", _BY_NAME),
+    (builtins.locals, "locals", "reads variables by name", _BY_NAME),
+    (builtins.vars, "vars", "reads variables or attributes by name", _BY_NAME),
+    (sys._getframe, "sys._getframe", "reads variables by name", _BY_NAME),
+    (inspect.currentframe, "inspect.currentframe", "reads variables by name", _BY_NAME),
+    (
+        builtins.__import__,
+        "__import__",
+        "imports a module by a name given at run time",
+        "import the module at module level and use it by its name",
+    ),
+    (
+        importlib.import_module,
+        "importlib.import_module",
+        "imports a module by a name given at run time",
+        "import the module at module level and use it by its name",
+    ),
+)
+
 # Calls that write into their arguments or into the array they are called on.
 # Methods that change the array or list they are called on (x.sort(), xs.pop(), ...).
 MUTATING_METHODS = frozenset(
@@ -73,6 +136,13 @@ def check_supported(
     _Fence(parsed, array_makers, copying_functions).check()
 
 
+def check_definition(parsed: ParsedFunction) -> None:
+    """Raise ``UnsupportedSyntaxError`` if the ``def`` itself rules the function out, whatever
+    its body: ``*args`` or ``**kwargs`` in its signature, or a ``yield`` (a generator). Needs
+    only the source, not the module's names, so ``overbar.grad(f)`` runs it at once."""
+    _Fence(parsed).check_definition()
+
+
 class _Fence:
     def __init__(
         self,
@@ -85,16 +155,53 @@ class _Fence:
         self.parsed = parsed
         self.tree = parsed.tree
         self.parameters = {a.arg for a in _all_arguments(self.tree.args)}
+        # Every name local to the function: the rest are read from its module or closure.
+        self.local_names = self.parameters | _assigned_anywhere(self.tree)
+        self.local_names |= {
+            node.id
+            for comprehension in ast.walk(self.tree)
+            if isinstance(comprehension, ast.comprehension)
+            for node in ast.walk(comprehension.target)
+            if isinstance(node, ast.Name)
+        }
 
     def refuse(self, node: ast.AST, what: str, advice: str) -> UnsupportedSyntaxError:
         message = f"overbar cannot differentiate {what} in {self.tree.name}: {advice}"
         return UnsupportedSyntaxError(message, self.parsed.location(node))
 
-    def check(self) -> None:
+    def check_definition(self) -> None:
         arguments = self.tree.args
-        if arguments.vararg or arguments.kwarg:
-            node = arguments.vararg or arguments.kwarg
-            raise self.refuse(node, "*args or **kwargs", "name each parameter")
+        for node, stars, advice in (
+            (arguments.vararg, "*", "take them as one tuple or array parameter"),
+            (arguments.kwarg, "**", "take them as one dict parameter"),
+        ):
+            if node is not None:
+                error = self.refuse(
+                    node,
+                    f"{stars}{node.arg} (*args or **kwargs)",
+                    f"name each parameter, or {advice}",
+                )
+                location = error.location
+                if location.text[location.column - len(stars) : location.column] == stars:
+                    error = UnsupportedSyntaxError(
+                        error.message,
+                        dataclasses.replace(location, column=location.column - len(stars)),
+                    )
+                raise error
+        if self.parsed.function.__code__.co_flags & inspect.CO_GENERATOR:
+            node = next(
+                (n for n in ast.walk(self.tree) if isinstance(n, ast.Yield | ast.YieldFrom)),
+                self.tree,
+            )
+            raise self.refuse(
+                node,
+                "a generator (a function with yield)",
+                "return the scalar result instead; the values a generator yields cannot be "
+                "differentiated",
+            )
+
+    def check(self) -> None:
+        self.check_definition()
         body = self.tree.body
         if body and is_docstring(body[0]):
             body = body[1:]
@@ -131,6 +238,20 @@ class _Fence:
             self.check_owned_array(body, name)
 
     def check_owned_array(self, body: list[ast.stmt], name: str) -> None:
+        if name not in self.local_names:
+            write = next(
+                target
+                for statement in body
+                for node in ast.walk(statement)
+                if _writes_into(node, name)
+                for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                if isinstance(target, ast.Subscript)
+            )
+            raise self.refuse(
+                write,
+                f"a write into {name}, {self.describe_outside(name)},",
+                f"{_CHANGES}; pass {name} in as an argument and return the new value instead",
+            )
         if name in self.parameters:
             raise self.refuse(
                 self.tree,
@@ -224,6 +345,20 @@ class _Fence:
             self.check_owned_list(body, name)
 
     def check_owned_list(self, body: list[ast.stmt], name: str) -> None:
+        if name not in self.local_names:
+            append = next(
+                node
+                for statement in body
+                for node in ast.walk(statement)
+                if isinstance(node, ast.Expr)
+                and is_append(node)
+                and node.value.func.value.id == name
+            )
+            raise self.refuse(
+                append,
+                f"appending to {name}, {self.describe_outside(name)},",
+                f"{_CHANGES}; pass {name} in as an argument and return the new value instead",
+            )
         allowed: set[int] = set()
         for statement in body:
             for node in ast.walk(statement):
@@ -339,6 +474,7 @@ class _Fence:
             for argument in statement.value.args:
                 self.check_expression(argument)
         elif isinstance(statement, ast.Expr):
+            self.check_dynamic_names(statement.value)  # exec("...") is refused as exec
             if not _is_print(statement.value) and not is_docstring(statement):
                 raise self.refuse(
                     statement,
@@ -370,10 +506,27 @@ class _Fence:
             self.check_expression(target.slice)
             return
         if isinstance(target, ast.Attribute):
+            root = target.value
+            while isinstance(root, ast.Attribute | ast.Subscript):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id not in self.local_names:
+                raise self.refuse(
+                    target,
+                    f"an assignment to an attribute of {root.id}, "
+                    f"{self.describe_outside(root.id)},",
+                    f"{_CHANGES}; pass the value in as an argument and return it instead",
+                )
+            if isinstance(root, ast.Name) and root.id in self.parameters:
+                raise self.refuse(
+                    target,
+                    f"an assignment to an attribute of the argument {root.id}",
+                    "it would change the caller's object; keep the value in a local name",
+                )
             raise self.refuse(target, "an attribute assignment", "assign to a local name instead")
         raise self.refuse(target, "this assignment target", "assign to names or a tuple of names")
 
     def check_expression(self, expression: ast.expr, allow_strings: bool = False) -> None:
+        self.check_dynamic_names(expression)
         for node in ast.walk(expression):
             kind = type(node)
             if kind is ast.JoinedStr and allow_strings:
@@ -396,6 +549,14 @@ class _Fence:
                 "call a function or method by its name",
             )
         name = call.func.attr if isinstance(call.func, ast.Attribute) else call.func.id
+        callee = self.resolve(call.func) if self.is_global_path(call.func) else None
+        if isinstance(callee, types.FunctionType) and callee.__code__.co_name == "<lambda>":
+            # The pullback of a helper is named after the helper, and <lambda> is no name.
+            raise self.refuse(
+                call.func,
+                f"a call of {ast.unparse(call.func)}, a lambda,",
+                "overbar differentiates through helpers defined with def; define it with def",
+            )
         on_a_value = isinstance(call.func, ast.Attribute) and not self.is_global_path(call.func)
         if name in (MUTATING_METHODS if on_a_value else MUTATING_FUNCTIONS):
             raise self.refuse(
@@ -411,15 +572,59 @@ class _Fence:
                     keyword, "an out= argument", "it writes in place; use the return value"
                 )
 
+    def check_dynamic_names(self, expression: ast.expr) -> None:
+        called = {id(n.func) for n in ast.walk(expression) if isinstance(n, ast.Call)}
+        for node in ast.walk(expression):
+            if isinstance(node, ast.Name | ast.Attribute):
+                self.check_dynamic(node, id(node) in called)
+
+    def check_dynamic(self, node: ast.Name | ast.Attribute, called: bool) -> None:
+        """Refuse ``node`` if it names a function that runs strings or reaches values by name
+        (``eval``, ``getattr``, ``globals``, ...), under its own name or another."""
+        root = node
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name) or root.id in self.local_names:
+            return
+        if not isinstance(node.ctx, ast.Load):
+            return
+        value = self.resolve(node)
+        for function, name, does, advice in DYNAMIC_FUNCTIONS:
+            if value is function:
+                written = ast.unparse(node)
+                shown = name if written == name else f"{written} ({name})"
+                shown += "()" if called and written == name else ""
+                what = f"{'a call of' if called else 'a use of'} {shown}, which {does},"
+                raise self.refuse(node, what, advice)
+
+    def describe_outside(self, name: str) -> str:
+        """What a name the function does not bind refers to: ``a module-level list``."""
+        namespace = self.parsed.namespace
+        if name in namespace.closure:
+            qualified = self.parsed.function.__qualname__
+            enclosing = qualified.rsplit(".<locals>.", 1)[0] if ".<locals>." in qualified else ""
+            return f"a variable of the enclosing function {enclosing}".rstrip()
+        value = namespace.lookup(name)
+        kind = type(value).__name__
+        if value is MISSING:
+            return "a name the function does not define"
+        if name in namespace.globals:
+            return f"a module-level {kind}"
+        return f"a builtin {kind}"
+
     def is_global_path(self, node: ast.expr) -> bool:
-        """``np.linalg.inv``: a dotted name rooted at something that is not a local variable."""
-        while isinstance(node, ast.Attribute):
-            node = node.value
-        return (
-            isinstance(node, ast.Name)
-            and node.id not in self.parameters
-            and node.id not in _assigned_anywhere(self.tree)
-        )
+        """``np.linalg.inv``: a dotted name rooted at something that is not a local variable,
+        whose owner (``np.linalg``) is a module or a class, so not a method of a value: a
+        module-level list's ``state.pop()`` is a method call that changes the list."""
+        root = node
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(root, ast.Name) or root.id in self.local_names:
+            return False
+        if not isinstance(node, ast.Attribute):
+            return True
+        owner = self.resolve(node.value)
+        return owner is MISSING or owner is None or isinstance(owner, types.ModuleType | type)
 
     def check_augmented_assignments(self, body: list[ast.stmt]) -> None:
         """``v += e`` on an array changes it in place; allow it only where no one else sees v.
@@ -605,7 +810,7 @@ def _writes_into(node: ast.AST, name: str) -> bool:
 
 
 def _bound_names(statement: ast.stmt) -> set[str]:
-    """Names ``statement`` binds (a write into ``y[i]`` binds none)."""
+    """Names ``statement`` binds (a write into ``y[i]`` or ``y.a`` binds none)."""
     names = set()
     targets = []
     if isinstance(statement, ast.Assign):
@@ -613,7 +818,7 @@ def _bound_names(statement: ast.stmt) -> set[str]:
     elif isinstance(statement, ast.AnnAssign | ast.AugAssign | ast.For):
         targets = [statement.target]
     for target in targets:
-        if isinstance(target, ast.Subscript):
+        if isinstance(target, ast.Subscript | ast.Attribute):
             continue
         for node in ast.walk(target):
             if isinstance(node, ast.Name):

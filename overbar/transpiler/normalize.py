@@ -14,7 +14,7 @@ in straight-line code at the top level is assigned once (a user name assigned ag
                 | for NAME in NAME: block                    the iterable is a range
                 | while NAME: block                          the block ends by recomputing NAME
     block      := statement+ | pass
-    return     := return atom                                once, at the end
+    return     := return NAME                                once, at the end
     simple     := atom
                 | atom BINOP atom | UNARYOP atom | atom CMPOP atom
                 | callee(atom, ..., keyword=atom, ...)       a function named by a global path
@@ -115,7 +115,8 @@ class _Normalizer:
         self.parameters = tuple(
             a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
         )
-        self.names = NameAllocator(names_in(self.tree))
+        self.source_names = frozenset(names_in(self.tree))
+        self.names = NameAllocator(self.source_names)
         self.tree = _without_jumps(self.tree, self.names)
         self.assigned_anywhere = _assigned_names(self.tree) | set(self.parameters)
         self.mutable = _assigned_in_blocks(self.tree.body)
@@ -197,7 +198,7 @@ class _Normalizer:
                 self.assign(ast.Name(id=self.result_name, ctx=ast.Store()), statement.value)
                 return
             result = self.expression(statement.value)
-            if not self.is_atom(result) or isinstance(result, ast.Tuple | ast.List):
+            if not isinstance(result, ast.Name):  # `return (p * p).T`, `return 1.0`
                 name = self.names.fresh("result")
                 self.emit(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=result))
                 result = ast.Name(id=name, ctx=ast.Load())
@@ -439,11 +440,17 @@ class _Normalizer:
         return ast.Name(id=name, ctx=ast.Load())
 
     def is_atom(self, node: ast.expr) -> bool:
+        """Whether the normalized ``node`` is an atom. A dotted path is one only if it starts
+        at a global the user wrote: ``tmp1.T`` and ``x_2.T`` start at names overbar made."""
         if isinstance(node, ast.Name | ast.Constant):
             return True
         if isinstance(node, ast.Tuple | ast.List):
             return all(self.is_atom(element) for element in node.elts)
-        return is_global_path(node, self.assigned_anywhere)
+        if not is_global_path(node, self.assigned_anywhere):
+            return False
+        while isinstance(node, ast.Attribute):
+            node = node.value
+        return node.id in self.source_names
 
     def expression(self, node: ast.expr) -> ast.expr:
         """``node`` as one operation on atoms (or as an atom)."""

@@ -1,8 +1,10 @@
 """Parse: a function object becomes its syntax tree, with where it came from and what it sees.
 
-Invariant established: ``ParsedFunction.tree`` is the function's ``def`` with decorators removed,
-and its line and column numbers are those of the user's file, so any later error can point at
-the user's own line. ``Namespace`` resolves the names the function reads from its globals,
+Invariant established: ``ParsedFunction.tree`` is the function's ``def`` with decorators removed
+(a lambda ``lambda x: e`` on line 12 becomes ``def lambda_12(x): return e``), and its line and
+column numbers are those of the user's file, so any later error can point at the user's own line;
+the tree is the code that runs when the function is called (a function a decorator replaced with
+a wrapper is refused). ``Namespace`` resolves the names the function reads from its globals,
 closure and builtins, without copying them.
 """
 
@@ -12,13 +14,20 @@ import ast
 import builtins
 import inspect
 import linecache
+import re
 import textwrap
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from overbar.errors import OverbarError, SourceLocation
+from overbar.errors import (
+    ArgumentError,
+    OverbarError,
+    SourceLocation,
+    SourceUnavailableError,
+    UnsupportedSyntaxError,
+)
 
 _MISSING = object()
 
@@ -82,46 +91,258 @@ class ParsedFunction:
 
 
 def parse(function: Any) -> ParsedFunction:
-    """Read ``function``'s source and resolve the namespace it runs in."""
+    """Read ``function``'s source and resolve the namespace it runs in.
+
+    A ``def`` is read with ``inspect``; a lambda from the statement around it in its file, found
+    by its line and, where more than one lambda starts on that line, by the columns its code
+    object records (Python 3.11 and later), so ``overbar.grad(lambda x: x * x)`` works wherever
+    the lambda's source can be told apart from its neighbours'. Refused, each with the user's
+    file and line: a function overbar made, one replaced by a decorator (a wrapper runs, not the
+    def), one whose source cannot be read, and ``async def``.
+    """
     if hasattr(function, "__overbar_transform__"):
         raise OverbarError(
             "overbar cannot differentiate a function returned by overbar.grad "
             "(higher-order derivatives are not supported yet)"
         )
-    if not isinstance(function, types.FunctionType):
-        raise OverbarError(
-            f"overbar differentiates Python functions defined with def, not {function!r}"
-        )
-    if function.__name__ == "<lambda>":
-        raise OverbarError("overbar cannot differentiate a lambda; define it with def")
+    if not isinstance(function, types.FunctionType) or _wrapped_function(function) is not None:
+        raise _not_a_plain_function(function)
+    if function.__code__.co_name == "<lambda>":
+        tree, filename = _lambda_definition(function)
+    else:
+        tree, filename = _definition(function)
+    closure = dict(zip(function.__code__.co_freevars, function.__closure__ or (), strict=True))
+    return ParsedFunction(function, tree, filename, _namespace(function, closure))
+
+
+def _namespace(function: types.FunctionType, closure: Mapping[str, Any]) -> Namespace:
+    scope_builtins = function.__globals__.get("__builtins__", builtins)
+    if isinstance(scope_builtins, types.ModuleType):
+        scope_builtins = vars(scope_builtins)
+    return Namespace(function.__globals__, closure, scope_builtins)
+
+
+def _definition(function: types.FunctionType) -> tuple[ast.FunctionDef, str]:
+    """The ``def`` of ``function`` (decorators removed) and its file name."""
     try:
         lines, first_line = inspect.getsourcelines(function)
     except (OSError, TypeError) as error:
-        raise OverbarError(
-            f"cannot read the source of {function.__qualname__} ({error}); overbar "
-            "differentiates functions defined in a file"
-        ) from None
+        raise _source_unavailable(function, str(error)) from None
     filename = inspect.getsourcefile(function) or function.__code__.co_filename
     text = "".join(lines)
     dedented = textwrap.dedent(text)
     indent = _indent_width(text) - _indent_width(dedented)
-    module = ast.parse(dedented)
-    tree = module.body[0]
-    if not isinstance(tree, ast.FunctionDef):
-        raise OverbarError(f"{function.__qualname__} is not defined by a plain def")
-    ast.increment_lineno(tree, first_line - 1)
-    for node in ast.walk(tree):
+    try:
+        module = ast.parse(dedented)
+    except SyntaxError:
+        raise _source_unavailable(function, "its file has changed since it was loaded") from None
+    tree = module.body[0] if module.body else None
+    ast.increment_lineno(module, first_line - 1)
+    for node in ast.walk(module):
         if hasattr(node, "col_offset"):
             node.col_offset += indent
             if getattr(node, "end_col_offset", None) is not None:
                 node.end_col_offset += indent
+    if isinstance(tree, ast.AsyncFunctionDef):
+        raise UnsupportedSyntaxError(
+            f"overbar cannot differentiate an async function (async def) in {tree.name}: "
+            "asynchronous code cannot be differentiated; define it with def",
+            header_location(filename, tree),
+        )
+    if not isinstance(tree, ast.FunctionDef) or tree.name != function.__code__.co_name:
+        raise _source_unavailable(function, "the source at its line is not its def")
     tree.decorator_list = []
+    return tree, filename
+
+
+def _lambda_definition(function: types.FunctionType) -> tuple[ast.FunctionDef, str]:
+    """A lambda as the ``def`` it stands for: ``lambda x: e`` on line 12 becomes
+    ``def lambda_12(x): return e``, with the positions of the lambda in the user's file."""
+    code = function.__code__
+    try:
+        filename = inspect.getsourcefile(function) or code.co_filename
+    except TypeError:
+        filename = code.co_filename
+    lines = linecache.getlines(filename, function.__globals__)
+    if not lines:
+        raise _source_unavailable(function, "could not get source code")
+    try:
+        module = ast.parse("".join(lines))
+    except SyntaxError:
+        raise _source_unavailable(function, "its file has changed since it was loaded") from None
+    parameters = code.co_varnames[: _parameter_count(code)]
+    candidates = [
+        node
+        for node in ast.walk(module)
+        if isinstance(node, ast.Lambda)
+        and node.lineno == code.co_firstlineno
+        and _parameter_names(node.args) == parameters
+    ]
+    spans = _expression_spans(code)
+    if spans is not None:
+        candidates = [c for c in candidates if all(_within(span, c.body) for span in spans)]
+    if not candidates:
+        raise _source_unavailable(function, "no lambda at its line: has the file changed?")
+    if len(candidates) > 1:
+        line = code.co_firstlineno
+        raise UnsupportedSyntaxError(
+            f"overbar cannot tell which of the {len(candidates)} lambdas on line {line} it is "
+            "asked to differentiate: put the lambda on a line of its own, or define it with def",
+            SourceLocation(filename, line, 0, None, linecache.getline(filename, line)),
+        )
+    node = candidates[0]
+    tree = ast.parse(f"def lambda_{node.lineno}():\n    return None").body[0]
+    tree.args = node.args
+    tree.body[0].value = node.body
+    ast.copy_location(tree, node)
+    ast.copy_location(tree.body[0], node.body)
+    return tree, filename
+
+
+def _parameter_count(code: types.CodeType) -> int:
+    count = code.co_argcount + code.co_kwonlyargcount
+    count += bool(code.co_flags & inspect.CO_VARARGS)
+    return count + bool(code.co_flags & inspect.CO_VARKEYWORDS)
+
+
+def _parameter_names(arguments: ast.arguments) -> tuple[str, ...]:
+    """In the order of ``co_varnames``: positional, keyword-only, ``*args``, ``**kwargs``."""
+    names = [a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)]
+    names += [a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None]
+    return tuple(names)
+
+
+def _expression_spans(code: types.CodeType) -> list[tuple[int, int, int, int]] | None:
+    """The source spans the code's instructions come from (None before Python 3.11)."""
+    positions = getattr(code, "co_positions", None)
+    if positions is None:
+        return None
+    return [
+        span
+        for span in positions()
+        if None not in span and (span[0], span[2]) != (span[1], span[3])  # not zero-width
+    ]
+
+
+def _within(span: tuple[int, int, int, int], node: ast.expr) -> bool:
+    line, end_line, column, end_column = span
+    return (line, column) >= (node.lineno, node.col_offset) and (end_line, end_column) <= (
+        node.end_lineno,
+        node.end_col_offset,
+    )
+
+
+def _wrapped_function(function: Any) -> types.FunctionType | None:
+    """The function a decorator wrapped (``functools.wraps`` records it), if any."""
+    try:
+        inner = inspect.unwrap(function)
+    except ValueError:  # a cycle of __wrapped__
+        return None
+    if inner is function or not isinstance(inner, types.FunctionType):
+        return None
+    return inner
+
+
+def _not_a_plain_function(function: Any) -> OverbarError:
+    """The refusal of something that is not the function its source defines."""
+    inner = _wrapped_function(function)
+    if inner is None:
+        return ArgumentError(
+            "overbar differentiates Python functions (def or lambda), not "
+            f"{function!r}; define a function that calls it"
+        )
+    if isinstance(function, types.FunctionType):
+        code = function.__code__
+        wrapper = f"{code.co_name}, defined at {code.co_filename}:{code.co_firstlineno}"
+    else:
+        wrapper = f"a {type(function).__module__}.{type(function).__qualname__}"
+    try:
+        decorators = _decorators(inner)
+    except (OSError, TypeError, SyntaxError, IndexError):
+        decorators = []
+    if decorators:
+        decorator, location = decorators[0]
+        decorator = f"the decorator @{decorator}"
+    else:
+        code = inner.__code__
+        text = linecache.getline(code.co_filename, code.co_firstlineno)
+        location = SourceLocation(code.co_filename, code.co_firstlineno, 0, None, text)
+        decorator = "a decorator"
+    return UnsupportedSyntaxError(
+        f"overbar cannot differentiate {inner.__qualname__} through {decorator}, which replaces "
+        f"it with another function ({wrapper}): that function runs, not the def; differentiate "
+        f"the undecorated function ({inner.__name__}.__wrapped__) and leave the decorator "
+        "outside",
+        location,
+    )
+
+
+def _decorators(function: types.FunctionType) -> list[tuple[str, SourceLocation]]:
+    """The decorators on ``function``'s def that are not overbar's own, outermost first."""
+    lines, first_line = inspect.getsourcelines(function)
+    filename = inspect.getsourcefile(function) or function.__code__.co_filename
+    text = "".join(lines)
+    dedented = textwrap.dedent(text)
+    indent = _indent_width(text) - _indent_width(dedented)
+    tree = ast.parse(dedented).body[0]
     closure = dict(zip(function.__code__.co_freevars, function.__closure__ or (), strict=True))
-    scope_builtins = function.__globals__.get("__builtins__", builtins)
-    if isinstance(scope_builtins, types.ModuleType):
-        scope_builtins = vars(scope_builtins)
-    namespace = Namespace(function.__globals__, closure, scope_builtins)
-    return ParsedFunction(function, tree, filename, namespace)
+    namespace = _namespace(function, closure)
+    found = []
+    for decorator in getattr(tree, "decorator_list", []):
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        try:
+            value = namespace.resolve(target)
+        except Exception:  # a property raising on access: not overbar's
+            value = _MISSING
+        module = getattr(value, "__module__", None) or ""
+        if module == "overbar" or module.startswith("overbar."):
+            continue
+        line = decorator.lineno + first_line - 1
+        end = (
+            decorator.end_col_offset + indent if decorator.end_lineno == decorator.lineno else None
+        )
+        text = linecache.getline(filename, line)
+        column = decorator.col_offset + indent
+        if text[column - 1 : column] == "@":  # the caret under @name
+            column -= 1
+        found.append((ast.unparse(target), SourceLocation(filename, line, column, end, text)))
+    return found
+
+
+def _source_unavailable(function: types.FunctionType, reason: str) -> SourceUnavailableError:
+    """The refusal of a function whose source cannot be read, saying where it was made."""
+    code = function.__code__
+    filename = code.co_filename
+    if filename == "<stdin>":
+        origin = "typed at the interactive prompt"
+    elif filename == "<string>":
+        origin = "made from a string by exec, compile or python -c"
+    elif filename.startswith("<"):
+        origin = f"made in {filename}, which is not a file"
+    else:
+        origin = f"defined in {filename} ({reason})"
+    return SourceUnavailableError(
+        f"overbar cannot read the source of {function.__qualname__}, {origin}: overbar reads "
+        "a function's source to differentiate it; define the function in a module (a .py "
+        "file) and import it",
+        SourceLocation(
+            filename,
+            code.co_firstlineno,
+            0,
+            None,
+            linecache.getline(filename, code.co_firstlineno) if filename[:1] != "<" else "",
+        ),
+    )
+
+
+def header_location(filename: str, tree: ast.AST) -> SourceLocation:
+    """Where ``def name`` (or ``async def name``) is, with a caret under it."""
+    line = tree.lineno
+    text = linecache.getline(filename, line)
+    header = re.compile(rf"def\s+{re.escape(getattr(tree, 'name', ''))}\b")
+    found = header.search(text, tree.col_offset)
+    end = found.end() if found else None
+    return SourceLocation(filename, line, tree.col_offset, end, text)
 
 
 def _indent_width(text: str) -> int:

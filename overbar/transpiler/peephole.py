@@ -55,7 +55,13 @@ def peephole(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
 
 def _propagate_ones(reverse: list[ast.stmt], body: list[ast.stmt]) -> list[ast.stmt]:
     """``L_bar = 1.0`` (the seed of a gradient) bound once, at the top of the reverse sweep:
-    its readers read the literal, which the rewrites below and literal folding then use."""
+    its readers read the literal, which the rewrites below and literal folding then use.
+
+    Identity: a name bound to a constant holds that constant wherever it is read.
+    Side conditions: the name has exactly one binding in the whole function (no rebinding, no
+    loop target, no unpacking), the binding is a statement of the reverse sweep's top level
+    (it runs once, before every reader of the sweep), and the constant is the float 1.0 (an
+    int 1 or True would change the dtype of what it multiplies)."""
     bound = bindings(body)
     ones = {
         statement.targets[0].id
@@ -87,6 +93,10 @@ class _Rewriter(ast.NodeTransformer):
         self.floating = floating
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        """Identity: ``x + -y = x - y`` and ``x + (-y) * z = x - y * z`` (and with ``-`` for
+        ``+``), exactly: IEEE subtraction is the addition of the negation, and negation is
+        exact. Side conditions: none (the negation moved out of a product is its leftmost
+        factor's, and a product's negation is exact)."""
         if isinstance(node.op, _ELEMENTWISE):
             self.drop_broadcasts(node)
         if isinstance(node.op, ast.Mult | ast.Div):
@@ -103,6 +113,8 @@ class _Rewriter(ast.NodeTransformer):
         return node
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        """Identity: ``-(-a) = a`` and ``-((-a) * b) = a * b``, exactly (negation is exact, for
+        -0.0 too). Side conditions: none for numbers and numeric arrays."""
         self.generic_visit(node)
         if isinstance(node.op, ast.USub):
             if _is_negation(node.operand):
@@ -115,7 +127,14 @@ class _Rewriter(ast.NodeTransformer):
 
     def drop_broadcasts(self, root: ast.BinOp) -> None:
         """Replace ``broadcast_like(a, t)`` operands of the elementwise tree at ``root`` by
-        ``a`` where another operand's shape covers t's."""
+        ``a`` where another operand's shape covers t's.
+
+        Identity: broadcasting ``a`` to t's shape and then, through the elementwise operators,
+        to the tree's shape, is broadcasting ``a`` to the tree's shape directly.
+        Side conditions: every operator between the broadcast and the covering operand is
+        elementwise (``+ - * /``), and the covering operand's shape is known and covers t's
+        (t's rank at most its rank, each of t's dimensions equal to its own or 1), so the
+        tree's result has the same shape with or without the broadcast."""
         slots = list(_operand_slots(root))
         for parent, field in slots:
             operand = getattr(parent, field)
@@ -129,7 +148,17 @@ class _Rewriter(ast.NodeTransformer):
     def scalars_first(self, root: ast.BinOp) -> ast.BinOp:
         """``g * 2 * x`` with g a number is computed ``g * 2`` first, then once over x: the
         numbers a product multiplies by come first, then its arrays in their order; a factor
-        1.0 goes where two other factors, one of them floating point, make a new array."""
+        1.0 goes where two other factors, one of them floating point, make a new array.
+
+        Identity: a chain of ``*`` and ``/`` is the product of its factors, each to the power
+        +1 or -1, in any order (commutativity and associativity: equal up to rounding).
+        ``1.0 * a * b`` is ``a * b``, and ``1.0 / a * b`` is ``b / a``.
+        Side conditions: a factor moves only if its shape is known to be ``()`` and it
+        multiplies (a divisor stays a divisor, after the numerator it divides); the 1.0 goes
+        only if it is a float literal, at least two other factors remain and one of them is
+        surely floating point (so the product is a new floating array with or without it);
+        when every remaining factor divides (``1.0 / a / b``), the 1.0 stays as the numerator.
+        A leading negation moves out of the chain (``-(a * b) * c`` is ``-(a * b * c)``)."""
         factors = []  # (operator, operand), the first one's operator None
         negated = False  # -(a * b) * c is -(a * b * c)
         node = root
@@ -161,7 +190,14 @@ class _Rewriter(ast.NodeTransformer):
             return root
         if drop_one:
             numbers = [f for f in numbers if not _is_one(f[1])]
-        ordered = [(op or ast.Mult(), operand) for op, operand in numbers + others]
+        ordered = numbers + others
+        # 1.0 / a * b: with the 1.0 gone, the product must start with a factor it multiplies
+        # by (b / a); 1.0 / a / b keeps its 1.0.
+        multiplied = [i for i, (op, _) in enumerate(ordered) if not isinstance(op, ast.Div)]
+        if not multiplied:
+            return root
+        ordered.insert(0, ordered.pop(multiplied[0]))
+        ordered = [(op or ast.Mult(), operand) for op, operand in ordered]
         result = ordered[0][1]
         for op, operand in ordered[1:]:
             result = ast.BinOp(left=result, op=op, right=operand)
@@ -221,13 +257,22 @@ def _inline_broadcasts(
 ) -> list[ast.stmt]:
     """``t_bar = broadcast_like(a, t)`` read several times: give every reader ``a`` instead,
     if in each of them the broadcast then goes (a temporary bound once; ``a`` bound at most
-    once, so it holds the same value at every reader)."""
+    once, so it holds the same value at every reader).
+
+    Identity: substitution of a name by the expression bound to it, then ``drop_broadcasts``.
+    Side conditions: the temporary is bound once, by a plain assignment of the reverse sweep's
+    top level; ``a`` is a constant or a name with at most one binding (the same value at every
+    reader); the substitution is kept only if no reader is left with the broadcast (else the
+    broadcast would be computed once per reader instead of once)."""
     bound = bindings(body)
     for name, assignments in bound.items():
         if name not in adjoint.temporaries or len(assignments) != 1:
             continue
-        if not isinstance(assignments[0], ast.Assign):
-            continue
+        if not (
+            isinstance(assignments[0], ast.Assign)
+            and isinstance(assignments[0].targets[0], ast.Name)
+        ):
+            continue  # a loop, or an unpacking (tmp4, tmp5 = ...) that binds other names too
         if not any(assignments[0] is s for s in body[adjoint.forward_length :]):
             continue  # bound in the forward sweep or inside a block: left alone
         value = assignments[0].value
@@ -295,7 +340,16 @@ def _factor_common_adjoints(
         s_bar = s_bar + t * 0.9 * np.cos(s)
 
     become ``s_bar = t * (x * 0.1 + 0.9 * np.cos(s))``: one multiplication by the adjoint
-    instead of two (distributivity, the same value up to rounding). Loop bodies too."""
+    instead of two (distributivity, the same value up to rounding). Loop bodies too.
+
+    Identity: ``t * A + t * B = t * (A + B)``, with broadcasting (both sides broadcast t, A
+    and B to the same shape).
+    Side conditions: ``t`` is a temporary read only in the second contribution; the lines
+    between the copy and the first contribution neither read nor write ``s_bar`` or ``t``;
+    the lines between the two contributions are assignments or expressions that do not read
+    ``s_bar`` or ``t`` and do not rebind a name the first contribution's factors read (so A
+    has the same value where it is moved to); no moved factor calls a function with effects;
+    ``t`` does not occur in A or B."""
     block = [
         _in_blocks(statement, _factor_common_adjoints, temporaries, reads, effects)
         for statement in block
@@ -400,7 +454,14 @@ def _factor_trailing_factors(block: list[ast.stmt], effects: frozenset[str]) -> 
         x_bar = x_bar - 2 * tmp1 * tmp4 * x
 
     become ``x_bar = (2.0 / (1 + tmp6) - 2 * tmp1 * tmp4) * x``: one pass over x less (the same
-    value up to rounding). Loop and branch bodies too."""
+    value up to rounding). Loop and branch bodies too.
+
+    Identity: ``s ± A * x ± B * x = s + (±A ± B) * x`` (distributivity, with broadcasting).
+    Side conditions: the two statements are consecutive contributions to the same adjoint, the
+    second of the form ``x_bar = x_bar ± term``; both terms are products of at least two
+    factors ending in the same plain name (not the adjoint itself); the second term does not
+    read the adjoint (it would read the value the first contribution changed); no factor calls
+    a function with effects."""
     block = [_in_blocks(statement, _factor_trailing_factors, effects) for statement in block]
     index = 0
     while index + 1 < len(block):

@@ -16,6 +16,7 @@ from overbar.transpiler.activity import Activity, analyze
 from overbar.transpiler.emit import Emitted, emit
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.normalize import NormalForm, normalize
+from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.parse import ParsedFunction, parse
 from overbar.transpiler.peephole import peephole
 from overbar.transpiler.reverse import Adjoint, differentiate
@@ -38,8 +39,10 @@ class Pullback:
         wrt: tuple[str, ...],
         runtime: Runtime,
         shapes: tuple[tuple[str, Any], ...] = (),
+        optimisations: Optimisations = ALL,
     ):
         self.function, self.wrt, self.runtime, self.shapes = function, wrt, runtime, shapes
+        self.optimisations = optimisations
         self._stages: Stages | None = None
         self._building = False
 
@@ -54,6 +57,7 @@ class Pullback:
                     self.runtime,
                     as_pullback=True,
                     parameter_shapes=dict(self.shapes) or None,
+                    optimisations=self.optimisations,
                 )
             finally:
                 self._building = False
@@ -79,12 +83,14 @@ def pullback_of(
     wrt: tuple[str, ...],
     runtime: Runtime = NUMPY,
     shapes: tuple[tuple[str, Any], ...] = (),
+    optimisations: Optimisations = ALL,
 ) -> Pullback:
     """The (cached) pullback of ``function`` with respect to ``wrt``, specialised on what is
-    known of its parameters' ``shapes`` at the call (name and shape pairs)."""
-    key = (function, wrt, id(runtime), shapes)
+    known of its parameters' ``shapes`` at the call (name and shape pairs), transformed with the
+    caller's ``optimisations``."""
+    key = (function, wrt, id(runtime), shapes, optimisations)
     if key not in _PULLBACKS:
-        _PULLBACKS[key] = Pullback(function, wrt, runtime, shapes)
+        _PULLBACKS[key] = Pullback(function, wrt, runtime, shapes, optimisations)
     return _PULLBACKS[key]
 
 
@@ -129,6 +135,7 @@ def transform(
     as_pullback: bool = False,
     parameter_shapes: Shapes | None = None,
     with_value: bool = True,
+    optimisations: Optimisations = ALL,
 ) -> Stages:
     """Differentiate ``function`` with respect to the parameters named in ``wrt``.
 
@@ -136,17 +143,36 @@ def transform(
     ``parameter_shapes`` (name -> ``runtime.shapes.argument_shape(value)``) the adjoint is
     specialised on them, and valid only for arguments with those shapes. The generated function
     returns ``(value, gradients)``, or without ``with_value`` the gradients alone.
+    ``optimisations`` says which optimising passes run (``Optimisations.none()``: the literal
+    adjoint, one rule application per line); helpers' pullbacks are transformed with the same.
     """
     parsed = parse(function)
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
     normal_form = normalize(parsed)
     activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
-    shapes = infer(normal_form, parameter_shapes or {}, parsed.namespace, runtime)
-    helpers = functools.partial(pullback_of, runtime=runtime)
+    # Off, shapes still say which values are tuples: their adjoints must be tuples to be right.
+    shapes = infer(
+        normal_form, parameter_shapes or {}, parsed.namespace, runtime, optimisations.shapes
+    )
+    helpers = functools.partial(pullback_of, runtime=runtime, optimisations=optimisations)
     adjoint = differentiate(
-        parsed, normal_form, activity, runtime, helpers, as_pullback, shapes, with_value
+        parsed,
+        normal_form,
+        activity,
+        runtime,
+        helpers,
+        as_pullback,
+        shapes,
+        with_value,
+        optimisations,
     )
     # Simplified twice: the peephole rewrites need folded expressions, and leave dead code.
-    simplified = simplify(peephole(simplify(adjoint), runtime))
+    simplified = adjoint
+    if optimisations.simplify:
+        simplified = simplify(simplified)
+    if optimisations.peephole:
+        simplified = peephole(simplified, runtime)
+        if optimisations.simplify:
+            simplified = simplify(simplified)
     emitted = emit(parsed, simplified)
     return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes)

@@ -8,6 +8,8 @@ contribution is assigned (``x_bar = ...``), later ones added (``x_bar = x_bar + 
 place. An adjoint never assigned is a symbolic zero: no code is spent on it, and a ``wrt``
 parameter that gets none is given ``zero_gradient(x)`` at the end. The function returns
 ``(result, gradients)``. Each reverse block starts with a comment marker naming the user's line.
+The adjoint of a tuple or list (one built, one a helper returns: shape inference tells) is a
+tuple, added element by element; ``y = t[k]`` adds ``(0.0, ..., ȳ, ..., 0.0)`` to it.
 
 Branches and loops: the reverse sweep mirrors them (``if c:`` replays the branch the forward sweep
 took; a loop runs its reversed body as many times as the forward loop ran, a count the forward
@@ -39,6 +41,7 @@ from overbar.transpiler.fence import is_append
 from overbar.transpiler.invariance import cancelled_subtrahends
 from overbar.transpiler.names import NameAllocator, clone, names_in
 from overbar.transpiler.normalize import NormalForm
+from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.parse import MISSING, ParsedFunction
 from overbar.transpiler.primitive import (
     CONSTANT,
@@ -88,6 +91,7 @@ def differentiate(
     as_pullback: bool = False,
     shapes: Shapes | None = None,
     with_value: bool = True,
+    optimisations: Optimisations = ALL,
 ) -> Adjoint:
     """Build the gradient function of ``form`` with respect to ``activity.wrt``.
 
@@ -96,10 +100,19 @@ def differentiate(
     the result's adjoint as the keyword ``seed_parameter(...)`` and returns only the gradients.
     ``shapes`` (from ``shapes.infer``) specialises the rules on what is known of the shapes.
     Without ``with_value`` the function returns only the gradients, and a result known to be a
-    number is seeded with 1.0, so the lines that only compute the value can go.
+    number is seeded with 1.0 (``optimisations.seed``), so the lines that only compute the value
+    can go; ``optimisations.stabilisers`` skips the gradient of softmax stabilisers.
     """
     return _ReverseSweep(
-        parsed, form, activity, runtime, pullback_of, as_pullback, shapes, with_value
+        parsed,
+        form,
+        activity,
+        runtime,
+        pullback_of,
+        as_pullback,
+        shapes,
+        with_value,
+        optimisations,
     ).run()
 
 
@@ -136,11 +149,17 @@ class _ReverseSweep:
         as_pullback: bool,
         shapes: Shapes | None = None,
         with_value: bool = True,
+        optimisations: Optimisations = ALL,
     ):
         self.shapes = dict(shapes or {})
         self.with_value = with_value
+        self.literal_seed = optimisations.seed
         # s = a - m before a softmax: m gets no gradient from this line (see invariance.py)
-        self.cancelled = cancelled_subtrahends(form, parsed.namespace, runtime, self.shapes)
+        self.cancelled = (
+            cancelled_subtrahends(form, parsed.namespace, runtime, self.shapes)
+            if optimisations.stabilisers
+            else {}
+        )
         self.pullback_of = pullback_of
         self.as_pullback = as_pullback
         self.subroutines: list[Any] = []
@@ -165,7 +184,9 @@ class _ReverseSweep:
         self.trips: dict[int, str] = {}
         self.writes = False
         self.temporaries: set[str] = set(form.temporaries)
-        self.sequences = _sequence_names(form)
+        self.sequences = _sequence_names(
+            form, {name for name, shape in self.shapes.items() if self.is_sequence_shape(shape)}
+        )
         self.bindings: dict[str, Any] = {}
         self.binding_names: dict[int, str] = {}
 
@@ -213,7 +234,11 @@ class _ReverseSweep:
         if self.as_pullback:
             self.names.take(seed_keyword)
             seed_value = _load(seed_keyword)
-        elif not self.with_value and self.runtime.shapes.dims(self.shape_of(result)) == ():
+        elif (
+            self.literal_seed
+            and not self.with_value
+            and self.runtime.shapes.dims(self.shape_of(result)) == ()
+        ):
             seed_value = ast.Constant(1.0)  # a number: nothing to check, its value not needed
         else:
             seed_value = _call(seed_name, result)
@@ -569,6 +594,8 @@ class _ReverseSweep:
             output in self.sequences
             and application.primal not in (PACK, IDENTITY)
             and not self.is_subroutine(application.primal)
+            and not self.indexes_a_sequence(application)  # u = t[1:]
+            and not self.is_sequence_shape(self.shapes.get(output))  # a ruled function's tuple
         ):
             raise self.unsupported(
                 statement,
@@ -597,15 +624,23 @@ class _ReverseSweep:
         elif application.primal is IDENTITY:
             self.accumulate(application.positional[0], output_bar)
         elif application.primal is PACK:  # t = (a, b):  ā += t̄[0],  b̄ += t̄[1]
+            unread = self.unread_elements(output)  # their adjoints are zero: no code
             for index, element in enumerate(application.positional):
-                if self.activity.is_active(element):
+                if self.activity.is_active(element) and index not in unread:
                     part = ast.Subscript(
                         value=output_bar, slice=ast.Constant(index), ctx=ast.Load()
                     )
                     self.accumulate(element, part, may_be_zero=True)
+        elif self.indexes_a_sequence(application):  # y = t[i]:  t̄ += (0, ..., ȳ, ..., 0)
+            self.accumulate_item(application, output, output_bar, earlier)
         elif self.is_subroutine(application.primal):
             self.apply_pullback(application, output, output_bar, earlier)
         elif application.primal is not CONSTANT:
+            if output in self.sequences:  # the rule reads t̄ like t: arrays, no runtime zeros
+                like = self.bind("elements_like", self.runtime.elements_like)
+                shaped = self.temporary()
+                self.reverse.append(_assign(shaped, _call(like, output_bar, _load(earlier))))
+                output_bar = _load(shaped)
             skipped = self.cancelled.get(id(statement))
             self.apply_rule(output, _as_square(application), output_bar, earlier, skipped)
         if overwrites:
@@ -615,6 +650,72 @@ class _ReverseSweep:
                 self.reverse.append(restore)
             else:
                 self.reverse.append(self.pop(output, output))
+
+    def indexes_a_sequence(self, application: Application) -> bool:
+        """``t[index]`` of a tuple or list ``t``: its adjoint is a tuple, not an array."""
+        if application.primal is not operator.getitem:
+            return False
+        container = application.positional[0]
+        return isinstance(container, ast.Tuple | ast.List) or (
+            isinstance(container, ast.Name) and container.id in self.sequences
+        )
+
+    def accumulate_item(
+        self, application: Application, output: str, output_bar: ast.expr, earlier: str
+    ) -> None:
+        """``y = t[index]``:  t̄ += a tuple holding ȳ at ``index`` and zeros elsewhere. Where
+        t's length and the index are known now, the tuple is written out with the literal 0.0
+        in the other places (the elements of a display that it stands for get nothing);
+        otherwise ``item_bar`` builds it with the runtime zero."""
+        container, index = application.positional
+        if earlier != output:  # t = t[0]: the tuple indexed is the overwritten value
+            container = _Rename(output, earlier).visit(clone(container))
+            index = _Rename(output, earlier).visit(clone(index))
+        length = self.sequence_length(container)
+        position = index.value if isinstance(index, ast.Constant) else None
+        if length is not None and type(position) is int and -length <= position < length:
+            parts: list[ast.expr] = [ast.Constant(0.0) for _ in range(length)]
+            parts[position] = output_bar
+            self.accumulate(container, _tuple(parts))
+            return
+        item_bar = self.bind("item_bar", self.runtime.item_bar)
+        contribution = _call(item_bar, output_bar, container, index)
+        self.accumulate(container, contribution, may_be_zero=True)
+
+    def unread_elements(self, name: str) -> set[int]:
+        """The positions of the tuple ``name`` that no line reads, when every read of it is
+        ``y = name[k]`` for a literal k: the adjoint there is always zero (t̄ is added to only
+        where t is read, and those reads give the literal 0.0 at every other position)."""
+        length = self.sequence_length(_load(name))
+        if length is None:
+            return set()
+        allowed, read = set(), set()
+        for node in ast.walk(self.form.tree):
+            value = node.value if isinstance(node, ast.Assign) else None
+            if (
+                isinstance(value, ast.Subscript)
+                and isinstance(value.value, ast.Name)
+                and value.value.id == name
+                and isinstance(value.slice, ast.Constant)
+                and type(value.slice.value) is int
+                and -length <= value.slice.value < length
+            ):
+                allowed.add(id(value.value))
+                read.add(value.slice.value % length)
+        for node in ast.walk(self.form.tree):
+            if _is_read(node) and node.id == name and id(node) not in allowed:
+                return set()  # passed on whole, copied, unpacked, returned, ...
+        return set(range(length)) - read
+
+    def sequence_length(self, atom: ast.expr) -> int | None:
+        """The number of elements of the tuple or list ``atom``, if it is known now."""
+        if isinstance(atom, ast.Tuple | ast.List):
+            return len(atom.elts)
+        shape = self.shape_of(atom)
+        return shape.length if self.is_sequence_shape(shape) else None
+
+    def is_sequence_shape(self, shape: Any) -> bool:
+        return isinstance(shape, self.runtime.shapes.Sequence)
 
     def reverse_unpack(self, statement: ast.Assign, outputs: list[str], pushed: list[str]) -> None:
         """``a, b = t``:  t̄ += (ā, b̄), a runtime zero standing for an adjoint not reached."""
@@ -678,7 +779,10 @@ class _ReverseSweep:
 
     def built_as_tuple(self, name: str) -> bool:
         """Whether every binding of ``name`` is a display, a call of the user's own function,
-        or a copy of such a name (so its adjoint may be a tuple)."""
+        or a copy of such a name, or shape inference knows it is a tuple or list (a helper's
+        parameter its caller passes one): so its adjoint may be a tuple."""
+        if self.is_sequence_shape(self.shapes.get(name)):
+            return True
         if name in self.form.parameters:
             return False
         bindings = [
@@ -894,7 +998,8 @@ class _ReverseSweep:
         target = ast.Tuple(elts=[_store(p) for p in parts], ctx=ast.Store())
         self.reverse.append(ast.Assign(targets=[target], value=call))
         for parameter, part in zip(wrt, parts, strict=True):
-            self.accumulate(bound.arguments[parameter], _load(part))
+            argument = bound.arguments[parameter]  # a tuple's adjoint may hold runtime zeros
+            self.accumulate(argument, _load(part), isinstance(argument, ast.Tuple | ast.List))
 
     def call_shapes(
         self, signature: inspect.Signature, bound: inspect.BoundArguments
@@ -1037,6 +1142,10 @@ class _ReverseSweep:
             return self.shapes.get(name)
         if isinstance(atom, ast.Constant):
             return self.runtime.shapes.constant_operand(atom.value).shape
+        if isinstance(atom, ast.List):  # a display passed to a helper
+            return self.runtime.shapes.Sequence()
+        if isinstance(atom, ast.Tuple):
+            return self.runtime.shapes.tuple_of(tuple(self.shape_of(e) for e in atom.elts))
         return None
 
     def adjoint_shapes(self) -> Shapes:
@@ -1073,6 +1182,9 @@ class _ReverseSweep:
     def accumulate(
         self, argument: ast.expr, contribution: ast.expr, may_be_zero: bool = False
     ) -> None:
+        """Add ``contribution`` to the adjoint of ``argument``: of a name, or element by element
+        of a display (a literal 0.0 there is a symbolic zero: no code). ``may_be_zero``: it, or
+        each element of it, may be the runtime zero."""
         if isinstance(argument, ast.Name):
             self.add_to(argument.id, contribution, may_be_zero)
             return
@@ -1089,8 +1201,8 @@ class _ReverseSweep:
             self.reverse.append(ast.Assign(targets=[target], value=contribution))
             parts = [_load(n) for n in names]
         for element, part in zip(argument.elts, parts, strict=True):
-            if self.activity.is_active(element):
-                self.accumulate(element, part)
+            if self.activity.is_active(element) and not _is_literal_zero(part):
+                self.accumulate(element, part, may_be_zero)
 
     def add_to(self, name: str, contribution: ast.expr, may_be_zero: bool = False) -> None:
         """``x_bar = c`` or ``x_bar = x_bar + c``; a tuple's adjoints add element by element.
@@ -1131,6 +1243,10 @@ def _as_square(application: Application) -> Application:
     ):
         return replace(application, primal=operator.pow, positional=(left, ast.Constant(2)))
     return application
+
+
+def _is_literal_zero(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) is float and node.value == 0.0
 
 
 def _axis(axes: tuple[int, ...]) -> ast.expr:
@@ -1249,10 +1365,11 @@ def _loop_target(statement: ast.stmt) -> set[str]:
     return set()
 
 
-def _sequence_names(form: NormalForm) -> set[str]:
-    """Names bound to tuples or lists: by a display, as the source of an unpacking, or by
-    assignment from such a name. Their adjoints are tuples, added element by element."""
-    sequences: set[str] = set()
+def _sequence_names(form: NormalForm, known: set[str]) -> set[str]:
+    """Names bound to tuples or lists: those ``known`` to be (shape inference sees tuples your
+    helpers return), by a display, as the source of an unpacking, or by assignment from such a
+    name. Their adjoints are tuples, added element by element."""
+    sequences: set[str] = set(known)
     assignments = [n for n in ast.walk(form.tree) if isinstance(n, ast.Assign)]
     for node in assignments:
         target, value = node.targets[0], node.value

@@ -29,8 +29,18 @@ Shapes = dict[str, Any]
 _UNBOUND_PART = object()  # a slice bound that is not a literal
 
 
-def infer(form: NormalForm, parameters: Shapes, namespace: Namespace, runtime: Runtime) -> Shapes:
-    """The shape of every local name that can be known from the parameters' ``shapes``."""
+def infer(
+    form: NormalForm,
+    parameters: Shapes,
+    namespace: Namespace,
+    runtime: Runtime,
+    specialise: bool = True,
+) -> Shapes:
+    """The shape of every local name that can be known from the parameters' ``shapes``.
+
+    Without ``specialise`` only what the adjoint needs to be right at all is kept, nothing it
+    would be specialised on: which values are tuples or lists (their adjoints are tuples).
+    """
     known: Shapes = {name: parameters.get(name) for name in form.parameters}
     bindings = list(_bindings(form.tree.body))
     changed = True
@@ -48,7 +58,19 @@ def infer(form: NormalForm, parameters: Shapes, namespace: Namespace, runtime: R
                 if joined != known[name]:
                     known[name] = joined
                     changed = True
+    if not specialise:
+        known = {name: _sequence_only(shape, runtime) for name, shape in known.items()}
     return {name: shape for name, shape in known.items() if shape is not None}
+
+
+def _sequence_only(shape: Any, runtime: Runtime) -> Any:
+    """What ``shape`` says of tuples and lists, and nothing of arrays."""
+    if not isinstance(shape, runtime.shapes.Sequence):
+        return None
+    if shape.elements is None:
+        return shape
+    elements = tuple(_sequence_only(element, runtime) for element in shape.elements)
+    return runtime.shapes.Sequence(shape.length, elements)
 
 
 _BOTTOM = object()  # not yet known to be bound to anything
@@ -93,8 +115,13 @@ def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> A
     application = application_of(value, form, namespace)
     if application.primal is CONSTANT:
         return _operand(value, known, form, runtime).shape
-    if application.primal is PACK:
-        return None
+    if application.primal is PACK:  # a list's length and elements change with appends
+        if isinstance(value, ast.List):
+            return runtime.shapes.Sequence()
+        elements = [_operand(atom, known, form, runtime) for atom in value.elts]
+        if any(element is _BOTTOM for element in elements):
+            return _BOTTOM
+        return runtime.shapes.tuple_of(tuple(element.shape for element in elements))
     operands = []
     for atom in application.positional:
         operand = _operand(atom, known, form, runtime)
@@ -171,7 +198,8 @@ def _operand(atom: ast.expr, known: Shapes, form: NormalForm, runtime: Runtime) 
         parts = [_operand(element, known, form, runtime) for element in atom.elts]
         if any(part is _BOTTOM for part in parts):
             return _BOTTOM
-        return make(None, tuple(parts), True)
+        shape = runtime.shapes.tuple_of(tuple(part.shape for part in parts))
+        return make(shape, tuple(parts), True)
     if (
         isinstance(atom, ast.Call)
         and isinstance(atom.func, ast.Name)

@@ -101,7 +101,15 @@ def _remove_dead(
 ) -> tuple[list[ast.stmt], int]:
     """Drop reverse-sweep assignments whose targets are never read afterwards, and forward-sweep
     ones to names bound only by pure computations (a gradient needs no value that nothing
-    reads); the new length of the forward sweep."""
+    reads); the new length of the forward sweep.
+
+    Identity: an assignment whose value is never read, and that does nothing else, can go.
+    Side conditions: the target is not live after it (liveness through branches, and through
+    loops to a fixed point: a loop body's entry feeds its next iteration); it is not a write
+    into an array (``y[i] = v`` changes y); it calls no function with effects (the stack's
+    pushes and pops, the seed's check of the result, in-place runtime helpers); in the forward
+    sweep only names every binding of which is a pure computation go (a random draw, a print
+    or a call of the user's helper stays)."""
     kept, _ = _live_block(body, set(), effects, removable_from=forward_length, pure=pure)
     kept_ids = {id(statement) for statement in kept}
     forward = sum(1 for statement in body[:forward_length] if id(statement) in kept_ids)
@@ -176,7 +184,16 @@ def _fold_temporaries(
 ) -> tuple[list[ast.stmt], int]:
     """Fold each single-use temporary into its one reader (never one whose value has effects),
     and each temporary that is only a copy of another name (``tmp_bar = y_bar``) into all of its
-    readers."""
+    readers.
+
+    Identity: substitution: reading a name bound to an expression is evaluating the expression
+    there, if nothing it reads has changed in between.
+    Side conditions: the name is a temporary overbar made (never the user's), bound once and
+    read once, or bound once to another name; its value calls nothing with effects; no
+    statement between the binding and the reader rebinds or writes into a name the value
+    reads (else the binding stays where it is); the reader is a simple statement of the same
+    block (never a loop or branch header, which may run many times or not at all); nothing
+    moves out of the forward sweep."""
     uses: dict[str, int] = {}
     for statement in body:
         for name in _reads(statement):
@@ -265,6 +282,11 @@ def _fold_block(
 
 
 def _fold_literals(statement: ast.stmt) -> ast.stmt:
+    """Identity: ``c1 op c2`` for two numeric literals and op one of ``+ - *`` is the number
+    Python computes for it, which is what the generated code would compute at run time.
+    Side conditions: both operands are int or float literals (not bools, not strings, which
+    ``*`` would repeat); division and powers are left (``1 / 2`` and ``2 ** -1`` change type)."""
+
     class Folder(ast.NodeTransformer):
         def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
             self.generic_visit(node)
@@ -298,7 +320,11 @@ def _drop_empty_comments(body: list[ast.stmt]) -> list[ast.stmt]:
 
 
 def _drop_self_assignments(body: list[ast.stmt]) -> list[ast.stmt]:
-    """``x = x`` does nothing; folding a captured adjoint back can leave one."""
+    """``x = x`` does nothing; folding a captured adjoint back can leave one.
+
+    Identity: rebinding a name to its own value changes nothing. Side conditions: the target
+    and the value are the same plain name (not an attribute or subscript, whose assignment
+    could call ``__setitem__``)."""
     kept = []
     for statement in body:
         if (
@@ -319,7 +345,12 @@ def _drop_self_assignments(body: list[ast.stmt]) -> list[ast.stmt]:
 
 def _unpack_into_names(body: list[ast.stmt], temporaries: frozenset[str]) -> list[ast.stmt]:
     """``tmp4, tmp5 = pullback(...)`` then ``W_bar = tmp4``: unpack into ``W_bar`` directly
-    (when tmp4 is read only there, and nothing in between touches W_bar). Blocks too."""
+    (when tmp4 is read only there, and nothing in between touches W_bar). Blocks too.
+
+    Identity: renaming a temporary to the name it is copied into. Side conditions: the
+    temporary is read only by that copy; the receiver is not another target of the same
+    unpacking, and no statement between reads or writes it; nothing between is a branch or
+    loop, or reads the temporary."""
     reads: dict[str, int] = {}
     for name in _reads(ast.Module(body=body, type_ignores=[])):
         reads[name] = reads.get(name, 0) + 1

@@ -1,0 +1,194 @@
+"""The guard: validate a newly compiled adjoint on its first call.
+
+``overbar.grad(f, check=True)`` (or ``OVERBAR_CHECK=1`` in the environment, for a whole test run)
+checks each adjoint the first time it runs for a new key of argument shapes, twice over:
+
+- against the **literal adjoint** (every optimising pass off, one rule application per line), at
+  the same arguments: the optimisers' rewrites are identities, so the two agree to rounding;
+- against a **central difference** of the function along a random direction for each
+  differentiated argument: the rules themselves are right.
+
+A disagreement raises ``GradientCheckError`` with both numbers and both adjoints' sources. The
+global NumPy random state is set back before every run of the function (so functions drawing
+from ``np.random`` are checked at the same draws) and left as the user's call left it. A function
+whose value changes between two runs at the same arguments (a generator object it draws from)
+cannot be checked: the guard warns and lets the gradient through.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from overbar.errors import GradientCheckError
+
+ENVIRONMENT_VARIABLE = "OVERBAR_CHECK"
+
+# Optimised against literal: the same rules, rewritten by identities that hold up to rounding.
+ADJOINT_RTOL = 1e-7
+ADJOINT_ATOL = 1e-9  # relative to the largest element of the gradient (or 1)
+# Central differences: rounding of f over a step of 1e-6 and the step's own truncation error.
+DIFFERENCE_RTOL = 1e-5
+DIFFERENCE_STEP = 1e-6
+
+
+def enabled_by_environment() -> bool:
+    """Whether ``OVERBAR_CHECK`` asks for every new adjoint to be checked."""
+    return os.environ.get(ENVIRONMENT_VARIABLE, "").strip().lower() not in ("", "0", "false", "no")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What is checked: the user's function, its arguments, and which are differentiated."""
+
+    function: Callable
+    args: tuple
+    kwargs: dict
+    wrt: tuple[str, ...]
+    positions: dict[str, int]  # wrt name -> index in args, or absent if passed by keyword
+    with_value: bool
+
+
+def validate(
+    subject: Subject,
+    returned: Any,
+    literal: Callable,
+    sources: Callable[[], tuple[str, str]],
+    random_state: tuple,
+) -> None:
+    """Raise ``GradientCheckError`` if ``returned`` (what the optimised adjoint returned for
+    ``subject``) disagrees with the ``literal`` adjoint or with central differences.
+    ``sources()`` gives (optimised, literal) sources for the message; ``random_state`` is
+    ``np.random.get_state()`` from before the optimised adjoint ran."""
+    after = np.random.get_state()
+    try:
+        _validate(subject, returned, literal, sources, random_state)
+    finally:
+        np.random.set_state(after)
+
+
+def _validate(subject, returned, literal, sources, random_state) -> None:
+    def run(function: Callable, args: tuple, kwargs: dict) -> Any:
+        np.random.set_state(random_state)
+        with np.errstate(all="ignore"):  # the literal adjoint computes unused terms too
+            return function(*args, **kwargs)
+
+    value = run(subject.function, subject.args, subject.kwargs)
+    again = run(subject.function, subject.args, subject.kwargs)
+    if not _same(value, again):
+        warnings.warn(
+            f"overbar check: {subject.function.__qualname__} gives different values at the same "
+            "arguments (random draws not from np.random?), so its gradient cannot be checked",
+            stacklevel=4,
+        )
+        return
+    optimised = _gradients(subject, returned)
+    reference = _gradients(subject, run(literal, subject.args, subject.kwargs))
+    problems = []
+    for name, mine, theirs in zip(subject.wrt, optimised, reference, strict=True):
+        problem = _adjoint_difference(name, mine, theirs)
+        if problem:
+            problems.append(problem)
+    if problems:
+        optimised_source, literal_source = sources()
+        raise GradientCheckError(
+            f"the optimised adjoint of {subject.function.__qualname__} disagrees with the "
+            "literal adjoint (every optimisation off), which is the reference:\n"
+            + "\n".join(problems)
+            + f"\n\noptimised adjoint:\n{optimised_source}\nliteral adjoint:\n{literal_source}"
+            + "\nThis is a bug in overbar: please report it with the function."
+        )
+    rng = np.random.default_rng(0)
+    for name, gradient in zip(subject.wrt, optimised, strict=True):
+        problem = _difference_check(subject, name, gradient, rng, run)
+        if problem:
+            optimised_source, _ = sources()
+            raise GradientCheckError(
+                f"the gradient of {subject.function.__qualname__} disagrees with central "
+                f"differences:\n{problem}\n\nadjoint:\n{optimised_source}\nEither a rule is "
+                "wrong (a bug in overbar, or in a rule you registered) or the function is not "
+                "differentiable at these arguments (a kink, a branch on a tie)."
+            )
+
+
+def _gradients(subject: Subject, returned: Any) -> tuple:
+    gradients = returned[1] if subject.with_value else returned
+    return (gradients,) if len(subject.wrt) == 1 else tuple(gradients)
+
+
+def _scale(*arrays: Any) -> float:
+    largest = 1.0
+    for array in arrays:
+        values = np.abs(np.asarray(array, dtype=complex))
+        if values.size:
+            finite = values[np.isfinite(values)]
+            if finite.size:
+                largest = max(largest, float(finite.max()))
+    return largest
+
+
+def _adjoint_difference(name: str, mine: Any, theirs: Any) -> str | None:
+    if np.shape(mine) != np.shape(theirs):
+        return f"  {name}: shapes differ, {np.shape(mine)} against {np.shape(theirs)}"
+    mine_array, theirs_array = np.asarray(mine), np.asarray(theirs)
+    atol = ADJOINT_ATOL * _scale(mine_array, theirs_array)
+    close = np.isclose(mine_array, theirs_array, rtol=ADJOINT_RTOL, atol=atol, equal_nan=True)
+    if np.all(close):
+        return None
+    index = tuple(int(i) for i in np.unravel_index(np.argmin(close), close.shape))
+    at = f"element {index}" if index else "the value"
+    return (
+        f"  {name}: {np.size(close) - np.count_nonzero(close)} of {np.size(close)} elements "
+        f"differ; at {at}: optimised {mine_array[index]:.10g}, literal {theirs_array[index]:.10g}"
+    )
+
+
+def _difference_check(subject, name, gradient, rng, run) -> str | None:
+    position = subject.positions.get(name)
+    args, kwargs = list(subject.args), dict(subject.kwargs)
+    original = args[position] if position is not None else kwargs[name]
+    base = np.asarray(original, dtype=np.float64)
+    if base.size == 0:
+        return None
+    direction = rng.standard_normal(base.shape)
+    direction /= np.sqrt(np.sum(direction * direction))
+    step = DIFFERENCE_STEP * max(1.0, float(np.max(np.abs(base))))
+
+    def value_at(offset: float) -> float:
+        moved = base + offset * direction
+        moved = moved if isinstance(original, np.ndarray) else type(original)(moved)
+        if position is not None:
+            args[position] = moved
+        else:
+            kwargs[name] = moved
+        result = run(subject.function, tuple(args), kwargs)
+        return float(np.sum(np.real(result)))
+
+    central = (value_at(step) - value_at(-step)) / (2 * step)
+    wider = (value_at(2 * step) - value_at(-2 * step)) / (4 * step)
+    analytic = float(np.sum(np.real(np.asarray(gradient)) * direction))
+    if not np.isfinite(central) or not np.isfinite(wider):
+        return None  # the function overflows or leaves its domain this close: nothing to say
+    if not np.isfinite(analytic):
+        return (
+            f"  {name}: the gradient is {analytic!r} where the function's differences are finite"
+        )
+    noise = abs(central - wider) + 1e-7 * max(1.0, abs(value_at(0.0)))
+    if abs(analytic - central) <= DIFFERENCE_RTOL * (abs(analytic) + abs(central)) + 10 * noise:
+        return None
+    return (
+        f"  {name}: along a random direction d, <gradient, d> = {analytic!r} but the central "
+        f"difference (step {step:.3g}) gives {central!r}"
+    )
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True))
+    except (TypeError, ValueError):
+        return a is b

@@ -1,0 +1,65 @@
+"""Which optimising passes a transformation runs.
+
+The literal adjoint, every pass off (``Optimisations.none()``), applies one adjoint rule per
+line of the normal form and nothing else: it is the reference every optimised adjoint is checked
+against (``overbar.grad(f, check=True)``, the test harness, the fuzzer). Each flag switches one
+pass, alone or with others, so a disagreement can be traced to the pass that causes it:
+
+>>> Optimisations.none()
+Optimisations(shapes=False, stabilisers=False, seed=False, simplify=False, peephole=False)
+>>> Optimisations.parse("all,-peephole").peephole, Optimisations.parse("all,-peephole").simplify
+(False, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class Optimisations:
+    """The optimising passes, each on (True) or off."""
+
+    shapes: bool = True
+    """Specialise rules on inferred shapes: rank-specific rules, broadcast adjoints summed over
+    axes known at compile time, a loop's trip count taken from its range (``shapes.py``)."""
+    stabilisers: bool = True
+    """No gradient into the stabiliser ``m`` of ``a - m`` before a softmax (``invariance.py``)."""
+    seed: bool = True
+    """A scalar result's adjoint is seeded with the literal 1.0 (instead of ``seed(result)``),
+    propagated into the reverse sweep, so the lines that only compute the value can go."""
+    simplify: bool = True
+    """Dead code removed, temporaries folded, literals folded (``simplify.py``)."""
+    peephole: bool = True
+    """Arithmetic rewrites of the reverse sweep (``peephole.py``)."""
+
+    @classmethod
+    def none(cls) -> Optimisations:
+        """Every pass off: the literal adjoint."""
+        return cls(**{field.name: False for field in fields(cls)})
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(field.name for field in fields(cls))
+
+    @classmethod
+    def parse(cls, text: str) -> Optimisations:
+        """From a comma-separated list: ``all``, ``none``, ``NAME`` (on) and ``-NAME`` (off),
+        applied left to right; unknown names raise ``ValueError``."""
+        chosen = cls.none()
+        for word in filter(None, (part.strip() for part in text.split(","))):
+            if word in ("all", "none"):
+                chosen = cls() if word == "all" else cls.none()
+                continue
+            name, on = (word[1:], False) if word.startswith("-") else (word, True)
+            if name not in cls.names():
+                raise ValueError(
+                    f"unknown optimisation {name!r}: choose from all, none, "
+                    + ", ".join(cls.names())
+                )
+            chosen = replace(chosen, **{name: on})
+        return chosen
+
+
+ALL = Optimisations()
+LITERAL = Optimisations.none()

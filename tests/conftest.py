@@ -1,0 +1,31 @@
+"""The harness: every gradient the test suite compiles is checked by the guard.
+
+With ``OVERBAR_CHECK=1`` (set here unless the environment already says otherwise) each newly
+compiled adjoint is compared, on its first call, with the literal adjoint (every optimisation
+off) and with central differences (``overbar/guard.py``). So every program in the suite (rule
+samples, control flow, helpers, examples, random programs) is run through both pipelines.
+A test that registers a deliberately wrong rule, or differentiates at a point where the function
+has no derivative, is marked ``@pytest.mark.unchecked``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from overbar import guard
+
+os.environ.setdefault(guard.ENVIRONMENT_VARIABLE, "1")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "unchecked: the guard is off (a deliberately wrong rule, or a kink)"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _guard_off_where_marked(request, monkeypatch):
+    if request.node.get_closest_marker("unchecked"):
+        monkeypatch.setenv(guard.ENVIRONMENT_VARIABLE, "0")
