@@ -178,7 +178,14 @@ def split_last(g):
 
 
 def sum_bars(y_bar, xs):
-    """Adjoints of each element of ``xs`` for y = sum(xs): ȳ summed to each one's shape."""
+    """Adjoints of each element of ``xs`` for y = sum(xs): ȳ summed to each one's shape. For
+    an array, whose elements are its rows, the adjoint is an array: ȳ summed to a row's
+    shape, in every row."""
+    if hasattr(xs, "shape") and hasattr(xs, "dtype"):
+        xs_bar = np.zeros(xs.shape, dtype=np.result_type(xs, y_bar, 1.0))
+        if len(xs):
+            xs_bar += unbroadcast(y_bar, xs[0])
+        return xs_bar
     return tuple(unbroadcast(y_bar, x) for x in xs)
 
 

@@ -37,6 +37,7 @@ from overbar.runtime.helpers import (
     unsort,
     unstack,
     untranspose,
+    zero_gradient,
 )
 from overbar.runtime.registry import adjoint, non_differentiable
 
@@ -73,6 +74,12 @@ def divide(z, x, y, z_bar):
 def square_power(z, x, y, z_bar):
     """z = x²:  x̄ = 2 x z̄"""
     return unbroadcast(z_bar * 2 * x, x)
+
+
+@adjoint(operator.pow, np.power, math.pow, where={"y": 0})
+def zeroth_power(z, x, y, z_bar):
+    """z = x⁰ = 1 (for every x, 0 included):  x̄ = 0  (y x^(y−1) would be 0 · ∞ at x = 0)"""
+    return zero_gradient(x)
 
 
 @adjoint(operator.pow, np.power, math.pow)

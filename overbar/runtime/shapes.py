@@ -365,13 +365,13 @@ FLOATING_FUNCTIONS = frozenset(
 
 def infer_shape(primal: Any, operands: tuple[Operand, ...], keywords: dict[str, Operand]) -> Any:
     """The shape of ``primal(*operands, **keywords)``, or None where it is not known."""
-    if isinstance(primal, np.ufunc) and primal.nout == 1:
-        rule = _elementwise
-    else:
-        try:
-            rule = SHAPE_RULES.get(primal)
-        except TypeError:  # an unhashable primal
-            return None
+    try:
+        rule = SHAPE_RULES.get(primal)
+    except TypeError:  # an unhashable primal
+        return None
+    # A generalised ufunc (np.matmul, np.vecdot: it has a core signature) is not elementwise.
+    if rule is None and isinstance(primal, np.ufunc) and primal.nout == 1:
+        rule = _elementwise if primal.signature is None else None
     if rule is None:
         return None
     try:
