@@ -53,6 +53,34 @@ REGRESSIONS = {
         "def f(x):\n    for i in range(4):\n        v = sum(x, 0.5)\n    return v",
         [_uniform(3)],
     ),
+    # A for loop walks the object it started with, even when the body rebinds the name: the
+    # index read the new value (all three adjoints silently wrong, or math.acos out of domain).
+    "a loop over an array its body rebinds": (
+        "def f(x):\n    for row in x:\n        x = x + row.min()\n    return np.sum(x)",
+        [np.array([1.633, 0.688, 1.209, 1.565])],
+    ),
+    "a loop whose body rebinds the array to another value": (
+        "def f(r, x):\n    for row in x:\n        v = row\n        x = r.cumsum()\n    return v",
+        [np.array([[0.844, 0.118, 1.291]]), np.array([0.808, -1.482, -0.358])],
+    ),
+    "enumerate and zip over arrays their bodies rebind": (
+        "def f(a):\n    for i, row in enumerate(a):\n        a = a + math.acos(row[0]) * i\n"
+        "    for p, q in zip(a, a):\n        a = a * p[0] + q\n    return np.sum(a)",
+        [np.array([[0.221, -1.066, 1.313], [0.415, -0.239, 0.99]]) * 0.3],
+    ),
+    # einsum broadcasts a label of size 1 against a larger one: its adjoint is summed back.
+    "einsum broadcasting a label": (
+        "def f(c):\n    return np.linalg.norm(np.einsum('ij,i->j', c, c[0]))",
+        [np.array([[1.201], [1.998], [0.409], [0.302]])],
+    ),
+    "einsum broadcasting a label of a row": (
+        "def f(r):\n    return np.mean(np.einsum('ij,i->j', r.cumsum(axis=1), np.sum(r, axis=0)))",
+        [np.array([[-0.107, 1.135, 1.115]])],
+    ),
+    "einsum broadcasting a contracted label": (
+        "def f(p, q):\n    return np.sum(np.einsum('ij,jk->ik', p, q) ** 2)",
+        [_uniform(2, 1), _uniform(2, 3)],
+    ),
     "einsum of a product": (
         "def f(r):\n    return np.std(np.einsum('ij,jk->ik', r, r))",
         [_uniform(3, 3)],

@@ -470,12 +470,15 @@ def einsum_bars(subscripts, y_bar, operands):
         kept = "".join(c for c in labels if c in available)
         spec = ",".join([output] + [s for s, _ in others]) + "->" + kept
         partial = np.einsum(spec, y_bar, *[o for _, o in others])
-        # Labels summed away in this operand alone come back by broadcasting.
+        sizes = dict(zip(kept, np.shape(partial), strict=True))
+        expanded = np.reshape(partial, [sizes.get(c, 1) for c in labels])
+        # A label of size 1 here that einsum broadcast against a larger one elsewhere is
+        # summed back; labels summed away in this operand alone come back by broadcasting.
         shape = np.shape(operand)
-        expanded = np.reshape(
-            partial, [shape[k] if c in available else 1 for k, c in enumerate(labels)]
-        )
-        bars.append(np.broadcast_to(expanded, shape))
+        widened = tuple(k for k, c in enumerate(labels) if shape[k] == 1 and sizes.get(c, 1) != 1)
+        if widened:
+            expanded = expanded.sum(axis=widened, keepdims=True)
+        bars.append(expanded if expanded.shape == shape else np.broadcast_to(expanded, shape))
     return tuple(bars)
 
 

@@ -241,9 +241,20 @@ class _Normalizer:
             self.emit_loop(target.id, self.atom(iterable), [], statement)
             return
         if call in ("enumerate", "zip", "reversed") and not iterable.keywords:
-            sequences = [self.atom(argument) for argument in iterable.args]
+            written = list(iterable.args)
         else:
-            call, sequences = None, [self.atom(iterable)]
+            call, written = None, [iterable]
+        # Python walks the object the loop started with, even if the body rebinds its name
+        # (for row in x: x = x + row.min()): the index then reads a copy of the name.
+        rebound = _stored_names(statement.body)
+        sequences = [
+            (
+                self.temporary(self.atom(sequence))
+                if isinstance(sequence, ast.Name) and sequence.id in rebound
+                else self.atom(sequence)
+            )
+            for sequence in written
+        ]
         if call == "enumerate" and len(sequences) > 1:
             raise self.unsupported(iterable, "enumerate with a start", "add the start yourself")
         lengths = [self.call_atom("len", [sequence]) for sequence in sequences]
@@ -835,3 +846,13 @@ def _guarded(statements: list[ast.stmt], skip: str, stop: str | None, assign) ->
             return out
         out.append(statement)
     return out
+
+
+def _stored_names(statements: list[ast.stmt]) -> set[str]:
+    """The names ``statements`` bind anywhere (assignments, loop targets, nested blocks)."""
+    return {
+        node.id
+        for statement in statements
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+    }
