@@ -208,16 +208,16 @@ class GradientFunction:
     def _validate(self, stages: Stages, args, kwargs, returned, random_state) -> None:
         """The guard: ``returned`` against the literal adjoint and central differences."""
         literal = transformed(self.__wrapped__, self.wrt, (), self._with_value, LITERAL)
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()  # an argument to differentiate may be a default
+        args, kwargs = bound.args, bound.kwargs
+        positions = _positions(self.__wrapped__)
         subject = guard.Subject(
             self.__wrapped__,
             args,
             kwargs,
             self.wrt,
-            {
-                name: index
-                for name, index in _positions(self.__wrapped__).items()
-                if index < len(args)
-            },
+            {name: index for name, index in positions.items() if index < len(args)},
             self._with_value,
         )
         guard.validate(

@@ -161,7 +161,7 @@ def _difference_check(subject, name, gradient, rng, run) -> str | None:
 
     def value_at(offset: float) -> float:
         moved = base + offset * direction
-        moved = moved if isinstance(original, np.ndarray) else type(original)(moved)
+        moved = moved if isinstance(original, np.ndarray) else float(moved)
         if position is not None:
             args[position] = moved
         else:

@@ -116,3 +116,15 @@ def test_value_and_grad_and_several_arguments_are_checked():
         value, (W_bar, b_bar) = overbar.value_and_grad(f, wrt=(0, 1), check=True)(*args)
     assert np.isclose(value, f(*args))
     assert W_bar.shape == (2, 3) and b_bar.shape == (2,)
+
+
+def test_arguments_by_keyword_by_default_and_integers_are_checked():
+    f = define("""
+        def f(x, s=1.5, *, k=2):
+            return np.sum(np.sin(x) * s ** k)
+        """)
+    x = np.array([0.2, 0.4])
+    grads = overbar.grad(f, wrt=("x", "s"), check=True)(x)
+    np.testing.assert_allclose(grads[1], np.sum(np.sin(x)) * 2 * 1.5, rtol=1e-12)
+    grads = overbar.grad(f, wrt=("x", "s"), check=True)(x=x, s=2, k=3)
+    np.testing.assert_allclose(grads[1], np.sum(np.sin(x)) * 3 * 4.0, rtol=1e-12)
