@@ -81,6 +81,26 @@ REGRESSIONS = {
         "def f(p, q):\n    return np.sum(np.einsum('ij,jk->ik', p, q) ** 2)",
         [_uniform(2, 1), _uniform(2, 3)],
     ),
+    # The reverse sweep replays a branch by its test before undoing the branch's lines: a
+    # test its own branch assigns (the flag of a return in a loop) read the later value.
+    "returns in two loops": (
+        "def f(x):\n    for i in range(1):\n        if np.sum(x) < -5.0:\n"
+        "            return np.sum(x)\n    for j in range(1):\n        return np.sum(x * x)\n"
+        "    return np.sum(x)",
+        [np.array([0.3, -1.0, -0.3])],
+    ),
+    "returns in two loops after an einsum": (
+        "def f(x, a):\n    v = np.einsum('ij,j->i', a, x).min()\n    for i in range(4):\n"
+        "        if np.sum(x) <= -1.88:\n            return v\n        a = a\n"
+        "    for k in range(1):\n        return v\n    return v",
+        [np.array([0.308, -1.032, -0.277]), _uniform(2, 3)],
+    ),
+    "a branch that flips its own test": (
+        "def f(x):\n    c = np.sum(x) > 0\n    for i in range(3):\n        if c:\n"
+        "            x = x * 2.0\n            c = False\n        else:\n"
+        "            x = np.sin(x)\n            c = True\n    return np.sum(x)",
+        [np.array([0.3, 0.5])],
+    ),
     "einsum of a product": (
         "def f(r):\n    return np.std(np.einsum('ij,jk->ik', r, r))",
         [_uniform(3, 3)],

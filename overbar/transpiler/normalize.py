@@ -10,7 +10,7 @@ in straight-line code at the top level is assigned once (a user name assigned ag
                 | NAME[index] = atom        into an array the function made
                 | NAME.append(atom)         onto a list the function made
                 | print(...) | assert ...   kept as written (names renamed)
-                | if NAME: block else: block
+                | if NAME: block else: block                the blocks do not assign NAME
                 | for NAME in NAME: block                    the iterable is a range
                 | while NAME: block                          the block ends by recomputing NAME
     block      := statement+ | pass
@@ -137,7 +137,7 @@ class _Normalizer:
 
     def run(self) -> NormalForm:
         body = [s for s in self.tree.body if not is_docstring(s)]
-        self.body = self.block(lift_returns(body))
+        self.body = self.stable_branch_tests(self.block(lift_returns(body)))
         if self.result_name is not None:
             self.body.append(
                 ast.copy_location(
@@ -164,6 +164,34 @@ class _Normalizer:
             temporaries=frozenset(self.temporaries),
             taken_names=frozenset(self.names.taken),
         )
+
+    def stable_branch_tests(self, block: list[ast.stmt]) -> list[ast.stmt]:
+        """``if c:`` whose branches assign c (a return in a loop sets ``returned``) tests a
+        copy of c taken before it, ``branch1 = c``: the reverse sweep replays the branch by
+        its test before undoing the branch's lines, so the test must keep its value."""
+        out = []
+        for statement in block:
+            for field in ("body", "orelse"):
+                inner = getattr(statement, field, None)
+                if inner and isinstance(statement, ast.If | ast.For | ast.While):
+                    setattr(statement, field, self.stable_branch_tests(inner))
+            if (
+                isinstance(statement, ast.If)
+                and isinstance(statement.test, ast.Name)
+                and statement.test.id in _stored_names(statement.body + statement.orelse)
+            ):
+                copy_ = self.names.numbered("branch")
+                out.append(
+                    ast.copy_location(
+                        ast.Assign(
+                            targets=[ast.Name(id=copy_, ctx=ast.Store())], value=statement.test
+                        ),
+                        statement,
+                    )
+                )
+                statement.test = ast.Name(id=copy_, ctx=ast.Load())
+            out.append(statement)
+        return out
 
     # -- statements --------------------------------------------------------------------------
 
