@@ -1,0 +1,120 @@
+"""The fuzzer (tests/fuzzer.py) on a fixed seed: random programs drawn from the whole rule table,
+each differentiated by overbar and checked against central differences, the literal adjoint and
+the general adjoint. A longer search: ``python -m tests.fuzzer --programs 100000 --jobs 2``.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+
+import numpy as np
+import pytest
+
+import overbar
+from overbar.primitives import describe
+from tests import fuzzer
+
+PROGRAMS = int(os.environ.get("OVERBAR_FUZZ_PROGRAMS", "500"))
+SEED = 20240601
+
+
+def test_every_registered_primitive_is_generated_or_listed_as_unfuzzed():
+    missing = fuzzer.uncovered_primitives()
+    assert not missing, (
+        "primitives in the rule table the fuzzer cannot generate: "
+        + ", ".join(describe(p) for p in missing)
+        + ". Add a maker in tests/fuzzer.py (MAKERS), or list them in UNFUZZED with the reason."
+    )
+    for primal, reason in fuzzer.UNFUZZED.items():
+        assert reason.strip(), f"{describe(primal)} is listed in UNFUZZED without a reason"
+
+
+def test_every_callee_the_makers_write_names_the_primitive():
+    """The text a maker writes for a call (np.amax, math.fabs, ...) is the primitive itself."""
+    namespace = {"np": fuzzer.np, "math": fuzzer.math}
+    for primal in fuzzer.MAKERS:
+        name = describe(primal)
+        if name.startswith(("np.", "math.")):
+            assert eval(name, namespace) is primal, name
+
+
+def test_programs_are_deterministic():
+    first = [fuzzer.generate_program(SEED, index) for index in range(5)]
+    again = [fuzzer.generate_program(SEED, index) for index in range(5)]
+    for a, b in zip(first, again, strict=True):
+        assert a.source == b.source
+        assert fuzzer.arguments_text(a.args) == fuzzer.arguments_text(b.args)
+        ast.parse(a.source)
+
+
+def scaled_sin(x):
+    return np.sin(x)
+
+
+@overbar.adjoint(scaled_sin)
+def scaled_sin_adjoint(y, x, y_bar):
+    """Wrong on purpose (2 cos x for cos x): the checker must say so."""
+    return 2.0 * y_bar * np.cos(x)
+
+
+def test_the_checker_tells_right_from_wrong():
+    x = np.array([0.3, -0.7, 1.1])
+    right = "def f(x, s):\n    return np.sum(np.log(1.0 + np.exp(x * s)) * x)\n"
+    assert fuzzer.check_program(fuzzer.Program(right, (x, 0.5), (0, 1))).kind == "ok"
+    wrong = (
+        "from tests.test_fuzz import scaled_sin\n\n"
+        "def f(x):\n    return np.sum(scaled_sin(x) * x)\n"
+    )
+    outcome = fuzzer.check_program(fuzzer.Program(wrong, (x,), (0,)))
+    assert outcome.kind == "wrong", outcome
+    invalid = "def f(x):\n    return np.sum(np.log(x))\n"
+    assert fuzzer.check_program(fuzzer.Program(invalid, (x,), (0,))).kind == "invalid"
+
+
+def test_shrinking_keeps_the_failure_and_drops_the_rest():
+    source = (
+        "from tests.test_fuzz import scaled_sin\n\n"
+        "def helper(p):\n    return np.tanh(p) * 2.0\n\n"
+        "def f(x, s):\n"
+        "    a = helper(x) + s\n"
+        "    b = np.exp(a * 0.1)\n"
+        "    c = np.sum(scaled_sin(x) * b)\n"
+        "    for i in range(2):\n"
+        "        c = c * 0.5 + np.mean(b)\n"
+        "    return c\n"
+    )
+    program = fuzzer.Program(source, (np.array([0.3, -0.7, 1.1]), 0.4), (0, 1))
+    outcome = fuzzer.check_program(program)
+    assert outcome.kind == "wrong"
+    shrunk, shrunk_outcome = fuzzer.shrink(program, outcome, seconds=60)
+    assert shrunk_outcome.kind == "wrong"
+    assert "scaled_sin" in shrunk.source
+    assert "helper" not in shrunk.source and "for" not in shrunk.source
+    assert shrunk.source.count("\n") < source.count("\n")
+
+
+@pytest.fixture
+def unformatted():
+    """Generated code compiled without black (the same syntax tree, a third of the time)."""
+    undo = fuzzer.skip_formatting()
+    yield
+    undo()
+
+
+@pytest.mark.parametrize("chunk", range(4))
+def test_random_programs(chunk, unformatted):
+    """Programs of a fixed seed: no wrong gradient, no disagreement between the optimised,
+    general and literal adjoints, no crash, no invalid program."""
+    size = PROGRAMS // 4
+    failures = []
+    for index in range(chunk * size, (chunk + 1) * size):
+        program = fuzzer.generate_program(SEED, index)
+        outcome = fuzzer.check_program(program)
+        if outcome.kind in fuzzer.FAILURES:
+            failures.append(
+                f"--- {outcome.kind}: seed {SEED} program {index} "
+                f"(python -m tests.fuzzer --seed {SEED} --show {index})\n{outcome.detail}\n"
+                f"{program.source}args = {fuzzer.arguments_text(program.args)}"
+            )
+    assert not failures, f"{len(failures)} of {size} programs failed:\n\n" + "\n\n".join(failures)
