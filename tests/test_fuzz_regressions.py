@@ -101,6 +101,15 @@ REGRESSIONS = {
         "            x = np.sin(x)\n            c = True\n    return np.sum(x)",
         [np.array([0.3, 0.5])],
     ),
+    # A break of a range loop nested directly in a loop over an array's rows was taken for
+    # a break of the outer loop, and the function refused.
+    "a break in a loop nested in a loop over rows": (
+        "def f(r1, r2):\n    for row1 in r1:\n        for i1 in range(2):\n"
+        "            if i1 == 1:\n                break\n"
+        "            r2 = r2 + np.prod(row1, axis=-1, keepdims=True)\n"
+        "        r1 = r1 * np.cos(row1 * r2)\n    return np.sum(r1)",
+        [np.array([[-0.451, -1.369, -1.443]]), np.array([[1.114, 1.951, 1.578]])],
+    ),
     "einsum of a product": (
         "def f(r):\n    return np.std(np.einsum('ij,jk->ik', r, r))",
         [_uniform(3, 3)],

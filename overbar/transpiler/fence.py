@@ -783,6 +783,7 @@ def _breaks(statements: list[ast.stmt]) -> bool:
     return any(
         isinstance(node, ast.Break)
         for statement in statements
+        if not isinstance(statement, ast.For | ast.While)  # a nested loop's breaks are its own
         for node in _walk_this_loop(statement)
     )
 
