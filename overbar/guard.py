@@ -124,7 +124,7 @@ def _gradients(subject: Subject, returned: Any) -> tuple:
 def _scale(*arrays: Any) -> float:
     largest = 1.0
     for array in arrays:
-        values = np.abs(np.asarray(array, dtype=complex))
+        values = np.abs(np.asarray(array))
         if values.size:
             finite = values[np.isfinite(values)]
             if finite.size:
