@@ -57,6 +57,16 @@ class NonDifferentiable:
 NON_DIFFERENTIABLE = NonDifferentiable()
 
 
+class Variable:
+    """In a rule's ``where``: the argument is not a constant in the source (a name)."""
+
+    def __repr__(self) -> str:
+        return "VARIABLE"
+
+
+VARIABLE = Variable()
+
+
 def _key(primal: Any) -> Any:
     try:
         hash(primal)

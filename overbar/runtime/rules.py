@@ -39,7 +39,7 @@ from overbar.runtime.helpers import (
     untranspose,
     zero_gradient,
 )
-from overbar.runtime.registry import adjoint, non_differentiable
+from overbar.runtime.registry import VARIABLE, adjoint, non_differentiable
 
 # ---------------------------------------------------------------------------------------------
 # Arithmetic operators and their ufuncs
@@ -80,6 +80,15 @@ def square_power(z, x, y, z_bar):
 def zeroth_power(z, x, y, z_bar):
     """z = x⁰ = 1 (for every x, 0 included):  x̄ = 0  (y x^(y−1) would be 0 · ∞ at x = 0)"""
     return zero_gradient(x)
+
+
+@adjoint(operator.pow, np.power, math.pow, where={"y": VARIABLE})
+def variable_power(z, x, y, z_bar):
+    """z = xʸ, y not a constant:  x̄ = z̄ y xʸ⁻¹ (0 where y = 0: x⁰ = 1 at x = 0 too),
+    ȳ = z̄ z log x"""
+    x_bar = unbroadcast(z_bar * y * x ** (y - 1 + (y == 0)), x)
+    y_bar = unbroadcast(z_bar * z * np.log(np.where(x == 0, 1, x)), y)
+    return x_bar, y_bar
 
 
 @adjoint(operator.pow, np.power, math.pow)

@@ -35,7 +35,7 @@ from typing import Any
 from overbar.errors import InternalError, MissingRuleError, UnsupportedSyntaxError
 from overbar.primitives import Attribute, Method, describe
 from overbar.runtime.interface import Runtime
-from overbar.runtime.registry import NON_DIFFERENTIABLE, Rule
+from overbar.runtime.registry import NON_DIFFERENTIABLE, VARIABLE, Rule
 from overbar.transpiler.activity import Activity
 from overbar.transpiler.fence import is_append
 from overbar.transpiler.invariance import cancelled_subtrahends
@@ -1283,6 +1283,8 @@ def _as_atom(value: Any, parsed: ParsedFunction, application: Application) -> as
 
 
 def _matches(atom: ast.expr, expected: Any) -> bool:
+    if expected is VARIABLE:
+        return not isinstance(atom, ast.Constant)
     return isinstance(atom, ast.Constant) and (
         atom.value is expected if expected is None else atom.value == expected
     )
