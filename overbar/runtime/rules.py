@@ -117,7 +117,14 @@ def matmul(z, x, y, z_bar):
     return matmul_left_bar(z_bar, x, y), matmul_right_bar(z_bar, x, y)
 
 
-# The same, for the ranks at hand when the adjoint is compiled for its arguments' shapes.
+@adjoint(np.dot, Method("dot"))
+def dot(z, a, b, z_bar):
+    """z = a · b:  ā = z̄ bᵀ,  b̄ = aᵀ z̄  (scalars, vectors and matrices)"""
+    return dot_left_bar(z_bar, a, b), dot_right_bar(z_bar, a, b)
+
+
+# The same, for the ranks at hand when the adjoint is compiled for its arguments' shapes. They
+# come after the general rules: a rule for any rank registered later replaces them.
 
 
 @adjoint(operator.matmul, np.matmul, np.dot, Method("dot"), ranks={"x": 2, "y": 2})
@@ -465,12 +472,6 @@ def norm(y, x, ord=None, axis=None, keepdims=False, *, y_bar):
 # ---------------------------------------------------------------------------------------------
 # Linear algebra
 # ---------------------------------------------------------------------------------------------
-
-
-@adjoint(np.dot, Method("dot"))
-def dot(z, a, b, z_bar):
-    """z = a · b:  ā = z̄ bᵀ,  b̄ = aᵀ z̄  (scalars, vectors and matrices)"""
-    return dot_left_bar(z_bar, a, b), dot_right_bar(z_bar, a, b)
 
 
 @adjoint(np.inner)

@@ -2,17 +2,26 @@
 
 The compiled adjoint is specialised on what matters for broadcasting and for the linear algebra
 rules: each argument's rank and which of its dimensions are 1. A shape is a tuple with, per
-dimension, ``1`` (exactly one), ``MANY`` (known not to be one) or ``None`` (not known); a value
-whose rank is not known (or that is not an array or a number) has the shape ``None``. Numbers
-and 0-d arrays have the shape ``()``; ``INTEGER`` is a number known to be an integer (a loop
-index, ``len(x)``), which is what indexing needs; ``SIZES`` is a tuple of integers
-(``x.shape``) and ``RANGE`` a range. A tuple or list the function builds (or a helper returns)
-has a ``Sequence`` shape: its adjoint is a tuple, one adjoint per element. A tuple's holds its
-length and its elements' shapes; a list's holds neither (appends change them).
+dimension, ``1`` (exactly one), a ``Size`` or ``None`` (not known); a value whose rank is not
+known (or that is not an array or a number) has the shape ``None``. A ``Size`` says what is
+known of a dimension other than 1: that it is not 1 (``many``: ``MANY`` is a size known only
+so), and where its length comes from (``origin``: the first dimension of the parameter ``u``,
+the constant 64, ``u[1:-1]`` of it), so that two dimensions of one origin are known to be equal
+even where each may be 1: ``u[2:] - 2 * u[1:-1]`` does not broadcast.
+
+Numbers and 0-d arrays have the shape ``()``; ``INTEGER`` is a number known to be an integer (a
+loop index), which is what indexing needs, and ``Count(size)`` an integer known to be the length
+of a dimension (``len(x)``, ``x.shape[0]``), which is what ``np.zeros(n)`` needs; ``Sizes`` is a
+tuple of integers (``x.shape``) and ``RANGE`` a range. A tuple or list the function builds (or a
+helper returns) has a ``Sequence`` shape: its adjoint is a tuple, one adjoint per element. A
+tuple's holds its length and its elements' shapes; a list's holds neither (appends change
+them), but what every element it ever holds has in common (``element``).
 
 Two calls whose arguments agree in rank and in which dimensions are 1 broadcast the same way, so
-one specialisation serves every batch size. A rule answers ``None`` whenever it is not sure:
-the adjoint then keeps the general runtime helper, so a gap here costs speed, never correctness.
+one specialisation serves every batch size: arguments' shapes (``argument_shape``, the key of a
+specialisation) have anonymous sizes, and inference names them after their parameter
+(``named``). A rule answers ``None`` whenever it is not sure: the adjoint then keeps the general
+runtime helper, so a gap here costs speed, never correctness.
 """
 
 from __future__ import annotations
@@ -28,19 +37,110 @@ import numpy as np
 
 from overbar.primitives import Attribute, Method
 
-MANY = -1
+
+@dataclass(frozen=True)
+class Size:
+    """A dimension's length, other than 1: known not to be 1 (``many``), and known to be the
+    length named ``origin`` (a hashable; equal origins, equal lengths) where that is not None."""
+
+    origin: Any = None
+    many: bool = False
+
+
+MANY = Size(None, True)
 REAL_KINDS = "fiub"  # the dtype kinds of real numbers
 INTEGER = "integer"
-SIZES = "sizes"
 RANGE = "range"
+NO_ELEMENT = "no element"  # what an empty list's elements have in common: nothing yet
+
+_LARGEST_BOUND = 30  # slices with larger constant bounds: their length is not followed
+_LENGTHS = range(2 * _LARGEST_BOUND + 5)  # enough sizes to tell two slices' lengths apart
+
+
+@dataclass(frozen=True)
+class Count:
+    """The shape of an integer known to be the length of a dimension of size ``size``."""
+
+    size: Any
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """The shape of a tuple of dimension lengths (``x.shape``): ``dims`` is ``x``'s shape."""
+
+    dims: tuple | None
+
+
+SIZES = Sizes(None)
 
 
 @dataclass(frozen=True)
 class Sequence:
-    """The shape of a tuple or list: how many elements it has and their shapes, where known."""
+    """The shape of a tuple or list: how many elements it has and their shapes, where known, and
+    the shape every element has (``element``: ``None`` where not known)."""
 
     length: int | None = None
     elements: tuple | None = None
+    element: Any = None
+
+
+def is_integer(shape: Any) -> bool:
+    """Whether a value of this shape is known to be an integer."""
+    return shape == INTEGER or isinstance(shape, Count)
+
+
+def constant_size(length: int) -> Any:
+    """The dimension of a length known now."""
+    return 1 if length == 1 else Size(("constant", length), True)
+
+
+def is_many(size: Any) -> bool:
+    """Whether a dimension of this size is known not to be 1."""
+    return isinstance(size, Size) and size.many
+
+
+def same_length(a: Any, b: Any) -> bool:
+    """Whether dimensions of sizes ``a`` and ``b`` are known to have one length."""
+    if a == 1 or b == 1:
+        return a == b
+    return (
+        isinstance(a, Size)
+        and isinstance(b, Size)
+        and a.origin is not None
+        and a.origin == b.origin
+    )
+
+
+def named(shape: Any, name: str) -> Any:
+    """``shape``, an argument's, with each dimension not 1 named after the parameter ``name``."""
+    if not isinstance(shape, tuple):
+        return shape
+    return tuple(
+        (
+            size
+            if size == 1 or (isinstance(size, Size) and size.origin is not None)
+            else Size((name, axis), is_many(size))
+        )
+        for axis, size in enumerate(shape)
+    )
+
+
+def anonymous(shape: Any) -> Any:
+    """``shape`` with what it knows of lengths' origins forgotten: what a specialisation's key
+    holds (a helper's pullback is keyed by its parameters' shapes)."""
+    if isinstance(shape, tuple):
+        return tuple(
+            size if size == 1 or size is None else (MANY if is_many(size) else None)
+            for size in shape
+        )
+    if isinstance(shape, Count):
+        return INTEGER
+    if isinstance(shape, Sizes):
+        return SIZES
+    if isinstance(shape, Sequence):
+        elements = None if shape.elements is None else tuple(map(anonymous, shape.elements))
+        return Sequence(shape.length, elements, anonymous(shape.element))
+    return shape
 
 
 _NESTING = 4  # tuples nested deeper are known as tuples, their elements not (inference ends)
@@ -86,9 +186,17 @@ def argument_shape(value: Any) -> Any:
 
 def dims(shape: Any) -> tuple | None:
     """The dimensions of a shape (a number's are ``()``), or None if the rank is unknown."""
-    if shape == INTEGER:
+    if is_integer(shape):
         return ()
     return shape if isinstance(shape, tuple) else None
+
+
+def _join_sizes(a: Any, b: Any) -> Any:
+    if a == b:
+        return a
+    if same_length(a, b):
+        return Size(a.origin, a.many and b.many)
+    return MANY if is_many(a) and is_many(b) else None
 
 
 def join(a: Any, b: Any) -> Any:
@@ -96,15 +204,43 @@ def join(a: Any, b: Any) -> Any:
     if a == b:
         return a
     if isinstance(a, Sequence) and isinstance(b, Sequence):
+        element = _join_elements(a.element, b.element)
         if a.length != b.length:
-            return Sequence()
+            return Sequence(element=element)
         if a.elements is None or b.elements is None:
-            return Sequence(a.length)
-        return Sequence(a.length, tuple(map(join, a.elements, b.elements)))
+            return Sequence(a.length, element=element)
+        return Sequence(a.length, tuple(map(join, a.elements, b.elements)), element)
+    if is_integer(a) and is_integer(b):
+        size = (
+            _join_sizes(a.size, b.size) if isinstance(a, Count) and isinstance(b, Count) else None
+        )
+        return INTEGER if size is None else Count(size)
+    if isinstance(a, Sizes) and isinstance(b, Sizes):
+        return Sizes(join(a.dims, b.dims))
     a, b = dims(a), dims(b)
     if a is None or b is None or len(a) != len(b):
         return None
-    return tuple(x if x == y else None for x, y in zip(a, b, strict=True))
+    return tuple(map(_join_sizes, a, b))
+
+
+def _join_elements(a: Any, b: Any) -> Any:
+    if a is NO_ELEMENT or a == NO_ELEMENT:
+        return b
+    if b == NO_ELEMENT:
+        return a
+    return None if a is None or b is None else join(a, b)
+
+
+def _broadcast_sizes(sizes: list) -> Any:
+    others = [size for size in sizes if size != 1]
+    if not others:
+        return 1
+    many = [size for size in others if is_many(size)]
+    if many:  # the others are 1 or equal to it, or NumPy would raise
+        return next((size for size in many if size.origin is not None), many[0])
+    if all(same_length(size, others[0]) for size in others[1:]) and others[0] is not None:
+        return others[0]
+    return None
 
 
 def broadcast(*shapes: Any) -> Any:
@@ -113,16 +249,10 @@ def broadcast(*shapes: Any) -> Any:
     if any(shape is None for shape in known):
         return None
     rank = max(len(shape) for shape in known)
-    result = []
-    for axis in range(rank):
-        sizes = [s[axis - rank + len(s)] for s in known if axis - rank + len(s) >= 0]
-        if MANY in sizes:
-            result.append(MANY)  # the others are 1 or equal to it, or NumPy would raise
-        elif None in sizes:
-            result.append(None)
-        else:
-            result.append(1)
-    return tuple(result)
+    return tuple(
+        _broadcast_sizes([s[axis - rank + len(s)] for s in known if axis - rank + len(s) >= 0])
+        for axis in range(rank)
+    )
 
 
 def covers(shape: Any, target: Any) -> bool:
@@ -131,13 +261,17 @@ def covers(shape: Any, target: Any) -> bool:
     if shape is None or target is None or len(target) > len(shape):
         return False
     aligned = shape[len(shape) - len(target) :]
-    return all(t == 1 or s == MANY for s, t in zip(aligned, target, strict=True))
+    return all(
+        t == 1 or is_many(s) or same_length(s, t) for s, t in zip(aligned, target, strict=True)
+    )
 
 
 def element_shape(iterable: Any) -> Any:
     """The shape of the elements a for loop takes from an iterable of shape ``iterable``."""
     if iterable == RANGE:
         return INTEGER
+    if isinstance(iterable, Sequence):
+        return None if iterable.element == NO_ELEMENT else iterable.element
     shape = dims(iterable)
     return shape[1:] if shape else None
 
@@ -152,11 +286,41 @@ def unbroadcast_axes(result: Any, operand: Any) -> tuple[tuple[int, ...], tuple[
     kept = []
     for axis, size in enumerate(operand):
         out = result[leading + axis]
-        if size == 1 and out != 1:
-            kept.append(leading + axis)
-        elif size is None and out != 1:
+        if size == 1:
+            if out != 1:
+                kept.append(leading + axis)
+        elif not (out == 1 or is_many(size) or same_length(size, out)):
             return None  # summed if it is 1, kept if it is not
     return tuple(range(leading)), tuple(kept)
+
+
+def slice_length(size: Any, bounds: slice) -> Any:
+    """The size of ``x[bounds]`` along a dimension of size ``size``, for constant bounds."""
+    if bounds == slice(None):
+        return size
+    parts = (bounds.start, bounds.stop, bounds.step)
+    if not all(p is None or (type(p) is int and abs(p) <= _LARGEST_BOUND) for p in parts):
+        return None
+    if bounds.step not in (None, 1):
+        return constant_size(len(range(1)[bounds])) if size == 1 else None
+    if size == 1:
+        return constant_size(len(range(1)[bounds]))
+    origin = size.origin if isinstance(size, Size) else None
+    if isinstance(origin, tuple) and origin[0] == "constant":
+        return constant_size(len(range(origin[1])[bounds]))
+    # the length for every size the dimension may have: two slices of one origin whose lengths
+    # agree on all these sizes agree on every size (each is constant or grows with the size)
+    lengths = tuple(len(range(n)[bounds]) for n in _LENGTHS)
+    possible = [
+        length
+        for n, length in zip(_LENGTHS, lengths, strict=True)
+        if not (is_many(size) and n == 1)
+    ]
+    if lengths == tuple(_LENGTHS):
+        return size
+    if origin is None and 1 in possible:
+        return None
+    return Size(None if origin is None else ("slice", origin, lengths), 1 not in possible)
 
 
 # -- shape rules: primal -> function of Operands (and keyword Operands) -> shape ---------------
@@ -170,7 +334,7 @@ def _elementwise(*operands: Operand, **keywords: Operand) -> Any:
 
 def _arithmetic(*operands: Operand, **keywords: Operand) -> Any:
     """``+ - * // %`` and negation, which keep integers integers."""
-    if not keywords and all(operand.shape == INTEGER for operand in operands):
+    if not keywords and all(is_integer(operand.shape) for operand in operands):
         return INTEGER
     return _elementwise(*operands, **keywords)
 
@@ -241,13 +405,24 @@ def _integer(*operands: Operand, **keywords: Operand) -> Any:
     return INTEGER
 
 
-def _sizes(*operands: Operand, **keywords: Operand) -> Any:
-    return SIZES
+def _length(a: Operand) -> Any:
+    """len(a): the length of a's first dimension."""
+    shape = dims(a.shape)
+    return Count(shape[0]) if shape else INTEGER
+
+
+def _sizes(a: Operand) -> Any:
+    return Sizes(dims(a.shape))
 
 
 def _getitem(a: Operand, index: Operand) -> Any:
-    if a.shape == SIZES:
-        return INTEGER if index.shape == INTEGER else None
+    if isinstance(a.shape, Sizes):
+        if not is_integer(index.shape):
+            return None
+        known = a.shape.dims
+        if index.constant and known is not None and -len(known) <= index.value < len(known):
+            return Count(known[index.value])
+        return INTEGER
     if isinstance(a.shape, Sequence):
         return _sequence_item(a.shape, index)
     shape = dims(a.shape)
@@ -255,19 +430,25 @@ def _getitem(a: Operand, index: Operand) -> Any:
         return None
     parts = index.value if index.constant and isinstance(index.value, tuple) else (index,)
     parts = [p if isinstance(p, Operand) else Operand(_constant_shape(p), p, True) for p in parts]
-    if len(parts) > len(shape):
+    consuming = [p for p in parts if not (p.constant and (p.value is None or p.value is ...))]
+    if len(consuming) > len(shape) or sum(p.constant and p.value is ... for p in parts) > 1:
         return None
-    result = []
-    for size, part in zip(shape, parts, strict=False):
-        if part.shape == INTEGER:
-            continue
-        if part.constant and part.value == slice(None):
-            result.append(size)
+    result, axis = [], 0
+    for part in parts:
+        if part.constant and part.value is None:  # np.newaxis
+            result.append(1)
+        elif part.constant and part.value is ...:
+            skipped = len(shape) - len(consuming)
+            result.extend(shape[axis : axis + skipped])
+            axis += skipped
+        elif is_integer(part.shape):
+            axis += 1
         elif part.constant and isinstance(part.value, slice):
-            result.append(None)
+            result.append(slice_length(shape[axis], part.value))
+            axis += 1
         else:
-            return None  # arrays, masks, None and Ellipsis change the rank in ways not tracked
-    return tuple(result) + shape[len(parts) :]
+            return None  # arrays and masks change the shape in ways not followed
+    return tuple(result) + shape[axis:]
 
 
 def _sequence_item(sequence: Sequence, index: Operand) -> Any:
@@ -277,10 +458,12 @@ def _sequence_item(sequence: Sequence, index: Operand) -> Any:
         bounds = index.value
         parts = (bounds.start, bounds.stop, bounds.step)
         if elements is None or not all(p is None or type(p) is int for p in parts):
-            return Sequence()
+            return Sequence(element=sequence.element)
         return Sequence(len(elements[bounds]), elements[bounds])
-    if index.shape != INTEGER or not elements:
+    if not is_integer(index.shape):
         return None
+    if not elements:
+        return None if sequence.element == NO_ELEMENT else sequence.element
     if index.constant:
         return elements[index.value] if -len(elements) <= index.value < len(elements) else None
     shape = elements[0]  # t[i] for an i not known now: what every element has
@@ -297,6 +480,70 @@ def _constant_shape(value: Any) -> Any:
     if isinstance(value, float):
         return ()
     return None
+
+
+def _dimensions(shape: Operand) -> tuple | None:
+    """The shape of an array made with ``shape`` as its shape argument (``np.zeros(shape)``):
+    an integer, a tuple of them, or another array's ``.shape``."""
+    if shape.constant and isinstance(shape.value, tuple):
+        parts = [p if isinstance(p, Operand) else constant_operand(p) for p in shape.value]
+        sizes = [_dimension(part) for part in parts]
+        return None if any(size is _NOT_A_SIZE for size in sizes) else tuple(sizes)
+    if isinstance(shape.shape, Sizes):
+        return shape.shape.dims
+    size = _dimension(shape)
+    return None if size is _NOT_A_SIZE else (size,)
+
+
+_NOT_A_SIZE = object()
+
+
+def _dimension(length: Operand) -> Any:
+    if length.constant and type(length.value) is int:
+        return constant_size(length.value)
+    if isinstance(length.shape, Count):
+        return length.shape.size
+    return None if length.shape == INTEGER else _NOT_A_SIZE
+
+
+def _made(shape: Operand, *others: Operand, **keywords: Operand) -> Any:
+    """np.zeros(shape), np.ones, np.empty and np.full."""
+    return _dimensions(shape)
+
+
+def _made_like(a: Operand, *others: Operand, shape: Operand | None = None, **keywords) -> Any:
+    """np.zeros_like(a) and its kind: a's shape (or the one given)."""
+    if shape is not None:
+        return _dimensions(shape)
+    return None if isinstance(a.shape, Sequence) else dims(a.shape)
+
+
+def _eye(n: Operand, m: Operand | None = None, *others: Operand, **keywords: Operand) -> Any:
+    rows = _dimension(n)
+    columns = rows if m is None or (m.constant and m.value is None) else _dimension(m)
+    return None if _NOT_A_SIZE in (rows, columns) else (rows, columns)
+
+
+def _arange(*operands: Operand, **keywords: Operand) -> Any:
+    if keywords or not operands:
+        return None
+    if all(o.constant and isinstance(o.value, int | float) for o in operands):
+        return (constant_size(len(np.arange(*(o.value for o in operands)))),)
+    return (None,)
+
+
+def _linspace(start: Operand, stop: Operand, num: Operand | None = None, **keywords) -> Any:
+    if dims(start.shape) != () or dims(stop.shape) != () or set(keywords) - {"endpoint", "dtype"}:
+        return None
+    size = constant_size(50) if num is None else _dimension(num)
+    return None if size is _NOT_A_SIZE else (size,)
+
+
+def _outer(a: Operand, b: Operand) -> Any:
+    x, y = dims(a.shape), dims(b.shape)
+    if x is None or y is None or len(x) != 1 or len(y) != 1:
+        return None
+    return (x[0], y[0])
 
 
 def constant_operand(value: Any) -> Operand:
@@ -323,7 +570,7 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     np.asarray: _as_array,
     builtins.float: _number,
     builtins.abs: _same,
-    builtins.len: _integer,
+    builtins.len: _length,
     builtins.range: lambda *operands: RANGE,
     builtins.int: _integer,
     np.size: _integer,
@@ -333,6 +580,19 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     Attribute("shape"): _sizes,
     np.shape: _sizes,
     operator.getitem: _getitem,
+    np.zeros: _made,
+    np.ones: _made,
+    np.empty: _made,
+    np.full: _made,
+    np.zeros_like: _made_like,
+    np.ones_like: _made_like,
+    np.empty_like: _made_like,
+    np.full_like: _made_like,
+    np.eye: _eye,
+    np.identity: _eye,
+    np.arange: _arange,
+    np.linspace: _linspace,
+    np.outer: _outer,
     **{Method(name): _same for name in _UNARY_METHODS},
     **{
         reduction: _reduction

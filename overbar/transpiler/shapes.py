@@ -41,8 +41,15 @@ def infer(
     Without ``specialise`` only what the adjoint needs to be right at all is kept, nothing it
     would be specialised on: which values are tuples or lists (their adjoints are tuples).
     """
-    known: Shapes = {name: parameters.get(name) for name in form.parameters}
-    bindings = list(_bindings(form.tree.body))
+    known: Shapes = {
+        name: runtime.shapes.named(parameters.get(name), name) for name in form.parameters
+    }
+    plain = _plain_lists(form)
+    bindings = [
+        (name, value)
+        for name, value in _bindings(form.tree.body)
+        if not isinstance(value, _Appended) or name in plain
+    ]
     changed = True
     while changed:
         changed = False
@@ -50,6 +57,8 @@ def infer(
             shape = _shape_of(value, known, form, namespace, runtime)
             if shape is _BOTTOM:
                 continue
+            if isinstance(value, ast.List) and name not in plain:  # changed unseen
+                shape = runtime.shapes.Sequence()
             if name not in known:
                 known[name] = shape
                 changed = True
@@ -83,6 +92,13 @@ class _LoopElement:
         self.iterable = iterable
 
 
+class _Appended:
+    """``name.append(value)``: the list ``name`` holds one more element, ``value``."""
+
+    def __init__(self, value: ast.expr):
+        self.value = value
+
+
 def _bindings(statements: list[ast.stmt]):
     for statement in statements:
         if isinstance(statement, ast.Assign):
@@ -101,14 +117,64 @@ def _bindings(statements: list[ast.stmt]):
                     if isinstance(element, ast.Name):
                         yield element.id, None
             yield from _bindings(statement.body)
+        elif _is_append(statement):
+            yield statement.value.func.value.id, _Appended(statement.value.args[0])
         elif isinstance(statement, ast.While | ast.If):
             yield from _bindings(statement.body)
             yield from _bindings(statement.orelse)
 
 
+def _plain_lists(form: NormalForm) -> set[str]:
+    """The names bound only to list displays and used only by appends, reads of elements,
+    ``len`` and loops: what their elements have in common is what the displays and the appended
+    values have in common (no alias, write or other method changes them unseen)."""
+    bound: dict[str, bool] = {}
+    allowed: set[int] = set()
+    for node in ast.walk(form.tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    listed = isinstance(node.value, ast.List)
+                    bound[target.id] = bound.get(target.id, True) and listed
+                    allowed.add(id(target))
+        elif isinstance(node, ast.Expr) and _is_append(node):
+            allowed.add(id(node.value.func.value))
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            allowed.add(id(node.value))
+        elif isinstance(node, ast.For):
+            allowed.add(id(node.iter))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "len"
+            and len(node.args) == 1
+        ):
+            allowed.add(id(node.args[0]))
+    plain = {name for name, listed in bound.items() if listed and name not in form.parameters}
+    for node in ast.walk(form.tree):
+        if isinstance(node, ast.Name) and node.id in plain and id(node) not in allowed:
+            plain.discard(node.id)
+    return plain
+
+
+def _is_append(statement: ast.stmt) -> bool:
+    call = statement.value if isinstance(statement, ast.Expr) else None
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "append"
+        and isinstance(call.func.value, ast.Name)
+        and len(call.args) == 1
+        and not call.keywords
+    )
+
+
 def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> Any:
     if value is None:
         return None
+    if isinstance(value, _Appended):
+        element = _operand(value.value, known, form, runtime)
+        return _BOTTOM if element is _BOTTOM else runtime.shapes.Sequence(element=element.shape)
     if isinstance(value, _LoopElement):
         iterable = _operand(value.iterable, known, form, runtime)
         return _BOTTOM if iterable is _BOTTOM else runtime.shapes.element_shape(iterable.shape)
@@ -116,12 +182,21 @@ def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> A
     if application.primal is CONSTANT:
         return _operand(value, known, form, runtime).shape
     if application.primal is PACK:  # a list's length and elements change with appends
-        if isinstance(value, ast.List):
-            return runtime.shapes.Sequence()
         elements = [_operand(atom, known, form, runtime) for atom in value.elts]
         if any(element is _BOTTOM for element in elements):
             return _BOTTOM
-        return runtime.shapes.tuple_of(tuple(element.shape for element in elements))
+        shapes = [element.shape for element in elements]
+        common = runtime.shapes.NO_ELEMENT
+        for shape in shapes:
+            common = (
+                shape
+                if common == runtime.shapes.NO_ELEMENT
+                else runtime.shapes.join(common, shape)
+            )
+        if isinstance(value, ast.List):
+            return runtime.shapes.Sequence(element=common)
+        built = runtime.shapes.tuple_of(tuple(shapes))
+        return runtime.shapes.Sequence(built.length, built.elements, common)
     operands = []
     for atom in application.positional:
         operand = _operand(atom, known, form, runtime)
