@@ -81,6 +81,8 @@ NUMPY = Runtime(
     sum_all=helpers.sum_all,
     sum_leading=helpers.sum_leading,
     sum_keeping=helpers.sum_keeping,
+    expand_reduced=helpers.expand_reduced,
+    reduced_count=helpers.reduced_count,
     softmax_parts={
         "exp": frozenset({np.exp}),
         "log": frozenset({np.log}),

@@ -43,4 +43,6 @@ class Runtime:
     sum_all: Callable  # templates of unbroadcast with its axes known: g.sum(), ...
     sum_leading: Callable
     sum_keeping: Callable
+    expand_reduced: Callable  # a reduction's adjoint broadcast back over the reduced axes
+    reduced_count: Callable  # how many elements a reduction took into each of its results
     softmax_parts: Mapping[str, frozenset]  # the primitives that are "exp", "log" and "sum"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from overbar.runtime import NUMPY, Runtime
+from overbar.transpiler.accumulate import accumulate
 from overbar.transpiler.activity import Activity, analyze
 from overbar.transpiler.emit import Emitted, emit
 from overbar.transpiler.fence import check_supported
@@ -22,6 +23,7 @@ from overbar.transpiler.peephole import peephole
 from overbar.transpiler.reverse import Adjoint, differentiate
 from overbar.transpiler.shapes import Shapes, infer
 from overbar.transpiler.simplify import simplify
+from overbar.transpiler.specialise import specialise
 
 
 class Pullback:
@@ -123,7 +125,7 @@ class Stages:
     normal_form: NormalForm
     activity: Activity
     adjoint: Adjoint
-    simplified: Adjoint  # cleaned up (simplify), then rewritten (peephole)
+    simplified: Adjoint  # specialised on shapes, cleaned up (simplify), rewritten (peephole)
     emitted: Emitted
     shapes: Shapes
 
@@ -168,11 +170,14 @@ def transform(
     )
     # Simplified twice: the peephole rewrites need folded expressions, and leave dead code.
     simplified = adjoint
+    if optimisations.shapes:
+        simplified = specialise(simplified, runtime)
     if optimisations.simplify:
         simplified = simplify(simplified)
     if optimisations.peephole:
         simplified = peephole(simplified, runtime)
         if optimisations.simplify:
             simplified = simplify(simplified)
+        simplified = accumulate(simplified, runtime)
     emitted = emit(parsed, simplified)
     return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes)

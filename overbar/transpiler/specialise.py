@@ -1,0 +1,167 @@
+"""Runtime helpers replaced by the indexing they do, where the shapes they read are known now.
+
+Invariant established: no ``expand_reduced(g, a, axis=A, keepdims=K)`` is left whose ``a`` has a
+known rank and whose ``A`` and ``K`` are constants, and no ``reduced_count(a, y)`` whose ``y`` is
+known to be a number and ``a`` an array. Before and after, for a matrix ``tmp2`` reduced over its
+rows and a mean of all elements of ``tmp3``::
+
+    tmp2_bar = expand_reduced(g, tmp2, axis=1, keepdims=False) * tmp2
+    t_bar = expand_reduced(1.0 / reduced_count(tmp3, result), tmp3, axis=None, keepdims=False)
+
+    tmp2_bar = broadcast_like(g[:, None], tmp2) * tmp2
+    t_bar = broadcast_like(1.0 / tmp3.size, tmp3)
+
+which the peephole pass then reads as ``g[:, None] * tmp2``: what a person writes by hand.
+
+Identities (NumPy's definitions of the helpers, see ``overbar.runtime.helpers``):
+
+- ``expand_reduced(g, a, axis, keepdims) = broadcast_like(g[e], a)``, where ``e`` indexes every
+  axis of ``g`` with ``:`` and inserts ``None`` at each reduced axis; ``e`` is empty (and ``g``
+  is taken whole) with ``keepdims`` or ``axis=None``. Side conditions: ``a``'s rank is known
+  (the normalised axes and ``e`` depend on it) and ``axis`` and ``keepdims`` are literal
+  constants (an integer, a tuple of them, or None; True or False) that are valid for that rank;
+  otherwise the call stays.
+- ``reduced_count(a, y) = a.size``. Side conditions: ``y`` is known to be a number (shape
+  ``()``: the count is then every element of ``a``, ``np.size(a) // max(1, 1)``) and ``a`` is
+  known to be an array of rank one or more (so ``a.size`` is an attribute it has).
+
+Only the reverse sweep is rewritten: the forward sweep is the user's own lines.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from dataclasses import replace
+from typing import Any
+
+from overbar.runtime.interface import Runtime
+from overbar.transpiler.names import clone, names_in
+from overbar.transpiler.reverse import Adjoint
+
+
+def specialise(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
+    """The adjoint with the replacements above made in its reverse sweep."""
+    named = {name: value for name, value in adjoint.bindings}
+    helpers = {
+        "expand": {name for name, value in named.items() if value is runtime.expand_reduced},
+        "count": {name for name, value in named.items() if value is runtime.reduced_count},
+        "broadcast": next(
+            (name for name, value in named.items() if value is runtime.broadcast_like), None
+        ),
+    }
+    if not helpers["expand"] and not helpers["count"]:
+        return adjoint
+    taken = names_in(adjoint.tree) | set(named)
+    rewriter = _Rewriter(dict(adjoint.shapes), runtime, helpers, taken)
+    body = clone(adjoint.tree.body)
+    forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
+    reverse = [rewriter.visit(statement) for statement in reverse]
+    bindings = adjoint.bindings
+    if rewriter.broadcast_name is not None and rewriter.broadcast_name not in named:
+        bindings = bindings + ((rewriter.broadcast_name, runtime.broadcast_like),)
+    tree = copy.copy(adjoint.tree)
+    tree.body = forward + reverse
+    return replace(adjoint, tree=tree, bindings=bindings)
+
+
+class _Rewriter(ast.NodeTransformer):
+    def __init__(self, shapes: dict[str, Any], runtime: Runtime, helpers: dict, taken: set):
+        self.shapes, self.runtime, self.helpers, self.taken = shapes, runtime, helpers, taken
+        self.broadcast_name: str | None = None
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        self.generic_visit(node)
+        if not isinstance(node.func, ast.Name):
+            return node
+        if node.func.id in self.helpers["expand"]:
+            return self.expanded(node) or node
+        if node.func.id in self.helpers["count"]:
+            return self.counted(node) or node
+        return node
+
+    def rank(self, atom: ast.expr) -> int | None:
+        if not isinstance(atom, ast.Name):
+            return None
+        dims = self.runtime.shapes.dims(self.shapes.get(atom.id))
+        return None if dims is None else len(dims)
+
+    def expanded(self, call: ast.Call) -> ast.expr | None:
+        arguments = _arguments(call, ("y_bar", "x", "axis", "keepdims"), {"axis": None})
+        if arguments is None:
+            return None
+        g, a, axis, keepdims = (arguments.get(k) for k in ("y_bar", "x", "axis", "keepdims"))
+        rank = self.rank(a)
+        axes = _constant(axis)
+        kept = False if keepdims is None else _constant(keepdims)
+        if rank is None or axes is _UNKNOWN or kept not in (True, False):
+            return None
+        if axes is not None and not kept:
+            values = axes if isinstance(axes, tuple) else (axes,)
+            if not all(type(v) is int and -rank <= v < rank for v in values):
+                return None
+            reduced = {v % rank for v in values}
+            if len(reduced) != len(values):
+                return None
+            parts = [
+                ast.Constant(None) if i in reduced else ast.Slice(None, None, None)
+                for i in range(rank)
+            ]
+            g = ast.Subscript(
+                g, ast.Tuple(parts, ast.Load()) if rank > 1 else parts[0], ast.Load()
+            )
+        return ast.Call(ast.Name(self.broadcast(), ast.Load()), [g, a], [])
+
+    def counted(self, call: ast.Call) -> ast.expr | None:
+        arguments = _arguments(call, ("x", "y"), {})
+        if arguments is None:
+            return None
+        a, y = arguments["x"], arguments["y"]
+        if not isinstance(y, ast.Name) or self.runtime.shapes.dims(self.shapes.get(y.id)) != ():
+            return None
+        if not self.rank(a):
+            return None
+        return ast.Attribute(a, "size", ast.Load())
+
+    def broadcast(self) -> str:
+        if self.broadcast_name is None:
+            existing = self.helpers.get("broadcast")
+            name = "broadcast_like"
+            while name in self.taken:
+                name += "_"
+            self.broadcast_name = existing or name
+            self.taken.add(self.broadcast_name)
+        return self.broadcast_name
+
+
+_UNKNOWN = object()
+
+
+def _constant(node: ast.expr | None) -> Any:
+    """The literal value of ``node`` (an int, a tuple of ints, None, True or False)."""
+    if node is None:
+        return None
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        value = _constant(node.operand)
+        return -value if type(value) is int else _UNKNOWN
+    if isinstance(node, ast.Tuple):
+        values = tuple(_constant(element) for element in node.elts)
+        return _UNKNOWN if any(type(v) is not int for v in values) else values
+    return _UNKNOWN
+
+
+def _arguments(call: ast.Call, names: tuple[str, ...], defaults: dict) -> dict | None:
+    """The call's arguments by the helper's parameter names, or None for ``*`` and ``**``."""
+    if any(isinstance(a, ast.Starred) for a in call.args) or len(call.args) > len(names):
+        return None
+    found = dict(zip(names, call.args, strict=False))
+    for keyword in call.keywords:
+        if keyword.arg is None or keyword.arg not in names or keyword.arg in found:
+            return None
+        found[keyword.arg] = keyword.value
+    for name in names:
+        if name not in found and name not in defaults and name != "keepdims":
+            return None
+    return found

@@ -1,0 +1,106 @@
+"""The rewrites that read shapes (``specialise.py``) and scatter into one buffer
+(``accumulate.py``): where they apply, where a side condition fails, and every pass switched off
+giving the same gradient at several shapes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import overbar
+from overbar import Optimisations
+from tests.support import define
+
+# bodies of f(x, y), for x of rank one or more and y shaped like x
+PROGRAMS = {
+    "sum over the last axis": "m = np.sum(x * y, axis=-1)\n    return np.sum(np.log(1.0 + m * m))",
+    "sum over the first axis": "m = np.sum(np.sin(x), axis=0)\n    return np.sum(m * m)",
+    "sum over two axes": "m = np.sum(x * y, axis=(0, -1))\n    return np.sum(m * m)",
+    "sum keeping": "m = np.sum(x, axis=0, keepdims=True)\n    return np.sum((x - m) ** 2 * y)",
+    "mean of all": "return np.mean(x * y) * np.sum(x)",
+    "mean over an axis": "m = np.mean(x * y, axis=-1)\n    return np.sum(m * m)",
+    "max over an axis": "m = np.max(x, axis=-1)\n    return np.sum(np.exp(m) * np.sum(y))",
+    "stencil": (
+        "v = x[1:-1] + 0.3 * (x[2:] - 2.0 * x[1:-1] + x[:-2])\n    return np.sum(v * v * y[1:-1])"
+    ),
+    "slices read twice": "return np.sum(x[1:] * x[1:] + x[:-1] * y[1:] - x[0] * y[0])",
+    "repeated fancy index": (
+        "idx = np.array([0, 0, 1])\n    return np.sum(x[idx] * y[idx]) + np.sum(x[idx] ** 2)"
+    ),
+    "buffer read between": "a = x[1:] * 2.0\n    b = x[:-1] * a\n    return np.sum(b * y[1:] + a)",
+}
+
+SHAPES = {"vector": (5,), "matrix": (4, 3), "column": (4, 1), "row": (1, 4), "3-d": (3, 2, 4)}
+
+SWITCHES = [Optimisations.none()] + [
+    replace(Optimisations(), **{name: False}) for name in Optimisations.names()
+]
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_every_pass_switched_off_gives_the_same_gradient(name, shape):
+    if name == "sum over two axes" and len(SHAPES[shape]) < 2:
+        pytest.skip("two axes of a vector are one axis twice: the forward raises")
+    if name == "repeated fancy index" and SHAPES[shape][0] < 2:
+        pytest.skip("index 1 of one row: the forward raises")
+    f = define(f"def f(x, y):\n    {PROGRAMS[name]}\n")
+    rng = np.random.default_rng(len(name) + len(shape))
+    x = rng.uniform(0.3, 1.2, size=SHAPES[shape])
+    y = rng.uniform(-1.0, 1.0, size=SHAPES[shape])
+    optimised = overbar.grad(f, wrt=(0, 1))(x, y)
+    overbar.check_grad(f, [x, y], wrt=(0, 1), rtol=1e-5, atol=1e-7)
+    for optimisations in SWITCHES:
+        other = overbar.grad(f, wrt=(0, 1), optimise=optimisations, check=False)(x, y)
+        for mine, theirs in zip(optimised, other, strict=True):
+            assert np.shape(mine) == np.shape(theirs)
+            np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def source_of(name, x, y):
+    f = define(f"def f(x, y):\n    {PROGRAMS[name]}\n")
+    return overbar.grad(f, wrt=(0, 1)).source_for(x, y)
+
+
+def test_a_reduction_over_known_axes_is_broadcast_back_by_indexing():
+    text = source_of("sum over the last axis", np.ones((4, 3)), np.ones((4, 3)))
+    assert "expand_reduced" not in text and "[:, None]" in text
+    text = source_of("sum over two axes", np.ones((3, 2, 4)), np.ones((3, 2, 4)))
+    assert "expand_reduced" not in text and "[None, :, None]" in text
+    text = source_of("mean of all", np.ones((4, 3)), np.ones((4, 3)))
+    assert "reduced_count" not in text and ".size" in text
+
+
+def test_a_reduction_of_a_value_of_unknown_rank_keeps_the_helper():
+    f = define("def f(x, k):\n    return np.sum(np.sum(x * x, axis=k) ** 2)\n")
+    text = overbar.grad(f).source  # the general adjoint: no rank known
+    assert "expand_reduced" in text
+    text = overbar.grad(f).source_for(np.ones((3, 2)), 1)  # rank known, axis a variable
+    assert "expand_reduced" in text
+    overbar.check_grad(f, [np.arange(6.0).reshape(3, 2), 1])
+
+
+def test_a_mean_over_an_axis_keeps_its_count():
+    text = source_of("mean over an axis", np.ones((4, 3)), np.ones((4, 3)))
+    assert "reduced_count" in text  # the count is not every element
+
+
+def test_slices_scattered_into_one_array_accumulate_in_place():
+    text = source_of("stencil", np.ones(6), np.ones(6))
+    assert text.count("index_bar(") == 2  # one for x, one for y
+    assert "x_bar[1:-1] +=" in text and "x_bar[2:] +=" in text
+    assert "x_bar[1:-1] -=" in text  # a negated contribution is subtracted
+
+
+def test_repeated_array_indices_are_not_accumulated_with_plus_equals():
+    text = source_of("repeated fancy index", np.ones(4), np.ones(4))
+    assert "+=" not in text
+
+
+def test_a_scatter_whose_buffer_is_read_in_between_is_left_alone():
+    f = define("def f(x):\n    a = x[1:] * 2.0\n    return np.sum(a * x[:-1]) + np.sum(a)\n")
+    x = np.linspace(0.5, 1.5, 5)
+    overbar.check_grad(f, [x])
+    np.testing.assert_allclose(overbar.grad(f)(x), overbar.grad(f, optimise=False)(x), rtol=1e-12)
