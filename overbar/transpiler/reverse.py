@@ -54,9 +54,36 @@ from overbar.transpiler.primitive import (
     is_number,
 )
 from overbar.transpiler.shapes import Shapes
+from overbar.transpiler.syntax import (
+    COMMENT_MARKER,
+    Rename,
+    assign,
+    assigned,
+    assigned_within,
+    call,
+    comment,
+    if_statement,
+    is_comment,
+    is_read,
+    is_write,
+    load,
+    loop_target,
+    method_call,
+    store,
+    tuple_of,
+)
 from overbar.transpiler.templates import Substitution, Template, expression, template_of
 
-COMMENT_MARKER = "__overbar_comment__"
+# Other passes and the tests import these from here.
+__all__ = [
+    "COMMENT_MARKER",
+    "Adjoint",
+    "comment",
+    "differentiate",
+    "is_comment",
+    "is_write",
+    "seed_parameter",
+]
 
 
 @dataclass(frozen=True)
@@ -114,25 +141,6 @@ def differentiate(
         with_value,
         optimisations,
     ).run()
-
-
-def comment(text: str) -> ast.Expr:
-    """A statement that ``emit`` turns into the comment ``# text``."""
-    call = ast.Call(
-        func=ast.Name(id=COMMENT_MARKER, ctx=ast.Load()),
-        args=[ast.Constant(value=text)],
-        keywords=[],
-    )
-    return ast.Expr(value=call)
-
-
-def is_comment(statement: ast.stmt) -> bool:
-    return (
-        isinstance(statement, ast.Expr)
-        and isinstance(statement.value, ast.Call)
-        and isinstance(statement.value.func, ast.Name)
-        and statement.value.func.id == COMMENT_MARKER
-    )
 
 
 # -- the reverse sweep ------------------------------------------------------------------------
@@ -233,7 +241,7 @@ class _ReverseSweep:
         seed_keyword = seed_parameter(self.form.parameters)
         if self.as_pullback:
             self.names.take(seed_keyword)
-            seed_value = _load(seed_keyword)
+            seed_value = load(seed_keyword)
         elif (
             self.literal_seed
             and not self.with_value
@@ -241,8 +249,8 @@ class _ReverseSweep:
         ):
             seed_value = ast.Constant(1.0)  # a number: nothing to check, its value not needed
         else:
-            seed_value = _call(seed_name, result)
-        self.reverse = [_assign(result_bar, seed_value)]
+            seed_value = call(seed_name, result)
+        self.reverse = [assign(result_bar, seed_value)]
         if isinstance(result, ast.Name) and self.activity.is_active(result):
             self.defined.add(result.id)
         elif self.activity.is_active(result):
@@ -255,23 +263,23 @@ class _ReverseSweep:
         for name in self.activity.wrt:
             if name not in self.defined:
                 zero = self.bind("zero_gradient", self.runtime.zero_gradient)
-                self.reverse.append(_assign(self.bar(name), _call(zero, _load(name))))
+                self.reverse.append(assign(self.bar(name), call(zero, load(name))))
             elif name in self.maybe_zero:
                 self.reverse.append(self.shaped(name))
-            gradients.append(_load(self.bar(name)))
-        returned = gradients[0] if len(gradients) == 1 else _tuple(gradients)
+            gradients.append(load(self.bar(name)))
+        returned = gradients[0] if len(gradients) == 1 else tuple_of(gradients)
         prologue, forward, reverse = self.remove_unread_pushes(forward, self.reverse)
         if isinstance(result, ast.Name) and self.pops.get(result.id):
             value = self.names.fresh(f"{result.id}_value")
-            forward.append(_assign(value, result))  # the reverse sweep restores older values
-            result = _load(value)
+            forward.append(assign(value, result))  # the reverse sweep restores older values
+            result = load(value)
         arguments = clone(self.form.tree.args)
         if self.as_pullback:
-            reverse.append(ast.Return(value=_tuple(gradients)))
+            reverse.append(ast.Return(value=tuple_of(gradients)))
             arguments.kwonlyargs.append(ast.arg(arg=seed_keyword))
             arguments.kw_defaults.append(None)
         elif self.with_value:
-            reverse.append(ast.Return(value=_tuple([result, returned])))
+            reverse.append(ast.Return(value=tuple_of([result, returned])))
         else:
             reverse.append(ast.Return(value=returned))
         tree = ast.FunctionDef(
@@ -305,7 +313,7 @@ class _ReverseSweep:
     # forward sweep: the user's lines, plus pushes and trip counts
 
     def push(self, name: str) -> ast.stmt:
-        statement = ast.Expr(value=_method(self.stack, "append", _load(name)))
+        statement = ast.Expr(value=method_call(self.stack, "append", load(name)))
         self.pushes.setdefault(name, []).append(statement)
         return statement
 
@@ -313,19 +321,19 @@ class _ReverseSweep:
         """Push a copy of what ``y[index] = v`` overwrites; the reverse sweep writes it back."""
         self.writes = True
         written = statement.targets[0]
-        array = _load(written.value.id)
+        array = load(written.value.id)
         if self.activity.is_active(statement.value):
             index = index_value(clone(written.slice), self.bind("slice", builtins.slice))
-            saved = _call(self.bind("saved_region", self.runtime.saved_region), array, index)
+            saved = call(self.bind("saved_region", self.runtime.saved_region), array, index)
         else:
             region = ast.Subscript(value=array, slice=clone(written.slice), ctx=ast.Load())
             method = ast.Attribute(value=region, attr="copy", ctx=ast.Load())
             saved = ast.Call(func=method, args=[], keywords=[])
-        return ast.Expr(value=_method(self.stack, "append", saved))
+        return ast.Expr(value=method_call(self.stack, "append", saved))
 
     def pop(self, target: str, name: str) -> ast.stmt:
         """``target = stack.pop()``, restoring ``name`` (removed with ``name``'s pushes)."""
-        statement = _assign(target, _method(self.stack, "pop"))
+        statement = assign(target, method_call(self.stack, "pop"))
         self.pops.setdefault(name, []).append(statement)
         return statement
 
@@ -339,7 +347,7 @@ class _ReverseSweep:
             if is_write(statement):
                 out.extend([self.save_region(statement), statement])
             elif isinstance(statement, ast.Assign):
-                targets = _assigned(statement)
+                targets = assigned(statement)
                 for name in targets:
                     if name in bound:
                         out.append(self.push(name))
@@ -356,28 +364,28 @@ class _ReverseSweep:
                 orelse, bound_else, definite_else = self.forward_block(
                     statement.orelse, set(bound), set(definite)
                 )
-                out.append(_if(statement.test, body, orelse, statement))
+                out.append(if_statement(statement.test, body, orelse, statement))
                 bound = bound_body | bound_else
                 definite = definite_body & definite_else
             elif isinstance(statement, ast.For | ast.While):
                 trips = self.names.fresh("trips")
                 self.trips[id(statement)] = trips
-                inside = bound | _assigned_within(statement)
+                inside = bound | assigned_within(statement)
                 body, _, _ = self.forward_block(
-                    statement.body, inside, definite | _loop_target(statement)
+                    statement.body, inside, definite | loop_target(statement)
                 )
                 if isinstance(statement, ast.For):
                     body.append(self.push(statement.target.id))
                 loop = copy.copy(statement)
                 loop.body = body
                 if self.runs_through_a_range(statement):  # as many trips as the range is long
-                    length = _call(self.bind("len", builtins.len), statement.iter)
-                    out.extend([loop, _assign(trips, length)])
+                    length = call(self.bind("len", builtins.len), statement.iter)
+                    out.extend([loop, assign(trips, length)])
                 else:
-                    counted = ast.BinOp(left=_load(trips), op=ast.Add(), right=ast.Constant(1))
-                    body.append(_assign(trips, counted))
-                    out.extend([_assign(trips, ast.Constant(0)), loop])
-                out.append(ast.Expr(value=_method(self.stack, "append", _load(trips))))
+                    counted = ast.BinOp(left=load(trips), op=ast.Add(), right=ast.Constant(1))
+                    body.append(assign(trips, counted))
+                    out.extend([assign(trips, ast.Constant(0)), loop])
+                out.append(ast.Expr(value=method_call(self.stack, "append", load(trips))))
                 bound = inside
             else:
                 out.append(statement)
@@ -389,7 +397,7 @@ class _ReverseSweep:
         return (
             isinstance(statement, ast.For)
             and isinstance(statement.iter, ast.Name)
-            and statement.iter.id not in _assigned_within(statement)
+            and statement.iter.id not in assigned_within(statement)
             and self.shapes.get(statement.iter.id) == self.runtime.shapes.RANGE
         )
 
@@ -431,10 +439,12 @@ class _ReverseSweep:
         maybe_zero = branches[0][2] | branches[1][2]
         for reversed_block, defined_here, _ in branches:
             for name in sorted(defined - defined_here):
-                reversed_block.append(_assign(self.bar(name), ast.Constant(0.0)))
+                reversed_block.append(assign(self.bar(name), ast.Constant(0.0)))
                 maybe_zero.add(name)
         self.defined, self.maybe_zero = defined, maybe_zero & defined
-        self.reverse.append(_if(statement.test, branches[0][0], branches[1][0], statement))
+        self.reverse.append(
+            if_statement(statement.test, branches[0][0], branches[1][0], statement)
+        )
 
     def reverse_loop(self, statement: ast.For | ast.While) -> None:
         trips = self.trips[id(statement)]
@@ -442,7 +452,7 @@ class _ReverseSweep:
         local = self.iteration_local(statement)
         reached = self.reached_in(statement.body) - local
         for name in sorted(reached - self.defined):
-            self.reverse.append(_assign(self.bar(name), ast.Constant(0.0)))
+            self.reverse.append(assign(self.bar(name), ast.Constant(0.0)))
         entry = (self.defined | reached) - local
         # An adjoint may hold the runtime zero at the top of the reversed body if it did before
         # the loop, was set to zero just now, or the body leaves it unset (a dry run tells).
@@ -458,11 +468,11 @@ class _ReverseSweep:
             head.append(self.pop(statement.target.id, statement.target.id))
         body = head + self.reverse_block(statement.body)
         for name in sorted(entry - self.defined):
-            body.append(_assign(self.bar(name), ast.Constant(0.0)))
+            body.append(assign(self.bar(name), ast.Constant(0.0)))
         self.defined, self.maybe_zero = set(entry), maybe_zero
         counter = self.counter
-        steps = _call(self.bind("range", builtins.range), _load(trips))
-        loop = ast.For(target=_store(counter), iter=steps, body=body, orelse=[])
+        steps = call(self.bind("range", builtins.range), load(trips))
+        loop = ast.For(target=store(counter), iter=steps, body=body, orelse=[])
         self.reverse.extend(self.own_scattered_adjoints(loop))
         self.reverse.append(ast.copy_location(loop, statement))
 
@@ -494,15 +504,15 @@ class _ReverseSweep:
                 if kind == "scatter":
                     g, _, index = parts
                     add_at = self.bind("add_at", self.runtime.add_at)
-                    replacement = ast.Expr(value=_call(add_at, _load(adjoint), index, g))
+                    replacement = ast.Expr(value=call(add_at, load(adjoint), index, g))
                 else:
                     part, index = parts
                     take = self.bind("take_in_place", self.runtime.take_in_place)
-                    replacement = _assign(part, _call(take, _load(adjoint), index))
+                    replacement = assign(part, call(take, load(adjoint), index))
                 loop.body[position] = ast.copy_location(replacement, statement)
             own = self.bind("own", self.runtime.own)
-            array = _load(self.adjoint_owner(adjoint))
-            owned.append(_assign(adjoint, _call(own, _load(adjoint), array)))
+            array = load(self.adjoint_owner(adjoint))
+            owned.append(assign(adjoint, call(own, load(adjoint), array)))
         return owned
 
     def adjoint_owner(self, adjoint: str) -> str:
@@ -558,18 +568,18 @@ class _ReverseSweep:
 
     def iteration_local(self, loop: ast.For | ast.While) -> set[str]:
         """Names each iteration assigns before reading, and nothing outside the loop reads."""
-        assigned: set[str] = set()
+        written: set[str] = set()
         read_first: set[str] = set()
         nested: set[str] = set()
         for statement in loop.body:
-            reads = {n.id for n in ast.walk(statement) if _is_read(n)}
-            read_first |= reads - assigned
+            reads = {n.id for n in ast.walk(statement) if is_read(n)}
+            read_first |= reads - written
             if isinstance(statement, ast.Assign):
-                assigned.update(_assigned(statement))
+                written.update(assigned(statement))
             else:
-                nested.update(_assigned_within(statement))
-        outside = {n.id for n in ast.walk(self.form.tree) if _is_read(n) and not _within(n, loop)}
-        return assigned - read_first - nested - outside
+                nested.update(assigned_within(statement))
+        outside = {n.id for n in ast.walk(self.form.tree) if is_read(n) and not _within(n, loop)}
+        return written - read_first - nested - outside
 
     def source_line(self, statement: ast.stmt) -> str:
         text = linecache.getline(self.parsed.filename, statement.lineno).strip()
@@ -577,7 +587,7 @@ class _ReverseSweep:
 
     def reverse_line(self, statement: ast.Assign) -> None:
         target = statement.targets[0]
-        outputs = _assigned(statement)
+        outputs = assigned(statement)
         pushed = self.overwritten.get(id(statement), [])
         overwrites = bool(pushed)
         live = [name for name in outputs if name in self.activity.active]
@@ -604,13 +614,13 @@ class _ReverseSweep:
             )
         if output in self.maybe_zero:
             self.reverse.append(self.shaped(output))
-        output_bar = _load(self.bar(output))
+        output_bar = load(self.bar(output))
         reads_itself = output in application.input_names()
         earlier = output
         if reads_itself:  # `a = a * b`: the rule needs the adjoint and value of both a's
             captured = self.temporary()
-            self.reverse.append(_assign(captured, output_bar))
-            output_bar = _load(captured)
+            self.reverse.append(assign(captured, output_bar))
+            output_bar = load(captured)
             if overwrites:
                 earlier = self.temporary()
                 self.previous[earlier] = output
@@ -639,12 +649,12 @@ class _ReverseSweep:
             if output in self.sequences:  # the rule reads t̄ like t: arrays, no runtime zeros
                 like = self.bind("elements_like", self.runtime.elements_like)
                 shaped = self.temporary()
-                self.reverse.append(_assign(shaped, _call(like, output_bar, _load(earlier))))
-                output_bar = _load(shaped)
+                self.reverse.append(assign(shaped, call(like, output_bar, load(earlier))))
+                output_bar = load(shaped)
             skipped = self.cancelled.get(id(statement))
             self.apply_rule(output, _as_square(application), output_bar, earlier, skipped)
         if overwrites:
-            restore = _assign(output, _load(earlier)) if reads_itself else None
+            restore = assign(output, load(earlier)) if reads_itself else None
             if restore is not None:
                 self.pops.setdefault(output, []).append(restore)
                 self.reverse.append(restore)
@@ -669,24 +679,24 @@ class _ReverseSweep:
         otherwise ``item_bar`` builds it with the runtime zero."""
         container, index = application.positional
         if earlier != output:  # t = t[0]: the tuple indexed is the overwritten value
-            container = _Rename(output, earlier).visit(clone(container))
-            index = _Rename(output, earlier).visit(clone(index))
+            container = Rename(output, earlier).visit(clone(container))
+            index = Rename(output, earlier).visit(clone(index))
         length = self.sequence_length(container)
         position = index.value if isinstance(index, ast.Constant) else None
         if length is not None and type(position) is int and -length <= position < length:
             parts: list[ast.expr] = [ast.Constant(0.0) for _ in range(length)]
             parts[position] = output_bar
-            self.accumulate(container, _tuple(parts))
+            self.accumulate(container, tuple_of(parts))
             return
         item_bar = self.bind("item_bar", self.runtime.item_bar)
-        contribution = _call(item_bar, output_bar, container, index)
+        contribution = call(item_bar, output_bar, container, index)
         self.accumulate(container, contribution, may_be_zero=True)
 
     def unread_elements(self, name: str) -> set[int]:
         """The positions of the tuple ``name`` that no line reads, when every read of it is
         ``y = name[k]`` for a literal k: the adjoint there is always zero (t̄ is added to only
         where t is read, and those reads give the literal 0.0 at every other position)."""
-        length = self.sequence_length(_load(name))
+        length = self.sequence_length(load(name))
         if length is None:
             return set()
         allowed, read = set(), set()
@@ -703,7 +713,7 @@ class _ReverseSweep:
                 allowed.add(id(value.value))
                 read.add(value.slice.value % length)
         for node in ast.walk(self.form.tree):
-            if _is_read(node) and node.id == name and id(node) not in allowed:
+            if is_read(node) and node.id == name and id(node) not in allowed:
                 return set()  # passed on whole, copied, unpacked, returned, ...
         return set(range(length)) - read
 
@@ -734,11 +744,11 @@ class _ReverseSweep:
         parts = []
         for name in outputs:
             defined = name in self.activity.active and name in self.defined
-            parts.append(_load(self.bar(name)) if defined else ast.Constant(0.0))
+            parts.append(load(self.bar(name)) if defined else ast.Constant(0.0))
             self.defined.discard(name)
             self.maybe_zero.discard(name)
         if self.activity.is_active(source):
-            self.accumulate(source, _tuple(parts))
+            self.accumulate(source, tuple_of(parts))
         self.reverse.extend(self.pop(name, name) for name in reversed(pushed))
 
     def reverse_write(self, statement: ast.Assign) -> None:
@@ -752,15 +762,15 @@ class _ReverseSweep:
             index = index_value(clone(written.slice), self.bind("slice", builtins.slice))
             take = self.bind("take_and_zero", self.runtime.take_and_zero)
             part = self.temporary()
-            target = ast.Tuple(elts=[_store(part), _store(self.bar(array))], ctx=ast.Store())
+            target = ast.Tuple(elts=[store(part), store(self.bar(array))], ctx=ast.Store())
             self.reverse.append(
-                ast.Assign(targets=[target], value=_call(take, _load(self.bar(array)), index))
+                ast.Assign(targets=[target], value=call(take, load(self.bar(array)), index))
             )
             if self.activity.is_active(value):
                 unbroadcast = self.bind("unbroadcast", self.runtime.unbroadcast)
-                self.accumulate(value, _call(unbroadcast, _load(part), clone(value)))
-        restore = ast.Subscript(value=_load(array), slice=clone(written.slice), ctx=ast.Store())
-        self.reverse.append(ast.Assign(targets=[restore], value=_method(self.stack, "pop")))
+                self.accumulate(value, call(unbroadcast, load(part), clone(value)))
+        restore = ast.Subscript(value=load(array), slice=clone(written.slice), ctx=ast.Store())
+        self.reverse.append(ast.Assign(targets=[restore], value=method_call(self.stack, "pop")))
 
     def reverse_append(self, statement: ast.Expr) -> None:
         """``xs.append(v)``:  v̄ += the last element of x̄s, which loses it; xs loses v."""
@@ -769,13 +779,13 @@ class _ReverseSweep:
         if receiver in self.activity.active and receiver in self.defined:
             split = self.bind("split_last", self.runtime.split_last)
             last = self.temporary()
-            target = ast.Tuple(elts=[_store(last), _store(self.bar(receiver))], ctx=ast.Store())
+            target = ast.Tuple(elts=[store(last), store(self.bar(receiver))], ctx=ast.Store())
             self.reverse.append(
-                ast.Assign(targets=[target], value=_call(split, _load(self.bar(receiver))))
+                ast.Assign(targets=[target], value=call(split, load(self.bar(receiver))))
             )
             if self.activity.is_active(value):
-                self.accumulate(value, _load(last), may_be_zero=True)
-        self.reverse.append(ast.Expr(value=_method(receiver, "pop")))
+                self.accumulate(value, load(last), may_be_zero=True)
+        self.reverse.append(ast.Expr(value=method_call(receiver, "pop")))
 
     def built_as_tuple(self, name: str) -> bool:
         """Whether every binding of ``name`` is a display, a call of the user's own function,
@@ -805,7 +815,7 @@ class _ReverseSweep:
         """``x_bar = adjoint_like(x_bar, x)``: a runtime zero becomes zeros shaped like x."""
         helper = self.bind("adjoint_like", self.runtime.adjoint_like)
         self.maybe_zero.discard(name)
-        return _assign(self.bar(name), _call(helper, _load(self.bar(name)), _load(name)))
+        return assign(self.bar(name), call(helper, load(self.bar(name)), load(name)))
 
     def remove_unread_pushes(
         self, forward: list[ast.stmt], reverse: list[ast.stmt]
@@ -820,7 +830,7 @@ class _ReverseSweep:
         for name in sorted(read - value_read):
             shape_of = self.bind("shape_of", self.runtime.shape_of)
             for push in self.pushes.get(name, []):
-                push.value.args = [_call(shape_of, _load(name))]
+                push.value.args = [call(shape_of, load(name))]
         drop = {id(n) for name in unread for n in self.pushes[name] + self.pops.get(name, [])}
         for name in unread:
             self.pops.pop(name, None)
@@ -828,10 +838,10 @@ class _ReverseSweep:
         prologue = []
         kept = sorted(self.maybe_unbound - unread - set(self.form.parameters))
         if kept:  # first bound inside a loop or branch, but saved before every assignment
-            targets = [_store(name) for name in kept]
+            targets = [store(name) for name in kept]
             prologue.append(ast.Assign(targets=targets, value=ast.Constant(None)))
         if self.trips or self.writes or any(name not in unread for name in self.pushes):
-            prologue.insert(0, _assign(self.stack, ast.List(elts=[], ctx=ast.Load())))
+            prologue.insert(0, assign(self.stack, ast.List(elts=[], ctx=ast.Load())))
         return prologue, forward, reverse
 
     def shape_only_arguments(self, statements: list[ast.stmt]) -> set[int]:
@@ -875,11 +885,11 @@ class _ReverseSweep:
         values = bound
         if earlier != output:  # the rule reads the overwritten value under its saved name
             values = {
-                key: _Rename(output, earlier).visit(clone(atom)) for key, atom in bound.items()
+                key: Rename(output, earlier).visit(clone(atom)) for key, atom in bound.items()
             }
         same_shape = _operands_shaped_like_output(application)
         if earlier != output:
-            same_shape = [_Rename(output, earlier).visit(clone(a)) for a in same_shape]
+            same_shape = [Rename(output, earlier).visit(clone(a)) for a in same_shape]
         statements, entries = self.inline(
             template, values, output, output_bar, [ast.dump(a) for a in same_shape]
         )
@@ -911,7 +921,7 @@ class _ReverseSweep:
                 name = statement.targets[0].id
                 (pure if self.is_pure(application.primal) else impure).add(name)
             else:
-                impure.update(_assigned_within(statement))
+                impure.update(assigned_within(statement))
         return frozenset(pure - impure)
 
     def floating_names(self) -> frozenset[str]:
@@ -927,7 +937,7 @@ class _ReverseSweep:
                     is_floating = False
                 (floating if is_floating else other).add(node.targets[0].id)
             elif isinstance(node, ast.Assign | ast.For):
-                other.update(_assigned_within(node))
+                other.update(assigned_within(node))
         return frozenset(floating - other)
 
     def is_pure(self, primal: Any) -> bool:
@@ -981,7 +991,7 @@ class _ReverseSweep:
         pullback.prepare()
         self.subroutines.append(pullback)
         name = self.bind(f"{function.__name__}_pullback", pullback)
-        rename = _Rename(output, earlier) if earlier != output else None
+        rename = Rename(output, earlier) if earlier != output else None
 
         def value(atom: ast.expr) -> ast.expr:
             atom = clone(atom)
@@ -991,15 +1001,15 @@ class _ReverseSweep:
         keywords.append(
             ast.keyword(arg=seed_parameter(list(signature.parameters)), value=output_bar)
         )
-        call = ast.Call(
-            func=_load(name), args=[value(a) for a in application.positional], keywords=keywords
+        pullback_call = ast.Call(
+            func=load(name), args=[value(a) for a in application.positional], keywords=keywords
         )
         parts = [self.temporary() for _ in wrt]
-        target = ast.Tuple(elts=[_store(p) for p in parts], ctx=ast.Store())
-        self.reverse.append(ast.Assign(targets=[target], value=call))
+        target = ast.Tuple(elts=[store(p) for p in parts], ctx=ast.Store())
+        self.reverse.append(ast.Assign(targets=[target], value=pullback_call))
         for parameter, part in zip(wrt, parts, strict=True):
             argument = bound.arguments[parameter]  # a tuple's adjoint may hold runtime zeros
-            self.accumulate(argument, _load(part), isinstance(argument, ast.Tuple | ast.List))
+            self.accumulate(argument, load(part), isinstance(argument, ast.Tuple | ast.List))
 
     def call_shapes(
         self, signature: inspect.Signature, bound: inspect.BoundArguments
@@ -1113,19 +1123,19 @@ class _ReverseSweep:
         same_shape: list[str],
     ) -> tuple[list[ast.stmt], list[ast.expr | None]]:
         replacements: dict[str, ast.expr] = {
-            template.output: _load(output),
+            template.output: load(output),
             template.output_bar: output_bar,
             **bound,
         }
         for local in sorted(template.local_names):
-            replacements[local] = _load(self.temporary())
+            replacements[local] = load(self.temporary())
         for name, value in template.global_values:
-            replacements[name] = _load(self.bind(name, value))
+            replacements[name] = load(self.bind(name, value))
         substitute = Substitution(
             replacements,
             self.bind("unbroadcast", self.runtime.unbroadcast),
             same_shape,
-            lambda g, operand: self.summed_to(g, self.shape_of(_load(output)), operand),
+            lambda g, operand: self.summed_to(g, self.shape_of(load(output)), operand),
         )
         statements = [substitute.visit(clone(s)) for s in template.body]
         entries = [
@@ -1197,9 +1207,9 @@ class _ReverseSweep:
             parts = contribution.elts
         else:
             names = [self.temporary() for _ in argument.elts]
-            target = ast.Tuple(elts=[_store(n) for n in names], ctx=ast.Store())
+            target = ast.Tuple(elts=[store(n) for n in names], ctx=ast.Store())
             self.reverse.append(ast.Assign(targets=[target], value=contribution))
-            parts = [_load(n) for n in names]
+            parts = [load(n) for n in names]
         for element, part in zip(argument.elts, parts, strict=True):
             if self.activity.is_active(element) and not _is_literal_zero(part):
                 self.accumulate(element, part, may_be_zero)
@@ -1212,16 +1222,16 @@ class _ReverseSweep:
         adjoint = self.bar(name)
         if name in self.defined and name in self.sequences:
             add = self.bind("add_elementwise", self.runtime.add_elementwise)
-            contribution = _call(add, _load(adjoint), contribution)
+            contribution = call(add, load(adjoint), contribution)
         elif name in self.defined:
-            contribution = ast.BinOp(left=_load(adjoint), op=ast.Add(), right=contribution)
+            contribution = ast.BinOp(left=load(adjoint), op=ast.Add(), right=contribution)
             may_be_zero = may_be_zero and name in self.maybe_zero
         if may_be_zero and name not in self.sequences:
             self.maybe_zero.add(name)
         else:
             self.maybe_zero.discard(name)
         self.defined.add(name)
-        self.reverse.append(_assign(adjoint, contribution))
+        self.reverse.append(assign(adjoint, contribution))
 
     def unsupported(
         self, statement: ast.stmt, what: str, advice: str = "it is not supported yet"
@@ -1297,76 +1307,6 @@ def _namespace_names(parsed: ParsedFunction) -> set[str]:
     return set(namespace.closure)
 
 
-def _load(name: str) -> ast.Name:
-    return ast.Name(id=name, ctx=ast.Load())
-
-
-def _store(name: str) -> ast.Name:
-    return ast.Name(id=name, ctx=ast.Store())
-
-
-def _assign(name: str, value: ast.expr) -> ast.Assign:
-    return ast.Assign(targets=[_store(name)], value=value)
-
-
-def _call(function: str, *arguments: ast.expr) -> ast.Call:
-    return ast.Call(func=_load(function), args=list(arguments), keywords=[])
-
-
-def _tuple(elements: list[ast.expr]) -> ast.Tuple:
-    return ast.Tuple(elts=list(elements), ctx=ast.Load())
-
-
-class _Rename(ast.NodeTransformer):
-    def __init__(self, old: str, new: str):
-        self.old, self.new = old, new
-
-    def visit_Name(self, node: ast.Name) -> ast.Name:
-        return _load(self.new) if node.id == self.old else node
-
-
-def _method(owner: str, method: str, *arguments: ast.expr) -> ast.Call:
-    function = ast.Attribute(value=_load(owner), attr=method, ctx=ast.Load())
-    return ast.Call(func=function, args=list(arguments), keywords=[])
-
-
-def _if(test: ast.expr, body: list, orelse: list, where: ast.stmt) -> ast.If:
-    statement = ast.If(test=clone(test), body=body or [ast.Pass()], orelse=orelse)
-    return ast.copy_location(statement, where)
-
-
-def _assigned(statement: ast.Assign) -> list[str]:
-    """The names ``statement`` binds (a write into ``y[i]`` binds none)."""
-    return [
-        n.id
-        for t in statement.targets
-        if not isinstance(t, ast.Subscript)
-        for n in ast.walk(t)
-        if isinstance(n, ast.Name)
-    ]
-
-
-def is_write(statement: ast.stmt) -> bool:
-    """``y[index] = value``: a write into an array."""
-    return isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Subscript)
-
-
-def _assigned_within(statement: ast.stmt) -> set[str]:
-    names = set()
-    for node in ast.walk(statement):
-        if isinstance(node, ast.Assign):
-            names.update(_assigned(node))
-        elif isinstance(node, ast.For):
-            names.update(_loop_target(node))
-    return names
-
-
-def _loop_target(statement: ast.stmt) -> set[str]:
-    if isinstance(statement, ast.For):
-        return {n.id for n in ast.walk(statement.target) if isinstance(n, ast.Name)}
-    return set()
-
-
 def _sequence_names(form: NormalForm, known: set[str]) -> set[str]:
     """Names bound to tuples or lists: those ``known`` to be (shape inference sees tuples your
     helpers return), by a display, as the source of an unpacking, or by assignment from such a
@@ -1435,10 +1375,6 @@ def _mentions(statement: ast.stmt, name: str) -> bool:
     return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(statement))
 
 
-def _is_read(node: ast.AST) -> bool:
-    return isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-
-
 def _within(node: ast.AST, container: ast.AST) -> bool:
     return any(child is node for child in ast.walk(container))
 
@@ -1484,7 +1420,7 @@ def _read_after_restore(
                     statement.test if isinstance(statement, ast.If | ast.While) else statement.iter
                 )
                 for node in ast.walk(header):
-                    if _is_read(node):
+                    if is_read(node):
                         name = previous.get(node.id, node.id)
                         read.add(name)
                         value_read.add(name)
@@ -1492,7 +1428,7 @@ def _read_after_restore(
                     visit(inner)
                 continue
             for node in ast.walk(statement):
-                if _is_read(node):
+                if is_read(node):
                     note(node)
 
     visit(statements)
