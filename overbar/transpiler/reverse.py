@@ -39,7 +39,7 @@ from overbar.runtime.registry import NON_DIFFERENTIABLE, VARIABLE, Rule
 from overbar.transpiler.activity import Activity
 from overbar.transpiler.fence import is_append
 from overbar.transpiler.invariance import cancelled_subtrahends
-from overbar.transpiler.names import NameAllocator, clone, names_in
+from overbar.transpiler.names import clone, names_in
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.parse import MISSING, ParsedFunction
@@ -54,6 +54,7 @@ from overbar.transpiler.primitive import (
     is_number,
 )
 from overbar.transpiler.shapes import Shapes
+from overbar.transpiler.sweep_state import SweepState
 from overbar.transpiler.syntax import (
     COMMENT_MARKER,
     Rename,
@@ -159,121 +160,78 @@ class _ReverseSweep:
         with_value: bool = True,
         optimisations: Optimisations = ALL,
     ):
-        self.shapes = dict(shapes or {})
+        self.state = SweepState(parsed, form, activity, runtime, shapes)
         self.with_value = with_value
         self.literal_seed = optimisations.seed
         # s = a - m before a softmax: m gets no gradient from this line (see invariance.py)
         self.cancelled = (
-            cancelled_subtrahends(form, parsed.namespace, runtime, self.shapes)
+            cancelled_subtrahends(form, parsed.namespace, runtime, self.state.shapes)
             if optimisations.stabilisers
             else {}
         )
         self.pullback_of = pullback_of
         self.as_pullback = as_pullback
         self.subroutines: list[Any] = []
-        self.parsed = parsed
-        self.form = form
-        self.activity = activity
-        self.runtime = runtime
-        self.names = NameAllocator(form.taken_names | _namespace_names(parsed))
-        self.adjoint_names: dict[str, str] = {}
-        self.defined: set[str] = set()
-        self.maybe_zero: set[str] = set()
-        self.reverse: list[ast.stmt] = []
         suffix = "pullback" if as_pullback else "grad"
-        self.function_name = self.names.fresh(f"{form.tree.name}_{suffix}")
-        self.stack = self.names.fresh("stack")
-        self.counter = self.names.fresh("_")  # reverse loops count with it; nesting is harmless
+        # The order of these names is part of the output: the function's, then the stack's.
+        self.function_name = self.state.names.fresh(f"{form.tree.name}_{suffix}")
+        self.stack = self.state.names.fresh("stack")
+        # reverse loops count with it; nesting is harmless
+        self.counter = self.state.names.fresh("_")
         self.pushes: dict[str, list[ast.stmt]] = {}
         self.pops: dict[str, list[ast.stmt]] = {}
         self.overwritten: dict[int, list[str]] = {}  # statement -> the names pushed before it
         self.maybe_unbound: set[str] = set()
-        self.previous: dict[str, str] = {}
         self.trips: dict[int, str] = {}
         self.writes = False
-        self.temporaries: set[str] = set(form.temporaries)
-        self.sequences = _sequence_names(
-            form, {name for name, shape in self.shapes.items() if self.is_sequence_shape(shape)}
-        )
-        self.bindings: dict[str, Any] = {}
-        self.binding_names: dict[int, str] = {}
-
-    # names
-
-    def bar(self, name: str) -> str:
-        if name not in self.adjoint_names:
-            self.adjoint_names[name] = self.names.fresh(f"{name}_bar")
-            if name in self.form.temporaries:
-                self.temporaries.add(self.adjoint_names[name])
-        return self.adjoint_names[name]
-
-    def temporary(self) -> str:
-        name = self.names.numbered("tmp")
-        self.temporaries.add(name)
-        return name
-
-    def bind(self, preferred: str, value: Any) -> str:
-        """A name under which the generated code can read ``value``."""
-        if id(value) in self.binding_names:
-            return self.binding_names[id(value)]
-        if (
-            preferred not in self.form.local_names
-            and self.parsed.namespace is not None
-            and self.parsed.namespace.lookup(preferred) is value
-        ):
-            name = preferred
-        else:
-            name = self.names.fresh(preferred)
-            self.bindings[name] = value
-        self.names.take(name)
-        self.binding_names[id(value)] = name
-        return name
 
     # the sweep
 
     def run(self) -> Adjoint:
-        body = self.form.tree.body
+        body = self.state.form.tree.body
         statements, result = body[:-1], body[-1].value
-        parameters = set(self.form.parameters)
+        parameters = set(self.state.form.parameters)
         forward, _, _ = self.forward_block(statements, set(parameters), set(parameters))
-        seed_name = self.bind("seed", self.runtime.seed)
-        result_bar = self.bar(result.id) if isinstance(result, ast.Name) else self.temporary()
-        seed_keyword = seed_parameter(self.form.parameters)
+        seed_name = self.state.bind("seed", self.state.runtime.seed)
+        result_bar = (
+            self.state.bar(result.id) if isinstance(result, ast.Name) else self.state.temporary()
+        )
+        seed_keyword = seed_parameter(self.state.form.parameters)
         if self.as_pullback:
-            self.names.take(seed_keyword)
+            self.state.names.take(seed_keyword)
             seed_value = load(seed_keyword)
         elif (
             self.literal_seed
             and not self.with_value
-            and self.runtime.shapes.dims(self.shape_of(result)) == ()
+            and self.state.runtime.shapes.dims(self.state.shape_of(result)) == ()
         ):
             seed_value = ast.Constant(1.0)  # a number: nothing to check, its value not needed
         else:
             seed_value = call(seed_name, result)
-        self.reverse = [assign(result_bar, seed_value)]
-        if isinstance(result, ast.Name) and self.activity.is_active(result):
-            self.defined.add(result.id)
-        elif self.activity.is_active(result):
+        self.state.reverse = [assign(result_bar, seed_value)]
+        if isinstance(result, ast.Name) and self.state.activity.is_active(result):
+            self.state.defined.add(result.id)
+        elif self.state.activity.is_active(result):
             raise InternalError(
-                f"the result of {self.form.tree.name} is not a name in normal form",
-                self.parsed.location(body[-1]),
+                f"the result of {self.state.form.tree.name} is not a name in normal form",
+                self.state.parsed.location(body[-1]),
             )
-        self.reverse.extend(self.reverse_block(statements))
+        self.state.reverse.extend(self.reverse_block(statements))
         gradients = []
-        for name in self.activity.wrt:
-            if name not in self.defined:
-                zero = self.bind("zero_gradient", self.runtime.zero_gradient)
-                self.reverse.append(assign(self.bar(name), call(zero, load(name))))
-            elif name in self.maybe_zero:
-                self.reverse.append(self.shaped(name))
-            gradients.append(load(self.bar(name)))
+        for name in self.state.activity.wrt:
+            if name not in self.state.defined:
+                zero = self.state.bind("zero_gradient", self.state.runtime.zero_gradient)
+                self.state.reverse.append(assign(self.state.bar(name), call(zero, load(name))))
+            elif name in self.state.maybe_zero:
+                self.state.reverse.append(self.state.shaped(name))
+            gradients.append(load(self.state.bar(name)))
         returned = gradients[0] if len(gradients) == 1 else tuple_of(gradients)
-        prologue, forward, reverse = self.remove_unread_pushes(forward, self.reverse)
+        prologue, forward, reverse = self.remove_unread_pushes(forward, self.state.reverse)
         if isinstance(result, ast.Name) and self.pops.get(result.id):
-            value = self.names.fresh(f"{result.id}_value")
+            value = self.state.names.fresh(f"{result.id}_value")
             forward.append(assign(value, result))  # the reverse sweep restores older values
             result = load(value)
-        arguments = clone(self.form.tree.args)
+        arguments = clone(self.state.form.tree.args)
         if self.as_pullback:
             reverse.append(ast.Return(value=tuple_of(gradients)))
             arguments.kwonlyargs.append(ast.arg(arg=seed_keyword))
@@ -290,22 +248,22 @@ class _ReverseSweep:
             returns=None,
             type_comment=None,
         )
-        ast.copy_location(tree, self.form.tree)
+        ast.copy_location(tree, self.state.form.tree)
         return Adjoint(
             tree=ast.fix_missing_locations(tree),
             forward_length=len(prologue) + len(forward),
-            temporaries=frozenset(self.temporaries),
-            bindings=tuple(sorted(self.bindings.items())),
+            temporaries=frozenset(self.state.temporaries),
+            bindings=tuple(sorted(self.state.bindings.items())),
             effects=frozenset(
                 {seed_name, self.stack}
                 | {
-                    self.binding_names[id(helper)]
-                    for helper in (self.runtime.take_in_place, self.runtime.add_at)
-                    if id(helper) in self.binding_names
+                    self.state.binding_names[id(helper)]
+                    for helper in (self.state.runtime.take_in_place, self.state.runtime.add_at)
+                    if id(helper) in self.state.binding_names
                 }
             ),
             subroutines=tuple(self.subroutines),
-            shapes=tuple(sorted(self.adjoint_shapes().items())),
+            shapes=tuple(sorted(self.state.adjoint_shapes().items())),
             pure=self.pure_names(statements),
             floating=self.floating_names(),
         )
@@ -322,9 +280,11 @@ class _ReverseSweep:
         self.writes = True
         written = statement.targets[0]
         array = load(written.value.id)
-        if self.activity.is_active(statement.value):
-            index = index_value(clone(written.slice), self.bind("slice", builtins.slice))
-            saved = call(self.bind("saved_region", self.runtime.saved_region), array, index)
+        if self.state.activity.is_active(statement.value):
+            index = index_value(clone(written.slice), self.state.bind("slice", builtins.slice))
+            saved = call(
+                self.state.bind("saved_region", self.state.runtime.saved_region), array, index
+            )
         else:
             region = ast.Subscript(value=array, slice=clone(written.slice), ctx=ast.Load())
             method = ast.Attribute(value=region, attr="copy", ctx=ast.Load())
@@ -368,7 +328,7 @@ class _ReverseSweep:
                 bound = bound_body | bound_else
                 definite = definite_body & definite_else
             elif isinstance(statement, ast.For | ast.While):
-                trips = self.names.fresh("trips")
+                trips = self.state.names.fresh("trips")
                 self.trips[id(statement)] = trips
                 inside = bound | assigned_within(statement)
                 body, _, _ = self.forward_block(
@@ -379,7 +339,7 @@ class _ReverseSweep:
                 loop = copy.copy(statement)
                 loop.body = body
                 if self.runs_through_a_range(statement):  # as many trips as the range is long
-                    length = call(self.bind("len", builtins.len), statement.iter)
+                    length = call(self.state.bind("len", builtins.len), statement.iter)
                     out.extend([loop, assign(trips, length)])
                 else:
                     counted = ast.BinOp(left=load(trips), op=ast.Add(), right=ast.Constant(1))
@@ -398,13 +358,13 @@ class _ReverseSweep:
             isinstance(statement, ast.For)
             and isinstance(statement.iter, ast.Name)
             and statement.iter.id not in assigned_within(statement)
-            and self.shapes.get(statement.iter.id) == self.runtime.shapes.RANGE
+            and self.state.shapes.get(statement.iter.id) == self.state.runtime.shapes.RANGE
         )
 
     # reverse sweep
 
     def reverse_block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
-        outer, self.reverse = self.reverse, []
+        outer, self.state.reverse = self.state.reverse, []
         line = None
         for statement in reversed(statements):
             if isinstance(statement, ast.Assign | ast.Expr) and (
@@ -412,7 +372,7 @@ class _ReverseSweep:
             ):
                 if statement.lineno != line:
                     line = statement.lineno
-                    self.reverse.append(comment(self.source_line(statement)))
+                    self.state.reverse.append(comment(self.source_line(statement)))
                 if is_write(statement):
                     self.reverse_write(statement)
                 elif isinstance(statement, ast.Assign):
@@ -425,56 +385,56 @@ class _ReverseSweep:
             elif isinstance(statement, ast.For | ast.While):
                 line = None
                 self.reverse_loop(statement)
-        block, self.reverse = self.reverse, outer
+        block, self.state.reverse = self.state.reverse, outer
         return block
 
     def reverse_if(self, statement: ast.If) -> None:
-        entry = (set(self.defined), set(self.maybe_zero))
+        entry = (set(self.state.defined), set(self.state.maybe_zero))
         branches = []
         for block in (statement.body, statement.orelse):
-            self.defined, self.maybe_zero = set(entry[0]), set(entry[1])
+            self.state.defined, self.state.maybe_zero = set(entry[0]), set(entry[1])
             reversed_block = self.reverse_block(block)
-            branches.append((reversed_block, self.defined, self.maybe_zero))
+            branches.append((reversed_block, self.state.defined, self.state.maybe_zero))
         defined = branches[0][1] | branches[1][1]
         maybe_zero = branches[0][2] | branches[1][2]
         for reversed_block, defined_here, _ in branches:
             for name in sorted(defined - defined_here):
-                reversed_block.append(assign(self.bar(name), ast.Constant(0.0)))
+                reversed_block.append(assign(self.state.bar(name), ast.Constant(0.0)))
                 maybe_zero.add(name)
-        self.defined, self.maybe_zero = defined, maybe_zero & defined
-        self.reverse.append(
+        self.state.defined, self.state.maybe_zero = defined, maybe_zero & defined
+        self.state.reverse.append(
             if_statement(statement.test, branches[0][0], branches[1][0], statement)
         )
 
     def reverse_loop(self, statement: ast.For | ast.While) -> None:
         trips = self.trips[id(statement)]
-        self.reverse.append(self.pop(trips, "\0trips"))
+        self.state.reverse.append(self.pop(trips, "\0trips"))
         local = self.iteration_local(statement)
         reached = self.reached_in(statement.body) - local
-        for name in sorted(reached - self.defined):
-            self.reverse.append(assign(self.bar(name), ast.Constant(0.0)))
-        entry = (self.defined | reached) - local
+        for name in sorted(reached - self.state.defined):
+            self.state.reverse.append(assign(self.state.bar(name), ast.Constant(0.0)))
+        entry = (self.state.defined | reached) - local
         # An adjoint may hold the runtime zero at the top of the reversed body if it did before
         # the loop, was set to zero just now, or the body leaves it unset (a dry run tells).
-        maybe_zero = (self.maybe_zero | (reached - self.defined)) & entry
+        maybe_zero = (self.state.maybe_zero | (reached - self.state.defined)) & entry
         saved = self.snapshot()
-        self.defined, self.maybe_zero = set(entry), set(entry)
+        self.state.defined, self.state.maybe_zero = set(entry), set(entry)
         self.reverse_block(statement.body)
-        maybe_zero |= entry - self.defined
+        maybe_zero |= entry - self.state.defined
         self.restore(saved)
-        self.defined, self.maybe_zero = set(entry), set(maybe_zero)
+        self.state.defined, self.state.maybe_zero = set(entry), set(maybe_zero)
         head = []
         if isinstance(statement, ast.For):
             head.append(self.pop(statement.target.id, statement.target.id))
         body = head + self.reverse_block(statement.body)
-        for name in sorted(entry - self.defined):
-            body.append(assign(self.bar(name), ast.Constant(0.0)))
-        self.defined, self.maybe_zero = set(entry), maybe_zero
+        for name in sorted(entry - self.state.defined):
+            body.append(assign(self.state.bar(name), ast.Constant(0.0)))
+        self.state.defined, self.state.maybe_zero = set(entry), maybe_zero
         counter = self.counter
-        steps = call(self.bind("range", builtins.range), load(trips))
+        steps = call(self.state.bind("range", builtins.range), load(trips))
         loop = ast.For(target=store(counter), iter=steps, body=body, orelse=[])
-        self.reverse.extend(self.own_scattered_adjoints(loop))
-        self.reverse.append(ast.copy_location(loop, statement))
+        self.state.reverse.extend(self.own_scattered_adjoints(loop))
+        self.state.reverse.append(ast.copy_location(loop, statement))
 
     def own_scattered_adjoints(self, loop: ast.For) -> list[ast.stmt]:
         """Inside a reverse loop, add ``x[i]``'s adjoint into x̄ in place, and zero the written
@@ -484,8 +444,8 @@ class _ReverseSweep:
         hold its array, and it is made the loop's own (a fresh copy) just before the loop.
         Returns the statements that make those copies.
         """
-        scatter_name = self.binding_names.get(id(self.runtime.index_bar))
-        take_name = self.binding_names.get(id(self.runtime.take_and_zero))
+        scatter_name = self.state.binding_names.get(id(self.state.runtime.index_bar))
+        take_name = self.state.binding_names.get(id(self.state.runtime.take_and_zero))
         found: dict[str, list[tuple[int, str, tuple]]] = {}
         for position, statement in enumerate(loop.body):
             for kind, match in (
@@ -503,48 +463,29 @@ class _ReverseSweep:
                 statement = loop.body[position]
                 if kind == "scatter":
                     g, _, index = parts
-                    add_at = self.bind("add_at", self.runtime.add_at)
+                    add_at = self.state.bind("add_at", self.state.runtime.add_at)
                     replacement = ast.Expr(value=call(add_at, load(adjoint), index, g))
                 else:
                     part, index = parts
-                    take = self.bind("take_in_place", self.runtime.take_in_place)
+                    take = self.state.bind("take_in_place", self.state.runtime.take_in_place)
                     replacement = assign(part, call(take, load(adjoint), index))
                 loop.body[position] = ast.copy_location(replacement, statement)
-            own = self.bind("own", self.runtime.own)
-            array = load(self.adjoint_owner(adjoint))
+            own = self.state.bind("own", self.state.runtime.own)
+            array = load(self.state.adjoint_owner(adjoint))
             owned.append(assign(adjoint, call(own, load(adjoint), array)))
         return owned
-
-    def adjoint_owner(self, adjoint: str) -> str:
-        """The name whose adjoint ``adjoint`` is."""
-        return next(name for name, bar in self.adjoint_names.items() if bar == adjoint)
 
     def snapshot(self) -> tuple:
         """The generator's state, to undo a dry run of a loop body."""
         return (
-            set(self.names.taken),
-            dict(self.names.counters),
-            dict(self.adjoint_names),
-            set(self.temporaries),
-            dict(self.bindings),
-            dict(self.binding_names),
+            self.state.snapshot(),
             {name: list(nodes) for name, nodes in self.pushes.items()},
             {name: list(nodes) for name, nodes in self.pops.items()},
-            dict(self.previous),
         )
 
     def restore(self, saved: tuple) -> None:
-        (
-            self.names.taken,
-            self.names.counters,
-            self.adjoint_names,
-            self.temporaries,
-            self.bindings,
-            self.binding_names,
-            self.pushes,
-            self.pops,
-            self.previous,
-        ) = saved
+        state, self.pushes, self.pops = saved
+        self.state.restore(state)
 
     def reached_in(self, statements: list[ast.stmt]) -> set[str]:
         """Names whose adjoints the reverse sweep of ``statements`` may add to."""
@@ -552,18 +493,18 @@ class _ReverseSweep:
         for node in (n for s in statements for n in ast.walk(s)):
             if isinstance(node, ast.Expr) and is_append(node):
                 names = [node.value.func.value.id, *names_in(node.value.args[0])]
-                reached.update(n for n in names if n in self.activity.active)
+                reached.update(n for n in names if n in self.state.activity.active)
                 continue
             if is_write(node):
                 names = [node.targets[0].value.id, *names_in(node.value)]
-                reached.update(n for n in names if n in self.activity.active)
+                reached.update(n for n in names if n in self.state.activity.active)
                 continue
             if not isinstance(node, ast.Assign) or not isinstance(node.targets[0], ast.Name):
                 continue
-            if node.targets[0].id not in self.activity.active:
+            if node.targets[0].id not in self.state.activity.active:
                 continue
-            application = application_of(node.value, self.form, self.parsed.namespace)
-            reached.update(n for n in application.input_names() if n in self.activity.active)
+            application = application_of(node.value, self.state.form, self.state.parsed.namespace)
+            reached.update(n for n in application.input_names() if n in self.state.activity.active)
         return reached
 
     def iteration_local(self, loop: ast.For | ast.While) -> set[str]:
@@ -578,11 +519,13 @@ class _ReverseSweep:
                 written.update(assigned(statement))
             else:
                 nested.update(assigned_within(statement))
-        outside = {n.id for n in ast.walk(self.form.tree) if is_read(n) and not _within(n, loop)}
+        outside = {
+            n.id for n in ast.walk(self.state.form.tree) if is_read(n) and not _within(n, loop)
+        }
         return written - read_first - nested - outside
 
     def source_line(self, statement: ast.stmt) -> str:
-        text = linecache.getline(self.parsed.filename, statement.lineno).strip()
+        text = linecache.getline(self.state.parsed.filename, statement.lineno).strip()
         return text or ast.unparse(statement)
 
     def reverse_line(self, statement: ast.Assign) -> None:
@@ -590,66 +533,72 @@ class _ReverseSweep:
         outputs = assigned(statement)
         pushed = self.overwritten.get(id(statement), [])
         overwrites = bool(pushed)
-        live = [name for name in outputs if name in self.activity.active]
-        if not live or not any(name in self.defined for name in live):
-            self.reverse.extend(self.pop(name, name) for name in reversed(pushed))
+        live = [name for name in outputs if name in self.state.activity.active]
+        if not live or not any(name in self.state.defined for name in live):
+            self.state.reverse.extend(self.pop(name, name) for name in reversed(pushed))
             return
         if isinstance(target, ast.Tuple):
             self.reverse_unpack(statement, outputs, pushed)
             return
         output = target.id
-        slice_name = self.bind("slice", builtins.slice)
-        application = application_of(statement.value, self.form, self.parsed.namespace, slice_name)
+        slice_name = self.state.bind("slice", builtins.slice)
+        application = application_of(
+            statement.value, self.state.form, self.state.parsed.namespace, slice_name
+        )
         if (
-            output in self.sequences
+            output in self.state.sequences
             and application.primal not in (PACK, IDENTITY)
             and not self.is_subroutine(application.primal)
             and not self.indexes_a_sequence(application)  # u = t[1:]
-            and not self.is_sequence_shape(self.shapes.get(output))  # a ruled function's tuple
+            and not self.state.is_sequence_shape(
+                self.state.shapes.get(output)
+            )  # a ruled function's tuple
         ):
-            raise self.unsupported(
+            raise self.state.unsupported(
                 statement,
                 f"a tuple or list that {application.description} returns",
                 "only tuples you build, and those your own functions return, are supported",
             )
-        if output in self.maybe_zero:
-            self.reverse.append(self.shaped(output))
-        output_bar = load(self.bar(output))
+        if output in self.state.maybe_zero:
+            self.state.reverse.append(self.state.shaped(output))
+        output_bar = load(self.state.bar(output))
         reads_itself = output in application.input_names()
         earlier = output
         if reads_itself:  # `a = a * b`: the rule needs the adjoint and value of both a's
-            captured = self.temporary()
-            self.reverse.append(assign(captured, output_bar))
+            captured = self.state.temporary()
+            self.state.reverse.append(assign(captured, output_bar))
             output_bar = load(captured)
             if overwrites:
-                earlier = self.temporary()
-                self.previous[earlier] = output
-                self.reverse.append(self.pop(earlier, output))
-        self.defined.discard(output)
-        self.maybe_zero.discard(output)
+                earlier = self.state.temporary()
+                self.state.previous[earlier] = output
+                self.state.reverse.append(self.pop(earlier, output))
+        self.state.defined.discard(output)
+        self.state.maybe_zero.discard(output)
         if not any(
-            name in self.activity.active for name in application.input_names()
+            name in self.state.activity.active for name in application.input_names()
         ) or self.has_no_gradient(application.primal):
             pass  # `h = np.zeros(n)`, `y = np.zeros_like(x)`: nothing to send the adjoint to
         elif application.primal is IDENTITY:
-            self.accumulate(application.positional[0], output_bar)
+            self.state.accumulate(application.positional[0], output_bar)
         elif application.primal is PACK:  # t = (a, b):  ā += t̄[0],  b̄ += t̄[1]
             unread = self.unread_elements(output)  # their adjoints are zero: no code
             for index, element in enumerate(application.positional):
-                if self.activity.is_active(element) and index not in unread:
+                if self.state.activity.is_active(element) and index not in unread:
                     part = ast.Subscript(
                         value=output_bar, slice=ast.Constant(index), ctx=ast.Load()
                     )
-                    self.accumulate(element, part, may_be_zero=True)
+                    self.state.accumulate(element, part, may_be_zero=True)
         elif self.indexes_a_sequence(application):  # y = t[i]:  t̄ += (0, ..., ȳ, ..., 0)
             self.accumulate_item(application, output, output_bar, earlier)
         elif self.is_subroutine(application.primal):
             self.apply_pullback(application, output, output_bar, earlier)
         elif application.primal is not CONSTANT:
-            if output in self.sequences:  # the rule reads t̄ like t: arrays, no runtime zeros
-                like = self.bind("elements_like", self.runtime.elements_like)
-                shaped = self.temporary()
-                self.reverse.append(assign(shaped, call(like, output_bar, load(earlier))))
+            if (
+                output in self.state.sequences
+            ):  # the rule reads t̄ like t: arrays, no runtime zeros
+                like = self.state.bind("elements_like", self.state.runtime.elements_like)
+                shaped = self.state.temporary()
+                self.state.reverse.append(assign(shaped, call(like, output_bar, load(earlier))))
                 output_bar = load(shaped)
             skipped = self.cancelled.get(id(statement))
             self.apply_rule(output, _as_square(application), output_bar, earlier, skipped)
@@ -657,9 +606,9 @@ class _ReverseSweep:
             restore = assign(output, load(earlier)) if reads_itself else None
             if restore is not None:
                 self.pops.setdefault(output, []).append(restore)
-                self.reverse.append(restore)
+                self.state.reverse.append(restore)
             else:
-                self.reverse.append(self.pop(output, output))
+                self.state.reverse.append(self.pop(output, output))
 
     def indexes_a_sequence(self, application: Application) -> bool:
         """``t[index]`` of a tuple or list ``t``: its adjoint is a tuple, not an array."""
@@ -667,7 +616,7 @@ class _ReverseSweep:
             return False
         container = application.positional[0]
         return isinstance(container, ast.Tuple | ast.List) or (
-            isinstance(container, ast.Name) and container.id in self.sequences
+            isinstance(container, ast.Name) and container.id in self.state.sequences
         )
 
     def accumulate_item(
@@ -681,26 +630,26 @@ class _ReverseSweep:
         if earlier != output:  # t = t[0]: the tuple indexed is the overwritten value
             container = Rename(output, earlier).visit(clone(container))
             index = Rename(output, earlier).visit(clone(index))
-        length = self.sequence_length(container)
+        length = self.state.sequence_length(container)
         position = index.value if isinstance(index, ast.Constant) else None
         if length is not None and type(position) is int and -length <= position < length:
             parts: list[ast.expr] = [ast.Constant(0.0) for _ in range(length)]
             parts[position] = output_bar
-            self.accumulate(container, tuple_of(parts))
+            self.state.accumulate(container, tuple_of(parts))
             return
-        item_bar = self.bind("item_bar", self.runtime.item_bar)
+        item_bar = self.state.bind("item_bar", self.state.runtime.item_bar)
         contribution = call(item_bar, output_bar, container, index)
-        self.accumulate(container, contribution, may_be_zero=True)
+        self.state.accumulate(container, contribution, may_be_zero=True)
 
     def unread_elements(self, name: str) -> set[int]:
         """The positions of the tuple ``name`` that no line reads, when every read of it is
         ``y = name[k]`` for a literal k: the adjoint there is always zero (t̄ is added to only
         where t is read, and those reads give the literal 0.0 at every other position)."""
-        length = self.sequence_length(load(name))
+        length = self.state.sequence_length(load(name))
         if length is None:
             return set()
         allowed, read = set(), set()
-        for node in ast.walk(self.form.tree):
+        for node in ast.walk(self.state.form.tree):
             value = node.value if isinstance(node, ast.Assign) else None
             if (
                 isinstance(value, ast.Subscript)
@@ -712,20 +661,10 @@ class _ReverseSweep:
             ):
                 allowed.add(id(value.value))
                 read.add(value.slice.value % length)
-        for node in ast.walk(self.form.tree):
+        for node in ast.walk(self.state.form.tree):
             if is_read(node) and node.id == name and id(node) not in allowed:
                 return set()  # passed on whole, copied, unpacked, returned, ...
         return set(range(length)) - read
-
-    def sequence_length(self, atom: ast.expr) -> int | None:
-        """The number of elements of the tuple or list ``atom``, if it is known now."""
-        if isinstance(atom, ast.Tuple | ast.List):
-            return len(atom.elts)
-        shape = self.shape_of(atom)
-        return shape.length if self.is_sequence_shape(shape) else None
-
-    def is_sequence_shape(self, shape: Any) -> bool:
-        return isinstance(shape, self.runtime.shapes.Sequence)
 
     def reverse_unpack(self, statement: ast.Assign, outputs: list[str], pushed: list[str]) -> None:
         """``a, b = t``:  t̄ += (ā, b̄), a runtime zero standing for an adjoint not reached."""
@@ -735,7 +674,7 @@ class _ReverseSweep:
             or any(not isinstance(e, ast.Name) for e in statement.targets[0].elts)
             or not self.built_as_tuple(source.id)
         ):
-            raise self.unsupported(
+            raise self.state.unsupported(
                 statement,
                 "unpacking a differentiated value that is not a tuple you built or one your "
                 "own function returned",
@@ -743,67 +682,71 @@ class _ReverseSweep:
             )
         parts = []
         for name in outputs:
-            defined = name in self.activity.active and name in self.defined
-            parts.append(load(self.bar(name)) if defined else ast.Constant(0.0))
-            self.defined.discard(name)
-            self.maybe_zero.discard(name)
-        if self.activity.is_active(source):
-            self.accumulate(source, tuple_of(parts))
-        self.reverse.extend(self.pop(name, name) for name in reversed(pushed))
+            defined = name in self.state.activity.active and name in self.state.defined
+            parts.append(load(self.state.bar(name)) if defined else ast.Constant(0.0))
+            self.state.defined.discard(name)
+            self.state.maybe_zero.discard(name)
+        if self.state.activity.is_active(source):
+            self.state.accumulate(source, tuple_of(parts))
+        self.state.reverse.extend(self.pop(name, name) for name in reversed(pushed))
 
     def reverse_write(self, statement: ast.Assign) -> None:
         """``y[index] = v``:  v̄ += ȳ[index],  ȳ[index] = 0 (in a copy); then y[index] gets
         back what it held before."""
         written = statement.targets[0]
         array, value = written.value.id, statement.value
-        if array in self.activity.active and array in self.defined:
-            if array in self.maybe_zero:
-                self.reverse.append(self.shaped(array))
-            index = index_value(clone(written.slice), self.bind("slice", builtins.slice))
-            take = self.bind("take_and_zero", self.runtime.take_and_zero)
-            part = self.temporary()
-            target = ast.Tuple(elts=[store(part), store(self.bar(array))], ctx=ast.Store())
-            self.reverse.append(
-                ast.Assign(targets=[target], value=call(take, load(self.bar(array)), index))
+        if array in self.state.activity.active and array in self.state.defined:
+            if array in self.state.maybe_zero:
+                self.state.reverse.append(self.state.shaped(array))
+            index = index_value(clone(written.slice), self.state.bind("slice", builtins.slice))
+            take = self.state.bind("take_and_zero", self.state.runtime.take_and_zero)
+            part = self.state.temporary()
+            target = ast.Tuple(elts=[store(part), store(self.state.bar(array))], ctx=ast.Store())
+            self.state.reverse.append(
+                ast.Assign(targets=[target], value=call(take, load(self.state.bar(array)), index))
             )
-            if self.activity.is_active(value):
-                unbroadcast = self.bind("unbroadcast", self.runtime.unbroadcast)
-                self.accumulate(value, call(unbroadcast, load(part), clone(value)))
+            if self.state.activity.is_active(value):
+                unbroadcast = self.state.bind("unbroadcast", self.state.runtime.unbroadcast)
+                self.state.accumulate(value, call(unbroadcast, load(part), clone(value)))
         restore = ast.Subscript(value=load(array), slice=clone(written.slice), ctx=ast.Store())
-        self.reverse.append(ast.Assign(targets=[restore], value=method_call(self.stack, "pop")))
+        self.state.reverse.append(
+            ast.Assign(targets=[restore], value=method_call(self.stack, "pop"))
+        )
 
     def reverse_append(self, statement: ast.Expr) -> None:
         """``xs.append(v)``:  v̄ += the last element of x̄s, which loses it; xs loses v."""
         receiver = statement.value.func.value.id
         value = statement.value.args[0]
-        if receiver in self.activity.active and receiver in self.defined:
-            split = self.bind("split_last", self.runtime.split_last)
-            last = self.temporary()
-            target = ast.Tuple(elts=[store(last), store(self.bar(receiver))], ctx=ast.Store())
-            self.reverse.append(
-                ast.Assign(targets=[target], value=call(split, load(self.bar(receiver))))
+        if receiver in self.state.activity.active and receiver in self.state.defined:
+            split = self.state.bind("split_last", self.state.runtime.split_last)
+            last = self.state.temporary()
+            target = ast.Tuple(
+                elts=[store(last), store(self.state.bar(receiver))], ctx=ast.Store()
             )
-            if self.activity.is_active(value):
-                self.accumulate(value, load(last), may_be_zero=True)
-        self.reverse.append(ast.Expr(value=method_call(receiver, "pop")))
+            self.state.reverse.append(
+                ast.Assign(targets=[target], value=call(split, load(self.state.bar(receiver))))
+            )
+            if self.state.activity.is_active(value):
+                self.state.accumulate(value, load(last), may_be_zero=True)
+        self.state.reverse.append(ast.Expr(value=method_call(receiver, "pop")))
 
     def built_as_tuple(self, name: str) -> bool:
         """Whether every binding of ``name`` is a display, a call of the user's own function,
         or a copy of such a name, or shape inference knows it is a tuple or list (a helper's
         parameter its caller passes one): so its adjoint may be a tuple."""
-        if self.is_sequence_shape(self.shapes.get(name)):
+        if self.state.is_sequence_shape(self.state.shapes.get(name)):
             return True
-        if name in self.form.parameters:
+        if name in self.state.form.parameters:
             return False
         bindings = [
             node
-            for node in ast.walk(self.form.tree)
+            for node in ast.walk(self.state.form.tree)
             if isinstance(node, ast.Assign)
             and isinstance(node.targets[0], ast.Name)
             and node.targets[0].id == name
         ]
         for node in bindings:
-            application = application_of(node.value, self.form, self.parsed.namespace)
+            application = application_of(node.value, self.state.form, self.state.parsed.namespace)
             if application.primal is PACK or self.is_subroutine(application.primal):
                 continue
             if application.primal is IDENTITY and self.built_as_tuple(node.value.id):
@@ -811,24 +754,18 @@ class _ReverseSweep:
             return False
         return bool(bindings)
 
-    def shaped(self, name: str) -> ast.stmt:
-        """``x_bar = adjoint_like(x_bar, x)``: a runtime zero becomes zeros shaped like x."""
-        helper = self.bind("adjoint_like", self.runtime.adjoint_like)
-        self.maybe_zero.discard(name)
-        return assign(self.bar(name), call(helper, load(self.bar(name)), load(name)))
-
     def remove_unread_pushes(
         self, forward: list[ast.stmt], reverse: list[ast.stmt]
     ) -> tuple[list[ast.stmt], list[ast.stmt], list[ast.stmt]]:
         """Drop the pushes and pops of names the reverse sweep never reads."""
         popped_by = {id(node): name for name, nodes in self.pops.items() for node in nodes}
         read, value_read = _read_after_restore(
-            reverse, popped_by, self.previous, self.shape_only_arguments(reverse)
+            reverse, popped_by, self.state.previous, self.shape_only_arguments(reverse)
         )
         unread = {name for name in self.pushes if name not in read}
         # Names the reverse sweep only takes the shape of are saved as their shape.
         for name in sorted(read - value_read):
-            shape_of = self.bind("shape_of", self.runtime.shape_of)
+            shape_of = self.state.bind("shape_of", self.state.runtime.shape_of)
             for push in self.pushes.get(name, []):
                 push.value.args = [call(shape_of, load(name))]
         drop = {id(n) for name in unread for n in self.pushes[name] + self.pops.get(name, [])}
@@ -836,7 +773,7 @@ class _ReverseSweep:
             self.pops.pop(name, None)
         forward, reverse = _without(forward, drop), _without(reverse, drop)
         prologue = []
-        kept = sorted(self.maybe_unbound - unread - set(self.form.parameters))
+        kept = sorted(self.maybe_unbound - unread - set(self.state.form.parameters))
         if kept:  # first bound inside a loop or branch, but saved before every assignment
             targets = [store(name) for name in kept]
             prologue.append(ast.Assign(targets=targets, value=ast.Constant(None)))
@@ -852,7 +789,7 @@ class _ReverseSweep:
                 continue
             callee = self.generated_value(node.func)
             try:
-                positions = self.runtime.shape_only.get(callee, ())
+                positions = self.state.runtime.shape_only.get(callee, ())
             except TypeError:
                 continue
             for position in positions:
@@ -865,11 +802,11 @@ class _ReverseSweep:
         if isinstance(node, ast.Attribute):
             owner = self.generated_value(node.value)
             return MISSING if owner is MISSING else getattr(owner, node.attr, MISSING)
-        if not isinstance(node, ast.Name) or node.id in self.form.local_names:
+        if not isinstance(node, ast.Name) or node.id in self.state.form.local_names:
             return MISSING
-        if node.id in self.bindings:
-            return self.bindings[node.id]
-        return self.parsed.namespace.lookup(node.id)
+        if node.id in self.state.bindings:
+            return self.state.bindings[node.id]
+        return self.state.parsed.namespace.lookup(node.id)
 
     def apply_rule(
         self,
@@ -893,10 +830,10 @@ class _ReverseSweep:
         statements, entries = self.inline(
             template, values, output, output_bar, [ast.dump(a) for a in same_shape]
         )
-        self.reverse.extend(statements)
+        self.state.reverse.extend(statements)
         for parameter, entry in zip(template.positional, entries, strict=True):
             argument = bound[parameter]
-            if not self.activity.is_active(argument):
+            if not self.state.activity.is_active(argument):
                 continue
             if isinstance(argument, ast.Name) and argument.id == skipped:
                 continue
@@ -905,19 +842,21 @@ class _ReverseSweep:
                     f"the adjoint rule for {application.description} "
                     f"({template.rule.function.__qualname__}) gives no gradient for its "
                     f"argument {parameter}, which depends on "
-                    f"{', '.join(self.activity.wrt)} here; register a rule that does with "
+                    f"{', '.join(self.state.activity.wrt)} here; register a rule that does with "
                     "@overbar.adjoint",
-                    self.parsed.location(application.node),
+                    self.state.parsed.location(application.node),
                 )
-            self.accumulate(argument, entry)
+            self.state.accumulate(argument, entry)
 
     def pure_names(self, statements: list[ast.stmt]) -> frozenset[str]:
         """Names bound only by top-level lines that compute with a differentiable primitive
         (pure arithmetic: no effects, no random draws): lines the gradient may skip."""
-        pure, impure = set(), set(self.form.parameters)
+        pure, impure = set(), set(self.state.form.parameters)
         for statement in statements:
             if isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Name):
-                application = application_of(statement.value, self.form, self.parsed.namespace)
+                application = application_of(
+                    statement.value, self.state.form, self.state.parsed.namespace
+                )
                 name = statement.targets[0].id
                 (pure if self.is_pure(application.primal) else impure).add(name)
             else:
@@ -927,12 +866,16 @@ class _ReverseSweep:
     def floating_names(self) -> frozenset[str]:
         """Names every binding of which is a call of a function whose result is floating point
         (np.exp, np.sin, ...)."""
-        floating, other = set(), set(self.form.parameters)
-        for node in ast.walk(self.form.tree):
+        floating, other = set(), set(self.state.form.parameters)
+        for node in ast.walk(self.state.form.tree):
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-                application = application_of(node.value, self.form, self.parsed.namespace)
+                application = application_of(
+                    node.value, self.state.form, self.state.parsed.namespace
+                )
                 try:
-                    is_floating = application.primal in self.runtime.shapes.FLOATING_FUNCTIONS
+                    is_floating = (
+                        application.primal in self.state.runtime.shapes.FLOATING_FUNCTIONS
+                    )
                 except TypeError:
                     is_floating = False
                 (floating if is_floating else other).add(node.targets[0].id)
@@ -946,7 +889,7 @@ class _ReverseSweep:
         if self.is_subroutine(primal):
             return False
         try:
-            found = self.runtime.rules.lookup(primal)
+            found = self.state.runtime.rules.lookup(primal)
         except TypeError:
             return False
         return isinstance(found, list)
@@ -954,7 +897,7 @@ class _ReverseSweep:
     def has_no_gradient(self, primal: Any) -> bool:
         """A primal declared non-differentiable: its output's adjoint goes nowhere."""
         try:
-            return self.runtime.rules.lookup(primal) is NON_DIFFERENTIABLE
+            return self.state.runtime.rules.lookup(primal) is NON_DIFFERENTIABLE
         except TypeError:
             return False
 
@@ -967,7 +910,7 @@ class _ReverseSweep:
         ):
             return False
         try:
-            return not self.runtime.rules.lookup(primal)
+            return not self.state.runtime.rules.lookup(primal)
         except TypeError:
             return False
 
@@ -985,12 +928,12 @@ class _ReverseSweep:
         except TypeError as error:
             raise self.unsupported_call(application, f"this call ({error})") from None
         wrt = tuple(
-            name for name, atom in bound.arguments.items() if self.activity.is_active(atom)
+            name for name, atom in bound.arguments.items() if self.state.activity.is_active(atom)
         )
         pullback = self.pullback_of(function, wrt, shapes=self.call_shapes(signature, bound))
         pullback.prepare()
         self.subroutines.append(pullback)
-        name = self.bind(f"{function.__name__}_pullback", pullback)
+        name = self.state.bind(f"{function.__name__}_pullback", pullback)
         rename = Rename(output, earlier) if earlier != output else None
 
         def value(atom: ast.expr) -> ast.expr:
@@ -1004,12 +947,12 @@ class _ReverseSweep:
         pullback_call = ast.Call(
             func=load(name), args=[value(a) for a in application.positional], keywords=keywords
         )
-        parts = [self.temporary() for _ in wrt]
+        parts = [self.state.temporary() for _ in wrt]
         target = ast.Tuple(elts=[store(p) for p in parts], ctx=ast.Store())
-        self.reverse.append(ast.Assign(targets=[target], value=pullback_call))
+        self.state.reverse.append(ast.Assign(targets=[target], value=pullback_call))
         for parameter, part in zip(wrt, parts, strict=True):
             argument = bound.arguments[parameter]  # a tuple's adjoint may hold runtime zeros
-            self.accumulate(argument, load(part), isinstance(argument, ast.Tuple | ast.List))
+            self.state.accumulate(argument, load(part), isinstance(argument, ast.Tuple | ast.List))
 
     def call_shapes(
         self, signature: inspect.Signature, bound: inspect.BoundArguments
@@ -1019,9 +962,9 @@ class _ReverseSweep:
         known = []
         for name, parameter in signature.parameters.items():
             if name in bound.arguments:
-                shape = self.shape_of(bound.arguments[name])
+                shape = self.state.shape_of(bound.arguments[name])
             elif parameter.default is not parameter.empty:
-                shape = self.runtime.shapes.argument_shape(parameter.default)
+                shape = self.state.runtime.shapes.argument_shape(parameter.default)
             else:
                 shape = None
             if shape is not None:
@@ -1031,8 +974,8 @@ class _ReverseSweep:
     def unsupported_call(self, application: Application, what: str) -> UnsupportedSyntaxError:
         return UnsupportedSyntaxError(
             f"overbar cannot differentiate {what} of {application.description} in "
-            f"{self.form.tree.name}",
-            self.parsed.location(application.node),
+            f"{self.state.form.tree.name}",
+            self.state.parsed.location(application.node),
         )
 
     def choose_rule(self, application: Application) -> tuple[Template, dict[str, ast.expr]]:
@@ -1048,11 +991,11 @@ class _ReverseSweep:
                 continue
             bound.apply_defaults()
             arguments = {
-                name: _as_atom(value, self.parsed, application)
+                name: _as_atom(value, self.state.parsed, application)
                 for name, value in bound.arguments.items()
             }
             if rule.ranks and not all(
-                self.rank_of(arguments[key]) == rank for key, rank in rule.ranks
+                self.state.rank_of(arguments[key]) == rank for key, rank in rule.ranks
             ):
                 continue  # a rule for other ranks; the general one comes later
             if all(_matches(arguments[key], expected) for key, expected in rule.where):
@@ -1066,7 +1009,7 @@ class _ReverseSweep:
             + "; ".join(errors)
             + "); pass the arguments the rule supports, or register a rule with "
             "@overbar.adjoint",
-            self.parsed.location(application.node),
+            self.state.parsed.location(application.node),
         )
 
     def rules_for(self, application: Application) -> list[Rule]:
@@ -1074,17 +1017,17 @@ class _ReverseSweep:
         node = application.node
         if primal is MISSING:
             raise MissingRuleError(
-                f"{application.description} is not defined where {self.form.tree.name} "
+                f"{application.description} is not defined where {self.state.form.tree.name} "
                 "can see it",
-                self.parsed.location(node),
+                self.state.parsed.location(node),
             )
         try:
-            found = self.runtime.rules.lookup(primal)
+            found = self.state.runtime.rules.lookup(primal)
         except TypeError:
             found = None
         if found is NON_DIFFERENTIABLE:  # activity analysis keeps these inactive
             raise MissingRuleError(
-                f"{application.description} has no gradient", self.parsed.location(node)
+                f"{application.description} has no gradient", self.state.parsed.location(node)
             )
         if found:
             return found
@@ -1111,7 +1054,7 @@ class _ReverseSweep:
                 f"@overbar.adjoint({name})"
             )
         raise MissingRuleError(
-            f"cannot differentiate the call of {name}: {advice}", self.parsed.location(node)
+            f"cannot differentiate the call of {name}: {advice}", self.state.parsed.location(node)
         )
 
     def inline(
@@ -1128,14 +1071,14 @@ class _ReverseSweep:
             **bound,
         }
         for local in sorted(template.local_names):
-            replacements[local] = load(self.temporary())
+            replacements[local] = load(self.state.temporary())
         for name, value in template.global_values:
-            replacements[name] = load(self.bind(name, value))
+            replacements[name] = load(self.state.bind(name, value))
         substitute = Substitution(
             replacements,
-            self.bind("unbroadcast", self.runtime.unbroadcast),
+            self.state.bind("unbroadcast", self.state.runtime.unbroadcast),
             same_shape,
-            lambda g, operand: self.summed_to(g, self.shape_of(load(output)), operand),
+            lambda g, operand: self.summed_to(g, self.state.shape_of(load(output)), operand),
         )
         statements = [substitute.visit(clone(s)) for s in template.body]
         entries = [
@@ -1145,36 +1088,10 @@ class _ReverseSweep:
 
     # shapes
 
-    def shape_of(self, atom: ast.expr) -> Any:
-        """What is known of the shape of ``atom`` (None: nothing)."""
-        if isinstance(atom, ast.Name):
-            name = self.previous.get(atom.id, atom.id)
-            return self.shapes.get(name)
-        if isinstance(atom, ast.Constant):
-            return self.runtime.shapes.constant_operand(atom.value).shape
-        if isinstance(atom, ast.List):  # a display passed to a helper
-            return self.runtime.shapes.Sequence()
-        if isinstance(atom, ast.Tuple):
-            return self.runtime.shapes.tuple_of(tuple(self.shape_of(e) for e in atom.elts))
-        return None
-
-    def adjoint_shapes(self) -> Shapes:
-        """The shapes known of forward names, and of the adjoints of numbers (an adjoint has
-        its value's shape, or is the runtime zero, a number too)."""
-        known = dict(self.shapes)
-        for name, adjoint in self.adjoint_names.items():
-            if self.runtime.shapes.dims(self.shapes.get(name)) == ():
-                known[adjoint] = ()
-        return known
-
-    def rank_of(self, atom: ast.expr) -> int | None:
-        dims = self.runtime.shapes.dims(self.shape_of(atom))
-        return None if dims is None else len(dims)
-
     def summed_to(self, g: ast.expr, result: Any, operand: ast.expr) -> ast.expr | None:
         """``unbroadcast(g, operand)`` for a ``g`` shaped like ``result``, with the axes it sums
         known now: ``g``, ``g.sum(axis=0)``, ...; None where they are not known."""
-        axes = self.runtime.shapes.unbroadcast_axes(result, self.shape_of(operand))
+        axes = self.state.runtime.shapes.unbroadcast_axes(result, self.state.shape_of(operand))
         if axes is None:
             return None
         leading, kept = axes
@@ -1182,64 +1099,14 @@ class _ReverseSweep:
             summed = self.summed_to(g.operand, result, operand)  # negate the smaller array
             return ast.UnaryOp(op=ast.USub(), operand=summed)
         if kept:
-            g = expression(self.runtime.sum_keeping, self.bind, g=g, axis=_axis(kept))
-        if leading and self.rank_of(operand) == 0:
-            return expression(self.runtime.sum_all, self.bind, g=g)
+            g = expression(self.state.runtime.sum_keeping, self.state.bind, g=g, axis=_axis(kept))
+        if leading and self.state.rank_of(operand) == 0:
+            return expression(self.state.runtime.sum_all, self.state.bind, g=g)
         if leading:
-            g = expression(self.runtime.sum_leading, self.bind, g=g, axis=_axis(leading))
-        return g
-
-    def accumulate(
-        self, argument: ast.expr, contribution: ast.expr, may_be_zero: bool = False
-    ) -> None:
-        """Add ``contribution`` to the adjoint of ``argument``: of a name, or element by element
-        of a display (a literal 0.0 there is a symbolic zero: no code). ``may_be_zero``: it, or
-        each element of it, may be the runtime zero."""
-        if isinstance(argument, ast.Name):
-            self.add_to(argument.id, contribution, may_be_zero)
-            return
-        if not isinstance(argument, ast.Tuple | ast.List):
-            raise UnsupportedSyntaxError(
-                f"overbar cannot send a gradient into {ast.unparse(argument)}",
-                self.parsed.location(argument),
+            g = expression(
+                self.state.runtime.sum_leading, self.state.bind, g=g, axis=_axis(leading)
             )
-        if isinstance(contribution, ast.Tuple) and len(contribution.elts) == len(argument.elts):
-            parts = contribution.elts
-        else:
-            names = [self.temporary() for _ in argument.elts]
-            target = ast.Tuple(elts=[store(n) for n in names], ctx=ast.Store())
-            self.reverse.append(ast.Assign(targets=[target], value=contribution))
-            parts = [load(n) for n in names]
-        for element, part in zip(argument.elts, parts, strict=True):
-            if self.activity.is_active(element) and not _is_literal_zero(part):
-                self.accumulate(element, part, may_be_zero)
-
-    def add_to(self, name: str, contribution: ast.expr, may_be_zero: bool = False) -> None:
-        """``x_bar = c`` or ``x_bar = x_bar + c``; a tuple's adjoints add element by element.
-
-        ``may_be_zero``: c may be the runtime zero (an element of a tuple's adjoint).
-        """
-        adjoint = self.bar(name)
-        if name in self.defined and name in self.sequences:
-            add = self.bind("add_elementwise", self.runtime.add_elementwise)
-            contribution = call(add, load(adjoint), contribution)
-        elif name in self.defined:
-            contribution = ast.BinOp(left=load(adjoint), op=ast.Add(), right=contribution)
-            may_be_zero = may_be_zero and name in self.maybe_zero
-        if may_be_zero and name not in self.sequences:
-            self.maybe_zero.add(name)
-        else:
-            self.maybe_zero.discard(name)
-        self.defined.add(name)
-        self.reverse.append(assign(adjoint, contribution))
-
-    def unsupported(
-        self, statement: ast.stmt, what: str, advice: str = "it is not supported yet"
-    ) -> UnsupportedSyntaxError:
-        return UnsupportedSyntaxError(
-            f"overbar cannot differentiate {what} in {self.form.tree.name}: {advice}",
-            self.parsed.location(statement.value),
-        )
+        return g
 
 
 def _as_square(application: Application) -> Application:
@@ -1253,10 +1120,6 @@ def _as_square(application: Application) -> Application:
     ):
         return replace(application, primal=operator.pow, positional=(left, ast.Constant(2)))
     return application
-
-
-def _is_literal_zero(node: ast.expr) -> bool:
-    return isinstance(node, ast.Constant) and type(node.value) is float and node.value == 0.0
 
 
 def _axis(axes: tuple[int, ...]) -> ast.expr:
@@ -1298,40 +1161,6 @@ def _matches(atom: ast.expr, expected: Any) -> bool:
     return isinstance(atom, ast.Constant) and (
         atom.value is expected if expected is None else atom.value == expected
     )
-
-
-def _namespace_names(parsed: ParsedFunction) -> set[str]:
-    namespace = parsed.namespace
-    if namespace is None:
-        return set()
-    return set(namespace.closure)
-
-
-def _sequence_names(form: NormalForm, known: set[str]) -> set[str]:
-    """Names bound to tuples or lists: those ``known`` to be (shape inference sees tuples your
-    helpers return), by a display, as the source of an unpacking, or by assignment from such a
-    name. Their adjoints are tuples, added element by element."""
-    sequences: set[str] = set(known)
-    assignments = [n for n in ast.walk(form.tree) if isinstance(n, ast.Assign)]
-    for node in assignments:
-        target, value = node.targets[0], node.value
-        if isinstance(target, ast.Name) and isinstance(value, ast.Tuple | ast.List):
-            sequences.add(target.id)
-        if isinstance(target, ast.Tuple) and isinstance(value, ast.Name):
-            sequences.add(value.id)
-    changed = True
-    while changed:
-        size = len(sequences)
-        for node in assignments:
-            target, value = node.targets[0], node.value
-            if (
-                isinstance(target, ast.Name)
-                and isinstance(value, ast.Name)
-                and (value.id in sequences or target.id in sequences)
-            ):
-                sequences.update({target.id, value.id})
-        changed = len(sequences) != size
-    return sequences
 
 
 def _scatter_accumulation(statement: ast.stmt, index_bar: str | None):
