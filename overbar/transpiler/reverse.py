@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import copy
 import inspect
 import linecache
 import operator
@@ -53,6 +52,7 @@ from overbar.transpiler.primitive import (
     index_value,
     is_number,
 )
+from overbar.transpiler.recording import Recording
 from overbar.transpiler.shapes import Shapes
 from overbar.transpiler.sweep_state import SweepState
 from overbar.transpiler.syntax import (
@@ -68,7 +68,6 @@ from overbar.transpiler.syntax import (
     is_read,
     is_write,
     load,
-    loop_target,
     method_call,
     store,
     tuple_of,
@@ -175,15 +174,9 @@ class _ReverseSweep:
         suffix = "pullback" if as_pullback else "grad"
         # The order of these names is part of the output: the function's, then the stack's.
         self.function_name = self.state.names.fresh(f"{form.tree.name}_{suffix}")
-        self.stack = self.state.names.fresh("stack")
+        self.recording = Recording(self.state)  # takes the name of the stack
         # reverse loops count with it; nesting is harmless
         self.counter = self.state.names.fresh("_")
-        self.pushes: dict[str, list[ast.stmt]] = {}
-        self.pops: dict[str, list[ast.stmt]] = {}
-        self.overwritten: dict[int, list[str]] = {}  # statement -> the names pushed before it
-        self.maybe_unbound: set[str] = set()
-        self.trips: dict[int, str] = {}
-        self.writes = False
 
     # the sweep
 
@@ -191,7 +184,7 @@ class _ReverseSweep:
         body = self.state.form.tree.body
         statements, result = body[:-1], body[-1].value
         parameters = set(self.state.form.parameters)
-        forward, _, _ = self.forward_block(statements, set(parameters), set(parameters))
+        forward, _, _ = self.recording.forward_block(statements, set(parameters), set(parameters))
         seed_name = self.state.bind("seed", self.state.runtime.seed)
         result_bar = (
             self.state.bar(result.id) if isinstance(result, ast.Name) else self.state.temporary()
@@ -226,8 +219,10 @@ class _ReverseSweep:
                 self.state.reverse.append(self.state.shaped(name))
             gradients.append(load(self.state.bar(name)))
         returned = gradients[0] if len(gradients) == 1 else tuple_of(gradients)
-        prologue, forward, reverse = self.remove_unread_pushes(forward, self.state.reverse)
-        if isinstance(result, ast.Name) and self.pops.get(result.id):
+        prologue, forward, reverse = self.recording.remove_unread_pushes(
+            forward, self.state.reverse
+        )
+        if isinstance(result, ast.Name) and self.recording.pops.get(result.id):
             value = self.state.names.fresh(f"{result.id}_value")
             forward.append(assign(value, result))  # the reverse sweep restores older values
             result = load(value)
@@ -255,7 +250,7 @@ class _ReverseSweep:
             temporaries=frozenset(self.state.temporaries),
             bindings=tuple(sorted(self.state.bindings.items())),
             effects=frozenset(
-                {seed_name, self.stack}
+                {seed_name, self.recording.stack}
                 | {
                     self.state.binding_names[id(helper)]
                     for helper in (self.state.runtime.take_in_place, self.state.runtime.add_at)
@@ -269,97 +264,6 @@ class _ReverseSweep:
         )
 
     # forward sweep: the user's lines, plus pushes and trip counts
-
-    def push(self, name: str) -> ast.stmt:
-        statement = ast.Expr(value=method_call(self.stack, "append", load(name)))
-        self.pushes.setdefault(name, []).append(statement)
-        return statement
-
-    def save_region(self, statement: ast.Assign) -> ast.stmt:
-        """Push a copy of what ``y[index] = v`` overwrites; the reverse sweep writes it back."""
-        self.writes = True
-        written = statement.targets[0]
-        array = load(written.value.id)
-        if self.state.activity.is_active(statement.value):
-            index = index_value(clone(written.slice), self.state.bind("slice", builtins.slice))
-            saved = call(
-                self.state.bind("saved_region", self.state.runtime.saved_region), array, index
-            )
-        else:
-            region = ast.Subscript(value=array, slice=clone(written.slice), ctx=ast.Load())
-            method = ast.Attribute(value=region, attr="copy", ctx=ast.Load())
-            saved = ast.Call(func=method, args=[], keywords=[])
-        return ast.Expr(value=method_call(self.stack, "append", saved))
-
-    def pop(self, target: str, name: str) -> ast.stmt:
-        """``target = stack.pop()``, restoring ``name`` (removed with ``name``'s pushes)."""
-        statement = assign(target, method_call(self.stack, "pop"))
-        self.pops.setdefault(name, []).append(statement)
-        return statement
-
-    def forward_block(
-        self, statements: list[ast.stmt], bound: set[str], definite: set[str]
-    ) -> tuple[list[ast.stmt], set[str], set[str]]:
-        """The forward sweep of ``statements``; ``bound`` and ``definite`` are the names that
-        may be and surely are bound on entry, updated for the exit."""
-        out: list[ast.stmt] = []
-        for statement in statements:
-            if is_write(statement):
-                out.extend([self.save_region(statement), statement])
-            elif isinstance(statement, ast.Assign):
-                targets = assigned(statement)
-                for name in targets:
-                    if name in bound:
-                        out.append(self.push(name))
-                        self.overwritten.setdefault(id(statement), []).append(name)
-                        if name not in definite:
-                            self.maybe_unbound.add(name)
-                out.append(statement)
-                bound.update(targets)
-                definite.update(targets)
-            elif isinstance(statement, ast.If):
-                body, bound_body, definite_body = self.forward_block(
-                    statement.body, set(bound), set(definite)
-                )
-                orelse, bound_else, definite_else = self.forward_block(
-                    statement.orelse, set(bound), set(definite)
-                )
-                out.append(if_statement(statement.test, body, orelse, statement))
-                bound = bound_body | bound_else
-                definite = definite_body & definite_else
-            elif isinstance(statement, ast.For | ast.While):
-                trips = self.state.names.fresh("trips")
-                self.trips[id(statement)] = trips
-                inside = bound | assigned_within(statement)
-                body, _, _ = self.forward_block(
-                    statement.body, inside, definite | loop_target(statement)
-                )
-                if isinstance(statement, ast.For):
-                    body.append(self.push(statement.target.id))
-                loop = copy.copy(statement)
-                loop.body = body
-                if self.runs_through_a_range(statement):  # as many trips as the range is long
-                    length = call(self.state.bind("len", builtins.len), statement.iter)
-                    out.extend([loop, assign(trips, length)])
-                else:
-                    counted = ast.BinOp(left=load(trips), op=ast.Add(), right=ast.Constant(1))
-                    body.append(assign(trips, counted))
-                    out.extend([assign(trips, ast.Constant(0)), loop])
-                out.append(ast.Expr(value=method_call(self.stack, "append", load(trips))))
-                bound = inside
-            else:
-                out.append(statement)
-        return out, bound, definite
-
-    def runs_through_a_range(self, statement: ast.stmt) -> bool:
-        """A for loop over a range its body does not rebind (a loop with a break is a while
-        loop in normal form): it makes exactly ``len(range)`` trips."""
-        return (
-            isinstance(statement, ast.For)
-            and isinstance(statement.iter, ast.Name)
-            and statement.iter.id not in assigned_within(statement)
-            and self.state.shapes.get(statement.iter.id) == self.state.runtime.shapes.RANGE
-        )
 
     # reverse sweep
 
@@ -407,8 +311,8 @@ class _ReverseSweep:
         )
 
     def reverse_loop(self, statement: ast.For | ast.While) -> None:
-        trips = self.trips[id(statement)]
-        self.state.reverse.append(self.pop(trips, "\0trips"))
+        trips = self.recording.trips[id(statement)]
+        self.state.reverse.append(self.recording.pop(trips, "\0trips"))
         local = self.iteration_local(statement)
         reached = self.reached_in(statement.body) - local
         for name in sorted(reached - self.state.defined):
@@ -425,7 +329,7 @@ class _ReverseSweep:
         self.state.defined, self.state.maybe_zero = set(entry), set(maybe_zero)
         head = []
         if isinstance(statement, ast.For):
-            head.append(self.pop(statement.target.id, statement.target.id))
+            head.append(self.recording.pop(statement.target.id, statement.target.id))
         body = head + self.reverse_block(statement.body)
         for name in sorted(entry - self.state.defined):
             body.append(assign(self.state.bar(name), ast.Constant(0.0)))
@@ -477,15 +381,11 @@ class _ReverseSweep:
 
     def snapshot(self) -> tuple:
         """The generator's state, to undo a dry run of a loop body."""
-        return (
-            self.state.snapshot(),
-            {name: list(nodes) for name, nodes in self.pushes.items()},
-            {name: list(nodes) for name, nodes in self.pops.items()},
-        )
+        return self.state.snapshot(), self.recording.snapshot()
 
     def restore(self, saved: tuple) -> None:
-        state, self.pushes, self.pops = saved
-        self.state.restore(state)
+        self.state.restore(saved[0])
+        self.recording.restore(saved[1])
 
     def reached_in(self, statements: list[ast.stmt]) -> set[str]:
         """Names whose adjoints the reverse sweep of ``statements`` may add to."""
@@ -531,11 +431,11 @@ class _ReverseSweep:
     def reverse_line(self, statement: ast.Assign) -> None:
         target = statement.targets[0]
         outputs = assigned(statement)
-        pushed = self.overwritten.get(id(statement), [])
+        pushed = self.recording.overwritten.get(id(statement), [])
         overwrites = bool(pushed)
         live = [name for name in outputs if name in self.state.activity.active]
         if not live or not any(name in self.state.defined for name in live):
-            self.state.reverse.extend(self.pop(name, name) for name in reversed(pushed))
+            self.state.reverse.extend(self.recording.pop(name, name) for name in reversed(pushed))
             return
         if isinstance(target, ast.Tuple):
             self.reverse_unpack(statement, outputs, pushed)
@@ -571,7 +471,7 @@ class _ReverseSweep:
             if overwrites:
                 earlier = self.state.temporary()
                 self.state.previous[earlier] = output
-                self.state.reverse.append(self.pop(earlier, output))
+                self.state.reverse.append(self.recording.pop(earlier, output))
         self.state.defined.discard(output)
         self.state.maybe_zero.discard(output)
         if not any(
@@ -605,10 +505,10 @@ class _ReverseSweep:
         if overwrites:
             restore = assign(output, load(earlier)) if reads_itself else None
             if restore is not None:
-                self.pops.setdefault(output, []).append(restore)
+                self.recording.pops.setdefault(output, []).append(restore)
                 self.state.reverse.append(restore)
             else:
-                self.state.reverse.append(self.pop(output, output))
+                self.state.reverse.append(self.recording.pop(output, output))
 
     def indexes_a_sequence(self, application: Application) -> bool:
         """``t[index]`` of a tuple or list ``t``: its adjoint is a tuple, not an array."""
@@ -688,7 +588,7 @@ class _ReverseSweep:
             self.state.maybe_zero.discard(name)
         if self.state.activity.is_active(source):
             self.state.accumulate(source, tuple_of(parts))
-        self.state.reverse.extend(self.pop(name, name) for name in reversed(pushed))
+        self.state.reverse.extend(self.recording.pop(name, name) for name in reversed(pushed))
 
     def reverse_write(self, statement: ast.Assign) -> None:
         """``y[index] = v``:  v̄ += ȳ[index],  ȳ[index] = 0 (in a copy); then y[index] gets
@@ -710,7 +610,7 @@ class _ReverseSweep:
                 self.state.accumulate(value, call(unbroadcast, load(part), clone(value)))
         restore = ast.Subscript(value=load(array), slice=clone(written.slice), ctx=ast.Store())
         self.state.reverse.append(
-            ast.Assign(targets=[restore], value=method_call(self.stack, "pop"))
+            ast.Assign(targets=[restore], value=method_call(self.recording.stack, "pop"))
         )
 
     def reverse_append(self, statement: ast.Expr) -> None:
@@ -753,60 +653,6 @@ class _ReverseSweep:
                 continue
             return False
         return bool(bindings)
-
-    def remove_unread_pushes(
-        self, forward: list[ast.stmt], reverse: list[ast.stmt]
-    ) -> tuple[list[ast.stmt], list[ast.stmt], list[ast.stmt]]:
-        """Drop the pushes and pops of names the reverse sweep never reads."""
-        popped_by = {id(node): name for name, nodes in self.pops.items() for node in nodes}
-        read, value_read = _read_after_restore(
-            reverse, popped_by, self.state.previous, self.shape_only_arguments(reverse)
-        )
-        unread = {name for name in self.pushes if name not in read}
-        # Names the reverse sweep only takes the shape of are saved as their shape.
-        for name in sorted(read - value_read):
-            shape_of = self.state.bind("shape_of", self.state.runtime.shape_of)
-            for push in self.pushes.get(name, []):
-                push.value.args = [call(shape_of, load(name))]
-        drop = {id(n) for name in unread for n in self.pushes[name] + self.pops.get(name, [])}
-        for name in unread:
-            self.pops.pop(name, None)
-        forward, reverse = _without(forward, drop), _without(reverse, drop)
-        prologue = []
-        kept = sorted(self.maybe_unbound - unread - set(self.state.form.parameters))
-        if kept:  # first bound inside a loop or branch, but saved before every assignment
-            targets = [store(name) for name in kept]
-            prologue.append(ast.Assign(targets=targets, value=ast.Constant(None)))
-        if self.trips or self.writes or any(name not in unread for name in self.pushes):
-            prologue.insert(0, assign(self.stack, ast.List(elts=[], ctx=ast.Load())))
-        return prologue, forward, reverse
-
-    def shape_only_arguments(self, statements: list[ast.stmt]) -> set[int]:
-        """Ids of the name nodes in ``statements`` that a call only takes the shape of."""
-        found = set()
-        for node in (n for s in statements for n in ast.walk(s)):
-            if not isinstance(node, ast.Call):
-                continue
-            callee = self.generated_value(node.func)
-            try:
-                positions = self.state.runtime.shape_only.get(callee, ())
-            except TypeError:
-                continue
-            for position in positions:
-                if position < len(node.args) and isinstance(node.args[position], ast.Name):
-                    found.add(id(node.args[position]))
-        return found
-
-    def generated_value(self, node: ast.expr) -> Any:
-        """What a name or dotted name in the generated code refers to (or MISSING)."""
-        if isinstance(node, ast.Attribute):
-            owner = self.generated_value(node.value)
-            return MISSING if owner is MISSING else getattr(owner, node.attr, MISSING)
-        if not isinstance(node, ast.Name) or node.id in self.state.form.local_names:
-            return MISSING
-        if node.id in self.state.bindings:
-            return self.state.bindings[node.id]
-        return self.state.parsed.namespace.lookup(node.id)
 
     def apply_rule(
         self,
@@ -1206,77 +1052,3 @@ def _mentions(statement: ast.stmt, name: str) -> bool:
 
 def _within(node: ast.AST, container: ast.AST) -> bool:
     return any(child is node for child in ast.walk(container))
-
-
-def _read_after_restore(
-    statements: list[ast.stmt],
-    popped_by: dict[int, str],
-    previous: dict[str, str],
-    shape_only: set[int],
-) -> tuple[set[str], set[str]]:
-    """Names the reverse sweep reads after one of their older values was popped back, and
-    those of them it reads for more than their shape (``shape_only`` holds the ids of the
-    name nodes that only a shape is taken of).
-
-    Only such reads need the pushes: before its first pop a name still holds its final forward
-    value. In a loop, a read anywhere in the body follows the previous iteration's pops.
-    """
-    popped: set[str] = set()
-    read: set[str] = set()
-    value_read: set[str] = set()
-
-    def note(node: ast.Name) -> None:
-        name = previous.get(node.id, node.id)
-        if name in popped or node.id in previous:
-            read.add(name)
-            if id(node) not in shape_only:
-                value_read.add(name)
-
-    def visit(block: list[ast.stmt]) -> None:
-        for statement in block:
-            if id(statement) in popped_by:
-                popped.add(popped_by[id(statement)])
-                continue
-            if isinstance(statement, ast.For | ast.While):
-                popped.update(
-                    popped_by[id(node)] for node in ast.walk(statement) if id(node) in popped_by
-                )
-            blocks = [
-                getattr(statement, f) for f in ("body", "orelse") if getattr(statement, f, None)
-            ]
-            if blocks:
-                header = (
-                    statement.test if isinstance(statement, ast.If | ast.While) else statement.iter
-                )
-                for node in ast.walk(header):
-                    if is_read(node):
-                        name = previous.get(node.id, node.id)
-                        read.add(name)
-                        value_read.add(name)
-                for inner in blocks:
-                    visit(inner)
-                continue
-            for node in ast.walk(statement):
-                if is_read(node):
-                    note(node)
-
-    visit(statements)
-    return read, value_read
-
-
-def _without(statements: list[ast.stmt], drop: set[int]) -> list[ast.stmt]:
-    """``statements`` (and the blocks inside them) without the statements in ``drop``."""
-    kept = []
-    for statement in statements:
-        if id(statement) in drop:
-            continue
-        for field in ("body", "orelse"):
-            block = getattr(statement, field, None)
-            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                setattr(
-                    statement,
-                    field,
-                    _without(block, drop) or ([ast.Pass()] if field == "body" else []),
-                )
-        kept.append(statement)
-    return kept
