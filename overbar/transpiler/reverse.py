@@ -32,16 +32,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from overbar.errors import InternalError, MissingRuleError, UnsupportedSyntaxError
-from overbar.primitives import Attribute, Method, describe
 from overbar.runtime.interface import Runtime
-from overbar.runtime.registry import NON_DIFFERENTIABLE, VARIABLE, Rule
 from overbar.transpiler.activity import Activity
 from overbar.transpiler.fence import is_append
 from overbar.transpiler.invariance import cancelled_subtrahends
 from overbar.transpiler.names import clone, names_in
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.optimisations import ALL, Optimisations
-from overbar.transpiler.parse import MISSING, ParsedFunction
+from overbar.transpiler.parse import ParsedFunction
 from overbar.transpiler.primitive import (
     CONSTANT,
     ELEMENTWISE_OPERATORS,
@@ -53,6 +51,7 @@ from overbar.transpiler.primitive import (
     is_number,
 )
 from overbar.transpiler.recording import Recording
+from overbar.transpiler.rule_choice import RuleChoice
 from overbar.transpiler.shapes import Shapes
 from overbar.transpiler.sweep_state import SweepState
 from overbar.transpiler.syntax import (
@@ -72,7 +71,7 @@ from overbar.transpiler.syntax import (
     store,
     tuple_of,
 )
-from overbar.transpiler.templates import Substitution, Template, expression, template_of
+from overbar.transpiler.templates import Substitution, Template, expression
 
 # Other passes and the tests import these from here.
 __all__ = [
@@ -169,6 +168,7 @@ class _ReverseSweep:
             else {}
         )
         self.pullback_of = pullback_of
+        self.rules = RuleChoice(self.state, pullback_of)
         self.as_pullback = as_pullback
         self.subroutines: list[Any] = []
         suffix = "pullback" if as_pullback else "grad"
@@ -448,7 +448,7 @@ class _ReverseSweep:
         if (
             output in self.state.sequences
             and application.primal not in (PACK, IDENTITY)
-            and not self.is_subroutine(application.primal)
+            and not self.rules.is_subroutine(application.primal)
             and not self.indexes_a_sequence(application)  # u = t[1:]
             and not self.state.is_sequence_shape(
                 self.state.shapes.get(output)
@@ -476,7 +476,7 @@ class _ReverseSweep:
         self.state.maybe_zero.discard(output)
         if not any(
             name in self.state.activity.active for name in application.input_names()
-        ) or self.has_no_gradient(application.primal):
+        ) or self.rules.has_no_gradient(application.primal):
             pass  # `h = np.zeros(n)`, `y = np.zeros_like(x)`: nothing to send the adjoint to
         elif application.primal is IDENTITY:
             self.state.accumulate(application.positional[0], output_bar)
@@ -490,7 +490,7 @@ class _ReverseSweep:
                     self.state.accumulate(element, part, may_be_zero=True)
         elif self.indexes_a_sequence(application):  # y = t[i]:  t̄ += (0, ..., ȳ, ..., 0)
             self.accumulate_item(application, output, output_bar, earlier)
-        elif self.is_subroutine(application.primal):
+        elif self.rules.is_subroutine(application.primal):
             self.apply_pullback(application, output, output_bar, earlier)
         elif application.primal is not CONSTANT:
             if (
@@ -647,7 +647,7 @@ class _ReverseSweep:
         ]
         for node in bindings:
             application = application_of(node.value, self.state.form, self.state.parsed.namespace)
-            if application.primal is PACK or self.is_subroutine(application.primal):
+            if application.primal is PACK or self.rules.is_subroutine(application.primal):
                 continue
             if application.primal is IDENTITY and self.built_as_tuple(node.value.id):
                 continue
@@ -664,7 +664,7 @@ class _ReverseSweep:
     ) -> None:
         """Inline the rule of ``application`` and add its contributions to the adjoints of
         the active arguments (except ``skipped``, whose contribution cancels out)."""
-        template, bound = self.choose_rule(application)
+        template, bound = self.rules.choose_rule(application)
         values = bound
         if earlier != output:  # the rule reads the overwritten value under its saved name
             values = {
@@ -704,7 +704,7 @@ class _ReverseSweep:
                     statement.value, self.state.form, self.state.parsed.namespace
                 )
                 name = statement.targets[0].id
-                (pure if self.is_pure(application.primal) else impure).add(name)
+                (pure if self.rules.is_pure(application.primal) else impure).add(name)
             else:
                 impure.update(assigned_within(statement))
         return frozenset(pure - impure)
@@ -728,37 +728,6 @@ class _ReverseSweep:
             elif isinstance(node, ast.Assign | ast.For):
                 other.update(assigned_within(node))
         return frozenset(floating - other)
-
-    def is_pure(self, primal: Any) -> bool:
-        if primal is IDENTITY or primal is CONSTANT or primal is PACK:
-            return True
-        if self.is_subroutine(primal):
-            return False
-        try:
-            found = self.state.runtime.rules.lookup(primal)
-        except TypeError:
-            return False
-        return isinstance(found, list)
-
-    def has_no_gradient(self, primal: Any) -> bool:
-        """A primal declared non-differentiable: its output's adjoint goes nowhere."""
-        try:
-            return self.state.runtime.rules.lookup(primal) is NON_DIFFERENTIABLE
-        except TypeError:
-            return False
-
-    def is_subroutine(self, primal: Any) -> bool:
-        """A function of the user's own, with no rule registered: it gets a pullback."""
-        if self.pullback_of is None or not inspect.isfunction(primal):
-            return False
-        if (primal.__module__ or "").startswith("numpy") or hasattr(
-            primal, "__overbar_transform__"
-        ):
-            return False
-        try:
-            return not self.state.runtime.rules.lookup(primal)
-        except TypeError:
-            return False
 
     def apply_pullback(
         self, application: Application, output: str, output_bar: ast.expr, earlier: str
@@ -822,85 +791,6 @@ class _ReverseSweep:
             f"overbar cannot differentiate {what} of {application.description} in "
             f"{self.state.form.tree.name}",
             self.state.parsed.location(application.node),
-        )
-
-    def choose_rule(self, application: Application) -> tuple[Template, dict[str, ast.expr]]:
-        found = self.rules_for(application)
-        errors = []
-        for rule in found:
-            try:
-                bound = rule.primal_signature().bind(
-                    *application.positional, **dict(application.keywords)
-                )
-            except TypeError as error:
-                errors.append(f"{rule.primal_signature()}: {error}")
-                continue
-            bound.apply_defaults()
-            arguments = {
-                name: _as_atom(value, self.state.parsed, application)
-                for name, value in bound.arguments.items()
-            }
-            if rule.ranks and not all(
-                self.state.rank_of(arguments[key]) == rank for key, rank in rule.ranks
-            ):
-                continue  # a rule for other ranks; the general one comes later
-            if all(_matches(arguments[key], expected) for key, expected in rule.where):
-                return template_of(rule), arguments
-            errors.append(
-                "applies only where "
-                + ", ".join(f"{key}={expected!r}" for key, expected in rule.where)
-            )
-        raise MissingRuleError(
-            f"no adjoint rule of {application.description} fits this call ("
-            + "; ".join(errors)
-            + "); pass the arguments the rule supports, or register a rule with "
-            "@overbar.adjoint",
-            self.state.parsed.location(application.node),
-        )
-
-    def rules_for(self, application: Application) -> list[Rule]:
-        primal = application.primal
-        node = application.node
-        if primal is MISSING:
-            raise MissingRuleError(
-                f"{application.description} is not defined where {self.state.form.tree.name} "
-                "can see it",
-                self.state.parsed.location(node),
-            )
-        try:
-            found = self.state.runtime.rules.lookup(primal)
-        except TypeError:
-            found = None
-        if found is NON_DIFFERENTIABLE:  # activity analysis keeps these inactive
-            raise MissingRuleError(
-                f"{application.description} has no gradient", self.state.parsed.location(node)
-            )
-        if found:
-            return found
-        name = application.description
-        if isinstance(primal, Method | Attribute):
-            kind = "method" if isinstance(primal, Method) else "attribute"
-            advice = (
-                f"overbar has no adjoint rule for the array {kind} "
-                f"{primal} on a differentiated value; use the NumPy function instead, or "
-                f"register a rule with @overbar.adjoint(overbar.{type(primal).__name__}"
-                f"({primal.name!r}))"
-            )
-        elif inspect.isfunction(primal) and not getattr(primal, "__module__", "").startswith(
-            "numpy"
-        ):
-            advice = (
-                f"{name} is your own function: calls to user functions are not "
-                f"differentiated yet; register its adjoint with @overbar.adjoint({name}) "
-                "or write its body inline"
-            )
-        else:
-            advice = (
-                f"overbar has no adjoint rule for {describe(primal)}; register one with "
-                f"@overbar.adjoint({name})"
-            )
-        raise MissingRuleError(
-            f"cannot differentiate the call of {name}: {advice}", self.state.parsed.location(node)
         )
 
     def inline(
@@ -985,28 +875,6 @@ def _operands_shaped_like_output(application: Application) -> list[ast.expr]:
         if all(is_number(other) for other in others):
             shaped.append(operand)
     return shaped
-
-
-def _as_atom(value: Any, parsed: ParsedFunction, application: Application) -> ast.expr:
-    if isinstance(value, ast.AST):
-        return value
-    if isinstance(value, tuple) and all(isinstance(v, ast.AST) for v in value):
-        return ast.Tuple(elts=list(value), ctx=ast.Load())
-    if value is None or isinstance(value, bool | int | float | str | tuple):
-        return ast.Constant(value=value)
-    raise MissingRuleError(
-        f"the adjoint rule for {application.description} has a default value {value!r} "
-        "that cannot be written into the generated code",
-        parsed.location(application.node),
-    )
-
-
-def _matches(atom: ast.expr, expected: Any) -> bool:
-    if expected is VARIABLE:
-        return not isinstance(atom, ast.Constant)
-    return isinstance(atom, ast.Constant) and (
-        atom.value is expected if expected is None else atom.value == expected
-    )
 
 
 def _scatter_accumulation(statement: ast.stmt, index_bar: str | None):
