@@ -11,6 +11,7 @@ written, element by element for a tuple's adjoint.
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 from typing import Any
 
 from overbar.errors import UnsupportedSyntaxError
@@ -21,6 +22,14 @@ from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import ParsedFunction
 from overbar.transpiler.shapes import Shapes
 from overbar.transpiler.syntax import assign, call, load, store
+
+
+def seed_parameter(parameters: Sequence[str]) -> str:
+    """The keyword a pullback takes its result's adjoint by (a name no parameter has)."""
+    name = "result_bar"
+    while name in parameters:
+        name += "_"
+    return name
 
 
 class SweepState:
