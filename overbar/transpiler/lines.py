@@ -131,10 +131,10 @@ class LineAdjoints:
             skipped = self.cancelled.get(id(statement))
             self.apply_rule(output, _as_square(application), output_bar, earlier, skipped)
         if overwrites:
-            restore = assign(output, load(earlier)) if reads_itself else None
-            if restore is not None:
-                self.recording.pops.setdefault(output, []).append(restore)
-                self.state.reverse.append(restore)
+            if reads_itself:  # the older value was popped into `earlier` above
+                self.state.reverse.append(
+                    self.recording.restores(output, assign(output, load(earlier)))
+                )
             else:
                 self.state.reverse.append(self.recording.pop(output, output))
 

@@ -156,9 +156,20 @@ class Recording:
 
     def pop(self, target: str, name: str) -> ast.stmt:
         """``target = stack.pop()``, restoring ``name`` (removed with ``name``'s pushes)."""
-        statement = assign(target, method_call(self.stack, "pop"))
+        return self.restores(name, assign(target, method_call(self.stack, "pop")))
+
+    def restores(self, name: str, statement: ast.stmt) -> ast.stmt:
+        """Note ``statement`` as a restore of ``name``'s older value (removed with ``name``'s
+        pushes, where the reverse sweep never reads it)."""
         self.pops.setdefault(name, []).append(statement)
         return statement
+
+    def restore_region(self, written: ast.Subscript) -> ast.stmt:
+        """``y[index] = stack.pop()``: what ``save_region`` saved, written back."""
+        region = ast.Subscript(
+            value=load(written.value.id), slice=clone(written.slice), ctx=ast.Store()
+        )
+        return ast.Assign(targets=[region], value=method_call(self.stack, "pop"))
 
     # after the reverse sweep
 
