@@ -227,6 +227,7 @@ class ReverseBlocks:
         return self.state.snapshot(), self.recording.snapshot()
 
     def restore(self, saved: tuple) -> None:
+        """Back to what ``snapshot`` saw."""
         self.state.restore(saved[0])
         self.recording.restore(saved[1])
 

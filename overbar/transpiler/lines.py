@@ -188,6 +188,11 @@ class LineAdjoints:
         output_bar: ast.expr,
         same_shape: list[str],
     ) -> tuple[list[ast.stmt], list[ast.expr | None]]:
+        """The template's body and returned contributions, renamed into this line: its
+        output, the output's adjoint, its arguments, fresh temporaries for its locals, bound
+        names for the globals it reads. A call ``unbroadcast(g, x)`` is dropped where ``x`` is
+        among ``same_shape`` (dumps of operands shaped like the output), and replaced by the
+        sums the known shapes call for where they tell (``summed_to``)."""
         replacements: dict[str, ast.expr] = {
             template.output: load(output),
             template.output_bar: output_bar,

@@ -65,6 +65,7 @@ class Recording:
         )
 
     def restore(self, saved: tuple) -> None:
+        """Back to what ``snapshot`` saw."""
         self.pushes, self.pops = saved
 
     # the forward sweep

@@ -79,6 +79,7 @@ class SweepState:
         )
 
     def restore(self, saved: tuple) -> None:
+        """Back to what ``snapshot`` saw."""
         (
             self.names.taken,
             self.names.counters,
@@ -92,6 +93,7 @@ class SweepState:
     # names
 
     def bar(self, name: str) -> str:
+        """The name of the adjoint of ``name`` (``x_bar``, the same at every call)."""
         if name not in self.adjoint_names:
             self.adjoint_names[name] = self.names.fresh(f"{name}_bar")
             if name in self.form.temporaries:
@@ -99,6 +101,7 @@ class SweepState:
         return self.adjoint_names[name]
 
     def temporary(self) -> str:
+        """A fresh numbered temporary: ``tmp1``, ``tmp2``, ..."""
         name = self.names.numbered("tmp")
         self.temporaries.add(name)
         return name
@@ -127,6 +130,7 @@ class SweepState:
     def unsupported(
         self, statement: ast.stmt, what: str, advice: str = "it is not supported yet"
     ) -> UnsupportedSyntaxError:
+        """The refusal of ``what`` in ``statement``, at the user's line."""
         return UnsupportedSyntaxError(
             f"overbar cannot differentiate {what} in {self.form.tree.name}: {advice}",
             self.parsed.location(statement.value),
