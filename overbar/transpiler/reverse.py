@@ -18,45 +18,60 @@ pushed on ``stack`` before it is overwritten and popped back after its line is u
 rule sees the values of its own line; pushes of names the reverse sweep never reads are removed
 afterwards, so ``a = a + 1.0`` in a loop saves nothing. Inside a loop an adjoint may be the runtime
 zero ``0.0``; ``adjoint_like`` gives it its value's shape before a rule reads it.
+
+This module is the driver. The work is done by parts that share one ``SweepState``
+(``sweep_state.py``: names, bindings, shapes, the adjoints written so far):
+
+- ``recording.py``, the forward sweep and what it pushes on the stack for the reverse sweep;
+- ``control.py``, the reverse of blocks: branches, loops, writes into arrays, appends, unpacking;
+- ``lines.py``, the reverse of one line: its rule inlined, its contributions accumulated;
+- ``rule_choice.py``, which rule of the table fits a line, and what kind of primal it calls.
 """
 
 from __future__ import annotations
 
 import ast
-import builtins
-import copy
-import inspect
-import linecache
-import operator
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from overbar.errors import InternalError, MissingRuleError, UnsupportedSyntaxError
-from overbar.primitives import Attribute, Method, describe
+from overbar.errors import InternalError
 from overbar.runtime.interface import Runtime
-from overbar.runtime.registry import NON_DIFFERENTIABLE, VARIABLE, Rule
 from overbar.transpiler.activity import Activity
-from overbar.transpiler.fence import is_append
+from overbar.transpiler.control import ReverseBlocks
 from overbar.transpiler.invariance import cancelled_subtrahends
-from overbar.transpiler.names import NameAllocator, clone, names_in
+from overbar.transpiler.lines import LineAdjoints
+from overbar.transpiler.names import clone
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.optimisations import ALL, Optimisations
-from overbar.transpiler.parse import MISSING, ParsedFunction
-from overbar.transpiler.primitive import (
-    CONSTANT,
-    ELEMENTWISE_OPERATORS,
-    IDENTITY,
-    PACK,
-    Application,
-    application_of,
-    index_value,
-    is_number,
-)
+from overbar.transpiler.parse import ParsedFunction
+from overbar.transpiler.primitive import application_of
+from overbar.transpiler.recording import Recording
+from overbar.transpiler.rule_choice import RuleChoice
 from overbar.transpiler.shapes import Shapes
-from overbar.transpiler.templates import Substitution, Template, expression, template_of
+from overbar.transpiler.sweep_state import SweepState, seed_parameter
+from overbar.transpiler.syntax import (
+    COMMENT_MARKER,
+    assign,
+    assigned_within,
+    call,
+    comment,
+    is_comment,
+    is_write,
+    load,
+    tuple_of,
+)
 
-COMMENT_MARKER = "__overbar_comment__"
+# Other passes and the tests import these from here.
+__all__ = [
+    "COMMENT_MARKER",
+    "Adjoint",
+    "comment",
+    "differentiate",
+    "is_comment",
+    "is_write",
+    "seed_parameter",
+]
 
 
 @dataclass(frozen=True)
@@ -72,14 +87,6 @@ class Adjoint:
     shapes: tuple[tuple[str, Any], ...] = ()  # what is known of the forward names' shapes
     pure: frozenset[str] = frozenset()  # forward names bound only by pure computations
     floating: frozenset[str] = frozenset()  # forward names surely bound to floating point
-
-
-def seed_parameter(parameters: Sequence[str]) -> str:
-    """The keyword a pullback takes its result's adjoint by (a name no parameter has)."""
-    name = "result_bar"
-    while name in parameters:
-        name += "_"
-    return name
 
 
 def differentiate(
@@ -103,7 +110,7 @@ def differentiate(
     number is seeded with 1.0 (``optimisations.seed``), so the lines that only compute the value
     can go; ``optimisations.stabilisers`` skips the gradient of softmax stabilisers.
     """
-    return _ReverseSweep(
+    return _Sweep(
         parsed,
         form,
         activity,
@@ -116,29 +123,10 @@ def differentiate(
     ).run()
 
 
-def comment(text: str) -> ast.Expr:
-    """A statement that ``emit`` turns into the comment ``# text``."""
-    call = ast.Call(
-        func=ast.Name(id=COMMENT_MARKER, ctx=ast.Load()),
-        args=[ast.Constant(value=text)],
-        keywords=[],
-    )
-    return ast.Expr(value=call)
+class _Sweep:
+    """The parts of the sweep, wired together around one shared state; ``run`` assembles the
+    gradient function from the forward sweep they record and the reverse sweep they write."""
 
-
-def is_comment(statement: ast.stmt) -> bool:
-    return (
-        isinstance(statement, ast.Expr)
-        and isinstance(statement.value, ast.Call)
-        and isinstance(statement.value.func, ast.Name)
-        and statement.value.func.id == COMMENT_MARKER
-    )
-
-
-# -- the reverse sweep ------------------------------------------------------------------------
-
-
-class _ReverseSweep:
     def __init__(
         self,
         parsed: ParsedFunction,
@@ -151,127 +139,80 @@ class _ReverseSweep:
         with_value: bool = True,
         optimisations: Optimisations = ALL,
     ):
-        self.shapes = dict(shapes or {})
+        self.state = SweepState(parsed, form, activity, runtime, shapes)
         self.with_value = with_value
         self.literal_seed = optimisations.seed
         # s = a - m before a softmax: m gets no gradient from this line (see invariance.py)
         self.cancelled = (
-            cancelled_subtrahends(form, parsed.namespace, runtime, self.shapes)
+            cancelled_subtrahends(form, parsed.namespace, runtime, self.state.shapes)
             if optimisations.stabilisers
             else {}
         )
-        self.pullback_of = pullback_of
         self.as_pullback = as_pullback
-        self.subroutines: list[Any] = []
-        self.parsed = parsed
-        self.form = form
-        self.activity = activity
-        self.runtime = runtime
-        self.names = NameAllocator(form.taken_names | _namespace_names(parsed))
-        self.adjoint_names: dict[str, str] = {}
-        self.defined: set[str] = set()
-        self.maybe_zero: set[str] = set()
-        self.reverse: list[ast.stmt] = []
         suffix = "pullback" if as_pullback else "grad"
-        self.function_name = self.names.fresh(f"{form.tree.name}_{suffix}")
-        self.stack = self.names.fresh("stack")
-        self.counter = self.names.fresh("_")  # reverse loops count with it; nesting is harmless
-        self.pushes: dict[str, list[ast.stmt]] = {}
-        self.pops: dict[str, list[ast.stmt]] = {}
-        self.overwritten: dict[int, list[str]] = {}  # statement -> the names pushed before it
-        self.maybe_unbound: set[str] = set()
-        self.previous: dict[str, str] = {}
-        self.trips: dict[int, str] = {}
-        self.writes = False
-        self.temporaries: set[str] = set(form.temporaries)
-        self.sequences = _sequence_names(
-            form, {name for name, shape in self.shapes.items() if self.is_sequence_shape(shape)}
+        # The order of these names is part of the output: the function's, the stack's (taken
+        # by the recording), the reverse loops' counter (taken by the reverse blocks).
+        self.function_name = self.state.names.fresh(f"{form.tree.name}_{suffix}")
+        self.recording = Recording(self.state)
+        self.rules = RuleChoice(self.state, pullback_of)
+        self.lines = LineAdjoints(
+            self.state, self.recording, self.rules, self.cancelled, pullback_of
         )
-        self.bindings: dict[str, Any] = {}
-        self.binding_names: dict[int, str] = {}
-
-    # names
-
-    def bar(self, name: str) -> str:
-        if name not in self.adjoint_names:
-            self.adjoint_names[name] = self.names.fresh(f"{name}_bar")
-            if name in self.form.temporaries:
-                self.temporaries.add(self.adjoint_names[name])
-        return self.adjoint_names[name]
-
-    def temporary(self) -> str:
-        name = self.names.numbered("tmp")
-        self.temporaries.add(name)
-        return name
-
-    def bind(self, preferred: str, value: Any) -> str:
-        """A name under which the generated code can read ``value``."""
-        if id(value) in self.binding_names:
-            return self.binding_names[id(value)]
-        if (
-            preferred not in self.form.local_names
-            and self.parsed.namespace is not None
-            and self.parsed.namespace.lookup(preferred) is value
-        ):
-            name = preferred
-        else:
-            name = self.names.fresh(preferred)
-            self.bindings[name] = value
-        self.names.take(name)
-        self.binding_names[id(value)] = name
-        return name
-
-    # the sweep
+        self.control = ReverseBlocks(self.state, self.recording, self.rules, self.lines)
 
     def run(self) -> Adjoint:
-        body = self.form.tree.body
+        body = self.state.form.tree.body
         statements, result = body[:-1], body[-1].value
-        parameters = set(self.form.parameters)
-        forward, _, _ = self.forward_block(statements, set(parameters), set(parameters))
-        seed_name = self.bind("seed", self.runtime.seed)
-        result_bar = self.bar(result.id) if isinstance(result, ast.Name) else self.temporary()
-        seed_keyword = seed_parameter(self.form.parameters)
+        parameters = set(self.state.form.parameters)
+        forward, _, _ = self.recording.forward_block(statements, set(parameters), set(parameters))
+        seed_name = self.state.bind("seed", self.state.runtime.seed)
+        result_bar = (
+            self.state.bar(result.id) if isinstance(result, ast.Name) else self.state.temporary()
+        )
+        seed_keyword = seed_parameter(self.state.form.parameters)
         if self.as_pullback:
-            self.names.take(seed_keyword)
-            seed_value = _load(seed_keyword)
+            self.state.names.take(seed_keyword)
+            seed_value = load(seed_keyword)
         elif (
             self.literal_seed
             and not self.with_value
-            and self.runtime.shapes.dims(self.shape_of(result)) == ()
+            and self.state.runtime.shapes.dims(self.state.shape_of(result)) == ()
         ):
             seed_value = ast.Constant(1.0)  # a number: nothing to check, its value not needed
         else:
-            seed_value = _call(seed_name, result)
-        self.reverse = [_assign(result_bar, seed_value)]
-        if isinstance(result, ast.Name) and self.activity.is_active(result):
-            self.defined.add(result.id)
-        elif self.activity.is_active(result):
+            seed_value = call(seed_name, result)
+        self.state.reverse = [assign(result_bar, seed_value)]
+        if isinstance(result, ast.Name) and self.state.activity.is_active(result):
+            self.state.defined.add(result.id)
+        elif self.state.activity.is_active(result):
             raise InternalError(
-                f"the result of {self.form.tree.name} is not a name in normal form",
-                self.parsed.location(body[-1]),
+                f"the result of {self.state.form.tree.name} is not a name in normal form",
+                self.state.parsed.location(body[-1]),
             )
-        self.reverse.extend(self.reverse_block(statements))
+        self.state.reverse.extend(self.control.reverse_block(statements))
         gradients = []
-        for name in self.activity.wrt:
-            if name not in self.defined:
-                zero = self.bind("zero_gradient", self.runtime.zero_gradient)
-                self.reverse.append(_assign(self.bar(name), _call(zero, _load(name))))
-            elif name in self.maybe_zero:
-                self.reverse.append(self.shaped(name))
-            gradients.append(_load(self.bar(name)))
-        returned = gradients[0] if len(gradients) == 1 else _tuple(gradients)
-        prologue, forward, reverse = self.remove_unread_pushes(forward, self.reverse)
-        if isinstance(result, ast.Name) and self.pops.get(result.id):
-            value = self.names.fresh(f"{result.id}_value")
-            forward.append(_assign(value, result))  # the reverse sweep restores older values
-            result = _load(value)
-        arguments = clone(self.form.tree.args)
+        for name in self.state.activity.wrt:
+            if name not in self.state.defined:
+                zero = self.state.bind("zero_gradient", self.state.runtime.zero_gradient)
+                self.state.reverse.append(assign(self.state.bar(name), call(zero, load(name))))
+            elif name in self.state.maybe_zero:
+                self.state.reverse.append(self.state.shaped(name))
+            gradients.append(load(self.state.bar(name)))
+        returned = gradients[0] if len(gradients) == 1 else tuple_of(gradients)
+        prologue, forward, reverse = self.recording.remove_unread_pushes(
+            forward, self.state.reverse
+        )
+        if isinstance(result, ast.Name) and self.recording.pops.get(result.id):
+            value = self.state.names.fresh(f"{result.id}_value")
+            forward.append(assign(value, result))  # the reverse sweep restores older values
+            result = load(value)
+        arguments = clone(self.state.form.tree.args)
         if self.as_pullback:
-            reverse.append(ast.Return(value=_tuple(gradients)))
+            reverse.append(ast.Return(value=tuple_of(gradients)))
             arguments.kwonlyargs.append(ast.arg(arg=seed_keyword))
             arguments.kw_defaults.append(None)
         elif self.with_value:
-            reverse.append(ast.Return(value=_tuple([result, returned])))
+            reverse.append(ast.Return(value=tuple_of([result, returned])))
         else:
             reverse.append(ast.Return(value=returned))
         tree = ast.FunctionDef(
@@ -282,1236 +223,57 @@ class _ReverseSweep:
             returns=None,
             type_comment=None,
         )
-        ast.copy_location(tree, self.form.tree)
+        ast.copy_location(tree, self.state.form.tree)
         return Adjoint(
             tree=ast.fix_missing_locations(tree),
             forward_length=len(prologue) + len(forward),
-            temporaries=frozenset(self.temporaries),
-            bindings=tuple(sorted(self.bindings.items())),
+            temporaries=frozenset(self.state.temporaries),
+            bindings=tuple(sorted(self.state.bindings.items())),
             effects=frozenset(
-                {seed_name, self.stack}
+                {seed_name, self.recording.stack}
                 | {
-                    self.binding_names[id(helper)]
-                    for helper in (self.runtime.take_in_place, self.runtime.add_at)
-                    if id(helper) in self.binding_names
+                    self.state.binding_names[id(helper)]
+                    for helper in (self.state.runtime.take_in_place, self.state.runtime.add_at)
+                    if id(helper) in self.state.binding_names
                 }
             ),
-            subroutines=tuple(self.subroutines),
-            shapes=tuple(sorted(self.adjoint_shapes().items())),
+            subroutines=tuple(self.lines.subroutines),
+            shapes=tuple(sorted(self.state.adjoint_shapes().items())),
             pure=self.pure_names(statements),
             floating=self.floating_names(),
         )
 
-    # forward sweep: the user's lines, plus pushes and trip counts
-
-    def push(self, name: str) -> ast.stmt:
-        statement = ast.Expr(value=_method(self.stack, "append", _load(name)))
-        self.pushes.setdefault(name, []).append(statement)
-        return statement
-
-    def save_region(self, statement: ast.Assign) -> ast.stmt:
-        """Push a copy of what ``y[index] = v`` overwrites; the reverse sweep writes it back."""
-        self.writes = True
-        written = statement.targets[0]
-        array = _load(written.value.id)
-        if self.activity.is_active(statement.value):
-            index = index_value(clone(written.slice), self.bind("slice", builtins.slice))
-            saved = _call(self.bind("saved_region", self.runtime.saved_region), array, index)
-        else:
-            region = ast.Subscript(value=array, slice=clone(written.slice), ctx=ast.Load())
-            method = ast.Attribute(value=region, attr="copy", ctx=ast.Load())
-            saved = ast.Call(func=method, args=[], keywords=[])
-        return ast.Expr(value=_method(self.stack, "append", saved))
-
-    def pop(self, target: str, name: str) -> ast.stmt:
-        """``target = stack.pop()``, restoring ``name`` (removed with ``name``'s pushes)."""
-        statement = _assign(target, _method(self.stack, "pop"))
-        self.pops.setdefault(name, []).append(statement)
-        return statement
-
-    def forward_block(
-        self, statements: list[ast.stmt], bound: set[str], definite: set[str]
-    ) -> tuple[list[ast.stmt], set[str], set[str]]:
-        """The forward sweep of ``statements``; ``bound`` and ``definite`` are the names that
-        may be and surely are bound on entry, updated for the exit."""
-        out: list[ast.stmt] = []
-        for statement in statements:
-            if is_write(statement):
-                out.extend([self.save_region(statement), statement])
-            elif isinstance(statement, ast.Assign):
-                targets = _assigned(statement)
-                for name in targets:
-                    if name in bound:
-                        out.append(self.push(name))
-                        self.overwritten.setdefault(id(statement), []).append(name)
-                        if name not in definite:
-                            self.maybe_unbound.add(name)
-                out.append(statement)
-                bound.update(targets)
-                definite.update(targets)
-            elif isinstance(statement, ast.If):
-                body, bound_body, definite_body = self.forward_block(
-                    statement.body, set(bound), set(definite)
-                )
-                orelse, bound_else, definite_else = self.forward_block(
-                    statement.orelse, set(bound), set(definite)
-                )
-                out.append(_if(statement.test, body, orelse, statement))
-                bound = bound_body | bound_else
-                definite = definite_body & definite_else
-            elif isinstance(statement, ast.For | ast.While):
-                trips = self.names.fresh("trips")
-                self.trips[id(statement)] = trips
-                inside = bound | _assigned_within(statement)
-                body, _, _ = self.forward_block(
-                    statement.body, inside, definite | _loop_target(statement)
-                )
-                if isinstance(statement, ast.For):
-                    body.append(self.push(statement.target.id))
-                loop = copy.copy(statement)
-                loop.body = body
-                if self.runs_through_a_range(statement):  # as many trips as the range is long
-                    length = _call(self.bind("len", builtins.len), statement.iter)
-                    out.extend([loop, _assign(trips, length)])
-                else:
-                    counted = ast.BinOp(left=_load(trips), op=ast.Add(), right=ast.Constant(1))
-                    body.append(_assign(trips, counted))
-                    out.extend([_assign(trips, ast.Constant(0)), loop])
-                out.append(ast.Expr(value=_method(self.stack, "append", _load(trips))))
-                bound = inside
-            else:
-                out.append(statement)
-        return out, bound, definite
-
-    def runs_through_a_range(self, statement: ast.stmt) -> bool:
-        """A for loop over a range its body does not rebind (a loop with a break is a while
-        loop in normal form): it makes exactly ``len(range)`` trips."""
-        return (
-            isinstance(statement, ast.For)
-            and isinstance(statement.iter, ast.Name)
-            and statement.iter.id not in _assigned_within(statement)
-            and self.shapes.get(statement.iter.id) == self.runtime.shapes.RANGE
-        )
-
-    # reverse sweep
-
-    def reverse_block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
-        outer, self.reverse = self.reverse, []
-        line = None
-        for statement in reversed(statements):
-            if isinstance(statement, ast.Assign | ast.Expr) and (
-                isinstance(statement, ast.Assign) or is_append(statement)
-            ):
-                if statement.lineno != line:
-                    line = statement.lineno
-                    self.reverse.append(comment(self.source_line(statement)))
-                if is_write(statement):
-                    self.reverse_write(statement)
-                elif isinstance(statement, ast.Assign):
-                    self.reverse_line(statement)
-                else:
-                    self.reverse_append(statement)
-            elif isinstance(statement, ast.If):
-                line = None
-                self.reverse_if(statement)
-            elif isinstance(statement, ast.For | ast.While):
-                line = None
-                self.reverse_loop(statement)
-        block, self.reverse = self.reverse, outer
-        return block
-
-    def reverse_if(self, statement: ast.If) -> None:
-        entry = (set(self.defined), set(self.maybe_zero))
-        branches = []
-        for block in (statement.body, statement.orelse):
-            self.defined, self.maybe_zero = set(entry[0]), set(entry[1])
-            reversed_block = self.reverse_block(block)
-            branches.append((reversed_block, self.defined, self.maybe_zero))
-        defined = branches[0][1] | branches[1][1]
-        maybe_zero = branches[0][2] | branches[1][2]
-        for reversed_block, defined_here, _ in branches:
-            for name in sorted(defined - defined_here):
-                reversed_block.append(_assign(self.bar(name), ast.Constant(0.0)))
-                maybe_zero.add(name)
-        self.defined, self.maybe_zero = defined, maybe_zero & defined
-        self.reverse.append(_if(statement.test, branches[0][0], branches[1][0], statement))
-
-    def reverse_loop(self, statement: ast.For | ast.While) -> None:
-        trips = self.trips[id(statement)]
-        self.reverse.append(self.pop(trips, "\0trips"))
-        local = self.iteration_local(statement)
-        reached = self.reached_in(statement.body) - local
-        for name in sorted(reached - self.defined):
-            self.reverse.append(_assign(self.bar(name), ast.Constant(0.0)))
-        entry = (self.defined | reached) - local
-        # An adjoint may hold the runtime zero at the top of the reversed body if it did before
-        # the loop, was set to zero just now, or the body leaves it unset (a dry run tells).
-        maybe_zero = (self.maybe_zero | (reached - self.defined)) & entry
-        saved = self.snapshot()
-        self.defined, self.maybe_zero = set(entry), set(entry)
-        self.reverse_block(statement.body)
-        maybe_zero |= entry - self.defined
-        self.restore(saved)
-        self.defined, self.maybe_zero = set(entry), set(maybe_zero)
-        head = []
-        if isinstance(statement, ast.For):
-            head.append(self.pop(statement.target.id, statement.target.id))
-        body = head + self.reverse_block(statement.body)
-        for name in sorted(entry - self.defined):
-            body.append(_assign(self.bar(name), ast.Constant(0.0)))
-        self.defined, self.maybe_zero = set(entry), maybe_zero
-        counter = self.counter
-        steps = _call(self.bind("range", builtins.range), _load(trips))
-        loop = ast.For(target=_store(counter), iter=steps, body=body, orelse=[])
-        self.reverse.extend(self.own_scattered_adjoints(loop))
-        self.reverse.append(ast.copy_location(loop, statement))
-
-    def own_scattered_adjoints(self, loop: ast.For) -> list[ast.stmt]:
-        """Inside a reverse loop, add ``x[i]``'s adjoint into x̄ in place, and zero the written
-        part of ȳ for ``y[i] = v`` in place, instead of copying a whole array per step.
-
-        Only for an adjoint that the loop body touches in no other way: then no other name can
-        hold its array, and it is made the loop's own (a fresh copy) just before the loop.
-        Returns the statements that make those copies.
-        """
-        scatter_name = self.binding_names.get(id(self.runtime.index_bar))
-        take_name = self.binding_names.get(id(self.runtime.take_and_zero))
-        found: dict[str, list[tuple[int, str, tuple]]] = {}
-        for position, statement in enumerate(loop.body):
-            for kind, match in (
-                ("scatter", _scatter_accumulation(statement, scatter_name)),
-                ("take", _take_and_zero(statement, take_name)),
-            ):
-                if match is not None:
-                    found.setdefault(match[0], []).append((position, kind, match[1]))
-        owned: list[ast.stmt] = []
-        for adjoint, uses in sorted(found.items()):
-            positions = {position for position, _, _ in uses}
-            if any(_mentions(s, adjoint) for k, s in enumerate(loop.body) if k not in positions):
-                continue
-            for position, kind, parts in uses:
-                statement = loop.body[position]
-                if kind == "scatter":
-                    g, _, index = parts
-                    add_at = self.bind("add_at", self.runtime.add_at)
-                    replacement = ast.Expr(value=_call(add_at, _load(adjoint), index, g))
-                else:
-                    part, index = parts
-                    take = self.bind("take_in_place", self.runtime.take_in_place)
-                    replacement = _assign(part, _call(take, _load(adjoint), index))
-                loop.body[position] = ast.copy_location(replacement, statement)
-            own = self.bind("own", self.runtime.own)
-            array = _load(self.adjoint_owner(adjoint))
-            owned.append(_assign(adjoint, _call(own, _load(adjoint), array)))
-        return owned
-
-    def adjoint_owner(self, adjoint: str) -> str:
-        """The name whose adjoint ``adjoint`` is."""
-        return next(name for name, bar in self.adjoint_names.items() if bar == adjoint)
-
-    def snapshot(self) -> tuple:
-        """The generator's state, to undo a dry run of a loop body."""
-        return (
-            set(self.names.taken),
-            dict(self.names.counters),
-            dict(self.adjoint_names),
-            set(self.temporaries),
-            dict(self.bindings),
-            dict(self.binding_names),
-            {name: list(nodes) for name, nodes in self.pushes.items()},
-            {name: list(nodes) for name, nodes in self.pops.items()},
-            dict(self.previous),
-        )
-
-    def restore(self, saved: tuple) -> None:
-        (
-            self.names.taken,
-            self.names.counters,
-            self.adjoint_names,
-            self.temporaries,
-            self.bindings,
-            self.binding_names,
-            self.pushes,
-            self.pops,
-            self.previous,
-        ) = saved
-
-    def reached_in(self, statements: list[ast.stmt]) -> set[str]:
-        """Names whose adjoints the reverse sweep of ``statements`` may add to."""
-        reached = set()
-        for node in (n for s in statements for n in ast.walk(s)):
-            if isinstance(node, ast.Expr) and is_append(node):
-                names = [node.value.func.value.id, *names_in(node.value.args[0])]
-                reached.update(n for n in names if n in self.activity.active)
-                continue
-            if is_write(node):
-                names = [node.targets[0].value.id, *names_in(node.value)]
-                reached.update(n for n in names if n in self.activity.active)
-                continue
-            if not isinstance(node, ast.Assign) or not isinstance(node.targets[0], ast.Name):
-                continue
-            if node.targets[0].id not in self.activity.active:
-                continue
-            application = application_of(node.value, self.form, self.parsed.namespace)
-            reached.update(n for n in application.input_names() if n in self.activity.active)
-        return reached
-
-    def iteration_local(self, loop: ast.For | ast.While) -> set[str]:
-        """Names each iteration assigns before reading, and nothing outside the loop reads."""
-        assigned: set[str] = set()
-        read_first: set[str] = set()
-        nested: set[str] = set()
-        for statement in loop.body:
-            reads = {n.id for n in ast.walk(statement) if _is_read(n)}
-            read_first |= reads - assigned
-            if isinstance(statement, ast.Assign):
-                assigned.update(_assigned(statement))
-            else:
-                nested.update(_assigned_within(statement))
-        outside = {n.id for n in ast.walk(self.form.tree) if _is_read(n) and not _within(n, loop)}
-        return assigned - read_first - nested - outside
-
-    def source_line(self, statement: ast.stmt) -> str:
-        text = linecache.getline(self.parsed.filename, statement.lineno).strip()
-        return text or ast.unparse(statement)
-
-    def reverse_line(self, statement: ast.Assign) -> None:
-        target = statement.targets[0]
-        outputs = _assigned(statement)
-        pushed = self.overwritten.get(id(statement), [])
-        overwrites = bool(pushed)
-        live = [name for name in outputs if name in self.activity.active]
-        if not live or not any(name in self.defined for name in live):
-            self.reverse.extend(self.pop(name, name) for name in reversed(pushed))
-            return
-        if isinstance(target, ast.Tuple):
-            self.reverse_unpack(statement, outputs, pushed)
-            return
-        output = target.id
-        slice_name = self.bind("slice", builtins.slice)
-        application = application_of(statement.value, self.form, self.parsed.namespace, slice_name)
-        if (
-            output in self.sequences
-            and application.primal not in (PACK, IDENTITY)
-            and not self.is_subroutine(application.primal)
-            and not self.indexes_a_sequence(application)  # u = t[1:]
-            and not self.is_sequence_shape(self.shapes.get(output))  # a ruled function's tuple
-        ):
-            raise self.unsupported(
-                statement,
-                f"a tuple or list that {application.description} returns",
-                "only tuples you build, and those your own functions return, are supported",
-            )
-        if output in self.maybe_zero:
-            self.reverse.append(self.shaped(output))
-        output_bar = _load(self.bar(output))
-        reads_itself = output in application.input_names()
-        earlier = output
-        if reads_itself:  # `a = a * b`: the rule needs the adjoint and value of both a's
-            captured = self.temporary()
-            self.reverse.append(_assign(captured, output_bar))
-            output_bar = _load(captured)
-            if overwrites:
-                earlier = self.temporary()
-                self.previous[earlier] = output
-                self.reverse.append(self.pop(earlier, output))
-        self.defined.discard(output)
-        self.maybe_zero.discard(output)
-        if not any(
-            name in self.activity.active for name in application.input_names()
-        ) or self.has_no_gradient(application.primal):
-            pass  # `h = np.zeros(n)`, `y = np.zeros_like(x)`: nothing to send the adjoint to
-        elif application.primal is IDENTITY:
-            self.accumulate(application.positional[0], output_bar)
-        elif application.primal is PACK:  # t = (a, b):  ā += t̄[0],  b̄ += t̄[1]
-            unread = self.unread_elements(output)  # their adjoints are zero: no code
-            for index, element in enumerate(application.positional):
-                if self.activity.is_active(element) and index not in unread:
-                    part = ast.Subscript(
-                        value=output_bar, slice=ast.Constant(index), ctx=ast.Load()
-                    )
-                    self.accumulate(element, part, may_be_zero=True)
-        elif self.indexes_a_sequence(application):  # y = t[i]:  t̄ += (0, ..., ȳ, ..., 0)
-            self.accumulate_item(application, output, output_bar, earlier)
-        elif self.is_subroutine(application.primal):
-            self.apply_pullback(application, output, output_bar, earlier)
-        elif application.primal is not CONSTANT:
-            if output in self.sequences:  # the rule reads t̄ like t: arrays, no runtime zeros
-                like = self.bind("elements_like", self.runtime.elements_like)
-                shaped = self.temporary()
-                self.reverse.append(_assign(shaped, _call(like, output_bar, _load(earlier))))
-                output_bar = _load(shaped)
-            skipped = self.cancelled.get(id(statement))
-            self.apply_rule(output, _as_square(application), output_bar, earlier, skipped)
-        if overwrites:
-            restore = _assign(output, _load(earlier)) if reads_itself else None
-            if restore is not None:
-                self.pops.setdefault(output, []).append(restore)
-                self.reverse.append(restore)
-            else:
-                self.reverse.append(self.pop(output, output))
-
-    def indexes_a_sequence(self, application: Application) -> bool:
-        """``t[index]`` of a tuple or list ``t``: its adjoint is a tuple, not an array."""
-        if application.primal is not operator.getitem:
-            return False
-        container = application.positional[0]
-        return isinstance(container, ast.Tuple | ast.List) or (
-            isinstance(container, ast.Name) and container.id in self.sequences
-        )
-
-    def accumulate_item(
-        self, application: Application, output: str, output_bar: ast.expr, earlier: str
-    ) -> None:
-        """``y = t[index]``:  t̄ += a tuple holding ȳ at ``index`` and zeros elsewhere. Where
-        t's length and the index are known now, the tuple is written out with the literal 0.0
-        in the other places (the elements of a display that it stands for get nothing);
-        otherwise ``item_bar`` builds it with the runtime zero."""
-        container, index = application.positional
-        if earlier != output:  # t = t[0]: the tuple indexed is the overwritten value
-            container = _Rename(output, earlier).visit(clone(container))
-            index = _Rename(output, earlier).visit(clone(index))
-        length = self.sequence_length(container)
-        position = index.value if isinstance(index, ast.Constant) else None
-        if length is not None and type(position) is int and -length <= position < length:
-            parts: list[ast.expr] = [ast.Constant(0.0) for _ in range(length)]
-            parts[position] = output_bar
-            self.accumulate(container, _tuple(parts))
-            return
-        item_bar = self.bind("item_bar", self.runtime.item_bar)
-        contribution = _call(item_bar, output_bar, container, index)
-        self.accumulate(container, contribution, may_be_zero=True)
-
-    def unread_elements(self, name: str) -> set[int]:
-        """The positions of the tuple ``name`` that no line reads, when every read of it is
-        ``y = name[k]`` for a literal k: the adjoint there is always zero (t̄ is added to only
-        where t is read, and those reads give the literal 0.0 at every other position)."""
-        length = self.sequence_length(_load(name))
-        if length is None:
-            return set()
-        allowed, read = set(), set()
-        for node in ast.walk(self.form.tree):
-            value = node.value if isinstance(node, ast.Assign) else None
-            if (
-                isinstance(value, ast.Subscript)
-                and isinstance(value.value, ast.Name)
-                and value.value.id == name
-                and isinstance(value.slice, ast.Constant)
-                and type(value.slice.value) is int
-                and -length <= value.slice.value < length
-            ):
-                allowed.add(id(value.value))
-                read.add(value.slice.value % length)
-        for node in ast.walk(self.form.tree):
-            if _is_read(node) and node.id == name and id(node) not in allowed:
-                return set()  # passed on whole, copied, unpacked, returned, ...
-        return set(range(length)) - read
-
-    def sequence_length(self, atom: ast.expr) -> int | None:
-        """The number of elements of the tuple or list ``atom``, if it is known now."""
-        if isinstance(atom, ast.Tuple | ast.List):
-            return len(atom.elts)
-        shape = self.shape_of(atom)
-        return shape.length if self.is_sequence_shape(shape) else None
-
-    def is_sequence_shape(self, shape: Any) -> bool:
-        return isinstance(shape, self.runtime.shapes.Sequence)
-
-    def reverse_unpack(self, statement: ast.Assign, outputs: list[str], pushed: list[str]) -> None:
-        """``a, b = t``:  t̄ += (ā, b̄), a runtime zero standing for an adjoint not reached."""
-        source = statement.value
-        if (
-            not isinstance(source, ast.Name)
-            or any(not isinstance(e, ast.Name) for e in statement.targets[0].elts)
-            or not self.built_as_tuple(source.id)
-        ):
-            raise self.unsupported(
-                statement,
-                "unpacking a differentiated value that is not a tuple you built or one your "
-                "own function returned",
-                "index it instead (a = x[0])",
-            )
-        parts = []
-        for name in outputs:
-            defined = name in self.activity.active and name in self.defined
-            parts.append(_load(self.bar(name)) if defined else ast.Constant(0.0))
-            self.defined.discard(name)
-            self.maybe_zero.discard(name)
-        if self.activity.is_active(source):
-            self.accumulate(source, _tuple(parts))
-        self.reverse.extend(self.pop(name, name) for name in reversed(pushed))
-
-    def reverse_write(self, statement: ast.Assign) -> None:
-        """``y[index] = v``:  v̄ += ȳ[index],  ȳ[index] = 0 (in a copy); then y[index] gets
-        back what it held before."""
-        written = statement.targets[0]
-        array, value = written.value.id, statement.value
-        if array in self.activity.active and array in self.defined:
-            if array in self.maybe_zero:
-                self.reverse.append(self.shaped(array))
-            index = index_value(clone(written.slice), self.bind("slice", builtins.slice))
-            take = self.bind("take_and_zero", self.runtime.take_and_zero)
-            part = self.temporary()
-            target = ast.Tuple(elts=[_store(part), _store(self.bar(array))], ctx=ast.Store())
-            self.reverse.append(
-                ast.Assign(targets=[target], value=_call(take, _load(self.bar(array)), index))
-            )
-            if self.activity.is_active(value):
-                unbroadcast = self.bind("unbroadcast", self.runtime.unbroadcast)
-                self.accumulate(value, _call(unbroadcast, _load(part), clone(value)))
-        restore = ast.Subscript(value=_load(array), slice=clone(written.slice), ctx=ast.Store())
-        self.reverse.append(ast.Assign(targets=[restore], value=_method(self.stack, "pop")))
-
-    def reverse_append(self, statement: ast.Expr) -> None:
-        """``xs.append(v)``:  v̄ += the last element of x̄s, which loses it; xs loses v."""
-        receiver = statement.value.func.value.id
-        value = statement.value.args[0]
-        if receiver in self.activity.active and receiver in self.defined:
-            split = self.bind("split_last", self.runtime.split_last)
-            last = self.temporary()
-            target = ast.Tuple(elts=[_store(last), _store(self.bar(receiver))], ctx=ast.Store())
-            self.reverse.append(
-                ast.Assign(targets=[target], value=_call(split, _load(self.bar(receiver))))
-            )
-            if self.activity.is_active(value):
-                self.accumulate(value, _load(last), may_be_zero=True)
-        self.reverse.append(ast.Expr(value=_method(receiver, "pop")))
-
-    def built_as_tuple(self, name: str) -> bool:
-        """Whether every binding of ``name`` is a display, a call of the user's own function,
-        or a copy of such a name, or shape inference knows it is a tuple or list (a helper's
-        parameter its caller passes one): so its adjoint may be a tuple."""
-        if self.is_sequence_shape(self.shapes.get(name)):
-            return True
-        if name in self.form.parameters:
-            return False
-        bindings = [
-            node
-            for node in ast.walk(self.form.tree)
-            if isinstance(node, ast.Assign)
-            and isinstance(node.targets[0], ast.Name)
-            and node.targets[0].id == name
-        ]
-        for node in bindings:
-            application = application_of(node.value, self.form, self.parsed.namespace)
-            if application.primal is PACK or self.is_subroutine(application.primal):
-                continue
-            if application.primal is IDENTITY and self.built_as_tuple(node.value.id):
-                continue
-            return False
-        return bool(bindings)
-
-    def shaped(self, name: str) -> ast.stmt:
-        """``x_bar = adjoint_like(x_bar, x)``: a runtime zero becomes zeros shaped like x."""
-        helper = self.bind("adjoint_like", self.runtime.adjoint_like)
-        self.maybe_zero.discard(name)
-        return _assign(self.bar(name), _call(helper, _load(self.bar(name)), _load(name)))
-
-    def remove_unread_pushes(
-        self, forward: list[ast.stmt], reverse: list[ast.stmt]
-    ) -> tuple[list[ast.stmt], list[ast.stmt], list[ast.stmt]]:
-        """Drop the pushes and pops of names the reverse sweep never reads."""
-        popped_by = {id(node): name for name, nodes in self.pops.items() for node in nodes}
-        read, value_read = _read_after_restore(
-            reverse, popped_by, self.previous, self.shape_only_arguments(reverse)
-        )
-        unread = {name for name in self.pushes if name not in read}
-        # Names the reverse sweep only takes the shape of are saved as their shape.
-        for name in sorted(read - value_read):
-            shape_of = self.bind("shape_of", self.runtime.shape_of)
-            for push in self.pushes.get(name, []):
-                push.value.args = [_call(shape_of, _load(name))]
-        drop = {id(n) for name in unread for n in self.pushes[name] + self.pops.get(name, [])}
-        for name in unread:
-            self.pops.pop(name, None)
-        forward, reverse = _without(forward, drop), _without(reverse, drop)
-        prologue = []
-        kept = sorted(self.maybe_unbound - unread - set(self.form.parameters))
-        if kept:  # first bound inside a loop or branch, but saved before every assignment
-            targets = [_store(name) for name in kept]
-            prologue.append(ast.Assign(targets=targets, value=ast.Constant(None)))
-        if self.trips or self.writes or any(name not in unread for name in self.pushes):
-            prologue.insert(0, _assign(self.stack, ast.List(elts=[], ctx=ast.Load())))
-        return prologue, forward, reverse
-
-    def shape_only_arguments(self, statements: list[ast.stmt]) -> set[int]:
-        """Ids of the name nodes in ``statements`` that a call only takes the shape of."""
-        found = set()
-        for node in (n for s in statements for n in ast.walk(s)):
-            if not isinstance(node, ast.Call):
-                continue
-            callee = self.generated_value(node.func)
-            try:
-                positions = self.runtime.shape_only.get(callee, ())
-            except TypeError:
-                continue
-            for position in positions:
-                if position < len(node.args) and isinstance(node.args[position], ast.Name):
-                    found.add(id(node.args[position]))
-        return found
-
-    def generated_value(self, node: ast.expr) -> Any:
-        """What a name or dotted name in the generated code refers to (or MISSING)."""
-        if isinstance(node, ast.Attribute):
-            owner = self.generated_value(node.value)
-            return MISSING if owner is MISSING else getattr(owner, node.attr, MISSING)
-        if not isinstance(node, ast.Name) or node.id in self.form.local_names:
-            return MISSING
-        if node.id in self.bindings:
-            return self.bindings[node.id]
-        return self.parsed.namespace.lookup(node.id)
-
-    def apply_rule(
-        self,
-        output: str,
-        application: Application,
-        output_bar: ast.expr,
-        earlier: str,
-        skipped: str | None = None,
-    ) -> None:
-        """Inline the rule of ``application`` and add its contributions to the adjoints of
-        the active arguments (except ``skipped``, whose contribution cancels out)."""
-        template, bound = self.choose_rule(application)
-        values = bound
-        if earlier != output:  # the rule reads the overwritten value under its saved name
-            values = {
-                key: _Rename(output, earlier).visit(clone(atom)) for key, atom in bound.items()
-            }
-        same_shape = _operands_shaped_like_output(application)
-        if earlier != output:
-            same_shape = [_Rename(output, earlier).visit(clone(a)) for a in same_shape]
-        statements, entries = self.inline(
-            template, values, output, output_bar, [ast.dump(a) for a in same_shape]
-        )
-        self.reverse.extend(statements)
-        for parameter, entry in zip(template.positional, entries, strict=True):
-            argument = bound[parameter]
-            if not self.activity.is_active(argument):
-                continue
-            if isinstance(argument, ast.Name) and argument.id == skipped:
-                continue
-            if entry is None:
-                raise MissingRuleError(
-                    f"the adjoint rule for {application.description} "
-                    f"({template.rule.function.__qualname__}) gives no gradient for its "
-                    f"argument {parameter}, which depends on "
-                    f"{', '.join(self.activity.wrt)} here; register a rule that does with "
-                    "@overbar.adjoint",
-                    self.parsed.location(application.node),
-                )
-            self.accumulate(argument, entry)
-
     def pure_names(self, statements: list[ast.stmt]) -> frozenset[str]:
         """Names bound only by top-level lines that compute with a differentiable primitive
         (pure arithmetic: no effects, no random draws): lines the gradient may skip."""
-        pure, impure = set(), set(self.form.parameters)
+        pure, impure = set(), set(self.state.form.parameters)
         for statement in statements:
             if isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Name):
-                application = application_of(statement.value, self.form, self.parsed.namespace)
+                application = application_of(
+                    statement.value, self.state.form, self.state.parsed.namespace
+                )
                 name = statement.targets[0].id
-                (pure if self.is_pure(application.primal) else impure).add(name)
+                (pure if self.rules.is_pure(application.primal) else impure).add(name)
             else:
-                impure.update(_assigned_within(statement))
+                impure.update(assigned_within(statement))
         return frozenset(pure - impure)
 
     def floating_names(self) -> frozenset[str]:
         """Names every binding of which is a call of a function whose result is floating point
         (np.exp, np.sin, ...)."""
-        floating, other = set(), set(self.form.parameters)
-        for node in ast.walk(self.form.tree):
+        floating, other = set(), set(self.state.form.parameters)
+        for node in ast.walk(self.state.form.tree):
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-                application = application_of(node.value, self.form, self.parsed.namespace)
+                application = application_of(
+                    node.value, self.state.form, self.state.parsed.namespace
+                )
                 try:
-                    is_floating = application.primal in self.runtime.shapes.FLOATING_FUNCTIONS
+                    is_floating = (
+                        application.primal in self.state.runtime.shapes.FLOATING_FUNCTIONS
+                    )
                 except TypeError:
                     is_floating = False
                 (floating if is_floating else other).add(node.targets[0].id)
             elif isinstance(node, ast.Assign | ast.For):
-                other.update(_assigned_within(node))
+                other.update(assigned_within(node))
         return frozenset(floating - other)
-
-    def is_pure(self, primal: Any) -> bool:
-        if primal is IDENTITY or primal is CONSTANT or primal is PACK:
-            return True
-        if self.is_subroutine(primal):
-            return False
-        try:
-            found = self.runtime.rules.lookup(primal)
-        except TypeError:
-            return False
-        return isinstance(found, list)
-
-    def has_no_gradient(self, primal: Any) -> bool:
-        """A primal declared non-differentiable: its output's adjoint goes nowhere."""
-        try:
-            return self.runtime.rules.lookup(primal) is NON_DIFFERENTIABLE
-        except TypeError:
-            return False
-
-    def is_subroutine(self, primal: Any) -> bool:
-        """A function of the user's own, with no rule registered: it gets a pullback."""
-        if self.pullback_of is None or not inspect.isfunction(primal):
-            return False
-        if (primal.__module__ or "").startswith("numpy") or hasattr(
-            primal, "__overbar_transform__"
-        ):
-            return False
-        try:
-            return not self.runtime.rules.lookup(primal)
-        except TypeError:
-            return False
-
-    def apply_pullback(
-        self, application: Application, output: str, output_bar: ast.expr, earlier: str
-    ) -> None:
-        """``x̄, ... += helper_pullback(x, ..., result_bar=ȳ)``: the helper's own reverse sweep."""
-        function = application.primal
-        signature = inspect.signature(function)
-        kinds = {p.kind for p in signature.parameters.values()}
-        if kinds & {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD}:
-            raise self.unsupported_call(application, "a helper with *args or **kwargs")
-        try:
-            bound = signature.bind(*application.positional, **dict(application.keywords))
-        except TypeError as error:
-            raise self.unsupported_call(application, f"this call ({error})") from None
-        wrt = tuple(
-            name for name, atom in bound.arguments.items() if self.activity.is_active(atom)
-        )
-        pullback = self.pullback_of(function, wrt, shapes=self.call_shapes(signature, bound))
-        pullback.prepare()
-        self.subroutines.append(pullback)
-        name = self.bind(f"{function.__name__}_pullback", pullback)
-        rename = _Rename(output, earlier) if earlier != output else None
-
-        def value(atom: ast.expr) -> ast.expr:
-            atom = clone(atom)
-            return rename.visit(atom) if rename else atom
-
-        keywords = [ast.keyword(arg=k, value=value(a)) for k, a in application.keywords]
-        keywords.append(
-            ast.keyword(arg=seed_parameter(list(signature.parameters)), value=output_bar)
-        )
-        call = ast.Call(
-            func=_load(name), args=[value(a) for a in application.positional], keywords=keywords
-        )
-        parts = [self.temporary() for _ in wrt]
-        target = ast.Tuple(elts=[_store(p) for p in parts], ctx=ast.Store())
-        self.reverse.append(ast.Assign(targets=[target], value=call))
-        for parameter, part in zip(wrt, parts, strict=True):
-            argument = bound.arguments[parameter]  # a tuple's adjoint may hold runtime zeros
-            self.accumulate(argument, _load(part), isinstance(argument, ast.Tuple | ast.List))
-
-    def call_shapes(
-        self, signature: inspect.Signature, bound: inspect.BoundArguments
-    ) -> tuple[tuple[str, Any], ...]:
-        """What is known here of the shapes of a helper's parameters, for its pullback (the
-        same at every run of this call: shapes are inferred for all of them)."""
-        known = []
-        for name, parameter in signature.parameters.items():
-            if name in bound.arguments:
-                shape = self.shape_of(bound.arguments[name])
-            elif parameter.default is not parameter.empty:
-                shape = self.runtime.shapes.argument_shape(parameter.default)
-            else:
-                shape = None
-            if shape is not None:
-                known.append((name, shape))
-        return tuple(known)
-
-    def unsupported_call(self, application: Application, what: str) -> UnsupportedSyntaxError:
-        return UnsupportedSyntaxError(
-            f"overbar cannot differentiate {what} of {application.description} in "
-            f"{self.form.tree.name}",
-            self.parsed.location(application.node),
-        )
-
-    def choose_rule(self, application: Application) -> tuple[Template, dict[str, ast.expr]]:
-        found = self.rules_for(application)
-        errors = []
-        for rule in found:
-            try:
-                bound = rule.primal_signature().bind(
-                    *application.positional, **dict(application.keywords)
-                )
-            except TypeError as error:
-                errors.append(f"{rule.primal_signature()}: {error}")
-                continue
-            bound.apply_defaults()
-            arguments = {
-                name: _as_atom(value, self.parsed, application)
-                for name, value in bound.arguments.items()
-            }
-            if rule.ranks and not all(
-                self.rank_of(arguments[key]) == rank for key, rank in rule.ranks
-            ):
-                continue  # a rule for other ranks; the general one comes later
-            if all(_matches(arguments[key], expected) for key, expected in rule.where):
-                return template_of(rule), arguments
-            errors.append(
-                "applies only where "
-                + ", ".join(f"{key}={expected!r}" for key, expected in rule.where)
-            )
-        raise MissingRuleError(
-            f"no adjoint rule of {application.description} fits this call ("
-            + "; ".join(errors)
-            + "); pass the arguments the rule supports, or register a rule with "
-            "@overbar.adjoint",
-            self.parsed.location(application.node),
-        )
-
-    def rules_for(self, application: Application) -> list[Rule]:
-        primal = application.primal
-        node = application.node
-        if primal is MISSING:
-            raise MissingRuleError(
-                f"{application.description} is not defined where {self.form.tree.name} "
-                "can see it",
-                self.parsed.location(node),
-            )
-        try:
-            found = self.runtime.rules.lookup(primal)
-        except TypeError:
-            found = None
-        if found is NON_DIFFERENTIABLE:  # activity analysis keeps these inactive
-            raise MissingRuleError(
-                f"{application.description} has no gradient", self.parsed.location(node)
-            )
-        if found:
-            return found
-        name = application.description
-        if isinstance(primal, Method | Attribute):
-            kind = "method" if isinstance(primal, Method) else "attribute"
-            advice = (
-                f"overbar has no adjoint rule for the array {kind} "
-                f"{primal} on a differentiated value; use the NumPy function instead, or "
-                f"register a rule with @overbar.adjoint(overbar.{type(primal).__name__}"
-                f"({primal.name!r}))"
-            )
-        elif inspect.isfunction(primal) and not getattr(primal, "__module__", "").startswith(
-            "numpy"
-        ):
-            advice = (
-                f"{name} is your own function: calls to user functions are not "
-                f"differentiated yet; register its adjoint with @overbar.adjoint({name}) "
-                "or write its body inline"
-            )
-        else:
-            advice = (
-                f"overbar has no adjoint rule for {describe(primal)}; register one with "
-                f"@overbar.adjoint({name})"
-            )
-        raise MissingRuleError(
-            f"cannot differentiate the call of {name}: {advice}", self.parsed.location(node)
-        )
-
-    def inline(
-        self,
-        template: Template,
-        bound: dict[str, ast.expr],
-        output: str,
-        output_bar: ast.expr,
-        same_shape: list[str],
-    ) -> tuple[list[ast.stmt], list[ast.expr | None]]:
-        replacements: dict[str, ast.expr] = {
-            template.output: _load(output),
-            template.output_bar: output_bar,
-            **bound,
-        }
-        for local in sorted(template.local_names):
-            replacements[local] = _load(self.temporary())
-        for name, value in template.global_values:
-            replacements[name] = _load(self.bind(name, value))
-        substitute = Substitution(
-            replacements,
-            self.bind("unbroadcast", self.runtime.unbroadcast),
-            same_shape,
-            lambda g, operand: self.summed_to(g, self.shape_of(_load(output)), operand),
-        )
-        statements = [substitute.visit(clone(s)) for s in template.body]
-        entries = [
-            None if entry is None else substitute.visit(clone(entry)) for entry in template.returns
-        ]
-        return statements, entries
-
-    # shapes
-
-    def shape_of(self, atom: ast.expr) -> Any:
-        """What is known of the shape of ``atom`` (None: nothing)."""
-        if isinstance(atom, ast.Name):
-            name = self.previous.get(atom.id, atom.id)
-            return self.shapes.get(name)
-        if isinstance(atom, ast.Constant):
-            return self.runtime.shapes.constant_operand(atom.value).shape
-        if isinstance(atom, ast.List):  # a display passed to a helper
-            return self.runtime.shapes.Sequence()
-        if isinstance(atom, ast.Tuple):
-            return self.runtime.shapes.tuple_of(tuple(self.shape_of(e) for e in atom.elts))
-        return None
-
-    def adjoint_shapes(self) -> Shapes:
-        """The shapes known of forward names, and of the adjoints of numbers (an adjoint has
-        its value's shape, or is the runtime zero, a number too)."""
-        known = dict(self.shapes)
-        for name, adjoint in self.adjoint_names.items():
-            if self.runtime.shapes.dims(self.shapes.get(name)) == ():
-                known[adjoint] = ()
-        return known
-
-    def rank_of(self, atom: ast.expr) -> int | None:
-        dims = self.runtime.shapes.dims(self.shape_of(atom))
-        return None if dims is None else len(dims)
-
-    def summed_to(self, g: ast.expr, result: Any, operand: ast.expr) -> ast.expr | None:
-        """``unbroadcast(g, operand)`` for a ``g`` shaped like ``result``, with the axes it sums
-        known now: ``g``, ``g.sum(axis=0)``, ...; None where they are not known."""
-        axes = self.runtime.shapes.unbroadcast_axes(result, self.shape_of(operand))
-        if axes is None:
-            return None
-        leading, kept = axes
-        if (leading or kept) and isinstance(g, ast.UnaryOp) and isinstance(g.op, ast.USub):
-            summed = self.summed_to(g.operand, result, operand)  # negate the smaller array
-            return ast.UnaryOp(op=ast.USub(), operand=summed)
-        if kept:
-            g = expression(self.runtime.sum_keeping, self.bind, g=g, axis=_axis(kept))
-        if leading and self.rank_of(operand) == 0:
-            return expression(self.runtime.sum_all, self.bind, g=g)
-        if leading:
-            g = expression(self.runtime.sum_leading, self.bind, g=g, axis=_axis(leading))
-        return g
-
-    def accumulate(
-        self, argument: ast.expr, contribution: ast.expr, may_be_zero: bool = False
-    ) -> None:
-        """Add ``contribution`` to the adjoint of ``argument``: of a name, or element by element
-        of a display (a literal 0.0 there is a symbolic zero: no code). ``may_be_zero``: it, or
-        each element of it, may be the runtime zero."""
-        if isinstance(argument, ast.Name):
-            self.add_to(argument.id, contribution, may_be_zero)
-            return
-        if not isinstance(argument, ast.Tuple | ast.List):
-            raise UnsupportedSyntaxError(
-                f"overbar cannot send a gradient into {ast.unparse(argument)}",
-                self.parsed.location(argument),
-            )
-        if isinstance(contribution, ast.Tuple) and len(contribution.elts) == len(argument.elts):
-            parts = contribution.elts
-        else:
-            names = [self.temporary() for _ in argument.elts]
-            target = ast.Tuple(elts=[_store(n) for n in names], ctx=ast.Store())
-            self.reverse.append(ast.Assign(targets=[target], value=contribution))
-            parts = [_load(n) for n in names]
-        for element, part in zip(argument.elts, parts, strict=True):
-            if self.activity.is_active(element) and not _is_literal_zero(part):
-                self.accumulate(element, part, may_be_zero)
-
-    def add_to(self, name: str, contribution: ast.expr, may_be_zero: bool = False) -> None:
-        """``x_bar = c`` or ``x_bar = x_bar + c``; a tuple's adjoints add element by element.
-
-        ``may_be_zero``: c may be the runtime zero (an element of a tuple's adjoint).
-        """
-        adjoint = self.bar(name)
-        if name in self.defined and name in self.sequences:
-            add = self.bind("add_elementwise", self.runtime.add_elementwise)
-            contribution = _call(add, _load(adjoint), contribution)
-        elif name in self.defined:
-            contribution = ast.BinOp(left=_load(adjoint), op=ast.Add(), right=contribution)
-            may_be_zero = may_be_zero and name in self.maybe_zero
-        if may_be_zero and name not in self.sequences:
-            self.maybe_zero.add(name)
-        else:
-            self.maybe_zero.discard(name)
-        self.defined.add(name)
-        self.reverse.append(_assign(adjoint, contribution))
-
-    def unsupported(
-        self, statement: ast.stmt, what: str, advice: str = "it is not supported yet"
-    ) -> UnsupportedSyntaxError:
-        return UnsupportedSyntaxError(
-            f"overbar cannot differentiate {what} in {self.form.tree.name}: {advice}",
-            self.parsed.location(statement.value),
-        )
-
-
-def _as_square(application: Application) -> Application:
-    """``x * x`` is differentiated as ``x ** 2``: one contribution, 2 x z̄, instead of two."""
-    left, right = (application.positional + (None, None))[:2]
-    if (
-        application.primal is operator.mul
-        and isinstance(left, ast.Name)
-        and isinstance(right, ast.Name)
-        and left.id == right.id
-    ):
-        return replace(application, primal=operator.pow, positional=(left, ast.Constant(2)))
-    return application
-
-
-def _is_literal_zero(node: ast.expr) -> bool:
-    return isinstance(node, ast.Constant) and type(node.value) is float and node.value == 0.0
-
-
-def _axis(axes: tuple[int, ...]) -> ast.expr:
-    if len(axes) == 1:
-        return ast.Constant(axes[0])
-    return ast.Tuple(elts=[ast.Constant(a) for a in axes], ctx=ast.Load())
-
-
-def _operands_shaped_like_output(application: Application) -> list[ast.expr]:
-    """Operands known to have the output's shape: the array operand of ``x * 2.0`` and the like."""
-    if application.primal not in ELEMENTWISE_OPERATORS:
-        return []
-    operands = application.positional
-    shaped = []
-    for index, operand in enumerate(operands):
-        others = operands[:index] + operands[index + 1 :]
-        if all(is_number(other) for other in others):
-            shaped.append(operand)
-    return shaped
-
-
-def _as_atom(value: Any, parsed: ParsedFunction, application: Application) -> ast.expr:
-    if isinstance(value, ast.AST):
-        return value
-    if isinstance(value, tuple) and all(isinstance(v, ast.AST) for v in value):
-        return ast.Tuple(elts=list(value), ctx=ast.Load())
-    if value is None or isinstance(value, bool | int | float | str | tuple):
-        return ast.Constant(value=value)
-    raise MissingRuleError(
-        f"the adjoint rule for {application.description} has a default value {value!r} "
-        "that cannot be written into the generated code",
-        parsed.location(application.node),
-    )
-
-
-def _matches(atom: ast.expr, expected: Any) -> bool:
-    if expected is VARIABLE:
-        return not isinstance(atom, ast.Constant)
-    return isinstance(atom, ast.Constant) and (
-        atom.value is expected if expected is None else atom.value == expected
-    )
-
-
-def _namespace_names(parsed: ParsedFunction) -> set[str]:
-    namespace = parsed.namespace
-    if namespace is None:
-        return set()
-    return set(namespace.closure)
-
-
-def _load(name: str) -> ast.Name:
-    return ast.Name(id=name, ctx=ast.Load())
-
-
-def _store(name: str) -> ast.Name:
-    return ast.Name(id=name, ctx=ast.Store())
-
-
-def _assign(name: str, value: ast.expr) -> ast.Assign:
-    return ast.Assign(targets=[_store(name)], value=value)
-
-
-def _call(function: str, *arguments: ast.expr) -> ast.Call:
-    return ast.Call(func=_load(function), args=list(arguments), keywords=[])
-
-
-def _tuple(elements: list[ast.expr]) -> ast.Tuple:
-    return ast.Tuple(elts=list(elements), ctx=ast.Load())
-
-
-class _Rename(ast.NodeTransformer):
-    def __init__(self, old: str, new: str):
-        self.old, self.new = old, new
-
-    def visit_Name(self, node: ast.Name) -> ast.Name:
-        return _load(self.new) if node.id == self.old else node
-
-
-def _method(owner: str, method: str, *arguments: ast.expr) -> ast.Call:
-    function = ast.Attribute(value=_load(owner), attr=method, ctx=ast.Load())
-    return ast.Call(func=function, args=list(arguments), keywords=[])
-
-
-def _if(test: ast.expr, body: list, orelse: list, where: ast.stmt) -> ast.If:
-    statement = ast.If(test=clone(test), body=body or [ast.Pass()], orelse=orelse)
-    return ast.copy_location(statement, where)
-
-
-def _assigned(statement: ast.Assign) -> list[str]:
-    """The names ``statement`` binds (a write into ``y[i]`` binds none)."""
-    return [
-        n.id
-        for t in statement.targets
-        if not isinstance(t, ast.Subscript)
-        for n in ast.walk(t)
-        if isinstance(n, ast.Name)
-    ]
-
-
-def is_write(statement: ast.stmt) -> bool:
-    """``y[index] = value``: a write into an array."""
-    return isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Subscript)
-
-
-def _assigned_within(statement: ast.stmt) -> set[str]:
-    names = set()
-    for node in ast.walk(statement):
-        if isinstance(node, ast.Assign):
-            names.update(_assigned(node))
-        elif isinstance(node, ast.For):
-            names.update(_loop_target(node))
-    return names
-
-
-def _loop_target(statement: ast.stmt) -> set[str]:
-    if isinstance(statement, ast.For):
-        return {n.id for n in ast.walk(statement.target) if isinstance(n, ast.Name)}
-    return set()
-
-
-def _sequence_names(form: NormalForm, known: set[str]) -> set[str]:
-    """Names bound to tuples or lists: those ``known`` to be (shape inference sees tuples your
-    helpers return), by a display, as the source of an unpacking, or by assignment from such a
-    name. Their adjoints are tuples, added element by element."""
-    sequences: set[str] = set(known)
-    assignments = [n for n in ast.walk(form.tree) if isinstance(n, ast.Assign)]
-    for node in assignments:
-        target, value = node.targets[0], node.value
-        if isinstance(target, ast.Name) and isinstance(value, ast.Tuple | ast.List):
-            sequences.add(target.id)
-        if isinstance(target, ast.Tuple) and isinstance(value, ast.Name):
-            sequences.add(value.id)
-    changed = True
-    while changed:
-        size = len(sequences)
-        for node in assignments:
-            target, value = node.targets[0], node.value
-            if (
-                isinstance(target, ast.Name)
-                and isinstance(value, ast.Name)
-                and (value.id in sequences or target.id in sequences)
-            ):
-                sequences.update({target.id, value.id})
-        changed = len(sequences) != size
-    return sequences
-
-
-def _scatter_accumulation(statement: ast.stmt, index_bar: str | None):
-    """``x_bar = x_bar + index_bar(g, x, index)``: (``x_bar``, (g, x, index)), else None."""
-    if not (
-        index_bar is not None
-        and isinstance(statement, ast.Assign)
-        and isinstance(statement.targets[0], ast.Name)
-        and isinstance(statement.value, ast.BinOp)
-        and isinstance(statement.value.op, ast.Add)
-        and isinstance(statement.value.left, ast.Name)
-        and statement.value.left.id == statement.targets[0].id
-        and isinstance(statement.value.right, ast.Call)
-        and isinstance(statement.value.right.func, ast.Name)
-        and statement.value.right.func.id == index_bar
-        and len(statement.value.right.args) == 3
-    ):
-        return None
-    return statement.targets[0].id, tuple(statement.value.right.args)
-
-
-def _take_and_zero(statement: ast.stmt, take_and_zero: str | None):
-    """``part, y_bar = take_and_zero(y_bar, index)``: (``y_bar``, (part, index)), else None."""
-    if not (
-        take_and_zero is not None
-        and isinstance(statement, ast.Assign)
-        and isinstance(statement.targets[0], ast.Tuple)
-        and len(statement.targets[0].elts) == 2
-        and isinstance(statement.value, ast.Call)
-        and isinstance(statement.value.func, ast.Name)
-        and statement.value.func.id == take_and_zero
-        and isinstance(statement.value.args[0], ast.Name)
-        and statement.targets[0].elts[1].id == statement.value.args[0].id
-    ):
-        return None
-    part = statement.targets[0].elts[0].id
-    return statement.value.args[0].id, (part, statement.value.args[1])
-
-
-def _mentions(statement: ast.stmt, name: str) -> bool:
-    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(statement))
-
-
-def _is_read(node: ast.AST) -> bool:
-    return isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-
-
-def _within(node: ast.AST, container: ast.AST) -> bool:
-    return any(child is node for child in ast.walk(container))
-
-
-def _read_after_restore(
-    statements: list[ast.stmt],
-    popped_by: dict[int, str],
-    previous: dict[str, str],
-    shape_only: set[int],
-) -> tuple[set[str], set[str]]:
-    """Names the reverse sweep reads after one of their older values was popped back, and
-    those of them it reads for more than their shape (``shape_only`` holds the ids of the
-    name nodes that only a shape is taken of).
-
-    Only such reads need the pushes: before its first pop a name still holds its final forward
-    value. In a loop, a read anywhere in the body follows the previous iteration's pops.
-    """
-    popped: set[str] = set()
-    read: set[str] = set()
-    value_read: set[str] = set()
-
-    def note(node: ast.Name) -> None:
-        name = previous.get(node.id, node.id)
-        if name in popped or node.id in previous:
-            read.add(name)
-            if id(node) not in shape_only:
-                value_read.add(name)
-
-    def visit(block: list[ast.stmt]) -> None:
-        for statement in block:
-            if id(statement) in popped_by:
-                popped.add(popped_by[id(statement)])
-                continue
-            if isinstance(statement, ast.For | ast.While):
-                popped.update(
-                    popped_by[id(node)] for node in ast.walk(statement) if id(node) in popped_by
-                )
-            blocks = [
-                getattr(statement, f) for f in ("body", "orelse") if getattr(statement, f, None)
-            ]
-            if blocks:
-                header = (
-                    statement.test if isinstance(statement, ast.If | ast.While) else statement.iter
-                )
-                for node in ast.walk(header):
-                    if _is_read(node):
-                        name = previous.get(node.id, node.id)
-                        read.add(name)
-                        value_read.add(name)
-                for inner in blocks:
-                    visit(inner)
-                continue
-            for node in ast.walk(statement):
-                if _is_read(node):
-                    note(node)
-
-    visit(statements)
-    return read, value_read
-
-
-def _without(statements: list[ast.stmt], drop: set[int]) -> list[ast.stmt]:
-    """``statements`` (and the blocks inside them) without the statements in ``drop``."""
-    kept = []
-    for statement in statements:
-        if id(statement) in drop:
-            continue
-        for field in ("body", "orelse"):
-            block = getattr(statement, field, None)
-            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                setattr(
-                    statement,
-                    field,
-                    _without(block, drop) or ([ast.Pass()] if field == "body" else []),
-                )
-        kept.append(statement)
-    return kept

@@ -1,0 +1,391 @@
+"""The reverse of one line of straight-line code: its rule applied, its contributions added.
+
+``LineAdjoints.reverse_line`` undoes ``y = f(x, ...)`` once ``ȳ`` is defined: it chooses the
+rule of ``f`` (``rule_choice.py``), inlines the rule's template by renaming (``y_bar`` for its
+output's adjoint, the line's atoms for its parameters, fresh temporaries for its locals), and
+adds each contribution into the adjoint of each active input (``SweepState.accumulate``). The
+rule's ``unbroadcast(g, x)`` becomes, where shapes tell, the sums it stands for (``summed_to``),
+or nothing. A call of the user's own function calls its pullback instead; ``t = (a, b)`` and
+``y = t[k]`` move adjoints in and out of a tuple's adjoint. For ``z = np.tanh(x)``::
+
+    # z = np.tanh(x)
+    x_bar = z_bar * (1 - z * z)
+
+A line that reads the value it overwrites (``a = a * b``) has the rule read the older value,
+popped back under a fresh name, and the adjoint it had before the line.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import operator
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from overbar.errors import MissingRuleError, UnsupportedSyntaxError
+from overbar.transpiler.names import clone
+from overbar.transpiler.primitive import (
+    CONSTANT,
+    ELEMENTWISE_OPERATORS,
+    IDENTITY,
+    PACK,
+    Application,
+    application_of,
+    is_number,
+)
+from overbar.transpiler.recording import Recording
+from overbar.transpiler.rule_choice import RuleChoice
+from overbar.transpiler.sweep_state import SweepState, seed_parameter
+from overbar.transpiler.syntax import Rename, assign, call, is_read, load, store, tuple_of
+from overbar.transpiler.templates import Substitution, Template, expression
+
+
+class LineAdjoints:
+    """Writes the reverse of single lines into the reverse-sweep block of ``state``.
+
+    ``cancelled`` maps a line to the name that gets no gradient from it (a softmax's
+    stabiliser, ``invariance.py``); ``pullback_of`` gives the pullbacks of user functions, and
+    ``subroutines`` collects those the lines call.
+    """
+
+    def __init__(
+        self,
+        state: SweepState,
+        recording: Recording,
+        rules: RuleChoice,
+        cancelled: dict[int, str],
+        pullback_of: Callable[..., Any] | None,
+    ):
+        self.state = state
+        self.recording = recording
+        self.rules = rules
+        self.cancelled = cancelled
+        self.pullback_of = pullback_of
+        self.subroutines: list[Any] = []
+
+    def reverse_line(self, statement: ast.Assign) -> None:
+        """Undo ``y = f(x, ...)``, where ȳ is defined:  x̄ += the rule's contribution, ...;
+        then ``y`` gets back the value the line overwrote, if it was saved."""
+        output = statement.targets[0].id
+        overwrites = bool(self.recording.overwritten.get(id(statement)))
+        slice_name = self.state.bind("slice", builtins.slice)
+        application = application_of(
+            statement.value, self.state.form, self.state.parsed.namespace, slice_name
+        )
+        if (
+            output in self.state.sequences
+            and application.primal not in (PACK, IDENTITY)
+            and not self.rules.is_subroutine(application.primal)
+            and not self.indexes_a_sequence(application)  # u = t[1:]
+            # not a tuple a function with a rule returns
+            and not self.state.is_sequence_shape(self.state.shapes.get(output))
+        ):
+            raise self.state.unsupported(
+                statement,
+                f"a tuple or list that {application.description} returns",
+                "only tuples you build, and those your own functions return, are supported",
+            )
+        if output in self.state.maybe_zero:
+            self.state.reverse.append(self.state.shaped(output))
+        output_bar = load(self.state.bar(output))
+        reads_itself = output in application.input_names()
+        earlier = output
+        if reads_itself:  # `a = a * b`: the rule needs the adjoint and value of both a's
+            captured = self.state.temporary()
+            self.state.reverse.append(assign(captured, output_bar))
+            output_bar = load(captured)
+            if overwrites:
+                earlier = self.state.temporary()
+                self.state.previous[earlier] = output
+                self.state.reverse.append(self.recording.pop(earlier, output))
+        self.state.defined.discard(output)
+        self.state.maybe_zero.discard(output)
+        if not any(
+            name in self.state.activity.active for name in application.input_names()
+        ) or self.rules.has_no_gradient(application.primal):
+            pass  # `h = np.zeros(n)`, `y = np.zeros_like(x)`: nothing to send the adjoint to
+        elif application.primal is IDENTITY:
+            self.state.accumulate(application.positional[0], output_bar)
+        elif application.primal is PACK:  # t = (a, b):  ā += t̄[0],  b̄ += t̄[1]
+            unread = self.unread_elements(output)  # their adjoints are zero: no code
+            for index, element in enumerate(application.positional):
+                if self.state.activity.is_active(element) and index not in unread:
+                    part = ast.Subscript(
+                        value=output_bar, slice=ast.Constant(index), ctx=ast.Load()
+                    )
+                    self.state.accumulate(element, part, may_be_zero=True)
+        elif self.indexes_a_sequence(application):  # y = t[i]:  t̄ += (0, ..., ȳ, ..., 0)
+            self.accumulate_item(application, output, output_bar, earlier)
+        elif self.rules.is_subroutine(application.primal):
+            self.apply_pullback(application, output, output_bar, earlier)
+        elif application.primal is not CONSTANT:
+            # the rule reads t̄ like t: arrays, no runtime zeros
+            if output in self.state.sequences:
+                like = self.state.bind("elements_like", self.state.runtime.elements_like)
+                shaped = self.state.temporary()
+                self.state.reverse.append(assign(shaped, call(like, output_bar, load(earlier))))
+                output_bar = load(shaped)
+            skipped = self.cancelled.get(id(statement))
+            self.apply_rule(output, _as_square(application), output_bar, earlier, skipped)
+        if overwrites:
+            if reads_itself:  # the older value was popped into `earlier` above
+                self.state.reverse.append(
+                    self.recording.restores(output, assign(output, load(earlier)))
+                )
+            else:
+                self.state.reverse.append(self.recording.pop(output, output))
+
+    # rules
+
+    def apply_rule(
+        self,
+        output: str,
+        application: Application,
+        output_bar: ast.expr,
+        earlier: str,
+        skipped: str | None = None,
+    ) -> None:
+        """Inline the rule of ``application`` and add its contributions to the adjoints of
+        the active arguments (except ``skipped``, whose contribution cancels out)."""
+        template, bound = self.rules.choose_rule(application)
+        values = bound
+        if earlier != output:  # the rule reads the overwritten value under its saved name
+            values = {
+                key: Rename(output, earlier).visit(clone(atom)) for key, atom in bound.items()
+            }
+        same_shape = _operands_shaped_like_output(application)
+        if earlier != output:
+            same_shape = [Rename(output, earlier).visit(clone(a)) for a in same_shape]
+        statements, entries = self.inline(
+            template, values, output, output_bar, [ast.dump(a) for a in same_shape]
+        )
+        self.state.reverse.extend(statements)
+        for parameter, entry in zip(template.positional, entries, strict=True):
+            argument = bound[parameter]
+            if not self.state.activity.is_active(argument):
+                continue
+            if isinstance(argument, ast.Name) and argument.id == skipped:
+                continue
+            if entry is None:
+                raise MissingRuleError(
+                    f"the adjoint rule for {application.description} "
+                    f"({template.rule.function.__qualname__}) gives no gradient for its "
+                    f"argument {parameter}, which depends on "
+                    f"{', '.join(self.state.activity.wrt)} here; register a rule that does with "
+                    "@overbar.adjoint",
+                    self.state.parsed.location(application.node),
+                )
+            self.state.accumulate(argument, entry)
+
+    def inline(
+        self,
+        template: Template,
+        bound: dict[str, ast.expr],
+        output: str,
+        output_bar: ast.expr,
+        same_shape: list[str],
+    ) -> tuple[list[ast.stmt], list[ast.expr | None]]:
+        """The template's body and returned contributions, renamed into this line: its
+        output, the output's adjoint, its arguments, fresh temporaries for its locals, bound
+        names for the globals it reads. A call ``unbroadcast(g, x)`` is dropped where ``x`` is
+        among ``same_shape`` (dumps of operands shaped like the output), and replaced by the
+        sums the known shapes call for where they tell (``summed_to``)."""
+        replacements: dict[str, ast.expr] = {
+            template.output: load(output),
+            template.output_bar: output_bar,
+            **bound,
+        }
+        for local in sorted(template.local_names):
+            replacements[local] = load(self.state.temporary())
+        for name, value in template.global_values:
+            replacements[name] = load(self.state.bind(name, value))
+        substitute = Substitution(
+            replacements,
+            self.state.bind("unbroadcast", self.state.runtime.unbroadcast),
+            same_shape,
+            lambda g, operand: self.summed_to(g, self.state.shape_of(load(output)), operand),
+        )
+        statements = [substitute.visit(clone(s)) for s in template.body]
+        entries = [
+            None if entry is None else substitute.visit(clone(entry)) for entry in template.returns
+        ]
+        return statements, entries
+
+    def summed_to(self, g: ast.expr, result: Any, operand: ast.expr) -> ast.expr | None:
+        """``unbroadcast(g, operand)`` for a ``g`` shaped like ``result``, with the axes it sums
+        known now: ``g``, ``g.sum(axis=0)``, ...; None where they are not known."""
+        axes = self.state.runtime.shapes.unbroadcast_axes(result, self.state.shape_of(operand))
+        if axes is None:
+            return None
+        leading, kept = axes
+        if (leading or kept) and isinstance(g, ast.UnaryOp) and isinstance(g.op, ast.USub):
+            summed = self.summed_to(g.operand, result, operand)  # negate the smaller array
+            return ast.UnaryOp(op=ast.USub(), operand=summed)
+        if kept:
+            g = expression(self.state.runtime.sum_keeping, self.state.bind, g=g, axis=_axis(kept))
+        if leading and self.state.rank_of(operand) == 0:
+            return expression(self.state.runtime.sum_all, self.state.bind, g=g)
+        if leading:
+            g = expression(
+                self.state.runtime.sum_leading, self.state.bind, g=g, axis=_axis(leading)
+            )
+        return g
+
+    # tuples
+
+    def indexes_a_sequence(self, application: Application) -> bool:
+        """``t[index]`` of a tuple or list ``t``: its adjoint is a tuple, not an array."""
+        if application.primal is not operator.getitem:
+            return False
+        container = application.positional[0]
+        return isinstance(container, ast.Tuple | ast.List) or (
+            isinstance(container, ast.Name) and container.id in self.state.sequences
+        )
+
+    def accumulate_item(
+        self, application: Application, output: str, output_bar: ast.expr, earlier: str
+    ) -> None:
+        """``y = t[index]``:  t̄ += a tuple holding ȳ at ``index`` and zeros elsewhere. Where
+        t's length and the index are known now, the tuple is written out with the literal 0.0
+        in the other places (the elements of a display that it stands for get nothing);
+        otherwise ``item_bar`` builds it with the runtime zero."""
+        container, index = application.positional
+        if earlier != output:  # t = t[0]: the tuple indexed is the overwritten value
+            container = Rename(output, earlier).visit(clone(container))
+            index = Rename(output, earlier).visit(clone(index))
+        length = self.state.sequence_length(container)
+        position = index.value if isinstance(index, ast.Constant) else None
+        if length is not None and type(position) is int and -length <= position < length:
+            parts: list[ast.expr] = [ast.Constant(0.0) for _ in range(length)]
+            parts[position] = output_bar
+            self.state.accumulate(container, tuple_of(parts))
+            return
+        item_bar = self.state.bind("item_bar", self.state.runtime.item_bar)
+        contribution = call(item_bar, output_bar, container, index)
+        self.state.accumulate(container, contribution, may_be_zero=True)
+
+    def unread_elements(self, name: str) -> set[int]:
+        """The positions of the tuple ``name`` that no line reads, when every read of it is
+        ``y = name[k]`` for a literal k: the adjoint there is always zero (t̄ is added to only
+        where t is read, and those reads give the literal 0.0 at every other position)."""
+        length = self.state.sequence_length(load(name))
+        if length is None:
+            return set()
+        allowed, read = set(), set()
+        for node in ast.walk(self.state.form.tree):
+            value = node.value if isinstance(node, ast.Assign) else None
+            if (
+                isinstance(value, ast.Subscript)
+                and isinstance(value.value, ast.Name)
+                and value.value.id == name
+                and isinstance(value.slice, ast.Constant)
+                and type(value.slice.value) is int
+                and -length <= value.slice.value < length
+            ):
+                allowed.add(id(value.value))
+                read.add(value.slice.value % length)
+        for node in ast.walk(self.state.form.tree):
+            if is_read(node) and node.id == name and id(node) not in allowed:
+                return set()  # passed on whole, copied, unpacked, returned, ...
+        return set(range(length)) - read
+
+    # the user's own functions
+
+    def apply_pullback(
+        self, application: Application, output: str, output_bar: ast.expr, earlier: str
+    ) -> None:
+        """``x̄, ... += helper_pullback(x, ..., result_bar=ȳ)``: the helper's own reverse sweep."""
+        function = application.primal
+        signature = inspect.signature(function)
+        kinds = {p.kind for p in signature.parameters.values()}
+        if kinds & {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD}:
+            raise self.unsupported_call(application, "a helper with *args or **kwargs")
+        try:
+            bound = signature.bind(*application.positional, **dict(application.keywords))
+        except TypeError as error:
+            raise self.unsupported_call(application, f"this call ({error})") from None
+        wrt = tuple(
+            name for name, atom in bound.arguments.items() if self.state.activity.is_active(atom)
+        )
+        pullback = self.pullback_of(function, wrt, shapes=self.call_shapes(signature, bound))
+        pullback.prepare()
+        self.subroutines.append(pullback)
+        name = self.state.bind(f"{function.__name__}_pullback", pullback)
+        rename = Rename(output, earlier) if earlier != output else None
+
+        def value(atom: ast.expr) -> ast.expr:
+            atom = clone(atom)
+            return rename.visit(atom) if rename else atom
+
+        keywords = [ast.keyword(arg=k, value=value(a)) for k, a in application.keywords]
+        keywords.append(
+            ast.keyword(arg=seed_parameter(list(signature.parameters)), value=output_bar)
+        )
+        pullback_call = ast.Call(
+            func=load(name), args=[value(a) for a in application.positional], keywords=keywords
+        )
+        parts = [self.state.temporary() for _ in wrt]
+        target = ast.Tuple(elts=[store(p) for p in parts], ctx=ast.Store())
+        self.state.reverse.append(ast.Assign(targets=[target], value=pullback_call))
+        for parameter, part in zip(wrt, parts, strict=True):
+            argument = bound.arguments[parameter]  # a tuple's adjoint may hold runtime zeros
+            self.state.accumulate(argument, load(part), isinstance(argument, ast.Tuple | ast.List))
+
+    def call_shapes(
+        self, signature: inspect.Signature, bound: inspect.BoundArguments
+    ) -> tuple[tuple[str, Any], ...]:
+        """What is known here of the shapes of a helper's parameters, for its pullback (the
+        same at every run of this call: shapes are inferred for all of them)."""
+        known = []
+        for name, parameter in signature.parameters.items():
+            if name in bound.arguments:
+                shape = self.state.shape_of(bound.arguments[name])
+            elif parameter.default is not parameter.empty:
+                shape = self.state.runtime.shapes.argument_shape(parameter.default)
+            else:
+                shape = None
+            if shape is not None:
+                known.append((name, shape))
+        return tuple(known)
+
+    def unsupported_call(self, application: Application, what: str) -> UnsupportedSyntaxError:
+        return UnsupportedSyntaxError(
+            f"overbar cannot differentiate {what} of {application.description} in "
+            f"{self.state.form.tree.name}",
+            self.state.parsed.location(application.node),
+        )
+
+
+def _as_square(application: Application) -> Application:
+    """``x * x`` is differentiated as ``x ** 2``: one contribution, 2 x z̄, instead of two."""
+    left, right = (application.positional + (None, None))[:2]
+    if (
+        application.primal is operator.mul
+        and isinstance(left, ast.Name)
+        and isinstance(right, ast.Name)
+        and left.id == right.id
+    ):
+        return replace(application, primal=operator.pow, positional=(left, ast.Constant(2)))
+    return application
+
+
+def _axis(axes: tuple[int, ...]) -> ast.expr:
+    if len(axes) == 1:
+        return ast.Constant(axes[0])
+    return ast.Tuple(elts=[ast.Constant(a) for a in axes], ctx=ast.Load())
+
+
+def _operands_shaped_like_output(application: Application) -> list[ast.expr]:
+    """Operands known to have the output's shape: the array operand of ``x * 2.0`` and the like."""
+    if application.primal not in ELEMENTWISE_OPERATORS:
+        return []
+    operands = application.positional
+    shaped = []
+    for index, operand in enumerate(operands):
+        others = operands[:index] + operands[index + 1 :]
+        if all(is_number(other) for other in others):
+            shaped.append(operand)
+    return shaped
