@@ -104,3 +104,15 @@ def test_a_scatter_whose_buffer_is_read_in_between_is_left_alone():
     x = np.linspace(0.5, 1.5, 5)
     overbar.check_grad(f, [x])
     np.testing.assert_allclose(overbar.grad(f)(x), overbar.grad(f, optimise=False)(x), rtol=1e-12)
+
+
+def test_a_reduction_whose_adjoint_may_be_the_runtime_zero_is_not_indexed():
+    # found by the fuzzer: v1's adjoint is the number 0.0 where the branch returns the other way
+    f = define(
+        "def f(x, A):\n    v = np.sum(A, axis=1)\n    if np.sum(x) > 0.0:\n"
+        "        return np.sum(v) * np.sum(x)\n    return np.sum(x * x)\n"
+    )
+    rng = np.random.default_rng(5)
+    for x in (np.abs(rng.normal(size=3)) + 0.1, -np.abs(rng.normal(size=3)) - 0.1):
+        A = rng.normal(size=(4, 2))
+        overbar.check_grad(f, [x, A], wrt=(0, 1))

@@ -83,6 +83,10 @@ NUMPY = Runtime(
     sum_keeping=helpers.sum_keeping,
     expand_reduced=helpers.expand_reduced,
     reduced_count=helpers.reduced_count,
+    sum_of_outers=helpers.sum_of_outers,
+    sum_of_products=helpers.sum_of_products,
+    sum_of_values=helpers.sum_of_values,
+    logistic=rules.LOGISTIC,
     softmax_parts={
         "exp": frozenset({np.exp}),
         "log": frozenset({np.log}),

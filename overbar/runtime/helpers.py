@@ -36,6 +36,11 @@ def seed(y):
     return 1.0
 
 
+def logistic(z):
+    """The logistic function, 1 / (1 + exp(−z)), as users write it."""
+    return 1 / (1 + np.exp(-z))
+
+
 def zero_gradient(x):
     """The gradient of an input the result does not depend on: zeros shaped like ``x`` (for a
     tuple or list, which a helper may take: the runtime zero 0.0 for each element)."""
@@ -539,3 +544,64 @@ def describe_input(value) -> str:
             "" if type(value) is np.ndarray else f" (subclass {type(value).__name__})"
         )
     return f"a {type(value).__name__}"
+
+
+def sum_of_outers(a_rows, b_rows):
+    """Σₜ outer(aₜ, bₜ): one product of the stacked vectors where they are vectors of one shape
+    each (``Aᵀ B``), the outer products added one by one otherwise; 0.0 for none."""
+    if not a_rows:
+        return 0.0
+    if _stackable(a_rows, 1) and _stackable(b_rows, 1):
+        return np.array(a_rows).T @ np.array(b_rows)
+    return _added(np.outer(a, b) for a, b in zip(a_rows, b_rows, strict=True))
+
+
+def sum_of_values(rows):
+    """Σₜ aₜ: one sum over the stacked arrays where they are arrays of one shape, added one by
+    one otherwise; 0.0 for none."""
+    if not rows:
+        return 0.0
+    if _stackable(rows, rows[0].ndim if isinstance(rows[0], np.ndarray) else -1):
+        return np.sum(rows, axis=0)
+    return _added(rows)
+
+
+def sum_of_products(a_rows, b_rows, transposed):
+    """Σₜ aₜ bₜᵀ (``transposed="b"``) or Σₜ aₜᵀ bₜ (``"a"``): one product of the matrices side
+    by side (or stacked) where they are matrices that fit, one by one otherwise; 0.0 for none."""
+    if not a_rows:
+        return 0.0
+    axis = 1 if transposed == "b" else 0
+    if _joinable(a_rows, axis) and _joinable(b_rows, axis):
+        a, b = np.concatenate(a_rows, axis=axis), np.concatenate(b_rows, axis=axis)
+        return a @ b.T if transposed == "b" else a.T @ b
+    if transposed == "b":
+        return _added(a @ b.T for a, b in zip(a_rows, b_rows, strict=True))
+    return _added(a.T @ b for a, b in zip(a_rows, b_rows, strict=True))
+
+
+def _stackable(rows, ndim):
+    first = rows[0]
+    return (
+        isinstance(first, np.ndarray)
+        and first.ndim == ndim
+        and all(isinstance(r, np.ndarray) and r.shape == first.shape for r in rows)
+    )
+
+
+def _joinable(rows, axis):
+    """Matrices that agree on every axis but ``axis``."""
+    first = rows[0]
+    if not (isinstance(first, np.ndarray) and first.ndim == 2):
+        return False
+    kept = first.shape[1 - axis]
+    return all(
+        isinstance(r, np.ndarray) and r.ndim == 2 and r.shape[1 - axis] == kept for r in rows
+    )
+
+
+def _added(terms):
+    total = 0.0
+    for term in terms:
+        total = total + term
+    return total

@@ -45,4 +45,8 @@ class Runtime:
     sum_keeping: Callable
     expand_reduced: Callable  # a reduction's adjoint broadcast back over the reduced axes
     reduced_count: Callable  # how many elements a reduction took into each of its results
+    sum_of_outers: Callable  # Σₜ outer(aₜ, bₜ) of values collected over a loop's steps
+    sum_of_products: Callable  # Σₜ aₜ bₜᵀ or Σₜ aₜᵀ bₜ, likewise
+    sum_of_values: Callable  # Σₜ aₜ, likewise
+    logistic: Any  # the rule of the logistic function written out (a registry.Rule)
     softmax_parts: Mapping[str, frozenset]  # the primitives that are "exp", "log" and "sum"

@@ -25,6 +25,7 @@ from overbar.runtime.helpers import (
     extremum_bar,
     index_bar,
     inner_bars,
+    logistic,
     matmul_left_bar,
     matmul_right_bar,
     outer_bars,
@@ -39,7 +40,7 @@ from overbar.runtime.helpers import (
     untranspose,
     zero_gradient,
 )
-from overbar.runtime.registry import VARIABLE, adjoint, non_differentiable
+from overbar.runtime.registry import VARIABLE, Rule, adjoint, non_differentiable
 
 # ---------------------------------------------------------------------------------------------
 # Arithmetic operators and their ufuncs
@@ -371,6 +372,17 @@ def clip(y, a, a_min=None, a_max=None, *, y_bar):
     a_min_bar = unbroadcast(y_bar * (y == a_min), a_min)
     a_max_bar = unbroadcast(y_bar * (y == a_max) * (y != a_min), a_max)
     return a_bar, a_min_bar, a_max_bar
+
+
+def logistic_from_output(h, z, h_bar):
+    """h = 1 / (1 + exp(−z)):  z̄ = h̄ h (1 − h)
+
+    Not in the table: the logistic function written out is four lines of the normal form, and
+    the reverse sweep applies this to the last of them (``transpiler/logistic.py``)."""
+    return h_bar * h * (1 - h)
+
+
+LOGISTIC = Rule(logistic, logistic_from_output)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -360,7 +360,10 @@ def _axes(axis: Operand, rank: int) -> tuple[int, ...] | None:
     if value is None:
         return tuple(range(rank))
     values = value if isinstance(value, tuple) else (value,)
-    if not all(isinstance(v, int) and -rank <= v < rank for v in values):
+    values = tuple(v.value if isinstance(v, Operand) and v.constant else v for v in values)
+    if not all(type(v) is int and -rank <= v < rank for v in values) or len(
+        set(v % rank for v in values)
+    ) != len(values):
         return None
     return tuple(v % rank for v in values)
 

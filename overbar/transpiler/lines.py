@@ -40,7 +40,7 @@ from overbar.transpiler.recording import Recording
 from overbar.transpiler.rule_choice import RuleChoice
 from overbar.transpiler.sweep_state import SweepState, seed_parameter
 from overbar.transpiler.syntax import Rename, assign, call, is_read, load, store, tuple_of
-from overbar.transpiler.templates import Substitution, Template, expression
+from overbar.transpiler.templates import Substitution, Template, expression, template_of
 
 
 class LineAdjoints:
@@ -48,7 +48,8 @@ class LineAdjoints:
 
     ``cancelled`` maps a line to the name that gets no gradient from it (a softmax's
     stabiliser, ``invariance.py``); ``pullback_of`` gives the pullbacks of user functions, and
-    ``subroutines`` collects those the lines call.
+    ``subroutines`` collects those the lines call. ``logistic`` maps the last line of each
+    logistic function written out to its argument (``logistic.py``).
     """
 
     def __init__(
@@ -58,7 +59,9 @@ class LineAdjoints:
         rules: RuleChoice,
         cancelled: dict[int, str],
         pullback_of: Callable[..., Any] | None,
+        logistic: dict[int, str] | None = None,
     ):
+        self.logistic = logistic or {}
         self.state = state
         self.recording = recording
         self.rules = rules
@@ -129,7 +132,12 @@ class LineAdjoints:
                 self.state.reverse.append(assign(shaped, call(like, output_bar, load(earlier))))
                 output_bar = load(shaped)
             skipped = self.cancelled.get(id(statement))
-            self.apply_rule(output, _as_square(application), output_bar, earlier, skipped)
+            if id(statement) in self.logistic:  # h = 1 / t3 ends h = 1 / (1 + exp(-z))
+                z = load(self.logistic[id(statement)])
+                application = Application(self.state.runtime.logistic.primal, (z,), (), z)
+                self.apply_rule(output, application, output_bar, earlier, None, logistic=True)
+            else:
+                self.apply_rule(output, _as_square(application), output_bar, earlier, skipped)
         if overwrites:
             if reads_itself:  # the older value was popped into `earlier` above
                 self.state.reverse.append(
@@ -147,10 +155,16 @@ class LineAdjoints:
         output_bar: ast.expr,
         earlier: str,
         skipped: str | None = None,
+        logistic: bool = False,
     ) -> None:
         """Inline the rule of ``application`` and add its contributions to the adjoints of
-        the active arguments (except ``skipped``, whose contribution cancels out)."""
-        template, bound = self.rules.choose_rule(application)
+        the active arguments (except ``skipped``, whose contribution cancels out); with
+        ``logistic``, the runtime's rule of the logistic function."""
+        if logistic:
+            template = template_of(self.state.runtime.logistic)
+            bound = dict(zip(template.positional, application.positional, strict=True))
+        else:
+            template, bound = self.rules.choose_rule(application)
         values = bound
         if earlier != output:  # the rule reads the overwritten value under its saved name
             values = {

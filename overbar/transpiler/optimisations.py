@@ -5,8 +5,10 @@ line of the normal form and nothing else: it is the reference every optimised ad
 against (``overbar.grad(f, check=True)``, the test harness, the fuzzer). Each flag switches one
 pass, alone or with others, so a disagreement can be traced to the pass that causes it:
 
->>> Optimisations.none()
-Optimisations(shapes=False, stabilisers=False, seed=False, simplify=False, peephole=False)
+>>> Optimisations.none() == Optimisations(**{name: False for name in Optimisations.names()})
+True
+>>> Optimisations.names()
+('shapes', 'stabilisers', 'idioms', 'seed', 'simplify', 'peephole')
 >>> Optimisations.parse("all,-peephole").peephole, Optimisations.parse("all,-peephole").simplify
 (False, True)
 """
@@ -25,6 +27,9 @@ class Optimisations:
     axes known at compile time, a loop's trip count taken from its range (``shapes.py``)."""
     stabilisers: bool = True
     """No gradient into the stabiliser ``m`` of ``a - m`` before a softmax (``invariance.py``)."""
+    idioms: bool = True
+    """Idioms written out differentiated as the function they compute: the logistic function
+    ``1 / (1 + np.exp(-z))`` from its output, ``z̄ = h̄ h (1 − h)`` (``logistic.py``)."""
     seed: bool = True
     """A scalar result's adjoint is seeded with the literal 1.0 (instead of ``seed(result)``),
     propagated into the reverse sweep, so the lines that only compute the value can go."""

@@ -14,12 +14,15 @@ from typing import Any
 from overbar.runtime import NUMPY, Runtime
 from overbar.transpiler.accumulate import accumulate
 from overbar.transpiler.activity import Activity, analyze
+from overbar.transpiler.copies import remove_copies
 from overbar.transpiler.emit import Emitted, emit
 from overbar.transpiler.fence import check_supported
+from overbar.transpiler.hoist import hoist
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.parse import ParsedFunction, parse
 from overbar.transpiler.peephole import peephole
+from overbar.transpiler.pushes import drop_unread_pushes
 from overbar.transpiler.reverse import Adjoint, differentiate
 from overbar.transpiler.shapes import Shapes, infer
 from overbar.transpiler.simplify import simplify
@@ -179,5 +182,8 @@ def transform(
         if optimisations.simplify:
             simplified = simplify(simplified)
         simplified = accumulate(simplified, runtime)
+        simplified = hoist(simplified, runtime, parsed.namespace)
+    if optimisations.simplify:
+        simplified = drop_unread_pushes(remove_copies(simplified))
     emitted = emit(parsed, simplified)
     return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes)

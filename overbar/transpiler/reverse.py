@@ -41,6 +41,7 @@ from overbar.transpiler.activity import Activity
 from overbar.transpiler.control import ReverseBlocks
 from overbar.transpiler.invariance import cancelled_subtrahends
 from overbar.transpiler.lines import LineAdjoints
+from overbar.transpiler.logistic import logistic_lines
 from overbar.transpiler.names import clone
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.optimisations import ALL, Optimisations
@@ -87,6 +88,9 @@ class Adjoint:
     shapes: tuple[tuple[str, Any], ...] = ()  # what is known of the forward names' shapes
     pure: frozenset[str] = frozenset()  # forward names bound only by pure computations
     floating: frozenset[str] = frozenset()  # forward names surely bound to floating point
+    maybe_zero: frozenset[str] = frozenset()  # adjoints that may hold the runtime zero somewhere
+    adjoints: tuple[tuple[str, str], ...] = ()  # (adjoint, the name it is the adjoint of)
+    stack: str = "stack"  # the name of the list the forward sweep saves values on
 
 
 def differentiate(
@@ -142,6 +146,7 @@ class _Sweep:
         self.state = SweepState(parsed, form, activity, runtime, shapes)
         self.with_value = with_value
         self.literal_seed = optimisations.seed
+        self.remove_dead = optimisations.simplify
         # s = a - m before a softmax: m gets no gradient from this line (see invariance.py)
         self.cancelled = (
             cancelled_subtrahends(form, parsed.namespace, runtime, self.state.shapes)
@@ -156,7 +161,12 @@ class _Sweep:
         self.recording = Recording(self.state)
         self.rules = RuleChoice(self.state, pullback_of)
         self.lines = LineAdjoints(
-            self.state, self.recording, self.rules, self.cancelled, pullback_of
+            self.state,
+            self.recording,
+            self.rules,
+            self.cancelled,
+            pullback_of,
+            logistic_lines(form, parsed.namespace) if optimisations.idioms else {},
         )
         self.control = ReverseBlocks(self.state, self.recording, self.rules, self.lines)
 
@@ -199,9 +209,13 @@ class _Sweep:
                 self.state.reverse.append(self.state.shaped(name))
             gradients.append(load(self.state.bar(name)))
         returned = gradients[0] if len(gradients) == 1 else tuple_of(gradients)
-        prologue, forward, reverse = self.recording.remove_unread_pushes(
-            forward, self.state.reverse
-        )
+        reverse = self.state.reverse
+        if self.remove_dead:  # what only dead lines read need not be pushed
+            from overbar.transpiler.simplify import without_dead_assignments  # imports Adjoint
+
+            ending = ast.Return(value=tuple_of([result, returned]))
+            reverse = without_dead_assignments([*reverse, ending], self.effects(seed_name))[:-1]
+        prologue, forward, reverse = self.recording.remove_unread_pushes(forward, reverse)
         if isinstance(result, ast.Name) and self.recording.pops.get(result.id):
             value = self.state.names.fresh(f"{result.id}_value")
             forward.append(assign(value, result))  # the reverse sweep restores older values
@@ -229,18 +243,31 @@ class _Sweep:
             forward_length=len(prologue) + len(forward),
             temporaries=frozenset(self.state.temporaries),
             bindings=tuple(sorted(self.state.bindings.items())),
-            effects=frozenset(
-                {seed_name, self.recording.stack}
-                | {
-                    self.state.binding_names[id(helper)]
-                    for helper in (self.state.runtime.take_in_place, self.state.runtime.add_at)
-                    if id(helper) in self.state.binding_names
-                }
-            ),
+            effects=self.effects(seed_name),
             subroutines=tuple(self.lines.subroutines),
             shapes=tuple(sorted(self.state.adjoint_shapes().items())),
             pure=self.pure_names(statements),
             floating=self.floating_names(),
+            maybe_zero=frozenset(
+                self.state.adjoint_names[name]
+                for name in self.state.ever_zero
+                if name in self.state.adjoint_names
+            ),
+            stack=self.recording.stack,
+            adjoints=tuple(sorted((bar, name) for name, bar in self.state.adjoint_names.items())),
+        )
+
+    def effects(self, seed_name: str) -> frozenset[str]:
+        """The names of the functions (and objects whose methods) the adjoint calls for their
+        effects: the seed's check, the stack, the runtime helpers that write in place."""
+        in_place = (self.state.runtime.take_in_place, self.state.runtime.add_at)
+        return frozenset(
+            {seed_name, self.recording.stack}
+            | {
+                self.state.binding_names[id(helper)]
+                for helper in in_place
+                if id(helper) in self.state.binding_names
+            }
         )
 
     def pure_names(self, statements: list[ast.stmt]) -> frozenset[str]:

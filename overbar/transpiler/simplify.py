@@ -92,6 +92,15 @@ def _has_effect(statement: ast.stmt, effects: frozenset[str]) -> bool:
     return False
 
 
+def without_dead_assignments(
+    statements: list[ast.stmt], effects: frozenset[str]
+) -> list[ast.stmt]:
+    """``statements`` (a reverse sweep ending in its return) without the assignments whose
+    values nothing reads, as ``_remove_dead`` finds them: before the stack's pushes are chosen,
+    a value that only a dead statement reads need not be saved."""
+    return _live_block(statements, set(), effects)[0]
+
+
 def _blocks(statement: ast.stmt) -> list[str]:
     return [f for f in ("body", "orelse") if getattr(statement, f, None)]
 

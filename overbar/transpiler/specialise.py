@@ -20,7 +20,8 @@ Identities (NumPy's definitions of the helpers, see ``overbar.runtime.helpers``)
   is taken whole) with ``keepdims`` or ``axis=None``. Side conditions: ``a``'s rank is known
   (the normalised axes and ``e`` depend on it) and ``axis`` and ``keepdims`` are literal
   constants (an integer, a tuple of them, or None; True or False) that are valid for that rank;
-  otherwise the call stays.
+  where ``e`` is not empty, ``g`` is surely an array (arithmetic with a forward array), not
+  an adjoint's name, which may hold the runtime zero, a number; otherwise the call stays.
 - ``reduced_count(a, y) = a.size``. Side conditions: ``y`` is known to be a number (shape
   ``()``: the count is then every element of ``a``, ``np.size(a) // max(1, 1)``) and ``a`` is
   known to be an array of rank one or more (so ``a.size`` is an attribute it has).
@@ -54,6 +55,7 @@ def specialise(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
         return adjoint
     taken = names_in(adjoint.tree) | set(named)
     rewriter = _Rewriter(dict(adjoint.shapes), runtime, helpers, taken)
+    rewriter.maybe_zero, rewriter.adjoints = adjoint.maybe_zero, dict(adjoint.adjoints)
     body = clone(adjoint.tree.body)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     reverse = [rewriter.visit(statement) for statement in reverse]
@@ -69,6 +71,8 @@ class _Rewriter(ast.NodeTransformer):
     def __init__(self, shapes: dict[str, Any], runtime: Runtime, helpers: dict, taken: set):
         self.shapes, self.runtime, self.helpers, self.taken = shapes, runtime, helpers, taken
         self.broadcast_name: str | None = None
+        self.maybe_zero: frozenset[str] = frozenset()
+        self.adjoints: dict[str, str] = {}
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)
@@ -97,6 +101,8 @@ class _Rewriter(ast.NodeTransformer):
         if rank is None or axes is _UNKNOWN or kept not in (True, False):
             return None
         if axes is not None and not kept:
+            if not self.surely_array(g):  # a runtime zero (the number 0.0) cannot be indexed
+                return None
             values = axes if isinstance(axes, tuple) else (axes,)
             if not all(type(v) is int and -rank <= v < rank for v in values):
                 return None
@@ -111,6 +117,23 @@ class _Rewriter(ast.NodeTransformer):
                 g, ast.Tuple(parts, ast.Load()) if rank > 1 else parts[0], ast.Load()
             )
         return ast.Call(ast.Name(self.broadcast(), ast.Load()), [g, a], [])
+
+    def surely_array(self, node: ast.expr) -> bool:
+        """Whether ``node`` is surely an array: a forward value of rank one or more, or
+        arithmetic with one (an adjoint's name may stand for the runtime zero, a number)."""
+        if isinstance(node, ast.Name):
+            if node.id in self.maybe_zero:
+                return False
+            if node.id in self.adjoints:  # an adjoint has its value's shape, or is a zero
+                return bool(self.rank(ast.Name(self.adjoints[node.id])))
+            return bool(self.rank(node))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return self.surely_array(node.operand)
+        if isinstance(node, ast.BinOp) and isinstance(
+            node.op, ast.Add | ast.Sub | ast.Mult | ast.Div | ast.Pow
+        ):
+            return self.surely_array(node.left) or self.surely_array(node.right)
+        return False
 
     def counted(self, call: ast.Call) -> ast.expr | None:
         arguments = _arguments(call, ("x", "y"), {})

@@ -56,7 +56,8 @@ class SweepState:
         self.names = NameAllocator(form.taken_names | _namespace_names(parsed))
         self.adjoint_names: dict[str, str] = {}
         self.defined: set[str] = set()
-        self.maybe_zero: set[str] = set()
+        self.ever_zero: set[str] = set()  # names whose adjoint may be the runtime zero somewhere
+        self._maybe_zero: set[str] = set()
         self.reverse: list[ast.stmt] = []
         self.previous: dict[str, str] = {}
         self.temporaries: set[str] = set(form.temporaries)
@@ -65,6 +66,17 @@ class SweepState:
         )
         self.bindings: dict[str, Any] = {}
         self.binding_names: dict[int, str] = {}
+
+    @property
+    def maybe_zero(self) -> set[str]:
+        """The names whose adjoints may hold the runtime zero here (each is kept in
+        ``ever_zero`` as well: later passes must not take such an adjoint for an array)."""
+        return self._maybe_zero
+
+    @maybe_zero.setter
+    def maybe_zero(self, names: set[str]) -> None:
+        self.ever_zero |= names
+        self._maybe_zero = names
 
     def snapshot(self) -> tuple:
         """The names and adjoints handed out so far, to undo a dry run of a loop body."""
@@ -221,6 +233,7 @@ class SweepState:
             may_be_zero = may_be_zero and name in self.maybe_zero
         if may_be_zero and name not in self.sequences:
             self.maybe_zero.add(name)
+            self.ever_zero.add(name)
         else:
             self.maybe_zero.discard(name)
         self.defined.add(name)

@@ -1,0 +1,198 @@
+"""Copies between names in the reverse sweep, gone.
+
+A line that reads the value it overwrites (``x = x - 0.01 * x ** 3``) has the reverse sweep keep
+the adjoint and the value it had under fresh names, then put them back; once the other passes
+have run, what is left is often only the copies. Invariant established: in each block of the
+reverse sweep, no temporary is a copy of a name that it could be replaced by, no name is copied
+back from a temporary that still holds its value, and no value is popped into a temporary only to
+be copied into a name. Before and after::
+
+    tmp7 = stack.pop()                  x = stack.pop()
+    tmp6 = x_bar                        tmp4_bar = -x_bar * 0.01
+    x_bar = tmp6
+    x = tmp7
+    tmp4_bar = -tmp6 * 0.01
+
+Identities, each within one block (straight-line statements; a statement that holds a block is
+one statement that reads and binds every name it mentions):
+
+- ``T = X`` then ``X = T``, with neither bound in between: the second changes nothing.
+- ``T = X`` then reads of ``T``: each reads ``X``'s value, while neither is bound again. Side
+  conditions: ``T`` is a temporary bound by this one statement only; every read of ``T`` in the
+  function is in a later statement of the block, before ``X`` or ``T`` is bound again; then
+  the copy goes.
+- ``T = stack.pop()`` then ``X = T``: the pop goes straight into ``X``. Side conditions: ``T``
+  is a temporary bound once and read only there; no statement in between reads or binds ``X``
+  (its old value is still the one read there).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from collections import Counter
+from dataclasses import replace
+
+from overbar.transpiler.names import walk
+from overbar.transpiler.reverse import Adjoint
+
+
+def remove_copies(adjoint: Adjoint) -> Adjoint:
+    """The adjoint with the copies above gone from its reverse sweep."""
+    body = adjoint.tree.body
+    bound = Counter(
+        node.id
+        for statement in body
+        for node in walk(statement)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+    )
+    reads = Counter(
+        node.id
+        for statement in body
+        for node in walk(statement)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    )
+    once = {name for name in adjoint.temporaries if bound[name] == 1}
+    remover = _Remover(once, reads, adjoint.stack)
+    reverse = remover.block(list(body[adjoint.forward_length :]))
+    if not remover.changed:
+        return adjoint
+    tree = copy.copy(adjoint.tree)
+    tree.body = list(body[: adjoint.forward_length]) + reverse
+    return replace(adjoint, tree=tree)
+
+
+class _Remover:
+    def __init__(self, once: set[str], reads: Counter, stack: str):
+        self.once, self.reads, self.stack = once, reads, stack
+        self.changed = False
+
+    def block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
+        statements = [self.inner(statement) for statement in statements]
+        index = 0
+        while index < len(statements):
+            statement = statements[index]
+            copied = _copy(statement)
+            if copied is not None:
+                self.drop_copy_back(statements, index, *copied)
+            if (
+                copied is not None
+                and copied[0] in self.once
+                and self.propagate(statements, index, *copied)
+            ):
+                del statements[index]
+                self.changed = True
+                continue
+            if self.popped_into_temporary(statement):
+                self.pop_straight(statements, index)
+            index += 1
+        return statements
+
+    def inner(self, statement: ast.stmt) -> ast.stmt:
+        blocks = [f for f in ("body", "orelse") if getattr(statement, f, None)]
+        if not blocks or not isinstance(getattr(statement, blocks[0])[0], ast.stmt):
+            return statement
+        statement = copy.copy(statement)
+        for field in blocks:
+            setattr(statement, field, self.block(list(getattr(statement, field))) or [ast.Pass()])
+        return statement
+
+    def drop_copy_back(self, statements: list[ast.stmt], index: int, t: str, x: str) -> None:
+        """``T = X ... X = T``: the second goes."""
+        for later in range(index + 1, len(statements)):
+            statement = statements[later]
+            if _copy(statement) == (x, t):
+                del statements[later]
+                self.reads[t] -= 1
+                self.changed = True
+                return
+            if {t, x} & _binds(statement):
+                return
+
+    def propagate(self, statements: list[ast.stmt], index: int, t: str, x: str) -> bool:
+        """Whether every read of ``t`` could read ``x``; if so they do."""
+        replaced = 0
+        pending = []
+        for statement in statements[index + 1 :]:
+            count = sum(1 for n in walk(statement) if _reads_name(n, t))
+            if count:
+                pending.append(statement)
+                replaced += count
+            if replaced == self.reads[t]:
+                break
+            if {t, x} & _binds(statement):
+                return False
+        simple = ast.Assign | ast.AugAssign | ast.Expr | ast.Return
+        if replaced != self.reads[t] or not all(isinstance(s, simple) for s in pending):
+            return False  # a block is not followed into: it may bind x before it reads t
+        for statement in pending:
+            for node in walk(statement):
+                if _reads_name(node, t):
+                    node.id = x
+        self.reads[x] += replaced
+        self.reads[t] = 0
+        return True
+
+    def popped_into_temporary(self, statement: ast.stmt) -> bool:
+        return (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and statement.targets[0].id in self.once
+            and self.reads[statement.targets[0].id] == 1
+            and _is_pop(statement.value, self.stack)
+        )
+
+    def pop_straight(self, statements: list[ast.stmt], index: int) -> None:
+        """``T = stack.pop() ... X = T``: ``X = stack.pop()`` where the pop was."""
+        t = statements[index].targets[0].id
+        for later in range(index + 1, len(statements)):
+            statement = statements[later]
+            copied = _copy(statement)
+            if copied is not None and copied[1] == t:
+                x = copied[0]
+                between = statements[index + 1 : later]
+                if any(x in _binds(s) or any(_reads_name(n, x) for n in walk(s)) for s in between):
+                    return
+                statements[index].targets = [ast.Name(x, ast.Store())]
+                del statements[later]
+                self.changed = True
+                return
+            if any(_reads_name(n, t) for n in walk(statement)) or t in _binds(statement):
+                return
+
+
+def _copy(statement: ast.stmt) -> tuple[str, str] | None:
+    """(T, X) for ``T = X``."""
+    if (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+        and isinstance(statement.value, ast.Name)
+        and statement.targets[0].id != statement.value.id
+    ):
+        return statement.targets[0].id, statement.value.id
+    return None
+
+
+def _binds(statement: ast.stmt) -> set[str]:
+    return {
+        node.id
+        for node in walk(statement)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+    }
+
+
+def _reads_name(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
+
+
+def _is_pop(value: ast.expr, stack: str) -> bool:
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr == "pop"
+        and isinstance(value.func.value, ast.Name)
+        and value.func.value.id == stack
+        and not value.args
+    )

@@ -1,0 +1,278 @@
+"""Products accumulated once per step of a reverse loop, summed in one product after it.
+
+Invariant established: no reverse loop adds a product of two of its values to an adjoint that
+it reads nowhere else, one product per step. Before and after, for the weights of an RNN::
+
+    for _ in range(trips):
+        tmp8_bar = h_bar * (1 - h * h)
+        h = stack.pop()
+        W_bar = W_bar + np.outer(tmp8_bar, h)
+        h_bar = W.T @ tmp8_bar
+
+    tmp8_bar_rows, h_rows = [], []
+    for _ in range(trips):
+        tmp8_bar = h_bar * (1 - h * h)
+        h = stack.pop()
+        tmp8_bar_rows.append(tmp8_bar)
+        h_rows.append(h)
+        h_bar = W.T @ tmp8_bar
+    W_bar = W_bar + sum_of_outers(tmp8_bar_rows, h_rows)
+
+as backpropagation through time is written by hand: one matrix product of the stacked values
+(``sum_of_outers`` is ``np.array(a_rows).T @ np.array(b_rows)``) instead of an ``n x n`` array
+made and added at every step.
+
+Identities: ``Σₜ outer(aₜ, bₜ) = Aᵀ B`` where the rows of ``A`` and ``B`` are the vectors ``aₜ``
+and ``bₜ``; ``Σₜ aₜ bₜᵀ = [a₁ … a_T] [b₁ … b_T]ᵀ`` for matrices (their columns side by side);
+``Σₜ aₜᵀ bₜ = [a₁; …; a_T]ᵀ [b₁; …; b_T]`` (their rows stacked). Side conditions:
+
+- the loop body adds to the adjoint ``X`` in that one statement, ``X = X + P``, and reads or
+  binds ``X`` nowhere else (so adding the steps' products after the loop gives the same ``X``);
+- ``aₜ`` and ``bₜ`` are names the loop body never writes into (no ``a[...] = ``, ``+=`` or
+  in-place helper), so the arrays appended are the values the product would have read;
+- ``np.outer`` is NumPy's (``np`` is NumPy in the generated function);
+- the loop has no ``break`` (a reverse loop runs its trip count).
+
+The runtime helpers take one product of the stacked values where every ``aₜ`` (and every
+``bₜ``) is an array of one shape of the rank the product needs, and otherwise add the steps'
+products one by one, as the loop did (a runtime zero, the number 0.0, among them).
+
+The sum is the same up to rounding: the matrix product adds the steps in another order.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from overbar.runtime.interface import Runtime
+from overbar.transpiler.names import clone, names_in
+from overbar.transpiler.parse import Namespace
+from overbar.transpiler.reverse import Adjoint
+
+
+def hoist(adjoint: Adjoint, runtime: Runtime, namespace: Namespace) -> Adjoint:
+    """The adjoint with the per-step products above summed after their loops."""
+    numpy_names = {name for name, value in adjoint.bindings if value is np}
+    if namespace is not None and namespace.lookup("np") is np:
+        numpy_names.add("np")
+    hoister = _Hoister(runtime, numpy_names, adjoint)
+    body = clone(adjoint.tree.body)
+    forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
+    reverse = hoister.block(reverse)
+    if not hoister.changed:
+        return adjoint
+    tree = copy.copy(adjoint.tree)
+    tree.body = forward + reverse
+    return replace(adjoint, tree=tree, bindings=adjoint.bindings + tuple(hoister.new_bindings))
+
+
+class _Hoister:
+    def __init__(self, runtime: Runtime, numpy_names: set[str], adjoint: Adjoint):
+        self.runtime, self.numpy_names = runtime, numpy_names
+        self.effects = adjoint.effects
+        self.bound = {id(value): name for name, value in adjoint.bindings}
+        self.taken = names_in(adjoint.tree) | {name for name, _ in adjoint.bindings}
+        self.new_bindings: list[tuple[str, Any]] = []
+        self.changed = False
+
+    def block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
+        result = []
+        for statement in statements:
+            for field in ("body", "orelse"):
+                inner = getattr(statement, field, None)
+                if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                    setattr(statement, field, self.block(inner))
+            if isinstance(statement, ast.For) and not statement.orelse:
+                result.extend(self.loop(statement))
+            else:
+                result.append(statement)
+        return result
+
+    def loop(self, loop: ast.For) -> list[ast.stmt]:
+        if any(isinstance(node, ast.Break) for node in ast.walk(loop)):
+            return [loop]
+        found = [(index, self.accumulation(s, loop)) for index, s in enumerate(loop.body)]
+        products = [(index, f) for index, f in found if f and f[1] != "sum"]
+        if not products:
+            return [loop]
+        sums = [(index, f) for index, f in found if f and f[1] == "sum"]
+        collected: dict[str, tuple[str, int]] = {}  # a name -> its rows and where it is added
+        lists: list[str] = []
+        replaced: dict[int, list[ast.stmt]] = {}
+        after = []
+        for index, (target, kind, names) in products + sums:
+            shared = [collected.get(name) for name in names]
+            if kind == "sum" and not all(
+                place and not _bound_between(loop.body, place[1], index, name)
+                for place, name in zip(shared, names, strict=True)
+            ):
+                continue  # a sum of its own costs an append a step: only with a product's rows
+            rows = []
+            for name, place in zip(names, shared, strict=True):
+                if place and not _bound_between(loop.body, place[1], index, name):
+                    rows.append(place[0])
+                    continue
+                rows.append(self.fresh(f"{name}_rows"))
+                lists.append(rows[-1])
+                collected[name] = (rows[-1], index)
+                replaced.setdefault(index, []).append(_append(rows[-1], name))
+            replaced.setdefault(index, [])
+            total = self.product(kind, rows)
+            after.append(ast.Assign([_store(target)], ast.BinOp(_load(target), ast.Add(), total)))
+        loop.body = [
+            s
+            for index, statement in enumerate(loop.body)
+            for s in replaced.get(index, [statement])
+        ] or [ast.Pass()]
+        empty = ast.Tuple([ast.List([], ast.Load()) for _ in lists], ast.Load())
+        targets = ast.Tuple([_store(name) for name in lists], ast.Store())
+        before = ast.Assign([targets], empty) if len(lists) > 1 else None
+        if before is None:
+            before = ast.Assign([_store(lists[0])], ast.List([], ast.Load()))
+        self.changed = True
+        return [before, loop, *after]
+
+    def accumulation(self, statement: ast.stmt, loop: ast.For) -> tuple | None:
+        """``X = X + P`` with P a product this pass sums after the loop, or ``X = X + a``:
+        (X, kind, the names P is a product of, or a)."""
+        if not (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and isinstance(statement.value, ast.BinOp)
+            and isinstance(statement.value.op, ast.Add)
+        ):
+            return None
+        target = statement.targets[0].id
+        left, right = statement.value.left, statement.value.right
+        if isinstance(right, ast.Name) and right.id == target:
+            left, right = right, left
+        if not (isinstance(left, ast.Name) and left.id == target):
+            return None
+        if isinstance(right, ast.Name):
+            kind, names = "sum", (right.id,)
+        else:
+            product = self.product_of(right)
+            if product is None:
+                return None
+            kind, names = product[0], product[1:]
+        if target in names or len(set(names)) != len(names):
+            return None
+        if self.mentions_elsewhere(loop, statement, target):
+            return None
+        if any(self.written_into(loop, name) for name in names):
+            return None
+        return target, kind, names
+
+    def product_of(self, node: ast.expr) -> tuple[str, str, str] | None:
+        """('outer', a, b) for np.outer(a, b); ('columns', a, b) for a @ b.T; ('rows', a, b)
+        for a.T @ b; where a and b are names of the ranks these need."""
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "outer"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in self.numpy_names
+            and len(node.args) == 2
+            and not node.keywords
+            and all(isinstance(a, ast.Name) for a in node.args)
+        ):
+            a, b = (arg.id for arg in node.args)
+            return "outer", a, b
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            left, right = node.left, node.right
+            if isinstance(left, ast.Name) and _is_transpose(right):
+                a, b = left.id, right.value.id
+                kind = "columns"
+            elif _is_transpose(left) and isinstance(right, ast.Name):
+                a, b = left.value.id, right.id
+                kind = "rows"
+            else:
+                return None
+            return kind, a, b
+        return None
+
+    def mentions_elsewhere(self, loop: ast.For, statement: ast.stmt, name: str) -> bool:
+        for other in ast.walk(loop):
+            if other is statement:
+                continue
+            if isinstance(other, ast.Name) and other.id == name and not _within(other, statement):
+                return True
+        return loop.target is not None and name in names_in(loop.target)
+
+    def written_into(self, loop: ast.For, name: str) -> bool:
+        for node in ast.walk(loop):
+            if isinstance(node, ast.AugAssign | ast.Assign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Subscript) and name in names_in(target.value):
+                        return True
+                    if isinstance(node, ast.AugAssign) and name in names_in(target):
+                        return True
+            if isinstance(node, ast.Call):
+                function = node.func.value if isinstance(node.func, ast.Attribute) else node.func
+                in_place = isinstance(function, ast.Name) and function.id in self.effects
+                if in_place and any(name in names_in(a) for a in node.args):
+                    return True
+        return False
+
+    def product(self, kind: str, rows: list[str]) -> ast.expr:
+        if kind == "sum":
+            helper = self.bind("sum_of_values", self.runtime.sum_of_values)
+            return ast.Call(_load(helper), [_load(rows[0])], [])
+        if kind == "outer":
+            helper = self.bind("sum_of_outers", self.runtime.sum_of_outers)
+            return ast.Call(_load(helper), [_load(r) for r in rows], [])
+        helper = self.bind("sum_of_products", self.runtime.sum_of_products)
+        transposed = ast.Constant("b" if kind == "columns" else "a")
+        return ast.Call(_load(helper), [*(_load(r) for r in rows), transposed], [])
+
+    def bind(self, name: str, value: Any) -> str:
+        if id(value) not in self.bound:
+            self.bound[id(value)] = self.fresh(name)
+            self.new_bindings.append((self.bound[id(value)], value))
+        return self.bound[id(value)]
+
+    def fresh(self, name: str) -> str:
+        while name in self.taken:
+            name += "_"
+        self.taken.add(name)
+        return name
+
+
+def _bound_between(body: list[ast.stmt], first: int, last: int, name: str) -> bool:
+    """Whether a statement strictly between ``body[first]`` and ``body[last]`` binds ``name``."""
+    low, high = sorted((first, last))
+    for statement in body[low + 1 : high]:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
+                return True
+    return False
+
+
+def _within(node: ast.AST, container: ast.AST) -> bool:
+    return any(inner is node for inner in ast.walk(container))
+
+
+def _is_transpose(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Attribute) and node.attr == "T" and isinstance(node.value, ast.Name)
+    )
+
+
+def _append(rows: str, name: str) -> ast.stmt:
+    call = ast.Call(ast.Attribute(_load(rows), "append", ast.Load()), [_load(name)], [])
+    return ast.Expr(call)
+
+
+def _load(name: str) -> ast.Name:
+    return ast.Name(name, ast.Load())
+
+
+def _store(name: str) -> ast.Name:
+    return ast.Name(name, ast.Store())

@@ -1,0 +1,154 @@
+"""The logistic function written out, ``h = 1 / (1 + np.exp(-z))``, differentiated from its output.
+
+In the normal form the logistic function is four lines::
+
+    t1 = -z                 # or -1 * z, -1.0 * z, np.negative(z)
+    t2 = np.exp(t1)
+    t3 = 1 + t2             # or t2 + 1, 1.0 + t2
+    h = 1 / t3              # or 1.0 / t3, np.reciprocal(t3), t3 ** -1
+
+and the chain of their rules gives ``z̄ = h̄ h / t3 · t2``, which keeps ``t2`` and ``t3``, two
+arrays the size of ``z``, alive from the forward sweep to the reverse one. This pass finds such
+chains; the reverse sweep then applies the logistic function's own rule to the last line,
+``z̄ = h̄ h (1 − h)``, and nothing to the three others, so only ``h`` is kept (the simplifier
+folds the unread temporaries back into ``h = 1 / (1 + np.exp(-z))``), as in the adjoint a
+person writes.
+
+Identity: for ``h = 1 / (1 + e)`` with ``e = exp(−z)``, ``dh/dz = e / (1 + e)² = h (1 − h)``,
+since ``e / (1 + e) = 1 − h``. Side conditions: ``t1``, ``t2`` and ``t3`` are each bound once,
+by these lines, and read only by the next line of the chain (so no other line needs their
+adjoints), and the constants are exactly one. Rounding: where ``h`` rounds to 1 (``z`` above
+about 37), ``1 − h`` is 0 where the chain gives ``e^−z``, below 1e−16: an absolute difference
+far under the gradient's scale (a quarter at ``z = 0``), as every framework's logistic rule has.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from typing import Any
+
+import numpy as np
+
+from overbar.transpiler.names import bindings
+from overbar.transpiler.normalize import NormalForm
+from overbar.transpiler.parse import Namespace
+from overbar.transpiler.primitive import Application, application_of
+
+
+def logistic_lines(form: NormalForm, namespace: Namespace) -> dict[int, str]:
+    """For each line ``h = 1 / t3`` (by id) that ends a logistic chain: the name ``z``."""
+    bound = bindings(form.tree.body)
+    readers: dict[str, list[ast.stmt]] = {}
+    for node in ast.walk(form.tree):
+        if isinstance(node, ast.stmt) and not isinstance(node, ast.FunctionDef):
+            for name in _names_read(node):
+                readers.setdefault(name, []).append(node)
+
+    def only_line(name: str, reader: ast.stmt) -> ast.Assign | None:
+        """The one line that binds ``name``, if ``reader`` is the one line that reads it."""
+        lines = bound.get(name, [])
+        if len(lines) != 1 or readers.get(name, []) != [reader] or name in form.parameters:
+            return None
+        line = lines[0]
+        return line if isinstance(line, ast.Assign) and len(line.targets) == 1 else None
+
+    def application(line: ast.Assign) -> Application:
+        return application_of(line.value, form, namespace)
+
+    found = {}
+    for nodes in bound.values():
+        for line in nodes:
+            if not isinstance(line, ast.Assign) or not isinstance(line.targets[0], ast.Name):
+                continue
+            t3 = _reciprocal_of(application(line))
+            sum_line = t3 and only_line(t3, line)
+            t2 = sum_line and _one_plus(application(sum_line))
+            exp_line = t2 and only_line(t2, sum_line)
+            t1 = exp_line and _exp_of(application(exp_line))
+            negation_line = t1 and only_line(t1, exp_line)
+            z = negation_line and _negation_of(application(negation_line))
+            if z:
+                found[id(line)] = z
+    return found
+
+
+def _names_read(statement: ast.stmt) -> list[str]:
+    if isinstance(statement, ast.For):
+        parts = [statement.iter]
+    elif isinstance(statement, ast.If | ast.While):
+        parts = [statement.test]
+    else:
+        parts = [statement]
+    return [
+        n.id
+        for part in parts
+        for n in ast.walk(part)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    ]
+
+
+def _is_one(atom: ast.expr) -> bool:
+    return isinstance(atom, ast.Constant) and type(atom.value) in (int, float) and atom.value == 1
+
+
+def _is_minus_one(atom: ast.expr) -> bool:
+    return (
+        isinstance(atom, ast.UnaryOp)
+        and isinstance(atom.op, ast.USub)
+        and _is_one(atom.operand)
+        or isinstance(atom, ast.Constant)
+        and type(atom.value) in (int, float)
+        and atom.value == -1
+    )
+
+
+def _name(atom: ast.expr) -> str | None:
+    return atom.id if isinstance(atom, ast.Name) else None
+
+
+def _plain(application: Application, primals: tuple[Any, ...], count: int) -> bool:
+    return (
+        application.primal in primals
+        and len(application.positional) == count
+        and not application.keywords
+    )
+
+
+def _reciprocal_of(application: Application) -> str | None:
+    """``1 / t``, ``np.reciprocal(t)``, ``t ** -1``: t."""
+    if _plain(application, (operator.truediv, np.divide), 2):
+        one, t = application.positional
+        return _name(t) if _is_one(one) else None
+    if _plain(application, (np.reciprocal,), 1):
+        return _name(application.positional[0])
+    if _plain(application, (operator.pow, np.power), 2):
+        t, exponent = application.positional
+        return _name(t) if _is_minus_one(exponent) else None
+    return None
+
+
+def _one_plus(application: Application) -> str | None:
+    """``1 + e`` or ``e + 1``: e."""
+    if not _plain(application, (operator.add, np.add), 2):
+        return None
+    left, right = application.positional
+    if _is_one(left):
+        return _name(right)
+    return _name(left) if _is_one(right) else None
+
+
+def _exp_of(application: Application) -> str | None:
+    return _name(application.positional[0]) if _plain(application, (np.exp,), 1) else None
+
+
+def _negation_of(application: Application) -> str | None:
+    """``-z``, ``np.negative(z)``, ``-1 * z`` or ``z * -1``: z."""
+    if _plain(application, (operator.neg, np.negative), 1):
+        return _name(application.positional[0])
+    if _plain(application, (operator.mul, np.multiply), 2):
+        left, right = application.positional
+        if _is_minus_one(left):
+            return _name(right)
+        return _name(left) if _is_minus_one(right) else None
+    return None

@@ -1,0 +1,122 @@
+"""Per-step products of a reverse loop summed after it (``hoist.py``): where the rewrite
+applies (vectors, matrices side by side, rows stacked, sums sharing the collected values),
+where a side condition fails, and the gradient against the literal adjoint and differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import overbar
+from overbar.runtime.helpers import sum_of_outers, sum_of_products, sum_of_values
+from tests.support import define
+
+RNN = """
+def f(W, U, b, xs):
+    h = np.zeros(W.shape[0])
+    total = 0.0
+    for x in xs:
+        h = np.tanh(W @ h + U @ x + b)
+        total = total + np.sum(h * h)
+    return total
+"""
+
+BATCHED_COLUMNS = """
+def f(W, U, b, Xs):
+    H = np.zeros((W.shape[0], Xs.shape[2]))
+    for X in Xs:
+        H = np.tanh(W @ H + U @ X + b)
+    return np.sum(H ** 2)
+"""
+
+BATCHED_ROWS = """
+def f(W, U, b, Xs):
+    H = np.zeros((Xs.shape[1], W.shape[1]))
+    for X in Xs:
+        H = np.tanh(H @ W + X @ U + b)
+    return np.sum(H ** 2)
+"""
+
+READ_IN_THE_LOOP = """
+def f(W, xs):
+    h = np.zeros(W.shape[0])
+    total = 0.0
+    for x in xs:
+        h = np.tanh(W @ h + x)
+        total = total + np.sum(h) * np.sum(W)
+    return total
+"""
+
+
+def rnn_arguments(rng, hidden, inputs, steps):
+    return [
+        rng.normal(size=(hidden, hidden)) * 0.4,
+        rng.normal(size=(hidden, inputs)) * 0.4,
+        rng.normal(size=hidden) * 0.1,
+        rng.normal(size=(steps, inputs)),
+    ]
+
+
+def agree(f, args, wrt):
+    optimised = overbar.grad(f, wrt=wrt)(*args)
+    literal = overbar.grad(f, wrt=wrt, optimise=False)(*args)
+    for mine, theirs in zip(optimised, literal, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
+    overbar.check_grad(f, args, wrt=wrt)
+
+
+@pytest.mark.parametrize("hidden, inputs, steps", [(4, 3, 5), (1, 1, 3), (3, 2, 1), (2, 2, 0)])
+def test_an_rnn_sums_its_weights_adjoints_after_the_loop(hidden, inputs, steps):
+    f = define(RNN)
+    args = rnn_arguments(np.random.default_rng(hidden + steps), hidden, inputs, steps)
+    text = overbar.grad(f, wrt=(0, 1, 2)).source_for(*args)
+    assert "sum_of_outers(" in text and "np.outer(" not in text
+    assert "sum_of_values(" in text
+    if steps:
+        agree(f, args, (0, 1, 2))
+    else:
+        W_bar, U_bar, b_bar = overbar.grad(f, wrt=(0, 1, 2))(*args)
+        assert not W_bar.any() and W_bar.shape == args[0].shape
+
+
+@pytest.mark.parametrize("source", [BATCHED_COLUMNS, BATCHED_ROWS])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_batched_states_sum_one_product_of_the_steps_side_by_side(source, batch):
+    f = define(source)
+    rng = np.random.default_rng(batch)
+    W, U = rng.normal(size=(3, 3)) * 0.4, rng.normal(size=(3, 2)) * 0.4
+    if source is BATCHED_COLUMNS:
+        args = [W, U, rng.normal(size=(3, 1)), rng.normal(size=(4, 2, batch))]
+    else:
+        args = [W, U.T, rng.normal(size=3), rng.normal(size=(4, batch, 2))]
+    text = overbar.grad(f, wrt=(0, 1, 2)).source_for(*args)
+    assert "sum_of_products(" in text
+    agree(f, args, (0, 1, 2))
+
+
+def test_an_adjoint_read_in_the_loop_is_not_hoisted():
+    f = define(READ_IN_THE_LOOP)
+    rng = np.random.default_rng(3)
+    args = [rng.normal(size=(3, 3)) * 0.4, rng.normal(size=(4, 3))]
+    text = overbar.grad(f, wrt=(0,)).source_for(*args)
+    assert "sum_of_outers(" not in text
+    agree(f, args, (0,))
+
+
+def test_the_helpers_fall_back_to_adding_step_by_step():
+    rng = np.random.default_rng(0)
+    a, b = [rng.normal(size=3) for _ in range(4)], [rng.normal(size=2) for _ in range(4)]
+    expected = sum(np.outer(x, y) for x, y in zip(a, b, strict=True))
+    np.testing.assert_allclose(sum_of_outers(a, b), expected)
+    mixed = [0.0, *a[1:]]  # a runtime zero among the steps
+    np.testing.assert_allclose(sum_of_outers(mixed, b), expected - np.outer(a[0], b[0]))
+    assert sum_of_outers([], []) == 0.0 and sum_of_values([]) == 0.0
+    np.testing.assert_allclose(sum_of_values([0.0, *a[1:]]), sum(a[1:]))
+    A = [rng.normal(size=(3, k)) for k in (1, 2)]
+    B = [rng.normal(size=(4, k)) for k in (1, 2)]
+    expected = sum(x @ y.T for x, y in zip(A, B, strict=True))
+    np.testing.assert_allclose(sum_of_products(A, B, "b"), expected)
+    C = [rng.normal(size=(k, 3)) for k in (1, 2)]
+    D = [rng.normal(size=(k, 4)) for k in (1, 2)]
+    expected = sum(x.T @ y for x, y in zip(C, D, strict=True))
+    np.testing.assert_allclose(sum_of_products(C, D, "a"), expected)
