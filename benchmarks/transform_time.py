@@ -12,7 +12,9 @@ starts; its import is reported on its own line): ``overbar.grad(f, wrt=...)`` (c
 ``g(*args)`` (the transformation specialised on the arguments' shapes, black, compile, run),
 with the time of each pass of the transformations (the pass functions ``pipeline.transform``
 calls, wrapped with a clock; ``emit`` is split into ``black``, unparsing and formatting, and
-``compile``, the rest). Times are medians over ``--repeats`` fresh processes.
+``compile``, the rest). Times are medians over ``--repeats`` fresh processes, in seconds of wall
+time, or with ``--clock cpu`` of the process's CPU time (steadier on a machine shared with other
+jobs).
 
 The functions are generated, always the same for the same size: straight-line NumPy code of
 matrix products, elementwise functions, sums and means, reuse of earlier values and a few
@@ -149,6 +151,9 @@ def define(source: str):
     return namespace["f"]
 
 
+CLOCK = time.perf_counter
+
+
 def instrument(clock: dict) -> None:
     """Wrap the pass functions ``pipeline.transform`` calls so that each adds its time to
     ``clock`` (per name); ``emit`` is split into ``black`` (``to_source``) and ``compile``."""
@@ -157,11 +162,11 @@ def instrument(clock: dict) -> None:
 
     def timed(name, function):
         def wrapper(*args, **kwargs):
-            start = time.perf_counter()
+            start = CLOCK()
             try:
                 return function(*args, **kwargs)
             finally:
-                clock[name] = clock.get(name, 0.0) + time.perf_counter() - start
+                clock[name] = clock.get(name, 0.0) + CLOCK() - start
 
         return wrapper
 
@@ -183,32 +188,32 @@ def instrument(clock: dict) -> None:
 
 def measure_one(lines: int, kind: str, profile: str | None = None) -> dict:
     """The times of one function's transformation, in this (fresh) process."""
-    start = time.perf_counter()
+    start = CLOCK()
     import black  # noqa: F401  (imported by emit on first use; timed on its own)
 
-    black_import = time.perf_counter() - start
+    black_import = CLOCK() - start
     import overbar
 
     f = define(generated_source(lines, kind))
     args = arguments()
     clock: dict = {}
     instrument(clock)
-    start = time.perf_counter()
+    start = CLOCK()
     g = overbar.grad(f, wrt=("W", "b"), check=False)
-    construction = time.perf_counter() - start
-    start = time.perf_counter()
+    construction = CLOCK() - start
+    start = CLOCK()
     _ = g.stages
-    general = time.perf_counter() - start
+    general = CLOCK() - start
     general_passes = dict(clock)
     clock.clear()
     profiler = cProfile.Profile() if profile else None
-    start = time.perf_counter()
+    start = CLOCK()
     if profiler:
         profiler.enable()
     g(*args)
     if profiler:
         profiler.disable()
-    first_call = time.perf_counter() - start
+    first_call = CLOCK() - start
     if profiler:
         profiler.dump_stats(profile)
     for passes in (general_passes, clock):
@@ -223,12 +228,12 @@ def measure_one(lines: int, kind: str, profile: str | None = None) -> dict:
     }
 
 
-def measure(lines: int, kind: str, repeats: int) -> dict:
+def measure(lines: int, kind: str, repeats: int, clock: str = "wall") -> dict:
     """Medians of ``repeats`` fresh processes' ``measure_one``."""
     runs = []
     for _ in range(repeats):
         output = subprocess.run(
-            [sys.executable, __file__, "--one", str(lines), "--kind", kind],
+            [sys.executable, __file__, "--one", str(lines), "--kind", kind, "--clock", clock],
             check=True,
             capture_output=True,
             text=True,
@@ -270,11 +275,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, action="append", help="sizes (default 50 200 800)")
     parser.add_argument("--kind", choices=KINDS, action="append", help="default: all")
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes per function")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--profile", type=int, metavar="LINES", help="profile the first call")
     parser.add_argument("--show", type=int, metavar="LINES", help="print a generated function")
     options = parser.parse_args(argv)
     kinds = options.kind or list(KINDS)
+    global CLOCK
+    CLOCK = time.process_time if options.clock == "cpu" else time.perf_counter
     if options.show:
         print(generated_source(options.show, kinds[0]))
         return 0
@@ -291,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for kind in kinds:
         for lines in sizes if kind == "straight" else [n for n in sizes if n <= 200]:
-            results[(kind, lines)] = measure(lines, kind, options.repeats)
+            results[(kind, lines)] = measure(lines, kind, options.repeats, options.clock)
             print(f"measured {kind} {lines}", file=sys.stderr)
     report(results)
     return 0
