@@ -286,18 +286,23 @@ def _fold_literals(statement: ast.stmt) -> ast.stmt:
     Python computes for it, which is what the generated code would compute at run time.
     Side conditions: both operands are int or float literals (not bools, not strings, which
     ``*`` would repeat); division and powers are left (``1 / 2`` and ``2 ** -1`` change type)."""
+    return _LITERAL_FOLDER.visit(statement)
 
-    class Folder(ast.NodeTransformer):
-        def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
-            self.generic_visit(node)
-            fold = _FOLDABLE_ARITHMETIC.get(type(node.op))
-            if fold and is_number(node.left) and is_number(node.right):
-                return ast.copy_location(
-                    ast.Constant(value=fold(node.left.value, node.right.value)), node
-                )
-            return node
 
-    return Folder().visit(statement)
+class _LiteralFolder(ast.NodeTransformer):
+    """``_fold_literals``'s rewrite (stateless: one instance serves every statement)."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        self.generic_visit(node)
+        fold = _FOLDABLE_ARITHMETIC.get(type(node.op))
+        if fold and is_number(node.left) and is_number(node.right):
+            return ast.copy_location(
+                ast.Constant(value=fold(node.left.value, node.right.value)), node
+            )
+        return node
+
+
+_LITERAL_FOLDER = _LiteralFolder()
 
 
 def _drop_empty_comments(body: list[ast.stmt]) -> list[ast.stmt]:
