@@ -9,6 +9,7 @@ left alone by the reverse sweep.
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +29,9 @@ class Activity:
     varied: frozenset[str]
     useful: frozenset[str]
 
-    @property
+    @functools.cached_property
     def active(self) -> frozenset[str]:
+        """Varied and useful (computed once: the reverse sweep asks at every line)."""
         return self.varied & self.useful
 
     def is_active(self, node: ast.expr) -> bool:
@@ -46,7 +48,10 @@ def analyze(
     """Compute which names of ``form`` are active with respect to the parameters ``wrt``.
 
     The analysis is flow-insensitive (a name is active if any of its assignments is), which is
-    exact for straight-line code in normal form and safe for branches and loops.
+    exact for straight-line code in normal form and safe for branches and loops. Both sets
+    are least fixed points, the same whatever order the lines are visited in; visiting them in
+    the direction values flow (forward for varied, backward for useful) reaches each in a pass
+    or two over straight-line code, instead of one pass per line.
     """
     lines = [
         _line(node, form, namespace, rules)
@@ -69,7 +74,7 @@ def analyze(
     changed = True
     while changed:
         size = len(useful)
-        for targets, inputs, carries_gradient in lines:
+        for targets, inputs, carries_gradient in reversed(lines):
             returned = targets is None
             if returned or (carries_gradient and useful.intersection(targets)):
                 useful.update(inputs)

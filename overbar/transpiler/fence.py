@@ -24,7 +24,14 @@ import sys
 import types
 
 from overbar.errors import UnsupportedSyntaxError
-from overbar.transpiler.parse import MISSING, ParsedFunction
+from overbar.transpiler.fence_scope import (
+    CHANGES,
+    bound_names,
+    is_append,
+    is_docstring,
+)
+from overbar.transpiler.in_place import InPlaceChecks
+from overbar.transpiler.parse import ParsedFunction
 
 _STATEMENT_NAMES = {
     ast.AsyncFor: ("an async for loop", "asynchronous code cannot be differentiated"),
@@ -64,7 +71,7 @@ _BY_NAME = (
     "overbar cannot follow a value reached this way, which would get no gradient; use each "
     "variable by its own name"
 )
-_CHANGES = "a differentiated function must not change anything outside itself"
+_CHANGES = CHANGES
 # Functions that run code from strings or reach values by a name computed at run time: what
 # each does and what to write instead. Found by what a name resolves to, so an alias is too.
 # (hasattr is allowed: it reaches no value, and a branch on it runs the same in the adjoint.)
@@ -143,31 +150,8 @@ def check_definition(parsed: ParsedFunction) -> None:
     _Fence(parsed).check_definition()
 
 
-class _Fence:
-    def __init__(
-        self,
-        parsed: ParsedFunction,
-        array_makers: frozenset = frozenset(),
-        copying_functions: frozenset = frozenset(),
-    ):
-        self.array_makers = array_makers
-        self.copying_functions = copying_functions
-        self.parsed = parsed
-        self.tree = parsed.tree
-        self.parameters = {a.arg for a in _all_arguments(self.tree.args)}
-        # Every name local to the function: the rest are read from its module or closure.
-        self.local_names = self.parameters | _assigned_anywhere(self.tree)
-        self.local_names |= {
-            node.id
-            for comprehension in ast.walk(self.tree)
-            if isinstance(comprehension, ast.comprehension)
-            for node in ast.walk(comprehension.target)
-            if isinstance(node, ast.Name)
-        }
-
-    def refuse(self, node: ast.AST, what: str, advice: str) -> UnsupportedSyntaxError:
-        message = f"overbar cannot differentiate {what} in {self.tree.name}: {advice}"
-        return UnsupportedSyntaxError(message, self.parsed.location(node))
+class _Fence(InPlaceChecks):
+    """The construct-by-construct checks, and the order they run in."""
 
     def check_definition(self) -> None:
         arguments = self.tree.args
@@ -216,189 +200,6 @@ class _Fence:
         self.check_appends(body)
         self.check_writes(body)
 
-    def check_writes(self, body: list[ast.stmt]) -> None:
-        """``y[i] = v`` changes y in place: allow it only where nothing else can see y change.
-
-        Every binding of y must make a new array (np.zeros, np.copy, x.copy(), arithmetic...),
-        so no argument and no other name shares it; and until the last write into y, y may
-        only be read in ways that copy: as an operand of arithmetic or a comparison (``y[i]``
-        included), or as an argument of a library function that returns a new array. A read
-        that could give a view (``row = y[0]``, ``z = y``, ``y.reshape(...)``) is allowed only
-        after the last write, when y no longer changes.
-        """
-        written = {
-            target.value.id
-            for statement in body
-            for node in ast.walk(statement)
-            if isinstance(node, ast.Assign | ast.AugAssign)
-            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-            if isinstance(target, ast.Subscript)
-        }
-        for name in sorted(written):
-            self.check_owned_array(body, name)
-
-    def check_owned_array(self, body: list[ast.stmt], name: str) -> None:
-        if name not in self.local_names:
-            write = next(
-                target
-                for statement in body
-                for node in ast.walk(statement)
-                if _writes_into(node, name)
-                for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-                if isinstance(target, ast.Subscript)
-            )
-            raise self.refuse(
-                write,
-                f"a write into {name}, {self.describe_outside(name)},",
-                f"{_CHANGES}; pass {name} in as an argument and return the new value instead",
-            )
-        if name in self.parameters:
-            raise self.refuse(
-                self.tree,
-                f"a write into the argument {name}",
-                f"it would change the caller's array; write into a copy ({name}_copy = "
-                f"{name}.copy())",
-            )
-        last_write = max(
-            index
-            for index, statement in enumerate(body)
-            for node in ast.walk(statement)
-            if _writes_into(node, name)
-        )
-        copying: set[int] = set()
-        for index, statement in enumerate(body):
-            for node in ast.walk(statement):
-                rebinds = isinstance(node, ast.stmt) and name in _bound_names(node)
-                if rebinds and not self.creates_array(getattr(node, "value", None)):
-                    raise self.refuse(
-                        node,
-                        f"a write into {name}, which may share its memory with another " "array",
-                        f"make {name} a new array (np.zeros(...), np.copy(...), x.copy()) "
-                        "before writing into it",
-                    )
-                if _writes_into(node, name):
-                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                    copying.update(id(t.value) for t in targets if isinstance(t, ast.Subscript))
-                    if isinstance(node, ast.AugAssign):
-                        copying.add(id(node.target.value))
-                elif isinstance(node, ast.BinOp | ast.UnaryOp | ast.Compare):
-                    operands = (
-                        [node.operand]
-                        if isinstance(node, ast.UnaryOp)
-                        else (
-                            [node.left, node.right]
-                            if isinstance(node, ast.BinOp)
-                            else [node.left, *node.comparators]
-                        )
-                    )
-                    for operand in operands:
-                        copying.add(id(operand))
-                        if isinstance(operand, ast.Subscript):
-                            copying.add(id(operand.value))
-                elif isinstance(node, ast.Call) and self.copies_arguments(node):
-                    copying.update(id(a) for a in node.args)
-                    copying.update(id(a.value) for a in node.args if isinstance(a, ast.Subscript))
-            read = _read_outside([statement], name, copying) if index <= last_write else None
-            if read is not None:
-                raise self.refuse(
-                    read,
-                    f"a read of {name} that may be a view of it, before a later write into {name}",
-                    "the view would change with the write; read it with arithmetic "
-                    f"(y[i] * 1.0) or after the last write into {name}",
-                )
-
-    def creates_array(self, value: ast.expr | None) -> bool:
-        """Whether ``value`` certainly evaluates to a new array no other name refers to."""
-        if isinstance(value, ast.BinOp | ast.UnaryOp):
-            return True
-        if not isinstance(value, ast.Call):
-            return False
-        if isinstance(value.func, ast.Attribute) and value.func.attr == "copy":
-            return True
-        function = self.resolve(value.func)
-        return function in self.array_makers or function in self.copying_functions
-
-    def copies_arguments(self, call: ast.Call) -> bool:
-        """A call of a library function that returns a new array (not a view of an argument)."""
-        return self.resolve(call.func) in self.copying_functions
-
-    def resolve(self, node: ast.expr):
-        namespace = self.parsed.namespace
-        try:
-            return namespace.resolve(node) if namespace is not None else None
-        except Exception:  # a property raising on access: not a known function
-            return None
-
-    def check_appends(self, body: list[ast.stmt]) -> None:
-        """``xs.append(v)`` changes the list in place; allow it where nothing else sees xs.
-
-        xs must be a local bound only to list displays, and read only as the receiver of
-        append, as an argument of a NumPy or builtin function, by indexing, or by a for loop.
-        """
-        appended = {
-            node.value.func.value.id
-            for statement in body
-            for node in ast.walk(statement)
-            if isinstance(node, ast.Expr) and is_append(node)
-        }
-        for name in sorted(appended):
-            self.check_owned_list(body, name)
-
-    def check_owned_list(self, body: list[ast.stmt], name: str) -> None:
-        if name not in self.local_names:
-            append = next(
-                node
-                for statement in body
-                for node in ast.walk(statement)
-                if isinstance(node, ast.Expr)
-                and is_append(node)
-                and node.value.func.value.id == name
-            )
-            raise self.refuse(
-                append,
-                f"appending to {name}, {self.describe_outside(name)},",
-                f"{_CHANGES}; pass {name} in as an argument and return the new value instead",
-            )
-        allowed: set[int] = set()
-        for statement in body:
-            for node in ast.walk(statement):
-                binds = isinstance(node, ast.stmt) and name in _bound_names(node)
-                if binds and not isinstance(getattr(node, "value", None), ast.List):
-                    raise self.refuse(
-                        node,
-                        f"the list {name}, appended to, bound to something not a list display",
-                        f"start it as {name} = [] and only append to it",
-                    )
-                if isinstance(node, ast.Expr) and is_append(node):
-                    allowed.add(id(node.value.func.value))
-                elif isinstance(node, ast.Call) and self.is_library_call(node):
-                    allowed.update(id(a) for a in node.args)
-                elif isinstance(node, ast.Subscript):
-                    allowed.add(id(node.value))
-                elif isinstance(node, ast.For):
-                    allowed.add(id(node.iter))
-        if name in self.parameters:
-            raise self.refuse(
-                self.tree, f"appending to the argument {name}", "append to a list of your own"
-            )
-        read = _read_outside(body, name, allowed)
-        if read is not None:
-            raise self.refuse(
-                read,
-                f"this use of the list {name}, which is appended to",
-                "another name or function could keep it and see it change; read it "
-                "with indexing, len() or NumPy functions only",
-            )
-
-    def is_library_call(self, call: ast.Call) -> bool:
-        """A call of a NumPy function or a builtin (which do not keep their arguments)."""
-        namespace = self.parsed.namespace
-        if namespace is None:
-            return False
-        function = namespace.resolve(call.func)
-        module = getattr(function, "__module__", None) or ""
-        return module.startswith("numpy") or module == "builtins" or function is len
-
     def check_block(self, body: list[ast.stmt], loop_targets: tuple[str, ...]) -> None:
         for index, statement in enumerate(body):
             if isinstance(statement, ast.Return) and index != len(body) - 1:
@@ -411,7 +212,7 @@ class _Fence:
         kind = type(statement)
         if kind in _STATEMENT_NAMES:
             raise self.refuse(statement, *_STATEMENT_NAMES[kind])
-        assigned = _bound_names(statement) & set(loop_targets)
+        assigned = bound_names(statement) & set(loop_targets)
         if assigned:
             raise self.refuse(
                 statement,
@@ -597,87 +398,6 @@ class _Fence:
                 what = f"{'a call of' if called else 'a use of'} {shown}, which {does},"
                 raise self.refuse(node, what, advice)
 
-    def describe_outside(self, name: str) -> str:
-        """What a name the function does not bind refers to: ``a module-level list``."""
-        namespace = self.parsed.namespace
-        if name in namespace.closure:
-            qualified = self.parsed.function.__qualname__
-            enclosing = qualified.rsplit(".<locals>.", 1)[0] if ".<locals>." in qualified else ""
-            return f"a variable of the enclosing function {enclosing}".rstrip()
-        value = namespace.lookup(name)
-        kind = type(value).__name__
-        if value is MISSING:
-            return "a name the function does not define"
-        if name in namespace.globals:
-            return f"a module-level {kind}"
-        return f"a builtin {kind}"
-
-    def is_global_path(self, node: ast.expr) -> bool:
-        """``np.linalg.inv``: a dotted name rooted at something that is not a local variable,
-        whose owner (``np.linalg``) is a module or a class, so not a method of a value: a
-        module-level list's ``state.pop()`` is a method call that changes the list."""
-        root = node
-        while isinstance(root, ast.Attribute):
-            root = root.value
-        if not isinstance(root, ast.Name) or root.id in self.local_names:
-            return False
-        if not isinstance(node, ast.Attribute):
-            return True
-        owner = self.resolve(node.value)
-        return owner is MISSING or owner is None or isinstance(owner, types.ModuleType | type)
-
-    def check_augmented_assignments(self, body: list[ast.stmt]) -> None:
-        """``v += e`` on an array changes it in place; allow it only where no one else sees v.
-
-        It is rewritten to ``v = v + e``, which is the same computation exactly when the object v
-        names is not shared. At the top level: v was last bound to a fresh arithmetic result or a
-        constant, and has since been used only as an operand of arithmetic or comparisons. Inside
-        a branch or a loop (where "since" is harder to tell): every binding of v in the function
-        is fresh, and every use of v is an operand of arithmetic, a comparison or the return.
-        """
-        for index, statement in enumerate(body):
-            if isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Name):
-                binding = _last_binding(body[:index], statement.target.id)
-                window = body[body.index(binding) + 1 : index] if binding else []
-                self.check_augmented(statement, _is_fresh_binding(binding), window)
-        nested = [
-            node
-            for statement in body
-            if not isinstance(statement, ast.AugAssign)
-            for node in ast.walk(statement)
-            if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name)
-        ]
-        for statement in nested:
-            name = statement.target.id
-            bindings = [
-                node
-                for top in body
-                for node in ast.walk(top)
-                if isinstance(node, ast.stmt) and name in _bound_names(node)
-            ]
-            fresh = all(_is_fresh_binding(b) for b in bindings if not _is_loop(b))
-            fresh = fresh and not any(_is_loop(b) for b in bindings)
-            self.check_augmented(statement, fresh, body)
-
-    def check_augmented(self, statement: ast.AugAssign, fresh: bool, window: list) -> None:
-        name = statement.target.id
-        advice = (
-            f"write {name} = {name} {_operator_symbol(statement.op)} ... (the in-place "
-            "update would also change every array that shares its memory)"
-        )
-        if name in self.parameters and not fresh:
-            raise self.refuse(
-                statement,
-                f"an augmented assignment to the argument {name}",
-                f"it would change the caller's array; {advice}",
-            )
-        if not fresh or _used_outside_arithmetic(window, name):
-            raise self.refuse(
-                statement,
-                f"an augmented assignment to {name}",
-                f"{name} may share its array with another name; {advice}",
-            )
-
 
 def always_returns(body: list[ast.stmt]) -> bool:
     """Whether every path through ``body`` ends in a return."""
@@ -687,35 +407,6 @@ def always_returns(body: list[ast.stmt]) -> bool:
     if isinstance(last, ast.Return):
         return True
     return isinstance(last, ast.If) and always_returns(last.body) and always_returns(last.orelse)
-
-
-def _is_loop(statement: ast.stmt) -> bool:
-    return isinstance(statement, ast.For | ast.While)
-
-
-def _all_arguments(arguments: ast.arguments) -> list[ast.arg]:
-    return [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
-
-
-def is_docstring(statement: ast.stmt) -> bool:
-    return (
-        isinstance(statement, ast.Expr)
-        and isinstance(statement.value, ast.Constant)
-        and isinstance(statement.value.value, str)
-    )
-
-
-def is_append(statement: ast.Expr) -> bool:
-    """``name.append(value)`` as a statement."""
-    call = statement.value
-    return (
-        isinstance(call, ast.Call)
-        and isinstance(call.func, ast.Attribute)
-        and call.func.attr == "append"
-        and isinstance(call.func.value, ast.Name)
-        and len(call.args) == 1
-        and not call.keywords
-    )
 
 
 def _is_print(expression: ast.expr) -> bool:
@@ -730,52 +421,6 @@ def _is_dotted_name(node: ast.expr) -> bool:
     while isinstance(node, ast.Attribute):
         node = node.value
     return isinstance(node, ast.Name)
-
-
-def _last_binding(statements: list[ast.stmt], name: str) -> ast.stmt | None:
-    """The last statement before this point that binds ``name``, or None."""
-    for statement in reversed(statements):
-        if any(name in _bound_names(node) for node in ast.walk(statement)):
-            return statement  # a compound statement binding it inside is not a fresh binding
-    return None
-
-
-def _is_fresh_binding(statement: ast.stmt | None) -> bool:
-    """Whether ``statement`` binds a single name to a new object no one else refers to."""
-    if isinstance(statement, ast.AugAssign):
-        return True  # itself rewritten to `v = v op e`, a new object
-    return (
-        isinstance(statement, ast.Assign | ast.AnnAssign)
-        and isinstance(_single_target(statement), ast.Name)
-        and isinstance(statement.value, ast.BinOp | ast.UnaryOp | ast.Constant)
-    )
-
-
-def _single_target(statement: ast.Assign | ast.AnnAssign) -> ast.expr:
-    return statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
-
-
-def _assigned_anywhere(tree: ast.FunctionDef) -> set[str]:
-    return {
-        name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.stmt)
-        for name in _bound_names(node)
-    }
-
-
-def _read_outside(statements: list[ast.stmt], name: str, allowed: set[int]) -> ast.Name | None:
-    """The first read of ``name`` in ``statements`` whose node is not in ``allowed``."""
-    for statement in statements:
-        for node in ast.walk(statement):
-            if (
-                isinstance(node, ast.Name)
-                and node.id == name
-                and isinstance(node.ctx, ast.Load)
-                and id(node) not in allowed
-            ):
-                return node
-    return None
 
 
 def _breaks(statements: list[ast.stmt]) -> bool:
@@ -794,63 +439,3 @@ def _walk_this_loop(node: ast.AST):
     for child in ast.iter_child_nodes(node):
         if not isinstance(child, ast.For | ast.While):
             yield from _walk_this_loop(child)
-
-
-def _writes_into(node: ast.AST, name: str) -> bool:
-    """Whether ``node`` is ``name[...] = v`` or ``name[...] op= v``."""
-    if isinstance(node, ast.Assign):
-        targets = node.targets
-    elif isinstance(node, ast.AugAssign):
-        targets = [node.target]
-    else:
-        return False
-    return any(
-        isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == name
-        for t in targets
-    )
-
-
-def _bound_names(statement: ast.stmt) -> set[str]:
-    """Names ``statement`` binds (a write into ``y[i]`` or ``y.a`` binds none)."""
-    names = set()
-    targets = []
-    if isinstance(statement, ast.Assign):
-        targets = statement.targets
-    elif isinstance(statement, ast.AnnAssign | ast.AugAssign | ast.For):
-        targets = [statement.target]
-    for target in targets:
-        if isinstance(target, ast.Subscript | ast.Attribute):
-            continue
-        for node in ast.walk(target):
-            if isinstance(node, ast.Name):
-                names.add(node.id)
-    return names
-
-
-def _used_outside_arithmetic(statements: list[ast.stmt], name: str) -> bool:
-    """Whether ``name`` is read anywhere but as a direct operand of arithmetic or comparison, or
-    as an index."""
-    allowed: set[int] = set()
-    uses: list[ast.Name] = []
-    for statement in statements:
-        for node in ast.walk(statement):
-            if isinstance(node, ast.BinOp):
-                allowed.update(id(operand) for operand in (node.left, node.right))
-            elif isinstance(node, ast.UnaryOp):
-                allowed.add(id(node.operand))
-            elif isinstance(node, ast.Compare):
-                allowed.update(id(operand) for operand in (node.left, *node.comparators))
-            elif isinstance(node, ast.Subscript):
-                allowed.add(id(node.slice))  # used as an index: x[i] keeps no reference to i
-            elif isinstance(node, ast.AugAssign | ast.Return):
-                allowed.add(id(node.value))
-            elif isinstance(node, ast.Name) and node.id == name:
-                uses.append(node)
-    return any(id(use) not in allowed for use in uses if isinstance(use.ctx, ast.Load))
-
-
-def _operator_symbol(operator: ast.operator) -> str:
-    return {
-        ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
-        ast.MatMult: "@", ast.FloorDiv: "//", ast.Mod: "%",
-    }.get(type(operator), "<op>")  # fmt: skip

@@ -265,6 +265,18 @@ def _inline_broadcasts(
     reader); the substitution is kept only if no reader is left with the broadcast (else the
     broadcast would be computed once per reader instead of once)."""
     bound = bindings(body)
+    forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
+    # Found once: the position of each reverse-sweep statement, the statements that read
+    # each name, and how often each call appears; a candidate then costs its readers only.
+    positions = {id(statement): index for index, statement in enumerate(reverse)}
+    readers: dict[str, set[int]] = {}
+    calls: Counter = Counter()
+    for index, statement in enumerate(reverse):
+        for node in walk(statement):
+            if _is_load(node):
+                readers.setdefault(node.id, set()).add(index)
+            elif isinstance(node, ast.Call):
+                calls[ast.dump(node)] += 1
     for name, assignments in bound.items():
         if name not in adjoint.temporaries or len(assignments) != 1:
             continue
@@ -273,7 +285,8 @@ def _inline_broadcasts(
             and isinstance(assignments[0].targets[0], ast.Name)
         ):
             continue  # a loop, or an unpacking (tmp4, tmp5 = ...) that binds other names too
-        if not any(assignments[0] is s for s in body[adjoint.forward_length :]):
+        own = positions.get(id(assignments[0]))
+        if own is None:
             continue  # bound in the forward sweep or inside a block: left alone
         value = assignments[0].value
         if not rewriter.is_broadcast(value):
@@ -285,20 +298,30 @@ def _inline_broadcasts(
             and len(bound.get(source.id, [])) <= 1
         ):
             continue
-        forward, reverse_sweep = body[: adjoint.forward_length], body[adjoint.forward_length :]
-        trial = [
-            rewriter.visit(ReplaceNames({name: value}).visit(clone(s)))
-            for s in reverse_sweep
-            if s is not assignments[0]
-        ]
-        if not any(_contains_call_like(s, value) for s in trial):
-            body = forward + trial
+        dumped = ast.dump(value)
+        substituted = {
+            index: rewriter.visit(ReplaceNames({name: value}).visit(clone(reverse[index])))
+            for index in sorted(readers.get(name, set()) - {own})
+        }
+        left = calls[dumped] - _calls_like(reverse[own], dumped)
+        left -= sum(_calls_like(reverse[index], dumped) for index in substituted)
+        left += sum(_calls_like(statement, dumped) for statement in substituted.values())
+        if left == 0:  # no statement but the binding is left with the broadcast
+            # The rewritten sweep is made of copies, which the bindings found above are not:
+            # no later candidate is found in it, so one substitution is the last.
+            return forward + [
+                substituted[index] if index in substituted else rewriter.visit(clone(statement))
+                for index, statement in enumerate(reverse)
+                if index != own
+            ]
     return body
 
 
-def _contains_call_like(statement: ast.stmt, call: ast.Call) -> bool:
-    dumped = ast.dump(call)
-    return any(isinstance(node, ast.Call) and ast.dump(node) == dumped for node in walk(statement))
+def _calls_like(statement: ast.stmt, dumped: str) -> int:
+    """How many calls in ``statement`` dump to ``dumped``."""
+    return sum(
+        1 for node in walk(statement) if isinstance(node, ast.Call) and ast.dump(node) == dumped
+    )
 
 
 def _is_load(node: ast.AST) -> bool:

@@ -70,9 +70,15 @@ def _reads(node: ast.AST) -> list[str]:
 
 def _writes(statement: ast.stmt) -> set[str]:
     """Every name ``statement`` assigns, or writes into (``y[i] = v``), inside its blocks too."""
+    if isinstance(statement, ast.Assign):
+        nodes = [statement]  # an expression holds no assignment: its value need not be walked
+    elif isinstance(statement, ast.Expr | ast.Return | ast.Pass | ast.Assert):
+        return set()
+    else:
+        nodes = walk(statement)
     return {
         n.id
-        for node in walk(statement)
+        for node in nodes
         if isinstance(node, ast.Assign | ast.For)
         for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
         for n in walk(target.value if isinstance(target, ast.Subscript) else target)
@@ -204,8 +210,9 @@ def _fold_temporaries(
     block (never a loop or branch header, which may run many times or not at all); nothing
     moves out of the forward sweep."""
     uses: dict[str, int] = {}
-    for statement in body:
-        for name in _reads(statement):
+    reads_of = [_reads(statement) for statement in body]
+    for reads in reads_of:
+        for name in reads:
             uses[name] = uses.get(name, 0) + 1
     assignments: dict[str, list[ast.Assign]] = {}
     for statement in body:
@@ -218,16 +225,21 @@ def _fold_temporaries(
             continue
         if uses.get(name) == 1 or (len(nodes) == 1 and isinstance(nodes[0].value, ast.Name)):
             foldable.add(name)
-    return _fold_block(body, forward_length, frozenset(foldable), uses)
+    return _fold_block(body, forward_length, frozenset(foldable), uses, reads_of)
 
 
 def _fold_block(
-    body: list[ast.stmt], forward_length: int, temporaries: frozenset[str], uses: dict[str, int]
+    body: list[ast.stmt],
+    forward_length: int,
+    temporaries: frozenset[str],
+    uses: dict[str, int],
+    reads_of: list[list[str]] | None = None,
 ) -> tuple[list[ast.stmt], int]:
     """One pass over a block: a foldable assignment is held back until its readers (simple
     statements of the same block) have taken the expression; if a statement in between
     reassigns a name the expression reads, or a reader is a branch or loop, it is put back in
-    place. ``uses`` counts the reads still to come of each name."""
+    place. ``uses`` counts the reads still to come of each name; ``reads_of``, if given, the
+    names each statement of ``body`` reads (as ``_reads`` finds them, before any folding)."""
     pending: dict[str, tuple[ast.Assign, set[str], bool]] = {}
     folded: list[ast.stmt] = []
     new_forward_length = 0
@@ -246,7 +258,7 @@ def _fold_block(
             pending.clear()
         written = _writes(statement)
         compound = isinstance(statement, ast.If | ast.For | ast.While)
-        reads = _reads(statement)
+        reads = reads_of[index] if reads_of is not None else _reads(statement)
         for name in [
             n
             for n, (_, needs, _) in pending.items()
@@ -278,11 +290,10 @@ def _fold_block(
             and statement.targets[0].id in temporaries
             and uses.get(statement.targets[0].id, 0) > 0
         ):
-            pending[statement.targets[0].id] = (
-                statement,
-                set(_reads(statement.value)),
-                in_forward,
-            )
+            # A name target reads nothing: the value's reads are the statement's, unless
+            # folding just changed the value.
+            needs = set(_reads(statement.value) if taken else reads)
+            pending[statement.targets[0].id] = (statement, needs, in_forward)
             continue
         put(statement, in_forward)
     for held, _, was_forward in pending.values():  # read only later, or by itself: keep it
@@ -295,18 +306,23 @@ def _fold_literals(statement: ast.stmt) -> ast.stmt:
     Python computes for it, which is what the generated code would compute at run time.
     Side conditions: both operands are int or float literals (not bools, not strings, which
     ``*`` would repeat); division and powers are left (``1 / 2`` and ``2 ** -1`` change type)."""
+    return _LITERAL_FOLDER.visit(statement)
 
-    class Folder(ast.NodeTransformer):
-        def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
-            self.generic_visit(node)
-            fold = _FOLDABLE_ARITHMETIC.get(type(node.op))
-            if fold and is_number(node.left) and is_number(node.right):
-                return ast.copy_location(
-                    ast.Constant(value=fold(node.left.value, node.right.value)), node
-                )
-            return node
 
-    return Folder().visit(statement)
+class _LiteralFolder(ast.NodeTransformer):
+    """``_fold_literals``'s rewrite (stateless: one instance serves every statement)."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+        self.generic_visit(node)
+        fold = _FOLDABLE_ARITHMETIC.get(type(node.op))
+        if fold and is_number(node.left) and is_number(node.right):
+            return ast.copy_location(
+                ast.Constant(value=fold(node.left.value, node.right.value)), node
+            )
+        return node
+
+
+_LITERAL_FOLDER = _LiteralFolder()
 
 
 def _drop_empty_comments(body: list[ast.stmt]) -> list[ast.stmt]:

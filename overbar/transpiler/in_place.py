@@ -1,0 +1,333 @@
+"""The fence's whole-function checks of changes in place: writes into arrays (``y[i] = v``),
+appends to lists (``xs.append(v)``) and augmented assignments (``v += e``).
+
+Each is allowed only where nothing but the changed name can see the change: the name is local,
+every binding of it makes a new object, and until the change it is read only in ways that copy.
+The adjoint then sees the same values as the forward function. Anything else raises
+``UnsupportedSyntaxError`` at the construct. Unlike the construct-by-construct checks of
+``fence.py``, these look at every use of a name in the function, so each walks the function once
+per name it checks (names written into, appended to, or augmented inside a block), not once per
+statement.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from overbar.transpiler.fence_scope import CHANGES, FenceScope, bound_names, is_append
+
+
+class InPlaceChecks(FenceScope):
+    """The checks of changes in place, on the scope of the function being checked."""
+
+    def check_writes(self, body: list[ast.stmt]) -> None:
+        """``y[i] = v`` changes y in place: allow it only where nothing else can see y change.
+
+        Every binding of y must make a new array (np.zeros, np.copy, x.copy(), arithmetic...),
+        so no argument and no other name shares it; and until the last write into y, y may
+        only be read in ways that copy: as an operand of arithmetic or a comparison (``y[i]``
+        included), or as an argument of a library function that returns a new array. A read
+        that could give a view (``row = y[0]``, ``z = y``, ``y.reshape(...)``) is allowed only
+        after the last write, when y no longer changes.
+        """
+        written = {
+            target.value.id
+            for statement in body
+            for node in ast.walk(statement)
+            if isinstance(node, ast.Assign | ast.AugAssign)
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            if isinstance(target, ast.Subscript)
+        }
+        for name in sorted(written):
+            self.check_owned_array(body, name)
+
+    def check_owned_array(self, body: list[ast.stmt], name: str) -> None:
+        if name not in self.local_names:
+            write = next(
+                target
+                for statement in body
+                for node in ast.walk(statement)
+                if _writes_into(node, name)
+                for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                if isinstance(target, ast.Subscript)
+            )
+            raise self.refuse(
+                write,
+                f"a write into {name}, {self.describe_outside(name)},",
+                f"{CHANGES}; pass {name} in as an argument and return the new value instead",
+            )
+        if name in self.parameters:
+            raise self.refuse(
+                self.tree,
+                f"a write into the argument {name}",
+                f"it would change the caller's array; write into a copy ({name}_copy = "
+                f"{name}.copy())",
+            )
+        last_write = max(
+            index
+            for index, statement in enumerate(body)
+            for node in ast.walk(statement)
+            if _writes_into(node, name)
+        )
+        copying: set[int] = set()
+        for index, statement in enumerate(body):
+            for node in ast.walk(statement):
+                rebinds = isinstance(node, ast.stmt) and name in bound_names(node)
+                if rebinds and not self.creates_array(getattr(node, "value", None)):
+                    raise self.refuse(
+                        node,
+                        f"a write into {name}, which may share its memory with another " "array",
+                        f"make {name} a new array (np.zeros(...), np.copy(...), x.copy()) "
+                        "before writing into it",
+                    )
+                if _writes_into(node, name):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    copying.update(id(t.value) for t in targets if isinstance(t, ast.Subscript))
+                    if isinstance(node, ast.AugAssign):
+                        copying.add(id(node.target.value))
+                elif isinstance(node, ast.BinOp | ast.UnaryOp | ast.Compare):
+                    operands = (
+                        [node.operand]
+                        if isinstance(node, ast.UnaryOp)
+                        else (
+                            [node.left, node.right]
+                            if isinstance(node, ast.BinOp)
+                            else [node.left, *node.comparators]
+                        )
+                    )
+                    for operand in operands:
+                        copying.add(id(operand))
+                        if isinstance(operand, ast.Subscript):
+                            copying.add(id(operand.value))
+                elif isinstance(node, ast.Call) and self.copies_arguments(node):
+                    copying.update(id(a) for a in node.args)
+                    copying.update(id(a.value) for a in node.args if isinstance(a, ast.Subscript))
+            read = _read_outside([statement], name, copying) if index <= last_write else None
+            if read is not None:
+                raise self.refuse(
+                    read,
+                    f"a read of {name} that may be a view of it, before a later write into {name}",
+                    "the view would change with the write; read it with arithmetic "
+                    f"(y[i] * 1.0) or after the last write into {name}",
+                )
+
+    def creates_array(self, value: ast.expr | None) -> bool:
+        """Whether ``value`` certainly evaluates to a new array no other name refers to."""
+        if isinstance(value, ast.BinOp | ast.UnaryOp):
+            return True
+        if not isinstance(value, ast.Call):
+            return False
+        if isinstance(value.func, ast.Attribute) and value.func.attr == "copy":
+            return True
+        function = self.resolve(value.func)
+        return function in self.array_makers or function in self.copying_functions
+
+    def copies_arguments(self, call: ast.Call) -> bool:
+        """A call of a library function that returns a new array (not a view of an argument)."""
+        return self.resolve(call.func) in self.copying_functions
+
+    def check_appends(self, body: list[ast.stmt]) -> None:
+        """``xs.append(v)`` changes the list in place; allow it where nothing else sees xs.
+
+        xs must be a local bound only to list displays, and read only as the receiver of
+        append, as an argument of a NumPy or builtin function, by indexing, or by a for loop.
+        """
+        appended = {
+            node.value.func.value.id
+            for statement in body
+            for node in ast.walk(statement)
+            if isinstance(node, ast.Expr) and is_append(node)
+        }
+        for name in sorted(appended):
+            self.check_owned_list(body, name)
+
+    def check_owned_list(self, body: list[ast.stmt], name: str) -> None:
+        if name not in self.local_names:
+            append = next(
+                node
+                for statement in body
+                for node in ast.walk(statement)
+                if isinstance(node, ast.Expr)
+                and is_append(node)
+                and node.value.func.value.id == name
+            )
+            raise self.refuse(
+                append,
+                f"appending to {name}, {self.describe_outside(name)},",
+                f"{CHANGES}; pass {name} in as an argument and return the new value instead",
+            )
+        allowed: set[int] = set()
+        for statement in body:
+            for node in ast.walk(statement):
+                binds = isinstance(node, ast.stmt) and name in bound_names(node)
+                if binds and not isinstance(getattr(node, "value", None), ast.List):
+                    raise self.refuse(
+                        node,
+                        f"the list {name}, appended to, bound to something not a list display",
+                        f"start it as {name} = [] and only append to it",
+                    )
+                if isinstance(node, ast.Expr) and is_append(node):
+                    allowed.add(id(node.value.func.value))
+                elif isinstance(node, ast.Call) and self.is_library_call(node):
+                    allowed.update(id(a) for a in node.args)
+                elif isinstance(node, ast.Subscript):
+                    allowed.add(id(node.value))
+                elif isinstance(node, ast.For):
+                    allowed.add(id(node.iter))
+        if name in self.parameters:
+            raise self.refuse(
+                self.tree, f"appending to the argument {name}", "append to a list of your own"
+            )
+        read = _read_outside(body, name, allowed)
+        if read is not None:
+            raise self.refuse(
+                read,
+                f"this use of the list {name}, which is appended to",
+                "another name or function could keep it and see it change; read it "
+                "with indexing, len() or NumPy functions only",
+            )
+
+    def is_library_call(self, call: ast.Call) -> bool:
+        """A call of a NumPy function or a builtin (which do not keep their arguments)."""
+        namespace = self.parsed.namespace
+        if namespace is None:
+            return False
+        function = namespace.resolve(call.func)
+        module = getattr(function, "__module__", None) or ""
+        return module.startswith("numpy") or module == "builtins" or function is len
+
+    def check_augmented_assignments(self, body: list[ast.stmt]) -> None:
+        """``v += e`` on an array changes it in place; allow it only where no one else sees v.
+
+        It is rewritten to ``v = v + e``, which is the same computation exactly when the object v
+        names is not shared. At the top level: v was last bound to a fresh arithmetic result or a
+        constant, and has since been used only as an operand of arithmetic or comparisons. Inside
+        a branch or a loop (where "since" is harder to tell): every binding of v in the function
+        is fresh, and every use of v is an operand of arithmetic, a comparison or the return.
+        """
+        for index, statement in enumerate(body):
+            if isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Name):
+                binding = _last_binding(body[:index], statement.target.id)
+                window = body[body.index(binding) + 1 : index] if binding else []
+                self.check_augmented(statement, _is_fresh_binding(binding), window)
+        nested = [
+            node
+            for statement in body
+            if not isinstance(statement, ast.AugAssign)
+            for node in ast.walk(statement)
+            if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name)
+        ]
+        for statement in nested:
+            name = statement.target.id
+            bindings = [
+                node
+                for top in body
+                for node in ast.walk(top)
+                if isinstance(node, ast.stmt) and name in bound_names(node)
+            ]
+            fresh = all(_is_fresh_binding(b) for b in bindings if not _is_loop(b))
+            fresh = fresh and not any(_is_loop(b) for b in bindings)
+            self.check_augmented(statement, fresh, body)
+
+    def check_augmented(self, statement: ast.AugAssign, fresh: bool, window: list) -> None:
+        name = statement.target.id
+        advice = (
+            f"write {name} = {name} {_operator_symbol(statement.op)} ... (the in-place "
+            "update would also change every array that shares its memory)"
+        )
+        if name in self.parameters and not fresh:
+            raise self.refuse(
+                statement,
+                f"an augmented assignment to the argument {name}",
+                f"it would change the caller's array; {advice}",
+            )
+        if not fresh or _used_outside_arithmetic(window, name):
+            raise self.refuse(
+                statement,
+                f"an augmented assignment to {name}",
+                f"{name} may share its array with another name; {advice}",
+            )
+
+
+def _is_loop(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.For | ast.While)
+
+
+def _last_binding(statements: list[ast.stmt], name: str) -> ast.stmt | None:
+    """The last statement before this point that binds ``name``, or None."""
+    for statement in reversed(statements):
+        if any(name in bound_names(node) for node in ast.walk(statement)):
+            return statement  # a compound statement binding it inside is not a fresh binding
+    return None
+
+
+def _is_fresh_binding(statement: ast.stmt | None) -> bool:
+    """Whether ``statement`` binds a single name to a new object no one else refers to."""
+    if isinstance(statement, ast.AugAssign):
+        return True  # itself rewritten to `v = v op e`, a new object
+    return (
+        isinstance(statement, ast.Assign | ast.AnnAssign)
+        and isinstance(_single_target(statement), ast.Name)
+        and isinstance(statement.value, ast.BinOp | ast.UnaryOp | ast.Constant)
+    )
+
+
+def _single_target(statement: ast.Assign | ast.AnnAssign) -> ast.expr:
+    return statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
+
+
+def _read_outside(statements: list[ast.stmt], name: str, allowed: set[int]) -> ast.Name | None:
+    """The first read of ``name`` in ``statements`` whose node is not in ``allowed``."""
+    for statement in statements:
+        for node in ast.walk(statement):
+            if (
+                isinstance(node, ast.Name)
+                and node.id == name
+                and isinstance(node.ctx, ast.Load)
+                and id(node) not in allowed
+            ):
+                return node
+    return None
+
+
+def _writes_into(node: ast.AST, name: str) -> bool:
+    """Whether ``node`` is ``name[...] = v`` or ``name[...] op= v``."""
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, ast.AugAssign):
+        targets = [node.target]
+    else:
+        return False
+    return any(
+        isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == name
+        for t in targets
+    )
+
+
+def _used_outside_arithmetic(statements: list[ast.stmt], name: str) -> bool:
+    """Whether ``name`` is read anywhere but as a direct operand of arithmetic or comparison, or
+    as an index."""
+    allowed: set[int] = set()
+    uses: list[ast.Name] = []
+    for statement in statements:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.BinOp):
+                allowed.update(id(operand) for operand in (node.left, node.right))
+            elif isinstance(node, ast.UnaryOp):
+                allowed.add(id(node.operand))
+            elif isinstance(node, ast.Compare):
+                allowed.update(id(operand) for operand in (node.left, *node.comparators))
+            elif isinstance(node, ast.Subscript):
+                allowed.add(id(node.slice))  # used as an index: x[i] keeps no reference to i
+            elif isinstance(node, ast.AugAssign | ast.Return):
+                allowed.add(id(node.value))
+            elif isinstance(node, ast.Name) and node.id == name:
+                uses.append(node)
+    return any(id(use) not in allowed for use in uses if isinstance(use.ctx, ast.Load))
+
+
+def _operator_symbol(operator: ast.operator) -> str:
+    return {
+        ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
+        ast.MatMult: "@", ast.FloorDiv: "//", ast.Mod: "%",
+    }.get(type(operator), "<op>")  # fmt: skip
