@@ -120,3 +120,40 @@ def test_the_helpers_fall_back_to_adding_step_by_step():
     D = [rng.normal(size=(k, 4)) for k in (1, 2)]
     expected = sum(x.T @ y for x, y in zip(C, D, strict=True))
     np.testing.assert_allclose(sum_of_products(C, D, "a"), expected)
+
+
+MSE_OVER_ROWS = """
+def f(w, X, y):
+    total = 0.0
+    for i in range(X.shape[0]):
+        r = X[i] @ w - y[i]
+        total = total + r * r
+    return total / X.shape[0]
+"""
+
+ELEMENTWISE_PRODUCTS = """
+def f(w, X):
+    total = 0.0
+    for i in range(X.shape[0]):
+        total = total + np.sum(np.sin(X[i] * w))
+    return total
+"""
+
+
+@pytest.mark.parametrize("rows, columns", [(6, 3), (1, 3), (4, 1)])
+def test_a_loop_over_rows_sums_its_scaled_rows_in_one_product(rows, columns):
+    f = define(MSE_OVER_ROWS)
+    rng = np.random.default_rng(rows)
+    args = [rng.normal(size=columns), rng.normal(size=(rows, columns)), rng.normal(size=rows)]
+    text = overbar.grad(f).source_for(*args)
+    assert "sum_of_scaled(" in text
+    agree(f, args, (0,))
+
+
+def test_elementwise_products_of_arrays_are_not_collected():
+    f = define(ELEMENTWISE_PRODUCTS)
+    rng = np.random.default_rng(8)
+    args = [rng.normal(size=3), rng.normal(size=(4, 3))]
+    text = overbar.grad(f).source_for(*args)
+    assert "sum_of_scaled(" not in text
+    agree(f, args, (0,))

@@ -86,6 +86,7 @@ NUMPY = Runtime(
     sum_of_outers=helpers.sum_of_outers,
     sum_of_products=helpers.sum_of_products,
     sum_of_values=helpers.sum_of_values,
+    sum_of_scaled=helpers.sum_of_scaled,
     logistic=rules.LOGISTIC,
     softmax_parts={
         "exp": frozenset({np.exp}),

@@ -566,6 +566,17 @@ def sum_of_values(rows):
     return _added(rows)
 
 
+def sum_of_scaled(scale_rows, array_rows):
+    """Σₜ sₜ aₜ: one product of the numbers and the stacked arrays where the aₜ are arrays of
+    one shape and the sₜ numbers, the products added one by one otherwise; 0.0 for none."""
+    if not scale_rows:
+        return 0.0
+    first = array_rows[0]
+    if all(np.ndim(s) == 0 for s in scale_rows) and _stackable(array_rows, np.ndim(first)):
+        return np.tensordot(np.asarray(scale_rows, dtype=float), np.array(array_rows), axes=1)
+    return _added(s * a for s, a in zip(scale_rows, array_rows, strict=True))
+
+
 def sum_of_products(a_rows, b_rows, transposed):
     """Σₜ aₜ bₜᵀ (``transposed="b"``) or Σₜ aₜᵀ bₜ (``"a"``): one product of the matrices side
     by side (or stacked) where they are matrices that fit, one by one otherwise; 0.0 for none."""

@@ -48,5 +48,6 @@ class Runtime:
     sum_of_outers: Callable  # Σₜ outer(aₜ, bₜ) of values collected over a loop's steps
     sum_of_products: Callable  # Σₜ aₜ bₜᵀ or Σₜ aₜᵀ bₜ, likewise
     sum_of_values: Callable  # Σₜ aₜ, likewise
+    sum_of_scaled: Callable  # Σₜ sₜ aₜ for numbers sₜ, likewise
     logistic: Any  # the rule of the logistic function written out (a registry.Rule)
     softmax_parts: Mapping[str, frozenset]  # the primitives that are "exp", "log" and "sum"

@@ -178,8 +178,9 @@ class ReverseBlocks:
                 written.update(assigned(statement))
             else:
                 nested.update(assigned_within(statement))
+        inside = {id(node) for node in ast.walk(loop)}
         outside = {
-            n.id for n in ast.walk(self.state.form.tree) if is_read(n) and not _within(n, loop)
+            n.id for n in ast.walk(self.state.form.tree) if is_read(n) and id(n) not in inside
         }
         return written - read_first - nested - outside
 
@@ -371,7 +372,3 @@ def _take_and_zero(statement: ast.stmt, take_and_zero: str | None):
 
 def _mentions(statement: ast.stmt, name: str) -> bool:
     return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(statement))
-
-
-def _within(node: ast.AST, container: ast.AST) -> bool:
-    return any(child is node for child in ast.walk(container))

@@ -24,7 +24,9 @@ made and added at every step.
 
 Identities: ``Σₜ outer(aₜ, bₜ) = Aᵀ B`` where the rows of ``A`` and ``B`` are the vectors ``aₜ``
 and ``bₜ``; ``Σₜ aₜ bₜᵀ = [a₁ … a_T] [b₁ … b_T]ᵀ`` for matrices (their columns side by side);
-``Σₜ aₜᵀ bₜ = [a₁; …; a_T]ᵀ [b₁; …; b_T]`` (their rows stacked). Side conditions:
+``Σₜ aₜᵀ bₜ = [a₁; …; a_T]ᵀ [b₁; …; b_T]`` (their rows stacked); ``Σₜ sₜ bₜ = s · B`` for
+numbers ``sₜ`` (a loop over the rows of a matrix: ``w_bar = w_bar + r_bar * row``); and a
+plain ``Σₜ aₜ`` where the ``aₜ`` are collected for a product anyway. Side conditions:
 
 - the loop body adds to the adjoint ``X`` in that one statement, ``X = X + P``, and reads or
   binds ``X`` nowhere else (so adding the steps' products after the loop gives the same ``X``);
@@ -74,6 +76,7 @@ def hoist(adjoint: Adjoint, runtime: Runtime, namespace: Namespace) -> Adjoint:
 class _Hoister:
     def __init__(self, runtime: Runtime, numpy_names: set[str], adjoint: Adjoint):
         self.runtime, self.numpy_names = runtime, numpy_names
+        self.shapes = dict(adjoint.shapes)
         self.effects = adjoint.effects
         self.bound = {id(value): name for name, value in adjoint.bindings}
         self.taken = names_in(adjoint.tree) | {name for name, _ in adjoint.bindings}
@@ -171,7 +174,20 @@ class _Hoister:
 
     def product_of(self, node: ast.expr) -> tuple[str, str, str] | None:
         """('outer', a, b) for np.outer(a, b); ('columns', a, b) for a @ b.T; ('rows', a, b)
-        for a.T @ b; where a and b are names of the ranks these need."""
+        for a.T @ b; ('scaled', a, b) for a * b or b * a where a is known to be a number and b
+        an array."""
+        if (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.Mult)
+            and isinstance(node.left, ast.Name)
+            and isinstance(node.right, ast.Name)
+        ):
+            ranks = [self.rank(node.left.id), self.rank(node.right.id)]
+            if ranks[0] == 0 and ranks[1]:
+                return "scaled", node.left.id, node.right.id
+            if ranks[1] == 0 and ranks[0]:
+                return "scaled", node.right.id, node.left.id
+            return None
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -197,13 +213,16 @@ class _Hoister:
             return kind, a, b
         return None
 
+    def rank(self, name: str) -> int | None:
+        dims = self.runtime.shapes.dims(self.shapes.get(name))
+        return None if dims is None else len(dims)
+
     def mentions_elsewhere(self, loop: ast.For, statement: ast.stmt, name: str) -> bool:
-        for other in ast.walk(loop):
-            if other is statement:
-                continue
-            if isinstance(other, ast.Name) and other.id == name and not _within(other, statement):
-                return True
-        return loop.target is not None and name in names_in(loop.target)
+        own = {id(node) for node in ast.walk(statement)}
+        return any(
+            isinstance(other, ast.Name) and other.id == name and id(other) not in own
+            for other in ast.walk(loop)
+        )
 
     def written_into(self, loop: ast.For, name: str) -> bool:
         for node in ast.walk(loop):
@@ -225,6 +244,9 @@ class _Hoister:
         if kind == "sum":
             helper = self.bind("sum_of_values", self.runtime.sum_of_values)
             return ast.Call(_load(helper), [_load(rows[0])], [])
+        if kind == "scaled":
+            helper = self.bind("sum_of_scaled", self.runtime.sum_of_scaled)
+            return ast.Call(_load(helper), [_load(r) for r in rows], [])
         if kind == "outer":
             helper = self.bind("sum_of_outers", self.runtime.sum_of_outers)
             return ast.Call(_load(helper), [_load(r) for r in rows], [])
@@ -253,10 +275,6 @@ def _bound_between(body: list[ast.stmt], first: int, last: int, name: str) -> bo
             if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
                 return True
     return False
-
-
-def _within(node: ast.AST, container: ast.AST) -> bool:
-    return any(inner is node for inner in ast.walk(container))
 
 
 def _is_transpose(node: ast.expr) -> bool:

@@ -7,6 +7,13 @@ m subtracts c from every element of s along k, and the normalisation adds it bac
 does not depend on m and m's adjoint is exactly zero. The reverse sweep then skips it; computing
 it would cost a reduction, a comparison and a division only to sum rounding noise.
 
+The same holds of a logsumexp that adds its stabiliser back, ``log(sum(exp(a - m), axis=k)) +
+m`` (with or without ``keepdims``, m or m reshaped: ``m[:, None]`` subtracted and ``m`` added):
+the subtraction gives m the adjoint ``−Σₖ softmax · ḡ = −ḡ`` and the addition ``+ḡ``; both are
+skipped, so m's adjoint gets nothing from them. Side conditions: each of ``a - m``, its ``exp``,
+the sum and the log is read only by the next of these lines; the subtracted m is constant along
+k (a number for a sum of every element); the added m has the log's shape (no broadcasting).
+
 The runtime says which primitives are exp, log and sum (``runtime.softmax_parts``); shape
 inference says whether m is constant along k. Where either is not known, nothing is skipped.
 """
@@ -22,6 +29,8 @@ from overbar.transpiler.names import bindings
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.primitive import Application, application_of
+
+_EVERY_AXIS = object()
 
 
 def cancelled_subtrahends(
@@ -44,6 +53,12 @@ def cancelled_subtrahends(
     for name, nodes in bound.items():
         if len(nodes) == 1 and id(nodes[0]) in top_level and analysis.is_cancelled(nodes[0], name):
             found[id(nodes[0])] = nodes[0].value.right.id
+    for name, nodes in bound.items():
+        if len(nodes) == 1 and id(nodes[0]) in top_level and id(nodes[0]) not in found:
+            added_back = analysis.added_back(nodes[0], name)
+            if added_back is not None:
+                found[id(nodes[0])] = nodes[0].value.right.id
+                found[id(added_back[0])] = added_back[1]
     return found
 
 
@@ -131,6 +146,112 @@ class _Analysis:
         if axis is None or not -len(rank) <= axis < len(rank):
             return False
         return not m_dims or m_dims[axis % len(rank)] == 1
+
+    def added_back(self, statement: ast.Assign, shifted: str) -> tuple[ast.Assign, str] | None:
+        """For ``s = a - m1`` in a logsumexp ``log(sum(exp(s), axis=k)) + m2`` where m1 and m2
+        are m (or m with axes of size 1 added or taken away, ``m[:, None]``, ``m[:, 0]``): the
+        line that adds m2 back, and m2. Adding c to m subtracts c from the log and adds it
+        back: the two contributions to m's adjoint cancel, so neither is computed."""
+        application = self.application(statement)
+        if application is None or application.primal is not operator.sub:
+            return None
+        a, m1 = application.positional
+        if not (isinstance(a, ast.Name) and isinstance(m1, ast.Name)):
+            return None
+        exponential = self.only_reader(shifted)
+        if not self.is_a(self.application(exponential), "exp"):
+            return None
+        total = self.only_reader(exponential.targets[0].id)
+        axis = self.reduced_axis(total, exponential.targets[0].id)
+        if axis is None:
+            return None
+        logarithm = self.only_reader(total.targets[0].id)
+        if not self.is_a(self.application(logarithm), "log"):
+            return None
+        log_name = logarithm.targets[0].id
+        addition = self.only_reader(log_name)
+        added = self.application(addition)
+        if added is None or added.primal is not operator.add:
+            return None
+        others = [
+            x for x in added.positional if not (isinstance(x, ast.Name) and x.id == log_name)
+        ]
+        if len(others) != 1 or not isinstance(others[0], ast.Name):
+            return None
+        m2 = others[0].id
+        if self.origin(m1.id) != self.origin(m2):
+            return None
+        facts = self.runtime.shapes
+        rank = facts.dims(self.shapes.get(shifted))
+        m1_dims = facts.dims(self.shapes.get(m1.id))
+        log_dims = facts.dims(self.shapes.get(log_name))
+        m2_dims = facts.dims(self.shapes.get(m2))
+        if not rank or m1_dims is None or log_dims is None or m2_dims is None:
+            return None
+        if axis is _EVERY_AXIS:
+            if m1_dims != ():
+                return None  # a sum of every element: m1 must be a number
+        elif m1_dims and (len(m1_dims) != len(rank) or m1_dims[axis % len(rank)] != 1):
+            return None  # m1 must be constant along the summed axis
+        if len(log_dims) != len(m2_dims) or not all(
+            facts.same_length(x, y) or (x is not None and x == y)
+            for x, y in zip(log_dims, m2_dims, strict=True)
+        ):
+            return None  # m2 added without broadcasting: its adjoint is the sum's own
+        return addition, m2
+
+    def reduced_axis(self, statement: ast.AST | None, summed: str) -> Any:
+        """k for ``t = sum(summed, axis=k)``, with or without ``keepdims=True``;
+        ``_EVERY_AXIS`` for a sum of every element."""
+        application = self.application(statement) if statement is not None else None
+        if not self.is_a(application, "sum"):
+            return None
+        arguments = list(application.positional)
+        keywords = dict(application.keywords)
+        if not (arguments and isinstance(arguments[0], ast.Name) and arguments[0].id == summed):
+            return None
+        if len(arguments) > 2 or set(keywords) - {"axis", "keepdims"}:
+            return None
+        axis = keywords.get("axis", arguments[1] if len(arguments) > 1 else ast.Constant(None))
+        keepdims = keywords.get("keepdims", ast.Constant(False))
+        if not (isinstance(keepdims, ast.Constant) and keepdims.value in (True, False)):
+            return None
+        if not (
+            isinstance(axis, ast.Constant) and (axis.value is None or type(axis.value) is int)
+        ):
+            return None
+        return _EVERY_AXIS if axis.value is None else axis.value
+
+    def origin(self, name: str) -> str:
+        """The name ``name`` is a reshaped view of (axes of size 1 added with None or taken
+        away with 0), or ``name`` itself."""
+        lines = self.bindings.get(name, [])
+        application = self.application(lines[0]) if len(lines) == 1 else None
+        if application is None or application.primal is not operator.getitem:
+            return name
+        source, index = application.positional
+        parts = index.elts if isinstance(index, ast.Tuple) else [index]
+        dims = (
+            self.runtime.shapes.dims(self.shapes.get(source.id))
+            if isinstance(source, ast.Name)
+            else None
+        )
+        if dims is None:
+            return name
+        axis = 0
+        for part in parts:
+            if isinstance(part, ast.Constant) and part.value is None:
+                continue
+            if axis >= len(dims):
+                return name
+            full = isinstance(part, ast.Call) and all(
+                isinstance(a, ast.Constant) and a.value is None for a in part.args
+            )
+            taken = isinstance(part, ast.Constant) and part.value in (0, -1) and dims[axis] == 1
+            if not (full or taken):
+                return name
+            axis += 1
+        return self.origin(source.id)
 
     def normalised_axis(self, exponential: str, shifted: str, others: list) -> int | None:
         """The axis k of a log-softmax or softmax that ``e = exp(s)`` takes part in, with
