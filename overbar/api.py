@@ -24,17 +24,10 @@ from overbar.errors import ArgumentError, GradientMismatchError, NonScalarOutput
 from overbar.runtime import NUMPY
 from overbar.runtime.shapes import argument_shape
 from overbar.transpiler.fence import check_definition
+from overbar.transpiler.kept import STORE, cache_of
 from overbar.transpiler.optimisations import ALL, LITERAL, Optimisations
 from overbar.transpiler.parse import parse
-from overbar.transpiler.pipeline import (
-    _STORE,
-    COMPILING,
-    Stages,
-    all_sources,
-    cache_of,
-    finish,
-    transform,
-)
+from overbar.transpiler.pipeline import COMPILING, Stages, all_sources, finish, transform
 
 Wrt = int | str | Sequence[int | str]
 
@@ -145,7 +138,7 @@ class GradientFunction:
                 f"overbar.grad needs a Python function defined with def, not {function!r}"
             )
         functools.update_wrapper(self, function)
-        self.__dict__.pop(_STORE, None)  # the function's own cache is not the gradient's
+        self.__dict__.pop(STORE, None)  # the function's own cache is not the gradient's
         self.__wrapped__ = function
         self._optimise, self._wrt_given = optimise, wrt
         self.wrt, self._single = _resolve_wrt(function, wrt)
@@ -373,7 +366,7 @@ def gradient_of(
     key = ("gradient", wrt, with_value, optimise, check)
     if type(function) is types.FunctionType:
         try:
-            return function.__dict__[_STORE][key]
+            return function.__dict__[STORE][key]
         except (KeyError, TypeError):  # not made yet, or wrt is a list
             pass
     if inspect.ismethod(function) and inspect.isfunction(function.__func__):

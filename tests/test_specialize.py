@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import overbar
-from overbar.transpiler.pipeline import cache_of
+from overbar.transpiler.kept import cache_of
 from overbar.errors import ArgumentError, NonScalarOutputError
 from overbar.runtime import NUMPY
 from overbar.runtime.shapes import (

@@ -18,6 +18,7 @@ from overbar.runtime import NUMPY, Runtime
 from overbar.transpiler.activity import Activity, analyze
 from overbar.transpiler.emit import Emitted, emit
 from overbar.transpiler.fence import check_supported
+from overbar.transpiler.kept import cache_of
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.parse import ParsedFunction, parse
@@ -29,22 +30,6 @@ from overbar.transpiler.simplify import simplify
 # Held while anything is compiled: one compilation per key, the other threads wait for it and
 # then find its result. Reentrant, because a transformation prepares its helpers' pullbacks.
 COMPILING = threading.RLock()
-
-_STORE = "__overbar_cache__"
-
-
-def cache_of(function: Callable) -> dict:
-    """The dictionary in which overbar keeps what it made of ``function`` (its transformations,
-    gradient objects and pullbacks), created on first use.
-
-    It lives on the function itself, so it goes when the function goes: a weak dictionary keyed
-    by the function would never free its entries, whose values (transformations, gradients)
-    hold the function.
-    """
-    try:
-        return function.__dict__[_STORE]
-    except KeyError:
-        return function.__dict__.setdefault(_STORE, {})
 
 
 class Pullback:
