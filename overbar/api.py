@@ -221,6 +221,9 @@ class GradientFunction:
             value = bound.arguments[name]
             if type(value) is not np.ndarray or value.dtype is not _FLOAT64:
                 self._check_input(name, value)
+        for name, value in bound.arguments.items():
+            if isinstance(value, np.ndarray) and _redefines_operators(type(value)):
+                self._refuse_subclass(name, value)
         shapes = tuple((p.name, argument_shape(bound.arguments[p.name])) for p in self._parameters)
         compiled = compiled_adjoint(
             self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations
@@ -249,7 +252,29 @@ class GradientFunction:
             if len(self._specialised) >= _MOST_KEYS:
                 self._specialised.clear()
             self._specialised[key] = compiled
-        return self._finish(returned)
+        return self._finish(self._in_argument_dtypes(bound.arguments, returned))
+
+    def _in_argument_dtypes(self, arguments: dict[str, Any], returned: Any) -> Any:
+        """``returned`` with the gradient of each array of floats in its argument's dtype, where
+        one is not float64: the adjoint computes in the widest dtype it meets, so where the
+        function mixes float32 with float64 values a float32 argument's gradient would come out
+        float64 (and a float64 argument's float32 where it only meets float32 values)."""
+        floats = [
+            name
+            for name in self.wrt
+            if type(arguments[name]) is np.ndarray and arguments[name].dtype.kind == "f"
+        ]
+        if all(arguments[name].dtype is _FLOAT64 for name in floats):
+            return returned
+        narrow = {name: arguments[name].dtype for name in floats}
+        gradients = returned[1] if self._with_value else returned
+        listed = [gradients] if len(self.wrt) == 1 else list(gradients)
+        for index, name in enumerate(self.wrt):
+            gradient = listed[index]
+            if name in narrow and getattr(gradient, "dtype", narrow[name]) != narrow[name]:
+                listed[index] = np.asarray(gradient).astype(narrow[name])
+        gradients = listed[0] if len(self.wrt) == 1 else tuple(listed)
+        return (returned[0], gradients) if self._with_value else gradients
 
     def _validate(self, shapes, args, kwargs, returned, random_state) -> None:
         """The guard: ``returned`` against the literal adjoint and central differences."""
@@ -298,6 +323,14 @@ class GradientFunction:
             f"{self.__wrapped__.__qualname__}: cannot differentiate with respect "
             f"to {name}, which is {NUMPY.describe_input(value)}; pass a NumPy array "
             "of numbers (np.asarray) or a Python number"
+        )
+
+    def _refuse_subclass(self, name: str, value: Any) -> None:
+        raise ArgumentError(
+            f"{self.__wrapped__.__qualname__}: argument {name} is "
+            f"{NUMPY.describe_input(value)}, whose operators differ from an ndarray's (for "
+            "np.matrix, * is a matrix product), so the adjoint rules do not hold for it; pass "
+            "np.asarray(value)"
         )
 
     def __reduce__(self) -> Any:
@@ -390,6 +423,21 @@ def _rebuild(
     ``GradientFunction.__reduce__``)."""
     function = getattr(function, "__wrapped__", function)
     return gradient_of(function, wrt, with_value, optimise, check)
+
+
+_OPERATORS = [
+    *("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__neg__"),
+    *("__truediv__", "__rtruediv__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__"),
+    *("__array_ufunc__", "__array_function__"),
+]
+
+
+def _redefines_operators(kind: type) -> bool:
+    """Whether an ndarray subclass defines an arithmetic operator or NumPy's dispatch its own
+    way (np.matrix, masked arrays), unlike np.memmap or np.recarray."""
+    return kind is not np.ndarray and any(
+        getattr(kind, name, None) is not getattr(np.ndarray, name) for name in _OPERATORS
+    )
 
 
 def _attribute(module: Any, qualname: str) -> Any:
