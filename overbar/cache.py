@@ -9,9 +9,10 @@ shapes and options), and is rebuilt with ``emit.compile_function`` in the user's
 **Where.** ``OVERBAR_CACHE_DIR``, or ``$XDG_CACHE_HOME/overbar``, or ``~/.cache/overbar``.
 ``OVERBAR_CACHE=0`` turns the cache off; ``overbar cache clear`` empties it.
 
-**Key.** A SHA-256 of: the function's module, qualified name, file, first line and source; what
-every global or closure variable it reads is (a module by name, a function by its code, a number
-by value, an array by dtype and shape and, up to 65536 elements, contents); the options (``wrt``,
+**Key.** A SHA-256 of: the function's module, qualified name, file, first line, source and
+code; what every global or closure variable it reads is (a module by name, a function by its
+code and what it reads in turn, a number by value, an array by dtype and shape and, up to 65536
+elements, contents); the options (``wrt``,
 shapes, value or not, passes); the rule table (each rule's primal, conditions and code);
 overbar's version and a hash of its own source files; NumPy's and Python's versions. A function
 reading something else (an object whose attributes the transformation might have looked into) is
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import io
 import os
 import pickle
@@ -48,6 +50,9 @@ from typing import Any
 import numpy as np
 
 from overbar import origins
+from overbar.runtime import NUMPY
+from overbar.transpiler.emit import compile_function
+from overbar.transpiler.pipeline import Pullback, link
 
 DIRECTORY_VARIABLE = "OVERBAR_CACHE_DIR"
 SWITCH_VARIABLE = "OVERBAR_CACHE"
@@ -55,6 +60,7 @@ MAGIC = b"overbar-cache 1\n"
 SUFFIX = ".overbar"
 _SMALL_ARRAY = 65536  # arrays read by the function up to this size are keyed by content too
 _DIGEST = 64  # hex characters of a SHA-256
+_DEEPEST = 12  # containers and helpers nested deeper make a function uncachable
 
 
 def enabled() -> bool:
@@ -170,7 +176,7 @@ def _code_fingerprint(code: types.CodeType) -> tuple:
 def _value_fingerprint(value: Any, depth: int = 0) -> Any:
     """What ``value`` is, as a deterministic, comparable description; ``Uncachable`` where that
     cannot be said (an object whose attributes a transformation might read)."""
-    if depth > 4:
+    if depth > _DEEPEST:
         raise Uncachable("nested too deep")
     if value is None or isinstance(value, bool | int | float | complex | str | bytes):
         return (type(value).__name__, repr(value))
@@ -179,13 +185,18 @@ def _value_fingerprint(value: Any, depth: int = 0) -> Any:
     if isinstance(value, types.ModuleType):
         return ("module", value.__name__)
     if isinstance(value, types.FunctionType):
-        return (
-            "function",
-            value.__module__,
-            value.__qualname__,
-            _code_fingerprint(value.__code__),
-            _value_fingerprint(value.__defaults__, depth + 1),
-        )
+        described = ("function", value.__module__, value.__qualname__)
+        if value in _DESCRIBING.functions:  # a recursion: described where it started
+            return described
+        _DESCRIBING.functions.append(value)
+        try:
+            return described + (
+                _code_fingerprint(value.__code__),
+                _value_fingerprint(value.__defaults__, depth + 1),
+                _environment(value, depth + 1),  # a helper's shapes depend on what it reads
+            )
+        finally:
+            _DESCRIBING.functions.pop()
     if isinstance(value, np.ndarray):
         if type(value) is not np.ndarray:
             raise Uncachable("an array subclass")
@@ -213,6 +224,9 @@ def _value_fingerprint(value: Any, depth: int = 0) -> Any:
     raise Uncachable(f"a {type(value).__qualname__}")
 
 
+_DESCRIBING = threading.local()  # the functions being described (a recursion stops there)
+
+
 def _read_names(code: types.CodeType) -> set[str]:
     names = set(code.co_names)
     for constant in code.co_consts:
@@ -224,7 +238,7 @@ def _read_names(code: types.CodeType) -> set[str]:
 _MISSING = ("missing",)
 
 
-def _environment(function: types.FunctionType) -> tuple:
+def _environment(function: types.FunctionType, depth: int = 0) -> tuple:
     """What every global, builtin and closure variable ``function`` reads is."""
     scope = function.__globals__
     builtins = scope.get("__builtins__", {})
@@ -232,15 +246,15 @@ def _environment(function: types.FunctionType) -> tuple:
     described = []
     for name in sorted(_read_names(function.__code__)):
         if name in scope:
-            described.append((name, _value_fingerprint(scope[name])))
+            described.append((name, _value_fingerprint(scope[name], depth)))
         elif name in builtins:
-            described.append((name, _value_fingerprint(builtins[name])))
+            described.append((name, _value_fingerprint(builtins[name], depth)))
         else:
             described.append((name, _MISSING))  # an attribute's name, or not defined (yet)
     cells = zip(function.__code__.co_freevars, function.__closure__ or (), strict=True)
     for name, cell in cells:
         try:
-            described.append((name, "cell", _value_fingerprint(cell.cell_contents)))
+            described.append((name, "cell", _value_fingerprint(cell.cell_contents, depth)))
         except ValueError:
             described.append((name, "cell", _MISSING))
     return tuple(described)
@@ -252,8 +266,6 @@ _RULES_FINGERPRINT: dict[tuple, str] = {}
 def _rules_fingerprint() -> str:
     """A hash of the rule table (every rule's primal, conditions and code), recomputed only when
     the table holds other rule functions than last time."""
-    from overbar.runtime import NUMPY
-
     table = NUMPY.rules
     identity = tuple(
         (id(rule.function), repr(rule.conditions))
@@ -285,13 +297,14 @@ def _primal_name(primal: Any) -> str:
 def key_of(function: types.FunctionType, options: tuple) -> str | None:
     """The hex key of ``function``'s adjoint with these ``options``, or None where the function
     cannot be cached (its source unreadable, or it reads something ``Uncachable``)."""
-    import inspect
-
+    _DESCRIBING.functions = [function]
     try:
         source = inspect.getsource(function)
         environment = _environment(function)
     except (OSError, TypeError, Uncachable):
         return None
+    finally:
+        _DESCRIBING.functions = []
     description = (
         _overbar_fingerprint(),
         _rules_fingerprint(),
@@ -299,7 +312,8 @@ def key_of(function: types.FunctionType, options: tuple) -> str | None:
         function.__qualname__,
         function.__code__.co_filename,
         function.__code__.co_firstlineno,
-        source,
+        source,  # for a lambda, its whole line: its code tells it from its neighbours
+        _code_fingerprint(function.__code__),
         _value_fingerprint(function.__defaults__),
         environment,
         repr(options),
@@ -392,9 +406,6 @@ def load(function: types.FunctionType, options: tuple, key: str | None = None) -
     payload = _decode(key, data) if data is not None else None
     if payload is None:
         return None
-    from overbar.transpiler.emit import compile_function
-    from overbar.transpiler.pipeline import Pullback, link
-
     try:
         entry = _ReferencesOnly(io.BytesIO(payload)).load()
         name, source, filename, user_filename, bindings, lines = entry

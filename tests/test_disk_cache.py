@@ -295,3 +295,36 @@ def test_an_unusable_directory_costs_the_cache_only(tmp_path, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         np.testing.assert_allclose(overbar.grad(module.loss)(x, w), expected(x, w))
+
+
+def test_two_lambdas_on_one_line_have_their_own_keys(tmp_path, folder):
+    module = load_module(
+        tmp_path,
+        "import numpy as np\nfirst, second = (lambda x: np.sum(x * 2.0)), (lambda x: np.sum(x**3))\n",
+    )
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(overbar.grad(module.first)(x), [2.0, 2.0])
+    np.testing.assert_allclose(overbar.grad(module.second)(x), 3 * x**2)
+    forget(module)
+    np.testing.assert_allclose(overbar.grad(module.second, check=False)(x), 3 * x**2)
+
+
+def test_what_a_helper_reads_is_in_its_callers_key(tmp_path, folder):
+    module = load_module(
+        tmp_path,
+        """
+import numpy as np
+
+OFFSET = np.zeros(3)
+
+def shifted(v):
+    return v + OFFSET
+
+def loss(x):
+    return np.sum(shifted(x) ** 2)
+""",
+    )
+    options = ("adjoint", ("x",), (), False, overbar.Optimisations())
+    before = cache.key_of(module.loss, options)
+    module.OFFSET = np.zeros((2, 3))  # the helper's result now broadcasts to another shape
+    assert cache.key_of(module.loss, options) != before
