@@ -84,7 +84,7 @@ def directory() -> Path:
 _WARNED: set[str] = set()
 
 
-def _refuse(path: Path, reason: str) -> None:
+def _refuse(path: Path | str, reason: str) -> None:
     if str(path) not in _WARNED:
         _WARNED.add(str(path))
         warnings.warn(
@@ -393,12 +393,35 @@ def _write(folder: Path, name: str, data: bytes) -> None:
 _WRITING = threading.Lock()
 
 
-def load(function: types.FunctionType, options: tuple, key: str | None = None) -> Callable | None:
+def _costing_the_cache_only(operation: Callable) -> Callable:
+    """``operation``, where an unexpected error (a bug of the cache's, a strange file system)
+    warns once and costs the cache only: the gradient is transformed as without it."""
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return operation(*args, **kwargs)
+        except Exception as error:
+            _refuse(_directory_or_none(), f"{operation.__name__} failed: {error!r}")
+            return None
+
+    guarded.__name__, guarded.__doc__ = operation.__name__, operation.__doc__
+    return guarded
+
+
+def _directory_or_none() -> Path | str:
+    try:
+        return directory()
+    except Exception:  # no home directory to find
+        return "(no cache directory)"
+
+
+@_costing_the_cache_only
+def load(function: types.FunctionType, options: tuple) -> Callable | None:
     """The compiled adjoint of ``function`` with ``options`` from the cache, or None (not
     there, not to be trusted, not valid, or the cache off)."""
     if not enabled():
         return None
-    key = key or key_of(function, options)
+    key = key_of(function, options)
     folder = _usable_directory(create=False) if key else None
     if folder is None:
         return None
@@ -420,6 +443,7 @@ def load(function: types.FunctionType, options: tuple, key: str | None = None) -
     return compiled
 
 
+@_costing_the_cache_only
 def store(function: types.FunctionType, options: tuple, stages: Any) -> None:
     """Write the compiled adjoint of ``stages`` to the cache, if ``function`` can be cached and
     everything the adjoint refers to can be written by reference."""

@@ -328,3 +328,14 @@ def loss(x):
     before = cache.key_of(module.loss, options)
     module.OFFSET = np.zeros((2, 3))  # the helper's result now broadcasts to another shape
     assert cache.key_of(module.loss, options) != before
+
+
+def test_an_unexpected_failure_of_the_cache_costs_the_cache_only(tmp_path, folder, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a cache bug")
+
+    monkeypatch.setattr(cache, "key_of", broken)
+    module = load_module(tmp_path)
+    x, w = arguments()
+    with pytest.warns(UserWarning, match="a cache bug"):
+        np.testing.assert_allclose(overbar.grad(module.loss)(x, w), expected(x, w))
