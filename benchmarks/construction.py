@@ -15,7 +15,9 @@ Run:  python benchmarks/construction.py
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import textwrap
 import timeit
 import types
@@ -24,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's overbar
+os.environ.setdefault("OVERBAR_CACHE_DIR", tempfile.mkdtemp(prefix="overbar-construction-"))
 
 import overbar  # noqa: E402
 

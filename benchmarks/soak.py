@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's overbar
 
 import overbar  # noqa: E402
-from overbar import api  # noqa: E402
+from overbar.transpiler import pipeline  # noqa: E402
 
 TEMPLATES = [
     "np.sum(np.tanh(x * w) + {c} * x)",
@@ -135,8 +135,8 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="overbar-soak-"))
     functions = write_functions(options.functions, folder)
     compilations = []
-    real_transform = api.transform
-    api.transform = lambda *a, **k: compilations.append(1) or real_transform(*a, **k)
+    real_transform = pipeline.transform
+    pipeline.transform = lambda *a, **k: compilations.append(1) or real_transform(*a, **k)
     tracemalloc.start()
     errors: list[str] = []
     calls = [0] * options.threads
