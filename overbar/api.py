@@ -10,26 +10,28 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import types
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from overbar import guard
+from overbar import cache as disk_cache
+from overbar import guard, origins
 from overbar.entry import argument_key, make_entry, storable
 from overbar.errors import ArgumentError, GradientMismatchError, NonScalarOutputError
 from overbar.runtime import NUMPY
 from overbar.runtime.shapes import argument_shape
+from overbar.transpiler import pipeline
 from overbar.transpiler.fence import check_definition
+from overbar.transpiler.kept import STORE, cache_of
 from overbar.transpiler.optimisations import ALL, LITERAL, Optimisations
 from overbar.transpiler.parse import parse
-from overbar.transpiler.pipeline import Stages, all_sources, transform
+from overbar.transpiler.pipeline import COMPILING, Stages, all_sources, finish
 
 Wrt = int | str | Sequence[int | str]
 
-_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _FLOAT64 = np.dtype(np.float64)
 _MOST_KEYS = 64  # argument keys remembered per gradient (a new batch size is a new key)
 
@@ -44,22 +46,60 @@ def transformed(
     """The transformation of ``function`` for ``wrt``, specialised on the parameters' ``shapes``
     (pairs of name and ``argument_shape``; none for the general adjoint; ignored where
     ``optimisations.shapes`` is off), returning the value with the gradients or not; computed
-    once and cached."""
+    once (one thread computes it, the others wait) and kept with the function."""
+    key = ("stages", wrt, _known(shapes, optimisations), with_value, optimisations)
+    cache = cache_of(function)
+    found = cache.get(key)
+    if found is None:
+        with COMPILING:
+            found = cache.get(key)
+            if found is None:
+                # Looked up on the module each time: a test (or a profiler) may wrap it.
+                found = pipeline.transform(
+                    function,
+                    wrt,
+                    NUMPY,
+                    parameter_shapes=dict(key[2]) or None,
+                    with_value=with_value,
+                    optimisations=optimisations,
+                )
+                finish(found)
+                cache[key] = found  # only now, complete, does another thread see it
+    return found
+
+
+def compiled_adjoint(
+    function: Callable,
+    wrt: tuple[str, ...],
+    shapes: tuple[tuple[str, Any], ...] = (),
+    with_value: bool = True,
+    optimisations: Optimisations = ALL,
+) -> Callable:
+    """The compiled adjoint ``transformed`` makes, read from the disk cache where it holds it
+    (``overbar.cache``), and written there when it is made."""
+    shapes = _known(shapes, optimisations)
+    key = ("adjoint", wrt, shapes, with_value, optimisations)
+    cache = cache_of(function)
+    found = cache.get(key)
+    if found is None:
+        with COMPILING:
+            found = cache.get(key)
+            if found is None:
+                found = disk_cache.load(function, key)
+                if found is None:
+                    stages = transformed(function, wrt, shapes, with_value, optimisations)
+                    found = stages.emitted.function
+                    disk_cache.store(function, key, stages)
+                cache[key] = found
+    return found
+
+
+def _known(
+    shapes: tuple[tuple[str, Any], ...], optimisations: Optimisations
+) -> tuple[tuple[str, Any], ...]:
     if not optimisations.shapes:
-        shapes = ()
-    shapes = tuple((name, shape) for name, shape in shapes if shape is not None)
-    per_function = _CACHE.setdefault(function, {})
-    key = (wrt, shapes, with_value, optimisations)
-    if key not in per_function:
-        per_function[key] = transform(
-            function,
-            wrt,
-            NUMPY,
-            parameter_shapes=dict(shapes) or None,
-            with_value=with_value,
-            optimisations=optimisations,
-        )
-    return per_function[key]
+        return ()
+    return tuple((name, shape) for name, shape in shapes if shape is not None)
 
 
 class GradientFunction:
@@ -93,13 +133,16 @@ class GradientFunction:
         check: bool | None = None,
     ):
         # What the def alone rules out (its source unreadable, *args, ...) is refused now.
-        check_definition(parse(function))
+        parsed = parse(function)
+        check_definition(parsed)
         if not inspect.isfunction(function):
             raise ArgumentError(
                 f"overbar.grad needs a Python function defined with def, not {function!r}"
             )
         functools.update_wrapper(self, function)
+        self.__dict__.pop(STORE, None)  # the function's own cache is not the gradient's
         self.__wrapped__ = function
+        self._optimise, self._wrt_given = optimise, wrt
         self.wrt, self._single = _resolve_wrt(function, wrt)
         # The generated code returns a bare gradient for one parameter; wrt=("x",) wants (g,).
         self._one_in_tuple = not self._single and len(self.wrt) == 1
@@ -117,7 +160,7 @@ class GradientFunction:
             p.name in self.wrt for p in self._signature.parameters.values()
         )
         self._specialised: dict[tuple, Callable] = {}
-        self._parsed = None
+        self._parsed = parsed
         result = self._result_expression()
         self._finish = eval(f"lambda returned: {result}")  # what the slow path returns, too
         entry = make_entry(
@@ -128,6 +171,7 @@ class GradientFunction:
             result,
             self._located,
             NonScalarOutputError,
+            origins.annotate,
         )
         # Each gradient gets a class of its own whose __call__ is the entry itself: a __call__
         # forwarding to the entry would double the time a call adds to the adjoint's own.
@@ -179,9 +223,13 @@ class GradientFunction:
             value = bound.arguments[name]
             if type(value) is not np.ndarray or value.dtype is not _FLOAT64:
                 self._check_input(name, value)
-        stages = self.stages_for(*args, **kwargs)
-        self._parsed = stages.parsed
-        compiled = stages.emitted.function
+        for name, value in bound.arguments.items():
+            if isinstance(value, np.ndarray) and _redefines_operators(type(value)):
+                self._refuse_subclass(name, value)
+        shapes = tuple((p.name, argument_shape(bound.arguments[p.name])) for p in self._parameters)
+        compiled = compiled_adjoint(
+            self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations
+        )
         key = tuple(
             (
                 None
@@ -196,18 +244,51 @@ class GradientFunction:
             returned = compiled(*args, **kwargs)
         except NonScalarOutputError as error:
             raise self._located(error) from None
+        except Exception as error:
+            origins.annotate(error)
+            raise
         if checking and key not in self._checked:
-            self._validate(stages, args, kwargs, returned, random_state)
+            self._validate(shapes, args, kwargs, returned, random_state)
             self._checked.add(key)
         if storable(key, self._differentiated):  # remembered once it ran (and passed a check)
             if len(self._specialised) >= _MOST_KEYS:
                 self._specialised.clear()
             self._specialised[key] = compiled
-        return self._finish(returned)
+        return self._finish(self._in_argument_dtypes(bound.arguments, returned))
 
-    def _validate(self, stages: Stages, args, kwargs, returned, random_state) -> None:
+    def _in_argument_dtypes(self, arguments: dict[str, Any], returned: Any) -> Any:
+        """``returned`` with the gradient of each array of floats in its argument's dtype, where
+        one is not float64: the adjoint computes in the widest dtype it meets, so where the
+        function mixes float32 with float64 values a float32 argument's gradient would come out
+        float64 (and a float64 argument's float32 where it only meets float32 values)."""
+        floats = [
+            name
+            for name in self.wrt
+            if type(arguments[name]) is np.ndarray and arguments[name].dtype.kind == "f"
+        ]
+        if all(arguments[name].dtype is _FLOAT64 for name in floats):
+            return returned
+        narrow = {name: arguments[name].dtype for name in floats}
+        gradients = returned[1] if self._with_value else returned
+        listed = [gradients] if len(self.wrt) == 1 else list(gradients)
+        for index, name in enumerate(self.wrt):
+            gradient = listed[index]
+            if name in narrow and getattr(gradient, "dtype", narrow[name]) != narrow[name]:
+                listed[index] = np.asarray(gradient).astype(narrow[name])
+        gradients = listed[0] if len(self.wrt) == 1 else tuple(listed)
+        return (returned[0], gradients) if self._with_value else gradients
+
+    def _validate(self, shapes, args, kwargs, returned, random_state) -> None:
         """The guard: ``returned`` against the literal adjoint and central differences."""
-        literal = transformed(self.__wrapped__, self.wrt, (), self._with_value, LITERAL)
+        literal = compiled_adjoint(self.__wrapped__, self.wrt, (), self._with_value, LITERAL)
+
+        def sources() -> tuple[str, str]:
+            optimised = transformed(
+                self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations
+            )
+            reference = transformed(self.__wrapped__, self.wrt, (), self._with_value, LITERAL)
+            return all_sources(optimised), all_sources(reference)
+
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()  # an argument to differentiate may be a default
         args, kwargs = bound.args, bound.kwargs
@@ -223,13 +304,13 @@ class GradientFunction:
         guard.validate(
             subject,
             returned,
-            literal.emitted.function,
-            lambda: (all_sources(stages), all_sources(literal)),
+            literal,
+            sources,
             random_state,
         )
 
     def _located(self, error: NonScalarOutputError) -> NonScalarOutputError:
-        parsed = self._parsed or self.stages.parsed
+        parsed = self._parsed
         return NonScalarOutputError(
             f"{error.message} (in {self.__wrapped__.__qualname__})",
             parsed.location(parsed.tree.body[-1]),
@@ -244,6 +325,30 @@ class GradientFunction:
             f"{self.__wrapped__.__qualname__}: cannot differentiate with respect "
             f"to {name}, which is {NUMPY.describe_input(value)}; pass a NumPy array "
             "of numbers (np.asarray) or a Python number"
+        )
+
+    def _refuse_subclass(self, name: str, value: Any) -> None:
+        raise ArgumentError(
+            f"{self.__wrapped__.__qualname__}: argument {name} is "
+            f"{NUMPY.describe_input(value)}, whose operators differ from an ndarray's (for "
+            "np.matrix, * is a matrix product), so the adjoint rules do not hold for it; pass "
+            "np.asarray(value)"
+        )
+
+    def __reduce__(self) -> Any:
+        """Pickled by reference where the gradient is what its module's attribute names (a
+        decorated module-level function), otherwise as its function and options: the other
+        side builds it again (and compiles, or reads the disk cache, on first call)."""
+        module = sys.modules.get(self.__module__)
+        if module is not None and _attribute(module, self.__qualname__) is self:
+            return self.__qualname__
+        function = self.__wrapped__
+        # A def decorated with another gradient: its module holds that gradient, not the def.
+        holder = _attribute(sys.modules.get(function.__module__), function.__qualname__)
+        reference = holder if getattr(holder, "__wrapped__", None) is function else function
+        return (
+            _rebuild,
+            (reference, self._wrt_given, self._with_value, self._optimise, self._check),
         )
 
     def __repr__(self) -> str:
@@ -269,8 +374,8 @@ def grad(
     ``OVERBAR_CHECK``.
     """
     if function is None:
-        return lambda decorated: GradientFunction(decorated, wrt, False, optimise, check)
-    return GradientFunction(function, wrt, False, optimise, check)
+        return lambda decorated: gradient_of(decorated, wrt, False, optimise, check)
+    return gradient_of(function, wrt, False, optimise, check)
 
 
 def value_and_grad(
@@ -282,8 +387,66 @@ def value_and_grad(
 ) -> Any:
     """Like ``grad``, but the result is ``(function(...), gradients)`` from one run."""
     if function is None:
-        return lambda decorated: GradientFunction(decorated, wrt, True, optimise, check)
-    return GradientFunction(function, wrt, True, optimise, check)
+        return lambda decorated: gradient_of(decorated, wrt, True, optimise, check)
+    return gradient_of(function, wrt, True, optimise, check)
+
+
+def gradient_of(
+    function: Any, wrt: Wrt, with_value: bool, optimise: bool | Optimisations, check: bool | None
+) -> Any:
+    """The ``GradientFunction`` of ``function`` for these options: made once, then found (in
+    well under a microsecond) where ``function`` keeps overbar's cache, so that
+    ``overbar.grad(loss)(params)`` in a loop costs what a held gradient's call does. It goes
+    when the function goes."""
+    key = ("gradient", wrt, with_value, optimise, check)
+    if type(function) is types.FunctionType:
+        try:
+            return function.__dict__[STORE][key]
+        except (KeyError, TypeError):  # not made yet, or wrt is a list
+            pass
+    if inspect.ismethod(function) and inspect.isfunction(function.__func__):
+        names, single = _resolve_wrt(function, wrt)
+        unbound = gradient_of(
+            function.__func__, names[0] if single else names, with_value, optimise, check
+        )
+        return types.MethodType(unbound, function.__self__)
+    gradient = GradientFunction(function, wrt, with_value, optimise, check)
+    try:
+        hash(key)
+    except TypeError:
+        key = ("gradient", tuple(wrt), with_value, optimise, check)
+    return cache_of(function).setdefault(key, gradient)
+
+
+def _rebuild(
+    function: Any, wrt: Wrt, with_value: bool, optimise: bool | Optimisations, check: bool | None
+) -> Any:
+    """A gradient unpickled: ``function`` may be a gradient of the same def (see
+    ``GradientFunction.__reduce__``)."""
+    function = getattr(function, "__wrapped__", function)
+    return gradient_of(function, wrt, with_value, optimise, check)
+
+
+_OPERATORS = [
+    *("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__neg__"),
+    *("__truediv__", "__rtruediv__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__"),
+    *("__array_ufunc__", "__array_function__"),
+]
+
+
+def _redefines_operators(kind: type) -> bool:
+    """Whether an ndarray subclass defines an arithmetic operator or NumPy's dispatch its own
+    way (np.matrix, masked arrays), unlike np.memmap or np.recarray."""
+    return kind is not np.ndarray and any(
+        getattr(kind, name, None) is not getattr(np.ndarray, name) for name in _OPERATORS
+    )
+
+
+def _attribute(module: Any, qualname: str) -> Any:
+    value = module
+    for part in qualname.split("."):
+        value = getattr(value, part, None)
+    return value
 
 
 def _optimisations(optimise: bool | Optimisations) -> Optimisations:

@@ -1,5 +1,5 @@
 """The command line: ``overbar show FILE.py:FUNCTION [--wrt a,b] [--shapes x=3x64,s=float]
-[--stage adjoint|normalized]``.
+[--stage adjoint|normalized]``, and ``overbar cache path|list|clear`` for the disk cache.
 
 Prints the generated adjoint of a function (or its normal form): the general one, or with
 ``--shapes`` the one a call with arguments of those shapes runs. Errors are one line on standard
@@ -52,7 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         default="adjoint",
         help="what to print: the adjoint (default) or the function in normal form",
     )
+    cache_command = commands.add_parser(
+        "cache", help="the disk cache of compiled adjoints: where it is, what is in it, clear it"
+    )
+    cache_command.add_argument("action", choices=("path", "list", "clear"))
     arguments = parser.parse_args(argv)
+    if arguments.command == "cache":
+        return cache_main(arguments.action)
     try:
         source = show_source(
             arguments.target,
@@ -65,6 +71,25 @@ def main(argv: list[str] | None = None) -> int:
     except (CommandError, OverbarError, ValueError) as error:
         print(f"overbar: error: {error}", file=sys.stderr)
         return 2
+    return 0
+
+
+def cache_main(action: str) -> int:
+    """``overbar cache path|list|clear``: print the directory, list its entries, or remove
+    them."""
+    from overbar import cache
+
+    if action == "path":
+        state = "on" if cache.enabled() else f"off ({cache.SWITCH_VARIABLE}=0)"
+        print(f"{cache.directory()}  (disk cache {state})")
+    elif action == "list":
+        for entry in cache.entries():
+            print(f"{entry.stat().st_size:>9}  {entry.name}")
+    else:
+        removed = cache.clear()
+        print(
+            f"removed {removed} {'entry' if removed == 1 else 'entries'} from {cache.directory()}"
+        )
     return 0
 
 

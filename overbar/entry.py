@@ -16,11 +16,19 @@ the entry is
         )
         compiled = specialised.get(key)
         if compiled is None:
-            return slow(W, b, x, t)
+            try:
+                return slow(W, b, x, t)
+            except recursion_error as error:
+                return deeper(error, slow, W, b, x, t)  # see ``deeper``
         try:
             returned = compiled(W, b, x, t)
         except no_result_error as error:  # a result that is not a real number
             raise located(error) from None  # ... pointing at the user's return line
+        except recursion_error as error:
+            return deeper(error, slow, W, b, x, t)
+        except Exception as error:  # raised in the adjoint: a note names the user's line
+            annotate(error)
+            raise
         return returned
 
 ``specialised`` maps the keys of arguments already seen to their compiled adjoint; ``slow``
@@ -34,6 +42,8 @@ from __future__ import annotations
 
 import ast
 import inspect
+import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +64,7 @@ def make_entry(
     result: str,
     located: Callable[[Exception], Exception],
     no_result_error: type[Exception],
+    annotate: Callable[[BaseException], None],
 ) -> Callable:
     """The entry of ``function``'s gradient: same signature (defaults included), it looks up
     ``specialised`` and calls the adjoint, or ``slow`` on a miss. ``result`` is the expression
@@ -70,7 +81,8 @@ def make_entry(
     names = {
         base: own(base)
         for base in ("ndarray", "float64", "real", "type", "specialised", "slow", "located")
-        + ("no_result_error", "key", "compiled", "returned", "error")
+        + ("no_result_error", "annotate", "recursion_error", "deeper")
+        + ("key", "compiled", "returned", "error")
     }
     ndarray, float64, real, type_ = (
         names["ndarray"],
@@ -120,11 +132,19 @@ def make_entry(
         f"    {key} = ({', '.join(keys)},)\n"
         f"    {compiled} = {names['specialised']}.get({key})\n"
         f"    if {compiled} is None:\n"
-        f"        return {names['slow']}({call})\n"
+        f"        try:\n"
+        f"            return {names['slow']}({call})\n"
+        f"        except {names['recursion_error']} as {names['error']}:\n"
+        f"            return {names['deeper']}({names['error']}, {names['slow']}, {call})\n"
         f"    try:\n"
         f"        {returned} = {compiled}({call})\n"
         f"    except {names['no_result_error']} as {names['error']}:\n"
         f"        raise {names['located']}({names['error']}) from None\n"
+        f"    except {names['recursion_error']} as {names['error']}:\n"
+        f"        return {names['deeper']}({names['error']}, {names['slow']}, {call})\n"
+        f"    except Exception as {names['error']}:\n"
+        f"        {names['annotate']}({names['error']})\n"
+        f"        raise\n"
         f"    return {returned_expression}\n"
     )
     values = {
@@ -136,6 +156,9 @@ def make_entry(
         "slow": slow,
         "located": located,
         "no_result_error": no_result_error,
+        "annotate": annotate,
+        "recursion_error": RecursionError,
+        "deeper": deeper,
     }
     namespace: dict[str, Any] = {names[base]: value for base, value in values.items()}
     exec(compile(source, f"<overbar entry of {function.__qualname__}>", "exec"), namespace)
@@ -143,6 +166,50 @@ def make_entry(
     entry.__defaults__ = function.__defaults__
     entry.__kwdefaults__ = function.__kwdefaults__
     return entry
+
+
+# Frames a gradient call puts between its caller and the adjoint (the entry, the slow path, the
+# guard), and the interpreter's call of the gradient object.
+RECURSION_MARGIN = 50
+_LIMIT = threading.Lock()
+_RAISED = {"count": 0, "saved": 0}
+_RETRYING = threading.local()
+
+
+def deeper(error: RecursionError, slow: Callable, *args: Any, **kwargs: Any) -> Any:
+    """A gradient call that ran out of stack, run again with the recursion limit raised by
+    ``RECURSION_MARGIN`` frames, so that a recursive function goes as deep under ``grad`` as
+    plain Python evaluates it: the generated code takes one frame per level of the user's
+    recursion, as the function does, but the gradient's own call path takes a few more.
+
+    The limit is raised only while such a retry runs in some thread, and then restored: the
+    first retry saves it, the last one puts it back (unless the program changed it meanwhile).
+    This is safe because the margin is a constant number of frames, small beside the stack a
+    thread has (Python-to-Python calls take no C stack since Python 3.11), and a program that
+    recurses without end still meets a ``RecursionError``, the original one if the retry fails
+    too. The function runs twice when this happens (the first run did not finish).
+    """
+    if getattr(_RETRYING, "active", False):
+        raise error
+    with _LIMIT:
+        if _RAISED["count"] == 0:
+            _RAISED["saved"] = sys.getrecursionlimit()
+            sys.setrecursionlimit(_RAISED["saved"] + RECURSION_MARGIN)
+        _RAISED["count"] += 1
+    _RETRYING.active = True
+    try:
+        return slow(*args, **kwargs)
+    except RecursionError:
+        raise error from None
+    finally:
+        _RETRYING.active = False
+        with _LIMIT:
+            _RAISED["count"] -= 1
+            if (
+                _RAISED["count"] == 0
+                and sys.getrecursionlimit() == _RAISED["saved"] + RECURSION_MARGIN
+            ):
+                sys.setrecursionlimit(_RAISED["saved"])
 
 
 def _last_positional_only(signature: inspect.Signature, name: str) -> bool:

@@ -8,9 +8,11 @@ checks each adjoint the first time it runs for a new key of argument shapes, twi
 - against a **central difference** of the function along a random direction for each
   differentiated argument: the rules themselves are right.
 
-A disagreement raises ``GradientCheckError`` with both numbers and both adjoints' sources. The
-global NumPy random state is set back before every run of the function (so functions drawing
-from ``np.random`` are checked at the same draws) and left as the user's call left it. A function
+Where an argument is a float16 or float32 array, the gradient is only as precise as it, and both
+tolerances widen with that dtype's machine epsilon. A disagreement raises ``GradientCheckError``
+with both numbers and both adjoints' sources. The global NumPy random state is set back before
+every run of the function (so functions drawing from ``np.random`` are checked at the same
+draws) and left as the user's call left it. A function
 whose value changes between two runs at the same arguments (a generator object it draws from)
 cannot be checked: the guard warns and lets the gradient through.
 """
@@ -87,11 +89,12 @@ def _validate(subject, returned, literal, sources, random_state) -> None:
             stacklevel=4,
         )
         return
+    epsilon = _precision(subject)
     optimised = _gradients(subject, returned)
     reference = _gradients(subject, run(literal, subject.args, subject.kwargs))
     problems = []
     for name, mine, theirs in zip(subject.wrt, optimised, reference, strict=True):
-        problem = _adjoint_difference(name, mine, theirs)
+        problem = _adjoint_difference(name, mine, theirs, epsilon)
         if problem:
             problems.append(problem)
     if problems:
@@ -105,7 +108,7 @@ def _validate(subject, returned, literal, sources, random_state) -> None:
         )
     rng = np.random.default_rng(0)
     for name, gradient in zip(subject.wrt, optimised, strict=True):
-        problem = _difference_check(subject, name, gradient, rng, run, value)
+        problem = _difference_check(subject, name, gradient, rng, run, value, epsilon)
         if problem:
             optimised_source, _ = sources()
             raise GradientCheckError(
@@ -132,12 +135,25 @@ def _scale(*arrays: Any) -> float:
     return largest
 
 
-def _adjoint_difference(name: str, mine: Any, theirs: Any) -> str | None:
+def _precision(subject: Subject) -> float:
+    """The machine epsilon of the narrowest floating-point array argument (float16, float32),
+    or 0: the gradient is computed in it, the central differences of the guard in float64."""
+    epsilons = [
+        float(np.finfo(value.dtype).eps)
+        for value in (*subject.args, *subject.kwargs.values())
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f"
+    ]
+    return max(epsilons, default=0.0)
+
+
+def _adjoint_difference(name: str, mine: Any, theirs: Any, epsilon: float = 0.0) -> str | None:
     if np.shape(mine) != np.shape(theirs):
         return f"  {name}: shapes differ, {np.shape(mine)} against {np.shape(theirs)}"
     mine_array, theirs_array = np.asarray(mine), np.asarray(theirs)
-    atol = ADJOINT_ATOL * _scale(mine_array, theirs_array)
-    close = np.isclose(mine_array, theirs_array, rtol=ADJOINT_RTOL, atol=atol, equal_nan=True)
+    # Both adjoints compute in the arguments' precision, in orders that differ.
+    rtol = max(ADJOINT_RTOL, 100 * epsilon)
+    atol = max(ADJOINT_ATOL, 100 * epsilon) * _scale(mine_array, theirs_array)
+    close = np.isclose(mine_array, theirs_array, rtol=rtol, atol=atol, equal_nan=True)
     if np.all(close):
         return None
     index = tuple(int(i) for i in np.unravel_index(np.argmin(close), close.shape))
@@ -148,7 +164,7 @@ def _adjoint_difference(name: str, mine: Any, theirs: Any) -> str | None:
     )
 
 
-def _difference_check(subject, name, gradient, rng, run, value) -> str | None:
+def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> str | None:
     """The central difference of f along a random unit direction in ``name`` against
     <gradient, direction>; its own error estimated from a step twice as wide, its rounding
     from f's ``value``."""
@@ -182,7 +198,8 @@ def _difference_check(subject, name, gradient, rng, run, value) -> str | None:
             f"  {name}: the gradient is {analytic!r} where the function's differences are finite"
         )
     noise = abs(central - wider) + 1e-7 * max(1.0, abs(float(np.sum(np.real(value)))))
-    if abs(analytic - central) <= DIFFERENCE_RTOL * (abs(analytic) + abs(central)) + 10 * noise:
+    rtol = max(DIFFERENCE_RTOL, 10 * epsilon)  # the gradient is as precise as its arguments
+    if abs(analytic - central) <= rtol * (abs(analytic) + abs(central)) + 10 * noise:
         return None
     return (
         f"  {name}: along a random direction d, <gradient, d> = {analytic!r} but the central "

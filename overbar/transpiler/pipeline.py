@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import functools
 import gc
+import threading
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from overbar import origins
 from overbar.runtime import NUMPY, Runtime
 from overbar.transpiler.accumulate import accumulate
 from overbar.transpiler.activity import Activity, analyze
@@ -19,6 +22,7 @@ from overbar.transpiler.copies import remove_copies
 from overbar.transpiler.emit import Emitted, emit
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.hoist import hoist
+from overbar.transpiler.kept import cache_of
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.parse import ParsedFunction, parse
@@ -29,6 +33,10 @@ from overbar.transpiler.shapes import Shapes, infer
 from overbar.transpiler.simplify import simplify
 from overbar.transpiler.specialise import specialise
 
+# Held while anything is compiled: one compilation per key, the other threads wait for it and
+# then find its result. Reentrant, because a transformation prepares its helpers' pullbacks.
+COMPILING = threading.RLock()
+
 
 class Pullback:
     """The generated pullback of a user helper for one ``wrt``, compiled on first call.
@@ -36,7 +44,9 @@ class Pullback:
     Calls of the helper from a differentiated function run the helper itself in the forward
     sweep and this pullback (which recomputes the helper's forward sweep, then runs its reverse
     sweep from the given adjoint) in the reverse sweep. Compiling lazily lets a helper call
-    itself: its pullback refers to its own ``Pullback``.
+    itself: its pullback refers to its own ``Pullback``. Once everything is compiled,
+    ``link`` puts the compiled functions themselves where the generated code calls a pullback,
+    so a recursive helper costs one frame per level, as the helper does.
     """
 
     def __init__(
@@ -50,38 +60,71 @@ class Pullback:
         self.function, self.wrt, self.runtime, self.shapes = function, wrt, runtime, shapes
         self.optimisations = optimisations
         self._stages: Stages | None = None
+        self._compiled: Callable | None = None
         self._building = False
 
     @property
     def stages(self) -> Stages:
+        """Every stage of the pullback's transformation (made on first use)."""
         if self._stages is None:
-            self._building = True
-            try:
-                self._stages = transform(
-                    self.function,
-                    self.wrt,
-                    self.runtime,
-                    as_pullback=True,
-                    parameter_shapes=dict(self.shapes) or None,
-                    optimisations=self.optimisations,
-                )
-            finally:
-                self._building = False
+            with COMPILING:
+                if self._stages is None:
+                    stages = transform(
+                        self.function,
+                        self.wrt,
+                        self.runtime,
+                        as_pullback=True,
+                        parameter_shapes=dict(self.shapes) or None,
+                        optimisations=self.optimisations,
+                    )
+                    finish(stages)
+                    self._stages = stages
         return self._stages
 
+    @property
+    def compiled(self) -> Callable:
+        """The generated pullback function: from the disk cache where it is there (for the
+        NumPy runtime), else transformed (and written there)."""
+        if self._compiled is None:
+            with COMPILING:
+                if self._compiled is None:
+                    self._building = True
+                    try:
+                        self._compiled = self._load_or_build()
+                    finally:
+                        self._building = False
+        return self._compiled
+
+    def _load_or_build(self) -> Callable:
+        from overbar import cache  # imported with overbar's api, long before any call
+
+        options = ("pullback", self.wrt, self.shapes, self.optimisations)
+        cachable = self.runtime is NUMPY
+        found = cache.load(self.function, options) if cachable else None
+        if found is None:
+            stages = self.stages
+            found = stages.emitted.function
+            if cachable:
+                cache.store(self.function, options, stages)
+        return found
+
     def prepare(self) -> None:
-        """Transform now (so errors surface with the caller's), unless this is a recursion."""
-        if not self._building:
-            _ = self.stages
+        """Compile now (so errors surface with the caller's), unless this is a recursion."""
+        with COMPILING:  # another thread's build is not a recursion: wait for it
+            if not self._building:
+                _ = self.compiled
 
     def __call__(self, *args, **kwargs):
-        return self.stages.emitted.function(*args, **kwargs)
+        return self.compiled(*args, **kwargs)
+
+    def __reduce__(self) -> Any:
+        """Pickled by reference (for the disk cache): the helper, ``wrt``, shapes, passes."""
+        if self.runtime is not NUMPY:
+            raise TypeError("only pullbacks for the NumPy runtime are written by reference")
+        return (numpy_pullback, (self.function, self.wrt, self.shapes, self.optimisations))
 
     def __repr__(self) -> str:
         return f"<overbar pullback of {self.function.__qualname__} wrt {self.wrt}>"
-
-
-_PULLBACKS: dict[tuple, Pullback] = {}
 
 
 def pullback_of(
@@ -94,10 +137,74 @@ def pullback_of(
     """The (cached) pullback of ``function`` with respect to ``wrt``, specialised on what is
     known of its parameters' ``shapes`` at the call (name and shape pairs), transformed with the
     caller's ``optimisations``."""
-    key = (function, wrt, id(runtime), shapes, optimisations)
-    if key not in _PULLBACKS:
-        _PULLBACKS[key] = Pullback(function, wrt, runtime, shapes, optimisations)
-    return _PULLBACKS[key]
+    key = ("pullback", wrt, id(runtime), shapes, optimisations)
+    cache = cache_of(function)
+    found = cache.get(key)
+    if found is None:
+        with COMPILING:
+            found = cache.setdefault(key, Pullback(function, wrt, runtime, shapes, optimisations))
+    return found
+
+
+def numpy_pullback(
+    function: Callable,
+    wrt: tuple[str, ...],
+    shapes: tuple[tuple[str, Any], ...],
+    optimisations: Optimisations,
+) -> Pullback:
+    """``pullback_of`` for the NumPy runtime (what a pickled ``Pullback`` is rebuilt with)."""
+    return pullback_of(function, wrt, NUMPY, shapes, optimisations)
+
+
+def link(function: Callable) -> None:
+    """Where the compiled ``function`` (and the pullbacks it reaches) calls a ``Pullback``
+    object, call the pullback's compiled function instead.
+
+    Identity: calling a built ``Pullback`` calls its compiled function with the same arguments.
+    Side condition: the pullback is built; one that is not (a recursion still being built when
+    this runs) is left as it is, and is linked when its outermost caller finishes. Calling an
+    object runs its ``__call__`` in a frame of its own (two levels of the interpreter's
+    recursion limit with the C call in between), the compiled function in one: without this, a
+    recursive helper went a third as deep under ``grad`` as plain Python takes it.
+    """
+    pending, seen = [function], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        for cell in current.__closure__ or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                continue
+            if isinstance(value, Pullback) and value._compiled is not None:
+                cell.cell_contents = value._compiled
+                value = cell.cell_contents
+            if isinstance(value, types.FunctionType) and is_generated(value.__code__):
+                pending.append(value)
+
+
+def finish(stages: Stages) -> None:
+    """What follows a transformation before its function is called: remember where its lines
+    come from (for notes on exceptions raised in it) and ``link`` it."""
+    emitted = stages.emitted
+    origins.record(
+        emitted.function,
+        origins.origin_of(
+            emitted.function,
+            stages.simplified.tree,
+            emitted.source,
+            stages.parsed.tree,
+            stages.parsed.filename,
+        ),
+    )
+    link(emitted.function)
+
+
+def is_generated(code: types.CodeType) -> bool:
+    """Whether ``code`` is that of a function overbar generated (see ``emit``)."""
+    return code.co_filename.startswith("<overbar ")
 
 
 def all_sources(stages: Stages) -> str:

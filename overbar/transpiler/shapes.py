@@ -15,11 +15,11 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
-import weakref
 from typing import Any
 
 from overbar.errors import OverbarError
 from overbar.runtime.interface import Runtime
+from overbar.transpiler.kept import cache_of
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import Namespace, parse
 from overbar.transpiler.primitive import CONSTANT, IDENTITY, PACK, application_of
@@ -218,7 +218,7 @@ def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> A
 
 
 _INSIDE: set = set()  # functions being inferred right now (a recursive one is not known)
-_FORMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # function -> (parsed, form)
+_FORM = "normal form for shapes"  # the key of (parsed, form) in what is kept of a function
 
 
 def _returned_shape(function, operands: list, keywords: dict, runtime: Runtime) -> Any:
@@ -230,15 +230,16 @@ def _returned_shape(function, operands: list, keywords: dict, runtime: Runtime) 
         bound = inspect.signature(function).bind(*operands, **keywords)
     except (TypeError, ValueError):
         return None
-    if function not in _FORMS:
+    kept = cache_of(function)
+    if _FORM not in kept:
         try:
             parsed = parse(function)
-            _FORMS[function] = (parsed, normalize(parsed))
+            kept[_FORM] = (parsed, normalize(parsed))
         except (TypeError, ValueError, OSError, SyntaxError, OverbarError):
-            _FORMS[function] = None  # not a function overbar can read: not known
-    if _FORMS[function] is None:
+            kept[_FORM] = None  # not a function overbar can read: not known
+    if kept[_FORM] is None:
         return None
-    parsed, form = _FORMS[function]
+    parsed, form = kept[_FORM]
     _INSIDE.add(function)
     try:
         given = {
