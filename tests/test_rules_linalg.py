@@ -380,3 +380,12 @@ def test_compute_uv_as_a_variable_is_refused():
     f = define("def f(a, flag):\n    return np.sum(np.linalg.svd(a, compute_uv=flag))\n")
     with pytest.raises(OverbarError):
         overbar.grad(f, check=False)(np.eye(2) * 2.0, False)
+
+
+@pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors are deprecated")
+def test_cross_of_two_vectors_in_the_plane():
+    """np.cross of 2-vectors (deprecated by NumPy 2) gives the z component a₀b₁ − a₁b₀."""
+    f = define("def f(a, b):\n    return np.sum(np.cross(a, b) * np.arange(1.0, 4.0))\n")
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((3, 2)), rng.standard_normal(2)
+    overbar.check_grad(f, [a, b], wrt=(0, 1))

@@ -359,7 +359,9 @@ def eigh_bar(w_bar, v_bar, w, v, uplo="L"):
 
 
 def eigvalsh_bar(w_bar, a, uplo="L"):
-    """For w = eigvalsh(A):  M = V diag(w̄) Vᵀ, folded onto the triangle NumPy reads."""
+    """For w = eigvalsh(A):  M = V diag(w̄) Vᵀ, folded onto the triangle NumPy reads. At a
+    repeated eigenvalue the sorted eigenvalues have a kink (as sort has at ties): unless w̄ is
+    equal across the repeated ones, this is the gradient for LAPACK's eigenvectors there."""
     lower = _reads_lower(uplo)
     _, v = np.linalg.eigh(a, UPLO=uplo)
     m = (v * w_bar[..., np.newaxis, :]) @ np.swapaxes(v, -1, -2)
@@ -375,7 +377,8 @@ def _refuse_hermitian(function: str, hermitian) -> None:
 
 
 def singular_values_bar(s_bar, a, hermitian=False):
-    """For s = svd(A, compute_uv=False):  Ā = U diag(s̄) Vᵀ (the reduced factors)."""
+    """For s = svd(A, compute_uv=False):  Ā = U diag(s̄) Vᵀ (the reduced factors). At a
+    repeated or zero singular value this is one subgradient, that of LAPACK's vectors."""
     _refuse_hermitian("np.linalg.svd", hermitian)
     u, _, vt = np.linalg.svd(a, full_matrices=False)
     return (u * s_bar[..., np.newaxis, :]) @ vt
@@ -507,6 +510,11 @@ def norm_bar(y_bar, y, x, ord=None, axis=None, keepdims=False):
     Matrix norms:  'fro' (None): X̄ = ȳ X / y;  'nuc': X̄ = ȳ U Vᵀ;  ±2: X̄ = ȳ u vᵀ for the
     largest (smallest) singular value;  ±1 (±inf): X̄ = ȳ sign(X) in the columns (rows) of
     largest (smallest) absolute sum, shared among ties.
+
+    At a kink the result is one subgradient, not a derivative: sign(0) = 0 for an element at 0
+    (1 and p-norms), the pair of singular vectors LAPACK gives first for a repeated extreme
+    singular value (±2), U Vᵀ of the reduced factors for a rank-deficient matrix ('nuc'); the
+    2-norm and Frobenius norm of zero are 0 / 0 (nan), as for ord=None.
     """
     x = np.asarray(x)
     if axis is None:
