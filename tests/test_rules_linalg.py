@@ -330,6 +330,7 @@ REFUSED = {
 }
 
 
+@pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors are deprecated")
 @pytest.mark.parametrize("name", list(REFUSED))
 def test_no_derivative_is_refused(name):
     expression, a = REFUSED[name]
