@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Mutation testing of what decides correctness (cosmic-ray, from the dev extra):
-#   bash mutation/run.sh peephole [SAMPLE]     # also simplify, invariance, rules
+#   bash mutation/run.sh peephole [SAMPLE]     # also simplify, invariance, rules, linalg
 # cosmic-ray writes each mutant into the source file, so it runs on a copy of the tree in a
 # temporary folder, never in the checkout. SAMPLE (default: all) runs that many mutants, drawn
 # with a fixed seed; the others are marked skipped. Prints cosmic-ray's report at the end.
 set -euo pipefail
-module=${1:?name a module: peephole, simplify, invariance or rules}
+module=${1:?name a module: peephole, simplify, invariance, rules or linalg}
 sample=${2:-}
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work=$(mktemp -d /tmp/overbar-mutation-XXXX)

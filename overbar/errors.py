@@ -80,5 +80,10 @@ class GradientCheckError(GradientMismatchError):
     central differences."""
 
 
+class NoDerivativeError(OverbarError):
+    """The function is called at an input where it has no derivative, or none overbar computes
+    (repeated eigenvalues with eigenvector adjoints, a rank-deficient pseudo-inverse, ...)."""
+
+
 class InternalError(OverbarError):
     """A bug in overbar: please report it with the function that triggered it."""

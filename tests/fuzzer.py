@@ -70,6 +70,7 @@ import numpy as np
 import overbar
 from overbar.primitives import Attribute, Method, describe
 from overbar.runtime.registry import RULES
+from tests.fuzz_linalg import add_linalg_makers
 from tests.support import define
 
 # ---------------------------------------------------------------------------------------------
@@ -566,7 +567,7 @@ def gaps_ok(value: Any, axis: Any, lowest: bool = True, highest: bool = True) ->
     if axis is None:
         groups = a.reshape(1, -1)
     else:
-        axes = tuple(sorted(np.core.numeric.normalize_axis_tuple(axis, a.ndim)))
+        axes = tuple(sorted(np.lib.array_utils.normalize_axis_tuple(axis, a.ndim)))
         moved = np.moveaxis(a, axes, tuple(range(a.ndim - len(axes), a.ndim)))
         count = int(np.prod([a.shape[i] for i in axes]))
         groups = moved.reshape(-1, count)
@@ -2008,8 +2009,7 @@ def fits_matmul(function: Callable, left: Any) -> Callable[[Any], bool]:
 def make_matmul(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
     """a @ b (np.matmul, np.dot, a.dot(b)) for vectors, matrices and stacks."""
     dot = primal in (np.dot, Method("dot"))
-    # np.dot of stacks of matrices is refused by overbar, with a message saying so.
-    left = g.operand(depth, lambda v: is_array(v) and 1 <= np.ndim(v) <= (2 if dot else 3))
+    left = g.operand(depth, lambda v: is_array(v) and 1 <= np.ndim(v) <= 3)
     if left is None:
         return None
     function = np.dot if dot else np.matmul
@@ -3154,6 +3154,7 @@ def _table() -> dict[Any, list[Maker]]:
     add([np.any, np.all, Method("any"), Method("all")], make_any_all, "bool")
     add([operator.not_, builtins.bool], make_scalar_test, "bool")
     add([operator.is_, operator.is_not, operator.contains], make_scalar_test, "bool", 0.15)
+    add_linalg_makers(add)
     return table
 
 
@@ -3191,7 +3192,7 @@ def registered_primitives() -> list[Any]:
     with_rules = [
         rules[0].primal
         for rules in RULES.rules.values()
-        if any(rule.function.__module__ == "overbar.runtime.rules" for rule in rules)
+        if any(rule.function.__module__.startswith("overbar.runtime.rules") for rule in rules)
     ]
     without = [p for p in RULES.non_differentiable.values() if _is_library(p)]
     return with_rules + without

@@ -176,9 +176,17 @@ def test_unsupported_keyword_of_a_known_function_is_refused():
         overbar.grad(f)(np.ones(3))
 
 
-def test_norm_with_an_unsupported_order_is_refused():
-    f = define("def f(x):\n    return np.linalg.norm(x, ord=1)\n")
-    with pytest.raises(MissingRuleError, match="ord=None"):
+def test_a_call_no_conditioned_rule_takes_is_refused():
+    """A primal whose only rule is restricted by ``where`` (as np.linalg.norm's was to
+    ord=None) refuses other calls, naming the condition."""
+    source = (
+        "def scaled(x, k=1.0):\n    return k * x\n\n\n"
+        "@overbar.adjoint(scaled, where={'k': 1.0})\n"
+        "def scaled_bar(y, x, k=1.0, *, y_bar):\n    return y_bar\n\n\n"
+        "def f(x):\n    return np.sum(scaled(x, k=2.0))\n"
+    )
+    f = define(source)
+    with pytest.raises(MissingRuleError, match="k=1.0"):
         overbar.grad(f)(np.ones(3))
 
 

@@ -13,6 +13,7 @@ from overbar.primitives import Method
 from overbar.runtime import (
     helpers,
     rules,  # noqa: F401  (importing it registers the built-in table)
+    rules_linalg,  # noqa: F401
     shapes,
 )
 from overbar.runtime.interface import Runtime
@@ -39,6 +40,9 @@ COPYING_FUNCTIONS = frozenset(
     | {np.cumsum, np.dot, np.inner, np.outer, np.einsum, np.trace, np.where, np.clip}
     | {np.stack, np.concatenate, np.array, np.copy, np.tril, np.triu, np.linalg.norm}
     | {np.linalg.inv, np.linalg.solve, np.linalg.det, np.argmax, np.argmin, np.allclose}
+    | {np.linalg.slogdet, np.linalg.cholesky, np.linalg.eigh, np.linalg.eigvalsh}
+    | {np.linalg.svd, np.linalg.pinv, np.linalg.qr, np.linalg.multi_dot, np.tensordot}
+    | {np.kron, np.cross, np.vdot}
     | {np.isnan, np.isfinite, np.any, np.all, np.count_nonzero, np.shape, np.ndim, np.size}
     | {len, float, int, abs, sum, print, round}
 )

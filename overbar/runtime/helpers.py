@@ -343,57 +343,6 @@ def matmul_right_bar(z_bar, x, y):
     return unbroadcast(np.swapaxes(x, -1, -2) @ z_bar, y)
 
 
-def _check_dot_operands(x, y):
-    if np.ndim(x) > 2 or np.ndim(y) > 2:
-        raise OverbarError(
-            "overbar differentiates np.dot for scalars, vectors and matrices only; "
-            "for stacks of matrices write x @ y or np.einsum"
-        )
-
-
-def dot_left_bar(z_bar, x, y):
-    """For z = dot(x, y), the adjoint of x (scalars, vectors and matrices)."""
-    _check_dot_operands(x, y)
-    if np.ndim(x) == 0 or np.ndim(y) == 0:
-        return unbroadcast(z_bar * y, x)
-    return matmul_left_bar(z_bar, x, y)
-
-
-def dot_right_bar(z_bar, x, y):
-    """For z = dot(x, y), the adjoint of y (scalars, vectors and matrices)."""
-    _check_dot_operands(x, y)
-    if np.ndim(x) == 0 or np.ndim(y) == 0:
-        return unbroadcast(z_bar * x, y)
-    return matmul_right_bar(z_bar, x, y)
-
-
-def inner_bars(z_bar, x, y):
-    """For z = inner(x, y) (contracting the last axes), the adjoints of x and y."""
-    if np.ndim(x) == 0 or np.ndim(y) == 0:
-        return unbroadcast(z_bar * y, x), unbroadcast(z_bar * x, y)
-    x_lead, y_lead = np.ndim(x) - 1, np.ndim(y) - 1
-    z_axes = np.ndim(z_bar)
-    x_bar = np.tensordot(z_bar, y, axes=(list(range(x_lead, z_axes)), list(range(y_lead))))
-    y_bar = np.tensordot(z_bar, x, axes=(list(range(x_lead)), list(range(x_lead))))
-    return x_bar, y_bar
-
-
-def outer_bars(z_bar, x, y):
-    """For z = outer(x, y) (inputs flattened), the adjoints of x and y."""
-    x_flat, y_flat = np.ravel(x), np.ravel(y)
-    return (
-        np.reshape(z_bar @ y_flat, np.shape(x)),
-        np.reshape(x_flat @ z_bar, np.shape(y)),
-    )
-
-
-def trace_bar(y_bar, x, offset=0):
-    """Adjoint of trace over the first two axes: ȳ on the (offset) diagonal."""
-    shape = np.shape(x)
-    diagonal = np.eye(shape[0], shape[1], k=offset)
-    return np.reshape(diagonal, shape[:2] + (1,) * (len(shape) - 2)) * y_bar
-
-
 def untranspose(y_bar, axes):
     """Adjoint of transpose(x, axes): transpose ȳ by the inverse permutation."""
     if len(axes) == 1 and not isinstance(axes[0], numbers.Integral):
@@ -463,53 +412,6 @@ def _is_basic_index(index) -> bool:
         or (isinstance(part, numbers.Integral) and not isinstance(part, bool))
         for part in parts
     )
-
-
-def einsum_bars(subscripts, y_bar, operands):
-    """Adjoints of every operand of einsum(subscripts, *operands)."""
-    inputs, output = _parse_einsum(subscripts, len(operands))
-    bars = []
-    for i, (labels, operand) in enumerate(zip(inputs, operands, strict=True)):
-        others = [(inputs[j], operands[j]) for j in range(len(operands)) if j != i]
-        available = set(output).union(*(set(s) for s, _ in others))
-        kept = "".join(c for c in labels if c in available)
-        spec = ",".join([output] + [s for s, _ in others]) + "->" + kept
-        partial = np.einsum(spec, y_bar, *[o for _, o in others])
-        sizes = dict(zip(kept, np.shape(partial), strict=True))
-        expanded = np.reshape(partial, [sizes.get(c, 1) for c in labels])
-        # A label of size 1 here that einsum broadcast against a larger one elsewhere is
-        # summed back; labels summed away in this operand alone come back by broadcasting.
-        shape = np.shape(operand)
-        widened = tuple(k for k, c in enumerate(labels) if shape[k] == 1 and sizes.get(c, 1) != 1)
-        if widened:
-            expanded = expanded.sum(axis=widened, keepdims=True)
-        bars.append(expanded if expanded.shape == shape else np.broadcast_to(expanded, shape))
-    return tuple(bars)
-
-
-def _parse_einsum(subscripts, count):
-    if not isinstance(subscripts, str) or "." in subscripts:
-        raise OverbarError(
-            "overbar differentiates np.einsum with explicit letter subscripts only "
-            f"(got {subscripts!r}); write out the axes instead of '...'"
-        )
-    spec = subscripts.replace(" ", "")
-    if "->" in spec:
-        inputs_text, output = spec.split("->")
-    else:
-        inputs_text = spec
-        letters = inputs_text.replace(",", "")
-        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
-    inputs = inputs_text.split(",")
-    if len(inputs) != count:
-        raise OverbarError(f"einsum subscripts {subscripts!r} name {len(inputs)} operands")
-    for labels in inputs + [output]:
-        if len(set(labels)) != len(labels):
-            raise OverbarError(
-                f"overbar does not differentiate einsum with a repeated index in one "
-                f"operand ({subscripts!r}); use np.diagonal or np.trace explicitly"
-            )
-    return inputs, output
 
 
 def _describe_value(y) -> str:

@@ -18,22 +18,16 @@ from overbar.primitives import Attribute, Method
 from overbar.runtime.helpers import (
     broadcast_like,
     cumsum_bar,
-    dot_left_bar,
-    dot_right_bar,
-    einsum_bars,
     expand_reduced,
     extremum_bar,
     index_bar,
-    inner_bars,
     logistic,
     matmul_left_bar,
     matmul_right_bar,
-    outer_bars,
     prod_bar,
     reduced_count,
     split_like,
     sum_bars,
-    trace_bar,
     unbroadcast,
     unsort,
     unstack,
@@ -118,35 +112,30 @@ def matmul(z, x, y, z_bar):
     return matmul_left_bar(z_bar, x, y), matmul_right_bar(z_bar, x, y)
 
 
-@adjoint(np.dot, Method("dot"))
-def dot(z, a, b, z_bar):
-    """z = a · b:  ā = z̄ bᵀ,  b̄ = aᵀ z̄  (scalars, vectors and matrices)"""
-    return dot_left_bar(z_bar, a, b), dot_right_bar(z_bar, a, b)
+# The same, for the ranks at hand when the adjoint is compiled for its arguments' shapes (for
+# np.dot too: ``rules_linalg.py`` registers them after its general rule, which would replace
+# them if it came later).
 
 
-# The same, for the ranks at hand when the adjoint is compiled for its arguments' shapes. They
-# come after the general rules: a rule for any rank registered later replaces them.
-
-
-@adjoint(operator.matmul, np.matmul, np.dot, Method("dot"), ranks={"x": 2, "y": 2})
+@adjoint(operator.matmul, np.matmul, ranks={"x": 2, "y": 2})
 def matmul_matrices(z, x, y, z_bar):
     """z = x @ y for two matrices:  x̄ = z̄ yᵀ,  ȳ = xᵀ z̄"""
     return z_bar @ y.T, x.T @ z_bar
 
 
-@adjoint(operator.matmul, np.matmul, np.dot, Method("dot"), ranks={"x": 2, "y": 1})
+@adjoint(operator.matmul, np.matmul, ranks={"x": 2, "y": 1})
 def matmul_matrix_vector(z, x, y, z_bar):
     """z = x @ y, a matrix times a vector:  x̄ = z̄ yᵀ (an outer product),  ȳ = xᵀ z̄"""
     return np.outer(z_bar, y), x.T @ z_bar
 
 
-@adjoint(operator.matmul, np.matmul, np.dot, Method("dot"), ranks={"x": 1, "y": 2})
+@adjoint(operator.matmul, np.matmul, ranks={"x": 1, "y": 2})
 def matmul_vector_matrix(z, x, y, z_bar):
     """z = x @ y, a vector times a matrix:  x̄ = y z̄,  ȳ = x z̄ᵀ (an outer product)"""
     return y @ z_bar, np.outer(x, z_bar)
 
 
-@adjoint(operator.matmul, np.matmul, np.dot, Method("dot"), ranks={"x": 1, "y": 1})
+@adjoint(operator.matmul, np.matmul, ranks={"x": 1, "y": 1})
 def matmul_vectors(z, x, y, z_bar):
     """z = x · y for two vectors:  x̄ = z̄ y,  ȳ = z̄ x"""
     return z_bar * y, z_bar * x
@@ -473,64 +462,6 @@ def sort(y, a, axis=-1, *, y_bar):
 def cumsum(y, a, axis=None, *, y_bar):
     """y = cumsum_axis a:  ā = reversed cumsum of ȳ"""
     return cumsum_bar(y_bar, a, axis=axis)
-
-
-@adjoint(np.linalg.norm, where={"ord": None})
-def norm(y, x, ord=None, axis=None, keepdims=False, *, y_bar):
-    """y = ‖x‖₂ (Frobenius for matrices):  x̄ = ȳ x / y"""
-    return expand_reduced(y_bar / y, x, axis=axis, keepdims=keepdims) * x
-
-
-# ---------------------------------------------------------------------------------------------
-# Linear algebra
-# ---------------------------------------------------------------------------------------------
-
-
-@adjoint(np.inner)
-def inner(z, a, b, z_bar):
-    """z = inner(a, b) over the last axes:  ā = z̄ · b,  b̄ = z̄ · a"""
-    a_bar, b_bar = inner_bars(z_bar, a, b)
-    return a_bar, b_bar
-
-
-@adjoint(np.outer)
-def outer(z, a, b, z_bar):
-    """z = a bᵀ:  ā = z̄ b,  b̄ = z̄ᵀ a"""
-    a_bar, b_bar = outer_bars(z_bar, a, b)
-    return a_bar, b_bar
-
-
-@adjoint(np.einsum)
-def einsum(y, subscripts, *operands, y_bar):
-    """y = einsum(s, a, b, ...):  ā = einsum of ȳ with the other operands onto a's indices"""
-    return None, einsum_bars(subscripts, y_bar, operands)
-
-
-@adjoint(np.trace, Method("trace"))
-def trace(y, a, offset=0, *, y_bar):
-    """y = tr a:  ā = ȳ I"""
-    return trace_bar(y_bar, a, offset=offset)
-
-
-@adjoint(np.linalg.inv)
-def inv(y, a, y_bar):
-    """Y = A⁻¹:  Ā = −Yᵀ Ȳ Yᵀ"""
-    return -(y.mT @ y_bar @ y.mT)
-
-
-@adjoint(np.linalg.solve)
-def solve(x, a, b, x_bar):
-    """x = A⁻¹ b:  b̄ = A⁻ᵀ x̄,  Ā = −b̄ xᵀ"""
-    b_bar = np.linalg.solve(np.swapaxes(a, -1, -2), x_bar)
-    b_is_vector = np.ndim(b) == 1
-    a_bar = -np.outer(b_bar, x) if b_is_vector else -(b_bar @ np.swapaxes(x, -1, -2))
-    return a_bar, b_bar
-
-
-@adjoint(np.linalg.det)
-def det(y, a, y_bar):
-    """y = det A:  Ā = ȳ y A⁻ᵀ"""
-    return np.expand_dims(y_bar * y, (-1, -2)) * np.linalg.inv(a).mT
 
 
 # ---------------------------------------------------------------------------------------------

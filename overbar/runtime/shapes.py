@@ -615,6 +615,32 @@ SHAPE_RULES.update(
 )
 
 
+def _linalg_pair(*operands: Operand, **keywords: Operand) -> Any:
+    return Sequence(2)
+
+
+def _svd(
+    a: Operand, full_matrices: Any = None, compute_uv: Any = None, hermitian: Any = None
+) -> Any:
+    """(U, s, Vᵀ), or s alone for a literal compute_uv=False; not known for a variable."""
+    if compute_uv is None:
+        return Sequence(3)
+    return (Sequence(3) if compute_uv.value else None) if compute_uv.constant else None
+
+
+def _qr(a: Operand, mode: Any = None) -> Any:
+    """(Q, R), or R alone for mode='r'; not known for a variable mode."""
+    if mode is None:
+        return Sequence(2)
+    return (None if mode.value == "r" else Sequence(2)) if mode.constant else None
+
+
+# Linear algebra functions that return tuples: their adjoints are tuples too.
+SHAPE_RULES.update(
+    {np.linalg.slogdet: _linalg_pair, np.linalg.eigh: _linalg_pair, np.linalg.svd: _svd}
+)
+SHAPE_RULES[np.linalg.qr] = _qr
+
 # Functions whose result is floating point whatever the (real) arguments: a product with one
 # of these as a factor is floating point, so multiplying it by 1.0 changes nothing.
 FLOATING_FUNCTIONS = frozenset(

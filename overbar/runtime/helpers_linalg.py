@@ -1,0 +1,563 @@
+"""Functions the linear-algebra rules (``rules_linalg.py``) call in the generated code.
+
+Each takes plain NumPy values and works on stacks of matrices (the last two axes) as NumPy's
+``linalg`` functions do. Where a derivative does not exist at the input (repeated eigenvalues
+with eigenvector adjoints, a rank-deficient pseudo-inverse, a wide QR, ...) they raise
+``NoDerivativeError`` rather than return a number.
+"""
+
+from __future__ import annotations
+
+import string
+
+import numpy as np
+
+from overbar.errors import NoDerivativeError, OverbarError
+from overbar.runtime.helpers import matmul_left_bar, matmul_right_bar, unbroadcast
+
+# ---------------------------------------------------------------------------------------------
+# Products: dot, inner, outer, vdot, tensordot, kron, multi_dot, cross, einsum
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_column(v):
+    return np.expand_dims(v, -1)
+
+
+def _dot_axes(x, y) -> tuple[list[int], list[int]]:
+    """np.dot(x, y) contracts x's last axis with y's second-to-last (a vector's only one)."""
+    return [np.ndim(x) - 1], [max(np.ndim(y) - 2, 0)]
+
+
+def dot_left_bar(z_bar, x, y):
+    """For z = dot(x, y), the adjoint of x (numbers, vectors, matrices and N-d arrays)."""
+    if np.ndim(x) == 0 or np.ndim(y) == 0:
+        return unbroadcast(z_bar * y, x)
+    if np.ndim(x) <= 2 and np.ndim(y) <= 2:
+        return matmul_left_bar(z_bar, x, y)
+    return tensordot_bars(z_bar, x, y, _dot_axes(x, y))[0]
+
+
+def dot_right_bar(z_bar, x, y):
+    """For z = dot(x, y), the adjoint of y (numbers, vectors, matrices and N-d arrays)."""
+    if np.ndim(x) == 0 or np.ndim(y) == 0:
+        return unbroadcast(z_bar * x, y)
+    if np.ndim(x) <= 2 and np.ndim(y) <= 2:
+        return matmul_right_bar(z_bar, x, y)
+    return tensordot_bars(z_bar, x, y, _dot_axes(x, y))[1]
+
+
+def inner_bars(z_bar, x, y):
+    """For z = inner(x, y) (contracting the last axes), the adjoints of x and y."""
+    if np.ndim(x) == 0 or np.ndim(y) == 0:
+        return unbroadcast(z_bar * y, x), unbroadcast(z_bar * x, y)
+    x_lead, y_lead = np.ndim(x) - 1, np.ndim(y) - 1
+    z_axes = np.ndim(z_bar)
+    x_bar = np.tensordot(z_bar, y, axes=(list(range(x_lead, z_axes)), list(range(y_lead))))
+    y_bar = np.tensordot(z_bar, x, axes=(list(range(x_lead)), list(range(x_lead))))
+    return x_bar, y_bar
+
+
+def outer_bars(z_bar, x, y):
+    """For z = outer(x, y) (inputs flattened), the adjoints of x and y."""
+    x_flat, y_flat = np.ravel(x), np.ravel(y)
+    return (
+        np.reshape(z_bar @ y_flat, np.shape(x)),
+        np.reshape(x_flat @ z_bar, np.shape(y)),
+    )
+
+
+def trace_bar(y_bar, x, offset=0):
+    """Adjoint of trace over the first two axes: ȳ on the (offset) diagonal."""
+    shape = np.shape(x)
+    diagonal = np.eye(shape[0], shape[1], k=offset)
+    return np.reshape(diagonal, shape[:2] + (1,) * (len(shape) - 2)) * y_bar
+
+
+def _axis_list(axes, ndim: int) -> list[int]:
+    listed = [axes] if isinstance(axes, int | np.integer) else list(axes)
+    return [int(axis) % ndim if ndim else int(axis) for axis in listed]
+
+
+def tensordot_bars(z_bar, x, y, axes=2):
+    """For z = tensordot(x, y, axes), the adjoints of x and y: ȳ contracted with the other
+    operand over the axes it kept, each written as an einsum over named axes."""
+    x_ndim, y_ndim = np.ndim(x), np.ndim(y)
+    if isinstance(axes, int | np.integer):
+        x_axes, y_axes = list(range(x_ndim - int(axes), x_ndim)), list(range(int(axes)))
+    else:
+        x_axes, y_axes = _axis_list(axes[0], x_ndim), _axis_list(axes[1], y_ndim)
+    letters = iter(string.ascii_letters)
+    x_labels = [next(letters) for _ in range(x_ndim)]
+    y_labels = [next(letters) for _ in range(y_ndim)]
+    for x_axis, y_axis in zip(x_axes, y_axes, strict=True):
+        y_labels[y_axis] = x_labels[x_axis]
+    z_labels = [c for k, c in enumerate(x_labels) if k not in x_axes]
+    z_labels += [c for k, c in enumerate(y_labels) if k not in y_axes]
+    x_text, y_text, z_text = ("".join(labels) for labels in (x_labels, y_labels, z_labels))
+    x_bar = np.einsum(f"{z_text},{y_text}->{x_text}", z_bar, y)
+    y_bar = np.einsum(f"{z_text},{x_text}->{y_text}", z_bar, x)
+    return x_bar, y_bar
+
+
+def kron_bars(z_bar, x, y):
+    """For z = kron(x, y), the adjoints of x and y: z̄ seen with each axis split into (x's, y's)
+    parts, contracted with the other operand."""
+    x, y = np.asarray(x), np.asarray(y)
+    ndim = max(x.ndim, y.ndim)
+    x_shape = (1,) * (ndim - x.ndim) + x.shape
+    y_shape = (1,) * (ndim - y.ndim) + y.shape
+    split = [size for pair in zip(x_shape, y_shape, strict=True) for size in pair]
+    parts = np.reshape(z_bar, split)
+    x_labels = string.ascii_lowercase[:ndim]
+    y_labels = string.ascii_uppercase[:ndim]
+    z_labels = "".join(a + b for a, b in zip(x_labels, y_labels, strict=True))
+    x_bar = np.einsum(f"{z_labels},{y_labels}->{x_labels}", parts, np.reshape(y, y_shape))
+    y_bar = np.einsum(f"{z_labels},{x_labels}->{y_labels}", parts, np.reshape(x, x_shape))
+    return np.reshape(x_bar, x.shape), np.reshape(y_bar, y.shape)
+
+
+def multi_dot_bars(z_bar, arrays):
+    """For z = multi_dot(arrays) = A₁ A₂ ⋯ Aₖ:  Āᵢ = (A₁⋯Aᵢ₋₁)ᵀ z̄ (Aᵢ₊₁⋯Aₖ)ᵀ, a first or last
+    vector taken as a row or a column."""
+    matrices = [np.asarray(a) for a in arrays]
+    if matrices[0].ndim == 1:
+        matrices[0] = matrices[0][np.newaxis, :]
+    if matrices[-1].ndim == 1:
+        matrices[-1] = matrices[-1][:, np.newaxis]
+    seed = np.reshape(z_bar, (matrices[0].shape[0], matrices[-1].shape[1]))
+    prefixes = [np.eye(matrices[0].shape[0])]
+    for matrix in matrices[:-1]:
+        prefixes.append(prefixes[-1] @ matrix)
+    suffixes = [np.eye(matrices[-1].shape[1])]
+    for matrix in reversed(matrices[1:]):
+        suffixes.append(matrix @ suffixes[-1])
+    suffixes.reverse()
+    return tuple(
+        np.reshape(prefix.T @ seed @ suffix.T, np.shape(array))
+        for prefix, suffix, array in zip(prefixes, suffixes, arrays, strict=True)
+    )
+
+
+def cross_bars(z_bar, x, y, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """For z = x × y (3-vectors, or 2-vectors giving the z component), along the given axes and
+    broadcast over the others:  x̄ = y × z̄,  ȳ = z̄ × x."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    x_last, y_last = np.moveaxis(x, axisa, -1), np.moveaxis(y, axisb, -1)
+    sizes = (x_last.shape[-1], y_last.shape[-1])
+    if sizes == (3, 3):
+        z_bar_last = np.moveaxis(z_bar, axisc, -1)
+        x_bar = np.cross(y_last, z_bar_last)
+        y_bar = np.cross(z_bar_last, x_last)
+    elif sizes == (2, 2):
+        g = np.asarray(z_bar)[..., np.newaxis]
+        x_bar = g * np.stack([y_last[..., 1], -y_last[..., 0]], axis=-1)
+        y_bar = g * np.stack([-x_last[..., 1], x_last[..., 0]], axis=-1)
+    else:
+        raise NoDerivativeError(
+            f"overbar differentiates np.cross of two 3-vectors or two 2-vectors, not of a "
+            f"{sizes[0]}-vector and a {sizes[1]}-vector"
+        )
+    x_bar = np.moveaxis(unbroadcast(x_bar, x_last), -1, axisa)
+    y_bar = np.moveaxis(unbroadcast(y_bar, y_last), -1, axisb)
+    return x_bar, y_bar
+
+
+def einsum_bars(subscripts, y_bar, operands):
+    """Adjoints of every array of ``einsum(subscripts, *operands)``, or of the interleaved form
+    ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` (there ``subscripts`` is the first array): the
+    adjoint of ``subscripts`` (None for a string) and a tuple, one per operand (None for a
+    sublist)."""
+    if isinstance(subscripts, str):
+        arrays, inputs, output = list(operands), *_parse_einsum(subscripts, operands)
+        return None, tuple(_einsum_operand_bars(inputs, output, y_bar, arrays))
+    arrays, inputs, output = _parse_interleaved((subscripts, *operands))
+    bars = _einsum_operand_bars(inputs, output, y_bar, arrays)
+    # operands = sublist, array, sublist, ..., array, sublist[, output sublist]
+    rest = [None] * len(operands)
+    for position, bar in enumerate(bars[1:]):
+        rest[2 * position + 1] = bar
+    return bars[0], tuple(rest)
+
+
+def _einsum_operand_bars(inputs, output, y_bar, operands):
+    bars = []
+    for i, (labels, operand) in enumerate(zip(inputs, operands, strict=True)):
+        others = [(inputs[j], operands[j]) for j in range(len(operands)) if j != i]
+        available = set(output).union(*(set(s) for s, _ in others))
+        unique = "".join(dict.fromkeys(labels))
+        kept = "".join(c for c in unique if c in available)
+        spec = ",".join([output] + [s for s, _ in others]) + "->" + kept
+        partial = np.einsum(spec, y_bar, *[o for _, o in others])
+        shape = np.shape(operand)
+        label_sizes = dict(zip(labels, shape, strict=True))
+        sizes = dict(zip(kept, np.shape(partial), strict=True))
+        expanded = np.reshape(partial, [sizes.get(c, 1) for c in unique])
+        # A label of size 1 here that einsum broadcast against a larger one elsewhere is
+        # summed back; labels summed away in this operand alone come back by broadcasting.
+        widened = tuple(
+            k for k, c in enumerate(unique) if label_sizes[c] == 1 and sizes.get(c, 1) != 1
+        )
+        if widened:
+            expanded = expanded.sum(axis=widened, keepdims=True)
+        expanded = np.broadcast_to(expanded, [label_sizes[c] for c in unique])
+        if len(unique) == len(labels):
+            bars.append(expanded if expanded.shape == shape else np.broadcast_to(expanded, shape))
+            continue
+        # A label repeated in one operand reads its diagonal: the adjoint lies on it.
+        bar = np.zeros(shape, dtype=np.result_type(expanded, 1.0))
+        position = {c: k for k, c in enumerate(unique)}
+        grids = np.indices(expanded.shape, sparse=True)
+        bar[tuple(grids[position[c]] for c in labels)] = expanded
+        bars.append(bar)
+    return bars
+
+
+_LETTERS = string.ascii_uppercase + string.ascii_lowercase
+
+
+def _parse_einsum(subscripts, operands):
+    """Each operand's labels and the output's, an ellipsis written out as fresh letters."""
+    spec = subscripts.replace(" ", "")
+    inputs_text, arrow, output = spec.partition("->")
+    inputs = inputs_text.split(",")
+    if len(inputs) != len(operands):
+        raise OverbarError(f"einsum subscripts {subscripts!r} name {len(inputs)} operands")
+    fresh = [c for c in _LETTERS if c not in spec]
+    widest = 0
+    for labels, operand in zip(inputs, operands, strict=True):
+        if "..." in labels:
+            widest = max(widest, np.ndim(operand) - len(labels.replace("...", "")))
+    broadcast = "".join(fresh[:widest])
+    written = []
+    for labels, operand in zip(inputs, operands, strict=True):
+        if "..." in labels:
+            count = np.ndim(operand) - len(labels.replace("...", ""))
+            labels = labels.replace("...", broadcast[widest - count :])
+        written.append(labels)
+    if not arrow:
+        letters = inputs_text.replace(",", "").replace(".", "")
+        output = broadcast + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return written, output.replace("...", broadcast)
+
+
+def _parse_interleaved(arguments):
+    """``(a, [0, 1], b, [1, 2], [0, 2])``: the arrays, then labels as for a string subscript."""
+    arrays = list(arguments[0::2][: len(arguments) // 2])
+    sublists = list(arguments[1::2])
+    explicit = len(arguments) % 2 == 1
+    if explicit:
+        sublists.append(arguments[-1])
+
+    def text(sublist):
+        return "".join("..." if s is Ellipsis else _LETTERS[int(s)] for s in sublist)
+
+    inputs = ",".join(text(s) for s in sublists[: len(arrays)])
+    spec = inputs + ("->" + text(sublists[-1]) if explicit else "")
+    inputs, output = _parse_einsum(spec, arrays)
+    return arrays, inputs, output
+
+
+# ---------------------------------------------------------------------------------------------
+# Solves, inverses and determinants, stacked
+# ---------------------------------------------------------------------------------------------
+
+
+def solve_bars(x_bar, x, a, b):
+    """For x = solve(A, b) (stacks, a vector b broadcast over them):  b̄ = A⁻ᵀ x̄,  Ā = −b̄ xᵀ."""
+    a_t = np.swapaxes(a, -1, -2)
+    if np.ndim(b) == 1:
+        b_bar = np.linalg.solve(a_t, _as_column(x_bar))[..., 0]
+        a_bar = -_as_column(b_bar) * np.expand_dims(x, -2)
+    else:
+        b_bar = np.linalg.solve(a_t, x_bar)
+        a_bar = -(b_bar @ np.swapaxes(x, -1, -2))
+    return unbroadcast(a_bar, a), unbroadcast(b_bar, b)
+
+
+def matrix_power_bar(y_bar, a, n):
+    """For Y = Aⁿ:  Ā = Σₖ (Aᵀ)ᵏ Ȳ (Aᵀ)ⁿ⁻¹⁻ᵏ for n > 0; through B = A⁻¹ for n < 0; 0 for n = 0."""
+    if n == 0:
+        return np.zeros(np.shape(a), dtype=np.result_type(a, 1.0))
+    if n < 0:
+        inverse = np.linalg.inv(a)
+        inverse_bar = matrix_power_bar(y_bar, inverse, -n)
+        return -(inverse.mT @ inverse_bar @ inverse.mT)
+    transposed = np.swapaxes(a, -1, -2)
+    powers = [np.broadcast_to(np.eye(np.shape(a)[-1]), np.shape(a))]
+    for _ in range(n - 1):
+        powers.append(powers[-1] @ transposed)
+    return sum(powers[k] @ y_bar @ powers[n - 1 - k] for k in range(n))
+
+
+# ---------------------------------------------------------------------------------------------
+# Factorisations: symmetric ones read one triangle
+# ---------------------------------------------------------------------------------------------
+
+
+def fold_to_triangle(m, lower=True):
+    """A gradient M along symmetric directions, given to the triangle NumPy reads (the
+    symmetric matrix is tril(A) + tril(A, −1)ᵀ):  Ā = tril(M) + tril(Mᵀ, −1), or for the upper
+    triangle triu(M) + triu(Mᵀ, 1). On symmetric directions ⟨Ā, dA⟩ = ⟨M, dA⟩."""
+    if lower:
+        return np.tril(m) + np.tril(np.swapaxes(m, -1, -2), -1)
+    return np.triu(m) + np.triu(np.swapaxes(m, -1, -2), 1)
+
+
+def _reads_lower(uplo) -> bool:
+    if uplo not in ("L", "U", "l", "u"):
+        raise NoDerivativeError(f"UPLO must be 'L' or 'U', not {uplo!r}")
+    return uplo in ("L", "l")
+
+
+def cholesky_bar(factor_bar, factor, upper=False):
+    """For L = cholesky(A):  M = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹ (Φ: the lower triangle, diagonal halved),
+    folded onto the triangle NumPy reads (the lower one; the upper one for ``upper=True``,
+    where the result is Lᵀ)."""
+    if upper:
+        factor, factor_bar = np.swapaxes(factor, -1, -2), np.swapaxes(factor_bar, -1, -2)
+    l_t = np.swapaxes(factor, -1, -2)
+    product = l_t @ factor_bar
+    phi = np.tril(product) - 0.5 * product * np.eye(np.shape(factor)[-1])
+    left = np.linalg.solve(l_t, phi)  # L⁻ᵀ Φ
+    m = np.swapaxes(np.linalg.solve(l_t, np.swapaxes(left, -1, -2)), -1, -2)  # L⁻ᵀ Φ L⁻¹
+    return fold_to_triangle(m, lower=not upper)
+
+
+def _eigenvalue_gaps(w):
+    """gaps[..., i, j] = wⱼ − wᵢ."""
+    return w[..., np.newaxis, :] - w[..., :, np.newaxis]
+
+
+def _reads_repeated(gaps, off_diagonal, *vector_bars) -> bool:
+    """Whether a vector of a repeated value (a column of U, V) has a nonzero adjoint."""
+    repeated = np.any((gaps == 0) & off_diagonal, axis=-1)[..., np.newaxis, :]
+    return any(np.any((bar != 0) & repeated) for bar in vector_bars)
+
+
+def eigh_bar(w_bar, v_bar, w, v, uplo="L"):
+    """For (w, V) = eigh(A):  M = V (diag w̄ + F ∘ Vᵀ V̄) Vᵀ,  Fᵢⱼ = 1 / (wⱼ − wᵢ) (0 for i = j),
+    folded onto the triangle NumPy reads. Eigenvectors of a repeated eigenvalue are not unique
+    (they jump with the direction of a perturbation): where one of them has a nonzero adjoint,
+    this raises."""
+    lower = _reads_lower(uplo)
+    n = np.shape(w)[-1]
+    off_diagonal = ~np.eye(n, dtype=bool)
+    gaps = _eigenvalue_gaps(w)
+    projected = np.swapaxes(v, -1, -2) @ v_bar
+    if _reads_repeated(gaps, off_diagonal, v_bar):
+        raise NoDerivativeError(
+            "np.linalg.eigh: the result depends on the eigenvectors of a repeated eigenvalue, "
+            "which have no derivative (they are not unique)"
+        )
+    safe = np.where(off_diagonal & (gaps != 0), gaps, 1.0)
+    f = np.where(off_diagonal & (gaps != 0), 1.0 / safe, 0.0)
+    inner = np.eye(n) * w_bar[..., np.newaxis, :] + f * projected
+    m = v @ inner @ np.swapaxes(v, -1, -2)
+    return fold_to_triangle(m, lower)
+
+
+def eigvalsh_bar(w_bar, a, uplo="L"):
+    """For w = eigvalsh(A):  M = V diag(w̄) Vᵀ, folded onto the triangle NumPy reads. At a
+    repeated eigenvalue the sorted eigenvalues have a kink (as sort has at ties): unless w̄ is
+    equal across the repeated ones, this is the gradient for LAPACK's eigenvectors there."""
+    lower = _reads_lower(uplo)
+    _, v = np.linalg.eigh(a, UPLO=uplo)
+    m = (v * w_bar[..., np.newaxis, :]) @ np.swapaxes(v, -1, -2)
+    return fold_to_triangle(m, lower)
+
+
+def _refuse_hermitian(function: str, hermitian) -> None:
+    if hermitian:
+        raise NoDerivativeError(
+            f"overbar does not differentiate {function}(..., hermitian=True); "
+            "call it without hermitian"
+        )
+
+
+def singular_values_bar(s_bar, a, hermitian=False):
+    """For s = svd(A, compute_uv=False):  Ā = U diag(s̄) Vᵀ (the reduced factors). At a
+    repeated or zero singular value this is one subgradient, that of LAPACK's vectors."""
+    _refuse_hermitian("np.linalg.svd", hermitian)
+    u, _, vt = np.linalg.svd(a, full_matrices=False)
+    return (u * s_bar[..., np.newaxis, :]) @ vt
+
+
+def svd_bar(y_bar, y, a, hermitian=False):
+    """For (U, s, Vᵀ) = svd(A) (A m×n, k = min(m, n), distinct nonzero singular values where U
+    or V has an adjoint):
+
+        Ā = U [(F ∘ (UᵀŪ − ŪᵀU)) S + diag s̄ + S (F ∘ (VᵀV̄ − V̄ᵀV))] Vᵀ
+            + (I − UUᵀ) Ū S⁻¹ Vᵀ + U S⁻¹ V̄ᵀ (I − VVᵀ),   Fᵢⱼ = 1 / (sⱼ² − sᵢ²)
+
+    Of ``full_matrices=True`` with m ≠ n, the columns of U (rows of Vᵀ) past k are not unique:
+    they may have no adjoint."""
+    _refuse_hermitian("np.linalg.svd", hermitian)
+    if not isinstance(y, tuple):
+        raise NoDerivativeError(
+            "np.linalg.svd with compute_uv given as a variable: write compute_uv=False or leave "
+            "it out, so that overbar knows whether the result is a tuple"
+        )
+    u, s, vt = y
+    u_bar, s_bar, vt_bar = y_bar
+    k = np.shape(s)[-1]
+    extra = (u_bar[..., :, k:], vt_bar[..., k:, :])
+    if any(np.any(part != 0) for part in extra):
+        raise NoDerivativeError(
+            "np.linalg.svd(A) of a non-square A: the result depends on the columns of U (or rows "
+            "of Vᵀ) past min(m, n), which are not unique; use full_matrices=False"
+        )
+    u, u_bar = u[..., :, :k], u_bar[..., :, :k]
+    v, v_bar = np.swapaxes(vt[..., :k, :], -1, -2), np.swapaxes(vt_bar[..., :k, :], -1, -2)
+    m_rows, n_columns = np.shape(a)[-2:]
+    u_t, v_t = np.swapaxes(u, -1, -2), np.swapaxes(v, -1, -2)
+    eye = np.eye(k)
+    off_diagonal = ~np.eye(k, dtype=bool)
+    square_gaps = _eigenvalue_gaps(s * s)
+    u_term = u_t @ u_bar
+    u_term = u_term - np.swapaxes(u_term, -1, -2)
+    v_term = v_t @ v_bar
+    v_term = v_term - np.swapaxes(v_term, -1, -2)
+    if _reads_repeated(square_gaps, off_diagonal, u_bar, v_bar):
+        raise NoDerivativeError(
+            "np.linalg.svd: the result depends on the singular vectors of a repeated singular "
+            "value, which have no derivative (they are not unique)"
+        )
+    safe = np.where(off_diagonal & (square_gaps != 0), square_gaps, 1.0)
+    f = np.where(off_diagonal & (square_gaps != 0), 1.0 / safe, 0.0)
+    s_row = s[..., np.newaxis, :]  # X S scales the columns of X; S X its rows
+    s_column = s[..., :, np.newaxis]
+    inner = (f * u_term) * s_row + eye * s_bar[..., np.newaxis, :] + s_column * (f * v_term)
+    a_bar = u @ inner @ v_t
+    projects_u = m_rows > k and np.any(u_bar != 0)
+    projects_v = n_columns > k and np.any(v_bar != 0)
+    if (projects_u or projects_v) and np.any(s == 0):
+        raise NoDerivativeError(
+            "np.linalg.svd of a rank-deficient matrix: its singular vectors have no derivative"
+        )
+    if projects_u:
+        a_bar = a_bar + (u_bar - u @ (u_t @ u_bar)) / s_row @ v_t
+    if projects_v:
+        v_bar_t = np.swapaxes(v_bar, -1, -2)
+        a_bar = a_bar + (u / s_row) @ (v_bar_t - (v_bar_t @ v) @ v_t)
+    return a_bar
+
+
+def pinv_bar(x_bar, x, a, rcond=None, hermitian=False, rtol=None):
+    """For X = A⁺ of a full-rank A:  Ā = −Xᵀ X̄ Xᵀ + (I − A X) X̄ᵀ X Xᵀ + Xᵀ X X̄ᵀ (I − X A).
+    Where NumPy's cut-off drops a singular value, A⁺ jumps: that raises."""
+    _refuse_hermitian("np.linalg.pinv", hermitian)
+    singular_values = np.linalg.svd(a, compute_uv=False)
+    size = max(np.shape(a)[-2:])
+    tolerance = rcond if rcond is not None else rtol if rtol is not None else 1e-15
+    tolerance = np.maximum(tolerance, size * np.finfo(np.result_type(a, 1.0)).eps)
+    cutoff = np.asarray(tolerance)[..., np.newaxis] * np.max(singular_values, -1, keepdims=True)
+    if np.any(singular_values <= cutoff):
+        raise NoDerivativeError(
+            "np.linalg.pinv of a rank-deficient matrix: the pseudo-inverse is not continuous "
+            "there, so it has no derivative"
+        )
+    x_t, x_bar_t = np.swapaxes(x, -1, -2), np.swapaxes(x_bar, -1, -2)
+    first = -(x_t @ x_bar @ x_t)
+    left = x_bar_t @ x @ x_t
+    second = left - a @ (x @ left)
+    right = x_t @ x @ x_bar_t
+    third = right - (right @ x) @ a
+    return first + second + third
+
+
+def qr_bar(q_bar, r_bar, q, r, mode="reduced"):
+    """For (Q, R) = qr(A), A m×n with m ≥ n (reduced: Q m×n, R n×n):
+
+    M = R R̄ᵀ − Q̄ᵀ Q,   Ā = (Q̄ + Q copyltu(M)) R⁻ᵀ,   copyltu(M) = tril(M) + tril(M, −1)ᵀ
+    """
+    if mode not in ("reduced", "complete", "r"):
+        raise NoDerivativeError(f"overbar does not differentiate np.linalg.qr mode={mode!r}")
+    rows, columns = np.shape(q)[-2], np.shape(r)[-1]
+    if rows < columns:
+        raise NoDerivativeError(
+            "np.linalg.qr of a wide matrix (more columns than rows): R's last columns are not "
+            "determined by a triangular solve; overbar differentiates square and tall matrices"
+        )
+    if np.shape(q)[-1] != columns:  # mode="complete" of a tall matrix
+        raise NoDerivativeError(
+            "np.linalg.qr(A, mode='complete') of a tall A: Q's last columns are not unique; "
+            "use mode='reduced'"
+        )
+    m = r @ np.swapaxes(r_bar, -1, -2) - np.swapaxes(q_bar, -1, -2) @ q
+    copied = np.tril(m) + np.swapaxes(np.tril(m, -1), -1, -2)
+    b = q_bar + q @ copied
+    return np.swapaxes(np.linalg.solve(r, np.swapaxes(b, -1, -2)), -1, -2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Norms
+# ---------------------------------------------------------------------------------------------
+
+
+def _share_among_ties(scores, axis):
+    """1 / (number of winners) at the largest of ``scores`` along ``axis``, 0 elsewhere."""
+    winners = scores == np.max(scores, axis=axis, keepdims=True)
+    return winners / np.sum(winners, axis=axis, keepdims=True)
+
+
+def norm_bar(y_bar, y, x, ord=None, axis=None, keepdims=False):
+    """Adjoint of norm(x, ord, axis, keepdims), for every ord NumPy takes.
+
+    Vector norms:  2 (None): x̄ = ȳ x / y;  p: x̄ = ȳ sign(x) |x|ᵖ⁻¹ / yᵖ⁻¹;  1: x̄ = ȳ sign(x);
+    ±inf: x̄ = ȳ sign(x) at the largest (smallest) |xᵢ|, shared among ties;  0: x̄ = 0.
+    Matrix norms:  'fro' (None): X̄ = ȳ X / y;  'nuc': X̄ = ȳ U Vᵀ;  ±2: X̄ = ȳ u vᵀ for the
+    largest (smallest) singular value;  ±1 (±inf): X̄ = ȳ sign(X) in the columns (rows) of
+    largest (smallest) absolute sum, shared among ties.
+
+    At a kink the result is one subgradient, not a derivative: sign(0) = 0 for an element at 0
+    (1 and p-norms), the pair of singular vectors LAPACK gives first for a repeated extreme
+    singular value (±2), U Vᵀ of the reduced factors for a rank-deficient matrix ('nuc'); the
+    2-norm and Frobenius norm of zero are 0 / 0 (nan), as for ord=None.
+    """
+    x = np.asarray(x)
+    if axis is None:
+        axes = tuple(range(x.ndim))  # NumPy takes ord only of vectors and matrices here
+    else:
+        axes = tuple(int(a) % x.ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
+    if not keepdims:
+        y_bar = np.expand_dims(y_bar, axes) if axes else y_bar
+        y = np.expand_dims(y, axes) if axes else y
+    y_bar, y = np.asarray(y_bar), np.asarray(y)
+    if ord is None or ord == "fro" or (ord == 2 and len(axes) == 1):
+        return y_bar * x / y
+    if len(axes) == 1:
+        return y_bar * _vector_norm_bar(x, y, ord, axes[0])
+    moved = np.moveaxis(x, axes, (-2, -1))
+    unit = _matrix_norm_bar(moved, ord)
+    return y_bar * np.moveaxis(unit, (-2, -1), axes)
+
+
+def _vector_norm_bar(x, y, ord, axis):
+    if ord == np.inf or ord == -np.inf:
+        magnitude = np.abs(x) if ord == np.inf else -np.abs(x)
+        return np.sign(x) * _share_among_ties(magnitude, axis)
+    if ord == 0:
+        return np.zeros(x.shape)
+    if ord == 1:
+        return np.sign(x)
+    return np.sign(x) * (np.abs(x) / y) ** (ord - 1)
+
+
+def _matrix_norm_bar(x, ord):
+    """The gradient of a matrix norm of the last two axes, for ȳ = 1."""
+    if ord == "nuc":
+        u, _, vt = np.linalg.svd(x, full_matrices=False)
+        return u @ vt
+    if ord in (2, -2):
+        u, _, vt = np.linalg.svd(x, full_matrices=False)
+        k = 0 if ord == 2 else -1
+        return u[..., :, k, np.newaxis] * vt[..., np.newaxis, k, :]
+    if ord in (1, -1):
+        sums = np.sum(np.abs(x), axis=-2, keepdims=True)  # a column's
+        return np.sign(x) * _share_among_ties(sums if ord == 1 else -sums, -1)
+    if ord in (np.inf, -np.inf):
+        sums = np.sum(np.abs(x), axis=-1, keepdims=True)  # a row's
+        return np.sign(x) * _share_among_ties(sums if ord == np.inf else -sums, -2)
+    raise NoDerivativeError(f"np.linalg.norm of a matrix with ord={ord!r}")

@@ -1,0 +1,392 @@
+"""The linear-algebra rules (``overbar/runtime/rules_linalg.py``) against central differences.
+
+As in ``test_rules.py``: each sample is an expression in a few inputs; the test differentiates
+``sum(expression * u)`` and checks each input's gradient with the dot-product test along a
+random direction, for the adjoint specialised on the sample's shapes and the general one.
+Matrices are well conditioned (``wc``), symmetric positive definite (``spd``) or symmetric with
+well-separated eigenvalues (``sym``); shapes include stacks of matrices. The symmetric
+factorisations read one triangle, so random directions (which move the other one too) check
+that their gradient is that of what NumPy computes; ``test_symmetric_directions`` checks the
+symmetric directions as well.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+import overbar
+from overbar.errors import NoDerivativeError, OverbarError
+from overbar.primitives import Method, describe
+from overbar.runtime.registry import RULES
+from tests.support import define, directional_check
+
+
+@dataclass(frozen=True)
+class Value:
+    """An input: ``kind`` (any, pos, wc, spd, sym) of the given shape (() is a Python float)."""
+
+    kind: str
+    shape: tuple = ()
+
+
+def any_(*shape):
+    return Value("any", shape)
+
+
+def pos(*shape):
+    return Value("pos", shape)
+
+
+def wc(*shape):
+    return Value("wc", shape)
+
+
+def spd(*shape):
+    return Value("spd", shape)
+
+
+def sym(*shape):
+    return Value("sym", shape)
+
+
+def make_value(spec: Value, rng: np.random.Generator):
+    shape = spec.shape
+    if spec.kind == "any":
+        value = rng.uniform(-1.0, 1.0, size=shape)
+        return float(value) if shape == () else value
+    if spec.kind == "pos":
+        return rng.uniform(0.5, 2.0, size=shape)
+    n = shape[-1]
+    noise = rng.standard_normal(shape)
+    if spec.kind == "wc":  # square or not: a dominant identity block keeps it far from rank loss
+        return np.eye(shape[-2], n) * 2.0 + 0.3 * noise
+    if spec.kind == "spd":
+        return noise @ np.swapaxes(noise, -1, -2) / n + np.eye(n)
+    # symmetric, eigenvalues 1, 2, ..., n: gaps of 1
+    basis = np.linalg.qr(noise)[0]
+    return (basis * np.arange(1.0, n + 1)[..., None, :]) @ np.swapaxes(basis, -1, -2)
+
+
+@dataclass(frozen=True)
+class Sample:
+    primal: object
+    expression: str
+    inputs: dict
+
+    def __str__(self) -> str:
+        shapes = ",".join(f"{k}{v.kind}{v.shape}" for k, v in self.inputs.items())
+        return f"{describe(self.primal)}|{self.expression}|{shapes.replace(' ', '')}"
+
+
+def S(primal, expression, **inputs):
+    return Sample(primal, expression, inputs)
+
+
+NORM_ORDS_VECTOR = ["1", "2", "3", "0.5", "-1.5", "np.inf", "-np.inf"]
+NORM_ORDS_MATRIX = ["1", "-1", "2", "-2", "np.inf", "-np.inf", "'fro'", "'nuc'"]
+
+SAMPLES = [
+    # products
+    S(np.dot, "np.dot(a, b)", a=any_(2, 3), b=any_(3, 4)),
+    S(np.dot, "np.dot(a, b)", a=any_(3), b=any_(3)),
+    S(np.dot, "np.dot(a, b)", a=any_(), b=any_(2, 2)),
+    S(np.dot, "np.dot(a, b)", a=any_(2, 2, 3), b=any_(3)),
+    S(np.dot, "np.dot(a, b)", a=any_(2, 2, 3), b=any_(3, 4)),
+    S(np.dot, "np.dot(a, b)", a=any_(2, 3), b=any_(2, 3, 4)),
+    S(np.dot, "np.dot(a, b)", a=any_(2, 1, 3), b=any_(5, 3, 2)),
+    S(Method("dot"), "a.dot(b)", a=any_(2, 2, 3), b=any_(3, 2)),
+    S(np.inner, "np.inner(a, b)", a=any_(2, 3), b=any_(4, 3)),
+    S(np.outer, "np.outer(a, b)", a=any_(2, 2), b=any_(3)),
+    S(np.vdot, "np.vdot(a, b)", a=any_(3), b=any_(3)),
+    S(np.vdot, "np.vdot(a, b)", a=any_(2, 3), b=any_(3, 2)),
+    S(np.tensordot, "np.tensordot(a, b)", a=any_(2, 3, 4), b=any_(3, 4, 2)),
+    S(np.tensordot, "np.tensordot(a, b, 1)", a=any_(2, 3), b=any_(3, 4)),
+    S(np.tensordot, "np.tensordot(a, b, axes=0)", a=any_(2), b=any_(3)),
+    S(np.tensordot, "np.tensordot(a, b, axes=([0, 2], [2, 1]))", a=any_(2, 3, 4), b=any_(3, 4, 2)),
+    S(np.tensordot, "np.tensordot(a, b, axes=(1, 0))", a=any_(2, 3), b=any_(3, 2)),
+    S(np.tensordot, "np.tensordot(a, b, axes=([-1], [0]))", a=any_(2, 3), b=any_(3)),
+    S(np.kron, "np.kron(a, b)", a=any_(2), b=any_(3)),
+    S(np.kron, "np.kron(a, b)", a=any_(2, 3), b=any_(2, 2)),
+    S(np.kron, "np.kron(a, b)", a=any_(2), b=any_(3, 2)),
+    S(np.kron, "np.kron(a, b)", a=any_(), b=any_(3)),
+    S(np.linalg.multi_dot, "np.linalg.multi_dot([a, b])", a=any_(2, 3), b=any_(3, 4)),
+    S(np.linalg.multi_dot, "np.linalg.multi_dot([a, b, c])", a=any_(3), b=any_(3, 4), c=any_(4)),
+    S(
+        np.linalg.multi_dot,
+        "np.linalg.multi_dot([a, b, c, a.T])",
+        a=any_(2, 3),
+        b=any_(3, 4),
+        c=any_(4, 3),
+    ),
+    S(np.cross, "np.cross(a, b)", a=any_(3), b=any_(3)),
+    S(np.cross, "np.cross(a, b)", a=any_(4, 3), b=any_(3)),
+    S(np.cross, "np.cross(a, b, axis=0)", a=any_(3, 2), b=any_(3, 1)),
+    S(np.cross, "np.cross(a, b, axisa=0, axisb=1, axisc=0)", a=any_(3, 2), b=any_(2, 3)),
+    S(np.einsum, "np.einsum('ii->i', a)", a=any_(3, 3)),
+    S(np.einsum, "np.einsum('ii', a)", a=any_(3, 3)),
+    S(np.einsum, "np.einsum('iij,j->i', a, b)", a=any_(2, 2, 3), b=any_(3)),
+    S(np.einsum, "np.einsum('...ij,...jk->...ik', a, b)", a=any_(2, 2, 3), b=any_(3, 4)),
+    S(np.einsum, "np.einsum('...ij,...jk', a, b)", a=any_(5, 2, 3), b=any_(1, 3, 2)),
+    S(np.einsum, "np.einsum('i...->...', a)", a=any_(3, 2, 2)),
+    S(np.einsum, "np.einsum(a, [0, 1], b, [1, 2], [0, 2])", a=any_(2, 3), b=any_(3, 4)),
+    S(np.einsum, "np.einsum(a, [0, 1], b, [1, 2])", a=any_(2, 3), b=any_(3, 4)),
+    S(np.einsum, "np.einsum(a, [Ellipsis, 0], b, [0])", a=any_(2, 3), b=any_(3)),
+    S(np.einsum, "np.einsum('ij,jk->ik', a, b, optimize=True)", a=any_(2, 3), b=any_(3, 4)),
+    S(np.trace, "np.trace(a)", a=any_(3, 3)),
+    S(Method("trace"), "a.trace(1)", a=any_(2, 3, 4)),
+    S(np.linalg.matrix_power, "np.linalg.matrix_power(a, 3)", a=any_(3, 3)),
+    S(np.linalg.matrix_power, "np.linalg.matrix_power(a, 1)", a=any_(2, 2)),
+    S(np.linalg.matrix_power, "np.linalg.matrix_power(a, 0)", a=any_(2, 2)),
+    S(np.linalg.matrix_power, "np.linalg.matrix_power(a, -2)", a=wc(3, 3)),
+    S(np.linalg.matrix_power, "np.linalg.matrix_power(a, 2)", a=any_(2, 3, 3)),
+    # inverses, solves, determinants, stacked too
+    S(np.linalg.inv, "np.linalg.inv(a)", a=wc(3, 3)),
+    S(np.linalg.inv, "np.linalg.inv(a)", a=wc(4, 2, 2)),
+    S(np.linalg.solve, "np.linalg.solve(a, b)", a=wc(3, 3), b=any_(3)),
+    S(np.linalg.solve, "np.linalg.solve(a, b)", a=wc(3, 3), b=any_(3, 2)),
+    S(np.linalg.solve, "np.linalg.solve(a, b)", a=wc(4, 3, 3), b=any_(3)),
+    S(np.linalg.solve, "np.linalg.solve(a, b)", a=wc(4, 3, 3), b=any_(4, 3, 2)),
+    S(np.linalg.solve, "np.linalg.solve(a, b)", a=wc(3, 3), b=any_(4, 3, 2)),
+    S(np.linalg.solve, "np.linalg.solve(a, b)", a=wc(2, 1, 3, 3), b=any_(4, 3, 1)),
+    S(np.linalg.det, "np.linalg.det(a)", a=wc(3, 3)),
+    S(np.linalg.det, "np.linalg.det(a)", a=wc(4, 2, 2)),
+    S(np.linalg.slogdet, "np.linalg.slogdet(a)[1]", a=wc(3, 3)),
+    S(np.linalg.slogdet, "np.linalg.slogdet(a)[1]", a=wc(2, 3, 3)),
+    S(np.linalg.slogdet, "np.linalg.slogdet(-a)[1]", a=spd(3, 3)),
+    S(np.linalg.pinv, "np.linalg.pinv(a)", a=wc(3, 3)),
+    S(np.linalg.pinv, "np.linalg.pinv(a)", a=wc(4, 2)),
+    S(np.linalg.pinv, "np.linalg.pinv(a)", a=wc(2, 4)),
+    S(np.linalg.pinv, "np.linalg.pinv(a)", a=wc(3, 4, 2)),
+    # factorisations
+    S(np.linalg.cholesky, "np.linalg.cholesky(a)", a=spd(3, 3)),
+    S(np.linalg.cholesky, "np.linalg.cholesky(a)", a=spd(2, 3, 3)),
+    S(np.linalg.cholesky, "np.linalg.cholesky(a, upper=True)", a=spd(3, 3)),
+    S(np.linalg.eigvalsh, "np.linalg.eigvalsh(a)", a=sym(3, 3)),
+    S(np.linalg.eigvalsh, "np.linalg.eigvalsh(a, 'U')", a=sym(2, 3, 3)),
+    S(np.linalg.eigh, "np.linalg.eigh(a)[0]", a=sym(3, 3)),
+    S(np.linalg.eigh, "np.linalg.eigh(a)[1] ** 2", a=sym(3, 3)),
+    S(np.linalg.eigh, "np.linalg.eigh(a, UPLO='U')[1] ** 2", a=sym(4, 4)),
+    S(np.linalg.eigh, "np.linalg.eigh(a)[1] ** 2", a=sym(2, 3, 3)),
+    S(np.linalg.svd, "np.linalg.svd(a, compute_uv=False)", a=wc(3, 3)),
+    S(np.linalg.svd, "np.linalg.svd(a, compute_uv=False)", a=wc(2, 4, 3)),
+    S(np.linalg.svd, "np.linalg.svd(a, False, False)", a=wc(2, 3)),
+    S(np.linalg.svd, "np.linalg.svd(a)[1]", a=wc(3, 2)),
+    S(np.linalg.svd, "np.linalg.svd(a)[0] ** 2", a=wc(3, 3)),
+    S(np.linalg.svd, "np.linalg.svd(a, full_matrices=False)[0] ** 2", a=wc(4, 3)),
+    S(np.linalg.svd, "np.linalg.svd(a, full_matrices=False)[2] ** 2", a=wc(4, 3)),
+    S(np.linalg.svd, "np.linalg.svd(a, full_matrices=False)[0] ** 2", a=wc(3, 4)),
+    S(np.linalg.svd, "np.linalg.svd(a, full_matrices=False)[2] ** 2", a=wc(3, 4)),
+    S(np.linalg.svd, "np.linalg.svd(a, full_matrices=False)[2] ** 2", a=wc(2, 4, 3)),
+    S(np.linalg.qr, "np.linalg.qr(a)[0]", a=wc(3, 3)),
+    S(np.linalg.qr, "np.linalg.qr(a)[1]", a=wc(4, 3)),
+    S(np.linalg.qr, "np.linalg.qr(a)[0]", a=wc(5, 3)),
+    S(np.linalg.qr, "np.linalg.qr(a)[0]", a=wc(2, 4, 3)),
+    S(np.linalg.qr, "np.linalg.qr(a, mode='r')", a=wc(4, 3)),
+    S(np.linalg.qr, "np.linalg.qr(a, 'complete')[1]", a=wc(3, 3)),
+    # norms: every ord, axis and keepdims
+    S(np.linalg.norm, "np.linalg.norm(a)", a=any_(2, 2, 3)),
+    S(np.linalg.norm, "np.linalg.norm(a, axis=(0, 2))", a=any_(2, 2, 3)),
+    *[S(np.linalg.norm, f"np.linalg.norm(a, {o})", a=any_(5)) for o in NORM_ORDS_VECTOR],
+    *[
+        S(np.linalg.norm, f"np.linalg.norm(a, ord={o}, axis=-1, keepdims=True)", a=any_(2, 4))
+        for o in NORM_ORDS_VECTOR
+    ],
+    S(np.linalg.norm, "np.linalg.norm(a, 0)", a=any_(4)),
+    *[S(np.linalg.norm, f"np.linalg.norm(a, {o})", a=any_(3, 4)) for o in NORM_ORDS_MATRIX],
+    *[
+        S(np.linalg.norm, f"np.linalg.norm(a, {o}, (2, 0))", a=any_(3, 2, 4))
+        for o in NORM_ORDS_MATRIX
+    ],
+    S(np.linalg.norm, "np.linalg.norm(a, 'nuc', (1, 2), True)", a=any_(2, 3, 3)),
+]
+
+
+def _run(sample: Sample):
+    rng = np.random.default_rng(zlib.crc32(str(sample).encode()))
+    names = list(sample.inputs)
+    args = [make_value(sample.inputs[n], rng) for n in names]
+    probe = define(f"def probe({', '.join(names)}):\n    return {sample.expression}\n", "probe")
+    cotangent = rng.standard_normal(np.shape(probe(*args)))
+    f = define(
+        f"def f({', '.join([*names, 'u'])}):\n    return np.sum(({sample.expression}) * u)\n"
+    )
+    return names, args, cotangent, f
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=str)
+def test_rule_against_finite_differences(sample):
+    names, args, cotangent, f = _run(sample)
+    wrt = tuple(range(len(names)))
+    gradient_function = overbar.grad(f, wrt=wrt)
+    gradients = gradient_function(*args, cotangent)  # specialised on these shapes
+    general = gradient_function.stages.emitted.function(*args, cotangent)
+    general = (general,) if len(wrt) == 1 else general
+    for name, arg, gradient, other in zip(names, args, gradients, general, strict=True):
+        assert np.shape(gradient) == np.shape(arg), name
+        assert np.shape(other) == np.shape(arg), name
+        np.testing.assert_allclose(gradient, other, rtol=1e-10, atol=1e-12, err_msg=name)
+    for seed in range(2):
+        checks = directional_check(f, [*args, cotangent], wrt, gradients, seed=seed)
+        for index, analytic, numeric in checks:
+            assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-7), names[index]
+
+
+def test_every_linear_algebra_rule_has_samples():
+    sampled = {sample.primal for sample in SAMPLES}
+    rules = [rule for entries in RULES.rules.values() for rule in entries]
+    mine = [r for r in rules if r.function.__module__ == "overbar.runtime.rules_linalg"]
+    missing = sorted({describe(r.primal) for r in mine if r.primal not in sampled})
+    assert not missing, f"rules without sample inputs: {missing}"
+
+
+def _symmetric_direction_check(f, a, gradient, rng):
+    """<Ā, D> against the central difference of f along a random symmetric D."""
+    direction = rng.standard_normal(a.shape)
+    direction = direction + np.swapaxes(direction, -1, -2)
+    eps = 1e-6
+    numeric = (f(a + eps * direction) - f(a - eps * direction)) / (2 * eps)
+    assert np.sum(gradient * direction) == pytest.approx(numeric, rel=1e-6, abs=1e-8)
+
+
+SYMMETRIC = {
+    "cholesky": "np.sum(np.linalg.cholesky(a) * u)",
+    "cholesky upper": "np.sum(np.linalg.cholesky(a, upper=True) * u)",
+    "eigvalsh": "np.sum(np.linalg.eigvalsh(a) * u[0])",
+    "eigh values": "np.sum(np.linalg.eigh(a)[0] * u[0])",
+    "eigh vectors": "np.sum(np.linalg.eigh(a, 'U')[1] ** 2 * u)",
+}
+
+
+@pytest.mark.parametrize("name", list(SYMMETRIC))
+def test_symmetric_directions(name):
+    """Along symmetric directions the one-triangle gradient gives the derivative of the
+    symmetric-matrix function; the part of Ā off the triangle read is zero."""
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    a = make_value(spd(4, 4), rng) + np.diag([0.0, 1.0, 2.0, 3.0])  # apart eigenvalues
+    u = rng.standard_normal((4, 4))
+    f = define(f"def f(a, u):\n    return {SYMMETRIC[name]}\n")
+    gradient = overbar.grad(f)(a, u)
+    _symmetric_direction_check(lambda x: f(x, u), a, gradient, rng)
+    unread = (
+        np.triu(gradient, 1)
+        if "upper" not in name and "'U'" not in SYMMETRIC[name]
+        else (np.tril(gradient, -1))
+    )
+    assert not unread.any()
+
+
+def test_larger_matrices_pass_the_dot_product_test():
+    """8×8 and 12×5 inputs, through a chain of the rules (the guard is on in the tests, too)."""
+    f = define(
+        "def f(a, b, s):\n"
+        "    x = np.linalg.solve(a, b)\n"
+        "    w, v = np.linalg.eigh(s + s.T)\n"
+        "    l = np.linalg.cholesky(s @ s.T + np.eye(8))\n"
+        "    q, r = np.linalg.qr(b)\n"
+        "    return np.sum(x * x) + np.sum(w * w) + np.trace(l)"
+        " + np.linalg.slogdet(a)[1] + np.sum(q[:, 0] * r[0, 0]) + np.linalg.norm(a, 'nuc')\n"
+    )
+    rng = np.random.default_rng(3)
+    a = np.eye(8) * 3.0 + 0.3 * rng.standard_normal((8, 8))
+    b = np.eye(8, 5) * 2.0 + 0.3 * rng.standard_normal((8, 5))
+    s = rng.standard_normal((8, 8))
+    overbar.check_grad(f, [a, b, s], wrt=(0, 1, 2))
+
+
+UNPACKING = {
+    "slogdet": ("sign, logdet = np.linalg.slogdet(a)", "sign * logdet"),
+    "eigh": ("w, v = np.linalg.eigh(a @ a.T)", "np.sum(w) + np.sum(v[:, 0] ** 2 * w[0])"),
+    "svd": ("u, s, vt = np.linalg.svd(a, full_matrices=False)", "np.sum(u**2 @ s) + vt[0, 0]**2"),
+    "svd square": ("u, s, vt = np.linalg.svd(a)", "np.sum((u * s) @ vt)"),
+    "qr": ("q, r = np.linalg.qr(a)", "np.sum(q * q[0]) + np.sum(r)"),
+    "qr indexed": ("parts = np.linalg.qr(a)", "np.sum(parts[1])"),
+}
+
+
+@pytest.mark.parametrize("name", list(UNPACKING))
+def test_tuple_results_unpacked(name):
+    """`sign, logdet = np.linalg.slogdet(A)` and the like: the tuple's adjoint reaches the rule
+    with zeros for the parts no line reads."""
+    line, result = UNPACKING[name]
+    f = define(f"def f(a):\n    {line}\n    return {result}\n")
+    a = np.eye(4) * 2.0 + 0.3 * np.random.default_rng(0).standard_normal((4, 4))
+    overbar.check_grad(f, [a])
+
+
+REFUSED = {
+    "repeated eigenvalue": ("np.sum(np.linalg.eigh(a)[1] ** 3)", np.eye(3)),
+    "repeated singular value": ("np.sum(np.linalg.svd(a)[0] ** 3)", np.eye(3)),
+    "rank-deficient pinv": ("np.sum(np.linalg.pinv(a))", np.ones((3, 2))),
+    "wide qr": ("np.sum(np.linalg.qr(a)[0])", np.eye(2, 3) + 0.1),
+    "tall complete qr": ("np.sum(np.linalg.qr(a, 'complete')[0])", np.eye(3, 2) + 0.1),
+    "full svd of a tall matrix": ("np.sum(np.linalg.svd(a)[0])", np.eye(3, 2) + 0.1),
+    "hermitian svd": ("np.sum(np.linalg.svd(a, hermitian=True)[1])", np.eye(2) * 2.0),
+    "hermitian pinv": ("np.sum(np.linalg.pinv(a, hermitian=True))", np.eye(2) * 2.0),
+    "cross of a 2- and a 3-vector": ("np.sum(np.cross(a[0, :2], a[0]))", np.eye(3) + 0.1),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors are deprecated")
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_no_derivative_is_refused(name):
+    expression, a = REFUSED[name]
+    f = define(f"def f(a):\n    return {expression}\n")
+    with pytest.raises(OverbarError):
+        overbar.grad(f, check=False)(a)
+
+
+def test_repeated_eigenvalues_are_fine_for_the_eigenvalues():
+    """Only eigenvectors of a repeated eigenvalue lack a derivative; the eigenvalues' sum is
+    smooth (its gradient is I, on the lower triangle)."""
+    f = define("def f(a):\n    return np.sum(np.linalg.eigh(a)[0])\n")
+    np.testing.assert_allclose(overbar.grad(f)(np.eye(3)), np.eye(3), atol=1e-12)
+
+
+def test_a_repeated_eigenvalue_names_the_problem():
+    f = define("def f(a):\n    return np.sum(np.linalg.eigh(a)[1] ** 3)\n")
+    with pytest.raises(NoDerivativeError, match="repeated eigenvalue"):
+        overbar.grad(f, check=False)(np.eye(3))
+
+
+NORM_TIES = {
+    # (expression, input, gradient): ties share the adjoint evenly
+    "inf, two largest": ("np.linalg.norm(a, np.inf)", [1.0, -2.0, 2.0], [0.0, -0.5, 0.5]),
+    "-inf, two smallest": ("np.linalg.norm(a, -np.inf)", [1.0, -1.0, 2.0], [0.5, -0.5, 0.0]),
+    "1 of a matrix, two columns": (
+        "np.linalg.norm(a, 1)",
+        [[1.0, -1.0, 0.5], [1.0, 1.0, 0.5]],
+        [[0.5, -0.5, 0.0], [0.5, 0.5, 0.0]],
+    ),
+    "inf of a matrix, two rows": (
+        "np.linalg.norm(a, np.inf)",
+        [[1.0, -2.0], [2.0, 0.0], [-1.0, 2.0]],
+        [[0.5, -0.5], [0.0, 0.0], [-0.5, 0.5]],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(NORM_TIES))
+def test_norm_ties_share_the_adjoint(name):
+    expression, value, expected = NORM_TIES[name]
+    f = define(f"def f(a):\n    return {expression}\n")
+    gradient = overbar.grad(f, check=False)(np.array(value))
+    np.testing.assert_allclose(gradient, expected)
+
+
+def test_compute_uv_as_a_variable_is_refused():
+    f = define("def f(a, flag):\n    return np.sum(np.linalg.svd(a, compute_uv=flag))\n")
+    with pytest.raises(OverbarError):
+        overbar.grad(f, check=False)(np.eye(2) * 2.0, False)
+
+
+@pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors are deprecated")
+def test_cross_of_two_vectors_in_the_plane():
+    """np.cross of 2-vectors (deprecated by NumPy 2) gives the z component a₀b₁ − a₁b₀."""
+    f = define("def f(a, b):\n    return np.sum(np.cross(a, b) * np.arange(1.0, 4.0))\n")
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((3, 2)), rng.standard_normal(2)
+    overbar.check_grad(f, [a, b], wrt=(0, 1))
