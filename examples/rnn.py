@@ -25,6 +25,12 @@ def loss(W, U, b, V, xs, targets):
 loss_grad = overbar.grad(loss, wrt=("W", "U", "b", "V"))
 
 
+def specialised_source():
+    """The adjoint the training below runs: compiled for its arguments' shapes."""
+    xs, targets = make_sequence()
+    return loss_grad.source_for(*init(), xs, targets)
+
+
 def make_sequence(steps=40, seed=0):
     """A sine wave with a little noise; the target at t is the input at t + 1."""
     rng = np.random.default_rng(seed)
@@ -59,6 +65,6 @@ def train(steps=300, learning_rate=0.1, report_every=50):
 
 
 if __name__ == "__main__":
-    print("Generated adjoint of loss:\n")
-    print(loss_grad.source)
+    print("Generated adjoint of loss, for the shapes of this task:\n")
+    print(specialised_source())
     train()

@@ -114,6 +114,23 @@ def test_rnn_generated_code_matches_golden(rnn):
     check_golden("rnn_loss_grad", rnn.loss_grad.source)
 
 
+def test_rnn_specialised_code_matches_golden(rnn):
+    check_golden("rnn_loss_grad_specialised", rnn.specialised_source())
+
+
+def test_rnn_specialised_code_reads_like_backpropagation_through_time(rnn):
+    source = rnn.specialised_source()
+    for general in ("shape_of", "unbroadcast", "matmul_left_bar", "np.outer", "seed("):
+        assert general not in source, general
+    reverse = source.split("for _ in range(trips):")[1]
+    assert not any(  # no copies: tmp = name, name = tmp
+        line.strip().split(" = ")[1].isidentifier()
+        for line in reverse.splitlines()
+        if " = " in line and "stack.pop()" not in line and "_rows" not in line
+    ), reverse
+    assert "W_bar = W_bar + sum_of_outers(" in source  # one product after the loop
+
+
 def test_rnn_gradient_against_finite_differences(rnn):
     xs, targets = rnn.make_sequence(steps=6)
     params = rnn.init(hidden=3)
