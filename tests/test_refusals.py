@@ -515,3 +515,20 @@ def test_a_gradient_of_a_gradient_is_refused_at_construction():
     f = define("def f(x):\n    return np.sum(x * x)\n")
     with pytest.raises(OverbarError, match="higher-order"):
         overbar.grad(overbar.grad(f))
+
+
+def test_a_rule_that_takes_a_differentiated_argument_by_keyword_only_is_refused():
+    # a user rule's keyword-only parameter gets no gradient: found by a colleague, where the
+    # gradient for `factor` came back 0 instead of 3 with the guard off
+    def scale(x, *, factor=1.0):
+        return x * factor
+
+    @overbar.adjoint(scale)
+    def scale_adjoint(y, x, *, factor=1.0, y_bar):
+        return y_bar * factor
+
+    namespace = {"scale": scale}
+    f = define("def f(x, k):\n    return np.sum(scale(x, factor=k))\n", namespace=namespace)
+    with pytest.raises(overbar.MissingRuleError, match="keyword-only parameter"):
+        overbar.grad(f, wrt=(0, 1), check=False)(np.ones(3), 3.0)
+    assert overbar.grad(f, wrt=0, check=False)(np.ones(3), 3.0).tolist() == [3.0, 3.0, 3.0]

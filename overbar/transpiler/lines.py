@@ -193,6 +193,17 @@ class LineAdjoints:
                     self.state.parsed.location(application.node),
                 )
             self.state.accumulate(argument, entry)
+        for parameter in _keyword_only(template):  # a rule returns no gradient for these
+            argument = bound.get(parameter)
+            if argument is not None and self.state.activity.is_active(argument):
+                raise MissingRuleError(
+                    f"the adjoint rule for {application.description} "
+                    f"({template.rule.function.__qualname__}) takes {parameter} as a keyword-only "
+                    f"parameter, so it gives it no gradient, but it depends on "
+                    f"{', '.join(self.state.activity.wrt)} here; make {parameter} a positional "
+                    "parameter of the rule and return its adjoint",
+                    self.state.parsed.location(application.node),
+                )
 
     def inline(
         self,
@@ -390,6 +401,16 @@ def _axis(axes: tuple[int, ...]) -> ast.expr:
     if len(axes) == 1:
         return ast.Constant(axes[0])
     return ast.Tuple(elts=[ast.Constant(a) for a in axes], ctx=ast.Load())
+
+
+def _keyword_only(template: Template) -> list[str]:
+    """The rule's keyword-only parameters other than its output's adjoint."""
+    parameters = inspect.signature(template.rule.function).parameters.values()
+    return [
+        p.name
+        for p in parameters
+        if p.kind is p.KEYWORD_ONLY and p.name not in (template.output_bar, template.output)
+    ]
 
 
 def _operands_shaped_like_output(application: Application) -> list[ast.expr]:
