@@ -13,7 +13,9 @@ from overbar.primitives import Method
 from overbar.runtime import (
     helpers,
     rules,  # noqa: F401  (importing it registers the built-in table)
+    rules_arrays,  # noqa: F401
     shapes,
+    shapes_arrays,  # noqa: F401  (the shapes of the lists and tuples its functions return)
 )
 from overbar.runtime.interface import Runtime
 from overbar.runtime.registry import (
@@ -41,6 +43,9 @@ COPYING_FUNCTIONS = frozenset(
     | {np.linalg.inv, np.linalg.solve, np.linalg.det, np.argmax, np.argmin, np.allclose}
     | {np.isnan, np.isfinite, np.any, np.all, np.count_nonzero, np.shape, np.ndim, np.size}
     | {len, float, int, abs, sum, print, round}
+    | {np.hstack, np.vstack, np.row_stack, np.dstack, np.column_stack, np.append, np.take}
+    | {np.take_along_axis, np.tile, np.repeat, np.roll, np.pad, np.diagflat, np.partition}
+    | {np.gradient}
 )
 
 NUMPY = Runtime(

@@ -1,0 +1,204 @@
+"""The rules of ``rules_arrays.py`` (stacking, splitting, rearranging), against central
+finite differences, in the manner of ``test_rules.py``: each sample differentiates
+``sum(expression * u)`` for a fixed random cotangent ``u`` with respect to every input, and
+compares the specialised adjoint with the general one and each gradient with the directional
+difference. Then the conventions (ties of partition), and the calls the rules refuse.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+import overbar
+from overbar.errors import OverbarError
+from overbar.primitives import Method, describe
+from overbar.runtime.registry import RULES
+from tests.support import define, directional_check
+from tests.test_rules import S, U, any_, pos
+
+
+def distinct(*shape):
+    """Values far apart from each other (no ties for partition): a shuffled grid with noise."""
+    return ("distinct", shape)
+
+
+SAMPLES = [
+    # stacking
+    S(np.hstack, "np.hstack([a, b])", a=any_(2), b=any_(3)),
+    S(np.hstack, "np.hstack((a, b, a))", a=any_(2, 2), b=any_(2, 3)),
+    S(np.hstack, "np.hstack([a, b])", a=any_(), b=any_(3)),
+    S(np.hstack, "np.hstack([a, 2.0 * a])", a=any_(2, 1, 3)),
+    S(np.vstack, "np.vstack([a, b])", a=any_(3), b=any_(2, 3)),
+    S(np.vstack, "np.vstack((a, b))", a=any_(), b=any_(1)),
+    S(np.vstack, "np.vstack([a, b, a])", a=any_(2, 2, 2), b=any_(1, 2, 2)),
+    S(np.row_stack, "np.row_stack([a, b])", a=any_(3), b=any_(3)),
+    S(np.dstack, "np.dstack([a, b])", a=any_(3), b=any_(3)),
+    S(np.dstack, "np.dstack([a, b])", a=any_(2, 3), b=any_(2, 3, 2)),
+    S(np.dstack, "np.dstack([a, b])", a=any_(), b=any_()),
+    S(np.column_stack, "np.column_stack([a, b])", a=any_(3), b=any_(3, 2)),
+    S(np.column_stack, "np.column_stack((a, b))", a=any_(4), b=any_(4)),
+    S(np.append, "np.append(a, b)", a=any_(2, 2), b=any_(3)),
+    S(np.append, "np.append(a, b)", a=any_(), b=any_(2, 1)),
+    S(np.append, "np.append(a, b, axis=0)", a=any_(2, 3), b=any_(1, 3)),
+    S(np.append, "np.append(a, b, axis=-1)", a=any_(2, 3), b=any_(2, 2)),
+    S(np.append, "np.append(a, [1.0, 2.0])", a=any_(3)),
+    S(np.atleast_1d, "np.atleast_1d(a)", a=any_()),
+    S(np.atleast_1d, "np.atleast_1d(a)", a=any_(2, 3)),
+    S(np.atleast_2d, "np.atleast_2d(a)", a=any_(3)),
+    S(np.atleast_2d, "np.atleast_2d(a) * b", a=any_(), b=any_(2, 2)),
+    S(np.atleast_3d, "np.atleast_3d(a)", a=any_(3)),
+    S(np.atleast_3d, "np.atleast_3d(a)", a=any_(2, 3)),
+    S(np.broadcast_arrays, "np.broadcast_arrays(a, b)[0]", a=any_(3), b=any_(2, 1)),
+    S(np.broadcast_arrays, "np.broadcast_arrays(a, b)[1] * 2.0", a=any_(3), b=any_(2, 1)),
+    S(
+        np.broadcast_arrays,
+        "np.broadcast_arrays(a, b)[0] * np.broadcast_arrays(a, b)[1]",
+        a=any_(),
+        b=any_(2, 2),
+    ),
+    # splitting: lists of pieces
+    S(np.split, "np.split(a, 3)[1]", a=any_(6)),
+    S(np.split, "np.split(a, 2)[0] * np.split(a, 2)[1]", a=any_(4, 3)),
+    S(np.split, "np.split(a, [1, 3], axis=1)[2]", a=any_(2, 5)),
+    S(np.split, "np.split(a, [3, 1])[2] + 1.0", a=any_(5)),  # pieces overlap
+    S(np.split, "np.split(a, [-2])[0]", a=any_(5, 2)),
+    S(np.array_split, "np.array_split(a, 3)[0]", a=any_(7)),
+    S(np.array_split, "np.array_split(a, 2, axis=-1)[1]", a=any_(2, 3)),
+    S(np.hsplit, "np.hsplit(a, 2)[1]", a=any_(2, 4)),
+    S(np.hsplit, "np.hsplit(a, [1])[0]", a=any_(3)),
+    S(np.vsplit, "np.vsplit(a, 2)[1]", a=any_(4, 2)),
+    S(np.dsplit, "np.dsplit(a, [1])[1]", a=any_(2, 2, 3)),
+    # reading by index
+    S(np.take, "np.take(a, [0, 2, 0])", a=any_(2, 2)),
+    S(np.take, "np.take(a, np.array([[1, 0], [1, 1]]), axis=1)", a=any_(2, 3)),
+    S(np.take, "np.take(a, 1, axis=0)", a=any_(3, 2)),
+    S(np.take, "np.take(a, [5, -1], axis=-1, mode='wrap')", a=any_(2, 3)),
+    S(np.take, "np.take(a, [5, -1], mode='clip')", a=any_(4)),
+    S(Method("take"), "a.take([1, 1])", a=any_(3)),
+    S(np.take_along_axis, "np.take_along_axis(a, np.array([[0, 0], [1, 0]]), 1)", a=any_(2, 3)),
+    S(np.take_along_axis, "np.take_along_axis(a, np.array([[2, 0, 0]]), axis=0)", a=any_(3, 3)),
+    S(np.take_along_axis, "np.take_along_axis(a, np.array([[1], [0]]), axis=-1)", a=any_(1, 2)),
+    S(np.take_along_axis, "np.take_along_axis(a, np.array([2, 2, 0]), axis=None)", a=any_(2, 2)),
+    # rearranging
+    S(np.tile, "np.tile(a, 2)", a=any_(3)),
+    S(np.tile, "np.tile(a, (2, 1, 3))", a=any_(2, 2)),
+    S(np.tile, "np.tile(a, (2,))", a=any_(2, 3)),
+    S(np.tile, "np.tile(a, (2, 2))", a=any_()),
+    S(np.repeat, "np.repeat(a, 2)", a=any_(2, 2)),
+    S(np.repeat, "np.repeat(a, [1, 0, 3], axis=0)", a=any_(3, 2)),
+    S(np.repeat, "np.repeat(a, 3, axis=-1)", a=any_(2, 2)),
+    S(np.repeat, "np.repeat(a, 2)", a=any_()),
+    S(Method("repeat"), "a.repeat(2, axis=1)", a=any_(2, 2)),
+    S(np.roll, "np.roll(a, 2)", a=any_(5)),
+    S(np.roll, "np.roll(a, -1, axis=1)", a=any_(2, 3)),
+    S(np.roll, "np.roll(a, (1, 2), axis=(0, 1))", a=any_(2, 3)),
+    S(np.roll, "np.roll(a, 4)", a=any_(2, 3)),
+    S(np.rollaxis, "np.rollaxis(a, 2)", a=any_(2, 3, 4)),
+    S(np.rollaxis, "np.rollaxis(a, 0, 3)", a=any_(2, 3, 4)),
+    S(np.rollaxis, "np.rollaxis(a, -1, 1)", a=any_(2, 3, 4)),
+    S(np.rot90, "np.rot90(a)", a=any_(2, 3)),
+    S(np.rot90, "np.rot90(a, 3)", a=any_(2, 3)),
+    S(np.rot90, "np.rot90(a, k=-2, axes=(1, 2))", a=any_(2, 3, 4)),
+    S(np.flipud, "np.flipud(a)", a=any_(3)),
+    S(np.flipud, "np.flipud(a)", a=any_(3, 2)),
+    S(np.fliplr, "np.fliplr(a)", a=any_(3, 2, 2)),
+    S(np.pad, "np.pad(a, 1)", a=any_(3)),
+    S(np.pad, "np.pad(a, ((1, 0), (0, 2)))", a=any_(2, 2)),
+    S(np.pad, "np.pad(a, (2, 1), constant_values=b)", a=any_(2, 3), b=any_()),
+    S(np.pad, "np.pad(a, 1, 'constant', constant_values=b)", a=any_(2), b=any_(2)),
+    S(np.pad, "np.pad(a, 1, constant_values=b)", a=any_(2, 3), b=any_(2, 2)),
+    S(np.pad, "np.pad(a, 1, constant_values=b)", a=any_(2, 3), b=any_(2, 1)),
+    S(np.pad, "np.pad(a, [(1, 2)], mode='edge')", a=any_(3)),
+    S(np.pad, "np.pad(a, 2, 'edge')", a=any_(2, 2)),
+    S(np.pad, "np.pad(a, (2, 3), mode='reflect')", a=any_(3)),
+    S(np.pad, "np.pad(a, ((1, 1), (3, 0)), mode='reflect')", a=any_(3, 2)),
+    S(np.pad, "np.pad(a, 3, mode='symmetric')", a=any_(2)),
+    S(np.pad, "np.pad(a, (1, 4), mode='wrap')", a=any_(3)),
+    S(np.diag, "np.diag(a)", a=any_(3)),
+    S(np.diag, "np.diag(a, -1)", a=any_(2)),
+    S(np.diag, "np.diag(a)", a=any_(3, 3)),
+    S(np.diag, "np.diag(a, k=1)", a=any_(2, 4)),
+    S(np.diag, "np.diag(a, -2)", a=any_(4, 3)),
+    S(np.diagonal, "np.diagonal(a)", a=any_(3, 2)),
+    S(np.diagonal, "np.diagonal(a, 1, 1, 2)", a=any_(2, 3, 3)),
+    S(np.diagonal, "np.diagonal(a, offset=-1, axis1=2, axis2=0)", a=any_(3, 2, 4)),
+    S(Method("diagonal"), "a.diagonal(1)", a=any_(3, 3)),
+    S(np.diagflat, "np.diagflat(a)", a=any_(2, 2)),
+    S(np.diagflat, "np.diagflat(a, -1)", a=any_(3)),
+    S(np.diff, "np.diff(a)", a=any_(4)),
+    S(np.diff, "np.diff(a, 2, axis=0)", a=any_(4, 2)),
+    S(np.diff, "np.diff(a, n=3)", a=any_(2, 5)),
+    S(np.diff, "np.diff(a, prepend=b)", a=any_(4), b=any_()),
+    S(np.diff, "np.diff(a, axis=0, append=b)", a=any_(3, 2), b=any_(2, 2)),
+    S(np.diff, "np.diff(a, 2, prepend=b, append=c)", a=any_(2, 3), b=any_(2, 1), c=any_()),
+    S(np.diff, "np.diff(a, 0)", a=any_(3)),
+    S(np.tril, "np.tril(a, 1)", a=any_(3)),
+    S(np.triu, "np.triu(a, -1)", a=any_(4)),
+    S(np.triu, "np.triu(a, 2)", a=any_(2, 3, 4)),
+    S(np.tril, "np.tril(a, -2)", a=any_(2, 4, 3)),
+    S(np.partition, "np.partition(a, 2)", a=distinct(5)),
+    S(np.partition, "np.partition(a, (0, 2), axis=0)", a=distinct(4, 3)),
+    S(np.partition, "np.partition(a, 1, axis=None)", a=distinct(2, 3)),
+    S(np.linspace, "np.linspace(a, b, 5)", a=any_(), b=any_()),
+    S(np.linspace, "np.linspace(a, b, 4, endpoint=False)", a=any_(3), b=any_()),
+    S(np.linspace, "np.linspace(a, b, num=3, axis=-1)", a=any_(2, 1), b=any_(3)),
+    S(np.linspace, "np.linspace(a, b, 1)", a=any_(2), b=any_(2)),
+    S(np.linspace, "np.linspace(0.0, a, 6)", a=any_(2)),
+    S(np.gradient, "np.gradient(a)", a=any_(5)),
+    S(np.gradient, "np.gradient(a, 0.5)", a=any_(4)),
+    S(np.gradient, "np.gradient(a, 2.0, edge_order=2)", a=any_(5)),
+    S(np.gradient, "np.gradient(a)[1]", a=any_(3, 4)),
+    S(np.gradient, "np.gradient(a, 0.5, 2.0)[0] * np.gradient(a, 0.5, 2.0)[1]", a=any_(3, 3)),
+    S(np.gradient, "np.gradient(a, axis=1)", a=any_(3, 4)),
+    S(np.gradient, "np.gradient(a, np.array([0.0, 0.5, 1.5, 3.0]))", a=any_(4)),
+    S(np.gradient, "np.gradient(a, axis=(0, 2))[1]", a=any_(3, 2, 3)),
+]
+
+
+def _value(spec, rng):
+    if isinstance(spec, tuple) and spec[0] == "distinct":
+        shape = spec[1]
+        grid = rng.permutation(np.prod(shape)).astype(float)
+        return np.reshape(grid + rng.uniform(-0.2, 0.2, grid.shape), shape)
+    value = rng.uniform(spec.low, spec.high, size=spec.shape)
+    return float(value) if spec.shape == () else value
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=str)
+def test_rule_against_finite_differences(sample):
+    rng = np.random.default_rng(zlib.crc32(str(sample).encode()))
+    names = list(sample.inputs)
+    args = [_value(sample.inputs[n], rng) for n in names]
+    probe = define(f"def probe({', '.join(names)}):\n    return {sample.expression}\n", "probe")
+    output = probe(*args)
+    cotangent = rng.standard_normal(np.shape(output))
+    parameters = ", ".join([*names, "u"])
+    f = define(f"def f({parameters}):\n    return np.sum(({sample.expression}) * u)\n")
+    wrt = tuple(range(len(names)))
+    gradient_function = overbar.grad(f, wrt=wrt)
+    gradients = gradient_function(*args, cotangent)
+    general = gradient_function.stages.emitted.function(*args, cotangent)
+    general = (general,) if len(wrt) == 1 else general
+    for name, arg, gradient, other in zip(names, args, gradients, general, strict=True):
+        assert np.shape(gradient) == np.shape(arg), name
+        assert np.asarray(gradient).dtype.kind == "f", name
+        assert np.shape(other) == np.shape(arg), name
+        np.testing.assert_allclose(gradient, other, rtol=1e-12, atol=1e-14, err_msg=name)
+    checks = directional_check(f, [*args, cotangent], wrt, gradients)
+    for index, analytic, numeric in checks:
+        assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-7), names[index]
+
+
+def test_every_rule_of_the_module_has_samples():
+    sampled = {sample.primal for sample in SAMPLES}
+    ours = {
+        describe(rule.primal)
+        for rules in RULES.rules.values()
+        for rule in rules
+        if rule.function.__module__ == "overbar.runtime.rules_arrays"
+        and rule.primal not in sampled
+    }
+    assert not ours, f"rules without sample inputs: {sorted(ours)}"
