@@ -202,3 +202,118 @@ def test_every_rule_of_the_module_has_samples():
         and rule.primal not in sampled
     }
     assert not ours, f"rules without sample inputs: {sorted(ours)}"
+
+
+def test_partition_sends_each_adjoint_to_the_element_it_holds():
+    """The gradient follows the permutation partition applied: ȳ at each output position goes
+    to the input element whose value is there (not to the same position)."""
+    f = define("def f(a, u):\n    return np.sum(np.partition(a, 2) * u)\n")
+    a = np.array([5.0, 1.0, 4.0, 2.0, 3.0])
+    u = np.arange(1.0, 6.0)
+    y = np.partition(a, 2)
+    expected = np.zeros(5)
+    for position, value in enumerate(y):
+        expected[np.flatnonzero(a == value)[0]] = u[position]
+    np.testing.assert_array_equal(overbar.grad(f)(a, u), expected)
+
+
+@pytest.mark.unchecked  # a tie: no derivative, the convention below
+def test_partition_ties_go_to_equal_elements_in_order():
+    """Among equal values, the i-th in y takes its adjoint to the i-th in a (a subgradient):
+    each equal element gets exactly one of the adjoints of the equal outputs."""
+    f = define("def f(a, u):\n    return np.sum(np.partition(a, 1) * u)\n")
+    a = np.array([2.0, 1.0, 2.0, 0.0])
+    u = np.array([10.0, 20.0, 30.0, 40.0])
+    y = np.partition(a, 1)
+    gradient = overbar.grad(f)(a, u)
+    ties = np.flatnonzero(y == 2.0)
+    np.testing.assert_array_equal(gradient[a == 2.0], u[ties])
+    assert gradient.sum() == u.sum()
+
+
+def test_split_into_pieces_unpacked_and_looped_over():
+    for source in (
+        "def f(x):\n    a, b = np.split(x, 2)\n    return np.sum(a * b)\n",
+        "def f(x):\n    t = 0.0\n    for p in np.split(x, 3):\n        t = t + np.sum(p ** 2)\n"
+        "    return t\n",
+        "def f(x):\n    return sum(np.sum(p) ** 2 for p in np.array_split(x, 3))\n",
+    ):
+        f = define(source)
+        x = np.random.default_rng(3).normal(size=6)
+        overbar.check_grad(f, [x])
+        overbar.grad(f)(x)  # the guard compares it with the literal adjoint
+
+
+def test_pieces_not_read_have_zero_adjoints():
+    f = define("def f(x):\n    parts = np.split(x, [1, 3])\n    return np.sum(parts[1] ** 2)\n")
+    x = np.arange(1.0, 6.0)
+    np.testing.assert_array_equal(overbar.grad(f)(x), [0.0, 4.0, 6.0, 0.0, 0.0])
+
+
+REFUSED = {
+    "several arrays to atleast_1d": "np.atleast_1d(a, a)[0]",
+    "hstack with a dtype": "np.hstack([a, a], dtype=np.float32)",
+    "a pad mode that is not a copy": "np.pad(a, 1, mode='linear_ramp')",
+    "a pad mode not known now": "np.pad(a, 1, mode=['edge'][0])",
+    "linspace returning its step": "np.linspace(a, 1.0, 4, retstep=True)[0]",
+    "linspace rounding to integers": "np.linspace(a, 4.0, 4, dtype=int)",
+    "a differentiated spacing": "np.gradient(a, a[0])",
+    "take into an output array": "np.take(a, [0, 1], out=np.empty(2))",
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_calls_the_rules_do_not_cover_are_refused(name):
+    f = define(f"def f(a):\n    return np.sum({REFUSED[name]})\n")
+    with pytest.raises(OverbarError) as error:
+        overbar.grad(f)(np.linspace(1.0, 2.0, 3))
+    assert "np." in str(error.value)
+
+
+def test_an_odd_reflection_is_refused_when_it_runs():
+    f = define("def f(a):\n    return np.sum(np.pad(a, 2, mode='reflect', reflect_type='odd'))\n")
+    with pytest.raises(OverbarError, match="reflect_type='even'"):
+        overbar.grad(f)(np.linspace(1.0, 2.0, 3))
+
+
+EDGES = {
+    "a piece of a split that is empty": "np.sum(np.split(a, [0, 2])[1] ** 2)",
+    "no indices taken": "np.sum(np.take(a, np.zeros(0, dtype=int))) + np.sum(a)",
+    "a pad of width 0": "np.sum(np.pad(a, 0) ** 2)",
+    "every repeat 0": "np.sum(np.repeat(a, 0) ** 2) + np.sum(a)",
+    "a tile of no copies": "np.sum(np.tile(a, 0)) + np.sum(a ** 2)",
+    "more differences than elements": "np.sum(np.diff(a, 5)) + np.sum(a * a)",
+    "as many differences as elements, appended": "np.sum(np.diff(a, 4, append=a[0]) ** 2)",
+    "no differences, with values prepended": "np.sum(np.diff(a, 0, prepend=a[1]) ** 2)",
+    "an empty linspace": "np.sum(np.linspace(a, 1.0, 0)) + np.sum(a)",
+    "a diagonal outside the matrix": "np.sum(np.diag(np.outer(a, a), 5)) + np.sum(a)",
+    "numbers stacked": "np.sum(np.vstack([a[0], a[1]]) ** 2) + np.sum(np.dstack([a[2]]))",
+    "a 0-d array rolled": "np.sum(np.roll(np.sum(a), 1) * 2.0)",
+}
+
+
+@pytest.mark.parametrize("name", list(EDGES))
+def test_empty_and_0d_edges(name):
+    f = define(f"def f(a):\n    return {EDGES[name]}\n")
+    a = np.array([0.3, -1.2, 0.8])
+    gradient = overbar.grad(f)(a)  # the guard checks it against finite differences
+    assert np.shape(gradient) == (3,)
+    overbar.check_grad(f, [a])
+
+
+DISPLAYS = {
+    "appended rows of values": "np.sum(np.append(a, [[b, c * b]], axis=0) ** 2)",
+    "a stack of an array and values": "np.sum(np.hstack([a[0], [b, c]]) ** 2)",
+    "a tiled list": "np.sum(np.tile([b, c], 2) ** 2)",
+    "a number broadcast against an array": "np.sum(np.broadcast_arrays(b, a)[0] * a)",
+}
+
+
+@pytest.mark.parametrize("name", list(DISPLAYS))
+def test_lists_of_values_as_arguments(name):
+    """An argument written as a list of differentiated values gets one adjoint per element."""
+    f = define(f"def f(a, b, c):\n    return {DISPLAYS[name]}\n")
+    args = [np.array([[0.3, -1.2], [0.8, 0.5]]), 0.3, 0.7]
+    gradients = overbar.grad(f, wrt=(0, 1, 2))(*args)
+    assert [np.shape(g) for g in gradients] == [(2, 2), (), ()]
+    overbar.check_grad(f, args, wrt=(0, 1, 2))

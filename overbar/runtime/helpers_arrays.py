@@ -201,23 +201,32 @@ def diagonal_bar(y_bar, a, offset=0, axis1=0, axis2=1):
 def undiff(y_bar, a, n=1, axis=-1, prepend=None, append=None):
     """Adjoints of a, prepend and append for y = np.diff(a, n, axis, prepend, append): the
     adjoint of one difference d = c[1:] − c[:-1] is c̄ = [0, d̄] − [d̄, 0] along the axis,
-    applied n times; then c̄ is cut back into prepend, a and append (each a number or an
-    array with a's other axes, which NumPy broadcast)."""
+    applied n times (a difference of an empty array is empty: nothing to undo); then c̄ is cut
+    back into prepend, a and append (each a number or an array with a's other axes, which NumPy
+    broadcast). With n = 0, NumPy returns a itself, ignoring prepend and append."""
+    if n == 0:
+        return y_bar, _zeros_like_value(prepend, y_bar), _zeros_like_value(append, y_bar)
     axis = axis % max(np.ndim(a), 1)
+    before = 0 if prepend is None else _joined_length(prepend, a, axis)
+    after = 0 if append is None else _joined_length(append, a, axis)
+    length = before + np.shape(a)[axis] + after
     g = y_bar
-    for _ in range(n):
+    for k in reversed(range(n)):
+        if max(length - k, 0) == np.shape(g)[axis]:
+            continue  # c had no elements left: its difference was empty too
         widths = [(0, 0)] * np.ndim(g)
         widths[axis] = (1, 0)
         shifted = np.pad(g, widths)
         widths[axis] = (0, 1)
         g = shifted - np.pad(g, widths)
-    before = 0 if prepend is None else _joined_length(prepend, a, axis)
-    after = 0 if append is None else _joined_length(append, a, axis)
-    length = np.shape(g)[axis]
     parts = np.split(g, [before, length - after], axis=axis)
     prepend_bar = None if prepend is None else _sum_to_shape_of(parts[0], prepend, axis)
     append_bar = None if append is None else _sum_to_shape_of(parts[2], append, axis)
     return parts[1], prepend_bar, append_bar
+
+
+def _zeros_like_value(values, like):
+    return None if values is None else _float_zeros(np.shape(values), like)
 
 
 def _joined_length(values, a, axis):
