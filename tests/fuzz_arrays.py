@@ -59,10 +59,7 @@ def make_stack(g: Any, primal: Any, depth: int, want: Any) -> Any:
     if first is None:
         return None
     shape = np.shape(first.value)
-    if primal is np.hstack and len(shape) == 1:
-        accept = _rank(1, 1)
-    else:
-        accept = _shaped(shape)
+    accept = _rank(1, 1) if primal is np.hstack and len(shape) == 1 else _shaped(shape)
     rest = [_operand(g, depth, accept) for _ in range(g.pick((1, 1, 2)))]
     if any(r is None for r in rest):
         return None

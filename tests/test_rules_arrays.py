@@ -17,7 +17,7 @@ from overbar.errors import OverbarError
 from overbar.primitives import Method, describe
 from overbar.runtime.registry import RULES
 from tests.support import define, directional_check
-from tests.test_rules import S, U, any_, pos
+from tests.test_rules import S, any_
 
 
 def distinct(*shape):
