@@ -86,9 +86,12 @@ def make_append(g: Any, primal: Any, depth: int, want: Any) -> Any:
 
 
 def make_atleast(g: Any, primal: Any, depth: int, want: Any) -> Any:
-    """np.atleast_1d/2d/3d of any value."""
-    a = _operand(g, depth, _rank(0, 2))
-    return None if a is None else g.call(describe(primal), primal, [a])
+    """np.atleast_1d/2d/3d of any value, or of several (a tuple, one of them read)."""
+    arrays = [_operand(g, depth, _rank(0, 2)) for _ in range(g.pick((1, 1, 2)))]
+    if any(a is None for a in arrays):
+        return None
+    result = g.call(describe(primal), primal, arrays)
+    return result if len(arrays) == 1 else _element(g, result, g.pick(range(len(arrays))))
 
 
 def make_broadcast_arrays(g: Any, primal: Any, depth: int, want: Any) -> Any:

@@ -42,6 +42,13 @@ def as_column(x):
     return np.reshape(x, (-1, 1)) if np.ndim(x) < 2 else x
 
 
+def unexpand_each(y_bar, arrays):
+    """Adjoints of np.atleast_1d/2d/3d(*arrays): ȳ (one array's, or a tuple of them for
+    several arrays) reshaped like each array."""
+    y_bars = (y_bar,) if len(arrays) == 1 else y_bar
+    return tuple(np.reshape(g, np.shape(x)) for g, x in zip(y_bars, arrays, strict=True))
+
+
 def unbroadcast_each(y_bars, arrays):
     """Adjoints of np.broadcast_arrays: each ȳᵢ summed back to its array's shape."""
     return tuple(_sum_to_shape(g, np.shape(x)) for g, x in zip(y_bars, arrays, strict=True))

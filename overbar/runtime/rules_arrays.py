@@ -31,6 +31,7 @@ from overbar.runtime.helpers_arrays import (
     take_bar,
     unbroadcast_each,
     undiff,
+    unexpand_each,
     unjoin,
     unpad,
     unpartition,
@@ -86,9 +87,10 @@ def append(y, arr, values, axis=None, *, y_bar):
 
 
 @adjoint(np.atleast_1d, np.atleast_2d, np.atleast_3d)
-def atleast_nd(y, ary, y_bar):
-    """y = atleast_nd(a) (a with axes of length 1 added):  ā = ȳ shaped like a"""
-    return np.reshape(y_bar, np.shape(ary))
+def atleast_nd(y, *arys, y_bar):
+    """y = atleast_nd(a) (a with axes of length 1 added; a tuple of them for several arrays):
+    ā = ȳ shaped like a"""
+    return unexpand_each(y_bar, arys)
 
 
 @adjoint(np.broadcast_arrays)

@@ -31,6 +31,11 @@ def _broadcast_arrays(*arrays: Operand, **keywords) -> Sequence:
     return tuple_of(tuple(shape for _ in arrays))
 
 
+def _at_least(*arrays: Operand, **keywords) -> Sequence | None:
+    """np.atleast_1d and its kin return an array for one argument, a tuple for several."""
+    return tuple_of(tuple(None for _ in arrays)) if len(arrays) > 1 else None
+
+
 def _gradient(f: Operand, *spacing: Operand, **keywords: Operand) -> Sequence | None:
     """An array for one axis, a tuple of one array per axis otherwise."""
     shape = dims(f.shape)
@@ -57,5 +62,8 @@ SHAPE_RULES.update(
         np.dsplit: _pieces,
         np.broadcast_arrays: _broadcast_arrays,
         np.gradient: _gradient,
+        np.atleast_1d: _at_least,
+        np.atleast_2d: _at_least,
+        np.atleast_3d: _at_least,
     }
 )
