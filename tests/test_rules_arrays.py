@@ -320,3 +320,30 @@ def test_lists_of_values_as_arguments(name):
     gradients = overbar.grad(f, wrt=(0, 1, 2))(*args)
     assert [np.shape(g) for g in gradients] == [(2, 2), (), ()]
     overbar.check_grad(f, args, wrt=(0, 1, 2))
+
+
+LOOPED = [
+    "np.tanh(np.take(h, [1, 0, 2, 3]) * 1.5)",
+    "np.tanh(np.take_along_axis(h, np.array([1, 0, 3, 2]), 0))",
+    "np.tanh(np.tile(h, 2)[1:5])",
+    "np.tanh(np.repeat(h, [2, 0, 1, 1]))",
+    "np.tanh(np.diag(np.outer(h, h), 0) + np.diag(h) @ h)",
+    "np.tanh(np.diagonal(np.outer(h, h), 1))[np.array([0, 1, 2, 2])]",
+    "np.tanh(np.split(h, [1, 3])[1])[np.array([0, 1, 1, 0])]",
+    "np.tanh(np.diff(h, prepend=h[0] * 0.5))",
+    "np.tanh(np.pad(h, 1, constant_values=h[0])[1:5])",
+    "np.tanh(np.pad(h, (2, 0), mode='reflect')[:4])",
+    "np.tanh(np.gradient(h, edge_order=2) + h)",
+    "np.tanh(np.rollaxis(np.outer(h, h), 1) @ h)",
+]
+
+
+@pytest.mark.parametrize("expression", LOOPED)
+def test_values_a_loop_overwrites_saved_as_their_shapes(expression):
+    """Where a rule's helper takes only the shape of a value a loop overwrites, the forward
+    sweep saves the shape alone (``SHAPE_ONLY``): the helper must read nothing else."""
+    source = f"def f(x):\n    h = x\n    for i in range(3):\n        h = {expression}\n"
+    f = define(source + "    return np.sum(h * np.arange(1.0, 5.0))\n")
+    x = np.array([0.3, -0.6, 0.8, 0.1])
+    overbar.grad(f)(x)  # the guard compares it with the literal adjoint and differences
+    overbar.check_grad(f, [x])

@@ -12,6 +12,7 @@ import numpy as np
 from overbar.primitives import Method
 from overbar.runtime import (
     helpers,
+    helpers_arrays,
     rules,  # noqa: F401  (importing it registers the built-in table)
     rules_arrays,  # noqa: F401
     shapes,
@@ -68,6 +69,7 @@ NUMPY = Runtime(
         np.shape: (0,),
         np.size: (0,),
         np.ndim: (0,),
+        **helpers_arrays.SHAPE_ONLY,
     },
     array_makers=ARRAY_MAKERS,
     copying_functions=COPYING_FUNCTIONS,

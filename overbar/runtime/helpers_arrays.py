@@ -362,3 +362,21 @@ def _spacings(spacing, axes):
 
 def _is_runtime_zero(value) -> bool:
     return type(value) is float and value == 0.0
+
+
+# Arguments (by position) these helpers only take the shape of: a value the reverse sweep reads
+# only there is saved, in a loop, as its shape.
+SHAPE_ONLY = {
+    take_bar: (1,),
+    take_along_axis_bar: (1,),
+    untile: (1,),
+    unrepeat: (1,),
+    unroll_axis: (1,),
+    diag_bar: (1,),
+    diagonal_bar: (1,),
+    unsplit: (1,),
+    undiff: (1,),
+    unpad: (1,),
+    pad_constants_bar: (1,),
+    gradient_bar: (1,),
+}
