@@ -107,13 +107,26 @@ def take_bar(y_bar, a, indices, axis=None, mode="raise"):
     element taken twice gets both)."""
     if axis is None:
         flat = _float_zeros(np.size(a), y_bar)
-        np.add.at(flat, _wrapped(indices, np.size(a), mode), y_bar)
+        _scatter_add(flat, _wrapped(indices, np.size(a), mode), y_bar)
         return np.reshape(flat, np.shape(a))
-    a_bar = _float_zeros(np.shape(a), y_bar)
     axis = axis % np.ndim(a)
-    index = (slice(None),) * axis + (_wrapped(indices, np.shape(a)[axis], mode),)
-    np.add.at(a_bar, index, y_bar)
-    return a_bar
+    index = _wrapped(indices, np.shape(a)[axis], mode)
+    moved = _float_zeros((np.shape(a)[axis], *np.delete(np.shape(a), axis)), y_bar)
+    # y's axes: a's before axis, the indices', a's after it; the indices' go first here
+    before, count = axis, np.ndim(index)
+    taken = np.moveaxis(y_bar, tuple(range(before, before + count)), tuple(range(count)))
+    _scatter_add(moved, index, taken)
+    return np.moveaxis(moved, 0, axis)
+
+
+def _scatter_add(target, index, values):
+    """``target[index] += values`` along target's first axis, repeated indices adding up
+    (plain assignment, which is faster, where no index repeats)."""
+    flat = np.ravel(index)
+    if np.unique(flat % max(len(target), 1)).size == flat.size:
+        target[index] = values
+    else:
+        np.add.at(target, index, values)
 
 
 def _wrapped(indices, length, mode):
@@ -163,17 +176,23 @@ def untile(y_bar, a, reps):
 
 
 def unrepeat(y_bar, a, repeats, axis=None):
-    """Adjoint of np.repeat(a, repeats, axis): each element's copies of ȳ summed."""
+    """Adjoint of np.repeat(a, repeats, axis): each element's copies of ȳ summed (a count of 0
+    gives 0)."""
     if axis is None:
-        origin = np.repeat(np.arange(np.size(a)), repeats)
-        flat = _float_zeros(np.size(a), y_bar)
-        np.add.at(flat, origin, np.ravel(y_bar))
-        return np.reshape(flat, np.shape(a))
+        return np.reshape(unrepeat(np.ravel(y_bar), np.ravel(a), repeats, 0), np.shape(a))
     axis = axis % np.ndim(a)
-    origin = np.repeat(np.arange(np.shape(a)[axis]), repeats)
-    a_bar = _float_zeros(np.shape(a), y_bar)
-    np.add.at(a_bar, (slice(None),) * axis + (origin,), y_bar)
-    return a_bar
+    length = np.shape(a)[axis]
+    copies = np.moveaxis(y_bar, axis, 0)
+    if np.ndim(repeats) == 0:  # r copies of each: sum the r rows of each element
+        moved = np.reshape(copies, (length, int(repeats)) + np.shape(copies)[1:]).sum(axis=1)
+        return np.moveaxis(moved, 0, axis)
+    counts = np.broadcast_to(repeats, (length,))
+    kept = counts > 0
+    starts = (np.cumsum(counts) - counts)[kept]
+    moved = np.zeros((length,) + np.shape(copies)[1:], dtype=np.result_type(y_bar, 1.0))
+    if starts.size:
+        moved[kept] = np.add.reduceat(copies, starts, axis=0)
+    return np.moveaxis(moved, 0, axis)
 
 
 def unroll_axis(y_bar, a, axis, start=0):
@@ -290,6 +309,34 @@ def pad_origins(shape, pad_width, mode, reflect_type="even"):
     return np.pad(indices, pad_width, mode=mode)
 
 
+def pad_pairs(pad_width, ndim):
+    """The (before, after) widths of each axis, read from pad_width as np.pad reads it: a
+    number, one pair, a pair per axis, or a dict of axis: width or pair."""
+    if isinstance(pad_width, dict):
+        pairs = [(0, 0)] * ndim
+        for axis, width in pad_width.items():
+            before, after = np.broadcast_to(np.asarray(width, dtype=np.intp), (2,))
+            pairs[axis] = (int(before), int(after))
+        return pairs
+    widths = np.round(np.asarray(pad_width)).astype(np.intp)
+    if widths.size == 1:
+        return [(int(widths.ravel()[0]),) * 2] * ndim
+    if widths.size == 2 and widths.shape != (2, 1):
+        return [tuple(int(w) for w in widths.ravel())] * ndim
+    return [(int(b), int(a)) for b, a in np.broadcast_to(widths, (ndim, 2))]
+
+
+def unpad_constant(y_bar, array, pad_width):
+    """Adjoint of np.pad(array, pad_width, mode="constant") in array: the middle of ȳ, where
+    array was put."""
+    shape = np.shape(array)
+    pairs = pad_pairs(pad_width, len(shape))
+    if tuple(n + b + a for n, (b, a) in zip(shape, pairs, strict=True)) != np.shape(y_bar):
+        return unpad(y_bar, array, pad_origins(shape, pad_width, "constant"))
+    middle = tuple(slice(b, b + n) for n, (b, a) in zip(shape, pairs, strict=True))
+    return np.array(y_bar[middle], dtype=np.result_type(y_bar, 1.0))
+
+
 def unpad(y_bar, array, origins):
     """Adjoint of a pad that copies elements: ȳ added back at each element's origin (constants,
     −1, take nothing)."""
@@ -367,6 +414,7 @@ def _is_runtime_zero(value) -> bool:
 # Arguments (by position) these helpers only take the shape of: a value the reverse sweep reads
 # only there is saved, in a loop, as its shape.
 SHAPE_ONLY = {
+    unpad_constant: (1,),
     take_bar: (1,),
     take_along_axis_bar: (1,),
     untile: (1,),

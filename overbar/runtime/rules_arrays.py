@@ -34,6 +34,7 @@ from overbar.runtime.helpers_arrays import (
     unexpand_each,
     unjoin,
     unpad,
+    unpad_constant,
     unpartition,
     unrepeat,
     unroll_axis,
@@ -208,8 +209,7 @@ def fliplr(y, m, y_bar):
 @adjoint(np.pad, where={"mode": "constant"})
 def pad_constant(y, array, pad_width, mode="constant", constant_values=0, *, y_bar):
     """y = pad(a, widths, constant c):  ā = ȳ in the middle,  c̄ = Σ ȳ over what c fills"""
-    origins = pad_origins(np.shape(array), pad_width, mode)
-    array_bar = unpad(y_bar, array, origins)
+    array_bar = unpad_constant(y_bar, array, pad_width)
     constant_values_bar = pad_constants_bar(y_bar, array, pad_width, constant_values)
     return array_bar, None, None, constant_values_bar
 
