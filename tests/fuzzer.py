@@ -71,6 +71,7 @@ import overbar
 from overbar.primitives import Attribute, Method, describe
 from overbar.runtime.registry import RULES
 from tests.fuzz_linalg import add_linalg_makers
+from tests.fuzz_arrays import UNFUZZED_ARRAYS, add_arrays_makers
 from tests.support import define
 
 # ---------------------------------------------------------------------------------------------
@@ -3155,6 +3156,7 @@ def _table() -> dict[Any, list[Maker]]:
     add([operator.not_, builtins.bool], make_scalar_test, "bool")
     add([operator.is_, operator.is_not, operator.contains], make_scalar_test, "bool", 0.15)
     add_linalg_makers(add)
+    add_arrays_makers(add)
     return table
 
 
@@ -3176,6 +3178,7 @@ MADE_BY_STATEMENTS = {np.empty_like: "the buffer statement: np.empty_like(v), th
 
 # Registered primitives the fuzzer does not generate, each with the reason.
 UNFUZZED: dict[Any, str] = {}
+UNFUZZED.update(UNFUZZED_ARRAYS)
 
 
 def _is_library(primal: Any) -> bool:

@@ -12,9 +12,12 @@ import numpy as np
 from overbar.primitives import Method
 from overbar.runtime import (
     helpers,
+    helpers_arrays,
     rules,  # noqa: F401  (importing it registers the built-in table)
     rules_linalg,  # noqa: F401
+    rules_arrays,  # noqa: F401
     shapes,
+    shapes_arrays,  # noqa: F401  (the shapes of the lists and tuples its functions return)
 )
 from overbar.runtime.interface import Runtime
 from overbar.runtime.registry import (
@@ -45,6 +48,9 @@ COPYING_FUNCTIONS = frozenset(
     | {np.kron, np.cross, np.vdot}
     | {np.isnan, np.isfinite, np.any, np.all, np.count_nonzero, np.shape, np.ndim, np.size}
     | {len, float, int, abs, sum, print, round}
+    | {np.hstack, np.vstack, np.row_stack, np.dstack, np.column_stack, np.append, np.take}
+    | {np.take_along_axis, np.tile, np.repeat, np.roll, np.pad, np.diagflat, np.partition}
+    | {np.gradient}
 )
 
 NUMPY = Runtime(
@@ -67,6 +73,7 @@ NUMPY = Runtime(
         np.shape: (0,),
         np.size: (0,),
         np.ndim: (0,),
+        **helpers_arrays.SHAPE_ONLY,
     },
     array_makers=ARRAY_MAKERS,
     copying_functions=COPYING_FUNCTIONS,

@@ -585,14 +585,15 @@ def flip(y, m, axis=None, *, y_bar):
 
 @adjoint(np.tril)
 def tril(y, m, k=0, *, y_bar):
-    """y = tril(m, k):  m̄ = tril(ȳ, k)"""
-    return np.tril(y_bar, k)
+    """y = tril(m, k):  m̄ = tril(ȳ, k)  (a vector m is tril'd as the rows of a square matrix,
+    whose adjoint sums back onto it)"""
+    return unbroadcast(np.tril(y_bar, k), m)
 
 
 @adjoint(np.triu)
 def triu(y, m, k=0, *, y_bar):
-    """y = triu(m, k):  m̄ = triu(ȳ, k)"""
-    return np.triu(y_bar, k)
+    """y = triu(m, k):  m̄ = triu(ȳ, k)  (a vector m: summed back from the square matrix)"""
+    return unbroadcast(np.triu(y_bar, k), m)
 
 
 # ---------------------------------------------------------------------------------------------

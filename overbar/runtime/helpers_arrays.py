@@ -1,0 +1,430 @@
+"""Runtime helpers for the adjoints of NumPy's stacking, splitting and rearranging functions.
+
+Each undoes one function's movement of elements: the adjoint of a function that copies elements
+of its input to places in its output adds the output's adjoint back at the places they came
+from (``np.add.at``, so that an element copied twice gets both contributions). The rules in
+``rules_arrays.py`` name them.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from overbar.errors import OverbarError
+
+
+def _float_zeros(shape, *likes):
+    return np.zeros(shape, dtype=np.result_type(*likes, 1.0))
+
+
+# -- joins ------------------------------------------------------------------------------------
+
+
+def unjoin(y_bar, arrays, promote, axis):
+    """Adjoint of a join of ``arrays``, each first given at least the rank ``promote`` gives
+    it (np.atleast_1d, ...), then concatenated along ``axis``: ȳ cut into pieces along
+    ``axis``, each reshaped like the array it came from."""
+    shapes = [np.shape(promote(np.empty(np.shape(x)))) for x in arrays]
+    bounds = np.cumsum([shape[axis] for shape in shapes])[:-1]
+    pieces = np.split(y_bar, bounds, axis=axis)
+    return tuple(np.reshape(p, np.shape(x)) for p, x in zip(pieces, arrays, strict=True))
+
+
+def hstack_axis(arrays):
+    """The axis np.hstack joins ``arrays`` along: 0 for vectors (and numbers), 1 otherwise."""
+    return 0 if np.ndim(arrays[0]) <= 1 else 1
+
+
+def as_column(x):
+    """What np.column_stack makes of one of its arrays: a vector becomes a column."""
+    return np.reshape(x, (-1, 1)) if np.ndim(x) < 2 else x
+
+
+def unexpand_each(y_bar, arrays):
+    """Adjoints of np.atleast_1d/2d/3d(*arrays): ȳ (one array's, or a tuple of them for
+    several arrays) reshaped like each array."""
+    y_bars = (y_bar,) if len(arrays) == 1 else y_bar
+    return tuple(np.reshape(g, np.shape(x)) for g, x in zip(y_bars, arrays, strict=True))
+
+
+def unbroadcast_each(y_bars, arrays):
+    """Adjoints of np.broadcast_arrays: each ȳᵢ summed back to its array's shape."""
+    return tuple(_sum_to_shape(g, np.shape(x)) for g, x in zip(y_bars, arrays, strict=True))
+
+
+def _sum_to_shape(g, shape):
+    leading = np.ndim(g) - len(shape)
+    axes = tuple(range(leading)) + tuple(
+        leading + i for i, size in enumerate(shape) if size == 1 and np.shape(g)[leading + i] != 1
+    )
+    return np.reshape(np.sum(g, axis=axes), shape) if axes else np.reshape(g, shape)
+
+
+# -- splits -----------------------------------------------------------------------------------
+
+
+def split_bounds(length, indices_or_sections, even=True):
+    """The (start, stop) of each piece np.split (``even``) or np.array_split cuts an axis of
+    ``length`` into, as NumPy computes them."""
+    if isinstance(indices_or_sections, numbers.Integral):
+        sections = int(indices_or_sections)
+        if sections <= 0:
+            raise OverbarError("the number of sections to split into must be positive")
+        if even and length % sections:
+            raise OverbarError("array split does not result in an equal division")
+        size, extra = divmod(length, sections)
+        sizes = [size + 1] * extra + [size] * (sections - extra)
+        stops = np.cumsum(sizes)
+        return list(zip([0, *stops[:-1]], stops, strict=True))
+    cuts = [int(i) for i in np.ravel(indices_or_sections)]
+    return list(zip([0, *cuts], [*cuts, length], strict=True))
+
+
+def unsplit(pieces_bar, ary, indices_or_sections, axis=0, even=True):
+    """Adjoint of the pieces of np.split(ary, indices_or_sections, axis) (or np.array_split):
+    each piece's adjoint added back where the piece was cut from (pieces of decreasing
+    indices overlap, and add up)."""
+    ary_bar = _float_zeros(np.shape(ary), *pieces_bar)
+    moved = np.moveaxis(ary_bar, axis, 0)  # a view: writing into it fills ary_bar
+    bounds = split_bounds(np.shape(ary)[axis], indices_or_sections, even)
+    for (start, stop), piece in zip(bounds, pieces_bar, strict=True):
+        moved[start:stop] += np.moveaxis(piece, axis, 0)
+    return ary_bar
+
+
+def hsplit_axis(ary):
+    """The axis np.hsplit cuts: 0 for a vector, 1 otherwise."""
+    return 0 if np.ndim(ary) == 1 else 1
+
+
+# -- reading elements by index ----------------------------------------------------------------
+
+
+def take_bar(y_bar, a, indices, axis=None, mode="raise"):
+    """Adjoint of np.take(a, indices, axis, mode=mode): ȳ added at the elements taken (an
+    element taken twice gets both)."""
+    if axis is None:
+        flat = _float_zeros(np.size(a), y_bar)
+        _scatter_add(flat, _wrapped(indices, np.size(a), mode), y_bar)
+        return np.reshape(flat, np.shape(a))
+    axis = axis % np.ndim(a)
+    index = _wrapped(indices, np.shape(a)[axis], mode)
+    moved = _float_zeros((np.shape(a)[axis], *np.delete(np.shape(a), axis)), y_bar)
+    # y's axes: a's before axis, the indices', a's after it; the indices' go first here
+    before, count = axis, np.ndim(index)
+    taken = np.moveaxis(y_bar, tuple(range(before, before + count)), tuple(range(count)))
+    _scatter_add(moved, index, taken)
+    return np.moveaxis(moved, 0, axis)
+
+
+def _scatter_add(target, index, values):
+    """``target[index] += values`` along target's first axis, repeated indices adding up
+    (plain assignment, which is faster, where no index repeats)."""
+    flat = np.ravel(index)
+    if np.unique(flat % max(len(target), 1)).size == flat.size:
+        target[index] = values
+    else:
+        np.add.at(target, index, values)
+
+
+def _wrapped(indices, length, mode):
+    indices = np.asarray(indices)
+    if mode == "wrap":
+        return indices % length
+    if mode == "clip":
+        return np.clip(indices, 0, length - 1)
+    return indices
+
+
+def take_along_axis_bar(y_bar, arr, indices, axis):
+    """Adjoint of np.take_along_axis(arr, indices, axis): ȳ added at the elements taken."""
+    if axis is None:
+        flat = _float_zeros(np.size(arr), y_bar)
+        np.add.at(flat, np.ravel(indices), np.ravel(y_bar))
+        return np.reshape(flat, np.shape(arr))
+    arr_bar = _float_zeros(np.shape(arr), y_bar)
+    ndim = np.ndim(arr)
+    axis = axis % ndim
+    # The index NumPy reads arr at: the indices along axis, every position along the others.
+    index = [
+        (
+            indices
+            if k == axis
+            else np.arange(size).reshape([-1 if j == k else 1 for j in range(ndim)])
+        )
+        for k, size in enumerate(np.shape(arr))
+    ]
+    np.add.at(arr_bar, tuple(index), y_bar)
+    return arr_bar
+
+
+# -- rearranging ------------------------------------------------------------------------------
+
+
+def untile(y_bar, a, reps):
+    """Adjoint of np.tile(a, reps): the copies of ȳ summed back onto a's shape."""
+    reps = (reps,) if isinstance(reps, numbers.Integral) else tuple(reps)
+    shape = np.shape(a)
+    rank = max(len(shape), len(reps))
+    shape = (1,) * (rank - len(shape)) + shape
+    reps = (1,) * (rank - len(reps)) + reps
+    interleaved = [size for pair in zip(reps, shape, strict=True) for size in pair]
+    summed = np.reshape(y_bar, interleaved).sum(axis=tuple(range(0, 2 * rank, 2)))
+    return np.reshape(summed, np.shape(a))
+
+
+def unrepeat(y_bar, a, repeats, axis=None):
+    """Adjoint of np.repeat(a, repeats, axis): each element's copies of ȳ summed (a count of 0
+    gives 0)."""
+    if axis is None:
+        return np.reshape(unrepeat(np.ravel(y_bar), np.ravel(a), repeats, 0), np.shape(a))
+    axis = axis % np.ndim(a)
+    length = np.shape(a)[axis]
+    copies = np.moveaxis(y_bar, axis, 0)
+    if np.ndim(repeats) == 0:  # r copies of each: sum the r rows of each element
+        moved = np.reshape(copies, (length, int(repeats)) + np.shape(copies)[1:]).sum(axis=1)
+        return np.moveaxis(moved, 0, axis)
+    counts = np.broadcast_to(repeats, (length,))
+    kept = counts > 0
+    starts = (np.cumsum(counts) - counts)[kept]
+    moved = np.zeros((length,) + np.shape(copies)[1:], dtype=np.result_type(y_bar, 1.0))
+    if starts.size:
+        moved[kept] = np.add.reduceat(copies, starts, axis=0)
+    return np.moveaxis(moved, 0, axis)
+
+
+def unroll_axis(y_bar, a, axis, start=0):
+    """Adjoint of np.rollaxis(a, axis, start): ȳ's axes put back in a's order."""
+    ndim = np.ndim(a)
+    axis, start = axis % ndim, start + ndim if start < 0 else start
+    order = [k for k in range(ndim) if k != axis]
+    order.insert(start - (axis < start), axis)
+    return np.transpose(y_bar, np.argsort(order))
+
+
+def diag_bar(y_bar, v, k=0):
+    """Adjoint of np.diag(v, k): for a vector v (y a matrix) the k-th diagonal of ȳ; for a
+    matrix v (y its k-th diagonal) zeros shaped like v with ȳ on that diagonal."""
+    if np.ndim(v) == 1:
+        return np.diagonal(y_bar, k).copy()
+    return diagonal_bar(y_bar, v, k, 0, 1)
+
+
+def diagonal_bar(y_bar, a, offset=0, axis1=0, axis2=1):
+    """Adjoint of np.diagonal(a, offset, axis1, axis2): zeros shaped like a, with ȳ (whose last
+    axis runs along the diagonal) on the diagonal."""
+    a_bar = _float_zeros(np.shape(a), y_bar)
+    moved = np.moveaxis(a_bar, (axis1, axis2), (-2, -1))  # a view into a_bar
+    length = np.shape(y_bar)[-1]
+    rows = np.arange(length) + max(-offset, 0)
+    columns = np.arange(length) + max(offset, 0)
+    moved[..., rows, columns] = y_bar
+    return a_bar
+
+
+def undiff(y_bar, a, n=1, axis=-1, prepend=None, append=None):
+    """Adjoints of a, prepend and append for y = np.diff(a, n, axis, prepend, append): the
+    adjoint of one difference d = c[1:] − c[:-1] is c̄ = [0, d̄] − [d̄, 0] along the axis,
+    applied n times (a difference of an empty array is empty: nothing to undo); then c̄ is cut
+    back into prepend, a and append (each a number or an array with a's other axes, which NumPy
+    broadcast). With n = 0, NumPy returns a itself, ignoring prepend and append."""
+    if n == 0:
+        return y_bar, _zeros_like_value(prepend, y_bar), _zeros_like_value(append, y_bar)
+    axis = axis % max(np.ndim(a), 1)
+    before = 0 if prepend is None else _joined_length(prepend, a, axis)
+    after = 0 if append is None else _joined_length(append, a, axis)
+    length = before + np.shape(a)[axis] + after
+    g = y_bar
+    for k in reversed(range(n)):
+        if max(length - k, 0) == np.shape(g)[axis]:
+            continue  # c had no elements left: its difference was empty too
+        widths = [(0, 0)] * np.ndim(g)
+        widths[axis] = (1, 0)
+        shifted = np.pad(g, widths)
+        widths[axis] = (0, 1)
+        g = shifted - np.pad(g, widths)
+    parts = np.split(g, [before, length - after], axis=axis)
+    prepend_bar = None if prepend is None else _sum_to_shape_of(parts[0], prepend, axis)
+    append_bar = None if append is None else _sum_to_shape_of(parts[2], append, axis)
+    return parts[1], prepend_bar, append_bar
+
+
+def _zeros_like_value(values, like):
+    return None if values is None else _float_zeros(np.shape(values), like)
+
+
+def _joined_length(values, a, axis):
+    return 1 if np.ndim(values) == 0 else np.shape(values)[axis]
+
+
+def _sum_to_shape_of(g, values, axis):
+    if np.ndim(values) == 0:
+        return np.sum(g)
+    return _sum_to_shape(g, np.shape(values))
+
+
+def unpartition(y_bar, y, a, axis=-1):
+    """Adjoint of y = np.partition(a, kth, axis): each element of ȳ goes back to the element of
+    a whose value it holds (matched by rank: among equal values, the i-th in y to the i-th in
+    a, a choice of subgradient at a tie)."""
+    if axis is None:
+        return np.reshape(unpartition(y_bar, y, np.ravel(a), 0), np.shape(a))
+    from_a = np.argsort(a, axis=axis, kind="stable")
+    from_y = np.argsort(y, axis=axis, kind="stable")
+    a_bar = np.empty(np.shape(a), dtype=np.result_type(y_bar, 1.0))
+    ranked = np.take_along_axis(np.broadcast_to(y_bar, np.shape(y)), from_y, axis=axis)
+    np.put_along_axis(a_bar, from_a, ranked, axis=axis)
+    return a_bar
+
+
+def linspace_weights(num, endpoint, axis, ndim):
+    """The weight tᵢ = i / (num − 1) (i / num without the endpoint) of stop in each sample of
+    np.linspace, shaped to multiply a result of rank ``ndim`` whose samples run along ``axis``."""
+    weights = np.linspace(0.0, 1.0, num, endpoint=endpoint)
+    shape = [1] * ndim
+    shape[axis] = num
+    return np.reshape(weights, shape)
+
+
+def sum_over(g, axis, like):
+    """``g`` summed over ``axis`` (the samples of a linspace), then down to ``like``'s shape."""
+    return _sum_to_shape(np.sum(g, axis=axis), np.shape(like))
+
+
+# -- padding ----------------------------------------------------------------------------------
+
+
+def pad_origins(shape, pad_width, mode, reflect_type="even"):
+    """Which element of an array of ``shape`` each element of its np.pad comes from (its
+    index in the flattened array), −1 for a constant: np.pad applied to the indices."""
+    if mode in ("reflect", "symmetric") and reflect_type != "even":
+        raise OverbarError(
+            f"overbar differentiates np.pad in mode {mode!r} with reflect_type='even' only"
+        )
+    indices = np.arange(int(np.prod(shape)), dtype=np.intp).reshape(shape)
+    if mode == "constant":
+        return np.pad(indices, pad_width, mode="constant", constant_values=-1)
+    return np.pad(indices, pad_width, mode=mode)
+
+
+def pad_pairs(pad_width, ndim):
+    """The (before, after) widths of each axis, read from pad_width as np.pad reads it: a
+    number, one pair, a pair per axis, or a dict of axis: width or pair."""
+    if isinstance(pad_width, dict):
+        pairs = [(0, 0)] * ndim
+        for axis, width in pad_width.items():
+            before, after = np.broadcast_to(np.asarray(width, dtype=np.intp), (2,))
+            pairs[axis] = (int(before), int(after))
+        return pairs
+    widths = np.round(np.asarray(pad_width)).astype(np.intp)
+    if widths.size == 1:
+        return [(int(widths.ravel()[0]),) * 2] * ndim
+    if widths.size == 2 and widths.shape != (2, 1):
+        return [tuple(int(w) for w in widths.ravel())] * ndim
+    return [(int(b), int(a)) for b, a in np.broadcast_to(widths, (ndim, 2))]
+
+
+def unpad_constant(y_bar, array, pad_width):
+    """Adjoint of np.pad(array, pad_width, mode="constant") in array: the middle of ȳ, where
+    array was put."""
+    shape = np.shape(array)
+    pairs = pad_pairs(pad_width, len(shape))
+    if tuple(n + b + a for n, (b, a) in zip(shape, pairs, strict=True)) != np.shape(y_bar):
+        return unpad(y_bar, array, pad_origins(shape, pad_width, "constant"))
+    middle = tuple(slice(b, b + n) for n, (b, a) in zip(shape, pairs, strict=True))
+    return np.array(y_bar[middle], dtype=np.result_type(y_bar, 1.0))
+
+
+def unpad(y_bar, array, origins):
+    """Adjoint of a pad that copies elements: ȳ added back at each element's origin (constants,
+    −1, take nothing)."""
+    copied = origins >= 0
+    flat = _float_zeros(np.size(array), y_bar)
+    np.add.at(flat, origins[copied], np.asarray(y_bar)[copied])
+    return np.reshape(flat, np.shape(array))
+
+
+def pad_constants_bar(y_bar, array, pad_width, constant_values):
+    """Adjoint of the constants of np.pad(array, pad_width, constant_values=c): for each of the
+    (before, after) constants of each axis (NumPy broadcasts c to (ndim, 2)), the sum of ȳ over
+    the elements it fills, then summed back to c's own form."""
+    ndim = np.ndim(array)
+    zeros = np.zeros(np.shape(array))
+    totals = np.zeros((ndim, 2), dtype=np.result_type(y_bar, 1.0))
+    for axis in range(ndim):
+        for side in range(2):
+            unit = np.zeros((ndim, 2))
+            unit[axis, side] = 1.0
+            filled = np.pad(zeros, pad_width, mode="constant", constant_values=unit)
+            totals[axis, side] = np.sum(y_bar * filled)
+    values = np.asarray(constant_values)
+    if values.size == 1:
+        return np.reshape(totals.sum(), values.shape) if values.ndim else totals.sum()
+    if values.size == 2 and values.shape != (2, 1):
+        return np.reshape(totals.sum(axis=0), values.shape)
+    return _sum_to_shape(totals, values.shape)
+
+
+# -- np.gradient ------------------------------------------------------------------------------
+
+
+def gradient_bar(y_bar, f, spacing, axis=None, edge_order=1):
+    """Adjoint of np.gradient(f, *spacing, axis=axis, edge_order=edge_order) in f, which it is
+    linear in: np.gradient's own transpose, built column by column along each axis (the
+    spacing is a constant)."""
+    ndim = np.ndim(f)
+    axes = tuple(range(ndim)) if axis is None else axis
+    single = isinstance(axes, numbers.Integral)
+    axes = (axes,) if single else tuple(axes)
+    axes = tuple(a % ndim for a in axes)
+    y_bars = (y_bar,) if single or len(axes) == 1 else tuple(y_bar)
+    spacings = _spacings(spacing, axes)
+    f_bar = _float_zeros(np.shape(f), *y_bars)
+    for k, (ax, g) in enumerate(zip(axes, y_bars, strict=True)):
+        if _is_runtime_zero(g):
+            continue
+        length = np.shape(f)[ax]
+        basis = np.eye(length)
+        columns = np.gradient(
+            basis, *((spacings[k],) if spacings is not None else ()), axis=0, edge_order=edge_order
+        )
+        # columns[i, j] = ∂ (gradient along ax)[i] / ∂ f[j]
+        f_bar = f_bar + np.moveaxis(
+            np.tensordot(columns, np.moveaxis(g, ax, 0), axes=(0, 0)), 0, ax
+        )
+    return f_bar
+
+
+def _spacings(spacing, axes):
+    if len(spacing) == 0:
+        return None
+    if len(spacing) == 1 and np.ndim(spacing[0]) == 0:
+        return [spacing[0]] * len(axes)
+    if len(spacing) != len(axes):
+        raise OverbarError("np.gradient takes one spacing, or one per axis")
+    return list(spacing)
+
+
+def _is_runtime_zero(value) -> bool:
+    return type(value) is float and value == 0.0
+
+
+# Arguments (by position) these helpers only take the shape of: a value the reverse sweep reads
+# only there is saved, in a loop, as its shape.
+SHAPE_ONLY = {
+    unpad_constant: (1,),
+    take_bar: (1,),
+    take_along_axis_bar: (1,),
+    untile: (1,),
+    unrepeat: (1,),
+    unroll_axis: (1,),
+    diag_bar: (1,),
+    diagonal_bar: (1,),
+    unsplit: (1,),
+    undiff: (1,),
+    unpad: (1,),
+    pad_constants_bar: (1,),
+    gradient_bar: (1,),
+}

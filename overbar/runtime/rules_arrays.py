@@ -1,0 +1,291 @@
+"""Adjoint rules for NumPy's stacking, splitting and rearranging functions.
+
+Every function here moves or copies its input's elements (``linspace`` and ``gradient`` are
+linear maps too), so every adjoint puts the output's adjoint back where each element came from,
+adding where one element went to several places. Written in the bar notation of DESIGN.md like
+``rules.py``: the docstring states the math and the body mirrors it. Functions that return a
+list or a tuple (the splits, ``broadcast_arrays``, ``gradient`` of an n-d array) receive their
+output's adjoint as a tuple, one array per element (``shapes_arrays.py`` tells the compiler
+they return sequences). Keyword arguments a rule does not declare (``dtype=``, ``out=``,
+``retstep=True``, ...) make the call refuse, as do arguments the rule returns no adjoint for
+(a pad width, a spacing) when they depend on the differentiated inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from overbar.primitives import Method
+from overbar.runtime.helpers_arrays import (
+    as_column,
+    diag_bar,
+    diagonal_bar,
+    gradient_bar,
+    hsplit_axis,
+    hstack_axis,
+    linspace_weights,
+    pad_constants_bar,
+    pad_origins,
+    sum_over,
+    take_along_axis_bar,
+    take_bar,
+    unbroadcast_each,
+    undiff,
+    unexpand_each,
+    unjoin,
+    unpad,
+    unpad_constant,
+    unpartition,
+    unrepeat,
+    unroll_axis,
+    unsplit,
+    untile,
+)
+from overbar.runtime.registry import adjoint
+
+# ---------------------------------------------------------------------------------------------
+# Stacking
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(np.hstack)
+def hstack(y, tup, y_bar):
+    """y = hstack(xs) (along axis 1, axis 0 for vectors):  x̄ᵢ = the piece of ȳ where xᵢ went"""
+    return unjoin(y_bar, tup, np.atleast_1d, axis=hstack_axis(tup))
+
+
+@adjoint(np.vstack, np.row_stack)
+def vstack(y, tup, y_bar):
+    """y = vstack(xs) (vectors as rows, along axis 0):  x̄ᵢ = the rows of ȳ where xᵢ went"""
+    return unjoin(y_bar, tup, np.atleast_2d, axis=0)
+
+
+@adjoint(np.dstack)
+def dstack(y, tup, y_bar):
+    """y = dstack(xs) (along axis 2, each made 3-d):  x̄ᵢ = the piece of ȳ where xᵢ went"""
+    return unjoin(y_bar, tup, np.atleast_3d, axis=2)
+
+
+@adjoint(np.column_stack)
+def column_stack(y, tup, y_bar):
+    """y = column_stack(xs) (vectors as columns, along axis 1):  x̄ᵢ = the columns of ȳ where
+    xᵢ went"""
+    return unjoin(y_bar, tup, as_column, axis=1)
+
+
+@adjoint(np.append, where={"axis": None})
+def append_flat(y, arr, values, axis=None, *, y_bar):
+    """y = append(a, v) = [ravel a, ravel v]:  ā = ȳ[:size a] shaped like a,  v̄ = the rest"""
+    arr_bar, values_bar = unjoin(y_bar, (arr, values), np.ravel, axis=0)
+    return arr_bar, values_bar
+
+
+@adjoint(np.append)
+def append(y, arr, values, axis=None, *, y_bar):
+    """y = append(a, v, axis) = concatenate((a, v), axis):  ā, v̄ = the pieces of ȳ"""
+    arr_bar, values_bar = unjoin(y_bar, (arr, values), np.asarray, axis=axis)
+    return arr_bar, values_bar
+
+
+@adjoint(np.atleast_1d, np.atleast_2d, np.atleast_3d)
+def atleast_nd(y, *arys, y_bar):
+    """y = atleast_nd(a) (a with axes of length 1 added; a tuple of them for several arrays):
+    ā = ȳ shaped like a"""
+    return unexpand_each(y_bar, arys)
+
+
+@adjoint(np.broadcast_arrays)
+def broadcast_arrays(y, *args, y_bar):
+    """yᵢ = xᵢ broadcast to the common shape:  x̄ᵢ = ȳᵢ summed over the broadcast axes"""
+    return unbroadcast_each(y_bar, args)
+
+
+# ---------------------------------------------------------------------------------------------
+# Splitting: the output is a list, its adjoint a tuple of one adjoint per piece
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(np.split)
+def split(y, ary, indices_or_sections, axis=0, *, y_bar):
+    """yᵢ = a[sᵢ:eᵢ] along axis:  ā = each ȳᵢ added back at [sᵢ:eᵢ]"""
+    return unsplit(y_bar, ary, indices_or_sections, axis)
+
+
+@adjoint(np.array_split)
+def array_split(y, ary, indices_or_sections, axis=0, *, y_bar):
+    """yᵢ = a[sᵢ:eᵢ] along axis (pieces of sizes differing by one):  ā = each ȳᵢ added back"""
+    return unsplit(y_bar, ary, indices_or_sections, axis, even=False)
+
+
+@adjoint(np.hsplit)
+def hsplit(y, ary, indices_or_sections, y_bar):
+    """yᵢ = a[:, sᵢ:eᵢ] (a[sᵢ:eᵢ] for a vector):  ā = each ȳᵢ added back"""
+    return unsplit(y_bar, ary, indices_or_sections, hsplit_axis(ary))
+
+
+@adjoint(np.vsplit)
+def vsplit(y, ary, indices_or_sections, y_bar):
+    """yᵢ = a[sᵢ:eᵢ]:  ā = each ȳᵢ added back"""
+    return unsplit(y_bar, ary, indices_or_sections, 0)
+
+
+@adjoint(np.dsplit)
+def dsplit(y, ary, indices_or_sections, y_bar):
+    """yᵢ = a[:, :, sᵢ:eᵢ]:  ā = each ȳᵢ added back"""
+    return unsplit(y_bar, ary, indices_or_sections, 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading elements by index
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(np.take, Method("take"), where={"mode": "raise"})
+def take(y, a, indices, axis=None, mode="raise", *, y_bar):
+    """y = a[indices] along axis (flattened a for axis None):  ā = ȳ added at indices"""
+    return take_bar(y_bar, a, indices, axis)
+
+
+@adjoint(np.take, Method("take"))
+def take_wrapped(y, a, indices, axis=None, mode="raise", *, y_bar):
+    """y = a[indices] along axis, indices wrapped or clipped into range:  ā = ȳ added at the
+    indices read"""
+    return take_bar(y_bar, a, indices, axis, mode)
+
+
+@adjoint(np.take_along_axis)
+def take_along_axis(y, arr, indices, axis=-1, *, y_bar):
+    """y = a[..., indices, ...] matched along axis:  ā = ȳ added at indices"""
+    return take_along_axis_bar(y_bar, arr, indices, axis)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rearranging
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(np.tile)
+def tile(y, A, reps, y_bar):
+    """y = tile(a, reps):  ā = Σ over the copies of ȳ"""
+    return untile(y_bar, A, reps)
+
+
+@adjoint(np.repeat, Method("repeat"))
+def repeat(y, a, repeats, axis=None, *, y_bar):
+    """y = repeat(a, r, axis) (flattened a for axis None):  āⱼ = Σ of ȳ over aⱼ's copies"""
+    return unrepeat(y_bar, a, repeats, axis)
+
+
+@adjoint(np.roll)
+def roll(y, a, shift, axis=None, *, y_bar):
+    """y = roll(a, s, axis):  ā = roll(ȳ, −s, axis)"""
+    return np.roll(y_bar, np.negative(shift), axis)
+
+
+@adjoint(np.rollaxis)
+def rollaxis(y, a, axis, start=0, *, y_bar):
+    """y = rollaxis(a, axis, start):  ā = ȳ with its axes put back in a's order"""
+    return unroll_axis(y_bar, a, axis, start)
+
+
+@adjoint(np.rot90)
+def rot90(y, m, k=1, axes=(0, 1), *, y_bar):
+    """y = rot90(m, k, axes):  m̄ = rot90(ȳ, −k, axes)"""
+    return np.rot90(y_bar, -k, axes)
+
+
+@adjoint(np.flipud)
+def flipud(y, m, y_bar):
+    """y = flipud(m):  m̄ = flipud(ȳ)"""
+    return np.flipud(y_bar)
+
+
+@adjoint(np.fliplr)
+def fliplr(y, m, y_bar):
+    """y = fliplr(m):  m̄ = fliplr(ȳ)"""
+    return np.fliplr(y_bar)
+
+
+@adjoint(np.pad, where={"mode": "constant"})
+def pad_constant(y, array, pad_width, mode="constant", constant_values=0, *, y_bar):
+    """y = pad(a, widths, constant c):  ā = ȳ in the middle,  c̄ = Σ ȳ over what c fills"""
+    array_bar = unpad_constant(y_bar, array, pad_width)
+    constant_values_bar = pad_constants_bar(y_bar, array, pad_width, constant_values)
+    return array_bar, None, None, constant_values_bar
+
+
+@adjoint(np.pad, where={"mode": "reflect"})
+def pad_reflect(y, array, pad_width, mode, reflect_type="even", *, y_bar):
+    """y = pad(a, widths, reflect) (each padded element a copy of one of a's):  ā = ȳ added
+    back at the element each came from"""
+    return unpad(y_bar, array, pad_origins(np.shape(array), pad_width, mode, reflect_type))
+
+
+@adjoint(np.pad, where={"mode": "symmetric"})
+def pad_symmetric(y, array, pad_width, mode, reflect_type="even", *, y_bar):
+    """y = pad(a, widths, symmetric):  ā = ȳ added back at the element each came from"""
+    return unpad(y_bar, array, pad_origins(np.shape(array), pad_width, mode, reflect_type))
+
+
+@adjoint(np.pad, where={"mode": "edge"})
+def pad_edge(y, array, pad_width, mode, y_bar):
+    """y = pad(a, widths, edge):  ā = ȳ added back at the element each came from"""
+    return unpad(y_bar, array, pad_origins(np.shape(array), pad_width, mode))
+
+
+@adjoint(np.pad, where={"mode": "wrap"})
+def pad_wrap(y, array, pad_width, mode, y_bar):
+    """y = pad(a, widths, wrap):  ā = ȳ added back at the element each came from"""
+    return unpad(y_bar, array, pad_origins(np.shape(array), pad_width, mode))
+
+
+@adjoint(np.diag)
+def diag(y, v, k=0, *, y_bar):
+    """y = diag(v, k): a vector onto the k-th diagonal (v̄ = that diagonal of ȳ), or a matrix's
+    k-th diagonal (v̄ = zeros with ȳ on it)"""
+    return diag_bar(y_bar, v, k)
+
+
+@adjoint(np.diagonal, Method("diagonal"))
+def diagonal(y, a, offset=0, axis1=0, axis2=1, *, y_bar):
+    """y = diagonal(a, offset, axis1, axis2):  ā = zeros with ȳ on that diagonal"""
+    return diagonal_bar(y_bar, a, offset, axis1, axis2)
+
+
+@adjoint(np.diagflat)
+def diagflat(y, v, k=0, *, y_bar):
+    """y = diagflat(v, k) (ravel v onto the k-th diagonal):  v̄ = that diagonal of ȳ, shaped
+    like v"""
+    return np.reshape(np.diagonal(y_bar, k), np.shape(v))
+
+
+@adjoint(np.diff)
+def diff(y, a, n=1, axis=-1, prepend=None, append=None, *, y_bar):
+    """y = diff(c, n, axis), c = [prepend, a, append]:  c̄ = [0, ȳ] − [ȳ, 0] n times, cut back
+    into prepend, a and append"""
+    a_bar, prepend_bar, append_bar = undiff(y_bar, a, n, axis, prepend, append)
+    return a_bar, None, None, prepend_bar, append_bar
+
+
+@adjoint(np.partition)
+def partition(y, a, kth, axis=-1, *, y_bar):
+    """y = a permuted (the kth elements in sorted place):  ā = ȳ put back where each element
+    came from (among equal elements, the i-th of y to the i-th of a)"""
+    return unpartition(y_bar, y, a, axis)
+
+
+@adjoint(np.linspace, where={"retstep": False, "dtype": None})
+def linspace(y, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *, y_bar):
+    """y = start + t (stop − start), tᵢ = i / (num − 1) along axis:
+    s̄tart = Σᵢ ȳ (1 − tᵢ),  s̄top = Σᵢ ȳ tᵢ"""
+    weights = linspace_weights(num, endpoint, axis, np.ndim(y))
+    start_bar = sum_over(y_bar * (1 - weights), axis, start)
+    stop_bar = sum_over(y_bar * weights, axis, stop)
+    return start_bar, stop_bar
+
+
+@adjoint(np.gradient)
+def gradient(y, f, *varargs, axis=None, edge_order=1, y_bar):
+    """y = gradient(f) (central differences inside, one-sided at the edges, along each axis):
+    f̄ = Σ over the axes of the differences' transpose applied to ȳ (the spacing a constant)"""
+    return gradient_bar(y_bar, f, varargs, axis, edge_order), None

@@ -1,0 +1,375 @@
+"""The rules of ``rules_arrays.py`` (stacking, splitting, rearranging), against central
+finite differences, in the manner of ``test_rules.py``: each sample differentiates
+``sum(expression * u)`` for a fixed random cotangent ``u`` with respect to every input, and
+compares the specialised adjoint with the general one and each gradient with the directional
+difference. Then the conventions (ties of partition), and the calls the rules refuse.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+import overbar
+from overbar.errors import OverbarError
+from overbar.primitives import Method, describe
+from overbar.runtime.registry import RULES
+from tests.support import define, directional_check
+from tests.test_rules import S, any_
+
+
+def distinct(*shape):
+    """Values far apart from each other (no ties for partition): a shuffled grid with noise."""
+    return ("distinct", shape)
+
+
+SAMPLES = [
+    # stacking
+    S(np.hstack, "np.hstack([a, b])", a=any_(2), b=any_(3)),
+    S(np.hstack, "np.hstack((a, b, a))", a=any_(2, 2), b=any_(2, 3)),
+    S(np.hstack, "np.hstack([a, b])", a=any_(), b=any_(3)),
+    S(np.hstack, "np.hstack([a, 2.0 * a])", a=any_(2, 1, 3)),
+    S(np.vstack, "np.vstack([a, b])", a=any_(3), b=any_(2, 3)),
+    S(np.vstack, "np.vstack((a, b))", a=any_(), b=any_(1)),
+    S(np.vstack, "np.vstack([a, b, a])", a=any_(2, 2, 2), b=any_(1, 2, 2)),
+    S(np.row_stack, "np.row_stack([a, b])", a=any_(3), b=any_(3)),
+    S(np.dstack, "np.dstack([a, b])", a=any_(3), b=any_(3)),
+    S(np.dstack, "np.dstack([a, b])", a=any_(2, 3), b=any_(2, 3, 2)),
+    S(np.dstack, "np.dstack([a, b])", a=any_(), b=any_()),
+    S(np.column_stack, "np.column_stack([a, b])", a=any_(3), b=any_(3, 2)),
+    S(np.column_stack, "np.column_stack((a, b))", a=any_(4), b=any_(4)),
+    S(np.append, "np.append(a, b)", a=any_(2, 2), b=any_(3)),
+    S(np.append, "np.append(a, b)", a=any_(), b=any_(2, 1)),
+    S(np.append, "np.append(a, b, axis=0)", a=any_(2, 3), b=any_(1, 3)),
+    S(np.append, "np.append(a, b, axis=-1)", a=any_(2, 3), b=any_(2, 2)),
+    S(np.append, "np.append(a, [1.0, 2.0])", a=any_(3)),
+    S(np.atleast_1d, "np.atleast_1d(a)", a=any_()),
+    S(np.atleast_1d, "np.atleast_1d(a)", a=any_(2, 3)),
+    S(np.atleast_2d, "np.atleast_2d(a)", a=any_(3)),
+    S(np.atleast_2d, "np.atleast_2d(a) * b", a=any_(), b=any_(2, 2)),
+    S(np.atleast_3d, "np.atleast_3d(a)", a=any_(3)),
+    S(np.atleast_3d, "np.atleast_3d(a)", a=any_(2, 3)),
+    S(np.atleast_1d, "np.atleast_1d(a, b)[1] * np.atleast_1d(a, b)[0]", a=any_(), b=any_(3)),
+    S(np.atleast_2d, "np.atleast_2d(a, b, a)[2]", a=any_(2), b=any_(3)),
+    S(np.broadcast_arrays, "np.broadcast_arrays(a, b)[0]", a=any_(3), b=any_(2, 1)),
+    S(np.broadcast_arrays, "np.broadcast_arrays(a, b)[1] * 2.0", a=any_(3), b=any_(2, 1)),
+    S(
+        np.broadcast_arrays,
+        "np.broadcast_arrays(a, b)[0] * np.broadcast_arrays(a, b)[1]",
+        a=any_(),
+        b=any_(2, 2),
+    ),
+    # splitting: lists of pieces
+    S(np.split, "np.split(a, 3)[1]", a=any_(6)),
+    S(np.split, "np.split(a, 2)[0] * np.split(a, 2)[1]", a=any_(4, 3)),
+    S(np.split, "np.split(a, [1, 3], axis=1)[2]", a=any_(2, 5)),
+    S(np.split, "np.split(a, [3, 1])[2] + 1.0", a=any_(5)),  # pieces overlap
+    S(np.split, "np.split(a, [-2])[0]", a=any_(5, 2)),
+    S(np.array_split, "np.array_split(a, 3)[0]", a=any_(7)),
+    S(np.array_split, "np.array_split(a, 2, axis=-1)[1]", a=any_(2, 3)),
+    S(np.hsplit, "np.hsplit(a, 2)[1]", a=any_(2, 4)),
+    S(np.hsplit, "np.hsplit(a, [1])[0]", a=any_(3)),
+    S(np.vsplit, "np.vsplit(a, 2)[1]", a=any_(4, 2)),
+    S(np.dsplit, "np.dsplit(a, [1])[1]", a=any_(2, 2, 3)),
+    # reading by index
+    S(np.take, "np.take(a, [0, 2, 0])", a=any_(2, 2)),
+    S(np.take, "np.take(a, np.array([[1, 0], [1, 1]]), axis=1)", a=any_(2, 3)),
+    S(np.take, "np.take(a, 1, axis=0)", a=any_(3, 2)),
+    S(np.take, "np.take(a, [5, -1], axis=-1, mode='wrap')", a=any_(2, 3)),
+    S(np.take, "np.take(a, [5, -1], mode='clip')", a=any_(4)),
+    S(Method("take"), "a.take([1, 1])", a=any_(3)),
+    S(np.take_along_axis, "np.take_along_axis(a, np.array([[0, 0], [1, 0]]), 1)", a=any_(2, 3)),
+    S(np.take_along_axis, "np.take_along_axis(a, np.array([[2, 0, 0]]), axis=0)", a=any_(3, 3)),
+    S(np.take_along_axis, "np.take_along_axis(a, np.array([[1], [0]]), axis=-1)", a=any_(1, 2)),
+    S(np.take_along_axis, "np.take_along_axis(a, np.array([2, 2, 0]), axis=None)", a=any_(2, 2)),
+    # rearranging
+    S(np.tile, "np.tile(a, 2)", a=any_(3)),
+    S(np.tile, "np.tile(a, (2, 1, 3))", a=any_(2, 2)),
+    S(np.tile, "np.tile(a, (2,))", a=any_(2, 3)),
+    S(np.tile, "np.tile(a, (2, 2))", a=any_()),
+    S(np.repeat, "np.repeat(a, 2)", a=any_(2, 2)),
+    S(np.repeat, "np.repeat(a, [1, 0, 3], axis=0)", a=any_(3, 2)),
+    S(np.repeat, "np.repeat(a, 3, axis=-1)", a=any_(2, 2)),
+    S(np.repeat, "np.repeat(a, 2)", a=any_()),
+    S(Method("repeat"), "a.repeat(2, axis=1)", a=any_(2, 2)),
+    S(np.roll, "np.roll(a, 2)", a=any_(5)),
+    S(np.roll, "np.roll(a, -1, axis=1)", a=any_(2, 3)),
+    S(np.roll, "np.roll(a, (1, 2), axis=(0, 1))", a=any_(2, 3)),
+    S(np.roll, "np.roll(a, 4)", a=any_(2, 3)),
+    S(np.rollaxis, "np.rollaxis(a, 2)", a=any_(2, 3, 4)),
+    S(np.rollaxis, "np.rollaxis(a, 0, 3)", a=any_(2, 3, 4)),
+    S(np.rollaxis, "np.rollaxis(a, -1, 1)", a=any_(2, 3, 4)),
+    S(np.rot90, "np.rot90(a)", a=any_(2, 3)),
+    S(np.rot90, "np.rot90(a, 3)", a=any_(2, 3)),
+    S(np.rot90, "np.rot90(a, k=-2, axes=(1, 2))", a=any_(2, 3, 4)),
+    S(np.flipud, "np.flipud(a)", a=any_(3)),
+    S(np.flipud, "np.flipud(a)", a=any_(3, 2)),
+    S(np.fliplr, "np.fliplr(a)", a=any_(3, 2, 2)),
+    S(np.pad, "np.pad(a, 1)", a=any_(3)),
+    S(np.pad, "np.pad(a, ((1, 0), (0, 2)))", a=any_(2, 2)),
+    S(np.pad, "np.pad(a, (2, 1), constant_values=b)", a=any_(2, 3), b=any_()),
+    S(np.pad, "np.pad(a, 1, 'constant', constant_values=b)", a=any_(2), b=any_(2)),
+    S(np.pad, "np.pad(a, 1, constant_values=b)", a=any_(2, 3), b=any_(2, 2)),
+    S(np.pad, "np.pad(a, 1, constant_values=b)", a=any_(2, 3), b=any_(2, 1)),
+    S(np.pad, "np.pad(a, [(1, 2)], mode='edge')", a=any_(3)),
+    S(np.pad, "np.pad(a, 2, 'edge')", a=any_(2, 2)),
+    S(np.pad, "np.pad(a, (2, 3), mode='reflect')", a=any_(3)),
+    S(np.pad, "np.pad(a, ((1, 1), (3, 0)), mode='reflect')", a=any_(3, 2)),
+    S(np.pad, "np.pad(a, 3, mode='symmetric')", a=any_(2)),
+    S(np.pad, "np.pad(a, (1, 4), mode='wrap')", a=any_(3)),
+    S(np.diag, "np.diag(a)", a=any_(3)),
+    S(np.diag, "np.diag(a, -1)", a=any_(2)),
+    S(np.diag, "np.diag(a)", a=any_(3, 3)),
+    S(np.diag, "np.diag(a, k=1)", a=any_(2, 4)),
+    S(np.diag, "np.diag(a, -2)", a=any_(4, 3)),
+    S(np.diagonal, "np.diagonal(a)", a=any_(3, 2)),
+    S(np.diagonal, "np.diagonal(a, 1, 1, 2)", a=any_(2, 3, 3)),
+    S(np.diagonal, "np.diagonal(a, offset=-1, axis1=2, axis2=0)", a=any_(3, 2, 4)),
+    S(Method("diagonal"), "a.diagonal(1)", a=any_(3, 3)),
+    S(np.diagflat, "np.diagflat(a)", a=any_(2, 2)),
+    S(np.diagflat, "np.diagflat(a, -1)", a=any_(3)),
+    S(np.diff, "np.diff(a)", a=any_(4)),
+    S(np.diff, "np.diff(a, 2, axis=0)", a=any_(4, 2)),
+    S(np.diff, "np.diff(a, n=3)", a=any_(2, 5)),
+    S(np.diff, "np.diff(a, prepend=b)", a=any_(4), b=any_()),
+    S(np.diff, "np.diff(a, axis=0, append=b)", a=any_(3, 2), b=any_(2, 2)),
+    S(np.diff, "np.diff(a, 2, prepend=b, append=c)", a=any_(2, 3), b=any_(2, 1), c=any_()),
+    S(np.diff, "np.diff(a, 0)", a=any_(3)),
+    S(np.tril, "np.tril(a, 1)", a=any_(3)),
+    S(np.triu, "np.triu(a, -1)", a=any_(4)),
+    S(np.triu, "np.triu(a, 2)", a=any_(2, 3, 4)),
+    S(np.tril, "np.tril(a, -2)", a=any_(2, 4, 3)),
+    S(np.partition, "np.partition(a, 2)", a=distinct(5)),
+    S(np.partition, "np.partition(a, (0, 2), axis=0)", a=distinct(4, 3)),
+    S(np.partition, "np.partition(a, 1, axis=None)", a=distinct(2, 3)),
+    S(np.linspace, "np.linspace(a, b, 5)", a=any_(), b=any_()),
+    S(np.linspace, "np.linspace(a, b, 4, endpoint=False)", a=any_(3), b=any_()),
+    S(np.linspace, "np.linspace(a, b, num=3, axis=-1)", a=any_(2, 1), b=any_(3)),
+    S(np.linspace, "np.linspace(a, b, 1)", a=any_(2), b=any_(2)),
+    S(np.linspace, "np.linspace(0.0, a, 6)", a=any_(2)),
+    S(np.gradient, "np.gradient(a)", a=any_(5)),
+    S(np.gradient, "np.gradient(a, 0.5)", a=any_(4)),
+    S(np.gradient, "np.gradient(a, 2.0, edge_order=2)", a=any_(5)),
+    S(np.gradient, "np.gradient(a)[1]", a=any_(3, 4)),
+    S(np.gradient, "np.gradient(a, 0.5, 2.0)[0] * np.gradient(a, 0.5, 2.0)[1]", a=any_(3, 3)),
+    S(np.gradient, "np.gradient(a, axis=1)", a=any_(3, 4)),
+    S(np.gradient, "np.gradient(a, np.array([0.0, 0.5, 1.5, 3.0]))", a=any_(4)),
+    S(np.gradient, "np.gradient(a, axis=(0, 2))[1]", a=any_(3, 2, 3)),
+]
+
+
+def _value(spec, rng):
+    if isinstance(spec, tuple) and spec[0] == "distinct":
+        shape = spec[1]
+        grid = rng.permutation(np.prod(shape)).astype(float)
+        return np.reshape(grid + rng.uniform(-0.2, 0.2, grid.shape), shape)
+    value = rng.uniform(spec.low, spec.high, size=spec.shape)
+    return float(value) if spec.shape == () else value
+
+
+@pytest.mark.filterwarnings("ignore:`row_stack` alias is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("sample", SAMPLES, ids=str)
+def test_rule_against_finite_differences(sample):
+    rng = np.random.default_rng(zlib.crc32(str(sample).encode()))
+    names = list(sample.inputs)
+    args = [_value(sample.inputs[n], rng) for n in names]
+    probe = define(f"def probe({', '.join(names)}):\n    return {sample.expression}\n", "probe")
+    output = probe(*args)
+    cotangent = rng.standard_normal(np.shape(output))
+    parameters = ", ".join([*names, "u"])
+    f = define(f"def f({parameters}):\n    return np.sum(({sample.expression}) * u)\n")
+    wrt = tuple(range(len(names)))
+    gradient_function = overbar.grad(f, wrt=wrt)
+    gradients = gradient_function(*args, cotangent)
+    general = gradient_function.stages.emitted.function(*args, cotangent)
+    general = (general,) if len(wrt) == 1 else general
+    for name, arg, gradient, other in zip(names, args, gradients, general, strict=True):
+        assert np.shape(gradient) == np.shape(arg), name
+        assert np.asarray(gradient).dtype.kind == "f", name
+        assert np.shape(other) == np.shape(arg), name
+        np.testing.assert_allclose(gradient, other, rtol=1e-12, atol=1e-14, err_msg=name)
+    checks = directional_check(f, [*args, cotangent], wrt, gradients)
+    for index, analytic, numeric in checks:
+        assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-7), names[index]
+
+
+def test_every_rule_of_the_module_has_samples():
+    sampled = {sample.primal for sample in SAMPLES}
+    ours = {
+        describe(rule.primal)
+        for rules in RULES.rules.values()
+        for rule in rules
+        if rule.function.__module__ == "overbar.runtime.rules_arrays"
+        and rule.primal not in sampled
+    }
+    assert not ours, f"rules without sample inputs: {sorted(ours)}"
+
+
+def test_partition_sends_each_adjoint_to_the_element_it_holds():
+    """The gradient follows the permutation partition applied: ȳ at each output position goes
+    to the input element whose value is there (not to the same position)."""
+    f = define("def f(a, u):\n    return np.sum(np.partition(a, 2) * u)\n")
+    a = np.array([5.0, 1.0, 4.0, 2.0, 3.0])
+    u = np.arange(1.0, 6.0)
+    y = np.partition(a, 2)
+    expected = np.zeros(5)
+    for position, value in enumerate(y):
+        expected[np.flatnonzero(a == value)[0]] = u[position]
+    np.testing.assert_array_equal(overbar.grad(f)(a, u), expected)
+
+
+@pytest.mark.unchecked  # a tie: no derivative, the convention below
+def test_partition_ties_go_to_equal_elements_in_order():
+    """Among equal values, the i-th in y takes its adjoint to the i-th in a (a subgradient):
+    each equal element gets exactly one of the adjoints of the equal outputs."""
+    f = define("def f(a, u):\n    return np.sum(np.partition(a, 1) * u)\n")
+    a = np.array([2.0, 1.0, 2.0, 0.0])
+    u = np.array([10.0, 20.0, 30.0, 40.0])
+    y = np.partition(a, 1)
+    gradient = overbar.grad(f)(a, u)
+    ties = np.flatnonzero(y == 2.0)
+    np.testing.assert_array_equal(gradient[a == 2.0], u[ties])
+    assert gradient.sum() == u.sum()
+
+
+def test_lists_and_tuples_returned_unpacked_and_looped_over():
+    for source in (
+        "def f(x):\n    a, b = np.split(x, 2)\n    return np.sum(a * b)\n",
+        "def f(x):\n    t = 0.0\n    for p in np.split(x, 3):\n        t = t + np.sum(p ** 2)\n"
+        "    return t\n",
+        "def f(x):\n    return sum(np.sum(p) ** 2 for p in np.array_split(x, 3))\n",
+        "def f(x):\n    a, b = np.atleast_2d(x[0], x)\n    return np.sum(a * b)\n",
+    ):
+        f = define(source)
+        x = np.random.default_rng(3).normal(size=6)
+        overbar.check_grad(f, [x])
+        overbar.grad(f)(x)  # the guard compares it with the literal adjoint
+
+
+def test_pieces_not_read_have_zero_adjoints():
+    f = define("def f(x):\n    parts = np.split(x, [1, 3])\n    return np.sum(parts[1] ** 2)\n")
+    x = np.arange(1.0, 6.0)
+    np.testing.assert_array_equal(overbar.grad(f)(x), [0.0, 4.0, 6.0, 0.0, 0.0])
+
+
+REFUSED = {
+    "hstack with a dtype": "np.hstack([a, a], dtype=np.float32)",
+    "a pad mode that is not a copy": "np.pad(a, 1, mode='linear_ramp')",
+    "a pad mode not known now": "np.pad(a, 1, mode=['edge'][0])",
+    "linspace returning its step": "np.linspace(a, 1.0, 4, retstep=True)[0]",
+    "linspace rounding to integers": "np.linspace(a, 4.0, 4, dtype=int)",
+    "a differentiated spacing": "np.gradient(a, a[0])",
+    "take into an output array": "np.take(a, [0, 1], out=np.empty(2))",
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_calls_the_rules_do_not_cover_are_refused(name):
+    f = define(f"def f(a):\n    return np.sum({REFUSED[name]})\n")
+    with pytest.raises(OverbarError) as error:
+        overbar.grad(f)(np.linspace(1.0, 2.0, 3))
+    assert "np." in str(error.value)
+
+
+def test_an_odd_reflection_is_refused_when_it_runs():
+    f = define("def f(a):\n    return np.sum(np.pad(a, 2, mode='reflect', reflect_type='odd'))\n")
+    with pytest.raises(OverbarError, match="reflect_type='even'"):
+        overbar.grad(f)(np.linspace(1.0, 2.0, 3))
+
+
+EDGES = {
+    "a piece of a split that is empty": "np.sum(np.split(a, [0, 2])[1] ** 2)",
+    "no indices taken": "np.sum(np.take(a, np.zeros(0, dtype=int))) + np.sum(a)",
+    "a pad of width 0": "np.sum(np.pad(a, 0) ** 2)",
+    "every repeat 0": "np.sum(np.repeat(a, 0) ** 2) + np.sum(a)",
+    "a tile of no copies": "np.sum(np.tile(a, 0)) + np.sum(a ** 2)",
+    "more differences than elements": "np.sum(np.diff(a, 5)) + np.sum(a * a)",
+    "as many differences as elements, appended": "np.sum(np.diff(a, 4, append=a[0]) ** 2)",
+    "no differences, with values prepended": "np.sum(np.diff(a, 0, prepend=a[1]) ** 2)",
+    "an empty linspace": "np.sum(np.linspace(a, 1.0, 0)) + np.sum(a)",
+    "a diagonal outside the matrix": "np.sum(np.diag(np.outer(a, a), 5)) + np.sum(a)",
+    "numbers stacked": "np.sum(np.vstack([a[0], a[1]]) ** 2) + np.sum(np.dstack([a[2]]))",
+    "a 0-d array rolled": "np.sum(np.roll(np.sum(a), 1) * 2.0)",
+}
+
+
+@pytest.mark.parametrize("name", list(EDGES))
+def test_empty_and_0d_edges(name):
+    f = define(f"def f(a):\n    return {EDGES[name]}\n")
+    a = np.array([0.3, -1.2, 0.8])
+    gradient = overbar.grad(f)(a)  # the guard checks it against finite differences
+    assert np.shape(gradient) == (3,)
+    overbar.check_grad(f, [a])
+
+
+DISPLAYS = {
+    "appended rows of values": "np.sum(np.append(a, [[b, c * b]], axis=0) ** 2)",
+    "a stack of an array and values": "np.sum(np.hstack([a[0], [b, c]]) ** 2)",
+    "a tiled list": "np.sum(np.tile([b, c], 2) ** 2)",
+    "a number broadcast against an array": "np.sum(np.broadcast_arrays(b, a)[0] * a)",
+}
+
+
+@pytest.mark.parametrize("name", list(DISPLAYS))
+def test_lists_of_values_as_arguments(name):
+    """An argument written as a list of differentiated values gets one adjoint per element."""
+    f = define(f"def f(a, b, c):\n    return {DISPLAYS[name]}\n")
+    args = [np.array([[0.3, -1.2], [0.8, 0.5]]), 0.3, 0.7]
+    gradients = overbar.grad(f, wrt=(0, 1, 2))(*args)
+    assert [np.shape(g) for g in gradients] == [(2, 2), (), ()]
+    overbar.check_grad(f, args, wrt=(0, 1, 2))
+
+
+LOOPED = [
+    "np.tanh(np.take(h, [1, 0, 2, 3]) * 1.5)",
+    "np.tanh(np.take_along_axis(h, np.array([1, 0, 3, 2]), 0))",
+    "np.tanh(np.tile(h, 2)[1:5])",
+    "np.tanh(np.repeat(h, [2, 0, 1, 1]))",
+    "np.tanh(np.diag(np.outer(h, h), 0) + np.diag(h) @ h)",
+    "np.tanh(np.diagonal(np.outer(h, h), 1))[np.array([0, 1, 2, 2])]",
+    "np.tanh(np.split(h, [1, 3])[1])[np.array([0, 1, 1, 0])]",
+    "np.tanh(np.diff(h, prepend=h[0] * 0.5))",
+    "np.tanh(np.pad(h, 1, constant_values=h[0])[1:5])",
+    "np.tanh(np.pad(h, (2, 0), mode='reflect')[:4])",
+    "np.tanh(np.gradient(h, edge_order=2) + h)",
+    "np.tanh(np.rollaxis(np.outer(h, h), 1) @ h)",
+]
+
+
+@pytest.mark.parametrize("expression", LOOPED)
+def test_values_a_loop_overwrites_saved_as_their_shapes(expression):
+    """Where a rule's helper takes only the shape of a value a loop overwrites, the forward
+    sweep saves the shape alone (``SHAPE_ONLY``): the helper must read nothing else."""
+    source = f"def f(x):\n    h = x\n    for i in range(3):\n        h = {expression}\n"
+    f = define(source + "    return np.sum(h * np.arange(1.0, 5.0))\n")
+    x = np.array([0.3, -0.6, 0.8, 0.1])
+    overbar.grad(f)(x)  # the guard compares it with the literal adjoint and differences
+    overbar.check_grad(f, [x])
+
+
+PAD_WIDTHS = [
+    "2",
+    "(1, 3)",
+    "((1, 3),)",
+    "((1,), (2,))",
+    "[[0, 2], [3, 1]]",
+    "np.array([[1], [2]])",
+]
+PAD_WIDTHS += ["{1: 2}", "{0: (1, 2), -1: 1}", "((0, 0), (0, 0))"]
+
+
+@pytest.mark.parametrize("width", PAD_WIDTHS)
+@pytest.mark.parametrize("mode", ["constant", "edge", "reflect"])
+def test_pad_widths_in_every_form(width, mode):
+    """The adjoint reads pad_width as np.pad does: a number, a pair, a pair per axis, a
+    dict (a module-level constant: the compiler refuses dict displays)."""
+    f = define(
+        f"WIDTH = {width}\n\ndef f(a, u):\n    return np.sum(np.pad(a, WIDTH, mode={mode!r}) * u)\n"
+    )
+    a = np.random.default_rng(5).normal(size=(2, 3))
+    u = np.random.default_rng(6).normal(size=np.pad(a, eval(width), mode=mode).shape)
+    gradient = overbar.grad(f)(a, u)  # checked by the guard
+    assert np.shape(gradient) == (2, 3)
+    overbar.check_grad(f, [a, u])
