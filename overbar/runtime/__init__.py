@@ -14,8 +14,8 @@ from overbar.runtime import (
     helpers,
     helpers_arrays,
     rules,  # noqa: F401  (importing it registers the built-in table)
-    rules_linalg,  # noqa: F401
     rules_arrays,  # noqa: F401
+    rules_linalg,  # noqa: F401
     shapes,
     shapes_arrays,  # noqa: F401  (the shapes of the lists and tuples its functions return)
 )
