@@ -24,6 +24,11 @@ one statement that reads and binds every name it mentions):
 - ``T = stack.pop()`` then ``X = T``: the pop goes straight into ``X``. Side conditions: ``T``
   is a temporary bound once and read only there; no statement in between reads or binds ``X``
   (its old value is still the one read there).
+- ``T = 1.0 * A`` is ``T = A`` (the copy a rule makes so that an adjoint never shares a forward
+  value's memory): multiplying by one is exact. Side conditions: ``A`` is a forward value
+  surely floating point (so the dtype is the same); ``T`` is a temporary bound once, and every
+  read of it is an operand of arithmetic, which makes a new array: no read returns it, stores
+  it, passes it to a function or writes into it, so no one can see that it shares ``A``.
 """
 
 from __future__ import annotations
@@ -33,13 +38,13 @@ import copy
 from collections import Counter
 from dataclasses import replace
 
-from overbar.transpiler.names import walk
+from overbar.transpiler.names import clone, walk
 from overbar.transpiler.reverse import Adjoint
 
 
 def remove_copies(adjoint: Adjoint) -> Adjoint:
     """The adjoint with the copies above gone from its reverse sweep."""
-    body = adjoint.tree.body
+    body = clone(adjoint.tree.body)
     bound = Counter(
         node.id
         for statement in body
@@ -53,13 +58,59 @@ def remove_copies(adjoint: Adjoint) -> Adjoint:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
     )
     once = {name for name in adjoint.temporaries if bound[name] == 1}
+    reverse = list(body[adjoint.forward_length :])
+    uncopied = _share_where_only_arithmetic_reads(body, reverse, once, adjoint.floating)
     remover = _Remover(once, reads, adjoint.stack)
-    reverse = remover.block(list(body[adjoint.forward_length :]))
-    if not remover.changed:
+    reverse = remover.block(reverse)
+    if not remover.changed and not uncopied:
         return adjoint
     tree = copy.copy(adjoint.tree)
     tree.body = list(body[: adjoint.forward_length]) + reverse
     return replace(adjoint, tree=tree)
+
+
+def _share_where_only_arithmetic_reads(
+    body: list[ast.stmt], reverse: list[ast.stmt], once: set[str], floating: frozenset[str]
+) -> bool:
+    """``T = 1.0 * A`` becomes ``T = A`` in ``reverse`` (in place) where the side conditions
+    above hold; whether any did."""
+    in_arithmetic: Counter = Counter()
+    everywhere: Counter = Counter()
+    for statement in body:
+        for node in walk(statement):
+            operands = []
+            if isinstance(node, ast.BinOp):
+                operands = [node.left, node.right]
+            elif isinstance(node, ast.UnaryOp):
+                operands = [node.operand]
+            for operand in operands:
+                if _reads_name(operand, getattr(operand, "id", "")):
+                    in_arithmetic[operand.id] += 1
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                everywhere[node.id] += 1
+    changed = False
+    for index, statement in enumerate(reverse):
+        if not (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and statement.targets[0].id in once
+            and isinstance(statement.value, ast.BinOp)
+            and isinstance(statement.value.op, ast.Mult)
+            and isinstance(statement.value.left, ast.Constant)
+            and type(statement.value.left.value) is float
+            and statement.value.left.value == 1.0
+            and isinstance(statement.value.right, ast.Name)
+            and statement.value.right.id in floating
+        ):
+            continue
+        name = statement.targets[0].id
+        if everywhere[name] and everywhere[name] == in_arithmetic[name]:
+            reverse[index] = ast.copy_location(
+                ast.Assign([statement.targets[0]], statement.value.right), statement
+            )
+            changed = True
+    return changed
 
 
 class _Remover:

@@ -28,10 +28,12 @@ from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.parse import ParsedFunction, parse
 from overbar.transpiler.peephole import peephole
 from overbar.transpiler.pushes import drop_unread_pushes
+from overbar.transpiler.remat import rematerialise
 from overbar.transpiler.reverse import Adjoint, differentiate
 from overbar.transpiler.shapes import Shapes, infer
 from overbar.transpiler.simplify import simplify
 from overbar.transpiler.specialise import specialise
+from overbar.transpiler.sums import add_in_one_expression
 
 # Held while anything is compiled: one compilation per key, the other threads wait for it and
 # then find its result. Reentrant, because a transformation prepares its helpers' pullbacks.
@@ -314,7 +316,11 @@ def _transform(
             simplified = simplify(simplified)
         simplified = accumulate(simplified, runtime)
         simplified = hoist(simplified, runtime, parsed.namespace)
+        simplified = add_in_one_expression(
+            simplified, runtime.shapes.FLOATING_FUNCTIONS, parsed.namespace
+        )
     if optimisations.simplify:
         simplified = drop_unread_pushes(remove_copies(simplified))
+        simplified = rematerialise(simplified, parsed.namespace)
     emitted = emit(parsed, simplified)
     return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes)

@@ -1,0 +1,136 @@
+"""Forward values the reverse sweep reads once, computed where it reads them.
+
+A forward line ``tmp2 = 1 + tmp1`` whose only reader is a line of the reverse sweep keeps its
+array alive from the forward sweep to the end of the function. Invariant established: no
+temporary of the forward sweep's top level is read exactly once, by a line of the reverse sweep's
+top level, when its value could be computed there; before and after::
+
+    tmp1 = np.exp(x)                tmp1 = np.exp(x)
+    tmp2 = 1 + tmp1                 # return np.sum(np.log(1 + np.exp(x)))
+    # return np.sum(...)            x_bar = tmp1 / (1 + tmp1)
+    x_bar = tmp1 / tmp2
+
+The value is computed once either way (moved, not repeated); it no longer lives beside the
+others, and NumPy can reuse its buffer inside the reader's expression: the softplus above keeps
+two arrays of x's size where it kept three.
+
+Identity: substituting a name by the expression bound to it. Side conditions: the temporary is
+bound once, by a plain assignment at the forward sweep's top level, and read exactly once in the
+whole function, as an operand of arithmetic in a statement at the reverse sweep's top level (so
+the line runs once, before its reader); every name the expression reads is bound at most once
+(it holds the same value at the reader); the expression is pure: arithmetic, comparisons,
+constants, names and calls of NumPy's functions (``np.exp``; not ``np.random``'s, not methods,
+not those that write in place), whose results do not depend on when they run.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from collections import Counter
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from overbar.transpiler.names import ReplaceNames, clone, walk
+from overbar.transpiler.parse import Namespace
+from overbar.transpiler.reverse import Adjoint
+
+
+def rematerialise(adjoint: Adjoint, namespace: Namespace) -> Adjoint:
+    """The adjoint with the forward values above computed at their one reader."""
+    numpy_names = {name for name, value in adjoint.bindings if value is np}
+    if namespace is not None and namespace.lookup("np") is np:
+        numpy_names.add("np")
+    body = clone(adjoint.tree.body)
+    bound: Counter = Counter()
+    readers: dict[str, list[ast.AST]] = {}
+    for statement in body:
+        for node in walk(statement):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                bound[node.id] += 1
+            elif isinstance(node, ast.Name):
+                readers.setdefault(node.id, []).append(statement)
+    for argument in adjoint.tree.args.args + adjoint.tree.args.kwonlyargs:
+        bound[argument.arg] += 1
+    forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
+    top_reverse = {id(statement) for statement in reverse}
+    moved: dict[int, ast.expr] = {}
+    for statement in forward:
+        if not (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+        ):
+            continue
+        name = statement.targets[0].id
+        reading = readers.get(name, [])
+        if (
+            name not in adjoint.temporaries
+            or bound[name] != 1
+            or len(reading) != 1
+            or id(reading[0]) not in top_reverse
+            or not _pure(statement.value, numpy_names)
+            or not _an_operand_in(reading[0], name)
+            or any(bound[n.id] > 1 for n in walk(statement.value) if isinstance(n, ast.Name))
+        ):
+            continue
+        moved[id(statement)] = statement.value
+        index = next(i for i, s in enumerate(reverse) if s is reading[0])
+        reverse[index] = ReplaceNames({name: statement.value}).visit(reverse[index])
+    if not moved:
+        return adjoint
+    kept = [statement for statement in forward if id(statement) not in moved]
+    tree = copy.copy(adjoint.tree)
+    tree.body = kept + reverse
+    return replace(adjoint, tree=tree, forward_length=len(kept))
+
+
+def _an_operand_in(statement: ast.stmt, name: str) -> bool:
+    """Whether ``name`` is read in ``statement`` as an operand of arithmetic (not an argument
+    a helper takes the shape of, which needs no value computed at all)."""
+    for node in walk(statement):
+        operands = []
+        if isinstance(node, ast.BinOp):
+            operands = [node.left, node.right]
+        elif isinstance(node, ast.UnaryOp):
+            operands = [node.operand]
+        if any(isinstance(o, ast.Name) and o.id == name for o in operands):
+            return True
+    return False
+
+
+def _pure(node: ast.expr, numpy_names: set[str]) -> bool:
+    for inner in walk(node):
+        if isinstance(inner, ast.Call):
+            function = inner.func
+            if not (
+                isinstance(function, ast.Attribute)
+                and isinstance(function.value, ast.Name)
+                and function.value.id in numpy_names
+                and _is_numpy_function(function.attr)
+            ):
+                return False
+        elif isinstance(inner, ast.Attribute | ast.Subscript | ast.Lambda | ast.NamedExpr):
+            if not (isinstance(inner, ast.Attribute) and _is_call_target(inner, node)):
+                return False
+        elif isinstance(inner, ast.Await | ast.Yield | ast.YieldFrom):
+            return False
+    return True
+
+
+_WRITE_IN_PLACE = frozenset(
+    {"put", "place", "putmask", "copyto", "fill_diagonal", "put_along_axis", "add_at"}
+)
+
+
+def _is_numpy_function(name: str) -> bool:
+    if name in _WRITE_IN_PLACE:
+        return False
+    value: Any = getattr(np, name, None)
+    return isinstance(value, np.ufunc) or (callable(value) and not isinstance(value, type))
+
+
+def _is_call_target(attribute: ast.Attribute, root: ast.expr) -> bool:
+    return any(isinstance(n, ast.Call) and n.func is attribute for n in walk(root))

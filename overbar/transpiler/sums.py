@@ -1,0 +1,163 @@
+"""The contributions to one adjoint added in one expression.
+
+The reverse sweep adds each line's contribution to an adjoint in a statement of its own. On
+large arrays every statement makes a new array while the one before is still held, and NumPy
+can reuse the buffer of a temporary only inside one expression. Invariant established: in each
+block of the reverse sweep, no run of consecutive statements
+
+    x_bar = 1.0 * tmp1
+    x_bar = x_bar + x * np.cos(x)
+
+is left; it reads ``x_bar = tmp1 + x * np.cos(x)``: one array where there were three (the
+copy, the product and the sum), as a person writes ``np.cos(x) * x + np.sin(x)``.
+
+Identities: ``X = E1; X = X ± E2; X = X ± E3`` is ``X = E1 ± E2 ± E3`` (the same additions in
+the same order, left to right, each term evaluated in the same order as before); and where the
+run has two terms or more, ``1.0 * A + E2`` is ``A + E2`` (multiplying by one is exact; the sum
+is a new array either way, so the copy ``1.0 * A`` made to keep the adjoint from sharing ``A``'s
+memory is not needed). Side conditions: the statements are consecutive in one block (a comment
+naming a forward line ends a run) and bind the same name ``X``; no term but the accumulated
+``X`` reads ``X``; ``1.0`` goes only where ``A`` is a forward value surely floating point (so
+the sum's dtype is unchanged).
+
+Within a term, ``1.0 * a * f(b)`` is ``a * f(b)`` where ``f`` is a NumPy function whose result
+is floating point whatever its argument (``np.cos``, ``np.exp``): the product is then floating
+point and a new array either way, and multiplying by one is exact (the peephole pass removes such
+factors where the floating factor is a name; here it is a call the simplifier folded in later).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from dataclasses import replace
+
+import numpy as np
+
+from overbar.transpiler.names import clone
+from overbar.transpiler.parse import Namespace
+from overbar.transpiler.reverse import Adjoint
+
+
+def add_in_one_expression(
+    adjoint: Adjoint, floating_functions: frozenset, namespace: Namespace
+) -> Adjoint:
+    """The adjoint with the runs above written as one sum each in its reverse sweep."""
+    body = clone(adjoint.tree.body)
+    forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
+    numpy_names = {name for name, value in adjoint.bindings if value is np}
+    if namespace is not None and namespace.lookup("np") is np:
+        numpy_names.add("np")
+    folder = _Folder(adjoint.floating, floating_functions, numpy_names)
+    reverse = folder.block(reverse)
+    if not folder.changed:
+        return adjoint
+    tree = copy.copy(adjoint.tree)
+    tree.body = forward + reverse
+    return replace(adjoint, tree=tree)
+
+
+class _Folder:
+    def __init__(self, floating: frozenset[str], functions: frozenset, numpy_names: set[str]):
+        self.floating, self.functions, self.numpy_names = floating, functions, numpy_names
+        self.changed = False
+
+    def without_one(self, node: ast.expr) -> ast.expr:
+        """``a * f(b)`` for ``1.0 * a * f(b)`` (see above), else ``node``."""
+        factors = []
+        product = node
+        while isinstance(product, ast.BinOp) and isinstance(product.op, ast.Mult):
+            factors.append(product.right)
+            product = product.left
+        factors.append(product)
+        factors.reverse()
+        if len(factors) < 3 or not _is_one(factors[0]):
+            return node
+        if not any(self.surely_floating_call(factor) for factor in factors[1:]):
+            return node
+        self.changed = True
+        result = factors[1]
+        for factor in factors[2:]:
+            result = ast.BinOp(result, ast.Mult(), factor)
+        return result
+
+    def surely_floating_call(self, node: ast.expr) -> bool:
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in self.numpy_names
+        ):
+            return False
+        try:
+            return getattr(np, node.func.attr, None) in self.functions
+        except TypeError:
+            return False
+
+    def block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
+        result: list[ast.stmt] = []
+        for statement in statements:
+            for field in ("body", "orelse"):
+                inner = getattr(statement, field, None)
+                if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                    setattr(statement, field, self.block(inner))
+            if result and _starts(result[-1]) and self.extends(result[-1], statement):
+                result[-1] = self.added(result[-1], statement)
+                continue
+            result.append(statement)
+        return result
+
+    def extends(self, total: ast.Assign, statement: ast.stmt) -> bool:
+        """Whether ``statement`` is ``X = X ± E`` for the ``X`` that ``total`` binds."""
+        name = total.targets[0].id
+        return (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and statement.targets[0].id == name
+            and isinstance(statement.value, ast.BinOp)
+            and isinstance(statement.value.op, ast.Add | ast.Sub)
+            and isinstance(statement.value.left, ast.Name)
+            and statement.value.left.id == name
+            and not _reads(statement.value.right, name)
+        )
+
+    def added(self, total: ast.Assign, statement: ast.Assign) -> ast.Assign:
+        first = total.value
+        if self.is_copy(first):
+            first = first.right
+        value = ast.BinOp(
+            self.without_one(first), statement.value.op, self.without_one(statement.value.right)
+        )
+        self.changed = True
+        return ast.copy_location(ast.Assign([total.targets[0]], value), total)
+
+    def is_copy(self, node: ast.expr) -> bool:
+        """``1.0 * A`` for a forward value ``A`` surely floating point."""
+        return (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.Mult)
+            and isinstance(node.left, ast.Constant)
+            and type(node.left.value) is float
+            and node.left.value == 1.0
+            and isinstance(node.right, ast.Name)
+            and node.right.id in self.floating
+        )
+
+
+def _is_one(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) is float and node.value == 1.0
+
+
+def _starts(statement: ast.stmt) -> bool:
+    """``X = E`` where E does not read X."""
+    return (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+        and not _reads(statement.value, statement.targets[0].id)
+    )
+
+
+def _reads(node: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
