@@ -52,10 +52,10 @@ def test_mlp_specialised_code_matches_golden(mlp):
 
 def test_mlp_specialised_reverse_sweep_is_the_hand_derivation(mlp):
     source = mlp.specialised_source()
-    reverse = source[source.index("tmp3 = y - t") :].splitlines()[1:-1]
+    reverse = source[source.index("y = W2 @ h + b2") :].splitlines()[1:-1]
     statements = [line.strip() for line in reverse if not line.strip().startswith("#")]
     assert statements == [  # DESIGN.md's seven bars, in the order of the reverse sweep
-        "y_bar = 1.0 * tmp3",  # L̄ = 1 times ½·2 (y - t), a new array (never y - t itself)
+        "y_bar = 1.0 * (y - t)",  # L̄ = 1 times ½·2 (y - t), computed where it is read
         "b2_bar = y_bar.sum(axis=1, keepdims=True)",
         "W2_bar = y_bar @ h.T",
         "h_bar = W2.T @ y_bar",

@@ -99,6 +99,7 @@ NUMPY = Runtime(
     sum_of_values=helpers.sum_of_values,
     sum_of_scaled=helpers.sum_of_scaled,
     logistic=rules.LOGISTIC,
+    softplus=rules.SOFTPLUS,
     softmax_parts={
         "exp": frozenset({np.exp}),
         "log": frozenset({np.log}),

@@ -41,6 +41,11 @@ def logistic(z):
     return 1 / (1 + np.exp(-z))
 
 
+def softplus(x):
+    """Softplus, log(1 + exp(x)), as users write it."""
+    return np.log(1 + np.exp(x))
+
+
 def zero_gradient(x):
     """The gradient of an input the result does not depend on: zeros shaped like ``x`` (for a
     tuple or list, which a helper may take: the runtime zero 0.0 for each element)."""

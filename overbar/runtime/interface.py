@@ -50,4 +50,5 @@ class Runtime:
     sum_of_values: Callable  # Σₜ aₜ, likewise
     sum_of_scaled: Callable  # Σₜ sₜ aₜ for numbers sₜ, likewise
     logistic: Any  # the rule of the logistic function written out (a registry.Rule)
+    softplus: Any  # the rule of softplus written out, likewise
     softmax_parts: Mapping[str, frozenset]  # the primitives that are "exp", "log" and "sum"

@@ -26,6 +26,7 @@ from overbar.runtime.helpers import (
     matmul_right_bar,
     prod_bar,
     reduced_count,
+    softplus,
     split_like,
     sum_bars,
     unbroadcast,
@@ -371,7 +372,15 @@ def logistic_from_output(h, z, h_bar):
     return h_bar * h * (1 - h)
 
 
+def softplus_from_input(y, x, y_bar):
+    """y = log(1 + exp(x)):  x̄ = ȳ / (1 + exp(−x))
+
+    Not in the table, like the logistic function's rule above (``transpiler/logistic.py``)."""
+    return y_bar / (1 + np.exp(-x))
+
+
 LOGISTIC = Rule(logistic, logistic_from_output)
+SOFTPLUS = Rule(softplus, softplus_from_input)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ class LineAdjoints:
     ``cancelled`` maps a line to the name that gets no gradient from it (a softmax's
     stabiliser, ``invariance.py``); ``pullback_of`` gives the pullbacks of user functions, and
     ``subroutines`` collects those the lines call. ``logistic`` maps the last line of each
-    logistic function written out to its argument (``logistic.py``).
+    logistic function or softplus written out to its argument and kind (``logistic.py``).
     """
 
     def __init__(
@@ -59,7 +59,7 @@ class LineAdjoints:
         rules: RuleChoice,
         cancelled: dict[int, str],
         pullback_of: Callable[..., Any] | None,
-        logistic: dict[int, str] | None = None,
+        logistic: dict[int, tuple[str, str]] | None = None,
     ):
         self.logistic = logistic or {}
         self.state = state
@@ -132,10 +132,11 @@ class LineAdjoints:
                 self.state.reverse.append(assign(shaped, call(like, output_bar, load(earlier))))
                 output_bar = load(shaped)
             skipped = self.cancelled.get(id(statement))
-            if id(statement) in self.logistic:  # h = 1 / t3 ends h = 1 / (1 + exp(-z))
-                z = load(self.logistic[id(statement)])
-                application = Application(self.state.runtime.logistic.primal, (z,), (), z)
-                self.apply_rule(output, application, output_bar, earlier, None, logistic=True)
+            if id(statement) in self.logistic:  # h = 1 / t3 ends h = 1 / (1 + exp(-z)), ...
+                name, kind = self.logistic[id(statement)]
+                rule = getattr(self.state.runtime, kind)
+                application = Application(rule.primal, (load(name),), (), load(name))
+                self.apply_rule(output, application, output_bar, earlier, None, idiom=rule)
             else:
                 self.apply_rule(output, _as_square(application), output_bar, earlier, skipped)
         if overwrites:
@@ -155,13 +156,13 @@ class LineAdjoints:
         output_bar: ast.expr,
         earlier: str,
         skipped: str | None = None,
-        logistic: bool = False,
+        idiom: Any = None,
     ) -> None:
         """Inline the rule of ``application`` and add its contributions to the adjoints of
         the active arguments (except ``skipped``, whose contribution cancels out); with
-        ``logistic``, the runtime's rule of the logistic function."""
-        if logistic:
-            template = template_of(self.state.runtime.logistic)
+        ``idiom``, that rule of the runtime's (the logistic function, softplus)."""
+        if idiom is not None:
+            template = template_of(idiom)
             bound = dict(zip(template.positional, application.positional, strict=True))
         else:
             template, bound = self.rules.choose_rule(application)

@@ -1,4 +1,4 @@
-"""The logistic function written out, ``h = 1 / (1 + np.exp(-z))``, differentiated from its output.
+"""The logistic function and softplus written out, differentiated as the functions they are.
 
 In the normal form the logistic function is four lines::
 
@@ -13,6 +13,15 @@ chains; the reverse sweep then applies the logistic function's own rule to the l
 ``z̄ = h̄ h (1 − h)``, and nothing to the three others, so only ``h`` is kept (the simplifier
 folds the unread temporaries back into ``h = 1 / (1 + np.exp(-z))``), as in the adjoint a
 person writes.
+
+Softplus, ``y = np.log(1 + np.exp(x))`` (or ``np.log1p(np.exp(x))``), is three lines whose rules
+give ``x̄ = ȳ e / (1 + e)``, keeping ``e = exp(x)`` and ``1 + e``; its own rule is the logistic
+function of ``x``, ``x̄ = ȳ / (1 + exp(−x))``, which keeps nothing: its ``exp`` runs in the
+reverse sweep (where the forward sweep's value is not needed, ``grad``, its ``exp`` is gone from
+there). Identity: ``e / (1 + e) = 1 / (1 + 1/e)`` with ``1/e = exp(−x)``. Side conditions: the
+two temporaries are bound once and read only by the next line; the constant is exactly one.
+Rounding: the same to an ulp; where ``exp(x)`` overflows (x above 709) the chain gives nan
+(inf / inf) and this gives the limit, ``ȳ``.
 
 Identity: for ``h = 1 / (1 + e)`` with ``e = exp(−z)``, ``dh/dz = e / (1 + e)² = h (1 − h)``,
 since ``e / (1 + e) = 1 − h``. Side conditions: ``t1``, ``t2`` and ``t3`` are each bound once,
@@ -36,8 +45,9 @@ from overbar.transpiler.parse import Namespace
 from overbar.transpiler.primitive import Application, application_of
 
 
-def logistic_lines(form: NormalForm, namespace: Namespace) -> dict[int, str]:
-    """For each line ``h = 1 / t3`` (by id) that ends a logistic chain: the name ``z``."""
+def logistic_lines(form: NormalForm, namespace: Namespace) -> dict[int, tuple[str, str]]:
+    """For each line (by id) that ends a logistic chain (``h = 1 / t3``) or a softplus
+    (``y = log(t2)``): its argument's name and which (``"logistic"`` or ``"softplus"``)."""
     bound = bindings(form.tree.body)
     readers: dict[str, list[ast.stmt]] = {}
     for node in ast.walk(form.tree):
@@ -69,8 +79,27 @@ def logistic_lines(form: NormalForm, namespace: Namespace) -> dict[int, str]:
             negation_line = t1 and only_line(t1, exp_line)
             z = negation_line and _negation_of(application(negation_line))
             if z:
-                found[id(line)] = z
+                found[id(line)] = (z, "logistic")
+                continue
+            found.update(_softplus(line, application, only_line))
     return found
+
+
+def _softplus(line: ast.Assign, application, only_line) -> dict[int, tuple[str, str]]:
+    """``y = log(1 + exp(x))`` (or ``log1p(exp(x))``) ending at ``line``: {id: (x, ...)}."""
+    outer = application(line)
+    if _plain(outer, (np.log,), 1):
+        inner = _name(outer.positional[0])
+        sum_line = inner and only_line(inner, line)
+        t1 = sum_line and _one_plus(application(sum_line))
+        exp_line = t1 and only_line(t1, sum_line)
+    elif _plain(outer, (np.log1p,), 1):
+        t1 = _name(outer.positional[0])
+        exp_line = t1 and only_line(t1, line)
+    else:
+        return {}
+    x = exp_line and _exp_of(application(exp_line))
+    return {id(line): (x, "softplus")} if x else {}
 
 
 def _names_read(statement: ast.stmt) -> list[str]:

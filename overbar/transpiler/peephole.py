@@ -26,17 +26,31 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.names import ReplaceNames, bindings, clone, walk
+from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
 
 _ELEMENTWISE = (ast.Add, ast.Sub, ast.Mult, ast.Div)
 
 
-def peephole(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
-    """The adjoint with the rewrites above applied to its reverse sweep."""
+def peephole(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = None) -> Adjoint:
+    """The adjoint with the rewrites above applied to its reverse sweep (``namespace``, the
+    user's function's, says whether ``np`` there is NumPy: its elementwise functions keep
+    their arguments' shapes)."""
     broadcasters = {name for name, value in adjoint.bindings if value is runtime.broadcast_like}
-    rewriter = _Rewriter(dict(adjoint.shapes), broadcasters, runtime.shapes, adjoint.floating)
+    numpy_names = {name for name, value in adjoint.bindings if value is np}
+    if namespace is not None and namespace.lookup("np") is np:
+        numpy_names.add("np")
+    rewriter = _Rewriter(
+        dict(adjoint.shapes),
+        broadcasters,
+        runtime.shapes,
+        adjoint.floating,
+        frozenset(numpy_names),
+    )
     body = clone(adjoint.tree.body)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     reverse = _propagate_ones(reverse, body)
@@ -86,7 +100,9 @@ class _Rewriter(ast.NodeTransformer):
         broadcasters: set[str],
         facts: Any,
         floating: frozenset[str] = frozenset(),
+        numpy_names: frozenset[str] = frozenset(),
     ):
+        self.numpy_names = numpy_names  # names that are NumPy in the generated function
         self.shapes = shapes
         self.broadcasters = broadcasters
         self.facts = facts  # the runtime's shape module
@@ -221,7 +237,26 @@ class _Rewriter(ast.NodeTransformer):
             return self.shape_of(node.operand)
         if isinstance(node, ast.BinOp) and isinstance(node.op, _ELEMENTWISE):
             return self.facts.broadcast(self.shape_of(node.left), self.shape_of(node.right))
+        ufunc = self.ufunc_called(node)
+        if ufunc is not None and len(node.args) == ufunc.nin:
+            return self.facts.broadcast(*(self.shape_of(argument) for argument in node.args))
         return None
+
+    def ufunc_called(self, node: ast.expr) -> Any:
+        """The NumPy ufunc ``node`` calls elementwise (``np.exp(x)``), if it is one: one
+        output, no keywords (no ``out=``, ``where=``), every argument positional."""
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in self.numpy_names
+            and not node.keywords
+            and not any(isinstance(a, ast.Starred) for a in node.args)
+        ):
+            return None
+        function = getattr(np, node.func.attr, None)
+        is_ufunc = isinstance(function, np.ufunc) and function.nout == 1
+        return function if is_ufunc and function.signature is None else None
 
 
 def _is_one(node: ast.expr) -> bool:

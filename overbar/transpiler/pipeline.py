@@ -311,7 +311,7 @@ def _transform(
     if optimisations.simplify:
         simplified = simplify(simplified)
     if optimisations.peephole:
-        simplified = peephole(simplified, runtime)
+        simplified = peephole(simplified, runtime, parsed.namespace)
         if optimisations.simplify:
             simplified = simplify(simplified)
         simplified = accumulate(simplified, runtime)

@@ -20,10 +20,13 @@ naming a forward line ends a run) and bind the same name ``X``; no term but the 
 ``X`` reads ``X``; ``1.0`` goes only where ``A`` is a forward value surely floating point (so
 the sum's dtype is unchanged).
 
-Within a term, ``1.0 * a * f(b)`` is ``a * f(b)`` where ``f`` is a NumPy function whose result
-is floating point whatever its argument (``np.cos``, ``np.exp``): the product is then floating
-point and a new array either way, and multiplying by one is exact (the peephole pass removes such
-factors where the floating factor is a name; here it is a call the simplifier folded in later).
+Two terms led by the same name are factored: ``a * b ± a * c`` is ``a * (b ± c)`` (the
+distributive law: the same value up to rounding, as the peephole pass's factorings; one array
+fewer). Within a term, ``1.0 * a * f(b)`` is ``a * f(b)`` where ``f`` is a NumPy function
+whose result is floating point whatever its argument (``np.cos``, ``np.exp``): the product is
+then floating point and a new array either way, and multiplying by one is exact (the peephole
+pass removes such factors where the floating factor is a name; here it is a call the
+simplifier folded in later).
 """
 
 from __future__ import annotations
@@ -126,8 +129,9 @@ class _Folder:
         first = total.value
         if self.is_copy(first):
             first = first.right
-        value = ast.BinOp(
-            self.without_one(first), statement.value.op, self.without_one(statement.value.right)
+        left, right = self.without_one(first), self.without_one(statement.value.right)
+        value = _factored(left, statement.value.op, right) or ast.BinOp(
+            left, statement.value.op, right
         )
         self.changed = True
         return ast.copy_location(ast.Assign([total.targets[0]], value), total)
@@ -143,6 +147,31 @@ class _Folder:
             and isinstance(node.right, ast.Name)
             and node.right.id in self.floating
         )
+
+
+def _factored(left: ast.expr, op: ast.operator, right: ast.expr) -> ast.expr | None:
+    """``a * (b ± c)`` for ``a * b ± a * c`` (the same name ``a`` leading both products)."""
+    first, second = _leading(left), _leading(right)
+    if first is None or second is None or first[0] != second[0]:
+        return None
+    return ast.BinOp(
+        ast.Name(first[0], ast.Load()), ast.Mult(), ast.BinOp(first[1], op, second[1])
+    )
+
+
+def _leading(node: ast.expr) -> tuple[str, ast.expr] | None:
+    """(a, b) for the product ``a * b`` (``b`` the product of the other factors)."""
+    factors = []
+    while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        factors.append(node.right)
+        node = node.left
+    if not factors or not isinstance(node, ast.Name):
+        return None
+    factors.reverse()
+    rest = factors[0]
+    for factor in factors[1:]:
+        rest = ast.BinOp(rest, ast.Mult(), factor)
+    return node.id, rest
 
 
 def _is_one(node: ast.expr) -> bool:
