@@ -6,6 +6,7 @@
     python benchmarks/variants.py --function rnn      # one function's variants
     python benchmarks/variants.py --variant rnn_list  # one variant (repeatable)
     python benchmarks/variants.py --scaling --output benchmarks/results/variants-baseline.md
+    python benchmarks/variants.py --anatomy           # count helper calls in the adjoints
 
 Three choices make the figures stable on a busy shared machine (a 2-core VM at load 10 gave
 wall-clock medians 50% apart for the same call):
@@ -43,6 +44,7 @@ import ctypes
 import ctypes.util
 import functools
 import os
+import re
 import statistics
 import sys
 import time
@@ -117,8 +119,14 @@ def agrees(got, expected) -> bool:
 
 
 def short(error: BaseException) -> str:
-    lines = str(error).strip().splitlines() or [""]
-    return f"{type(error).__name__}: {lines[0]}".replace("|", "\\|")[:160]
+    """The error's class, the line it points at (an OverbarError's message starts with the
+    file, line and source line) and its last line, which says what is wrong."""
+    lines = [line.strip() for line in str(error).strip().splitlines()] or [""]
+    where = ""
+    if len(lines) > 2 and lines[0].count(":") >= 2:
+        where = f"line {lines[0].split(':')[-2]} `{lines[1]}`: "
+    text = f"{type(error).__name__}: {where}{lines[-1]}".replace("|", "\\|")
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def gradient_call(function, variant, inputs):
@@ -240,6 +248,45 @@ def scaling_table(rows) -> list[str]:
     return lines
 
 
+ANATOMY = {
+    "pushes": r"stack\.append\(",
+    "of which shapes": r"stack\.append\(shape_of\(",
+    "unbroadcast": r"\bunbroadcast\(",
+    "broadcast_like": r"\bbroadcast_like\(",
+    "expand_reduced": r"\bexpand_reduced\(",
+    "seed": r"\bseed\(",
+    "matmul/dot _bar": r"\b(matmul|dot)_(left|right)_bar\(",
+    "index_bar": r"\bindex_bar\(",
+    "extremum_bar": r"\bextremum_bar\(",
+    "pullback calls": r"(?<!def )\b\w+_pullback\(",
+    "copies": r"^\s*(\w+) = (\w+_bar)\n\s*\2 = \1$",
+}
+
+
+def anatomy_table(selection) -> list[str]:
+    """How often the calls a person would not write appear in each variant's adjoint as
+    compiled for the benchmark's arguments (``source_for``): counted in the source, so a call in
+    a loop counts once; ``copies`` are the pairs ``tmp = x_bar`` then ``x_bar = tmp``."""
+    lines = [
+        "| function | variant | lines | " + " | ".join(ANATOMY) + " |",
+        "|---|---|---|" + "---|" * len(ANATOMY),
+    ]
+    for function, variant in selection:
+        inputs = function.inputs(np.random.default_rng(0))
+        try:
+            source = overbar.grad(variant.forward, wrt=function.wrt).source_for(*inputs)
+        except OverbarError as error:
+            lines.append(f"| {function.name} | {variant.name} | {short(error)} |")
+            continue
+        counts = [len(re.findall(p, source, flags=re.MULTILINE)) for p in ANATOMY.values()]
+        lines.append(
+            f"| {function.name} | {variant.name} | {len(source.splitlines())} | "
+            + " | ".join(str(c) for c in counts)
+            + " |"
+        )
+    return lines
+
+
 def chosen_variants(arguments):
     for function in variants_functions.FUNCTIONS:
         if arguments.function not in (None, function.name):
@@ -262,7 +309,18 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--release-memory", action="store_true", help="leave glibc's trimming of freed memory on"
     )
+    parser.add_argument(
+        "--anatomy",
+        action="store_true",
+        help="only count, in each variant's generated adjoint, the calls a person would not write",
+    )
     arguments = parser.parse_args(argv)
+    if arguments.anatomy:
+        text = "\n".join(anatomy_table(list(chosen_variants(arguments)))) + "\n"
+        print(text)
+        if arguments.output:
+            Path(arguments.output).write_text(text)
+        return
     if not arguments.wall_clock:
         time_on_cpu_clock()
     kept = False if arguments.release_memory else keep_freed_memory()
