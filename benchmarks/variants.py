@@ -66,7 +66,7 @@ import variants_functions  # noqa: E402
 from run import format_time, paired_seconds  # noqa: E402
 
 import overbar  # noqa: E402
-from overbar.errors import OverbarError  # noqa: E402
+from overbar.errors import GradientMismatchError, OverbarError  # noqa: E402
 
 SCALING_LENGTHS = (50, 200)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
@@ -136,6 +136,8 @@ def gradient_call(function, variant, inputs):
     try:
         gradient = overbar.grad(variant.forward, wrt=function.wrt)
         got = gradient(*inputs)
+    except GradientMismatchError as error:  # the guard, if OVERBAR_CHECK=1 turned it on
+        return Outcome("WRONG", short(error))
     except OverbarError as error:
         return Outcome("refused", short(error))
     except Exception as error:  # a crash of generated code is a bug to report, not to hide

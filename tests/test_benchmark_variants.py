@@ -84,3 +84,21 @@ def test_a_wrong_adjoint_would_be_caught():
     expected = central_difference(function, inputs, 0, direction)
     assert np.isclose(np.sum(gradient * direction), expected, rtol=1e-6)
     assert not np.isclose(np.sum(1.001 * gradient * direction), expected, rtol=1e-6)
+
+
+def test_the_runner_takes_only_gradients_that_agree_to_rtol_1e_8():
+    import variants
+
+    expected = (np.array([1.0, -2.0, 3.0]), 0.5)
+    assert variants.agrees((expected[0].copy(), 0.5), expected)
+    assert not variants.agrees((expected[0] * (1 + 1e-6), 0.5), expected)
+    assert not variants.agrees((expected[0][:2], 0.5), expected)
+    assert not variants.agrees((expected[0], 0.5, 0.0), expected)
+    assert not variants.agrees(expected[0], expected)
+
+
+def test_a_refusal_is_reported_with_its_line_and_reason():
+    import variants
+
+    error = ValueError("/x/f.py:12:5\n    p *= x\n    ^^^^^^\noverbar cannot | do this")
+    assert variants.short(error) == "ValueError: line 12 `p *= x`: overbar cannot \\| do this"
