@@ -102,7 +102,11 @@ class InPlaceChecks(FenceScope):
                 elif isinstance(node, ast.Call) and self.copies_arguments(node):
                     copying.update(id(a) for a in node.args)
                     copying.update(id(a.value) for a in node.args if isinstance(a, ast.Subscript))
-            read = _read_outside([statement], name, copying) if index <= last_write else None
+            read = None
+            if index < last_write:
+                read = _read_outside([statement], name, copying)
+            elif index == last_write:
+                read = _read_outside(self.until_last_write(statement, name), name, copying)
             if read is not None:
                 raise self.refuse(
                     read,
@@ -110,6 +114,35 @@ class InPlaceChecks(FenceScope):
                     "the view would change with the write; read it with arithmetic "
                     f"(y[i] * 1.0) or after the last write into {name}",
                 )
+
+    def until_last_write(self, statement: ast.stmt, name: str) -> list[ast.stmt]:
+        """The part of ``statement`` (the one with the last write into ``name``) in which a
+        read of ``name`` may see a later write: all of it, but for a loop whose body binds
+        ``name`` to a new array before it mentions it otherwise (``u_new = u.copy()``, then
+        ``u_new[1:-1] = ...``, then ``u = u_new``), the body up to its last write: each trip
+        writes into the array it made, so a view taken after that write sees no other."""
+        if not isinstance(statement, ast.For | ast.While) or statement.orelse:
+            return [statement]
+        header = statement.iter if isinstance(statement, ast.For) else statement.test
+        body = statement.body
+        first = next(
+            (i for i, s in enumerate(body) if any(_mentions(n, name) for n in ast.walk(s))),
+            None,
+        )
+        fresh = (
+            first is not None
+            and not any(_mentions(n, name) for n in ast.walk(header))
+            and isinstance(body[first], ast.Assign)
+            and len(body[first].targets) == 1
+            and isinstance(body[first].targets[0], ast.Name)
+            and body[first].targets[0].id == name
+            and self.creates_array(body[first].value)
+            and not any(_mentions(n, name) for n in ast.walk(body[first].value))
+        )
+        if not fresh:
+            return [statement]
+        writes = [i for i, s in enumerate(body) for n in ast.walk(s) if _writes_into(n, name)]
+        return body[: max(writes) + 1]
 
     def creates_array(self, value: ast.expr | None) -> bool:
         """Whether ``value`` certainly evaluates to a new array no other name refers to."""
@@ -209,7 +242,7 @@ class InPlaceChecks(FenceScope):
             if isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Name):
                 binding = _last_binding(body[:index], statement.target.id)
                 window = body[body.index(binding) + 1 : index] if binding else []
-                self.check_augmented(statement, _is_fresh_binding(binding), window)
+                self.check_augmented(statement, self.is_fresh_binding(binding), window)
         nested = [
             node
             for statement in body
@@ -225,9 +258,21 @@ class InPlaceChecks(FenceScope):
                 for node in ast.walk(top)
                 if isinstance(node, ast.stmt) and name in bound_names(node)
             ]
-            fresh = all(_is_fresh_binding(b) for b in bindings if not _is_loop(b))
+            fresh = all(self.is_fresh_binding(b) for b in bindings if not _is_loop(b))
             fresh = fresh and not any(_is_loop(b) for b in bindings)
             self.check_augmented(statement, fresh, body)
+
+    def is_fresh_binding(self, statement: ast.stmt | None) -> bool:
+        """Whether ``statement`` binds a single name to a new object no one else refers to:
+        arithmetic, a constant, or a call that makes a new array (``np.zeros_like(x)``,
+        ``x.copy()``, a library function that copies)."""
+        if _is_fresh_binding(statement):
+            return True
+        return (
+            isinstance(statement, ast.Assign | ast.AnnAssign)
+            and isinstance(_single_target(statement), ast.Name)
+            and self.creates_array(statement.value)
+        )
 
     def check_augmented(self, statement: ast.AugAssign, fresh: bool, window: list) -> None:
         name = statement.target.id
@@ -288,6 +333,10 @@ def _read_outside(statements: list[ast.stmt], name: str, allowed: set[int]) -> a
             ):
                 return node
     return None
+
+
+def _mentions(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
 
 
 def _writes_into(node: ast.AST, name: str) -> bool:

@@ -1,0 +1,76 @@
+"""Plain NumPy that writes in place, accepted where no one else can see the change: an array
+made with a library function updated by ``*=``, and a stepper that writes into a new copy each
+trip and then takes it as the state (``u_new = u.copy(); u_new[1:-1] = ...; u = u_new``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import overbar
+from overbar.errors import UnsupportedSyntaxError
+from tests.support import define
+
+HEAT = """
+def f(u, r):
+    for _ in range(4):
+        u_new = u.copy()
+        u_new[1:-1] = u[1:-1] + r * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+        u = u_new
+    return np.sum(u ** 2)
+"""
+
+HEAT_ZEROS = """
+def f(u, r):
+    for _ in range(3):
+        u_new = np.zeros_like(u)
+        u_new[0] = u[0]
+        u_new[-1] = u[-1]
+        u_new[1:-1] = u[1:-1] + r * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+        u = u_new
+    return np.sum(np.sin(u))
+"""
+
+SHARED_ACROSS_TRIPS = """
+def f(u, r):
+    u_new = u.copy()
+    for _ in range(3):
+        u_new[1:-1] = u[1:-1] * r
+        u = u_new
+    return np.sum(u ** 2)
+"""
+
+MADE_THEN_SCALED = """
+def f(x):
+    y = np.zeros_like(x)
+    y += np.sin(x)
+    y *= x
+    return np.sum(y * y)
+"""
+
+
+@pytest.mark.parametrize("source", [HEAT, HEAT_ZEROS])
+@pytest.mark.parametrize("size", [3, 4, 9])
+def test_a_stepper_writing_into_a_new_copy_each_trip_is_differentiated(source, size):
+    f = define(source)
+    u = np.random.default_rng(size).uniform(0.1, 1.0, size=size)
+    overbar.check_grad(f, [u, 0.2], wrt=(0, 1))
+    np.testing.assert_allclose(
+        overbar.grad(f, wrt=(0, 1))(u, 0.2)[0],
+        overbar.grad(f, wrt=(0, 1), optimise=False)(u, 0.2)[0],
+        rtol=1e-12,
+    )
+
+
+def test_a_state_that_is_the_array_written_next_trip_is_refused():
+    f = define(SHARED_ACROSS_TRIPS)
+    with pytest.raises(UnsupportedSyntaxError, match="may be a view of it"):
+        overbar.grad(f)(np.ones(5), 0.5)
+
+
+@pytest.mark.parametrize("shape", [(), (4,), (2, 3)])
+def test_an_array_made_with_zeros_like_takes_augmented_assignments(shape):
+    f = define(MADE_THEN_SCALED)
+    x = np.random.default_rng(1).uniform(0.1, 1.0, size=shape)
+    x = float(x) if shape == () else x
+    overbar.check_grad(f, [x])
