@@ -76,6 +76,8 @@ SUMS = {
     "three contributions": "return np.sum(np.sin(x) * x + np.exp(x) * x)",
     "a contribution that reads the adjoint's name": "a = x * x\n    return np.sum(a * np.cos(a))",
     "integers": "return np.sum(x * 2 + x * 3)",
+    "two arguments": "y = x * 0.5 + 1.0\n    return np.sum(x * y + np.sin(y))",
+    "a line between reads the adjoint": "y = np.sin(x)\n    z = y * x\n    return np.sum(z * y + y)",
 }
 
 
@@ -128,3 +130,11 @@ def test_softplus_written_out_is_differentiated_as_the_logistic_function_of_its_
     assert "x_bar = 1.0 / (1 + np.exp(-x))" in text, text
     x = np.array([-800.0, -30.0, 0.0, 30.0, 800.0])  # exp(x) overflows at the end
     np.testing.assert_allclose(overbar.grad(f, check=False)(x), 1 / (1 + np.exp(-x)))
+
+
+def test_contributions_to_one_adjoint_gather_past_other_lines():
+    f = define("def f(x, y):\n    return np.sum(x * y + np.sin(y))\n")
+    text = overbar.grad(f, wrt=(0, 1)).source_for(np.ones(4), np.ones(4))
+    assert "y_bar = np.cos(y) + x" in text and "x_bar = 1.0 * y" in text, text
+    x, y = np.linspace(0.1, 1.0, 4), np.linspace(1.0, 2.0, 4)
+    overbar.check_grad(f, [x, y], wrt=(0, 1))

@@ -12,7 +12,9 @@ is left; it reads ``x_bar = tmp1 + x * np.cos(x)``: one array where there were t
 copy, the product and the sum), as a person writes ``np.cos(x) * x + np.sin(x)``.
 
 Identities: ``X = E1; X = X ± E2; X = X ± E3`` is ``X = E1 ± E2 ± E3`` (the same additions in
-the same order, left to right, each term evaluated in the same order as before); and where the
+the same order, left to right); a statement between them that assigns another name, reads
+neither ``X`` nor binds a name a later term reads, may be passed (nothing it or the terms call
+but NumPy's functions, so their order of evaluation is free); and where the
 run has two terms or more, ``1.0 * A + E2`` is ``A + E2`` (multiplying by one is exact; the sum
 is a new array either way, so the copy ``1.0 * A`` made to keep the adjoint from sharing ``A``'s
 memory is not needed). Side conditions: the statements are consecutive in one block (a comment
@@ -104,11 +106,52 @@ class _Folder:
                 inner = getattr(statement, field, None)
                 if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
                     setattr(statement, field, self.block(inner))
-            if result and _starts(result[-1]) and self.extends(result[-1], statement):
-                result[-1] = self.added(result[-1], statement)
+            start = self.run_start(result, statement)
+            if start is not None:
+                result[start] = self.added(result[start], statement)
                 continue
             result.append(statement)
         return result
+
+    def run_start(self, result: list[ast.stmt], statement: ast.stmt) -> int | None:
+        """Where the sum that ``statement`` (``X = X ± E``) adds to was started: the last
+        statement, or an earlier one if the statements after it can be passed (plain
+        assignments of other names, reading neither X nor binding what E reads, and E and they
+        calling nothing but NumPy's functions, so the order of their evaluation is free)."""
+        for index in range(len(result) - 1, -1, -1):
+            candidate = result[index]
+            if _starts(candidate) and self.extends(candidate, statement):
+                passed = result[index + 1 :]
+                if passed and not self.movable(passed, candidate, statement.value.right):
+                    return None
+                return index
+            if not (isinstance(candidate, ast.Assign) and len(candidate.targets) == 1):
+                return None  # a comment, a block, an unpacking: the run ends here
+        return None
+
+    def movable(self, passed: list[ast.stmt], total: ast.Assign, term: ast.expr) -> bool:
+        name = total.targets[0].id
+        term_reads = {n.id for n in ast.walk(term) if isinstance(n, ast.Name)}
+        if not self.calls_only_numpy(term):
+            return False
+        for statement in passed:
+            target = statement.targets[0]
+            if not isinstance(target, ast.Name) or target.id == name or target.id in term_reads:
+                return False
+            if _reads(statement.value, name) or not self.calls_only_numpy(statement.value):
+                return False
+            if any(_reads(total.value, n.id) for n in [target]):
+                return False  # the sum's first term read the name this statement rebinds
+        return True
+
+    def calls_only_numpy(self, node: ast.AST) -> bool:
+        return all(
+            isinstance(call.func, ast.Attribute)
+            and isinstance(call.func.value, ast.Name)
+            and call.func.value.id in self.numpy_names
+            for call in ast.walk(node)
+            if isinstance(call, ast.Call)
+        )
 
     def extends(self, total: ast.Assign, statement: ast.stmt) -> bool:
         """Whether ``statement`` is ``X = X ± E`` for the ``X`` that ``total`` binds."""
@@ -127,14 +170,34 @@ class _Folder:
 
     def added(self, total: ast.Assign, statement: ast.Assign) -> ast.Assign:
         first = total.value
-        if self.is_copy(first):
+        if self.is_copy(first) or self.is_copy_of_floating_call(first):
             first = first.right
-        left, right = self.without_one(first), self.without_one(statement.value.right)
+        term = statement.value.right
+        if self.surely_floating(first) and _is_one_times_name(term):
+            term = term.right  # f + 1.0 * x is f + x for a floating f: x converts the same
+        left, right = self.without_one(first), self.without_one(term)
         value = _factored(left, statement.value.op, right) or ast.BinOp(
             left, statement.value.op, right
         )
         self.changed = True
         return ast.copy_location(ast.Assign([total.targets[0]], value), total)
+
+    def is_copy_of_floating_call(self, node: ast.expr) -> bool:
+        """``1.0 * f(b)`` for a NumPy function f whose result is floating point (a new array)."""
+        return (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.Mult)
+            and _is_one(node.left)
+            and self.surely_floating_call(node.right)
+        )
+
+    def surely_floating(self, node: ast.expr) -> bool:
+        """A floating call, a forward value surely floating, or arithmetic with one first."""
+        if isinstance(node, ast.Name):
+            return node.id in self.floating
+        if isinstance(node, ast.BinOp):
+            return self.surely_floating(node.left)
+        return self.surely_floating_call(node)
 
     def is_copy(self, node: ast.expr) -> bool:
         """``1.0 * A`` for a forward value ``A`` surely floating point."""
@@ -172,6 +235,15 @@ def _leading(node: ast.expr) -> tuple[str, ast.expr] | None:
     for factor in factors[1:]:
         rest = ast.BinOp(rest, ast.Mult(), factor)
     return node.id, rest
+
+
+def _is_one_times_name(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Mult)
+        and _is_one(node.left)
+        and isinstance(node.right, ast.Name)
+    )
 
 
 def _is_one(node: ast.expr) -> bool:
