@@ -12,7 +12,9 @@ import numpy as np
 from overbar.primitives import Method
 from overbar.runtime import (
     helpers,
+    helpers_math,
     rules,  # noqa: F401  (importing it registers the built-in table)
+    rules_math,  # noqa: F401
     shapes,
 )
 from overbar.runtime.interface import Runtime
@@ -41,6 +43,8 @@ COPYING_FUNCTIONS = frozenset(
     | {np.linalg.inv, np.linalg.solve, np.linalg.det, np.argmax, np.argmin, np.allclose}
     | {np.isnan, np.isfinite, np.any, np.all, np.count_nonzero, np.shape, np.ndim, np.size}
     | {len, float, int, abs, sum, print, round}
+    | {np.nansum, np.nanmean, np.nanmax, np.nanmin, np.average, np.ptp, np.cumprod, np.median}
+    | {np.quantile, np.percentile, np.sinc, np.angle, np.imag}
 )
 
 NUMPY = Runtime(
@@ -60,6 +64,7 @@ NUMPY = Runtime(
         helpers.expand_reduced: (1,),
         helpers.index_bar: (1,),
         helpers.reduced_count: (0, 1),
+        helpers_math.degrees_of_freedom: (0, 1),
         np.shape: (0,),
         np.size: (0,),
         np.ndim: (0,),

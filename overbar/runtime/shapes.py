@@ -245,6 +245,16 @@ def _sizes(*operands: Operand, **keywords: Operand) -> Any:
     return SIZES
 
 
+def _tuple(iterable: Operand) -> Any:
+    """tuple(xs) is a sequence; of a tuple, with its length and elements."""
+    return iterable.shape if isinstance(iterable.shape, Sequence) else Sequence()
+
+
+def _list(iterable: Operand) -> Any:
+    """list(xs) is a sequence whose length appends may change, as for a list display."""
+    return Sequence()
+
+
 def _getitem(a: Operand, index: Operand) -> Any:
     if a.shape == SIZES:
         return INTEGER if index.shape == INTEGER else None
@@ -324,6 +334,8 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     builtins.float: _number,
     builtins.abs: _same,
     builtins.len: _integer,
+    builtins.tuple: _tuple,
+    builtins.list: _list,
     builtins.range: lambda *operands: RANGE,
     builtins.int: _integer,
     np.size: _integer,
