@@ -70,6 +70,7 @@ import numpy as np
 import overbar
 from overbar.primitives import Attribute, Method, describe
 from overbar.runtime.registry import RULES
+from tests.fuzz_math import add_math_makers
 from tests.support import define
 
 # ---------------------------------------------------------------------------------------------
@@ -3154,6 +3155,7 @@ def _table() -> dict[Any, list[Maker]]:
     add([np.any, np.all, Method("any"), Method("all")], make_any_all, "bool")
     add([operator.not_, builtins.bool], make_scalar_test, "bool")
     add([operator.is_, operator.is_not, operator.contains], make_scalar_test, "bool", 0.15)
+    add_math_makers(add, sys.modules[__name__])
     return table
 
 
@@ -3191,7 +3193,7 @@ def registered_primitives() -> list[Any]:
     with_rules = [
         rules[0].primal
         for rules in RULES.rules.values()
-        if any(rule.function.__module__ == "overbar.runtime.rules" for rule in rules)
+        if any(rule.function.__module__.startswith("overbar.runtime.rules") for rule in rules)
     ]
     without = [p for p in RULES.non_differentiable.values() if _is_library(p)]
     return with_rules + without

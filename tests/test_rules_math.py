@@ -271,6 +271,9 @@ def test_digamma_against_finite_differences_of_lgamma():
         "max(x, 1.0, key=abs)",
         "max([x], default=0.0)",
         "np.sum(np.nan_to_num(x, copy=False))",
+        "np.median(x * 2.0, overwrite_input=True)",
+        "np.sum(np.quantile(x * 2.0, 0.3, overwrite_input=True))",
+        "np.percentile(x * 2.0, 30, weights=x, method='inverted_cdf')",
     ],
 )
 def test_unsupported_arguments_are_refused_when_compiling(expression):

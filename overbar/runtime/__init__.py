@@ -44,7 +44,7 @@ COPYING_FUNCTIONS = frozenset(
     | {np.isnan, np.isfinite, np.any, np.all, np.count_nonzero, np.shape, np.ndim, np.size}
     | {len, float, int, abs, sum, print, round}
     | {np.nansum, np.nanmean, np.nanmax, np.nanmin, np.average, np.ptp, np.cumprod, np.median}
-    | {np.quantile, np.percentile, np.sinc, np.angle, np.imag}
+    | {np.quantile, np.percentile, np.sinc, np.angle, np.imag, np.nan_to_num}
 )
 
 NUMPY = Runtime(

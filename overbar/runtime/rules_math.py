@@ -4,7 +4,8 @@ Written like ``rules.py``: the docstring states the math in bar notation and the
 it; the compiler inlines the body into the generated code. Where a function has kinks or ties
 (max, median, remainder's jumps), the docstring states which one-sided value the rule takes.
 Calls a rule does not handle are refused by its ``where`` conditions (the transformation then
-says which arguments the rule supports) or by a helper at run time.
+says which arguments the rule supports) or by a helper at run time: among them ``out=`` and
+``overwrite_input=True`` (which reorders the input the reverse sweep reads).
 """
 
 from __future__ import annotations
@@ -217,14 +218,14 @@ def cumprod(y, a, axis=None, *, y_bar):
     return cumprod_bar(y_bar, a, axis=axis)
 
 
-@adjoint(np.median, where={"out": None})
+@adjoint(np.median, where={"out": None, "overwrite_input": False})
 def median(y, a, axis=None, out=None, overwrite_input=False, keepdims=False, *, y_bar):
     """y = median_axis a:  ā = ȳ at the middle element, or ȳ / 2 at each of the two middle
     ones; each share split evenly among elements equal to it"""
     return quantile_bar(y_bar, a, 0.5, axis=axis, keepdims=keepdims)
 
 
-@adjoint(np.quantile, where={"out": None, "weights": None})
+@adjoint(np.quantile, where={"out": None, "overwrite_input": False, "weights": None})
 def quantile(
     y,
     a,
@@ -244,7 +245,7 @@ def quantile(
     return a_bar, refuse_quantile_gradient(y_bar)
 
 
-@adjoint(np.percentile, where={"out": None, "weights": None})
+@adjoint(np.percentile, where={"out": None, "overwrite_input": False, "weights": None})
 def percentile(
     y,
     a,
