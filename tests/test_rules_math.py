@@ -198,6 +198,8 @@ def test_builtin_max_splits_ties_evenly():
         [0.0, 0.0, 2.0, 3.0],
         [2.0, -1.0, 0.5, 0.0],
         [[0.0, 2.0, 1.5], [3.0, 0.0, 0.0]],
+        [0.0, 0.0, 0.0],
+        [[1.0, 2.0], [0.0, 3.0], [4.0, 0.0], [0.5, 0.0]],
     ],
 )
 def test_cumprod_is_right_where_the_input_holds_zeros(x):

@@ -192,9 +192,11 @@ def ptp_bar(y_bar, a, axis=None, keepdims=False):
 
 
 def cumprod_bar(y_bar, a, axis=None):
-    """Adjoint of y = cumprod(a, axis): āⱼ = Σ_{i ≥ j} ȳᵢ Π_{k ≤ i, k ≠ j} aₖ, computed as
-    āⱼ = (Π_{k < j} aₖ) sⱼ with sⱼ = ȳⱼ + a_{j+1} s_{j+1} (no division by a: exact where a
-    holds zeros)."""
+    """Adjoint of y = cumprod(a, axis): āⱼ = Σ_{i ≥ j} ȳᵢ Π_{k ≤ i, k ≠ j} aₖ, without dividing
+    by zero. Along each slice, with z the position of the first zero (n if none):
+    āⱼ = Σ_{i ≥ j} ȳᵢ yᵢ / aⱼ for j < z (aⱼ ≠ 0 there, and yᵢ = 0 from z on);
+    ā_z = Σ_{i ≥ z} ȳᵢ y′ᵢ, y′ the cumprod of a with its first zero replaced by 1;
+    āⱼ = 0 for j > z (every product it enters holds a_z = 0)."""
     a = np.asarray(a)
     shape = a.shape
     if axis is None:
@@ -202,17 +204,21 @@ def cumprod_bar(y_bar, a, axis=None):
     g = np.moveaxis(np.broadcast_to(y_bar, a.shape), axis, 0)
     a = np.moveaxis(a, axis, 0)
     n = a.shape[0]
-    dtype = np.result_type(g, a, 1.0)
-    suffix = np.zeros(a.shape, dtype=dtype)
-    if n:
-        suffix[n - 1] = g[n - 1]
-    for j in range(n - 2, -1, -1):
-        suffix[j] = g[j] + a[j + 1] * suffix[j + 1]
-    before = np.ones(a.shape, dtype=dtype)
-    if n > 1:
-        before[1:] = np.cumprod(a[:-1], axis=0)
-    a_bar = np.moveaxis(before * suffix, 0, axis)
-    return np.reshape(a_bar, shape)
+    if n == 0 or a.size == 0:
+        return np.zeros(shape, dtype=np.result_type(y_bar, a, 1.0))
+    zero = a == 0
+    first_zero = np.where(zero.any(axis=0), zero.argmax(axis=0), n)
+    position = np.arange(n).reshape((n,) + (1,) * (a.ndim - 1))
+    before = _reversed_cumsum(g * np.cumprod(a, axis=0)) / np.where(zero, 1, a)
+    without_zero = np.cumprod(np.where(position == first_zero, 1, a), axis=0)
+    at_zero = _reversed_cumsum(g * without_zero)
+    a_bar = np.where(position < first_zero, before, np.where(position == first_zero, at_zero, 0.0))
+    return np.reshape(np.moveaxis(a_bar, 0, axis), shape)
+
+
+def _reversed_cumsum(x):
+    """Σ_{i ≥ j} xᵢ along the first axis."""
+    return np.cumsum(x[::-1], axis=0)[::-1]
 
 
 def average_bars(y_bar, y, a, axis, weights, keepdims):

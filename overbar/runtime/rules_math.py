@@ -214,7 +214,7 @@ def ptp(y, a, axis=None, *, keepdims=False, y_bar):
 
 @adjoint(np.cumprod, Method("cumprod"))
 def cumprod(y, a, axis=None, *, y_bar):
-    """y = cumprod_axis a:  āⱼ = Σ_{i≥j} ȳᵢ Π_{k≤i, k≠j} aₖ  (no division: right at zeros)"""
+    """y = cumprod_axis a:  āⱼ = Σ_{i≥j} ȳᵢ Π_{k≤i, k≠j} aₖ  (never dividing by zero)"""
     return cumprod_bar(y_bar, a, axis=axis)
 
 
