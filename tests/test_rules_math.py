@@ -99,6 +99,8 @@ SAMPLES = [
     S(np.average, "np.average(a, axis=1, weights=w)", a=any_(2, 3), w=pos(2, 3)),
     S(np.average, "np.average(a, axis=0, weights=w)", a=any_(3, 2), w=pos(3)),
     S(np.average, "np.average(a, axis=-1, weights=w, keepdims=True)", a=any_(2, 3), w=pos(3)),
+    S(np.average, "np.average(a, axis=(1, 2), weights=w)", a=any_(2, 3, 2), w=pos(3, 2)),
+    S(np.average, "np.average(a, axis=(2, 0), weights=w)", a=any_(4, 3, 2), w=pos(2, 4)),
     S(np.ptp, "np.ptp(a)", a=any_(5)),
     S(np.ptp, "np.ptp(a, axis=0)", a=any_(3, 4)),
     S(np.ptp, "np.ptp(a, axis=1, keepdims=True)", a=any_(3, 4)),

@@ -223,26 +223,40 @@ def _reversed_cumsum(x):
 
 def average_bars(y_bar, y, a, axis, weights, keepdims):
     """Adjoints of y = Σ w a / Σ w over ``axis`` (np.average with weights): ā = ȳ w / Σ w,
-    w̄ = ȳ (a − y) / Σ w, each broadcast back over the averaged axes; 1-d weights along one
-    axis are laid along it, as NumPy does, and their adjoint is summed back to their shape."""
+    w̄ = ȳ (a − y) / Σ w, each broadcast back over the averaged axes. Weights shaped like a's
+    averaged axes (1-d along one axis, or along the axes of a tuple in its order) are laid
+    along them, as NumPy does, and their adjoint is summed back to their shape."""
     a = np.asarray(a)
     w = np.asarray(weights)
     if w.shape != a.shape:
-        if axis is None or w.ndim != 1:
-            raise OverbarError(
-                "np.average: weights of a different shape than a need an axis and one "
-                "dimension, as NumPy requires"
-            )
-        along = int(axis) % a.ndim
-        w = np.reshape(w, (-1,) + (1,) * (a.ndim - along - 1))
+        axes = _averaged_axes(axis, a.ndim, w.shape, a.shape)
+        order = np.argsort(axes)  # w's dimensions, in increasing order of a's axes
+        laid = [a.shape[k] if k in axes else 1 for k in range(a.ndim)]
+        w = np.reshape(np.transpose(w, order), laid)
     total = np.sum(np.broadcast_to(w, a.shape), axis=axis, keepdims=True)
     g = expand_reduced(y_bar, a, axis, keepdims)
     y_full = expand_reduced(y, a, axis, keepdims)
     a_bar = g * w / total
     w_bar = g * (a - y_full) / total
     if np.shape(weights) != a.shape:
-        w_bar = np.sum(w_bar, axis=tuple(k for k in range(a.ndim) if k != along))
+        summed = np.sum(w_bar, axis=tuple(k for k in range(a.ndim) if k not in axes))
+        w_bar = np.transpose(summed, np.argsort(order))
     return a_bar, w_bar
+
+
+def _averaged_axes(axis, ndim, weights_shape, shape):
+    """The axes of ``a`` that weights of another shape than ``a``'s lie along, in ``axis``'s
+    order (refused where they do not fit, as NumPy refuses them)."""
+    axes = None
+    if axis is not None:
+        axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+        axes = tuple(int(k) % ndim for k in axes)
+    if axes is None or weights_shape != tuple(shape[k] for k in axes):
+        raise OverbarError(
+            f"np.average: weights of shape {weights_shape} do not fit a of shape {shape} "
+            f"along axis={axis!r}"
+        )
+    return axes
 
 
 def sequence_bar(y_bar, iterable):
