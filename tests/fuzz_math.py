@@ -105,7 +105,10 @@ def make_real_part(g: Generator, primal: Any, depth: int, want: Callable | None)
             if primal is np.conjugate
             else fuzzer.callee(primal)
         )
-        part = g.call(name, primal, [a])
+        check = (
+            (lambda result, value, **named: domain.holds(value)) if primal is np.angle else None
+        )
+        part = g.call(name, primal, [a], check=check)
     if primal in (np.imag, np.angle, Attribute("imag")):
         return g.binop("+", part, a)
     return part
@@ -193,11 +196,13 @@ def make_sequence(g: Generator, primal: Any, depth: int, want: Callable | None) 
 
 
 def make_method_round(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
-    """a.round() away from the rounding boundaries, times another value."""
-    a = g.fit(g.operand(depth, fuzzer.is_array), fuzzer.Domain(grid=(1.0, 0.5)))
+    """a.round() away from the rounding boundaries (at every evaluation: in a loop, the
+    operand changes), times another value."""
+    away = fuzzer.Domain(grid=(1.0, 0.5))
+    a = g.fit(g.operand(depth, fuzzer.is_array), away)
     if a is None:
         return None
-    rounded = g.method(a, "round")
+    rounded = g.method(a, "round", check=lambda result, value: away.holds(value))
     other = g.operand(depth, fuzzer.broadcasts_with(rounded.value))
     return rounded if other is None else g.binop("*", other, rounded)
 
@@ -213,15 +218,20 @@ def _axis_keywords(g: Generator, ndim: int, keepdims: bool = True) -> tuple[Any,
 def make_nan_reduction(
     g: Generator, primal: Any, depth: int, want: Callable | None
 ) -> Expr | None:
-    """np.nansum, nanmean, nanmax, nanmin, ptp over every axis or some (no nan in the values;
-    no ties at the extremes for nanmax, nanmin and ptp)."""
+    """np.nansum, nanmean, nanvar, nanstd, nanprod, nanmax, nanmin, ptp over every axis or
+    some (no nan in the values; no ties at the extremes for nanmax, nanmin and ptp; nanstd
+    away from 0)."""
     a = g.operand(depth, lambda v: fuzzer.is_num(v) and np.ndim(v) >= 1)
     if a is None:
         return None
     axis, keywords = _axis_keywords(g, np.ndim(a.value))
+    if primal in (np.nanvar, np.nanstd) and g.chance(0.4):
+        keywords.append(("ddof", g.integer(1)))
     extremes = {np.nanmax: (False, True), np.nanmin: (True, False), np.ptp: (True, True)}
 
     def check(result: Any, value: Any, **named: Any) -> bool:
+        if primal is np.nanstd:
+            return bool(np.all(np.asarray(result) >= fuzzer.MARGIN))
         if primal not in extremes:
             return True
         lowest, highest = extremes[primal]
@@ -255,7 +265,8 @@ def make_average(g: Generator, primal: Any, depth: int, want: Callable | None) -
 
 
 def make_cumprod(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
-    """np.cumprod / a.cumprod() over every axis or one, of values in [-1.5, 1.5]."""
+    """np.cumprod / a.cumprod() / np.nancumprod / np.nancumsum over every axis or one, of
+    values in [-1.5, 1.5]."""
     a = g.fit(g.operand(depth, fuzzer.is_array), fuzzer.Domain(low=-1.5, high=1.5))
     if a is None or np.ndim(a.value) == 0:
         return None
@@ -263,7 +274,7 @@ def make_cumprod(g: Generator, primal: Any, depth: int, want: Callable | None) -
     keywords = [] if axis is None else [("axis", g.integer(axis))]
     if isinstance(primal, Method):
         return g.method(a, "cumprod", [], keywords)
-    return g.call("np.cumprod", np.cumprod, [a], keywords)
+    return g.call(fuzzer.callee(primal), primal, [a], keywords)
 
 
 def make_order_statistic(
@@ -315,7 +326,8 @@ def add_math_makers(add: Callable, module: Any) -> None:
     add([builtins.tuple, builtins.list], make_sequence)
     add([builtins.pow], fuzzer.make_power)
     add([Method("round")], make_method_round)
-    add([np.nansum, np.nanmean, np.nanmax, np.nanmin, np.ptp], make_nan_reduction)
+    nan_reductions = [np.nansum, np.nanmean, np.nanvar, np.nanstd, np.nanprod]
+    add(nan_reductions + [np.nanmax, np.nanmin, np.ptp], make_nan_reduction)
     add([np.average], make_average)
-    add([np.cumprod, Method("cumprod")], make_cumprod)
+    add([np.cumprod, Method("cumprod"), np.nancumprod, np.nancumsum], make_cumprod)
     add([np.median, np.quantile, np.percentile], make_order_statistic)

@@ -45,6 +45,7 @@ COPYING_FUNCTIONS = frozenset(
     | {len, float, int, abs, sum, print, round}
     | {np.nansum, np.nanmean, np.nanmax, np.nanmin, np.average, np.ptp, np.cumprod, np.median}
     | {np.quantile, np.percentile, np.sinc, np.angle, np.imag, np.nan_to_num}
+    | {np.nanvar, np.nanstd, np.nanprod, np.nancumsum, np.nancumprod}
 )
 
 NUMPY = Runtime(

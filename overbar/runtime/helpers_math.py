@@ -116,6 +116,13 @@ def degrees_of_freedom(a, y, ddof):
     return float(count) if count > 0 else math.nan
 
 
+def nan_degrees_of_freedom(a, axis, ddof):
+    """n − ddof for nanvar or nanstd, n the numbers (not nan) in each slice, with the reduced
+    axes kept: nan where ddof ≥ n (NumPy's result is then nan, with no derivative)."""
+    count = np.sum(not_nan(a), axis=axis, keepdims=True) - ddof
+    return np.where(count > 0, count, np.nan)
+
+
 def _moved_to_end(a, axis):
     """``a`` with the reduced ``axis`` (None: all) moved last and flattened into one, the
     permutation used, and the shape before the flattening."""

@@ -18,8 +18,10 @@ import numpy as np
 
 from overbar.primitives import Attribute, Method
 from overbar.runtime.helpers import (
+    cumsum_bar,
     expand_reduced,
     extremum_bar,
+    prod_bar,
     unbroadcast,
     zero_gradient,
 )
@@ -30,6 +32,7 @@ from overbar.runtime.helpers_math import (
     digamma,
     hypot_bars,
     nan_count,
+    nan_degrees_of_freedom,
     not_nan,
     of_real,
     ptp_bar,
@@ -182,6 +185,45 @@ def nanmean(y, a, axis=None, *, keepdims=False, y_bar):
     """y = mean_axis a over the n numbers (nan skipped):  ā = ȳ / n where a is not nan"""
     g = expand_reduced(y_bar, a, axis=axis, keepdims=keepdims)
     return g / nan_count(a, axis=axis) * not_nan(a)
+
+
+@adjoint(np.nanvar)
+def nanvar(y, a, axis=None, *, ddof=0, keepdims=False, y_bar):
+    """y = var_axis a over the n numbers (nan skipped):  ā = ȳ 2 (a − mean a) / (n − ddof)
+    where a is not nan, 0 where it is"""
+    centered = np.where(not_nan(a), a - np.nanmean(a, axis=axis, keepdims=True), 0.0)
+    scale = 2 / nan_degrees_of_freedom(a, axis, ddof)
+    return expand_reduced(y_bar, a, axis=axis, keepdims=keepdims) * centered * scale
+
+
+@adjoint(np.nanstd)
+def nanstd(y, a, axis=None, *, ddof=0, keepdims=False, y_bar):
+    """y = std_axis a over the n numbers (nan skipped):  ā = ȳ (a − mean a) / ((n − ddof) y)
+    where a is not nan, 0 where it is"""
+    centered = np.where(not_nan(a), a - np.nanmean(a, axis=axis, keepdims=True), 0.0)
+    scale = 1 / nan_degrees_of_freedom(a, axis, ddof)
+    g = expand_reduced(y_bar / y, a, axis=axis, keepdims=keepdims)
+    return g * centered * scale
+
+
+@adjoint(np.nanprod)
+def nanprod(y, a, axis=None, *, keepdims=False, y_bar):
+    """y = Π_axis a over the numbers (nan read as 1):  āᵢ = ȳ Π_{j≠i} aⱼ where a is not nan"""
+    ones_for_nan = np.where(not_nan(a), a, 1.0)
+    return prod_bar(y_bar, ones_for_nan, axis=axis, keepdims=keepdims) * not_nan(a)
+
+
+@adjoint(np.nancumsum)
+def nancumsum(y, a, axis=None, *, y_bar):
+    """y = cumsum_axis a (nan read as 0):  ā = reversed cumsum of ȳ where a is not nan"""
+    return cumsum_bar(y_bar, a, axis=axis) * not_nan(a)
+
+
+@adjoint(np.nancumprod)
+def nancumprod(y, a, axis=None, *, y_bar):
+    """y = cumprod_axis a (nan read as 1):  ā as for cumprod of a with 1 for nan, 0 at nan"""
+    ones_for_nan = np.where(not_nan(a), a, 1.0)
+    return cumprod_bar(y_bar, ones_for_nan, axis=axis) * not_nan(a)
 
 
 @adjoint(np.nanmax, np.nanmin)

@@ -350,6 +350,7 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
         reduction: _reduction
         for reduction in (np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod)
         + (np.var, np.std, np.nansum, np.nanmean, np.nanmax, np.nanmin, np.ptp)
+        + (np.nanvar, np.nanstd, np.nanprod)
     },
     **{
         Method(name): _reduction
