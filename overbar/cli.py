@@ -1,17 +1,23 @@
 """The command line: ``overbar show FILE.py:FUNCTION [--wrt a,b] [--shapes x=3x64,s=float]
-[--stage adjoint|normalized]``, and ``overbar cache path|list|clear`` for the disk cache.
+[--stage adjoint|normalized]``, ``overbar rules [PATTERN] [--markdown]``, and ``overbar cache
+path|list|clear`` for the disk cache.
 
-Prints the generated adjoint of a function (or its normal form): the general one, or with
-``--shapes`` the one a call with arguments of those shapes runs. Errors are one line on standard
-error and exit status 2; no traceback, since they are about the user's input, not overbar.
+``show`` prints the generated adjoint of a function (or its normal form): the general one, or with
+``--shapes`` the one a call with arguments of those shapes runs. ``rules`` lists the rule table:
+each primitive with its rule's math and the conditions it applies under, then the primitives
+with no gradient (``--markdown`` writes the table ``docs/rules.md`` holds). Errors are one line
+on standard error and exit status 2; no traceback, since they are about the user's input, not
+overbar.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import fnmatch
 import importlib.util
 import sys
+import textwrap
 from pathlib import Path
 
 from overbar.errors import OverbarError
@@ -25,7 +31,8 @@ class CommandError(Exception):
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = argparse.ArgumentParser(
-        prog="overbar", description="Show the adjoint code overbar generates for a function."
+        prog="overbar",
+        description="Show the adjoint code overbar generates for a function, or its rules.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     show = commands.add_parser("show", help="print the generated adjoint of FILE.py:FUNCTION")
@@ -56,9 +63,22 @@ def main(argv: list[str] | None = None) -> int:
         "cache", help="the disk cache of compiled adjoints: where it is, what is in it, clear it"
     )
     cache_command.add_argument("action", choices=("path", "list", "clear"))
+    rules = commands.add_parser("rules", help="list the adjoint rules and the primitives")
+    rules.add_argument(
+        "pattern",
+        nargs="?",
+        default="",
+        help="only primitives whose name contains this text (or matches it, with * ? [ ])",
+    )
+    rules.add_argument(
+        "--markdown", action="store_true", help="a Markdown table (what docs/rules.md holds)"
+    )
     arguments = parser.parse_args(argv)
     if arguments.command == "cache":
         return cache_main(arguments.action)
+    if arguments.command == "rules":
+        print(rules_table(arguments.pattern, arguments.markdown), end="")
+        return 0
     try:
         source = show_source(
             arguments.target,
@@ -184,3 +204,71 @@ def load_function(target: str):
         )
     function = getattr(function, "__wrapped__", function)
     return function
+
+
+def rules_table(pattern: str = "", markdown: bool = False) -> str:
+    """The rule table as text (or Markdown): each primitive whose name matches ``pattern``,
+    with each of its rules' math (the docstring's first paragraph) and the conditions it
+    applies under (constant arguments, ranks), then the primitives that have no gradient."""
+    from overbar.primitives import describe
+    from overbar.runtime import RULES
+    from overbar.runtime.registry import VARIABLE
+
+    def matches(name: str) -> bool:
+        if any(c in pattern for c in "*?["):
+            return fnmatch.fnmatchcase(name, pattern)
+        return pattern.lower() in name.lower()
+
+    def condition(key: str, value: object) -> str:
+        return f"{key} not a constant" if value is VARIABLE else f"{key}={value!r}"
+
+    rows = []
+    for entries in RULES.rules.values():
+        name = describe(entries[0].primal)
+        if not matches(name):
+            continue
+        for rule in entries:
+            doc = (rule.function.__doc__ or "").strip().split("\n\n")[0]
+            math = " ".join(doc.split())
+            where = [condition(key, value) for key, value in rule.where]
+            where += [f"rank of {key} = {rank}" for key, rank in rule.ranks]
+            rows.append((name, math, ", ".join(where)))
+    without = sorted(
+        describe(p) for p in RULES.non_differentiable.values() if matches(describe(p))
+    )
+    if markdown:
+        lines = [
+            "# Supported primitives",
+            "",
+            "Generated from overbar's rule table by `python -m overbar rules --markdown > "
+            "docs/rules.md`; do not edit by hand (a test fails when it is out of date).",
+            "",
+            f"{len({r[0] for r in rows})} primitives have adjoint rules ({len(rows)} rules); "
+            f"{len(without)} have no gradient.",
+            "",
+            "## Adjoint rules",
+            "",
+            "| Primitive | Rule | Applies where |",
+            "| --- | --- | --- |",
+        ]
+        for name, math, where in rows:
+            cells = [name, math, where]
+            lines.append("| " + " | ".join(_code_span(c) for c in cells) + " |")
+        lines += ["", "## No gradient", "", ", ".join(_code_span(n) for n in without), ""]
+        return "\n".join(lines)
+    width = max((len(r[0]) for r in rows), default=0)
+    lines = [
+        f"{name:<{width}}  {math}" + (f"  [where {where}]" if where else "")
+        for name, math, where in rows
+    ]
+    if without:
+        lines += [""] if lines else []
+        lines += textwrap.wrap(f"No gradient ({len(without)}): " + ", ".join(without), width=100)
+    if not lines:
+        lines.append(f"no primitive matches {pattern!r}")
+    return "\n".join(lines) + "\n"
+
+
+def _code_span(text: str) -> str:
+    """``text`` as Markdown code (so that ``_`` and ``*`` stay as written) in a table cell."""
+    return f"`{text}`".replace("|", "\\|") if text else ""

@@ -72,6 +72,7 @@ from overbar.primitives import Attribute, Method, describe
 from overbar.runtime.registry import RULES
 from tests.fuzz_linalg import add_linalg_makers
 from tests.fuzz_arrays import UNFUZZED_ARRAYS, add_arrays_makers
+from tests.fuzz_math import add_math_makers
 from tests.support import define
 
 # ---------------------------------------------------------------------------------------------
@@ -3157,6 +3158,7 @@ def _table() -> dict[Any, list[Maker]]:
     add([operator.is_, operator.is_not, operator.contains], make_scalar_test, "bool", 0.15)
     add_linalg_makers(add)
     add_arrays_makers(add)
+    add_math_makers(add, sys.modules[__name__])
     return table
 
 

@@ -119,13 +119,13 @@ def test_refused_function_shapes():
 
 
 def test_missing_numpy_rule_names_the_function_and_how_to_register():
-    f = define("def f(x):\n    return np.sum(np.sinc(x))\n")
+    f = define("def f(x):\n    return np.sum(np.i0(x))\n")
     with pytest.raises(MissingRuleError) as caught:
         overbar.grad(f)(np.ones(3))
     message = str(caught.value)
-    assert "np.sinc" in message
+    assert "np.i0" in message
     assert "@overbar.adjoint" in message
-    assert "np.sinc(x)" in message.splitlines()[1]
+    assert "np.i0(x)" in message.splitlines()[1]
 
 
 def test_helper_problems_are_refused_at_transformation_time():
@@ -165,8 +165,8 @@ def test_user_function_on_constants_only_is_allowed():
 
 
 def test_unknown_array_method_is_refused():
-    f = define("def f(x):\n    return np.sum(x.cumprod())\n")
-    with pytest.raises(MissingRuleError, match=r"method \.cumprod\(\)"):
+    f = define("def f(x):\n    return np.sum(x.compress(x > 0))\n")
+    with pytest.raises(MissingRuleError, match=r"method \.compress\(\)"):
         overbar.grad(f)(np.ones(3))
 
 

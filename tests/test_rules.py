@@ -178,6 +178,8 @@ SAMPLES = [
     S(math.atan2, "math.atan2(a, b)", a=any_(), b=any_()),
     S(math.pow, "math.pow(a, b)", a=pos(), b=any_()),
     S(math.pow, "math.pow(a, 2)", a=any_()),
+    S(builtins.pow, "pow(a, b)", a=pos(), b=any_()),
+    S(builtins.pow, "pow(a, 3)", a=any_()),
     S(builtins.float, "float(a)", a=any_()),
     S(builtins.sum, "sum([a, b, a])", a=any_(2, 3), b=any_(3)),
     S(builtins.sum, "sum([a, b], 1.5)", a=any_(), b=any_(2)),

@@ -13,9 +13,11 @@ from overbar.primitives import Method
 from overbar.runtime import (
     helpers,
     helpers_arrays,
+    helpers_math,
     rules,  # noqa: F401  (importing it registers the built-in table)
     rules_arrays,  # noqa: F401
     rules_linalg,  # noqa: F401
+    rules_math,  # noqa: F401
     shapes,
     shapes_arrays,  # noqa: F401  (the shapes of the lists and tuples its functions return)
 )
@@ -51,6 +53,9 @@ COPYING_FUNCTIONS = frozenset(
     | {np.hstack, np.vstack, np.row_stack, np.dstack, np.column_stack, np.append, np.take}
     | {np.take_along_axis, np.tile, np.repeat, np.roll, np.pad, np.diagflat, np.partition}
     | {np.gradient}
+    | {np.nansum, np.nanmean, np.nanmax, np.nanmin, np.average, np.ptp, np.cumprod, np.median}
+    | {np.quantile, np.percentile, np.sinc, np.angle, np.imag, np.nan_to_num}
+    | {np.nanvar, np.nanstd, np.nanprod, np.nancumsum, np.nancumprod}
 )
 
 NUMPY = Runtime(
@@ -70,6 +75,7 @@ NUMPY = Runtime(
         helpers.expand_reduced: (1,),
         helpers.index_bar: (1,),
         helpers.reduced_count: (0, 1),
+        helpers_math.degrees_of_freedom: (0, 1),
         np.shape: (0,),
         np.size: (0,),
         np.ndim: (0,),

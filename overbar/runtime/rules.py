@@ -35,6 +35,7 @@ from overbar.runtime.helpers import (
     untranspose,
     zero_gradient,
 )
+from overbar.runtime.helpers_math import degrees_of_freedom
 from overbar.runtime.registry import VARIABLE, Rule, adjoint, non_differentiable
 
 # ---------------------------------------------------------------------------------------------
@@ -66,19 +67,19 @@ def divide(z, x, y, z_bar):
     return unbroadcast(z_bar / y, x), unbroadcast(-z_bar * z / y, y)
 
 
-@adjoint(operator.pow, np.power, math.pow, where={"y": 2})
+@adjoint(operator.pow, np.power, math.pow, builtins.pow, where={"y": 2})
 def square_power(z, x, y, z_bar):
     """z = x²:  x̄ = 2 x z̄"""
     return unbroadcast(z_bar * 2 * x, x)
 
 
-@adjoint(operator.pow, np.power, math.pow, where={"y": 0})
+@adjoint(operator.pow, np.power, math.pow, builtins.pow, where={"y": 0})
 def zeroth_power(z, x, y, z_bar):
     """z = x⁰ = 1 (for every x, 0 included):  x̄ = 0  (y x^(y−1) would be 0 · ∞ at x = 0)"""
     return zero_gradient(x)
 
 
-@adjoint(operator.pow, np.power, math.pow, where={"y": VARIABLE})
+@adjoint(operator.pow, np.power, math.pow, builtins.pow, where={"y": VARIABLE})
 def variable_power(z, x, y, z_bar):
     """z = xʸ, y not a constant:  x̄ = z̄ y xʸ⁻¹ (0 where y = 0: x⁰ = 1 at x = 0 too),
     ȳ = z̄ z log x"""
@@ -87,7 +88,7 @@ def variable_power(z, x, y, z_bar):
     return x_bar, y_bar
 
 
-@adjoint(operator.pow, np.power, math.pow)
+@adjoint(operator.pow, np.power, math.pow, builtins.pow)
 def power(z, x, y, z_bar):
     """z = xʸ:  x̄ = z̄ y xʸ⁻¹,  ȳ = z̄ z log x"""
     x_bar = unbroadcast(z_bar * y * x ** (y - 1), x)
@@ -435,9 +436,9 @@ def extremum(y, a, axis=None, *, keepdims=False, y_bar):
 
 @adjoint(np.var, Method("var"))
 def var(y, a, axis=None, *, ddof=0, keepdims=False, y_bar):
-    """y = var_axis a:  ā = ȳ 2 (a − ā̂) / (n − ddof)"""
+    """y = var_axis a:  ā = ȳ 2 (a − ā̂) / (n − ddof)  (nan where ddof ≥ n, as y is inf or nan)"""
     centered = a - np.mean(a, axis=axis, keepdims=True)
-    scale = 2 / (reduced_count(a, y) - ddof)
+    scale = 2 / degrees_of_freedom(a, y, ddof)
     return expand_reduced(y_bar, a, axis=axis, keepdims=keepdims) * centered * scale
 
 
@@ -447,11 +448,11 @@ def std(y, a, axis=None, *, ddof=0, keepdims=False, y_bar):
 
     With one element per std, y ≡ 0 and a − mean a = 0 exactly: dividing by 1 instead of y
     gives the derivative, 0. (Of n > 1 equal elements the std has no derivative: that stays
-    0 / 0, nan.)"""
+    0 / 0, nan; so does ddof ≥ n, where y is inf or nan.)"""
     centered = a - np.mean(a, axis=axis, keepdims=True)
     count = reduced_count(a, y)
     spread = y if count != 1 else 1.0
-    scale = 1 / (count - ddof)
+    scale = 1 / degrees_of_freedom(a, y, ddof)
     return expand_reduced(y_bar / spread, a, axis=axis, keepdims=keepdims) * centered * scale
 
 

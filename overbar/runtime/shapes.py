@@ -418,6 +418,16 @@ def _sizes(a: Operand) -> Any:
     return Sizes(dims(a.shape))
 
 
+def _tuple(iterable: Operand) -> Any:
+    """tuple(xs) is a sequence; of a tuple, with its length and elements."""
+    return iterable.shape if isinstance(iterable.shape, Sequence) else Sequence()
+
+
+def _list(iterable: Operand) -> Any:
+    """list(xs) is a sequence whose length appends may change, as for a list display."""
+    return Sequence()
+
+
 def _getitem(a: Operand, index: Operand) -> Any:
     if isinstance(a.shape, Sizes):
         if not is_integer(index.shape):
@@ -574,6 +584,8 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     builtins.float: _number,
     builtins.abs: _same,
     builtins.len: _length,
+    builtins.tuple: _tuple,
+    builtins.list: _list,
     builtins.range: lambda *operands: RANGE,
     builtins.int: _integer,
     np.size: _integer,
@@ -600,7 +612,8 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     **{
         reduction: _reduction
         for reduction in (np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod)
-        + (np.var, np.std)
+        + (np.var, np.std, np.nansum, np.nanmean, np.nanmax, np.nanmin, np.ptp)
+        + (np.nanvar, np.nanstd, np.nanprod)
     },
     **{
         Method(name): _reduction

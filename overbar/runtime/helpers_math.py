@@ -1,0 +1,280 @@
+"""Runtime helpers for the rules of ``rules_math.py``: elementwise functions, reductions and
+Python's builtins on numbers. Each is small and runs on plain NumPy values.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from overbar.errors import OverbarError
+from overbar.runtime.helpers import expand_reduced, zero_gradient
+
+
+def of_real(g, x, function: str):
+    """The adjoint ``g`` of a function of ``x``, once ``x`` is known to be real: a complex
+    argument is refused (overbar differentiates real-valued programs only)."""
+    if np.iscomplexobj(x):
+        raise OverbarError(
+            f"{function} of a complex value: overbar differentiates real numbers only; keep "
+            "complex values out of the differentiated part of the function"
+        )
+    return g
+
+
+def sinc_slope(x):
+    """d sinc(x) / dx = (cos(πx) − sinc(x)) / x, and its Taylor series −π²x/3 + π⁴x³/30 where
+    |x| < 1e-3 (the difference cancels there; the series' next term is below 1e-15)."""
+    x = np.asarray(x, dtype=np.result_type(x, 1.0))
+    small = np.abs(x) < 1e-3
+    safe = np.where(small, 1.0, x)
+    far = (np.cos(np.pi * safe) - np.sinc(safe)) / safe
+    near = -(np.pi**2) * x / 3 + np.pi**4 * x**3 / 30
+    slope = np.where(small, near, far)
+    return slope[()] if slope.ndim == 0 else slope
+
+
+def digamma(x):
+    """ψ(x) = Γ′(x) / Γ(x) of a real number that is not 0 or a negative integer (where Γ has
+    poles): the recurrence ψ(x) = ψ(x + 1) − 1/x up to x ≥ 12, then the asymptotic series;
+    reflection ψ(x) = ψ(1 − x) − π / tan(πx) for x < 0.5."""
+    x = float(x)
+    if x <= 0 and x == math.floor(x):
+        return math.nan
+    if x < 0.5:
+        return digamma(1.0 - x) - math.pi / math.tan(math.pi * x)
+    shift = 0.0
+    while x < 12.0:
+        shift -= 1.0 / x
+        x += 1.0
+    inverse2 = 1.0 / (x * x)
+    series = inverse2 * (
+        1 / 12
+        - inverse2 * (1 / 120 - inverse2 * (1 / 252 - inverse2 * (1 / 240 - inverse2 / 132)))
+    )
+    return shift + math.log(x) - 0.5 / x - series
+
+
+def hypot_bars(y_bar, y, coordinates):
+    """Adjoints of y = math.hypot(*xs): x̄ᵢ = ȳ xᵢ / y (0 at y = 0, where every xᵢ is 0 and the
+    one-sided derivatives disagree: the convention of ``abs`` at 0 is sign(0) = 0)."""
+    scale = y_bar / y if y != 0 else 0.0
+    return tuple(scale * x for x in coordinates)
+
+
+def chosen_bars(y_bar, y, arguments):
+    """Adjoints of y = max(*arguments) or min(*arguments) (Python's builtins): ȳ goes to the
+    elements equal to the result, split evenly among ties (as ``np.max``'s rule does). With a
+    single argument, its elements are compared (``max(xs)``): its adjoint is an array for an
+    array (whose elements are its rows), and a tuple of one adjoint per element for a list or
+    tuple."""
+    if len(arguments) != 1:
+        return _shares(y_bar, y, arguments)
+    items = arguments[0]
+    if not isinstance(items, np.ndarray):
+        return (_shares(y_bar, y, items),)
+    items_bar = np.zeros(items.shape, dtype=np.result_type(items, y_bar, 1.0))
+    winners = [bool(np.all(item == y)) for item in items]
+    for position, won in enumerate(winners):
+        if won:
+            items_bar[position] = y_bar / sum(winners)
+    return (items_bar,)
+
+
+def _shares(y_bar, y, items):
+    """One adjoint per element of ``items``, of which the elements equal to y share ȳ (an
+    element is a number or, for max to have compared it, an array of one element)."""
+    winners = [bool(np.all(np.asarray(item) == y)) for item in items]
+    count = sum(winners)
+    shares = []
+    for item, won in zip(items, winners, strict=True):
+        if isinstance(item, np.ndarray):
+            share = np.reshape(y_bar / count, item.shape) if won else np.zeros(item.shape)
+        else:
+            share = y_bar / count if won else 0.0
+        shares.append(share)
+    return tuple(shares)
+
+
+def not_nan(a):
+    """1 where ``a`` is a number, 0 where it is nan (the elements the nan-reductions skip)."""
+    return np.logical_not(np.isnan(a))
+
+
+def nan_count(a, axis=None):
+    """How many elements each nan-reduction over ``axis`` read (at least 1, so that an
+    all-nan slice, whose result is nan anyway, divides by 1), with the reduced axes kept."""
+    return np.maximum(np.sum(not_nan(a), axis=axis, keepdims=True), 1)
+
+
+def degrees_of_freedom(a, y, ddof):
+    """n − ddof for var or std over n elements per result, as a float: nan where ddof ≥ n
+    (NumPy's result is then inf or nan, with no derivative), never a ZeroDivisionError."""
+    count = np.size(a) // max(np.size(y), 1) - ddof
+    return float(count) if count > 0 else math.nan
+
+
+def nan_degrees_of_freedom(a, axis, ddof):
+    """n − ddof for nanvar or nanstd, n the numbers (not nan) in each slice, with the reduced
+    axes kept: nan where ddof ≥ n (NumPy's result is then nan, with no derivative)."""
+    count = np.sum(not_nan(a), axis=axis, keepdims=True) - ddof
+    return np.where(count > 0, count, np.nan)
+
+
+def _moved_to_end(a, axis):
+    """``a`` with the reduced ``axis`` (None: all) moved last and flattened into one, the
+    permutation used, and the shape before the flattening."""
+    a = np.asarray(a)
+    if axis is None:
+        axes = tuple(range(a.ndim))
+    else:
+        axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+        axes = tuple(int(k) % a.ndim for k in axes) if a.ndim else ()
+    kept = [k for k in range(a.ndim) if k not in axes]
+    order = kept + list(axes)
+    moved = np.transpose(a, order)
+    flat = moved.reshape(moved.shape[: len(kept)] + (-1,))
+    return flat, order, moved.shape
+
+
+def _moved_back(flat, order, moved_shape):
+    return np.transpose(flat.reshape(moved_shape), np.argsort(order))
+
+
+def quantile_bar(y_bar, a, q, axis=None, keepdims=False, method="linear"):
+    """Adjoint of y = quantile(a, q, axis) (q in [0, 1], a number or an array): each result
+    interpolates two neighbouring order statistics, s_lo and s_hi, with weights 1 − f and f;
+    ā gets ȳ (1 − f) at the elements equal to s_lo and ȳ f at those equal to s_hi, each split
+    evenly among the elements equal to it (ties share, as for ``np.max``: the quantile 1 has
+    the max's gradient). The weights are NumPy's own: those ``method`` gives the positions
+    0, 1, ..., n − 1, whose quantile is the interpolated position itself."""
+    a = np.asarray(a)
+    result_dtype = np.result_type(y_bar, a, 1.0)
+    if a.size == 0:
+        return np.zeros(a.shape, dtype=result_dtype)
+    flat, order, moved_shape = _moved_to_end(a, axis)
+    n = flat.shape[-1]
+    position = np.quantile(np.arange(n), q, method=method)
+    lower = np.floor(position).astype(int)
+    fraction = position - lower
+    upper = np.minimum(lower + 1, n - 1)
+    q_shape = np.shape(q)
+    kept_shape = flat.shape[:-1]
+    # ȳ as (kept axes, q's axes): the q axes lead in NumPy's result
+    g = np.reshape(y_bar, q_shape + kept_shape)
+    g = np.moveaxis(g, tuple(range(len(q_shape))), tuple(range(-len(q_shape), 0)))
+    ordered = np.sort(flat, axis=-1)
+    a_bar = np.zeros(flat.shape, dtype=result_dtype)
+    for index, weight in ((lower, 1 - fraction), (upper, fraction)):
+        chosen = ordered[..., index]  # (kept axes, q's axes)
+        ties = flat.reshape(kept_shape + (1,) * len(q_shape) + (n,)) == chosen[..., None]
+        share = (g * weight / np.sum(ties, axis=-1))[..., None] * ties
+        a_bar += share.reshape(kept_shape + (-1, n)).sum(axis=-2)
+    a_bar = _moved_back(a_bar, order, moved_shape)
+    return a_bar
+
+
+def refuse_quantile_gradient(q_bar):
+    """The adjoint of the quantile ``q`` itself: refused (overbar differentiates a quantile
+    with respect to the data only)."""
+    raise OverbarError(
+        "the gradient of a quantile, percentile or median with respect to q is not derived; "
+        "differentiate with respect to the data only (pass q as a constant)"
+    )
+
+
+def ptp_bar(y_bar, a, axis=None, keepdims=False):
+    """Adjoint of y = max − min over ``axis``: +ȳ at the maximal elements and −ȳ at the
+    minimal ones, each split evenly among ties (0 where every element is equal)."""
+    a = np.asarray(a)
+    g = expand_reduced(y_bar, a, axis, keepdims)
+    highest = a == np.max(a, axis=axis, keepdims=True)
+    lowest = a == np.min(a, axis=axis, keepdims=True)
+    return g * (
+        highest / np.sum(highest, axis=axis, keepdims=True)
+        - lowest / np.sum(lowest, axis=axis, keepdims=True)
+    )
+
+
+def cumprod_bar(y_bar, a, axis=None):
+    """Adjoint of y = cumprod(a, axis): āⱼ = Σ_{i ≥ j} ȳᵢ Π_{k ≤ i, k ≠ j} aₖ, without dividing
+    by zero. Along each slice, with z the position of the first zero (n if none):
+    āⱼ = Σ_{i ≥ j} ȳᵢ yᵢ / aⱼ for j < z (aⱼ ≠ 0 there, and yᵢ = 0 from z on);
+    ā_z = Σ_{i ≥ z} ȳᵢ y′ᵢ, y′ the cumprod of a with its first zero replaced by 1;
+    āⱼ = 0 for j > z (every product it enters holds a_z = 0)."""
+    a = np.asarray(a)
+    shape = a.shape
+    if axis is None:
+        a, y_bar, axis = np.ravel(a), np.ravel(y_bar), 0
+    g = np.moveaxis(np.broadcast_to(y_bar, a.shape), axis, 0)
+    a = np.moveaxis(a, axis, 0)
+    n = a.shape[0]
+    if n == 0 or a.size == 0:
+        return np.zeros(shape, dtype=np.result_type(y_bar, a, 1.0))
+    zero = a == 0
+    first_zero = np.where(zero.any(axis=0), zero.argmax(axis=0), n)
+    position = np.arange(n).reshape((n,) + (1,) * (a.ndim - 1))
+    before = _reversed_cumsum(g * np.cumprod(a, axis=0)) / np.where(zero, 1, a)
+    without_zero = np.cumprod(np.where(position == first_zero, 1, a), axis=0)
+    at_zero = _reversed_cumsum(g * without_zero)
+    a_bar = np.where(position < first_zero, before, np.where(position == first_zero, at_zero, 0.0))
+    return np.reshape(np.moveaxis(a_bar, 0, axis), shape)
+
+
+def _reversed_cumsum(x):
+    """Σ_{i ≥ j} xᵢ along the first axis."""
+    return np.cumsum(x[::-1], axis=0)[::-1]
+
+
+def average_bars(y_bar, y, a, axis, weights, keepdims):
+    """Adjoints of y = Σ w a / Σ w over ``axis`` (np.average with weights): ā = ȳ w / Σ w,
+    w̄ = ȳ (a − y) / Σ w, each broadcast back over the averaged axes. Weights shaped like a's
+    averaged axes (1-d along one axis, or along the axes of a tuple in its order) are laid
+    along them, as NumPy does, and their adjoint is summed back to their shape."""
+    a = np.asarray(a)
+    w = np.asarray(weights)
+    if w.shape != a.shape:
+        axes = _averaged_axes(axis, a.ndim, w.shape, a.shape)
+        order = np.argsort(axes)  # w's dimensions, in increasing order of a's axes
+        laid = [a.shape[k] if k in axes else 1 for k in range(a.ndim)]
+        w = np.reshape(np.transpose(w, order), laid)
+    total = np.sum(np.broadcast_to(w, a.shape), axis=axis, keepdims=True)
+    g = expand_reduced(y_bar, a, axis, keepdims)
+    y_full = expand_reduced(y, a, axis, keepdims)
+    a_bar = g * w / total
+    w_bar = g * (a - y_full) / total
+    if np.shape(weights) != a.shape:
+        summed = np.sum(w_bar, axis=tuple(k for k in range(a.ndim) if k not in axes))
+        w_bar = np.transpose(summed, np.argsort(order))
+    return a_bar, w_bar
+
+
+def _averaged_axes(axis, ndim, weights_shape, shape):
+    """The axes of ``a`` that weights of another shape than ``a``'s lie along, in ``axis``'s
+    order (refused where they do not fit, as NumPy refuses them)."""
+    axes = None
+    if axis is not None:
+        axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+        axes = tuple(int(k) % ndim for k in axes)
+    if axes is None or weights_shape != tuple(shape[k] for k in axes):
+        raise OverbarError(
+            f"np.average: weights of shape {weights_shape} do not fit a of shape {shape} "
+            f"along axis={axis!r}"
+        )
+    return axes
+
+
+def sequence_bar(y_bar, iterable):
+    """Adjoint of y = tuple(xs) or list(xs): ȳ's elements, as a tuple for a tuple or list xs
+    (the runtime zero 0.0 stays as it is) and stacked into an array shaped like xs for an
+    array, whose elements are its rows."""
+    if type(y_bar) is float and y_bar == 0.0:
+        return zero_gradient(iterable) if isinstance(iterable, np.ndarray) else y_bar
+    if isinstance(iterable, np.ndarray):
+        x_bar = np.zeros(iterable.shape, dtype=np.result_type(iterable, 1.0))
+        for position, part in enumerate(y_bar):
+            x_bar[position] += part
+        return x_bar
+    return tuple(y_bar)

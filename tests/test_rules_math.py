@@ -1,0 +1,340 @@
+"""The rules of ``overbar/runtime/rules_math.py`` (and ``var``/``std`` with ``ddof``), checked
+against central finite differences at several shapes, broadcasting included, the way
+``test_rules.py`` checks the others; then their conventions at ties, zeros and nan, and the
+calls they refuse."""
+
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+import warnings
+
+import numpy as np
+import pytest
+
+import overbar
+from overbar.errors import MissingRuleError, OverbarError
+from overbar.primitives import Attribute, Method, describe
+from overbar.runtime.registry import RULES
+from tests.support import define
+from tests.test_rules import S, U, any_, binary, pos, unary
+from tests.test_rules import test_rule_against_finite_differences as _check_sample
+
+
+def negative_fraction(*shape):
+    """Away from Γ's poles at 0 and −1."""
+    return U(shape, -0.9, -0.1)
+
+
+SAMPLES = [
+    # remainders: the quotient's jumps are far from the drawn values (measure zero)
+    *binary(operator.mod, "a % b", right=pos),
+    S(operator.mod, "a % 0.3", a=any_(4)),
+    S(operator.mod, "a % (-b)", a=any_(3), b=pos()),
+    S(operator.mod, "2.5 % b", b=pos(3)),
+    *binary(np.remainder, "np.remainder(a, b)", right=pos),
+    S(np.remainder, "np.mod(a, b)", a=any_(2, 3), b=pos(3)),
+    *binary(np.fmod, "np.fmod(a, b)", right=pos),
+    S(np.fmod, "np.fmod(a, -b)", a=any_(4), b=pos()),
+    S(math.fmod, "math.fmod(a, b)", a=U((), -3.0, 3.0), b=pos()),
+    S(math.remainder, "math.remainder(a, b)", a=U((), -3.0, 3.0), b=pos()),
+    # elementwise
+    *unary(np.fabs, "np.fabs(a)"),
+    *unary(np.sinc, "np.sinc(a)", lambda *s: U(s, -2.0, 2.0)),
+    S(np.sinc, "np.sinc(a)", a=U((4,), -1e-4, 1e-4)),  # the series near 0
+    S(np.sinc, "np.sinc(a * 0.0)", a=any_(3)),  # at 0 exactly
+    *binary(np.logaddexp2, "np.logaddexp2(a, b)"),
+    *unary(np.real, "np.real(a)"),
+    *unary(np.imag, "np.imag(a) + a"),
+    *unary(np.conjugate, "np.conj(a)"),
+    S(np.conjugate, "np.conjugate(a)", a=any_(3)),
+    S(Method("conj"), "a.conj()", a=any_(2, 3)),
+    S(Method("conjugate"), "a.conjugate()", a=any_(3)),
+    S(Attribute("real"), "a.real", a=any_(2, 2)),
+    S(Attribute("imag"), "a.imag + a", a=any_(3)),
+    *unary(np.angle, "np.angle(a) + a"),
+    S(np.angle, "np.angle(a, deg=True) * a", a=any_(3)),
+    *unary(np.nan_to_num, "np.nan_to_num(a)"),
+    S(np.nan_to_num, "np.nan_to_num(a, nan=1.0, posinf=2.0)", a=any_(3)),
+    # math's special functions
+    S(math.erf, "math.erf(a)", a=U((), -2.0, 2.0)),
+    S(math.erfc, "math.erfc(a)", a=U((), -2.0, 2.0)),
+    S(math.gamma, "math.gamma(a)", a=pos()),
+    S(math.gamma, "math.gamma(a)", a=U((), 3.0, 15.0)),
+    S(math.gamma, "math.gamma(a)", a=negative_fraction()),
+    S(math.lgamma, "math.lgamma(a)", a=U((), 0.1, 30.0)),
+    S(math.lgamma, "math.lgamma(a)", a=negative_fraction()),
+    S(math.hypot, "math.hypot(a, b)", a=any_(), b=any_()),
+    S(math.hypot, "math.hypot(a, b, 2.0 * a)", a=any_(), b=any_()),
+    S(math.hypot, "math.hypot(a)", a=any_()),
+    # Python's builtins
+    S(builtins.max, "max(a, b)", a=any_(), b=any_()),
+    S(builtins.max, "max(a, 2.0 * b, 0.5)", a=any_(), b=any_()),
+    S(builtins.max, "max([a, b])", a=any_(), b=any_()),
+    S(builtins.max, "max(a)", a=any_(4)),
+    S(builtins.max, "max(a[0], a[1]) * a", a=any_(3)),
+    S(builtins.min, "min(a, b, a * b)", a=any_(), b=any_()),
+    S(builtins.min, "min((a, b))", a=any_(), b=any_()),
+    S(builtins.min, "min(a)", a=any_(5)),
+    S(builtins.tuple, "tuple([a, 2.0 * b])[1] * a", a=any_(3), b=any_(3)),
+    S(builtins.tuple, "tuple(a)[1]", a=any_(3, 2)),
+    S(builtins.tuple, "np.array(tuple(a)) * b", a=any_(3), b=any_(3)),
+    S(builtins.list, "list(a)[0] * list(a)[2]", a=any_(4, 2)),
+    S(builtins.list, "list((a, b * b))[1]", a=any_(), b=any_(2)),
+    # reductions
+    S(np.nansum, "np.nansum(a)", a=any_(4)),
+    S(np.nansum, "np.nansum(a, axis=0)", a=any_(3, 2)),
+    S(np.nansum, "np.nansum(a, axis=-1, keepdims=True)", a=any_(2, 3)),
+    S(np.nanmean, "np.nanmean(a)", a=any_(2, 3)),
+    S(np.nanmean, "np.nanmean(a, axis=1)", a=any_(2, 3)),
+    S(np.nanmean, "np.nanmean(a, axis=(0, 2), keepdims=True)", a=any_(2, 3, 2)),
+    S(np.nanvar, "np.nanvar(a)", a=any_(5)),
+    S(np.nanvar, "np.nanvar(a, axis=0, ddof=1)", a=any_(4, 3)),
+    S(np.nanvar, "np.nanvar(a, axis=1, keepdims=True)", a=any_(2, 4)),
+    S(np.nanstd, "np.nanstd(a)", a=any_(5)),
+    S(np.nanstd, "np.nanstd(a, axis=1, ddof=1)", a=any_(3, 4)),
+    S(np.nanstd, "np.nanstd(a, axis=(0, 2), keepdims=True)", a=any_(2, 3, 2)),
+    S(np.nanprod, "np.nanprod(a)", a=any_(4)),
+    S(np.nanprod, "np.nanprod(a, axis=0)", a=any_(3, 2)),
+    S(np.nanprod, "np.nanprod(a, axis=1, keepdims=True)", a=any_(2, 3)),
+    S(np.nancumsum, "np.nancumsum(a)", a=any_(2, 3)),
+    S(np.nancumsum, "np.nancumsum(a, axis=1)", a=any_(2, 3)),
+    S(np.nancumprod, "np.nancumprod(a)", a=any_(2, 3)),
+    S(np.nancumprod, "np.nancumprod(a, axis=0)", a=any_(3, 2)),
+    S(np.nanmax, "np.nanmax(a)", a=any_(5)),
+    S(np.nanmax, "np.nanmax(a, axis=0)", a=any_(3, 4)),
+    S(np.nanmin, "np.nanmin(a, axis=1, keepdims=True)", a=any_(3, 4)),
+    S(np.average, "np.average(a)", a=any_(4)),
+    S(np.average, "np.average(a, axis=1)", a=any_(2, 3)),
+    S(np.average, "np.average(a, axis=0, keepdims=True)", a=any_(3, 2)),
+    S(np.average, "np.average(a, weights=w)", a=any_(4), w=pos(4)),
+    S(np.average, "np.average(a, axis=1, weights=w)", a=any_(2, 3), w=pos(2, 3)),
+    S(np.average, "np.average(a, axis=0, weights=w)", a=any_(3, 2), w=pos(3)),
+    S(np.average, "np.average(a, axis=-1, weights=w, keepdims=True)", a=any_(2, 3), w=pos(3)),
+    S(np.average, "np.average(a, axis=(1, 2), weights=w)", a=any_(2, 3, 2), w=pos(3, 2)),
+    S(np.average, "np.average(a, axis=(2, 0), weights=w)", a=any_(4, 3, 2), w=pos(2, 4)),
+    S(np.ptp, "np.ptp(a)", a=any_(5)),
+    S(np.ptp, "np.ptp(a, axis=0)", a=any_(3, 4)),
+    S(np.ptp, "np.ptp(a, axis=1, keepdims=True)", a=any_(3, 4)),
+    S(np.cumprod, "np.cumprod(a)", a=any_(2, 3)),
+    S(np.cumprod, "np.cumprod(a, axis=1)", a=any_(2, 3)),
+    S(np.cumprod, "np.cumprod(a, axis=0)", a=any_(4)),
+    S(Method("cumprod"), "a.cumprod(axis=0)", a=any_(3, 2)),
+    S(np.median, "np.median(a)", a=any_(5)),
+    S(np.median, "np.median(a)", a=any_(4)),
+    S(np.median, "np.median(a, axis=0)", a=any_(4, 3)),
+    S(np.median, "np.median(a, axis=1, keepdims=True)", a=any_(2, 3)),
+    S(np.median, "np.median(a, axis=(0, 2))", a=any_(2, 3, 3)),
+    S(np.quantile, "np.quantile(a, 0.3)", a=any_(6)),
+    S(np.quantile, "np.quantile(a, [0.2, 0.9], axis=1)", a=any_(3, 5)),
+    S(np.quantile, "np.quantile(a, 0.7, axis=0, keepdims=True)", a=any_(4, 2)),
+    S(np.quantile, "np.quantile(a, [[0.1], [0.5]], axis=1, keepdims=True)", a=any_(2, 3)),
+    S(np.quantile, "np.quantile(a, 0.35, method='lower')", a=any_(6)),
+    S(np.quantile, "np.quantile(a, 0.35, method='nearest')", a=any_(6)),
+    S(np.quantile, "np.quantile(a, 0.35, method='midpoint')", a=any_(6)),
+    S(np.quantile, "np.quantile(a, 0.35, method='weibull')", a=any_(6)),
+    S(np.percentile, "np.percentile(a, 40)", a=any_(5)),
+    S(np.percentile, "np.percentile(a, [25.0, 75.0], axis=0)", a=any_(4, 2)),
+    S(np.var, "np.var(a, ddof=2)", a=any_(5)),
+    S(np.std, "np.std(a, axis=0, ddof=1.5)", a=any_(4, 3)),
+]
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=str)
+def test_rule_against_finite_differences(sample):
+    _check_sample(sample)
+
+
+def test_every_rule_of_the_module_has_samples():
+    sampled = {sample.primal for sample in SAMPLES}
+    rules = [
+        rule
+        for entries in RULES.rules.values()
+        for rule in entries
+        if rule.function.__module__ == "overbar.runtime.rules_math"
+    ]
+    missing = sorted({describe(r.primal) for r in rules if r.primal not in sampled})
+    assert not missing, f"rules without sample inputs: {missing}"
+
+
+def _grad(source: str, wrt=0):
+    return overbar.grad(define(source), wrt=wrt)
+
+
+def _both(g, *args):
+    """The adjoint specialised on the arguments' shapes, and the general one, called directly:
+    at ties the gradient guard's finite differences would (rightly) disagree with either."""
+    return g.stages_for(*args).emitted.function(*args), g.stages.emitted.function(*args)
+
+
+# -- conventions: ties, zeros, nan ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "x, expected",
+    [
+        ([1.0, 2.0, 2.0, 3.0], [0.0, 0.5, 0.5, 0.0]),  # the two middle ones, tied
+        ([2.0, 2.0, 2.0], [1 / 3, 1 / 3, 1 / 3]),
+        ([3.0, 1.0, 3.0, 0.0, 3.0], [1 / 3, 0.0, 1 / 3, 0.0, 1 / 3]),
+        ([4.0, 1.0, 2.0, 3.0], [0.0, 0.0, 0.5, 0.5]),
+    ],
+)
+def test_median_ties_share_the_gradient_evenly(x, expected):
+    g = _grad("def f(x):\n    return np.median(x)\n")
+    for gradient in _both(g, np.array(x)):
+        np.testing.assert_allclose(gradient, expected)
+
+
+def test_the_quantile_one_has_the_max_gradient_and_zero_the_min():
+    x = np.array([[1.0, 5.0, 5.0], [2.0, 2.0, 0.5]])
+    top = _grad(
+        "def f(x):\n    return np.sum(np.quantile(x, 1.0, axis=1) * np.array([1.0, 3.0]))\n"
+    )
+    top_max = _grad("def f(x):\n    return np.sum(np.max(x, axis=1) * np.array([1.0, 3.0]))\n")
+    np.testing.assert_allclose(top(x), top_max(x))
+    bottom = _grad("def f(x):\n    return np.percentile(x, 0)\n")
+    np.testing.assert_allclose(bottom(x), [[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+
+
+def test_builtin_max_splits_ties_evenly():
+    g = _grad("def f(x):\n    return max(x[0], x[1], x[2] - 1.0)\n")
+    for gradient in _both(g, np.array([2.0, 2.0, 3.0])):
+        np.testing.assert_allclose(gradient, [1 / 3, 1 / 3, 1 / 3])
+    g = _grad("def f(x):\n    return min(x)\n")
+    for gradient in _both(g, np.array([0.5, 1.0, 0.5])):
+        np.testing.assert_allclose(gradient, [0.5, 0.0, 0.5])
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        [1.5, 0.0, 2.0, -1.0],
+        [0.0, 0.0, 2.0, 3.0],
+        [2.0, -1.0, 0.5, 0.0],
+        [[0.0, 2.0, 1.5], [3.0, 0.0, 0.0]],
+        [0.0, 0.0, 0.0],
+        [[1.0, 2.0], [0.0, 3.0], [4.0, 0.0], [0.5, 0.0]],
+    ],
+)
+def test_cumprod_is_right_where_the_input_holds_zeros(x):
+    x = np.array(x)
+    for axis in (None, -1):
+        source = f"def f(x, u):\n    return np.sum(np.cumprod(x, axis={axis}) * u)\n"
+        g = overbar.grad(define(source))
+        # the exact gradient: each cumulative product is a polynomial, linear in each x_j
+        flat = x.reshape(-1) if axis is None else x
+        weights = u = np.linspace(0.5, 1.5, x.size).reshape(flat.shape)
+        expected = np.zeros(flat.shape)
+        for j in np.ndindex(flat.shape):
+            bumped = flat.copy()
+            bumped[j] = 1.0
+            at_one = np.sum(np.cumprod(bumped, axis=-1) * weights)
+            bumped[j] = 0.0
+            at_zero = np.sum(np.cumprod(bumped, axis=-1) * weights)
+            expected[j] = at_one - at_zero
+        for gradient in _both(g, x, u):
+            np.testing.assert_allclose(gradient, expected.reshape(x.shape), atol=1e-14)
+
+
+def test_nan_reductions_send_nothing_to_nan():
+    x = np.array([[1.0, np.nan, 3.0], [np.nan, 2.0, 0.5]])
+    cases = {
+        "np.nansum(x * w)": [[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]],
+        "np.sum(np.nanmean(x, axis=1))": [[0.5, 0.0, 0.5], [0.0, 0.5, 0.5]],
+        "np.sum(np.nanmax(x, axis=1))": [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]],
+        "np.nanmin(x)": [[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]],
+        "np.nanprod(x)": [[3.0, 0.0, 1.0], [0.0, 1.5, 6.0]],
+        "np.sum(np.nancumsum(x, axis=1))": [[3.0, 0.0, 1.0], [0.0, 2.0, 1.0]],
+        "np.sum(np.nancumprod(x, axis=1))": [[5.0, 0.0, 1.0], [0.0, 1.5, 2.0]],
+        "np.sum(np.nanvar(x, axis=1) * np.array([1.0, 2.0]))": [
+            [-1.0, 0.0, 1.0],
+            [0.0, 1.5, -1.5],
+        ],
+        "np.sum(np.nan_to_num(x) * w)": [[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]],
+    }
+    for expression, expected in cases.items():
+        g = _grad(f"def f(x):\n    w = np.ones((2, 3))\n    return {expression}\n")
+        for gradient in _both(g, x):
+            np.testing.assert_array_equal(gradient, expected, err_msg=expression)
+
+
+def test_nan_to_num_sends_the_replacements_gradient_to_them():
+    x = np.array([1.0, np.nan, np.inf, -np.inf, np.nan])
+    g = _grad("def f(x, v):\n    return np.sum(np.nan_to_num(x, nan=v, posinf=2.0 * v))\n", wrt=1)
+    assert _both(g, x, 0.5) == (4.0, 4.0)
+
+
+@pytest.mark.parametrize("function", ["np.var", "np.std"])
+def test_ddof_at_least_n_gives_nan_not_an_exception(function):
+    g = _grad(f"def f(x):\n    return {function}(x, ddof=3)\n")
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for gradient in _both(g, np.array([1.0, 2.0, 4.0])):
+            assert np.isnan(gradient).all()
+
+
+def test_digamma_against_finite_differences_of_lgamma():
+    from overbar.runtime.helpers_math import digamma
+
+    for x in (0.01, 0.3, 1.0, 2.5, 11.9, 12.0, 40.0, 1e4, -0.5, -1.7, -3.2):
+        step = 1e-6 * max(1.0, abs(x))
+        numeric = (math.lgamma(x + step) - math.lgamma(x - step)) / (2 * step)
+        assert digamma(x) == pytest.approx(numeric, rel=1e-6, abs=1e-6)
+    assert digamma(1.0) == pytest.approx(-0.5772156649015329, rel=1e-14)
+    assert math.isnan(digamma(-2.0))
+
+
+# -- refusals -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "np.sum(np.average(x, weights=x, returned=True)[0])",
+        "max(x, 1.0, key=abs)",
+        "max([x], default=0.0)",
+        "np.sum(np.nan_to_num(x, copy=False))",
+        "np.median(x * 2.0, overwrite_input=True)",
+        "np.sum(np.quantile(x * 2.0, 0.3, overwrite_input=True))",
+        "np.percentile(x * 2.0, 30, weights=x, method='inverted_cdf')",
+    ],
+)
+def test_unsupported_arguments_are_refused_when_compiling(expression):
+    g = _grad(f"def f(x):\n    return {expression}\n")
+    with pytest.raises(MissingRuleError, match="fits this call"):
+        g(np.array(0.5))
+
+
+@pytest.mark.parametrize("function", ["np.real", "np.imag", "np.conj", "np.angle"])
+def test_complex_values_are_refused_at_run_time(function):
+    g = _grad(f"def f(x):\n    return np.sum({function}(x * (1.0 + 1.0j)) + x)\n")
+    with pytest.raises(OverbarError, match="complex"):
+        g(np.array([0.5, 2.0]))
+
+
+def test_the_gradient_with_respect_to_q_is_refused():
+    g = _grad("def f(x, q):\n    return np.quantile(x, q)\n", wrt=(0, 1))
+    with pytest.raises(OverbarError, match="with respect to q"):
+        g(np.array([1.0, 2.0, 3.0]), 0.4)
+    # with respect to the data alone, q may be a variable
+    g = _grad("def f(x, q):\n    return np.quantile(x, q)\n")
+    np.testing.assert_allclose(g(np.array([1.0, 2.0, 3.0]), 0.25), [0.5, 0.5, 0.0])
+
+
+def test_empty_inputs_give_empty_gradients():
+    x = np.zeros((0, 3))
+    for expression in ("np.sum(np.cumprod(x, axis=0))", "np.sum(np.nansum(x, axis=0))"):
+        g = _grad(f"def f(x):\n    return {expression}\n")
+        for gradient in _both(g, x):
+            assert gradient.shape == (0, 3)
+
+
+def test_builtin_max_of_one_row_sends_it_the_whole_gradient():
+    """max of an array of one row returns the row itself, compared with nothing."""
+    g = _grad("def f(x):\n    return np.sum(max(x) * np.array([1.0, 2.0]))\n")
+    for gradient in _both(g, np.array([[0.5, 0.5]])):
+        np.testing.assert_allclose(gradient, [[1.0, 2.0]])
+    g = _grad("def f(x):\n    return np.sum(max(x) * 3.0)\n")
+    for gradient in _both(g, np.array([[0.5], [1.5], [1.5]])):
+        np.testing.assert_allclose(gradient, [[0.0], [1.5], [1.5]])
