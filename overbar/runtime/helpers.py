@@ -523,3 +523,29 @@ def _added(terms):
     for term in terms:
         total = total + term
     return total
+
+
+_WRITE_IN_PLACE = frozenset(
+    {np.put, np.place, np.putmask, np.copyto, np.fill_diagonal, np.put_along_axis}
+)
+
+
+def is_elementwise(function):
+    """Whether ``function`` is a NumPy ufunc of one output applied element by element (not a
+    generalised ufunc such as ``np.matmul``)."""
+    return isinstance(function, np.ufunc) and function.nout == 1 and function.signature is None
+
+
+def is_pure(function):
+    """Whether a call of the NumPy function ``function`` has no effect and gives the same
+    result whenever it runs: not a type, not one that writes into an argument, not a draw."""
+    if isinstance(function, np.ufunc):
+        return True
+    module = getattr(function, "__module__", "") or ""
+    return (
+        callable(function)
+        and not isinstance(function, type)
+        and function not in _WRITE_IN_PLACE
+        and module.startswith("numpy")
+        and not module.startswith("numpy.random")
+    )

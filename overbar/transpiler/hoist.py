@@ -49,9 +49,8 @@ import copy
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
 from overbar.runtime.interface import Runtime
+from overbar.transpiler.library import library_function, module_names
 from overbar.transpiler.names import clone, names_in
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
@@ -59,10 +58,7 @@ from overbar.transpiler.reverse import Adjoint
 
 def hoist(adjoint: Adjoint, runtime: Runtime, namespace: Namespace) -> Adjoint:
     """The adjoint with the per-step products above summed after their loops."""
-    numpy_names = {name for name, value in adjoint.bindings if value is np}
-    if namespace is not None and namespace.lookup("np") is np:
-        numpy_names.add("np")
-    hoister = _Hoister(runtime, numpy_names, adjoint)
+    hoister = _Hoister(runtime, module_names(adjoint.bindings, namespace, runtime), adjoint)
     body = clone(adjoint.tree.body)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     reverse = hoister.block(reverse)
@@ -188,12 +184,10 @@ class _Hoister:
             if ranks[1] == 0 and ranks[0]:
                 return "scaled", node.right.id, node.left.id
             return None
+        outer = getattr(self.runtime.array_module, "outer", None)
         if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "outer"
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id in self.numpy_names
+            outer is not None
+            and library_function(node, self.numpy_names, self.runtime) is outer
             and len(node.args) == 2
             and not node.keywords
             and all(isinstance(a, ast.Name) for a in node.args)

@@ -25,7 +25,7 @@ import operator
 from typing import Any
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.names import bindings
+from overbar.transpiler.names import bindings, names_read
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.primitive import Application, application_of
@@ -41,7 +41,7 @@ def cancelled_subtrahends(
     readers: dict[str, list[ast.AST]] = {}
     for node in ast.walk(form.tree):
         if isinstance(node, ast.stmt) and not isinstance(node, ast.FunctionDef):
-            for name in _names_read(node):
+            for name in names_read(node):
                 readers.setdefault(name, []).append(node)
     # Only lines of the function's top level: they all run, or none does.
     top_level = {id(statement) for statement in form.tree.body}
@@ -62,22 +62,6 @@ def cancelled_subtrahends(
     return found
 
 
-def _names_read(statement: ast.stmt) -> list[str]:
-    """Names a simple statement reads (a compound one: those of its header)."""
-    if isinstance(statement, ast.For):
-        parts = [statement.iter]
-    elif isinstance(statement, ast.If | ast.While):
-        parts = [statement.test]
-    else:
-        parts = [statement]
-    return [
-        n.id
-        for part in parts
-        for n in ast.walk(part)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-    ]
-
-
 class _Analysis:
     def __init__(self, form, namespace, runtime, shapes, bindings, readers):
         self.form, self.namespace, self.runtime = form, namespace, runtime
@@ -95,7 +79,7 @@ class _Analysis:
         found = self.readers.get(name, [])
         if len(self.bindings.get(name, [])) != 1 or len(found) != 1:
             return None
-        return found[0] if _names_read(found[0]).count(name) == 1 else None
+        return found[0] if names_read(found[0]).count(name) == 1 else None
 
     def is_a(self, application: Application | None, part: str) -> bool:
         if application is None:
@@ -107,22 +91,11 @@ class _Analysis:
 
     def summed_axis(self, statement: ast.AST, summed: str) -> int | None:
         """k for ``z = sum(summed, axis=k, keepdims=True)`` (a literal k), else None."""
-        application = self.application(statement)
-        if not self.is_a(application, "sum"):
+        axis = self.reduced_axis(statement, summed)
+        if axis is None or axis is _EVERY_AXIS:
             return None
-        arguments = list(application.positional)
-        keywords = dict(application.keywords)
-        if not (arguments and isinstance(arguments[0], ast.Name) and arguments[0].id == summed):
-            return None
-        axis = keywords.get("axis", arguments[1] if len(arguments) > 1 else None)
-        keepdims = keywords.get("keepdims")
-        if len(arguments) > 2 or set(keywords) - {"axis", "keepdims"}:
-            return None
-        if not (isinstance(keepdims, ast.Constant) and keepdims.value is True):
-            return None
-        if not (isinstance(axis, ast.Constant) and type(axis.value) is int):
-            return None
-        return axis.value
+        keepdims = dict(self.application(statement).keywords).get("keepdims")
+        return axis if isinstance(keepdims, ast.Constant) and keepdims.value is True else None
 
     def is_cancelled(self, statement: ast.Assign, shifted: str) -> bool:
         application = self.application(statement)

@@ -37,22 +37,23 @@ import ast
 import operator
 from typing import Any
 
-import numpy as np
-
-from overbar.transpiler.names import bindings
+from overbar.transpiler.names import bindings, names_read
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.primitive import Application, application_of
 
 
-def logistic_lines(form: NormalForm, namespace: Namespace) -> dict[int, tuple[str, str]]:
+def logistic_lines(
+    form: NormalForm, namespace: Namespace, library: Any
+) -> dict[int, tuple[str, str]]:
     """For each line (by id) that ends a logistic chain (``h = 1 / t3``) or a softplus
-    (``y = log(t2)``): its argument's name and which (``"logistic"`` or ``"softplus"``)."""
+    (``y = log(t2)``): its argument's name and which (``"logistic"`` or ``"softplus"``).
+    ``library`` is the runtime's array module (numpy), whose exp, log, ... the lines call."""
     bound = bindings(form.tree.body)
     readers: dict[str, list[ast.stmt]] = {}
     for node in ast.walk(form.tree):
         if isinstance(node, ast.stmt) and not isinstance(node, ast.FunctionDef):
-            for name in _names_read(node):
+            for name in names_read(node):
                 readers.setdefault(name, []).append(node)
 
     def only_line(name: str, reader: ast.stmt) -> ast.Assign | None:
@@ -71,50 +72,35 @@ def logistic_lines(form: NormalForm, namespace: Namespace) -> dict[int, tuple[st
         for line in nodes:
             if not isinstance(line, ast.Assign) or not isinstance(line.targets[0], ast.Name):
                 continue
-            t3 = _reciprocal_of(application(line))
+            t3 = _reciprocal_of(application(line), library)
             sum_line = t3 and only_line(t3, line)
-            t2 = sum_line and _one_plus(application(sum_line))
+            t2 = sum_line and _one_plus(application(sum_line), library)
             exp_line = t2 and only_line(t2, sum_line)
-            t1 = exp_line and _exp_of(application(exp_line))
+            t1 = exp_line and _exp_of(application(exp_line), library)
             negation_line = t1 and only_line(t1, exp_line)
-            z = negation_line and _negation_of(application(negation_line))
+            z = negation_line and _negation_of(application(negation_line), library)
             if z:
                 found[id(line)] = (z, "logistic")
                 continue
-            found.update(_softplus(line, application, only_line))
+            found.update(_softplus(line, application, only_line, library))
     return found
 
 
-def _softplus(line: ast.Assign, application, only_line) -> dict[int, tuple[str, str]]:
+def _softplus(line: ast.Assign, application, only_line, lib) -> dict[int, tuple[str, str]]:
     """``y = log(1 + exp(x))`` (or ``log1p(exp(x))``) ending at ``line``: {id: (x, ...)}."""
     outer = application(line)
-    if _plain(outer, (np.log,), 1):
+    if _plain(outer, (lib.log,), 1):
         inner = _name(outer.positional[0])
         sum_line = inner and only_line(inner, line)
-        t1 = sum_line and _one_plus(application(sum_line))
+        t1 = sum_line and _one_plus(application(sum_line), lib)
         exp_line = t1 and only_line(t1, sum_line)
-    elif _plain(outer, (np.log1p,), 1):
+    elif _plain(outer, (lib.log1p,), 1):
         t1 = _name(outer.positional[0])
         exp_line = t1 and only_line(t1, line)
     else:
         return {}
-    x = exp_line and _exp_of(application(exp_line))
+    x = exp_line and _exp_of(application(exp_line), lib)
     return {id(line): (x, "softplus")} if x else {}
-
-
-def _names_read(statement: ast.stmt) -> list[str]:
-    if isinstance(statement, ast.For):
-        parts = [statement.iter]
-    elif isinstance(statement, ast.If | ast.While):
-        parts = [statement.test]
-    else:
-        parts = [statement]
-    return [
-        n.id
-        for part in parts
-        for n in ast.walk(part)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-    ]
 
 
 def _is_one(atom: ast.expr) -> bool:
@@ -144,22 +130,22 @@ def _plain(application: Application, primals: tuple[Any, ...], count: int) -> bo
     )
 
 
-def _reciprocal_of(application: Application) -> str | None:
+def _reciprocal_of(application: Application, lib: Any) -> str | None:
     """``1 / t``, ``np.reciprocal(t)``, ``t ** -1``: t."""
-    if _plain(application, (operator.truediv, np.divide), 2):
+    if _plain(application, (operator.truediv, lib.divide), 2):
         one, t = application.positional
         return _name(t) if _is_one(one) else None
-    if _plain(application, (np.reciprocal,), 1):
+    if _plain(application, (lib.reciprocal,), 1):
         return _name(application.positional[0])
-    if _plain(application, (operator.pow, np.power), 2):
+    if _plain(application, (operator.pow, lib.power), 2):
         t, exponent = application.positional
         return _name(t) if _is_minus_one(exponent) else None
     return None
 
 
-def _one_plus(application: Application) -> str | None:
+def _one_plus(application: Application, lib: Any) -> str | None:
     """``1 + e`` or ``e + 1``: e."""
-    if not _plain(application, (operator.add, np.add), 2):
+    if not _plain(application, (operator.add, lib.add), 2):
         return None
     left, right = application.positional
     if _is_one(left):
@@ -167,15 +153,15 @@ def _one_plus(application: Application) -> str | None:
     return _name(left) if _is_one(right) else None
 
 
-def _exp_of(application: Application) -> str | None:
-    return _name(application.positional[0]) if _plain(application, (np.exp,), 1) else None
+def _exp_of(application: Application, lib: Any) -> str | None:
+    return _name(application.positional[0]) if _plain(application, (lib.exp,), 1) else None
 
 
-def _negation_of(application: Application) -> str | None:
+def _negation_of(application: Application, lib: Any) -> str | None:
     """``-z``, ``np.negative(z)``, ``-1 * z`` or ``z * -1``: z."""
-    if _plain(application, (operator.neg, np.negative), 1):
+    if _plain(application, (operator.neg, lib.negative), 1):
         return _name(application.positional[0])
-    if _plain(application, (operator.mul, np.multiply), 2):
+    if _plain(application, (operator.mul, lib.multiply), 2):
         left, right = application.positional
         if _is_minus_one(left):
             return _name(right)

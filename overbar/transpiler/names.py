@@ -106,3 +106,19 @@ def bindings(statements: list[ast.stmt]) -> dict[str, list[ast.stmt]]:
                 if isinstance(name, ast.Name):
                     found.setdefault(name.id, []).append(node)
     return found
+
+
+def names_read(statement: ast.stmt) -> list[str]:
+    """Names a simple statement reads (a compound one: those of its header)."""
+    if isinstance(statement, ast.For):
+        parts = [statement.iter]
+    elif isinstance(statement, ast.If | ast.While):
+        parts = [statement.test]
+    else:
+        parts = [statement]
+    return [
+        n.id
+        for part in parts
+        for n in ast.walk(part)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    ]

@@ -26,9 +26,8 @@ from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
 from overbar.runtime.interface import Runtime
+from overbar.transpiler.library import library_function, module_names
 from overbar.transpiler.names import ReplaceNames, bindings, clone, walk
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
@@ -41,15 +40,12 @@ def peephole(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = N
     user's function's, says whether ``np`` there is NumPy: its elementwise functions keep
     their arguments' shapes)."""
     broadcasters = {name for name, value in adjoint.bindings if value is runtime.broadcast_like}
-    numpy_names = {name for name, value in adjoint.bindings if value is np}
-    if namespace is not None and namespace.lookup("np") is np:
-        numpy_names.add("np")
     rewriter = _Rewriter(
         dict(adjoint.shapes),
         broadcasters,
-        runtime.shapes,
+        runtime,
         adjoint.floating,
-        frozenset(numpy_names),
+        module_names(adjoint.bindings, namespace, runtime),
     )
     body = clone(adjoint.tree.body)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
@@ -98,11 +94,13 @@ class _Rewriter(ast.NodeTransformer):
         self,
         shapes: dict[str, Any],
         broadcasters: set[str],
-        facts: Any,
+        runtime: Runtime,
         floating: frozenset[str] = frozenset(),
         numpy_names: frozenset[str] = frozenset(),
     ):
         self.numpy_names = numpy_names  # names that are NumPy in the generated function
+        self.runtime = runtime
+        facts = runtime.shapes
         self.shapes = shapes
         self.broadcasters = broadcasters
         self.facts = facts  # the runtime's shape module
@@ -243,20 +241,12 @@ class _Rewriter(ast.NodeTransformer):
         return None
 
     def ufunc_called(self, node: ast.expr) -> Any:
-        """The NumPy ufunc ``node`` calls elementwise (``np.exp(x)``), if it is one: one
-        output, no keywords (no ``out=``, ``where=``), every argument positional."""
-        if not (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id in self.numpy_names
-            and not node.keywords
-            and not any(isinstance(a, ast.Starred) for a in node.args)
-        ):
+        """The elementwise function of the array library ``node`` calls (``np.exp(x)``), if it
+        is one: no keywords (no ``out=``, ``where=``), every argument positional."""
+        function = library_function(node, self.numpy_names, self.runtime)
+        if function is None or node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
             return None
-        function = getattr(np, node.func.attr, None)
-        is_ufunc = isinstance(function, np.ufunc) and function.nout == 1
-        return function if is_ufunc and function.signature is None else None
+        return function if self.runtime.is_elementwise(function) else None
 
 
 def _is_one(node: ast.expr) -> bool:

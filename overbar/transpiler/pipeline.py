@@ -316,11 +316,9 @@ def _transform(
             simplified = simplify(simplified)
         simplified = accumulate(simplified, runtime)
         simplified = hoist(simplified, runtime, parsed.namespace)
-        simplified = add_in_one_expression(
-            simplified, runtime.shapes.FLOATING_FUNCTIONS, parsed.namespace
-        )
+        simplified = add_in_one_expression(simplified, runtime, parsed.namespace)
     if optimisations.simplify:
         simplified = drop_unread_pushes(remove_copies(simplified))
-        simplified = rematerialise(simplified, parsed.namespace)
+        simplified = rematerialise(simplified, runtime, parsed.namespace)
     emitted = emit(parsed, simplified)
     return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes)

@@ -29,20 +29,17 @@ import ast
 import copy
 from collections import Counter
 from dataclasses import replace
-from typing import Any
 
-import numpy as np
-
+from overbar.runtime.interface import Runtime
+from overbar.transpiler.library import library_function, module_names
 from overbar.transpiler.names import ReplaceNames, clone, walk
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
 
 
-def rematerialise(adjoint: Adjoint, namespace: Namespace) -> Adjoint:
+def rematerialise(adjoint: Adjoint, runtime: Runtime, namespace: Namespace) -> Adjoint:
     """The adjoint with the forward values above computed at their one reader."""
-    numpy_names = {name for name, value in adjoint.bindings if value is np}
-    if namespace is not None and namespace.lookup("np") is np:
-        numpy_names.add("np")
+    numpy_names = module_names(adjoint.bindings, namespace, runtime)
     body = clone(adjoint.tree.body)
     bound: Counter = Counter()
     readers: dict[str, list[ast.AST]] = {}
@@ -71,7 +68,7 @@ def rematerialise(adjoint: Adjoint, namespace: Namespace) -> Adjoint:
             or bound[name] != 1
             or len(reading) != 1
             or id(reading[0]) not in top_reverse
-            or not _pure(statement.value, numpy_names)
+            or not _pure(statement.value, numpy_names, runtime)
             or not _an_operand_in(reading[0], name)
             or any(bound[n.id] > 1 for n in walk(statement.value) if isinstance(n, ast.Name))
         ):
@@ -101,36 +98,14 @@ def _an_operand_in(statement: ast.stmt, name: str) -> bool:
     return False
 
 
-def _pure(node: ast.expr, numpy_names: set[str]) -> bool:
+def _pure(node: ast.expr, numpy_names: frozenset[str], runtime: Runtime) -> bool:
     for inner in walk(node):
         if isinstance(inner, ast.Call):
-            function = inner.func
-            if not (
-                isinstance(function, ast.Attribute)
-                and isinstance(function.value, ast.Name)
-                and function.value.id in numpy_names
-                and _is_numpy_function(function.attr)
-            ):
+            if not runtime.is_pure(library_function(inner, numpy_names, runtime)):
                 return False
-        elif isinstance(inner, ast.Attribute | ast.Subscript | ast.Lambda | ast.NamedExpr):
-            if not (isinstance(inner, ast.Attribute) and _is_call_target(inner, node)):
+        elif isinstance(inner, ast.Attribute):
+            if not any(isinstance(n, ast.Call) and n.func is inner for n in walk(node)):
                 return False
-        elif isinstance(inner, ast.Await | ast.Yield | ast.YieldFrom):
+        elif isinstance(inner, ast.Subscript | ast.Lambda | ast.NamedExpr):
             return False
     return True
-
-
-_WRITE_IN_PLACE = frozenset(
-    {"put", "place", "putmask", "copyto", "fill_diagonal", "put_along_axis", "add_at"}
-)
-
-
-def _is_numpy_function(name: str) -> bool:
-    if name in _WRITE_IN_PLACE:
-        return False
-    value: Any = getattr(np, name, None)
-    return isinstance(value, np.ufunc) or (callable(value) and not isinstance(value, type))
-
-
-def _is_call_target(attribute: ast.Attribute, root: ast.expr) -> bool:
-    return any(isinstance(n, ast.Call) and n.func is attribute for n in walk(root))

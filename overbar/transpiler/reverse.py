@@ -166,7 +166,11 @@ class _Sweep:
             self.rules,
             self.cancelled,
             pullback_of,
-            logistic_lines(form, parsed.namespace) if optimisations.idioms else {},
+            (
+                logistic_lines(form, parsed.namespace, runtime.array_module)
+                if optimisations.idioms
+                else {}
+            ),
         )
         self.control = ReverseBlocks(self.state, self.recording, self.rules, self.lines)
 

@@ -37,23 +37,19 @@ import ast
 import copy
 from dataclasses import replace
 
-import numpy as np
-
+from overbar.runtime.interface import Runtime
+from overbar.transpiler.library import library_function, module_names
 from overbar.transpiler.names import clone
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
 
 
-def add_in_one_expression(
-    adjoint: Adjoint, floating_functions: frozenset, namespace: Namespace
-) -> Adjoint:
+def add_in_one_expression(adjoint: Adjoint, runtime: Runtime, namespace: Namespace) -> Adjoint:
     """The adjoint with the runs above written as one sum each in its reverse sweep."""
     body = clone(adjoint.tree.body)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
-    numpy_names = {name for name, value in adjoint.bindings if value is np}
-    if namespace is not None and namespace.lookup("np") is np:
-        numpy_names.add("np")
-    folder = _Folder(adjoint.floating, floating_functions, numpy_names)
+    names = module_names(adjoint.bindings, namespace, runtime)
+    folder = _Folder(adjoint.floating, runtime, names)
     reverse = folder.block(reverse)
     if not folder.changed:
         return adjoint
@@ -63,8 +59,9 @@ def add_in_one_expression(
 
 
 class _Folder:
-    def __init__(self, floating: frozenset[str], functions: frozenset, numpy_names: set[str]):
-        self.floating, self.functions, self.numpy_names = floating, functions, numpy_names
+    def __init__(self, floating: frozenset[str], runtime: Runtime, numpy_names: frozenset[str]):
+        self.floating, self.runtime, self.numpy_names = floating, runtime, numpy_names
+        self.functions = runtime.shapes.FLOATING_FUNCTIONS
         self.changed = False
 
     def without_one(self, node: ast.expr) -> ast.expr:
@@ -87,16 +84,10 @@ class _Folder:
         return result
 
     def surely_floating_call(self, node: ast.expr) -> bool:
-        if not (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id in self.numpy_names
-        ):
-            return False
+        function = library_function(node, self.numpy_names, self.runtime)
         try:
-            return getattr(np, node.func.attr, None) in self.functions
-        except TypeError:
+            return function is not None and function in self.functions
+        except TypeError:  # an unhashable attribute of the library
             return False
 
     def block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
@@ -145,10 +136,9 @@ class _Folder:
         return True
 
     def calls_only_numpy(self, node: ast.AST) -> bool:
+        """Whether every call in ``node`` is of a pure function of the array library."""
         return all(
-            isinstance(call.func, ast.Attribute)
-            and isinstance(call.func.value, ast.Name)
-            and call.func.value.id in self.numpy_names
+            self.runtime.is_pure(library_function(call, self.numpy_names, self.runtime))
             for call in ast.walk(node)
             if isinstance(call, ast.Call)
         )

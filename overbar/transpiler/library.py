@@ -1,0 +1,38 @@
+"""Where the generated code can see the runtime's array library, by name.
+
+Passes that rewrite the generated code read calls such as ``np.cos(y)`` or ``np.outer(a, b)``;
+``np`` means the array library only where the user's function sees it under that name, or the
+adjoint binds it. This module answers that, and nothing of the library itself is known here:
+the runtime says what its module is and which of its functions are elementwise or pure.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from overbar.runtime.interface import Runtime
+from overbar.transpiler.parse import Namespace
+
+
+def module_names(
+    bindings: tuple[tuple[str, Any], ...], namespace: Namespace | None, runtime: Runtime
+) -> frozenset[str]:
+    """The names under which the generated function sees the runtime's array module."""
+    module = runtime.array_module
+    names = {name for name, value in bindings if value is module}
+    if namespace is not None:
+        names.update(name for name in ("np", "numpy", "xp") if namespace.lookup(name) is module)
+    return frozenset(names)
+
+
+def library_function(node: ast.expr, names: frozenset[str], runtime: Runtime) -> Any:
+    """The array library's function ``node`` calls (``np.exp(x)``: ``np.exp``), or None."""
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in names
+    ):
+        return None
+    return getattr(runtime.array_module, node.func.attr, None)
