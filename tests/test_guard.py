@@ -27,7 +27,11 @@ def _swap_first_product_for_a_sum(adjoint):
 def test_a_wrong_optimiser_is_caught_with_both_sources(monkeypatch):
     real = pipeline.peephole
     monkeypatch.setattr(
-        pipeline, "peephole", lambda a, runtime: _swap_first_product_for_a_sum(real(a, runtime))
+        pipeline,
+        "peephole",
+        lambda a, runtime, namespace=None: _swap_first_product_for_a_sum(
+            real(a, runtime, namespace)
+        ),
     )
     f = define("def f(x):\n    return np.sum(np.sin(x) * x)\n")
     x = np.array([0.3, -0.8, 1.2])
