@@ -139,3 +139,25 @@ def test_fuzzer_finding(name):
     wrt = tuple(range(len(args)))
     overbar.grad(f, wrt=wrt, check=True)(*args)
     overbar.check_grad(f, args, wrt=wrt, rtol=1e-5, atol=1e-7)
+
+
+def test_repeat_of_a_value_saved_as_its_shape_sums_its_copies():
+    # seed 77 program 7138: unrepeat ravelled the shape stand-in the forward sweep saved
+    f = define(
+        "def f(s1):\n"
+        "    hs1 = [np.linspace(s1, 1.0, 3).repeat(2) * i1 for i1 in range(1, 4)]\n"
+        "    v1 = np.stack(hs1)\n"
+        "    return np.mean(np.einsum('ij,i->j', np.absolute(v1), np.absolute(v1)[:, 0]))\n"
+    )
+    overbar.check_grad(f, [1.999])
+
+
+def test_singular_vectors_of_a_rank_deficient_matrix_are_refused():
+    # seed 77 program 1527: a singular value of 1e-16 (not exactly 0) passed the rank check
+    f = define(
+        "def f(x1):\n"
+        "    u = np.linalg.svd(np.broadcast_to(x1, (3, 2)), full_matrices=False)[0]\n"
+        "    return np.linalg.norm(u ** 2)\n"
+    )
+    with pytest.raises(overbar.NoDerivativeError, match="rank-deficient"):
+        overbar.grad(f, check=False)(np.array([0.76, 1.138]))

@@ -177,22 +177,25 @@ def untile(y_bar, a, reps):
 
 def unrepeat(y_bar, a, repeats, axis=None):
     """Adjoint of np.repeat(a, repeats, axis): each element's copies of ȳ summed (a count of 0
-    gives 0)."""
+    gives 0). Only a's shape is read (the forward sweep may save just that)."""
     if axis is None:
-        return np.reshape(unrepeat(np.ravel(y_bar), np.ravel(a), repeats, 0), np.shape(a))
+        return np.reshape(_summed_copies(np.ravel(y_bar), np.size(a), repeats), np.shape(a))
     axis = axis % np.ndim(a)
-    length = np.shape(a)[axis]
     copies = np.moveaxis(y_bar, axis, 0)
+    return np.moveaxis(_summed_copies(copies, np.shape(a)[axis], repeats), 0, axis)
+
+
+def _summed_copies(copies, length, repeats):
+    """The copies along the first axis of each of ``length`` elements, summed."""
     if np.ndim(repeats) == 0:  # r copies of each: sum the r rows of each element
-        moved = np.reshape(copies, (length, int(repeats)) + np.shape(copies)[1:]).sum(axis=1)
-        return np.moveaxis(moved, 0, axis)
+        return np.reshape(copies, (length, int(repeats)) + np.shape(copies)[1:]).sum(axis=1)
     counts = np.broadcast_to(repeats, (length,))
     kept = counts > 0
     starts = (np.cumsum(counts) - counts)[kept]
-    moved = np.zeros((length,) + np.shape(copies)[1:], dtype=np.result_type(y_bar, 1.0))
+    summed = np.zeros((length,) + np.shape(copies)[1:], dtype=np.result_type(copies, 1.0))
     if starts.size:
-        moved[kept] = np.add.reduceat(copies, starts, axis=0)
-    return np.moveaxis(moved, 0, axis)
+        summed[kept] = np.add.reduceat(copies, starts, axis=0)
+    return summed
 
 
 def unroll_axis(y_bar, a, axis, start=0):

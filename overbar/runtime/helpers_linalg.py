@@ -432,7 +432,9 @@ def svd_bar(y_bar, y, a, hermitian=False):
     a_bar = u @ inner @ v_t
     projects_u = m_rows > k and np.any(u_bar != 0)
     projects_v = n_columns > k and np.any(v_bar != 0)
-    if (projects_u or projects_v) and np.any(s == 0):
+    # a singular value NumPy's matrix_rank counts as zero (rounding makes it 1e-16, not 0)
+    cutoff = np.max(s, axis=-1, keepdims=True) * max(m_rows, n_columns) * np.finfo(float).eps
+    if (projects_u or projects_v) and np.any(s <= cutoff):
         raise NoDerivativeError(
             "np.linalg.svd of a rank-deficient matrix: its singular vectors have no derivative"
         )
