@@ -68,12 +68,23 @@ def product_and_sine_hand(x, y):
     return y, x + np.cos(y)
 
 
+def product_and_sine_hand_copying(x, y):
+    """The same, with x's gradient a copy of y rather than y itself (a gradient that is the
+    caller's own array changes when they change it; overbar never returns one)."""
+    return y.copy(), x + np.cos(y)
+
+
 FUNCTIONS = {
     "np.sum(np.sin(x) * x)": (sin_times_x, sin_times_x_hand, 1),
     "np.sum(np.tanh(x) ** 2)": (tanh_squared, tanh_squared_hand, 1),
     "np.sum(np.exp(-x * x))": (gaussian, gaussian_hand, 1),
     "np.sum(np.log(1 + np.exp(x)))": (softplus, softplus_hand, 1),
     "np.sum(x * y + np.sin(y)), wrt x, y": (product_and_sine, product_and_sine_hand, 2),
+    "the same, x's gradient a copy of y by hand too": (
+        product_and_sine,
+        product_and_sine_hand_copying,
+        2,
+    ),
 }
 
 
