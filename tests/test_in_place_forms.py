@@ -74,3 +74,38 @@ def test_an_array_made_with_zeros_like_takes_augmented_assignments(shape):
     x = np.random.default_rng(1).uniform(0.1, 1.0, size=shape)
     x = float(x) if shape == () else x
     overbar.check_grad(f, [x])
+
+
+HORNER_IN_PLACE = """
+def f(coeffs, x):
+    p = np.zeros_like(x)
+    for c in coeffs:
+        p *= x
+        p += c
+    return np.sum(p)
+"""
+
+KEPT_BY_A_VIEW = """
+def f(coeffs, x):
+    p = np.zeros_like(x)
+    q = np.ravel(p)
+    for c in coeffs:
+        p *= x
+        p += c
+    return np.sum(p) + np.sum(q)
+"""
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 2)])
+def test_a_loop_of_augmented_assignments_read_by_a_reduction_is_differentiated(shape):
+    f = define(HORNER_IN_PLACE)
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0.2, 0.9, size=shape)
+    x = float(x) if shape == () else x
+    overbar.check_grad(f, [rng.normal(size=4), x], wrt=(0, 1))
+
+
+def test_augmented_assignments_to_an_array_a_view_shares_are_refused():
+    f = define(KEPT_BY_A_VIEW)
+    with pytest.raises(UnsupportedSyntaxError, match="augmented assignment to p"):
+        overbar.grad(f, wrt=1)(np.ones(3), np.ones(2))

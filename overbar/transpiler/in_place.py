@@ -286,7 +286,7 @@ class InPlaceChecks(FenceScope):
                 f"an augmented assignment to the argument {name}",
                 f"it would change the caller's array; {advice}",
             )
-        if not fresh or _used_outside_arithmetic(window, name):
+        if not fresh or _used_outside_arithmetic(window, name, self.copies_arguments):
             raise self.refuse(
                 statement,
                 f"an augmented assignment to {name}",
@@ -353,9 +353,10 @@ def _writes_into(node: ast.AST, name: str) -> bool:
     )
 
 
-def _used_outside_arithmetic(statements: list[ast.stmt], name: str) -> bool:
-    """Whether ``name`` is read anywhere but as a direct operand of arithmetic or comparison, or
-    as an index."""
+def _used_outside_arithmetic(statements: list[ast.stmt], name: str, copies=None) -> bool:
+    """Whether ``name`` is read anywhere but as a direct operand of arithmetic or comparison, as
+    an index, or as an argument of a call ``copies`` says returns a new array (``np.sum(p)``:
+    it keeps no reference to p)."""
     allowed: set[int] = set()
     uses: list[ast.Name] = []
     for statement in statements:
@@ -370,6 +371,8 @@ def _used_outside_arithmetic(statements: list[ast.stmt], name: str) -> bool:
                 allowed.add(id(node.slice))  # used as an index: x[i] keeps no reference to i
             elif isinstance(node, ast.AugAssign | ast.Return):
                 allowed.add(id(node.value))
+            elif isinstance(node, ast.Call) and copies is not None and copies(node):
+                allowed.update(id(argument) for argument in node.args)
             elif isinstance(node, ast.Name) and node.id == name:
                 uses.append(node)
     return any(id(use) not in allowed for use in uses if isinstance(use.ctx, ast.Load))
