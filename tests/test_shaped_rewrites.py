@@ -155,3 +155,25 @@ def test_a_logsumexp_of_rows_gives_its_stabiliser_no_gradient():
 def test_a_logsumexp_whose_max_is_added_back_broadcast_keeps_its_gradient():
     text = source_of("logsumexp added back broadcast", np.ones((3, 4)), np.ones((3, 4)))
     assert "== m" in text or "extremum_bar" in text
+
+
+def test_a_mean_loss_is_not_computed_only_for_its_size():
+    f = define(
+        "def f(w, X, y):\n    p = 1.0 / (1.0 + np.exp(-(X @ w)))\n"
+        "    return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))\n"
+    )
+    rng = np.random.default_rng(7)
+    args = [rng.normal(size=3), rng.normal(size=(6, 3)), (rng.random(6) > 0.5) * 1.0]
+    text = overbar.grad(f).source_for(*args)
+    code = "\n".join(line for line in text.splitlines() if not line.strip().startswith("#"))
+    assert "np.log" not in code and "y.size" in code and "broadcast_like" not in code, text
+    overbar.check_grad(f, args)
+
+
+def test_a_broadcast_of_a_value_bound_twice_is_not_inlined():
+    f = define(
+        "def f(x, k):\n    s = 1.0\n    if k > 0:\n        s = 2.0\n"
+        "    return np.sum(np.sin(x) * s) / x.size\n"
+    )
+    for k in (1, -1):
+        overbar.check_grad(f, [np.linspace(0.1, 1.0, 4), k])

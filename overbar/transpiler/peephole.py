@@ -286,9 +286,10 @@ def _inline_broadcasts(
 
     Identity: substitution of a name by the expression bound to it, then ``drop_broadcasts``.
     Side conditions: the temporary is bound once, by a plain assignment of the reverse sweep's
-    top level; ``a`` is a constant or a name with at most one binding (the same value at every
-    reader); the substitution is kept only if no reader is left with the broadcast (else the
-    broadcast would be computed once per reader instead of once)."""
+    top level; ``a`` has the same value at every reader (constants, names with at most one
+    binding, their attributes and arithmetic of these, no call); the substitution is kept only
+    if no reader is left with the broadcast (else the broadcast would be computed once per
+    reader instead of once)."""
     bound = bindings(body)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     # Found once: the position of each reverse-sweep statement, the statements that read
@@ -316,12 +317,7 @@ def _inline_broadcasts(
         value = assignments[0].value
         if not rewriter.is_broadcast(value):
             continue
-        source = value.args[0]
-        if not (
-            isinstance(source, ast.Constant)
-            or isinstance(source, ast.Name)
-            and len(bound.get(source.id, [])) <= 1
-        ):
+        if not _same_everywhere(value.args[0], bound):
             continue
         dumped = ast.dump(value)
         substituted = {
@@ -340,6 +336,27 @@ def _inline_broadcasts(
                 if index != own
             ]
     return body
+
+
+def _same_everywhere(source: ast.expr, bound: dict[str, list[ast.stmt]]) -> bool:
+    """Whether ``source`` has the same value wherever it is read: constants, names bound at most
+    once, their attributes (``y.size``) and arithmetic of these; no calls."""
+    for node in walk(source):
+        if isinstance(node, ast.Name) and len(bound.get(node.id, [])) > 1:
+            return False
+        if not isinstance(
+            node,
+            ast.Constant
+            | ast.Name
+            | ast.Attribute
+            | ast.BinOp
+            | ast.UnaryOp
+            | ast.operator
+            | ast.unaryop
+            | ast.expr_context,
+        ):
+            return False
+    return True
 
 
 def _calls_like(statement: ast.stmt, dumped: str) -> int:

@@ -24,7 +24,10 @@ Identities (NumPy's definitions of the helpers, see ``overbar.runtime.helpers``)
   an adjoint's name, which may hold the runtime zero, a number; otherwise the call stays.
 - ``reduced_count(a, y) = a.size``. Side conditions: ``y`` is known to be a number (shape
   ``()``: the count is then every element of ``a``, ``np.size(a) // max(1, 1)``) and ``a`` is
-  known to be an array of rank one or more (so ``a.size`` is an attribute it has).
+  known to be an array of rank one or more (so ``a.size`` is an attribute it has). A parameter
+  known to have a's shape, each dimension of the same length (the same origin), gives the
+  same size: its ``.size`` is read instead, so ``a`` (the loss's terms, say) need not be
+  computed only for its size.
 
 Only the reverse sweep is rewritten: the forward sweep is the user's own lines.
 """
@@ -56,6 +59,7 @@ def specialise(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     taken = names_in(adjoint.tree) | set(named)
     rewriter = _Rewriter(dict(adjoint.shapes), runtime, helpers, taken)
     rewriter.maybe_zero, rewriter.adjoints = adjoint.maybe_zero, dict(adjoint.adjoints)
+    rewriter.parameters = [argument.arg for argument in adjoint.tree.args.args]
     body = clone(adjoint.tree.body)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     reverse = [rewriter.visit(statement) for statement in reverse]
@@ -73,6 +77,7 @@ class _Rewriter(ast.NodeTransformer):
         self.broadcast_name: str | None = None
         self.maybe_zero: frozenset[str] = frozenset()
         self.adjoints: dict[str, str] = {}
+        self.parameters: list[str] = []
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)
@@ -144,7 +149,25 @@ class _Rewriter(ast.NodeTransformer):
             return None
         if not self.rank(a):
             return None
-        return ast.Attribute(a, "size", ast.Load())
+        return ast.Attribute(self.same_shaped_parameter(a), "size", ast.Load())
+
+    def same_shaped_parameter(self, atom: ast.Name) -> ast.Name:
+        """A parameter known to have ``atom``'s shape, every dimension the same length (its
+        size is the same, and reading it keeps no value alive only for its size), or
+        ``atom``."""
+        facts = self.runtime.shapes
+        dims = facts.dims(self.shapes.get(atom.id))
+        if not dims or any(size != 1 and not facts.same_length(size, size) for size in dims):
+            return atom
+        for name in self.parameters:
+            other = facts.dims(self.shapes.get(name))
+            if (
+                other is not None
+                and len(other) == len(dims)
+                and all(facts.same_length(x, y) for x, y in zip(dims, other, strict=True))
+            ):
+                return ast.Name(name, ast.Load())
+        return atom
 
     def broadcast(self) -> str:
         if self.broadcast_name is None:
