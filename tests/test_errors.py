@@ -78,7 +78,11 @@ REFUSED = [
         "an augmented assignment",
         "y += 1.0",
     ),
-    ("a = b = x", "a chained assignment", "a = b = x"),
+    (
+        "a = b = np.zeros(3)\n    a[0] = x[0]",
+        "a write into a, which may share its memory",
+        "a = b = np.zeros(3)",
+    ),
     ("g = np.exp\n    y = g(x)", "a call of the local variable g", "g"),
     ("x.append(1.0)", "appending to the argument x", "def f(x):"),
     ("xs = []\n    ys = xs\n    xs.append(x)", "this use of the list xs", "xs"),

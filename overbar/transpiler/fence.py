@@ -258,10 +258,6 @@ class _Fence(InPlaceChecks):
             for target in statement.targets:
                 self.check_target(target)
             self.check_expression(statement.value)
-            if len(statement.targets) > 1:
-                raise self.refuse(
-                    statement, "a chained assignment (a = b = ...)", "assign one name per line"
-                )
         elif isinstance(statement, ast.AnnAssign):
             self.check_target(statement.target)
             if statement.value is None:

@@ -73,7 +73,8 @@ class InPlaceChecks(FenceScope):
         for index, statement in enumerate(body):
             for node in ast.walk(statement):
                 rebinds = isinstance(node, ast.stmt) and name in bound_names(node)
-                if rebinds and not self.creates_array(getattr(node, "value", None)):
+                shared = isinstance(node, ast.Assign) and len(node.targets) > 1  # a = b = ...
+                if rebinds and (shared or not self.creates_array(getattr(node, "value", None))):
                     raise self.refuse(
                         node,
                         f"a write into {name}, which may share its memory with another " "array",
@@ -270,6 +271,7 @@ class InPlaceChecks(FenceScope):
             return True
         return (
             isinstance(statement, ast.Assign | ast.AnnAssign)
+            and (isinstance(statement, ast.AnnAssign) or len(statement.targets) == 1)
             and isinstance(_single_target(statement), ast.Name)
             and self.creates_array(statement.value)
         )
@@ -310,6 +312,8 @@ def _is_fresh_binding(statement: ast.stmt | None) -> bool:
     """Whether ``statement`` binds a single name to a new object no one else refers to."""
     if isinstance(statement, ast.AugAssign):
         return True  # itself rewritten to `v = v op e`, a new object
+    if isinstance(statement, ast.Assign) and len(statement.targets) > 1:
+        return False  # a = b = ...: both names hold the one object
     return (
         isinstance(statement, ast.Assign | ast.AnnAssign)
         and isinstance(_single_target(statement), ast.Name)

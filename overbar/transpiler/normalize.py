@@ -192,7 +192,11 @@ class _Normalizer(ExpressionNormalizer):
         return block
 
     def normalize_statement(self, statement: ast.stmt) -> None:
-        if isinstance(statement, ast.Assign):
+        if isinstance(statement, ast.Assign) and len(statement.targets) > 1:
+            value = self.atom(statement.value)  # a = b = e: e once, then each target, in order
+            for target in statement.targets:
+                self.assign(target, value)
+        elif isinstance(statement, ast.Assign):
             self.assign(statement.targets[0], statement.value)
         elif isinstance(statement, ast.AnnAssign):
             self.assign(statement.target, statement.value)
