@@ -136,12 +136,13 @@ def _scale(*arrays: Any) -> float:
 
 
 def _precision(subject: Subject) -> float:
-    """The machine epsilon of the narrowest floating-point array argument (float16, float32),
-    or 0: the gradient is computed in it, the central differences of the guard in float64."""
+    """The machine epsilon of the narrowest floating-point argument, array or NumPy scalar
+    (float16, float32), or 0: the gradient is computed in it, the central differences of the
+    guard in float64 steps whose function values round in it."""
     epsilons = [
         float(np.finfo(value.dtype).eps)
         for value in (*subject.args, *subject.kwargs.values())
-        if isinstance(value, np.ndarray) and value.dtype.kind == "f"
+        if isinstance(value, np.ndarray | np.floating) and value.dtype.kind == "f"
     ]
     return max(epsilons, default=0.0)
 
@@ -197,7 +198,9 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
         return (
             f"  {name}: the gradient is {analytic!r} where the function's differences are finite"
         )
-    noise = abs(central - wider) + 1e-7 * max(1.0, abs(float(np.sum(np.real(value)))))
+    size = max(1.0, abs(float(np.sum(np.real(value)))))
+    # f computed in float32 rounds by about epsilon * |f|, which a step of 1e-6 magnifies
+    noise = abs(central - wider) + 1e-7 * size + 10 * epsilon * size / step
     rtol = max(DIFFERENCE_RTOL, 10 * epsilon)  # the gradient is as precise as its arguments
     if abs(analytic - central) <= rtol * (abs(analytic) + abs(central)) + 10 * noise:
         return None

@@ -480,7 +480,8 @@ def sum_of_scaled(scale_rows, array_rows):
         return 0.0
     first = array_rows[0]
     if all(np.ndim(s) == 0 for s in scale_rows) and _stackable(array_rows, np.ndim(first)):
-        return np.tensordot(np.asarray(scale_rows, dtype=float), np.array(array_rows), axes=1)
+        scales = np.asarray(scale_rows, dtype=np.result_type(first, scale_rows[0]))
+        return np.tensordot(scales, np.array(array_rows), axes=1)
     return _added(s * a for s, a in zip(scale_rows, array_rows, strict=True))
 
 
