@@ -84,7 +84,7 @@ def _share_where_only_arithmetic_reads(
             elif isinstance(node, ast.UnaryOp):
                 operands = [node.operand]
             for operand in operands:
-                if _reads_name(operand, getattr(operand, "id", "")):
+                if isinstance(operand, ast.Name) and isinstance(operand.ctx, ast.Load):
                     in_arithmetic[operand.id] += 1
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                 everywhere[node.id] += 1

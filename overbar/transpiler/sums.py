@@ -123,19 +123,17 @@ class _Folder:
     def movable(self, passed: list[ast.stmt], total: ast.Assign, term: ast.expr) -> bool:
         name = total.targets[0].id
         term_reads = {n.id for n in ast.walk(term) if isinstance(n, ast.Name)}
-        if not self.calls_only_numpy(term):
+        if not self.calls_only_pure(term):
             return False
         for statement in passed:
             target = statement.targets[0]
             if not isinstance(target, ast.Name) or target.id == name or target.id in term_reads:
                 return False
-            if _reads(statement.value, name) or not self.calls_only_numpy(statement.value):
+            if _reads(statement.value, name) or not self.calls_only_pure(statement.value):
                 return False
-            if any(_reads(total.value, n.id) for n in [target]):
-                return False  # the sum's first term read the name this statement rebinds
         return True
 
-    def calls_only_numpy(self, node: ast.AST) -> bool:
+    def calls_only_pure(self, node: ast.AST) -> bool:
         """Whether every call in ``node`` is of a pure function of the array library."""
         return all(
             self.runtime.is_pure(library_function(call, self.numpy_names, self.runtime))
