@@ -13,6 +13,9 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+import overbar
 
 _FOLDER = Path(tempfile.mkdtemp(prefix="overbar-tests-"))
 _COUNTER = itertools.count()
@@ -55,3 +58,28 @@ def directional_check(function, args, wrt, gradients, eps=1e-6, seed=0):
         analytic = float(np.sum(np.asarray(gradient) * direction))
         results.append((index, analytic, numeric))
     return results
+
+
+def check_rule_sample(expression, names, args, rng):
+    """The rule check every rule module's samples go through: ``f(names..., u) =
+    sum(expression * u)`` for a random cotangent u, differentiated with respect to each name;
+    the gradients specialised on these shapes must match the general adjoint's, have the
+    arguments' shapes and a float dtype, and agree with central differences (the dot-product
+    test)."""
+    probe = define(f"def probe({', '.join(names)}):\n    return {expression}\n", "probe")
+    cotangent = rng.standard_normal(np.shape(probe(*args)))
+    parameters = ", ".join([*names, "u"])
+    f = define(f"def f({parameters}):\n    return np.sum(({expression}) * u)\n")
+    wrt = tuple(range(len(names)))
+    gradient_function = overbar.grad(f, wrt=wrt)
+    gradients = gradient_function(*args, cotangent)  # specialised on these shapes
+    general = gradient_function.stages.emitted.function(*args, cotangent)
+    general = (general,) if len(wrt) == 1 else general
+    for name, arg, gradient, other in zip(names, args, gradients, general, strict=True):
+        assert np.shape(gradient) == np.shape(arg), name
+        assert np.asarray(gradient).dtype.kind == "f", name
+        assert np.shape(other) == np.shape(arg), name
+        np.testing.assert_allclose(gradient, other, rtol=1e-12, atol=1e-14, err_msg=name)
+    checks = directional_check(f, [*args, cotangent], wrt, gradients)
+    for index, analytic, numeric in checks:
+        assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-7), names[index]

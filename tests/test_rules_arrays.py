@@ -16,7 +16,7 @@ import overbar
 from overbar.errors import OverbarError
 from overbar.primitives import Method, describe
 from overbar.runtime.registry import RULES
-from tests.support import define, directional_check
+from tests.support import check_rule_sample, define
 from tests.test_rules import S, any_
 
 
@@ -175,24 +175,7 @@ def test_rule_against_finite_differences(sample):
     rng = np.random.default_rng(zlib.crc32(str(sample).encode()))
     names = list(sample.inputs)
     args = [_value(sample.inputs[n], rng) for n in names]
-    probe = define(f"def probe({', '.join(names)}):\n    return {sample.expression}\n", "probe")
-    output = probe(*args)
-    cotangent = rng.standard_normal(np.shape(output))
-    parameters = ", ".join([*names, "u"])
-    f = define(f"def f({parameters}):\n    return np.sum(({sample.expression}) * u)\n")
-    wrt = tuple(range(len(names)))
-    gradient_function = overbar.grad(f, wrt=wrt)
-    gradients = gradient_function(*args, cotangent)
-    general = gradient_function.stages.emitted.function(*args, cotangent)
-    general = (general,) if len(wrt) == 1 else general
-    for name, arg, gradient, other in zip(names, args, gradients, general, strict=True):
-        assert np.shape(gradient) == np.shape(arg), name
-        assert np.asarray(gradient).dtype.kind == "f", name
-        assert np.shape(other) == np.shape(arg), name
-        np.testing.assert_allclose(gradient, other, rtol=1e-12, atol=1e-14, err_msg=name)
-    checks = directional_check(f, [*args, cotangent], wrt, gradients)
-    for index, analytic, numeric in checks:
-        assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-7), names[index]
+    check_rule_sample(sample.expression, names, args, rng)
 
 
 def test_every_rule_of_the_module_has_samples():

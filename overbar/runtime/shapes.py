@@ -224,7 +224,7 @@ def join(a: Any, b: Any) -> Any:
 
 
 def _join_elements(a: Any, b: Any) -> Any:
-    if a is NO_ELEMENT or a == NO_ELEMENT:
+    if a == NO_ELEMENT:
         return b
     if b == NO_ELEMENT:
         return a

@@ -157,7 +157,7 @@ class _Rewriter(ast.NodeTransformer):
         ``atom``."""
         facts = self.runtime.shapes
         dims = facts.dims(self.shapes.get(atom.id))
-        if not dims or any(size != 1 and not facts.same_length(size, size) for size in dims):
+        if not dims:
             return atom
         for name in self.parameters:
             other = facts.dims(self.shapes.get(name))
