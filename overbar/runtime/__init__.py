@@ -84,6 +84,7 @@ NUMPY = Runtime(
     array_makers=ARRAY_MAKERS,
     copying_functions=COPYING_FUNCTIONS,
     saved_region=helpers.saved_region,
+    floating_target=helpers.floating_target,
     take_and_zero=helpers.take_and_zero,
     index_bar=helpers.index_bar,
     item_bar=helpers.item_bar,

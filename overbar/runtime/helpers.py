@@ -149,12 +149,17 @@ def shape_of(x):
 
 def saved_region(y, index):
     """A copy of ``y[index]``, saved before a write of a differentiated value overwrites it."""
+    floating_target(y)
+    return np.copy(y[index])
+
+
+def floating_target(y):
+    """Refuse a write of a differentiated value into ``y`` unless ``y`` holds floats."""
     if y.dtype.kind != "f":
         raise OverbarError(
             f"a differentiated value is written into an array of dtype {y.dtype}, which "
             "rounds or truncates it; create the array with a float dtype"
         )
-    return np.copy(y[index])
 
 
 def take_and_zero(g, index):
@@ -363,8 +368,14 @@ def split_like(y_bar, xs, axis=0):
         sizes = [np.size(x) for x in xs]
         pieces = np.split(np.ravel(y_bar), np.cumsum(sizes)[:-1])
         return tuple(np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs, strict=True))
-    sizes = [np.shape(x)[axis] for x in xs]
-    return tuple(np.split(y_bar, np.cumsum(sizes)[:-1], axis=axis))
+    index = [slice(None)] * np.ndim(y_bar)
+    pieces, start = [], 0
+    for x in xs:
+        stop = start + np.shape(x)[axis]
+        index[axis] = slice(start, stop)
+        pieces.append(y_bar[tuple(index)])
+        start = stop
+    return tuple(pieces)
 
 
 def unstack(y_bar, axis=0):

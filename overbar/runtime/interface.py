@@ -29,6 +29,7 @@ class Runtime:
     array_makers: frozenset
     copying_functions: frozenset
     saved_region: Callable
+    floating_target: Callable  # saved_region's check alone, where nothing need be saved
     take_and_zero: Callable
     index_bar: Callable
     item_bar: Callable  # the adjoint of indexing a tuple or list
