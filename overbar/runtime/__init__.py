@@ -66,6 +66,8 @@ NUMPY = Runtime(
     adjoint_like=helpers.adjoint_like,
     add_elementwise=helpers.add_elementwise,
     split_last=helpers.split_last,
+    listed=helpers.listed,
+    add_item=helpers.add_item,
     shape_of=helpers.shape_of,
     # Arguments (by position) these functions only take the shape of: a value read only there
     # is saved for the reverse sweep as its shape.

@@ -185,6 +185,18 @@ def _check_distinct(index) -> None:
             )
 
 
+def listed(g, xs):
+    """A list's adjoint as a Python list a reverse loop updates in place (``add_item``,
+    ``.pop()``); the runtime zero becomes a zero per element of ``xs``."""
+    return [0.0] * len(xs) if _is_runtime_zero(g) else list(g)
+
+
+def add_item(g, index, y_bar):
+    """``g[index] += ȳ`` for a list's adjoint held as a Python list (``listed``): in place,
+    the runtime zero adding nothing, nested tuples element by element."""
+    g[index] = _add_adjoints(g[index], y_bar)
+
+
 def split_last(g):
     """The adjoint of a list split into (its last element's, the rest): undoing an append."""
     if _is_runtime_zero(g):

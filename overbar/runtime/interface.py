@@ -24,6 +24,8 @@ class Runtime:
     adjoint_like: Callable
     add_elementwise: Callable
     split_last: Callable
+    listed: Callable  # a list's adjoint as a list a reverse loop updates in place
+    add_item: Callable  # one element of such a list added to
     shape_of: Callable
     shape_only: Mapping[Callable, tuple[int, ...]]
     array_makers: frozenset

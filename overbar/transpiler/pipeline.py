@@ -24,6 +24,7 @@ from overbar.transpiler.fence import check_supported
 from overbar.transpiler.hoist import hoist
 from overbar.transpiler.inline import inline_helpers
 from overbar.transpiler.kept import cache_of
+from overbar.transpiler.list_adjoints import own_list_adjoints
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.owned import own_loop_adjoints
@@ -322,6 +323,7 @@ def _transform(
         simplified = hoist(simplified, runtime, parsed.namespace)
         simplified = add_in_one_expression(simplified, runtime, parsed.namespace)
         simplified = own_loop_adjoints(simplified, runtime)
+        simplified = own_list_adjoints(simplified, runtime)
     if optimisations.simplify:
         simplified = drop_unread_restores(remove_copies(simplified), runtime)
         simplified = drop_unread_pushes(simplified)
