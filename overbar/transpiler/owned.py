@@ -72,6 +72,12 @@ def own_loop_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
         return adjoint
     if _rebinds_slice(adjoint.tree):
         return adjoint
+    if not any(
+        isinstance(node, ast.For)
+        for statement in adjoint.tree.body[adjoint.forward_length :]
+        for node in ast.walk(statement)
+    ):
+        return adjoint  # no reverse loop
     facts = _Facts(adjoint, runtime, take, own)
     body = clone(adjoint.tree.body)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
