@@ -38,13 +38,13 @@ import copy
 from collections import Counter
 from dataclasses import replace
 
-from overbar.transpiler.names import clone, walk
+from overbar.transpiler.names import walk, with_reverse_cloned
 from overbar.transpiler.reverse import Adjoint
 
 
 def remove_copies(adjoint: Adjoint) -> Adjoint:
     """The adjoint with the copies above gone from its reverse sweep."""
-    body = clone(adjoint.tree.body)
+    body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     bound = Counter(
         node.id
         for statement in body

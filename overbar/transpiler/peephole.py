@@ -28,7 +28,7 @@ from typing import Any
 
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.library import library_function, module_names
-from overbar.transpiler.names import ReplaceNames, bindings, clone, walk
+from overbar.transpiler.names import ReplaceNames, bindings, clone, walk, with_reverse_cloned
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
 
@@ -47,7 +47,7 @@ def peephole(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = N
         adjoint.floating,
         module_names(adjoint.bindings, namespace, runtime),
     )
-    body = clone(adjoint.tree.body)
+    body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     reverse = _propagate_ones(reverse, body)
     body = forward + [rewriter.visit(statement) for statement in reverse]  # the user's lines stay

@@ -41,7 +41,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.names import clone, names_in
+from overbar.transpiler.names import names_in, with_reverse_cloned
 from overbar.transpiler.reverse import Adjoint
 
 
@@ -61,7 +61,7 @@ def specialise(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     rewriter = _Rewriter(dict(adjoint.shapes), runtime, helpers, taken)
     rewriter.maybe_zero, rewriter.adjoints = adjoint.maybe_zero, dict(adjoint.adjoints)
     rewriter.parameters = [argument.arg for argument in adjoint.tree.args.args]
-    body = clone(adjoint.tree.body)
+    body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     reverse = [rewriter.visit(statement) for statement in reverse]
     bindings = adjoint.bindings
