@@ -161,3 +161,23 @@ def test_singular_vectors_of_a_rank_deficient_matrix_are_refused():
     )
     with pytest.raises(overbar.NoDerivativeError, match="rank-deficient"):
         overbar.grad(f, check=False)(np.array([0.76, 1.138]))
+
+
+def test_factoring_never_adds_two_boolean_arrays():
+    # seed 92 program 357: g * isfinite(t) + g * isfinite(t) was factored into
+    # g * (isfinite(t) + isfinite(t)), a logical or of booleans: half the gradient
+    f = define("""
+        def f(x1, c1, s1):
+            s1 = s1 - np.fmax(np.arccos(s1 + 1.0), s1)
+            return np.nan_to_num(s1 + s1, nan=0.5)
+        """)
+    overbar.check_grad(f, [np.zeros(3), np.ones((3, 1)), -1.348], wrt=(2,))
+    g = define(
+        """
+        def g(x):
+            y = np.sin(x)
+            return np.sum(np.where(y > 0.0, y, 0.0) * np.isfinite(y) + np.isfinite(y) * y)
+        """,
+        "g",
+    )
+    overbar.check_grad(g, [np.linspace(-1.0, 1.0, 6)])

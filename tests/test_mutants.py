@@ -167,16 +167,17 @@ def test_trailing_factors_merge_only_contributions_to_the_same_adjoint():
 
 
 def test_trailing_factors_merge_at_the_start_of_a_block():
-    # The pair to merge is the first two lines of the reverse sweep, and of a loop body.
+    # The pair to merge is the first two lines of the reverse sweep, and of a loop body (0.5:
+    # a factor surely numeric, so the merged sum is not of two boolean arrays).
     source = rewritten(
         run_peephole,
         """
         def f_grad(x, a, b):
-            x_bar = a * x
+            x_bar = 0.5 * a * x
             x_bar = x_bar + b * x
             y_bar = a * 2.0
             for _ in range(2):
-                y_bar = y_bar + a * x
+                y_bar = y_bar + 0.5 * a * x
                 y_bar = y_bar - b * x
             return (x_bar, y_bar)
         """,
@@ -412,3 +413,22 @@ def test_det_of_a_stack_of_matrices():
     f = define("def f(a, u):\n    return np.sum(np.linalg.det(a) * u)\n")
     a = np.eye(3) * 2.0 + 0.3 * rng.normal(size=(2, 3, 3))
     check_against_the_literal_adjoint(f, [a, rng.normal(size=2)])
+
+
+def test_contributions_scaled_by_two_boolean_arrays_are_not_factored():
+    # a * m1 + a * m2 with boolean m1, m2 is not a * (m1 + m2): booleans add as a logical or
+    mask = rng.normal(size=4) > 0.0
+    source = rewritten(
+        run_peephole,
+        """
+        def f_grad(x, m1, m2):
+            x_bar = m1 * x
+            x_bar = x_bar + m2 * x
+            return (x_bar,)
+        """,
+        0,
+        x=rng.normal(size=4),
+        m1=mask,
+        m2=mask.copy(),
+    )
+    assert "m1 + m2" not in source

@@ -36,3 +36,32 @@ def library_function(node: ast.expr, names: frozenset[str], runtime: Runtime) ->
     ):
         return None
     return getattr(runtime.array_module, node.func.attr, None)
+
+
+def surely_numeric(
+    node: ast.expr, floating: frozenset[str], names: frozenset[str], runtime: Runtime
+) -> bool:
+    """Whether ``node``'s value is surely a number or numeric array, not booleans: a numeric
+    literal, a forward value surely floating point, a call of a library function whose result
+    is floating point, a quotient, or arithmetic with such an operand (NumPy promotes the
+    other to it). Two boolean arrays add as a logical or, so ``a * b + a * c`` is
+    ``a * (b + c)`` only where ``b`` or ``c`` is surely numeric."""
+    if isinstance(node, ast.Constant):
+        return type(node.value) in (int, float)
+    if isinstance(node, ast.Name):
+        return node.id in floating
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return surely_numeric(node.operand, floating, names, runtime)
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, ast.Div):
+            return True  # true division gives floats, of booleans too
+        if isinstance(node.op, ast.Add | ast.Sub | ast.Mult | ast.Pow):
+            return any(
+                surely_numeric(side, floating, names, runtime) for side in (node.left, node.right)
+            )
+        return False
+    function = library_function(node, names, runtime)
+    try:
+        return function is not None and function in runtime.shapes.FLOATING_FUNCTIONS
+    except TypeError:  # an unhashable attribute of the library
+        return False

@@ -27,7 +27,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.library import library_function, module_names
+from overbar.transpiler.library import library_function, module_names, surely_numeric
 from overbar.transpiler.names import ReplaceNames, bindings, clone, walk, with_reverse_cloned
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
@@ -59,8 +59,15 @@ def peephole(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = N
     reads = Counter(n.id for n in walk(ast.Module(body=body, type_ignores=[])) if _is_load(n))
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     movable = adjoint.temporaries - adjoint.effects
-    reverse = _factor_common_adjoints(reverse, movable, reads, adjoint.effects)
-    body = forward + _factor_trailing_factors(reverse, adjoint.effects)
+    # adjoints are sums of products with floating point seeds: numbers, never booleans
+    numeric_names = adjoint.floating | {bar for bar, _ in adjoint.adjoints}
+    numpy_names = module_names(adjoint.bindings, namespace, runtime)
+
+    def numeric(node: ast.expr) -> bool:
+        return surely_numeric(node, numeric_names, numpy_names, runtime)
+
+    reverse = _factor_common_adjoints(reverse, movable, reads, adjoint.effects, numeric)
+    body = forward + _factor_trailing_factors(reverse, adjoint.effects, numeric)
     tree = copy.copy(adjoint.tree)
     tree.body = body
     return replace(adjoint, tree=tree)
@@ -410,7 +417,11 @@ def _names(node: ast.AST) -> set[str]:
 
 
 def _factor_common_adjoints(
-    block: list[ast.stmt], temporaries: frozenset[str], reads: Counter, effects: frozenset[str]
+    block: list[ast.stmt],
+    temporaries: frozenset[str],
+    reads: Counter,
+    effects: frozenset[str],
+    numeric,
 ) -> list[ast.stmt]:
     """Two contributions that share the adjoint they scale, as a line with two uses of ``s``
     gives them::
@@ -430,9 +441,10 @@ def _factor_common_adjoints(
     the lines between the two contributions are assignments or expressions that do not read
     ``s_bar`` or ``t`` and do not rebind a name the first contribution's factors read (so A
     has the same value where it is moved to); no moved factor calls a function with effects;
-    ``t`` does not occur in A or B."""
+    ``t`` does not occur in A or B; A or B is surely ``numeric`` (two boolean arrays add as a
+    logical or)."""
     block = [
-        _in_blocks(statement, _factor_common_adjoints, temporaries, reads, effects)
+        _in_blocks(statement, _factor_common_adjoints, temporaries, reads, effects, numeric)
         for statement in block
     ]
     for i, copied in enumerate(block):
@@ -462,7 +474,7 @@ def _factor_common_adjoints(
                 and added.value.left.id == adjoint
             ):
                 others = _scaled_by_expression(added.value.right, saved_name)
-                if others is not None:
+                if others is not None and (numeric(_product(scaled)) or numeric(others)):
                     scaled_sum = ast.BinOp(left=_product(scaled), op=ast.Add(), right=others)
                     new = ast.Assign(
                         targets=[ast.Name(id=adjoint, ctx=ast.Store())],
@@ -528,7 +540,9 @@ def _writes_any(statement: ast.stmt, names: set[str]) -> bool:
     return any(_names(target) & names for target in targets)
 
 
-def _factor_trailing_factors(block: list[ast.stmt], effects: frozenset[str]) -> list[ast.stmt]:
+def _factor_trailing_factors(
+    block: list[ast.stmt], effects: frozenset[str], numeric
+) -> list[ast.stmt]:
     """Consecutive contributions to one adjoint that end in the same factor::
 
         x_bar = 2.0 / (1 + tmp6) * x
@@ -542,11 +556,14 @@ def _factor_trailing_factors(block: list[ast.stmt], effects: frozenset[str]) -> 
     second of the form ``x_bar = x_bar ± term``; both terms are products of at least two
     factors ending in the same plain name (not the adjoint itself); the second term does not
     read the adjoint (it would read the value the first contribution changed); no factor calls
-    a function with effects."""
-    block = [_in_blocks(statement, _factor_trailing_factors, effects) for statement in block]
+    a function with effects; A or B is surely ``numeric`` (two boolean arrays add as a logical
+    or)."""
+    block = [
+        _in_blocks(statement, _factor_trailing_factors, effects, numeric) for statement in block
+    ]
     index = 0
     while index + 1 < len(block):
-        merged = _merge_trailing(block[index], block[index + 1], effects)
+        merged = _merge_trailing(block[index], block[index + 1], effects, numeric)
         if merged is None:
             index += 1
         else:
@@ -584,7 +601,7 @@ def _contribution(
     return adjoint, None, ast.Add(), value
 
 
-def _merge_trailing(first: ast.stmt, second: ast.stmt, effects: frozenset[str]):
+def _merge_trailing(first: ast.stmt, second: ast.stmt, effects: frozenset[str], numeric):
     one, two = _contribution(first), _contribution(second)
     if one is None or two is None or one[0] != two[0] or two[1] is None:
         return None
@@ -605,6 +622,8 @@ def _merge_trailing(first: ast.stmt, second: ast.stmt, effects: frozenset[str]):
         return None
     if (_names(first_term) | _names(second_term)) & effects or adjoint in _names(second_term):
         return None  # (the second term would read the adjoint the first one changed)
+    if not (numeric(_product(first_factors[:-1])) or numeric(_product(second_factors[:-1]))):
+        return None
     left = _product(first_factors[:-1])
     if start is not None and isinstance(first_sign, ast.Sub):
         left = ast.UnaryOp(op=ast.USub(), operand=left)

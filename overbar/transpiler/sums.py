@@ -24,11 +24,12 @@ the sum's dtype is unchanged).
 
 Two terms led by the same name are factored: ``a * b ± a * c`` is ``a * (b ± c)`` (the
 distributive law: the same value up to rounding, as the peephole pass's factorings; one array
-fewer). Within a term, ``1.0 * a * f(b)`` is ``a * f(b)`` where ``f`` is a NumPy function
-whose result is floating point whatever its argument (``np.cos``, ``np.exp``): the product is
-then floating point and a new array either way, and multiplying by one is exact (the peephole
-pass removes such factors where the floating factor is a name; here it is a call the
-simplifier folded in later).
+fewer), where ``b`` or ``c`` is surely numeric (``np.isfinite(x) + np.isfinite(x)`` is a
+logical or of booleans, not 2). Within a term, ``1.0 * a * f(b)`` is ``a * f(b)`` where ``f``
+is a NumPy function whose result is floating point whatever its argument (``np.cos``,
+``np.exp``): the product is then floating point and a new array either way, and multiplying
+by one is exact (the peephole pass removes such factors where the floating factor is a name;
+here it is a call the simplifier folded in later).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import copy
 from dataclasses import replace
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.library import library_function, module_names
+from overbar.transpiler.library import library_function, module_names, surely_numeric
 from overbar.transpiler.names import with_reverse_cloned
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
@@ -50,6 +51,8 @@ def add_in_one_expression(adjoint: Adjoint, runtime: Runtime, namespace: Namespa
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     names = module_names(adjoint.bindings, namespace, runtime)
     folder = _Folder(adjoint.floating, runtime, names)
+    # adjoints are sums of products with floating point seeds: numbers, never booleans
+    folder.numeric_names = adjoint.floating | {bar for bar, _ in adjoint.adjoints}
     reverse = folder.block(reverse)
     if not folder.changed:
         return adjoint
@@ -82,6 +85,9 @@ class _Folder:
         for factor in factors[2:]:
             result = ast.BinOp(result, ast.Mult(), factor)
         return result
+
+    def numeric(self, node: ast.expr) -> bool:
+        return surely_numeric(node, self.numeric_names, self.numpy_names, self.runtime)
 
     def surely_floating_call(self, node: ast.expr) -> bool:
         function = library_function(node, self.numpy_names, self.runtime)
@@ -164,7 +170,7 @@ class _Folder:
         if self.surely_floating(first) and _is_one_times_name(term):
             term = term.right  # f + 1.0 * x is f + x for a floating f: x converts the same
         left, right = self.without_one(first), self.without_one(term)
-        value = _factored(left, statement.value.op, right) or ast.BinOp(
+        value = _factored(left, statement.value.op, right, self.numeric) or ast.BinOp(
             left, statement.value.op, right
         )
         self.changed = True
@@ -200,10 +206,13 @@ class _Folder:
         )
 
 
-def _factored(left: ast.expr, op: ast.operator, right: ast.expr) -> ast.expr | None:
-    """``a * (b ± c)`` for ``a * b ± a * c`` (the same name ``a`` leading both products)."""
+def _factored(left: ast.expr, op: ast.operator, right: ast.expr, numeric) -> ast.expr | None:
+    """``a * (b ± c)`` for ``a * b ± a * c`` (the same name ``a`` leading both products), where
+    ``b`` or ``c`` is surely ``numeric`` (two boolean arrays would add as a logical or)."""
     first, second = _leading(left), _leading(right)
     if first is None or second is None or first[0] != second[0]:
+        return None
+    if not (numeric(first[1]) or numeric(second[1])):
         return None
     return ast.BinOp(
         ast.Name(first[0], ast.Load()), ast.Mult(), ast.BinOp(first[1], op, second[1])
