@@ -35,7 +35,8 @@ the entry is
 checks the arguments, finds or makes the adjoint for their shapes and, when the key says all
 there is to check (float64 arrays and Python floats to differentiate, arrays of real numbers
 otherwise), remembers it under the key. A float32 or integer array to differentiate, or a
-complex array among the others, takes the slow path every time.
+complex array among the others, takes the slow path every time. The key of a dict, list or tuple
+to differentiate is its structure and its leaves' keys (``overbar.trees.container_key``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ import numpy as np
 
 from overbar.runtime.shapes import REAL_KINDS
 from overbar.transpiler.names import ReplaceNames
+from overbar.trees import CONTAINERS, container_key, key_leaves
 
 # Types of arguments to differentiate that need no check beyond the key itself.
 FAST_TYPES = frozenset({float, np.float64})
@@ -81,7 +83,8 @@ def make_entry(
     names = {
         base: own(base)
         for base in ("ndarray", "float64", "real", "type", "specialised", "slow", "located")
-        + ("no_result_error", "annotate", "recursion_error", "deeper")
+        + ("no_result_error", "annotate", "recursion_error", "deeper", "containers")
+        + ("container_key",)
         + ("key", "compiled", "returned", "error")
     }
     ndarray, float64, real, type_ = (
@@ -119,7 +122,13 @@ def make_entry(
             condition = f"{is_array} and {name}.dtype is {float64}"
         else:
             condition = f"{is_array} and {name}.dtype.kind in {real}"
-        keys.append(f"{name}.shape if {condition} else {type_}({name})")
+        other = f"{type_}({name})"
+        if name in wrt:  # a container of parameters: its structure and its leaves' keys
+            other = (
+                f"({names['container_key']}({name}) "
+                f"if {type_}({name}) in {names['containers']} else {other})"
+            )
+        keys.append(f"{name}.shape if {condition} else {other}")
     call = ", ".join(arguments)
     key, compiled, returned = names["key"], names["compiled"], names["returned"]
     returned_expression = ast.unparse(
@@ -159,6 +168,8 @@ def make_entry(
         "annotate": annotate,
         "recursion_error": RecursionError,
         "deeper": deeper,
+        "containers": CONTAINERS,
+        "container_key": lambda value: argument_key(value, True),
     }
     namespace: dict[str, Any] = {names[base]: value for base, value in values.items()}
     exec(compile(source, f"<overbar entry of {function.__qualname__}>", "exec"), namespace)
@@ -223,7 +234,10 @@ _FLOAT64 = np.dtype(np.float64)
 
 
 def argument_key(value: Any, differentiated: bool) -> Any:
-    """The key element the entry computes for ``value`` (for the slow path to store under)."""
+    """The key element the entry computes for ``value`` (for the slow path to store under): a
+    differentiated container's holds its structure and its leaves' keys."""
+    if differentiated and type(value) in CONTAINERS:
+        return container_key(value, lambda leaf: argument_key(leaf, True))
     if type(value) is not np.ndarray:
         return type(value)
     if value.dtype is _FLOAT64 or (not differentiated and value.dtype.kind in REAL_KINDS):
@@ -238,7 +252,7 @@ def storable(key: tuple, differentiated: tuple[bool, ...]) -> bool:
     objects (whose key, its type, says nothing of its shape)."""
     return all(
         (
-            (isinstance(element, tuple) or element in FAST_TYPES)
+            all(isinstance(leaf, tuple) or leaf in FAST_TYPES for leaf in key_leaves(element))
             if chosen
             else element is not np.ndarray
         )

@@ -18,6 +18,7 @@ from overbar import origins
 from overbar.runtime import NUMPY, Runtime
 from overbar.transpiler.accumulate import accumulate
 from overbar.transpiler.activity import Activity, analyze
+from overbar.transpiler.containers import check_dict_reads
 from overbar.transpiler.copies import remove_copies
 from overbar.transpiler.emit import Emitted, emit
 from overbar.transpiler.fence import check_supported
@@ -292,6 +293,7 @@ def _transform(
     shapes = infer(
         normal_form, parameter_shapes or {}, parsed.namespace, runtime, optimisations.shapes
     )
+    check_dict_reads(parsed, normal_form, shapes)
     helpers = functools.partial(pullback_of, runtime=runtime, optimisations=optimisations)
     adjoint = differentiate(
         parsed,
