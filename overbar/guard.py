@@ -178,6 +178,17 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
     position = subject.positions.get(name)
     args, kwargs = list(subject.args), dict(subject.kwargs)
     original = args[position] if position is not None else kwargs[name]
+    if _structure(gradient) != _structure(original):
+        return (
+            f"  {name}: the gradient is {_kind(gradient)} where the argument is "
+            f"{_kind(original)}"
+        )
+    for (path, part), (_, leaf) in zip(leaves(gradient), leaves(original), strict=True):
+        if np.shape(part) != np.shape(leaf):
+            return (
+                f"  {described(name, path)}: the gradient has shape {np.shape(part)} where the "
+                f"argument has shape {np.shape(leaf)}"
+            )
     bases = [np.asarray(leaf, dtype=np.float64) for _, leaf in leaves(original)]
     if sum(base.size for base in bases) == 0:
         return None
@@ -229,6 +240,10 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
 def _like(leaf: Any, moved: np.ndarray) -> Any:
     """``moved`` in the place of ``leaf``: an array for an array, a float for a number."""
     return moved if isinstance(leaf, np.ndarray) else float(moved)
+
+
+def _kind(value: Any) -> str:
+    return f"a {type(value).__name__}" + (f" of {len(value)}" if _structure(value) else "")
 
 
 def _structure(value: Any) -> Any:

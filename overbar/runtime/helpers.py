@@ -392,18 +392,33 @@ def untranspose(y_bar, axes):
 
 
 def split_like(y_bar, xs, axis=0):
-    """Adjoint of concatenate(xs, axis): ȳ cut into pieces shaped like each of ``xs``."""
+    """Adjoint of concatenate(xs, axis): ȳ cut into pieces shaped like each of ``xs`` (for an
+    array ``xs``, whose rows were joined: the pieces stacked back into its shape)."""
     if axis is None:
         sizes = [np.size(x) for x in xs]
         pieces = np.split(np.ravel(y_bar), np.cumsum(sizes)[:-1])
-        return tuple(np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs, strict=True))
-    sizes = [np.shape(x)[axis] for x in xs]
-    return tuple(np.split(y_bar, np.cumsum(sizes)[:-1], axis=axis))
+        pieces = [np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs, strict=True)]
+    else:
+        sizes = [np.shape(x)[axis] for x in xs]
+        pieces = np.split(y_bar, np.cumsum(sizes)[:-1], axis=axis)
+    return as_rows_of(pieces, xs)
 
 
-def unstack(y_bar, axis=0):
-    """Adjoint of stack(xs, axis): the slices of ȳ along ``axis``."""
-    return tuple(np.moveaxis(y_bar, axis, 0))
+def unstack(y_bar, xs, axis=0):
+    """Adjoint of stack(xs, axis): the slices of ȳ along ``axis`` (for an array ``xs``, whose
+    rows were stacked: ȳ with that axis moved first, an array shaped like ``xs``)."""
+    return as_rows_of(np.moveaxis(y_bar, axis, 0), xs)
+
+
+def as_rows_of(pieces, xs):
+    """The adjoints ``pieces`` of the elements of ``xs``, as the adjoint of ``xs``: a tuple for
+    a tuple or list, an array shaped like it for an array (a function that joins arrays takes an
+    array's rows as its arrays)."""
+    if isinstance(xs, np.ndarray):
+        if len(pieces) == 0:
+            return np.zeros(xs.shape, dtype=np.result_type(xs, 1.0))
+        return np.reshape(np.stack([np.asarray(p) for p in pieces]), xs.shape)
+    return tuple(pieces)
 
 
 def index_bar(y_bar, x, index):
