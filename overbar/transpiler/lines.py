@@ -284,8 +284,8 @@ class LineAdjoints:
             index = Rename(output, earlier).visit(clone(index))
         shape = self.state.shape_of(container)
         if self.state.is_sequence_shape(shape) and shape.mapping:
-            # y = d["k"]:  d̄ += {"k": ȳ} (a dict's adjoint holds the keys a gradient reached)
-            display = ast.Dict(keys=[ast.Constant(index.value)], values=[output_bar])
+            # y = d[k]:  d̄ += {k: ȳ} (a dict's adjoint holds the keys a gradient reached)
+            display = ast.Dict(keys=[clone(index)], values=[output_bar])
             self.state.accumulate(container, display)
             return
         length = self.state.sequence_length(container)

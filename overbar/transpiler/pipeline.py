@@ -20,6 +20,7 @@ from overbar.transpiler.accumulate import accumulate
 from overbar.transpiler.activity import Activity, analyze
 from overbar.transpiler.containers import check_dict_reads
 from overbar.transpiler.copies import remove_copies
+from overbar.transpiler.dict_writes import write_dict_entries
 from overbar.transpiler.emit import Emitted, emit
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.hoist import hoist
@@ -322,5 +323,6 @@ def _transform(
     if optimisations.simplify:
         simplified = drop_unread_pushes(remove_copies(simplified))
         simplified = rematerialise(simplified, runtime, parsed.namespace)
+        simplified = write_dict_entries(simplified, runtime)
     emitted = emit(parsed, simplified)
     return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes)
