@@ -3,7 +3,8 @@ autograd itself, for comparison), and records what happened in each test.
 
 Loaded with ``-p benchmarks.autograd_suite.plugin`` in the directory holding autograd's tests
 (never copied into this repository: ``run.py`` fetches them). The environment says which
-backend (``AUTOGRAD_SUITE_BACKEND``: ``overbar`` or ``autograd``) and where the record goes
+backend (``AUTOGRAD_SUITE_BACKEND``: ``overbar``, ``autograd``, or ``autograd-own-checks`` for
+autograd checked as each test asks) and where the record goes
 (``AUTOGRAD_SUITE_RECORD``, a JSON file).
 
 Both backends are checked the same way: first-order reverse mode (autograd's ``check_grads``
@@ -337,8 +338,9 @@ def install_overbar() -> None:
 # --- autograd itself, checked the same way -----------------------------------------------
 
 
-def install_autograd() -> None:
-    """autograd as it is, its checks first-order reverse mode and complex checks skipped."""
+def install_autograd(own_checks: bool = False) -> None:
+    """autograd as it is, its checks first-order reverse mode (with ``own_checks``, as each
+    test asks: forward and reverse, second order by default) and complex checks skipped."""
     import autograd
     import autograd.test_util as test_util
 
@@ -346,7 +348,10 @@ def install_autograd() -> None:
     original_value_and_grad = autograd.value_and_grad
 
     def check_grads(fun, argnum=0, modes=("fwd", "rev"), order=2):
-        checker = original_check(fun, argnum, modes=["rev"], order=1)
+        if own_checks:
+            checker = original_check(fun, argnum, modes=list(modes), order=order)
+        else:
+            checker = original_check(fun, argnum, modes=["rev"], order=1)
 
         def check(*args, **kwargs):
             if _is_complex([*args, *kwargs.values()]):
@@ -374,7 +379,10 @@ def install_autograd() -> None:
 
 
 def pytest_configure(config):
-    (install_overbar if BACKEND == "overbar" else install_autograd)()
+    if BACKEND == "overbar":
+        install_overbar()
+    else:
+        install_autograd(own_checks=BACKEND == "autograd-own-checks")
 
 
 @pytest.hookimpl(hookwrapper=True)
