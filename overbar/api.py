@@ -213,13 +213,15 @@ class GradientFunction:
 
     def _shapes(self, arguments: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
         """What the adjoint for these arguments is specialised on: each one's shape, and the
-        structure of each container of parameters (a dict, list or tuple to differentiate)."""
+        structure of each container of parameters (a dict, list or tuple to differentiate) and
+        of each dict (its keys: a loop over a dict walks them)."""
         return tuple(
             (
                 p.name,
                 (
                     container_shape(arguments[p.name])
-                    if p.name in self.wrt and is_container(arguments[p.name])
+                    if type(arguments[p.name]) is dict
+                    or (p.name in self.wrt and is_container(arguments[p.name]))
                     else argument_shape(arguments[p.name])
                 ),
             )

@@ -36,7 +36,8 @@ checks the arguments, finds or makes the adjoint for their shapes and, when the 
 there is to check (float64 arrays and Python floats to differentiate, arrays of real numbers
 otherwise), remembers it under the key. A float32 or integer array to differentiate, or a
 complex array among the others, takes the slow path every time. The key of a dict, list or tuple
-to differentiate is its structure and its leaves' keys (``overbar.trees.container_key``).
+to differentiate, and of any dict, is its structure and its leaves' keys
+(``overbar.trees.container_key``).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def make_entry(
         base: own(base)
         for base in ("ndarray", "float64", "real", "type", "specialised", "slow", "located")
         + ("no_result_error", "annotate", "recursion_error", "deeper", "containers")
-        + ("container_key",)
+        + ("container_key", "dict")
         + ("key", "compiled", "returned", "error")
     }
     ndarray, float64, real, type_ = (
@@ -125,8 +126,13 @@ def make_entry(
         other = f"{type_}({name})"
         if name in wrt:  # a container of parameters: its structure and its leaves' keys
             other = (
-                f"({names['container_key']}({name}) "
+                f"({names['container_key']}({name}, True) "
                 f"if {type_}({name}) in {names['containers']} else {other})"
+            )
+        else:  # a dict: its keys (a loop over it walks them) and its leaves' keys
+            other = (
+                f"({names['container_key']}({name}, False) "
+                f"if {type_}({name}) is {names['dict']} else {other})"
             )
         keys.append(f"{name}.shape if {condition} else {other}")
     call = ", ".join(arguments)
@@ -169,7 +175,8 @@ def make_entry(
         "recursion_error": RecursionError,
         "deeper": deeper,
         "containers": CONTAINERS,
-        "container_key": lambda value: argument_key(value, True),
+        "container_key": argument_key,
+        "dict": dict,
     }
     namespace: dict[str, Any] = {names[base]: value for base, value in values.items()}
     exec(compile(source, f"<overbar entry of {function.__qualname__}>", "exec"), namespace)
@@ -236,8 +243,8 @@ _FLOAT64 = np.dtype(np.float64)
 def argument_key(value: Any, differentiated: bool) -> Any:
     """The key element the entry computes for ``value`` (for the slow path to store under): a
     differentiated container's holds its structure and its leaves' keys."""
-    if differentiated and type(value) in CONTAINERS:
-        return container_key(value, lambda leaf: argument_key(leaf, True))
+    if type(value) is dict or (differentiated and type(value) in CONTAINERS):
+        return container_key(value, lambda leaf: argument_key(leaf, differentiated))
     if type(value) is not np.ndarray:
         return type(value)
     if value.dtype is _FLOAT64 or (not differentiated and value.dtype.kind in REAL_KINDS):
@@ -254,7 +261,7 @@ def storable(key: tuple, differentiated: tuple[bool, ...]) -> bool:
         (
             all(isinstance(leaf, tuple) or leaf in FAST_TYPES for leaf in key_leaves(element))
             if chosen
-            else element is not np.ndarray
+            else all(leaf is not np.ndarray for leaf in key_leaves(element))
         )
         for element, chosen in zip(key, differentiated, strict=True)
     )

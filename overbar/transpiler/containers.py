@@ -1,34 +1,52 @@
-"""Refuse what a dict of parameters cannot be differentiated through.
+"""Dicts walked through their keys: loops over a dict, its keys, values and items.
 
-Invariant established: in a function that passes, no dict (a container of parameters, or an
-element of one) is looped over, unpacked, or has its methods called; it is read by key, a
-literal one (``params["W1"]``) or a value (``params[name]``). The normal form walks a loop's
-iterable by position (``for v in xs`` becomes ``for i in range(len(xs)): v = xs[i]``), which
-for a dict would read its values at the keys 0, 1, ... instead of taking its keys: refused here,
-with the user's line, before the sweep. A read by the user's own counter
-(``for i in range(len(d)): d[i]``) is what Python does, and passes.
+The normal form walks a loop's iterable by position (``for v in xs`` becomes
+``for i in range(len(xs)): v = xs[i]``), which for a dict would read its values at the keys 0,
+1, ... instead of taking its keys. Where a name is known to be a dict with known keys (a dict
+argument: the adjoint is specialised on its structure, its keys included), this pass writes
+what Python does with the keys spelled out, so the sweep sees reads by key and tuples it knows.
+Before and after, for a dict ``params`` with the keys "W" and "b"::
+
+    tmp1 = params.items()            tmp2 = params["W"]
+                                     tmp3 = ("W", tmp2)
+                                     tmp4 = params["b"]
+                                     tmp5 = ("b", tmp4)
+                                     tmp1 = (tmp3, tmp5)
+    k = params[index1]               k = ("W", "b")[index1]          (for k in params:)
+    tmp6 = sorted(params)            tmp6 = sorted(("W", "b"))
+    tmp7 = params.get("W", 0.0)      tmp7 = params["W"]
+
+``params.keys()`` is the tuple of the keys, ``params.values()`` the tuple of the values read by
+key. Identity: each is what Python computes, in a dict's order (its keys' insertion order, the
+order the structure records). Side conditions: the dict's keys are known and it is not changed
+in the function (writes into an argument are refused before this pass). Invariant established:
+no dict with known keys is walked by position, unpacked, or has another method called (those
+are refused, with the user's line), and no loop walks a dict that is a global by position (its
+keys may change between calls: refused; pass it as an argument).
 """
 
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 
 from overbar.errors import UnsupportedSyntaxError
+from overbar.transpiler.names import NameAllocator
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import ParsedFunction
 from overbar.transpiler.shapes import Shapes
 
+_TAKING_KEYS = frozenset({"sorted", "list", "tuple"})  # of a dict: its keys
 
-def check_dict_reads(parsed: ParsedFunction, form: NormalForm, shapes: Shapes) -> None:
-    """Raise ``UnsupportedSyntaxError`` at the first loop over a dict, unpacking of one, or
-    call of its methods (``params.items()``)."""
+
+def walk_dicts(parsed: ParsedFunction, form: NormalForm, shapes: Shapes) -> NormalForm:
+    """``form`` with the dicts whose keys are known walked through their keys (above); raises
+    ``UnsupportedSyntaxError`` where that cannot be done."""
     dicts = {
-        name
+        name: shape.keys
         for name, shape in shapes.items()
-        if getattr(shape, "mapping", False)  # a runtime.shapes.Sequence of a dict
+        if getattr(shape, "mapping", False) and shape.keys is not None
     }
-    if not dicts:
-        return
     user_names = {node.id for node in ast.walk(parsed.tree) if isinstance(node, ast.Name)}
     counters = {
         node.target.id
@@ -37,44 +55,162 @@ def check_dict_reads(parsed: ParsedFunction, form: NormalForm, shapes: Shapes) -
         and isinstance(node.target, ast.Name)
         and node.target.id not in user_names  # the normal form's own walk of an iterable
     }
-    for node in ast.walk(form.tree):
-        if not isinstance(node, ast.Assign):
-            continue
-        value = node.value
-        if (
-            isinstance(value, ast.Call)
-            and isinstance(value.func, ast.Attribute)
-            and isinstance(value.func.value, ast.Name)
-            and value.func.value.id in dicts
-        ):
-            raise _refusal(
-                parsed,
-                node,
-                f"the call of {value.func.value.id}.{value.func.attr}() on a dict",
-                "read each entry by its key",
-            )
-        if isinstance(value, ast.Name) and value.id in dicts:
-            if isinstance(node.targets[0], ast.Tuple):
-                raise _refusal(
-                    parsed, node, f"unpacking the dict {value.id}", "read each entry by its key"
-                )
-        elif (
-            isinstance(value, ast.Subscript)
-            and isinstance(value.value, ast.Name)
-            and value.value.id in dicts
-            and isinstance(value.slice, ast.Name)
-            and value.slice.id in counters
-        ):
-            raise _refusal(
-                parsed,
-                node,
-                f"a loop over the dict {value.value.id}",
-                "loop over a list of its keys (for key in KEYS: ... params[key]), or pass a "
-                "list of parameters",
-            )
-
-
-def _refusal(parsed: ParsedFunction, node: ast.Assign, what: str, advice: str):
-    return UnsupportedSyntaxError(
-        f"overbar cannot differentiate {what}: {advice}", parsed.location(node.value)
+    walker = _Walker(parsed, form, dicts, counters)
+    body = walker.block(form.tree.body)
+    if not walker.added and not walker.changed:
+        return form
+    tree = ast.copy_location(
+        ast.FunctionDef(
+            name=form.tree.name,
+            args=form.tree.args,
+            body=body,
+            decorator_list=[],
+            returns=None,
+            type_comment=None,
+        ),
+        form.tree,
     )
+    return replace(
+        form,
+        tree=ast.fix_missing_locations(tree),
+        local_names=form.local_names | walker.added,
+        temporaries=form.temporaries | walker.added,
+        taken_names=frozenset(walker.names.taken),
+    )
+
+
+class _Walker:
+    def __init__(self, parsed, form, dicts, counters):
+        self.parsed, self.form, self.dicts, self.counters = parsed, form, dicts, counters
+        self.names = NameAllocator(form.taken_names)
+        self.added: frozenset[str] = frozenset()
+        self.changed = False
+
+    def block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        for statement in statements:
+            if isinstance(statement, ast.For | ast.While | ast.If):
+                statement = replace_fields(
+                    statement, body=self.block(statement.body), orelse=self.block(statement.orelse)
+                )
+                out.append(statement)
+            elif isinstance(statement, ast.Assign):
+                out.extend(self.assignment(statement))
+            else:
+                out.append(statement)
+        return out
+
+    def assignment(self, statement: ast.Assign) -> list[ast.stmt]:
+        value = statement.value
+        if isinstance(value, ast.Name) and value.id in self.dicts:
+            if isinstance(statement.targets[0], ast.Tuple):
+                raise self.refusal(statement, f"unpacking the dict {value.id}", "read its entries")
+            return [statement]
+        if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name):
+            return self.subscript(statement, value)
+        if isinstance(value, ast.Call):
+            return self.call(statement, value)
+        return [statement]
+
+    def subscript(self, statement: ast.Assign, value: ast.Subscript) -> list[ast.stmt]:
+        """``v = d[i]`` where the normal form walks the dict d by position: a key."""
+        name = value.value.id
+        walked = isinstance(value.slice, ast.Name) and value.slice.id in self.counters
+        if not walked:
+            return [statement]
+        if name in self.dicts:
+            keys = self.keys(name)
+            key = ast.Subscript(value=keys, slice=value.slice, ctx=ast.Load())
+            return [self.assign(statement, key)]
+        if name not in self.form.local_names and isinstance(
+            self.parsed.namespace.lookup(name), dict
+        ):
+            raise self.refusal(
+                statement,
+                f"a loop over the global dict {name}",
+                f"pass it as an argument, or loop over list({name})",
+            )
+        return [statement]
+
+    def call(self, statement: ast.Assign, value: ast.Call) -> list[ast.stmt]:
+        function = value.func
+        if (
+            isinstance(function, ast.Attribute)
+            and isinstance(function.value, ast.Name)
+            and function.value.id in self.dicts
+        ):
+            return self.method(statement, function.value.id, function.attr, value)
+        if isinstance(function, ast.Name) and function.id in _TAKING_KEYS:
+            arguments = [
+                self.keys(a.id) if isinstance(a, ast.Name) and a.id in self.dicts else a
+                for a in value.args
+            ]
+            if any(a is not b for a, b in zip(arguments, value.args, strict=True)):
+                return [self.assign(statement, replace_fields(value, args=arguments))]
+        return [statement]
+
+    def method(self, statement: ast.Assign, name: str, method: str, call: ast.Call):
+        keys = self.dicts[name]
+        if method == "keys" and not call.args and not call.keywords:
+            return [self.assign(statement, self.keys(name))]
+        if method in ("values", "items") and not call.args and not call.keywords:
+            lines, elements = [], []
+            for key in keys:
+                entry = self.fresh(statement, lines, _read(name, key))
+                if method == "items":
+                    pair = ast.Tuple(elts=[ast.Constant(key), entry], ctx=ast.Load())
+                    entry = self.fresh(statement, lines, pair)
+                elements.append(entry)
+            lines.append(self.assign(statement, ast.Tuple(elts=elements, ctx=ast.Load())))
+            return lines
+        if method == "get" and not call.keywords and 1 <= len(call.args) <= 2:
+            key = call.args[0]
+            if isinstance(key, ast.Constant):
+                if key.value in keys:
+                    return [self.assign(statement, _read(name, key.value))]
+                default = call.args[1] if len(call.args) == 2 else ast.Constant(None)
+                return [self.assign(statement, default)]
+        raise self.refusal(
+            statement,
+            f"the call of {name}.{method}() on a dict",
+            "read its entries by key, or walk .keys(), .values() or .items()"
+            + (" (.get takes a literal key here)" if method == "get" else ""),
+        )
+
+    def keys(self, name: str) -> ast.Tuple:
+        return ast.Tuple(elts=[ast.Constant(key) for key in self.dicts[name]], ctx=ast.Load())
+
+    def fresh(self, statement: ast.Assign, lines: list[ast.stmt], value: ast.expr) -> ast.Name:
+        """A new temporary bound to ``value`` (appended to ``lines``)."""
+        name = self.names.numbered("tmp")
+        self.added = self.added | {name}
+        lines.append(
+            ast.copy_location(
+                ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value), statement
+            )
+        )
+        return ast.Name(id=name, ctx=ast.Load())
+
+    def assign(self, statement: ast.Assign, value: ast.expr) -> ast.Assign:
+        self.changed = True
+        return ast.copy_location(ast.Assign(targets=statement.targets, value=value), statement)
+
+    def refusal(self, statement: ast.Assign, what: str, advice: str) -> UnsupportedSyntaxError:
+        return UnsupportedSyntaxError(
+            f"overbar cannot differentiate {what}: {advice}",
+            self.parsed.location(statement.value),
+        )
+
+
+def _read(name: str, key) -> ast.Subscript:
+    return ast.Subscript(
+        value=ast.Name(id=name, ctx=ast.Load()), slice=ast.Constant(key), ctx=ast.Load()
+    )
+
+
+def replace_fields(node: ast.AST, **fields) -> ast.AST:
+    """A shallow copy of ``node`` with these fields replaced."""
+    copied = type(node)(**{field: getattr(node, field, None) for field in node._fields})
+    for field, value in fields.items():
+        setattr(copied, field, value)
+    return ast.copy_location(copied, node)

@@ -18,7 +18,7 @@ from overbar import origins
 from overbar.runtime import NUMPY, Runtime
 from overbar.transpiler.accumulate import accumulate
 from overbar.transpiler.activity import Activity, analyze
-from overbar.transpiler.containers import check_dict_reads
+from overbar.transpiler.containers import walk_dicts
 from overbar.transpiler.copies import remove_copies
 from overbar.transpiler.dict_writes import write_dict_entries
 from overbar.transpiler.emit import Emitted, emit
@@ -289,12 +289,17 @@ def _transform(
     parsed = parse(function)
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
     normal_form = normalize(parsed)
-    activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
     # Off, shapes still say which values are tuples: their adjoints must be tuples to be right.
     shapes = infer(
         normal_form, parameter_shapes or {}, parsed.namespace, runtime, optimisations.shapes
     )
-    check_dict_reads(parsed, normal_form, shapes)
+    walked = walk_dicts(parsed, normal_form, shapes)  # dicts walked through their keys
+    if walked is not normal_form:
+        normal_form = walked
+        shapes = infer(
+            normal_form, parameter_shapes or {}, parsed.namespace, runtime, optimisations.shapes
+        )
+    activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
     helpers = functools.partial(pullback_of, runtime=runtime, optimisations=optimisations)
     adjoint = differentiate(
         parsed,
