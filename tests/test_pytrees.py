@@ -627,3 +627,39 @@ def test_an_entry_that_is_a_container_is_not_added_with_plus():
     source = gradient.source_for(params, x)
     assert 'add_elementwise(params_bar, {"enc": ' in source
     assert_tree_gradient(f, [params, x], gradient(params, x))
+
+
+@pytest.mark.parametrize(
+    "making",
+    [
+        "d = dict(zip([0, 1], [10.0, 20.0]))",
+        "d = make()",
+    ],
+)
+def test_a_loop_over_a_dict_made_in_the_function_is_refused(making):
+    # Walked by position, it would read d[0], d[1] (values) for its keys.
+    f = define(f"""
+        def make():
+            return dict(zip([0, 1], [10.0, 20.0]))
+
+        def f(x):
+            {making}
+            total = 0.0
+            for k in d:
+                total = total + k * np.sum(x)
+            return total
+        """)
+    with pytest.raises(overbar.UnsupportedSyntaxError, match="keys are known only when it runs"):
+        overbar.grad(f)(np.ones(2))
+
+
+def test_a_loop_over_the_list_of_a_dicts_keys_made_in_the_function():
+    f = define("""
+        def f(x):
+            d = dict(zip([0, 1], [10.0, 20.0]))
+            total = 0.0
+            for k in list(d):
+                total = total + (k + d[k]) * np.sum(x)
+            return total
+        """)
+    np.testing.assert_allclose(overbar.grad(f)(np.ones(2)), [31.0, 31.0])

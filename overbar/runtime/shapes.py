@@ -702,6 +702,8 @@ SHAPE_RULES.update(
     {np.linalg.slogdet: _linalg_pair, np.linalg.eigh: _linalg_pair, np.linalg.svd: _svd}
 )
 SHAPE_RULES[np.linalg.qr] = _qr
+# dict(...) makes a dict whose keys are not known now: read by key only, not walked by position
+SHAPE_RULES[builtins.dict] = lambda *operands, **keywords: Sequence(mapping=True)
 
 # Functions whose result is floating point whatever the (real) arguments: a product with one
 # of these as a factor is floating point, so multiplying it by 1.0 changes nothing.

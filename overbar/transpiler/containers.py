@@ -22,7 +22,8 @@ order the structure records). Side conditions: the dict's keys are known and it 
 in the function (writes into an argument are refused before this pass). Invariant established:
 no dict with known keys is walked by position, unpacked, or has another method called (those
 are refused, with the user's line), and no loop walks a dict that is a global by position (its
-keys may change between calls: refused; pass it as an argument).
+keys may change between calls: refused; pass it as an argument), nor a dict made in the function
+(``dict(...)``: its keys are known only when it runs).
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ def walk_dicts(parsed: ParsedFunction, form: NormalForm, shapes: Shapes) -> Norm
         for name, shape in shapes.items()
         if getattr(shape, "mapping", False) and shape.keys is not None
     }
+    unknown = {  # dicts made in the function (dict(...)): their keys are known at run time only
+        name
+        for name, shape in shapes.items()
+        if getattr(shape, "mapping", False) and shape.keys is None
+    }
     user_names = {node.id for node in ast.walk(parsed.tree) if isinstance(node, ast.Name)}
     counters = {
         node.target.id
@@ -55,7 +61,7 @@ def walk_dicts(parsed: ParsedFunction, form: NormalForm, shapes: Shapes) -> Norm
         and isinstance(node.target, ast.Name)
         and node.target.id not in user_names  # the normal form's own walk of an iterable
     }
-    walker = _Walker(parsed, form, dicts, counters)
+    walker = _Walker(parsed, form, dicts, counters, unknown)
     body = walker.block(form.tree.body)
     if not walker.added and not walker.changed:
         return form
@@ -80,8 +86,9 @@ def walk_dicts(parsed: ParsedFunction, form: NormalForm, shapes: Shapes) -> Norm
 
 
 class _Walker:
-    def __init__(self, parsed, form, dicts, counters):
+    def __init__(self, parsed, form, dicts, counters, unknown):
         self.parsed, self.form, self.dicts, self.counters = parsed, form, dicts, counters
+        self.unknown = unknown
         self.names = NameAllocator(form.taken_names)
         self.added: frozenset[str] = frozenset()
         self.changed = False
@@ -122,6 +129,12 @@ class _Walker:
             keys = self.keys(name)
             key = ast.Subscript(value=keys, slice=value.slice, ctx=ast.Load())
             return [self.assign(statement, key)]
+        if name in self.unknown:
+            raise self.refusal(
+                statement,
+                f"a loop over the dict {name}, whose keys are known only when it runs",
+                f"loop over list({name}), or pass the dict as an argument",
+            )
         if name not in self.form.local_names and isinstance(
             self.parsed.namespace.lookup(name), dict
         ):
