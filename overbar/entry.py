@@ -244,12 +244,24 @@ def argument_key(value: Any, differentiated: bool) -> Any:
     """The key element the entry computes for ``value`` (for the slow path to store under): a
     differentiated container's holds its structure and its leaves' keys."""
     if type(value) is dict or (differentiated and type(value) in CONTAINERS):
-        return container_key(value, lambda leaf: argument_key(leaf, differentiated))
+        return container_key(value, _LEAF_KEYS[differentiated])
     if type(value) is not np.ndarray:
         return type(value)
     if value.dtype is _FLOAT64 or (not differentiated and value.dtype.kind in REAL_KINDS):
         return value.shape
     return type(value)
+
+
+def _leaf_key(value: Any, differentiated: bool) -> Any:
+    if type(value) is np.ndarray and value.dtype is _FLOAT64:
+        return value.shape
+    return argument_key(value, differentiated)
+
+
+_LEAF_KEYS = {
+    True: lambda leaf: _leaf_key(leaf, True),
+    False: lambda leaf: _leaf_key(leaf, False),
+}
 
 
 def storable(key: tuple, differentiated: tuple[bool, ...]) -> bool:

@@ -10,7 +10,6 @@ entry's key, ``check_grad`` and the guard.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 CONTAINERS = (dict, list, tuple)
@@ -74,15 +73,13 @@ def described(name: str, path: Path) -> str:
     return name + "".join(f"[{step!r}]" for step in path)
 
 
-@dataclass(frozen=True)
-class ContainerKey:
-    """The part of a gradient call's key for a container argument: its kind, its keys (a
-    dict's) and the key of each element, so that a call with another structure, or leaves of
-    other shapes, finds another adjoint."""
+class ContainerKey(tuple):
+    """The part of a gradient call's key for a container argument: (its kind, its keys (a
+    dict's) or its length, the key of each element), so that a call with another structure,
+    or leaves of other shapes, finds another adjoint. A tuple (made and compared at C speed:
+    it is computed on every call) of a type of its own, told apart from a shape."""
 
-    kind: type
-    keys: tuple | None
-    elements: tuple
+    __slots__ = ()
 
 
 def container_key(value: Any, leaf_key: Callable[[Any], Any]) -> Any:
@@ -90,17 +87,24 @@ def container_key(value: Any, leaf_key: Callable[[Any], Any]) -> Any:
     leaf."""
     kind = type(value)
     if kind is dict:
-        parts = tuple(container_key(part, leaf_key) for part in value.values())
-        return ContainerKey(dict, tuple(value), parts)
+        parts = [
+            container_key(part, leaf_key) if type(part) in CONTAINERS else leaf_key(part)
+            for part in value.values()
+        ]
+        return ContainerKey((dict, tuple(value), tuple(parts)))
     if kind is list or kind is tuple:
-        return ContainerKey(kind, None, tuple(container_key(part, leaf_key) for part in value))
+        parts = [
+            container_key(part, leaf_key) if type(part) in CONTAINERS else leaf_key(part)
+            for part in value
+        ]
+        return ContainerKey((kind, len(parts), tuple(parts)))
     return leaf_key(value)
 
 
 def key_leaves(key: Any) -> Iterator[Any]:
     """The leaves' keys in a ``container_key``."""
     if isinstance(key, ContainerKey):
-        for element in key.elements:
+        for element in key[2]:
             yield from key_leaves(element)
     else:
         yield key

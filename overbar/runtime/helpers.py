@@ -116,6 +116,20 @@ def _element_like(g, x):
     return elements_like(g, x) if isinstance(x, tuple | list | dict) else adjoint_like(g, x)
 
 
+def _leaf_like(g, x):
+    """``structured_like(g, x)``, at once where it is ``g`` itself: an array of x's shape and
+    dtype (what an adjoint mostly is: this is on every call's path)."""
+    if (
+        type(g) is np.ndarray
+        and type(x) is np.ndarray
+        and g.shape == x.shape
+        and (g.dtype == x.dtype or x.dtype.kind != "f")
+        and g.dtype.kind == "f"
+    ):
+        return g
+    return structured_like(g, x)
+
+
 def structured_like(g, xs):
     """The adjoint ``g`` of a container of parameters ``xs`` (a dict, list or tuple of arrays
     and numbers, nested) as its gradient: a container of ``xs``'s own kind and keys, each leaf's
@@ -123,10 +137,10 @@ def structured_like(g, xs):
     floating-point dtype."""
     if isinstance(xs, dict):
         g = {} if _is_runtime_zero(g) else g
-        return {key: structured_like(g.get(key, 0.0), x) for key, x in xs.items()}
+        return {key: _leaf_like(g.get(key, 0.0), x) for key, x in xs.items()}
     if isinstance(xs, tuple | list):
         parts = (0.0,) * len(xs) if _is_runtime_zero(g) else g
-        return type(xs)(structured_like(part, x) for part, x in zip(parts, xs, strict=True))
+        return type(xs)([_leaf_like(part, x) for part, x in zip(parts, xs, strict=True)])
     gradient = adjoint_like(g, xs)
     dtype = getattr(xs, "dtype", None)
     if dtype is not None and dtype.kind == "f" and getattr(gradient, "dtype", dtype) != dtype:
