@@ -663,3 +663,24 @@ def test_a_loop_over_the_list_of_a_dicts_keys_made_in_the_function():
             return total
         """)
     np.testing.assert_allclose(overbar.grad(f)(np.ones(2)), [31.0, 31.0])
+
+
+def test_deeply_nested_dicts():
+    f = define("""
+        def f(p):
+            leaf = p["a"]["b"]["c"]["d"]["e"]
+            return np.sum(leaf["f"] ** 2) + np.sum(p["a"]["b"]["c"]["d"]["e"]["g"])
+        """)
+    p = {"a": {"b": {"c": {"d": {"e": {"f": RNG.standard_normal(2), "g": np.ones(3)}}}}}}
+    assert_tree_gradient(f, [p], overbar.grad(f)(p))
+
+
+def test_empty_containers():
+    f = define("""
+        def f(p, x):
+            return np.sum(x ** 2)
+        """)
+    assert overbar.grad(f)({}, np.ones(2)) == {}
+    assert overbar.grad(f)([], np.ones(2)) == []
+    gradient = overbar.grad(f)({"a": [], "b": np.ones(2)}, np.ones(2))
+    assert gradient["a"] == [] and np.array_equal(gradient["b"], np.zeros(2))

@@ -191,10 +191,10 @@ def argument_shape(value: Any) -> Any:
     return None
 
 
-def container_shape(value: tuple | list | dict, depth: int = _NESTING) -> Sequence:
+def container_shape(value: tuple | list | dict, depth: int = 64) -> Sequence:
     """The shape of a tuple, list or dict argument that is differentiated (a container of
-    parameters): its length (and keys) and its elements' shapes, nested containers included (to
-    ``depth`` levels; deeper ones are known as containers, their elements not)."""
+    parameters): its length (and keys) and its elements' shapes, nested containers included
+    (all of them, up to a depth no one nests parameters to: ``depth`` levels)."""
     parts = list(value.values()) if type(value) is dict else list(value)
     keys = tuple(value) if type(value) is dict else None
     if depth == 0:
