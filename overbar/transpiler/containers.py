@@ -15,6 +15,7 @@ Before and after, for a dict ``params`` with the keys "W" and "b"::
     k = params[index1]               k = ("W", "b")[index1]          (for k in params:)
     tmp6 = sorted(params)            tmp6 = sorted(("W", "b"))
     tmp7 = params.get("W", 0.0)      tmp7 = params["W"]
+    tmp8 = params["W"]               W = params["W"]                 (a temporary bound once)
 
 ``params.keys()`` is the tuple of the keys, ``params.values()`` the tuple of the values read by
 key. Identity: each is what Python computes, in a dict's order (its keys' insertion order, the
@@ -29,12 +30,13 @@ keys may change between calls: refused; pass it as an argument), nor a dict made
 from __future__ import annotations
 
 import ast
+import keyword
 from dataclasses import replace
 
 from overbar.errors import UnsupportedSyntaxError
 from overbar.transpiler.names import NameAllocator
 from overbar.transpiler.normalize import NormalForm
-from overbar.transpiler.parse import ParsedFunction
+from overbar.transpiler.parse import MISSING, ParsedFunction
 from overbar.transpiler.shapes import Shapes
 
 _TAKING_KEYS = frozenset({"sorted", "list", "tuple"})  # of a dict: its keys
@@ -63,6 +65,11 @@ def walk_dicts(parsed: ParsedFunction, form: NormalForm, shapes: Shapes) -> Norm
     }
     walker = _Walker(parsed, form, dicts, counters, unknown)
     body = walker.block(form.tree.body)
+    renamed = _named_after_keys(parsed, form, body, dicts, walker.names)
+    if renamed:
+        body = [_Renamer(renamed).visit(statement) for statement in body]
+        walker.added = walker.added | frozenset(renamed.values())
+        walker.changed = True
     if not walker.added and not walker.changed:
         return form
     tree = ast.copy_location(
@@ -213,6 +220,50 @@ class _Walker:
             f"overbar cannot differentiate {what}: {advice}",
             self.parsed.location(statement.value),
         )
+
+
+def _named_after_keys(parsed, form, body, dicts, names: NameAllocator) -> dict[str, str]:
+    """Temporaries bound once, to an entry of a dict with known keys read by a literal key
+    that is a name (``tmp4 = params["W2"]``), renamed after the key (``W2``, or ``W2_2``
+    where that is taken): the generated code reads ``W2.T @ y_bar``. A key that names a
+    global or a builtin the function could read is left alone."""
+    bound: dict[str, list] = {}
+    for node in (n for statement in body for n in ast.walk(statement)):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.setdefault(node.id, []).append(node)
+    renamed = {}
+    for node in (n for statement in body for n in ast.walk(statement)):
+        if not (
+            isinstance(node, ast.Assign)
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id in form.temporaries
+            and len(bound.get(node.targets[0].id, ())) == 1
+            and isinstance(node.value, ast.Subscript)
+            and isinstance(node.value.value, ast.Name)
+            and node.value.value.id in dicts
+            and isinstance(node.value.slice, ast.Constant)
+        ):
+            continue
+        key = node.value.slice.value
+        if (
+            not isinstance(key, str)
+            or not key.isidentifier()
+            or keyword.iskeyword(key)
+            or parsed.namespace.lookup(key) is not MISSING
+        ):
+            continue
+        renamed[node.targets[0].id] = names.fresh(key)
+    return renamed
+
+
+class _Renamer(ast.NodeTransformer):
+    def __init__(self, renamed: dict[str, str]):
+        self.renamed = renamed
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        if node.id in self.renamed:
+            return ast.copy_location(ast.Name(id=self.renamed[node.id], ctx=node.ctx), node)
+        return node
 
 
 def _read(name: str, key) -> ast.Subscript:
