@@ -24,7 +24,12 @@ the sum's dtype is unchanged).
 
 Two terms led by the same name are factored: ``a * b ± a * c`` is ``a * (b ± c)`` (the
 distributive law: the same value up to rounding, as the peephole pass's factorings; one array
-fewer). Within a term, ``1.0 * a * f(b)`` is ``a * f(b)`` where ``f`` is a NumPy function
+fewer), where ``b`` or ``c`` is surely a number and not a boolean (a factor of it a number
+literal, a forward value surely floating point, an adjoint, or a call whose result is floating
+point): for two boolean masks ``b + c`` is their logical or (``np.nan_to_num(s + s)`` gave
+``t * (np.isfinite(u) + np.isfinite(u))``, 1 where 2 is right).
+
+Within a term, ``1.0 * a * f(b)`` is ``a * f(b)`` where ``f`` is a NumPy function
 whose result is floating point whatever its argument (``np.cos``, ``np.exp``): the product is
 then floating point and a new array either way, and multiplying by one is exact (the peephole
 pass removes such factors where the floating factor is a name; here it is a call the
@@ -49,7 +54,8 @@ def add_in_one_expression(adjoint: Adjoint, runtime: Runtime, namespace: Namespa
     body = clone(adjoint.tree.body)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     names = module_names(adjoint.bindings, namespace, runtime)
-    folder = _Folder(adjoint.floating, runtime, names)
+    adjoints = frozenset(bar for bar, _ in adjoint.adjoints)
+    folder = _Folder(adjoint.floating, runtime, names, adjoints)
     reverse = folder.block(reverse)
     if not folder.changed:
         return adjoint
@@ -59,8 +65,15 @@ def add_in_one_expression(adjoint: Adjoint, runtime: Runtime, namespace: Namespa
 
 
 class _Folder:
-    def __init__(self, floating: frozenset[str], runtime: Runtime, numpy_names: frozenset[str]):
+    def __init__(
+        self,
+        floating: frozenset[str],
+        runtime: Runtime,
+        numpy_names: frozenset[str],
+        adjoints: frozenset[str] = frozenset(),
+    ):
         self.floating, self.runtime, self.numpy_names = floating, runtime, numpy_names
+        self.adjoints = adjoints
         self.functions = runtime.shapes.FLOATING_FUNCTIONS
         self.changed = False
 
@@ -164,7 +177,7 @@ class _Folder:
         if self.surely_floating(first) and _is_one_times_name(term):
             term = term.right  # f + 1.0 * x is f + x for a floating f: x converts the same
         left, right = self.without_one(first), self.without_one(term)
-        value = _factored(left, statement.value.op, right) or ast.BinOp(
+        value = _factored(left, statement.value.op, right, self.surely_numeric) or ast.BinOp(
             left, statement.value.op, right
         )
         self.changed = True
@@ -187,6 +200,20 @@ class _Folder:
             return self.surely_floating(node.left)
         return self.surely_floating_call(node)
 
+    def surely_numeric(self, node: ast.expr) -> bool:
+        """Whether the product ``node`` is surely a number, not a boolean: a factor of it is a
+        number literal, a forward value surely floating point, an adjoint, or a call of a
+        function whose result is floating point."""
+        while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+            if self.surely_numeric(node.right):
+                return True
+            node = node.left
+        if isinstance(node, ast.Constant):
+            return type(node.value) in (int, float)
+        if isinstance(node, ast.Name):
+            return node.id in self.floating or node.id in self.adjoints
+        return self.surely_floating_call(node)
+
     def is_copy(self, node: ast.expr) -> bool:
         """``1.0 * A`` for a forward value ``A`` surely floating point."""
         return (
@@ -200,10 +227,13 @@ class _Folder:
         )
 
 
-def _factored(left: ast.expr, op: ast.operator, right: ast.expr) -> ast.expr | None:
-    """``a * (b ± c)`` for ``a * b ± a * c`` (the same name ``a`` leading both products)."""
+def _factored(left: ast.expr, op: ast.operator, right: ast.expr, numeric) -> ast.expr | None:
+    """``a * (b ± c)`` for ``a * b ± a * c`` (the same name ``a`` leading both products), where
+    ``numeric(b)`` or ``numeric(c)`` (not two booleans, whose sum is their logical or)."""
     first, second = _leading(left), _leading(right)
     if first is None or second is None or first[0] != second[0]:
+        return None
+    if not (numeric(first[1]) or numeric(second[1])):
         return None
     return ast.BinOp(
         ast.Name(first[0], ast.Load()), ast.Mult(), ast.BinOp(first[1], op, second[1])
