@@ -22,13 +22,14 @@ from overbar import guard, origins
 from overbar.entry import argument_key, make_entry, storable
 from overbar.errors import ArgumentError, GradientMismatchError, NonScalarOutputError
 from overbar.runtime import NUMPY
-from overbar.runtime.shapes import argument_shape
+from overbar.runtime.shapes import argument_shape, container_shape, skeleton
 from overbar.transpiler import pipeline
 from overbar.transpiler.fence import check_definition
 from overbar.transpiler.kept import STORE, cache_of
 from overbar.transpiler.optimisations import ALL, LITERAL, Optimisations
 from overbar.transpiler.parse import parse
 from overbar.transpiler.pipeline import COMPILING, Stages, all_sources, finish
+from overbar.trees import described, is_container, leaf_at, leaves, map_leaves, replaced
 
 Wrt = int | str | Sequence[int | str]
 
@@ -97,8 +98,11 @@ def compiled_adjoint(
 def _known(
     shapes: tuple[tuple[str, Any], ...], optimisations: Optimisations
 ) -> tuple[tuple[str, Any], ...]:
+    """The shapes a transformation is specialised on: all that is known, or without the
+    ``shapes`` optimisation only the structure of containers of parameters (which the adjoint
+    needs to be right at all: their adjoints are containers)."""
     if not optimisations.shapes:
-        return ()
+        shapes = tuple((name, skeleton(shape)) for name, shape in shapes)
     return tuple((name, shape) for name, shape in shapes if shape is not None)
 
 
@@ -198,7 +202,7 @@ class GradientFunction:
         """Every stage of the transformation specialised for arguments shaped like these."""
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        shapes = tuple((p.name, argument_shape(bound.arguments[p.name])) for p in self._parameters)
+        shapes = self._shapes(bound.arguments)
         return transformed(
             self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations
         )
@@ -206,6 +210,23 @@ class GradientFunction:
     def source_for(self, *args: Any, **kwargs: Any) -> str:
         """The adjoint a call with these arguments runs: specialised on their shapes."""
         return all_sources(self.stages_for(*args, **kwargs))
+
+    def _shapes(self, arguments: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+        """What the adjoint for these arguments is specialised on: each one's shape, and the
+        structure of each container of parameters (a dict, list or tuple to differentiate) and
+        of each dict (its keys: a loop over a dict walks them)."""
+        return tuple(
+            (
+                p.name,
+                (
+                    container_shape(arguments[p.name])
+                    if type(arguments[p.name]) is dict
+                    or (p.name in self.wrt and is_container(arguments[p.name]))
+                    else argument_shape(arguments[p.name])
+                ),
+            )
+            for p in self._parameters
+        )
 
     def _result_expression(self) -> str:
         """What the entry returns, of ``returned``, what the adjoint returns: (value, gradients)
@@ -224,9 +245,11 @@ class GradientFunction:
             if type(value) is not np.ndarray or value.dtype is not _FLOAT64:
                 self._check_input(name, value)
         for name, value in bound.arguments.items():
-            if isinstance(value, np.ndarray) and _redefines_operators(type(value)):
-                self._refuse_subclass(name, value)
-        shapes = tuple((p.name, argument_shape(bound.arguments[p.name])) for p in self._parameters)
+            parts = leaves(value) if name in self.wrt else [((), value)]
+            for path, part in parts:
+                if isinstance(part, np.ndarray) and _redefines_operators(type(part)):
+                    self._refuse_subclass(described(name, path), part)
+        shapes = self._shapes(bound.arguments)
         compiled = compiled_adjoint(
             self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations
         )
@@ -280,13 +303,15 @@ class GradientFunction:
 
     def _validate(self, shapes, args, kwargs, returned, random_state) -> None:
         """The guard: ``returned`` against the literal adjoint and central differences."""
-        literal = compiled_adjoint(self.__wrapped__, self.wrt, (), self._with_value, LITERAL)
+        literal = compiled_adjoint(self.__wrapped__, self.wrt, shapes, self._with_value, LITERAL)
 
         def sources() -> tuple[str, str]:
             optimised = transformed(
                 self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations
             )
-            reference = transformed(self.__wrapped__, self.wrt, (), self._with_value, LITERAL)
+            reference = transformed(
+                self.__wrapped__, self.wrt, _known(shapes, LITERAL), self._with_value, LITERAL
+            )
             return all_sources(optimised), all_sources(reference)
 
         bound = self._signature.bind(*args, **kwargs)
@@ -317,13 +342,24 @@ class GradientFunction:
         )
 
     def _check_input(self, name: str, value: Any) -> None:
-        if not NUMPY.is_differentiable_input(value):
-            self._refuse_input(name, value)
+        if not is_container(value):
+            if not NUMPY.is_differentiable_input(value):
+                self._refuse_input(name, value)
+            return
+        for path, leaf in leaves(value):  # a container of parameters: each leaf
+            if not NUMPY.is_differentiable_input(leaf):
+                self._refuse_input(described(name, path), leaf, container=True)
 
-    def _refuse_input(self, name: str, value: Any) -> None:
+    def _refuse_input(self, name: str, value: Any, container: bool = False) -> None:
+        within = (
+            " (a dict, list or tuple of parameters may hold only arrays, numbers and such "
+            "containers)"
+            if container or is_container(value)
+            else ""
+        )
         raise ArgumentError(
             f"{self.__wrapped__.__qualname__}: cannot differentiate with respect "
-            f"to {name}, which is {NUMPY.describe_input(value)}; pass a NumPy array "
+            f"to {name}, which is {NUMPY.describe_input(value)}{within}; pass a NumPy array "
             "of numbers (np.asarray) or a Python number"
         )
 
@@ -471,7 +507,8 @@ def check_grad(
     """Compare overbar's gradient of ``function`` at ``args`` with central finite differences.
 
     Arguments with at most ``max_elements`` elements are checked element by element; larger
-    ones along random directions (the dot-product test). Raises ``GradientMismatchError`` with a
+    ones along random directions (the dot-product test). A dict, list or tuple of parameters
+    is checked leaf by leaf. Raises ``GradientMismatchError`` with a
     report of the worst element when they disagree; returns the largest absolute error.
     """
     gradient = GradientFunction(function, wrt)
@@ -482,57 +519,43 @@ def check_grad(
     rng = np.random.default_rng(seed)
     worst = 0.0
     problems = []
-    for name, computed in zip(gradient.wrt, analytic, strict=True):
+    for name, gradient_of_name in zip(gradient.wrt, analytic, strict=True):
         position = positions.get(name)
         if position is None or position >= len(args):
             raise ArgumentError(f"check_grad: pass {name} positionally in args")
-        original = args[position]
-        if np.shape(computed) != np.shape(original):
-            problems.append(
-                f"  {name}: gradient has shape {np.shape(computed)}, "
-                f"argument has shape {np.shape(original)}"
-            )
+        argument = args[position]
+        if is_container(argument) and _kinds(argument) != _kinds(gradient_of_name):
+            problems.append(f"  {name}: the gradient's structure differs from the argument's")
             continue
-
-        def loss_at(value, position=position):
-            trial = list(args)
-            trial[position] = value
-            return float(np.sum(function(*trial)))
-
-        base = np.array(original, dtype=np.float64)
-        computed = np.asarray(computed, dtype=np.float64)
-        if base.size <= max_elements:
-            directions = [_unit(base.shape, i) for i in range(base.size)]
-            analytic_values = computed.reshape(-1)
-        else:
-            directions = [rng.standard_normal(base.shape) for _ in range(4)]
-            analytic_values = np.array([np.sum(computed * d) for d in directions])
-        numeric_values = np.array(
-            [
-                (
-                    loss_at(_like(original, base + eps * d))
-                    - loss_at(_like(original, base - eps * d))
+        for path, original in leaves(argument):  # a container of parameters: every leaf
+            label = described(name, path)
+            computed = leaf_at(gradient_of_name, path)
+            if np.shape(computed) != np.shape(original):
+                problems.append(
+                    f"  {label}: gradient has shape {np.shape(computed)}, "
+                    f"argument has shape {np.shape(original)}"
                 )
-                / (2 * eps)
-                for d in directions
-            ]
-        )
-        errors = np.abs(analytic_values - numeric_values)
-        tolerance = atol + rtol * np.abs(numeric_values)
-        if errors.size:
-            worst = max(worst, float(errors.max()))
-        bad = np.flatnonzero(errors > tolerance)
-        if bad.size:
-            k = bad[np.argmax(errors[bad])]
-            where = (
-                f"element {np.unravel_index(k, base.shape) if base.shape else '()'}"
-                if base.size <= max_elements
-                else f"random direction {k}"
-            )
-            problems.append(
-                f"  {name}: {bad.size} of {errors.size} checks differ; worst at {where}: "
-                f"overbar {analytic_values[k]:.10g}, finite differences "
-                f"{numeric_values[k]:.10g} (abs error {errors[k]:.3g})"
+                continue
+
+            def loss_at(value, position=position, path=path):
+                trial = list(args)
+                trial[position] = replaced(args[position], path, value)
+                return float(np.sum(function(*trial)))
+
+            worst = max(
+                worst,
+                _compare_leaf(
+                    label,
+                    original,
+                    computed,
+                    loss_at,
+                    eps,
+                    rtol,
+                    atol,
+                    max_elements,
+                    rng,
+                    problems,
+                ),
             )
     if problems:
         raise GradientMismatchError(
@@ -540,6 +563,50 @@ def check_grad(
             f"(eps={eps}, rtol={rtol}, atol={atol}):\n" + "\n".join(problems)
         )
     return worst
+
+
+def _compare_leaf(
+    label, original, computed, loss_at, eps, rtol, atol, max_elements, rng, problems
+) -> float:
+    """Check one argument (or leaf of a container): element by element up to ``max_elements``
+    elements, else along four random directions; a disagreement is added to ``problems``.
+    Returns the largest absolute error."""
+    base = np.array(original, dtype=np.float64)
+    computed = np.asarray(computed, dtype=np.float64)
+    if base.size <= max_elements:
+        directions = [_unit(base.shape, i) for i in range(base.size)]
+        analytic_values = computed.reshape(-1)
+    else:
+        directions = [rng.standard_normal(base.shape) for _ in range(4)]
+        analytic_values = np.array([np.sum(computed * d) for d in directions])
+    numeric_values = np.array(
+        [
+            (loss_at(_like(original, base + eps * d)) - loss_at(_like(original, base - eps * d)))
+            / (2 * eps)
+            for d in directions
+        ]
+    )
+    errors = np.abs(analytic_values - numeric_values)
+    tolerance = atol + rtol * np.abs(numeric_values)
+    bad = np.flatnonzero(errors > tolerance)
+    if bad.size:
+        k = bad[np.argmax(errors[bad])]
+        where = (
+            f"element {np.unravel_index(k, base.shape) if base.shape else '()'}"
+            if base.size <= max_elements
+            else f"random direction {k}"
+        )
+        problems.append(
+            f"  {label}: {bad.size} of {errors.size} checks differ; worst at {where}: "
+            f"overbar {analytic_values[k]:.10g}, finite differences "
+            f"{numeric_values[k]:.10g} (abs error {errors[k]:.3g})"
+        )
+    return float(errors.max()) if errors.size else 0.0
+
+
+def _kinds(value: Any) -> Any:
+    """The kinds, keys and lengths of the containers in ``value`` (None for each leaf)."""
+    return map_leaves(lambda _, leaf: None, value)
 
 
 def _unit(shape: tuple[int, ...], index: int) -> np.ndarray:

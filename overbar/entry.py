@@ -35,7 +35,9 @@ the entry is
 checks the arguments, finds or makes the adjoint for their shapes and, when the key says all
 there is to check (float64 arrays and Python floats to differentiate, arrays of real numbers
 otherwise), remembers it under the key. A float32 or integer array to differentiate, or a
-complex array among the others, takes the slow path every time.
+complex array among the others, takes the slow path every time. The key of a dict, list or tuple
+to differentiate, and of any dict, is its structure and its leaves' keys
+(``overbar.trees.container_key``).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ import numpy as np
 
 from overbar.runtime.shapes import REAL_KINDS
 from overbar.transpiler.names import ReplaceNames
+from overbar.trees import CONTAINERS, container_key, key_leaves
 
 # Types of arguments to differentiate that need no check beyond the key itself.
 FAST_TYPES = frozenset({float, np.float64})
@@ -81,7 +84,8 @@ def make_entry(
     names = {
         base: own(base)
         for base in ("ndarray", "float64", "real", "type", "specialised", "slow", "located")
-        + ("no_result_error", "annotate", "recursion_error", "deeper")
+        + ("no_result_error", "annotate", "recursion_error", "deeper", "containers")
+        + ("container_key", "dict")
         + ("key", "compiled", "returned", "error")
     }
     ndarray, float64, real, type_ = (
@@ -119,7 +123,18 @@ def make_entry(
             condition = f"{is_array} and {name}.dtype is {float64}"
         else:
             condition = f"{is_array} and {name}.dtype.kind in {real}"
-        keys.append(f"{name}.shape if {condition} else {type_}({name})")
+        other = f"{type_}({name})"
+        if name in wrt:  # a container of parameters: its structure and its leaves' keys
+            other = (
+                f"({names['container_key']}({name}, True) "
+                f"if {type_}({name}) in {names['containers']} else {other})"
+            )
+        else:  # a dict: its keys (a loop over it walks them) and its leaves' keys
+            other = (
+                f"({names['container_key']}({name}, False) "
+                f"if {type_}({name}) is {names['dict']} else {other})"
+            )
+        keys.append(f"{name}.shape if {condition} else {other}")
     call = ", ".join(arguments)
     key, compiled, returned = names["key"], names["compiled"], names["returned"]
     returned_expression = ast.unparse(
@@ -159,6 +174,9 @@ def make_entry(
         "annotate": annotate,
         "recursion_error": RecursionError,
         "deeper": deeper,
+        "containers": CONTAINERS,
+        "container_key": argument_key,
+        "dict": dict,
     }
     namespace: dict[str, Any] = {names[base]: value for base, value in values.items()}
     exec(compile(source, f"<overbar entry of {function.__qualname__}>", "exec"), namespace)
@@ -223,12 +241,27 @@ _FLOAT64 = np.dtype(np.float64)
 
 
 def argument_key(value: Any, differentiated: bool) -> Any:
-    """The key element the entry computes for ``value`` (for the slow path to store under)."""
+    """The key element the entry computes for ``value`` (for the slow path to store under): a
+    differentiated container's holds its structure and its leaves' keys."""
+    if type(value) is dict or (differentiated and type(value) in CONTAINERS):
+        return container_key(value, _LEAF_KEYS[differentiated])
     if type(value) is not np.ndarray:
         return type(value)
     if value.dtype is _FLOAT64 or (not differentiated and value.dtype.kind in REAL_KINDS):
         return value.shape
     return type(value)
+
+
+def _leaf_key(value: Any, differentiated: bool) -> Any:
+    if type(value) is np.ndarray and value.dtype is _FLOAT64:
+        return value.shape
+    return argument_key(value, differentiated)
+
+
+_LEAF_KEYS = {
+    True: lambda leaf: _leaf_key(leaf, True),
+    False: lambda leaf: _leaf_key(leaf, False),
+}
 
 
 def storable(key: tuple, differentiated: tuple[bool, ...]) -> bool:
@@ -238,9 +271,9 @@ def storable(key: tuple, differentiated: tuple[bool, ...]) -> bool:
     objects (whose key, its type, says nothing of its shape)."""
     return all(
         (
-            (isinstance(element, tuple) or element in FAST_TYPES)
+            all(isinstance(leaf, tuple) or leaf in FAST_TYPES for leaf in key_leaves(element))
             if chosen
-            else element is not np.ndarray
+            else all(leaf is not np.ndarray for leaf in key_leaves(element))
         )
         for element, chosen in zip(key, differentiated, strict=True)
     )

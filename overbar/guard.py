@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from overbar.errors import GradientCheckError
+from overbar.trees import described, leaves, map_leaves
 
 ENVIRONMENT_VARIABLE = "OVERBAR_CHECK"
 
@@ -94,9 +95,13 @@ def _validate(subject, returned, literal, sources, random_state) -> None:
     reference = _gradients(subject, run(literal, subject.args, subject.kwargs))
     problems = []
     for name, mine, theirs in zip(subject.wrt, optimised, reference, strict=True):
-        problem = _adjoint_difference(name, mine, theirs, epsilon)
-        if problem:
-            problems.append(problem)
+        if _structure(mine) != _structure(theirs):
+            problems.append(f"  {name}: the gradients' structures differ")
+            continue
+        for (path, leaf), (_, other) in zip(leaves(mine), leaves(theirs), strict=True):
+            problem = _adjoint_difference(described(name, path), leaf, other, epsilon)
+            if problem:
+                problems.append(problem)
     if problems:
         optimised_source, literal_source = sources()
         raise GradientCheckError(
@@ -141,7 +146,8 @@ def _precision(subject: Subject) -> float:
     guard in float64 steps whose function values round in it."""
     epsilons = [
         float(np.finfo(value.dtype).eps)
-        for value in (*subject.args, *subject.kwargs.values())
+        for argument in (*subject.args, *subject.kwargs.values())
+        for _, value in leaves(argument)
         if isinstance(value, np.ndarray | np.floating) and value.dtype.kind == "f"
     ]
     return max(epsilons, default=0.0)
@@ -166,22 +172,40 @@ def _adjoint_difference(name: str, mine: Any, theirs: Any, epsilon: float = 0.0)
 
 
 def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> str | None:
-    """The central difference of f along a random unit direction in ``name`` against
-    <gradient, direction>; its own error estimated from a step twice as wide, its rounding
-    from f's ``value``."""
+    """The central difference of f along a random unit direction in ``name`` (in all the leaves
+    of a container of parameters at once) against <gradient, direction>; its own error
+    estimated from a step twice as wide, its rounding from f's ``value``."""
     position = subject.positions.get(name)
     args, kwargs = list(subject.args), dict(subject.kwargs)
     original = args[position] if position is not None else kwargs[name]
-    base = np.asarray(original, dtype=np.float64)
-    if base.size == 0:
+    if _structure(gradient) != _structure(original):
+        return (
+            f"  {name}: the gradient is {_kind(gradient)} where the argument is "
+            f"{_kind(original)}"
+        )
+    for (path, part), (_, leaf) in zip(leaves(gradient), leaves(original), strict=True):
+        if np.shape(part) != np.shape(leaf):
+            return (
+                f"  {described(name, path)}: the gradient has shape {np.shape(part)} where the "
+                f"argument has shape {np.shape(leaf)}"
+            )
+    bases = [np.asarray(leaf, dtype=np.float64) for _, leaf in leaves(original)]
+    if sum(base.size for base in bases) == 0:
         return None
-    direction = rng.standard_normal(base.shape)
-    direction /= np.sqrt(np.sum(direction * direction))
-    step = DIFFERENCE_STEP * max(1.0, float(np.max(np.abs(base))))
+    directions = [rng.standard_normal(base.shape) for base in bases]
+    length = np.sqrt(sum(np.sum(direction * direction) for direction in directions))
+    directions = [direction / length for direction in directions]
+    largest = max((float(np.max(np.abs(base))) for base in bases if base.size), default=0.0)
+    step = DIFFERENCE_STEP * max(1.0, largest)
 
     def value_at(offset: float) -> float:
-        moved = base + offset * direction
-        moved = moved if isinstance(original, np.ndarray) else float(moved)
+        moved_leaves = iter(
+            base + offset * direction for base, direction in zip(bases, directions, strict=True)
+        )
+        moved = map_leaves(
+            lambda _, leaf: _like(leaf, next(moved_leaves)),
+            original,
+        )
         if position is not None:
             args[position] = moved
         else:
@@ -191,7 +215,10 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
 
     central = (value_at(step) - value_at(-step)) / (2 * step)
     wider = (value_at(2 * step) - value_at(-2 * step)) / (4 * step)
-    analytic = float(np.sum(np.real(np.asarray(gradient)) * direction))
+    analytic = sum(
+        float(np.sum(np.real(np.asarray(part)) * direction))
+        for (_, part), direction in zip(leaves(gradient), directions, strict=True)
+    )
     if not np.isfinite(central) or not np.isfinite(wider):
         return None  # the function overflows or leaves its domain this close: nothing to say
     if not np.isfinite(analytic):
@@ -208,6 +235,20 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
         f"  {name}: along a random direction d, <gradient, d> = {analytic!r} but the central "
         f"difference (step {step:.3g}) gives {central!r}"
     )
+
+
+def _like(leaf: Any, moved: np.ndarray) -> Any:
+    """``moved`` in the place of ``leaf``: an array for an array, a float for a number."""
+    return moved if isinstance(leaf, np.ndarray) else float(moved)
+
+
+def _kind(value: Any) -> str:
+    return f"a {type(value).__name__}" + (f" of {len(value)}" if _structure(value) else "")
+
+
+def _structure(value: Any) -> Any:
+    """The kinds, keys and lengths of a gradient's containers (None for a leaf)."""
+    return map_leaves(lambda _, leaf: None, value)
 
 
 def _same(a: Any, b: Any) -> bool:

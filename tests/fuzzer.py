@@ -21,7 +21,11 @@ shapes), the general adjoint (``g.stages.emitted.function``) and the literal adj
 (``optimise=False``, every optimising pass off), each against central differences along random
 directions, and the optimised ones against the literal one to rounding. The command line
 compiles generated code without black formatting it (the same syntax tree, a third of the
-time; ``--black`` formats). ``FUZZER_DEBUG=1`` raises this module's own errors. Each program
+time; ``--black`` formats). ``FUZZER_DEBUG=1`` raises this module's own errors.
+``FUZZER_CONTAINERS=1`` passes each program's differentiated parameters in a dict, read by key
+wherever the program reads them (``params["x"]``): containers of parameters, fuzzed through every
+form the programs take (the "general" adjoint is then the one that knows only the dict's
+structure, the shapes optimisation off). Each program
 has one outcome:
 
 - ``ok``: every check passed;
@@ -61,7 +65,7 @@ import warnings
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +176,66 @@ def kind_of(value: Any) -> str:
         if isinstance(value, types):
             return kind
     return "other"
+
+
+# FUZZER_CONTAINERS=1: each program takes its differentiated arguments in a dict, read by key
+# wherever the program reads them (``params["a"]``), and is differentiated with respect to the
+# dict (a container of parameters, whose gradient is a dict); off, programs are as generated.
+CONTAINERS = os.environ.get("FUZZER_CONTAINERS", "") == "1"
+
+
+def in_a_dict(source: str, values: tuple, wrt: tuple[int, ...]) -> tuple[str, tuple, tuple]:
+    """The program with the differentiated parameters of its function (the last ``def``) that
+    it never assigns taken in one dict parameter, first, every read of ``a`` becoming
+    ``params["a"]``; the arguments and ``wrt`` to match. Unchanged where no parameter fits."""
+    module = ast.parse(source)
+    function = module.body[-1]
+    parameters = [a.arg for a in function.args.args]
+    assigned = {
+        node.id
+        for node in ast.walk(function)
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load)
+    }
+    packed = [parameters[k] for k in wrt if parameters[k] not in assigned]
+    if not packed or function.args.vararg or function.args.kwonlyargs or function.args.defaults:
+        return source, values, wrt
+    taken = {node.id for node in ast.walk(module) if isinstance(node, ast.Name)} | set(parameters)
+    name = "params"
+    while name in taken:
+        name += "_"
+
+    class Reads(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if node.id in packed and isinstance(node.ctx, ast.Load):
+                return ast.copy_location(
+                    ast.Subscript(
+                        value=ast.Name(id=name, ctx=ast.Load()),
+                        slice=ast.Constant(node.id),
+                        ctx=ast.Load(),
+                    ),
+                    node,
+                )
+            return node
+
+    function.body = [Reads().visit(statement) for statement in function.body]
+    kept = [k for k, parameter in enumerate(parameters) if parameter not in packed]
+    function.args.args = [ast.arg(arg=name)] + [function.args.args[k] for k in kept]
+    parameter_values = {parameters[k]: values[k] for k in wrt if parameters[k] in packed}
+    new_values = (parameter_values, *(values[k] for k in kept))
+    new_wrt = (0,) + tuple(1 + kept.index(k) for k in wrt if k in kept)
+    return ast.unparse(ast.fix_missing_locations(module)) + "\n", new_values, new_wrt
+
+
+def differentiated(value: Any) -> bool:
+    """Whether a program's argument is differentiated: a number or array of numbers."""
+    return kind_of(value) == "num"
+
+
+def _leaves(value: Any) -> list:
+    """The arrays and numbers of a value, a dict's in its keys' order."""
+    if type(value) is dict:
+        return [leaf for key in value for leaf in _leaves(value[key])]
+    return [value]
 
 
 def _iterable(value: Any) -> bool:
@@ -3266,11 +3330,14 @@ def generate_program(seed: int, index: int) -> Program:
         for helper in [*helpers, function]:
             lines += [*helper.lines(), "", ""]
         source = "\n".join(lines[:-2]) + "\n"
-        wrt = tuple(k for k, value in enumerate(values) if kind_of(value) == "num")
+        wrt = tuple(k for k, value in enumerate(values) if differentiated(value))
         patterns = {name_of(p) for p in generator.used if isinstance(p, str)}
         used = tuple(sorted(primitives_in(source) | patterns))
         errors = tuple(sorted(generator.maker_errors))
-        return Program(source, tuple(values), wrt, float(expected), seed, index, used, errors)
+        values = tuple(values)
+        if CONTAINERS:
+            source, values, wrt = in_a_dict(source, values, wrt)
+        return Program(source, values, wrt, float(expected), seed, index, used, errors)
     raise RuntimeError(f"no valid program for seed {seed}, index {index}")
 
 
@@ -3485,6 +3552,13 @@ def _gradients(returned: Any, count: int, bare_single: bool = False) -> tuple:
 
 
 def _same_arguments(before: tuple, after: list) -> bool:
+    if any(type(a) is dict for a in before):  # each leaf of a dict's
+        if [list(a) for a in before if type(a) is dict] != [
+            list(b) for b in after if type(b) is dict
+        ]:
+            return False
+        before = tuple(leaf for a in before for leaf in _leaves(a))
+        after = [leaf for b in after for leaf in _leaves(b)]
     for a, b in zip(before, after, strict=True):
         if type(a) is not type(b) or np.shape(a) != np.shape(b):
             return False
@@ -3497,7 +3571,20 @@ def _gradient_problems(name: str, gradients: tuple, program: Program, args: list
     problems = []
     for position, gradient in zip(program.wrt, gradients, strict=True):
         argument = program.args[position]
-        if np.shape(gradient) != np.shape(argument):
+        if type(argument) is dict:
+            if type(gradient) is not dict or list(gradient) != list(argument):
+                problems.append(
+                    f"{name}: the gradient of argument {position}, a dict, is "
+                    f"{type(gradient).__name__} {list(gradient) if type(gradient) is dict else ''}"
+                )
+                continue
+            problems += _gradient_problems(
+                name,
+                tuple(gradient.values()),
+                replace(program, args=tuple(argument.values()), wrt=tuple(range(len(argument)))),
+                args,
+            )
+        elif np.shape(gradient) != np.shape(argument):
             problems.append(
                 f"{name}: the gradient of argument {position} has shape {np.shape(gradient)}, "
                 f"the argument {np.shape(argument)}"
@@ -3532,6 +3619,8 @@ def central_differences(function: Callable, program: Program, seed: int) -> list
     def unit(value: Any) -> Any:
         if type(value) is float:
             return float(rng.choice([-1.0, 1.0]))
+        if type(value) is dict:  # a container of parameters: a direction in each leaf
+            return {key: unit(item) for key, item in value.items()}
         d = rng.standard_normal(np.shape(value))
         return d / max(float(np.max(np.abs(d))), 1e-12)
 
@@ -3547,7 +3636,18 @@ def central_differences(function: Callable, program: Program, seed: int) -> list
                     (
                         float(a + step * direction[k])
                         if type(a) is float
-                        else a + step * direction[k]
+                        else (
+                            {
+                                key: (
+                                    float(item + step * direction[k][key])
+                                    if type(item) is float
+                                    else item + step * direction[k][key]
+                                )
+                                for key, item in a.items()
+                            }
+                            if type(a) is dict
+                            else a + step * direction[k]
+                        )
                     )
                     if k in direction
                     else copy.deepcopy(a)
@@ -3568,7 +3668,9 @@ def _disagreement(name: str, gradients: tuple, program: Program, differences: li
     by_position = dict(zip(program.wrt, gradients, strict=True))
     for number, difference in enumerate(differences):
         terms = [
-            np.asarray(by_position[k], dtype=float) * v for k, v in difference.direction.items()
+            np.asarray(g, dtype=float) * d
+            for k, v in difference.direction.items()
+            for g, d in zip(_leaves(by_position[k]), _leaves(v), strict=True)
         ]
         analytic = float(sum(np.sum(t) for t in terms))
         scale = float(sum(np.sum(np.abs(t)) for t in terms)) + abs(difference.value)
@@ -3585,6 +3687,9 @@ def _disagreement(name: str, gradients: tuple, program: Program, differences: li
 
 
 def _adjoint_difference(gradients: tuple, reference: tuple) -> str | None:
+    if any(type(g) is dict for g in (*gradients, *reference)):  # each leaf of a dict's
+        gradients = tuple(leaf for g in gradients for leaf in _leaves(g))
+        reference = tuple(leaf for g in reference for leaf in _leaves(g))
     for k, (mine, theirs) in enumerate(zip(gradients, reference, strict=True)):
         a, b = np.asarray(mine, dtype=float), np.asarray(theirs, dtype=float)
         if a.shape != b.shape:
@@ -3655,7 +3760,14 @@ def _compare(function: Callable, program: Program, literal: bool) -> Outcome:
     problems = [] if _same_arguments(program.args, args) else ["the adjoint changed an argument"]
     problems += _gradient_problems("the optimised adjoint", optimised, program, args)
     try:
-        general = _gradients(gradient.stages.emitted.function(*args), count, bare_single=True)
+        if any(type(args[k]) is dict for k in program.wrt):  # the structure is needed: only it
+            without_shapes = overbar.Optimisations.parse("all,-shapes")
+            structural = overbar.grad(
+                function, wrt=program.wrt, optimise=without_shapes, **options
+            )
+            general = _gradients(structural(*args), count)
+        else:
+            general = _gradients(gradient.stages.emitted.function(*args), count, bare_single=True)
     except Exception as error:
         raise _Crash("general adjoint", error) from error
     problems += _gradient_problems("the general adjoint", general, program, args)
@@ -3926,7 +4038,7 @@ def smooth_enough(program: Program) -> bool:
 
 
 def _program_from(source: str, args: tuple, seed: int, index: int) -> Program:
-    wrt = tuple(k for k, value in enumerate(args) if kind_of(value) == "num")
+    wrt = tuple(k for k, value in enumerate(args) if differentiated(value) or type(value) is dict)
     return Program(source, args, wrt, math.nan, seed, index)
 
 

@@ -155,3 +155,32 @@ def test_spring_fit_recovers_the_parameters(spring, capsys):
     stiffness, damping, _ = spring.fit(iterations=300, report_every=100)
     assert stiffness == pytest.approx(4.0, rel=0.02)
     assert damping == pytest.approx(0.3, abs=0.03)
+
+
+@pytest.fixture(scope="module")
+def mlp_dict():
+    return load_example("mlp_dict")
+
+
+def test_mlp_dict_specialised_code_matches_golden(mlp_dict):
+    check_golden("mlp_dict_loss_grad_specialised", mlp_dict.specialised_source())
+
+
+def test_mlp_dict_gradient_is_the_array_mlps_in_a_dict(mlp, mlp_dict):
+    x, t = mlp_dict.make_task()
+    params = mlp_dict.init()
+    grads = mlp_dict.loss_grad(params, x, t)
+    assert list(grads) == ["W1", "b1", "W2", "b2"]
+    expected = mlp.loss_grad(*params.values(), x, t)
+    for key, value in zip(params, expected, strict=True):
+        np.testing.assert_allclose(grads[key], value, rtol=1e-12)
+
+
+def test_mlp_dict_gradient_against_finite_differences(mlp_dict):
+    x, t = mlp_dict.make_task(batch=8)
+    assert overbar.check_grad(mlp_dict.loss, (mlp_dict.init(), x, t)) < 1e-5
+
+
+def test_mlp_dict_training_lowers_the_loss(mlp_dict, capsys):
+    _, losses = mlp_dict.train(steps=200, report_every=100)
+    assert losses[-1] < 0.5 * losses[0]

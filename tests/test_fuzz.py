@@ -72,6 +72,29 @@ def test_the_checker_tells_right_from_wrong():
     assert fuzzer.check_program(fuzzer.Program(invalid, (x,), (0,))).kind == "invalid"
 
 
+def test_programs_in_a_dict_are_checked_leaf_by_leaf():
+    """FUZZER_CONTAINERS=1 takes a program's differentiated parameters in a dict: the checker
+    compares the dict's gradient leaf by leaf, and tells right from wrong."""
+    right = "def f(x, s, n):\n    return np.sum(np.log(1.0 + np.exp(x * s)) * x) * n\n"
+    args = (np.array([0.3, -0.7, 1.1]), 0.5, 2.0)
+    source, values, wrt = fuzzer.in_a_dict(right, args, (0, 1))
+    assert "def f(params, n):" in source and "params['x'] * params['s']" in source
+    assert list(values[0]) == ["x", "s"] and values[1] == 2.0 and wrt == (0,)
+    outcome = fuzzer.check_program(fuzzer.Program(source, values, wrt))
+    assert outcome.kind == "ok", outcome
+    wrong = (
+        "from tests.test_fuzz import scaled_sin\n\n"
+        "def f(x, y):\n    return np.sum(scaled_sin(x) * x) + np.sum(y ** 2)\n"
+    )
+    source, values, wrt = fuzzer.in_a_dict(wrong, (args[0], args[0]), (0, 1))
+    outcome = fuzzer.check_program(fuzzer.Program(source, values, wrt))
+    assert outcome.kind == "wrong", outcome
+    assigned = "def f(x, s):\n    x = x * 2.0\n    return np.sum(x * s)\n"
+    source, values, wrt = fuzzer.in_a_dict(assigned, (args[0], 0.5), (0, 1))
+    assert "def f(params, x):" in source and list(values[0]) == ["s"] and wrt == (0, 1)
+    assert fuzzer.check_program(fuzzer.Program(source, values, wrt)).kind == "ok"
+
+
 def test_shrinking_keeps_the_failure_and_drops_the_rest():
     source = (
         "from tests.test_fuzz import scaled_sin\n\n"

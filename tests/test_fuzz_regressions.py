@@ -181,3 +181,24 @@ def test_factoring_never_adds_two_boolean_arrays():
         "g",
     )
     overbar.check_grad(g, [np.linspace(-1.0, 1.0, 6)])
+
+
+@pytest.mark.parametrize(
+    "body, args, expected",
+    [
+        # seed 4242 program 1278, shrunk: s1 + s1 under nan_to_num
+        ("return np.nan_to_num(np.positive(s1 + s1))", [1.426], 2.0),
+        ("return np.sum(np.nan_to_num(s1 + s1))", [np.array([0.5, -2.0])], [2.0, 2.0]),
+        ("return np.nan_to_num(np.positive(s1 + s1)) * s1", [1.5], 6.0),
+    ],
+)
+def test_two_boolean_masks_scaled_by_one_adjoint_are_added_not_ored(body, args, expected):
+    # The sum of a * np.isfinite(u) + a * np.isfinite(u) was factored as
+    # a * (np.isfinite(u) + np.isfinite(u)): two boolean arrays add as their logical or, so the
+    # gradient was 1 where 2 is right (silently wrong: only the guard saw it).
+    f = define(f"def f(s1):\n    {body}\n")
+    for optimise in (True, False):
+        gradient = overbar.grad(f, check=False, optimise=optimise)(*args)
+        np.testing.assert_allclose(gradient, expected)
+    source = overbar.grad(f).source_for(*args)
+    assert "np.isfinite(tmp2) + np.isfinite(tmp2)" not in source

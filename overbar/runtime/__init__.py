@@ -91,6 +91,7 @@ NUMPY = Runtime(
     index_bar=helpers.index_bar,
     item_bar=helpers.item_bar,
     elements_like=helpers.elements_like,
+    structured_like=helpers.structured_like,
     own=helpers.own,
     add_at=helpers.add_at,
     take_in_place=helpers.take_in_place,

@@ -51,6 +51,8 @@ def zero_gradient(x):
     tuple or list, which a helper may take: the runtime zero 0.0 for each element)."""
     if isinstance(x, tuple | list):
         return tuple(0.0 for _ in x)
+    if isinstance(x, dict):
+        return {}  # a dict's adjoint holds only the keys some gradient reached
     dtype = np.result_type(x, 1.0)
     if isinstance(x, np.ndarray):
         return np.zeros(x.shape, dtype=dtype)
@@ -66,6 +68,8 @@ def adjoint_like(g, x):
     (for a tuple ``x``: a tuple of zeros, which its elements' adjoints then shape)."""
     if isinstance(x, tuple | list):
         return tuple(0.0 for _ in x) if _is_runtime_zero(g) else g
+    if isinstance(x, dict):
+        return {} if _is_runtime_zero(g) else g
     if np.shape(g) == np.shape(x):
         return g
     return zero_gradient(x) + g
@@ -79,6 +83,11 @@ def add_elementwise(a, b):
         return b
     if _is_runtime_zero(b):
         return a
+    if type(a) is dict or type(b) is dict:  # a dict's adjoint: a key missing is a zero
+        return {
+            key: _add_adjoints(a[key], b[key]) if key in a and key in b else a.get(key, b.get(key))
+            for key in {**a, **b}
+        }
     return tuple(_add_adjoints(x, y) for x, y in zip(a, b, strict=True))
 
 
@@ -87,7 +96,7 @@ def _add_adjoints(x, y):
         return y
     if _is_runtime_zero(y):
         return x
-    if type(x) is tuple or type(y) is tuple:
+    if type(x) in (tuple, dict) or type(y) in (tuple, dict):
         return add_elementwise(x, y)
     return x + y
 
@@ -95,17 +104,56 @@ def _add_adjoints(x, y):
 def elements_like(g, xs):
     """The adjoint ``g`` of a tuple ``xs`` as a rule reads it: one adjoint per element, shaped
     like it (the runtime zero, for the whole tuple or for an element, becomes zeros)."""
+    if isinstance(xs, dict):
+        g = {} if _is_runtime_zero(g) else g
+        return {key: _element_like(g.get(key, 0.0), x) for key, x in xs.items()}
     if _is_runtime_zero(g):
         g = (0.0,) * len(xs)
-    return tuple(
-        elements_like(part, x) if isinstance(x, tuple | list) else adjoint_like(part, x)
-        for part, x in zip(g, xs, strict=True)
-    )
+    return tuple(_element_like(part, x) for part, x in zip(g, xs, strict=True))
+
+
+def _element_like(g, x):
+    return elements_like(g, x) if isinstance(x, tuple | list | dict) else adjoint_like(g, x)
+
+
+def _leaf_like(g, x):
+    """``structured_like(g, x)``, at once where it is ``g`` itself: an array of x's shape and
+    dtype (what an adjoint mostly is: this is on every call's path)."""
+    if (
+        type(g) is np.ndarray
+        and type(x) is np.ndarray
+        and g.shape == x.shape
+        and (g.dtype == x.dtype or x.dtype.kind != "f")
+        and g.dtype.kind == "f"
+    ):
+        return g
+    return structured_like(g, x)
+
+
+def structured_like(g, xs):
+    """The adjoint ``g`` of a container of parameters ``xs`` (a dict, list or tuple of arrays
+    and numbers, nested) as its gradient: a container of ``xs``'s own kind and keys, each leaf's
+    gradient an array shaped like the leaf (zeros where no gradient reached it), in the leaf's
+    floating-point dtype."""
+    if isinstance(xs, dict):
+        g = {} if _is_runtime_zero(g) else g
+        return {key: _leaf_like(g.get(key, 0.0), x) for key, x in xs.items()}
+    if isinstance(xs, tuple | list):
+        parts = (0.0,) * len(xs) if _is_runtime_zero(g) else g
+        return type(xs)([_leaf_like(part, x) for part, x in zip(parts, xs, strict=True)])
+    gradient = adjoint_like(g, xs)
+    dtype = getattr(xs, "dtype", None)
+    if dtype is not None and dtype.kind == "f" and getattr(gradient, "dtype", dtype) != dtype:
+        gradient = np.asarray(gradient).astype(dtype)
+    return gradient
 
 
 def item_bar(y_bar, xs, index):
     """Adjoint of y = xs[index] for a tuple or list xs: a tuple holding ȳ where xs[index] was
-    (ȳ's elements, for a slice) and the runtime zero 0.0 everywhere else."""
+    (ȳ's elements, for a slice) and the runtime zero 0.0 everywhere else; for a dict xs, the
+    dict {index: ȳ} (a key missing from a dict's adjoint is a zero)."""
+    if isinstance(xs, dict):  # a dict's adjoint holds the keys a gradient reached
+        return {index: y_bar}
     parts = [0.0] * len(xs)
     if not isinstance(index, slice):
         parts[index] = y_bar
@@ -375,24 +423,38 @@ def untranspose(y_bar, axes):
 
 
 def split_like(y_bar, xs, axis=0):
-    """Adjoint of concatenate(xs, axis): ȳ cut into pieces shaped like each of ``xs``."""
+    """Adjoint of concatenate(xs, axis): ȳ cut into pieces shaped like each of ``xs`` (for an
+    array ``xs``, whose rows were joined: the pieces stacked back into its shape)."""
     if axis is None:
         sizes = [np.size(x) for x in xs]
         pieces = np.split(np.ravel(y_bar), np.cumsum(sizes)[:-1])
-        return tuple(np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs, strict=True))
-    index = [slice(None)] * np.ndim(y_bar)
-    pieces, start = [], 0
-    for x in xs:
-        stop = start + np.shape(x)[axis]
-        index[axis] = slice(start, stop)
-        pieces.append(y_bar[tuple(index)])
-        start = stop
+        pieces = [np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs, strict=True)]
+    else:
+        index = [slice(None)] * np.ndim(y_bar)
+        pieces, start = [], 0
+        for x in xs:
+            stop = start + np.shape(x)[axis]
+            index[axis] = slice(start, stop)
+            pieces.append(y_bar[tuple(index)])
+            start = stop
+    return as_rows_of(pieces, xs)
+
+
+def unstack(y_bar, xs, axis=0):
+    """Adjoint of stack(xs, axis): the slices of ȳ along ``axis`` (for an array ``xs``, whose
+    rows were stacked: ȳ with that axis moved first, an array shaped like ``xs``)."""
+    return as_rows_of(np.moveaxis(y_bar, axis, 0), xs)
+
+
+def as_rows_of(pieces, xs):
+    """The adjoints ``pieces`` of the elements of ``xs``, as the adjoint of ``xs``: a tuple for
+    a tuple or list, an array shaped like it for an array (a function that joins arrays takes an
+    array's rows as its arrays)."""
+    if isinstance(xs, np.ndarray):
+        if len(pieces) == 0:
+            return np.zeros(xs.shape, dtype=np.result_type(xs, 1.0))
+        return np.reshape(np.stack([np.asarray(p) for p in pieces]), xs.shape)
     return tuple(pieces)
-
-
-def unstack(y_bar, axis=0):
-    """Adjoint of stack(xs, axis): the slices of ȳ along ``axis``."""
-    return tuple(np.moveaxis(y_bar, axis, 0))
 
 
 def index_bar(y_bar, x, index):

@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from overbar.errors import OverbarError
+from overbar.runtime.helpers import as_rows_of
 
 
 def _float_zeros(shape, *likes):
@@ -25,11 +26,13 @@ def _float_zeros(shape, *likes):
 def unjoin(y_bar, arrays, promote, axis):
     """Adjoint of a join of ``arrays``, each first given at least the rank ``promote`` gives
     it (np.atleast_1d, ...), then concatenated along ``axis``: ȳ cut into pieces along
-    ``axis``, each reshaped like the array it came from."""
+    ``axis``, each reshaped like the array it came from (for an array ``arrays``, whose rows were
+    joined: an array shaped like it)."""
     shapes = [np.shape(promote(np.empty(np.shape(x)))) for x in arrays]
     bounds = np.cumsum([shape[axis] for shape in shapes])[:-1]
     pieces = np.split(y_bar, bounds, axis=axis)
-    return tuple(np.reshape(p, np.shape(x)) for p, x in zip(pieces, arrays, strict=True))
+    pieces = [np.reshape(p, np.shape(x)) for p, x in zip(pieces, arrays, strict=True)]
+    return as_rows_of(pieces, arrays)  # an array's rows were joined: an array
 
 
 def hstack_axis(arrays):

@@ -36,6 +36,7 @@ class Runtime:
     index_bar: Callable
     item_bar: Callable  # the adjoint of indexing a tuple or list
     elements_like: Callable  # a tuple's adjoint with an array for every element
+    structured_like: Callable  # a container parameter's adjoint as its gradient (same kind)
     own: Callable
     add_at: Callable
     take_in_place: Callable

@@ -572,7 +572,7 @@ def concatenate(y, arrays, axis=0, *, y_bar):
 @adjoint(np.stack)
 def stack(y, arrays, axis=0, *, y_bar):
     """y = stack(xs, axis):  x̄ᵢ = ȳ[i] along axis"""
-    return unstack(y_bar, axis=axis)
+    return unstack(y_bar, arrays, axis=axis)
 
 
 @adjoint(np.array, np.asarray)

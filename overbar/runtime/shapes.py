@@ -77,11 +77,16 @@ SIZES = Sizes(None)
 @dataclass(frozen=True)
 class Sequence:
     """The shape of a tuple or list: how many elements it has and their shapes, where known, and
-    the shape every element has (``element``: ``None`` where not known)."""
+    the shape every element has (``element``: ``None`` where not known).
+
+    A dict of parameters is one too, with ``mapping`` set and its ``keys`` (where known) in the
+    order of ``elements``: it is read by key (``params["W1"]``), and its adjoint is a dict."""
 
     length: int | None = None
     elements: tuple | None = None
     element: Any = None
+    keys: tuple | None = None
+    mapping: bool = False
 
 
 def is_integer(shape: Any) -> bool:
@@ -139,7 +144,9 @@ def anonymous(shape: Any) -> Any:
         return SIZES
     if isinstance(shape, Sequence):
         elements = None if shape.elements is None else tuple(map(anonymous, shape.elements))
-        return Sequence(shape.length, elements, anonymous(shape.element))
+        return Sequence(
+            shape.length, elements, anonymous(shape.element), shape.keys, shape.mapping
+        )
     return shape
 
 
@@ -184,6 +191,37 @@ def argument_shape(value: Any) -> Any:
     return None
 
 
+def container_shape(value: tuple | list | dict, depth: int = 64) -> Sequence:
+    """The shape of a tuple, list or dict argument that is differentiated (a container of
+    parameters): its length (and keys) and its elements' shapes, nested containers included
+    (all of them, up to a depth no one nests parameters to: ``depth`` levels)."""
+    parts = list(value.values()) if type(value) is dict else list(value)
+    keys = tuple(value) if type(value) is dict else None
+    if depth == 0:
+        return Sequence(len(parts), keys=keys, mapping=keys is not None)
+    elements = tuple(
+        (
+            container_shape(part, depth - 1)
+            if type(part) in (tuple, list, dict)
+            else argument_shape(part)
+        )
+        for part in parts
+    )
+    common: Any = NO_ELEMENT
+    for element in elements:
+        common = element if common == NO_ELEMENT else join(common, element)
+    return Sequence(len(parts), elements, common, keys, keys is not None)
+
+
+def skeleton(shape: Any) -> Any:
+    """What ``shape`` says of containers (their lengths and keys), and nothing of arrays: what
+    the adjoint needs to be right at all, where it is not specialised on shapes."""
+    if not isinstance(shape, Sequence):
+        return None
+    elements = None if shape.elements is None else tuple(map(skeleton, shape.elements))
+    return Sequence(shape.length, elements, keys=shape.keys, mapping=shape.mapping)
+
+
 def dims(shape: Any) -> tuple | None:
     """The dimensions of a shape (a number's are ``()``), or None if the rank is unknown."""
     if is_integer(shape):
@@ -205,11 +243,14 @@ def join(a: Any, b: Any) -> Any:
         return a
     if isinstance(a, Sequence) and isinstance(b, Sequence):
         element = _join_elements(a.element, b.element)
-        if a.length != b.length:
-            return Sequence(element=element)
+        mapping = a.mapping or b.mapping  # either may be a dict: read by key only
+        if a.length != b.length or a.keys != b.keys:
+            return Sequence(element=element, mapping=mapping)
         if a.elements is None or b.elements is None:
-            return Sequence(a.length, element=element)
-        return Sequence(a.length, tuple(map(join, a.elements, b.elements)), element)
+            return Sequence(a.length, element=element, keys=a.keys, mapping=mapping)
+        return Sequence(
+            a.length, tuple(map(join, a.elements, b.elements)), element, a.keys, mapping
+        )
     if is_integer(a) and is_integer(b):
         size = (
             _join_sizes(a.size, b.size) if isinstance(a, Count) and isinstance(b, Count) else None
@@ -271,6 +312,8 @@ def element_shape(iterable: Any) -> Any:
     if iterable == RANGE:
         return INTEGER
     if isinstance(iterable, Sequence):
+        if iterable.mapping:  # a loop over a dict takes its keys
+            return None
         return None if iterable.element == NO_ELEMENT else iterable.element
     shape = dims(iterable)
     return shape[1:] if shape else None
@@ -416,8 +459,9 @@ def _sizes(a: Operand) -> Any:
 
 
 def _tuple(iterable: Operand) -> Any:
-    """tuple(xs) is a sequence; of a tuple, with its length and elements."""
-    return iterable.shape if isinstance(iterable.shape, Sequence) else Sequence()
+    """tuple(xs) is a sequence; of a tuple, with its length and elements (of a dict: its keys)."""
+    shape = iterable.shape
+    return shape if isinstance(shape, Sequence) and not shape.mapping else Sequence()
 
 
 def _list(iterable: Operand) -> Any:
@@ -462,8 +506,13 @@ def _getitem(a: Operand, index: Operand) -> Any:
 
 
 def _sequence_item(sequence: Sequence, index: Operand) -> Any:
-    """The shape of ``t[index]`` for a tuple or list ``t``: an element's, or a tuple's."""
+    """The shape of ``t[index]`` for a tuple or list ``t``: an element's, or a tuple's (for a
+    dict ``t``: the element of the literal key ``index``)."""
     elements = sequence.elements
+    if sequence.mapping:
+        if index.constant and sequence.keys is not None and index.value in sequence.keys:
+            return None if elements is None else elements[sequence.keys.index(index.value)]
+        return None
     if index.constant and isinstance(index.value, slice):
         bounds = index.value
         parts = (bounds.start, bounds.stop, bounds.step)
@@ -732,6 +781,8 @@ SHAPE_RULES.update(
     {np.linalg.slogdet: _linalg_pair, np.linalg.eigh: _linalg_pair, np.linalg.svd: _svd}
 )
 SHAPE_RULES[np.linalg.qr] = _qr
+# dict(...) makes a dict whose keys are not known now: read by key only, not walked by position
+SHAPE_RULES[builtins.dict] = lambda *operands, **keywords: Sequence(mapping=True)
 
 # Functions whose result is floating point whatever the (real) arguments: a product with one
 # of these as a factor is floating point, so multiplying it by 1.0 changes nothing.

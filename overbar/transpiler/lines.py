@@ -282,6 +282,12 @@ class LineAdjoints:
         if earlier != output:  # t = t[0]: the tuple indexed is the overwritten value
             container = Rename(output, earlier).visit(clone(container))
             index = Rename(output, earlier).visit(clone(index))
+        shape = self.state.shape_of(container)
+        if self.state.is_sequence_shape(shape) and shape.mapping:
+            # y = d[k]:  d̄ += {k: ȳ} (a dict's adjoint holds the keys a gradient reached)
+            display = ast.Dict(keys=[clone(index)], values=[output_bar])
+            self.state.accumulate(container, display)
+            return
         length = self.state.sequence_length(container)
         position = index.value if isinstance(index, ast.Constant) else None
         if length is not None and type(position) is int and -length <= position < length:

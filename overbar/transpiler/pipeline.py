@@ -18,7 +18,9 @@ from overbar import origins
 from overbar.runtime import NUMPY, Runtime
 from overbar.transpiler.accumulate import accumulate
 from overbar.transpiler.activity import Activity, analyze
+from overbar.transpiler.containers import walk_dicts
 from overbar.transpiler.copies import remove_copies
+from overbar.transpiler.dict_writes import write_dict_entries
 from overbar.transpiler.emit import Emitted, emit
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.hoist import hoist
@@ -293,11 +295,17 @@ def _transform(
     normal_form = normalize(parsed)
     if optimisations.inline:
         normal_form = inline_helpers(normal_form, parsed, runtime)
-    activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
     # Off, shapes still say which values are tuples: their adjoints must be tuples to be right.
     shapes = infer(
         normal_form, parameter_shapes or {}, parsed.namespace, runtime, optimisations.shapes
     )
+    walked = walk_dicts(parsed, normal_form, shapes)  # dicts walked through their keys
+    if walked is not normal_form:
+        normal_form = walked
+        shapes = infer(
+            normal_form, parameter_shapes or {}, parsed.namespace, runtime, optimisations.shapes
+        )
+    activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
     helpers = functools.partial(pullback_of, runtime=runtime, optimisations=optimisations)
     adjoint = differentiate(
         parsed,
@@ -330,5 +338,6 @@ def _transform(
         simplified = drop_unread_restores(remove_copies(simplified), runtime)
         simplified = drop_unread_pushes(simplified)
         simplified = rematerialise(simplified, runtime, parsed.namespace)
+        simplified = write_dict_entries(simplified, runtime)
     emitted = emit(parsed, simplified)
     return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes)

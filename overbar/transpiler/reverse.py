@@ -206,7 +206,19 @@ class _Sweep:
         self.state.reverse.extend(self.control.reverse_block(statements))
         gradients = []
         for name in self.state.activity.wrt:
-            if name not in self.state.defined:
+            if not self.as_pullback and name in self.state.sequences:
+                # a container of parameters: its gradient has its structure, every leaf an array
+                structured = self.state.bind("structured_like", self.state.runtime.structured_like)
+                adjoint = load(self.state.bar(name)) if name in self.state.defined else None
+                self.state.reverse.append(
+                    assign(
+                        self.state.bar(name),
+                        call(structured, adjoint or ast.Constant(0.0), load(name)),
+                    )
+                )
+                self.state.defined.add(name)
+                self.state.maybe_zero.discard(name)
+            elif name not in self.state.defined:
                 zero = self.state.bind("zero_gradient", self.state.runtime.zero_gradient)
                 self.state.reverse.append(assign(self.state.bar(name), call(zero, load(name))))
             elif name in self.state.maybe_zero:

@@ -79,7 +79,7 @@ def _sequence_only(shape: Any, runtime: Runtime) -> Any:
     if shape.elements is None:
         return shape
     elements = tuple(_sequence_only(element, runtime) for element in shape.elements)
-    return runtime.shapes.Sequence(shape.length, elements)
+    return runtime.shapes.Sequence(shape.length, elements, keys=shape.keys, mapping=shape.mapping)
 
 
 _BOTTOM = object()  # not yet known to be bound to anything
