@@ -22,6 +22,7 @@ from overbar import guard, origins
 from overbar.entry import argument_key, make_entry, storable
 from overbar.errors import ArgumentError, GradientMismatchError, NonScalarOutputError
 from overbar.runtime import NUMPY
+from overbar.runtime.arrays import is_foreign_array, library_name, unknown_shape
 from overbar.runtime.shapes import argument_shape
 from overbar.transpiler import pipeline
 from overbar.transpiler.fence import check_definition
@@ -226,6 +227,8 @@ class GradientFunction:
         for name, value in bound.arguments.items():
             if isinstance(value, np.ndarray) and _redefines_operators(type(value)):
                 self._refuse_subclass(name, value)
+            if unknown_shape(value):
+                self._refuse_unknown_shape(name, value)
         shapes = tuple((p.name, argument_shape(bound.arguments[p.name])) for p in self._parameters)
         compiled = compiled_adjoint(
             self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations
@@ -264,7 +267,8 @@ class GradientFunction:
         floats = [
             name
             for name in self.wrt
-            if type(arguments[name]) is np.ndarray and arguments[name].dtype.kind == "f"
+            if (type(arguments[name]) is np.ndarray or is_foreign_array(arguments[name]))
+            and arguments[name].dtype.kind == "f"
         ]
         if all(arguments[name].dtype is _FLOAT64 for name in floats):
             return returned
@@ -274,7 +278,9 @@ class GradientFunction:
         for index, name in enumerate(self.wrt):
             gradient = listed[index]
             if name in narrow and getattr(gradient, "dtype", narrow[name]) != narrow[name]:
-                listed[index] = np.asarray(gradient).astype(narrow[name])
+                if not is_foreign_array(gradient):  # another library's array stays its own
+                    gradient = np.asarray(gradient)
+                listed[index] = gradient.astype(narrow[name])
         gradients = listed[0] if len(self.wrt) == 1 else tuple(listed)
         return (returned[0], gradients) if self._with_value else gradients
 
@@ -321,10 +327,24 @@ class GradientFunction:
             self._refuse_input(name, value)
 
     def _refuse_input(self, name: str, value: Any) -> None:
+        if is_foreign_array(value):
+            advice = "pass an array of floats (x.astype(float))"
+        else:
+            advice = (
+                "pass a NumPy array of numbers (np.asarray), an array of floats of a library "
+                "that NumPy's functions dispatch to (Dask, CuPy), or a Python number"
+            )
         raise ArgumentError(
             f"{self.__wrapped__.__qualname__}: cannot differentiate with respect "
-            f"to {name}, which is {NUMPY.describe_input(value)}; pass a NumPy array "
-            "of numbers (np.asarray) or a Python number"
+            f"to {name}, which is {NUMPY.describe_input(value)}; {advice}"
+        )
+
+    def _refuse_unknown_shape(self, name: str, value: Any) -> None:
+        raise ArgumentError(
+            f"{self.__wrapped__.__qualname__}: argument {name} is a {library_name(value)} "
+            f"of shape {value.shape}, whose sizes are not known without computing it (NaN: "
+            "unknown chunk sizes, after a boolean mask, say); the adjoint needs every "
+            f"argument's shape: call {name}.compute_chunk_sizes() first"
         )
 
     def _refuse_subclass(self, name: str, value: Any) -> None:

@@ -14,7 +14,9 @@ with both numbers and both adjoints' sources. The global NumPy random state is s
 every run of the function (so functions drawing from ``np.random`` are checked at the same
 draws) and left as the user's call left it. A function
 whose value changes between two runs at the same arguments (a generator object it draws from)
-cannot be checked: the guard warns and lets the gradient through.
+cannot be checked: the guard warns and lets the gradient through. Arrays of other libraries
+(Dask, CuPy) are computed (or copied from their GPU) to be compared: the guard runs the
+function and its adjoints several times, so a check of a Dask call runs tasks in the call.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from overbar.errors import GradientCheckError
+from overbar.runtime.arrays import is_array, like, to_numpy
 
 ENVIRONMENT_VARIABLE = "OVERBAR_CHECK"
 
@@ -127,7 +130,7 @@ def _gradients(subject: Subject, returned: Any) -> tuple:
 def _scale(*arrays: Any) -> float:
     largest = 1.0
     for array in arrays:
-        values = np.abs(np.asarray(array))
+        values = np.abs(to_numpy(array))
         if values.size:
             finite = values[np.isfinite(values)]
             if finite.size:
@@ -142,7 +145,7 @@ def _precision(subject: Subject) -> float:
     epsilons = [
         float(np.finfo(value.dtype).eps)
         for value in (*subject.args, *subject.kwargs.values())
-        if isinstance(value, np.ndarray | np.floating) and value.dtype.kind == "f"
+        if (is_array(value) or isinstance(value, np.floating)) and value.dtype.kind == "f"
     ]
     return max(epsilons, default=0.0)
 
@@ -150,7 +153,7 @@ def _precision(subject: Subject) -> float:
 def _adjoint_difference(name: str, mine: Any, theirs: Any, epsilon: float = 0.0) -> str | None:
     if np.shape(mine) != np.shape(theirs):
         return f"  {name}: shapes differ, {np.shape(mine)} against {np.shape(theirs)}"
-    mine_array, theirs_array = np.asarray(mine), np.asarray(theirs)
+    mine_array, theirs_array = to_numpy(mine), to_numpy(theirs)
     # Both adjoints compute in the arguments' precision, in orders that differ.
     rtol = max(ADJOINT_RTOL, 100 * epsilon)
     atol = max(ADJOINT_ATOL, 100 * epsilon) * _scale(mine_array, theirs_array)
@@ -172,7 +175,7 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
     position = subject.positions.get(name)
     args, kwargs = list(subject.args), dict(subject.kwargs)
     original = args[position] if position is not None else kwargs[name]
-    base = np.asarray(original, dtype=np.float64)
+    base = to_numpy(original).astype(np.float64)
     if base.size == 0:
         return None
     direction = rng.standard_normal(base.shape)
@@ -181,24 +184,25 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
 
     def value_at(offset: float) -> float:
         moved = base + offset * direction
-        moved = moved if isinstance(original, np.ndarray) else float(moved)
+        # a Dask or CuPy argument is moved in its own library
+        moved = like(moved, original) if is_array(original) else float(moved)
         if position is not None:
             args[position] = moved
         else:
             kwargs[name] = moved
         result = run(subject.function, tuple(args), kwargs)
-        return float(np.sum(np.real(result)))
+        return float(np.sum(np.real(to_numpy(result))))
 
     central = (value_at(step) - value_at(-step)) / (2 * step)
     wider = (value_at(2 * step) - value_at(-2 * step)) / (4 * step)
-    analytic = float(np.sum(np.real(np.asarray(gradient)) * direction))
+    analytic = float(np.sum(np.real(to_numpy(gradient)) * direction))
     if not np.isfinite(central) or not np.isfinite(wider):
         return None  # the function overflows or leaves its domain this close: nothing to say
     if not np.isfinite(analytic):
         return (
             f"  {name}: the gradient is {analytic!r} where the function's differences are finite"
         )
-    size = max(1.0, abs(float(np.sum(np.real(value)))))
+    size = max(1.0, abs(float(np.sum(np.real(to_numpy(value))))))
     # f computed in float32 rounds by about epsilon * |f|, which a step of 1e-6 magnifies
     noise = abs(central - wider) + 1e-7 * size + 10 * epsilon * size / step
     rtol = max(DIFFERENCE_RTOL, 10 * epsilon)  # the gradient is as precise as its arguments
@@ -212,6 +216,6 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
 
 def _same(a: Any, b: Any) -> bool:
     try:
-        return bool(np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True))
+        return bool(np.array_equal(to_numpy(a), to_numpy(b), equal_nan=True))
     except (TypeError, ValueError):
         return a is b

@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from overbar.errors import OverbarError
+from overbar.runtime import arrays
 from overbar.runtime.helpers import expand_reduced, zero_gradient
 
 
@@ -112,7 +113,7 @@ def nan_count(a, axis=None):
 def degrees_of_freedom(a, y, ddof):
     """n − ddof for var or std over n elements per result, as a float: nan where ddof ≥ n
     (NumPy's result is then inf or nan, with no derivative), never a ZeroDivisionError."""
-    count = np.size(a) // max(np.size(y), 1) - ddof
+    count = arrays.size(a) // max(arrays.size(y), 1) - ddof
     return float(count) if count > 0 else math.nan
 
 
