@@ -110,6 +110,26 @@ def loop() -> Case:
     return Case("loop", source, (W, h0), (0, 1), (1,))
 
 
+def rows() -> Case:
+    """An RNN over the rows of a sequence: a loop that reads one row of the data per step (the
+    reverse sweep writes each row's adjoint into the sequence's)."""
+    rng = _rng()
+    W, U = 0.4 * rng.standard_normal((4, 4)), rng.standard_normal((4, 2))
+    b, V = rng.standard_normal(4), rng.standard_normal((1, 4))
+    xs, targets = rng.standard_normal((9, 2)), rng.standard_normal((9, 1))
+    source = """
+        def loss(W, U, b, V, xs, targets):
+            h = np.zeros(W.shape[0])
+            total = 0.0
+            for t in range(xs.shape[0]):
+                h = np.tanh(W @ h + U @ xs[t] + b)
+                y = V @ h
+                total = total + 0.5 * np.sum((y - targets[t]) ** 2)
+            return total / xs.shape[0]
+    """
+    return Case("rows", source, (W, U, b, V, xs, targets), (0, 1, 2, 3, 4), (4, 5))
+
+
 def helper() -> Case:
     """A user function called from the differentiated one (it gets its own pullback)."""
     rng = _rng()
@@ -127,4 +147,4 @@ def helper() -> Case:
     return Case("helper", source, (w, X, y), (0, 1), (1, 2))
 
 
-CASES = (regression, mlp, broadcasting, reductions, loop, helper)
+CASES = (regression, mlp, broadcasting, reductions, loop, rows, helper)

@@ -257,7 +257,7 @@ def broadcast_like(g, x):
     if is_foreign_array(x) and not is_foreign_array(g) and arrays.ndim(g) == 0:
         # made in x's library, chunked like x: a NumPy view would be copied into every task
         return np.full_like(x, g, dtype=np.result_type(x.dtype, g, 1.0))
-    if arrays.ndim(g) == 0 and math.prod(shape) <= 4096:
+    if arrays.ndim(g) == 0 and math.prod(shape) <= 4096 and not is_foreign_array(g):
         # x's float dtype when g is a Python number (the seed 1.0): float32 stays float32
         dtype = np.result_type(g, x, 1.0) if isinstance(x, np.ndarray) else np.result_type(g, 1.0)
         out = np.empty(shape, dtype=dtype)
@@ -381,6 +381,10 @@ def split_like(y_bar, xs, axis=0):
         pieces = np.split(np.ravel(y_bar), np.cumsum(sizes)[:-1])
         return tuple(np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs, strict=True))
     sizes = [np.shape(x)[axis] for x in xs]
+    if is_foreign_array(y_bar):  # np.split does not dispatch to Dask: slices do
+        bounds = np.cumsum([0, *sizes]).tolist()
+        before = (slice(None),) * (axis % y_bar.ndim)
+        return tuple(y_bar[(*before, slice(a, b))] for a, b in zip(bounds, bounds[1:]))
     return tuple(np.split(y_bar, np.cumsum(sizes)[:-1], axis=axis))
 
 
