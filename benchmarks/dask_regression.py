@@ -173,7 +173,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--features", type=int, default=20)
-    parser.add_argument("--chunks", default="25000,100000,400000", help="rows per chunk")
+    parser.add_argument("--chunks", default="25000,50000,100000,200000", help="rows per chunk")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--numpy-rows", type=int, default=None, help="default: --rows")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "dask.md"))
@@ -186,11 +186,9 @@ def main(argv=None) -> None:
 
     rows_out = []
     for chunk_rows in chunk_sizes:
-        rows_out.append(dask_row(rows, features, chunk_rows, 2, limit, args.repeats))
-        print(rows_out[-1], flush=True)
+        rows_out.append(_attempt(rows, features, chunk_rows, 2, limit, args.repeats))
     middle = chunk_sizes[len(chunk_sizes) // 2]
-    rows_out.append(dask_row(rows, features, middle, 1, limit, args.repeats))
-    print(rows_out[-1], flush=True)
+    rows_out.append(_attempt(rows, features, middle, 1, limit, args.repeats))
     numpy = numpy_row(args.numpy_rows or rows, features, args.repeats)
     print(numpy, flush=True)
     gpu = gpu_mlp_row(args.repeats)
@@ -215,6 +213,12 @@ def main(argv=None) -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows_out:
+        if "failed" in row:
+            lines.append(
+                f"| {row['chunk_rows']:,} | {row['workers']} | failed: {row['failed']} | | | | "
+                f"| {row['limit_mib']} MiB |"
+            )
+            continue
         share = max(row["step"] - row["making"], 0.0) / row["step"]
         lines.append(
             f"| {row['chunk_rows']:,} | {row['workers']} | {row['step']:.2f} | "
@@ -231,6 +235,29 @@ def main(argv=None) -> None:
     ]
     Path(args.output).write_text("\n".join(lines))
     print("\n".join(lines))
+
+
+def _attempt(rows, features, chunk_rows, workers, limit_mib, repeats) -> dict:
+    """``dask_row``, or what stopped it (a chunk whose task needs more than a worker's limit
+    gets the worker restarted, and the task is given up after a few tries)."""
+    import dask
+
+    try:
+        with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+            row = dask_row(rows, features, chunk_rows, workers, limit_mib, repeats)
+    except Exception as error:  # distributed's KilledWorker, mostly
+        row = {
+            "chunk_rows": chunk_rows,
+            "workers": workers,
+            "limit_mib": limit_mib,
+            "failed": (
+                f"{type(error).__name__} (a worker went over its memory limit)"
+                if "KilledWorker" in type(error).__name__
+                else f"{type(error).__name__}: {error}"
+            ),
+        }
+    print(row, flush=True)
+    return row
 
 
 def _cores() -> int:

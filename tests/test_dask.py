@@ -320,3 +320,16 @@ def test_indexing_a_differentiated_dask_array_with_an_index_array_is_refused():
     f = define("def loss(a):\n    return np.sum(a[np.array([0, 2, 2])] ** 2)\n", "loss")
     with pytest.raises(overbar.OverbarError, match="index array is not derived"):
         overbar.grad(f, check=False)(da.from_array(np.arange(4.0), chunks=2))
+
+
+@pytest.mark.parametrize("make", CASES, ids=lambda make: make.__name__)
+def test_the_graph_runs_no_overbar_code(make):
+    """The tasks are Dask's and NumPy's: overbar runs while the graph is built, so workers
+    need no overbar (the graph pickled, as a cluster sends it, names nothing of overbar's)."""
+    cloudpickle = pytest.importorskip("cloudpickle")
+    case = make()
+    gradient = overbar.grad(case.function(), wrt=case.wrt, check=False, optimise=False)
+    lazy = gradient(*_held(case))
+    graphs = [dict(part.__dask_graph__()) for part in lazy if isinstance(part, da.Array)]
+    assert graphs
+    assert b"overbar" not in cloudpickle.dumps(graphs)

@@ -384,7 +384,9 @@ def split_like(y_bar, xs, axis=0):
     if is_foreign_array(y_bar):  # np.split does not dispatch to Dask: slices do
         bounds = np.cumsum([0, *sizes]).tolist()
         before = (slice(None),) * (axis % y_bar.ndim)
-        return tuple(y_bar[(*before, slice(a, b))] for a, b in zip(bounds, bounds[1:]))
+        return tuple(
+            y_bar[(*before, slice(a, b))] for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        )
     return tuple(np.split(y_bar, np.cumsum(sizes)[:-1], axis=axis))
 
 
@@ -527,8 +529,9 @@ def sum_of_scaled(scale_rows, array_rows):
     if not scale_rows:
         return 0.0
     first = array_rows[0]
-    if all(type(s) is not np.ndarray and arrays.ndim(s) == 0 for s in scale_rows) and (
-        not any(is_foreign_array(s) for s in scale_rows)  # lazy numbers stay lazy
+    if (
+        all(arrays.ndim(s) == 0 for s in scale_rows)
+        and not any(is_foreign_array(s) for s in scale_rows)  # lazy numbers stay lazy
         and _stackable(array_rows, arrays.ndim(first))
     ):
         scales = np.asarray(scale_rows, dtype=np.result_type(first, scale_rows[0]))
