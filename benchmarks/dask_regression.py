@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import platform
 import statistics
 import sys
@@ -183,6 +184,7 @@ def main(argv=None) -> None:
     limit = max(int(data_mib / 2), 256)
     chunk_sizes = [int(size) for size in args.chunks.split(",")]
     check_equal(min(rows, 20_000), features, min(chunk_sizes))
+    load_before = os.getloadavg()[0]
 
     rows_out = []
     for chunk_rows in chunk_sizes:
@@ -197,11 +199,13 @@ def main(argv=None) -> None:
     import dask
     import distributed
 
+    load = f"{load_before:.1f} and {os.getloadavg()[0]:.1f}"
     lines = [
         "# Logistic regression on Dask: gradient throughput",
         "",
         f"`python benchmarks/dask_regression.py --rows {rows}` on {platform.machine()}, "
-        f"{_cores()} cores shared with other work (numpy {np.__version__}, dask "
+        f"{_cores()} cores shared with other work (load average {load} at the start and "
+        f"the end; numpy {np.__version__}, dask "
         f"{dask.__version__}, distributed {distributed.__version__}). {rows:,} rows x "
         f"{features} features, {data_mib:.0f} MiB of float64 with the labels, drawn chunk by "
         f"chunk in the tasks that read them at every step; worker processes with one thread "
@@ -261,8 +265,6 @@ def _attempt(rows, features, chunk_rows, workers, limit_mib, repeats) -> dict:
 
 
 def _cores() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 

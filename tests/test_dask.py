@@ -7,6 +7,7 @@ runs it once. Skipped as a whole where dask is not installed (``pip install ".[d
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import numpy as np
@@ -41,6 +42,7 @@ def _forbidden(*args, **kwargs):
 
 _MADE: dict[int, int] = {}
 _MADE_LOCK = threading.Lock()
+_TAGS = itertools.count()
 
 
 def _count_block(block, tag):
@@ -55,8 +57,8 @@ class Blocks:
     module's, so a cluster's pickling of the graph refers to it by name)."""
 
     def __init__(self):
-        self.tag = id(self)
         with _MADE_LOCK:
+            self.tag = next(_TAGS)
             _MADE[self.tag] = 0
 
     @property
@@ -195,6 +197,25 @@ def test_a_branch_on_a_lazy_value_computes_it_where_python_needs_a_bool():
     assert isinstance(lazy, da.Array)
     np.testing.assert_allclose(lazy.compute(), overbar.grad(f, wrt="w")(w, X, y), rtol=1e-12)
     assert blocks.made == made + X_blocks.npartitions + y_blocks.npartitions
+
+
+def test_a_condition_made_a_bool_by_the_user_is_computed_once():
+    f = define(
+        """
+        def loss(w, X, y):
+            r = X @ w - y
+            if bool(np.mean(y) > 0.5):
+                return np.sum(r * r)
+            return np.sum(np.abs(r))
+        """,
+        "loss",
+    )
+    w, X, y = regression().arguments
+    blocks = Blocks()
+    y_blocks = blocks.wrap(y)
+    lazy = overbar.grad(f, wrt="w", check=False)(w, blocks.wrap(X), y_blocks)
+    assert blocks.made == y_blocks.npartitions
+    np.testing.assert_allclose(lazy.compute(), overbar.grad(f, wrt="w")(w, X, y), rtol=1e-12)
 
 
 def test_a_loop_bound_on_a_lazy_value_computes_it_each_trip():
