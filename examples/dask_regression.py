@@ -10,7 +10,7 @@ from a seeded generator when a task needs it (and drawn again at the next step),
 holds a few chunks at a time, and each worker's memory limit is set below the data's size.
 
     python examples/dask_regression.py                  # 2 x 10^6 rows x 20 features: 0.3 GiB,
-                                                        # 256 MiB per worker, half a minute
+                                                        # 256 MiB per worker, about a minute
     python examples/dask_regression.py --rows 10000000  # the full size: 1.6 GiB of float64,
                                                         # 0.8 GiB per worker
 

@@ -119,7 +119,7 @@ def rows() -> Case:
     xs, targets = rng.standard_normal((9, 2)), rng.standard_normal((9, 1))
     source = """
         def loss(W, U, b, V, xs, targets):
-            h = np.zeros(W.shape[0])
+            h = np.zeros_like(b)  # np.zeros(n) would be NumPy's, which CuPy's W @ h refuses
             total = 0.0
             for t in range(xs.shape[0]):
                 h = np.tanh(W @ h + U @ xs[t] + b)
@@ -148,3 +148,17 @@ def helper() -> Case:
 
 
 CASES = (regression, mlp, broadcasting, reductions, loop, rows, helper)
+
+
+# More rules, as f(a, b) of two vectors of six: their adjoints' helpers on other libraries.
+RULE_EXPRESSIONS = {
+    "reshape and ravel": "np.sum(np.reshape(a, (2, 3)).T @ b.reshape(2, 3) + b.ravel()[0])",
+    "concatenate": "np.sum(np.concatenate([a, b]) ** 2)",
+    "stack": "np.sum(np.stack([a, b]) ** 3)",
+    "where and maximum": "np.sum(np.where(a > 0, a, b) ** 2 + np.maximum(a, b))",
+    "prod": "np.prod(a * b)",
+    "cumsum": "np.sum(np.cumsum(a * b) ** 2)",
+    "einsum and dot": "np.einsum('i,i->', a, b) + np.dot(a, b) ** 2",
+    "norm": "np.linalg.norm(a * b)",
+    "slices": "np.sum(a[1:4] * b[::2]) + a[0] * b[-1]",
+}

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import overbar
-from tests.array_library_cases import CASES, Case, regression
+from tests.array_library_cases import CASES, RULE_EXPRESSIONS, Case, regression
 from tests.support import define
 
 da = pytest.importorskip("dask.array", reason="dask is not installed: pip install '.[dask]'")
@@ -311,20 +311,7 @@ def test_the_regression_example_fits_on_data_made_chunk_by_chunk():
     np.testing.assert_allclose(gradient.compute(), expected, rtol=1e-10)
 
 
-LAZY_RULES = {
-    "reshape and ravel": "np.sum(np.reshape(a, (2, 3)).T @ b.reshape(2, 3) + b.ravel()[0])",
-    "concatenate": "np.sum(np.concatenate([a, b]) ** 2)",
-    "stack": "np.sum(np.stack([a, b]) ** 3)",
-    "where and maximum": "np.sum(np.where(a > 0, a, b) ** 2 + np.maximum(a, b))",
-    "prod": "np.prod(a * b)",
-    "cumsum": "np.sum(np.cumsum(a * b) ** 2)",
-    "einsum and dot": "np.einsum('i,i->', a, b) + np.dot(a, b) ** 2",
-    "norm": "np.linalg.norm(a * b)",
-    "slices": "np.sum(a[1:4] * b[::2]) + a[0] * b[-1]",
-}
-
-
-@pytest.mark.parametrize("expression", LAZY_RULES.values(), ids=LAZY_RULES.keys())
+@pytest.mark.parametrize("expression", RULE_EXPRESSIONS.values(), ids=RULE_EXPRESSIONS.keys())
 def test_more_rules_stay_lazy(expression):
     f = define(f"def loss(a, b):\n    return {expression}\n", "loss")
     rng = np.random.default_rng(4)

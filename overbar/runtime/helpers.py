@@ -145,7 +145,12 @@ _SHAPES: dict[tuple, ShapeOnly] = {}
 
 
 def shape_of(x):
-    """A stand-in for ``x`` that np.shape, np.ndim and np.size see as x (one per shape)."""
+    """A stand-in for ``x`` that np.shape, np.ndim and np.size see as x (one per shape); for
+    another library's array, the array itself: an adjoint made from the stand-in (zeros, a
+    number broadcast) is made in x's library, which a NumPy shape would not say (CuPy refuses
+    to mix NumPy's arrays with its own; a Dask array is a node of a graph, held anyway)."""
+    if is_foreign_array(x):
+        return x
     shape = _shape(x)
     stand_in = _SHAPES.get(shape)
     if stand_in is None:
@@ -302,11 +307,11 @@ def prod_bar(y_bar, x, axis=None, keepdims=False):
     kept = [a for a in range(x.ndim) if a not in axes]
     moved = np.transpose(x, kept + list(axes))
     flat = moved.reshape(moved.shape[: len(kept)] + (-1,))
-    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+    ones = np.ones_like(flat, shape=flat.shape[:-1] + (1,))  # in flat's library
     before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     others = (before * after).reshape(moved.shape)
-    others = np.transpose(others, np.argsort(kept + list(axes)))
+    others = np.transpose(others, np.argsort(kept + list(axes)).tolist())
     return expand_reduced(y_bar, x, axis, keepdims) * others
 
 
@@ -371,7 +376,7 @@ def untranspose(y_bar, axes):
         axes = axes[0]
     if axes is None or len(axes) == 0:
         return np.transpose(y_bar)
-    return np.transpose(y_bar, np.argsort(axes))
+    return np.transpose(y_bar, np.argsort(axes).tolist())
 
 
 def split_like(y_bar, xs, axis=0):
