@@ -75,3 +75,16 @@ def test_more_rules_on_strict_arrays(expression):
     for part, want in zip(got, overbar.grad(f, wrt=(0, 1))(a, b), strict=True):
         assert isinstance(part, Strict)
         np.testing.assert_allclose(part.unwrapped(), want, rtol=1e-12)
+
+
+def test_an_adjoint_is_found_for_each_call_s_shapes():
+    """A foreign array's key in the entry is its type, which says nothing of its shape: a call
+    with another rank must not find the adjoint made for the first (np.outer for a vector v,
+    a product with vᵀ for a matrix)."""
+    f = define("def loss(X, v):\n    return np.sum(np.tanh(X @ v))\n", "loss")
+    gradient = overbar.grad(f, check=False)
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((5, 3))
+    for v in (rng.standard_normal(3), rng.standard_normal((3, 2)), rng.standard_normal(3)):
+        got = gradient(Strict(X), Strict(v))
+        np.testing.assert_allclose(got.unwrapped(), overbar.grad(f)(X, v), rtol=1e-12)
