@@ -12,7 +12,8 @@ holds a few chunks at a time, and each worker's memory limit is set below the da
     python examples/dask_regression.py                  # 2 x 10^6 rows x 20 features: 0.3 GiB,
                                                         # 256 MiB per worker, about a minute
     python examples/dask_regression.py --rows 10000000  # the full size: 1.6 GiB of float64,
-                                                        # 0.8 GiB per worker
+                                                        # 0.8 GiB per worker (about 30 s a
+                                                        # step on two busy cores)
 
 It prints the cluster's dashboard link (served where bokeh is installed) and the loss falling.
 """
