@@ -161,4 +161,6 @@ RULE_EXPRESSIONS = {
     "einsum and dot": "np.einsum('i,i->', a, b) + np.dot(a, b) ** 2",
     "norm": "np.linalg.norm(a * b)",
     "slices": "np.sum(a[1:4] * b[::2]) + a[0] * b[-1]",
+    "clip, tile and roll": "np.sum(np.clip(a, -0.5, 0.5) * np.roll(b, 1)) + np.sum(np.tile(a, 2))",
+    "outer and trace": "np.trace(np.outer(a, b)) + np.std(a * b)",
 }

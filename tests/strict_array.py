@@ -67,6 +67,9 @@ class Strict(NDArrayOperatorsMixin):
         return _wrap(getattr(ufunc, method)(*_unwrap(inputs), **kwargs))
 
     def __array_function__(self, func, types, args, kwargs):
+        if func in (np.asarray, np.array):  # np.asarray(a, like=strict): an explicit copy in
+            kwargs = {key: value for key, value in kwargs.items() if key != "like"}
+            return Strict(func(*args, **kwargs))  # (CuPy copies to the GPU there)
         return _wrap(func(*_unwrap(args), **_unwrap(kwargs)))
 
     def __getitem__(self, index):
