@@ -163,4 +163,6 @@ RULE_EXPRESSIONS = {
     "slices": "np.sum(a[1:4] * b[::2]) + a[0] * b[-1]",
     "clip, tile and roll": "np.sum(np.clip(a, -0.5, 0.5) * np.roll(b, 1)) + np.sum(np.tile(a, 2))",
     "outer and trace": "np.trace(np.outer(a, b)) + np.std(a * b)",
+    "ptp and cumprod": "np.ptp(a * b) + np.sum(np.cumprod(0.5 * a + 1))",
+    "pad and hstack": "np.sum(np.pad(a * b, 2) ** 2) + np.sum(np.hstack([a, b]) ** 3)",
 }
