@@ -21,17 +21,22 @@ from typing import Any
 
 import numpy as np
 
+_FOREIGN_TYPES: dict[type, bool] = {}  # the answer for each type met (the runtime asks often)
+
 
 def is_foreign_type(kind: type) -> bool:
     """Whether ``kind`` is the array type of another library that implements NumPy's dispatch
     protocols (not ``np.ndarray`` nor a subclass of it, whose operators are NumPy's own or are
     checked apart)."""
-    return (
-        kind is not np.ndarray
-        and not issubclass(kind, np.ndarray)
-        and hasattr(kind, "__array_function__")
-        and hasattr(kind, "__array_ufunc__")
-    )
+    found = _FOREIGN_TYPES.get(kind)
+    if found is None:
+        found = _FOREIGN_TYPES[kind] = (
+            kind is not np.ndarray
+            and not issubclass(kind, np.ndarray)
+            and hasattr(kind, "__array_function__")
+            and hasattr(kind, "__array_ufunc__")
+        )
+    return found
 
 
 def is_foreign_array(value: Any) -> bool:

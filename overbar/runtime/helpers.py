@@ -55,12 +55,11 @@ def zero_gradient(x):
     tuple or list, which a helper may take: the runtime zero 0.0 for each element)."""
     if isinstance(x, tuple | list):
         return tuple(0.0 for _ in x)
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape, dtype=np.result_type(x, 1.0))
     if is_foreign_array(x):  # zeros of x's library (a Dask array chunked like x)
         return np.zeros_like(x, dtype=np.result_type(x.dtype, 1.0))
-    dtype = np.result_type(x, 1.0)
-    if isinstance(x, np.ndarray):
-        return np.zeros(x.shape, dtype=dtype)
-    return dtype.type(0)
+    return np.result_type(x, 1.0).type(0)
 
 
 def _is_runtime_zero(value) -> bool:
@@ -259,10 +258,11 @@ def broadcast_like(g, x):
     """``g`` (a scalar or a reduced adjoint) broadcast to ``x``'s shape, as a new array when
     small (cheaper than a view there) and as a read-only view when large."""
     shape = _shape(x)
-    if is_foreign_array(x) and not is_foreign_array(g) and arrays.ndim(g) == 0:
-        # made in x's library, chunked like x: a NumPy view would be copied into every task
-        return np.full_like(x, g, dtype=np.result_type(x.dtype, g, 1.0))
-    if arrays.ndim(g) == 0 and math.prod(shape) <= 4096 and not is_foreign_array(g):
+    if type(x) is not np.ndarray and is_foreign_array(x):
+        if not is_foreign_array(g) and np.ndim(g) == 0:
+            # made in x's library, chunked like x: a NumPy view would be copied into every task
+            return np.full_like(x, g, dtype=np.result_type(x.dtype, g, 1.0))
+    elif np.ndim(g) == 0 and math.prod(shape) <= 4096 and not is_foreign_array(g):
         # x's float dtype when g is a Python number (the seed 1.0): float32 stays float32
         dtype = np.result_type(g, x, 1.0) if isinstance(x, np.ndarray) else np.result_type(g, 1.0)
         out = np.empty(shape, dtype=dtype)
