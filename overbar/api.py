@@ -22,6 +22,7 @@ from overbar import guard, origins
 from overbar.entry import argument_key, make_entry, storable
 from overbar.errors import ArgumentError, GradientMismatchError, NonScalarOutputError
 from overbar.runtime import NUMPY
+from overbar.runtime.arrays import is_foreign_array, library_name, unknown_shape
 from overbar.runtime.shapes import argument_shape, container_shape, skeleton
 from overbar.transpiler import pipeline
 from overbar.transpiler.fence import check_definition
@@ -249,6 +250,8 @@ class GradientFunction:
             for path, part in parts:
                 if isinstance(part, np.ndarray) and _redefines_operators(type(part)):
                     self._refuse_subclass(described(name, path), part)
+                if unknown_shape(part):
+                    self._refuse_unknown_shape(described(name, path), part)
         shapes = self._shapes(bound.arguments)
         compiled = compiled_adjoint(
             self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations
@@ -287,7 +290,8 @@ class GradientFunction:
         floats = [
             name
             for name in self.wrt
-            if type(arguments[name]) is np.ndarray and arguments[name].dtype.kind == "f"
+            if (type(arguments[name]) is np.ndarray or is_foreign_array(arguments[name]))
+            and arguments[name].dtype.kind == "f"
         ]
         if all(arguments[name].dtype is _FLOAT64 for name in floats):
             return returned
@@ -297,7 +301,9 @@ class GradientFunction:
         for index, name in enumerate(self.wrt):
             gradient = listed[index]
             if name in narrow and getattr(gradient, "dtype", narrow[name]) != narrow[name]:
-                listed[index] = np.asarray(gradient).astype(narrow[name])
+                if not is_foreign_array(gradient):  # another library's array stays its own
+                    gradient = np.asarray(gradient)
+                listed[index] = gradient.astype(narrow[name])
         gradients = listed[0] if len(self.wrt) == 1 else tuple(listed)
         return (returned[0], gradients) if self._with_value else gradients
 
@@ -357,10 +363,24 @@ class GradientFunction:
             if container or is_container(value)
             else ""
         )
+        if is_foreign_array(value):
+            advice = "pass an array of floats (x.astype(float))"
+        else:
+            advice = (
+                "pass a NumPy array of numbers (np.asarray), an array of floats of a library "
+                "that NumPy's functions dispatch to (Dask, CuPy), or a Python number"
+            )
         raise ArgumentError(
             f"{self.__wrapped__.__qualname__}: cannot differentiate with respect "
-            f"to {name}, which is {NUMPY.describe_input(value)}{within}; pass a NumPy array "
-            "of numbers (np.asarray) or a Python number"
+            f"to {name}, which is {NUMPY.describe_input(value)}{within}; {advice}"
+        )
+
+    def _refuse_unknown_shape(self, name: str, value: Any) -> None:
+        raise ArgumentError(
+            f"{self.__wrapped__.__qualname__}: argument {name} is a {library_name(value)} "
+            f"of shape {value.shape}, whose sizes are not known without computing it (NaN: "
+            "unknown chunk sizes, after a boolean mask, say); the adjoint needs every "
+            f"argument's shape: call {name}.compute_chunk_sizes() first"
         )
 
     def _refuse_subclass(self, name: str, value: Any) -> None:

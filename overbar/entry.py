@@ -35,9 +35,11 @@ the entry is
 checks the arguments, finds or makes the adjoint for their shapes and, when the key says all
 there is to check (float64 arrays and Python floats to differentiate, arrays of real numbers
 otherwise), remembers it under the key. A float32 or integer array to differentiate, or a
-complex array among the others, takes the slow path every time. The key of a dict, list or tuple
-to differentiate, and of any dict, is its structure and its leaves' keys
-(``overbar.trees.container_key``).
+complex array among the others, takes the slow path every time, and so does another library's
+array (Dask, CuPy): its key is its type, which says nothing of its shape, so the slow path finds
+the adjoint for its shape each time (a Dask call builds a graph, which costs far more). The key
+of a dict, list or tuple to differentiate, and of any dict, is its structure and its leaves'
+keys (``overbar.trees.container_key``).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from typing import Any
 
 import numpy as np
 
+from overbar.runtime.arrays import is_foreign_type
 from overbar.runtime.shapes import REAL_KINDS
 from overbar.transpiler.names import ReplaceNames
 from overbar.trees import CONTAINERS, container_key, key_leaves
@@ -268,12 +271,15 @@ def storable(key: tuple, differentiated: tuple[bool, ...]) -> bool:
     """Whether arguments with this key need no check beyond the key, and the key says all the
     adjoint is specialised on: every argument to differentiate is a float64 array (its key is
     its shape) or a Python float, and no other argument is an array of complex numbers or
-    objects (whose key, its type, says nothing of its shape)."""
+    objects (whose key, its type, says nothing of its shape) or another library's array."""
     return all(
         (
             all(isinstance(leaf, tuple) or leaf in FAST_TYPES for leaf in key_leaves(element))
             if chosen
-            else all(leaf is not np.ndarray for leaf in key_leaves(element))
+            else all(
+                leaf is not np.ndarray and not (isinstance(leaf, type) and is_foreign_type(leaf))
+                for leaf in key_leaves(element)
+            )
         )
         for element, chosen in zip(key, differentiated, strict=True)
     )

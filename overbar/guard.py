@@ -14,7 +14,9 @@ with both numbers and both adjoints' sources. The global NumPy random state is s
 every run of the function (so functions drawing from ``np.random`` are checked at the same
 draws) and left as the user's call left it. A function
 whose value changes between two runs at the same arguments (a generator object it draws from)
-cannot be checked: the guard warns and lets the gradient through.
+cannot be checked: the guard warns and lets the gradient through. Arrays of other libraries
+(Dask, CuPy) are computed (or copied from their GPU) to be compared: the guard runs the
+function and its adjoints several times, so a check of a Dask call runs tasks in the call.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from overbar.errors import GradientCheckError
+from overbar.runtime.arrays import is_array, like, to_numpy
 from overbar.trees import described, leaves, map_leaves
 
 ENVIRONMENT_VARIABLE = "OVERBAR_CHECK"
@@ -132,7 +135,7 @@ def _gradients(subject: Subject, returned: Any) -> tuple:
 def _scale(*arrays: Any) -> float:
     largest = 1.0
     for array in arrays:
-        values = np.abs(np.asarray(array))
+        values = np.abs(to_numpy(array))
         if values.size:
             finite = values[np.isfinite(values)]
             if finite.size:
@@ -148,7 +151,7 @@ def _precision(subject: Subject) -> float:
         float(np.finfo(value.dtype).eps)
         for argument in (*subject.args, *subject.kwargs.values())
         for _, value in leaves(argument)
-        if isinstance(value, np.ndarray | np.floating) and value.dtype.kind == "f"
+        if (is_array(value) or isinstance(value, np.floating)) and value.dtype.kind == "f"
     ]
     return max(epsilons, default=0.0)
 
@@ -156,7 +159,7 @@ def _precision(subject: Subject) -> float:
 def _adjoint_difference(name: str, mine: Any, theirs: Any, epsilon: float = 0.0) -> str | None:
     if np.shape(mine) != np.shape(theirs):
         return f"  {name}: shapes differ, {np.shape(mine)} against {np.shape(theirs)}"
-    mine_array, theirs_array = np.asarray(mine), np.asarray(theirs)
+    mine_array, theirs_array = to_numpy(mine), to_numpy(theirs)
     # Both adjoints compute in the arguments' precision, in orders that differ.
     rtol = max(ADJOINT_RTOL, 100 * epsilon)
     atol = max(ADJOINT_ATOL, 100 * epsilon) * _scale(mine_array, theirs_array)
@@ -189,7 +192,7 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
                 f"  {described(name, path)}: the gradient has shape {np.shape(part)} where the "
                 f"argument has shape {np.shape(leaf)}"
             )
-    bases = [np.asarray(leaf, dtype=np.float64) for _, leaf in leaves(original)]
+    bases = [to_numpy(leaf).astype(np.float64) for _, leaf in leaves(original)]
     if sum(base.size for base in bases) == 0:
         return None
     directions = [rng.standard_normal(base.shape) for base in bases]
@@ -211,12 +214,12 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
         else:
             kwargs[name] = moved
         result = run(subject.function, tuple(args), kwargs)
-        return float(np.sum(np.real(result)))
+        return float(np.sum(np.real(to_numpy(result))))
 
     central = (value_at(step) - value_at(-step)) / (2 * step)
     wider = (value_at(2 * step) - value_at(-2 * step)) / (4 * step)
     analytic = sum(
-        float(np.sum(np.real(np.asarray(part)) * direction))
+        float(np.sum(np.real(to_numpy(part)) * direction))
         for (_, part), direction in zip(leaves(gradient), directions, strict=True)
     )
     if not np.isfinite(central) or not np.isfinite(wider):
@@ -225,7 +228,7 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
         return (
             f"  {name}: the gradient is {analytic!r} where the function's differences are finite"
         )
-    size = max(1.0, abs(float(np.sum(np.real(value)))))
+    size = max(1.0, abs(float(np.sum(np.real(to_numpy(value))))))
     # f computed in float32 rounds by about epsilon * |f|, which a step of 1e-6 magnifies
     noise = abs(central - wider) + 1e-7 * size + 10 * epsilon * size / step
     rtol = max(DIFFERENCE_RTOL, 10 * epsilon)  # the gradient is as precise as its arguments
@@ -238,8 +241,9 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
 
 
 def _like(leaf: Any, moved: np.ndarray) -> Any:
-    """``moved`` in the place of ``leaf``: an array for an array, a float for a number."""
-    return moved if isinstance(leaf, np.ndarray) else float(moved)
+    """``moved`` in the place of ``leaf``: an array for an array (a Dask or CuPy one moved in
+    its own library), a float for a number."""
+    return like(moved, leaf) if is_array(leaf) else float(moved)
 
 
 def _kind(value: Any) -> str:
@@ -253,6 +257,6 @@ def _structure(value: Any) -> Any:
 
 def _same(a: Any, b: Any) -> bool:
     try:
-        return bool(np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True))
+        return bool(np.array_equal(to_numpy(a), to_numpy(b), equal_nan=True))
     except (TypeError, ValueError):
         return a is b

@@ -11,6 +11,8 @@ import numbers
 import numpy as np
 
 from overbar.errors import NonScalarOutputError, OverbarError
+from overbar.runtime import arrays
+from overbar.runtime.arrays import is_array, is_foreign_array
 
 _NUMBER_TYPES = (float, int, np.floating, np.integer)
 
@@ -20,11 +22,13 @@ def seed(y):
     kind = type(y)
     if kind is float or kind is np.float64:
         return 1.0
-    if np.size(y) != 1 or isinstance(y, (tuple, list)):
+    if isinstance(y, (tuple, list)) or arrays.size(y) != 1:
         raise NonScalarOutputError(
             f"grad needs a scalar result, but the function returned {_describe_value(y)}; "
             "reduce it to a scalar (for example with np.sum) to differentiate it"
         )
+    if is_foreign_array(y) and y.dtype.kind in "fiub":  # lazy: no look at its value
+        return np.ones_like(y, dtype=np.result_type(y.dtype, 1.0))
     if np.iscomplexobj(y):
         raise NonScalarOutputError(
             "grad needs a real scalar result, but the function returned a complex value"
@@ -53,10 +57,11 @@ def zero_gradient(x):
         return tuple(0.0 for _ in x)
     if isinstance(x, dict):
         return {}  # a dict's adjoint holds only the keys some gradient reached
-    dtype = np.result_type(x, 1.0)
     if isinstance(x, np.ndarray):
-        return np.zeros(x.shape, dtype=dtype)
-    return dtype.type(0)
+        return np.zeros(x.shape, dtype=np.result_type(x, 1.0))
+    if is_foreign_array(x):  # zeros of x's library (a Dask array chunked like x)
+        return np.zeros_like(x, dtype=np.result_type(x.dtype, 1.0))
+    return np.result_type(x, 1.0).type(0)
 
 
 def _is_runtime_zero(value) -> bool:
@@ -70,7 +75,7 @@ def adjoint_like(g, x):
         return tuple(0.0 for _ in x) if _is_runtime_zero(g) else g
     if isinstance(x, dict):
         return {} if _is_runtime_zero(g) else g
-    if np.shape(g) == np.shape(x):
+    if _shape(g) == _shape(x):
         return g
     return zero_gradient(x) + g
 
@@ -187,7 +192,12 @@ _SHAPES: dict[tuple, ShapeOnly] = {}
 
 
 def shape_of(x):
-    """A stand-in for ``x`` that np.shape, np.ndim and np.size see as x (one per shape)."""
+    """A stand-in for ``x`` that np.shape, np.ndim and np.size see as x (one per shape); for
+    another library's array, the array itself: an adjoint made from the stand-in (zeros, a
+    number broadcast) is made in x's library, which a NumPy shape would not say (CuPy refuses
+    to mix NumPy's arrays with its own; a Dask array is a node of a graph, held anyway)."""
+    if is_foreign_array(x):
+        return x
     shape = _shape(x)
     stand_in = _SHAPES.get(shape)
     if stand_in is None:
@@ -257,6 +267,10 @@ def sum_bars(y_bar, xs):
     an array, whose elements are its rows, the adjoint is an array: ȳ summed to a row's
     shape, in every row."""
     if hasattr(xs, "shape") and hasattr(xs, "dtype"):
+        if is_foreign_array(xs):
+            return np.zeros_like(xs, dtype=np.result_type(xs.dtype, 1.0)) + unbroadcast(
+                y_bar, xs[0]
+            )
         xs_bar = np.zeros(xs.shape, dtype=np.result_type(xs, y_bar, 1.0))
         if len(xs):
             xs_bar += unbroadcast(y_bar, xs[0])
@@ -270,7 +284,7 @@ def _shape(x):
         return x.shape
     if kind is float or kind is np.float64:
         return ()
-    return np.shape(x)
+    return arrays.shape(x)
 
 
 def unbroadcast(g, x):
@@ -283,7 +297,10 @@ def unbroadcast(g, x):
     axes = tuple(range(leading)) + tuple(
         leading + i for i, size in enumerate(shape) if size == 1 and g_shape[leading + i] != 1
     )
-    g = np.add.reduce(g, axis=axes, keepdims=True)
+    if type(g) is np.ndarray:
+        g = np.add.reduce(g, axis=axes, keepdims=True)
+    else:  # np.sum dispatches to another library's array (np.add.reduce does not for Dask)
+        g = np.sum(g, axis=axes, keepdims=True)
     return g.reshape(shape) if leading else g
 
 
@@ -306,7 +323,11 @@ def broadcast_like(g, x):
     """``g`` (a scalar or a reduced adjoint) broadcast to ``x``'s shape, as a new array when
     small (cheaper than a view there) and as a read-only view when large."""
     shape = _shape(x)
-    if np.ndim(g) == 0 and math.prod(shape) <= 4096:
+    if type(x) is not np.ndarray and is_foreign_array(x):
+        if not is_foreign_array(g) and np.ndim(g) == 0:
+            # made in x's library, chunked like x: a NumPy view would be copied into every task
+            return np.full_like(x, g, dtype=np.result_type(x.dtype, g, 1.0))
+    elif np.ndim(g) == 0 and math.prod(shape) <= 4096 and not is_foreign_array(g):
         # x's float dtype when g is a Python number (the seed 1.0): float32 stays float32
         dtype = np.result_type(g, x, 1.0) if isinstance(x, np.ndarray) else np.result_type(g, 1.0)
         out = np.empty(shape, dtype=dtype)
@@ -325,7 +346,7 @@ def _normalize_axes(axis, ndim):
 
 def expand_reduced(y_bar, x, axis=None, keepdims=False):
     """Broadcast the adjoint of a reduction of ``x`` over ``axis`` back to ``x``'s shape."""
-    shape = np.shape(x)
+    shape = _shape(x)
     if axis is not None and not keepdims:
         y_bar = np.expand_dims(y_bar, _normalize_axes(axis, len(shape)))
     return broadcast_like(y_bar, x)
@@ -333,7 +354,7 @@ def expand_reduced(y_bar, x, axis=None, keepdims=False):
 
 def reduced_count(x, y):
     """How many elements of ``x`` were reduced into each element of ``y``."""
-    return np.size(x) // max(np.size(y), 1)
+    return arrays.size(x) // max(arrays.size(y), 1)
 
 
 def extremum_bar(y_bar, y, x, axis=None, keepdims=False):
@@ -346,16 +367,16 @@ def extremum_bar(y_bar, y, x, axis=None, keepdims=False):
 
 def prod_bar(y_bar, x, axis=None, keepdims=False):
     """Adjoint of prod: ȳ times the product of all *other* elements (exact with zeros)."""
-    x = np.asarray(x)
+    x = x if is_array(x) else np.asarray(x)
     axes = _normalize_axes(axis, x.ndim)
     kept = [a for a in range(x.ndim) if a not in axes]
     moved = np.transpose(x, kept + list(axes))
     flat = moved.reshape(moved.shape[: len(kept)] + (-1,))
-    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+    ones = np.ones_like(flat, shape=flat.shape[:-1] + (1,))  # in flat's library
     before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     others = (before * after).reshape(moved.shape)
-    others = np.transpose(others, np.argsort(kept + list(axes)))
+    others = np.transpose(others, np.argsort(kept + list(axes)).tolist())
     return expand_reduced(y_bar, x, axis, keepdims) * others
 
 
@@ -389,11 +410,12 @@ def matmul_left_bar(z_bar, x, y):
     """For z = x @ y, the adjoint of x: z̄ yᵀ, with NumPy's rules for vectors and stacks."""
     if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == 2 == y.ndim:
         return z_bar @ y.T
-    x_ndim, y_ndim = np.ndim(x), np.ndim(y)
+    x_ndim, y_ndim = arrays.ndim(x), arrays.ndim(y)
     if x_ndim == 1 and y_ndim == 1:
         return z_bar * y
     if x_ndim == 1:
-        return unbroadcast(np.squeeze(np.asarray(y) @ _as_column(z_bar), -1), x)
+        y = y if is_array(y) else np.asarray(y)
+        return unbroadcast(np.squeeze(y @ _as_column(z_bar), -1), x)
     if y_ndim == 1:
         return unbroadcast(_as_column(z_bar) * y, x)
     return unbroadcast(z_bar @ np.swapaxes(y, -1, -2), x)
@@ -403,7 +425,7 @@ def matmul_right_bar(z_bar, x, y):
     """For z = x @ y, the adjoint of y: xᵀ z̄, with NumPy's rules for vectors and stacks."""
     if type(x) is np.ndarray and type(y) is np.ndarray and x.ndim == 2 == y.ndim:
         return x.T @ z_bar
-    x_ndim, y_ndim = np.ndim(x), np.ndim(y)
+    x_ndim, y_ndim = arrays.ndim(x), arrays.ndim(y)
     if x_ndim == 1 and y_ndim == 1:
         return z_bar * x
     if x_ndim == 1:
@@ -419,17 +441,17 @@ def untranspose(y_bar, axes):
         axes = axes[0]
     if axes is None or len(axes) == 0:
         return np.transpose(y_bar)
-    return np.transpose(y_bar, np.argsort(axes))
+    return np.transpose(y_bar, np.argsort(axes).tolist())
 
 
 def split_like(y_bar, xs, axis=0):
     """Adjoint of concatenate(xs, axis): ȳ cut into pieces shaped like each of ``xs`` (for an
     array ``xs``, whose rows were joined: the pieces stacked back into its shape)."""
     if axis is None:
-        sizes = [np.size(x) for x in xs]
+        sizes = [arrays.size(x) for x in xs]
         pieces = np.split(np.ravel(y_bar), np.cumsum(sizes)[:-1])
         pieces = [np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs, strict=True)]
-    else:
+    else:  # slices, which every array library takes (np.split does not dispatch to Dask)
         index = [slice(None)] * np.ndim(y_bar)
         pieces, start = [], 0
         for x in xs:
@@ -459,6 +481,8 @@ def as_rows_of(pieces, xs):
 
 def index_bar(y_bar, x, index):
     """Adjoint of x[index]: zeros shaped like x with ȳ added at ``index`` (repeats add up)."""
+    if is_foreign_array(x) or is_foreign_array(y_bar):
+        return _foreign_index_bar(y_bar, x, index)
     x_bar = np.zeros(np.shape(x), dtype=np.result_type(y_bar, 1.0))
     if _is_basic_index(index):
         x_bar[index] = y_bar
@@ -467,10 +491,28 @@ def index_bar(y_bar, x, index):
     return x_bar
 
 
+def _foreign_index_bar(y_bar, x, index):
+    """``index_bar`` in another library's arrays: zeros like ``x`` with ȳ written at a basic
+    index (Dask writes by building a new graph); an index array, whose repeats must add up,
+    is refused there (``np.add.at`` has no dispatch)."""
+    if not _is_basic_index(index):
+        raise OverbarError(
+            "the adjoint of indexing a Dask or CuPy array with an index array is not derived "
+            "(np.add.at does not dispatch to it); index with integers and slices"
+        )
+    like = x if is_foreign_array(x) else y_bar
+    dtype = np.result_type(like.dtype, getattr(y_bar, "dtype", float), 1.0)
+    x_bar = np.zeros_like(like, dtype=dtype, shape=_shape(x))
+    x_bar[index] = y_bar
+    return x_bar
+
+
 def own(g, x):
     """A fresh writable array holding the adjoint ``g`` of ``x`` (zeros for the runtime zero)."""
     if _is_runtime_zero(g):
-        return zero_gradient(x) if isinstance(x, np.ndarray) else np.zeros(np.shape(x))
+        return zero_gradient(x) if is_array(x) else np.zeros(np.shape(x))
+    if is_foreign_array(g):
+        return g.astype(np.result_type(g.dtype, 1.0), copy=True)
     return np.array(g, dtype=np.result_type(g, 1.0), copy=True)
 
 
@@ -505,6 +547,8 @@ def _is_basic_index(index) -> bool:
 
 
 def _describe_value(y) -> str:
+    if is_foreign_array(y):
+        return f"a {arrays.library_name(y)} of shape {y.shape}"
     if isinstance(y, np.ndarray):
         return f"an array of shape {y.shape}"
     if isinstance(y, (tuple, list)):
@@ -524,6 +568,8 @@ def is_differentiable_input(value) -> bool:
     if kind is np.ndarray:
         dtype = value.dtype
         return dtype is _FLOAT64 or dtype.kind in _DIFFERENTIABLE_KINDS
+    if is_foreign_array(value):  # Dask, CuPy: floats, with a shape known without computing
+        return value.dtype.kind == "f" and not arrays.unknown_shape(value)
     if kind is float or kind is np.float64:
         return True
     return isinstance(value, _NUMBER_TYPES) and not isinstance(value, (bool, np.ndarray))
@@ -531,6 +577,9 @@ def is_differentiable_input(value) -> bool:
 
 def describe_input(value) -> str:
     """A short description of an argument, for error messages."""
+    if is_foreign_array(value):
+        known = "" if not arrays.unknown_shape(value) else f", shape {value.shape} not known"
+        return f"a {arrays.library_name(value)} of dtype {value.dtype}{known}"
     if isinstance(value, np.ndarray):
         return f"an array of dtype {value.dtype}" + (
             "" if type(value) is np.ndarray else f" (subclass {type(value).__name__})"
@@ -564,7 +613,11 @@ def sum_of_scaled(scale_rows, array_rows):
     if not scale_rows:
         return 0.0
     first = array_rows[0]
-    if all(np.ndim(s) == 0 for s in scale_rows) and _stackable(array_rows, np.ndim(first)):
+    if (
+        all(arrays.ndim(s) == 0 for s in scale_rows)
+        and not any(is_foreign_array(s) for s in scale_rows)  # lazy numbers stay lazy
+        and _stackable(array_rows, arrays.ndim(first))
+    ):
         scales = np.asarray(scale_rows, dtype=np.result_type(first, scale_rows[0]))
         return np.tensordot(scales, np.array(array_rows), axes=1)
     return _added(s * a for s, a in zip(scale_rows, array_rows, strict=True))
@@ -585,6 +638,8 @@ def sum_of_products(a_rows, b_rows, transposed):
 
 
 def _stackable(rows, ndim):
+    """NumPy arrays of one shape and ``ndim`` dimensions (another library's arrays are added
+    one by one: ``np.array`` of a list of them would make them NumPy arrays)."""
     first = rows[0]
     return (
         isinstance(first, np.ndarray)

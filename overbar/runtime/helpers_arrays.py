@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from overbar.errors import OverbarError
+from overbar.runtime.arrays import is_foreign_array
 from overbar.runtime.helpers import as_rows_of
 
 
@@ -30,7 +31,14 @@ def unjoin(y_bar, arrays, promote, axis):
     joined: an array shaped like it)."""
     shapes = [np.shape(promote(np.empty(np.shape(x)))) for x in arrays]
     bounds = np.cumsum([shape[axis] for shape in shapes])[:-1]
-    pieces = np.split(y_bar, bounds, axis=axis)
+    if is_foreign_array(y_bar):  # np.split does not dispatch to Dask: slices do
+        edges = [0, *bounds.tolist(), y_bar.shape[axis]]
+        before = (slice(None),) * (axis % y_bar.ndim)
+        pieces = [
+            y_bar[(*before, slice(a, b))] for a, b in zip(edges[:-1], edges[1:], strict=True)
+        ]
+    else:
+        pieces = np.split(y_bar, bounds, axis=axis)
     pieces = [np.reshape(p, np.shape(x)) for p, x in zip(pieces, arrays, strict=True)]
     return as_rows_of(pieces, arrays)  # an array's rows were joined: an array
 
@@ -340,6 +348,8 @@ def unpad_constant(y_bar, array, pad_width):
     if tuple(n + b + a for n, (b, a) in zip(shape, pairs, strict=True)) != np.shape(y_bar):
         return unpad(y_bar, array, pad_origins(shape, pad_width, "constant"))
     middle = tuple(slice(b, b + n) for n, (b, a) in zip(shape, pairs, strict=True))
+    if is_foreign_array(y_bar):  # a copy in its own library
+        return y_bar[middle].astype(np.result_type(y_bar.dtype, 1.0), copy=True)
     return np.array(y_bar[middle], dtype=np.result_type(y_bar, 1.0))
 
 

@@ -13,6 +13,7 @@ import string
 import numpy as np
 
 from overbar.errors import NoDerivativeError, OverbarError
+from overbar.runtime.arrays import like
 from overbar.runtime.helpers import matmul_left_bar, matmul_right_bar, unbroadcast
 
 # ---------------------------------------------------------------------------------------------
@@ -70,7 +71,7 @@ def outer_bars(z_bar, x, y):
 def trace_bar(y_bar, x, offset=0):
     """Adjoint of trace over the first two axes: ȳ on the (offset) diagonal."""
     shape = np.shape(x)
-    diagonal = np.eye(shape[0], shape[1], k=offset)
+    diagonal = like(np.eye(shape[0], shape[1], k=offset), x)  # in x's library (Dask, CuPy)
     return np.reshape(diagonal, shape[:2] + (1,) * (len(shape) - 2)) * y_bar
 
 

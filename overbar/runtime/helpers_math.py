@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 
 from overbar.errors import OverbarError
+from overbar.runtime import arrays
 from overbar.runtime.helpers import expand_reduced, zero_gradient
 
 
@@ -112,7 +113,7 @@ def nan_count(a, axis=None):
 def degrees_of_freedom(a, y, ddof):
     """n − ddof for var or std over n elements per result, as a float: nan where ddof ≥ n
     (NumPy's result is then inf or nan, with no derivative), never a ZeroDivisionError."""
-    count = np.size(a) // max(np.size(y), 1) - ddof
+    count = arrays.size(a) // max(arrays.size(y), 1) - ddof
     return float(count) if count > 0 else math.nan
 
 
@@ -188,7 +189,7 @@ def refuse_quantile_gradient(q_bar):
 def ptp_bar(y_bar, a, axis=None, keepdims=False):
     """Adjoint of y = max − min over ``axis``: +ȳ at the maximal elements and −ȳ at the
     minimal ones, each split evenly among ties (0 where every element is equal)."""
-    a = np.asarray(a)
+    a = a if arrays.is_array(a) else np.asarray(a)
     g = expand_reduced(y_bar, a, axis, keepdims)
     highest = a == np.max(a, axis=axis, keepdims=True)
     lowest = a == np.min(a, axis=axis, keepdims=True)
@@ -204,7 +205,9 @@ def cumprod_bar(y_bar, a, axis=None):
     āⱼ = Σ_{i ≥ j} ȳᵢ yᵢ / aⱼ for j < z (aⱼ ≠ 0 there, and yᵢ = 0 from z on);
     ā_z = Σ_{i ≥ z} ȳᵢ y′ᵢ, y′ the cumprod of a with its first zero replaced by 1;
     āⱼ = 0 for j > z (every product it enters holds a_z = 0)."""
-    a = np.asarray(a)
+    a = a if arrays.is_array(a) else np.asarray(a)
+    if arrays.is_foreign_array(a) and not arrays.is_foreign_array(y_bar):
+        y_bar = arrays.like(np.asarray(y_bar), a)  # broadcast in a's library, below
     shape = a.shape
     if axis is None:
         a, y_bar, axis = np.ravel(a), np.ravel(y_bar), 0
@@ -215,7 +218,7 @@ def cumprod_bar(y_bar, a, axis=None):
         return np.zeros(shape, dtype=np.result_type(y_bar, a, 1.0))
     zero = a == 0
     first_zero = np.where(zero.any(axis=0), zero.argmax(axis=0), n)
-    position = np.arange(n).reshape((n,) + (1,) * (a.ndim - 1))
+    position = arrays.like(np.arange(n).reshape((n,) + (1,) * (a.ndim - 1)), a)
     before = _reversed_cumsum(g * np.cumprod(a, axis=0)) / np.where(zero, 1, a)
     without_zero = np.cumprod(np.where(position == first_zero, 1, a), axis=0)
     at_zero = _reversed_cumsum(g * without_zero)

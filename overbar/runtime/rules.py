@@ -527,21 +527,42 @@ def moveaxis(y, a, source, destination, y_bar):
     return np.moveaxis(y_bar, destination, source)
 
 
+# In C order, the default, the adjoint passes no order: Dask's reshape takes none.
+
+
+@adjoint(np.reshape, where={"order": "C"})
+def reshape_c(y, a, shape=None, order="C", *, y_bar):
+    """y = reshape(a):  ā = ȳ reshaped like a"""
+    return np.reshape(y_bar, np.shape(a))
+
+
 @adjoint(np.reshape)
 def reshape(y, a, shape=None, order="C", *, y_bar):
-    """y = reshape(a):  ā = ȳ reshaped like a"""
+    """y = reshape(a) in another order:  ā = ȳ reshaped like a, in that order"""
     return np.reshape(y_bar, np.shape(a), order=order)
+
+
+@adjoint(Method("reshape"), where={"order": "C"})
+def reshape_method_c(y, a, *shape, order="C", y_bar):
+    """y = a.reshape(shape):  ā = ȳ reshaped like a"""
+    return np.reshape(y_bar, np.shape(a))
 
 
 @adjoint(Method("reshape"))
 def reshape_method(y, a, *shape, order="C", y_bar):
-    """y = a.reshape(shape):  ā = ȳ reshaped like a"""
+    """y = a.reshape(shape) in another order:  ā = ȳ reshaped like a, in that order"""
     return np.reshape(y_bar, np.shape(a), order=order)
+
+
+@adjoint(np.ravel, Method("ravel"), Method("flatten"), where={"order": "C"})
+def ravel_c(y, a, order="C", *, y_bar):
+    """y = ravel(a):  ā = ȳ reshaped like a"""
+    return np.reshape(y_bar, np.shape(a))
 
 
 @adjoint(np.ravel, Method("ravel"), Method("flatten"))
 def ravel(y, a, order="C", *, y_bar):
-    """y = ravel(a):  ā = ȳ reshaped like a"""
+    """y = ravel(a) in another order:  ā = ȳ reshaped like a, in that order"""
     return np.reshape(y_bar, np.shape(a), order=order)
 
 

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from overbar.primitives import Attribute, Method
+from overbar.runtime.arrays import is_foreign_array, unknown_shape
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,10 @@ def argument_shape(value: Any) -> Any:
     if type(value) is np.ndarray:  # not a subclass such as np.matrix, whose operators differ
         if value.dtype.kind not in REAL_KINDS:
             return None  # complex or objects: a result computed from it may not be a real number
+        return tuple(1 if size == 1 else MANY for size in value.shape)
+    if is_foreign_array(value):  # Dask, CuPy: the same adjoint as for an ndarray of its shape
+        if value.dtype.kind not in REAL_KINDS or unknown_shape(value):
+            return None
         return tuple(1 if size == 1 else MANY for size in value.shape)
     if isinstance(value, bool | np.bool_):
         return None
