@@ -200,15 +200,6 @@ def test_undefined_function_is_refused():
         overbar.grad(f)(np.ones(3))
 
 
-def test_unpacking_a_differentiated_array_is_refused():
-    f = define("def f(x):\n    a, b = x\n    return a * b\n")
-    with pytest.raises(UnsupportedSyntaxError, match="unpacking"):
-        overbar.grad(f)(np.ones(2))
-    g = define("def f(x):\n    y = np.sin(x)\n    a, b = y\n    return a * b\n")
-    with pytest.raises(UnsupportedSyntaxError, match="index it instead"):
-        overbar.grad(g)(np.ones(2))
-
-
 def test_writes_that_would_lose_information_are_refused_when_run():
     int_array = define(
         "def f(x):\n    y = np.zeros(3, dtype=int)\n    y[0] = x\n    return np.sum(y * 1.0)\n"

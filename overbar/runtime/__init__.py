@@ -65,6 +65,8 @@ NUMPY = Runtime(
     unbroadcast=helpers.unbroadcast,
     adjoint_like=helpers.adjoint_like,
     add_elementwise=helpers.add_elementwise,
+    add_in_kind=helpers.add_in_kind,
+    unpacked_bar=helpers.unpacked_bar,
     split_last=helpers.split_last,
     shape_of=helpers.shape_of,
     # Arguments (by position) these functions only take the shape of: a value read only there

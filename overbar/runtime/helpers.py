@@ -92,6 +92,26 @@ def _add_adjoints(x, y):
     return x + y
 
 
+def unpacked_bar(value, parts):
+    """``a, b, ... = value``:  v̄ = (ā, b̄, ...) in the kind of ``value``, which is known only
+    when the line runs: a tuple for a tuple or list (an element's runtime zero stays one); for
+    an array, the array of its rows' adjoints, a row the result does not reach getting zeros
+    (its rows are what unpacking takes: v̄[i] = āᵢ)."""
+    if isinstance(value, tuple | list):
+        return tuple(parts)
+    rows = [adjoint_like(part, row) for part, row in zip(parts, value, strict=True)]
+    return np.stack(rows) if rows else zero_gradient(value)
+
+
+def add_in_kind(a, b):
+    """The sum of two adjoints of a value unpacked somewhere, whose kind is known only when the
+    line runs: element by element for a tuple's (``add_elementwise``), ``a + b`` for an
+    array's (either may be the runtime zero 0.0, which adds nothing)."""
+    if isinstance(a, tuple | list) or isinstance(b, tuple | list):
+        return add_elementwise(a, b)
+    return a + b
+
+
 def elements_like(g, xs):
     """The adjoint ``g`` of a tuple ``xs`` as a rule reads it: one adjoint per element, shaped
     like it (the runtime zero, for the whole tuple or for an element, becomes zeros)."""

@@ -23,6 +23,8 @@ class Runtime:
     unbroadcast: Callable
     adjoint_like: Callable
     add_elementwise: Callable
+    add_in_kind: Callable  # a+b, or element by element where either is a tuple
+    unpacked_bar: Callable  # the adjoint of a value unpacked, in its own kind
     split_last: Callable
     shape_of: Callable
     shape_only: Mapping[Callable, tuple[int, ...]]

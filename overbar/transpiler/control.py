@@ -26,6 +26,7 @@ import ast
 import builtins
 import linecache
 
+from overbar.errors import InternalError
 from overbar.transpiler.fence import is_append
 from overbar.transpiler.lines import LineAdjoints
 from overbar.transpiler.names import clone, names_in
@@ -248,18 +249,17 @@ class ReverseBlocks:
             self.lines.reverse_line(statement)
 
     def reverse_unpack(self, statement: ast.Assign, outputs: list[str], pushed: list[str]) -> None:
-        """``a, b = t``:  t̄ += (ā, b̄), a runtime zero standing for an adjoint not reached."""
+        """``a, b = t`` of a tuple:  t̄ += (ā, b̄), a runtime zero standing for an adjoint not
+        reached. Of an array, or of a value whose kind only the run knows:
+        v̄ += unpacked_bar(v, (ā, b̄)), the rows' adjoints stacked for an array, a tuple for a
+        tuple."""
         source = statement.value
-        if (
-            not isinstance(source, ast.Name)
-            or any(not isinstance(e, ast.Name) for e in statement.targets[0].elts)
-            or not self.built_as_tuple(source.id)
+        if not isinstance(source, ast.Name) or any(
+            not isinstance(e, ast.Name) for e in statement.targets[0].elts
         ):
-            raise self.state.unsupported(
-                statement,
-                "unpacking a differentiated value that is not a tuple you built or one your "
-                "own function returned",
-                "index it instead (a = x[0])",
+            raise InternalError(
+                "normalize left an unpacking of something other than a name into names",
+                self.state.parsed.location(statement),
             )
         parts = []
         for name in outputs:
@@ -268,7 +268,11 @@ class ReverseBlocks:
             self.state.defined.discard(name)
             self.state.maybe_zero.discard(name)
         if self.state.activity.is_active(source):
-            self.state.accumulate(source, tuple_of(parts))
+            if source.id in self.state.sequences:
+                self.state.accumulate(source, tuple_of(parts))
+            else:
+                helper = self.state.bind("unpacked_bar", self.state.runtime.unpacked_bar)
+                self.state.accumulate(source, call(helper, load(source.id), tuple_of(parts)))
         self.state.reverse.extend(self.recording.pop(name, name) for name in reversed(pushed))
 
     def built_as_tuple(self, name: str) -> bool:

@@ -289,9 +289,21 @@ class _Fence(InPlaceChecks):
     def check_target(self, target: ast.expr) -> None:
         if isinstance(target, ast.Name):
             return
-        if isinstance(target, ast.Tuple | ast.List) and all(
-            isinstance(element, ast.Name) for element in target.elts
-        ):
+        if isinstance(target, ast.Tuple | ast.List):  # a, b = ... and (p, q), r = ...
+            for element in target.elts:
+                if isinstance(element, ast.Starred):
+                    raise self.refuse(
+                        element,
+                        "a starred assignment target",
+                        "unpack each element by name, or index the value (rest = v[1:])",
+                    )
+                if not isinstance(element, ast.Name | ast.Tuple | ast.List):
+                    raise self.refuse(
+                        element,
+                        "this element of an unpacking",
+                        "unpack into names, then assign from them",
+                    )
+                self.check_target(element)
             return
         if isinstance(target, ast.Subscript):
             if not isinstance(target.value, ast.Name):

@@ -6,7 +6,7 @@ in straight-line code at the top level is assigned once (a user name assigned ag
 
     body       := statement* return
     statement  := NAME = simple             one operation on atoms
-                | NAME, NAME, ... = atom    unpacking
+                | NAME, NAME, ... = atom    unpacking ((p, q), r = v unpacks v, then p, q)
                 | NAME[index] = atom        into an array the function made
                 | NAME.append(atom)         onto a list the function made
                 | print(...) | assert ...   kept as written (names renamed)
@@ -329,12 +329,34 @@ class _Normalizer(ExpressionNormalizer):
         elements = target.elts
         if isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(elements):
             atoms = [self.atom(element) for element in value.elts]
-            for element, atom in zip(elements, atoms, strict=True):
-                self.emit(ast.Assign(targets=[self.store(element.id)], value=atom))
+            self.unpack(target, ast.Tuple(elts=atoms, ctx=ast.Load()))
             return
-        atom = self.atom(value)
-        stores = [self.store(element.id) for element in elements]
+        self.unpack(target, self.atom(value))
+
+    def unpack(self, target: ast.Tuple | ast.List, atom: ast.expr) -> None:
+        """``a, b = atom``, the atom already normalised (every name in it read before any is
+        assigned). A display's elements are assigned one by one; a nested target unpacks into
+        a temporary first: ``(p, q), r = v`` is ``tmp1, r = v`` then ``p, q = tmp1``."""
+        elements = target.elts
+        if isinstance(atom, ast.Tuple | ast.List) and len(atom.elts) == len(elements):
+            for element, part in zip(elements, atom.elts, strict=True):
+                if isinstance(element, ast.Name):
+                    self.emit(ast.Assign(targets=[self.store(element.id)], value=part))
+                else:
+                    self.unpack(element, part)
+            return
+        inner: dict[int, str] = {}
+        for index, element in enumerate(elements):
+            if isinstance(element, ast.Tuple | ast.List):
+                inner[index] = self.names.numbered("tmp")
+                self.temporaries.add(inner[index])
+        stores = [
+            ast.Name(id=inner[index], ctx=ast.Store()) if index in inner else self.store(e.id)
+            for index, e in enumerate(elements)
+        ]
         self.emit(ast.Assign(targets=[ast.Tuple(elts=stores, ctx=ast.Store())], value=atom))
+        for index, name in inner.items():
+            self.unpack(elements[index], ast.Name(id=name, ctx=ast.Load()))
 
     def store(self, name: str) -> ast.Name:
         """A fresh version of ``name`` for a new assignment (the first keeps the name)."""

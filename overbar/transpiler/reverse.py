@@ -173,6 +173,7 @@ class _Sweep:
             ),
         )
         self.control = ReverseBlocks(self.state, self.recording, self.rules, self.lines)
+        self.state.classify_unpackings(self.control.built_as_tuple)
 
     def run(self) -> Adjoint:
         body = self.state.form.tree.body

@@ -11,7 +11,7 @@ written, element by element for a tuple's adjoint.
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from overbar.errors import UnsupportedSyntaxError
@@ -61,11 +61,25 @@ class SweepState:
         self.reverse: list[ast.stmt] = []
         self.previous: dict[str, str] = {}
         self.temporaries: set[str] = set(form.temporaries)
-        self.sequences = _sequence_names(
-            form, {name for name, shape in self.shapes.items() if self.is_sequence_shape(shape)}
-        )
+        self.sequences = _sequence_names(form, self._known_sequences())
+        # values unpacked (a, b = v) whose kind only the run knows: see ``classify_unpackings``
+        self.unpacked: set[str] = set()
         self.bindings: dict[str, Any] = {}
         self.binding_names: dict[int, str] = {}
+
+    def _known_sequences(self) -> set[str]:
+        return {name for name, shape in self.shapes.items() if self.is_sequence_shape(shape)}
+
+    def classify_unpackings(self, built_as_tuple: Callable[[str], bool]) -> None:
+        """Sort the values the function unpacks (``a, b = v``): those ``built_as_tuple`` says
+        are tuples join ``sequences`` (their adjoints are tuples); the others, arrays or values
+        whose kind only the run knows, and the names they are copied from or to, are
+        ``unpacked``: their adjoints are made in the value's own kind when the line runs
+        (``unpacked_bar``) and added by ``add_in_kind``."""
+        sources = _unpacked_sources(self.form)
+        tuples = {name for name in sources if built_as_tuple(name)}
+        self.sequences = _sequence_names(self.form, self._known_sequences() | tuples)
+        self.unpacked = _copies_of(self.form, sources - self.sequences) - self.sequences
 
     @property
     def maybe_zero(self) -> set[str]:
@@ -228,6 +242,9 @@ class SweepState:
         if name in self.defined and name in self.sequences:
             add = self.bind("add_elementwise", self.runtime.add_elementwise)
             contribution = call(add, load(adjoint), contribution)
+        elif name in self.defined and name in self.unpacked:
+            add = self.bind("add_in_kind", self.runtime.add_in_kind)
+            contribution = call(add, load(adjoint), contribution)
         elif name in self.defined:
             contribution = ast.BinOp(left=load(adjoint), op=ast.Add(), right=contribution)
             may_be_zero = may_be_zero and name in self.maybe_zero
@@ -251,18 +268,34 @@ def _namespace_names(parsed: ParsedFunction) -> set[str]:
     return set(namespace.closure)
 
 
+def _unpacked_sources(form: NormalForm) -> set[str]:
+    """The names the function unpacks: ``v`` in ``a, b = v``."""
+    return {
+        node.value.id
+        for node in ast.walk(form.tree)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Tuple)
+        and isinstance(node.value, ast.Name)
+    }
+
+
 def _sequence_names(form: NormalForm, known: set[str]) -> set[str]:
     """Names bound to tuples or lists: those ``known`` to be (shape inference sees tuples your
-    helpers return), by a display, as the source of an unpacking, or by assignment from such a
-    name. Their adjoints are tuples, added element by element."""
+    helpers return, the sweep sees the tuples you unpack), by a display, or by assignment from
+    such a name. Their adjoints are tuples, added element by element."""
     sequences: set[str] = set(known)
     assignments = [n for n in ast.walk(form.tree) if isinstance(n, ast.Assign)]
     for node in assignments:
         target, value = node.targets[0], node.value
         if isinstance(target, ast.Name) and isinstance(value, ast.Tuple | ast.List):
             sequences.add(target.id)
-        if isinstance(target, ast.Tuple) and isinstance(value, ast.Name):
-            sequences.add(value.id)
+    return _copies_of(form, sequences)
+
+
+def _copies_of(form: NormalForm, names: set[str]) -> set[str]:
+    """``names`` and every name copied from or into one of them (``a = b``), transitively."""
+    sequences = set(names)
+    assignments = [n for n in ast.walk(form.tree) if isinstance(n, ast.Assign)]
     changed = True
     while changed:
         size = len(sequences)
