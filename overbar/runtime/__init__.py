@@ -56,6 +56,7 @@ COPYING_FUNCTIONS = frozenset(
     | {np.nansum, np.nanmean, np.nanmax, np.nanmin, np.average, np.ptp, np.cumprod, np.median}
     | {np.quantile, np.percentile, np.sinc, np.angle, np.imag, np.nan_to_num}
     | {np.nanvar, np.nanstd, np.nanprod, np.nancumsum, np.nancumprod}
+    | {np.nanmedian, np.nanquantile, np.nanpercentile}
 )
 
 NUMPY = Runtime(
