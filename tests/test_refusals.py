@@ -451,18 +451,6 @@ def test_a_refusal_inside_a_lambda_points_at_the_lambda():
     assert_points_at(caught.value, __file__, "eval", line=function.__code__.co_firstlineno)
 
 
-def test_a_call_of_a_lambda_helper_is_refused_at_the_call():
-    f = define("""
-        square = lambda v: v * v
-
-        def f(x):
-            return np.sum(square(x))
-        """)
-    error = refusal(f, X)
-    assert "a call of square, a lambda" in str(error) and "define it with def" in str(error)
-    assert_points_at(error, f.__code__.co_filename, "square", line=13)
-
-
 # Bound methods: the method's function, with self passed along.
 
 

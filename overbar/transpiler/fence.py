@@ -21,7 +21,6 @@ import dataclasses
 import importlib
 import inspect
 import sys
-import types
 
 from overbar.errors import UnsupportedSyntaxError
 from overbar.transpiler.fence_scope import (
@@ -358,14 +357,6 @@ class _Fence(InPlaceChecks):
                 "call a function or method by its name",
             )
         name = call.func.attr if isinstance(call.func, ast.Attribute) else call.func.id
-        callee = self.resolve(call.func) if self.is_global_path(call.func) else None
-        if isinstance(callee, types.FunctionType) and callee.__code__.co_name == "<lambda>":
-            # The pullback of a helper is named after the helper, and <lambda> is no name.
-            raise self.refuse(
-                call.func,
-                f"a call of {ast.unparse(call.func)}, a lambda,",
-                "overbar differentiates through helpers defined with def; define it with def",
-            )
         on_a_value = isinstance(call.func, ast.Attribute) and not self.is_global_path(call.func)
         if name in (MUTATING_METHODS if on_a_value else MUTATING_FUNCTIONS):
             raise self.refuse(

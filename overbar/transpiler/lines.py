@@ -27,6 +27,8 @@ from typing import Any
 
 from overbar.errors import MissingRuleError, UnsupportedSyntaxError
 from overbar.transpiler.names import clone
+from overbar.transpiler.normalize import is_global_path
+from overbar.transpiler.parse import MISSING
 from overbar.transpiler.primitive import (
     CONSTANT,
     ELEMENTWISE_OPERATORS,
@@ -336,10 +338,15 @@ class LineAdjoints:
         wrt = tuple(
             name for name, atom in bound.arguments.items() if self.state.activity.is_active(atom)
         )
-        pullback = self.pullback_of(function, wrt, shapes=self.call_shapes(signature, bound))
+        pullback = self.pullback_of(
+            function,
+            wrt,
+            shapes=self.call_shapes(signature, bound),
+            functions=self.passed_functions(bound),
+        )
         pullback.prepare()
         self.subroutines.append(pullback)
-        name = self.state.bind(f"{function.__name__}_pullback", pullback)
+        name = self.state.bind(f"{_called_name(function, application)}_pullback", pullback)
         rename = Rename(output, earlier) if earlier != output else None
 
         def value(atom: ast.expr) -> ast.expr:
@@ -359,6 +366,24 @@ class LineAdjoints:
         for parameter, part in zip(wrt, parts, strict=True):
             argument = bound.arguments[parameter]  # a tuple's adjoint may hold runtime zeros
             self.state.accumulate(argument, load(part), isinstance(argument, ast.Tuple | ast.List))
+
+    def passed_functions(self, bound: inspect.BoundArguments) -> tuple[tuple[str, Any], ...]:
+        """The helper's parameters this call binds to a function known now: one named by a
+        global path (``np.tanh``, ``sigmoid``), or a parameter of this function that its own
+        caller bound to one. The helper's pullback is specialised on them."""
+        namespace = self.state.parsed.namespace
+        passed = []
+        for name, atom in bound.arguments.items():
+            value = MISSING
+            if isinstance(atom, ast.Name) and atom.id in namespace.functions:
+                value = namespace.functions[atom.id]
+            elif is_global_path(atom, self.state.form.local_names) or (
+                isinstance(atom, ast.Name) and atom.id not in self.state.form.local_names
+            ):
+                value = namespace.resolve(atom)
+            if value is not MISSING and callable(value) and not isinstance(value, type):
+                passed.append((name, value))
+        return tuple(passed)
 
     def call_shapes(
         self, signature: inspect.Signature, bound: inspect.BoundArguments
@@ -383,6 +408,18 @@ class LineAdjoints:
             f"{self.state.form.tree.name}",
             self.state.parsed.location(application.node),
         )
+
+
+def _called_name(function: Any, application: Application) -> str:
+    """What to call a helper's pullback after: its name, or for a lambda (whose name,
+    ``<lambda>``, is no identifier) the name the call spells (``sigmoid`` for a module-level
+    ``sigmoid = lambda z: ...``)."""
+    if function.__name__.isidentifier():
+        return function.__name__
+    called = getattr(application.node, "func", None)
+    if isinstance(called, ast.Attribute):
+        return called.attr
+    return called.id if isinstance(called, ast.Name) else "lambda"
 
 
 def _as_square(application: Application) -> Application:

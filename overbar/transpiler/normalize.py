@@ -105,6 +105,7 @@ class _Normalizer(ExpressionNormalizer):
         self.names = NameAllocator(self.source_names)
         self.tree = without_jumps(self.tree, self.names)
         self.assigned_anywhere = _assigned_names(self.tree) | set(self.parameters)
+        self.functions = frozenset(parsed.namespace.functions) if parsed.namespace else set()
         self.mutable = _assigned_in_blocks(self.tree.body)
         self.returns_in_branches = any(
             isinstance(node, ast.Return)

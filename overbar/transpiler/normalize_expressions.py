@@ -227,8 +227,10 @@ class ExpressionNormalizer:
 
     def call(self, node: ast.Call) -> ast.Call:
         function = node.func
-        if is_global_path(function, self.assigned_anywhere) or (
-            isinstance(function, ast.Name) and function.id not in self.assigned_anywhere
+        if (
+            is_global_path(function, self.assigned_anywhere)
+            or (isinstance(function, ast.Name) and function.id not in self.assigned_anywhere)
+            or (isinstance(function, ast.Name) and function.id in self.functions)
         ):
             callee = function
         elif isinstance(function, ast.Attribute):
@@ -238,7 +240,9 @@ class ExpressionNormalizer:
             raise self.unsupported(
                 function,
                 f"a call of the local variable {ast.unparse(function)}",
-                "call the function by its global name",
+                "call the function by its global name, or pass it to a helper by its name "
+                "(apply(np.tanh, x), apply(f, x) with f a helper's parameter bound so), so "
+                "that overbar knows which function it is",
             )
         return ast.Call(
             func=callee,

@@ -18,7 +18,7 @@ import re
 import textwrap
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from overbar.errors import (
@@ -34,14 +34,20 @@ _MISSING = object()
 
 @dataclass(frozen=True)
 class Namespace:
-    """The names a function reads from outside itself: globals, closure cells and builtins."""
+    """The names a function reads from outside itself: globals, closure cells and builtins;
+    and, for a helper's pullback specialised on the functions its caller passes it,
+    ``functions``: the parameters bound to a function at every run of the call (``f`` of
+    ``apply_twice(f, v)`` called as ``apply_twice(np.tanh, x)``), which the helper calls."""
 
     globals: Mapping[str, Any]
     closure: Mapping[str, types.CellType]
     builtins: Mapping[str, Any]
+    functions: Mapping[str, Any] = field(default_factory=dict)
 
     def lookup(self, name: str) -> Any:
         """The value ``name`` has for the function now, or ``MISSING`` if it is unbound."""
+        if name in self.functions:
+            return self.functions[name]
         if name in self.closure:
             try:
                 return self.closure[name].cell_contents
@@ -113,6 +119,21 @@ def parse(function: Any) -> ParsedFunction:
         tree, filename = _definition(function)
     closure = dict(zip(function.__code__.co_freevars, function.__closure__ or (), strict=True))
     return ParsedFunction(function, tree, filename, _namespace(function, closure))
+
+
+def with_functions(parsed: ParsedFunction, functions: Mapping[str, Any]) -> ParsedFunction:
+    """``parsed`` specialised on the functions its caller passes it: each parameter named in
+    ``functions`` (and never assigned in the function) resolves to the function bound to it,
+    so that a call of it is a call of that function."""
+    if not functions:
+        return parsed
+    assigned = {
+        node.id
+        for node in ast.walk(parsed.tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del)
+    }
+    kept = {name: value for name, value in functions.items() if name not in assigned}
+    return replace(parsed, namespace=replace(parsed.namespace, functions=kept))
 
 
 def _namespace(function: types.FunctionType, closure: Mapping[str, Any]) -> Namespace:

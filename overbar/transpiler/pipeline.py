@@ -25,7 +25,7 @@ from overbar.transpiler.hoist import hoist
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.optimisations import ALL, Optimisations
-from overbar.transpiler.parse import ParsedFunction, parse
+from overbar.transpiler.parse import ParsedFunction, parse, with_functions
 from overbar.transpiler.peephole import peephole
 from overbar.transpiler.pushes import drop_unread_pushes
 from overbar.transpiler.remat import rematerialise
@@ -48,7 +48,9 @@ class Pullback:
     sweep from the given adjoint) in the reverse sweep. Compiling lazily lets a helper call
     itself: its pullback refers to its own ``Pullback``. Once everything is compiled,
     ``link`` puts the compiled functions themselves where the generated code calls a pullback,
-    so a recursive helper costs one frame per level, as the helper does.
+    so a recursive helper costs one frame per level, as the helper does. A helper that takes a
+    function (``apply_twice(f, v)``) gets a pullback for each function its callers pass it
+    (``functions``): the function is part of what the pullback differentiates.
     """
 
     def __init__(
@@ -58,9 +60,11 @@ class Pullback:
         runtime: Runtime,
         shapes: tuple[tuple[str, Any], ...] = (),
         optimisations: Optimisations = ALL,
+        functions: tuple[tuple[str, Any], ...] = (),
     ):
         self.function, self.wrt, self.runtime, self.shapes = function, wrt, runtime, shapes
         self.optimisations = optimisations
+        self.functions = functions
         self._stages: Stages | None = None
         self._compiled: Callable | None = None
         self._building = False
@@ -78,6 +82,7 @@ class Pullback:
                         as_pullback=True,
                         parameter_shapes=dict(self.shapes) or None,
                         optimisations=self.optimisations,
+                        functions=self.functions,
                     )
                     finish(stages)
                     self._stages = stages
@@ -101,7 +106,8 @@ class Pullback:
         from overbar import cache  # imported with overbar's api, long before any call
 
         options = ("pullback", self.wrt, self.shapes, self.optimisations)
-        cachable = self.runtime is NUMPY
+        # a function passed in is not in the disk cache's key (what it is may change unseen)
+        cachable = self.runtime is NUMPY and not self.functions
         found = cache.load(self.function, options) if cachable else None
         if found is None:
             stages = self.stages
@@ -123,7 +129,8 @@ class Pullback:
         """Pickled by reference (for the disk cache): the helper, ``wrt``, shapes, passes."""
         if self.runtime is not NUMPY:
             raise TypeError("only pullbacks for the NumPy runtime are written by reference")
-        return (numpy_pullback, (self.function, self.wrt, self.shapes, self.optimisations))
+        arguments = (self.function, self.wrt, self.shapes, self.optimisations, self.functions)
+        return (numpy_pullback, arguments)
 
     def __repr__(self) -> str:
         return f"<overbar pullback of {self.function.__qualname__} wrt {self.wrt}>"
@@ -135,16 +142,20 @@ def pullback_of(
     runtime: Runtime = NUMPY,
     shapes: tuple[tuple[str, Any], ...] = (),
     optimisations: Optimisations = ALL,
+    functions: tuple[tuple[str, Any], ...] = (),
 ) -> Pullback:
     """The (cached) pullback of ``function`` with respect to ``wrt``, specialised on what is
-    known of its parameters' ``shapes`` at the call (name and shape pairs), transformed with the
-    caller's ``optimisations``."""
-    key = ("pullback", wrt, id(runtime), shapes, optimisations)
+    known of its parameters' ``shapes`` at the call (name and shape pairs) and on the
+    ``functions`` the call passes (name and function pairs), transformed with the caller's
+    ``optimisations``."""
+    passed = tuple((name, id(value)) for name, value in functions)
+    key = ("pullback", wrt, id(runtime), shapes, optimisations, passed)
     cache = cache_of(function)
     found = cache.get(key)
     if found is None:
         with COMPILING:
-            found = cache.setdefault(key, Pullback(function, wrt, runtime, shapes, optimisations))
+            made = Pullback(function, wrt, runtime, shapes, optimisations, functions)
+            found = cache.setdefault(key, made)
     return found
 
 
@@ -153,9 +164,10 @@ def numpy_pullback(
     wrt: tuple[str, ...],
     shapes: tuple[tuple[str, Any], ...],
     optimisations: Optimisations,
+    functions: tuple[tuple[str, Any], ...] = (),
 ) -> Pullback:
     """``pullback_of`` for the NumPy runtime (what a pickled ``Pullback`` is rebuilt with)."""
-    return pullback_of(function, wrt, NUMPY, shapes, optimisations)
+    return pullback_of(function, wrt, NUMPY, shapes, optimisations, functions)
 
 
 def link(function: Callable) -> None:
@@ -251,6 +263,7 @@ def transform(
     parameter_shapes: Shapes | None = None,
     with_value: bool = True,
     optimisations: Optimisations = ALL,
+    functions: tuple[tuple[str, Any], ...] = (),
 ) -> Stages:
     """Differentiate ``function`` with respect to the parameters named in ``wrt``.
 
@@ -260,6 +273,8 @@ def transform(
     returns ``(value, gradients)``, or without ``with_value`` the gradients alone.
     ``optimisations`` says which optimising passes run (``Optimisations.none()``: the literal
     adjoint, one rule application per line); helpers' pullbacks are transformed with the same.
+    ``functions`` (name and function pairs) are the parameters a caller binds to a function,
+    which a pullback is specialised on (``parse.with_functions``).
     """
     # The passes allocate a great many syntax-tree nodes and make no reference cycles that
     # need collecting meanwhile; the cyclic collector's full scans of the growing heap made the
@@ -268,7 +283,14 @@ def transform(
     gc.disable()
     try:
         return _transform(
-            function, wrt, runtime, as_pullback, parameter_shapes, with_value, optimisations
+            function,
+            wrt,
+            runtime,
+            as_pullback,
+            parameter_shapes,
+            with_value,
+            optimisations,
+            functions,
         )
     finally:
         if collecting:
@@ -283,8 +305,9 @@ def _transform(
     parameter_shapes: Shapes | None,
     with_value: bool,
     optimisations: Optimisations,
+    functions: tuple[tuple[str, Any], ...] = (),
 ) -> Stages:
-    parsed = parse(function)
+    parsed = with_functions(parse(function), dict(functions))
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
     normal_form = normalize(parsed)
     activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
