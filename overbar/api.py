@@ -22,7 +22,7 @@ from overbar import guard, origins
 from overbar.entry import argument_key, make_entry, storable
 from overbar.errors import ArgumentError, GradientMismatchError, NonScalarOutputError
 from overbar.runtime import NUMPY
-from overbar.runtime.shapes import argument_shape
+from overbar.runtime.shapes import Instance, argument_shape
 from overbar.transpiler import pipeline
 from overbar.transpiler.fence import check_definition
 from overbar.transpiler.kept import STORE, cache_of
@@ -97,8 +97,8 @@ def compiled_adjoint(
 def _known(
     shapes: tuple[tuple[str, Any], ...], optimisations: Optimisations
 ) -> tuple[tuple[str, Any], ...]:
-    if not optimisations.shapes:
-        return ()
+    if not optimisations.shapes:  # the classes of objects still: their methods are called
+        return tuple((name, shape) for name, shape in shapes if isinstance(shape, Instance))
     return tuple((name, shape) for name, shape in shapes if shape is not None)
 
 
@@ -116,10 +116,12 @@ class GradientFunction:
 
     def __new__(cls, function: Any = None, wrt: Wrt = 0, *args: Any, **kwargs: Any) -> Any:
         """The gradient of a bound method ``obj.loss`` is that of ``loss`` bound to ``obj``
-        (a ``types.MethodType``): ``wrt`` counts the method's own parameters, not ``self``.
+        (a ``types.MethodType``): ``wrt`` counts the method's own parameters, not ``self``;
+        ``wrt="self"`` (the first parameter's name) differentiates with respect to ``obj``,
+        whose gradient is a dict of the gradients of the attributes ``loss`` reads.
         Its other attributes are those of ``loss``'s gradient: ``source_for(obj, x, ...)``."""
         if inspect.ismethod(function) and inspect.isfunction(function.__func__):
-            names, single = _resolve_wrt(function, wrt)
+            names, single = _resolve_wrt_of_method(function, wrt)
             gradient = cls(function.__func__, names[0] if single else names, *args, **kwargs)
             return types.MethodType(gradient, function.__self__)
         return super().__new__(cls)
@@ -280,13 +282,13 @@ class GradientFunction:
 
     def _validate(self, shapes, args, kwargs, returned, random_state) -> None:
         """The guard: ``returned`` against the literal adjoint and central differences."""
-        literal = compiled_adjoint(self.__wrapped__, self.wrt, (), self._with_value, LITERAL)
+        literal = compiled_adjoint(self.__wrapped__, self.wrt, shapes, self._with_value, LITERAL)
 
         def sources() -> tuple[str, str]:
             optimised = transformed(
                 self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations
             )
-            reference = transformed(self.__wrapped__, self.wrt, (), self._with_value, LITERAL)
+            reference = transformed(self.__wrapped__, self.wrt, shapes, self._with_value, LITERAL)
             return all_sources(optimised), all_sources(reference)
 
         bound = self._signature.bind(*args, **kwargs)
@@ -405,7 +407,7 @@ def gradient_of(
         except (KeyError, TypeError):  # not made yet, or wrt is a list
             pass
     if inspect.ismethod(function) and inspect.isfunction(function.__func__):
-        names, single = _resolve_wrt(function, wrt)
+        names, single = _resolve_wrt_of_method(function, wrt)
         unbound = gradient_of(
             function.__func__, names[0] if single else names, with_value, optimise, check
         )
@@ -560,6 +562,21 @@ def _positions(function: Callable) -> dict[str, int]:
         p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     return {name: index for index, name in enumerate(positional)}
+
+
+def _resolve_wrt_of_method(method: Any, wrt: Wrt) -> tuple[tuple[str, ...], bool]:
+    """``wrt`` of a bound method: positions count its own parameters; names may include its
+    first one, ``self`` (the object it is bound to)."""
+    first = next(iter(inspect.signature(method.__func__).parameters), None)
+    requested = [wrt] if isinstance(wrt, int | str) else list(wrt)
+    if first is None or first not in requested:
+        return _resolve_wrt(method, wrt)
+    shifted = [
+        item + 1 if isinstance(item, int) and not isinstance(item, bool) else item
+        for item in requested
+    ]
+    names, _ = _resolve_wrt(method.__func__, shifted)
+    return names, isinstance(wrt, int | str)
 
 
 def _resolve_wrt(function: Callable, wrt: Wrt) -> tuple[tuple[str, ...], bool]:

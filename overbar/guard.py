@@ -19,6 +19,8 @@ cannot be checked: the guard warns and lets the gradient through.
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import warnings
 from collections.abc import Callable
@@ -94,9 +96,10 @@ def _validate(subject, returned, literal, sources, random_state) -> None:
     reference = _gradients(subject, run(literal, subject.args, subject.kwargs))
     problems = []
     for name, mine, theirs in zip(subject.wrt, optimised, reference, strict=True):
-        problem = _adjoint_difference(name, mine, theirs, epsilon)
-        if problem:
-            problems.append(problem)
+        for label, part, other in _paired(name, mine, theirs):
+            problem = _adjoint_difference(label, part, other, epsilon)
+            if problem:
+                problems.append(problem)
     if problems:
         optimised_source, literal_source = sources()
         raise GradientCheckError(
@@ -165,13 +168,91 @@ def _adjoint_difference(name: str, mine: Any, theirs: Any, epsilon: float = 0.0)
     )
 
 
+def _paired(name: str, mine: Any, theirs: Any) -> list[tuple[str, Any, Any]]:
+    """The two gradients of ``name`` to compare, part by part: an object's (a dict of its
+    attributes' gradients) attribute by attribute, as ``name.attribute``, a list's (a tuple)
+    element by element."""
+    if isinstance(mine, tuple) and isinstance(theirs, tuple) and len(mine) == len(theirs):
+        return [
+            pair
+            for index, (part, other) in enumerate(zip(mine, theirs, strict=True))
+            for pair in _paired(f"{name}[{index}]", part, other)
+        ]
+    if not (isinstance(mine, dict) and isinstance(theirs, dict)):
+        return [(name, mine, theirs)]
+    if mine.keys() != theirs.keys():
+        return [(f"{name} (attributes {sorted(mine)} against {sorted(theirs)})", 0.0, 1.0)]
+    return [
+        pair for key in sorted(mine) for pair in _paired(f"{name}.{key}", mine[key], theirs[key])
+    ]
+
+
+def _parts(
+    name: str, original: Any, gradient: Any, rebuilt: Callable = lambda moved: moved
+) -> list[tuple[str, Any, Any, Callable]]:
+    """What the central differences move, each with its label, value, gradient and how the
+    argument is rebuilt around a moved value (``rebuilt``): the argument itself, or for an
+    object (whose gradient is a dict by attribute name) each attribute in a shallow copy of
+    it, and for a list an attribute holds, each element in a copy of the list."""
+    if isinstance(gradient, tuple) and isinstance(original, list | tuple):  # self.layers
+
+        def with_element(index: int, moved: Any) -> Any:
+            changed = list(original)
+            changed[index] = moved
+            return rebuilt(type(original)(changed))
+
+        return [
+            part
+            for index, (element, element_gradient) in enumerate(
+                zip(original, gradient, strict=True)
+            )
+            for part in _parts(
+                f"{name}[{index}]",
+                element,
+                element_gradient,
+                functools.partial(with_element, index),
+            )
+        ]
+    if not isinstance(gradient, dict) or isinstance(original, dict):
+        return [(name, original, gradient, rebuilt)]
+
+    def with_attribute(attribute: str, moved: Any) -> Any:
+        changed = copy.copy(original)
+        setattr(changed, attribute, moved)
+        return rebuilt(changed)
+
+    return [
+        part
+        for attribute in sorted(gradient)
+        for part in _parts(
+            f"{name}.{attribute}",
+            getattr(original, attribute),
+            gradient[attribute],
+            functools.partial(with_attribute, attribute),
+        )
+    ]
+
+
 def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> str | None:
     """The central difference of f along a random unit direction in ``name`` against
-    <gradient, direction>; its own error estimated from a step twice as wide, its rounding
-    from f's ``value``."""
+    <gradient, direction>, for each part of it (``_parts``); its own error estimated from a
+    step twice as wide, its rounding from f's ``value``."""
     position = subject.positions.get(name)
+    argument = subject.args[position] if position is not None else subject.kwargs[name]
+    for label, original, part_gradient, rebuilt in _parts(name, argument, gradient):
+        problem = _difference_check_part(
+            subject, (name, label), original, part_gradient, rebuilt, rng, run, value, epsilon
+        )
+        if problem:
+            return problem
+    return None
+
+
+def _difference_check_part(
+    subject, names, original, gradient, rebuilt, rng, run, value, epsilon
+) -> str | None:
+    (name, label), position = names, subject.positions.get(names[0])
     args, kwargs = list(subject.args), dict(subject.kwargs)
-    original = args[position] if position is not None else kwargs[name]
     base = np.asarray(original, dtype=np.float64)
     if base.size == 0:
         return None
@@ -181,7 +262,7 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
 
     def value_at(offset: float) -> float:
         moved = base + offset * direction
-        moved = moved if isinstance(original, np.ndarray) else float(moved)
+        moved = rebuilt(moved if isinstance(original, np.ndarray) else float(moved))
         if position is not None:
             args[position] = moved
         else:
@@ -196,7 +277,8 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
         return None  # the function overflows or leaves its domain this close: nothing to say
     if not np.isfinite(analytic):
         return (
-            f"  {name}: the gradient is {analytic!r} where the function's differences are finite"
+            f"  {label}: the gradient is {analytic!r} where the function's differences are "
+            "finite"
         )
     size = max(1.0, abs(float(np.sum(np.real(value)))))
     # f computed in float32 rounds by about epsilon * |f|, which a step of 1e-6 magnifies
@@ -205,7 +287,7 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
     if abs(analytic - central) <= rtol * (abs(analytic) + abs(central)) + 10 * noise:
         return None
     return (
-        f"  {name}: along a random direction d, <gradient, d> = {analytic!r} but the central "
+        f"  {label}: along a random direction d, <gradient, d> = {analytic!r} but the central "
         f"difference (step {step:.3g}) gives {central!r}"
     )
 

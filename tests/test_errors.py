@@ -34,7 +34,7 @@ REFUSED = [
     ("import math", "an import inside the function", "import math"),
     ("global G\n    G = x", "a global statement", "global G"),
     ("del x", "a del statement", "del x"),
-    ("f = lambda y: y\n    x = x * 2", "a lambda", "lambda y: y"),
+    ("f = lambda y: y\n    x = f(x) * f", "a lambda here", "lambda y: y"),
     ("s = {v for v in x}", "a set comprehension", "{v for v in x}"),
     ("d = {0: v for v in x}", "a dict comprehension", "{0: v for v in x}"),
     ("d = {'a': x}", "a dict display", "{'a': x}"),

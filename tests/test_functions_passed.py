@@ -113,3 +113,69 @@ def test_a_function_taken_from_a_list_is_refused():
     f = define("def f(x):\n    fs = [np.sin, np.cos]\n    return np.sum(fs[0](x))\n")
     with pytest.raises(UnsupportedSyntaxError, match="computed function"):
         overbar.grad(f)(X)
+
+
+LOCAL_LAMBDAS = {
+    "one parameter": ("f = lambda z: z * z\n    return np.sum(f(x))", lambda x: x * x),
+    "a name read when the call runs": (
+        "w = 2.0\n    g = lambda z: z * w\n    w = 3.0\n    return np.sum(g(x))",
+        lambda x: 3.0 * x,
+    ),
+    "keywords": (
+        "h = lambda a, b: a * np.sin(b)\n    return np.sum(h(b=x, a=x * 2.0))",
+        lambda x: 2.0 * x * np.sin(x),
+    ),
+    "in a loop": (
+        "f = lambda z: np.tanh(z) + 0.5 * z\n    for _ in range(3):\n        x = f(x)\n"
+        "    return np.sum(x)",
+        None,
+    ),
+    "called twice in one line": (
+        "f = lambda z: np.exp(-z * z)\n    return np.sum(f(f(x)) * f(x))",
+        lambda x: np.exp(-np.exp(-x * x) ** 2) * np.exp(-x * x),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", LOCAL_LAMBDAS)
+def test_a_lambda_bound_in_the_function_is_differentiated(name):
+    body, value = LOCAL_LAMBDAS[name]
+    f = define(f"def f(x):\n    {body}\n")
+    overbar.check_grad(f, [X])
+    np.testing.assert_allclose(overbar.grad(f)(X), overbar.grad(f, optimise=False)(X), rtol=1e-12)
+    if value is not None:
+        np.testing.assert_allclose(f(X), np.sum(value(X)), rtol=1e-12)
+
+
+LAMBDAS_REFUSED = {
+    "passed as a value": (
+        "f = lambda z: z * z\n    return np.sum(apply_twice(f, x))",
+        "a lambda here",
+    ),
+    "bound in a branch": (
+        "if x.shape[0] > 1:\n        f = lambda z: z * z\n    else:\n        f = lambda z: z\n"
+        "    return np.sum(f(x))",
+        "a lambda here",
+    ),
+    "bound again": (
+        "f = lambda z: z * z\n    f = lambda z: z\n    return np.sum(f(x))",
+        "a lambda here",
+    ),
+    "called with a parameter missing": (
+        "f = lambda a, b: a * b\n    return np.sum(f(x))",
+        "this call of the lambda f",
+    ),
+    "with a default": ("f = lambda z, k=2.0: z * k\n    return np.sum(f(x))", "a lambda here"),
+    "inline": ("return np.sum((lambda z: z * z)(x))", "a call of a computed function"),
+}
+
+
+@pytest.mark.parametrize("name", LAMBDAS_REFUSED)
+def test_a_lambda_that_is_not_only_called_is_refused_at_its_line(name):
+    body, what = LAMBDAS_REFUSED[name]
+    f = define(HELPERS + f"def f(x):\n    {body}\n")
+    with pytest.raises(UnsupportedSyntaxError, match=what) as caught:
+        overbar.grad(f)(X)
+    location = caught.value.location
+    assert location.filename == f.__code__.co_filename
+    assert f.__code__.co_firstlineno < location.line <= f.__code__.co_firstlineno + 5

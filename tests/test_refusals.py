@@ -486,10 +486,12 @@ def test_a_bound_method_is_differentiated_with_self_bound():
 
 def test_a_bound_method_counts_wrt_among_its_own_parameters():
     model = Model(np.ones(3))
-    with pytest.raises(ArgumentError, match=r"'self', which is not a parameter of Model.loss"):
-        overbar.grad(model.loss, wrt="self")
+    with pytest.raises(ArgumentError, match=r"'me', which is not a parameter of Model.loss"):
+        overbar.grad(model.loss, wrt="me")
     with pytest.raises(ArgumentError, match=r"Model.loss has 2 positional parameters \(x, t\)"):
         overbar.grad(model.loss, wrt=2)
+    # self by name: the object it is bound to (tests/test_methods.py)
+    assert set(overbar.grad(model.loss, wrt="self")(X, np.zeros(3))) == {"w"}
 
 
 def test_a_method_that_changes_self_is_refused_at_the_line():

@@ -68,6 +68,9 @@ NUMPY = Runtime(
     add_elementwise=helpers.add_elementwise,
     add_in_kind=helpers.add_in_kind,
     unpacked_bar=helpers.unpacked_bar,
+    attribute_bar=helpers.attribute_bar,
+    attributes_like=helpers.attributes_like,
+    same_method=helpers.same_method,
     split_last=helpers.split_last,
     shape_of=helpers.shape_of,
     # Arguments (by position) these functions only take the shape of: a value read only there

@@ -25,6 +25,9 @@ class Runtime:
     add_elementwise: Callable
     add_in_kind: Callable  # a+b, or element by element where either is a tuple
     unpacked_bar: Callable  # the adjoint of a value unpacked, in its own kind
+    attribute_bar: Callable  # the adjoint of an object whose attribute is read: {name: ȳ}
+    attributes_like: Callable  # the gradient with respect to an object, by attribute name
+    same_method: Callable  # checks that self.name is the method differentiated
     split_last: Callable
     shape_of: Callable
     shape_only: Mapping[Callable, tuple[int, ...]]

@@ -49,7 +49,11 @@ _STATEMENT_NAMES = {
 }
 
 _EXPRESSION_NAMES = {
-    ast.Lambda: ("a lambda", "define a function at module level"),
+    ast.Lambda: (
+        "a lambda here",
+        "bind it to a name on a line of its own at the top of the function (f = lambda z: "
+        "...) and only call it, or define it at module level",
+    ),
     ast.SetComp: ("a set comprehension", "sets cannot be differentiated"),
     ast.DictComp: ("a dict comprehension", "dictionaries are not supported yet"),
     ast.Dict: ("a dict display", "dictionaries are not supported yet"),
@@ -256,7 +260,10 @@ class _Fence(InPlaceChecks):
         elif isinstance(statement, ast.Assign):
             for target in statement.targets:
                 self.check_target(target)
-            self.check_expression(statement.value)
+            if any(statement.value is lam for lam in self.lambdas.values()):  # f = lambda z: ...
+                self.check_expression(statement.value.body)
+            else:
+                self.check_expression(statement.value)
         elif isinstance(statement, ast.AnnAssign):
             self.check_target(statement.target)
             if statement.value is None:

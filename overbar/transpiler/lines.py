@@ -80,6 +80,7 @@ class LineAdjoints:
         application = application_of(
             statement.value, self.state.form, self.state.parsed.namespace, slice_name
         )
+        application = self.state.resolved_method(application)  # model.loss(x)
         if (
             output in self.state.sequences
             and application.primal not in (PACK, IDENTITY)
@@ -126,6 +127,12 @@ class LineAdjoints:
             self.accumulate_item(application, output, output_bar, earlier)
         elif self.rules.is_subroutine(application.primal):
             self.apply_pullback(application, output, output_bar, earlier)
+        elif self.state.is_object_attribute(application):  # y = self.W:  self̄ += {W: ȳ}
+            receiver = application.positional[0]
+            helper = self.state.bind("attribute_bar", self.state.runtime.attribute_bar)
+            attribute = ast.Constant(application.primal.name)
+            contribution = call(helper, load(receiver.id), attribute, output_bar)
+            self.state.accumulate(receiver, contribution)
         elif application.primal is not CONSTANT:
             # the rule reads t̄ like t: arrays, no runtime zeros
             if output in self.state.sequences:
@@ -357,9 +364,15 @@ class LineAdjoints:
         keywords.append(
             ast.keyword(arg=seed_parameter(list(signature.parameters)), value=output_bar)
         )
-        pullback_call = ast.Call(
-            func=load(name), args=[value(a) for a in application.positional], keywords=keywords
-        )
+        arguments = [value(a) for a in application.positional]
+        called = getattr(application.node, "func", None)
+        if isinstance(called, ast.Attribute) and not is_global_path(
+            called, self.state.form.local_names
+        ):  # self.helper(z): checked to be the method whose pullback this is
+            check = self.state.bind("same_method", self.state.runtime.same_method)
+            method = self.state.bind(f"{called.attr}_method", function)
+            arguments[0] = call(check, arguments[0], ast.Constant(called.attr), load(method))
+        pullback_call = ast.Call(func=load(name), args=arguments, keywords=keywords)
         parts = [self.state.temporary() for _ in wrt]
         target = ast.Tuple(elts=[store(p) for p in parts], ctx=ast.Store())
         self.state.reverse.append(ast.Assign(targets=[target], value=pullback_call))

@@ -62,6 +62,7 @@ from dataclasses import dataclass
 
 from overbar.errors import InternalError, UnsupportedSyntaxError
 from overbar.transpiler.fence import is_append, is_docstring
+from overbar.transpiler.fence_scope import local_lambdas
 from overbar.transpiler.jumps import lift_returns, stored_names, without_jumps
 from overbar.transpiler.names import NameAllocator, clone, names_in
 from overbar.transpiler.normalize_expressions import ExpressionNormalizer, is_global_path
@@ -106,6 +107,7 @@ class _Normalizer(ExpressionNormalizer):
         self.tree = without_jumps(self.tree, self.names)
         self.assigned_anywhere = _assigned_names(self.tree) | set(self.parameters)
         self.functions = frozenset(parsed.namespace.functions) if parsed.namespace else set()
+        self.lambdas = local_lambdas(self.tree)
         self.mutable = _assigned_in_blocks(self.tree.body)
         self.returns_in_branches = any(
             isinstance(node, ast.Return)
@@ -198,6 +200,8 @@ class _Normalizer(ExpressionNormalizer):
             for target in statement.targets:
                 self.assign(target, value)
         elif isinstance(statement, ast.Assign):
+            if any(statement.value is lam for lam in self.lambdas.values()):
+                return  # f = lambda z: ...: each call of f is written as the lambda's body
             self.assign(statement.targets[0], statement.value)
         elif isinstance(statement, ast.AnnAssign):
             self.assign(statement.target, statement.value)

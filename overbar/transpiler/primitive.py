@@ -133,6 +133,9 @@ def application_of(
         function = value.func
         if isinstance(function, ast.Attribute) and not is_global_path(function, form.local_names):
             arguments = (function.value, *value.args)
+            method = namespace.method(function) if namespace is not None else MISSING
+            if method is not MISSING:  # self.helper(z) in a method: the class's own helper
+                return Application(method, arguments, keywords, value)
             return Application(Method(function.attr), arguments, keywords, value)
         primal = namespace.resolve(function) if namespace is not None else MISSING
         return Application(primal, tuple(value.args), keywords, value)

@@ -207,7 +207,16 @@ class _Sweep:
         self.state.reverse.extend(self.control.reverse_block(statements))
         gradients = []
         for name in self.state.activity.wrt:
-            if name not in self.state.defined:
+            if name in self.state.objects:  # an object's gradient: its attributes', by name
+                like = self.state.bind("attributes_like", self.state.runtime.attributes_like)
+                attributes = tuple_of([ast.Constant(a) for a in sorted(self.state.objects[name])])
+                so_far = (
+                    load(self.state.bar(name)) if name in self.state.defined else ast.Constant(0.0)
+                )
+                self.state.reverse.append(
+                    assign(self.state.bar(name), call(like, so_far, load(name), attributes))
+                )
+            elif name not in self.state.defined:
                 zero = self.state.bind("zero_gradient", self.state.runtime.zero_gradient)
                 self.state.reverse.append(assign(self.state.bar(name), call(zero, load(name))))
             elif name in self.state.maybe_zero:

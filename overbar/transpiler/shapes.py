@@ -73,7 +73,9 @@ def infer(
 
 
 def _sequence_only(shape: Any, runtime: Runtime) -> Any:
-    """What ``shape`` says of tuples and lists, and nothing of arrays."""
+    """What ``shape`` says of tuples and lists and of objects' classes, nothing of arrays."""
+    if isinstance(shape, runtime.shapes.Instance):
+        return shape
     if not isinstance(shape, runtime.shapes.Sequence):
         return None
     if shape.elements is None:
