@@ -287,7 +287,7 @@ class Assign:
 
 @dataclass(eq=False)
 class Unpack:
-    """``a, b = value`` (a helper returning a pair)."""
+    """``a, b = value`` (a helper returning a pair, or an array's rows or elements)."""
 
     targets: list[str]
     value: Expr
@@ -297,6 +297,8 @@ class Unpack:
 
     def run(self, env: dict) -> None:
         values = self.value.run(env)
+        if isinstance(values, np.ndarray) and values.ndim >= 1:
+            values = tuple(values)
         if not isinstance(values, tuple) or len(values) != len(self.targets):
             raise Invalid("cannot unpack")
         env.update(zip(self.targets, values, strict=True))
@@ -1167,7 +1169,7 @@ class Generator:
             "conditional": 0.4,
         }
         if depth == 0:
-            kinds.update(augmented=0.5, buffer=0.6, list=0.6, softmax=0.4)
+            kinds.update(augmented=0.5, buffer=0.6, list=0.6, softmax=0.4, unpack=0.4)
         if depth < 2:
             compound = 1.0 if depth == 0 else 0.2
             kinds.update({"if": 1.0 * compound, "for": 0.8 * compound, "while": 0.3 * compound})
@@ -1191,6 +1193,17 @@ class Generator:
         name = self.fresh("v")
         statement = self.execute(Assign(name, value))
         self.declare(name)
+        return [statement]
+
+    def make_unpack(self, depth: int) -> list:
+        """``a, b = v`` of an array of two or three rows (or a vector's elements)."""
+        value = self.assigned_value(
+            depth, lambda v: is_num(v) and np.ndim(v) >= 1 and np.shape(v)[0] in (2, 3)
+        )
+        names = [self.fresh("v") for _ in range(np.shape(value.value)[0])]
+        statement = self.execute(Unpack(names, value))
+        for name in names:
+            self.declare(name)
         return [statement]
 
     def make_reassign(self, depth: int) -> list:
