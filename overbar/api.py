@@ -85,11 +85,13 @@ def compiled_adjoint(
         with COMPILING:
             found = cache.get(key)
             if found is None:
-                found = disk_cache.load(function, key)
+                on_disk = not pipeline.reads_methods(function, shapes)
+                found = disk_cache.load(function, key) if on_disk else None
                 if found is None:
                     stages = transformed(function, wrt, shapes, with_value, optimisations)
                     found = stages.emitted.function
-                    disk_cache.store(function, key, stages)
+                    if on_disk:
+                        disk_cache.store(function, key, stages)
                 cache[key] = found
     return found
 

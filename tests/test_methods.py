@@ -166,3 +166,19 @@ def test_an_attribute_of_an_array_without_a_rule_is_refused(space):
     general = overbar.grad(f).stages.emitted.function  # x's kind unknown: refused as it runs
     with pytest.raises(OverbarError, match=r"attribute \.flat of an array"):
         general(X)
+
+
+def test_adjoints_derived_from_an_objects_methods_are_not_written_to_the_disk_cache(space):
+    """The disk cache's key holds the code of the functions a function names; an object's
+    class gives it methods it does not name, which may change unseen."""
+    from overbar import cache
+
+    before = set(cache.entries())
+    model = space["Model"](W, B, 0.5)
+    overbar.grad(space["outside"])(model, X)
+    overbar.grad(model.loss, wrt="self")(X)
+    written = set(cache.entries()) - before
+    assert not written
+    plain = define("def f(x):\n    return np.sum(np.sin(x) ** 2)\n")
+    overbar.grad(plain)(X)
+    assert set(cache.entries()) - before  # the cache is on: a plain function is written

@@ -136,14 +136,14 @@ def parse(function: Any) -> ParsedFunction:
         tree, filename = _definition(function)
     closure = dict(zip(function.__code__.co_freevars, function.__closure__ or (), strict=True))
     namespace = _namespace(function, closure)
-    owner = _owner_class(function)
+    owner = owner_class(function)
     parameters = [a.arg for a in [*tree.args.posonlyargs, *tree.args.args]]
     if owner is not None and parameters:
         namespace = replace(namespace, owner=(parameters[0], owner))
     return ParsedFunction(function, tree, filename, namespace)
 
 
-def _owner_class(function: types.FunctionType) -> type | None:
+def owner_class(function: types.FunctionType) -> type | None:
     """The class ``function`` is a method of, found from its qualified name in its module's
     globals (None for a function, a static method, or a class made inside a function)."""
     parts = function.__qualname__.split(".")

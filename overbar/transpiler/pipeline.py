@@ -25,7 +25,7 @@ from overbar.transpiler.hoist import hoist
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.optimisations import ALL, Optimisations
-from overbar.transpiler.parse import ParsedFunction, parse, with_functions
+from overbar.transpiler.parse import ParsedFunction, owner_class, parse, with_functions
 from overbar.transpiler.peephole import peephole
 from overbar.transpiler.pushes import drop_unread_pushes
 from overbar.transpiler.remat import rematerialise
@@ -106,8 +106,13 @@ class Pullback:
         from overbar import cache  # imported with overbar's api, long before any call
 
         options = ("pullback", self.wrt, self.shapes, self.optimisations)
-        # a function passed in is not in the disk cache's key (what it is may change unseen)
-        cachable = self.runtime is NUMPY and not self.functions
+        # a function passed in, or the methods an object's class has, are not in the disk
+        # cache's key (what they are may change unseen)
+        cachable = (
+            self.runtime is NUMPY
+            and not self.functions
+            and not reads_methods(self.function, self.shapes)
+        )
         found = cache.load(self.function, options) if cachable else None
         if found is None:
             stages = self.stages
@@ -134,6 +139,17 @@ class Pullback:
 
     def __repr__(self) -> str:
         return f"<overbar pullback of {self.function.__qualname__} wrt {self.wrt}>"
+
+
+def reads_methods(function: Callable, shapes: tuple[tuple[str, Any], ...]) -> bool:
+    """Whether ``function``'s adjoint may be derived from methods its source does not name: it
+    is a method (``self.helper(z)``), or one of its arguments is an object (``model.loss(x)``).
+    Such an adjoint is not written to the disk cache, whose key holds the code of the
+    functions a function names, not of those an object's class gives it."""
+    instance = getattr(NUMPY.shapes, "Instance", ())
+    return owner_class(function) is not None or any(
+        isinstance(shape, instance) for _, shape in shapes
+    )
 
 
 def pullback_of(
