@@ -40,3 +40,10 @@ def test_a_form_once_refused_is_differentiated(name):
         strict=True,
     ):
         np.testing.assert_allclose(mine, literal, rtol=1e-12, atol=1e-15)
+
+
+def test_the_builtin_round_has_a_zero_gradient():
+    f = define("def f(x):\n    return x[0] * round(x[1] * 3.0) + round(x[2], 1) * 2.0\n")
+    x = np.array([0.7, 0.9, 1.33])
+    np.testing.assert_array_equal(overbar.grad(f)(x), [3.0, 0.0, 0.0])
+    overbar.check_grad(f, [x])

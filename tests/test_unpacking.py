@@ -189,3 +189,17 @@ def test_unpacking_too_many_values_fails_as_python_does():
     f = define("def f(x):\n    a, b = x\n    return np.sum(a * b)\n")
     with pytest.raises(ValueError, match="too many values"):
         overbar.grad(f)(TALL)
+
+
+def test_a_helper_unpacks_and_indexes_a_parameter_of_either_kind():
+    source = (
+        "def product(v):\n    a, b = v\n    return a * b * v[0]\n\n"
+        "def f(x):\n    return np.sum(product(x)) + np.sum(product((np.sin(x[0]), x[1])))\n"
+    )
+    f = define(source)
+    overbar.check_grad(f, [MATRIX])
+    for optimise in (True, False):
+        gradient = overbar.grad(f, optimise=optimise)(MATRIX)
+        a, b, s = MATRIX[0], MATRIX[1], np.sin(MATRIX[0])
+        expected = np.stack([2 * a * b + 2 * s * b * np.cos(a), a * a + s * s])
+        np.testing.assert_allclose(gradient, expected, rtol=1e-12)
