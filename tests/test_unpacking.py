@@ -50,6 +50,12 @@ PROGRAMS = {
         "    return total",
         TALL,
     ),
+    "a generator over rows unpacked": ("return sum(a * np.cos(b) for a, b in x)", TALL),
+    "a nested loop target over zip": (
+        "total = 0.0\n    for (a, b), c in zip(x, x[:, 0] ** 2):\n"
+        "        total = total + a * b * c\n    return total",
+        TALL,
+    ),
     "a loop-carried array": (
         "for _ in range(3):\n        a, b = x\n        x = np.stack([np.sin(b), a * b])\n"
         "    return np.sum(x)",
