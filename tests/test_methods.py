@@ -182,3 +182,17 @@ def test_adjoints_derived_from_an_objects_methods_are_not_written_to_the_disk_ca
     plain = define("def f(x):\n    return np.sum(np.sin(x) ** 2)\n")
     overbar.grad(plain)(X)
     assert set(cache.entries()) - before  # the cache is on: a plain function is written
+
+
+def test_an_attribute_named_like_an_arrays_is_the_objects_own():
+    """A model's size or T is its own number, not an array's size or transpose."""
+    named = define(
+        "class Named:\n    def __init__(self):\n        self.size, self.T = 2.0, np.ones((3, 3))\n\n"
+        "    def loss(self, x):\n        return np.sum(self.T @ x) * self.size\n\n"
+        "def f(x):\n    return x\n",
+        name="Named",
+    )
+    gradient = overbar.grad(named.loss, wrt="self")(named(), X)
+    assert set(gradient) == {"size", "T"}
+    np.testing.assert_allclose(gradient["size"], np.sum(np.ones((3, 3)) @ X), rtol=1e-12)
+    np.testing.assert_allclose(gradient["T"], 2.0 * np.outer(np.ones(3), X), rtol=1e-12)

@@ -209,3 +209,21 @@ def test_a_helper_unpacks_and_indexes_a_parameter_of_either_kind():
         a, b, s = MATRIX[0], MATRIX[1], np.sin(MATRIX[0])
         expected = np.stack([2 * a * b + 2 * s * b * np.cos(a), a * a + s * s])
         np.testing.assert_allclose(gradient, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "helper",
+    [
+        "def helper(p0, p1):\n    return p1\n",
+        "def helper(p0, p1):\n    return np.mean(p0, axis=0)\n",
+        "def helper(p0, p1):\n    return (p0[0] * p1[1], np.sin(p0[1]))\n",
+    ],
+)
+def test_what_a_helper_returns_is_unpacked_in_its_own_kind(helper):
+    """Found by the fuzzer: a helper returning an array, unpacked, was given a tuple adjoint."""
+    f = define(helper + "\ndef f(x):\n    a, b = helper(x, x)\n    return np.sum(a * np.cos(b))\n")
+    x = np.array([[1.126, 0.3], [1.216, -0.4]])
+    overbar.check_grad(f, [x])
+    for optimise in (True, False):
+        gradient = overbar.grad(f, optimise=optimise)(x)
+        assert gradient.shape == x.shape

@@ -276,9 +276,10 @@ class ReverseBlocks:
         self.state.reverse.extend(self.recording.pop(name, name) for name in reversed(pushed))
 
     def built_as_tuple(self, name: str) -> bool:
-        """Whether every binding of ``name`` is a display, a call of the user's own function,
-        or a copy of such a name, or shape inference knows it is a tuple or list (a helper's
-        parameter its caller passes one): so its adjoint may be a tuple."""
+        """Whether every binding of ``name`` is a display or a copy of such a name, or shape
+        inference knows it is a tuple or list (one a helper returns, a helper's parameter its
+        caller passes one): so its adjoint is a tuple. What a helper returns is otherwise
+        unpacked in the kind it has when the line runs (it may return an array)."""
         if self.state.is_sequence_shape(self.state.shapes.get(name)):
             return True
         if name in self.state.form.parameters:
@@ -292,7 +293,7 @@ class ReverseBlocks:
         ]
         for node in bindings:
             application = application_of(node.value, self.state.form, self.state.parsed.namespace)
-            if application.primal is PACK or self.rules.is_subroutine(application.primal):
+            if application.primal is PACK:
                 continue
             if application.primal is IDENTITY and self.built_as_tuple(node.value.id):
                 continue

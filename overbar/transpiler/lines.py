@@ -109,10 +109,17 @@ class LineAdjoints:
                 self.state.reverse.append(self.recording.pop(earlier, output))
         self.state.defined.discard(output)
         self.state.maybe_zero.discard(output)
-        if not any(
-            name in self.state.activity.active for name in application.input_names()
-        ) or self.rules.has_no_gradient(application.primal):
+        object_attribute = self.state.is_object_attribute(application)
+        if not any(name in self.state.activity.active for name in application.input_names()) or (
+            self.rules.has_no_gradient(application.primal) and not object_attribute
+        ):
             pass  # `h = np.zeros(n)`, `y = np.zeros_like(x)`: nothing to send the adjoint to
+        elif object_attribute:  # y = self.W:  self̄ += {W: ȳ}
+            receiver = application.positional[0]
+            helper = self.state.bind("attribute_bar", self.state.runtime.attribute_bar)
+            attribute = ast.Constant(application.primal.name)
+            contribution = call(helper, load(receiver.id), attribute, output_bar)
+            self.state.accumulate(receiver, contribution)
         elif application.primal is IDENTITY:
             self.state.accumulate(application.positional[0], output_bar)
         elif application.primal is PACK:  # t = (a, b):  ā += t̄[0],  b̄ += t̄[1]
@@ -127,12 +134,6 @@ class LineAdjoints:
             self.accumulate_item(application, output, output_bar, earlier)
         elif self.rules.is_subroutine(application.primal):
             self.apply_pullback(application, output, output_bar, earlier)
-        elif self.state.is_object_attribute(application):  # y = self.W:  self̄ += {W: ȳ}
-            receiver = application.positional[0]
-            helper = self.state.bind("attribute_bar", self.state.runtime.attribute_bar)
-            attribute = ast.Constant(application.primal.name)
-            contribution = call(helper, load(receiver.id), attribute, output_bar)
-            self.state.accumulate(receiver, contribution)
         elif application.primal is not CONSTANT:
             # the rule reads t̄ like t: arrays, no runtime zeros
             if output in self.state.sequences:

@@ -326,7 +326,12 @@ def _transform(
     parsed = with_functions(parse(function), dict(functions))
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
     normal_form = normalize(parsed)
-    activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
+    objects = frozenset(
+        name
+        for name, shape in (parameter_shapes or {}).items()
+        if isinstance(shape, runtime.shapes.Instance)
+    )
+    activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules, objects)
     # Off, shapes still say which values are tuples: their adjoints must be tuples to be right.
     shapes = infer(
         normal_form, parameter_shapes or {}, parsed.namespace, runtime, optimisations.shapes

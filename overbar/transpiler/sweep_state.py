@@ -78,14 +78,17 @@ class SweepState:
         return {name for name, shape in self.shapes.items() if self.is_sequence_shape(shape)}
 
     def is_object_attribute(self, application: Any) -> bool:
-        """``y = v.name`` where ``name`` is no attribute with a rule (``.T``, ``.real``, ...)
-        and ``v`` is not known to be an array or a number: an attribute of an object (a
-        model's parameter, ``self.W``), whose adjoint is the object's, by name."""
+        """``y = v.name`` where ``v`` is known to be an object, or ``name`` is no attribute
+        with a rule (``.T``, ``.real``, ...) and ``v`` is not known to be an array or a number:
+        an attribute of an object (a model's parameter, ``self.W``), whose adjoint is the
+        object's, by name."""
         if not isinstance(application.primal, Attribute):
             return False
         receiver = application.positional[0]
         if not isinstance(receiver, ast.Name):
             return False
+        if isinstance(self.shape_of(receiver), self.runtime.shapes.Instance):
+            return True  # an object's, whatever its name (a model's size, or its T)
         try:
             found = self.runtime.rules.lookup(application.primal)
         except TypeError:
