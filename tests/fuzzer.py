@@ -68,7 +68,8 @@ from typing import Any
 import numpy as np
 
 import overbar
-from overbar.primitives import Attribute, Method, describe
+from overbar.primitives import Attribute, Method, describe, is_index_maker
+from overbar.primitives import Index as IndexExpression
 from overbar.runtime.registry import RULES
 from tests.fuzz_linalg import add_linalg_makers
 from tests.fuzz_arrays import UNFUZZED_ARRAYS, add_arrays_makers
@@ -3339,7 +3340,10 @@ def primitives_in(source: str) -> set[str]:
         elif isinstance(node, ast.Compare):
             found += [_OPERATORS.get(type(op)) for op in node.ops]
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
-            found.append(operator.getitem)
+            maker = _global_path(node.value)  # np.r_[a, b] joins, it does not index
+            index_made = maker is not None and is_index_maker(maker)
+            joined = IndexExpression(maker, ast.unparse(node.value)) if index_made else None
+            found.append(joined or operator.getitem)
         elif isinstance(node, ast.Call):
             function = _global_path(node.func)
             if function is not None:

@@ -129,6 +129,18 @@ REGRESSIONS = {
         "def f(c, a):\n    return np.sum(np.einsum('ij,jk->ik', a, c.var(0, keepdims=True)))",
         [_uniform(3, 2), _uniform(4, 1)],
     ),
+    # An array a helper returns, unpacked, was given a tuple adjoint (a helper's result was
+    # taken for a tuple): its pullback crashed on it.
+    "the rows of an array a helper returns": (
+        "def helper2(p0, p1):\n    return p1\n\n"
+        "def f(c1):\n    v3, v4 = helper2(c1, c1)\n    return np.linalg.norm(v4)",
+        [np.array([[1.126], [1.216]])],
+    ),
+    "the elements of a mean a helper returns": (
+        "def helper1(p0, p1):\n    return np.mean(p0, axis=0)\n\n"
+        "def f(A3):\n    v3, v4, v5 = helper1(A3, A3)\n    return v5",
+        [np.array([[-0.834, 0.054, 0.149], [-0.083, 0.504, 0.146]])],
+    ),
 }
 
 
