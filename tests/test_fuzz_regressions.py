@@ -173,3 +173,14 @@ def test_singular_vectors_of_a_rank_deficient_matrix_are_refused():
     )
     with pytest.raises(overbar.NoDerivativeError, match="rank-deficient"):
         overbar.grad(f, check=False)(np.array([0.76, 1.138]))
+
+
+def test_qr_of_a_rank_deficient_matrix_is_refused():
+    """Found by the fuzzer: the rows of broadcast_to(x, (2, 2)) are equal, R[1, 1] is rounding,
+    and the solve by R gave a finite gradient, wrong (every adjoint agreed on it)."""
+    f = define("def f(x1):\n    return np.mean(np.linalg.qr(np.broadcast_to(x1, (2, 2))))\n")
+    with pytest.raises(overbar.NoDerivativeError, match="qr of a rank-deficient matrix"):
+        overbar.grad(f, check=False)(np.array([0.599, -0.484]))
+    r_only = define("def f(a):\n    return np.sum(np.linalg.qr(a)[1])\n")
+    with pytest.raises(overbar.NoDerivativeError, match="rank-deficient"):
+        overbar.grad(r_only, check=False)(np.array([[1.0, 2.0], [2.0, 4.0]]))
