@@ -23,7 +23,7 @@ from overbar.entry import argument_key, make_entry, storable
 from overbar.errors import ArgumentError, GradientMismatchError, NonScalarOutputError
 from overbar.runtime import NUMPY
 from overbar.runtime.arrays import is_foreign_array, library_name, unknown_shape
-from overbar.runtime.shapes import argument_shape, container_shape, skeleton
+from overbar.runtime.shapes import Instance, argument_shape, container_shape, skeleton
 from overbar.transpiler import pipeline
 from overbar.transpiler.fence import check_definition
 from overbar.transpiler.kept import STORE, cache_of
@@ -87,11 +87,13 @@ def compiled_adjoint(
         with COMPILING:
             found = cache.get(key)
             if found is None:
-                found = disk_cache.load(function, key)
+                on_disk = not pipeline.reads_methods(function, shapes)
+                found = disk_cache.load(function, key) if on_disk else None
                 if found is None:
                     stages = transformed(function, wrt, shapes, with_value, optimisations)
                     found = stages.emitted.function
-                    disk_cache.store(function, key, stages)
+                    if on_disk:
+                        disk_cache.store(function, key, stages)
                 cache[key] = found
     return found
 
@@ -100,10 +102,14 @@ def _known(
     shapes: tuple[tuple[str, Any], ...], optimisations: Optimisations
 ) -> tuple[tuple[str, Any], ...]:
     """The shapes a transformation is specialised on: all that is known, or without the
-    ``shapes`` optimisation only the structure of containers of parameters (which the adjoint
-    needs to be right at all: their adjoints are containers)."""
+    ``shapes`` optimisation the classes of objects (their methods are called) and the structure
+    of containers of parameters (their adjoints are containers): what the adjoint needs to be
+    right at all."""
     if not optimisations.shapes:
-        shapes = tuple((name, skeleton(shape)) for name, shape in shapes)
+        shapes = tuple(
+            (name, shape if isinstance(shape, Instance) else skeleton(shape))
+            for name, shape in shapes
+        )
     return tuple((name, shape) for name, shape in shapes if shape is not None)
 
 
@@ -121,10 +127,12 @@ class GradientFunction:
 
     def __new__(cls, function: Any = None, wrt: Wrt = 0, *args: Any, **kwargs: Any) -> Any:
         """The gradient of a bound method ``obj.loss`` is that of ``loss`` bound to ``obj``
-        (a ``types.MethodType``): ``wrt`` counts the method's own parameters, not ``self``.
+        (a ``types.MethodType``): ``wrt`` counts the method's own parameters, not ``self``;
+        ``wrt="self"`` (the first parameter's name) differentiates with respect to ``obj``,
+        whose gradient is a dict of the gradients of the attributes ``loss`` reads.
         Its other attributes are those of ``loss``'s gradient: ``source_for(obj, x, ...)``."""
         if inspect.ismethod(function) and inspect.isfunction(function.__func__):
-            names, single = _resolve_wrt(function, wrt)
+            names, single = _resolve_wrt_of_method(function, wrt)
             gradient = cls(function.__func__, names[0] if single else names, *args, **kwargs)
             return types.MethodType(gradient, function.__self__)
         return super().__new__(cls)
@@ -315,9 +323,7 @@ class GradientFunction:
             optimised = transformed(
                 self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations
             )
-            reference = transformed(
-                self.__wrapped__, self.wrt, _known(shapes, LITERAL), self._with_value, LITERAL
-            )
+            reference = transformed(self.__wrapped__, self.wrt, shapes, self._with_value, LITERAL)
             return all_sources(optimised), all_sources(reference)
 
         bound = self._signature.bind(*args, **kwargs)
@@ -461,7 +467,7 @@ def gradient_of(
         except (KeyError, TypeError):  # not made yet, or wrt is a list
             pass
     if inspect.ismethod(function) and inspect.isfunction(function.__func__):
-        names, single = _resolve_wrt(function, wrt)
+        names, single = _resolve_wrt_of_method(function, wrt)
         unbound = gradient_of(
             function.__func__, names[0] if single else names, with_value, optimise, check
         )
@@ -647,6 +653,21 @@ def _positions(function: Callable) -> dict[str, int]:
         p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     return {name: index for index, name in enumerate(positional)}
+
+
+def _resolve_wrt_of_method(method: Any, wrt: Wrt) -> tuple[tuple[str, ...], bool]:
+    """``wrt`` of a bound method: positions count its own parameters; names may include its
+    first one, ``self`` (the object it is bound to)."""
+    first = next(iter(inspect.signature(method.__func__).parameters), None)
+    requested = [wrt] if isinstance(wrt, int | str) else list(wrt)
+    if first is None or first not in requested:
+        return _resolve_wrt(method, wrt)
+    shifted = [
+        item + 1 if isinstance(item, int) and not isinstance(item, bool) else item
+        for item in requested
+    ]
+    names, _ = _resolve_wrt(method.__func__, shifted)
+    return names, isinstance(wrt, int | str)
 
 
 def _resolve_wrt(function: Callable, wrt: Wrt) -> tuple[tuple[str, ...], bool]:

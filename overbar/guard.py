@@ -21,6 +21,8 @@ function and its adjoints several times, so a check of a Dask call runs tasks in
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import warnings
 from collections.abc import Callable
@@ -174,22 +176,82 @@ def _adjoint_difference(name: str, mine: Any, theirs: Any, epsilon: float = 0.0)
     )
 
 
+def _parts(
+    name: str, original: Any, gradient: Any, rebuilt: Callable = lambda moved: moved
+) -> list[tuple[str, Any, Any, Callable]]:
+    """What the central differences move, each with its label, value, gradient and how the
+    argument is rebuilt around a moved value (``rebuilt``): the argument itself, or for an
+    object (whose gradient is a dict by attribute name) each attribute in a shallow copy of
+    it, and for a list an attribute holds, each element in a copy of the list."""
+    if isinstance(gradient, tuple) and isinstance(original, list | tuple):  # self.layers
+
+        def with_element(index: int, moved: Any) -> Any:
+            changed = list(original)
+            changed[index] = moved
+            return rebuilt(type(original)(changed))
+
+        return [
+            part
+            for index, (element, element_gradient) in enumerate(
+                zip(original, gradient, strict=True)
+            )
+            for part in _parts(
+                f"{name}[{index}]",
+                element,
+                element_gradient,
+                functools.partial(with_element, index),
+            )
+        ]
+    if not isinstance(gradient, dict) or isinstance(original, dict):
+        return [(name, original, gradient, rebuilt)]
+
+    def with_attribute(attribute: str, moved: Any) -> Any:
+        changed = copy.copy(original)
+        setattr(changed, attribute, moved)
+        return rebuilt(changed)
+
+    return [
+        part
+        for attribute in sorted(gradient)
+        for part in _parts(
+            f"{name}.{attribute}",
+            getattr(original, attribute),
+            gradient[attribute],
+            functools.partial(with_attribute, attribute),
+        )
+    ]
+
+
 def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> str | None:
-    """The central difference of f along a random unit direction in ``name`` (in all the leaves
-    of a container of parameters at once) against <gradient, direction>; its own error
-    estimated from a step twice as wide, its rounding from f's ``value``."""
+    """The central difference of f along a random unit direction in ``name`` against
+    <gradient, direction>, for each part of it (``_parts``; a container of parameters is one
+    part, moved in all its leaves at once); its own error estimated from a step twice as wide,
+    its rounding from f's ``value``."""
     position = subject.positions.get(name)
+    argument = subject.args[position] if position is not None else subject.kwargs[name]
+    for label, original, part_gradient, rebuilt in _parts(name, argument, gradient):
+        problem = _difference_check_part(
+            subject, (name, label), original, part_gradient, rebuilt, rng, run, value, epsilon
+        )
+        if problem:
+            return problem
+    return None
+
+
+def _difference_check_part(
+    subject, names, original, gradient, rebuilt, rng, run, value, epsilon
+) -> str | None:
+    (name, label), position = names, subject.positions.get(names[0])
     args, kwargs = list(subject.args), dict(subject.kwargs)
-    original = args[position] if position is not None else kwargs[name]
     if _structure(gradient) != _structure(original):
         return (
-            f"  {name}: the gradient is {_kind(gradient)} where the argument is "
+            f"  {label}: the gradient is {_kind(gradient)} where the argument is "
             f"{_kind(original)}"
         )
     for (path, part), (_, leaf) in zip(leaves(gradient), leaves(original), strict=True):
         if np.shape(part) != np.shape(leaf):
             return (
-                f"  {described(name, path)}: the gradient has shape {np.shape(part)} where the "
+                f"  {described(label, path)}: the gradient has shape {np.shape(part)} where the "
                 f"argument has shape {np.shape(leaf)}"
             )
     bases = [to_numpy(leaf).astype(np.float64) for _, leaf in leaves(original)]
@@ -205,10 +267,7 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
         moved_leaves = iter(
             base + offset * direction for base, direction in zip(bases, directions, strict=True)
         )
-        moved = map_leaves(
-            lambda _, leaf: _like(leaf, next(moved_leaves)),
-            original,
-        )
+        moved = rebuilt(map_leaves(lambda _, leaf: _like(leaf, next(moved_leaves)), original))
         if position is not None:
             args[position] = moved
         else:
@@ -226,7 +285,8 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
         return None  # the function overflows or leaves its domain this close: nothing to say
     if not np.isfinite(analytic):
         return (
-            f"  {name}: the gradient is {analytic!r} where the function's differences are finite"
+            f"  {label}: the gradient is {analytic!r} where the function's differences are "
+            "finite"
         )
     size = max(1.0, abs(float(np.sum(np.real(to_numpy(value))))))
     # f computed in float32 rounds by about epsilon * |f|, which a step of 1e-6 magnifies
@@ -235,7 +295,7 @@ def _difference_check(subject, name, gradient, rng, run, value, epsilon=0.0) -> 
     if abs(analytic - central) <= rtol * (abs(analytic) + abs(central)) + 10 * noise:
         return None
     return (
-        f"  {name}: along a random direction d, <gradient, d> = {analytic!r} but the central "
+        f"  {label}: along a random direction d, <gradient, d> = {analytic!r} but the central "
         f"difference (step {step:.3g}) gives {central!r}"
     )
 

@@ -2,13 +2,14 @@
 
 Both halves of overbar share this vocabulary. The transpiler turns ``x.sum(axis=0)`` into an
 application of ``Method("sum")`` to ``x``, and ``x.T`` into one of ``Attribute("T")``; the runtime
-registers adjoint rules under the same keys. Operators are keyed by the functions of the standard
+registers adjoint rules under the same keys; ``np.r_[a, b]`` is an application of
+``Index(np.r_)`` to ``a`` and ``b``. Operators are keyed by the functions of the standard
 ``operator`` module (``a + b`` is ``operator.add``), calls by the callable object itself.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,34 @@ class Attribute:
         return f".{self.name}"
 
 
+@dataclass(frozen=True)
+class Index:
+    """An index expression on an object that builds a value from its index rather than reading
+    one out of itself, ``np.r_[a, 0:3, b]``: the object is the primitive, the elements of the
+    index (a slice as ``slice(...)``) are its inputs in order. ``name`` is how the source
+    spells the object, for messages."""
+
+    maker: object
+    name: str = field(default="", compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.name or repr(self.maker)}[...]"
+
+
+def is_index_maker(value: object) -> bool:
+    """Whether indexing ``value`` makes a value from the index (``np.r_``, ``np.c_``) rather
+    than reading an element of a container: an object with ``__getitem__`` that is neither an
+    array (it has no shape), a builtin container, nor a class."""
+    return (
+        not isinstance(value, list | tuple | dict | str | bytes | range | type)
+        and not hasattr(value, "shape")
+        and callable(getattr(type(value), "__getitem__", None))
+    )
+
+
 def describe(primal: object) -> str:
     """A short human name for a primitive, for error messages."""
-    if isinstance(primal, (Method, Attribute)):
+    if isinstance(primal, (Method, Attribute, Index)):
         return str(primal)
     module = getattr(primal, "__module__", None) or ""
     name = getattr(primal, "__qualname__", None) or getattr(primal, "__name__", None)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from overbar.primitives import Method, describe
+from overbar.primitives import Index, Method, describe
 
 MARGIN = 0.05  # as fuzzer.MARGIN: how far apart partitioned values stay
 
@@ -65,6 +65,31 @@ def make_stack(g: Any, primal: Any, depth: int, want: Any) -> Any:
         return None
     items = g.display([first, *rest], g.pick(("[]", "()")))
     return g.call(describe(primal), primal, [items])
+
+
+def make_index_join(g: Any, primal: Any, depth: int, want: Any) -> Any:
+    """np.r_[...] of numbers and vectors (now and then a constant range, 0:2), or np.c_[...]
+    of vectors and matrices with one number of rows."""
+    maker = primal.maker
+    if maker is np.r_:
+        items = [_operand(g, depth, _rank(0, 1)) for _ in range(g.pick((2, 2, 3)))]
+    else:
+        first = _operand(g, depth, _rank(1, 2))
+        if first is None:
+            return None
+        rows = np.shape(first.value)[0]
+        accept = lambda value: _rank(1, 2)(value) and np.shape(value)[0] == rows  # noqa: E731
+        items = [first] + [_operand(g, depth, accept) for _ in range(g.pick((1, 1, 2)))]
+    if any(item is None for item in items):
+        return None
+    texts = [item.text for item in items]
+    runs = [item.run for item in items]
+    if maker is np.r_ and g.chance(0.25):
+        place = g.pick(range(len(items) + 1))
+        texts.insert(place, "0:2")
+        runs.insert(place, lambda env: slice(0, 2))
+    name = "np.r_" if maker is np.r_ else "np.c_"
+    return g.node(f"{name}[{', '.join(texts)}]", lambda env: maker[tuple(r(env) for r in runs)])
 
 
 def make_append(g: Any, primal: Any, depth: int, want: Any) -> Any:
@@ -459,6 +484,7 @@ def add_arrays_makers(add: Callable) -> None:
     """Register the makers of this module with the fuzzer's ``add(primals, maker)``."""
     add([np.hstack, np.vstack, np.dstack, np.column_stack], make_stack)
     add([np.append], make_append)
+    add([Index(np.r_, "np.r_"), Index(np.c_, "np.c_")], make_index_join)
     add([np.atleast_1d, np.atleast_2d, np.atleast_3d], make_atleast, weight=0.5)
     add([np.broadcast_arrays], make_broadcast_arrays)
     add([np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit], make_split)

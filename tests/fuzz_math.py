@@ -280,16 +280,17 @@ def make_cumprod(g: Generator, primal: Any, depth: int, want: Callable | None) -
 def make_order_statistic(
     g: Generator, primal: Any, depth: int, want: Callable | None
 ) -> Expr | None:
-    """np.median, np.quantile, np.percentile over every axis or some, of values without ties
-    (every element fuzzer.MARGIN from the others along the axis)."""
+    """np.median, np.quantile, np.percentile and their nan-skipping forms over every axis or
+    some, of values without ties (every element fuzzer.MARGIN from the others along the
+    axis)."""
     a = g.operand(depth, lambda v: fuzzer.is_num(v) and np.ndim(v) >= 1 and np.size(v) <= 12)
     if a is None:
         return None
     axis, keywords = _axis_keywords(g, np.ndim(a.value))
     arguments = [a]
-    if primal is not np.median:
+    if primal not in (np.median, np.nanmedian):
         fractions = g.pick(("0.3", "0.75", "[0.25, 0.5]", "0.1", "1.0"))
-        if primal is np.percentile:
+        if primal in (np.percentile, np.nanpercentile):
             fractions = {"0.3": "30", "0.75": "75.0", "[0.25, 0.5]": "[25, 50]"}.get(
                 fractions, "90.0"
             )
@@ -330,4 +331,5 @@ def add_math_makers(add: Callable, module: Any) -> None:
     add(nan_reductions + [np.nanmax, np.nanmin, np.ptp], make_nan_reduction)
     add([np.average], make_average)
     add([np.cumprod, Method("cumprod"), np.nancumprod, np.nancumsum], make_cumprod)
-    add([np.median, np.quantile, np.percentile], make_order_statistic)
+    order_statistics = [np.median, np.quantile, np.percentile]
+    add(order_statistics + [np.nanmedian, np.nanquantile, np.nanpercentile], make_order_statistic)

@@ -72,7 +72,8 @@ from typing import Any
 import numpy as np
 
 import overbar
-from overbar.primitives import Attribute, Method, describe
+from overbar.primitives import Attribute, Method, describe, is_index_maker
+from overbar.primitives import Index as IndexExpression
 from overbar.runtime.registry import RULES
 from tests.fuzz_linalg import add_linalg_makers
 from tests.fuzz_arrays import UNFUZZED_ARRAYS, add_arrays_makers
@@ -351,7 +352,7 @@ class Assign:
 
 @dataclass(eq=False)
 class Unpack:
-    """``a, b = value`` (a helper returning a pair)."""
+    """``a, b = value`` (a helper returning a pair, or an array's rows or elements)."""
 
     targets: list[str]
     value: Expr
@@ -361,6 +362,8 @@ class Unpack:
 
     def run(self, env: dict) -> None:
         values = self.value.run(env)
+        if isinstance(values, np.ndarray) and values.ndim >= 1:
+            values = tuple(values)
         if not isinstance(values, tuple) or len(values) != len(self.targets):
             raise Invalid("cannot unpack")
         env.update(zip(self.targets, values, strict=True))
@@ -1231,7 +1234,7 @@ class Generator:
             "conditional": 0.4,
         }
         if depth == 0:
-            kinds.update(augmented=0.5, buffer=0.6, list=0.6, softmax=0.4)
+            kinds.update(augmented=0.5, buffer=0.6, list=0.6, softmax=0.4, unpack=0.4)
         if depth < 2:
             compound = 1.0 if depth == 0 else 0.2
             kinds.update({"if": 1.0 * compound, "for": 0.8 * compound, "while": 0.3 * compound})
@@ -1255,6 +1258,17 @@ class Generator:
         name = self.fresh("v")
         statement = self.execute(Assign(name, value))
         self.declare(name)
+        return [statement]
+
+    def make_unpack(self, depth: int) -> list:
+        """``a, b = v`` of an array of two or three rows (or a vector's elements)."""
+        value = self.assigned_value(
+            depth, lambda v: is_num(v) and np.ndim(v) >= 1 and np.shape(v)[0] in (2, 3)
+        )
+        names = [self.fresh("v") for _ in range(np.shape(value.value)[0])]
+        statement = self.execute(Unpack(names, value))
+        for name in names:
+            self.declare(name)
         return [statement]
 
     def make_reassign(self, depth: int) -> list:
@@ -3393,7 +3407,10 @@ def primitives_in(source: str) -> set[str]:
         elif isinstance(node, ast.Compare):
             found += [_OPERATORS.get(type(op)) for op in node.ops]
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
-            found.append(operator.getitem)
+            maker = _global_path(node.value)  # np.r_[a, b] joins, it does not index
+            index_made = maker is not None and is_index_maker(maker)
+            joined = IndexExpression(maker, ast.unparse(node.value)) if index_made else None
+            found.append(joined or operator.getitem)
         elif isinstance(node, ast.Call):
             function = _global_path(node.func)
             if function is not None:

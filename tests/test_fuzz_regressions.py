@@ -129,6 +129,18 @@ REGRESSIONS = {
         "def f(c, a):\n    return np.sum(np.einsum('ij,jk->ik', a, c.var(0, keepdims=True)))",
         [_uniform(3, 2), _uniform(4, 1)],
     ),
+    # An array a helper returns, unpacked, was given a tuple adjoint (a helper's result was
+    # taken for a tuple): its pullback crashed on it.
+    "the rows of an array a helper returns": (
+        "def helper2(p0, p1):\n    return p1\n\n"
+        "def f(c1):\n    v3, v4 = helper2(c1, c1)\n    return np.linalg.norm(v4)",
+        [np.array([[1.126], [1.216]])],
+    ),
+    "the elements of a mean a helper returns": (
+        "def helper1(p0, p1):\n    return np.mean(p0, axis=0)\n\n"
+        "def f(A3):\n    v3, v4, v5 = helper1(A3, A3)\n    return v5",
+        [np.array([[-0.834, 0.054, 0.149], [-0.083, 0.504, 0.146]])],
+    ),
 }
 
 
@@ -202,3 +214,14 @@ def test_two_boolean_masks_scaled_by_one_adjoint_are_added_not_ored(body, args, 
         np.testing.assert_allclose(gradient, expected)
     source = overbar.grad(f).source_for(*args)
     assert "np.isfinite(tmp2) + np.isfinite(tmp2)" not in source
+
+
+def test_qr_of_a_rank_deficient_matrix_is_refused():
+    """Found by the fuzzer: the rows of broadcast_to(x, (2, 2)) are equal, R[1, 1] is rounding,
+    and the solve by R gave a finite gradient, wrong (every adjoint agreed on it)."""
+    f = define("def f(x1):\n    return np.mean(np.linalg.qr(np.broadcast_to(x1, (2, 2))))\n")
+    with pytest.raises(overbar.NoDerivativeError, match="qr of a rank-deficient matrix"):
+        overbar.grad(f, check=False)(np.array([0.599, -0.484]))
+    r_only = define("def f(a):\n    return np.sum(np.linalg.qr(a)[1])\n")
+    with pytest.raises(overbar.NoDerivativeError, match="rank-deficient"):
+        overbar.grad(r_only, check=False)(np.array([[1.0, 2.0], [2.0, 4.0]]))

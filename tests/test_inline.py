@@ -230,3 +230,19 @@ def test_inlining_can_be_switched_off():
         """)
     assert "square_pullback" in source_of(f, V, optimise=Optimisations(inline=False))
     assert "square_pullback" not in source_of(f, V)
+
+
+def test_a_helper_given_a_function_keeps_its_pullback_for_that_function():
+    f = define("""
+        def apply_twice(g, v):
+            return g(g(v))
+
+        def apply_nested(g, v):
+            return apply_twice(g, v) * 2.0
+
+        def f(x):
+            return np.sum(apply_twice(np.tanh, x)) + np.sum(apply_nested(np.sin, x))
+        """)
+    source = source_of(f, V)
+    assert "apply_twice_pullback" in source and "apply_nested_pullback" in source, source
+    overbar.check_grad(f, [V])

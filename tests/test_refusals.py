@@ -451,18 +451,6 @@ def test_a_refusal_inside_a_lambda_points_at_the_lambda():
     assert_points_at(caught.value, __file__, "eval", line=function.__code__.co_firstlineno)
 
 
-def test_a_call_of_a_lambda_helper_is_refused_at_the_call():
-    f = define("""
-        square = lambda v: v * v
-
-        def f(x):
-            return np.sum(square(x))
-        """)
-    error = refusal(f, X)
-    assert "a call of square, a lambda" in str(error) and "define it with def" in str(error)
-    assert_points_at(error, f.__code__.co_filename, "square", line=13)
-
-
 # Bound methods: the method's function, with self passed along.
 
 
@@ -498,10 +486,12 @@ def test_a_bound_method_is_differentiated_with_self_bound():
 
 def test_a_bound_method_counts_wrt_among_its_own_parameters():
     model = Model(np.ones(3))
-    with pytest.raises(ArgumentError, match=r"'self', which is not a parameter of Model.loss"):
-        overbar.grad(model.loss, wrt="self")
+    with pytest.raises(ArgumentError, match=r"'me', which is not a parameter of Model.loss"):
+        overbar.grad(model.loss, wrt="me")
     with pytest.raises(ArgumentError, match=r"Model.loss has 2 positional parameters \(x, t\)"):
         overbar.grad(model.loss, wrt=2)
+    # self by name: the object it is bound to (tests/test_methods.py)
+    assert set(overbar.grad(model.loss, wrt="self")(X, np.zeros(3))) == {"w"}
 
 
 def test_a_method_that_changes_self_is_refused_at_the_line():

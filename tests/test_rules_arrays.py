@@ -14,7 +14,7 @@ import pytest
 
 import overbar
 from overbar.errors import OverbarError
-from overbar.primitives import Method, describe
+from overbar.primitives import Index, Method, describe
 from overbar.runtime.registry import RULES
 from tests.support import check_rule_sample, define
 from tests.test_rules import S, any_
@@ -24,6 +24,8 @@ def distinct(*shape):
     """Values far apart from each other (no ties for partition): a shuffled grid with noise."""
     return ("distinct", shape)
 
+
+R_, C_ = Index(np.r_, "np.r_"), Index(np.c_, "np.c_")
 
 SAMPLES = [
     # stacking
@@ -35,6 +37,19 @@ SAMPLES = [
     S(np.vstack, "np.vstack((a, b))", a=any_(), b=any_(1)),
     S(np.vstack, "np.vstack([a, b, a])", a=any_(2, 2, 2), b=any_(1, 2, 2)),
     S(np.row_stack, "np.row_stack([a, b])", a=any_(3), b=any_(3)),
+    # index expressions: np.r_ joins along axis 0, np.c_ along the last (vectors as columns)
+    S(R_, "np.r_[a, b]", a=any_(2), b=any_(3)),
+    S(R_, "np.r_[a, 2.0, b, a]", a=any_(2), b=any_(3)),
+    S(R_, "np.r_[a, b]", a=any_(), b=any_(3)),  # a number as a vector of one
+    S(R_, "np.r_[a, 0:3, b]", a=any_(2), b=any_(2)),  # a slice: the range it stands for
+    S(R_, "np.r_[0.0:1.0:4j, a]", a=any_(3)),  # a complex step: a linspace
+    S(R_, "np.r_[a, b]", a=any_(2, 3), b=any_(1, 3)),
+    S(R_, "np.r_[a]", a=any_(2, 2)),
+    S(R_, "np.r_[a, b] * b[0]", a=any_(3, 2), b=any_(2, 2)),
+    S(C_, "np.c_[a, b]", a=any_(3), b=any_(3)),
+    S(C_, "np.c_[a, b, a]", a=any_(3, 2), b=any_(3)),
+    S(C_, "np.c_[a, b]", a=any_(2, 1), b=any_(2, 3)),
+    S(C_, "np.c_[a, b] * b", a=any_(2, 2, 3), b=any_(2, 2, 1)),
     S(np.dstack, "np.dstack([a, b])", a=any_(3), b=any_(3)),
     S(np.dstack, "np.dstack([a, b])", a=any_(2, 3), b=any_(2, 3, 2)),
     S(np.dstack, "np.dstack([a, b])", a=any_(), b=any_()),
@@ -245,6 +260,9 @@ REFUSED = {
     "linspace rounding to integers": "np.linspace(a, 4.0, 4, dtype=int)",
     "a differentiated spacing": "np.gradient(a, a[0])",
     "take into an output array": "np.take(a, [0, 1], out=np.empty(2))",
+    "np.r_ with a directive string": "np.r_['0,2', a, a]",
+    "np.c_ with a directive string": "np.c_['0', a, a]",
+    "an index expression without a rule": "np.index_exp[a]",
 }
 
 
@@ -356,3 +374,21 @@ def test_pad_widths_in_every_form(width, mode):
     gradient = overbar.grad(f)(a, u)  # checked by the guard
     assert np.shape(gradient) == (2, 3)
     overbar.check_grad(f, [a, u])
+
+
+def test_index_expressions_are_refused_by_name():
+    directive = define("def f(a):\n    return np.sum(np.r_['0,2', a, a] ** 2)\n")
+    with pytest.raises(OverbarError, match="directive string '0,2'.*np.concatenate"):
+        overbar.grad(directive)(np.ones(3))
+    no_rule = define("def f(a):\n    return np.sum(np.index_exp[a][0])\n")
+    with pytest.raises(OverbarError, match=r"np.index_exp\[...\]") as error:
+        overbar.grad(no_rule)(np.ones(3))
+    assert f"{no_rule.__code__.co_filename}:{no_rule.__code__.co_firstlineno + 1}:" in str(
+        error.value
+    )
+
+
+def test_an_array_global_is_still_indexed_not_joined():
+    table = np.array([1.0, 2.0, 3.0])
+    f = define("def f(a):\n    return np.sum(a * TABLE[1:])\n", namespace={"TABLE": table})
+    np.testing.assert_allclose(overbar.grad(f)(np.ones(2)), [2.0, 3.0])

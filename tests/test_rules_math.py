@@ -136,6 +136,23 @@ SAMPLES = [
     S(np.quantile, "np.quantile(a, 0.35, method='weibull')", a=any_(6)),
     S(np.percentile, "np.percentile(a, 40)", a=any_(5)),
     S(np.percentile, "np.percentile(a, [25.0, 75.0], axis=0)", a=any_(4, 2)),
+    S(np.nanmedian, "np.nanmedian(a)", a=any_(5)),
+    S(np.nanmedian, "np.nanmedian(a)", a=any_(4)),
+    S(np.nanmedian, "np.nanmedian(a, axis=0)", a=any_(4, 3)),
+    S(np.nanmedian, "np.nanmedian(a, axis=1, keepdims=True)", a=any_(2, 3)),
+    S(np.nanmedian, "np.nanmedian(a, axis=(0, 2))", a=any_(2, 3, 3)),
+    S(np.nanmedian, "np.nanmedian(a, axis=0) * b", a=any_(3, 4), b=any_(4)),  # broadcast after
+    S(np.nanquantile, "np.nanquantile(a, 0.3)", a=any_(6)),
+    S(np.nanquantile, "np.nanquantile(a, [0.2, 0.9], axis=1)", a=any_(3, 5)),
+    S(np.nanquantile, "np.nanquantile(a, 0.7, axis=0, keepdims=True)", a=any_(4, 2)),
+    S(np.nanquantile, "np.nanquantile(a, [[0.1], [0.5]], axis=1, keepdims=True)", a=any_(2, 3)),
+    S(np.nanquantile, "np.nanquantile(a, 0.35, method='lower')", a=any_(6)),
+    S(np.nanquantile, "np.nanquantile(a, 0.35, method='nearest')", a=any_(6)),
+    S(np.nanquantile, "np.nanquantile(a, 0.35, method='midpoint', axis=-1)", a=any_(2, 6)),
+    S(np.nanquantile, "np.nanquantile(a, 0.35, method='weibull')", a=any_(6)),
+    S(np.nanpercentile, "np.nanpercentile(a, 40)", a=any_(5)),
+    S(np.nanpercentile, "np.nanpercentile(a, [25.0, 75.0], axis=0)", a=any_(4, 2)),
+    S(np.nanpercentile, "np.nanpercentile(a + b, 60.0, axis=(1, 2))", a=any_(2, 3, 2), b=any_(2)),
     S(np.var, "np.var(a, ddof=2)", a=any_(5)),
     S(np.std, "np.std(a, axis=0, ddof=1.5)", a=any_(4, 3)),
 ]
@@ -195,6 +212,60 @@ def test_the_quantile_one_has_the_max_gradient_and_zero_the_min():
     np.testing.assert_allclose(top(x), top_max(x))
     bottom = _grad("def f(x):\n    return np.percentile(x, 0)\n")
     np.testing.assert_allclose(bottom(x), [[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+
+
+NAN = np.nan
+
+
+@pytest.mark.parametrize(
+    "source, x, expected",
+    [
+        ("np.nanmedian(x)", [NAN, 3.0, 1.0, NAN, 2.0], [0.0, 0.0, 0.0, 0.0, 1.0]),
+        ("np.nanmedian(x)", [4.0, NAN, 1.0, 2.0, 3.0], [0.0, 0.0, 0.0, 0.5, 0.5]),
+        ("np.nanmedian(x)", [2.0, NAN, 2.0, 1.0], [0.5, 0.0, 0.5, 0.0]),  # tied middle ones
+        ("np.nanquantile(x, 1.0)", [1.0, NAN, 5.0, 5.0], [0.0, 0.0, 0.5, 0.5]),
+        ("np.nanquantile(x, 0.25)", [4.0, 1.0, NAN, 3.0, 2.0], [0.0, 0.25, 0.0, 0.0, 0.75]),
+        ("np.nanpercentile(x, 0.0)", [NAN, 3.0, 2.0], [0.0, 0.0, 1.0]),
+        # each row its own count of numbers; a row of nan alone: nan, and no gradient
+        (
+            "np.nansum(np.nanmedian(x, axis=1)[:2] * np.array([1.0, 3.0]))",
+            [[1.0, NAN, 2.0, 7.0], [NAN, NAN, 5.0, 4.0], [NAN, NAN, NAN, NAN]],
+            [[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 1.5, 1.5], [0.0, 0.0, 0.0, 0.0]],
+        ),
+    ],
+)
+def test_nan_order_statistics_skip_nan(source, x, expected):
+    g = _grad(f"def f(x):\n    return {source}\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's all-nan slice
+        for gradient in _both(g, np.array(x)):
+            np.testing.assert_allclose(gradient, expected, atol=1e-15)
+
+
+def test_nan_order_statistics_equal_the_plain_ones_on_the_numbers():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 7))
+    holes = x.copy()
+    holes[0, 2] = holes[2, [0, 5]] = NAN
+    numbers = [row[~np.isnan(row)] for row in holes]
+    for function, q in (("nanquantile", 0.3), ("nanpercentile", 80.0)):
+        g = _grad(
+            f"def f(x):\n    return np.sum(np.{function}(x, {q}, axis=1) * np.arange(3.0))\n"
+        )
+        plain = "quantile" if function == "nanquantile" else "percentile"
+        h = _grad(f"def f(x):\n    return np.{plain}(x, {q})\n")
+        gradient = g.stages_for(holes).emitted.function(holes)
+        for row, values in enumerate(numbers):
+            np.testing.assert_allclose(
+                gradient[row][~np.isnan(holes[row])], row * h(values), rtol=1e-12
+            )
+            assert np.all(gradient[row][np.isnan(holes[row])] == 0.0)
+
+
+def test_the_nan_quantile_with_respect_to_q_is_refused():
+    g = _grad("def f(x, q):\n    return np.nanquantile(x, q)\n", wrt=1)
+    with pytest.raises(OverbarError, match="with respect to q"):
+        g(np.arange(4.0), 0.3)
 
 
 def test_builtin_max_splits_ties_evenly():

@@ -56,6 +56,7 @@ COPYING_FUNCTIONS = frozenset(
     | {np.nansum, np.nanmean, np.nanmax, np.nanmin, np.average, np.ptp, np.cumprod, np.median}
     | {np.quantile, np.percentile, np.sinc, np.angle, np.imag, np.nan_to_num}
     | {np.nanvar, np.nanstd, np.nanprod, np.nancumsum, np.nancumprod}
+    | {np.nanmedian, np.nanquantile, np.nanpercentile}
 )
 
 NUMPY = Runtime(
@@ -65,6 +66,11 @@ NUMPY = Runtime(
     unbroadcast=helpers.unbroadcast,
     adjoint_like=helpers.adjoint_like,
     add_elementwise=helpers.add_elementwise,
+    add_in_kind=helpers.add_in_kind,
+    unpacked_bar=helpers.unpacked_bar,
+    attribute_bar=helpers.attribute_bar,
+    attributes_like=helpers.attributes_like,
+    same_method=helpers.same_method,
     split_last=helpers.split_last,
     listed=helpers.listed,
     add_item=helpers.add_item,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import types
 
 import numpy as np
 
@@ -104,6 +105,74 @@ def _add_adjoints(x, y):
     if type(x) in (tuple, dict) or type(y) in (tuple, dict):
         return add_elementwise(x, y)
     return x + y
+
+
+def unpacked_bar(value, parts):
+    """``a, b, ... = value``:  v̄ = (ā, b̄, ...) in the kind of ``value``, which is known only
+    when the line runs: a tuple for a tuple or list (an element's runtime zero stays one); for
+    an array, the array of its rows' adjoints, a row the result does not reach getting zeros
+    (its rows are what unpacking takes: v̄[i] = āᵢ)."""
+    if isinstance(value, tuple | list):
+        return tuple(parts)
+    rows = [adjoint_like(part, row) for part, row in zip(parts, value, strict=True)]
+    return np.stack(rows) if rows else zero_gradient(value)
+
+
+def add_in_kind(a, b):
+    """The sum of two adjoints of a value whose kind is known only when the line runs (one
+    unpacked, or an object whose attributes are read): element by element for a tuple's
+    (``add_elementwise``), attribute by attribute for an object's (dicts of attribute names),
+    ``a + b`` for an array's (either may be the runtime zero 0.0, which adds nothing)."""
+    if _is_runtime_zero(a):
+        return b
+    if _is_runtime_zero(b):
+        return a
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {**a, **b} | {name: add_in_kind(a[name], b[name]) for name in a.keys() & b.keys()}
+    if isinstance(a, tuple | list) or isinstance(b, tuple | list):
+        return add_elementwise(a, b)
+    return a + b
+
+
+def attribute_bar(value, name, g):
+    """``y = value.name`` of an object (a model whose parameters are attributes):
+    v̄ = {name: ȳ}, the adjoint of an object being the adjoints of the attributes read. An
+    array or a number has no such attribute to differentiate: refused."""
+    if isinstance(value, np.ndarray | np.generic | numbers.Number | tuple | list | dict):
+        raise OverbarError(
+            f"overbar has no adjoint rule for the attribute .{name} of {_describe_value(value)}"
+        )
+    return {name: g}
+
+
+def attributes_like(g, value, names):
+    """The gradient with respect to an object: its attributes' adjoints, by name, for each
+    attribute ``g`` holds and each of ``names`` (those the function reads) that holds numbers,
+    each shaped like the attribute (zeros for one the result does not reach)."""
+    g = {} if _is_runtime_zero(g) else g
+    numbers_read = [name for name in names if is_differentiable_input(getattr(value, name))]
+    every = sorted(set(g) | set(numbers_read))
+    return {name: _shaped_like(g.get(name, 0.0), getattr(value, name)) for name in every}
+
+
+def _shaped_like(g, x):
+    """``g`` as the gradient of ``x``: zeros for the runtime zero, element by element for a
+    tuple or list (``elements_like``)."""
+    return elements_like(g, x) if isinstance(x, tuple | list) else adjoint_like(g, x)
+
+
+def same_method(value, name, method):
+    """``value``, once checked that ``value.name`` is ``method``, the function overbar
+    differentiated for the call ``self.name(...)`` (a subclass may override it)."""
+    found = getattr(type(value), name, None)
+    if found is not method:
+        raise OverbarError(
+            f"{type(value).__qualname__}.{name} is not {method.__qualname__}, whose adjoint "
+            f"overbar derived for self.{name}(...): differentiate the method of "
+            f"{type(value).__qualname__} itself (overbar.grad({type(value).__qualname__}"
+            ".method) or a bound method)"
+        )
+    return value
 
 
 def elements_like(g, xs):
@@ -572,7 +641,19 @@ def is_differentiable_input(value) -> bool:
         return value.dtype.kind == "f" and not arrays.unknown_shape(value)
     if kind is float or kind is np.float64:
         return True
+    if is_object_of_attributes(value):
+        return True
     return isinstance(value, _NUMBER_TYPES) and not isinstance(value, (bool, np.ndarray))
+
+
+def is_object_of_attributes(value) -> bool:
+    """An instance of a user's class (a model), differentiated through the attributes the
+    function reads (``self.W``): its gradient is a dict of theirs, by attribute name."""
+    return (
+        hasattr(value, "__dict__")
+        and not isinstance(value, type | types.ModuleType | types.FunctionType | np.ndarray)
+        and not callable(value)
+    )
 
 
 def describe_input(value) -> str:

@@ -43,6 +43,27 @@ def unjoin(y_bar, arrays, promote, axis):
     return as_rows_of(pieces, arrays)  # an array's rows were joined: an array
 
 
+def unjoin_index(y_bar, items, maker, axis):
+    """Adjoint of ``maker[items]``, np.r_ (joined along axis 0) or np.c_ (along the last):
+    each item as the maker makes it alone (a number as an array of one, a slice as the range
+    it stands for, a vector as a column for np.c_) takes its piece of ȳ along ``axis``,
+    reshaped like the item; a slice, a constant, gets none. A directive string (np.r_['-1', a])
+    is refused."""
+    for item in items:
+        if isinstance(item, str):
+            raise OverbarError(
+                f"the gradient of an index expression with the directive string {item!r} is "
+                "not derived: join with np.concatenate, np.stack or np.column_stack instead"
+            )
+    made = [maker[item if isinstance(item, slice) else np.zeros(np.shape(item))] for item in items]
+    bounds = np.cumsum([np.shape(piece)[axis] for piece in made])[:-1]
+    pieces = np.split(y_bar, bounds, axis=axis)
+    return tuple(
+        None if isinstance(item, slice) else np.reshape(piece, np.shape(item))
+        for piece, item in zip(pieces, items, strict=True)
+    )
+
+
 def hstack_axis(arrays):
     """The axis np.hstack joins ``arrays`` along: 0 for vectors (and numbers), 1 otherwise."""
     return 0 if np.ndim(arrays[0]) <= 1 else 1

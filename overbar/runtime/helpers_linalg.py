@@ -474,6 +474,8 @@ def qr_bar(q_bar, r_bar, q, r, mode="reduced"):
     """For (Q, R) = qr(A), A m×n with m ≥ n (reduced: Q m×n, R n×n):
 
     M = R R̄ᵀ − Q̄ᵀ Q,   Ā = (Q̄ + Q copyltu(M)) R⁻ᵀ,   copyltu(M) = tril(M) + tril(M, −1)ᵀ
+
+    A rank-deficient A (R singular) has no derivative: that raises.
     """
     if mode not in ("reduced", "complete", "r"):
         raise NoDerivativeError(f"overbar does not differentiate np.linalg.qr mode={mode!r}")
@@ -487,6 +489,16 @@ def qr_bar(q_bar, r_bar, q, r, mode="reduced"):
         raise NoDerivativeError(
             "np.linalg.qr(A, mode='complete') of a tall A: Q's last columns are not unique; "
             "use mode='reduced'"
+        )
+    # a diagonal element of R that rounding leaves for 0: A is rank-deficient, and Q's columns
+    # past its rank are not determined by A (found by the fuzzer: the solve by R gave a finite,
+    # wrong gradient)
+    diagonal = np.abs(np.diagonal(r, axis1=-2, axis2=-1))
+    cutoff = np.max(diagonal, axis=-1, keepdims=True) * max(rows, columns) * np.finfo(float).eps
+    if np.any(diagonal <= cutoff):
+        raise NoDerivativeError(
+            "np.linalg.qr of a rank-deficient matrix: Q's columns past its rank have no "
+            "derivative"
         )
     m = r @ np.swapaxes(r_bar, -1, -2) - np.swapaxes(q_bar, -1, -2) @ q
     copied = np.tril(m) + np.swapaxes(np.tril(m, -1), -1, -2)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 
@@ -175,6 +176,49 @@ def quantile_bar(y_bar, a, q, axis=None, keepdims=False, method="linear"):
         a_bar += share.reshape(kept_shape + (-1, n)).sum(axis=-2)
     a_bar = _moved_back(a_bar, order, moved_shape)
     return a_bar
+
+
+def nanquantile_bar(y_bar, a, q, axis=None, keepdims=False, method="linear"):
+    """Adjoint of y = nanquantile(a, q, axis): as ``quantile_bar``, over the numbers of each
+    slice alone (nan is skipped, and gets nothing). A slice of n numbers interpolates the order
+    statistics of those n, at the position ``method`` gives 0, 1, ..., n − 1 (n differs from
+    slice to slice: the positions are the nanquantile of 0, ..., n − 1 padded with nan). A
+    slice of nan alone has the result nan, whatever its elements: they get 0."""
+    a = np.asarray(a)
+    result_dtype = np.result_type(y_bar, a, 1.0)
+    if a.size == 0:
+        return np.zeros(a.shape, dtype=result_dtype)
+    flat, order, moved_shape = _moved_to_end(a, axis)
+    n = flat.shape[-1]
+    kept_shape = flat.shape[:-1]
+    q_shape = np.shape(q)
+    q_axes = len(q_shape)
+    count = np.sum(not_nan(flat), axis=-1)
+    places = np.arange(n)
+    padded = np.where(places < count[..., None], places, np.nan)
+    with warnings.catch_warnings():  # the slices of nan alone: their position is nan
+        warnings.simplefilter("ignore", RuntimeWarning)
+        position = np.nanquantile(padded, q, axis=-1, method=method)
+    # position and ȳ as (kept axes, q's axes): the q axes lead in NumPy's result
+    position = np.moveaxis(position, tuple(range(q_axes)), tuple(range(-q_axes, 0)))
+    g = np.reshape(y_bar, q_shape + kept_shape)
+    g = np.moveaxis(g, tuple(range(q_axes)), tuple(range(-q_axes, 0)))
+    empty = np.isnan(position)
+    g = np.where(empty, 0.0, g)
+    position = np.where(empty, 0.0, position)
+    lower = np.floor(position).astype(int)
+    fraction = position - lower
+    last = np.maximum(count - 1, 0).reshape(kept_shape + (1,) * q_axes)
+    upper = np.minimum(lower + 1, last)
+    ordered = np.sort(flat, axis=-1)  # nan sorts last
+    a_bar = np.zeros(flat.shape, dtype=result_dtype)
+    for index, weight in ((lower, 1 - fraction), (upper, fraction)):
+        chosen = np.take_along_axis(ordered, index.reshape(kept_shape + (-1,)), axis=-1)
+        chosen = chosen.reshape(index.shape)  # (kept axes, q's axes)
+        ties = flat.reshape(kept_shape + (1,) * q_axes + (n,)) == chosen[..., None]
+        share = (g * weight / np.maximum(np.sum(ties, axis=-1), 1))[..., None] * ties
+        a_bar += share.reshape(kept_shape + (-1, n)).sum(axis=-2)
+    return _moved_back(a_bar, order, moved_shape)
 
 
 def refuse_quantile_gradient(q_bar):

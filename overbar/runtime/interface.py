@@ -23,6 +23,11 @@ class Runtime:
     unbroadcast: Callable
     adjoint_like: Callable
     add_elementwise: Callable
+    add_in_kind: Callable  # a+b, or element by element where either is a tuple
+    unpacked_bar: Callable  # the adjoint of a value unpacked, in its own kind
+    attribute_bar: Callable  # the adjoint of an object whose attribute is read: {name: ȳ}
+    attributes_like: Callable  # the gradient with respect to an object, by attribute name
+    same_method: Callable  # checks that self.name is the method differentiated
     split_last: Callable
     listed: Callable  # a list's adjoint as a list a reverse loop updates in place
     add_item: Callable  # one element of such a list added to

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from overbar.primitives import Method
+from overbar.primitives import Index, Method
 from overbar.runtime.helpers_arrays import (
     as_column,
     diag_bar,
@@ -33,6 +33,7 @@ from overbar.runtime.helpers_arrays import (
     undiff,
     unexpand_each,
     unjoin,
+    unjoin_index,
     unpad,
     unpad_constant,
     unpartition,
@@ -52,6 +53,20 @@ from overbar.runtime.registry import adjoint
 def hstack(y, tup, y_bar):
     """y = hstack(xs) (along axis 1, axis 0 for vectors):  x̄ᵢ = the piece of ȳ where xᵢ went"""
     return unjoin(y_bar, tup, np.atleast_1d, axis=hstack_axis(tup))
+
+
+@adjoint(Index(np.r_, "np.r_"))
+def r_(y, *items, y_bar):
+    """y = r_[x₁, x₂, ...] (a number as a vector of one, a slice as its range, arrays joined
+    along axis 0):  x̄ᵢ = the piece of ȳ where xᵢ went; a slice gets none"""
+    return unjoin_index(y_bar, items, np.r_, axis=0)
+
+
+@adjoint(Index(np.c_, "np.c_"))
+def c_(y, *items, y_bar):
+    """y = c_[x₁, x₂, ...] (each at least 2-d, a vector as a column, joined along the last
+    axis):  x̄ᵢ = the columns of ȳ where xᵢ went, shaped like xᵢ; a slice gets none"""
+    return unjoin_index(y_bar, items, np.c_, axis=-1)
 
 
 @adjoint(np.vstack, np.row_stack)

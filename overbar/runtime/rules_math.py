@@ -33,6 +33,7 @@ from overbar.runtime.helpers_math import (
     hypot_bars,
     nan_count,
     nan_degrees_of_freedom,
+    nanquantile_bar,
     not_nan,
     of_real,
     ptp_bar,
@@ -304,6 +305,54 @@ def percentile(
     """y = percentile_axis(a, q) = quantile_axis(a, q / 100):  ā as for the quantile;  q̄ refused"""
     fraction = np.true_divide(q, 100)
     a_bar = quantile_bar(y_bar, a, fraction, axis=axis, keepdims=keepdims, method=method)
+    return a_bar, refuse_quantile_gradient(y_bar)
+
+
+@adjoint(np.nanmedian, where={"out": None, "overwrite_input": False})
+def nanmedian(y, a, axis=None, out=None, overwrite_input=False, keepdims=False, *, y_bar):
+    """y = median_axis of the numbers of a (nan skipped):  ā = ȳ at the middle number, or
+    ȳ / 2 at each of the two middle ones, each share split among numbers equal to it; 0 at nan"""
+    return nanquantile_bar(y_bar, a, 0.5, axis=axis, keepdims=keepdims)
+
+
+@adjoint(np.nanquantile, where={"out": None, "overwrite_input": False, "weights": None})
+def nanquantile(
+    y,
+    a,
+    q,
+    axis=None,
+    out=None,
+    overwrite_input=False,
+    method="linear",
+    keepdims=False,
+    *,
+    weights=None,
+    y_bar,
+):
+    """y = quantile_axis(numbers of a, q) = (1 − f) s_lo + f s_hi of the n sorted numbers s:
+    ā = ȳ (1 − f) at s_lo, ȳ f at s_hi, each split among numbers equal to it, 0 at nan;
+    q̄ refused"""
+    a_bar = nanquantile_bar(y_bar, a, q, axis=axis, keepdims=keepdims, method=method)
+    return a_bar, refuse_quantile_gradient(y_bar)
+
+
+@adjoint(np.nanpercentile, where={"out": None, "overwrite_input": False, "weights": None})
+def nanpercentile(
+    y,
+    a,
+    q,
+    axis=None,
+    out=None,
+    overwrite_input=False,
+    method="linear",
+    keepdims=False,
+    *,
+    weights=None,
+    y_bar,
+):
+    """y = nanquantile_axis(a, q / 100):  ā as for the nanquantile;  q̄ refused"""
+    fraction = np.true_divide(q, 100)
+    a_bar = nanquantile_bar(y_bar, a, fraction, axis=axis, keepdims=keepdims, method=method)
     return a_bar, refuse_quantile_gradient(y_bar)
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import builtins
 import numbers
 import operator
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -88,6 +89,17 @@ class Sequence:
     element: Any = None
     keys: tuple | None = None
     mapping: bool = False
+
+
+@dataclass(frozen=True)
+class Instance:
+    """The shape of an object of a user's class (a model whose parameters are attributes):
+    ``kind`` is its class, so that ``model.loss(x)`` is known to call ``kind.loss``;
+    ``sequences`` the attributes that hold lists or tuples (``self.layers``), whose adjoints
+    are tuples."""
+
+    kind: type
+    sequences: frozenset = frozenset()
 
 
 def is_integer(shape: Any) -> bool:
@@ -193,6 +205,13 @@ def argument_shape(value: Any) -> Any:
         return INTEGER
     if isinstance(value, numbers.Real):
         return ()
+    if (
+        hasattr(value, "__dict__")
+        and not callable(value)
+        and not isinstance(value, np.ndarray | types.ModuleType)
+    ):
+        held = vars(value).items()
+        return Instance(type(value), frozenset(n for n, v in held if isinstance(v, list | tuple)))
     return None
 
 
@@ -802,6 +821,8 @@ FLOATING_FUNCTIONS = frozenset(
 
 def infer_shape(primal: Any, operands: tuple[Operand, ...], keywords: dict[str, Operand]) -> Any:
     """The shape of ``primal(*operands, **keywords)``, or None where it is not known."""
+    if isinstance(primal, Attribute) and operands and isinstance(operands[0].shape, Instance):
+        return Sequence() if primal.name in operands[0].shape.sequences else None
     try:
         rule = SHAPE_RULES.get(primal)
     except TypeError:  # an unhashable primal

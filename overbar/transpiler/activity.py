@@ -13,6 +13,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from overbar.primitives import Attribute
 from overbar.runtime.registry import NON_DIFFERENTIABLE, RuleTable
 from overbar.transpiler.fence import is_append
 from overbar.transpiler.names import names_in
@@ -43,7 +44,11 @@ class Activity:
 
 
 def analyze(
-    form: NormalForm, wrt: tuple[str, ...], namespace: Namespace, rules: RuleTable
+    form: NormalForm,
+    wrt: tuple[str, ...],
+    namespace: Namespace,
+    rules: RuleTable,
+    objects: frozenset[str] = frozenset(),
 ) -> Activity:
     """Compute which names of ``form`` are active with respect to the parameters ``wrt``.
 
@@ -51,10 +56,12 @@ def analyze(
     exact for straight-line code in normal form and safe for branches and loops. Both sets
     are least fixed points, the same whatever order the lines are visited in; visiting them in
     the direction values flow (forward for varied, backward for useful) reaches each in a pass
-    or two over straight-line code, instead of one pass per line.
+    or two over straight-line code, instead of one pass per line. ``objects`` are the
+    parameters known to be objects of a user's class: their attributes carry gradients
+    whatever their names (a model's ``size`` is not an array's).
     """
     lines = [
-        _line(node, form, namespace, rules)
+        _line(node, form, namespace, rules, objects)
         for node in ast.walk(form.tree)
         if isinstance(node, ast.Assign | ast.Return)
     ]
@@ -83,7 +90,11 @@ def analyze(
 
 
 def _line(
-    statement: ast.stmt, form: NormalForm, namespace: Namespace, rules: RuleTable
+    statement: ast.stmt,
+    form: NormalForm,
+    namespace: Namespace,
+    rules: RuleTable,
+    objects: frozenset[str] = frozenset(),
 ) -> tuple[list[str] | None, list[str], bool]:
     """(names assigned, names read, whether a gradient flows from the read to the assigned)."""
     if isinstance(statement, ast.Return):
@@ -96,6 +107,13 @@ def _line(
     if isinstance(target, ast.Tuple):
         return targets, names_in(statement.value), True
     application = application_of(statement.value, form, namespace)
+    receiver = application.positional[0] if application.positional else None
+    if (
+        isinstance(application.primal, Attribute)
+        and isinstance(receiver, ast.Name)
+        and receiver.id in objects
+    ):
+        return targets, application.input_names(), True
     return targets, application.input_names(), _carries_gradient(application.primal, rules)
 
 

@@ -27,6 +27,7 @@ import builtins
 import linecache
 from typing import Any
 
+from overbar.errors import InternalError
 from overbar.transpiler.fence import is_append
 from overbar.transpiler.lines import LineAdjoints
 from overbar.transpiler.names import clone, names_in
@@ -250,18 +251,17 @@ class ReverseBlocks:
             self.lines.reverse_line(statement)
 
     def reverse_unpack(self, statement: ast.Assign, outputs: list[str], pushed: list[str]) -> None:
-        """``a, b = t``:  t̄ += (ā, b̄), a runtime zero standing for an adjoint not reached."""
+        """``a, b = t`` of a tuple:  t̄ += (ā, b̄), a runtime zero standing for an adjoint not
+        reached. Of an array, or of a value whose kind only the run knows:
+        v̄ += unpacked_bar(v, (ā, b̄)), the rows' adjoints stacked for an array, a tuple for a
+        tuple."""
         source = statement.value
-        if (
-            not isinstance(source, ast.Name)
-            or any(not isinstance(e, ast.Name) for e in statement.targets[0].elts)
-            or not self.built_as_tuple(source.id)
+        if not isinstance(source, ast.Name) or any(
+            not isinstance(e, ast.Name) for e in statement.targets[0].elts
         ):
-            raise self.state.unsupported(
-                statement,
-                "unpacking a differentiated value that is not a tuple you built or one your "
-                "own function returned",
-                "index it instead (a = x[0])",
+            raise InternalError(
+                "normalize left an unpacking of something other than a name into names",
+                self.state.parsed.location(statement),
             )
         parts = []
         for name in outputs:
@@ -270,13 +270,18 @@ class ReverseBlocks:
             self.state.defined.discard(name)
             self.state.maybe_zero.discard(name)
         if self.state.activity.is_active(source):
-            self.state.accumulate(source, tuple_of(parts))
+            if source.id in self.state.sequences:
+                self.state.accumulate(source, tuple_of(parts))
+            else:
+                helper = self.state.bind("unpacked_bar", self.state.runtime.unpacked_bar)
+                self.state.accumulate(source, call(helper, load(source.id), tuple_of(parts)))
         self.state.reverse.extend(self.recording.pop(name, name) for name in reversed(pushed))
 
     def built_as_tuple(self, name: str) -> bool:
-        """Whether every binding of ``name`` is a display, a call of the user's own function,
-        or a copy of such a name, or shape inference knows it is a tuple or list (a helper's
-        parameter its caller passes one): so its adjoint may be a tuple."""
+        """Whether every binding of ``name`` is a display or a copy of such a name, or shape
+        inference knows it is a tuple or list (one a helper returns, a helper's parameter its
+        caller passes one): so its adjoint is a tuple. What a helper returns is otherwise
+        unpacked in the kind it has when the line runs (it may return an array)."""
         if self.state.is_sequence_shape(self.state.shapes.get(name)):
             return True
         if name in self.state.form.parameters:
@@ -290,7 +295,7 @@ class ReverseBlocks:
         ]
         for node in bindings:
             application = application_of(node.value, self.state.form, self.state.parsed.namespace)
-            if application.primal is PACK or self.rules.is_subroutine(application.primal):
+            if application.primal is PACK:
                 continue
             if application.primal is IDENTITY and self.built_as_tuple(node.value.id):
                 continue

@@ -21,7 +21,6 @@ import dataclasses
 import importlib
 import inspect
 import sys
-import types
 
 from overbar.errors import UnsupportedSyntaxError
 from overbar.transpiler.fence_scope import (
@@ -50,7 +49,11 @@ _STATEMENT_NAMES = {
 }
 
 _EXPRESSION_NAMES = {
-    ast.Lambda: ("a lambda", "define a function at module level"),
+    ast.Lambda: (
+        "a lambda here",
+        "bind it to a name on a line of its own at the top of the function (f = lambda z: "
+        "...) and only call it, or define it at module level",
+    ),
     ast.SetComp: ("a set comprehension", "sets cannot be differentiated"),
     ast.DictComp: ("a dict comprehension", "dictionaries are not supported yet"),
     ast.Dict: ("a dict display", "dictionaries are not supported yet"),
@@ -257,7 +260,10 @@ class _Fence(InPlaceChecks):
         elif isinstance(statement, ast.Assign):
             for target in statement.targets:
                 self.check_target(target)
-            self.check_expression(statement.value)
+            if any(statement.value is lam for lam in self.lambdas.values()):  # f = lambda z: ...
+                self.check_expression(statement.value.body)
+            else:
+                self.check_expression(statement.value)
         elif isinstance(statement, ast.AnnAssign):
             self.check_target(statement.target)
             if statement.value is None:
@@ -289,9 +295,21 @@ class _Fence(InPlaceChecks):
     def check_target(self, target: ast.expr) -> None:
         if isinstance(target, ast.Name):
             return
-        if isinstance(target, ast.Tuple | ast.List) and all(
-            isinstance(element, ast.Name) for element in target.elts
-        ):
+        if isinstance(target, ast.Tuple | ast.List):  # a, b = ... and (p, q), r = ...
+            for element in target.elts:
+                if isinstance(element, ast.Starred):
+                    raise self.refuse(
+                        element,
+                        "a starred assignment target",
+                        "unpack each element by name, or index the value (rest = v[1:])",
+                    )
+                if not isinstance(element, ast.Name | ast.Tuple | ast.List):
+                    raise self.refuse(
+                        element,
+                        "this element of an unpacking",
+                        "unpack into names, then assign from them",
+                    )
+                self.check_target(element)
             return
         if isinstance(target, ast.Subscript):
             if not isinstance(target.value, ast.Name):
@@ -346,14 +364,6 @@ class _Fence(InPlaceChecks):
                 "call a function or method by its name",
             )
         name = call.func.attr if isinstance(call.func, ast.Attribute) else call.func.id
-        callee = self.resolve(call.func) if self.is_global_path(call.func) else None
-        if isinstance(callee, types.FunctionType) and callee.__code__.co_name == "<lambda>":
-            # The pullback of a helper is named after the helper, and <lambda> is no name.
-            raise self.refuse(
-                call.func,
-                f"a call of {ast.unparse(call.func)}, a lambda,",
-                "overbar differentiates through helpers defined with def; define it with def",
-            )
         on_a_value = isinstance(call.func, ast.Attribute) and not self.is_global_path(call.func)
         if name in (MUTATING_METHODS if on_a_value else MUTATING_FUNCTIONS):
             raise self.refuse(

@@ -23,6 +23,55 @@ from overbar.transpiler.parse import MISSING, ParsedFunction
 CHANGES = "a differentiated function must not change anything outside itself"
 
 
+def local_lambdas(tree: ast.FunctionDef) -> dict[str, ast.Lambda]:
+    """The lambdas bound to a name in the function that a call can stand in for: ``f = lambda
+    z: z * z`` at the top level of the body, ``f`` assigned nowhere else and not a parameter,
+    read only as the function of calls that come after it; the lambda of plain positional
+    parameters, not calling itself. The normaliser writes each call of ``f`` as the lambda's
+    body with the call's arguments for its parameters (Python reads the body's other names
+    when the call runs, as the normal form does there)."""
+    found: dict[str, ast.Lambda] = {}
+    parameters = {a.arg for a in all_arguments(tree.args)}
+    for statement in tree.body:
+        if (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and isinstance(statement.value, ast.Lambda)
+        ):
+            found.setdefault(statement.targets[0].id, statement.value)
+    arguments_of = {name: lam.args for name, lam in found.items()}
+    for name, arguments in arguments_of.items():
+        if (
+            name in parameters
+            or arguments.posonlyargs
+            or arguments.vararg
+            or arguments.kwonlyargs
+            or arguments.kwarg
+            or arguments.defaults
+        ):
+            found.pop(name)
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Name) or node.id not in found:
+            continue
+        definition = found[node.id]
+        if isinstance(node.ctx, ast.Store):
+            assignment_target = any(
+                isinstance(s, ast.Assign) and s.value is definition and s.targets[0] is node
+                for s in tree.body
+            )
+            if not assignment_target:
+                found.pop(node.id)
+        elif (
+            id(node) not in called
+            or (node.lineno, node.col_offset) < (definition.lineno, definition.col_offset)
+            or any(inner is node for inner in ast.walk(definition))
+        ):
+            found.pop(node.id)
+    return found
+
+
 class FenceScope:
     """The function being checked: its tree, parameters, local names and module namespace;
     the runtime's ``array_makers`` (functions that return a new array) and
@@ -48,6 +97,7 @@ class FenceScope:
             for node in ast.walk(comprehension.target)
             if isinstance(node, ast.Name)
         }
+        self.lambdas = local_lambdas(self.tree)
 
     def refuse(self, node: ast.AST, what: str, advice: str) -> UnsupportedSyntaxError:
         message = f"overbar cannot differentiate {what} in {self.tree.name}: {advice}"

@@ -20,10 +20,11 @@ conditions, each checked, a call that fails one keeps its pullback:
 - ``h`` is the user's own function with no rule registered for it (a rule wins), not being
   inlined already (recursion) and not the function being differentiated;
 - overbar reads ``h`` (source, supported syntax) and its normal form has one ``return``, its
-  last statement, no ``global``/``nonlocal``, no nested function or lambda, and at most
-  ``_LARGEST_HELPER`` statements;
+  last statement, no ``global``/``nonlocal``, no nested function or lambda, no call of one of
+  its parameters (a function passed to it), and at most ``_LARGEST_HELPER`` statements;
 - the call binds every parameter to an atom (no ``*args``/``**kwargs``; defaults that are
-  literals);
+  literals), none of them a function (``apply(np.cos, x)``: the helper's pullback is made for
+  the function passed);
 - every name ``h`` reads from outside itself means the same object in the caller's namespace,
   and is not a name the caller binds (else the spliced lines would read the caller's);
 - ``h``'s own names are renamed to names the caller does not use; a parameter ``h`` rebinds,
@@ -110,6 +111,8 @@ class _Splicer:
         arguments = _bound_arguments(helper, call)
         if arguments is None or not self.same_outside_names(helper_parsed, helper_form):
             return None
+        if any(self.is_function(argument) for argument in arguments.values()):
+            return None  # a function passed as a value: the pullback is made for it
         lines = self.renamed(helper_form, arguments, statement.targets[0].id)
         lines = self.block(lines, (*inside, helper), depth - 1)
         self.inlined = True
@@ -127,6 +130,15 @@ class _Splicer:
             return not self.runtime.rules.lookup(primal)
         except TypeError:
             return False
+
+    def is_function(self, argument: ast.expr) -> bool:
+        """Whether the argument names a function (``np.cos``, a helper, a lambda)."""
+        if not isinstance(argument, ast.Name | ast.Attribute):
+            return False
+        if isinstance(argument, ast.Name) and argument.id in self.form.local_names:
+            return False  # a value computed in the function
+        value = self.parsed.namespace.resolve(argument)
+        return value is not MISSING and callable(value) and not hasattr(value, "shape")
 
     def same_outside_names(self, helper: ParsedFunction, form: NormalForm) -> bool:
         own = form.local_names | set(form.parameters)
@@ -244,6 +256,13 @@ def _inlinable(helper: Any, runtime: Runtime) -> tuple[ParsedFunction, NormalFor
     arguments = form.tree.args
     if arguments.vararg or arguments.kwarg:
         return None
+    called = {
+        node.func.id
+        for node in ast.walk(form.tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+    if called & set(form.parameters):
+        return None  # it calls a function passed to it: its pullback is made for that function
     return parsed, form
 
 

@@ -27,6 +27,8 @@ from typing import Any
 
 from overbar.errors import MissingRuleError, UnsupportedSyntaxError
 from overbar.transpiler.names import clone
+from overbar.transpiler.normalize import is_global_path
+from overbar.transpiler.parse import MISSING
 from overbar.transpiler.primitive import (
     CONSTANT,
     ELEMENTWISE_OPERATORS,
@@ -78,6 +80,7 @@ class LineAdjoints:
         application = application_of(
             statement.value, self.state.form, self.state.parsed.namespace, slice_name
         )
+        application = self.state.resolved_method(application)  # model.loss(x)
         if (
             output in self.state.sequences
             and application.primal not in (PACK, IDENTITY)
@@ -106,10 +109,17 @@ class LineAdjoints:
                 self.state.reverse.append(self.recording.pop(earlier, output))
         self.state.defined.discard(output)
         self.state.maybe_zero.discard(output)
-        if not any(
-            name in self.state.activity.active for name in application.input_names()
-        ) or self.rules.has_no_gradient(application.primal):
+        object_attribute = self.state.is_object_attribute(application)
+        if not any(name in self.state.activity.active for name in application.input_names()) or (
+            self.rules.has_no_gradient(application.primal) and not object_attribute
+        ):
             pass  # `h = np.zeros(n)`, `y = np.zeros_like(x)`: nothing to send the adjoint to
+        elif object_attribute:  # y = self.W:  self̄ += {W: ȳ}
+            receiver = application.positional[0]
+            helper = self.state.bind("attribute_bar", self.state.runtime.attribute_bar)
+            attribute = ast.Constant(application.primal.name)
+            contribution = call(helper, load(receiver.id), attribute, output_bar)
+            self.state.accumulate(receiver, contribution)
         elif application.primal is IDENTITY:
             self.state.accumulate(application.positional[0], output_bar)
         elif application.primal is PACK:  # t = (a, b):  ā += t̄[0],  b̄ += t̄[1]
@@ -342,10 +352,15 @@ class LineAdjoints:
         wrt = tuple(
             name for name, atom in bound.arguments.items() if self.state.activity.is_active(atom)
         )
-        pullback = self.pullback_of(function, wrt, shapes=self.call_shapes(signature, bound))
+        pullback = self.pullback_of(
+            function,
+            wrt,
+            shapes=self.call_shapes(signature, bound),
+            functions=self.passed_functions(bound),
+        )
         pullback.prepare()
         self.subroutines.append(pullback)
-        name = self.state.bind(f"{function.__name__}_pullback", pullback)
+        name = self.state.bind(f"{_called_name(function, application)}_pullback", pullback)
         rename = Rename(output, earlier) if earlier != output else None
 
         def value(atom: ast.expr) -> ast.expr:
@@ -356,15 +371,39 @@ class LineAdjoints:
         keywords.append(
             ast.keyword(arg=seed_parameter(list(signature.parameters)), value=output_bar)
         )
-        pullback_call = ast.Call(
-            func=load(name), args=[value(a) for a in application.positional], keywords=keywords
-        )
+        arguments = [value(a) for a in application.positional]
+        called = getattr(application.node, "func", None)
+        if isinstance(called, ast.Attribute) and not is_global_path(
+            called, self.state.form.local_names
+        ):  # self.helper(z): checked to be the method whose pullback this is
+            check = self.state.bind("same_method", self.state.runtime.same_method)
+            method = self.state.bind(f"{called.attr}_method", function)
+            arguments[0] = call(check, arguments[0], ast.Constant(called.attr), load(method))
+        pullback_call = ast.Call(func=load(name), args=arguments, keywords=keywords)
         parts = [self.state.temporary() for _ in wrt]
         target = ast.Tuple(elts=[store(p) for p in parts], ctx=ast.Store())
         self.state.reverse.append(ast.Assign(targets=[target], value=pullback_call))
         for parameter, part in zip(wrt, parts, strict=True):
             argument = bound.arguments[parameter]  # a tuple's adjoint may hold runtime zeros
             self.state.accumulate(argument, load(part), isinstance(argument, ast.Tuple | ast.List))
+
+    def passed_functions(self, bound: inspect.BoundArguments) -> tuple[tuple[str, Any], ...]:
+        """The helper's parameters this call binds to a function known now: one named by a
+        global path (``np.tanh``, ``sigmoid``), or a parameter of this function that its own
+        caller bound to one. The helper's pullback is specialised on them."""
+        namespace = self.state.parsed.namespace
+        passed = []
+        for name, atom in bound.arguments.items():
+            value = MISSING
+            if isinstance(atom, ast.Name) and atom.id in namespace.functions:
+                value = namespace.functions[atom.id]
+            elif is_global_path(atom, self.state.form.local_names) or (
+                isinstance(atom, ast.Name) and atom.id not in self.state.form.local_names
+            ):
+                value = namespace.resolve(atom)
+            if value is not MISSING and callable(value) and not isinstance(value, type):
+                passed.append((name, value))
+        return tuple(passed)
 
     def call_shapes(
         self, signature: inspect.Signature, bound: inspect.BoundArguments
@@ -389,6 +428,18 @@ class LineAdjoints:
             f"{self.state.form.tree.name}",
             self.state.parsed.location(application.node),
         )
+
+
+def _called_name(function: Any, application: Application) -> str:
+    """What to call a helper's pullback after: its name, or for a lambda (whose name,
+    ``<lambda>``, is no identifier) the name the call spells (``sigmoid`` for a module-level
+    ``sigmoid = lambda z: ...``)."""
+    if function.__name__.isidentifier():
+        return function.__name__
+    called = getattr(application.node, "func", None)
+    if isinstance(called, ast.Attribute):
+        return called.attr
+    return called.id if isinstance(called, ast.Name) else "lambda"
 
 
 def _as_square(application: Application) -> Application:

@@ -6,7 +6,7 @@ in straight-line code at the top level is assigned once (a user name assigned ag
 
     body       := statement* return
     statement  := NAME = simple             one operation on atoms
-                | NAME, NAME, ... = atom    unpacking
+                | NAME, NAME, ... = atom    unpacking ((p, q), r = v unpacks v, then p, q)
                 | NAME[index] = atom        into an array the function made
                 | NAME.append(atom)         onto a list the function made
                 | print(...) | assert ...   kept as written (names renamed)
@@ -62,6 +62,7 @@ from dataclasses import dataclass
 
 from overbar.errors import InternalError, UnsupportedSyntaxError
 from overbar.transpiler.fence import is_append, is_docstring
+from overbar.transpiler.fence_scope import local_lambdas
 from overbar.transpiler.jumps import lift_returns, stored_names, without_jumps
 from overbar.transpiler.names import NameAllocator, clone, names_in
 from overbar.transpiler.normalize_expressions import ExpressionNormalizer, is_global_path
@@ -105,6 +106,8 @@ class _Normalizer(ExpressionNormalizer):
         self.names = NameAllocator(self.source_names)
         self.tree = without_jumps(self.tree, self.names)
         self.assigned_anywhere = _assigned_names(self.tree) | set(self.parameters)
+        self.functions = frozenset(parsed.namespace.functions) if parsed.namespace else set()
+        self.lambdas = local_lambdas(self.tree)
         self.mutable = _assigned_in_blocks(self.tree.body)
         self.returns_in_branches = any(
             isinstance(node, ast.Return)
@@ -197,6 +200,8 @@ class _Normalizer(ExpressionNormalizer):
             for target in statement.targets:
                 self.assign(target, value)
         elif isinstance(statement, ast.Assign):
+            if any(statement.value is lam for lam in self.lambdas.values()):
+                return  # f = lambda z: ...: each call of f is written as the lambda's body
             self.assign(statement.targets[0], statement.value)
         elif isinstance(statement, ast.AnnAssign):
             self.assign(statement.target, statement.value)
@@ -329,12 +334,34 @@ class _Normalizer(ExpressionNormalizer):
         elements = target.elts
         if isinstance(value, ast.Tuple | ast.List) and len(value.elts) == len(elements):
             atoms = [self.atom(element) for element in value.elts]
-            for element, atom in zip(elements, atoms, strict=True):
-                self.emit(ast.Assign(targets=[self.store(element.id)], value=atom))
+            self.unpack(target, ast.Tuple(elts=atoms, ctx=ast.Load()))
             return
-        atom = self.atom(value)
-        stores = [self.store(element.id) for element in elements]
+        self.unpack(target, self.atom(value))
+
+    def unpack(self, target: ast.Tuple | ast.List, atom: ast.expr) -> None:
+        """``a, b = atom``, the atom already normalised (every name in it read before any is
+        assigned). A display's elements are assigned one by one; a nested target unpacks into
+        a temporary first: ``(p, q), r = v`` is ``tmp1, r = v`` then ``p, q = tmp1``."""
+        elements = target.elts
+        if isinstance(atom, ast.Tuple | ast.List) and len(atom.elts) == len(elements):
+            for element, part in zip(elements, atom.elts, strict=True):
+                if isinstance(element, ast.Name):
+                    self.emit(ast.Assign(targets=[self.store(element.id)], value=part))
+                else:
+                    self.unpack(element, part)
+            return
+        inner: dict[int, str] = {}
+        for index, element in enumerate(elements):
+            if isinstance(element, ast.Tuple | ast.List):
+                inner[index] = self.names.numbered("tmp")
+                self.temporaries.add(inner[index])
+        stores = [
+            ast.Name(id=inner[index], ctx=ast.Store()) if index in inner else self.store(e.id)
+            for index, e in enumerate(elements)
+        ]
         self.emit(ast.Assign(targets=[ast.Tuple(elts=stores, ctx=ast.Store())], value=atom))
+        for index, name in inner.items():
+            self.unpack(elements[index], ast.Name(id=name, ctx=ast.Load()))
 
     def store(self, name: str) -> ast.Name:
         """A fresh version of ``name`` for a new assignment (the first keeps the name)."""

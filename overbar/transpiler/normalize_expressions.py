@@ -225,10 +225,14 @@ class ExpressionNormalizer:
             )
         raise self.unsupported(node, f"the expression {ast.unparse(node)!r}")
 
-    def call(self, node: ast.Call) -> ast.Call:
+    def call(self, node: ast.Call) -> ast.expr:
         function = node.func
-        if is_global_path(function, self.assigned_anywhere) or (
-            isinstance(function, ast.Name) and function.id not in self.assigned_anywhere
+        if isinstance(function, ast.Name) and function.id in self.lambdas:
+            return self.inlined(node, self.lambdas[function.id])
+        if (
+            is_global_path(function, self.assigned_anywhere)
+            or (isinstance(function, ast.Name) and function.id not in self.assigned_anywhere)
+            or (isinstance(function, ast.Name) and function.id in self.functions)
         ):
             callee = function
         elif isinstance(function, ast.Attribute):
@@ -238,13 +242,43 @@ class ExpressionNormalizer:
             raise self.unsupported(
                 function,
                 f"a call of the local variable {ast.unparse(function)}",
-                "call the function by its global name",
+                "call the function by its global name, or pass it to a helper by its name "
+                "(apply(np.tanh, x), apply(f, x) with f a helper's parameter bound so), so "
+                "that overbar knows which function it is",
             )
         return ast.Call(
             func=callee,
             args=[self.atom(argument) for argument in node.args],
             keywords=[ast.keyword(arg=k.arg, value=self.atom(k.value)) for k in node.keywords],
         )
+
+    def inlined(self, node: ast.Call, definition: ast.Lambda) -> ast.expr:
+        """``f(a, b)`` of ``f = lambda x, y: e``: ``e`` with the arguments' atoms for ``x`` and
+        ``y`` (evaluated first, as the call does), normalised where the call is."""
+        parameters = [argument.arg for argument in definition.args.args]
+        given = dict(zip(parameters, node.args, strict=False))
+        keywords = {keyword.arg: keyword.value for keyword in node.keywords}
+        fits = len(node.args) <= len(parameters) and len(keywords) == len(node.keywords)
+        fits = (
+            fits
+            and not (set(keywords) & set(given))
+            and set(given) | set(keywords) == set(parameters)
+        )
+        given.update(keywords)
+        if not fits:
+            raise self.unsupported(
+                node,
+                f"this call of the lambda {ast.unparse(node.func)}",
+                "pass each of its parameters once",
+            )
+        atoms = {name: self.atom(value) for name, value in given.items()}
+
+        class Substitute(ast.NodeTransformer):
+            def visit_Name(self, name: ast.Name) -> ast.expr:
+                return clone(atoms[name.id]) if name.id in atoms else name
+
+        body = Substitute().visit(clone(definition.body))
+        return self.expression(ast.copy_location(body, node))
 
     def index(self, node: ast.expr) -> ast.expr:
         if isinstance(node, ast.Slice):

@@ -18,7 +18,7 @@ import re
 import textwrap
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from overbar.errors import (
@@ -34,14 +34,37 @@ _MISSING = object()
 
 @dataclass(frozen=True)
 class Namespace:
-    """The names a function reads from outside itself: globals, closure cells and builtins."""
+    """The names a function reads from outside itself: globals, closure cells and builtins;
+    and, for a helper's pullback specialised on the functions its caller passes it,
+    ``functions``: the parameters bound to a function at every run of the call (``f`` of
+    ``apply_twice(f, v)`` called as ``apply_twice(np.tanh, x)``), which the helper calls."""
 
     globals: Mapping[str, Any]
     closure: Mapping[str, types.CellType]
     builtins: Mapping[str, Any]
+    functions: Mapping[str, Any] = field(default_factory=dict)
+    # for a method: its first parameter (self) and the class it is defined in
+    owner: tuple[str, type] | None = None
+
+    def method(self, node: ast.expr) -> Any:
+        """The function ``self.name`` calls, in a method whose class is known (``self`` its
+        first parameter): the class's own method ``name`` (a plain function, not a static or
+        class method), or ``MISSING``. A subclass may override it: the adjoint checks, when
+        it runs, that the method called is this one."""
+        if (
+            self.owner is None
+            or not isinstance(node, ast.Attribute)
+            or not isinstance(node.value, ast.Name)
+            or node.value.id != self.owner[0]
+        ):
+            return _MISSING
+        found = inspect.getattr_static(self.owner[1], node.attr, _MISSING)
+        return found if isinstance(found, types.FunctionType) else _MISSING
 
     def lookup(self, name: str) -> Any:
         """The value ``name`` has for the function now, or ``MISSING`` if it is unbound."""
+        if name in self.functions:
+            return self.functions[name]
         if name in self.closure:
             try:
                 return self.closure[name].cell_contents
@@ -112,7 +135,43 @@ def parse(function: Any) -> ParsedFunction:
     else:
         tree, filename = _definition(function)
     closure = dict(zip(function.__code__.co_freevars, function.__closure__ or (), strict=True))
-    return ParsedFunction(function, tree, filename, _namespace(function, closure))
+    namespace = _namespace(function, closure)
+    owner = owner_class(function)
+    parameters = [a.arg for a in [*tree.args.posonlyargs, *tree.args.args]]
+    if owner is not None and parameters:
+        namespace = replace(namespace, owner=(parameters[0], owner))
+    return ParsedFunction(function, tree, filename, namespace)
+
+
+def owner_class(function: types.FunctionType) -> type | None:
+    """The class ``function`` is a method of, found from its qualified name in its module's
+    globals (None for a function, a static method, or a class made inside a function)."""
+    parts = function.__qualname__.split(".")
+    if len(parts) < 2 or "<locals>" in parts:
+        return None
+    owner = function.__globals__.get(parts[0], _MISSING)
+    for part in parts[1:-1]:
+        owner = getattr(owner, part, _MISSING)
+    if not isinstance(owner, type) or inspect.getattr_static(owner, parts[-1], None) is not (
+        function
+    ):
+        return None
+    return owner
+
+
+def with_functions(parsed: ParsedFunction, functions: Mapping[str, Any]) -> ParsedFunction:
+    """``parsed`` specialised on the functions its caller passes it: each parameter named in
+    ``functions`` (and never assigned in the function) resolves to the function bound to it,
+    so that a call of it is a call of that function."""
+    if not functions:
+        return parsed
+    assigned = {
+        node.id
+        for node in ast.walk(parsed.tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del)
+    }
+    kept = {name: value for name, value in functions.items() if name not in assigned}
+    return replace(parsed, namespace=replace(parsed.namespace, functions=kept))
 
 
 def _namespace(function: types.FunctionType, closure: Mapping[str, Any]) -> Namespace:

@@ -30,7 +30,7 @@ from overbar.transpiler.list_adjoints import own_list_adjoints
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.owned import own_loop_adjoints
-from overbar.transpiler.parse import ParsedFunction, parse
+from overbar.transpiler.parse import ParsedFunction, owner_class, parse, with_functions
 from overbar.transpiler.peephole import peephole
 from overbar.transpiler.pushes import drop_unread_pushes, drop_unread_restores
 from overbar.transpiler.remat import rematerialise
@@ -54,7 +54,9 @@ class Pullback:
     sweep from the given adjoint) in the reverse sweep. Compiling lazily lets a helper call
     itself: its pullback refers to its own ``Pullback``. Once everything is compiled,
     ``link`` puts the compiled functions themselves where the generated code calls a pullback,
-    so a recursive helper costs one frame per level, as the helper does.
+    so a recursive helper costs one frame per level, as the helper does. A helper that takes a
+    function (``apply_twice(f, v)``) gets a pullback for each function its callers pass it
+    (``functions``): the function is part of what the pullback differentiates.
     """
 
     def __init__(
@@ -64,9 +66,11 @@ class Pullback:
         runtime: Runtime,
         shapes: tuple[tuple[str, Any], ...] = (),
         optimisations: Optimisations = ALL,
+        functions: tuple[tuple[str, Any], ...] = (),
     ):
         self.function, self.wrt, self.runtime, self.shapes = function, wrt, runtime, shapes
         self.optimisations = optimisations
+        self.functions = functions
         self._stages: Stages | None = None
         self._compiled: Callable | None = None
         self._building = False
@@ -84,6 +88,7 @@ class Pullback:
                         as_pullback=True,
                         parameter_shapes=dict(self.shapes) or None,
                         optimisations=self.optimisations,
+                        functions=self.functions,
                     )
                     finish(stages)
                     self._stages = stages
@@ -107,7 +112,13 @@ class Pullback:
         from overbar import cache  # imported with overbar's api, long before any call
 
         options = ("pullback", self.wrt, self.shapes, self.optimisations)
-        cachable = self.runtime is NUMPY
+        # a function passed in, or the methods an object's class has, are not in the disk
+        # cache's key (what they are may change unseen)
+        cachable = (
+            self.runtime is NUMPY
+            and not self.functions
+            and not reads_methods(self.function, self.shapes)
+        )
         found = cache.load(self.function, options) if cachable else None
         if found is None:
             stages = self.stages
@@ -129,10 +140,22 @@ class Pullback:
         """Pickled by reference (for the disk cache): the helper, ``wrt``, shapes, passes."""
         if self.runtime is not NUMPY:
             raise TypeError("only pullbacks for the NumPy runtime are written by reference")
-        return (numpy_pullback, (self.function, self.wrt, self.shapes, self.optimisations))
+        arguments = (self.function, self.wrt, self.shapes, self.optimisations, self.functions)
+        return (numpy_pullback, arguments)
 
     def __repr__(self) -> str:
         return f"<overbar pullback of {self.function.__qualname__} wrt {self.wrt}>"
+
+
+def reads_methods(function: Callable, shapes: tuple[tuple[str, Any], ...]) -> bool:
+    """Whether ``function``'s adjoint may be derived from methods its source does not name: it
+    is a method (``self.helper(z)``), or one of its arguments is an object (``model.loss(x)``).
+    Such an adjoint is not written to the disk cache, whose key holds the code of the
+    functions a function names, not of those an object's class gives it."""
+    instance = getattr(NUMPY.shapes, "Instance", ())
+    return owner_class(function) is not None or any(
+        isinstance(shape, instance) for _, shape in shapes
+    )
 
 
 def pullback_of(
@@ -141,16 +164,20 @@ def pullback_of(
     runtime: Runtime = NUMPY,
     shapes: tuple[tuple[str, Any], ...] = (),
     optimisations: Optimisations = ALL,
+    functions: tuple[tuple[str, Any], ...] = (),
 ) -> Pullback:
     """The (cached) pullback of ``function`` with respect to ``wrt``, specialised on what is
-    known of its parameters' ``shapes`` at the call (name and shape pairs), transformed with the
-    caller's ``optimisations``."""
-    key = ("pullback", wrt, id(runtime), shapes, optimisations)
+    known of its parameters' ``shapes`` at the call (name and shape pairs) and on the
+    ``functions`` the call passes (name and function pairs), transformed with the caller's
+    ``optimisations``."""
+    passed = tuple((name, id(value)) for name, value in functions)
+    key = ("pullback", wrt, id(runtime), shapes, optimisations, passed)
     cache = cache_of(function)
     found = cache.get(key)
     if found is None:
         with COMPILING:
-            found = cache.setdefault(key, Pullback(function, wrt, runtime, shapes, optimisations))
+            made = Pullback(function, wrt, runtime, shapes, optimisations, functions)
+            found = cache.setdefault(key, made)
     return found
 
 
@@ -159,9 +186,10 @@ def numpy_pullback(
     wrt: tuple[str, ...],
     shapes: tuple[tuple[str, Any], ...],
     optimisations: Optimisations,
+    functions: tuple[tuple[str, Any], ...] = (),
 ) -> Pullback:
     """``pullback_of`` for the NumPy runtime (what a pickled ``Pullback`` is rebuilt with)."""
-    return pullback_of(function, wrt, NUMPY, shapes, optimisations)
+    return pullback_of(function, wrt, NUMPY, shapes, optimisations, functions)
 
 
 def link(function: Callable) -> None:
@@ -257,6 +285,7 @@ def transform(
     parameter_shapes: Shapes | None = None,
     with_value: bool = True,
     optimisations: Optimisations = ALL,
+    functions: tuple[tuple[str, Any], ...] = (),
 ) -> Stages:
     """Differentiate ``function`` with respect to the parameters named in ``wrt``.
 
@@ -266,6 +295,8 @@ def transform(
     returns ``(value, gradients)``, or without ``with_value`` the gradients alone.
     ``optimisations`` says which optimising passes run (``Optimisations.none()``: the literal
     adjoint, one rule application per line); helpers' pullbacks are transformed with the same.
+    ``functions`` (name and function pairs) are the parameters a caller binds to a function,
+    which a pullback is specialised on (``parse.with_functions``).
     """
     # The passes allocate a great many syntax-tree nodes and make no reference cycles that
     # need collecting meanwhile; the cyclic collector's full scans of the growing heap made the
@@ -274,7 +305,14 @@ def transform(
     gc.disable()
     try:
         return _transform(
-            function, wrt, runtime, as_pullback, parameter_shapes, with_value, optimisations
+            function,
+            wrt,
+            runtime,
+            as_pullback,
+            parameter_shapes,
+            with_value,
+            optimisations,
+            functions,
         )
     finally:
         if collecting:
@@ -289,12 +327,18 @@ def _transform(
     parameter_shapes: Shapes | None,
     with_value: bool,
     optimisations: Optimisations,
+    functions: tuple[tuple[str, Any], ...] = (),
 ) -> Stages:
-    parsed = parse(function)
+    parsed = with_functions(parse(function), dict(functions))
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
     normal_form = normalize(parsed)
     if optimisations.inline:
         normal_form = inline_helpers(normal_form, parsed, runtime)
+    objects = frozenset(
+        name
+        for name, shape in (parameter_shapes or {}).items()
+        if isinstance(shape, runtime.shapes.Instance)
+    )
     # Off, shapes still say which values are tuples: their adjoints must be tuples to be right.
     shapes = infer(
         normal_form, parameter_shapes or {}, parsed.namespace, runtime, optimisations.shapes
@@ -305,7 +349,7 @@ def _transform(
         shapes = infer(
             normal_form, parameter_shapes or {}, parsed.namespace, runtime, optimisations.shapes
         )
-    activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
+    activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules, objects)
     helpers = functools.partial(pullback_of, runtime=runtime, optimisations=optimisations)
     adjoint = differentiate(
         parsed,

@@ -13,7 +13,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
-from overbar.primitives import Attribute, Method, describe
+from overbar.primitives import Attribute, Index, Method, describe, is_index_maker
 from overbar.transpiler.names import names_in
 from overbar.transpiler.normalize import NormalForm, is_global_path
 from overbar.transpiler.parse import MISSING, Namespace
@@ -116,6 +116,15 @@ def application_of(
         return Application(primal, (value.left, value.comparators[0]), (), value)
     if isinstance(value, ast.Subscript):
         index = index_value(value.slice, slice_name)
+        maker = (
+            namespace.resolve(value.value)
+            if namespace is not None and is_global_path(value.value, form.local_names)
+            else MISSING
+        )
+        if maker is not MISSING and is_index_maker(maker):  # np.r_[a, 0:3]: a join, not a read
+            elements = index.elts if isinstance(index, ast.Tuple) else [index]
+            primal = Index(maker, ast.unparse(value.value))
+            return Application(primal, tuple(elements), (), value)
         return Application(operator.getitem, (value.value, index), (), value)
     if isinstance(value, ast.Attribute):
         return Application(Attribute(value.attr), (value.value,), (), value)
@@ -124,6 +133,9 @@ def application_of(
         function = value.func
         if isinstance(function, ast.Attribute) and not is_global_path(function, form.local_names):
             arguments = (function.value, *value.args)
+            method = namespace.method(function) if namespace is not None else MISSING
+            if method is not MISSING:  # self.helper(z) in a method: the class's own helper
+                return Application(method, arguments, keywords, value)
             return Application(Method(function.attr), arguments, keywords, value)
         primal = namespace.resolve(function) if namespace is not None else MISSING
         return Application(primal, tuple(value.args), keywords, value)

@@ -173,6 +173,7 @@ class _Sweep:
             ),
         )
         self.control = ReverseBlocks(self.state, self.recording, self.rules, self.lines)
+        self.state.classify_unpackings(self.control.built_as_tuple)
 
     def run(self) -> Adjoint:
         body = self.state.form.tree.body
@@ -206,7 +207,16 @@ class _Sweep:
         self.state.reverse.extend(self.control.reverse_block(statements))
         gradients = []
         for name in self.state.activity.wrt:
-            if not self.as_pullback and name in self.state.sequences:
+            if name in self.state.objects:  # an object's gradient: its attributes', by name
+                like = self.state.bind("attributes_like", self.state.runtime.attributes_like)
+                attributes = tuple_of([ast.Constant(a) for a in sorted(self.state.objects[name])])
+                so_far = (
+                    load(self.state.bar(name)) if name in self.state.defined else ast.Constant(0.0)
+                )
+                self.state.reverse.append(
+                    assign(self.state.bar(name), call(like, so_far, load(name), attributes))
+                )
+            elif not self.as_pullback and name in self.state.sequences:
                 # a container of parameters: its gradient has its structure, every leaf an array
                 structured = self.state.bind("structured_like", self.state.runtime.structured_like)
                 adjoint = load(self.state.bar(name)) if name in self.state.defined else None

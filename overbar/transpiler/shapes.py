@@ -73,7 +73,9 @@ def infer(
 
 
 def _sequence_only(shape: Any, runtime: Runtime) -> Any:
-    """What ``shape`` says of tuples and lists, and nothing of arrays."""
+    """What ``shape`` says of tuples and lists and of objects' classes, nothing of arrays."""
+    if isinstance(shape, runtime.shapes.Instance):
+        return shape
     if not isinstance(shape, runtime.shapes.Sequence):
         return None
     if shape.elements is None:
@@ -92,6 +94,13 @@ class _LoopElement:
         self.iterable = iterable
 
 
+class _Unpacked:
+    """The binding of an element of ``a, b = value``: the element at ``position``."""
+
+    def __init__(self, value: ast.expr, position: int):
+        self.value, self.position = value, position
+
+
 class _Appended:
     """``name.append(value)``: the list ``name`` holds one more element, ``value``."""
 
@@ -105,6 +114,11 @@ def _bindings(statements: list[ast.stmt]):
             target = statement.targets[0]
             if isinstance(target, ast.Name):
                 yield target.id, statement.value
+            elif isinstance(target, ast.Tuple) and all(
+                isinstance(element, ast.Name) for element in target.elts
+            ):
+                for position, element in enumerate(target.elts):
+                    yield element.id, _Unpacked(statement.value, position)
             elif isinstance(target, ast.Tuple):
                 for element in ast.walk(target):
                     if isinstance(element, ast.Name):
@@ -182,6 +196,18 @@ def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> A
     if isinstance(value, _Appended):
         element = _operand(value.value, known, form, runtime)
         return _BOTTOM if element is _BOTTOM else runtime.shapes.Sequence(element=element.shape)
+    if isinstance(value, _Unpacked):  # a tuple's element where known, else an array's row
+        source = _operand(value.value, known, form, runtime)
+        if source is _BOTTOM:
+            return _BOTTOM
+        shape = source.shape
+        if isinstance(shape, runtime.shapes.Sequence) and shape.elements is not None:
+            in_range = value.position < len(shape.elements)
+            return shape.elements[value.position] if in_range else None
+        if isinstance(shape, runtime.shapes.Sequence):
+            return runtime.shapes.element_shape(shape)
+        dims = runtime.shapes.dims(shape)
+        return None if not dims else dims[1:]
     if isinstance(value, _LoopElement):
         iterable = _operand(value.iterable, known, form, runtime)
         return _BOTTOM if iterable is _BOTTOM else runtime.shapes.element_shape(iterable.shape)

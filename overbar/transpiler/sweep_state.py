@@ -11,15 +11,20 @@ written, element by element for a tuple's adjoint.
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+import inspect
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from overbar.errors import UnsupportedSyntaxError
+from overbar.primitives import Attribute, Method
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.activity import Activity
 from overbar.transpiler.names import NameAllocator
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import ParsedFunction
+from overbar.transpiler.primitive import application_of
 from overbar.transpiler.shapes import Shapes
 from overbar.transpiler.syntax import assign, call, load, store
 
@@ -61,11 +66,91 @@ class SweepState:
         self.reverse: list[ast.stmt] = []
         self.previous: dict[str, str] = {}
         self.temporaries: set[str] = set(form.temporaries)
-        self.sequences = _sequence_names(
-            form, {name for name, shape in self.shapes.items() if self.is_sequence_shape(shape)}
-        )
+        self.sequences = _sequence_names(form, self._known_sequences())
+        # values unpacked (a, b = v) whose kind only the run knows, and objects whose
+        # attributes are read (self.W): see ``classify_unpackings``
+        self.unpacked: set[str] = set()
+        self.objects: dict[str, set[str]] = {}
         self.bindings: dict[str, Any] = {}
         self.binding_names: dict[int, str] = {}
+
+    def _known_sequences(self) -> set[str]:
+        return {name for name, shape in self.shapes.items() if self.is_sequence_shape(shape)}
+
+    def is_object_attribute(self, application: Any) -> bool:
+        """``y = v.name`` where ``v`` is known to be an object, or ``name`` is no attribute
+        with a rule (``.T``, ``.real``, ...) and ``v`` is not known to be an array or a number:
+        an attribute of an object (a model's parameter, ``self.W``), whose adjoint is the
+        object's, by name."""
+        if not isinstance(application.primal, Attribute):
+            return False
+        receiver = application.positional[0]
+        if not isinstance(receiver, ast.Name):
+            return False
+        if isinstance(self.shape_of(receiver), self.runtime.shapes.Instance):
+            return True  # an object's, whatever its name (a model's size, or its T)
+        try:
+            found = self.runtime.rules.lookup(application.primal)
+        except TypeError:
+            found = None
+        return found is None and self.runtime.shapes.dims(self.shape_of(receiver)) is None
+
+    def resolved_method(self, application: Any) -> Any:
+        """``model.loss(x)`` where ``model`` is known to be an object of a class with a method
+        ``loss`` (a plain function): the application of that function to ``model`` and ``x``,
+        which gets its pullback as a helper does. ``self.helper(z)`` in a method is found in
+        the method's own class already; where the object's class is known, a subclass's
+        override is found instead."""
+        called = getattr(application.node, "func", None)
+        if not (
+            isinstance(called, ast.Attribute)
+            and isinstance(called.value, ast.Name)
+            and called.value.id in self.form.local_names
+            and application.positional[:1] == (called.value,)
+        ):
+            return application  # neither model.loss(x) nor self.helper(z)
+        receiver = application.positional[0]
+        shape = self.shape_of(receiver) if isinstance(receiver, ast.Name) else None
+        if not isinstance(shape, self.runtime.shapes.Instance):
+            return application
+        found = inspect.getattr_static(shape.kind, called.attr, None)
+        if not isinstance(found, types.FunctionType):
+            return application
+        return replace(application, primal=found)
+
+    def object_attributes(self) -> dict[str, set[str]]:
+        """The names whose attributes are read as an object's (``self.W``), each with the
+        attributes read, and the receivers of methods called on them (``self.helper(z)``)."""
+        found: dict[str, set[str]] = {}
+        for node in ast.walk(self.form.tree):
+            if not isinstance(node, ast.Assign) or not isinstance(node.targets[0], ast.Name):
+                continue
+            application = application_of(node.value, self.form, self.parsed.namespace)
+            if self.is_object_attribute(application):
+                receiver = application.positional[0].id
+                found.setdefault(receiver, set()).add(application.primal.name)
+            called = getattr(node.value, "func", None)
+            if (
+                isinstance(called, ast.Attribute)
+                and isinstance(called.value, ast.Name)
+                and not isinstance(self.resolved_method(application).primal, Method)
+            ):
+                found.setdefault(called.value.id, set())
+        return found
+
+    def classify_unpackings(self, built_as_tuple: Callable[[str], bool]) -> None:
+        """Sort the values the function unpacks (``a, b = v``): those ``built_as_tuple`` says
+        are tuples join ``sequences`` (their adjoints are tuples); the others, arrays or values
+        whose kind only the run knows, and the names they are copied from or to, are
+        ``unpacked``: their adjoints are made in the value's own kind when the line runs
+        (``unpacked_bar``) and added by ``add_in_kind``. So are the adjoints of ``objects``,
+        whose attributes are read (dicts by attribute name)."""
+        sources = _unpacked_sources(self.form)
+        tuples = {name for name in sources if built_as_tuple(name)}
+        self.sequences = _sequence_names(self.form, self._known_sequences() | tuples)
+        self.objects = self.object_attributes()
+        kinds_at_run_time = (sources - self.sequences) | set(self.objects)
+        self.unpacked = _copies_of(self.form, kinds_at_run_time) - self.sequences
 
     @property
     def maybe_zero(self) -> set[str]:
@@ -228,6 +313,9 @@ class SweepState:
         if name in self.defined and name in self.sequences:
             add = self.bind("add_elementwise", self.runtime.add_elementwise)
             contribution = call(add, load(adjoint), contribution)
+        elif name in self.defined and name in self.unpacked:
+            add = self.bind("add_in_kind", self.runtime.add_in_kind)
+            contribution = call(add, load(adjoint), contribution)
         elif name in self.defined:
             contribution = ast.BinOp(left=load(adjoint), op=ast.Add(), right=contribution)
             may_be_zero = may_be_zero and name in self.maybe_zero
@@ -251,18 +339,34 @@ def _namespace_names(parsed: ParsedFunction) -> set[str]:
     return set(namespace.closure)
 
 
+def _unpacked_sources(form: NormalForm) -> set[str]:
+    """The names the function unpacks: ``v`` in ``a, b = v``."""
+    return {
+        node.value.id
+        for node in ast.walk(form.tree)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Tuple)
+        and isinstance(node.value, ast.Name)
+    }
+
+
 def _sequence_names(form: NormalForm, known: set[str]) -> set[str]:
     """Names bound to tuples or lists: those ``known`` to be (shape inference sees tuples your
-    helpers return), by a display, as the source of an unpacking, or by assignment from such a
-    name. Their adjoints are tuples, added element by element."""
+    helpers return, the sweep sees the tuples you unpack), by a display, or by assignment from
+    such a name. Their adjoints are tuples, added element by element."""
     sequences: set[str] = set(known)
     assignments = [n for n in ast.walk(form.tree) if isinstance(n, ast.Assign)]
     for node in assignments:
         target, value = node.targets[0], node.value
         if isinstance(target, ast.Name) and isinstance(value, ast.Tuple | ast.List):
             sequences.add(target.id)
-        if isinstance(target, ast.Tuple) and isinstance(value, ast.Name):
-            sequences.add(value.id)
+    return _copies_of(form, sequences)
+
+
+def _copies_of(form: NormalForm, names: set[str]) -> set[str]:
+    """``names`` and every name copied from or into one of them (``a = b``), transitively."""
+    sequences = set(names)
+    assignments = [n for n in ast.walk(form.tree) if isinstance(n, ast.Assign)]
     changed = True
     while changed:
         size = len(sequences)
