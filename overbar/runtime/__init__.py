@@ -29,6 +29,7 @@ from overbar.runtime.registry import (
     RuleTable,
     adjoint,
     non_differentiable,
+    tangent,
 )
 
 # Functions that always return a new array: an array made by one may be written into.
@@ -114,6 +115,8 @@ NUMPY = Runtime(
         "log": frozenset({np.log}),
         "sum": frozenset({np.sum, Method("sum")}),
     },
+    broadcast_tangent=helpers.broadcast_tangent,
+    zero_tangent=helpers.zero_tangent,
 )
 
 __all__ = [
@@ -125,4 +128,5 @@ __all__ = [
     "Runtime",
     "adjoint",
     "non_differentiable",
+    "tangent",
 ]
