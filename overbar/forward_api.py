@@ -58,9 +58,9 @@ def jvp_stages(
     """Every stage of the forward-mode transformation ``jvp_source`` shows."""
     if args is None:
         names = _names(function, wrt, None)
-        return _stages(function, names, ())
+        return forward_stages(function, names, ())
     names = _names(function, wrt, len(args))
-    return _stages(function, names, _shapes(function, args))
+    return forward_stages(function, names, _shapes(function, args))
 
 
 def _names(function: Callable, wrt: Wrt, count: int | None) -> tuple[str, ...]:
@@ -85,9 +85,11 @@ def _shapes(function: Callable, args: Sequence[Any]) -> tuple[tuple[str, Any], .
     return tuple((name, argument_shape(value)) for name, value in bound.arguments.items())
 
 
-def _stages(
+def forward_stages(
     function: Callable, names: tuple[str, ...], shapes: tuple[tuple[str, Any], ...]
 ) -> ForwardStages:
+    """The forward-mode transformation of ``function`` for the parameters ``names``,
+    specialised on ``shapes`` (name and ``argument_shape`` pairs), made once and kept."""
     key = ("jvp", names, shapes)
     cache = cache_of(function)
     found = cache.get(key)
@@ -133,6 +135,6 @@ def _compiled(
                 f"jvp: the tangent of {name} has shape {np.shape(tangent)}, the argument "
                 f"{np.shape(value)}; a tangent is shaped like its argument"
             )
-    stages = _stages(function, names, _shapes(function, args))
+    stages = forward_stages(function, names, _shapes(function, args))
     dots = tuple(dict(stages.folded.tangent_parameters)[name] for name in names)
     return stages.emitted.function, names, dots
