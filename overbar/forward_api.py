@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from overbar.api import _positions, _resolve_wrt
+from overbar.entry import FAST_TYPES
 from overbar.errors import ArgumentError
 from overbar.runtime import NUMPY
 from overbar.runtime.shapes import argument_shape
@@ -23,7 +24,7 @@ from overbar.transpiler.forward_pipeline import (
     all_forward_sources,
     transform_forward,
 )
-from overbar.transpiler.kept import cache_of
+from overbar.transpiler.kept import STORE, cache_of
 from overbar.transpiler.parse import parse
 from overbar.transpiler.pipeline import COMPILING
 
@@ -41,8 +42,46 @@ def jvp(
     one per entry of ``wrt``, in its order. Each tangent is shaped like its argument. The
     output may be any array, number, or tuple of them; its tangent has the same structure.
     """
-    compiled, names, dots = _compiled(function, args, tangents, wrt)
+    try:  # arguments (and tangents) of shapes seen before: the jvp found by their key
+        calls = function.__dict__[STORE]["jvp calls"]
+        compiled, dots, positional = calls[(wrt, *map(_key, args), *map(_key, tangents))]
+    except (KeyError, TypeError, AttributeError):
+        compiled, positions, dots = _compiled(function, args, tangents, wrt)
+        positional = _tangents_positional(compiled, args, dots)
+        key = (*map(_key, args), *map(_key, tangents))
+        if all(isinstance(k, tuple) or k in FAST_TYPES for k in key):
+            calls = cache_of(function).setdefault("jvp calls", {})
+            if len(calls) >= _MOST_KEYS:
+                calls.clear()
+            try:
+                calls[(wrt, *key)] = (compiled, dots, positional)
+            except TypeError:  # wrt is a list
+                pass
+    if positional:
+        return compiled(*args, *tangents)
     return compiled(*args, **dict(zip(dots, tangents, strict=True)))
+
+
+def _tangents_positional(compiled: Callable, args: Sequence[Any], dots: tuple[str, ...]) -> bool:
+    """Whether the tangents may be passed by position: the generated function takes them
+    right after the arguments, all of which are given."""
+    names = compiled.__code__.co_varnames[: compiled.__code__.co_argcount]
+    return names[len(args) :] == dots
+
+
+_MOST_KEYS = 64  # shapes of arguments remembered per function
+
+
+def _key(value: Any) -> Any:
+    """What the fast path keys an argument or a tangent by: a float64 array's shape, else its
+    type (only keys of shapes and of Python floats are stored: those need no other check; an
+    argument and its tangent of different shapes never get past the check to be stored)."""
+    if type(value) is np.ndarray and value.dtype is _FLOAT64:
+        return value.shape
+    return type(value)
+
+
+_FLOAT64 = np.dtype(np.float64)
 
 
 def jvp_source(function: Callable, args: Sequence[Any] | None = None, wrt: Wrt = None) -> str:
@@ -106,7 +145,9 @@ def forward_stages(
 
 def _compiled(
     function: Callable, args: Sequence[Any], tangents: Sequence[Any], wrt: Wrt
-) -> tuple[Callable, tuple[str, ...], tuple[str, ...]]:
+) -> tuple[Callable, tuple[int, ...], tuple[str, ...]]:
+    """The generated jvp for these arguments (checked), the positions of the differentiated
+    arguments and the names of their tangent parameters."""
     if not inspect.isfunction(function):
         raise ArgumentError(
             f"overbar.jvp needs a Python function defined with def, not {function!r}"
@@ -137,4 +178,4 @@ def _compiled(
             )
     stages = forward_stages(function, names, _shapes(function, args))
     dots = tuple(dict(stages.folded.tangent_parameters)[name] for name in names)
-    return stages.emitted.function, names, dots
+    return stages.emitted.function, tuple(positions[name] for name in names), dots

@@ -437,3 +437,15 @@ def test_no_zeros_for_inactive_inputs_and_no_wrappers_where_shapes_are_known():
     general = overbar.jvp_source(f, None, wrt=(0, 2))
     assert "broadcast_tangent(" in general  # b may be broadcast: summed terms wrapped once
     assert general.count("broadcast_tangent(") == 1
+
+
+def test_calls_with_shapes_seen_before_are_still_checked():
+    f = define("def f(x, y):\n    return np.sum(np.sin(x) * y)\n")
+    x, y = np.linspace(0, 1, 3), np.ones(3)
+    first = overbar.jvp(f, (x, y), (np.ones(3), np.zeros(3)))
+    again = overbar.jvp(f, (x, y), (np.ones(3), np.zeros(3)))  # the remembered jvp
+    assert first == again
+    with pytest.raises(ArgumentError, match="shaped like its argument"):
+        overbar.jvp(f, (x, y), (np.ones(4), np.zeros(3)))
+    check_jvp(f, [np.linspace(0, 1, 5), np.ones(5)])  # another size: compiled for it
+    check_jvp(f, [np.linspace(0, 1, 5), 2.0], wrt=(0,))

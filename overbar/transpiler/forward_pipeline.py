@@ -121,6 +121,11 @@ class Jvp:
             finally:
                 self._building = False
 
+    def compiled_or_self(self) -> Callable:
+        """The generated function where it is built, else this object (which builds it on its
+        first call)."""
+        return self._stages.emitted.function if self._stages is not None else self
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.stages.emitted.function(*args, **kwargs)
 
