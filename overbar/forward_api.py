@@ -7,6 +7,7 @@ dimensions are 1, as for ``grad``), and kept with the function.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -53,10 +54,8 @@ def jvp(
             calls = cache_of(function).setdefault("jvp calls", {})
             if len(calls) >= _MOST_KEYS:
                 calls.clear()
-            try:
+            with contextlib.suppress(TypeError):  # a wrt that is a list is not remembered
                 calls[(wrt, *key)] = (compiled, dots, positional)
-            except TypeError:  # wrt is a list
-                pass
     if positional:
         return compiled(*args, *tangents)
     return compiled(*args, **dict(zip(dots, tangents, strict=True)))
