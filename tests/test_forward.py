@@ -449,3 +449,45 @@ def test_calls_with_shapes_seen_before_are_still_checked():
         overbar.jvp(f, (x, y), (np.ones(4), np.zeros(3)))
     check_jvp(f, [np.linspace(0, 1, 5), np.ones(5)])  # another size: compiled for it
     check_jvp(f, [np.linspace(0, 1, 5), 2.0], wrt=(0,))
+
+
+ALIASING = {
+    "a new array from arithmetic, written into": """
+        def f(x):
+            z = x + 2.0
+            z[0] = 3.0 * x[1]
+            return z * x
+        """,
+    "an array read by arithmetic, then written into": """
+        def f(x):
+            z = np.zeros(3)
+            z[1:] = x[:2]
+            y = z + 0.0
+            z[0] = 5.0 * x[2]
+            return y * z
+        """,
+    "a broadcast tangent, written into": """
+        def f(x, b):
+            z = np.ones((2, 3)) * 0.0 + b
+            z[0, 1] = x[0]
+            return z * x
+        """,
+}
+
+
+@pytest.mark.parametrize("name", list(ALIASING))
+def test_writes_into_an_array_never_reach_another_tangent(name):
+    """A rule may give a tangent that is its input's tangent (``y = x + 2.0``: ẏ = ẋ) while
+    the values do not share memory; a write into one of them must not change the other, nor
+    the caller's tangent."""
+    f = define(ALIASING[name])
+    rng = np.random.default_rng(5)
+    args = [rng.standard_normal(3)] + (
+        [rng.standard_normal(3)] if "b" in f.__code__.co_varnames[:2] else []
+    )
+    tangents = [rng.standard_normal(3) for _ in args]
+    kept = [t.copy() for t in tangents]
+    overbar.jvp(f, args, tangents)
+    for tangent, copy in zip(tangents, kept):
+        np.testing.assert_array_equal(tangent, copy)
+    check_jvp(f, args)

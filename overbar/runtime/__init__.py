@@ -13,6 +13,7 @@ from overbar.primitives import Method
 from overbar.runtime import (
     helpers,
     helpers_arrays,
+    helpers_forward,
     helpers_math,
     rules,  # noqa: F401  (importing it registers the built-in table)
     rules_arrays,  # noqa: F401
@@ -117,6 +118,7 @@ NUMPY = Runtime(
     },
     broadcast_tangent=helpers.broadcast_tangent,
     zero_tangent=helpers.zero_tangent,
+    own_tangent=helpers_forward.own_tangent,
 )
 
 __all__ = [

@@ -57,3 +57,4 @@ class Runtime:
     softmax_parts: Mapping[str, frozenset]  # the primitives that are "exp", "log" and "sum"
     broadcast_tangent: Callable  # forward mode's unbroadcast: a term broadcast to the output
     zero_tangent: Callable  # the tangent of a value that does not vary, shaped like it
+    own_tangent: Callable  # a tangent as a new writable array shaped like its value

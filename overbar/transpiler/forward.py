@@ -18,7 +18,9 @@ branches and loops. For the first line of the two-layer network::
   ``a, b = t`` gives ``a_dot, b_dot = t_dot`` (an inactive element's tangent is
   ``zero_tangent(element)``, so a tuple's tangent has all its elements);
 - ``y = a[i]`` gives ``y_dot = a_dot[i]``, ``x[i] = v`` gives ``x_dot[i] = v_dot`` (``0.0``
-  where v is inactive), ``xs.append(v)`` gives ``xs_dot.append(v_dot)``;
+  where v is inactive), ``xs.append(v)`` gives ``xs_dot.append(v_dot)``; a tangent a rule gives
+  for an array written into, or from one, is made a new array (``own_tangent``) where it might
+  share memory with another tangent while the values do not (``owned``);
 - an active name bound by a line whose inputs are inactive (``h = np.zeros(n)`` before a loop
   makes h vary) gets ``h_dot = zero_tangent(h)``, as one writes by hand;
 - a line that reads the name it assigns (``h = np.tanh(W @ h)`` in a loop) keeps the older value
@@ -39,6 +41,7 @@ that shape, since the rule wraps only elementwise functions of that operand.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import operator
 from collections.abc import Callable
@@ -290,6 +293,9 @@ class _Tangents:
         )
         if inputs_active and self.rules.is_subroutine(application.primal):
             out.append(self.call_jvp(statement, application))
+            owned = self.owned(load(self.dot(output)), output, application)
+            if isinstance(owned, ast.Call):  # a helper's tangent may be its argument's
+                out.append(ast.copy_location(assign(self.dot(output), owned), statement))
             return
         earlier = None
         if inputs_active and output in application.input_names():
@@ -304,9 +310,10 @@ class _Tangents:
         elif application.primal is IDENTITY or application.primal is PACK:
             tangent = self.tangent_of(statement.value)
         elif application.primal is operator.getitem:
-            tangent = self.item(statement, application, output)
+            tangent = self.owned(self.item(statement, application, output), output, application)
         else:
             tangent = self.apply_rule(statement, application, output, earlier, out)
+            tangent = self.owned(tangent, output, application)
         line = ast.copy_location(assign(self.dot(output), tangent), statement)
         self.pure.add(id(line))
         out.append(line)
@@ -332,6 +339,41 @@ class _Tangents:
         except TypeError:
             return False
         return bool(known) or self.state.runtime.is_pure(primal)
+
+    def owned(self, tangent: ast.expr, output: str, application: Application) -> ast.expr:
+        """``own_tangent(tangent, y)`` (a new writable array shaped like y) where a write into
+        an array could reach another tangent through the rule's result: y is written into later,
+        or an input is. A rule may give a tangent that shares memory with an input's (``x_dot``
+        itself for ``y = x + 2.0``, a view for a reshape) where the values do not share it (y is
+        a new array): a write into one tangent would then change the other. Arithmetic
+        (an operator at the top) always makes a new array of the output's shape, as
+        ``zero_tangent`` does, and so do the tangent rules of the functions that always return a
+        new array (``np.copy``: its tangent is ``np.copy(x_dot)``; ``test_tangent_rules`` checks
+        this of each); the lines that bind names together in the values too (``w = z``,
+        ``t = (z, a)``, appends) bind their tangents together alike and are not changed."""
+        if isinstance(tangent, ast.BinOp | ast.UnaryOp) or self.makes_new_arrays(application):
+            return tangent
+        written = self.written
+        if output not in written and not (application.input_names() & written):
+            return tangent
+        helper = self.state.bind("own_tangent", self.state.runtime.own_tangent)
+        return call(helper, tangent, load(output))
+
+    def makes_new_arrays(self, application: Application) -> bool:
+        """Whether the primal always returns a new array (``np.copy``, ``np.array``, ...)."""
+        try:
+            return application.primal in self.state.runtime.array_makers
+        except TypeError:
+            return False
+
+    @functools.cached_property
+    def written(self) -> set[str]:
+        """The names the function writes into (``x[i] = v``)."""
+        return {
+            node.targets[0].value.id
+            for node in ast.walk(self.state.form.tree)
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript)
+        }
 
     def item(self, statement: ast.Assign, application: Application, output: str) -> ast.expr:
         """``y = a[index]``:  ẏ = ȧ[index], the index as written (its rule in the table says
