@@ -232,7 +232,9 @@ class _Tangents:
                 )
                 out.append(ast.copy_location(loop, statement))
             elif isinstance(statement, ast.Expr) and is_append(statement):
-                out.append(clone(statement))
+                appended = clone(statement)
+                self.pure.add(id(appended))  # its one effect, on the list, folding sees
+                out.append(appended)
                 receiver = statement.value.func.value.id
                 if receiver in self.state.activity.active:
                     element = self.tangent_of(statement.value.args[0])
@@ -243,14 +245,19 @@ class _Tangents:
                         args=[element],
                         keywords=[],
                     )
-                    out.append(ast.copy_location(ast.Expr(value=append), statement))
+                    appended = ast.copy_location(ast.Expr(value=append), statement)
+                    self.pure.add(id(appended))
+                    out.append(appended)
             else:
                 out.append(clone(statement))
         return out
 
     def write(self, statement: ast.Assign, out: list[ast.stmt]) -> None:
-        """``x[i] = v``, then ``x_dot[i] = v_dot`` (``0.0`` where v does not vary)."""
-        out.append(clone(statement))
+        """``x[i] = v``, then ``x_dot[i] = v_dot`` (``0.0`` where v does not vary). Both are
+        pure for folding: their one effect, on the array written into, folding sees."""
+        primal = clone(statement)
+        self.pure.add(id(primal))
+        out.append(primal)
         target = statement.targets[0]
         array = target.value.id
         if array not in self.state.activity.active:
@@ -259,7 +266,9 @@ class _Tangents:
         tangent = self.tangent_of(value) if self.is_active(value) else ast.Constant(0.0)
         written = ast.Subscript(value=load(self.dot(array)), slice=clone(target.slice))
         written.ctx = ast.Store()
-        out.append(ast.copy_location(ast.Assign(targets=[written], value=tangent), statement))
+        line = ast.copy_location(ast.Assign(targets=[written], value=tangent), statement)
+        self.pure.add(id(line))
+        out.append(line)
 
     def unpack(self, statement: ast.Assign, out: list[ast.stmt]) -> None:
         """``a, b = t``, then ``a_dot, b_dot = t_dot``."""
@@ -305,6 +314,9 @@ class _Tangents:
         out.append(primal)
         if application.primal is CONSTANT:
             tangent = self.zero(statement.value)
+        elif application.primal is PACK:  # every element's tangent, zeros included: [] for []
+            elements = [self.tangent_of(element) for element in statement.value.elts]
+            tangent = type(statement.value)(elts=elements, ctx=ast.Load())
         elif not inputs_active or self.rules.has_no_gradient(application.primal):
             tangent = self.zero(load(output))
         elif application.primal is IDENTITY or application.primal is PACK:
