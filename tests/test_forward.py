@@ -491,3 +491,28 @@ def test_writes_into_an_array_never_reach_another_tangent(name):
     for tangent, copy in zip(tangents, kept):
         np.testing.assert_array_equal(tangent, copy)
     check_jvp(f, args)
+
+
+def test_folding_stops_where_a_name_the_expression_reads_changes_or_an_effect_lies_between():
+    """forward_fold's side conditions: a temporary is not moved past a write into an array it
+    reads, nor past a call with effects (print), nor into a loop."""
+    from overbar.transpiler.forward_fold import fold
+
+    def folded(source, temporaries, impure=()):
+        import ast
+
+        body = ast.parse(source).body
+        pure = {id(s) for s in body if ast.unparse(s) not in impure}
+        return ast.unparse(fold(body, set(temporaries), pure))
+
+    assert folded("t = a * 2\ny = t + 1", {"t"}) == "y = a * 2 + 1"
+    written = "t = a[0] * 2\na[0] = 5.0\ny = t + 1"
+    assert folded(written, {"t"}) == written
+    appended = "t = len(xs)\nxs.append(1.0)\ny = t + 1"
+    assert folded(appended, {"t"}) == appended
+    printed = "t = a * 2\nprint(a)\ny = t + 1"
+    assert folded(printed, {"t"}, impure={"print(a)"}) == printed
+    looped = "t = a * 2\nfor i in r:\n    y = t + i"
+    assert folded(looped, {"t"}) == looped
+    twice = "t = a * 2\ny = t + t"
+    assert folded(twice, {"t"}) == twice

@@ -10,8 +10,9 @@ Identity: ``t = e; ...; s[t]`` computes what ``...; s[e]`` does. Side conditions
 nowhere else and read nowhere else (so no other line sees it, and e is computed as often as
 before: the reader is a simple statement of the same block, not inside a loop e was outside
 of); no statement between them assigns (or writes into, or appends to) a name e reads; e has no
-effects, and the statements between have none (only computations known to be pure lie between:
-the order of effects is kept).
+effects, and the statements between have none but writes into arrays and appends to lists,
+which count as assigning the array or list (the caller marks the statements that qualify as
+``pure``; anything else between stops the fold: the order of effects is kept).
 
 >>> import ast
 >>> tree = ast.parse("tmp1 = a @ x\\nz = tmp1 + b\\ntmp1_dot = a @ x_dot\\nz_dot = tmp1_dot")
