@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from overbar import origins
 from overbar.api import _positions, _resolve_wrt
 from overbar.entry import FAST_TYPES
 from overbar.errors import ArgumentError
@@ -56,9 +57,13 @@ def jvp(
                 calls.clear()
             with contextlib.suppress(TypeError):  # a wrt that is a list is not remembered
                 calls[(wrt, *key)] = (compiled, dots, positional)
-    if positional:
-        return compiled(*args, *tangents)
-    return compiled(*args, **dict(zip(dots, tangents, strict=True)))
+    try:
+        if positional:
+            return compiled(*args, *tangents)
+        return compiled(*args, **dict(zip(dots, tangents, strict=True)))
+    except Exception as error:  # a note names the user's line the failing line comes from
+        origins.annotate(error)
+        raise
 
 
 def _tangents_positional(compiled: Callable, args: Sequence[Any], dots: tuple[str, ...]) -> bool:

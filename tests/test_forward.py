@@ -516,3 +516,16 @@ def test_folding_stops_where_a_name_the_expression_reads_changes_or_an_effect_li
     assert folded(looped, {"t"}) == looped
     twice = "t = a * 2\ny = t + t"
     assert folded(twice, {"t"}) == twice
+
+
+def test_an_exception_in_the_generated_jvp_names_the_users_line():
+    f = define("""
+        def f(x, W):
+            y = np.sin(x)
+            z = W @ y
+            return np.sum(z)
+        """)
+    with pytest.raises(ValueError) as error:
+        overbar.jvp(f, (np.ones(3), np.ones((2, 4))), (np.ones(3), np.ones((2, 4))))
+    notes = "\n".join(getattr(error.value, "__notes__", []))
+    assert "in f_jvp" in notes and "z = W @ y" in notes, notes

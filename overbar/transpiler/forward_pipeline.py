@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from overbar import origins
 from overbar.runtime import NUMPY, Runtime
 from overbar.transpiler.activity import Activity, analyze
 from overbar.transpiler.emit import Emitted, compile_function, to_source
@@ -75,6 +76,10 @@ def transform_forward(
             )
             folded = replace(forward, tree=ast.copy_location(folded_tree, tree))
         emitted = emit_forward(parsed, folded)
+        origin = origins.origin_of(
+            emitted.function, folded.tree, emitted.source, parsed.tree, parsed.filename
+        )
+        origins.record(emitted.function, origin)  # for notes on exceptions raised in it
         return ForwardStages(parsed, normal_form, activity, forward, folded, emitted, shapes)
     finally:
         if collecting:
