@@ -529,3 +529,17 @@ def test_an_exception_in_the_generated_jvp_names_the_users_line():
         overbar.jvp(f, (np.ones(3), np.ones((2, 4))), (np.ones(3), np.ones((2, 4))))
     notes = "\n".join(getattr(error.value, "__notes__", []))
     assert "in f_jvp" in notes and "z = W @ y" in notes, notes
+
+
+def test_float32_in_float32_out():
+    mlp = _example("mlp")
+    x, t = mlp.make_task()
+    args = [a.astype(np.float32) for a in (*mlp.init(), x, t)]
+    tangents = [np.ones_like(a) for a in args[:4]]
+    value, derivative = overbar.jvp(mlp.loss, args, tangents, wrt=(0, 1, 2, 3))
+    assert np.asarray(value).dtype == np.float32
+    assert np.asarray(derivative).dtype == np.float32
+    wide = overbar.jvp(mlp.loss, [a.astype(np.float64) for a in args], tangents, wrt=(0, 1, 2, 3))[
+        1
+    ]
+    assert float(derivative) == pytest.approx(float(wide), rel=1e-4)
