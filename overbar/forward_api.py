@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from overbar import cache as disk_cache
 from overbar import origins
 from overbar.api import _positions, _resolve_wrt
 from overbar.entry import FAST_TYPES
@@ -21,9 +22,11 @@ from overbar.errors import ArgumentError
 from overbar.runtime import NUMPY
 from overbar.runtime.shapes import argument_shape
 from overbar.transpiler.fence import check_definition
+from overbar.transpiler.forward import tangent_name
 from overbar.transpiler.forward_pipeline import (
     ForwardStages,
     all_forward_sources,
+    link_jvps,
     transform_forward,
 )
 from overbar.transpiler.kept import STORE, cache_of
@@ -180,6 +183,29 @@ def _compiled(
                 f"jvp: the tangent of {name} has shape {np.shape(tangent)}, the argument "
                 f"{np.shape(value)}; a tangent is shaped like its argument"
             )
-    stages = forward_stages(function, names, _shapes(function, args))
-    dots = tuple(dict(stages.folded.tangent_parameters)[name] for name in names)
-    return stages.emitted.function, tuple(positions[name] for name in names), dots
+    compiled = compiled_jvp(function, names, _shapes(function, args))
+    dots = tuple(tangent_name(name) for name in names)
+    return compiled, tuple(positions[name] for name in names), dots
+
+
+def compiled_jvp(
+    function: Callable, names: tuple[str, ...], shapes: tuple[tuple[str, Any], ...]
+) -> Callable:
+    """The compiled jvp ``forward_stages`` makes, read from the disk cache where it holds it
+    (``overbar.cache``, as adjoints are), and written there when it is made; the jvps of the
+    helpers it calls are linked in."""
+    key = ("jvp", names, shapes)
+    kept = cache_of(function)
+    found = kept.get(("compiled", *key))
+    if found is None:
+        with COMPILING:
+            found = kept.get(("compiled", *key))
+            if found is None:
+                found = disk_cache.load(function, key)
+                if found is None:
+                    stages = forward_stages(function, names, shapes)
+                    found = stages.emitted.function
+                    disk_cache.store(function, key, stages)
+                link_jvps(found)
+                kept[("compiled", *key)] = found
+    return found

@@ -432,9 +432,7 @@ class _Tangents:
         if jvp not in self.subroutines:
             self.subroutines.append(jvp)
         jvp.prepare()  # its refusals surface now, with the caller's
-        # The compiled function itself where it is built (one frame per call, as the helper
-        # takes); the lazy object where it is not (a recursion still being built).
-        callee = self.state.bind(f"{helper.__name__}_jvp", jvp.compiled_or_self())
+        callee = self.state.bind(f"{helper.__name__}_jvp", jvp)  # linked once compiled
         node = application.node
         tangents = [
             ast.keyword(arg=tangent_name(name), value=self.tangent_of(bound.arguments[name]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import gc
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,7 +24,7 @@ from overbar.transpiler.forward_fold import fold
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import ParsedFunction, parse
-from overbar.transpiler.pipeline import COMPILING
+from overbar.transpiler.pipeline import COMPILING, is_generated
 from overbar.transpiler.shapes import Shapes, infer
 
 
@@ -38,6 +39,11 @@ class ForwardStages:
     folded: ForwardCode  # with single-use temporaries folded back
     emitted: Emitted
     shapes: Shapes
+
+    @property
+    def simplified(self) -> ForwardCode:
+        """The code emitted (the name the disk cache reads it by, as for an adjoint)."""
+        return self.folded
 
 
 def transform_forward(
@@ -102,37 +108,66 @@ class Jvp:
 
     A call of the helper with active arguments from a function in forward mode calls this
     instead, with the helper's arguments and the tangents of those in ``wrt`` as keywords; it
-    returns ``(value, tangent)``. Compiling lazily lets a helper call itself.
+    returns ``(value, tangent)``. Compiling lazily lets a helper call itself. The compiled
+    function comes from the disk cache where it is there (for the NumPy runtime), as a
+    pullback's does.
     """
 
     def __init__(self, function: Callable, wrt: tuple[str, ...], runtime: Runtime):
         self.function, self.wrt, self.runtime = function, wrt, runtime
         self._stages: ForwardStages | None = None
+        self._compiled: Callable | None = None
+        self._building = False
 
     @property
     def stages(self) -> ForwardStages:
+        """Every stage of the helper's forward-mode transformation (made on first use)."""
         if self._stages is None:
             with COMPILING:
                 if self._stages is None:
                     self._stages = transform_forward(self.function, self.wrt, self.runtime)
         return self._stages
 
+    @property
+    def compiled(self) -> Callable:
+        """The generated jvp function: from the disk cache, else transformed (and stored)."""
+        if self._compiled is None:
+            with COMPILING:
+                if self._compiled is None:
+                    self._building = True
+                    try:
+                        self._compiled = self._load_or_build()
+                    finally:
+                        self._building = False
+        return self._compiled
+
+    def _load_or_build(self) -> Callable:
+        from overbar import cache  # imported with overbar's api, long before any call
+
+        options = ("jvp of a helper", self.wrt)
+        cachable = self.runtime is NUMPY
+        found = cache.load(self.function, options) if cachable else None
+        if found is None:
+            stages = self.stages
+            found = stages.emitted.function
+            if cachable:
+                cache.store(self.function, options, stages)
+        return found
+
     def prepare(self) -> None:
         """Compile now (so errors surface with the caller's), unless this is a recursion."""
-        if self._stages is None and not getattr(self, "_building", False):
-            self._building = True
-            try:
-                _ = self.stages
-            finally:
-                self._building = False
-
-    def compiled_or_self(self) -> Callable:
-        """The generated function where it is built, else this object (which builds it on its
-        first call)."""
-        return self._stages.emitted.function if self._stages is not None else self
+        with COMPILING:  # another thread's build is not a recursion: wait for it
+            if not self._building:
+                _ = self.compiled
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.stages.emitted.function(*args, **kwargs)
+        return self.compiled(*args, **kwargs)
+
+    def __reduce__(self) -> Any:
+        """Pickled by reference (for the disk cache): the helper and ``wrt``."""
+        if self.runtime is not NUMPY:
+            raise TypeError("only jvps for the NumPy runtime are written by reference")
+        return (jvp_of, (self.function, self.wrt))
 
     def __repr__(self) -> str:
         return f"<overbar jvp of {self.function.__qualname__} wrt {self.wrt}>"
@@ -147,6 +182,33 @@ def jvp_of(function: Callable, wrt: tuple[str, ...], runtime: Runtime = NUMPY) -
         with COMPILING:
             found = cache.setdefault(key, Jvp(function, wrt, runtime))
     return found
+
+
+def link_jvps(function: Callable) -> None:
+    """Where the compiled ``function`` (and the generated functions it reaches) calls a built
+    ``Jvp``, call its compiled function instead: one frame per call, as the helper takes.
+
+    Identity: calling a built ``Jvp`` calls its compiled function with the same arguments.
+    Side condition: the jvp is built (it is built here, unless it is a recursion still being
+    built: that one is left as it is, and linked when its outermost caller is).
+    """
+    pending, seen = [function], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        for cell in current.__closure__ or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                continue
+            if isinstance(value, Jvp):
+                value.prepare()  # read from the disk, where the caller was
+                if value._compiled is not None:
+                    cell.cell_contents = value = value._compiled
+            if isinstance(value, types.FunctionType) and is_generated(value.__code__):
+                pending.append(value)
 
 
 def all_forward_sources(stages: ForwardStages) -> str:
