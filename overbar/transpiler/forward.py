@@ -319,7 +319,7 @@ class _Tangents:
             tangent = type(statement.value)(elts=elements, ctx=ast.Load())
         elif not inputs_active or self.rules.has_no_gradient(application.primal):
             tangent = self.zero(load(output))
-        elif application.primal is IDENTITY or application.primal is PACK:
+        elif application.primal is IDENTITY:
             tangent = self.tangent_of(statement.value)
         elif application.primal is operator.getitem:
             tangent = self.owned(self.item(statement, application, output), output, application)
@@ -340,8 +340,10 @@ class _Tangents:
         rule table (not a helper of the user's), a pure NumPy function."""
         if primal is IDENTITY or primal is CONSTANT or primal is PACK:
             return True
-        if isinstance(primal, Attribute) or self.rules.is_subroutine(primal):
-            return isinstance(primal, Attribute)
+        if isinstance(primal, Attribute):
+            return True
+        if self.rules.is_subroutine(primal):  # the user's own function may have effects
+            return False
         if getattr(primal, "__module__", None) in ("_operator", "operator"):
             return True
         try:
