@@ -543,3 +543,15 @@ def test_float32_in_float32_out():
         1
     ]
     assert float(derivative) == pytest.approx(float(wide), rel=1e-4)
+
+
+def test_the_jvp_of_a_generated_gradient_is_a_hessian_vector_product():
+    """Forward over reverse, where the adjoint calls no runtime helper (those need tangent rules
+    of their own: issue 11, item 3): the generated adjoint is read back like any function."""
+    f = define("def f(x):\n    return np.sum(np.sin(x) * x)\n")
+    gradient = overbar.grad(f)
+    x, v = np.linspace(0.1, 1.0, 3), np.array([1.0, -2.0, 0.5])
+    gradient(x)
+    adjoint = gradient.stages_for(x).emitted.function
+    _, hv = overbar.jvp(adjoint, (x,), (v,))
+    np.testing.assert_allclose(hv, (2 * np.cos(x) - x * np.sin(x)) * v, rtol=1e-12)
