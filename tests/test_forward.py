@@ -498,12 +498,15 @@ def test_folding_stops_where_a_name_the_expression_reads_changes_or_an_effect_li
     reads, nor past a call with effects (print), nor into a loop."""
     from overbar.transpiler.forward_fold import fold
 
-    def folded(source, temporaries, impure=()):
+    def folded(source, temporaries, impure=(), tangent_writes=(), values=()):
         import ast
 
         body = ast.parse(source).body
-        pure = {id(s) for s in body if ast.unparse(s) not in impure}
-        return ast.unparse(fold(body, set(temporaries), pure))
+        text = {id(s): ast.unparse(s) for s in body}
+        pure = {i for i, t in text.items() if t not in impure and t not in tangent_writes}
+        effects = {i for i, t in text.items() if t in tangent_writes}
+        primal = {i for i, t in text.items() if t in values}
+        return ast.unparse(fold(body, set(temporaries), pure, effects, primal))
 
     assert folded("t = a * 2\ny = t + 1", {"t"}) == "y = a * 2 + 1"
     written = "t = a[0] * 2\na[0] = 5.0\ny = t + 1"
@@ -516,6 +519,16 @@ def test_folding_stops_where_a_name_the_expression_reads_changes_or_an_effect_li
     assert folded(looped, {"t"}) == looped
     twice = "t = a * 2\ny = t + t"
     assert folded(twice, {"t"}) == twice
+    # a write into an array of the function's: nothing passes it (u may read a view of x)
+    view = "u = t * d\nx[1:] = t * c\ny = u + 1"
+    assert folded(view, {"u"}, impure={"x[1:] = t * c"}) == view
+    # a write into a tangent: the function's own values pass it, tangents do not
+    tangent_write = "v = a * 2\nx_dot[0] = 1.0\ny = v + 1"
+    assert (
+        folded(tangent_write, {"v"}, tangent_writes={"x_dot[0] = 1.0"}, values={"v = a * 2"})
+        == "x_dot[0] = 1.0\ny = a * 2 + 1"
+    )
+    assert folded(tangent_write, {"v"}, tangent_writes={"x_dot[0] = 1.0"}) == tangent_write
 
 
 def test_an_exception_in_the_generated_jvp_names_the_users_line():
@@ -560,3 +573,17 @@ def test_the_jvp_of_a_generated_gradient_is_a_hessian_vector_product():
     adjoint = gradient.stages_for(x).emitted.function
     _, hv = overbar.jvp(adjoint, (x,), (v,))
     np.testing.assert_allclose(hv, (2 * np.cos(x) - x * np.sin(x)) * v, rtol=1e-12)
+
+
+def test_a_tangent_is_computed_before_a_write_into_a_view_it_reads():
+    """Fuzzer, seed 2, program 1464 (shrunk): ``buf[1:] *= c`` reads the view ``buf[1:]``
+    and writes through it; the tangent of the product read that view after the write when a
+    fold moved it there (a wrong jvp, by a fifth)."""
+    f = define("""
+        def f(s, c):
+            buf = c.copy()
+            buf[1, :] = 1.0 / (1.0 + np.exp(-s))
+            buf[1:] *= np.arccosh(s + 2.0)
+            return np.sum(buf)
+        """)
+    check_jvp(f, [0.3, np.arange(6.0).reshape(3, 2)], wrt=(0,))

@@ -17,10 +17,11 @@ branches and loops. For the first line of the two-layer network::
 - ``y = x`` gives ``y_dot = x_dot``; ``t = (a, b)`` gives ``t_dot = (a_dot, b_dot)`` and
   ``a, b = t`` gives ``a_dot, b_dot = t_dot`` (an inactive element's tangent is
   ``zero_tangent(element)``, so a tuple's tangent has all its elements);
-- ``y = a[i]`` gives ``y_dot = a_dot[i]``, ``x[i] = v`` gives ``x_dot[i] = v_dot`` (``0.0``
-  where v is inactive), ``xs.append(v)`` gives ``xs_dot.append(v_dot)``; a tangent a rule gives
-  for an array written into, or from one, is made a new array (``own_tangent``) where it might
-  share memory with another tangent while the values do not (``owned``);
+- ``y = a[i]`` gives ``y_dot = a_dot[i]``; ``x[i] = v`` gives ``x_dot[i] = v_dot`` (``0.0``
+  where v is inactive) just before it; ``xs.append(v)`` gives ``xs_dot.append(v_dot)``; a
+  tangent a rule gives for an array written into, or from one, is made a new array
+  (``own_tangent``) where it might share memory with another tangent while the values do not
+  (``owned``);
 - an active name bound by a line whose inputs are inactive (``h = np.zeros(n)`` before a loop
   makes h vary) gets ``h_dot = zero_tangent(h)``, as one writes by hand;
 - a line that reads the name it assigns (``h = np.tanh(W @ h)`` in a loop) keeps the older value
@@ -81,6 +82,8 @@ class ForwardCode:
     subroutines: tuple[Any, ...]
     temporaries: frozenset[str]
     pure: frozenset[int]  # ids of the generated statements that have no effects
+    tangent_effects: frozenset[int] = frozenset()  # ids of writes into tangents
+    primal_values: frozenset[int] = frozenset()  # ids of the lines computing the values
 
 
 def tangent_name(parameter: str) -> str:
@@ -118,7 +121,9 @@ class _Tangents:
                 )
             self.state.names.take(dot)
             self.dots[name] = dot
-        self.pure: set[int] = set()
+        self.pure: set[int] = set()  # statements with no effects
+        self.tangent_effects: set[int] = set()  # statements whose effects are on tangents only
+        self.primal_values: set[int] = set()  # lines that compute a value of the function's
         self.subroutines: list[Any] = []
 
     # names
@@ -186,6 +191,8 @@ class _Tangents:
             subroutines=tuple(self.subroutines),
             temporaries=frozenset(self.state.temporaries),
             pure=frozenset(self.pure),
+            tangent_effects=frozenset(self.tangent_effects),
+            primal_values=frozenset(self.primal_values),
         )
 
     def block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
@@ -253,22 +260,23 @@ class _Tangents:
         return out
 
     def write(self, statement: ast.Assign, out: list[ast.stmt]) -> None:
-        """``x[i] = v``, then ``x_dot[i] = v_dot`` (``0.0`` where v does not vary). Both are
-        pure for folding: their one effect, on the array written into, folding sees."""
-        primal = clone(statement)
-        self.pure.add(id(primal))
-        out.append(primal)
+        """``x_dot[i] = v_dot`` (``0.0`` where v does not vary), then ``x[i] = v``.
+
+        The tangent's write comes first: a tangent may read values that are views of x
+        (``t = x[1:]`` before ``x[1:] = t * c``), so no tangent is computed after a write into x
+        that it did not follow in the function. Values fold past the tangent's write (it changes
+        tangents only, which no value reads), nothing folds past the value's write."""
         target = statement.targets[0]
         array = target.value.id
-        if array not in self.state.activity.active:
-            return
-        value = statement.value
-        tangent = self.tangent_of(value) if self.is_active(value) else ast.Constant(0.0)
-        written = ast.Subscript(value=load(self.dot(array)), slice=clone(target.slice))
-        written.ctx = ast.Store()
-        line = ast.copy_location(ast.Assign(targets=[written], value=tangent), statement)
-        self.pure.add(id(line))
-        out.append(line)
+        if array in self.state.activity.active:
+            value = statement.value
+            tangent = self.tangent_of(value) if self.is_active(value) else ast.Constant(0.0)
+            written = ast.Subscript(value=load(self.dot(array)), slice=clone(target.slice))
+            written.ctx = ast.Store()
+            line = ast.copy_location(ast.Assign(targets=[written], value=tangent), statement)
+            self.tangent_effects.add(id(line))
+            out.append(line)
+        out.append(clone(statement))
 
     def unpack(self, statement: ast.Assign, out: list[ast.stmt]) -> None:
         """``a, b = t``, then ``a_dot, b_dot = t_dot``."""
@@ -292,6 +300,7 @@ class _Tangents:
         form, namespace = self.state.form, self.state.parsed.namespace
         application = application_of(statement.value, form, namespace)
         primal = clone(statement)
+        self.primal_values.add(id(primal))
         if self.has_no_effects(application.primal):
             self.pure.add(id(primal))
         if output not in self.state.activity.active:

@@ -10,9 +10,12 @@ Identity: ``t = e; ...; s[t]`` computes what ``...; s[e]`` does. Side conditions
 nowhere else and read nowhere else (so no other line sees it, and e is computed as often as
 before: the reader is a simple statement of the same block, not inside a loop e was outside
 of); no statement between them assigns (or writes into, or appends to) a name e reads; e has no
-effects, and the statements between have none but writes into arrays and appends to lists,
-which count as assigning the array or list (the caller marks the statements that qualify as
-``pure``; anything else between stops the fold: the order of effects is kept).
+effects, and the statements between have none but appends to lists, which count as assigning
+the list (the caller marks the statements that qualify as ``pure``), or writes into tangents
+where e is a value of the function's own, which reads no tangent (``tangent_effects``,
+``primal_values``); anything else between stops the fold, a write into an array of the
+function's above all: e may read a view of it (``t = x[1:]`` then ``x[1:] = t * c``), so the
+order of effects is kept.
 
 >>> import ast
 >>> tree = ast.parse("tmp1 = a @ x\\nz = tmp1 + b\\ntmp1_dot = a @ x_dot\\nz_dot = tmp1_dot")
@@ -34,16 +37,21 @@ _BLOCKS = ("body", "orelse")
 
 
 def fold(
-    statements: list[ast.stmt], temporaries: set[str] | frozenset[str], pure: set[int] | frozenset
+    statements: list[ast.stmt],
+    temporaries: set[str] | frozenset[str],
+    pure: set[int] | frozenset,
+    tangent_effects: set[int] | frozenset = frozenset(),
+    primal_values: set[int] | frozenset = frozenset(),
 ) -> list[ast.stmt]:
     """``statements`` (not changed) with the single-use ``temporaries`` folded into their
-    readers; ``pure`` holds the ids of the statements known to have no effects."""
+    readers; ``pure`` holds the ids of the statements known to have no effects,
+    ``tangent_effects`` those whose effects are on tangents only (writes into them), which the
+    lines in ``primal_values`` (the function's own values, which read no tangent) may pass."""
     copies = clone(statements)
-    pure_copies = {
-        id(copy)
-        for original, copy in zip(_nodes(statements), _nodes(copies), strict=True)
-        if id(original) in pure
-    }
+    pairs = list(zip(_nodes(statements), _nodes(copies), strict=True))
+    pure_copies = {id(copy) for original, copy in pairs if id(original) in pure}
+    passable = {id(copy) for original, copy in pairs if id(original) in tangent_effects}
+    values = {id(copy) for original, copy in pairs if id(original) in primal_values}
     assigned: Counter = Counter()
     read: Counter = Counter()
     for node in _nodes(copies):
@@ -53,9 +61,22 @@ def fold(
             else:
                 read[node.id] += 1
     single = {t for t in temporaries if assigned[t] == 1 and read[t] == 1}
-    while _fold_blocks(copies, single, pure_copies):
+    while _fold_blocks(copies, single, _Kinds(pure_copies, passable, values)):
         pass
     return copies
+
+
+class _Kinds:
+    """What folding may move past what: the ids of the pure statements, of those whose
+    effects are on tangents only, and of the lines computing the function's values."""
+
+    def __init__(self, pure: set[int], tangent_effects: set[int], values: set[int]):
+        self.pure, self.tangent_effects, self.values = pure, tangent_effects, values
+
+    def may_pass(self, moved: ast.stmt, between: ast.stmt) -> bool:
+        return id(between) in self.pure or (
+            id(between) in self.tangent_effects and id(moved) in self.values
+        )
 
 
 def _nodes(statements: list[ast.stmt]):
@@ -64,23 +85,23 @@ def _nodes(statements: list[ast.stmt]):
         yield from walk(statement)
 
 
-def _fold_blocks(statements: list[ast.stmt], single: set[str], pure: set[int]) -> bool:
-    changed = _fold_block(statements, single, pure)
+def _fold_blocks(statements: list[ast.stmt], single: set[str], kinds: _Kinds) -> bool:
+    changed = _fold_block(statements, single, kinds)
     for statement in statements:
         for field in _BLOCKS:
             block = getattr(statement, field, None)
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                changed = _fold_blocks(block, single, pure) or changed
+                changed = _fold_blocks(block, single, kinds) or changed
     return changed
 
 
-def _fold_block(block: list[ast.stmt], single: set[str], pure: set[int]) -> bool:
+def _fold_block(block: list[ast.stmt], single: set[str], kinds: _Kinds) -> bool:
     changed = False
     index = 0
     while index < len(block):
         statement = block[index]
         name = _single_assignment(statement, single)
-        if name is None or id(statement) not in pure:
+        if name is None or id(statement) not in kinds.pure:
             index += 1
             continue
         value = statement.value
@@ -91,15 +112,16 @@ def _fold_block(block: list[ast.stmt], single: set[str], pure: set[int]) -> bool
             if any(isinstance(n, ast.Name) and n.id == name for n in walk(candidate)):
                 reader = later if _is_simple(candidate) else None
                 break
-            if id(candidate) not in pure or _binds(candidate) & reads:
+            if not kinds.may_pass(statement, candidate) or _binds(candidate) & reads:
                 break
         if reader is None:
             index += 1
             continue
         target = block[reader]
         replaced = ReplaceNames({name: value}).visit(target)
-        if id(target) in pure:
-            pure.add(id(replaced))
+        for kind in (kinds.pure, kinds.tangent_effects, kinds.values):
+            if id(target) in kind:
+                kind.add(id(replaced))
         block[reader] = replaced
         del block[index]
         single.discard(name)

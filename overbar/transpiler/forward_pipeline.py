@@ -71,7 +71,13 @@ def transform_forward(
         folded = forward
         if fold_temporaries:
             tree = forward.tree
-            body = fold(tree.body, forward.temporaries, forward.pure)
+            body = fold(
+                tree.body,
+                forward.temporaries,
+                forward.pure,
+                forward.tangent_effects,
+                forward.primal_values,
+            )
             folded_tree = ast.FunctionDef(
                 name=tree.name,
                 args=tree.args,
