@@ -21,6 +21,12 @@ def sigmoid_adjoint(h, z, h_bar):
     return z_bar
 
 
+@overbar.tangent(sigmoid)
+def sigmoid_tangent(h, z, z_dot):
+    """h = σ(z):  ḣ = ż ∘ h ∘ (1 − h)  (for forward mode, overbar.jvp)"""
+    return z_dot * h * (1 - h)
+
+
 def loss(W1, b1, W2, b2, x, t):
     z = W1 @ x + b1
     h = sigmoid(z)

@@ -19,8 +19,9 @@ from overbar.errors import (
     SourceUnavailableError,
     UnsupportedSyntaxError,
 )
+from overbar.forward_api import jvp, jvp_source
 from overbar.primitives import Attribute, Method
-from overbar.runtime.registry import adjoint, non_differentiable
+from overbar.runtime.registry import adjoint, non_differentiable, tangent
 from overbar.transpiler.optimisations import Optimisations
 
 __version__ = "0.1.0"
@@ -44,6 +45,9 @@ __all__ = [
     "adjoint",
     "check_grad",
     "grad",
+    "jvp",
+    "jvp_source",
     "non_differentiable",
+    "tangent",
     "value_and_grad",
 ]

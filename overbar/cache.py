@@ -264,22 +264,22 @@ _RULES_FINGERPRINT: dict[tuple, str] = {}
 
 
 def _rules_fingerprint() -> str:
-    """A hash of the rule table (every rule's primal, conditions and code), recomputed only when
-    the table holds other rule functions than last time."""
+    """A hash of the rule table (every adjoint and tangent rule's primal, conditions and code),
+    recomputed only when the table holds other rule functions than last time."""
     table = NUMPY.rules
-    identity = tuple(
-        (id(rule.function), repr(rule.conditions))
-        for rules in table.rules.values()
-        for rule in rules
-    ) + tuple(map(id, table.non_differentiable))
+    every_rule = [rule for rules in table.rules.values() for rule in rules] + [
+        rule for rules in table.tangents.values() for rule in rules  # forward mode's
+    ]
+    identity = tuple((id(rule.function), repr(rule.conditions)) for rule in every_rule) + tuple(
+        map(id, table.non_differentiable)
+    )
     found = _RULES_FINGERPRINT.get(identity)
     if found is None:
         digest = hashlib.sha256()
-        for rules in table.rules.values():
-            for rule in rules:
-                digest.update(repr(_primal_name(rule.primal)).encode())
-                digest.update(repr(rule.conditions).encode())
-                digest.update(repr(_code_fingerprint(rule.function.__code__)).encode())
+        for rule in every_rule:
+            digest.update(repr((rule.kind, _primal_name(rule.primal))).encode())
+            digest.update(repr(rule.conditions).encode())
+            digest.update(repr(_code_fingerprint(rule.function.__code__)).encode())
         for primal in table.non_differentiable.values():
             digest.update(repr(_primal_name(primal)).encode())
         found = digest.hexdigest()

@@ -1,8 +1,9 @@
 """The command line: ``overbar show FILE.py:FUNCTION [--wrt a,b] [--shapes x=3x64,s=float]
-[--stage adjoint|normalized]``, ``overbar rules [PATTERN] [--markdown]``, and ``overbar cache
-path|list|clear`` for the disk cache.
+[--mode grad|jvp] [--stage adjoint|normalized]``, ``overbar rules [PATTERN] [--markdown]``,
+and ``overbar cache path|list|clear`` for the disk cache.
 
-``show`` prints the generated adjoint of a function (or its normal form): the general one, or with
+``show`` prints the generated adjoint of a function (with ``--mode jvp``, its forward-mode
+code; or its normal form): the general one, or with
 ``--shapes`` the one a call with arguments of those shapes runs. ``rules`` lists the rule table:
 each primitive with its rule's math and the conditions it applies under, then the primitives
 with no gradient (``--markdown`` writes the table ``docs/rules.md`` holds). Errors are one line
@@ -54,6 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         "all,-peephole or none,simplify (passes: shapes, stabilisers, seed, simplify, peephole)",
     )
     show.add_argument(
+        "--mode",
+        choices=("grad", "jvp"),
+        default="grad",
+        help="grad: the adjoint (reverse mode, the default); jvp: the forward-mode code "
+        "overbar.jvp runs",
+    )
+    show.add_argument(
         "--stage",
         choices=("adjoint", "normalized"),
         default="adjoint",
@@ -86,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             arguments.stage,
             arguments.shapes,
             Optimisations.parse(arguments.optimise),
+            arguments.mode,
         )
         print(source, end="")
     except (CommandError, OverbarError, ValueError) as error:
@@ -119,9 +128,11 @@ def show_source(
     stage: str = "adjoint",
     shapes: str = "",
     optimisations: Optimisations = ALL,
+    mode: str = "grad",
 ) -> str:
     """The generated source for ``FILE.py:FUNCTION`` (specialised on ``shapes`` if given),
-    with the given ``optimisations``."""
+    with the given ``optimisations``: the adjoint, or with ``mode="jvp"`` the forward-mode
+    code (where the optimisations do not apply)."""
     from overbar.api import GradientFunction, transformed
     from overbar.transpiler.emit import to_source
     from overbar.transpiler.pipeline import all_sources
@@ -134,6 +145,15 @@ def show_source(
         parsed_wrt[0] if len(parsed_wrt) == 1 else parsed_wrt,
         optimise=optimisations,
     )
+    if mode == "jvp":
+        from overbar.forward_api import forward_stages
+        from overbar.transpiler.forward_pipeline import all_forward_sources
+
+        given = parse_shapes(shapes, list(gradient._signature.parameters)) if shapes else ()
+        stages = forward_stages(function, gradient.wrt, given)
+        if stage == "normalized":
+            return to_source(stages.normal_form.tree)
+        return all_forward_sources(stages)
     stages = gradient.stages
     if stage == "normalized":
         return to_source(stages.normal_form.tree)
@@ -209,7 +229,8 @@ def load_function(target: str):
 def rules_table(pattern: str = "", markdown: bool = False) -> str:
     """The rule table as text (or Markdown): each primitive whose name matches ``pattern``,
     with each of its rules' math (the docstring's first paragraph) and the conditions it
-    applies under (constant arguments, ranks), then the primitives that have no gradient."""
+    applies under (constant arguments, ranks), its adjoint rules first, then its tangent rules
+    (forward mode); then the primitives that have no gradient."""
     from overbar.primitives import describe
     from overbar.runtime import RULES
     from overbar.runtime.registry import VARIABLE
@@ -223,19 +244,23 @@ def rules_table(pattern: str = "", markdown: bool = False) -> str:
         return f"{key} not a constant" if value is VARIABLE else f"{key}={value!r}"
 
     rows = []
-    for entries in RULES.rules.values():
+    keys = [*RULES.rules, *(key for key in RULES.tangents if key not in RULES.rules)]
+    for key in keys:  # each primitive's adjoint rules, then its tangent rules
+        entries = [*RULES.rules.get(key, []), *RULES.tangents.get(key, [])]
         name = describe(entries[0].primal)
         if not matches(name):
             continue
         for rule in entries:
             doc = (rule.function.__doc__ or "").strip().split("\n\n")[0]
             math = " ".join(doc.split())
-            where = [condition(key, value) for key, value in rule.where]
-            where += [f"rank of {key} = {rank}" for key, rank in rule.ranks]
-            rows.append((name, math, ", ".join(where)))
+            where = [condition(k, value) for k, value in rule.where]
+            where += [f"rank of {k} = {rank}" for k, rank in rule.ranks]
+            rows.append((name, rule.kind, math, ", ".join(where)))
     without = sorted(
         describe(p) for p in RULES.non_differentiable.values() if matches(describe(p))
     )
+    adjoints = [row for row in rows if row[1] == "adjoint"]
+    tangents = [row for row in rows if row[1] == "tangent"]
     if markdown:
         lines = [
             "# Supported primitives",
@@ -243,23 +268,24 @@ def rules_table(pattern: str = "", markdown: bool = False) -> str:
             "Generated from overbar's rule table by `python -m overbar rules --markdown > "
             "docs/rules.md`; do not edit by hand (a test fails when it is out of date).",
             "",
-            f"{len({r[0] for r in rows})} primitives have adjoint rules ({len(rows)} rules); "
-            f"{len(without)} have no gradient.",
+            f"{len({r[0] for r in adjoints})} primitives have adjoint rules ({len(adjoints)} "
+            f"rules), {len({r[0] for r in tangents})} tangent rules ({len(tangents)} rules, for "
+            f"forward mode); {len(without)} have no gradient.",
             "",
-            "## Adjoint rules",
+            "## Adjoint and tangent rules",
             "",
-            "| Primitive | Rule | Applies where |",
-            "| --- | --- | --- |",
+            "| Primitive | Mode | Rule | Applies where |",
+            "| --- | --- | --- | --- |",
         ]
-        for name, math, where in rows:
-            cells = [name, math, where]
+        for name, kind, math, where in rows:
+            cells = [name, kind, math, where]
             lines.append("| " + " | ".join(_code_span(c) for c in cells) + " |")
         lines += ["", "## No gradient", "", ", ".join(_code_span(n) for n in without), ""]
         return "\n".join(lines)
     width = max((len(r[0]) for r in rows), default=0)
     lines = [
         f"{name:<{width}}  {math}" + (f"  [where {where}]" if where else "")
-        for name, math, where in rows
+        for name, _, math, where in rows
     ]
     if without:
         lines += [""] if lines else []

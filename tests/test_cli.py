@@ -82,3 +82,21 @@ def test_console_script_is_the_same_program():
     from overbar.cli import main
 
     assert main(["show", f"{MLP}:loss", "--wrt", "W1"]) == 0
+
+
+def test_show_the_forward_mode_code():
+    shapes = "W1=16x3,b1=16x1,W2=2x16,b2=2x1,x=3x64,t=2x64"
+    result = run(
+        "show", f"{MLP}:loss", "--wrt", "W1,b1,W2,b2", "--shapes", shapes, "--mode", "jvp"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(
+        "def loss_jvp(W1, b1, W2, b2, x, t, W1_dot, b1_dot, W2_dot, b2_dot):"
+    )
+    assert "    y_dot = W2_dot @ h + W2 @ h_dot + b2_dot\n" in result.stdout
+    assert "return (L, L_dot)" in result.stdout
+    general = run("show", f"{MLP}:loss", "--wrt", "W1", "--mode", "jvp")
+    assert general.returncode == 0, general.stderr
+    assert "z_dot = broadcast_tangent(W1_dot @ x, z)" in general.stdout
+    grad = run("show", f"{MLP}:loss", "--wrt", "W1")
+    assert grad.stdout.startswith("def loss_grad(")  # grad stays the default

@@ -47,3 +47,12 @@ def test_rules_says_when_nothing_matches():
     result = run("rules", "no-such-primitive")
     assert result.returncode == 0
     assert result.stdout == "no primitive matches 'no-such-primitive'\n"
+
+
+def test_rules_lists_the_tangent_rules_after_the_adjoint_rules():
+    result = run("rules", "np.tanh")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "np.tanh  y = tanh(x): x̄ = ȳ (1 − y²)",
+        "np.tanh  y = tanh(x): ẏ = ẋ (1 − y²)",
+    ]

@@ -13,6 +13,7 @@ from overbar.primitives import Method
 from overbar.runtime import (
     helpers,
     helpers_arrays,
+    helpers_forward,
     helpers_math,
     rules,  # noqa: F401  (importing it registers the built-in table)
     rules_arrays,  # noqa: F401
@@ -29,6 +30,7 @@ from overbar.runtime.registry import (
     RuleTable,
     adjoint,
     non_differentiable,
+    tangent,
 )
 
 # Functions that always return a new array: an array made by one may be written into.
@@ -124,6 +126,9 @@ NUMPY = Runtime(
         "log": frozenset({np.log}),
         "sum": frozenset({np.sum, Method("sum")}),
     },
+    broadcast_tangent=helpers.broadcast_tangent,
+    zero_tangent=helpers.zero_tangent,
+    own_tangent=helpers_forward.own_tangent,
 )
 
 __all__ = [
@@ -135,4 +140,5 @@ __all__ = [
     "Runtime",
     "adjoint",
     "non_differentiable",
+    "tangent",
 ]

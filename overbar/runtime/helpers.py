@@ -405,6 +405,43 @@ def broadcast_like(g, x):
     return np.broadcast_to(g, shape)
 
 
+def broadcast_tangent(t, z):
+    """The tangent term ``t`` (of an operand NumPy may have broadcast) broadcast to the shape of
+    the output ``z``: a read-only view where it is smaller, ``t`` itself where it is not.
+
+    Forward mode's counterpart of ``unbroadcast``. A tangent rule wraps in it only a term that
+    is an elementwise function of one operand's tangent and of operands (so the term is shaped
+    at least like that operand); the generator drops it where shapes say the operand has the
+    output's shape, or where a term of the same line has that shape.
+    """
+    shape = np.shape(z)
+    if np.shape(t) == shape:
+        return t
+    return np.broadcast_to(t, shape)
+
+
+def zero_tangent(x):
+    """The tangent of a value that does not depend on the differentiated inputs but is read
+    where tangents are (an element of a list, a name before a loop makes it vary): zeros shaped
+    like ``x``, of its float dtype; a tuple or list of them for a tuple or list."""
+    if isinstance(x, tuple):
+        return tuple(zero_tangent(element) for element in x)
+    if isinstance(x, list):
+        return [zero_tangent(element) for element in x]
+    if isinstance(x, np.ndarray):
+        dtype = x.dtype if x.dtype.kind in "fc" else np.result_type(x.dtype, 1.0)
+        return np.zeros(x.shape, dtype=dtype)
+    return 0.0
+
+
+def transposed(t, axes):
+    """``t.transpose(*axes)`` for the axes a ``.transpose(...)`` call was given (none, a tuple,
+    or the axes one by one), also where ``t`` is a Python number."""
+    if len(axes) == 1 and isinstance(axes[0], tuple | list):
+        axes = axes[0]
+    return np.transpose(t, axes or None)
+
+
 def _normalize_axes(axis, ndim):
     if axis is None:
         return tuple(range(ndim))

@@ -12,6 +12,20 @@ adjoint of each positional primal parameter in order, as one value or a tuple di
         x_bar = y_bar * (1 - y * y)
         return x_bar
 
+A tangent rule (forward mode) has the same form: the primal output, the primal's parameters,
+then one tangent ``<p>_dot`` per differentiable positional parameter ``p``. It returns one term
+per such parameter, the Jacobian applied to that parameter's tangent; the generated code adds the
+terms of the active parameters only (an inactive one's term is left out, so no zeros are made)::
+
+    @tangent(operator.mul, np.multiply)
+    def multiply(z, x, y, x_dot, y_dot):
+        \"\"\"z = x y:  ż = ẋ y + x ẏ\"\"\"
+        return x_dot * y, x * y_dot
+
+A term is shaped like the output, or is wrapped in ``broadcast_tangent(term, z)`` where it may be
+smaller (the tangent of an operand NumPy broadcast); the generator wraps the sum once instead,
+and drops the wrapper where shapes show a term of the output's shape.
+
 The compiler inlines the body into the generated code by renaming, so a rule must be a single
 straight-line body ending in ``return``, and it must be importable (its source is read).
 """
@@ -29,22 +43,35 @@ from overbar.primitives import describe
 
 @dataclass(frozen=True)
 class Rule:
-    """One registered adjoint rule for one primal."""
+    """One registered rule for one primal: an adjoint rule (reverse mode) or, with ``kind``
+    ``"tangent"``, a tangent rule (forward mode)."""
 
     primal: Any
     function: Callable
     where: tuple[tuple[str, Any], ...] = ()
     ranks: tuple[tuple[str, int], ...] = ()
+    kind: str = "adjoint"
 
     @property
     def conditions(self) -> tuple:
         return self.where + self.ranks
 
     def primal_signature(self) -> inspect.Signature:
-        """The primal's call signature as the rule declares it (output and its adjoint removed)."""
+        """The primal's call signature as the rule declares it (the output, and its adjoint or
+        the parameters' tangents, removed)."""
         parameters = list(inspect.signature(self.function).parameters.values())
         output = parameters[0].name
+        if self.kind == "tangent":
+            tangents = set(tangent_parameters(self.function))
+            return inspect.Signature([p for p in parameters[1:] if p.name not in tangents])
         return inspect.Signature([p for p in parameters[1:] if p.name != output + "_bar"])
+
+
+def tangent_parameters(function: Callable) -> list[str]:
+    """The tangent parameters ``<p>_dot`` of a tangent rule, in order: the names ending in
+    ``_dot`` whose stem is another parameter of the rule."""
+    names = list(inspect.signature(function).parameters)
+    return [n for n in names[1:] if n.endswith("_dot") and n[: -len("_dot")] in names[1:]]
 
 
 class NonDifferentiable:
@@ -81,6 +108,7 @@ class RuleTable:
 
     rules: dict[Any, list[Rule]] = field(default_factory=dict)
     non_differentiable: dict[Any, Any] = field(default_factory=dict)
+    tangents: dict[Any, list[Rule]] = field(default_factory=dict)
 
     def register(
         self,
@@ -88,9 +116,11 @@ class RuleTable:
         function: Callable,
         where: Mapping[str, Any],
         ranks: Mapping[str, int] | None = None,
+        kind: str = "adjoint",
     ) -> None:
-        rule = Rule(primal, function, tuple(where.items()), tuple((ranks or {}).items()))
-        entries = self.rules.setdefault(_key(primal), [])
+        rule = Rule(primal, function, tuple(where.items()), tuple((ranks or {}).items()), kind)
+        table = self.tangents if kind == "tangent" else self.rules
+        entries = table.setdefault(_key(primal), [])
         # Specialised rules (with conditions) are tried before the general one; rules for
         # given ranks before those for given constants, which work for any rank. A rule for
         # any rank replaces those for given ranks too: a user's rule overrides the built-in one
@@ -107,6 +137,7 @@ class RuleTable:
     def mark_non_differentiable(self, primal: Any) -> None:
         self.non_differentiable[_key(primal)] = primal
         self.rules.pop(_key(primal), None)
+        self.tangents.pop(_key(primal), None)
 
     def lookup(self, primal: Any) -> list[Rule] | NonDifferentiable | None:
         """The rules for ``primal`` (most specific first), ``NON_DIFFERENTIABLE``, or ``None``."""
@@ -114,6 +145,14 @@ class RuleTable:
         if key in self.non_differentiable:
             return NON_DIFFERENTIABLE
         return self.rules.get(key)
+
+    def lookup_tangent(self, primal: Any) -> list[Rule] | NonDifferentiable | None:
+        """The tangent rules for ``primal`` (most specific first), ``NON_DIFFERENTIABLE``, or
+        ``None``."""
+        key = _key(primal)
+        if key in self.non_differentiable:
+            return NON_DIFFERENTIABLE
+        return self.tangents.get(key)
 
     def primals(self) -> list[Any]:
         """Every primal with at least one rule."""
@@ -183,6 +222,60 @@ def adjoint(
         _check_rule(function, primals, {**conditions, **rank_conditions})
         for primal in primals:
             RULES.register(primal, function, conditions, rank_conditions)
+        return function
+
+    return register
+
+
+def _check_tangent_rule(function: Callable, primals: tuple, where: Mapping[str, Any]) -> None:
+    """A tangent rule's form: a plain function of (output, parameters..., tangents...)."""
+    name = getattr(function, "__qualname__", repr(function))
+    if not inspect.isfunction(function):
+        raise RuleDefinitionError(
+            f"a tangent rule must be a plain function, not {type(function).__name__}"
+        )
+    parameters = list(inspect.signature(function).parameters.values())
+    if len(parameters) < 2 or not tangent_parameters(function):
+        raise RuleDefinitionError(
+            f"tangent rule {name} must take the primal output, the primal's parameters and "
+            "one tangent <p>_dot per differentiable parameter p, e.g. (y, x, x_dot)"
+        )
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        raise RuleDefinitionError(f"tangent rule {name} may not take **kwargs")
+    names = {p.name for p in parameters[1:]} - set(tangent_parameters(function))
+    for key in where:
+        if key not in names:
+            raise RuleDefinitionError(
+                f"tangent rule {name}: where= names {key!r}, which is not a parameter "
+                f"of the primal {', '.join(describe(p) for p in primals)}"
+            )
+    try:
+        inspect.getsource(function)
+    except (OSError, TypeError) as error:
+        raise RuleDefinitionError(
+            f"cannot read the source of tangent rule {name} ({error}); rules are inlined "
+            "into the generated code, so define them in a file"
+        ) from None
+
+
+def tangent(
+    *primals: Any,
+    where: Mapping[str, Any] | None = None,
+    ranks: Mapping[str, int] | None = None,
+) -> Callable:
+    """Register the decorated function as the tangent rule (forward mode) of each of
+    ``primals``; ``where`` and ``ranks`` as for ``adjoint``. The rule takes the primal output,
+    the primal's parameters, then ``<p>_dot`` for each differentiable positional parameter, and
+    returns one term per such parameter (see the module docstring)."""
+    conditions = dict(where or {})
+    rank_conditions = dict(ranks or {})
+
+    def register(function: Callable) -> Callable:
+        if not primals:
+            raise RuleDefinitionError("@tangent needs the function(s) it differentiates")
+        _check_tangent_rule(function, primals, {**conditions, **rank_conditions})
+        for primal in primals:
+            RULES.register(primal, function, conditions, rank_conditions, kind="tangent")
         return function
 
     return register

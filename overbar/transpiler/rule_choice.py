@@ -60,18 +60,24 @@ class RuleChoice:
             ):
                 continue  # a rule for other ranks; the general one comes later
             if all(_matches(arguments[key], expected) for key, expected in rule.where):
-                return template_of(rule), arguments
+                return self.template(rule), arguments
             errors.append(
                 "applies only where "
                 + ", ".join(f"{key}={expected!r}" for key, expected in rule.where)
             )
         raise MissingRuleError(
-            f"no adjoint rule of {application.description} fits this call ("
+            f"no {self.kind} rule of {application.description} fits this call ("
             + "; ".join(errors)
             + "); pass the arguments the rule supports, or register a rule with "
-            "@overbar.adjoint",
+            f"@overbar.{self.kind}",
             self.state.parsed.location(application.node),
         )
+
+    kind = "adjoint"  # which rules these are, for messages: "adjoint" or "tangent"
+
+    def template(self, rule: Rule) -> Any:
+        """The inlinable template of ``rule``."""
+        return template_of(rule)
 
     def rules_for(self, application: Application) -> list[Rule]:
         """The rules registered for the primal ``application`` calls; refused if none is."""

@@ -1,0 +1,231 @@
+"""Forward mode's passes, in order: the reverse pipeline's front (parse, fence, normalize,
+activity, shapes), then ``forward.differentiate_forward``, ``forward_fold.fold`` and emit.
+
+``transform_forward`` hands back every stage. A user helper called with active arguments gets
+its own jvp, a ``Jvp`` compiled on first call (so a helper may call itself), kept with the helper.
+"""
+
+from __future__ import annotations
+
+import ast
+import gc
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from overbar import origins
+from overbar.runtime import NUMPY, Runtime
+from overbar.transpiler.activity import Activity, analyze
+from overbar.transpiler.emit import Emitted, compile_function, to_source
+from overbar.transpiler.fence import check_supported
+from overbar.transpiler.forward import ForwardCode, differentiate_forward
+from overbar.transpiler.forward_fold import fold
+from overbar.transpiler.kept import cache_of
+from overbar.transpiler.normalize import NormalForm, normalize
+from overbar.transpiler.parse import ParsedFunction, parse
+from overbar.transpiler.pipeline import COMPILING, is_generated
+from overbar.transpiler.shapes import Shapes, infer
+
+
+@dataclass(frozen=True)
+class ForwardStages:
+    """Every intermediate result of one forward-mode transformation."""
+
+    parsed: ParsedFunction
+    normal_form: NormalForm
+    activity: Activity
+    forward: ForwardCode  # the jvp, one rule application per line
+    folded: ForwardCode  # with single-use temporaries folded back
+    emitted: Emitted
+    shapes: Shapes
+
+    @property
+    def simplified(self) -> ForwardCode:
+        """The code emitted (the name the disk cache reads it by, as for an adjoint)."""
+        return self.folded
+
+
+def transform_forward(
+    function: Callable,
+    wrt: tuple[str, ...],
+    runtime: Runtime = NUMPY,
+    parameter_shapes: Shapes | None = None,
+    fold_temporaries: bool = True,
+) -> ForwardStages:
+    """The jvp of ``function`` with respect to the parameters named in ``wrt``, specialised on
+    ``parameter_shapes`` (name -> ``argument_shape``) where given."""
+    collecting = gc.isenabled()
+    gc.disable()  # as in pipeline.transform: many nodes, no cycles to collect meanwhile
+    try:
+        parsed = parse(function)
+        check_supported(parsed, runtime.array_makers, runtime.copying_functions)
+        normal_form = normalize(parsed)
+        activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
+        shapes = infer(normal_form, parameter_shapes or {}, parsed.namespace, runtime)
+
+        def helpers(helper: Callable, helper_wrt: tuple[str, ...]) -> Jvp:
+            return jvp_of(helper, helper_wrt, runtime)
+
+        forward = differentiate_forward(parsed, normal_form, activity, runtime, helpers, shapes)
+        folded = forward
+        if fold_temporaries:
+            tree = forward.tree
+            body = fold(
+                tree.body,
+                forward.temporaries,
+                forward.pure,
+                forward.tangent_effects,
+                forward.primal_values,
+            )
+            folded_tree = ast.FunctionDef(
+                name=tree.name,
+                args=tree.args,
+                body=body,
+                decorator_list=[],
+                returns=None,
+                type_comment=None,
+            )
+            folded = replace(forward, tree=ast.copy_location(folded_tree, tree))
+        emitted = emit_forward(parsed, folded)
+        origin = origins.origin_of(
+            emitted.function, folded.tree, emitted.source, parsed.tree, parsed.filename
+        )
+        origins.record(emitted.function, origin)  # for notes on exceptions raised in it
+        return ForwardStages(parsed, normal_form, activity, forward, folded, emitted, shapes)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def emit_forward(parsed: ParsedFunction, code: ForwardCode) -> Emitted:
+    """Format, compile and bind the jvp function of ``parsed``."""
+    source = to_source(code.tree)
+    filename = f"<overbar {code.tree.name} of {parsed.filename}>"
+    function = compile_function(
+        source, code.tree.name, dict(code.bindings), parsed.function, filename
+    )
+    function.__doc__ = f"Jacobian-vector product of {parsed.function.__qualname__}, by overbar."
+    return Emitted(source=source, function=function, filename=filename)
+
+
+class Jvp:
+    """The generated jvp of a user helper for one ``wrt``, compiled on first call.
+
+    A call of the helper with active arguments from a function in forward mode calls this
+    instead, with the helper's arguments and the tangents of those in ``wrt`` as keywords; it
+    returns ``(value, tangent)``. Compiling lazily lets a helper call itself. The compiled
+    function comes from the disk cache where it is there (for the NumPy runtime), as a
+    pullback's does.
+    """
+
+    def __init__(self, function: Callable, wrt: tuple[str, ...], runtime: Runtime):
+        self.function, self.wrt, self.runtime = function, wrt, runtime
+        self._stages: ForwardStages | None = None
+        self._compiled: Callable | None = None
+        self._building = False
+
+    @property
+    def stages(self) -> ForwardStages:
+        """Every stage of the helper's forward-mode transformation (made on first use)."""
+        if self._stages is None:
+            with COMPILING:
+                if self._stages is None:
+                    self._stages = transform_forward(self.function, self.wrt, self.runtime)
+        return self._stages
+
+    @property
+    def compiled(self) -> Callable:
+        """The generated jvp function: from the disk cache, else transformed (and stored)."""
+        if self._compiled is None:
+            with COMPILING:
+                if self._compiled is None:
+                    self._building = True
+                    try:
+                        self._compiled = self._load_or_build()
+                    finally:
+                        self._building = False
+        return self._compiled
+
+    def _load_or_build(self) -> Callable:
+        from overbar import cache  # imported with overbar's api, long before any call
+
+        options = ("jvp of a helper", self.wrt)
+        cachable = self.runtime is NUMPY
+        found = cache.load(self.function, options) if cachable else None
+        if found is None:
+            stages = self.stages
+            found = stages.emitted.function
+            if cachable:
+                cache.store(self.function, options, stages)
+        return found
+
+    def prepare(self) -> None:
+        """Compile now (so errors surface with the caller's), unless this is a recursion."""
+        with COMPILING:  # another thread's build is not a recursion: wait for it
+            if not self._building:
+                _ = self.compiled
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.compiled(*args, **kwargs)
+
+    def __reduce__(self) -> Any:
+        """Pickled by reference (for the disk cache): the helper and ``wrt``."""
+        if self.runtime is not NUMPY:
+            raise TypeError("only jvps for the NumPy runtime are written by reference")
+        return (jvp_of, (self.function, self.wrt))
+
+    def __repr__(self) -> str:
+        return f"<overbar jvp of {self.function.__qualname__} wrt {self.wrt}>"
+
+
+def jvp_of(function: Callable, wrt: tuple[str, ...], runtime: Runtime = NUMPY) -> Jvp:
+    """The (cached) jvp of the user helper ``function`` with respect to ``wrt``."""
+    key = ("jvp-helper", wrt, id(runtime))
+    cache = cache_of(function)
+    found = cache.get(key)
+    if found is None:
+        with COMPILING:
+            found = cache.setdefault(key, Jvp(function, wrt, runtime))
+    return found
+
+
+def link_jvps(function: Callable) -> None:
+    """Where the compiled ``function`` (and the generated functions it reaches) calls a built
+    ``Jvp``, call its compiled function instead: one frame per call, as the helper takes.
+
+    Identity: calling a built ``Jvp`` calls its compiled function with the same arguments.
+    Side condition: the jvp is built (it is built here, unless it is a recursion still being
+    built: that one is left as it is, and linked when its outermost caller is).
+    """
+    pending, seen = [function], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        for cell in current.__closure__ or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                continue
+            if isinstance(value, Jvp):
+                value.prepare()  # read from the disk, where the caller was
+                if value._compiled is not None:
+                    cell.cell_contents = value = value._compiled
+            if isinstance(value, types.FunctionType) and is_generated(value.__code__):
+                pending.append(value)
+
+
+def all_forward_sources(stages: ForwardStages) -> str:
+    """The generated jvp's source followed by those of the helpers' jvps it calls."""
+    sources, seen = [stages.emitted.source], set()
+    pending = list(stages.folded.subroutines)
+    while pending:
+        jvp = pending.pop(0)
+        if id(jvp) in seen:
+            continue
+        seen.add(id(jvp))
+        sources.append(jvp.stages.emitted.source)
+        pending.extend(jvp.stages.folded.subroutines)
+    return "\n\n".join(sources)
