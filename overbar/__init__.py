@@ -20,6 +20,7 @@ from overbar.errors import (
     UnsupportedSyntaxError,
 )
 from overbar.primitives import Attribute, Method
+from overbar.pullbacks import jacobian, vjp
 from overbar.runtime.registry import adjoint, non_differentiable
 from overbar.transpiler.optimisations import Optimisations
 
@@ -44,6 +45,8 @@ __all__ = [
     "adjoint",
     "check_grad",
     "grad",
+    "jacobian",
     "non_differentiable",
     "value_and_grad",
+    "vjp",
 ]

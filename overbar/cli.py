@@ -1,6 +1,6 @@
 """The command line: ``overbar show FILE.py:FUNCTION [--wrt a,b] [--shapes x=3x64,s=float]
-[--stage adjoint|normalized]``, ``overbar rules [PATTERN] [--markdown]``, and ``overbar cache
-path|list|clear`` for the disk cache.
+[--mode grad|vjp] [--stage adjoint|normalized]``, ``overbar rules [PATTERN] [--markdown]``, and
+``overbar cache path|list|clear`` for the disk cache.
 
 ``show`` prints the generated adjoint of a function (or its normal form): the general one, or with
 ``--shapes`` the one a call with arguments of those shapes runs. ``rules`` lists the rule table:
@@ -54,6 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         "all,-peephole or none,simplify (passes: shapes, stabilisers, seed, simplify, peephole)",
     )
     show.add_argument(
+        "--mode",
+        choices=("grad", "vjp"),
+        default="grad",
+        help="what to generate: the adjoint (grad, default) or the forward function and "
+        "pullback of overbar.vjp (vjp)",
+    )
+    show.add_argument(
         "--stage",
         choices=("adjoint", "normalized"),
         default="adjoint",
@@ -86,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             arguments.stage,
             arguments.shapes,
             Optimisations.parse(arguments.optimise),
+            arguments.mode,
         )
         print(source, end="")
     except (CommandError, OverbarError, ValueError) as error:
@@ -119,9 +127,11 @@ def show_source(
     stage: str = "adjoint",
     shapes: str = "",
     optimisations: Optimisations = ALL,
+    mode: str = "grad",
 ) -> str:
     """The generated source for ``FILE.py:FUNCTION`` (specialised on ``shapes`` if given),
-    with the given ``optimisations``."""
+    with the given ``optimisations``: ``grad``'s adjoint, or with ``mode="vjp"`` the forward
+    function and pullback ``overbar.vjp`` runs."""
     from overbar.api import GradientFunction, transformed
     from overbar.transpiler.emit import to_source
     from overbar.transpiler.pipeline import all_sources
@@ -134,9 +144,13 @@ def show_source(
         parsed_wrt[0] if len(parsed_wrt) == 1 else parsed_wrt,
         optimise=optimisations,
     )
-    stages = gradient.stages
     if stage == "normalized":
-        return to_source(stages.normal_form.tree)
+        return to_source(gradient.stages.normal_form.tree)
+    if mode == "vjp":
+        from overbar.pullbacks import vjp_stages
+
+        given = parse_shapes(shapes, list(gradient._signature.parameters)) if shapes else ()
+        return all_sources(vjp_stages(function, gradient.wrt, given, optimisations))
     if shapes:
         given = parse_shapes(shapes, list(gradient._signature.parameters))
         return all_sources(

@@ -114,6 +114,8 @@ NUMPY = Runtime(
         "log": frozenset({np.log}),
         "sum": frozenset({np.sum, Method("sum")}),
     },
+    copy_of=helpers.copy_of,
+    write_back=helpers.write_back,
 )
 
 __all__ = [

@@ -23,7 +23,9 @@ def seed(y):
     if np.size(y) != 1 or isinstance(y, (tuple, list)):
         raise NonScalarOutputError(
             f"grad needs a scalar result, but the function returned {_describe_value(y)}; "
-            "reduce it to a scalar (for example with np.sum) to differentiate it"
+            "reduce it to a scalar (for example with np.sum) to differentiate it, or use "
+            "overbar.vjp(f, *args) for its vector-Jacobian products (overbar.jacobian for the "
+            "whole Jacobian)"
         )
     if np.iscomplexobj(y):
         raise NonScalarOutputError(
@@ -387,6 +389,22 @@ def own(g, x):
     if _is_runtime_zero(g):
         return zero_gradient(x) if isinstance(x, np.ndarray) else np.zeros(np.shape(x))
     return np.array(g, dtype=np.result_type(g, 1.0), copy=True)
+
+
+def copy_of(x):
+    """A fresh copy of the list or array ``x`` (anything else as it is): what a vjp's pullback
+    changes in place, saved so that each call of it starts from the forward sweep's values."""
+    if isinstance(x, list | np.ndarray):
+        return x.copy()
+    return x
+
+
+def write_back(x, saved):
+    """``x`` given the values ``saved`` (a ``copy_of`` it) in place: views of it see them."""
+    if isinstance(x, np.ndarray):
+        x[...] = saved
+    elif isinstance(x, list):
+        x[:] = saved
 
 
 def add_at(acc, index, g):

@@ -55,3 +55,5 @@ class Runtime:
     logistic: Any  # the rule of the logistic function written out (a registry.Rule)
     softplus: Any  # the rule of softplus written out, likewise
     softmax_parts: Mapping[str, frozenset]  # the primitives that are "exp", "log" and "sum"
+    copy_of: Callable  # a fresh copy of a list or an array (a vjp's pullback writes into)
+    write_back: Callable  # write_back(x, saved): saved's values into x, in place

@@ -19,7 +19,7 @@ from overbar.runtime import NUMPY, Runtime
 from overbar.transpiler.accumulate import accumulate
 from overbar.transpiler.activity import Activity, analyze
 from overbar.transpiler.copies import remove_copies
-from overbar.transpiler.emit import Emitted, emit
+from overbar.transpiler.emit import Emitted, emit, emit_split
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.hoist import hoist
 from overbar.transpiler.kept import cache_of
@@ -33,6 +33,7 @@ from overbar.transpiler.reverse import Adjoint, differentiate
 from overbar.transpiler.shapes import Shapes, infer
 from overbar.transpiler.simplify import simplify
 from overbar.transpiler.specialise import specialise
+from overbar.transpiler.split import Split, split
 from overbar.transpiler.sums import add_in_one_expression
 
 # Held while anything is compiled: one compilation per key, the other threads wait for it and
@@ -241,6 +242,7 @@ class Stages:
     simplified: Adjoint  # specialised on shapes, cleaned up (simplify), rewritten (peephole)
     emitted: Emitted
     shapes: Shapes
+    split: Split | None = None  # for overbar.vjp: the forward function and the pullback
 
 
 def transform(
@@ -251,6 +253,7 @@ def transform(
     parameter_shapes: Shapes | None = None,
     with_value: bool = True,
     optimisations: Optimisations = ALL,
+    vjp: bool = False,
 ) -> Stages:
     """Differentiate ``function`` with respect to the parameters named in ``wrt``.
 
@@ -260,6 +263,9 @@ def transform(
     returns ``(value, gradients)``, or without ``with_value`` the gradients alone.
     ``optimisations`` says which optimising passes run (``Optimisations.none()``: the literal
     adjoint, one rule application per line); helpers' pullbacks are transformed with the same.
+    With ``vjp`` the result is split in two (``Stages.split``): ``emitted.function`` runs the
+    forward sweep and returns ``(value, residuals)``, ``emitted.pullback(*residuals,
+    result_bar=cotangent)`` runs the reverse sweep and returns the gradients.
     """
     # The passes allocate a great many syntax-tree nodes and make no reference cycles that
     # need collecting meanwhile; the cyclic collector's full scans of the growing heap made the
@@ -268,7 +274,7 @@ def transform(
     gc.disable()
     try:
         return _transform(
-            function, wrt, runtime, as_pullback, parameter_shapes, with_value, optimisations
+            function, wrt, runtime, as_pullback, parameter_shapes, with_value, optimisations, vjp
         )
     finally:
         if collecting:
@@ -283,6 +289,7 @@ def _transform(
     parameter_shapes: Shapes | None,
     with_value: bool,
     optimisations: Optimisations,
+    vjp: bool = False,
 ) -> Stages:
     parsed = parse(function)
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
@@ -299,10 +306,11 @@ def _transform(
         activity,
         runtime,
         helpers,
-        as_pullback,
+        as_pullback or vjp,
         shapes,
         with_value,
         optimisations,
+        vjp,
     )
     # Simplified twice: the peephole rewrites need folded expressions, and leave dead code.
     simplified = adjoint
@@ -319,6 +327,12 @@ def _transform(
         simplified = add_in_one_expression(simplified, runtime, parsed.namespace)
     if optimisations.simplify:
         simplified = drop_unread_pushes(remove_copies(simplified))
-        simplified = rematerialise(simplified, runtime, parsed.namespace)
+        # A vjp's pullback may run many times: a forward value is computed once, not in it.
+        if not vjp:
+            simplified = rematerialise(simplified, runtime, parsed.namespace)
+    if vjp:
+        halves = split(simplified, runtime.copy_of, runtime.write_back, parsed.tree.name)
+        emitted = emit_split(parsed, halves)
+        return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes, halves)
     emitted = emit(parsed, simplified)
     return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes)

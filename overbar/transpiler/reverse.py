@@ -103,6 +103,7 @@ def differentiate(
     shapes: Shapes | None = None,
     with_value: bool = True,
     optimisations: Optimisations = ALL,
+    vjp: bool = False,
 ) -> Adjoint:
     """Build the gradient function of ``form`` with respect to ``activity.wrt``.
 
@@ -112,7 +113,9 @@ def differentiate(
     ``shapes`` (from ``shapes.infer``) specialises the rules on what is known of the shapes.
     Without ``with_value`` the function returns only the gradients, and a result known to be a
     number is seeded with 1.0 (``optimisations.seed``), so the lines that only compute the value
-    can go; ``optimisations.stabilisers`` skips the gradient of softmax stabilisers.
+    can go; ``optimisations.stabilisers`` skips the gradient of softmax stabilisers. With
+    ``vjp`` the pullback returns ``(value, gradients)``: ``split`` cuts it into the forward
+    function and the pullback of ``overbar.vjp``.
     """
     return _Sweep(
         parsed,
@@ -124,6 +127,7 @@ def differentiate(
         shapes,
         with_value,
         optimisations,
+        vjp,
     ).run()
 
 
@@ -142,7 +146,9 @@ class _Sweep:
         shapes: Shapes | None = None,
         with_value: bool = True,
         optimisations: Optimisations = ALL,
+        vjp: bool = False,
     ):
+        self.vjp = vjp
         self.state = SweepState(parsed, form, activity, runtime, shapes)
         self.with_value = with_value
         self.literal_seed = optimisations.seed
@@ -225,7 +231,11 @@ class _Sweep:
             forward.append(assign(value, result))  # the reverse sweep restores older values
             result = load(value)
         arguments = clone(self.state.form.tree.args)
-        if self.as_pullback:
+        if self.as_pullback and self.vjp:
+            reverse.append(ast.Return(value=tuple_of([result, tuple_of(gradients)])))
+            arguments.kwonlyargs.append(ast.arg(arg=seed_keyword))
+            arguments.kw_defaults.append(None)
+        elif self.as_pullback:
             reverse.append(ast.Return(value=tuple_of(gradients)))
             arguments.kwonlyargs.append(ast.arg(arg=seed_keyword))
             arguments.kw_defaults.append(None)

@@ -1,0 +1,282 @@
+"""``vjp`` and ``jacobian``: pullbacks of functions whose results are not scalars.
+
+``vjp(f, *args, wrt=...)`` runs ``f``'s forward sweep once and returns ``(f(*args), pullback)``;
+``pullback(ȳ)`` runs the reverse sweep alone and returns ``J_fᵀ ȳ``, one gradient per
+differentiated argument (the convention of ``jax.vjp``; a single ``wrt`` name gives the gradient
+itself, as ``grad`` does). The code it runs is the adjoint cut in two (``transpiler/split.py``):
+the forward function returns the value and the residuals, the values the reverse sweep reads; the
+pullback takes them and the cotangent. ``jacobian(f, wrt=...)(*args)`` stacks the pullbacks of the
+unit cotangents, one reverse sweep per element of the result after one forward sweep.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from overbar.api import Wrt, _optimisations, _redefines_operators, _resolve_wrt
+from overbar.errors import ArgumentError
+from overbar.runtime import NUMPY
+from overbar.runtime.shapes import argument_shape
+from overbar.transpiler import pipeline
+from overbar.transpiler.fence import check_definition
+from overbar.transpiler.kept import cache_of
+from overbar.transpiler.optimisations import Optimisations
+from overbar.transpiler.parse import parse
+from overbar.transpiler.pipeline import COMPILING, Stages, all_sources, link
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def vjp_stages(
+    function: Callable,
+    wrt: tuple[str, ...],
+    shapes: tuple[tuple[str, Any], ...],
+    optimisations: Optimisations,
+) -> Stages:
+    """The split transformation of ``function`` for ``wrt``, specialised on the parameters'
+    ``shapes`` (none: for arguments of any shape): made once, kept with the function."""
+    if not optimisations.shapes:
+        shapes = ()
+    shapes = tuple((name, shape) for name, shape in shapes if shape is not None)
+    key = ("vjp", wrt, shapes, optimisations)
+    cache = cache_of(function)
+    found = cache.get(key)
+    if found is None:
+        with COMPILING:
+            found = cache.get(key)
+            if found is None:
+                found = pipeline.transform(
+                    function,
+                    wrt,
+                    NUMPY,
+                    parameter_shapes=dict(shapes) or None,
+                    optimisations=optimisations,
+                    vjp=True,
+                )
+                link(found.emitted.pullback)
+                cache[key] = found
+    return found
+
+
+class Pullback:
+    """``pullback(cotangent)``: the gradients ``J_fᵀ cotangent`` of one evaluation of ``f``.
+
+    Holds the residuals of the forward sweep; each call runs the reverse sweep on them (and
+    leaves them as they were, so any number of calls, with any cotangents, can follow). Where
+    the reverse sweep changes values the forward sweep saved (``Split.reusable``), ``rerun``
+    gives fresh residuals before each call after the first: the forward sweep runs again, with
+    ``np.random`` replayed from the state the first run started at.
+    ``source`` is the generated code: the forward function, then the pullback.
+    """
+
+    def __init__(
+        self,
+        reverse: Callable,
+        residuals: tuple,
+        value: Any,
+        single: bool,
+        name: str,
+        dtypes: tuple[Any, ...],
+        source: str,
+        rerun: Callable[[], tuple] | None = None,
+    ):
+        self._reverse, self._residuals, self._value = reverse, residuals, value
+        self._single, self._name, self._dtypes = single, name, dtypes
+        self._rerun, self._used = rerun, False
+        self.source = source
+
+    def __call__(self, cotangent: Any) -> Any:
+        """The gradients for ``cotangent``, which is shaped like the function's result."""
+        cotangent = _checked_cotangent(cotangent, self._value, self._name, "")
+        residuals = self._residuals
+        if self._rerun is not None and self._used:
+            residuals = self._rerun()
+        self._used = True
+        gradients = self._reverse(*residuals, result_bar=cotangent)
+        gradients = tuple(
+            (
+                np.asarray(gradient).astype(dtype)
+                if dtype is not None and getattr(gradient, "dtype", dtype) != dtype
+                else gradient
+            )
+            for gradient, dtype in zip(gradients, self._dtypes, strict=True)
+        )
+        return gradients[0] if self._single else gradients
+
+    def __repr__(self) -> str:
+        return f"<overbar pullback of {self._name}>"
+
+
+def vjp(function: Callable, *args: Any, wrt: Wrt = 0, optimise: bool | Optimisations = True):
+    """``(function(*args), pullback)``: ``pullback(ȳ)`` gives the gradients of ``⟨ȳ, f⟩``
+    with respect to ``wrt`` (by name or position; a tuple gives a tuple of gradients, a single
+    name the gradient itself), ``J_fᵀ ȳ``, without running ``function`` again.
+
+    ``ȳ`` has the result's shape (for a tuple of arrays, a tuple of arrays of their shapes);
+    another shape is refused with ``ArgumentError``. ``optimise`` as in ``grad``.
+    """
+    names, single, bound = _prepared(function, args, wrt, "vjp")
+    optimisations = _optimisations(optimise)
+    parameters = _parameters(function)
+    shapes = tuple((name, argument_shape(bound.arguments[name])) for name in parameters)
+    stages = vjp_stages(function, names, shapes, optimisations)
+    forward = stages.emitted.function
+    random_state = np.random.get_state() if not stages.split.reusable else None
+    value, residuals = forward(*bound.args, **bound.kwargs)
+    dtypes = tuple(_narrow_dtype(bound.arguments[name]) for name in names)
+
+    def rerun() -> tuple:
+        current = np.random.get_state()
+        np.random.set_state(random_state)
+        try:
+            return forward(*bound.args, **bound.kwargs)[1]
+        finally:
+            np.random.set_state(current)
+
+    pullback = Pullback(
+        stages.emitted.pullback,
+        residuals,
+        value,
+        single,
+        function.__qualname__,
+        dtypes,
+        all_sources(stages),
+        None if stages.split.reusable else rerun,
+    )
+    return value, pullback
+
+
+def jacobian(function: Callable, wrt: Wrt = 0, optimise: bool | Optimisations = True):
+    """A function of ``function``'s arguments giving its Jacobian with respect to ``wrt``:
+    shaped ``result.shape + argument.shape`` (a tuple of them for a tuple ``wrt``), row by row
+    from the pullbacks of unit cotangents: one forward sweep, one reverse sweep per element
+    of the result."""
+    _, single = _resolve_wrt(function, wrt)
+
+    def jacobian_of(*args: Any) -> Any:
+        value, pullback = vjp(function, *args, wrt=wrt, optimise=optimise)
+        if isinstance(value, tuple | list):
+            raise ArgumentError(
+                f"jacobian of {function.__qualname__}: it returns a {type(value).__name__}; "
+                "the Jacobian needs one array (return np.concatenate of the parts, or take "
+                "each part's Jacobian)"
+            )
+        result = np.asarray(value)
+        dtype = np.result_type(result.dtype, np.float32) if result.dtype.kind == "f" else float
+        rows = []
+        for index in range(result.size):
+            cotangent = np.zeros(result.shape, dtype=dtype)
+            cotangent.flat[index] = 1
+            gradients = pullback(cotangent)
+            rows.append((gradients,) if single else gradients)
+        names, _ = _resolve_wrt(function, wrt)
+        bound = inspect.signature(function).bind(*args)
+        jacobians = []
+        for position, name in enumerate(names):
+            argument_shape_ = np.shape(bound.arguments[name])
+            if rows:
+                stacked = np.stack([np.asarray(row[position]) for row in rows])
+            else:
+                stacked = np.zeros((0, *argument_shape_))
+            jacobians.append(stacked.reshape(result.shape + argument_shape_))
+        return jacobians[0] if single else tuple(jacobians)
+
+    jacobian_of.__wrapped__ = function
+    jacobian_of.__name__ = f"{function.__name__}_jacobian"
+    jacobian_of.__qualname__ = f"{function.__qualname__}_jacobian"
+    jacobian_of.__doc__ = f"The Jacobian of {function.__qualname__}, by overbar."
+    return jacobian_of
+
+
+def _prepared(function: Callable, args: tuple, wrt: Wrt, entry: str):
+    """``function``'s ``wrt`` resolved and ``args`` bound to its parameters, checked as
+    ``grad`` checks them."""
+    if not inspect.isfunction(function):
+        raise ArgumentError(
+            f"overbar.{entry} needs a Python function defined with def, not {function!r}"
+        )
+    check_definition(parse(function))
+    names, single = _resolve_wrt(function, wrt)
+    try:
+        bound = inspect.signature(function).bind(*args)
+    except TypeError as error:
+        raise ArgumentError(f"overbar.{entry} of {function.__qualname__}: {error}") from None
+    bound.apply_defaults()
+    for name in names:
+        value = bound.arguments[name]
+        if not NUMPY.is_differentiable_input(value):
+            raise ArgumentError(
+                f"{function.__qualname__}: cannot differentiate with respect to {name}, which "
+                f"is {NUMPY.describe_input(value)}; pass a NumPy array of numbers (np.asarray) "
+                "or a Python number"
+            )
+    for name, value in bound.arguments.items():
+        if isinstance(value, np.ndarray) and _redefines_operators(type(value)):
+            raise ArgumentError(
+                f"{function.__qualname__}: argument {name} is {NUMPY.describe_input(value)}, "
+                "whose operators differ from an ndarray's; pass np.asarray(value)"
+            )
+    return names, single, bound
+
+
+def _parameters(function: Callable) -> list[str]:
+    return [
+        p.name
+        for p in inspect.signature(function).parameters.values()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+
+
+def _narrow_dtype(argument: Any) -> Any:
+    """The dtype a gradient is given back in: a float array's own, where it is not float64
+    (the adjoint computes in the widest dtype it meets), else None (as computed)."""
+    floating = type(argument) is np.ndarray and argument.dtype.kind == "f"
+    return argument.dtype if floating and argument.dtype is not _FLOAT64 else None
+
+
+def _checked_cotangent(cotangent: Any, value: Any, name: str, where: str) -> Any:
+    """``cotangent`` checked against the result ``value`` it is the adjoint of (the same
+    structure of tuples and lists, arrays of the same shapes, real numbers), with arrays made
+    of array-likes; refused with ``ArgumentError`` otherwise."""
+    if isinstance(value, tuple | list):
+        if not isinstance(cotangent, tuple | list) or len(cotangent) != len(value):
+            raise ArgumentError(
+                f"pullback of {name}: the result{where} is a {type(value).__name__} of "
+                f"{len(value)}, so the cotangent must be a tuple of {len(value)}, not "
+                f"{_describe(cotangent)}"
+            )
+        return tuple(
+            _checked_cotangent(c, v, name, f"{where}[{k}]")
+            for k, (c, v) in enumerate(zip(cotangent, value, strict=True))
+        )
+    if isinstance(cotangent, tuple):
+        raise ArgumentError(
+            f"pullback of {name}: the result{where} is {_describe(value)}, so the cotangent"
+            f"{where} must be an array of its shape, not a tuple"
+        )
+    array = np.asarray(cotangent) if not isinstance(cotangent, np.ndarray) else cotangent
+    if array.dtype.kind not in "fiub":
+        raise ArgumentError(
+            f"pullback of {name}: the cotangent{where} must hold real numbers, not "
+            f"{_describe(cotangent)}"
+        )
+    if array.shape != np.shape(value):
+        raise ArgumentError(
+            f"pullback of {name}: the cotangent{where} has shape {array.shape}, but the "
+            f"result{where} has shape {np.shape(value)}; pass an array shaped like the result"
+        )
+    if isinstance(value, np.ndarray) and not isinstance(cotangent, np.ndarray):
+        return array.astype(np.result_type(array.dtype, 1.0))
+    return cotangent
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, tuple | list):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"{type(value).__name__} {value!r}"
