@@ -19,6 +19,7 @@ from overbar.errors import (
     SourceUnavailableError,
     UnsupportedSyntaxError,
 )
+from overbar.hessians import hessian, hvp
 from overbar.primitives import Attribute, Method
 from overbar.pullbacks import jacobian, vjp
 from overbar.runtime.registry import adjoint, non_differentiable
@@ -45,6 +46,8 @@ __all__ = [
     "adjoint",
     "check_grad",
     "grad",
+    "hessian",
+    "hvp",
     "jacobian",
     "non_differentiable",
     "value_and_grad",

@@ -1,5 +1,5 @@
 """The command line: ``overbar show FILE.py:FUNCTION [--wrt a,b] [--shapes x=3x64,s=float]
-[--mode grad|vjp] [--stage adjoint|normalized]``, ``overbar rules [PATTERN] [--markdown]``, and
+[--mode grad|vjp|hvp] [--stage adjoint|normalized]``, ``overbar rules [PATTERN] [--markdown]``, and
 ``overbar cache path|list|clear`` for the disk cache.
 
 ``show`` prints the generated adjoint of a function (or its normal form): the general one, or with
@@ -55,10 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     show.add_argument(
         "--mode",
-        choices=("grad", "vjp"),
+        choices=("grad", "vjp", "hvp"),
         default="grad",
-        help="what to generate: the adjoint (grad, default) or the forward function and "
-        "pullback of overbar.vjp (vjp)",
+        help="what to generate: the adjoint (grad, default), the forward function and "
+        "pullback of overbar.vjp (vjp), or those of the adjoint itself, which overbar.hvp "
+        "runs (hvp)",
     )
     show.add_argument(
         "--stage",
@@ -130,8 +131,9 @@ def show_source(
     mode: str = "grad",
 ) -> str:
     """The generated source for ``FILE.py:FUNCTION`` (specialised on ``shapes`` if given),
-    with the given ``optimisations``: ``grad``'s adjoint, or with ``mode="vjp"`` the forward
-    function and pullback ``overbar.vjp`` runs."""
+    with the given ``optimisations``: ``grad``'s adjoint, with ``mode="vjp"`` the forward
+    function and pullback ``overbar.vjp`` runs, with ``mode="hvp"`` those of the adjoint
+    (what ``overbar.hvp`` runs)."""
     from overbar.api import GradientFunction, transformed
     from overbar.transpiler.emit import to_source
     from overbar.transpiler.pipeline import all_sources
@@ -146,11 +148,15 @@ def show_source(
     )
     if stage == "normalized":
         return to_source(gradient.stages.normal_form.tree)
+    given = parse_shapes(shapes, list(gradient._signature.parameters)) if shapes else ()
     if mode == "vjp":
         from overbar.pullbacks import vjp_stages
 
-        given = parse_shapes(shapes, list(gradient._signature.parameters)) if shapes else ()
         return all_sources(vjp_stages(function, gradient.wrt, given, optimisations))
+    if mode == "hvp":
+        from overbar.hessians import hvp_source
+
+        return hvp_source(function, gradient.wrt, given, optimisations)
     if shapes:
         given = parse_shapes(shapes, list(gradient._signature.parameters))
         return all_sources(

@@ -152,44 +152,61 @@ def vjp(function: Callable, *args: Any, wrt: Wrt = 0, optimise: bool | Optimisat
 
 def jacobian(function: Callable, wrt: Wrt = 0, optimise: bool | Optimisations = True):
     """A function of ``function``'s arguments giving its Jacobian with respect to ``wrt``:
-    shaped ``result.shape + argument.shape`` (a tuple of them for a tuple ``wrt``), row by row
-    from the pullbacks of unit cotangents: one forward sweep, one reverse sweep per element
-    of the result."""
-    _, single = _resolve_wrt(function, wrt)
+    shaped ``result.shape + argument.shape`` (a tuple of them for a tuple ``wrt``; for a
+    result that is a tuple of arrays, a tuple of those, one per part, as ``jax.jacobian``),
+    row by row from the pullbacks of unit cotangents: one forward sweep, one reverse sweep per
+    element of the result."""
+    _resolve_wrt(function, wrt)  # refused now, not at the first call
 
     def jacobian_of(*args: Any) -> Any:
-        value, pullback = vjp(function, *args, wrt=wrt, optimise=optimise)
-        if isinstance(value, tuple | list):
-            raise ArgumentError(
-                f"jacobian of {function.__qualname__}: it returns a {type(value).__name__}; "
-                "the Jacobian needs one array (return np.concatenate of the parts, or take "
-                "each part's Jacobian)"
-            )
-        result = np.asarray(value)
-        dtype = np.result_type(result.dtype, np.float32) if result.dtype.kind == "f" else float
-        rows = []
-        for index in range(result.size):
-            cotangent = np.zeros(result.shape, dtype=dtype)
-            cotangent.flat[index] = 1
-            gradients = pullback(cotangent)
-            rows.append((gradients,) if single else gradients)
-        names, _ = _resolve_wrt(function, wrt)
-        bound = inspect.signature(function).bind(*args)
-        jacobians = []
-        for position, name in enumerate(names):
-            argument_shape_ = np.shape(bound.arguments[name])
-            if rows:
-                stacked = np.stack([np.asarray(row[position]) for row in rows])
-            else:
-                stacked = np.zeros((0, *argument_shape_))
-            jacobians.append(stacked.reshape(result.shape + argument_shape_))
-        return jacobians[0] if single else tuple(jacobians)
+        return jacobian_at(function, args, wrt, optimise)
 
     jacobian_of.__wrapped__ = function
     jacobian_of.__name__ = f"{function.__name__}_jacobian"
     jacobian_of.__qualname__ = f"{function.__qualname__}_jacobian"
     jacobian_of.__doc__ = f"The Jacobian of {function.__qualname__}, by overbar."
     return jacobian_of
+
+
+def jacobian_at(
+    function: Callable, args: tuple, wrt: Wrt, optimise: bool | Optimisations = True
+) -> Any:
+    """The Jacobian of ``function`` at ``args`` (see ``jacobian``)."""
+    value, pullback = vjp(function, *args, wrt=wrt, optimise=optimise)
+    names, single = _resolve_wrt(function, wrt)
+    bound = inspect.signature(function).bind(*args)
+    shapes = [np.shape(bound.arguments[name]) for name in names]
+    parts = list(value) if isinstance(value, tuple | list) else [value]
+    if any(isinstance(part, tuple | list) for part in parts):
+        raise ArgumentError(
+            f"jacobian of {function.__qualname__}: its result holds a tuple within a tuple; "
+            "the Jacobian is taken of an array or of a tuple of arrays"
+        )
+    zeros = [np.zeros(np.shape(part), dtype=_cotangent_dtype(part)) for part in parts]
+    blocks = []
+    for k, part in enumerate(parts):
+        rows = []
+        for index in range(np.size(part)):
+            unit = zeros[k].copy()
+            unit.flat[index] = 1
+            cotangent = (*zeros[:k], unit, *zeros[k + 1 :])
+            gradients = pullback(cotangent if isinstance(value, tuple | list) else unit)
+            rows.append((gradients,) if single else gradients)
+        jacobians = []
+        for position, shape in enumerate(shapes):
+            if rows:
+                stacked = np.stack([np.asarray(row[position]) for row in rows])
+            else:
+                stacked = np.zeros((0, *shape))
+            jacobians.append(stacked.reshape(np.shape(part) + shape))
+        blocks.append(jacobians[0] if single else tuple(jacobians))
+    return tuple(blocks) if isinstance(value, tuple | list) else blocks[0]
+
+
+def _cotangent_dtype(part: Any) -> Any:
+    """A unit cotangent's dtype: the result's, where it is floating point, else float64."""
+    dtype = np.asarray(part).dtype
+    return dtype if dtype.kind == "f" else np.float64
 
 
 def _prepared(function: Callable, args: tuple, wrt: Wrt, entry: str):

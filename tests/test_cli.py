@@ -82,3 +82,23 @@ def test_console_script_is_the_same_program():
     from overbar.cli import main
 
     assert main(["show", f"{MLP}:loss", "--wrt", "W1"]) == 0
+
+
+def test_show_mode_vjp_prints_the_forward_function_and_the_pullback():
+    shapes = "W1=16x3,b1=16x1,W2=2x16,b2=2x1,x=3x64,t=2x64"
+    result = run("show", f"{MLP}:loss", "--wrt", "W1,b1", "--mode", "vjp", "--shapes", shapes)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("def loss_vjp(W1, b1, W2, b2, x, t):")
+    assert "def loss_pullback(" in result.stdout and "*, result_bar" in result.stdout
+    assert "return (W1_bar, b1_bar)" in result.stdout
+
+
+def test_show_mode_hvp_prints_the_pullback_of_the_adjoint():
+    shapes = "W1=16x3,b1=16x1,W2=2x16,b2=2x1,x=3x64,t=2x64"
+    result = run("show", f"{MLP}:loss", "--wrt", "W2", "--mode", "hvp", "--shapes", shapes)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("def loss_grad_vjp(W1, b1, W2, b2, x, t):")
+    assert "W2_bar = y_bar @ tmp4" in result.stdout
+    assert "def loss_grad_pullback(h, tmp4, *, result_bar):" in result.stdout
+    bad = run("show", f"{MLP}:loss", "--mode", "jacobian")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr

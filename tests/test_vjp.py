@@ -371,9 +371,21 @@ def test_jacobian_shapes(result, argument):
     check_jacobian(f, [x, c], 0)
 
 
-def test_jacobian_of_a_tuple_result_is_refused():
-    f = define("def f(x):\n    return x, x\n")
-    with pytest.raises(ArgumentError, match="tuple"):
+def test_jacobian_of_a_tuple_result_has_a_block_per_part():
+    f = define("def f(x, y):\n    return np.sin(x) * y, np.sum(x * x)\n")
+    x, y = RNG.standard_normal(3), RNG.standard_normal(3)
+    (first_x, first_y), (second_x, second_y) = overbar.jacobian(f, wrt=(0, 1))(x, y)
+    np.testing.assert_allclose(first_x, np.diag(np.cos(x) * y))
+    np.testing.assert_allclose(first_y, np.diag(np.sin(x)))
+    np.testing.assert_allclose(second_x, 2 * x)
+    assert second_y.shape == (3,) and not second_y.any()
+    blocks = overbar.jacobian(f, wrt=0)(x, y)
+    assert isinstance(blocks, tuple) and blocks[1].shape == (3,)
+
+
+def test_jacobian_of_a_nested_tuple_result_is_refused():
+    f = define("def f(x):\n    return x, (x, x)\n")
+    with pytest.raises(ArgumentError, match="tuple within a tuple"):
         overbar.jacobian(f)(np.ones(2))
 
 

@@ -16,6 +16,7 @@ from overbar.runtime import (
     helpers_math,
     rules,  # noqa: F401  (importing it registers the built-in table)
     rules_arrays,  # noqa: F401
+    rules_helpers,  # noqa: F401  (a generated adjoint differentiated again: its helpers)
     rules_linalg,  # noqa: F401
     rules_math,  # noqa: F401
     shapes,
@@ -80,6 +81,15 @@ NUMPY = Runtime(
         np.size: (0,),
         np.ndim: (0,),
         **helpers_arrays.SHAPE_ONLY,
+    },
+    value_unread={
+        helpers.unbroadcast: (1,),
+        helpers.broadcast_like: (1,),
+        helpers.expand_reduced: (1,),
+        helpers.index_bar: (1,),
+        helpers.adjoint_like: (1,),
+        helpers.matmul_left_bar: (1,),
+        helpers.matmul_right_bar: (2,),
     },
     array_makers=ARRAY_MAKERS,
     copying_functions=COPYING_FUNCTIONS,

@@ -26,6 +26,9 @@ class Runtime:
     split_last: Callable
     shape_of: Callable
     shape_only: Mapping[Callable, tuple[int, ...]]
+    # Arguments (by position) a function reads only for their shape and type, so that no
+    # gradient flows into them: shape_only's, and the helpers' that also test a type or rank.
+    value_unread: Mapping[Callable, tuple[int, ...]]
     array_makers: frozenset
     copying_functions: frozenset
     saved_region: Callable

@@ -184,6 +184,8 @@ class LineAdjoints:
                 continue
             if isinstance(argument, ast.Name) and argument.id == skipped:
                 continue
+            if entry is None and self._value_unread(application, template, parameter):
+                continue  # the value is read for its shape only: no gradient flows into it
             if entry is None:
                 raise MissingRuleError(
                     f"the adjoint rule for {application.description} "
@@ -205,6 +207,19 @@ class LineAdjoints:
                     "parameter of the rule and return its adjoint",
                     self.state.parsed.location(application.node),
                 )
+
+    def _value_unread(self, application: Any, template: Any, parameter: str) -> bool:
+        """Whether the primal reads the argument ``parameter`` only for its shape and type
+        (``runtime.value_unread``): a rule rightly gives it no gradient.
+
+        Identity: the derivative of a function with respect to an argument it reads only the
+        shape (or rank, or type) of is zero, since a shape does not change under a small change
+        of the values. Side condition: the position is listed for that primal."""
+        try:
+            positions = self.state.runtime.value_unread.get(application.primal, ())
+        except TypeError:  # an unhashable primal (a Method is hashable; some callables not)
+            return False
+        return template.positional.index(parameter) in positions
 
     def inline(
         self,
