@@ -16,29 +16,51 @@ and the pullback of a user's helper do not, and are refused (``UnsupportedSyntax
 from __future__ import annotations
 
 import contextlib
-import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
-from overbar.api import Wrt, _optimisations, _resolve_wrt, transformed
+from overbar.api import Wrt, _resolve_wrt, transformed
 from overbar.errors import ArgumentError, MissingRuleError, UnsupportedSyntaxError
-from overbar.pullbacks import _parameters, _prepared, jacobian_at, vjp, vjp_stages
+from overbar.pullbacks import (
+    Plan,
+    _narrow_dtype,
+    in_dtypes,
+    jacobian_at,
+    plan_of,
+    vjp_stages,
+)
 from overbar.runtime.shapes import argument_shape
 from overbar.transpiler.optimisations import Optimisations
-from overbar.transpiler.pipeline import all_sources
+from overbar.transpiler.pipeline import Stages, all_sources
 
 
-def gradient_function(
-    function: Callable, args: tuple, wrt: Wrt, optimisations: Optimisations
-) -> Callable:
-    """The adjoint ``grad(function, wrt=...)`` runs for arguments shaped like ``args``, as the
-    plain function it is generated as (returning the gradients alone)."""
-    names, _, bound = _prepared(function, args, wrt, "hessian")
-    shapes = tuple((name, argument_shape(bound.arguments[name])) for name in _parameters(function))
-    stages = transformed(function, names, shapes, with_value=False, optimisations=optimisations)
+def gradient_function(plan: Plan, arguments: tuple) -> Callable:
+    """The adjoint ``grad(function, wrt=...)`` runs for arguments shaped like ``arguments``
+    (every parameter's), as the plain function it is generated as (the gradients alone)."""
+    named = tuple(
+        (name, argument_shape(value))
+        for name, value in zip(plan.parameters, arguments, strict=True)
+    )
+    stages = transformed(
+        plan.function, plan.names, named, with_value=False, optimisations=plan.optimisations
+    )
     return stages.emitted.function
+
+
+def _hvp_stages(plan: Plan, arguments: tuple) -> Stages:
+    """The split adjoint of the adjoint, for arguments shaped like ``arguments``: kept with
+    the plan, by shapes."""
+    shapes = ("hvp", *(argument_shape(value) for value in arguments))
+    found = plan.compiled.get(shapes)
+    if found is None:
+        gradient = gradient_function(plan, arguments)
+        named = tuple(zip(plan.parameters, shapes[1:], strict=True))
+        with _explained(plan.function):
+            found = vjp_stages(gradient, plan.names, named, plan.optimisations, False)
+        plan.compiled[shapes] = found
+    return found
 
 
 @contextlib.contextmanager
@@ -69,28 +91,27 @@ def hvp(
     ``wrt``, times ``vectors``: one per differentiated argument, shaped like it (a tuple for a
     tuple ``wrt``, the vector itself for a single name). Returns ``H v`` in the same form:
     ``Σ_j ∂²f/∂x_i∂x_j v_j`` for each differentiated ``x_i``."""
-    args = tuple(args)
-    names, single = _resolve_wrt(function, wrt)
-    given = (vectors,) if single else vectors
-    if not isinstance(given, tuple | list) or len(given) != len(names):
+    plan = plan_of(function, wrt, optimise, "hvp")
+    arguments = plan.arguments(tuple(args))
+    given = (vectors,) if plan.single else vectors
+    if not isinstance(given, tuple | list) or len(given) != len(plan.names):
         raise ArgumentError(
-            f"hvp of {function.__qualname__}: wrt names {len(names)} arguments "
-            f"({', '.join(names)}), so vectors must be a tuple of {len(names)} arrays, one "
-            "shaped like each"
+            f"hvp of {function.__qualname__}: wrt names {len(plan.names)} arguments "
+            f"({', '.join(plan.names)}), so vectors must be a tuple of {len(plan.names)} "
+            "arrays, one shaped like each"
         )
-    bound = inspect.signature(function).bind(*args)
-    for name, vector in zip(names, given, strict=True):
-        if np.shape(vector) != np.shape(bound.arguments[name]):
+    for name, position, vector in zip(plan.names, plan.wrt_positions, given, strict=True):
+        if np.shape(vector) != np.shape(arguments[position]):
             raise ArgumentError(
                 f"hvp of {function.__qualname__}: the vector for {name} has shape "
-                f"{np.shape(vector)}, but {name} has shape {np.shape(bound.arguments[name])}"
+                f"{np.shape(vector)}, but {name} has shape {np.shape(arguments[position])}"
             )
-    optimisations = _optimisations(optimise)
-    gradient = gradient_function(function, args, names if not single else names[0], optimisations)
-    with _explained(function):
-        _, pullback = vjp(gradient, *args, wrt=wrt, optimise=optimisations)
-    cotangent = given[0] if len(names) == 1 else tuple(given)
-    return pullback(cotangent)
+    emitted = _hvp_stages(plan, arguments).emitted
+    _, residuals = emitted.function(*arguments)
+    cotangent = given[0] if len(plan.names) == 1 else tuple(given)
+    products = emitted.pullback(*residuals, result_bar=cotangent)
+    products = in_dtypes(products, tuple(_narrow_dtype(arguments[k]) for k in plan.wrt_positions))
+    return products[0] if plan.single else products
 
 
 def hessian(function: Callable, wrt: Wrt = 0, optimise: bool | Optimisations = True):
@@ -98,12 +119,12 @@ def hessian(function: Callable, wrt: Wrt = 0, optimise: bool | Optimisations = T
     shaped ``argument.shape + argument.shape`` for a single name; for a tuple ``wrt``, the
     blocks ``H[i][j]`` of ``∂²f/∂x_i∂x_j`` shaped ``x_i.shape + x_j.shape``."""
     names, single = _resolve_wrt(function, wrt)
-    optimisations = _optimisations(optimise)
 
     def hessian_of(*args: Any) -> Any:
-        gradient = gradient_function(function, args, names[0] if single else names, optimisations)
+        plan = plan_of(function, wrt, optimise, "hessian")
+        gradient = gradient_function(plan, plan.arguments(args))
         with _explained(function):
-            blocks = jacobian_at(gradient, args, wrt, optimisations)
+            blocks = jacobian_at(gradient, args, wrt, plan.optimisations)
         if not single and len(names) == 1:
             return ((blocks[0],),)  # the gradient of wrt=("x",) is generated bare
         return blocks
@@ -126,4 +147,4 @@ def hvp_source(
     names, _ = _resolve_wrt(function, wrt)
     stages = transformed(function, names, shapes, with_value=False, optimisations=optimisations)
     gradient = stages.emitted.function
-    return all_sources(vjp_stages(gradient, names, shapes, optimisations))
+    return all_sources(vjp_stages(gradient, names, shapes, optimisations, False))

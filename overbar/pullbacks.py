@@ -36,13 +36,16 @@ def vjp_stages(
     wrt: tuple[str, ...],
     shapes: tuple[tuple[str, Any], ...],
     optimisations: Optimisations,
+    with_value: bool = True,
 ) -> Stages:
     """The split transformation of ``function`` for ``wrt``, specialised on the parameters'
-    ``shapes`` (none: for arguments of any shape): made once, kept with the function."""
+    ``shapes`` (none: for arguments of any shape): made once, kept with the function. Without
+    ``with_value`` the forward function returns None for the value, and computes only what the
+    pullback reads."""
     if not optimisations.shapes:
         shapes = ()
     shapes = tuple((name, shape) for name, shape in shapes if shape is not None)
-    key = ("vjp", wrt, shapes, optimisations)
+    key = ("vjp", wrt, shapes, optimisations, with_value)
     cache = cache_of(function)
     found = cache.get(key)
     if found is None:
@@ -54,6 +57,7 @@ def vjp_stages(
                     wrt,
                     NUMPY,
                     parameter_shapes=dict(shapes) or None,
+                    with_value=with_value,
                     optimisations=optimisations,
                     vjp=True,
                 )
@@ -75,19 +79,23 @@ class Pullback:
 
     def __init__(
         self,
-        reverse: Callable,
+        stages: Stages,
         residuals: tuple,
         value: Any,
         single: bool,
         name: str,
         dtypes: tuple[Any, ...],
-        source: str,
         rerun: Callable[[], tuple] | None = None,
     ):
-        self._reverse, self._residuals, self._value = reverse, residuals, value
+        self._stages, self._reverse = stages, stages.emitted.pullback
+        self._residuals, self._value = residuals, value
         self._single, self._name, self._dtypes = single, name, dtypes
         self._rerun, self._used = rerun, False
-        self.source = source
+
+    @property
+    def source(self) -> str:
+        """The generated code: the forward function, the pullback, the helpers' pullbacks."""
+        return all_sources(self._stages)
 
     def __call__(self, cotangent: Any) -> Any:
         """The gradients for ``cotangent``, which is shaped like the function's result."""
@@ -96,19 +104,90 @@ class Pullback:
         if self._rerun is not None and self._used:
             residuals = self._rerun()
         self._used = True
-        gradients = self._reverse(*residuals, result_bar=cotangent)
-        gradients = tuple(
-            (
-                np.asarray(gradient).astype(dtype)
-                if dtype is not None and getattr(gradient, "dtype", dtype) != dtype
-                else gradient
-            )
-            for gradient, dtype in zip(gradients, self._dtypes, strict=True)
-        )
+        gradients = in_dtypes(self._reverse(*residuals, result_bar=cotangent), self._dtypes)
         return gradients[0] if self._single else gradients
 
     def __repr__(self) -> str:
         return f"<overbar pullback of {self._name}>"
+
+
+class Plan:
+    """What ``vjp`` needs of one function, ``wrt`` and options, made once: the parameters,
+    the checks of the definition, and the split adjoints compiled so far, by the arguments'
+    shapes (``argument_shape``: ranks and which dimensions are 1)."""
+
+    def __init__(self, function: Callable, wrt: Wrt, optimisations: Optimisations, entry: str):
+        if not inspect.isfunction(function):
+            raise ArgumentError(
+                f"overbar.{entry} needs a Python function defined with def, not {function!r}"
+            )
+        check_definition(parse(function))
+        self.function, self.optimisations, self.entry = function, optimisations, entry
+        self.names, self.single = _resolve_wrt(function, wrt)
+        self.signature = inspect.signature(function)
+        self.parameters = _parameters(function)
+        self.positional_only = len(self.parameters) == len(self.signature.parameters) and all(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            for p in self.signature.parameters.values()
+        )
+        self.wrt_positions = tuple(self.parameters.index(name) for name in self.names)
+        self.compiled: dict[tuple, Stages] = {}
+
+    def arguments(self, args: tuple) -> tuple:
+        """``args`` bound to every parameter (defaults filled in), checked as ``grad`` checks
+        them."""
+        if not (self.positional_only and len(args) == len(self.parameters)):
+            try:
+                bound = self.signature.bind(*args)
+            except TypeError as error:
+                raise ArgumentError(
+                    f"overbar.{self.entry} of {self.function.__qualname__}: {error}"
+                ) from None
+            bound.apply_defaults()
+            args = tuple(bound.arguments[name] for name in self.parameters)
+        for name, position in zip(self.names, self.wrt_positions, strict=True):
+            value = args[position]
+            usual = type(value) is np.ndarray and value.dtype is _FLOAT64
+            if not usual and not NUMPY.is_differentiable_input(value):
+                raise ArgumentError(
+                    f"{self.function.__qualname__}: cannot differentiate with respect to "
+                    f"{name}, which is {NUMPY.describe_input(value)}; pass a NumPy array of "
+                    "numbers (np.asarray) or a Python number"
+                )
+        for name, value in zip(self.parameters, args, strict=True):
+            if isinstance(value, np.ndarray) and _redefines_operators(type(value)):
+                raise ArgumentError(
+                    f"{self.function.__qualname__}: argument {name} is "
+                    f"{NUMPY.describe_input(value)}, whose operators differ from an ndarray's; "
+                    "pass np.asarray(value)"
+                )
+        return args
+
+    def stages(self, arguments: tuple) -> Stages:
+        """The split adjoint for arguments shaped like ``arguments`` (all the parameters)."""
+        shapes = tuple(argument_shape(value) for value in arguments)
+        found = self.compiled.get(shapes)
+        if found is None:
+            named = tuple(zip(self.parameters, shapes, strict=True))
+            found = vjp_stages(self.function, self.names, named, self.optimisations)
+            self.compiled[shapes] = found
+        return found
+
+
+def plan_of(function: Callable, wrt: Wrt, optimise: bool | Optimisations, entry: str) -> Plan:
+    """The ``Plan`` of ``function`` for ``wrt`` and ``optimise``, made once and kept with the
+    function."""
+    optimisations = _optimisations(optimise)
+    key = ("vjp plan", tuple(wrt) if isinstance(wrt, list) else wrt, optimisations)
+    cache = cache_of(function)
+    found = cache.get(key)
+    if found is None:
+        with COMPILING:
+            found = cache.get(key)
+            if found is None:
+                found = Plan(function, wrt, optimisations, entry)
+                cache[key] = found
+    return found
 
 
 def vjp(function: Callable, *args: Any, wrt: Wrt = 0, optimise: bool | Optimisations = True):
@@ -119,32 +198,29 @@ def vjp(function: Callable, *args: Any, wrt: Wrt = 0, optimise: bool | Optimisat
     ``ȳ`` has the result's shape (for a tuple of arrays, a tuple of arrays of their shapes);
     another shape is refused with ``ArgumentError``. ``optimise`` as in ``grad``.
     """
-    names, single, bound = _prepared(function, args, wrt, "vjp")
-    optimisations = _optimisations(optimise)
-    parameters = _parameters(function)
-    shapes = tuple((name, argument_shape(bound.arguments[name])) for name in parameters)
-    stages = vjp_stages(function, names, shapes, optimisations)
+    plan = plan_of(function, wrt, optimise, "vjp")
+    arguments = plan.arguments(args)
+    stages = plan.stages(arguments)
     forward = stages.emitted.function
     random_state = np.random.get_state() if not stages.split.reusable else None
-    value, residuals = forward(*bound.args, **bound.kwargs)
-    dtypes = tuple(_narrow_dtype(bound.arguments[name]) for name in names)
+    value, residuals = forward(*arguments)
+    dtypes = tuple(_narrow_dtype(arguments[k]) for k in plan.wrt_positions)
 
     def rerun() -> tuple:
         current = np.random.get_state()
         np.random.set_state(random_state)
         try:
-            return forward(*bound.args, **bound.kwargs)[1]
+            return forward(*arguments)[1]
         finally:
             np.random.set_state(current)
 
     pullback = Pullback(
-        stages.emitted.pullback,
+        stages,
         residuals,
         value,
-        single,
+        plan.single,
         function.__qualname__,
         dtypes,
-        all_sources(stages),
         None if stages.split.reusable else rerun,
     )
     return value, pullback
@@ -209,35 +285,18 @@ def _cotangent_dtype(part: Any) -> Any:
     return dtype if dtype.kind == "f" else np.float64
 
 
-def _prepared(function: Callable, args: tuple, wrt: Wrt, entry: str):
-    """``function``'s ``wrt`` resolved and ``args`` bound to its parameters, checked as
-    ``grad`` checks them."""
-    if not inspect.isfunction(function):
-        raise ArgumentError(
-            f"overbar.{entry} needs a Python function defined with def, not {function!r}"
+def in_dtypes(gradients: tuple, dtypes: tuple) -> tuple:
+    """Each gradient in the dtype given for it (``_narrow_dtype``; None: as it is)."""
+    if all(dtype is None for dtype in dtypes):
+        return gradients
+    return tuple(
+        (
+            np.asarray(gradient).astype(dtype)
+            if dtype is not None and getattr(gradient, "dtype", dtype) != dtype
+            else gradient
         )
-    check_definition(parse(function))
-    names, single = _resolve_wrt(function, wrt)
-    try:
-        bound = inspect.signature(function).bind(*args)
-    except TypeError as error:
-        raise ArgumentError(f"overbar.{entry} of {function.__qualname__}: {error}") from None
-    bound.apply_defaults()
-    for name in names:
-        value = bound.arguments[name]
-        if not NUMPY.is_differentiable_input(value):
-            raise ArgumentError(
-                f"{function.__qualname__}: cannot differentiate with respect to {name}, which "
-                f"is {NUMPY.describe_input(value)}; pass a NumPy array of numbers (np.asarray) "
-                "or a Python number"
-            )
-    for name, value in bound.arguments.items():
-        if isinstance(value, np.ndarray) and _redefines_operators(type(value)):
-            raise ArgumentError(
-                f"{function.__qualname__}: argument {name} is {NUMPY.describe_input(value)}, "
-                "whose operators differ from an ndarray's; pass np.asarray(value)"
-            )
-    return names, single, bound
+        for gradient, dtype in zip(gradients, dtypes, strict=True)
+    )
 
 
 def _parameters(function: Callable) -> list[str]:

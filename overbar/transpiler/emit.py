@@ -16,6 +16,7 @@ import re
 import textwrap
 import threading
 import types
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,10 +205,18 @@ def _without_empty_blocks(tree: ast.FunctionDef) -> ast.FunctionDef:
     return tree
 
 
+def generated_filename(name: str, user_filename: str, source: str) -> str:
+    """The file name the generated ``source`` is compiled and registered in ``linecache``
+    under: ``<overbar loss_grad of model.py, 1c9a4e07>``. The checksum of the source tells
+    apart the adjoints of one function (general, specialised on shapes, literal), so each
+    finds its own lines again (tracebacks; ``grad`` of a generated adjoint reads them)."""
+    return f"<overbar {name} of {user_filename}, {zlib.crc32(source.encode()):08x}>"
+
+
 def emit(parsed: ParsedFunction, adjoint: Adjoint) -> Emitted:
     """Format, compile and bind the gradient function of ``parsed``."""
     source = to_source(adjoint.tree)
-    filename = f"<overbar {adjoint.tree.name} of {parsed.filename}>"
+    filename = generated_filename(adjoint.tree.name, parsed.filename, source)
     function = compile_function(
         source, adjoint.tree.name, dict(adjoint.bindings), parsed.function, filename
     )
@@ -218,7 +227,7 @@ def emit_split(parsed: ParsedFunction, halves: Split) -> Emitted:
     """Format, compile and bind a split adjoint: ``function`` is its forward function,
     ``pullback`` its reverse sweep; ``source`` shows the one above the other."""
     source = to_source(halves.forward) + "\n\n" + to_source(halves.reverse)
-    filename = f"<overbar {halves.forward.name} of {parsed.filename}>"
+    filename = generated_filename(halves.forward.name, parsed.filename, source)
     forward, reverse = compile_functions(
         source,
         (halves.forward.name, halves.reverse.name),

@@ -114,12 +114,13 @@ class LineAdjoints:
             self.state.accumulate(application.positional[0], output_bar)
         elif application.primal is PACK:  # t = (a, b):  ā += t̄[0],  b̄ += t̄[1]
             unread = self.unread_elements(output)  # their adjoints are zero: no code
+            whole = output == self.state.whole_cotangent
             for index, element in enumerate(application.positional):
                 if self.state.activity.is_active(element) and index not in unread:
                     part = ast.Subscript(
                         value=output_bar, slice=ast.Constant(index), ctx=ast.Load()
                     )
-                    self.state.accumulate(element, part, may_be_zero=True)
+                    self.state.accumulate(element, part, may_be_zero=not whole)
         elif self.indexes_a_sequence(application):  # y = t[i]:  t̄ += (0, ..., ȳ, ..., 0)
             self.accumulate_item(application, output, output_bar, earlier)
         elif self.rules.is_subroutine(application.primal):

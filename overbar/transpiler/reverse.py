@@ -114,8 +114,10 @@ def differentiate(
     Without ``with_value`` the function returns only the gradients, and a result known to be a
     number is seeded with 1.0 (``optimisations.seed``), so the lines that only compute the value
     can go; ``optimisations.stabilisers`` skips the gradient of softmax stabilisers. With
-    ``vjp`` the pullback returns ``(value, gradients)``: ``split`` cuts it into the forward
-    function and the pullback of ``overbar.vjp``.
+    ``vjp`` the pullback returns ``(value, gradients)`` (``(None, gradients)`` without
+    ``with_value``): ``split`` cuts it into the forward function and the pullback of
+    ``overbar.vjp``. Its cotangent is the user's, checked to be whole: an element of a tuple
+    result's adjoint is then an array, never the runtime zero.
     """
     return _Sweep(
         parsed,
@@ -202,6 +204,8 @@ class _Sweep:
         else:
             seed_value = call(seed_name, result)
         self.state.reverse = [assign(result_bar, seed_value)]
+        if self.vjp and isinstance(result, ast.Name) and self.bound_once(result.id):
+            self.state.whole_cotangent = result.id
         if isinstance(result, ast.Name) and self.state.activity.is_active(result):
             self.state.defined.add(result.id)
         elif self.state.activity.is_active(result):
@@ -232,7 +236,8 @@ class _Sweep:
             result = load(value)
         arguments = clone(self.state.form.tree.args)
         if self.as_pullback and self.vjp:
-            reverse.append(ast.Return(value=tuple_of([result, tuple_of(gradients)])))
+            value = result if self.with_value else ast.Constant(None)
+            reverse.append(ast.Return(value=tuple_of([value, tuple_of(gradients)])))
             arguments.kwonlyargs.append(ast.arg(arg=seed_keyword))
             arguments.kw_defaults.append(None)
         elif self.as_pullback:
@@ -270,6 +275,15 @@ class _Sweep:
             stack=self.recording.stack,
             adjoints=tuple(sorted((bar, name) for name, bar in self.state.adjoint_names.items())),
         )
+
+    def bound_once(self, name: str) -> bool:
+        """Whether the normal form binds ``name`` once only (and it is no parameter)."""
+        stores = sum(
+            1
+            for node in ast.walk(self.state.form.tree)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id == name
+        )
+        return stores == 1 and name not in self.state.form.parameters
 
     def effects(self, seed_name: str) -> frozenset[str]:
         """The names of the functions (and objects whose methods) the adjoint calls for their

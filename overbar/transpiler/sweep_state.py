@@ -66,6 +66,9 @@ class SweepState:
         )
         self.bindings: dict[str, Any] = {}
         self.binding_names: dict[int, str] = {}
+        # The result bound once, whose adjoint is a vjp's cotangent, checked to be whole: the
+        # elements of its tuple are arrays, never the runtime zero.
+        self.whole_cotangent: str | None = None
 
     @property
     def maybe_zero(self) -> set[str]:
