@@ -107,7 +107,7 @@ def hvp(
                 f"{np.shape(vector)}, but {name} has shape {np.shape(arguments[position])}"
             )
     emitted = _hvp_stages(plan, arguments).emitted
-    _, residuals = emitted.function(*arguments)
+    _, residuals = plan.call(emitted.function, arguments)
     cotangent = given[0] if len(plan.names) == 1 else tuple(given)
     products = emitted.pullback(*residuals, result_bar=cotangent)
     products = in_dtypes(products, tuple(_narrow_dtype(arguments[k]) for k in plan.wrt_positions))

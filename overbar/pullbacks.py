@@ -131,7 +131,22 @@ class Plan:
             for p in self.signature.parameters.values()
         )
         self.wrt_positions = tuple(self.parameters.index(name) for name in self.names)
+        kinds = [self.signature.parameters[name].kind for name in self.parameters]
+        self.keyword_only = tuple(
+            name
+            for name, kind in zip(self.parameters, kinds, strict=True)
+            if kind is inspect.Parameter.KEYWORD_ONLY
+        )
         self.compiled: dict[tuple, Stages] = {}
+
+    def call(self, generated: Callable, arguments: tuple) -> Any:
+        """``generated`` (with the function's parameters) called with ``arguments``: by
+        position, but the keyword-only parameters by keyword."""
+        if not self.keyword_only:
+            return generated(*arguments)
+        count = len(self.parameters) - len(self.keyword_only)
+        keywords = dict(zip(self.keyword_only, arguments[count:], strict=True))
+        return generated(*arguments[:count], **keywords)
 
     def arguments(self, args: tuple) -> tuple:
         """``args`` bound to every parameter (defaults filled in), checked as ``grad`` checks
@@ -203,14 +218,14 @@ def vjp(function: Callable, *args: Any, wrt: Wrt = 0, optimise: bool | Optimisat
     stages = plan.stages(arguments)
     forward = stages.emitted.function
     random_state = np.random.get_state() if not stages.split.reusable else None
-    value, residuals = forward(*arguments)
+    value, residuals = plan.call(forward, arguments)
     dtypes = tuple(_narrow_dtype(arguments[k]) for k in plan.wrt_positions)
 
     def rerun() -> tuple:
         current = np.random.get_state()
         np.random.set_state(random_state)
         try:
-            return forward(*arguments)[1]
+            return plan.call(forward, arguments)[1]
         finally:
             np.random.set_state(current)
 

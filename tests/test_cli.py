@@ -98,7 +98,8 @@ def test_show_mode_hvp_prints_the_pullback_of_the_adjoint():
     result = run("show", f"{MLP}:loss", "--wrt", "W2", "--mode", "hvp", "--shapes", shapes)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("def loss_grad_vjp(W1, b1, W2, b2, x, t):")
-    assert "W2_bar = y_bar @ tmp4" in result.stdout
+    assert "return (None, (h, tmp4))" in result.stdout  # H v, not the gradient
     assert "def loss_grad_pullback(h, tmp4, *, result_bar):" in result.stdout
+    assert "y_bar_bar = W2_bar_bar @ tmp4.T" in result.stdout
     bad = run("show", f"{MLP}:loss", "--mode", "jacobian")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr

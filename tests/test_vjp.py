@@ -479,3 +479,35 @@ def test_fuzzer_programs(index):
     for want, one, other in zip(expected, first, second, strict=True):
         np.testing.assert_allclose(one, 0.7 * np.asarray(want), rtol=1e-8, atol=1e-10)
         np.testing.assert_array_equal(one, other)
+
+
+def test_defaults_and_keyword_only_parameters():
+    f = define("def f(x, a=2.0, *, b=3.0):\n    return np.sin(x) * a * b\n")
+    x = RNG.standard_normal(3)
+    value, pullback = overbar.vjp(f, x)
+    np.testing.assert_allclose(value, np.sin(x) * 6.0)
+    np.testing.assert_allclose(pullback(np.ones(3)), np.cos(x) * 6.0)
+    _, pullback = overbar.vjp(f, x, 1.5, wrt=(0, "a", "b"))
+    gx, ga, gb = pullback(np.ones(3))
+    np.testing.assert_allclose(gx, np.cos(x) * 4.5)
+    assert ga == pytest.approx(np.sum(np.sin(x)) * 3.0)
+    assert gb == pytest.approx(np.sum(np.sin(x)) * 1.5)
+
+
+def test_a_local_named_like_the_cotangent_keyword():
+    """A pullback takes its cotangent by the keyword result_bar: a local of that name (in a
+    helper, or in a generated adjoint differentiated again) is renamed, not overwritten."""
+    f = define("""
+        def helper(x):
+            result_bar = np.sin(x) * 2.0
+            return result_bar * x
+
+        def f(x):
+            return helper(x) * 3.0
+        """)
+    x = RNG.standard_normal(3)
+    check_vjp(f, [x], 0)
+    g = define("def g(x):\n    return np.sum(f(x))\n", "g", {"f": f})
+    np.testing.assert_allclose(
+        overbar.grad(g, check=False)(x), 3.0 * (2.0 * np.cos(x) * x + 2.0 * np.sin(x))
+    )

@@ -29,7 +29,7 @@ from overbar.transpiler.parse import ParsedFunction, parse
 from overbar.transpiler.peephole import peephole
 from overbar.transpiler.pushes import drop_unread_pushes
 from overbar.transpiler.remat import rematerialise
-from overbar.transpiler.reverse import Adjoint, differentiate
+from overbar.transpiler.reverse import Adjoint, differentiate, seed_parameter, without_local
 from overbar.transpiler.shapes import Shapes, infer
 from overbar.transpiler.simplify import simplify
 from overbar.transpiler.specialise import specialise
@@ -294,6 +294,8 @@ def _transform(
     parsed = parse(function)
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
     normal_form = normalize(parsed)
+    if as_pullback or vjp:  # the result's adjoint comes by a keyword no local may take
+        normal_form = without_local(normal_form, seed_parameter(normal_form.parameters))
     activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
     # Off, shapes still say which values are tuples: their adjoints must be tuples to be right.
     shapes = infer(

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from overbar.errors import InternalError
@@ -72,6 +72,7 @@ __all__ = [
     "is_comment",
     "is_write",
     "seed_parameter",
+    "without_local",
 ]
 
 
@@ -131,6 +132,35 @@ def differentiate(
         optimisations,
         vjp,
     ).run()
+
+
+def without_local(form: NormalForm, name: str) -> NormalForm:
+    """``form`` with its local variable ``name`` (if it has one) renamed to a fresh name: a
+    pullback takes its result's adjoint by the keyword ``name``, which a local of that name
+    (a generated adjoint's own ``result_bar``, differentiated again) would overwrite. Done
+    before any analysis of the normal form, which must see the new name."""
+    if name not in form.local_names and name not in form.temporaries:
+        return form
+    fresh, number = f"{name}_local", 2
+    while fresh in form.taken_names:
+        fresh, number = f"{name}_local{number}", number + 1
+
+    class Renamed(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.Name:
+            return ast.Name(id=fresh, ctx=node.ctx) if node.id == name else node
+
+    tree = Renamed().visit(clone(form.tree))
+
+    def swapped(names: frozenset[str]) -> frozenset[str]:
+        return names - {name} | {fresh} if name in names else names
+
+    return replace(
+        form,
+        tree=tree,
+        local_names=swapped(form.local_names),
+        temporaries=swapped(form.temporaries),
+        taken_names=form.taken_names | {fresh},
+    )
 
 
 class _Sweep:
