@@ -12,6 +12,7 @@ unit cotangents, one reverse sweep per element of the result after one forward s
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -73,7 +74,8 @@ class Pullback:
     leaves them as they were, so any number of calls, with any cotangents, can follow). Where
     the reverse sweep changes values the forward sweep saved (``Split.reusable``), ``rerun``
     gives fresh residuals before each call after the first: the forward sweep runs again, with
-    ``np.random`` replayed from the state the first run started at.
+    ``np.random`` replayed from the state the first run started at. Calls from several
+    threads run one at a time (the reverse sweep writes old values back into the residuals).
     ``source`` is the generated code: the forward function, then the pullback.
     """
 
@@ -91,6 +93,7 @@ class Pullback:
         self._residuals, self._value = residuals, value
         self._single, self._name, self._dtypes = single, name, dtypes
         self._rerun, self._used = rerun, False
+        self._lock = threading.Lock()
 
     @property
     def source(self) -> str:
@@ -100,11 +103,13 @@ class Pullback:
     def __call__(self, cotangent: Any) -> Any:
         """The gradients for ``cotangent``, which is shaped like the function's result."""
         cotangent = _checked_cotangent(cotangent, self._value, self._name, "")
-        residuals = self._residuals
-        if self._rerun is not None and self._used:
-            residuals = self._rerun()
-        self._used = True
-        gradients = in_dtypes(self._reverse(*residuals, result_bar=cotangent), self._dtypes)
+        with self._lock:
+            residuals = self._residuals
+            if self._rerun is not None and self._used:
+                residuals = self._rerun()
+            self._used = True
+            gradients = self._reverse(*residuals, result_bar=cotangent)
+        gradients = in_dtypes(gradients, self._dtypes)
         return gradients[0] if self._single else gradients
 
     def __repr__(self) -> str:

@@ -9,6 +9,7 @@ differences.
 from __future__ import annotations
 
 import copy
+import sys
 
 import numpy as np
 import pytest
@@ -511,3 +512,29 @@ def test_a_local_named_like_the_cotangent_keyword():
     np.testing.assert_allclose(
         overbar.grad(g, check=False)(x), 3.0 * (2.0 * np.cos(x) * x + 2.0 * np.sin(x))
     )
+
+
+def test_a_pullback_called_from_several_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    f = define("""
+        def f(x):
+            buf = np.ones((x.shape[0], 20000))
+            for i in range(x.shape[0]):
+                buf[i] *= np.sin(x[i] * np.arange(20000.0))
+                buf[(i + 1) % x.shape[0]] *= np.cos(x[i])
+            return buf
+        """)
+    x = RNG.standard_normal(6)
+    _, pullback = overbar.vjp(f, x)
+    cotangents = [RNG.standard_normal((6, 20000)) for _ in range(24)]
+    expected = [pullback(c) for c in cotangents]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch within a call, where they would collide
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(pullback, cotangents * 2))
+    finally:
+        sys.setswitchinterval(interval)
+    for one, other in zip(expected * 2, got, strict=True):
+        np.testing.assert_array_equal(one, other)
