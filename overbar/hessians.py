@@ -72,10 +72,15 @@ def _explained(function: Callable) -> Iterator[None]:
         where = error.location.filename if error.location else ""
         if not where.startswith("<overbar "):
             raise
+        loop = (
+            "; the reverse sweep of a loop, which pops a stack, cannot be differentiated again "
+            "yet"
+            if "pop()" in error.message
+            else ""
+        )
         raise type(error)(
             f"{error.message}\n(this line is in the adjoint overbar generated for "
-            f"{function.__qualname__}, which second derivatives differentiate again; the "
-            "reverse sweep of a loop, which pops a stack, cannot be differentiated again yet)",
+            f"{function.__qualname__}, which second derivatives differentiate again{loop})",
             error.location,
         ) from None
 

@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 
 import overbar
-from overbar.errors import ArgumentError, NonScalarOutputError, UnsupportedSyntaxError
+from overbar.errors import (
+    ArgumentError,
+    MissingRuleError,
+    NonScalarOutputError,
+    UnsupportedSyntaxError,
+)
 from overbar.runtime import helpers
 from overbar.runtime.registry import RULES
 from tests.support import define
@@ -309,3 +314,9 @@ def test_a_loop_is_refused_naming_the_generated_line():
         overbar.hvp(f, (np.ones(2),), np.ones(2))
     with pytest.raises(UnsupportedSyntaxError, match="pop"):
         overbar.hessian(f)(np.ones(2))
+
+
+def test_a_runtime_helper_without_a_rule_is_named():
+    f = define("def f(x):\n    return np.sum(np.concatenate([x, x * 2.0]) ** 2)\n")
+    with pytest.raises(MissingRuleError, match="split_like is one of overbar's runtime helpers"):
+        overbar.hvp(f, (np.ones(2),), np.ones(2))
