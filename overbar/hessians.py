@@ -36,31 +36,22 @@ from overbar.transpiler.optimisations import Optimisations
 from overbar.transpiler.pipeline import Stages, all_sources
 
 
-def gradient_function(plan: Plan, arguments: tuple) -> Callable:
-    """The adjoint ``grad(function, wrt=...)`` runs for arguments shaped like ``arguments``
-    (every parameter's), as the plain function it is generated as (the gradients alone)."""
-    named = tuple(
-        (name, argument_shape(value))
-        for name, value in zip(plan.parameters, arguments, strict=True)
-    )
+def gradient_function(plan: Plan, named: tuple[tuple[str, Any], ...]) -> Callable:
+    """The adjoint ``grad(function, wrt=...)`` runs for arguments of the shapes ``named``
+    (name and ``argument_shape`` pairs), as the plain function it is generated as (the
+    gradients alone)."""
     stages = transformed(
         plan.function, plan.names, named, with_value=False, optimisations=plan.optimisations
     )
     return stages.emitted.function
 
 
-def _hvp_stages(plan: Plan, arguments: tuple) -> Stages:
-    """The split adjoint of the adjoint, for arguments shaped like ``arguments``: kept with
-    the plan, by shapes."""
-    shapes = ("hvp", *(argument_shape(value) for value in arguments))
-    found = plan.compiled.get(shapes)
-    if found is None:
-        gradient = gradient_function(plan, arguments)
-        named = tuple(zip(plan.parameters, shapes[1:], strict=True))
-        with _explained(plan.function):
-            found = vjp_stages(gradient, plan.names, named, plan.optimisations, False)
-        plan.compiled[shapes] = found
-    return found
+def hvp_stages(plan: Plan, named: tuple[tuple[str, Any], ...]) -> Stages:
+    """The split adjoint of the adjoint, for arguments of the shapes ``named``, without its
+    value (the gradient): its pullback at v is H v."""
+    gradient = gradient_function(plan, named)
+    with _explained(plan.function):
+        return vjp_stages(gradient, plan.names, named, plan.optimisations, False)
 
 
 @contextlib.contextmanager
@@ -111,7 +102,7 @@ def hvp(
                 f"hvp of {function.__qualname__}: the vector for {name} has shape "
                 f"{np.shape(vector)}, but {name} has shape {np.shape(arguments[position])}"
             )
-    emitted = _hvp_stages(plan, arguments).emitted
+    emitted = plan.stages(arguments, "hvp").emitted
     _, residuals = plan.call(emitted.function, arguments)
     cotangent = given[0] if len(plan.names) == 1 else tuple(given)
     products = emitted.pullback(*residuals, result_bar=cotangent)
@@ -127,7 +118,12 @@ def hessian(function: Callable, wrt: Wrt = 0, optimise: bool | Optimisations = T
 
     def hessian_of(*args: Any) -> Any:
         plan = plan_of(function, wrt, optimise, "hessian")
-        gradient = gradient_function(plan, plan.arguments(args))
+        arguments = plan.arguments(args)
+        named = tuple(
+            (name, argument_shape(value))
+            for name, value in zip(plan.parameters, arguments, strict=True)
+        )
+        gradient = gradient_function(plan, named)
         with _explained(function):
             blocks = jacobian_at(gradient, args, wrt, plan.optimisations)
         if not single and len(names) == 1:
@@ -149,7 +145,4 @@ def hvp_source(
 ) -> str:
     """The code ``hvp`` runs for arguments of these ``shapes`` (name and ``argument_shape``
     pairs): the gradient's forward function and pullback."""
-    names, _ = _resolve_wrt(function, wrt)
-    stages = transformed(function, names, shapes, with_value=False, optimisations=optimisations)
-    gradient = stages.emitted.function
-    return all_sources(vjp_stages(gradient, names, shapes, optimisations, False))
+    return all_sources(hvp_stages(plan_of(function, wrt, optimisations, "hvp"), shapes))

@@ -142,7 +142,8 @@ class Plan:
             for name, kind in zip(self.parameters, kinds, strict=True)
             if kind is inspect.Parameter.KEYWORD_ONLY
         )
-        self.compiled: dict[tuple, Stages] = {}
+        self.compiled: dict[tuple, Stages] = {}  # by argument_shape
+        self.by_key: dict[tuple, Stages] = {}  # by fast_key
 
     def call(self, generated: Callable, arguments: tuple) -> Any:
         """``generated`` (with the function's parameters) called with ``arguments``: by
@@ -183,15 +184,50 @@ class Plan:
                 )
         return args
 
-    def stages(self, arguments: tuple) -> Stages:
-        """The split adjoint for arguments shaped like ``arguments`` (all the parameters)."""
-        shapes = tuple(argument_shape(value) for value in arguments)
-        found = self.compiled.get(shapes)
+    def stages(self, arguments: tuple, kind: str = "vjp") -> Stages:
+        """The split adjoint (``kind`` "vjp"; "hvp": of the adjoint, see ``hessians.py``) for
+        arguments shaped like ``arguments`` (all the parameters): found by their exact shapes
+        where all are float64 arrays or Python numbers, else by ``argument_shape``."""
+        key = fast_key(kind, arguments)
+        found = self.by_key.get(key) if key is not None else None
         if found is None:
-            named = tuple(zip(self.parameters, shapes, strict=True))
-            found = vjp_stages(self.function, self.names, named, self.optimisations)
-            self.compiled[shapes] = found
+            shapes = tuple(argument_shape(value) for value in arguments)
+            found = self.compiled.get((kind, *shapes))
+            if found is None:
+                found = self.make(kind, arguments, shapes)
+                self.compiled[(kind, *shapes)] = found
+            if key is not None:
+                if len(self.by_key) >= _MOST_KEYS:
+                    self.by_key.clear()
+                self.by_key[key] = found
         return found
+
+    def make(self, kind: str, arguments: tuple, shapes: tuple) -> Stages:
+        """The split adjoint of ``kind`` for arguments of these ``shapes``, transformed."""
+        named = tuple(zip(self.parameters, shapes, strict=True))
+        if kind == "hvp":
+            from overbar.hessians import hvp_stages  # hessians imports this module
+
+            return hvp_stages(self, named)
+        return vjp_stages(self.function, self.names, named, self.optimisations)
+
+
+_MOST_KEYS = 64  # exact shapes remembered per plan (a new batch size is a new key)
+
+
+def fast_key(kind: str, arguments: tuple) -> tuple | None:
+    """The arguments' exact shapes, where each is a float64 array or a Python float (whose
+    ``argument_shape`` they decide), else None."""
+    key: list = [kind]
+    for value in arguments:
+        kind_of_value = type(value)
+        if kind_of_value is np.ndarray and value.dtype is _FLOAT64:
+            key.append(value.shape)
+        elif kind_of_value is float:
+            key.append(float)
+        else:
+            return None
+    return tuple(key)
 
 
 def plan_of(function: Callable, wrt: Wrt, optimise: bool | Optimisations, entry: str) -> Plan:
