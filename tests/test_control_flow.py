@@ -495,7 +495,7 @@ def test_row_adjoints_are_added_in_place_in_a_reverse_loop():
     f = define(PROGRAMS["rnn over range"][0], "f")
     source = overbar.grad(f, wrt=(0, 1, 2, 3)).source
     assert "xs_bar = own(xs_bar, xs)" in source  # one copy before the loop...
-    assert "add_at(xs_bar, t, " in source  # ...then no array of xs's size per step
+    assert "xs_bar[t] += " in source  # ...then no array of xs's size per step
     assert "index_bar" not in source
 
 

@@ -109,3 +109,50 @@ def test_augmented_assignments_to_an_array_a_view_shares_are_refused():
     f = define(KEPT_BY_A_VIEW)
     with pytest.raises(UnsupportedSyntaxError, match="augmented assignment to p"):
         overbar.grad(f, wrt=1)(np.ones(3), np.ones(2))
+
+
+# What a write saves for the reverse sweep, and when it need not save it.
+
+IN_PLACE = """
+def f(u0, r):
+    u = u0.copy()
+    for _ in range(4):
+        lap = u[2:] - 2.0 * u[1:-1] + u[:-2]
+        u[1:-1] = u[1:-1] + r * lap
+    return np.sum(u ** 2)
+"""
+
+
+def test_a_region_no_one_reads_again_is_neither_saved_nor_restored():
+    f = define(IN_PLACE)
+    u0 = np.sin(np.linspace(0.0, 3.0, 9))
+    text = overbar.grad(f, wrt=(0, 1)).source_for(u0, 0.2)
+    assert "saved_region" not in text and "u[1:-1] = stack.pop()" not in text, text
+    assert "floating_target(u)" in text  # the save's check stays
+    overbar.check_grad(f, [u0, 0.2], wrt=(0, 1))
+
+
+def test_a_region_the_reverse_sweep_reads_is_restored():
+    f = define("""
+        def f(u0, r):
+            u = u0.copy()
+            for _ in range(3):
+                u[1:-1] = u[1:-1] * u[2:] * r
+            return np.sum(u ** 2)
+        """)
+    u0 = np.linspace(0.5, 1.2, 6)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(u0, 0.9)
+    assert "saved_region" in text and "= stack.pop()" in text, text
+    overbar.check_grad(f, [u0, 0.9], wrt=(0, 1))
+
+
+def test_an_integer_array_written_with_a_differentiated_value_is_still_refused():
+    f = define("""
+        def f(x):
+            u = np.zeros(4, dtype=np.int64)
+            for _ in range(2):
+                u[1:3] = x[1:3] * 2.0
+            return np.sum(u * x)
+        """)
+    with pytest.raises(overbar.OverbarError, match="rounds or truncates"):
+        overbar.grad(f)(np.linspace(0.5, 1.5, 4))

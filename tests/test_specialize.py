@@ -7,18 +7,24 @@ import numpy as np
 import pytest
 
 import overbar
-from overbar.transpiler.kept import cache_of
 from overbar.errors import ArgumentError, NonScalarOutputError
 from overbar.runtime import NUMPY
 from overbar.runtime.shapes import (
     INTEGER,
     MANY,
+    Operand,
     Sequence,
+    Size,
     anonymous,
     argument_shape,
     covers,
+    infer_shape,
+    same_length,
+    slice_length,
+    tuple_of,
     unbroadcast_axes,
 )
+from overbar.transpiler.kept import cache_of
 from overbar.transpiler.normalize import normalize
 from overbar.transpiler.parse import parse
 from overbar.transpiler.shapes import infer
@@ -588,3 +594,31 @@ def f(u, r):
     text = overbar.grad(function, wrt=(0, 1)).source_for(*arguments)
     assert "unbroadcast(" not in text.split("r_bar")[0]
     overbar.check_grad(function, arguments, wrt=(0, 1))
+
+
+def test_slices_laid_end_to_end_have_the_length_they_were_cut_from():
+    n = Size(("u", 0), True)
+    pieces = [
+        slice_length(n, bounds) for bounds in (slice(None, 1), slice(1, -1), slice(-1, None))
+    ]
+    joined = infer_shape(np.concatenate, (Operand(tuple_of(tuple((p,) for p in pieces))),), {})
+    assert joined == (n,)
+    # without the first piece: shorter, by one, for every length u may have
+    shorter = infer_shape(
+        np.concatenate, (Operand(tuple_of(tuple((p,) for p in pieces[1:]))),), {}
+    )
+    assert shorter != (n,) and not same_length(shorter[0], n)
+    assert same_length(shorter[0], slice_length(n, slice(1, None)))
+    # u may have length 1 when not known not to: then u[:1], u[1:-1], u[-1:] make 2
+    maybe_one = Size(("u", 0), False)
+    pieces = [slice_length(maybe_one, b) for b in (slice(None, 1), slice(1, -1), slice(-1, None))]
+    joined = infer_shape(np.concatenate, (Operand(tuple_of(tuple((p,) for p in pieces))),), {})
+    assert joined is None or not same_length(joined[0], maybe_one)
+
+
+def test_a_stack_adds_an_axis_as_long_as_its_pieces():
+    n = Size(("x", 0), True)
+    stacked = infer_shape(
+        np.stack, (Operand(tuple_of(((n,), (n,), (n,)))),), {"axis": Operand(1, 1, True)}
+    )
+    assert stacked[0] == n and stacked[1] == Size(("constant", 3), True)

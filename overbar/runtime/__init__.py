@@ -67,6 +67,8 @@ NUMPY = Runtime(
     adjoint_like=helpers.adjoint_like,
     add_elementwise=helpers.add_elementwise,
     split_last=helpers.split_last,
+    listed=helpers.listed,
+    add_item=helpers.add_item,
     shape_of=helpers.shape_of,
     # Arguments (by position) these functions only take the shape of: a value read only there
     # is saved for the reverse sweep as its shape.
@@ -94,6 +96,7 @@ NUMPY = Runtime(
     array_makers=ARRAY_MAKERS,
     copying_functions=COPYING_FUNCTIONS,
     saved_region=helpers.saved_region,
+    floating_target=helpers.floating_target,
     take_and_zero=helpers.take_and_zero,
     index_bar=helpers.index_bar,
     item_bar=helpers.item_bar,

@@ -151,12 +151,17 @@ def shape_of(x):
 
 def saved_region(y, index):
     """A copy of ``y[index]``, saved before a write of a differentiated value overwrites it."""
+    floating_target(y)
+    return np.copy(y[index])
+
+
+def floating_target(y):
+    """Refuse a write of a differentiated value into ``y`` unless ``y`` holds floats."""
     if y.dtype.kind != "f":
         raise OverbarError(
             f"a differentiated value is written into an array of dtype {y.dtype}, which "
             "rounds or truncates it; create the array with a float dtype"
         )
-    return np.copy(y[index])
 
 
 def take_and_zero(g, index):
@@ -180,6 +185,18 @@ def _check_distinct(index) -> None:
                 "a write through an index array that repeats an index keeps only the last "
                 "value, whose gradient overbar does not derive; write each element once"
             )
+
+
+def listed(g, xs):
+    """A list's adjoint as a Python list a reverse loop updates in place (``add_item``,
+    ``.pop()``); the runtime zero becomes a zero per element of ``xs``."""
+    return [0.0] * len(xs) if _is_runtime_zero(g) else list(g)
+
+
+def add_item(g, index, y_bar):
+    """``g[index] += ȳ`` for a list's adjoint held as a Python list (``listed``): in place,
+    the runtime zero adding nothing, nested tuples element by element."""
+    g[index] = _add_adjoints(g[index], y_bar)
 
 
 def split_last(g):
@@ -365,8 +382,14 @@ def split_like(y_bar, xs, axis=0):
         sizes = [np.size(x) for x in xs]
         pieces = np.split(np.ravel(y_bar), np.cumsum(sizes)[:-1])
         return tuple(np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs, strict=True))
-    sizes = [np.shape(x)[axis] for x in xs]
-    return tuple(np.split(y_bar, np.cumsum(sizes)[:-1], axis=axis))
+    index = [slice(None)] * np.ndim(y_bar)
+    pieces, start = [], 0
+    for x in xs:
+        stop = start + np.shape(x)[axis]
+        index[axis] = slice(start, stop)
+        pieces.append(y_bar[tuple(index)])
+        start = stop
+    return tuple(pieces)
 
 
 def unstack(y_bar, axis=0):

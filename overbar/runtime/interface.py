@@ -24,6 +24,8 @@ class Runtime:
     adjoint_like: Callable
     add_elementwise: Callable
     split_last: Callable
+    listed: Callable  # a list's adjoint as a list a reverse loop updates in place
+    add_item: Callable  # one element of such a list added to
     shape_of: Callable
     shape_only: Mapping[Callable, tuple[int, ...]]
     # Arguments (by position) a function reads only for their shape and type, so that no
@@ -32,6 +34,7 @@ class Runtime:
     array_makers: frozenset
     copying_functions: frozenset
     saved_region: Callable
+    floating_target: Callable  # saved_region's check alone, where nothing need be saved
     take_and_zero: Callable
     index_bar: Callable
     item_bar: Callable  # the adjoint of indexing a tuple or list

@@ -308,15 +308,12 @@ def slice_length(size: Any, bounds: slice) -> Any:
     origin = size.origin if isinstance(size, Size) else None
     if isinstance(origin, tuple) and origin[0] == "constant":
         return constant_size(len(range(origin[1])[bounds]))
-    # the length for every size the dimension may have: two slices of one origin whose lengths
-    # agree on all these sizes agree on every size (each is constant or grows with the size)
-    lengths = tuple(len(range(n)[bounds]) for n in _LENGTHS)
-    possible = [
-        length
-        for n, length in zip(_LENGTHS, lengths, strict=True)
-        if not (is_many(size) and n == 1)
-    ]
-    if lengths == tuple(_LENGTHS):
+    # the length for every size the dimension may have (None for a size it cannot have): two
+    # slices of one origin whose lengths agree on all these sizes agree on every size (each is
+    # constant or grows with the size)
+    lengths = tuple(None if is_many(size) and n == 1 else len(range(n)[bounds]) for n in _LENGTHS)
+    possible = [length for length in lengths if length is not None]
+    if all(length is None or length == n for n, length in zip(_LENGTHS, lengths, strict=True)):
         return size
     if origin is None and 1 in possible:
         return None
@@ -559,6 +556,86 @@ def _outer(a: Operand, b: Operand) -> Any:
     return (x[0], y[0])
 
 
+def _lengths(size: Any) -> tuple[Any, tuple] | None:
+    """A dimension's length as a function of the length of the one it is cut from: (that
+    one's origin, or None for a constant; the length for each of ``_LENGTHS``, None for a
+    length that one cannot have)."""
+    if size == 1:
+        return None, tuple(1 for _ in _LENGTHS)
+    if not isinstance(size, Size) or size.origin is None:
+        return None
+    origin = size.origin
+    if isinstance(origin, tuple) and origin[0] == "constant":
+        return None, tuple(origin[1] for _ in _LENGTHS)
+    if isinstance(origin, tuple) and origin[0] == "slice":
+        return origin[1], origin[2]
+    return origin, tuple(None if size.many and n == 1 else n for n in _LENGTHS)
+
+
+def _summed_length(sizes: list) -> Any:
+    """The length of pieces of these lengths laid end to end: ``u``'s again for ``u[:1]``,
+    ``u[1:-1]`` and ``u[-1:]`` (for every length u may have), where that is known."""
+    parts = [_lengths(size) for size in sizes]
+    if any(part is None for part in parts):
+        return None
+    origins = {origin for origin, _ in parts if origin is not None}
+    if len(origins) > 1:
+        return None
+    totals = tuple(
+        None if None in column else sum(column)
+        for column in zip(*(lengths for _, lengths in parts), strict=True)
+    )
+    if not origins:
+        return constant_size(totals[0])
+    origin = origins.pop()
+    if all(t is None or t == n for n, t in zip(_LENGTHS, totals, strict=True)):
+        return Size(origin, totals[1] is None)
+    return Size(("slice", origin, totals), all(t != 1 for t in totals if t is not None))
+
+
+def _concatenate(arrays: Operand, axis: Operand | None = None, **keywords: Operand) -> Any:
+    """Pieces of one rank joined along ``axis`` (a literal; 0 if not given): the other
+    dimensions are each piece's (NumPy raises where they differ), the joined one their sum."""
+    if keywords or not isinstance(arrays.shape, Sequence) or arrays.shape.elements is None:
+        return None
+    pieces = [dims(shape) for shape in arrays.shape.elements]
+    if not pieces or any(p is None for p in pieces) or len({len(p) for p in pieces}) != 1:
+        return None
+    rank = len(pieces[0])
+    position = 0 if axis is None else axis.value if axis.constant else None
+    if type(position) is not int or not -rank <= position < rank:
+        return None
+    position %= rank
+    result = []
+    for k in range(rank):
+        sizes = [piece[k] for piece in pieces]
+        if k == position:
+            result.append(_summed_length(sizes))
+        else:
+            named = [size for size in sizes if isinstance(size, Size) and size.origin is not None]
+            result.append(sizes[0] if sizes[0] == 1 else (named or sizes)[0])
+    return tuple(result)
+
+
+def _stack(arrays: Operand, axis: Operand | None = None, **keywords: Operand) -> Any:
+    """Pieces of one shape stacked along a new ``axis`` as long as there are pieces."""
+    if keywords or not isinstance(arrays.shape, Sequence) or arrays.shape.elements is None:
+        return None
+    pieces = [dims(shape) for shape in arrays.shape.elements]
+    if not pieces or any(p is None for p in pieces) or len({len(p) for p in pieces}) != 1:
+        return None
+    rank = len(pieces[0]) + 1
+    position = 0 if axis is None else axis.value if axis.constant else None
+    if type(position) is not int or not -rank <= position < rank:
+        return None
+    shape = []
+    for sizes in zip(*pieces, strict=True):
+        named = [size for size in sizes if isinstance(size, Size) and size.origin is not None]
+        shape.append(sizes[0] if sizes[0] == 1 else (named or list(sizes))[0])
+    shape.insert(position % rank, constant_size(len(pieces)))
+    return tuple(shape)
+
+
 def constant_operand(value: Any) -> Operand:
     """The operand a literal constant in the user's code is."""
     return Operand(_constant_shape(value), value, True)
@@ -608,6 +685,8 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     np.arange: _arange,
     np.linspace: _linspace,
     np.outer: _outer,
+    np.concatenate: _concatenate,
+    np.stack: _stack,
     **{Method(name): _same for name in _UNARY_METHODS},
     **{
         reduction: _reduction

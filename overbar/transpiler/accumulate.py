@@ -24,11 +24,24 @@ Side conditions:
 - the index ``J`` is basic (its parts are literal slices, integers known to be integers, None
   or ``...``): a basic index names each element once, where an array index may repeat one,
   which ``index_bar`` adds up (``np.add.at``) and ``+=`` would not;
-- every contribution is to the same ``u`` (so to an array of the same shape), in consecutive
-  statements of one block.
+- every contribution is to the same ``u`` (so to an array of the same shape), in statements
+  of one block; a statement between them mentions neither ``X`` nor ``u`` (it neither reads
+  the buffer nor rebinds either name).
 
 The values are the same up to the dtype of the buffer: the sum of float64 arrays is float64
 either way; a float64 contribution added into a float32 buffer stays float32, the input's.
+
+The same pass writes the reverse loops' in-place helpers as subscripts where their index is
+basic, as a person writes them:
+
+    add_at(u_bar, slice(1, -1), g)          u_bar[1:-1] += g
+    part = take_in_place(u_bar, slice(1, -1))  part = u_bar[1:-1].copy()
+                                               u_bar[1:-1] = 0.0
+
+Identity: ``add_at(acc, J, g)`` is ``acc[J] += g`` and ``take_in_place(g, J)`` is a copy of
+``g[J]`` followed by ``g[J] = 0``, for a basic ``J`` (the helpers' own code). Side condition:
+``J`` is basic, as above (for an array index ``add_at`` adds repeats with ``np.add.at`` and
+``take_in_place`` checks the indices are distinct); a call whose index is not is left alone.
 """
 
 from __future__ import annotations
@@ -45,13 +58,20 @@ from overbar.transpiler.reverse import Adjoint, is_comment
 
 def accumulate(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     """The adjoint with the runs above accumulated in place in its reverse sweep."""
-    scatters = {name for name, value in adjoint.bindings if value is runtime.index_bar}
-    if not scatters or _rebinds_slice(adjoint.tree):
+    helpers = {
+        helper: {name for name, value in adjoint.bindings if value is function}
+        for helper, function in (
+            ("scatter", runtime.index_bar),
+            ("add", runtime.add_at),
+            ("take", runtime.take_in_place),
+        )
+    }
+    if not any(helpers.values()) or _rebinds_slice(adjoint.tree):
         return adjoint
     shapes = dict(adjoint.shapes)
     body = clone(adjoint.tree.body)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
-    reverse = _Blocks(scatters, shapes, runtime).block(reverse)
+    reverse = _Blocks(helpers, shapes, runtime).block(reverse)
     tree = copy.copy(adjoint.tree)
     tree.body = forward + reverse
     return replace(adjoint, tree=tree)
@@ -65,8 +85,9 @@ def _rebinds_slice(tree: ast.FunctionDef) -> bool:
 
 
 class _Blocks:
-    def __init__(self, scatters: set[str], shapes: dict[str, Any], runtime: Runtime):
-        self.scatters, self.shapes, self.runtime = scatters, shapes, runtime
+    def __init__(self, helpers: dict[str, set[str]], shapes: dict[str, Any], runtime: Runtime):
+        self.scatters, self.shapes, self.runtime = helpers["scatter"], shapes, runtime
+        self.adders, self.takers = helpers["add"], helpers["take"]
 
     def block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
         result: list[ast.stmt] = []
@@ -76,13 +97,20 @@ class _Blocks:
                 inner = getattr(statement, field, None)
                 if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
                     setattr(statement, field, self.block(inner))
+            in_place = self.in_place(statement)
+            if in_place is not None:
+                result.extend(in_place)
+                fresh = None
+                continue
             added = self.added_at(statement, fresh)
             if added is not None or is_comment(statement):
                 result.append(added or statement)
                 continue
-            fresh = self.made(statement)
+            made = self.made(statement)
+            if made is not None or fresh is None or _mentions(statement, set(fresh)):
+                fresh = made  # a statement that touches neither X nor u leaves X fresh
             result.append(statement)
-        return result
+        return _without_zero_and_restore(result)
 
     def made(self, statement: ast.stmt) -> tuple[str, str] | None:
         """``X = index_bar(b, u, J)``: (X, u)."""
@@ -125,6 +153,45 @@ class _Blocks:
             operator, contribution = ast.Sub(), positive
         return ast.copy_location(ast.AugAssign(place, operator, contribution), statement)
 
+    def in_place(self, statement: ast.stmt) -> list[ast.stmt] | None:
+        """``add_at(X, J, g)`` as ``X[J] += g``; ``p = take_in_place(X, J)`` as
+        ``p = X[J].copy()`` and ``X[J] = 0.0``: for a basic ``J``."""
+        if isinstance(statement, ast.Expr):
+            call, helpers = statement.value, self.adders
+        else:
+            call, helpers = _assigned_call(statement), self.takers
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and call.func.id in helpers
+            and len(call.args) == 3 - (helpers is self.takers)
+            and not call.keywords
+            and isinstance(call.args[0], ast.Name)
+        ):
+            return None
+        subscript = self.basic_index(call.args[1])
+        if subscript is None:
+            return None
+        array = call.args[0].id
+
+        def place(context: ast.expr_context) -> ast.Subscript:
+            return ast.Subscript(ast.Name(array, ast.Load()), clone(subscript), context)
+
+        if helpers is self.adders:
+            contribution = call.args[2]
+            operator: ast.operator = ast.Add()
+            positive = _without_sign(contribution)
+            if positive is not None:
+                operator, contribution = ast.Sub(), positive
+            lines = [ast.AugAssign(place(ast.Store()), operator, contribution)]
+        else:
+            copied = ast.Call(ast.Attribute(place(ast.Load()), "copy", ast.Load()), [], [])
+            lines = [
+                ast.Assign([statement.targets[0]], copied),
+                ast.Assign([place(ast.Store())], ast.Constant(0.0)),
+            ]
+        return [ast.copy_location(line, statement) for line in lines]
+
     def is_scatter(self, call: ast.Call) -> bool:
         return (
             isinstance(call.func, ast.Name)
@@ -160,6 +227,101 @@ class _Blocks:
                 return ast.Slice(None, bounds[0], None)
             return ast.Slice(*(bounds + [None] * (3 - len(bounds))))
         return None
+
+
+def _without_zero_and_restore(block: list[ast.stmt]) -> list[ast.stmt]:
+    """The block without the pairs ``X[J] = 0.0`` ... ``X[J] += p`` that follow a copy
+    ``p = X[J].copy()``, where nothing between them mentions ``X`` or binds ``p``.
+
+    Identity: after the copy, ``X[J]`` holds ``p``; zeroing it and adding ``p`` back leaves
+    it holding ``p`` again (``0.0 + v`` is ``v`` for every float ``v``, up to the sign of a
+    zero). The adjoint of ``u[J] = u[J] + ...`` reads this way: the write takes ``ū[J]`` and
+    the read gives it back. Side conditions: the same array name and the same index (equal
+    syntax; the index is basic, so its value is what its syntax says while the names in it
+    are not rebound); the statements between do not mention ``X`` or the names the index
+    reads, and each one that mentions ``p`` is an assignment to other names (so none writes
+    into ``p``'s array); all are in one block. ``X`` is an array the reverse loop owns (the
+    copy and the zeroing are ``take_in_place``'s), so no other name holds it.
+    """
+    result = list(block)
+    position = 0
+    while position + 1 < len(result):
+        copied = _copied_region(result[position])
+        if copied is None or not _zeroes(result[position + 1], copied[1]):
+            position += 1
+            continue
+        part, region = copied
+        array = region.value.id
+        protected = {array} | {n.id for n in ast.walk(region.slice) if isinstance(n, ast.Name)}
+        for later in range(position + 2, len(result)):
+            statement = result[later]
+            if _adds_back(statement, region, part):
+                del result[later]
+                del result[position + 1]
+                break
+            if _mentions(statement, protected) or (
+                _mentions(statement, {part}) and not _only_reads(statement, part)
+            ):
+                break
+        position += 1
+    return result
+
+
+def _mentions(statement: ast.stmt, names: set[str]) -> bool:
+    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(statement))
+
+
+def _only_reads(statement: ast.stmt, name: str) -> bool:
+    """``statement`` binds names only, none of them ``name`` (so it cannot change the array
+    ``name`` holds)."""
+    return isinstance(statement, ast.Assign) and all(
+        isinstance(t, ast.Name) and t.id != name for t in statement.targets
+    )
+
+
+def _copied_region(statement: ast.stmt) -> tuple[str, ast.Subscript] | None:
+    """``p = X[J].copy()``: (p, X[J])."""
+    call = _assigned_call(statement)
+    if (
+        call is not None
+        and not call.args
+        and not call.keywords
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "copy"
+        and isinstance(call.func.value, ast.Subscript)
+        and isinstance(call.func.value.value, ast.Name)
+    ):
+        return statement.targets[0].id, call.func.value
+    return None
+
+
+def _zeroes(statement: ast.stmt, region: ast.Subscript) -> bool:
+    return (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and _same_region(statement.targets[0], region)
+        and isinstance(statement.value, ast.Constant)
+        and statement.value.value == 0.0
+    )
+
+
+def _adds_back(statement: ast.stmt, region: ast.Subscript, part: str) -> bool:
+    return (
+        isinstance(statement, ast.AugAssign)
+        and isinstance(statement.op, ast.Add)
+        and _same_region(statement.target, region)
+        and isinstance(statement.value, ast.Name)
+        and statement.value.id == part
+    )
+
+
+def _same_region(node: ast.expr, region: ast.Subscript) -> bool:
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == region.value.id
+        and ast.dump(node.slice) == ast.dump(region.slice)
+    )
 
 
 def _assigned_call(statement: ast.stmt) -> ast.Call | None:

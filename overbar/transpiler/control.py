@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import builtins
 import linecache
+from typing import Any
 
 from overbar.transpiler.fence import is_append
 from overbar.transpiler.lines import LineAdjoints
@@ -32,6 +33,7 @@ from overbar.transpiler.names import clone, names_in
 from overbar.transpiler.primitive import IDENTITY, PACK, application_of, index_value
 from overbar.transpiler.recording import Recording
 from overbar.transpiler.rule_choice import RuleChoice
+from overbar.transpiler.shapes import shape_of_value
 from overbar.transpiler.sweep_state import SweepState
 from overbar.transpiler.syntax import (
     assign,
@@ -311,9 +313,31 @@ class ReverseBlocks:
                 ast.Assign(targets=[target], value=call(take, load(self.state.bar(array)), index))
             )
             if self.state.activity.is_active(value):
-                unbroadcast = self.state.bind("unbroadcast", self.state.runtime.unbroadcast)
-                self.state.accumulate(value, call(unbroadcast, load(part), clone(value)))
+                region = self.region_shape(written)
+                summed = (
+                    None if region is None else self.lines.summed_to(load(part), region, value)
+                )
+                if summed is None:
+                    unbroadcast = self.state.bind("unbroadcast", self.state.runtime.unbroadcast)
+                    summed = call(unbroadcast, load(part), clone(value))
+                self.state.accumulate(value, summed)
         self.state.reverse.append(self.recording.restore_region(written))
+
+    def region_shape(self, written: ast.Subscript) -> Any:
+        """What is known of the shape of ``y[index]``, the region a write replaces."""
+        array = written.value.id
+        region = ast.Subscript(
+            value=load(self.state.previous.get(array, array)),
+            slice=clone(written.slice),
+            ctx=ast.Load(),
+        )
+        return shape_of_value(
+            region,
+            self.state.shapes,
+            self.state.form,
+            self.state.parsed.namespace,
+            self.state.runtime,
+        )
 
     def reverse_append(self, statement: ast.Expr) -> None:
         """``xs.append(v)``:  v̄ += the last element of x̄s, which loses it; xs loses v."""

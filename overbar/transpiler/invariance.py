@@ -197,7 +197,7 @@ class _Analysis:
 
     def origin(self, name: str) -> str:
         """The name ``name`` is a reshaped view of (axes of size 1 added with None or taken
-        away with 0), or ``name`` itself."""
+        away with 0 or -1, the others kept whole by ``:`` or ``...``), or ``name`` itself."""
         lines = self.bindings.get(name, [])
         application = self.application(lines[0]) if len(lines) == 1 else None
         if application is None or application.primal is not operator.getitem:
@@ -212,8 +212,15 @@ class _Analysis:
         if dims is None:
             return name
         axis = 0
+        indexing = [p for p in parts if not (isinstance(p, ast.Constant) and p.value is None)]
         for part in parts:
             if isinstance(part, ast.Constant) and part.value is None:
+                continue
+            if isinstance(part, ast.Constant) and part.value is Ellipsis:
+                covered = len(dims) - (len(indexing) - 1)  # the axes the others do not index
+                if covered < 0:
+                    return name
+                axis += covered
                 continue
             if axis >= len(dims):
                 return name

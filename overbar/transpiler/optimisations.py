@@ -8,7 +8,7 @@ pass, alone or with others, so a disagreement can be traced to the pass that cau
 >>> Optimisations.none() == Optimisations(**{name: False for name in Optimisations.names()})
 True
 >>> Optimisations.names()
-('shapes', 'stabilisers', 'idioms', 'seed', 'simplify', 'peephole')
+('shapes', 'stabilisers', 'idioms', 'seed', 'simplify', 'peephole', 'inline')
 >>> Optimisations.parse("all,-peephole").peephole, Optimisations.parse("all,-peephole").simplify
 (False, True)
 """
@@ -37,6 +37,9 @@ class Optimisations:
     """Dead code removed, temporaries folded, literals folded (``simplify.py``)."""
     peephole: bool = True
     """Arithmetic rewrites of the reverse sweep (``peephole.py``)."""
+    inline: bool = True
+    """Small helpers' lines spliced into the caller's normal form instead of given a pullback
+    each, which runs the helper again (``inline.py``)."""
 
     @classmethod
     def none(cls) -> Optimisations:

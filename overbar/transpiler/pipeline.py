@@ -22,12 +22,15 @@ from overbar.transpiler.copies import remove_copies
 from overbar.transpiler.emit import Emitted, emit, emit_split
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.hoist import hoist
+from overbar.transpiler.inline import inline_helpers
 from overbar.transpiler.kept import cache_of
+from overbar.transpiler.list_adjoints import own_list_adjoints
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.optimisations import ALL, Optimisations
+from overbar.transpiler.owned import own_loop_adjoints
 from overbar.transpiler.parse import ParsedFunction, parse
 from overbar.transpiler.peephole import peephole
-from overbar.transpiler.pushes import drop_unread_pushes
+from overbar.transpiler.pushes import drop_unread_pushes, drop_unread_restores
 from overbar.transpiler.remat import rematerialise
 from overbar.transpiler.reverse import Adjoint, differentiate, seed_parameter, without_local
 from overbar.transpiler.shapes import Shapes, infer
@@ -294,6 +297,8 @@ def _transform(
     parsed = parse(function)
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
     normal_form = normalize(parsed)
+    if optimisations.inline:
+        normal_form = inline_helpers(normal_form, parsed, runtime)
     if as_pullback or vjp:  # the result's adjoint comes by a keyword no local may take
         normal_form = without_local(normal_form, seed_parameter(normal_form.parameters))
     activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
@@ -327,8 +332,11 @@ def _transform(
         simplified = accumulate(simplified, runtime)
         simplified = hoist(simplified, runtime, parsed.namespace)
         simplified = add_in_one_expression(simplified, runtime, parsed.namespace)
+        simplified = own_loop_adjoints(simplified, runtime)
+        simplified = own_list_adjoints(simplified, runtime)
     if optimisations.simplify:
-        simplified = drop_unread_pushes(remove_copies(simplified))
+        simplified = drop_unread_restores(remove_copies(simplified), runtime)
+        simplified = drop_unread_pushes(simplified)
         # A vjp's pullback may run many times: a forward value is computed once, not in it.
         if not vjp:
             simplified = rematerialise(simplified, runtime, parsed.namespace)

@@ -28,7 +28,11 @@ import ast
 import copy
 from collections import Counter
 from dataclasses import replace
+from typing import Any
 
+from overbar.runtime.interface import Runtime
+from overbar.transpiler.names import clone
+from overbar.transpiler.primitive import index_value
 from overbar.transpiler.reverse import Adjoint
 
 
@@ -141,4 +145,296 @@ def _without(statement: ast.stmt, keep, unread: set[str]) -> ast.stmt | None:
         if field == "body" and not inner:
             inner = [ast.Pass()]
         setattr(statement, field, inner)
+    return statement
+
+
+def drop_unread_restores(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
+    """The adjoint without the saves and restores of regions no one reads again.
+
+    A write ``y[J] = v`` of the forward sweep saves what it overwrites
+    (``stack.append(saved_region(y, J))``) and the reverse sweep writes it back
+    (``y[J] = stack.pop()``), so that every line undone sees the values its forward line saw.
+    Where the reverse sweep reads no value that may share memory with ``y`` (``y`` itself, a
+    name bound to it or to a view of it, a list holding it) but for its shape, the values
+    written back are never seen: the save and the restore both go, and the save's check that
+    ``y`` holds floats stays (``floating_target(y)``).
+
+    Identity: writing into an array that nothing reads after changes nothing observed.
+    Side conditions: the names that may share ``y``'s memory are found over the whole function
+    (a name bound to one of them, to an expression reading one of them other than arithmetic,
+    which makes a new array, or a list one of them is appended to), and none is a parameter
+    (the caller's array: its restores are how the caller gets it back); the reverse sweep reads
+    none of them except as the target of a restore or an argument a runtime helper reads for
+    its shape only; the saves and restores of each (array, index) pair are equally many, so
+    removing them all leaves every other push paired with its pop.
+    """
+    stack = adjoint.stack
+    helpers = {value: name for name, value in adjoint.bindings}
+    save = helpers.get(runtime.saved_region)
+    if save is None:
+        return adjoint
+    forward = adjoint.tree.body[: adjoint.forward_length]
+    reverse = adjoint.tree.body[adjoint.forward_length :]
+    saves = Counter(
+        key
+        for statement in forward
+        for node in ast.walk(statement)
+        if (key := _saved_region_key(node, stack, save)) is not None
+    )
+    restores = Counter(
+        key
+        for statement in reverse
+        for node in ast.walk(statement)
+        if (key := _restore_key(node, stack)) is not None
+    )
+    shape_only = _shape_only_positions(runtime, helpers)
+    parameters = {a.arg for a in adjoint.tree.args.args + adjoint.tree.args.kwonlyargs}
+    droppable = set()
+    for array in {array for array, _ in saves}:
+        sharing = _sharing(array, adjoint.tree, stack, shape_only)
+        if sharing & parameters or _reads_contents(reverse, sharing, stack, shape_only):
+            continue
+        keys = {key for key in saves if key[0] == array}
+        if all(saves[key] == restores[key] for key in keys):
+            droppable |= keys
+    if not droppable:
+        return adjoint
+    taken = {n.id for n in ast.walk(adjoint.tree) if isinstance(n, ast.Name)}
+    check = helpers.get(runtime.floating_target) or (
+        "floating_target" if "floating_target" not in taken else None
+    )
+    if check is None:
+        return adjoint
+
+    def rewritten(node: ast.AST) -> ast.AST | None:
+        key = _saved_region_key(node, stack, save)
+        if key in droppable:
+            checked = ast.Call(ast.Name(check, ast.Load()), [ast.Name(key[0], ast.Load())], [])
+            return ast.copy_location(ast.Expr(checked), node)
+        return None if _restore_key(node, stack) in droppable else node
+
+    body = [_rewritten(statement, rewritten) for statement in adjoint.tree.body]
+    kept = [statement for statement in body if statement is not None]
+    lost_forward = sum(1 for statement in body[: adjoint.forward_length] if statement is None)
+    tree = copy.copy(adjoint.tree)
+    tree.body = kept
+    bindings = adjoint.bindings
+    if runtime.floating_target not in helpers:
+        bindings = (*bindings, (check, runtime.floating_target))
+    return replace(
+        adjoint,
+        tree=tree,
+        forward_length=adjoint.forward_length - lost_forward,
+        bindings=bindings,
+        effects=adjoint.effects | {check},
+    )
+
+
+def _saved_region_key(node: ast.AST, stack: str, save: str) -> tuple[str, str] | None:
+    """(y, the index's dump) for ``stack.append(saved_region(y, index))``."""
+    if not (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Attribute)
+        and node.value.func.attr == "append"
+        and isinstance(node.value.func.value, ast.Name)
+        and node.value.func.value.id == stack
+        and len(node.value.args) == 1
+    ):
+        return None
+    saved = node.value.args[0]
+    if (
+        isinstance(saved, ast.Call)
+        and isinstance(saved.func, ast.Name)
+        and saved.func.id == save
+        and len(saved.args) == 2
+        and isinstance(saved.args[0], ast.Name)
+    ):
+        return saved.args[0].id, ast.dump(saved.args[1])
+    return None
+
+
+def _restore_key(node: ast.AST, stack: str) -> tuple[str, str] | None:
+    """(y, the index's dump, as ``saved_region`` takes it) for ``y[index] = stack.pop()``."""
+    if not (
+        isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Subscript)
+        and isinstance(node.targets[0].value, ast.Name)
+        and _pops(node.value, stack)
+    ):
+        return None
+    index = index_value(clone(node.targets[0].slice))
+    return node.targets[0].value.id, ast.dump(index)
+
+
+def _sharing(
+    array: str, tree: ast.FunctionDef, stack: str, shape_only: dict[str, tuple]
+) -> set[str]:
+    """``array`` and every name that may share memory with it, anywhere in the function (a
+    name read for its shape only by a runtime helper shares nothing through it)."""
+    sizing = _shape_only_reads(tree, shape_only)
+    pushed = {
+        name for node in ast.walk(tree) if (name := _pushed_reference(node, stack)) is not None
+    }
+    sharing = {array}
+    changed = True
+    while changed:
+        changed = False
+        for node in ast.walk(tree):
+            targets: list[str] = []
+            if isinstance(node, ast.Assign) and _pops(node.value, stack):
+                # a pop goes back to the name its push saved; one into another name may
+                # receive any value pushed, one of these among them
+                if pushed & sharing:
+                    targets = [
+                        t.id
+                        for t in node.targets
+                        if isinstance(t, ast.Name) and t.id not in pushed
+                    ]
+            elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+                value = node.value
+                if value is None or _is_arithmetic(value):
+                    continue
+                if any(
+                    n.id in sharing and id(n) not in sizing
+                    for n in ast.walk(value)
+                    if isinstance(n, ast.Name)
+                ):
+                    stores = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    targets = [
+                        n.id for t in stores for n in ast.walk(t) if isinstance(n, ast.Name)
+                    ]
+            elif isinstance(node, ast.For):
+                if any(n.id in sharing for n in ast.walk(node.iter) if isinstance(n, ast.Name)):
+                    targets = [n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id != stack
+                and any(
+                    n.id in sharing
+                    for a in node.args
+                    for n in ast.walk(a)
+                    if isinstance(n, ast.Name)
+                )
+            ):
+                targets = [node.func.value.id]  # xs.append(y): the list holds y
+            new = set(targets) - sharing
+            if new:
+                sharing |= new
+                changed = True
+    return sharing
+
+
+def _shape_only_reads(tree: ast.AST, shape_only: dict[str, tuple]) -> set[int]:
+    """The ids of the names ``tree`` reads for their shape only: arguments of runtime helpers
+    that read only their shape, and the receivers of ``.shape``, ``.ndim``, ``.size``,
+    ``.dtype``."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            for position in shape_only.get(node.func.id, ()):
+                if position < len(node.args) and isinstance(node.args[position], ast.Name):
+                    found.add(id(node.args[position]))
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("shape", "ndim", "size", "dtype")
+            and isinstance(node.value, ast.Name)
+        ):
+            found.add(id(node.value))
+    return found
+
+
+def _pushed_reference(node: ast.AST, stack: str) -> str | None:
+    """``N`` for ``stack.append(N)``: the array itself saved, not a copy or a shape."""
+    if (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Attribute)
+        and node.value.func.attr == "append"
+        and isinstance(node.value.func.value, ast.Name)
+        and node.value.func.value.id == stack
+        and len(node.value.args) == 1
+        and isinstance(node.value.args[0], ast.Name)
+    ):
+        return node.value.args[0].id
+    return None
+
+
+def _reads_contents(
+    reverse: list[ast.stmt], sharing: set[str], stack: str, shape_only: dict[str, tuple]
+) -> bool:
+    """Whether the reverse sweep reads a value of one of ``sharing`` (not only its shape, and
+    not as the array a restore writes into) once a restore may have run: from the first
+    top-level statement that holds a restore of one of them on (a loop holding one is read
+    whole: its later trips follow its earlier restores)."""
+    allowed: set[int] = set()
+    restoring = False
+    for statement in reverse:
+        restores = [
+            node
+            for node in ast.walk(statement)
+            if (key := _restore_key(node, stack)) is not None and key[0] in sharing
+        ]
+        restoring = restoring or bool(restores)
+        if not restoring:
+            continue
+        allowed = _shape_only_reads(statement, shape_only) | {
+            id(node.targets[0].value) for node in restores
+        }
+        if any(
+            isinstance(node, ast.Name)
+            and node.id in sharing
+            and isinstance(node.ctx, ast.Load)
+            and id(node) not in allowed
+            for node in ast.walk(statement)
+        ):
+            return True
+    return False
+
+
+def _shape_only_positions(runtime: Runtime, helpers: dict[Any, str]) -> dict[str, tuple]:
+    """For each helper the generated code calls by name, the arguments it reads for their
+    shape only (``own``, ``adjoint_like``, ``shape_of`` and ``zero_gradient`` besides those
+    the runtime lists)."""
+    known = dict(runtime.shape_only)
+    known.update(
+        {runtime.own: (1,), runtime.adjoint_like: (1,), runtime.shape_of: (0,)}
+        | {runtime.zero_gradient: (0,)}
+    )
+    return {
+        helpers[function]: positions
+        for function, positions in known.items()
+        if function in helpers
+    }
+
+
+def _pops(value: ast.expr, stack: str) -> bool:
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr == "pop"
+        and isinstance(value.func.value, ast.Name)
+        and value.func.value.id == stack
+        and not value.args
+    )
+
+
+def _is_arithmetic(value: ast.expr) -> bool:
+    """An expression whose value is a new array or a number, sharing no one's memory."""
+    return isinstance(value, ast.BinOp | ast.UnaryOp | ast.Compare | ast.Constant)
+
+
+def _rewritten(statement: ast.stmt, rewrite) -> ast.stmt | None:
+    """``statement`` with each statement in it put through ``rewrite`` (None drops it)."""
+    statement = rewrite(statement)
+    if statement is None:
+        return None
+    for field in ("body", "orelse"):
+        inner = getattr(statement, field, None)
+        if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+            kept = [s for s in (_rewritten(s, rewrite) for s in inner) if s is not None]
+            setattr(statement, field, kept or [ast.Pass()])
     return statement

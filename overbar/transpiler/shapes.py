@@ -169,6 +169,13 @@ def _is_append(statement: ast.stmt) -> bool:
     )
 
 
+def shape_of_value(value: ast.expr, known: Shapes, form, namespace, runtime: Runtime) -> Any:
+    """What ``known`` tells of the shape of the normal-form expression ``value`` (None: not
+    known), e.g. of ``u[1:-1]``, the region a write replaces."""
+    shape = _shape_of(value, known, form, namespace, runtime)
+    return None if shape is _BOTTOM else shape
+
+
 def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> Any:
     if value is None:
         return None

@@ -1,0 +1,301 @@
+"""Small helpers inlined: their normal form spliced into the caller's at the call.
+
+A user helper called from a differentiated function otherwise gets a pullback of its own, which
+runs the helper forward again inside the reverse sweep (it keeps nothing from the forward call)
+and is optimised alone, without what the caller knows. Inlined, the helper's lines are the
+caller's: its values are recorded like the caller's own, its adjoint is specialised on the
+caller's shapes, and the optimiser sees across the call. For
+
+    def lse(v):                          total = total + lse(X[i])
+        m = np.max(v)
+        return m + np.log(np.sum(np.exp(v - m)))
+
+the caller's normal form reads ``lse_v = X[i]``-free code: ``lse_m = np.max(tmp3)``, ...,
+``tmp4 = lse_m + ...``, ``total = total + tmp4``.
+
+Identity: a call ``t = h(a, b)`` of a Python function computes what its body computes with its
+parameters bound to the arguments, and the result is what its one ``return`` returns. Side
+conditions, each checked, a call that fails one keeps its pullback:
+
+- ``h`` is the user's own function with no rule registered for it (a rule wins), not being
+  inlined already (recursion) and not the function being differentiated;
+- overbar reads ``h`` (source, supported syntax) and its normal form has one ``return``, its
+  last statement, no ``global``/``nonlocal``, no nested function or lambda, and at most
+  ``_LARGEST_HELPER`` statements;
+- the call binds every parameter to an atom (no ``*args``/``**kwargs``; defaults that are
+  literals);
+- every name ``h`` reads from outside itself means the same object in the caller's namespace,
+  and is not a name the caller binds (else the spliced lines would read the caller's);
+- ``h``'s own names are renamed to names the caller does not use; a parameter ``h`` rebinds,
+  or whose argument is not a name or a number, is a fresh local bound to the argument (as a
+  call binds it: the same object); one it does not is replaced by the argument itself.
+
+The spliced lines carry the call's line, so errors and the adjoint's comments name the user's
+line of the call.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from dataclasses import replace
+from typing import Any
+
+from overbar.errors import OverbarError
+from overbar.runtime.interface import Runtime
+from overbar.transpiler.fence import check_supported
+from overbar.transpiler.kept import cache_of
+from overbar.transpiler.names import NameAllocator, clone
+from overbar.transpiler.normalize import NormalForm, normalize
+from overbar.transpiler.parse import MISSING, ParsedFunction, parse
+
+_LARGEST_HELPER = 60  # statements of a helper's normal form, nested ones included
+_DEPTH = 4  # helpers inlined into inlined helpers, at most this deep
+_KEPT = "normal form for inlining"  # the key of (parsed, form) in what is kept of a function
+
+
+def inline_helpers(form: NormalForm, parsed: ParsedFunction, runtime: Runtime) -> NormalForm:
+    """``form`` with every call of a helper that meets the side conditions above inlined."""
+    splicer = _Splicer(form, parsed, runtime)
+    body = splicer.block(form.tree.body, (parsed.function,), _DEPTH)
+    if not splicer.inlined:
+        return form
+    tree = clone(form.tree)
+    tree.body = body
+    return replace(
+        form,
+        tree=tree,
+        local_names=form.local_names | splicer.bound,
+        temporaries=form.temporaries | splicer.temporaries,
+        taken_names=frozenset(splicer.names.taken),
+    )
+
+
+class _Splicer:
+    def __init__(self, form: NormalForm, parsed: ParsedFunction, runtime: Runtime):
+        self.form, self.parsed, self.runtime = form, parsed, runtime
+        self.names = NameAllocator(form.taken_names | form.local_names | set(form.parameters))
+        self.bound: set[str] = set()
+        self.temporaries: set[str] = set()
+        self.inlined = False
+
+    def block(self, statements: list[ast.stmt], inside: tuple, depth: int) -> list[ast.stmt]:
+        result: list[ast.stmt] = []
+        for statement in statements:
+            for field in ("body", "orelse"):
+                inner = getattr(statement, field, None)
+                if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                    setattr(statement, field, self.block(inner, inside, depth))
+            spliced = self.spliced(statement, inside, depth)
+            result.extend(spliced if spliced is not None else [statement])
+        return result
+
+    def spliced(self, statement: ast.stmt, inside: tuple, depth: int) -> list[ast.stmt] | None:
+        """The lines that replace ``t = h(...)``, or None to keep it."""
+        if depth == 0 or not (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and isinstance(statement.value, ast.Call)
+        ):
+            return None
+        call = statement.value
+        helper = self.parsed.namespace.resolve(call.func)
+        if not self.is_helper(helper) or helper in inside:
+            return None
+        read = _read(helper, self.runtime)
+        if read is None:
+            return None
+        helper_parsed, helper_form = read
+        arguments = _bound_arguments(helper, call)
+        if arguments is None or not self.same_outside_names(helper_parsed, helper_form):
+            return None
+        lines = self.renamed(helper_form, arguments, statement.targets[0].id)
+        lines = self.block(lines, (*inside, helper), depth - 1)
+        self.inlined = True
+        return [_located(line, statement) for line in lines]
+
+    def is_helper(self, primal: Any) -> bool:
+        """A function of the user's own with no rule: what the reverse sweep gives a pullback."""
+        if not inspect.isfunction(primal) or primal.__name__ == "<lambda>":
+            return False
+        if (primal.__module__ or "").startswith("numpy") or hasattr(
+            primal, "__overbar_transform__"
+        ):
+            return False
+        try:
+            return not self.runtime.rules.lookup(primal)
+        except TypeError:
+            return False
+
+    def same_outside_names(self, helper: ParsedFunction, form: NormalForm) -> bool:
+        own = form.local_names | set(form.parameters)
+        mine = self.form.local_names | set(self.form.parameters)
+        for node in ast.walk(form.tree):
+            if not isinstance(node, ast.Name) or node.id in own:
+                continue
+            value = helper.namespace.lookup(node.id)
+            if (
+                node.id in mine
+                or value is MISSING
+                or self.parsed.namespace.lookup(node.id) is not value
+            ):
+                return False
+        return True
+
+    def renamed(self, form: NormalForm, arguments: dict[str, ast.expr], result: str) -> list:
+        """The helper's body with its names made the caller's and its return an assignment."""
+        rebound = _assigned(form.tree)
+        replacements: dict[str, ast.expr] = {}
+        lines: list[ast.stmt] = []
+        prefix = form.tree.name
+        for parameter in form.parameters:
+            argument = arguments[parameter]
+            if parameter in rebound or not _is_atom(argument):
+                fresh = self.names.fresh(f"{prefix}_{parameter}")
+                self.bound.add(fresh)
+                lines.append(ast.Assign([ast.Name(fresh, ast.Store())], clone(argument)))
+                replacements[parameter] = ast.Name(fresh, ast.Load())
+            else:
+                replacements[parameter] = argument
+        returned = form.tree.body[-1].value
+        direct = _bound_once_at_top(form, returned)
+        for local in sorted(form.local_names - set(form.parameters)):
+            if local == direct:
+                fresh = result  # the returned value is made in the caller's name
+            elif local in form.temporaries:
+                fresh = self.names.numbered("tmp")
+                self.temporaries.add(fresh)
+            else:
+                fresh = self.names.fresh(f"{prefix}_{local}")
+            self.bound.add(fresh)
+            replacements[local] = ast.Name(fresh, ast.Load())
+        body = [_Renamer(replacements).visit(clone(line)) for line in form.tree.body]
+        returned = body.pop()
+        lines.extend(body)
+        if direct is None:
+            lines.append(ast.Assign([ast.Name(result, ast.Store())], returned.value))
+        return lines
+
+
+def _is_atom(argument: ast.expr) -> bool:
+    """A name or a number: what may stand wherever the helper reads its parameter."""
+    return isinstance(argument, ast.Name) or (
+        isinstance(argument, ast.Constant)
+        and isinstance(argument.value, int | float)
+        and not isinstance(argument.value, bool)
+    )
+
+
+def _bound_once_at_top(form: NormalForm, returned: ast.expr) -> str | None:
+    """The helper's local that ``return`` returns, if one top-level line binds it and nothing
+    else does (it can then be bound in the caller's name directly)."""
+    if not isinstance(returned, ast.Name) or returned.id in form.parameters:
+        return None
+    name = returned.id
+    stores = [
+        node
+        for node in ast.walk(form.tree)
+        if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load)
+    ]
+    top = [
+        statement
+        for statement in form.tree.body
+        if isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+        and statement.targets[0].id == name
+    ]
+    return name if len(stores) == 1 and len(top) == 1 else None
+
+
+def _read(helper: Any, runtime: Runtime) -> tuple[ParsedFunction, NormalForm] | None:
+    """The helper parsed and in normal form, if it can be inlined (kept with the function)."""
+    kept = cache_of(helper)
+    if _KEPT not in kept:
+        kept[_KEPT] = _inlinable(helper, runtime)
+    return kept[_KEPT]
+
+
+def _inlinable(helper: Any, runtime: Runtime) -> tuple[ParsedFunction, NormalForm] | None:
+    try:
+        parsed = parse(helper)
+        check_supported(parsed, runtime.array_makers, runtime.copying_functions)
+        form = normalize(parsed)
+    except (OverbarError, OSError, TypeError, ValueError, SyntaxError):
+        return None  # its pullback says why, if the call needs one
+    body = form.tree.body
+    returns = [node for node in ast.walk(form.tree) if isinstance(node, ast.Return)]
+    if (
+        len(returns) != 1
+        or body[-1] is not returns[0]
+        or returns[0].value is None
+        or sum(isinstance(node, ast.stmt) for node in ast.walk(form.tree)) > _LARGEST_HELPER
+        or any(
+            isinstance(
+                node,
+                ast.Global | ast.Nonlocal | ast.Lambda | ast.FunctionDef | ast.Yield | ast.Try,
+            )
+            for statement in body
+            for node in ast.walk(statement)
+        )
+    ):
+        return None
+    arguments = form.tree.args
+    if arguments.vararg or arguments.kwarg:
+        return None
+    return parsed, form
+
+
+def _bound_arguments(helper: Any, call: ast.Call) -> dict[str, ast.expr] | None:
+    """Each parameter's argument at ``call`` (a default as a literal), or None."""
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(
+        k.arg is None for k in call.keywords
+    ):
+        return None
+    try:
+        bound = inspect.signature(helper).bind(
+            *call.args, **{k.arg: k.value for k in call.keywords}
+        )
+    except TypeError:
+        return None
+    arguments: dict[str, ast.expr] = {}
+    for name, parameter in inspect.signature(helper).parameters.items():
+        if name in bound.arguments:
+            arguments[name] = bound.arguments[name]
+        elif isinstance(parameter.default, bool | int | float | str | type(None)):
+            arguments[name] = ast.Constant(parameter.default)
+        else:
+            return None
+    return arguments
+
+
+def _assigned(tree: ast.FunctionDef) -> set[str]:
+    """Names bound anywhere in the body (targets, loop variables)."""
+    return {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del)
+    }
+
+
+class _Renamer(ast.NodeTransformer):
+    def __init__(self, replacements: dict[str, ast.expr]):
+        self.replacements = replacements
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        replacement = self.replacements.get(node.id)
+        if replacement is None:
+            return node
+        if isinstance(replacement, ast.Name):
+            return ast.Name(replacement.id, node.ctx)
+        return clone(replacement)
+
+
+def _located(line: ast.stmt, call: ast.stmt) -> ast.stmt:
+    """``line`` with every node placed at the call's line."""
+    for node in ast.walk(line):
+        if "lineno" in node._attributes:
+            node.lineno, node.col_offset = call.lineno, call.col_offset
+            node.end_lineno, node.end_col_offset = call.end_lineno, call.end_col_offset
+    return line

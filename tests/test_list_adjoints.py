@@ -1,0 +1,68 @@
+"""A list's adjoint kept as a Python list through a reverse loop (``list_adjoints.py``).
+
+Each gradient is checked by the guard against the literal adjoint and central differences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import overbar
+from tests.support import define
+
+RNG = np.random.default_rng(3)
+W, U = RNG.normal(size=(4, 4)) * 0.4, RNG.normal(size=(3, 4)) * 0.4
+XS, H0 = RNG.normal(size=(6, 3)), RNG.normal(size=4)
+
+
+def test_a_list_grown_and_read_at_its_end_gets_one_list_adjoint():
+    f = define("""
+        def f(W, U, xs, h0):
+            hs = [h0]
+            for t in range(xs.shape[0]):
+                hs.append(np.tanh(hs[-1] @ W + xs[t] @ U))
+            return np.sum(hs[-1] ** 2)
+        """)
+    text = overbar.grad(f, wrt=(0, 1, 3)).source_for(W, U, XS, H0)
+    assert "split_last" not in text and "add_elementwise" not in text, text
+    assert "hs_bar = listed(hs_bar, hs)" in text and "= hs_bar.pop()" in text
+    assert "add_item(hs_bar, -1, " in text and "hs_bar = tuple(hs_bar)" in text
+    overbar.check_grad(f, [W, U, XS, H0], wrt=(0, 1, 3))
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        "hs[-1] + 0.5 * hs[0]",  # another element read in the loop: an integer index too
+        "hs[-1] + 0.1 * sum(hs)",  # the whole list read: it stays a tuple
+        "hs[-1] + 0.5 * hs[-2:][0]",  # a slice: not an element
+        "hs[len(hs) - 1]",  # an index computed in the loop
+    ],
+    ids=["two elements", "the whole list", "a slice", "a computed index"],
+)
+def test_other_reads_of_the_list_stay_right(read):
+    f = define(f"""
+        def f(W, xs, h0):
+            hs = [h0, h0 * 0.5]
+            for t in range(xs.shape[0]):
+                hs.append(np.tanh(({read}) @ W + np.sum(xs[t])))
+            return np.sum(hs[-1] ** 2) + np.sum(hs[1])
+        """)
+    overbar.check_grad(f, [W, XS, H0], wrt=(0, 2))
+    literal = overbar.grad(f, wrt=(0, 2), optimise=False)(W, XS, H0)
+    optimised = overbar.grad(f, wrt=(0, 2))(W, XS, H0)
+    for a, b in zip(optimised, literal, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_a_list_of_numbers_read_at_its_end():
+    f = define("""
+        def f(x, steps):
+            xs = [x]
+            for _ in range(steps):
+                xs.append(xs[-1] - 0.1 * (xs[-1] ** 3 - 2.0 * xs[-1]))
+            return xs[-1]
+        """)
+    overbar.check_grad(f, [0.7, 20])
+    assert "add_item" in overbar.grad(f).source_for(0.7, 20)
