@@ -538,3 +538,54 @@ def test_a_pullback_called_from_several_threads():
         sys.setswitchinterval(interval)
     for one, other in zip(expected * 2, got, strict=True):
         np.testing.assert_array_equal(one, other)
+
+
+# -- the split itself (transpiler/split.py) -------------------------------------------------------
+
+
+def test_split_of_a_loop_hands_the_stack_over_and_pops_a_copy():
+    rnn = load_example("rnn")
+    W, U, b, V = rnn.init(hidden=4)
+    xs, targets = rnn.make_sequence(steps=5)
+    _, pullback = overbar.vjp(rnn.loss, W, U, b, V, xs, targets, wrt=(0, 1, 2, 3))
+    source = pullback.source
+    forward, reverse = source.split("\n\n\ndef ")[:2]
+    assert forward.startswith("def loss_vjp(W, U, b, V, xs, targets):")
+    assert "stack" in forward.splitlines()[-1] and "_bar" not in forward
+    assert reverse.startswith("loss_pullback(")
+    body = reverse[reverse.index("):") :].splitlines()[1:]
+    assert body[0].strip() == "stack = stack.copy()"
+    assert "*, result_bar" in reverse
+
+
+def test_split_saves_an_array_written_into_and_writes_it_back():
+    f = define("""
+        def f(x):
+            out = np.zeros(x.shape[0])
+            for i in range(x.shape[0]):
+                out[i] = np.sin(x[i]) * 2.0
+            return out
+        """)
+    _, pullback = overbar.vjp(f, np.ones(3))
+    source = pullback.source
+    assert "out_saved = copy_of(out)" in source
+    assert "return (copy_of(out), (" in source  # the caller's value is not the residual
+    reverse = source[source.index("def f_pullback") :].splitlines()
+    assert reverse[0].startswith("def f_pullback(x, stack, tmp6, out, out_saved, *,")
+    assert [line.strip() for line in reverse[1:3]] == [
+        "stack = stack.copy()",
+        "write_back(out, out_saved)",
+    ]
+
+
+@pytest.mark.parametrize("n", [0, 1, 3])
+def test_a_loop_of_any_length_even_none(n):
+    f = define("""
+        def f(x, n):
+            s = x
+            for i in range(n):
+                t = np.sin(s)
+                s = t * x
+            return s
+        """)
+    check_vjp(f, [RNG.standard_normal(3), n], 0)
