@@ -320,3 +320,13 @@ def test_a_runtime_helper_without_a_rule_is_named():
     f = define("def f(x):\n    return np.sum(np.max(x, axis=0) ** 2)\n")
     with pytest.raises(MissingRuleError, match="extremum_bar is one of overbar's runtime"):
         overbar.hvp(f, (RNG.standard_normal((3, 2)),), np.ones((3, 2)))
+
+
+def test_the_literal_hvp_agrees_with_the_optimised_one():
+    mlp = load_example("mlp")
+    args = (*mlp.init(n_hidden=4), *mlp.make_task(batch=5))
+    vectors = tuple(RNG.standard_normal(np.shape(a)) for a in args[:4])
+    optimised = overbar.hvp(mlp.loss, args, vectors, wrt=(0, 1, 2, 3))
+    literal = overbar.hvp(mlp.loss, args, vectors, wrt=(0, 1, 2, 3), optimise=False)
+    for one, other in zip(optimised, literal, strict=True):
+        np.testing.assert_allclose(one, other, rtol=1e-10, atol=1e-12)

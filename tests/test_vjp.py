@@ -589,3 +589,14 @@ def test_a_loop_of_any_length_even_none(n):
             return s
         """)
     check_vjp(f, [RNG.standard_normal(3), n], 0)
+
+
+def test_the_literal_adjoint_split_agrees_with_the_optimised_one():
+    rnn = load_example("rnn")
+    args = [*rnn.init(hidden=4), *rnn.make_sequence(steps=5)]
+    c = RNG.standard_normal()
+    _, optimised = overbar.vjp(rnn.loss, *args, wrt=(0, 1, 2, 3))
+    _, literal = overbar.vjp(rnn.loss, *args, wrt=(0, 1, 2, 3), optimise=False)
+    assert "seed" not in optimised.source and "unbroadcast(" in literal.source
+    for one, other in zip(optimised(c), literal(c), strict=True):
+        np.testing.assert_allclose(one, other, rtol=1e-12, atol=1e-14)
