@@ -18,7 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from overbar.api import Wrt, _optimisations, _redefines_operators, _resolve_wrt
+from overbar.api import (
+    Wrt,
+    _optimisations,
+    _redefines_operators,
+    _resolve_wrt,
+    differentiable_form,
+)
 from overbar.errors import ArgumentError
 from overbar.runtime import NUMPY
 from overbar.runtime.shapes import argument_shape
@@ -233,6 +239,7 @@ def fast_key(kind: str, arguments: tuple) -> tuple | None:
 def plan_of(function: Callable, wrt: Wrt, optimise: bool | Optimisations, entry: str) -> Plan:
     """The ``Plan`` of ``function`` for ``wrt`` and ``optimise``, made once and kept with the
     function."""
+    function = differentiable_form(function)  # grad(f): its generated adjoint
     optimisations = _optimisations(optimise)
     key = ("vjp plan", tuple(wrt) if isinstance(wrt, list) else wrt, optimisations)
     cache = cache_of(function)

@@ -330,3 +330,13 @@ def test_the_literal_hvp_agrees_with_the_optimised_one():
     literal = overbar.hvp(mlp.loss, args, vectors, wrt=(0, 1, 2, 3), optimise=False)
     for one, other in zip(optimised, literal, strict=True):
         np.testing.assert_allclose(one, other, rtol=1e-10, atol=1e-12)
+
+
+def test_the_jacobian_of_a_gradient_is_the_hessian():
+    f = define("def f(x, W):\n    return np.sum(np.tanh(W @ x) ** 2)\n")
+    x, W = RNG.standard_normal(3), RNG.standard_normal((2, 3))
+    from_gradient = overbar.jacobian(overbar.grad(f))(x, W)
+    np.testing.assert_allclose(from_gradient, overbar.hessian(f)(x, W), rtol=1e-12)
+    value, pullback = overbar.vjp(overbar.grad(f), x, W)
+    np.testing.assert_allclose(value, overbar.grad(f)(x, W))
+    np.testing.assert_allclose(pullback(np.ones(3)), from_gradient @ np.ones(3), rtol=1e-12)
