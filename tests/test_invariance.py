@@ -86,3 +86,66 @@ def f(z, k):
 """)
     z = np.array([0.3, 1.2, -0.4])
     overbar.check_grad(f, [z, 2.0])
+
+
+LOOPED = {
+    "over rows, added in one line": """
+        def f(X):
+            total = 0.0
+            for row in X:
+                m = np.max(row)
+                total = total + m + np.log(np.sum(np.exp(row - m)))
+            return total
+        """,
+    "over an index, the log first": """
+        def f(X):
+            total = 0.0
+            for i in range(X.shape[0]):
+                m = np.max(X[i])
+                total = total + (np.log(np.sum(np.exp(X[i] - m))) + m)
+            return total
+        """,
+}
+
+
+@pytest.mark.parametrize("source", list(LOOPED.values()), ids=list(LOOPED))
+def test_a_logsumexp_in_a_loop_skips_its_stabiliser(source):
+    f = define(source)
+    X = np.random.default_rng(8).normal(size=(5, 4))
+    text = overbar.grad(f).source_for(X)
+    assert "extremum_bar" not in text, text
+    overbar.check_grad(f, [X])
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "total = total + m + np.log(np.sum(np.exp(row - m))) + 0.5 * m",  # m read again
+        "total = total + m + np.log(np.sum(np.exp(row - m * 2.0)))",  # not the m subtracted
+        "total = total + m * 1.0 + np.log(np.sum(np.exp(row - m)))",  # m scaled
+    ],
+)
+def test_a_looped_stabiliser_that_does_not_cancel_keeps_its_gradient(line):
+    f = define(f"""
+        def f(X):
+            total = 0.0
+            for row in X:
+                m = np.max(row)
+                {line}
+            return total
+        """)
+    X = np.random.default_rng(9).normal(size=(4, 3))
+    overbar.check_grad(f, [X])
+
+
+def test_a_stabiliser_added_to_a_vector_total_keeps_its_gradient():
+    f = define("""
+        def f(X, c):
+            total = c * 1.0
+            for row in X:
+                m = np.max(row)
+                total = total + m + np.log(np.sum(np.exp(row - m)))
+            return np.sum(total ** 2)
+        """)
+    X = np.random.default_rng(10).normal(size=(4, 3))
+    overbar.check_grad(f, [X, np.linspace(0.1, 0.3, 3)], wrt=(0, 1))

@@ -277,3 +277,40 @@ def test_joined_pieces_have_the_lengths_numpy_gives(expression, y_length):
     x, y = np.linspace(0.5, 1.5, 5), np.linspace(-1.0, 1.0, y_length)
     overbar.check_grad(f, [x, y], wrt=(0, 1))
     overbar.check_grad(f, [x, y[:1]], wrt=(0, 1))  # y broadcast: summed back to its one
+
+
+def test_a_mean_of_a_sum_over_rows_counts_from_a_parameters_dimension():
+    f = define("""
+        def f(w, b, X, y):
+            z = np.dot(X, w) + b
+            return np.mean(np.logaddexp(0.0, z) - y * z)
+        """)
+    rng = np.random.default_rng(2)
+    X, w, y = rng.normal(size=(7, 3)), rng.normal(size=3), (rng.random(7) > 0.5) * 1.0
+    text = overbar.grad(f, wrt=(0, 1)).source_for(w, 0.1, X, y)
+    assert "X.shape[0]" in text and ".size" not in text, text
+    overbar.check_grad(f, [w, 0.1, X, y], wrt=(0, 1))
+
+
+def test_a_named_losss_broadcast_adjoint_is_read_as_a_number_where_it_is_used():
+    f = define("""
+        def f(w, X, y):
+            p = 1.0 / (1.0 + np.exp(-(X.dot(w))))
+            losses = -(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
+            return np.sum(losses) / X.shape[0]
+        """)
+    rng = np.random.default_rng(4)
+    X, w, y = rng.normal(size=(6, 3)), rng.normal(size=3), (rng.random(6) > 0.5) * 1.0
+    text = overbar.grad(f).source_for(w, X, y)
+    code = [line.strip() for line in text.splitlines() if not line.strip().startswith("#")]
+    assert "broadcast_like" not in text and not any(c.startswith("losses =") for c in code), text
+    overbar.check_grad(f, [w, X, y])
+
+
+def test_a_broadcast_adjoint_of_a_returned_gradient_keeps_its_shape():
+    # losses is a parameter here: its gradient is returned, so its broadcast stays
+    f = define("def f(losses, s):\n    return -np.sum(losses) * s\n")
+    losses = np.linspace(0.1, 0.9, 5)
+    gradient = overbar.grad(f, wrt=(0, 1))(losses, 2.0)
+    assert gradient[0].shape == (5,)
+    overbar.check_grad(f, [losses, 2.0], wrt=(0, 1))

@@ -52,7 +52,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.names import clone
+from overbar.transpiler.names import clone, with_reverse_cloned
 from overbar.transpiler.reverse import Adjoint, is_comment
 
 
@@ -69,7 +69,7 @@ def accumulate(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     if not any(helpers.values()) or _rebinds_slice(adjoint.tree):
         return adjoint
     shapes = dict(adjoint.shapes)
-    body = clone(adjoint.tree.body)
+    body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     reverse = _Blocks(helpers, shapes, runtime).block(reverse)
     tree = copy.copy(adjoint.tree)

@@ -38,13 +38,13 @@ import copy
 from collections import Counter
 from dataclasses import replace
 
-from overbar.transpiler.names import clone, walk
+from overbar.transpiler.names import walk, with_reverse_cloned
 from overbar.transpiler.reverse import Adjoint
 
 
 def remove_copies(adjoint: Adjoint) -> Adjoint:
     """The adjoint with the copies above gone from its reverse sweep."""
-    body = clone(adjoint.tree.body)
+    body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     bound = Counter(
         node.id
         for statement in body
@@ -206,6 +206,7 @@ class _Remover:
                 if any(x in _binds(s) or any(_reads_name(n, x) for n in walk(s)) for s in between):
                     return
                 statements[index].targets = [ast.Name(x, ast.Store())]
+                statements[index].__dict__.pop("_overbar_binds", None)
                 del statements[later]
                 self.changed = True
                 return
@@ -226,12 +227,19 @@ def _copy(statement: ast.stmt) -> tuple[str, str] | None:
     return None
 
 
-def _binds(statement: ast.stmt) -> set[str]:
-    return {
-        node.id
-        for node in walk(statement)
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
-    }
+def _binds(statement: ast.stmt) -> frozenset[str]:
+    """The names ``statement`` binds; kept on a simple statement, whose targets this pass
+    changes only in ``pop_straight``, which forgets them (a block's may change inside it)."""
+    bound = statement.__dict__.get("_overbar_binds")
+    if bound is None:
+        bound = frozenset(
+            node.id
+            for node in walk(statement)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+        )
+        if isinstance(statement, ast.Assign | ast.AugAssign | ast.Expr | ast.Return):
+            statement._overbar_binds = bound
+    return bound
 
 
 def _reads_name(node: ast.AST, name: str) -> bool:

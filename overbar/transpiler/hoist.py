@@ -51,7 +51,7 @@ from typing import Any
 
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.library import library_function, module_names
-from overbar.transpiler.names import clone, names_in
+from overbar.transpiler.names import names_in, with_reverse_cloned
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
 
@@ -59,7 +59,7 @@ from overbar.transpiler.reverse import Adjoint
 def hoist(adjoint: Adjoint, runtime: Runtime, namespace: Namespace) -> Adjoint:
     """The adjoint with the per-step products above summed after their loops."""
     hoister = _Hoister(runtime, module_names(adjoint.bindings, namespace, runtime), adjoint)
-    body = clone(adjoint.tree.body)
+    body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     reverse = hoister.block(reverse)
     if not hoister.changed:

@@ -38,28 +38,41 @@ def cancelled_subtrahends(
 ) -> dict[int, str]:
     """For each line ``s = a - m`` (by id) whose ``m`` gets no gradient: the name ``m``."""
     bound = bindings(form.tree.body)
+    block_of: dict[int, int] = {}  # each statement's block (the list holding it)
     readers: dict[str, list[ast.AST]] = {}
-    for node in ast.walk(form.tree):
-        if isinstance(node, ast.stmt) and not isinstance(node, ast.FunctionDef):
-            for name in names_read(node):
-                readers.setdefault(name, []).append(node)
-    # Only lines of the function's top level: they all run, or none does.
-    top_level = {id(statement) for statement in form.tree.body}
+    for block in _blocks(form.tree.body):
+        for statement in block:
+            block_of[id(statement)] = id(block)
+            for name in names_read(statement):  # a loop's or branch's: its header's
+                readers.setdefault(name, []).append(statement)
+    # The lines of one block all run, or none does (each trip of a loop runs its body's).
     for name in list(readers):
-        if any(id(reader) not in top_level for reader in readers[name]):
-            readers[name] = []  # read inside a loop or branch: no line is its only reader
+        homes = {block_of[id(reader)] for reader in readers[name]}
+        homes |= {block_of.get(id(line)) for line in bound.get(name, [])}
+        if len(homes) != 1:
+            readers[name] = []  # read in another block than its own: no line is its only reader
     analysis = _Analysis(form, namespace, runtime, shapes, bound, readers)
     found = {}
     for name, nodes in bound.items():
-        if len(nodes) == 1 and id(nodes[0]) in top_level and analysis.is_cancelled(nodes[0], name):
+        if len(nodes) == 1 and id(nodes[0]) in block_of and analysis.is_cancelled(nodes[0], name):
             found[id(nodes[0])] = nodes[0].value.right.id
     for name, nodes in bound.items():
-        if len(nodes) == 1 and id(nodes[0]) in top_level and id(nodes[0]) not in found:
+        if len(nodes) == 1 and id(nodes[0]) in block_of and id(nodes[0]) not in found:
             added_back = analysis.added_back(nodes[0], name)
             if added_back is not None:
                 found[id(nodes[0])] = nodes[0].value.right.id
                 found[id(added_back[0])] = added_back[1]
     return found
+
+
+def _blocks(statements: list[ast.stmt]):
+    """``statements`` and every block nested in them (loop bodies, branches)."""
+    yield statements
+    for statement in statements:
+        for field in ("body", "orelse"):
+            inner = getattr(statement, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                yield from _blocks(inner)
 
 
 class _Analysis:
@@ -153,7 +166,10 @@ class _Analysis:
             return None
         m2 = others[0].id
         if self.origin(m1.id) != self.origin(m2):
-            return None
+            inner = self.added_before(m2, addition, m1.id)
+            if inner is None:
+                return None
+            addition, m2 = inner
         facts = self.runtime.shapes
         rank = facts.dims(self.shapes.get(shifted))
         m1_dims = facts.dims(self.shapes.get(m1.id))
@@ -172,6 +188,34 @@ class _Analysis:
         ):
             return None  # m2 added without broadcasting: its adjoint is the sum's own
         return addition, m2
+
+    def added_before(
+        self, partial: str, addition: ast.Assign, m: str
+    ) -> tuple[ast.Assign, str] | None:
+        """For ``partial = a + m2`` read only by ``addition`` (``total = total + m + log(s)``
+        adds m and the log in two lines): that line and m2, when m2 is m (or m reshaped) and
+        ``a``, m2 and ``partial`` have one shape (no broadcasting), so m2 gets the adjoint
+        the log gets."""
+        lines = self.bindings.get(partial, [])
+        if len(lines) != 1 or self.only_reader(partial) is not addition:
+            return None
+        application = self.application(lines[0])
+        if application is None or application.primal is not operator.add:
+            return None
+        facts = self.runtime.shapes
+        partial_dims = facts.dims(self.shapes.get(partial))
+        for operand in application.positional:
+            if isinstance(operand, ast.Name) and self.origin(operand.id) == self.origin(m):
+                others = [o for o in application.positional if o is not operand]
+                shapes = [facts.dims(self.shapes.get(operand.id)), partial_dims]
+                shapes += [
+                    facts.dims(self.shapes.get(o.id)) if isinstance(o, ast.Name) else None
+                    for o in others
+                ]
+                if any(d is None for d in shapes) or any(d != shapes[0] for d in shapes):
+                    return None
+                return lines[0], operand.id
+        return None
 
     def reduced_axis(self, statement: ast.AST | None, summed: str) -> Any:
         """k for ``t = sum(summed, axis=k)``, with or without ``keepdims=True``;

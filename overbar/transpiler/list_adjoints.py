@@ -33,7 +33,7 @@ import copy
 from dataclasses import replace
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.names import clone
+from overbar.transpiler.names import with_reverse_cloned
 from overbar.transpiler.reverse import Adjoint
 
 
@@ -57,7 +57,7 @@ def own_list_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
         return adjoint
     shapes = dict(adjoint.shapes)
     forms = _Forms(split, add, item, runtime, shapes)
-    body = clone(adjoint.tree.body)
+    body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     reverse = _block(reverse, forms, names)
     if not forms.changed:

@@ -69,6 +69,13 @@ def clone(node):
     return copied
 
 
+def with_reverse_cloned(tree: ast.FunctionDef, forward_length: int) -> list[ast.stmt]:
+    """The statements of a gradient function for a pass that rewrites its reverse sweep only:
+    the forward sweep's shared (no copy: the pass leaves them as they are), the reverse
+    sweep's cloned."""
+    return list(tree.body[:forward_length]) + clone(tree.body[forward_length:])
+
+
 def walk(node):
     """Every node of a syntax tree, depth first: ``ast.walk``'s nodes (in another order),
     about twice as fast, which matters in the passes that walk each statement many times."""

@@ -54,7 +54,7 @@ from dataclasses import replace
 
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.accumulate import _rebinds_slice
-from overbar.transpiler.names import clone
+from overbar.transpiler.names import clone, with_reverse_cloned
 from overbar.transpiler.reverse import Adjoint
 
 _COMPUTING_METHODS = frozenset({"sum", "copy", "mean", "max", "min", "prod", "dot"})
@@ -72,8 +72,14 @@ def own_loop_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
         return adjoint
     if _rebinds_slice(adjoint.tree):
         return adjoint
+    if not any(
+        isinstance(node, ast.For)
+        for statement in adjoint.tree.body[adjoint.forward_length :]
+        for node in ast.walk(statement)
+    ):
+        return adjoint  # no reverse loop
     facts = _Facts(adjoint, runtime, take, own)
-    body = clone(adjoint.tree.body)
+    body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     reverse = facts.block(reverse)
     if not facts.changed:

@@ -28,7 +28,7 @@ from typing import Any
 
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.library import library_function, module_names
-from overbar.transpiler.names import ReplaceNames, bindings, clone, walk
+from overbar.transpiler.names import ReplaceNames, bindings, clone, walk, with_reverse_cloned
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
 
@@ -47,12 +47,15 @@ def peephole(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = N
         adjoint.floating,
         module_names(adjoint.bindings, namespace, runtime),
     )
-    body = clone(adjoint.tree.body)
+    body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     reverse = _propagate_ones(reverse, body)
     body = forward + [rewriter.visit(statement) for statement in reverse]  # the user's lines stay
-    if broadcasters:
-        body = _inline_broadcasts(body, adjoint, rewriter)
+    for _ in range(8 if broadcasters else 0):  # each substitution may make room for another
+        inlined = _inline_broadcasts(body, adjoint, rewriter)
+        if inlined is body:
+            break
+        body = inlined
     reads = Counter(n.id for n in walk(ast.Module(body=body, type_ignores=[])) if _is_load(n))
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     movable = adjoint.temporaries - adjoint.effects
@@ -128,11 +131,17 @@ class _Rewriter(ast.NodeTransformer):
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
         """Identity: ``-(-a) = a`` and ``-((-a) * b) = a * b``, exactly (negation is exact, for
-        -0.0 too). Side conditions: none for numbers and numeric arrays."""
+        -0.0 too); ``-broadcast_like(a, t) = broadcast_like(-a, t)`` (negating each copy of a
+        is negating a), so the broadcast can go where it is read. Side conditions: none for
+        numbers and numeric arrays."""
         self.generic_visit(node)
         if isinstance(node.op, ast.USub):
             if _is_negation(node.operand):
                 return node.operand.operand
+            if self.is_broadcast(node.operand):
+                value, like = node.operand.args
+                negated = ast.UnaryOp(op=ast.USub(), operand=value)
+                return ast.Call(node.operand.func, [negated, like], [])
             first = _leftmost_product(node.operand)
             if first is not None and _is_negation(first.left):
                 first.left = first.left.operand
@@ -285,8 +294,9 @@ def _inline_broadcasts(
     once, so it holds the same value at every reader).
 
     Identity: substitution of a name by the expression bound to it, then ``drop_broadcasts``.
-    Side conditions: the temporary is bound once, by a plain assignment of the reverse sweep's
-    top level; ``a`` has the same value at every reader (constants, names with at most one
+    Side conditions: the temporary (or adjoint: a gradient returned keeps its broadcast, so
+    it is not substituted) is bound once, by a plain assignment of the reverse sweep's top
+    level; ``a`` has the same value at every reader (constants, names with at most one
     binding, their attributes and arithmetic of these, no call); the substitution is kept only
     if no reader is left with the broadcast (else the broadcast would be computed once per
     reader instead of once)."""
@@ -303,8 +313,9 @@ def _inline_broadcasts(
                 readers.setdefault(node.id, set()).add(index)
             elif isinstance(node, ast.Call):
                 calls[ast.dump(node)] += 1
+    adjoints = {bar for bar, _ in adjoint.adjoints}
     for name, assignments in bound.items():
-        if name not in adjoint.temporaries or len(assignments) != 1:
+        if name not in adjoint.temporaries | adjoints or len(assignments) != 1:
             continue
         if not (
             isinstance(assignments[0], ast.Assign)
@@ -340,10 +351,15 @@ def _inline_broadcasts(
 
 def _same_everywhere(source: ast.expr, bound: dict[str, list[ast.stmt]]) -> bool:
     """Whether ``source`` has the same value wherever it is read: constants, names bound at most
-    once, their attributes (``y.size``) and arithmetic of these; no calls."""
+    once, their attributes (``y.size``), their dimensions (``X.shape[0]``) and arithmetic of
+    these; no calls."""
     for node in walk(source):
         if isinstance(node, ast.Name) and len(bound.get(node.id, [])) > 1:
             return False
+        if isinstance(node, ast.Subscript):  # only a dimension, X.shape[0]: a shape is fixed
+            if not (isinstance(node.value, ast.Attribute) and node.value.attr == "shape"):
+                return False
+            continue
         if not isinstance(
             node,
             ast.Constant

@@ -38,6 +38,7 @@ from overbar.transpiler.simplify import simplify
 from overbar.transpiler.specialise import specialise
 from overbar.transpiler.split import Split, split
 from overbar.transpiler.sums import add_in_one_expression
+from overbar.transpiler.zeros import start_gradients_as_zeros
 
 # Held while anything is compiled: one compilation per key, the other threads wait for it and
 # then find its result. Reentrant, because a transformation prepares its helpers' pullbacks.
@@ -334,6 +335,7 @@ def _transform(
         simplified = add_in_one_expression(simplified, runtime, parsed.namespace)
         simplified = own_loop_adjoints(simplified, runtime)
         simplified = own_list_adjoints(simplified, runtime)
+        simplified = start_gradients_as_zeros(simplified, runtime)
     if optimisations.simplify:
         simplified = drop_unread_restores(remove_copies(simplified), runtime)
         simplified = drop_unread_pushes(simplified)

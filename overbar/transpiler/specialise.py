@@ -27,7 +27,8 @@ Identities (NumPy's definitions of the helpers, see ``overbar.runtime.helpers``)
   known to be an array of rank one or more (so ``a.size`` is an attribute it has). A parameter
   known to have a's shape, each dimension of the same length (the same origin), gives the
   same size: its ``.size`` is read instead, so ``a`` (the loss's terms, say) need not be
-  computed only for its size.
+  computed only for its size; failing that, the product of parameters' dimensions that a's
+  dimensions are known to have (``X.shape[0]``).
 
 Only the reverse sweep is rewritten: the forward sweep is the user's own lines.
 """
@@ -40,7 +41,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.names import clone, names_in
+from overbar.transpiler.names import names_in, with_reverse_cloned
 from overbar.transpiler.reverse import Adjoint
 
 
@@ -60,7 +61,7 @@ def specialise(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     rewriter = _Rewriter(dict(adjoint.shapes), runtime, helpers, taken)
     rewriter.maybe_zero, rewriter.adjoints = adjoint.maybe_zero, dict(adjoint.adjoints)
     rewriter.parameters = [argument.arg for argument in adjoint.tree.args.args]
-    body = clone(adjoint.tree.body)
+    body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     reverse = [rewriter.visit(statement) for statement in reverse]
     bindings = adjoint.bindings
@@ -149,7 +150,37 @@ class _Rewriter(ast.NodeTransformer):
             return None
         if not self.rank(a):
             return None
-        return ast.Attribute(self.same_shaped_parameter(a), "size", ast.Load())
+        parameter = self.same_shaped_parameter(a)
+        if parameter is a:
+            return self.size_from_parameters(a) or ast.Attribute(a, "size", ast.Load())
+        return ast.Attribute(parameter, "size", ast.Load())
+
+    def size_from_parameters(self, atom: ast.Name) -> ast.expr | None:
+        """``atom``'s size as a product of parameters' dimensions (``X.shape[0]``), where each
+        of its dimensions is 1 or known to have the length of a parameter's (whose every
+        binding has that length too), so ``atom`` need not be kept for its size."""
+        facts = self.runtime.shapes
+        factors: list[ast.expr] = []
+        for size in facts.dims(self.shapes.get(atom.id)) or ():
+            if size == 1:
+                continue
+            origin = getattr(size, "origin", None)
+            if not (
+                isinstance(origin, tuple) and len(origin) == 2 and origin[0] in self.parameters
+            ):
+                return None
+            name, axis = origin
+            dims = facts.dims(self.shapes.get(name))
+            if dims is None or axis >= len(dims) or not facts.same_length(dims[axis], size):
+                return None
+            shape = ast.Attribute(ast.Name(name, ast.Load()), "shape", ast.Load())
+            factors.append(ast.Subscript(shape, ast.Constant(axis), ast.Load()))
+        if not factors:
+            return None
+        product = factors[0]
+        for factor in factors[1:]:
+            product = ast.BinOp(product, ast.Mult(), factor)
+        return product
 
     def same_shaped_parameter(self, atom: ast.Name) -> ast.Name:
         """A parameter known to have ``atom``'s shape, every dimension the same length (its

@@ -39,14 +39,14 @@ from dataclasses import replace
 
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.library import library_function, module_names
-from overbar.transpiler.names import clone
+from overbar.transpiler.names import with_reverse_cloned
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
 
 
 def add_in_one_expression(adjoint: Adjoint, runtime: Runtime, namespace: Namespace) -> Adjoint:
     """The adjoint with the runs above written as one sum each in its reverse sweep."""
-    body = clone(adjoint.tree.body)
+    body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     names = module_names(adjoint.bindings, namespace, runtime)
     folder = _Folder(adjoint.floating, runtime, names)
