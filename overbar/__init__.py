@@ -20,7 +20,9 @@ from overbar.errors import (
     UnsupportedSyntaxError,
 )
 from overbar.forward_api import jvp, jvp_source
+from overbar.hessians import hessian, hvp
 from overbar.primitives import Attribute, Method
+from overbar.pullbacks import jacobian, vjp
 from overbar.runtime.registry import adjoint, non_differentiable, tangent
 from overbar.transpiler.optimisations import Optimisations
 
@@ -47,7 +49,11 @@ __all__ = [
     "grad",
     "jvp",
     "jvp_source",
+    "hessian",
+    "hvp",
+    "jacobian",
     "non_differentiable",
     "tangent",
     "value_and_grad",
+    "vjp",
 ]

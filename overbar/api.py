@@ -145,6 +145,7 @@ class GradientFunction:
         optimise: bool | Optimisations = True,
         check: bool | None = None,
     ):
+        function = differentiable_form(function)
         # What the def alone rules out (its source unreadable, *args, ...) is refused now.
         parsed = parse(function)
         check_definition(parsed)
@@ -418,6 +419,21 @@ class GradientFunction:
         return f"<overbar.{kind} of {self.__wrapped__.__qualname__} wrt {self.wrt}>"
 
 
+def differentiable_form(function: Any) -> Any:
+    """``function``, or where it is a gradient overbar made (``grad(f)``), its generated
+    adjoint for arguments of any shape: a plain function, which overbar differentiates like
+    any other (``grad(grad(f))``; the runtime helpers it calls have adjoint rules in
+    ``runtime/rules_helpers.py``)."""
+    if isinstance(function, GradientFunction):
+        if function._with_value:
+            raise ArgumentError(
+                f"cannot differentiate {function!r}: it returns the value with the gradient; "
+                "differentiate overbar.grad of the function instead"
+            )
+        return function.stages.emitted.function
+    return function
+
+
 def grad(
     function: Callable | None = None,
     *,
@@ -460,6 +476,7 @@ def gradient_of(
     well under a microsecond) where ``function`` keeps overbar's cache, so that
     ``overbar.grad(loss)(params)`` in a loop costs what a held gradient's call does. It goes
     when the function goes."""
+    function = differentiable_form(function)
     key = ("gradient", wrt, with_value, optimise, check)
     if type(function) is types.FunctionType:
         try:

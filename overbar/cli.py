@@ -1,6 +1,6 @@
 """The command line: ``overbar show FILE.py:FUNCTION [--wrt a,b] [--shapes x=3x64,s=float]
-[--mode grad|jvp] [--stage adjoint|normalized]``, ``overbar rules [PATTERN] [--markdown]``,
-and ``overbar cache path|list|clear`` for the disk cache.
+[--mode grad|jvp|vjp|hvp] [--stage adjoint|normalized]``, ``overbar rules [PATTERN]
+[--markdown]``, and ``overbar cache path|list|clear`` for the disk cache.
 
 ``show`` prints the generated adjoint of a function (with ``--mode jvp``, its forward-mode
 code; or its normal form): the general one, or with
@@ -56,10 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     show.add_argument(
         "--mode",
-        choices=("grad", "jvp"),
+        choices=("grad", "jvp", "vjp", "hvp"),
         default="grad",
-        help="grad: the adjoint (reverse mode, the default); jvp: the forward-mode code "
-        "overbar.jvp runs",
+        help="what to generate: the adjoint (grad, default), the forward-mode code overbar.jvp "
+        "runs (jvp), the forward function and pullback of overbar.vjp (vjp), or those of the "
+        "adjoint itself, which overbar.hvp runs (hvp)",
     )
     show.add_argument(
         "--stage",
@@ -131,8 +132,10 @@ def show_source(
     mode: str = "grad",
 ) -> str:
     """The generated source for ``FILE.py:FUNCTION`` (specialised on ``shapes`` if given),
-    with the given ``optimisations``: the adjoint, or with ``mode="jvp"`` the forward-mode
-    code (where the optimisations do not apply)."""
+    with the given ``optimisations``: ``grad``'s adjoint, with ``mode="jvp"`` the forward-mode
+    code (where the optimisations do not apply), with ``mode="vjp"`` the forward function and
+    pullback ``overbar.vjp`` runs, with ``mode="hvp"`` those of the adjoint (what
+    ``overbar.hvp`` runs)."""
     from overbar.api import GradientFunction, transformed
     from overbar.transpiler.emit import to_source
     from overbar.transpiler.pipeline import all_sources
@@ -154,9 +157,17 @@ def show_source(
         if stage == "normalized":
             return to_source(stages.normal_form.tree)
         return all_forward_sources(stages)
-    stages = gradient.stages
     if stage == "normalized":
-        return to_source(stages.normal_form.tree)
+        return to_source(gradient.stages.normal_form.tree)
+    given = parse_shapes(shapes, list(gradient._signature.parameters)) if shapes else ()
+    if mode == "vjp":
+        from overbar.pullbacks import vjp_stages
+
+        return all_sources(vjp_stages(function, gradient.wrt, given, optimisations))
+    if mode == "hvp":
+        from overbar.hessians import hvp_source
+
+        return hvp_source(function, gradient.wrt, given, optimisations)
     if shapes:
         given = parse_shapes(shapes, list(gradient._signature.parameters))
         return all_sources(

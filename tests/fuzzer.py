@@ -3259,6 +3259,14 @@ MADE_BY_STATEMENTS = {np.empty_like: "the buffer statement: np.empty_like(v), th
 # Registered primitives the fuzzer does not generate, each with the reason.
 UNFUZZED: dict[Any, str] = {}
 UNFUZZED.update(UNFUZZED_ARRAYS)
+UNFUZZED.update(
+    {
+        rules[0].primal: "a runtime helper only generated adjoints call (differentiated again "
+        "for second derivatives): its rule is checked in tests/test_hessians.py"
+        for rules in RULES.rules.values()
+        if rules[0].function.__module__ == "overbar.runtime.rules_helpers"
+    }
+)
 
 
 def _is_library(primal: Any) -> bool:

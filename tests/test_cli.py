@@ -100,3 +100,24 @@ def test_show_the_forward_mode_code():
     assert "z_dot = broadcast_tangent(W1_dot @ x, z)" in general.stdout
     grad = run("show", f"{MLP}:loss", "--wrt", "W1")
     assert grad.stdout.startswith("def loss_grad(")  # grad stays the default
+
+
+def test_show_mode_vjp_prints_the_forward_function_and_the_pullback():
+    shapes = "W1=16x3,b1=16x1,W2=2x16,b2=2x1,x=3x64,t=2x64"
+    result = run("show", f"{MLP}:loss", "--wrt", "W1,b1", "--mode", "vjp", "--shapes", shapes)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("def loss_vjp(W1, b1, W2, b2, x, t):")
+    assert "def loss_pullback(" in result.stdout and "*, result_bar" in result.stdout
+    assert "return (W1_bar, b1_bar)" in result.stdout
+
+
+def test_show_mode_hvp_prints_the_pullback_of_the_adjoint():
+    shapes = "W1=16x3,b1=16x1,W2=2x16,b2=2x1,x=3x64,t=2x64"
+    result = run("show", f"{MLP}:loss", "--wrt", "W2", "--mode", "hvp", "--shapes", shapes)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("def loss_grad_vjp(W1, b1, W2, b2, x, t):")
+    assert "return (None, (h, tmp4))" in result.stdout  # H v, not the gradient
+    assert "def loss_grad_pullback(h, tmp4, *, result_bar):" in result.stdout
+    assert "y_bar_bar = W2_bar_bar @ tmp4.T" in result.stdout
+    bad = run("show", f"{MLP}:loss", "--mode", "jacobian")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr

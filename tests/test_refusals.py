@@ -501,10 +501,14 @@ def test_a_method_that_changes_self_is_refused_at_the_line():
     assert_points_at(error, __file__, "self.last", line=line)
 
 
-def test_a_gradient_of_a_gradient_is_refused_at_construction():
-    f = define("def f(x):\n    return np.sum(x * x)\n")
-    with pytest.raises(OverbarError, match="higher-order"):
-        overbar.grad(overbar.grad(f))
+def test_a_gradient_of_a_gradient_needs_a_scalar_gradient():
+    # grad(grad(f)) differentiates the generated adjoint (tests/test_hessians.py); of a
+    # function of a vector, whose gradient is a vector, it is refused where it is called
+    f = define("def f(x):\n    return np.sum(x * x * x)\n")
+    second = overbar.grad(overbar.grad(f))
+    assert second(1.5) == pytest.approx(9.0)
+    with pytest.raises(OverbarError, match="scalar result.*overbar.jacobian"):
+        second(np.ones(3))
 
 
 def test_a_rule_that_takes_a_differentiated_argument_by_keyword_only_is_refused():

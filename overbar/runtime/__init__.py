@@ -17,6 +17,7 @@ from overbar.runtime import (
     helpers_math,
     rules,  # noqa: F401  (importing it registers the built-in table)
     rules_arrays,  # noqa: F401
+    rules_helpers,  # noqa: F401  (a generated adjoint differentiated again: its helpers)
     rules_linalg,  # noqa: F401
     rules_math,  # noqa: F401
     shapes,
@@ -91,6 +92,15 @@ NUMPY = Runtime(
         np.ndim: (0,),
         **helpers_arrays.SHAPE_ONLY,
     },
+    value_unread={
+        helpers.unbroadcast: (1,),
+        helpers.broadcast_like: (1,),
+        helpers.expand_reduced: (1,),
+        helpers.index_bar: (1,),
+        helpers.adjoint_like: (1,),
+        helpers.matmul_left_bar: (1,),
+        helpers.matmul_right_bar: (2,),
+    },
     array_makers=ARRAY_MAKERS,
     copying_functions=COPYING_FUNCTIONS,
     saved_region=helpers.saved_region,
@@ -129,6 +139,8 @@ NUMPY = Runtime(
     broadcast_tangent=helpers.broadcast_tangent,
     zero_tangent=helpers.zero_tangent,
     own_tangent=helpers_forward.own_tangent,
+    copy_of=helpers.copy_of,
+    write_back=helpers.write_back,
 )
 
 __all__ = [

@@ -26,7 +26,9 @@ def seed(y):
     if isinstance(y, (tuple, list)) or arrays.size(y) != 1:
         raise NonScalarOutputError(
             f"grad needs a scalar result, but the function returned {_describe_value(y)}; "
-            "reduce it to a scalar (for example with np.sum) to differentiate it"
+            "reduce it to a scalar (for example with np.sum) to differentiate it, or use "
+            "overbar.vjp(f, *args) for its vector-Jacobian products (overbar.jacobian for the "
+            "whole Jacobian)"
         )
     if is_foreign_array(y) and y.dtype.kind in "fiub":  # lazy: no look at its value
         return np.ones_like(y, dtype=np.result_type(y.dtype, 1.0))
@@ -620,6 +622,22 @@ def own(g, x):
     if is_foreign_array(g):
         return g.astype(np.result_type(g.dtype, 1.0), copy=True)
     return np.array(g, dtype=np.result_type(g, 1.0), copy=True)
+
+
+def copy_of(x):
+    """A fresh copy of the list or array ``x`` (anything else as it is): what a vjp's pullback
+    changes in place, saved so that each call of it starts from the forward sweep's values."""
+    if isinstance(x, list | np.ndarray):
+        return x.copy()
+    return x
+
+
+def write_back(x, saved):
+    """``x`` given the values ``saved`` (a ``copy_of`` it) in place: views of it see them."""
+    if isinstance(x, np.ndarray):
+        x[...] = saved
+    elif isinstance(x, list):
+        x[:] = saved
 
 
 def add_at(acc, index, g):

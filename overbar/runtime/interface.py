@@ -33,6 +33,9 @@ class Runtime:
     add_item: Callable  # one element of such a list added to
     shape_of: Callable
     shape_only: Mapping[Callable, tuple[int, ...]]
+    # Arguments (by position) a function reads only for their shape and type, so that no
+    # gradient flows into them: shape_only's, and the helpers' that also test a type or rank.
+    value_unread: Mapping[Callable, tuple[int, ...]]
     array_makers: frozenset
     copying_functions: frozenset
     saved_region: Callable
@@ -67,3 +70,5 @@ class Runtime:
     broadcast_tangent: Callable  # forward mode's unbroadcast: a term broadcast to the output
     zero_tangent: Callable  # the tangent of a value that does not vary, shaped like it
     own_tangent: Callable  # a tangent as a new writable array shaped like its value
+    copy_of: Callable  # a fresh copy of a list or an array (a vjp's pullback writes into)
+    write_back: Callable  # write_back(x, saved): saved's values into x, in place

@@ -124,12 +124,13 @@ class LineAdjoints:
             self.state.accumulate(application.positional[0], output_bar)
         elif application.primal is PACK:  # t = (a, b):  ā += t̄[0],  b̄ += t̄[1]
             unread = self.unread_elements(output)  # their adjoints are zero: no code
+            whole = output == self.state.whole_cotangent
             for index, element in enumerate(application.positional):
                 if self.state.activity.is_active(element) and index not in unread:
                     part = ast.Subscript(
                         value=output_bar, slice=ast.Constant(index), ctx=ast.Load()
                     )
-                    self.state.accumulate(element, part, may_be_zero=True)
+                    self.state.accumulate(element, part, may_be_zero=not whole)
         elif self.indexes_a_sequence(application):  # y = t[i]:  t̄ += (0, ..., ȳ, ..., 0)
             self.accumulate_item(application, output, output_bar, earlier)
         elif self.rules.is_subroutine(application.primal):
@@ -194,6 +195,8 @@ class LineAdjoints:
                 continue
             if isinstance(argument, ast.Name) and argument.id == skipped:
                 continue
+            if entry is None and self._value_unread(application, template, parameter):
+                continue  # the value is read for its shape only: no gradient flows into it
             if entry is None:
                 raise MissingRuleError(
                     f"the adjoint rule for {application.description} "
@@ -215,6 +218,19 @@ class LineAdjoints:
                     "parameter of the rule and return its adjoint",
                     self.state.parsed.location(application.node),
                 )
+
+    def _value_unread(self, application: Any, template: Any, parameter: str) -> bool:
+        """Whether the primal reads the argument ``parameter`` only for its shape and type
+        (``runtime.value_unread``): a rule rightly gives it no gradient.
+
+        Identity: the derivative of a function with respect to an argument it reads only the
+        shape (or rank, or type) of is zero, since a shape does not change under a small change
+        of the values. Side condition: the position is listed for that primal."""
+        try:
+            positions = self.state.runtime.value_unread.get(application.primal, ())
+        except TypeError:  # an unhashable primal (a Method is hashable; some callables not)
+            return False
+        return template.positional.index(parameter) in positions
 
     def inline(
         self,

@@ -125,8 +125,9 @@ def parse(function: Any) -> ParsedFunction:
     """
     if hasattr(function, "__overbar_transform__"):
         raise OverbarError(
-            "overbar cannot differentiate a function returned by overbar.grad "
-            "(higher-order derivatives are not supported yet)"
+            "overbar cannot read a function returned by overbar.grad as source; pass the "
+            "gradient itself to overbar.grad, overbar.vjp or overbar.jacobian, which "
+            "differentiate the adjoint it generates"
         )
     if not isinstance(function, types.FunctionType) or _wrapped_function(function) is not None:
         raise _not_a_plain_function(function)

@@ -21,7 +21,7 @@ from overbar.transpiler.activity import Activity, analyze
 from overbar.transpiler.containers import walk_dicts
 from overbar.transpiler.copies import remove_copies
 from overbar.transpiler.dict_writes import write_dict_entries
-from overbar.transpiler.emit import Emitted, emit
+from overbar.transpiler.emit import Emitted, emit, emit_split
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.hoist import hoist
 from overbar.transpiler.inline import inline_helpers
@@ -34,10 +34,11 @@ from overbar.transpiler.parse import ParsedFunction, owner_class, parse, with_fu
 from overbar.transpiler.peephole import peephole
 from overbar.transpiler.pushes import drop_unread_pushes, drop_unread_restores
 from overbar.transpiler.remat import rematerialise
-from overbar.transpiler.reverse import Adjoint, differentiate
+from overbar.transpiler.reverse import Adjoint, differentiate, seed_parameter, without_local
 from overbar.transpiler.shapes import Shapes, infer
 from overbar.transpiler.simplify import simplify
 from overbar.transpiler.specialise import specialise
+from overbar.transpiler.split import Split, split
 from overbar.transpiler.sums import add_in_one_expression
 from overbar.transpiler.zeros import start_gradients_as_zeros
 
@@ -275,6 +276,7 @@ class Stages:
     simplified: Adjoint  # specialised on shapes, cleaned up (simplify), rewritten (peephole)
     emitted: Emitted
     shapes: Shapes
+    split: Split | None = None  # for overbar.vjp: the forward function and the pullback
 
 
 def transform(
@@ -286,6 +288,7 @@ def transform(
     with_value: bool = True,
     optimisations: Optimisations = ALL,
     functions: tuple[tuple[str, Any], ...] = (),
+    vjp: bool = False,
 ) -> Stages:
     """Differentiate ``function`` with respect to the parameters named in ``wrt``.
 
@@ -297,6 +300,9 @@ def transform(
     adjoint, one rule application per line); helpers' pullbacks are transformed with the same.
     ``functions`` (name and function pairs) are the parameters a caller binds to a function,
     which a pullback is specialised on (``parse.with_functions``).
+    With ``vjp`` the result is split in two (``Stages.split``): ``emitted.function`` runs the
+    forward sweep and returns ``(value, residuals)``, ``emitted.pullback(*residuals,
+    result_bar=cotangent)`` runs the reverse sweep and returns the gradients.
     """
     # The passes allocate a great many syntax-tree nodes and make no reference cycles that
     # need collecting meanwhile; the cyclic collector's full scans of the growing heap made the
@@ -313,6 +319,7 @@ def transform(
             with_value,
             optimisations,
             functions,
+            vjp,
         )
     finally:
         if collecting:
@@ -328,12 +335,15 @@ def _transform(
     with_value: bool,
     optimisations: Optimisations,
     functions: tuple[tuple[str, Any], ...] = (),
+    vjp: bool = False,
 ) -> Stages:
     parsed = with_functions(parse(function), dict(functions))
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
     normal_form = normalize(parsed)
     if optimisations.inline:
         normal_form = inline_helpers(normal_form, parsed, runtime)
+    if as_pullback or vjp:  # the result's adjoint comes by a keyword no local may take
+        normal_form = without_local(normal_form, seed_parameter(normal_form.parameters))
     objects = frozenset(
         name
         for name, shape in (parameter_shapes or {}).items()
@@ -357,10 +367,11 @@ def _transform(
         activity,
         runtime,
         helpers,
-        as_pullback,
+        as_pullback or vjp,
         shapes,
         with_value,
         optimisations,
+        vjp,
     )
     # Simplified twice: the peephole rewrites need folded expressions, and leave dead code.
     simplified = adjoint
@@ -381,7 +392,13 @@ def _transform(
     if optimisations.simplify:
         simplified = drop_unread_restores(remove_copies(simplified), runtime)
         simplified = drop_unread_pushes(simplified)
-        simplified = rematerialise(simplified, runtime, parsed.namespace)
+        # A vjp's pullback may run many times: a forward value is computed once, not in it.
+        if not vjp:
+            simplified = rematerialise(simplified, runtime, parsed.namespace)
         simplified = write_dict_entries(simplified, runtime)
+    if vjp:
+        halves = split(simplified, runtime.copy_of, runtime.write_back, parsed.tree.name)
+        emitted = emit_split(parsed, halves)
+        return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes, halves)
     emitted = emit(parsed, simplified)
     return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes)

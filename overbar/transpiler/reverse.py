@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from overbar.errors import InternalError
@@ -72,6 +72,7 @@ __all__ = [
     "is_comment",
     "is_write",
     "seed_parameter",
+    "without_local",
 ]
 
 
@@ -103,6 +104,7 @@ def differentiate(
     shapes: Shapes | None = None,
     with_value: bool = True,
     optimisations: Optimisations = ALL,
+    vjp: bool = False,
 ) -> Adjoint:
     """Build the gradient function of ``form`` with respect to ``activity.wrt``.
 
@@ -112,7 +114,11 @@ def differentiate(
     ``shapes`` (from ``shapes.infer``) specialises the rules on what is known of the shapes.
     Without ``with_value`` the function returns only the gradients, and a result known to be a
     number is seeded with 1.0 (``optimisations.seed``), so the lines that only compute the value
-    can go; ``optimisations.stabilisers`` skips the gradient of softmax stabilisers.
+    can go; ``optimisations.stabilisers`` skips the gradient of softmax stabilisers. With
+    ``vjp`` the pullback returns ``(value, gradients)`` (``(None, gradients)`` without
+    ``with_value``): ``split`` cuts it into the forward function and the pullback of
+    ``overbar.vjp``. Its cotangent is the user's, checked to be whole: an element of a tuple
+    result's adjoint is then an array, never the runtime zero.
     """
     return _Sweep(
         parsed,
@@ -124,7 +130,37 @@ def differentiate(
         shapes,
         with_value,
         optimisations,
+        vjp,
     ).run()
+
+
+def without_local(form: NormalForm, name: str) -> NormalForm:
+    """``form`` with its local variable ``name`` (if it has one) renamed to a fresh name: a
+    pullback takes its result's adjoint by the keyword ``name``, which a local of that name
+    (a generated adjoint's own ``result_bar``, differentiated again) would overwrite. Done
+    before any analysis of the normal form, which must see the new name."""
+    if name not in form.local_names and name not in form.temporaries:
+        return form
+    fresh, number = f"{name}_local", 2
+    while fresh in form.taken_names:
+        fresh, number = f"{name}_local{number}", number + 1
+
+    class Renamed(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.Name:
+            return ast.Name(id=fresh, ctx=node.ctx) if node.id == name else node
+
+    tree = Renamed().visit(clone(form.tree))
+
+    def swapped(names: frozenset[str]) -> frozenset[str]:
+        return names - {name} | {fresh} if name in names else names
+
+    return replace(
+        form,
+        tree=tree,
+        local_names=swapped(form.local_names),
+        temporaries=swapped(form.temporaries),
+        taken_names=form.taken_names | {fresh},
+    )
 
 
 class _Sweep:
@@ -142,7 +178,9 @@ class _Sweep:
         shapes: Shapes | None = None,
         with_value: bool = True,
         optimisations: Optimisations = ALL,
+        vjp: bool = False,
     ):
+        self.vjp = vjp
         self.state = SweepState(parsed, form, activity, runtime, shapes)
         self.with_value = with_value
         self.literal_seed = optimisations.seed
@@ -197,6 +235,8 @@ class _Sweep:
         else:
             seed_value = call(seed_name, result)
         self.state.reverse = [assign(result_bar, seed_value)]
+        if self.vjp and isinstance(result, ast.Name) and self.bound_once(result.id):
+            self.state.whole_cotangent = result.id
         if isinstance(result, ast.Name) and self.state.activity.is_active(result):
             self.state.defined.add(result.id)
         elif self.state.activity.is_active(result):
@@ -247,7 +287,12 @@ class _Sweep:
             forward.append(assign(value, result))  # the reverse sweep restores older values
             result = load(value)
         arguments = clone(self.state.form.tree.args)
-        if self.as_pullback:
+        if self.as_pullback and self.vjp:
+            value = result if self.with_value else ast.Constant(None)
+            reverse.append(ast.Return(value=tuple_of([value, tuple_of(gradients)])))
+            arguments.kwonlyargs.append(ast.arg(arg=seed_keyword))
+            arguments.kw_defaults.append(None)
+        elif self.as_pullback:
             reverse.append(ast.Return(value=tuple_of(gradients)))
             arguments.kwonlyargs.append(ast.arg(arg=seed_keyword))
             arguments.kw_defaults.append(None)
@@ -282,6 +327,15 @@ class _Sweep:
             stack=self.recording.stack,
             adjoints=tuple(sorted((bar, name) for name, bar in self.state.adjoint_names.items())),
         )
+
+    def bound_once(self, name: str) -> bool:
+        """Whether the normal form binds ``name`` once only (and it is no parameter)."""
+        stores = sum(
+            1
+            for node in ast.walk(self.state.form.tree)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id == name
+        )
+        return stores == 1 and name not in self.state.form.parameters
 
     def effects(self, seed_name: str) -> frozenset[str]:
         """The names of the functions (and objects whose methods) the adjoint calls for their

@@ -108,6 +108,14 @@ class RuleChoice:
                 f"register a rule with @overbar.adjoint(overbar.{type(primal).__name__}"
                 f"({primal.name!r}))"
             )
+        elif inspect.isfunction(primal) and getattr(primal, "__module__", "").startswith(
+            "overbar.runtime"
+        ):
+            advice = (
+                f"{name} is one of overbar's runtime helpers (what generated adjoints call) "
+                "and has no adjoint rule yet, so the adjoint that calls it cannot be "
+                "differentiated again"
+            )
         elif inspect.isfunction(primal) and not getattr(primal, "__module__", "").startswith(
             "numpy"
         ):
@@ -128,10 +136,13 @@ class RuleChoice:
     # kinds of primal
 
     def is_subroutine(self, primal: Any) -> bool:
-        """A function of the user's own, with no rule registered: it gets a pullback."""
+        """A function of the user's own, with no rule registered: it gets a pullback. (Not
+        one of overbar's runtime helpers, which a generated adjoint differentiated again
+        calls: one with no rule is a missing rule, not code to differentiate.)"""
         if self.pullback_of is None or not inspect.isfunction(primal):
             return False
-        if (primal.__module__ or "").startswith("numpy") or hasattr(
+        module = primal.__module__ or ""
+        if module.startswith(("numpy", "overbar.runtime")) or hasattr(
             primal, "__overbar_transform__"
         ):
             return False

@@ -19,6 +19,7 @@ from typing import Any
 
 from overbar.errors import OverbarError
 from overbar.runtime.interface import Runtime
+from overbar.transpiler.fence import check_supported
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import Namespace, parse
@@ -267,6 +268,8 @@ def _returned_shape(function, operands: list, keywords: dict, runtime: Runtime) 
     if _FORM not in kept:
         try:
             parsed = parse(function)
+            # only what overbar reads: the normaliser expects the fence's checks to have run
+            check_supported(parsed, runtime.array_makers, runtime.copying_functions)
             kept[_FORM] = (parsed, normalize(parsed))
         except (TypeError, ValueError, OSError, SyntaxError, OverbarError):
             kept[_FORM] = None  # not a function overbar can read: not known

@@ -73,6 +73,9 @@ class SweepState:
         self.objects: dict[str, set[str]] = {}
         self.bindings: dict[str, Any] = {}
         self.binding_names: dict[int, str] = {}
+        # The result bound once, whose adjoint is a vjp's cotangent, checked to be whole: the
+        # elements of its tuple are arrays, never the runtime zero.
+        self.whole_cotangent: str | None = None
 
     def _known_sequences(self) -> set[str]:
         return {name for name, shape in self.shapes.items() if self.is_sequence_shape(shape)}

@@ -1,0 +1,95 @@
+"""Adjoint rules for the runtime's own helpers: a generated adjoint can be differentiated again.
+
+``grad(grad(f))``, Hessians and Hessian-vector products differentiate the code overbar
+generates, which calls the helpers of ``helpers.py``. Most of them are linear in the adjoint
+they take, so their rules are their transposes: summing to a shape and broadcasting to it undo
+each other, the two halves of a matrix product's adjoint are matrix products again. The helpers
+that only say what a zero, a seed or a count is have no gradient. Helpers with no rule here
+(the in-place writes of the reverse sweep, its stacks) make ``grad`` of an adjoint that calls
+them refuse with ``MissingRuleError``, naming the helper.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from overbar.runtime.helpers import (
+    adjoint_like,
+    broadcast_like,
+    expand_reduced,
+    index_bar,
+    matmul_left_bar,
+    matmul_right_bar,
+    reduced_count,
+    seed,
+    shape_of,
+    unbroadcast,
+    zero_gradient,
+)
+from overbar.runtime.registry import adjoint, non_differentiable
+
+# ---------------------------------------------------------------------------------------------
+# Summing to a shape and broadcasting to it: each the other's transpose
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(unbroadcast)
+def unbroadcast_adjoint(s, g, x, s_bar):
+    """s = g summed down to x's shape:  ḡ = s̄ broadcast to g's shape  (x: its shape only)"""
+    return broadcast_like(s_bar, g), None
+
+
+@adjoint(broadcast_like)
+def broadcast_like_adjoint(b, g, x, b_bar):
+    """b = g broadcast to x's shape:  ḡ = b̄ summed down to g's shape  (x: its shape only)"""
+    return unbroadcast(b_bar, g), None
+
+
+@adjoint(adjoint_like)
+def adjoint_like_adjoint(a, g, x, a_bar):
+    """a = g, made x's shape where g is the runtime zero:  ḡ = ā summed down to g's shape"""
+    return unbroadcast(a_bar, g), None
+
+
+@adjoint(expand_reduced)
+def expand_reduced_adjoint(e, y_bar, x, axis=None, keepdims=False, *, e_bar):
+    """e = ȳ broadcast back over the axes of x a reduction took:  ȳ's adjoint = ē summed over
+    those axes (as the reduction shaped ȳ)"""
+    return unbroadcast(np.sum(e_bar, axis=axis, keepdims=keepdims), y_bar), None
+
+
+# ---------------------------------------------------------------------------------------------
+# The two halves of a matrix product's adjoint
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(matmul_left_bar)
+def matmul_left_bar_adjoint(w, z_bar, x, y, w_bar):
+    """w = x̄ of z = x @ y at z̄ (z̄ yᵀ), bilinear in z̄ and y, with ⟨w̄, w⟩ = ⟨w̄ @ y, z̄⟩:
+    z̄'s adjoint = w̄ @ y,  ȳ = (w̄)ᵀ z̄ as the adjoint of y in w̄ @ y  (x: its shape only)"""
+    return w_bar @ y, None, matmul_right_bar(z_bar, w_bar, y)
+
+
+@adjoint(matmul_right_bar)
+def matmul_right_bar_adjoint(w, z_bar, x, y, w_bar):
+    """w = ȳ of z = x @ y at z̄ (xᵀ z̄), bilinear in z̄ and x, with ⟨w̄, w⟩ = ⟨x @ w̄, z̄⟩:
+    z̄'s adjoint = x @ w̄,  x̄ = z̄ w̄ᵀ as the adjoint of x in x @ w̄  (y: its shape only)"""
+    return x @ w_bar, matmul_left_bar(z_bar, x, w_bar), None
+
+
+# ---------------------------------------------------------------------------------------------
+# Indexing
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(index_bar)
+def index_bar_adjoint(a, y_bar, x, index, a_bar):
+    """a = zeros like x with ȳ added at [index] (repeats add up):  ȳ's adjoint = ā[index]"""
+    return a_bar[index], None, None
+
+
+# ---------------------------------------------------------------------------------------------
+# No gradient: seeds, zeros, counts and shapes
+# ---------------------------------------------------------------------------------------------
+
+non_differentiable(seed, zero_gradient, reduced_count, shape_of)

@@ -1,0 +1,342 @@
+"""Second derivatives: grad(grad(f)), overbar.hvp and overbar.hessian, and the adjoint rules of
+the runtime helpers that generated adjoints call (what lets overbar differentiate its own
+output). Each against central differences of the gradient; Hessians symmetric.
+"""
+
+from __future__ import annotations
+
+import copy
+import zlib
+
+import numpy as np
+import pytest
+
+import overbar
+from overbar.errors import (
+    ArgumentError,
+    MissingRuleError,
+    NonScalarOutputError,
+    UnsupportedSyntaxError,
+)
+from overbar.runtime import helpers
+from overbar.runtime.registry import RULES
+from tests.support import define
+from tests.test_examples import load_example
+
+RNG = np.random.default_rng(2)
+
+# -- the helpers' rules ---------------------------------------------------------------------------
+
+HELPERS = {
+    name: getattr(helpers, name)
+    for name in (
+        "unbroadcast",
+        "broadcast_like",
+        "adjoint_like",
+        "expand_reduced",
+        "matmul_left_bar",
+        "matmul_right_bar",
+        "index_bar",
+    )
+}
+
+# (expression, {name: shape}); () is a Python float
+HELPER_SAMPLES = [
+    ("unbroadcast(g, x)", {"g": (2, 3), "x": (3,)}),
+    ("unbroadcast(g, x)", {"g": (2, 3), "x": (2, 1)}),
+    ("unbroadcast(g, x)", {"g": (4,), "x": ()}),
+    ("unbroadcast(g, x)", {"g": (3,), "x": (3,)}),
+    ("broadcast_like(g, x)", {"g": (3,), "x": (2, 3)}),
+    ("broadcast_like(g, x)", {"g": (), "x": (2, 2)}),
+    ("broadcast_like(g, x)", {"g": (2, 1), "x": (2, 3)}),
+    ("broadcast_like(g, x)", {"g": (), "x": (70, 70)}),
+    ("adjoint_like(g, x)", {"g": (3,), "x": (3,)}),
+    ("adjoint_like(g, x)", {"g": (), "x": (2, 3)}),
+    ("expand_reduced(g, x, axis=0)", {"g": (3,), "x": (2, 3)}),
+    ("expand_reduced(g, x, axis=1, keepdims=True)", {"g": (2, 1), "x": (2, 3)}),
+    ("expand_reduced(g, x)", {"g": (), "x": (2, 3)}),
+    ("expand_reduced(g, x, axis=(0, 2))", {"g": (3,), "x": (2, 3, 4)}),
+    ("matmul_left_bar(z, x, y)", {"z": (2, 4), "x": (2, 3), "y": (3, 4)}),
+    ("matmul_left_bar(z, x, y)", {"z": (4,), "x": (3,), "y": (3, 4)}),
+    ("matmul_left_bar(z, x, y)", {"z": (2,), "x": (2, 3), "y": (3,)}),
+    ("matmul_left_bar(z, x, y)", {"z": (), "x": (3,), "y": (3,)}),
+    ("matmul_left_bar(z, x, y)", {"z": (2, 2, 4), "x": (2, 2, 3), "y": (3, 4)}),
+    ("matmul_left_bar(z, x, y)", {"z": (2, 2, 4), "x": (2, 3), "y": (2, 3, 4)}),
+    ("matmul_right_bar(z, x, y)", {"z": (2, 4), "x": (2, 3), "y": (3, 4)}),
+    ("matmul_right_bar(z, x, y)", {"z": (4,), "x": (3,), "y": (3, 4)}),
+    ("matmul_right_bar(z, x, y)", {"z": (2,), "x": (2, 3), "y": (3,)}),
+    ("matmul_right_bar(z, x, y)", {"z": (), "x": (3,), "y": (3,)}),
+    ("matmul_right_bar(z, x, y)", {"z": (2, 2, 4), "x": (2, 2, 3), "y": (3, 4)}),
+    ("index_bar(g, x, 2)", {"g": (), "x": (4,)}),
+    ("index_bar(g, x, (slice(None), 1))", {"g": (3,), "x": (3, 4)}),
+    ("index_bar(g, x, np.array([0, 2, 0]))", {"g": (3,), "x": (4,)}),
+]
+
+
+def _draw(shape, rng):
+    return float(rng.uniform(-1, 1)) if shape == () else rng.uniform(-1, 1, size=shape)
+
+
+@pytest.mark.parametrize("expression, shapes", HELPER_SAMPLES, ids=lambda v: str(v))
+def test_helper_rule_against_finite_differences(expression, shapes):
+    """f(args..., u) = Σ helper(args...) ∘ u, differentiated with respect to every argument
+    (those read for their shape only get zeros), against central differences."""
+    rng = np.random.default_rng(zlib.crc32(f"{expression}{shapes}".encode()))
+    names = list(shapes)
+    args = [_draw(shapes[n], rng) for n in names]
+    value = eval(expression, {**HELPERS, "np": np}, dict(zip(names, args, strict=True)))
+    u = rng.standard_normal(np.shape(value))
+    source = f"def f({', '.join(names)}, u):\n    return np.sum(({expression}) * u)\n"
+    f = define(source, namespace=HELPERS)
+    gradients = overbar.grad(f, wrt=tuple(range(len(names))))(*args, u)
+    gradients = gradients if len(names) > 1 else (gradients,)
+    for index, gradient in enumerate(gradients):
+        assert np.shape(gradient) == np.shape(args[index])
+        direction = rng.standard_normal(np.shape(args[index]))
+
+        def at(step, index=index, direction=direction):
+            moved = list(args)
+            shifted = np.asarray(args[index]) + step * direction
+            moved[index] = float(shifted) if shapes[names[index]] == () else shifted
+            return f(*moved, u)
+
+        numeric = (at(1e-6) - at(-1e-6)) / 2e-6
+        assert float(np.sum(gradient * direction)) == pytest.approx(numeric, rel=1e-6, abs=1e-9)
+
+
+def test_every_helper_rule_has_samples():
+    sampled = {expression.split("(")[0] for expression, _ in HELPER_SAMPLES}
+    ruled = {
+        rules[0].primal.__name__
+        for rules in RULES.rules.values()
+        if rules[0].function.__module__ == "overbar.runtime.rules_helpers"
+    }
+    assert ruled and ruled <= sampled, f"helper rules without samples: {ruled - sampled}"
+
+
+# -- grad(grad(f)) --------------------------------------------------------------------------------
+
+
+def _second_difference(f, x, eps=1e-4):
+    gradient = overbar.grad(f)
+    return (gradient(x + eps) - gradient(x - eps)) / (2 * eps)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def f(x):\n    return np.sin(x) * x ** 3\n",
+        "def f(x):\n    return np.exp(-x * x) / (1.0 + x * x)\n",
+        "def f(x):\n    y = np.tanh(x)\n    return np.log(1.0 + y * y) * x\n",
+        "def f(x):\n    if x > 0.1:\n        return x ** 3\n    return np.exp(x)\n",
+        "def f(x):\n    return np.sum(np.linspace(0.0, 1.0, 4) * x) ** 2 * np.cos(x)\n",
+    ],
+    ids=["product", "quotient", "chain", "branch", "array"],
+)
+@pytest.mark.parametrize("x", [0.3, -0.7, 1.4])
+def test_grad_of_grad(source, x):
+    f = define(source)
+    second = overbar.grad(overbar.grad(f))
+    assert second(x) == pytest.approx(_second_difference(f, x), rel=1e-6, abs=1e-8)
+
+
+def test_grad_of_grad_of_grad():
+    f = define("def f(x):\n    return np.sin(x) * x ** 3\n")
+    third = overbar.grad(overbar.grad(overbar.grad(f)))
+    second = overbar.grad(overbar.grad(f))
+    x, eps = 0.4, 1e-4
+    numeric = (second(x + eps) - second(x - eps)) / (2 * eps)
+    assert third(x) == pytest.approx(numeric, rel=1e-6)
+
+
+def test_grad_of_grad_through_a_helper():
+    f = define("""
+        def layer(x, a):
+            return np.tanh(x * a) * x
+
+        def f(x):
+            return layer(x, 2.0) * layer(x, 0.5)
+        """)
+    second = overbar.grad(overbar.grad(f))
+    for x in (0.2, -0.9):
+        assert second(x) == pytest.approx(_second_difference(f, x), rel=1e-6)
+
+
+def test_grad_of_grad_of_a_vector_function_points_at_hessian():
+    f = define("def f(x):\n    return np.sum(x ** 3)\n")
+    with pytest.raises(NonScalarOutputError, match="scalar"):
+        overbar.grad(overbar.grad(f))(np.ones(3))
+
+
+def test_grad_of_value_and_grad_is_refused():
+    f = define("def f(x):\n    return x ** 3\n")
+    with pytest.raises(ArgumentError, match="value with the gradient"):
+        overbar.grad(overbar.value_and_grad(f))
+
+
+# -- hvp and hessian ------------------------------------------------------------------------------
+
+
+def check_hvp(f, args, wrt, eps=1e-6, rtol=1e-6, atol=1e-8):
+    """hvp at random vectors against central differences of overbar's gradient."""
+    names = wrt if isinstance(wrt, tuple) else (wrt,)
+    vectors = tuple(RNG.standard_normal(np.shape(args[k])) for k in names)
+    given = vectors if isinstance(wrt, tuple) else vectors[0]
+    before = copy.deepcopy(args)
+    products = overbar.hvp(f, tuple(args), given, wrt=wrt)
+    products = products if isinstance(wrt, tuple) else (products,)
+    for left, right in zip(before, args, strict=True):
+        np.testing.assert_array_equal(left, right)
+    gradient = overbar.grad(f, wrt=names)
+
+    def at(step):
+        moved = list(args)
+        for k, v in zip(names, vectors, strict=True):
+            moved[k] = np.asarray(args[k]) + step * v
+            moved[k] = moved[k] if isinstance(args[k], np.ndarray) else float(moved[k])
+        return gradient(*moved)
+
+    plus, minus = at(eps), at(-eps)
+    for product, p, m, k in zip(products, plus, minus, names, strict=True):
+        assert np.shape(product) == np.shape(args[k])
+        np.testing.assert_allclose(product, (p - m) / (2 * eps), rtol=rtol, atol=atol)
+
+
+def check_hessian(f, args, wrt):
+    """hessian against hvp's columns, symmetric, and shaped x_i.shape + x_j.shape."""
+    names = wrt if isinstance(wrt, tuple) else (wrt,)
+    blocks = overbar.hessian(f, wrt=wrt)(*args)
+    blocks = blocks if isinstance(wrt, tuple) else ((blocks,),)
+    for i, k in enumerate(names):
+        for j, m in enumerate(names):
+            block = blocks[i][j]
+            assert block.shape == np.shape(args[k]) + np.shape(args[m])
+            mirror = blocks[j][i]
+            ndim = np.ndim(args[m])
+            axes = tuple(range(ndim, block.ndim)) + tuple(range(ndim))
+            np.testing.assert_allclose(block, np.transpose(mirror, axes), rtol=1e-9, atol=1e-12)
+    gradient = overbar.grad(f, wrt=names)
+    eps = 1e-6
+    for j, m in enumerate(names):
+        for index in np.ndindex(np.shape(args[m])):
+            moved_plus, moved_minus = list(args), list(args)
+            step = np.zeros(np.shape(args[m]))
+            step[index] = eps
+            moved_plus[m] = args[m] + step
+            moved_minus[m] = args[m] - step
+            if not isinstance(args[m], np.ndarray):
+                moved_plus[m], moved_minus[m] = float(moved_plus[m]), float(moved_minus[m])
+            columns = [
+                (p - q) / (2 * eps)
+                for p, q in zip(gradient(*moved_plus), gradient(*moved_minus), strict=True)
+            ]
+            for i in range(len(names)):
+                got = blocks[i][j][(Ellipsis, *index)] if index else blocks[i][j]
+                np.testing.assert_allclose(got, columns[i], rtol=1e-6, atol=1e-7)
+
+
+def test_hvp_and_hessian_of_the_mlp_example():
+    mlp = load_example("mlp")
+    W1, b1, W2, b2 = mlp.init(n_hidden=4)
+    x, t = mlp.make_task(batch=5)
+    args = [W1, b1, W2, b2, x, t]
+    check_hvp(mlp.loss, args, (0, 1, 2, 3))
+    check_hvp(mlp.loss, args, 0)
+    check_hessian(mlp.loss, args, (1, 2, 3))
+
+
+@pytest.mark.parametrize(
+    "shapes", [((3,), ()), ((2, 3), (3,)), ((2, 3), (2, 1))], ids=["vector", "row", "column"]
+)
+def test_broadcasting(shapes):
+    f = define(
+        "def f(a, b):\n    return np.sum(np.tanh(a * b + b) ** 2) + np.sum(a) * np.sum(b)\n"
+    )
+    a = RNG.standard_normal(shapes[0])
+    b = RNG.standard_normal(shapes[1]) if shapes[1] else 0.4
+    check_hvp(f, [a, b], (0, 1))
+    check_hessian(f, [a, b], (0, 1))
+
+
+def test_hessian_of_a_quadratic_form_is_its_symmetric_part():
+    f = define("def f(x, A):\n    return x @ A @ x\n")
+    A, x = RNG.standard_normal((4, 4)), RNG.standard_normal(4)
+    np.testing.assert_allclose(overbar.hessian(f)(x, A), A + A.T)
+    np.testing.assert_allclose(overbar.hvp(f, (x, A), np.ones(4)), (A + A.T) @ np.ones(4))
+
+
+def test_branches_and_helpers():
+    f = define("""
+        def energy(x, k):
+            return 0.5 * k * np.sum(x * x)
+
+        def f(x, W):
+            h = np.tanh(W @ x)
+            if np.sum(h) > 0.0:
+                e = energy(h, 2.0)
+            else:
+                e = energy(h, 3.0) + np.sum(np.exp(h))
+            return e + np.sum(np.log(1.0 + x * x))
+        """)
+    W = RNG.standard_normal((3, 3))
+    for x in (np.array([0.5, 0.3, 0.9]), np.array([-0.5, -0.3, -0.9])):
+        check_hvp(f, [x, W], (0, 1))
+        check_hessian(f, [x, W], 0)
+
+
+def test_single_name_in_a_tuple():
+    f = define("def f(x):\n    return np.sum(np.sin(x) * x)\n")
+    x = RNG.standard_normal(3)
+    ((block,),) = overbar.hessian(f, wrt=("x",))(x)
+    np.testing.assert_allclose(block, overbar.hessian(f)(x))
+    (product,) = overbar.hvp(f, (x,), (np.ones(3),), wrt=("x",))
+    np.testing.assert_allclose(product, block @ np.ones(3))
+
+
+def test_wrong_vectors_are_refused():
+    f = define("def f(x, y):\n    return np.sum(x * y)\n")
+    x, y = np.ones(3), np.ones(2)
+    with pytest.raises(ArgumentError, match=r"vector for x has shape \(2,\)"):
+        overbar.hvp(f, (x, y), np.ones(2))
+    with pytest.raises(ArgumentError, match="tuple of 2"):
+        overbar.hvp(f, (x, y), np.ones(3), wrt=(0, 1))
+
+
+def test_a_loop_is_refused_naming_the_generated_line():
+    f = define("""
+        def f(x):
+            y = x
+            for i in range(3):
+                y = np.sin(y) * x
+            return np.sum(y)
+        """)
+    with pytest.raises(UnsupportedSyntaxError, match="cannot be differentiated again yet"):
+        overbar.hvp(f, (np.ones(2),), np.ones(2))
+    with pytest.raises(UnsupportedSyntaxError, match="pop"):
+        overbar.hessian(f)(np.ones(2))
+
+
+def test_a_runtime_helper_without_a_rule_is_named():
+    f = define("def f(x):\n    return np.sum(np.max(x, axis=0) ** 2)\n")
+    with pytest.raises(MissingRuleError, match="extremum_bar is one of overbar's runtime"):
+        overbar.hvp(f, (RNG.standard_normal((3, 2)),), np.ones((3, 2)))
+
+
+def test_the_literal_hvp_agrees_with_the_optimised_one():
+    mlp = load_example("mlp")
+    args = (*mlp.init(n_hidden=4), *mlp.make_task(batch=5))
+    vectors = tuple(RNG.standard_normal(np.shape(a)) for a in args[:4])
+    optimised = overbar.hvp(mlp.loss, args, vectors, wrt=(0, 1, 2, 3))
+    literal = overbar.hvp(mlp.loss, args, vectors, wrt=(0, 1, 2, 3), optimise=False)
+    for one, other in zip(optimised, literal, strict=True):
+        np.testing.assert_allclose(one, other, rtol=1e-10, atol=1e-12)
+
+
+def test_the_jacobian_of_a_gradient_is_the_hessian():
+    f = define("def f(x, W):\n    return np.sum(np.tanh(W @ x) ** 2)\n")
+    x, W = RNG.standard_normal(3), RNG.standard_normal((2, 3))
+    from_gradient = overbar.jacobian(overbar.grad(f))(x, W)
+    np.testing.assert_allclose(from_gradient, overbar.hessian(f)(x, W), rtol=1e-12)
+    value, pullback = overbar.vjp(overbar.grad(f), x, W)
+    np.testing.assert_allclose(value, overbar.grad(f)(x, W))
+    np.testing.assert_allclose(pullback(np.ones(3)), from_gradient @ np.ones(3), rtol=1e-12)
