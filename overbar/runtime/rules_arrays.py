@@ -126,7 +126,8 @@ def append(y, arr, values, axis=None, *, y_bar):
 
 @tangent(np.append)
 def append_tangent(y, arr, values, axis=None, *, arr_dot, values_dot):
-    """y = append(a, v, axis):  ẏ = append(ȧ, v̇, axis) = append(ȧ, 0, axis) + append(0, v̇, axis)"""
+    """y = append(a, v, axis):  ẏ = append(ȧ, v̇, axis), one term for each of ȧ and v̇ with
+    zeros in place of the other"""
     arr_term = np.append(arr_dot, zero_tangent(values), axis)
     values_term = np.append(zero_tangent(arr), values_dot, axis)
     return arr_term, values_term
