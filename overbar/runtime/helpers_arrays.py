@@ -1,9 +1,12 @@
-"""Runtime helpers for the adjoints of NumPy's stacking, splitting and rearranging functions.
+"""Runtime helpers for the adjoints and tangents of NumPy's stacking, splitting and rearranging
+functions.
 
-Each undoes one function's movement of elements: the adjoint of a function that copies elements
-of its input to places in its output adds the output's adjoint back at the places they came
-from (``np.add.at``, so that an element copied twice gets both contributions). The rules in
-``rules_arrays.py`` name them.
+Each adjoint helper undoes one function's movement of elements: the adjoint of a function that
+copies elements of its input to places in its output adds the output's adjoint back at the
+places they came from (``np.add.at``, so that an element copied twice gets both contributions).
+A tangent mostly moves the input's tangent as the function moves the input, with the function
+itself; the few tangent helpers (at the end) cover what the function cannot be asked to do. The
+rules in ``rules_arrays.py`` name them.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 
 from overbar.errors import OverbarError
 from overbar.runtime.arrays import is_foreign_array
-from overbar.runtime.helpers import as_rows_of
+from overbar.runtime.helpers import as_rows_of, zero_tangent
 
 
 def _float_zeros(shape, *likes):
@@ -62,6 +65,23 @@ def unjoin_index(y_bar, items, maker, axis):
         None if isinstance(item, slice) else np.reshape(piece, np.shape(item))
         for piece, item in zip(pieces, items, strict=True)
     )
+
+
+def joined_index_tangent(items, items_dot, maker):
+    """Tangent of ``maker[items]`` (np.r_ or np.c_): the items' tangents joined the same way, a
+    slice's range (a constant) as zeros as long as it, an item not varied as zeros like it."""
+    parts = []
+    for item, dot in zip(items, items_dot, strict=True):
+        if isinstance(item, str):
+            raise OverbarError(
+                f"the derivative of an index expression with the directive string {item!r} is "
+                "not derived: join with np.concatenate, np.stack or np.column_stack instead"
+            )
+        if isinstance(item, slice):
+            parts.append(np.zeros(np.shape(maker[item])))
+        else:
+            parts.append(zero_tangent(item) if dot is None else dot)
+    return maker[tuple(parts)]
 
 
 def hstack_axis(arrays):
@@ -334,14 +354,21 @@ def sum_over(g, axis, like):
 def pad_origins(shape, pad_width, mode, reflect_type="even"):
     """Which element of an array of ``shape`` each element of its np.pad comes from (its
     index in the flattened array), −1 for a constant: np.pad applied to the indices."""
-    if mode in ("reflect", "symmetric") and reflect_type != "even":
-        raise OverbarError(
-            f"overbar differentiates np.pad in mode {mode!r} with reflect_type='even' only"
-        )
+    even_reflection(mode, reflect_type)
     indices = np.arange(int(np.prod(shape)), dtype=np.intp).reshape(shape)
     if mode == "constant":
         return np.pad(indices, pad_width, mode="constant", constant_values=-1)
     return np.pad(indices, pad_width, mode=mode)
+
+
+def even_reflection(mode, reflect_type):
+    """``reflect_type``, refused unless it is 'even' in the modes that reflect: an odd
+    reflection (2 × edge − mirror image) is not a copy of elements, which the pad rules are."""
+    if mode in ("reflect", "symmetric") and reflect_type != "even":
+        raise OverbarError(
+            f"overbar differentiates np.pad in mode {mode!r} with reflect_type='even' only"
+        )
+    return reflect_type
 
 
 def pad_pairs(pad_width, ndim):
@@ -446,6 +473,52 @@ def _spacings(spacing, axes):
 
 def _is_runtime_zero(value) -> bool:
     return type(value) is float and value == 0.0
+
+
+# -- tangents (forward mode) ------------------------------------------------------------------
+
+
+def zero_unless_none(values):
+    """The zeros standing in for np.diff's prepend or append values in the tangent term of
+    another argument (float zeros shaped like them, a list of zeros for a list), ``None`` where
+    there are none."""
+    return None if values is None else zero_tangent(values)
+
+
+def differences(c_dot, n, axis, prepend, append):
+    """np.diff(c_dot, n, axis, prepend=prepend, append=append), passing prepend and append only
+    where they are not ``None`` (np.diff's default is no values, which ``None`` is not)."""
+    joined = {}
+    if prepend is not None:
+        joined["prepend"] = prepend
+    if append is not None:
+        joined["append"] = append
+    return np.diff(c_dot, n, axis, **joined)
+
+
+def partitioned_like(a_dot, a, y, axis=-1):
+    """Tangent of y = np.partition(a, kth, axis): ȧ's elements put where the partition put a's,
+    each element of y taking the tangent of the element of a whose value it holds (matched by
+    rank: among equal values, the i-th in a goes to the i-th in y, as ``unpartition`` sends the
+    adjoint back)."""
+    if axis is None:
+        return partitioned_like(np.ravel(a_dot), np.ravel(a), y, 0)
+    from_a = np.argsort(a, axis=axis, kind="stable")
+    from_y = np.argsort(y, axis=axis, kind="stable")
+    y_dot = np.empty(np.shape(y), dtype=np.result_type(a_dot, 1.0))
+    ranked = np.take_along_axis(np.broadcast_to(a_dot, np.shape(a)), from_a, axis=axis)
+    np.put_along_axis(y_dot, from_y, ranked, axis=axis)
+    return y_dot
+
+
+def with_sample_axis(t, axis, y):
+    """The tangent ``t`` of np.linspace's start or stop as each sample of the result ``y`` sees
+    it: given y's rank less one (axes of length 1 in front, as NumPy broadcasts start against
+    stop), an axis of length 1 inserted where the samples run, then broadcast to y's shape (a
+    read-only view; the rule multiplies it by the weights, which makes a new array)."""
+    leading = (1,) * (np.ndim(y) - 1 - np.ndim(t))
+    with_axis = np.expand_dims(np.reshape(t, leading + np.shape(t)), axis)
+    return np.broadcast_to(with_axis, np.shape(y))
 
 
 # Arguments (by position) these helpers only take the shape of: a value the reverse sweep reads
