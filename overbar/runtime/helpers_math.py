@@ -215,7 +215,7 @@ def quantile_dot(y, a, a_dot, q, axis=None, keepdims=False, method="linear"):
     those of the elements tied with it (as ``quantile_bar`` splits ȳ among them: the quantile 1
     has the max's tangent). Shaped like y: q's axes first, then a's kept axes."""
     a = np.asarray(a)
-    if a.size == 0:  # nothing to move: every term of ẏ is a sum of no tangents
+    if a.size == 0:  # no element moves y (quantile_bar's ā is empty too)
         return np.zeros(np.shape(y), dtype=np.result_type(a_dot, 1.0))
     flat, _, _ = _moved_to_end(a, axis)
     flat_dot, _, _ = _moved_to_end(np.broadcast_to(a_dot, a.shape), axis)
@@ -235,11 +235,11 @@ def quantile_dot(y, a, a_dot, q, axis=None, keepdims=False, method="linear"):
     return np.reshape(y_dot, np.shape(y))
 
 
-def refuse_quantile_gradient(q_bar):
-    """The adjoint of the quantile ``q`` itself: refused (overbar differentiates a quantile
-    with respect to the data only)."""
+def refuse_quantile_gradient(q_derivative):
+    """The adjoint of the quantile ``q`` itself, or its term in the tangent (given q̄ or q̇):
+    refused (overbar differentiates a quantile with respect to the data only)."""
     raise OverbarError(
-        "the gradient of a quantile, percentile or median with respect to q is not derived; "
+        "the derivative of a quantile, percentile or median with respect to q is not derived; "
         "differentiate with respect to the data only (pass q as a constant)"
     )
 
