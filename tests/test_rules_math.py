@@ -6,6 +6,7 @@ calls they refuse."""
 from __future__ import annotations
 
 import builtins
+import inspect
 import math
 import operator
 import warnings
@@ -409,3 +410,184 @@ def test_builtin_max_of_one_row_sends_it_the_whole_gradient():
     g = _grad("def f(x):\n    return np.sum(max(x) * 3.0)\n")
     for gradient in _both(g, np.array([[0.5], [1.5], [1.5]])):
         np.testing.assert_allclose(gradient, [[0.0], [1.5], [1.5]])
+
+
+# -- forward mode: the same conventions, and the same refusals -----------------------------------
+
+
+def _jvp_both(function, args, tangents, wrt=0):
+    """The jvp specialised on the arguments' shapes, and the general one, called directly (at
+    ties and zeros finite differences are not the reference): their tangents."""
+    wrt = (wrt,) if isinstance(wrt, int) else tuple(wrt)
+    results = []
+    for shapes_of in (args, None):
+        stages = overbar.forward_api.jvp_stages(function, shapes_of, wrt)
+        dots = dict(stages.folded.tangent_parameters)
+        names = list(inspect.signature(function).parameters)
+        given = {dots[names[i]]: t for i, t in zip(wrt, tangents, strict=True)}
+        results.append(stages.emitted.function(*args, **given)[1])
+    return results
+
+
+def _columns(function, x):
+    """The Jacobian of ``function`` at ``x`` column by column, along each basis vector, by
+    both jvps."""
+    specialised, general = [], []
+    for position in np.ndindex(x.shape):
+        basis = np.zeros(x.shape)
+        basis[position] = 1.0
+        one, other = _jvp_both(function, (x,), (basis,))
+        specialised.append(one)
+        general.append(other)
+    return np.array(specialised), np.array(general)
+
+
+@pytest.mark.parametrize(
+    "expression, x",
+    [
+        ("np.median(x)", [1.0, 2.0, 2.0, 3.0]),
+        ("np.median(x)", [2.0, 2.0, 2.0]),
+        ("np.median(x)", [3.0, 1.0, 3.0, 0.0, 3.0]),
+        ("np.sum(np.median(x, axis=0) * np.array([1.0, 3.0]))", [[1.0, 2], [1, 0.5], [3, 0.5]]),
+        ("np.sum(np.quantile(x, 1.0, axis=1) * np.array([1.0, 3.0]))", [[1.0, 5, 5], [2, 2, 0.5]]),
+        ("np.sum(np.quantile(x, [0.0, 0.5], axis=1))", [[1.0, 5, 5], [2, 2, 0.5]]),
+        ("np.percentile(x, 0)", [[1.0, 5.0, 5.0], [2.0, 2.0, 0.5]]),
+        ("max(x[0], x[1], x[2] - 1.0)", [2.0, 2.0, 3.0]),
+        ("min(x)", [0.5, 1.0, 0.5]),
+        ("np.sum(max(x) * 3.0)", [[0.5], [1.5], [1.5]]),
+        ("np.ptp(x)", [1.0, 3.0, 1.0, 3.0, 2.0]),
+        ("np.sum(np.nanmax(x, axis=1))", [[1.0, np.nan, 1.0], [np.nan, 2.0, 0.5]]),
+        ("np.nanmin(x)", [[0.5, np.nan, 1.0], [np.nan, 2.0, 0.5]]),
+        ("np.nansum(x * 2.0)", [[1.0, np.nan, 3.0], [np.nan, 2.0, 0.5]]),
+        ("np.sum(np.nanmean(x, axis=1))", [[1.0, np.nan, 3.0], [np.nan, 2.0, 0.5]]),
+        ("np.nanprod(x)", [[1.0, np.nan, 3.0], [np.nan, 0.0, 0.5]]),
+        ("np.sum(np.nancumsum(x, axis=1))", [[1.0, np.nan, 3.0], [np.nan, 2.0, 0.5]]),
+        ("np.sum(np.nancumprod(x, axis=1))", [[1.0, np.nan, 3.0], [np.nan, 2.0, 0.0]]),
+        (
+            "np.sum(np.nanvar(x, axis=1) * np.array([1.0, 2.0]))",
+            [[1.0, np.nan, 3], [np.nan, 2, 0.5]],
+        ),
+        ("np.nanstd(x)", [[1.0, np.nan, 3.0], [np.nan, 2.0, 0.5]]),
+        ("np.sum(np.nan_to_num(x, posinf=3.0))", [1.0, np.nan, np.inf, -np.inf, 2.0]),
+        ("np.prod(np.cumprod(x) + 1.0)", [[0.5, 0.0], [2.0, 0.0]]),
+    ],
+)
+def test_forward_and_reverse_mode_agree_at_ties_zeros_and_nan(expression, x):
+    """The tangent along each basis vector is the gradient's element there: the tangent rules
+    take the same one-sided values and the same shares among ties as the adjoint rules."""
+    x = np.array(x)
+    function = define(f"def f(x):\n    return {expression}\n")
+    gradient, _ = _both(overbar.grad(function), x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for columns in _columns(function, x):
+            np.testing.assert_allclose(columns, gradient.reshape(-1), atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        [1.5, 0.0, 2.0, -1.0],
+        [0.0, 0.0, 2.0, 3.0],
+        [[0.0, 2.0, 1.5], [3.0, 0.0, 0.0]],
+        [0.0, 0.0, 0.0],
+        [[1.0, 2.0], [0.0, 3.0], [4.0, 0.0], [0.5, 0.0]],
+    ],
+)
+def test_the_cumprod_tangent_is_right_where_the_input_holds_zeros(x):
+    x = np.array(x)
+    for axis in (None, -1, 0):
+        function = define(f"def f(x):\n    return np.cumprod(x, axis={axis})\n")
+        for column, position in enumerate(np.ndindex(x.shape)):
+            # each cumulative product is affine in each x_j: the column is a difference
+            bumped = x.copy()
+            bumped[position] = 1.0
+            at_one = np.cumprod(bumped, axis=axis)
+            bumped[position] = 0.0
+            expected = at_one - np.cumprod(bumped, axis=axis)
+            basis = np.zeros(x.shape)
+            basis[position] = 1.0
+            for tangent in _jvp_both(function, (x,), (basis,)):
+                np.testing.assert_allclose(tangent, expected, atol=1e-14, err_msg=str(column))
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "np.nansum(x * c)",
+        "np.nanmean(x * c, axis=0)",
+        "np.nanvar(x * c, axis=1)",
+        "np.nanstd(x * c)",
+        "np.nanprod(x * c, axis=0)",
+        "np.nancumsum(x * c, axis=1)",
+        "np.nancumprod(x * c)",
+        "np.nan_to_num(x * c)",
+        "np.nan_to_num(np.exp(x * 400.0) - np.exp(-x * 400.0))",
+    ],
+)
+def test_forward_mode_reads_no_tangent_where_the_value_is_skipped(expression):
+    """Where an element is nan (or ±∞ for nan_to_num) the nan-reductions skip it, and its
+    tangent (here nan or ∞ too: ẋ c with c = nan) is not read: the tangent is the derivative of
+    what the reduction computes, finite, as central differences find it."""
+    c = np.array([[1.5, np.nan, 0.5], [np.nan, -1.0, 2.0]])
+    x = np.array([[0.3, 1.2, -0.7], [2.0, 0.9, -1.1]])
+    function = define(f"def f(x, c):\n    return {expression}\n")
+    v = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    eps = 1e-6
+    with np.errstate(over="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-nan slice
+        numeric = (function(x + eps * v, c) - function(x - eps * v, c)) / (2 * eps)
+        tangents = _jvp_both(function, (x, c), (v,))
+    assert np.all(np.isfinite(numeric))
+    for tangent in tangents:
+        np.testing.assert_allclose(tangent, numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "np.sum(np.average(x, weights=x, returned=True)[0])",
+        "max(x, 1.0, key=abs)",
+        "max([x], default=0.0)",
+        "np.sum(np.nan_to_num(x, copy=False))",
+        "np.median(x * 2.0, overwrite_input=True)",
+        "np.sum(np.quantile(x * 2.0, 0.3, overwrite_input=True))",
+        "np.percentile(x * 2.0, 30, weights=x, method='inverted_cdf')",
+    ],
+)
+def test_forward_mode_refuses_the_arguments_reverse_mode_refuses(expression):
+    function = define(f"def f(x):\n    return {expression}\n")
+    with pytest.raises(MissingRuleError, match="no tangent rule .* fits this call"):
+        overbar.jvp(function, (np.array(0.5),), (np.array(1.0),))
+
+
+@pytest.mark.parametrize("function", ["np.real", "np.imag", "np.conj", "np.angle"])
+def test_forward_mode_refuses_complex_values_at_run_time(function):
+    f = define(f"def f(x):\n    return np.sum({function}(x * (1.0 + 1.0j)) + x)\n")
+    with pytest.raises(OverbarError, match="complex"):
+        overbar.jvp(f, (np.array([0.5, 2.0]),), (np.array([1.0, 0.0]),))
+
+
+@pytest.mark.parametrize("function", ["np.quantile(x, q)", "np.percentile(x, q * 100)"])
+def test_forward_mode_refuses_the_tangent_of_q(function):
+    f = define(f"def f(x, q):\n    return {function}\n")
+    x = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(OverbarError, match="with respect to q"):
+        overbar.jvp(f, (x, 0.4), (np.zeros(3), 1.0))
+    # along the data alone, q may be a variable
+    _, tangent = overbar.jvp(f, (x, 0.25), (np.array([1.0, 2.0, 4.0]),), wrt=0)
+    assert tangent == pytest.approx(0.5 * 1.0 + 0.5 * 2.0)
+
+
+def test_forward_mode_on_empty_inputs_gives_empty_tangents():
+    x = np.zeros((0, 3))
+    for expression, shape in [
+        ("np.cumprod(x, axis=0)", (0, 3)),
+        ("np.cumprod(x)", (0,)),
+        ("np.nansum(x, axis=0)", (3,)),
+        ("np.median(x, axis=1)", (0,)),
+    ]:
+        function = define(f"def f(x):\n    return {expression}\n")
+        for tangent in _jvp_both(function, (x,), (np.ones((0, 3)),)):
+            assert np.shape(tangent) == shape, expression
+            assert not np.any(tangent), expression

@@ -66,6 +66,14 @@ def hypot_bars(y_bar, y, coordinates):
     return tuple(scale * x for x in coordinates)
 
 
+def hypot_dot(y, coordinates, coordinates_dot):
+    """Tangent of y = math.hypot(*xs): ẏ = Σᵢ xᵢ ẋᵢ / y (0 at y = 0, where ``hypot_bars``
+    takes the same convention)."""
+    if y == 0:
+        return 0.0
+    return sum(x * x_dot for x, x_dot in zip(coordinates, coordinates_dot, strict=True)) / y
+
+
 def chosen_bars(y_bar, y, arguments):
     """Adjoints of y = max(*arguments) or min(*arguments) (Python's builtins): ȳ goes to the
     elements equal to the result, split evenly among ties (as ``np.max``'s rule does). With a
@@ -98,6 +106,24 @@ def _shares(y_bar, y, items):
             share = y_bar / count if won else 0.0
         shares.append(share)
     return tuple(shares)
+
+
+def chosen_dot(y, arguments, arguments_dot):
+    """Tangent of y = max(*arguments) or min(*arguments) (Python's builtins): the tangent of
+    the element equal to the result, the mean of those of the elements tied with it (as
+    ``chosen_bars`` splits ȳ among them). With a single argument its elements are compared
+    (``max(xs)``): an array's rows, a list's or tuple's elements."""
+    items, items_dot = arguments, arguments_dot
+    if len(arguments) == 1:
+        items, items_dot = arguments[0], arguments_dot[0]
+    if isinstance(items, np.ndarray):
+        rows = np.reshape(items, (len(items), -1))
+        winners = np.all(rows == np.reshape(y, (1, -1)), axis=1)
+        return np.mean(np.asarray(items_dot)[winners], axis=0)
+    winners = [bool(np.all(np.asarray(item) == y)) for item in items]
+    chosen = [item_dot for item_dot, won in zip(items_dot, winners, strict=True) if won]
+    mean = sum(chosen) / len(chosen)
+    return mean if np.shape(mean) == np.shape(y) else np.reshape(mean, np.shape(y))
 
 
 def not_nan(a):
@@ -158,10 +184,7 @@ def quantile_bar(y_bar, a, q, axis=None, keepdims=False, method="linear"):
         return np.zeros(a.shape, dtype=result_dtype)
     flat, order, moved_shape = _moved_to_end(a, axis)
     n = flat.shape[-1]
-    position = np.quantile(np.arange(n), q, method=method)
-    lower = np.floor(position).astype(int)
-    fraction = position - lower
-    upper = np.minimum(lower + 1, n - 1)
+    lower, upper, fraction = _interpolated_positions(n, q, method)
     q_shape = np.shape(q)
     kept_shape = flat.shape[:-1]
     # ȳ as (kept axes, q's axes): the q axes lead in NumPy's result
@@ -221,11 +244,89 @@ def nanquantile_bar(y_bar, a, q, axis=None, keepdims=False, method="linear"):
     return _moved_back(a_bar, order, moved_shape)
 
 
-def refuse_quantile_gradient(q_bar):
-    """The adjoint of the quantile ``q`` itself: refused (overbar differentiates a quantile
-    with respect to the data only)."""
+def _interpolated_positions(n, q, method):
+    """For the quantile q (a number or an array) of n sorted elements, the positions of the
+    two order statistics it interpolates, s_lo and s_hi, and the weight f of s_hi: NumPy's own,
+    as ``method`` gives the quantile of the positions 0, 1, ..., n − 1, which is the
+    interpolated position itself."""
+    position = np.quantile(np.arange(n), q, method=method)
+    lower = np.floor(position).astype(int)
+    return lower, np.minimum(lower + 1, n - 1), position - lower
+
+
+def quantile_dot(y, a, a_dot, q, axis=None, keepdims=False, method="linear"):
+    """Tangent of y = quantile(a, q, axis) = (1 − f) s_lo + f s_hi (q a number or an array):
+    ẏ = (1 − f) ṡ_lo + f ṡ_hi, where ṡ is the tangent of the element equal to s, the mean of
+    those of the elements tied with it (as ``quantile_bar`` splits ȳ among them: the quantile 1
+    has the max's tangent). Shaped like y: q's axes first, then a's kept axes."""
+    a = np.asarray(a)
+    if a.size == 0:  # no element moves y (quantile_bar's ā is empty too)
+        return np.zeros(np.shape(y), dtype=np.result_type(a_dot, 1.0))
+    flat, _, _ = _moved_to_end(a, axis)
+    flat_dot, _, _ = _moved_to_end(np.broadcast_to(a_dot, a.shape), axis)
+    n = flat.shape[-1]
+    lower, upper, fraction = _interpolated_positions(n, q, method)
+    q_shape = np.shape(q)
+    # every slice against each of q's order statistics: (kept axes, q's axes, n)
+    spread = flat.shape[:-1] + (1,) * len(q_shape) + (n,)
+    values, tangents = flat.reshape(spread), flat_dot.reshape(spread)
+    ordered = np.sort(flat, axis=-1)
+    y_dot = 0.0
+    for index, weight in ((lower, 1 - fraction), (upper, fraction)):
+        ties = values == ordered[..., index][..., None]  # (kept axes, q's axes, n)
+        y_dot = y_dot + weight * np.sum(ties * tangents, axis=-1) / np.sum(ties, axis=-1)
+    # q's axes lead in NumPy's result
+    y_dot = np.moveaxis(y_dot, tuple(range(-len(q_shape), 0)), tuple(range(len(q_shape))))
+    return np.reshape(y_dot, np.shape(y))
+
+
+def nanquantile_dot(y, a, a_dot, q, axis=None, keepdims=False, method="linear"):
+    """Tangent of y = nanquantile(a, q, axis): as ``quantile_dot``, over the numbers of each
+    slice alone (nan is skipped, its tangent too), at the positions ``nanquantile_bar`` uses;
+    a slice of nan alone, whose result is nan whatever its elements, gets 0."""
+    a = np.asarray(a)
+    if a.size == 0:
+        return np.zeros(np.shape(y), dtype=np.result_type(a_dot, 1.0))
+    flat, _, _ = _moved_to_end(a, axis)
+    flat_dot, _, _ = _moved_to_end(np.broadcast_to(a_dot, a.shape), axis)
+    n = flat.shape[-1]
+    kept_shape = flat.shape[:-1]
+    q_shape = np.shape(q)
+    q_axes = len(q_shape)
+    count = np.sum(not_nan(flat), axis=-1)
+    places = np.arange(n)
+    padded = np.where(places < count[..., None], places, np.nan)
+    with warnings.catch_warnings():  # the slices of nan alone: their position is nan
+        warnings.simplefilter("ignore", RuntimeWarning)
+        position = np.nanquantile(padded, q, axis=-1, method=method)
+    position = np.moveaxis(position, tuple(range(q_axes)), tuple(range(-q_axes, 0)))
+    empty = np.isnan(position)
+    position = np.where(empty, 0.0, position)
+    lower = np.floor(position).astype(int)
+    fraction = position - lower
+    last = np.maximum(count - 1, 0).reshape(kept_shape + (1,) * q_axes)
+    upper = np.minimum(lower + 1, last)
+    ordered = np.sort(flat, axis=-1)  # nan sorts last
+    spread = kept_shape + (1,) * q_axes + (n,)
+    values = flat.reshape(spread)
+    tangents = np.where(np.isnan(values), 0.0, flat_dot.reshape(spread))
+    y_dot = 0.0
+    for index, weight in ((lower, 1 - fraction), (upper, fraction)):
+        chosen = np.take_along_axis(ordered, index.reshape(kept_shape + (-1,)), axis=-1)
+        ties = values == chosen.reshape(index.shape)[..., None]
+        y_dot = y_dot + weight * np.sum(ties * tangents, axis=-1) / np.maximum(
+            np.sum(ties, axis=-1), 1
+        )
+    y_dot = np.where(empty, 0.0, y_dot)
+    y_dot = np.moveaxis(y_dot, tuple(range(-q_axes, 0)), tuple(range(q_axes)))
+    return np.reshape(y_dot, np.shape(y))
+
+
+def refuse_quantile_gradient(q_derivative):
+    """The adjoint of the quantile ``q`` itself, or its term in the tangent (given q̄ or q̇):
+    refused (overbar differentiates a quantile with respect to the data only)."""
     raise OverbarError(
-        "the gradient of a quantile, percentile or median with respect to q is not derived; "
+        "the derivative of a quantile, percentile or median with respect to q is not derived; "
         "differentiate with respect to the data only (pass q as a constant)"
     )
 
@@ -270,6 +371,31 @@ def cumprod_bar(y_bar, a, axis=None):
     return np.reshape(np.moveaxis(a_bar, 0, axis), shape)
 
 
+def cumprod_dot(a_dot, a, axis=None):
+    """Tangent of y = cumprod(a, axis): ẏᵢ = Σ_{j ≤ i} ȧⱼ Π_{k ≤ i, k ≠ j} aₖ, without dividing
+    by zero. Along each slice, with z the position of the first zero (n if none) and y′ the
+    cumprod of a with that zero replaced by 1 (so y′ᵢ = yᵢ for i < z):
+    ẏᵢ = y′ᵢ Σ_{j ≤ i} ȧⱼ / aⱼ for i < z (no aⱼ is 0 there);
+    ẏᵢ = y′ᵢ ȧ_z for i ≥ z (every other term of the sum holds a_z = 0)."""
+    a = np.asarray(a)
+    if axis is None:
+        a, a_dot, axis = np.ravel(a), np.ravel(a_dot), 0
+    result_dtype = np.result_type(a_dot, a, 1.0)
+    if a.size == 0:
+        return np.zeros(a.shape, dtype=result_dtype)
+    a_dot = np.moveaxis(np.broadcast_to(a_dot, a.shape), axis, 0)
+    a = np.moveaxis(a, axis, 0)
+    n = a.shape[0]
+    zero = a == 0
+    first_zero = np.where(zero.any(axis=0), zero.argmax(axis=0), n)
+    position = np.arange(n).reshape((n,) + (1,) * (a.ndim - 1))
+    without_zero = np.cumprod(np.where(position == first_zero, 1, a), axis=0)
+    before = np.cumsum(a_dot / np.where(zero, 1, a), axis=0)
+    at_zero = np.take_along_axis(a_dot, np.minimum(first_zero, n - 1)[None], axis=0)
+    y_dot = without_zero * np.where(position < first_zero, before, at_zero)
+    return np.moveaxis(y_dot, 0, axis)
+
+
 def _reversed_cumsum(x):
     """Σ_{i ≥ j} xᵢ along the first axis."""
     return np.cumsum(x[::-1], axis=0)[::-1]
@@ -281,21 +407,41 @@ def average_bars(y_bar, y, a, axis, weights, keepdims):
     averaged axes (1-d along one axis, or along the axes of a tuple in its order) are laid
     along them, as NumPy does, and their adjoint is summed back to their shape."""
     a = np.asarray(a)
-    w = np.asarray(weights)
-    if w.shape != a.shape:
-        axes = _averaged_axes(axis, a.ndim, w.shape, a.shape)
-        order = np.argsort(axes)  # w's dimensions, in increasing order of a's axes
-        laid = [a.shape[k] if k in axes else 1 for k in range(a.ndim)]
-        w = np.reshape(np.transpose(w, order), laid)
+    w = _laid_along(np.asarray(weights), a, axis)
     total = np.sum(np.broadcast_to(w, a.shape), axis=axis, keepdims=True)
     g = expand_reduced(y_bar, a, axis, keepdims)
     y_full = expand_reduced(y, a, axis, keepdims)
     a_bar = g * w / total
     w_bar = g * (a - y_full) / total
     if np.shape(weights) != a.shape:
+        axes = _averaged_axes(axis, a.ndim, np.shape(weights), a.shape)
         summed = np.sum(w_bar, axis=tuple(k for k in range(a.ndim) if k not in axes))
-        w_bar = np.transpose(summed, np.argsort(order))
+        w_bar = np.transpose(summed, np.argsort(np.argsort(axes)))
     return a_bar, w_bar
+
+
+def average_weights_dot(weights_dot, y, a, axis, weights, keepdims):
+    """The term of the weights' tangent in the tangent of y = Σ w a / Σ w over ``axis``
+    (np.average with weights): Σ ẇ (a − y) / Σ w, the weights and their tangent laid along
+    a's averaged axes as NumPy lays weights of another shape than a's."""
+    a = np.asarray(a)
+    w = _laid_along(np.asarray(weights), a, axis)
+    w_dot = _laid_along(np.asarray(weights_dot), a, axis)
+    total = np.sum(np.broadcast_to(w, a.shape), axis=axis, keepdims=True)
+    y_full = expand_reduced(y, a, axis, keepdims)
+    return np.sum(w_dot * (a - y_full) / total, axis=axis, keepdims=keepdims)
+
+
+def _laid_along(w, a, axis):
+    """Weights ``w`` of np.average, shaped to broadcast against ``a``: as they are if shaped
+    like a, else laid along a's averaged axes (1-d along one axis, or along the axes of a
+    tuple in its order), with length 1 on the others."""
+    if w.shape == a.shape:
+        return w
+    axes = _averaged_axes(axis, a.ndim, w.shape, a.shape)
+    order = np.argsort(axes)  # w's dimensions, in increasing order of a's axes
+    laid = [a.shape[k] if k in axes else 1 for k in range(a.ndim)]
+    return np.reshape(np.transpose(w, order), laid)
 
 
 def _averaged_axes(axis, ndim, weights_shape, shape):

@@ -1,4 +1,5 @@
-"""Adjoint rules for more elementwise functions, reductions and Python's builtins on numbers.
+"""Adjoint rules for more elementwise functions, reductions and Python's builtins on numbers,
+each followed by its tangent rule (forward mode).
 
 Written like ``rules.py``: the docstring states the math in bar notation and the body mirrors
 it; the compiler inlines the body into the generated code. Where a function has kinks or ties
@@ -18,6 +19,7 @@ import numpy as np
 
 from overbar.primitives import Attribute, Method
 from overbar.runtime.helpers import (
+    broadcast_tangent,
     cumsum_bar,
     expand_reduced,
     extremum_bar,
@@ -27,22 +29,28 @@ from overbar.runtime.helpers import (
 )
 from overbar.runtime.helpers_math import (
     average_bars,
+    average_weights_dot,
     chosen_bars,
+    chosen_dot,
     cumprod_bar,
+    cumprod_dot,
     digamma,
     hypot_bars,
+    hypot_dot,
     nan_count,
     nan_degrees_of_freedom,
     nanquantile_bar,
+    nanquantile_dot,
     not_nan,
     of_real,
     ptp_bar,
     quantile_bar,
+    quantile_dot,
     refuse_quantile_gradient,
     sequence_bar,
     sinc_slope,
 )
-from overbar.runtime.registry import adjoint, non_differentiable
+from overbar.runtime.registry import adjoint, non_differentiable, tangent
 
 # ---------------------------------------------------------------------------------------------
 # Elementwise functions
@@ -57,10 +65,23 @@ def remainder(z, x, y, z_bar):
     return unbroadcast(z_bar, x), unbroadcast(-z_bar * quotient, y)
 
 
+@tangent(operator.mod, np.remainder, np.fmod, math.fmod, math.remainder)
+def remainder_tangent(z, x, y, x_dot, y_dot):
+    """z = x − q y, q the integer quotient:  ż = ẋ − q ẏ  (at a jump, the side q took)"""
+    quotient = np.round((x - z) / y)
+    return broadcast_tangent(x_dot, z), -y_dot * quotient
+
+
 @adjoint(np.fabs)
 def fabs(y, x, y_bar):
     """y = |x|:  x̄ = ȳ sign(x)  (0 at x = 0)"""
     return y_bar * np.sign(x)
+
+
+@tangent(np.fabs)
+def fabs_tangent(y, x, x_dot):
+    """y = |x|:  ẏ = ẋ sign(x)  (0 at x = 0)"""
+    return x_dot * np.sign(x)
 
 
 @adjoint(np.sinc)
@@ -69,10 +90,22 @@ def sinc(y, x, y_bar):
     return y_bar * sinc_slope(x)
 
 
+@tangent(np.sinc)
+def sinc_tangent(y, x, x_dot):
+    """y = sin(πx) / (πx):  ẏ = ẋ (cos(πx) − y) / x  (0 at x = 0, a series near it)"""
+    return x_dot * sinc_slope(x)
+
+
 @adjoint(np.logaddexp2)
 def logaddexp2(z, x, y, z_bar):
     """z = log₂(2ˣ + 2ʸ):  x̄ = z̄ 2ˣ⁻ᶻ,  ȳ = z̄ 2ʸ⁻ᶻ"""
     return unbroadcast(z_bar * np.exp2(x - z), x), unbroadcast(z_bar * np.exp2(y - z), y)
+
+
+@tangent(np.logaddexp2)
+def logaddexp2_tangent(z, x, y, x_dot, y_dot):
+    """z = log₂(2ˣ + 2ʸ):  ż = ẋ 2ˣ⁻ᶻ + ẏ 2ʸ⁻ᶻ"""
+    return x_dot * np.exp2(x - z), y_dot * np.exp2(y - z)
 
 
 @adjoint(np.real)
@@ -81,15 +114,33 @@ def real(y, val, y_bar):
     return of_real(y_bar, val, "np.real")
 
 
+@tangent(np.real)
+def real_tangent(y, val, val_dot):
+    """y = Re x of a real x (y = x):  ẏ = ẋ  (complex x refused)"""
+    return of_real(val_dot, val, "np.real")
+
+
 @adjoint(Attribute("real"))
 def real_attribute(y, a, y_bar):
     """y = a.real of a real a (y = a):  ā = ȳ  (complex a refused)"""
     return of_real(y_bar, a, "the attribute .real")
 
 
+@tangent(Attribute("real"))
+def real_attribute_tangent(y, a, a_dot):
+    """y = a.real of a real a (y = a):  ẏ = ȧ  (complex a refused)"""
+    return of_real(a_dot, a, "the attribute .real")
+
+
 @adjoint(np.imag)
 def imag(y, val, y_bar):
     """y = Im x of a real x (y = 0):  x̄ = 0  (complex x refused)"""
+    return of_real(zero_gradient(val), val, "np.imag")
+
+
+@tangent(np.imag)
+def imag_tangent(y, val, val_dot):
+    """y = Im x of a real x (y = 0):  ẏ = 0  (complex x refused)"""
     return of_real(zero_gradient(val), val, "np.imag")
 
 
@@ -99,15 +150,33 @@ def imag_attribute(y, a, y_bar):
     return of_real(zero_gradient(a), a, "the attribute .imag")
 
 
+@tangent(Attribute("imag"))
+def imag_attribute_tangent(y, a, a_dot):
+    """y = a.imag of a real a (y = 0):  ẏ = 0  (complex a refused)"""
+    return of_real(zero_gradient(a), a, "the attribute .imag")
+
+
 @adjoint(np.conjugate, Method("conj"), Method("conjugate"))
 def conjugate(y, x, y_bar):
     """y = x̅ of a real x (y = x):  x̄ = ȳ  (complex x refused)"""
     return of_real(y_bar, x, "np.conj")
 
 
+@tangent(np.conjugate, Method("conj"), Method("conjugate"))
+def conjugate_tangent(y, x, x_dot):
+    """y = x̅ of a real x (y = x):  ẏ = ẋ  (complex x refused)"""
+    return of_real(x_dot, x, "np.conj")
+
+
 @adjoint(np.angle)
 def angle(y, z, deg=False, *, y_bar):
     """y = arg z of a real z (0 or π, piecewise constant):  z̄ = 0  (complex z refused)"""
+    return of_real(zero_gradient(z), z, "np.angle")
+
+
+@tangent(np.angle)
+def angle_tangent(y, z, deg=False, *, z_dot):
+    """y = arg z of a real z (0 or π, piecewise constant):  ẏ = 0  (complex z refused)"""
     return of_real(zero_gradient(z), z, "np.angle")
 
 
@@ -122,10 +191,30 @@ def nan_to_num(y, x, copy=True, nan=0.0, posinf=None, neginf=None, *, y_bar):
     return x_bar, None, nan_bar, posinf_bar, neginf_bar
 
 
+@tangent(np.nan_to_num, where={"copy": True})
+def nan_to_num_tangent(
+    y, x, copy=True, nan=0.0, posinf=None, neginf=None, *, x_dot, nan_dot, posinf_dot, neginf_dot
+):
+    """y = x where x is finite, nan, posinf, neginf in place of nan, +∞, −∞:  ẏ = ẋ where x is
+    finite (ẋ elsewhere is not read: it may be nan or ∞ there), ṅan where x is nan, ṗosinf
+    where x is +∞, ṅeginf where x is −∞"""
+    x_term = np.where(np.isfinite(x), x_dot, 0.0)
+    nan_term = nan_dot * np.isnan(x)
+    posinf_term = posinf_dot * np.isposinf(x)
+    neginf_term = neginf_dot * np.isneginf(x)
+    return x_term, nan_term, posinf_term, neginf_term
+
+
 @adjoint(math.erf)
 def erf(y, x, y_bar):
     """y = erf(x):  x̄ = ȳ 2 e^(−x²) / √π"""
     return y_bar * 2 * math.exp(-x * x) / math.sqrt(math.pi)
+
+
+@tangent(math.erf)
+def erf_tangent(y, x, x_dot):
+    """y = erf(x):  ẏ = ẋ 2 e^(−x²) / √π"""
+    return x_dot * 2 * math.exp(-x * x) / math.sqrt(math.pi)
 
 
 @adjoint(math.erfc)
@@ -134,10 +223,22 @@ def erfc(y, x, y_bar):
     return -y_bar * 2 * math.exp(-x * x) / math.sqrt(math.pi)
 
 
+@tangent(math.erfc)
+def erfc_tangent(y, x, x_dot):
+    """y = erfc(x) = 1 − erf(x):  ẏ = −ẋ 2 e^(−x²) / √π"""
+    return -x_dot * 2 * math.exp(-x * x) / math.sqrt(math.pi)
+
+
 @adjoint(math.gamma)
 def gamma(y, x, y_bar):
     """y = Γ(x):  x̄ = ȳ y ψ(x)  (ψ the digamma function Γ′ / Γ)"""
     return y_bar * y * digamma(x)
+
+
+@tangent(math.gamma)
+def gamma_tangent(y, x, x_dot):
+    """y = Γ(x):  ẏ = ẋ y ψ(x)  (ψ the digamma function Γ′ / Γ)"""
+    return x_dot * y * digamma(x)
 
 
 @adjoint(math.lgamma)
@@ -146,10 +247,22 @@ def lgamma(y, x, y_bar):
     return y_bar * digamma(x)
 
 
+@tangent(math.lgamma)
+def lgamma_tangent(y, x, x_dot):
+    """y = log |Γ(x)|:  ẏ = ẋ ψ(x)"""
+    return x_dot * digamma(x)
+
+
 @adjoint(math.hypot)
 def hypot(y, *coordinates, y_bar):
     """y = √(Σ xᵢ²):  x̄ᵢ = ȳ xᵢ / y  (0 at y = 0)"""
     return hypot_bars(y_bar, y, coordinates)
+
+
+@tangent(math.hypot)
+def hypot_tangent(y, *coordinates, coordinates_dot):
+    """y = √(Σ xᵢ²):  ẏ = Σᵢ xᵢ ẋᵢ / y  (0 at y = 0)"""
+    return hypot_dot(y, coordinates, coordinates_dot)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,10 +277,29 @@ def builtin_extremum(y, *args, key=None, default=None, y_bar):
     return chosen_bars(y_bar, y, args)
 
 
+@tangent(builtins.max, builtins.min, where={"key": None, "default": None})
+def builtin_extremum_tangent(y, *args, key=None, default=None, args_dot):
+    """y = max(x₁, x₂, ...) or max(xs) (or min):  ẏ = ẋᵢ of the xᵢ equal to y, the mean over
+    ties"""
+    return chosen_dot(y, args, args_dot)
+
+
 @adjoint(builtins.tuple, builtins.list)
 def sequence(y, iterable, y_bar):
     """y = tuple(xs) or list(xs):  x̄s = ȳ, element by element (an array's rows stacked)"""
     return sequence_bar(y_bar, iterable)
+
+
+@tangent(builtins.tuple)
+def tuple_tangent(y, iterable, iterable_dot):
+    """y = tuple(xs):  ẏ = tuple(ẋs)  (an array's tangent gives its rows)"""
+    return tuple(iterable_dot)
+
+
+@tangent(builtins.list)
+def list_tangent(y, iterable, iterable_dot):
+    """y = list(xs):  ẏ = list(ẋs)  (an array's tangent gives its rows)"""
+    return list(iterable_dot)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,11 +313,25 @@ def nansum(y, a, axis=None, *, keepdims=False, y_bar):
     return expand_reduced(y_bar, a, axis=axis, keepdims=keepdims) * not_nan(a)
 
 
+@tangent(np.nansum)
+def nansum_tangent(y, a, axis=None, *, keepdims=False, a_dot):
+    """y = Σ_axis a over the numbers (nan skipped):  ẏ = Σ_axis ȧ over the numbers of a (ȧ where
+    a is nan is not read)"""
+    return np.sum(np.where(not_nan(a), a_dot, 0.0), axis=axis, keepdims=keepdims)
+
+
 @adjoint(np.nanmean)
 def nanmean(y, a, axis=None, *, keepdims=False, y_bar):
     """y = mean_axis a over the n numbers (nan skipped):  ā = ȳ / n where a is not nan"""
     g = expand_reduced(y_bar, a, axis=axis, keepdims=keepdims)
     return g / nan_count(a, axis=axis) * not_nan(a)
+
+
+@tangent(np.nanmean)
+def nanmean_tangent(y, a, axis=None, *, keepdims=False, a_dot):
+    """y = mean_axis a over the n numbers (nan skipped):  ẏ = Σ_axis ȧ / n over the numbers"""
+    numbers_dot = np.where(not_nan(a), a_dot, 0.0)
+    return np.sum(numbers_dot / nan_count(a, axis=axis), axis=axis, keepdims=keepdims)
 
 
 @adjoint(np.nanvar)
@@ -195,6 +341,16 @@ def nanvar(y, a, axis=None, *, ddof=0, keepdims=False, y_bar):
     centered = np.where(not_nan(a), a - np.nanmean(a, axis=axis, keepdims=True), 0.0)
     scale = 2 / nan_degrees_of_freedom(a, axis, ddof)
     return expand_reduced(y_bar, a, axis=axis, keepdims=keepdims) * centered * scale
+
+
+@tangent(np.nanvar)
+def nanvar_tangent(y, a, axis=None, *, ddof=0, keepdims=False, a_dot):
+    """y = var_axis a over the n numbers (nan skipped):  ẏ = 2 Σ_axis (a − mean a) ȧ / (n − ddof)
+    over the numbers"""
+    numbers_dot = np.where(not_nan(a), a_dot, 0.0)
+    centered = np.where(not_nan(a), a - np.nanmean(a, axis=axis, keepdims=True), 0.0)
+    scale = 2 / nan_degrees_of_freedom(a, axis, ddof)
+    return np.sum(numbers_dot * centered * scale, axis=axis, keepdims=keepdims)
 
 
 @adjoint(np.nanstd)
@@ -207,6 +363,16 @@ def nanstd(y, a, axis=None, *, ddof=0, keepdims=False, y_bar):
     return g * centered * scale
 
 
+@tangent(np.nanstd)
+def nanstd_tangent(y, a, axis=None, *, ddof=0, keepdims=False, a_dot):
+    """y = std_axis a over the n numbers (nan skipped):  ẏ = Σ_axis (a − mean a) ȧ / ((n − ddof) y)
+    over the numbers"""
+    numbers_dot = np.where(not_nan(a), a_dot, 0.0)
+    centered = np.where(not_nan(a), a - np.nanmean(a, axis=axis, keepdims=True), 0.0)
+    scale = 1 / nan_degrees_of_freedom(a, axis, ddof)
+    return np.sum(numbers_dot * centered * scale, axis=axis, keepdims=keepdims) / y
+
+
 @adjoint(np.nanprod)
 def nanprod(y, a, axis=None, *, keepdims=False, y_bar):
     """y = Π_axis a over the numbers (nan read as 1):  āᵢ = ȳ Π_{j≠i} aⱼ where a is not nan"""
@@ -214,10 +380,26 @@ def nanprod(y, a, axis=None, *, keepdims=False, y_bar):
     return prod_bar(y_bar, ones_for_nan, axis=axis, keepdims=keepdims) * not_nan(a)
 
 
+@tangent(np.nanprod)
+def nanprod_tangent(y, a, axis=None, *, keepdims=False, a_dot):
+    """y = Π_axis a over the numbers (nan read as 1):  ẏ = Σᵢ ȧᵢ Π_{j≠i} aⱼ over the numbers
+    (exact with zeros)"""
+    numbers_dot = np.where(not_nan(a), a_dot, 0.0)
+    ones_for_nan = np.where(not_nan(a), a, 1.0)
+    others = prod_bar(np.ones_like(y), ones_for_nan, axis=axis, keepdims=keepdims)
+    return np.sum(numbers_dot * others, axis=axis, keepdims=keepdims)
+
+
 @adjoint(np.nancumsum)
 def nancumsum(y, a, axis=None, *, y_bar):
     """y = cumsum_axis a (nan read as 0):  ā = reversed cumsum of ȳ where a is not nan"""
     return cumsum_bar(y_bar, a, axis=axis) * not_nan(a)
+
+
+@tangent(np.nancumsum)
+def nancumsum_tangent(y, a, axis=None, *, a_dot):
+    """y = cumsum_axis a (nan read as 0):  ẏ = cumsum_axis ȧ over the numbers (0 for nan)"""
+    return np.cumsum(np.where(not_nan(a), a_dot, 0.0), axis=axis)
 
 
 @adjoint(np.nancumprod)
@@ -227,11 +409,27 @@ def nancumprod(y, a, axis=None, *, y_bar):
     return cumprod_bar(y_bar, ones_for_nan, axis=axis) * not_nan(a)
 
 
+@tangent(np.nancumprod)
+def nancumprod_tangent(y, a, axis=None, *, a_dot):
+    """y = cumprod_axis a (nan read as 1):  ẏ as for cumprod of a with 1 for nan, ȧ 0 at nan"""
+    numbers_dot = np.where(not_nan(a), a_dot, 0.0)
+    ones_for_nan = np.where(not_nan(a), a, 1.0)
+    return cumprod_dot(numbers_dot, ones_for_nan, axis=axis)
+
+
 @adjoint(np.nanmax, np.nanmin)
 def nan_extremum(y, a, axis=None, *, keepdims=False, y_bar):
     """y = max_axis a over the numbers (or min):  ā = ȳ at the extreme elements, shared among
     ties (nan is never one)"""
     return extremum_bar(y_bar, y, a, axis=axis, keepdims=keepdims)
+
+
+@tangent(np.nanmax, np.nanmin)
+def nan_extremum_tangent(y, a, axis=None, *, keepdims=False, a_dot):
+    """y = max_axis a over the numbers (or min):  ẏ = ȧ at the extreme element, the mean over
+    ties (nan is never one)"""
+    shares = extremum_bar(np.ones_like(y), y, a, axis=axis, keepdims=keepdims)
+    return np.sum(a_dot * shares, axis=axis, keepdims=keepdims)
 
 
 @adjoint(np.average, where={"weights": None, "returned": False})
@@ -241,11 +439,27 @@ def average(y, a, axis=None, weights=None, returned=False, *, keepdims=False, y_
     return expand_reduced(y_bar / count, a, axis=axis, keepdims=keepdims)
 
 
+@tangent(np.average, where={"weights": None, "returned": False})
+def average_tangent(y, a, axis=None, weights=None, returned=False, *, keepdims=False, a_dot):
+    """y = mean_axis a (no weights):  ẏ = mean_axis ȧ"""
+    return np.average(a_dot, axis=axis, keepdims=keepdims)
+
+
 @adjoint(np.average, where={"returned": False})
 def weighted_average(y, a, axis=None, weights=None, returned=False, *, keepdims=False, y_bar):
     """y = Σ w a / Σ w:  ā = ȳ w / Σ w,  w̄ = ȳ (a − y) / Σ w"""
     a_bar, weights_bar = average_bars(y_bar, y, a, axis, weights, keepdims)
     return a_bar, None, weights_bar
+
+
+@tangent(np.average, where={"returned": False})
+def weighted_average_tangent(
+    y, a, axis=None, weights=None, returned=False, *, keepdims=False, a_dot, weights_dot
+):
+    """y = Σ w a / Σ w:  ẏ = Σ w ȧ / Σ w + Σ ẇ (a − y) / Σ w"""
+    a_term = np.average(a_dot, axis=axis, weights=weights, keepdims=keepdims)
+    weights_term = average_weights_dot(weights_dot, y, a, axis, weights, keepdims)
+    return a_term, weights_term
 
 
 @adjoint(np.ptp)
@@ -255,10 +469,24 @@ def ptp(y, a, axis=None, *, keepdims=False, y_bar):
     return ptp_bar(y_bar, a, axis=axis, keepdims=keepdims)
 
 
+@tangent(np.ptp)
+def ptp_tangent(y, a, axis=None, *, keepdims=False, a_dot):
+    """y = max_axis a − min_axis a:  ẏ = ȧ at the maximal element − ȧ at the minimal one, each
+    the mean over ties"""
+    shares = ptp_bar(np.ones_like(y), a, axis=axis, keepdims=keepdims)
+    return np.sum(a_dot * shares, axis=axis, keepdims=keepdims)
+
+
 @adjoint(np.cumprod, Method("cumprod"))
 def cumprod(y, a, axis=None, *, y_bar):
     """y = cumprod_axis a:  āⱼ = Σ_{i≥j} ȳᵢ Π_{k≤i, k≠j} aₖ  (never dividing by zero)"""
     return cumprod_bar(y_bar, a, axis=axis)
+
+
+@tangent(np.cumprod, Method("cumprod"))
+def cumprod_tangent(y, a, axis=None, *, a_dot):
+    """y = cumprod_axis a:  ẏᵢ = Σ_{j≤i} ȧⱼ Π_{k≤i, k≠j} aₖ  (never dividing by zero)"""
+    return cumprod_dot(a_dot, a, axis=axis)
 
 
 @adjoint(np.median, where={"out": None, "overwrite_input": False})
@@ -266,6 +494,13 @@ def median(y, a, axis=None, out=None, overwrite_input=False, keepdims=False, *, 
     """y = median_axis a:  ā = ȳ at the middle element, or ȳ / 2 at each of the two middle
     ones; each share split evenly among elements equal to it"""
     return quantile_bar(y_bar, a, 0.5, axis=axis, keepdims=keepdims)
+
+
+@tangent(np.median, where={"out": None, "overwrite_input": False})
+def median_tangent(y, a, axis=None, out=None, overwrite_input=False, keepdims=False, *, a_dot):
+    """y = median_axis a:  ẏ = ȧ at the middle element, or the mean of ȧ at the two middle
+    ones; each the mean over the elements equal to it"""
+    return quantile_dot(y, a, a_dot, 0.5, axis=axis, keepdims=keepdims)
 
 
 @adjoint(np.quantile, where={"out": None, "overwrite_input": False, "weights": None})
@@ -286,6 +521,27 @@ def quantile(
     element s_lo, ȳ f at s_hi, each split evenly among elements equal to it;  q̄ refused"""
     a_bar = quantile_bar(y_bar, a, q, axis=axis, keepdims=keepdims, method=method)
     return a_bar, refuse_quantile_gradient(y_bar)
+
+
+@tangent(np.quantile, where={"out": None, "overwrite_input": False, "weights": None})
+def quantile_tangent(
+    y,
+    a,
+    q,
+    axis=None,
+    out=None,
+    overwrite_input=False,
+    method="linear",
+    keepdims=False,
+    *,
+    weights=None,
+    a_dot,
+    q_dot,
+):
+    """y = quantile_axis(a, q) = (1 − f) s_lo + f s_hi of the sorted s:  ẏ = (1 − f) ṡ_lo + f ṡ_hi,
+    ṡ the mean of ȧ over the elements equal to s;  q̇ refused"""
+    a_term = quantile_dot(y, a, a_dot, q, axis=axis, keepdims=keepdims, method=method)
+    return a_term, refuse_quantile_gradient(q_dot)
 
 
 @adjoint(np.percentile, where={"out": None, "overwrite_input": False, "weights": None})
@@ -354,6 +610,76 @@ def nanpercentile(
     fraction = np.true_divide(q, 100)
     a_bar = nanquantile_bar(y_bar, a, fraction, axis=axis, keepdims=keepdims, method=method)
     return a_bar, refuse_quantile_gradient(y_bar)
+
+
+@tangent(np.nanmedian, where={"out": None, "overwrite_input": False})
+def nanmedian_tangent(y, a, axis=None, out=None, overwrite_input=False, keepdims=False, *, a_dot):
+    """y = median_axis of the numbers of a:  ẏ = ȧ at the middle number, or the mean of ȧ at
+    the two middle ones, each the mean over the numbers equal to it; nan skipped"""
+    return nanquantile_dot(y, a, a_dot, 0.5, axis=axis, keepdims=keepdims)
+
+
+@tangent(np.nanquantile, where={"out": None, "overwrite_input": False, "weights": None})
+def nanquantile_tangent(
+    y,
+    a,
+    q,
+    axis=None,
+    out=None,
+    overwrite_input=False,
+    method="linear",
+    keepdims=False,
+    *,
+    weights=None,
+    a_dot,
+    q_dot,
+):
+    """y = quantile_axis(numbers of a, q):  ẏ = (1 − f) ṡ_lo + f ṡ_hi over the numbers, ṡ the
+    mean of ȧ over the numbers equal to s;  q̇ refused"""
+    a_term = nanquantile_dot(y, a, a_dot, q, axis=axis, keepdims=keepdims, method=method)
+    return a_term, refuse_quantile_gradient(q_dot)
+
+
+@tangent(np.nanpercentile, where={"out": None, "overwrite_input": False, "weights": None})
+def nanpercentile_tangent(
+    y,
+    a,
+    q,
+    axis=None,
+    out=None,
+    overwrite_input=False,
+    method="linear",
+    keepdims=False,
+    *,
+    weights=None,
+    a_dot,
+    q_dot,
+):
+    """y = nanquantile_axis(a, q / 100):  ẏ as for the nanquantile;  q̇ refused"""
+    fraction = np.true_divide(q, 100)
+    a_term = nanquantile_dot(y, a, a_dot, fraction, axis=axis, keepdims=keepdims, method=method)
+    return a_term, refuse_quantile_gradient(q_dot)
+
+
+@tangent(np.percentile, where={"out": None, "overwrite_input": False, "weights": None})
+def percentile_tangent(
+    y,
+    a,
+    q,
+    axis=None,
+    out=None,
+    overwrite_input=False,
+    method="linear",
+    keepdims=False,
+    *,
+    weights=None,
+    a_dot,
+    q_dot,
+):
+    """y = percentile_axis(a, q) = quantile_axis(a, q / 100):  ẏ as for the quantile;  q̇ refused"""
+    fraction = np.true_divide(q, 100)
+    a_term = quantile_dot(y, a, a_dot, fraction, axis=axis, keepdims=keepdims, method=method)
+    return a_term, refuse_quantile_gradient(q_dot)
 
 
 # ---------------------------------------------------------------------------------------------
