@@ -30,7 +30,7 @@ from tests import test_rules, test_rules_arrays, test_rules_linalg, test_rules_m
 from tests.support import define
 
 # The rule modules whose every adjoint rule has a tangent rule beside it.
-TANGENT_MODULES = ["overbar.runtime.rules"]
+TANGENT_MODULES = ["overbar.runtime.rules", "overbar.runtime.rules_linalg"]
 
 _SOURCES = [test_rules, test_rules_arrays, test_rules_math, test_rules_linalg]
 
