@@ -753,9 +753,11 @@ def _inverse_gaps(gaps, off_diagonal):
     return np.where(usable, 1.0 / np.where(usable, gaps, 1.0), 0.0)
 
 
-def _couples_repeated(gaps, off_diagonal, projected) -> bool:
-    """Whether the perturbation mixes the vectors of a repeated value (Pᵢⱼ ≠ 0, wᵢ = wⱼ)."""
-    return bool(np.any((gaps == 0) & off_diagonal & (projected != 0)))
+def _has_repeated(gaps, off_diagonal) -> bool:
+    """Whether two of the values are equal (gapsᵢⱼ = 0 for some i ≠ j). Their vectors have no
+    derivative along any direction: where the direction splits them, the basis LAPACK returns
+    turns to the one that diagonalises it; where it does not, it is left to the higher orders."""
+    return bool(np.any((gaps == 0) & off_diagonal))
 
 
 def eigh_dots(a_dot, y, uplo="L"):
@@ -763,8 +765,8 @@ def eigh_dots(a_dot, y, uplo="L"):
 
         ẇ = diag P,   V̇ = V (F ∘ P),   Fᵢⱼ = 1 / (wⱼ − wᵢ), Fᵢᵢ = 0
 
-    Where P mixes the eigenvectors of a repeated eigenvalue they have no derivative: V̇ is then
-    a ``NoTangent``, which raises where it is used (ẇ stays)."""
+    At a repeated eigenvalue the eigenvectors have no derivative: V̇ is then a ``NoTangent``,
+    which raises where it is used (ẇ stays)."""
     w, v = y[0], y[1]
     symmetric = symmetric_from_triangle(a_dot, _reads_lower(uplo))
     v_t = np.swapaxes(v, -1, -2)
@@ -772,7 +774,7 @@ def eigh_dots(a_dot, y, uplo="L"):
     w_dot = np.diagonal(projected, axis1=-2, axis2=-1)
     off_diagonal = ~np.eye(np.shape(w)[-1], dtype=bool)
     gaps = _eigenvalue_gaps(w)
-    if _couples_repeated(gaps, off_diagonal, projected):
+    if _has_repeated(gaps, off_diagonal):
         v_dot = NoTangent(
             "np.linalg.eigh: the result depends on the eigenvectors of a repeated eigenvalue, "
             "which have no derivative (they are not unique); np.linalg.eigvalsh gives the "
@@ -807,7 +809,7 @@ def svd_dots(a_dot, y, a, hermitian=False):
         V̇ = V (F ∘ (S P + Pᵀ S)) + (I − VVᵀ) Ȧᵀ U S⁻¹,   Fᵢⱼ = 1 / (sⱼ² − sᵢ²), Fᵢᵢ = 0
 
     U̇ (V̇ᵀ) is a ``NoTangent``, raising where it is used, where it does not exist: a repeated
-    singular value whose vectors P mixes, the columns past k of a full U (rows of Vᵀ), a
+    singular value, the columns past k of a full U (rows of Vᵀ), a
     rank-deficient A whose U (V) has columns past k to project on."""
     _refuse_hermitian("np.linalg.svd", hermitian)
     if not isinstance(y, tuple):
@@ -829,7 +831,7 @@ def svd_dots(a_dot, y, a, hermitian=False):
     projected_t = np.swapaxes(projected, -1, -2)
     cutoff = np.max(s, axis=-1, keepdims=True) * max(m_rows, n_columns) * np.finfo(float).eps
     rank_deficient = bool(np.any(s <= cutoff))
-    if _couples_repeated(square_gaps, off_diagonal, projected + projected_t):
+    if _has_repeated(square_gaps, off_diagonal):
         reason = "the singular vectors of a repeated singular value, which are not unique"
         u_dot = vt_dot = NoTangent(f"np.linalg.svd: the result depends on {reason}")
         return u_dot, s_dot, vt_dot

@@ -250,6 +250,13 @@ def solve_tangent(x, a, b, a_dot, b_dot):
     return solve_matrix_term(a_dot, x, a, b), np.linalg.solve(a, b_dot)
 
 
+@tangent(np.linalg.solve, ranks={"a": 2})
+def solve_one_matrix_tangent(x, a, b, a_dot, b_dot):
+    """x = A⁻¹ b, A one matrix (b a vector or a matrix, or a stack of matrices):
+    ẋ = −A⁻¹ Ȧ x + A⁻¹ ḃ"""
+    return -np.linalg.solve(a, a_dot @ x), np.linalg.solve(a, b_dot)
+
+
 @adjoint(np.linalg.det)
 def det(y, a, y_bar):
     """y = det A:  Ā = ȳ y A⁻ᵀ"""
