@@ -547,3 +547,18 @@ def test_compute_uv_as_a_variable_is_refused_in_forward_mode():
     f = define("def f(a, flag):\n    return np.sum(np.linalg.svd(a, compute_uv=flag))\n")
     with pytest.raises(OverbarError):
         overbar.jvp(f, [np.eye(2) * 2.0, False], [np.ones((2, 2))], wrt=(0,))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("sample", SAMPLES, ids=str)
+def test_float32_in_float32_tangent_out(sample):
+    """A tangent has its value's dtype: float32 inputs and tangents give a float32 tangent."""
+    rng = np.random.default_rng(zlib.crc32(("float32 " + str(sample)).encode()))
+    names = list(sample.inputs)
+    args = [np.float32(make_value(sample.inputs[n], rng)) for n in names]
+    args = [a if np.ndim(a) else np.float32(a) for a in args]
+    tangents = [np.ones_like(a) for a in args]
+    probe = define(f"def probe({', '.join(names)}):\n    return {sample.expression}\n", "probe")
+    value, derivative = overbar.jvp(probe, args, tangents, wrt=tuple(range(len(args))))
+    assert np.asarray(value).dtype == np.float32
+    assert np.asarray(derivative).dtype == np.float32

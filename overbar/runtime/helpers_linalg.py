@@ -691,7 +691,8 @@ def matrix_power_dot(a_dot, a, n):
     if n < 0:
         inverse = np.linalg.inv(a)
         return matrix_power_dot(-(inverse @ a_dot @ inverse), inverse, -n)
-    powers = [np.broadcast_to(np.eye(np.shape(a)[-1]), np.shape(a))]
+    identity = np.eye(np.shape(a)[-1], dtype=np.result_type(a, 1.0))
+    powers = [np.broadcast_to(identity, np.shape(a))]
     for _ in range(n - 1):
         powers.append(powers[-1] @ a)
     return sum(powers[k] @ a_dot @ powers[n - 1 - k] for k in range(n))
@@ -703,6 +704,13 @@ def solve_matrix_term(a_dot, x, a, b):
     if np.ndim(b) == 1:
         return -np.linalg.solve(a, a_dot @ _as_column(x))[..., 0]
     return -np.linalg.solve(a, a_dot @ x)
+
+
+def norm_gradient(y, x, ord=None, axis=None, keepdims=False):
+    """∂‖x‖/∂x for norm(x, ord, axis, keepdims), the gradient ``norm_bar`` gives at ȳ = 1, in
+    x's float dtype."""
+    gradient = norm_bar(np.ones_like(y), y, x, ord, axis, keepdims)
+    return np.asarray(gradient, dtype=np.result_type(x, 1.0))
 
 
 def trace_of_solve(a, a_dot):
@@ -742,7 +750,7 @@ def cholesky_dot(a_dot, factor, upper=False):
         factor = np.swapaxes(factor, -1, -2)
     left = np.linalg.solve(factor, symmetric)  # L⁻¹ Ȧ
     middle = np.linalg.solve(factor, np.swapaxes(left, -1, -2))  # L⁻¹ Ȧ L⁻ᵀ (symmetric)
-    phi = np.tril(middle) - 0.5 * middle * np.eye(np.shape(factor)[-1])
+    phi = np.tril(middle) - 0.5 * middle * np.eye(np.shape(factor)[-1], dtype=bool)
     factor_dot = factor @ phi
     return np.swapaxes(factor_dot, -1, -2) if upper else factor_dot
 

@@ -42,6 +42,7 @@ from overbar.runtime.helpers_linalg import (
     multi_dot_bars,
     multi_dot_dot,
     norm_bar,
+    norm_gradient,
     outer_bars,
     pinv_bar,
     pinv_dot,
@@ -424,6 +425,6 @@ def norm_of_order(y, x, ord=None, axis=None, keepdims=False, *, y_bar):
 
 @tangent(np.linalg.norm)
 def norm_of_order_tangent(y, x, ord=None, axis=None, keepdims=False, *, x_dot):
-    """y = ‖x‖_ord:  ẏ = Σ ∂‖x‖/∂x ẋ  (the gradient of ``norm_bar`` at ȳ = 1)"""
-    gradient = norm_bar(np.ones_like(y), y, x, ord, axis, keepdims)
+    """y = ‖x‖_ord:  ẏ = Σ ∂‖x‖/∂x ẋ  (at a kink: the subgradient the adjoint rule gives)"""
+    gradient = norm_gradient(y, x, ord, axis, keepdims)
     return np.sum(gradient * x_dot, axis=axis, keepdims=keepdims)
