@@ -489,6 +489,17 @@ def test_eigenvalues_keep_their_tangent_where_the_eigenvectors_have_none():
         overbar.jvp(vectors, [a], [direction])
 
 
+def test_eigenvectors_of_a_repeated_eigenvalue_are_refused_along_every_direction():
+    """A direction that leaves the repeated eigenvalue repeated (P = 0 on its block) does not
+    fix the eigenvectors either: the basis LAPACK returns along it is not the derivative's."""
+    vectors = define("def f(a):\n    w, v = np.linalg.eigh(a)\n    return v ** 2\n")
+    basis = np.linalg.qr(np.random.default_rng(8).standard_normal((3, 3)))[0]
+    a = basis @ np.diag([1.0, 1.0, 2.0]) @ basis.T
+    unsplitting = basis @ np.diag([1.0, 1.0, 0.0]) @ basis.T
+    with pytest.raises(NoDerivativeError, match="repeated eigenvalue"):
+        overbar.jvp(vectors, [a], [unsplitting])
+
+
 def test_the_singular_values_of_a_full_svd_of_a_tall_matrix_have_a_tangent():
     """``u, s, vt = svd(A)`` of a tall A: s has its tangent; U's columns past n have none, and
     reading U is refused."""

@@ -761,11 +761,17 @@ def _inverse_gaps(gaps, off_diagonal):
     return np.where(usable, 1.0 / np.where(usable, gaps, 1.0), 0.0)
 
 
-def _has_repeated(gaps, off_diagonal) -> bool:
-    """Whether two of the values are equal (gapsᵢⱼ = 0 for some i ≠ j). Their vectors have no
-    derivative along any direction: where the direction splits them, the basis LAPACK returns
-    turns to the one that diagonalises it; where it does not, it is left to the higher orders."""
-    return bool(np.any((gaps == 0) & off_diagonal))
+def _has_repeated(values) -> bool:
+    """Whether two of the values (the last axis) are equal to rounding, |wᵢ − wⱼ| ≤ n ε max|w|:
+    a matrix with a repeated eigenvalue comes out of LAPACK with values apart by rounding. Their
+    vectors have no derivative along any direction: where the direction splits them, the basis
+    LAPACK returns turns to the one that diagonalises it; where it does not, it is left to the
+    higher orders (and to rounding)."""
+    n = np.shape(values)[-1]
+    gaps = np.abs(_eigenvalue_gaps(values))
+    scale = np.max(np.abs(values), axis=-1)[..., np.newaxis, np.newaxis]
+    tolerance = n * np.finfo(np.result_type(values, 1.0)).eps * scale
+    return bool(np.any((gaps <= tolerance) & ~np.eye(n, dtype=bool)))
 
 
 def eigh_dots(a_dot, y, uplo="L"):
@@ -782,7 +788,7 @@ def eigh_dots(a_dot, y, uplo="L"):
     w_dot = np.diagonal(projected, axis1=-2, axis2=-1)
     off_diagonal = ~np.eye(np.shape(w)[-1], dtype=bool)
     gaps = _eigenvalue_gaps(w)
-    if _has_repeated(gaps, off_diagonal):
+    if _has_repeated(w):
         v_dot = NoTangent(
             "np.linalg.eigh: the result depends on the eigenvectors of a repeated eigenvalue, "
             "which have no derivative (they are not unique); np.linalg.eigvalsh gives the "
@@ -839,7 +845,7 @@ def svd_dots(a_dot, y, a, hermitian=False):
     projected_t = np.swapaxes(projected, -1, -2)
     cutoff = np.max(s, axis=-1, keepdims=True) * max(m_rows, n_columns) * np.finfo(float).eps
     rank_deficient = bool(np.any(s <= cutoff))
-    if _has_repeated(square_gaps, off_diagonal):
+    if _has_repeated(s):
         reason = "the singular vectors of a repeated singular value, which are not unique"
         u_dot = vt_dot = NoTangent(f"np.linalg.svd: the result depends on {reason}")
         return u_dot, s_dot, vt_dot
