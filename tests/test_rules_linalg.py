@@ -390,3 +390,186 @@ def test_cross_of_two_vectors_in_the_plane():
     rng = np.random.default_rng(5)
     a, b = rng.standard_normal((3, 2)), rng.standard_normal(2)
     overbar.check_grad(f, [a, b], wrt=(0, 1))
+
+
+# -- forward mode: the tangent rules beside the adjoint rules ---------------------------------
+# (every sample above is also checked in forward mode by ``test_tangent_rules.py``)
+
+
+def _jvp_against_differences(f, args, tangents, wrt, eps=1e-6):
+    value, derivative = overbar.jvp(f, args, tangents, wrt=wrt)
+
+    def at(step):
+        moved = list(args)
+        for i, t in zip(wrt, tangents, strict=True):
+            moved[i] = args[i] + step * t
+        return np.asarray(f(*moved))
+
+    numeric = (at(eps) - at(-eps)) / (2 * eps)
+    np.testing.assert_allclose(derivative, numeric, rtol=1e-5, atol=1e-7)
+    return value, derivative
+
+
+@pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors are deprecated")
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_no_derivative_is_refused_in_forward_mode(name):
+    """Where the adjoint rule refuses an input, the tangent rule refuses it too."""
+    expression, a = REFUSED[name]
+    f = define(f"def f(a):\n    return {expression}\n")
+    direction = np.random.default_rng(1).standard_normal(np.shape(a))
+    with pytest.raises(OverbarError):
+        overbar.jvp(f, [a], [direction])
+
+
+@pytest.mark.parametrize("name", list(UNPACKING))
+def test_tuple_results_unpacked_in_forward_mode(name):
+    """The tangent of a tuple result is a tuple; unpacking it gives each part's tangent."""
+    line, result = UNPACKING[name]
+    f = define(f"def f(a):\n    {line}\n    return {result}\n")
+    rng = np.random.default_rng(2)
+    a = np.eye(4) * 2.0 + 0.3 * rng.standard_normal((4, 4))
+    direction = rng.standard_normal((4, 4))
+    _, derivative = _jvp_against_differences(f, [a], [direction], (0,))
+    gradient = overbar.grad(f)(a)
+    assert float(derivative) == pytest.approx(float(np.sum(gradient * direction)), rel=1e-9)
+
+
+@pytest.mark.parametrize("name", list(SYMMETRIC))
+def test_symmetric_directions_in_forward_mode(name):
+    """Along a symmetric direction the tangent is the derivative of the symmetric-matrix
+    function; along a direction in the triangle NumPy does not read it is zero."""
+    rng = np.random.default_rng(zlib.crc32(("forward " + name).encode()))
+    a = make_value(spd(4, 4), rng) + np.diag([0.0, 1.0, 2.0, 3.0])
+    u = rng.standard_normal((4, 4))
+    f = define(f"def f(a, u):\n    return {SYMMETRIC[name]}\n")
+    direction = rng.standard_normal((4, 4))
+    direction = direction + direction.T
+    _jvp_against_differences(f, [a, u], [direction], (0,))
+    upper = "upper" in name or "'U'" in SYMMETRIC[name]
+    unread = np.tril(direction, -1) if upper else np.triu(direction, 1)
+    _, derivative = overbar.jvp(f, [a, u], [unread], wrt=(0,))
+    assert float(derivative) == 0.0
+
+
+def test_larger_matrices_in_forward_mode():
+    """8×8 and 8×5 inputs through a chain of the tangent rules, against differences and the
+    gradient (the dot-product identity)."""
+    f = define(
+        "def f(a, b, s):\n"
+        "    x = np.linalg.solve(a, b)\n"
+        "    w, v = np.linalg.eigh(s + s.T)\n"
+        "    l = np.linalg.cholesky(s @ s.T + np.eye(8))\n"
+        "    q, r = np.linalg.qr(b)\n"
+        "    u, d, vt = np.linalg.svd(b, full_matrices=False)\n"
+        "    return np.sum(x * x) + np.sum(w * v[0]) + np.trace(l) + np.sum(u[:, 1] * vt[1, 0])"
+        " + np.linalg.slogdet(a)[1] + np.sum(q[:, 0] * r[0, 0]) + np.linalg.norm(a, 'nuc')\n"
+    )
+    rng = np.random.default_rng(3)
+    a = np.eye(8) * 3.0 + 0.3 * rng.standard_normal((8, 8))
+    b = np.eye(8, 5) * 2.0 + 0.3 * rng.standard_normal((8, 5))
+    s = rng.standard_normal((8, 8))
+    args = [a, b, s]
+    tangents = [rng.standard_normal(np.shape(x)) for x in args]
+    _, derivative = _jvp_against_differences(f, args, tangents, (0, 1, 2))
+    gradients = overbar.grad(f, wrt=(0, 1, 2))(*args)
+    reverse = sum(float(np.sum(g * t)) for g, t in zip(gradients, tangents, strict=True))
+    assert float(derivative) == pytest.approx(reverse, rel=1e-9)
+
+
+def test_eigenvalues_keep_their_tangent_where_the_eigenvectors_have_none():
+    """At a repeated eigenvalue, ``w, v = eigh(A)`` with w alone read has its derivative;
+    reading v is refused, naming the repeated eigenvalue."""
+    values = define("def f(a):\n    w, v = np.linalg.eigh(a)\n    return np.sum(w * w)\n")
+    vectors = define("def f(a):\n    w, v = np.linalg.eigh(a)\n    return np.sum(v ** 3)\n")
+    a = np.diag([1.0, 1.0, 2.0])
+    direction = np.random.default_rng(4).standard_normal((3, 3))
+    direction = direction + direction.T
+    _jvp_against_differences(values, [a], [direction], (0,))
+    with pytest.raises(NoDerivativeError, match="repeated eigenvalue"):
+        overbar.jvp(vectors, [a], [direction])
+
+
+def test_eigenvectors_of_a_repeated_eigenvalue_are_refused_along_every_direction():
+    """A direction that leaves the repeated eigenvalue repeated (P = 0 on its block) does not
+    fix the eigenvectors either: the basis LAPACK returns along it is not the derivative's."""
+    vectors = define("def f(a):\n    w, v = np.linalg.eigh(a)\n    return v ** 2\n")
+    basis = np.linalg.qr(np.random.default_rng(8).standard_normal((3, 3)))[0]
+    a = basis @ np.diag([1.0, 1.0, 2.0]) @ basis.T
+    unsplitting = basis @ np.diag([1.0, 1.0, 0.0]) @ basis.T
+    with pytest.raises(NoDerivativeError, match="repeated eigenvalue"):
+        overbar.jvp(vectors, [a], [unsplitting])
+
+
+def test_the_singular_values_of_a_full_svd_of_a_tall_matrix_have_a_tangent():
+    """``u, s, vt = svd(A)`` of a tall A: s has its tangent; U's columns past n have none, and
+    reading U is refused."""
+    values = define("def f(a):\n    u, s, vt = np.linalg.svd(a)\n    return s * s\n")
+    vectors = define("def f(a):\n    u, s, vt = np.linalg.svd(a)\n    return u[:, 0] * s[0]\n")
+    rng = np.random.default_rng(5)
+    a = np.eye(4, 3) * 2.0 + 0.3 * rng.standard_normal((4, 3))
+    direction = rng.standard_normal((4, 3))
+    _jvp_against_differences(values, [a], [direction], (0,))
+    with pytest.raises(NoDerivativeError, match="full_matrices=False"):
+        overbar.jvp(vectors, [a], [direction])
+
+
+def test_a_missing_tangent_refuses_every_use():
+    from overbar.runtime.helpers_linalg import NoTangent
+
+    missing = NoTangent("no derivative here")
+    uses = [
+        lambda t: t + 1.0,
+        lambda t: 2.0 * t,
+        lambda t: np.ones(2) @ t,
+        lambda t: np.sum(t),
+        lambda t: np.exp(t),
+        lambda t: t[0],
+        lambda t: t.shape,
+        lambda t: np.asarray(t),
+        lambda t: -t,
+        lambda t: float(t),
+    ]
+    for use in uses:
+        with pytest.raises(NoDerivativeError, match="no derivative here"):
+            use(missing)
+    assert "no derivative here" in repr(missing)
+
+
+@pytest.mark.parametrize("name", list(NORM_TIES))
+def test_norm_ties_share_the_tangent(name):
+    """At a tie the tangent is the same subgradient's: ẏ = ⟨ḡ, ẋ⟩ with the shares above."""
+    expression, value, expected = NORM_TIES[name]
+    f = define(f"def f(a):\n    return {expression}\n")
+    direction = np.random.default_rng(6).standard_normal(np.shape(value))
+    _, derivative = overbar.jvp(f, [np.array(value)], [direction])
+    assert float(derivative) == pytest.approx(float(np.sum(np.array(expected) * direction)))
+
+
+@pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors are deprecated")
+def test_cross_of_two_vectors_in_the_plane_in_forward_mode():
+    f = define("def f(a, b):\n    return np.cross(a, b) * np.arange(1.0, 4.0)\n")
+    rng = np.random.default_rng(7)
+    args = [rng.standard_normal((3, 2)), rng.standard_normal(2)]
+    tangents = [rng.standard_normal((3, 2)), rng.standard_normal(2)]
+    _jvp_against_differences(f, args, tangents, (0, 1))
+
+
+def test_compute_uv_as_a_variable_is_refused_in_forward_mode():
+    f = define("def f(a, flag):\n    return np.sum(np.linalg.svd(a, compute_uv=flag))\n")
+    with pytest.raises(OverbarError):
+        overbar.jvp(f, [np.eye(2) * 2.0, False], [np.ones((2, 2))], wrt=(0,))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("sample", SAMPLES, ids=str)
+def test_float32_in_float32_tangent_out(sample):
+    """A tangent has its value's dtype: float32 inputs and tangents give a float32 tangent."""
+    rng = np.random.default_rng(zlib.crc32(("float32 " + str(sample)).encode()))
+    names = list(sample.inputs)
+    args = [np.float32(make_value(sample.inputs[n], rng)) for n in names]
+    args = [a if np.ndim(a) else np.float32(a) for a in args]
+    tangents = [np.ones_like(a) for a in args]
+    probe = define(f"def probe({', '.join(names)}):\n    return {sample.expression}\n", "probe")
+    value, derivative = overbar.jvp(probe, args, tangents, wrt=tuple(range(len(args))))
+    assert np.asarray(value).dtype == np.float32
+    assert np.asarray(derivative).dtype == np.float32

@@ -34,6 +34,7 @@ TANGENT_MODULES = [
     "overbar.runtime.rules",
     "overbar.runtime.rules_arrays",
     "overbar.runtime.rules_math",
+    "overbar.runtime.rules_linalg",
 ]
 
 _SOURCES = [test_rules, test_rules_arrays, test_rules_math, test_rules_linalg]

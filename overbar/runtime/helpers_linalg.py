@@ -447,10 +447,7 @@ def svd_bar(y_bar, y, a, hermitian=False):
     return a_bar
 
 
-def pinv_bar(x_bar, x, a, rcond=None, hermitian=False, rtol=None):
-    """For X = A⁺ of a full-rank A:  Ā = −Xᵀ X̄ Xᵀ + (I − A X) X̄ᵀ X Xᵀ + Xᵀ X X̄ᵀ (I − X A).
-    Where NumPy's cut-off drops a singular value, A⁺ jumps: that raises."""
-    _refuse_hermitian("np.linalg.pinv", hermitian)
+def _refuse_rank_deficient_pinv(a, rcond=None, rtol=None) -> None:
     singular_values = np.linalg.svd(a, compute_uv=False)
     size = max(np.shape(a)[-2:])
     tolerance = rcond if rcond is not None else rtol if rtol is not None else 1e-15
@@ -461,6 +458,13 @@ def pinv_bar(x_bar, x, a, rcond=None, hermitian=False, rtol=None):
             "np.linalg.pinv of a rank-deficient matrix: the pseudo-inverse is not continuous "
             "there, so it has no derivative"
         )
+
+
+def pinv_bar(x_bar, x, a, rcond=None, hermitian=False, rtol=None):
+    """For X = A⁺ of a full-rank A:  Ā = −Xᵀ X̄ Xᵀ + (I − A X) X̄ᵀ X Xᵀ + Xᵀ X X̄ᵀ (I − X A).
+    Where NumPy's cut-off drops a singular value, A⁺ jumps: that raises."""
+    _refuse_hermitian("np.linalg.pinv", hermitian)
+    _refuse_rank_deficient_pinv(a, rcond, rtol)
     x_t, x_bar_t = np.swapaxes(x, -1, -2), np.swapaxes(x_bar, -1, -2)
     first = -(x_t @ x_bar @ x_t)
     left = x_bar_t @ x @ x_t
@@ -576,3 +580,347 @@ def _matrix_norm_bar(x, ord):
         sums = np.sum(np.abs(x), axis=-1, keepdims=True)  # a row's
         return np.sign(x) * _share_among_ties(sums if ord == np.inf else -sums, -2)
     raise NoDerivativeError(f"np.linalg.norm of a matrix with ord={ord!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Tangents (forward mode): the same derivatives, applied to an input's tangent
+# ---------------------------------------------------------------------------------------------
+
+
+class NoTangent:
+    """The tangent of a part of a tuple result that has no derivative at this input (the
+    eigenvectors of a repeated eigenvalue, U's columns past min(m, n) of a full SVD): any use
+    of it raises ``NoDerivativeError`` with the reason, so a function that reads only the
+    other parts (``w, v = eigh(A)`` then ``w`` alone) still has its derivative, and one that
+    reads this part is refused rather than given a number."""
+
+    __slots__ = ("reason",)
+    __array_priority__ = 1e9
+
+    def __init__(self, reason: str):
+        object.__setattr__(self, "reason", reason)
+
+    def refuse(self, *args, **kwargs):
+        raise NoDerivativeError(self.reason)
+
+    def __getattr__(self, name):
+        raise NoDerivativeError(self.reason)
+
+    def __repr__(self) -> str:
+        return f"NoTangent({self.reason!r})"
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        raise NoDerivativeError(self.reason)
+
+    def __array_function__(self, function, types, args, kwargs):
+        raise NoDerivativeError(self.reason)
+
+
+_REFUSED_OPERATIONS = (
+    "__array__",
+    "__getitem__",
+    "__setitem__",
+    "__iter__",
+    "__len__",
+    "__float__",
+    "__int__",
+    "__bool__",
+    "__neg__",
+    "__pos__",
+    "__abs__",
+    "__add__",
+    "__radd__",
+    "__sub__",
+    "__rsub__",
+    "__mul__",
+    "__rmul__",
+    "__truediv__",
+    "__rtruediv__",
+    "__matmul__",
+    "__rmatmul__",
+    "__pow__",
+    "__rpow__",
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+)
+for _name in _REFUSED_OPERATIONS:
+    setattr(NoTangent, _name, NoTangent.refuse)
+
+
+def cross_term(x, y, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """x × y for one operand's tangent and the other operand, as np.cross computes it (3-vectors,
+    or 2-vectors giving the z component x₀y₁ − x₁y₀), refused for other sizes as ``cross_bars``
+    refuses them."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    x_last, y_last = np.moveaxis(x, axisa, -1), np.moveaxis(y, axisb, -1)
+    sizes = (x_last.shape[-1], y_last.shape[-1])
+    if sizes == (2, 2):  # written out: np.cross warns that 2-vectors are deprecated
+        return x_last[..., 0] * y_last[..., 1] - x_last[..., 1] * y_last[..., 0]
+    if sizes != (3, 3):
+        raise NoDerivativeError(
+            f"overbar differentiates np.cross of two 3-vectors or two 2-vectors, not of a "
+            f"{sizes[0]}-vector and a {sizes[1]}-vector"
+        )
+    return np.moveaxis(np.cross(x_last, y_last), -1, axisc)
+
+
+def multi_dot_dot(z, arrays, arrays_dot):
+    """For z = multi_dot(A₁, …, Aₖ):  ż = Σᵢ multi_dot(A₁, …, Ȧᵢ, …, Aₖ), leaving out the
+    terms whose tangent is zero (an element that does not vary)."""
+    total = np.zeros(np.shape(z), dtype=np.result_type(z, 1.0))
+    for i, array_dot in enumerate(arrays_dot):
+        if not np.any(array_dot):
+            continue
+        total = total + np.linalg.multi_dot([*arrays[:i], array_dot, *arrays[i + 1 :]])
+    return total
+
+
+def einsum_operands_dot(y, subscripts, operands, operands_dot, optimize=False):
+    """For y = einsum(s, A₁, …, Aₖ) (multilinear):  ẏ = Σᵢ einsum(s, A₁, …, Ȧᵢ, …, Aₖ) over
+    the arrays of ``operands`` (in the interleaved form ``einsum(A₁, l₁, A₂, l₂, …)`` the
+    arrays after the first, which is ``subscripts``; the sublists' tangents are ignored),
+    leaving out the terms whose tangent is zero."""
+    if isinstance(subscripts, str):
+        positions = range(len(operands))
+    else:  # operands = l₁, A₂, l₂, …, Aₖ, lₖ[, output sublist]
+        positions = range(1, 2 * ((len(operands) + 1) // 2 - 1), 2)
+    total = np.zeros(np.shape(y), dtype=np.result_type(y, 1.0))
+    for i in positions:
+        if not np.any(operands_dot[i]):
+            continue
+        replaced = (*operands[:i], operands_dot[i], *operands[i + 1 :])
+        total = total + np.einsum(subscripts, *replaced, optimize=optimize)
+    return total
+
+
+def matrix_power_dot(a_dot, a, n):
+    """For Y = Aⁿ:  Ẏ = Σₖ₌₀ⁿ⁻¹ Aᵏ Ȧ Aⁿ⁻¹⁻ᵏ for n > 0; for n < 0 the same of B = A⁻¹ with
+    Ḃ = −B Ȧ B; Ẏ = 0 for n = 0."""
+    if n == 0:
+        return np.zeros(np.shape(a), dtype=np.result_type(a, 1.0))
+    if n < 0:
+        inverse = np.linalg.inv(a)
+        return matrix_power_dot(-(inverse @ a_dot @ inverse), inverse, -n)
+    identity = np.eye(np.shape(a)[-1], dtype=np.result_type(a, 1.0))
+    powers = [np.broadcast_to(identity, np.shape(a))]
+    for _ in range(n - 1):
+        powers.append(powers[-1] @ a)
+    return sum(powers[k] @ a_dot @ powers[n - 1 - k] for k in range(n))
+
+
+def solve_matrix_term(a_dot, x, a, b):
+    """For x = solve(A, b), the term of A's tangent:  −A⁻¹ Ȧ x, shaped like x (b a vector, a
+    matrix, or a stack of either)."""
+    if np.ndim(b) == 1:
+        return -np.linalg.solve(a, a_dot @ _as_column(x))[..., 0]
+    return -np.linalg.solve(a, a_dot @ x)
+
+
+def norm_gradient(y, x, ord=None, axis=None, keepdims=False):
+    """∂‖x‖/∂x for norm(x, ord, axis, keepdims), the gradient ``norm_bar`` gives at ȳ = 1, in
+    x's float dtype."""
+    gradient = norm_bar(np.ones_like(y), y, x, ord, axis, keepdims)
+    return np.asarray(gradient, dtype=np.result_type(x, 1.0))
+
+
+def trace_of_solve(a, a_dot):
+    """tr(A⁻¹ Ȧ) over the last two axes (the tangent of log |det A|)."""
+    return np.trace(np.linalg.solve(a, a_dot), axis1=-2, axis2=-1)
+
+
+def pinv_dot(a_dot, x, a, rcond=None, hermitian=False, rtol=None):
+    """For X = A⁺ of a full-rank A:  Ẋ = −X Ȧ X + X Xᵀ Ȧᵀ (I − A X) + (I − X A) Ȧᵀ Xᵀ X.
+    Refused where ``pinv_bar`` refuses (a singular value below NumPy's cut-off, hermitian)."""
+    _refuse_hermitian("np.linalg.pinv", hermitian)
+    _refuse_rank_deficient_pinv(a, rcond, rtol)
+    x_t, a_dot_t = np.swapaxes(x, -1, -2), np.swapaxes(a_dot, -1, -2)
+    first = -(x @ a_dot @ x)
+    left = x @ (x_t @ a_dot_t)
+    second = left - (left @ a) @ x
+    right = a_dot_t @ (x_t @ x)
+    third = right - x @ (a @ right)
+    return first + second + third
+
+
+def symmetric_from_triangle(t, lower=True):
+    """The symmetric matrix NumPy's symmetric factorisations see in ``t``: its lower triangle
+    mirrored, tril(T) + tril(T, −1)ᵀ (or its upper one, triu(T) + triu(T, 1)ᵀ). It is the
+    transpose of ``fold_to_triangle``: ⟨M, S(T)⟩ = ⟨fold(M), T⟩."""
+    if lower:
+        return np.tril(t) + np.swapaxes(np.tril(t, -1), -1, -2)
+    return np.triu(t) + np.swapaxes(np.triu(t, 1), -1, -2)
+
+
+def cholesky_dot(a_dot, factor, upper=False):
+    """For L = cholesky(A), A = L Lᵀ:  L̇ = L Φ(L⁻¹ Ȧ L⁻ᵀ), Φ the lower triangle with its
+    diagonal halved, Ȧ the symmetric matrix of the triangle NumPy reads (for ``upper=True``
+    the result is U = Lᵀ, and U̇ = L̇ᵀ)."""
+    symmetric = symmetric_from_triangle(a_dot, lower=not upper)
+    if upper:
+        factor = np.swapaxes(factor, -1, -2)
+    left = np.linalg.solve(factor, symmetric)  # L⁻¹ Ȧ
+    middle = np.linalg.solve(factor, np.swapaxes(left, -1, -2))  # L⁻¹ Ȧ L⁻ᵀ (symmetric)
+    phi = np.tril(middle) - 0.5 * middle * np.eye(np.shape(factor)[-1], dtype=bool)
+    factor_dot = factor @ phi
+    return np.swapaxes(factor_dot, -1, -2) if upper else factor_dot
+
+
+def _inverse_gaps(gaps, off_diagonal):
+    """Fᵢⱼ = 1 / gapsᵢⱼ off the diagonal where the gap is not zero, 0 elsewhere."""
+    usable = off_diagonal & (gaps != 0)
+    return np.where(usable, 1.0 / np.where(usable, gaps, 1.0), 0.0)
+
+
+def _has_repeated(values) -> bool:
+    """Whether two of the values (the last axis) are equal to rounding, |wᵢ − wⱼ| ≤ n ε max|w|:
+    a matrix with a repeated eigenvalue comes out of LAPACK with values apart by rounding. Their
+    vectors have no derivative along any direction: where the direction splits them, the basis
+    LAPACK returns turns to the one that diagonalises it; where it does not, it is left to the
+    higher orders (and to rounding)."""
+    n = np.shape(values)[-1]
+    gaps = np.abs(_eigenvalue_gaps(values))
+    scale = np.max(np.abs(values), axis=-1)[..., np.newaxis, np.newaxis]
+    tolerance = n * np.finfo(np.result_type(values, 1.0)).eps * scale
+    return bool(np.any((gaps <= tolerance) & ~np.eye(n, dtype=bool)))
+
+
+def eigh_dots(a_dot, y, uplo="L"):
+    """For (w, V) = eigh(A), with P = Vᵀ Ȧ V (Ȧ the symmetric matrix of the triangle read):
+
+        ẇ = diag P,   V̇ = V (F ∘ P),   Fᵢⱼ = 1 / (wⱼ − wᵢ), Fᵢᵢ = 0
+
+    At a repeated eigenvalue the eigenvectors have no derivative: V̇ is then a ``NoTangent``,
+    which raises where it is used (ẇ stays)."""
+    w, v = y[0], y[1]
+    symmetric = symmetric_from_triangle(a_dot, _reads_lower(uplo))
+    v_t = np.swapaxes(v, -1, -2)
+    projected = v_t @ symmetric @ v
+    w_dot = np.diagonal(projected, axis1=-2, axis2=-1)
+    off_diagonal = ~np.eye(np.shape(w)[-1], dtype=bool)
+    gaps = _eigenvalue_gaps(w)
+    if _has_repeated(w):
+        v_dot = NoTangent(
+            "np.linalg.eigh: the result depends on the eigenvectors of a repeated eigenvalue, "
+            "which have no derivative (they are not unique); np.linalg.eigvalsh gives the "
+            "eigenvalues alone"
+        )
+    else:
+        v_dot = v @ (_inverse_gaps(gaps, off_diagonal) * projected)
+    return w_dot, v_dot
+
+
+def eigvalsh_dot(a_dot, a, uplo="L"):
+    """For w = eigvalsh(A):  ẇ = diag(Vᵀ Ȧ V), Ȧ the symmetric matrix of the triangle read
+    (at a repeated eigenvalue: for LAPACK's eigenvectors, as ``eigvalsh_bar``)."""
+    lower = _reads_lower(uplo)
+    _, v = np.linalg.eigh(a, UPLO=uplo)
+    symmetric = symmetric_from_triangle(a_dot, lower)
+    return np.einsum("...ji,...jk,...ki->...i", v, symmetric, v)
+
+
+def singular_values_dot(a_dot, a, hermitian=False):
+    """For s = svd(A, compute_uv=False):  ṡ = diag(Uᵀ Ȧ V) (the reduced factors; at a repeated
+    or zero singular value, for LAPACK's vectors, as ``singular_values_bar``)."""
+    _refuse_hermitian("np.linalg.svd", hermitian)
+    u, _, vt = np.linalg.svd(a, full_matrices=False)
+    return np.einsum("...ji,...jk,...ik->...i", u, a_dot, vt)
+
+
+def svd_dots(a_dot, y, a, hermitian=False):
+    """For (U, s, Vᵀ) = svd(A), A m×n, k = min(m, n), with P = Uᵀ Ȧ V of the reduced factors:
+
+        ṡ = diag P,   U̇ = U (F ∘ (P S + S Pᵀ)) + (I − UUᵀ) Ȧ V S⁻¹,
+        V̇ = V (F ∘ (S P + Pᵀ S)) + (I − VVᵀ) Ȧᵀ U S⁻¹,   Fᵢⱼ = 1 / (sⱼ² − sᵢ²), Fᵢᵢ = 0
+
+    U̇ (V̇ᵀ) is a ``NoTangent``, raising where it is used, where it does not exist: a repeated
+    singular value, the columns past k of a full U (rows of Vᵀ), a
+    rank-deficient A whose U (V) has columns past k to project on."""
+    _refuse_hermitian("np.linalg.svd", hermitian)
+    if not isinstance(y, tuple):
+        raise NoDerivativeError(
+            "np.linalg.svd with compute_uv given as a variable: write compute_uv=False or leave "
+            "it out, so that overbar knows whether the result is a tuple"
+        )
+    u_full, s, vt_full = y[0], y[1], y[2]
+    k = np.shape(s)[-1]
+    m_rows, n_columns = np.shape(a)[-2:]
+    u, v = u_full[..., :, :k], np.swapaxes(vt_full[..., :k, :], -1, -2)
+    u_t, v_t = np.swapaxes(u, -1, -2), np.swapaxes(v, -1, -2)
+    projected = u_t @ a_dot @ v
+    s_dot = np.diagonal(projected, axis1=-2, axis2=-1)
+    s_row, s_column = s[..., np.newaxis, :], s[..., :, np.newaxis]
+    off_diagonal = ~np.eye(k, dtype=bool)
+    square_gaps = _eigenvalue_gaps(s * s)
+    f = _inverse_gaps(square_gaps, off_diagonal)
+    projected_t = np.swapaxes(projected, -1, -2)
+    cutoff = np.max(s, axis=-1, keepdims=True) * max(m_rows, n_columns) * np.finfo(float).eps
+    rank_deficient = bool(np.any(s <= cutoff))
+    if _has_repeated(s):
+        reason = "the singular vectors of a repeated singular value, which are not unique"
+        u_dot = vt_dot = NoTangent(f"np.linalg.svd: the result depends on {reason}")
+        return u_dot, s_dot, vt_dot
+    if np.shape(u_full)[-1] > k:
+        u_dot = NoTangent(
+            "np.linalg.svd(A) of a wide or tall A: the result depends on the columns of U past "
+            "min(m, n), which are not unique; use full_matrices=False"
+        )
+    elif m_rows > k and rank_deficient:
+        u_dot = NoTangent(
+            "np.linalg.svd of a rank-deficient matrix: its singular vectors have no derivative"
+        )
+    else:
+        u_dot = u @ (f * (projected * s_row + s_column * projected_t))
+        if m_rows > k:
+            u_dot = u_dot + (a_dot @ v - u @ (u_t @ (a_dot @ v))) / s_row
+    if np.shape(vt_full)[-2] > k:
+        vt_dot = NoTangent(
+            "np.linalg.svd(A) of a wide or tall A: the result depends on the rows of Vᵀ past "
+            "min(m, n), which are not unique; use full_matrices=False"
+        )
+    elif n_columns > k and rank_deficient:
+        vt_dot = NoTangent(
+            "np.linalg.svd of a rank-deficient matrix: its singular vectors have no derivative"
+        )
+    else:
+        v_dot = v @ (f * (s_column * projected + projected_t * s_row))
+        if n_columns > k:
+            a_dot_t = np.swapaxes(a_dot, -1, -2)
+            v_dot = v_dot + (a_dot_t @ u - v @ (v_t @ (a_dot_t @ u))) / s_row
+        vt_dot = np.swapaxes(v_dot, -1, -2)
+    return u_dot, s_dot, vt_dot
+
+
+def qr_dots(a_dot, q, r, mode="reduced"):
+    """For (Q, R) = qr(A), A m×n with m ≥ n (reduced), with C = Qᵀ Ȧ R⁻¹ and its skew part
+    Ω = tril(C, −1) − tril(C, −1)ᵀ (QᵀQ̇ is skew, ṘR⁻¹ upper triangular):
+
+        Ṙ = (C − Ω) R,   Q̇ = (I − QQᵀ) Ȧ R⁻¹ + Q Ω
+
+    Refused where ``qr_bar`` refuses (a wide A, mode='complete' of a tall one)."""
+    if mode not in ("reduced", "complete", "r"):
+        raise NoDerivativeError(f"overbar does not differentiate np.linalg.qr mode={mode!r}")
+    rows, columns = np.shape(q)[-2], np.shape(r)[-1]
+    if rows < columns:
+        raise NoDerivativeError(
+            "np.linalg.qr of a wide matrix (more columns than rows): R's last columns are not "
+            "determined by a triangular solve; overbar differentiates square and tall matrices"
+        )
+    if np.shape(q)[-1] != columns:
+        raise NoDerivativeError(
+            "np.linalg.qr(A, mode='complete') of a tall A: Q's last columns are not unique; "
+            "use mode='reduced'"
+        )
+    q_t = np.swapaxes(q, -1, -2)
+    # Ȧ R⁻¹ = (R⁻ᵀ Ȧᵀ)ᵀ
+    a_dot_r = np.swapaxes(
+        np.linalg.solve(np.swapaxes(r, -1, -2), np.swapaxes(a_dot, -1, -2)), -1, -2
+    )
+    c = q_t @ a_dot_r
+    below = np.tril(c, -1)
+    omega = below - np.swapaxes(below, -1, -2)
+    r_dot = (c - omega) @ r
+    q_dot = a_dot_r - q @ (q_t @ a_dot_r) + q @ omega
+    return q_dot, r_dot

@@ -21,30 +21,44 @@ import numpy as np
 
 from overbar.primitives import Method
 from overbar.runtime import rules
-from overbar.runtime.helpers import expand_reduced
+from overbar.runtime.helpers import expand_reduced, zero_tangent
 from overbar.runtime.helpers_linalg import (
     cholesky_bar,
+    cholesky_dot,
     cross_bars,
+    cross_term,
     dot_left_bar,
     dot_right_bar,
     eigh_bar,
+    eigh_dots,
     eigvalsh_bar,
+    eigvalsh_dot,
     einsum_bars,
+    einsum_operands_dot,
     inner_bars,
     kron_bars,
     matrix_power_bar,
+    matrix_power_dot,
     multi_dot_bars,
+    multi_dot_dot,
     norm_bar,
+    norm_gradient,
     outer_bars,
     pinv_bar,
+    pinv_dot,
     qr_bar,
+    qr_dots,
     singular_values_bar,
+    singular_values_dot,
     solve_bars,
+    solve_matrix_term,
     svd_bar,
+    svd_dots,
     tensordot_bars,
     trace_bar,
+    trace_of_solve,
 )
-from overbar.runtime.registry import adjoint
+from overbar.runtime.registry import adjoint, tangent
 
 # ---------------------------------------------------------------------------------------------
 # Products
@@ -55,6 +69,12 @@ from overbar.runtime.registry import adjoint
 def dot(z, a, b, z_bar):
     """z = a · b (the last axis of a with the second-to-last of b):  ā = z̄ bᵀ,  b̄ = aᵀ z̄"""
     return dot_left_bar(z_bar, a, b), dot_right_bar(z_bar, a, b)
+
+
+@tangent(np.dot, Method("dot"))
+def dot_tangent(z, a, b, a_dot, b_dot):
+    """z = a · b (bilinear):  ż = ȧ · b + a · ḃ"""
+    return np.dot(a_dot, b), np.dot(a, b_dot)
 
 
 # np.dot of vectors and matrices is x @ y: matmul's rules for the ranks at hand, registered
@@ -75,6 +95,12 @@ def inner(z, a, b, z_bar):
     return a_bar, b_bar
 
 
+@tangent(np.inner)
+def inner_tangent(z, a, b, a_dot, b_dot):
+    """z = inner(a, b):  ż = inner(ȧ, b) + inner(a, ḃ)"""
+    return np.inner(a_dot, b), np.inner(a, b_dot)
+
+
 @adjoint(np.outer)
 def outer(z, a, b, z_bar):
     """z = a bᵀ:  ā = z̄ b,  b̄ = z̄ᵀ a"""
@@ -82,10 +108,22 @@ def outer(z, a, b, z_bar):
     return a_bar, b_bar
 
 
+@tangent(np.outer)
+def outer_tangent(z, a, b, a_dot, b_dot):
+    """z = a bᵀ:  ż = ȧ bᵀ + a ḃᵀ"""
+    return np.outer(a_dot, b), np.outer(a, b_dot)
+
+
 @adjoint(np.vdot)
 def vdot(z, a, b, z_bar):
     """z = Σ aᵢ bᵢ over the flattened arrays:  ā = z̄ b,  b̄ = z̄ a (each in the other's shape)"""
     return np.reshape(z_bar * b, np.shape(a)), np.reshape(z_bar * a, np.shape(b))
+
+
+@tangent(np.vdot)
+def vdot_tangent(z, a, b, a_dot, b_dot):
+    """z = Σ aᵢ bᵢ:  ż = Σ ȧᵢ bᵢ + Σ aᵢ ḃᵢ"""
+    return np.vdot(a_dot, b), np.vdot(a, b_dot)
 
 
 @adjoint(np.tensordot)
@@ -95,11 +133,23 @@ def tensordot(z, a, b, axes=2, *, z_bar):
     return a_bar, b_bar
 
 
+@tangent(np.tensordot)
+def tensordot_tangent(z, a, b, axes=2, *, a_dot, b_dot):
+    """z = tensordot(a, b, axes):  ż = tensordot(ȧ, b, axes) + tensordot(a, ḃ, axes)"""
+    return np.tensordot(a_dot, b, axes), np.tensordot(a, b_dot, axes)
+
+
 @adjoint(np.kron)
 def kron(z, a, b, z_bar):
     """z = a ⊗ b, z[i q + k] = a[i] b[k]:  ā[i] = Σₖ z̄[i q + k] b[k],  b̄[k] = Σᵢ z̄[i q + k] a[i]"""
     a_bar, b_bar = kron_bars(z_bar, a, b)
     return a_bar, b_bar
+
+
+@tangent(np.kron)
+def kron_tangent(z, a, b, a_dot, b_dot):
+    """z = a ⊗ b:  ż = ȧ ⊗ b + a ⊗ ḃ"""
+    return np.kron(a_dot, b), np.kron(a, b_dot)
 
 
 @adjoint(np.linalg.multi_dot)
@@ -108,11 +158,25 @@ def multi_dot(y, arrays, *, y_bar):
     return multi_dot_bars(y_bar, arrays)
 
 
+@tangent(np.linalg.multi_dot)
+def multi_dot_tangent(y, arrays, *, arrays_dot):
+    """Y = A₁ A₂ ⋯ Aₖ:  Ẏ = Σᵢ A₁ ⋯ Ȧᵢ ⋯ Aₖ"""
+    return multi_dot_dot(y, arrays, arrays_dot)
+
+
 @adjoint(np.cross)
 def cross(z, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, *, z_bar):
     """z = a × b:  ā = b × z̄,  b̄ = z̄ × a"""
     a_bar, b_bar = cross_bars(z_bar, a, b, axisa, axisb, axisc, axis)
     return a_bar, b_bar
+
+
+@tangent(np.cross)
+def cross_tangent(z, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, *, a_dot, b_dot):
+    """z = a × b:  ż = ȧ × b + a × ḃ"""
+    a_term = cross_term(a_dot, b, axisa, axisb, axisc, axis)
+    b_term = cross_term(a, b_dot, axisa, axisb, axisc, axis)
+    return a_term, b_term
 
 
 @adjoint(np.einsum)
@@ -123,10 +187,25 @@ def einsum(y, subscripts, *operands, optimize=False, y_bar):
     return subscripts_bar, operands_bar
 
 
+@tangent(np.einsum)
+def einsum_tangent(y, subscripts, *operands, optimize=False, subscripts_dot, operands_dot):
+    """y = einsum(s, a, b, ...) (linear in each array):  ẏ = einsum(s, ȧ, b, ...)
+    + einsum(s, a, ḃ, ...) + ...  (in the form einsum(a, l₁, b, l₂, ...), a is ``subscripts``)"""
+    subscripts_term = np.einsum(subscripts_dot, *operands, optimize=optimize)
+    operands_term = einsum_operands_dot(y, subscripts, operands, operands_dot, optimize)
+    return subscripts_term, operands_term
+
+
 @adjoint(np.trace, Method("trace"))
 def trace(y, a, offset=0, *, y_bar):
     """y = tr a:  ā = ȳ I"""
     return trace_bar(y_bar, a, offset=offset)
+
+
+@tangent(np.trace, Method("trace"))
+def trace_tangent(y, a, offset=0, *, a_dot):
+    """y = tr a:  ẏ = tr ȧ"""
+    return np.trace(a_dot, offset)
 
 
 @adjoint(np.linalg.matrix_power)
@@ -134,6 +213,12 @@ def matrix_power(y, a, n, y_bar):
     """Y = Aⁿ:  Ā = Σₖ₌₀ⁿ⁻¹ (Aᵀ)ᵏ Ȳ (Aᵀ)ⁿ⁻¹⁻ᵏ  (n < 0: the same for A⁻¹, then Ā = −A⁻ᵀ Ā⁻¹ A⁻ᵀ;
     n = 0: Ā = 0)"""
     return matrix_power_bar(y_bar, a, n)
+
+
+@tangent(np.linalg.matrix_power)
+def matrix_power_tangent(y, a, n, a_dot):
+    """Y = Aⁿ:  Ẏ = Σₖ₌₀ⁿ⁻¹ Aᵏ Ȧ Aⁿ⁻¹⁻ᵏ  (n < 0: the same for B = A⁻¹, Ḃ = −B Ȧ B; n = 0: Ẏ = 0)"""
+    return matrix_power_dot(a_dot, a, n)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,6 +232,12 @@ def inv(y, a, y_bar):
     return -(y.mT @ y_bar @ y.mT)
 
 
+@tangent(np.linalg.inv)
+def inv_tangent(y, a, a_dot):
+    """Y = A⁻¹:  Ẏ = −Y Ȧ Y"""
+    return -(y @ a_dot @ y)
+
+
 @adjoint(np.linalg.solve)
 def solve(x, a, b, x_bar):
     """x = A⁻¹ b:  b̄ = A⁻ᵀ x̄,  Ā = −b̄ xᵀ  (b a vector, a matrix, or a stack of either)"""
@@ -154,10 +245,29 @@ def solve(x, a, b, x_bar):
     return a_bar, b_bar
 
 
+@tangent(np.linalg.solve)
+def solve_tangent(x, a, b, a_dot, b_dot):
+    """x = A⁻¹ b:  ẋ = −A⁻¹ Ȧ x + A⁻¹ ḃ  (b a vector, a matrix, or a stack of either)"""
+    return solve_matrix_term(a_dot, x, a, b), np.linalg.solve(a, b_dot)
+
+
+@tangent(np.linalg.solve, ranks={"a": 2})
+def solve_one_matrix_tangent(x, a, b, a_dot, b_dot):
+    """x = A⁻¹ b, A one matrix (b a vector or a matrix, or a stack of matrices):
+    ẋ = −A⁻¹ Ȧ x + A⁻¹ ḃ"""
+    return -np.linalg.solve(a, a_dot @ x), np.linalg.solve(a, b_dot)
+
+
 @adjoint(np.linalg.det)
 def det(y, a, y_bar):
     """y = det A:  Ā = ȳ y A⁻ᵀ"""
     return np.expand_dims(y_bar * y, (-1, -2)) * np.linalg.inv(a).mT
+
+
+@tangent(np.linalg.det)
+def det_tangent(y, a, a_dot):
+    """y = det A:  ẏ = y tr(A⁻¹ Ȧ)"""
+    return y * trace_of_solve(a, a_dot)
 
 
 @adjoint(np.linalg.slogdet)
@@ -167,10 +277,25 @@ def slogdet(y, a, y_bar):
     return np.expand_dims(logdet_bar, (-1, -2)) * np.linalg.inv(a).mT
 
 
+@tangent(np.linalg.slogdet)
+def slogdet_tangent(y, a, a_dot):
+    """(s, l) = (sign det A, log |det A|):  ṡ = 0,  l̇ = tr(A⁻¹ Ȧ)"""
+    sign_dot = zero_tangent(y[0])
+    logdet_dot = trace_of_solve(a, a_dot)
+    y_dot = (sign_dot, logdet_dot)
+    return y_dot
+
+
 @adjoint(np.linalg.pinv)
 def pinv(x, a, rcond=None, hermitian=False, *, rtol=None, x_bar):
     """X = A⁺ (A of full rank):  Ā = −Xᵀ X̄ Xᵀ + (I − A X) X̄ᵀ X Xᵀ + Xᵀ X X̄ᵀ (I − X A)"""
     return pinv_bar(x_bar, x, a, rcond, hermitian, rtol)
+
+
+@tangent(np.linalg.pinv)
+def pinv_tangent(x, a, rcond=None, hermitian=False, *, rtol=None, a_dot):
+    """X = A⁺ (A of full rank):  Ẋ = −X Ȧ X + X Xᵀ Ȧᵀ (I − A X) + (I − X A) Ȧᵀ Xᵀ X"""
+    return pinv_dot(a_dot, x, a, rcond, hermitian, rtol)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,6 +310,13 @@ def cholesky(factor, a, *, upper=False, factor_bar):
     return cholesky_bar(factor_bar, factor, upper)
 
 
+@tangent(np.linalg.cholesky)
+def cholesky_tangent(factor, a, *, upper=False, a_dot):
+    """L = cholesky(A), A = L Lᵀ:  L̇ = L Φ(L⁻¹ Ȧ L⁻ᵀ), Φ the lower triangle with its diagonal
+    halved, Ȧ made symmetric from the triangle NumPy reads"""
+    return cholesky_dot(a_dot, factor, upper)
+
+
 @adjoint(np.linalg.eigh)
 def eigh(y, a, UPLO="L", *, y_bar):  # noqa: N803  (NumPy's name for it)
     """(w, V) = eigh(A):  Ā = fold(V (diag w̄ + F ∘ Vᵀ V̄) Vᵀ),  Fᵢⱼ = 1 / (wⱼ − wᵢ), Fᵢᵢ = 0"""
@@ -193,16 +325,35 @@ def eigh(y, a, UPLO="L", *, y_bar):  # noqa: N803  (NumPy's name for it)
     return eigh_bar(w_bar, v_bar, w, v, UPLO)
 
 
+@tangent(np.linalg.eigh)
+def eigh_tangent(y, a, UPLO="L", *, a_dot):  # noqa: N803
+    """(w, V) = eigh(A), P = Vᵀ Ȧ V:  ẇ = diag P,  V̇ = V (F ∘ P),  Fᵢⱼ = 1 / (wⱼ − wᵢ),
+    Fᵢᵢ = 0  (Ȧ made symmetric from the triangle NumPy reads)"""
+    return eigh_dots(a_dot, y, UPLO)
+
+
 @adjoint(np.linalg.eigvalsh)
 def eigvalsh(w, a, UPLO="L", *, w_bar):  # noqa: N803
     """w = eigvalsh(A):  Ā = fold(V diag(w̄) Vᵀ)"""
     return eigvalsh_bar(w_bar, a, UPLO)
 
 
+@tangent(np.linalg.eigvalsh)
+def eigvalsh_tangent(w, a, UPLO="L", *, a_dot):  # noqa: N803
+    """w = eigvalsh(A):  ẇ = diag(Vᵀ Ȧ V)"""
+    return eigvalsh_dot(a_dot, a, UPLO)
+
+
 @adjoint(np.linalg.svd, where={"compute_uv": False})
 def singular_values(s, a, full_matrices=True, compute_uv=True, hermitian=False, *, s_bar):
     """s = svd(A, compute_uv=False):  Ā = U diag(s̄) Vᵀ"""
     return singular_values_bar(s_bar, a, hermitian)
+
+
+@tangent(np.linalg.svd, where={"compute_uv": False})
+def singular_values_tangent(s, a, full_matrices=True, compute_uv=True, hermitian=False, *, a_dot):
+    """s = svd(A, compute_uv=False):  ṡ = diag(Uᵀ Ȧ V)"""
+    return singular_values_dot(a_dot, a, hermitian)
 
 
 @adjoint(np.linalg.svd)
@@ -212,11 +363,26 @@ def svd(y, a, full_matrices=True, compute_uv=True, hermitian=False, *, y_bar):
     return svd_bar(y_bar, y, a, hermitian)
 
 
+@tangent(np.linalg.svd)
+def svd_tangent(y, a, full_matrices=True, compute_uv=True, hermitian=False, *, a_dot):
+    """(U, s, Vᵀ) = svd(A), P = Uᵀ Ȧ V:  ṡ = diag P,
+    U̇ = U (F ∘ (P S + S Pᵀ)) + (I − UUᵀ) Ȧ V S⁻¹,  V̇ = V (F ∘ (S P + Pᵀ S)) + (I − VVᵀ) Ȧᵀ U S⁻¹,
+    Fᵢⱼ = 1 / (sⱼ² − sᵢ²)"""
+    return svd_dots(a_dot, y, a, hermitian)
+
+
 @adjoint(np.linalg.qr, where={"mode": "r"})
 def qr_r(r, a, mode="reduced", *, r_bar):
     """R = qr(A, mode='r'):  Ā = Q copyltu(R R̄ᵀ) R⁻ᵀ  (the reduced rule with Q̄ = 0)"""
     q = np.linalg.qr(a)[0]
     return qr_bar(np.zeros_like(q), r_bar, q, r)
+
+
+@tangent(np.linalg.qr, where={"mode": "r"})
+def qr_r_tangent(r, a, mode="reduced", *, a_dot):
+    """R = qr(A, mode='r'):  Ṙ of the reduced rule"""
+    q = np.linalg.qr(a)[0]
+    return qr_dots(a_dot, q, r)[1]
 
 
 @adjoint(np.linalg.qr)
@@ -225,6 +391,13 @@ def qr(y, a, mode="reduced", *, y_bar):
     q, r = y
     q_bar, r_bar = y_bar
     return qr_bar(q_bar, r_bar, q, r, mode)
+
+
+@tangent(np.linalg.qr)
+def qr_tangent(y, a, mode="reduced", *, a_dot):
+    """(Q, R) = qr(A), A square or tall, C = Qᵀ Ȧ R⁻¹, Ω = tril(C, −1) − tril(C, −1)ᵀ:
+    Ṙ = (C − Ω) R,  Q̇ = (I − QQᵀ) Ȧ R⁻¹ + Q Ω"""
+    return qr_dots(a_dot, y[0], y[1], mode)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,7 +411,20 @@ def norm(y, x, ord=None, axis=None, keepdims=False, *, y_bar):
     return expand_reduced(y_bar / y, x, axis=axis, keepdims=keepdims) * x
 
 
+@tangent(np.linalg.norm, where={"ord": None})
+def norm_tangent(y, x, ord=None, axis=None, keepdims=False, *, x_dot):
+    """y = ‖x‖₂ (Frobenius for matrices):  ẏ = Σ x ẋ / y"""
+    return np.sum(x * x_dot, axis=axis, keepdims=keepdims) / y
+
+
 @adjoint(np.linalg.norm)
 def norm_of_order(y, x, ord=None, axis=None, keepdims=False, *, y_bar):
     """y = ‖x‖_ord:  x̄ = ȳ ∂‖x‖/∂x  (ties of the ±1, ±inf norms share ȳ; see ``norm_bar``)"""
     return norm_bar(y_bar, y, x, ord, axis, keepdims)
+
+
+@tangent(np.linalg.norm)
+def norm_of_order_tangent(y, x, ord=None, axis=None, keepdims=False, *, x_dot):
+    """y = ‖x‖_ord:  ẏ = Σ ∂‖x‖/∂x ẋ  (at a kink: the subgradient the adjoint rule gives)"""
+    gradient = norm_gradient(y, x, ord, axis, keepdims)
+    return np.sum(gradient * x_dot, axis=axis, keepdims=keepdims)
