@@ -20,6 +20,7 @@ from overbar.api import _positions, _resolve_wrt
 from overbar.entry import FAST_TYPES
 from overbar.errors import ArgumentError
 from overbar.runtime import NUMPY
+from overbar.runtime.helpers_linalg import NoTangent
 from overbar.runtime.shapes import argument_shape
 from overbar.transpiler.fence import check_definition
 from overbar.transpiler.forward import tangent_name
@@ -62,11 +63,24 @@ def jvp(
                 calls[(wrt, *key)] = (compiled, dots, positional)
     try:
         if positional:
-            return compiled(*args, *tangents)
-        return compiled(*args, **dict(zip(dots, tangents, strict=True)))
+            value, derivative = compiled(*args, *tangents)
+        else:
+            value, derivative = compiled(*args, **dict(zip(dots, tangents, strict=True)))
     except Exception as error:  # a note names the user's line the failing line comes from
         origins.annotate(error)
         raise
+    _refuse_no_tangent(derivative)
+    return value, derivative
+
+
+def _refuse_no_tangent(derivative: Any) -> None:
+    """A part of the result with no derivative at this input (``NoTangent``: eigenvectors of a
+    repeated eigenvalue returned as they are) is refused with its reason, not handed back."""
+    for part in derivative if isinstance(derivative, tuple | list) else (derivative,):
+        if isinstance(part, tuple | list):
+            _refuse_no_tangent(part)
+        elif isinstance(part, NoTangent):
+            part.refuse()
 
 
 def _tangents_positional(compiled: Callable, args: Sequence[Any], dots: tuple[str, ...]) -> bool:

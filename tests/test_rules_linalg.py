@@ -573,3 +573,13 @@ def test_float32_in_float32_tangent_out(sample):
     value, derivative = overbar.jvp(probe, args, tangents, wrt=tuple(range(len(args))))
     assert np.asarray(value).dtype == np.float32
     assert np.asarray(derivative).dtype == np.float32
+
+
+def test_a_returned_tangent_with_no_derivative_is_refused():
+    # eigenvectors of a repeated eigenvalue returned as they are: refused, not handed back
+    f = define("def f(a):\n    w, v = np.linalg.eigh(a)\n    return v\n")
+    with pytest.raises(overbar.NoDerivativeError):
+        overbar.jvp(f, (np.eye(3),), (np.ones((3, 3)),))
+    g = define("def g(a):\n    w, v = np.linalg.eigh(a)\n    return (w, v)\n", "g")
+    with pytest.raises(overbar.NoDerivativeError):
+        overbar.jvp(g, (np.eye(3),), (np.ones((3, 3)),))
