@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -201,6 +202,37 @@ def quantile_bar(y_bar, a, q, axis=None, keepdims=False, method="linear"):
     return a_bar
 
 
+class _Choice(NamedTuple):
+    lower: np.ndarray  # the lower order statistic's place among a slice's sorted numbers
+    upper: np.ndarray  # the upper one's
+    fraction: np.ndarray  # the weight of the upper one
+    empty: np.ndarray  # where a slice holds no number (its result is nan)
+    ordered: np.ndarray  # each slice sorted, nan last
+
+
+def _nan_order_statistics(flat, q, method) -> _Choice:
+    """Which two order statistics the nanquantile ``q`` of each slice of ``flat`` (reduced
+    axis last) interpolates, as (kept axes, q's axes): a slice of n numbers interpolates the
+    order statistics of those n, at the position ``method`` gives 0, 1, ..., n − 1 (n differs
+    from slice to slice: the positions are the nanquantile of 0, ..., n − 1 padded with nan)."""
+    n = flat.shape[-1]
+    kept_shape = flat.shape[:-1]
+    q_axes = len(np.shape(q))
+    count = np.sum(not_nan(flat), axis=-1)
+    places = np.arange(n)
+    padded = np.where(places < count[..., None], places, np.nan)
+    with warnings.catch_warnings():  # the slices of nan alone: their position is nan
+        warnings.simplefilter("ignore", RuntimeWarning)
+        position = np.nanquantile(padded, q, axis=-1, method=method)
+    position = np.moveaxis(position, tuple(range(q_axes)), tuple(range(-q_axes, 0)))
+    empty = np.isnan(position)
+    position = np.where(empty, 0.0, position)
+    lower = np.floor(position).astype(int)
+    last = np.maximum(count - 1, 0).reshape(kept_shape + (1,) * q_axes)
+    upper = np.minimum(lower + 1, last)
+    return _Choice(lower, upper, position - lower, empty, np.sort(flat, axis=-1))
+
+
 def nanquantile_bar(y_bar, a, q, axis=None, keepdims=False, method="linear"):
     """Adjoint of y = nanquantile(a, q, axis): as ``quantile_bar``, over the numbers of each
     slice alone (nan is skipped, and gets nothing). A slice of n numbers interpolates the order
@@ -216,24 +248,12 @@ def nanquantile_bar(y_bar, a, q, axis=None, keepdims=False, method="linear"):
     kept_shape = flat.shape[:-1]
     q_shape = np.shape(q)
     q_axes = len(q_shape)
-    count = np.sum(not_nan(flat), axis=-1)
-    places = np.arange(n)
-    padded = np.where(places < count[..., None], places, np.nan)
-    with warnings.catch_warnings():  # the slices of nan alone: their position is nan
-        warnings.simplefilter("ignore", RuntimeWarning)
-        position = np.nanquantile(padded, q, axis=-1, method=method)
-    # position and ȳ as (kept axes, q's axes): the q axes lead in NumPy's result
-    position = np.moveaxis(position, tuple(range(q_axes)), tuple(range(-q_axes, 0)))
+    choice = _nan_order_statistics(flat, q, method)
+    # ȳ as (kept axes, q's axes): the q axes lead in NumPy's result
     g = np.reshape(y_bar, q_shape + kept_shape)
     g = np.moveaxis(g, tuple(range(q_axes)), tuple(range(-q_axes, 0)))
-    empty = np.isnan(position)
-    g = np.where(empty, 0.0, g)
-    position = np.where(empty, 0.0, position)
-    lower = np.floor(position).astype(int)
-    fraction = position - lower
-    last = np.maximum(count - 1, 0).reshape(kept_shape + (1,) * q_axes)
-    upper = np.minimum(lower + 1, last)
-    ordered = np.sort(flat, axis=-1)  # nan sorts last
+    g = np.where(choice.empty, 0.0, g)
+    lower, upper, fraction, ordered = choice.lower, choice.upper, choice.fraction, choice.ordered
     a_bar = np.zeros(flat.shape, dtype=result_dtype)
     for index, weight in ((lower, 1 - fraction), (upper, fraction)):
         chosen = np.take_along_axis(ordered, index.reshape(kept_shape + (-1,)), axis=-1)
@@ -291,22 +311,10 @@ def nanquantile_dot(y, a, a_dot, q, axis=None, keepdims=False, method="linear"):
     flat_dot, _, _ = _moved_to_end(np.broadcast_to(a_dot, a.shape), axis)
     n = flat.shape[-1]
     kept_shape = flat.shape[:-1]
-    q_shape = np.shape(q)
-    q_axes = len(q_shape)
-    count = np.sum(not_nan(flat), axis=-1)
-    places = np.arange(n)
-    padded = np.where(places < count[..., None], places, np.nan)
-    with warnings.catch_warnings():  # the slices of nan alone: their position is nan
-        warnings.simplefilter("ignore", RuntimeWarning)
-        position = np.nanquantile(padded, q, axis=-1, method=method)
-    position = np.moveaxis(position, tuple(range(q_axes)), tuple(range(-q_axes, 0)))
-    empty = np.isnan(position)
-    position = np.where(empty, 0.0, position)
-    lower = np.floor(position).astype(int)
-    fraction = position - lower
-    last = np.maximum(count - 1, 0).reshape(kept_shape + (1,) * q_axes)
-    upper = np.minimum(lower + 1, last)
-    ordered = np.sort(flat, axis=-1)  # nan sorts last
+    q_axes = len(np.shape(q))
+    choice = _nan_order_statistics(flat, q, method)
+    lower, upper, fraction, ordered = choice.lower, choice.upper, choice.fraction, choice.ordered
+    empty = choice.empty
     spread = kept_shape + (1,) * q_axes + (n,)
     values = flat.reshape(spread)
     tangents = np.where(np.isnan(values), 0.0, flat_dot.reshape(spread))

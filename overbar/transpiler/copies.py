@@ -191,7 +191,7 @@ class _Remover:
             and isinstance(statement.targets[0], ast.Name)
             and statement.targets[0].id in self.once
             and self.reads[statement.targets[0].id] == 1
-            and _is_pop(statement.value, self.stack)
+            and is_pop(statement.value, self.stack)
         )
 
     def pop_straight(self, statements: list[ast.stmt], index: int) -> None:
@@ -246,7 +246,8 @@ def _reads_name(node: ast.AST, name: str) -> bool:
     return isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
 
 
-def _is_pop(value: ast.expr, stack: str) -> bool:
+def is_pop(value: ast.expr, stack: str) -> bool:
+    """Whether ``value`` is ``stack.pop()``."""
     return (
         isinstance(value, ast.Call)
         and isinstance(value.func, ast.Attribute)

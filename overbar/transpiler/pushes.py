@@ -31,6 +31,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
+from overbar.transpiler.copies import is_pop as _is_pop_call
 from overbar.transpiler.names import clone
 from overbar.transpiler.primitive import index_value
 from overbar.transpiler.reverse import Adjoint
@@ -230,9 +231,9 @@ def drop_unread_restores(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     )
 
 
-def _saved_region_key(node: ast.AST, stack: str, save: str) -> tuple[str, str] | None:
-    """(y, the index's dump) for ``stack.append(saved_region(y, index))``."""
-    if not (
+def _appended(node: ast.AST, stack: str) -> ast.expr | None:
+    """``V`` for the statement ``stack.append(V)``."""
+    if (
         isinstance(node, ast.Expr)
         and isinstance(node.value, ast.Call)
         and isinstance(node.value.func, ast.Attribute)
@@ -241,8 +242,13 @@ def _saved_region_key(node: ast.AST, stack: str, save: str) -> tuple[str, str] |
         and node.value.func.value.id == stack
         and len(node.value.args) == 1
     ):
-        return None
-    saved = node.value.args[0]
+        return node.value.args[0]
+    return None
+
+
+def _saved_region_key(node: ast.AST, stack: str, save: str) -> tuple[str, str] | None:
+    """(y, the index's dump) for ``stack.append(saved_region(y, index))``."""
+    saved = _appended(node, stack)
     if (
         isinstance(saved, ast.Call)
         and isinstance(saved.func, ast.Name)
@@ -261,7 +267,7 @@ def _restore_key(node: ast.AST, stack: str) -> tuple[str, str] | None:
         and len(node.targets) == 1
         and isinstance(node.targets[0], ast.Subscript)
         and isinstance(node.targets[0].value, ast.Name)
-        and _pops(node.value, stack)
+        and _is_pop_call(node.value, stack)
     ):
         return None
     index = index_value(clone(node.targets[0].slice))
@@ -283,7 +289,7 @@ def _sharing(
         changed = False
         for node in ast.walk(tree):
             targets: list[str] = []
-            if isinstance(node, ast.Assign) and _pops(node.value, stack):
+            if isinstance(node, ast.Assign) and _is_pop_call(node.value, stack):
                 # a pop goes back to the name its push saved; one into another name may
                 # receive any value pushed, one of these among them
                 if pushed & sharing:
@@ -349,17 +355,9 @@ def _shape_only_reads(tree: ast.AST, shape_only: dict[str, tuple]) -> set[int]:
 
 def _pushed_reference(node: ast.AST, stack: str) -> str | None:
     """``N`` for ``stack.append(N)``: the array itself saved, not a copy or a shape."""
-    if (
-        isinstance(node, ast.Expr)
-        and isinstance(node.value, ast.Call)
-        and isinstance(node.value.func, ast.Attribute)
-        and node.value.func.attr == "append"
-        and isinstance(node.value.func.value, ast.Name)
-        and node.value.func.value.id == stack
-        and len(node.value.args) == 1
-        and isinstance(node.value.args[0], ast.Name)
-    ):
-        return node.value.args[0].id
+    saved = _appended(node, stack)
+    if isinstance(saved, ast.Name):
+        return saved.id
     return None
 
 
@@ -409,17 +407,6 @@ def _shape_only_positions(runtime: Runtime, helpers: dict[Any, str]) -> dict[str
         for function, positions in known.items()
         if function in helpers
     }
-
-
-def _pops(value: ast.expr, stack: str) -> bool:
-    return (
-        isinstance(value, ast.Call)
-        and isinstance(value.func, ast.Attribute)
-        and value.func.attr == "pop"
-        and isinstance(value.func.value, ast.Name)
-        and value.func.value.id == stack
-        and not value.args
-    )
 
 
 def _is_arithmetic(value: ast.expr) -> bool:
