@@ -26,6 +26,7 @@ from overbar.runtime.helpers import (
     zero_gradient,
 )
 from overbar.runtime.helpers_math import (
+    astype_bar,
     average_bars,
     chosen_bars,
     cumprod_bar,
@@ -39,6 +40,7 @@ from overbar.runtime.helpers_math import (
     ptp_bar,
     quantile_bar,
     refuse_quantile_gradient,
+    select_bars,
     sequence_bar,
     sinc_slope,
 )
@@ -109,6 +111,27 @@ def conjugate(y, x, y_bar):
 def angle(y, z, deg=False, *, y_bar):
     """y = arg z of a real z (0 or π, piecewise constant):  z̄ = 0  (complex z refused)"""
     return of_real(zero_gradient(z), z, "np.angle")
+
+
+@adjoint(np.real_if_close)
+def real_if_close(y, a, tol=100, *, y_bar):
+    """y = a of a real a (y = a):  ā = ȳ  (complex a refused)"""
+    return of_real(y_bar, a, "np.real_if_close")
+
+
+@adjoint(Method("astype"))
+def astype(y, x, dtype, order="K", casting="unsafe", subok=True, copy=True, *, y_bar):
+    """y = x.astype(dtype): for a floating dtype y = x (rounded),  x̄ = ȳ cast back to x's dtype;
+    for an integer or boolean dtype y is piecewise constant,  x̄ = 0  (complex dtype refused)"""
+    return astype_bar(y_bar, x, dtype)
+
+
+@adjoint(np.select)
+def select(y, condlist, choicelist, default=0, *, y_bar):
+    """y = choiceᵢ where conditionᵢ is the first true one, default where none is:
+    c̄hoiceᵢ = ȳ where conditionᵢ is the first true one,  d̄efault = ȳ where none is"""
+    choicelist_bar, default_bar = select_bars(y_bar, y, condlist, choicelist, default)
+    return None, choicelist_bar, default_bar
 
 
 @adjoint(np.nan_to_num, where={"copy": True})
