@@ -18,6 +18,7 @@ import numpy as np
 from overbar.primitives import Index, Method
 from overbar.runtime.helpers_arrays import (
     as_column,
+    copy_pad_origins,
     diag_bar,
     diagonal_bar,
     gradient_bar,
@@ -42,7 +43,7 @@ from overbar.runtime.helpers_arrays import (
     unsplit,
     untile,
 )
-from overbar.runtime.registry import adjoint
+from overbar.runtime.registry import VARIABLE, adjoint
 
 # ---------------------------------------------------------------------------------------------
 # Stacking
@@ -252,6 +253,14 @@ def pad_edge(y, array, pad_width, mode, y_bar):
 def pad_wrap(y, array, pad_width, mode, y_bar):
     """y = pad(a, widths, wrap):  ā = ȳ added back at the element each came from"""
     return unpad(y_bar, array, pad_origins(np.shape(array), pad_width, mode))
+
+
+@adjoint(np.pad, where={"mode": VARIABLE})
+def pad_mode_when_run(y, array, pad_width, mode, y_bar):
+    """y = pad(a, widths, mode), the mode known when the program runs (constant with zeros,
+    edge, wrap, reflect or symmetric; another refused then):  ā = ȳ added back at the element
+    each came from (nothing from a constant)"""
+    return unpad(y_bar, array, copy_pad_origins(np.shape(array), pad_width, mode))
 
 
 @adjoint(np.diag)
