@@ -359,6 +359,47 @@ def eigh_bar(w_bar, v_bar, w, v, uplo="L"):
     return fold_to_triangle(m, lower)
 
 
+def _refuse_complex_eigenvalues(w, function: str) -> None:
+    if np.iscomplexobj(w):
+        raise OverbarError(
+            f"{function} of a matrix with complex eigenvalues: overbar differentiates real "
+            "numbers only (a real matrix whose eigenvalues are all real, such as a triangular "
+            "one or a product of a symmetric one with a positive definite one, is accepted)"
+        )
+
+
+def eig_bar(w_bar, v_bar, w, v):
+    """For (w, V) = eig(A) with real w and V (unit columns):
+    Ā = V⁻ᵀ (diag w̄ + F ∘ (Vᵀ V̄ − Vᵀ V diag(Vᵀ V̄))) Vᵀ,  Fᵢⱼ = 1 / (wⱼ − wᵢ) (0 for i = j).
+    Complex eigenvalues are refused; eigenvectors of a repeated eigenvalue are not unique, and
+    where one of them has a nonzero adjoint, this raises."""
+    _refuse_complex_eigenvalues(w, "np.linalg.eig")
+    n = np.shape(w)[-1]
+    off_diagonal = ~np.eye(n, dtype=bool)
+    gaps = _eigenvalue_gaps(w)
+    if _reads_repeated(gaps, off_diagonal, v_bar):
+        raise NoDerivativeError(
+            "np.linalg.eig: the result depends on the eigenvectors of a repeated eigenvalue, "
+            "which have no derivative (they are not unique)"
+        )
+    v_t = np.swapaxes(v, -1, -2)
+    projected = v_t @ v_bar
+    kept_norms = v_t @ v * np.diagonal(projected, axis1=-2, axis2=-1)[..., np.newaxis, :]
+    safe = np.where(off_diagonal & (gaps != 0), gaps, 1.0)
+    f = np.where(off_diagonal & (gaps != 0), 1.0 / safe, 0.0)
+    inner = np.eye(n) * w_bar[..., np.newaxis, :] + f * (projected - kept_norms)
+    return np.linalg.solve(v_t, inner @ v_t)
+
+
+def eigvals_bar(w_bar, a):
+    """For w = eigvals(A) with real w:  Ā = V⁻ᵀ diag(w̄) Vᵀ, V A's eigenvectors (complex
+    eigenvalues refused)."""
+    w, v = np.linalg.eig(a)
+    _refuse_complex_eigenvalues(w, "np.linalg.eigvals")
+    v_t = np.swapaxes(v, -1, -2)
+    return np.linalg.solve(v_t, w_bar[..., :, np.newaxis] * v_t)
+
+
 def eigvalsh_bar(w_bar, a, uplo="L"):
     """For w = eigvalsh(A):  M = V diag(w̄) Vᵀ, folded onto the triangle NumPy reads. At a
     repeated eigenvalue the sorted eigenvalues have a kink (as sort has at ties): unless w̄ is

@@ -27,7 +27,9 @@ from overbar.runtime.helpers_linalg import (
     cross_bars,
     dot_left_bar,
     dot_right_bar,
+    eig_bar,
     eigh_bar,
+    eigvals_bar,
     eigvalsh_bar,
     einsum_bars,
     inner_bars,
@@ -191,6 +193,21 @@ def eigh(y, a, UPLO="L", *, y_bar):  # noqa: N803  (NumPy's name for it)
     w, v = y
     w_bar, v_bar = y_bar
     return eigh_bar(w_bar, v_bar, w, v, UPLO)
+
+
+@adjoint(np.linalg.eig)
+def eig(y, a, *, y_bar):
+    """(w, V) = eig(A), w and V real (complex refused):
+    Ā = V⁻ᵀ (diag w̄ + F ∘ (Vᵀ V̄ − Vᵀ V diag(Vᵀ V̄))) Vᵀ,  Fᵢⱼ = 1 / (wⱼ − wᵢ), Fᵢᵢ = 0"""
+    w, v = y
+    w_bar, v_bar = y_bar
+    return eig_bar(w_bar, v_bar, w, v)
+
+
+@adjoint(np.linalg.eigvals)
+def eigvals(w, a, *, w_bar):
+    """w = eigvals(A), w real (complex refused):  Ā = V⁻ᵀ diag(w̄) Vᵀ"""
+    return eigvals_bar(w_bar, a)
 
 
 @adjoint(np.linalg.eigvalsh)
