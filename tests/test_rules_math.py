@@ -461,3 +461,15 @@ def test_select_sends_the_gradient_to_the_first_true_condition_only():
     x_bar, y_bar = g(x, np.array([1.0, 2.0, 3.0]))
     np.testing.assert_array_equal(x_bar, [1.0, 0.0, 0.0])
     np.testing.assert_array_equal(y_bar, [0.0, 1.0, -1.0])
+
+
+@pytest.mark.parametrize("cast", ["np.int64", "np.int32", "np.intp", "np.uint8"])
+def test_an_index_cast_to_integers_from_the_input_sends_it_no_gradient(cast):
+    """np.int64(x) is piecewise constant (as int(x) is): an index made from the input by it
+    carries no gradient, and the values it picks carry theirs."""
+    source = f"def f(w):\n    rows = {cast}(w[:, -1])\n    return np.sum(w[:, :-1][rows] ** 2)\n"
+    w = np.arange(20.0).reshape(5, 4) / 8
+    expected = np.zeros_like(w)
+    for row in np.int64(w[:, -1]):
+        expected[row, :-1] += 2 * w[row, :-1]
+    np.testing.assert_allclose(_grad(source)(w), expected)
