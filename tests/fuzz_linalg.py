@@ -40,6 +40,7 @@ def add_linalg_makers(add: Callable) -> None:
     add([np.linalg.slogdet], makers["slogdet"])
     add([np.linalg.cholesky], makers["cholesky"])
     add([np.linalg.eigh, np.linalg.eigvalsh], makers["eigh"])
+    add([np.linalg.eig, np.linalg.eigvals], makers["eig"])
     add([np.linalg.svd], makers["svd"])
     add([np.linalg.pinv], makers["pinv"])
     add([np.linalg.qr], makers["qr"])
@@ -95,6 +96,23 @@ def _makers(fz: ModuleType) -> dict[str, Callable]:
         if primal is np.linalg.eigvalsh:
             return g.call("np.linalg.eigvalsh", primal, [a], keywords)
         result = g.call("np.linalg.eigh", primal, [a], keywords)
+        part = g.pick((0, 1))
+        return item(g, result, 0) if part == 0 else squared(g, item(g, result, 1))
+
+    def eig(g, primal, depth, want):
+        """eig or eigvals of S @ diag(1, 2, ..., n), S symmetric positive definite: not
+        symmetric, its eigenvalues real (those of S^½ diag S^½), kept apart."""
+        s = gram(g, depth, lambda v: True)
+        if s is None:
+            return None
+        n = len(s.value)
+        weights = g.call("np.arange", np.arange, [g.const("1.0"), g.number(n + 1.0)])
+        a = g.binop("@", s, g.call("np.diag", np.diag, [weights]))
+        if not _gaps_apart(np.linalg.eigvals(a.value).real):
+            return None
+        if primal is np.linalg.eigvals:
+            return g.call("np.linalg.eigvals", primal, [a])
+        result = g.call("np.linalg.eig", primal, [a])
         part = g.pick((0, 1))
         return item(g, result, 0) if part == 0 else squared(g, item(g, result, 1))
 
@@ -292,6 +310,7 @@ def _makers(fz: ModuleType) -> dict[str, Callable]:
         "slogdet": slogdet,
         "cholesky": cholesky,
         "eigh": eigh,
+        "eig": eig,
         "svd": svd,
         "pinv": pinv,
         "qr": qr,

@@ -114,6 +114,44 @@ def make_real_part(g: Generator, primal: Any, depth: int, want: Callable | None)
     return part
 
 
+def make_astype(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
+    """a.astype(np.float64), a.astype(float) or a.astype("float64") of an array (the identity
+    on float64)."""
+    a = g.operand(depth, fuzzer.both(want, fuzzer.is_array))
+    if a is None:
+        return None
+    dtype = g.pick(("np.float64", "float", "'float64'"))
+    if dtype == "'float64'":
+        return g.method(a, "astype", [g.const(dtype)])
+    value = {"np.float64": np.float64, "float": float}[dtype]
+    return g.method(a, "astype", [g.node(dtype, lambda env: value)])
+
+
+def make_select(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
+    """np.select([c1, c2], [a, b], default=d), the conditions comparisons decided with a margin
+    (overlapping: the first true one wins), the default sometimes a constant."""
+    a = g.operand(depth, want)
+    if a is None:
+        return None
+    shape = np.shape(a.value)
+    b = g.operand(depth, fuzzer.broadcasts_to(shape))
+    if b is None:
+        return None
+    conditions = []
+    for _ in range(2):
+        test = g.operand(depth, fuzzer.broadcasts_to(shape))
+        threshold = g.threshold(test.value) if test is not None else None
+        if threshold is None:
+            return None
+        conditions.append(g.compare(g.pick(("<", ">")), test, threshold))
+    keywords = []
+    if g.chance(0.6):
+        default = g.operand(depth, fuzzer.broadcasts_to(shape)) if g.chance(0.5) else None
+        keywords = [("default", default if default is not None else g.const("0.5"))]
+    choices = g.display([a, b], g.pick(("[]", "()")))
+    return g.call("np.select", np.select, [g.display(conditions, "[]"), choices], keywords)
+
+
 def make_nan_to_num(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
     """np.nan_to_num(a) of finite values (nothing replaced), sometimes with replacements."""
     a = g.operand(depth, want)
@@ -319,6 +357,9 @@ def add_math_makers(add: Callable, module: Any) -> None:
     parts = [np.real, np.imag, np.conjugate, np.angle, Method("conj"), Method("conjugate")]
     add(parts + [Attribute("real"), Attribute("imag")], make_real_part, weight=0.5)
     add([np.nan_to_num], make_nan_to_num)
+    add([np.real_if_close], fuzzer.unary(fuzzer.ANYWHERE), weight=0.3)
+    add([Method("astype")], make_astype, weight=0.3)
+    add([np.select], make_select)
     add([math.erf, math.erfc], fuzzer.unary(fuzzer.Domain(low=-2.5, high=2.5), scalar=True))
     add([math.gamma], fuzzer.unary(fuzzer.Domain(low=0.3, high=5.0), scalar=True))
     add([math.lgamma], fuzzer.unary(fuzzer.Domain(low=0.3, high=20.0), scalar=True))

@@ -2842,9 +2842,11 @@ def make_size(g: Generator, primal: Any, depth: int, want: Callable | None) -> E
 
 
 def make_integer_of(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
-    """int(s), round(s), math.floor / ceil / trunc of a scalar away from the jumps."""
+    """int(s), round(s), math.floor / ceil / trunc, np.int64(s) and NumPy's other integer and
+    boolean casts of a scalar away from the jumps (non-negative for the unsigned ones)."""
     grid = (1.0, 0.5) if primal is builtins.round else (1.0, 0.0)
-    a = g.fit(g.operand(depth + 1, is_scalar), Domain(grid=grid, low=-3.0, high=3.0))
+    low = 0.0 if primal in (np.uint8, np.uint16, np.uint32, np.uint64) else -3.0
+    a = g.fit(g.operand(depth + 1, is_scalar), Domain(grid=grid, low=low, high=3.0))
     if a is None:
         return None
     return g.call(callee(primal), primal, [a])
@@ -3221,6 +3223,9 @@ def _table() -> dict[Any, list[Maker]]:
     add([builtins.len, np.size, np.ndim, np.shape], make_size, "int")
     add([Attribute("shape"), Attribute("ndim"), Attribute("size")], make_size, "int")
     add([builtins.int, builtins.round, math.floor, math.ceil, math.trunc], make_integer_of, "int")
+    numpy_integers = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32]
+    add(numpy_integers + [np.uint64], make_integer_of, "int", weight=0.2)
+    add([np.bool_], make_integer_of, "bool", weight=0.2)
     add([operator.floordiv], make_integer_division, "int")
     # No gradient: booleans
     add([operator.lt, operator.le, operator.gt, operator.ge], make_comparison, "bool", 2)

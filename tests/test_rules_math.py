@@ -57,6 +57,23 @@ SAMPLES = [
     *unary(np.angle, "np.angle(a) + a"),
     S(np.angle, "np.angle(a, deg=True) * a", a=any_(3)),
     *unary(np.nan_to_num, "np.nan_to_num(a)"),
+    *unary(np.real_if_close, "np.real_if_close(a)"),
+    S(np.real_if_close, "np.real_if_close(a, tol=1000) * a", a=any_(3)),
+    S(Method("astype"), "a.astype(np.float64)", a=any_(2, 3)),
+    S(Method("astype"), "a.astype('float64') * b", a=any_(3), b=any_(2, 3)),
+    S(Method("astype"), "(a * 3.0).astype(int) * a", a=any_(4)),  # the jumps: measure zero
+    S(Method("astype"), "a.astype(bool) + a", a=any_(3)),
+    S(np.select, "np.select([a > 0], [a * b])", a=any_(4), b=any_(4)),
+    S(
+        np.select,
+        "np.select([a > 0, b > 0], [a, b], default=c)",
+        a=any_(2, 3),
+        b=any_(2, 3),
+        c=any_(3),
+    ),
+    S(np.select, "np.select([a > 0, a > -0.5], [b, a * a], default=1.5)", a=any_(3, 2), b=any_(2)),
+    S(np.select, "np.select([a > 0, b > 0], (a, b), default=np.tanh(a))", a=any_(3), b=any_()),
+    S(np.select, "np.select([a > 0, a < 0], np.stack([a, 2.0 * a]))", a=any_(2, 3)),
     S(np.nan_to_num, "np.nan_to_num(a, nan=1.0, posinf=2.0)", a=any_(3)),
     # math's special functions
     S(math.erf, "math.erf(a)", a=U((), -2.0, 2.0)),
@@ -591,3 +608,50 @@ def test_forward_mode_on_empty_inputs_gives_empty_tangents():
         for tangent in _jvp_both(function, (x,), (np.ones((0, 3)),)):
             assert np.shape(tangent) == shape, expression
             assert not np.any(tangent), expression
+
+
+def test_astype_sends_the_gradient_back_in_the_input_dtype():
+    g = _grad("def f(x):\n    return np.sum(np.sin(x.astype('float64')))\n")
+    x = np.arange(3, dtype="float32")
+    gradient = g(x)
+    assert gradient.dtype == np.float32
+    np.testing.assert_allclose(gradient, np.cos(x), rtol=1e-6)
+
+
+def test_astype_to_an_integer_dtype_gives_a_zero_gradient():
+    g = _grad("def f(x):\n    return np.sum(x.astype(np.int64) * 1.0)\n")
+    for gradient in _both(g, np.array([0.5, 1.5, -2.25])):
+        np.testing.assert_array_equal(gradient, [0.0, 0.0, 0.0])
+
+
+def test_astype_to_a_complex_dtype_is_refused_at_run_time():
+    g = _grad("def f(x):\n    return np.sum(np.real(x.astype(complex)))\n")
+    with pytest.raises(OverbarError, match="complex"):
+        g(np.array([0.5, 2.0]))
+
+
+def test_np_real_if_close_of_a_complex_value_is_refused_at_run_time():
+    g = _grad("def f(x):\n    return np.sum(np.real_if_close(x * (1.0 + 1.0j)) + x)\n")
+    with pytest.raises(OverbarError, match="complex"):
+        g(np.array([0.5, 2.0]))
+
+
+def test_select_sends_the_gradient_to_the_first_true_condition_only():
+    source = "def f(x, y):\n    return np.sum(np.select([x > 0, x > -1.0], [x, y], default=-y))\n"
+    g = overbar.grad(define(source), wrt=(0, 1))
+    x = np.array([0.5, -0.5, -2.0])
+    x_bar, y_bar = g(x, np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(x_bar, [1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(y_bar, [0.0, 1.0, -1.0])
+
+
+@pytest.mark.parametrize("cast", ["np.int64", "np.int32", "np.intp", "np.uint8"])
+def test_an_index_cast_to_integers_from_the_input_sends_it_no_gradient(cast):
+    """np.int64(x) is piecewise constant (as int(x) is): an index made from the input by it
+    carries no gradient, and the values it picks carry theirs."""
+    source = f"def f(w):\n    rows = {cast}(w[:, -1])\n    return np.sum(w[:, :-1][rows] ** 2)\n"
+    w = np.arange(20.0).reshape(5, 4) / 8
+    expected = np.zeros_like(w)
+    for row in np.int64(w[:, -1]):
+        expected[row, :-1] += 2 * w[row, :-1]
+    np.testing.assert_allclose(_grad(source)(w), expected)

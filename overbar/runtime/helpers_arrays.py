@@ -371,6 +371,32 @@ def even_reflection(mode, reflect_type):
     return reflect_type
 
 
+def pad_dot_when_run(array_dot, array, pad_width, mode):
+    """Tangent of pad(a, widths, mode) for a mode known when the program runs: the tangent
+    padded the same way (zeros for the constant mode's zeros); the modes ``copy_pad_origins``
+    refuses, refused."""
+    copy_pad_origins(np.shape(array), pad_width, mode)  # refuses a mode that computes values
+    return np.pad(array_dot, pad_width, mode=mode)
+
+
+def copy_pad_origins(shape, pad_width, mode):
+    """``pad_origins`` for a mode known only when the program runs, which must be one whose
+    padded elements are zeros or copies of the array's (np.pad's default constant of zero,
+    edge, wrap, reflect and symmetric, the reflections even)."""
+    if not isinstance(mode, str) or mode not in (
+        "constant",
+        "edge",
+        "wrap",
+        "reflect",
+        "symmetric",
+    ):
+        raise OverbarError(
+            f"np.pad in mode {mode!r}: overbar differentiates np.pad in the modes 'constant', "
+            "'edge', 'wrap', 'reflect' and 'symmetric' only"
+        )
+    return pad_origins(shape, pad_width, mode)
+
+
 def pad_pairs(pad_width, ndim):
     """The (before, after) widths of each axis, read from pad_width as np.pad reads it: a
     number, one pair, a pair per axis, or a dict of axis: width or pair."""

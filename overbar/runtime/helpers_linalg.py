@@ -359,6 +359,79 @@ def eigh_bar(w_bar, v_bar, w, v, uplo="L"):
     return fold_to_triangle(m, lower)
 
 
+def _refuse_complex_eigenvalues(w, function: str) -> None:
+    if np.iscomplexobj(w):
+        raise OverbarError(
+            f"{function} of a matrix with complex eigenvalues: overbar differentiates real "
+            "numbers only (a real matrix whose eigenvalues are all real, such as a triangular "
+            "one or a product of a symmetric one with a positive definite one, is accepted)"
+        )
+
+
+def eig_bar(w_bar, v_bar, w, v):
+    """For (w, V) = eig(A) with real w and V (unit columns):
+    Ā = V⁻ᵀ (diag w̄ + F ∘ (Vᵀ V̄ − Vᵀ V diag(Vᵀ V̄))) Vᵀ,  Fᵢⱼ = 1 / (wⱼ − wᵢ) (0 for i = j).
+    Complex eigenvalues are refused; eigenvectors of a repeated eigenvalue are not unique, and
+    where one of them has a nonzero adjoint, this raises."""
+    _refuse_complex_eigenvalues(w, "np.linalg.eig")
+    n = np.shape(w)[-1]
+    off_diagonal = ~np.eye(n, dtype=bool)
+    gaps = _eigenvalue_gaps(w)
+    if _reads_repeated(gaps, off_diagonal, v_bar):
+        raise NoDerivativeError(
+            "np.linalg.eig: the result depends on the eigenvectors of a repeated eigenvalue, "
+            "which have no derivative (they are not unique)"
+        )
+    v_t = np.swapaxes(v, -1, -2)
+    projected = v_t @ v_bar
+    kept_norms = v_t @ v * np.diagonal(projected, axis1=-2, axis2=-1)[..., np.newaxis, :]
+    safe = np.where(off_diagonal & (gaps != 0), gaps, 1.0)
+    f = np.where(off_diagonal & (gaps != 0), 1.0 / safe, 0.0)
+    inner = np.eye(n) * w_bar[..., np.newaxis, :] + f * (projected - kept_norms)
+    return np.linalg.solve(v_t, inner @ v_t)
+
+
+def eig_dots(a_dot, y):
+    """For (w, V) = eig(A) with real w and V (unit columns), P = V⁻¹ Ȧ V:
+
+        ẇ = diag P,   V̇ = V (F ∘ P − diag(Vᵀ V (F ∘ P)) ... ) made to keep each column's norm
+
+    that is V̇ = C − V diag(Vᵀ C) with C = V (F ∘ P), Fᵢⱼ = 1 / (wⱼ − wᵢ), Fᵢᵢ = 0 (the
+    transpose of ``eig_bar``). Complex eigenvalues are refused; at a repeated eigenvalue V̇ is a
+    ``NoTangent``, which raises where it is used (ẇ stays)."""
+    w, v = y[0], y[1]
+    _refuse_complex_eigenvalues(w, "np.linalg.eig")
+    projected = np.linalg.solve(v, a_dot @ v)
+    w_dot = np.diagonal(projected, axis1=-2, axis2=-1)
+    if _has_repeated(w):
+        return w_dot, NoTangent(
+            "np.linalg.eig: the result depends on the eigenvectors of a repeated eigenvalue, "
+            "which have no derivative (they are not unique); np.linalg.eigvals gives the "
+            "eigenvalues alone"
+        )
+    off_diagonal = ~np.eye(np.shape(w)[-1], dtype=bool)
+    gaps = _inverse_gaps(_eigenvalue_gaps(w), off_diagonal).astype(projected.dtype, copy=False)
+    c = v @ (gaps * projected)
+    kept_norms = np.sum(v * c, axis=-2, keepdims=True)  # vᵢᵀ cᵢ per column
+    return w_dot, c - v * kept_norms
+
+
+def eigvals_dot(a_dot, a):
+    """For w = eigvals(A) with real w:  ẇ = diag(V⁻¹ Ȧ V) (complex eigenvalues refused)."""
+    w, v = np.linalg.eig(a)
+    _refuse_complex_eigenvalues(w, "np.linalg.eigvals")
+    return np.diagonal(np.linalg.solve(v, a_dot @ v), axis1=-2, axis2=-1)
+
+
+def eigvals_bar(w_bar, a):
+    """For w = eigvals(A) with real w:  Ā = V⁻ᵀ diag(w̄) Vᵀ, V A's eigenvectors (complex
+    eigenvalues refused)."""
+    w, v = np.linalg.eig(a)
+    _refuse_complex_eigenvalues(w, "np.linalg.eigvals")
+    v_t = np.swapaxes(v, -1, -2)
+    return np.linalg.solve(v_t, w_bar[..., :, np.newaxis] * v_t)
+
+
 def eigvalsh_bar(w_bar, a, uplo="L"):
     """For w = eigvalsh(A):  M = V diag(w̄) Vᵀ, folded onto the triangle NumPy reads. At a
     repeated eigenvalue the sorted eigenvalues have a kink (as sort has at ties): unless w̄ is

@@ -13,7 +13,7 @@ import numpy as np
 
 from overbar.errors import OverbarError
 from overbar.runtime import arrays
-from overbar.runtime.helpers import expand_reduced, zero_gradient
+from overbar.runtime.helpers import expand_reduced, unbroadcast, zero_gradient
 
 
 def of_real(g, x, function: str):
@@ -479,3 +479,53 @@ def sequence_bar(y_bar, iterable):
             x_bar[position] += part
         return x_bar
     return tuple(y_bar)
+
+
+def astype_bar(y_bar, x, dtype):
+    """Adjoint of y = x.astype(dtype): ȳ cast back to x's dtype when dtype is a real floating
+    one (y = x, rounded); zeros for an integer or boolean dtype (y is piecewise constant in
+    x); a complex dtype is refused (overbar differentiates real numbers only)."""
+    kind = np.dtype(dtype).kind
+    if kind == "c":
+        raise OverbarError(
+            f".astype({np.dtype(dtype)}): a complex dtype; overbar differentiates real numbers "
+            "only; keep complex values out of the differentiated part of the function"
+        )
+    if kind != "f":
+        return zero_gradient(x)
+    return np.asarray(y_bar).astype(np.result_type(x, 1.0), copy=False)[()]
+
+
+def astype_dot(x_dot, y, dtype):
+    """Tangent of y = x.astype(dtype): ẋ in y's dtype when dtype is a real floating one; zeros
+    shaped like y for an integer or boolean dtype; a complex dtype refused (as ``astype_bar``)."""
+    kind = np.dtype(dtype).kind
+    if kind == "c":
+        astype_bar(x_dot, x_dot, dtype)  # raises, with the adjoint's message
+    if kind != "f":
+        return np.zeros(np.shape(y))
+    return np.asarray(x_dot).astype(np.dtype(dtype), copy=False)[()]
+
+
+def select_default_dot(condlist, default_dot, y):
+    """The default's term in the tangent of y = select(conditions, choices, default): ḋefault
+    where no condition holds, 0 elsewhere, shaped like y."""
+    chosen = np.select(condlist, [0.0] * len(condlist), default_dot)
+    return np.broadcast_to(chosen, np.shape(y)).copy()
+
+
+def select_bars(y_bar, y, condlist, choicelist, default):
+    """Adjoints of y = select(conditions, choices, default): choice i takes ȳ where condition i
+    is the first true one, the default ȳ where none is (each summed down to its own shape).
+    The choices' adjoints are a tuple for a list or tuple of choices, an array for an array."""
+    y_bar = np.broadcast_to(y_bar, np.shape(y))
+    taken = np.zeros(np.shape(y), dtype=bool)
+    choice_bars = []
+    for condition, choice in zip(condlist, choicelist, strict=True):
+        first = np.logical_and(condition, np.logical_not(taken))
+        choice_bars.append(unbroadcast(np.where(first, y_bar, 0.0), choice))
+        taken = np.logical_or(taken, condition)
+    default_bar = unbroadcast(np.where(taken, 0.0, y_bar), default)
+    if isinstance(choicelist, np.ndarray):
+        return np.stack(choice_bars), default_bar
+    return tuple(choice_bars), default_bar

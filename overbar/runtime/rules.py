@@ -1153,6 +1153,9 @@ non_differentiable(
     np.searchsorted, Method("argmax"), Method("argmin"), Method("argsort"),
     # shapes and types
     np.shape, np.ndim, np.size, builtins.len, builtins.int, builtins.bool,
+    # casts to NumPy's integer and boolean types (piecewise constant, as int() is)
+    np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+    np.intp, np.uintp, np.bool_,
     Attribute("shape"), Attribute("ndim"), Attribute("size"), Attribute("dtype"),
     # arrays whose values do not depend on the input's values
     np.zeros_like, np.ones_like, np.empty_like,

@@ -26,6 +26,7 @@ from overbar.primitives import Index, Method
 from overbar.runtime.helpers import zero_tangent
 from overbar.runtime.helpers_arrays import (
     as_column,
+    copy_pad_origins,
     diag_bar,
     diagonal_bar,
     differences,
@@ -36,6 +37,7 @@ from overbar.runtime.helpers_arrays import (
     joined_index_tangent,
     linspace_weights,
     pad_constants_bar,
+    pad_dot_when_run,
     pad_origins,
     partitioned_like,
     sum_over,
@@ -56,7 +58,7 @@ from overbar.runtime.helpers_arrays import (
     with_sample_axis,
     zero_unless_none,
 )
-from overbar.runtime.registry import adjoint, tangent
+from overbar.runtime.registry import VARIABLE, adjoint, tangent
 
 # ---------------------------------------------------------------------------------------------
 # Stacking
@@ -464,6 +466,21 @@ def pad_edge_tangent(y, array, pad_width, mode, array_dot):
     """y = pad(a, widths, edge or wrap) (each padded element a copy of one of a's):
     ẏ = pad(ȧ, widths, the same mode)"""
     return np.pad(array_dot, pad_width, mode)
+
+
+@adjoint(np.pad, where={"mode": VARIABLE})
+def pad_mode_when_run(y, array, pad_width, mode, y_bar):
+    """y = pad(a, widths, mode), the mode known when the program runs (constant with zeros,
+    edge, wrap, reflect or symmetric; another refused then):  ā = ȳ added back at the element
+    each came from (nothing from a constant)"""
+    return unpad(y_bar, array, copy_pad_origins(np.shape(array), pad_width, mode))
+
+
+@tangent(np.pad, where={"mode": VARIABLE})
+def pad_mode_when_run_tangent(y, array, pad_width, mode, array_dot):
+    """y = pad(a, widths, mode), the mode known when the program runs:  ẏ = pad(ȧ, widths,
+    mode) (zeros where the constant mode puts its zeros)"""
+    return pad_dot_when_run(array_dot, array, pad_width, mode)
 
 
 @adjoint(np.diag)

@@ -29,8 +29,12 @@ from overbar.runtime.helpers_linalg import (
     cross_term,
     dot_left_bar,
     dot_right_bar,
+    eig_bar,
+    eig_dots,
     eigh_bar,
     eigh_dots,
+    eigvals_bar,
+    eigvals_dot,
     eigvalsh_bar,
     eigvalsh_dot,
     einsum_bars,
@@ -330,6 +334,34 @@ def eigh_tangent(y, a, UPLO="L", *, a_dot):  # noqa: N803
     """(w, V) = eigh(A), P = Vᵀ Ȧ V:  ẇ = diag P,  V̇ = V (F ∘ P),  Fᵢⱼ = 1 / (wⱼ − wᵢ),
     Fᵢᵢ = 0  (Ȧ made symmetric from the triangle NumPy reads)"""
     return eigh_dots(a_dot, y, UPLO)
+
+
+@adjoint(np.linalg.eig)
+def eig(y, a, *, y_bar):
+    """(w, V) = eig(A), w and V real (complex refused):
+    Ā = V⁻ᵀ (diag w̄ + F ∘ (Vᵀ V̄ − Vᵀ V diag(Vᵀ V̄))) Vᵀ,  Fᵢⱼ = 1 / (wⱼ − wᵢ), Fᵢᵢ = 0"""
+    w, v = y
+    w_bar, v_bar = y_bar
+    return eig_bar(w_bar, v_bar, w, v)
+
+
+@tangent(np.linalg.eig)
+def eig_tangent(y, a, *, a_dot):
+    """(w, V) = eig(A), w and V real, P = V⁻¹ Ȧ V:  ẇ = diag P,  V̇ = C − V diag(Vᵀ C),
+    C = V (F ∘ P),  Fᵢⱼ = 1 / (wⱼ − wᵢ), Fᵢᵢ = 0  (complex refused)"""
+    return eig_dots(a_dot, y)
+
+
+@adjoint(np.linalg.eigvals)
+def eigvals(w, a, *, w_bar):
+    """w = eigvals(A), w real (complex refused):  Ā = V⁻ᵀ diag(w̄) Vᵀ"""
+    return eigvals_bar(w_bar, a)
+
+
+@tangent(np.linalg.eigvals)
+def eigvals_tangent(w, a, *, a_dot):
+    """w = eigvals(A), w real (complex refused):  ẇ = diag(V⁻¹ Ȧ V)"""
+    return eigvals_dot(a_dot, a)
 
 
 @adjoint(np.linalg.eigvalsh)

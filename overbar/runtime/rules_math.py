@@ -28,6 +28,8 @@ from overbar.runtime.helpers import (
     zero_gradient,
 )
 from overbar.runtime.helpers_math import (
+    astype_bar,
+    astype_dot,
     average_bars,
     average_weights_dot,
     chosen_bars,
@@ -47,6 +49,8 @@ from overbar.runtime.helpers_math import (
     quantile_bar,
     quantile_dot,
     refuse_quantile_gradient,
+    select_bars,
+    select_default_dot,
     sequence_bar,
     sinc_slope,
 )
@@ -178,6 +182,48 @@ def angle(y, z, deg=False, *, y_bar):
 def angle_tangent(y, z, deg=False, *, z_dot):
     """y = arg z of a real z (0 or π, piecewise constant):  ẏ = 0  (complex z refused)"""
     return of_real(zero_gradient(z), z, "np.angle")
+
+
+@adjoint(np.real_if_close)
+def real_if_close(y, a, tol=100, *, y_bar):
+    """y = a of a real a (y = a):  ā = ȳ  (complex a refused)"""
+    return of_real(y_bar, a, "np.real_if_close")
+
+
+@tangent(np.real_if_close)
+def real_if_close_tangent(y, a, tol=100, *, a_dot):
+    """y = a of a real a:  ẏ = ȧ  (complex a refused)"""
+    return of_real(a_dot, a, "np.real_if_close")
+
+
+@adjoint(Method("astype"))
+def astype(y, x, dtype, order="K", casting="unsafe", subok=True, copy=True, *, y_bar):
+    """y = x.astype(dtype): for a floating dtype y = x (rounded),  x̄ = ȳ cast back to x's dtype;
+    for an integer or boolean dtype y is piecewise constant,  x̄ = 0  (complex dtype refused)"""
+    return astype_bar(y_bar, x, dtype)
+
+
+@tangent(Method("astype"))
+def astype_tangent(y, x, dtype, order="K", casting="unsafe", subok=True, copy=True, *, x_dot):
+    """y = x.astype(dtype): for a floating dtype  ẏ = ẋ in that dtype; for an integer or
+    boolean dtype  ẏ = 0  (complex dtype refused)"""
+    return astype_dot(x_dot, y, dtype)
+
+
+@adjoint(np.select)
+def select(y, condlist, choicelist, default=0, *, y_bar):
+    """y = choiceᵢ where conditionᵢ is the first true one, default where none is:
+    c̄hoiceᵢ = ȳ where conditionᵢ is the first true one,  d̄efault = ȳ where none is"""
+    choicelist_bar, default_bar = select_bars(y_bar, y, condlist, choicelist, default)
+    return None, choicelist_bar, default_bar
+
+
+@tangent(np.select)
+def select_tangent(y, condlist, choicelist, default=0, *, choicelist_dot, default_dot):
+    """y = select(conditions, choices, default):  ẏ = ċhoiceᵢ where conditionᵢ is the first
+    true one, ḋefault where none is"""
+    choices_term = np.select(condlist, choicelist_dot, 0.0) + np.zeros(np.shape(y))
+    return choices_term, select_default_dot(condlist, default_dot, y)
 
 
 @adjoint(np.nan_to_num, where={"copy": True})

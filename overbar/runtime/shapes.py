@@ -802,7 +802,12 @@ def _qr(a: Operand, mode: Any = None) -> Any:
 
 # Linear algebra functions that return tuples: their adjoints are tuples too.
 SHAPE_RULES.update(
-    {np.linalg.slogdet: _linalg_pair, np.linalg.eigh: _linalg_pair, np.linalg.svd: _svd}
+    {
+        np.linalg.slogdet: _linalg_pair,
+        np.linalg.eig: _linalg_pair,
+        np.linalg.eigh: _linalg_pair,
+        np.linalg.svd: _svd,
+    }
 )
 SHAPE_RULES[np.linalg.qr] = _qr
 # dict(...) makes a dict whose keys are not known now: read by key only, not walked by position
