@@ -165,4 +165,46 @@ RULE_EXPRESSIONS = {
     "outer and trace": "np.trace(np.outer(a, b)) + np.std(a * b)",
     "ptp and cumprod": "np.ptp(a * b) + np.sum(np.cumprod(0.5 * a + 1))",
     "pad and hstack": "np.sum(np.pad(a * b, 2) ** 2) + np.sum(np.hstack([a, b]) ** 3)",
+    "take": "np.sum(np.take(a * b, [0, 2, 2, 5, 2]) ** 2) + np.sum(np.take(a, [-1, 3]))",
+    "take along an axis": "np.sum(np.take(np.outer(a, b), [1, 1, 3, 0], axis=1) ** 3)",
+    "repeat": (
+        "np.sum(np.repeat(a * b, 3) ** 2) + np.sum(np.repeat(np.outer(a, b), 2, axis=0) ** 3)"
+    ),
+    "diff": "np.sum(np.diff(a * b, 2) ** 2) + np.sum(np.diff(np.outer(a, b), axis=0) ** 3)",
+    "pad reflect and symmetric": (
+        "np.sum(np.pad(a * b, (2, 5), mode='reflect') ** 3)"
+        " + np.sum(np.pad(np.outer(a, b), ((1, 5), (3, 0)), mode='symmetric') ** 3)"
+    ),
+    "pad edge and wrap": (
+        "np.sum(np.pad(a * b, (4, 1), mode='edge') ** 3)"
+        " + np.sum(np.pad(np.outer(a, b), ((5, 1), (0, 2)), mode='wrap') ** 3)"
+    ),
+}
+
+# Rules whose adjoint dispatches but whose function Dask lacks (np.kron, np.cross, np.sort,
+# np.linalg.multi_dot: Dask hands them to NumPy, which computes the arrays in the forward
+# sweep, before any adjoint), or takes only in a form that Dask refuses (np.repeat with a count
+# for each element, np.pad with constants from an array or wider than an axis (Dask's result
+# has the wrong shape), np.take with a mode or indices of two dimensions): run on the strict
+# stand-in alone.
+FORWARD_NOT_IN_DASK = {
+    "kron": "np.sum(np.kron(a.reshape(2, 3), b.reshape(3, 2)) ** 2) + np.sum(np.kron(a, b[:2]))",
+    "multi_dot": (
+        "np.sum(np.linalg.multi_dot([a.reshape(2, 3), b.reshape(3, 2), a.reshape(2, 3)]) ** 2)"
+    ),
+    "multi_dot of vectors": "np.linalg.multi_dot([a, np.outer(a, b), b])",
+    "cross of 3-vectors": "np.sum(np.cross(a.reshape(2, 3), b.reshape(3, 2), axisb=0) ** 2)",
+    "cross of 2-vectors": "np.sum(np.cross(a.reshape(3, 2), b.reshape(3, 2)) ** 2)",
+    "sort": "np.sum(np.sort(a * b) * b) + np.sum(np.sort(np.outer(a, b), axis=0) ** 2)",
+    "sort, flattened": "np.sum(np.sort(np.outer(a, b), axis=None)[::3] ** 2)",
+    "take, wrapped and clipped": (
+        "np.sum(np.take(a * b, [-1, 7, 7], mode='wrap') ** 2)"
+        " + np.sum(np.take(np.outer(a, b), [[9, -2], [1, 1]], axis=0, mode='clip') ** 3)"
+    ),
+    "repeat by counts": "np.sum(np.repeat(a * b, [1, 0, 2, 1, 1, 3]) ** 3)",
+    "pad wider than the axis": (
+        "np.sum(np.pad(a * b, (9, 13), mode='reflect') ** 3)"
+        " + np.sum(np.pad(np.outer(a, b), ((1, 7), (8, 0)), mode='wrap') ** 3)"
+    ),
+    "pad constants": "np.sum(np.pad(a, 2, constant_values=(b[0], b[1])) ** 2)",
 }

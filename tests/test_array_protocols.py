@@ -11,7 +11,14 @@ import pytest
 
 import overbar
 from overbar.runtime import arrays
-from tests.array_library_cases import CASES, RULE_EXPRESSIONS, Case, regression
+from overbar.runtime.helpers_arrays import summed_at_origins
+from tests.array_library_cases import (
+    CASES,
+    FORWARD_NOT_IN_DASK,
+    RULE_EXPRESSIONS,
+    Case,
+    regression,
+)
 from tests.strict_array import Strict
 from tests.support import define
 
@@ -66,12 +73,18 @@ def test_an_array_of_integers_to_differentiate_is_refused():
         overbar.grad(case.function(), wrt="w")(Strict(np.arange(5)), Strict(X), Strict(y))
 
 
-@pytest.mark.parametrize("expression", RULE_EXPRESSIONS.values(), ids=RULE_EXPRESSIONS.keys())
-def test_more_rules_on_strict_arrays(expression):
+EXPRESSIONS = {**RULE_EXPRESSIONS, **FORWARD_NOT_IN_DASK}
+
+
+@pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors are deprecated")
+@pytest.mark.parametrize("optimise", [True, False], ids=["optimised", "literal"])
+@pytest.mark.parametrize("expression", EXPRESSIONS.values(), ids=EXPRESSIONS.keys())
+def test_more_rules_on_strict_arrays(expression, optimise):
     f = define(f"def loss(a, b):\n    return {expression}\n", "loss")
     rng = np.random.default_rng(4)
     a, b = rng.standard_normal(6), rng.standard_normal(6)
-    got = overbar.grad(f, wrt=(0, 1), check=False)(Strict(a), Strict(b))
+    gradient = overbar.grad(f, wrt=(0, 1), check=False, optimise=optimise)
+    got = gradient(Strict(a), Strict(b))
     for part, want in zip(got, overbar.grad(f, wrt=(0, 1))(a, b), strict=True):
         assert isinstance(part, Strict)
         np.testing.assert_allclose(part.unwrapped(), want, rtol=1e-12)
@@ -88,3 +101,34 @@ def test_an_adjoint_is_found_for_each_call_s_shapes():
     for v in (rng.standard_normal(3), rng.standard_normal((3, 2)), rng.standard_normal(3)):
         got = gradient(Strict(X), Strict(v))
         np.testing.assert_allclose(got.unwrapped(), overbar.grad(f)(X, v), rtol=1e-12)
+
+
+def _added_at(y_bar, origins, length, axis):
+    """What summed_at_origins stands for: np.add.at of ȳ's slices onto their origins."""
+    moved = np.moveaxis(y_bar, axis, 0)
+    total = np.zeros((length,) + moved.shape[1:])
+    kept = origins >= 0
+    np.add.at(total, origins[kept], moved[kept])
+    return np.moveaxis(total, 0, axis)
+
+
+@pytest.mark.parametrize(
+    "shape, axis, length",
+    [((7,), 0, 4), ((3, 9), 1, 5), ((9, 2), 0, 1), ((2, 6, 3), 1, 8), ((2, 6, 3), -2, 2)],
+)
+def test_gathers_sum_copies_as_add_at_does(shape, axis, length):
+    """Origins repeated (up to four copies), missing (−1) and never taken (a zero slice)."""
+    rng = np.random.default_rng(len(shape) + length)
+    y_bar = rng.standard_normal(shape)
+    origins = rng.integers(-1, length, size=shape[axis])
+    got = summed_at_origins(Strict(y_bar), origins, length, axis % len(shape))
+    assert isinstance(got, Strict)
+    np.testing.assert_allclose(
+        got.unwrapped(), _added_at(y_bar, origins, length, axis), rtol=1e-13
+    )
+
+
+def test_gathers_of_no_origin_give_zeros():
+    got = summed_at_origins(Strict(np.ones((2, 3))), np.array([-1, -1, -1]), 4, 1)
+    assert isinstance(got, Strict)
+    np.testing.assert_array_equal(got.unwrapped(), np.zeros((2, 4)))

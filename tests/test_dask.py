@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 import overbar
+from overbar.runtime.helpers_arrays import summed_at_origins
+from overbar.runtime.helpers_linalg import cross_bars, kron_bars, multi_dot_bars
 from tests.array_library_cases import CASES, RULE_EXPRESSIONS, Case, regression
 from tests.support import define
 
@@ -341,3 +343,108 @@ def test_the_graph_runs_no_overbar_code(make):
     graphs = [dict(part.__dask_graph__()) for part in lazy if isinstance(part, da.Array)]
     assert graphs
     assert b"overbar" not in cloudpickle.dumps(graphs)
+
+
+def _on_dask(value):
+    if isinstance(value, list):
+        return [_on_dask(part) for part in value]
+    return da.from_array(value, chunks=2) if isinstance(value, np.ndarray) else value
+
+
+_RNG = np.random.default_rng(12)
+_HELPERS_OF_FUNCTIONS_DASK_LACKS = {
+    "kron of matrices": (
+        kron_bars,
+        (_RNG.standard_normal((6, 6)), _RNG.standard_normal((2, 3)), _RNG.standard_normal((3, 2))),
+        {},
+    ),
+    "kron of a vector and a matrix": (
+        kron_bars,
+        (_RNG.standard_normal((2, 12)), _RNG.standard_normal(3), _RNG.standard_normal((2, 4))),
+        {},
+    ),
+    "multi_dot": (
+        multi_dot_bars,
+        (
+            _RNG.standard_normal((2, 3)),
+            [
+                _RNG.standard_normal((2, 4)),
+                _RNG.standard_normal((4, 5)),
+                _RNG.standard_normal((5, 3)),
+            ],
+        ),
+        {},
+    ),
+    "multi_dot of vectors": (
+        multi_dot_bars,
+        (
+            np.float64(1.5),
+            [_RNG.standard_normal(4), _RNG.standard_normal((4, 5)), _RNG.standard_normal(5)],
+        ),
+        {},
+    ),
+    "cross of 3-vectors": (
+        cross_bars,
+        (_RNG.standard_normal((4, 3)), _RNG.standard_normal((4, 3)), _RNG.standard_normal((4, 3))),
+        {},
+    ),
+    "cross along other axes": (
+        cross_bars,
+        (_RNG.standard_normal((3, 4)), _RNG.standard_normal((4, 3)), _RNG.standard_normal(3)),
+        {"axisc": 0},
+    ),
+    "cross of 2-vectors": (
+        cross_bars,
+        (_RNG.standard_normal(4), _RNG.standard_normal((4, 2)), _RNG.standard_normal((4, 2))),
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "helper, arguments, options",
+    _HELPERS_OF_FUNCTIONS_DASK_LACKS.values(),
+    ids=_HELPERS_OF_FUNCTIONS_DASK_LACKS.keys(),
+)
+def test_adjoints_of_functions_dask_lacks_are_lazy(helper, arguments, options):
+    """Dask has no kron, multi_dot or cross: the user's call of one hands the arrays to NumPy,
+    which computes them, in the forward sweep. Their adjoints' helpers, given Dask arrays, run
+    no task and give NumPy's values (the strict stand-in runs the whole gradients)."""
+    expected = helper(*arguments, **options)
+    with dask.config.set(scheduler=_forbidden):
+        lazy = helper(*_on_dask(list(arguments)), **options)
+    assert all(isinstance(part, da.Array) for part in lazy)
+    for got, want in zip(dask.compute(*lazy), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape, axis, length", [((7,), 0, 4), ((3, 9), 1, 5), ((2, 6, 3), 1, 8)])
+def test_gathers_sum_copies_lazily_as_add_at_does(shape, axis, length):
+    rng = np.random.default_rng(len(shape) + length)
+    y_bar = rng.standard_normal(shape)
+    origins = rng.integers(-1, length, size=shape[axis])
+    with dask.config.set(scheduler=_forbidden):
+        lazy = summed_at_origins(da.from_array(y_bar, chunks=2), origins, length, axis)
+    assert isinstance(lazy, da.Array)
+    expected = np.zeros(shape[:axis] + (length,) + shape[axis + 1 :])
+    kept = origins >= 0
+    np.add.at(np.moveaxis(expected, axis, 0), origins[kept], np.moveaxis(y_bar, axis, 0)[kept])
+    np.testing.assert_allclose(lazy.compute(), expected, rtol=1e-13)
+
+
+def test_the_gradient_of_sort_of_a_dask_array_is_refused():
+    f = define("def loss(a):\n    return np.sum(np.sort(a) * np.arange(4.0))\n", "loss")
+    with pytest.raises(overbar.OverbarError, match="Dask has no sort") as caught:
+        overbar.grad(f, check=False)(da.from_array(np.array([3.0, 1.0, 2.0, 0.0]), chunks=2))
+    assert any(
+        ": return np.sum(np.sort(a) * np.arange(4.0))" in note and "line" in note
+        for note in caught.value.__notes__
+    )
+
+
+def test_a_pad_dask_makes_wrongly_is_refused():
+    """Dask pads by more than an axis's length in the modes reflect, symmetric and wrap to the
+    wrong shape (NumPy repeats the reflection): the adjoint says so rather than mix shapes."""
+    f = define("def loss(a):\n    return np.sum(np.pad(a, (1, 7), mode='reflect') ** 2)\n", "loss")
+    with pytest.raises(overbar.OverbarError, match=r"np.pad of a dask.array.Array gave .* \(8,\)"):
+        overbar.grad(f, check=False)(da.from_array(np.arange(6.0), chunks=2))

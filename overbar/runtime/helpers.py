@@ -13,7 +13,7 @@ import numpy as np
 
 from overbar.errors import NonScalarOutputError, OverbarError
 from overbar.runtime import arrays
-from overbar.runtime.arrays import is_array, is_foreign_array
+from overbar.runtime.arrays import is_array, is_foreign_array, library_name, like
 
 _NUMBER_TYPES = (float, int, np.floating, np.integer)
 
@@ -490,6 +490,8 @@ def prod_bar(y_bar, x, axis=None, keepdims=False):
 
 def unsort(y_bar, x, axis=-1):
     """Adjoint of sort(x, axis): each element of ȳ goes back where its value came from."""
+    if is_foreign_array(x) or is_foreign_array(y_bar):
+        return _foreign_unsort(y_bar, x, axis)
     if axis is None:
         order = np.argsort(np.ravel(x))
         x_bar = np.empty(np.size(x), dtype=np.result_type(y_bar, 1.0))
@@ -585,6 +587,24 @@ def as_rows_of(pieces, xs):
             return np.zeros(xs.shape, dtype=np.result_type(xs, 1.0))
         return np.reshape(np.stack([np.asarray(p) for p in pieces]), xs.shape)
     return tuple(pieces)
+
+
+def _foreign_unsort(y_bar, x, axis):
+    """``unsort`` in another library's arrays: ȳ read at each element's rank, the inverse of
+    the sorting permutation (the argsort of the argsort), found by the library's own argsort.
+    Dask has none (NumPy would compute the array): refused there."""
+    if library_name(x).startswith("dask.") or library_name(y_bar).startswith("dask."):
+        raise OverbarError(
+            "the gradient of np.sort of a Dask array is not derived: Dask has no sort or "
+            "argsort, so the permutation would be computed; compute the array first "
+            "(x.compute()) and pass the NumPy array"
+        )
+    if axis is None:
+        return np.reshape(_foreign_unsort(np.reshape(y_bar, (-1,)), np.ravel(x), 0), x.shape)
+    if not is_foreign_array(y_bar):
+        y_bar = like(np.broadcast_to(y_bar, x.shape), x)
+    rank = np.argsort(np.argsort(x, axis=axis), axis=axis)
+    return np.take_along_axis(y_bar, rank, axis=axis)
 
 
 def index_bar(y_bar, x, index):

@@ -11,17 +11,56 @@ rules in ``rules_arrays.py`` name them.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
 from overbar.errors import OverbarError
-from overbar.runtime.arrays import is_foreign_array
+from overbar.runtime.arrays import is_foreign_array, library_name, like, size
 from overbar.runtime.helpers import as_rows_of, zero_tangent
 
 
 def _float_zeros(shape, *likes):
     return np.zeros(shape, dtype=np.result_type(*likes, 1.0))
+
+
+def _any_foreign(*values):
+    return any(is_foreign_array(value) for value in values)
+
+
+def summed_at_origins(y_bar, origins, length, axis):
+    """For a gather along ``axis`` whose i-th slice is the slice ``origins[i]`` (a NumPy array
+    of ints, −1 for a slice taken from nowhere, a constant) of an array of ``length`` slices
+    there: its adjoint, ȳ's slices summed onto their origins, built from gathers alone (so it
+    dispatches to another library's arrays, which ``np.add.at`` does not): with the positions
+    ranked among the copies of their origin, the k-th copies of every origin are taken at once,
+    a missing one read from a slice of zeros appended to ȳ, for k up to the most copies of any
+    one origin. The sum is the one ``np.add.at`` makes, in the order of the positions."""
+    origins = np.ravel(origins)
+    order = np.argsort(origins, kind="stable")
+    ranked = origins[order]
+    copy_number = np.arange(ranked.size) - np.searchsorted(ranked, ranked, side="left")
+    kept = ranked >= 0
+    dtype = np.result_type(y_bar.dtype, 1.0)
+    shape = list(y_bar.shape)
+    shape[axis] = 1
+    padded = np.concatenate(
+        [y_bar.astype(dtype, copy=False), np.zeros_like(y_bar, dtype=dtype, shape=tuple(shape))],
+        axis=axis,
+    )
+    before = (slice(None),) * (axis % y_bar.ndim)
+    total = None
+    for k in range(int(copy_number[kept].max(initial=-1)) + 1):
+        index = np.full(length, origins.size)  # the slice of zeros
+        chosen = kept & (copy_number == k)
+        index[ranked[chosen]] = order[chosen]
+        part = padded[(*before, index.tolist())]  # a list: an index in any library
+        total = part if total is None else total + part
+    if total is None:
+        shape[axis] = length
+        return np.zeros_like(y_bar, dtype=dtype, shape=tuple(shape))
+    return total
 
 
 # -- joins ------------------------------------------------------------------------------------
@@ -157,6 +196,8 @@ def hsplit_axis(ary):
 def take_bar(y_bar, a, indices, axis=None, mode="raise"):
     """Adjoint of np.take(a, indices, axis, mode=mode): ȳ added at the elements taken (an
     element taken twice gets both)."""
+    if _any_foreign(y_bar, a):
+        return _foreign_take_bar(y_bar, a, indices, axis, mode)
     if axis is None:
         flat = _float_zeros(np.size(a), y_bar)
         _scatter_add(flat, _wrapped(indices, np.size(a), mode), y_bar)
@@ -169,6 +210,25 @@ def take_bar(y_bar, a, indices, axis=None, mode="raise"):
     taken = np.moveaxis(y_bar, tuple(range(before, before + count)), tuple(range(count)))
     _scatter_add(moved, index, taken)
     return np.moveaxis(moved, 0, axis)
+
+
+def _foreign_take_bar(y_bar, a, indices, axis, mode):
+    """``take_bar`` in another library's arrays (``summed_at_origins``): the indices, NumPy's
+    or a list, flattened into one axis of ȳ."""
+    if is_foreign_array(indices):
+        raise OverbarError(
+            "the adjoint of np.take with indices in a Dask or CuPy array is not derived "
+            "(the indices would be computed); pass the indices as a NumPy array or a list"
+        )
+    if axis is None:
+        size = int(np.prod(a.shape))
+        index = _wrapped(indices, size, mode) % max(size, 1)  # −1 is the last, not none
+        flat = summed_at_origins(np.reshape(y_bar, (-1,)), index, size, 0)
+        return np.reshape(flat, a.shape)
+    axis = axis % a.ndim
+    index = _wrapped(indices, a.shape[axis], mode) % max(a.shape[axis], 1)
+    joined = a.shape[:axis] + (index.size,) + a.shape[axis + 1 :]
+    return summed_at_origins(np.reshape(y_bar, joined), index, a.shape[axis], axis)
 
 
 def _scatter_add(target, index, values):
@@ -231,7 +291,7 @@ def unrepeat(y_bar, a, repeats, axis=None):
     """Adjoint of np.repeat(a, repeats, axis): each element's copies of ȳ summed (a count of 0
     gives 0). Only a's shape is read (the forward sweep may save just that)."""
     if axis is None:
-        return np.reshape(_summed_copies(np.ravel(y_bar), np.size(a), repeats), np.shape(a))
+        return np.reshape(_summed_copies(np.ravel(y_bar), size(a), repeats), np.shape(a))
     axis = axis % np.ndim(a)
     copies = np.moveaxis(y_bar, axis, 0)
     return np.moveaxis(_summed_copies(copies, np.shape(a)[axis], repeats), 0, axis)
@@ -242,6 +302,8 @@ def _summed_copies(copies, length, repeats):
     if np.ndim(repeats) == 0:  # r copies of each: sum the r rows of each element
         return np.reshape(copies, (length, int(repeats)) + np.shape(copies)[1:]).sum(axis=1)
     counts = np.broadcast_to(repeats, (length,))
+    if is_foreign_array(copies):  # the copies' origins: np.repeat of the positions
+        return summed_at_origins(copies, np.repeat(np.arange(length), counts), length, 0)
     kept = counts > 0
     starts = (np.cumsum(counts) - counts)[kept]
     summed = np.zeros((length,) + np.shape(copies)[1:], dtype=np.result_type(copies, 1.0))
@@ -300,7 +362,9 @@ def undiff(y_bar, a, n=1, axis=-1, prepend=None, append=None):
         shifted = np.pad(g, widths)
         widths[axis] = (0, 1)
         g = shifted - np.pad(g, widths)
-    parts = np.split(g, [before, length - after], axis=axis)
+    cut = (slice(None),) * axis
+    parts = [g[(*cut, slice(None, before))], g[(*cut, slice(before, length - after))]]
+    parts.append(g[(*cut, slice(length - after, None))])  # np.split, which Dask lacks
     prepend_bar = None if prepend is None else _sum_to_shape_of(parts[0], prepend, axis)
     append_bar = None if append is None else _sum_to_shape_of(parts[2], append, axis)
     return parts[1], prepend_bar, append_bar
@@ -430,6 +494,17 @@ def unpad_constant(y_bar, array, pad_width):
 def unpad(y_bar, array, origins):
     """Adjoint of a pad that copies elements: ȳ added back at each element's origin (constants,
     −1, take nothing)."""
+    if is_foreign_array(y_bar):  # gathers, which dispatch, in place of np.add.at
+        if tuple(y_bar.shape) != origins.shape:
+            raise OverbarError(
+                f"np.pad of a {library_name(y_bar)} gave an array of shape {y_bar.shape} where "
+                f"NumPy's has shape {origins.shape} (Dask pads wrongly by more than an axis's "
+                f"length in the modes reflect, symmetric and wrap); pad by less, or pad a "
+                f"NumPy array"
+            )
+        size = int(np.prod(np.shape(array)))
+        flat = summed_at_origins(np.reshape(y_bar, (-1,)), origins, size, 0)
+        return np.reshape(flat, np.shape(array))
     copied = origins >= 0
     flat = _float_zeros(np.size(array), y_bar)
     np.add.at(flat, origins[copied], np.asarray(y_bar)[copied])
@@ -442,19 +517,35 @@ def pad_constants_bar(y_bar, array, pad_width, constant_values):
     the elements it fills, then summed back to c's own form."""
     ndim = np.ndim(array)
     zeros = np.zeros(np.shape(array))
-    totals = np.zeros((ndim, 2), dtype=np.result_type(y_bar, 1.0))
+    sums = []
     for axis in range(ndim):
         for side in range(2):
             unit = np.zeros((ndim, 2))
             unit[axis, side] = 1.0
             filled = np.pad(zeros, pad_width, mode="constant", constant_values=unit)
-            totals[axis, side] = np.sum(y_bar * filled)
-    values = np.asarray(constant_values)
-    if values.size == 1:
-        return np.reshape(totals.sum(), values.shape) if values.ndim else totals.sum()
-    if values.size == 2 and values.shape != (2, 1):
-        return np.reshape(totals.sum(axis=0), values.shape)
-    return _sum_to_shape(totals, values.shape)
+            if is_foreign_array(y_bar):  # the mask in ȳ's library
+                filled = like(filled, y_bar)
+            sums.append(np.sum(y_bar * filled))
+    if is_foreign_array(y_bar):  # kept in its library: a stack of its sums
+        totals = np.reshape(np.stack(sums), (ndim, 2))
+    else:
+        totals = np.reshape(np.array(sums, dtype=np.result_type(y_bar, 1.0)), (ndim, 2))
+    shape = _value_shape(constant_values)
+    if math.prod(shape) == 1:
+        return np.reshape(totals.sum(), shape) if shape else totals.sum()
+    if math.prod(shape) == 2 and shape != (2, 1):
+        return np.reshape(totals.sum(axis=0), shape)
+    return _sum_to_shape(totals, shape)
+
+
+def _value_shape(value):
+    """The shape of a number, an array or nested lists and tuples of them, as np.shape reads
+    it, without making an array of them (which would convert another library's)."""
+    if hasattr(value, "shape") and not isinstance(value, list | tuple):
+        return tuple(value.shape)
+    if isinstance(value, list | tuple):
+        return (len(value),) + (_value_shape(value[0]) if value else ())
+    return ()
 
 
 # -- np.gradient ------------------------------------------------------------------------------

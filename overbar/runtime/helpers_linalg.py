@@ -13,7 +13,8 @@ import string
 import numpy as np
 
 from overbar.errors import NoDerivativeError, OverbarError
-from overbar.runtime.arrays import like
+from overbar.runtime.arrays import is_array, is_foreign_array, like
+from overbar.runtime.arrays import shape as shape_of
 from overbar.runtime.helpers import matmul_left_bar, matmul_right_bar, unbroadcast
 
 # ---------------------------------------------------------------------------------------------
@@ -103,11 +104,12 @@ def tensordot_bars(z_bar, x, y, axes=2):
 
 def kron_bars(z_bar, x, y):
     """For z = kron(x, y), the adjoints of x and y: z̄ seen with each axis split into (x's, y's)
-    parts, contracted with the other operand."""
-    x, y = np.asarray(x), np.asarray(y)
-    ndim = max(x.ndim, y.ndim)
-    x_shape = (1,) * (ndim - x.ndim) + x.shape
-    y_shape = (1,) * (ndim - y.ndim) + y.shape
+    parts, contracted with the other operand (shapes read, never a coercion: another
+    library's arrays stay its own)."""
+    x_own, y_own = shape_of(x), shape_of(y)
+    ndim = max(len(x_own), len(y_own))
+    x_shape = (1,) * (ndim - len(x_own)) + x_own
+    y_shape = (1,) * (ndim - len(y_own)) + y_own
     split = [size for pair in zip(x_shape, y_shape, strict=True) for size in pair]
     parts = np.reshape(z_bar, split)
     x_labels = string.ascii_lowercase[:ndim]
@@ -115,29 +117,36 @@ def kron_bars(z_bar, x, y):
     z_labels = "".join(a + b for a, b in zip(x_labels, y_labels, strict=True))
     x_bar = np.einsum(f"{z_labels},{y_labels}->{x_labels}", parts, np.reshape(y, y_shape))
     y_bar = np.einsum(f"{z_labels},{x_labels}->{y_labels}", parts, np.reshape(x, x_shape))
-    return np.reshape(x_bar, x.shape), np.reshape(y_bar, y.shape)
+    return np.reshape(x_bar, x_own), np.reshape(y_bar, y_own)
 
 
 def multi_dot_bars(z_bar, arrays):
     """For z = multi_dot(arrays) = A₁ A₂ ⋯ Aₖ:  Āᵢ = (A₁⋯Aᵢ₋₁)ᵀ z̄ (Aᵢ₊₁⋯Aₖ)ᵀ, a first or last
-    vector taken as a row or a column."""
-    matrices = [np.asarray(a) for a in arrays]
+    vector taken as a row or a column. The empty products (before A₁, after Aₖ) are the
+    identity, left out rather than made (a NumPy eye would not mix with another library's
+    arrays)."""
+    matrices = [a if is_array(a) else np.asarray(a) for a in arrays]
     if matrices[0].ndim == 1:
         matrices[0] = matrices[0][np.newaxis, :]
     if matrices[-1].ndim == 1:
         matrices[-1] = matrices[-1][:, np.newaxis]
     seed = np.reshape(z_bar, (matrices[0].shape[0], matrices[-1].shape[1]))
-    prefixes = [np.eye(matrices[0].shape[0])]
+    foreign = [matrix for matrix in matrices if is_foreign_array(matrix)]
+    if foreign and not is_foreign_array(seed):  # a scalar z̄ of NumPy's, into their library
+        seed = like(seed, foreign[0])
+    prefixes = [None]
     for matrix in matrices[:-1]:
-        prefixes.append(prefixes[-1] @ matrix)
-    suffixes = [np.eye(matrices[-1].shape[1])]
+        prefixes.append(matrix if prefixes[-1] is None else prefixes[-1] @ matrix)
+    suffixes = [None]
     for matrix in reversed(matrices[1:]):
-        suffixes.append(matrix @ suffixes[-1])
+        suffixes.append(matrix if suffixes[-1] is None else matrix @ suffixes[-1])
     suffixes.reverse()
-    return tuple(
-        np.reshape(prefix.T @ seed @ suffix.T, np.shape(array))
-        for prefix, suffix, array in zip(prefixes, suffixes, arrays, strict=True)
-    )
+    bars = []
+    for prefix, suffix, array in zip(prefixes, suffixes, arrays, strict=True):
+        bar = seed if prefix is None else prefix.T @ seed
+        bar = bar if suffix is None else bar @ suffix.T
+        bars.append(np.reshape(bar, shape_of(array)))
+    return tuple(bars)
 
 
 def cross_bars(z_bar, x, y, axisa=-1, axisb=-1, axisc=-1, axis=None):
@@ -149,10 +158,10 @@ def cross_bars(z_bar, x, y, axisa=-1, axisb=-1, axisc=-1, axis=None):
     sizes = (x_last.shape[-1], y_last.shape[-1])
     if sizes == (3, 3):
         z_bar_last = np.moveaxis(z_bar, axisc, -1)
-        x_bar = np.cross(y_last, z_bar_last)
-        y_bar = np.cross(z_bar_last, x_last)
+        x_bar = _cross3(y_last, z_bar_last)
+        y_bar = _cross3(z_bar_last, x_last)
     elif sizes == (2, 2):
-        g = np.asarray(z_bar)[..., np.newaxis]
+        g = np.expand_dims(z_bar, -1)
         x_bar = g * np.stack([y_last[..., 1], -y_last[..., 0]], axis=-1)
         y_bar = g * np.stack([-x_last[..., 1], x_last[..., 0]], axis=-1)
     else:
@@ -163,6 +172,18 @@ def cross_bars(z_bar, x, y, axisa=-1, axisb=-1, axisc=-1, axis=None):
     x_bar = np.moveaxis(unbroadcast(x_bar, x_last), -1, axisa)
     y_bar = np.moveaxis(unbroadcast(y_bar, y_last), -1, axisb)
     return x_bar, y_bar
+
+
+def _cross3(u, v):
+    """u × v along the last axis (3-vectors, broadcast over the others): np.cross for NumPy's
+    arrays; its components written out for another library's, which may have no cross (Dask
+    has none: NumPy would compute its arrays)."""
+    if not (is_foreign_array(u) or is_foreign_array(v)):
+        return np.cross(u, v)
+    components = [
+        u[..., i] * v[..., j] - u[..., j] * v[..., i] for i, j in ((1, 2), (2, 0), (0, 1))
+    ]
+    return np.stack(components, axis=-1)
 
 
 def einsum_bars(subscripts, y_bar, operands):
