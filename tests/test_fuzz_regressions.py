@@ -225,3 +225,27 @@ def test_qr_of_a_rank_deficient_matrix_is_refused():
     r_only = define("def f(a):\n    return np.sum(np.linalg.qr(a)[1])\n")
     with pytest.raises(overbar.NoDerivativeError, match="rank-deficient"):
         overbar.grad(r_only, check=False)(np.array([[1.0, 2.0], [2.0, 4.0]]))
+
+
+def test_softplus_is_not_read_as_the_function_of_a_rebound_argument():
+    # seed 96 program 1652: v = exp(x) before a loop that rebinds x, then log1p(v) in the loop
+    # (a helper's line, inlined): the softplus rule read the new x, not the one exp read
+    f = define("""
+        def f(x):
+            v = np.exp(x)
+            for _ in range(3):
+                s = np.log1p(v)
+                x = x * 0.5 + s
+            return np.sum(x)
+        """)
+    overbar.check_grad(f, [np.array([0.579, 1.809, 1.655, 1.919])])
+    g = define(
+        """
+        def g(x):
+            v = np.exp(x)
+            return np.sum(np.log1p(v) * x)
+        """,
+        "g",
+    )
+    assert "logistic" in overbar.grad(g).source or "np.exp(-x)" in overbar.grad(g).source
+    overbar.check_grad(g, [np.array([0.5, -1.0])])

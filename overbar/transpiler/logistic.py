@@ -19,7 +19,10 @@ give ``x̄ = ȳ e / (1 + e)``, keeping ``e = exp(x)`` and ``1 + e``; its own rul
 function of ``x``, ``x̄ = ȳ / (1 + exp(−x))``, which keeps nothing: its ``exp`` runs in the
 reverse sweep (where the forward sweep's value is not needed, ``grad``, its ``exp`` is gone from
 there). Identity: ``e / (1 + e) = 1 / (1 + 1/e)`` with ``1/e = exp(−x)``. Side conditions: the
-two temporaries are bound once and read only by the next line; the constant is exactly one.
+two temporaries are bound once and read only by the next line; the constant is exactly one;
+``x`` is bound once (or a parameter never bound anew), so at the log's line, where the rule
+reads it, it holds what the exp read (a loop may rebind it between the two: seed 96, program
+1652 of the fuzzer).
 Rounding: the same to an ulp; where ``exp(x)`` overflows (x above 709) the chain gives nan
 (inf / inf) and this gives the limit, ``ȳ``.
 
@@ -82,8 +85,17 @@ def logistic_lines(
             if z:
                 found[id(line)] = (z, "logistic")
                 continue
-            found.update(_softplus(line, application, only_line, library))
+            softplus = _softplus(line, application, only_line, library)
+            # its rule reads x at the log's line: x must hold there what it held at the exp's
+            if all(_bound_once(x, bound, form) for x, _ in softplus.values()):
+                found.update(softplus)
     return found
+
+
+def _bound_once(name: str, bound: dict, form: NormalForm) -> bool:
+    """Whether ``name`` holds one value wherever it is read: one binding, or a parameter that
+    is never bound anew."""
+    return len(bound.get(name, [])) + (name in form.parameters) <= 1
 
 
 def _softplus(line: ast.Assign, application, only_line, lib) -> dict[int, tuple[str, str]]:
