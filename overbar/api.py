@@ -29,7 +29,7 @@ from overbar.transpiler.fence import check_definition
 from overbar.transpiler.kept import STORE, cache_of
 from overbar.transpiler.optimisations import ALL, LITERAL, Optimisations
 from overbar.transpiler.parse import parse
-from overbar.transpiler.pipeline import COMPILING, Stages, all_sources, finish
+from overbar.transpiler.pipeline import Stages, all_sources, finish, kept_once
 from overbar.trees import described, is_container, leaf_at, leaves, map_leaves, replaced
 
 Wrt = int | str | Sequence[int | str]
@@ -50,24 +50,21 @@ def transformed(
     ``optimisations.shapes`` is off), returning the value with the gradients or not; computed
     once (one thread computes it, the others wait) and kept with the function."""
     key = ("stages", wrt, _known(shapes, optimisations), with_value, optimisations)
-    cache = cache_of(function)
-    found = cache.get(key)
-    if found is None:
-        with COMPILING:
-            found = cache.get(key)
-            if found is None:
-                # Looked up on the module each time: a test (or a profiler) may wrap it.
-                found = pipeline.transform(
-                    function,
-                    wrt,
-                    NUMPY,
-                    parameter_shapes=dict(key[2]) or None,
-                    with_value=with_value,
-                    optimisations=optimisations,
-                )
-                finish(found)
-                cache[key] = found  # only now, complete, does another thread see it
-    return found
+
+    def make() -> Stages:
+        # Looked up on the module each time: a test (or a profiler) may wrap it.
+        stages = pipeline.transform(
+            function,
+            wrt,
+            NUMPY,
+            parameter_shapes=dict(key[2]) or None,
+            with_value=with_value,
+            optimisations=optimisations,
+        )
+        finish(stages)
+        return stages
+
+    return kept_once(function, key, make)
 
 
 def compiled_adjoint(
@@ -81,21 +78,18 @@ def compiled_adjoint(
     (``overbar.cache``), and written there when it is made."""
     shapes = _known(shapes, optimisations)
     key = ("adjoint", wrt, shapes, with_value, optimisations)
-    cache = cache_of(function)
-    found = cache.get(key)
-    if found is None:
-        with COMPILING:
-            found = cache.get(key)
-            if found is None:
-                on_disk = not pipeline.reads_methods(function, shapes)
-                found = disk_cache.load(function, key) if on_disk else None
-                if found is None:
-                    stages = transformed(function, wrt, shapes, with_value, optimisations)
-                    found = stages.emitted.function
-                    if on_disk:
-                        disk_cache.store(function, key, stages)
-                cache[key] = found
-    return found
+
+    def make() -> Callable:
+        on_disk = not pipeline.reads_methods(function, shapes)
+        found = disk_cache.load(function, key) if on_disk else None
+        if found is None:
+            stages = transformed(function, wrt, shapes, with_value, optimisations)
+            found = stages.emitted.function
+            if on_disk:
+                disk_cache.store(function, key, stages)
+        return found
+
+    return kept_once(function, key, make)
 
 
 def _known(

@@ -32,7 +32,7 @@ from overbar.transpiler.forward_pipeline import (
 )
 from overbar.transpiler.kept import STORE, cache_of
 from overbar.transpiler.parse import parse
-from overbar.transpiler.pipeline import COMPILING
+from overbar.transpiler.pipeline import kept_once
 
 Wrt = int | str | Sequence[int | str] | None
 
@@ -150,18 +150,13 @@ def forward_stages(
 ) -> ForwardStages:
     """The forward-mode transformation of ``function`` for the parameters ``names``,
     specialised on ``shapes`` (name and ``argument_shape`` pairs), made once and kept."""
-    key = ("jvp", names, shapes)
-    cache = cache_of(function)
-    found = cache.get(key)
-    if found is None:
-        with COMPILING:
-            found = cache.get(key)
-            if found is None:
-                check_definition(parse(function))
-                known = {name: shape for name, shape in shapes if shape is not None}
-                found = transform_forward(function, names, NUMPY, known or None)
-                cache[key] = found
-    return found
+
+    def make() -> ForwardStages:
+        check_definition(parse(function))
+        known = {name: shape for name, shape in shapes if shape is not None}
+        return transform_forward(function, names, NUMPY, known or None)
+
+    return kept_once(function, ("jvp", names, shapes), make)
 
 
 def _compiled(
@@ -209,17 +204,14 @@ def compiled_jvp(
     (``overbar.cache``, as adjoints are), and written there when it is made; the jvps of the
     helpers it calls are linked in."""
     key = ("jvp", names, shapes)
-    kept = cache_of(function)
-    found = kept.get(("compiled", *key))
-    if found is None:
-        with COMPILING:
-            found = kept.get(("compiled", *key))
-            if found is None:
-                found = disk_cache.load(function, key)
-                if found is None:
-                    stages = forward_stages(function, names, shapes)
-                    found = stages.emitted.function
-                    disk_cache.store(function, key, stages)
-                link_jvps(found)
-                kept[("compiled", *key)] = found
-    return found
+
+    def make() -> Callable:
+        found = disk_cache.load(function, key)
+        if found is None:
+            stages = forward_stages(function, names, shapes)
+            found = stages.emitted.function
+            disk_cache.store(function, key, stages)
+        link_jvps(found)
+        return found
+
+    return kept_once(function, ("compiled", *key), make)

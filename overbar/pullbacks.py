@@ -30,10 +30,9 @@ from overbar.runtime import NUMPY
 from overbar.runtime.shapes import argument_shape
 from overbar.transpiler import pipeline
 from overbar.transpiler.fence import check_definition
-from overbar.transpiler.kept import cache_of
 from overbar.transpiler.optimisations import Optimisations
 from overbar.transpiler.parse import parse
-from overbar.transpiler.pipeline import COMPILING, Stages, all_sources, link
+from overbar.transpiler.pipeline import Stages, all_sources, kept_once, link
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -52,25 +51,21 @@ def vjp_stages(
     if not optimisations.shapes:
         shapes = ()
     shapes = tuple((name, shape) for name, shape in shapes if shape is not None)
-    key = ("vjp", wrt, shapes, optimisations, with_value)
-    cache = cache_of(function)
-    found = cache.get(key)
-    if found is None:
-        with COMPILING:
-            found = cache.get(key)
-            if found is None:
-                found = pipeline.transform(
-                    function,
-                    wrt,
-                    NUMPY,
-                    parameter_shapes=dict(shapes) or None,
-                    with_value=with_value,
-                    optimisations=optimisations,
-                    vjp=True,
-                )
-                link(found.emitted.pullback)
-                cache[key] = found
-    return found
+
+    def make() -> Any:
+        stages = pipeline.transform(
+            function,
+            wrt,
+            NUMPY,
+            parameter_shapes=dict(shapes) or None,
+            with_value=with_value,
+            optimisations=optimisations,
+            vjp=True,
+        )
+        link(stages.emitted.pullback)
+        return stages
+
+    return kept_once(function, ("vjp", wrt, shapes, optimisations, with_value), make)
 
 
 class Pullback:
@@ -242,15 +237,7 @@ def plan_of(function: Callable, wrt: Wrt, optimise: bool | Optimisations, entry:
     function = differentiable_form(function)  # grad(f): its generated adjoint
     optimisations = _optimisations(optimise)
     key = ("vjp plan", tuple(wrt) if isinstance(wrt, list) else wrt, optimisations)
-    cache = cache_of(function)
-    found = cache.get(key)
-    if found is None:
-        with COMPILING:
-            found = cache.get(key)
-            if found is None:
-                found = Plan(function, wrt, optimisations, entry)
-                cache[key] = found
-    return found
+    return kept_once(function, key, lambda: Plan(function, wrt, optimisations, entry))
 
 
 def vjp(function: Callable, *args: Any, wrt: Wrt = 0, optimise: bool | Optimisations = True):

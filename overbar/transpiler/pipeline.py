@@ -47,6 +47,20 @@ from overbar.transpiler.zeros import start_gradients_as_zeros
 COMPILING = threading.RLock()
 
 
+def kept_once(function: Callable, key: Any, make: Callable[[], Any]) -> Any:
+    """What ``make()`` gives, made once per ``key`` and kept with ``function``: one thread
+    makes it under ``COMPILING``, the others wait, and it is kept only when complete."""
+    kept = cache_of(function)
+    found = kept.get(key)
+    if found is None:
+        with COMPILING:
+            found = kept.get(key)
+            if found is None:
+                found = make()
+                kept[key] = found
+    return found
+
+
 class Pullback:
     """The generated pullback of a user helper for one ``wrt``, compiled on first call.
 
