@@ -82,8 +82,9 @@ def test_each_function_passed_gets_its_own_pullback():
 def test_the_pullback_calls_the_function_it_was_passed():
     f = define(HELPERS + "def f(x):\n    return np.sum(apply_twice(np.tanh, x))\n")
     source = overbar.grad(f).source_for(X)
-    assert "def apply_twice_pullback(f, v, *, result_bar):" in source
+    assert "def apply_twice_forward(f, v):" in source, source
     assert "result = f(tmp1)" in source
+    assert "apply_twice_forward(np.tanh, x)" in source
 
 
 def test_a_module_level_lambdas_pullback_is_named_after_it():

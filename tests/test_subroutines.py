@@ -136,8 +136,20 @@ def test_each_helper_has_one_pullback_in_the_source():
     source = overbar.grad(f, wrt=(0, 1), optimise=PULLBACKS).source
     assert source.count("def cell_pullback(") == 1
     assert source.count("def affine_pullback(") == 1
+    assert "h, cell_residuals = cell_forward(W, h, x)" in source, source
+    assert "cell_pullback(*cell_residuals, result_bar=h_bar)" in source, source
+    assert "np.tanh" not in source.split("def cell_forward")[0].split("result_bar = seed")[1]
+
+
+def test_without_residuals_each_pullback_runs_its_helper_again():
+    f = define(HELPERS + textwrap.dedent(PROGRAMS["helper calling helper in a loop"]))
+    recomputing = Optimisations(inline=False, residuals=False)
+    source = overbar.grad(f, wrt=(0, 1), optimise=recomputing).source
+    assert source.count("def cell_pullback(") == 1
+    assert source.count("def affine_pullback(") == 1
     assert re.search(r"cell_pullback\(W, \w+, x, result_bar=h_bar\)", source)
     assert "np.tanh" not in source.split("def cell_pullback")[0].split("result_bar = seed")[1]
+    assert "_forward" not in source and "residuals" not in source
 
 
 def test_helper_imported_from_another_module(tmp_path, monkeypatch):
@@ -177,10 +189,13 @@ def loss(W1, b1, W2, b2, x, t):
     args = [rng.normal(size=shape) for shape in [(5, 3), (5, 1), (2, 5), (2, 1), (3, 7), (2, 7)]]
     text = overbar.grad(loss, wrt=(0, 1, 2, 3), optimise=PULLBACKS).source_for(*args)
     assert "W_bar = tmp2_bar @ x.T" in text and "unbroadcast" not in text, text
-    assert "W2_bar, b2_bar, h_bar = layer_pullback(W2, b2, h, result_bar=y_bar)" in text
-    assert "W1_bar, b1_bar = layer_pullback_2(W1, b1, x, result_bar=h_bar)" in text
-    assert "def layer_pullback(W, b, x, *, result_bar):" in text
-    assert "def layer_pullback_2(W, b, x, *, result_bar):" in text  # listed as it is called
+    assert "h, layer_residuals = layer_forward(W1, b1, x)" in text, text
+    assert "y, layer_residuals_2 = layer_forward_2(W2, b2, h)" in text, text
+    assert "W2_bar, b2_bar, h_bar = layer_pullback_2(*layer_residuals_2, result_bar=y_bar)" in text
+    assert "W1_bar, b1_bar = layer_pullback(*layer_residuals, result_bar=h_bar)" in text
+    # listed as they are called; the first call's pullback reads no W (W̄ alone is asked)
+    assert "def layer_pullback(x, result, *, result_bar):" in text
+    assert "def layer_pullback_2(W, x, result, *, result_bar):" in text
     overbar.check_grad(loss, args, wrt=(0, 1, 2, 3))
     batch_of_one = [a[:, :1] if a.shape[1] == 7 else a for a in args]
     overbar.check_grad(loss, batch_of_one, wrt=(0, 1, 2, 3))
@@ -375,7 +390,7 @@ def test_the_adjoint_of_an_element_is_a_tuple_with_zeros_elsewhere():
     f = define(INDEXED_SEQUENCES["a helper's tuple, indexed (the report)"])
     source = overbar.grad(f, optimise=PULLBACKS).source_for(V, M)
     assert "t_bar = (0.0, " in source, source
-    assert "pair_pullback(tmp1, result_bar=t_bar)" in source, source
+    assert "pair_pullback(*pair_residuals, result_bar=t_bar)" in source, source
     only_one = define("""
         def f(x, y):
             t = (np.sin(x), y * x)

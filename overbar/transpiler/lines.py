@@ -52,6 +52,8 @@ class LineAdjoints:
     stabiliser, ``invariance.py``); ``pullback_of`` gives the pullbacks of user functions, and
     ``subroutines`` collects those the lines call. ``logistic`` maps the last line of each
     logistic function or softplus written out to its argument and kind (``logistic.py``).
+    With ``residuals`` a helper's call runs its forward function and keeps its residuals
+    (``forward_call``) where ``Pullback.keeps_residuals`` says so.
     """
 
     def __init__(
@@ -62,8 +64,12 @@ class LineAdjoints:
         cancelled: dict[int, str],
         pullback_of: Callable[..., Any] | None,
         logistic: dict[int, tuple[str, str]] | None = None,
+        residuals: bool = False,
     ):
         self.logistic = logistic or {}
+        self.keep_residuals = residuals
+        # a call of a helper whose forward keeps its residuals -> (their name, its pullback)
+        self.residuals: dict[int, tuple[str, Any]] = {}
         self.state = state
         self.recording = recording
         self.rules = rules
@@ -75,7 +81,6 @@ class LineAdjoints:
         """Undo ``y = f(x, ...)``, where ȳ is defined:  x̄ += the rule's contribution, ...;
         then ``y`` gets back the value the line overwrote, if it was saved."""
         output = statement.targets[0].id
-        overwrites = bool(self.recording.overwritten.get(id(statement)))
         slice_name = self.state.bind("slice", builtins.slice)
         application = application_of(
             statement.value, self.state.form, self.state.parsed.namespace, slice_name
@@ -103,7 +108,7 @@ class LineAdjoints:
             captured = self.state.temporary()
             self.state.reverse.append(assign(captured, output_bar))
             output_bar = load(captured)
-            if overwrites:
+            if output in self.recording.overwritten.get(id(statement), []):
                 earlier = self.state.temporary()
                 self.state.previous[earlier] = output
                 self.state.reverse.append(self.recording.pop(earlier, output))
@@ -134,7 +139,7 @@ class LineAdjoints:
         elif self.indexes_a_sequence(application):  # y = t[i]:  t̄ += (0, ..., ȳ, ..., 0)
             self.accumulate_item(application, output, output_bar, earlier)
         elif self.rules.is_subroutine(application.primal):
-            self.apply_pullback(application, output, output_bar, earlier)
+            self.apply_pullback(application, output, output_bar, earlier, id(statement))
         elif application.primal is not CONSTANT:
             # the rule reads t̄ like t: arrays, no runtime zeros
             if output in self.state.sequences:
@@ -150,13 +155,17 @@ class LineAdjoints:
                 self.apply_rule(output, application, output_bar, earlier, None, idiom=rule)
             else:
                 self.apply_rule(output, _as_square(application), output_bar, earlier, skipped)
-        if overwrites:
+        pushed = self.recording.overwritten.get(id(statement), [])
+        if output in pushed:
             if reads_itself:  # the older value was popped into `earlier` above
                 self.state.reverse.append(
                     self.recording.restores(output, assign(output, load(earlier)))
                 )
             else:
                 self.state.reverse.append(self.recording.pop(output, output))
+        for name in reversed(pushed):  # a helper's residuals, pushed before its value
+            if name != output:
+                self.state.reverse.append(self.recording.pop(name, name))
 
     # rules
 
@@ -352,10 +361,12 @@ class LineAdjoints:
 
     # the user's own functions
 
-    def apply_pullback(
-        self, application: Application, output: str, output_bar: ast.expr, earlier: str
-    ) -> None:
-        """``x̄, ... += helper_pullback(x, ..., result_bar=ȳ)``: the helper's own reverse sweep."""
+    def pullback_for(
+        self, application: Application
+    ) -> tuple[Any, inspect.Signature, inspect.BoundArguments, tuple[str, ...]]:
+        """The pullback of the helper ``application`` calls (for the parameters it binds to
+        active values, specialised on what is known here), its signature, the call's
+        arguments bound to it, and those parameters."""
         function = application.primal
         signature = inspect.signature(function)
         kinds = {p.kind for p in signature.parameters.values()}
@@ -374,6 +385,75 @@ class LineAdjoints:
             shapes=self.call_shapes(signature, bound),
             functions=self.passed_functions(bound),
         )
+        return pullback, signature, bound, wrt
+
+    def forward_call(self, statement: ast.stmt) -> tuple[ast.stmt, str] | None:
+        """For ``y = helper(x, ...)`` whose value the reverse sweep sends an adjoint through:
+        ``y, helper_residuals = helper_forward(x, ...)``, the line the forward sweep runs
+        instead, and the name of the residuals; None for any other line, and where the
+        helper's pullback should recompute (``Pullback.keeps_residuals``), or the helper is
+        a method (``self.helper(z)``, checked to be the method at each call)."""
+        if not (
+            self.keep_residuals
+            and isinstance(statement, ast.Assign)
+            and isinstance(statement.targets[0], ast.Name)
+            and isinstance(statement.value, ast.Call)
+            and statement.targets[0].id in self.state.activity.active
+        ):
+            return None
+        called = statement.value.func
+        if isinstance(called, ast.Attribute) and not is_global_path(
+            called, self.state.form.local_names
+        ):
+            return None
+        application = application_of(statement.value, self.state.form, self.state.parsed.namespace)
+        if not self.rules.is_subroutine(application.primal) or not any(
+            name in self.state.activity.active for name in application.input_names()
+        ):
+            return None
+        pullback, _, _, _ = self.pullback_for(application)
+        if not pullback.keeps_residuals():
+            return None
+        helper = _called_name(application.primal, application)
+        forward = self.state.bind(f"{helper}_forward", pullback.forward)
+        self.state.bind(f"{helper}_pullback", pullback.reverse)  # numbered as its forward
+        residuals = self.state.names.fresh(f"{helper}_residuals")
+        self.residuals[id(statement)] = (residuals, pullback)
+        output = statement.targets[0].id
+        line = ast.Assign(
+            targets=[ast.Tuple(elts=[store(output), store(residuals)], ctx=ast.Store())],
+            value=ast.Call(
+                func=load(forward),
+                args=clone(statement.value.args),
+                keywords=clone(statement.value.keywords),
+            ),
+        )
+        return ast.copy_location(line, statement), residuals
+
+    def apply_pullback(
+        self,
+        application: Application,
+        output: str,
+        output_bar: ast.expr,
+        earlier: str,
+        line: int | None = None,
+    ) -> None:
+        """``x̄, ... += helper_pullback(x, ..., result_bar=ȳ)``: the helper's own reverse sweep
+        (which runs its forward sweep again); where the forward sweep kept the helper's
+        residuals (``forward_call``), ``x̄, ... += helper_pullback(*helper_residuals,
+        result_bar=ȳ)``, which reads them."""
+        function = application.primal
+        pullback, signature, bound, wrt = self.pullback_for(application)
+        if line in self.residuals:
+            residuals, kept = self.residuals[line]
+            self.subroutines.append(kept.reverse)
+            name = self.state.bind(f"{_called_name(function, application)}_pullback", kept.reverse)
+            starred = ast.Starred(value=load(residuals), ctx=ast.Load())
+            keyword = ast.keyword(arg=seed_parameter(list(signature.parameters)), value=output_bar)
+            self.add_pullback_parts(
+                ast.Call(func=load(name), args=[starred], keywords=[keyword]), bound, wrt
+            )
+            return
         pullback.prepare()
         self.subroutines.append(pullback)
         name = self.state.bind(f"{_called_name(function, application)}_pullback", pullback)
@@ -396,6 +476,13 @@ class LineAdjoints:
             method = self.state.bind(f"{called.attr}_method", function)
             arguments[0] = call(check, arguments[0], ast.Constant(called.attr), load(method))
         pullback_call = ast.Call(func=load(name), args=arguments, keywords=keywords)
+        self.add_pullback_parts(pullback_call, bound, wrt)
+
+    def add_pullback_parts(
+        self, pullback_call: ast.Call, bound: inspect.BoundArguments, wrt: tuple[str, ...]
+    ) -> None:
+        """``(tmp1, ...) = pullback_call``, each part added to the adjoint of the argument
+        bound to its parameter in ``wrt``."""
         parts = [self.state.temporary() for _ in wrt]
         target = ast.Tuple(elts=[store(p) for p in parts], ctx=ast.Store())
         self.state.reverse.append(ast.Assign(targets=[target], value=pullback_call))

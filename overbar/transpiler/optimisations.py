@@ -8,7 +8,7 @@ pass, alone or with others, so a disagreement can be traced to the pass that cau
 >>> Optimisations.none() == Optimisations(**{name: False for name in Optimisations.names()})
 True
 >>> Optimisations.names()
-('shapes', 'stabilisers', 'idioms', 'seed', 'simplify', 'peephole', 'inline')
+('shapes', 'stabilisers', 'idioms', 'seed', 'simplify', 'peephole', 'inline', 'residuals')
 >>> Optimisations.parse("all,-peephole").peephole, Optimisations.parse("all,-peephole").simplify
 (False, True)
 """
@@ -40,6 +40,11 @@ class Optimisations:
     inline: bool = True
     """Small helpers' lines spliced into the caller's normal form instead of given a pullback
     each, which runs the helper again (``inline.py``)."""
+    residuals: bool = True
+    """A helper kept as a pullback runs forward once: the caller's forward sweep calls its
+    forward function, which returns its value and its residuals (what its reverse sweep
+    reads), and the reverse sweep calls the pullback that reads them (``lines.forward_call``,
+    ``split.py``). Off, the pullback runs the helper's forward sweep again."""
 
     @classmethod
     def none(cls) -> Optimisations:

@@ -11,7 +11,7 @@ import gc
 import threading
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from overbar import origins
@@ -89,6 +89,10 @@ class Pullback:
         self._stages: Stages | None = None
         self._compiled: Callable | None = None
         self._building = False
+        self._split_stages: Stages | None = None
+        self._splitting = False
+        self._forward = HelperForward(self)
+        self._reverse = HelperReverse(self)
 
     @property
     def stages(self) -> Stages:
@@ -148,6 +152,67 @@ class Pullback:
             if not self._building:
                 _ = self.compiled
 
+    # the helper split in two: its forward returns its residuals, its pullback reads them
+
+    @property
+    def split_stages(self) -> Stages:
+        """The helper's adjoint cut where its forward sweep ends (``split.py``): a forward
+        function returning ``(value, residuals)`` and a pullback taking them (made on first
+        use)."""
+        if self._split_stages is None:
+            with COMPILING:
+                if self._split_stages is None:
+                    self._splitting = True
+                    try:
+                        stages = transform(
+                            self.function,
+                            self.wrt,
+                            self.runtime,
+                            as_pullback=True,
+                            parameter_shapes=dict(self.shapes) or None,
+                            optimisations=self.optimisations,
+                            functions=self.functions,
+                            residuals=True,
+                        )
+                        finish(stages)
+                        self._split_stages = stages
+                    finally:
+                        self._splitting = False
+        return self._split_stages
+
+    def keeps_residuals(self) -> bool:
+        """Whether a call of the helper should run its forward function and keep its residuals
+        (``y, lse_residuals = lse_forward(v)``; the reverse sweep calls
+        ``lse_pullback(*lse_residuals, result_bar=y_bar)``) rather than call the helper itself
+        and, in the reverse sweep, the pullback that runs its forward sweep again.
+
+        The rule: residuals, unless the split's pullback reads nothing but the helper's own
+        arguments (``Split.only_arguments``): then the recomputing pullback recomputes nothing
+        either, and calling the helper itself saves the tuple of residuals and the forward
+        function's records. A recursive call met while the split is being made keeps
+        residuals: the helper's forward calls its own forward.
+        """
+        with COMPILING:
+            if self._splitting:
+                return True
+            return not self.split_stages.split.only_arguments
+
+    @property
+    def forward(self) -> HelperForward:
+        """What the caller's forward sweep calls: the helper's forward function."""
+        return self._forward
+
+    @property
+    def reverse(self) -> HelperReverse:
+        """What the caller's reverse sweep calls: the pullback reading the residuals."""
+        return self._reverse
+
+    @property
+    def reusable(self) -> bool:
+        """Whether the split's pullback may run again on the same residuals (a recursion
+        being made is taken to be: its reusability is the outer call's)."""
+        return self._splitting or self.split_stages.split.reusable
+
     def __call__(self, *args, **kwargs):
         return self.compiled(*args, **kwargs)
 
@@ -160,6 +225,59 @@ class Pullback:
 
     def __repr__(self) -> str:
         return f"<overbar pullback of {self.function.__qualname__} wrt {self.wrt}>"
+
+
+class HelperForward:
+    """A helper's forward function (``Pullback.split_stages``), compiled on first call: runs
+    the helper once and returns ``(value, residuals)``. ``link`` puts the compiled function
+    where the generated code calls this."""
+
+    def __init__(self, pullback: Pullback):
+        self.pullback = pullback
+
+    @property
+    def compiled(self) -> Callable:
+        return self.pullback.split_stages.emitted.function
+
+    def __call__(self, *args, **kwargs):
+        return self.compiled(*args, **kwargs)
+
+    def __reduce__(self) -> Any:
+        return (_forward_of, (self.pullback,))
+
+    def __repr__(self) -> str:
+        return (
+            f"<overbar forward of {self.pullback.function.__qualname__} wrt {self.pullback.wrt}>"
+        )
+
+
+class HelperReverse:
+    """A helper's pullback that reads the residuals its forward function returned
+    (``lse_pullback(*lse_residuals, result_bar=y_bar)``), compiled on first call."""
+
+    def __init__(self, pullback: Pullback):
+        self.pullback = pullback
+
+    @property
+    def compiled(self) -> Callable:
+        return self.pullback.split_stages.emitted.pullback
+
+    def __call__(self, *args, **kwargs):
+        return self.compiled(*args, **kwargs)
+
+    def __reduce__(self) -> Any:
+        return (_reverse_of, (self.pullback,))
+
+    def __repr__(self) -> str:
+        return f"<overbar pullback of {self.pullback.function.__qualname__} from residuals>"
+
+
+def _forward_of(pullback: Pullback) -> HelperForward:
+    return pullback.forward
+
+
+def _reverse_of(pullback: Pullback) -> HelperReverse:
+    return pullback.reverse
 
 
 def reads_methods(function: Callable, shapes: tuple[tuple[str, Any], ...]) -> bool:
@@ -216,7 +334,8 @@ def link(function: Callable) -> None:
     this runs) is left as it is, and is linked when its outermost caller finishes. Calling an
     object runs its ``__call__`` in a frame of its own (two levels of the interpreter's
     recursion limit with the C call in between), the compiled function in one: without this, a
-    recursive helper went a third as deep under ``grad`` as plain Python takes it.
+    recursive helper went a third as deep under ``grad`` as plain Python takes it. Likewise a
+    helper's ``HelperForward`` and ``HelperReverse``, once its split is built.
     """
     pending, seen = [function], set()
     while pending:
@@ -231,6 +350,12 @@ def link(function: Callable) -> None:
                 continue
             if isinstance(value, Pullback) and value._compiled is not None:
                 cell.cell_contents = value._compiled
+                value = cell.cell_contents
+            elif (
+                isinstance(value, HelperForward | HelperReverse)
+                and value.pullback._split_stages is not None
+            ):
+                cell.cell_contents = value.compiled
                 value = cell.cell_contents
             if isinstance(value, types.FunctionType) and is_generated(value.__code__):
                 pending.append(value)
@@ -251,6 +376,8 @@ def finish(stages: Stages) -> None:
         ),
     )
     link(emitted.function)
+    if emitted.pullback is not None:
+        link(emitted.pullback)
 
 
 def is_generated(code: types.CodeType) -> bool:
@@ -269,13 +396,23 @@ def all_sources(stages: Stages) -> str:
         if id(pullback) in seen:
             continue
         seen.add(id(pullback))
-        source = pullback.stages.emitted.source
-        own = pullback.stages.simplified.tree.name
-        called = next(
-            (name for name, value in caller.simplified.bindings if value is pullback), own
-        )
-        sources.append(source.replace(f"def {own}(", f"def {called}(", 1))
-        pending.extend((p, pullback.stages) for p in pullback.stages.simplified.subroutines)
+        bindings = caller.split.bindings if caller.split else caller.simplified.bindings
+        if isinstance(pullback, HelperReverse):  # the forward function, then the pullback
+            own_stages = pullback.pullback.split_stages
+            source = own_stages.emitted.source
+            for own, value in (
+                (own_stages.split.forward.name, pullback.pullback.forward),
+                (own_stages.split.reverse.name, pullback),
+            ):
+                called = next((name for name, v in bindings if v is value), own)
+                source = source.replace(f"def {own}(", f"def {called}(", 1)
+        else:
+            own_stages = pullback.stages
+            own = own_stages.simplified.tree.name
+            called = next((name for name, value in bindings if value is pullback), own)
+            source = own_stages.emitted.source.replace(f"def {own}(", f"def {called}(", 1)
+        sources.append(source)
+        pending.extend((p, own_stages) for p in own_stages.simplified.subroutines)
     return "\n\n".join(sources)
 
 
@@ -303,6 +440,7 @@ def transform(
     optimisations: Optimisations = ALL,
     functions: tuple[tuple[str, Any], ...] = (),
     vjp: bool = False,
+    residuals: bool = False,
 ) -> Stages:
     """Differentiate ``function`` with respect to the parameters named in ``wrt``.
 
@@ -316,7 +454,12 @@ def transform(
     which a pullback is specialised on (``parse.with_functions``).
     With ``vjp`` the result is split in two (``Stages.split``): ``emitted.function`` runs the
     forward sweep and returns ``(value, residuals)``, ``emitted.pullback(*residuals,
-    result_bar=cotangent)`` runs the reverse sweep and returns the gradients.
+    result_bar=cotangent)`` runs the reverse sweep and returns the gradients. With
+    ``residuals`` (and ``as_pullback``) the result is split likewise for a caller's sweeps: the
+    forward function ``<name>_forward`` is what a differentiated caller runs in its forward
+    sweep, keeping the residuals, and the pullback what its reverse sweep calls on them; the
+    cotangent is a caller's adjoint (a tuple's may hold runtime zeros), and the pullback runs
+    once per forward call, so values may be recomputed in it (``rematerialise``).
     """
     # The passes allocate a great many syntax-tree nodes and make no reference cycles that
     # need collecting meanwhile; the cyclic collector's full scans of the growing heap made the
@@ -334,6 +477,7 @@ def transform(
             optimisations,
             functions,
             vjp,
+            residuals,
         )
     finally:
         if collecting:
@@ -350,13 +494,15 @@ def _transform(
     optimisations: Optimisations,
     functions: tuple[tuple[str, Any], ...] = (),
     vjp: bool = False,
+    residuals: bool = False,
 ) -> Stages:
     parsed = with_functions(parse(function), dict(functions))
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
     normal_form = normalize(parsed)
     if optimisations.inline:
         normal_form = inline_helpers(normal_form, parsed, runtime)
-    if as_pullback or vjp:  # the result's adjoint comes by a keyword no local may take
+    split_in_two = vjp or residuals
+    if as_pullback or split_in_two:  # the result's adjoint comes by a keyword no local may take
         normal_form = without_local(normal_form, seed_parameter(normal_form.parameters))
     objects = frozenset(
         name
@@ -381,11 +527,12 @@ def _transform(
         activity,
         runtime,
         helpers,
-        as_pullback or vjp,
+        as_pullback or split_in_two,
         shapes,
         with_value,
         optimisations,
-        vjp,
+        split_in_two,
+        whole_cotangent=vjp,
     )
     # Simplified twice: the peephole rewrites need folded expressions, and leave dead code.
     simplified = adjoint
@@ -410,8 +557,20 @@ def _transform(
         if not vjp:
             simplified = rematerialise(simplified, runtime, parsed.namespace)
         simplified = write_dict_entries(simplified, runtime)
-    if vjp:
-        halves = split(simplified, runtime.copy_of, runtime.write_back, parsed.tree.name)
+    if split_in_two:
+        halves = split(
+            simplified,
+            runtime.copy_of,
+            runtime.write_back,
+            parsed.tree.name,
+            "forward" if residuals else "vjp",
+        )
+        if not all(
+            callee.pullback.reusable
+            for _, callee in halves.bindings
+            if isinstance(callee, HelperReverse)
+        ):  # a helper's pullback that changes its residuals: so does this one
+            halves = replace(halves, reusable=False)
         emitted = emit_split(parsed, halves)
         return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes, halves)
     emitted = emit(parsed, simplified)

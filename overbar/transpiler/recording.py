@@ -56,6 +56,8 @@ class Recording:
         self.maybe_unbound: set[str] = set()
         self.trips: dict[int, str] = {}  # loop -> the name of its trip count
         self.writes = False  # whether a region of an array is saved
+        # y = helper(x) -> (y, helper_residuals = helper_forward(x), helper_residuals)
+        self.residual_calls: dict[int, tuple[ast.stmt, str]] = {}
 
     def snapshot(self) -> tuple:
         """The pushes and pops so far, to undo a dry run of a loop body."""
@@ -81,13 +83,18 @@ class Recording:
                 out.extend([self.save_region(statement), statement])
             elif isinstance(statement, ast.Assign):
                 targets = assigned(statement)
+                line = statement
+                if id(statement) in self.residual_calls:
+                    # the residuals pushed first: a line reading its own output pops that first
+                    line, residuals = self.residual_calls[id(statement)]
+                    targets = [residuals, *targets]
                 for name in targets:
                     if name in bound:
                         out.append(self.push(name))
                         self.overwritten.setdefault(id(statement), []).append(name)
                         if name not in definite:
                             self.maybe_unbound.add(name)
-                out.append(statement)
+                out.append(line)
                 bound.update(targets)
                 definite.update(targets)
             elif isinstance(statement, ast.If):
@@ -103,7 +110,7 @@ class Recording:
             elif isinstance(statement, ast.For | ast.While):
                 trips = self.state.names.fresh("trips")
                 self.trips[id(statement)] = trips
-                inside = bound | assigned_within(statement)
+                inside = bound | assigned_within(statement) | self.residuals_within(statement)
                 body, _, _ = self.forward_block(
                     statement.body, inside, definite | loop_target(statement)
                 )
@@ -123,6 +130,14 @@ class Recording:
             else:
                 out.append(statement)
         return out, bound, definite
+
+    def residuals_within(self, statement: ast.stmt) -> set[str]:
+        """The names of the residuals of the helpers' calls inside ``statement``."""
+        return {
+            self.residual_calls[id(node)][1]
+            for node in ast.walk(statement)
+            if id(node) in self.residual_calls
+        }
 
     def runs_through_a_range(self, statement: ast.stmt) -> bool:
         """A for loop over a range its body does not rebind (a loop with a break is a while

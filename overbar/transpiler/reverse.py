@@ -105,6 +105,7 @@ def differentiate(
     with_value: bool = True,
     optimisations: Optimisations = ALL,
     vjp: bool = False,
+    whole_cotangent: bool = True,
 ) -> Adjoint:
     """Build the gradient function of ``form`` with respect to ``activity.wrt``.
 
@@ -118,7 +119,8 @@ def differentiate(
     ``vjp`` the pullback returns ``(value, gradients)`` (``(None, gradients)`` without
     ``with_value``): ``split`` cuts it into the forward function and the pullback of
     ``overbar.vjp``. Its cotangent is the user's, checked to be whole: an element of a tuple
-    result's adjoint is then an array, never the runtime zero.
+    result's adjoint is then an array, never the runtime zero. Without ``whole_cotangent`` (a
+    helper's split, whose cotangent is a caller's adjoint) no such thing is assumed.
     """
     return _Sweep(
         parsed,
@@ -131,6 +133,7 @@ def differentiate(
         with_value,
         optimisations,
         vjp,
+        whole_cotangent,
     ).run()
 
 
@@ -179,8 +182,10 @@ class _Sweep:
         with_value: bool = True,
         optimisations: Optimisations = ALL,
         vjp: bool = False,
+        whole_cotangent: bool = True,
     ):
         self.vjp = vjp
+        self.whole_cotangent = whole_cotangent
         self.state = SweepState(parsed, form, activity, runtime, shapes)
         self.with_value = with_value
         self.literal_seed = optimisations.seed
@@ -209,8 +214,12 @@ class _Sweep:
                 if optimisations.idioms
                 else {}
             ),
+            optimisations.residuals,
         )
         self.control = ReverseBlocks(self.state, self.recording, self.rules, self.lines)
+        for node in ast.walk(form.tree):  # what the forward sweep runs for helpers' calls
+            if isinstance(node, ast.Assign) and (found := self.lines.forward_call(node)):
+                self.recording.residual_calls[id(node)] = found
         self.state.classify_unpackings(self.control.built_as_tuple)
 
     def run(self) -> Adjoint:
@@ -235,7 +244,12 @@ class _Sweep:
         else:
             seed_value = call(seed_name, result)
         self.state.reverse = [assign(result_bar, seed_value)]
-        if self.vjp and isinstance(result, ast.Name) and self.bound_once(result.id):
+        if (
+            self.vjp
+            and self.whole_cotangent
+            and isinstance(result, ast.Name)
+            and self.bound_once(result.id)
+        ):
             self.state.whole_cotangent = result.id
         if isinstance(result, ast.Name) and self.state.activity.is_active(result):
             self.state.defined.add(result.id)

@@ -56,17 +56,22 @@ class Split:
     residuals: tuple[str, ...]
     bindings: tuple[tuple[str, Any], ...]
     reusable: bool = True  # whether the pullback may run again on the same residuals
+    # whether the residuals are the function's own arguments alone (parameters the forward
+    # sweep never binds again): the reverse sweep reads nothing the forward sweep computed
+    only_arguments: bool = False
 
 
-def split(adjoint: Adjoint, copy_of: Any, write_back: Any, name: str) -> Split:
+def split(
+    adjoint: Adjoint, copy_of: Any, write_back: Any, name: str, forward_suffix: str = "vjp"
+) -> Split:
     """Cut ``adjoint`` (a pullback returning ``(value, gradients)``) into the forward function
-    ``<name>_vjp`` and the pullback ``<name>_pullback`` (numbered where the adjoint uses these
-    names: a recursive function's pullback calls its own helper pullback); ``copy_of`` is the
-    runtime's copy of a list or an array, ``write_back(x, saved)`` writes ``saved`` into ``x``
-    in place."""
+    ``<name>_vjp`` (``<name>_<forward_suffix>``) and the pullback ``<name>_pullback`` (numbered
+    where the adjoint uses these names: a recursive function's pullback calls its own helper
+    pullback); ``copy_of`` is the runtime's copy of a list or an array, ``write_back(x, saved)``
+    writes ``saved`` into ``x`` in place."""
     tree = adjoint.tree
     taken = _all_names(tree, dict(adjoint.bindings))
-    forward_name = next(n for n in _fresh(f"{name}_vjp") if n not in taken)
+    forward_name = next(n for n in _fresh(f"{name}_{forward_suffix}") if n not in taken)
     reverse_name = next(n for n in _fresh(f"{name}_pullback") if n not in taken)
     copy_name = next(n for n in _fresh("copy_of") if n not in taken)
     write_back_name = next(n for n in _fresh("write_back") if n not in taken)
@@ -165,12 +170,14 @@ def split(adjoint: Adjoint, copy_of: Any, write_back: Any, name: str) -> Split:
     for function in (forward_tree, reverse_tree):
         ast.copy_location(function, tree)
         ast.fix_missing_locations(function)
+    only_arguments = set(residuals) <= set(parameters) and not (set(residuals) & forward_names)
     return Split(
         forward_tree,
         reverse_tree,
         tuple(residuals),
         tuple(sorted(bindings.items())),
         reusable,
+        only_arguments,
     )
 
 
