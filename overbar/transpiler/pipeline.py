@@ -551,7 +551,9 @@ def _transform(
         simplified = own_list_adjoints(simplified, runtime)
         simplified = start_gradients_as_zeros(simplified, runtime)
     if optimisations.simplify:
-        simplified = drop_unread_restores(remove_copies(simplified), runtime)
+        simplified = drop_unread_restores(
+            remove_copies(simplified), runtime, value_in_forward=split_in_two
+        )
         simplified = drop_unread_pushes(simplified)
         # A vjp's pullback may run many times: a forward value is computed once, not in it.
         if not vjp:

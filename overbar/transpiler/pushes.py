@@ -149,7 +149,9 @@ def _without(statement: ast.stmt, keep, unread: set[str]) -> ast.stmt | None:
     return statement
 
 
-def drop_unread_restores(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
+def drop_unread_restores(
+    adjoint: Adjoint, runtime: Runtime, value_in_forward: bool = False
+) -> Adjoint:
     """The adjoint without the saves and restores of regions no one reads again.
 
     A write ``y[J] = v`` of the forward sweep saves what it overwrites
@@ -167,7 +169,10 @@ def drop_unread_restores(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     (the caller's array: its restores are how the caller gets it back); the reverse sweep reads
     none of them except as the target of a restore or an argument a runtime helper reads for
     its shape only; the saves and restores of each (array, index) pair are equally many, so
-    removing them all leaves every other push paired with its pop.
+    removing them all leaves every other push paired with its pop. With ``value_in_forward``
+    (an adjoint ``split`` cuts in two, ending ``return (value, gradients)``) the value is read
+    where the forward sweep ends (``split`` moves it into the forward function), before any
+    restore: it is no read of the reverse sweep's.
     """
     stack = adjoint.stack
     helpers = {value: name for name, value in adjoint.bindings}
@@ -176,6 +181,8 @@ def drop_unread_restores(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
         return adjoint
     forward = adjoint.tree.body[: adjoint.forward_length]
     reverse = adjoint.tree.body[adjoint.forward_length :]
+    if value_in_forward and reverse and _returns_value_and_gradients(reverse[-1]):
+        reverse = [*reverse[:-1], ast.Return(value=reverse[-1].value.elts[1])]
     saves = Counter(
         key
         for statement in forward
@@ -228,6 +235,15 @@ def drop_unread_restores(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
         forward_length=adjoint.forward_length - lost_forward,
         bindings=bindings,
         effects=adjoint.effects | {check},
+    )
+
+
+def _returns_value_and_gradients(statement: ast.stmt) -> bool:
+    """``return (value, gradients)``, the end of an adjoint that ``split`` cuts in two."""
+    return (
+        isinstance(statement, ast.Return)
+        and isinstance(statement.value, ast.Tuple)
+        and len(statement.value.elts) == 2
     )
 
 
