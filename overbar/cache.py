@@ -52,7 +52,7 @@ import numpy as np
 from overbar import origins
 from overbar.runtime import NUMPY
 from overbar.transpiler.emit import compile_function
-from overbar.transpiler.pipeline import Pullback, link
+from overbar.transpiler.pipeline import HelperForward, HelperReverse, Pullback, link
 
 DIRECTORY_VARIABLE = "OVERBAR_CACHE_DIR"
 SWITCH_VARIABLE = "OVERBAR_CACHE"
@@ -438,6 +438,8 @@ def load(function: types.FunctionType, options: tuple) -> Callable | None:
     for value in bindings.values():
         if isinstance(value, Pullback):
             value.prepare()  # from the disk too, where it is there
+        elif isinstance(value, HelperForward | HelperReverse):
+            value.pullback.prepare_split()  # transformed: a helper's split is not kept here
     origins.record(compiled, origins.Origin(name, user_filename, tuple(lines)))
     link(compiled)
     return compiled

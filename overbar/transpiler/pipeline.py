@@ -180,6 +180,12 @@ class Pullback:
                         self._splitting = False
         return self._split_stages
 
+    def prepare_split(self) -> None:
+        """Make the split now, unless this is a recursion (as ``prepare``)."""
+        with COMPILING:
+            if not self._splitting:
+                _ = self.split_stages
+
     def keeps_residuals(self) -> bool:
         """Whether a call of the helper should run its forward function and keep its residuals
         (``y, lse_residuals = lse_forward(v)``; the reverse sweep calls
