@@ -439,7 +439,7 @@ def load(function: types.FunctionType, options: tuple) -> Callable | None:
         if isinstance(value, Pullback):
             value.prepare()  # from the disk too, where it is there
         elif isinstance(value, HelperForward | HelperReverse):
-            value.pullback.prepare_split()  # transformed: a helper's split is not kept here
+            value.pullback.prepare_split()  # its forward and pullback, each an entry
     origins.record(compiled, origins.Origin(name, user_filename, tuple(lines)))
     link(compiled)
     return compiled

@@ -113,6 +113,36 @@ def test_the_second_run_reads_the_adjoint_and_its_helpers_pullback(
     )
 
 
+RECURSIVE = """
+import numpy as np
+
+def power(v, n):
+    if n == 0:
+        return np.ones_like(v)
+    return v * power(v, n - 1)
+
+def loss(x, w):
+    total = 0.0
+    for k in range(2):
+        total = total + np.sum(power(x * w, 3))
+    return total
+"""
+
+
+def test_the_second_run_reads_a_helpers_forward_and_its_pullback_of_the_residuals(
+    tmp_path, folder, no_transformation
+):
+    module = load_module(tmp_path, RECURSIVE)
+    x, w = arguments()
+    gradient = overbar.grad(module.loss)
+    first = gradient(x, w)
+    assert "power_forward(" in gradient.source_for(x, w)
+    np.testing.assert_allclose(first, 6.0 * (x * w) ** 2 * w, rtol=1e-12)
+    forget(module)
+    no_transformation()
+    np.testing.assert_allclose(overbar.grad(module.loss, check=False)(x, w), first, rtol=1e-12)
+
+
 def test_the_directory_is_private_and_the_entries_are_the_users_alone(tmp_path, folder):
     module = load_module(tmp_path)
     overbar.grad(module.loss)(*arguments())

@@ -6,8 +6,10 @@ form as well as the adjoint, and tests can look at any pass's output.
 
 from __future__ import annotations
 
+import ast
 import functools
 import gc
+import re
 import threading
 import types
 from collections.abc import Callable
@@ -21,7 +23,13 @@ from overbar.transpiler.activity import Activity, analyze
 from overbar.transpiler.containers import walk_dicts
 from overbar.transpiler.copies import remove_copies
 from overbar.transpiler.dict_writes import write_dict_entries
-from overbar.transpiler.emit import Emitted, emit, emit_split
+from overbar.transpiler.emit import (
+    Emitted,
+    compile_function,
+    emit,
+    emit_split,
+    generated_filename,
+)
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.hoist import hoist
 from overbar.transpiler.inline import inline_helpers
@@ -91,6 +99,8 @@ class Pullback:
         self._building = False
         self._split_stages: Stages | None = None
         self._splitting = False
+        self._compiled_split: tuple[Callable, Callable] | None = None
+        self._loading_split = False
         self._forward = HelperForward(self)
         self._reverse = HelperReverse(self)
 
@@ -180,11 +190,46 @@ class Pullback:
                         self._splitting = False
         return self._split_stages
 
+    @property
+    def compiled_split(self) -> tuple[Callable, Callable]:
+        """The split's forward function and pullback: from the disk cache where they are
+        there (for the NumPy runtime), else made (and written there, each an entry)."""
+        if self._compiled_split is None:
+            with COMPILING:
+                if self._compiled_split is None:
+                    self._loading_split = True
+                    try:
+                        self._compiled_split = self._load_or_build_split()
+                    finally:
+                        self._loading_split = False
+        return self._compiled_split
+
+    def _load_or_build_split(self) -> tuple[Callable, Callable]:
+        from overbar import cache  # imported with overbar's api, long before any call
+
+        options = ("helper split", self.wrt, self.shapes, self.optimisations)
+        cachable = (
+            self.runtime is NUMPY
+            and not self.functions
+            and not reads_methods(self.function, self.shapes)
+        )
+        if cachable and self._split_stages is None:
+            forward = cache.load(self.function, (*options, "forward"))
+            reverse = cache.load(self.function, (*options, "reverse")) if forward else None
+            if forward is not None and reverse is not None:
+                return forward, reverse
+        stages = self.split_stages
+        if cachable:
+            for half in (stages.split.forward, stages.split.reverse):
+                which = "forward" if half is stages.split.forward else "reverse"
+                cache.store(self.function, (*options, which), _half_of(stages, half))
+        return stages.emitted.function, stages.emitted.pullback
+
     def prepare_split(self) -> None:
-        """Make the split now, unless this is a recursion (as ``prepare``)."""
+        """Compile the split now, unless this is a recursion (as ``prepare``)."""
         with COMPILING:
-            if not self._splitting:
-                _ = self.split_stages
+            if not (self._splitting or self._loading_split):
+                _ = self.compiled_split
 
     def keeps_residuals(self) -> bool:
         """Whether a call of the helper should run its forward function and keep its residuals
@@ -243,7 +288,7 @@ class HelperForward:
 
     @property
     def compiled(self) -> Callable:
-        return self.pullback.split_stages.emitted.function
+        return self.pullback.compiled_split[0]
 
     def __call__(self, *args, **kwargs):
         return self.compiled(*args, **kwargs)
@@ -266,7 +311,7 @@ class HelperReverse:
 
     @property
     def compiled(self) -> Callable:
-        return self.pullback.split_stages.emitted.pullback
+        return self.pullback.compiled_split[1]
 
     def __call__(self, *args, **kwargs):
         return self.compiled(*args, **kwargs)
@@ -276,6 +321,25 @@ class HelperReverse:
 
     def __repr__(self) -> str:
         return f"<overbar pullback of {self.pullback.function.__qualname__} from residuals>"
+
+
+def _half_of(stages: Stages, half: ast.FunctionDef) -> Any:
+    """One function of a split, as ``cache.store`` takes a transformation: its own source
+    (cut from the split's), compiled alone under a file name of its own, its bindings."""
+    source = stages.emitted.source
+    start = re.search(rf"^def {half.name}\(", source, re.MULTILINE).start()
+    ending = re.search(r"^def ", source[start + 1 :], re.MULTILINE)
+    text = source[start : start + 1 + ending.start()] if ending else source[start:]
+    text = text.rstrip() + "\n"
+    bindings = dict(stages.split.bindings)
+    filename = generated_filename(half.name, stages.parsed.filename, text)
+    function = compile_function(text, half.name, bindings, stages.parsed.function, filename)
+    emitted = Emitted(source=text, function=function, filename=filename)
+    return types.SimpleNamespace(
+        emitted=emitted,
+        simplified=types.SimpleNamespace(tree=half, bindings=stages.split.bindings),
+        parsed=stages.parsed,
+    )
 
 
 def _forward_of(pullback: Pullback) -> HelperForward:
@@ -357,9 +421,9 @@ def link(function: Callable) -> None:
             if isinstance(value, Pullback) and value._compiled is not None:
                 cell.cell_contents = value._compiled
                 value = cell.cell_contents
-            elif (
-                isinstance(value, HelperForward | HelperReverse)
-                and value.pullback._split_stages is not None
+            elif isinstance(value, HelperForward | HelperReverse) and (
+                value.pullback._split_stages is not None
+                or value.pullback._compiled_split is not None
             ):
                 cell.cell_contents = value.compiled
                 value = cell.cell_contents
