@@ -7,6 +7,7 @@
     python benchmarks/variants.py --variant rnn_list  # one variant (repeatable)
     python benchmarks/variants.py --scaling --output benchmarks/results/variants-baseline.md
     python benchmarks/variants.py --anatomy           # count helper calls in the adjoints
+    python benchmarks/variants.py --optimise all,-inline   # helpers kept as pullbacks
 
 Three choices make the figures stable on a busy shared machine (a 2-core VM at load 10 gave
 wall-clock medians 50% apart for the same call):
@@ -129,12 +130,15 @@ def short(error: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+OPTIMISE = overbar.Optimisations()  # the passes overbar runs (``--optimise``)
+
+
 def gradient_call(function, variant, inputs):
     """A zero-argument call of overbar's gradient of the variant, checked against the
     hand-written adjoint; or an Outcome saying why it cannot be timed."""
     expected = function.by_hand(*inputs)
     try:
-        gradient = overbar.grad(variant.forward, wrt=function.wrt)
+        gradient = overbar.grad(variant.forward, wrt=function.wrt, optimise=OPTIMISE)
         got = gradient(*inputs)
     except GradientMismatchError as error:  # the guard, if OVERBAR_CHECK=1 turned it on
         return Outcome("WRONG", short(error))
@@ -276,7 +280,8 @@ def anatomy_table(selection) -> list[str]:
     for function, variant in selection:
         inputs = function.inputs(np.random.default_rng(0))
         try:
-            source = overbar.grad(variant.forward, wrt=function.wrt).source_for(*inputs)
+            gradient = overbar.grad(variant.forward, wrt=function.wrt, optimise=OPTIMISE)
+            source = gradient.source_for(*inputs)
         except OverbarError as error:
             lines.append(f"| {function.name} | {variant.name} | {short(error)} |")
             continue
@@ -312,11 +317,19 @@ def main(argv=None) -> None:
         "--release-memory", action="store_true", help="leave glibc's trimming of freed memory on"
     )
     parser.add_argument(
+        "--optimise",
+        default="all",
+        help="the passes overbar runs, as overbar show takes them (all,-inline: every helper "
+        "kept as a pullback; all,-inline,-residuals: and its pullback running it again)",
+    )
+    parser.add_argument(
         "--anatomy",
         action="store_true",
         help="only count, in each variant's generated adjoint, the calls a person would not write",
     )
     arguments = parser.parse_args(argv)
+    global OPTIMISE
+    OPTIMISE = overbar.Optimisations.parse(arguments.optimise)
     if arguments.anatomy:
         text = "\n".join(anatomy_table(list(chosen_variants(arguments)))) + "\n"
         print(text)

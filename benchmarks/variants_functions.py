@@ -62,6 +62,16 @@ def rnn_helper(W, U, b, xs, h0):
     return np.sum(h**2)
 
 
+def rnn_run_from(t, h, W, U, b, xs):
+    if t == xs.shape[0]:
+        return h
+    return rnn_run_from(t + 1, np.tanh(h @ W + xs[t] @ U + b), W, U, b, xs)
+
+
+def rnn_recursive(W, U, b, xs, h0):
+    return np.sum(rnn_run_from(0, h0, W, U, b, xs) ** 2)
+
+
 def rnn_hoisted(W, U, b, xs, h0):
     projected = xs @ U + b
     h = h0
@@ -237,6 +247,12 @@ def fixed_point_helper(x, steps):
     return x
 
 
+def fixed_point_recursive(x, steps):
+    if steps == 0:
+        return x
+    return fixed_point_recursive(x - 0.01 * (x**3 - 2 * x), steps - 1)
+
+
 def fixed_point_augmented(x, steps):
     for _ in range(steps):
         x -= 0.01 * (x**3 - 2 * x)
@@ -297,6 +313,16 @@ def horner_helper(coeffs, x):
     for i in range(coeffs.shape[0]):
         p = horner_step(p, x, coeffs[i])
     return np.sum(p)
+
+
+def horner_upto(coeffs, x, i):
+    if i == 0:
+        return coeffs[0] * np.ones_like(x)
+    return horner_upto(coeffs, x, i - 1) * x + coeffs[i]
+
+
+def horner_recursive(coeffs, x):
+    return np.sum(horner_upto(coeffs, x, len(coeffs) - 1))
 
 
 def horner_powers(coeffs, x):
@@ -817,7 +843,8 @@ class Function:
 
 
 def _has_loop(function: Callable) -> bool:
-    """Whether the function's own source, or a helper of this module it calls, has a loop."""
+    """Whether the function's own source, or a helper of this module it calls, has a loop or
+    calls itself."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     for node in ast.walk(tree):
         if isinstance(node, ast.For | ast.While | ast.comprehension):
@@ -825,8 +852,8 @@ def _has_loop(function: Callable) -> bool:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             helper = globals().get(node.func.id)
             ours = inspect.isfunction(helper) and helper.__module__ == __name__
-            if ours and helper is not function and _has_loop(helper):
-                return True
+            if ours and (helper is function or _has_loop(helper)):
+                return True  # a loop, or a recursion: as deep as the length
     return False
 
 
@@ -845,7 +872,15 @@ def _function(name, variants, by_hand, wrt, make_inputs, length, small_length=4)
 FUNCTIONS = (
     _function(
         "rnn",
-        (rnn_matmul, rnn_dot_iterate, rnn_method_zeros, rnn_list, rnn_helper, rnn_hoisted),
+        (
+            rnn_matmul,
+            rnn_dot_iterate,
+            rnn_method_zeros,
+            rnn_list,
+            rnn_helper,
+            rnn_hoisted,
+            rnn_recursive,
+        ),
         rnn_by_hand,
         ("W", "U", "b"),
         rnn_inputs,
@@ -867,6 +902,7 @@ FUNCTIONS = (
             fixed_point_helper,
             fixed_point_augmented,
             fixed_point_while,
+            fixed_point_recursive,
         ),
         fixed_point_by_hand,
         ("x",),
@@ -875,7 +911,14 @@ FUNCTIONS = (
     ),
     _function(
         "horner",
-        (horner_iterate, horner_range, horner_augmented, horner_helper, horner_powers),
+        (
+            horner_iterate,
+            horner_range,
+            horner_augmented,
+            horner_helper,
+            horner_powers,
+            horner_recursive,
+        ),
         horner_by_hand,
         ("coeffs", "x"),
         horner_inputs,

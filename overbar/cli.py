@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         "--optimise",
         default="all",
         help="optimising passes: all (default), none (the literal adjoint), or a list such as "
-        "all,-peephole or none,simplify (passes: shapes, stabilisers, seed, simplify, peephole)",
+        "all,-peephole or none,simplify (passes: " + ", ".join(Optimisations.names()) + ")",
     )
     show.add_argument(
         "--mode",
