@@ -22,7 +22,9 @@ shapes), the general adjoint (``g.stages.emitted.function``) and the literal adj
 directions, and the optimised ones against the literal one to rounding. The command line
 compiles generated code without black formatting it (the same syntax tree, a third of the
 time; ``--black`` formats). ``FUZZER_DEBUG=1`` raises this module's own errors.
-``FUZZER_CONTAINERS=1`` passes each program's differentiated parameters in a dict, read by key
+``FUZZER_OPTIMISE=all,-inline`` (a list as ``Optimisations.parse`` reads it) chooses the passes
+of the optimised adjoint: with ``-inline``, every helper the programs call is kept as a pullback
+(its forward function returning its residuals). ``FUZZER_CONTAINERS=1`` passes each program's differentiated parameters in a dict, read by key
 wherever the program reads them (``params["x"]``): containers of parameters, fuzzed through every
 form the programs take (the "general" adjoint is then the one that knows only the dict's
 structure, the shapes optimisation off). Each program
@@ -183,6 +185,8 @@ def kind_of(value: Any) -> str:
 # wherever the program reads them (``params["a"]``), and is differentiated with respect to the
 # dict (a container of parameters, whose gradient is a dict); off, programs are as generated.
 CONTAINERS = os.environ.get("FUZZER_CONTAINERS", "") == "1"
+# FUZZER_OPTIMISE=all,-inline: the passes of the optimised adjoint (default: all)
+OPTIMISE = os.environ.get("FUZZER_OPTIMISE", "")
 
 
 def in_a_dict(source: str, values: tuple, wrt: tuple[int, ...]) -> tuple[str, tuple, tuple]:
@@ -3538,6 +3542,13 @@ def grad_options() -> dict:
     return {"check": False} if "check" in parameters else {}
 
 
+def optimised_options() -> dict:
+    """``grad_options`` with the passes ``FUZZER_OPTIMISE`` chooses, where it is set."""
+    if not OPTIMISE:
+        return grad_options()
+    return {**grad_options(), "optimise": overbar.Optimisations.parse(OPTIMISE)}
+
+
 def literal_available() -> bool:
     """Whether overbar.grad takes ``optimise=False`` (the literal adjoint)."""
     return "optimise" in inspect.signature(overbar.grad).parameters
@@ -3783,7 +3794,7 @@ def _compare(function: Callable, program: Program, literal: bool) -> Outcome:
     args = copy.deepcopy(list(program.args))
     options = grad_options()
     try:
-        gradient = overbar.grad(function, wrt=program.wrt, **options)
+        gradient = overbar.grad(function, wrt=program.wrt, **optimised_options())
         optimised = _gradients(gradient(*args), count)
     except Exception as error:
         raise _Crash("optimised adjoint", error) from error
