@@ -13,6 +13,7 @@ import inspect
 import sys
 import types
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -417,14 +418,19 @@ def differentiable_form(function: Any) -> Any:
     """``function``, or where it is a gradient overbar made (``grad(f)``), its generated
     adjoint for arguments of any shape: a plain function, which overbar differentiates like
     any other (``grad(grad(f))``; the runtime helpers it calls have adjoint rules in
-    ``runtime/rules_helpers.py``)."""
+    ``runtime/rules_helpers.py``). Its helpers' pullbacks run them again (``residuals`` off):
+    a call unpacking a tuple of residuals, ``lse_pullback(*lse_residuals, ...)``, cannot be
+    differentiated again."""
     if isinstance(function, GradientFunction):
         if function._with_value:
             raise ArgumentError(
                 f"cannot differentiate {function!r}: it returns the value with the gradient; "
                 "differentiate overbar.grad of the function instead"
             )
-        return function.stages.emitted.function
+        first_order = replace(function.optimisations, residuals=False)
+        return transformed(
+            function.__wrapped__, function.wrt, with_value=False, optimisations=first_order
+        ).emitted.function
     return function
 
 

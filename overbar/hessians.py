@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -40,8 +41,11 @@ def gradient_function(plan: Plan, named: tuple[tuple[str, Any], ...]) -> Callabl
     """The adjoint ``grad(function, wrt=...)`` runs for arguments of the shapes ``named``
     (name and ``argument_shape`` pairs), as the plain function it is generated as (the
     gradients alone)."""
+    # Its helpers' pullbacks run them again (no residuals): a call that unpacks a tuple of
+    # residuals, ``lse_pullback(*lse_residuals, ...)``, cannot be differentiated again.
+    first_order = replace(plan.optimisations, residuals=False)
     stages = transformed(
-        plan.function, plan.names, named, with_value=False, optimisations=plan.optimisations
+        plan.function, plan.names, named, with_value=False, optimisations=first_order
     )
     return stages.emitted.function
 

@@ -364,3 +364,17 @@ def test_a_recursive_helper_forward_calls_its_own_forward():
     assert "power(" not in forward.replace("power_forward(", "").replace("power_residuals", "")
     pullback = source[source.index("def power_pullback") :]
     assert "power_pullback" in pullback and "power_forward" not in pullback, pullback
+
+
+def test_second_derivatives_through_a_recursive_helper():
+    """The gradient differentiated again calls the recomputing pullbacks (a call unpacking a
+    tuple of residuals cannot be differentiated again): Hessians still go through helpers."""
+    f = define(PROGRAMS["recursive"])  # the sum of x ** 4
+    np.testing.assert_allclose(overbar.hessian(f)(V), np.diag(12.0 * V**2), rtol=1e-10)
+    assert "power_forward(" in overbar.grad(f).source_for(V)  # the gradient keeps residuals
+
+
+def test_a_gradient_differentiated_again_through_a_recursive_helper():
+    f = define(PROGRAMS["recursive"])  # the sum of x ** 4
+    second = overbar.jacobian(overbar.grad(f))(V)
+    np.testing.assert_allclose(second, np.diag(12.0 * V**2), rtol=1e-10)
