@@ -161,18 +161,30 @@ def test_an_error_in_the_forward_sweep_names_the_users_line():
         gradient(np.ones((2, 3)), np.ones((3, 5)))  # the key is now known: the entry path
 
 
-@pytest.mark.parametrize("inline", [True, False], ids=["inlined", "pullback"])
-def test_an_error_in_a_helper_called_from_the_adjoint_names_the_calling_line(inline):
+@pytest.mark.parametrize(
+    "inline, residuals",
+    [(True, True), (False, True), (False, False)],
+    ids=["inlined", "forward function", "pullback"],
+)
+def test_an_error_in_a_helper_called_from_the_adjoint_names_the_calling_line(inline, residuals):
     f = define(SHAPES, "outer")
-    gradient = overbar.grad(f, optimise=overbar.Optimisations(inline=inline))
+    options = overbar.Optimisations(inline=inline, residuals=residuals)
+    gradient = overbar.grad(f, optimise=options)
     gradient(np.ones(3), np.eye(3))
     with pytest.raises(np.linalg.LinAlgError) as caught:
         gradient(np.ones(3), np.zeros((3, 3)))
     notes = getattr(caught.value, "__notes__", [])
-    assert len(notes) == 1 and "outer_grad" in notes[0]
+    assert "outer_grad" in notes[0]
     assert f"line {_line_of(f, 'return inner(t, m) + np.sum(t)')}: " in notes[0]
     if inline:
+        assert len(notes) == 1
         return  # the helper's lines are the caller's: no frame of its own
+    if residuals:  # the helper's generated forward function: a note names its line
+        assert len(notes) == 2 and "inner_forward" in notes[1], notes
+        line = _line_of(f, "return np.sum(np.linalg.solve(m, s))")
+        assert f"line {line}: return np.sum(np.linalg.solve(m, s))" in notes[1]
+        return
+    assert len(notes) == 1
     # The helper's own line is a frame of the user's file in the traceback.
     frames = []
     traceback = caught.value.__traceback__
