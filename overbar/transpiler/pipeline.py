@@ -636,6 +636,8 @@ def _transform(
             runtime.write_back,
             parsed.tree.name,
             "forward" if residuals else "vjp",
+            runtime.shape_of,
+            runtime.shape_only,
         )
         if not all(
             callee.pullback.reusable

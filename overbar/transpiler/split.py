@@ -62,13 +62,26 @@ class Split:
 
 
 def split(
-    adjoint: Adjoint, copy_of: Any, write_back: Any, name: str, forward_suffix: str = "vjp"
+    adjoint: Adjoint,
+    copy_of: Any,
+    write_back: Any,
+    name: str,
+    forward_suffix: str = "vjp",
+    shape_of: Any = None,
+    shape_only: dict[Any, tuple[int, ...]] | None = None,
 ) -> Split:
     """Cut ``adjoint`` (a pullback returning ``(value, gradients)``) into the forward function
     ``<name>_vjp`` (``<name>_<forward_suffix>``) and the pullback ``<name>_pullback`` (numbered
     where the adjoint uses these names: a recursive function's pullback calls its own helper
     pullback); ``copy_of`` is the runtime's copy of a list or an array, ``write_back(x, saved)``
-    writes ``saved`` into ``x`` in place."""
+    writes ``saved`` into ``x`` in place.
+
+    ``shape_only`` maps the runtime's functions to the positions of the arguments they read
+    only the shape of (``unbroadcast(g, x)``); a residual the reverse sweep reads only there,
+    computed by the forward sweep (not a parameter, not changed in place, surely bound), is
+    handed over as ``shape_of(x)``, so the array need not be kept alive. Identity: such a
+    reader gives the same result for the array and for its stand-in (as for a value the stack
+    saves as its shape, ``recording.py``)."""
     tree = adjoint.tree
     taken = _all_names(tree, dict(adjoint.bindings))
     forward_name = next(n for n in _fresh(f"{name}_{forward_suffix}") if n not in taken)
@@ -135,10 +148,32 @@ def split(
         bindings[copy_name] = copy_of
     if saved:
         bindings[write_back_name] = write_back
+    shaped = set()
+    if shape_of is not None and shape_only:
+        by_name = {n: shape_only[v] for n, v in bindings.items() if _hashable_in(v, shape_only)}
+        value_read = _read_for_value(reverse, by_name)
+        shaped = {
+            n
+            for n in residuals
+            if n not in value_read
+            and n not in parameters
+            and n in definite
+            and n not in changed
+            and n != adjoint.stack
+        }
+    shape_name = next((n for n, v in bindings.items() if v is shape_of), None)
+    if shaped and shape_name is None:
+        shape_name = next(n for n in _fresh("shape_of") if n not in taken)
+        bindings[shape_name] = shape_of
     prologue = [assign(unbound[0], ast.Constant(None))] if unbound else []
     if len(unbound) > 1:
         prologue[0].targets = [ast.Name(id=n, ctx=ast.Store()) for n in unbound]
-    returned = tuple_of([value, tuple_of([load(n) for n in residuals])])
+    returned = tuple_of(
+        [
+            value,
+            tuple_of([call(shape_name, load(n)) if n in shaped else load(n) for n in residuals]),
+        ]
+    )
     forward_arguments = clone(tree.args)
     forward_arguments.kwonlyargs = forward_arguments.kwonlyargs[:-1]
     forward_arguments.kw_defaults = forward_arguments.kw_defaults[:-1]
@@ -179,6 +214,30 @@ def split(
         reusable,
         only_arguments,
     )
+
+
+def _hashable_in(value: Any, table: dict[Any, Any]) -> bool:
+    try:
+        return value in table
+    except TypeError:  # an unhashable binding (a list, an array) is no runtime function
+        return False
+
+
+def _read_for_value(statements: list[ast.stmt], shape_only: dict[str, tuple[int, ...]]) -> set:
+    """The names ``statements`` read other than as an argument a function named in
+    ``shape_only`` reads the shape of."""
+    sizing = set()
+    for node in (n for s in statements for n in ast.walk(s)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            for position in shape_only.get(node.func.id, ()):
+                if position < len(node.args) and isinstance(node.args[position], ast.Name):
+                    sizing.add(id(node.args[position]))
+    return {
+        n.id
+        for s in statements
+        for n in ast.walk(s)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and id(n) not in sizing
+    }
 
 
 def _fresh(base: str):
