@@ -1,8 +1,9 @@
 """Small helpers inlined: their normal form spliced into the caller's at the call.
 
-A user helper called from a differentiated function otherwise gets a pullback of its own, which
-runs the helper forward again inside the reverse sweep (it keeps nothing from the forward call)
-and is optimised alone, without what the caller knows. Inlined, the helper's lines are the
+A user helper called from a differentiated function otherwise gets a forward function and a
+pullback of its own (the forward function returns its residuals, ``lines.forward_call``; with
+``Optimisations.residuals`` off the pullback runs the helper forward again), each a Python call
+per call, optimised alone, without what the caller knows. Inlined, the helper's lines are the
 caller's: its values are recorded like the caller's own, its adjoint is specialised on the
 caller's shapes, and the optimiser sees across the call. For
 

@@ -72,9 +72,13 @@ def kept_once(function: Callable, key: Any, make: Callable[[], Any]) -> Any:
 class Pullback:
     """The generated pullback of a user helper for one ``wrt``, compiled on first call.
 
-    Calls of the helper from a differentiated function run the helper itself in the forward
-    sweep and this pullback (which recomputes the helper's forward sweep, then runs its reverse
-    sweep from the given adjoint) in the reverse sweep. Compiling lazily lets a helper call
+    Calls of the helper from a differentiated function run, in the forward sweep, the helper's
+    forward function (``forward``), which returns its value and its residuals, and in the
+    reverse sweep the pullback that reads them (``reverse``): the helper cut in two
+    (``split_stages``, ``split.py``). Where that is not cheaper (``keeps_residuals``), or with
+    ``Optimisations.residuals`` off, they run the helper itself in the forward sweep and this
+    pullback (which recomputes the helper's forward sweep, then runs its reverse sweep from the
+    given adjoint) in the reverse sweep. Compiling lazily lets a helper call
     itself: its pullback refers to its own ``Pullback``. Once everything is compiled,
     ``link`` puts the compiled functions themselves where the generated code calls a pullback,
     so a recursive helper costs one frame per level, as the helper does. A helper that takes a

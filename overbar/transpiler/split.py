@@ -1,6 +1,8 @@
 """Split: the adjoint's forward sweep and its reverse sweep become two functions.
 
-``overbar.vjp`` runs the forward sweep once and the reverse sweep once per cotangent. The
+``overbar.vjp`` runs the forward sweep once and the reverse sweep once per cotangent, and a
+differentiated caller of a helper runs the helper's forward function in its forward sweep and
+its pullback in its reverse sweep (``<helper>_forward``, ``pipeline.Pullback``). The
 adjoint (made as a pullback that returns ``(value, gradients)``) is cut where its forward sweep
 ends: the forward function runs the user's lines and returns the value with the *residuals*,
 the values its reverse sweep reads; the pullback takes the residuals and the cotangent (the
