@@ -419,6 +419,7 @@ class LineAdjoints:
         self.state.bind(f"{helper}_pullback", pullback.reverse)  # numbered as its forward
         residuals = self.state.names.fresh(f"{helper}_residuals")
         self.residuals[id(statement)] = (residuals, pullback)
+        self.subroutines.append(pullback.reverse)  # shown with the source: its forward runs
         output = statement.targets[0].id
         line = ast.Assign(
             targets=[ast.Tuple(elts=[store(output), store(residuals)], ctx=ast.Store())],
@@ -446,7 +447,6 @@ class LineAdjoints:
         pullback, signature, bound, wrt = self.pullback_for(application)
         if line in self.residuals:
             residuals, kept = self.residuals[line]
-            self.subroutines.append(kept.reverse)
             name = self.state.bind(f"{_called_name(function, application)}_pullback", kept.reverse)
             starred = ast.Starred(value=load(residuals), ctx=ast.Load())
             keyword = ast.keyword(arg=seed_parameter(list(signature.parameters)), value=output_bar)
