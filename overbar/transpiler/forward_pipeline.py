@@ -59,7 +59,8 @@ def transform_forward(
     gc.disable()  # as in pipeline.transform: many nodes, no cycles to collect meanwhile
     try:
         parsed = parse(function)
-        check_supported(parsed, runtime.array_makers, runtime.copying_functions)
+        effects = generated_effects(runtime) if is_generated(function.__code__) else frozenset()
+        check_supported(parsed, runtime.array_makers, runtime.copying_functions, effects)
         normal_form = normalize(parsed)
         activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
         shapes = infer(normal_form, parameter_shapes or {}, parsed.namespace, runtime)
@@ -96,6 +97,12 @@ def transform_forward(
     finally:
         if collecting:
             gc.enable()
+
+
+def generated_effects(runtime: Runtime) -> frozenset:
+    """The runtime helpers generated adjoints call for their effects: forward mode over an
+    adjoint (``overbar.hvp``) meets them."""
+    return frozenset({runtime.add_at, runtime.add_item, runtime.floating_target})
 
 
 def emit_forward(parsed: ParsedFunction, code: ForwardCode) -> Emitted:
