@@ -28,11 +28,19 @@ import numpy as np
 from overbar.api import Wrt, _resolve_wrt, transformed
 from overbar.columns import jacobian_from_columns
 from overbar.errors import ArgumentError, MissingRuleError, UnsupportedSyntaxError
-from overbar.forward_api import forward_stages
 from overbar.pullbacks import Plan, _narrow_dtype, in_dtypes, plan_of
+from overbar.runtime import NUMPY
+from overbar.transpiler.fence import check_definition
 from overbar.transpiler.forward import tangent_name
-from overbar.transpiler.forward_pipeline import ForwardStages, all_forward_sources, link_jvps
+from overbar.transpiler.forward_pipeline import (
+    ForwardStages,
+    all_forward_sources,
+    link_jvps,
+    transform_forward,
+)
 from overbar.transpiler.optimisations import Optimisations
+from overbar.transpiler.parse import parse
+from overbar.transpiler.pipeline import kept_once
 
 
 def gradient_function(plan: Plan, named: tuple[tuple[str, Any], ...]) -> Callable:
@@ -46,13 +54,22 @@ def gradient_function(plan: Plan, named: tuple[tuple[str, Any], ...]) -> Callabl
 
 
 def hvp_stages(plan: Plan, named: tuple[tuple[str, Any], ...]) -> ForwardStages:
-    """The jvp of the adjoint, for arguments of the shapes ``named``: it returns the gradient
-    and, along the tangents ``<x>_dot``, H v. Its helpers' jvps are linked in."""
+    """The jvp of the adjoint, for arguments of the shapes ``named``: along the tangents
+    ``<x>_dot`` it returns ``(None, H v)``, without the lines only the gradient itself needs
+    (``forward_dead.py``). Its helpers' jvps are linked in."""
     gradient = gradient_function(plan, named)
-    with _explained(plan.function):
-        stages = forward_stages(gradient, plan.names, named)
-    link_jvps(stages.emitted.function)  # the pullbacks' jvps called directly, once built
-    return stages
+
+    def make() -> ForwardStages:
+        known = {name: shape for name, shape in named if shape is not None}
+        with _explained(plan.function):
+            check_definition(parse(gradient))
+            stages = transform_forward(
+                gradient, plan.names, NUMPY, known or None, tangent_only=True
+            )
+        link_jvps(stages.emitted.function)  # the pullbacks' jvps called directly, once built
+        return stages
+
+    return kept_once(gradient, ("hvp", plan.names, named), make)
 
 
 @contextlib.contextmanager
@@ -73,7 +90,8 @@ def _explained(function: Callable) -> Iterator[None]:
 
 def _tangent_call(plan: Plan, arguments: tuple) -> Callable[[tuple], tuple[Any, Any]]:
     """A function of the tangents of the differentiated arguments (one each, shaped like it)
-    giving ``(∇f, H v)`` at ``arguments``, each a tuple for several names."""
+    giving H v at ``arguments`` as a tuple, twice: as the parts of the result
+    ``jacobian_from_columns`` reads the shapes of (the gradient's), and as their tangents."""
     jvp = plan.stages(arguments, "hvp").emitted.function
     count = len(plan.parameters) - len(plan.keyword_only)
     positional, keywords = arguments[:count], dict(
@@ -82,10 +100,10 @@ def _tangent_call(plan: Plan, arguments: tuple) -> Callable[[tuple], tuple[Any, 
     dots = tuple(tangent_name(name) for name in plan.names)
 
     def call(tangents: tuple) -> tuple[Any, Any]:
-        gradient, product = jvp(*positional, **keywords, **dict(zip(dots, tangents, strict=True)))
+        _, product = jvp(*positional, **keywords, **dict(zip(dots, tangents, strict=True)))
         if len(plan.names) == 1:  # the gradient of one name is generated bare
-            return (gradient,), (product,)
-        return gradient, product
+            return (product,), (product,)
+        return product, product  # H v has the gradient's parts and shapes
 
     return call
 

@@ -116,8 +116,9 @@ def test_show_mode_hvp_prints_the_jvp_of_the_adjoint():
     result = run("show", f"{MLP}:loss", "--wrt", "W2", "--mode", "hvp", "--shapes", shapes)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("def loss_grad_jvp(W1, b1, W2, b2, x, t, W2_dot):")
-    assert "y_dot = W2_dot @ h" in result.stdout  # forward over reverse: H v beside ∇f
-    assert "W2_bar_dot = y_bar_dot @ tmp4" in result.stdout
-    assert "return (W2_bar, W2_bar_dot)" in result.stdout
+    assert "y_dot = W2_dot @ h" in result.stdout  # forward over reverse
+    assert "W2_bar_dot = y_bar_dot @ h.T" in result.stdout
+    assert "return (None, W2_bar_dot)" in result.stdout  # H v, not the gradient
+    assert "W2_bar =" not in result.stdout
     bad = run("show", f"{MLP}:loss", "--mode", "jacobian")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
