@@ -104,6 +104,7 @@ DEBUG = bool(os.environ.get("FUZZER_DEBUG"))  # raise the generator's own errors
 
 KINDS = ("ok", "wrong", "literal-mismatch", "general-mismatch", "crashed", "refused", "invalid")
 FAILURES = ("wrong", "literal-mismatch", "general-mismatch", "crashed", "invalid")
+HVP_KINDS = ("hvp-wrong", "hvp-crashed", "hvp-refused")  # with FUZZER_HVP=1 (see below)
 
 
 class Invalid(Exception):
@@ -3860,6 +3861,9 @@ def _compare(function: Callable, program: Program, literal: bool) -> Outcome:
 # bounds the differences' own error). Outcomes: ok, hvp-wrong, hvp-refused (an OverbarError of
 # hvp's: a helper with no tangent rule, ...), hvp-crashed, invalid (unstable differences).
 HVP = os.environ.get("FUZZER_HVP", "") == "1"
+if HVP:
+    KINDS += HVP_KINDS
+    FAILURES += HVP_KINDS[:2]
 
 
 def _hvp_outcome(function: Callable, program: Program, literal: bool) -> Outcome:

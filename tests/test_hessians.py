@@ -367,6 +367,14 @@ LOOPS = {
                     h = cell(h, W * 0.5, x)
             return np.sum(h ** 2) + np.sum(x ** 4)
         """,
+    "a list's last element read in a loop": """
+        def f(x, W):
+            hs = [np.asarray(x)]
+            for i in range(2):
+                hs.append(np.sin(hs[-1]) * -x)
+            v = np.concatenate(hs)
+            return np.sum(v**3) + np.sum(np.tanh(W @ x))
+        """,
     "reads of one element in a loop": """
         def f(x, W):
             s = 0.0

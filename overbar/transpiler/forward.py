@@ -27,7 +27,12 @@ branches and loops. For the first line of the two-layer network::
 - a line that reads the name it assigns (``h = np.tanh(W @ h)`` in a loop) keeps the older value
   under a fresh name for its tangent line, which reads both;
 - a call of the user's own function with no rule calls that function's generated jvp
-  (``y, y_dot = helper_jvp(a, x_dot=a_dot)``), compiled lazily, so recursion works.
+  (``y, y_dot = helper_jvp(a, x_dot=a_dot)``), compiled lazily, so recursion works;
+- in generated code (an adjoint differentiated again, for ``hvp``): ``v = xs.pop()`` gives
+  ``v_dot = xs_dot.pop()`` (the tangents pushed beside the values are popped with them; a pop
+  into a name that does not vary pops the tangent all the same, ``xs_dot.pop()``), ``xs.pop()``
+  gives ``xs_dot.pop()``, and a runtime helper that adds into an adjoint in place,
+  ``add_at(acc, i, g)``, is followed by the same on the tangents, ``add_at(acc_dot, i, g_dot)``.
 
 Where a rule wraps a term in ``broadcast_tangent(term, z)`` (the tangent of an operand NumPy may
 have broadcast), the generator wraps the line's sum once instead, and not at all where a term
@@ -49,7 +54,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from overbar.errors import MissingRuleError, RuleDefinitionError, UnsupportedSyntaxError
+from overbar.errors import (
+    InternalError,
+    MissingRuleError,
+    RuleDefinitionError,
+    UnsupportedSyntaxError,
+)
 from overbar.primitives import Attribute, Method
 from overbar.transpiler.activity import Activity
 from overbar.transpiler.fence import is_append, is_pop
@@ -294,6 +304,11 @@ class _Tangents:
         changed, *positions, added = call_node.args
         if not (self.is_active(changed) and self.is_active(added)):
             return
+        if not (isinstance(changed, ast.Name) and isinstance(added, ast.Name)):
+            raise InternalError(  # normalize makes them atoms: a name's tangent is known
+                f"forward mode met {ast.unparse(call_node)} with an expression for an adjoint",
+                self.state.parsed.location(statement),
+            )
         tangent = ast.Call(
             func=clone(call_node.func),
             args=[self.tangent_of(changed), *clone(positions), self.tangent_of(added)],
