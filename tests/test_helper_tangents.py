@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import overbar
-from overbar.runtime import helpers
+from overbar.runtime import helpers, helpers_arrays, helpers_linalg, helpers_math
 from overbar.runtime.registry import RULES
 from tests.support import define
 
@@ -53,8 +53,39 @@ HELPERS = {
         "sum_of_values",
         "sum_of_scaled",
         "sum_of_products",
+        "elements_like",
     )
 }
+HELPERS.update(
+    {
+        name: getattr(module, name)
+        for module, names in (
+            (
+                helpers_arrays,
+                (
+                    "unjoin",
+                    "unjoin_index",
+                    "unexpand_each",
+                    "take_bar",
+                    "take_along_axis_bar",
+                    "sum_over",
+                    "unroll_axis",
+                    "untile",
+                    "unrepeat",
+                    "unpad",
+                    "pad_origins",
+                    "unpad_constant",
+                    "unpartition",
+                    "diagonal_bar",
+                    "diag_bar",
+                ),
+            ),
+            (helpers_linalg, ("trace_bar",)),
+            (helpers_math, ("chosen_bars", "of_real", "astype_bar")),
+        )
+        for name in names
+    }
+)
 
 # (the probe's body, its parameters' shapes: () a Python float); the body returns the
 # helper's result, or the parts of a tuple result as a tuple
@@ -114,6 +145,30 @@ SAMPLES = [
     ("sum_of_scaled([s, t], [a, b])", {"s": (), "t": (), "a": (3,), "b": (3,)}),
     ("sum_of_products([a, b], [c, c], 'b')", {"a": (2, 3), "b": (2, 3), "c": (4, 3)}),
     ("sum_of_products([a, b], [c, c], 'a')", {"a": (2, 3), "b": (2, 3), "c": (2, 4)}),
+    ("chosen_bars(g, max(a, b), (a, b))", {"g": (), "a": (), "b": ()}),
+    ("chosen_bars(g, max(x), (x,))", {"g": (), "x": (4,)}),
+    ("elements_like((g, h), (a, b))", {"g": (2,), "h": (), "a": (2,), "b": ()}),
+    ("elements_like(0.0, (a, b))", {"a": (2,), "b": ()}),
+    ("of_real(g, x, 'np.real')", {"g": (3,), "x": (3,)}),
+    ("astype_bar(g, x, np.float64)", {"g": (3,), "x": (3,)}),
+    ("unjoin(g, (a, b), np.atleast_1d, 0)", {"g": (5,), "a": (2,), "b": (3,)}),
+    ("unjoin(g, (a, b), np.atleast_2d, 0)", {"g": (2, 3), "a": (3,), "b": (1, 3)}),
+    ("unjoin_index(g, (a, b), np.r_, 0)", {"g": (5,), "a": (2,), "b": (3,)}),
+    ("unexpand_each(g, (a,))", {"g": (1, 3), "a": (3,)}),
+    ("unexpand_each((g, h), (a, b))", {"g": (1, 3), "h": (1, 1), "a": (3,), "b": ()}),
+    ("take_bar(g, x, np.array([0, 2, 2]), 0)", {"g": (3,), "x": (4,)}),
+    ("take_along_axis_bar(g, x, np.array([[0], [2]]), 1)", {"g": (2, 1), "x": (2, 3)}),
+    ("sum_over(g, 0, s)", {"g": (4, 3), "s": (3,)}),
+    ("unroll_axis(g, x, 2)", {"g": (4, 2, 3), "x": (2, 3, 4)}),
+    ("untile(g, x, 2)", {"g": (6,), "x": (3,)}),
+    ("unrepeat(g, x, 2)", {"g": (6,), "x": (3,)}),
+    ("unpad(g, x, pad_origins(np.shape(x), 1, 'edge'))", {"g": (5,), "x": (3,)}),
+    ("unpad_constant(g, x, 1)", {"g": (5,), "x": (3,)}),
+    ("unpartition(g, np.partition(x, 1), x)", {"g": (4,), "x": (4,)}),
+    ("diagonal_bar(g, x)", {"g": (3,), "x": (3, 3)}),
+    ("diag_bar(g, v)", {"g": (3, 3), "v": (3,)}),
+    ("diag_bar(g, v, 1)", {"g": (2,), "v": (3, 3)}),
+    ("trace_bar(g, x)", {"g": (), "x": (3, 3)}),
 ]
 
 _PROBE_HELPERS = """

@@ -28,6 +28,7 @@ from overbar.runtime.helpers import (
     as_rows_of,
     broadcast_like,
     cumsum_bar,
+    elements_like,
     expand_reduced,
     extremum_bar,
     index_bar,
@@ -55,6 +56,32 @@ from overbar.runtime.helpers import (
     unstack,
     untranspose,
     zero_gradient,
+)
+from overbar.runtime.helpers_arrays import (
+    diag_bar,
+    diagonal_bar,
+    hstack_axis,
+    sum_over,
+    take_along_axis_bar,
+    take_bar,
+    unexpand_each,
+    unjoin,
+    unjoin_index,
+    unpad,
+    unpad_constant,
+    unpartition,
+    unrepeat,
+    unroll_axis,
+    untile,
+)
+from overbar.runtime.helpers_linalg import trace_bar
+from overbar.runtime.helpers_math import (
+    astype_bar,
+    chosen_bars,
+    degrees_of_freedom,
+    nan_count,
+    not_nan,
+    of_real,
 )
 from overbar.runtime.registry import adjoint, non_differentiable, tangent
 
@@ -292,6 +319,136 @@ def unstack_tangent(a, y_bar, xs, axis=0, *, y_bar_dot, xs_dot):
     return unstack(y_bar_dot, xs, axis), None
 
 
+@tangent(chosen_bars)
+def chosen_bars_tangent(parts, y_bar, y, arguments, y_bar_dot, y_dot, arguments_dot):
+    """parts = ȳ shared among the arguments equal to max(*arguments) (or min), whose places do
+    not change under a small change (a.e.):  the same of ȳ's tangent"""
+    return chosen_bars(y_bar_dot, y, arguments), None, None
+
+
+@tangent(elements_like)
+def elements_like_tangent(a, g, xs, g_dot, xs_dot):
+    """a = g as one adjoint per element of xs, each shaped like it:  ȧ = ġ alike  (xs: its
+    elements' shapes only)"""
+    return elements_like(g_dot, xs), None
+
+
+@tangent(of_real)
+def of_real_tangent(a, g, x, function, g_dot, x_dot):
+    """a = g, once x is known to be real:  ȧ = ġ  (x: its kind only)"""
+    return of_real(g_dot, x, function), None
+
+
+@tangent(astype_bar)
+def astype_bar_tangent(a, y_bar, x, dtype, y_bar_dot, x_dot):
+    """a = ȳ cast back to x's dtype (zeros for an integer one):  ȧ = ȳ's tangent alike
+    (x: its dtype only)"""
+    return astype_bar(y_bar_dot, x, dtype), None
+
+
+# ---------------------------------------------------------------------------------------------
+# Adjoints of joins, takes, pads, tiles and diagonals: linear in ȳ, the rest shapes and places
+# ---------------------------------------------------------------------------------------------
+
+
+@tangent(unjoin)
+def unjoin_tangent(parts, y_bar, arrays, promote, axis, y_bar_dot, arrays_dot):
+    """parts = ȳ cut into the pieces the arrays were joined from:  the same of ȳ's tangent
+    (arrays: their shapes only)"""
+    return unjoin(y_bar_dot, arrays, promote, axis), None
+
+
+@tangent(unjoin_index)
+def unjoin_index_tangent(parts, y_bar, items, maker, axis, y_bar_dot, items_dot):
+    """parts = ȳ cut into the pieces np.r_ or np.c_ joined:  the same of ȳ's tangent
+    (items: their shapes only)"""
+    return unjoin_index(y_bar_dot, items, maker, axis), None
+
+
+@tangent(unexpand_each)
+def unexpand_each_tangent(parts, y_bar, arrays, y_bar_dot, arrays_dot):
+    """parts = ȳ reshaped like each array:  the same of ȳ's tangent  (arrays: shapes only)"""
+    return unexpand_each(y_bar_dot, arrays), None
+
+
+@tangent(take_bar)
+def take_bar_tangent(a, y_bar, x, indices, axis=None, mode="raise", *, y_bar_dot, x_dot):
+    """a = ȳ added at the elements np.take took:  ȧ = ȳ's tangent alike  (x: shape only)"""
+    return take_bar(y_bar_dot, x, indices, axis, mode), None
+
+
+@tangent(take_along_axis_bar)
+def take_along_axis_bar_tangent(a, y_bar, arr, indices, axis, y_bar_dot, arr_dot):
+    """a = ȳ added at the elements taken along axis:  ȧ = ȳ's tangent alike  (arr: shape
+    only)"""
+    return take_along_axis_bar(y_bar_dot, arr, indices, axis), None
+
+
+@tangent(sum_over)
+def sum_over_tangent(s, g, axis, like, g_dot, like_dot):
+    """s = g summed over axis, then to like's shape:  ṡ = ġ alike  (like: its shape only)"""
+    return sum_over(g_dot, axis, like), None
+
+
+@tangent(unroll_axis)
+def unroll_axis_tangent(a, y_bar, x, axis, start=0, *, y_bar_dot, x_dot):
+    """a = ȳ's axes put back in x's order:  ȧ = ȳ's tangent alike  (x: its rank only)"""
+    return unroll_axis(y_bar_dot, x, axis, start), None
+
+
+@tangent(untile)
+def untile_tangent(a, y_bar, x, reps, y_bar_dot, x_dot):
+    """a = the copies of ȳ summed onto x's shape:  ȧ = ȳ's tangent alike  (x: shape only)"""
+    return untile(y_bar_dot, x, reps), None
+
+
+@tangent(unrepeat)
+def unrepeat_tangent(a, y_bar, x, repeats, axis=None, *, y_bar_dot, x_dot):
+    """a = each element's copies of ȳ summed:  ȧ = ȳ's tangent alike  (x: its shape only)"""
+    return unrepeat(y_bar_dot, x, repeats, axis), None
+
+
+@tangent(unpad)
+def unpad_tangent(a, y_bar, array, origins, y_bar_dot, array_dot):
+    """a = ȳ added back at each element's origin:  ȧ = ȳ's tangent alike  (array: shape
+    only)"""
+    return unpad(y_bar_dot, array, origins), None
+
+
+@tangent(unpad_constant)
+def unpad_constant_tangent(a, y_bar, array, pad_width, y_bar_dot, array_dot):
+    """a = the middle of ȳ, where the array was put:  ȧ = that of ȳ's tangent  (array: its
+    shape only)"""
+    return unpad_constant(y_bar_dot, array, pad_width), None
+
+
+@tangent(unpartition)
+def unpartition_tangent(a, y_bar, y, x, axis=-1, *, y_bar_dot, y_dot, x_dot):
+    """a = ȳ sent back to the elements of x whose values y holds (the places fixed a.e.):
+    ȧ = ȳ's tangent alike"""
+    return unpartition(y_bar_dot, y, x, axis), None, None
+
+
+@tangent(diagonal_bar)
+def diagonal_bar_tangent(a, y_bar, x, offset=0, axis1=0, axis2=1, *, y_bar_dot, x_dot):
+    """a = zeros like x with ȳ on the diagonal:  ȧ = the same with ȳ's tangent  (x: shape
+    only)"""
+    return diagonal_bar(y_bar_dot, x, offset, axis1, axis2), None
+
+
+@tangent(diag_bar)
+def diag_bar_tangent(a, y_bar, v, k=0, *, y_bar_dot, v_dot):
+    """a = ȳ's diagonal, or zeros like v with ȳ on it:  ȧ = the same of ȳ's tangent  (v: its
+    shape only)"""
+    return diag_bar(y_bar_dot, v, k), None
+
+
+@tangent(trace_bar)
+def trace_bar_tangent(a, y_bar, x, offset=0, *, y_bar_dot, x_dot):
+    """a = ȳ on the diagonal of zeros like x:  ȧ = ȳ's tangent there  (x: its shape only)"""
+    return trace_bar(y_bar_dot, x, offset), None
+
+
 # ---------------------------------------------------------------------------------------------
 # Sums over a loop's rows, hoisted out of its reverse sweep: (bi)linear in the rows
 # ---------------------------------------------------------------------------------------------
@@ -329,3 +486,4 @@ def sum_of_products_tangent(s, a_rows, b_rows, transposed, a_rows_dot, b_rows_do
 # ---------------------------------------------------------------------------------------------
 
 non_differentiable(seed, zero_gradient, reduced_count, shape_of)
+non_differentiable(degrees_of_freedom, not_nan, nan_count, hstack_axis)
