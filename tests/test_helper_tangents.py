@@ -81,7 +81,18 @@ HELPERS.update(
                 ),
             ),
             (helpers_linalg, ("trace_bar",)),
-            (helpers_math, ("chosen_bars", "of_real", "astype_bar")),
+            (
+                helpers_math,
+                (
+                    "chosen_bars",
+                    "of_real",
+                    "astype_bar",
+                    "ptp_bar",
+                    "quantile_bar",
+                    "nanquantile_bar",
+                    "select_bars",
+                ),
+            ),
         )
         for name in names
     }
@@ -169,6 +180,15 @@ SAMPLES = [
     ("diag_bar(g, v)", {"g": (3, 3), "v": (3,)}),
     ("diag_bar(g, v, 1)", {"g": (2,), "v": (3, 3)}),
     ("trace_bar(g, x)", {"g": (), "x": (3, 3)}),
+    ("ptp_bar(g, x, axis=0)", {"g": (3,), "x": (2, 3)}),
+    ("ptp_bar(g, x)", {"g": (), "x": (5,)}),
+    ("quantile_bar(g, x, 0.3)", {"g": (), "x": (5,)}),
+    ("quantile_bar(g, x, np.array([0.2, 0.9]), axis=1)", {"g": (2, 3), "x": (3, 4)}),
+    ("nanquantile_bar(g, x, 0.6)", {"g": (), "x": (5,)}),
+    (
+        "select_bars(g, np.select([x > 0], [x * y], y), [x > 0], [x * y], y)",
+        {"g": (4,), "x": (4,), "y": ()},
+    ),
 ]
 
 _PROBE_HELPERS = """

@@ -80,8 +80,12 @@ from overbar.runtime.helpers_math import (
     chosen_bars,
     degrees_of_freedom,
     nan_count,
+    nanquantile_bar,
     not_nan,
     of_real,
+    ptp_bar,
+    quantile_bar,
+    select_bars,
 )
 from overbar.runtime.registry import adjoint, non_differentiable, tangent
 
@@ -286,6 +290,41 @@ def extremum_bar_tangent(a, y_bar, y, x, axis=None, keepdims=False, *, y_bar_dot
     """a = ȳ shared among the elements equal to the extremum, whose places do not change
     under a small change of x (a.e.):  ȧ = ȳ's tangent shared alike"""
     return extremum_bar(y_bar_dot, y, x, axis, keepdims), None, None
+
+
+@tangent(ptp_bar)
+def ptp_bar_tangent(a, y_bar, x, axis=None, keepdims=False, *, y_bar_dot, x_dot):
+    """a = +ȳ at the maximal elements, −ȳ at the minimal ones (their places fixed a.e.):
+    ȧ = ȳ's tangent alike"""
+    return ptp_bar(y_bar_dot, x, axis, keepdims), None
+
+
+@tangent(quantile_bar)
+def quantile_bar_tangent(
+    a, y_bar, x, q, axis=None, keepdims=False, method="linear", *, y_bar_dot, x_dot
+):
+    """a = ȳ shared between the two order statistics a quantile interpolates, with weights
+    fixed by q (their places fixed a.e.):  ȧ = ȳ's tangent alike  (a q that varies has no
+    term: refused, as the weights move with it)"""
+    return quantile_bar(y_bar_dot, x, q, axis, keepdims, method), None
+
+
+@tangent(nanquantile_bar)
+def nanquantile_bar_tangent(
+    a, y_bar, x, q, axis=None, keepdims=False, method="linear", *, y_bar_dot, x_dot
+):
+    """a = ȳ shared as for a quantile, over each slice's numbers:  ȧ = ȳ's tangent alike
+    (a q that varies has no term: refused)"""
+    return nanquantile_bar(y_bar_dot, x, q, axis, keepdims, method), None
+
+
+@tangent(select_bars)
+def select_bars_tangent(
+    parts, y_bar, y, condlist, choicelist, default, y_bar_dot, y_dot, choicelist_dot, default_dot
+):
+    """parts = ȳ where each choice (or the default) was taken, the places fixed by the
+    conditions:  the same of ȳ's tangent  (y, the choices, the default: shapes only)"""
+    return select_bars(y_bar_dot, y, condlist, choicelist, default), None, None, None
 
 
 @tangent(unsort)
