@@ -134,9 +134,16 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--workload", choices=["mlp", "rnn", "both"], default="both")
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="contenders left out, comma-separated (jax.jit unrolls the "
+        "RNN's 200 steps, whose compilation takes more than a quarter of an hour)",
+    )
     arguments = parser.parse_args(argv)
     chosen = ["mlp", "rnn"] if arguments.workload == "both" else [arguments.workload]
     missing = {c: available(c) for c in CONTENDERS if available(c)}
+    missing.update({c: "left out (--skip)" for c in arguments.skip.split(",") if c})
     for contender, why in missing.items():
         print(f"{contender}: {why}, skipped")
     print("| size | hand-written HVP | " + " | ".join(CONTENDERS) + " |")

@@ -375,6 +375,15 @@ LOOPS = {
             v = np.concatenate(hs)
             return np.sum(v**3) + np.sum(np.tanh(W @ x))
         """,
+    "nested loops": """
+        def f(x, W):
+            h = x
+            for i in range(2):
+                for j in range(2):
+                    h = np.sin(W @ h) * x[j]
+                h = h + np.tanh(h)
+            return np.sum(h**2)
+        """,
     "reads of one element in a loop": """
         def f(x, W):
             s = 0.0

@@ -235,6 +235,8 @@ class _Fence(InPlaceChecks):
         if kind in _STATEMENT_NAMES:
             raise self.refuse(statement, *_STATEMENT_NAMES[kind])
         assigned = bound_names(statement) & set(loop_targets)
+        if self.generated_effects:  # the reverse sweep's nested loops all count with _
+            assigned.discard("_")
         if assigned:
             raise self.refuse(
                 statement,
