@@ -1,16 +1,20 @@
-"""``hessian`` and ``hvp``: second derivatives, by differentiating the generated adjoint.
+"""``hessian`` and ``hvp``: second derivatives, by forward mode over the generated adjoint.
 
 The gradient ``grad`` generates for the arguments' shapes is a plain Python function,
-``g(x) = ∇f(x)``, and overbar differentiates it like any other (its runtime helpers have
-adjoint rules: ``runtime/rules_helpers.py``). Its pullback at ``v`` is ``J_gᵀ v = H v`` (the
-Hessian is symmetric): ``hvp`` runs ``g``'s forward sweep (the gradient's own forward and
-reverse sweeps) once and its reverse sweep once. ``hessian`` is ``jacobian(g)``: one forward
-sweep, one reverse sweep per element of the gradient. This is reverse over reverse; forward
-over reverse (a jvp of ``g``) needs forward mode and the helpers' tangent rules.
+``g(x) = ∇f(x)``, and overbar differentiates it like any other, here in forward mode: the jvp
+of ``g`` at ``x`` along ``v`` is ``(∇f(x), H v)``. That is forward over reverse: one run of
+the gradient with a tangent carried beside each of its values, about two to three gradients'
+work whatever the number of arguments. ``hessian`` takes one such jvp per element of the
+differentiated arguments (the Hessian's columns, ``columns.py``).
 
-What ``g`` calls must have adjoint rules: the stack of a loop's reverse sweep (``stack.pop()``)
-and the pullback of a user's helper do not, and are refused (``UnsupportedSyntaxError`` /
-``MissingRuleError`` naming the line of the generated adjoint).
+The runtime helpers the adjoint calls have tangent rules (``runtime/rules_helpers.py``); a
+loop's reverse sweep pops a stack, and the jvp keeps a stack of tangents beside it
+(``stack_dot.append(h_dot)`` where the adjoint pushes h, ``h_dot = stack_dot.pop()`` where it
+pops it), so functions with loops, branches, writes into arrays, lists and helpers all have
+Hessians. ``overbar show --mode hvp`` prints the jvp of the adjoint that runs.
+
+Reverse over reverse (the adjoint of the adjoint, through the helpers' adjoint rules) is kept
+for ``grad(grad(f))`` only, where the outer gradient is of a scalar and so one reverse sweep.
 """
 
 from __future__ import annotations
@@ -23,18 +27,21 @@ from typing import Any
 import numpy as np
 
 from overbar.api import Wrt, _resolve_wrt, transformed
+from overbar.columns import jacobian_from_columns
 from overbar.errors import ArgumentError, MissingRuleError, UnsupportedSyntaxError
-from overbar.pullbacks import (
-    Plan,
-    _narrow_dtype,
-    in_dtypes,
-    jacobian_at,
-    plan_of,
-    vjp_stages,
+from overbar.pullbacks import Plan, _narrow_dtype, in_dtypes, plan_of
+from overbar.runtime import NUMPY
+from overbar.transpiler.fence import check_definition
+from overbar.transpiler.forward import tangent_name
+from overbar.transpiler.forward_pipeline import (
+    ForwardStages,
+    all_forward_sources,
+    link_jvps,
+    transform_forward,
 )
-from overbar.runtime.shapes import argument_shape
 from overbar.transpiler.optimisations import Optimisations
-from overbar.transpiler.pipeline import Stages, all_sources
+from overbar.transpiler.parse import parse
+from overbar.transpiler.pipeline import kept_once
 
 
 def gradient_function(plan: Plan, named: tuple[tuple[str, Any], ...]) -> Callable:
@@ -50,12 +57,23 @@ def gradient_function(plan: Plan, named: tuple[tuple[str, Any], ...]) -> Callabl
     return stages.emitted.function
 
 
-def hvp_stages(plan: Plan, named: tuple[tuple[str, Any], ...]) -> Stages:
-    """The split adjoint of the adjoint, for arguments of the shapes ``named``, without its
-    value (the gradient): its pullback at v is H v."""
+def hvp_stages(plan: Plan, named: tuple[tuple[str, Any], ...]) -> ForwardStages:
+    """The jvp of the adjoint, for arguments of the shapes ``named``: along the tangents
+    ``<x>_dot`` it returns ``(None, H v)``, without the lines only the gradient itself needs
+    (``forward_dead.py``). Its helpers' jvps are linked in."""
     gradient = gradient_function(plan, named)
-    with _explained(plan.function):
-        return vjp_stages(gradient, plan.names, named, plan.optimisations, False)
+
+    def make() -> ForwardStages:
+        known = {name: shape for name, shape in named if shape is not None}
+        with _explained(plan.function):
+            check_definition(parse(gradient))
+            stages = transform_forward(
+                gradient, plan.names, NUMPY, known or None, tangent_only=True
+            )
+        link_jvps(stages.emitted.function)  # the pullbacks' jvps called directly, once built
+        return stages
+
+    return kept_once(gradient, ("hvp", plan.names, named), make)
 
 
 @contextlib.contextmanager
@@ -67,17 +85,31 @@ def _explained(function: Callable) -> Iterator[None]:
         where = error.location.filename if error.location else ""
         if not where.startswith("<overbar "):
             raise
-        loop = (
-            "; the reverse sweep of a loop, which pops a stack, cannot be differentiated again "
-            "yet"
-            if "pop()" in error.message
-            else ""
-        )
         raise type(error)(
             f"{error.message}\n(this line is in the adjoint overbar generated for "
-            f"{function.__qualname__}, which second derivatives differentiate again{loop})",
+            f"{function.__qualname__}, which second derivatives differentiate again)",
             error.location,
         ) from None
+
+
+def _tangent_call(plan: Plan, arguments: tuple) -> Callable[[tuple], tuple[Any, Any]]:
+    """A function of the tangents of the differentiated arguments (one each, shaped like it)
+    giving H v at ``arguments`` as a tuple, twice: as the parts of the result
+    ``jacobian_from_columns`` reads the shapes of (the gradient's), and as their tangents."""
+    jvp = plan.stages(arguments, "hvp").emitted.function
+    count = len(plan.parameters) - len(plan.keyword_only)
+    positional, keywords = arguments[:count], dict(
+        zip(plan.keyword_only, arguments[count:], strict=True)
+    )
+    dots = tuple(tangent_name(name) for name in plan.names)
+
+    def call(tangents: tuple) -> tuple[Any, Any]:
+        _, product = jvp(*positional, **keywords, **dict(zip(dots, tangents, strict=True)))
+        if len(plan.names) == 1:  # the gradient of one name is generated bare
+            return (product,), (product,)
+        return product, product  # H v has the gradient's parts and shapes
+
+    return call
 
 
 def hvp(
@@ -106,10 +138,7 @@ def hvp(
                 f"hvp of {function.__qualname__}: the vector for {name} has shape "
                 f"{np.shape(vector)}, but {name} has shape {np.shape(arguments[position])}"
             )
-    emitted = plan.stages(arguments, "hvp").emitted
-    _, residuals = plan.call(emitted.function, arguments)
-    cotangent = given[0] if len(plan.names) == 1 else tuple(given)
-    products = emitted.pullback(*residuals, result_bar=cotangent)
+    _, products = _tangent_call(plan, arguments)(tuple(given))
     products = in_dtypes(products, tuple(_narrow_dtype(arguments[k]) for k in plan.wrt_positions))
     return products[0] if plan.single else products
 
@@ -117,21 +146,18 @@ def hvp(
 def hessian(function: Callable, wrt: Wrt = 0, optimise: bool | Optimisations = True):
     """A function of ``function``'s arguments giving its Hessian with respect to ``wrt``:
     shaped ``argument.shape + argument.shape`` for a single name; for a tuple ``wrt``, the
-    blocks ``H[i][j]`` of ``∂²f/∂x_i∂x_j`` shaped ``x_i.shape + x_j.shape``."""
+    blocks ``H[i][j]`` of ``∂²f/∂x_i∂x_j`` shaped ``x_i.shape + x_j.shape``. Column by column:
+    one jvp of the gradient per element of the differentiated arguments."""
     names, single = _resolve_wrt(function, wrt)
 
     def hessian_of(*args: Any) -> Any:
         plan = plan_of(function, wrt, optimise, "hessian")
         arguments = plan.arguments(args)
-        named = tuple(
-            (name, argument_shape(value))
-            for name, value in zip(plan.parameters, arguments, strict=True)
-        )
-        gradient = gradient_function(plan, named)
-        with _explained(function):
-            blocks = jacobian_at(gradient, args, wrt, plan.optimisations)
-        if not single and len(names) == 1:
-            return ((blocks[0],),)  # the gradient of wrt=("x",) is generated bare
+        differentiated = tuple(arguments[k] for k in plan.wrt_positions)
+        blocks = jacobian_from_columns(_tangent_call(plan, arguments), differentiated)
+        # blocks[i][j]: the column of the gradient's part i along argument j
+        if single:
+            return blocks[0][0]
         return blocks
 
     hessian_of.__wrapped__ = function
@@ -148,5 +174,5 @@ def hvp_source(
     optimisations: Optimisations,
 ) -> str:
     """The code ``hvp`` runs for arguments of these ``shapes`` (name and ``argument_shape``
-    pairs): the gradient's forward function and pullback."""
-    return all_sources(hvp_stages(plan_of(function, wrt, optimisations, "hvp"), shapes))
+    pairs): the jvp of the gradient, then the jvps of the pullbacks it calls."""
+    return all_forward_sources(hvp_stages(plan_of(function, wrt, optimisations, "hvp"), shapes))

@@ -25,7 +25,8 @@ from overbar.api import (
     _resolve_wrt,
     differentiable_form,
 )
-from overbar.errors import ArgumentError
+from overbar.columns import jacobian_from_columns
+from overbar.errors import ArgumentError, MissingRuleError, UnsupportedSyntaxError
 from overbar.runtime import NUMPY
 from overbar.runtime.shapes import argument_shape
 from overbar.transpiler import pipeline
@@ -279,9 +280,11 @@ def vjp(function: Callable, *args: Any, wrt: Wrt = 0, optimise: bool | Optimisat
 def jacobian(function: Callable, wrt: Wrt = 0, optimise: bool | Optimisations = True):
     """A function of ``function``'s arguments giving its Jacobian with respect to ``wrt``:
     shaped ``result.shape + argument.shape`` (a tuple of them for a tuple ``wrt``; for a
-    result that is a tuple of arrays, a tuple of those, one per part, as ``jax.jacobian``),
-    row by row from the pullbacks of unit cotangents: one forward sweep, one reverse sweep per
-    element of the result."""
+    result that is a tuple of arrays, a tuple of those, one per part, as ``jax.jacobian``).
+    Built from whichever is fewer: reverse rows, the pullbacks of unit cotangents (one forward
+    sweep, one reverse sweep per element of the result), or forward columns, jvps along unit
+    tangents (one per element of the differentiated arguments: ``columns.py``), taken where
+    those have fewer elements in all than the result."""
     _resolve_wrt(function, wrt)  # refused now, not at the first call
 
     def jacobian_of(*args: Any) -> Any:
@@ -297,17 +300,43 @@ def jacobian(function: Callable, wrt: Wrt = 0, optimise: bool | Optimisations = 
 def jacobian_at(
     function: Callable, args: tuple, wrt: Wrt, optimise: bool | Optimisations = True
 ) -> Any:
-    """The Jacobian of ``function`` at ``args`` (see ``jacobian``)."""
+    """The Jacobian of ``function`` at ``args`` (see ``jacobian``): the forward sweep of the
+    vjp runs first, which gives the result's size; then rows from its pullback, or columns
+    where the differentiated arguments have fewer elements than the result."""
+    random_state = np.random.get_state()  # each column runs the function again from here
     value, pullback = vjp(function, *args, wrt=wrt, optimise=optimise)
     names, single = _resolve_wrt(function, wrt)
     bound = inspect.signature(function).bind(*args)
-    shapes = [np.shape(bound.arguments[name]) for name in names]
+    bound.apply_defaults()
+    differentiated = tuple(bound.arguments[name] for name in names)
+    shapes = [np.shape(argument) for argument in differentiated]
     parts = list(value) if isinstance(value, tuple | list) else [value]
     if any(isinstance(part, tuple | list) for part in parts):
         raise ArgumentError(
             f"jacobian of {function.__qualname__}: its result holds a tuple within a tuple; "
             "the Jacobian is taken of an array or of a tuple of arrays"
         )
+    several = isinstance(value, tuple | list)
+    inputs = sum(int(np.size(argument)) for argument in differentiated)
+    if inputs < sum(int(np.size(part)) for part in parts):
+        after = np.random.get_state()
+        np.random.set_state(random_state)
+        try:
+            columns = _columns(function, args, names, differentiated, several)
+        except (MissingRuleError, UnsupportedSyntaxError):
+            # forward mode refuses what reverse mode takes (a user's rule with no tangent):
+            # the rows, which the pullback at hand gives
+            np.random.set_state(after)
+        else:
+            formed = [row[0] if single else tuple(row) for row in columns]
+            return tuple(formed) if several else formed[0]
+    blocks = _rows(pullback, value, parts, shapes, single)
+    return tuple(blocks) if several else blocks[0]
+
+
+def _rows(pullback: Pullback, value: Any, parts: list, shapes: list, single: bool) -> list:
+    """Each part's Jacobian blocks (one per argument) from its rows: the pullbacks of the
+    unit cotangents."""
     zeros = [np.zeros(np.shape(part), dtype=_cotangent_dtype(part)) for part in parts]
     blocks = []
     for k, part in enumerate(parts):
@@ -326,7 +355,23 @@ def jacobian_at(
                 stacked = np.zeros((0, *shape))
             jacobians.append(stacked.reshape(np.shape(part) + shape))
         blocks.append(jacobians[0] if single else tuple(jacobians))
-    return tuple(blocks) if isinstance(value, tuple | list) else blocks[0]
+    return blocks
+
+
+def _columns(
+    function: Callable, args: tuple, names: tuple, differentiated: tuple, several: bool
+) -> tuple:
+    """Each part's Jacobian blocks, ``blocks[part][argument]``, from forward columns: the
+    generated jvp of ``function`` along each unit tangent."""
+    from overbar.forward_api import jvp  # forward_api imports api, as this module does
+
+    plain = differentiable_form(function)
+
+    def call(tangents: tuple) -> tuple[tuple, tuple]:
+        value, derivative = jvp(plain, args, list(tangents), wrt=names)
+        return (tuple(value), tuple(derivative)) if several else ((value,), (derivative,))
+
+    return jacobian_from_columns(call, differentiated)
 
 
 def _cotangent_dtype(part: Any) -> Any:

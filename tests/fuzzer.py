@@ -24,7 +24,9 @@ compiles generated code without black formatting it (the same syntax tree, a thi
 time; ``--black`` formats). ``FUZZER_DEBUG=1`` raises this module's own errors.
 ``FUZZER_OPTIMISE=all,-inline`` (a list as ``Optimisations.parse`` reads it) chooses the passes
 of the optimised adjoint: with ``-inline``, every helper the programs call is kept as a pullback
-(its forward function returning its residuals). ``FUZZER_CONTAINERS=1`` passes each program's differentiated parameters in a dict, read by key
+(its forward function returning its residuals). ``FUZZER_HVP=1`` also checks each program's
+Hessian-vector product (``overbar.hvp``) against central differences of its gradient.
+``FUZZER_CONTAINERS=1`` passes each program's differentiated parameters in a dict, read by key
 wherever the program reads them (``params["x"]``): containers of parameters, fuzzed through every
 form the programs take (the "general" adjoint is then the one that knows only the dict's
 structure, the shapes optimisation off). Each program
@@ -105,6 +107,7 @@ DEBUG = bool(os.environ.get("FUZZER_DEBUG"))  # raise the generator's own errors
 
 KINDS = ("ok", "wrong", "literal-mismatch", "general-mismatch", "crashed", "refused", "invalid")
 FAILURES = ("wrong", "literal-mismatch", "general-mismatch", "crashed", "invalid")
+HVP_KINDS = ("hvp-wrong", "hvp-crashed", "hvp-refused")  # with FUZZER_HVP=1 (see below)
 
 
 class Invalid(Exception):
@@ -3859,6 +3862,73 @@ def _compare(function: Callable, program: Program, literal: bool) -> Outcome:
     mismatch = _adjoint_difference(general, optimised)
     if mismatch is not None:
         return Outcome("general-mismatch", f"general against specialised: {mismatch}", literal)
+    if HVP:
+        return _hvp_outcome(function, program, literal)
+    return Outcome("ok", "", literal)
+
+
+# FUZZER_HVP=1: a program whose gradients pass is also given a Hessian-vector product,
+# overbar.hvp (forward mode over the optimised adjoint) along a random direction, checked
+# against central differences of overbar's gradient along it (at two steps, whose disagreement
+# bounds the differences' own error). Outcomes: ok, hvp-wrong, hvp-refused (an OverbarError of
+# hvp's: a helper with no tangent rule, ...), hvp-crashed, invalid (unstable differences).
+HVP = os.environ.get("FUZZER_HVP", "") == "1"
+if HVP:
+    KINDS += HVP_KINDS
+    FAILURES += HVP_KINDS[:2]
+
+
+def _hvp_outcome(function: Callable, program: Program, literal: bool) -> Outcome:
+    args = copy.deepcopy(list(program.args))
+    if any(type(a) is dict for a in args):  # containers: hvp takes arrays and numbers
+        return Outcome("ok", "", literal)
+    wrt = tuple(program.wrt)
+    rng = np.random.default_rng(zlib.crc32(b"hvp " + program.source.encode()))
+    vectors = tuple(
+        (
+            float(rng.choice([-1.0, 1.0]))
+            if type(args[k]) is float
+            else rng.standard_normal(np.shape(args[k]))
+        )
+        for k in wrt
+    )
+    try:
+        products = overbar.hvp(function, tuple(args), vectors, wrt=wrt)
+    except overbar.OverbarError as error:
+        return Outcome("hvp-refused", _describe_error(error), literal)
+    except Exception as error:
+        return Outcome("hvp-crashed", _describe_error(error), literal)
+    gradient = overbar.grad(function, wrt=wrt, **grad_options())
+
+    def along(step: float) -> list[np.ndarray]:
+        moved = copy.deepcopy(list(program.args))
+        for k, v in zip(wrt, vectors, strict=True):
+            shifted = np.asarray(moved[k], dtype=float) + step * np.asarray(v)
+            moved[k] = float(shifted) if type(moved[k]) is float else shifted
+        return [np.asarray(g, dtype=float) for g in _gradients(gradient(*moved), len(wrt))]
+
+    estimates = []
+    for eps in (1e-5, 2e-5):
+        plus, minus = along(eps), along(-eps)
+        estimates.append([(p - m) / (2 * eps) for p, m in zip(plus, minus, strict=True)])
+    for k, (product, fine, coarse) in enumerate(zip(products, *estimates, strict=True)):
+        product = np.asarray(product, dtype=float)
+        if product.shape != fine.shape:
+            return Outcome("hvp-wrong", f"H v {k}: shape {product.shape}, not {fine.shape}")
+        if not np.all(np.isfinite(fine)) or not np.all(np.isfinite(coarse)):
+            return Outcome("invalid", "central differences of the gradient are not finite")
+        scale = max(float(np.max(np.abs(fine), initial=0.0)), 1.0)
+        noise = float(np.max(np.abs(fine - coarse), initial=0.0))
+        error = float(np.max(np.abs(product - fine), initial=0.0))
+        if error > 1e-5 * scale + 10 * noise:
+            if noise > 1e-3 * scale:
+                return Outcome("invalid", f"differences of the gradient unstable ({noise:.1e})")
+            return Outcome(
+                "hvp-wrong",
+                f"H v {k}: {product.ravel()[:4]} against differences {fine.ravel()[:4]} "
+                f"(error {error:.2e}, noise {noise:.1e})",
+                literal,
+            )
     return Outcome("ok", "", literal)
 
 

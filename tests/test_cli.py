@@ -111,13 +111,14 @@ def test_show_mode_vjp_prints_the_forward_function_and_the_pullback():
     assert "return (W1_bar, b1_bar)" in result.stdout
 
 
-def test_show_mode_hvp_prints_the_pullback_of_the_adjoint():
+def test_show_mode_hvp_prints_the_jvp_of_the_adjoint():
     shapes = "W1=16x3,b1=16x1,W2=2x16,b2=2x1,x=3x64,t=2x64"
     result = run("show", f"{MLP}:loss", "--wrt", "W2", "--mode", "hvp", "--shapes", shapes)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("def loss_grad_vjp(W1, b1, W2, b2, x, t):")
-    assert "return (None, (h, tmp4))" in result.stdout  # H v, not the gradient
-    assert "def loss_grad_pullback(h, tmp4, *, result_bar):" in result.stdout
-    assert "y_bar_bar = W2_bar_bar @ tmp4.T" in result.stdout
+    assert result.stdout.startswith("def loss_grad_jvp(W1, b1, W2, b2, x, t, W2_dot):")
+    assert "y_dot = W2_dot @ h" in result.stdout  # forward over reverse
+    assert "W2_bar_dot = y_bar_dot @ h.T" in result.stdout
+    assert "return (None, W2_bar_dot)" in result.stdout  # H v, not the gradient
+    assert "W2_bar =" not in result.stdout
     bad = run("show", f"{MLP}:loss", "--mode", "jacobian")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr

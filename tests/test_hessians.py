@@ -18,7 +18,10 @@ from overbar.errors import (
     NonScalarOutputError,
     UnsupportedSyntaxError,
 )
+from overbar.hessians import hvp_source
 from overbar.runtime import helpers
+from overbar.runtime.shapes import argument_shape
+from overbar.transpiler.optimisations import Optimisations
 from overbar.runtime.registry import RULES
 from tests.support import define
 from tests.test_examples import load_example
@@ -177,13 +180,13 @@ def test_grad_of_value_and_grad_is_refused():
 # -- hvp and hessian ------------------------------------------------------------------------------
 
 
-def check_hvp(f, args, wrt, eps=1e-6, rtol=1e-6, atol=1e-8):
+def check_hvp(f, args, wrt, eps=1e-6, rtol=1e-6, atol=1e-8, optimise=True):
     """hvp at random vectors against central differences of overbar's gradient."""
     names = wrt if isinstance(wrt, tuple) else (wrt,)
     vectors = tuple(RNG.standard_normal(np.shape(args[k])) for k in names)
     given = vectors if isinstance(wrt, tuple) else vectors[0]
     before = copy.deepcopy(args)
-    products = overbar.hvp(f, tuple(args), given, wrt=wrt)
+    products = overbar.hvp(f, tuple(args), given, wrt=wrt, optimise=optimise)
     products = products if isinstance(wrt, tuple) else (products,)
     for left, right in zip(before, args, strict=True):
         np.testing.assert_array_equal(left, right)
@@ -202,10 +205,11 @@ def check_hvp(f, args, wrt, eps=1e-6, rtol=1e-6, atol=1e-8):
         np.testing.assert_allclose(product, (p - m) / (2 * eps), rtol=rtol, atol=atol)
 
 
-def check_hessian(f, args, wrt):
-    """hessian against hvp's columns, symmetric, and shaped x_i.shape + x_j.shape."""
+def check_hessian(f, args, wrt, optimise=True):
+    """hessian against central differences of the gradient, symmetric, and shaped
+    x_i.shape + x_j.shape."""
     names = wrt if isinstance(wrt, tuple) else (wrt,)
-    blocks = overbar.hessian(f, wrt=wrt)(*args)
+    blocks = overbar.hessian(f, wrt=wrt, optimise=optimise)(*args)
     blocks = blocks if isinstance(wrt, tuple) else ((blocks,),)
     for i, k in enumerate(names):
         for j, m in enumerate(names):
@@ -302,24 +306,133 @@ def test_wrong_vectors_are_refused():
         overbar.hvp(f, (x, y), np.ones(3), wrt=(0, 1))
 
 
-def test_a_loop_is_refused_naming_the_generated_line():
-    f = define("""
-        def f(x):
-            y = x
+# -- through loops, branches, writes, lists and helpers (forward over reverse) --------------------
+
+LOOPS = {
+    "for over range": """
+        def f(x, W):
+            h = x
             for i in range(3):
-                y = np.sin(y) * x
-            return np.sum(y)
-        """)
-    with pytest.raises(UnsupportedSyntaxError, match="cannot be differentiated again yet"):
-        overbar.hvp(f, (np.ones(2),), np.ones(2))
-    with pytest.raises(UnsupportedSyntaxError, match="pop"):
-        overbar.hessian(f)(np.ones(2))
+                h = np.tanh(W @ h) * x
+            return np.sum(h * h)
+        """,
+    "while": """
+        def f(x, W):
+            h = x
+            k = 0
+            while k < 3:
+                h = np.sin(W @ h) + x[0]
+                k = k + 1
+            return np.sum(h ** 3)
+        """,
+    "list grown in a loop": """
+        def f(x, W):
+            hs = []
+            h = x
+            for i in range(3):
+                h = np.tanh(W @ h + x)
+                hs.append(h)
+            return np.sum(hs[0] * hs[2]) + np.sum(np.stack(hs) ** 2)
+        """,
+    "branch in a loop": """
+        def f(x, W):
+            h = x
+            for i in range(4):
+                z = W @ h
+                if np.sum(z) > 0.0:
+                    h = np.tanh(z) * x
+                else:
+                    h = z * z + x
+            return np.sum(h ** 2)
+        """,
+    "writes into an array": """
+        def f(x, W):
+            y = np.zeros(3)
+            for i in range(3):
+                y[i] = np.sum(W[i] * x) ** 2
+            z = np.zeros((2, 3))
+            z[0] = np.sin(x)
+            z[1, 1:] = x[:2] * y[1:]
+            return np.sum(y * x) + np.sum(z ** 2)
+        """,
+    "helper called in a loop": """
+        def cell(h, W, x):
+            return np.tanh(W @ h + x) * np.exp(-x * x)
+
+        def f(x, W):
+            h = x
+            for i in range(3):
+                h = cell(h, W, x)
+                if i == 1:
+                    h = cell(h, W * 0.5, x)
+            return np.sum(h ** 2) + np.sum(x ** 4)
+        """,
+    "a list's last element read in a loop": """
+        def f(x, W):
+            hs = [np.asarray(x)]
+            for i in range(2):
+                hs.append(np.sin(hs[-1]) * -x)
+            v = np.concatenate(hs)
+            return np.sum(v**3) + np.sum(np.tanh(W @ x))
+        """,
+    "nested loops": """
+        def f(x, W):
+            h = x
+            for i in range(2):
+                for j in range(2):
+                    h = np.sin(W @ h) * x[j]
+                h = h + np.tanh(h)
+            return np.sum(h**2)
+        """,
+    "reads of one element in a loop": """
+        def f(x, W):
+            s = 0.0
+            for i in range(3):
+                s = s + np.sin(x[i] * W[i, i]) * x[0]
+            return s * s
+        """,
+}
 
 
-def test_a_runtime_helper_without_a_rule_is_named():
-    f = define("def f(x):\n    return np.sum(np.max(x, axis=0) ** 2)\n")
-    with pytest.raises(MissingRuleError, match="extremum_bar is one of overbar's runtime"):
+@pytest.mark.parametrize("name", list(LOOPS), ids=list(LOOPS))
+@pytest.mark.parametrize("optimise", [True, False], ids=["optimised", "literal"])
+def test_hvp_and_hessian_through_loops(name, optimise):
+    """Loops, branches, lists, writes and helpers: the adjoint pops a stack, which the jvp of
+    the adjoint mirrors; against central differences of the gradient, Hessians symmetric."""
+    f = define(LOOPS[name])
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    x, W = rng.uniform(-0.8, 0.8, 3), rng.uniform(-0.6, 0.6, (3, 3))
+    check_hvp(f, [x, W], (0, 1), optimise=optimise)
+    check_hvp(f, [x, W], 0, optimise=optimise)
+    check_hessian(f, [x, W], (0, 1), optimise=optimise)
+
+
+def test_hvp_source_carries_a_stack_of_tangents():
+    """What runs reads like the derivation: the tangent of each pushed value pushed beside
+    it and popped with it."""
+    f = define(LOOPS["for over range"])
+    shapes = (("x", argument_shape(np.ones(3))), ("W", argument_shape(np.eye(3))))
+    source = hvp_source(f, ("x", "W"), shapes, Optimisations())
+    assert "def f_grad_jvp(x, W, x_dot, W_dot):" in source
+    assert "stack_dot.append(h_dot)" in source
+    assert "h_dot = stack_dot.pop()" in source
+
+
+def test_rnn_example_hvp_and_hessian():
+    rnn = load_example("rnn")
+    W, U, b, V = rnn.init(hidden=3)
+    xs, targets = rnn.make_sequence(steps=5)
+    args = [W, U, b, V, xs, targets]
+    check_hvp(rnn.loss, args, (0, 1, 2, 3))
+    check_hessian(rnn.loss, args, (1, 2))
+
+
+def test_a_runtime_helper_without_a_tangent_rule_is_named():
+    f = define("def f(x):\n    return np.sum(np.prod(x, axis=0) ** 2)\n")
+    with pytest.raises(MissingRuleError, match="prod_bar is one of overbar's runtime"):
         overbar.hvp(f, (RNG.standard_normal((3, 2)),), np.ones((3, 2)))
+    with pytest.raises(MissingRuleError, match="adjoint overbar generated for f"):
+        overbar.hessian(f)(RNG.standard_normal((3, 2)))
 
 
 def test_the_literal_hvp_agrees_with_the_optimised_one():

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import overbar
+from overbar import pullbacks
 from overbar.errors import ArgumentError, NonScalarOutputError
 from tests.support import define
 from tests.test_examples import load_example
@@ -382,6 +383,120 @@ def test_jacobian_of_a_tuple_result_has_a_block_per_part():
     assert second_y.shape == (3,) and not second_y.any()
     blocks = overbar.jacobian(f, wrt=0)(x, y)
     assert isinstance(blocks, tuple) and blocks[1].shape == (3,)
+
+
+# The Jacobian from forward columns (jvps) where the arguments have fewer elements in all than
+# the result, from reverse rows (pullbacks) otherwise: both sides of the choice, spied on.
+
+
+@pytest.fixture
+def built_by(monkeypatch):
+    """Which way each jacobian call built its Jacobian: "columns" or "rows"."""
+    taken = []
+    for way in ("columns", "rows"):
+        original = getattr(pullbacks, f"_{way}")
+
+        def spy(*args, original=original, way=way):
+            taken.append(way)
+            return original(*args)
+
+        monkeypatch.setattr(pullbacks, f"_{way}", spy)
+    return taken
+
+
+@pytest.mark.parametrize(
+    "source, shapes, wrt, way",
+    [
+        ("def f(x, c):\n    return np.outer(np.sin(x), c) * x[0]\n", [(2,), (4,)], 0, "columns"),
+        (
+            "def f(x, c):\n    return np.outer(np.sin(x), c) * x[0]\n",
+            [(2,), (4,)],
+            (0, 1),
+            "columns",
+        ),
+        ("def f(x, c):\n    return np.sum(np.sin(x)) * c\n", [(4,), (3,)], 0, "rows"),
+        ("def f(x, c):\n    return np.tanh(x * c)\n", [(3,), (3,)], 0, "rows"),
+        ("def f(x, c):\n    return np.tanh(x * c)\n", [(3,), (3,)], (0, 1), "rows"),
+        ("def f(x, c):\n    return np.exp(x) * c\n", [(), (5,)], 0, "columns"),
+        ("def f(x, c):\n    return np.exp(x) * c\n", [(), (5,)], (0, 1), "rows"),
+    ],
+    ids=[
+        "tall",
+        "tall-tuple-wrt",
+        "wide",
+        "square",
+        "square-tuple-wrt",
+        "scalar-argument",
+        "six-in-five-out",
+    ],
+)
+def test_jacobian_takes_the_fewer_of_columns_and_rows(source, shapes, wrt, way, built_by):
+    f = define(source)
+    args = [RNG.standard_normal(shape) if shape else 0.4 for shape in shapes]
+    check_jacobian(f, args, wrt)
+    assert built_by == [way]
+
+
+def test_jacobian_by_columns_through_a_loop_a_branch_and_a_tuple_result(built_by):
+    f = define("""
+        def f(x, W):
+            h = x
+            hs = []
+            for i in range(3):
+                h = np.tanh(W @ h)
+                if np.sum(h) > 0.0:
+                    h = h * x
+                hs.append(h)
+            return np.stack(hs), np.sum(h) * W
+        """)
+    x, W = RNG.standard_normal(2), RNG.standard_normal((2, 2))
+    blocks = overbar.jacobian(f, wrt=(0, 1))(x, W)
+    assert built_by == ["columns"]  # 6 arguments' elements, 10 of the result
+    eps = 1e-6
+    for position, argument in enumerate((x, W)):
+        for index in np.ndindex(argument.shape):
+            step = np.zeros(argument.shape)
+            step[index] = eps
+            moved = [x, W]
+            moved[position] = argument + step
+            plus = f(*moved)
+            moved[position] = argument - step
+            minus = f(*moved)
+            for part, (p, m) in enumerate(zip(plus, minus, strict=True)):
+                np.testing.assert_allclose(
+                    blocks[part][position][(Ellipsis, *index)], (p - m) / (2 * eps), atol=1e-8
+                )
+
+
+def test_jacobian_columns_see_the_draws_of_one_run():
+    """Each column runs the function again: from the same random state, so the Jacobian is
+    that of the function with the draws of one run."""
+    f = define("def f(x):\n    return x * np.random.uniform(1.0, 2.0, size=4)\n")
+    x = np.array([0.5])
+    np.random.seed(3)
+    J = overbar.jacobian(f)(x)
+    np.random.seed(3)
+    np.testing.assert_allclose(J[:, 0], np.random.uniform(1.0, 2.0, size=4))
+
+
+def test_jacobian_falls_back_to_rows_where_forward_mode_has_no_rule(built_by):
+    f = define("""
+        import overbar
+
+        def double(x):
+            return 2.0 * x
+
+        @overbar.adjoint(double)
+        def double_adjoint(y, x, y_bar):
+            return 2.0 * y_bar
+
+        def f(x):
+            return np.outer(double(x), np.ones(3))
+        """)
+    x = RNG.standard_normal(2)
+    J = overbar.jacobian(f)(x)
+    assert built_by == ["columns", "rows"]  # forward mode refused double: no tangent rule
+    np.testing.assert_allclose(J, 2.0 * np.einsum("ik,j->ijk", np.eye(2), np.ones(3)))
 
 
 def test_jacobian_of_a_nested_tuple_result_is_refused():

@@ -51,6 +51,7 @@ class Rule:
     where: tuple[tuple[str, Any], ...] = ()
     ranks: tuple[tuple[str, int], ...] = ()
     kind: str = "adjoint"
+    adds: Any = None  # a tangent rule's terms are added with this function, not with +
 
     @property
     def conditions(self) -> tuple:
@@ -117,8 +118,11 @@ class RuleTable:
         where: Mapping[str, Any],
         ranks: Mapping[str, int] | None = None,
         kind: str = "adjoint",
+        adds: Any = None,
     ) -> None:
-        rule = Rule(primal, function, tuple(where.items()), tuple((ranks or {}).items()), kind)
+        rule = Rule(
+            primal, function, tuple(where.items()), tuple((ranks or {}).items()), kind, adds
+        )
         table = self.tangents if kind == "tangent" else self.rules
         entries = table.setdefault(_key(primal), [])
         # Specialised rules (with conditions) are tried before the general one; rules for
@@ -262,11 +266,14 @@ def tangent(
     *primals: Any,
     where: Mapping[str, Any] | None = None,
     ranks: Mapping[str, int] | None = None,
+    adds: Any = None,
 ) -> Callable:
     """Register the decorated function as the tangent rule (forward mode) of each of
     ``primals``; ``where`` and ``ranks`` as for ``adjoint``. The rule takes the primal output,
     the primal's parameters, then ``<p>_dot`` for each differentiable positional parameter, and
-    returns one term per such parameter (see the module docstring)."""
+    returns one term per such parameter (see the module docstring). The generated code adds
+    the terms with ``+``, or with the function ``adds`` (of two terms) where given: for an
+    output that is a tuple, whose terms ``+`` would join instead of adding."""
     conditions = dict(where or {})
     rank_conditions = dict(ranks or {})
 
@@ -275,7 +282,9 @@ def tangent(
             raise RuleDefinitionError("@tangent needs the function(s) it differentiates")
         _check_tangent_rule(function, primals, {**conditions, **rank_conditions})
         for primal in primals:
-            RULES.register(primal, function, conditions, rank_conditions, kind="tangent")
+            RULES.register(
+                primal, function, conditions, rank_conditions, kind="tangent", adds=adds
+            )
         return function
 
     return register

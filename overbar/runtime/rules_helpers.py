@@ -1,4 +1,5 @@
-"""Adjoint rules for the runtime's own helpers: a generated adjoint can be differentiated again.
+"""Adjoint and tangent rules for the runtime's own helpers: a generated adjoint can be
+differentiated again.
 
 ``grad(grad(f))``, Hessians and Hessian-vector products differentiate the code overbar
 generates, which calls the helpers of ``helpers.py``. Most of them are linear in the adjoint
@@ -7,6 +8,13 @@ each other, the two halves of a matrix product's adjoint are matrix products aga
 that only say what a zero, a seed or a count is have no gradient. Helpers with no rule here
 (the in-place writes of the reverse sweep, its stacks) make ``grad`` of an adjoint that calls
 them refuse with ``MissingRuleError``, naming the helper.
+
+Their tangent rules (forward mode) are what ``hvp`` and ``hessian`` use: forward mode over the
+generated adjoint. A helper linear in the adjoint it takes has the helper itself, applied to
+that adjoint's tangent, as its tangent. An argument read for its shape only (the ``x`` of
+``unbroadcast(g, x)``), or for facts that do not vary with it (an index, the positions of a
+maximum), gets the term ``None``: no derivative flows from it, and activity analysis does not
+follow it.
 """
 
 from __future__ import annotations
@@ -14,19 +22,72 @@ from __future__ import annotations
 import numpy as np
 
 from overbar.runtime.helpers import (
+    add_elementwise,
+    add_in_kind,
     adjoint_like,
+    as_rows_of,
     broadcast_like,
+    cumsum_bar,
+    elements_like,
     expand_reduced,
+    extremum_bar,
     index_bar,
+    item_bar,
+    listed,
     matmul_left_bar,
     matmul_right_bar,
+    own,
     reduced_count,
+    saved_region,
     seed,
     shape_of,
+    split_last,
+    split_like,
+    sum_bars,
+    sum_of_outers,
+    sum_of_products,
+    sum_of_scaled,
+    sum_of_values,
+    take_and_zero,
+    take_in_place,
     unbroadcast,
+    unpacked_bar,
+    unsort,
+    unstack,
+    untranspose,
     zero_gradient,
 )
-from overbar.runtime.registry import adjoint, non_differentiable
+from overbar.runtime.helpers_arrays import (
+    diag_bar,
+    diagonal_bar,
+    hstack_axis,
+    sum_over,
+    take_along_axis_bar,
+    take_bar,
+    unexpand_each,
+    unjoin,
+    unjoin_index,
+    unpad,
+    unpad_constant,
+    unpartition,
+    unrepeat,
+    unroll_axis,
+    untile,
+)
+from overbar.runtime.helpers_linalg import trace_bar
+from overbar.runtime.helpers_math import (
+    astype_bar,
+    chosen_bars,
+    degrees_of_freedom,
+    nan_count,
+    nanquantile_bar,
+    not_nan,
+    of_real,
+    ptp_bar,
+    quantile_bar,
+    select_bars,
+)
+from overbar.runtime.registry import adjoint, non_differentiable, tangent
 
 # ---------------------------------------------------------------------------------------------
 # Summing to a shape and broadcasting to it: each the other's transpose
@@ -39,10 +100,22 @@ def unbroadcast_adjoint(s, g, x, s_bar):
     return broadcast_like(s_bar, g), None
 
 
+@tangent(unbroadcast)
+def unbroadcast_tangent(s, g, x, g_dot, x_dot):
+    """s = g summed down to x's shape:  ṡ = ġ summed down to x's shape  (x: its shape only)"""
+    return unbroadcast(g_dot, x), None
+
+
 @adjoint(broadcast_like)
 def broadcast_like_adjoint(b, g, x, b_bar):
     """b = g broadcast to x's shape:  ḡ = b̄ summed down to g's shape  (x: its shape only)"""
     return unbroadcast(b_bar, g), None
+
+
+@tangent(broadcast_like)
+def broadcast_like_tangent(b, g, x, g_dot, x_dot):
+    """b = g broadcast to x's shape:  ḃ = ġ broadcast to x's shape  (x: its shape only)"""
+    return broadcast_like(g_dot, x), None
 
 
 @adjoint(adjoint_like)
@@ -51,11 +124,25 @@ def adjoint_like_adjoint(a, g, x, a_bar):
     return unbroadcast(a_bar, g), None
 
 
+@tangent(adjoint_like)
+def adjoint_like_tangent(a, g, x, g_dot, x_dot):
+    """a = g made x's shape where g is the runtime zero:  ȧ = ġ made x's shape (x: its shape
+    only)"""
+    return adjoint_like(g_dot, x), None
+
+
 @adjoint(expand_reduced)
 def expand_reduced_adjoint(e, y_bar, x, axis=None, keepdims=False, *, e_bar):
     """e = ȳ broadcast back over the axes of x a reduction took:  ȳ's adjoint = ē summed over
     those axes (as the reduction shaped ȳ)"""
     return unbroadcast(np.sum(e_bar, axis=axis, keepdims=keepdims), y_bar), None
+
+
+@tangent(expand_reduced)
+def expand_reduced_tangent(e, y_bar, x, axis=None, keepdims=False, *, y_bar_dot, x_dot):
+    """e = ȳ broadcast back over the axes of x a reduction took:  ė = ȳ's tangent broadcast
+    back alike  (x: its shape only)"""
+    return expand_reduced(y_bar_dot, x, axis, keepdims), None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,6 +164,20 @@ def matmul_right_bar_adjoint(w, z_bar, x, y, w_bar):
     return x @ w_bar, matmul_left_bar(z_bar, x, w_bar), None
 
 
+@tangent(matmul_left_bar)
+def matmul_left_bar_tangent(w, z_bar, x, y, z_bar_dot, x_dot, y_dot):
+    """w = z̄ yᵀ (x̄ of z = x @ y), bilinear in z̄ and y:  ẇ = (z̄'s tangent) yᵀ + z̄ ẏᵀ
+    (x: its shape only)"""
+    return matmul_left_bar(z_bar_dot, x, y), None, matmul_left_bar(z_bar, x, y_dot)
+
+
+@tangent(matmul_right_bar)
+def matmul_right_bar_tangent(w, z_bar, x, y, z_bar_dot, x_dot, y_dot):
+    """w = xᵀ z̄ (ȳ of z = x @ y), bilinear in z̄ and x:  ẇ = xᵀ (z̄'s tangent) + ẋᵀ z̄
+    (y: its shape only)"""
+    return matmul_right_bar(z_bar_dot, x, y), matmul_right_bar(z_bar, x_dot, y), None
+
+
 # ---------------------------------------------------------------------------------------------
 # Indexing
 # ---------------------------------------------------------------------------------------------
@@ -88,8 +189,340 @@ def index_bar_adjoint(a, y_bar, x, index, a_bar):
     return a_bar[index], None, None
 
 
+@tangent(index_bar)
+def index_bar_tangent(a, y_bar, x, index, y_bar_dot, x_dot):
+    """a = zeros like x with ȳ added at [index]:  ȧ = zeros like x with ȳ's tangent added at
+    [index]  (x: its shape only)"""
+    return index_bar(y_bar_dot, x, index), None
+
+
+@tangent(take_and_zero)
+def take_and_zero_tangent(parts, g, index, g_dot):
+    """parts = (g[index], g with zeros at index), both linear in g:  the same of ġ"""
+    return take_and_zero(g_dot, index)
+
+
+@tangent(take_in_place)
+def take_in_place_tangent(p, g, index, g_dot):
+    """p = a copy of g[index], g[index] then zeroed in place, both linear in g:  ṗ = a copy of
+    ġ[index], ġ[index] then zeroed in place (forward mode zeroes ġ so even where p is not
+    used: ``forward.py``)"""
+    return take_in_place(g_dot, index)
+
+
+@tangent(saved_region)
+def saved_region_tangent(r, y, index, y_dot):
+    """r = a copy of y[index]:  ṙ = a copy of ẏ[index]"""
+    return saved_region(y_dot, index)
+
+
+@tangent(own)
+def own_tangent(o, g, x, g_dot, x_dot):
+    """o = a new array holding g shaped like x:  ȯ = a new array holding ġ  (x: its shape
+    only)"""
+    return own(g_dot, x), None
+
+
+# ---------------------------------------------------------------------------------------------
+# The adjoints of tuples and lists
+# ---------------------------------------------------------------------------------------------
+
+
+@tangent(item_bar)
+def item_bar_tangent(a, y_bar, xs, index, y_bar_dot, xs_dot):
+    """a = ȳ at [index] of a container of xs's length, zeros elsewhere:  ȧ = ȳ's tangent
+    there  (xs: its length only)"""
+    return item_bar(y_bar_dot, xs, index), None
+
+
+@tangent(split_last)
+def split_last_tangent(parts, g, g_dot):
+    """parts = (g's last element, the rest of g), linear in g:  the same of ġ"""
+    return split_last(g_dot)
+
+
+@tangent(listed)
+def listed_tangent(a, g, xs, g_dot, xs_dot):
+    """a = g as a list of xs's length:  ȧ = ġ as such a list  (xs: its length only)"""
+    return listed(g_dot, xs), None
+
+
+@tangent(unpacked_bar)
+def unpacked_bar_tangent(v, value, parts, value_dot, parts_dot):
+    """v = the parts' adjoints in the kind of value:  v̇ = the parts' tangents alike
+    (value: its kind and rows' shapes only)"""
+    return None, unpacked_bar(value, parts_dot)
+
+
+@tangent(add_elementwise, adds=add_elementwise)
+def add_elementwise_tangent(c, a, b, a_dot, b_dot):
+    """c = a + b element by element:  ċ = ȧ + ḃ element by element (each runtime zero's tangent
+    is the runtime zero)"""
+    return a_dot, b_dot
+
+
+@tangent(add_in_kind, adds=add_in_kind)
+def add_in_kind_tangent(c, a, b, a_dot, b_dot):
+    """c = a + b in the kind of each:  ċ = ȧ + ḃ alike"""
+    return a_dot, b_dot
+
+
+@tangent(sum_bars)
+def sum_bars_tangent(parts, y_bar, xs, y_bar_dot, xs_dot):
+    """parts = ȳ summed to the shape of each element of xs:  the same of ȳ's tangent  (xs:
+    its elements' shapes only)"""
+    return sum_bars(y_bar_dot, xs), None
+
+
+@tangent(as_rows_of)
+def as_rows_of_tangent(a, pieces, xs, pieces_dot, xs_dot):
+    """a = the pieces as the adjoint of xs:  ȧ = their tangents alike  (xs: its kind only)"""
+    return as_rows_of(pieces_dot, xs), None
+
+
+# ---------------------------------------------------------------------------------------------
+# The adjoints of reductions, sorts and joins: linear in ȳ, the rest fixing positions only
+# ---------------------------------------------------------------------------------------------
+
+
+@tangent(extremum_bar)
+def extremum_bar_tangent(a, y_bar, y, x, axis=None, keepdims=False, *, y_bar_dot, y_dot, x_dot):
+    """a = ȳ shared among the elements equal to the extremum, whose places do not change
+    under a small change of x (a.e.):  ȧ = ȳ's tangent shared alike"""
+    return extremum_bar(y_bar_dot, y, x, axis, keepdims), None, None
+
+
+@tangent(ptp_bar)
+def ptp_bar_tangent(a, y_bar, x, axis=None, keepdims=False, *, y_bar_dot, x_dot):
+    """a = +ȳ at the maximal elements, −ȳ at the minimal ones (their places fixed a.e.):
+    ȧ = ȳ's tangent alike"""
+    return ptp_bar(y_bar_dot, x, axis, keepdims), None
+
+
+@tangent(quantile_bar)
+def quantile_bar_tangent(
+    a, y_bar, x, q, axis=None, keepdims=False, method="linear", *, y_bar_dot, x_dot
+):
+    """a = ȳ shared between the two order statistics a quantile interpolates, with weights
+    fixed by q (their places fixed a.e.):  ȧ = ȳ's tangent alike  (a q that varies has no
+    term: refused, as the weights move with it)"""
+    return quantile_bar(y_bar_dot, x, q, axis, keepdims, method), None
+
+
+@tangent(nanquantile_bar)
+def nanquantile_bar_tangent(
+    a, y_bar, x, q, axis=None, keepdims=False, method="linear", *, y_bar_dot, x_dot
+):
+    """a = ȳ shared as for a quantile, over each slice's numbers:  ȧ = ȳ's tangent alike
+    (a q that varies has no term: refused)"""
+    return nanquantile_bar(y_bar_dot, x, q, axis, keepdims, method), None
+
+
+@tangent(select_bars)
+def select_bars_tangent(
+    parts, y_bar, y, condlist, choicelist, default, y_bar_dot, y_dot, choicelist_dot, default_dot
+):
+    """parts = ȳ where each choice (or the default) was taken, the places fixed by the
+    conditions:  the same of ȳ's tangent  (y, the choices, the default: shapes only)"""
+    return select_bars(y_bar_dot, y, condlist, choicelist, default), None, None, None
+
+
+@tangent(unsort)
+def unsort_tangent(a, y_bar, x, axis=-1, *, y_bar_dot, x_dot):
+    """a = ȳ put back where sorting took each element from (the order fixed a.e.):  ȧ = ȳ's
+    tangent put back alike"""
+    return unsort(y_bar_dot, x, axis), None
+
+
+@tangent(cumsum_bar)
+def cumsum_bar_tangent(a, y_bar, x, axis=None, *, y_bar_dot, x_dot):
+    """a = the reversed cumulative sum of ȳ:  ȧ = that of ȳ's tangent  (x: its shape only)"""
+    return cumsum_bar(y_bar_dot, x, axis), None
+
+
+@tangent(untranspose)
+def untranspose_tangent(a, y_bar, axes, y_bar_dot):
+    """a = ȳ transposed back:  ȧ = ȳ's tangent transposed back"""
+    return untranspose(y_bar_dot, axes)
+
+
+@tangent(split_like)
+def split_like_tangent(a, y_bar, xs, axis=0, *, y_bar_dot, xs_dot):
+    """a = ȳ cut into pieces shaped like xs:  ȧ = ȳ's tangent cut alike  (xs: shapes only)"""
+    return split_like(y_bar_dot, xs, axis), None
+
+
+@tangent(unstack)
+def unstack_tangent(a, y_bar, xs, axis=0, *, y_bar_dot, xs_dot):
+    """a = the slices of ȳ along axis:  ȧ = those of ȳ's tangent  (xs: shapes only)"""
+    return unstack(y_bar_dot, xs, axis), None
+
+
+@tangent(chosen_bars)
+def chosen_bars_tangent(parts, y_bar, y, arguments, y_bar_dot, y_dot, arguments_dot):
+    """parts = ȳ shared among the arguments equal to max(*arguments) (or min), whose places do
+    not change under a small change (a.e.):  the same of ȳ's tangent"""
+    return chosen_bars(y_bar_dot, y, arguments), None, None
+
+
+@tangent(elements_like)
+def elements_like_tangent(a, g, xs, g_dot, xs_dot):
+    """a = g as one adjoint per element of xs, each shaped like it:  ȧ = ġ alike  (xs: its
+    elements' shapes only)"""
+    return elements_like(g_dot, xs), None
+
+
+@tangent(of_real)
+def of_real_tangent(a, g, x, function, g_dot, x_dot):
+    """a = g, once x is known to be real:  ȧ = ġ  (x: its kind only)"""
+    return of_real(g_dot, x, function), None
+
+
+@tangent(astype_bar)
+def astype_bar_tangent(a, y_bar, x, dtype, y_bar_dot, x_dot):
+    """a = ȳ cast back to x's dtype (zeros for an integer one):  ȧ = ȳ's tangent alike
+    (x: its dtype only)"""
+    return astype_bar(y_bar_dot, x, dtype), None
+
+
+# ---------------------------------------------------------------------------------------------
+# Adjoints of joins, takes, pads, tiles and diagonals: linear in ȳ, the rest shapes and places
+# ---------------------------------------------------------------------------------------------
+
+
+@tangent(unjoin)
+def unjoin_tangent(parts, y_bar, arrays, promote, axis, y_bar_dot, arrays_dot):
+    """parts = ȳ cut into the pieces the arrays were joined from:  the same of ȳ's tangent
+    (arrays: their shapes only)"""
+    return unjoin(y_bar_dot, arrays, promote, axis), None
+
+
+@tangent(unjoin_index)
+def unjoin_index_tangent(parts, y_bar, items, maker, axis, y_bar_dot, items_dot):
+    """parts = ȳ cut into the pieces np.r_ or np.c_ joined:  the same of ȳ's tangent
+    (items: their shapes only)"""
+    return unjoin_index(y_bar_dot, items, maker, axis), None
+
+
+@tangent(unexpand_each)
+def unexpand_each_tangent(parts, y_bar, arrays, y_bar_dot, arrays_dot):
+    """parts = ȳ reshaped like each array:  the same of ȳ's tangent  (arrays: shapes only)"""
+    return unexpand_each(y_bar_dot, arrays), None
+
+
+@tangent(take_bar)
+def take_bar_tangent(a, y_bar, x, indices, axis=None, mode="raise", *, y_bar_dot, x_dot):
+    """a = ȳ added at the elements np.take took:  ȧ = ȳ's tangent alike  (x: shape only)"""
+    return take_bar(y_bar_dot, x, indices, axis, mode), None
+
+
+@tangent(take_along_axis_bar)
+def take_along_axis_bar_tangent(a, y_bar, arr, indices, axis, y_bar_dot, arr_dot):
+    """a = ȳ added at the elements taken along axis:  ȧ = ȳ's tangent alike  (arr: shape
+    only)"""
+    return take_along_axis_bar(y_bar_dot, arr, indices, axis), None
+
+
+@tangent(sum_over)
+def sum_over_tangent(s, g, axis, like, g_dot, like_dot):
+    """s = g summed over axis, then to like's shape:  ṡ = ġ alike  (like: its shape only)"""
+    return sum_over(g_dot, axis, like), None
+
+
+@tangent(unroll_axis)
+def unroll_axis_tangent(a, y_bar, x, axis, start=0, *, y_bar_dot, x_dot):
+    """a = ȳ's axes put back in x's order:  ȧ = ȳ's tangent alike  (x: its rank only)"""
+    return unroll_axis(y_bar_dot, x, axis, start), None
+
+
+@tangent(untile)
+def untile_tangent(a, y_bar, x, reps, y_bar_dot, x_dot):
+    """a = the copies of ȳ summed onto x's shape:  ȧ = ȳ's tangent alike  (x: shape only)"""
+    return untile(y_bar_dot, x, reps), None
+
+
+@tangent(unrepeat)
+def unrepeat_tangent(a, y_bar, x, repeats, axis=None, *, y_bar_dot, x_dot):
+    """a = each element's copies of ȳ summed:  ȧ = ȳ's tangent alike  (x: its shape only)"""
+    return unrepeat(y_bar_dot, x, repeats, axis), None
+
+
+@tangent(unpad)
+def unpad_tangent(a, y_bar, array, origins, y_bar_dot, array_dot):
+    """a = ȳ added back at each element's origin:  ȧ = ȳ's tangent alike  (array: shape
+    only)"""
+    return unpad(y_bar_dot, array, origins), None
+
+
+@tangent(unpad_constant)
+def unpad_constant_tangent(a, y_bar, array, pad_width, y_bar_dot, array_dot):
+    """a = the middle of ȳ, where the array was put:  ȧ = that of ȳ's tangent  (array: its
+    shape only)"""
+    return unpad_constant(y_bar_dot, array, pad_width), None
+
+
+@tangent(unpartition)
+def unpartition_tangent(a, y_bar, y, x, axis=-1, *, y_bar_dot, y_dot, x_dot):
+    """a = ȳ sent back to the elements of x whose values y holds (the places fixed a.e.):
+    ȧ = ȳ's tangent alike"""
+    return unpartition(y_bar_dot, y, x, axis), None, None
+
+
+@tangent(diagonal_bar)
+def diagonal_bar_tangent(a, y_bar, x, offset=0, axis1=0, axis2=1, *, y_bar_dot, x_dot):
+    """a = zeros like x with ȳ on the diagonal:  ȧ = the same with ȳ's tangent  (x: shape
+    only)"""
+    return diagonal_bar(y_bar_dot, x, offset, axis1, axis2), None
+
+
+@tangent(diag_bar)
+def diag_bar_tangent(a, y_bar, v, k=0, *, y_bar_dot, v_dot):
+    """a = ȳ's diagonal, or zeros like v with ȳ on it:  ȧ = the same of ȳ's tangent  (v: its
+    shape only)"""
+    return diag_bar(y_bar_dot, v, k), None
+
+
+@tangent(trace_bar)
+def trace_bar_tangent(a, y_bar, x, offset=0, *, y_bar_dot, x_dot):
+    """a = ȳ on the diagonal of zeros like x:  ȧ = ȳ's tangent there  (x: its shape only)"""
+    return trace_bar(y_bar_dot, x, offset), None
+
+
+# ---------------------------------------------------------------------------------------------
+# Sums over a loop's rows, hoisted out of its reverse sweep: (bi)linear in the rows
+# ---------------------------------------------------------------------------------------------
+
+
+@tangent(sum_of_outers)
+def sum_of_outers_tangent(s, a_rows, b_rows, a_rows_dot, b_rows_dot):
+    """s = Σₜ aₜ bₜᵀ:  ṡ = Σₜ ȧₜ bₜᵀ + Σₜ aₜ ḃₜᵀ"""
+    return sum_of_outers(a_rows_dot, b_rows), sum_of_outers(a_rows, b_rows_dot)
+
+
+@tangent(sum_of_values)
+def sum_of_values_tangent(s, rows, rows_dot):
+    """s = Σₜ aₜ:  ṡ = Σₜ ȧₜ"""
+    return sum_of_values(rows_dot)
+
+
+@tangent(sum_of_scaled)
+def sum_of_scaled_tangent(s, scale_rows, array_rows, scale_rows_dot, array_rows_dot):
+    """s = Σₜ sₜ aₜ:  ṡ = Σₜ ṡₜ aₜ + Σₜ sₜ ȧₜ"""
+    return sum_of_scaled(scale_rows_dot, array_rows), sum_of_scaled(scale_rows, array_rows_dot)
+
+
+@tangent(sum_of_products)
+def sum_of_products_tangent(s, a_rows, b_rows, transposed, a_rows_dot, b_rows_dot):
+    """s = Σₜ aₜ bₜᵀ (or Σₜ aₜᵀ bₜ):  ṡ = the same sum of ȧₜ with bₜ, plus that of aₜ with ḃₜ"""
+    return (
+        sum_of_products(a_rows_dot, b_rows, transposed),
+        sum_of_products(a_rows, b_rows_dot, transposed),
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # No gradient: seeds, zeros, counts and shapes
 # ---------------------------------------------------------------------------------------------
 
 non_differentiable(seed, zero_gradient, reduced_count, shape_of)
+non_differentiable(degrees_of_freedom, not_nan, nan_count, hstack_axis)

@@ -15,7 +15,7 @@ from typing import Any
 
 from overbar.primitives import Attribute
 from overbar.runtime.registry import NON_DIFFERENTIABLE, RuleTable
-from overbar.transpiler.fence import is_append
+from overbar.transpiler.fence import is_append, is_pop
 from overbar.transpiler.names import names_in
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import Namespace
@@ -60,20 +60,29 @@ def analyze(
     parameters known to be objects of a user's class: their attributes carry gradients
     whatever their names (a model's ``size`` is not an array's).
     """
-    lines = [
-        _line(node, form, namespace, rules, objects)
-        for node in ast.walk(form.tree)
-        if isinstance(node, ast.Assign | ast.Return)
+    assignments = [
+        node for node in ast.walk(form.tree) if isinstance(node, ast.Assign | ast.Return)
+    ]
+    lines = [_line(node, form, namespace, rules, objects) for node in assignments]
+    restores = _restoring_pops(form.tree)
+    varying = [
+        line for node, line in zip(assignments, lines, strict=True) if id(node) not in restores
     ]
     for node in ast.walk(form.tree):  # xs.append(v) acts as xs = xs + [v]
         if isinstance(node, ast.Expr) and is_append(node):
             receiver = node.value.func.value.id
             lines.append(([receiver], [receiver, *names_in(node.value.args[0])], True))
+            varying.append(lines[-1])
+        elif isinstance(node, ast.Expr) and _is_helper_effect(node.value):
+            # generated code's add_at(acc, index, g) acts as acc = f(acc, index, g)
+            changed_name = node.value.args[0].id
+            lines.append(([changed_name], names_in(node.value), True))
+            varying.append(lines[-1])
     varied = set(wrt)
     changed = True
     while changed:
         size = len(varied)
-        for targets, inputs, carries_gradient in lines:
+        for targets, inputs, carries_gradient in varying:
             if targets and carries_gradient and varied.intersection(inputs):
                 varied.update(targets)
         changed = len(varied) != size
@@ -87,6 +96,43 @@ def analyze(
                 useful.update(inputs)
         changed = len(useful) != size
     return Activity(tuple(wrt), frozenset(varied), frozenset(useful))
+
+
+def _restoring_pops(tree: ast.FunctionDef) -> set[int]:
+    """The ids of the lines ``N = xs.pop()`` of generated code that pop into a name N pushed
+    onto xs (``xs.append(N)``, ``xs.append(shape_of(N))``): by the adjoint generator's
+    invariant (``pushes.py``), such a pop gives N back a value N held, so it varies N only if
+    N's other bindings do. A pop into any other name (``tmp16 = stack.pop()``) may give any
+    value pushed, and varies its target where the list varies. Either makes the list useful
+    where N is: its pushed values' tangents are then kept beside it."""
+    pushed: dict[str, set[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Expr) and is_append(node):
+            value = node.value.args[0]
+            if isinstance(value, ast.Call) and len(value.args) == 1:
+                value = value.args[0]  # shape_of(N)
+            if isinstance(value, ast.Name):
+                pushed.setdefault(node.value.func.value.id, set()).add(value.id)
+    return {
+        id(node)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and is_pop(node.value)
+        and node.targets[0].id in pushed.get(node.value.func.value.id, ())
+    }
+
+
+def _is_helper_effect(call: ast.expr) -> bool:
+    """A call made for its effect on its first argument, a name (in generated code only: the
+    fence lets no other through but ``print``)."""
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.func.id != "print"
+        and bool(call.args)
+        and isinstance(call.args[0], ast.Name)
+    )
 
 
 def _line(
@@ -114,7 +160,35 @@ def _line(
         and receiver.id in objects
     ):
         return targets, application.input_names(), True
-    return targets, application.input_names(), _carries_gradient(application.primal, rules)
+    carries = _carries_gradient(application.primal, rules)
+    return targets, _differentiable_inputs(application, rules), carries
+
+
+def _differentiable_inputs(application: Any, rules: RuleTable) -> set[str]:
+    """The names the application reads, less those its tangent rules read for their shape
+    only (a term ``None`` for that parameter in every tangent rule of the primal: a runtime
+    helper's ``x`` in ``unbroadcast(g, x)``), which no derivative flows from."""
+    try:
+        found = rules.lookup_tangent(application.primal)
+    except TypeError:
+        found = None
+    if not isinstance(found, list):
+        return application.input_names()
+    # imported here: the tangent rules' module reaches this one through the sweep's state
+    from overbar.transpiler.tangent_rules import shape_only_parameters
+
+    shape_only = set.intersection(*(set(shape_only_parameters(rule)) for rule in found))
+    if not shape_only:
+        return application.input_names()
+    try:
+        bound = (
+            found[0].primal_signature().bind(*application.positional, **dict(application.keywords))
+        )
+    except TypeError:
+        return application.input_names()
+    return set().union(
+        *(names_in(atom) for p, atom in bound.arguments.items() if p not in shape_only)
+    )
 
 
 def _carries_gradient(primal: Any, rules: RuleTable) -> bool:

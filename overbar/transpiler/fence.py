@@ -137,13 +137,20 @@ def check_supported(
     parsed: ParsedFunction,
     array_makers: frozenset = frozenset(),
     copying_functions: frozenset = frozenset(),
+    generated_effects: frozenset = frozenset(),
 ) -> None:
     """Raise ``UnsupportedSyntaxError`` at the first construct overbar cannot handle.
 
     From the runtime: ``array_makers`` always return a new array (np.zeros, ...), so an array
     they made may be written into; ``copying_functions`` never return a view of an argument.
+
+    ``generated_effects`` is given for code overbar generated (an adjoint differentiated again
+    in forward mode): the runtime helpers it calls for their effects (``add_at(x_bar, i, g)``).
+    Such code may also pop its stacks and lists (``h = stack.pop()``, ``hs.pop()``), and its
+    writes in place are not checked again: the generator writes only into arrays and lists it
+    made, or that the user's function made and the fence checked when it was compiled.
     """
-    _Fence(parsed, array_makers, copying_functions).check()
+    _Fence(parsed, array_makers, copying_functions, generated_effects).check()
 
 
 def check_definition(parsed: ParsedFunction) -> None:
@@ -155,6 +162,16 @@ def check_definition(parsed: ParsedFunction) -> None:
 
 class _Fence(InPlaceChecks):
     """The construct-by-construct checks, and the order they run in."""
+
+    def __init__(
+        self,
+        parsed: ParsedFunction,
+        array_makers: frozenset = frozenset(),
+        copying_functions: frozenset = frozenset(),
+        generated_effects: frozenset = frozenset(),
+    ):
+        super().__init__(parsed, array_makers, copying_functions)
+        self.generated_effects = generated_effects
 
     def check_definition(self) -> None:
         arguments = self.tree.args
@@ -199,6 +216,8 @@ class _Fence(InPlaceChecks):
                 "a function without a final return",
                 "end every path through the function with `return <scalar loss>`",
             )
+        if self.generated_effects:  # the generator's writes, into what it owns
+            return
         self.check_augmented_assignments(body)
         self.check_appends(body)
         self.check_writes(body)
@@ -216,6 +235,8 @@ class _Fence(InPlaceChecks):
         if kind in _STATEMENT_NAMES:
             raise self.refuse(statement, *_STATEMENT_NAMES[kind])
         assigned = bound_names(statement) & set(loop_targets)
+        if self.generated_effects:  # the reverse sweep's nested loops all count with _
+            assigned.discard("_")
         if assigned:
             raise self.refuse(
                 statement,
@@ -273,7 +294,9 @@ class _Fence(InPlaceChecks):
             if not isinstance(statement.target, ast.Name):
                 self.check_target(statement.target)
             self.check_expression(statement.value)
-        elif isinstance(statement, ast.Expr) and is_append(statement):
+        elif isinstance(statement, ast.Expr) and (
+            is_append(statement) or self.is_generated_effect(statement.value)
+        ):
             for argument in statement.value.args:
                 self.check_expression(argument)
         elif isinstance(statement, ast.Expr):
@@ -365,6 +388,8 @@ class _Fence(InPlaceChecks):
             )
         name = call.func.attr if isinstance(call.func, ast.Attribute) else call.func.id
         on_a_value = isinstance(call.func, ast.Attribute) and not self.is_global_path(call.func)
+        if self.generated_effects and is_pop(call):
+            return
         if name in (MUTATING_METHODS if on_a_value else MUTATING_FUNCTIONS):
             raise self.refuse(
                 call,
@@ -378,6 +403,17 @@ class _Fence(InPlaceChecks):
                 raise self.refuse(
                     keyword, "an out= argument", "it writes in place; use the return value"
                 )
+
+    def is_generated_effect(self, expression: ast.expr) -> bool:
+        """In generated code: a pop of a stack or list, or a call of a runtime helper the
+        generator calls for its effect."""
+        if not self.generated_effects or not isinstance(expression, ast.Call):
+            return False
+        if is_pop(expression):
+            return True
+        return isinstance(expression.func, ast.Name) and any(
+            self.resolve(expression.func) is helper for helper in self.generated_effects
+        )
 
     def check_dynamic_names(self, expression: ast.expr) -> None:
         called = {id(n.func) for n in ast.walk(expression) if isinstance(n, ast.Call)}
@@ -403,6 +439,18 @@ class _Fence(InPlaceChecks):
                 shown += "()" if called and written == name else ""
                 what = f"{'a call of' if called else 'a use of'} {shown}, which {does},"
                 raise self.refuse(node, what, advice)
+
+
+def is_pop(call: ast.expr) -> bool:
+    """``xs.pop()``: the last element of the list named xs, taken off it."""
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "pop"
+        and isinstance(call.func.value, ast.Name)
+        and not call.args
+        and not call.keywords
+    )
 
 
 def always_returns(body: list[ast.stmt]) -> bool:

@@ -27,7 +27,12 @@ branches and loops. For the first line of the two-layer network::
 - a line that reads the name it assigns (``h = np.tanh(W @ h)`` in a loop) keeps the older value
   under a fresh name for its tangent line, which reads both;
 - a call of the user's own function with no rule calls that function's generated jvp
-  (``y, y_dot = helper_jvp(a, x_dot=a_dot)``), compiled lazily, so recursion works.
+  (``y, y_dot = helper_jvp(a, x_dot=a_dot)``), compiled lazily, so recursion works;
+- in generated code (an adjoint differentiated again, for ``hvp``): ``v = xs.pop()`` gives
+  ``v_dot = xs_dot.pop()`` (the tangents pushed beside the values are popped with them; a pop
+  into a name that does not vary pops the tangent all the same, ``xs_dot.pop()``), ``xs.pop()``
+  gives ``xs_dot.pop()``, and a runtime helper that adds into an adjoint in place,
+  ``add_at(acc, i, g)``, is followed by the same on the tangents, ``add_at(acc_dot, i, g_dot)``.
 
 Where a rule wraps a term in ``broadcast_tangent(term, z)`` (the tangent of an operand NumPy may
 have broadcast), the generator wraps the line's sum once instead, and not at all where a term
@@ -49,10 +54,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from overbar.errors import MissingRuleError, RuleDefinitionError, UnsupportedSyntaxError
-from overbar.primitives import Attribute
+from overbar.errors import (
+    InternalError,
+    MissingRuleError,
+    RuleDefinitionError,
+    UnsupportedSyntaxError,
+)
+from overbar.primitives import Attribute, Method
 from overbar.transpiler.activity import Activity
-from overbar.transpiler.fence import is_append
+from overbar.transpiler.fence import is_append, is_pop
 from overbar.transpiler.lines import _operands_shaped_like_output
 from overbar.transpiler.names import clone, names_in
 from overbar.transpiler.normalize import NormalForm
@@ -255,9 +265,58 @@ class _Tangents:
                     appended = ast.copy_location(ast.Expr(value=append), statement)
                     self.pure.add(id(appended))
                     out.append(appended)
+            elif isinstance(statement, ast.Expr) and is_pop(statement.value):
+                out.append(clone(statement))
+                receiver = statement.value.func.value.id
+                if receiver in self.state.activity.active:
+                    out.append(ast.copy_location(ast.Expr(value=self.pop(receiver)), statement))
+            elif isinstance(statement, ast.Expr) and self.linear_effect(statement.value):
+                out.append(clone(statement))
+                self.effect_tangent(statement, out)
             else:
                 out.append(clone(statement))
         return out
+
+    def pop(self, receiver: str) -> ast.expr:
+        """``xs_dot.pop()``: a list's tangent is a list beside it, popped with it."""
+        method = ast.Attribute(value=load(self.dot(receiver)), attr="pop", ctx=ast.Load())
+        return ast.Call(func=method, args=[], keywords=[])
+
+    def linear_effect(self, expression: ast.expr) -> Any:
+        """The runtime helper ``expression`` calls for its effect on its first argument, where
+        that effect is linear in the first and last arguments (``add_at(acc, index, g)``:
+        acc[index] += g), else ``None``."""
+        if not (isinstance(expression, ast.Call) and isinstance(expression.func, ast.Name)):
+            return None
+        runtime = self.state.runtime
+        helper = self.state.parsed.namespace.lookup(expression.func.id)
+        linear = (runtime.add_at, runtime.add_item)
+        return helper if any(helper is h for h in linear) else None
+
+    def effect_tangent(self, statement: ast.Expr, out: list[ast.stmt]) -> None:
+        """``add_at(acc, index, g)`` is followed by ``add_at(acc_dot, index, g_dot)``.
+
+        Identity: the helper adds g (scattered at index) into acc in place, which is linear in
+        acc and g together, so the tangent of acc after it is acc_dot with g_dot added alike.
+        Side conditions: index does not vary (an index has no derivative); where g does not
+        vary, g_dot is zero and acc_dot is left as it is (no statement)."""
+        call_node = statement.value
+        changed, *positions, added = call_node.args
+        if not (self.is_active(changed) and self.is_active(added)):
+            return
+        if not (isinstance(changed, ast.Name) and isinstance(added, ast.Name)):
+            raise InternalError(  # normalize makes them atoms: a name's tangent is known
+                f"forward mode met {ast.unparse(call_node)} with an expression for an adjoint",
+                self.state.parsed.location(statement),
+            )
+        tangent = ast.Call(
+            func=clone(call_node.func),
+            args=[self.tangent_of(changed), *clone(positions), self.tangent_of(added)],
+            keywords=[],
+        )
+        line = ast.copy_location(ast.Expr(value=tangent), statement)
+        self.tangent_effects.add(id(line))
+        out.append(line)
 
     def write(self, statement: ast.Assign, out: list[ast.stmt]) -> None:
         """``x_dot[i] = v_dot`` (``0.0`` where v does not vary), then ``x[i] = v``.
@@ -305,10 +364,28 @@ class _Tangents:
             self.pure.add(id(primal))
         if output not in self.state.activity.active:
             out.append(primal)
+            if is_pop(statement.value) and self.is_active(statement.value.func.value):
+                popped = ast.Expr(value=self.pop(statement.value.func.value.id))
+                out.append(ast.copy_location(popped, statement))  # the tangents keep pace
+            if application.primal is self.state.runtime.take_in_place and self.is_active(
+                application.positional[0]
+            ):  # it zeroes part of an adjoint in place: of its tangent too
+                taken = call(
+                    self.state.bind("take_in_place", application.primal),
+                    self.tangent_of(application.positional[0]),
+                    *clone(list(application.positional[1:])),
+                )
+                out.append(ast.copy_location(ast.Expr(value=taken), statement))
             return
         inputs_active = any(
             name in self.state.activity.active for name in application.input_names()
         )
+        if is_pop(statement.value):  # v = xs.pop(), then v_dot = xs_dot.pop()
+            out.append(primal)
+            tangent = self.pop(statement.value.func.value.id) if inputs_active else None
+            line = assign(self.dot(output), tangent or self.zero(load(output)))
+            out.append(ast.copy_location(line, statement))
+            return
         if inputs_active and self.rules.is_subroutine(application.primal):
             out.append(self.call_jvp(statement, application))
             owned = self.owned(load(self.dot(output)), output, application)
@@ -349,6 +426,8 @@ class _Tangents:
         rule table (not a helper of the user's), a pure NumPy function."""
         if primal is IDENTITY or primal is CONSTANT or primal is PACK:
             return True
+        if primal == Method("pop") or primal is self.state.runtime.take_in_place:
+            return False  # they change the list or the adjoint they are given
         if isinstance(primal, Attribute):
             return True
         if self.rules.is_subroutine(primal):  # the user's own function may have effects
@@ -487,7 +566,9 @@ class _Tangents:
                     "with @overbar.tangent",
                     self.state.parsed.location(application.node),
                 )
-        terms = [(p, term) for p, term in template.terms if p in active]
+        terms = [(p, term) for p, term in template.terms if p in active and not _is_none(term)]
+        if not terms:  # the active arguments are read for their shapes only
+            return self.zero(load(output))
         body = _needed(template, terms)
         unset = {dot for p, dot in template.tangents if p not in active}
         for node in [*body, *(term for _, term in terms)]:
@@ -532,10 +613,15 @@ class _Tangents:
             self.pure.add(id(inlined))
             out.append(inlined)
         total = None
+        adds = template.rule.adds and self.state.bind(
+            template.rule.adds.__name__, template.rule.adds
+        )
         for term in stripped:
             term = substitution.visit(clone(term))
             if total is None:
                 total = term
+            elif adds:  # the terms of a tuple: added by their rule's function
+                total = call(adds, total, term)
             elif isinstance(term, ast.UnaryOp) and isinstance(term.op, ast.USub):
                 total = ast.BinOp(left=total, op=ast.Sub(), right=term.operand)
             else:
@@ -570,6 +656,11 @@ def _needed(template: TangentTemplate, terms: list[tuple[str, ast.expr]]) -> lis
             kept.append(assignment)
             needed |= names_in(assignment.value)
     return kept[::-1]
+
+
+def _is_none(term: ast.expr) -> bool:
+    """A rule's term ``None``: its parameter is read for its shape only (no derivative)."""
+    return isinstance(term, ast.Constant) and term.value is None
 
 
 def _is_call_of(node: ast.expr, name: str | None) -> bool:

@@ -20,6 +20,7 @@ from overbar.transpiler.activity import Activity, analyze
 from overbar.transpiler.emit import Emitted, compile_function, to_source
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.forward import ForwardCode, differentiate_forward
+from overbar.transpiler.forward_dead import tangent_alone
 from overbar.transpiler.forward_fold import fold
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.normalize import NormalForm, normalize
@@ -52,14 +53,18 @@ def transform_forward(
     runtime: Runtime = NUMPY,
     parameter_shapes: Shapes | None = None,
     fold_temporaries: bool = True,
+    tangent_only: bool = False,
 ) -> ForwardStages:
     """The jvp of ``function`` with respect to the parameters named in ``wrt``, specialised on
-    ``parameter_shapes`` (name -> ``argument_shape``) where given."""
+    ``parameter_shapes`` (name -> ``argument_shape``) where given; with ``tangent_only``,
+    returning ``(None, tangent)`` without the lines only the value needed
+    (``forward_dead.py``)."""
     collecting = gc.isenabled()
     gc.disable()  # as in pipeline.transform: many nodes, no cycles to collect meanwhile
     try:
         parsed = parse(function)
-        check_supported(parsed, runtime.array_makers, runtime.copying_functions)
+        effects = generated_effects(runtime) if is_generated(function.__code__) else frozenset()
+        check_supported(parsed, runtime.array_makers, runtime.copying_functions, effects)
         normal_form = normalize(parsed)
         activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
         shapes = infer(normal_form, parameter_shapes or {}, parsed.namespace, runtime)
@@ -68,6 +73,18 @@ def transform_forward(
             return jvp_of(helper, helper_wrt, runtime)
 
         forward = differentiate_forward(parsed, normal_form, activity, runtime, helpers, shapes)
+        if tangent_only:
+            called = {
+                node.func.id
+                for node in ast.walk(forward.tree)
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            }
+            checks = frozenset(
+                name
+                for name in called
+                if parsed.namespace.lookup(name) is runtime.seed or name == "seed"
+            )
+            forward = tangent_alone(forward, checks)
         folded = forward
         if fold_temporaries:
             tree = forward.tree
@@ -96,6 +113,12 @@ def transform_forward(
     finally:
         if collecting:
             gc.enable()
+
+
+def generated_effects(runtime: Runtime) -> frozenset:
+    """The runtime helpers generated adjoints call for their effects: forward mode over an
+    adjoint (``overbar.hvp``) meets them."""
+    return frozenset({runtime.add_at, runtime.add_item, runtime.floating_target})
 
 
 def emit_forward(parsed: ParsedFunction, code: ForwardCode) -> Emitted:

@@ -108,6 +108,17 @@ def _parse(rule: Rule) -> TangentTemplate:
     )
 
 
+def shape_only_parameters(rule: Rule) -> tuple[str, ...]:
+    """The parameters the tangent rule ``rule`` gives the term ``None``: read for their shape
+    (or other facts that do not vary) only, so no derivative flows from them (the x of a
+    runtime helper's ``unbroadcast(g, x)``)."""
+    return tuple(
+        parameter
+        for parameter, term in tangent_template_of(rule).terms
+        if isinstance(term, ast.Constant) and term.value is None
+    )
+
+
 class TangentChoice(RuleChoice):
     """The table of tangent rules, as forward mode asks it about one function's lines."""
 
@@ -143,6 +154,14 @@ class TangentChoice(RuleChoice):
             advice = (
                 f"overbar has no tangent rule for the array {kind} {primal}; use the NumPy "
                 f"function instead, or register one with @overbar.tangent({register})"
+            )
+        elif inspect.isfunction(primal) and getattr(primal, "__module__", "").startswith(
+            "overbar.runtime"
+        ):
+            advice = (
+                f"{name} is one of overbar's runtime helpers (what generated adjoints call) "
+                "and has no tangent rule yet, so the adjoint that calls it cannot be "
+                "differentiated again (hvp and hessian run forward mode over it)"
             )
         elif self._has_adjoint_rule(primal):
             advice = (

@@ -1,0 +1,296 @@
+"""The tangent rules of the runtime helpers generated adjoints call (``rules_helpers.py``),
+which ``hvp`` and ``hessian`` use: forward mode over a generated adjoint.
+
+Each sample calls a helper on arrays (tuples and lists of them built in the probe), and its
+jvp, ``overbar.jvp``, at a random tangent of every input (and of each alone, so that inactive
+inputs' terms are left out) is checked against the central difference of the probe along it;
+where the helper has an adjoint rule too, the dot-product identity ``<J v, u> = <v, Jᵀ u>``
+ties the two rules together. Meta-tests: every adjoint rule of the module has a tangent rule
+beside it, and every tangent rule of the module has a sample.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+import overbar
+from overbar.runtime import helpers, helpers_arrays, helpers_linalg, helpers_math
+from overbar.runtime.registry import RULES
+from tests.support import define
+
+HELPERS = {
+    name: getattr(helpers, name)
+    for name in (
+        "unbroadcast",
+        "broadcast_like",
+        "adjoint_like",
+        "expand_reduced",
+        "matmul_left_bar",
+        "matmul_right_bar",
+        "index_bar",
+        "take_and_zero",
+        "take_in_place",
+        "saved_region",
+        "own",
+        "item_bar",
+        "split_last",
+        "listed",
+        "unpacked_bar",
+        "add_elementwise",
+        "add_in_kind",
+        "sum_bars",
+        "as_rows_of",
+        "extremum_bar",
+        "unsort",
+        "cumsum_bar",
+        "untranspose",
+        "split_like",
+        "unstack",
+        "sum_of_outers",
+        "sum_of_values",
+        "sum_of_scaled",
+        "sum_of_products",
+        "elements_like",
+    )
+}
+HELPERS.update(
+    {
+        name: getattr(module, name)
+        for module, names in (
+            (
+                helpers_arrays,
+                (
+                    "unjoin",
+                    "unjoin_index",
+                    "unexpand_each",
+                    "take_bar",
+                    "take_along_axis_bar",
+                    "sum_over",
+                    "unroll_axis",
+                    "untile",
+                    "unrepeat",
+                    "unpad",
+                    "pad_origins",
+                    "unpad_constant",
+                    "unpartition",
+                    "diagonal_bar",
+                    "diag_bar",
+                ),
+            ),
+            (helpers_linalg, ("trace_bar",)),
+            (
+                helpers_math,
+                (
+                    "chosen_bars",
+                    "of_real",
+                    "astype_bar",
+                    "ptp_bar",
+                    "quantile_bar",
+                    "nanquantile_bar",
+                    "select_bars",
+                ),
+            ),
+        )
+        for name in names
+    }
+)
+
+# (the probe's body, its parameters' shapes: () a Python float); the body returns the
+# helper's result, or the parts of a tuple result as a tuple
+SAMPLES = [
+    ("unbroadcast(g, x)", {"g": (2, 3), "x": (3,)}),
+    ("unbroadcast(g, x)", {"g": (2, 3), "x": (2, 1)}),
+    ("unbroadcast(g, x)", {"g": (4,), "x": ()}),
+    ("broadcast_like(g, x)", {"g": (3,), "x": (2, 3)}),
+    ("broadcast_like(g, x)", {"g": (), "x": (2, 2)}),
+    ("adjoint_like(g, x)", {"g": (3,), "x": (3,)}),
+    ("adjoint_like(g, x)", {"g": (), "x": (2, 3)}),
+    ("expand_reduced(g, x, axis=0)", {"g": (3,), "x": (2, 3)}),
+    ("expand_reduced(g, x, axis=1, keepdims=True)", {"g": (2, 1), "x": (2, 3)}),
+    ("expand_reduced(g, x)", {"g": (), "x": (2, 3)}),
+    ("matmul_left_bar(z, x, y)", {"z": (2, 4), "x": (2, 3), "y": (3, 4)}),
+    ("matmul_left_bar(z, x, y)", {"z": (4,), "x": (3,), "y": (3, 4)}),
+    ("matmul_left_bar(z, x, y)", {"z": (), "x": (3,), "y": (3,)}),
+    ("matmul_right_bar(z, x, y)", {"z": (2, 4), "x": (2, 3), "y": (3, 4)}),
+    ("matmul_right_bar(z, x, y)", {"z": (2,), "x": (2, 3), "y": (3,)}),
+    ("matmul_right_bar(z, x, y)", {"z": (2, 2, 4), "x": (2, 2, 3), "y": (3, 4)}),
+    ("index_bar(g, x, 2)", {"g": (), "x": (4,)}),
+    ("index_bar(g, x, (slice(None), 1))", {"g": (3,), "x": (3, 4)}),
+    ("index_bar(g, x, np.array([0, 2, 0]))", {"g": (3,), "x": (4,)}),
+    ("take_and_zero(g * 1.0, 1)", {"g": (3,)}),
+    ("take_and_zero(g * 1.0, (slice(0, 2), 1))", {"g": (3, 2)}),
+    ("take_in_place_both(g)", {"g": (4,)}),
+    ("saved_region(y * 1.0, slice(1, 3))", {"y": (4,)}),
+    ("own(g, x)", {"g": (2, 3), "x": (2, 3)}),
+    ("own(g, x)", {"g": (3,), "x": (2, 3)}),
+    ("item_bar(g, (x, x, x), 1)", {"g": (2,), "x": (2,)}),
+    ("item_bar(g, [x, x, x], slice(0, 2))[1]", {"g": (2, 3), "x": (3,)}),
+    ("split_last((a, b, c))", {"a": (2,), "b": (), "c": (3,)}),
+    ("listed((a, b), (a, b))", {"a": (2,), "b": (3,)}),
+    ("listed(0.0, (a, b))", {"a": (2,), "b": (3,)}),
+    ("unpacked_bar((x, x), (a, b))", {"a": (2,), "b": (2,), "x": (2,)}),
+    ("unpacked_bar(x, (a, b))", {"a": (3,), "b": (3,), "x": (2, 3)}),
+    ("add_elementwise((a, b), (c, b))", {"a": (2,), "b": (), "c": (2,)}),
+    ("add_elementwise(0.0, (c, b))", {"b": (), "c": (2,)}),
+    ("add_in_kind(a, b)", {"a": (2, 3), "b": (2, 3)}),
+    ("add_in_kind((a, b), (b, b))", {"a": (2,), "b": (2,)}),
+    ("sum_bars(g, (a, b))", {"g": (2, 3), "a": (3,), "b": (2, 1)}),
+    ("sum_bars(g, x)", {"g": (3,), "x": (2, 3)}),
+    ("as_rows_of((a, b), x)", {"a": (3,), "b": (3,), "x": (2, 3)}),
+    ("as_rows_of([a, b], (a, b))", {"a": (3,), "b": (2,)}),
+    ("extremum_bar(g, np.max(x, axis=0), x, axis=0)", {"g": (3,), "x": (2, 3)}),
+    ("extremum_bar(g, np.min(x), x)", {"g": (), "x": (4,)}),
+    ("unsort(g, x)", {"g": (5,), "x": (5,)}),
+    ("unsort(g, x, axis=0)", {"g": (3, 2), "x": (3, 2)}),
+    ("cumsum_bar(g, x, axis=1)", {"g": (2, 3), "x": (2, 3)}),
+    ("cumsum_bar(g, x)", {"g": (6,), "x": (2, 3)}),
+    ("untranspose(g, ((1, 0, 2),))", {"g": (3, 2, 4)}),
+    ("untranspose(g, ())", {"g": (3, 2)}),
+    ("split_like(g, (a, b), axis=0)", {"g": (5, 2), "a": (2, 2), "b": (3, 2)}),
+    ("unstack(g, (a, b), axis=1)", {"g": (3, 2), "a": (3,), "b": (3,)}),
+    ("sum_of_outers([a, b], [c, c])", {"a": (2,), "b": (2,), "c": (3,)}),
+    ("sum_of_values([a, b])", {"a": (2, 3), "b": (2, 3)}),
+    ("sum_of_scaled([s, t], [a, b])", {"s": (), "t": (), "a": (3,), "b": (3,)}),
+    ("sum_of_products([a, b], [c, c], 'b')", {"a": (2, 3), "b": (2, 3), "c": (4, 3)}),
+    ("sum_of_products([a, b], [c, c], 'a')", {"a": (2, 3), "b": (2, 3), "c": (2, 4)}),
+    ("chosen_bars(g, max(a, b), (a, b))", {"g": (), "a": (), "b": ()}),
+    ("chosen_bars(g, max(x), (x,))", {"g": (), "x": (4,)}),
+    ("elements_like((g, h), (a, b))", {"g": (2,), "h": (), "a": (2,), "b": ()}),
+    ("elements_like(0.0, (a, b))", {"a": (2,), "b": ()}),
+    ("of_real(g, x, 'np.real')", {"g": (3,), "x": (3,)}),
+    ("astype_bar(g, x, np.float64)", {"g": (3,), "x": (3,)}),
+    ("unjoin(g, (a, b), np.atleast_1d, 0)", {"g": (5,), "a": (2,), "b": (3,)}),
+    ("unjoin(g, (a, b), np.atleast_2d, 0)", {"g": (2, 3), "a": (3,), "b": (1, 3)}),
+    ("unjoin_index(g, (a, b), np.r_, 0)", {"g": (5,), "a": (2,), "b": (3,)}),
+    ("unexpand_each(g, (a,))", {"g": (1, 3), "a": (3,)}),
+    ("unexpand_each((g, h), (a, b))", {"g": (1, 3), "h": (1, 1), "a": (3,), "b": ()}),
+    ("take_bar(g, x, np.array([0, 2, 2]), 0)", {"g": (3,), "x": (4,)}),
+    ("take_along_axis_bar(g, x, np.array([[0], [2]]), 1)", {"g": (2, 1), "x": (2, 3)}),
+    ("sum_over(g, 0, s)", {"g": (4, 3), "s": (3,)}),
+    ("unroll_axis(g, x, 2)", {"g": (4, 2, 3), "x": (2, 3, 4)}),
+    ("untile(g, x, 2)", {"g": (6,), "x": (3,)}),
+    ("unrepeat(g, x, 2)", {"g": (6,), "x": (3,)}),
+    ("unpad(g, x, pad_origins(np.shape(x), 1, 'edge'))", {"g": (5,), "x": (3,)}),
+    ("unpad_constant(g, x, 1)", {"g": (5,), "x": (3,)}),
+    ("unpartition(g, np.partition(x, 1), x)", {"g": (4,), "x": (4,)}),
+    ("diagonal_bar(g, x)", {"g": (3,), "x": (3, 3)}),
+    ("diag_bar(g, v)", {"g": (3, 3), "v": (3,)}),
+    ("diag_bar(g, v, 1)", {"g": (2,), "v": (3, 3)}),
+    ("trace_bar(g, x)", {"g": (), "x": (3, 3)}),
+    ("ptp_bar(g, x, axis=0)", {"g": (3,), "x": (2, 3)}),
+    ("ptp_bar(g, x)", {"g": (), "x": (5,)}),
+    ("quantile_bar(g, x, 0.3)", {"g": (), "x": (5,)}),
+    ("quantile_bar(g, x, np.array([0.2, 0.9]), axis=1)", {"g": (2, 3), "x": (3, 4)}),
+    ("nanquantile_bar(g, x, 0.6)", {"g": (), "x": (5,)}),
+    (
+        "select_bars(g, np.select([x > 0], [x * y], y), [x > 0], [x * y], y)",
+        {"g": (4,), "x": (4,), "y": ()},
+    ),
+]
+
+_PROBE_HELPERS = """
+def take_in_place_both(g):
+    owned = g * 1.0
+    part = take_in_place(owned, slice(1, 3))
+    return part, owned
+"""
+
+
+def _draw(shape, rng):
+    return float(rng.uniform(-1, 1)) if shape == () else rng.uniform(-1, 1, size=shape)
+
+
+def _flat(value) -> np.ndarray:
+    """Every number of a result (an array, a number, or tuples and lists of them), in order."""
+    if isinstance(value, tuple | list):
+        parts = [_flat(part) for part in value]
+        return np.concatenate(parts) if parts else np.zeros(0)
+    return np.ravel(np.asarray(value, dtype=np.float64))
+
+
+def _probe(expression, names):
+    source = f"{_PROBE_HELPERS}\n\ndef probe({', '.join(names)}):\n    return {expression}\n"
+    return define(source, "probe", namespace=HELPERS)
+
+
+@pytest.mark.parametrize("expression, shapes", SAMPLES, ids=lambda v: str(v))
+def test_helper_tangent_against_differences(expression, shapes):
+    rng = np.random.default_rng(zlib.crc32(f"tangent {expression}{shapes}".encode()))
+    names = list(shapes)
+    args = [_draw(shapes[n], rng) for n in names]
+    probe = _probe(expression, names)
+    everything = tuple(range(len(names)))
+    for wrt in [everything] + ([(i,) for i in everything] if len(names) > 1 else []):
+        tangents = [_draw(shapes[names[i]], rng) for i in wrt]
+        value, derivative = overbar.jvp(probe, args, tangents, wrt=wrt)
+        np.testing.assert_allclose(_flat(value), _flat(probe(*args)), rtol=1e-12)
+        assert _flat(derivative).shape == _flat(value).shape
+
+        def at(step, wrt=wrt, tangents=tangents):
+            moved = list(args)
+            for i, tangent in zip(wrt, tangents, strict=True):
+                shifted = np.asarray(args[i]) + step * np.asarray(tangent)
+                moved[i] = float(shifted) if shapes[names[i]] == () else shifted
+            return _flat(probe(*moved))
+
+        numeric = (at(1e-6) - at(-1e-6)) / 2e-6
+        np.testing.assert_allclose(
+            _flat(derivative), numeric, rtol=1e-6, atol=1e-8, err_msg=f"wrt {wrt}"
+        )
+
+
+def _with_adjoint_rule(expression: str) -> bool:
+    helper = HELPERS.get(expression.split("(")[0])
+    return helper is not None and isinstance(RULES.lookup(helper), list)
+
+
+@pytest.mark.parametrize(
+    "expression, shapes",
+    [sample for sample in SAMPLES if _with_adjoint_rule(sample[0])],
+    ids=lambda v: str(v),
+)
+def test_helper_tangent_against_its_adjoint_rule(expression, shapes):
+    """<J v, u> = <v, Jᵀ u>: the jvp against the gradient of Σ helper(...) ∘ u."""
+    rng = np.random.default_rng(zlib.crc32(f"dot {expression}{shapes}".encode()))
+    names = list(shapes)
+    args = [_draw(shapes[n], rng) for n in names]
+    probe = _probe(expression, names)
+    u = rng.standard_normal(np.shape(probe(*args)))
+    weighted = define(
+        f"def f({', '.join([*names, 'u'])}):\n    return np.sum(({expression}) * u)\n",
+        namespace=HELPERS,
+    )
+    everything = tuple(range(len(names)))
+    gradients = overbar.grad(weighted, wrt=everything)(*args, u)
+    gradients = gradients if len(names) > 1 else (gradients,)
+    tangents = [_draw(shapes[n], rng) for n in names]
+    _, derivative = overbar.jvp(probe, args, tangents, wrt=everything)
+    forward = float(np.sum(np.asarray(derivative) * u))
+    backward = sum(
+        float(np.sum(np.asarray(g) * np.asarray(t)))
+        for g, t in zip(gradients, tangents, strict=True)
+    )
+    assert forward == pytest.approx(backward, rel=1e-9, abs=1e-12)
+
+
+def _rules_of(kind_table) -> set[str]:
+    return {
+        rules[0].primal.__name__
+        for rules in kind_table.values()
+        if rules[0].function.__module__ == "overbar.runtime.rules_helpers"
+    }
+
+
+def test_every_helper_adjoint_rule_has_a_tangent_rule():
+    adjoints, tangents = _rules_of(RULES.rules), _rules_of(RULES.tangents)
+    assert adjoints and adjoints <= tangents, f"without tangent rules: {adjoints - tangents}"
+
+
+def test_every_helper_tangent_rule_has_samples():
+    sampled = {expression.split("(")[0] for expression, _ in SAMPLES}
+    sampled |= {"take_in_place"}  # through take_in_place_both, which zeroes in place too
+    tangents = _rules_of(RULES.tangents)
+    assert tangents <= sampled, f"tangent rules without samples: {tangents - sampled}"
