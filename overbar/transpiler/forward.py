@@ -54,7 +54,7 @@ from overbar.primitives import Attribute
 from overbar.transpiler.activity import Activity
 from overbar.transpiler.fence import is_append
 from overbar.transpiler.lines import _operands_shaped_like_output
-from overbar.transpiler.names import clone, names_in
+from overbar.transpiler.names import clone, fix_missing_locations, names_in, walk_breadth_first
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import ParsedFunction
 from overbar.transpiler.primitive import (
@@ -185,7 +185,7 @@ class _Tangents:
         )
         ast.copy_location(tree, form.tree)
         return ForwardCode(
-            tree=ast.fix_missing_locations(tree),
+            tree=fix_missing_locations(tree),
             bindings=tuple(sorted(self.state.bindings.items())),
             tangent_parameters=tuple((name, self.dots[name]) for name in self.state.activity.wrt),
             subroutines=tuple(self.subroutines),
@@ -394,7 +394,7 @@ class _Tangents:
         """The names the function writes into (``x[i] = v``)."""
         return {
             node.targets[0].value.id
-            for node in ast.walk(self.state.form.tree)
+            for node in walk_breadth_first(self.state.form.tree)
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript)
         }
 
