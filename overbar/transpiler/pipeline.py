@@ -96,18 +96,21 @@ class Pullback:
         if self._stages is None:
             with COMPILING:
                 if self._stages is None:
-                    stages = transform(
-                        self.function,
-                        self.wrt,
-                        self.runtime,
-                        as_pullback=True,
-                        parameter_shapes=dict(self.shapes) or None,
-                        optimisations=self.optimisations,
-                        functions=self.functions,
-                    )
-                    finish(stages)
-                    self._stages = stages
+                    self._stages = self._transform()
         return self._stages
+
+    def _transform(self) -> Stages:
+        stages = transform(
+            self.function,
+            self.wrt,
+            self.runtime,
+            as_pullback=True,
+            parameter_shapes=dict(self.shapes) or None,
+            optimisations=self.optimisations,
+            functions=self.functions,
+        )
+        finish(stages)
+        return stages
 
     @property
     def compiled(self) -> Callable:
@@ -136,7 +139,8 @@ class Pullback:
         )
         found = cache.load(self.function, options) if cachable else None
         if found is None:
-            stages = self.stages
+            # Its stages are kept only if asked for (as a gradient's are: see ``api``).
+            stages = self._stages if self._stages is not None else self._transform()
             found = stages.emitted.function
             if cachable:
                 cache.store(self.function, options, stages)
