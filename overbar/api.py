@@ -100,10 +100,12 @@ def compiled_adjoint(
             # instead of being kept for good, and scanned again and again by the garbage
             # collector (a tenth of the first call). ``stages_for`` transforms again.
             stages_key = _stages_key(wrt, shapes, with_value, optimisations)
-            stages = cache_of(function).get(stages_key) or _transform(function, stages_key)
-            found = stages.emitted.function
-            if on_disk:
-                disk_cache.store(function, key, stages)
+            with pipeline.collector_paused():  # until the trees are freed
+                stages = cache_of(function).get(stages_key) or _transform(function, stages_key)
+                found = stages.emitted.function
+                if on_disk:
+                    disk_cache.store(function, key, stages)
+                del stages
         return found
 
     return kept_once(function, key, make)

@@ -16,7 +16,7 @@ from typing import Any
 from overbar.primitives import Attribute
 from overbar.runtime.registry import NON_DIFFERENTIABLE, RuleTable
 from overbar.transpiler.fence import is_append
-from overbar.transpiler.names import names_in, walk_breadth_first
+from overbar.transpiler.names import names_in, statements_breadth_first, walk_breadth_first
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.primitive import CONSTANT, application_of
@@ -62,10 +62,10 @@ def analyze(
     """
     lines = [
         _line(node, form, namespace, rules, objects)
-        for node in walk_breadth_first(form.tree)
+        for node in statements_breadth_first(form.tree)
         if isinstance(node, ast.Assign | ast.Return)
     ]
-    for node in walk_breadth_first(form.tree):  # xs.append(v) acts as xs = xs + [v]
+    for node in statements_breadth_first(form.tree):  # xs.append(v) acts as xs = xs + [v]
         if isinstance(node, ast.Expr) and is_append(node):
             receiver = node.value.func.value.id
             lines.append(([receiver], [receiver, *names_in(node.value.args[0])], True))

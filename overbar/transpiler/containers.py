@@ -34,7 +34,12 @@ import keyword
 from dataclasses import replace
 
 from overbar.errors import UnsupportedSyntaxError
-from overbar.transpiler.names import NameAllocator, fix_missing_locations, walk_breadth_first
+from overbar.transpiler.names import (
+    NameAllocator,
+    fix_missing_locations,
+    statements_breadth_first,
+    walk_breadth_first,
+)
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import MISSING, ParsedFunction
 from overbar.transpiler.shapes import Shapes
@@ -60,7 +65,7 @@ def walk_dicts(parsed: ParsedFunction, form: NormalForm, shapes: Shapes) -> Norm
     }
     counters = {
         node.target.id
-        for node in walk_breadth_first(form.tree)
+        for node in statements_breadth_first(form.tree)
         if isinstance(node, ast.For)
         and isinstance(node.target, ast.Name)
         and node.target.id not in user_names  # the normal form's own walk of an iterable

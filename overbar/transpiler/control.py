@@ -30,7 +30,7 @@ from typing import Any
 from overbar.errors import InternalError
 from overbar.transpiler.fence import is_append
 from overbar.transpiler.lines import LineAdjoints
-from overbar.transpiler.names import clone, names_in, walk_breadth_first
+from overbar.transpiler.names import clone, names_in, statements_breadth_first, walk_breadth_first
 from overbar.transpiler.primitive import IDENTITY, PACK, application_of, index_value
 from overbar.transpiler.recording import Recording
 from overbar.transpiler.rule_choice import RuleChoice
@@ -290,7 +290,7 @@ class ReverseBlocks:
             return False
         bindings = [
             node
-            for node in walk_breadth_first(self.state.form.tree)
+            for node in statements_breadth_first(self.state.form.tree)
             if isinstance(node, ast.Assign)
             and isinstance(node.targets[0], ast.Name)
             and node.targets[0].id == name

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from overbar.errors import InternalError
-from overbar.transpiler.names import fix_missing_locations, walk_breadth_first
+from overbar.transpiler.names import fix_missing_locations, statements_breadth_first
 from overbar.transpiler.parse import ParsedFunction
 from overbar.transpiler.reverse import COMMENT_MARKER, Adjoint, is_comment
 from overbar.transpiler.split import Split
@@ -349,7 +349,7 @@ def _black() -> types.ModuleType:
 def _without_empty_blocks(tree: ast.FunctionDef) -> ast.FunctionDef:
     """``pass`` in every block the reverse sweep left empty or with comments only (the literal
     adjoint, unsimplified, can have a branch whose lines all had inactive outputs)."""
-    for node in walk_breadth_first(tree):
+    for node in statements_breadth_first(tree):
         if isinstance(node, ast.If | ast.For | ast.While):
             for block in (node.body, node.orelse):
                 if block and all(is_comment(statement) for statement in block):

@@ -18,7 +18,7 @@ import ast
 import types
 
 from overbar.errors import UnsupportedSyntaxError
-from overbar.transpiler.names import walk_breadth_first
+from overbar.transpiler.names import statements_breadth_first, walk_breadth_first
 from overbar.transpiler.parse import MISSING, ParsedFunction
 
 CHANGES = "a differentiated function must not change anything outside itself"
@@ -170,7 +170,7 @@ def assigned_anywhere(tree: ast.FunctionDef) -> set[str]:
     """Every name a statement anywhere in ``tree`` binds (one walk of the whole tree)."""
     return {
         name
-        for node in walk_breadth_first(tree)
+        for node in statements_breadth_first(tree)
         if isinstance(node, ast.stmt)
         for name in bound_names(node)
     }

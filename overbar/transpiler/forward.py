@@ -54,7 +54,12 @@ from overbar.primitives import Attribute
 from overbar.transpiler.activity import Activity
 from overbar.transpiler.fence import is_append
 from overbar.transpiler.lines import _operands_shaped_like_output
-from overbar.transpiler.names import clone, fix_missing_locations, names_in, walk_breadth_first
+from overbar.transpiler.names import (
+    clone,
+    fix_missing_locations,
+    names_in,
+    statements_breadth_first,
+)
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import ParsedFunction
 from overbar.transpiler.primitive import (
@@ -394,7 +399,7 @@ class _Tangents:
         """The names the function writes into (``x[i] = v``)."""
         return {
             node.targets[0].value.id
-            for node in walk_breadth_first(self.state.form.tree)
+            for node in statements_breadth_first(self.state.form.tree)
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript)
         }
 

@@ -113,6 +113,28 @@ def walk_breadth_first(node):
         yield node
 
 
+def statements_breadth_first(tree: ast.AST):
+    """The statements among ``walk_breadth_first(tree)``'s nodes, in its order, found without
+    visiting an expression: a statement is only ever in a block (``body``, ``orelse``,
+    ``finalbody``) of a statement, an ``except`` clause or a ``case``, at the same depth as
+    in the whole walk, and a breadth-first walk that leaves out nodes with no statement
+    inside keeps the others in their order. For the passes that look at statements only, a
+    tenth of the nodes."""
+    todo = deque([tree])
+    while todo:
+        node = todo.popleft()
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, list) and value and isinstance(value[0], _HOLDS_STATEMENTS):
+                todo.extend(value)
+        if isinstance(node, ast.stmt):
+            yield node
+
+
+# What a block of statements holds: statements, ``except`` clauses, ``case`` clauses.
+_HOLDS_STATEMENTS = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
 def fix_missing_locations(tree: ast.AST) -> ast.AST:
     """``ast.fix_missing_locations(tree)``: the same locations set on the same nodes (a node
     without a line or column takes its parent's, visiting parents before children in the

@@ -64,7 +64,13 @@ from overbar.errors import InternalError, UnsupportedSyntaxError
 from overbar.transpiler.fence import is_append, is_docstring
 from overbar.transpiler.fence_scope import local_lambdas
 from overbar.transpiler.jumps import lift_returns, stored_names, without_jumps
-from overbar.transpiler.names import NameAllocator, clone, names_in, walk_breadth_first
+from overbar.transpiler.names import (
+    NameAllocator,
+    clone,
+    names_in,
+    statements_breadth_first,
+    walk_breadth_first,
+)
 from overbar.transpiler.normalize_expressions import ExpressionNormalizer, is_global_path
 from overbar.transpiler.parse import ParsedFunction
 
@@ -144,7 +150,7 @@ class _Normalizer(ExpressionNormalizer):
         )
         ast.copy_location(tree, self.tree)
         local_names = frozenset(self.parameters) | frozenset(
-            name for node in walk_breadth_first(tree) for name in _targets(node)
+            name for node in statements_breadth_first(tree) for name in _targets(node)
         )
         return NormalForm(
             tree=tree,
@@ -418,7 +424,7 @@ class _Normalizer(ExpressionNormalizer):
 
 def _assigned_names(tree: ast.FunctionDef) -> set[str]:
     names = set()
-    for node in walk_breadth_first(tree):
+    for node in statements_breadth_first(tree):
         names.update(_targets(node))
     return names
 

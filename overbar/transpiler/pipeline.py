@@ -6,11 +6,12 @@ form as well as the adjoint, and tests can look at any pass's output.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,10 +141,12 @@ class Pullback:
         found = cache.load(self.function, options) if cachable else None
         if found is None:
             # Its stages are kept only if asked for (as a gradient's are: see ``api``).
-            stages = self._stages if self._stages is not None else self._transform()
-            found = stages.emitted.function
-            if cachable:
-                cache.store(self.function, options, stages)
+            with collector_paused():
+                stages = self._stages if self._stages is not None else self._transform()
+                found = stages.emitted.function
+                if cachable:
+                    cache.store(self.function, options, stages)
+                del stages
         return found
 
     def prepare(self) -> None:
@@ -322,12 +325,7 @@ def transform(
     forward sweep and returns ``(value, residuals)``, ``emitted.pullback(*residuals,
     result_bar=cotangent)`` runs the reverse sweep and returns the gradients.
     """
-    # The passes allocate a great many syntax-tree nodes and make no reference cycles that
-    # need collecting meanwhile; the cyclic collector's full scans of the growing heap made the
-    # transformation grow faster than the function (a fifth of an 800-line function's time).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         return _transform(
             function,
             wrt,
@@ -339,6 +337,21 @@ def transform(
             functions,
             vjp,
         )
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off meanwhile (as it was after).
+
+    The passes allocate a great many syntax-tree nodes and make no reference cycles that
+    need collecting meanwhile; the cyclic collector's full scans of the growing heap made the
+    transformation grow faster than the function (a fifth of an 800-line function's time).
+    A caller that keeps only the compiled function (``api.compiled_adjoint``) holds the pause
+    until the trees are freed, which reference counting does: they hold no cycles."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
     finally:
         if collecting:
             gc.enable()

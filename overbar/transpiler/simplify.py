@@ -328,7 +328,16 @@ def _fold_literals(statement: ast.stmt) -> ast.stmt:
     """Identity: ``c1 op c2`` for two numeric literals and op one of ``+ - *`` is the number
     Python computes for it, which is what the generated code would compute at run time.
     Side conditions: both operands are int or float literals (not bools, not strings, which
-    ``*`` would repeat); division and powers are left (``1 / 2`` and ``2 ** -1`` change type)."""
+    ``*`` would repeat); division and powers are left (``1 / 2`` and ``2 ** -1`` change type).
+
+    Folding goes from the innermost operation out, so a statement with no operation on two
+    number literals has none to fold and is returned as it is without the rewrite's visit
+    (which costs several times a walk)."""
+    if not any(
+        isinstance(node, ast.BinOp) and is_number(node.left) and is_number(node.right)
+        for node in walk(statement)
+    ):
+        return statement
     return _LITERAL_FOLDER.visit(statement)
 
 
