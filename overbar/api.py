@@ -50,22 +50,33 @@ def transformed(
     (pairs of name and ``argument_shape``; none for the general adjoint; ignored where
     ``optimisations.shapes`` is off), returning the value with the gradients or not; computed
     once (one thread computes it, the others wait) and kept with the function."""
-    key = ("stages", wrt, _known(shapes, optimisations), with_value, optimisations)
+    key = _stages_key(wrt, shapes, with_value, optimisations)
+    return kept_once(function, key, lambda: _transform(function, key))
 
-    def make() -> Stages:
-        # Looked up on the module each time: a test (or a profiler) may wrap it.
-        stages = pipeline.transform(
-            function,
-            wrt,
-            NUMPY,
-            parameter_shapes=dict(key[2]) or None,
-            with_value=with_value,
-            optimisations=optimisations,
-        )
-        finish(stages)
-        return stages
 
-    return kept_once(function, key, make)
+def _stages_key(
+    wrt: tuple[str, ...],
+    shapes: tuple[tuple[str, Any], ...],
+    with_value: bool,
+    optimisations: Optimisations,
+) -> tuple:
+    return ("stages", wrt, _known(shapes, optimisations), with_value, optimisations)
+
+
+def _transform(function: Callable, key: tuple) -> Stages:
+    """The transformation ``transformed`` keeps under ``key``, made (and finished) now."""
+    _, wrt, shapes, with_value, optimisations = key
+    # Looked up on the module each time: a test (or a profiler) may wrap it.
+    stages = pipeline.transform(
+        function,
+        wrt,
+        NUMPY,
+        parameter_shapes=dict(shapes) or None,
+        with_value=with_value,
+        optimisations=optimisations,
+    )
+    finish(stages)
+    return stages
 
 
 def compiled_adjoint(
@@ -84,10 +95,18 @@ def compiled_adjoint(
         on_disk = not pipeline.reads_methods(function, shapes)
         found = disk_cache.load(function, key) if on_disk else None
         if found is None:
-            stages = transformed(function, wrt, shapes, with_value, optimisations)
-            found = stages.emitted.function
-            if on_disk:
-                disk_cache.store(function, key, stages)
+            # The stages are kept if something asked for them (``stages_for``), not for a
+            # call, which needs the compiled function alone: the syntax trees of every stage
+            # (a hundred thousand nodes for 800 lines) are then freed as soon as it is made,
+            # instead of being kept for good, and scanned again and again by the garbage
+            # collector (a tenth of the first call). ``stages_for`` transforms again.
+            stages_key = _stages_key(wrt, shapes, with_value, optimisations)
+            with pipeline.collector_paused():  # until the trees are freed
+                stages = cache_of(function).get(stages_key) or _transform(function, stages_key)
+                found = stages.emitted.function
+                if on_disk:
+                    disk_cache.store(function, key, stages)
+                del stages
         return found
 
     return kept_once(function, key, make)

@@ -39,16 +39,23 @@ _ORIGINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def line_origins(
-    tree: ast.FunctionDef, source: str, filename: str, first: int, last: int
+    tree: ast.FunctionDef,
+    source: str,
+    filename: str,
+    first: int,
+    last: int,
+    formatted: ast.stmt | None = None,
 ) -> dict[int, int]:
     """Line of ``source`` (the formatted ``tree``) -> line of the user's file, for the lines of a
     generated function whose forward function spans lines ``first`` to ``last`` of
-    ``filename``. Lines that come from no forward line (the seed) are absent."""
+    ``filename``. Lines that come from no forward line (the seed) are absent. ``formatted``:
+    the function ``source`` defines, parsed, where the caller has it."""
     texts: dict[str, list[int]] = {}
     for line in range(first, last + 1):
         texts.setdefault(linecache.getline(filename, line).strip(), []).append(line)
     origins: dict[int, int] = {}
-    formatted = ast.parse(source).body[0]
+    if formatted is None:
+        formatted = ast.parse(source).body[0]
 
     def walk(generated: list[ast.stmt], emitted: list[ast.stmt], current: int | None) -> None:
         statements = iter(s for s in emitted if not isinstance(s, ast.Pass))
@@ -96,11 +103,11 @@ def origin_of(
 ) -> Origin:
     """The ``Origin`` of a compiled generated ``function`` made from ``tree``, formatted as
     ``source``, for the forward function ``parsed_tree`` in ``filename``."""
-    by_source_line = line_origins(
-        tree, source, filename, parsed_tree.lineno, parsed_tree.end_lineno or parsed_tree.lineno
-    )
+    formatted = ast.parse(source).body[0]
+    last = parsed_tree.end_lineno or parsed_tree.lineno
+    by_source_line = line_origins(tree, source, filename, parsed_tree.lineno, last, formatted)
     # The compiled file wraps the source in a factory: its def sits below the source's.
-    offset = function.__code__.co_firstlineno - ast.parse(source).body[0].lineno
+    offset = function.__code__.co_firstlineno - formatted.lineno
     return Origin(
         function.__name__,
         filename,

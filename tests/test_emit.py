@@ -70,3 +70,81 @@ def test_formatting_generated_adjoints_is_black_format_str(kind):
         expected = black.format_str(text, mode=black.Mode())
         assert emit.formatted(black, text) == expected
         assert stages.emitted.source == expected
+
+
+# Lines black changes though they fit: each would be left as it is if ``emit._settled``
+# missed the construct that makes black change it.
+CHANGED_BY_BLACK = {
+    "a power of simple operands": "y = x ** 2",
+    "a slice with an expression for a bound": "y = x[i + 1:]",
+    "a string in single quotes": "y = f(x, 'a')",
+    "an exponent with a plus sign": "y = 1e+16 * x",
+    "a complex number": "y = (1+2j) * x",
+    "a one-tuple without parentheses as a target": "y, = f(x)",
+    "a one-tuple without parentheses as a loop target": "for y, in x:\n        pass",
+    "a parenthesised yield": "y = (yield x)",
+    "a comment without a space": "#y = f(x)\n    y = x",
+    "a trailing comma in a list": "y = [x,]",
+}
+
+
+@pytest.mark.parametrize("name", list(CHANGED_BY_BLACK))
+def test_lines_black_changes_are_formatted(name):
+    text = f"def f(x):\n    {CHANGED_BY_BLACK[name]}\n    return y"
+    expected = black.format_str(text, mode=black.Mode())
+    assert "    " + CHANGED_BY_BLACK[name].splitlines()[0] not in expected.splitlines()
+    assert emit.formatted(black, text) == expected
+
+
+# Texts where black's first pass is not line by line, or a line cannot be formatted alone.
+WHOLE_TEXT = {
+    "a comment ending a block": (
+        "def f(x):\n    if x:\n        y = x\n        # done\n    return x\n"
+    ),
+    "a long elif": f"def f(x):\n    if x:\n        y = 1\n    elif {LONG} and {LONG} or {LONG}:\n"
+    "        y = 2\n    return y\n",
+    "a nested function": (
+        "def f(x):\n    y = 1\n    def g(z):\n        return z\n    return g(x)\n"
+    ),
+    "an import": "def f(x):\n    import math\n    y = math.sin(x)\n    return y\n",
+    "a long call with an unpacking star": f"def f(*a):\n    y = g(*a, {LONG}, {LONG}, {LONG})\n",
+}
+
+
+@pytest.mark.parametrize("name", list(WHOLE_TEXT))
+def test_texts_not_formatted_line_by_line_are_black_format_str(name):
+    text = WHOLE_TEXT[name]
+    assert emit.formatted(black, text) == black.format_str(text, mode=black.Mode())
+
+
+class _NoBlack:
+    """Stands for black where a test shows it is not needed."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"black.{name} was read")
+
+
+def test_settled_lines_need_no_black():
+    text = (
+        "def f(x, *, result_bar):\n    # y = g(x)\n    y = np.tanh(x @ W) + 0.5 * x[0]"
+        "\n    for i in range(3):\n        y = y * 1e-05 - (y,)[0]\n    return (y, x)"
+    )
+    assert emit.formatted(_NoBlack(), text) == black.format_str(text, mode=black.Mode())
+
+
+def test_formatting_is_black_format_str_on_random_programs():
+    """Over the general and specialised adjoints of random programs (every rule and syntax
+    form the fuzzer draws), unformatted as ``to_source`` hands them to black."""
+    from tests.fuzzer import generate_program
+
+    for index in range(40):
+        program = generate_program(7, index)
+        f = define(program.source)
+        try:
+            g = overbar.grad(f, wrt=program.wrt, check=False)
+            trees = [g.stages.simplified.tree, g.stages_for(*program.args).simplified.tree]
+        except overbar.OverbarError:
+            continue
+        for tree in trees:
+            text = unformatted(tree)
+            assert emit.formatted(black, text) == black.format_str(text, mode=black.Mode())

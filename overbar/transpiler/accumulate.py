@@ -52,7 +52,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.names import clone, with_reverse_cloned
+from overbar.transpiler.names import clone, walk_breadth_first, with_reverse_cloned
 from overbar.transpiler.reverse import Adjoint, is_comment
 
 
@@ -80,7 +80,7 @@ def accumulate(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
 def _rebinds_slice(tree: ast.FunctionDef) -> bool:
     return any(
         isinstance(node, ast.Name) and node.id == "slice" and isinstance(node.ctx, ast.Store)
-        for node in ast.walk(tree)
+        for node in walk_breadth_first(tree)
     ) or any(argument.arg == "slice" for argument in tree.args.args + tree.args.kwonlyargs)
 
 
@@ -252,7 +252,9 @@ def _without_zero_and_restore(block: list[ast.stmt]) -> list[ast.stmt]:
             continue
         part, region = copied
         array = region.value.id
-        protected = {array} | {n.id for n in ast.walk(region.slice) if isinstance(n, ast.Name)}
+        protected = {array} | {
+            n.id for n in walk_breadth_first(region.slice) if isinstance(n, ast.Name)
+        }
         for later in range(position + 2, len(result)):
             statement = result[later]
             if _adds_back(statement, region, part):
@@ -268,7 +270,7 @@ def _without_zero_and_restore(block: list[ast.stmt]) -> list[ast.stmt]:
 
 
 def _mentions(statement: ast.stmt, names: set[str]) -> bool:
-    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(statement))
+    return any(isinstance(n, ast.Name) and n.id in names for n in walk_breadth_first(statement))
 
 
 def _only_reads(statement: ast.stmt, name: str) -> bool:
@@ -350,4 +352,4 @@ def _is_none(node: ast.expr) -> bool:
 
 
 def _reads(node: ast.AST, name: str) -> bool:
-    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
+    return any(isinstance(n, ast.Name) and n.id == name for n in walk_breadth_first(node))

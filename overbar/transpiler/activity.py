@@ -16,7 +16,7 @@ from typing import Any
 from overbar.primitives import Attribute
 from overbar.runtime.registry import NON_DIFFERENTIABLE, RuleTable
 from overbar.transpiler.fence import is_append, is_pop
-from overbar.transpiler.names import names_in
+from overbar.transpiler.names import names_in, statements_breadth_first, walk_breadth_first
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.primitive import CONSTANT, application_of
@@ -39,7 +39,7 @@ class Activity:
         """Whether the atom ``node`` holds an active value (a display: any of its elements)."""
         return any(
             isinstance(n, ast.Name) and n.id in self.varied and n.id in self.useful
-            for n in ast.walk(node)
+            for n in walk_breadth_first(node)
         )
 
 
@@ -61,14 +61,16 @@ def analyze(
     whatever their names (a model's ``size`` is not an array's).
     """
     assignments = [
-        node for node in ast.walk(form.tree) if isinstance(node, ast.Assign | ast.Return)
+        node
+        for node in statements_breadth_first(form.tree)
+        if isinstance(node, ast.Assign | ast.Return)
     ]
     lines = [_line(node, form, namespace, rules, objects) for node in assignments]
     restores = _restoring_pops(form.tree)
     varying = [
         line for node, line in zip(assignments, lines, strict=True) if id(node) not in restores
     ]
-    for node in ast.walk(form.tree):  # xs.append(v) acts as xs = xs + [v]
+    for node in statements_breadth_first(form.tree):  # xs.append(v) acts as xs = xs + [v]
         if isinstance(node, ast.Expr) and is_append(node):
             receiver = node.value.func.value.id
             lines.append(([receiver], [receiver, *names_in(node.value.args[0])], True))
@@ -149,7 +151,7 @@ def _line(
     if isinstance(target, ast.Subscript):  # y[i] = v acts as y = f(y, v)
         array = target.value.id
         return [array], [array, *names_in(target.slice), *names_in(statement.value)], True
-    targets = [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+    targets = [n.id for n in walk_breadth_first(target) if isinstance(n, ast.Name)]
     if isinstance(target, ast.Tuple):
         return targets, names_in(statement.value), True
     application = application_of(statement.value, form, namespace)

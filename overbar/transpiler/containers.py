@@ -34,7 +34,12 @@ import keyword
 from dataclasses import replace
 
 from overbar.errors import UnsupportedSyntaxError
-from overbar.transpiler.names import NameAllocator
+from overbar.transpiler.names import (
+    NameAllocator,
+    fix_missing_locations,
+    statements_breadth_first,
+    walk_breadth_first,
+)
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import MISSING, ParsedFunction
 from overbar.transpiler.shapes import Shapes
@@ -55,10 +60,12 @@ def walk_dicts(parsed: ParsedFunction, form: NormalForm, shapes: Shapes) -> Norm
         for name, shape in shapes.items()
         if getattr(shape, "mapping", False) and shape.keys is None
     }
-    user_names = {node.id for node in ast.walk(parsed.tree) if isinstance(node, ast.Name)}
+    user_names = {
+        node.id for node in walk_breadth_first(parsed.tree) if isinstance(node, ast.Name)
+    }
     counters = {
         node.target.id
-        for node in ast.walk(form.tree)
+        for node in statements_breadth_first(form.tree)
         if isinstance(node, ast.For)
         and isinstance(node.target, ast.Name)
         and node.target.id not in user_names  # the normal form's own walk of an iterable
@@ -85,7 +92,7 @@ def walk_dicts(parsed: ParsedFunction, form: NormalForm, shapes: Shapes) -> Norm
     )
     return replace(
         form,
-        tree=ast.fix_missing_locations(tree),
+        tree=fix_missing_locations(tree),
         local_names=form.local_names | walker.added,
         temporaries=form.temporaries | walker.added,
         taken_names=frozenset(walker.names.taken),
@@ -228,11 +235,11 @@ def _named_after_keys(parsed, form, body, dicts, names: NameAllocator) -> dict[s
     where that is taken): the generated code reads ``W2.T @ y_bar``. A key that names a
     global or a builtin the function could read is left alone."""
     bound: dict[str, list] = {}
-    for node in (n for statement in body for n in ast.walk(statement)):
+    for node in (n for statement in body for n in walk_breadth_first(statement)):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             bound.setdefault(node.id, []).append(node)
     renamed = {}
-    for node in (n for statement in body for n in ast.walk(statement)):
+    for node in (n for statement in body for n in walk_breadth_first(statement)):
         if not (
             isinstance(node, ast.Assign)
             and isinstance(node.targets[0], ast.Name)

@@ -30,7 +30,7 @@ from typing import Any
 from overbar.errors import InternalError
 from overbar.transpiler.fence import is_append
 from overbar.transpiler.lines import LineAdjoints
-from overbar.transpiler.names import clone, names_in
+from overbar.transpiler.names import clone, names_in, statements_breadth_first, walk_breadth_first
 from overbar.transpiler.primitive import IDENTITY, PACK, application_of, index_value
 from overbar.transpiler.recording import Recording
 from overbar.transpiler.rule_choice import RuleChoice
@@ -152,7 +152,7 @@ class ReverseBlocks:
     def reached_in(self, statements: list[ast.stmt]) -> set[str]:
         """Names whose adjoints the reverse sweep of ``statements`` may add to."""
         reached = set()
-        for node in (n for s in statements for n in ast.walk(s)):
+        for node in (n for s in statements for n in walk_breadth_first(s)):
             if isinstance(node, ast.Expr) and is_append(node):
                 names = [node.value.func.value.id, *names_in(node.value.args[0])]
                 reached.update(n for n in names if n in self.state.activity.active)
@@ -175,15 +175,17 @@ class ReverseBlocks:
         read_first: set[str] = set()
         nested: set[str] = set()
         for statement in loop.body:
-            reads = {n.id for n in ast.walk(statement) if is_read(n)}
+            reads = {n.id for n in walk_breadth_first(statement) if is_read(n)}
             read_first |= reads - written
             if isinstance(statement, ast.Assign):
                 written.update(assigned(statement))
             else:
                 nested.update(assigned_within(statement))
-        inside = {id(node) for node in ast.walk(loop)}
+        inside = {id(node) for node in walk_breadth_first(loop)}
         outside = {
-            n.id for n in ast.walk(self.state.form.tree) if is_read(n) and id(n) not in inside
+            n.id
+            for n in walk_breadth_first(self.state.form.tree)
+            if is_read(n) and id(n) not in inside
         }
         return written - read_first - nested - outside
 
@@ -288,7 +290,7 @@ class ReverseBlocks:
             return False
         bindings = [
             node
-            for node in ast.walk(self.state.form.tree)
+            for node in statements_breadth_first(self.state.form.tree)
             if isinstance(node, ast.Assign)
             and isinstance(node.targets[0], ast.Name)
             and node.targets[0].id == name
@@ -400,4 +402,4 @@ def _take_and_zero(statement: ast.stmt, take_and_zero: str | None):
 
 
 def _mentions(statement: ast.stmt, name: str) -> bool:
-    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(statement))
+    return any(isinstance(n, ast.Name) and n.id == name for n in walk_breadth_first(statement))

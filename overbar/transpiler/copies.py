@@ -117,6 +117,24 @@ class _Remover:
     def __init__(self, once: set[str], reads: Counter, stack: str):
         self.once, self.reads, self.stack = once, reads, stack
         self.changed = False
+        # id of a simple statement -> (the statement, how many times it reads each name)
+        self.read_counts: dict[int, tuple[ast.stmt, dict[str, int]]] = {}
+
+    def reads_of(self, statement: ast.stmt) -> dict[str, int]:
+        """How many times ``statement`` reads each name: kept for a simple statement, whose
+        reads this pass changes only in ``propagate``, which forgets them (a block's may
+        change inside it), so that the scans forward from a copy look a statement up instead
+        of walking it again. The statement is kept with its counts: its id is not reused."""
+        kept = self.read_counts.get(id(statement))
+        if kept is not None:
+            return kept[1]
+        reads: dict[str, int] = {}
+        for node in walk(statement):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                reads[node.id] = reads.get(node.id, 0) + 1
+        if isinstance(statement, ast.Assign | ast.AugAssign | ast.Expr | ast.Return):
+            self.read_counts[id(statement)] = (statement, reads)
+        return reads
 
     def block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
         statements = [self.inner(statement) for statement in statements]
@@ -165,7 +183,7 @@ class _Remover:
         replaced = 0
         pending = []
         for statement in statements[index + 1 :]:
-            count = sum(1 for n in walk(statement) if _reads_name(n, t))
+            count = self.reads_of(statement).get(t, 0)
             if count:
                 pending.append(statement)
                 replaced += count
@@ -180,6 +198,7 @@ class _Remover:
             for node in walk(statement):
                 if _reads_name(node, t):
                     node.id = x
+            self.read_counts.pop(id(statement), None)  # it reads x now
         self.reads[x] += replaced
         self.reads[t] = 0
         return True
@@ -203,14 +222,14 @@ class _Remover:
             if copied is not None and copied[1] == t:
                 x = copied[0]
                 between = statements[index + 1 : later]
-                if any(x in _binds(s) or any(_reads_name(n, x) for n in walk(s)) for s in between):
+                if any(x in _binds(s) or x in self.reads_of(s) for s in between):
                     return
                 statements[index].targets = [ast.Name(x, ast.Store())]
                 statements[index].__dict__.pop("_overbar_binds", None)
                 del statements[later]
                 self.changed = True
                 return
-            if any(_reads_name(n, t) for n in walk(statement)) or t in _binds(statement):
+            if t in self.reads_of(statement) or t in _binds(statement):
                 return
 
 

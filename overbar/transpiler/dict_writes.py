@@ -31,6 +31,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
+from overbar.transpiler.names import fix_missing_locations, walk_breadth_first
 from overbar.transpiler.reverse import Adjoint
 from overbar.transpiler.syntax import load
 
@@ -55,7 +56,7 @@ def write_dict_entries(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
             body, changed = rewritten, True
     if not changed:
         return adjoint
-    tree = ast.fix_missing_locations(
+    tree = fix_missing_locations(
         ast.copy_location(
             ast.FunctionDef(
                 name=adjoint.tree.name,
@@ -89,7 +90,7 @@ def _entry_writes(
         node
         for statement in body
         if not isinstance(statement, ast.Assign | ast.Return | ast.Expr)
-        for node in ast.walk(statement)
+        for node in walk_breadth_first(statement)
     ]
     if not naming or any(isinstance(n, ast.Name) and n.id == d for n in nested):
         return None
@@ -129,7 +130,9 @@ def _entry_writes(
 
 
 def _names(statement: ast.stmt, name: str) -> bool:
-    return any(isinstance(node, ast.Name) and node.id == name for node in ast.walk(statement))
+    return any(
+        isinstance(node, ast.Name) and node.id == name for node in walk_breadth_first(statement)
+    )
 
 
 def _is_display(statement: ast.stmt, d: str) -> bool:

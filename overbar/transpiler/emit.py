@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from overbar.errors import InternalError
+from overbar.transpiler.names import fix_missing_locations, statements_breadth_first
 from overbar.transpiler.parse import ParsedFunction
 from overbar.transpiler.reverse import COMMENT_MARKER, Adjoint, is_comment
 from overbar.transpiler.split import Split
@@ -41,12 +42,19 @@ class Emitted:
 
 def to_source(tree: ast.FunctionDef) -> str:
     """``tree`` as black-formatted source, with comment markers turned into comments."""
-    black = _black()
-    text = ast.unparse(ast.fix_missing_locations(_without_empty_blocks(tree)))
+    text = ast.unparse(fix_missing_locations(_without_empty_blocks(tree)))
     text = _COMMENT_LINE.sub(
         lambda match: f"{match.group(1)}# {ast.literal_eval(match.group(2))}", text
     )
-    return formatted(black, text)
+    return formatted(_BlackOnUse(), text)
+
+
+class _BlackOnUse:
+    """black, imported when one of its attributes is first read: a function whose every line
+    black would leave as it is (see ``formatted``) is emitted without importing it."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_black(), name)
 
 
 _OPENING = ("(", "[", "{")
@@ -59,13 +67,24 @@ _SEGMENT_MARKER = "# overbar: segment"
 
 
 def formatted(black: Any, text: str) -> str:
-    """``black.format_str(text, mode=black.Mode())``, at about half its cost.
+    """``black.format_str(text, mode=black.Mode())`` for ``text`` as ``to_source`` makes it
+    (``ast.unparse``'s output, markers made comments), at a fraction of its cost.
 
     ``format_str`` formats twice: a second pass over its own output, because a trailing comma
     the first pass adds where it splits a line is "magic" for the second, which may split that
     line differently. It has no other safety pass (the AST equivalence and stability checks
     belong to black's file-level entry points, not to ``format_str``), so there is no "fast
-    mode" to choose: the saving is in the second pass.
+    mode" to choose: the saving is in what each pass is given.
+
+    The first pass. Identity: black's first pass over the whole text gives the lines it would
+    leave as they are, as they are, and in place of each other line what it gives for that
+    line alone at its depth. Side conditions: every line is one logical line (no string on
+    several lines), there is no blank line and nothing black surrounds with blank lines
+    (nested definitions, decorators, imports), every comment has a line of its own depth
+    after it, and the lines formatted alone neither continue a statement (``else:``), nor
+    could be a docstring, nor hold a ``with`` or an unpacking star (the file-wide context
+    black has, below). Which lines black leaves as they are is decided conservatively
+    (``_settled``); where none is left, black is not imported at all.
 
     Identity: the second pass, restricted to the logical lines the first pass split over
     several lines, gives what it gives over the whole output. Side conditions: black formats
@@ -78,11 +97,19 @@ def formatted(black: Any, text: str) -> str:
     several lines, or where the split lines cannot be delimited, the second pass runs over the
     whole output as ``format_str`` does. ``test_emit`` compares this with ``format_str``.
     """
+    lines = text.split("\n")
+    pending = _lines_black_changes(lines)
+    if pending is not None and not pending:
+        return "\n".join(lines).rstrip("\n") + "\n"
     mode = black.Mode()
     format_once = getattr(black, "_format_str_once", None)
     if format_once is None:  # a black without it: its public function, both passes
         return black.format_str(text, mode=mode)
-    once = format_once(text, mode=mode)
+    once = None
+    if pending is not None:
+        once = _format_lines_once(format_once, mode, lines, pending)
+    if once is None:
+        once = format_once(text, mode=mode)
     if once == text:
         return once
     lines = once.splitlines(keepends=True)
@@ -114,6 +141,131 @@ def _indentation(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
+# What black's first pass would change in a line ``ast.unparse`` wrote (see ``_settled``).
+_LINE_LENGTH = 88  # black.Mode().line_length
+_SETTLED_HEADERS = ("if ", "elif ", "else:", "for ", "while ", "try:", "finally:")
+_REWRITTEN = re.compile(
+    r"\*\*|[\\'\";#]|,(?![ )])|, (?:=|in\b)|:=|\b(?:yield|await|lambda|async|with|except)\b"
+)
+_NUMBER = re.compile(r"(?<![\w.])\d[\w.]*")
+_PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e)?")
+_STANDS_ALONE = re.compile(r"(?:elif|else|except|finally|case)\b|[rRbBuUfFtT]{0,2}['\"]")
+_BLOCK_OPENERS = re.compile(r"(?:def|async|class|@|import|from)\b")
+
+
+def _lines_black_changes(lines: list[str]) -> list[int] | None:
+    """The positions of the ``lines`` (of ``ast.unparse``'s output, markers made comments)
+    that black's first pass may change, all others being settled (``_settled``); or None
+    where black's output is not made line by line: a string on several lines, a blank line,
+    or a block that black sets off with blank lines (a nested ``def`` or ``class``, a
+    decorator, imports)."""
+    if lines and not lines[-1]:
+        lines = lines[:-1]
+    if not lines or any('"""' in line or "'''" in line for line in lines):
+        return None
+    pending = []
+    for index, line in enumerate(lines):
+        stripped = line.lstrip(" ")
+        if not stripped or (index and _BLOCK_OPENERS.match(stripped)):
+            return None
+        if stripped.startswith("#"):
+            following = lines[index + 1] if index + 1 < len(lines) else ""
+            if not _settled_comment(line, following):
+                return None
+        elif not _settled(line, index):
+            pending.append(index)
+    return pending
+
+
+def _settled_comment(line: str, following: str) -> bool:
+    """Whether black leaves the comment ``line`` as it is: it has a space after its ``#``,
+    nothing black would strip or read as a line break, and the next line is at its depth
+    (where a block ends after comments, black places them by its reading of the dedent)."""
+    return (
+        line.lstrip(" ").startswith("# ")
+        and line == line.rstrip()
+        and line.isprintable()
+        and _indentation(following) == _indentation(line)
+        and bool(following.strip())
+    )
+
+
+def _settled(line: str, index: int) -> bool:
+    """Whether black's first pass leaves ``line``, a statement ``ast.unparse`` wrote on one
+    line, as it is (a sufficient condition, not a necessary one).
+
+    Black rewrites a logical line that fits in its length from its tokens alone: it recomputes
+    the spaces between tokens, which ``ast.unparse`` puts where black does except around a
+    power whose operands are simple (``x ** 2`` becomes ``x**2``) and around the colons of
+    a slice with expressions for bounds (``x[i + 1:]``, ``x[i + 1 :]``); it normalises
+    strings (quotes, prefixes, docstrings) and numbers (``1e+16`` becomes ``1e16``); of the
+    parentheses ``ast.unparse`` writes around a whole expression (a tuple, a walrus, a
+    ``yield``) it may remove a ``yield``'s only, and it adds them around a one-tuple that
+    has none (``a, = f(x)``); and a trailing comma is "magic" (splits the line) except in a
+    parenthesised one-tuple. So a line is settled when it fits, is printable ASCII, and has
+    no string, power, backslash, semicolon, comment, colon but a block header's last, comma
+    but one followed by a space and not by ``=`` or ``in``, or one followed by ``)``, walrus,
+    ``yield``, ``await``, ``lambda``, ``async``, ``with`` or ``except``, and every number is
+    written as ``repr`` writes a float or an int with no exponent but a negative one. The
+    block headers settled are those of ``if``, ``elif``, ``else``, ``for``, ``while``,
+    ``try`` and ``finally``, and the function's own ``def`` on the first line.
+    """
+    if len(line) > _LINE_LENGTH or not line.isascii() or not line.isprintable():
+        return False
+    if _REWRITTEN.search(line):
+        return False
+    stripped = line.lstrip(" ")
+    colons = line.count(":")
+    if colons > 1 or colons == 1 and not line.endswith(":"):
+        return False
+    if colons and not (
+        stripped.startswith(_SETTLED_HEADERS) or index == 0 and stripped.startswith("def ")
+    ):
+        return False
+    for match in _NUMBER.finditer(line):
+        number = match.group()
+        if not _PLAIN_NUMBER.fullmatch(number):
+            return False
+        if number.endswith("e") and not line.startswith("-", match.end()):
+            return False
+    return True
+
+
+def _format_lines_once(
+    format_once: Any, mode: Any, lines: list[str], pending: list[int]
+) -> str | None:
+    """Black's first pass over the text of ``lines``, run on the ``pending`` lines alone,
+    each at its depth (under ``if _:`` lines) and, if it opens a block, over a ``pass``; or
+    None where a pending line cannot be formatted alone (a clause that continues a statement,
+    a string statement that could be a docstring, a with statement, an unpacking star: black
+    formats these from what it infers of the whole file)."""
+    if lines and not lines[-1]:
+        lines = lines[:-1]
+    pieces = []
+    for index in pending:
+        line = lines[index]
+        stripped = line.lstrip(" ")
+        if _STANDS_ALONE.match(stripped) or _UNPACKING_STAR.search(line):
+            return None
+        depth = _indentation(line)
+        wrappers = [" " * level + "if _:\n" for level in range(0, depth, 4)]
+        tail = [" " * (depth + 4) + "pass\n"] if line.rstrip().endswith(":") else []
+        pieces.append(f"{_SEGMENT_MARKER}\n" + "".join(wrappers + [line + "\n"] + tail))
+    try:
+        again = format_once("".join(pieces), mode=mode).splitlines(keepends=True)
+    except Exception:  # black refused a segment alone: format the whole text
+        return None
+    spans = [(index, index + 1) for index in pending]
+    segments = _segments(again, spans, lines)
+    if segments is None:
+        return None
+    result, previous = [], 0
+    for index, segment in zip(pending, segments, strict=True):
+        result += [line + "\n" for line in lines[previous:index]] + segment
+        previous = index + 1
+    return "".join(result + [line + "\n" for line in lines[previous:]])
+
+
 def _split_lines(lines: list[str]) -> list[tuple[int, int]] | None:
     """The spans ``(start, end)`` of the logical lines black split over several lines, or
     None where they cannot be told apart safely (see ``formatted``). Black splits a line only
@@ -140,6 +292,8 @@ def _split_lines(lines: list[str]) -> list[tuple[int, int]] | None:
             return None
         text = "".join(lines[index : end + 1])
         if _UNPACKING_STAR.search(text) or stripped.startswith(("with ", "async ")):
+            return None
+        if _STANDS_ALONE.match(stripped):  # an elif, else, except...: not a statement alone
             return None
         spans.append((index, end + 1))
         index = end + 1
@@ -195,7 +349,7 @@ def _black() -> types.ModuleType:
 def _without_empty_blocks(tree: ast.FunctionDef) -> ast.FunctionDef:
     """``pass`` in every block the reverse sweep left empty or with comments only (the literal
     adjoint, unsimplified, can have a branch whose lines all had inactive outputs)."""
-    for node in ast.walk(tree):
+    for node in statements_breadth_first(tree):
         if isinstance(node, ast.If | ast.For | ast.While):
             for block in (node.body, node.orelse):
                 if block and all(is_comment(statement) for statement in block):

@@ -30,6 +30,7 @@ from overbar.transpiler.fence_scope import (
     is_docstring,
 )
 from overbar.transpiler.in_place import InPlaceChecks
+from overbar.transpiler.names import walk_breadth_first
 from overbar.transpiler.parse import ParsedFunction
 
 _STATEMENT_NAMES = {
@@ -194,7 +195,11 @@ class _Fence(InPlaceChecks):
                 raise error
         if self.parsed.function.__code__.co_flags & inspect.CO_GENERATOR:
             node = next(
-                (n for n in ast.walk(self.tree) if isinstance(n, ast.Yield | ast.YieldFrom)),
+                (
+                    n
+                    for n in walk_breadth_first(self.tree)
+                    if isinstance(n, ast.Yield | ast.YieldFrom)
+                ),
                 self.tree,
             )
             raise self.refuse(
@@ -261,7 +266,7 @@ class _Fence(InPlaceChecks):
                     and statement.iter.func.id == "range"
                     and isinstance(statement.target, ast.Name)
                 )
-                returns = any(isinstance(n, ast.Return) for n in ast.walk(statement))
+                returns = any(isinstance(n, ast.Return) for n in walk_breadth_first(statement))
                 if (_breaks(statement.body) or returns) and not over_range:
                     what = "a break" if _breaks(statement.body) else "a return"
                     raise self.refuse(
@@ -269,7 +274,9 @@ class _Fence(InPlaceChecks):
                         f"{what} in a loop over anything but range(...)",
                         "loop over the indices instead: for i in range(len(xs)): x = xs[i]",
                     )
-                targets = {n.id for n in ast.walk(statement.target) if isinstance(n, ast.Name)}
+                targets = {
+                    n.id for n in walk_breadth_first(statement.target) if isinstance(n, ast.Name)
+                }
             else:
                 self.check_expression(statement.test)
                 targets = set()
@@ -365,7 +372,7 @@ class _Fence(InPlaceChecks):
 
     def check_expression(self, expression: ast.expr, allow_strings: bool = False) -> None:
         self.check_dynamic_names(expression)
-        for node in ast.walk(expression):
+        for node in walk_breadth_first(expression):
             kind = type(node)
             if kind is ast.JoinedStr and allow_strings:
                 continue
@@ -416,8 +423,8 @@ class _Fence(InPlaceChecks):
         )
 
     def check_dynamic_names(self, expression: ast.expr) -> None:
-        called = {id(n.func) for n in ast.walk(expression) if isinstance(n, ast.Call)}
-        for node in ast.walk(expression):
+        called = {id(n.func) for n in walk_breadth_first(expression) if isinstance(n, ast.Call)}
+        for node in walk_breadth_first(expression):
             if isinstance(node, ast.Name | ast.Attribute):
                 self.check_dynamic(node, id(node) in called)
 

@@ -18,6 +18,7 @@ import ast
 import types
 
 from overbar.errors import UnsupportedSyntaxError
+from overbar.transpiler.names import statements_breadth_first, walk_breadth_first
 from overbar.transpiler.parse import MISSING, ParsedFunction
 
 CHANGES = "a differentiated function must not change anything outside itself"
@@ -51,8 +52,8 @@ def local_lambdas(tree: ast.FunctionDef) -> dict[str, ast.Lambda]:
             or arguments.defaults
         ):
             found.pop(name)
-    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    for node in ast.walk(tree):
+    called = {id(n.func) for n in walk_breadth_first(tree) if isinstance(n, ast.Call)}
+    for node in walk_breadth_first(tree):
         if not isinstance(node, ast.Name) or node.id not in found:
             continue
         definition = found[node.id]
@@ -66,7 +67,7 @@ def local_lambdas(tree: ast.FunctionDef) -> dict[str, ast.Lambda]:
         elif (
             id(node) not in called
             or (node.lineno, node.col_offset) < (definition.lineno, definition.col_offset)
-            or any(inner is node for inner in ast.walk(definition))
+            or any(inner is node for inner in walk_breadth_first(definition))
         ):
             found.pop(node.id)
     return found
@@ -92,9 +93,9 @@ class FenceScope:
         self.local_names = self.parameters | assigned_anywhere(self.tree)
         self.local_names |= {
             node.id
-            for comprehension in ast.walk(self.tree)
+            for comprehension in walk_breadth_first(self.tree)
             if isinstance(comprehension, ast.comprehension)
-            for node in ast.walk(comprehension.target)
+            for node in walk_breadth_first(comprehension.target)
             if isinstance(node, ast.Name)
         }
         self.lambdas = local_lambdas(self.tree)
@@ -168,7 +169,10 @@ def is_append(statement: ast.Expr) -> bool:
 def assigned_anywhere(tree: ast.FunctionDef) -> set[str]:
     """Every name a statement anywhere in ``tree`` binds (one walk of the whole tree)."""
     return {
-        name for node in ast.walk(tree) if isinstance(node, ast.stmt) for name in bound_names(node)
+        name
+        for node in statements_breadth_first(tree)
+        if isinstance(node, ast.stmt)
+        for name in bound_names(node)
     }
 
 
@@ -183,7 +187,7 @@ def bound_names(statement: ast.stmt) -> set[str]:
     for target in targets:
         if isinstance(target, ast.Subscript | ast.Attribute):
             continue
-        for node in ast.walk(target):
+        for node in walk_breadth_first(target):
             if isinstance(node, ast.Name):
                 names.add(node.id)
     return names

@@ -64,7 +64,12 @@ from overbar.primitives import Attribute, Method
 from overbar.transpiler.activity import Activity
 from overbar.transpiler.fence import is_append, is_pop
 from overbar.transpiler.lines import _operands_shaped_like_output
-from overbar.transpiler.names import clone, names_in
+from overbar.transpiler.names import (
+    clone,
+    fix_missing_locations,
+    names_in,
+    statements_breadth_first,
+)
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import ParsedFunction
 from overbar.transpiler.primitive import (
@@ -195,7 +200,7 @@ class _Tangents:
         )
         ast.copy_location(tree, form.tree)
         return ForwardCode(
-            tree=ast.fix_missing_locations(tree),
+            tree=fix_missing_locations(tree),
             bindings=tuple(sorted(self.state.bindings.items())),
             tangent_parameters=tuple((name, self.dots[name]) for name in self.state.activity.wrt),
             subroutines=tuple(self.subroutines),
@@ -473,7 +478,7 @@ class _Tangents:
         """The names the function writes into (``x[i] = v``)."""
         return {
             node.targets[0].value.id
-            for node in ast.walk(self.state.form.tree)
+            for node in statements_breadth_first(self.state.form.tree)
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript)
         }
 

@@ -51,7 +51,7 @@ from typing import Any
 
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.library import library_function, module_names
-from overbar.transpiler.names import names_in, with_reverse_cloned
+from overbar.transpiler.names import names_in, walk_breadth_first, with_reverse_cloned
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
 
@@ -93,7 +93,7 @@ class _Hoister:
         return result
 
     def loop(self, loop: ast.For) -> list[ast.stmt]:
-        if any(isinstance(node, ast.Break) for node in ast.walk(loop)):
+        if any(isinstance(node, ast.Break) for node in walk_breadth_first(loop)):
             return [loop]
         found = [(index, self.accumulation(s, loop)) for index, s in enumerate(loop.body)]
         products = [(index, f) for index, f in found if f and f[1] != "sum"]
@@ -212,14 +212,14 @@ class _Hoister:
         return None if dims is None else len(dims)
 
     def mentions_elsewhere(self, loop: ast.For, statement: ast.stmt, name: str) -> bool:
-        own = {id(node) for node in ast.walk(statement)}
+        own = {id(node) for node in walk_breadth_first(statement)}
         return any(
             isinstance(other, ast.Name) and other.id == name and id(other) not in own
-            for other in ast.walk(loop)
+            for other in walk_breadth_first(loop)
         )
 
     def written_into(self, loop: ast.For, name: str) -> bool:
-        for node in ast.walk(loop):
+        for node in walk_breadth_first(loop):
             if isinstance(node, ast.AugAssign | ast.Assign):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for target in targets:
@@ -265,7 +265,7 @@ def _bound_between(body: list[ast.stmt], first: int, last: int, name: str) -> bo
     """Whether a statement strictly between ``body[first]`` and ``body[last]`` binds ``name``."""
     low, high = sorted((first, last))
     for statement in body[low + 1 : high]:
-        for node in ast.walk(statement):
+        for node in walk_breadth_first(statement):
             if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
                 return True
     return False

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 
 from overbar.transpiler.fence_scope import CHANGES, FenceScope, bound_names, is_append
+from overbar.transpiler.names import walk_breadth_first
 
 
 class InPlaceChecks(FenceScope):
@@ -33,7 +34,7 @@ class InPlaceChecks(FenceScope):
         written = {
             target.value.id
             for statement in body
-            for node in ast.walk(statement)
+            for node in walk_breadth_first(statement)
             if isinstance(node, ast.Assign | ast.AugAssign)
             for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
             if isinstance(target, ast.Subscript)
@@ -46,7 +47,7 @@ class InPlaceChecks(FenceScope):
             write = next(
                 target
                 for statement in body
-                for node in ast.walk(statement)
+                for node in walk_breadth_first(statement)
                 if _writes_into(node, name)
                 for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
                 if isinstance(target, ast.Subscript)
@@ -66,12 +67,12 @@ class InPlaceChecks(FenceScope):
         last_write = max(
             index
             for index, statement in enumerate(body)
-            for node in ast.walk(statement)
+            for node in walk_breadth_first(statement)
             if _writes_into(node, name)
         )
         copying: set[int] = set()
         for index, statement in enumerate(body):
-            for node in ast.walk(statement):
+            for node in walk_breadth_first(statement):
                 rebinds = isinstance(node, ast.stmt) and name in bound_names(node)
                 shared = isinstance(node, ast.Assign) and len(node.targets) > 1  # a = b = ...
                 if rebinds and (shared or not self.creates_array(getattr(node, "value", None))):
@@ -127,22 +128,28 @@ class InPlaceChecks(FenceScope):
         header = statement.iter if isinstance(statement, ast.For) else statement.test
         body = statement.body
         first = next(
-            (i for i, s in enumerate(body) if any(_mentions(n, name) for n in ast.walk(s))),
+            (
+                i
+                for i, s in enumerate(body)
+                if any(_mentions(n, name) for n in walk_breadth_first(s))
+            ),
             None,
         )
         fresh = (
             first is not None
-            and not any(_mentions(n, name) for n in ast.walk(header))
+            and not any(_mentions(n, name) for n in walk_breadth_first(header))
             and isinstance(body[first], ast.Assign)
             and len(body[first].targets) == 1
             and isinstance(body[first].targets[0], ast.Name)
             and body[first].targets[0].id == name
             and self.creates_array(body[first].value)
-            and not any(_mentions(n, name) for n in ast.walk(body[first].value))
+            and not any(_mentions(n, name) for n in walk_breadth_first(body[first].value))
         )
         if not fresh:
             return [statement]
-        writes = [i for i, s in enumerate(body) for n in ast.walk(s) if _writes_into(n, name)]
+        writes = [
+            i for i, s in enumerate(body) for n in walk_breadth_first(s) if _writes_into(n, name)
+        ]
         return body[: max(writes) + 1]
 
     def creates_array(self, value: ast.expr | None) -> bool:
@@ -169,7 +176,7 @@ class InPlaceChecks(FenceScope):
         appended = {
             node.value.func.value.id
             for statement in body
-            for node in ast.walk(statement)
+            for node in walk_breadth_first(statement)
             if isinstance(node, ast.Expr) and is_append(node)
         }
         for name in sorted(appended):
@@ -180,7 +187,7 @@ class InPlaceChecks(FenceScope):
             append = next(
                 node
                 for statement in body
-                for node in ast.walk(statement)
+                for node in walk_breadth_first(statement)
                 if isinstance(node, ast.Expr)
                 and is_append(node)
                 and node.value.func.value.id == name
@@ -192,7 +199,7 @@ class InPlaceChecks(FenceScope):
             )
         allowed: set[int] = set()
         for statement in body:
-            for node in ast.walk(statement):
+            for node in walk_breadth_first(statement):
                 binds = isinstance(node, ast.stmt) and name in bound_names(node)
                 if binds and not isinstance(getattr(node, "value", None), ast.List):
                     raise self.refuse(
@@ -248,7 +255,7 @@ class InPlaceChecks(FenceScope):
             node
             for statement in body
             if not isinstance(statement, ast.AugAssign)
-            for node in ast.walk(statement)
+            for node in walk_breadth_first(statement)
             if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name)
         ]
         for statement in nested:
@@ -256,7 +263,7 @@ class InPlaceChecks(FenceScope):
             bindings = [
                 node
                 for top in body
-                for node in ast.walk(top)
+                for node in walk_breadth_first(top)
                 if isinstance(node, ast.stmt) and name in bound_names(node)
             ]
             fresh = all(self.is_fresh_binding(b) for b in bindings if not _is_loop(b))
@@ -303,7 +310,7 @@ def _is_loop(statement: ast.stmt) -> bool:
 def _last_binding(statements: list[ast.stmt], name: str) -> ast.stmt | None:
     """The last statement before this point that binds ``name``, or None."""
     for statement in reversed(statements):
-        if any(name in bound_names(node) for node in ast.walk(statement)):
+        if any(name in bound_names(node) for node in walk_breadth_first(statement)):
             return statement  # a compound statement binding it inside is not a fresh binding
     return None
 
@@ -328,7 +335,7 @@ def _single_target(statement: ast.Assign | ast.AnnAssign) -> ast.expr:
 def _read_outside(statements: list[ast.stmt], name: str, allowed: set[int]) -> ast.Name | None:
     """The first read of ``name`` in ``statements`` whose node is not in ``allowed``."""
     for statement in statements:
-        for node in ast.walk(statement):
+        for node in walk_breadth_first(statement):
             if (
                 isinstance(node, ast.Name)
                 and node.id == name
@@ -364,7 +371,7 @@ def _used_outside_arithmetic(statements: list[ast.stmt], name: str, copies=None)
     allowed: set[int] = set()
     uses: list[ast.Name] = []
     for statement in statements:
-        for node in ast.walk(statement):
+        for node in walk_breadth_first(statement):
             if isinstance(node, ast.BinOp):
                 allowed.update(id(operand) for operand in (node.left, node.right))
             elif isinstance(node, ast.UnaryOp):

@@ -47,7 +47,7 @@ from overbar.errors import OverbarError
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.kept import cache_of
-from overbar.transpiler.names import NameAllocator, clone
+from overbar.transpiler.names import NameAllocator, clone, walk_breadth_first
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import MISSING, ParsedFunction, parse
 
@@ -144,7 +144,7 @@ class _Splicer:
     def same_outside_names(self, helper: ParsedFunction, form: NormalForm) -> bool:
         own = form.local_names | set(form.parameters)
         mine = self.form.local_names | set(self.form.parameters)
-        for node in ast.walk(form.tree):
+        for node in walk_breadth_first(form.tree):
             if not isinstance(node, ast.Name) or node.id in own:
                 continue
             value = helper.namespace.lookup(node.id)
@@ -208,7 +208,7 @@ def _bound_once_at_top(form: NormalForm, returned: ast.expr) -> str | None:
     name = returned.id
     stores = [
         node
-        for node in ast.walk(form.tree)
+        for node in walk_breadth_first(form.tree)
         if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load)
     ]
     top = [
@@ -238,19 +238,20 @@ def _inlinable(helper: Any, runtime: Runtime) -> tuple[ParsedFunction, NormalFor
     except (OverbarError, OSError, TypeError, ValueError, SyntaxError):
         return None  # its pullback says why, if the call needs one
     body = form.tree.body
-    returns = [node for node in ast.walk(form.tree) if isinstance(node, ast.Return)]
+    returns = [node for node in walk_breadth_first(form.tree) if isinstance(node, ast.Return)]
     if (
         len(returns) != 1
         or body[-1] is not returns[0]
         or returns[0].value is None
-        or sum(isinstance(node, ast.stmt) for node in ast.walk(form.tree)) > _LARGEST_HELPER
+        or sum(isinstance(node, ast.stmt) for node in walk_breadth_first(form.tree))
+        > _LARGEST_HELPER
         or any(
             isinstance(
                 node,
                 ast.Global | ast.Nonlocal | ast.Lambda | ast.FunctionDef | ast.Yield | ast.Try,
             )
             for statement in body
-            for node in ast.walk(statement)
+            for node in walk_breadth_first(statement)
         )
     ):
         return None
@@ -259,7 +260,7 @@ def _inlinable(helper: Any, runtime: Runtime) -> tuple[ParsedFunction, NormalFor
         return None
     called = {
         node.func.id
-        for node in ast.walk(form.tree)
+        for node in walk_breadth_first(form.tree)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
     }
     if called & set(form.parameters):
@@ -294,7 +295,7 @@ def _assigned(tree: ast.FunctionDef) -> set[str]:
     """Names bound anywhere in the body (targets, loop variables)."""
     return {
         node.id
-        for node in ast.walk(tree)
+        for node in walk_breadth_first(tree)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del)
     }
 
@@ -314,7 +315,7 @@ class _Renamer(ast.NodeTransformer):
 
 def _located(line: ast.stmt, call: ast.stmt) -> ast.stmt:
     """``line`` with every node placed at the call's line."""
-    for node in ast.walk(line):
+    for node in walk_breadth_first(line):
         if "lineno" in node._attributes:
             node.lineno, node.col_offset = call.lineno, call.col_offset
             node.end_lineno, node.end_col_offset = call.end_lineno, call.end_col_offset

@@ -38,7 +38,12 @@ import ast
 
 from overbar.errors import InternalError
 from overbar.transpiler.fence import always_returns
-from overbar.transpiler.names import NameAllocator, clone
+from overbar.transpiler.names import (
+    NameAllocator,
+    clone,
+    fix_missing_locations,
+    walk_breadth_first,
+)
 
 
 def lift_returns(statements: list[ast.stmt]) -> list[ast.stmt]:
@@ -49,7 +54,7 @@ def lift_returns(statements: list[ast.stmt]) -> list[ast.stmt]:
     """
     for index, statement in enumerate(statements):
         if isinstance(statement, ast.If) and any(
-            isinstance(node, ast.Return) for node in ast.walk(statement)
+            isinstance(node, ast.Return) for node in walk_breadth_first(statement)
         ):
             rest = statements[index + 1 :]
             body = statement.body if always_returns(statement.body) else statement.body + rest
@@ -66,7 +71,7 @@ def lift_returns(statements: list[ast.stmt]) -> list[ast.stmt]:
 def without_jumps(tree: ast.FunctionDef, names: NameAllocator) -> ast.FunctionDef:
     """``tree`` with every return inside a loop, break and continue replaced by flags (see the
     module docstring)."""
-    jumps = any(isinstance(n, ast.Break | ast.Continue) for n in ast.walk(tree))
+    jumps = any(isinstance(n, ast.Break | ast.Continue) for n in walk_breadth_first(tree))
     if not jumps and not _returns_in_loops(tree.body):
         return tree
     tree = clone(tree)
@@ -79,7 +84,7 @@ def without_jumps(tree: ast.FunctionDef, names: NameAllocator) -> ast.FunctionDe
             ast.Assign(targets=[ast.Name(id=value, ctx=ast.Store())], value=ast.Constant(None)),
         ]
         for statement in start:
-            ast.fix_missing_locations(ast.copy_location(statement, tree.body[0]))
+            fix_missing_locations(ast.copy_location(statement, tree.body[0]))
         tree.body = start + _returns_as_breaks(tree.body, returned, value, in_loop=False)
     tree.body = _rewrite_loops(tree.body, names)
     return tree
@@ -88,9 +93,9 @@ def without_jumps(tree: ast.FunctionDef, names: NameAllocator) -> ast.FunctionDe
 def _returns_in_loops(statements: list[ast.stmt]) -> bool:
     return any(
         isinstance(loop, ast.For | ast.While)
-        and any(isinstance(n, ast.Return) for n in ast.walk(loop))
+        and any(isinstance(n, ast.Return) for n in walk_breadth_first(loop))
         for statement in statements
-        for loop in ast.walk(statement)
+        for loop in walk_breadth_first(statement)
     )
 
 
@@ -102,7 +107,7 @@ def _returns_as_breaks(
     ``if returned: return returned_value`` outside any."""
 
     def at(node: ast.stmt, where: ast.stmt) -> ast.stmt:
-        return ast.fix_missing_locations(ast.copy_location(node, where))
+        return fix_missing_locations(ast.copy_location(node, where))
 
     out: list[ast.stmt] = []
     for statement in statements:
@@ -174,7 +179,7 @@ def _loop_without_jumps(loop: ast.For | ast.While, names: NameAllocator) -> list
         return [loop]
 
     def located(node: ast.AST) -> ast.AST:
-        return ast.fix_missing_locations(ast.copy_location(node, loop))
+        return fix_missing_locations(ast.copy_location(node, loop))
 
     def assign(name: str, value: ast.expr) -> ast.stmt:
         return located(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=value))
@@ -252,7 +257,7 @@ def _guarded(statements: list[ast.stmt], skip: str, stop: str | None, assign) ->
             if rest:
                 test = ast.UnaryOp(op=ast.Not(), operand=ast.Name(id=skip, ctx=ast.Load()))
                 guard = ast.If(test=test, body=rest, orelse=[])
-                out.append(ast.fix_missing_locations(ast.copy_location(guard, statement)))
+                out.append(fix_missing_locations(ast.copy_location(guard, statement)))
             return out
         out.append(statement)
     return out
@@ -263,6 +268,6 @@ def stored_names(statements: list[ast.stmt]) -> set[str]:
     return {
         node.id
         for statement in statements
-        for node in ast.walk(statement)
+        for node in walk_breadth_first(statement)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
     }

@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.errors import MissingRuleError, UnsupportedSyntaxError
-from overbar.transpiler.names import clone
+from overbar.transpiler.names import clone, statements_breadth_first, walk_breadth_first
 from overbar.transpiler.normalize import is_global_path
 from overbar.transpiler.parse import MISSING
 from overbar.transpiler.primitive import (
@@ -342,7 +342,7 @@ class LineAdjoints:
         if length is None:
             return set()
         allowed, read = set(), set()
-        for node in ast.walk(self.state.form.tree):
+        for node in statements_breadth_first(self.state.form.tree):
             value = node.value if isinstance(node, ast.Assign) else None
             if (
                 isinstance(value, ast.Subscript)
@@ -354,7 +354,7 @@ class LineAdjoints:
             ):
                 allowed.add(id(value.value))
                 read.add(value.slice.value % length)
-        for node in ast.walk(self.state.form.tree):
+        for node in walk_breadth_first(self.state.form.tree):
             if is_read(node) and node.id == name and id(node) not in allowed:
                 return set()  # passed on whole, copied, unpacked, returned, ...
         return set(range(length)) - read

@@ -33,7 +33,7 @@ import copy
 from dataclasses import replace
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.names import with_reverse_cloned
+from overbar.transpiler.names import walk_breadth_first, with_reverse_cloned
 from overbar.transpiler.reverse import Adjoint
 
 
@@ -47,7 +47,7 @@ def own_list_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     )
     if split is None or add is None or item is None:
         return adjoint
-    taken = {n.id for n in ast.walk(adjoint.tree) if isinstance(n, ast.Name)}
+    taken = {n.id for n in walk_breadth_first(adjoint.tree) if isinstance(n, ast.Name)}
     names = {}
     for function, base in ((runtime.listed, "listed"), (runtime.add_item, "add_item")):
         names[base] = helpers.get(function) or (base if base not in taken else None)
@@ -191,7 +191,7 @@ def _binds(body: list[ast.stmt], name: str) -> bool:
     return any(
         isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store | ast.Del)
         for statement in body
-        for n in ast.walk(statement)
+        for n in walk_breadth_first(statement)
     )
 
 
@@ -206,7 +206,7 @@ def _is_call(node: ast.expr, function: str, arguments: int) -> bool:
 
 
 def _mentions(node: ast.AST, name: str) -> bool:
-    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
+    return any(isinstance(n, ast.Name) and n.id == name for n in walk_breadth_first(node))
 
 
 def _load(name: str) -> ast.Name:

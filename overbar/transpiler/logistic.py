@@ -40,7 +40,11 @@ import ast
 import operator
 from typing import Any
 
-from overbar.transpiler.names import bindings, names_read
+from overbar.transpiler.names import (
+    bindings,
+    names_read,
+    statements_breadth_first,
+)
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.primitive import Application, application_of
@@ -54,7 +58,7 @@ def logistic_lines(
     ``library`` is the runtime's array module (numpy), whose exp, log, ... the lines call."""
     bound = bindings(form.tree.body)
     readers: dict[str, list[ast.stmt]] = {}
-    for node in ast.walk(form.tree):
+    for node in statements_breadth_first(form.tree):
         if isinstance(node, ast.stmt) and not isinstance(node, ast.FunctionDef):
             for name in names_read(node):
                 readers.setdefault(name, []).append(node)

@@ -64,7 +64,13 @@ from overbar.errors import InternalError, UnsupportedSyntaxError
 from overbar.transpiler.fence import is_append, is_docstring
 from overbar.transpiler.fence_scope import local_lambdas
 from overbar.transpiler.jumps import lift_returns, stored_names, without_jumps
-from overbar.transpiler.names import NameAllocator, clone, names_in
+from overbar.transpiler.names import (
+    NameAllocator,
+    clone,
+    names_in,
+    statements_breadth_first,
+    walk_breadth_first,
+)
 from overbar.transpiler.normalize_expressions import ExpressionNormalizer, is_global_path
 from overbar.transpiler.parse import ParsedFunction
 
@@ -113,7 +119,7 @@ class _Normalizer(ExpressionNormalizer):
             isinstance(node, ast.Return)
             for statement in self.tree.body
             if isinstance(statement, ast.If)
-            for node in ast.walk(statement)
+            for node in walk_breadth_first(statement)
         )
         self.result_name = self.names.fresh("result") if self.returns_in_branches else None
         if self.result_name is not None:
@@ -144,7 +150,7 @@ class _Normalizer(ExpressionNormalizer):
         )
         ast.copy_location(tree, self.tree)
         local_names = frozenset(self.parameters) | frozenset(
-            name for node in ast.walk(tree) for name in _targets(node)
+            name for node in statements_breadth_first(tree) for name in _targets(node)
         )
         return NormalForm(
             tree=tree,
@@ -424,7 +430,7 @@ class _Normalizer(ExpressionNormalizer):
 
 def _assigned_names(tree: ast.FunctionDef) -> set[str]:
     names = set()
-    for node in ast.walk(tree):
+    for node in statements_breadth_first(tree):
         names.update(_targets(node))
     return names
 
@@ -440,7 +446,7 @@ def _targets(statement: ast.AST) -> list[str]:
         n.id
         for t in targets
         if not isinstance(t, ast.Subscript)  # a write into y[i] does not bind y
-        for n in ast.walk(t)
+        for n in walk_breadth_first(t)
         if isinstance(n, ast.Name)
     ]
 
@@ -450,10 +456,12 @@ def _assigned_in_blocks(body: list[ast.stmt]) -> set[str]:
     names = set()
     for statement in body:
         if isinstance(statement, ast.If | ast.For | ast.While):
-            for node in ast.walk(statement):
+            for node in walk_breadth_first(statement):
                 names.update(_targets(node))
                 if isinstance(node, ast.For):
-                    names.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
+                    names.update(
+                        n.id for n in walk_breadth_first(node.target) if isinstance(n, ast.Name)
+                    )
     return names
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import ast
 import builtins
 
-from overbar.transpiler.names import clone
+from overbar.transpiler.names import clone, fix_missing_locations, walk_breadth_first
 
 
 def is_global_path(node: ast.expr, local_names: frozenset[str] | set[str]) -> bool:
@@ -102,7 +102,7 @@ class ExpressionNormalizer:
         loops = []
         for generator in node.generators:
             iterable = renamed(generator.iter)
-            for target in ast.walk(generator.target):
+            for target in walk_breadth_first(generator.target):
                 if isinstance(target, ast.Name):
                     renames[target.id] = self.names.fresh(target.id)
                     self.mutable.add(renames[target.id])
@@ -127,8 +127,8 @@ class ExpressionNormalizer:
                 value=ast.List(elts=[], ctx=ast.Load()),
             )
         )
-        loop = ast.fix_missing_locations(ast.copy_location(body, where))
-        for inner in ast.walk(loop):
+        loop = fix_missing_locations(ast.copy_location(body, where))
+        for inner in walk_breadth_first(loop):
             if isinstance(inner, ast.stmt | ast.expr):
                 ast.copy_location(inner, node)
         self.normalize_statement(loop)

@@ -54,7 +54,7 @@ from dataclasses import replace
 
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.accumulate import _rebinds_slice
-from overbar.transpiler.names import clone, with_reverse_cloned
+from overbar.transpiler.names import clone, walk_breadth_first, with_reverse_cloned
 from overbar.transpiler.reverse import Adjoint
 
 _COMPUTING_METHODS = frozenset({"sum", "copy", "mean", "max", "min", "prod", "dot"})
@@ -66,7 +66,7 @@ def own_loop_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     take = helpers.get(runtime.take_and_zero)
     if take is None:
         return adjoint
-    taken = {n.id for n in ast.walk(adjoint.tree) if isinstance(n, ast.Name)}
+    taken = {n.id for n in walk_breadth_first(adjoint.tree) if isinstance(n, ast.Name)}
     own = helpers.get(runtime.own) or ("own" if "own" not in taken else None)
     if own is None:
         return adjoint
@@ -75,7 +75,7 @@ def own_loop_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     if not any(
         isinstance(node, ast.For)
         for statement in adjoint.tree.body[adjoint.forward_length :]
-        for node in ast.walk(statement)
+        for node in walk_breadth_first(statement)
     ):
         return adjoint  # no reverse loop
     facts = _Facts(adjoint, runtime, take, own)
@@ -112,7 +112,7 @@ class _Facts:
             for statement in forward
             if isinstance(statement, ast.Assign)
             for target in statement.targets
-            for n in ast.walk(target)
+            for n in walk_breadth_first(target)
             if isinstance(n, ast.Name)
         }
 
@@ -165,7 +165,7 @@ class _Facts:
         """Names whose first mention in the body is ``a = name`` (a loop-carried adjoint)."""
         found, seen = [], set()
         for statement in body:
-            names = {n.id for n in ast.walk(statement) if isinstance(n, ast.Name)}
+            names = {n.id for n in walk_breadth_first(statement) if isinstance(n, ast.Name)}
             if (
                 isinstance(statement, ast.Assign)
                 and len(statement.targets) == 1
@@ -339,13 +339,14 @@ class _Walk:
         for statement in self.body[position + 1 :]:
             reads = any(
                 isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
-                for n in ast.walk(statement)
+                for n in walk_breadth_first(statement)
             )
             if isinstance(statement, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == name for t in statement.targets
             ):
                 return not any(
-                    isinstance(n, ast.Name) and n.id == name for n in ast.walk(statement.value)
+                    isinstance(n, ast.Name) and n.id == name
+                    for n in walk_breadth_first(statement.value)
                 )
             if reads or name in _bound_by(statement):
                 return False
@@ -356,11 +357,11 @@ def _kept_by(node: ast.AST) -> set[str]:
     """Names read in ``node`` where their array may be kept: anything but arithmetic on it,
     a computing method of it, or a part of it read into arithmetic."""
     parents: dict[int, ast.AST] = {}
-    for parent in ast.walk(node):
+    for parent in walk_breadth_first(node):
         for child in ast.iter_child_nodes(parent):
             parents[id(child)] = parent
     kept = set()
-    for found in ast.walk(node):
+    for found in walk_breadth_first(node):
         loaded = isinstance(found, ast.Name) and isinstance(found.ctx, ast.Load)
         if loaded and not _only_computed_from(found, parents):
             kept.add(found.id)
@@ -388,7 +389,7 @@ def _only_computed_from(node: ast.expr, parents: dict[int, ast.AST]) -> bool:
 def _bound_by(statement: ast.stmt) -> set[str]:
     return {
         n.id
-        for n in ast.walk(statement)
+        for n in walk_breadth_first(statement)
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del)
     }
 

@@ -28,6 +28,7 @@ from overbar.errors import (
     SourceUnavailableError,
     UnsupportedSyntaxError,
 )
+from overbar.transpiler.names import walk_breadth_first
 
 _MISSING = object()
 
@@ -168,7 +169,7 @@ def with_functions(parsed: ParsedFunction, functions: Mapping[str, Any]) -> Pars
         return parsed
     assigned = {
         node.id
-        for node in ast.walk(parsed.tree)
+        for node in walk_breadth_first(parsed.tree)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del)
     }
     kept = {name: value for name, value in functions.items() if name not in assigned}
@@ -198,7 +199,7 @@ def _definition(function: types.FunctionType) -> tuple[ast.FunctionDef, str]:
         raise _source_unavailable(function, "its file has changed since it was loaded") from None
     tree = module.body[0] if module.body else None
     ast.increment_lineno(module, first_line - 1)
-    for node in ast.walk(module):
+    for node in walk_breadth_first(module):
         if hasattr(node, "col_offset"):
             node.col_offset += indent
             if getattr(node, "end_col_offset", None) is not None:
@@ -233,7 +234,7 @@ def _lambda_definition(function: types.FunctionType) -> tuple[ast.FunctionDef, s
     parameters = code.co_varnames[: _parameter_count(code)]
     candidates = [
         node
-        for node in ast.walk(module)
+        for node in walk_breadth_first(module)
         if isinstance(node, ast.Lambda)
         and node.lineno == code.co_firstlineno
         and _parameter_names(node.args) == parameters

@@ -7,12 +7,13 @@ form as well as the adjoint, and tests can look at any pass's output.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import gc
 import re
 import threading
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -114,18 +115,21 @@ class Pullback:
         if self._stages is None:
             with COMPILING:
                 if self._stages is None:
-                    stages = transform(
-                        self.function,
-                        self.wrt,
-                        self.runtime,
-                        as_pullback=True,
-                        parameter_shapes=dict(self.shapes) or None,
-                        optimisations=self.optimisations,
-                        functions=self.functions,
-                    )
-                    finish(stages)
-                    self._stages = stages
+                    self._stages = self._transform()
         return self._stages
+
+    def _transform(self) -> Stages:
+        stages = transform(
+            self.function,
+            self.wrt,
+            self.runtime,
+            as_pullback=True,
+            parameter_shapes=dict(self.shapes) or None,
+            optimisations=self.optimisations,
+            functions=self.functions,
+        )
+        finish(stages)
+        return stages
 
     @property
     def compiled(self) -> Callable:
@@ -154,10 +158,13 @@ class Pullback:
         )
         found = cache.load(self.function, options) if cachable else None
         if found is None:
-            stages = self.stages
-            found = stages.emitted.function
-            if cachable:
-                cache.store(self.function, options, stages)
+            # Its stages are kept only if asked for (as a gradient's are: see ``api``).
+            with collector_paused():
+                stages = self._stages if self._stages is not None else self._transform()
+                found = stages.emitted.function
+                if cachable:
+                    cache.store(self.function, options, stages)
+                del stages
         return found
 
     def prepare(self) -> None:
@@ -535,12 +542,7 @@ def transform(
     cotangent is a caller's adjoint (a tuple's may hold runtime zeros), and the pullback runs
     once per forward call, so values may be recomputed in it (``rematerialise``).
     """
-    # The passes allocate a great many syntax-tree nodes and make no reference cycles that
-    # need collecting meanwhile; the cyclic collector's full scans of the growing heap made the
-    # transformation grow faster than the function (a fifth of an 800-line function's time).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         return _transform(
             function,
             wrt,
@@ -553,6 +555,21 @@ def transform(
             vjp,
             residuals,
         )
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off meanwhile (as it was after).
+
+    The passes allocate a great many syntax-tree nodes and make no reference cycles that
+    need collecting meanwhile; the cyclic collector's full scans of the growing heap made the
+    transformation grow faster than the function (a fifth of an 800-line function's time).
+    A caller that keeps only the compiled function (``api.compiled_adjoint``) holds the pause
+    until the trees are freed, which reference counting does: they hold no cycles."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
     finally:
         if collecting:
             gc.enable()

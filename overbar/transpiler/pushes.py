@@ -32,7 +32,7 @@ from typing import Any
 
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.copies import is_pop as _is_pop_call
-from overbar.transpiler.names import clone
+from overbar.transpiler.names import clone, walk_breadth_first
 from overbar.transpiler.primitive import index_value
 from overbar.transpiler.reverse import Adjoint
 
@@ -45,7 +45,7 @@ def drop_unread_pushes(adjoint: Adjoint) -> Adjoint:
     pushed = Counter(
         name
         for statement in forward
-        for node in ast.walk(statement)
+        for node in walk_breadth_first(statement)
         if (name := _pushed_name(node, stack)) is not None
     )
     if not pushed:
@@ -53,19 +53,19 @@ def drop_unread_pushes(adjoint: Adjoint) -> Adjoint:
     popped = Counter(
         node.targets[0].id
         for statement in reverse
-        for node in ast.walk(statement)
+        for node in walk_breadth_first(statement)
         if _is_pop(node, stack)
     )
     pop_targets = {
         id(node.targets[0])
         for statement in reverse
-        for node in ast.walk(statement)
+        for node in walk_breadth_first(statement)
         if _is_pop(node, stack)
     }
     read = {
         node.id
         for statement in reverse
-        for node in ast.walk(statement)
+        for node in walk_breadth_first(statement)
         if isinstance(node, ast.Name) and id(node) not in pop_targets
     }
     unread = {name for name, count in pushed.items() if popped[name] == count and name not in read}
@@ -186,13 +186,13 @@ def drop_unread_restores(
     saves = Counter(
         key
         for statement in forward
-        for node in ast.walk(statement)
+        for node in walk_breadth_first(statement)
         if (key := _saved_region_key(node, stack, save)) is not None
     )
     restores = Counter(
         key
         for statement in reverse
-        for node in ast.walk(statement)
+        for node in walk_breadth_first(statement)
         if (key := _restore_key(node, stack)) is not None
     )
     shape_only = _shape_only_positions(runtime, helpers)
@@ -207,7 +207,7 @@ def drop_unread_restores(
             droppable |= keys
     if not droppable:
         return adjoint
-    taken = {n.id for n in ast.walk(adjoint.tree) if isinstance(n, ast.Name)}
+    taken = {n.id for n in walk_breadth_first(adjoint.tree) if isinstance(n, ast.Name)}
     check = helpers.get(runtime.floating_target) or (
         "floating_target" if "floating_target" not in taken else None
     )
@@ -297,13 +297,15 @@ def _sharing(
     name read for its shape only by a runtime helper shares nothing through it)."""
     sizing = _shape_only_reads(tree, shape_only)
     pushed = {
-        name for node in ast.walk(tree) if (name := _pushed_reference(node, stack)) is not None
+        name
+        for node in walk_breadth_first(tree)
+        if (name := _pushed_reference(node, stack)) is not None
     }
     sharing = {array}
     changed = True
     while changed:
         changed = False
-        for node in ast.walk(tree):
+        for node in walk_breadth_first(tree):
             targets: list[str] = []
             if isinstance(node, ast.Assign) and _is_pop_call(node.value, stack):
                 # a pop goes back to the name its push saved; one into another name may
@@ -320,16 +322,25 @@ def _sharing(
                     continue
                 if any(
                     n.id in sharing and id(n) not in sizing
-                    for n in ast.walk(value)
+                    for n in walk_breadth_first(value)
                     if isinstance(n, ast.Name)
                 ):
                     stores = node.targets if isinstance(node, ast.Assign) else [node.target]
                     targets = [
-                        n.id for t in stores for n in ast.walk(t) if isinstance(n, ast.Name)
+                        n.id
+                        for t in stores
+                        for n in walk_breadth_first(t)
+                        if isinstance(n, ast.Name)
                     ]
             elif isinstance(node, ast.For):
-                if any(n.id in sharing for n in ast.walk(node.iter) if isinstance(n, ast.Name)):
-                    targets = [n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)]
+                if any(
+                    n.id in sharing
+                    for n in walk_breadth_first(node.iter)
+                    if isinstance(n, ast.Name)
+                ):
+                    targets = [
+                        n.id for n in walk_breadth_first(node.target) if isinstance(n, ast.Name)
+                    ]
             elif (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
@@ -338,7 +349,7 @@ def _sharing(
                 and any(
                     n.id in sharing
                     for a in node.args
-                    for n in ast.walk(a)
+                    for n in walk_breadth_first(a)
                     if isinstance(n, ast.Name)
                 )
             ):
@@ -355,7 +366,7 @@ def _shape_only_reads(tree: ast.AST, shape_only: dict[str, tuple]) -> set[int]:
     that read only their shape, and the receivers of ``.shape``, ``.ndim``, ``.size``,
     ``.dtype``."""
     found: set[int] = set()
-    for node in ast.walk(tree):
+    for node in walk_breadth_first(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             for position in shape_only.get(node.func.id, ()):
                 if position < len(node.args) and isinstance(node.args[position], ast.Name):
@@ -389,7 +400,7 @@ def _reads_contents(
     for statement in reverse:
         restores = [
             node
-            for node in ast.walk(statement)
+            for node in walk_breadth_first(statement)
             if (key := _restore_key(node, stack)) is not None and key[0] in sharing
         ]
         restoring = restoring or bool(restores)
@@ -403,7 +414,7 @@ def _reads_contents(
             and node.id in sharing
             and isinstance(node.ctx, ast.Load)
             and id(node) not in allowed
-            for node in ast.walk(statement)
+            for node in walk_breadth_first(statement)
         ):
             return True
     return False

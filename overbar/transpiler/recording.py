@@ -25,7 +25,7 @@ import builtins
 import copy
 from typing import Any
 
-from overbar.transpiler.names import clone
+from overbar.transpiler.names import clone, walk_breadth_first
 from overbar.transpiler.parse import MISSING
 from overbar.transpiler.primitive import index_value
 from overbar.transpiler.sweep_state import SweepState
@@ -219,7 +219,7 @@ class Recording:
     def shape_only_arguments(self, statements: list[ast.stmt]) -> set[int]:
         """Ids of the name nodes in ``statements`` that a call only takes the shape of."""
         found = set()
-        for node in (n for s in statements for n in ast.walk(s)):
+        for node in (n for s in statements for n in walk_breadth_first(s)):
             if not isinstance(node, ast.Call):
                 continue
             callee = self.generated_value(node.func)
@@ -275,7 +275,9 @@ def _read_after_restore(
                 continue
             if isinstance(statement, ast.For | ast.While):
                 popped.update(
-                    popped_by[id(node)] for node in ast.walk(statement) if id(node) in popped_by
+                    popped_by[id(node)]
+                    for node in walk_breadth_first(statement)
+                    if id(node) in popped_by
                 )
             blocks = [
                 getattr(statement, f) for f in ("body", "orelse") if getattr(statement, f, None)
@@ -284,7 +286,7 @@ def _read_after_restore(
                 header = (
                     statement.test if isinstance(statement, ast.If | ast.While) else statement.iter
                 )
-                for node in ast.walk(header):
+                for node in walk_breadth_first(header):
                     if is_read(node):
                         name = previous.get(node.id, node.id)
                         read.add(name)
@@ -292,7 +294,7 @@ def _read_after_restore(
                 for inner in blocks:
                     visit(inner)
                 continue
-            for node in ast.walk(statement):
+            for node in walk_breadth_first(statement):
                 if is_read(node):
                     note(node)
 

@@ -42,7 +42,12 @@ from overbar.transpiler.control import ReverseBlocks
 from overbar.transpiler.invariance import cancelled_subtrahends
 from overbar.transpiler.lines import LineAdjoints
 from overbar.transpiler.logistic import logistic_lines
-from overbar.transpiler.names import clone
+from overbar.transpiler.names import (
+    clone,
+    fix_missing_locations,
+    statements_breadth_first,
+    walk_breadth_first,
+)
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.parse import ParsedFunction
@@ -324,7 +329,7 @@ class _Sweep:
         )
         ast.copy_location(tree, self.state.form.tree)
         return Adjoint(
-            tree=ast.fix_missing_locations(tree),
+            tree=fix_missing_locations(tree),
             forward_length=len(prologue) + len(forward),
             temporaries=frozenset(self.state.temporaries),
             bindings=tuple(sorted(self.state.bindings.items())),
@@ -346,7 +351,7 @@ class _Sweep:
         """Whether the normal form binds ``name`` once only (and it is no parameter)."""
         stores = sum(
             1
-            for node in ast.walk(self.state.form.tree)
+            for node in walk_breadth_first(self.state.form.tree)
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id == name
         )
         return stores == 1 and name not in self.state.form.parameters
@@ -383,7 +388,7 @@ class _Sweep:
         """Names every binding of which is a call of a function whose result is floating point
         (np.exp, np.sin, ...)."""
         floating, other = set(), set(self.state.form.parameters)
-        for node in ast.walk(self.state.form.tree):
+        for node in statements_breadth_first(self.state.form.tree):
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
                 application = application_of(
                     node.value, self.state.form, self.state.parsed.namespace

@@ -21,6 +21,7 @@ from overbar.errors import OverbarError
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.kept import cache_of
+from overbar.transpiler.names import walk_breadth_first
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import Namespace, parse
 from overbar.transpiler.primitive import CONSTANT, IDENTITY, PACK, application_of
@@ -121,14 +122,14 @@ def _bindings(statements: list[ast.stmt]):
                 for position, element in enumerate(target.elts):
                     yield element.id, _Unpacked(statement.value, position)
             elif isinstance(target, ast.Tuple):
-                for element in ast.walk(target):
+                for element in walk_breadth_first(target):
                     if isinstance(element, ast.Name):
                         yield element.id, None
         elif isinstance(statement, ast.For):
             if isinstance(statement.target, ast.Name):
                 yield statement.target.id, _LoopElement(statement.iter)
             else:
-                for element in ast.walk(statement.target):
+                for element in walk_breadth_first(statement.target):
                     if isinstance(element, ast.Name):
                         yield element.id, None
             yield from _bindings(statement.body)
@@ -145,7 +146,7 @@ def _plain_lists(form: NormalForm) -> set[str]:
     values have in common (no alias, write or other method changes them unseen)."""
     bound: dict[str, bool] = {}
     allowed: set[int] = set()
-    for node in ast.walk(form.tree):
+    for node in walk_breadth_first(form.tree):
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Name):
@@ -166,7 +167,7 @@ def _plain_lists(form: NormalForm) -> set[str]:
         ):
             allowed.add(id(node.args[0]))
     plain = {name for name, listed in bound.items() if listed and name not in form.parameters}
-    for node in ast.walk(form.tree):
+    for node in walk_breadth_first(form.tree):
         if isinstance(node, ast.Name) and node.id in plain and id(node) not in allowed:
             plain.discard(node.id)
     return plain

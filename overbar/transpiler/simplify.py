@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import itertools
 import operator
 from dataclasses import replace
 
@@ -241,6 +242,14 @@ def _fold_block(
     place. ``uses`` counts the reads still to come of each name; ``reads_of``, if given, the
     names each statement of ``body`` reads (as ``_reads`` finds them, before any folding)."""
     pending: dict[str, tuple[ast.Assign, set[str], bool]] = {}
+    # For each name, the pending names whose values read it (a superset: entries are not
+    # removed when a name leaves ``pending``), and each pending name's place in ``pending``'s
+    # order: which held assignments a statement puts back is found from what it writes,
+    # without going through them all (which made the pass grow with the square of the
+    # function), and they are put back in ``pending``'s order, as a walk through it would.
+    readers: dict[str, set[str]] = {}
+    places: dict[str, int] = {}
+    counter = itertools.count()
     folded: list[ast.stmt] = []
     new_forward_length = 0
 
@@ -259,13 +268,22 @@ def _fold_block(
         written = _writes(statement)
         compound = isinstance(statement, ast.If | ast.For | ast.While)
         reads = reads_of[index] if reads_of is not None else _reads(statement)
-        for name in [
-            n
-            for n, (_, needs, _) in pending.items()
-            if (compound and n in reads)
-            # a statement that reads the last uses of n may write what n's value reads
-            or (needs & written and (compound or reads.count(n) < uses[n]))
-        ]:
+        candidates = {n for name in written for n in readers.get(name, ())}
+        if compound:
+            candidates.update(reads)
+        for name in sorted(
+            (
+                n
+                for n in candidates
+                if n in pending
+                and (
+                    (compound and n in reads)
+                    # a statement that reads the last uses of n may write what n's value reads
+                    or (pending[n][1] & written and (compound or reads.count(n) < uses[n]))
+                )
+            ),
+            key=places.__getitem__,
+        ):
             held, _, was_forward = pending.pop(name)
             put(held, was_forward)
         if compound:
@@ -293,7 +311,12 @@ def _fold_block(
             # A name target reads nothing: the value's reads are the statement's, unless
             # folding just changed the value.
             needs = set(_reads(statement.value) if taken else reads)
-            pending[statement.targets[0].id] = (statement, needs, in_forward)
+            target = statement.targets[0].id
+            if target not in pending:  # a name still pending keeps its place
+                places[target] = next(counter)
+            pending[target] = (statement, needs, in_forward)
+            for name in needs:
+                readers.setdefault(name, set()).add(target)
             continue
         put(statement, in_forward)
     for held, _, was_forward in pending.values():  # read only later, or by itself: keep it
@@ -305,7 +328,16 @@ def _fold_literals(statement: ast.stmt) -> ast.stmt:
     """Identity: ``c1 op c2`` for two numeric literals and op one of ``+ - *`` is the number
     Python computes for it, which is what the generated code would compute at run time.
     Side conditions: both operands are int or float literals (not bools, not strings, which
-    ``*`` would repeat); division and powers are left (``1 / 2`` and ``2 ** -1`` change type)."""
+    ``*`` would repeat); division and powers are left (``1 / 2`` and ``2 ** -1`` change type).
+
+    Folding goes from the innermost operation out, so a statement with no operation on two
+    number literals has none to fold and is returned as it is without the rewrite's visit
+    (which costs several times a walk)."""
+    if not any(
+        isinstance(node, ast.BinOp) and is_number(node.left) and is_number(node.right)
+        for node in walk(statement)
+    ):
+        return statement
     return _LITERAL_FOLDER.visit(statement)
 
 

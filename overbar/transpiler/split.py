@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from overbar.errors import InternalError
-from overbar.transpiler.names import clone
+from overbar.transpiler.names import clone, fix_missing_locations, walk_breadth_first
 from overbar.transpiler.reverse import Adjoint
 from overbar.transpiler.syntax import assign, call, load, loop_target, tuple_of
 
@@ -107,7 +107,7 @@ def split(
     parameters.remove(seed)
     forward_names = _bound_in(forward)
     available = set(parameters) | forward_names
-    missing = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)} - available
+    missing = {n.id for n in walk_breadth_first(value) if isinstance(n, ast.Name)} - available
     if missing:
         raise InternalError(
             f"the value of {name} reads {sorted(missing)}, which its forward sweep does not bind"
@@ -206,7 +206,7 @@ def split(
     )
     for function in (forward_tree, reverse_tree):
         ast.copy_location(function, tree)
-        ast.fix_missing_locations(function)
+        fix_missing_locations(function)
     only_arguments = set(residuals) <= set(parameters) and not (set(residuals) & forward_names)
     return Split(
         forward_tree,
@@ -251,8 +251,10 @@ def _fresh(base: str):
 
 
 def _all_names(tree: ast.FunctionDef, bindings: dict[str, Any]) -> set[str]:
-    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    return names | {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)} | set(bindings)
+    names = {n.id for n in walk_breadth_first(tree) if isinstance(n, ast.Name)}
+    return (
+        names | {a.arg for a in walk_breadth_first(tree) if isinstance(a, ast.arg)} | set(bindings)
+    )
 
 
 def _bound_in(statements: list[ast.stmt]) -> set[str]:
@@ -260,7 +262,7 @@ def _bound_in(statements: list[ast.stmt]) -> set[str]:
     return {
         n.id
         for statement in statements
-        for n in ast.walk(statement)
+        for n in walk_breadth_first(statement)
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
     }
 
@@ -269,7 +271,7 @@ def _binding_order(statements: list[ast.stmt]) -> list[str]:
     """The names bound in ``statements``, in the order their first bindings appear."""
     order: dict[str, None] = {}
     for statement in statements:
-        for n in ast.walk(statement):
+        for n in walk_breadth_first(statement):
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
                 order.setdefault(n.id, None)
     return list(order)
@@ -282,14 +284,16 @@ def _bound_at_top(statements: list[ast.stmt]) -> set[str]:
         for statement in statements
         if isinstance(statement, ast.Assign)
         for target in statement.targets
-        for n in ast.walk(target)
+        for n in walk_breadth_first(target)
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
     }
 
 
 def _reads(node: ast.AST) -> set[str]:
     return {
-        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        n.id
+        for n in walk_breadth_first(node)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
     }
 
 
@@ -321,14 +325,14 @@ def _changed_in(statements: list[ast.stmt], in_place: frozenset[str]) -> set[str
     a list's changing method on, or passed first to a helper that writes (``in_place``)."""
     changed = set()
     for statement in statements:
-        for node in ast.walk(statement):
+        for node in walk_breadth_first(statement):
             targets = []
             if isinstance(node, ast.Assign):
                 targets = node.targets
             elif isinstance(node, ast.AugAssign):
                 targets = [node.target]
             for target in targets:
-                for element in ast.walk(target):
+                for element in walk_breadth_first(target):
                     if isinstance(element, ast.Subscript):
                         base = element.value
                         while isinstance(base, ast.Subscript | ast.Attribute):

@@ -40,7 +40,7 @@ from dataclasses import replace
 
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.library import library_function, module_names, surely_numeric
-from overbar.transpiler.names import with_reverse_cloned
+from overbar.transpiler.names import walk_breadth_first, with_reverse_cloned
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
 
@@ -128,7 +128,7 @@ class _Folder:
 
     def movable(self, passed: list[ast.stmt], total: ast.Assign, term: ast.expr) -> bool:
         name = total.targets[0].id
-        term_reads = {n.id for n in ast.walk(term) if isinstance(n, ast.Name)}
+        term_reads = {n.id for n in walk_breadth_first(term) if isinstance(n, ast.Name)}
         if not self.calls_only_pure(term):
             return False
         for statement in passed:
@@ -143,7 +143,7 @@ class _Folder:
         """Whether every call in ``node`` is of a pure function of the array library."""
         return all(
             self.runtime.is_pure(library_function(call, self.numpy_names, self.runtime))
-            for call in ast.walk(node)
+            for call in walk_breadth_first(node)
             if isinstance(call, ast.Call)
         )
 
@@ -258,4 +258,4 @@ def _starts(statement: ast.stmt) -> bool:
 
 
 def _reads(node: ast.AST, name: str) -> bool:
-    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
+    return any(isinstance(n, ast.Name) and n.id == name for n in walk_breadth_first(node))

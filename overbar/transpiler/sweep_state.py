@@ -21,7 +21,7 @@ from overbar.errors import UnsupportedSyntaxError
 from overbar.primitives import Attribute, Method
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.activity import Activity
-from overbar.transpiler.names import NameAllocator
+from overbar.transpiler.names import NameAllocator, statements_breadth_first
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import ParsedFunction
 from overbar.transpiler.primitive import application_of
@@ -125,7 +125,7 @@ class SweepState:
         """The names whose attributes are read as an object's (``self.W``), each with the
         attributes read, and the receivers of methods called on them (``self.helper(z)``)."""
         found: dict[str, set[str]] = {}
-        for node in ast.walk(self.form.tree):
+        for node in statements_breadth_first(self.form.tree):
             if not isinstance(node, ast.Assign) or not isinstance(node.targets[0], ast.Name):
                 continue
             application = application_of(node.value, self.form, self.parsed.namespace)
@@ -346,7 +346,7 @@ def _unpacked_sources(form: NormalForm) -> set[str]:
     """The names the function unpacks: ``v`` in ``a, b = v``."""
     return {
         node.value.id
-        for node in ast.walk(form.tree)
+        for node in statements_breadth_first(form.tree)
         if isinstance(node, ast.Assign)
         and isinstance(node.targets[0], ast.Tuple)
         and isinstance(node.value, ast.Name)
@@ -358,7 +358,7 @@ def _sequence_names(form: NormalForm, known: set[str]) -> set[str]:
     helpers return, the sweep sees the tuples you unpack), by a display, or by assignment from
     such a name. Their adjoints are tuples, added element by element."""
     sequences: set[str] = set(known)
-    assignments = [n for n in ast.walk(form.tree) if isinstance(n, ast.Assign)]
+    assignments = [n for n in statements_breadth_first(form.tree) if isinstance(n, ast.Assign)]
     for node in assignments:
         target, value = node.targets[0], node.value
         if isinstance(target, ast.Name) and isinstance(value, ast.Tuple | ast.List):
@@ -369,7 +369,9 @@ def _sequence_names(form: NormalForm, known: set[str]) -> set[str]:
 def _copies_of(form: NormalForm, names: set[str]) -> set[str]:
     """``names`` and every name copied from or into one of them (``a = b``), transitively."""
     sequences = set(names)
-    assignments = [n for n in ast.walk(form.tree) if isinstance(n, ast.Assign)]
+    if not sequences:  # nothing to copy from or into
+        return sequences
+    assignments = [n for n in statements_breadth_first(form.tree) if isinstance(n, ast.Assign)]
     changed = True
     while changed:
         size = len(sequences)

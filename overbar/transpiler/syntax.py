@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 
-from overbar.transpiler.names import clone
+from overbar.transpiler.names import clone, walk_breadth_first
 
 COMMENT_MARKER = "__overbar_comment__"
 
@@ -86,7 +86,7 @@ def assigned(statement: ast.Assign) -> list[str]:
         n.id
         for t in statement.targets
         if not isinstance(t, ast.Subscript)
-        for n in ast.walk(t)
+        for n in walk_breadth_first(t)
         if isinstance(n, ast.Name)
     ]
 
@@ -99,7 +99,7 @@ def is_write(statement: ast.stmt) -> bool:
 def assigned_within(statement: ast.stmt) -> set[str]:
     """The names bound anywhere in ``statement``, loop targets included."""
     names = set()
-    for node in ast.walk(statement):
+    for node in walk_breadth_first(statement):
         if isinstance(node, ast.Assign):
             names.update(assigned(node))
         elif isinstance(node, ast.For):
@@ -110,7 +110,7 @@ def assigned_within(statement: ast.stmt) -> set[str]:
 def loop_target(statement: ast.stmt) -> set[str]:
     """The names a for loop binds on each trip (none for anything else)."""
     if isinstance(statement, ast.For):
-        return {n.id for n in ast.walk(statement.target) if isinstance(n, ast.Name)}
+        return {n.id for n in walk_breadth_first(statement.target) if isinstance(n, ast.Name)}
     return set()
 
 

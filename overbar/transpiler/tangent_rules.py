@@ -18,6 +18,7 @@ from typing import Any
 from overbar.errors import MissingRuleError, RuleDefinitionError
 from overbar.primitives import Attribute, Method
 from overbar.runtime.registry import NON_DIFFERENTIABLE, Rule, tangent_parameters
+from overbar.transpiler.names import walk_breadth_first
 from overbar.transpiler.parse import MISSING
 from overbar.transpiler.primitive import Application
 from overbar.transpiler.rule_choice import RuleChoice
@@ -87,7 +88,7 @@ def _parse(rule: Rule) -> TangentTemplate:
     stems = [dot[: -len("_dot")] for dot in dots]
     local_names = frozenset(t.id for s in body[:-1] for t in s.targets)
     parameter_names = {p.name for p in parameters}
-    read = {n.id for s in body for n in ast.walk(s) if isinstance(n, ast.Name)}
+    read = {n.id for s in body for n in walk_breadth_first(s) if isinstance(n, ast.Name)}
     scope_builtins = function.__globals__.get("__builtins__", {})
     scope_builtins = getattr(scope_builtins, "__dict__", scope_builtins)
     global_values = []

@@ -18,7 +18,7 @@ from typing import Any
 
 from overbar.errors import RuleDefinitionError
 from overbar.runtime.registry import Rule
-from overbar.transpiler.names import clone
+from overbar.transpiler.names import clone, walk_breadth_first
 from overbar.transpiler.parse import MISSING
 
 
@@ -86,13 +86,17 @@ def _parse_template(rule: Rule) -> Template:
         None if isinstance(e, ast.Constant) and e.value is None else e for e in entries
     ) + (None,) * (len(positional) - len(entries))
     local_names = frozenset(
-        n.id for s in body[:-1] for t in s.targets for n in ast.walk(t) if isinstance(n, ast.Name)
+        n.id
+        for s in body[:-1]
+        for t in s.targets
+        for n in walk_breadth_first(t)
+        if isinstance(n, ast.Name)
     )
     parameter_names = {p.name for p in parameters}
     read = {
         n.id
         for s in body
-        for n in ast.walk(s)
+        for n in walk_breadth_first(s)
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
     }
     global_values = []
@@ -125,7 +129,9 @@ def expression(function: Any, bind: Callable[[str, Any], str], **arguments: ast.
         tree = ast.parse(textwrap.dedent(inspect.getsource(function))).body[0]
         returned = tree.body[-1].value
         parameters = {argument.arg for argument in tree.args.args}
-        read = sorted({n.id for n in ast.walk(returned) if isinstance(n, ast.Name)} - parameters)
+        read = sorted(
+            {n.id for n in walk_breadth_first(returned) if isinstance(n, ast.Name)} - parameters
+        )
         _EXPRESSIONS[function] = (returned, tuple((n, function.__globals__[n]) for n in read))
     returned, global_values = _EXPRESSIONS[function]
     replacements = dict(arguments)
