@@ -28,7 +28,7 @@ from typing import Any
 from overbar.errors import MissingRuleError, UnsupportedSyntaxError
 from overbar.transpiler.names import clone
 from overbar.transpiler.normalize import is_global_path
-from overbar.transpiler.parse import MISSING
+from overbar.transpiler.parse import MISSING, positional_names
 from overbar.transpiler.primitive import (
     CONSTANT,
     ELEMENTWISE_OPERATORS,
@@ -359,8 +359,11 @@ class LineAdjoints:
         function = application.primal
         signature = inspect.signature(function)
         kinds = {p.kind for p in signature.parameters.values()}
-        if kinds & {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD}:
-            raise self.unsupported_call(application, "a helper with *args or **kwargs")
+        if inspect.Parameter.VAR_KEYWORD in kinds:
+            raise self.unsupported_call(application, "a helper with **kwargs")
+        arity = None
+        if inspect.Parameter.VAR_POSITIONAL in kinds:
+            signature, arity = with_arity_signature(function, signature, application)
         try:
             bound = signature.bind(*application.positional, **dict(application.keywords))
         except TypeError as error:
@@ -373,6 +376,7 @@ class LineAdjoints:
             wrt,
             shapes=self.call_shapes(signature, bound),
             functions=self.passed_functions(bound),
+            arity=arity,
         )
         pullback.prepare()
         self.subroutines.append(pullback)
@@ -444,6 +448,31 @@ class LineAdjoints:
             f"{self.state.form.tree.name}",
             self.state.parsed.location(application.node),
         )
+
+
+def with_arity_signature(
+    function: Any, signature: inspect.Signature, application: Application
+) -> tuple[inspect.Signature, int]:
+    """The signature of ``function`` (which has ``*args``) specialised for this call, as
+    ``parse.with_arity`` writes it: ``*args`` becomes one positional parameter per argument it
+    collects here (their number is the second result)."""
+    parameters = list(signature.parameters.values())
+    named = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    arity = max(0, len(application.positional) - len(named))
+    names = positional_names(function, arity)
+    made = []
+    for parameter in parameters:
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+            made.extend(inspect.Parameter(name, kind) for name in names)
+        elif arity and parameter.kind in (
+            parameter.POSITIONAL_ONLY,
+            parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            made.append(parameter.replace(default=inspect.Parameter.empty))
+        else:
+            made.append(parameter)
+    return signature.replace(parameters=made), arity
 
 
 def _called_name(function: Any, application: Application) -> str:

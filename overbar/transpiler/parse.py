@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import inspect
 import linecache
 import re
@@ -408,3 +409,167 @@ def header_location(filename: str, tree: ast.AST) -> SourceLocation:
 def _indent_width(text: str) -> int:
     first = text.splitlines()[0] if text else ""
     return len(first) - len(first.lstrip())
+
+
+def positional_names(function: types.FunctionType, count: int) -> tuple[str, ...]:
+    """The names ``with_arity`` gives the ``count`` arguments ``*args`` collects in a call of
+    ``function``: ``args_0``, ``args_1``, ... (after the ``*args`` parameter's own name), each
+    one no name in the function's code (its nested functions' included) already is."""
+    code = function.__code__
+    vararg = code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
+    taken: set[str] = set()
+    pending = [code]
+    while pending:
+        current = pending.pop()
+        taken.update(current.co_varnames, current.co_names, current.co_freevars)
+        taken.update(current.co_cellvars)
+        pending.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    names = []
+    for index in range(count):
+        name, suffix = f"{vararg}_{index}", 0
+        while name in taken:
+            suffix += 1
+            name = f"{vararg}_{index}_{suffix}"
+        names.append(name)
+    return tuple(names)
+
+
+def with_arity(parsed: ParsedFunction, count: int | None) -> ParsedFunction:
+    """``parsed`` specialised on the number of arguments its ``*args`` collects at a call
+    (``count``; None: unspecialised). ``def f(x, *args)`` called with three arguments becomes
+    ``def f(x, args_0, args_1)``, and its body reads ``args`` as the tuple ``(args_0,
+    args_1)``: where ``args`` is never rebound, ``args[1]`` reads ``args_1``, ``args[1:]`` is
+    ``(args_1,)``, ``len(args)`` is 2, and ``g(*args[1:])`` is ``g(args_1)``; otherwise the
+    body starts with ``args = (args_0, args_1)``. The parameters before ``*args`` lose their
+    defaults (a call that fills ``*args`` gives each of them)."""
+    arguments = parsed.tree.args
+    if count is None or arguments.vararg is None:
+        return parsed
+    names = positional_names(parsed.function, count)
+    tree = _ArgsAsTuple(arguments.vararg.arg, names, parsed.namespace).visit(
+        copy.deepcopy(parsed.tree)
+    )
+    new = tree.args
+    added = [ast.copy_location(ast.arg(arg=name), new.vararg) for name in names]
+    new.args = [*new.args, *added]
+    if count:
+        new.defaults = []
+    new.vararg = None
+    if arguments.vararg.arg in _stored_names(parsed.tree):
+        elements = [ast.Name(id=name, ctx=ast.Load()) for name in names]
+        packed = ast.Assign(
+            targets=[ast.Name(id=arguments.vararg.arg, ctx=ast.Store())],
+            value=ast.Tuple(elts=elements, ctx=ast.Load()),
+        )
+        first = tree.body[0]
+        tree.body.insert(0, ast.fix_missing_locations(ast.copy_location(packed, first)))
+    return replace(parsed, tree=tree)
+
+
+def _stored_names(tree: ast.FunctionDef) -> set[str]:
+    return {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del)
+    }
+
+
+class _ArgsAsTuple(ast.NodeTransformer):
+    """Reads of ``*args`` (never rebound) as the elements it holds (see ``with_arity``)."""
+
+    def __init__(self, vararg: str, names: tuple[str, ...], namespace: Namespace):
+        self.vararg, self.names, self.namespace = vararg, names, namespace
+        self.active = True
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        self.active = self.vararg not in _stored_names(node)
+        node.body = [self.visit(statement) for statement in node.body]
+        return node
+
+    def elements(self, node: ast.expr) -> list[ast.expr] | None:
+        """The elements ``node`` reads, where it is ``args`` or a slice of it by constants."""
+        if isinstance(node, ast.Name) and node.id == self.vararg:
+            chosen = list(self.names)
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == self.vararg
+            and isinstance(node.slice, ast.Slice)
+            and all(
+                part is None or (isinstance(part, ast.Constant) and type(part.value) is int)
+                for part in (node.slice.lower, node.slice.upper, node.slice.step)
+            )
+            and not (isinstance(node.slice.step, ast.Constant) and node.slice.step.value == 0)
+        ):
+            bounds = (node.slice.lower, node.slice.upper, node.slice.step)
+            chosen = list(self.names)[slice(*(b.value if b else None for b in bounds))]
+        else:
+            return None
+        return [ast.copy_location(ast.Name(id=n, ctx=ast.Load()), node) for n in chosen]
+
+    def spliced(self, items: list[ast.expr]) -> list[ast.expr]:
+        """``items`` with each ``*args`` (or ``*args[i:j]``, or ``*(a, b)``) written out."""
+        result = []
+        for item in items:
+            if isinstance(item, ast.Starred):
+                inner = self.visit(item.value)
+                if isinstance(inner, ast.Tuple | ast.List):
+                    result.extend(inner.elts)
+                    continue
+                item.value = inner
+                result.append(item)
+            else:
+                result.append(self.visit(item))
+        return result
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        if not self.active:
+            return self.generic_visit(node)
+        if (
+            isinstance(node.func, ast.Name)
+            and self.namespace.lookup(node.func.id) is builtins.len
+            and len(node.args) == 1
+            and not node.keywords
+            and self.elements(node.args[0]) is not None
+        ):
+            return ast.copy_location(ast.Constant(len(self.elements(node.args[0]))), node)
+        node.func = self.visit(node.func)
+        node.args = self.spliced(node.args)
+        node.keywords = [self.visit(keyword) for keyword in node.keywords]
+        return node
+
+    def visit_Tuple(self, node: ast.Tuple) -> ast.AST:
+        if self.active and isinstance(node.ctx, ast.Load):
+            node.elts = self.spliced(node.elts)
+            return node
+        return self.generic_visit(node)
+
+    visit_List = visit_Tuple
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        if not self.active or not isinstance(node.ctx, ast.Load):
+            return self.generic_visit(node)
+        elements = self.elements(node)
+        if elements is not None:
+            return ast.copy_location(ast.Tuple(elts=elements, ctx=ast.Load()), node)
+        if (
+            isinstance(node.value, ast.Name)
+            and node.value.id == self.vararg
+            and isinstance(node.slice, ast.Constant)
+            and type(node.slice.value) is int
+            and -len(self.names) <= node.slice.value < len(self.names)
+        ):
+            name = self.names[node.slice.value]
+            return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
+        return self.generic_visit(node)
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+        if self.vararg in _parameter_names(node.args):
+            return node  # its own parameter of that name
+        return self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        elements = self.elements(node) if self.active else None
+        if elements is not None and isinstance(node.ctx, ast.Load):
+            return ast.copy_location(ast.Tuple(elts=elements, ctx=ast.Load()), node)
+        return node

@@ -30,7 +30,13 @@ from overbar.transpiler.list_adjoints import own_list_adjoints
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.owned import own_loop_adjoints
-from overbar.transpiler.parse import ParsedFunction, owner_class, parse, with_functions
+from overbar.transpiler.parse import (
+    ParsedFunction,
+    owner_class,
+    parse,
+    with_arity,
+    with_functions,
+)
 from overbar.transpiler.peephole import peephole
 from overbar.transpiler.pushes import drop_unread_pushes, drop_unread_restores
 from overbar.transpiler.remat import rematerialise
@@ -82,10 +88,12 @@ class Pullback:
         shapes: tuple[tuple[str, Any], ...] = (),
         optimisations: Optimisations = ALL,
         functions: tuple[tuple[str, Any], ...] = (),
+        arity: int | None = None,
     ):
         self.function, self.wrt, self.runtime, self.shapes = function, wrt, runtime, shapes
         self.optimisations = optimisations
         self.functions = functions
+        self.arity = arity
         self._stages: Stages | None = None
         self._compiled: Callable | None = None
         self._building = False
@@ -104,6 +112,7 @@ class Pullback:
                         parameter_shapes=dict(self.shapes) or None,
                         optimisations=self.optimisations,
                         functions=self.functions,
+                        arity=self.arity,
                     )
                     finish(stages)
                     self._stages = stages
@@ -127,6 +136,8 @@ class Pullback:
         from overbar import cache  # imported with overbar's api, long before any call
 
         options = ("pullback", self.wrt, self.shapes, self.optimisations)
+        if self.arity is not None:
+            options += (("arity", self.arity),)
         # a function passed in, or the methods an object's class has, are not in the disk
         # cache's key (what they are may change unseen)
         cachable = (
@@ -156,7 +167,7 @@ class Pullback:
         if self.runtime is not NUMPY:
             raise TypeError("only pullbacks for the NumPy runtime are written by reference")
         arguments = (self.function, self.wrt, self.shapes, self.optimisations, self.functions)
-        return (numpy_pullback, arguments)
+        return (numpy_pullback, (*arguments, self.arity))
 
     def __repr__(self) -> str:
         return f"<overbar pullback of {self.function.__qualname__} wrt {self.wrt}>"
@@ -180,18 +191,20 @@ def pullback_of(
     shapes: tuple[tuple[str, Any], ...] = (),
     optimisations: Optimisations = ALL,
     functions: tuple[tuple[str, Any], ...] = (),
+    arity: int | None = None,
 ) -> Pullback:
     """The (cached) pullback of ``function`` with respect to ``wrt``, specialised on what is
-    known of its parameters' ``shapes`` at the call (name and shape pairs) and on the
-    ``functions`` the call passes (name and function pairs), transformed with the caller's
-    ``optimisations``."""
+    known of its parameters' ``shapes`` at the call (name and shape pairs), on the
+    ``functions`` the call passes (name and function pairs) and, for a function with
+    ``*args``, on the number of arguments it collects (``arity``, ``parse.with_arity``),
+    transformed with the caller's ``optimisations``."""
     passed = tuple((name, id(value)) for name, value in functions)
-    key = ("pullback", wrt, id(runtime), shapes, optimisations, passed)
+    key = ("pullback", wrt, id(runtime), shapes, optimisations, passed, arity)
     cache = cache_of(function)
     found = cache.get(key)
     if found is None:
         with COMPILING:
-            made = Pullback(function, wrt, runtime, shapes, optimisations, functions)
+            made = Pullback(function, wrt, runtime, shapes, optimisations, functions, arity)
             found = cache.setdefault(key, made)
     return found
 
@@ -202,9 +215,10 @@ def numpy_pullback(
     shapes: tuple[tuple[str, Any], ...],
     optimisations: Optimisations,
     functions: tuple[tuple[str, Any], ...] = (),
+    arity: int | None = None,
 ) -> Pullback:
     """``pullback_of`` for the NumPy runtime (what a pickled ``Pullback`` is rebuilt with)."""
-    return pullback_of(function, wrt, NUMPY, shapes, optimisations, functions)
+    return pullback_of(function, wrt, NUMPY, shapes, optimisations, functions, arity)
 
 
 def link(function: Callable) -> None:
@@ -303,6 +317,7 @@ def transform(
     optimisations: Optimisations = ALL,
     functions: tuple[tuple[str, Any], ...] = (),
     vjp: bool = False,
+    arity: int | None = None,
 ) -> Stages:
     """Differentiate ``function`` with respect to the parameters named in ``wrt``.
 
@@ -313,7 +328,8 @@ def transform(
     ``optimisations`` says which optimising passes run (``Optimisations.none()``: the literal
     adjoint, one rule application per line); helpers' pullbacks are transformed with the same.
     ``functions`` (name and function pairs) are the parameters a caller binds to a function,
-    which a pullback is specialised on (``parse.with_functions``).
+    which a pullback is specialised on (``parse.with_functions``); ``arity``, for a function
+    with ``*args``, the number of arguments it collects at the call (``parse.with_arity``).
     With ``vjp`` the result is split in two (``Stages.split``): ``emitted.function`` runs the
     forward sweep and returns ``(value, residuals)``, ``emitted.pullback(*residuals,
     result_bar=cotangent)`` runs the reverse sweep and returns the gradients.
@@ -334,6 +350,7 @@ def transform(
             optimisations,
             functions,
             vjp,
+            arity,
         )
     finally:
         if collecting:
@@ -350,8 +367,9 @@ def _transform(
     optimisations: Optimisations,
     functions: tuple[tuple[str, Any], ...] = (),
     vjp: bool = False,
+    arity: int | None = None,
 ) -> Stages:
-    parsed = with_functions(parse(function), dict(functions))
+    parsed = with_functions(with_arity(parse(function), arity), dict(functions))
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
     normal_form = normalize(parsed)
     if optimisations.inline:

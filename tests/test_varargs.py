@@ -1,0 +1,111 @@
+"""Helpers with ``*args`` (``def total(*args)``, ``lambda *args: ...``): each call passes a fixed
+number of positional arguments, so the helper's pullback is specialised on that number
+(``parse.with_arity``): ``*args`` becomes one parameter per argument, and ``args[0]``,
+``args[1:]``, ``len(args)`` and ``g(*args)`` read them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import overbar
+from overbar.errors import UnsupportedSyntaxError
+from tests.support import define
+
+RNG = np.random.default_rng(5)
+SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((4, 1), (1, 5))]
+
+HELPERS = """
+def product(*args):
+    p = args[0]
+    for a in args[1:]:
+        p = p * a
+    return p
+
+def head_and_rest(first, *rest):
+    s = np.sum(np.tanh(first))
+    for r in rest:
+        s = s + np.sum(np.sin(r) * first)
+    return s
+
+def counted(*args):
+    return np.sum(args[-1]) * len(args)
+
+def forwarded(*args):
+    return head_and_rest(args[0] * 2.0, *args[1:])
+
+def rebinds(*args):
+    args = args[1:]
+    return np.sum(args[0] ** 2)
+
+def with_default(a, b=2.0, *args):
+    return np.sum(a * b) + np.sum(product(*args, a)) if args else np.sum(a * b)
+
+pair = lambda *args: args[0] * np.exp(args[1])
+"""
+
+PROGRAMS = {
+    "two arguments": "np.sum(product(x, y))",
+    "three arguments, then two": "np.sum(product(x, y, x)) + np.sum(product(y, x))",
+    "one argument": "np.sum(product(x))",
+    "a named parameter before *rest": "head_and_rest(x, y) + head_and_rest(y, x, x)",
+    "no argument for *rest": "head_and_rest(x)",
+    "len(args) and args[-1]": "counted(x, y, x)",
+    "forwarded with *args[1:]": "forwarded(x, y, y)",
+    "args rebound in the helper": "rebinds(x, y)",
+    "a default before *args": "with_default(x) + with_default(x, y) + with_default(x, y, y)",
+    "a lambda with *args": "np.sum(pair(x, y))",
+}
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+@pytest.mark.parametrize("shapes", SHAPES)
+def test_a_helper_with_star_args_is_differentiated(name, shapes):
+    f = define(HELPERS + f"def f(x, y):\n    return {PROGRAMS[name]}\n")
+    x, y = (RNG.uniform(-1.0, 1.0, size=shape) for shape in shapes)
+    overbar.check_grad(f, [x, y], wrt=(0, 1))
+    literal = overbar.grad(f, wrt=(0, 1), optimise=False)(x, y)
+    for got, expected in zip(overbar.grad(f, wrt=(0, 1))(x, y), literal, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_the_product_of_star_args_has_the_product_rule():
+    f = define(HELPERS + "def f(x, y):\n    return np.sum(product(x, y, x))\n")
+    x, y = RNG.uniform(-1.0, 1.0, size=(2, 3))
+    gx, gy = overbar.grad(f, wrt=(0, 1))(x, y)
+    np.testing.assert_allclose(gx, 2 * x * y, rtol=1e-12)
+    np.testing.assert_allclose(gy, x * x, rtol=1e-12)
+
+
+def test_each_arity_gets_its_own_pullback_with_a_parameter_per_argument():
+    program = "def f(x, y):\n    return np.sum(product(x, y)) + np.sum(product(x, y, y))\n"
+    f = define(HELPERS + program)
+    x, y = RNG.uniform(-1.0, 1.0, size=(2, 3))
+    source = overbar.grad(f, wrt=(0, 1)).source_for(x, y)
+    assert "def product_pullback(args_0, args_1, args_2, *, result_bar):" in source
+    assert "def product_pullback_2(args_0, args_1, *, result_bar):" in source
+
+
+def test_a_name_args_0_in_the_helper_is_not_taken():
+    source = "def g(*args):\n    args_0 = args[0] * 3.0\n    return args_0 * args[1]\n\n"
+    f = define(source + "def f(x, y):\n    return np.sum(g(x, y))\n")
+    x, y = RNG.uniform(-1.0, 1.0, size=(2, 3))
+    gx, gy = overbar.grad(f, wrt=(0, 1))(x, y)
+    np.testing.assert_allclose(gx, 3.0 * y, rtol=1e-12)
+    np.testing.assert_allclose(gy, 3.0 * x, rtol=1e-12)
+
+
+def test_a_starred_argument_of_unknown_length_is_still_refused_at_its_line():
+    source = "def g(*args):\n    args = list(args)\n    return np.sum(np.add(*args))\n\n"
+    f = define(source + "def f(x, y):\n    return g(x, y)\n")
+    x, y = RNG.uniform(-1.0, 1.0, size=(2, 3))
+    with pytest.raises(UnsupportedSyntaxError, match="a starred expression") as caught:
+        overbar.grad(f)(x, y)
+    assert "return np.sum(np.add(*args))" in str(caught.value)
+
+
+def test_a_helper_with_star_star_kwargs_is_refused_at_the_call():
+    source = "def g(x, **options):\n    return np.sum(x * options['scale'])\n\n"
+    f = define(source + "def f(x):\n    return g(x, scale=2.0)\n")
+    with pytest.raises(UnsupportedSyntaxError, match=r"a helper with \*\*kwargs"):
+        overbar.grad(f)(np.ones(3))
