@@ -28,7 +28,7 @@ from overbar.transpiler import pipeline
 from overbar.transpiler.fence import check_definition
 from overbar.transpiler.kept import STORE, cache_of
 from overbar.transpiler.optimisations import ALL, LITERAL, Optimisations
-from overbar.transpiler.parse import parse
+from overbar.transpiler.parse import function_with_arity, parse
 from overbar.transpiler.pipeline import Stages, all_sources, finish, kept_once
 from overbar.trees import described, is_container, leaf_at, leaves, map_leaves, replaced
 
@@ -483,12 +483,80 @@ def gradient_of(
             function.__func__, names[0] if single else names, with_value, optimise, check
         )
         return types.MethodType(unbound, function.__self__)
-    gradient = GradientFunction(function, wrt, with_value, optimise, check)
+    if _collects_args(function):
+        gradient = ArityGradient(function, wrt, with_value, optimise, check)
+    else:
+        gradient = GradientFunction(function, wrt, with_value, optimise, check)
     try:
         hash(key)
     except TypeError:
         key = ("gradient", tuple(wrt), with_value, optimise, check)
     return cache_of(function).setdefault(key, gradient)
+
+
+def _collects_args(function: Any) -> bool:
+    """Whether ``function`` is a Python function with ``*args`` and no ``**kwargs``."""
+    if type(function) is not types.FunctionType:
+        return False
+    flags = function.__code__.co_flags
+    return bool(flags & inspect.CO_VARARGS) and not flags & inspect.CO_VARKEYWORDS
+
+
+class ArityGradient:
+    """The gradient of a function with ``*args`` (``lambda *args: ...``): each call passes a
+    number of positional arguments, and is differentiated as the function specialised on that
+    number (``parse.function_with_arity``: ``*args`` becomes a parameter per argument), whose
+    ``GradientFunction`` is made once per number. ``wrt`` counts positions in the call
+    (``wrt=1`` is ``args[0]`` of ``f(x, *args)``) or names the parameters before ``*args``."""
+
+    __overbar_transform__ = True
+
+    def __init__(
+        self,
+        function: types.FunctionType,
+        wrt: Wrt,
+        with_value: bool,
+        optimise: bool | Optimisations,
+        check: bool | None,
+    ):
+        parsed = parse(function)  # its source readable
+        vararg = parsed.tree.args.vararg.arg
+        requested = [wrt] if isinstance(wrt, int | str) else list(wrt)
+        if vararg in requested:
+            raise ArgumentError(
+                f"wrt names *{vararg} of {function.__qualname__}: give the positions of the "
+                f"arguments it collects instead (wrt=1 for f(x, *{vararg}) called as f(x, y))"
+            )
+        functools.update_wrapper(self, function)
+        self.__dict__.pop(STORE, None)
+        self.__wrapped__ = function
+        self._options = (wrt, with_value, optimise, check)
+        code = function.__code__
+        self._named = code.co_argcount
+        self._made: dict[int, Any] = {}
+
+    def for_arity(self, count: int) -> Any:
+        """The ``GradientFunction`` of the function specialised on ``count`` arguments in
+        ``*args``."""
+        found = self._made.get(count)
+        if found is None:
+            made = function_with_arity(self.__wrapped__, count)
+            found = self._made.setdefault(count, GradientFunction(made, *self._options))
+        return found
+
+    def _for_call(self, args: tuple) -> Any:
+        return self.for_arity(max(0, len(args) - self._named))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._for_call(args)(*args, **kwargs)
+
+    def stages_for(self, *args: Any, **kwargs: Any) -> Stages:
+        """Every stage of the transformation for a call with these arguments."""
+        return self._for_call(args).stages_for(*args, **kwargs)
+
+    def source_for(self, *args: Any, **kwargs: Any) -> str:
+        """The adjoint a call with these arguments runs."""
+        return self._for_call(args).source_for(*args, **kwargs)
 
 
 def _rebuild(
@@ -548,11 +616,15 @@ def check_grad(
     is checked leaf by leaf. Raises ``GradientMismatchError`` with a
     report of the worst element when they disagree; returns the largest absolute error.
     """
-    gradient = GradientFunction(function, wrt)
     args = list(args)
+    differentiated = function
+    if _collects_args(function):  # *args: the function specialised on this many arguments
+        count = max(0, len(args) - function.__code__.co_argcount)
+        differentiated = function_with_arity(function, count)
+    gradient = GradientFunction(differentiated, wrt)
     analytic = gradient(*args)
     analytic = (analytic,) if gradient._single else tuple(analytic)
-    positions = _positions(function)
+    positions = _positions(differentiated)
     rng = np.random.default_rng(seed)
     worst = 0.0
     problems = []

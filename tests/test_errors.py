@@ -126,12 +126,12 @@ def test_refused_function_shapes():
     early = define("def f(x):\n    return x\n    y = 1\n")
     with pytest.raises(UnsupportedSyntaxError, match="code after a return"):
         overbar.grad(early)(1.0)
-    varargs = define("def f(*xs):\n    return xs[0]\n")
-    with pytest.raises(UnsupportedSyntaxError, match=r"\*xs \(\*args or \*\*kwargs\)"):
-        overbar.grad(varargs)  # the signature alone rules it out: refused at once
-    varargs_by_name = define("def f(x, *rest):\n    return x\n")
+    keywords = define("def f(**xs):\n    return xs['a']\n")
+    with pytest.raises(UnsupportedSyntaxError, match=r"\*\*xs \(\*args or \*\*kwargs\)"):
+        overbar.grad(keywords)  # the signature alone rules it out: refused at once
+    both = define("def f(x, *rest, **named):\n    return x\n")  # *args alone: test_varargs
     with pytest.raises(UnsupportedSyntaxError, match=r"\*args or \*\*kwargs"):
-        overbar.grad(varargs_by_name)
+        overbar.grad(both)
 
 
 def test_missing_numpy_rule_names_the_function_and_how_to_register():
@@ -157,15 +157,15 @@ def test_helper_problems_are_refused_at_transformation_time():
     with pytest.raises(UnsupportedSyntaxError, match="a with statement") as caught:
         _ = overbar.grad(f).source
     assert "with open" in str(caught.value).splitlines()[1]
-    varargs = define("""
-        def helper(*vs):
-            return vs[0]
+    keywords = define("""
+        def helper(v, **options):
+            return v
 
         def f(x):
             return np.sum(helper(x))
         """)
-    with pytest.raises(UnsupportedSyntaxError, match=r"\*args"):
-        _ = overbar.grad(varargs).source
+    with pytest.raises(UnsupportedSyntaxError, match=r"a helper with \*\*kwargs"):
+        _ = overbar.grad(keywords).source
 
 
 def test_user_function_on_constants_only_is_allowed():

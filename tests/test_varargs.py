@@ -5,6 +5,8 @@ number of positional arguments, so the helper's pullback is specialised on that 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -109,3 +111,44 @@ def test_a_helper_with_star_star_kwargs_is_refused_at_the_call():
     f = define(source + "def f(x):\n    return g(x, scale=2.0)\n")
     with pytest.raises(UnsupportedSyntaxError, match=r"a helper with \*\*kwargs"):
         overbar.grad(f)(np.ones(3))
+
+
+TOP_LEVEL = """
+def scaled_terms(scale, *terms):
+    total = 0.0
+    for t in terms:
+        total = total + np.sum(np.sin(t) * t) * scale
+    return total
+
+first_or_pair = lambda *args: (
+    np.sum(np.sin(args[0]) * args[1]) if len(args) > 1 else np.sum(np.cos(args[0]))
+)
+"""
+
+
+@pytest.mark.parametrize("shapes", SHAPES)
+def test_a_differentiated_function_with_star_args_is_specialised_per_call(shapes):
+    scaled_terms = define(TOP_LEVEL, "scaled_terms")
+    x, y = (RNG.uniform(-1.0, 1.0, size=shape) for shape in shapes)
+    for args, wrt in (((1.5, x), (0, 1)), ((1.5, x, y), (0, 1, 2)), ((1.5, x, y, x), (1, 3))):
+        overbar.check_grad(scaled_terms, list(args), wrt=wrt)
+    gx, gy = overbar.grad(scaled_terms, wrt=(1, 2))(2.0, x, y)
+    np.testing.assert_allclose(gx, 2.0 * (np.cos(x) * x + np.sin(x)), rtol=1e-12)
+    np.testing.assert_allclose(gy, 2.0 * (np.cos(y) * y + np.sin(y)), rtol=1e-12)
+
+
+def test_a_lambda_with_star_args_differentiated_itself():
+    first_or_pair = define(TOP_LEVEL, "first_or_pair")
+    x, y = RNG.uniform(-1.0, 1.0, size=(2, 4))
+    gx, gy = overbar.grad(first_or_pair, wrt=(0, 1))(x, y)
+    np.testing.assert_allclose(gx, np.cos(x) * y, rtol=1e-12)
+    np.testing.assert_allclose(gy, np.sin(x), rtol=1e-12)
+    np.testing.assert_allclose(overbar.grad(first_or_pair)(x), -np.sin(x), rtol=1e-12)
+    source = overbar.grad(first_or_pair, wrt=(0, 1)).source_for(x, y)
+    assert re.search(r"def lambda_\d+_grad\(args_0, args_1\):", source)
+
+
+def test_wrt_naming_star_args_is_refused():
+    scaled_terms = define(TOP_LEVEL, "scaled_terms")
+    with pytest.raises(overbar.OverbarError, match=r"wrt names \*terms"):
+        overbar.grad(scaled_terms, wrt="terms")

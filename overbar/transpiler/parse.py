@@ -132,7 +132,10 @@ def parse(function: Any) -> ParsedFunction:
         )
     if not isinstance(function, types.FunctionType) or _wrapped_function(function) is not None:
         raise _not_a_plain_function(function)
-    if function.__code__.co_name == "<lambda>":
+    if function.__code__ in _MADE:
+        tree, filename = _MADE[function.__code__]
+        tree = copy.deepcopy(tree)
+    elif function.__code__.co_name == "<lambda>":
         tree, filename = _lambda_definition(function)
     else:
         tree, filename = _definition(function)
@@ -573,3 +576,60 @@ class _ArgsAsTuple(ast.NodeTransformer):
         if elements is not None and isinstance(node.ctx, ast.Load):
             return ast.copy_location(ast.Tuple(elts=elements, ctx=ast.Load()), node)
         return node
+
+
+# Functions overbar made from a syntax tree of its own (``function_with_arity``): code -> tree.
+_MADE: dict[types.CodeType, tuple[ast.FunctionDef, str]] = {}
+
+
+def function_with_arity(function: types.FunctionType, count: int) -> types.FunctionType:
+    """``function`` (with ``*args``) as a function of its own whose ``*args`` is ``count``
+    positional parameters (``with_arity``), running in the same globals with the same closure
+    cells: ``lambda *args: g(args[0])`` for one argument is ``def lambda_23(args_0): return
+    g(args_0)``. ``parse`` reads it as the tree it was made from."""
+    parsed = with_arity(parse(function), count)
+    tree = copy.deepcopy(parsed.tree)
+    code = function.__code__
+    cells = dict(zip(code.co_freevars, function.__closure__ or (), strict=True))
+    factory = ast.FunctionDef(
+        name="__overbar_factory__",
+        args=ast.arguments(
+            posonlyargs=[],
+            args=[ast.arg(arg=name) for name in code.co_freevars],
+            kwonlyargs=[],
+            kw_defaults=[],
+            defaults=[],
+        ),
+        body=[tree, ast.Return(value=ast.Name(id=tree.name, ctx=ast.Load()))],
+        decorator_list=[],
+    )
+    module = ast.fix_missing_locations(ast.Module(body=[factory], type_ignores=[]))
+    for node in ast.walk(factory):
+        if hasattr(node, "lineno") and node is not factory and node.lineno is None:
+            node.lineno = tree.lineno
+    made = compile(module, parsed.filename, "exec")
+    inner = next(
+        constant
+        for outer in made.co_consts
+        if isinstance(outer, types.CodeType)
+        for constant in outer.co_consts
+        if isinstance(constant, types.CodeType) and constant.co_name == tree.name
+    )
+    defaults = function.__defaults__ if not count else None
+    made_function = types.FunctionType(
+        inner,
+        function.__globals__,
+        tree.name,
+        defaults,
+        tuple(cells[name] for name in inner.co_freevars),
+    )
+    made_function.__kwdefaults__ = function.__kwdefaults__
+    made_function.__qualname__ = function.__qualname__
+    made_function.__module__ = function.__module__
+    _MADE[inner] = (parsed.tree, parsed.filename)
+    return made_function
+
+
+def is_made(function: Any) -> bool:
+    """Whether overbar made ``function`` from a tree (``function_with_arity``)."""
+    return getattr(function, "__code__", None) in _MADE
