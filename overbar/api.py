@@ -24,6 +24,7 @@ from overbar.errors import ArgumentError, GradientMismatchError, NonScalarOutput
 from overbar.runtime import NUMPY
 from overbar.runtime.arrays import is_foreign_array, library_name, unknown_shape
 from overbar.runtime.shapes import Instance, argument_shape, container_shape, skeleton
+from overbar.runtime.shapes import Sequence as Sequence_
 from overbar.transpiler import pipeline
 from overbar.transpiler.fence import check_definition
 from overbar.transpiler.kept import STORE, cache_of
@@ -448,6 +449,68 @@ def grad(
     if function is None:
         return lambda decorated: gradient_of(decorated, wrt, False, optimise, check)
     return gradient_of(function, wrt, False, optimise, check)
+
+
+def _inner_gradient(
+    function: Callable | None = None,
+    *,
+    wrt: Wrt = 0,
+    optimise: bool | Optimisations = True,
+    check: bool | None = None,
+) -> Callable:
+    """What ``overbar.grad(function, wrt=...)`` called inside a differentiated function is
+    differentiated as: the adjoint overbar generates for ``function`` (for arguments of any
+    shape), a plain function (``differentiable_form``). A gradient of a function with
+    ``*args``, or one returning a tuple of one gradient (``wrt=("x",)``), is refused."""
+    if function is None:
+        raise ArgumentError("overbar.grad inside a differentiated function needs the function")
+    gradient = grad(function, wrt=wrt, optimise=optimise, check=check)
+    if isinstance(gradient, ArityGradient):
+        raise ArgumentError(f"{function.__qualname__} takes *args; name its parameters")
+    if getattr(gradient, "_one_in_tuple", False):
+        raise ArgumentError('wrt names one parameter in a tuple; name it alone (wrt="x")')
+    if gradient._with_value:
+        raise ArgumentError("it returns the value with the gradient; take overbar.grad instead")
+    return InnerGradient(gradient)
+
+
+class InnerGradient:
+    """A gradient called inside a differentiated function, as the reverse sweep sees it: a
+    helper whose pullback is that of the adjoint overbar generates for the wrapped function,
+    specialised on what is known of the arguments' shapes at the call (the structure of a
+    container of parameters among them)."""
+
+    def __init__(self, gradient: GradientFunction):
+        self.gradient = gradient
+        self.__signature__ = inspect.signature(gradient.__wrapped__)
+        self.__name__ = f"{gradient.__wrapped__.__name__}_grad"
+        self.__qualname__ = self.__name__
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.gradient(*args, **kwargs)
+
+    def __overbar_function_for__(self, shapes: tuple[tuple[str, Any], ...]) -> Callable:
+        """The generated gradient function for arguments of these shapes (a plain function).
+        Refused (``ArgumentError``) for a gradient with respect to a dict, list or tuple of
+        parameters: its adjoint builds containers that cannot be differentiated again yet."""
+        gradient = self.gradient
+        for name, shape in shapes:
+            if name in gradient.wrt and isinstance(shape, Sequence_):
+                raise ArgumentError(
+                    f"its gradient with respect to {name}, a dict, list or tuple of "
+                    "parameters, is built as a container, which cannot be differentiated "
+                    "again yet; take the gradient with respect to arrays or numbers"
+                )
+        stages = transformed(
+            gradient.__wrapped__, gradient.wrt, shapes, False, gradient.optimisations
+        )
+        return stages.emitted.function
+
+    def __repr__(self) -> str:
+        return f"<overbar inner gradient of {self.gradient.__wrapped__.__qualname__}>"
+
+
+grad.__overbar_gradient_of__ = _inner_gradient
 
 
 def value_and_grad(

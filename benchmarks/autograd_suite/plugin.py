@@ -240,6 +240,15 @@ def overbar_grad(fun, argnum=0):
     return call
 
 
+def _overbar_gradient_of(fun, argnum=0):
+    """What ``grad(fun, argnum)`` called inside a function overbar differentiates stands for:
+    overbar's ``grad(fun, wrt=argnum)`` (see ``overbar/transpiler/inner_gradients.py``)."""
+    return _overbar().grad.__overbar_gradient_of__(fun, wrt=argnum)
+
+
+overbar_grad.__overbar_gradient_of__ = _overbar_gradient_of
+
+
 def overbar_value_and_grad(fun, argnum=0):
     _event("grad")
     return _overbar().value_and_grad(fun, wrt=argnum, check=False)

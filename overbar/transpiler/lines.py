@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from overbar.errors import MissingRuleError, UnsupportedSyntaxError
+from overbar.errors import MissingRuleError, OverbarError, UnsupportedSyntaxError
 from overbar.transpiler.names import clone
 from overbar.transpiler.normalize import is_global_path
 from overbar.transpiler.parse import MISSING, positional_names
@@ -358,6 +358,19 @@ class LineAdjoints:
         """``x̄, ... += helper_pullback(x, ..., result_bar=ȳ)``: the helper's own reverse sweep."""
         function = application.primal
         signature = inspect.signature(function)
+        specialise = getattr(function, "__overbar_function_for__", None)
+        if specialise is not None:  # grad(fun)(x): the generated gradient for these shapes
+            try:
+                bound = signature.bind(*application.positional, **dict(application.keywords))
+            except TypeError as error:
+                raise self.unsupported_call(application, f"this call ({error})") from None
+            try:
+                function = specialise(self.call_shapes(signature, bound))
+            except OverbarError as error:
+                raise self.unsupported_call(
+                    application, f"the gradient taken in the function ({error.message})"
+                ) from None
+            signature = inspect.signature(function)
         kinds = {p.kind for p in signature.parameters.values()}
         if inspect.Parameter.VAR_KEYWORD in kinds:
             raise self.unsupported_call(application, "a helper with **kwargs")
@@ -378,7 +391,21 @@ class LineAdjoints:
             functions=self.passed_functions(bound),
             arity=arity,
         )
-        pullback.prepare()
+        if specialise is None:
+            pullback.prepare()
+        else:
+            try:
+                pullback.prepare()
+            except OverbarError as error:  # a line of the generated gradient
+                where = error.location.filename if error.location else ""
+                if not where.startswith("<overbar "):
+                    raise
+                loop = " (a loop's reverse sweep pops a stack)" if "pop()" in error.message else ""
+                raise self.unsupported_call(
+                    application,
+                    f"the gradient taken in the function, whose generated adjoint cannot be "
+                    f"differentiated again yet{loop}: {error.message}",
+                ) from None
         self.subroutines.append(pullback)
         name = self.state.bind(f"{_called_name(function, application)}_pullback", pullback)
         rename = Rename(output, earlier) if earlier != output else None

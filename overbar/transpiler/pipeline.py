@@ -25,6 +25,7 @@ from overbar.transpiler.emit import Emitted, emit, emit_split
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.hoist import hoist
 from overbar.transpiler.inline import inline_helpers
+from overbar.transpiler.inner_gradients import with_inner_gradients
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.list_adjoints import own_list_adjoints
 from overbar.transpiler.normalize import NormalForm, normalize
@@ -370,6 +371,7 @@ def _transform(
     arity: int | None = None,
 ) -> Stages:
     parsed = with_functions(with_arity(parse(function), arity), dict(functions))
+    parsed = with_inner_gradients(parsed)
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
     normal_form = normalize(parsed)
     if optimisations.inline:

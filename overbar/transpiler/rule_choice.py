@@ -139,6 +139,8 @@ class RuleChoice:
         """A function of the user's own, with no rule registered: it gets a pullback. (Not
         one of overbar's runtime helpers, which a generated adjoint differentiated again
         calls: one with no rule is a missing rule, not code to differentiate.)"""
+        if self.pullback_of is not None and hasattr(primal, "__overbar_function_for__"):
+            return True  # a gradient taken in the function (inner_gradients.py)
         if self.pullback_of is None or not inspect.isfunction(primal):
             return False
         module = primal.__module__ or ""
