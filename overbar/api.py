@@ -22,9 +22,9 @@ from overbar import guard, origins
 from overbar.entry import argument_key, make_entry, storable
 from overbar.errors import ArgumentError, GradientMismatchError, NonScalarOutputError
 from overbar.runtime import NUMPY
+from overbar.runtime import shapes as shape_kinds
 from overbar.runtime.arrays import is_foreign_array, library_name, unknown_shape
 from overbar.runtime.shapes import Instance, argument_shape, container_shape, skeleton
-from overbar.runtime.shapes import Sequence as Sequence_
 from overbar.transpiler import pipeline
 from overbar.transpiler.fence import check_definition
 from overbar.transpiler.kept import STORE, cache_of
@@ -474,6 +474,14 @@ def _inner_gradient(
     return InnerGradient(gradient)
 
 
+def _holds_dict(shape: Any) -> bool:
+    """Whether a shape is that of a dict, or of a tuple or list holding one (at any depth)."""
+    if not isinstance(shape, shape_kinds.Sequence):
+        return False
+    parts = [*(shape.elements or ()), shape.element]
+    return shape.mapping or any(_holds_dict(part) for part in parts)
+
+
 class InnerGradient:
     """A gradient called inside a differentiated function, as the reverse sweep sees it: a
     helper whose pullback is that of the adjoint overbar generates for the wrapped function,
@@ -489,17 +497,27 @@ class InnerGradient:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.gradient(*args, **kwargs)
 
+    def __overbar_result_shape__(self, operands: tuple, keywords: dict) -> Any:
+        """The shape of the gradient for arguments of these shapes (``Operand``s): that of
+        the argument it is taken with respect to, or the tuple of theirs."""
+        try:
+            bound = self.__signature__.bind(*operands, **keywords)
+        except TypeError:
+            return None
+        shapes = [getattr(bound.arguments.get(name), "shape", None) for name in self.gradient.wrt]
+        return shapes[0] if self.gradient._single else shape_kinds.tuple_of(tuple(shapes))
+
     def __overbar_function_for__(self, shapes: tuple[tuple[str, Any], ...]) -> Callable:
         """The generated gradient function for arguments of these shapes (a plain function).
-        Refused (``ArgumentError``) for a gradient with respect to a dict, list or tuple of
-        parameters: its adjoint builds containers that cannot be differentiated again yet."""
+        Refused (``ArgumentError``) for a gradient with respect to a dict of parameters: its
+        adjoint builds a dict, which cannot be differentiated again yet (a tuple or list can)."""
         gradient = self.gradient
         for name, shape in shapes:
-            if name in gradient.wrt and isinstance(shape, Sequence_):
+            if name in gradient.wrt and _holds_dict(shape):
                 raise ArgumentError(
-                    f"its gradient with respect to {name}, a dict, list or tuple of "
-                    "parameters, is built as a container, which cannot be differentiated "
-                    "again yet; take the gradient with respect to arrays or numbers"
+                    f"its gradient with respect to {name}, a dict of parameters, is built as "
+                    "a dict, which cannot be differentiated again yet (unlike a list or "
+                    "tuple); take the gradient with respect to arrays, tuples or lists"
                 )
         stages = transformed(
             gradient.__wrapped__, gradient.wrt, shapes, False, gradient.optimisations

@@ -105,12 +105,29 @@ def test_a_loop_in_the_inner_function_is_refused_naming_the_generated_line():
     assert "overbar.grad(looped)(x)" in str(caught.value).splitlines()[1]
 
 
-def test_a_gradient_with_respect_to_a_container_is_refused_at_its_line():
-    program = "def f(x):\n    return np.sum(overbar.grad(of_container)((x, 2.0 * x))[0])\n"
+@pytest.mark.parametrize("kind", [tuple, list])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_gradient_with_respect_to_a_tuple_or_list_is_differentiated(kind, shape):
+    program = (
+        "def f(params):\n    g = overbar.grad(of_container)(params)\n"
+        "    return np.sum(g[0] * np.sin(g[1])) + np.sum(g[1] ** 2)\n"
+    )
     f = define(HELPERS + program)
-    with pytest.raises(UnsupportedSyntaxError, match="dict, list or tuple") as caught:
-        overbar.grad(f)(np.ones(3))
-    assert "overbar.grad(of_container)" in str(caught.value).splitlines()[1]
+    params = kind(RNG.uniform(-1.0, 1.0, size=(2, *shape)))
+    overbar.check_grad(f, [params])
+    gradient = overbar.grad(f)(params)
+    assert type(gradient) is kind
+    literal = overbar.grad(f, optimise=False)(params)
+    for got, expected in zip(gradient, literal, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_a_gradient_with_respect_to_a_dict_is_refused_at_its_line():
+    program = "def f(params):\n    return np.sum(overbar.grad(of_dict)(params)['w'] ** 2)\n"
+    f = define(HELPERS + "def of_dict(d):\n    return np.sum(np.sin(d['w']))\n\n" + program)
+    with pytest.raises(UnsupportedSyntaxError, match="a dict of parameters") as caught:
+        overbar.grad(f)({"w": np.ones(3)})
+    assert "overbar.grad(of_dict)(params)" in str(caught.value).splitlines()[1]
 
 
 def test_a_gradient_of_a_function_known_only_when_it_runs_is_refused():

@@ -100,6 +100,7 @@ NUMPY = Runtime(
         helpers.adjoint_like: (1,),
         helpers.matmul_left_bar: (1,),
         helpers.matmul_right_bar: (2,),
+        helpers.structured_like: (1,),  # the structure, kinds and dtypes of the container
     },
     array_makers=ARRAY_MAKERS,
     copying_functions=COPYING_FUNCTIONS,

@@ -224,6 +224,20 @@ def structured_like(g, xs):
     return gradient
 
 
+def structured_like_bar(s_bar, g):
+    """Adjoint of s = structured_like(g, xs) with respect to g: s̄ in g's structure, each
+    leaf summed down to g's leaf's shape (a runtime zero in g, a constant, gets nothing)."""
+    if _is_runtime_zero(s_bar) or _is_runtime_zero(g):
+        return 0.0
+    if isinstance(g, dict):
+        return {key: structured_like_bar(s_bar.get(key, 0.0), part) for key, part in g.items()}
+    if isinstance(g, tuple | list):
+        return tuple(
+            structured_like_bar(part_bar, part) for part_bar, part in zip(s_bar, g, strict=True)
+        )
+    return unbroadcast(s_bar, g)
+
+
 def item_bar(y_bar, xs, index):
     """Adjoint of y = xs[index] for a tuple or list xs: a tuple holding ȳ where xs[index] was
     (ȳ's elements, for a slice) and the runtime zero 0.0 everywhere else; for a dict xs, the

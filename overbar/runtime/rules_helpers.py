@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from overbar.runtime.helpers import (
+    add_elementwise,
     adjoint_like,
     broadcast_like,
     expand_reduced,
@@ -23,10 +24,13 @@ from overbar.runtime.helpers import (
     reduced_count,
     seed,
     shape_of,
+    structured_like,
+    structured_like_bar,
     unbroadcast,
     zero_gradient,
 )
 from overbar.runtime.registry import adjoint, non_differentiable
+from overbar.runtime.shapes import SHAPE_RULES, Operand, Sequence, broadcast, tuple_of
 
 # ---------------------------------------------------------------------------------------------
 # Summing to a shape and broadcasting to it: each the other's transpose
@@ -56,6 +60,49 @@ def expand_reduced_adjoint(e, y_bar, x, axis=None, keepdims=False, *, e_bar):
     """e = ȳ broadcast back over the axes of x a reduction took:  ȳ's adjoint = ē summed over
     those axes (as the reduction shaped ȳ)"""
     return unbroadcast(np.sum(e_bar, axis=axis, keepdims=keepdims), y_bar), None
+
+
+# ---------------------------------------------------------------------------------------------
+# The adjoints of containers of parameters (tuples, lists and dicts of adjoints)
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(add_elementwise)
+def add_elementwise_adjoint(s, a, b, s_bar):
+    """s = a + b, element by element (adjoints of a tuple or dict):  ā = s̄,  b̄ = s̄"""
+    return s_bar, s_bar
+
+
+@adjoint(structured_like)
+def structured_like_adjoint(s, g, xs, s_bar):
+    """s = g as a container of xs's kind, each leaf shaped like xs's (zeros where g has
+    none):  ḡ = s̄ in g's structure, each leaf summed down to g's  (xs: its structure only)"""
+    return structured_like_bar(s_bar, g), None
+
+
+def _added_elementwise(a, b):
+    """The shape of ``add_elementwise(a, b)`` for two adjoints of one tuple or list: element by
+    element, the shape the two broadcast to (the runtime zero 0.0, a number, broadcasts to the
+    other's); where either's elements are not known, only the length."""
+    shapes = [o.shape for o in (a, b) if isinstance(o.shape, Sequence)]
+    if len(shapes) < 2:
+        return None
+    first, second = shapes
+    if first.elements is None or second.elements is None:
+        return Sequence(first.length if first.length is not None else second.length)
+    if len(first.elements) != len(second.elements) or first.mapping or second.mapping:
+        return None
+    elements = []
+    for x, y in zip(first.elements, second.elements, strict=True):
+        if isinstance(x, Sequence) or isinstance(y, Sequence):
+            elements.append(_added_elementwise(Operand(x), Operand(y)))
+        else:
+            elements.append(broadcast(x, y))
+    return tuple_of(tuple(elements))
+
+
+SHAPE_RULES[add_elementwise] = _added_elementwise
+SHAPE_RULES[structured_like] = lambda g, xs: xs.shape if isinstance(xs.shape, Sequence) else None
 
 
 # ---------------------------------------------------------------------------------------------

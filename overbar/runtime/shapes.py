@@ -828,6 +828,9 @@ def infer_shape(primal: Any, operands: tuple[Operand, ...], keywords: dict[str, 
     """The shape of ``primal(*operands, **keywords)``, or None where it is not known."""
     if isinstance(primal, Attribute) and operands and isinstance(operands[0].shape, Instance):
         return Sequence() if primal.name in operands[0].shape.sequences else None
+    own = getattr(primal, "__overbar_result_shape__", None)  # a gradient taken in a function
+    if own is not None:
+        return own(operands, keywords)
     try:
         rule = SHAPE_RULES.get(primal)
     except TypeError:  # an unhashable primal
