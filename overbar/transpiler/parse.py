@@ -44,6 +44,9 @@ class Namespace:
     closure: Mapping[str, types.CellType]
     builtins: Mapping[str, Any]
     functions: Mapping[str, Any] = field(default_factory=dict)
+    # functions overbar made from the function's own nested defs (``nested.py``), which its
+    # generated code reads as bindings of its own
+    made: Mapping[str, Any] = field(default_factory=dict)
     # for a method: its first parameter (self) and the class it is defined in
     owner: tuple[str, type] | None = None
 
@@ -64,6 +67,8 @@ class Namespace:
 
     def lookup(self, name: str) -> Any:
         """The value ``name`` has for the function now, or ``MISSING`` if it is unbound."""
+        if name in self.made:
+            return self.made[name]
         if name in self.functions:
             return self.functions[name]
         if name in self.closure:
@@ -588,9 +593,21 @@ def function_with_arity(function: types.FunctionType, count: int) -> types.Funct
     cells: ``lambda *args: g(args[0])`` for one argument is ``def lambda_23(args_0): return
     g(args_0)``. ``parse`` reads it as the tree it was made from."""
     parsed = with_arity(parse(function), count)
-    tree = copy.deepcopy(parsed.tree)
-    code = function.__code__
-    cells = dict(zip(code.co_freevars, function.__closure__ or (), strict=True))
+    made = function_from_tree(parsed.tree, function, parsed.filename)
+    if count:
+        made.__defaults__ = None
+    return made
+
+
+def function_from_tree(
+    tree: ast.FunctionDef, like: types.FunctionType, filename: str
+) -> types.FunctionType:
+    """The function the ``def`` ``tree`` defines, compiled as if written in ``filename`` where
+    ``like`` is, running in ``like``'s globals with ``like``'s closure cells for the names it
+    reads from there (and ``like``'s defaults). ``parse`` reads it as ``tree``."""
+    tree = copy.deepcopy(tree)
+    code = like.__code__
+    cells = dict(zip(code.co_freevars, like.__closure__ or (), strict=True))
     factory = ast.FunctionDef(
         name="__overbar_factory__",
         args=ast.arguments(
@@ -603,11 +620,9 @@ def function_with_arity(function: types.FunctionType, count: int) -> types.Funct
         body=[tree, ast.Return(value=ast.Name(id=tree.name, ctx=ast.Load()))],
         decorator_list=[],
     )
+    ast.copy_location(factory, tree)
     module = ast.fix_missing_locations(ast.Module(body=[factory], type_ignores=[]))
-    for node in ast.walk(factory):
-        if hasattr(node, "lineno") and node is not factory and node.lineno is None:
-            node.lineno = tree.lineno
-    made = compile(module, parsed.filename, "exec")
+    made = compile(module, filename, "exec")
     inner = next(
         constant
         for outer in made.co_consts
@@ -615,18 +630,19 @@ def function_with_arity(function: types.FunctionType, count: int) -> types.Funct
         for constant in outer.co_consts
         if isinstance(constant, types.CodeType) and constant.co_name == tree.name
     )
-    defaults = function.__defaults__ if not count else None
     made_function = types.FunctionType(
         inner,
-        function.__globals__,
+        like.__globals__,
         tree.name,
-        defaults,
+        like.__defaults__,
         tuple(cells[name] for name in inner.co_freevars),
     )
-    made_function.__kwdefaults__ = function.__kwdefaults__
-    made_function.__qualname__ = function.__qualname__
-    made_function.__module__ = function.__module__
-    _MADE[inner] = (parsed.tree, parsed.filename)
+    made_function.__kwdefaults__ = like.__kwdefaults__
+    made_function.__qualname__ = f"{like.__qualname__}.<locals>.{tree.name}"
+    if tree.name == like.__name__:
+        made_function.__qualname__ = like.__qualname__
+    made_function.__module__ = like.__module__
+    _MADE[inner] = (copy.deepcopy(tree), filename)
     return made_function
 
 

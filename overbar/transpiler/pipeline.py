@@ -28,6 +28,7 @@ from overbar.transpiler.inline import inline_helpers
 from overbar.transpiler.inner_gradients import with_inner_gradients
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.list_adjoints import own_list_adjoints
+from overbar.transpiler.nested import with_nested_functions
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.owned import own_loop_adjoints
@@ -371,7 +372,7 @@ def _transform(
     arity: int | None = None,
 ) -> Stages:
     parsed = with_functions(with_arity(parse(function), arity), dict(functions))
-    parsed = with_inner_gradients(parsed)
+    parsed = with_inner_gradients(with_nested_functions(parsed))
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
     normal_form = normalize(parsed)
     if optimisations.inline:
