@@ -8,6 +8,7 @@ plus a lookup.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import sys
@@ -509,19 +510,15 @@ class InnerGradient:
 
     def __overbar_function_for__(self, shapes: tuple[tuple[str, Any], ...]) -> Callable:
         """The generated gradient function for arguments of these shapes (a plain function).
-        Refused (``ArgumentError``) for a gradient with respect to a dict of parameters: its
-        adjoint builds a dict, which cannot be differentiated again yet (a tuple or list can)."""
+        For a gradient with respect to a dict, the adjoint is built without the pass that
+        writes a dict's gradient entry by entry (a write into a dict is not differentiated)."""
         gradient = self.gradient
-        for name, shape in shapes:
-            if name in gradient.wrt and _holds_dict(shape):
-                raise ArgumentError(
-                    f"its gradient with respect to {name}, a dict of parameters, is built as "
-                    "a dict, which cannot be differentiated again yet (unlike a list or "
-                    "tuple); take the gradient with respect to arrays, tuples or lists"
-                )
-        stages = transformed(
-            gradient.__wrapped__, gradient.wrt, shapes, False, gradient.optimisations
-        )
+        optimisations = gradient.optimisations
+        if any(_holds_dict(shape) for name, shape in shapes if name in gradient.wrt):
+            # a dict's gradient written entry by entry (d_bar["W"] = ...) is a write into a
+            # dict, which is not differentiated; built by displays and sums of dicts, it is
+            optimisations = dataclasses.replace(optimisations, simplify=False)
+        stages = transformed(gradient.__wrapped__, gradient.wrt, shapes, False, optimisations)
         return stages.emitted.function
 
     def __repr__(self) -> str:

@@ -122,12 +122,21 @@ def test_a_gradient_with_respect_to_a_tuple_or_list_is_differentiated(kind, shap
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
 
 
-def test_a_gradient_with_respect_to_a_dict_is_refused_at_its_line():
-    program = "def f(params):\n    return np.sum(overbar.grad(of_dict)(params)['w'] ** 2)\n"
-    f = define(HELPERS + "def of_dict(d):\n    return np.sum(np.sin(d['w']))\n\n" + program)
-    with pytest.raises(UnsupportedSyntaxError, match="a dict of parameters") as caught:
-        overbar.grad(f)({"w": np.ones(3)})
-    assert "overbar.grad(of_dict)(params)" in str(caught.value).splitlines()[1]
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_gradient_with_respect_to_a_dict_is_differentiated(shape):
+    program = (
+        "def of_dict(d):\n    return np.sum(np.sin(d['w']) * d['b'])\n\n"
+        "def f(params):\n    g = overbar.grad(of_dict)(params)\n"
+        "    return np.sum(g['w'] ** 2) + np.sum(np.cos(g['b']))\n"
+    )
+    f = define(HELPERS + program)
+    params = dict(zip("wbx", RNG.uniform(-1.0, 1.0, size=(3, *shape)), strict=True))
+    overbar.check_grad(f, [params])
+    gradient = overbar.grad(f)(params)
+    assert set(gradient) == set(params)
+    literal = overbar.grad(f, optimise=False)(params)
+    for key in params:
+        np.testing.assert_allclose(gradient[key], literal[key], rtol=1e-10, atol=1e-12)
 
 
 def test_a_gradient_of_a_function_known_only_when_it_runs_is_refused():

@@ -109,6 +109,7 @@ NUMPY = Runtime(
     take_and_zero=helpers.take_and_zero,
     index_bar=helpers.index_bar,
     item_bar=helpers.item_bar,
+    entry_bar=helpers.entry_bar,
     elements_like=helpers.elements_like,
     structured_like=helpers.structured_like,
     own=helpers.own,

@@ -238,6 +238,14 @@ def structured_like_bar(s_bar, g):
     return unbroadcast(s_bar, g)
 
 
+def entry_bar(d_bar, key):
+    """Adjoint of the value under ``key`` in d = {..., key: v, ...}: v̄ = d̄[key], where d̄,
+    the adjoint of a dict, holds it (a key missing from d̄, or d̄ the runtime zero: 0.0)."""
+    if _is_runtime_zero(d_bar):
+        return 0.0
+    return d_bar.get(key, 0.0)
+
+
 def item_bar(y_bar, xs, index):
     """Adjoint of y = xs[index] for a tuple or list xs: a tuple holding ȳ where xs[index] was
     (ȳ's elements, for a slice) and the runtime zero 0.0 everywhere else; for a dict xs, the

@@ -56,7 +56,6 @@ _EXPRESSION_NAMES = {
     ),
     ast.SetComp: ("a set comprehension", "sets cannot be differentiated"),
     ast.DictComp: ("a dict comprehension", "dictionaries are not supported yet"),
-    ast.Dict: ("a dict display", "dictionaries are not supported yet"),
     ast.Set: ("a set display", "sets cannot be differentiated"),
     ast.NamedExpr: ("an assignment expression (:=)", "assign on a line of its own"),
     ast.Await: ("await", "asynchronous code cannot be differentiated"),
@@ -355,6 +354,8 @@ class _Fence(InPlaceChecks):
                     self.check_target(generator.target)
             if isinstance(node, ast.Call):
                 self.check_call(node)
+            if isinstance(node, ast.Dict):
+                self.check_dict(node)
 
     def check_call(self, call: ast.Call) -> None:
         if not _is_dotted_name(call.func) and not (isinstance(call.func, ast.Attribute)):
@@ -377,6 +378,19 @@ class _Fence(InPlaceChecks):
             if keyword.arg == "out":
                 raise self.refuse(
                     keyword, "an out= argument", "it writes in place; use the return value"
+                )
+
+    def check_dict(self, display: ast.Dict) -> None:
+        """A dict display's keys are literal strings or integers (known when compiled: the
+        adjoint reads the gradient of each value under its key); no ``**`` unpacking."""
+        for key, value in zip(display.keys, display.values, strict=True):
+            if key is None:
+                raise self.refuse(value, "**unpacking in a dict display", "write each entry")
+            if not (isinstance(key, ast.Constant) and type(key.value) in (str, int)):
+                raise self.refuse(
+                    key,
+                    "a dict display with a key computed when it runs",
+                    "use literal strings or integers as keys",
                 )
 
     def check_dynamic_names(self, expression: ast.expr) -> None:

@@ -33,10 +33,12 @@ from overbar.transpiler.primitive import (
     CONSTANT,
     ELEMENTWISE_OPERATORS,
     IDENTITY,
+    MAP,
     PACK,
     Application,
     application_of,
     is_number,
+    keys_of,
 )
 from overbar.transpiler.recording import Recording
 from overbar.transpiler.rule_choice import RuleChoice
@@ -83,7 +85,7 @@ class LineAdjoints:
         application = self.state.resolved_method(application)  # model.loss(x)
         if (
             output in self.state.sequences
-            and application.primal not in (PACK, IDENTITY)
+            and application.primal not in (PACK, MAP, IDENTITY)
             and not self.rules.is_subroutine(application.primal)
             and not self.indexes_a_sequence(application)  # u = t[1:]
             # not a tuple a function with a rule returns
@@ -131,6 +133,12 @@ class LineAdjoints:
                         value=output_bar, slice=ast.Constant(index), ctx=ast.Load()
                     )
                     self.state.accumulate(element, part, may_be_zero=not whole)
+        elif application.primal is MAP:  # d = {"a": a, "b": b}:  ā += d̄["a"],  b̄ += d̄["b"]
+            entry_bar = self.state.bind("entry_bar", self.state.runtime.entry_bar)
+            for key, value in zip(keys_of(application), application.positional, strict=True):
+                if self.state.activity.is_active(value):
+                    part = call(entry_bar, output_bar, ast.Constant(key))
+                    self.state.accumulate(value, part, may_be_zero=True)
         elif self.indexes_a_sequence(application):  # y = t[i]:  t̄ += (0, ..., ȳ, ..., 0)
             self.accumulate_item(application, output, output_bar, earlier)
         elif self.rules.is_subroutine(application.primal):

@@ -21,7 +21,7 @@ from overbar.errors import MissingRuleError
 from overbar.primitives import Attribute, Method, describe
 from overbar.runtime.registry import NON_DIFFERENTIABLE, VARIABLE, Rule
 from overbar.transpiler.parse import MISSING, ParsedFunction
-from overbar.transpiler.primitive import CONSTANT, IDENTITY, PACK, Application
+from overbar.transpiler.primitive import CONSTANT, IDENTITY, MAP, PACK, Application
 from overbar.transpiler.sweep_state import SweepState
 from overbar.transpiler.templates import Template, template_of
 
@@ -162,7 +162,7 @@ class RuleChoice:
 
     def is_pure(self, primal: Any) -> bool:
         """A computation with no effects and no random draws: a differentiable primitive."""
-        if primal is IDENTITY or primal is CONSTANT or primal is PACK:
+        if primal is IDENTITY or primal is CONSTANT or primal is PACK or primal is MAP:
             return True
         if self.is_subroutine(primal):
             return False

@@ -366,7 +366,7 @@ def _sequence_names(form: NormalForm, known: set[str]) -> set[str]:
     assignments = [n for n in ast.walk(form.tree) if isinstance(n, ast.Assign)]
     for node in assignments:
         target, value = node.targets[0], node.value
-        if isinstance(target, ast.Name) and isinstance(value, ast.Tuple | ast.List):
+        if isinstance(target, ast.Name) and isinstance(value, ast.Tuple | ast.List | ast.Dict):
             sequences.add(target.id)
     return _copies_of(form, sequences)
 
