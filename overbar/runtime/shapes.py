@@ -812,6 +812,8 @@ SHAPE_RULES.update(
 SHAPE_RULES[np.linalg.qr] = _qr
 # dict(...) makes a dict whose keys are not known now: read by key only, not walked by position
 SHAPE_RULES[builtins.dict] = lambda *operands, **keywords: Sequence(mapping=True)
+# sorted(xs) is a list: what is known of it, as of a list display
+SHAPE_RULES[builtins.sorted] = lambda iterable, **keywords: Sequence()
 
 # Functions whose result is floating point whatever the (real) arguments: a product with one
 # of these as a factor is floating point, so multiplying it by 1.0 changes nothing.
