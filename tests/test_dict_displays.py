@@ -94,3 +94,40 @@ def test_a_key_computed_when_it_runs_is_refused_at_its_line():
     f = define("def f(x, k):\n    d = {k: x}\n    return np.sum(d[k])\n")
     with pytest.raises(UnsupportedSyntaxError, match="a key computed when it runs"):
         overbar.grad(f)(np.ones(2), "a")
+
+
+OPAQUE = """
+class Table:
+    def __init__(self, entries):
+        self.entries = entries
+
+    def as_dict(self):
+        return dict(self.entries)
+
+    def as_list(self):
+        return [value for _, value in self.entries]
+"""
+
+
+def test_a_loop_over_a_dict_whose_keys_are_not_known_is_refused_when_it_runs():
+    # by position, the loop would read {1: 0.0, 0: 1.0}[0] = 1.0 as its first key
+    f = define(
+        OPAQUE + "\ndef f(x, table):\n    d = table.as_dict()\n    total = 0.0\n"
+        "    for k in d:\n        total = total + np.sum(x * d[k]) * (k + 1.0)\n"
+        "    return total\n"
+    )
+    table = f.__globals__["Table"]([(1, 0.0), (0, 1.0)])
+    with pytest.raises(overbar.OverbarError, match="a loop over a dict whose keys were not"):
+        overbar.grad(f)(np.ones(3), table)
+
+
+def test_a_loop_over_a_list_a_method_returns_still_runs():
+    f = define(
+        OPAQUE + "\ndef f(x, table):\n    total = 0.0\n"
+        "    for w in table.as_list():\n        total = total + np.sum(np.sin(x * w))\n"
+        "    return total\n"
+    )
+    table = f.__globals__["Table"]([(1, 0.5), (0, 2.0)])
+    x = RNG.uniform(-1.0, 1.0, size=3)
+    expected = 0.5 * np.cos(0.5 * x) + 2.0 * np.cos(2.0 * x)
+    np.testing.assert_allclose(overbar.grad(f)(x, table), expected, rtol=1e-12)

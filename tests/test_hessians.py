@@ -37,6 +37,7 @@ HELPERS = {
         "matmul_left_bar",
         "matmul_right_bar",
         "index_bar",
+        "in_order",
     )
 }
 
@@ -70,6 +71,7 @@ HELPER_SAMPLES = [
     ("index_bar(g, x, 2)", {"g": (), "x": (4,)}),
     ("index_bar(g, x, (slice(None), 1))", {"g": (3,), "x": (3, 4)}),
     ("index_bar(g, x, np.array([0, 2, 0]))", {"g": (3,), "x": (4,)}),
+    ("in_order(g)", {"g": (2, 3)}),
 ]
 
 
@@ -89,7 +91,7 @@ def test_helper_rule_against_finite_differences(expression, shapes):
     source = f"def f({', '.join(names)}, u):\n    return np.sum(({expression}) * u)\n"
     f = define(source, namespace=HELPERS)
     gradients = overbar.grad(f, wrt=tuple(range(len(names))))(*args, u)
-    gradients = gradients if len(names) > 1 else (gradients,)
+    gradients = tuple(gradients)  # wrt is a tuple: a tuple of gradients, one or more
     for index, gradient in enumerate(gradients):
         assert np.shape(gradient) == np.shape(args[index])
         direction = rng.standard_normal(np.shape(args[index]))

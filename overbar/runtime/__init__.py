@@ -110,6 +110,7 @@ NUMPY = Runtime(
     index_bar=helpers.index_bar,
     item_bar=helpers.item_bar,
     entry_bar=helpers.entry_bar,
+    in_order=helpers.in_order,
     elements_like=helpers.elements_like,
     structured_like=helpers.structured_like,
     own=helpers.own,

@@ -238,6 +238,20 @@ def structured_like_bar(s_bar, g):
     return unbroadcast(s_bar, g)
 
 
+def in_order(xs):
+    """``xs``, which a loop walks by position (``xs[0]``, ``xs[1]``, ...): refused when it
+    runs if it is a dict, whose keys the loop takes (by position, its values would be read as
+    keys), which overbar did not know when it compiled (a helper's or a method's result)."""
+    if isinstance(xs, dict):
+        raise OverbarError(
+            "overbar cannot differentiate a loop over a dict whose keys were not known when "
+            "the gradient was compiled (a value a helper or a method returned): loop over "
+            "list(d), d.keys() or d.items() made into a list first, or pass the dict in as an "
+            "argument"
+        )
+    return xs
+
+
 def entry_bar(d_bar, key):
     """Adjoint of the value under ``key`` in d = {..., key: v, ...}: v̄ = d̄[key], where d̄,
     the adjoint of a dict, holds it (a key missing from d̄, or d̄ the runtime zero: 0.0)."""

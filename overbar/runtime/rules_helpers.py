@@ -18,6 +18,7 @@ from overbar.runtime.helpers import (
     adjoint_like,
     broadcast_like,
     expand_reduced,
+    in_order,
     index_bar,
     matmul_left_bar,
     matmul_right_bar,
@@ -65,6 +66,15 @@ def expand_reduced_adjoint(e, y_bar, x, axis=None, keepdims=False, *, e_bar):
 # ---------------------------------------------------------------------------------------------
 # The adjoints of containers of parameters (tuples, lists and dicts of adjoints)
 # ---------------------------------------------------------------------------------------------
+
+
+@adjoint(in_order)
+def in_order_adjoint(w, xs, w_bar):
+    """w = xs (checked not to be a dict, which a loop walks by position):  x̄s = w̄"""
+    return w_bar
+
+
+SHAPE_RULES[in_order] = lambda xs: xs.shape
 
 
 @adjoint(add_elementwise)

@@ -52,9 +52,9 @@ from overbar.runtime.helpers_math import (
     select_bars,
     select_default_dot,
     sequence_bar,
+    sinc_slope,
     sorted_bar,
     sorted_dot,
-    sinc_slope,
 )
 from overbar.runtime.registry import adjoint, non_differentiable, tangent
 

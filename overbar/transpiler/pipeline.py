@@ -6,6 +6,8 @@ form as well as the adjoint, and tests can look at any pass's output.
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import functools
 import gc
 import threading
@@ -28,6 +30,7 @@ from overbar.transpiler.inline import inline_helpers
 from overbar.transpiler.inner_gradients import with_inner_gradients
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.list_adjoints import own_list_adjoints
+from overbar.transpiler.names import NameAllocator
 from overbar.transpiler.nested import with_nested_functions
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.optimisations import ALL, Optimisations
@@ -388,9 +391,17 @@ def _transform(
     shapes = infer(
         normal_form, parameter_shapes or {}, parsed.namespace, runtime, optimisations.shapes
     )
-    walked = walk_dicts(parsed, normal_form, shapes)  # dicts walked through their keys
+    in_order = NameAllocator(
+        normal_form.taken_names | normal_form.local_names | set(parsed.namespace.made)
+    ).fresh("in_order")
+    walked = walk_dicts(parsed, normal_form, shapes, in_order)  # dicts walked through their keys
     if walked is not normal_form:
         normal_form = walked
+        if any(isinstance(n, ast.Name) and n.id == in_order for n in ast.walk(walked.tree)):
+            made = {**parsed.namespace.made, in_order: runtime.in_order}
+            parsed = dataclasses.replace(
+                parsed, namespace=dataclasses.replace(parsed.namespace, made=made)
+            )
         shapes = infer(
             normal_form, parameter_shapes or {}, parsed.namespace, runtime, optimisations.shapes
         )
