@@ -803,8 +803,12 @@ def _unit(shape: tuple[int, ...], index: int) -> np.ndarray:
 
 
 def _like(original: Any, value: np.ndarray) -> Any:
+    """``value`` in the kind of ``original``: an array, a NumPy float of its type (whose
+    attributes the function may read), or a float."""
     if isinstance(original, np.ndarray):
         return value
+    if isinstance(original, np.floating):
+        return type(original)(value)
     return float(value)
 
 
