@@ -46,12 +46,17 @@ def transformed(
     shapes: tuple[tuple[str, Any], ...] = (),
     with_value: bool = True,
     optimisations: Optimisations = ALL,
+    functions: tuple[tuple[str, Any], ...] = (),
 ) -> Stages:
     """The transformation of ``function`` for ``wrt``, specialised on the parameters' ``shapes``
     (pairs of name and ``argument_shape``; none for the general adjoint; ignored where
-    ``optimisations.shapes`` is off), returning the value with the gradients or not; computed
-    once (one thread computes it, the others wait) and kept with the function."""
+    ``optimisations.shapes`` is off) and on the ``functions`` the call binds parameters to
+    (name and function pairs: a call of such a parameter is a call of that function),
+    returning the value with the gradients or not; computed once (one thread computes it, the
+    others wait) and kept with the function."""
     key = ("stages", wrt, _known(shapes, optimisations), with_value, optimisations)
+    if functions:  # the functions themselves (held, so that no other takes their ids)
+        key += (functions,)
 
     def make() -> Stages:
         # Looked up on the module each time: a test (or a profiler) may wrap it.
@@ -62,6 +67,7 @@ def transformed(
             parameter_shapes=dict(key[2]) or None,
             with_value=with_value,
             optimisations=optimisations,
+            functions=functions,
         )
         finish(stages)
         return stages
@@ -75,17 +81,21 @@ def compiled_adjoint(
     shapes: tuple[tuple[str, Any], ...] = (),
     with_value: bool = True,
     optimisations: Optimisations = ALL,
+    functions: tuple[tuple[str, Any], ...] = (),
 ) -> Callable:
     """The compiled adjoint ``transformed`` makes, read from the disk cache where it holds it
-    (``overbar.cache``), and written there when it is made."""
+    (``overbar.cache``), and written there when it is made (not where it is specialised on
+    functions passed to it: what they are is not in the cache's key)."""
     shapes = _known(shapes, optimisations)
     key = ("adjoint", wrt, shapes, with_value, optimisations)
+    if functions:
+        key += (functions,)
 
     def make() -> Callable:
-        on_disk = not pipeline.reads_methods(function, shapes)
+        on_disk = not functions and not pipeline.reads_methods(function, shapes)
         found = disk_cache.load(function, key) if on_disk else None
         if found is None:
-            stages = transformed(function, wrt, shapes, with_value, optimisations)
+            stages = transformed(function, wrt, shapes, with_value, optimisations, functions)
             found = stages.emitted.function
             if on_disk:
                 disk_cache.store(function, key, stages)
@@ -209,8 +219,9 @@ class GradientFunction:
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
         shapes = self._shapes(bound.arguments)
+        functions = _passed_functions(bound.arguments, self.wrt)
         return transformed(
-            self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations
+            self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations, functions
         )
 
     def source_for(self, *args: Any, **kwargs: Any) -> str:
@@ -258,8 +269,9 @@ class GradientFunction:
                 if unknown_shape(part):
                     self._refuse_unknown_shape(described(name, path), part)
         shapes = self._shapes(bound.arguments)
+        functions = _passed_functions(bound.arguments, self.wrt)
         compiled = compiled_adjoint(
-            self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations
+            self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations, functions
         )
         key = tuple(
             (
@@ -278,8 +290,8 @@ class GradientFunction:
         except Exception as error:
             origins.annotate(error)
             raise
-        if checking and key not in self._checked:
-            self._validate(shapes, args, kwargs, returned, random_state)
+        if checking and (key not in self._checked or functions):
+            self._validate(shapes, args, kwargs, returned, random_state, functions)
             self._checked.add(key)
         if storable(key, self._differentiated):  # remembered once it ran (and passed a check)
             if len(self._specialised) >= _MOST_KEYS:
@@ -312,15 +324,16 @@ class GradientFunction:
         gradients = listed[0] if len(self.wrt) == 1 else tuple(listed)
         return (returned[0], gradients) if self._with_value else gradients
 
-    def _validate(self, shapes, args, kwargs, returned, random_state) -> None:
+    def _validate(self, shapes, args, kwargs, returned, random_state, functions=()) -> None:
         """The guard: ``returned`` against the literal adjoint and central differences."""
-        literal = compiled_adjoint(self.__wrapped__, self.wrt, shapes, self._with_value, LITERAL)
+        wrapped, wrt, with_value = self.__wrapped__, self.wrt, self._with_value
+        literal = compiled_adjoint(wrapped, wrt, shapes, with_value, LITERAL, functions)
 
         def sources() -> tuple[str, str]:
             optimised = transformed(
-                self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations
+                wrapped, wrt, shapes, with_value, self.optimisations, functions
             )
-            reference = transformed(self.__wrapped__, self.wrt, shapes, self._with_value, LITERAL)
+            reference = transformed(wrapped, wrt, shapes, with_value, LITERAL, functions)
             return all_sources(optimised), all_sources(reference)
 
         bound = self._signature.bind(*args, **kwargs)
@@ -570,6 +583,29 @@ def gradient_of(
     except TypeError:
         key = ("gradient", tuple(wrt), with_value, optimise, check)
     return cache_of(function).setdefault(key, gradient)
+
+
+def _passed_functions(arguments: dict[str, Any], wrt: tuple[str, ...]) -> tuple:
+    """The arguments (not differentiated) that are functions (a NumPy function, one of the
+    user's, a lambda; its default included), as name and function pairs: the adjoint is
+    specialised on them, so that a call of such a parameter is a call of its function."""
+    return tuple(
+        (name, value)
+        for name, value in arguments.items()
+        if name not in wrt and _is_function(value)
+    )
+
+
+def _is_function(value: Any) -> bool:
+    if isinstance(value, type | np.ndarray) or not callable(value):
+        return False
+    if argument_shape(value) is not None or is_container(value):
+        return False
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _collects_args(function: Any) -> bool:
