@@ -28,7 +28,7 @@ from overbar.runtime.arrays import is_foreign_array, library_name, unknown_shape
 from overbar.runtime.shapes import Instance, argument_shape, container_shape, skeleton
 from overbar.transpiler import pipeline
 from overbar.transpiler.fence import check_definition
-from overbar.transpiler.kept import STORE, cache_of
+from overbar.transpiler.kept import STORE, cache_of, is_own
 from overbar.transpiler.optimisations import ALL, LITERAL, Optimisations
 from overbar.transpiler.parse import function_with_arity, parse
 from overbar.transpiler.pipeline import Stages, all_sources, finish, kept_once
@@ -565,7 +565,9 @@ def gradient_of(
     key = ("gradient", wrt, with_value, optimise, check)
     if type(function) is types.FunctionType:
         try:
-            return function.__dict__[STORE][key]
+            kept = function.__dict__[STORE]
+            if is_own(kept, function):
+                return kept[key]
         except (KeyError, TypeError):  # not made yet, or wrt is a list
             pass
     if inspect.ismethod(function) and inspect.isfunction(function.__func__):

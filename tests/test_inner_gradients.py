@@ -152,3 +152,22 @@ def test_value_and_grad_inside_is_refused():
     )
     with pytest.raises(overbar.OverbarError):
         overbar.grad(f)(np.ones(3))
+
+
+def test_a_gradient_of_a_nested_function_reading_nothing_outside_it():
+    f = define(
+        "def f(x):\n    def product(y):\n        return y[0] * y[1]\n\n"
+        "    return np.sum(np.sin(np.array(overbar.grad(product)((x, 2.0 * x)))))\n"
+    )
+    # ∇product((x, 2x)) = (2x, x): f = sin(2x) + sin(x)
+    assert overbar.grad(f)(0.3) == pytest.approx(2 * np.cos(0.6) + np.cos(0.3))
+    overbar.check_grad(f, [0.3])
+
+
+def test_a_gradient_of_a_nested_function_reading_the_enclosing_names_is_refused():
+    f = define(
+        "def f(x):\n    def scaled(y):\n        return np.sum(y * x)\n\n"
+        "    return np.sum(overbar.grad(scaled)(x))\n"
+    )
+    with pytest.raises(UnsupportedSyntaxError, match="other than a call"):
+        overbar.grad(f)(np.ones(3))

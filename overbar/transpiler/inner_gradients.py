@@ -43,7 +43,7 @@ def with_inner_gradients(parsed: ParsedFunction) -> ParsedFunction:
     """``parsed`` with each inner gradient bound to a name that stands for the generated
     gradient function (see above); unchanged where it makes none."""
     tree = parsed.tree
-    if not any(_maker_of(parsed, node) is not None for node in ast.walk(tree)):
+    if not any(gradient_maker(parsed, node) is not None for node in ast.walk(tree)):
         return parsed
     local = _local_names(tree)
     taken = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} | local
@@ -57,7 +57,7 @@ def with_inner_gradients(parsed: ParsedFunction) -> ParsedFunction:
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Call):
             continue
         maker = node.func
-        if _maker_of(parsed, maker) is None:
+        if gradient_maker(parsed, maker) is None:
             continue
         function_name = _function_argument(maker)
         stem = f"grad_{function_name}" if function_name else "gradient"
@@ -76,7 +76,7 @@ def with_inner_gradients(parsed: ParsedFunction) -> ParsedFunction:
     return replace(parsed, tree=tree, namespace=namespace)
 
 
-def _maker_of(parsed: ParsedFunction, node: ast.AST) -> Any:
+def gradient_maker(parsed: ParsedFunction, node: ast.AST) -> Any:
     """The gradient maker ``node`` calls (``overbar.grad(fun)``), or None."""
     if not isinstance(node, ast.Call):
         return None
@@ -160,7 +160,7 @@ def _bound_by_user(
             isinstance(statement, ast.Assign)
             and len(statement.targets) == 1
             and isinstance(statement.targets[0], ast.Name)
-            and _maker_of(parsed, statement.value) is not None
+            and gradient_maker(parsed, statement.value) is not None
             and stores.get(statement.targets[0].id) == 1
             and statement.targets[0].id not in parameters
         ):

@@ -8,15 +8,27 @@ own ``__dict__`` and go with it: nothing outside the function refers to them.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 
 STORE = "__overbar_cache__"
+OWNER = "__overbar_owner__"  # in the dictionary: a weak reference to the function it is for
 
 
 def cache_of(function: Callable) -> dict:
     """The dictionary in which overbar keeps what it made of ``function``, created on first
-    use."""
-    try:
-        return function.__dict__[STORE]
-    except KeyError:
-        return function.__dict__.setdefault(STORE, {})
+    use. A wrapper made with ``functools.wraps`` copies the wrapped function's ``__dict__``,
+    this dictionary included: it holds which function it is for, and a function finding
+    another's gets one of its own (else the wrapper would find the wrapped function's
+    gradients as its own)."""
+    kept = function.__dict__.get(STORE)
+    if kept is None:
+        kept = function.__dict__.setdefault(STORE, {OWNER: weakref.ref(function)})
+    if kept[OWNER]() is not function:
+        kept = function.__dict__[STORE] = {OWNER: weakref.ref(function)}
+    return kept
+
+
+def is_own(kept: dict, function: Callable) -> bool:
+    """Whether ``kept``, found in ``function.__dict__``, is ``function``'s own."""
+    return kept[OWNER]() is function

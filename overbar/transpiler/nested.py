@@ -30,6 +30,7 @@ import copy
 from dataclasses import replace
 
 from overbar.errors import UnsupportedSyntaxError
+from overbar.transpiler.inner_gradients import gradient_maker
 from overbar.transpiler.parse import ParsedFunction, function_from_tree
 
 _ADVICE = "define it at module level and pass what it reads as arguments"
@@ -72,7 +73,7 @@ def with_nested_functions(parsed: ParsedFunction) -> ParsedFunction:
         free_names[definition.name] = free
     tree = copy.deepcopy(tree)
     tree.body = [s for s in tree.body if not isinstance(s, ast.FunctionDef)]
-    _check_uses(parsed, tree, nested)
+    _check_uses(parsed, tree, nested, {name for name, free in free_names.items() if not free})
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             extra = free_names.get(node.func.id)
@@ -115,10 +116,23 @@ def _check_definition(parsed: ParsedFunction, definition: ast.FunctionDef, neste
             )
 
 
-def _check_uses(parsed: ParsedFunction, tree: ast.FunctionDef, nested: list) -> None:
-    """Each nested function is only called, after its def, and never rebound."""
+def _check_uses(
+    parsed: ParsedFunction, tree: ast.FunctionDef, nested: list, closed: set[str]
+) -> None:
+    """Each nested function is only called, after its def, and never rebound; one that reads
+    nothing of the enclosing function (``closed``) may also be the function of a gradient taken
+    in the function (``overbar.grad(inner)``: the lifted function is the same function)."""
     names = {definition.name: definition for definition in nested}
     called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    called |= {
+        id(n.args[0])
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call)
+        and n.args
+        and isinstance(n.args[0], ast.Name)
+        and n.args[0].id in closed
+        and gradient_maker(parsed, n) is not None
+    }
     for node in ast.walk(tree):
         if not isinstance(node, ast.Name) or node.id not in names:
             continue
