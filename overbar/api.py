@@ -199,6 +199,16 @@ class GradientFunction:
             type(self).__name__, (type(self),), {"__call__": staticmethod(entry)}
         )
 
+    def __overbar_as_inner__(self) -> InnerGradient:
+        """This gradient as a call of it inside a differentiated function is differentiated
+        (``InnerGradient``). Refused (``ArgumentError``): one returning the value too, or a
+        tuple of one gradient (``wrt=("x",)``)."""
+        if self._one_in_tuple:
+            raise ArgumentError('wrt names one parameter in a tuple; name it alone (wrt="x")')
+        if self._with_value:
+            raise ArgumentError("it returns the value with the gradient; take overbar.grad")
+        return InnerGradient(self)
+
     @property
     def stages(self) -> Stages:
         """Every stage of the general transformation (for arguments of any shape)."""
@@ -473,19 +483,13 @@ def _inner_gradient(
     check: bool | None = None,
 ) -> Callable:
     """What ``overbar.grad(function, wrt=...)`` called inside a differentiated function is
-    differentiated as: the adjoint overbar generates for ``function`` (for arguments of any
-    shape), a plain function (``differentiable_form``). A gradient of a function with
-    ``*args``, or one returning a tuple of one gradient (``wrt=("x",)``), is refused."""
+    differentiated as: the adjoint overbar generates for ``function`` (``InnerGradient``)."""
     if function is None:
         raise ArgumentError("overbar.grad inside a differentiated function needs the function")
     gradient = grad(function, wrt=wrt, optimise=optimise, check=check)
     if isinstance(gradient, ArityGradient):
         raise ArgumentError(f"{function.__qualname__} takes *args; name its parameters")
-    if getattr(gradient, "_one_in_tuple", False):
-        raise ArgumentError('wrt names one parameter in a tuple; name it alone (wrt="x")')
-    if gradient._with_value:
-        raise ArgumentError("it returns the value with the gradient; take overbar.grad instead")
-    return InnerGradient(gradient)
+    return gradient.__overbar_as_inner__()
 
 
 def _holds_dict(shape: Any) -> bool:

@@ -171,3 +171,22 @@ def test_a_gradient_of_a_nested_function_reading_the_enclosing_names_is_refused(
     )
     with pytest.raises(UnsupportedSyntaxError, match="other than a call"):
         overbar.grad(f)(np.ones(3))
+
+
+def test_a_gradient_made_at_module_level_and_called_in_the_function():
+    f = define(
+        HELPERS + "d_energy = overbar.grad(scalar_energy)\n\n"
+        "def f(x, y):\n    return np.sum(np.sin(d_energy(x)) * y)\n"
+    )
+    x, y = RNG.uniform(-1.0, 1.0, size=(2, 3))
+    overbar.check_grad(f, [x, y], wrt=(0, 1))
+    assert "scalar_energy_grad_pullback(" in overbar.grad(f).source_for(x, y)
+
+
+def test_a_gradient_returning_its_value_too_called_in_the_function_is_refused():
+    f = define(
+        HELPERS + "both = overbar.value_and_grad(scalar_energy)\n\n"
+        "def f(x):\n    return np.sum(both(x)[1])\n"
+    )
+    with pytest.raises(UnsupportedSyntaxError, match="returns the value with the gradient"):
+        overbar.grad(f)(np.ones(3))

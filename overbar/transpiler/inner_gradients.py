@@ -43,12 +43,13 @@ def with_inner_gradients(parsed: ParsedFunction) -> ParsedFunction:
     """``parsed`` with each inner gradient bound to a name that stands for the generated
     gradient function (see above); unchanged where it makes none."""
     tree = parsed.tree
-    if not any(gradient_maker(parsed, node) is not None for node in ast.walk(tree)):
-        return parsed
     local = _local_names(tree)
+    held = _gradients_held(parsed, tree, local)
+    if not held and not any(gradient_maker(parsed, node) is not None for node in ast.walk(tree)):
+        return parsed
     taken = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} | local
     tree = copy.deepcopy(tree)
-    functions: dict[str, Any] = {}
+    functions: dict[str, Any] = dict(held)
     hoisted: list[ast.stmt] = []
     user_bound = _bound_by_user(parsed, tree, local)
     for name, value in user_bound.items():
@@ -142,6 +143,38 @@ def _refused(parsed: ParsedFunction, node: ast.AST, what: str) -> UnsupportedSyn
         "must be literals, so that the gradient is known when the function is compiled",
         parsed.location(node),
     )
+
+
+def _gradients_held(
+    parsed: ParsedFunction, tree: ast.FunctionDef, local: set[str]
+) -> dict[str, Any]:
+    """The global or closure names bound to a gradient overbar made (``d_fun =
+    overbar.grad(fun)`` at module level) that the function only calls, each with what a call
+    of it is differentiated as (its ``__overbar_as_inner__``)."""
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    found: dict[str, Any] = {}
+    refused: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Name) or node.id in local or node.id in refused:
+            continue
+        value = parsed.namespace.lookup(node.id)
+        as_inner = getattr(type(value), "__overbar_as_inner__", None)
+        if as_inner is None:
+            continue
+        if id(node) not in called:  # passed on, not only called: left as it is
+            refused.add(node.id)
+            found.pop(node.id, None)
+            continue
+        if node.id not in found:
+            try:
+                found[node.id] = as_inner(value)
+            except OverbarError as error:
+                raise UnsupportedSyntaxError(
+                    f"overbar cannot differentiate the call of the gradient {node.id} in "
+                    f"{parsed.name}: {error.message}",
+                    parsed.location(node),
+                ) from None
+    return found
 
 
 def _bound_by_user(
