@@ -23,10 +23,19 @@ def cache_of(function: Callable) -> dict:
     gradients as its own)."""
     kept = function.__dict__.get(STORE)
     if kept is None:
-        kept = function.__dict__.setdefault(STORE, {OWNER: weakref.ref(function)})
+        kept = function.__dict__.setdefault(STORE, {OWNER: _reference(function)})
     if kept[OWNER]() is not function:
-        kept = function.__dict__[STORE] = {OWNER: weakref.ref(function)}
+        kept = function.__dict__[STORE] = {OWNER: _reference(function)}
     return kept
+
+
+def _reference(function: Callable) -> Callable[[], Callable]:
+    """A weak reference to ``function``, or for an object that takes none (a NumPy ufunc,
+    which lives as long as NumPy does) a plain one."""
+    try:
+        return weakref.ref(function)
+    except TypeError:
+        return lambda: function
 
 
 def is_own(kept: dict, function: Callable) -> bool:
