@@ -5,11 +5,14 @@ Invariant established: a function that passes ``check_supported`` is made of ass
 ``for`` and ``while`` loops (without ``break``, ``continue`` or ``else``), and returns of a value
 that end every path (inside branches too, not inside loops). Its expressions are arithmetic,
 comparisons, conditional expressions, calls of named functions and methods with positional and
-keyword arguments, attribute reads, subscripts and tuple or list displays. It changes nothing
+keyword arguments, attribute reads, subscripts, tuple or list displays and dict displays with
+literal keys. It changes nothing
 outside itself (no write into a module-level or closure variable, no attribute assignment) and
 reaches no code or value by a name computed at run time (``eval``, ``getattr``, ``globals()``,
 ``__import__``, ... wherever the name a call reads resolves to one of them). Its signature names
-each parameter (no ``*args`` or ``**kwargs``) and it is not a generator. Everything else raises
+each parameter (no ``*args`` or ``**kwargs``: a function with ``*args`` is specialised on a
+call's number of arguments before it gets here, ``parse.with_arity``; nested functions are
+lifted by ``nested.py``) and it is not a generator. Everything else raises
 ``UnsupportedSyntaxError`` pointing at the construct.
 """
 

@@ -374,6 +374,9 @@ def _transform(
     vjp: bool = False,
     arity: int | None = None,
 ) -> Stages:
+    # the function as this call sees it: *args as the arguments the call passes, parameters
+    # bound to the functions it passes, nested defs lifted to helpers, gradients taken in it
+    # standing for overbar's generated adjoints
     parsed = with_functions(with_arity(parse(function), arity), dict(functions))
     parsed = with_inner_gradients(with_nested_functions(parsed))
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
