@@ -106,11 +106,41 @@ def test_a_starred_argument_of_unknown_length_is_still_refused_at_its_line():
     assert "return np.sum(np.add(*args))" in str(caught.value)
 
 
-def test_a_helper_with_star_star_kwargs_is_refused_at_the_call():
-    source = "def g(x, **options):\n    return np.sum(x * options['scale'])\n\n"
-    f = define(source + "def f(x):\n    return g(x, scale=2.0)\n")
-    with pytest.raises(UnsupportedSyntaxError, match=r"a helper with \*\*kwargs"):
-        overbar.grad(f)(np.ones(3))
+KEYWORDS = """
+def scaled(x, **options):
+    return np.sum(np.tanh(x * options["scale"]) * options.get("weight", 1.0))
+
+def both(x, *args, **named):
+    total = np.sum(x * named["a"])
+    for v in args:
+        total = total + np.sum(v * named["b"])
+    return total
+"""
+
+KEYWORD_PROGRAMS = {
+    "a keyword collected": "scaled(x, scale=2.0)",
+    "two, one of them differentiated": "scaled(x, scale=y, weight=x)",
+    "none collected": "np.sum(x) if False else scaled(x, scale=1.5)",
+    "*args and **kwargs": "both(x, y, x, a=y, b=3.0) + both(y, a=x)",
+}
+
+
+@pytest.mark.parametrize("name", KEYWORD_PROGRAMS)
+@pytest.mark.parametrize("shapes", SHAPES)
+def test_a_helper_with_star_star_kwargs_is_differentiated(name, shapes):
+    f = define(KEYWORDS + f"def f(x, y):\n    return {KEYWORD_PROGRAMS[name]}\n")
+    x, y = (RNG.uniform(-1.0, 1.0, size=shape) for shape in shapes)
+    overbar.check_grad(f, [x, y], wrt=(0, 1))
+    literal = overbar.grad(f, wrt=(0, 1), optimise=False)(x, y)
+    for got, expected in zip(overbar.grad(f, wrt=(0, 1))(x, y), literal, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_each_keyword_collected_is_a_keyword_parameter_of_the_pullback():
+    f = define(KEYWORDS + "def f(x, y):\n    return scaled(x, scale=y, weight=2.0)\n")
+    source = overbar.grad(f, wrt=(0, 1)).source_for(np.ones(3), np.ones(3))
+    assert "def scaled_pullback(x, *, options_scale, options_weight, result_bar):" in source
+    assert 'options = {"scale": options_scale, "weight": options_weight}' in source
 
 
 TOP_LEVEL = """

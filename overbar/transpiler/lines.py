@@ -28,7 +28,7 @@ from typing import Any
 from overbar.errors import MissingRuleError, OverbarError, UnsupportedSyntaxError
 from overbar.transpiler.names import clone
 from overbar.transpiler.normalize import is_global_path
-from overbar.transpiler.parse import MISSING, positional_names
+from overbar.transpiler.parse import MISSING, keyword_names, positional_names
 from overbar.transpiler.primitive import (
     CONSTANT,
     ELEMENTWISE_OPERATORS,
@@ -380,11 +380,18 @@ class LineAdjoints:
                 ) from None
             signature = inspect.signature(function)
         kinds = {p.kind for p in signature.parameters.values()}
-        if inspect.Parameter.VAR_KEYWORD in kinds:
-            raise self.unsupported_call(application, "a helper with **kwargs")
         arity = None
         if inspect.Parameter.VAR_POSITIONAL in kinds:
             signature, arity = with_arity_signature(function, signature, application)
+        if inspect.Parameter.VAR_KEYWORD in kinds:  # **kwargs: a parameter per keyword
+            signature, collected, renamed = with_keywords_signature(
+                function, signature, application
+            )
+            application = replace(
+                application,
+                keywords=tuple((renamed.get(k, k), atom) for k, atom in application.keywords),
+            )
+            arity = (arity, collected)
         try:
             bound = signature.bind(*application.positional, **dict(application.keywords))
         except TypeError as error:
@@ -508,6 +515,21 @@ def with_arity_signature(
         else:
             made.append(parameter)
     return signature.replace(parameters=made), arity
+
+
+def with_keywords_signature(
+    function: Any, signature: inspect.Signature, application: Application
+) -> tuple[inspect.Signature, tuple[str, ...], dict[str, str]]:
+    """The signature of ``function`` (which has ``**kwargs``) specialised for this call, as
+    ``parse.with_arity`` writes it: ``**kwargs`` becomes a keyword-only parameter per keyword
+    it collects here; with the keywords collected and the parameter each is passed as."""
+    parameters = list(signature.parameters.values())
+    named = {p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    collected = tuple(k for k, _ in application.keywords if k not in named)
+    names = keyword_names(function, collected)
+    made = [p for p in parameters if p.kind is not p.VAR_KEYWORD]
+    made += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in names]
+    return signature.replace(parameters=made), collected, dict(zip(collected, names, strict=True))
 
 
 def _called_name(function: Any, application: Application) -> str:

@@ -442,14 +442,23 @@ def positional_names(function: types.FunctionType, count: int) -> tuple[str, ...
     return tuple(names)
 
 
-def with_arity(parsed: ParsedFunction, count: int | None) -> ParsedFunction:
-    """``parsed`` specialised on the number of arguments its ``*args`` collects at a call
-    (``count``; None: unspecialised). ``def f(x, *args)`` called with three arguments becomes
+def with_arity(
+    parsed: ParsedFunction, arity: int | tuple[int, tuple[str, ...]] | None
+) -> ParsedFunction:
+    """``parsed`` specialised on what its ``*args`` and ``**kwargs`` collect at a call:
+    ``arity`` is the number of arguments ``*args`` collects, or that number and the names of
+    the keywords ``**kwargs`` collects (None: unspecialised). ``def f(x, **options)`` called
+    with ``scale=2.0`` becomes ``def f(x, *, options_scale)`` whose body starts with ``options
+    = {"scale": options_scale}`` (a new dict at each call, as Python makes it).
+    ``def f(x, *args)`` called with three arguments becomes
     ``def f(x, args_0, args_1)``, and its body reads ``args`` as the tuple ``(args_0,
     args_1)``: where ``args`` is never rebound, ``args[1]`` reads ``args_1``, ``args[1:]`` is
     ``(args_1,)``, ``len(args)`` is 2, and ``g(*args[1:])`` is ``g(args_1)``; otherwise the
     body starts with ``args = (args_0, args_1)``. The parameters before ``*args`` lose their
     defaults (a call that fills ``*args`` gives each of them)."""
+    count, keywords = arity if isinstance(arity, tuple) else (arity, None)
+    if keywords is not None and parsed.tree.args.kwarg is not None:
+        parsed = _with_keywords(parsed, keywords)
     arguments = parsed.tree.args
     if count is None or arguments.vararg is None:
         return parsed
@@ -472,6 +481,68 @@ def with_arity(parsed: ParsedFunction, count: int | None) -> ParsedFunction:
         first = tree.body[0]
         tree.body.insert(0, ast.fix_missing_locations(ast.copy_location(packed, first)))
     return replace(parsed, tree=tree)
+
+
+def keyword_names(function: types.FunctionType, keywords: tuple[str, ...]) -> tuple[str, ...]:
+    """The parameter names ``with_arity`` gives the keywords ``**kwargs`` collects at a call of
+    ``function``: ``options_scale`` for ``scale`` (after the ``**options`` parameter's own
+    name), each one no name in the function's code already is."""
+    code = function.__code__
+    flags = code.co_flags
+    position = code.co_argcount + code.co_kwonlyargcount + bool(flags & inspect.CO_VARARGS)
+    kwarg = code.co_varnames[position]
+    taken = set(_names_in_code(code))
+    names = []
+    for key in keywords:
+        name, suffix = f"{kwarg}_{key}", 1
+        while name in taken:
+            suffix += 1
+            name = f"{kwarg}_{key}_{suffix}"
+        taken.add(name)
+        names.append(name)
+    return tuple(names)
+
+
+def _names_in_code(code: types.CodeType) -> set[str]:
+    taken: set[str] = set()
+    pending = [code]
+    while pending:
+        current = pending.pop()
+        taken.update(current.co_varnames, current.co_names, current.co_freevars)
+        taken.update(current.co_cellvars)
+        pending.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    return taken
+
+
+def _with_keywords(parsed: ParsedFunction, keywords: tuple[str, ...]) -> ParsedFunction:
+    """``**kwargs`` as keyword-only parameters, one per keyword the call passes, and the dict
+    made from them at the start of the body (see ``with_arity``)."""
+    tree = copy.deepcopy(parsed.tree)
+    kwarg = tree.args.kwarg
+    names = keyword_names(parsed.function, keywords)
+    tree.args.kwonlyargs = [
+        *tree.args.kwonlyargs,
+        *(ast.copy_location(ast.arg(arg=name), kwarg) for name in names),
+    ]
+    tree.args.kw_defaults = [*tree.args.kw_defaults, *(None for _ in names)]
+    tree.args.kwarg = None
+    display = ast.Dict(
+        keys=[ast.Constant(key) for key in keywords],
+        values=[ast.Name(id=name, ctx=ast.Load()) for name in names],
+    )
+    made = ast.Assign(targets=[ast.Name(id=kwarg.arg, ctx=ast.Store())], value=display)
+    first = tree.body[0]
+    start = 1 if _is_docstring(first) and len(tree.body) > 1 else 0
+    tree.body.insert(start, ast.fix_missing_locations(ast.copy_location(made, tree.body[start])))
+    return replace(parsed, tree=tree)
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
 
 
 def _stored_names(tree: ast.FunctionDef) -> set[str]:
