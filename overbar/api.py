@@ -8,6 +8,7 @@ plus a lookup.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import sys
@@ -23,13 +24,14 @@ from overbar import guard, origins
 from overbar.entry import argument_key, make_entry, storable
 from overbar.errors import ArgumentError, GradientMismatchError, NonScalarOutputError
 from overbar.runtime import NUMPY
+from overbar.runtime import shapes as shape_kinds
 from overbar.runtime.arrays import is_foreign_array, library_name, unknown_shape
 from overbar.runtime.shapes import Instance, argument_shape, container_shape, skeleton
 from overbar.transpiler import pipeline
 from overbar.transpiler.fence import check_definition
-from overbar.transpiler.kept import STORE, cache_of
+from overbar.transpiler.kept import STORE, cache_of, is_own
 from overbar.transpiler.optimisations import ALL, LITERAL, Optimisations
-from overbar.transpiler.parse import parse
+from overbar.transpiler.parse import function_with_arity, parse
 from overbar.transpiler.pipeline import Stages, all_sources, finish, kept_once
 from overbar.trees import described, is_container, leaf_at, leaves, map_leaves, replaced
 
@@ -45,12 +47,15 @@ def transformed(
     shapes: tuple[tuple[str, Any], ...] = (),
     with_value: bool = True,
     optimisations: Optimisations = ALL,
+    functions: tuple[tuple[str, Any], ...] = (),
 ) -> Stages:
     """The transformation of ``function`` for ``wrt``, specialised on the parameters' ``shapes``
     (pairs of name and ``argument_shape``; none for the general adjoint; ignored where
-    ``optimisations.shapes`` is off), returning the value with the gradients or not; computed
-    once (one thread computes it, the others wait) and kept with the function."""
-    key = _stages_key(wrt, shapes, with_value, optimisations)
+    ``optimisations.shapes`` is off) and on the ``functions`` the call binds parameters to
+    (name and function pairs: a call of such a parameter is a call of that function),
+    returning the value with the gradients or not; computed once (one thread computes it, the
+    others wait) and kept with the function."""
+    key = _stages_key(wrt, shapes, with_value, optimisations, functions)
     return kept_once(function, key, lambda: _transform(function, key))
 
 
@@ -59,13 +64,16 @@ def _stages_key(
     shapes: tuple[tuple[str, Any], ...],
     with_value: bool,
     optimisations: Optimisations,
+    functions: tuple[tuple[str, Any], ...] = (),
 ) -> tuple:
-    return ("stages", wrt, _known(shapes, optimisations), with_value, optimisations)
+    # the functions themselves are in the key (held, so that no other takes their ids)
+    known = _known(shapes, optimisations)
+    return ("stages", wrt, known, with_value, optimisations, functions)
 
 
 def _transform(function: Callable, key: tuple) -> Stages:
     """The transformation ``transformed`` keeps under ``key``, made (and finished) now."""
-    _, wrt, shapes, with_value, optimisations = key
+    _, wrt, shapes, with_value, optimisations, functions = key
     # Looked up on the module each time: a test (or a profiler) may wrap it.
     stages = pipeline.transform(
         function,
@@ -74,6 +82,7 @@ def _transform(function: Callable, key: tuple) -> Stages:
         parameter_shapes=dict(shapes) or None,
         with_value=with_value,
         optimisations=optimisations,
+        functions=functions,
     )
     finish(stages)
     return stages
@@ -85,14 +94,18 @@ def compiled_adjoint(
     shapes: tuple[tuple[str, Any], ...] = (),
     with_value: bool = True,
     optimisations: Optimisations = ALL,
+    functions: tuple[tuple[str, Any], ...] = (),
 ) -> Callable:
     """The compiled adjoint ``transformed`` makes, read from the disk cache where it holds it
-    (``overbar.cache``), and written there when it is made."""
+    (``overbar.cache``), and written there when it is made (not where it is specialised on
+    functions passed to it: what they are is not in the cache's key)."""
     shapes = _known(shapes, optimisations)
     key = ("adjoint", wrt, shapes, with_value, optimisations)
+    if functions:
+        key += (functions,)
 
     def make() -> Callable:
-        on_disk = not pipeline.reads_methods(function, shapes)
+        on_disk = not functions and not pipeline.reads_methods(function, shapes)
         found = disk_cache.load(function, key) if on_disk else None
         if found is None:
             # The stages are kept if something asked for them (``stages_for``), not for a
@@ -100,7 +113,7 @@ def compiled_adjoint(
             # (a hundred thousand nodes for 800 lines) are then freed as soon as it is made,
             # instead of being kept for good, and scanned again and again by the garbage
             # collector (a tenth of the first call). ``stages_for`` transforms again.
-            stages_key = _stages_key(wrt, shapes, with_value, optimisations)
+            stages_key = _stages_key(wrt, shapes, with_value, optimisations, functions)
             with pipeline.collector_paused():  # until the trees are freed
                 stages = cache_of(function).get(stages_key) or _transform(function, stages_key)
                 found = stages.emitted.function
@@ -207,6 +220,16 @@ class GradientFunction:
             type(self).__name__, (type(self),), {"__call__": staticmethod(entry)}
         )
 
+    def __overbar_as_inner__(self) -> InnerGradient:
+        """This gradient as a call of it inside a differentiated function is differentiated
+        (``InnerGradient``). Refused (``ArgumentError``): one returning the value too, or a
+        tuple of one gradient (``wrt=("x",)``)."""
+        if self._one_in_tuple:
+            raise ArgumentError('wrt names one parameter in a tuple; name it alone (wrt="x")')
+        if self._with_value:
+            raise ArgumentError("it returns the value with the gradient; take overbar.grad")
+        return InnerGradient(self)
+
     @property
     def stages(self) -> Stages:
         """Every stage of the general transformation (for arguments of any shape)."""
@@ -227,8 +250,9 @@ class GradientFunction:
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
         shapes = self._shapes(bound.arguments)
+        functions = _passed_functions(bound.arguments, self.wrt)
         return transformed(
-            self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations
+            self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations, functions
         )
 
     def source_for(self, *args: Any, **kwargs: Any) -> str:
@@ -276,8 +300,9 @@ class GradientFunction:
                 if unknown_shape(part):
                     self._refuse_unknown_shape(described(name, path), part)
         shapes = self._shapes(bound.arguments)
+        functions = _passed_functions(bound.arguments, self.wrt)
         compiled = compiled_adjoint(
-            self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations
+            self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations, functions
         )
         key = tuple(
             (
@@ -296,8 +321,8 @@ class GradientFunction:
         except Exception as error:
             origins.annotate(error)
             raise
-        if checking and key not in self._checked:
-            self._validate(shapes, args, kwargs, returned, random_state)
+        if checking and (key not in self._checked or functions):
+            self._validate(shapes, args, kwargs, returned, random_state, functions)
             self._checked.add(key)
         if storable(key, self._differentiated):  # remembered once it ran (and passed a check)
             if len(self._specialised) >= _MOST_KEYS:
@@ -330,15 +355,16 @@ class GradientFunction:
         gradients = listed[0] if len(self.wrt) == 1 else tuple(listed)
         return (returned[0], gradients) if self._with_value else gradients
 
-    def _validate(self, shapes, args, kwargs, returned, random_state) -> None:
+    def _validate(self, shapes, args, kwargs, returned, random_state, functions=()) -> None:
         """The guard: ``returned`` against the literal adjoint and central differences."""
-        literal = compiled_adjoint(self.__wrapped__, self.wrt, shapes, self._with_value, LITERAL)
+        wrapped, wrt, with_value = self.__wrapped__, self.wrt, self._with_value
+        literal = compiled_adjoint(wrapped, wrt, shapes, with_value, LITERAL, functions)
 
         def sources() -> tuple[str, str]:
             optimised = transformed(
-                self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations
+                wrapped, wrt, shapes, with_value, self.optimisations, functions
             )
-            reference = transformed(self.__wrapped__, self.wrt, shapes, self._with_value, LITERAL)
+            reference = transformed(wrapped, wrt, shapes, with_value, LITERAL, functions)
             return all_sources(optimised), all_sources(reference)
 
         bound = self._signature.bind(*args, **kwargs)
@@ -475,6 +501,76 @@ def grad(
     return gradient_of(function, wrt, False, optimise, check)
 
 
+def _inner_gradient(
+    function: Callable | None = None,
+    *,
+    wrt: Wrt = 0,
+    optimise: bool | Optimisations = True,
+    check: bool | None = None,
+) -> Callable:
+    """What ``overbar.grad(function, wrt=...)`` called inside a differentiated function is
+    differentiated as: the adjoint overbar generates for ``function`` (``InnerGradient``)."""
+    if function is None:
+        raise ArgumentError("overbar.grad inside a differentiated function needs the function")
+    gradient = grad(function, wrt=wrt, optimise=optimise, check=check)
+    if isinstance(gradient, ArityGradient):
+        raise ArgumentError(f"{function.__qualname__} takes *args; name its parameters")
+    return gradient.__overbar_as_inner__()
+
+
+def _holds_dict(shape: Any) -> bool:
+    """Whether a shape is that of a dict, or of a tuple or list holding one (at any depth)."""
+    if not isinstance(shape, shape_kinds.Sequence):
+        return False
+    parts = [*(shape.elements or ()), shape.element]
+    return shape.mapping or any(_holds_dict(part) for part in parts)
+
+
+class InnerGradient:
+    """A gradient called inside a differentiated function, as the reverse sweep sees it: a
+    helper whose pullback is that of the adjoint overbar generates for the wrapped function,
+    specialised on what is known of the arguments' shapes at the call (the structure of a
+    container of parameters among them)."""
+
+    def __init__(self, gradient: GradientFunction):
+        self.gradient = gradient
+        self.__signature__ = inspect.signature(gradient.__wrapped__)
+        self.__name__ = f"{gradient.__wrapped__.__name__}_grad"
+        self.__qualname__ = self.__name__
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.gradient(*args, **kwargs)
+
+    def __overbar_result_shape__(self, operands: tuple, keywords: dict) -> Any:
+        """The shape of the gradient for arguments of these shapes (``Operand``s): that of
+        the argument it is taken with respect to, or the tuple of theirs."""
+        try:
+            bound = self.__signature__.bind(*operands, **keywords)
+        except TypeError:
+            return None
+        shapes = [getattr(bound.arguments.get(name), "shape", None) for name in self.gradient.wrt]
+        return shapes[0] if self.gradient._single else shape_kinds.tuple_of(tuple(shapes))
+
+    def __overbar_function_for__(self, shapes: tuple[tuple[str, Any], ...]) -> Callable:
+        """The generated gradient function for arguments of these shapes (a plain function).
+        For a gradient with respect to a dict, the adjoint is built without the pass that
+        writes a dict's gradient entry by entry (a write into a dict is not differentiated)."""
+        gradient = self.gradient
+        optimisations = gradient.optimisations
+        if any(_holds_dict(shape) for name, shape in shapes if name in gradient.wrt):
+            # a dict's gradient written entry by entry (d_bar["W"] = ...) is a write into a
+            # dict, which is not differentiated; built by displays and sums of dicts, it is
+            optimisations = dataclasses.replace(optimisations, simplify=False)
+        stages = transformed(gradient.__wrapped__, gradient.wrt, shapes, False, optimisations)
+        return stages.emitted.function
+
+    def __repr__(self) -> str:
+        return f"<overbar inner gradient of {self.gradient.__wrapped__.__qualname__}>"
+
+
+grad.__overbar_gradient_of__ = _inner_gradient
+
+
 def value_and_grad(
     function: Callable | None = None,
     *,
@@ -499,7 +595,9 @@ def gradient_of(
     key = ("gradient", wrt, with_value, optimise, check)
     if type(function) is types.FunctionType:
         try:
-            return function.__dict__[STORE][key]
+            kept = function.__dict__[STORE]
+            if is_own(kept, function):
+                return kept[key]
         except (KeyError, TypeError):  # not made yet, or wrt is a list
             pass
     if inspect.ismethod(function) and inspect.isfunction(function.__func__):
@@ -508,12 +606,103 @@ def gradient_of(
             function.__func__, names[0] if single else names, with_value, optimise, check
         )
         return types.MethodType(unbound, function.__self__)
-    gradient = GradientFunction(function, wrt, with_value, optimise, check)
+    if _collects_args(function):
+        gradient = ArityGradient(function, wrt, with_value, optimise, check)
+    else:
+        gradient = GradientFunction(function, wrt, with_value, optimise, check)
     try:
         hash(key)
     except TypeError:
         key = ("gradient", tuple(wrt), with_value, optimise, check)
     return cache_of(function).setdefault(key, gradient)
+
+
+def _passed_functions(arguments: dict[str, Any], wrt: tuple[str, ...]) -> tuple:
+    """The arguments (not differentiated) that are functions (a NumPy function, one of the
+    user's, a lambda; its default included), as name and function pairs: the adjoint is
+    specialised on them, so that a call of such a parameter is a call of its function."""
+    return tuple(
+        (name, value)
+        for name, value in arguments.items()
+        if name not in wrt and _is_function(value)
+    )
+
+
+def _is_function(value: Any) -> bool:
+    if isinstance(value, type | np.ndarray) or not callable(value):
+        return False
+    if argument_shape(value) is not None or is_container(value):
+        return False
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _collects_args(function: Any) -> bool:
+    """Whether ``function`` is a Python function with ``*args`` and no ``**kwargs``."""
+    if type(function) is not types.FunctionType:
+        return False
+    flags = function.__code__.co_flags
+    return bool(flags & inspect.CO_VARARGS) and not flags & inspect.CO_VARKEYWORDS
+
+
+class ArityGradient:
+    """The gradient of a function with ``*args`` (``lambda *args: ...``): each call passes a
+    number of positional arguments, and is differentiated as the function specialised on that
+    number (``parse.function_with_arity``: ``*args`` becomes a parameter per argument), whose
+    ``GradientFunction`` is made once per number. ``wrt`` counts positions in the call
+    (``wrt=1`` is ``args[0]`` of ``f(x, *args)``) or names the parameters before ``*args``."""
+
+    __overbar_transform__ = True
+
+    def __init__(
+        self,
+        function: types.FunctionType,
+        wrt: Wrt,
+        with_value: bool,
+        optimise: bool | Optimisations,
+        check: bool | None,
+    ):
+        parsed = parse(function)  # its source readable
+        vararg = parsed.tree.args.vararg.arg
+        requested = [wrt] if isinstance(wrt, int | str) else list(wrt)
+        if vararg in requested:
+            raise ArgumentError(
+                f"wrt names *{vararg} of {function.__qualname__}: give the positions of the "
+                f"arguments it collects instead (wrt=1 for f(x, *{vararg}) called as f(x, y))"
+            )
+        functools.update_wrapper(self, function)
+        self.__dict__.pop(STORE, None)
+        self.__wrapped__ = function
+        self._options = (wrt, with_value, optimise, check)
+        code = function.__code__
+        self._named = code.co_argcount
+        self._made: dict[int, Any] = {}
+
+    def for_arity(self, count: int) -> Any:
+        """The ``GradientFunction`` of the function specialised on ``count`` arguments in
+        ``*args``."""
+        found = self._made.get(count)
+        if found is None:
+            made = function_with_arity(self.__wrapped__, count)
+            found = self._made.setdefault(count, GradientFunction(made, *self._options))
+        return found
+
+    def _for_call(self, args: tuple) -> Any:
+        return self.for_arity(max(0, len(args) - self._named))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._for_call(args)(*args, **kwargs)
+
+    def stages_for(self, *args: Any, **kwargs: Any) -> Stages:
+        """Every stage of the transformation for a call with these arguments."""
+        return self._for_call(args).stages_for(*args, **kwargs)
+
+    def source_for(self, *args: Any, **kwargs: Any) -> str:
+        """The adjoint a call with these arguments runs."""
+        return self._for_call(args).source_for(*args, **kwargs)
 
 
 def _rebuild(
@@ -573,11 +762,15 @@ def check_grad(
     is checked leaf by leaf. Raises ``GradientMismatchError`` with a
     report of the worst element when they disagree; returns the largest absolute error.
     """
-    gradient = GradientFunction(function, wrt)
     args = list(args)
+    differentiated = function
+    if _collects_args(function):  # *args: the function specialised on this many arguments
+        count = max(0, len(args) - function.__code__.co_argcount)
+        differentiated = function_with_arity(function, count)
+    gradient = GradientFunction(differentiated, wrt)
     analytic = gradient(*args)
     analytic = (analytic,) if gradient._single else tuple(analytic)
-    positions = _positions(function)
+    positions = _positions(differentiated)
     rng = np.random.default_rng(seed)
     worst = 0.0
     problems = []
@@ -678,8 +871,12 @@ def _unit(shape: tuple[int, ...], index: int) -> np.ndarray:
 
 
 def _like(original: Any, value: np.ndarray) -> Any:
+    """``value`` in the kind of ``original``: an array, a NumPy float of its type (whose
+    attributes the function may read), or a float."""
     if isinstance(original, np.ndarray):
         return value
+    if isinstance(original, np.floating):
+        return type(original)(value)
     return float(value)
 
 

@@ -52,6 +52,7 @@ import numpy as np
 from overbar import origins
 from overbar.runtime import NUMPY
 from overbar.transpiler.emit import compile_function
+from overbar.transpiler.parse import is_made
 from overbar.transpiler.pipeline import HelperForward, HelperReverse, Pullback, link
 
 DIRECTORY_VARIABLE = "OVERBAR_CACHE_DIR"
@@ -296,7 +297,10 @@ def _primal_name(primal: Any) -> str:
 
 def key_of(function: types.FunctionType, options: tuple) -> str | None:
     """The hex key of ``function``'s adjoint with these ``options``, or None where the function
-    cannot be cached (its source unreadable, or it reads something ``Uncachable``)."""
+    cannot be cached (its source unreadable, or it reads something ``Uncachable``, or overbar
+    made it from a tree of its own: ``parse.function_with_arity``)."""
+    if is_made(function):
+        return None
     _DESCRIBING.functions = [function]
     try:
         source = inspect.getsource(function)

@@ -267,17 +267,25 @@ _LEAF_KEYS = {
 }
 
 
+def _calls(kind: type) -> bool:
+    """Whether values of ``kind`` are functions (or callable objects), whose key, their type,
+    does not tell one from another: the adjoint is specialised on the function passed."""
+    return any("__call__" in vars(k) for k in kind.__mro__[:-1])
+
+
 def storable(key: tuple, differentiated: tuple[bool, ...]) -> bool:
     """Whether arguments with this key need no check beyond the key, and the key says all the
     adjoint is specialised on: every argument to differentiate is a float64 array (its key is
     its shape) or a Python float, and no other argument is an array of complex numbers or
-    objects (whose key, its type, says nothing of its shape) or another library's array."""
+    objects (whose key, its type, says nothing of its shape) or another library's array, or a
+    function (whose key, its type, does not say which function it is)."""
     return all(
         (
             all(isinstance(leaf, tuple) or leaf in FAST_TYPES for leaf in key_leaves(element))
             if chosen
             else all(
-                leaf is not np.ndarray and not (isinstance(leaf, type) and is_foreign_type(leaf))
+                leaf is not np.ndarray
+                and not (isinstance(leaf, type) and (is_foreign_type(leaf) or _calls(leaf)))
                 for leaf in key_leaves(element)
             )
         )

@@ -30,7 +30,7 @@ from overbar.transpiler.forward_pipeline import (
     link_jvps,
     transform_forward,
 )
-from overbar.transpiler.kept import STORE, cache_of
+from overbar.transpiler.kept import STORE, cache_of, is_own
 from overbar.transpiler.parse import parse
 from overbar.transpiler.pipeline import kept_once
 
@@ -49,7 +49,10 @@ def jvp(
     output may be any array, number, or tuple of them; its tangent has the same structure.
     """
     try:  # arguments (and tangents) of shapes seen before: the jvp found by their key
-        calls = function.__dict__[STORE]["jvp calls"]
+        kept = function.__dict__[STORE]
+        if not is_own(kept, function):  # a functools.wraps wrapper's copy of another's
+            raise KeyError(STORE)
+        calls = kept["jvp calls"]
         compiled, dots, positional = calls[(wrt, *map(_key, args), *map(_key, tangents))]
     except (KeyError, TypeError, AttributeError):
         compiled, positions, dots = _compiled(function, args, tangents, wrt)

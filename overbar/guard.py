@@ -302,8 +302,13 @@ def _difference_check_part(
 
 def _like(leaf: Any, moved: np.ndarray) -> Any:
     """``moved`` in the place of ``leaf``: an array for an array (a Dask or CuPy one moved in
-    its own library), a float for a number."""
-    return like(moved, leaf) if is_array(leaf) else float(moved)
+    its own library), a NumPy float of its type for a NumPy float (whose attributes, ``.shape``
+    and the like, the function may read), a float for any other number."""
+    if is_array(leaf):
+        return like(moved, leaf)
+    if isinstance(leaf, np.floating):
+        return type(leaf)(moved)
+    return float(moved)
 
 
 def _kind(value: Any) -> str:

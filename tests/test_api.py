@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import linecache
 import traceback
 
@@ -329,3 +330,19 @@ def test_a_rule_for_any_rank_replaces_the_rules_for_given_ranks():
     assert [rule.function for rule in table.lookup(np.matmul)] == [for_matrices, general]
     table.register(np.matmul, users, {})  # a user's override, after the built-in table
     assert [rule.function for rule in table.lookup(np.matmul)] == [users]
+
+
+def test_a_functools_wraps_wrapper_does_not_find_the_wrapped_functions_gradient():
+    # functools.wraps copies __dict__, where overbar keeps a function's gradients: the wrapper
+    # found the wrapped function's gradient as its own (a silently wrong gradient of 2 f)
+    f = define("def f(x):\n    return np.sum(x ** 3)\n")
+    x = np.arange(1.0, 4.0)
+    np.testing.assert_allclose(overbar.grad(f)(x), 3 * x**2)
+
+    @functools.wraps(f)
+    def doubled(x):
+        return 2.0 * f(x)
+
+    with pytest.raises(overbar.OverbarError, match="through a decorator"):
+        overbar.grad(doubled)(x)
+    np.testing.assert_allclose(overbar.grad(f)(x), 3 * x**2)  # f's own is still found

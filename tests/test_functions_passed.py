@@ -92,11 +92,31 @@ def test_a_module_level_lambdas_pullback_is_named_after_it():
     assert "sigmoid_pullback(" in overbar.grad(f).source_for(X)
 
 
+def test_a_function_passed_to_the_differentiated_function_is_differentiated():
+    f = define(HELPERS + "def f(g, x):\n    return np.sum(g(x) * x)\n")
+    gradient = overbar.grad(f, wrt="x")
+    for passed, derivative in (
+        (np.tanh, lambda x: np.tanh(x) + x * (1 - np.tanh(x) ** 2)),
+        (np.sin, lambda x: np.sin(x) + x * np.cos(x)),
+        (np.tanh, lambda x: np.tanh(x) + x * (1 - np.tanh(x) ** 2)),  # the first again
+    ):
+        np.testing.assert_allclose(gradient(passed, X), derivative(X), rtol=1e-12)
+    overbar.check_grad(f, [f.__globals__["scaled"], X], wrt=1)
+    overbar.check_grad(f, [f.__globals__["sigmoid"], X], wrt=1)
+
+
+def test_a_parameters_default_function_is_differentiated():
+    f = define("def f(x, reduce=np.sum):\n    return reduce(np.exp(x) * x)\n")
+    for reduce in (None, np.prod, np.max):
+        args = [X] if reduce is None else [X, reduce]
+        overbar.check_grad(f, args)
+
+
 def test_a_function_known_only_when_the_code_runs_is_refused_at_its_line():
-    f = define("def f(g, x):\n    return np.sum(g(x))\n")
-    with pytest.raises(UnsupportedSyntaxError, match="a call of the local variable g") as caught:
+    f = define("def f(g, x):\n    h = g if np.sum(x) > 0 else np.cos\n    return np.sum(h(x))\n")
+    with pytest.raises(UnsupportedSyntaxError, match="a call of the local variable h") as caught:
         overbar.grad(f, wrt="x")(np.tanh, X)
-    assert f"{f.__code__.co_filename}:{f.__code__.co_firstlineno + 1}:" in str(caught.value)
+    assert f"{f.__code__.co_filename}:{f.__code__.co_firstlineno + 2}:" in str(caught.value)
     assert "pass it to a helper by its name" in str(caught.value)
 
 

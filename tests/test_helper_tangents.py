@@ -40,6 +40,8 @@ HELPERS = {
         "listed",
         "unpacked_bar",
         "add_elementwise",
+        "in_order",
+        "structured_like",
         "add_in_kind",
         "sum_bars",
         "as_rows_of",
@@ -135,6 +137,10 @@ SAMPLES = [
     ("unpacked_bar(x, (a, b))", {"a": (3,), "b": (3,), "x": (2, 3)}),
     ("add_elementwise((a, b), (c, b))", {"a": (2,), "b": (), "c": (2,)}),
     ("add_elementwise(0.0, (c, b))", {"b": (), "c": (2,)}),
+    ("in_order([a, b])", {"a": (2,), "b": (3,)}),
+    ("structured_like((a, b), (c, b))", {"a": (2,), "b": (), "c": (2,)}),
+    ("structured_like(0.0, (c, b))", {"b": (), "c": (2,)}),
+    ("structured_like(a, c)", {"a": (2, 1), "c": (2, 3)}),
     ("add_in_kind(a, b)", {"a": (2, 3), "b": (2, 3)}),
     ("add_in_kind((a, b), (b, b))", {"a": (2,), "b": (2,)}),
     ("sum_bars(g, (a, b))", {"g": (2, 3), "a": (3,), "b": (2, 1)}),
@@ -258,6 +264,8 @@ def test_helper_tangent_against_its_adjoint_rule(expression, shapes):
     names = list(shapes)
     args = [_draw(shapes[n], rng) for n in names]
     probe = _probe(expression, names)
+    if isinstance(probe(*args), tuple | list):
+        pytest.skip("a container's adjoint rule is checked by finite differences (test_hessians)")
     u = rng.standard_normal(np.shape(probe(*args)))
     weighted = define(
         f"def f({', '.join([*names, 'u'])}):\n    return np.sum(({expression}) * u)\n",

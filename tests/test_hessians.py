@@ -40,6 +40,7 @@ HELPERS = {
         "matmul_left_bar",
         "matmul_right_bar",
         "index_bar",
+        "in_order",
     )
 }
 
@@ -73,6 +74,7 @@ HELPER_SAMPLES = [
     ("index_bar(g, x, 2)", {"g": (), "x": (4,)}),
     ("index_bar(g, x, (slice(None), 1))", {"g": (3,), "x": (3, 4)}),
     ("index_bar(g, x, np.array([0, 2, 0]))", {"g": (3,), "x": (4,)}),
+    ("in_order(g)", {"g": (2, 3)}),
 ]
 
 
@@ -92,7 +94,7 @@ def test_helper_rule_against_finite_differences(expression, shapes):
     source = f"def f({', '.join(names)}, u):\n    return np.sum(({expression}) * u)\n"
     f = define(source, namespace=HELPERS)
     gradients = overbar.grad(f, wrt=tuple(range(len(names))))(*args, u)
-    gradients = gradients if len(names) > 1 else (gradients,)
+    gradients = tuple(gradients)  # wrt is a tuple: a tuple of gradients, one or more
     for index, gradient in enumerate(gradients):
         assert np.shape(gradient) == np.shape(args[index])
         direction = rng.standard_normal(np.shape(args[index]))
@@ -107,8 +109,52 @@ def test_helper_rule_against_finite_differences(expression, shapes):
         assert float(np.sum(gradient * direction)) == pytest.approx(numeric, rel=1e-6, abs=1e-9)
 
 
+# Helpers on the adjoints of containers of parameters (tuples and lists of arrays and numbers):
+# f(a, b, c, u, v) = Σ helper(...)[0] ∘ u + Σ helper(...)[1] ∘ v, with a, b, c arrays or numbers.
+CONTAINER_SAMPLES = [
+    ("add_elementwise((a, b), (c, 0.0))", {"a": (3,), "b": (), "c": (3,)}),
+    ("add_elementwise((a, 0.0), (b, c))", {"a": (2, 3), "b": (2, 3), "c": (4,)}),
+    ("structured_like((a, b), (c, c))", {"a": (3,), "b": (3,), "c": (3,)}),
+    ("structured_like([a, 0.0], (c, b))", {"a": (), "b": (2,), "c": ()}),
+    ("structured_like((a, b), (c, np.ones((2, 3))))", {"a": (), "b": (2, 3), "c": ()}),
+]
+
+
+@pytest.mark.parametrize("expression, shapes", CONTAINER_SAMPLES, ids=lambda v: str(v))
+def test_container_helper_rule_against_finite_differences(expression, shapes):
+    rng = np.random.default_rng(zlib.crc32(f"{expression}{shapes}".encode()))
+    names = list(shapes)
+    args = [_draw(shapes[n], rng) for n in names]
+    value = eval(expression, {**CONTAINER_HELPERS, "np": np}, dict(zip(names, args, strict=True)))
+    u, v = (rng.standard_normal(np.shape(part)) for part in value)
+    source = (
+        f"def f({', '.join(names)}, u, v):\n    out = {expression}\n"
+        "    return np.sum(out[0] * u) + np.sum(out[1] * v)\n"
+    )
+    f = define(source, namespace=CONTAINER_HELPERS)
+    gradients = overbar.grad(f, wrt=tuple(range(len(names))))(*args, u, v)
+    for index, gradient in enumerate(gradients):
+        assert np.shape(gradient) == np.shape(args[index])
+        direction = rng.standard_normal(np.shape(args[index]))
+
+        def at(step, index=index, direction=direction):
+            moved = list(args)
+            shifted = np.asarray(args[index]) + step * direction
+            moved[index] = float(shifted) if shapes[names[index]] == () else shifted
+            return f(*moved, u, v)
+
+        numeric = (at(1e-6) - at(-1e-6)) / 2e-6
+        assert float(np.sum(gradient * direction)) == pytest.approx(numeric, rel=1e-6, abs=1e-9)
+
+
+CONTAINER_HELPERS = {
+    "add_elementwise": helpers.add_elementwise,
+    "structured_like": helpers.structured_like,
+}
+
+
 def test_every_helper_rule_has_samples():
-    sampled = {expression.split("(")[0] for expression, _ in HELPER_SAMPLES}
+    sampled = {expression.split("(")[0] for expression, _ in HELPER_SAMPLES + CONTAINER_SAMPLES}
     ruled = {
         rules[0].primal.__name__
         for rules in RULES.rules.values()

@@ -100,6 +100,15 @@ SAMPLES = [
     S(builtins.tuple, "np.array(tuple(a)) * b", a=any_(3), b=any_(3)),
     S(builtins.list, "list(a)[0] * list(a)[2]", a=any_(4, 2)),
     S(builtins.list, "list((a, b * b))[1]", a=any_(), b=any_(2)),
+    S(builtins.sorted, "sorted([a, b, a * b])[0] * sorted([a, b, a * b])[2]", a=any_(), b=any_()),
+    S(builtins.sorted, "sorted(a, reverse=True)[1] * a", a=any_(4)),
+    S(builtins.sorted, "sorted(a)[0] - sorted(a)[-1] ** 2", a=any_(5)),
+    S(
+        builtins.sorted,
+        "sorted((a, b), key=np.sum)[0] + 2.0 * sorted((a, b), key=np.sum)[1]",
+        a=any_(3),
+        b=any_(3),
+    ),
     # reductions
     S(np.nansum, "np.nansum(a)", a=any_(4)),
     S(np.nansum, "np.nansum(a, axis=0)", a=any_(3, 2)),

@@ -228,16 +228,21 @@ def overbar_check_grads(fun, argnum=0, modes=("fwd", "rev"), order=2):
 
 
 def overbar_grad(fun, argnum=0):
+    """overbar's gradient itself (a tuple of gradients for a tuple or list ``argnum``), so that
+    ``grad(grad(f))`` differentiates overbar's adjoint as overbar does."""
     _event("grad")
-    single = isinstance(argnum, int)
-    gradient = _overbar().grad(fun, wrt=argnum, check=False)
+    return _overbar().grad(
+        fun, wrt=tuple(argnum) if isinstance(argnum, list) else argnum, check=False
+    )
 
-    @functools.wraps(fun)
-    def call(*args, **kwargs):
-        result = gradient(*args, **kwargs)
-        return result if single else tuple(result)
 
-    return call
+def _overbar_gradient_of(fun, argnum=0):
+    """What ``grad(fun, argnum)`` called inside a function overbar differentiates stands for:
+    overbar's ``grad(fun, wrt=argnum)`` (see ``overbar/transpiler/inner_gradients.py``)."""
+    return _overbar().grad.__overbar_gradient_of__(fun, wrt=argnum)
+
+
+overbar_grad.__overbar_gradient_of__ = _overbar_gradient_of
 
 
 def overbar_value_and_grad(fun, argnum=0):

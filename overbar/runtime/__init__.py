@@ -100,6 +100,7 @@ NUMPY = Runtime(
         helpers.adjoint_like: (1,),
         helpers.matmul_left_bar: (1,),
         helpers.matmul_right_bar: (2,),
+        helpers.structured_like: (1,),  # the structure, kinds and dtypes of the container
     },
     array_makers=ARRAY_MAKERS,
     copying_functions=COPYING_FUNCTIONS,
@@ -108,6 +109,8 @@ NUMPY = Runtime(
     take_and_zero=helpers.take_and_zero,
     index_bar=helpers.index_bar,
     item_bar=helpers.item_bar,
+    entry_bar=helpers.entry_bar,
+    in_order=helpers.in_order,
     elements_like=helpers.elements_like,
     structured_like=helpers.structured_like,
     own=helpers.own,

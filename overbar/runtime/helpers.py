@@ -224,6 +224,42 @@ def structured_like(g, xs):
     return gradient
 
 
+def structured_like_bar(s_bar, g):
+    """Adjoint of s = structured_like(g, xs) with respect to g: s̄ in g's structure, each
+    leaf summed down to g's leaf's shape (a runtime zero in g, a constant, gets nothing)."""
+    if _is_runtime_zero(s_bar) or _is_runtime_zero(g):
+        return 0.0
+    if isinstance(g, dict):
+        return {key: structured_like_bar(s_bar.get(key, 0.0), part) for key, part in g.items()}
+    if isinstance(g, tuple | list):
+        return tuple(
+            structured_like_bar(part_bar, part) for part_bar, part in zip(s_bar, g, strict=True)
+        )
+    return unbroadcast(s_bar, g)
+
+
+def in_order(xs):
+    """``xs``, which a loop walks by position (``xs[0]``, ``xs[1]``, ...): refused when it
+    runs if it is a dict, whose keys the loop takes (by position, its values would be read as
+    keys), which overbar did not know when it compiled (a helper's or a method's result)."""
+    if isinstance(xs, dict):
+        raise OverbarError(
+            "overbar cannot differentiate a loop over a dict whose keys were not known when "
+            "the gradient was compiled (a value a helper or a method returned): loop over "
+            "list(d), d.keys() or d.items() made into a list first, or pass the dict in as an "
+            "argument"
+        )
+    return xs
+
+
+def entry_bar(d_bar, key):
+    """Adjoint of the value under ``key`` in d = {..., key: v, ...}: v̄ = d̄[key], where d̄,
+    the adjoint of a dict, holds it (a key missing from d̄, or d̄ the runtime zero: 0.0)."""
+    if _is_runtime_zero(d_bar):
+        return 0.0
+    return d_bar.get(key, 0.0)
+
+
 def item_bar(y_bar, xs, index):
     """Adjoint of y = xs[index] for a tuple or list xs: a tuple holding ȳ where xs[index] was
     (ȳ's elements, for a slice) and the runtime zero 0.0 everywhere else; for a dict xs, the

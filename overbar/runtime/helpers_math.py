@@ -467,6 +467,33 @@ def _averaged_axes(axis, ndim, weights_shape, shape):
     return axes
 
 
+def sorted_order(iterable, key=None, reverse=False):
+    """The positions of ``iterable``'s elements in the order ``sorted(iterable, key=key,
+    reverse=reverse)`` puts them: sorting the positions by the same keys gives the same
+    permutation, ties kept in their order as sorted keeps them (it is stable either way)."""
+    items = list(iterable)
+    if key is None:
+        return sorted(range(len(items)), key=items.__getitem__, reverse=reverse)
+    return sorted(range(len(items)), key=lambda i: key(items[i]), reverse=reverse)
+
+
+def sorted_bar(y_bar, iterable, key=None, reverse=False):
+    """Adjoint of y = sorted(xs): x̄s[σ(j)] = ȳ[j] for the order σ sorted takes xs in, as a
+    tuple for a tuple or list xs (an element's runtime zero stays one) and stacked into an
+    array for an array, whose elements are its rows."""
+    if type(y_bar) is float and y_bar == 0.0:
+        return zero_gradient(iterable) if isinstance(iterable, np.ndarray) else y_bar
+    parts = [0.0] * len(iterable)
+    for place, position in enumerate(sorted_order(iterable, key, reverse)):
+        parts[position] = y_bar[place]
+    return sequence_bar(tuple(parts), iterable)
+
+
+def sorted_dot(iterable_dot, iterable, key=None, reverse=False):
+    """Tangent of y = sorted(xs): ẏ[j] = ẋs[σ(j)], a list as sorted's result is."""
+    return [iterable_dot[position] for position in sorted_order(iterable, key, reverse)]
+
+
 def sequence_bar(y_bar, iterable):
     """Adjoint of y = tuple(xs) or list(xs): ȳ's elements, as a tuple for a tuple or list xs
     (the runtime zero 0.0 stays as it is) and stacked into an array shaped like xs for an

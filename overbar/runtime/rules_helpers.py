@@ -31,6 +31,7 @@ from overbar.runtime.helpers import (
     elements_like,
     expand_reduced,
     extremum_bar,
+    in_order,
     index_bar,
     item_bar,
     listed,
@@ -43,6 +44,8 @@ from overbar.runtime.helpers import (
     shape_of,
     split_last,
     split_like,
+    structured_like,
+    structured_like_bar,
     sum_bars,
     sum_of_outers,
     sum_of_products,
@@ -88,6 +91,7 @@ from overbar.runtime.helpers_math import (
     select_bars,
 )
 from overbar.runtime.registry import adjoint, non_differentiable, tangent
+from overbar.runtime.shapes import SHAPE_RULES, Operand, Sequence, broadcast, tuple_of
 
 # ---------------------------------------------------------------------------------------------
 # Summing to a shape and broadcasting to it: each the other's transpose
@@ -143,6 +147,71 @@ def expand_reduced_tangent(e, y_bar, x, axis=None, keepdims=False, *, y_bar_dot,
     """e = ȳ broadcast back over the axes of x a reduction took:  ė = ȳ's tangent broadcast
     back alike  (x: its shape only)"""
     return expand_reduced(y_bar_dot, x, axis, keepdims), None
+
+
+# ---------------------------------------------------------------------------------------------
+# The adjoints of containers of parameters (tuples, lists and dicts of adjoints)
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(in_order)
+def in_order_adjoint(w, xs, w_bar):
+    """w = xs (checked not to be a dict, which a loop walks by position):  x̄s = w̄"""
+    return w_bar
+
+
+@tangent(in_order)
+def in_order_tangent(w, xs, xs_dot):
+    """w = xs (checked not to be a dict):  ẇ = ẋs"""
+    return xs_dot
+
+
+SHAPE_RULES[in_order] = lambda xs: xs.shape
+
+
+@adjoint(add_elementwise)
+def add_elementwise_adjoint(s, a, b, s_bar):
+    """s = a + b, element by element (adjoints of a tuple or dict):  ā = s̄,  b̄ = s̄"""
+    return s_bar, s_bar
+
+
+@adjoint(structured_like)
+def structured_like_adjoint(s, g, xs, s_bar):
+    """s = g as a container of xs's kind, each leaf shaped like xs's (zeros where g has
+    none):  ḡ = s̄ in g's structure, each leaf summed down to g's  (xs: its structure only)"""
+    return structured_like_bar(s_bar, g), None
+
+
+@tangent(structured_like)
+def structured_like_tangent(s, g, xs, g_dot, xs_dot):
+    """s = g as a container of xs's kind:  ṡ = ġ as a container of xs's kind, alike
+    (xs: its structure only)"""
+    return structured_like(g_dot, xs), None
+
+
+def _added_elementwise(a, b):
+    """The shape of ``add_elementwise(a, b)`` for two adjoints of one tuple or list: element by
+    element, the shape the two broadcast to (the runtime zero 0.0, a number, broadcasts to the
+    other's); where either's elements are not known, only the length."""
+    shapes = [o.shape for o in (a, b) if isinstance(o.shape, Sequence)]
+    if len(shapes) < 2:
+        return None
+    first, second = shapes
+    if first.elements is None or second.elements is None:
+        return Sequence(first.length if first.length is not None else second.length)
+    if len(first.elements) != len(second.elements) or first.mapping or second.mapping:
+        return None
+    elements = []
+    for x, y in zip(first.elements, second.elements, strict=True):
+        if isinstance(x, Sequence) or isinstance(y, Sequence):
+            elements.append(_added_elementwise(Operand(x), Operand(y)))
+        else:
+            elements.append(broadcast(x, y))
+    return tuple_of(tuple(elements))
+
+
+SHAPE_RULES[add_elementwise] = _added_elementwise
+SHAPE_RULES[structured_like] = lambda g, xs: xs.shape if isinstance(xs.shape, Sequence) else None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -53,6 +53,8 @@ from overbar.runtime.helpers_math import (
     select_default_dot,
     sequence_bar,
     sinc_slope,
+    sorted_bar,
+    sorted_dot,
 )
 from overbar.runtime.registry import adjoint, non_differentiable, tangent
 
@@ -334,6 +336,19 @@ def builtin_extremum_tangent(y, *args, key=None, default=None, args_dot):
 def sequence(y, iterable, y_bar):
     """y = tuple(xs) or list(xs):  x̄s = ȳ, element by element (an array's rows stacked)"""
     return sequence_bar(y_bar, iterable)
+
+
+@adjoint(builtins.sorted)
+def sorted_elements(y, iterable, *, key=None, reverse=False, y_bar):
+    """y = sorted(xs) (by key, reversed or not):  x̄s[σ(j)] = ȳ[j], σ the order sorted takes
+    xs in (ties in their order, as sorted keeps them)"""
+    return sorted_bar(y_bar, iterable, key, reverse)
+
+
+@tangent(builtins.sorted)
+def sorted_tangent(y, iterable, *, key=None, reverse=False, iterable_dot):
+    """y = sorted(xs) (by key, reversed or not):  ẏ[j] = ẋs[σ(j)]"""
+    return sorted_dot(iterable_dot, iterable, key, reverse)
 
 
 @tangent(builtins.tuple)

@@ -812,6 +812,8 @@ SHAPE_RULES.update(
 SHAPE_RULES[np.linalg.qr] = _qr
 # dict(...) makes a dict whose keys are not known now: read by key only, not walked by position
 SHAPE_RULES[builtins.dict] = lambda *operands, **keywords: Sequence(mapping=True)
+# sorted(xs) is a list: what is known of it, as of a list display
+SHAPE_RULES[builtins.sorted] = lambda iterable, **keywords: Sequence()
 
 # Functions whose result is floating point whatever the (real) arguments: a product with one
 # of these as a factor is floating point, so multiplying it by 1.0 changes nothing.
@@ -828,6 +830,9 @@ def infer_shape(primal: Any, operands: tuple[Operand, ...], keywords: dict[str, 
     """The shape of ``primal(*operands, **keywords)``, or None where it is not known."""
     if isinstance(primal, Attribute) and operands and isinstance(operands[0].shape, Instance):
         return Sequence() if primal.name in operands[0].shape.sequences else None
+    own = getattr(primal, "__overbar_result_shape__", None)  # a gradient taken in a function
+    if own is not None:
+        return own(operands, keywords)
     try:
         rule = SHAPE_RULES.get(primal)
     except TypeError:  # an unhashable primal

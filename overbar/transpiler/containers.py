@@ -47,9 +47,14 @@ from overbar.transpiler.shapes import Shapes
 _TAKING_KEYS = frozenset({"sorted", "list", "tuple"})  # of a dict: its keys
 
 
-def walk_dicts(parsed: ParsedFunction, form: NormalForm, shapes: Shapes) -> NormalForm:
+def walk_dicts(
+    parsed: ParsedFunction, form: NormalForm, shapes: Shapes, in_order: str | None = None
+) -> NormalForm:
     """``form`` with the dicts whose keys are known walked through their keys (above); raises
-    ``UnsupportedSyntaxError`` where that cannot be done."""
+    ``UnsupportedSyntaxError`` where that cannot be done. A value made in the function whose
+    kind is not known now (a helper's or a method's result), walked by position, is read
+    through the runtime's ``in_order`` (the name it is bound to), which refuses a dict when
+    the loop runs: by position, a dict's values would be read as its keys."""
     dicts = {
         name: shape.keys
         for name, shape in shapes.items()
@@ -71,6 +76,7 @@ def walk_dicts(parsed: ParsedFunction, form: NormalForm, shapes: Shapes) -> Norm
         and node.target.id not in user_names  # the normal form's own walk of an iterable
     }
     walker = _Walker(parsed, form, dicts, counters, unknown)
+    walker.shapes, walker.in_order = shapes, in_order
     body = walker.block(form.tree.body)
     renamed = _named_after_keys(parsed, form, body, dicts, walker.names)
     if renamed:
@@ -106,6 +112,8 @@ class _Walker:
         self.names = NameAllocator(form.taken_names)
         self.added: frozenset[str] = frozenset()
         self.changed = False
+        self.shapes: Shapes = {}
+        self.in_order: str | None = None
 
     def block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
         out: list[ast.stmt] = []
@@ -157,7 +165,22 @@ class _Walker:
                 f"a loop over the global dict {name}",
                 f"pass it as an argument, or loop over list({name})",
             )
+        if self.in_order is not None and self.may_be_a_dict(name):
+            lines: list[ast.stmt] = []
+            checked = self.fresh(statement, lines, _called(self.in_order, name))
+            read = ast.Subscript(value=checked, slice=value.slice, ctx=ast.Load())
+            lines.append(self.assign(statement, read))
+            return lines
         return [statement]
+
+    def may_be_a_dict(self, name: str) -> bool:
+        """Whether ``name``, walked by position, is a value the function made (not one of its
+        parameters, whose kinds the call gives) whose kind is not known now."""
+        if name in self.form.parameters or name not in self.form.local_names:
+            return False
+        shape = self.shapes.get(name)
+        sequence = getattr(shape, "mapping", None) is False  # a tuple or list
+        return not sequence and not isinstance(shape, tuple | str)
 
     def call(self, statement: ast.Assign, value: ast.Call) -> list[ast.stmt]:
         function = value.func
@@ -271,6 +294,14 @@ class _Renamer(ast.NodeTransformer):
         if node.id in self.renamed:
             return ast.copy_location(ast.Name(id=self.renamed[node.id], ctx=node.ctx), node)
         return node
+
+
+def _called(function: str, name: str) -> ast.Call:
+    return ast.Call(
+        func=ast.Name(id=function, ctx=ast.Load()),
+        args=[ast.Name(id=name, ctx=ast.Load())],
+        keywords=[],
+    )
 
 
 def _read(name: str, key) -> ast.Subscript:

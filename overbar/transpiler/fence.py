@@ -5,11 +5,14 @@ Invariant established: a function that passes ``check_supported`` is made of ass
 ``for`` and ``while`` loops (without ``break``, ``continue`` or ``else``), and returns of a value
 that end every path (inside branches too, not inside loops). Its expressions are arithmetic,
 comparisons, conditional expressions, calls of named functions and methods with positional and
-keyword arguments, attribute reads, subscripts and tuple or list displays. It changes nothing
+keyword arguments, attribute reads, subscripts, tuple or list displays and dict displays with
+literal keys. It changes nothing
 outside itself (no write into a module-level or closure variable, no attribute assignment) and
 reaches no code or value by a name computed at run time (``eval``, ``getattr``, ``globals()``,
 ``__import__``, ... wherever the name a call reads resolves to one of them). Its signature names
-each parameter (no ``*args`` or ``**kwargs``) and it is not a generator. Everything else raises
+each parameter (no ``*args`` or ``**kwargs``: a function with ``*args`` is specialised on a
+call's number of arguments before it gets here, ``parse.with_arity``; nested functions are
+lifted by ``nested.py``) and it is not a generator. Everything else raises
 ``UnsupportedSyntaxError`` pointing at the construct.
 """
 
@@ -57,7 +60,6 @@ _EXPRESSION_NAMES = {
     ),
     ast.SetComp: ("a set comprehension", "sets cannot be differentiated"),
     ast.DictComp: ("a dict comprehension", "dictionaries are not supported yet"),
-    ast.Dict: ("a dict display", "dictionaries are not supported yet"),
     ast.Set: ("a set display", "sets cannot be differentiated"),
     ast.NamedExpr: ("an assignment expression (:=)", "assign on a line of its own"),
     ast.Await: ("await", "asynchronous code cannot be differentiated"),
@@ -385,6 +387,8 @@ class _Fence(InPlaceChecks):
                     self.check_target(generator.target)
             if isinstance(node, ast.Call):
                 self.check_call(node)
+            if isinstance(node, ast.Dict):
+                self.check_dict(node)
 
     def check_call(self, call: ast.Call) -> None:
         if not _is_dotted_name(call.func) and not (isinstance(call.func, ast.Attribute)):
@@ -421,6 +425,19 @@ class _Fence(InPlaceChecks):
         return isinstance(expression.func, ast.Name) and any(
             self.resolve(expression.func) is helper for helper in self.generated_effects
         )
+
+    def check_dict(self, display: ast.Dict) -> None:
+        """A dict display's keys are literal strings or integers (known when compiled: the
+        adjoint reads the gradient of each value under its key); no ``**`` unpacking."""
+        for key, value in zip(display.keys, display.values, strict=True):
+            if key is None:
+                raise self.refuse(value, "**unpacking in a dict display", "write each entry")
+            if not (isinstance(key, ast.Constant) and type(key.value) in (str, int)):
+                raise self.refuse(
+                    key,
+                    "a dict display with a key computed when it runs",
+                    "use literal strings or integers as keys",
+                )
 
     def check_dynamic_names(self, expression: ast.expr) -> None:
         called = {id(n.func) for n in walk_breadth_first(expression) if isinstance(n, ast.Call)}

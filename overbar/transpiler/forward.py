@@ -75,6 +75,7 @@ from overbar.transpiler.parse import ParsedFunction
 from overbar.transpiler.primitive import (
     CONSTANT,
     IDENTITY,
+    MAP,
     PACK,
     Application,
     application_of,
@@ -408,6 +409,10 @@ class _Tangents:
         elif application.primal is PACK:  # every element's tangent, zeros included: [] for []
             elements = [self.tangent_of(element) for element in statement.value.elts]
             tangent = type(statement.value)(elts=elements, ctx=ast.Load())
+        elif application.primal is MAP:  # {"a": a}: {"a": ȧ}
+            keys = [ast.Constant(key.value) for key in statement.value.keys]
+            values = [self.tangent_of(value) for value in statement.value.values]
+            tangent = ast.Dict(keys=keys, values=values)
         elif not inputs_active or self.rules.has_no_gradient(application.primal):
             tangent = self.zero(load(output))
         elif application.primal is IDENTITY:
@@ -429,7 +434,7 @@ class _Tangents:
         """Whether a line applying ``primal`` computes without effects (so a temporary it
         binds may be folded into its reader): an operator, an attribute, a primitive of the
         rule table (not a helper of the user's), a pure NumPy function."""
-        if primal is IDENTITY or primal is CONSTANT or primal is PACK:
+        if primal is IDENTITY or primal is CONSTANT or primal is PACK or primal is MAP:
             return True
         if primal == Method("pop") or primal is self.state.runtime.take_in_place:
             return False  # they change the list or the adjoint they are given

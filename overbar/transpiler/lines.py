@@ -25,18 +25,20 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from overbar.errors import MissingRuleError, UnsupportedSyntaxError
+from overbar.errors import MissingRuleError, OverbarError, UnsupportedSyntaxError
 from overbar.transpiler.names import clone, statements_breadth_first, walk_breadth_first
 from overbar.transpiler.normalize import is_global_path
-from overbar.transpiler.parse import MISSING
+from overbar.transpiler.parse import MISSING, keyword_names, positional_names
 from overbar.transpiler.primitive import (
     CONSTANT,
     ELEMENTWISE_OPERATORS,
     IDENTITY,
+    MAP,
     PACK,
     Application,
     application_of,
     is_number,
+    keys_of,
 )
 from overbar.transpiler.recording import Recording
 from overbar.transpiler.rule_choice import RuleChoice
@@ -88,7 +90,7 @@ class LineAdjoints:
         application = self.state.resolved_method(application)  # model.loss(x)
         if (
             output in self.state.sequences
-            and application.primal not in (PACK, IDENTITY)
+            and application.primal not in (PACK, MAP, IDENTITY)
             and not self.rules.is_subroutine(application.primal)
             and not self.indexes_a_sequence(application)  # u = t[1:]
             # not a tuple a function with a rule returns
@@ -136,6 +138,12 @@ class LineAdjoints:
                         value=output_bar, slice=ast.Constant(index), ctx=ast.Load()
                     )
                     self.state.accumulate(element, part, may_be_zero=not whole)
+        elif application.primal is MAP:  # d = {"a": a, "b": b}:  ā += d̄["a"],  b̄ += d̄["b"]
+            entry_bar = self.state.bind("entry_bar", self.state.runtime.entry_bar)
+            for key, value in zip(keys_of(application), application.positional, strict=True):
+                if self.state.activity.is_active(value):
+                    part = call(entry_bar, output_bar, ast.Constant(key))
+                    self.state.accumulate(value, part, may_be_zero=True)
         elif self.indexes_a_sequence(application):  # y = t[i]:  t̄ += (0, ..., ȳ, ..., 0)
             self.accumulate_item(application, output, output_bar, earlier)
         elif self.rules.is_subroutine(application.primal):
@@ -363,15 +371,42 @@ class LineAdjoints:
 
     def pullback_for(
         self, application: Application
-    ) -> tuple[Any, inspect.Signature, inspect.BoundArguments, tuple[str, ...]]:
+    ) -> tuple[
+        Any, Callable, Application, inspect.Signature, inspect.BoundArguments, tuple[str, ...]
+    ]:
         """The pullback of the helper ``application`` calls (for the parameters it binds to
-        active values, specialised on what is known here), its signature, the call's
-        arguments bound to it, and those parameters."""
+        active values, specialised on what is known here), the function it differentiates
+        (for a gradient taken in the function, ``grad(fun)(x)``, the generated gradient),
+        the application as that function sees it (``**kwargs`` keywords renamed), its
+        signature, the call's arguments bound to it, and those parameters."""
         function = application.primal
         signature = inspect.signature(function)
+        specialise = getattr(function, "__overbar_function_for__", None)
+        if specialise is not None:  # grad(fun)(x): the generated gradient for these shapes
+            try:
+                bound = signature.bind(*application.positional, **dict(application.keywords))
+            except TypeError as error:
+                raise self.unsupported_call(application, f"this call ({error})") from None
+            try:
+                function = specialise(self.call_shapes(signature, bound))
+            except OverbarError as error:
+                raise self.unsupported_call(
+                    application, f"the gradient taken in the function ({error.message})"
+                ) from None
+            signature = inspect.signature(function)
         kinds = {p.kind for p in signature.parameters.values()}
-        if kinds & {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD}:
-            raise self.unsupported_call(application, "a helper with *args or **kwargs")
+        arity = None
+        if inspect.Parameter.VAR_POSITIONAL in kinds:
+            signature, arity = with_arity_signature(function, signature, application)
+        if inspect.Parameter.VAR_KEYWORD in kinds:  # **kwargs: a parameter per keyword
+            signature, collected, renamed = with_keywords_signature(
+                function, signature, application
+            )
+            application = replace(
+                application,
+                keywords=tuple((renamed.get(k, k), atom) for k, atom in application.keywords),
+            )
+            arity = (arity, collected)
         try:
             bound = signature.bind(*application.positional, **dict(application.keywords))
         except TypeError as error:
@@ -384,8 +419,9 @@ class LineAdjoints:
             wrt,
             shapes=self.call_shapes(signature, bound),
             functions=self.passed_functions(bound),
+            arity=arity,
         )
-        return pullback, signature, bound, wrt
+        return pullback, function, application, signature, bound, wrt
 
     def forward_call(self, statement: ast.stmt) -> tuple[ast.stmt, str] | None:
         """For ``y = helper(x, ...)`` whose value the reverse sweep sends an adjoint through:
@@ -411,7 +447,11 @@ class LineAdjoints:
             name in self.state.activity.active for name in application.input_names()
         ):
             return None
-        pullback, _, _, _ = self.pullback_for(application)
+        if getattr(application.primal, "__overbar_function_for__", None) is not None:
+            return None  # a gradient taken in the function: its pullback recomputes it
+        pullback = self.pullback_for(application)[0]
+        if isinstance(pullback.arity, tuple):
+            return None  # **kwargs: the forward function's parameters are renamed keywords
         if not pullback.keeps_residuals():
             return None
         helper = _called_name(application.primal, application)
@@ -443,18 +483,33 @@ class LineAdjoints:
         (which runs its forward sweep again); where the forward sweep kept the helper's
         residuals (``forward_call``), ``x̄, ... += helper_pullback(*helper_residuals,
         result_bar=ȳ)``, which reads them."""
-        function = application.primal
-        pullback, signature, bound, wrt = self.pullback_for(application)
+        called_function = application.primal
+        pullback, function, application, signature, bound, wrt = self.pullback_for(application)
         if line in self.residuals:
             residuals, kept = self.residuals[line]
-            name = self.state.bind(f"{_called_name(function, application)}_pullback", kept.reverse)
+            helper = _called_name(called_function, application)
+            name = self.state.bind(f"{helper}_pullback", kept.reverse)
             starred = ast.Starred(value=load(residuals), ctx=ast.Load())
             keyword = ast.keyword(arg=seed_parameter(list(signature.parameters)), value=output_bar)
             self.add_pullback_parts(
                 ast.Call(func=load(name), args=[starred], keywords=[keyword]), bound, wrt
             )
             return
-        pullback.prepare()
+        if function is called_function:
+            pullback.prepare()
+        else:
+            try:
+                pullback.prepare()
+            except OverbarError as error:  # a line of the generated gradient
+                where = error.location.filename if error.location else ""
+                if not where.startswith("<overbar "):
+                    raise
+                loop = " (a loop's reverse sweep pops a stack)" if "pop()" in error.message else ""
+                raise self.unsupported_call(
+                    application,
+                    f"the gradient taken in the function, whose generated adjoint cannot be "
+                    f"differentiated again yet{loop}: {error.message}",
+                ) from None
         self.subroutines.append(pullback)
         name = self.state.bind(f"{_called_name(function, application)}_pullback", pullback)
         rename = Rename(output, earlier) if earlier != output else None
@@ -531,6 +586,46 @@ class LineAdjoints:
             f"{self.state.form.tree.name}",
             self.state.parsed.location(application.node),
         )
+
+
+def with_arity_signature(
+    function: Any, signature: inspect.Signature, application: Application
+) -> tuple[inspect.Signature, int]:
+    """The signature of ``function`` (which has ``*args``) specialised for this call, as
+    ``parse.with_arity`` writes it: ``*args`` becomes one positional parameter per argument it
+    collects here (their number is the second result)."""
+    parameters = list(signature.parameters.values())
+    named = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    arity = max(0, len(application.positional) - len(named))
+    names = positional_names(function, arity)
+    made = []
+    for parameter in parameters:
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+            made.extend(inspect.Parameter(name, kind) for name in names)
+        elif arity and parameter.kind in (
+            parameter.POSITIONAL_ONLY,
+            parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            made.append(parameter.replace(default=inspect.Parameter.empty))
+        else:
+            made.append(parameter)
+    return signature.replace(parameters=made), arity
+
+
+def with_keywords_signature(
+    function: Any, signature: inspect.Signature, application: Application
+) -> tuple[inspect.Signature, tuple[str, ...], dict[str, str]]:
+    """The signature of ``function`` (which has ``**kwargs``) specialised for this call, as
+    ``parse.with_arity`` writes it: ``**kwargs`` becomes a keyword-only parameter per keyword
+    it collects here; with the keywords collected and the parameter each is passed as."""
+    parameters = list(signature.parameters.values())
+    named = {p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    collected = tuple(k for k, _ in application.keywords if k not in named)
+    names = keyword_names(function, collected)
+    made = [p for p in parameters if p.kind is not p.VAR_KEYWORD]
+    made += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in names]
+    return signature.replace(parameters=made), collected, dict(zip(collected, names, strict=True))
 
 
 def _called_name(function: Any, application: Application) -> str:

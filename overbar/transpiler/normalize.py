@@ -21,6 +21,7 @@ in straight-line code at the top level is assigned once (a user name assigned ag
                 | atom.method(atom, ..., keyword=atom, ...)  a method of a local value
                 | atom.attribute
                 | atom[index]
+                | {CONSTANT: atom, ...}                      literal keys, each once
     atom       := NAME | CONSTANT | global.dotted.path | (atom, ...) | [atom, ...]
     index      := atom | slice(atom?, atom?, atom?) | (index, ...)
 
@@ -36,7 +37,8 @@ over the range's indices); a return inside a loop stores its value, sets a flag,
 each enclosing loop and returns after them. A loop over anything but ``range`` walks an index:
 ``for v in xs`` becomes ``for i in range(len(xs)): v = xs[i]`` (likewise ``enumerate``, ``zip``
 and ``reversed``); a list comprehension or generator expression becomes such a loop appending
-to a new list.
+to a new list. ``dict(...)`` whose keys the call shows (keywords, pairs, a display) becomes the
+display it makes, the last value under a key kept.
 
 >>> import textwrap
 >>> print(show(textwrap.dedent('''

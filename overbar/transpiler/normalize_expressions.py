@@ -183,6 +183,11 @@ class ExpressionNormalizer:
             return ast.Constant(value=sign * node.operand.value)
         if isinstance(node, ast.Tuple | ast.List):
             return type(node)(elts=[self.atom(e) for e in node.elts], ctx=ast.Load())
+        if isinstance(node, ast.Dict):  # literal keys (the fence checked), values as atoms
+            values = [self.atom(value) for value in node.values]  # each computed, in order
+            last = {key.value: value for key, value in zip(node.keys, values, strict=True)}
+            keys = [ast.Constant(value=key) for key in last]  # the last value under a key
+            return ast.Dict(keys=keys, values=list(last.values()))
         if is_global_path(node, self.assigned_anywhere):
             return node
         if isinstance(node, ast.BinOp):
@@ -227,6 +232,9 @@ class ExpressionNormalizer:
 
     def call(self, node: ast.Call) -> ast.expr:
         function = node.func
+        display = self.dict_display(node)
+        if display is not None:  # dict(a=x), dict([("a", x)]), dict({"a": x}, b=y)
+            return self.expression(ast.copy_location(display, node))
         if isinstance(function, ast.Name) and function.id in self.lambdas:
             return self.inlined(node, self.lambdas[function.id])
         if (
@@ -251,6 +259,41 @@ class ExpressionNormalizer:
             args=[self.atom(argument) for argument in node.args],
             keywords=[ast.keyword(arg=k.arg, value=self.atom(k.value)) for k in node.keywords],
         )
+
+    def dict_display(self, node: ast.Call) -> ast.Dict | None:
+        """``dict(...)`` as the display it makes, where its keys are written in it: keywords,
+        a display, or a tuple or list of pairs with literal keys (the keywords after them);
+        None for any other call."""
+        function = node.func
+        namespace = self.parsed.namespace
+        if (
+            namespace is None
+            or not (
+                is_global_path(function, self.assigned_anywhere)
+                or (isinstance(function, ast.Name) and function.id not in self.assigned_anywhere)
+            )
+            or namespace.resolve(function) is not builtins.dict
+            or len(node.args) > 1
+            or any(keyword.arg is None for keyword in node.keywords)
+        ):
+            return None
+        entries: list[tuple[ast.expr, ast.expr]] = []
+        if node.args:
+            given = node.args[0]
+            if isinstance(given, ast.Dict):
+                entries = list(zip(given.keys, given.values, strict=True))
+            elif isinstance(given, ast.Tuple | ast.List) and all(
+                isinstance(pair, ast.Tuple) and len(pair.elts) == 2 for pair in given.elts
+            ):
+                entries = [(pair.elts[0], pair.elts[1]) for pair in given.elts]
+            else:
+                return None
+        entries += [(ast.Constant(value=k.arg), k.value) for k in node.keywords]
+        if not all(
+            isinstance(key, ast.Constant) and type(key.value) in (str, int) for key, _ in entries
+        ):
+            return None
+        return ast.Dict(keys=[key for key, _ in entries], values=[value for _, value in entries])
 
     def inlined(self, node: ast.Call, definition: ast.Lambda) -> ast.expr:
         """``f(a, b)`` of ``f = lambda x, y: e``: ``e`` with the arguments' atoms for ``x`` and

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import inspect
 import linecache
 import re
@@ -44,6 +45,9 @@ class Namespace:
     closure: Mapping[str, types.CellType]
     builtins: Mapping[str, Any]
     functions: Mapping[str, Any] = field(default_factory=dict)
+    # functions overbar made from the function's own nested defs (``nested.py``), which its
+    # generated code reads as bindings of its own
+    made: Mapping[str, Any] = field(default_factory=dict)
     # for a method: its first parameter (self) and the class it is defined in
     owner: tuple[str, type] | None = None
 
@@ -64,6 +68,8 @@ class Namespace:
 
     def lookup(self, name: str) -> Any:
         """The value ``name`` has for the function now, or ``MISSING`` if it is unbound."""
+        if name in self.made:
+            return self.made[name]
         if name in self.functions:
             return self.functions[name]
         if name in self.closure:
@@ -132,7 +138,10 @@ def parse(function: Any) -> ParsedFunction:
         )
     if not isinstance(function, types.FunctionType) or _wrapped_function(function) is not None:
         raise _not_a_plain_function(function)
-    if function.__code__.co_name == "<lambda>":
+    if function.__code__ in _MADE:
+        tree, filename = _MADE[function.__code__]
+        tree = copy.deepcopy(tree)
+    elif function.__code__.co_name == "<lambda>":
         tree, filename = _lambda_definition(function)
     else:
         tree, filename = _definition(function)
@@ -409,3 +418,306 @@ def header_location(filename: str, tree: ast.AST) -> SourceLocation:
 def _indent_width(text: str) -> int:
     first = text.splitlines()[0] if text else ""
     return len(first) - len(first.lstrip())
+
+
+def positional_names(function: types.FunctionType, count: int) -> tuple[str, ...]:
+    """The names ``with_arity`` gives the ``count`` arguments ``*args`` collects in a call of
+    ``function``: ``args_0``, ``args_1``, ... (after the ``*args`` parameter's own name), each
+    one no name in the function's code (its nested functions' included) already is."""
+    code = function.__code__
+    vararg = code.co_varnames[code.co_argcount + code.co_kwonlyargcount]
+    taken: set[str] = set()
+    pending = [code]
+    while pending:
+        current = pending.pop()
+        taken.update(current.co_varnames, current.co_names, current.co_freevars)
+        taken.update(current.co_cellvars)
+        pending.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    names = []
+    for index in range(count):
+        name, suffix = f"{vararg}_{index}", 0
+        while name in taken:
+            suffix += 1
+            name = f"{vararg}_{index}_{suffix}"
+        names.append(name)
+    return tuple(names)
+
+
+def with_arity(
+    parsed: ParsedFunction, arity: int | tuple[int, tuple[str, ...]] | None
+) -> ParsedFunction:
+    """``parsed`` specialised on what its ``*args`` and ``**kwargs`` collect at a call:
+    ``arity`` is the number of arguments ``*args`` collects, or that number and the names of
+    the keywords ``**kwargs`` collects (None: unspecialised). ``def f(x, **options)`` called
+    with ``scale=2.0`` becomes ``def f(x, *, options_scale)`` whose body starts with ``options
+    = {"scale": options_scale}`` (a new dict at each call, as Python makes it).
+    ``def f(x, *args)`` called with three arguments becomes
+    ``def f(x, args_0, args_1)``, and its body reads ``args`` as the tuple ``(args_0,
+    args_1)``: where ``args`` is never rebound, ``args[1]`` reads ``args_1``, ``args[1:]`` is
+    ``(args_1,)``, ``len(args)`` is 2, and ``g(*args[1:])`` is ``g(args_1)``; otherwise the
+    body starts with ``args = (args_0, args_1)``. The parameters before ``*args`` lose their
+    defaults (a call that fills ``*args`` gives each of them)."""
+    count, keywords = arity if isinstance(arity, tuple) else (arity, None)
+    if keywords is not None and parsed.tree.args.kwarg is not None:
+        parsed = _with_keywords(parsed, keywords)
+    arguments = parsed.tree.args
+    if count is None or arguments.vararg is None:
+        return parsed
+    names = positional_names(parsed.function, count)
+    tree = _ArgsAsTuple(arguments.vararg.arg, names, parsed.namespace).visit(
+        copy.deepcopy(parsed.tree)
+    )
+    new = tree.args
+    added = [ast.copy_location(ast.arg(arg=name), new.vararg) for name in names]
+    new.args = [*new.args, *added]
+    if count:
+        new.defaults = []
+    new.vararg = None
+    if arguments.vararg.arg in _stored_names(parsed.tree):
+        elements = [ast.Name(id=name, ctx=ast.Load()) for name in names]
+        packed = ast.Assign(
+            targets=[ast.Name(id=arguments.vararg.arg, ctx=ast.Store())],
+            value=ast.Tuple(elts=elements, ctx=ast.Load()),
+        )
+        first = tree.body[0]
+        tree.body.insert(0, ast.fix_missing_locations(ast.copy_location(packed, first)))
+    return replace(parsed, tree=tree)
+
+
+def keyword_names(function: types.FunctionType, keywords: tuple[str, ...]) -> tuple[str, ...]:
+    """The parameter names ``with_arity`` gives the keywords ``**kwargs`` collects at a call of
+    ``function``: ``options_scale`` for ``scale`` (after the ``**options`` parameter's own
+    name), each one no name in the function's code already is."""
+    code = function.__code__
+    flags = code.co_flags
+    position = code.co_argcount + code.co_kwonlyargcount + bool(flags & inspect.CO_VARARGS)
+    kwarg = code.co_varnames[position]
+    taken = set(_names_in_code(code))
+    names = []
+    for key in keywords:
+        name, suffix = f"{kwarg}_{key}", 1
+        while name in taken:
+            suffix += 1
+            name = f"{kwarg}_{key}_{suffix}"
+        taken.add(name)
+        names.append(name)
+    return tuple(names)
+
+
+def _names_in_code(code: types.CodeType) -> set[str]:
+    taken: set[str] = set()
+    pending = [code]
+    while pending:
+        current = pending.pop()
+        taken.update(current.co_varnames, current.co_names, current.co_freevars)
+        taken.update(current.co_cellvars)
+        pending.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    return taken
+
+
+def _with_keywords(parsed: ParsedFunction, keywords: tuple[str, ...]) -> ParsedFunction:
+    """``**kwargs`` as keyword-only parameters, one per keyword the call passes, and the dict
+    made from them at the start of the body (see ``with_arity``)."""
+    tree = copy.deepcopy(parsed.tree)
+    kwarg = tree.args.kwarg
+    names = keyword_names(parsed.function, keywords)
+    tree.args.kwonlyargs = [
+        *tree.args.kwonlyargs,
+        *(ast.copy_location(ast.arg(arg=name), kwarg) for name in names),
+    ]
+    tree.args.kw_defaults = [*tree.args.kw_defaults, *(None for _ in names)]
+    tree.args.kwarg = None
+    display = ast.Dict(
+        keys=[ast.Constant(key) for key in keywords],
+        values=[ast.Name(id=name, ctx=ast.Load()) for name in names],
+    )
+    made = ast.Assign(targets=[ast.Name(id=kwarg.arg, ctx=ast.Store())], value=display)
+    first = tree.body[0]
+    start = 1 if _is_docstring(first) and len(tree.body) > 1 else 0
+    tree.body.insert(start, ast.fix_missing_locations(ast.copy_location(made, tree.body[start])))
+    return replace(parsed, tree=tree)
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
+
+
+def _stored_names(tree: ast.FunctionDef) -> set[str]:
+    return {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del)
+    }
+
+
+class _ArgsAsTuple(ast.NodeTransformer):
+    """Reads of ``*args`` (never rebound) as the elements it holds (see ``with_arity``)."""
+
+    def __init__(self, vararg: str, names: tuple[str, ...], namespace: Namespace):
+        self.vararg, self.names, self.namespace = vararg, names, namespace
+        self.active = True
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        self.active = self.vararg not in _stored_names(node)
+        node.body = [self.visit(statement) for statement in node.body]
+        return node
+
+    def elements(self, node: ast.expr) -> list[ast.expr] | None:
+        """The elements ``node`` reads, where it is ``args`` or a slice of it by constants."""
+        if isinstance(node, ast.Name) and node.id == self.vararg:
+            chosen = list(self.names)
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == self.vararg
+            and isinstance(node.slice, ast.Slice)
+            and all(
+                part is None or (isinstance(part, ast.Constant) and type(part.value) is int)
+                for part in (node.slice.lower, node.slice.upper, node.slice.step)
+            )
+            and not (isinstance(node.slice.step, ast.Constant) and node.slice.step.value == 0)
+        ):
+            bounds = (node.slice.lower, node.slice.upper, node.slice.step)
+            chosen = list(self.names)[slice(*(b.value if b else None for b in bounds))]
+        else:
+            return None
+        return [ast.copy_location(ast.Name(id=n, ctx=ast.Load()), node) for n in chosen]
+
+    def spliced(self, items: list[ast.expr]) -> list[ast.expr]:
+        """``items`` with each ``*args`` (or ``*args[i:j]``, or ``*(a, b)``) written out."""
+        result = []
+        for item in items:
+            if isinstance(item, ast.Starred):
+                inner = self.visit(item.value)
+                if isinstance(inner, ast.Tuple | ast.List):
+                    result.extend(inner.elts)
+                    continue
+                item.value = inner
+                result.append(item)
+            else:
+                result.append(self.visit(item))
+        return result
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        if not self.active:
+            return self.generic_visit(node)
+        if (
+            isinstance(node.func, ast.Name)
+            and self.namespace.lookup(node.func.id) is builtins.len
+            and len(node.args) == 1
+            and not node.keywords
+            and self.elements(node.args[0]) is not None
+        ):
+            return ast.copy_location(ast.Constant(len(self.elements(node.args[0]))), node)
+        node.func = self.visit(node.func)
+        node.args = self.spliced(node.args)
+        node.keywords = [self.visit(keyword) for keyword in node.keywords]
+        return node
+
+    def visit_Tuple(self, node: ast.Tuple) -> ast.AST:
+        if self.active and isinstance(node.ctx, ast.Load):
+            node.elts = self.spliced(node.elts)
+            return node
+        return self.generic_visit(node)
+
+    visit_List = visit_Tuple
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        if not self.active or not isinstance(node.ctx, ast.Load):
+            return self.generic_visit(node)
+        elements = self.elements(node)
+        if elements is not None:
+            return ast.copy_location(ast.Tuple(elts=elements, ctx=ast.Load()), node)
+        if (
+            isinstance(node.value, ast.Name)
+            and node.value.id == self.vararg
+            and isinstance(node.slice, ast.Constant)
+            and type(node.slice.value) is int
+            and -len(self.names) <= node.slice.value < len(self.names)
+        ):
+            name = self.names[node.slice.value]
+            return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node)
+        return self.generic_visit(node)
+
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+        if self.vararg in _parameter_names(node.args):
+            return node  # its own parameter of that name
+        return self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        elements = self.elements(node) if self.active else None
+        if elements is not None and isinstance(node.ctx, ast.Load):
+            return ast.copy_location(ast.Tuple(elts=elements, ctx=ast.Load()), node)
+        return node
+
+
+# Functions overbar made from a syntax tree of its own (``function_with_arity``): code -> tree.
+_MADE: dict[types.CodeType, tuple[ast.FunctionDef, str]] = {}
+
+
+def function_with_arity(function: types.FunctionType, count: int) -> types.FunctionType:
+    """``function`` (with ``*args``) as a function of its own whose ``*args`` is ``count``
+    positional parameters (``with_arity``), running in the same globals with the same closure
+    cells: ``lambda *args: g(args[0])`` for one argument is ``def lambda_23(args_0): return
+    g(args_0)``. ``parse`` reads it as the tree it was made from."""
+    parsed = with_arity(parse(function), count)
+    made = function_from_tree(parsed.tree, function, parsed.filename)
+    if count:
+        made.__defaults__ = None
+    return made
+
+
+def function_from_tree(
+    tree: ast.FunctionDef, like: types.FunctionType, filename: str
+) -> types.FunctionType:
+    """The function the ``def`` ``tree`` defines, compiled as if written in ``filename`` where
+    ``like`` is, running in ``like``'s globals with ``like``'s closure cells for the names it
+    reads from there (and ``like``'s defaults). ``parse`` reads it as ``tree``."""
+    tree = copy.deepcopy(tree)
+    code = like.__code__
+    cells = dict(zip(code.co_freevars, like.__closure__ or (), strict=True))
+    factory = ast.FunctionDef(
+        name="__overbar_factory__",
+        args=ast.arguments(
+            posonlyargs=[],
+            args=[ast.arg(arg=name) for name in code.co_freevars],
+            kwonlyargs=[],
+            kw_defaults=[],
+            defaults=[],
+        ),
+        body=[tree, ast.Return(value=ast.Name(id=tree.name, ctx=ast.Load()))],
+        decorator_list=[],
+    )
+    ast.copy_location(factory, tree)
+    module = ast.fix_missing_locations(ast.Module(body=[factory], type_ignores=[]))
+    made = compile(module, filename, "exec")
+    inner = next(
+        constant
+        for outer in made.co_consts
+        if isinstance(outer, types.CodeType)
+        for constant in outer.co_consts
+        if isinstance(constant, types.CodeType) and constant.co_name == tree.name
+    )
+    made_function = types.FunctionType(
+        inner,
+        like.__globals__,
+        tree.name,
+        like.__defaults__,
+        tuple(cells[name] for name in inner.co_freevars),
+    )
+    made_function.__kwdefaults__ = like.__kwdefaults__
+    made_function.__qualname__ = f"{like.__qualname__}.<locals>.{tree.name}"
+    if tree.name == like.__name__:
+        made_function.__qualname__ = like.__qualname__
+    made_function.__module__ = like.__module__
+    _MADE[inner] = (copy.deepcopy(tree), filename)
+    return made_function
+
+
+def is_made(function: Any) -> bool:
+    """Whether overbar made ``function`` from a tree (``function_with_arity``)."""
+    return getattr(function, "__code__", None) in _MADE

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import functools
 import gc
 import re
@@ -34,12 +35,21 @@ from overbar.transpiler.emit import (
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.hoist import hoist
 from overbar.transpiler.inline import inline_helpers
+from overbar.transpiler.inner_gradients import with_inner_gradients
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.list_adjoints import own_list_adjoints
+from overbar.transpiler.names import NameAllocator
+from overbar.transpiler.nested import with_nested_functions
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.owned import own_loop_adjoints
-from overbar.transpiler.parse import ParsedFunction, owner_class, parse, with_functions
+from overbar.transpiler.parse import (
+    ParsedFunction,
+    owner_class,
+    parse,
+    with_arity,
+    with_functions,
+)
 from overbar.transpiler.peephole import peephole
 from overbar.transpiler.pushes import drop_unread_pushes, drop_unread_restores
 from overbar.transpiler.remat import rematerialise
@@ -95,10 +105,12 @@ class Pullback:
         shapes: tuple[tuple[str, Any], ...] = (),
         optimisations: Optimisations = ALL,
         functions: tuple[tuple[str, Any], ...] = (),
+        arity: int | None = None,
     ):
         self.function, self.wrt, self.runtime, self.shapes = function, wrt, runtime, shapes
         self.optimisations = optimisations
         self.functions = functions
+        self.arity = arity
         self._stages: Stages | None = None
         self._compiled: Callable | None = None
         self._building = False
@@ -127,6 +139,7 @@ class Pullback:
             parameter_shapes=dict(self.shapes) or None,
             optimisations=self.optimisations,
             functions=self.functions,
+            arity=self.arity,
         )
         finish(stages)
         return stages
@@ -149,6 +162,8 @@ class Pullback:
         from overbar import cache  # imported with overbar's api, long before any call
 
         options = ("pullback", self.wrt, self.shapes, self.optimisations)
+        if self.arity is not None:
+            options += (("arity", self.arity),)
         # a function passed in, or the methods an object's class has, are not in the disk
         # cache's key (what they are may change unseen)
         cachable = (
@@ -194,6 +209,7 @@ class Pullback:
                             optimisations=self.optimisations,
                             functions=self.functions,
                             residuals=True,
+                            arity=self.arity,
                         )
                         finish(stages)
                         self._split_stages = stages
@@ -219,6 +235,8 @@ class Pullback:
         from overbar import cache  # imported with overbar's api, long before any call
 
         options = ("helper split", self.wrt, self.shapes, self.optimisations)
+        if self.arity is not None:
+            options += (("arity", self.arity),)
         cachable = (
             self.runtime is NUMPY
             and not self.functions
@@ -283,7 +301,7 @@ class Pullback:
         if self.runtime is not NUMPY:
             raise TypeError("only pullbacks for the NumPy runtime are written by reference")
         arguments = (self.function, self.wrt, self.shapes, self.optimisations, self.functions)
-        return (numpy_pullback, arguments)
+        return (numpy_pullback, (*arguments, self.arity))
 
     def __repr__(self) -> str:
         return f"<overbar pullback of {self.function.__qualname__} wrt {self.wrt}>"
@@ -379,18 +397,20 @@ def pullback_of(
     shapes: tuple[tuple[str, Any], ...] = (),
     optimisations: Optimisations = ALL,
     functions: tuple[tuple[str, Any], ...] = (),
+    arity: int | None = None,
 ) -> Pullback:
     """The (cached) pullback of ``function`` with respect to ``wrt``, specialised on what is
-    known of its parameters' ``shapes`` at the call (name and shape pairs) and on the
-    ``functions`` the call passes (name and function pairs), transformed with the caller's
-    ``optimisations``."""
+    known of its parameters' ``shapes`` at the call (name and shape pairs), on the
+    ``functions`` the call passes (name and function pairs) and, for a function with
+    ``*args``, on the number of arguments it collects (``arity``, ``parse.with_arity``),
+    transformed with the caller's ``optimisations``."""
     passed = tuple((name, id(value)) for name, value in functions)
-    key = ("pullback", wrt, id(runtime), shapes, optimisations, passed)
+    key = ("pullback", wrt, id(runtime), shapes, optimisations, passed, arity)
     cache = cache_of(function)
     found = cache.get(key)
     if found is None:
         with COMPILING:
-            made = Pullback(function, wrt, runtime, shapes, optimisations, functions)
+            made = Pullback(function, wrt, runtime, shapes, optimisations, functions, arity)
             found = cache.setdefault(key, made)
     return found
 
@@ -401,9 +421,10 @@ def numpy_pullback(
     shapes: tuple[tuple[str, Any], ...],
     optimisations: Optimisations,
     functions: tuple[tuple[str, Any], ...] = (),
+    arity: int | None = None,
 ) -> Pullback:
     """``pullback_of`` for the NumPy runtime (what a pickled ``Pullback`` is rebuilt with)."""
-    return pullback_of(function, wrt, NUMPY, shapes, optimisations, functions)
+    return pullback_of(function, wrt, NUMPY, shapes, optimisations, functions, arity)
 
 
 def link(function: Callable) -> None:
@@ -522,6 +543,7 @@ def transform(
     functions: tuple[tuple[str, Any], ...] = (),
     vjp: bool = False,
     residuals: bool = False,
+    arity: int | None = None,
 ) -> Stages:
     """Differentiate ``function`` with respect to the parameters named in ``wrt``.
 
@@ -532,7 +554,8 @@ def transform(
     ``optimisations`` says which optimising passes run (``Optimisations.none()``: the literal
     adjoint, one rule application per line); helpers' pullbacks are transformed with the same.
     ``functions`` (name and function pairs) are the parameters a caller binds to a function,
-    which a pullback is specialised on (``parse.with_functions``).
+    which a pullback is specialised on (``parse.with_functions``); ``arity``, for a function
+    with ``*args``, the number of arguments it collects at the call (``parse.with_arity``).
     With ``vjp`` the result is split in two (``Stages.split``): ``emitted.function`` runs the
     forward sweep and returns ``(value, residuals)``, ``emitted.pullback(*residuals,
     result_bar=cotangent)`` runs the reverse sweep and returns the gradients. With
@@ -554,6 +577,7 @@ def transform(
             functions,
             vjp,
             residuals,
+            arity,
         )
 
 
@@ -586,8 +610,13 @@ def _transform(
     functions: tuple[tuple[str, Any], ...] = (),
     vjp: bool = False,
     residuals: bool = False,
+    arity: int | None = None,
 ) -> Stages:
-    parsed = with_functions(parse(function), dict(functions))
+    # the function as this call sees it: *args as the arguments the call passes, parameters
+    # bound to the functions it passes, nested defs lifted to helpers, gradients taken in it
+    # standing for overbar's generated adjoints
+    parsed = with_functions(with_arity(parse(function), arity), dict(functions))
+    parsed = with_inner_gradients(with_nested_functions(parsed))
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
     normal_form = normalize(parsed)
     if optimisations.inline:
@@ -604,9 +633,17 @@ def _transform(
     shapes = infer(
         normal_form, parameter_shapes or {}, parsed.namespace, runtime, optimisations.shapes
     )
-    walked = walk_dicts(parsed, normal_form, shapes)  # dicts walked through their keys
+    in_order = NameAllocator(
+        normal_form.taken_names | normal_form.local_names | set(parsed.namespace.made)
+    ).fresh("in_order")
+    walked = walk_dicts(parsed, normal_form, shapes, in_order)  # dicts walked through their keys
     if walked is not normal_form:
         normal_form = walked
+        if any(isinstance(n, ast.Name) and n.id == in_order for n in ast.walk(walked.tree)):
+            made = {**parsed.namespace.made, in_order: runtime.in_order}
+            parsed = dataclasses.replace(
+                parsed, namespace=dataclasses.replace(parsed.namespace, made=made)
+            )
         shapes = infer(
             normal_form, parameter_shapes or {}, parsed.namespace, runtime, optimisations.shapes
         )

@@ -30,6 +30,7 @@ class _Marker:
 IDENTITY = _Marker("IDENTITY")  # y = x
 CONSTANT = _Marker("CONSTANT")  # y = 1.0, y = np.pi: no inputs
 PACK = _Marker("PACK")  # y = (a, b) or [a, b]
+MAP = _Marker("MAP")  # y = {"a": a, "b": b}: positional holds the values, ``keys_of`` the keys
 UNPACK = _Marker("UNPACK")  # a, b = y
 
 BINARY_OPERATORS = {
@@ -106,6 +107,8 @@ def application_of(
         return Application(CONSTANT, (), (), value)
     if isinstance(value, ast.Tuple | ast.List):
         return Application(PACK, tuple(value.elts), (), value)
+    if isinstance(value, ast.Dict):
+        return Application(MAP, tuple(value.values), (), value)
     if isinstance(value, ast.BinOp):
         primal = BINARY_OPERATORS[type(value.op)]
         return Application(primal, (value.left, value.right), (), value)
@@ -140,6 +143,11 @@ def application_of(
         primal = namespace.resolve(function) if namespace is not None else MISSING
         return Application(primal, tuple(value.args), keywords, value)
     raise TypeError(f"not a normal-form expression: {ast.unparse(value)}")
+
+
+def keys_of(application: Application) -> tuple:
+    """The literal keys of a dict display ``{"a": a, "b": b}`` (a ``MAP``), in order."""
+    return tuple(key.value for key in application.node.keys)
 
 
 def is_number(node: ast.expr) -> bool:

@@ -21,7 +21,7 @@ from overbar.errors import MissingRuleError
 from overbar.primitives import Attribute, Method, describe
 from overbar.runtime.registry import NON_DIFFERENTIABLE, VARIABLE, Rule
 from overbar.transpiler.parse import MISSING, ParsedFunction
-from overbar.transpiler.primitive import CONSTANT, IDENTITY, PACK, Application
+from overbar.transpiler.primitive import CONSTANT, IDENTITY, MAP, PACK, Application
 from overbar.transpiler.sweep_state import SweepState
 from overbar.transpiler.templates import Template, template_of
 
@@ -139,6 +139,8 @@ class RuleChoice:
         """A function of the user's own, with no rule registered: it gets a pullback. (Not
         one of overbar's runtime helpers, which a generated adjoint differentiated again
         calls: one with no rule is a missing rule, not code to differentiate.)"""
+        if self.pullback_of is not None and hasattr(primal, "__overbar_function_for__"):
+            return True  # a gradient taken in the function (inner_gradients.py)
         if self.pullback_of is None or not inspect.isfunction(primal):
             return False
         module = primal.__module__ or ""
@@ -160,7 +162,7 @@ class RuleChoice:
 
     def is_pure(self, primal: Any) -> bool:
         """A computation with no effects and no random draws: a differentiable primitive."""
-        if primal is IDENTITY or primal is CONSTANT or primal is PACK:
+        if primal is IDENTITY or primal is CONSTANT or primal is PACK or primal is MAP:
             return True
         if self.is_subroutine(primal):
             return False

@@ -24,7 +24,7 @@ from overbar.transpiler.kept import cache_of
 from overbar.transpiler.names import walk_breadth_first
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import Namespace, parse
-from overbar.transpiler.primitive import CONSTANT, IDENTITY, PACK, application_of
+from overbar.transpiler.primitive import CONSTANT, IDENTITY, MAP, PACK, application_of, keys_of
 
 Shapes = dict[str, Any]
 
@@ -216,6 +216,14 @@ def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> A
     application = application_of(value, form, namespace)
     if application.primal is CONSTANT:
         return _operand(value, known, form, runtime).shape
+    if application.primal is MAP:  # a dict display: its literal keys and its values' shapes
+        elements = [_operand(atom, known, form, runtime) for atom in application.positional]
+        if any(element is _BOTTOM for element in elements):
+            return _BOTTOM
+        shapes = tuple(element.shape for element in elements)
+        return runtime.shapes.Sequence(
+            len(shapes), shapes, keys=keys_of(application), mapping=True
+        )
     if application.primal is PACK:  # a list's length and elements change with appends
         elements = [_operand(atom, known, form, runtime) for atom in value.elts]
         if any(element is _BOTTOM for element in elements):

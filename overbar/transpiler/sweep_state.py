@@ -73,6 +73,11 @@ class SweepState:
         self.objects: dict[str, set[str]] = {}
         self.bindings: dict[str, Any] = {}
         self.binding_names: dict[int, str] = {}
+        made = parsed.namespace.made if parsed.namespace is not None else {}
+        for name, value in made.items():  # nested functions lifted (nested.py)
+            self.names.take(name)
+            self.bindings[name] = value
+            self.binding_names[id(value)] = name
         # The result bound once, whose adjoint is a vjp's cotangent, checked to be whole: the
         # elements of its tuple are arrays, never the runtime zero.
         self.whole_cotangent: str | None = None
@@ -361,7 +366,7 @@ def _sequence_names(form: NormalForm, known: set[str]) -> set[str]:
     assignments = [n for n in statements_breadth_first(form.tree) if isinstance(n, ast.Assign)]
     for node in assignments:
         target, value = node.targets[0], node.value
-        if isinstance(target, ast.Name) and isinstance(value, ast.Tuple | ast.List):
+        if isinstance(target, ast.Name) and isinstance(value, ast.Tuple | ast.List | ast.Dict):
             sequences.add(target.id)
     return _copies_of(form, sequences)
 

@@ -1,0 +1,192 @@
+"""A gradient taken inside the differentiated function (``g = overbar.grad(f)(x)``, or
+``d_f = overbar.grad(f)`` then ``d_f(x)``): differentiated as a call of the adjoint overbar
+generates for ``f`` (reverse over reverse), specialised on the arguments' shapes at the call."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import overbar
+from overbar.errors import UnsupportedSyntaxError
+from tests.support import define
+
+RNG = np.random.default_rng(7)
+SHAPES = [(3,), (2, 3), ()]
+
+HELPERS = """
+def energy(x, y):
+    return np.sum(np.sin(x) * y + 0.5 * x ** 2 * y ** 2)
+
+def scalar_energy(x):
+    return np.sum(np.tanh(x) ** 2)
+
+def looped(x):
+    total = 0.0
+    for i in range(3):
+        total = total + np.sum(np.sin(x * i))
+    return total
+
+def of_container(params):
+    return np.sum(np.sin(params[0]) * params[1])
+"""
+
+PROGRAMS = {
+    "called at once": "np.sum(np.sin(overbar.grad(scalar_energy)(x)) * y)",
+    "bound to a name, called twice": (
+        "d_energy = overbar.grad(energy)\n"
+        "    return np.sum(d_energy(x, y) * y) + np.sum(np.cos(d_energy(y, x)))"
+    ),
+    "two gradients, unpacked": (
+        "gx, gy = overbar.grad(energy, wrt=(0, 1))(x, y)\n    return np.sum(gx * gy + np.tanh(gx))"
+    ),
+    "by keyword": "np.sum(overbar.grad(energy, wrt='y')(x, y) ** 2)",
+    "inside a loop": (
+        "total = 0.0\n    for i in range(2):\n"
+        "        total = total + np.sum(overbar.grad(scalar_energy)(x * (i + 1.0)) * y)\n"
+        "    return total"
+    ),
+}
+
+
+def _program(name: str) -> str:
+    body = PROGRAMS[name]
+    if "return" not in body:
+        body = f"return {body}"
+    return HELPERS + f"def f(x, y):\n    {body}\n"
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_gradient_taken_in_the_function_is_differentiated(name, shape):
+    f = define(_program(name))
+    x, y = RNG.uniform(-1.0, 1.0, size=(2, *shape))
+    if not shape:
+        x, y = float(x), float(y)
+    overbar.check_grad(f, [x, y], wrt=(0, 1))
+    literal = overbar.grad(f, wrt=(0, 1), optimise=False)(x, y)
+    for got, expected in zip(overbar.grad(f, wrt=(0, 1))(x, y), literal, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_the_second_derivative_is_the_one_by_hand():
+    # f(x) = sum(sin(∇g(x))) with g = sum(tanh(x)^2): ∇g = 2 t (1 - t²), t = tanh(x)
+    f = define(HELPERS + "def f(x):\n    return np.sum(np.sin(overbar.grad(scalar_energy)(x)))\n")
+    x = RNG.uniform(-1.0, 1.0, size=4)
+    t = np.tanh(x)
+    inner = 2 * t * (1 - t**2)
+    second = 2 * (1 - t**2) * (1 - 3 * t**2)
+    np.testing.assert_allclose(overbar.grad(f)(x), np.cos(inner) * second, rtol=1e-12)
+
+
+def test_the_reverse_sweep_calls_the_pullback_of_the_generated_gradient():
+    f = define(HELPERS + "def f(x):\n    return np.sum(np.sin(overbar.grad(scalar_energy)(x)))\n")
+    source = overbar.grad(f).source_for(np.ones(3))
+    assert "grad_scalar_energy = overbar.grad(scalar_energy)" in source
+    assert "scalar_energy_grad_pullback(" in source
+
+
+def test_a_wrapper_of_grad_that_says_what_it_makes_is_followed():
+    f = define(
+        HELPERS
+        + "def my_grad(function, argnum=0):\n    return overbar.grad(function, wrt=argnum)\n\n"
+        + "my_grad.__overbar_gradient_of__ = lambda function, argnum=0: (\n"
+        + "    overbar.grad.__overbar_gradient_of__(function, wrt=argnum))\n\n"
+        + "def f(x, y):\n    return np.sum(my_grad(energy, 1)(x, y) * x)\n"
+    )
+    x, y = RNG.uniform(-1.0, 1.0, size=(2, 3))
+    overbar.check_grad(f, [x, y], wrt=(0, 1))
+
+
+def test_a_loop_in_the_inner_function_is_refused_naming_the_generated_line():
+    f = define(HELPERS + "def f(x):\n    return np.sum(overbar.grad(looped)(x) ** 2)\n")
+    with pytest.raises(UnsupportedSyntaxError, match="pops a stack") as caught:
+        overbar.grad(f)(np.ones(3))
+    assert "overbar.grad(looped)(x)" in str(caught.value).splitlines()[1]
+
+
+@pytest.mark.parametrize("kind", [tuple, list])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_gradient_with_respect_to_a_tuple_or_list_is_differentiated(kind, shape):
+    program = (
+        "def f(params):\n    g = overbar.grad(of_container)(params)\n"
+        "    return np.sum(g[0] * np.sin(g[1])) + np.sum(g[1] ** 2)\n"
+    )
+    f = define(HELPERS + program)
+    params = kind(RNG.uniform(-1.0, 1.0, size=(2, *shape)))
+    overbar.check_grad(f, [params])
+    gradient = overbar.grad(f)(params)
+    assert type(gradient) is kind
+    literal = overbar.grad(f, optimise=False)(params)
+    for got, expected in zip(gradient, literal, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_gradient_with_respect_to_a_dict_is_differentiated(shape):
+    program = (
+        "def of_dict(d):\n    return np.sum(np.sin(d['w']) * d['b'])\n\n"
+        "def f(params):\n    g = overbar.grad(of_dict)(params)\n"
+        "    return np.sum(g['w'] ** 2) + np.sum(np.cos(g['b']))\n"
+    )
+    f = define(HELPERS + program)
+    params = dict(zip("wbx", RNG.uniform(-1.0, 1.0, size=(3, *shape)), strict=True))
+    overbar.check_grad(f, [params])
+    gradient = overbar.grad(f)(params)
+    assert set(gradient) == set(params)
+    literal = overbar.grad(f, optimise=False)(params)
+    for key in params:
+        np.testing.assert_allclose(gradient[key], literal[key], rtol=1e-10, atol=1e-12)
+
+
+def test_a_gradient_of_a_function_known_only_when_it_runs_is_refused():
+    f = define(HELPERS + "def f(x, g):\n    return np.sum(overbar.grad(g)(x))\n")
+    with pytest.raises(UnsupportedSyntaxError, match="the function of an inner gradient"):
+        overbar.grad(f)(np.ones(3), f.__globals__["scalar_energy"])
+
+
+def test_value_and_grad_inside_is_refused():
+    f = define(
+        HELPERS + "def f(x):\n    v, g = overbar.value_and_grad(scalar_energy)(x)\n"
+        "    return v + np.sum(g)\n"
+    )
+    with pytest.raises(overbar.OverbarError):
+        overbar.grad(f)(np.ones(3))
+
+
+def test_a_gradient_of_a_nested_function_reading_nothing_outside_it():
+    f = define(
+        "def f(x):\n    def product(y):\n        return y[0] * y[1]\n\n"
+        "    return np.sum(np.sin(np.array(overbar.grad(product)((x, 2.0 * x)))))\n"
+    )
+    # ∇product((x, 2x)) = (2x, x): f = sin(2x) + sin(x)
+    assert overbar.grad(f)(0.3) == pytest.approx(2 * np.cos(0.6) + np.cos(0.3))
+    overbar.check_grad(f, [0.3])
+
+
+def test_a_gradient_of_a_nested_function_reading_the_enclosing_names_is_refused():
+    f = define(
+        "def f(x):\n    def scaled(y):\n        return np.sum(y * x)\n\n"
+        "    return np.sum(overbar.grad(scaled)(x))\n"
+    )
+    with pytest.raises(UnsupportedSyntaxError, match="other than a call"):
+        overbar.grad(f)(np.ones(3))
+
+
+def test_a_gradient_made_at_module_level_and_called_in_the_function():
+    f = define(
+        HELPERS + "d_energy = overbar.grad(scalar_energy)\n\n"
+        "def f(x, y):\n    return np.sum(np.sin(d_energy(x)) * y)\n"
+    )
+    x, y = RNG.uniform(-1.0, 1.0, size=(2, 3))
+    overbar.check_grad(f, [x, y], wrt=(0, 1))
+    assert "scalar_energy_grad_pullback(" in overbar.grad(f).source_for(x, y)
+
+
+def test_a_gradient_returning_its_value_too_called_in_the_function_is_refused():
+    f = define(
+        HELPERS + "both = overbar.value_and_grad(scalar_energy)\n\n"
+        "def f(x):\n    return np.sum(both(x)[1])\n"
+    )
+    with pytest.raises(UnsupportedSyntaxError, match="returns the value with the gradient"):
+        overbar.grad(f)(np.ones(3))
