@@ -217,6 +217,20 @@ def test_grad_of_grad_of_a_vector_function_points_at_hessian():
         overbar.grad(overbar.grad(f))(np.ones(3))
 
 
+def test_grad_of_grad_through_a_loop_points_at_hessian():
+    """Reverse over reverse cannot differentiate a loop's reverse sweep (its stack's pops):
+    the refusal says so and names what does (forward over reverse), which gives the value."""
+    f = define("""
+        def f(x):
+            for _ in range(5):
+                x = x - 0.1 * (x ** 3 - 2 * x)
+            return x
+        """)
+    with pytest.raises(UnsupportedSyntaxError, match="overbar.hessian or overbar.hvp"):
+        overbar.grad(overbar.grad(f))(0.7)
+    assert float(overbar.hessian(f)(0.7)) == pytest.approx(_second_difference(f, 0.7), rel=1e-6)
+
+
 def test_grad_of_value_and_grad_is_refused():
     f = define("def f(x):\n    return x ** 3\n")
     with pytest.raises(ArgumentError, match="value with the gradient"):

@@ -401,6 +401,14 @@ class _Fence(InPlaceChecks):
         on_a_value = isinstance(call.func, ast.Attribute) and not self.is_global_path(call.func)
         if self.generated_effects and is_pop(call):
             return
+        if is_pop(call) and self.parsed.location(call).filename.startswith("<overbar "):
+            raise self.refuse(
+                call,
+                "the reverse sweep of a loop (its stack's pop()) in an adjoint overbar generated",
+                "reverse mode does not differentiate an adjoint's loop again; for second "
+                "derivatives through a loop use overbar.hessian or overbar.hvp (forward over "
+                "reverse)",
+            )
         if name in (MUTATING_METHODS if on_a_value else MUTATING_FUNCTIONS):
             raise self.refuse(
                 call,
