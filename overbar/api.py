@@ -22,7 +22,12 @@ import numpy as np
 from overbar import cache as disk_cache
 from overbar import guard, origins
 from overbar.entry import argument_key, make_entry, storable
-from overbar.errors import ArgumentError, GradientMismatchError, NonScalarOutputError
+from overbar.errors import (
+    ArgumentError,
+    GradientMismatchError,
+    NonScalarOutputError,
+    UnsupportedSyntaxError,
+)
 from overbar.runtime import NUMPY
 from overbar.runtime import shapes as shape_kinds
 from overbar.runtime.arrays import is_foreign_array, library_name, unknown_shape
@@ -172,6 +177,8 @@ class GradientFunction:
         optimise: bool | Optimisations = True,
         check: bool | None = None,
     ):
+        # grad(grad(f)): what reverse over reverse refuses (a loop) is forward over reverse
+        self._inner = function if isinstance(function, GradientFunction) else None
         function = differentiable_form(function)
         # What the def alone rules out (its source unreadable, *args, ...) is refused now.
         parsed = parse(function)
@@ -276,6 +283,43 @@ class GradientFunction:
             for p in self._parameters
         )
 
+    def _second_derivative_by_forward_mode(
+        self, bound: inspect.BoundArguments, error: UnsupportedSyntaxError
+    ) -> bool:
+        """Whether this is ``grad(grad(f, wrt=x))`` with ``x`` a number, which reverse over
+        reverse refused for a loop in ``f``'s adjoint (its stack's pops): then forward over
+        reverse gives it (``_second_derivative``)."""
+        return (
+            self._inner is not None
+            and "reverse sweep of a loop" in error.message
+            and np.ndim(bound.arguments[self._inner.wrt[0]]) == 0
+        )
+
+    def _second_derivative(self, bound: inspect.BoundArguments) -> Any:
+        """``∂/∂y (∂f/∂x)`` for each differentiated ``y``, where the inner gradient is with
+        respect to the number ``x``: by forward over reverse, the Hessian of ``f`` times the
+        unit vector along ``x`` (``overbar.hvp``), read at each ``y`` (the mixed partials of a
+        twice continuously differentiable ``f`` agree, as reverse over reverse assumes no less).
+        """
+        from overbar.hessians import hvp  # hessians is built on this module
+
+        inner = self._inner
+        x = inner.wrt[0]
+        names = tuple(dict.fromkeys((x, *self.wrt)))
+        arguments = tuple(bound.arguments[p.name] for p in self._parameters)
+        vectors = tuple(
+            np.ones_like(bound.arguments[n]) if n == x else np.zeros_like(bound.arguments[n])
+            for n in names
+        )
+        products = hvp(inner.__wrapped__, arguments, vectors, wrt=names, optimise=inner._optimise)
+        blocks = tuple(products[names.index(n)] for n in self.wrt)
+        gradients = blocks[0] if self._single else blocks
+        if self._one_in_tuple:
+            gradients = gradients[0]
+        if not self._with_value:
+            return self._finish(gradients)
+        return self._finish((inner(*arguments), gradients))
+
     def _result_expression(self) -> str:
         """What the entry returns, of ``returned``, what the adjoint returns: (value, gradients)
         for value_and_grad, the gradients for grad."""
@@ -301,9 +345,14 @@ class GradientFunction:
                     self._refuse_unknown_shape(described(name, path), part)
         shapes = self._shapes(bound.arguments)
         functions = _passed_functions(bound.arguments, self.wrt)
-        compiled = compiled_adjoint(
-            self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations, functions
-        )
+        try:
+            compiled = compiled_adjoint(
+                self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations, functions
+            )
+        except UnsupportedSyntaxError as error:
+            if not self._second_derivative_by_forward_mode(bound, error):
+                raise
+            return self._second_derivative(bound)
         key = tuple(
             (
                 None
@@ -591,6 +640,7 @@ def gradient_of(
     well under a microsecond) where ``function`` keeps overbar's cache, so that
     ``overbar.grad(loss)(params)`` in a loop costs what a held gradient's call does. It goes
     when the function goes."""
+    inner = function if isinstance(function, GradientFunction) else None
     function = differentiable_form(function)
     key = ("gradient", wrt, with_value, optimise, check)
     if type(function) is types.FunctionType:
@@ -610,6 +660,7 @@ def gradient_of(
         gradient = ArityGradient(function, wrt, with_value, optimise, check)
     else:
         gradient = GradientFunction(function, wrt, with_value, optimise, check)
+        gradient._inner = inner
     try:
         hash(key)
     except TypeError:

@@ -217,18 +217,53 @@ def test_grad_of_grad_of_a_vector_function_points_at_hessian():
         overbar.grad(overbar.grad(f))(np.ones(3))
 
 
-def test_grad_of_grad_through_a_loop_points_at_hessian():
-    """Reverse over reverse cannot differentiate a loop's reverse sweep (its stack's pops):
-    the refusal says so and names what does (forward over reverse), which gives the value."""
+def test_grad_of_grad_through_a_loop_by_forward_over_reverse():
+    """Reverse over reverse cannot differentiate a loop's reverse sweep (its stack's pops);
+    grad(grad(f)) of a function of a number then runs forward over reverse (hvp)."""
     f = define("""
         def f(x):
             for _ in range(5):
                 x = x - 0.1 * (x ** 3 - 2 * x)
             return x
         """)
-    with pytest.raises(UnsupportedSyntaxError, match="overbar.hessian or overbar.hvp"):
-        overbar.grad(overbar.grad(f))(0.7)
-    assert float(overbar.hessian(f)(0.7)) == pytest.approx(_second_difference(f, 0.7), rel=1e-6)
+    second = overbar.grad(overbar.grad(f))
+    for x in (0.7, -0.3):
+        assert second(x) == pytest.approx(_second_difference(f, x), rel=1e-6)
+    value, slope = overbar.value_and_grad(overbar.grad(f))(0.7)
+    assert value == pytest.approx(overbar.grad(f)(0.7), rel=1e-12)
+    assert slope == pytest.approx(_second_difference(f, 0.7), rel=1e-6)
+
+
+def test_mixed_second_derivatives_through_a_loop():
+    f = define("""
+        def f(x, a):
+            for _ in range(4):
+                x = x - a * np.sin(x) * a
+            return x
+        """)
+    inner = overbar.grad(f, wrt="x")
+    eps = 1e-5
+    by_x = (inner(0.7 + eps, 0.3) - inner(0.7 - eps, 0.3)) / (2 * eps)
+    by_a = (inner(0.7, 0.3 + eps) - inner(0.7, 0.3 - eps)) / (2 * eps)
+    d_x, d_a = overbar.grad(inner, wrt=("x", "a"))(0.7, 0.3)
+    assert (d_x, d_a) == pytest.approx((by_x, by_a), rel=1e-6)
+    (alone,) = overbar.grad(inner, wrt=("a",))(0.7, 0.3)
+    assert alone == pytest.approx(by_a, rel=1e-6)
+
+
+def test_grad_of_a_loops_adjoint_elsewhere_is_refused_naming_hessian():
+    """An adjoint's loop differentiated in reverse outside grad(grad(f)) of a number (here an
+    inner gradient with respect to an array, summed): refused, naming forward over reverse."""
+    f = define("""
+        def f(x):
+            for _ in range(3):
+                x = np.sin(x) * x
+            return np.sum(x)
+        """)
+    g = overbar.grad(f)
+    outer = define("def h(x):\n    return np.sum(g(x))\n", "h", namespace={"g": g})
+    with pytest.raises(UnsupportedSyntaxError, match="overbar.hessian or overbar.hvp|loop"):
+        overbar.grad(outer)(np.array([0.3, 0.5]))
 
 
 def test_grad_of_value_and_grad_is_refused():
