@@ -179,6 +179,7 @@ class GradientFunction:
     ):
         # grad(grad(f)): what reverse over reverse refuses (a loop) is forward over reverse
         self._inner = function if isinstance(function, GradientFunction) else None
+        self._by_forward_mode: set[tuple] = set()  # the shapes it is taken for so (see there)
         function = differentiable_form(function)
         # What the def alone rules out (its source unreadable, *args, ...) is refused now.
         parsed = parse(function)
@@ -345,6 +346,8 @@ class GradientFunction:
                     self._refuse_unknown_shape(described(name, path), part)
         shapes = self._shapes(bound.arguments)
         functions = _passed_functions(bound.arguments, self.wrt)
+        if (shapes, functions) in self._by_forward_mode:
+            return self._second_derivative(bound)
         try:
             compiled = compiled_adjoint(
                 self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations, functions
@@ -352,6 +355,7 @@ class GradientFunction:
         except UnsupportedSyntaxError as error:
             if not self._second_derivative_by_forward_mode(bound, error):
                 raise
+            self._by_forward_mode.add((shapes, functions))  # not refused again at each call
             return self._second_derivative(bound)
         key = tuple(
             (
