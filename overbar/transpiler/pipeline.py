@@ -307,20 +307,27 @@ class Pullback:
         return f"<overbar pullback of {self.function.__qualname__} wrt {self.wrt}>"
 
 
-class HelperForward:
-    """A helper's forward function (``Pullback.split_stages``), compiled on first call: runs
-    the helper once and returns ``(value, residuals)``. ``link`` puts the compiled function
-    where the generated code calls this."""
+class _HelperHalf:
+    """One half of a helper cut in two (``Pullback.split_stages``), compiled on first call.
+    ``link`` puts the compiled function where the generated code calls this."""
+
+    _half = 0  # its place in Pullback.compiled_split
 
     def __init__(self, pullback: Pullback):
         self.pullback = pullback
 
     @property
     def compiled(self) -> Callable:
-        return self.pullback.compiled_split[0]
+        return self.pullback.compiled_split[self._half]
 
     def __call__(self, *args, **kwargs):
         return self.compiled(*args, **kwargs)
+
+
+class HelperForward(_HelperHalf):
+    """A helper's forward function: runs the helper once and returns ``(value, residuals)``."""
+
+    _half = 0
 
     def __reduce__(self) -> Any:
         return (_forward_of, (self.pullback,))
@@ -331,19 +338,11 @@ class HelperForward:
         )
 
 
-class HelperReverse:
+class HelperReverse(_HelperHalf):
     """A helper's pullback that reads the residuals its forward function returned
-    (``lse_pullback(*lse_residuals, result_bar=y_bar)``), compiled on first call."""
+    (``lse_pullback(*lse_residuals, result_bar=y_bar)``)."""
 
-    def __init__(self, pullback: Pullback):
-        self.pullback = pullback
-
-    @property
-    def compiled(self) -> Callable:
-        return self.pullback.compiled_split[1]
-
-    def __call__(self, *args, **kwargs):
-        return self.compiled(*args, **kwargs)
+    _half = 1
 
     def __reduce__(self) -> Any:
         return (_reverse_of, (self.pullback,))
