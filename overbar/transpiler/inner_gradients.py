@@ -84,7 +84,7 @@ def gradient_maker(parsed: ParsedFunction, node: ast.AST) -> Any:
     path = node.func
     while isinstance(path, ast.Attribute):
         path = path.value
-    if not isinstance(path, ast.Name) or path.id in _local_names(parsed.tree):
+    if not isinstance(path, ast.Name):
         return None
     try:
         maker = parsed.namespace.resolve(node.func)
@@ -92,7 +92,9 @@ def gradient_maker(parsed: ParsedFunction, node: ast.AST) -> Any:
         return None
     if maker is MISSING or getattr(maker, MAKER, None) is None:
         return None
-    return maker
+    # a name the function binds is not the global one (looked at last: a walk of the whole
+    # function, which each call of every line would otherwise pay)
+    return None if path.id in _local_names(parsed.tree) else maker
 
 
 def _function_argument(maker: ast.Call) -> str | None:
