@@ -739,3 +739,14 @@ def test_the_literal_adjoint_split_agrees_with_the_optimised_one():
     assert "seed" not in optimised.source and "unbroadcast(" in literal.source
     for one, other in zip(optimised(c), literal(c), strict=True):
         np.testing.assert_allclose(one, other, rtol=1e-12, atol=1e-14)
+
+
+def test_a_result_that_does_not_depend_on_the_argument():
+    """Regression (autograd's test_no_relation): the value is a module-level array the adjoint
+    never binds; vjp crashed with an InternalError ("the value reads c, which its forward
+    sweep does not bind") instead of returning it with zero gradients."""
+    f = define("c = np.arange(6.0).reshape(3, 2)\n\ndef f(x):\n    return c\n")
+    value, pullback = overbar.vjp(f, np.ones((3, 2)))
+    np.testing.assert_array_equal(value, np.arange(6.0).reshape(3, 2))
+    np.testing.assert_array_equal(pullback(np.ones((3, 2))), np.zeros((3, 2)))
+    assert overbar.jacobian(f)(np.ones((3, 2))).shape == (3, 2, 3, 2)

@@ -107,7 +107,11 @@ def split(
     parameters.remove(seed)
     forward_names = _bound_in(forward)
     available = set(parameters) | forward_names
-    missing = {n.id for n in walk_breadth_first(value) if isinstance(n, ast.Name)} - available
+    # a name the adjoint never binds is a global (or a closure's): the forward function reads
+    # it as the user's function does
+    local = available | _bound_in(reverse)
+    read = {n.id for n in walk_breadth_first(value) if isinstance(n, ast.Name)}
+    missing = (read - available) & local
     if missing:
         raise InternalError(
             f"the value of {name} reads {sorted(missing)}, which its forward sweep does not bind"
