@@ -227,6 +227,22 @@ def test_qr_of_a_rank_deficient_matrix_is_refused():
         overbar.grad(r_only, check=False)(np.array([[1.0, 2.0], [2.0, 4.0]]))
 
 
+def test_jvp_of_qr_of_a_rank_deficient_matrix_is_refused():
+    """Found by the forward fuzzer (seed 32, program 437): qr of a rank-1 outer product; the
+    tangent rule did not check R's diagonal as the adjoint's does, and gave 0.80 where the
+    central differences give 0."""
+    f = define("""
+        def f(x1):
+            return np.mean(np.linalg.qr(np.outer(x1, x1))[0] ** 2)
+        """)
+    x = np.array([0.3, -1.2, 0.7])
+    with pytest.raises(overbar.NoDerivativeError, match="qr of a rank-deficient matrix"):
+        overbar.jvp(f, (x,), (np.ones(3),))
+    r_only = define("def f(a):\n    return np.linalg.qr(a, mode='r')\n")
+    with pytest.raises(overbar.NoDerivativeError, match="rank-deficient"):
+        overbar.jvp(r_only, (np.array([[1.0, 2.0], [2.0, 4.0]]),), (np.eye(2),))
+
+
 def test_softplus_is_not_read_as_the_function_of_a_rebound_argument():
     # seed 96 program 1652: v = exp(x) before a loop that rebinds x, then log1p(v) in the loop
     # (a helper's line, inlined): the softplus rule read the new x, not the one exp read

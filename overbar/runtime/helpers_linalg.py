@@ -568,13 +568,13 @@ def pinv_bar(x_bar, x, a, rcond=None, hermitian=False, rtol=None):
     return first + second + third
 
 
-def qr_bar(q_bar, r_bar, q, r, mode="reduced"):
-    """For (Q, R) = qr(A), A m×n with m ≥ n (reduced: Q m×n, R n×n):
-
-    M = R R̄ᵀ − Q̄ᵀ Q,   Ā = (Q̄ + Q copyltu(M)) R⁻ᵀ,   copyltu(M) = tril(M) + tril(M, −1)ᵀ
-
-    A rank-deficient A (R singular) has no derivative: that raises.
-    """
+def _refuse_qr_without_derivative(q, r, mode: str) -> None:
+    """``NoDerivativeError`` where (Q, R) = qr(A) has no derivative, or not the one the rules
+    give: another mode, a wide A (R's last columns are not determined by a triangular solve),
+    mode='complete' of a tall A (Q's last columns are not unique), a rank-deficient A (a
+    diagonal element of R that rounding leaves for 0: Q's columns past its rank are not
+    determined by A; found by the fuzzer: the solve by R gave a finite, wrong gradient, and
+    later a wrong jvp)."""
     if mode not in ("reduced", "complete", "r"):
         raise NoDerivativeError(f"overbar does not differentiate np.linalg.qr mode={mode!r}")
     rows, columns = np.shape(q)[-2], np.shape(r)[-1]
@@ -588,9 +588,6 @@ def qr_bar(q_bar, r_bar, q, r, mode="reduced"):
             "np.linalg.qr(A, mode='complete') of a tall A: Q's last columns are not unique; "
             "use mode='reduced'"
         )
-    # a diagonal element of R that rounding leaves for 0: A is rank-deficient, and Q's columns
-    # past its rank are not determined by A (found by the fuzzer: the solve by R gave a finite,
-    # wrong gradient)
     diagonal = np.abs(np.diagonal(r, axis1=-2, axis2=-1))
     cutoff = np.max(diagonal, axis=-1, keepdims=True) * max(rows, columns) * np.finfo(float).eps
     if np.any(diagonal <= cutoff):
@@ -598,6 +595,16 @@ def qr_bar(q_bar, r_bar, q, r, mode="reduced"):
             "np.linalg.qr of a rank-deficient matrix: Q's columns past its rank have no "
             "derivative"
         )
+
+
+def qr_bar(q_bar, r_bar, q, r, mode="reduced"):
+    """For (Q, R) = qr(A), A m×n with m ≥ n (reduced: Q m×n, R n×n):
+
+    M = R R̄ᵀ − Q̄ᵀ Q,   Ā = (Q̄ + Q copyltu(M)) R⁻ᵀ,   copyltu(M) = tril(M) + tril(M, −1)ᵀ
+
+    A rank-deficient A (R singular) has no derivative: that raises.
+    """
+    _refuse_qr_without_derivative(q, r, mode)
     m = r @ np.swapaxes(r_bar, -1, -2) - np.swapaxes(q_bar, -1, -2) @ q
     copied = np.tril(m) + np.swapaxes(np.tril(m, -1), -1, -2)
     b = q_bar + q @ copied
@@ -993,20 +1000,9 @@ def qr_dots(a_dot, q, r, mode="reduced"):
 
         Ṙ = (C − Ω) R,   Q̇ = (I − QQᵀ) Ȧ R⁻¹ + Q Ω
 
-    Refused where ``qr_bar`` refuses (a wide A, mode='complete' of a tall one)."""
-    if mode not in ("reduced", "complete", "r"):
-        raise NoDerivativeError(f"overbar does not differentiate np.linalg.qr mode={mode!r}")
-    rows, columns = np.shape(q)[-2], np.shape(r)[-1]
-    if rows < columns:
-        raise NoDerivativeError(
-            "np.linalg.qr of a wide matrix (more columns than rows): R's last columns are not "
-            "determined by a triangular solve; overbar differentiates square and tall matrices"
-        )
-    if np.shape(q)[-1] != columns:
-        raise NoDerivativeError(
-            "np.linalg.qr(A, mode='complete') of a tall A: Q's last columns are not unique; "
-            "use mode='reduced'"
-        )
+    Refused where ``qr_bar`` refuses (a wide A, mode='complete' of a tall one, a
+    rank-deficient A)."""
+    _refuse_qr_without_derivative(q, r, mode)
     q_t = np.swapaxes(q, -1, -2)
     # Ȧ R⁻¹ = (R⁻ᵀ Ȧᵀ)ᵀ
     a_dot_r = np.swapaxes(
