@@ -144,6 +144,7 @@ NUMPY = Runtime(
     own_tangent=helpers_forward.own_tangent,
     copy_of=helpers.copy_of,
     write_back=helpers.write_back,
+    shape_only_elements={helpers.split_like: (1,), helpers.unstack: (1,)},
 )
 
 __all__ = [

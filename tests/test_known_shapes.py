@@ -1,0 +1,144 @@
+"""A value the reverse sweep reads only for its shape, where that shape is a parameter's (or a
+constant slice of one), is read from the parameter and not saved (``known_shapes.py``); where
+the shape is not known so, it is saved as before and the gradient is the same."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import overbar
+from overbar.runtime import shapes
+from overbar.transpiler.known_shapes import _slice_with_lengths
+from tests.support import define
+
+HEAT_CONCATENATE = """
+def f(u0, alpha, steps):
+    u = u0
+    for _ in range(steps):
+        interior = u[1:-1] + alpha * (u[2:] - 2 * u[1:-1] + u[:-2])
+        u = np.concatenate((u[:1], interior, u[-1:]))
+    return np.sum(u * u)
+"""
+
+HEAT_COPY = """
+def f(u0, alpha, steps):
+    u = u0
+    for _ in range(steps):
+        u_new = u.copy()
+        u_new[1:-1] = u[1:-1] + alpha * (u[2:] - 2 * u[1:-1] + u[:-2])
+        u = u_new
+    return np.sum(u**2)
+"""
+
+ROWS_JOINED = """
+def f(u0, alpha, steps):
+    u = u0
+    for _ in range(steps):
+        interior = u[1:-1] * alpha + np.sin(u[2:])
+        u = np.concatenate((u[:1], interior, u[-1:]), axis=0)
+    return np.sum(u * u)
+"""
+
+# the conditions that fail: the join shorter than the array, an array the loop grows, a
+# parameter rebound (its value in the reverse sweep is not the caller's), a step's own length
+SHORTER_JOIN = """
+def f(u0, alpha, steps):
+    u = u0
+    for _ in range(steps):
+        u = np.concatenate((u[:1], alpha * u[2:]))
+    return np.sum(u * u)
+"""
+
+GROWN = """
+def f(u0, alpha, steps):
+    u = u0
+    for _ in range(steps):
+        u = np.concatenate((u, alpha * u[-1:]))
+    return np.sum(u * u)
+"""
+
+REBOUND_PARAMETER = """
+def f(u, alpha, steps):
+    for _ in range(steps):
+        u_new = u.copy()
+        u_new[1:-1] = u[1:-1] + alpha * (u[2:] - 2 * u[1:-1] + u[:-2])
+        u = u_new
+    return np.sum(u**2)
+"""
+
+STEP_LENGTH = """
+def f(u0, alpha, steps):
+    total = 0.0
+    for i in range(steps):
+        v = u0[: i + 1] * alpha
+        w = v[1:]
+        total = total + np.sum(w * w)
+    return total
+"""
+
+
+def _arguments(length, columns=None, steps=4):
+    rng = np.random.default_rng(length)
+    shape = (length,) if columns is None else (length, columns)
+    return [rng.normal(size=shape), 0.2, steps]
+
+
+@pytest.mark.parametrize("length", [2, 3, 7])
+@pytest.mark.parametrize("source", [HEAT_CONCATENATE, HEAT_COPY])
+def test_a_loop_carried_array_as_long_as_its_start_saves_no_shape(source, length):
+    f = define(source)
+    args = _arguments(length)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(*args)
+    assert "shape_of(" not in text, text
+    assert "u = stack.pop()" not in text, text
+    overbar.check_grad(f, args, wrt=(0, 1))
+
+
+def test_the_pieces_of_a_join_are_read_as_views_of_the_parameter():
+    f = define(HEAT_CONCATENATE)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(*_arguments(6))
+    flat = "".join(text.split()).replace(",)", ")")
+    assert "split_like(u_bar,(u0[:1],u0[:-2],u0[:1]),axis=0)" in flat, text
+    assert "interior = stack.pop()" not in text and "stack.append(interior)" not in text
+
+
+@pytest.mark.parametrize("length", [2, 5])
+def test_rows_joined_along_the_first_axis_of_a_matrix(length):
+    f = define(ROWS_JOINED)
+    args = _arguments(length, columns=3)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(*args)
+    assert "shape_of(" not in text and "u = stack.pop()" not in text, text
+    overbar.check_grad(f, args, wrt=(0, 1))
+
+
+@pytest.mark.parametrize("source", [SHORTER_JOIN, GROWN, REBOUND_PARAMETER, STEP_LENGTH])
+def test_a_shape_not_known_as_a_parameters_is_still_saved(source):
+    f = define(source)
+    args = _arguments(9, steps=3)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(*args)
+    assert "shape_of(" in text or " = stack.pop()" in text.split("for __")[-1], text
+    overbar.check_grad(f, args, wrt=(0, 1))
+    for length in (2, 12):  # the same adjoint, other lengths
+        overbar.check_grad(f, _arguments(length, steps=3), wrt=(0, 1))
+
+
+def test_a_rebound_parameter_is_no_witness_of_its_shape():
+    f = define(REBOUND_PARAMETER)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(*_arguments(6))
+    assert "shape_of(u)" in text, text
+
+
+@pytest.mark.parametrize(
+    "bounds", [slice(1, -1), slice(None, 1), slice(-1, None), slice(2, None), slice(3, 7)]
+)
+def test_a_slice_is_found_for_the_lengths_of_a_slice(bounds):
+    size = shapes.Size(("u0", 0), True)
+    cut = shapes.slice_length(size, bounds)
+    found = _slice_with_lengths(cut.origin[2])
+    for n in range(2, 40):
+        assert len(range(n)[found]) == len(range(n)[bounds])
+
+
+def test_no_slice_is_found_for_lengths_no_slice_has():
+    assert _slice_with_lengths((0, None, 5, 0)) is None
