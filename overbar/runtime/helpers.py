@@ -312,6 +312,20 @@ def shape_of(x):
     return stand_in
 
 
+def row_shape_of(x, leading):
+    """A stand-in for a value shaped like ``x`` without its first ``leading`` axes (``x[i]``
+    for one), as ``shape_of`` makes: the reverse sweep reads it where it needs only the shape
+    of a row of a parameter ``x``. For another library's array, an empty array of that shape
+    in ``x``'s library (``x[0]`` would need a row; an empty one has the library's kind)."""
+    if is_foreign_array(x):
+        return np.empty_like(x, shape=_shape(x)[leading:])
+    shape = _shape(x)[leading:]
+    stand_in = _SHAPES.get(shape)
+    if stand_in is None:
+        stand_in = _SHAPES[shape] = ShapeOnly(shape)
+    return stand_in
+
+
 def saved_region(y, index):
     """A copy of ``y[index]``, saved before a write of a differentiated value overwrites it."""
     floating_target(y)

@@ -41,68 +41,138 @@ the read stays and the value or its shape is saved as before.
 from __future__ import annotations
 
 import ast
+import copy
 import functools
+from dataclasses import replace
 from typing import Any
 
+from overbar.runtime.interface import Runtime
 from overbar.transpiler.names import walk_breadth_first
-from overbar.transpiler.sweep_state import SweepState
+from overbar.transpiler.parse import MISSING, Namespace
+from overbar.transpiler.pushes import _pushed_name
+from overbar.transpiler.reverse import Adjoint
+from overbar.transpiler.shapes import Shapes
 
 _BOUND = 30  # slice bounds tried, as runtime.shapes follows them
 
 
-def read_known_shapes(reverse: list[ast.stmt], state: SweepState, helpers) -> None:
-    """Replace, in ``reverse`` (in place), each name read only for its shape whose shape is a
-    parameter's (or a view's of one) by that parameter (or view). ``helpers`` maps a name the
-    generated code calls to the runtime function it is bound to (MISSING if none)."""
-    shapes = state.runtime.shapes
+def read_known_shapes(
+    adjoint: Adjoint, runtime: Runtime, shapes: Shapes, namespace: Namespace | None
+) -> Adjoint:
+    """The adjoint with each read, in its reverse sweep, of a saved name read only for its
+    shape replaced by a parameter (or a view of it, or a stand-in for its rows) known to have
+    that shape; ``drop_unread_pushes`` then drops the saves nothing else reads."""
+    stack = adjoint.stack
+    forward = adjoint.tree.body[: adjoint.forward_length]
+    pushed = {
+        name
+        for statement in forward
+        for node in walk_breadth_first(statement)
+        if (name := _pushed_name(node, stack)) is not None
+    }
+    if not pushed:
+        return adjoint
     stored = {
         node.id
-        for node in walk_breadth_first(state.form.tree)
+        for node in walk_breadth_first(adjoint.tree)
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load)
     }
+    arguments = adjoint.tree.args
     parameters = [
-        (name, state.shapes.get(name))
-        for name in state.form.parameters
-        if name not in stored and isinstance(state.shapes.get(name), tuple)
+        (a.arg, shapes.get(a.arg))
+        for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs
+        if a.arg not in stored and isinstance(shapes.get(a.arg), tuple)
     ]
     if not parameters:
-        return
-    for statement in reverse:
+        return adjoint
+    bound = dict(adjoint.bindings)
+
+    def helper(node: ast.expr) -> Any:
+        if not isinstance(node, ast.Name):
+            return MISSING
+        if node.id in bound:
+            return bound[node.id]
+        return MISSING if namespace is None else namespace.lookup(node.id)
+
+    taken = {n.id for n in walk_breadth_first(adjoint.tree) if isinstance(n, ast.Name)}
+    rows = _RowHelper(runtime, bound, taken)
+    witness = functools.partial(
+        _witness, shapes=shapes, parameters=parameters, facts=runtime.shapes, rows=rows
+    )
+    tree = copy.deepcopy(adjoint.tree)
+    changed = False
+    for statement in tree.body[adjoint.forward_length :]:
         for node in walk_breadth_first(statement):
             if not isinstance(node, ast.Call):
                 continue
-            callee = helpers(node.func)
+            callee = helper(node.func)
             try:
-                whole = state.runtime.shape_only.get(callee, ())
-                parts = state.runtime.shape_only_elements.get(callee, ())
+                whole = runtime.shape_only.get(callee, ())
+                parts = runtime.shape_only_elements.get(callee, ())
             except TypeError:
                 continue
             for position in whole:
-                if position < len(node.args) and isinstance(node.args[position], ast.Name):
-                    witness = _witness(node.args[position], state, parameters, shapes)
-                    if witness is not None:
-                        node.args[position] = witness
+                if position < len(node.args):
+                    found = _replaced(node.args[position], pushed, witness)
+                    if found is not None:
+                        node.args[position], changed = found, True
             for position in parts:
                 if position < len(node.args) and isinstance(node.args[position], ast.Tuple):
                     elements = node.args[position].elts
                     for k, element in enumerate(elements):
-                        if isinstance(element, ast.Name):
-                            witness = _witness(element, state, parameters, shapes)
-                            if witness is not None:
-                                elements[k] = witness
+                        found = _replaced(element, pushed, witness)
+                        if found is not None:
+                            elements[k], changed = found, True
+    if not changed:
+        return adjoint
+    bindings = adjoint.bindings
+    if rows.name is not None and rows.name not in bound:
+        bindings = (*bindings, (rows.name, runtime.row_shape_of))
+    return replace(adjoint, tree=tree, bindings=bindings)
 
 
-def _witness(name: ast.Name, state: SweepState, parameters, shapes) -> ast.expr | None:
-    """A parameter, or a view of one, known to have ``name``'s shape (None if none is)."""
-    if name.id in state.form.parameters:
-        return None
-    target = state.shape_of(name)
+def _replaced(argument: ast.expr, pushed: set[str], witness) -> ast.expr | None:
+    if isinstance(argument, ast.Name) and argument.id in pushed:
+        return witness(argument.id)
+    return None
+
+
+class _RowHelper:
+    """The name the generated code calls ``row_shape_of`` by, bound on first use."""
+
+    def __init__(self, runtime: Runtime, bound: dict[str, Any], taken: set[str]):
+        self.runtime, self.name = runtime, None
+        for name, value in bound.items():
+            if runtime.row_shape_of is not None and value is runtime.row_shape_of:
+                self.name = name
+        self.taken = taken
+
+    def call(self, parameter: str, leading: int) -> ast.expr | None:
+        if self.runtime.row_shape_of is None:
+            return None
+        if self.name is None:
+            name, k = "row_shape_of", 1
+            while name in self.taken:
+                k += 1
+                name = f"row_shape_of{k}"
+            self.name = name
+        return ast.Call(
+            func=ast.Name(id=self.name, ctx=ast.Load()),
+            args=[ast.Name(id=parameter, ctx=ast.Load()), ast.Constant(leading)],
+            keywords=[],
+        )
+
+
+def _witness(name: str, shapes: Shapes, parameters, facts, rows: _RowHelper) -> ast.expr | None:
+    """A parameter, a view of one, or a stand-in for its rows, known to have ``name``'s shape
+    (None if none is)."""
+    target = shapes.get(name)
     if not isinstance(target, tuple) or any(size is None for size in target):
         return None
     for parameter, shape in parameters:
         if len(shape) != len(target):
             continue
-        index = [_cut(size, own, shapes) for size, own in zip(target, shape, strict=True)]
+        index = [_cut(size, own, facts) for size, own in zip(target, shape, strict=True)]
         if any(cut is None for cut in index):
             continue
         while index and index[-1] == slice(None):
@@ -114,6 +184,13 @@ def _witness(name: ast.Name, state: SweepState, parameters, shapes) -> ast.expr 
         return ast.Subscript(
             value=ast.Name(id=parameter, ctx=ast.Load()), slice=view, ctx=ast.Load()
         )
+    for parameter, shape in parameters:  # x[i] in a loop over x's rows
+        leading = len(shape) - len(target)
+        if leading > 0 and all(
+            size == own or facts.same_length(size, own)
+            for size, own in zip(target, shape[leading:], strict=True)
+        ):
+            return rows.call(parameter, leading)
     return None
 
 

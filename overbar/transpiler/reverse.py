@@ -40,7 +40,6 @@ from overbar.runtime.interface import Runtime
 from overbar.transpiler.activity import Activity
 from overbar.transpiler.control import ReverseBlocks
 from overbar.transpiler.invariance import cancelled_subtrahends
-from overbar.transpiler.known_shapes import read_known_shapes
 from overbar.transpiler.lines import LineAdjoints
 from overbar.transpiler.logistic import logistic_lines
 from overbar.transpiler.names import (
@@ -301,7 +300,6 @@ class _Sweep:
 
             ending = ast.Return(value=tuple_of([result, returned]))
             reverse = without_dead_assignments([*reverse, ending], self.effects(seed_name))[:-1]
-        read_known_shapes(reverse, self.state, self.recording.generated_value)
         prologue, forward, reverse = self.recording.remove_unread_pushes(forward, reverse)
         if isinstance(result, ast.Name) and self.recording.pops.get(result.id):
             value = self.state.names.fresh(f"{result.id}_value")
