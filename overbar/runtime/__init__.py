@@ -145,7 +145,7 @@ NUMPY = Runtime(
     copy_of=helpers.copy_of,
     write_back=helpers.write_back,
     shape_only_elements={helpers.split_like: (1,), helpers.unstack: (1,)},
-    row_shape_of=helpers.row_shape_of,
+    shape_like=helpers.shape_like,
 )
 
 __all__ = [

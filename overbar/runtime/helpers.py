@@ -312,17 +312,17 @@ def shape_of(x):
     return stand_in
 
 
-def row_shape_of(x, leading):
-    """A stand-in for a value shaped like ``x`` without its first ``leading`` axes (``x[i]``
-    for one), as ``shape_of`` makes: the reverse sweep reads it where it needs only the shape
-    of a row of a parameter ``x``. For another library's array, an empty array of that shape
-    in ``x``'s library (``x[0]`` would need a row; an empty one has the library's kind)."""
+def shape_like(x, dims):
+    """A stand-in for a value of shape ``dims`` in ``x``'s library, as ``shape_of`` makes one:
+    the reverse sweep reads it where it needs only a shape it computes from its parameters'
+    (``x.shape[1:]`` for a row of ``x``). For another library's array, an empty array of that
+    shape in ``x``'s library (an adjoint made from it is made there)."""
+    dims = tuple(dims)
     if is_foreign_array(x):
-        return np.empty_like(x, shape=_shape(x)[leading:])
-    shape = _shape(x)[leading:]
-    stand_in = _SHAPES.get(shape)
+        return np.empty_like(x, shape=dims)
+    stand_in = _SHAPES.get(dims)
     if stand_in is None:
-        stand_in = _SHAPES[shape] = ShapeOnly(shape)
+        stand_in = _SHAPES[dims] = ShapeOnly(dims)
     return stand_in
 
 

@@ -77,5 +77,5 @@ class Runtime:
     # Arguments (by position) that are tuples whose elements a function reads only for their
     # shape (split_like's pieces), though it reads the tuple's kind.
     shape_only_elements: Mapping[Callable, tuple[int, ...]] = field(default_factory=dict)
-    # row_shape_of(x, k): a stand-in for a value shaped like x without its first k axes
-    row_shape_of: Callable | None = None
+    # shape_like(x, dims): a stand-in for a value of shape dims, in x's library
+    shape_like: Callable | None = None

@@ -95,9 +95,9 @@ def read_known_shapes(
         return MISSING if namespace is None else namespace.lookup(node.id)
 
     taken = {n.id for n in walk_breadth_first(adjoint.tree) if isinstance(n, ast.Name)}
-    rows = _RowHelper(runtime, bound, taken)
+    made = _ShapeHelper(runtime, bound, taken)
     witness = functools.partial(
-        _witness, shapes=shapes, parameters=parameters, facts=runtime.shapes, rows=rows
+        _witness, shapes=shapes, parameters=parameters, facts=runtime.shapes, made=made
     )
     tree = copy.deepcopy(adjoint.tree)
     changed = False
@@ -126,8 +126,8 @@ def read_known_shapes(
     if not changed:
         return adjoint
     bindings = adjoint.bindings
-    if rows.name is not None and rows.name not in bound:
-        bindings = (*bindings, (rows.name, runtime.row_shape_of))
+    if made.name is not None and made.name not in bound:
+        bindings = (*bindings, (made.name, runtime.shape_like))
     return replace(adjoint, tree=tree, bindings=bindings)
 
 
@@ -137,35 +137,35 @@ def _replaced(argument: ast.expr, pushed: set[str], witness) -> ast.expr | None:
     return None
 
 
-class _RowHelper:
-    """The name the generated code calls ``row_shape_of`` by, bound on first use."""
+class _ShapeHelper:
+    """The name the generated code calls ``shape_like`` by, bound on first use."""
 
     def __init__(self, runtime: Runtime, bound: dict[str, Any], taken: set[str]):
-        self.runtime, self.name = runtime, None
+        self.runtime, self.name, self.taken = runtime, None, taken
         for name, value in bound.items():
-            if runtime.row_shape_of is not None and value is runtime.row_shape_of:
+            if runtime.shape_like is not None and value is runtime.shape_like:
                 self.name = name
-        self.taken = taken
 
-    def call(self, parameter: str, leading: int) -> ast.expr | None:
-        if self.runtime.row_shape_of is None:
+    def call(self, library: str, dims: ast.expr) -> ast.expr | None:
+        """``shape_like(library, dims)``."""
+        if self.runtime.shape_like is None:
             return None
         if self.name is None:
-            name, k = "row_shape_of", 1
+            name, k = "shape_like", 1
             while name in self.taken:
                 k += 1
-                name = f"row_shape_of{k}"
+                name = f"shape_like{k}"
             self.name = name
         return ast.Call(
             func=ast.Name(id=self.name, ctx=ast.Load()),
-            args=[ast.Name(id=parameter, ctx=ast.Load()), ast.Constant(leading)],
+            args=[ast.Name(id=library, ctx=ast.Load()), dims],
             keywords=[],
         )
 
 
-def _witness(name: str, shapes: Shapes, parameters, facts, rows: _RowHelper) -> ast.expr | None:
-    """A parameter, a view of one, or a stand-in for its rows, known to have ``name``'s shape
-    (None if none is)."""
+def _witness(name: str, shapes: Shapes, parameters, facts, made: _ShapeHelper) -> ast.expr | None:
+    """A parameter, a view of one, or a stand-in made from parameters' dimensions, known to
+    have ``name``'s shape (None if none is)."""
     target = shapes.get(name)
     if not isinstance(target, tuple) or any(size is None for size in target):
         return None
@@ -181,17 +181,50 @@ def _witness(name: str, shapes: Shapes, parameters, facts, rows: _RowHelper) -> 
             return ast.Name(id=parameter, ctx=ast.Load())
         parts = [_slice_node(cut) for cut in index]
         view = parts[0] if len(parts) == 1 else ast.Tuple(elts=parts, ctx=ast.Load())
-        return ast.Subscript(
-            value=ast.Name(id=parameter, ctx=ast.Load()), slice=view, ctx=ast.Load()
-        )
-    for parameter, shape in parameters:  # x[i] in a loop over x's rows
+        return ast.Subscript(value=_load(parameter), slice=view, ctx=ast.Load())
+    for parameter, shape in parameters:  # x[i] in a loop over x's rows: x.shape[1:]
         leading = len(shape) - len(target)
-        if leading > 0 and all(
+        if 0 < leading < len(shape) and all(
             size == own or facts.same_length(size, own)
             for size, own in zip(target, shape[leading:], strict=True)
         ):
-            return rows.call(parameter, leading)
-    return None
+            sizes = ast.Attribute(value=_load(parameter), attr="shape", ctx=ast.Load())
+            rest = ast.Slice(lower=ast.Constant(leading), upper=None, step=None)
+            return made.call(parameter, ast.Subscript(value=sizes, slice=rest, ctx=ast.Load()))
+    return _dimensions_witness(target, parameters, facts, made)
+
+
+def _dimensions_witness(target: tuple, parameters, facts, made: _ShapeHelper) -> ast.expr | None:
+    """``shape_like(P, (P.shape[0], Q.shape[1]))``: each dimension 1, a constant, or known as
+    one of a parameter's; None where one is not, or where no dimension is a parameter's."""
+    names = {name for name, _ in parameters}
+    dims: list[ast.expr] = []
+    library = None
+    for size in target:
+        if size == 1:
+            dims.append(ast.Constant(1))
+            continue
+        origin = size.origin if isinstance(size, facts.Size) else None
+        if isinstance(origin, tuple) and len(origin) == 2 and origin[0] == "constant":
+            dims.append(ast.Constant(origin[1]))
+        elif (
+            isinstance(origin, tuple)
+            and len(origin) == 2
+            and origin[0] in names
+            and type(origin[1]) is int
+        ):
+            sizes = ast.Attribute(value=_load(origin[0]), attr="shape", ctx=ast.Load())
+            dims.append(ast.Subscript(value=sizes, slice=ast.Constant(origin[1]), ctx=ast.Load()))
+            library = library or origin[0]
+        else:
+            return None
+    if library is None:
+        return None
+    return made.call(library, ast.Tuple(elts=dims, ctx=ast.Load()))
+
+
+def _load(name: str) -> ast.Name:
+    return ast.Name(id=name, ctx=ast.Load())
 
 
 def _cut(size: Any, own: Any, shapes) -> slice | None:
