@@ -1,11 +1,15 @@
-"""Shapes the reverse sweep can compute: a value read only for its shape, read from a parameter.
+"""Shapes the reverse sweep can compute: a saved value read only for its shape, from parameters.
 
 A runtime helper that reads an argument only for its shape (``index_bar(g, u, index)``,
 ``unbroadcast(g, x)``, the pieces of ``split_like(g, (a, b, c))``) makes the forward sweep save
 that value, or its shape, wherever a loop overwrites it. Where shape inference knows the value's
 shape as a parameter's, or as constant slices of a parameter's dimensions, the reverse sweep
-reads that parameter, or a view of it, instead, and nothing is saved (``remove_unread_pushes``
-then drops the pushes). Before, ``u`` as long as the parameter ``u0`` on every trip::
+reads that parameter, or a view of it, instead; where it knows each dimension as one of some
+parameter's (or a constant), it reads a stand-in made from them, ``shape_like(x, x.shape[1:])``
+for a row of ``x`` (a cached shape for NumPy, an empty array in the parameter's library for
+another library). Nothing is saved then: the pass runs after the rewrites that read shapes
+(``reduced_count(row, m)`` is folded into ``x.shape[1]`` first) and ``drop_unread_pushes``
+drops the pushes after it. Before, ``u`` as long as the parameter ``u0`` on every trip::
 
     for _ in tmp1:
         ...
@@ -31,8 +35,12 @@ read for its shape only (``Runtime.shape_only``, or an element of a tuple displa
 of ``Runtime.shape_only_elements``); shape inference, which joins every binding of a name and
 iterates to a fixed point through loops, knows every dimension of the name's shape as the length
 of one dimension of the same parameter, axis by axis (equal, or a slice of it with constant
-bounds, the same length for every length the parameter's dimension may have); that parameter
-is never assigned in the function (it holds the caller's value in the reverse sweep). Where the
+bounds, the same length for every length the parameter's dimension may have), or of the
+parameters' named dimensions and constants for a stand-in; those parameters are never assigned
+in the function (they hold the caller's values in the reverse sweep); only names the forward
+sweep saves are replaced (a name read where it is never overwritten costs nothing to read).
+A length inference names after a parameter is that parameter's length: a helper's own names
+for its arguments' lengths do not leave it (``shapes._unmarked``). Where the
 shape is not known so (a join as long as no parameter's dimension, an array a loop grows, a
 shape that depends on the step: the join of two lengths of different origins is not known),
 the read stays and the value or its shape is saved as before.
