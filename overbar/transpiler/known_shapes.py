@@ -57,7 +57,7 @@ from typing import Any
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.names import walk_breadth_first
 from overbar.transpiler.parse import MISSING, Namespace
-from overbar.transpiler.pushes import _pushed_name
+from overbar.transpiler.pushes import _is_pop, _pushed_name, _read_after_pops
 from overbar.transpiler.reverse import Adjoint
 from overbar.transpiler.shapes import Shapes
 
@@ -108,7 +108,7 @@ def read_known_shapes(
         _witness, shapes=shapes, parameters=parameters, facts=runtime.shapes, made=made
     )
     tree = copy.deepcopy(adjoint.tree)
-    changed = False
+    replaced: list[tuple[list, int, ast.Name]] = []  # (the list it was in, where, the read)
     for statement in tree.body[adjoint.forward_length :]:
         for node in walk_breadth_first(statement):
             if not isinstance(node, ast.Call):
@@ -119,30 +119,42 @@ def read_known_shapes(
                 parts = runtime.shape_only_elements.get(callee, ())
             except TypeError:
                 continue
-            for position in whole:
-                if position < len(node.args):
-                    found = _replaced(node.args[position], pushed, witness)
-                    if found is not None:
-                        node.args[position], changed = found, True
+            places = [(node.args, position) for position in whole if position < len(node.args)]
             for position in parts:
                 if position < len(node.args) and isinstance(node.args[position], ast.Tuple):
                     elements = node.args[position].elts
-                    for k, element in enumerate(elements):
-                        found = _replaced(element, pushed, witness)
-                        if found is not None:
-                            elements[k], changed = found, True
-    if not changed:
+                    places.extend((elements, k) for k in range(len(elements)))
+            for holder, k in places:
+                read = holder[k]
+                if isinstance(read, ast.Name) and read.id in pushed:
+                    found = witness(read.id)
+                    if found is not None:
+                        holder[k] = found
+                        replaced.append((holder, k, read))
+    # A name the reverse sweep still reads once popped stays saved: its reads stay as they were.
+    reverse = tree.body[adjoint.forward_length :]
+    pop_targets = {
+        id(node.targets[0])
+        for statement in reverse
+        for node in walk_breadth_first(statement)
+        if _is_pop(node, stack)
+    }
+    still_read = _read_after_pops(reverse, stack, pop_targets)
+    kept = 0
+    for holder, k, read in replaced:
+        if read.id in still_read:
+            holder[k] = read
+        else:
+            kept += 1
+    if not kept:
         return adjoint
     bindings = adjoint.bindings
-    if made.name is not None and made.name not in bound:
+    called = made.name is not None and any(
+        isinstance(node, ast.Name) and node.id == made.name for node in walk_breadth_first(tree)
+    )
+    if called and made.name not in bound:
         bindings = (*bindings, (made.name, runtime.shape_like))
     return replace(adjoint, tree=tree, bindings=bindings)
-
-
-def _replaced(argument: ast.expr, pushed: set[str], witness) -> ast.expr | None:
-    if isinstance(argument, ast.Name) and argument.id in pushed:
-        return witness(argument.id)
-    return None
 
 
 class _ShapeHelper:
