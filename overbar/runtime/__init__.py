@@ -144,6 +144,8 @@ NUMPY = Runtime(
     own_tangent=helpers_forward.own_tangent,
     copy_of=helpers.copy_of,
     write_back=helpers.write_back,
+    shape_only_elements={helpers.split_like: (1,), helpers.unstack: (1,)},
+    shape_like=helpers.shape_like,
 )
 
 __all__ = [

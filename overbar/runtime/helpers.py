@@ -312,6 +312,20 @@ def shape_of(x):
     return stand_in
 
 
+def shape_like(x, dims):
+    """A stand-in for a value of shape ``dims`` in ``x``'s library, as ``shape_of`` makes one:
+    the reverse sweep reads it where it needs only a shape it computes from its parameters'
+    (``x.shape[1:]`` for a row of ``x``). For another library's array, an empty array of that
+    shape in ``x``'s library (an adjoint made from it is made there)."""
+    dims = tuple(dims)
+    if is_foreign_array(x):
+        return np.empty_like(x, shape=dims)
+    stand_in = _SHAPES.get(dims)
+    if stand_in is None:
+        stand_in = _SHAPES[dims] = ShapeOnly(dims)
+    return stand_in
+
+
 def saved_region(y, index):
     """A copy of ``y[index]``, saved before a write of a differentiated value overwrites it."""
     floating_target(y)

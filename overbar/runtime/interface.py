@@ -7,7 +7,7 @@ NumPy; ``overbar.runtime`` builds the NumPy instance.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from overbar.runtime.registry import RuleTable
@@ -74,3 +74,8 @@ class Runtime:
     own_tangent: Callable  # a tangent as a new writable array shaped like its value
     copy_of: Callable  # a fresh copy of a list or an array (a vjp's pullback writes into)
     write_back: Callable  # write_back(x, saved): saved's values into x, in place
+    # Arguments (by position) that are tuples whose elements a function reads only for their
+    # shape (split_like's pieces), though it reads the tuple's kind.
+    shape_only_elements: Mapping[Callable, tuple[int, ...]] = field(default_factory=dict)
+    # shape_like(x, dims): a stand-in for a value of shape dims, in x's library
+    shape_like: Callable | None = None

@@ -41,6 +41,7 @@ from overbar.runtime.helpers import (
     reduced_count,
     saved_region,
     seed,
+    shape_like,
     shape_of,
     split_last,
     split_like,
@@ -593,5 +594,5 @@ def sum_of_products_tangent(s, a_rows, b_rows, transposed, a_rows_dot, b_rows_do
 # No gradient: seeds, zeros, counts and shapes
 # ---------------------------------------------------------------------------------------------
 
-non_differentiable(seed, zero_gradient, reduced_count, shape_of)
+non_differentiable(seed, zero_gradient, reduced_count, shape_of, shape_like)
 non_differentiable(degrees_of_freedom, not_nan, nan_count, hstack_axis)

@@ -24,7 +24,8 @@ class Optimisations:
 
     shapes: bool = True
     """Specialise rules on inferred shapes: rank-specific rules, broadcast adjoints summed over
-    axes known at compile time, a loop's trip count taken from its range (``shapes.py``)."""
+    axes known at compile time, a loop's trip count taken from its range (``shapes.py``), a
+    value read only for its shape read from the parameter of that shape (``known_shapes.py``)."""
     stabilisers: bool = True
     """No gradient into the stabiliser ``m`` of ``a - m`` before a softmax (``invariance.py``)."""
     idioms: bool = True

@@ -37,6 +37,7 @@ from overbar.transpiler.hoist import hoist
 from overbar.transpiler.inline import inline_helpers
 from overbar.transpiler.inner_gradients import with_inner_gradients
 from overbar.transpiler.kept import cache_of
+from overbar.transpiler.known_shapes import read_known_shapes
 from overbar.transpiler.list_adjoints import own_list_adjoints
 from overbar.transpiler.names import NameAllocator
 from overbar.transpiler.nested import with_nested_functions
@@ -681,6 +682,8 @@ def _transform(
         simplified = drop_unread_restores(
             remove_copies(simplified), runtime, value_in_forward=split_in_two
         )
+        if optimisations.shapes:
+            simplified = read_known_shapes(simplified, runtime, shapes, parsed.namespace)
         simplified = drop_unread_pushes(simplified)
         # A vjp's pullback may run many times: a forward value is computed once, not in it.
         if not vjp:

@@ -18,8 +18,10 @@ popped. Side conditions: the pushes of ``N`` (``stack.append(N)``, ``stack.appen
 are as many as the pops into ``N`` (``N = stack.pop()``), so each of them is popped back into
 ``N`` (the stack is last in, first out, and a pop goes to the name its push saved, or to a fresh
 name for a value a line reads while overwriting it: then the counts differ and nothing goes);
-no statement of the reverse sweep reads ``N``; taking them all away leaves every other push
-paired with the same pop.
+no statement of the reverse sweep reads ``N`` once a pop into it may have run (a read
+before every pop sees the forward sweep's last value, which pushes and pops leave alone: in a
+top-level statement before the first that pops into ``N``); taking them all away leaves
+every other push paired with the same pop.
 """
 
 from __future__ import annotations
@@ -62,12 +64,7 @@ def drop_unread_pushes(adjoint: Adjoint) -> Adjoint:
         for node in walk_breadth_first(statement)
         if _is_pop(node, stack)
     }
-    read = {
-        node.id
-        for statement in reverse
-        for node in walk_breadth_first(statement)
-        if isinstance(node, ast.Name) and id(node) not in pop_targets
-    }
+    read = _read_after_pops(reverse, stack, pop_targets)
     unread = {name for name, count in pushed.items() if popped[name] == count and name not in read}
     if not unread:
         return adjoint
@@ -83,6 +80,28 @@ def drop_unread_pushes(adjoint: Adjoint) -> Adjoint:
     tree = copy.copy(adjoint.tree)
     tree.body = kept
     return replace(adjoint, tree=tree, forward_length=adjoint.forward_length - lost_forward)
+
+
+def _read_after_pops(reverse: list[ast.stmt], stack: str, pop_targets: set[int]) -> set[str]:
+    """The names the reverse sweep reads once one of their pops may have run: in a top-level
+    statement after the first that pops into them, or anywhere in a statement (a loop, a
+    branch) that pops into them (a loop's later trips follow its earlier pops). A read before
+    every pop sees the forward sweep's last value, which no push or pop changes."""
+    popped: set[str] = set()
+    read: set[str] = set()
+    for statement in reverse:
+        pops = {
+            node.targets[0].id for node in walk_breadth_first(statement) if _is_pop(node, stack)
+        }
+        if not isinstance(statement, ast.Assign):
+            popped |= pops
+        read.update(
+            node.id
+            for node in walk_breadth_first(statement)
+            if isinstance(node, ast.Name) and id(node) not in pop_targets and node.id in popped
+        )
+        popped |= pops
+    return read
 
 
 def _pushed_name(node: ast.AST, stack: str) -> str | None:

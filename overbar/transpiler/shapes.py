@@ -287,17 +287,74 @@ def _returned_shape(function, operands: list, keywords: dict, runtime: Runtime) 
     parsed, form = kept[_FORM]
     _INSIDE.add(function)
     try:
+        marker = object()  # the helper's own names for its arguments' unnamed lengths
         given = {
-            name: getattr(operand, "shape", None)  # *args and **kwargs: not known
-            for name, operand in bound.arguments.items()
+            name: _marked(getattr(operand, "shape", None), marker, name, runtime)
+            for name, operand in bound.arguments.items()  # *args and **kwargs: not known
         }
         known = infer(form, given, parsed.namespace, runtime)
     finally:
         _INSIDE.discard(function)
     returned = form.tree.body[-1]
     if isinstance(returned, ast.Return) and isinstance(returned.value, ast.Name):
-        return known.get(returned.value.id)
+        return _unmarked(known.get(returned.value.id), marker, runtime)
     return None
+
+
+def _marked(shape: Any, marker: object, name: str, runtime: Runtime) -> Any:
+    """An argument's shape with each length of no known origin named for this call alone
+    (inference would name it after the helper's parameter, a name the caller's own
+    parameters may have: lengths of one name are taken to be equal)."""
+    facts = runtime.shapes
+    if not isinstance(shape, tuple):
+        return shape
+    return tuple(
+        (
+            facts.Size((marker, name, axis), True)
+            if facts.is_many(size) and size.origin is None
+            else size
+        )
+        for axis, size in enumerate(shape)
+    )
+
+
+def _unmarked(shape: Any, marker: object, runtime: Runtime) -> Any:
+    """``shape`` with the lengths ``_marked`` named (and slices of them) unnamed again: their
+    names mean nothing outside the call."""
+    facts = runtime.shapes
+
+    def size_of(size: Any) -> Any:
+        origin = size.origin if isinstance(size, facts.Size) else None
+        if isinstance(origin, tuple) and origin and origin[0] == "slice":
+            origin = origin[1]
+        if isinstance(origin, tuple) and origin and origin[0] is marker:
+            return facts.MANY if size.many else None
+        return size
+
+    if isinstance(shape, tuple):
+        return tuple(size_of(size) for size in shape)
+    if isinstance(shape, facts.Sequence) and shape.elements is not None:
+        elements = tuple(_unmarked(element, marker, runtime) for element in shape.elements)
+        return facts.Sequence(
+            shape.length,
+            elements,
+            _unmarked(shape.element, marker, runtime),
+            shape.keys,
+            shape.mapping,
+        )
+    if isinstance(shape, facts.Sequence):
+        return facts.Sequence(
+            shape.length,
+            None,
+            _unmarked(shape.element, marker, runtime),
+            shape.keys,
+            shape.mapping,
+        )
+    if isinstance(shape, facts.Count):
+        return facts.Count(size_of(shape.size))
+    if isinstance(shape, facts.Sizes) and shape.dims is not None:
+        return facts.Sizes(_unmarked(shape.dims, marker, runtime))
+    return shape
 
 
 def _operand(atom: ast.expr, known: Shapes, form: NormalForm, runtime: Runtime) -> Any:
