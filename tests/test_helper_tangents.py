@@ -56,6 +56,7 @@ HELPERS = {
         "sum_of_scaled",
         "sum_of_products",
         "elements_like",
+        "prod_bar",
     )
 }
 HELPERS.update(
@@ -80,6 +81,11 @@ HELPERS.update(
                     "unpartition",
                     "diagonal_bar",
                     "diag_bar",
+                    "unsplit",
+                    "unbroadcast_each",
+                    "undiff",
+                    "gradient_bar",
+                    "pad_constants_bar",
                 ),
             ),
             (helpers_linalg, ("trace_bar",)),
@@ -93,6 +99,11 @@ HELPERS.update(
                     "quantile_bar",
                     "nanquantile_bar",
                     "select_bars",
+                    "cumprod_bar",
+                    "digamma",
+                    "sinc_slope",
+                    "sequence_bar",
+                    "sorted_bar",
                 ),
             ),
         )
@@ -191,6 +202,38 @@ SAMPLES = [
     ("quantile_bar(g, x, 0.3)", {"g": (), "x": (5,)}),
     ("quantile_bar(g, x, np.array([0.2, 0.9]), axis=1)", {"g": (2, 3), "x": (3, 4)}),
     ("nanquantile_bar(g, x, 0.6)", {"g": (), "x": (5,)}),
+    ("prod_bar(g, x)", {"g": (), "x": (4,)}),
+    ("prod_bar(g, x, axis=0)", {"g": (3,), "x": (2, 3)}),
+    ("prod_bar(g, x, axis=1, keepdims=True)", {"g": (2, 1), "x": (2, 3)}),
+    ("prod_bar(g, x, axis=(0, 2))", {"g": (3,), "x": (2, 3, 2)}),
+    ("prod_bar(g, x * np.array([1.0, 0.0, 1.0, 1.0]))", {"g": (), "x": (4,)}),  # one zero
+    ("prod_bar(g, x * np.array([0.0, 1.0, 0.0]))", {"g": (), "x": (3,)}),  # two zeros
+    ("cumprod_bar(g, x)", {"g": (4,), "x": (4,)}),
+    ("cumprod_bar(g, x, axis=1)", {"g": (2, 3), "x": (2, 3)}),
+    ("cumprod_bar(g, x, axis=0)", {"g": (3,), "x": (2, 3)}),  # ȳ broadcast
+    ("cumprod_bar(g, x)", {"g": (6,), "x": (2, 3)}),
+    ("cumprod_bar(g, x * np.array([1.0, 0.0, 1.0, 1.0]))", {"g": (4,), "x": (4,)}),
+    ("cumprod_bar(g, x * np.array([1.0, 0.0, 1.0, 0.0, 1.0]))", {"g": (5,), "x": (5,)}),
+    ("digamma(x + 2.5)", {"x": ()}),
+    ("digamma(x + 14.0)", {"x": ()}),
+    ("digamma(x - 0.4)", {"x": ()}),  # reflection
+    ("digamma(x * 0.1 - 2.5)", {"x": ()}),
+    ("sinc_slope(x)", {"x": (4,)}),
+    ("sinc_slope(x * 0.0009)", {"x": (3,)}),  # the Taylor series
+    ("sinc_slope(x * 2.0)", {"x": ()}),
+    ("sequence_bar((g, h), [a, b])", {"g": (2,), "h": (2,), "a": (2,), "b": (2,)}),
+    ("sequence_bar([g, h], x)", {"g": (3,), "h": (3,), "x": (2, 3)}),
+    ("sorted_bar([g, h, k], [a, b, c])", {"g": (), "h": (), "k": (), "a": (), "b": (), "c": ()}),
+    ("sorted_bar([g, h, k], x, reverse=True)", {"g": (), "h": (), "k": (), "x": (3,)}),
+    ("unsplit((g, h), x, 2)", {"g": (2, 3), "h": (2, 3), "x": (4, 3)}),
+    ("unsplit((g, h), x, [1], axis=1)", {"g": (2, 1), "h": (2, 2), "x": (2, 3)}),
+    ("unbroadcast_each((g, h), (a, b))", {"g": (2, 3), "h": (2, 3), "a": (3,), "b": (2, 1)}),
+    ("undiff(g, x)[0]", {"g": (3,), "x": (4,)}),
+    ("undiff(g, x, 2, 0, a, b)", {"g": (4, 2), "x": (3, 2), "a": (), "b": (1, 2)}),
+    ("gradient_bar(g, x, ())", {"g": (5,), "x": (5,)}),
+    ("gradient_bar(g, x, (2.0,), axis=1, edge_order=2)", {"g": (2, 4), "x": (2, 4)}),
+    ("pad_constants_bar(g, x, 1, 0.0)", {"g": (5,), "x": (3,)}),
+    ("pad_constants_bar(g, x, ((1, 0), (0, 2)), np.zeros((2, 2)))", {"g": (3, 4), "x": (2, 2)}),
     (
         "select_bars(g, np.select([x > 0], [x * y], y), [x > 0], [x * y], y)",
         {"g": (4,), "x": (4,), "y": ()},

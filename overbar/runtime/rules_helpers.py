@@ -38,6 +38,7 @@ from overbar.runtime.helpers import (
     matmul_left_bar,
     matmul_right_bar,
     own,
+    prod_bar,
     reduced_count,
     saved_region,
     seed,
@@ -61,12 +62,20 @@ from overbar.runtime.helpers import (
     zero_gradient,
 )
 from overbar.runtime.helpers_arrays import (
+    copy_pad_origins,
     diag_bar,
     diagonal_bar,
+    gradient_bar,
+    hsplit_axis,
     hstack_axis,
+    linspace_weights,
+    pad_constants_bar,
+    pad_origins,
     sum_over,
     take_along_axis_bar,
     take_bar,
+    unbroadcast_each,
+    undiff,
     unexpand_each,
     unjoin,
     unjoin_index,
@@ -75,20 +84,31 @@ from overbar.runtime.helpers_arrays import (
     unpartition,
     unrepeat,
     unroll_axis,
+    unsplit,
     untile,
 )
 from overbar.runtime.helpers_linalg import trace_bar
 from overbar.runtime.helpers_math import (
     astype_bar,
     chosen_bars,
+    cumprod_bar,
+    cumprod_bar_dot,
     degrees_of_freedom,
+    digamma,
     nan_count,
+    nan_degrees_of_freedom,
     nanquantile_bar,
     not_nan,
     of_real,
+    prod_bar_dot,
     ptp_bar,
     quantile_bar,
     select_bars,
+    sequence_bar,
+    sinc_curvature,
+    sinc_slope,
+    sorted_bar,
+    trigamma,
 )
 from overbar.runtime.registry import adjoint, non_differentiable, tangent
 from overbar.runtime.shapes import SHAPE_RULES, Operand, Sequence, broadcast, tuple_of
@@ -590,8 +610,111 @@ def sum_of_products_tangent(s, a_rows, b_rows, transposed, a_rows_dot, b_rows_do
 
 
 # ---------------------------------------------------------------------------------------------
+# Adjoints that read the values they differentiate at: nonlinear in those, linear in ȳ
+# ---------------------------------------------------------------------------------------------
+
+
+@tangent(prod_bar)
+def prod_bar_tangent(a, y_bar, x, axis=None, keepdims=False, *, y_bar_dot, x_dot):
+    """a = ȳ Π_{k ≠ j} xₖ (x̄ of y = prod x):  ȧ = (ȳ's tangent) Π_{k ≠ j} xₖ
+    + ȳ Σ_{m ≠ j} ẋₘ Π_{k ≠ j, m} xₖ  (never dividing by zero: ``prod_bar_dot``)"""
+    return prod_bar(y_bar_dot, x, axis, keepdims), prod_bar_dot(y_bar, x, x_dot, axis, keepdims)
+
+
+@tangent(cumprod_bar)
+def cumprod_bar_tangent(a, y_bar, x, axis=None, *, y_bar_dot, x_dot):
+    """aⱼ = Σ_{i ≥ j} ȳᵢ Π_{k ≤ i, k ≠ j} xₖ (x̄ of y = cumprod x):  ȧⱼ = the same of ȳ's
+    tangent + Σ_{i ≥ j} ȳᵢ Σ_{m ≤ i, m ≠ j} ẋₘ Π_{k ≤ i, k ≠ j, m} xₖ  (``cumprod_bar_dot``)"""
+    return cumprod_bar(y_bar_dot, x, axis), cumprod_bar_dot(y_bar, x, x_dot, axis)
+
+
+@tangent(digamma)
+def digamma_tangent(y, x, x_dot):
+    """y = ψ(x):  ẏ = ψ′(x) ẋ  (ψ′ the trigamma function)"""
+    return trigamma(x) * x_dot
+
+
+@tangent(sinc_slope)
+def sinc_slope_tangent(s, x, x_dot):
+    """s = sinc′(x):  ṡ = sinc″(x) ẋ"""
+    return sinc_curvature(x) * x_dot
+
+
+# ---------------------------------------------------------------------------------------------
+# More adjoints linear in ȳ, the rest read for shapes, places and constants
+# ---------------------------------------------------------------------------------------------
+
+
+@tangent(sequence_bar)
+def sequence_bar_tangent(a, y_bar, iterable, y_bar_dot, iterable_dot):
+    """a = ȳ's elements in the kind of xs (x̄s of y = tuple(xs) or list(xs)):  ȧ = ȳ's
+    tangent's alike  (xs: its kind and shape only)"""
+    return sequence_bar(y_bar_dot, iterable), None
+
+
+@tangent(sorted_bar)
+def sorted_bar_tangent(a, y_bar, iterable, key=None, reverse=False, *, y_bar_dot, iterable_dot):
+    """a = ȳ put back in the order sorted took xs in (fixed a.e.):  ȧ = ȳ's tangent alike"""
+    return sorted_bar(y_bar_dot, iterable, key, reverse), None
+
+
+@tangent(unsplit)
+def unsplit_tangent(
+    a, pieces_bar, ary, indices_or_sections, axis=0, even=True, *, pieces_bar_dot, ary_dot
+):
+    """a = each piece's adjoint added back where np.split cut it:  ȧ = each piece's tangent
+    alike  (ary: its shape only)"""
+    return unsplit(pieces_bar_dot, ary, indices_or_sections, axis, even), None
+
+
+@tangent(unbroadcast_each)
+def unbroadcast_each_tangent(parts, y_bars, arrays, y_bars_dot, arrays_dot):
+    """partsᵢ = ȳᵢ summed to the shape of arrayᵢ:  the same of the ȳᵢ's tangents  (arrays:
+    their shapes only)"""
+    return unbroadcast_each(y_bars_dot, arrays), None
+
+
+@tangent(undiff)
+def undiff_tangent(
+    parts,
+    y_bar,
+    a,
+    n=1,
+    axis=-1,
+    prepend=None,
+    append=None,
+    *,
+    y_bar_dot,
+    a_dot,
+    prepend_dot,
+    append_dot,
+):
+    """parts = the adjoints of a, prepend and append for y = diff(a, n, axis, prepend,
+    append), linear in ȳ:  the same of ȳ's tangent  (the others: their shapes only)"""
+    return undiff(y_bar_dot, a, n, axis, prepend, append), None, None, None
+
+
+@tangent(gradient_bar)
+def gradient_bar_tangent(a, y_bar, f, spacing, axis=None, edge_order=1, *, y_bar_dot, f_dot):
+    """a = np.gradient's transpose applied to ȳ:  ȧ = the same applied to ȳ's tangent  (f: its
+    shape only; the spacing a constant, as in np.gradient's adjoint rule)"""
+    return gradient_bar(y_bar_dot, f, spacing, axis, edge_order), None
+
+
+@tangent(pad_constants_bar)
+def pad_constants_bar_tangent(
+    a, y_bar, array, pad_width, constant_values, *, y_bar_dot, array_dot
+):
+    """a = Σ ȳ over what each constant of np.pad fills:  ȧ = the same of ȳ's tangent  (array
+    and the constants: their shapes only)"""
+    return pad_constants_bar(y_bar_dot, array, pad_width, constant_values), None
+
+
+# ---------------------------------------------------------------------------------------------
 # No gradient: seeds, zeros, counts and shapes
 # ---------------------------------------------------------------------------------------------
 
 non_differentiable(seed, zero_gradient, reduced_count, shape_of)
 non_differentiable(degrees_of_freedom, not_nan, nan_count, hstack_axis)
+non_differentiable(nan_degrees_of_freedom, hsplit_axis, linspace_weights, pad_origins)
+non_differentiable(copy_pad_origins)
