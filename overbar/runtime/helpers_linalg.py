@@ -790,6 +790,60 @@ def einsum_operands_dot(y, subscripts, operands, operands_dot, optimize=False):
     return total
 
 
+def multi_dot_bars_dot(z_bar, arrays, arrays_dot):
+    """The change of (Ā₁, …, Āₖ) = multi_dot_bars(z̄, arrays) as the arrays move by their
+    tangents (z̄ fixed). Āᵢ is linear in each Aⱼ, j ≠ i, and does not read Aᵢ, so
+    (Ā₁, …, Āₖ)˙ = Σⱼ multi_dot_bars(z̄, A₁, …, Ȧⱼ, …, Aₖ) with its j-th adjoint left out (zeros),
+    leaving out the terms whose tangent is zero."""
+    total = tuple(np.zeros(np.shape(a), dtype=np.result_type(a, z_bar, 1.0)) for a in arrays)
+    for j, array_dot in enumerate(arrays_dot):
+        if not np.any(array_dot):
+            continue
+        moved = multi_dot_bars(z_bar, [*arrays[:j], array_dot, *arrays[j + 1 :]])
+        total = tuple(
+            t + m if i != j else t for i, (t, m) in enumerate(zip(total, moved, strict=True))
+        )
+    return total
+
+
+def einsum_bars_dot(subscripts, y_bar, operands, subscripts_dot, operands_dot):
+    """The change of einsum_bars(subscripts, ȳ, operands) as its arrays move by their tangents
+    (``subscripts_dot`` for the first array of the interleaved form, ``operands_dot`` for the
+    others; None where they stay), ȳ fixed. Each operand's adjoint is linear in every other
+    operand and does not read its own, so the change is Σⱼ einsum_bars with the j-th array
+    replaced by its tangent and the j-th adjoint left out (zeros), over the arrays whose tangent
+    is not zero."""
+    arguments = (subscripts, *operands)
+    if operands_dot is None:
+        operands_dot = (None,) * len(operands)
+    tangents = (subscripts_dot, *operands_dot)
+    if isinstance(subscripts, str):
+        positions = range(1, len(arguments))
+    else:  # subscripts = A₁, then l₁, A₂, l₂, …, Aₖ, lₖ[, output sublist]
+        positions = range(0, 2 * (len(arguments) // 2), 2)
+    zeros = [
+        None if k not in positions else np.zeros(np.shape(a)) for k, a in enumerate(arguments)
+    ]
+    total = (zeros[0], tuple(zeros[1:]))
+    for j in positions:
+        if tangents[j] is None or not np.any(tangents[j]):
+            continue
+        moved = (*arguments[:j], tangents[j], *arguments[j + 1 :])
+        first, rest = einsum_bars(moved[0], y_bar, moved[1:])
+        bars = [first, *rest]
+        bars[j] = None
+        total = (
+            _plus(total[0], bars[0]),
+            tuple(_plus(t, b) for t, b in zip(total[1], bars[1:], strict=True)),
+        )
+    return total
+
+
+def _plus(a, b):
+    """a + b where None (a sublist's or a string's adjoint, or one left out) adds nothing."""
+    return a if b is None else b if a is None else a + b
+
+
 def matrix_power_dot(a_dot, a, n):
     """For Y = Aⁿ:  Ẏ = Σₖ₌₀ⁿ⁻¹ Aᵏ Ȧ Aⁿ⁻¹⁻ᵏ for n > 0; for n < 0 the same of B = A⁻¹ with
     Ḃ = −B Ȧ B; Ẏ = 0 for n = 0."""

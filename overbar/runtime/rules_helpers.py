@@ -87,7 +87,20 @@ from overbar.runtime.helpers_arrays import (
     unsplit,
     untile,
 )
-from overbar.runtime.helpers_linalg import trace_bar
+from overbar.runtime.helpers_linalg import (
+    cross_bars,
+    dot_left_bar,
+    dot_right_bar,
+    einsum_bars,
+    einsum_bars_dot,
+    inner_bars,
+    kron_bars,
+    multi_dot_bars,
+    multi_dot_bars_dot,
+    outer_bars,
+    tensordot_bars,
+    trace_bar,
+)
 from overbar.runtime.helpers_math import (
     astype_bar,
     chosen_bars,
@@ -606,6 +619,104 @@ def sum_of_products_tangent(s, a_rows, b_rows, transposed, a_rows_dot, b_rows_do
     return (
         sum_of_products(a_rows_dot, b_rows, transposed),
         sum_of_products(a_rows, b_rows_dot, transposed),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The adjoints of products (dot, inner, outer, tensordot, kron, cross, multi_dot, einsum): each
+# operand's adjoint is linear in z̄ and in the other operands, and reads its own for its shape
+# ---------------------------------------------------------------------------------------------
+
+
+@tangent(dot_left_bar)
+def dot_left_bar_tangent(w, z_bar, x, y, z_bar_dot, x_dot, y_dot):
+    """w = x̄ of z = dot(x, y), bilinear in z̄ and y:  ẇ = the same of (z̄'s tangent, y)
+    + that of (z̄, ẏ)  (x: its shape only)"""
+    return dot_left_bar(z_bar_dot, x, y), None, dot_left_bar(z_bar, x, y_dot)
+
+
+@tangent(dot_right_bar)
+def dot_right_bar_tangent(w, z_bar, x, y, z_bar_dot, x_dot, y_dot):
+    """w = ȳ of z = dot(x, y), bilinear in z̄ and x:  ẇ = the same of (z̄'s tangent, x)
+    + that of (z̄, ẋ)  (y: its shape only)"""
+    return dot_right_bar(z_bar_dot, x, y), dot_right_bar(z_bar, x_dot, y), None
+
+
+@tangent(inner_bars, adds=add_elementwise)
+def inner_bars_tangent(bars, z_bar, x, y, z_bar_dot, x_dot, y_dot):
+    """(x̄, ȳ) of z = inner(x, y): x̄ bilinear in z̄ and y, ȳ in z̄ and x:  their tangents =
+    (x̄, ȳ) at z̄'s tangent + (0, ȳ at ẋ) + (x̄ at ẏ, 0)"""
+    return (
+        inner_bars(z_bar_dot, x, y),
+        (zero_gradient(x), inner_bars(z_bar, x_dot, y)[1]),
+        (inner_bars(z_bar, x, y_dot)[0], zero_gradient(y)),
+    )
+
+
+@tangent(outer_bars, adds=add_elementwise)
+def outer_bars_tangent(bars, z_bar, x, y, z_bar_dot, x_dot, y_dot):
+    """(x̄, ȳ) of z = outer(x, y) = (z̄ y, z̄ᵀ x):  their tangents = (x̄, ȳ) at z̄'s tangent
+    + (0, z̄ᵀ ẋ) + (z̄ ẏ, 0)"""
+    return (
+        outer_bars(z_bar_dot, x, y),
+        (zero_gradient(x), outer_bars(z_bar, x_dot, y)[1]),
+        (outer_bars(z_bar, x, y_dot)[0], zero_gradient(y)),
+    )
+
+
+@tangent(tensordot_bars, adds=add_elementwise)
+def tensordot_bars_tangent(bars, z_bar, x, y, axes=2, *, z_bar_dot, x_dot, y_dot):
+    """(x̄, ȳ) of z = tensordot(x, y, axes), x̄ bilinear in z̄ and y, ȳ in z̄ and x:  their
+    tangents = (x̄, ȳ) at z̄'s tangent + (0, ȳ at ẋ) + (x̄ at ẏ, 0)"""
+    return (
+        tensordot_bars(z_bar_dot, x, y, axes),
+        (zero_gradient(x), tensordot_bars(z_bar, x_dot, y, axes)[1]),
+        (tensordot_bars(z_bar, x, y_dot, axes)[0], zero_gradient(y)),
+    )
+
+
+@tangent(kron_bars, adds=add_elementwise)
+def kron_bars_tangent(bars, z_bar, x, y, z_bar_dot, x_dot, y_dot):
+    """(x̄, ȳ) of z = kron(x, y), x̄ bilinear in z̄ and y, ȳ in z̄ and x:  their tangents =
+    (x̄, ȳ) at z̄'s tangent + (0, ȳ at ẋ) + (x̄ at ẏ, 0)"""
+    return (
+        kron_bars(z_bar_dot, x, y),
+        (zero_gradient(x), kron_bars(z_bar, x_dot, y)[1]),
+        (kron_bars(z_bar, x, y_dot)[0], zero_gradient(y)),
+    )
+
+
+@tangent(cross_bars, adds=add_elementwise)
+def cross_bars_tangent(
+    bars, z_bar, x, y, axisa=-1, axisb=-1, axisc=-1, axis=None, *, z_bar_dot, x_dot, y_dot
+):
+    """(x̄, ȳ) = (y × z̄, z̄ × x) of z = x × y:  their tangents = (ẏ's term) (ẏ × z̄, 0)
+    + (ẋ's) (0, z̄ × ẋ) + (z̄'s) (y × ż̄, ż̄ × x)"""
+    return (
+        cross_bars(z_bar_dot, x, y, axisa, axisb, axisc, axis),
+        (zero_gradient(x), cross_bars(z_bar, x_dot, y, axisa, axisb, axisc, axis)[1]),
+        (cross_bars(z_bar, x, y_dot, axisa, axisb, axisc, axis)[0], zero_gradient(y)),
+    )
+
+
+@tangent(multi_dot_bars, adds=add_elementwise)
+def multi_dot_bars_tangent(bars, z_bar, arrays, z_bar_dot, arrays_dot):
+    """Āᵢ = (A₁⋯Aᵢ₋₁)ᵀ z̄ (Aᵢ₊₁⋯Aₖ)ᵀ, linear in z̄ and in each Aⱼ, j ≠ i:  Ǡᵢ = the same at
+    z̄'s tangent + Σⱼ≠ᵢ the same with Ȧⱼ for Aⱼ  (``multi_dot_bars_dot``)"""
+    return multi_dot_bars(z_bar_dot, arrays), multi_dot_bars_dot(z_bar, arrays, arrays_dot)
+
+
+@tangent(einsum_bars, adds=add_elementwise)
+def einsum_bars_tangent(
+    bars, subscripts, y_bar, operands, subscripts_dot, y_bar_dot, operands_dot
+):
+    """Each operand's adjoint of y = einsum(s, A₁, …) is linear in ȳ and in each other
+    operand:  its tangent = the same at ȳ's tangent + Σⱼ the same with Ȧⱼ for Aⱼ, the j-th
+    adjoint left out  (``einsum_bars_dot``; in the interleaved form A₁ is ``subscripts``)"""
+    return (
+        einsum_bars_dot(subscripts, y_bar, operands, subscripts_dot, None),
+        einsum_bars(subscripts, y_bar_dot, operands),
+        einsum_bars_dot(subscripts, y_bar, operands, None, operands_dot),
     )
 
 
