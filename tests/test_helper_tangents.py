@@ -11,6 +11,7 @@ beside it, and every tangent rule of the module has a sample.
 
 from __future__ import annotations
 
+import math
 import zlib
 
 import numpy as np
@@ -101,6 +102,8 @@ HELPERS.update(
                     "cross_bars",
                     "multi_dot_bars",
                     "einsum_bars",
+                    "norm_bar",
+                    "solve_bars",
                 ),
             ),
             (
@@ -114,6 +117,8 @@ HELPERS.update(
                     "nanquantile_bar",
                     "select_bars",
                     "cumprod_bar",
+                    "average_bars",
+                    "hypot_bars",
                     "digamma",
                     "sinc_slope",
                     "sequence_bar",
@@ -124,6 +129,7 @@ HELPERS.update(
         for name in names
     }
 )
+HELPERS["math"] = math
 
 # (the probe's body, its parameters' shapes: () a Python float); the body returns the
 # helper's result, or the parts of a tuple result as a tuple
@@ -247,6 +253,40 @@ SAMPLES = [
         "einsum_bars(a, z, ([0, 1], b, [1], [0]))",
         {"z": (2,), "a": (2, 3), "b": (3,)},
     ),
+    ("norm_bar(g, np.linalg.norm(x), x)", {"g": (), "x": (4,)}),
+    ("norm_bar(g, y, x)", {"g": (), "y": (), "x": (4,)}),  # y moving apart from x
+    ("norm_bar(g, np.linalg.norm(x, axis=1), x, None, 1)", {"g": (2,), "x": (2, 3)}),
+    ("norm_bar(g, np.linalg.norm(x, 'fro'), x, 'fro')", {"g": (), "x": (2, 3)}),
+    ("norm_bar(g, np.linalg.norm(x, 3), x, 3)", {"g": (), "x": (4,)}),
+    ("norm_bar(g, y * y + 0.5, x, 1.5, 0, True)", {"g": (1, 3), "y": (1, 3), "x": (2, 3)}),
+    ("norm_bar(g, y, x, -2)", {"g": (), "y": (), "x": (3,)}),
+    ("norm_bar(g, np.linalg.norm(x, 1), x, 1)", {"g": (), "x": (4,)}),
+    ("norm_bar(g, np.linalg.norm(x, np.inf), x, np.inf)", {"g": (), "x": (4,)}),
+    ("norm_bar(g, np.linalg.norm(x, -np.inf, 1), x, -np.inf, 1)", {"g": (2,), "x": (2, 3)}),
+    ("norm_bar(g, np.linalg.norm(x, 1), x, 1)", {"g": (), "x": (2, 3)}),
+    ("norm_bar(g, np.linalg.norm(x, -np.inf), x, -np.inf)", {"g": (), "x": (3, 2)}),
+    ("norm_bar(g, np.linalg.norm(x, 0), x, 0)", {"g": (), "x": (3,)}),
+    ("hypot_bars(g, math.hypot(a, b), (a, b))", {"g": (), "a": (), "b": ()}),
+    ("hypot_bars(g, y, (a, b, c))", {"g": (), "y": (), "a": (), "b": (), "c": ()}),
+    ("solve_bars(g, x, a + 3 * np.eye(3), b)", {"g": (3,), "x": (3,), "a": (3, 3), "b": (3,)}),
+    (
+        "solve_bars(g, x, a + 3 * np.eye(3), b)",
+        {"g": (3, 2), "x": (3, 2), "a": (3, 3), "b": (3, 2)},
+    ),
+    (
+        "solve_bars(g, x, a + 3 * np.eye(3), b)",
+        {"g": (2, 3), "x": (2, 3), "a": (2, 3, 3), "b": (3,)},
+    ),
+    (
+        "solve_bars(g, x, a + 3 * np.eye(3), b)",
+        {"g": (2, 3, 1), "x": (2, 3, 1), "a": (2, 3, 3), "b": (3, 1)},
+    ),
+    ("average_bars(g, y, a, 0, w + 2, False)", {"g": (3,), "y": (3,), "a": (2, 3), "w": (2,)}),
+    ("average_bars(g, y, a, None, w + 2, False)", {"g": (), "y": (), "a": (4,), "w": (4,)}),
+    (
+        "average_bars(g, y, a, 1, w + 2, True)",
+        {"g": (2, 1), "y": (2, 1), "a": (2, 3), "w": (2, 3)},
+    ),
     ("prod_bar(g, x)", {"g": (), "x": (4,)}),
     ("prod_bar(g, x, axis=0)", {"g": (3,), "x": (2, 3)}),
     ("prod_bar(g, x, axis=1, keepdims=True)", {"g": (2, 1), "x": (2, 3)}),
@@ -334,6 +374,32 @@ def test_helper_tangent_against_differences(expression, shapes):
         np.testing.assert_allclose(
             _flat(derivative), numeric, rtol=1e-6, atol=1e-8, err_msg=f"wrt {wrt}"
         )
+
+
+REFUSED = [
+    # (the probe's body, its parameters and arguments, what the refusal names)
+    ("norm_bar(g, np.linalg.norm(x, 1), x, 1)", {"g": 1.0, "x": [0.0, 1.0, -2.0]}, "element 0"),
+    ("norm_bar(g, np.linalg.norm(x, 1.5), x, 1.5)", {"g": 1.0, "x": [0.0, 1.0]}, "element 0"),
+    ("norm_bar(g, np.linalg.norm(x, np.inf), x, np.inf)", {"g": 1.0, "x": [2.0, -2.0]}, "tie"),
+    ("norm_bar(g, np.linalg.norm(x, 1), x, 1)", {"g": 1.0, "x": [[1.0, 2.0], [2.0, 1.0]]}, "tie"),
+    ("norm_bar(g, np.linalg.norm(x, 'nuc'), x, 'nuc')", {"g": 1.0, "x": [[1.5, 0.5]] * 2}, "nuc"),
+    ("norm_bar(g, np.linalg.norm(x, 2), x, 2)", {"g": 1.0, "x": [[1.5, 0.5], [0.5, 1.0]]}, "=2"),
+    ("hypot_bars(g, math.hypot(a, b), (a, b))", {"g": 1.0, "a": 0.0, "b": 0.0}, "hypot"),
+]
+
+
+@pytest.mark.parametrize("expression, arguments, named", REFUSED, ids=lambda v: str(v))
+def test_helper_tangent_refused_where_there_is_no_derivative(expression, arguments, named):
+    """At a kink (an element 0 of a 1- or p-norm, p < 2; hypot at 0), a tie (the largest
+    magnitudes or column sums of an ∞- or 1-norm), or a second derivative overbar does not
+    have, the tangent is refused with NoDerivativeError naming it: never a number."""
+    names = list(arguments)
+    args = [a if isinstance(a, float) else np.array(a) for a in arguments.values()]
+    probe = _probe(expression, names)
+    probe(*args)  # the helper itself runs
+    tangents = [np.ones_like(a) if isinstance(a, np.ndarray) else 1.0 for a in args]
+    with pytest.raises(overbar.NoDerivativeError, match=named):
+        overbar.jvp(probe, args, tangents, wrt=tuple(range(len(args))))
 
 
 def _with_adjoint_rule(expression: str) -> bool:

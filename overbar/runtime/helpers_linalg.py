@@ -647,6 +647,74 @@ def norm_bar(y_bar, y, x, ord=None, axis=None, keepdims=False):
     return y_bar * np.moveaxis(unit, (-2, -1), axes)
 
 
+def norm_bar_dot(y_bar, y, x, y_dot, x_dot, ord=None, axis=None, keepdims=False):
+    """The change of x̄ = norm_bar(ȳ, y, x, ord, ...) as y moves by ẏ and x by ẋ (either None
+    where it stays), ȳ fixed:
+
+    2 and Frobenius (x̄ = ȳ x / y):  −ȳ x ẏ / y² + ȳ ẋ / y;
+    p (x̄ = ȳ sign(x) |x|ᵖ⁻¹ y¹⁻ᵖ):  (1 − p) x̄ ẏ / y + ȳ (p − 1) |x|ᵖ⁻² ẋ / yᵖ⁻¹, refused at an
+    xᵢ = 0 that moves when p < 2 (|x|ᵖ⁻¹ has no derivative there);
+    1, ±inf and the matrix ±1, ±inf (x̄ = ȳ sign(x) on the chosen elements, constant where
+    it has a derivative):  0, refused at an element 0 that moves (sign jumps there) and at
+    ties of the largest (smallest) magnitude or sum (the choice jumps there);  0:  0.
+    The matrix 'nuc' and ±2 norms' second derivatives (of U Vᵀ, u vᵀ) are refused."""
+    x = np.asarray(x)
+    if axis is None:
+        axes = tuple(range(x.ndim))
+    else:
+        axes = tuple(int(a) % x.ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
+    if not keepdims and axes:
+        y_bar, y = np.expand_dims(y_bar, axes), np.expand_dims(y, axes)
+        y_dot = None if y_dot is None else np.expand_dims(y_dot, axes)
+    y_bar, y = np.asarray(y_bar), np.asarray(y)
+    total = np.zeros(np.broadcast_shapes(x.shape, y_bar.shape), dtype=np.result_type(x, 1.0))
+    if ord is None or ord == "fro" or (ord == 2 and len(axes) == 1):
+        if y_dot is not None:
+            total = total - y_bar * x * y_dot / y**2
+        if x_dot is not None:
+            total = total + y_bar * x_dot / y
+        return total
+    if len(axes) == 2 and ord in ("nuc", 2, -2):
+        raise NoDerivativeError(
+            f"overbar has no second derivative of np.linalg.norm of a matrix with ord={ord!r}"
+        )
+    moving = None if x_dot is None else np.broadcast_to(x_dot, x.shape) != 0
+    if len(axes) == 1 and ord not in (0, 1, np.inf, -np.inf):
+        p = float(ord)
+        if y_dot is not None:
+            total = total + (1 - p) * y_bar * _vector_norm_bar(x, y, ord, axes[0]) * y_dot / y
+        if x_dot is not None:
+            if p < 2 and np.any(moving & (x == 0)):
+                raise NoDerivativeError(
+                    f"the second derivative of np.linalg.norm with ord={ord!r} at an element 0"
+                )
+            magnitude = np.where(x == 0, 0.0 if p > 2 else 1.0, np.abs(x))
+            total = total + y_bar * (p - 1) * magnitude ** (p - 2) * x_dot / y ** (p - 1)
+        return total
+    if moving is None or ord == 0:
+        return total
+    if np.any(moving & (x == 0)):
+        raise NoDerivativeError(
+            f"the second derivative of np.linalg.norm with ord={ord!r} at an element 0"
+        )
+    if len(axes) == 1:
+        scores = np.abs(x) if ord == np.inf else -np.abs(x) if ord == -np.inf else None
+        along = axes[0]
+    else:
+        moved = np.moveaxis(x, axes, (-2, -1))
+        along = -1 if ord in (1, -1) else -2
+        scores = np.sum(np.abs(moved), axis=-2 if ord in (1, -1) else -1, keepdims=True)
+        scores = scores if ord in (1, np.inf) else -scores
+    if scores is not None:
+        winners = scores == np.max(scores, axis=along, keepdims=True)
+        if np.any(np.sum(winners, axis=along) > 1):
+            raise NoDerivativeError(
+                f"the second derivative of np.linalg.norm with ord={ord!r} where the largest "
+                "magnitudes or sums tie"
+            )
+    return total
+
+
 def _vector_norm_bar(x, y, ord, axis):
     if ord == np.inf or ord == -np.inf:
         magnitude = np.abs(x) if ord == np.inf else -np.abs(x)
@@ -837,6 +905,21 @@ def einsum_bars_dot(subscripts, y_bar, operands, subscripts_dot, operands_dot):
             tuple(_plus(t, b) for t, b in zip(total[1], bars[1:], strict=True)),
         )
     return total
+
+
+def solve_bars_dot(x_bar, x, a, b, a_dot):
+    """The change of (Ā, b̄) = solve_bars(x̄, x, A, b) as A moves by Ȧ (x̄, x fixed): b̄ = A⁻ᵀ x̄
+    moves by −A⁻ᵀ Ȧᵀ b̄ and Ā = −b̄ xᵀ by −(that) xᵀ, that is minus solve_bars(Ȧᵀ b̄, x, A, b)
+    (b̄ before it is summed to b's shape)."""
+    a_t = np.swapaxes(a, -1, -2)
+    a_dot_t = np.swapaxes(np.broadcast_to(a_dot, np.shape(a)), -1, -2)
+    if np.ndim(b) == 1:
+        b_bar = np.linalg.solve(a_t, _as_column(x_bar))
+        moved = (a_dot_t @ b_bar)[..., 0]
+    else:
+        moved = a_dot_t @ np.linalg.solve(a_t, x_bar)
+    a_bar_dot, b_bar_dot = solve_bars(moved, x, a, b)
+    return -a_bar_dot, -b_bar_dot
 
 
 def _plus(a, b):

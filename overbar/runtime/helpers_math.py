@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from overbar.errors import OverbarError
+from overbar.errors import NoDerivativeError, OverbarError
 from overbar.runtime import arrays
 from overbar.runtime.helpers import _normalize_axes, expand_reduced, unbroadcast, zero_gradient
 
@@ -102,6 +102,14 @@ def hypot_bars(y_bar, y, coordinates):
     one-sided derivatives disagree: the convention of ``abs`` at 0 is sign(0) = 0)."""
     scale = y_bar / y if y != 0 else 0.0
     return tuple(scale * x for x in coordinates)
+
+
+def differentiable_hypot(y):
+    """y = math.hypot(*xs) where its gradient xᵢ / y has a derivative: refused at y = 0, where
+    the gradient (0 by convention there) jumps."""
+    if y == 0:
+        raise NoDerivativeError("math.hypot has no second derivative where it is 0")
+    return y
 
 
 def hypot_dot(y, coordinates, coordinates_dot):
@@ -506,11 +514,32 @@ def average_bars(y_bar, y, a, axis, weights, keepdims):
     y_full = expand_reduced(y, a, axis, keepdims)
     a_bar = g * w / total
     w_bar = g * (a - y_full) / total
-    if np.shape(weights) != a.shape:
-        axes = _averaged_axes(axis, a.ndim, np.shape(weights), a.shape)
-        summed = np.sum(w_bar, axis=tuple(k for k in range(a.ndim) if k not in axes))
-        w_bar = np.transpose(summed, np.argsort(np.argsort(axes)))
-    return a_bar, w_bar
+    return a_bar, _summed_to_weights(w_bar, a, axis, weights)
+
+
+def _summed_to_weights(w_bar, a, axis, weights):
+    """An adjoint of the weights laid along a (``_laid_along``) summed back to their shape."""
+    if np.shape(weights) == a.shape:
+        return w_bar
+    axes = _averaged_axes(axis, a.ndim, np.shape(weights), a.shape)
+    summed = np.sum(w_bar, axis=tuple(k for k in range(a.ndim) if k not in axes))
+    return np.transpose(summed, np.argsort(np.argsort(axes)))
+
+
+def average_bars_dot(y_bar, y, a, axis, weights, keepdims, weights_dot):
+    """The change of (ā, w̄) = average_bars(ȳ, y, a, ..., w) as the weights move by ẇ (ȳ, y
+    and a fixed), S = Σ w over the averaged axes:  ā = ȳ w / S moves by ȳ ẇ / S − ȳ w Ṡ / S²,
+    w̄ = ȳ (a − y) / S by −ȳ (a − y) Ṡ / S² (summed back to the weights' shape)."""
+    a = np.asarray(a)
+    w = _laid_along(np.asarray(weights), a, axis)
+    w_dot = _laid_along(np.asarray(weights_dot), a, axis)
+    total = np.sum(np.broadcast_to(w, a.shape), axis=axis, keepdims=True)
+    total_dot = np.sum(np.broadcast_to(w_dot, a.shape), axis=axis, keepdims=True)
+    g = expand_reduced(y_bar, a, axis, keepdims)
+    y_full = expand_reduced(y, a, axis, keepdims)
+    a_bar_dot = g * w_dot / total - g * w * total_dot / total**2
+    w_bar_dot = -g * (a - y_full) * total_dot / total**2
+    return a_bar_dot, _summed_to_weights(w_bar_dot, a, axis, weights)
 
 
 def average_weights_dot(weights_dot, y, a, axis, weights, keepdims):

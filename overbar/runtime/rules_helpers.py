@@ -97,17 +97,25 @@ from overbar.runtime.helpers_linalg import (
     kron_bars,
     multi_dot_bars,
     multi_dot_bars_dot,
+    norm_bar,
+    norm_bar_dot,
     outer_bars,
+    solve_bars,
+    solve_bars_dot,
     tensordot_bars,
     trace_bar,
 )
 from overbar.runtime.helpers_math import (
     astype_bar,
+    average_bars,
+    average_bars_dot,
     chosen_bars,
     cumprod_bar,
     cumprod_bar_dot,
     degrees_of_freedom,
+    differentiable_hypot,
     digamma,
+    hypot_bars,
     nan_count,
     nan_degrees_of_freedom,
     nanquantile_bar,
@@ -737,6 +745,65 @@ def cumprod_bar_tangent(a, y_bar, x, axis=None, *, y_bar_dot, x_dot):
     """aⱼ = Σ_{i ≥ j} ȳᵢ Π_{k ≤ i, k ≠ j} xₖ (x̄ of y = cumprod x):  ȧⱼ = the same of ȳ's
     tangent + Σ_{i ≥ j} ȳᵢ Σ_{m ≤ i, m ≠ j} ẋₘ Π_{k ≤ i, k ≠ j, m} xₖ  (``cumprod_bar_dot``)"""
     return cumprod_bar(y_bar_dot, x, axis), cumprod_bar_dot(y_bar, x, x_dot, axis)
+
+
+@tangent(norm_bar)
+def norm_bar_tangent(
+    a, y_bar, y, x, ord=None, axis=None, keepdims=False, *, y_bar_dot, y_dot, x_dot
+):
+    """a = ȳ ∂‖x‖/∂x at y = ‖x‖ (x̄ of y = norm(x, ord)), linear in ȳ:  ȧ = the same of ȳ's
+    tangent + its changes with y and x (``norm_bar_dot``: −ȳ x ẏ / y² + ȳ ẋ / y for the 2-norm;
+    refused at kinks and ties)"""
+    return (
+        norm_bar(y_bar_dot, y, x, ord, axis, keepdims),
+        norm_bar_dot(y_bar, y, x, y_dot, None, ord, axis, keepdims),
+        norm_bar_dot(y_bar, y, x, None, x_dot, ord, axis, keepdims),
+    )
+
+
+@tangent(hypot_bars, adds=add_elementwise)
+def hypot_bars_tangent(parts, y_bar, y, coordinates, y_bar_dot, y_dot, coordinates_dot):
+    """partsᵢ = ȳ xᵢ / y (x̄ᵢ of y = hypot(*xs)):  ṗartsᵢ = (ȳ's tangent) xᵢ / y
+    − (ȳ ẏ / y) xᵢ / y + ȳ ẋᵢ / y  (refused at y = 0, where the xᵢ / y jump)"""
+    return (
+        hypot_bars(y_bar_dot, y, coordinates),
+        hypot_bars(-y_bar * y_dot / differentiable_hypot(y), y, coordinates),
+        hypot_bars(y_bar, differentiable_hypot(y), coordinates_dot),
+    )
+
+
+@tangent(solve_bars, adds=add_elementwise)
+def solve_bars_tangent(bars, x_bar, x, a, b, x_bar_dot, x_dot, a_dot, b_dot):
+    """(Ā, b̄) = (−b̄ xᵀ, A⁻ᵀ x̄) of x = solve(A, b):  their tangents = the same at x̄'s
+    tangent + (−b̄ ẋᵀ, 0) + (−(ḃ̄) xᵀ, ḃ̄) with ḃ̄ = −A⁻ᵀ Ȧᵀ b̄ (``solve_bars_dot``)  (b: its
+    shape only)"""
+    return (
+        solve_bars(x_bar_dot, x, a, b),
+        (solve_bars(x_bar, x_dot, a, b)[0], zero_gradient(b)),
+        solve_bars_dot(x_bar, x, a, b, a_dot),
+        None,
+    )
+
+
+@tangent(average_bars, adds=add_elementwise)
+def average_bars_tangent(
+    bars, y_bar, y, a, axis, weights, keepdims, y_bar_dot, y_dot, a_dot, weights_dot
+):
+    """(ā, w̄) = (ȳ w / S, ȳ (a − y) / S), S = Σ w (y = average(a, weights=w)):  their tangents
+    = the same at ȳ's tangent + (0, −ȳ ẏ / S) + (0, ȳ ȧ / S) + their changes with w
+    (``average_bars_dot``)"""
+    return (
+        average_bars(y_bar_dot, y, a, axis, weights, keepdims),
+        (
+            zero_gradient(a),
+            average_bars(y_bar, y_dot, zero_gradient(a), axis, weights, keepdims)[1],
+        ),
+        (
+            zero_gradient(a),
+            average_bars(y_bar, zero_gradient(y), a_dot, axis, weights, keepdims)[1],
+        ),
+        average_bars_dot(y_bar, y, a, axis, weights, keepdims, weights_dot),
+    )
 
 
 @tangent(digamma)
