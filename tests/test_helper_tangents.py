@@ -104,6 +104,8 @@ HELPERS.update(
                     "einsum_bars",
                     "norm_bar",
                     "solve_bars",
+                    "eigvals_bar",
+                    "eigvalsh_bar",
                 ),
             ),
             (
@@ -266,6 +268,13 @@ SAMPLES = [
     ("norm_bar(g, np.linalg.norm(x, 1), x, 1)", {"g": (), "x": (2, 3)}),
     ("norm_bar(g, np.linalg.norm(x, -np.inf), x, -np.inf)", {"g": (), "x": (3, 2)}),
     ("norm_bar(g, np.linalg.norm(x, 0), x, 0)", {"g": (), "x": (3,)}),
+    ("eigvals_bar(g, a + np.diag([1.0, 2.5, 4.0]))", {"g": (3,), "a": (3, 3)}),
+    ("eigvals_bar(g, a * 0.3 + np.diag([1.0, 2.5]))", {"g": (2, 2), "a": (2, 2, 2)}),
+    ("eigvals_bar(g, np.triu(a) + np.diag([1.0, 3.0, 5.0]))", {"g": (3,), "a": (3, 3)}),
+    ("eigvalsh_bar(g, a)", {"g": (3,), "a": (3, 3)}),
+    ("eigvalsh_bar(g, a, 'U')", {"g": (3,), "a": (3, 3)}),
+    ("eigvalsh_bar(g, a + np.swapaxes(a, -1, -2))", {"g": (2, 3), "a": (2, 3, 3)}),
+    ("eigvalsh_bar(g * 0 + 1.0, a)", {"g": (3,), "a": (3, 3)}),  # w̄ equal: D = 0
     ("hypot_bars(g, math.hypot(a, b), (a, b))", {"g": (), "a": (), "b": ()}),
     ("hypot_bars(g, y, (a, b, c))", {"g": (), "y": (), "a": (), "b": (), "c": ()}),
     ("solve_bars(g, x, a + 3 * np.eye(3), b)", {"g": (3,), "x": (3,), "a": (3, 3), "b": (3,)}),
@@ -385,6 +394,8 @@ REFUSED = [
     ("norm_bar(g, np.linalg.norm(x, 'nuc'), x, 'nuc')", {"g": 1.0, "x": [[1.5, 0.5]] * 2}, "nuc"),
     ("norm_bar(g, np.linalg.norm(x, 2), x, 2)", {"g": 1.0, "x": [[1.5, 0.5], [0.5, 1.0]]}, "=2"),
     ("hypot_bars(g, math.hypot(a, b), (a, b))", {"g": 1.0, "a": 0.0, "b": 0.0}, "hypot"),
+    ("eigvalsh_bar(g, a)", {"g": [1.0, 2.0], "a": [[1.0, 0.0], [0.0, 1.0]]}, "repeated"),
+    ("eigvals_bar(g, a)", {"g": [1.0, 2.0], "a": [[2.0, 1.0], [0.0, 2.0]]}, "repeated"),
 ]
 
 

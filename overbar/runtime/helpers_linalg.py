@@ -463,6 +463,52 @@ def eigvalsh_bar(w_bar, a, uplo="L"):
     return fold_to_triangle(m, lower)
 
 
+def _divided_differences(w_bar, w, function: str):
+    """Dᵢⱼ = (w̄ⱼ − w̄ᵢ) / (wⱼ − wᵢ) for i ≠ j, 0 on the diagonal and wherever w̄ⱼ = w̄ᵢ: how
+    V diag(w̄) V⁻¹ turns as the eigenvectors V of a matrix with eigenvalues w move. At a repeated
+    eigenvalue whose w̄ differ, it has no derivative (the eigenvectors jump with the direction of
+    the perturbation): refused."""
+    n = np.shape(w)[-1]
+    off_diagonal = ~np.eye(n, dtype=bool)
+    gaps = _eigenvalue_gaps(w)
+    rises = _eigenvalue_gaps(w_bar) * np.ones_like(gaps)
+    if np.any(off_diagonal & (gaps == 0) & (rises != 0)):
+        raise NoDerivativeError(
+            f"the second derivative of {function} at a repeated eigenvalue (the adjoint turns "
+            "with its eigenvectors, which have no derivative there)"
+        )
+    moving = off_diagonal & (rises != 0)
+    return np.where(moving, rises / np.where(moving, gaps, 1.0), 0.0)
+
+
+def eigvals_bar_dot(w_bar, a, a_dot):
+    """The change of Ā = eigvals_bar(w̄, A) = V⁻ᵀ diag(w̄) Vᵀ as A moves by Ȧ (w̄ fixed): with
+    P = V⁻¹ Ȧ V, V̇ = V (F ∘ P) up to columns' scales (which cancel in V diag(w̄) V⁻¹), so
+    (V diag(w̄) V⁻¹)˙ = V (D ∘ P) V⁻¹, Dᵢⱼ = (w̄ⱼ − w̄ᵢ) / (wⱼ − wᵢ), and Ā̇ = its transpose
+    (complex eigenvalues refused, repeated ones where their w̄ differ)."""
+    w, v = np.linalg.eig(a)
+    _refuse_complex_eigenvalues(w, "np.linalg.eigvals")
+    projected = np.linalg.solve(v, a_dot @ v)
+    turned = _divided_differences(w_bar, w, "np.linalg.eigvals") * projected
+    v_t = np.swapaxes(v, -1, -2)
+    return np.linalg.solve(v_t, np.swapaxes(turned, -1, -2) @ v_t)
+
+
+def eigvalsh_bar_dot(w_bar, a, a_dot, uplo="L"):
+    """The change of eigvalsh_bar(w̄, A) = V diag(w̄) Vᵀ (folded onto the triangle NumPy
+    reads) as A moves by Ȧ (w̄ fixed): with Ṡ the symmetric matrix of Ȧ's triangle and
+    C = Vᵀ Ṡ V, V̇ = V (F ∘ C), so the change is V (D ∘ C) Vᵀ, Dᵢⱼ = (w̄ⱼ − w̄ᵢ) / (wⱼ − wᵢ),
+    folded alike (refused at a repeated eigenvalue whose w̄ differ)."""
+    lower = _reads_lower(uplo)
+    w, v = np.linalg.eigh(a, UPLO=uplo)
+    a_dot = np.broadcast_to(a_dot, np.shape(a))
+    triangle = np.tril(a_dot) if lower else np.triu(a_dot)
+    symmetric = triangle + np.swapaxes(triangle, -1, -2) - triangle * np.eye(np.shape(a)[-1])
+    projected = np.swapaxes(v, -1, -2) @ symmetric @ v
+    turned = _divided_differences(w_bar, w, "np.linalg.eigvalsh") * projected
+    return fold_to_triangle(v @ turned @ np.swapaxes(v, -1, -2), lower)
+
+
 def _refuse_hermitian(function: str, hermitian) -> None:
     if hermitian:
         raise NoDerivativeError(

@@ -91,6 +91,10 @@ from overbar.runtime.helpers_linalg import (
     cross_bars,
     dot_left_bar,
     dot_right_bar,
+    eigvals_bar,
+    eigvals_bar_dot,
+    eigvalsh_bar,
+    eigvalsh_bar_dot,
     einsum_bars,
     einsum_bars_dot,
     inner_bars,
@@ -759,6 +763,23 @@ def norm_bar_tangent(
         norm_bar_dot(y_bar, y, x, y_dot, None, ord, axis, keepdims),
         norm_bar_dot(y_bar, y, x, None, x_dot, ord, axis, keepdims),
     )
+
+
+@tangent(eigvals_bar)
+def eigvals_bar_tangent(m, w_bar, a, w_bar_dot, a_dot):
+    """m = V⁻ᵀ diag(w̄) Vᵀ (Ā of w = eigvals(A), V its eigenvectors), linear in w̄:  ṁ = the
+    same at w̄'s tangent + V⁻ᵀ (D ∘ V⁻¹ Ȧ V)ᵀ Vᵀ, Dᵢⱼ = (w̄ⱼ − w̄ᵢ) / (wⱼ − wᵢ)
+    (``eigvals_bar_dot``; refused at a repeated eigenvalue whose w̄ differ)"""
+    return eigvals_bar(w_bar_dot, a), eigvals_bar_dot(w_bar, a, a_dot)
+
+
+@tangent(eigvalsh_bar)
+def eigvalsh_bar_tangent(m, w_bar, a, uplo="L", *, w_bar_dot, a_dot):
+    """m = V diag(w̄) Vᵀ folded onto the triangle read (Ā of w = eigvalsh(A)), linear in w̄:
+    ṁ = the same at w̄'s tangent + V (D ∘ Vᵀ Ṡ V) Vᵀ folded alike, Dᵢⱼ = (w̄ⱼ − w̄ᵢ) / (wⱼ − wᵢ),
+    Ṡ the symmetric matrix of Ȧ's triangle  (``eigvalsh_bar_dot``; refused at a repeated
+    eigenvalue whose w̄ differ)"""
+    return eigvalsh_bar(w_bar_dot, a, uplo), eigvalsh_bar_dot(w_bar, a, a_dot, uplo)
 
 
 @tangent(hypot_bars, adds=add_elementwise)
