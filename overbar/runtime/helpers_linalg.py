@@ -509,6 +509,60 @@ def eigvalsh_bar_dot(w_bar, a, a_dot, uplo="L"):
     return fold_to_triangle(v @ turned @ np.swapaxes(v, -1, -2), lower)
 
 
+def singular_values_bar_dot(s_bar, a, a_dot, function="np.linalg.svd"):
+    """The change of U diag(s̄) Vᵀ (reduced factors of A = U S Vᵀ, A m × n) as A moves by Ȧ
+    (s̄ fixed). With P = Uᵀ Ȧ V, U̇ = U (F ∘ (P S + S Pᵀ)) + (I − U Uᵀ) Ȧ V S⁻¹ and
+    V̇ = V (F ∘ (S P + Pᵀ S)) + (I − V Vᵀ) Ȧᵀ U S⁻¹, Fᵢⱼ = 1 / (sⱼ² − sᵢ²), so
+
+        (U diag(s̄) Vᵀ)˙ = U (Pᵢⱼ αᵢⱼ + Pⱼᵢ βᵢⱼ) Vᵀ + (I − U Uᵀ) Ȧ V diag(s̄ / s) Vᵀ
+                          + U diag(s̄ / s) Uᵀ Ȧ (I − V Vᵀ),
+
+    αᵢⱼ = (s̄ⱼ sⱼ − s̄ᵢ sᵢ) / (sⱼ² − sᵢ²) = s̄ⱼ / (sᵢ + sⱼ) + (s̄ⱼ − s̄ᵢ) sᵢ / (sⱼ² − sᵢ²) and
+    βᵢⱼ = (s̄ⱼ sᵢ − s̄ᵢ sⱼ) / (sⱼ² − sᵢ²) = −s̄ⱼ / (sᵢ + sⱼ) + (s̄ⱼ − s̄ᵢ) sⱼ / (sⱼ² − sᵢ²) off the
+    diagonal (0 on it). Refused where it has no derivative: a repeated singular value whose s̄
+    differ, two singular values 0, a singular value 0 with s̄ ≠ 0 (a kink, as of |x| at 0)."""
+    u, sv, vt = np.linalg.svd(a, full_matrices=False)
+    v = np.swapaxes(vt, -1, -2)
+    a_dot = np.broadcast_to(a_dot, np.shape(a))
+    s_bar = np.broadcast_to(s_bar, np.shape(sv))
+    k = np.shape(sv)[-1]
+    off_diagonal = ~np.eye(k, dtype=bool)
+    total_s = sv[..., :, np.newaxis] + sv[..., np.newaxis, :]
+    square_gaps = _eigenvalue_gaps(sv * sv)
+    rises = _eigenvalue_gaps(s_bar)
+    if np.any(off_diagonal & (total_s == 0)) or np.any(
+        off_diagonal & (square_gaps == 0) & (rises != 0)
+    ):
+        raise NoDerivativeError(
+            f"the second derivative of {function} at a repeated singular value (its singular "
+            "vectors have no derivative there)"
+        )
+    if np.any((sv == 0) & (s_bar != 0)):
+        raise NoDerivativeError(
+            f"the second derivative of {function} at a singular value 0 (it has a kink there, "
+            "as |x| has at 0, and its singular vectors jump)"
+        )
+    moving = off_diagonal & (rises != 0)
+    turn = np.where(moving, rises / np.where(moving, square_gaps, 1.0), 0.0)
+    shared = np.where(
+        off_diagonal, s_bar[..., np.newaxis, :] / np.where(off_diagonal, total_s, 1.0), 0.0
+    )
+    alpha = shared + turn * sv[..., :, np.newaxis]
+    beta = -shared + turn * sv[..., np.newaxis, :]
+    p = np.swapaxes(u, -1, -2) @ a_dot @ v
+    total = u @ (p * alpha + np.swapaxes(p, -1, -2) * beta) @ vt
+    m, n = np.shape(a)[-2:]
+    if m != n:
+        scale = np.where(s_bar != 0, s_bar / np.where(s_bar != 0, sv, 1.0), 0.0)
+        if m > n:
+            rest = a_dot @ v - u @ (np.swapaxes(u, -1, -2) @ a_dot @ v)  # (I − U Uᵀ) Ȧ V
+            total = total + (rest * scale[..., np.newaxis, :]) @ vt
+        else:
+            rest = np.swapaxes(u, -1, -2) @ a_dot - (np.swapaxes(u, -1, -2) @ a_dot @ v) @ vt
+            total = total + (u * scale[..., np.newaxis, :]) @ rest
+    return total
+
+
 def _refuse_hermitian(function: str, hermitian) -> None:
     if hermitian:
         raise NoDerivativeError(
@@ -720,10 +774,17 @@ def norm_bar_dot(y_bar, y, x, y_dot, x_dot, ord=None, axis=None, keepdims=False)
         if x_dot is not None:
             total = total + y_bar * x_dot / y
         return total
-    if len(axes) == 2 and ord in ("nuc", 2, -2):
-        raise NoDerivativeError(
-            f"overbar has no second derivative of np.linalg.norm of a matrix with ord={ord!r}"
-        )
+    if len(axes) == 2 and ord in ("nuc", 2, -2):  # x̄ = ȳ U diag(s̄) Vᵀ, s̄ = 1 or one-hot
+        if x_dot is None:
+            return total
+        moved = np.moveaxis(x, axes, (-2, -1))
+        moved_dot = np.moveaxis(np.broadcast_to(x_dot, x.shape), axes, (-2, -1))
+        weights = np.ones(min(moved.shape[-2:]))
+        if ord != "nuc":
+            weights = np.zeros_like(weights)
+            weights[0 if ord == 2 else -1] = 1.0
+        turned = singular_values_bar_dot(weights, moved, moved_dot, "np.linalg.norm")
+        return total + y_bar * np.moveaxis(turned, (-2, -1), axes)
     moving = None if x_dot is None else np.broadcast_to(x_dot, x.shape) != 0
     if len(axes) == 1 and ord not in (0, 1, np.inf, -np.inf):
         p = float(ord)

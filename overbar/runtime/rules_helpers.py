@@ -104,6 +104,8 @@ from overbar.runtime.helpers_linalg import (
     norm_bar,
     norm_bar_dot,
     outer_bars,
+    singular_values_bar,
+    singular_values_bar_dot,
     solve_bars,
     solve_bars_dot,
     tensordot_bars,
@@ -780,6 +782,14 @@ def eigvalsh_bar_tangent(m, w_bar, a, uplo="L", *, w_bar_dot, a_dot):
     Ṡ the symmetric matrix of Ȧ's triangle  (``eigvalsh_bar_dot``; refused at a repeated
     eigenvalue whose w̄ differ)"""
     return eigvalsh_bar(w_bar_dot, a, uplo), eigvalsh_bar_dot(w_bar, a, a_dot, uplo)
+
+
+@tangent(singular_values_bar)
+def singular_values_bar_tangent(m, s_bar, a, hermitian=False, *, s_bar_dot, a_dot):
+    """m = U diag(s̄) Vᵀ (Ā of s = svd(A, compute_uv=False)), linear in s̄:  ṁ = the same at
+    s̄'s tangent + its turn with U and V as A moves (``singular_values_bar_dot``; refused at a
+    repeated singular value whose s̄ differ)"""
+    return singular_values_bar(s_bar_dot, a, hermitian), singular_values_bar_dot(s_bar, a, a_dot)
 
 
 @tangent(hypot_bars, adds=add_elementwise)
