@@ -107,6 +107,8 @@ HELPERS.update(
                     "eigvals_bar",
                     "eigvalsh_bar",
                     "singular_values_bar",
+                    "eigh_bar",
+                    "eig_bar",
                 ),
             ),
             (
@@ -280,6 +282,26 @@ SAMPLES = [
     ("norm_bar(g, np.linalg.norm(x, 'nuc'), x, 'nuc')", {"g": (), "x": (3, 2)}),
     ("norm_bar(g, np.linalg.norm(x, 2), x, 2)", {"g": (), "x": (2, 3)}),
     ("norm_bar(g, np.linalg.norm(x, -2, (0, 2)), x, -2, (0, 2))", {"g": (2,), "x": (3, 2, 3)}),
+    (
+        "eigh_bar(g, h, w + np.array([0.0, 2.0, 4.0]), v)",
+        {"g": (3,), "h": (3, 3), "w": (3,), "v": (3, 3)},
+    ),
+    (
+        "eigh_bar(g, h, w + np.array([0.0, 2.0]), v, 'U')",
+        {"g": (2,), "h": (2, 2), "w": (2,), "v": (2, 2)},
+    ),
+    (
+        "eigh_bar(g, h, w + np.array([0.0, 2.0]), v)",
+        {"g": (2, 2), "h": (2, 2, 2), "w": (2, 2), "v": (2, 2, 2)},
+    ),
+    (
+        "eig_bar(g, h, w + np.array([0.0, 2.0, 4.0]), v + 2 * np.eye(3))",
+        {"g": (3,), "h": (3, 3), "w": (3,), "v": (3, 3)},
+    ),
+    (
+        "eig_bar(g, h, w + np.array([0.0, 2.0]), v + 2 * np.eye(2))",
+        {"g": (2, 2), "h": (2, 2, 2), "w": (2, 2), "v": (2, 2, 2)},
+    ),
     ("eigvalsh_bar(g, a)", {"g": (3,), "a": (3, 3)}),
     ("eigvalsh_bar(g, a, 'U')", {"g": (3,), "a": (3, 3)}),
     ("eigvalsh_bar(g, a + np.swapaxes(a, -1, -2))", {"g": (2, 3), "a": (2, 3, 3)}),
@@ -411,8 +433,28 @@ REFUSED = [
         "value 0",
     ),
     ("singular_values_bar(g, a)", {"g": [1.0, 2.0], "a": [[2.0, 0.0], [0.0, 2.0]]}, "repeat"),
+    (  # rank 1 in floating point: its second singular value is about 1e-17, not 0
+        "norm_bar(g, np.linalg.norm(np.outer(a, b), 'nuc'), np.outer(a, b), 'nuc')",
+        {"g": 1.0, "a": [0.522, -1.121, -0.17], "b": [0.19, -1.02]},
+        "singular value 0",
+    ),
+    (  # eigenvalues 1 and 1 + ε (2.2e-16): not told apart
+        "eigh_bar(g, 0 * v, w, v)",
+        {"g": [1.0, 2.0], "w": [1.0, np.nextafter(1.0, 2.0)], "v": np.eye(2).tolist()},
+        "repeated",
+    ),
     ("hypot_bars(g, math.hypot(a, b), (a, b))", {"g": 1.0, "a": 0.0, "b": 0.0}, "hypot"),
     ("eigvalsh_bar(g, a)", {"g": [1.0, 2.0], "a": [[1.0, 0.0], [0.0, 1.0]]}, "repeated"),
+    (
+        "eigh_bar(g, 0 * v, w, v)",
+        {"g": [1.0, 2.0], "w": [1.0, 1.0], "v": np.eye(2).tolist()},
+        "repeated",
+    ),
+    (
+        "eig_bar(g, 0 * v, w, v)",
+        {"g": [1.0, 2.0], "w": [3.0, 3.0], "v": np.eye(2).tolist()},
+        "repeated",
+    ),
     ("eigvals_bar(g, a)", {"g": [1.0, 2.0], "a": [[2.0, 1.0], [0.0, 2.0]]}, "repeated"),
 ]
 

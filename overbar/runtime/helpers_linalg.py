@@ -380,6 +380,76 @@ def eigh_bar(w_bar, v_bar, w, v, uplo="L"):
     return fold_to_triangle(m, lower)
 
 
+def _turns(w, w_dot, function: str):
+    """F and its change Ḟ as w moves by ẇ: Fᵢⱼ = 1 / (wⱼ − wᵢ), Ḟᵢⱼ = −Fᵢⱼ² (ẇⱼ − ẇᵢ) off
+    the diagonal (0 on it; Ḟ = 0 for ẇ None). Refused at a repeated eigenvalue, where F is
+    unbounded: the eigenvectors' adjoints there have no derivative."""
+    n = np.shape(w)[-1]
+    off_diagonal = ~np.eye(n, dtype=bool)
+    gaps = _eigenvalue_gaps(w)
+    if np.any(off_diagonal & _indistinct(w)):
+        raise NoDerivativeError(
+            f"the second derivative of {function} at a repeated eigenvalue (its eigenvectors "
+            "have no derivative there)"
+        )
+    f = np.where(off_diagonal, 1.0 / np.where(off_diagonal, gaps, 1.0), 0.0)
+    if w_dot is None:
+        return f, 0.0
+    return f, -f * f * _eigenvalue_gaps(np.broadcast_to(w_dot, np.shape(w)))
+
+
+def eigh_bar_dot(w_bar, v_bar, w, v, w_dot, v_dot, uplo="L"):
+    """The change of eigh_bar(w̄, V̄, w, V) = fold(V (diag w̄ + F ∘ Vᵀ V̄) Vᵀ) as w moves by ẇ
+    and V by V̇ (either None where it stays), w̄ and V̄ fixed: with inner = diag w̄ + F ∘ Vᵀ V̄,
+
+        fold(V̇ inner Vᵀ + V inner V̇ᵀ + V (F ∘ V̇ᵀ V̄ + Ḟ ∘ Vᵀ V̄) Vᵀ),  Ḟᵢⱼ = −Fᵢⱼ² (ẇⱼ − ẇᵢ)
+
+    (refused at a repeated eigenvalue)."""
+    lower = _reads_lower(uplo)
+    f, f_dot = _turns(w, w_dot, "np.linalg.eigh")
+    v_t = np.swapaxes(v, -1, -2)
+    projected = v_t @ v_bar
+    n = np.shape(w)[-1]
+    change = f_dot * projected
+    total = v @ change @ v_t
+    if v_dot is not None:
+        v_dot = np.broadcast_to(v_dot, np.shape(v))
+        inner = np.eye(n) * w_bar[..., np.newaxis, :] + f * projected
+        total = total + v_dot @ inner @ v_t + v @ inner @ np.swapaxes(v_dot, -1, -2)
+        total = total + v @ (f * (np.swapaxes(v_dot, -1, -2) @ v_bar)) @ v_t
+    return fold_to_triangle(total, lower)
+
+
+def eig_bar_dot(w_bar, v_bar, w, v, w_dot, v_dot):
+    """The change of eig_bar(w̄, V̄, w, V) = V⁻ᵀ inner Vᵀ, inner = diag w̄ + F ∘ (P − K) with
+    P = Vᵀ V̄ and K = Vᵀ V diag(P), as w moves by ẇ and V by V̇ (either None where it stays),
+    w̄ and V̄ fixed:
+
+        V⁻ᵀ (inneṙ Vᵀ + inner V̇ᵀ − V̇ᵀ V⁻ᵀ inner Vᵀ),
+        inneṙ = Ḟ ∘ (P − K) + F ∘ (Ṗ − (V̇ᵀ V + Vᵀ V̇) diag(P) − Vᵀ V diag(Ṗ)),  Ṗ = V̇ᵀ V̄
+
+    (refused at a repeated eigenvalue; complex ones are refused by eig_bar)."""
+    _refuse_complex_eigenvalues(w, "np.linalg.eig")
+    f, f_dot = _turns(w, w_dot, "np.linalg.eig")
+    n = np.shape(w)[-1]
+    v_t = np.swapaxes(v, -1, -2)
+    projected = v_t @ v_bar
+    diagonal = np.diagonal(projected, axis1=-2, axis2=-1)[..., np.newaxis, :]
+    kept_norms = v_t @ v * diagonal
+    inner_dot = f_dot * (projected - kept_norms)
+    if v_dot is None:
+        return np.linalg.solve(v_t, inner_dot @ v_t)
+    v_dot = np.broadcast_to(v_dot, np.shape(v))
+    v_dot_t = np.swapaxes(v_dot, -1, -2)
+    projected_dot = v_dot_t @ v_bar
+    diagonal_dot = np.diagonal(projected_dot, axis1=-2, axis2=-1)[..., np.newaxis, :]
+    gram_dot = v_dot_t @ v + v_t @ v_dot
+    inner_dot = inner_dot + f * (projected_dot - gram_dot * diagonal - v_t @ v * diagonal_dot)
+    inner = np.eye(n) * w_bar[..., np.newaxis, :] + f * (projected - kept_norms)
+    result = np.linalg.solve(v_t, inner @ v_t)  # V⁻ᵀ inner Vᵀ
+    return np.linalg.solve(v_t, inner_dot @ v_t + inner @ v_dot_t - v_dot_t @ result)
+
+
 def _refuse_complex_eigenvalues(w, function: str) -> None:
     if np.iscomplexobj(w):
         raise OverbarError(
@@ -463,6 +533,16 @@ def eigvalsh_bar(w_bar, a, uplo="L"):
     return fold_to_triangle(m, lower)
 
 
+def _indistinct(values):
+    """Where two of ``values`` (eigenvalues or singular values along the last axis) cannot be
+    told apart in floating point: [..., i, j] true where |vⱼ − vᵢ| ≤ n ε max |v| (the rank
+    tolerance of np.linalg.matrix_rank), the diagonal included."""
+    n = np.shape(values)[-1]
+    scale = np.max(np.abs(values), axis=-1, keepdims=True)[..., np.newaxis]
+    tolerance = n * np.finfo(np.result_type(values, 1.0)).eps * scale
+    return np.abs(_eigenvalue_gaps(values)) <= tolerance
+
+
 def _divided_differences(w_bar, w, function: str):
     """Dᵢⱼ = (w̄ⱼ − w̄ᵢ) / (wⱼ − wᵢ) for i ≠ j, 0 on the diagonal and wherever w̄ⱼ = w̄ᵢ: how
     V diag(w̄) V⁻¹ turns as the eigenvectors V of a matrix with eigenvalues w move. At a repeated
@@ -472,7 +552,7 @@ def _divided_differences(w_bar, w, function: str):
     off_diagonal = ~np.eye(n, dtype=bool)
     gaps = _eigenvalue_gaps(w)
     rises = _eigenvalue_gaps(w_bar) * np.ones_like(gaps)
-    if np.any(off_diagonal & (gaps == 0) & (rises != 0)):
+    if np.any(off_diagonal & _indistinct(w) & (rises != 0)):
         raise NoDerivativeError(
             f"the second derivative of {function} at a repeated eigenvalue (the adjoint turns "
             "with its eigenvectors, which have no derivative there)"
@@ -520,7 +600,8 @@ def singular_values_bar_dot(s_bar, a, a_dot, function="np.linalg.svd"):
     αᵢⱼ = (s̄ⱼ sⱼ − s̄ᵢ sᵢ) / (sⱼ² − sᵢ²) = s̄ⱼ / (sᵢ + sⱼ) + (s̄ⱼ − s̄ᵢ) sᵢ / (sⱼ² − sᵢ²) and
     βᵢⱼ = (s̄ⱼ sᵢ − s̄ᵢ sⱼ) / (sⱼ² − sᵢ²) = −s̄ⱼ / (sᵢ + sⱼ) + (s̄ⱼ − s̄ᵢ) sⱼ / (sⱼ² − sᵢ²) off the
     diagonal (0 on it). Refused where it has no derivative: a repeated singular value whose s̄
-    differ, two singular values 0, a singular value 0 with s̄ ≠ 0 (a kink, as of |x| at 0)."""
+    differ, two singular values 0, a singular value 0 with s̄ ≠ 0 (a kink, as of |x| at 0);
+    "repeated" and "0" up to the rank tolerance of np.linalg.matrix_rank (n ε sₘₐₓ)."""
     u, sv, vt = np.linalg.svd(a, full_matrices=False)
     v = np.swapaxes(vt, -1, -2)
     a_dot = np.broadcast_to(a_dot, np.shape(a))
@@ -531,13 +612,15 @@ def singular_values_bar_dot(s_bar, a, a_dot, function="np.linalg.svd"):
     square_gaps = _eigenvalue_gaps(sv * sv)
     rises = _eigenvalue_gaps(s_bar)
     if np.any(off_diagonal & (total_s == 0)) or np.any(
-        off_diagonal & (square_gaps == 0) & (rises != 0)
+        off_diagonal & _indistinct(sv) & (rises != 0)
     ):
         raise NoDerivativeError(
             f"the second derivative of {function} at a repeated singular value (its singular "
             "vectors have no derivative there)"
         )
-    if np.any((sv == 0) & (s_bar != 0)):
+    largest = np.max(sv, axis=-1, keepdims=True)
+    vanishing = sv <= max(np.shape(a)[-2:]) * np.finfo(np.result_type(sv, 1.0)).eps * largest
+    if np.any(vanishing & (s_bar != 0)):
         raise NoDerivativeError(
             f"the second derivative of {function} at a singular value 0 (it has a kink there, "
             "as |x| has at 0, and its singular vectors jump)"

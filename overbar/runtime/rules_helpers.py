@@ -91,6 +91,10 @@ from overbar.runtime.helpers_linalg import (
     cross_bars,
     dot_left_bar,
     dot_right_bar,
+    eig_bar,
+    eig_bar_dot,
+    eigh_bar,
+    eigh_bar_dot,
     eigvals_bar,
     eigvals_bar_dot,
     eigvalsh_bar,
@@ -764,6 +768,32 @@ def norm_bar_tangent(
         norm_bar(y_bar_dot, y, x, ord, axis, keepdims),
         norm_bar_dot(y_bar, y, x, y_dot, None, ord, axis, keepdims),
         norm_bar_dot(y_bar, y, x, None, x_dot, ord, axis, keepdims),
+    )
+
+
+@tangent(eigh_bar)
+def eigh_bar_tangent(m, w_bar, v_bar, w, v, uplo="L", *, w_bar_dot, v_bar_dot, w_dot, v_dot):
+    """m = fold(V (diag w̄ + F ∘ Vᵀ V̄) Vᵀ), Fᵢⱼ = 1 / (wⱼ − wᵢ) (Ā of (w, V) = eigh(A)),
+    linear in (w̄, V̄):  ṁ = the same at (ẇ̄, 0) and at (0, V̄̇) + its changes with w and V
+    (``eigh_bar_dot``; refused at a repeated eigenvalue)"""
+    return (
+        eigh_bar(w_bar_dot, zero_gradient(v), w, v, uplo),
+        eigh_bar(zero_gradient(w), v_bar_dot, w, v, uplo),
+        eigh_bar_dot(w_bar, v_bar, w, v, w_dot, None, uplo),
+        eigh_bar_dot(w_bar, v_bar, w, v, None, v_dot, uplo),
+    )
+
+
+@tangent(eig_bar)
+def eig_bar_tangent(m, w_bar, v_bar, w, v, w_bar_dot, v_bar_dot, w_dot, v_dot):
+    """m = V⁻ᵀ (diag w̄ + F ∘ (Vᵀ V̄ − Vᵀ V diag(Vᵀ V̄))) Vᵀ (Ā of (w, V) = eig(A)), linear in
+    (w̄, V̄):  ṁ = the same at (ẇ̄, 0) and at (0, V̄̇) + its changes with w and V (``eig_bar_dot``;
+    refused at a repeated eigenvalue)"""
+    return (
+        eig_bar(w_bar_dot, zero_gradient(v), w, v),
+        eig_bar(zero_gradient(w), v_bar_dot, w, v),
+        eig_bar_dot(w_bar, v_bar, w, v, w_dot, None),
+        eig_bar_dot(w_bar, v_bar, w, v, None, v_dot),
     )
 
 
