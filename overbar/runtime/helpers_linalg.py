@@ -751,6 +751,57 @@ def pinv_bar(x_bar, x, a, rcond=None, hermitian=False, rtol=None):
     return first + second + third
 
 
+def pinv_bar_dot(x_bar, x, a, x_dot, a_dot):
+    """The change of pinv_bar(X̄, X, A) = −Xᵀ X̄ Xᵀ + (I − A X) X̄ᵀ X Xᵀ + Xᵀ X X̄ᵀ (I − X A) as X
+    moves by Ẋ and A by Ȧ (either None where it stays), X̄ fixed, term by term:
+
+        −Ẋᵀ X̄ Xᵀ − Xᵀ X̄ Ẋᵀ − (Ȧ X + A Ẋ) X̄ᵀ X Xᵀ + (I − A X) X̄ᵀ (Ẋ Xᵀ + X Ẋᵀ)
+        + (Ẋᵀ X + Xᵀ Ẋ) X̄ᵀ (I − X A) − Xᵀ X X̄ᵀ (Ẋ A + X Ȧ)."""
+    x_t, x_bar_t = np.swapaxes(x, -1, -2), np.swapaxes(x_bar, -1, -2)
+    total = 0.0
+    if a_dot is not None:
+        a_dot = np.broadcast_to(a_dot, np.shape(a))
+        total = total - a_dot @ x @ x_bar_t @ x @ x_t - x_t @ x @ x_bar_t @ x @ a_dot
+    if x_dot is not None:
+        x_dot = np.broadcast_to(x_dot, np.shape(x))
+        x_dot_t = np.swapaxes(x_dot, -1, -2)
+        total = total - x_dot_t @ x_bar @ x_t - x_t @ x_bar @ x_dot_t
+        spread = x_dot @ x_t + x @ x_dot_t  # (X Xᵀ)˙
+        total = (
+            total - a @ x_dot @ x_bar_t @ x @ x_t + x_bar_t @ spread - a @ (x @ (x_bar_t @ spread))
+        )
+        gram = x_dot_t @ x + x_t @ x_dot  # (Xᵀ X)˙
+        total = total + gram @ x_bar_t - ((gram @ x_bar_t) @ x) @ a
+        total = total - x_t @ x @ x_bar_t @ x_dot @ a
+    return total
+
+
+def cholesky_bar_dot(factor_bar, factor, factor_dot, upper=False):
+    """The change of cholesky_bar(L̄, L) = fold(M), M = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹, as L moves by L̇ (L̄
+    fixed):  Ṁ = −L⁻ᵀ L̇ᵀ M + L⁻ᵀ Φ(L̇ᵀ L̄) L⁻¹ − M L̇ L⁻¹, folded alike (Φ: the lower triangle,
+    diagonal halved; for ``upper=True`` all of it of the transposes, as there)."""
+    if upper:
+        factor, factor_bar = np.swapaxes(factor, -1, -2), np.swapaxes(factor_bar, -1, -2)
+        factor_dot = np.swapaxes(factor_dot, -1, -2)
+    factor_dot = np.broadcast_to(factor_dot, np.shape(factor))
+    n = np.shape(factor)[-1]
+    l_t = np.swapaxes(factor, -1, -2)
+
+    def sandwiched(phi):  # L⁻ᵀ Φ L⁻¹
+        left = np.linalg.solve(l_t, phi)
+        return np.swapaxes(np.linalg.solve(l_t, np.swapaxes(left, -1, -2)), -1, -2)
+
+    def halved_lower(product):
+        return np.tril(product) - 0.5 * product * np.eye(n)
+
+    m = sandwiched(halved_lower(l_t @ factor_bar))
+    l_dot_t = np.swapaxes(factor_dot, -1, -2)
+    first = -np.linalg.solve(l_t, l_dot_t @ m)
+    middle = sandwiched(halved_lower(l_dot_t @ factor_bar))
+    last = -np.swapaxes(np.linalg.solve(l_t, np.swapaxes(m @ factor_dot, -1, -2)), -1, -2)
+    return fold_to_triangle(first + middle + last, lower=not upper)
+
+
 def qr_bar(q_bar, r_bar, q, r, mode="reduced"):
     """For (Q, R) = qr(A), A m×n with m ≥ n (reduced: Q m×n, R n×n):
 

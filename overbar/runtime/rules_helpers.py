@@ -88,6 +88,8 @@ from overbar.runtime.helpers_arrays import (
     untile,
 )
 from overbar.runtime.helpers_linalg import (
+    cholesky_bar,
+    cholesky_bar_dot,
     cross_bars,
     dot_left_bar,
     dot_right_bar,
@@ -108,6 +110,8 @@ from overbar.runtime.helpers_linalg import (
     norm_bar,
     norm_bar_dot,
     outer_bars,
+    pinv_bar,
+    pinv_bar_dot,
     singular_values_bar,
     singular_values_bar_dot,
     solve_bars,
@@ -794,6 +798,29 @@ def eig_bar_tangent(m, w_bar, v_bar, w, v, w_bar_dot, v_bar_dot, w_dot, v_dot):
         eig_bar(zero_gradient(w), v_bar_dot, w, v),
         eig_bar_dot(w_bar, v_bar, w, v, w_dot, None),
         eig_bar_dot(w_bar, v_bar, w, v, None, v_dot),
+    )
+
+
+@tangent(pinv_bar)
+def pinv_bar_tangent(
+    m, x_bar, x, a, rcond=None, hermitian=False, rtol=None, *, x_bar_dot, x_dot, a_dot
+):
+    """m = −Xᵀ X̄ Xᵀ + (I − A X) X̄ᵀ X Xᵀ + Xᵀ X X̄ᵀ (I − X A) (Ā of X = pinv(A)), linear in X̄:
+    ṁ = the same at X̄'s tangent + its changes with X and A, term by term (``pinv_bar_dot``)"""
+    return (
+        pinv_bar(x_bar_dot, x, a, rcond, hermitian, rtol),
+        pinv_bar_dot(x_bar, x, a, x_dot, None),
+        pinv_bar_dot(x_bar, x, a, None, a_dot),
+    )
+
+
+@tangent(cholesky_bar)
+def cholesky_bar_tangent(m, factor_bar, factor, upper=False, *, factor_bar_dot, factor_dot):
+    """m = fold(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹) (Ā of L = cholesky(A)), linear in L̄:  ṁ = the same at L̄'s
+    tangent + fold(−L⁻ᵀ L̇ᵀ M + L⁻ᵀ Φ(L̇ᵀ L̄) L⁻¹ − M L̇ L⁻¹)  (``cholesky_bar_dot``)"""
+    return (
+        cholesky_bar(factor_bar_dot, factor, upper),
+        cholesky_bar_dot(factor_bar, factor, factor_dot, upper),
     )
 
 
