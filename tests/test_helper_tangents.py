@@ -111,6 +111,7 @@ HELPERS.update(
                     "eig_bar",
                     "pinv_bar",
                     "cholesky_bar",
+                    "qr_bar",
                 ),
             ),
             (
@@ -311,6 +312,18 @@ SAMPLES = [
     ("cholesky_bar(g, np.tril(f) + 2 * np.eye(3))", {"g": (3, 3), "f": (3, 3)}),
     ("cholesky_bar(g, np.triu(f) + 2 * np.eye(2), True)", {"g": (2, 2), "f": (2, 2)}),
     ("cholesky_bar(g, np.tril(f) + 2 * np.eye(2))", {"g": (2, 2, 2), "f": (2, 2, 2)}),
+    (
+        "qr_bar(g, h, q, np.triu(r) + 2 * np.eye(3))",
+        {"g": (3, 3), "h": (3, 3), "q": (3, 3), "r": (3, 3)},
+    ),
+    (
+        "qr_bar(g, h, q, np.triu(r) + 2 * np.eye(2))",
+        {"g": (4, 2), "h": (2, 2), "q": (4, 2), "r": (2, 2)},
+    ),
+    (
+        "qr_bar(g, h, q, np.triu(r) + 2 * np.eye(2))",
+        {"g": (2, 3, 2), "h": (2, 2, 2), "q": (2, 3, 2), "r": (2, 2, 2)},
+    ),
     ("eigvalsh_bar(g, a)", {"g": (3,), "a": (3, 3)}),
     ("eigvalsh_bar(g, a, 'U')", {"g": (3,), "a": (3, 3)}),
     ("eigvalsh_bar(g, a + np.swapaxes(a, -1, -2))", {"g": (2, 3), "a": (2, 3, 3)}),

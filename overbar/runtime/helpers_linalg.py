@@ -838,6 +838,33 @@ def qr_bar(q_bar, r_bar, q, r, mode="reduced"):
     return np.swapaxes(np.linalg.solve(r, np.swapaxes(b, -1, -2)), -1, -2)
 
 
+def qr_bar_dot(q_bar, r_bar, q, r, q_dot, r_dot, mode="reduced"):
+    """The change of qr_bar(Q̄, R̄, Q, R) = B R⁻ᵀ, B = Q̄ + Q copyltu(M), M = R R̄ᵀ − Q̄ᵀ Q, as Q
+    moves by Q̇ and R by Ṙ (either None where it stays), Q̄ and R̄ fixed:
+
+        Ṁ = Ṙ R̄ᵀ − Q̄ᵀ Q̇,   Ḃ = Q̇ copyltu(M) + Q copyltu(Ṁ),   (B R⁻ᵀ)˙ = (Ḃ − Ā Ṙᵀ) R⁻ᵀ
+
+    (refused where qr_bar refuses: a wide or rank-deficient matrix, mode='complete')."""
+    a_bar = qr_bar(q_bar, r_bar, q, r, mode)  # its refusals, and Ā = B R⁻ᵀ
+
+    def copyltu(m):
+        return np.tril(m) + np.swapaxes(np.tril(m, -1), -1, -2)
+
+    q_bar_t = np.swapaxes(q_bar, -1, -2)
+    m = r @ np.swapaxes(r_bar, -1, -2) - q_bar_t @ q
+    m_dot, b_dot = 0.0, 0.0
+    if q_dot is not None:
+        q_dot = np.broadcast_to(q_dot, np.shape(q))
+        m_dot = m_dot - q_bar_t @ q_dot
+        b_dot = b_dot + q_dot @ copyltu(m)
+    if r_dot is not None:
+        r_dot = np.broadcast_to(r_dot, np.shape(r))
+        m_dot = m_dot + r_dot @ np.swapaxes(r_bar, -1, -2)
+        b_dot = b_dot - a_bar @ np.swapaxes(r_dot, -1, -2)
+    b_dot = b_dot + q @ copyltu(m_dot)
+    return np.swapaxes(np.linalg.solve(r, np.swapaxes(b_dot, -1, -2)), -1, -2)
+
+
 # ---------------------------------------------------------------------------------------------
 # Norms
 # ---------------------------------------------------------------------------------------------

@@ -112,6 +112,8 @@ from overbar.runtime.helpers_linalg import (
     outer_bars,
     pinv_bar,
     pinv_bar_dot,
+    qr_bar,
+    qr_bar_dot,
     singular_values_bar,
     singular_values_bar_dot,
     solve_bars,
@@ -811,6 +813,18 @@ def pinv_bar_tangent(
         pinv_bar(x_bar_dot, x, a, rcond, hermitian, rtol),
         pinv_bar_dot(x_bar, x, a, x_dot, None),
         pinv_bar_dot(x_bar, x, a, None, a_dot),
+    )
+
+
+@tangent(qr_bar)
+def qr_bar_tangent(m, q_bar, r_bar, q, r, mode="reduced", *, q_bar_dot, r_bar_dot, q_dot, r_dot):
+    """m = (Q̄ + Q copyltu(R R̄ᵀ − Q̄ᵀ Q)) R⁻ᵀ (Ā of (Q, R) = qr(A)), linear in (Q̄, R̄):  ṁ = the
+    same at (Q̄̇, 0) and at (0, R̄̇) + its changes with Q and R (``qr_bar_dot``)"""
+    return (
+        qr_bar(q_bar_dot, zero_gradient(r), q, r, mode),
+        qr_bar(zero_gradient(q), r_bar_dot, q, r, mode),
+        qr_bar_dot(q_bar, r_bar, q, r, q_dot, None, mode),
+        qr_bar_dot(q_bar, r_bar, q, r, None, r_dot, mode),
     )
 
 
