@@ -724,6 +724,62 @@ def svd_bar(y_bar, y, a, hermitian=False):
     return a_bar
 
 
+def svd_bar_dot(y_bar, y, a, y_dot, hermitian=False):
+    """The change of svd_bar((Ū, s̄, V̄ᵀ), (U, s, Vᵀ), A) as (U, s, Vᵀ) move by (U̇, ṡ, V̇ᵀ), the
+    adjoints fixed, by the product rule on its formula (U, V, Ū, V̄ cut to k = min(m, n)
+    columns, S = diag s, Ḟᵢⱼ = −Fᵢⱼ² (2 sⱼ ṡⱼ − 2 sᵢ ṡᵢ)):
+
+        inner = (F ∘ (UᵀŪ − ŪᵀU)) S + diag s̄ + S (F ∘ (VᵀV̄ − V̄ᵀV)),   Ā = U inner Vᵀ + …
+        inneṙ = (Ḟ ∘ (UᵀŪ − ŪᵀU) + F ∘ (U̇ᵀŪ − ŪᵀU̇)) S + (F ∘ (UᵀŪ − ŪᵀU)) Ṡ
+                + Ṡ (F ∘ (VᵀV̄ − V̄ᵀV)) + S (Ḟ ∘ (VᵀV̄ − V̄ᵀV) + F ∘ (V̇ᵀV̄ − V̄ᵀV̇))
+        Ā̇ = U̇ inner Vᵀ + U inneṙ Vᵀ + U inner V̇ᵀ + the changes of (I − UUᵀ) Ū S⁻¹ Vᵀ and
+            U S⁻¹ V̄ᵀ (I − VVᵀ) where svd_bar has them.
+
+    Refused at a repeated singular value where Ū or V̄ is not zero (F is unbounded there), and
+    where svd_bar refuses."""
+    svd_bar(y_bar, y, a, hermitian)  # raises where svd_bar refuses
+    u, s, vt = y
+    u_bar, s_bar, vt_bar = y_bar
+    u_dot, s_dot, vt_dot = (np.broadcast_to(t, np.shape(p)) for t, p in zip(y_dot, y, strict=True))
+    k = np.shape(s)[-1]
+    u, u_bar, u_dot = u[..., :, :k], u_bar[..., :, :k], u_dot[..., :, :k]
+    v, v_bar, v_dot = (np.swapaxes(t[..., :k, :], -1, -2) for t in (vt, vt_bar, vt_dot))
+    m_rows, n_columns = np.shape(a)[-2:]
+    u_t, v_t, u_dot_t, v_dot_t = (np.swapaxes(t, -1, -2) for t in (u, v, u_dot, v_dot))
+    u_bar_t, v_bar_t = np.swapaxes(u_bar, -1, -2), np.swapaxes(v_bar, -1, -2)
+    off_diagonal = ~np.eye(k, dtype=bool)
+    if np.any(off_diagonal & _indistinct(s)) and (np.any(u_bar != 0) or np.any(v_bar != 0)):
+        raise NoDerivativeError(
+            "the second derivative of np.linalg.svd at a repeated singular value (its singular "
+            "vectors have no derivative there)"
+        )
+    f = np.where(off_diagonal, 1.0 / np.where(off_diagonal, _eigenvalue_gaps(s * s), 1.0), 0.0)
+    f_dot = -f * f * _eigenvalue_gaps(2 * s * s_dot)
+    u_term, v_term = u_t @ u_bar - u_bar_t @ u, v_t @ v_bar - v_bar_t @ v
+    u_term_dot, v_term_dot = u_dot_t @ u_bar - u_bar_t @ u_dot, v_dot_t @ v_bar - v_bar_t @ v_dot
+    s_row, s_column = s[..., np.newaxis, :], s[..., :, np.newaxis]
+    s_dot_row, s_dot_column = s_dot[..., np.newaxis, :], s_dot[..., :, np.newaxis]
+    inner = (f * u_term) * s_row + np.eye(k) * s_bar[..., np.newaxis, :] + s_column * (f * v_term)
+    inner_dot = (
+        (f_dot * u_term + f * u_term_dot) * s_row
+        + (f * u_term) * s_dot_row
+        + s_dot_column * (f * v_term)
+        + s_column * (f_dot * v_term + f * v_term_dot)
+    )
+    total = u_dot @ inner @ v_t + u @ inner_dot @ v_t + u @ inner @ v_dot_t
+    if m_rows > k and np.any(u_bar != 0):  # (I − UUᵀ) Ū S⁻¹ Vᵀ
+        rest = u_bar - u @ (u_t @ u_bar)
+        rest_dot = -(u_dot @ (u_t @ u_bar) + u @ (u_dot_t @ u_bar))
+        total = total + (rest_dot / s_row - rest * s_dot_row / s_row**2) @ v_t
+        total = total + (rest / s_row) @ v_dot_t
+    if n_columns > k and np.any(v_bar != 0):  # U S⁻¹ V̄ᵀ (I − VVᵀ)
+        rest = v_bar_t - (v_bar_t @ v) @ v_t
+        rest_dot = -((v_bar_t @ v_dot) @ v_t + (v_bar_t @ v) @ v_dot_t)
+        total = total + (u_dot / s_row - u * s_dot_row / s_row**2) @ rest
+        total = total + (u / s_row) @ rest_dot
+    return total
+
+
 def _refuse_rank_deficient_pinv(a, rcond=None, rtol=None) -> None:
     singular_values = np.linalg.svd(a, compute_uv=False)
     size = max(np.shape(a)[-2:])

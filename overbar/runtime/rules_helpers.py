@@ -118,6 +118,8 @@ from overbar.runtime.helpers_linalg import (
     singular_values_bar_dot,
     solve_bars,
     solve_bars_dot,
+    svd_bar,
+    svd_bar_dot,
     tensordot_bars,
     trace_bar,
 )
@@ -826,6 +828,14 @@ def qr_bar_tangent(m, q_bar, r_bar, q, r, mode="reduced", *, q_bar_dot, r_bar_do
         qr_bar_dot(q_bar, r_bar, q, r, q_dot, None, mode),
         qr_bar_dot(q_bar, r_bar, q, r, None, r_dot, mode),
     )
+
+
+@tangent(svd_bar)
+def svd_bar_tangent(m, y_bar, y, a, hermitian=False, *, y_bar_dot, y_dot, a_dot):
+    """m = Ā of (U, s, Vᵀ) = svd(A), explicit in (U, s, Vᵀ) and linear in their adjoints:
+    ṁ = the same at the adjoints' tangents + its changes with U, s and Vᵀ (``svd_bar_dot``)
+    (A: its shape only)"""
+    return svd_bar(y_bar_dot, y, a, hermitian), svd_bar_dot(y_bar, y, a, y_dot, hermitian), None
 
 
 @tangent(cholesky_bar)
