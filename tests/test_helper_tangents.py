@@ -393,6 +393,8 @@ SAMPLES = [
     ("gradient_bar(g, x, ())", {"g": (5,), "x": (5,)}),
     ("gradient_bar(g, x, (2.0,), axis=1, edge_order=2)", {"g": (2, 4), "x": (2, 4)}),
     ("pad_constants_bar(g, x, 1, 0.0)", {"g": (5,), "x": (3,)}),
+    ("pad_constants_bar(g, x, 1, c)", {"g": (5,), "x": (3,), "c": ()}),  # c moving: no term
+    ("pad_constants_bar(g, x, 1, c)", {"g": (5,), "x": (3,), "c": (1, 2)}),
     ("pad_constants_bar(g, x, ((1, 0), (0, 2)), np.zeros((2, 2)))", {"g": (3, 4), "x": (2, 2)}),
     (
         "select_bars(g, np.select([x > 0], [x * y], y), [x > 0], [x * y], y)",

@@ -993,11 +993,11 @@ def gradient_bar_tangent(a, y_bar, f, spacing, axis=None, edge_order=1, *, y_bar
 
 @tangent(pad_constants_bar)
 def pad_constants_bar_tangent(
-    a, y_bar, array, pad_width, constant_values, *, y_bar_dot, array_dot
+    a, y_bar, array, pad_width, constant_values, *, y_bar_dot, array_dot, constant_values_dot
 ):
     """a = Σ ȳ over what each constant of np.pad fills:  ȧ = the same of ȳ's tangent  (array
     and the constants: their shapes only)"""
-    return pad_constants_bar(y_bar_dot, array, pad_width, constant_values), None
+    return pad_constants_bar(y_bar_dot, array, pad_width, constant_values), None, None
 
 
 # ---------------------------------------------------------------------------------------------
