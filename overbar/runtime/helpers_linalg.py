@@ -313,6 +313,35 @@ def matrix_power_bar(y_bar, a, n):
     return sum(powers[k] @ y_bar @ powers[n - 1 - k] for k in range(n))
 
 
+def matrix_power_bar_dot(y_bar, a, a_dot, n):
+    """The change of matrix_power_bar(Ȳ, A, n) as A moves by Ȧ (Ȳ fixed): for n > 0, with
+    T = Aᵀ,  Σₖ ((Tᵏ)˙ Ȳ Tⁿ⁻¹⁻ᵏ + Tᵏ Ȳ (Tⁿ⁻¹⁻ᵏ)˙), (Tʲ)˙ = matrix_power_dot(Ȧᵀ, T, j); for n < 0,
+    through B = A⁻¹ (Ḃ = −B Ȧ B) and Ā = −Bᵀ B̄ Bᵀ:  −(Ḃᵀ B̄ Bᵀ + Bᵀ B̄̇ Bᵀ + Bᵀ B̄ Ḃᵀ); 0 for
+    n = 0."""
+    a_dot = np.broadcast_to(a_dot, np.shape(a))
+    if n == 0:
+        return np.zeros(np.shape(a), dtype=np.result_type(a, 1.0))
+    if n < 0:
+        inverse = np.linalg.inv(a)
+        inverse_dot = -(inverse @ a_dot @ inverse)
+        inverse_bar = matrix_power_bar(y_bar, inverse, -n)
+        inverse_bar_dot = matrix_power_bar_dot(y_bar, inverse, inverse_dot, -n)
+        return -(
+            inverse_dot.mT @ inverse_bar @ inverse.mT
+            + inverse.mT @ inverse_bar_dot @ inverse.mT
+            + inverse.mT @ inverse_bar @ inverse_dot.mT
+        )
+    transposed, transposed_dot = np.swapaxes(a, -1, -2), np.swapaxes(a_dot, -1, -2)
+    powers = [np.broadcast_to(np.eye(np.shape(a)[-1]), np.shape(a))]
+    for _ in range(n - 1):
+        powers.append(powers[-1] @ transposed)
+    changes = [matrix_power_dot(transposed_dot, transposed, j) for j in range(n)]
+    return sum(
+        changes[k] @ y_bar @ powers[n - 1 - k] + powers[k] @ y_bar @ changes[n - 1 - k]
+        for k in range(n)
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Factorisations: symmetric ones read one triangle
 # ---------------------------------------------------------------------------------------------

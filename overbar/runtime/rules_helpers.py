@@ -105,6 +105,8 @@ from overbar.runtime.helpers_linalg import (
     einsum_bars_dot,
     inner_bars,
     kron_bars,
+    matrix_power_bar,
+    matrix_power_bar_dot,
     multi_dot_bars,
     multi_dot_bars_dot,
     norm_bar,
@@ -836,6 +838,14 @@ def svd_bar_tangent(m, y_bar, y, a, hermitian=False, *, y_bar_dot, y_dot, a_dot)
     ṁ = the same at the adjoints' tangents + its changes with U, s and Vᵀ (``svd_bar_dot``)
     (A: its shape only)"""
     return svd_bar(y_bar_dot, y, a, hermitian), svd_bar_dot(y_bar, y, a, y_dot, hermitian), None
+
+
+@tangent(matrix_power_bar)
+def matrix_power_bar_tangent(m, y_bar, a, n, y_bar_dot, a_dot):
+    """m = Σₖ (Aᵀ)ᵏ Ȳ (Aᵀ)ⁿ⁻¹⁻ᵏ (Ā of Y = Aⁿ, n > 0; through A⁻¹ for n < 0), linear in Ȳ:
+    ṁ = the same at Ȳ's tangent + Σₖ the changes of the powers of Aᵀ around Ȳ
+    (``matrix_power_bar_dot``)"""
+    return matrix_power_bar(y_bar_dot, a, n), matrix_power_bar_dot(y_bar, a, a_dot, n)
 
 
 @tangent(cholesky_bar)
