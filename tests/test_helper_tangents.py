@@ -11,6 +11,7 @@ beside it, and every tangent rule of the module has a sample.
 
 from __future__ import annotations
 
+import math
 import zlib
 
 import numpy as np
@@ -56,6 +57,7 @@ HELPERS = {
         "sum_of_scaled",
         "sum_of_products",
         "elements_like",
+        "prod_bar",
     )
 }
 HELPERS.update(
@@ -80,9 +82,40 @@ HELPERS.update(
                     "unpartition",
                     "diagonal_bar",
                     "diag_bar",
+                    "unsplit",
+                    "unbroadcast_each",
+                    "undiff",
+                    "gradient_bar",
+                    "pad_constants_bar",
                 ),
             ),
-            (helpers_linalg, ("trace_bar",)),
+            (
+                helpers_linalg,
+                (
+                    "trace_bar",
+                    "dot_left_bar",
+                    "dot_right_bar",
+                    "inner_bars",
+                    "outer_bars",
+                    "tensordot_bars",
+                    "kron_bars",
+                    "cross_bars",
+                    "multi_dot_bars",
+                    "einsum_bars",
+                    "norm_bar",
+                    "solve_bars",
+                    "eigvals_bar",
+                    "eigvalsh_bar",
+                    "singular_values_bar",
+                    "eigh_bar",
+                    "eig_bar",
+                    "pinv_bar",
+                    "cholesky_bar",
+                    "qr_bar",
+                    "svd_bar",
+                    "matrix_power_bar",
+                ),
+            ),
             (
                 helpers_math,
                 (
@@ -93,12 +126,20 @@ HELPERS.update(
                     "quantile_bar",
                     "nanquantile_bar",
                     "select_bars",
+                    "cumprod_bar",
+                    "average_bars",
+                    "hypot_bars",
+                    "digamma",
+                    "sinc_slope",
+                    "sequence_bar",
+                    "sorted_bar",
                 ),
             ),
         )
         for name in names
     }
 )
+HELPERS["math"] = math
 
 # (the probe's body, its parameters' shapes: () a Python float); the body returns the
 # helper's result, or the parts of a tuple result as a tuple
@@ -191,6 +232,176 @@ SAMPLES = [
     ("quantile_bar(g, x, 0.3)", {"g": (), "x": (5,)}),
     ("quantile_bar(g, x, np.array([0.2, 0.9]), axis=1)", {"g": (2, 3), "x": (3, 4)}),
     ("nanquantile_bar(g, x, 0.6)", {"g": (), "x": (5,)}),
+    ("dot_left_bar(z, x, y)", {"z": (2, 4), "x": (2, 3), "y": (3, 4)}),
+    ("dot_left_bar(z, x, y)", {"z": (), "x": (3,), "y": (3,)}),
+    ("dot_left_bar(z, x, y)", {"z": (3,), "x": (), "y": (3,)}),
+    ("dot_left_bar(z, x, y)", {"z": (2, 2, 4), "x": (2, 3), "y": (2, 3, 4)}),
+    ("dot_right_bar(z, x, y)", {"z": (2, 4), "x": (2, 3), "y": (3, 4)}),
+    ("dot_right_bar(z, x, y)", {"z": (2,), "x": (2, 3), "y": (3,)}),
+    ("dot_right_bar(z, x, y)", {"z": (2, 2, 4), "x": (2, 3), "y": (2, 3, 4)}),
+    ("inner_bars(z, x, y)", {"z": (), "x": (3,), "y": (3,)}),
+    ("inner_bars(z, x, y)", {"z": (2, 4), "x": (2, 3), "y": (4, 3)}),
+    ("inner_bars(z, x, y)", {"z": (3,), "x": (), "y": (3,)}),
+    ("outer_bars(z, x, y)", {"z": (3, 4), "x": (3,), "y": (4,)}),
+    ("outer_bars(z, x, y)", {"z": (6, 2), "x": (2, 3), "y": (2,)}),
+    ("tensordot_bars(z, x, y)", {"z": (2, 4), "x": (2, 3, 2), "y": (3, 2, 4)}),
+    ("tensordot_bars(z, x, y, ([0], [1]))", {"z": (3, 4), "x": (2, 3), "y": (4, 2)}),
+    ("kron_bars(z, x, y)", {"z": (6,), "x": (2,), "y": (3,)}),
+    ("kron_bars(z, x, y)", {"z": (4, 6), "x": (2, 3), "y": (2, 2)}),
+    ("cross_bars(z, x, y)", {"z": (3,), "x": (3,), "y": (3,)}),
+    ("cross_bars(z, x, y)", {"z": (2, 3), "x": (2, 3), "y": (3,)}),
+    ("cross_bars(z, x, y)", {"z": (2,), "x": (2, 2), "y": (2, 2)}),
+    ("cross_bars(z, x, y, axis=0)", {"z": (3, 2), "x": (3, 2), "y": (3, 2)}),
+    ("multi_dot_bars(z, (a, b, c))", {"z": (2, 4), "a": (2, 3), "b": (3, 3), "c": (3, 4)}),
+    ("multi_dot_bars(z, [a, b, c])", {"z": (), "a": (3,), "b": (3, 2), "c": (2,)}),
+    ("einsum_bars('ij,jk->ik', z, (a, b))[1]", {"z": (2, 4), "a": (2, 3), "b": (3, 4)}),
+    ("einsum_bars('ij,jk,k', z, (a, b, c))[1]", {"z": (2,), "a": (2, 3), "b": (3, 4), "c": (4,)}),
+    ("einsum_bars('ii,i->i', z, (a, b))[1]", {"z": (3,), "a": (3, 3), "b": (3,)}),
+    ("einsum_bars('...j,j', z, (a, b))[1]", {"z": (2, 2), "a": (2, 2, 3), "b": (3,)}),
+    ("einsum_bars('ij,ij', z, (a, a))[1]", {"z": (), "a": (2, 3)}),
+    (
+        "einsum_bars(a, z, ([0, 1], b, [1], [0]))",
+        {"z": (2,), "a": (2, 3), "b": (3,)},
+    ),
+    ("norm_bar(g, np.linalg.norm(x), x)", {"g": (), "x": (4,)}),
+    ("norm_bar(g, y, x)", {"g": (), "y": (), "x": (4,)}),  # y moving apart from x
+    ("norm_bar(g, np.linalg.norm(x, axis=1), x, None, 1)", {"g": (2,), "x": (2, 3)}),
+    ("norm_bar(g, np.linalg.norm(x, 'fro'), x, 'fro')", {"g": (), "x": (2, 3)}),
+    ("norm_bar(g, np.linalg.norm(x, 3), x, 3)", {"g": (), "x": (4,)}),
+    ("norm_bar(g, y * y + 0.5, x, 1.5, 0, True)", {"g": (1, 3), "y": (1, 3), "x": (2, 3)}),
+    ("norm_bar(g, y, x, -2)", {"g": (), "y": (), "x": (3,)}),
+    ("norm_bar(g, np.linalg.norm(x, 1), x, 1)", {"g": (), "x": (4,)}),
+    ("norm_bar(g, np.linalg.norm(x, np.inf), x, np.inf)", {"g": (), "x": (4,)}),
+    ("norm_bar(g, np.linalg.norm(x, -np.inf, 1), x, -np.inf, 1)", {"g": (2,), "x": (2, 3)}),
+    ("norm_bar(g, np.linalg.norm(x, 1), x, 1)", {"g": (), "x": (2, 3)}),
+    ("norm_bar(g, np.linalg.norm(x, -np.inf), x, -np.inf)", {"g": (), "x": (3, 2)}),
+    ("norm_bar(g, np.linalg.norm(x, 0), x, 0)", {"g": (), "x": (3,)}),
+    ("eigvals_bar(g, a + np.diag([1.0, 2.5, 4.0]))", {"g": (3,), "a": (3, 3)}),
+    ("eigvals_bar(g, a * 0.3 + np.diag([1.0, 2.5]))", {"g": (2, 2), "a": (2, 2, 2)}),
+    ("eigvals_bar(g, np.triu(a) + np.diag([1.0, 3.0, 5.0]))", {"g": (3,), "a": (3, 3)}),
+    ("singular_values_bar(g, a)", {"g": (3,), "a": (3, 3)}),
+    ("singular_values_bar(g, a)", {"g": (2,), "a": (4, 2)}),
+    ("singular_values_bar(g, a)", {"g": (2,), "a": (2, 3)}),
+    ("singular_values_bar(g, a)", {"g": (2, 2), "a": (2, 2, 3)}),
+    ("singular_values_bar(g * 0 + 1.0, a)", {"g": (2,), "a": (3, 2)}),
+    ("norm_bar(g, np.linalg.norm(x, 'nuc'), x, 'nuc')", {"g": (), "x": (3, 2)}),
+    ("norm_bar(g, np.linalg.norm(x, 2), x, 2)", {"g": (), "x": (2, 3)}),
+    ("norm_bar(g, np.linalg.norm(x, -2, (0, 2)), x, -2, (0, 2))", {"g": (2,), "x": (3, 2, 3)}),
+    (
+        "eigh_bar(g, h, w + np.array([0.0, 2.0, 4.0]), v)",
+        {"g": (3,), "h": (3, 3), "w": (3,), "v": (3, 3)},
+    ),
+    (
+        "eigh_bar(g, h, w + np.array([0.0, 2.0]), v, 'U')",
+        {"g": (2,), "h": (2, 2), "w": (2,), "v": (2, 2)},
+    ),
+    (
+        "eigh_bar(g, h, w + np.array([0.0, 2.0]), v)",
+        {"g": (2, 2), "h": (2, 2, 2), "w": (2, 2), "v": (2, 2, 2)},
+    ),
+    (
+        "eig_bar(g, h, w + np.array([0.0, 2.0, 4.0]), v + 2 * np.eye(3))",
+        {"g": (3,), "h": (3, 3), "w": (3,), "v": (3, 3)},
+    ),
+    (
+        "eig_bar(g, h, w + np.array([0.0, 2.0]), v + 2 * np.eye(2))",
+        {"g": (2, 2), "h": (2, 2, 2), "w": (2, 2), "v": (2, 2, 2)},
+    ),
+    ("pinv_bar(g, x, a)", {"g": (3, 2), "x": (3, 2), "a": (2, 3)}),
+    ("pinv_bar(g, x, a)", {"g": (2, 4), "x": (2, 4), "a": (4, 2)}),
+    ("pinv_bar(g, x, a + 2 * np.eye(3))", {"g": (3, 3), "x": (3, 3), "a": (3, 3)}),
+    ("pinv_bar(g, x, a)", {"g": (2, 3, 2), "x": (2, 3, 2), "a": (2, 2, 3)}),
+    ("cholesky_bar(g, np.tril(f) + 2 * np.eye(3))", {"g": (3, 3), "f": (3, 3)}),
+    ("cholesky_bar(g, np.triu(f) + 2 * np.eye(2), True)", {"g": (2, 2), "f": (2, 2)}),
+    ("cholesky_bar(g, np.tril(f) + 2 * np.eye(2))", {"g": (2, 2, 2), "f": (2, 2, 2)}),
+    (
+        "qr_bar(g, h, q, np.triu(r) + 2 * np.eye(3))",
+        {"g": (3, 3), "h": (3, 3), "q": (3, 3), "r": (3, 3)},
+    ),
+    (
+        "qr_bar(g, h, q, np.triu(r) + 2 * np.eye(2))",
+        {"g": (4, 2), "h": (2, 2), "q": (4, 2), "r": (2, 2)},
+    ),
+    (
+        "qr_bar(g, h, q, np.triu(r) + 2 * np.eye(2))",
+        {"g": (2, 3, 2), "h": (2, 2, 2), "q": (2, 3, 2), "r": (2, 2, 2)},
+    ),
+    (
+        "svd_bar((g, h, k), (u, s + np.array([3.0, 2.0, 1.0]), v), a)",
+        {"g": (3, 3), "h": (3,), "k": (3, 3), "u": (3, 3), "s": (3,), "v": (3, 3), "a": (3, 3)},
+    ),
+    (
+        "svd_bar((g, h, k), (u, s + np.array([3.0, 1.0]), v), a)",
+        {"g": (4, 2), "h": (2,), "k": (2, 2), "u": (4, 2), "s": (2,), "v": (2, 2), "a": (4, 2)},
+    ),
+    (
+        "svd_bar((g, h, k), (u, s + np.array([3.0, 1.0]), v), a)",
+        {"g": (2, 2), "h": (2,), "k": (2, 3), "u": (2, 2), "s": (2,), "v": (2, 3), "a": (2, 3)},
+    ),
+    ("matrix_power_bar(g, a, 3)", {"g": (3, 3), "a": (3, 3)}),
+    ("matrix_power_bar(g, a, 1)", {"g": (2, 2), "a": (2, 2)}),
+    ("matrix_power_bar(g, a, 0)", {"g": (2, 2), "a": (2, 2)}),
+    ("matrix_power_bar(g, a + 2 * np.eye(3), -2)", {"g": (3, 3), "a": (3, 3)}),
+    ("matrix_power_bar(g, a, 2)", {"g": (2, 3, 3), "a": (2, 3, 3)}),
+    ("eigvalsh_bar(g, a)", {"g": (3,), "a": (3, 3)}),
+    ("eigvalsh_bar(g, a, 'U')", {"g": (3,), "a": (3, 3)}),
+    ("eigvalsh_bar(g, a + np.swapaxes(a, -1, -2))", {"g": (2, 3), "a": (2, 3, 3)}),
+    ("eigvalsh_bar(g * 0 + 1.0, a)", {"g": (3,), "a": (3, 3)}),  # w̄ equal: D = 0
+    ("hypot_bars(g, math.hypot(a, b), (a, b))", {"g": (), "a": (), "b": ()}),
+    ("hypot_bars(g, y, (a, b, c))", {"g": (), "y": (), "a": (), "b": (), "c": ()}),
+    ("solve_bars(g, x, a + 3 * np.eye(3), b)", {"g": (3,), "x": (3,), "a": (3, 3), "b": (3,)}),
+    (
+        "solve_bars(g, x, a + 3 * np.eye(3), b)",
+        {"g": (3, 2), "x": (3, 2), "a": (3, 3), "b": (3, 2)},
+    ),
+    (
+        "solve_bars(g, x, a + 3 * np.eye(3), b)",
+        {"g": (2, 3), "x": (2, 3), "a": (2, 3, 3), "b": (3,)},
+    ),
+    (
+        "solve_bars(g, x, a + 3 * np.eye(3), b)",
+        {"g": (2, 3, 1), "x": (2, 3, 1), "a": (2, 3, 3), "b": (3, 1)},
+    ),
+    ("average_bars(g, y, a, 0, w + 2, False)", {"g": (3,), "y": (3,), "a": (2, 3), "w": (2,)}),
+    ("average_bars(g, y, a, None, w + 2, False)", {"g": (), "y": (), "a": (4,), "w": (4,)}),
+    (
+        "average_bars(g, y, a, 1, w + 2, True)",
+        {"g": (2, 1), "y": (2, 1), "a": (2, 3), "w": (2, 3)},
+    ),
+    ("prod_bar(g, x)", {"g": (), "x": (4,)}),
+    ("prod_bar(g, x, axis=0)", {"g": (3,), "x": (2, 3)}),
+    ("prod_bar(g, x, axis=1, keepdims=True)", {"g": (2, 1), "x": (2, 3)}),
+    ("prod_bar(g, x, axis=(0, 2))", {"g": (3,), "x": (2, 3, 2)}),
+    ("prod_bar(g, x * np.array([1.0, 0.0, 1.0, 1.0]))", {"g": (), "x": (4,)}),  # one zero
+    ("prod_bar(g, x * np.array([0.0, 1.0, 0.0]))", {"g": (), "x": (3,)}),  # two zeros
+    ("cumprod_bar(g, x)", {"g": (4,), "x": (4,)}),
+    ("cumprod_bar(g, x, axis=1)", {"g": (2, 3), "x": (2, 3)}),
+    ("cumprod_bar(g, x, axis=0)", {"g": (3,), "x": (2, 3)}),  # ȳ broadcast
+    ("cumprod_bar(g, x)", {"g": (6,), "x": (2, 3)}),
+    ("cumprod_bar(g, x * np.array([1.0, 0.0, 1.0, 1.0]))", {"g": (4,), "x": (4,)}),
+    ("cumprod_bar(g, x * np.array([1.0, 0.0, 1.0, 0.0, 1.0]))", {"g": (5,), "x": (5,)}),
+    ("digamma(x + 2.5)", {"x": ()}),
+    ("digamma(x + 14.0)", {"x": ()}),
+    ("digamma(x - 0.4)", {"x": ()}),  # reflection
+    ("digamma(x * 0.1 - 2.5)", {"x": ()}),
+    ("sinc_slope(x)", {"x": (4,)}),
+    ("sinc_slope(x * 0.0009)", {"x": (3,)}),  # the Taylor series
+    ("sinc_slope(x * 2.0)", {"x": ()}),
+    ("sequence_bar((g, h), [a, b])", {"g": (2,), "h": (2,), "a": (2,), "b": (2,)}),
+    ("sequence_bar([g, h], x)", {"g": (3,), "h": (3,), "x": (2, 3)}),
+    ("sorted_bar([g, h, k], [a, b, c])", {"g": (), "h": (), "k": (), "a": (), "b": (), "c": ()}),
+    ("sorted_bar([g, h, k], x, reverse=True)", {"g": (), "h": (), "k": (), "x": (3,)}),
+    ("unsplit((g, h), x, 2)", {"g": (2, 3), "h": (2, 3), "x": (4, 3)}),
+    ("unsplit((g, h), x, [1], axis=1)", {"g": (2, 1), "h": (2, 2), "x": (2, 3)}),
+    ("unbroadcast_each((g, h), (a, b))", {"g": (2, 3), "h": (2, 3), "a": (3,), "b": (2, 1)}),
+    ("undiff(g, x)[0]", {"g": (3,), "x": (4,)}),
+    ("undiff(g, x, 2, 0, a, b)", {"g": (4, 2), "x": (3, 2), "a": (), "b": (1, 2)}),
+    ("gradient_bar(g, x, ())", {"g": (5,), "x": (5,)}),
+    ("gradient_bar(g, x, (2.0,), axis=1, edge_order=2)", {"g": (2, 4), "x": (2, 4)}),
+    ("pad_constants_bar(g, x, 1, 0.0)", {"g": (5,), "x": (3,)}),
+    ("pad_constants_bar(g, x, 1, c)", {"g": (5,), "x": (3,), "c": ()}),  # c moving: no term
+    ("pad_constants_bar(g, x, 1, c)", {"g": (5,), "x": (3,), "c": (1, 2)}),
+    ("pad_constants_bar(g, x, ((1, 0), (0, 2)), np.zeros((2, 2)))", {"g": (3, 4), "x": (2, 2)}),
     (
         "select_bars(g, np.select([x > 0], [x * y], y), [x > 0], [x * y], y)",
         {"g": (4,), "x": (4,), "y": ()},
@@ -246,6 +457,63 @@ def test_helper_tangent_against_differences(expression, shapes):
         np.testing.assert_allclose(
             _flat(derivative), numeric, rtol=1e-6, atol=1e-8, err_msg=f"wrt {wrt}"
         )
+
+
+REFUSED = [
+    # (the probe's body, its parameters and arguments, what the refusal names)
+    ("norm_bar(g, np.linalg.norm(x, 1), x, 1)", {"g": 1.0, "x": [0.0, 1.0, -2.0]}, "element 0"),
+    ("norm_bar(g, np.linalg.norm(x, 1.5), x, 1.5)", {"g": 1.0, "x": [0.0, 1.0]}, "element 0"),
+    ("norm_bar(g, np.linalg.norm(x, np.inf), x, np.inf)", {"g": 1.0, "x": [2.0, -2.0]}, "tie"),
+    ("norm_bar(g, np.linalg.norm(x, 1), x, 1)", {"g": 1.0, "x": [[1.0, 2.0], [2.0, 1.0]]}, "tie"),
+    (
+        "norm_bar(g, np.linalg.norm(x, 2), x, 2)",
+        {"g": 1.0, "x": [[1.0, 0.0], [0.0, 1.0]]},
+        "repeat",
+    ),
+    (
+        "norm_bar(g, np.linalg.norm(x, 'nuc'), x, 'nuc')",
+        {"g": 1.0, "x": [[1.0, 0.0]] * 2},
+        "value 0",
+    ),
+    ("singular_values_bar(g, a)", {"g": [1.0, 2.0], "a": [[2.0, 0.0], [0.0, 2.0]]}, "repeat"),
+    (  # rank 1 in floating point: its second singular value is about 1e-17, not 0
+        "norm_bar(g, np.linalg.norm(np.outer(a, b), 'nuc'), np.outer(a, b), 'nuc')",
+        {"g": 1.0, "a": [0.522, -1.121, -0.17], "b": [0.19, -1.02]},
+        "singular value 0",
+    ),
+    (  # eigenvalues 1 and 1 + ε (2.2e-16): not told apart
+        "eigh_bar(g, 0 * v, w, v)",
+        {"g": [1.0, 2.0], "w": [1.0, np.nextafter(1.0, 2.0)], "v": np.eye(2).tolist()},
+        "repeated",
+    ),
+    ("hypot_bars(g, math.hypot(a, b), (a, b))", {"g": 1.0, "a": 0.0, "b": 0.0}, "hypot"),
+    ("eigvalsh_bar(g, a)", {"g": [1.0, 2.0], "a": [[1.0, 0.0], [0.0, 1.0]]}, "repeated"),
+    (
+        "eigh_bar(g, 0 * v, w, v)",
+        {"g": [1.0, 2.0], "w": [1.0, 1.0], "v": np.eye(2).tolist()},
+        "repeated",
+    ),
+    (
+        "eig_bar(g, 0 * v, w, v)",
+        {"g": [1.0, 2.0], "w": [3.0, 3.0], "v": np.eye(2).tolist()},
+        "repeated",
+    ),
+    ("eigvals_bar(g, a)", {"g": [1.0, 2.0], "a": [[2.0, 1.0], [0.0, 2.0]]}, "repeated"),
+]
+
+
+@pytest.mark.parametrize("expression, arguments, named", REFUSED, ids=lambda v: str(v))
+def test_helper_tangent_refused_where_there_is_no_derivative(expression, arguments, named):
+    """At a kink (an element 0 of a 1- or p-norm, p < 2; hypot at 0), a tie (the largest
+    magnitudes or column sums of an ∞- or 1-norm), or a second derivative overbar does not
+    have, the tangent is refused with NoDerivativeError naming it: never a number."""
+    names = list(arguments)
+    args = [a if isinstance(a, float) else np.array(a) for a in arguments.values()]
+    probe = _probe(expression, names)
+    probe(*args)  # the helper itself runs
+    tangents = [np.ones_like(a) if isinstance(a, np.ndarray) else 1.0 for a in args]
+    with pytest.raises(overbar.NoDerivativeError, match=named):
+        overbar.jvp(probe, args, tangents, wrt=tuple(range(len(args))))
 
 
 def _with_adjoint_rule(expression: str) -> bool:

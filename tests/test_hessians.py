@@ -522,12 +522,41 @@ def test_rnn_example_hvp_and_hessian():
     check_hessian(rnn.loss, args, (1, 2))
 
 
-def test_a_runtime_helper_without_a_tangent_rule_is_named():
-    f = define("def f(x):\n    return np.sum(np.prod(x, axis=0) ** 2)\n")
+def test_a_runtime_helper_without_a_tangent_rule_is_named(monkeypatch):
+    """Every helper generated adjoints call has a tangent rule now: one is taken out of the
+    table for this test, and the HVP that needs it is refused, naming it and the line."""
+    from overbar.runtime.helpers import prod_bar
+    from overbar.runtime.registry import RULES, _key
+
+    monkeypatch.delitem(RULES.tangents, _key(prod_bar))
+    f = define("def f(x):\n    return np.sum(np.prod(x, axis=0) ** 2) + 0.125\n")
     with pytest.raises(MissingRuleError, match="prod_bar is one of overbar's runtime"):
         overbar.hvp(f, (RNG.standard_normal((3, 2)),), np.ones((3, 2)))
     with pytest.raises(MissingRuleError, match="adjoint overbar generated for f"):
         overbar.hessian(f)(RNG.standard_normal((3, 2)))
+
+
+@pytest.mark.parametrize(
+    "body, shape",
+    [
+        ("np.sum(np.prod(x, axis=0) ** 2)", (3, 2)),  # prod_bar
+        ("np.sum(np.cumprod(x, axis=1) ** 2)", (2, 3)),  # cumprod_bar
+        ("np.linalg.norm(x[0], 3) + np.linalg.norm(x, 'nuc')", (3, 2)),  # norm_bar
+        ("np.sum(np.einsum('ij,jk->ik', x, x.T) ** 2)", (2, 3)),  # einsum_bars
+        ("np.sum(np.linalg.eigvalsh(x @ x.T) ** 3)", (3, 3)),  # eigvalsh_bar
+        ("np.sum(np.linalg.svd(x, full_matrices=False)[0] ** 3)", (3, 2)),  # svd_bar
+        ("np.sum(np.linalg.matrix_power(x, 3) ** 2)", (3, 3)),  # matrix_power_bar
+    ],
+)
+def test_hvp_through_helpers_that_read_the_values(body, shape):
+    """Helpers whose adjoints are nonlinear in the values they read (a product's adjoint reads
+    the other factors): the HVP against central differences of the gradient, with a zero
+    element where a product's adjoint must not divide by it."""
+    f = define(f"def f(x):\n    return {body}\n")
+    x = RNG.standard_normal(shape)
+    if "prod" in body:
+        x[1, 0] = 0.0
+    check_hvp(f, [x], 0)
 
 
 def test_the_literal_hvp_agrees_with_the_optimised_one():

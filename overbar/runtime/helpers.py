@@ -100,9 +100,9 @@ def add_elementwise(a, b):
 
 
 def _add_adjoints(x, y):
-    if _is_runtime_zero(x):
+    if _is_runtime_zero(x) or x is None:  # None: the adjoint of what has none (a subscript)
         return y
-    if _is_runtime_zero(y):
+    if _is_runtime_zero(y) or y is None:
         return x
     if type(x) in (tuple, dict) or type(y) in (tuple, dict):
         return add_elementwise(x, y)

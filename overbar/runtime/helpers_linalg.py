@@ -313,6 +313,35 @@ def matrix_power_bar(y_bar, a, n):
     return sum(powers[k] @ y_bar @ powers[n - 1 - k] for k in range(n))
 
 
+def matrix_power_bar_dot(y_bar, a, a_dot, n):
+    """The change of matrix_power_bar(Ȳ, A, n) as A moves by Ȧ (Ȳ fixed): for n > 0, with
+    T = Aᵀ,  Σₖ ((Tᵏ)˙ Ȳ Tⁿ⁻¹⁻ᵏ + Tᵏ Ȳ (Tⁿ⁻¹⁻ᵏ)˙), (Tʲ)˙ = matrix_power_dot(Ȧᵀ, T, j); for n < 0,
+    through B = A⁻¹ (Ḃ = −B Ȧ B) and Ā = −Bᵀ B̄ Bᵀ:  −(Ḃᵀ B̄ Bᵀ + Bᵀ B̄̇ Bᵀ + Bᵀ B̄ Ḃᵀ); 0 for
+    n = 0."""
+    a_dot = np.broadcast_to(a_dot, np.shape(a))
+    if n == 0:
+        return np.zeros(np.shape(a), dtype=np.result_type(a, 1.0))
+    if n < 0:
+        inverse = np.linalg.inv(a)
+        inverse_dot = -(inverse @ a_dot @ inverse)
+        inverse_bar = matrix_power_bar(y_bar, inverse, -n)
+        inverse_bar_dot = matrix_power_bar_dot(y_bar, inverse, inverse_dot, -n)
+        return -(
+            inverse_dot.mT @ inverse_bar @ inverse.mT
+            + inverse.mT @ inverse_bar_dot @ inverse.mT
+            + inverse.mT @ inverse_bar @ inverse_dot.mT
+        )
+    transposed, transposed_dot = np.swapaxes(a, -1, -2), np.swapaxes(a_dot, -1, -2)
+    powers = [np.broadcast_to(np.eye(np.shape(a)[-1]), np.shape(a))]
+    for _ in range(n - 1):
+        powers.append(powers[-1] @ transposed)
+    changes = [matrix_power_dot(transposed_dot, transposed, j) for j in range(n)]
+    return sum(
+        changes[k] @ y_bar @ powers[n - 1 - k] + powers[k] @ y_bar @ changes[n - 1 - k]
+        for k in range(n)
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Factorisations: symmetric ones read one triangle
 # ---------------------------------------------------------------------------------------------
@@ -378,6 +407,76 @@ def eigh_bar(w_bar, v_bar, w, v, uplo="L"):
     inner = np.eye(n) * w_bar[..., np.newaxis, :] + f * projected
     m = v @ inner @ np.swapaxes(v, -1, -2)
     return fold_to_triangle(m, lower)
+
+
+def _turns(w, w_dot, function: str):
+    """F and its change Ḟ as w moves by ẇ: Fᵢⱼ = 1 / (wⱼ − wᵢ), Ḟᵢⱼ = −Fᵢⱼ² (ẇⱼ − ẇᵢ) off
+    the diagonal (0 on it; Ḟ = 0 for ẇ None). Refused at a repeated eigenvalue, where F is
+    unbounded: the eigenvectors' adjoints there have no derivative."""
+    n = np.shape(w)[-1]
+    off_diagonal = ~np.eye(n, dtype=bool)
+    gaps = _eigenvalue_gaps(w)
+    if np.any(off_diagonal & _indistinct(w)):
+        raise NoDerivativeError(
+            f"the second derivative of {function} at a repeated eigenvalue (its eigenvectors "
+            "have no derivative there)"
+        )
+    f = np.where(off_diagonal, 1.0 / np.where(off_diagonal, gaps, 1.0), 0.0)
+    if w_dot is None:
+        return f, 0.0
+    return f, -f * f * _eigenvalue_gaps(np.broadcast_to(w_dot, np.shape(w)))
+
+
+def eigh_bar_dot(w_bar, v_bar, w, v, w_dot, v_dot, uplo="L"):
+    """The change of eigh_bar(w̄, V̄, w, V) = fold(V (diag w̄ + F ∘ Vᵀ V̄) Vᵀ) as w moves by ẇ
+    and V by V̇ (either None where it stays), w̄ and V̄ fixed: with inner = diag w̄ + F ∘ Vᵀ V̄,
+
+        fold(V̇ inner Vᵀ + V inner V̇ᵀ + V (F ∘ V̇ᵀ V̄ + Ḟ ∘ Vᵀ V̄) Vᵀ),  Ḟᵢⱼ = −Fᵢⱼ² (ẇⱼ − ẇᵢ)
+
+    (refused at a repeated eigenvalue)."""
+    lower = _reads_lower(uplo)
+    f, f_dot = _turns(w, w_dot, "np.linalg.eigh")
+    v_t = np.swapaxes(v, -1, -2)
+    projected = v_t @ v_bar
+    n = np.shape(w)[-1]
+    change = f_dot * projected
+    total = v @ change @ v_t
+    if v_dot is not None:
+        v_dot = np.broadcast_to(v_dot, np.shape(v))
+        inner = np.eye(n) * w_bar[..., np.newaxis, :] + f * projected
+        total = total + v_dot @ inner @ v_t + v @ inner @ np.swapaxes(v_dot, -1, -2)
+        total = total + v @ (f * (np.swapaxes(v_dot, -1, -2) @ v_bar)) @ v_t
+    return fold_to_triangle(total, lower)
+
+
+def eig_bar_dot(w_bar, v_bar, w, v, w_dot, v_dot):
+    """The change of eig_bar(w̄, V̄, w, V) = V⁻ᵀ inner Vᵀ, inner = diag w̄ + F ∘ (P − K) with
+    P = Vᵀ V̄ and K = Vᵀ V diag(P), as w moves by ẇ and V by V̇ (either None where it stays),
+    w̄ and V̄ fixed:
+
+        V⁻ᵀ (inneṙ Vᵀ + inner V̇ᵀ − V̇ᵀ V⁻ᵀ inner Vᵀ),
+        inneṙ = Ḟ ∘ (P − K) + F ∘ (Ṗ − (V̇ᵀ V + Vᵀ V̇) diag(P) − Vᵀ V diag(Ṗ)),  Ṗ = V̇ᵀ V̄
+
+    (refused at a repeated eigenvalue; complex ones are refused by eig_bar)."""
+    _refuse_complex_eigenvalues(w, "np.linalg.eig")
+    f, f_dot = _turns(w, w_dot, "np.linalg.eig")
+    n = np.shape(w)[-1]
+    v_t = np.swapaxes(v, -1, -2)
+    projected = v_t @ v_bar
+    diagonal = np.diagonal(projected, axis1=-2, axis2=-1)[..., np.newaxis, :]
+    kept_norms = v_t @ v * diagonal
+    inner_dot = f_dot * (projected - kept_norms)
+    if v_dot is None:
+        return np.linalg.solve(v_t, inner_dot @ v_t)
+    v_dot = np.broadcast_to(v_dot, np.shape(v))
+    v_dot_t = np.swapaxes(v_dot, -1, -2)
+    projected_dot = v_dot_t @ v_bar
+    diagonal_dot = np.diagonal(projected_dot, axis1=-2, axis2=-1)[..., np.newaxis, :]
+    gram_dot = v_dot_t @ v + v_t @ v_dot
+    inner_dot = inner_dot + f * (projected_dot - gram_dot * diagonal - v_t @ v * diagonal_dot)
+    inner = np.eye(n) * w_bar[..., np.newaxis, :] + f * (projected - kept_norms)
+    result = np.linalg.solve(v_t, inner @ v_t)  # V⁻ᵀ inner Vᵀ
+    return np.linalg.solve(v_t, inner_dot @ v_t + inner @ v_dot_t - v_dot_t @ result)
 
 
 def _refuse_complex_eigenvalues(w, function: str) -> None:
@@ -463,6 +562,119 @@ def eigvalsh_bar(w_bar, a, uplo="L"):
     return fold_to_triangle(m, lower)
 
 
+def _indistinct(values):
+    """Where two of ``values`` (eigenvalues or singular values along the last axis) cannot be
+    told apart in floating point: [..., i, j] true where |vⱼ − vᵢ| ≤ n ε max |v| (the rank
+    tolerance of np.linalg.matrix_rank), the diagonal included."""
+    n = np.shape(values)[-1]
+    scale = np.max(np.abs(values), axis=-1, keepdims=True)[..., np.newaxis]
+    tolerance = n * np.finfo(np.result_type(values, 1.0)).eps * scale
+    return np.abs(_eigenvalue_gaps(values)) <= tolerance
+
+
+def _divided_differences(w_bar, w, function: str):
+    """Dᵢⱼ = (w̄ⱼ − w̄ᵢ) / (wⱼ − wᵢ) for i ≠ j, 0 on the diagonal and wherever w̄ⱼ = w̄ᵢ: how
+    V diag(w̄) V⁻¹ turns as the eigenvectors V of a matrix with eigenvalues w move. At a repeated
+    eigenvalue whose w̄ differ, it has no derivative (the eigenvectors jump with the direction of
+    the perturbation): refused."""
+    n = np.shape(w)[-1]
+    off_diagonal = ~np.eye(n, dtype=bool)
+    gaps = _eigenvalue_gaps(w)
+    rises = _eigenvalue_gaps(w_bar) * np.ones_like(gaps)
+    if np.any(off_diagonal & _indistinct(w) & (rises != 0)):
+        raise NoDerivativeError(
+            f"the second derivative of {function} at a repeated eigenvalue (the adjoint turns "
+            "with its eigenvectors, which have no derivative there)"
+        )
+    moving = off_diagonal & (rises != 0)
+    return np.where(moving, rises / np.where(moving, gaps, 1.0), 0.0)
+
+
+def eigvals_bar_dot(w_bar, a, a_dot):
+    """The change of Ā = eigvals_bar(w̄, A) = V⁻ᵀ diag(w̄) Vᵀ as A moves by Ȧ (w̄ fixed): with
+    P = V⁻¹ Ȧ V, V̇ = V (F ∘ P) up to columns' scales (which cancel in V diag(w̄) V⁻¹), so
+    (V diag(w̄) V⁻¹)˙ = V (D ∘ P) V⁻¹, Dᵢⱼ = (w̄ⱼ − w̄ᵢ) / (wⱼ − wᵢ), and Ā̇ = its transpose
+    (complex eigenvalues refused, repeated ones where their w̄ differ)."""
+    w, v = np.linalg.eig(a)
+    _refuse_complex_eigenvalues(w, "np.linalg.eigvals")
+    projected = np.linalg.solve(v, a_dot @ v)
+    turned = _divided_differences(w_bar, w, "np.linalg.eigvals") * projected
+    v_t = np.swapaxes(v, -1, -2)
+    return np.linalg.solve(v_t, np.swapaxes(turned, -1, -2) @ v_t)
+
+
+def eigvalsh_bar_dot(w_bar, a, a_dot, uplo="L"):
+    """The change of eigvalsh_bar(w̄, A) = V diag(w̄) Vᵀ (folded onto the triangle NumPy
+    reads) as A moves by Ȧ (w̄ fixed): with Ṡ the symmetric matrix of Ȧ's triangle and
+    C = Vᵀ Ṡ V, V̇ = V (F ∘ C), so the change is V (D ∘ C) Vᵀ, Dᵢⱼ = (w̄ⱼ − w̄ᵢ) / (wⱼ − wᵢ),
+    folded alike (refused at a repeated eigenvalue whose w̄ differ)."""
+    lower = _reads_lower(uplo)
+    w, v = np.linalg.eigh(a, UPLO=uplo)
+    a_dot = np.broadcast_to(a_dot, np.shape(a))
+    triangle = np.tril(a_dot) if lower else np.triu(a_dot)
+    symmetric = triangle + np.swapaxes(triangle, -1, -2) - triangle * np.eye(np.shape(a)[-1])
+    projected = np.swapaxes(v, -1, -2) @ symmetric @ v
+    turned = _divided_differences(w_bar, w, "np.linalg.eigvalsh") * projected
+    return fold_to_triangle(v @ turned @ np.swapaxes(v, -1, -2), lower)
+
+
+def singular_values_bar_dot(s_bar, a, a_dot, function="np.linalg.svd"):
+    """The change of U diag(s̄) Vᵀ (reduced factors of A = U S Vᵀ, A m × n) as A moves by Ȧ
+    (s̄ fixed). With P = Uᵀ Ȧ V, U̇ = U (F ∘ (P S + S Pᵀ)) + (I − U Uᵀ) Ȧ V S⁻¹ and
+    V̇ = V (F ∘ (S P + Pᵀ S)) + (I − V Vᵀ) Ȧᵀ U S⁻¹, Fᵢⱼ = 1 / (sⱼ² − sᵢ²), so
+
+        (U diag(s̄) Vᵀ)˙ = U (Pᵢⱼ αᵢⱼ + Pⱼᵢ βᵢⱼ) Vᵀ + (I − U Uᵀ) Ȧ V diag(s̄ / s) Vᵀ
+                          + U diag(s̄ / s) Uᵀ Ȧ (I − V Vᵀ),
+
+    αᵢⱼ = (s̄ⱼ sⱼ − s̄ᵢ sᵢ) / (sⱼ² − sᵢ²) = s̄ⱼ / (sᵢ + sⱼ) + (s̄ⱼ − s̄ᵢ) sᵢ / (sⱼ² − sᵢ²) and
+    βᵢⱼ = (s̄ⱼ sᵢ − s̄ᵢ sⱼ) / (sⱼ² − sᵢ²) = −s̄ⱼ / (sᵢ + sⱼ) + (s̄ⱼ − s̄ᵢ) sⱼ / (sⱼ² − sᵢ²) off the
+    diagonal (0 on it). Refused where it has no derivative: a repeated singular value whose s̄
+    differ, two singular values 0, a singular value 0 with s̄ ≠ 0 (a kink, as of |x| at 0);
+    "repeated" and "0" up to the rank tolerance of np.linalg.matrix_rank (n ε sₘₐₓ)."""
+    u, sv, vt = np.linalg.svd(a, full_matrices=False)
+    v = np.swapaxes(vt, -1, -2)
+    a_dot = np.broadcast_to(a_dot, np.shape(a))
+    s_bar = np.broadcast_to(s_bar, np.shape(sv))
+    k = np.shape(sv)[-1]
+    off_diagonal = ~np.eye(k, dtype=bool)
+    total_s = sv[..., :, np.newaxis] + sv[..., np.newaxis, :]
+    square_gaps = _eigenvalue_gaps(sv * sv)
+    rises = _eigenvalue_gaps(s_bar)
+    if np.any(off_diagonal & (total_s == 0)) or np.any(
+        off_diagonal & _indistinct(sv) & (rises != 0)
+    ):
+        raise NoDerivativeError(
+            f"the second derivative of {function} at a repeated singular value (its singular "
+            "vectors have no derivative there)"
+        )
+    largest = np.max(sv, axis=-1, keepdims=True)
+    vanishing = sv <= max(np.shape(a)[-2:]) * np.finfo(np.result_type(sv, 1.0)).eps * largest
+    if np.any(vanishing & (s_bar != 0)):
+        raise NoDerivativeError(
+            f"the second derivative of {function} at a singular value 0 (it has a kink there, "
+            "as |x| has at 0, and its singular vectors jump)"
+        )
+    moving = off_diagonal & (rises != 0)
+    turn = np.where(moving, rises / np.where(moving, square_gaps, 1.0), 0.0)
+    shared = np.where(
+        off_diagonal, s_bar[..., np.newaxis, :] / np.where(off_diagonal, total_s, 1.0), 0.0
+    )
+    alpha = shared + turn * sv[..., :, np.newaxis]
+    beta = -shared + turn * sv[..., np.newaxis, :]
+    p = np.swapaxes(u, -1, -2) @ a_dot @ v
+    total = u @ (p * alpha + np.swapaxes(p, -1, -2) * beta) @ vt
+    m, n = np.shape(a)[-2:]
+    if m != n:
+        scale = np.where(s_bar != 0, s_bar / np.where(s_bar != 0, sv, 1.0), 0.0)
+        if m > n:
+            rest = a_dot @ v - u @ (np.swapaxes(u, -1, -2) @ a_dot @ v)  # (I − U Uᵀ) Ȧ V
+            total = total + (rest * scale[..., np.newaxis, :]) @ vt
+        else:
+            rest = np.swapaxes(u, -1, -2) @ a_dot - (np.swapaxes(u, -1, -2) @ a_dot @ v) @ vt
+            total = total + (u * scale[..., np.newaxis, :]) @ rest
+    return total
+
+
 def _refuse_hermitian(function: str, hermitian) -> None:
     if hermitian:
         raise NoDerivativeError(
@@ -541,6 +753,62 @@ def svd_bar(y_bar, y, a, hermitian=False):
     return a_bar
 
 
+def svd_bar_dot(y_bar, y, a, y_dot, hermitian=False):
+    """The change of svd_bar((Ū, s̄, V̄ᵀ), (U, s, Vᵀ), A) as (U, s, Vᵀ) move by (U̇, ṡ, V̇ᵀ), the
+    adjoints fixed, by the product rule on its formula (U, V, Ū, V̄ cut to k = min(m, n)
+    columns, S = diag s, Ḟᵢⱼ = −Fᵢⱼ² (2 sⱼ ṡⱼ − 2 sᵢ ṡᵢ)):
+
+        inner = (F ∘ (UᵀŪ − ŪᵀU)) S + diag s̄ + S (F ∘ (VᵀV̄ − V̄ᵀV)),   Ā = U inner Vᵀ + …
+        inneṙ = (Ḟ ∘ (UᵀŪ − ŪᵀU) + F ∘ (U̇ᵀŪ − ŪᵀU̇)) S + (F ∘ (UᵀŪ − ŪᵀU)) Ṡ
+                + Ṡ (F ∘ (VᵀV̄ − V̄ᵀV)) + S (Ḟ ∘ (VᵀV̄ − V̄ᵀV) + F ∘ (V̇ᵀV̄ − V̄ᵀV̇))
+        Ā̇ = U̇ inner Vᵀ + U inneṙ Vᵀ + U inner V̇ᵀ + the changes of (I − UUᵀ) Ū S⁻¹ Vᵀ and
+            U S⁻¹ V̄ᵀ (I − VVᵀ) where svd_bar has them.
+
+    Refused at a repeated singular value where Ū or V̄ is not zero (F is unbounded there), and
+    where svd_bar refuses."""
+    svd_bar(y_bar, y, a, hermitian)  # raises where svd_bar refuses
+    u, s, vt = y
+    u_bar, s_bar, vt_bar = y_bar
+    u_dot, s_dot, vt_dot = (np.broadcast_to(t, np.shape(p)) for t, p in zip(y_dot, y, strict=True))
+    k = np.shape(s)[-1]
+    u, u_bar, u_dot = u[..., :, :k], u_bar[..., :, :k], u_dot[..., :, :k]
+    v, v_bar, v_dot = (np.swapaxes(t[..., :k, :], -1, -2) for t in (vt, vt_bar, vt_dot))
+    m_rows, n_columns = np.shape(a)[-2:]
+    u_t, v_t, u_dot_t, v_dot_t = (np.swapaxes(t, -1, -2) for t in (u, v, u_dot, v_dot))
+    u_bar_t, v_bar_t = np.swapaxes(u_bar, -1, -2), np.swapaxes(v_bar, -1, -2)
+    off_diagonal = ~np.eye(k, dtype=bool)
+    if np.any(off_diagonal & _indistinct(s)) and (np.any(u_bar != 0) or np.any(v_bar != 0)):
+        raise NoDerivativeError(
+            "the second derivative of np.linalg.svd at a repeated singular value (its singular "
+            "vectors have no derivative there)"
+        )
+    f = np.where(off_diagonal, 1.0 / np.where(off_diagonal, _eigenvalue_gaps(s * s), 1.0), 0.0)
+    f_dot = -f * f * _eigenvalue_gaps(2 * s * s_dot)
+    u_term, v_term = u_t @ u_bar - u_bar_t @ u, v_t @ v_bar - v_bar_t @ v
+    u_term_dot, v_term_dot = u_dot_t @ u_bar - u_bar_t @ u_dot, v_dot_t @ v_bar - v_bar_t @ v_dot
+    s_row, s_column = s[..., np.newaxis, :], s[..., :, np.newaxis]
+    s_dot_row, s_dot_column = s_dot[..., np.newaxis, :], s_dot[..., :, np.newaxis]
+    inner = (f * u_term) * s_row + np.eye(k) * s_bar[..., np.newaxis, :] + s_column * (f * v_term)
+    inner_dot = (
+        (f_dot * u_term + f * u_term_dot) * s_row
+        + (f * u_term) * s_dot_row
+        + s_dot_column * (f * v_term)
+        + s_column * (f_dot * v_term + f * v_term_dot)
+    )
+    total = u_dot @ inner @ v_t + u @ inner_dot @ v_t + u @ inner @ v_dot_t
+    if m_rows > k and np.any(u_bar != 0):  # (I − UUᵀ) Ū S⁻¹ Vᵀ
+        rest = u_bar - u @ (u_t @ u_bar)
+        rest_dot = -(u_dot @ (u_t @ u_bar) + u @ (u_dot_t @ u_bar))
+        total = total + (rest_dot / s_row - rest * s_dot_row / s_row**2) @ v_t
+        total = total + (rest / s_row) @ v_dot_t
+    if n_columns > k and np.any(v_bar != 0):  # U S⁻¹ V̄ᵀ (I − VVᵀ)
+        rest = v_bar_t - (v_bar_t @ v) @ v_t
+        rest_dot = -((v_bar_t @ v_dot) @ v_t + (v_bar_t @ v) @ v_dot_t)
+        total = total + (u_dot / s_row - u * s_dot_row / s_row**2) @ rest
+        total = total + (u / s_row) @ rest_dot
+    return total
+
+
 def _refuse_rank_deficient_pinv(a, rcond=None, rtol=None) -> None:
     singular_values = np.linalg.svd(a, compute_uv=False)
     size = max(np.shape(a)[-2:])
@@ -566,6 +834,57 @@ def pinv_bar(x_bar, x, a, rcond=None, hermitian=False, rtol=None):
     right = x_t @ x @ x_bar_t
     third = right - (right @ x) @ a
     return first + second + third
+
+
+def pinv_bar_dot(x_bar, x, a, x_dot, a_dot):
+    """The change of pinv_bar(X̄, X, A) = −Xᵀ X̄ Xᵀ + (I − A X) X̄ᵀ X Xᵀ + Xᵀ X X̄ᵀ (I − X A) as X
+    moves by Ẋ and A by Ȧ (either None where it stays), X̄ fixed, term by term:
+
+        −Ẋᵀ X̄ Xᵀ − Xᵀ X̄ Ẋᵀ − (Ȧ X + A Ẋ) X̄ᵀ X Xᵀ + (I − A X) X̄ᵀ (Ẋ Xᵀ + X Ẋᵀ)
+        + (Ẋᵀ X + Xᵀ Ẋ) X̄ᵀ (I − X A) − Xᵀ X X̄ᵀ (Ẋ A + X Ȧ)."""
+    x_t, x_bar_t = np.swapaxes(x, -1, -2), np.swapaxes(x_bar, -1, -2)
+    total = 0.0
+    if a_dot is not None:
+        a_dot = np.broadcast_to(a_dot, np.shape(a))
+        total = total - a_dot @ x @ x_bar_t @ x @ x_t - x_t @ x @ x_bar_t @ x @ a_dot
+    if x_dot is not None:
+        x_dot = np.broadcast_to(x_dot, np.shape(x))
+        x_dot_t = np.swapaxes(x_dot, -1, -2)
+        total = total - x_dot_t @ x_bar @ x_t - x_t @ x_bar @ x_dot_t
+        spread = x_dot @ x_t + x @ x_dot_t  # (X Xᵀ)˙
+        total = (
+            total - a @ x_dot @ x_bar_t @ x @ x_t + x_bar_t @ spread - a @ (x @ (x_bar_t @ spread))
+        )
+        gram = x_dot_t @ x + x_t @ x_dot  # (Xᵀ X)˙
+        total = total + gram @ x_bar_t - ((gram @ x_bar_t) @ x) @ a
+        total = total - x_t @ x @ x_bar_t @ x_dot @ a
+    return total
+
+
+def cholesky_bar_dot(factor_bar, factor, factor_dot, upper=False):
+    """The change of cholesky_bar(L̄, L) = fold(M), M = L⁻ᵀ Φ(Lᵀ L̄) L⁻¹, as L moves by L̇ (L̄
+    fixed):  Ṁ = −L⁻ᵀ L̇ᵀ M + L⁻ᵀ Φ(L̇ᵀ L̄) L⁻¹ − M L̇ L⁻¹, folded alike (Φ: the lower triangle,
+    diagonal halved; for ``upper=True`` all of it of the transposes, as there)."""
+    if upper:
+        factor, factor_bar = np.swapaxes(factor, -1, -2), np.swapaxes(factor_bar, -1, -2)
+        factor_dot = np.swapaxes(factor_dot, -1, -2)
+    factor_dot = np.broadcast_to(factor_dot, np.shape(factor))
+    n = np.shape(factor)[-1]
+    l_t = np.swapaxes(factor, -1, -2)
+
+    def sandwiched(phi):  # L⁻ᵀ Φ L⁻¹
+        left = np.linalg.solve(l_t, phi)
+        return np.swapaxes(np.linalg.solve(l_t, np.swapaxes(left, -1, -2)), -1, -2)
+
+    def halved_lower(product):
+        return np.tril(product) - 0.5 * product * np.eye(n)
+
+    m = sandwiched(halved_lower(l_t @ factor_bar))
+    l_dot_t = np.swapaxes(factor_dot, -1, -2)
+    first = -np.linalg.solve(l_t, l_dot_t @ m)
+    middle = sandwiched(halved_lower(l_dot_t @ factor_bar))
+    last = -np.swapaxes(np.linalg.solve(l_t, np.swapaxes(m @ factor_dot, -1, -2)), -1, -2)
+    return fold_to_triangle(first + middle + last, lower=not upper)
 
 
 def _refuse_qr_without_derivative(q, r, mode: str) -> None:
@@ -611,6 +930,33 @@ def qr_bar(q_bar, r_bar, q, r, mode="reduced"):
     return np.swapaxes(np.linalg.solve(r, np.swapaxes(b, -1, -2)), -1, -2)
 
 
+def qr_bar_dot(q_bar, r_bar, q, r, q_dot, r_dot, mode="reduced"):
+    """The change of qr_bar(Q̄, R̄, Q, R) = B R⁻ᵀ, B = Q̄ + Q copyltu(M), M = R R̄ᵀ − Q̄ᵀ Q, as Q
+    moves by Q̇ and R by Ṙ (either None where it stays), Q̄ and R̄ fixed:
+
+        Ṁ = Ṙ R̄ᵀ − Q̄ᵀ Q̇,   Ḃ = Q̇ copyltu(M) + Q copyltu(Ṁ),   (B R⁻ᵀ)˙ = (Ḃ − Ā Ṙᵀ) R⁻ᵀ
+
+    (refused where qr_bar refuses: a wide or rank-deficient matrix, mode='complete')."""
+    a_bar = qr_bar(q_bar, r_bar, q, r, mode)  # its refusals, and Ā = B R⁻ᵀ
+
+    def copyltu(m):
+        return np.tril(m) + np.swapaxes(np.tril(m, -1), -1, -2)
+
+    q_bar_t = np.swapaxes(q_bar, -1, -2)
+    m = r @ np.swapaxes(r_bar, -1, -2) - q_bar_t @ q
+    m_dot, b_dot = 0.0, 0.0
+    if q_dot is not None:
+        q_dot = np.broadcast_to(q_dot, np.shape(q))
+        m_dot = m_dot - q_bar_t @ q_dot
+        b_dot = b_dot + q_dot @ copyltu(m)
+    if r_dot is not None:
+        r_dot = np.broadcast_to(r_dot, np.shape(r))
+        m_dot = m_dot + r_dot @ np.swapaxes(r_bar, -1, -2)
+        b_dot = b_dot - a_bar @ np.swapaxes(r_dot, -1, -2)
+    b_dot = b_dot + q @ copyltu(m_dot)
+    return np.swapaxes(np.linalg.solve(r, np.swapaxes(b_dot, -1, -2)), -1, -2)
+
+
 # ---------------------------------------------------------------------------------------------
 # Norms
 # ---------------------------------------------------------------------------------------------
@@ -652,6 +998,81 @@ def norm_bar(y_bar, y, x, ord=None, axis=None, keepdims=False):
     moved = np.moveaxis(x, axes, (-2, -1))
     unit = _matrix_norm_bar(moved, ord)
     return y_bar * np.moveaxis(unit, (-2, -1), axes)
+
+
+def norm_bar_dot(y_bar, y, x, y_dot, x_dot, ord=None, axis=None, keepdims=False):
+    """The change of x̄ = norm_bar(ȳ, y, x, ord, ...) as y moves by ẏ and x by ẋ (either None
+    where it stays), ȳ fixed:
+
+    2 and Frobenius (x̄ = ȳ x / y):  −ȳ x ẏ / y² + ȳ ẋ / y;
+    p (x̄ = ȳ sign(x) |x|ᵖ⁻¹ y¹⁻ᵖ):  (1 − p) x̄ ẏ / y + ȳ (p − 1) |x|ᵖ⁻² ẋ / yᵖ⁻¹, refused at an
+    xᵢ = 0 that moves when p < 2 (|x|ᵖ⁻¹ has no derivative there);
+    1, ±inf and the matrix ±1, ±inf (x̄ = ȳ sign(x) on the chosen elements, constant where
+    it has a derivative):  0, refused at an element 0 that moves (sign jumps there) and at
+    ties of the largest (smallest) magnitude or sum (the choice jumps there);  0:  0.
+    The matrix 'nuc' and ±2 norms' second derivatives (of U Vᵀ, u vᵀ) are refused."""
+    x = np.asarray(x)
+    if axis is None:
+        axes = tuple(range(x.ndim))
+    else:
+        axes = tuple(int(a) % x.ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
+    if not keepdims and axes:
+        y_bar, y = np.expand_dims(y_bar, axes), np.expand_dims(y, axes)
+        y_dot = None if y_dot is None else np.expand_dims(y_dot, axes)
+    y_bar, y = np.asarray(y_bar), np.asarray(y)
+    total = np.zeros(np.broadcast_shapes(x.shape, y_bar.shape), dtype=np.result_type(x, 1.0))
+    if ord is None or ord == "fro" or (ord == 2 and len(axes) == 1):
+        if y_dot is not None:
+            total = total - y_bar * x * y_dot / y**2
+        if x_dot is not None:
+            total = total + y_bar * x_dot / y
+        return total
+    if len(axes) == 2 and ord in ("nuc", 2, -2):  # x̄ = ȳ U diag(s̄) Vᵀ, s̄ = 1 or one-hot
+        if x_dot is None:
+            return total
+        moved = np.moveaxis(x, axes, (-2, -1))
+        moved_dot = np.moveaxis(np.broadcast_to(x_dot, x.shape), axes, (-2, -1))
+        weights = np.ones(min(moved.shape[-2:]))
+        if ord != "nuc":
+            weights = np.zeros_like(weights)
+            weights[0 if ord == 2 else -1] = 1.0
+        turned = singular_values_bar_dot(weights, moved, moved_dot, "np.linalg.norm")
+        return total + y_bar * np.moveaxis(turned, (-2, -1), axes)
+    moving = None if x_dot is None else np.broadcast_to(x_dot, x.shape) != 0
+    if len(axes) == 1 and ord not in (0, 1, np.inf, -np.inf):
+        p = float(ord)
+        if y_dot is not None:
+            total = total + (1 - p) * y_bar * _vector_norm_bar(x, y, ord, axes[0]) * y_dot / y
+        if x_dot is not None:
+            if p < 2 and np.any(moving & (x == 0)):
+                raise NoDerivativeError(
+                    f"the second derivative of np.linalg.norm with ord={ord!r} at an element 0"
+                )
+            magnitude = np.where(x == 0, 0.0 if p > 2 else 1.0, np.abs(x))
+            total = total + y_bar * (p - 1) * magnitude ** (p - 2) * x_dot / y ** (p - 1)
+        return total
+    if moving is None or ord == 0:
+        return total
+    if np.any(moving & (x == 0)):
+        raise NoDerivativeError(
+            f"the second derivative of np.linalg.norm with ord={ord!r} at an element 0"
+        )
+    if len(axes) == 1:
+        scores = np.abs(x) if ord == np.inf else -np.abs(x) if ord == -np.inf else None
+        along = axes[0]
+    else:
+        moved = np.moveaxis(x, axes, (-2, -1))
+        along = -1 if ord in (1, -1) else -2
+        scores = np.sum(np.abs(moved), axis=-2 if ord in (1, -1) else -1, keepdims=True)
+        scores = scores if ord in (1, np.inf) else -scores
+    if scores is not None:
+        winners = scores == np.max(scores, axis=along, keepdims=True)
+        if np.any(np.sum(winners, axis=along) > 1):
+            raise NoDerivativeError(
+                f"the second derivative of np.linalg.norm with ord={ord!r} where the largest "
+                "magnitudes or sums tie"
+            )
+    return total
 
 
 def _vector_norm_bar(x, y, ord, axis):
@@ -795,6 +1216,75 @@ def einsum_operands_dot(y, subscripts, operands, operands_dot, optimize=False):
         replaced = (*operands[:i], operands_dot[i], *operands[i + 1 :])
         total = total + np.einsum(subscripts, *replaced, optimize=optimize)
     return total
+
+
+def multi_dot_bars_dot(z_bar, arrays, arrays_dot):
+    """The change of (Ā₁, …, Āₖ) = multi_dot_bars(z̄, arrays) as the arrays move by their
+    tangents (z̄ fixed). Āᵢ is linear in each Aⱼ, j ≠ i, and does not read Aᵢ, so
+    (Ā₁, …, Āₖ)˙ = Σⱼ multi_dot_bars(z̄, A₁, …, Ȧⱼ, …, Aₖ) with its j-th adjoint left out (zeros),
+    leaving out the terms whose tangent is zero."""
+    total = tuple(np.zeros(np.shape(a), dtype=np.result_type(a, z_bar, 1.0)) for a in arrays)
+    for j, array_dot in enumerate(arrays_dot):
+        if not np.any(array_dot):
+            continue
+        moved = multi_dot_bars(z_bar, [*arrays[:j], array_dot, *arrays[j + 1 :]])
+        total = tuple(
+            t + m if i != j else t for i, (t, m) in enumerate(zip(total, moved, strict=True))
+        )
+    return total
+
+
+def einsum_bars_dot(subscripts, y_bar, operands, subscripts_dot, operands_dot):
+    """The change of einsum_bars(subscripts, ȳ, operands) as its arrays move by their tangents
+    (``subscripts_dot`` for the first array of the interleaved form, ``operands_dot`` for the
+    others; None where they stay), ȳ fixed. Each operand's adjoint is linear in every other
+    operand and does not read its own, so the change is Σⱼ einsum_bars with the j-th array
+    replaced by its tangent and the j-th adjoint left out (zeros), over the arrays whose tangent
+    is not zero."""
+    arguments = (subscripts, *operands)
+    if operands_dot is None:
+        operands_dot = (None,) * len(operands)
+    tangents = (subscripts_dot, *operands_dot)
+    if isinstance(subscripts, str):
+        positions = range(1, len(arguments))
+    else:  # subscripts = A₁, then l₁, A₂, l₂, …, Aₖ, lₖ[, output sublist]
+        positions = range(0, 2 * (len(arguments) // 2), 2)
+    zeros = [
+        None if k not in positions else np.zeros(np.shape(a)) for k, a in enumerate(arguments)
+    ]
+    total = (zeros[0], tuple(zeros[1:]))
+    for j in positions:
+        if tangents[j] is None or not np.any(tangents[j]):
+            continue
+        moved = (*arguments[:j], tangents[j], *arguments[j + 1 :])
+        first, rest = einsum_bars(moved[0], y_bar, moved[1:])
+        bars = [first, *rest]
+        bars[j] = None
+        total = (
+            _plus(total[0], bars[0]),
+            tuple(_plus(t, b) for t, b in zip(total[1], bars[1:], strict=True)),
+        )
+    return total
+
+
+def solve_bars_dot(x_bar, x, a, b, a_dot):
+    """The change of (Ā, b̄) = solve_bars(x̄, x, A, b) as A moves by Ȧ (x̄, x fixed): b̄ = A⁻ᵀ x̄
+    moves by −A⁻ᵀ Ȧᵀ b̄ and Ā = −b̄ xᵀ by −(that) xᵀ, that is minus solve_bars(Ȧᵀ b̄, x, A, b)
+    (b̄ before it is summed to b's shape)."""
+    a_t = np.swapaxes(a, -1, -2)
+    a_dot_t = np.swapaxes(np.broadcast_to(a_dot, np.shape(a)), -1, -2)
+    if np.ndim(b) == 1:
+        b_bar = np.linalg.solve(a_t, _as_column(x_bar))
+        moved = (a_dot_t @ b_bar)[..., 0]
+    else:
+        moved = a_dot_t @ np.linalg.solve(a_t, x_bar)
+    a_bar_dot, b_bar_dot = solve_bars(moved, x, a, b)
+    return -a_bar_dot, -b_bar_dot
+
+
+def _plus(a, b):
+    """a + b where None (a sublist's or a string's adjoint, or one left out) adds nothing."""
+    return a if b is None else b if a is None else a + b
 
 
 def matrix_power_dot(a_dot, a, n):

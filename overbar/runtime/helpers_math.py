@@ -11,9 +11,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from overbar.errors import OverbarError
+from overbar.errors import NoDerivativeError, OverbarError
 from overbar.runtime import arrays
-from overbar.runtime.helpers import expand_reduced, unbroadcast, zero_gradient
+from overbar.runtime.helpers import _normalize_axes, expand_reduced, unbroadcast, zero_gradient
 
 
 def of_real(g, x, function: str):
@@ -60,11 +60,56 @@ def digamma(x):
     return shift + math.log(x) - 0.5 / x - series
 
 
+def trigamma(x):
+    """ψ′(x) = d ψ(x) / dx of a real number that is not 0 or a negative integer (poles, where
+    it is nan): the recurrence ψ′(x) = ψ′(x + 1) + 1/x² up to x ≥ 12, then the asymptotic series
+    1/x + 1/(2x²) + Σₖ B₂ₖ / x²ᵏ⁺¹ (B₂ₖ the Bernoulli numbers; the first term left out is below
+    1e-15 there); reflection ψ′(x) = π² / sin²(πx) − ψ′(1 − x) for x < 0.5."""
+    x = float(x)
+    if x <= 0 and x == math.floor(x):
+        return math.nan
+    if x < 0.5:
+        return (math.pi / math.sin(math.pi * x)) ** 2 - trigamma(1.0 - x)
+    shift = 0.0
+    while x < 12.0:
+        shift += 1.0 / (x * x)
+        x += 1.0
+    inverse2 = 1.0 / (x * x)
+    series = inverse2 * (
+        1 / 6 - inverse2 * (1 / 30 - inverse2 * (1 / 42 - inverse2 * (1 / 30 - inverse2 * 5 / 66)))
+    )
+    return shift + 1.0 / x + 0.5 * inverse2 + series / x
+
+
+def sinc_curvature(x):
+    """d² sinc(x) / dx² = −(π sin(πx) + 2 sinc′(x)) / x (the derivative of ``sinc_slope``), and
+    its Taylor series −π²/3 + π⁴x²/10 − π⁶x⁴/168 + π⁸x⁶/6480 where |x| < 1e-2 (the difference
+    cancels there; the series' next term is below 1e-16)."""
+    x = np.asarray(x, dtype=np.result_type(x, 1.0))
+    small = np.abs(x) < 1e-2
+    safe = np.where(small, 1.0, x)
+    far = -(np.pi * np.sin(np.pi * safe) + 2 * sinc_slope(safe)) / safe
+    square = x * x
+    near = -(np.pi**2) / 3 + square * (
+        np.pi**4 / 10 - square * (np.pi**6 / 168 - square * np.pi**8 / 6480)
+    )
+    curvature = np.where(small, near, far)
+    return curvature[()] if curvature.ndim == 0 else curvature
+
+
 def hypot_bars(y_bar, y, coordinates):
     """Adjoints of y = math.hypot(*xs): x̄ᵢ = ȳ xᵢ / y (0 at y = 0, where every xᵢ is 0 and the
     one-sided derivatives disagree: the convention of ``abs`` at 0 is sign(0) = 0)."""
     scale = y_bar / y if y != 0 else 0.0
     return tuple(scale * x for x in coordinates)
+
+
+def differentiable_hypot(y):
+    """y = math.hypot(*xs) where its gradient xᵢ / y has a derivative: refused at y = 0, where
+    the gradient (0 by convention there) jumps."""
+    if y == 0:
+        raise NoDerivativeError("math.hypot has no second derivative where it is 0")
+    return y
 
 
 def hypot_dot(y, coordinates, coordinates_dot):
@@ -404,6 +449,54 @@ def cumprod_dot(a_dot, a, axis=None):
     return np.moveaxis(y_dot, 0, axis)
 
 
+def cumprod_bar_dot(y_bar, a, a_dot, axis=None):
+    """The change of ā = cumprod_bar(ȳ, a) as a moves by ȧ (ȳ fixed), without dividing by zero:
+    āⱼ = Σ_{i ≥ j} ȳᵢ Π_{k ≤ i, k ≠ j} aₖ, and Π_{k ≤ i, k ≠ j} aₖ is the cumprod of a with aⱼ
+    replaced by 1, so  ǡⱼ = Σ_{i ≥ j} ȳᵢ [cumprod_dot(ȧ with ȧⱼ = 0, a with aⱼ = 1)]ᵢ, one such
+    cumprod per j (n² products along each slice of n elements)."""
+    a = np.asarray(a)
+    shape = a.shape
+    result_dtype = np.result_type(y_bar, a, a_dot, 1.0)
+    if a.size == 0:
+        return np.zeros(shape, dtype=result_dtype)
+    if axis is None:
+        a, y_bar, a_dot, axis = np.ravel(a), np.ravel(y_bar), np.ravel(a_dot), 0
+    g = np.moveaxis(np.broadcast_to(y_bar, a.shape), axis, 0)
+    a_dot = np.moveaxis(np.broadcast_to(a_dot, a.shape), axis, 0)
+    a = np.moveaxis(a, axis, 0)
+    n = a.shape[0]
+    own = np.eye(n, dtype=bool).reshape((n, n) + (1,) * (a.ndim - 1))  # [j, i]: i = j
+    others = cumprod_dot(np.where(own, 0.0, a_dot), np.where(own, 1.0, a), axis=1)
+    later = np.triu(np.ones((n, n))).reshape(own.shape)  # [j, i]: i ≥ j
+    a_bar_dot = np.sum(later * g * others, axis=1)
+    return np.reshape(np.moveaxis(a_bar_dot, 0, axis), shape).astype(result_dtype, copy=False)
+
+
+def prod_bar_dot(y_bar, x, x_dot, axis=None, keepdims=False):
+    """The change of x̄ = prod_bar(ȳ, x) as x moves by ẋ (ȳ fixed), without dividing by zero:
+    x̄ⱼ = ȳ Pⱼ Sⱼ with Pⱼ = Π_{k < j} xₖ and Sⱼ = Π_{k > j} xₖ along the reduced elements, so
+    ǡⱼ = ȳ (Ṗⱼ Sⱼ + Pⱼ Ṡⱼ), Ṗ and Ṡ the tangents of those running products (``cumprod_dot``)."""
+    x = np.asarray(x)
+    x_dot = np.broadcast_to(x_dot, x.shape)
+    axes = _normalize_axes(axis, x.ndim)
+    kept = [k for k in range(x.ndim) if k not in axes]
+    moved = np.transpose(x, kept + list(axes))
+    flat = moved.reshape(moved.shape[: len(kept)] + (-1,))
+    flat_dot = np.transpose(x_dot, kept + list(axes)).reshape(flat.shape)
+    ones = np.ones(flat.shape[:-1] + (1,))
+    zeros = np.zeros(flat.shape[:-1] + (1,))
+    before = np.concatenate([ones, flat[..., :-1]], axis=-1)
+    before_dot = np.concatenate([zeros, flat_dot[..., :-1]], axis=-1)
+    after = np.concatenate([ones, flat[..., :0:-1]], axis=-1)
+    after_dot = np.concatenate([zeros, flat_dot[..., :0:-1]], axis=-1)
+    prefix, prefix_dot = np.cumprod(before, axis=-1), cumprod_dot(before_dot, before, axis=-1)
+    suffix = np.cumprod(after, axis=-1)[..., ::-1]
+    suffix_dot = cumprod_dot(after_dot, after, axis=-1)[..., ::-1]
+    others_dot = (prefix_dot * suffix + prefix * suffix_dot).reshape(moved.shape)
+    others_dot = np.transpose(others_dot, np.argsort(kept + list(axes)).tolist())
+    return expand_reduced(y_bar, x, axis, keepdims) * others_dot
+
+
 def _reversed_cumsum(x):
     """Σ_{i ≥ j} xᵢ along the first axis."""
     return np.cumsum(x[::-1], axis=0)[::-1]
@@ -421,11 +514,32 @@ def average_bars(y_bar, y, a, axis, weights, keepdims):
     y_full = expand_reduced(y, a, axis, keepdims)
     a_bar = g * w / total
     w_bar = g * (a - y_full) / total
-    if np.shape(weights) != a.shape:
-        axes = _averaged_axes(axis, a.ndim, np.shape(weights), a.shape)
-        summed = np.sum(w_bar, axis=tuple(k for k in range(a.ndim) if k not in axes))
-        w_bar = np.transpose(summed, np.argsort(np.argsort(axes)))
-    return a_bar, w_bar
+    return a_bar, _summed_to_weights(w_bar, a, axis, weights)
+
+
+def _summed_to_weights(w_bar, a, axis, weights):
+    """An adjoint of the weights laid along a (``_laid_along``) summed back to their shape."""
+    if np.shape(weights) == a.shape:
+        return w_bar
+    axes = _averaged_axes(axis, a.ndim, np.shape(weights), a.shape)
+    summed = np.sum(w_bar, axis=tuple(k for k in range(a.ndim) if k not in axes))
+    return np.transpose(summed, np.argsort(np.argsort(axes)))
+
+
+def average_bars_dot(y_bar, y, a, axis, weights, keepdims, weights_dot):
+    """The change of (ā, w̄) = average_bars(ȳ, y, a, ..., w) as the weights move by ẇ (ȳ, y
+    and a fixed), S = Σ w over the averaged axes:  ā = ȳ w / S moves by ȳ ẇ / S − ȳ w Ṡ / S²,
+    w̄ = ȳ (a − y) / S by −ȳ (a − y) Ṡ / S² (summed back to the weights' shape)."""
+    a = np.asarray(a)
+    w = _laid_along(np.asarray(weights), a, axis)
+    w_dot = _laid_along(np.asarray(weights_dot), a, axis)
+    total = np.sum(np.broadcast_to(w, a.shape), axis=axis, keepdims=True)
+    total_dot = np.sum(np.broadcast_to(w_dot, a.shape), axis=axis, keepdims=True)
+    g = expand_reduced(y_bar, a, axis, keepdims)
+    y_full = expand_reduced(y, a, axis, keepdims)
+    a_bar_dot = g * w_dot / total - g * w * total_dot / total**2
+    w_bar_dot = -g * (a - y_full) * total_dot / total**2
+    return a_bar_dot, _summed_to_weights(w_bar_dot, a, axis, weights)
 
 
 def average_weights_dot(weights_dot, y, a, axis, weights, keepdims):

@@ -38,6 +38,7 @@ from overbar.runtime.helpers import (
     matmul_left_bar,
     matmul_right_bar,
     own,
+    prod_bar,
     reduced_count,
     saved_region,
     seed,
@@ -62,12 +63,20 @@ from overbar.runtime.helpers import (
     zero_gradient,
 )
 from overbar.runtime.helpers_arrays import (
+    copy_pad_origins,
     diag_bar,
     diagonal_bar,
+    gradient_bar,
+    hsplit_axis,
     hstack_axis,
+    linspace_weights,
+    pad_constants_bar,
+    pad_origins,
     sum_over,
     take_along_axis_bar,
     take_bar,
+    unbroadcast_each,
+    undiff,
     unexpand_each,
     unjoin,
     unjoin_index,
@@ -76,20 +85,72 @@ from overbar.runtime.helpers_arrays import (
     unpartition,
     unrepeat,
     unroll_axis,
+    unsplit,
     untile,
 )
-from overbar.runtime.helpers_linalg import trace_bar
+from overbar.runtime.helpers_linalg import (
+    cholesky_bar,
+    cholesky_bar_dot,
+    cross_bars,
+    dot_left_bar,
+    dot_right_bar,
+    eig_bar,
+    eig_bar_dot,
+    eigh_bar,
+    eigh_bar_dot,
+    eigvals_bar,
+    eigvals_bar_dot,
+    eigvalsh_bar,
+    eigvalsh_bar_dot,
+    einsum_bars,
+    einsum_bars_dot,
+    inner_bars,
+    kron_bars,
+    matrix_power_bar,
+    matrix_power_bar_dot,
+    multi_dot_bars,
+    multi_dot_bars_dot,
+    norm_bar,
+    norm_bar_dot,
+    outer_bars,
+    pinv_bar,
+    pinv_bar_dot,
+    qr_bar,
+    qr_bar_dot,
+    singular_values_bar,
+    singular_values_bar_dot,
+    solve_bars,
+    solve_bars_dot,
+    svd_bar,
+    svd_bar_dot,
+    tensordot_bars,
+    trace_bar,
+)
 from overbar.runtime.helpers_math import (
     astype_bar,
+    average_bars,
+    average_bars_dot,
     chosen_bars,
+    cumprod_bar,
+    cumprod_bar_dot,
     degrees_of_freedom,
+    differentiable_hypot,
+    digamma,
+    hypot_bars,
     nan_count,
+    nan_degrees_of_freedom,
     nanquantile_bar,
     not_nan,
     of_real,
+    prod_bar_dot,
     ptp_bar,
     quantile_bar,
     select_bars,
+    sequence_bar,
+    sinc_curvature,
+    sinc_slope,
+    sorted_bar,
+    trigamma,
 )
 from overbar.runtime.registry import adjoint, non_differentiable, tangent
 from overbar.runtime.shapes import SHAPE_RULES, Operand, Sequence, broadcast, tuple_of
@@ -591,8 +652,370 @@ def sum_of_products_tangent(s, a_rows, b_rows, transposed, a_rows_dot, b_rows_do
 
 
 # ---------------------------------------------------------------------------------------------
+# The adjoints of products (dot, inner, outer, tensordot, kron, cross, multi_dot, einsum): each
+# operand's adjoint is linear in z̄ and in the other operands, and reads its own for its shape
+# ---------------------------------------------------------------------------------------------
+
+
+@tangent(dot_left_bar)
+def dot_left_bar_tangent(w, z_bar, x, y, z_bar_dot, x_dot, y_dot):
+    """w = x̄ of z = dot(x, y), bilinear in z̄ and y:  ẇ = the same of (z̄'s tangent, y)
+    + that of (z̄, ẏ)  (x: its shape only)"""
+    return dot_left_bar(z_bar_dot, x, y), None, dot_left_bar(z_bar, x, y_dot)
+
+
+@tangent(dot_right_bar)
+def dot_right_bar_tangent(w, z_bar, x, y, z_bar_dot, x_dot, y_dot):
+    """w = ȳ of z = dot(x, y), bilinear in z̄ and x:  ẇ = the same of (z̄'s tangent, x)
+    + that of (z̄, ẋ)  (y: its shape only)"""
+    return dot_right_bar(z_bar_dot, x, y), dot_right_bar(z_bar, x_dot, y), None
+
+
+@tangent(inner_bars, adds=add_elementwise)
+def inner_bars_tangent(bars, z_bar, x, y, z_bar_dot, x_dot, y_dot):
+    """(x̄, ȳ) of z = inner(x, y): x̄ bilinear in z̄ and y, ȳ in z̄ and x:  their tangents =
+    (x̄, ȳ) at z̄'s tangent + (0, ȳ at ẋ) + (x̄ at ẏ, 0)"""
+    return (
+        inner_bars(z_bar_dot, x, y),
+        (zero_gradient(x), inner_bars(z_bar, x_dot, y)[1]),
+        (inner_bars(z_bar, x, y_dot)[0], zero_gradient(y)),
+    )
+
+
+@tangent(outer_bars, adds=add_elementwise)
+def outer_bars_tangent(bars, z_bar, x, y, z_bar_dot, x_dot, y_dot):
+    """(x̄, ȳ) of z = outer(x, y) = (z̄ y, z̄ᵀ x):  their tangents = (x̄, ȳ) at z̄'s tangent
+    + (0, z̄ᵀ ẋ) + (z̄ ẏ, 0)"""
+    return (
+        outer_bars(z_bar_dot, x, y),
+        (zero_gradient(x), outer_bars(z_bar, x_dot, y)[1]),
+        (outer_bars(z_bar, x, y_dot)[0], zero_gradient(y)),
+    )
+
+
+@tangent(tensordot_bars, adds=add_elementwise)
+def tensordot_bars_tangent(bars, z_bar, x, y, axes=2, *, z_bar_dot, x_dot, y_dot):
+    """(x̄, ȳ) of z = tensordot(x, y, axes), x̄ bilinear in z̄ and y, ȳ in z̄ and x:  their
+    tangents = (x̄, ȳ) at z̄'s tangent + (0, ȳ at ẋ) + (x̄ at ẏ, 0)"""
+    return (
+        tensordot_bars(z_bar_dot, x, y, axes),
+        (zero_gradient(x), tensordot_bars(z_bar, x_dot, y, axes)[1]),
+        (tensordot_bars(z_bar, x, y_dot, axes)[0], zero_gradient(y)),
+    )
+
+
+@tangent(kron_bars, adds=add_elementwise)
+def kron_bars_tangent(bars, z_bar, x, y, z_bar_dot, x_dot, y_dot):
+    """(x̄, ȳ) of z = kron(x, y), x̄ bilinear in z̄ and y, ȳ in z̄ and x:  their tangents =
+    (x̄, ȳ) at z̄'s tangent + (0, ȳ at ẋ) + (x̄ at ẏ, 0)"""
+    return (
+        kron_bars(z_bar_dot, x, y),
+        (zero_gradient(x), kron_bars(z_bar, x_dot, y)[1]),
+        (kron_bars(z_bar, x, y_dot)[0], zero_gradient(y)),
+    )
+
+
+@tangent(cross_bars, adds=add_elementwise)
+def cross_bars_tangent(
+    bars, z_bar, x, y, axisa=-1, axisb=-1, axisc=-1, axis=None, *, z_bar_dot, x_dot, y_dot
+):
+    """(x̄, ȳ) = (y × z̄, z̄ × x) of z = x × y:  their tangents = (ẏ's term) (ẏ × z̄, 0)
+    + (ẋ's) (0, z̄ × ẋ) + (z̄'s) (y × ż̄, ż̄ × x)"""
+    return (
+        cross_bars(z_bar_dot, x, y, axisa, axisb, axisc, axis),
+        (zero_gradient(x), cross_bars(z_bar, x_dot, y, axisa, axisb, axisc, axis)[1]),
+        (cross_bars(z_bar, x, y_dot, axisa, axisb, axisc, axis)[0], zero_gradient(y)),
+    )
+
+
+@tangent(multi_dot_bars, adds=add_elementwise)
+def multi_dot_bars_tangent(bars, z_bar, arrays, z_bar_dot, arrays_dot):
+    """Āᵢ = (A₁⋯Aᵢ₋₁)ᵀ z̄ (Aᵢ₊₁⋯Aₖ)ᵀ, linear in z̄ and in each Aⱼ, j ≠ i:  Ǡᵢ = the same at
+    z̄'s tangent + Σⱼ≠ᵢ the same with Ȧⱼ for Aⱼ  (``multi_dot_bars_dot``)"""
+    return multi_dot_bars(z_bar_dot, arrays), multi_dot_bars_dot(z_bar, arrays, arrays_dot)
+
+
+@tangent(einsum_bars, adds=add_elementwise)
+def einsum_bars_tangent(
+    bars, subscripts, y_bar, operands, subscripts_dot, y_bar_dot, operands_dot
+):
+    """Each operand's adjoint of y = einsum(s, A₁, …) is linear in ȳ and in each other
+    operand:  its tangent = the same at ȳ's tangent + Σⱼ the same with Ȧⱼ for Aⱼ, the j-th
+    adjoint left out  (``einsum_bars_dot``; in the interleaved form A₁ is ``subscripts``)"""
+    return (
+        einsum_bars_dot(subscripts, y_bar, operands, subscripts_dot, None),
+        einsum_bars(subscripts, y_bar_dot, operands),
+        einsum_bars_dot(subscripts, y_bar, operands, None, operands_dot),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Adjoints that read the values they differentiate at: nonlinear in those, linear in ȳ
+# ---------------------------------------------------------------------------------------------
+
+
+@tangent(prod_bar)
+def prod_bar_tangent(a, y_bar, x, axis=None, keepdims=False, *, y_bar_dot, x_dot):
+    """a = ȳ Π_{k ≠ j} xₖ (x̄ of y = prod x):  ȧ = (ȳ's tangent) Π_{k ≠ j} xₖ
+    + ȳ Σ_{m ≠ j} ẋₘ Π_{k ≠ j, m} xₖ  (never dividing by zero: ``prod_bar_dot``)"""
+    return prod_bar(y_bar_dot, x, axis, keepdims), prod_bar_dot(y_bar, x, x_dot, axis, keepdims)
+
+
+@tangent(cumprod_bar)
+def cumprod_bar_tangent(a, y_bar, x, axis=None, *, y_bar_dot, x_dot):
+    """aⱼ = Σ_{i ≥ j} ȳᵢ Π_{k ≤ i, k ≠ j} xₖ (x̄ of y = cumprod x):  ȧⱼ = the same of ȳ's
+    tangent + Σ_{i ≥ j} ȳᵢ Σ_{m ≤ i, m ≠ j} ẋₘ Π_{k ≤ i, k ≠ j, m} xₖ  (``cumprod_bar_dot``)"""
+    return cumprod_bar(y_bar_dot, x, axis), cumprod_bar_dot(y_bar, x, x_dot, axis)
+
+
+@tangent(norm_bar)
+def norm_bar_tangent(
+    a, y_bar, y, x, ord=None, axis=None, keepdims=False, *, y_bar_dot, y_dot, x_dot
+):
+    """a = ȳ ∂‖x‖/∂x at y = ‖x‖ (x̄ of y = norm(x, ord)), linear in ȳ:  ȧ = the same of ȳ's
+    tangent + its changes with y and x (``norm_bar_dot``: −ȳ x ẏ / y² + ȳ ẋ / y for the 2-norm;
+    refused at kinks and ties)"""
+    return (
+        norm_bar(y_bar_dot, y, x, ord, axis, keepdims),
+        norm_bar_dot(y_bar, y, x, y_dot, None, ord, axis, keepdims),
+        norm_bar_dot(y_bar, y, x, None, x_dot, ord, axis, keepdims),
+    )
+
+
+@tangent(eigh_bar)
+def eigh_bar_tangent(m, w_bar, v_bar, w, v, uplo="L", *, w_bar_dot, v_bar_dot, w_dot, v_dot):
+    """m = fold(V (diag w̄ + F ∘ Vᵀ V̄) Vᵀ), Fᵢⱼ = 1 / (wⱼ − wᵢ) (Ā of (w, V) = eigh(A)),
+    linear in (w̄, V̄):  ṁ = the same at (ẇ̄, 0) and at (0, V̄̇) + its changes with w and V
+    (``eigh_bar_dot``; refused at a repeated eigenvalue)"""
+    return (
+        eigh_bar(w_bar_dot, zero_gradient(v), w, v, uplo),
+        eigh_bar(zero_gradient(w), v_bar_dot, w, v, uplo),
+        eigh_bar_dot(w_bar, v_bar, w, v, w_dot, None, uplo),
+        eigh_bar_dot(w_bar, v_bar, w, v, None, v_dot, uplo),
+    )
+
+
+@tangent(eig_bar)
+def eig_bar_tangent(m, w_bar, v_bar, w, v, w_bar_dot, v_bar_dot, w_dot, v_dot):
+    """m = V⁻ᵀ (diag w̄ + F ∘ (Vᵀ V̄ − Vᵀ V diag(Vᵀ V̄))) Vᵀ (Ā of (w, V) = eig(A)), linear in
+    (w̄, V̄):  ṁ = the same at (ẇ̄, 0) and at (0, V̄̇) + its changes with w and V (``eig_bar_dot``;
+    refused at a repeated eigenvalue)"""
+    return (
+        eig_bar(w_bar_dot, zero_gradient(v), w, v),
+        eig_bar(zero_gradient(w), v_bar_dot, w, v),
+        eig_bar_dot(w_bar, v_bar, w, v, w_dot, None),
+        eig_bar_dot(w_bar, v_bar, w, v, None, v_dot),
+    )
+
+
+@tangent(pinv_bar)
+def pinv_bar_tangent(
+    m, x_bar, x, a, rcond=None, hermitian=False, rtol=None, *, x_bar_dot, x_dot, a_dot
+):
+    """m = −Xᵀ X̄ Xᵀ + (I − A X) X̄ᵀ X Xᵀ + Xᵀ X X̄ᵀ (I − X A) (Ā of X = pinv(A)), linear in X̄:
+    ṁ = the same at X̄'s tangent + its changes with X and A, term by term (``pinv_bar_dot``)"""
+    return (
+        pinv_bar(x_bar_dot, x, a, rcond, hermitian, rtol),
+        pinv_bar_dot(x_bar, x, a, x_dot, None),
+        pinv_bar_dot(x_bar, x, a, None, a_dot),
+    )
+
+
+@tangent(qr_bar)
+def qr_bar_tangent(m, q_bar, r_bar, q, r, mode="reduced", *, q_bar_dot, r_bar_dot, q_dot, r_dot):
+    """m = (Q̄ + Q copyltu(R R̄ᵀ − Q̄ᵀ Q)) R⁻ᵀ (Ā of (Q, R) = qr(A)), linear in (Q̄, R̄):  ṁ = the
+    same at (Q̄̇, 0) and at (0, R̄̇) + its changes with Q and R (``qr_bar_dot``)"""
+    return (
+        qr_bar(q_bar_dot, zero_gradient(r), q, r, mode),
+        qr_bar(zero_gradient(q), r_bar_dot, q, r, mode),
+        qr_bar_dot(q_bar, r_bar, q, r, q_dot, None, mode),
+        qr_bar_dot(q_bar, r_bar, q, r, None, r_dot, mode),
+    )
+
+
+@tangent(svd_bar)
+def svd_bar_tangent(m, y_bar, y, a, hermitian=False, *, y_bar_dot, y_dot, a_dot):
+    """m = Ā of (U, s, Vᵀ) = svd(A), explicit in (U, s, Vᵀ) and linear in their adjoints:
+    ṁ = the same at the adjoints' tangents + its changes with U, s and Vᵀ (``svd_bar_dot``)
+    (A: its shape only)"""
+    return svd_bar(y_bar_dot, y, a, hermitian), svd_bar_dot(y_bar, y, a, y_dot, hermitian), None
+
+
+@tangent(matrix_power_bar)
+def matrix_power_bar_tangent(m, y_bar, a, n, y_bar_dot, a_dot):
+    """m = Σₖ (Aᵀ)ᵏ Ȳ (Aᵀ)ⁿ⁻¹⁻ᵏ (Ā of Y = Aⁿ, n > 0; through A⁻¹ for n < 0), linear in Ȳ:
+    ṁ = the same at Ȳ's tangent + Σₖ the changes of the powers of Aᵀ around Ȳ
+    (``matrix_power_bar_dot``)"""
+    return matrix_power_bar(y_bar_dot, a, n), matrix_power_bar_dot(y_bar, a, a_dot, n)
+
+
+@tangent(cholesky_bar)
+def cholesky_bar_tangent(m, factor_bar, factor, upper=False, *, factor_bar_dot, factor_dot):
+    """m = fold(L⁻ᵀ Φ(Lᵀ L̄) L⁻¹) (Ā of L = cholesky(A)), linear in L̄:  ṁ = the same at L̄'s
+    tangent + fold(−L⁻ᵀ L̇ᵀ M + L⁻ᵀ Φ(L̇ᵀ L̄) L⁻¹ − M L̇ L⁻¹)  (``cholesky_bar_dot``)"""
+    return (
+        cholesky_bar(factor_bar_dot, factor, upper),
+        cholesky_bar_dot(factor_bar, factor, factor_dot, upper),
+    )
+
+
+@tangent(eigvals_bar)
+def eigvals_bar_tangent(m, w_bar, a, w_bar_dot, a_dot):
+    """m = V⁻ᵀ diag(w̄) Vᵀ (Ā of w = eigvals(A), V its eigenvectors), linear in w̄:  ṁ = the
+    same at w̄'s tangent + V⁻ᵀ (D ∘ V⁻¹ Ȧ V)ᵀ Vᵀ, Dᵢⱼ = (w̄ⱼ − w̄ᵢ) / (wⱼ − wᵢ)
+    (``eigvals_bar_dot``; refused at a repeated eigenvalue whose w̄ differ)"""
+    return eigvals_bar(w_bar_dot, a), eigvals_bar_dot(w_bar, a, a_dot)
+
+
+@tangent(eigvalsh_bar)
+def eigvalsh_bar_tangent(m, w_bar, a, uplo="L", *, w_bar_dot, a_dot):
+    """m = V diag(w̄) Vᵀ folded onto the triangle read (Ā of w = eigvalsh(A)), linear in w̄:
+    ṁ = the same at w̄'s tangent + V (D ∘ Vᵀ Ṡ V) Vᵀ folded alike, Dᵢⱼ = (w̄ⱼ − w̄ᵢ) / (wⱼ − wᵢ),
+    Ṡ the symmetric matrix of Ȧ's triangle  (``eigvalsh_bar_dot``; refused at a repeated
+    eigenvalue whose w̄ differ)"""
+    return eigvalsh_bar(w_bar_dot, a, uplo), eigvalsh_bar_dot(w_bar, a, a_dot, uplo)
+
+
+@tangent(singular_values_bar)
+def singular_values_bar_tangent(m, s_bar, a, hermitian=False, *, s_bar_dot, a_dot):
+    """m = U diag(s̄) Vᵀ (Ā of s = svd(A, compute_uv=False)), linear in s̄:  ṁ = the same at
+    s̄'s tangent + its turn with U and V as A moves (``singular_values_bar_dot``; refused at a
+    repeated singular value whose s̄ differ)"""
+    return singular_values_bar(s_bar_dot, a, hermitian), singular_values_bar_dot(s_bar, a, a_dot)
+
+
+@tangent(hypot_bars, adds=add_elementwise)
+def hypot_bars_tangent(parts, y_bar, y, coordinates, y_bar_dot, y_dot, coordinates_dot):
+    """partsᵢ = ȳ xᵢ / y (x̄ᵢ of y = hypot(*xs)):  ṗartsᵢ = (ȳ's tangent) xᵢ / y
+    − (ȳ ẏ / y) xᵢ / y + ȳ ẋᵢ / y  (refused at y = 0, where the xᵢ / y jump)"""
+    return (
+        hypot_bars(y_bar_dot, y, coordinates),
+        hypot_bars(-y_bar * y_dot / differentiable_hypot(y), y, coordinates),
+        hypot_bars(y_bar, differentiable_hypot(y), coordinates_dot),
+    )
+
+
+@tangent(solve_bars, adds=add_elementwise)
+def solve_bars_tangent(bars, x_bar, x, a, b, x_bar_dot, x_dot, a_dot, b_dot):
+    """(Ā, b̄) = (−b̄ xᵀ, A⁻ᵀ x̄) of x = solve(A, b):  their tangents = the same at x̄'s
+    tangent + (−b̄ ẋᵀ, 0) + (−(ḃ̄) xᵀ, ḃ̄) with ḃ̄ = −A⁻ᵀ Ȧᵀ b̄ (``solve_bars_dot``)  (b: its
+    shape only)"""
+    return (
+        solve_bars(x_bar_dot, x, a, b),
+        (solve_bars(x_bar, x_dot, a, b)[0], zero_gradient(b)),
+        solve_bars_dot(x_bar, x, a, b, a_dot),
+        None,
+    )
+
+
+@tangent(average_bars, adds=add_elementwise)
+def average_bars_tangent(
+    bars, y_bar, y, a, axis, weights, keepdims, y_bar_dot, y_dot, a_dot, weights_dot
+):
+    """(ā, w̄) = (ȳ w / S, ȳ (a − y) / S), S = Σ w (y = average(a, weights=w)):  their tangents
+    = the same at ȳ's tangent + (0, −ȳ ẏ / S) + (0, ȳ ȧ / S) + their changes with w
+    (``average_bars_dot``)"""
+    return (
+        average_bars(y_bar_dot, y, a, axis, weights, keepdims),
+        (
+            zero_gradient(a),
+            average_bars(y_bar, y_dot, zero_gradient(a), axis, weights, keepdims)[1],
+        ),
+        (
+            zero_gradient(a),
+            average_bars(y_bar, zero_gradient(y), a_dot, axis, weights, keepdims)[1],
+        ),
+        average_bars_dot(y_bar, y, a, axis, weights, keepdims, weights_dot),
+    )
+
+
+@tangent(digamma)
+def digamma_tangent(y, x, x_dot):
+    """y = ψ(x):  ẏ = ψ′(x) ẋ  (ψ′ the trigamma function)"""
+    return trigamma(x) * x_dot
+
+
+@tangent(sinc_slope)
+def sinc_slope_tangent(s, x, x_dot):
+    """s = sinc′(x):  ṡ = sinc″(x) ẋ"""
+    return sinc_curvature(x) * x_dot
+
+
+# ---------------------------------------------------------------------------------------------
+# More adjoints linear in ȳ, the rest read for shapes, places and constants
+# ---------------------------------------------------------------------------------------------
+
+
+@tangent(sequence_bar)
+def sequence_bar_tangent(a, y_bar, iterable, y_bar_dot, iterable_dot):
+    """a = ȳ's elements in the kind of xs (x̄s of y = tuple(xs) or list(xs)):  ȧ = ȳ's
+    tangent's alike  (xs: its kind and shape only)"""
+    return sequence_bar(y_bar_dot, iterable), None
+
+
+@tangent(sorted_bar)
+def sorted_bar_tangent(a, y_bar, iterable, key=None, reverse=False, *, y_bar_dot, iterable_dot):
+    """a = ȳ put back in the order sorted took xs in (fixed a.e.):  ȧ = ȳ's tangent alike"""
+    return sorted_bar(y_bar_dot, iterable, key, reverse), None
+
+
+@tangent(unsplit)
+def unsplit_tangent(
+    a, pieces_bar, ary, indices_or_sections, axis=0, even=True, *, pieces_bar_dot, ary_dot
+):
+    """a = each piece's adjoint added back where np.split cut it:  ȧ = each piece's tangent
+    alike  (ary: its shape only)"""
+    return unsplit(pieces_bar_dot, ary, indices_or_sections, axis, even), None
+
+
+@tangent(unbroadcast_each)
+def unbroadcast_each_tangent(parts, y_bars, arrays, y_bars_dot, arrays_dot):
+    """partsᵢ = ȳᵢ summed to the shape of arrayᵢ:  the same of the ȳᵢ's tangents  (arrays:
+    their shapes only)"""
+    return unbroadcast_each(y_bars_dot, arrays), None
+
+
+@tangent(undiff)
+def undiff_tangent(
+    parts,
+    y_bar,
+    a,
+    n=1,
+    axis=-1,
+    prepend=None,
+    append=None,
+    *,
+    y_bar_dot,
+    a_dot,
+    prepend_dot,
+    append_dot,
+):
+    """parts = the adjoints of a, prepend and append for y = diff(a, n, axis, prepend,
+    append), linear in ȳ:  the same of ȳ's tangent  (the others: their shapes only)"""
+    return undiff(y_bar_dot, a, n, axis, prepend, append), None, None, None
+
+
+@tangent(gradient_bar)
+def gradient_bar_tangent(a, y_bar, f, spacing, axis=None, edge_order=1, *, y_bar_dot, f_dot):
+    """a = np.gradient's transpose applied to ȳ:  ȧ = the same applied to ȳ's tangent  (f: its
+    shape only; the spacing a constant, as in np.gradient's adjoint rule)"""
+    return gradient_bar(y_bar_dot, f, spacing, axis, edge_order), None
+
+
+@tangent(pad_constants_bar)
+def pad_constants_bar_tangent(
+    a, y_bar, array, pad_width, constant_values, *, y_bar_dot, array_dot, constant_values_dot
+):
+    """a = Σ ȳ over what each constant of np.pad fills:  ȧ = the same of ȳ's tangent  (array
+    and the constants: their shapes only)"""
+    return pad_constants_bar(y_bar_dot, array, pad_width, constant_values), None, None
+
+
+# ---------------------------------------------------------------------------------------------
 # No gradient: seeds, zeros, counts and shapes
 # ---------------------------------------------------------------------------------------------
 
 non_differentiable(seed, zero_gradient, reduced_count, shape_of, shape_like)
 non_differentiable(degrees_of_freedom, not_nan, nan_count, hstack_axis)
+non_differentiable(nan_degrees_of_freedom, hsplit_axis, linspace_weights, pad_origins)
+non_differentiable(copy_pad_origins)
