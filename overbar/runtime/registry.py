@@ -194,11 +194,16 @@ def _check_rule(function: Callable, primals: tuple, where: Mapping[str, Any]) ->
                 f"adjoint rule {name}: where= names {key!r}, which is not a parameter "
                 f"of the primal {', '.join(describe(p) for p in primals)}"
             )
+    _require_source(function, "adjoint", name)
+
+
+def _require_source(function: Callable, kind: str, name: str) -> None:
+    """A rule's source must be readable: rules are inlined into the generated code."""
     try:
         inspect.getsource(function)
     except (OSError, TypeError) as error:
         raise RuleDefinitionError(
-            f"cannot read the source of adjoint rule {name} ({error}); rules are inlined "
+            f"cannot read the source of {kind} rule {name} ({error}); rules are inlined "
             "into the generated code, so define them in a file"
         ) from None
 
@@ -253,13 +258,7 @@ def _check_tangent_rule(function: Callable, primals: tuple, where: Mapping[str, 
                 f"tangent rule {name}: where= names {key!r}, which is not a parameter "
                 f"of the primal {', '.join(describe(p) for p in primals)}"
             )
-    try:
-        inspect.getsource(function)
-    except (OSError, TypeError) as error:
-        raise RuleDefinitionError(
-            f"cannot read the source of tangent rule {name} ({error}); rules are inlined "
-            "into the generated code, so define them in a file"
-        ) from None
+    _require_source(function, "tangent", name)
 
 
 def tangent(

@@ -25,7 +25,7 @@ from overbar.transpiler.forward_fold import fold
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import ParsedFunction, parse
-from overbar.transpiler.pipeline import COMPILING, is_generated
+from overbar.transpiler.pipeline import COMPILING, built_once, is_generated
 from overbar.transpiler.shapes import Shapes, infer
 
 
@@ -160,15 +160,7 @@ class Jvp:
     @property
     def compiled(self) -> Callable:
         """The generated jvp function: from the disk cache, else transformed (and stored)."""
-        if self._compiled is None:
-            with COMPILING:
-                if self._compiled is None:
-                    self._building = True
-                    try:
-                        self._compiled = self._load_or_build()
-                    finally:
-                        self._building = False
-        return self._compiled
+        return built_once(self, "_compiled", "_building", self._load_or_build)
 
     def _load_or_build(self) -> Callable:
         from overbar import cache  # imported with overbar's api, long before any call

@@ -81,6 +81,24 @@ def kept_once(function: Callable, key: Any, make: Callable[[], Any]) -> Any:
     return found
 
 
+def built_once(owner: Any, attribute: str, building: str, build: Callable[[], Any]) -> Any:
+    """``owner``'s ``attribute``, made by ``build()`` on first use: one thread builds it under
+    ``COMPILING`` (the others wait, then find it) with ``owner``'s flag ``building`` true
+    meanwhile, so that a recursion met during the build can tell it is inside it."""
+    found = getattr(owner, attribute)
+    if found is None:
+        with COMPILING:
+            found = getattr(owner, attribute)
+            if found is None:
+                setattr(owner, building, True)
+                try:
+                    found = build()
+                finally:
+                    setattr(owner, building, False)
+                setattr(owner, attribute, found)
+    return found
+
+
 class Pullback:
     """The generated pullback of a user helper for one ``wrt``, compiled on first call.
 
@@ -149,15 +167,7 @@ class Pullback:
     def compiled(self) -> Callable:
         """The generated pullback function: from the disk cache where it is there (for the
         NumPy runtime), else transformed (and written there)."""
-        if self._compiled is None:
-            with COMPILING:
-                if self._compiled is None:
-                    self._building = True
-                    try:
-                        self._compiled = self._load_or_build()
-                    finally:
-                        self._building = False
-        return self._compiled
+        return built_once(self, "_compiled", "_building", self._load_or_build)
 
     def _load_or_build(self) -> Callable:
         from overbar import cache  # imported with overbar's api, long before any call
@@ -196,41 +206,28 @@ class Pullback:
         """The helper's adjoint cut where its forward sweep ends (``split.py``): a forward
         function returning ``(value, residuals)`` and a pullback taking them (made on first
         use)."""
-        if self._split_stages is None:
-            with COMPILING:
-                if self._split_stages is None:
-                    self._splitting = True
-                    try:
-                        stages = transform(
-                            self.function,
-                            self.wrt,
-                            self.runtime,
-                            as_pullback=True,
-                            parameter_shapes=dict(self.shapes) or None,
-                            optimisations=self.optimisations,
-                            functions=self.functions,
-                            residuals=True,
-                            arity=self.arity,
-                        )
-                        finish(stages)
-                        self._split_stages = stages
-                    finally:
-                        self._splitting = False
-        return self._split_stages
+        return built_once(self, "_split_stages", "_splitting", self._split)
+
+    def _split(self) -> Stages:
+        stages = transform(
+            self.function,
+            self.wrt,
+            self.runtime,
+            as_pullback=True,
+            parameter_shapes=dict(self.shapes) or None,
+            optimisations=self.optimisations,
+            functions=self.functions,
+            residuals=True,
+            arity=self.arity,
+        )
+        finish(stages)
+        return stages
 
     @property
     def compiled_split(self) -> tuple[Callable, Callable]:
         """The split's forward function and pullback: from the disk cache where they are
         there (for the NumPy runtime), else made (and written there, each an entry)."""
-        if self._compiled_split is None:
-            with COMPILING:
-                if self._compiled_split is None:
-                    self._loading_split = True
-                    try:
-                        self._compiled_split = self._load_or_build_split()
-                    finally:
-                        self._loading_split = False
-        return self._compiled_split
+        return built_once(self, "_compiled_split", "_loading_split", self._load_or_build_split)
 
     def _load_or_build_split(self) -> tuple[Callable, Callable]:
         from overbar import cache  # imported with overbar's api, long before any call
