@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import gc
-import types
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,7 +24,7 @@ from overbar.transpiler.forward_fold import fold
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import ParsedFunction, parse
-from overbar.transpiler.pipeline import COMPILING, built_once, is_generated
+from overbar.transpiler.pipeline import COMPILING, built_once, is_generated, replace_in_closures
 from overbar.transpiler.shapes import Shapes, infer
 
 
@@ -213,23 +212,16 @@ def link_jvps(function: Callable) -> None:
     Side condition: the jvp is built (it is built here, unless it is a recursion still being
     built: that one is left as it is, and linked when its outermost caller is).
     """
-    pending, seen = [function], set()
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        for cell in current.__closure__ or ():
-            try:
-                value = cell.cell_contents
-            except ValueError:
-                continue
-            if isinstance(value, Jvp):
-                value.prepare()  # read from the disk, where the caller was
-                if value._compiled is not None:
-                    cell.cell_contents = value = value._compiled
-            if isinstance(value, types.FunctionType) and is_generated(value.__code__):
-                pending.append(value)
+    replace_in_closures(function, _compiled_jvp)
+
+
+def _compiled_jvp(value: Any) -> Callable | None:
+    """A ``Jvp``'s compiled function, built now (read from the disk, where the caller was);
+    None for anything else, or a recursion still being built."""
+    if not isinstance(value, Jvp):
+        return None
+    value.prepare()
+    return value._compiled
 
 
 def all_forward_sources(stages: ForwardStages) -> str:

@@ -436,6 +436,24 @@ def link(function: Callable) -> None:
     recursive helper went a third as deep under ``grad`` as plain Python takes it. Likewise a
     helper's ``HelperForward`` and ``HelperReverse``, once its split is built.
     """
+    replace_in_closures(function, _compiled_if_built)
+
+
+def _compiled_if_built(value: Any) -> Callable | None:
+    """The compiled function a built ``Pullback`` (or half of a built split) calls; None for
+    anything else."""
+    if isinstance(value, Pullback):
+        return value._compiled
+    if isinstance(value, HelperForward | HelperReverse) and (
+        value.pullback._split_stages is not None or value.pullback._compiled_split is not None
+    ):
+        return value.compiled
+    return None
+
+
+def replace_in_closures(function: Callable, replacement: Callable[[Any], Any]) -> None:
+    """In the closure cells of the generated ``function`` and of the generated functions they
+    reach, each value that ``replacement`` maps to something (not None) replaced by that."""
     pending, seen = [function], set()
     while pending:
         current = pending.pop()
@@ -447,15 +465,9 @@ def link(function: Callable) -> None:
                 value = cell.cell_contents
             except ValueError:
                 continue
-            if isinstance(value, Pullback) and value._compiled is not None:
-                cell.cell_contents = value._compiled
-                value = cell.cell_contents
-            elif isinstance(value, HelperForward | HelperReverse) and (
-                value.pullback._split_stages is not None
-                or value.pullback._compiled_split is not None
-            ):
-                cell.cell_contents = value.compiled
-                value = cell.cell_contents
+            replaced = replacement(value)
+            if replaced is not None:
+                cell.cell_contents = value = replaced
             if isinstance(value, types.FunctionType) and is_generated(value.__code__):
                 pending.append(value)
 
