@@ -295,6 +295,31 @@ def test_a_recursive_helper_and_a_helper_returning_a_tuple():
     check_jvp(f, [np.array([0.2, 0.9])])
 
 
+def test_a_nested_def_is_lifted_to_a_helper_as_in_reverse_mode():
+    f = define("""
+        def f(a, n):
+            def twice(u, v):
+                return u * v * n
+
+            for _ in range(n):
+                a = twice(a, a)
+            return a
+        """)
+    check_jvp(f, [1.1, 2], wrt=(0,))
+    assert "def twice_jvp(" in overbar.jvp_source(f, [1.1, 2], wrt=(0,))
+
+
+def test_a_module_level_lambda_gets_a_jvp_named_after_it():
+    f = define("""
+        sigmoid = lambda z: 1 / (1 + np.exp(-z))
+
+        def f(x):
+            return np.sum(sigmoid(x))
+        """)
+    check_jvp(f, [np.array([0.3, -0.4])])
+    assert "sigmoid_jvp(x, z_dot=x_dot)" in overbar.jvp_source(f, [np.array([0.3, -0.4])])
+
+
 def test_a_user_rule_needs_a_tangent_rule_in_forward_mode():
     f = define("""
         def softsign(x):

@@ -63,7 +63,7 @@ from overbar.errors import (
 from overbar.primitives import Attribute, Method
 from overbar.transpiler.activity import Activity
 from overbar.transpiler.fence import is_append, is_pop
-from overbar.transpiler.lines import _operands_shaped_like_output
+from overbar.transpiler.lines import _operands_shaped_like_output, called_name
 from overbar.transpiler.names import (
     clone,
     fix_missing_locations,
@@ -532,7 +532,7 @@ class _Tangents:
         if jvp not in self.subroutines:
             self.subroutines.append(jvp)
         jvp.prepare()  # its refusals surface now, with the caller's
-        callee = self.state.bind(f"{helper.__name__}_jvp", jvp)  # linked once compiled
+        callee = self.state.bind(f"{called_name(helper, application)}_jvp", jvp)  # linked later
         node = application.node
         tangents = [
             ast.keyword(arg=tangent_name(name), value=self.tangent_of(bound.arguments[name]))

@@ -22,6 +22,7 @@ from overbar.transpiler.forward import ForwardCode, differentiate_forward
 from overbar.transpiler.forward_dead import tangent_alone
 from overbar.transpiler.forward_fold import fold
 from overbar.transpiler.kept import cache_of
+from overbar.transpiler.nested import with_nested_functions
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import ParsedFunction, parse
 from overbar.transpiler.pipeline import COMPILING, built_once, is_generated, replace_in_closures
@@ -61,7 +62,7 @@ def transform_forward(
     collecting = gc.isenabled()
     gc.disable()  # as in pipeline.transform: many nodes, no cycles to collect meanwhile
     try:
-        parsed = parse(function)
+        parsed = with_nested_functions(parse(function))  # nested defs lifted to helpers
         effects = generated_effects(runtime) if is_generated(function.__code__) else frozenset()
         check_supported(parsed, runtime.array_makers, runtime.copying_functions, effects)
         normal_form = normalize(parsed)

@@ -454,7 +454,7 @@ class LineAdjoints:
             return None  # **kwargs: the forward function's parameters are renamed keywords
         if not pullback.keeps_residuals():
             return None
-        helper = _called_name(application.primal, application)
+        helper = called_name(application.primal, application)
         forward = self.state.bind(f"{helper}_forward", pullback.forward)
         self.state.bind(f"{helper}_pullback", pullback.reverse)  # numbered as its forward
         residuals = self.state.names.fresh(f"{helper}_residuals")
@@ -487,7 +487,7 @@ class LineAdjoints:
         pullback, function, application, signature, bound, wrt = self.pullback_for(application)
         if line in self.residuals:
             residuals, kept = self.residuals[line]
-            helper = _called_name(called_function, application)
+            helper = called_name(called_function, application)
             name = self.state.bind(f"{helper}_pullback", kept.reverse)
             starred = ast.Starred(value=load(residuals), ctx=ast.Load())
             keyword = ast.keyword(arg=seed_parameter(list(signature.parameters)), value=output_bar)
@@ -511,7 +511,7 @@ class LineAdjoints:
                     f"differentiated again yet{loop}: {error.message}",
                 ) from None
         self.subroutines.append(pullback)
-        name = self.state.bind(f"{_called_name(function, application)}_pullback", pullback)
+        name = self.state.bind(f"{called_name(function, application)}_pullback", pullback)
         rename = Rename(output, earlier) if earlier != output else None
 
         def value(atom: ast.expr) -> ast.expr:
@@ -628,7 +628,7 @@ def with_keywords_signature(
     return signature.replace(parameters=made), collected, dict(zip(collected, names, strict=True))
 
 
-def _called_name(function: Any, application: Application) -> str:
+def called_name(function: Any, application: Application) -> str:
     """What to call a helper's pullback after: its name, or for a lambda (whose name,
     ``<lambda>``, is no identifier) the name the call spells (``sigmoid`` for a module-level
     ``sigmoid = lambda z: ...``)."""
