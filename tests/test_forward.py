@@ -320,6 +320,37 @@ def test_a_module_level_lambda_gets_a_jvp_named_after_it():
     assert "sigmoid_jvp(x, z_dot=x_dot)" in overbar.jvp_source(f, [np.array([0.3, -0.4])])
 
 
+def test_a_helper_passed_a_function_gets_a_jvp_for_that_function():
+    f = define("""
+        def apply_twice(g, v):
+            return g(g(v))
+
+        def f(x):
+            return np.sum(apply_twice(np.tanh, x) + apply_twice(np.sin, x))
+        """)
+    x = np.array([0.3, -0.4, 1.2])
+    check_jvp(f, [x])
+    source = overbar.jvp_source(f, [x])
+    # one jvp per function passed, each with that function's tangent rule
+    assert "v_dot * (1 - tmp1 * tmp1) * (1 - result * result)" in source
+    assert "v_dot * np.cos(v) * np.cos(tmp1)" in source
+
+
+def test_a_helper_with_star_args_gets_a_jvp_per_number_of_arguments():
+    f = define("""
+        def total(*terms):
+            s = 0.0
+            for t in terms:
+                s = s + t * t
+            return s
+
+        def f(x, y):
+            return np.sum(total(x, y) + total(x, 2.0 * y, x))
+        """)
+    rng = np.random.default_rng(5)
+    check_jvp(f, [rng.standard_normal(3), rng.standard_normal(3)])
+
+
 def test_a_user_rule_needs_a_tangent_rule_in_forward_mode():
     f = define("""
         def softsign(x):

@@ -63,7 +63,12 @@ from overbar.errors import (
 from overbar.primitives import Attribute, Method
 from overbar.transpiler.activity import Activity
 from overbar.transpiler.fence import is_append, is_pop
-from overbar.transpiler.lines import _operands_shaped_like_output, called_name
+from overbar.transpiler.lines import (
+    _operands_shaped_like_output,
+    called_name,
+    passed_functions,
+    with_arity_signature,
+)
 from overbar.transpiler.names import (
     clone,
     fix_missing_locations,
@@ -115,8 +120,8 @@ def differentiate_forward(
     jvp_of: Callable[..., Any],
     shapes: Shapes | None = None,
 ) -> ForwardCode:
-    """Build the jvp of ``form`` with respect to ``activity.wrt``; ``jvp_of(function, wrt)``
-    gives a callable jvp for a call of the user's own ``function``."""
+    """Build the jvp of ``form`` with respect to ``activity.wrt``; ``jvp_of(function, wrt,
+    functions, arity)`` gives a callable jvp for a call of the user's own ``function``."""
     return _Tangents(parsed, form, activity, runtime, jvp_of, shapes).run()
 
 
@@ -506,10 +511,12 @@ class _Tangents:
         """``y = helper(a, k=b)`` becomes ``y, y_dot = helper_jvp(a, k=b, x_dot=a_dot, ...)``
         for the helper's parameters bound to active atoms."""
         helper = application.primal
+        signature = inspect.signature(helper)
+        arity = None
+        if any(p.kind is p.VAR_POSITIONAL for p in signature.parameters.values()):
+            signature, arity = with_arity_signature(helper, signature, application)
         try:
-            bound = inspect.signature(helper).bind(
-                *application.positional, **dict(application.keywords)
-            )
+            bound = signature.bind(*application.positional, **dict(application.keywords))
         except TypeError as error:
             raise self.state.unsupported(
                 statement, f"the call of {application.description} ({error})"
@@ -528,7 +535,7 @@ class _Tangents:
                 continue
             if self.is_active(atom):
                 wrt.append(name)
-        jvp = self.jvp_of(helper, tuple(wrt))
+        jvp = self.jvp_of(helper, tuple(wrt), passed_functions(self.state, bound), arity)
         if jvp not in self.subroutines:
             self.subroutines.append(jvp)
         jvp.prepare()  # its refusals surface now, with the caller's

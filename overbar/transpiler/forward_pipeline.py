@@ -24,7 +24,7 @@ from overbar.transpiler.forward_fold import fold
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.nested import with_nested_functions
 from overbar.transpiler.normalize import NormalForm, normalize
-from overbar.transpiler.parse import ParsedFunction, parse
+from overbar.transpiler.parse import ParsedFunction, parse, with_arity, with_functions
 from overbar.transpiler.pipeline import COMPILING, built_once, is_generated, replace_in_closures
 from overbar.transpiler.shapes import Shapes, infer
 
@@ -54,23 +54,32 @@ def transform_forward(
     parameter_shapes: Shapes | None = None,
     fold_temporaries: bool = True,
     tangent_only: bool = False,
+    functions: tuple[tuple[str, Any], ...] = (),
+    arity: int | None = None,
 ) -> ForwardStages:
     """The jvp of ``function`` with respect to the parameters named in ``wrt``, specialised on
-    ``parameter_shapes`` (name -> ``argument_shape``) where given; with ``tangent_only``,
-    returning ``(None, tangent)`` without the lines only the value needed
-    (``forward_dead.py``)."""
+    ``parameter_shapes`` (name -> ``argument_shape``) where given, on the ``functions`` a
+    caller passes it and on the number of arguments its ``*args`` collects (``arity``), as a
+    pullback is (``pipeline.pullback_of``); with ``tangent_only``, returning ``(None,
+    tangent)`` without the lines only the value needed (``forward_dead.py``)."""
     collecting = gc.isenabled()
     gc.disable()  # as in pipeline.transform: many nodes, no cycles to collect meanwhile
     try:
-        parsed = with_nested_functions(parse(function))  # nested defs lifted to helpers
+        parsed = with_functions(with_arity(parse(function), arity), dict(functions))
+        parsed = with_nested_functions(parsed)  # nested defs lifted to helpers
         effects = generated_effects(runtime) if is_generated(function.__code__) else frozenset()
         check_supported(parsed, runtime.array_makers, runtime.copying_functions, effects)
         normal_form = normalize(parsed)
         activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
         shapes = infer(normal_form, parameter_shapes or {}, parsed.namespace, runtime)
 
-        def helpers(helper: Callable, helper_wrt: tuple[str, ...]) -> Jvp:
-            return jvp_of(helper, helper_wrt, runtime)
+        def helpers(
+            helper: Callable,
+            helper_wrt: tuple[str, ...],
+            functions: tuple[tuple[str, Any], ...] = (),
+            arity: int | None = None,
+        ) -> Jvp:
+            return jvp_of(helper, helper_wrt, runtime, functions, arity)
 
         forward = differentiate_forward(parsed, normal_form, activity, runtime, helpers, shapes)
         if tangent_only:
@@ -142,8 +151,16 @@ class Jvp:
     pullback's does.
     """
 
-    def __init__(self, function: Callable, wrt: tuple[str, ...], runtime: Runtime):
+    def __init__(
+        self,
+        function: Callable,
+        wrt: tuple[str, ...],
+        runtime: Runtime,
+        functions: tuple[tuple[str, Any], ...] = (),
+        arity: int | None = None,
+    ):
         self.function, self.wrt, self.runtime = function, wrt, runtime
+        self.functions, self.arity = functions, arity
         self._stages: ForwardStages | None = None
         self._compiled: Callable | None = None
         self._building = False
@@ -154,7 +171,13 @@ class Jvp:
         if self._stages is None:
             with COMPILING:
                 if self._stages is None:
-                    self._stages = transform_forward(self.function, self.wrt, self.runtime)
+                    self._stages = transform_forward(
+                        self.function,
+                        self.wrt,
+                        self.runtime,
+                        functions=self.functions,
+                        arity=self.arity,
+                    )
         return self._stages
 
     @property
@@ -166,7 +189,10 @@ class Jvp:
         from overbar import cache  # imported with overbar's api, long before any call
 
         options = ("jvp of a helper", self.wrt)
-        cachable = self.runtime is NUMPY
+        if self.arity is not None:
+            options += (("arity", self.arity),)
+        # a function passed in is not in the disk cache's key (what it is may change unseen)
+        cachable = self.runtime is NUMPY and not self.functions
         found = cache.load(self.function, options) if cachable else None
         if found is None:
             stages = self.stages
@@ -188,21 +214,39 @@ class Jvp:
         """Pickled by reference (for the disk cache): the helper and ``wrt``."""
         if self.runtime is not NUMPY:
             raise TypeError("only jvps for the NumPy runtime are written by reference")
-        return (jvp_of, (self.function, self.wrt))
+        return (numpy_jvp, (self.function, self.wrt, self.functions, self.arity))
 
     def __repr__(self) -> str:
         return f"<overbar jvp of {self.function.__qualname__} wrt {self.wrt}>"
 
 
-def jvp_of(function: Callable, wrt: tuple[str, ...], runtime: Runtime = NUMPY) -> Jvp:
-    """The (cached) jvp of the user helper ``function`` with respect to ``wrt``."""
-    key = ("jvp-helper", wrt, id(runtime))
+def jvp_of(
+    function: Callable,
+    wrt: tuple[str, ...],
+    runtime: Runtime = NUMPY,
+    functions: tuple[tuple[str, Any], ...] = (),
+    arity: int | None = None,
+) -> Jvp:
+    """The (cached) jvp of the user helper ``function`` with respect to ``wrt``, specialised on
+    the ``functions`` the call passes (name and function pairs) and on ``arity``."""
+    passed = tuple((name, id(value)) for name, value in functions)
+    key = ("jvp-helper", wrt, id(runtime), passed, arity)
     cache = cache_of(function)
     found = cache.get(key)
     if found is None:
         with COMPILING:
-            found = cache.setdefault(key, Jvp(function, wrt, runtime))
+            found = cache.setdefault(key, Jvp(function, wrt, runtime, functions, arity))
     return found
+
+
+def numpy_jvp(
+    function: Callable,
+    wrt: tuple[str, ...],
+    functions: tuple[tuple[str, Any], ...] = (),
+    arity: int | None = None,
+) -> Jvp:
+    """``jvp_of`` for the NumPy runtime (what a pickled ``Jvp`` is rebuilt with)."""
+    return jvp_of(function, wrt, NUMPY, functions, arity)
 
 
 def link_jvps(function: Callable) -> None:

@@ -418,7 +418,7 @@ class LineAdjoints:
             function,
             wrt,
             shapes=self.call_shapes(signature, bound),
-            functions=self.passed_functions(bound),
+            functions=passed_functions(self.state, bound),
             arity=arity,
         )
         return pullback, function, application, signature, bound, wrt
@@ -545,24 +545,6 @@ class LineAdjoints:
             argument = bound.arguments[parameter]  # a tuple's adjoint may hold runtime zeros
             self.state.accumulate(argument, load(part), isinstance(argument, ast.Tuple | ast.List))
 
-    def passed_functions(self, bound: inspect.BoundArguments) -> tuple[tuple[str, Any], ...]:
-        """The helper's parameters this call binds to a function known now: one named by a
-        global path (``np.tanh``, ``sigmoid``), or a parameter of this function that its own
-        caller bound to one. The helper's pullback is specialised on them."""
-        namespace = self.state.parsed.namespace
-        passed = []
-        for name, atom in bound.arguments.items():
-            value = MISSING
-            if isinstance(atom, ast.Name) and atom.id in namespace.functions:
-                value = namespace.functions[atom.id]
-            elif is_global_path(atom, self.state.form.local_names) or (
-                isinstance(atom, ast.Name) and atom.id not in self.state.form.local_names
-            ):
-                value = namespace.resolve(atom)
-            if value is not MISSING and callable(value) and not isinstance(value, type):
-                passed.append((name, value))
-        return tuple(passed)
-
     def call_shapes(
         self, signature: inspect.Signature, bound: inspect.BoundArguments
     ) -> tuple[tuple[str, Any], ...]:
@@ -586,6 +568,27 @@ class LineAdjoints:
             f"{self.state.form.tree.name}",
             self.state.parsed.location(application.node),
         )
+
+
+def passed_functions(
+    state: SweepState, bound: inspect.BoundArguments
+) -> tuple[tuple[str, Any], ...]:
+    """The helper's parameters this call binds to a function known now: one named by a
+    global path (``np.tanh``, ``sigmoid``), or a parameter of this function that its own
+    caller bound to one. The helper's pullback (or jvp) is specialised on them."""
+    namespace = state.parsed.namespace
+    passed = []
+    for name, atom in bound.arguments.items():
+        value = MISSING
+        if isinstance(atom, ast.Name) and atom.id in namespace.functions:
+            value = namespace.functions[atom.id]
+        elif is_global_path(atom, state.form.local_names) or (
+            isinstance(atom, ast.Name) and atom.id not in state.form.local_names
+        ):
+            value = namespace.resolve(atom)
+        if value is not MISSING and callable(value) and not isinstance(value, type):
+            passed.append((name, value))
+    return tuple(passed)
 
 
 def with_arity_signature(
