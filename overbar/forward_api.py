@@ -16,7 +16,7 @@ import numpy as np
 
 from overbar import cache as disk_cache
 from overbar import origins
-from overbar.api import _positions, _resolve_wrt
+from overbar.api import _collects_args, _positions, _resolve_wrt
 from overbar.entry import FAST_TYPES
 from overbar.errors import ArgumentError
 from overbar.runtime import NUMPY
@@ -31,7 +31,7 @@ from overbar.transpiler.forward_pipeline import (
     transform_forward,
 )
 from overbar.transpiler.kept import STORE, cache_of, is_own
-from overbar.transpiler.parse import parse
+from overbar.transpiler.parse import function_with_arity, parse
 from overbar.transpiler.pipeline import kept_once
 
 Wrt = int | str | Sequence[int | str] | None
@@ -119,11 +119,26 @@ def jvp_stages(
     function: Callable, args: Sequence[Any] | None = None, wrt: Wrt = None
 ) -> ForwardStages:
     """Every stage of the forward-mode transformation ``jvp_source`` shows."""
+    if args is not None:
+        function = _for_call(function, args)
     if args is None:
         names = _names(function, wrt, None)
         return forward_stages(function, names, ())
     names = _names(function, wrt, len(args))
     return forward_stages(function, names, _shapes(function, args))
+
+
+def _for_call(function: Callable, args: Sequence[Any]) -> Callable:
+    """``function``, or for one with ``*args`` the function specialised on the number of
+    arguments it collects in this call (``parse.function_with_arity``: a parameter each, so
+    that ``wrt`` positions count the call's arguments), made once per number."""
+    if not _collects_args(function):
+        return function
+    count = max(0, len(args) - function.__code__.co_argcount)
+    made = cache_of(function).setdefault("jvp arities", {})
+    if count not in made:
+        made[count] = function_with_arity(function, count)
+    return made[count]
 
 
 def _names(function: Callable, wrt: Wrt, count: int | None) -> tuple[str, ...]:
@@ -173,6 +188,7 @@ def _compiled(
         )
     if not isinstance(args, tuple | list) or not isinstance(tangents, tuple | list):
         raise ArgumentError("jvp: args and tangents are tuples (or lists), one entry each")
+    function = _for_call(function, args)
     names = _names(function, wrt, len(args))
     if len(tangents) != len(names):
         raise ArgumentError(

@@ -351,6 +351,22 @@ def test_a_helper_with_star_args_gets_a_jvp_per_number_of_arguments():
     check_jvp(f, [rng.standard_normal(3), rng.standard_normal(3)])
 
 
+def test_a_function_with_star_args_is_specialised_on_the_call():
+    f = define("""
+        def f(scale, *xs):
+            total = 0.0
+            for x in xs:
+                total = total + np.sum(np.sin(x)) * scale
+            return total
+        """)
+    rng = np.random.default_rng(6)
+    check_jvp(f, [0.5, rng.standard_normal(3), rng.standard_normal(2)])
+    check_jvp(f, [0.5, rng.standard_normal(3)], wrt=(1,))
+    assert "def f_jvp(scale, xs_0, xs_1, scale_dot, xs_0_dot, xs_1_dot)" in overbar.jvp_source(
+        f, [0.5, np.ones(3), np.ones(2)]
+    )
+
+
 def test_a_user_rule_needs_a_tangent_rule_in_forward_mode():
     f = define("""
         def softsign(x):
