@@ -965,6 +965,11 @@ def _resolve_wrt(function: Callable, wrt: Wrt) -> tuple[tuple[str, ...], bool]:
     ]
     positional = list(_positions(function))
     single = isinstance(wrt, int | str)
+    if not single and not isinstance(wrt, tuple | list):
+        raise ArgumentError(
+            f"wrt={wrt!r}: give a parameter's name or position, or a tuple of them "
+            "(the default, 0, is the first parameter)"
+        )
     requested = [wrt] if single else list(wrt)
     if not requested:
         raise ArgumentError("wrt is empty: name at least one parameter to differentiate")

@@ -100,6 +100,10 @@ def test_wrt_errors(network):
         overbar.grad(loss, wrt=("W", 0))
     with pytest.raises(ArgumentError, match="empty"):
         overbar.grad(loss, wrt=())
+    with pytest.raises(ArgumentError, match=r"wrt=None: give a parameter's name or position"):
+        overbar.grad(loss, wrt=None)
+    with pytest.raises(ArgumentError, match="wrt=1.5"):
+        overbar.value_and_grad(loss, wrt=1.5)
 
 
 def test_transformation_is_cached_per_function_and_wrt(network):
