@@ -19,6 +19,7 @@ from overbar.runtime.shapes import (
     argument_shape,
     covers,
     infer_shape,
+    is_many,
     same_length,
     slice_length,
     tuple_of,
@@ -520,7 +521,8 @@ def f(x, key, type, compiled, returned, slow):
 
 def test_inference_knows_tuples_their_lengths_and_elements_through_helpers():
     """A tuple's adjoint is a tuple: the reverse sweep must know which values are tuples, also
-    ones a helper returns (issue 8). A list's length and elements change with appends."""
+    ones a helper returns (issue 8). A list's length and elements change with appends; one
+    that nothing can change (only read by index here) is known as its display made it."""
     source = """
 def pair(p):
     return np.sum(p), p
@@ -541,12 +543,12 @@ def f(x, n):
     assert known["t"] == Sequence(2, ((), (MANY, 1)))
     assert known["u"] == Sequence(2, (known["t"], (MANY, 1)))
     assert known["a"] == (MANY, 1) and known["b"] == () and known["s"] == Sequence(1, ((MANY, 1),))
-    assert known["lst"] == Sequence() and "c" not in known
+    assert known["lst"].length == 2 and known["c"] == (MANY, 1)
     assert "d" not in known  # () or (MANY, 1): the rank is not known
     function = define(source, "f")
     parsed = parse(function)
     literal = infer(normalize(parsed), {}, parsed.namespace, NUMPY, specialise=False)
-    assert literal["t"] == Sequence(2, (None, None)) and literal["lst"] == Sequence()
+    assert literal["t"] == Sequence(2, (None, None)) and literal["lst"].length == 2
     assert "a" not in literal and "n" not in literal  # nothing to specialise on
 
 
@@ -622,3 +624,84 @@ def test_a_stack_adds_an_axis_as_long_as_its_pieces():
         np.stack, (Operand(tuple_of(((n,), (n,), (n,)))),), {"axis": Operand(1, 1, True)}
     )
     assert stacked[0] == n and stacked[1] == Size(("constant", 3), True)
+
+
+def test_pieces_each_known_not_to_have_length_one_join_to_a_length_not_one():
+    n, m = Size(("x", 0), True), Size(("h", 1), True)
+    joined = infer_shape(np.concatenate, (Operand(tuple_of(((n,), (m,)))),), {})
+    assert joined is not None and is_many(joined[0])  # no sum of lengths other than 1 is 1
+    maybe_one = Size(("h", 1), False)
+    joined = infer_shape(np.concatenate, (Operand(tuple_of(((n,), (maybe_one,)))),), {})
+    assert joined is None or not is_many(joined[0])  # 0 + 1 is 1
+
+
+LSTM_CELL = """
+def f(Wi, Wg, xs, h0):
+    h = h0
+    c = np.zeros_like(h0)
+    for x in xs:
+        PIECES
+        i = 1.0 / (1.0 + np.exp(-(z @ Wi)))
+        g = np.tanh(z @ Wg)
+        c = i * c + i * g
+        h = np.tanh(c)
+    return np.mean(h ** 2)
+"""
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        "z = np.concatenate([x, h], axis=1)",
+        "z = np.concatenate((x, h), axis=1)",
+        "parts = [x, h]\n        z = np.concatenate(parts, axis=1)",
+        "z = np.hstack([x, h])",
+    ],
+)
+def test_a_state_joined_to_the_input_keeps_the_adjoint_specialised(pieces):
+    source = LSTM_CELL.replace("PIECES", pieces)
+    rng = np.random.default_rng(3)
+    args = [rng.normal(size=(7, 4)), rng.normal(size=(7, 4)), rng.normal(size=(5, 2, 3))]
+    args.append(rng.normal(size=(2, 4)))
+    known = shapes_of(source, "f", **dict(zip(("Wi", "Wg", "xs", "h0"), args)))
+    assert known["z"] == (MANY, MANY) and known["h"] == (MANY, MANY)
+    f = define(source, "f")
+    gradient = overbar.grad(f, wrt=(0, 1))
+    gradient(*args)  # checked by the guard against the literal adjoint and differences
+    source = gradient.source_for(*args)
+    for general in ("matmul_left_bar", "matmul_right_bar", "unbroadcast", "shape_of"):
+        assert general not in source
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["parts.append(x)", "parts[0] = x * 2.0", "keep = parts", "grow(parts, x)"],
+)
+def test_a_list_that_may_change_is_not_read_as_its_display(change):
+    source = f"""
+def grow(items, item):
+    items.append(item)
+    return 0.0
+
+def f(x, h):
+    parts = [x, h]
+    {change}
+    z = np.concatenate(parts, axis=1)
+    return np.sum(z * z)
+"""
+    known = shapes_of(source, "f", x=np.ones((2, 3)), h=np.ones((2, 4)))
+    assert known.get("parts") is None or known["parts"].elements is None
+
+
+def test_hstack_and_vstack_have_the_shapes_numpy_gives():
+    n, m = Size(("x", 0), True), Size(("y", 0), True)
+    rows = Operand(tuple_of(((n,), (n,), (n,))))
+    assert infer_shape(np.vstack, (rows,), {}) == (Size(("constant", 3), True), n)
+    assert is_many(infer_shape(np.hstack, (rows,), {})[0])  # three pieces end to end
+    blocks = Operand(tuple_of(((n, m), (n, 1))))
+    assert infer_shape(np.hstack, (blocks,), {})[0] == n
+    for made in (np.hstack, np.vstack):
+        for pieces in ([np.ones(3), np.ones(3)], [np.ones((2, 3)), np.ones((2, 3))]):
+            shapes = tuple(argument_shape(p) for p in pieces)
+            known = infer_shape(made, (Operand(tuple_of(shapes)),), {})
+            assert len(known) == made(pieces).ndim

@@ -647,13 +647,15 @@ def _lengths(size: Any) -> tuple[Any, tuple] | None:
 
 def _summed_length(sizes: list) -> Any:
     """The length of pieces of these lengths laid end to end: ``u``'s again for ``u[:1]``,
-    ``u[1:-1]`` and ``u[-1:]`` (for every length u may have), where that is known."""
+    ``u[1:-1]`` and ``u[-1:]`` (for every length u may have), where that is known; else
+    ``MANY`` where every piece's length is known not to be 1 (no sum of such lengths is 1)."""
+    unrelated = MANY if sizes and all(is_many(size) for size in sizes) else None
     parts = [_lengths(size) for size in sizes]
     if any(part is None for part in parts):
-        return None
+        return unrelated
     origins = {origin for origin, _ in parts if origin is not None}
     if len(origins) > 1:
-        return None
+        return unrelated
     totals = tuple(
         None if None in column else sum(column)
         for column in zip(*(lengths for _, lengths in parts), strict=True)
@@ -688,6 +690,32 @@ def _concatenate(arrays: Operand, axis: Operand | None = None, **keywords: Opera
             named = [size for size in sizes if isinstance(size, Size) and size.origin is not None]
             result.append(sizes[0] if sizes[0] == 1 else (named or sizes)[0])
     return tuple(result)
+
+
+def _pieces_rank(arrays: Operand) -> int | None:
+    """The rank every piece has, where all have one known rank."""
+    if not isinstance(arrays.shape, Sequence) or arrays.shape.elements is None:
+        return None
+    ranks = {None if dims(shape) is None else len(dims(shape)) for shape in arrays.shape.elements}
+    return ranks.pop() if len(ranks) == 1 else None
+
+
+def _hstack(arrays: Operand, **keywords: Operand) -> Any:
+    """``np.hstack``: pieces of rank 1 joined end to end, of higher rank along axis 1."""
+    rank = _pieces_rank(arrays)
+    if keywords or not rank:
+        return None
+    return _concatenate(arrays, constant_operand(0 if rank == 1 else 1))
+
+
+def _vstack(arrays: Operand, **keywords: Operand) -> Any:
+    """``np.vstack``: pieces of rank 1 stacked as rows, of higher rank joined along axis 0."""
+    rank = _pieces_rank(arrays)
+    if keywords or not rank:
+        return None
+    if rank == 1:
+        return _stack(arrays, constant_operand(0))
+    return _concatenate(arrays, constant_operand(0))
 
 
 def _stack(arrays: Operand, axis: Operand | None = None, **keywords: Operand) -> Any:
@@ -760,6 +788,8 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     np.outer: _outer,
     np.concatenate: _concatenate,
     np.stack: _stack,
+    np.hstack: _hstack,
+    np.vstack: _vstack,
     **{Method(name): _same for name in _UNARY_METHODS},
     **{
         reduction: _reduction

@@ -52,7 +52,11 @@ from overbar.transpiler.parse import (
     with_functions,
 )
 from overbar.transpiler.peephole import peephole
-from overbar.transpiler.pushes import drop_unread_pushes, drop_unread_restores
+from overbar.transpiler.pushes import (
+    drop_invariant_pushes,
+    drop_unread_pushes,
+    drop_unread_restores,
+)
 from overbar.transpiler.remat import rematerialise
 from overbar.transpiler.reverse import Adjoint, differentiate, seed_parameter, without_local
 from overbar.transpiler.shapes import Shapes, infer
@@ -693,7 +697,7 @@ def _transform(
         )
         if optimisations.shapes:
             simplified = read_known_shapes(simplified, runtime, shapes, parsed.namespace)
-        simplified = drop_unread_pushes(simplified)
+        simplified = drop_invariant_pushes(drop_unread_pushes(simplified))
         # A vjp's pullback may run many times: a forward value is computed once, not in it.
         if not vjp:
             simplified = rematerialise(simplified, runtime, parsed.namespace)

@@ -471,3 +471,174 @@ def _rewritten(statement: ast.stmt, rewrite) -> ast.stmt | None:
             kept = [s for s in (_rewritten(s, rewrite) for s in inner) if s is not None]
             setattr(statement, field, kept or [ast.Pass()])
     return statement
+
+
+def drop_invariant_pushes(adjoint: Adjoint) -> Adjoint:
+    """The adjoint without the pushes and pops of values a loop computes the same at every
+    trip (``tmp10 = 2 * H`` for ``gates[:, H:2 * H]``, ``tmp3 = W.T``).
+
+    Identity: where ``N`` holds the same value at every trip, restoring it before each undone
+    trip restores the value it already holds. Side conditions: ``N`` is bound once in the
+    forward sweep (the prologue ``N = None`` aside) and nowhere in the reverse sweep but by
+    its pops; its pushes are as many as its pops (so taking them all away leaves every other
+    push paired with the same pop); its value is arithmetic, an attribute, an element or a
+    slice (no call: a call may draw a random number or read what changes) of constants and
+    of names that do not change while the reverse sweep runs (parameters and names bound
+    once at the top level before the loop, each never written into or updated in place, or
+    other such values); nothing writes into ``N`` or updates it in place. A read of ``N``
+    the forward sweep makes before the trip that binds it would fail in the forward sweep
+    too, so every read the reverse sweep makes sees that one value.
+    """
+    stack = adjoint.stack
+    body = adjoint.tree.body
+    forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
+    pushed = Counter(
+        name
+        for statement in forward
+        for node in walk_breadth_first(statement)
+        if (name := _pushed_name(node, stack)) is not None
+    )
+    popped = Counter(
+        node.targets[0].id
+        for statement in reverse
+        for node in walk_breadth_first(statement)
+        if _is_pop(node, stack)
+    )
+    candidates = {name for name, count in pushed.items() if popped[name] == count}
+    if not candidates:
+        return adjoint
+    bound = Counter(_bound_names(forward))
+    rebound_in_reverse = set(
+        name
+        for statement in reverse
+        for node in walk_breadth_first(statement)
+        if not _is_pop(node, stack)
+        for name in _targets_of(node)
+    )
+    changed_in_place = _changed_in_place(adjoint.tree)
+    parameters = {argument.arg for argument in adjoint.tree.args.args}
+    parameters |= {argument.arg for argument in adjoint.tree.args.kwonlyargs}
+    steady = {name for name in parameters if bound[name] == 0}
+    for statement in forward:  # top-level single bindings: before any loop reads them
+        if isinstance(statement, ast.Assign) and not _is_prologue(statement):
+            names = list(_targets_of(statement))
+            if all(bound[name] == 1 and name not in candidates for name in names):
+                steady.update(names)
+    steady -= changed_in_place | rebound_in_reverse
+    loop_bindings = [
+        node
+        for statement in forward
+        if isinstance(statement, ast.For | ast.While)
+        for node in walk_breadth_first(statement)
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in candidates
+    ]
+    invariant: set[str] = set()
+    growing = True
+    while growing:
+        growing = False
+        for node in loop_bindings:
+            name = node.targets[0].id
+            if (
+                name not in invariant
+                and bound[name] == 1
+                and name not in changed_in_place | rebound_in_reverse
+                and _computed_from(node.value, steady | invariant)
+            ):
+                invariant.add(name)
+                growing = True
+    if not invariant:
+        return adjoint
+
+    def keep(node: ast.AST) -> bool:
+        if isinstance(node, ast.Expr):
+            return _pushed_name(node, stack) not in invariant
+        return not (_is_pop(node, stack) and node.targets[0].id in invariant)
+
+    kept_body = [_without(statement, keep, invariant) for statement in body]
+    kept = [statement for statement in kept_body if statement is not None]
+    lost_forward = sum(1 for s in kept_body[: adjoint.forward_length] if s is None)
+    tree = copy.copy(adjoint.tree)
+    tree.body = kept
+    return replace(adjoint, tree=tree, forward_length=adjoint.forward_length - lost_forward)
+
+
+_STEADY_NODES = (
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Constant,
+    ast.Name,
+    ast.Attribute,
+    ast.Subscript,
+    ast.Slice,
+    ast.Tuple,
+    ast.Load,
+    ast.operator,
+    ast.unaryop,
+)
+
+
+def _computed_from(value: ast.expr, steady: set[str]) -> bool:
+    """Whether ``value`` is arithmetic, attributes, elements and slices of constants and of
+    the names ``steady`` (no call, no comparison, nothing else)."""
+    return all(
+        isinstance(node, _STEADY_NODES) and (not isinstance(node, ast.Name) or node.id in steady)
+        for node in ast.walk(value)
+    )
+
+
+def _is_prologue(statement: ast.stmt) -> bool:
+    """``a = b = None``: the names pushed before their first binding, bound first."""
+    return (
+        isinstance(statement, ast.Assign)
+        and isinstance(statement.value, ast.Constant)
+        and statement.value.value is None
+    )
+
+
+def _targets_of(node: ast.AST) -> list[str]:
+    """The names ``node`` binds, if it is a binding statement or a loop."""
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, ast.AugAssign | ast.AnnAssign | ast.For):
+        targets = [node.target]
+    else:
+        return []
+    return [
+        name.id
+        for target in targets
+        for name in ast.walk(target)
+        if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Store)
+    ]
+
+
+def _bound_names(statements: list[ast.stmt]):
+    """Every binding of a name in ``statements`` (one entry per binding; prologues aside)."""
+    for statement in statements:
+        for node in walk_breadth_first(statement):
+            if not _is_prologue(node):
+                yield from _targets_of(node)
+
+
+def _changed_in_place(tree: ast.AST) -> set[str]:
+    """The names written into (``N[i] = v``), updated in place (``N += v``) or passed to a
+    call as the target of an effect (``N.append(v)``, any method call on N)."""
+    changed = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del):
+            base = node.value
+            while isinstance(base, ast.Subscript | ast.Attribute):
+                base = base.value
+            if isinstance(base, ast.Name):
+                changed.add(base.id)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            changed.add(node.target.id)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+        ):
+            changed.add(node.func.value.id)
+    return changed

@@ -47,6 +47,7 @@ def infer(
         name: runtime.shapes.named(parameters.get(name), name) for name in form.parameters
     }
     plain = _plain_lists(form)
+    fixed = _fixed_lists(form, namespace)
     bindings = [
         (name, value)
         for name, value in _bindings(form.tree.body)
@@ -59,8 +60,12 @@ def infer(
             shape = _shape_of(value, known, form, namespace, runtime)
             if shape is _BOTTOM:
                 continue
-            if isinstance(value, ast.List) and name not in plain:  # changed unseen
+            if isinstance(value, ast.List) and name in fixed:  # never changed: a tuple's
+                shape = _as_fixed(value, known, form, runtime)
+            elif isinstance(value, ast.List) and name not in plain:  # changed unseen
                 shape = runtime.shapes.Sequence()
+            if shape is _BOTTOM:
+                continue
             if name not in known:
                 known[name] = shape
                 changed = True
@@ -171,6 +176,63 @@ def _plain_lists(form: NormalForm) -> set[str]:
         if isinstance(node, ast.Name) and node.id in plain and id(node) not in allowed:
             plain.discard(node.id)
     return plain
+
+
+def _fixed_lists(form: NormalForm, namespace: Namespace) -> set[str]:
+    """The names bound only to list displays and read only as an argument of a library
+    function (``np.concatenate([x, h], axis=1)``, ``np.stack``, ``len``), an element, or a
+    loop's iterable: no append, write, alias or method changes such a list, so each binding
+    holds the display's elements as they were made, as a tuple would."""
+    bound: dict[str, bool] = {}
+    allowed: set[int] = set()
+    for node in walk_breadth_first(form.tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    listed = isinstance(node.value, ast.List)
+                    bound[target.id] = bound.get(target.id, True) and listed
+                    allowed.add(id(target))
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            allowed.add(id(node.value))
+        elif isinstance(node, ast.For):
+            allowed.add(id(node.iter))
+        elif isinstance(node, ast.Call) and _is_library_function(node.func, form, namespace):
+            allowed.update(id(argument) for argument in node.args)
+    fixed = {name for name, listed in bound.items() if listed and name not in form.parameters}
+    for node in walk_breadth_first(form.tree):
+        if isinstance(node, ast.Name) and node.id in fixed and id(node) not in allowed:
+            fixed.discard(node.id)
+    return fixed
+
+
+def _is_library_function(called: ast.expr, form: NormalForm, namespace: Namespace) -> bool:
+    """Whether ``called`` names a function of a library (NumPy's, math's, a builtin): one
+    that reads a list it is given without changing or keeping it (a function of the user's
+    may append to it)."""
+    if isinstance(called, ast.Name) and called.id in form.local_names:
+        return False
+    if not isinstance(called, ast.Name | ast.Attribute):
+        return False
+    function = namespace.resolve(called)
+    module = getattr(function, "__module__", None) or ""
+    library = module.split(".")[0] in ("numpy", "math", "builtins", "_operator")
+    return library and callable(function) and not isinstance(function, type)
+
+
+def _as_fixed(value: ast.List, known: Shapes, form: NormalForm, runtime: Runtime) -> Any:
+    """The shape of a list display that nothing changes: its length and its elements'."""
+    elements = [_operand(atom, known, form, runtime) for atom in value.elts]
+    if any(element is _BOTTOM for element in elements):
+        return _BOTTOM
+    built = runtime.shapes.tuple_of(tuple(element.shape for element in elements))
+    common = runtime.shapes.NO_ELEMENT
+    for element in elements:
+        common = (
+            element.shape
+            if common == runtime.shapes.NO_ELEMENT
+            else runtime.shapes.join(common, element.shape)
+        )
+    return runtime.shapes.Sequence(built.length, built.elements, common)
 
 
 def _is_append(statement: ast.stmt) -> bool:
@@ -372,7 +434,7 @@ def _operand(atom: ast.expr, known: Shapes, form: NormalForm, runtime: Runtime) 
         and isinstance(atom.operand.value, int | float)
     ):
         return runtime.shapes.constant_operand(-atom.operand.value)
-    if isinstance(atom, ast.Tuple):
+    if isinstance(atom, ast.Tuple | ast.List):  # a list display passed on: made at the call
         parts = [_operand(element, known, form, runtime) for element in atom.elts]
         if any(part is _BOTTOM for part in parts):
             return _BOTTOM
