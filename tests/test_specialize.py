@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import overbar
+from overbar.primitives import Method
 from overbar.errors import ArgumentError, NonScalarOutputError
 from overbar.runtime import NUMPY
 from overbar.runtime.shapes import (
@@ -705,3 +706,46 @@ def test_hstack_and_vstack_have_the_shapes_numpy_gives():
             shapes = tuple(argument_shape(p) for p in pieces)
             known = infer_shape(made, (Operand(tuple_of(shapes)),), {})
             assert len(known) == made(pieces).ndim
+
+
+def test_reshape_and_ravel_have_the_shapes_numpy_gives():
+    n, m = Size(("x", 0), True), Size(("x", 1), True)
+    vector, matrix = Operand((n,)), Operand((n, m))
+    minus_one, one = Operand((), -1, True), Operand((), 1, True)
+    method = Method("reshape")
+    assert infer_shape(method, (vector, minus_one, one), {}) == (n, 1)
+    assert infer_shape(method, (vector, Operand(None, (-1, 1), True)), {}) == (n, 1)
+    assert infer_shape(np.reshape, (vector, Operand(None, (1, -1), True)), {}) == (1, n)
+    assert is_many(infer_shape(np.reshape, (matrix, minus_one), {})[0])  # n m, never 1
+    # (n m / 3, 3): the first length may be 1
+    assert infer_shape(method, (matrix, minus_one, Operand((), 3, True)), {})[0] is None
+    assert infer_shape(Method("ravel"), (Operand((n, 1)),), {}) == (n,)
+    assert infer_shape(np.ravel, (Operand((1, 1)),), {}) == (1,)
+    assert infer_shape(Method("flatten"), (Operand((n, Size(None, False))),), {}) == (None,)
+    assert infer_shape(np.average, (matrix,), {"axis": Operand((), 1, True)}) == (n,)
+    assert infer_shape(np.average, (matrix,), {"weights": Operand((n, m))}) is None
+    for shape, spec in [((3,), (-1, 1)), ((2, 3), (-1,)), ((1, 4), (4, -1)), ((5,), (1, 5))]:
+        known = infer_shape(
+            np.reshape, (Operand(argument_shape(np.ones(shape))), Operand(None, spec, True)), {}
+        )
+        made = np.ones(shape).reshape(spec).shape
+        assert len(known) == len(made)
+        assert all(k is None or (k == 1) == (d == 1) for k, d in zip(known, made))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "m = X.max(axis=1).reshape(-1, 1)\n    return np.sum(np.log(np.exp(X - m).sum(axis=1)) + m.ravel())",
+        "m = np.reshape(np.max(X, axis=1), (-1, 1))\n    return np.sum(np.log(np.sum(np.exp(X - m), axis=1)) + m.flatten())",
+        "return np.average((X @ np.ones(X.shape[1]) - 1.0) ** 2)",
+    ],
+)
+def test_reshaped_and_averaged_values_keep_the_adjoint_specialised(body):
+    f = define(f"def f(X):\n    {body}\n")
+    X = np.random.default_rng(2).normal(size=(4, 3))
+    gradient = overbar.grad(f)
+    gradient(X)  # checked by the guard against the literal adjoint and differences
+    source = gradient.source_for(X)
+    for general in ("seed(", "unbroadcast", "expand_reduced", "reduced_count", "shape_of"):
+        assert general not in source

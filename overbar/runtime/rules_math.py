@@ -24,6 +24,7 @@ from overbar.runtime.helpers import (
     expand_reduced,
     extremum_bar,
     prod_bar,
+    reduced_count,
     unbroadcast,
     zero_gradient,
 )
@@ -496,7 +497,7 @@ def nan_extremum_tangent(y, a, axis=None, *, keepdims=False, a_dot):
 @adjoint(np.average, where={"weights": None, "returned": False})
 def average(y, a, axis=None, weights=None, returned=False, *, keepdims=False, y_bar):
     """y = mean_axis a (no weights):  ā = ȳ / n, broadcast back over the averaged axes"""
-    count = np.size(a) // max(np.size(y), 1)
+    count = reduced_count(a, y)
     return expand_reduced(y_bar / count, a, axis=axis, keepdims=keepdims)
 
 

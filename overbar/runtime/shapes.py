@@ -450,6 +450,50 @@ def _reduction(
     return tuple(size for i, size in enumerate(shape) if i not in axes)
 
 
+def _elements_size(shape: tuple) -> Any:
+    """The number of elements of an array of this shape, as a dimension's size: 1 when every
+    dimension is 1, the one other dimension's size, ``MANY`` for several each known not to
+    be 1 (no product of such lengths is 1), else not known."""
+    others = [size for size in shape if size != 1]
+    if not others:
+        return 1
+    if len(others) == 1:
+        return others[0]
+    return MANY if all(is_many(size) for size in others) else None
+
+
+def _reshaped(a: Operand, *newshape: Operand, order: Operand | None = None) -> Any:
+    """``a.reshape(...)`` and ``np.reshape(a, ...)``: the dimensions asked for, lengths
+    given as integers, counts (``n``, ``x.shape[0]``) or one ``-1`` (the rest: known where
+    the other lengths asked for are 1)."""
+    shape = dims(a.shape)
+    if shape is None or not newshape or (order is not None and order.value != "C"):
+        return None
+    spec = newshape[0] if len(newshape) == 1 else Operand(None, tuple(newshape), True)
+    if spec.constant and isinstance(spec.value, tuple):
+        parts = [p if isinstance(p, Operand) else constant_operand(p) for p in spec.value]
+    else:
+        parts = [spec]
+    inferred = [i for i, part in enumerate(parts) if part.constant and part.value == -1]
+    if len(inferred) > 1:
+        return None
+    sizes = [None if i in inferred else _dimension(part) for i, part in enumerate(parts)]
+    if any(size is _NOT_A_SIZE for size in sizes):
+        return None
+    if inferred:
+        given = [size for i, size in enumerate(sizes) if i not in inferred]
+        sizes[inferred[0]] = _elements_size(shape) if all(g == 1 for g in given) else None
+    return tuple(sizes)
+
+
+def _flattened(a: Operand, order: Operand | None = None) -> Any:
+    """``a.ravel()``, ``a.flatten()``, ``np.ravel(a)``: one dimension of every element."""
+    shape = dims(a.shape)
+    if shape is None or (order is not None and order.value != "C"):
+        return None
+    return (_elements_size(shape),)
+
+
 def _transposed(a: Operand) -> Any:
     shape = dims(a.shape)
     return None if shape is None else shape[::-1]
@@ -788,12 +832,17 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     np.outer: _outer,
     np.concatenate: _concatenate,
     np.stack: _stack,
+    np.reshape: _reshaped,
+    Method("reshape"): _reshaped,
+    np.ravel: _flattened,
+    Method("ravel"): _flattened,
+    Method("flatten"): _flattened,
     np.hstack: _hstack,
     np.vstack: _vstack,
     **{Method(name): _same for name in _UNARY_METHODS},
     **{
         reduction: _reduction
-        for reduction in (np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod)
+        for reduction in (np.sum, np.mean, np.max, np.min, np.amax, np.amin, np.prod, np.average)
         + (np.var, np.std, np.nansum, np.nanmean, np.nanmax, np.nanmin, np.ptp)
         + (np.nanvar, np.nanstd, np.nanprod)
     },
