@@ -265,3 +265,18 @@ def test_softplus_is_not_read_as_the_function_of_a_rebound_argument():
     )
     assert "logistic" in overbar.grad(g).source or "np.exp(-x)" in overbar.grad(g).source
     overbar.check_grad(g, [np.array([0.5, -1.0])])
+
+
+def test_a_list_used_as_an_index_picks_rows_not_axes():
+    # seed 114 program 585: buf1[[0, 2]] read as buf1[0, 2] once list displays had shapes
+    # (for np.concatenate([x, h])): the adjoint of the factor lost its sum over the rows
+    f = define("""
+        def f(c1, c2):
+            buf1 = np.ones((3, 2))
+            buf1[[0, 2]] *= c2[0] - np.sum(c1, axis=0)
+            rows = [0, 2]
+            return np.sum(buf1 ** 2) + np.sum(np.sin(buf1[rows]))
+        """)
+    overbar.check_grad(
+        f, [np.array([[0.493], [-0.475], [0.75]]), np.array([[-1.1], [0.49], [0.3]])]
+    )

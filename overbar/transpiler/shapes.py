@@ -434,11 +434,13 @@ def _operand(atom: ast.expr, known: Shapes, form: NormalForm, runtime: Runtime) 
         and isinstance(atom.operand.value, int | float)
     ):
         return runtime.shapes.constant_operand(-atom.operand.value)
-    if isinstance(atom, ast.Tuple | ast.List):  # a list display passed on: made at the call
+    if isinstance(atom, ast.Tuple | ast.List):
         parts = [_operand(element, known, form, runtime) for element in atom.elts]
         if any(part is _BOTTOM for part in parts):
             return _BOTTOM
         shape = runtime.shapes.tuple_of(tuple(part.shape for part in parts))
+        if isinstance(atom, ast.List):  # its elements' shapes, for the call it is made for;
+            return make(shape)  # not a constant: as an index it picks elements, not axes
         return make(shape, tuple(parts), True)
     if (
         isinstance(atom, ast.Call)
