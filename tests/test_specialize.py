@@ -749,3 +749,21 @@ def test_reshaped_and_averaged_values_keep_the_adjoint_specialised(body):
     source = gradient.source_for(X)
     for general in ("seed(", "unbroadcast", "expand_reduced", "reduced_count", "shape_of"):
         assert general not in source
+
+
+def test_norms_reduce_the_axes_they_are_taken_over():
+    n, m = Size(("x", 0), True), Size(("x", 1), True)
+    matrix, vector = Operand((n, m)), Operand((n,))
+    norm = np.linalg.norm
+    assert infer_shape(norm, (vector,), {}) == ()
+    assert infer_shape(norm, (matrix, Operand((), "fro", True)), {}) == ()
+    assert infer_shape(norm, (matrix,), {"axis": Operand((), 1, True)}) == (n,)
+    kept = {"axis": Operand((), (0, 1), True), "keepdims": Operand((), True, True)}
+    assert infer_shape(norm, (matrix,), kept) == (1, 1)
+    f = define("def f(w, X, y):\n    return np.linalg.norm(X @ w - y) ** 2 / len(y)\n")
+    rng = np.random.default_rng(4)
+    args = [rng.normal(size=3), rng.normal(size=(5, 3)), rng.normal(size=5)]
+    gradient = overbar.grad(f)
+    gradient(*args)
+    assert "seed(" not in gradient.source_for(*args)
+    assert "unbroadcast" not in gradient.source_for(*args)

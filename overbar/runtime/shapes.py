@@ -859,6 +859,16 @@ SHAPE_RULES.update(
 )
 
 
+def _norm(
+    x: Operand, ord: Operand | None = None, axis: Operand | None = None, keepdims=None
+) -> Any:
+    """``np.linalg.norm``: a reduction over ``axis`` (every axis when not given), of any
+    ``ord`` (a vector's over one axis, a matrix's over two)."""
+    whole = Operand((), None, True)
+    kept = keepdims if isinstance(keepdims, Operand) else Operand((), False, True)
+    return _reduction(x, whole if axis is None else axis, keepdims=kept)
+
+
 def _linalg_pair(*operands: Operand, **keywords: Operand) -> Any:
     return Sequence(2)
 
@@ -889,6 +899,7 @@ SHAPE_RULES.update(
     }
 )
 SHAPE_RULES[np.linalg.qr] = _qr
+SHAPE_RULES[np.linalg.norm] = _norm
 # dict(...) makes a dict whose keys are not known now: read by key only, not walked by position
 SHAPE_RULES[builtins.dict] = lambda *operands, **keywords: Sequence(mapping=True)
 # sorted(xs) is a list: what is known of it, as of a list display
