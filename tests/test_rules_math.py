@@ -132,6 +132,12 @@ SAMPLES = [
     S(np.nanmax, "np.nanmax(a)", a=any_(5)),
     S(np.nanmax, "np.nanmax(a, axis=0)", a=any_(3, 4)),
     S(np.nanmin, "np.nanmin(a, axis=1, keepdims=True)", a=any_(3, 4)),
+    S(np.polyval, "np.polyval(p, x)", p=any_(4), x=any_(3)),
+    S(np.polyval, "np.polyval(p, x)", p=any_(3), x=any_(2, 3)),
+    S(np.polyval, "np.polyval(p, x)", p=any_(5), x=any_()),
+    S(np.polyval, "np.polyval(p, x)", p=any_(1), x=any_(3)),
+    S(np.polyval, "np.polyval(p, x)", p=any_(3, 2), x=any_(2)),  # a polynomial per column
+    S(np.polyval, "np.polyval(p, x)", p=any_(3, 1), x=any_(4)),  # broadcast against x
     S(np.average, "np.average(a)", a=any_(4)),
     S(np.average, "np.average(a, axis=1)", a=any_(2, 3)),
     S(np.average, "np.average(a, axis=0, keepdims=True)", a=any_(3, 2)),
@@ -664,3 +670,20 @@ def test_an_index_cast_to_integers_from_the_input_sends_it_no_gradient(cast):
     for row in np.int64(w[:, -1]):
         expected[row, :-1] += 2 * w[row, :-1]
     np.testing.assert_allclose(_grad(source)(w), expected)
+
+
+def test_polyval_has_second_derivatives_in_both_arguments():
+    f = define("def f(p, x):\n    return np.sum(np.polyval(p, x) ** 2)\n")
+    p, x = np.array([0.5, -1.0, 2.0, 0.3]), np.array([0.2, -0.7, 1.1])
+    for wrt, at in ((0, p), (1, x)):
+        hessian = overbar.hessian(f, wrt=wrt)(p, x)
+        gradient = overbar.grad(f, wrt=wrt)
+        eps = 1e-5
+        columns = []
+        for e in np.eye(at.size):
+            moved = [p, x]
+            moved[wrt] = at + eps * e
+            high = gradient(*moved)
+            moved[wrt] = at - eps * e
+            columns.append((high - gradient(*moved)) / (2 * eps))
+        np.testing.assert_allclose(hessian, np.array(columns).T, rtol=1e-6, atol=1e-8)

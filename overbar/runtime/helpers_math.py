@@ -670,3 +670,45 @@ def select_bars(y_bar, y, condlist, choicelist, default):
     if isinstance(choicelist, np.ndarray):
         return np.stack(choice_bars), default_bar
     return tuple(choice_bars), default_bar
+
+
+def polynomial_slope(p):
+    """The coefficients of p′ for the polynomial p (coefficients along p's first axis, highest
+    power first, as ``np.polyval`` reads them): (n − 1 − k) pₖ for k < n − 1; a zero for n = 1."""
+    p = np.asarray(p)
+    n = p.shape[0]
+    if n <= 1:
+        return np.zeros((1,) + p.shape[1:], dtype=np.result_type(p, 1.0))
+    powers = np.arange(n - 1, 0, -1).reshape((-1,) + (1,) * (p.ndim - 1))
+    return p[:-1] * powers
+
+
+def polyval_bars(y_bar, p, x):
+    """Adjoints of y = polyval(p, x) = Σₖ pₖ x^(n−1−k) (each pₖ broadcast against x):
+    p̄ₖ = ȳ x^(n−1−k) summed to pₖ's shape (by Horner's rule run backwards: n passes, no array
+    of powers), x̄ = ȳ p′(x) summed to x's shape."""
+    p = np.asarray(p)
+    n = p.shape[0]
+    p_bar = np.zeros(p.shape, dtype=np.result_type(p, y_bar, x, 1.0))
+    scaled = y_bar
+    for k in range(n - 1, -1, -1):
+        p_bar[k] = unbroadcast(scaled, p[k])
+        if k:
+            scaled = scaled * x
+    return p_bar, unbroadcast(y_bar * np.polyval(polynomial_slope(p), x), x)
+
+
+def polyval_bars_dot(y_bar, p, x, x_dot):
+    """The change of polyval_bars(ȳ, p, x) as x moves along ẋ (ȳ and p fixed): p̄ₖ changes by
+    ȳ ẋ (n−1−k) x^(n−2−k) (the adjoints of p′'s coefficients at ȳ ẋ, shifted one place), x̄
+    by ȳ ẋ p″(x)."""
+    p = np.asarray(p)
+    moved = y_bar * x_dot
+    slope_bars, _ = polyval_bars(moved, polynomial_slope(p), x)
+    p_bar_dot = np.zeros(p.shape, dtype=np.result_type(p, moved, x, 1.0))
+    n = p.shape[0]
+    if n > 1:
+        powers = np.arange(n - 1, 0, -1).reshape((-1,) + (1,) * (p.ndim - 1))
+        p_bar_dot[:-1] = slope_bars[: n - 1] * powers
+    curvature = np.polyval(polynomial_slope(polynomial_slope(p)), x)
+    return p_bar_dot, unbroadcast(moved * curvature, x)

@@ -142,6 +142,8 @@ from overbar.runtime.helpers_math import (
     nanquantile_bar,
     not_nan,
     of_real,
+    polyval_bars,
+    polyval_bars_dot,
     prod_bar_dot,
     ptp_bar,
     quantile_bar,
@@ -690,6 +692,18 @@ def outer_bars_tangent(bars, z_bar, x, y, z_bar_dot, x_dot, y_dot):
         outer_bars(z_bar_dot, x, y),
         (zero_gradient(x), outer_bars(z_bar, x_dot, y)[1]),
         (outer_bars(z_bar, x, y_dot)[0], zero_gradient(y)),
+    )
+
+
+@tangent(polyval_bars, adds=add_elementwise)
+def polyval_bars_tangent(bars, y_bar, p, x, y_bar_dot, p_dot, x_dot):
+    """(p̄, x̄) of y = polyval(p, x) = (ȳ x^(n−1−k), ȳ p′(x)), p̄ linear in ȳ, x̄ in ȳ and in p:
+    their tangents = (p̄, x̄) at ȳ's tangent + (0, x̄ at ṗ) + the change along ẋ
+    (``polyval_bars_dot``)"""
+    return (
+        polyval_bars(y_bar_dot, p, x),
+        (zero_gradient(p), polyval_bars(y_bar, p_dot, x)[1]),
+        polyval_bars_dot(y_bar, p, x, x_dot),
     )
 
 

@@ -46,6 +46,8 @@ from overbar.runtime.helpers_math import (
     nanquantile_dot,
     not_nan,
     of_real,
+    polynomial_slope,
+    polyval_bars,
     ptp_bar,
     quantile_bar,
     quantile_dot,
@@ -522,6 +524,19 @@ def weighted_average_tangent(
     a_term = np.average(a_dot, axis=axis, weights=weights, keepdims=keepdims)
     weights_term = average_weights_dot(weights_dot, y, a, axis, weights, keepdims)
     return a_term, weights_term
+
+
+@adjoint(np.polyval)
+def polyval(y, p, x, y_bar):
+    """y = Σₖ pₖ x^(n−1−k):  p̄ₖ = ȳ x^(n−1−k),  x̄ = ȳ p′(x)  (each summed to its shape)"""
+    p_bar, x_bar = polyval_bars(y_bar, p, x)
+    return p_bar, x_bar
+
+
+@tangent(np.polyval)
+def polyval_tangent(y, p, x, p_dot, x_dot):
+    """y = Σₖ pₖ x^(n−1−k):  ẏ = Σₖ ṗₖ x^(n−1−k) + p′(x) ẋ"""
+    return np.polyval(p_dot, x), np.polyval(polynomial_slope(p), x) * x_dot
 
 
 @adjoint(np.ptp)
