@@ -767,3 +767,34 @@ def test_norms_reduce_the_axes_they_are_taken_over():
     gradient(*args)
     assert "seed(" not in gradient.source_for(*args)
     assert "unbroadcast" not in gradient.source_for(*args)
+
+
+def test_einsum_gives_each_output_label_the_length_an_operand_gives_it():
+    b, i, j = (Size(("x", k), True) for k in range(3))
+    text = lambda s: Operand((), s, True)  # noqa: E731
+    matrix, weights = Operand((b, i)), Operand((i, j))
+    assert infer_shape(np.einsum, (text("bi,ij->bj"), matrix, weights), {}) == (b, j)
+    assert infer_shape(np.einsum, (text("bi,ij"), matrix, weights), {}) == (b, j)  # implicit
+    assert infer_shape(np.einsum, (text("ij->ji"), weights), {}) == (j, i)
+    assert infer_shape(np.einsum, (text("ij->"), weights), {}) == ()
+    ones = Operand((1, j))  # a label of length 1 broadcast against j
+    assert infer_shape(np.einsum, (text("ij,ij->ij"), ones, weights), {}) == (i, j)
+    assert infer_shape(np.einsum, (text("...i,ij->...j"), matrix, weights), {}) is None
+    assert infer_shape(np.einsum, (text("bi,ij->bj"), matrix), {}) is None  # one too few
+
+
+def test_an_rnn_written_with_einsum_keeps_its_adjoint_specialised():
+    f = define("""
+        def f(W, U, b, xs, h0):
+            h = h0
+            for t in range(len(xs)):
+                h = np.tanh(np.einsum("bi,ij->bj", h, W) + np.einsum("bi,ij", xs[t], U) + b)
+            return np.sum(h ** 2)
+        """)
+    rng = np.random.default_rng(5)
+    args = [rng.normal(size=(3, 3)), rng.normal(size=(2, 3)), rng.normal(size=3)]
+    args += [rng.normal(size=(4, 5, 2)), rng.normal(size=(5, 3))]
+    gradient = overbar.grad(f, wrt=(0, 1, 2))
+    gradient(*args)  # checked by the guard against the literal adjoint and differences
+    source = gradient.source_for(*args)
+    assert "unbroadcast" not in source and "shape_of" not in source

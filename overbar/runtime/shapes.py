@@ -869,6 +869,39 @@ def _norm(
     return _reduction(x, whole if axis is None else axis, keepdims=kept)
 
 
+def _einsum(subscripts: Operand, *operands: Operand, **keywords: Operand) -> Any:
+    """``np.einsum("bi,ij->bj", h, W)``: each output label's length is the one the operands
+    give it (the non-1 one where a label of length 1 is broadcast); without ``->``, the labels
+    that appear once, in alphabetical order. Ellipses, sublists and keywords: not followed."""
+    if keywords or not (subscripts.constant and isinstance(subscripts.value, str)):
+        return None
+    text = subscripts.value.replace(" ", "")
+    if "." in text:
+        return None
+    inputs, _, output = text.partition("->")
+    labels = inputs.split(",")
+    if len(labels) != len(operands):
+        return None
+    if "->" not in text:
+        counts = {c: inputs.count(c) for c in inputs if c != ","}
+        output = "".join(sorted(c for c, n in counts.items() if n == 1))
+    sizes: dict[str, list] = {}
+    for spec, operand in zip(labels, operands, strict=True):
+        shape = dims(operand.shape)
+        if shape is None or len(shape) != len(spec):
+            return None
+        for label, size in zip(spec, shape, strict=True):
+            sizes.setdefault(label, []).append(size)
+    result = []
+    for label in output:
+        if label not in sizes:
+            return None
+        given = [size for size in sizes[label] if size != 1]
+        named = [size for size in given if isinstance(size, Size) and size.origin is not None]
+        result.append((named or given or [1])[0] if None not in given else None)
+    return tuple(result)
+
+
 def _linalg_pair(*operands: Operand, **keywords: Operand) -> Any:
     return Sequence(2)
 
@@ -900,6 +933,7 @@ SHAPE_RULES.update(
 )
 SHAPE_RULES[np.linalg.qr] = _qr
 SHAPE_RULES[np.linalg.norm] = _norm
+SHAPE_RULES[np.einsum] = _einsum
 # dict(...) makes a dict whose keys are not known now: read by key only, not walked by position
 SHAPE_RULES[builtins.dict] = lambda *operands, **keywords: Sequence(mapping=True)
 # sorted(xs) is a list: what is known of it, as of a list display
