@@ -133,6 +133,12 @@ SAMPLES = [
     S(np.cross, "np.cross(a, b)", a=any_(4, 3), b=any_(3)),
     S(np.cross, "np.cross(a, b, axis=0)", a=any_(3, 2), b=any_(3, 1)),
     S(np.cross, "np.cross(a, b, axisa=0, axisb=1, axisc=0)", a=any_(3, 2), b=any_(2, 3)),
+    S(np.einsum, "np.einsum('bi,ij->bj', a, b)", a=any_(4, 2), b=any_(2, 3)),
+    S(np.einsum, "np.einsum('ji,jk', a, b)", a=any_(3, 2), b=any_(3, 4)),
+    S(np.einsum, "np.einsum('ijk,kjl->li', a, b)", a=any_(2, 3, 2), b=any_(2, 3, 4)),
+    S(np.einsum, "np.einsum('i,j->ij', a, b)", a=any_(3), b=any_(2)),
+    S(np.einsum, "np.einsum('ij,ij->', a, b)", a=any_(2, 3), b=any_(2, 3)),
+    S(np.einsum, "np.einsum('bi,ij->bj', a, b)", a=any_(4, 1), b=any_(3, 2)),  # i of length 1
     S(np.einsum, "np.einsum('ii->i', a)", a=any_(3, 3)),
     S(np.einsum, "np.einsum('ii', a)", a=any_(3, 3)),
     S(np.einsum, "np.einsum('iij,j->i', a, b)", a=any_(2, 2, 3), b=any_(3)),
@@ -613,3 +619,31 @@ def test_a_returned_tangent_with_no_derivative_is_refused():
     g = define("def g(a):\n    w, v = np.linalg.eigh(a)\n    return (w, v)\n", "g")
     with pytest.raises(overbar.NoDerivativeError):
         overbar.jvp(g, (np.eye(3),), (np.ones((3, 3)),))
+
+
+@pytest.mark.parametrize(
+    "subscripts, shapes",
+    [
+        ("bi,ij->bj", [(4, 2), (2, 3)]),
+        ("ji,jk", [(3, 2), (3, 4)]),
+        ("ijk,kjl->li", [(2, 3, 2), (2, 3, 4)]),
+        ("i,j->ij", [(3,), (2,)]),
+        ("ij,ij->", [(2, 3), (2, 3)]),
+        ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)]),  # a label in all three: einsum's own way
+        ("bi,ij->bj", [(4, 1), (3, 2)]),  # a length 1 broadcast: einsum's own way
+    ],
+)
+def test_einsum_adjoints_as_matrix_products_equal_einsums_own(subscripts, shapes):
+    from overbar.runtime import helpers_linalg
+
+    rng = np.random.default_rng(7)
+    operands = [rng.normal(size=shape) for shape in shapes]
+    operands[0] = np.asfortranarray(operands[0])  # any memory layout
+    y_bar = rng.normal(size=np.einsum(subscripts, *operands).shape)
+    _, fast = helpers_linalg.einsum_bars(subscripts, y_bar, tuple(operands))
+    inputs, output = helpers_linalg._parse_einsum(subscripts, operands)
+    general = helpers_linalg._einsum_operand_bars(inputs, output, y_bar, operands)
+    for one, other in zip(fast, general, strict=True):
+        np.testing.assert_allclose(one, other, rtol=1e-12, atol=1e-12)
+    plan = helpers_linalg._products_plan(subscripts, y_bar, tuple(operands))
+    assert (plan is None) == (subscripts == "bij,bjk->bik" or shapes[0] == (4, 1))

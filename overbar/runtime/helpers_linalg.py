@@ -8,7 +8,10 @@ with eigenvector adjoints, a rank-deficient pseudo-inverse, a wide QR, ...) they
 
 from __future__ import annotations
 
+import functools
+import math
 import string
+from typing import NamedTuple
 
 import numpy as np
 
@@ -192,6 +195,10 @@ def einsum_bars(subscripts, y_bar, operands):
     adjoint of ``subscripts`` (None for a string) and a tuple, one per operand (None for a
     sublist)."""
     if isinstance(subscripts, str):
+        plans = _products_plan(subscripts, y_bar, operands)
+        if plans is not None:  # each adjoint one matrix product, as BLAS computes it
+            x, y = operands
+            return None, (plans[0].run(y_bar, y), plans[1].run(y_bar, x))
         arrays, inputs, output = list(operands), *_parse_einsum(subscripts, operands)
         return None, tuple(_einsum_operand_bars(inputs, output, y_bar, arrays))
     arrays, inputs, output = _parse_interleaved((subscripts, *operands))
@@ -201,6 +208,81 @@ def einsum_bars(subscripts, y_bar, operands):
     for position, bar in enumerate(bars[1:]):
         rest[2 * position + 1] = bar
     return bars[0], tuple(rest)
+
+
+class _MatrixProduct(NamedTuple):
+    """einsum(a, b) of two arrays as one product of matrices: a's axes put in the order
+    ``left`` and cut into a (rows, inner) matrix, b's in the order ``right`` as (inner, columns),
+    the product shaped back to ``joined`` and its axes put in the order ``result``."""
+
+    left: tuple
+    right: tuple
+    rows: int
+    inner: int
+    columns: int
+    joined: tuple
+    result: tuple
+
+    def run(self, a, b):
+        matrix = a.transpose(self.left).reshape(self.rows, self.inner)
+        product = matrix @ b.transpose(self.right).reshape(self.inner, self.columns)
+        return product.reshape(self.joined).transpose(self.result)
+
+
+def _products_plan(subscripts, y_bar, operands):
+    """For ``z = einsum(subscripts, x, y)`` of two NumPy arrays with each label in exactly two
+    of x, y and z, none repeated and every length equal where a label appears (no length 1
+    broadcast): the plans of x̄ = einsum(z̄, y) and ȳ = einsum(z̄, x), each one matrix product
+    (the same contraction einsum would make, with BLAS); None otherwise."""
+    if len(operands) != 2 or "." in subscripts or type(y_bar) is not np.ndarray:
+        return None
+    x, y = operands
+    if type(x) is not np.ndarray or type(y) is not np.ndarray:
+        return None
+    return _cached_products_plan(subscripts, x.shape, y.shape, y_bar.shape)
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_products_plan(subscripts, x_shape, y_shape, z_shape):
+    inputs, arrow, output = subscripts.replace(" ", "").partition("->")
+    labels = inputs.split(",")
+    if len(labels) != 2:
+        return None
+    x_labels, y_labels = labels
+    if not arrow:
+        letters = x_labels + y_labels
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    every = x_labels + y_labels + output
+    if any(every.count(c) != 2 for c in every) or any(len(set(t)) != len(t) for t in labels):
+        return None
+    sizes = {}
+    for text, shape in ((x_labels, x_shape), (y_labels, y_shape), (output, z_shape)):
+        if len(text) != len(shape):
+            return None
+        for c, n in zip(text, shape, strict=True):
+            if sizes.setdefault(c, n) != n:
+                return None
+    return (
+        _matrix_product(output, y_labels, x_labels, sizes),
+        _matrix_product(output, x_labels, y_labels, sizes),
+    )
+
+
+def _matrix_product(a_labels, b_labels, result_labels, sizes):
+    """The plan of einsum(f"{a},{b}->{result}") where each label is in exactly two of them."""
+    summed = [c for c in a_labels if c in b_labels]
+    free_a = [c for c in a_labels if c not in b_labels]
+    free_b = [c for c in b_labels if c not in a_labels]
+    joined = free_a + free_b
+    return _MatrixProduct(
+        left=tuple(a_labels.index(c) for c in free_a + summed),
+        right=tuple(b_labels.index(c) for c in summed + free_b),
+        rows=math.prod(sizes[c] for c in free_a),
+        inner=math.prod(sizes[c] for c in summed),
+        columns=math.prod(sizes[c] for c in free_b),
+        joined=tuple(sizes[c] for c in joined),
+        result=tuple(joined.index(c) for c in result_labels),
+    )
 
 
 def _einsum_operand_bars(inputs, output, y_bar, operands):
