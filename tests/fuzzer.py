@@ -2161,6 +2161,17 @@ def make_einsum(g: Generator, primal: Any, depth: int, want: Callable | None) ->
     return g.call("np.einsum", np.einsum, [g.const(repr(subscripts)), *operands])
 
 
+def make_polyval(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
+    """np.polyval(p, x): a vector of a few coefficients, at x of moderate size."""
+    p = g.operand(depth, lambda v: is_array(v) and np.ndim(v) == 1 and 1 <= np.size(v) <= 5)
+    if p is None:
+        return None
+    x = g.operand(depth, lambda v: is_array(v) and np.all(np.abs(v) < 3.0))
+    if x is None:
+        return None
+    return g.call("np.polyval", np.polyval, [p, x])
+
+
 def make_trace(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
     """np.trace(a) or a.trace(), with an offset or not."""
     a = g.operand(depth, lambda v: is_array(v) and np.ndim(v) >= 2)
@@ -3187,6 +3198,7 @@ def _table() -> dict[Any, list[Maker]]:
     add([np.outer], make_outer)
     add([np.einsum], make_einsum)
     add([np.trace, Method("trace")], make_trace)
+    add([np.polyval], make_polyval)
     add([np.linalg.inv, np.linalg.det, np.linalg.solve], make_linear_solve)
     add(list(REDUCTIONS), make_reduction, weight=1.5)
     add([np.sum, Method("sum")], make_reduction, weight=1.5)
