@@ -798,3 +798,15 @@ def test_an_rnn_written_with_einsum_keeps_its_adjoint_specialised():
     gradient(*args)  # checked by the guard against the literal adjoint and differences
     source = gradient.source_for(*args)
     assert "unbroadcast" not in source and "shape_of" not in source
+
+
+def test_a_python_power_that_turns_complex_is_refused_not_returned():
+    f = define("def f(a, b):\n    return a ** b\n")
+    gradient = overbar.grad(f)
+    assert gradient(1.7, 2.1) == pytest.approx(2.1 * 1.7**1.1)
+    with pytest.raises(NonScalarOutputError, match="real"):
+        gradient(-1.7, 2.1)  # Python's (-1.7) ** 2.1 is complex
+    squares = define("def f(a):\n    return a ** 2.0 + 2.0 ** a + a ** 3\n")
+    squared = overbar.grad(squares)
+    assert squared(-1.5) == pytest.approx(-3.0 + np.log(2.0) * 2.0**-1.5 + 3 * 2.25)
+    assert "seed(" not in squared.source_for(-1.5)  # real for every real a: nothing to check
