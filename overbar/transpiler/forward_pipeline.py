@@ -21,6 +21,7 @@ from overbar.transpiler.fence import check_supported
 from overbar.transpiler.forward import ForwardCode, differentiate_forward
 from overbar.transpiler.forward_dead import tangent_alone
 from overbar.transpiler.forward_fold import fold
+from overbar.transpiler.inline import inline_helpers
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import ParsedFunction, parse
@@ -53,11 +54,17 @@ def transform_forward(
     parameter_shapes: Shapes | None = None,
     fold_temporaries: bool = True,
     tangent_only: bool = False,
+    gradient: tuple | None = None,
+    inline: bool = False,
 ) -> ForwardStages:
     """The jvp of ``function`` with respect to the parameters named in ``wrt``, specialised on
     ``parameter_shapes`` (name -> ``argument_shape``) where given; with ``tangent_only``,
     returning ``(None, tangent)`` without the lines only the value needed
-    (``forward_dead.py``)."""
+    (``forward_dead.py``). With ``gradient`` (the dims of the one parameter in ``wrt``, which
+    has one element) the gradient by forward mode (``forward.differentiate_forward``), which
+    returns ``(value, gradient)``, or with ``tangent_only`` the gradient alone. With ``inline``
+    small helpers are spliced into the normal form (``inline.py``), as the reverse pipeline
+    does, instead of called through their jvps."""
     collecting = gc.isenabled()
     gc.disable()  # as in pipeline.transform: many nodes, no cycles to collect meanwhile
     try:
@@ -65,13 +72,17 @@ def transform_forward(
         effects = generated_effects(runtime) if is_generated(function.__code__) else frozenset()
         check_supported(parsed, runtime.array_makers, runtime.copying_functions, effects)
         normal_form = normalize(parsed)
+        if inline:
+            normal_form = inline_helpers(normal_form, parsed, runtime)
         activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
         shapes = infer(normal_form, parameter_shapes or {}, parsed.namespace, runtime)
 
-        def helpers(helper: Callable, helper_wrt: tuple[str, ...]) -> Jvp:
-            return jvp_of(helper, helper_wrt, runtime)
+        def helpers(helper: Callable, helper_wrt: tuple[str, ...], known: tuple = ()) -> Jvp:
+            return jvp_of(helper, helper_wrt, runtime, known)
 
-        forward = differentiate_forward(parsed, normal_form, activity, runtime, helpers, shapes)
+        forward = differentiate_forward(
+            parsed, normal_form, activity, runtime, helpers, shapes, gradient
+        )
         if tangent_only:
             called = {
                 node.func.id
@@ -103,6 +114,8 @@ def transform_forward(
                 type_comment=None,
             )
             folded = replace(forward, tree=ast.copy_location(folded_tree, tree))
+        if gradient is not None and tangent_only:
+            folded = _tangent_returned(folded)
         emitted = emit_forward(parsed, folded)
         origin = origins.origin_of(
             emitted.function, folded.tree, emitted.source, parsed.tree, parsed.filename
@@ -112,6 +125,22 @@ def transform_forward(
     finally:
         if collecting:
             gc.enable()
+
+
+def _tangent_returned(code: ForwardCode) -> ForwardCode:
+    """``code`` returning ``tangent`` where it returned ``(None, tangent)``: a gradient alone."""
+    tree = code.tree
+    returned = tree.body[-1]
+    alone = ast.copy_location(ast.Return(value=returned.value.elts[1]), returned)
+    new = ast.FunctionDef(
+        name=tree.name,
+        args=tree.args,
+        body=[*tree.body[:-1], alone],
+        decorator_list=[],
+        returns=None,
+        type_comment=None,
+    )
+    return replace(code, tree=ast.copy_location(new, tree))
 
 
 def generated_effects(runtime: Runtime) -> frozenset:
@@ -141,8 +170,14 @@ class Jvp:
     pullback's does.
     """
 
-    def __init__(self, function: Callable, wrt: tuple[str, ...], runtime: Runtime):
-        self.function, self.wrt, self.runtime = function, wrt, runtime
+    def __init__(
+        self,
+        function: Callable,
+        wrt: tuple[str, ...],
+        runtime: Runtime,
+        shapes: tuple[tuple[str, Any], ...] = (),
+    ):
+        self.function, self.wrt, self.runtime, self.shapes = function, wrt, runtime, shapes
         self._stages: ForwardStages | None = None
         self._compiled: Callable | None = None
         self._building = False
@@ -153,7 +188,9 @@ class Jvp:
         if self._stages is None:
             with COMPILING:
                 if self._stages is None:
-                    self._stages = transform_forward(self.function, self.wrt, self.runtime)
+                    self._stages = transform_forward(
+                        self.function, self.wrt, self.runtime, dict(self.shapes) or None
+                    )
         return self._stages
 
     @property
@@ -165,6 +202,8 @@ class Jvp:
         from overbar import cache  # imported with overbar's api, long before any call
 
         options = ("jvp of a helper", self.wrt)
+        if self.shapes:
+            options += (self.shapes,)
         cachable = self.runtime is NUMPY
         found = cache.load(self.function, options) if cachable else None
         if found is None:
@@ -184,24 +223,37 @@ class Jvp:
         return self.compiled(*args, **kwargs)
 
     def __reduce__(self) -> Any:
-        """Pickled by reference (for the disk cache): the helper and ``wrt``."""
+        """Pickled by reference (for the disk cache): the helper, ``wrt`` and shapes."""
         if self.runtime is not NUMPY:
             raise TypeError("only jvps for the NumPy runtime are written by reference")
-        return (jvp_of, (self.function, self.wrt))
+        return (numpy_jvp, (self.function, self.wrt, self.shapes))
 
     def __repr__(self) -> str:
         return f"<overbar jvp of {self.function.__qualname__} wrt {self.wrt}>"
 
 
-def jvp_of(function: Callable, wrt: tuple[str, ...], runtime: Runtime = NUMPY) -> Jvp:
-    """The (cached) jvp of the user helper ``function`` with respect to ``wrt``."""
-    key = ("jvp-helper", wrt, id(runtime))
+def jvp_of(
+    function: Callable,
+    wrt: tuple[str, ...],
+    runtime: Runtime = NUMPY,
+    shapes: tuple[tuple[str, Any], ...] = (),
+) -> Jvp:
+    """The (cached) jvp of the user helper ``function`` with respect to ``wrt``, specialised
+    on what is known of its parameters' ``shapes`` at the call (name and shape pairs)."""
+    key = ("jvp-helper", wrt, id(runtime), shapes)
     cache = cache_of(function)
     found = cache.get(key)
     if found is None:
         with COMPILING:
-            found = cache.setdefault(key, Jvp(function, wrt, runtime))
+            found = cache.setdefault(key, Jvp(function, wrt, runtime, shapes))
     return found
+
+
+def numpy_jvp(
+    function: Callable, wrt: tuple[str, ...], shapes: tuple[tuple[str, Any], ...] = ()
+) -> Jvp:
+    """``jvp_of`` for the NumPy runtime (what a pickled ``Jvp`` is rebuilt with)."""
+    return jvp_of(function, wrt, NUMPY, shapes)
 
 
 def link_jvps(function: Callable) -> None:
