@@ -24,9 +24,9 @@ from overbar import guard, origins
 from overbar.entry import argument_key, make_entry, storable
 from overbar.errors import (
     ArgumentError,
-    OverbarError,
     GradientMismatchError,
     NonScalarOutputError,
+    OverbarError,
     UnsupportedSyntaxError,
 )
 from overbar.runtime import NUMPY
@@ -35,15 +35,15 @@ from overbar.runtime.arrays import is_foreign_array, library_name, unknown_shape
 from overbar.runtime.shapes import Instance, argument_shape, container_shape, skeleton
 from overbar.transpiler import pipeline
 from overbar.transpiler.fence import check_definition
-from overbar.transpiler.kept import STORE, cache_of, is_own
-from overbar.transpiler.optimisations import ALL, LITERAL, Optimisations
-from overbar.transpiler.parse import function_with_arity, parse
 from overbar.transpiler.forward_pipeline import (
     ForwardStages,
     all_forward_sources,
     link_jvps,
     transform_forward,
 )
+from overbar.transpiler.kept import STORE, cache_of, is_own
+from overbar.transpiler.optimisations import ALL, LITERAL, Optimisations
+from overbar.transpiler.parse import function_with_arity, parse
 from overbar.transpiler.pipeline import Stages, all_sources, finish, kept_once
 from overbar.trees import described, is_container, leaf_at, leaves, map_leaves, replaced
 

@@ -238,9 +238,8 @@ class _Tangents:
         (parameter,) = self.state.activity.wrt
         dims = self.state.runtime.shapes.dims
         result_dims = dims(self.state.shape_of(result))
-        if result_dims is not None and all(size == 1 for size in result_dims):
-            if result_dims == self.gradient:
-                return tangent
+        if result_dims is not None and result_dims == self.gradient:  # one element, as x
+            return tangent
         helper = self.state.bind("tangent_as_gradient", self.state.runtime.tangent_as_gradient)
         return call(helper, clone(result), tangent, load(parameter))
 

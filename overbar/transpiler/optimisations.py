@@ -7,8 +7,8 @@ pass, alone or with others, so a disagreement can be traced to the pass that cau
 
 >>> Optimisations.none() == Optimisations(**{name: False for name in Optimisations.names()})
 True
->>> Optimisations.names()
-('shapes', 'stabilisers', 'idioms', 'seed', 'simplify', 'peephole', 'inline', 'residuals', 'forward')
+>>> print(*Optimisations.names())
+shapes stabilisers idioms seed simplify peephole inline residuals forward
 >>> Optimisations.parse("all,-peephole").peephole, Optimisations.parse("all,-peephole").simplify
 (False, True)
 """
