@@ -21,6 +21,7 @@ from overbar.transpiler.fence import check_supported
 from overbar.transpiler.forward import ForwardCode, differentiate_forward
 from overbar.transpiler.forward_dead import tangent_alone
 from overbar.transpiler.forward_fold import fold
+from overbar.transpiler.forward_gradient import finished
 from overbar.transpiler.inline import inline_helpers
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.normalize import NormalForm, normalize
@@ -114,8 +115,8 @@ def transform_forward(
                 type_comment=None,
             )
             folded = replace(forward, tree=ast.copy_location(folded_tree, tree))
-        if gradient is not None and tangent_only:
-            folded = _tangent_returned(folded)
+        if gradient is not None:  # read like the slope carried forward by hand
+            folded = replace(folded, tree=finished(folded.tree, with_value=not tangent_only))
         emitted = emit_forward(parsed, folded)
         origin = origins.origin_of(
             emitted.function, folded.tree, emitted.source, parsed.tree, parsed.filename
@@ -125,22 +126,6 @@ def transform_forward(
     finally:
         if collecting:
             gc.enable()
-
-
-def _tangent_returned(code: ForwardCode) -> ForwardCode:
-    """``code`` returning ``tangent`` where it returned ``(None, tangent)``: a gradient alone."""
-    tree = code.tree
-    returned = tree.body[-1]
-    alone = ast.copy_location(ast.Return(value=returned.value.elts[1]), returned)
-    new = ast.FunctionDef(
-        name=tree.name,
-        args=tree.args,
-        body=[*tree.body[:-1], alone],
-        decorator_list=[],
-        returns=None,
-        type_comment=None,
-    )
-    return replace(code, tree=ast.copy_location(new, tree))
 
 
 def generated_effects(runtime: Runtime) -> frozenset:
