@@ -11,12 +11,15 @@ the reverse adjoint is taken; and each side condition failing.
 
 from __future__ import annotations
 
+import ast
+
 import numpy as np
 import pytest
 
 import overbar
 from overbar import api, cache
 from overbar.errors import NonScalarOutputError, UnsupportedSyntaxError
+from overbar.transpiler.forward_gradient import finished
 from tests.support import define
 from tests.test_disk_cache import folder, forget, load_module, no_transformation  # noqa: F401
 
@@ -343,3 +346,34 @@ def test_where_forward_mode_refused_the_second_run_does_not_try_it_again(
 
     monkeypatch.setattr(api, "transform_forward", tried)
     assert overbar.grad(module.loss, check=False)(0.5, 4) == first
+
+
+def _finished(body: str, with_value: bool = False) -> str:
+    tree = ast.parse(f"def f_grad(x, x_dot):\n{body}\n    return (None, y_dot)").body[0]
+    return ast.unparse(finished(tree, with_value))
+
+
+def test_a_square_of_a_name_is_written_as_its_product():
+    assert "y_dot = x_dot * 2 * (x * x)" in _finished("    y_dot = x_dot * 2 * x ** 2")
+    assert "x ** (3 - 1)" not in _finished("    y_dot = x_dot * 3 * x ** (3 - 1)")
+    assert "return y_dot" in _finished("    y_dot = x_dot")
+    assert "return (None, y_dot)" in _finished("    y_dot = x_dot", with_value=True)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "    y_dot = x_dot * x ** 2.0",  # a float exponent: an int's square would be a float
+        "    y_dot = x_dot * (x + 1.0) ** 2",  # not a name: computed once
+        "    y_dot = x_dot * x ** 3",
+    ],
+)
+def test_other_powers_are_left_as_they_are(line):
+    assert "**" in _finished(line)
+
+
+def test_finishing_leaves_its_input_as_it_was():
+    tree = ast.parse("def f_grad(x):\n    y_dot = x ** (3 - 1)\n    return (None, y_dot)")
+    before = ast.dump(tree)
+    finished(tree.body[0], with_value=False)
+    assert ast.dump(tree) == before
