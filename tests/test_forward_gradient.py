@@ -377,3 +377,13 @@ def test_finishing_leaves_its_input_as_it_was():
     before = ast.dump(tree)
     finished(tree.body[0], with_value=False)
     assert ast.dump(tree) == before
+
+
+def test_a_helper_inlined_or_called_through_its_jvp():
+    f = define(HELPER)
+    inlined = overbar.grad(f).source_for(0.7)
+    assert "drift" not in inlined.split("def ")[1].split("\n", 1)[1]  # spliced in
+    kept = overbar.grad(f, optimise=overbar.Optimisations(inline=False))
+    text = kept.source_for(0.7)
+    assert "drift_jvp(" in text and "broadcast_tangent" not in text  # specialised on ()
+    assert kept(0.7) == pytest.approx(overbar.grad(f, optimise=REVERSE)(0.7), rel=1e-12)
