@@ -26,6 +26,7 @@ from overbar.errors import (
     ArgumentError,
     GradientMismatchError,
     NonScalarOutputError,
+    OverbarError,
     UnsupportedSyntaxError,
 )
 from overbar.runtime import NUMPY
@@ -34,6 +35,12 @@ from overbar.runtime.arrays import is_foreign_array, library_name, unknown_shape
 from overbar.runtime.shapes import Instance, argument_shape, container_shape, skeleton
 from overbar.transpiler import pipeline
 from overbar.transpiler.fence import check_definition
+from overbar.transpiler.forward_pipeline import (
+    ForwardStages,
+    all_forward_sources,
+    link_jvps,
+    transform_forward,
+)
 from overbar.transpiler.kept import STORE, cache_of, is_own
 from overbar.transpiler.optimisations import ALL, LITERAL, Optimisations
 from overbar.transpiler.parse import function_with_arity, parse
@@ -59,9 +66,98 @@ def transformed(
     ``optimisations.shapes`` is off) and on the ``functions`` the call binds parameters to
     (name and function pairs: a call of such a parameter is a call of that function),
     returning the value with the gradients or not; computed once (one thread computes it, the
-    others wait) and kept with the function."""
+    others wait) and kept with the function. This is the reverse adjoint always (what a second
+    derivative differentiates again); ``gradient_stages`` is what a gradient runs."""
     key = _stages_key(wrt, shapes, with_value, optimisations, functions)
     return kept_once(function, key, lambda: _transform(function, key))
+
+
+def gradient_stages(
+    function: Callable,
+    wrt: tuple[str, ...],
+    shapes: tuple[tuple[str, Any], ...] = (),
+    with_value: bool = True,
+    optimisations: Optimisations = ALL,
+    functions: tuple[tuple[str, Any], ...] = (),
+) -> Stages | ForwardStages:
+    """The transformation a gradient for arguments of these ``shapes`` runs: by forward mode
+    where ``forward_dims`` says so and forward mode takes the function
+    (``forward_gradient_stages``), else the reverse adjoint (``transformed``)."""
+    found = forward_gradient_stages(function, wrt, shapes, with_value, optimisations, functions)
+    if found is not None:
+        return found
+    return transformed(function, wrt, shapes, with_value, optimisations, functions)
+
+
+def gradient_sources(stages: Stages | ForwardStages) -> str:
+    """The source of what a gradient runs, then those of the helpers' pullbacks (or jvps)."""
+    if isinstance(stages, ForwardStages):
+        return all_forward_sources(stages)
+    return all_sources(stages)
+
+
+def forward_dims(
+    function: Callable,
+    wrt: tuple[str, ...],
+    shapes: tuple[tuple[str, Any], ...],
+    optimisations: Optimisations,
+    functions: tuple[tuple[str, Any], ...] = (),
+) -> tuple | None:
+    """The dims of the one parameter a gradient is taken with respect to by forward mode
+    (``Optimisations.forward``), or None for the reverse adjoint: where ``wrt`` names one
+    parameter whose shape (a number's, or an array's) says it has one element, and the
+    function is not specialised on functions passed to it, nor a method or given an object
+    (what only the reverse pipeline specialises on)."""
+    if not optimisations.forward or len(wrt) != 1 or functions:
+        return None
+    shape = dict(shapes).get(wrt[0])
+    if not isinstance(shape, tuple) or any(size != 1 for size in shape):
+        return None
+    if pipeline.reads_methods(function, shapes):
+        return None
+    return shape
+
+
+_REFUSED = "refused by forward mode"  # kept where forward mode refused: the reverse is taken
+
+
+def forward_gradient_stages(
+    function: Callable,
+    wrt: tuple[str, ...],
+    shapes: tuple[tuple[str, Any], ...] = (),
+    with_value: bool = True,
+    optimisations: Optimisations = ALL,
+    functions: tuple[tuple[str, Any], ...] = (),
+) -> ForwardStages | None:
+    """The gradient by forward mode (``x_dot = one_like(x)`` carried beside ``x``), made once
+    and kept; None where ``forward_dims`` says the reverse adjoint, or where forward mode
+    refuses the function at transformation time (an ``OverbarError``): the reverse adjoint
+    then stands, and says what it refuses itself."""
+    dims = forward_dims(function, wrt, shapes, optimisations, functions)
+    if dims is None:
+        return None
+    known = _known(shapes, optimisations)
+    key = ("forward gradient", wrt, known, dims, with_value, optimisations.inline)
+
+    def make() -> Any:
+        try:
+            with pipeline.collector_paused():
+                stages = transform_forward(
+                    function,
+                    wrt,
+                    NUMPY,
+                    dict(known) or None,
+                    tangent_only=not with_value,
+                    gradient=dims,
+                    inline=optimisations.inline,
+                )
+                link_jvps(stages.emitted.function)
+        except OverbarError:
+            return _REFUSED
+        return stages
+
+    found = kept_once(function, key, make)
+    return None if found is _REFUSED else found
 
 
 def _stages_key(
@@ -104,14 +200,27 @@ def compiled_adjoint(
     """The compiled adjoint ``transformed`` makes, read from the disk cache where it holds it
     (``overbar.cache``), and written there when it is made (not where it is specialised on
     functions passed to it: what they are is not in the cache's key)."""
-    shapes = _known(shapes, optimisations)
+    dims = forward_dims(function, wrt, shapes, optimisations, functions)
+    given, shapes = shapes, _known(shapes, optimisations)
     key = ("adjoint", wrt, shapes, with_value, optimisations)
     if functions:
         key += (functions,)
+    if dims is not None:  # without the shapes pass, the known shapes do not say it
+        key += (("forward", dims),)
 
     def make() -> Callable:
         on_disk = not functions and not pipeline.reads_methods(function, shapes)
         found = disk_cache.load(function, key) if on_disk else None
+        if found is not None and dims is not None:
+            link_jvps(found)  # the helpers' jvps a gradient by forward mode calls
+        if found is None and dims is not None:
+            # Stored under the adjoint's key: where forward mode refused the function in an
+            # earlier run, the reverse adjoint stored then is found, and it is not tried again.
+            forward = forward_gradient_stages(function, wrt, given, with_value, optimisations)
+            if forward is not None:
+                found = forward.emitted.function
+                if on_disk:
+                    disk_cache.store(function, key, forward)
         if found is None:
             # The stages are kept if something asked for them (``stages_for``), not for a
             # call, which needs the compiled function alone: the syntax trees of every stage
@@ -253,19 +362,20 @@ class GradientFunction:
         """The general adjoint, black-formatted (then the pullbacks of helpers it calls)."""
         return all_sources(self.stages)
 
-    def stages_for(self, *args: Any, **kwargs: Any) -> Stages:
-        """Every stage of the transformation specialised for arguments shaped like these."""
+    def stages_for(self, *args: Any, **kwargs: Any) -> Stages | ForwardStages:
+        """Every stage of the transformation specialised for arguments shaped like these (of
+        the gradient by forward mode, where that is what such a call runs)."""
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
         shapes = self._shapes(bound.arguments)
         functions = _passed_functions(bound.arguments, self.wrt)
-        return transformed(
+        return gradient_stages(
             self.__wrapped__, self.wrt, shapes, self._with_value, self.optimisations, functions
         )
 
     def source_for(self, *args: Any, **kwargs: Any) -> str:
-        """The adjoint a call with these arguments runs: specialised on their shapes."""
-        return all_sources(self.stages_for(*args, **kwargs))
+        """The code a call with these arguments runs: specialised on their shapes."""
+        return gradient_sources(self.stages_for(*args, **kwargs))
 
     def _shapes(self, arguments: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
         """What the adjoint for these arguments is specialised on: each one's shape, and the
@@ -409,16 +519,25 @@ class GradientFunction:
         return (returned[0], gradients) if self._with_value else gradients
 
     def _validate(self, shapes, args, kwargs, returned, random_state, functions=()) -> None:
-        """The guard: ``returned`` against the literal adjoint and central differences."""
+        """The guard: ``returned`` against the literal adjoint and central differences. Where
+        the gradient ran by forward mode and reverse mode refuses the function (the loop of an
+        adjoint differentiated again, ``grad(grad(f))``), against central differences alone."""
         wrapped, wrt, with_value = self.__wrapped__, self.wrt, self._with_value
-        literal = compiled_adjoint(wrapped, wrt, shapes, with_value, LITERAL, functions)
+        try:
+            literal = compiled_adjoint(wrapped, wrt, shapes, with_value, LITERAL, functions)
+        except UnsupportedSyntaxError:
+            if forward_dims(wrapped, wrt, shapes, self.optimisations, functions) is None:
+                raise
+            literal = None
 
         def sources() -> tuple[str, str]:
-            optimised = transformed(
+            optimised = gradient_stages(
                 wrapped, wrt, shapes, with_value, self.optimisations, functions
             )
+            if literal is None:
+                return gradient_sources(optimised), "(refused by reverse mode)"
             reference = transformed(wrapped, wrt, shapes, with_value, LITERAL, functions)
-            return all_sources(optimised), all_sources(reference)
+            return gradient_sources(optimised), all_sources(reference)
 
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()  # an argument to differentiate may be a default

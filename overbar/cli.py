@@ -136,7 +136,7 @@ def show_source(
     code (where the optimisations do not apply), with ``mode="vjp"`` the forward function and
     pullback ``overbar.vjp`` runs, with ``mode="hvp"`` those of the adjoint (what
     ``overbar.hvp`` runs)."""
-    from overbar.api import GradientFunction, transformed
+    from overbar.api import GradientFunction, gradient_sources, gradient_stages
     from overbar.transpiler.emit import to_source
     from overbar.transpiler.pipeline import all_sources
 
@@ -170,8 +170,9 @@ def show_source(
         return hvp_source(function, gradient.wrt, given, optimisations)
     if shapes:
         given = parse_shapes(shapes, list(gradient._signature.parameters))
-        return all_sources(
-            transformed(
+        # what grad runs for arguments of these shapes (by forward mode for one number)
+        return gradient_sources(
+            gradient_stages(
                 function, gradient.wrt, given, with_value=False, optimisations=optimisations
             )
         )

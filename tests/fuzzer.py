@@ -19,7 +19,9 @@ Program ``k`` of seed ``s`` is always the same text and arguments::
 Each program is checked three ways: ``overbar.grad`` (the adjoint specialised on the arguments'
 shapes), the general adjoint (``g.stages.emitted.function``) and the literal adjoint
 (``optimise=False``, every optimising pass off), each against central differences along random
-directions, and the optimised ones against the literal one to rounding. The command line
+directions, and the optimised ones against the literal one to rounding. A third of the programs with
+several arguments of numbers, one of which has one element, are differentiated with respect to
+that one alone (``one_number``): their gradient is taken by forward mode. The command line
 compiles generated code without black formatting it (the same syntax tree, a third of the
 time; ``--black`` formats). ``FUZZER_DEBUG=1`` raises this module's own errors.
 ``FUZZER_OPTIMISE=all,-inline`` (a list as ``Optimisations.parse`` reads it) chooses the passes
@@ -232,6 +234,21 @@ def in_a_dict(source: str, values: tuple, wrt: tuple[int, ...]) -> tuple[str, tu
     new_values = (parameter_values, *(values[k] for k in kept))
     new_wrt = (0,) + tuple(1 + kept.index(k) for k in wrt if k in kept)
     return ast.unparse(ast.fix_missing_locations(module)) + "\n", new_values, new_wrt
+
+
+# A share of the programs with several arguments of numbers, one of which has one element, are
+# differentiated with respect to that one alone: the gradient of one number is taken by forward
+# mode (Optimisations.forward), which only programs with one argument of numbers reach otherwise.
+ONE_NUMBER_SHARE = 1 / 3
+
+
+def one_number(wrt: tuple[int, ...], values: list, rng: np.random.Generator) -> tuple[int, ...]:
+    """``wrt``, or for a share of the programs (``ONE_NUMBER_SHARE``) one of its arguments
+    that has one element (a number, a 0-d or size-1 array) alone."""
+    single = [k for k in wrt if np.size(values[k]) == 1]
+    if len(wrt) > 1 and single and rng.random() < ONE_NUMBER_SHARE:
+        return (single[int(rng.integers(len(single)))],)
+    return wrt
 
 
 def differentiated(value: Any) -> bool:
@@ -3381,6 +3398,7 @@ def generate_program(seed: int, index: int) -> Program:
             lines += [*helper.lines(), "", ""]
         source = "\n".join(lines[:-2]) + "\n"
         wrt = tuple(k for k, value in enumerate(values) if differentiated(value))
+        wrt = one_number(wrt, values, rng)
         patterns = {name_of(p) for p in generator.used if isinstance(p, str)}
         used = tuple(sorted(primitives_in(source) | patterns))
         errors = tuple(sorted(generator.maker_errors))
@@ -4164,9 +4182,23 @@ def smooth_enough(program: Program) -> bool:
     return True
 
 
-def _program_from(source: str, args: tuple, seed: int, index: int) -> Program:
+def _program_from(source: str, args: tuple, seed: int, index: int, like: Program) -> Program:
+    """A shrunk program, differentiated as ``like`` is: with respect to its one number alone
+    where ``like`` is (``one_number``) and that parameter is still there, else to every
+    argument of numbers."""
     wrt = tuple(k for k, value in enumerate(args) if differentiated(value) or type(value) is dict)
+    if len(like.wrt) == 1 and len(wrt) > 1:
+        name = _parameter_names(like.source)[like.wrt[0]]
+        names = _parameter_names(source)
+        if name in names and names.index(name) in wrt:
+            wrt = (names.index(name),)
     return Program(source, args, wrt, math.nan, seed, index)
+
+
+def _parameter_names(source: str) -> list[str]:
+    """The parameters of a program's function (its last def)."""
+    function = [node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)][-1]
+    return [argument.arg for argument in function.args.args]
 
 
 def shrink(program: Program, outcome: Outcome, seconds: float = 180.0) -> tuple[Program, Outcome]:
@@ -4180,7 +4212,7 @@ def shrink(program: Program, outcome: Outcome, seconds: float = 180.0) -> tuple[
         progress = False
         source, args = _without_unused_parameters(current.source, current.args)
         if source != current.source:
-            trial = _program_from(source, args, program.seed, program.index)
+            trial = _program_from(source, args, program.seed, program.index, current)
             result = check_program(trial)
             if result.signature == target and smooth_enough(trial):
                 current, current_outcome, progress = trial, result, True
@@ -4199,7 +4231,7 @@ def shrink(program: Program, outcome: Outcome, seconds: float = 180.0) -> tuple[
                 "\n"
             ):
                 continue
-            trial = _program_from(source, current.args, program.seed, program.index)
+            trial = _program_from(source, current.args, program.seed, program.index, current)
             result = check_program(trial)
             if result.signature == target and smooth_enough(trial):
                 current, current_outcome, progress = trial, result, True

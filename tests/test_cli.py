@@ -51,6 +51,25 @@ def test_show_specialised_on_shapes():
     assert bad.returncode == 2 and "not a shape" in bad.stderr
 
 
+FIXED_POINT = """
+def f(x, steps):
+    for _ in range(steps):
+        x = x - 0.01 * (x ** 3 - 2 * x)
+    return x
+"""
+
+
+def test_show_the_gradient_of_one_number_by_forward_mode(tmp_path):
+    path = tmp_path / "fixed_point.py"
+    path.write_text(FIXED_POINT)
+    result = run("show", f"{path}:f", "--shapes", "x=float")
+    assert result.returncode == 0, result.stderr
+    assert "x_dot = one_like(x)" in result.stdout and "return x_dot" in result.stdout
+    reverse = run("show", f"{path}:f", "--shapes", "x=float", "--optimise", "all,-forward")
+    assert reverse.returncode == 0, reverse.stderr
+    assert "stack.pop()" in reverse.stdout and "one_like" not in reverse.stdout
+
+
 def test_show_normalized_stage_and_positional_wrt():
     result = run("show", f"{MLP}:loss", "--wrt", "0", "--stage", "normalized")
     assert result.returncode == 0, result.stderr

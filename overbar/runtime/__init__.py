@@ -146,6 +146,8 @@ NUMPY = Runtime(
     write_back=helpers.write_back,
     shape_only_elements={helpers.split_like: (1,), helpers.unstack: (1,)},
     shape_like=helpers.shape_like,
+    one_like=helpers_forward.one_like,
+    tangent_as_gradient=helpers_forward.tangent_as_gradient,
 )
 
 __all__ = [

@@ -79,3 +79,7 @@ class Runtime:
     shape_only_elements: Mapping[Callable, tuple[int, ...]] = field(default_factory=dict)
     # shape_like(x, dims): a stand-in for a value of shape dims, in x's library
     shape_like: Callable | None = None
+    # forward mode's gradient of one number: the seed x_dot = one_like(x), and the result's
+    # tangent checked (a scalar) and shaped like x (tangent_as_gradient(y, y_dot, x))
+    one_like: Callable | None = None
+    tangent_as_gradient: Callable | None = None

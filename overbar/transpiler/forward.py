@@ -119,18 +119,30 @@ def differentiate_forward(
     runtime: Any,
     jvp_of: Callable[..., Any],
     shapes: Shapes | None = None,
+    gradient: tuple | None = None,
 ) -> ForwardCode:
     """Build the jvp of ``form`` with respect to ``activity.wrt``; ``jvp_of(function, wrt,
-    functions, arity)`` gives a callable jvp for a call of the user's own ``function``."""
-    return _Tangents(parsed, form, activity, runtime, jvp_of, shapes).run()
+    shapes, functions, arity)`` gives a callable jvp for a call of the user's own
+    ``function`` with arguments of these shapes (name and shape pairs), passed these
+    functions, its ``*args`` collecting ``arity`` arguments.
+
+    With ``gradient``, the dims of the one parameter ``x`` of ``wrt`` as the caller passes it
+    (one element: ``()`` or every dimension 1), the function is the
+    gradient by forward mode, ``<name>_grad``: it takes no tangent, starts from
+    ``x_dot = one_like(x)``, and returns ``(result, gradient)``, the gradient being the
+    result's tangent shaped like ``x`` (``tangent_as_gradient``, which checks that the result
+    is a scalar, where shapes do not say that it is one shaped like ``x``)."""
+    return _Tangents(parsed, form, activity, runtime, jvp_of, shapes, gradient).run()
 
 
 class _Tangents:
-    def __init__(self, parsed, form, activity, runtime, jvp_of, shapes):
+    def __init__(self, parsed, form, activity, runtime, jvp_of, shapes, gradient=None):
         self.state = SweepState(parsed, form, activity, runtime, shapes)
         self.rules = TangentChoice(self.state, jvp_of)
         self.jvp_of = jvp_of
-        self.function_name = self.state.names.fresh(f"{form.tree.name}_jvp")
+        self.gradient = gradient
+        suffix = "jvp" if gradient is None else "grad"
+        self.function_name = self.state.names.fresh(f"{form.tree.name}_{suffix}")
         self.dots: dict[str, str] = {}
         for name in activity.wrt:
             dot = tangent_name(name)
@@ -187,10 +199,18 @@ class _Tangents:
             for name in form.parameters
             if name in self.state.activity.active and name not in self.state.activity.wrt
         ]
+        if self.gradient is not None:  # the seed: the tangent 1 along the one parameter
+            (parameter,) = self.state.activity.wrt
+            one = self.state.bind("one_like", self.state.runtime.one_like)
+            prologue.insert(0, assign(self.dots[parameter], call(one, load(parameter))))
         body = prologue + self.block(statements)
-        body.append(ast.Return(value=tuple_of([clone(result), self.tangent_of(result)])))
+        tangent = self.tangent_of(result)
+        if self.gradient is not None:
+            tangent = self.as_gradient(result, tangent)
+        body.append(ast.Return(value=tuple_of([clone(result), tangent])))
         arguments = clone(form.tree.args)
-        dots = [ast.arg(arg=self.dots[name]) for name in self.state.activity.wrt]
+        wrt = () if self.gradient is not None else self.state.activity.wrt  # no tangent taken
+        dots = [ast.arg(arg=self.dots[name]) for name in wrt]
         if arguments.defaults or arguments.kwonlyargs or arguments.vararg or arguments.kwarg:
             arguments.kwonlyargs.extend(dots)
             arguments.kw_defaults.extend([None] * len(dots))
@@ -215,6 +235,24 @@ class _Tangents:
             tangent_effects=frozenset(self.tangent_effects),
             primal_values=frozenset(self.primal_values),
         )
+
+    def as_gradient(self, result: ast.expr, tangent: ast.expr) -> ast.expr:
+        """The gradient of the scalar ``result`` with respect to the one-element parameter,
+        from its ``tangent`` along 1: the tangent itself where shapes say the result is a
+        scalar shaped like the parameter as passed (and no line may turn it complex), else
+        ``tangent_as_gradient(result, tangent, x)`` (the check that the result is a real
+        scalar, the tangent shaped like ``x``)."""
+        (parameter,) = self.state.activity.wrt
+        dims = self.state.runtime.shapes.dims
+        result_dims = dims(self.state.shape_of(result))
+        if (
+            result_dims is not None
+            and result_dims == self.gradient  # one element, as x
+            and not self.state.may_turn_complex()
+        ):
+            return tangent
+        helper = self.state.bind("tangent_as_gradient", self.state.runtime.tangent_as_gradient)
+        return call(helper, clone(result), tangent, load(parameter))
 
     def block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
         """The statements with their tangent lines, control flow kept as it is."""
@@ -535,7 +573,13 @@ class _Tangents:
                 continue
             if self.is_active(atom):
                 wrt.append(name)
-        jvp = self.jvp_of(helper, tuple(wrt), passed_functions(self.state, bound), arity)
+        jvp = self.jvp_of(
+            helper,
+            tuple(wrt),
+            self.call_shapes(signature, bound),
+            passed_functions(self.state, bound),
+            arity,
+        )
         if jvp not in self.subroutines:
             self.subroutines.append(jvp)
         jvp.prepare()  # its refusals surface now, with the caller's
@@ -557,6 +601,24 @@ class _Tangents:
             ctx=ast.Store(),
         )
         return ast.copy_location(ast.Assign(targets=[targets], value=called), statement)
+
+    def call_shapes(self, signature: inspect.Signature, bound: inspect.BoundArguments) -> tuple:
+        """What is known here of the shapes of a helper's parameters (name and shape pairs:
+        ``signature`` is the helper's, as specialised on what its ``*args`` collects here),
+        which its jvp is specialised on: the same at every run of this call, since shapes are
+        inferred for every run (a recursive call's, for every level)."""
+        known = []
+        for name, parameter in signature.parameters.items():
+            if name in bound.arguments:
+                atom = bound.arguments[name]
+                shape = None if isinstance(atom, tuple | dict) else self.state.shape_of(atom)
+            elif parameter.default is not parameter.empty:
+                shape = self.state.runtime.shapes.argument_shape(parameter.default)
+            else:
+                shape = None
+            if shape is not None:
+                known.append((name, shape))
+        return tuple(known)
 
     # rules
 

@@ -21,6 +21,8 @@ from overbar.transpiler.fence import check_supported
 from overbar.transpiler.forward import ForwardCode, differentiate_forward
 from overbar.transpiler.forward_dead import tangent_alone
 from overbar.transpiler.forward_fold import fold
+from overbar.transpiler.forward_gradient import finished
+from overbar.transpiler.inline import inline_helpers
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.nested import with_nested_functions
 from overbar.transpiler.normalize import NormalForm, normalize
@@ -56,12 +58,19 @@ def transform_forward(
     tangent_only: bool = False,
     functions: tuple[tuple[str, Any], ...] = (),
     arity: int | None = None,
+    gradient: tuple | None = None,
+    inline: bool = False,
 ) -> ForwardStages:
     """The jvp of ``function`` with respect to the parameters named in ``wrt``, specialised on
     ``parameter_shapes`` (name -> ``argument_shape``) where given, on the ``functions`` a
     caller passes it and on the number of arguments its ``*args`` collects (``arity``), as a
     pullback is (``pipeline.pullback_of``); with ``tangent_only``, returning ``(None,
-    tangent)`` without the lines only the value needed (``forward_dead.py``)."""
+    tangent)`` without the lines only the value needed (``forward_dead.py``). With
+    ``gradient`` (the dims of the one parameter in ``wrt``, which has one element) the
+    gradient by forward mode (``forward.differentiate_forward``), which returns ``(value,
+    gradient)``, or with ``tangent_only`` the gradient alone. With ``inline`` small helpers
+    are spliced into the normal form (``inline.py``), as the reverse pipeline does, instead of
+    called through their jvps."""
     collecting = gc.isenabled()
     gc.disable()  # as in pipeline.transform: many nodes, no cycles to collect meanwhile
     try:
@@ -70,18 +79,23 @@ def transform_forward(
         effects = generated_effects(runtime) if is_generated(function.__code__) else frozenset()
         check_supported(parsed, runtime.array_makers, runtime.copying_functions, effects)
         normal_form = normalize(parsed)
+        if inline:
+            normal_form = inline_helpers(normal_form, parsed, runtime)
         activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
         shapes = infer(normal_form, parameter_shapes or {}, parsed.namespace, runtime)
 
         def helpers(
             helper: Callable,
             helper_wrt: tuple[str, ...],
+            known: tuple = (),
             functions: tuple[tuple[str, Any], ...] = (),
             arity: int | None = None,
         ) -> Jvp:
-            return jvp_of(helper, helper_wrt, runtime, functions, arity)
+            return jvp_of(helper, helper_wrt, runtime, known, functions, arity)
 
-        forward = differentiate_forward(parsed, normal_form, activity, runtime, helpers, shapes)
+        forward = differentiate_forward(
+            parsed, normal_form, activity, runtime, helpers, shapes, gradient
+        )
         if tangent_only:
             called = {
                 node.func.id
@@ -113,6 +127,8 @@ def transform_forward(
                 type_comment=None,
             )
             folded = replace(forward, tree=ast.copy_location(folded_tree, tree))
+        if gradient is not None:  # read like the slope carried forward by hand
+            folded = replace(folded, tree=finished(folded.tree, with_value=not tangent_only))
         emitted = emit_forward(parsed, folded)
         origin = origins.origin_of(
             emitted.function, folded.tree, emitted.source, parsed.tree, parsed.filename
@@ -156,10 +172,11 @@ class Jvp:
         function: Callable,
         wrt: tuple[str, ...],
         runtime: Runtime,
+        shapes: tuple[tuple[str, Any], ...] = (),
         functions: tuple[tuple[str, Any], ...] = (),
         arity: int | None = None,
     ):
-        self.function, self.wrt, self.runtime = function, wrt, runtime
+        self.function, self.wrt, self.runtime, self.shapes = function, wrt, runtime, shapes
         self.functions, self.arity = functions, arity
         self._stages: ForwardStages | None = None
         self._compiled: Callable | None = None
@@ -175,6 +192,7 @@ class Jvp:
                         self.function,
                         self.wrt,
                         self.runtime,
+                        dict(self.shapes) or None,
                         functions=self.functions,
                         arity=self.arity,
                     )
@@ -189,6 +207,8 @@ class Jvp:
         from overbar import cache  # imported with overbar's api, long before any call
 
         options = ("jvp of a helper", self.wrt)
+        if self.shapes:
+            options += (self.shapes,)
         if self.arity is not None:
             options += (("arity", self.arity),)
         # a function passed in is not in the disk cache's key (what it is may change unseen)
@@ -211,10 +231,11 @@ class Jvp:
         return self.compiled(*args, **kwargs)
 
     def __reduce__(self) -> Any:
-        """Pickled by reference (for the disk cache): the helper and ``wrt``."""
+        """Pickled by reference (for the disk cache): the helper, ``wrt`` and shapes."""
         if self.runtime is not NUMPY:
             raise TypeError("only jvps for the NumPy runtime are written by reference")
-        return (numpy_jvp, (self.function, self.wrt, self.functions, self.arity))
+        arguments = (self.function, self.wrt, self.shapes, self.functions, self.arity)
+        return (numpy_jvp, arguments)
 
     def __repr__(self) -> str:
         return f"<overbar jvp of {self.function.__qualname__} wrt {self.wrt}>"
@@ -224,29 +245,33 @@ def jvp_of(
     function: Callable,
     wrt: tuple[str, ...],
     runtime: Runtime = NUMPY,
+    shapes: tuple[tuple[str, Any], ...] = (),
     functions: tuple[tuple[str, Any], ...] = (),
     arity: int | None = None,
 ) -> Jvp:
-    """The (cached) jvp of the user helper ``function`` with respect to ``wrt``, specialised on
-    the ``functions`` the call passes (name and function pairs) and on ``arity``."""
+    """The (cached) jvp of the user helper ``function`` with respect to ``wrt``, specialised
+    on what is known of its parameters' ``shapes`` at the call (name and shape pairs), on the
+    ``functions`` the call passes (name and function pairs) and on ``arity``."""
     passed = tuple((name, id(value)) for name, value in functions)
-    key = ("jvp-helper", wrt, id(runtime), passed, arity)
+    key = ("jvp-helper", wrt, id(runtime), shapes, passed, arity)
     cache = cache_of(function)
     found = cache.get(key)
     if found is None:
         with COMPILING:
-            found = cache.setdefault(key, Jvp(function, wrt, runtime, functions, arity))
+            made = Jvp(function, wrt, runtime, shapes, functions, arity)
+            found = cache.setdefault(key, made)
     return found
 
 
 def numpy_jvp(
     function: Callable,
     wrt: tuple[str, ...],
+    shapes: tuple[tuple[str, Any], ...] = (),
     functions: tuple[tuple[str, Any], ...] = (),
     arity: int | None = None,
 ) -> Jvp:
     """``jvp_of`` for the NumPy runtime (what a pickled ``Jvp`` is rebuilt with)."""
-    return jvp_of(function, wrt, NUMPY, functions, arity)
+    return jvp_of(function, wrt, NUMPY, shapes, functions, arity)
 
 
 def link_jvps(function: Callable) -> None:

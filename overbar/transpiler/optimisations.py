@@ -7,8 +7,8 @@ pass, alone or with others, so a disagreement can be traced to the pass that cau
 
 >>> Optimisations.none() == Optimisations(**{name: False for name in Optimisations.names()})
 True
->>> Optimisations.names()
-('shapes', 'stabilisers', 'idioms', 'seed', 'simplify', 'peephole', 'inline', 'residuals')
+>>> print(*Optimisations.names())
+shapes stabilisers idioms seed simplify peephole inline residuals forward
 >>> Optimisations.parse("all,-peephole").peephole, Optimisations.parse("all,-peephole").simplify
 (False, True)
 """
@@ -46,6 +46,22 @@ class Optimisations:
     forward function, which returns its value and its residuals (what its reverse sweep
     reads), and the reverse sweep calls the pullback that reads them (``lines.forward_call``,
     ``split.py``). Off, the pullback runs the helper's forward sweep again."""
+    forward: bool = True
+    """The gradient with respect to one number taken by forward mode: ``grad`` of a function
+    differentiated with respect to one parameter that has one element (a Python float, a NumPy
+    float, a 0-d or size-1 array) runs its jvp along the tangent 1 (``x_dot = one_like(x)``):
+    one sweep that carries the slope forward beside the value, with no stack and no second
+    loop (``api.forward_gradient``; ``forward.py`` with ``gradient``).
+
+    Identity: for a scalar ``f`` of one number ``x``, ``∂f/∂x = J·1 = Jᵀ·1``: the jvp along
+    ``ẋ = 1`` is the gradient. Side conditions: ``wrt`` names one parameter, not a container,
+    and the shapes key says it has one element (``()`` or every dimension 1); the result is a
+    scalar (checked as the reverse seed checks it, where shapes do not say so); the tangent is
+    given ``x``'s shape (a size-1 array's gradient is reshaped to it) and, as any gradient,
+    ``x``'s float dtype (float32 stays float32). Where forward mode refuses the function at
+    transformation time (a construct, or a helper, it has no tangent for) the reverse adjoint
+    is taken instead, as without this flag. Off, or where a condition fails: the reverse
+    adjoint."""
 
     @classmethod
     def none(cls) -> Optimisations:

@@ -227,24 +227,6 @@ class _Sweep:
                 self.recording.residual_calls[id(node)] = found
         self.state.classify_unpackings(self.control.built_as_tuple)
 
-    def may_turn_complex(self) -> bool:
-        """Whether a line may make a complex number of real ones: Python's ``a ** b`` of a
-        negative number ``a`` (not an array: NumPy's gives nan) and an exponent not an
-        integer (a literal integer, or ``2.0``). The result is then checked to be real
-        (``seed``, which refuses a complex one) instead of taken to be."""
-        for node in ast.walk(self.state.form.tree):
-            if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow)):
-                continue
-            exponent, base_atom = node.right, node.left
-            if isinstance(exponent, ast.Constant) and float(exponent.value).is_integer():
-                continue  # x ** 3, x ** 2.0: real for every real x
-            if isinstance(base_atom, ast.Constant) and base_atom.value >= 0:
-                continue  # 2.0 ** x: real for every real x
-            base = self.state.runtime.shapes.dims(self.state.shape_of(base_atom))
-            if base is None or base == ():
-                return True
-        return False
-
     def run(self) -> Adjoint:
         body = self.state.form.tree.body
         statements, result = body[:-1], body[-1].value
@@ -262,7 +244,7 @@ class _Sweep:
             self.literal_seed
             and not self.with_value
             and self.state.runtime.shapes.dims(self.state.shape_of(result)) == ()
-            and not self.may_turn_complex()
+            and not self.state.may_turn_complex()
         ):
             seed_value = ast.Constant(1.0)  # a number: nothing to check, its value not needed
         else:

@@ -322,19 +322,46 @@ def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> A
     return shape
 
 
-_INSIDE: set = set()  # functions being inferred right now (a recursive one is not known)
+_INSIDE: dict = {}  # functions being inferred right now: their _Recursion
 _FORM = "normal form for shapes"  # the key of (parsed, form) in what is kept of a function
+_MOST_ROUNDS = 6  # rounds of a recursive function's inference before its result is unknown
+
+
+class _Recursion:
+    """What a recursive call of a function being inferred returns: the current ``estimate``
+    of its result's shape (``_BOTTOM`` at first: bound to nothing yet), for the shapes its
+    outermost call was ``given``; ``other`` once a recursive call passes other shapes."""
+
+    def __init__(self, given: dict):
+        self.given, self.estimate, self.other, self.met = given, _BOTTOM, False, False
 
 
 def _returned_shape(function, operands: list, keywords: dict, runtime: Runtime) -> Any:
     """The shape a call of the user's own ``function`` (a helper, or one with its own adjoint
-    rule, like ``sigmoid``) returns: its body inferred for these arguments."""
-    if function in _INSIDE or (function.__module__ or "").startswith("numpy"):
+    rule, like ``sigmoid``) returns: its body inferred for these arguments.
+
+    A recursive function's, to a fixed point: its recursive calls return nothing at first
+    (``_BOTTOM``: the lines they bind are left out, so only the branches that do not recurse
+    bind the result), then the shape the previous round gave the result, until a round gives
+    the same shape again (Kleene iteration: the least fixed point, since ``join`` only grows).
+    Identity: the shape holds of every level of a recursion that ends, by induction on its
+    depth (the deepest level takes a branch that does not recurse). Side conditions: every
+    recursive call passes arguments of the shapes the outermost call was given (else the
+    estimate is of other calls: unknown); a round limit (``_MOST_ROUNDS``), then unknown."""
+    if (function.__module__ or "").startswith("numpy"):
         return None
     try:
         bound = inspect.signature(function).bind(*operands, **keywords)
     except (TypeError, ValueError):
         return None
+    inside = _INSIDE.get(function)
+    if inside is not None:  # a recursive call: the current estimate, for the same shapes
+        inside.met = True
+        shapes = {name: getattr(o, "shape", None) for name, o in bound.arguments.items()}
+        if shapes != inside.given:
+            inside.other = True
+            return None
+        return inside.estimate
     kept = cache_of(function)
     if _FORM not in kept:
         try:
@@ -347,20 +374,32 @@ def _returned_shape(function, operands: list, keywords: dict, runtime: Runtime) 
     if kept[_FORM] is None:
         return None
     parsed, form = kept[_FORM]
-    _INSIDE.add(function)
-    try:
-        marker = object()  # the helper's own names for its arguments' unnamed lengths
-        given = {
-            name: _marked(getattr(operand, "shape", None), marker, name, runtime)
-            for name, operand in bound.arguments.items()  # *args and **kwargs: not known
-        }
-        known = infer(form, given, parsed.namespace, runtime)
-    finally:
-        _INSIDE.discard(function)
     returned = form.tree.body[-1]
-    if isinstance(returned, ast.Return) and isinstance(returned.value, ast.Name):
-        return _unmarked(known.get(returned.value.id), marker, runtime)
-    return None
+    if not (isinstance(returned, ast.Return) and isinstance(returned.value, ast.Name)):
+        return None
+    marker = object()  # the helper's own names for its arguments' unnamed lengths
+    given = {
+        name: _marked(getattr(operand, "shape", None), marker, name, runtime)
+        for name, operand in bound.arguments.items()  # *args and **kwargs: not known
+    }
+    recursion = _INSIDE[function] = _Recursion(given)
+    try:
+        for _ in range(_MOST_ROUNDS):
+            known = infer(form, given, parsed.namespace, runtime)
+            shape = known.get(returned.value.id)
+            if not recursion.met or shape is None:
+                break  # no recursion (one round is all), or nothing known of the result
+            if recursion.other:
+                shape = None
+                break
+            if shape == recursion.estimate:
+                break
+            recursion.estimate, recursion.met = shape, False
+        else:
+            shape = None
+    finally:
+        del _INSIDE[function]
+    return _unmarked(shape, marker, runtime)
 
 
 def _marked(shape: Any, marker: object, name: str, runtime: Runtime) -> Any:

@@ -44,7 +44,7 @@ _FOLDABLE_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: 
 
 def simplify(adjoint: Adjoint) -> Adjoint:
     """Remove dead code, fold temporaries and literals, and drop empty comment blocks."""
-    body = [_fold_literals(statement) for statement in clone(adjoint.tree.body)]
+    body = [fold_literals(statement) for statement in clone(adjoint.tree.body)]
     body, forward_length = _remove_dead(
         body, adjoint.forward_length, adjoint.effects, adjoint.pure
     )
@@ -324,7 +324,7 @@ def _fold_block(
     return folded, new_forward_length
 
 
-def _fold_literals(statement: ast.stmt) -> ast.stmt:
+def fold_literals(statement: ast.stmt) -> ast.stmt:
     """Identity: ``c1 op c2`` for two numeric literals and op one of ``+ - *`` is the number
     Python computes for it, which is what the generated code would compute at run time.
     Side conditions: both operands are int or float literals (not bools, not strings, which
@@ -342,7 +342,7 @@ def _fold_literals(statement: ast.stmt) -> ast.stmt:
 
 
 class _LiteralFolder(ast.NodeTransformer):
-    """``_fold_literals``'s rewrite (stateless: one instance serves every statement)."""
+    """``fold_literals``'s rewrite (stateless: one instance serves every statement)."""
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
         self.generic_visit(node)

@@ -263,6 +263,24 @@ class SweepState:
     def is_sequence_shape(self, shape: Any) -> bool:
         return isinstance(shape, self.runtime.shapes.Sequence)
 
+    def may_turn_complex(self) -> bool:
+        """Whether a line may make a complex number of real ones: Python's ``a ** b`` of a
+        negative number ``a`` (not an array: NumPy's gives nan) and an exponent not an
+        integer (a literal integer, or ``2.0``). The result is then checked to be real
+        (``seed``, which refuses a complex one) instead of taken to be."""
+        for node in ast.walk(self.form.tree):
+            if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow)):
+                continue
+            exponent, base_atom = node.right, node.left
+            if isinstance(exponent, ast.Constant) and float(exponent.value).is_integer():
+                continue  # x ** 3, x ** 2.0: real for every real x
+            if isinstance(base_atom, ast.Constant) and base_atom.value >= 0:
+                continue  # 2.0 ** x: real for every real x
+            base = self.runtime.shapes.dims(self.shape_of(base_atom))
+            if base is None or base == ():
+                return True
+        return False
+
     def sequence_length(self, atom: ast.expr) -> int | None:
         """The number of elements of the tuple or list ``atom``, if it is known now."""
         if isinstance(atom, ast.Tuple | ast.List):
