@@ -19,7 +19,7 @@ from overbar.errors import (
     UnsupportedSyntaxError,
 )
 from overbar.hessians import hvp_source
-from overbar.runtime import helpers
+from overbar.runtime import helpers, helpers_math
 from overbar.runtime.shapes import argument_shape
 from overbar.transpiler.optimisations import Optimisations
 from overbar.runtime.registry import RULES
@@ -117,6 +117,32 @@ CONTAINER_SAMPLES = [
     ("structured_like((a, b), (c, c))", {"a": (3,), "b": (3,), "c": (3,)}),
     ("structured_like([a, 0.0], (c, b))", {"a": (), "b": (2,), "c": ()}),
     ("structured_like((a, b), (c, np.ones((2, 3))))", {"a": (), "b": (2, 3), "c": ()}),
+    ("elements_like((a, b), (c, c))", {"a": (3,), "b": (), "c": (3,)}),
+    ("elements_like((a, 0.0), (c, b))", {"a": (2, 1), "b": (4,), "c": (2, 3)}),
+    ("elements_like([a, b], [c, b])", {"a": (), "b": (), "c": ()}),
+    ("sequence_bar((a, b), c)", {"a": (3,), "b": (1,), "c": (2, 3)}),
+    ("sequence_bar((a, b), (c, c))", {"a": (3,), "b": (), "c": (3,)}),
+    ("structured_like_bar((a, b), (c, b))", {"a": (2, 3), "b": (), "c": (3,)}),
+    ("structured_like_bar((a, b), (c, 0.0))", {"a": (2,), "b": (2, 2), "c": (2,)}),
+    ("structured_like_bar([a, b], (c, d))", {"a": (), "b": (), "c": (), "d": ()}),
+    (
+        "elements_like_bar((a, b), (c, d), (e, e))",
+        {"a": (3,), "b": (3,), "c": (), "d": (3,), "e": (3,)},
+    ),
+    ("elements_like_bar((a, b), c, (d, d))", {"a": (3,), "b": (3,), "c": (2, 3), "d": (3,)}),
+    ("elements_like(c, (d, d))", {"c": (2, 1), "d": (3,)}),
+    ("sequence_bar_bar((a, b), c, (d, d))", {"a": (3,), "b": (3,), "c": (2, 3), "d": (3,)}),
+    ("structured_like_bar(c, (d, b))", {"b": (), "c": (2, 3), "d": (3,)}),
+    (
+        "structured_like_bar_bar((a, b), c, (d, d))",
+        {"a": (3,), "b": (3,), "c": (2, 3), "d": (3,)},
+    ),
+    ("sequence_bar_bar(a, (b, c), a)", {"a": (2, 3), "b": (3,), "c": ()}),
+    ("sequence_bar_bar((a, b), (c, d), (c, d))", {"a": (3,), "b": (), "c": (3,), "d": ()}),
+    (
+        "structured_like_bar_bar((a, b), (c, d), (e, d))",
+        {"a": (3,), "b": (), "c": (2, 3), "d": (), "e": (3,)},
+    ),
 ]
 
 
@@ -150,6 +176,12 @@ def test_container_helper_rule_against_finite_differences(expression, shapes):
 CONTAINER_HELPERS = {
     "add_elementwise": helpers.add_elementwise,
     "structured_like": helpers.structured_like,
+    "elements_like": helpers.elements_like,
+    "elements_like_bar": helpers.elements_like_bar,
+    "sequence_bar": helpers_math.sequence_bar,
+    "sequence_bar_bar": helpers_math.sequence_bar_bar,
+    "structured_like_bar": helpers.structured_like_bar,
+    "structured_like_bar_bar": helpers.structured_like_bar_bar,
 }
 
 

@@ -190,3 +190,35 @@ def test_a_gradient_returning_its_value_too_called_in_the_function_is_refused():
     )
     with pytest.raises(UnsupportedSyntaxError, match="returns the value with the gradient"):
         overbar.grad(f)(np.ones(3))
+
+
+def test_the_second_and_third_derivatives_through_a_tuple_of_numbers():
+    """The second and third derivatives of a function taking a gradient with respect to a
+    tuple (autograd's test_nested_higher_order): the adjoint of the adjoint calls the
+    container helpers (``sequence_bar``, ``elements_like``, ``structured_like_bar``), which
+    have adjoint rules. f(x) = sin(x) + sin(x): f' = 2 cos x, f'' = -2 sin x, f''' = -2 cos x."""
+    f = define(
+        "def f(x):\n    def product(y):\n        return y[0] * y[1]\n\n"
+        "    return np.sum(np.sin(np.array(overbar.grad(product)(tuple((x, x))))))\n"
+    )
+    first = overbar.grad(f)
+    second = overbar.grad(first)
+    third = overbar.grad(second)
+    for x in (10.0, -0.4):
+        assert first(x) == pytest.approx(2 * np.cos(x), rel=1e-12)
+        assert second(x) == pytest.approx(-2 * np.sin(x), rel=1e-12)
+        assert third(x) == pytest.approx(-2 * np.cos(x), rel=1e-12)
+        eps = 1e-5
+        assert third(x) == pytest.approx((second(x + eps) - second(x - eps)) / (2 * eps), rel=1e-6)
+
+
+def test_a_gradient_of_numbers_that_is_exactly_zero_still_varies():
+    """g = ∇f((x, y)) = (y², 2xy) with f = p₀p₁²: at y = 0 the number g₀ is 0.0, which is not
+    the runtime zero (a constant): ∂/∂y (3 g₀ + g₁) = 6y + 2x = 2x there."""
+    f = define(
+        "def cube(p):\n    return p[0] * p[1] * p[1]\n\n"
+        "def f(x, y):\n    g = overbar.grad(cube)((x, y))\n    return g[0] * 3.0 + g[1]\n"
+    )
+    for y in (0.0, 0.1):
+        got = overbar.grad(f, wrt=(0, 1))(1.5, y)
+        assert got == pytest.approx((2 * y, 6 * y + 3.0), abs=1e-12)
