@@ -617,6 +617,26 @@ class InnerGradient:
         stages = transformed(gradient.__wrapped__, gradient.wrt, shapes, False, optimisations)
         return stages.emitted.function
 
+    def __overbar_hessian_product__(
+        self, wrt: tuple[str, ...], seed: str, shapes: tuple[tuple[str, Any], ...]
+    ) -> Callable:
+        """The pullback of this gradient with respect to the parameters ``wrt`` by forward
+        over reverse (``hessians.InnerHessianProduct``), for arguments of these ``shapes``,
+        taking the gradient's adjoint by the keyword ``seed``. Refused (``OverbarError``)
+        where forward mode refuses the gradient."""
+        from overbar.hessians import InnerHessianProduct  # hessians is built on this module
+
+        gradient = self.gradient
+        return InnerHessianProduct(
+            gradient.__wrapped__,
+            gradient.wrt,
+            gradient._single,
+            gradient._optimise,
+            wrt,
+            seed,
+            shapes,
+        )
+
     def __repr__(self) -> str:
         return f"<overbar inner gradient of {self.gradient.__wrapped__.__qualname__}>"
 

@@ -176,3 +176,84 @@ def hvp_source(
     """The code ``hvp`` runs for arguments of these ``shapes`` (name and ``argument_shape``
     pairs): the jvp of the gradient, then the jvps of the pullbacks it calls."""
     return all_forward_sources(hvp_stages(plan_of(function, wrt, optimisations, "hvp"), shapes))
+
+
+class InnerHessianProduct:
+    """The pullback of a gradient taken inside a differentiated function, ``g = grad(f,
+    wrt=w)(x, ...)``, by forward over reverse: where reverse over reverse refuses the adjoint
+    of ``f``'s generated gradient (a loop's reverse sweep pops a stack), its pullback is a
+    Hessian-vector product.
+
+    For each argument ``p`` the outer function differentiates, ``p̄ += ∂/∂p ⟨ḡ, ∇_w f⟩ =
+    Σ_w H_pw ḡ_w``: ``(H v)_p`` for the vector ``v`` holding ``ḡ_w`` at each ``w`` and zeros
+    at the other arguments, with ``H`` the Hessian of ``f`` in all of them (symmetric for a
+    twice continuously differentiable ``f``, as reverse over reverse assumes no less). One
+    jvp of ``f``'s gradient, whatever the number of arguments (``hvp``).
+
+    Called as the generated gradient's pullback is, ``f_hvp(x, ..., result_bar=ḡ)``; returns
+    one adjoint per name in ``wrt``. Arguments of ``w`` and ``wrt`` are arrays and numbers:
+    forward mode takes no container of parameters (``shapes`` holds what is known of them
+    when the outer function is compiled; a container among them is refused then).
+    """
+
+    def __init__(
+        self,
+        function: Callable,
+        inner_wrt: tuple[str, ...],
+        single: bool,
+        optimise: bool | Optimisations,
+        wrt: tuple[str, ...],
+        seed: str,
+        shapes: tuple[tuple[str, Any], ...],
+    ):
+        self.function, self.inner_wrt, self.single = function, inner_wrt, single
+        self.wrt, self.seed = wrt, seed
+        self.names = tuple(dict.fromkeys((*inner_wrt, *wrt)))
+        self.__name__ = f"{function.__name__}_hvp"
+        self.__qualname__ = self.__name__
+        known = dict(shapes)
+        for name in self.names:
+            if isinstance(known.get(name), NUMPY.shapes.Sequence):
+                raise UnsupportedSyntaxError(
+                    f"forward over reverse differentiates with respect to arrays and numbers, "
+                    f"and {name} is a container of parameters (a dict, list or tuple)"
+                )
+        self.plan = plan_of(function, self.names, optimise, "hvp")
+        named = tuple((name, known.get(name)) for name in self.plan.parameters)
+        hvp_stages(self.plan, named)  # refused now, with the outer function's compilation
+
+    def __call__(self, *args: Any, **kwargs: Any) -> tuple:
+        """``(p̄, ...)`` for each name in ``wrt``, from ``ḡ`` (the keyword ``seed``)."""
+        g_bar = kwargs.pop(self.seed)
+        arguments = self._bound(args, kwargs)
+        if self.plan.positional_only:
+            arguments = self.plan.arguments(arguments)  # checked as hvp checks them
+        parts = (g_bar,) if self.single else tuple(g_bar)
+        vectors = []
+        for name in self.names:
+            argument = arguments[self.plan.parameters.index(name)]
+            if name in self.inner_wrt:
+                vectors.append(_shaped_like(parts[self.inner_wrt.index(name)], argument))
+            else:
+                vectors.append(_shaped_like(0.0, argument))
+        _, products = _tangent_call(self.plan, arguments)(tuple(vectors))
+        return tuple(products[self.names.index(name)] for name in self.wrt)
+
+    def _bound(self, args: tuple, kwargs: dict) -> tuple:
+        bound = self.plan.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return tuple(bound.arguments[name] for name in self.plan.parameters)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Hessian-vector product is built again, not written to the disk cache")
+
+    def __repr__(self) -> str:
+        return f"<overbar Hessian-vector product of {self.function.__qualname__}>"
+
+
+def _shaped_like(part: Any, argument: Any) -> Any:
+    """An adjoint ``part`` of the gradient with respect to ``argument`` as a tangent of it: of
+    its shape (the runtime zero 0.0, a number, made zeros of it) and floating point."""
+    if np.shape(part) == np.shape(argument):
+        return part
+    return np.zeros(np.shape(argument), dtype=np.result_type(argument, 1.0)) + part
