@@ -230,7 +230,12 @@ class InnerHessianProduct:
             for name, value in zip(plan.parameters, arguments, strict=True)
         )
         jvp = hvp_stages(plan, named).emitted.function
-        parts = (g_bar,) if self.single else tuple(g_bar)
+        if self.single:
+            parts = (g_bar,)
+        elif isinstance(g_bar, float):  # the runtime zero, for the whole tuple of gradients
+            parts = (g_bar,) * len(self.inner_wrt)
+        else:
+            parts = tuple(g_bar)
         tangents = {}
         for name in self.names:
             argument = bound.arguments[name]

@@ -412,3 +412,18 @@ def test_a_gradient_of_numbers_that_is_exactly_zero_still_varies():
     for y in (0.0, 0.1):
         got = overbar.grad(f, wrt=(0, 1))(1.5, y)
         assert got == pytest.approx((2 * y, 6 * y + 3.0), abs=1e-12)
+
+
+def test_a_hessian_vector_product_of_a_tuple_of_gradients_along_the_runtime_zero():
+    """ḡ is 0.0, the runtime zero, where no gradient reached the tuple of gradients: the
+    product is zeros shaped like each argument; along a tuple of vectors, overbar.hvp's."""
+    coupled = define(LOOPED_HELPERS, "coupled")
+    inner = overbar.api._inner_gradient(coupled, wrt=(0, 1))
+    product = inner.__overbar_hessian_product__(("x", "y"), "result_bar", ())
+    x, y = RNG.uniform(0.2, 1.0, size=(2, 3))
+    zeros = product(x, y, result_bar=0.0)
+    assert [np.shape(z) for z in zeros] == [(3,), (3,)] and not np.any(zeros)
+    gx, gy = RNG.standard_normal((2, 3))
+    expected = overbar.hvp(coupled, (x, y), (gx, gy), wrt=(0, 1))
+    for got, want in zip(product(x, y, result_bar=(gx, gy)), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
