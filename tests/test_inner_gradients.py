@@ -427,3 +427,20 @@ def test_a_hessian_vector_product_of_a_tuple_of_gradients_along_the_runtime_zero
     expected = overbar.hvp(coupled, (x, y), (gx, gy), wrt=(0, 1))
     for got, want in zip(product(x, y, result_bar=(gx, gy)), expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_a_second_derivative_called_in_a_function_is_differentiated_again():
+    """grad(grad(f)) held and called in a function (as autograd's check_grads of it does),
+    where f takes a gradient of a tuple: the generated second derivative, differentiated as
+    a helper, calls its helpers' pullbacks without residuals (a call unpacking a tuple of
+    residuals is not differentiated again). d/dx (0.7 f''(x)) = -1.4 cos x."""
+    f = define(
+        "def f(x):\n    def product(y):\n        return y[0] * y[1]\n\n"
+        "    return np.sum(np.sin(np.array(overbar.grad(product)(tuple((x, x))))))\n"
+    )
+    second = overbar.grad(overbar.grad(f))
+    target = define(
+        "def target(x):\n    return second(x) * 0.7\n", "target", namespace={"second": second}
+    )
+    for x in (10.0, 0.3):
+        assert overbar.grad(target)(x) == pytest.approx(-1.4 * np.cos(x), rel=1e-12)
