@@ -725,16 +725,39 @@ class InnerGradient:
 
     def __overbar_function_for__(self, shapes: tuple[tuple[str, Any], ...]) -> Callable:
         """The generated gradient function for arguments of these shapes (a plain function).
-        For a gradient with respect to a dict, the adjoint is built without the pass that
-        writes a dict's gradient entry by entry (a write into a dict is not differentiated)."""
+        Its helpers' pullbacks run them again (``residuals`` off, as in
+        ``differentiable_form``): a call unpacking a tuple of residuals cannot be
+        differentiated again. For a gradient with respect to a dict, the adjoint is built
+        without the pass that writes a dict's gradient entry by entry (a write into a dict is
+        not differentiated)."""
         gradient = self.gradient
-        optimisations = gradient.optimisations
+        optimisations = dataclasses.replace(gradient.optimisations, residuals=False)
         if any(_holds_dict(shape) for name, shape in shapes if name in gradient.wrt):
             # a dict's gradient written entry by entry (d_bar["W"] = ...) is a write into a
             # dict, which is not differentiated; built by displays and sums of dicts, it is
             optimisations = dataclasses.replace(optimisations, simplify=False)
         stages = transformed(gradient.__wrapped__, gradient.wrt, shapes, False, optimisations)
         return stages.emitted.function
+
+    def __overbar_hessian_product__(
+        self, wrt: tuple[str, ...], seed: str, shapes: tuple[tuple[str, Any], ...]
+    ) -> Callable:
+        """The pullback of this gradient with respect to the parameters ``wrt`` by forward
+        over reverse (``hessians.InnerHessianProduct``), for arguments of these ``shapes``,
+        taking the gradient's adjoint by the keyword ``seed``. Refused (``OverbarError``)
+        where forward mode refuses the gradient."""
+        from overbar.hessians import InnerHessianProduct  # hessians is built on this module
+
+        gradient = self.gradient
+        return InnerHessianProduct(
+            gradient.__wrapped__,
+            gradient.wrt,
+            gradient._single,
+            gradient._optimise,
+            wrt,
+            seed,
+            shapes,
+        )
 
     def __repr__(self) -> str:
         return f"<overbar inner gradient of {self.gradient.__wrapped__.__qualname__}>"

@@ -31,6 +31,8 @@ from overbar.columns import jacobian_from_columns
 from overbar.errors import ArgumentError, MissingRuleError, UnsupportedSyntaxError
 from overbar.pullbacks import Plan, _narrow_dtype, in_dtypes, plan_of
 from overbar.runtime import NUMPY
+from overbar.runtime.helpers import structured_like
+from overbar.runtime.shapes import argument_shape, container_shape
 from overbar.transpiler.fence import check_definition
 from overbar.transpiler.forward import tangent_name
 from overbar.transpiler.forward_pipeline import (
@@ -42,6 +44,7 @@ from overbar.transpiler.forward_pipeline import (
 from overbar.transpiler.optimisations import Optimisations
 from overbar.transpiler.parse import parse
 from overbar.transpiler.pipeline import kept_once
+from overbar.trees import is_container
 
 
 def gradient_function(plan: Plan, named: tuple[tuple[str, Any], ...]) -> Callable:
@@ -176,3 +179,93 @@ def hvp_source(
     """The code ``hvp`` runs for arguments of these ``shapes`` (name and ``argument_shape``
     pairs): the jvp of the gradient, then the jvps of the pullbacks it calls."""
     return all_forward_sources(hvp_stages(plan_of(function, wrt, optimisations, "hvp"), shapes))
+
+
+class InnerHessianProduct:
+    """The pullback of a gradient taken inside a differentiated function, ``g = grad(f,
+    wrt=w)(x, ...)``, by forward over reverse: where reverse over reverse refuses the adjoint
+    of ``f``'s generated gradient (a loop's reverse sweep pops a stack), its pullback is a
+    Hessian-vector product.
+
+    For each argument ``p`` the outer function differentiates, ``p̄ += ∂/∂p ⟨ḡ, ∇_w f⟩ =
+    Σ_w H_pw ḡ_w``: ``(H v)_p`` for the vector ``v`` holding ``ḡ_w`` at each ``w`` and zeros
+    at the other arguments, with ``H`` the Hessian of ``f`` in all of them (symmetric for a
+    twice continuously differentiable ``f``, as reverse over reverse assumes no less). One
+    jvp of ``f``'s gradient, whatever the number of arguments (``hvp``); an argument that is
+    a dict, list or tuple of parameters has a tangent of the same structure.
+
+    Called as the generated gradient's pullback is, ``f_hvp(x, ..., result_bar=ḡ)``; returns
+    one adjoint per name in ``wrt``. Built when the outer function is compiled, for what is
+    known then of the arguments' ``shapes``, so that forward mode's refusals come then.
+    """
+
+    def __init__(
+        self,
+        function: Callable,
+        inner_wrt: tuple[str, ...],
+        single: bool,
+        optimise: bool | Optimisations,
+        wrt: tuple[str, ...],
+        seed: str,
+        shapes: tuple[tuple[str, Any], ...],
+    ):
+        self.function, self.inner_wrt, self.single = function, inner_wrt, single
+        self.wrt, self.seed = wrt, seed
+        self.names = tuple(dict.fromkeys((*inner_wrt, *wrt)))
+        self.__name__ = f"{function.__name__}_hvp"
+        self.__qualname__ = self.__name__
+        self.plan = plan_of(function, self.names, optimise, "hvp")
+        known = dict(shapes)
+        hvp_stages(self.plan, tuple((name, known.get(name)) for name in self.plan.parameters))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> tuple:
+        """``(p̄, ...)`` for each name in ``wrt``, from ``ḡ`` (the keyword ``seed``)."""
+        g_bar = kwargs.pop(self.seed)
+        plan = self.plan
+        bound = plan.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        arguments = tuple(bound.arguments[name] for name in plan.parameters)
+        named = tuple(
+            (name, self._shape(name, value))
+            for name, value in zip(plan.parameters, arguments, strict=True)
+        )
+        jvp = hvp_stages(plan, named).emitted.function
+        if self.single:
+            parts = (g_bar,)
+        elif isinstance(g_bar, float):  # the runtime zero, for the whole tuple of gradients
+            parts = (g_bar,) * len(self.inner_wrt)
+        else:
+            parts = tuple(g_bar)
+        tangents = {}
+        for name in self.names:
+            argument = bound.arguments[name]
+            part = parts[self.inner_wrt.index(name)] if name in self.inner_wrt else 0.0
+            tangents[tangent_name(name)] = _shaped_like(part, argument)
+        count = len(plan.parameters) - len(plan.keyword_only)
+        keywords = dict(zip(plan.keyword_only, arguments[count:], strict=True))
+        _, product = jvp(*arguments[:count], **keywords, **tangents)
+        products = (product,) if len(self.names) == 1 else product
+        return tuple(products[self.names.index(name)] for name in self.wrt)
+
+    def _shape(self, name: str, value: Any) -> Any:
+        """What the gradient is specialised on for this argument (as ``grad`` does)."""
+        if type(value) is dict or (name in self.names and is_container(value)):
+            return container_shape(value)
+        return argument_shape(value)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Hessian-vector product is built again, not written to the disk cache")
+
+    def __repr__(self) -> str:
+        return f"<overbar Hessian-vector product of {self.function.__qualname__}>"
+
+
+def _shaped_like(part: Any, argument: Any) -> Any:
+    """An adjoint ``part`` of the gradient with respect to ``argument`` as a tangent of it: of
+    its shape and structure (the runtime zero 0.0 made zeros of it, a container's missing
+    keys and elements too) and floating point."""
+    if is_container(argument):
+        return structured_like(part, argument)
+    if np.shape(part) == np.shape(argument):
+        return part
+    return np.zeros(np.shape(argument), dtype=np.result_type(argument, 1.0)) + part

@@ -19,7 +19,7 @@ from overbar.errors import (
     UnsupportedSyntaxError,
 )
 from overbar.hessians import hvp_source
-from overbar.runtime import helpers
+from overbar.runtime import helpers, helpers_math
 from overbar.runtime.shapes import argument_shape
 from overbar.transpiler.optimisations import Optimisations
 from overbar.runtime.registry import RULES
@@ -117,6 +117,32 @@ CONTAINER_SAMPLES = [
     ("structured_like((a, b), (c, c))", {"a": (3,), "b": (3,), "c": (3,)}),
     ("structured_like([a, 0.0], (c, b))", {"a": (), "b": (2,), "c": ()}),
     ("structured_like((a, b), (c, np.ones((2, 3))))", {"a": (), "b": (2, 3), "c": ()}),
+    ("elements_like((a, b), (c, c))", {"a": (3,), "b": (), "c": (3,)}),
+    ("elements_like((a, 0.0), (c, b))", {"a": (2, 1), "b": (4,), "c": (2, 3)}),
+    ("elements_like([a, b], [c, b])", {"a": (), "b": (), "c": ()}),
+    ("sequence_bar((a, b), c)", {"a": (3,), "b": (1,), "c": (2, 3)}),
+    ("sequence_bar((a, b), (c, c))", {"a": (3,), "b": (), "c": (3,)}),
+    ("structured_like_bar((a, b), (c, b))", {"a": (2, 3), "b": (), "c": (3,)}),
+    ("structured_like_bar((a, b), (c, 0.0))", {"a": (2,), "b": (2, 2), "c": (2,)}),
+    ("structured_like_bar([a, b], (c, d))", {"a": (), "b": (), "c": (), "d": ()}),
+    (
+        "elements_like_bar((a, b), (c, d), (e, e))",
+        {"a": (3,), "b": (3,), "c": (), "d": (3,), "e": (3,)},
+    ),
+    ("elements_like_bar((a, b), c, (d, d))", {"a": (3,), "b": (3,), "c": (2, 3), "d": (3,)}),
+    ("elements_like(c, (d, d))", {"c": (2, 1), "d": (3,)}),
+    ("sequence_bar_bar((a, b), c, (d, d))", {"a": (3,), "b": (3,), "c": (2, 3), "d": (3,)}),
+    ("structured_like_bar(c, (d, b))", {"b": (), "c": (2, 3), "d": (3,)}),
+    (
+        "structured_like_bar_bar((a, b), c, (d, d))",
+        {"a": (3,), "b": (3,), "c": (2, 3), "d": (3,)},
+    ),
+    ("sequence_bar_bar(a, (b, c), a)", {"a": (2, 3), "b": (3,), "c": ()}),
+    ("sequence_bar_bar((a, b), (c, d), (c, d))", {"a": (3,), "b": (), "c": (3,), "d": ()}),
+    (
+        "structured_like_bar_bar((a, b), (c, d), (e, d))",
+        {"a": (3,), "b": (), "c": (2, 3), "d": (), "e": (3,)},
+    ),
 ]
 
 
@@ -150,6 +176,12 @@ def test_container_helper_rule_against_finite_differences(expression, shapes):
 CONTAINER_HELPERS = {
     "add_elementwise": helpers.add_elementwise,
     "structured_like": helpers.structured_like,
+    "elements_like": helpers.elements_like,
+    "elements_like_bar": helpers.elements_like_bar,
+    "sequence_bar": helpers_math.sequence_bar,
+    "sequence_bar_bar": helpers_math.sequence_bar_bar,
+    "structured_like_bar": helpers.structured_like_bar,
+    "structured_like_bar_bar": helpers.structured_like_bar_bar,
 }
 
 
@@ -251,9 +283,10 @@ def test_mixed_second_derivatives_through_a_loop():
     assert alone == pytest.approx(by_a, rel=1e-6)
 
 
-def test_grad_of_a_loops_adjoint_elsewhere_is_refused_naming_hessian():
+def test_grad_of_a_loops_adjoint_elsewhere_is_forward_over_reverse():
     """An adjoint's loop differentiated in reverse outside grad(grad(f)) of a number (here an
-    inner gradient with respect to an array, summed): refused, naming forward over reverse."""
+    inner gradient with respect to an array, summed): its pullback is the Hessian-vector
+    product, ∇ Σ ∇f = H 1."""
     f = define("""
         def f(x):
             for _ in range(3):
@@ -262,8 +295,11 @@ def test_grad_of_a_loops_adjoint_elsewhere_is_refused_naming_hessian():
         """)
     g = overbar.grad(f)
     outer = define("def h(x):\n    return np.sum(g(x))\n", "h", namespace={"g": g})
-    with pytest.raises(UnsupportedSyntaxError, match="overbar.hessian or overbar.hvp|loop"):
-        overbar.grad(outer)(np.array([0.3, 0.5]))
+    x = np.array([0.3, 0.5])
+    expected = overbar.hvp(f, (x,), np.ones(2))
+    np.testing.assert_allclose(overbar.grad(outer)(x), expected, rtol=1e-12)
+    overbar.check_grad(outer, [x])
+    assert "f_hvp(x, result_bar=" in overbar.grad(outer).source_for(x)
 
 
 def test_grad_of_value_and_grad_is_refused():

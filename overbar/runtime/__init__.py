@@ -101,6 +101,12 @@ NUMPY = Runtime(
         helpers.matmul_left_bar: (1,),
         helpers.matmul_right_bar: (2,),
         helpers.structured_like: (1,),  # the structure, kinds and dtypes of the container
+        helpers.elements_like: (1,),  # the structure and the elements' shapes
+        helpers.structured_like_bar: (1,),  # the structure and the leaves' shapes
+        helpers.elements_like_bar: (1, 2),
+        helpers.structured_like_bar_bar: (1, 2),
+        helpers_math.sequence_bar_bar: (1, 2),
+        helpers_math.sequence_bar: (1,),  # the kind and shape of the iterable
     },
     array_makers=ARRAY_MAKERS,
     copying_functions=COPYING_FUNCTIONS,

@@ -192,6 +192,44 @@ def _element_like(g, x):
     return elements_like(g, x) if isinstance(x, tuple | list | dict) else adjoint_like(g, x)
 
 
+def elements_like_bar(a_bar, g, xs):
+    """Adjoint of a = elements_like(g, xs) with respect to g: ā in g's structure, each
+    element summed down to the shape of g's (the transpose of ``adjoint_like``, which
+    broadcasts it); for a g that is one array of stacked elements (an adjoint a NumPy rule
+    gave), an array of g's shape. Where g, or an element of it that stands for a nested
+    container, is a Python number, it is the runtime zero, a constant: it gets nothing. An
+    element of ā that is the runtime zero gives nothing either."""
+    if _is_runtime_zero(a_bar) or _is_number(g):
+        return 0.0
+    if isinstance(xs, dict):
+        return {key: _element_bar(a_bar.get(key, 0.0), part, xs[key]) for key, part in g.items()}
+    parts = [_element_bar(p_bar, part, x) for p_bar, part, x in zip(a_bar, g, xs, strict=True)]
+    return stacked_like(parts, g)
+
+
+def _element_bar(a_bar, g, x):
+    if isinstance(x, tuple | list | dict):
+        return elements_like_bar(a_bar, g, x)
+    return 0.0 if _is_runtime_zero(a_bar) else unbroadcast(a_bar, g)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Number) or (isinstance(value, np.ndarray) and value.ndim == 0)
+
+
+def stacked_like(parts, g):
+    """The adjoints ``parts`` of the elements of ``g`` as one adjoint of ``g``: a tuple for a
+    tuple or list g; for an array g (elements stacked), an array of its shape, with zeros for
+    the runtime zeros among them."""
+    if not isinstance(g, np.ndarray) and not is_foreign_array(g):
+        return tuple(parts)
+    out = zero_gradient(g)
+    for position, part in enumerate(parts):
+        if not _is_runtime_zero(part):
+            out[position] = part
+    return out
+
+
 def _leaf_like(g, x):
     """``structured_like(g, x)``, at once where it is ``g`` itself: an array of x's shape and
     dtype (what an adjoint mostly is: this is on every call's path)."""
@@ -226,8 +264,10 @@ def structured_like(g, xs):
 
 def structured_like_bar(s_bar, g):
     """Adjoint of s = structured_like(g, xs) with respect to g: s̄ in g's structure, each
-    leaf summed down to g's leaf's shape (a runtime zero in g, a constant, gets nothing)."""
-    if _is_runtime_zero(s_bar) or _is_runtime_zero(g):
+    leaf summed down to g's leaf's shape. A number in g where s̄ holds a container is the
+    runtime zero, a constant: it gets nothing. A number leaf of g is not taken for one: the
+    gradient of a Python number may be 0.0 and still vary (y² at y = 0)."""
+    if _is_runtime_zero(s_bar):
         return 0.0
     if isinstance(g, dict):
         return {key: structured_like_bar(s_bar.get(key, 0.0), part) for key, part in g.items()}
@@ -235,7 +275,33 @@ def structured_like_bar(s_bar, g):
         return tuple(
             structured_like_bar(part_bar, part) for part_bar, part in zip(s_bar, g, strict=True)
         )
+    if isinstance(s_bar, tuple | list | dict):
+        return 0.0
     return unbroadcast(s_bar, g)
+
+
+def structured_like_bar_bar(t_bar, s_bar, g):
+    """Adjoint of t = structured_like_bar(s̄, g) with respect to s̄: t̄ in s̄'s structure, each
+    leaf broadcast to the shape of s̄'s (the transpose of summing down to g's); for an s̄ that
+    is one array of stacked elements, an array of its shape. Where s̄ or t̄ is a Python number
+    in place of a container, it is the runtime zero: nothing flows."""
+    if isinstance(g, tuple | list | dict):
+        if _is_number(s_bar) or _is_number(t_bar):
+            return 0.0
+        if isinstance(g, dict):
+            return {
+                key: structured_like_bar_bar(t_bar.get(key, 0.0), s_bar[key], part)
+                for key, part in g.items()
+                if key in s_bar
+            }
+        parts = [
+            structured_like_bar_bar(part_bar, s_part, part)
+            for part_bar, s_part, part in zip(t_bar, s_bar, g, strict=True)
+        ]
+        return stacked_like(parts, s_bar)
+    if isinstance(s_bar, tuple | list | dict):
+        return 0.0
+    return broadcast_like(t_bar, s_bar)
 
 
 def in_order(xs):

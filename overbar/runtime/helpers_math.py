@@ -13,7 +13,13 @@ import numpy as np
 
 from overbar.errors import NoDerivativeError, OverbarError
 from overbar.runtime import arrays
-from overbar.runtime.helpers import _normalize_axes, expand_reduced, unbroadcast, zero_gradient
+from overbar.runtime.helpers import (
+    _normalize_axes,
+    expand_reduced,
+    stacked_like,
+    unbroadcast,
+    zero_gradient,
+)
 
 
 def of_real(g, x, function: str):
@@ -620,6 +626,21 @@ def sequence_bar(y_bar, iterable):
             x_bar[position] += part
         return x_bar
     return tuple(y_bar)
+
+
+def sequence_bar_bar(a_bar, y_bar, iterable):
+    """Adjoint of a = sequence_bar(ȳ, xs) with respect to ȳ: for a tuple or list xs, ā's
+    elements (a = ȳ's, as a tuple); for an array xs, ā's rows, each summed down to the shape
+    of ȳ's element it was added from; in ȳ's kind (an array for a ȳ of stacked elements). ȳ
+    the runtime zero (a constant) gets nothing, and so does an element where ā's is the
+    runtime zero."""
+    if type(a_bar) is float and a_bar == 0.0 or type(y_bar) is float and y_bar == 0.0:
+        return 0.0
+    if isinstance(iterable, np.ndarray):
+        parts = [unbroadcast(a_bar[position], part) for position, part in enumerate(y_bar)]
+    else:
+        parts = list(a_bar)
+    return stacked_like(parts, y_bar)
 
 
 def astype_bar(y_bar, x, dtype):

@@ -29,6 +29,7 @@ from overbar.runtime.helpers import (
     broadcast_like,
     cumsum_bar,
     elements_like,
+    elements_like_bar,
     expand_reduced,
     extremum_bar,
     in_order,
@@ -48,6 +49,7 @@ from overbar.runtime.helpers import (
     split_like,
     structured_like,
     structured_like_bar,
+    structured_like_bar_bar,
     sum_bars,
     sum_of_outers,
     sum_of_products,
@@ -149,6 +151,7 @@ from overbar.runtime.helpers_math import (
     quantile_bar,
     select_bars,
     sequence_bar,
+    sequence_bar_bar,
     sinc_curvature,
     sinc_slope,
     sorted_bar,
@@ -246,6 +249,20 @@ def structured_like_adjoint(s, g, xs, s_bar):
     return structured_like_bar(s_bar, g), None
 
 
+@adjoint(structured_like_bar)
+def structured_like_bar_adjoint(t, s_bar, g, t_bar):
+    """t = s̄ in g's structure, each leaf summed down to g's:  s̄'s adjoint = t̄ in s̄'s
+    structure, each leaf broadcast to s̄'s  (g: its structure and shapes only)"""
+    return structured_like_bar_bar(t_bar, s_bar, g), None
+
+
+@tangent(structured_like_bar)
+def structured_like_bar_tangent(t, s_bar, g, s_bar_dot, g_dot):
+    """t = s̄ in g's structure, each leaf summed down to g's:  ṫ = s̄'s tangent alike
+    (g: its structure and shapes only)"""
+    return structured_like_bar(s_bar_dot, g), None
+
+
 @tangent(structured_like)
 def structured_like_tangent(s, g, xs, g_dot, xs_dot):
     """s = g as a container of xs's kind:  ṡ = ġ as a container of xs's kind, alike
@@ -276,6 +293,18 @@ def _added_elementwise(a, b):
 
 SHAPE_RULES[add_elementwise] = _added_elementwise
 SHAPE_RULES[structured_like] = lambda g, xs: xs.shape if isinstance(xs.shape, Sequence) else None
+SHAPE_RULES[elements_like] = lambda g, xs: xs.shape if isinstance(xs.shape, Sequence) else None
+SHAPE_RULES[elements_like_bar] = lambda a_bar, g, xs: _length_only(g.shape)
+SHAPE_RULES[structured_like_bar] = lambda s_bar, g: _length_only(g.shape)
+SHAPE_RULES[structured_like_bar_bar] = lambda t_bar, s_bar, g: _length_only(s_bar.shape)
+
+
+def _length_only(shape):
+    """The shape of a tuple as long as one of this shape (a tuple's adjoint, whose elements may
+    be runtime zeros of another shape), or None for another shape."""
+    if isinstance(shape, Sequence) and not shape.mapping and shape.length is not None:
+        return Sequence(shape.length)
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -496,6 +525,41 @@ def chosen_bars_tangent(parts, y_bar, y, arguments, y_bar_dot, y_dot, arguments_
     """parts = ȳ shared among the arguments equal to max(*arguments) (or min), whose places do
     not change under a small change (a.e.):  the same of ȳ's tangent"""
     return chosen_bars(y_bar_dot, y, arguments), None, None
+
+
+@adjoint(elements_like)
+def elements_like_adjoint(a, g, xs, a_bar):
+    """a = g as one adjoint per element of xs, each shaped like it (broadcast):  ḡ = ā in
+    g's structure, each element summed down to g's  (xs: its elements' shapes only)"""
+    return elements_like_bar(a_bar, g, xs), None
+
+
+@adjoint(elements_like_bar)
+def elements_like_bar_adjoint(t, a_bar, g, xs, t_bar):
+    """t = ā's elements summed down to the shapes of g's:  ā's adjoint = t̄ as one adjoint per
+    element of xs, each broadcast to its shape  (g, xs: their structure and shapes only)"""
+    return elements_like(t_bar, xs), None, None
+
+
+@adjoint(structured_like_bar_bar)
+def structured_like_bar_bar_adjoint(u, t_bar, s_bar, g, u_bar):
+    """u = t̄ in s̄'s structure, each leaf broadcast to s̄'s:  t̄'s adjoint = ū summed down to
+    the shapes of g's leaves  (s̄, g: their structure and shapes only)"""
+    return structured_like_bar(u_bar, g), None, None
+
+
+@tangent(elements_like_bar)
+def elements_like_bar_tangent(t, a_bar, g, xs, a_bar_dot, g_dot, xs_dot):
+    """t = ā's elements summed down to the shapes of g's:  ṫ = ā's tangent alike  (g, xs:
+    their structure and shapes only)"""
+    return elements_like_bar(a_bar_dot, g, xs), None, None
+
+
+@tangent(structured_like_bar_bar)
+def structured_like_bar_bar_tangent(u, t_bar, s_bar, g, t_bar_dot, s_bar_dot, g_dot):
+    """u = t̄ in s̄'s structure, each leaf broadcast to s̄'s:  u̇ = t̄'s tangent alike  (s̄, g:
+    their structure and shapes only)"""
+    return structured_like_bar_bar(t_bar_dot, s_bar, g), None, None
 
 
 @tangent(elements_like)
@@ -958,6 +1022,40 @@ def sinc_slope_tangent(s, x, x_dot):
 # ---------------------------------------------------------------------------------------------
 # More adjoints linear in ȳ, the rest read for shapes, places and constants
 # ---------------------------------------------------------------------------------------------
+
+
+@adjoint(sequence_bar)
+def sequence_bar_adjoint(a, y_bar, iterable, a_bar):
+    """a = ȳ's elements in the kind of xs (x̄s of y = tuple(xs) or list(xs); an array's rows
+    stacked):  ȳ's adjoint = ā's elements (rows), each summed down to ȳ's  (xs: its kind and
+    shape only)"""
+    return sequence_bar_bar(a_bar, y_bar, iterable), None
+
+
+def _sequence_bar_shape(y_bar, iterable):
+    """The shape of sequence_bar(ȳ, xs): xs's for an array xs (its rows stacked), a tuple as
+    long as xs for a tuple or list xs."""
+    if isinstance(iterable.shape, Sequence):
+        return _length_only(iterable.shape)
+    return iterable.shape if isinstance(iterable.shape, tuple) else None
+
+
+SHAPE_RULES[sequence_bar] = _sequence_bar_shape
+SHAPE_RULES[sequence_bar_bar] = lambda a_bar, y_bar, iterable: _length_only(y_bar.shape)
+
+
+@adjoint(sequence_bar_bar)
+def sequence_bar_bar_adjoint(t, a_bar, y_bar, iterable, t_bar):
+    """t = ā's elements (rows) summed down to ȳ's:  ā's adjoint = t̄'s elements in the kind of
+    xs (an array's rows stacked, broadcast)  (ȳ, xs: their structure and shapes only)"""
+    return sequence_bar(t_bar, iterable), None, None
+
+
+@tangent(sequence_bar_bar)
+def sequence_bar_bar_tangent(t, a_bar, y_bar, iterable, a_bar_dot, y_bar_dot, iterable_dot):
+    """t = ā's elements (rows) summed down to ȳ's:  ṫ = ā's tangent alike  (ȳ, xs: their
+    structure and shapes only)"""
+    return sequence_bar_bar(a_bar_dot, y_bar, iterable), None, None
 
 
 @tangent(sequence_bar)

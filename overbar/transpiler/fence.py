@@ -436,10 +436,15 @@ class _Fence(InPlaceChecks):
 
     def check_dict(self, display: ast.Dict) -> None:
         """A dict display's keys are literal strings or integers (known when compiled: the
-        adjoint reads the gradient of each value under its key); no ``**`` unpacking."""
+        adjoint reads the gradient of each value under its key); no ``**`` unpacking. In
+        generated code, which only forward mode differentiates again, a key may be a name
+        (``{k: tmp4_bar}``, a dict's adjoint at the key a loop read): the tangent is the
+        display of the values' tangents under the same keys."""
         for key, value in zip(display.keys, display.values, strict=True):
             if key is None:
                 raise self.refuse(value, "**unpacking in a dict display", "write each entry")
+            if self.generated_effects and isinstance(key, ast.Name):
+                continue
             if not (isinstance(key, ast.Constant) and type(key.value) in (str, int)):
                 raise self.refuse(
                     key,

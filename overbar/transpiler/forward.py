@@ -452,8 +452,8 @@ class _Tangents:
         elif application.primal is PACK:  # every element's tangent, zeros included: [] for []
             elements = [self.tangent_of(element) for element in statement.value.elts]
             tangent = type(statement.value)(elts=elements, ctx=ast.Load())
-        elif application.primal is MAP:  # {"a": a}: {"a": ȧ}
-            keys = [ast.Constant(key.value) for key in statement.value.keys]
+        elif application.primal is MAP:  # {"a": a}: {"a": ȧ}  ({k: v}: {k: v̇})
+            keys = [clone(key) for key in statement.value.keys]
             values = [self.tangent_of(value) for value in statement.value.values]
             tangent = ast.Dict(keys=keys, values=values)
         elif not inputs_active or self.rules.has_no_gradient(application.primal):

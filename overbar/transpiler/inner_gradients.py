@@ -13,7 +13,10 @@ of it is differentiated as. Before and after::
         return np.sum(np.sin(g))                 g = grad_fun(x)
                                                  return np.sum(np.sin(g))
 
-with ``grad_fun`` standing for ``fun``'s generated gradient (``Namespace.functions``). A name
+with ``grad_fun`` standing for ``fun``'s generated gradient (``Namespace.functions``). Where
+reverse over reverse refuses that generated gradient (a loop's reverse sweep pops a stack), the
+reverse sweep calls a Hessian-vector product instead, ``x̄ += H(x) ḡ`` by forward over reverse
+(``lines.Lines.hessian_product``, ``hessians.InnerHessianProduct``). A name
 the user binds to a gradient (``d_fun = grad(fun)`` at the top of the body, bound nowhere else
 and only called) is recorded as it is. The forward sweep runs the user's lines (the gradient
 object computes ``g``); the reverse sweep calls the pullback of the generated gradient, which

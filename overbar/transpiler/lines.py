@@ -495,8 +495,11 @@ class LineAdjoints:
                 ast.Call(func=load(name), args=[starred], keywords=[keyword]), bound, wrt
             )
             return
+        seed = seed_parameter(list(signature.parameters))
         if function is called_function:
             pullback.prepare()
+            self.subroutines.append(pullback)
+            name = self.state.bind(f"{called_name(function, application)}_pullback", pullback)
         else:
             try:
                 pullback.prepare()
@@ -504,14 +507,11 @@ class LineAdjoints:
                 where = error.location.filename if error.location else ""
                 if not where.startswith("<overbar "):
                     raise
-                loop = " (a loop's reverse sweep pops a stack)" if "pop()" in error.message else ""
-                raise self.unsupported_call(
-                    application,
-                    f"the gradient taken in the function, whose generated adjoint cannot be "
-                    f"differentiated again yet{loop}: {error.message}",
-                ) from None
-        self.subroutines.append(pullback)
-        name = self.state.bind(f"{called_name(function, application)}_pullback", pullback)
+                product = self.hessian_product(called_function, application, error, wrt, seed)
+                name = self.state.bind(product.__name__, product)
+            else:
+                self.subroutines.append(pullback)
+                name = self.state.bind(f"{called_name(function, application)}_pullback", pullback)
         rename = Rename(output, earlier) if earlier != output else None
 
         def value(atom: ast.expr) -> ast.expr:
@@ -519,9 +519,7 @@ class LineAdjoints:
             return rename.visit(atom) if rename else atom
 
         keywords = [ast.keyword(arg=k, value=value(a)) for k, a in application.keywords]
-        keywords.append(
-            ast.keyword(arg=seed_parameter(list(signature.parameters)), value=output_bar)
-        )
+        keywords.append(ast.keyword(arg=seed, value=output_bar))
         arguments = [value(a) for a in application.positional]
         called = getattr(application.node, "func", None)
         if isinstance(called, ast.Attribute) and not is_global_path(
@@ -532,6 +530,37 @@ class LineAdjoints:
             arguments[0] = call(check, arguments[0], ast.Constant(called.attr), load(method))
         pullback_call = ast.Call(func=load(name), args=arguments, keywords=keywords)
         self.add_pullback_parts(pullback_call, bound, wrt)
+
+    def hessian_product(
+        self,
+        gradient: Any,
+        application: Application,
+        refusal: OverbarError,
+        wrt: tuple[str, ...],
+        seed: str,
+    ) -> Any:
+        """The pullback of the gradient taken in the function that ``application`` calls, by
+        forward over reverse (``x̄ += H(x) ḡ``: ``InnerHessianProduct``), where reverse over
+        reverse gave ``refusal`` for a line of the generated gradient; refused with both
+        reasons where forward mode refuses it too."""
+        make = getattr(gradient, "__overbar_hessian_product__", None)
+        loop = " (a loop's reverse sweep pops a stack)" if "pop()" in refusal.message else ""
+        reason = (
+            f"the gradient taken in the function, whose generated adjoint cannot be "
+            f"differentiated again{loop}: {refusal.message}"
+        )
+        if make is None:
+            raise self.unsupported_call(application, reason) from None
+        signature = inspect.signature(gradient)
+        try:
+            bound = signature.bind(*application.positional, **dict(application.keywords))
+            return make(wrt, seed, self.call_shapes(signature, bound))
+        except OverbarError as error:
+            raise self.unsupported_call(
+                application,
+                f"{reason}; nor by forward over reverse (a Hessian-vector product): "
+                f"{error.message}",
+            ) from None
 
     def add_pullback_parts(
         self, pullback_call: ast.Call, bound: inspect.BoundArguments, wrt: tuple[str, ...]

@@ -185,6 +185,10 @@ class ExpressionNormalizer:
             return type(node)(elts=[self.atom(e) for e in node.elts], ctx=ast.Load())
         if isinstance(node, ast.Dict):  # literal keys (the fence checked), values as atoms
             values = [self.atom(value) for value in node.values]  # each computed, in order
+            if not all(isinstance(key, ast.Constant) for key in node.keys):
+                # generated code's {k: v}: keys as they are (the last value under a key is
+                # known only when it runs)
+                return ast.Dict(keys=[clone(key) for key in node.keys], values=values)
             last = {key.value: value for key, value in zip(node.keys, values, strict=True)}
             keys = [ast.Constant(value=key) for key in last]  # the last value under a key
             return ast.Dict(keys=keys, values=list(last.values()))

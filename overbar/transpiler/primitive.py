@@ -145,8 +145,11 @@ def application_of(
     raise TypeError(f"not a normal-form expression: {ast.unparse(value)}")
 
 
-def keys_of(application: Application) -> tuple:
-    """The literal keys of a dict display ``{"a": a, "b": b}`` (a ``MAP``), in order."""
+def keys_of(application: Application) -> tuple | None:
+    """The literal keys of a dict display ``{"a": a, "b": b}`` (a ``MAP``), in order; None
+    where one is a name (generated code's ``{k: v}``, known only when it runs)."""
+    if not all(isinstance(key, ast.Constant) for key in application.node.keys):
+        return None
     return tuple(key.value for key in application.node.keys)
 
 

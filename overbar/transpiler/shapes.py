@@ -283,9 +283,10 @@ def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> A
         if any(element is _BOTTOM for element in elements):
             return _BOTTOM
         shapes = tuple(element.shape for element in elements)
-        return runtime.shapes.Sequence(
-            len(shapes), shapes, keys=keys_of(application), mapping=True
-        )
+        keys = keys_of(application)
+        if keys is None:  # keys known only when it runs, some perhaps the same
+            return runtime.shapes.Sequence(mapping=True)
+        return runtime.shapes.Sequence(len(shapes), shapes, keys=keys, mapping=True)
     if application.primal is PACK:  # a list's length and elements change with appends
         elements = [_operand(atom, known, form, runtime) for atom in value.elts]
         if any(element is _BOTTOM for element in elements):
