@@ -549,7 +549,7 @@ def _is_docstring(statement: ast.stmt) -> bool:
 def _stored_names(tree: ast.FunctionDef) -> set[str]:
     return {
         node.id
-        for node in ast.walk(tree)
+        for node in walk_breadth_first(tree)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del)
     }
 

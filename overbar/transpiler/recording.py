@@ -135,7 +135,7 @@ class Recording:
         """The names of the residuals of the helpers' calls inside ``statement``."""
         return {
             self.residual_calls[id(node)][1]
-            for node in ast.walk(statement)
+            for node in walk_breadth_first(statement)
             if id(node) in self.residual_calls
         }
 
