@@ -77,6 +77,37 @@ def test_statements_breadth_first_are_ast_walks_statements_in_order(index):
 
 
 @pytest.mark.parametrize("index", range(5))
+def teststatements_depth_first_are_walks_statements_in_order(index):
+    tree = trees()[index]
+    expected = [id(n) for n in names.walk(tree) if isinstance(n, ast.stmt)]
+    assert [id(n) for n in names.statements_depth_first(tree)] == expected
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_names_loaded_are_the_loads_a_walk_finds_in_order(index):
+    tree = trees()[index]
+    expected = [
+        n.id for n in names.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    ]
+    assert names.names_loaded(tree) == expected and expected
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_bindings_are_those_a_walk_of_every_node_finds(index):
+    tree = trees()[index]
+    body = tree.body if isinstance(tree, ast.Module) else [tree]
+    expected: dict[str, list[int]] = {}
+    for node in (n for statement in body for n in names.walk(statement)):
+        if isinstance(node, ast.Assign | ast.For):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for name in (n for target in targets for n in names.walk(target)):
+                if isinstance(name, ast.Name):
+                    expected.setdefault(name.id, []).append(id(node))
+    found = {name: [id(s) for s in bound] for name, bound in names.bindings(body).items()}
+    assert found == expected and expected
+
+
+@pytest.mark.parametrize("index", range(5))
 def test_fix_missing_locations_is_the_standard_librarys(index):
     tree = trees()[index]
     for step, node in enumerate(ast.walk(tree)):  # take locations off a third of the nodes
@@ -97,6 +128,25 @@ def test_clone_copies_every_node_but_the_fieldless_ones(index):
     for original, twin in zip(ast.walk(tree), ast.walk(copied), strict=True):
         fieldless = not original._fields and not original._attributes  # Load, Add, ...
         assert (original is twin) == fieldless
+
+
+def test_clone_leaves_out_what_a_pass_set_on_a_node():
+    """A cache a pass keeps on a statement (``copies._binds``) describes that statement, not
+    its copy, which may then be changed: the copy has the node's fields and attributes only,
+    whether or not the node has its locations."""
+    for source in ("y = x + 1", "y = x"):
+        statement = ast.parse(source).body[0]
+        statement._overbar_binds = frozenset({"y"})
+        copied = names.clone(statement)
+        assert "_overbar_binds" not in copied.__dict__
+        assert ast.dump(copied, include_attributes=True) == ast.dump(
+            statement, include_attributes=True
+        )
+    bare = ast.Assign(targets=[ast.Name("y", ast.Store())], value=ast.Name("x", ast.Load()))
+    bare._overbar_binds = frozenset({"y"})
+    copied = names.clone(bare)
+    assert "_overbar_binds" not in copied.__dict__ and "lineno" not in copied.__dict__
+    assert ast.dump(copied) == ast.dump(bare)
 
 
 def test_held_assignments_go_back_in_the_order_they_were_held():

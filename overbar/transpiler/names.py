@@ -60,28 +60,35 @@ def clone(node):
     A node with no fields and no attributes (a context such as ``ast.Load()``, an operator
     such as ``ast.Add()``) holds nothing to change and is shared, not copied, as the
     parser's own trees share them: a third of a function's nodes, made and then kept alive
-    (and scanned by the garbage collector) for nothing."""
+    (and scanned by the garbage collector) for nothing. A copy takes the node's fields and
+    attributes (its ``__dict__`` at once, less what a pass may have cached on the node),
+    then copies the fields that hold nodes."""
     kind = node.__class__
     if kind is list:
         return [clone(element) for element in node]
-    if not isinstance(node, ast.AST):
-        return node  # str, int, float, None: immutable
     keys = _KEYS.get(kind)
     if keys is None:
+        if not isinstance(node, ast.AST):
+            return node  # str, int, float, None: immutable
         keys = _KEYS[kind] = kind._fields + kind._attributes
     if not keys:
         return node
     copied = kind.__new__(kind)
-    source, target = node.__dict__, copied.__dict__
-    for key in keys:
-        if key in source:
-            value = source[key]
-            if value.__class__ is list:
-                target[key] = [clone(element) for element in value]
-            elif isinstance(value, ast.AST):
+    target = copied.__dict__
+    target.update(node.__dict__)
+    if len(target) != len(keys):  # a location missing, or something else set: not copied
+        for key in [key for key in target if key not in keys]:
+            del target[key]
+    for key in kind._fields:
+        value = target.get(key)
+        value_kind = value.__class__
+        if value_kind is list:
+            target[key] = [clone(element) for element in value]
+        elif value_kind in _KEYS:
+            if _KEYS[value_kind]:
                 target[key] = clone(value)
-            else:
-                target[key] = value
+        elif isinstance(value, ast.AST):
+            target[key] = clone(value)
     return copied
 
 
@@ -139,40 +146,41 @@ def fix_missing_locations(tree: ast.AST) -> ast.AST:
     """``ast.fix_missing_locations(tree)``: the same locations set on the same nodes (a node
     without a line or column takes its parent's, visiting parents before children in the
     same order), without its recursion through ``ast.iter_child_nodes``'s generators, which
-    made it a tenth of a transformation."""
+    made it a tenth of a transformation. A node class has either all four location
+    attributes or none; they are read and set in the node's ``__dict__`` (where ``ast``
+    keeps them: ``end_lineno`` and ``end_col_offset`` default to None on the class)."""
     stack = [(tree, 1, 0, 1, 0)]
+    pop, extend = stack.pop, stack.extend
     while stack:
-        node, lineno, col_offset, end_lineno, end_col_offset = stack.pop()
-        attributes = node._attributes
-        if "lineno" in attributes:
-            if not hasattr(node, "lineno"):
-                node.lineno = lineno
+        node, lineno, col_offset, end_lineno, end_col_offset = pop()
+        source = node.__dict__
+        if node._attributes:
+            if "lineno" in source:
+                lineno = source["lineno"]
             else:
-                lineno = node.lineno
-        if "end_lineno" in attributes:
-            if getattr(node, "end_lineno", None) is None:
-                node.end_lineno = end_lineno
+                source["lineno"] = lineno
+            if source.get("end_lineno") is None:
+                source["end_lineno"] = end_lineno
             else:
-                end_lineno = node.end_lineno
-        if "col_offset" in attributes:
-            if not hasattr(node, "col_offset"):
-                node.col_offset = col_offset
+                end_lineno = source["end_lineno"]
+            if "col_offset" in source:
+                col_offset = source["col_offset"]
             else:
-                col_offset = node.col_offset
-        if "end_col_offset" in attributes:
-            if getattr(node, "end_col_offset", None) is None:
-                node.end_col_offset = end_col_offset
+                source["col_offset"] = col_offset
+            if source.get("end_col_offset") is None:
+                source["end_col_offset"] = end_col_offset
             else:
-                end_col_offset = node.end_col_offset
+                end_col_offset = source["end_col_offset"]
         children = []
         for field in node._fields:
-            value = getattr(node, field, None)
-            if isinstance(value, ast.AST):
-                children.append(value)
-            elif isinstance(value, list):
+            value = source.get(field)
+            if value.__class__ is list:
                 children.extend([item for item in value if isinstance(item, ast.AST)])
-        location = (lineno, col_offset, end_lineno, end_col_offset)
-        stack.extend([(child, *location) for child in reversed(children)])
+            elif isinstance(value, ast.AST):
+                children.append(value)
+        if children:
+            location = (lineno, col_offset, end_lineno, end_col_offset)
+            extend([(child, *location) for child in reversed(children)])
     return tree
 
 
@@ -191,6 +199,45 @@ def walk(node):
                 stack.append(value)
 
 
+def names_loaded(node: ast.AST) -> list[str]:
+    """The names ``node`` reads (``ast.Name`` nodes in a ``Load`` context), in ``walk``'s
+    order, found without a generator: a pass that asks it of every statement (``simplify``,
+    a few times over) spent a fifth of its time resuming ``walk``."""
+    found = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Name):
+            if isinstance(current.ctx, ast.Load):
+                found.append(current.id)
+            continue  # its only node is its context
+        source = current.__dict__
+        for field in current._fields:
+            value = source.get(field)
+            if value.__class__ is list:
+                stack.extend([child for child in value if isinstance(child, ast.AST)])
+            elif isinstance(value, ast.AST):
+                stack.append(value)
+    return found
+
+
+def statements_depth_first(node):
+    """The statements among ``walk(node)``'s nodes, in its order, found without visiting an
+    expression (which holds no statement): ``walk`` visits a node's whole subtree before the
+    nodes pushed ahead of it, so leaving out the subtrees that hold no statement leaves the
+    others in their order. For the passes that look for assignments and loops, a tenth of
+    the nodes (as ``statements_breadth_first`` is for ``walk_breadth_first``)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.stmt):
+            yield current
+        for field in current._fields:
+            value = getattr(current, field, None)
+            if isinstance(value, list) and value and isinstance(value[0], _HOLDS_STATEMENTS):
+                stack.extend(value)
+
+
 class ReplaceNames(ast.NodeTransformer):
     """Replace every read of the names in ``values`` by (a copy of) its expression."""
 
@@ -206,7 +253,7 @@ class ReplaceNames(ast.NodeTransformer):
 def bindings(statements: list[ast.stmt]) -> dict[str, list[ast.stmt]]:
     """The assignments and for loops that bind each name (every name in their targets)."""
     found: dict[str, list[ast.stmt]] = {}
-    for node in (n for statement in statements for n in walk(statement)):
+    for node in (n for statement in statements for n in statements_depth_first(statement)):
         if isinstance(node, ast.Assign | ast.For):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for name in (n for target in targets for n in walk(target)):
