@@ -93,6 +93,20 @@ def test_names_loaded_are_the_loads_a_walk_finds_in_order(index):
 
 
 @pytest.mark.parametrize("index", range(5))
+def test_names_in_are_the_names_parameters_and_definitions_a_walk_finds(index):
+    tree = trees()[index]
+    expected = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            expected.add(node.id)
+        elif isinstance(node, ast.arg):
+            expected.add(node.arg)
+        elif isinstance(node, ast.FunctionDef):
+            expected.add(node.name)
+    assert names.names_in(tree) == expected and expected
+
+
+@pytest.mark.parametrize("index", range(5))
 def test_bindings_are_those_a_walk_of_every_node_finds(index):
     tree = trees()[index]
     body = tree.body if isinstance(tree, ast.Module) else [tree]

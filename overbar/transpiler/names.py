@@ -41,15 +41,27 @@ class NameAllocator:
 
 
 def names_in(tree: ast.AST) -> set[str]:
-    """Every identifier that appears in ``tree`` as a name or a parameter."""
+    """Every identifier that appears in ``tree`` as a name or a parameter (the function's
+    own name too). Found without a generator, as ``names_loaded``: the passes that seed a
+    name allocator ask it of whole functions."""
     found = set()
-    for node in walk(tree):
+    stack = [tree]
+    while stack:
+        node = stack.pop()
         if isinstance(node, ast.Name):
             found.add(node.id)
-        elif isinstance(node, ast.arg):
+            continue  # its only node is its context
+        if isinstance(node, ast.arg):
             found.add(node.arg)
         elif isinstance(node, ast.FunctionDef):
             found.add(node.name)
+        source = node.__dict__
+        for field in node._fields:
+            value = source.get(field)
+            if value.__class__ is list:
+                stack.extend([child for child in value if isinstance(child, ast.AST)])
+            elif isinstance(value, ast.AST):
+                stack.append(value)
     return found
 
 

@@ -318,8 +318,8 @@ def _inline_broadcasts(
         for node in walk(statement):
             if _is_load(node):
                 readers.setdefault(node.id, set()).add(index)
-            elif isinstance(node, ast.Call):
-                calls[ast.dump(node)] += 1
+            elif isinstance(node, ast.Call) and rewriter.is_broadcast(node):
+                calls[ast.dump(node)] += 1  # only a broadcast's count is asked for
     adjoints = {bar for bar, _ in adjoint.adjoints}
     for name, assignments in bound.items():
         if name not in adjoint.temporaries | adjoints or len(assignments) != 1:

@@ -372,12 +372,27 @@ def _fold_literals(statement: ast.stmt) -> ast.stmt:
     Folding goes from the innermost operation out, so a statement with no operation on two
     number literals has none to fold and is returned as it is without the rewrite's visit
     (which costs several times a walk)."""
-    if not any(
-        isinstance(node, ast.BinOp) and is_number(node.left) and is_number(node.right)
-        for node in walk(statement)
-    ):
+    if not _has_literal_arithmetic(statement):
         return statement
     return _LITERAL_FOLDER.visit(clone(statement))  # the rewrite changes what it visits
+
+
+def _has_literal_arithmetic(node: ast.AST) -> bool:
+    """Whether ``node`` holds an operation on two number literals (what ``_fold_literals``
+    folds), found without a generator: it is asked of every statement."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.BinOp) and is_number(current.left) and is_number(current.right):
+            return True
+        source = current.__dict__
+        for field in current._fields:
+            value = source.get(field)
+            if value.__class__ is list:
+                stack.extend([child for child in value if isinstance(child, ast.AST)])
+            elif isinstance(value, ast.AST):
+                stack.append(value)
+    return False
 
 
 class _LiteralFolder(ast.NodeTransformer):
