@@ -163,6 +163,62 @@ def test_clone_leaves_out_what_a_pass_set_on_a_node():
     assert ast.dump(copied) == ast.dump(bare)
 
 
+def _rewrites(base: type) -> type:
+    """A transformer on ``base`` that renames, replaces, drops and expands nodes, and visits
+    an operator: every kind of answer a visitor gives ``generic_visit``."""
+
+    class Rewrites(base):
+        def __init__(self):
+            self.seen: list[str] = []
+
+        def visit_Name(self, node):
+            self.seen.append(node.id)
+            if node.id == "x":
+                return ast.Name(id="renamed", ctx=node.ctx)
+            return node
+
+        def visit_BinOp(self, node):
+            self.generic_visit(node)
+            if isinstance(node.op, ast.Mult):
+                return ast.Call(func=ast.Name("times", ast.Load()), args=[node.left, node.right])
+            return node
+
+        def visit_Expr(self, node):
+            return None  # dropped
+
+        def visit_Return(self, node):
+            self.generic_visit(node)
+            return [ast.Pass(), node]  # expanded into two statements
+
+        def visit_Add(self, node):
+            self.seen.append("+")
+            return ast.Sub()
+
+        def visit_Constant(self, node):
+            self.seen.append(repr(node.value))
+            return node
+
+    return Rewrites
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_transformer_rewrites_as_the_standard_librarys(index):
+    tree = trees()[index]
+    ours, theirs = copy.deepcopy(tree), copy.deepcopy(tree)
+    mine, standard = _rewrites(names.Transformer)(), _rewrites(ast.NodeTransformer)()
+    ours, theirs = mine.visit(ours), standard.visit(theirs)
+    assert ast.dump(ours, include_attributes=True) == ast.dump(theirs, include_attributes=True)
+    assert mine.seen == standard.seen and mine.seen
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_transformer_without_visitors_changes_nothing(index):
+    tree = trees()[index]
+    dumped = ast.dump(tree, include_attributes=True)
+    assert names.Transformer().visit(tree) is tree
+    assert ast.dump(tree, include_attributes=True) == dumped
+
+
 def test_held_assignments_go_back_in_the_order_they_were_held():
     """simplify's folding holds ``tmp2`` then ``tmp1`` for their reader; the write into ``a``,
     which both values read, puts them back where they were, in that order (found through

@@ -28,7 +28,14 @@ from typing import Any
 
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.library import library_function, module_names, surely_numeric
-from overbar.transpiler.names import ReplaceNames, bindings, clone, walk, with_reverse_cloned
+from overbar.transpiler.names import (
+    ReplaceNames,
+    Transformer,
+    bindings,
+    clone,
+    walk,
+    with_reverse_cloned,
+)
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
 
@@ -99,7 +106,7 @@ def _propagate_ones(reverse: list[ast.stmt], body: list[ast.stmt]) -> list[ast.s
     return [ReplaceNames(literal).visit(statement) for statement in reverse]
 
 
-class _Rewriter(ast.NodeTransformer):
+class _Rewriter(Transformer):
     def __init__(
         self,
         shapes: dict[str, Any],

@@ -37,6 +37,7 @@ from dataclasses import replace
 
 from overbar.transpiler.names import (
     ReplaceNames,
+    Transformer,
     clone,
     names_loaded,
     statements_depth_first,
@@ -395,7 +396,7 @@ def _has_literal_arithmetic(node: ast.AST) -> bool:
     return False
 
 
-class _LiteralFolder(ast.NodeTransformer):
+class _LiteralFolder(Transformer):
     """``_fold_literals``'s rewrite (stateless: one instance serves every statement)."""
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:

@@ -41,7 +41,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.names import clone, names_in, names_loaded
+from overbar.transpiler.names import Transformer, clone, names_in, names_loaded
 from overbar.transpiler.reverse import Adjoint
 
 
@@ -81,7 +81,7 @@ def specialise(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     return replace(adjoint, tree=tree, bindings=bindings)
 
 
-class _Rewriter(ast.NodeTransformer):
+class _Rewriter(Transformer):
     def __init__(self, shapes: dict[str, Any], runtime: Runtime, helpers: dict, taken: set):
         self.shapes, self.runtime, self.helpers, self.taken = shapes, runtime, helpers, taken
         self.broadcast_name: str | None = None
