@@ -107,6 +107,25 @@ def test_names_in_are_the_names_parameters_and_definitions_a_walk_finds(index):
 
 
 @pytest.mark.parametrize("index", range(5))
+def test_names_read_are_the_loads_of_a_breadth_first_walk(index):
+    tree = trees()[index]
+    for statement in names.statements_breadth_first(tree):
+        if isinstance(statement, ast.For):
+            parts = [statement.iter]
+        elif isinstance(statement, ast.If | ast.While):
+            parts = [statement.test]
+        else:
+            parts = [statement]
+        expected = [
+            n.id
+            for part in parts
+            for n in ast.walk(part)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+        ]
+        assert names.names_read(statement) == expected
+
+
+@pytest.mark.parametrize("index", range(5))
 def test_bindings_are_those_a_walk_of_every_node_finds(index):
     tree = trees()[index]
     body = tree.body if isinstance(tree, ast.Module) else [tree]

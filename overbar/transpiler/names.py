@@ -361,9 +361,20 @@ def names_read(statement: ast.stmt) -> list[str]:
         parts = [statement.test]
     else:
         parts = [statement]
-    return [
-        n.id
-        for part in parts
-        for n in walk_breadth_first(part)
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-    ]
+    # walk_breadth_first's loads, in its order, without the generator (asked of every line)
+    found = []
+    todo = deque(parts)
+    while todo:
+        node = todo.popleft()
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                found.append(node.id)
+            continue  # its only node is its context
+        source = node.__dict__
+        for field in node._fields:
+            value = source.get(field)
+            if isinstance(value, ast.AST):
+                todo.append(value)
+            elif isinstance(value, list):
+                todo.extend([item for item in value if isinstance(item, ast.AST)])
+    return found

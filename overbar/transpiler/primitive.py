@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import operator
+import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +102,37 @@ def application_of(
     value: ast.expr, form: NormalForm, namespace: Namespace, slice_name: str = "slice"
 ) -> Application:
     """The primitive the normal-form right-hand side ``value`` applies (``slice_name`` is
-    what the generated code calls the builtin ``slice``)."""
+    what the generated code calls the builtin ``slice``).
+
+    Made once per line of a normal form and namespace, and kept while the form lives: the
+    analyses of one transformation (shapes, activity, the sweep's, the idioms') ask it of
+    every line, six or seven times over. A subscript's application is made anew each time,
+    as it holds syntax made for it (the index as ``slice(...)``) that a caller may build on."""
+    if isinstance(value, ast.Subscript):
+        return _application_of(value, form, namespace, slice_name)
+    try:
+        with _KEEPING:
+            kept = _APPLICATIONS.setdefault(form, {})
+    except TypeError:  # not a form that can be kept (a stand-in without weak references)
+        return _application_of(value, form, namespace, slice_name)
+    key = (id(value), id(namespace), slice_name)
+    found = kept.get(key)
+    if found is not None and found[0] is value and found[1] is namespace:
+        return found[2]
+    application = _application_of(value, form, namespace, slice_name)
+    kept[key] = (value, namespace, application)  # the node is held: its id is not reused
+    return application
+
+
+# form -> {(id of a right-hand side, id of the namespace, slice name): (the right-hand
+# side, the namespace, its application)}; an entry goes with its form.
+_APPLICATIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_KEEPING = threading.Lock()
+
+
+def _application_of(
+    value: ast.expr, form: NormalForm, namespace: Namespace, slice_name: str = "slice"
+) -> Application:
     if isinstance(value, ast.Name):
         return Application(IDENTITY, (value,), (), value)
     if isinstance(value, ast.Constant) or is_global_path(value, form.local_names):
