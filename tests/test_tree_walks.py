@@ -84,12 +84,18 @@ def teststatements_depth_first_are_walks_statements_in_order(index):
 
 
 @pytest.mark.parametrize("index", range(5))
-def test_names_loaded_are_the_loads_a_walk_finds_in_order(index):
+def test_names_loaded_and_stored_are_those_a_walk_finds_in_order(index):
     tree = trees()[index]
     expected = [
         n.id for n in names.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
     ]
     assert names.names_loaded(tree) == expected and expected
+    stored = [
+        n.id for n in names.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    ]
+    assert names.names_stored(tree) == stored and stored
+    every = [n.id for n in names.walk(tree) if isinstance(n, ast.Name)]
+    assert names.names_with(tree) == every
 
 
 @pytest.mark.parametrize("index", range(5))

@@ -38,7 +38,7 @@ import copy
 from collections import Counter
 from dataclasses import replace
 
-from overbar.transpiler.names import clone, walk
+from overbar.transpiler.names import clone, names_loaded, names_stored, walk
 from overbar.transpiler.reverse import Adjoint
 
 
@@ -50,12 +50,8 @@ def remove_copies(adjoint: Adjoint) -> Adjoint:
     bound: Counter = Counter()
     reads: Counter = Counter()
     for statement in body:
-        for node in walk(statement):
-            if isinstance(node, ast.Name):
-                if isinstance(node.ctx, ast.Store):
-                    bound[node.id] += 1
-                elif isinstance(node.ctx, ast.Load):
-                    reads[node.id] += 1
+        bound.update(names_stored(statement))
+        reads.update(names_loaded(statement))
     once = {name for name in adjoint.temporaries if bound[name] == 1}
     reverse = list(body[adjoint.forward_length :])
     uncopied = _share_where_only_arithmetic_reads(body, reverse, once, adjoint.floating)
@@ -128,9 +124,8 @@ class _Remover:
         if kept is not None:
             return kept[1]
         reads: dict[str, int] = {}
-        for node in walk(statement):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                reads[node.id] = reads.get(node.id, 0) + 1
+        for name in names_loaded(statement):
+            reads[name] = reads.get(name, 0) + 1
         if isinstance(statement, ast.Assign | ast.AugAssign | ast.Expr | ast.Return):
             self.read_counts[id(statement)] = (statement, reads)
         return reads
@@ -255,11 +250,7 @@ def _binds(statement: ast.stmt) -> frozenset[str]:
     changes only in ``pop_straight``, which forgets them (a block's may change inside it)."""
     bound = statement.__dict__.get("_overbar_binds")
     if bound is None:
-        bound = frozenset(
-            node.id
-            for node in walk(statement)
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
-        )
+        bound = frozenset(names_stored(statement))
         if isinstance(statement, ast.Assign | ast.AugAssign | ast.Expr | ast.Return):
             statement._overbar_binds = bound
     return bound

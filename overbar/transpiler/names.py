@@ -216,12 +216,24 @@ def names_loaded(node: ast.AST) -> list[str]:
     """The names ``node`` reads (``ast.Name`` nodes in a ``Load`` context), in ``walk``'s
     order, found without a generator: a pass that asks it of every statement (``simplify``,
     a few times over) spent a fifth of its time resuming ``walk``."""
+    return names_with(node, ast.Load)
+
+
+def names_stored(node: ast.AST) -> list[str]:
+    """The names ``node`` binds (``ast.Name`` nodes in a ``Store`` context), as
+    ``names_loaded``."""
+    return names_with(node, ast.Store)
+
+
+def names_with(node: ast.AST, context: type | None = None) -> list[str]:
+    """The ids of the ``ast.Name`` nodes under ``node`` (those in a ``context``, if given),
+    in ``walk``'s order, without a generator."""
     found = []
     stack = [node]
     while stack:
         current = stack.pop()
         if isinstance(current, ast.Name):
-            if isinstance(current.ctx, ast.Load):
+            if context is None or isinstance(current.ctx, context):
                 found.append(current.id)
             continue  # its only node is its context
         source = current.__dict__

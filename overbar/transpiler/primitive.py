@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import operator
-import threading
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -110,10 +109,8 @@ def application_of(
     as it holds syntax made for it (the index as ``slice(...)``) that a caller may build on."""
     if isinstance(value, ast.Subscript):
         return _application_of(value, form, namespace, slice_name)
-    try:
-        with _KEEPING:
-            kept = _APPLICATIONS.setdefault(form, {})
-    except TypeError:  # not a form that can be kept (a stand-in without weak references)
+    kept = _kept_with(form)
+    if kept is None:
         return _application_of(value, form, namespace, slice_name)
     key = (id(value), id(namespace), slice_name)
     found = kept.get(key)
@@ -124,10 +121,32 @@ def application_of(
     return application
 
 
-# form -> {(id of a right-hand side, id of the namespace, slice name): (the right-hand
-# side, the namespace, its application)}; an entry goes with its form.
-_APPLICATIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_KEEPING = threading.Lock()
+# id of a form -> (a weak reference to the form, {(id of a right-hand side, id of the
+# namespace, slice name): (the right-hand side, the namespace, its application)}); an entry
+# goes when its form does. (By id and identity, not as a WeakKeyDictionary would, by the
+# form's equality: comparing two forms compares their sets of names.)
+_APPLICATIONS: dict[int, tuple[weakref.ref, dict]] = {}
+
+
+def _kept_with(form: NormalForm) -> dict | None:
+    """The applications kept with ``form`` (None for a stand-in that cannot be kept)."""
+    entry = _APPLICATIONS.get(id(form))
+    if entry is not None and entry[0]() is form:
+        return entry[1]
+    key = id(form)
+
+    def forget(reference: weakref.ref) -> None:
+        found = _APPLICATIONS.get(key)
+        if found is not None and found[0] is reference:
+            _APPLICATIONS.pop(key, None)
+
+    try:
+        reference = weakref.ref(form, forget)
+    except TypeError:
+        return None
+    kept: dict = {}
+    _APPLICATIONS[key] = (reference, kept)
+    return kept
 
 
 def _application_of(

@@ -40,8 +40,8 @@ from overbar.transpiler.names import (
     Transformer,
     clone,
     names_loaded,
+    names_with,
     statements_depth_first,
-    walk,
 )
 from overbar.transpiler.primitive import is_number
 from overbar.transpiler.reverse import Adjoint, is_comment
@@ -105,26 +105,37 @@ def _writes(statement: ast.stmt) -> set[str]:
     elif isinstance(statement, ast.Expr | ast.Return | ast.Pass | ast.Assert):
         return set()
     else:
-        nodes = walk(statement)
+        nodes = statements_depth_first(statement)  # assignments and loops are statements
     return {
-        n.id
+        n
         for node in nodes
         if isinstance(node, ast.Assign | ast.For)
         for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-        for n in walk(target.value if isinstance(target, ast.Subscript) else target)
-        if isinstance(n, ast.Name)
+        for n in names_with(target.value if isinstance(target, ast.Subscript) else target)
     }
 
 
 def _has_effect(statement: ast.stmt, effects: frozenset[str]) -> bool:
-    """Whether ``statement`` calls one of ``effects`` (a function, or methods of an object)."""
-    for node in walk(statement):
+    """Whether ``statement`` calls one of ``effects`` (a function, or methods of an object).
+    (A walk without a generator: it is asked of most statements.)"""
+    stack: list = [statement]
+    while stack:
+        node = stack.pop()
         if isinstance(node, ast.Call):
             function = node.func
             if isinstance(function, ast.Attribute):
                 function = function.value
             if isinstance(function, ast.Name) and function.id in effects:
                 return True
+        elif isinstance(node, ast.Name):
+            continue  # its only node is its context
+        source = node.__dict__
+        for field in node._fields:
+            value = source.get(field)
+            if value.__class__ is list:
+                stack.extend([child for child in value if isinstance(child, ast.AST)])
+            elif isinstance(value, ast.AST):
+                stack.append(value)
     return False
 
 
