@@ -206,6 +206,26 @@ def test_strings_and_powers_are_rewritten_as_black_does_or_left_to_it():
     assert rewritten > 20  # the rule is exercised, not only its refusals
 
 
+def test_slices_are_settled_where_black_leaves_them_and_formatted_where_it_does_not():
+    """A subscript that is a slice of simple bounds (absent, names, integers, negated or
+    not) is left as it is, by black and without it; any other slice is black's."""
+    bounds = ["", "1", "-1", "n", "-n", "a.b", "f(a)", "a + 1", "~a", "+a", "2.5", "x[0]"]
+    settled = 0
+    for lower in bounds:
+        for upper in bounds:
+            for step in (None, "", "2", "-1", "k + 1"):
+                piece = f"{lower}:{upper}" + ("" if step is None else f":{step}")
+                for line in (f"y = u[{piece}] + v", f"u[{piece}] -= t", f"for x in u[{piece}]:"):
+                    body = "\n        pass" if line.endswith(":") else ""
+                    text = f"def f(u):\n    {line}{body}\n    return y"
+                    expected = black.format_str(text, mode=black.Mode())
+                    assert emit.formatted(black, text) == expected, line
+                    if emit._settled("    " + line, 1):
+                        settled += 1
+                        assert "    " + line in expected.splitlines()
+    assert settled > 100
+
+
 def test_formatting_is_black_format_str_on_random_programs():
     """Over the general and specialised adjoints of random programs (every rule and syntax
     form the fuzzer draws), unformatted as ``to_source`` hands them to black."""

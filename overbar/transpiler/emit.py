@@ -199,6 +199,15 @@ def _settled_comment(line: str, following: str) -> bool:
     )
 
 
+# A subscript that is one slice, each bound absent, a name or an integer, negated or not.
+_SLICE_BOUND = r"(?:-?(?:[A-Za-z_]\w*|\d+))?"
+_SIMPLE_SLICE = re.compile(rf"\[{_SLICE_BOUND}:{_SLICE_BOUND}(?::{_SLICE_BOUND})?\]")
+
+
+def _without_colons(match: re.Match) -> str:
+    return match.group().replace(":", " ")
+
+
 def _settled(line: str, index: int, rewritten: re.Pattern = _REWRITTEN) -> bool:
     """Whether black's first pass leaves ``line``, a statement ``ast.unparse`` wrote on one
     line, as it is (a sufficient condition, not a necessary one).
@@ -212,7 +221,9 @@ def _settled(line: str, index: int, rewritten: re.Pattern = _REWRITTEN) -> bool:
     ``yield``) it may remove a ``yield``'s only, and it adds them around a one-tuple that
     has none (``a, = f(x)``); and a trailing comma is "magic" (splits the line) except in a
     parenthesised one-tuple. So a line is settled when it fits, is printable ASCII, and has
-    no string, power, backslash, semicolon, comment, colon but a block header's last, comma
+    no string, power, backslash, semicolon, comment, colon but a block header's last and
+    those of a subscript that is a slice of simple bounds (``u[1:-1]``, ``u[::2]``, ``u[a:n]``:
+    each bound absent, a name or an integer, negated or not, which black leaves unspaced), comma
     but one followed by a space and not by ``=`` or ``in``, or one followed by ``)``, walrus,
     ``yield``, ``await``, ``lambda``, ``async``, ``with`` or ``except``, and every number is
     written as ``repr`` writes a float or an int with no exponent but a negative one. The
@@ -224,8 +235,9 @@ def _settled(line: str, index: int, rewritten: re.Pattern = _REWRITTEN) -> bool:
     if rewritten.search(line):
         return False
     stripped = line.lstrip(" ")
-    colons = line.count(":")
-    if colons > 1 or colons == 1 and not line.endswith(":"):
+    bare = _SIMPLE_SLICE.sub(_without_colons, line) if "[" in line else line
+    colons = bare.count(":")
+    if colons > 1 or colons == 1 and not bare.endswith(":"):
         return False
     if colons and not (
         stripped.startswith(_SETTLED_HEADERS) or index == 0 and stripped.startswith("def ")
