@@ -132,6 +132,100 @@ def test_settled_lines_need_no_black():
     assert emit.formatted(_NoBlack(), text) == black.format_str(text, mode=black.Mode())
 
 
+# Lines whose only change by black is the quotes of simple strings and the spaces around
+# powers of simple operands: rewritten as black rewrites them, without black.
+REWRITTEN_WITHOUT_BLACK = {
+    "a string argument": "y = f(x, 'a')",
+    "a key": "y = params['W_2'] + 1",
+    "an empty string": "y = f(x, '')",
+    "a power of a name": "y = x ** 2",
+    "a power of a number": "y = 2.5 ** x",
+    "a signed exponent": "y = 2 ** -x",
+    "a power after a subtraction": "y = a - x ** 2",
+    "a chain of powers": "y = x ** y ** 2",
+    "a power in a product": "y = a ** b * c",
+    "a power as a keyword argument": "y = f(a=x ** 2, b=y)",
+    "a power made to fit": "y = " + " + ".join(["x ** 2"] * 10),  # 95 long, 75 hugged
+    "both": "y = f(x ** 2, 'ij')",
+}
+
+
+@pytest.mark.parametrize("name", list(REWRITTEN_WITHOUT_BLACK))
+def test_simple_strings_and_powers_need_no_black(name):
+    text = f"def f(x):\n    {REWRITTEN_WITHOUT_BLACK[name]}\n    return y"
+    expected = black.format_str(text, mode=black.Mode())
+    assert "    " + REWRITTEN_WITHOUT_BLACK[name] not in expected.splitlines()  # changed
+    assert emit.formatted(_NoBlack(), text) == expected
+
+
+def test_strings_and_powers_are_rewritten_as_black_does_or_left_to_it():
+    """Every line made of a few operands, strings and powers among them, formatted as
+    ``black.format_str`` formats it: the ones ``_rewritten_as_black_does`` is not sure of
+    (attributes, calls, subscripts, brackets, keywords after the exponent, strings with
+    spaces or quotes, prefixes, exponents in scientific notation) are left to black."""
+    operands = [
+        "x",
+        "2",
+        "2.5",
+        "-x",
+        "x.a",
+        "x[0]",
+        "f(x)",
+        "(x + 1)",
+        "'a'",
+        "'a b'",
+        '"q"',
+        "b'x'",
+        "1e-05",
+        "1j",
+        "None",
+        "x if c else f(z)",
+        "**k",
+        "not x",
+        "~x",
+        "-2",
+    ]
+    lines = []
+    for left in operands:
+        for right in operands:
+            for operator in (" ** ", " * "):
+                if "**" in left or "**" in right:
+                    lines.append(f"y = g({left}, {right})")
+                else:
+                    lines.append(f"y = {left}{operator}{right}")
+                    lines.append(f"y = h({left}{operator}{right}, k='w') ** 2")
+    rewritten = 0
+    for line in lines:
+        text = f"def f(x):\n    {line}\n    return y"
+        try:
+            expected = black.format_str(text, mode=black.Mode())
+        except black.InvalidInput:
+            continue
+        assert emit.formatted(black, text) == expected, line
+        rewritten += emit._rewritten_as_black_does("    " + line, 1) is not None
+    assert rewritten > 20  # the rule is exercised, not only its refusals
+
+
+def test_slices_are_settled_where_black_leaves_them_and_formatted_where_it_does_not():
+    """A subscript that is a slice of simple bounds (absent, names, integers, negated or
+    not) is left as it is, by black and without it; any other slice is black's."""
+    bounds = ["", "1", "-1", "n", "-n", "a.b", "f(a)", "a + 1", "~a", "+a", "2.5", "x[0]"]
+    settled = 0
+    for lower in bounds:
+        for upper in bounds:
+            for step in (None, "", "2", "-1", "k + 1"):
+                piece = f"{lower}:{upper}" + ("" if step is None else f":{step}")
+                for line in (f"y = u[{piece}] + v", f"u[{piece}] -= t", f"for x in u[{piece}]:"):
+                    body = "\n        pass" if line.endswith(":") else ""
+                    text = f"def f(u):\n    {line}{body}\n    return y"
+                    expected = black.format_str(text, mode=black.Mode())
+                    assert emit.formatted(black, text) == expected, line
+                    if emit._settled("    " + line, 1):
+                        settled += 1
+                        assert "    " + line in expected.splitlines()
+    assert settled > 100
+
+
 def test_formatting_is_black_format_str_on_random_programs():
     """Over the general and specialised adjoints of random programs (every rule and syntax
     form the fuzzer draws), unformatted as ``to_source`` hands them to black."""

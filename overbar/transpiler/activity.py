@@ -108,16 +108,18 @@ def _restoring_pops(tree: ast.FunctionDef) -> set[int]:
     value pushed, and varies its target where the list varies. Either makes the list useful
     where N is: its pushed values' tangents are then kept beside it."""
     pushed: dict[str, set[str]] = {}
-    for node in ast.walk(tree):
+    for node in statements_breadth_first(tree):  # pushes and pops are statements
         if isinstance(node, ast.Expr) and is_append(node):
             value = node.value.args[0]
             if isinstance(value, ast.Call) and len(value.args) == 1:
                 value = value.args[0]  # shape_of(N)
             if isinstance(value, ast.Name):
                 pushed.setdefault(node.value.func.value.id, set()).add(value.id)
+    if not pushed:
+        return set()
     return {
         id(node)
-        for node in ast.walk(tree)
+        for node in statements_breadth_first(tree)
         if isinstance(node, ast.Assign)
         and isinstance(node.targets[0], ast.Name)
         and is_pop(node.value)

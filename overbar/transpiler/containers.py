@@ -65,15 +65,20 @@ def walk_dicts(
         for name, shape in shapes.items()
         if getattr(shape, "mapping", False) and shape.keys is None
     }
-    user_names = {
-        node.id for node in walk_breadth_first(parsed.tree) if isinstance(node, ast.Name)
-    }
+    loops = [
+        node
+        for node in statements_breadth_first(form.tree)
+        if isinstance(node, ast.For) and isinstance(node.target, ast.Name)
+    ]
+    user_names = (
+        {node.id for node in walk_breadth_first(parsed.tree) if isinstance(node, ast.Name)}
+        if loops
+        else set()
+    )
     counters = {
         node.target.id
-        for node in statements_breadth_first(form.tree)
-        if isinstance(node, ast.For)
-        and isinstance(node.target, ast.Name)
-        and node.target.id not in user_names  # the normal form's own walk of an iterable
+        for node in loops
+        if node.target.id not in user_names  # the normal form's own walk of an iterable
     }
     walker = _Walker(parsed, form, dicts, counters, unknown)
     walker.shapes, walker.in_order = shapes, in_order
@@ -257,6 +262,8 @@ def _named_after_keys(parsed, form, body, dicts, names: NameAllocator) -> dict[s
     that is a name (``tmp4 = params["W2"]``), renamed after the key (``W2``, or ``W2_2``
     where that is taken): the generated code reads ``W2.T @ y_bar``. A key that names a
     global or a builtin the function could read is left alone."""
+    if not dicts:  # no dict with known keys: no entry of one to rename after its key
+        return {}
     bound: dict[str, list] = {}
     for node in (n for statement in body for n in walk_breadth_first(statement)):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):

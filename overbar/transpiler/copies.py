@@ -38,25 +38,20 @@ import copy
 from collections import Counter
 from dataclasses import replace
 
-from overbar.transpiler.names import walk, with_reverse_cloned
+from overbar.transpiler.names import clone, names_loaded, names_stored, walk
 from overbar.transpiler.reverse import Adjoint
 
 
 def remove_copies(adjoint: Adjoint) -> Adjoint:
-    """The adjoint with the copies above gone from its reverse sweep."""
-    body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
-    bound = Counter(
-        node.id
-        for statement in body
-        for node in walk(statement)
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
-    )
-    reads = Counter(
-        node.id
-        for statement in body
-        for node in walk(statement)
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-    )
+    """The adjoint with the copies above gone from its reverse sweep. The adjoint's tree is
+    not changed: a statement is copied where a rename rewrites it (``propagate``,
+    ``pop_straight``), and the others are shared."""
+    body = list(adjoint.tree.body)
+    bound: Counter = Counter()
+    reads: Counter = Counter()
+    for statement in body:
+        bound.update(names_stored(statement))
+        reads.update(names_loaded(statement))
     once = {name for name in adjoint.temporaries if bound[name] == 1}
     reverse = list(body[adjoint.forward_length :])
     uncopied = _share_where_only_arithmetic_reads(body, reverse, once, adjoint.floating)
@@ -129,9 +124,8 @@ class _Remover:
         if kept is not None:
             return kept[1]
         reads: dict[str, int] = {}
-        for node in walk(statement):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                reads[node.id] = reads.get(node.id, 0) + 1
+        for name in names_loaded(statement):
+            reads[name] = reads.get(name, 0) + 1
         if isinstance(statement, ast.Assign | ast.AugAssign | ast.Expr | ast.Return):
             self.read_counts[id(statement)] = (statement, reads)
         return reads
@@ -194,10 +188,13 @@ class _Remover:
         simple = ast.Assign | ast.AugAssign | ast.Expr | ast.Return
         if replaced != self.reads[t] or not all(isinstance(s, simple) for s in pending):
             return False  # a block is not followed into: it may bind x before it reads t
+        places = {id(statement): place for place, statement in enumerate(statements)}
         for statement in pending:
-            for node in walk(statement):
+            renamed = clone(statement)  # the statement itself may be another stage's
+            for node in walk(renamed):
                 if _reads_name(node, t):
                     node.id = x
+            statements[places[id(statement)]] = renamed
             self.read_counts.pop(id(statement), None)  # it reads x now
         self.reads[x] += replaced
         self.reads[t] = 0
@@ -224,8 +221,10 @@ class _Remover:
                 between = statements[index + 1 : later]
                 if any(x in _binds(s) or x in self.reads_of(s) for s in between):
                     return
-                statements[index].targets = [ast.Name(x, ast.Store())]
-                statements[index].__dict__.pop("_overbar_binds", None)
+                popped = copy.copy(statements[index])  # the statement may be another stage's
+                popped.targets = [ast.Name(x, ast.Store())]
+                popped.__dict__.pop("_overbar_binds", None)
+                statements[index] = popped
                 del statements[later]
                 self.changed = True
                 return
@@ -251,11 +250,7 @@ def _binds(statement: ast.stmt) -> frozenset[str]:
     changes only in ``pop_straight``, which forgets them (a block's may change inside it)."""
     bound = statement.__dict__.get("_overbar_binds")
     if bound is None:
-        bound = frozenset(
-            node.id
-            for node in walk(statement)
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
-        )
+        bound = frozenset(names_stored(statement))
         if isinstance(statement, ast.Assign | ast.AugAssign | ast.Expr | ast.Return):
             statement._overbar_binds = bound
     return bound

@@ -153,17 +153,20 @@ _STANDS_ALONE = re.compile(r"(?:elif|else|except|finally|case)\b|[rRbBuUfFtT]{0,
 _BLOCK_OPENERS = re.compile(r"(?:def|async|class|@|import|from)\b")
 
 
-def _lines_black_changes(lines: list[str]) -> list[int] | None:
-    """The positions of the ``lines`` (of ``ast.unparse``'s output, markers made comments)
-    that black's first pass may change, all others being settled (``_settled``); or None
-    where black's output is not made line by line: a string on several lines, a blank line,
-    or a block that black sets off with blank lines (a nested ``def`` or ``class``, a
-    decorator, imports)."""
-    if lines and not lines[-1]:
-        lines = lines[:-1]
+def _lines_black_changes(given: list[str]) -> list[int] | None:
+    """The positions of the ``given`` lines (of ``ast.unparse``'s output, markers made
+    comments) that black's first pass may change, all others being settled (``_settled``);
+    or None where black's output is not made line by line: a string on several lines, a
+    blank line, or a block that black sets off with blank lines (a nested ``def`` or
+    ``class``, a decorator, imports). A line whose only changes are the quotes of simple
+    strings and the spaces around powers of simple operands is changed as black changes it
+    (``_rewritten_as_black_does``), in ``given``, and is settled: where the answer is a list,
+    each line of ``given`` not in it is as black's first pass writes it."""
+    lines = given[:-1] if given and not given[-1] else given
     if not lines or any('"""' in line or "'''" in line for line in lines):
         return None
-    pending = []
+    pending: list[int] = []
+    rewritten_lines: dict[int, str] = {}
     for index, line in enumerate(lines):
         stripped = line.lstrip(" ")
         if not stripped or (index and _BLOCK_OPENERS.match(stripped)):
@@ -173,7 +176,13 @@ def _lines_black_changes(lines: list[str]) -> list[int] | None:
             if not _settled_comment(line, following):
                 return None
         elif not _settled(line, index):
-            pending.append(index)
+            rewritten = _rewritten_as_black_does(line, index)
+            if rewritten is None:
+                pending.append(index)
+            else:
+                rewritten_lines[index] = rewritten
+    for index, line in rewritten_lines.items():
+        given[index] = line
     return pending
 
 
@@ -190,7 +199,16 @@ def _settled_comment(line: str, following: str) -> bool:
     )
 
 
-def _settled(line: str, index: int) -> bool:
+# A subscript that is one slice, each bound absent, a name or an integer, negated or not.
+_SLICE_BOUND = r"(?:-?(?:[A-Za-z_]\w*|\d+))?"
+_SIMPLE_SLICE = re.compile(rf"\[{_SLICE_BOUND}:{_SLICE_BOUND}(?::{_SLICE_BOUND})?\]")
+
+
+def _without_colons(match: re.Match) -> str:
+    return match.group().replace(":", " ")
+
+
+def _settled(line: str, index: int, rewritten: re.Pattern = _REWRITTEN) -> bool:
     """Whether black's first pass leaves ``line``, a statement ``ast.unparse`` wrote on one
     line, as it is (a sufficient condition, not a necessary one).
 
@@ -203,7 +221,9 @@ def _settled(line: str, index: int) -> bool:
     ``yield``) it may remove a ``yield``'s only, and it adds them around a one-tuple that
     has none (``a, = f(x)``); and a trailing comma is "magic" (splits the line) except in a
     parenthesised one-tuple. So a line is settled when it fits, is printable ASCII, and has
-    no string, power, backslash, semicolon, comment, colon but a block header's last, comma
+    no string, power, backslash, semicolon, comment, colon but a block header's last and
+    those of a subscript that is a slice of simple bounds (``u[1:-1]``, ``u[::2]``, ``u[a:n]``:
+    each bound absent, a name or an integer, negated or not, which black leaves unspaced), comma
     but one followed by a space and not by ``=`` or ``in``, or one followed by ``)``, walrus,
     ``yield``, ``await``, ``lambda``, ``async``, ``with`` or ``except``, and every number is
     written as ``repr`` writes a float or an int with no exponent but a negative one. The
@@ -212,11 +232,12 @@ def _settled(line: str, index: int) -> bool:
     """
     if len(line) > _LINE_LENGTH or not line.isascii() or not line.isprintable():
         return False
-    if _REWRITTEN.search(line):
+    if rewritten.search(line):
         return False
     stripped = line.lstrip(" ")
-    colons = line.count(":")
-    if colons > 1 or colons == 1 and not line.endswith(":"):
+    bare = _SIMPLE_SLICE.sub(_without_colons, line) if "[" in line else line
+    colons = bare.count(":")
+    if colons > 1 or colons == 1 and not bare.endswith(":"):
         return False
     if colons and not (
         stripped.startswith(_SETTLED_HEADERS) or index == 0 and stripped.startswith("def ")
@@ -229,6 +250,74 @@ def _settled(line: str, index: int) -> bool:
         if number.endswith("e") and not line.startswith("-", match.end()):
             return False
     return True
+
+
+# A string of letters, digits and underscores in single quotes (what ``repr`` writes for a
+# ``str`` without quotes or backslashes), standing alone: not a prefix's, nor one of several.
+_SIMPLE_STRING = re.compile(r"(?<![\w'\"])'([A-Za-z0-9_]*)'(?![\w'\"])")
+# The left operand of a power as the text before `` ** `` ends, when it is a name or a plain
+# number after an opening bracket, an ``=``, a comma or a binary operator (which
+# ``ast.unparse`` writes with spaces): not an attribute (``a.b``), nor negated (``-x ** 2``,
+# which black writes ``-(x**2)``), nor after a keyword.
+_POWER_LEFT = re.compile(r"(?:(?<=[(\[{=])|(?<=[-+*/%@&|^<>=,] ))(?:[A-Za-z_]\w*|\d+(?:\.\d+)?)$")
+# The text between two powers when it is one operand (``y`` in ``x ** y ** 2``).
+_POWER_MIDDLE = re.compile(r"(?:[A-Za-z_]\w*|\d+(?:\.\d+)?)$")
+# The right operand as the text after `` ** `` starts: a name or a plain number, signed or not.
+_POWER_RIGHT = re.compile(r"[-+~]?(?:(?P<name>[A-Za-z_]\w*)|\d+(?:\.\d+)?(?![\w.]))")
+# What may follow a name on the right for black to find it simple: no call, subscript,
+# attribute or keyword after it, which its look ahead would go on through.
+_AFTER_RIGHT_NAME = re.compile(r" *(?:$|[)\]},+\-*/%@&|^<>=])")
+# ``_REWRITTEN`` less the powers and quotes that ``_rewritten_as_black_does`` has dealt with.
+_REWRITTEN_BUT_POWERS_AND_QUOTES = re.compile(
+    r"[\\;#]|,(?![ )])|, (?:=|in\b)|:=|\b(?:yield|await|lambda|async|with|except)\b"
+)
+
+
+def _rewritten_as_black_does(line: str, index: int) -> str | None:
+    """``line`` as black's first pass leaves it, where it changes nothing but what is below,
+    and the line is otherwise settled (``_settled``); None where that is not sure.
+
+    Identity: black writes a string in double quotes where that needs no more escapes than
+    its single quotes: ``'a'`` becomes ``"a"``. Side conditions: the string holds letters,
+    digits and underscores only (no quote or backslash to escape), has no prefix, is not
+    next to another string, and is not a statement of its own (which could be a docstring).
+
+    Identity: black writes a power without spaces where both operands are simple (its
+    ``hug_power_op``): ``x ** 2`` becomes ``x**2``, ``2 ** -y`` becomes ``2**-y``. Side
+    conditions, stricter than black's: every ``**`` of the line is a binary power (written
+    `` ** ``; not an unpacking), its left operand is a name (not an attribute) or a plain
+    number, not negated (black writes ``-x ** 2`` as ``-(x**2)``) and after a bracket, an
+    ``=``, a comma or a binary operator, its right operand a plain number or a name, with
+    or without a sign, after which comes an operator, a closing bracket, a comma or the end
+    of the line (black looks on through names, dots and keywords for a call or a subscript,
+    which makes it not simple).
+    The line's length is the rewritten line's, as black measures it.
+    """
+    if line.lstrip(" ").startswith("'") or '"' in line or "\\" in line:
+        return None
+    rewritten = line
+    if "'" in rewritten:
+        rewritten = _SIMPLE_STRING.sub(r'"\1"', rewritten)
+        if "'" in rewritten:
+            return None
+    if "**" in rewritten:
+        pieces = rewritten.split(" ** ")
+        if any("**" in piece for piece in pieces):
+            return None  # an unpacking, or a power ast.unparse did not write
+        for place, (left, right) in enumerate(zip(pieces[:-1], pieces[1:], strict=True)):
+            operand = _POWER_RIGHT.match(right)
+            chained = place and _POWER_MIDDLE.fullmatch(left)  # x ** y ** 2: y after a power
+            simple_left = chained or _POWER_LEFT.search(left)
+            if not simple_left or operand is None:
+                return None
+            if operand.group("name") is not None and not _AFTER_RIGHT_NAME.match(
+                right, operand.end()
+            ):
+                return None
+        rewritten = "**".join(pieces)
+    if rewritten == line or not _settled(rewritten, index, _REWRITTEN_BUT_POWERS_AND_QUOTES):
+        return None
+    return rewritten
 
 
 def _format_lines_once(

@@ -453,9 +453,12 @@ class _Fence(InPlaceChecks):
                 )
 
     def check_dynamic_names(self, expression: ast.expr) -> None:
-        called = {id(n.func) for n in walk_breadth_first(expression) if isinstance(n, ast.Call)}
+        # One walk: breadth first, a call is met before the function it calls.
+        called = set()
         for node in walk_breadth_first(expression):
-            if isinstance(node, ast.Name | ast.Attribute):
+            if isinstance(node, ast.Call):
+                called.add(id(node.func))
+            elif isinstance(node, ast.Name | ast.Attribute):
                 self.check_dynamic(node, id(node) in called)
 
     def check_dynamic(self, node: ast.Name | ast.Attribute, called: bool) -> None:

@@ -52,6 +52,8 @@ def local_lambdas(tree: ast.FunctionDef) -> dict[str, ast.Lambda]:
             or arguments.defaults
         ):
             found.pop(name)
+    if not found:  # no lambda bound at the top: the function's reads need not be looked at
+        return found
     called = {id(n.func) for n in walk_breadth_first(tree) if isinstance(n, ast.Call)}
     for node in walk_breadth_first(tree):
         if not isinstance(node, ast.Name) or node.id not in found:

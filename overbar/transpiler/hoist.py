@@ -51,13 +51,26 @@ from typing import Any
 
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.library import library_function, module_names
-from overbar.transpiler.names import names_in, walk_breadth_first, with_reverse_cloned
+from overbar.transpiler.names import (
+    names_in,
+    statements_breadth_first,
+    walk_breadth_first,
+    with_reverse_cloned,
+)
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
 
 
 def hoist(adjoint: Adjoint, runtime: Runtime, namespace: Namespace) -> Adjoint:
-    """The adjoint with the per-step products above summed after their loops."""
+    """The adjoint with the per-step products above summed after their loops (none where
+    the reverse sweep has no loop: then nothing is copied or looked at further)."""
+    reverse_sweep = adjoint.tree.body[adjoint.forward_length :]
+    if not any(
+        isinstance(statement, ast.For)
+        for top in reverse_sweep
+        for statement in statements_breadth_first(top)
+    ):
+        return adjoint
     hoister = _Hoister(runtime, module_names(adjoint.bindings, namespace, runtime), adjoint)
     body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 
 from overbar.transpiler.fence_scope import CHANGES, FenceScope, bound_names, is_append
-from overbar.transpiler.names import walk_breadth_first
+from overbar.transpiler.names import statements_breadth_first, walk_breadth_first
 
 
 class InPlaceChecks(FenceScope):
@@ -34,7 +34,7 @@ class InPlaceChecks(FenceScope):
         written = {
             target.value.id
             for statement in body
-            for node in walk_breadth_first(statement)
+            for node in statements_breadth_first(statement)  # assignments are statements
             if isinstance(node, ast.Assign | ast.AugAssign)
             for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
             if isinstance(target, ast.Subscript)
@@ -176,7 +176,7 @@ class InPlaceChecks(FenceScope):
         appended = {
             node.value.func.value.id
             for statement in body
-            for node in walk_breadth_first(statement)
+            for node in statements_breadth_first(statement)  # an append is a statement
             if isinstance(node, ast.Expr) and is_append(node)
         }
         for name in sorted(appended):

@@ -37,6 +37,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.errors import OverbarError, UnsupportedSyntaxError
+from overbar.transpiler.names import walk_breadth_first
 from overbar.transpiler.parse import MISSING, ParsedFunction
 
 MAKER = "__overbar_gradient_of__"
@@ -48,16 +49,18 @@ def with_inner_gradients(parsed: ParsedFunction) -> ParsedFunction:
     tree = parsed.tree
     local = _local_names(tree)
     held = _gradients_held(parsed, tree, local)
-    if not held and not any(gradient_maker(parsed, node) is not None for node in ast.walk(tree)):
+    if not held and not any(
+        gradient_maker(parsed, node) is not None for node in walk_breadth_first(tree)
+    ):
         return parsed
-    taken = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} | local
+    taken = {node.id for node in walk_breadth_first(tree) if isinstance(node, ast.Name)} | local
     tree = copy.deepcopy(tree)
     functions: dict[str, Any] = dict(held)
     hoisted: list[ast.stmt] = []
     user_bound = _bound_by_user(parsed, tree, local)
     for name, value in user_bound.items():
         functions[name] = _gradient_function(parsed, value)
-    for node in ast.walk(tree):
+    for node in walk_breadth_first(tree):
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Call):
             continue
         maker = node.func
@@ -156,10 +159,10 @@ def _gradients_held(
     """The global or closure names bound to a gradient overbar made (``d_fun =
     overbar.grad(fun)`` at module level) that the function only calls, each with what a call
     of it is differentiated as (its ``__overbar_as_inner__``)."""
-    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    called = {id(n.func) for n in walk_breadth_first(tree) if isinstance(n, ast.Call)}
     found: dict[str, Any] = {}
     refused: set[str] = set()
-    for node in ast.walk(tree):
+    for node in walk_breadth_first(tree):
         if not isinstance(node, ast.Name) or node.id in local or node.id in refused:
             continue
         value = parsed.namespace.lookup(node.id)
@@ -189,7 +192,7 @@ def _bound_by_user(
     read only as the function of a call afterwards, each with the maker's call."""
     found: dict[str, ast.Call] = {}
     stores: dict[str, int] = {}
-    for node in ast.walk(tree):
+    for node in walk_breadth_first(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
             stores[node.id] = stores.get(node.id, 0) + 1
     parameters = {a.arg for a in [*tree.args.posonlyargs, *tree.args.args, *tree.args.kwonlyargs]}
@@ -203,8 +206,8 @@ def _bound_by_user(
             and statement.targets[0].id not in parameters
         ):
             found[statement.targets[0].id] = statement.value
-    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    for node in ast.walk(tree):
+    called = {id(n.func) for n in walk_breadth_first(tree) if isinstance(n, ast.Call)}
+    for node in walk_breadth_first(tree):
         if (
             isinstance(node, ast.Name)
             and node.id in found
@@ -216,10 +219,10 @@ def _bound_by_user(
 
 
 def _local_names(tree: ast.FunctionDef) -> set[str]:
-    names = {a.arg for a in ast.walk(tree.args) if isinstance(a, ast.arg)}
+    names = {a.arg for a in walk_breadth_first(tree.args) if isinstance(a, ast.arg)}
     names |= {
         node.id
-        for node in ast.walk(tree)
+        for node in walk_breadth_first(tree)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del)
     }
     return names

@@ -42,6 +42,7 @@ from overbar.transpiler.names import (
     NameAllocator,
     clone,
     fix_missing_locations,
+    statements_breadth_first,
     walk_breadth_first,
 )
 
@@ -54,7 +55,7 @@ def lift_returns(statements: list[ast.stmt]) -> list[ast.stmt]:
     """
     for index, statement in enumerate(statements):
         if isinstance(statement, ast.If) and any(
-            isinstance(node, ast.Return) for node in walk_breadth_first(statement)
+            isinstance(node, ast.Return) for node in statements_breadth_first(statement)
         ):
             rest = statements[index + 1 :]
             body = statement.body if always_returns(statement.body) else statement.body + rest
@@ -71,7 +72,7 @@ def lift_returns(statements: list[ast.stmt]) -> list[ast.stmt]:
 def without_jumps(tree: ast.FunctionDef, names: NameAllocator) -> ast.FunctionDef:
     """``tree`` with every return inside a loop, break and continue replaced by flags (see the
     module docstring)."""
-    jumps = any(isinstance(n, ast.Break | ast.Continue) for n in walk_breadth_first(tree))
+    jumps = any(isinstance(n, ast.Break | ast.Continue) for n in statements_breadth_first(tree))
     if not jumps and not _returns_in_loops(tree.body):
         return tree
     tree = clone(tree)
@@ -93,9 +94,9 @@ def without_jumps(tree: ast.FunctionDef, names: NameAllocator) -> ast.FunctionDe
 def _returns_in_loops(statements: list[ast.stmt]) -> bool:
     return any(
         isinstance(loop, ast.For | ast.While)
-        and any(isinstance(n, ast.Return) for n in walk_breadth_first(loop))
+        and any(isinstance(n, ast.Return) for n in statements_breadth_first(loop))
         for statement in statements
-        for loop in walk_breadth_first(statement)
+        for loop in statements_breadth_first(statement)
     )
 
 

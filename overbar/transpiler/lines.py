@@ -26,6 +26,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.errors import MissingRuleError, OverbarError, UnsupportedSyntaxError
+from overbar.runtime.registry import rule_signature
 from overbar.transpiler.names import clone, statements_breadth_first, walk_breadth_first
 from overbar.transpiler.normalize import is_global_path
 from overbar.transpiler.parse import MISSING, keyword_names, positional_names
@@ -693,7 +694,7 @@ def _axis(axes: tuple[int, ...]) -> ast.expr:
 
 def _keyword_only(template: Template) -> list[str]:
     """The rule's keyword-only parameters other than its output's adjoint."""
-    parameters = inspect.signature(template.rule.function).parameters.values()
+    parameters = rule_signature(template.rule.function).parameters.values()
     return [
         p.name
         for p in parameters

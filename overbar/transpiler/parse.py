@@ -203,16 +203,18 @@ def _definition(function: types.FunctionType) -> tuple[ast.FunctionDef, str]:
     dedented = textwrap.dedent(text)
     indent = _indent_width(text) - _indent_width(dedented)
     try:
-        module = ast.parse(dedented)
+        # parsed below as many empty lines as come before it in the file, its lines are
+        # numbered as there (what ``ast.increment_lineno`` would do, in a walk of its own)
+        module = ast.parse("\n" * (first_line - 1) + dedented)
     except SyntaxError:
         raise _source_unavailable(function, "its file has changed since it was loaded") from None
     tree = module.body[0] if module.body else None
-    ast.increment_lineno(module, first_line - 1)
-    for node in walk_breadth_first(module):
-        if hasattr(node, "col_offset"):
-            node.col_offset += indent
-            if getattr(node, "end_col_offset", None) is not None:
-                node.end_col_offset += indent
+    if indent:  # a method or a nested def: its columns are those of the indented lines
+        for node in walk_breadth_first(module):
+            if hasattr(node, "col_offset"):
+                node.col_offset += indent
+                if getattr(node, "end_col_offset", None) is not None:
+                    node.end_col_offset += indent
     if isinstance(tree, ast.AsyncFunctionDef):
         raise UnsupportedSyntaxError(
             f"overbar cannot differentiate an async function (async def) in {tree.name}: "
@@ -549,7 +551,7 @@ def _is_docstring(statement: ast.stmt) -> bool:
 def _stored_names(tree: ast.FunctionDef) -> set[str]:
     return {
         node.id
-        for node in ast.walk(tree)
+        for node in walk_breadth_first(tree)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del)
     }
 

@@ -28,7 +28,14 @@ from typing import Any
 
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.library import library_function, module_names, surely_numeric
-from overbar.transpiler.names import ReplaceNames, bindings, clone, walk, with_reverse_cloned
+from overbar.transpiler.names import (
+    ReplaceNames,
+    Transformer,
+    bindings,
+    clone,
+    walk,
+    with_reverse_cloned,
+)
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
 
@@ -99,7 +106,7 @@ def _propagate_ones(reverse: list[ast.stmt], body: list[ast.stmt]) -> list[ast.s
     return [ReplaceNames(literal).visit(statement) for statement in reverse]
 
 
-class _Rewriter(ast.NodeTransformer):
+class _Rewriter(Transformer):
     def __init__(
         self,
         shapes: dict[str, Any],
@@ -318,8 +325,8 @@ def _inline_broadcasts(
         for node in walk(statement):
             if _is_load(node):
                 readers.setdefault(node.id, set()).add(index)
-            elif isinstance(node, ast.Call):
-                calls[ast.dump(node)] += 1
+            elif isinstance(node, ast.Call) and rewriter.is_broadcast(node):
+                calls[ast.dump(node)] += 1  # only a broadcast's count is asked for
     adjoints = {bar for bar, _ in adjoint.adjoints}
     for name, assignments in bound.items():
         if name not in adjoint.temporaries | adjoints or len(assignments) != 1:

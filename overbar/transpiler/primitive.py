@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +101,57 @@ def application_of(
     value: ast.expr, form: NormalForm, namespace: Namespace, slice_name: str = "slice"
 ) -> Application:
     """The primitive the normal-form right-hand side ``value`` applies (``slice_name`` is
-    what the generated code calls the builtin ``slice``)."""
+    what the generated code calls the builtin ``slice``).
+
+    Made once per line of a normal form and namespace, and kept while the form lives: the
+    analyses of one transformation (shapes, activity, the sweep's, the idioms') ask it of
+    every line, six or seven times over. A subscript's application is made anew each time,
+    as it holds syntax made for it (the index as ``slice(...)``) that a caller may build on."""
+    if isinstance(value, ast.Subscript):
+        return _application_of(value, form, namespace, slice_name)
+    kept = _kept_with(form)
+    if kept is None:
+        return _application_of(value, form, namespace, slice_name)
+    key = (id(value), id(namespace), slice_name)
+    found = kept.get(key)
+    if found is not None and found[0] is value and found[1] is namespace:
+        return found[2]
+    application = _application_of(value, form, namespace, slice_name)
+    kept[key] = (value, namespace, application)  # the node is held: its id is not reused
+    return application
+
+
+# id of a form -> (a weak reference to the form, {(id of a right-hand side, id of the
+# namespace, slice name): (the right-hand side, the namespace, its application)}); an entry
+# goes when its form does. (By id and identity, not as a WeakKeyDictionary would, by the
+# form's equality: comparing two forms compares their sets of names.)
+_APPLICATIONS: dict[int, tuple[weakref.ref, dict]] = {}
+
+
+def _kept_with(form: NormalForm) -> dict | None:
+    """The applications kept with ``form`` (None for a stand-in that cannot be kept)."""
+    entry = _APPLICATIONS.get(id(form))
+    if entry is not None and entry[0]() is form:
+        return entry[1]
+    key = id(form)
+
+    def forget(reference: weakref.ref) -> None:
+        found = _APPLICATIONS.get(key)
+        if found is not None and found[0] is reference:
+            _APPLICATIONS.pop(key, None)
+
+    try:
+        reference = weakref.ref(form, forget)
+    except TypeError:
+        return None
+    kept: dict = {}
+    _APPLICATIONS[key] = (reference, kept)
+    return kept
+
+
+def _application_of(
+    value: ast.expr, form: NormalForm, namespace: Namespace, slice_name: str = "slice"
+) -> Application:
     if isinstance(value, ast.Name):
         return Application(IDENTITY, (value,), (), value)
     if isinstance(value, ast.Constant) or is_global_path(value, form.local_names):

@@ -135,7 +135,7 @@ class Recording:
         """The names of the residuals of the helpers' calls inside ``statement``."""
         return {
             self.residual_calls[id(node)][1]
-            for node in ast.walk(statement)
+            for node in walk_breadth_first(statement)
             if id(node) in self.residual_calls
         }
 
@@ -194,9 +194,10 @@ class Recording:
     ) -> tuple[list[ast.stmt], list[ast.stmt], list[ast.stmt]]:
         """Drop the pushes and pops of names the reverse sweep never reads."""
         popped_by = {id(node): name for name, nodes in self.pops.items() for node in nodes}
-        read, value_read = _read_after_restore(
-            reverse, popped_by, self.state.previous, self.shape_only_arguments(reverse)
-        )
+        previous = self.state.previous
+        # which reads take a shape only matters for reads after a restore: none without one
+        shape_only = self.shape_only_arguments(reverse) if popped_by or previous else set()
+        read, value_read = _read_after_restore(reverse, popped_by, previous, shape_only)
         unread = {name for name in self.pushes if name not in read}
         # Names the reverse sweep only takes the shape of are saved as their shape.
         for name in sorted(read - value_read):
@@ -294,6 +295,8 @@ def _read_after_restore(
                 for inner in blocks:
                     visit(inner)
                 continue
+            if not popped and not previous:
+                continue  # nothing restored yet: no read of this statement is noted
             for node in walk_breadth_first(statement):
                 if is_read(node):
                     note(node)

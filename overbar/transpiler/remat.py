@@ -38,9 +38,11 @@ from overbar.transpiler.reverse import Adjoint
 
 
 def rematerialise(adjoint: Adjoint, runtime: Runtime, namespace: Namespace) -> Adjoint:
-    """The adjoint with the forward values above computed at their one reader."""
+    """The adjoint with the forward values above computed at their one reader. The adjoint's
+    tree is not changed: a reader is copied before a value is put into it, the other
+    statements are shared."""
     numpy_names = module_names(adjoint.bindings, namespace, runtime)
-    body = clone(adjoint.tree.body)
+    body = list(adjoint.tree.body)
     bound: Counter = Counter()
     readers: dict[str, list[ast.AST]] = {}
     for statement in body:
@@ -52,7 +54,8 @@ def rematerialise(adjoint: Adjoint, runtime: Runtime, namespace: Namespace) -> A
     for argument in adjoint.tree.args.args + adjoint.tree.args.kwonlyargs:
         bound[argument.arg] += 1
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
-    top_reverse = {id(statement) for statement in reverse}
+    places = {id(statement): index for index, statement in enumerate(reverse)}
+    copied: set[int] = set()  # the places of the readers copied (and rewritten) so far
     moved: dict[int, ast.expr] = {}
     for statement in forward:
         if not (
@@ -67,15 +70,17 @@ def rematerialise(adjoint: Adjoint, runtime: Runtime, namespace: Namespace) -> A
             name not in adjoint.temporaries
             or bound[name] != 1
             or len(reading) != 1
-            or id(reading[0]) not in top_reverse
+            or id(reading[0]) not in places
             or not _pure(statement.value, numpy_names, runtime)
             or not _an_operand_in(reading[0], name)
             or any(bound[n.id] > 1 for n in walk(statement.value) if isinstance(n, ast.Name))
         ):
             continue
         moved[id(statement)] = statement.value
-        index = next(i for i, s in enumerate(reverse) if s is reading[0])
-        reverse[index] = ReplaceNames({name: statement.value}).visit(reverse[index])
+        index = places[id(reading[0])]
+        reader = reverse[index] if index in copied else clone(reverse[index])
+        copied.add(index)
+        reverse[index] = ReplaceNames({name: statement.value}).visit(reader)
     if not moved:
         return adjoint
     kept = [statement for statement in forward if id(statement) not in moved]

@@ -222,7 +222,8 @@ class _Sweep:
             optimisations.residuals,
         )
         self.control = ReverseBlocks(self.state, self.recording, self.rules, self.lines)
-        for node in ast.walk(form.tree):  # what the forward sweep runs for helpers' calls
+        # what the forward sweep runs for helpers' calls (assignments: statements)
+        for node in statements_breadth_first(form.tree):
             if isinstance(node, ast.Assign) and (found := self.lines.forward_call(node)):
                 self.recording.residual_calls[id(node)] = found
         self.state.classify_unpackings(self.control.built_as_tuple)

@@ -172,6 +172,8 @@ def _plain_lists(form: NormalForm) -> set[str]:
         ):
             allowed.add(id(node.args[0]))
     plain = {name for name, listed in bound.items() if listed and name not in form.parameters}
+    if not plain:  # no list display bound: nothing to look for in a second walk
+        return plain
     for node in walk_breadth_first(form.tree):
         if isinstance(node, ast.Name) and node.id in plain and id(node) not in allowed:
             plain.discard(node.id)

@@ -35,7 +35,14 @@ import itertools
 import operator
 from dataclasses import replace
 
-from overbar.transpiler.names import ReplaceNames, clone, walk
+from overbar.transpiler.names import (
+    ReplaceNames,
+    Transformer,
+    clone,
+    names_loaded,
+    names_with,
+    statements_depth_first,
+)
 from overbar.transpiler.primitive import is_number
 from overbar.transpiler.reverse import Adjoint, is_comment
 
@@ -43,13 +50,19 @@ _FOLDABLE_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: 
 
 
 def simplify(adjoint: Adjoint) -> Adjoint:
-    """Remove dead code, fold temporaries and literals, and drop empty comment blocks."""
-    body = [fold_literals(statement) for statement in clone(adjoint.tree.body)]
+    """Remove dead code, fold temporaries and literals, and drop empty comment blocks.
+
+    The adjoint's tree is not changed: a statement is copied where it is rewritten (literals
+    folded, a temporary folded into it, an unpacking renamed) or a block of it is, and
+    shared with the adjoint where it is kept as it is, which most are (copying the whole
+    tree first was a fifth of the pass)."""
+    body = [fold_literals(statement) for statement in adjoint.tree.body]
+    reads: dict[int, tuple[ast.stmt, list[str]]] = {}
     body, forward_length = _remove_dead(
-        body, adjoint.forward_length, adjoint.effects, adjoint.pure
+        body, adjoint.forward_length, adjoint.effects, adjoint.pure, reads
     )
     body, forward_length = _fold_temporaries(
-        body, forward_length, adjoint.temporaries, adjoint.effects
+        body, forward_length, adjoint.temporaries, adjoint.effects, reads
     )
     body = _unpack_into_names(body, adjoint.temporaries)
     body = _drop_empty_comments(_drop_self_assignments(body))
@@ -66,7 +79,23 @@ def simplify(adjoint: Adjoint) -> Adjoint:
 
 
 def _reads(node: ast.AST) -> list[str]:
-    return [n.id for n in walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
+    return names_loaded(node)
+
+
+def _reads_kept(
+    statement: ast.stmt, known: dict[int, tuple[ast.stmt, list[str]]] | None
+) -> list[str]:
+    """``_reads(statement)``, kept in ``known`` (by the statement's id, with the statement,
+    so that an id reused by another object is not mistaken for it) for a later step of the
+    same pass to read instead of walking the statement again."""
+    if known is None:
+        return _reads(statement)
+    found = known.get(id(statement))
+    if found is not None and found[0] is statement:
+        return found[1]
+    reads = _reads(statement)
+    known[id(statement)] = (statement, reads)
+    return reads
 
 
 def _writes(statement: ast.stmt) -> set[str]:
@@ -76,26 +105,37 @@ def _writes(statement: ast.stmt) -> set[str]:
     elif isinstance(statement, ast.Expr | ast.Return | ast.Pass | ast.Assert):
         return set()
     else:
-        nodes = walk(statement)
+        nodes = statements_depth_first(statement)  # assignments and loops are statements
     return {
-        n.id
+        n
         for node in nodes
         if isinstance(node, ast.Assign | ast.For)
         for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-        for n in walk(target.value if isinstance(target, ast.Subscript) else target)
-        if isinstance(n, ast.Name)
+        for n in names_with(target.value if isinstance(target, ast.Subscript) else target)
     }
 
 
 def _has_effect(statement: ast.stmt, effects: frozenset[str]) -> bool:
-    """Whether ``statement`` calls one of ``effects`` (a function, or methods of an object)."""
-    for node in walk(statement):
+    """Whether ``statement`` calls one of ``effects`` (a function, or methods of an object).
+    (A walk without a generator: it is asked of most statements.)"""
+    stack: list = [statement]
+    while stack:
+        node = stack.pop()
         if isinstance(node, ast.Call):
             function = node.func
             if isinstance(function, ast.Attribute):
                 function = function.value
             if isinstance(function, ast.Name) and function.id in effects:
                 return True
+        elif isinstance(node, ast.Name):
+            continue  # its only node is its context
+        source = node.__dict__
+        for field in node._fields:
+            value = source.get(field)
+            if value.__class__ is list:
+                stack.extend([child for child in value if isinstance(child, ast.AST)])
+            elif isinstance(value, ast.AST):
+                stack.append(value)
     return False
 
 
@@ -113,7 +153,11 @@ def _blocks(statement: ast.stmt) -> list[str]:
 
 
 def _remove_dead(
-    body: list[ast.stmt], forward_length: int, effects: frozenset[str], pure: frozenset[str]
+    body: list[ast.stmt],
+    forward_length: int,
+    effects: frozenset[str],
+    pure: frozenset[str],
+    reads: dict[int, tuple[ast.stmt, list[str]]] | None = None,
 ) -> tuple[list[ast.stmt], int]:
     """Drop reverse-sweep assignments whose targets are never read afterwards, and forward-sweep
     ones to names bound only by pure computations (a gradient needs no value that nothing
@@ -125,8 +169,11 @@ def _remove_dead(
     into an array (``y[i] = v`` changes y); it calls no function with effects (the stack's
     pushes and pops, the seed's check of the result, in-place runtime helpers); in the forward
     sweep only names every binding of which is a pure computation go (a random draw, a print
-    or a call of the user's helper stays)."""
-    kept, _ = _live_block(body, set(), effects, removable_from=forward_length, pure=pure)
+    or a call of the user's helper stays). ``reads``, if given, keeps what each statement
+    of ``body`` reads (``_reads_kept``)."""
+    kept, _ = _live_block(
+        body, set(), effects, removable_from=forward_length, pure=pure, reads=reads
+    )
     kept_ids = {id(statement) for statement in kept}
     forward = sum(1 for statement in body[:forward_length] if id(statement) in kept_ids)
     return kept, forward
@@ -138,10 +185,12 @@ def _live_block(
     effects: frozenset[str],
     removable_from: int = 0,
     pure: frozenset[str] = frozenset(),
+    reads: dict[int, tuple[ast.stmt, list[str]]] | None = None,
 ) -> tuple[list[ast.stmt], set[str]]:
     """``body`` without dead assignments, given the names ``live`` after it; and the names live
     before it. Statements before ``removable_from`` (the forward sweep) are kept unless they
-    bind a name of ``pure``."""
+    bind a name of ``pure``. ``reads`` keeps what the statements of ``body`` it reads whole
+    read (``_reads_kept``)."""
     live = set(live)
     kept: list[ast.stmt] = []
     for index in range(len(body) - 1, -1, -1):
@@ -164,7 +213,7 @@ def _live_block(
             if written_into:  # y[i] = v keeps the rest of y: y stays live
                 targets = set()
             live -= targets
-            live.update(_reads(statement))
+            live.update(_reads_kept(statement, reads))
         elif isinstance(statement, ast.If) and removable:
             statement = copy.copy(statement)
             statement.body, live_body = _live_block(statement.body, live, effects)
@@ -186,7 +235,7 @@ def _live_block(
             statement.body = statement.body or [ast.Pass()]
             live = loop_live
         else:
-            live.update(_reads(statement))
+            live.update(_reads_kept(statement, reads))
         kept.append(statement)
     kept.reverse()
     return kept, live
@@ -197,6 +246,7 @@ def _fold_temporaries(
     forward_length: int,
     temporaries: frozenset[str],
     effects: frozenset[str],
+    reads: dict[int, tuple[ast.stmt, list[str]]] | None = None,
 ) -> tuple[list[ast.stmt], int]:
     """Fold each single-use temporary into its one reader (never one whose value has effects),
     and each temporary that is only a copy of another name (``tmp_bar = y_bar``) into all of its
@@ -209,15 +259,16 @@ def _fold_temporaries(
     statement between the binding and the reader rebinds or writes into a name the value
     reads (else the binding stays where it is); the reader is a simple statement of the same
     block (never a loop or branch header, which may run many times or not at all); nothing
-    moves out of the forward sweep."""
+    moves out of the forward sweep. ``reads``: what statements read, where already known
+    (``_reads_kept``)."""
     uses: dict[str, int] = {}
-    reads_of = [_reads(statement) for statement in body]
+    reads_of = [_reads_kept(statement, reads) for statement in body]
     for reads in reads_of:
         for name in reads:
             uses[name] = uses.get(name, 0) + 1
     assignments: dict[str, list[ast.Assign]] = {}
     for statement in body:
-        for node in walk(statement):
+        for node in statements_depth_first(statement):
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
                 assignments.setdefault(node.targets[0].id, []).append(node)
     foldable = set()
@@ -296,7 +347,7 @@ def _fold_block(
         taken = [name for name in reads if name in pending]
         if taken:
             values = {name: pending[name][0].value for name in taken}
-            statement = ReplaceNames(values).visit(statement)
+            statement = ReplaceNames(values).visit(clone(statement))  # rewritten in place
             for name in taken:
                 uses[name] -= 1
                 if uses[name] == 0:  # every reader has it: the assignment is gone
@@ -333,15 +384,30 @@ def fold_literals(statement: ast.stmt) -> ast.stmt:
     Folding goes from the innermost operation out, so a statement with no operation on two
     number literals has none to fold and is returned as it is without the rewrite's visit
     (which costs several times a walk)."""
-    if not any(
-        isinstance(node, ast.BinOp) and is_number(node.left) and is_number(node.right)
-        for node in walk(statement)
-    ):
+    if not _has_literal_arithmetic(statement):
         return statement
-    return _LITERAL_FOLDER.visit(statement)
+    return _LITERAL_FOLDER.visit(clone(statement))  # the rewrite changes what it visits
 
 
-class _LiteralFolder(ast.NodeTransformer):
+def _has_literal_arithmetic(node: ast.AST) -> bool:
+    """Whether ``node`` holds an operation on two number literals (what ``fold_literals``
+    folds), found without a generator: it is asked of every statement."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.BinOp) and is_number(current.left) and is_number(current.right):
+            return True
+        source = current.__dict__
+        for field in current._fields:
+            value = source.get(field)
+            if value.__class__ is list:
+                stack.extend([child for child in value if isinstance(child, ast.AST)])
+            elif isinstance(value, ast.AST):
+                stack.append(value)
+    return False
+
+
+class _LiteralFolder(Transformer):
     """``fold_literals``'s rewrite (stateless: one instance serves every statement)."""
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
@@ -408,6 +474,14 @@ def _unpack_into_names(body: list[ast.stmt], temporaries: frozenset[str]) -> lis
     temporary is read only by that copy; the receiver is not another target of the same
     unpacking, and no statement between reads or writes it; nothing between is a branch or
     loop, or reads the temporary."""
+    if not any(
+        isinstance(statement, ast.Assign)
+        and isinstance(statement.targets[0], ast.Tuple)
+        and any(isinstance(e, ast.Name) and e.id in temporaries for e in statement.targets[0].elts)
+        for top in body
+        for statement in statements_depth_first(top)
+    ):
+        return body  # no unpacking into a temporary: nothing to count the reads for
     reads: dict[str, int] = {}
     for name in _reads(ast.Module(body=body, type_ignores=[])):
         reads[name] = reads.get(name, 0) + 1
@@ -428,6 +502,11 @@ def _unpack_block(block: list[ast.stmt], temporaries, reads) -> list[ast.stmt]:
     while index < len(block):
         statement = block[index]
         if isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Tuple):
+            if any(
+                isinstance(e, ast.Name) and e.id in temporaries and reads.get(e.id) == 1
+                for e in statement.targets[0].elts
+            ):  # an element may be renamed: in a copy
+                statement = block[index] = clone(statement)
             for element in statement.targets[0].elts:
                 if isinstance(element, ast.Name) and element.id in temporaries:
                     _unpack_one(block, index, element, reads)

@@ -41,7 +41,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.names import names_in, with_reverse_cloned
+from overbar.transpiler.names import Transformer, clone, names_in, names_loaded
 from overbar.transpiler.reverse import Adjoint
 
 
@@ -57,13 +57,22 @@ def specialise(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     }
     if not helpers["expand"] and not helpers["count"]:
         return adjoint
+    # Only a statement that calls a helper can change (the rewrite is of those calls): the
+    # others are kept as they are, neither copied nor visited.
+    called = helpers["expand"] | helpers["count"]
+    reverse = adjoint.tree.body[adjoint.forward_length :]
+    calling = [not called.isdisjoint(names_loaded(statement)) for statement in reverse]
+    if not any(calling):
+        return adjoint
     taken = names_in(adjoint.tree) | set(named)
     rewriter = _Rewriter(dict(adjoint.shapes), runtime, helpers, taken)
     rewriter.maybe_zero, rewriter.adjoints = adjoint.maybe_zero, dict(adjoint.adjoints)
     rewriter.parameters = [argument.arg for argument in adjoint.tree.args.args]
-    body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
-    forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
-    reverse = [rewriter.visit(statement) for statement in reverse]
+    forward = list(adjoint.tree.body[: adjoint.forward_length])
+    reverse = [
+        rewriter.visit(clone(statement)) if calls else statement
+        for statement, calls in zip(reverse, calling, strict=True)
+    ]
     bindings = adjoint.bindings
     if rewriter.broadcast_name is not None and rewriter.broadcast_name not in named:
         bindings = bindings + ((rewriter.broadcast_name, runtime.broadcast_like),)
@@ -72,7 +81,7 @@ def specialise(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     return replace(adjoint, tree=tree, bindings=bindings)
 
 
-class _Rewriter(ast.NodeTransformer):
+class _Rewriter(Transformer):
     def __init__(self, shapes: dict[str, Any], runtime: Runtime, helpers: dict, taken: set):
         self.shapes, self.runtime, self.helpers, self.taken = shapes, runtime, helpers, taken
         self.broadcast_name: str | None = None

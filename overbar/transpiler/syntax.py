@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 
-from overbar.transpiler.names import clone, walk_breadth_first
+from overbar.transpiler.names import Transformer, clone, walk_breadth_first
 
 COMMENT_MARKER = "__overbar_comment__"
 
@@ -67,7 +67,7 @@ def if_statement(test: ast.expr, body: list, orelse: list, where: ast.stmt) -> a
     return ast.copy_location(statement, where)
 
 
-class Rename(ast.NodeTransformer):
+class Rename(Transformer):
     """Replace the name ``old`` by ``new`` wherever it is read."""
 
     def __init__(self, old: str, new: str):

@@ -18,7 +18,7 @@ from typing import Any
 
 from overbar.errors import RuleDefinitionError
 from overbar.runtime.registry import Rule
-from overbar.transpiler.names import clone, walk_breadth_first
+from overbar.transpiler.names import Transformer, clone, walk_breadth_first
 from overbar.transpiler.parse import MISSING
 
 
@@ -140,7 +140,7 @@ def expression(function: Any, bind: Callable[[str, Any], str], **arguments: ast.
     return Substitution(replacements, "", []).visit(clone(returned))
 
 
-class Substitution(ast.NodeTransformer):
+class Substitution(Transformer):
     """Rename a rule's names to the user's, and resolve ``unbroadcast`` where shapes are known:
     dropped where the operand has the output's shape, and given to ``summed_to(g, operand)``
     (which answers an expression, or None to keep the call) otherwise."""
