@@ -53,7 +53,11 @@ import copy
 from dataclasses import replace
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.accumulate import _rebinds_slice
+from overbar.transpiler.accumulate import (
+    _rebinds_slice,
+    _without_sign,
+    _without_zero_and_restore,
+)
 from overbar.transpiler.names import clone, walk_breadth_first, with_reverse_cloned
 from overbar.transpiler.reverse import Adjoint
 
@@ -81,7 +85,7 @@ def own_loop_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     facts = _Facts(adjoint, runtime, take, own)
     body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
-    reverse = facts.block(reverse)
+    reverse = facts.block(reverse, frozenset().union(*map(_names, forward), _parameters(adjoint)))
     if not facts.changed:
         return adjoint
     tree = copy.copy(adjoint.tree)
@@ -118,32 +122,41 @@ class _Facts:
 
     # -- the blocks, and the loops in them ---------------------------------------------------
 
-    def block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
+    def block(self, statements: list[ast.stmt], outside: frozenset[str]) -> list[ast.stmt]:
+        """``statements`` rewritten; ``outside``: the names mentioned anywhere else in the
+        function (a loop's adjoint mentioned in none of them is dead when the loop ends)."""
         result: list[ast.stmt] = []
-        for statement in statements:
+        mentioned = [_names(statement) for statement in statements]
+        for position, statement in enumerate(statements):
+            others = outside.union(*mentioned[:position], *mentioned[position + 1 :])
             for field in ("body", "orelse"):
                 inner = getattr(statement, field, None)
                 if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
-                    setattr(statement, field, self.block(inner))
+                    rest = others | _names_outside(statement, field)
+                    setattr(statement, field, self.block(inner, rest))
             if isinstance(statement, ast.For) and not statement.orelse:
-                before, statement.body = self.loop(statement.body)
+                loop_outside = others | _names_outside(statement, "body")
+                before, statement.body = self.loop(statement.body, loop_outside)
                 result.extend(before)
             result.append(statement)
         return result
 
-    def loop(self, body: list[ast.stmt]) -> tuple[list[ast.stmt], list[ast.stmt]]:
-        """(statements to put before the loop, the loop's new body)."""
+    def loop(
+        self, body: list[ast.stmt], outside: frozenset[str] = frozenset()
+    ) -> tuple[list[ast.stmt], list[ast.stmt]]:
+        """(statements to put before the loop, the loop's new body); ``outside``: the names
+        mentioned outside the loop's body."""
         carried = [
             name
             for name in self.moved_at_the_top(body)
             if self.has_array_rank(name) and self.primal[name] in self.bound_before_loops
         ]
-        rewritten, owned_at_end = _Walk(self, body, set(carried)).run()
+        rewritten, owned_at_end = _Walk(self, body, set(carried), outside).run()
         if rewritten is None:
             return [], body
         kept = [name for name in carried if name in owned_at_end]
         if len(kept) != len(carried):  # a trip would start with an array someone else holds
-            rewritten, owned_at_end = _Walk(self, body, set()).run()
+            rewritten, owned_at_end = _Walk(self, body, set(), outside).run()
             if rewritten is None:
                 return [], body
             kept = []
@@ -219,11 +232,19 @@ class _Facts:
 class _Walk:
     """One pass over a loop body's top-level statements, from the names owned at its top."""
 
-    def __init__(self, facts: _Facts, body: list[ast.stmt], owned: set[str]):
-        self.facts, self.body, self.owned = facts, body, set(owned)
+    def __init__(
+        self,
+        facts: _Facts,
+        body: list[ast.stmt],
+        owned: set[str],
+        outside: frozenset[str] = frozenset(),
+    ):
+        self.facts, self.body, self.owned, self.outside = facts, body, set(owned), outside
+        self.result: list[ast.stmt] = []
+        self.scattered: dict[str, int] = {}  # an owner bound by a scatter -> where, in result
 
     def run(self) -> tuple[list[ast.stmt] | None, set[str]]:
-        result: list[ast.stmt] = []
+        result = self.result
         changed = False
         for position, statement in enumerate(self.body):
             replacement = self.step(position, statement)
@@ -232,7 +253,30 @@ class _Walk:
                 changed = True
             else:
                 result.append(statement)
+            self.note_scatter(statement, replacement)
+        if changed:
+            result = _without_zero_and_restore(result, self.outside)
         return (result if changed else None), self.owned
+
+    def note_scatter(self, statement: ast.stmt, replacement: list[ast.stmt] | None) -> None:
+        """Remember where an owner was bound by ``x = index_bar(b, u, J)`` (``J`` basic)."""
+        for name in _bound_by(statement):
+            self.scattered.pop(name, None)
+        if (
+            replacement is None
+            and isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and statement.targets[0].id in self.owned
+            and isinstance(statement.value, ast.Call)
+            and isinstance(statement.value.func, ast.Name)
+            and statement.value.func.id == self.facts.scatter
+            and len(statement.value.args) == 3
+            and not statement.value.keywords
+            and isinstance(statement.value.args[1], ast.Name)
+            and _basic_subscript(statement.value.args[2]) is not None
+        ):
+            self.scattered[statement.targets[0].id] = len(self.result) - 1
 
     def step(self, position: int, statement: ast.stmt) -> list[ast.stmt] | None:
         facts, owned = self.facts, self.owned
@@ -260,6 +304,9 @@ class _Walk:
             if moved:
                 owned.add(name)
             return None
+        into_dead = self.scattered_into_dead(position, name, value)
+        if into_dead is not None:
+            return [ast.copy_location(into_dead, statement)]
         summed = self.summed(name, value)
         if summed is not None:
             owned -= _kept_by(value) - {name}
@@ -334,7 +381,74 @@ class _Walk:
             return None
         return ast.AugAssign(ast.Name(name, ast.Store()), ast.Add(), _load(other))
 
-    def dead_after(self, name: str, position: int) -> bool:
+    def scattered_into_dead(self, position: int, name: str, value: ast.expr) -> ast.stmt | None:
+        """``x = x + y`` (or ``y + x``) where ``x`` was made by ``x = index_bar(b, u, J)`` and
+        ``y`` is an owner dead after this line: the scatter written into ``y``'s array.
+
+        Before and after::
+
+            x = index_bar(b, u, J)          y[J] += b
+            x[K] += c                       y[K] += c
+            ...                             ...
+            x = x + y                       x = y
+
+        Identity: ``index_bar(b, u, J)`` is zeros of ``u``'s shape with ``b`` put at ``J``, so
+        ``x + y`` is ``y`` with every contribution added at its place; adding them into
+        ``y``'s array instead of a new one changes no other value when no one else holds it.
+        The sum is the same up to rounding (``y`` comes first instead of last) and up to
+        ``y``'s dtype (a float64 ``b`` added into a float32 ``y`` stays float32). Side
+        conditions:
+
+        - ``y`` is an owner (one name holds its array: no other name, list or view) and is
+          dead after this line (not read before it is bound anew, in this trip or the next,
+          and not mentioned outside the loop), and surely an array, not the runtime zero;
+        - ``x``, ``y`` and ``u`` have one known shape (nothing broadcasts in ``x + y``) and
+          ``J`` is basic (an index array's repeats add up in ``index_bar``, not in ``+=``);
+        - between the scatter and this line nothing mentions ``y``, and ``x`` is mentioned
+          only as the target of ``x[K] += c`` or ``x[K] -= c`` with ``K`` and ``c`` not
+          reading ``x`` (so renaming ``x`` to ``y`` there reads and writes the same values).
+        """
+        facts = self.facts
+        if not (
+            isinstance(value, ast.BinOp)
+            and isinstance(value.op, ast.Add)
+            and isinstance(value.left, ast.Name)
+            and isinstance(value.right, ast.Name)
+            and name in self.scattered
+        ):
+            return None
+        left, right = value.left.id, value.right.id
+        if left == right or name not in (left, right):
+            return None
+        other = right if left == name else left
+        where = self.scattered[name]
+        scatter = self.result[where]
+        contribution, like, index = scatter.value.args
+        if not (
+            other in self.owned
+            and facts.is_array(other)
+            and facts.same_shape(name, other)
+            and facts.same_shape(other, like.id)
+            and self.dead_after(other, position, through_the_end=True)
+            and not _reads(contribution, name)
+        ):
+            return None
+        between = self.result[where + 1 :]
+        if any(_mentions(statement, other) for statement in between):
+            return None
+        if not all(_only_added_into(statement, name) for statement in between):
+            return None
+        subscript = _basic_subscript(index)
+        self.result[where] = ast.copy_location(_added_at(other, subscript, contribution), scatter)
+        for statement in between:
+            if _mentions(statement, name):
+                statement.target.value = _load(other)
+        self.owned.discard(other)
+        self.owned.add(name)
+        del self.scattered[name]
+        return _assign(name, _load(other))
+
+    def dead_after(self, name: str, position: int, through_the_end: bool = False) -> bool:
         """``name`` is bound anew, at the top level of the body, before anything reads it."""
         for statement in self.body[position + 1 :]:
             reads = any(
@@ -350,7 +464,79 @@ class _Walk:
                 )
             if reads or name in _bound_by(statement):
                 return False
+        return through_the_end and self.dead_at_the_top(name)
+
+    def dead_at_the_top(self, name: str) -> bool:
+        """``name`` is mentioned nowhere outside the loop, and the body binds it before
+        anything reads it (its first mention is ``name = E``, ``E`` not reading it, at the top
+        level of the body): its value at the end of a trip is never read."""
+        if name in self.outside:
+            return False
+        for statement in self.body:
+            if not _mentions(statement, name):
+                continue
+            return (
+                isinstance(statement, ast.Assign)
+                and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)
+                and statement.targets[0].id == name
+                and not _reads(statement.value, name)
+            )
         return False
+
+
+def _mentions(node: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in walk_breadth_first(node))
+
+
+_reads = _mentions
+
+
+def _only_added_into(statement: ast.stmt, name: str) -> bool:
+    """``statement`` does not mention ``name``, or is ``name[K] += c`` (or ``-=``) with ``K``
+    and ``c`` not mentioning it."""
+    if not _mentions(statement, name):
+        return True
+    return (
+        isinstance(statement, ast.AugAssign)
+        and isinstance(statement.op, ast.Add | ast.Sub)
+        and isinstance(statement.target, ast.Subscript)
+        and isinstance(statement.target.value, ast.Name)
+        and statement.target.value.id == name
+        and not _mentions(statement.target.slice, name)
+        and not _mentions(statement.value, name)
+    )
+
+
+def _added_at(array: str, subscript: ast.expr, contribution: ast.expr) -> ast.stmt:
+    """``array[subscript] += contribution`` (``-= c`` for a contribution ``-c``)."""
+    operator: ast.operator = ast.Add()
+    positive = _without_sign(contribution)
+    if positive is not None:  # x + -b is x - b, and (-a) * b is -(a * b), exactly
+        operator, contribution = ast.Sub(), positive
+    return ast.AugAssign(
+        ast.Subscript(_load(array), subscript, ast.Store()), operator, contribution
+    )
+
+
+def _names(node: ast.AST) -> set[str]:
+    return {n.id for n in walk_breadth_first(node) if isinstance(n, ast.Name)}
+
+
+def _names_outside(statement: ast.stmt, field: str) -> set[str]:
+    """The names ``statement`` mentions outside its block ``field`` (a loop's target and
+    iterable, a branch's test, its other block)."""
+    inside = {id(n) for s in getattr(statement, field) for n in walk_breadth_first(s)}
+    return {
+        n.id
+        for n in walk_breadth_first(statement)
+        if isinstance(n, ast.Name) and id(n) not in inside
+    }
+
+
+def _parameters(adjoint: Adjoint) -> set[str]:
+    arguments = adjoint.tree.args
+    return {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
 
 
 def _kept_by(node: ast.AST) -> set[str]:
