@@ -242,6 +242,7 @@ class _Walk:
         self.facts, self.body, self.owned, self.outside = facts, body, set(owned), outside
         self.result: list[ast.stmt] = []
         self.scattered: dict[str, int] = {}  # an owner bound by a scatter -> where, in result
+        self.emptied: set[str] = set()  # owners this walk takes parts out of, in place
 
     def run(self) -> tuple[list[ast.stmt] | None, set[str]]:
         result = self.result
@@ -255,8 +256,112 @@ class _Walk:
                 result.append(statement)
             self.note_scatter(statement, replacement)
         if changed:
-            result = _without_zero_and_restore(result, self.outside)
+            for name in list(self.scattered):
+                self.reassemble(name)
+            result = _without_zero_and_restore(self.result, self.outside)
         return (result if changed else None), self.owned
+
+    def reassemble(self, name: str) -> None:
+        """``x = index_bar(b, u, K)`` filled with parts taken out of an owner ``y`` that the
+        takes empty: ``y``'s array itself, with the contributions added in place.
+
+        Before and after (the adjoint of ``y = np.zeros_like(u)`` with every part written)::
+
+            p = y[1:-1].copy()              p = y[1:-1].copy()
+            y[1:-1] = 0.0
+            x = index_bar(b, u, K)          y[K] += b
+                                            x = y
+            x[1:-1] += p
+            q = y[-1].copy()
+            y[-1] = 0.0
+            x[-1] += q
+            r = y[0].copy()
+            y[0] = 0.0
+            x[0] += r
+
+        Identity: taking the parts ``Jᵢ`` out of ``y`` in turn (each ``pᵢ`` a copy of what is
+        left at ``Jᵢ``, then zeroed) and adding each back into ``x`` at its own ``Jᵢ`` adds
+        every element of ``y`` into ``x`` once, where the ``Jᵢ`` together cover ``y``'s first
+        axis: so ``x`` ends as ``y`` plus the contributions, computed in ``y``'s array. The sum
+        is the same up to rounding (``y`` first) and up to ``y``'s dtype. Side conditions:
+
+        - ``y`` is an owner this walk took the parts out of in place (``p = y[J].copy()``,
+          ``y[J] = 0.0``), mentioned after its first take by takes only, dead when the body
+          ends, surely an array; ``x``, ``y`` and ``u`` of one known shape; ``K`` basic;
+        - the ``Jᵢ`` are basic, their first parts constant slices (step 1) or integers, the
+          rest ``:``, and they chain from the start of the axis to its end (each one starts
+          where another ends, in the same terms: ``[0]``, ``[1:-1]``, ``[-1]``), so that they
+          cover it at every length;
+        - each ``pᵢ`` is added back exactly once, ``x[Jᵢ] += pᵢ`` with the same index; a take
+          after the scatter is read by its add-back only (it is dropped with it); a take before
+          it may be read elsewhere, never written into, and those takes are disjoint at every
+          length (so no zeroing changed what a later one copies);
+        - after the scatter, ``x`` is mentioned only as the target of ``x[K] += c`` (or
+          ``-=``), ``K`` and ``c`` not mentioning it.
+        """
+        facts, result = self.facts, self.result
+        where = self.scattered[name]
+        scatter = result[where]
+        contribution, like, index = scatter.value.args
+        takes = _takes(result)
+        for array in sorted({array for array, *_ in takes.values()} & self.emptied):
+            mine = {start: take for start, take in takes.items() if take[0] == array}
+            mentions = [p for p, s in enumerate(result) if _mentions(s, array)]
+            first = min(mine)
+            taken_lines = {start for start in mine} | {start + 1 for start in mine}
+            if any(p >= first and p not in taken_lines for p in mentions):
+                continue
+            if not (
+                facts.is_array(array)
+                and facts.same_shape(name, array)
+                and facts.same_shape(array, like.id)
+                and self.dead_at_the_top(array)
+                and not _reads(contribution, name)
+                and not _reads(contribution, array)
+                and _covers([take[2] for take in mine.values()])
+            ):
+                continue
+            after = result[where + 1 :]
+            if not all(_only_added_into(statement, name) for statement in after):
+                continue
+            dropped: set[int] = set()
+            early = []
+            for start, (_, part, region) in mine.items():
+                backs = [
+                    p
+                    for p in range(where + 1, len(result))
+                    if p != start and _adds_back_at(result[p], name, region, part)
+                ]
+                readers = [
+                    p
+                    for p, s in enumerate(result)
+                    if p not in (start, *backs) and _mentions(s, part)
+                ]
+                if len(backs) != 1 or backs[0] < start or part in self.outside:
+                    break
+                if start > where and readers:
+                    break
+                if any(not _only_read(result[p], part) for p in readers):
+                    break
+                dropped |= {start + 1, backs[0]}
+                if start > where or not readers:
+                    dropped.add(start)
+                if start < where:
+                    early.append(region)
+            else:
+                if not _disjoint(early):
+                    continue
+                subscript = _basic_subscript(index)
+                added = ast.copy_location(_added_at(array, subscript, contribution), scatter)
+                moved = ast.copy_location(_assign(name, _load(array)), scatter)
+                self.result[:] = [
+                    line
+                    for p, statement in enumerate(result)
+                    if p not in dropped
+                    for line in ([added, moved] if p == where else [statement])
+                ]
+                del self.scattered[name]
+                return
 
     def note_scatter(self, statement: ast.stmt, replacement: list[ast.stmt] | None) -> None:
         """Remember where an owner was bound by ``x = index_bar(b, u, J)`` (``J`` basic)."""
@@ -359,6 +464,8 @@ class _Walk:
         if rest != array:
             lines.append(_assign(rest, _load(array)))
             self.owned.discard(array)
+        elif subscript is not None:
+            self.emptied.add(array)
         self.owned.discard(part)
         self.owned.add(rest)
         return lines
@@ -505,6 +612,152 @@ def _only_added_into(statement: ast.stmt, name: str) -> bool:
         and statement.target.value.id == name
         and not _mentions(statement.target.slice, name)
         and not _mentions(statement.value, name)
+    )
+
+
+def _takes(block: list[ast.stmt]) -> dict[int, tuple[str, str, ast.expr]]:
+    """Where ``p = y[J].copy()`` is followed by ``y[J] = 0.0``: (y, p, J) by position."""
+    found = {}
+    for position, (statement, following) in enumerate(zip(block, block[1:], strict=False)):
+        if not (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and isinstance(statement.value, ast.Call)
+            and isinstance(statement.value.func, ast.Attribute)
+            and statement.value.func.attr == "copy"
+            and not statement.value.args
+            and isinstance(statement.value.func.value, ast.Subscript)
+            and isinstance(statement.value.func.value.value, ast.Name)
+        ):
+            continue
+        region = statement.value.func.value
+        array, part = region.value.id, statement.targets[0].id
+        if (
+            part != array
+            and isinstance(following, ast.Assign)
+            and len(following.targets) == 1
+            and isinstance(following.targets[0], ast.Subscript)
+            and isinstance(following.targets[0].value, ast.Name)
+            and following.targets[0].value.id == array
+            and ast.dump(following.targets[0].slice) == ast.dump(region.slice)
+            and isinstance(following.value, ast.Constant)
+            and following.value.value == 0.0
+        ):
+            found[position] = (array, part, region.slice)
+    return found
+
+
+def _adds_back_at(statement: ast.stmt, array: str, region: ast.expr, part: str) -> bool:
+    """``array[region] += part``."""
+    return (
+        isinstance(statement, ast.AugAssign)
+        and isinstance(statement.op, ast.Add)
+        and isinstance(statement.target, ast.Subscript)
+        and isinstance(statement.target.value, ast.Name)
+        and statement.target.value.id == array
+        and ast.dump(statement.target.slice) == ast.dump(region)
+        and isinstance(statement.value, ast.Name)
+        and statement.value.id == part
+    )
+
+
+def _only_read(statement: ast.stmt, name: str) -> bool:
+    """``statement`` reads ``name`` and cannot write into its array: an assignment to other
+    names, an addition into a part of another array, or ``rows.append(name)``."""
+    if isinstance(statement, ast.Assign):
+        return all(isinstance(t, ast.Name) and t.id != name for t in statement.targets)
+    if isinstance(statement, ast.AugAssign):
+        return isinstance(statement.target, ast.Subscript) and not _mentions(
+            statement.target, name
+        )
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Call)
+        and isinstance(statement.value.func, ast.Attribute)
+        and statement.value.func.attr == "append"
+        and isinstance(statement.value.func.value, ast.Name)
+        and statement.value.func.value.id != name
+        and all(isinstance(a, ast.Name) for a in statement.value.args)
+    )
+
+
+def _integer(node: ast.expr) -> int | None:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+        and type(node.operand.value) is int
+    ):
+        return -node.operand.value
+    return None
+
+
+def _interval(index: ast.expr) -> tuple[tuple[str, int], tuple[str, int]] | None:
+    """The part of the first axis ``index`` selects, as bounds counted from the start
+    ("start", k) or from the end ("end", k) of the axis (a negative index counts from the
+    end, as NumPy reads it); None where that is not what the index says, or where the other
+    axes are not taken whole."""
+    if isinstance(index, ast.Tuple):
+        if not index.elts or not all(
+            isinstance(e, ast.Slice) and e.lower is None and e.upper is None and e.step is None
+            for e in index.elts[1:]
+        ):
+            return None
+        index = index.elts[0]
+
+    def bound(node: ast.expr | None, missing: tuple[str, int]) -> tuple[str, int] | None:
+        if node is None or (isinstance(node, ast.Constant) and node.value is None):
+            return missing
+        k = _integer(node)
+        if k is None:
+            return None
+        return ("end", k) if k < 0 else ("start", k)
+
+    if isinstance(index, ast.Slice):
+        if index.step is not None and _integer(index.step) != 1:
+            return None
+        low, high = bound(index.lower, ("start", 0)), bound(index.upper, ("end", 0))
+        return None if low is None or high is None else (low, high)
+    k = _integer(index)
+    if k is None:
+        return None
+    return (("end", k), ("end", k + 1)) if k < 0 else (("start", k), ("start", k + 1))
+
+
+def _covers(indices: list[ast.expr]) -> bool:
+    """Whether the parts ``indices`` select cover the first axis at every length: they chain
+    from its start to its end, each starting where another ends (the same bound, counted from
+    the same end). Then every position lies in one link of the chain, clamped or not."""
+    intervals = [_interval(index) for index in indices]
+    if any(i is None for i in intervals):
+        return False
+    reached, unused = ("start", 0), list(intervals)
+    while reached != ("end", 0):
+        link = next((i for i in unused if i[0] == reached), None)
+        if link is None:
+            return False
+        unused.remove(link)
+        reached = link[1]
+    return True
+
+
+def _disjoint(indices: list[ast.expr]) -> bool:
+    """Whether no two of the parts ``indices`` share a position at any length: one ends
+    before the other starts, both bounds counted from the same end."""
+    intervals = [_interval(index) for index in indices]
+    if any(i is None for i in intervals):
+        return False
+
+    def before(a, b) -> bool:
+        return a[1][0] == b[0][0] and a[1][1] <= b[0][1]
+
+    return all(
+        before(a, b) or before(b, a)
+        for position, a in enumerate(intervals)
+        for b in intervals[position + 1 :]
     )
 
 
