@@ -287,3 +287,85 @@ def test_overlapping_writes_into_a_state_rebuilt_from_zeros():
             return np.sum(np.sin(u))
         """)
     literal_and_optimised_agree(f, [U0, 0.2])
+
+
+# -- the adjoint of a join cut into takes, then reassembled (``cut_into_takes``) ---------------
+
+JOINED_STEPPER = """
+def f(u, r):
+    for _ in range(3):
+        interior = u[1:-1] + r * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+        u = np.concatenate((u[:1], interior, u[-1:]))
+    return np.sum(u * u)
+"""
+
+
+@pytest.mark.parametrize("length", [9, 3, 2])
+def test_a_state_joined_from_its_ends_steps_its_adjoint_in_place(length):
+    f = define(JOINED_STEPPER)
+    u = np.cos(np.arange(float(length)))
+    text = overbar.grad(f, wrt=(0, 1)).source_for(u, 0.2)
+    assert "split_like(" not in text and "index_bar(" not in text, text
+    assert "interior_bar = u_bar[1:-1].copy()" in text, text
+    literal_and_optimised_agree(f, [u, 0.2])
+
+
+def test_a_state_that_grows_on_its_first_step_is_joined_right():
+    # length 1: u[:1] and u[-1:] are the same element, the join is two long
+    literal_and_optimised_agree(define(JOINED_STEPPER), [np.array([0.7]), 0.2])
+
+
+@pytest.mark.parametrize(
+    "join",
+    [
+        "np.concatenate((u[:1], interior, 0.5 * u[-1:]))",  # an end scaled on its way back
+        "np.concatenate((interior[1:], u[:1], u[-1:], interior[:1]))",  # pieces moved around
+        "np.concatenate((u[1:2], interior, u[-2:-1]))",  # the ends put back elsewhere
+    ],
+    ids=["scaled end", "moved pieces", "ends elsewhere"],
+)
+def test_joins_whose_pieces_do_not_go_back_to_their_places_keep_the_split(join):
+    f = define(JOINED_STEPPER.replace("np.concatenate((u[:1], interior, u[-1:]))", join))
+    text = overbar.grad(f, wrt=(0, 1)).source_for(U0, 0.2)
+    assert "split_like(" in text, text
+    literal_and_optimised_agree(f, [U0, 0.2])
+
+
+def test_a_rotation_keeps_the_split():
+    f = define("""
+        def f(u, r):
+            for _ in range(3):
+                u = np.concatenate((u[1:] * r, u[:1]))
+            return np.sum(np.sin(u))
+        """)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(U0, 0.9)
+    assert "split_like(" in text, text
+    literal_and_optimised_agree(f, [U0, 0.9])
+
+
+def test_rows_joined_from_the_ends_of_a_matrix_state():
+    f = define("""
+        def f(U, r):
+            for _ in range(3):
+                inner = U[1:-1] + r * (U[2:] - 2.0 * U[1:-1] + U[:-2])
+                U = np.concatenate((U[:1], inner, U[-1:]), axis=0)
+            return np.sum(np.tanh(U))
+        """)
+    U = np.cos(np.arange(24.0).reshape(6, 4) / 7.0)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(U, 0.15)
+    assert "split_like(" not in text, text
+    literal_and_optimised_agree(f, [U, 0.15])
+
+
+def test_a_join_along_the_second_axis_keeps_the_split():
+    f = define("""
+        def f(U, r):
+            for _ in range(3):
+                inner = U[:, 1:-1] * r
+                U = np.concatenate((U[:, :1], inner, U[:, -1:]), axis=1)
+            return np.sum(np.tanh(U))
+        """)
+    U = np.cos(np.arange(24.0).reshape(4, 6) / 7.0)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(U, 0.15)
+    assert "split_like(" in text, text
+    literal_and_optimised_agree(f, [U, 0.15])

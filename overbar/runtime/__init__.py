@@ -130,6 +130,7 @@ NUMPY = Runtime(
     sum_of_values=helpers.sum_of_values,
     sum_of_scaled=helpers.sum_of_scaled,
     sum_of_inner=helpers.sum_of_inner,
+    split_like=helpers.split_like,
     array_module=np,
     is_elementwise=helpers.is_elementwise,
     is_pure=helpers.is_pure,

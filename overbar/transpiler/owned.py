@@ -68,7 +68,7 @@ def own_loop_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     """The adjoint with the reverse loops' owned arrays updated in place (see above)."""
     helpers = {value: name for name, value in adjoint.bindings}
     take = helpers.get(runtime.take_and_zero)
-    if take is None:
+    if take is None and runtime.split_like not in helpers:
         return adjoint
     taken = {n.id for n in walk_breadth_first(adjoint.tree) if isinstance(n, ast.Name)}
     own = helpers.get(runtime.own) or ("own" if "own" not in taken else None)
@@ -107,6 +107,7 @@ class _Facts:
         self.maybe_zero = adjoint.maybe_zero
         helpers = {value: name for name, value in adjoint.bindings}
         self.scatter = helpers.get(runtime.index_bar)
+        self.split = helpers.get(runtime.split_like)
         self.take_in_place = helpers.get(runtime.take_in_place, "take_in_place")
         self.take_in_place_used = False
         self.changed = False
@@ -188,8 +189,98 @@ class _Facts:
                 and statement.value.id in self.primal
             ):
                 found.append(statement.value.id)
+            split = self.split_of(statement)
+            if split is not None and split[1] not in seen and split[1] in self.primal:
+                found.append(split[1])  # cut into pieces, read for nothing else
             seen |= names
         return found
+
+    def split_of(self, statement: ast.stmt) -> tuple[list[str], str, list[str]] | None:
+        """``a, b, c = split_like(g, (x, y, z), axis=0)`` with names only, the targets
+        distinct and not ``g``: ([a, b, c], g, [x, y, z])."""
+        if not (
+            self.split is not None
+            and isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Tuple)
+            and isinstance(statement.value, ast.Call)
+            and isinstance(statement.value.func, ast.Name)
+            and statement.value.func.id == self.split
+        ):
+            return None
+        call, targets = statement.value, statement.targets[0].elts
+        axis = [k.value for k in call.keywords if k.arg == "axis"]
+        if not (
+            len(call.args) == 2
+            and [k.arg for k in call.keywords] == ["axis"]
+            and _integer(axis[0]) == 0
+            and isinstance(call.args[0], ast.Name)
+            and isinstance(call.args[1], ast.Tuple)
+            and all(isinstance(e, ast.Name) for e in call.args[1].elts)
+            and all(isinstance(t, ast.Name) for t in targets)
+            and len(targets) == len(call.args[1].elts)
+        ):
+            return None
+        parts = [t.id for t in targets]
+        whole = call.args[0].id
+        if len(set(parts)) != len(parts) or whole in parts:
+            return None
+        return parts, whole, [e.id for e in call.args[1].elts]
+
+    def regions(self, pieces: list[str]) -> list[ast.expr] | None:
+        """The parts of the first axis of a join that the joined ``pieces`` fill, as constant
+        slices (``[:1]``, ``[1:-1]``, ``[-1:]``), where shape inference knows every piece's
+        length as a function of one origin's (or as a constant) and these slices select
+        exactly the pieces' places at every length that origin may have (checked on
+        ``shapes.LENGTHS``, enough lengths to tell such slices apart: each bound is constant or
+        grows with the length)."""
+        shapes = self.runtime.shapes
+        tables = []
+        for piece in pieces:
+            dims = shapes.dims(self.shapes.get(piece))
+            table = None if not dims else shapes.length_table(dims[0])
+            if table is None:
+                return None
+            tables.append(table)
+        if len({origin for origin, _ in tables if origin is not None}) > 1:
+            return None
+        columns = list(zip(*(lengths for _, lengths in tables), strict=True))
+        usable = [column for column in columns if None not in column]
+        if len(usable) < 2:
+            return None
+        large, larger = usable[-2], usable[-1]
+        growing = [b - a for a, b in zip(large, larger, strict=True)]
+        if any(g not in (0, 1) for g in growing) or sum(growing) > 1:
+            return None
+        constant = list(larger)
+        bounds: list[ast.expr] = []
+        for position in range(len(pieces)):
+            low = self.bound(position, growing, constant)
+            high = self.bound(position + 1, growing, constant)
+            if low is None or high is None:
+                return None
+            bounds.append(ast.Slice(low[0], high[0], None))
+            for column in usable:
+                total = sum(column)
+                start = sum(column[:position])
+                want = range(start, start + column[position])
+                if range(total)[slice(low[1], high[1])] != want:
+                    return None
+        return bounds
+
+    @staticmethod
+    def bound(position: int, growing: list[int], constant: list[int]):
+        """The boundary before piece ``position`` counted from the start of the join where no
+        piece before it grows, else from its end: (its syntax, its value as a bound)."""
+        if not any(growing[:position]):
+            offset = sum(constant[:position])
+            return (None if offset == 0 else ast.Constant(offset)), (offset or None)
+        if not any(growing[position:]):
+            offset = -sum(constant[position:])
+            if offset == 0:
+                return None, None
+            return ast.UnaryOp(ast.USub(), ast.Constant(-offset)), offset
+        return None
 
     # -- what is known of a name -------------------------------------------------------------
 
@@ -243,6 +334,7 @@ class _Walk:
         self.result: list[ast.stmt] = []
         self.scattered: dict[str, int] = {}  # an owner bound by a scatter -> where, in result
         self.emptied: set[str] = set()  # owners this walk takes parts out of, in place
+        self.cuts: list[tuple[ast.stmt, list[ast.stmt]]] = []  # a split, the takes it became
 
     def run(self) -> tuple[list[ast.stmt] | None, set[str]]:
         result = self.result
@@ -258,8 +350,23 @@ class _Walk:
         if changed:
             for name in list(self.scattered):
                 self.reassemble(name)
+            self.uncut()
             result = _without_zero_and_restore(self.result, self.outside)
+            if len(result) == len(self.body) and all(
+                a is b for a, b in zip(result, self.body, strict=True)
+            ):
+                changed = False  # every split cut into takes was put back
         return (result if changed else None), self.owned
+
+    def uncut(self) -> None:
+        """The splits whose takes ``reassemble`` did not use put back as they were (views,
+        no copies): the takes cost more than the split where nothing adds them back."""
+        for original, lines in self.cuts:
+            present = {id(line) for line in self.result}
+            if not all(id(line) in present for line in lines):
+                continue  # used: its zeroings are gone
+            first = next(p for p, line in enumerate(self.result) if line is lines[0])
+            self.result[first : first + len(lines)] = [original]
 
     def reassemble(self, name: str) -> None:
         """``x = index_bar(b, u, K)`` filled with parts taken out of an owner ``y`` that the
@@ -295,7 +402,13 @@ class _Walk:
         - each ``pᵢ`` is added back exactly once, ``x[Jᵢ] += pᵢ`` with the same index; a take
           after the scatter is read by its add-back only (it is dropped with it); a take before
           it may be read elsewhere, never written into, and those takes are disjoint at every
-          length (so no zeroing changed what a later one copies);
+          length (so no zeroing changed what a later one copies): read from their bounds, or
+          known as the pieces of one split (``cut_into_takes``);
+        - the scatter's own contribution may be one of the parts taken before it, put back at
+          its own place (the adjoint of ``np.concatenate``): the scatter is its add-back then;
+        - ``y`` may be ``x`` itself (the join's adjoint cut into pieces, then rebound by the
+          scatter): its old array is then unreachable after the scatter, so it need not be
+          dead when the body ends, but every take comes before the scatter;
         - after the scatter, ``x`` is mentioned only as the target of ``x[K] += c`` (or
           ``-=``), ``K`` and ``c`` not mentioning it.
         """
@@ -309,18 +422,35 @@ class _Walk:
             mentions = [p for p, s in enumerate(result) if _mentions(s, array)]
             first = min(mine)
             taken_lines = {start for start in mine} | {start + 1 for start in mine}
-            if any(p >= first and p not in taken_lines for p in mentions):
+            # the scatter rebinding the owner's own name: its old array is unreachable after
+            same = array == name
+            if any(
+                p >= first and p not in taken_lines and not (same and p >= where) for p in mentions
+            ):
                 continue
             if not (
-                facts.is_array(array)
+                facts.has_array_rank(array)  # an owner when taken: an array
                 and facts.same_shape(name, array)
                 and facts.same_shape(array, like.id)
-                and self.dead_at_the_top(array)
+                and (same and max(mine) < where or self.dead_at_the_top(array))
                 and not _reads(contribution, name)
                 and not _reads(contribution, array)
                 and _covers([take[2] for take in mine.values()])
             ):
                 continue
+            # the scatter itself may put a taken part back at its own place
+            scattered_back = next(
+                (
+                    start
+                    for start, (_, part, region) in mine.items()
+                    if isinstance(contribution, ast.Name)
+                    and contribution.id == part
+                    and start < where
+                    and _basic_subscript(index) is not None
+                    and _same_index(_basic_subscript(index), region)
+                ),
+                None,
+            )
             after = result[where + 1 :]
             if not all(_only_added_into(statement, name) for statement in after):
                 continue
@@ -337,28 +467,38 @@ class _Walk:
                     for p, s in enumerate(result)
                     if p not in (start, *backs) and _mentions(s, part)
                 ]
+                if start == scattered_back:
+                    readers = [p for p in readers if p != where]
+                    backs = [where]
                 if len(backs) != 1 or backs[0] < start or part in self.outside:
                     break
                 if start > where and readers:
                     break
                 if any(not _only_read(result[p], part) for p in readers):
                     break
-                dropped |= {start + 1, backs[0]}
+                dropped |= {start + 1} | ({backs[0]} if backs[0] != where else set())
                 if start > where or not readers:
                     dropped.add(start)
                 if start < where:
-                    early.append(region)
+                    early.append(start)
             else:
-                if not _disjoint(early):
+                one_cut = any(
+                    all(id(result[start]) in {id(line) for line in lines} for start in early)
+                    for _, lines in self.cuts
+                )  # the pieces of one split: disjoint by construction
+                if not (one_cut or _disjoint([mine[start][2] for start in early])):
                     continue
                 subscript = _basic_subscript(index)
                 added = ast.copy_location(_added_at(array, subscript, contribution), scatter)
                 moved = ast.copy_location(_assign(name, _load(array)), scatter)
+                instead = ([] if scattered_back is not None else [added]) + (
+                    [] if same else [moved]
+                )
                 self.result[:] = [
                     line
                     for p, statement in enumerate(result)
                     if p not in dropped
-                    for line in ([added, moved] if p == where else [statement])
+                    for line in (instead if p == where else [statement])
                 ]
                 del self.scattered[name]
                 return
@@ -397,6 +537,9 @@ class _Walk:
         taken = self.taken(position, target, value)
         if taken is not None:
             return taken
+        cut = self.cut_into_takes(position, statement)
+        if cut is not None:
+            return cut
         if not isinstance(target, ast.Name):
             owned -= _kept_by(statement)
             owned -= _bound_by(statement)
@@ -468,6 +611,41 @@ class _Walk:
             self.emptied.add(array)
         self.owned.discard(part)
         self.owned.add(rest)
+        return lines
+
+    def cut_into_takes(self, position: int, statement: ast.stmt) -> list[ast.stmt] | None:
+        """``a, b, c = split_like(g, (x, y, z), axis=0)`` for an owner ``g`` dead after it,
+        whose pieces' places are known constant slices: the pieces taken out of ``g`` in
+        place (``a = g[:1].copy()``, ``g[:1] = 0.0``, ...), for ``reassemble`` to add them
+        back where the join's adjoint puts them; put back as it was where it does not.
+
+        Identity: ``split_like`` cuts ``g`` into the pieces at those places (views, which
+        become copies: the same values); zeroing ``g`` there is unobservable, for no one else
+        holds ``g``'s array and ``g`` is not read again."""
+        split = self.facts.split_of(statement)
+        if split is None:
+            return None
+        parts, whole, pieces = split
+        if not (
+            whole in self.owned  # so an array: ``own`` makes the runtime zero zeros
+            and self.facts.has_array_rank(whole)
+            and self.dead_after(whole, position)
+        ):
+            return None
+        regions = self.facts.regions(pieces)
+        if regions is None:
+            return None
+        lines: list[ast.stmt] = []
+        for part, region in zip(parts, regions, strict=True):
+            place = ast.Subscript(_load(whole), region, ast.Load())
+            lines.append(ast.copy_location(_assign(part, _method(place, "copy")), statement))
+            zero = ast.Assign(
+                [ast.Subscript(_load(whole), clone(region), ast.Store())], ast.Constant(0.0)
+            )
+            lines.append(ast.copy_location(zero, statement))
+        self.owned -= set(parts)
+        self.emptied.add(whole)
+        self.cuts.append((statement, lines))
         return lines
 
     def summed(self, name: str, value: ast.expr) -> ast.stmt | None:
@@ -656,10 +834,19 @@ def _adds_back_at(statement: ast.stmt, array: str, region: ast.expr, part: str) 
         and isinstance(statement.target, ast.Subscript)
         and isinstance(statement.target.value, ast.Name)
         and statement.target.value.id == array
-        and ast.dump(statement.target.slice) == ast.dump(region)
+        and _same_index(statement.target.slice, region)
         and isinstance(statement.value, ast.Name)
         and statement.value.id == part
     )
+
+
+def _same_index(a: ast.expr, b: ast.expr) -> bool:
+    """Whether two indices select the same part: the same syntax, or the same part of the
+    first axis with every other axis taken whole (``-1`` written as a constant or negated)."""
+    if ast.dump(a) == ast.dump(b):
+        return True
+    first, second = _interval(a), _interval(b)
+    return first is not None and first == second
 
 
 def _only_read(statement: ast.stmt, name: str) -> bool:
