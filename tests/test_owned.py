@@ -369,3 +369,26 @@ def test_a_join_along_the_second_axis_keeps_the_split():
     text = overbar.grad(f, wrt=(0, 1)).source_for(U, 0.15)
     assert "split_like(" in text, text
     literal_and_optimised_agree(f, [U, 0.15])
+
+
+def test_two_states_rebuilt_from_zeros_in_one_loop():
+    # two scatters and two emptied adjoints in one reverse body, coupled through the loss
+    f = define("""
+        def f(u, v, r):
+            for _ in range(3):
+                u_new = np.zeros_like(u)
+                u_new[0] = u[0]
+                u_new[-1] = u[-1]
+                u_new[1:-1] = u[1:-1] + r * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+                v_new = np.zeros_like(v)
+                v_new[0] = v[0]
+                v_new[-1] = v[-1]
+                v_new[1:-1] = v[1:-1] + r * (v[2:] - 2.0 * v[1:-1] + v[:-2])
+                u = u_new
+                v = v_new
+            return np.sum(np.sin(u) * v)
+        """)
+    v = np.cos(np.arange(9.0))
+    text = overbar.grad(f, wrt=(0, 1, 2)).source_for(U0, v, 0.2)
+    assert "index_bar(" not in text, text
+    literal_and_optimised_agree(f, [U0, v, 0.2], wrt=(0, 1, 2))

@@ -332,7 +332,7 @@ class _Walk:
     ):
         self.facts, self.body, self.owned, self.outside = facts, body, set(owned), outside
         self.result: list[ast.stmt] = []
-        self.scattered: dict[str, int] = {}  # an owner bound by a scatter -> where, in result
+        self.scattered: dict[str, ast.stmt] = {}  # an owner bound by a scatter -> that line
         self.emptied: set[str] = set()  # owners this walk takes parts out of, in place
         self.cuts: list[tuple[ast.stmt, list[ast.stmt]]] = []  # a split, the takes it became
 
@@ -357,6 +357,10 @@ class _Walk:
             ):
                 changed = False  # every split cut into takes was put back
         return (result if changed else None), self.owned
+
+    def position(self, line: ast.stmt) -> int:
+        """Where ``line`` (this very statement) is in the result so far."""
+        return next(p for p, statement in enumerate(self.result) if statement is line)
 
     def uncut(self) -> None:
         """The splits whose takes ``reassemble`` did not use put back as they were (views,
@@ -413,7 +417,7 @@ class _Walk:
           ``-=``), ``K`` and ``c`` not mentioning it.
         """
         facts, result = self.facts, self.result
-        where = self.scattered[name]
+        where = self.position(self.scattered[name])
         scatter = result[where]
         contribution, like, index = scatter.value.args
         takes = _takes(result)
@@ -521,7 +525,7 @@ class _Walk:
             and isinstance(statement.value.args[1], ast.Name)
             and _basic_subscript(statement.value.args[2]) is not None
         ):
-            self.scattered[statement.targets[0].id] = len(self.result) - 1
+            self.scattered[statement.targets[0].id] = self.result[-1]
 
     def step(self, position: int, statement: ast.stmt) -> list[ast.stmt] | None:
         facts, owned = self.facts, self.owned
@@ -706,7 +710,7 @@ class _Walk:
         if left == right or name not in (left, right):
             return None
         other = right if left == name else left
-        where = self.scattered[name]
+        where = self.position(self.scattered[name])
         scatter = self.result[where]
         contribution, like, index = scatter.value.args
         if not (
