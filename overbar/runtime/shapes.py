@@ -654,6 +654,7 @@ def length_table(size: Any) -> tuple[Any, tuple] | None:
 
 
 LENGTHS = _LENGTHS
+LARGEST_BOUND = _LARGEST_BOUND
 
 
 def _summed_length(sizes: list) -> Any:

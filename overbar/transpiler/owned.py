@@ -231,9 +231,11 @@ class _Facts:
         """The parts of the first axis of a join that the joined ``pieces`` fill, as constant
         slices (``[:1]``, ``[1:-1]``, ``[-1:]``), where shape inference knows every piece's
         length as a function of one origin's (or as a constant) and these slices select
-        exactly the pieces' places at every length that origin may have (checked on
-        ``shapes.LENGTHS``, enough lengths to tell such slices apart: each bound is constant or
-        grows with the length)."""
+        exactly the pieces' places at every length that origin may have: checked on every one
+        of ``shapes.LENGTHS`` where the lengths are known, the two largest among them, and
+        with bounds no larger than ``shapes.LARGEST_BOUND``, so that past those lengths no
+        bound is clamped and every place is constant or grows with the length, as it does
+        between the two largest (agreeing there, they agree at every larger length)."""
         shapes = self.runtime.shapes
         tables = []
         for piece in pieces:
@@ -246,7 +248,7 @@ class _Facts:
             return None
         columns = list(zip(*(lengths for _, lengths in tables), strict=True))
         usable = [column for column in columns if None not in column]
-        if len(usable) < 2:
+        if len(usable) < 2 or None in columns[-1] or None in columns[-2]:
             return None
         large, larger = usable[-2], usable[-1]
         growing = [b - a for a, b in zip(large, larger, strict=True)]
@@ -258,6 +260,8 @@ class _Facts:
             low = self.bound(position, growing, constant)
             high = self.bound(position + 1, growing, constant)
             if low is None or high is None:
+                return None
+            if any(abs(b[1] or 0) > shapes.LARGEST_BOUND for b in (low, high)):
                 return None
             bounds.append(ast.Slice(low[0], high[0], None))
             for column in usable:
