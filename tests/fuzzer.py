@@ -1258,7 +1258,7 @@ class Generator:
             "conditional": 0.4,
         }
         if depth == 0:
-            kinds.update(augmented=0.5, buffer=0.6, list=0.6, softmax=0.4, unpack=0.4)
+            kinds.update(augmented=0.5, buffer=0.6, list=0.6, softmax=0.4, unpack=0.4, stepper=0.4)
         if depth < 2:
             compound = 1.0 if depth == 0 else 0.2
             kinds.update({"if": 1.0 * compound, "for": 0.8 * compound, "while": 0.3 * compound})
@@ -1617,6 +1617,76 @@ class Generator:
                 statements.append(self.execute(Write(name, index, value, symbol)))
         self.state.frozen.discard(name)
         self.declare(name)
+        return statements
+
+    def make_stepper(self, depth: int) -> list:
+        """A state stepped by a stencil in a loop, as explicit time steppers are written: each
+        step writes the interior ``[1:-1]`` of a new array, made by ``s.copy()``, by
+        ``np.zeros_like(s)`` with the ends copied in, or joined from the ends and the new
+        interior by ``np.concatenate``; or the state (a fresh array) is written in place."""
+        sources = self.readable(
+            "num", lambda v: isinstance(v, np.ndarray) and v.ndim in (1, 2) and len(v) >= 3
+        )
+        if not sources:
+            raise Invalid("no array to step")
+        state = self.fresh("s")
+        statements = [
+            self.execute(
+                Assign(state, self.binop("*", self.var(self.pick(sources)), self.const("1.0")))
+            )
+        ]
+        self.declare(state)
+        scale = self.expression(1, is_scalar)
+        coefficient = self.const(self.pick(("0.2", "-0.1", "0.25")))
+        if scale is not None and self.chance(0.6):
+            tanh = self.call("np.tanh", np.tanh, [scale])
+            coefficient = self.binop("*", coefficient, tanh)
+        bounds, count = self.loop_count()
+        index = self.fresh("i")
+        before = self.snapshot()
+        self.env[index] = bounds[0].value if len(bounds) == 2 else 0
+        self.declare(index)
+        self.state.loop_bounds[index] = count - 1 + (bounds[0].value if len(bounds) == 2 else 0)
+        form = self.pick(("copy", "zeros_like", "concatenate", "in_place"))
+
+        def part(text: str) -> Expr:
+            return self.subscript(self.var(state), constant_index(text))
+
+        laplacian = self.binop(
+            "+",
+            self.binop("-", part("2:"), self.binop("*", self.const("2.0"), part("1:-1"))),
+            part(":-2"),
+        )
+        old = part("1:-1") if self.chance(0.7) else self.call("np.sin", np.sin, [part("1:-1")])
+        value = self.binop("+", old, self.binop("*", coefficient, laplacian))
+        body: list = []
+        if form == "in_place":
+            body.append(self.execute(Write(state, constant_index("1:-1"), value)))
+        elif form == "concatenate":
+            interior = self.fresh("interior")
+            body.append(self.execute(Assign(interior, value)))
+            ends = [part(":1"), self.var(interior), part("-1:")]
+            joined = self.node(
+                "(" + ", ".join(e.text for e in ends) + ")",
+                lambda env, ends=ends: tuple(e.run(env) for e in ends),
+            )
+            body.append(
+                self.execute(Assign(state, self.call("np.concatenate", np.concatenate, [joined])))
+            )
+        else:
+            new = self.fresh("s_new")
+            if form == "copy":
+                made = self.method(self.var(state), "copy")
+            else:
+                made = self.call("np.zeros_like", np.zeros_like, [self.var(state)])
+            body.append(self.execute(Assign(new, made)))
+            if form == "zeros_like":
+                for end in ("0", "-1"):
+                    body.append(self.execute(Write(new, constant_index(end), part(end))))
+            body.append(self.execute(Write(new, constant_index("1:-1"), value)))
+            body.append(self.execute(Assign(state, self.var(new))))
+        self.rewind(before)
+        statements.append(self.execute(For(index, bounds, body)))
         return statements
 
     def write_index(self, shape: tuple) -> Index:

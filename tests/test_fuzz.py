@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 
 import numpy as np
 import pytest
@@ -144,3 +145,20 @@ def test_random_programs(chunk, unformatted):
                 f"{program.source}args = {fuzzer.arguments_text(program.args)}"
             )
     assert not failures, f"{len(failures)} of {size} programs failed:\n\n" + "\n\n".join(failures)
+
+
+def test_programs_step_states_through_copies_zeros_joins_and_in_place():
+    """The stepper statement's four forms appear among the programs of one seed."""
+    forms = {
+        "copy": re.compile(r"s_new\d+ = s\d+\.copy\(\)"),
+        "zeros_like": re.compile(r"s_new\d+ = np\.zeros_like\(s\d+\)"),
+        "concatenate": re.compile(r"s\d+ = np\.concatenate\(\(s\d+\[:1\], interior\d+"),
+        "in place": re.compile(r"\n\s+s\d+\[1:-1\] = "),
+    }
+    seen = set()
+    for index in range(1000):
+        source = fuzzer.generate_program(3, index).source
+        seen |= {form for form, pattern in forms.items() if pattern.search(source)}
+        if len(seen) == len(forms):
+            break
+    assert seen == set(forms)

@@ -29,7 +29,10 @@ def test_a_stepper_that_copies_its_state_updates_one_adjoint_in_place():
     f = define(STEPPER)
     text = overbar.grad(f, wrt=(0, 1)).source_for(U0, 0.2)
     assert "take_and_zero" not in text, text
-    assert "u_new_bar[1:-1] = 0.0" in text and "u_bar += u_new_bar" in text, text
+    # the stencil's contributions go into the moved adjoint's array (no new zero array, no
+    # full-array add), and the interior is not zeroed only to be added back
+    assert "index_bar" not in text and "u_bar += u_new_bar" not in text, text
+    assert "u_new_bar[1:-1] = 0.0" not in text and "u_new_bar[:-2] += " in text, text
     assert "u_bar = own(u_bar, u)" in text  # the loop owns the array it starts with
     overbar.check_grad(f, [U0, 0.2], wrt=(0, 1))
 
@@ -87,3 +90,305 @@ def test_a_stepper_over_rows_of_a_matrix_state():
         """)
     U = np.cos(np.arange(24.0).reshape(6, 4) / 7.0)
     overbar.check_grad(f, [U, 0.15], wrt=(0, 1))
+
+
+# -- contributions scattered into the dead adjoint of a copy (``scattered_into_dead``) ------------
+
+
+def literal_and_optimised_agree(f, args, wrt=(0, 1)):
+    overbar.check_grad(f, args, wrt=wrt)
+    literal = overbar.grad(f, wrt=wrt, optimise=False)(*args)
+    optimised = overbar.grad(f, wrt=wrt)(*args)
+    for a, b in zip(optimised, literal, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("length", [9, 3, 2])
+def test_a_stepper_adds_its_stencil_into_the_copys_adjoint(length):
+    f = define(STEPPER)
+    u = np.cos(np.arange(float(length)))
+    text = overbar.grad(f, wrt=(0, 1)).source_for(u, 0.2)
+    assert "u_new_bar[2:] += " in text and "[1:-1] = 0.0" not in text, text
+    literal_and_optimised_agree(f, [u, 0.2])
+
+
+def test_the_copys_adjoint_read_after_the_loop_is_not_written_into():
+    # u_new is read after the loop: its adjoint is live when a trip ends (side condition: dead)
+    f = define("""
+        def f(u, r):
+            u_new = u * 1.0
+            for _ in range(3):
+                u_new = u.copy()
+                u_new[1:-1] = u[1:-1] + r * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+                u = u_new * 1.0
+            return np.sum(u ** 2) + np.sum(np.sin(u_new))
+        """)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(U0, 0.2)
+    assert "u_bar = index_bar(" in text and "u_bar += u_new_bar" in text, text
+    literal_and_optimised_agree(f, [U0, 0.2])
+
+
+def test_a_stencil_read_through_an_index_array_is_not_added_in_place():
+    # u[index] with a repeated index: its adjoint adds repeats up (side condition: J basic)
+    index = np.array([0, 2, 2, 4, 5, 5, 8])
+    f = define(
+        """
+        def f(u, r):
+            for _ in range(3):
+                u_new = u.copy()
+                u_new[1:-1] = u[1:-1] + r * u[index]
+                u = u_new
+            return np.sum(u ** 2)
+        """,
+        namespace={"index": index},
+    )
+    text = overbar.grad(f, wrt=(0, 1)).source_for(U0, 0.2)
+    assert "index_bar(" in text, text
+    literal_and_optimised_agree(f, [U0, 0.2])
+
+
+def test_a_copy_whose_adjoint_flows_into_two_places_keeps_its_values():
+    # the copy is read twice (u_new + u_new) and kept as a view in a list across trips
+    f = define("""
+        def f(u, r):
+            kept = []
+            for _ in range(3):
+                u_new = u.copy()
+                u_new[1:-1] = u[1:-1] * r + u[2:] * u[:-2]
+                kept.append(u_new[1:])
+                u = 0.5 * (u_new + u_new)
+            return np.sum(u ** 2) + np.sum(kept[0] * kept[1])
+        """)
+    literal_and_optimised_agree(f, [U0, 0.3])
+
+
+def test_the_same_buffer_read_twice_in_one_write():
+    f = define("""
+        def f(u, r):
+            for _ in range(3):
+                u_new = u.copy()
+                u_new[1:-1] = u[1:-1] * u[1:-1] * r + u[2:]
+                u_new[0] = u[0] * u[-1]
+                u = u_new
+            return np.sum(np.sin(u))
+        """)
+    literal_and_optimised_agree(f, [U0, 0.3])
+
+
+def test_a_matrix_state_updated_in_place_with_its_rows_added_back():
+    f = define("""
+        def f(U0, r):
+            U = U0.copy()
+            for _ in range(3):
+                U[1:-1, :] = U[1:-1, :] + r * (U[2:, :] - 2.0 * U[1:-1, :] + U[:-2, :])
+            return np.sum(np.tanh(U))
+        """)
+    U = np.cos(np.arange(24.0).reshape(6, 4) / 7.0)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(U, 0.15)
+    assert "[1:-1, :] = 0.0" not in text, text  # the interior is not zeroed only to be added back
+    literal_and_optimised_agree(f, [U, 0.15])
+
+
+# -- a scatter buffer filled with the parts taken out of an emptied owner (``reassemble``) -----
+
+ZEROS_STEPPER = """
+def f(u, r):
+    for _ in range(3):
+        u_new = np.zeros_like(u)
+        u_new[0] = u[0]
+        u_new[-1] = u[-1]
+        u_new[1:-1] = u[1:-1] + r * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+        u = u_new
+    return np.sum(np.sin(u))
+"""
+
+
+@pytest.mark.parametrize("length", [9, 3, 2, 1])
+def test_a_state_rebuilt_from_zeros_steps_its_adjoint_in_place(length):
+    f = define(ZEROS_STEPPER)
+    u = np.cos(np.arange(float(length)))
+    text = overbar.grad(f, wrt=(0, 1)).source_for(u, 0.2)
+    assert "index_bar(" not in text and "= 0.0\n" not in text.split("for __")[-1], text
+    literal_and_optimised_agree(f, [u, 0.2])
+
+
+def test_parts_that_do_not_cover_the_state_leave_the_scatter_alone():
+    # u_new[-1] is never written: the takes do not empty the adjoint (side condition: cover)
+    f = define("""
+        def f(u, r):
+            for _ in range(3):
+                u_new = np.zeros_like(u)
+                u_new[0] = u[0]
+                u_new[1:-1] = u[1:-1] + r * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+                u = u_new
+            return np.sum(np.sin(u))
+        """)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(U0, 0.2)
+    assert "index_bar(" in text, text
+    literal_and_optimised_agree(f, [U0, 0.2])
+
+
+def test_an_end_scaled_on_its_way_back_leaves_the_scatter_alone():
+    # the part taken at [-1] is read by a product, not added back as it is
+    f = define("""
+        def f(u, r):
+            for _ in range(3):
+                u_new = np.zeros_like(u)
+                u_new[0] = u[0]
+                u_new[-1] = u[-1] * r
+                u_new[1:-1] = u[1:-1] + r * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+                u = u_new
+            return np.sum(np.sin(u))
+        """)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(U0, 0.2)
+    assert "index_bar(" in text, text
+    literal_and_optimised_agree(f, [U0, 0.2])
+
+
+def test_a_matrix_state_rebuilt_by_rows_and_one_rebuilt_by_columns():
+    rows = define("""
+        def f(U, r):
+            for _ in range(3):
+                V = np.zeros_like(U)
+                V[0] = U[0]
+                V[-1] = U[-1]
+                V[1:-1, :] = U[1:-1, :] + r * (U[2:, :] - 2.0 * U[1:-1, :] + U[:-2, :])
+                U = V
+            return np.sum(np.tanh(U))
+        """)
+    columns = define("""
+        def f(U, r):
+            for _ in range(3):
+                V = np.zeros_like(U)
+                V[:, 0] = U[:, 0]
+                V[:, -1] = U[:, -1]
+                V[:, 1:-1] = U[:, 1:-1] + r * (U[:, 2:] - 2.0 * U[:, 1:-1] + U[:, :-2])
+                U = V
+            return np.sum(np.tanh(U))
+        """)
+    U = np.cos(np.arange(24.0).reshape(6, 4) / 7.0)
+    assert "index_bar(" not in overbar.grad(rows, wrt=(0, 1)).source_for(U, 0.15)
+    # the columns cover the second axis, which the side condition does not read: left alone
+    assert "index_bar(" in overbar.grad(columns, wrt=(0, 1)).source_for(U, 0.15)
+    literal_and_optimised_agree(rows, [U, 0.15])
+    literal_and_optimised_agree(columns, [U, 0.15])
+
+
+def test_overlapping_writes_into_a_state_rebuilt_from_zeros():
+    # [0] and [:2] overlap, and [1:] covers the rest: the later write wins in the forward
+    f = define("""
+        def f(u, r):
+            for _ in range(3):
+                u_new = np.zeros_like(u)
+                u_new[:2] = u[:2] * r
+                u_new[0] = u[0]
+                u_new[1:] = u[1:] + r * u[:-1]
+                u = u_new
+            return np.sum(np.sin(u))
+        """)
+    literal_and_optimised_agree(f, [U0, 0.2])
+
+
+# -- the adjoint of a join cut into takes, then reassembled (``cut_into_takes``) ---------------
+
+JOINED_STEPPER = """
+def f(u, r):
+    for _ in range(3):
+        interior = u[1:-1] + r * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+        u = np.concatenate((u[:1], interior, u[-1:]))
+    return np.sum(u * u)
+"""
+
+
+@pytest.mark.parametrize("length", [9, 3, 2])
+def test_a_state_joined_from_its_ends_steps_its_adjoint_in_place(length):
+    f = define(JOINED_STEPPER)
+    u = np.cos(np.arange(float(length)))
+    text = overbar.grad(f, wrt=(0, 1)).source_for(u, 0.2)
+    assert "split_like(" not in text and "index_bar(" not in text, text
+    assert "interior_bar = u_bar[1:-1].copy()" in text, text
+    literal_and_optimised_agree(f, [u, 0.2])
+
+
+def test_a_state_that_grows_on_its_first_step_is_joined_right():
+    # length 1: u[:1] and u[-1:] are the same element, the join is two long
+    literal_and_optimised_agree(define(JOINED_STEPPER), [np.array([0.7]), 0.2])
+
+
+@pytest.mark.parametrize(
+    "join",
+    [
+        "np.concatenate((u[:1], interior, 0.5 * u[-1:]))",  # an end scaled on its way back
+        "np.concatenate((interior[1:], u[:1], u[-1:], interior[:1]))",  # pieces moved around
+        "np.concatenate((u[1:2], interior, u[-2:-1]))",  # the ends put back elsewhere
+    ],
+    ids=["scaled end", "moved pieces", "ends elsewhere"],
+)
+def test_joins_whose_pieces_do_not_go_back_to_their_places_keep_the_split(join):
+    f = define(JOINED_STEPPER.replace("np.concatenate((u[:1], interior, u[-1:]))", join))
+    text = overbar.grad(f, wrt=(0, 1)).source_for(U0, 0.2)
+    assert "split_like(" in text, text
+    literal_and_optimised_agree(f, [U0, 0.2])
+
+
+def test_a_rotation_keeps_the_split():
+    f = define("""
+        def f(u, r):
+            for _ in range(3):
+                u = np.concatenate((u[1:] * r, u[:1]))
+            return np.sum(np.sin(u))
+        """)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(U0, 0.9)
+    assert "split_like(" in text, text
+    literal_and_optimised_agree(f, [U0, 0.9])
+
+
+def test_rows_joined_from_the_ends_of_a_matrix_state():
+    f = define("""
+        def f(U, r):
+            for _ in range(3):
+                inner = U[1:-1] + r * (U[2:] - 2.0 * U[1:-1] + U[:-2])
+                U = np.concatenate((U[:1], inner, U[-1:]), axis=0)
+            return np.sum(np.tanh(U))
+        """)
+    U = np.cos(np.arange(24.0).reshape(6, 4) / 7.0)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(U, 0.15)
+    assert "split_like(" not in text, text
+    literal_and_optimised_agree(f, [U, 0.15])
+
+
+def test_a_join_along_the_second_axis_keeps_the_split():
+    f = define("""
+        def f(U, r):
+            for _ in range(3):
+                inner = U[:, 1:-1] * r
+                U = np.concatenate((U[:, :1], inner, U[:, -1:]), axis=1)
+            return np.sum(np.tanh(U))
+        """)
+    U = np.cos(np.arange(24.0).reshape(4, 6) / 7.0)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(U, 0.15)
+    assert "split_like(" in text, text
+    literal_and_optimised_agree(f, [U, 0.15])
+
+
+def test_two_states_rebuilt_from_zeros_in_one_loop():
+    # two scatters and two emptied adjoints in one reverse body, coupled through the loss
+    f = define("""
+        def f(u, v, r):
+            for _ in range(3):
+                u_new = np.zeros_like(u)
+                u_new[0] = u[0]
+                u_new[-1] = u[-1]
+                u_new[1:-1] = u[1:-1] + r * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+                v_new = np.zeros_like(v)
+                v_new[0] = v[0]
+                v_new[-1] = v[-1]
+                v_new[1:-1] = v[1:-1] + r * (v[2:] - 2.0 * v[1:-1] + v[:-2])
+                u = u_new
+                v = v_new
+            return np.sum(np.sin(u) * v)
+        """)
+    v = np.cos(np.arange(9.0))
+    text = overbar.grad(f, wrt=(0, 1, 2)).source_for(U0, v, 0.2)
+    assert "index_bar(" not in text, text
+    literal_and_optimised_agree(f, [U0, v, 0.2], wrt=(0, 1, 2))

@@ -909,6 +909,24 @@ def sum_of_products(a_rows, b_rows, transposed):
     return _added(a.T @ b for a, b in zip(a_rows, b_rows, strict=True))
 
 
+def sum_of_inner(a_rows, b_rows):
+    """Σₜ Σᵢ (aₜ ∘ bₜ)ᵢ, the steps' inner products (``(a * b).sum()``) added: one product of
+    the stacked arrays where the aₜ are arrays of one shape, the bₜ too, of one rank (so that
+    each row of the stacked product is its step's ``aₜ * bₜ``, broadcast alike), the inner
+    products added one by one otherwise; 0.0 for none."""
+    if not a_rows:
+        return 0.0
+    first = a_rows[0]
+    if (
+        isinstance(first, np.ndarray)
+        and _stackable(a_rows, first.ndim)
+        and _stackable(b_rows, first.ndim)
+    ):
+        a, b = np.array(a_rows), np.array(b_rows)
+        return np.sum(a * b)
+    return _added((a * b).sum() for a, b in zip(a_rows, b_rows, strict=True))
+
+
 def _stackable(rows, ndim):
     """NumPy arrays of one shape and ``ndim`` dimensions (another library's arrays are added
     one by one: ``np.array`` of a list of them would make them NumPy arrays)."""

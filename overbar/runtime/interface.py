@@ -63,6 +63,8 @@ class Runtime:
     sum_of_products: Callable  # Σₜ aₜ bₜᵀ or Σₜ aₜᵀ bₜ, likewise
     sum_of_values: Callable  # Σₜ aₜ, likewise
     sum_of_scaled: Callable  # Σₜ sₜ aₜ for numbers sₜ, likewise
+    sum_of_inner: Callable  # Σₜ (aₜ * bₜ).sum(), likewise
+    split_like: Callable  # the adjoint of a join: ȳ cut into pieces shaped like the joined
     array_module: Any  # the array library (numpy): the generated code calls its functions
     is_elementwise: Callable  # f -> whether f is one of its elementwise functions (a ufunc)
     is_pure: Callable  # f -> whether calling f has no effect and depends on nothing else

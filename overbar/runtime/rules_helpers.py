@@ -51,6 +51,7 @@ from overbar.runtime.helpers import (
     structured_like_bar,
     structured_like_bar_bar,
     sum_bars,
+    sum_of_inner,
     sum_of_outers,
     sum_of_products,
     sum_of_scaled,
@@ -706,6 +707,12 @@ def sum_of_values_tangent(s, rows, rows_dot):
 def sum_of_scaled_tangent(s, scale_rows, array_rows, scale_rows_dot, array_rows_dot):
     """s = Σₜ sₜ aₜ:  ṡ = Σₜ ṡₜ aₜ + Σₜ sₜ ȧₜ"""
     return sum_of_scaled(scale_rows_dot, array_rows), sum_of_scaled(scale_rows, array_rows_dot)
+
+
+@tangent(sum_of_inner)
+def sum_of_inner_tangent(s, a_rows, b_rows, a_rows_dot, b_rows_dot):
+    """s = Σₜ Σᵢ (aₜ ∘ bₜ)ᵢ:  ṡ = Σₜ Σᵢ (ȧₜ ∘ bₜ)ᵢ + Σₜ Σᵢ (aₜ ∘ ḃₜ)ᵢ"""
+    return sum_of_inner(a_rows_dot, b_rows), sum_of_inner(a_rows, b_rows_dot)
 
 
 @tangent(sum_of_products)

@@ -689,6 +689,18 @@ def _lengths(size: Any) -> tuple[Any, tuple] | None:
     return origin, tuple(None if size.many and n == 1 else n for n in _LENGTHS)
 
 
+def length_table(size: Any) -> tuple[Any, tuple] | None:
+    """A dimension's length for each of ``LENGTHS`` its origin may have: (the origin, or None
+    for a constant; the lengths, None where the origin cannot have that length); None where
+    that is not known. Two lengths of one origin that agree on all of ``LENGTHS`` agree on every
+    length (each is constant or grows with it, past the largest bound a slice may have)."""
+    return _lengths(size)
+
+
+LENGTHS = _LENGTHS
+LARGEST_BOUND = _LARGEST_BOUND
+
+
 def _summed_length(sizes: list) -> Any:
     """The length of pieces of these lengths laid end to end: ``u``'s again for ``u[:1]``,
     ``u[1:-1]`` and ``u[-1:]`` (for every length u may have), where that is known; else

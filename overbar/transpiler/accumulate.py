@@ -229,19 +229,31 @@ class _Blocks:
         return None
 
 
-def _without_zero_and_restore(block: list[ast.stmt]) -> list[ast.stmt]:
+def _without_zero_and_restore(
+    block: list[ast.stmt], outside: frozenset[str] | None = None
+) -> list[ast.stmt]:
     """The block without the pairs ``X[J] = 0.0`` ... ``X[J] += p`` that follow a copy
-    ``p = X[J].copy()``, where nothing between them mentions ``X`` or binds ``p``.
+    ``p = X[J].copy()``, where nothing between them reads ``X`` or binds ``p``.
 
-    Identity: after the copy, ``X[J]`` holds ``p``; zeroing it and adding ``p`` back leaves
-    it holding ``p`` again (``0.0 + v`` is ``v`` for every float ``v``, up to the sign of a
-    zero). The adjoint of ``u[J] = u[J] + ...`` reads this way: the write takes ``ū[J]`` and
-    the read gives it back. Side conditions: the same array name and the same index (equal
-    syntax; the index is basic, so its value is what its syntax says while the names in it
-    are not rebound); the statements between do not mention ``X`` or the names the index
-    reads, and each one that mentions ``p`` is an assignment to other names (so none writes
-    into ``p``'s array); all are in one block. ``X`` is an array the reverse loop owns (the
-    copy and the zeroing are ``take_in_place``'s), so no other name holds it.
+    Identity: after the copy, ``X[J]`` holds ``p``; zeroing it, adding contributions ``cₖ``
+    into parts of ``X`` and adding ``p`` back leaves ``X[J]`` holding ``p + Σ cₖ`` (the
+    parts of the ``cₖ`` that fall in ``J``), which is what adding the ``cₖ`` to ``X`` without
+    the zeroing and the restore gives: ``0.0 + v`` is ``v`` for every float ``v``, up to the
+    sign of a zero, and the sum is the same up to rounding (``p`` is added first instead of
+    last). The adjoint of ``u[J] = u[J] + ...`` reads this way: the write takes ``ū[J]``
+    and the read gives it back. Side conditions: the same array name and the same index
+    (equal syntax; the index is basic, so its value is what its syntax says while the names
+    in it are not rebound); each statement between either mentions neither ``X`` nor the
+    names the index reads, or is ``X[K] += c`` (or ``-=``) whose ``K`` and ``c`` do not
+    mention ``X`` (it binds no name, and reads no part of ``X``); each one that mentions
+    ``p`` does not write into it (an assignment to other names, an addition into ``X``, or
+    ``rows.append(p)`` into a list the block only appends to, so that nothing writes into
+    ``p``'s array through it);
+    all are in one block. ``X`` is an array the reverse loop owns (the copy and the zeroing
+    are ``take_in_place``'s), so no other name holds it.
+
+    With ``outside`` (the names mentioned outside the block) given, a copy ``p`` that is then
+    read nowhere (not in the block, not outside it) is dropped too.
     """
     result = list(block)
     position = 0
@@ -260,13 +272,65 @@ def _without_zero_and_restore(block: list[ast.stmt]) -> list[ast.stmt]:
             if _adds_back(statement, region, part):
                 del result[later]
                 del result[position + 1]
+                copy_read = any(_mentions(s, {part}) for s in result if s is not result[position])
+                if outside is not None and part not in outside and not copy_read:
+                    del result[position]
+                    position -= 1
                 break
+            if _adds_into(statement, array) or _appended_only(statement, part, result):
+                continue
             if _mentions(statement, protected) or (
                 _mentions(statement, {part}) and not _only_reads(statement, part)
             ):
                 break
         position += 1
     return result
+
+
+def _appended_only(statement: ast.stmt, part: str, block: list[ast.stmt]) -> bool:
+    """``rows.append(part)``, where every mention of ``rows`` in ``block`` is an append."""
+    if not (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Call)
+        and isinstance(statement.value.func, ast.Attribute)
+        and statement.value.func.attr == "append"
+        and isinstance(statement.value.func.value, ast.Name)
+        and len(statement.value.args) == 1
+        and not statement.value.keywords
+        and isinstance(statement.value.args[0], ast.Name)
+        and statement.value.args[0].id == part
+    ):
+        return False
+    rows = statement.value.func.value.id
+    appends = {
+        id(s.value.func.value)
+        for s in block
+        if isinstance(s, ast.Expr)
+        and isinstance(s.value, ast.Call)
+        and isinstance(s.value.func, ast.Attribute)
+        and s.value.func.attr == "append"
+        and isinstance(s.value.func.value, ast.Name)
+        and s.value.func.value.id == rows
+    }
+    return rows != part and all(
+        id(n) in appends
+        for s in block
+        for n in walk_breadth_first(s)
+        if isinstance(n, ast.Name) and n.id == rows
+    )
+
+
+def _adds_into(statement: ast.stmt, array: str) -> bool:
+    """``array[K] += c`` or ``array[K] -= c``, ``K`` and ``c`` not mentioning ``array``."""
+    return (
+        isinstance(statement, ast.AugAssign)
+        and isinstance(statement.op, ast.Add | ast.Sub)
+        and isinstance(statement.target, ast.Subscript)
+        and isinstance(statement.target.value, ast.Name)
+        and statement.target.value.id == array
+        and not _mentions(statement.target.slice, {array})
+        and not _mentions(statement.value, {array})
+    )
 
 
 def _mentions(statement: ast.stmt, names: set[str]) -> bool:

@@ -25,14 +25,19 @@ made and added at every step.
 Identities: ``Σₜ outer(aₜ, bₜ) = Aᵀ B`` where the rows of ``A`` and ``B`` are the vectors ``aₜ``
 and ``bₜ``; ``Σₜ aₜ bₜᵀ = [a₁ … a_T] [b₁ … b_T]ᵀ`` for matrices (their columns side by side);
 ``Σₜ aₜᵀ bₜ = [a₁; …; a_T]ᵀ [b₁; …; b_T]`` (their rows stacked); ``Σₜ sₜ bₜ = s · B`` for
-numbers ``sₜ`` (a loop over the rows of a matrix: ``w_bar = w_bar + r_bar * row``); and a
+numbers ``sₜ`` (a loop over the rows of a matrix: ``w_bar = w_bar + r_bar * row``);
+``Σₜ Σᵢ (aₜ ∘ bₜ)ᵢ = Σ (A ∘ B)`` for the steps' inner products ``(a * b).sum()`` (the adjoint
+of a number that scales an array at every step, ``alpha_bar = alpha_bar + (g * d).sum()``:
+one product of the stacked arrays, as a person writes ``np.sum(G * D)`` after the loop); and a
 plain ``Σₜ aₜ`` where the ``aₜ`` are collected for a product anyway. Side conditions:
 
 - the loop body adds to the adjoint ``X`` in that one statement, ``X = X + P``, and reads or
   binds ``X`` nowhere else (so adding the steps' products after the loop gives the same ``X``);
 - ``aₜ`` and ``bₜ`` are names the loop body never writes into (no ``a[...] = ``, ``+=`` or
   in-place helper), so the arrays appended are the values the product would have read;
-- ``np.outer`` is NumPy's (``np`` is NumPy in the generated function);
+- ``np.outer`` is NumPy's (``np`` is NumPy in the generated function); ``.sum()`` is called
+  with no arguments on the product ``a * b`` (an array, or a NumPy number: a Python number has
+  no ``sum``, so the loop would have failed on it too);
 - the loop has no ``break`` (a reverse loop runs its trip count).
 
 The runtime helpers take one product of the stacked values where every ``aₜ`` (and every
@@ -57,6 +62,7 @@ from overbar.transpiler.names import (
     walk_breadth_first,
     with_reverse_cloned,
 )
+from overbar.transpiler.owned import kept_by
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
 
@@ -91,6 +97,15 @@ class _Hoister:
         self.taken = names_in(adjoint.tree) | {name for name, _ in adjoint.bindings}
         self.new_bindings: list[tuple[str, Any]] = []
         self.changed = False
+        self.forward = adjoint.tree.body[: adjoint.forward_length]
+        self.stack = adjoint.stack
+        self.take = {name for name, value in adjoint.bindings if value is runtime.take_and_zero}
+        self.bound_in_reverse = {
+            n.id
+            for statement in adjoint.tree.body[adjoint.forward_length :]
+            for n in walk_breadth_first(statement)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        }
 
     def block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
         result = []
@@ -179,12 +194,151 @@ class _Hoister:
             return None
         if any(self.written_into(loop, name) for name in names):
             return None
+        if self.writes_in_place(loop) and not all(self.stable(loop, name) for name in names):
+            return None
         return target, kind, names
+
+    def writes_in_place(self, loop: ast.For) -> bool:
+        """Whether the loop body writes into any array (``x[J] = ``, ``x[J] += ``, an in-place
+        helper): a row appended might then be a view of it."""
+        for node in walk_breadth_first(loop):
+            if isinstance(node, ast.Assign | ast.AugAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if any(isinstance(t, ast.Subscript) for t in targets):
+                    return True
+            if isinstance(node, ast.Call):
+                function = node.func.value if isinstance(node.func, ast.Attribute) else node.func
+                pushes = function is not node.func and getattr(function, "id", "") == self.stack
+                if isinstance(function, ast.Name) and function.id in self.effects and not pushes:
+                    return True
+        return False
+
+    def stable(self, loop: ast.For, name: str) -> bool:
+        """Whether ``name`` holds, wherever the loop body reads it, an array no other name,
+        list or view holds (so no write into another name changes it after it is appended):
+
+        - bound in the loop body only to a new array (arithmetic, ``.copy()``, the part a
+          ``take_and_zero`` copies out) or to a value popped off the stack, and read there only
+          to compute from it (``kept_by``);
+        - where it is not bound in the reverse sweep or is popped: a value of the forward sweep
+          bound there only by arithmetic and read there only to compute from it or to be pushed.
+        """
+        popped = False
+        for statement in loop.body:
+            bound = {
+                n.id
+                for n in walk_breadth_first(statement)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }
+            if name in bound:
+                kind = self.binding_kind(statement, name)
+                if kind is None:
+                    return False
+                popped = popped or kind == "popped"
+            elif name in kept_by(statement) and not (
+                _appends(statement, name) or _added_into_a_part(statement, name, kept_by)
+            ):
+                return False
+        if popped or name not in self.bound_in_reverse:
+            return self.fresh_in_forward(name)
+        return True
+
+    def binding_kind(self, statement: ast.stmt, name: str) -> str | None:
+        """'new' or 'popped' for a statement binding ``name`` to a new array or a popped
+        value; None for anything else."""
+        if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1):
+            return None
+        target, value = statement.targets[0], statement.value
+        if isinstance(target, ast.Tuple):
+            return (
+                "new"
+                if len(target.elts) == 2
+                and isinstance(target.elts[0], ast.Name)
+                and target.elts[0].id == name
+                and not any(isinstance(e, ast.Name) and e.id == name for e in target.elts[1:])
+                and isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Name)
+                and value.func.id in self.take
+                else None
+            )
+        if not isinstance(target, ast.Name):
+            return None
+        if isinstance(value, ast.BinOp | ast.UnaryOp):
+            return "new"
+        if (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and value.func.attr in ("copy", "pop")
+            and not value.args
+            and not value.keywords
+        ):
+            if value.func.attr == "copy":
+                return "new"
+            if isinstance(value.func.value, ast.Name) and value.func.value.id == self.stack:
+                return "popped"
+        return None
+
+    def fresh_in_forward(self, name: str) -> bool:
+        """Whether the forward sweep binds ``name`` only to new arrays (arithmetic; a number)
+        and never lets another name, list or view hold them, but the stack."""
+        bound = False
+        for statement in self.forward:
+            for inner in walk_breadth_first(statement):
+                if not isinstance(inner, ast.stmt):
+                    continue
+                if isinstance(inner, ast.For | ast.While | ast.If | ast.With | ast.Try):
+                    header = [
+                        value
+                        for field, value in ast.iter_fields(inner)
+                        if field not in ("body", "orelse", "finalbody", "handlers")
+                    ]
+                    if any(name in names_in(part) for part in header if isinstance(part, ast.AST)):
+                        return False
+                    continue
+                if name in {
+                    n.id
+                    for n in walk_breadth_first(inner)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del)
+                }:
+                    if not (
+                        isinstance(inner, ast.Assign)
+                        and all(isinstance(t, ast.Name) for t in inner.targets)
+                        and (
+                            isinstance(inner.value, ast.Constant)
+                            or len(inner.targets) == 1
+                            and isinstance(inner.value, ast.BinOp | ast.UnaryOp)
+                        )
+                    ):
+                        return False
+                    bound = True
+                if _appends(inner, name, self.stack):
+                    continue
+                if isinstance(inner, ast.Assign):
+                    kept = kept_by(inner.value).union(
+                        *(kept_by(t) for t in inner.targets if isinstance(t, ast.Subscript))
+                    )
+                else:
+                    kept = kept_by(inner)
+                if name in kept:
+                    return False
+        return bound
 
     def product_of(self, node: ast.expr) -> tuple[str, str, str] | None:
         """('outer', a, b) for np.outer(a, b); ('columns', a, b) for a @ b.T; ('rows', a, b)
         for a.T @ b; ('scaled', a, b) for a * b or b * a where a is known to be a number and b
-        an array."""
+        an array; ('inner', a, b) for (a * b).sum()."""
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "sum"
+            and not node.args
+            and not node.keywords
+            and isinstance(node.func.value, ast.BinOp)
+            and isinstance(node.func.value.op, ast.Mult)
+            and isinstance(node.func.value.left, ast.Name)
+            and isinstance(node.func.value.right, ast.Name)
+        ):
+            return "inner", node.func.value.left.id, node.func.value.right.id
         if (
             isinstance(node, ast.BinOp)
             and isinstance(node.op, ast.Mult)
@@ -254,6 +408,9 @@ class _Hoister:
         if kind == "scaled":
             helper = self.bind("sum_of_scaled", self.runtime.sum_of_scaled)
             return ast.Call(_load(helper), [_load(r) for r in rows], [])
+        if kind == "inner":
+            helper = self.bind("sum_of_inner", self.runtime.sum_of_inner)
+            return ast.Call(_load(helper), [_load(r) for r in rows], [])
         if kind == "outer":
             helper = self.bind("sum_of_outers", self.runtime.sum_of_outers)
             return ast.Call(_load(helper), [_load(r) for r in rows], [])
@@ -287,6 +444,33 @@ def _bound_between(body: list[ast.stmt], first: int, last: int, name: str) -> bo
 def _is_transpose(node: ast.expr) -> bool:
     return (
         isinstance(node, ast.Attribute) and node.attr == "T" and isinstance(node.value, ast.Name)
+    )
+
+
+def _added_into_a_part(statement: ast.stmt, name: str, kept_by) -> bool:
+    """``x[J] += name`` (or another operator), ``J`` not keeping ``name``: it reads ``name``'s
+    values only."""
+    return (
+        isinstance(statement, ast.AugAssign)
+        and isinstance(statement.target, ast.Subscript)
+        and isinstance(statement.value, ast.Name)
+        and statement.value.id == name
+        and name not in kept_by(statement.target)
+    )
+
+
+def _appends(statement: ast.stmt, name: str, rows: str | None = None) -> bool:
+    """``statement`` is ``rows.append(name)`` (any list, for no ``rows``)."""
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Call)
+        and isinstance(statement.value.func, ast.Attribute)
+        and statement.value.func.attr == "append"
+        and isinstance(statement.value.func.value, ast.Name)
+        and (rows is None or statement.value.func.value.id == rows)
+        and len(statement.value.args) == 1
+        and isinstance(statement.value.args[0], ast.Name)
+        and statement.value.args[0].id == name
     )
 
 

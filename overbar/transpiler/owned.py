@@ -53,7 +53,11 @@ import copy
 from dataclasses import replace
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.accumulate import _rebinds_slice
+from overbar.transpiler.accumulate import (
+    _rebinds_slice,
+    _without_sign,
+    _without_zero_and_restore,
+)
 from overbar.transpiler.names import clone, walk_breadth_first, with_reverse_cloned
 from overbar.transpiler.reverse import Adjoint
 
@@ -64,7 +68,7 @@ def own_loop_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     """The adjoint with the reverse loops' owned arrays updated in place (see above)."""
     helpers = {value: name for name, value in adjoint.bindings}
     take = helpers.get(runtime.take_and_zero)
-    if take is None:
+    if take is None and runtime.split_like not in helpers:
         return adjoint
     taken = {n.id for n in walk_breadth_first(adjoint.tree) if isinstance(n, ast.Name)}
     own = helpers.get(runtime.own) or ("own" if "own" not in taken else None)
@@ -81,7 +85,7 @@ def own_loop_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     facts = _Facts(adjoint, runtime, take, own)
     body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
-    reverse = facts.block(reverse)
+    reverse = facts.block(reverse, frozenset().union(*map(_names, forward), _parameters(adjoint)))
     if not facts.changed:
         return adjoint
     tree = copy.copy(adjoint.tree)
@@ -103,6 +107,7 @@ class _Facts:
         self.maybe_zero = adjoint.maybe_zero
         helpers = {value: name for name, value in adjoint.bindings}
         self.scatter = helpers.get(runtime.index_bar)
+        self.split = helpers.get(runtime.split_like)
         self.take_in_place = helpers.get(runtime.take_in_place, "take_in_place")
         self.take_in_place_used = False
         self.changed = False
@@ -118,32 +123,41 @@ class _Facts:
 
     # -- the blocks, and the loops in them ---------------------------------------------------
 
-    def block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
+    def block(self, statements: list[ast.stmt], outside: frozenset[str]) -> list[ast.stmt]:
+        """``statements`` rewritten; ``outside``: the names mentioned anywhere else in the
+        function (a loop's adjoint mentioned in none of them is dead when the loop ends)."""
         result: list[ast.stmt] = []
-        for statement in statements:
+        mentioned = [_names(statement) for statement in statements]
+        for position, statement in enumerate(statements):
+            others = outside.union(*mentioned[:position], *mentioned[position + 1 :])
             for field in ("body", "orelse"):
                 inner = getattr(statement, field, None)
                 if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
-                    setattr(statement, field, self.block(inner))
+                    rest = others | _names_outside(statement, field)
+                    setattr(statement, field, self.block(inner, rest))
             if isinstance(statement, ast.For) and not statement.orelse:
-                before, statement.body = self.loop(statement.body)
+                loop_outside = others | _names_outside(statement, "body")
+                before, statement.body = self.loop(statement.body, loop_outside)
                 result.extend(before)
             result.append(statement)
         return result
 
-    def loop(self, body: list[ast.stmt]) -> tuple[list[ast.stmt], list[ast.stmt]]:
-        """(statements to put before the loop, the loop's new body)."""
+    def loop(
+        self, body: list[ast.stmt], outside: frozenset[str] = frozenset()
+    ) -> tuple[list[ast.stmt], list[ast.stmt]]:
+        """(statements to put before the loop, the loop's new body); ``outside``: the names
+        mentioned outside the loop's body."""
         carried = [
             name
             for name in self.moved_at_the_top(body)
             if self.has_array_rank(name) and self.primal[name] in self.bound_before_loops
         ]
-        rewritten, owned_at_end = _Walk(self, body, set(carried)).run()
+        rewritten, owned_at_end = _Walk(self, body, set(carried), outside).run()
         if rewritten is None:
             return [], body
         kept = [name for name in carried if name in owned_at_end]
         if len(kept) != len(carried):  # a trip would start with an array someone else holds
-            rewritten, owned_at_end = _Walk(self, body, set()).run()
+            rewritten, owned_at_end = _Walk(self, body, set(), outside).run()
             if rewritten is None:
                 return [], body
             kept = []
@@ -175,8 +189,102 @@ class _Facts:
                 and statement.value.id in self.primal
             ):
                 found.append(statement.value.id)
+            split = self.split_of(statement)
+            if split is not None and split[1] not in seen and split[1] in self.primal:
+                found.append(split[1])  # cut into pieces, read for nothing else
             seen |= names
         return found
+
+    def split_of(self, statement: ast.stmt) -> tuple[list[str], str, list[str]] | None:
+        """``a, b, c = split_like(g, (x, y, z), axis=0)`` with names only, the targets
+        distinct and not ``g``: ([a, b, c], g, [x, y, z])."""
+        if not (
+            self.split is not None
+            and isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Tuple)
+            and isinstance(statement.value, ast.Call)
+            and isinstance(statement.value.func, ast.Name)
+            and statement.value.func.id == self.split
+        ):
+            return None
+        call, targets = statement.value, statement.targets[0].elts
+        axis = [k.value for k in call.keywords if k.arg == "axis"]
+        if not (
+            len(call.args) == 2
+            and [k.arg for k in call.keywords] == ["axis"]
+            and _integer(axis[0]) == 0
+            and isinstance(call.args[0], ast.Name)
+            and isinstance(call.args[1], ast.Tuple)
+            and all(isinstance(e, ast.Name) for e in call.args[1].elts)
+            and all(isinstance(t, ast.Name) for t in targets)
+            and len(targets) == len(call.args[1].elts)
+        ):
+            return None
+        parts = [t.id for t in targets]
+        whole = call.args[0].id
+        if len(set(parts)) != len(parts) or whole in parts:
+            return None
+        return parts, whole, [e.id for e in call.args[1].elts]
+
+    def regions(self, pieces: list[str]) -> list[ast.expr] | None:
+        """The parts of the first axis of a join that the joined ``pieces`` fill, as constant
+        slices (``[:1]``, ``[1:-1]``, ``[-1:]``), where shape inference knows every piece's
+        length as a function of one origin's (or as a constant) and these slices select
+        exactly the pieces' places at every length that origin may have: checked on every one
+        of ``shapes.LENGTHS`` where the lengths are known, the two largest among them, and
+        with bounds no larger than ``shapes.LARGEST_BOUND``, so that past those lengths no
+        bound is clamped and every place is constant or grows with the length, as it does
+        between the two largest (agreeing there, they agree at every larger length)."""
+        shapes = self.runtime.shapes
+        tables = []
+        for piece in pieces:
+            dims = shapes.dims(self.shapes.get(piece))
+            table = None if not dims else shapes.length_table(dims[0])
+            if table is None:
+                return None
+            tables.append(table)
+        if len({origin for origin, _ in tables if origin is not None}) > 1:
+            return None
+        columns = list(zip(*(lengths for _, lengths in tables), strict=True))
+        usable = [column for column in columns if None not in column]
+        if len(usable) < 2 or None in columns[-1] or None in columns[-2]:
+            return None
+        large, larger = usable[-2], usable[-1]
+        growing = [b - a for a, b in zip(large, larger, strict=True)]
+        if any(g not in (0, 1) for g in growing) or sum(growing) > 1:
+            return None
+        constant = list(larger)
+        bounds: list[ast.expr] = []
+        for position in range(len(pieces)):
+            low = self.bound(position, growing, constant)
+            high = self.bound(position + 1, growing, constant)
+            if low is None or high is None:
+                return None
+            if any(abs(b[1] or 0) > shapes.LARGEST_BOUND for b in (low, high)):
+                return None
+            bounds.append(ast.Slice(low[0], high[0], None))
+            for column in usable:
+                total = sum(column)
+                start = sum(column[:position])
+                want = range(start, start + column[position])
+                if range(total)[slice(low[1], high[1])] != want:
+                    return None
+        return bounds
+
+    @staticmethod
+    def bound(position: int, growing: list[int], constant: list[int]):
+        """The boundary before piece ``position`` counted from the start of the join where no
+        piece before it grows, else from its end: (its syntax, its value as a bound)."""
+        if not any(growing[:position]):
+            offset = sum(constant[:position])
+            return (None if offset == 0 else ast.Constant(offset)), (offset or None)
+        if not any(growing[position:]):
+            offset = -sum(constant[position:])
+            if offset == 0:
+                return None, None
+            return ast.UnaryOp(ast.USub(), ast.Constant(-offset)), offset
+        return None
 
     # -- what is known of a name -------------------------------------------------------------
 
@@ -219,11 +327,21 @@ class _Facts:
 class _Walk:
     """One pass over a loop body's top-level statements, from the names owned at its top."""
 
-    def __init__(self, facts: _Facts, body: list[ast.stmt], owned: set[str]):
-        self.facts, self.body, self.owned = facts, body, set(owned)
+    def __init__(
+        self,
+        facts: _Facts,
+        body: list[ast.stmt],
+        owned: set[str],
+        outside: frozenset[str] = frozenset(),
+    ):
+        self.facts, self.body, self.owned, self.outside = facts, body, set(owned), outside
+        self.result: list[ast.stmt] = []
+        self.scattered: dict[str, ast.stmt] = {}  # an owner bound by a scatter -> that line
+        self.emptied: set[str] = set()  # owners this walk takes parts out of, in place
+        self.cuts: list[tuple[ast.stmt, list[ast.stmt]]] = []  # a split, the takes it became
 
     def run(self) -> tuple[list[ast.stmt] | None, set[str]]:
-        result: list[ast.stmt] = []
+        result = self.result
         changed = False
         for position, statement in enumerate(self.body):
             replacement = self.step(position, statement)
@@ -232,24 +350,206 @@ class _Walk:
                 changed = True
             else:
                 result.append(statement)
+            self.note_scatter(statement, replacement)
+        if changed:
+            for name in list(self.scattered):
+                self.reassemble(name)
+            self.uncut()
+            result = _without_zero_and_restore(self.result, self.outside)
+            if len(result) == len(self.body) and all(
+                a is b for a, b in zip(result, self.body, strict=True)
+            ):
+                changed = False  # every split cut into takes was put back
         return (result if changed else None), self.owned
+
+    def position(self, line: ast.stmt) -> int:
+        """Where ``line`` (this very statement) is in the result so far."""
+        return next(p for p, statement in enumerate(self.result) if statement is line)
+
+    def uncut(self) -> None:
+        """The splits whose takes ``reassemble`` did not use put back as they were (views,
+        no copies): the takes cost more than the split where nothing adds them back."""
+        for original, lines in self.cuts:
+            present = {id(line) for line in self.result}
+            if not all(id(line) in present for line in lines):
+                continue  # used: its zeroings are gone
+            first = next(p for p, line in enumerate(self.result) if line is lines[0])
+            self.result[first : first + len(lines)] = [original]
+
+    def reassemble(self, name: str) -> None:
+        """``x = index_bar(b, u, K)`` filled with parts taken out of an owner ``y`` that the
+        takes empty: ``y``'s array itself, with the contributions added in place.
+
+        Before and after (the adjoint of ``y = np.zeros_like(u)`` with every part written)::
+
+            p = y[1:-1].copy()              p = y[1:-1].copy()
+            y[1:-1] = 0.0
+            x = index_bar(b, u, K)          y[K] += b
+                                            x = y
+            x[1:-1] += p
+            q = y[-1].copy()
+            y[-1] = 0.0
+            x[-1] += q
+            r = y[0].copy()
+            y[0] = 0.0
+            x[0] += r
+
+        Identity: taking the parts ``Jᵢ`` out of ``y`` in turn (each ``pᵢ`` a copy of what is
+        left at ``Jᵢ``, then zeroed) and adding each back into ``x`` at its own ``Jᵢ`` adds
+        every element of ``y`` into ``x`` once, where the ``Jᵢ`` together cover ``y``'s first
+        axis: so ``x`` ends as ``y`` plus the contributions, computed in ``y``'s array. The sum
+        is the same up to rounding (``y`` first) and up to ``y``'s dtype. Side conditions:
+
+        - ``y`` is an owner this walk took the parts out of in place (``p = y[J].copy()``,
+          ``y[J] = 0.0``), mentioned after its first take by takes only, dead when the body
+          ends, surely an array; ``x``, ``y`` and ``u`` of one known shape; ``K`` basic;
+        - the ``Jᵢ`` are basic, their first parts constant slices (step 1) or integers, the
+          rest ``:``, and they chain from the start of the axis to its end (each one starts
+          where another ends, in the same terms: ``[0]``, ``[1:-1]``, ``[-1]``), so that they
+          cover it at every length;
+        - each ``pᵢ`` is added back exactly once, ``x[Jᵢ] += pᵢ`` with the same index; a take
+          after the scatter is read by its add-back only (it is dropped with it); a take before
+          it may be read elsewhere, never written into, and those takes are disjoint at every
+          length (so no zeroing changed what a later one copies): read from their bounds, or
+          known as the pieces of one split (``cut_into_takes``);
+        - the scatter's own contribution may be one of the parts taken before it, put back at
+          its own place (the adjoint of ``np.concatenate``): the scatter is its add-back then;
+        - ``y`` may be ``x`` itself (the join's adjoint cut into pieces, then rebound by the
+          scatter): its old array is then unreachable after the scatter, so it need not be
+          dead when the body ends, but every take comes before the scatter;
+        - after the scatter, ``x`` is mentioned only as the target of ``x[K] += c`` (or
+          ``-=``), ``K`` and ``c`` not mentioning it.
+        """
+        facts, result = self.facts, self.result
+        where = self.position(self.scattered[name])
+        scatter = result[where]
+        contribution, like, index = scatter.value.args
+        takes = _takes(result)
+        for array in sorted({array for array, *_ in takes.values()} & self.emptied):
+            mine = {start: take for start, take in takes.items() if take[0] == array}
+            mentions = [p for p, s in enumerate(result) if _mentions(s, array)]
+            first = min(mine)
+            taken_lines = {start for start in mine} | {start + 1 for start in mine}
+            # the scatter rebinding the owner's own name: its old array is unreachable after
+            same = array == name
+            if any(
+                p >= first and p not in taken_lines and not (same and p >= where) for p in mentions
+            ):
+                continue
+            if not (
+                facts.has_array_rank(array)  # an owner when taken: an array
+                and facts.same_shape(name, array)
+                and facts.same_shape(array, like.id)
+                and (same and max(mine) < where or self.dead_at_the_top(array))
+                and not _reads(contribution, name)
+                and not _reads(contribution, array)
+                and _covers([take[2] for take in mine.values()])
+            ):
+                continue
+            # the scatter itself may put a taken part back at its own place
+            scattered_back = next(
+                (
+                    start
+                    for start, (_, part, region) in mine.items()
+                    if isinstance(contribution, ast.Name)
+                    and contribution.id == part
+                    and start < where
+                    and _basic_subscript(index) is not None
+                    and _same_index(_basic_subscript(index), region)
+                ),
+                None,
+            )
+            after = result[where + 1 :]
+            if not all(_only_added_into(statement, name) for statement in after):
+                continue
+            dropped: set[int] = set()
+            early = []
+            for start, (_, part, region) in mine.items():
+                backs = [
+                    p
+                    for p in range(where + 1, len(result))
+                    if p != start and _adds_back_at(result[p], name, region, part)
+                ]
+                readers = [
+                    p
+                    for p, s in enumerate(result)
+                    if p not in (start, *backs) and _mentions(s, part)
+                ]
+                if start == scattered_back:
+                    readers = [p for p in readers if p != where]
+                    backs = [where]
+                if len(backs) != 1 or backs[0] < start or part in self.outside:
+                    break
+                if start > where and readers:
+                    break
+                if any(not _only_read(result[p], part) for p in readers):
+                    break
+                dropped |= {start + 1} | ({backs[0]} if backs[0] != where else set())
+                if start > where or not readers:
+                    dropped.add(start)
+                if start < where:
+                    early.append(start)
+            else:
+                one_cut = any(
+                    all(id(result[start]) in {id(line) for line in lines} for start in early)
+                    for _, lines in self.cuts
+                )  # the pieces of one split: disjoint by construction
+                if not (one_cut or _disjoint([mine[start][2] for start in early])):
+                    continue
+                subscript = _basic_subscript(index)
+                added = ast.copy_location(_added_at(array, subscript, contribution), scatter)
+                moved = ast.copy_location(_assign(name, _load(array)), scatter)
+                instead = ([] if scattered_back is not None else [added]) + (
+                    [] if same else [moved]
+                )
+                self.result[:] = [
+                    line
+                    for p, statement in enumerate(result)
+                    if p not in dropped
+                    for line in (instead if p == where else [statement])
+                ]
+                del self.scattered[name]
+                return
+
+    def note_scatter(self, statement: ast.stmt, replacement: list[ast.stmt] | None) -> None:
+        """Remember where an owner was bound by ``x = index_bar(b, u, J)`` (``J`` basic)."""
+        for name in _bound_by(statement):
+            self.scattered.pop(name, None)
+        if (
+            replacement is None
+            and isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and statement.targets[0].id in self.owned
+            and isinstance(statement.value, ast.Call)
+            and isinstance(statement.value.func, ast.Name)
+            and statement.value.func.id == self.facts.scatter
+            and len(statement.value.args) == 3
+            and not statement.value.keywords
+            and isinstance(statement.value.args[1], ast.Name)
+            and _basic_subscript(statement.value.args[2]) is not None
+        ):
+            self.scattered[statement.targets[0].id] = self.result[-1]
 
     def step(self, position: int, statement: ast.stmt) -> list[ast.stmt] | None:
         facts, owned = self.facts, self.owned
         if isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Subscript):
-            owned -= _kept_by(statement.value)
-            owned -= _kept_by(statement.target.slice)
+            owned -= kept_by(statement.value)
+            owned -= kept_by(statement.target.slice)
             return None
         if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
-            owned -= _kept_by(statement)
+            owned -= kept_by(statement)
             owned -= _bound_by(statement)
             return None
         target, value = statement.targets[0], statement.value
         taken = self.taken(position, target, value)
         if taken is not None:
             return taken
+        cut = self.cut_into_takes(position, statement)
+        if cut is not None:
+            return cut
         if not isinstance(target, ast.Name):
-            owned -= _kept_by(statement)
+            owned -= kept_by(statement)
             owned -= _bound_by(statement)
             return None
         name = target.id
@@ -260,12 +560,15 @@ class _Walk:
             if moved:
                 owned.add(name)
             return None
+        into_dead = self.scattered_into_dead(position, name, value)
+        if into_dead is not None:
+            return [ast.copy_location(into_dead, statement)]
         summed = self.summed(name, value)
         if summed is not None:
-            owned -= _kept_by(value) - {name}
+            owned -= kept_by(value) - {name}
             return [ast.copy_location(summed, statement)]
         fresh = facts.is_fresh(value, owned)
-        owned -= _kept_by(value)
+        owned -= kept_by(value)
         owned.discard(name)
         if fresh:
             owned.add(name)
@@ -312,8 +615,45 @@ class _Walk:
         if rest != array:
             lines.append(_assign(rest, _load(array)))
             self.owned.discard(array)
+        elif subscript is not None:
+            self.emptied.add(array)
         self.owned.discard(part)
         self.owned.add(rest)
+        return lines
+
+    def cut_into_takes(self, position: int, statement: ast.stmt) -> list[ast.stmt] | None:
+        """``a, b, c = split_like(g, (x, y, z), axis=0)`` for an owner ``g`` dead after it,
+        whose pieces' places are known constant slices: the pieces taken out of ``g`` in
+        place (``a = g[:1].copy()``, ``g[:1] = 0.0``, ...), for ``reassemble`` to add them
+        back where the join's adjoint puts them; put back as it was where it does not.
+
+        Identity: ``split_like`` cuts ``g`` into the pieces at those places (views, which
+        become copies: the same values); zeroing ``g`` there is unobservable, for no one else
+        holds ``g``'s array and ``g`` is not read again."""
+        split = self.facts.split_of(statement)
+        if split is None:
+            return None
+        parts, whole, pieces = split
+        if not (
+            whole in self.owned  # so an array: ``own`` makes the runtime zero zeros
+            and self.facts.has_array_rank(whole)
+            and self.dead_after(whole, position)
+        ):
+            return None
+        regions = self.facts.regions(pieces)
+        if regions is None:
+            return None
+        lines: list[ast.stmt] = []
+        for part, region in zip(parts, regions, strict=True):
+            place = ast.Subscript(_load(whole), region, ast.Load())
+            lines.append(ast.copy_location(_assign(part, _method(place, "copy")), statement))
+            zero = ast.Assign(
+                [ast.Subscript(_load(whole), clone(region), ast.Store())], ast.Constant(0.0)
+            )
+            lines.append(ast.copy_location(zero, statement))
+        self.owned -= set(parts)
+        self.emptied.add(whole)
+        self.cuts.append((statement, lines))
         return lines
 
     def summed(self, name: str, value: ast.expr) -> ast.stmt | None:
@@ -334,7 +674,74 @@ class _Walk:
             return None
         return ast.AugAssign(ast.Name(name, ast.Store()), ast.Add(), _load(other))
 
-    def dead_after(self, name: str, position: int) -> bool:
+    def scattered_into_dead(self, position: int, name: str, value: ast.expr) -> ast.stmt | None:
+        """``x = x + y`` (or ``y + x``) where ``x`` was made by ``x = index_bar(b, u, J)`` and
+        ``y`` is an owner dead after this line: the scatter written into ``y``'s array.
+
+        Before and after::
+
+            x = index_bar(b, u, J)          y[J] += b
+            x[K] += c                       y[K] += c
+            ...                             ...
+            x = x + y                       x = y
+
+        Identity: ``index_bar(b, u, J)`` is zeros of ``u``'s shape with ``b`` put at ``J``, so
+        ``x + y`` is ``y`` with every contribution added at its place; adding them into
+        ``y``'s array instead of a new one changes no other value when no one else holds it.
+        The sum is the same up to rounding (``y`` comes first instead of last) and up to
+        ``y``'s dtype (a float64 ``b`` added into a float32 ``y`` stays float32). Side
+        conditions:
+
+        - ``y`` is an owner (one name holds its array: no other name, list or view) and is
+          dead after this line (not read before it is bound anew, in this trip or the next,
+          and not mentioned outside the loop), and surely an array, not the runtime zero;
+        - ``x``, ``y`` and ``u`` have one known shape (nothing broadcasts in ``x + y``) and
+          ``J`` is basic (an index array's repeats add up in ``index_bar``, not in ``+=``);
+        - between the scatter and this line nothing mentions ``y``, and ``x`` is mentioned
+          only as the target of ``x[K] += c`` or ``x[K] -= c`` with ``K`` and ``c`` not
+          reading ``x`` (so renaming ``x`` to ``y`` there reads and writes the same values).
+        """
+        facts = self.facts
+        if not (
+            isinstance(value, ast.BinOp)
+            and isinstance(value.op, ast.Add)
+            and isinstance(value.left, ast.Name)
+            and isinstance(value.right, ast.Name)
+            and name in self.scattered
+        ):
+            return None
+        left, right = value.left.id, value.right.id
+        if left == right or name not in (left, right):
+            return None
+        other = right if left == name else left
+        where = self.position(self.scattered[name])
+        scatter = self.result[where]
+        contribution, like, index = scatter.value.args
+        if not (
+            other in self.owned
+            and facts.is_array(other)
+            and facts.same_shape(name, other)
+            and facts.same_shape(other, like.id)
+            and self.dead_after(other, position, through_the_end=True)
+            and not _reads(contribution, name)
+        ):
+            return None
+        between = self.result[where + 1 :]
+        if any(_mentions(statement, other) for statement in between):
+            return None
+        if not all(_only_added_into(statement, name) for statement in between):
+            return None
+        subscript = _basic_subscript(index)
+        self.result[where] = ast.copy_location(_added_at(other, subscript, contribution), scatter)
+        for statement in between:
+            if _mentions(statement, name):
+                statement.target.value = _load(other)
+        self.owned.discard(other)
+        self.owned.add(name)
+        del self.scattered[name]
+        return _assign(name, _load(other))
+
+    def dead_after(self, name: str, position: int, through_the_end: bool = False) -> bool:
         """``name`` is bound anew, at the top level of the body, before anything reads it."""
         for statement in self.body[position + 1 :]:
             reads = any(
@@ -350,10 +757,237 @@ class _Walk:
                 )
             if reads or name in _bound_by(statement):
                 return False
+        return through_the_end and self.dead_at_the_top(name)
+
+    def dead_at_the_top(self, name: str) -> bool:
+        """``name`` is mentioned nowhere outside the loop, and the body binds it before
+        anything reads it (its first mention is ``name = E``, ``E`` not reading it, at the top
+        level of the body): its value at the end of a trip is never read."""
+        if name in self.outside:
+            return False
+        for statement in self.body:
+            if not _mentions(statement, name):
+                continue
+            return (
+                isinstance(statement, ast.Assign)
+                and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)
+                and statement.targets[0].id == name
+                and not _reads(statement.value, name)
+            )
         return False
 
 
-def _kept_by(node: ast.AST) -> set[str]:
+def _mentions(node: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in walk_breadth_first(node))
+
+
+_reads = _mentions
+
+
+def _only_added_into(statement: ast.stmt, name: str) -> bool:
+    """``statement`` does not mention ``name``, or is ``name[K] += c`` (or ``-=``) with ``K``
+    and ``c`` not mentioning it."""
+    if not _mentions(statement, name):
+        return True
+    return (
+        isinstance(statement, ast.AugAssign)
+        and isinstance(statement.op, ast.Add | ast.Sub)
+        and isinstance(statement.target, ast.Subscript)
+        and isinstance(statement.target.value, ast.Name)
+        and statement.target.value.id == name
+        and not _mentions(statement.target.slice, name)
+        and not _mentions(statement.value, name)
+    )
+
+
+def _takes(block: list[ast.stmt]) -> dict[int, tuple[str, str, ast.expr]]:
+    """Where ``p = y[J].copy()`` is followed by ``y[J] = 0.0``: (y, p, J) by position."""
+    found = {}
+    for position, (statement, following) in enumerate(zip(block, block[1:], strict=False)):
+        if not (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and isinstance(statement.value, ast.Call)
+            and isinstance(statement.value.func, ast.Attribute)
+            and statement.value.func.attr == "copy"
+            and not statement.value.args
+            and isinstance(statement.value.func.value, ast.Subscript)
+            and isinstance(statement.value.func.value.value, ast.Name)
+        ):
+            continue
+        region = statement.value.func.value
+        array, part = region.value.id, statement.targets[0].id
+        if (
+            part != array
+            and isinstance(following, ast.Assign)
+            and len(following.targets) == 1
+            and isinstance(following.targets[0], ast.Subscript)
+            and isinstance(following.targets[0].value, ast.Name)
+            and following.targets[0].value.id == array
+            and ast.dump(following.targets[0].slice) == ast.dump(region.slice)
+            and isinstance(following.value, ast.Constant)
+            and following.value.value == 0.0
+        ):
+            found[position] = (array, part, region.slice)
+    return found
+
+
+def _adds_back_at(statement: ast.stmt, array: str, region: ast.expr, part: str) -> bool:
+    """``array[region] += part``."""
+    return (
+        isinstance(statement, ast.AugAssign)
+        and isinstance(statement.op, ast.Add)
+        and isinstance(statement.target, ast.Subscript)
+        and isinstance(statement.target.value, ast.Name)
+        and statement.target.value.id == array
+        and _same_index(statement.target.slice, region)
+        and isinstance(statement.value, ast.Name)
+        and statement.value.id == part
+    )
+
+
+def _same_index(a: ast.expr, b: ast.expr) -> bool:
+    """Whether two indices select the same part: the same syntax, or the same part of the
+    first axis with every other axis taken whole (``-1`` written as a constant or negated)."""
+    if ast.dump(a) == ast.dump(b):
+        return True
+    first, second = _interval(a), _interval(b)
+    return first is not None and first == second
+
+
+def _only_read(statement: ast.stmt, name: str) -> bool:
+    """``statement`` reads ``name`` and cannot write into its array: an assignment to other
+    names, an addition into a part of another array, or ``rows.append(name)``."""
+    if isinstance(statement, ast.Assign):
+        return all(isinstance(t, ast.Name) and t.id != name for t in statement.targets)
+    if isinstance(statement, ast.AugAssign):
+        return isinstance(statement.target, ast.Subscript) and not _mentions(
+            statement.target, name
+        )
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Call)
+        and isinstance(statement.value.func, ast.Attribute)
+        and statement.value.func.attr == "append"
+        and isinstance(statement.value.func.value, ast.Name)
+        and statement.value.func.value.id != name
+        and all(isinstance(a, ast.Name) for a in statement.value.args)
+    )
+
+
+def _integer(node: ast.expr) -> int | None:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+        and type(node.operand.value) is int
+    ):
+        return -node.operand.value
+    return None
+
+
+def _interval(index: ast.expr) -> tuple[tuple[str, int], tuple[str, int]] | None:
+    """The part of the first axis ``index`` selects, as bounds counted from the start
+    ("start", k) or from the end ("end", k) of the axis (a negative index counts from the
+    end, as NumPy reads it); None where that is not what the index says, or where the other
+    axes are not taken whole."""
+    if isinstance(index, ast.Tuple):
+        if not index.elts or not all(
+            isinstance(e, ast.Slice) and e.lower is None and e.upper is None and e.step is None
+            for e in index.elts[1:]
+        ):
+            return None
+        index = index.elts[0]
+
+    def bound(node: ast.expr | None, missing: tuple[str, int]) -> tuple[str, int] | None:
+        if node is None or (isinstance(node, ast.Constant) and node.value is None):
+            return missing
+        k = _integer(node)
+        if k is None:
+            return None
+        return ("end", k) if k < 0 else ("start", k)
+
+    if isinstance(index, ast.Slice):
+        if index.step is not None and _integer(index.step) != 1:
+            return None
+        low, high = bound(index.lower, ("start", 0)), bound(index.upper, ("end", 0))
+        return None if low is None or high is None else (low, high)
+    k = _integer(index)
+    if k is None:
+        return None
+    return (("end", k), ("end", k + 1)) if k < 0 else (("start", k), ("start", k + 1))
+
+
+def _covers(indices: list[ast.expr]) -> bool:
+    """Whether the parts ``indices`` select cover the first axis at every length: they chain
+    from its start to its end, each starting where another ends (the same bound, counted from
+    the same end). Then every position lies in one link of the chain, clamped or not."""
+    intervals = [_interval(index) for index in indices]
+    if any(i is None for i in intervals):
+        return False
+    reached, unused = ("start", 0), list(intervals)
+    while reached != ("end", 0):
+        link = next((i for i in unused if i[0] == reached), None)
+        if link is None:
+            return False
+        unused.remove(link)
+        reached = link[1]
+    return True
+
+
+def _disjoint(indices: list[ast.expr]) -> bool:
+    """Whether no two of the parts ``indices`` share a position at any length: one ends
+    before the other starts, both bounds counted from the same end."""
+    intervals = [_interval(index) for index in indices]
+    if any(i is None for i in intervals):
+        return False
+
+    def before(a, b) -> bool:
+        return a[1][0] == b[0][0] and a[1][1] <= b[0][1]
+
+    return all(
+        before(a, b) or before(b, a)
+        for position, a in enumerate(intervals)
+        for b in intervals[position + 1 :]
+    )
+
+
+def _added_at(array: str, subscript: ast.expr, contribution: ast.expr) -> ast.stmt:
+    """``array[subscript] += contribution`` (``-= c`` for a contribution ``-c``)."""
+    operator: ast.operator = ast.Add()
+    positive = _without_sign(contribution)
+    if positive is not None:  # x + -b is x - b, and (-a) * b is -(a * b), exactly
+        operator, contribution = ast.Sub(), positive
+    return ast.AugAssign(
+        ast.Subscript(_load(array), subscript, ast.Store()), operator, contribution
+    )
+
+
+def _names(node: ast.AST) -> set[str]:
+    return {n.id for n in walk_breadth_first(node) if isinstance(n, ast.Name)}
+
+
+def _names_outside(statement: ast.stmt, field: str) -> set[str]:
+    """The names ``statement`` mentions outside its block ``field`` (a loop's target and
+    iterable, a branch's test, its other block)."""
+    inside = {id(n) for s in getattr(statement, field) for n in walk_breadth_first(s)}
+    return {
+        n.id
+        for n in walk_breadth_first(statement)
+        if isinstance(n, ast.Name) and id(n) not in inside
+    }
+
+
+def _parameters(adjoint: Adjoint) -> set[str]:
+    arguments = adjoint.tree.args
+    return {a.arg for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+
+
+def kept_by(node: ast.AST) -> set[str]:
     """Names read in ``node`` where their array may be kept: anything but arithmetic on it,
     a computing method of it, or a part of it read into arithmetic."""
     parents: dict[int, ast.AST] = {}

@@ -688,7 +688,10 @@ def _transform(
         simplified = accumulate(simplified, runtime)
         simplified = hoist(simplified, runtime, parsed.namespace)
         simplified = add_in_one_expression(simplified, runtime, parsed.namespace)
-        simplified = own_loop_adjoints(simplified, runtime)
+        owned = own_loop_adjoints(simplified, runtime)
+        if owned is not simplified:  # a join's pieces may have become copies to collect
+            owned = hoist(owned, runtime, parsed.namespace)
+        simplified = owned
         simplified = own_list_adjoints(simplified, runtime)
         simplified = start_gradients_as_zeros(simplified, runtime)
     if optimisations.simplify:
