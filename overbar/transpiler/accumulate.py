@@ -66,7 +66,7 @@ def accumulate(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
             ("take", runtime.take_in_place),
         )
     }
-    if not any(helpers.values()) or _rebinds_slice(adjoint.tree):
+    if not any(helpers.values()) or rebinds_slice(adjoint.tree):
         return adjoint
     shapes = dict(adjoint.shapes)
     body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
@@ -77,7 +77,8 @@ def accumulate(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     return replace(adjoint, tree=tree)
 
 
-def _rebinds_slice(tree: ast.FunctionDef) -> bool:
+def rebinds_slice(tree: ast.FunctionDef) -> bool:
+    """Whether ``tree`` binds the name ``slice`` (then it may not be the builtin)."""
     return any(
         isinstance(node, ast.Name) and node.id == "slice" and isinstance(node.ctx, ast.Store)
         for node in walk_breadth_first(tree)

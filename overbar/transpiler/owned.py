@@ -53,7 +53,7 @@ import copy
 from dataclasses import replace
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.accumulate import _rebinds_slice
+from overbar.transpiler.accumulate import rebinds_slice
 from overbar.transpiler.names import clone, walk_breadth_first, with_reverse_cloned
 from overbar.transpiler.reverse import Adjoint
 
@@ -70,7 +70,7 @@ def own_loop_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     own = helpers.get(runtime.own) or ("own" if "own" not in taken else None)
     if own is None:
         return adjoint
-    if _rebinds_slice(adjoint.tree):
+    if rebinds_slice(adjoint.tree):
         return adjoint
     if not any(
         isinstance(node, ast.For)

@@ -47,6 +47,12 @@ def peephole(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = N
         adjoint.floating,
         module_names(adjoint.bindings, namespace, runtime),
     )
+    # an adjoint has its value's shape, unless it may hold the runtime zero (a number)
+    rewriter.adjoint_shapes = {
+        bar: rewriter.shapes.get(name)
+        for bar, name in adjoint.adjoints
+        if bar not in adjoint.maybe_zero and bar not in rewriter.shapes
+    }
     body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     reverse = _propagate_ones(reverse, body)
@@ -115,6 +121,7 @@ class _Rewriter(ast.NodeTransformer):
         self.broadcasters = broadcasters
         self.facts = facts  # the runtime's shape module
         self.floating = floating
+        self.adjoint_shapes: dict[str, Any] = {}
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
         """Identity: ``x + -y = x - y`` and ``x + (-y) * z = x - y * z`` (and with ``-`` for
@@ -126,6 +133,8 @@ class _Rewriter(ast.NodeTransformer):
         if isinstance(node.op, ast.Mult | ast.Div):
             node = self.scalars_first(node)
         self.generic_visit(node)
+        if isinstance(node.op, _ELEMENTWISE):  # -broadcast_like(a, t) became one just now
+            self.drop_broadcasts(node)
         if isinstance(node.op, ast.Add | ast.Sub):  # x + -y * z  is  x - y * z
             flipped = ast.Sub() if isinstance(node.op, ast.Add) else ast.Add()
             if _is_negation(node.right):
@@ -168,12 +177,27 @@ class _Rewriter(ast.NodeTransformer):
         slots = list(_operand_slots(root))
         for parent, field in slots:
             operand = getattr(parent, field)
-            if not self.is_broadcast(operand):
+            if self.is_broadcast(operand):
+                broadcast, target = operand, self.shape_of(operand.args[1])
+            elif self.is_broadcast_number_reshaped(operand):
+                broadcast = operand.value
+                target = _with_axes_inserted(self.shape_of(broadcast.args[1]), operand.slice)
+            else:
                 continue
-            target = self.shape_of(operand.args[1])
             others = (getattr(p, f) for p, f in slots if getattr(p, f) is not operand)
             if any(self.facts.covers(self.shape_of(other), target) for other in others):
-                setattr(parent, field, operand.args[0])
+                setattr(parent, field, broadcast.args[0])
+
+    def is_broadcast_number_reshaped(self, node: ast.expr) -> bool:
+        """``broadcast_like(a, t)[e]`` with ``a`` a number and ``e`` only inserting axes of
+        length 1 (``[:, None]``): ``a`` broadcast to t's shape with those axes added, which
+        ``drop_broadcasts`` treats as it treats ``broadcast_like``."""
+        return (
+            isinstance(node, ast.Subscript)
+            and self.is_broadcast(node.value)
+            and self.facts.dims(self.shape_of(node.value.args[0])) == ()
+            and _with_axes_inserted(self.shape_of(node.value.args[1]), node.slice) is not None
+        )
 
     def scalars_first(self, root: ast.BinOp) -> ast.BinOp:
         """``g * 2 * x`` with g a number is computed ``g * 2`` first, then once over x: the
@@ -198,6 +222,9 @@ class _Rewriter(ast.NodeTransformer):
                 node = node.left
             if not (_is_negation(node) and _leftmost_product(node.operand) is not None):
                 break
+            negated = not negated
+            node = node.operand
+        if _is_negation(node):  # -a * b is -(a * b): the negation goes out of the chain
             negated = not negated
             node = node.operand
         factors.append((None, node))
@@ -244,8 +271,12 @@ class _Rewriter(ast.NodeTransformer):
 
     def shape_of(self, node: ast.expr) -> Any:
         if isinstance(node, ast.Name):
-            return self.shapes.get(node.id)
+            if node.id in self.shapes:
+                return self.shapes[node.id]
+            return self.adjoint_shapes.get(node.id)
         if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return ()
+        if _is_dimension(node):
             return ()
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
             return self.shape_of(node.operand)
@@ -263,6 +294,40 @@ class _Rewriter(ast.NodeTransformer):
         if function is None or node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
             return None
         return function if self.runtime.is_elementwise(function) else None
+
+
+def _with_axes_inserted(shape: Any, index: ast.expr) -> tuple | None:
+    """The shape of ``t[index]`` for ``t`` of this shape, where ``index`` is made of whole
+    slices ``:`` and ``None`` only (one or more of these) and indexes at most t's axes."""
+    if not isinstance(shape, tuple):
+        return None
+    parts = index.elts if isinstance(index, ast.Tuple) else [index]
+    dims, axis = [], 0
+    for part in parts:
+        if isinstance(part, ast.Constant) and part.value is None:
+            dims.append(1)
+        elif isinstance(part, ast.Slice) and part.lower is part.upper is part.step is None:
+            if axis >= len(shape):
+                return None
+            dims.append(shape[axis])
+            axis += 1
+        else:
+            return None
+    return (*dims, *shape[axis:])
+
+
+def _is_dimension(node: ast.expr) -> bool:
+    """``a.shape[0]`` or ``a.size`` (an integer) with a literal index."""
+    if isinstance(node, ast.Attribute) and node.attr == "size":
+        return isinstance(node.value, ast.Name)
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "shape"
+        and isinstance(node.value.value, ast.Name)
+        and isinstance(node.slice, ast.Constant)
+        and type(node.slice.value) is int
+    )
 
 
 def _is_one(node: ast.expr) -> bool:
@@ -521,11 +586,19 @@ def _scaled_by(statement: ast.stmt, adjoint: str, factor: str) -> list[ast.expr]
 
 
 def _scaled_by_expression(node: ast.expr, factor: str, as_list: bool = False):
-    """For ``factor * f1 * f2``: [f1, f2] (``as_list``) or ``f1 * f2``; else None."""
+    """For ``factor * f1 * f2`` (``factor`` anywhere in the product, which commutes:
+    ``0.9 * factor * f2`` gives [0.9, f2]): [f1, f2] (``as_list``) or ``f1 * f2``; else
+    None."""
     factors = _product_factors(node)
-    if not factors or not isinstance(factors[0], ast.Name) or factors[0].id != factor:
+    where = next(
+        (i for i, f in enumerate(factors or ()) if isinstance(f, ast.Name) and f.id == factor),
+        None,
+    )
+    if where is None:
         return None
-    rest = factors[1:]
+    rest = factors[:where] + factors[where + 1 :]
+    if not rest:
+        return None
     if any(factor in _names(f) for f in rest):
         return None
     return rest if as_list else _product(rest)
