@@ -47,6 +47,7 @@ def peephole(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = N
         adjoint.floating,
         module_names(adjoint.bindings, namespace, runtime),
     )
+    rewriter.adjoint_names = frozenset(bar for bar, _ in adjoint.adjoints)
     # an adjoint has its value's shape, unless it may hold the runtime zero (a number)
     rewriter.adjoint_shapes = {
         bar: rewriter.shapes.get(name)
@@ -122,6 +123,7 @@ class _Rewriter(ast.NodeTransformer):
         self.facts = facts  # the runtime's shape module
         self.floating = floating
         self.adjoint_shapes: dict[str, Any] = {}
+        self.adjoint_names: frozenset[str] = frozenset()
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
         """Identity: ``x + -y = x - y`` and ``x + (-y) * z = x - y * z`` (and with ``-`` for
@@ -163,6 +165,65 @@ class _Rewriter(ast.NodeTransformer):
                 first.left = first.left.operand
                 return node.operand
         return node
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        """Identity: ``sum(-a * b, axis) = -sum(a * b, axis)``, exactly (negation is exact, and
+        IEEE rounding is symmetric, so a sum of negated terms is the negated sum, in any
+        order): the negation is applied to the sum's result, an array smaller than the terms,
+        instead of to the terms. Side conditions: the sum is the ``sum`` method or the array
+        library's ``sum``, with no keyword but ``axis`` and ``keepdims`` (``initial`` or
+        ``where`` would not negate along, ``dtype`` and ``out`` may change the arithmetic);
+        the terms are surely floating point (a factor is an adjoint or a forward value
+        known to be floating: unsigned integers would wrap before a widening sum)."""
+        self.generic_visit(node)
+        if any(k.arg not in ("axis", "keepdims") for k in node.keywords):
+            return node
+        if (
+            isinstance(node.func, ast.Attribute)
+            and node.func.attr == "sum"
+            and not any(isinstance(a, ast.Starred) for a in node.args)
+        ):
+            if library_function(node, self.numpy_names, self.runtime) is not None:
+                function = library_function(node, self.numpy_names, self.runtime)
+                if function is not self.runtime.array_module.sum or not node.args:
+                    return node
+                slot = (node.args, 0)  # np.sum(terms, ...)
+            elif not node.args:
+                slot = (node.func, "value")  # terms.sum(...)
+            else:
+                return node
+        else:
+            return node
+        holder, key = slot
+        terms = holder[key] if isinstance(holder, list) else getattr(holder, key)
+        positive = self.without_negation(terms)
+        if positive is None:
+            return node
+        if isinstance(holder, list):
+            holder[key] = positive
+        else:
+            setattr(holder, key, positive)
+        return ast.UnaryOp(op=ast.USub(), operand=node)
+
+    def without_negation(self, terms: ast.expr) -> ast.expr | None:
+        """``a * b`` for ``-a * b`` or ``-(a * b)`` whose factors include a floating point
+        name, else None."""
+        if _is_negation(terms):
+            inner = terms.operand
+        else:
+            first = _leftmost_product(terms)
+            if first is None or not _is_negation(first.left):
+                return None
+            inner = copy.deepcopy(terms)
+            _leftmost_product(inner).left = first.left.operand
+        factors = [inner]
+        while isinstance(factors[0], ast.BinOp) and isinstance(factors[0].op, ast.Mult | ast.Div):
+            node = factors.pop(0)
+            factors[:0] = [node.left, node.right]
+        floating = self.floating | self.adjoint_names
+        if not any(isinstance(f, ast.Name) and f.id in floating for f in factors):
+            return None
+        return inner
 
     def drop_broadcasts(self, root: ast.BinOp) -> None:
         """Replace ``broadcast_like(a, t)`` operands of the elementwise tree at ``root`` by
