@@ -128,3 +128,27 @@ def test_a_sum_of_terms_not_surely_floating_keeps_its_negation():
     assert rewritten("(-(h * k)).sum()") == "-(h * k).sum()"
     # a keyword the negation does not pass through
     assert rewritten("np.sum(-g_bar * k, initial=1.0)") == "np.sum(-g_bar * k, initial=1.0)"
+
+
+def test_a_kept_axis_taken_away_again_is_not_kept():
+    from overbar.runtime import NUMPY
+    from overbar.transpiler.peephole import _Rewriter
+
+    rewriter = _Rewriter({}, set(), NUMPY, frozenset(), frozenset({"np"}))
+
+    def rewritten(text):
+        return ast.unparse(rewriter.visit(ast.parse(text, mode="eval").body))
+
+    assert rewritten("g.sum(axis=1, keepdims=True)[:, 0]") == "g.sum(axis=1)"
+    assert rewritten("(-g.sum(axis=1, keepdims=True))[:, 0]") == "-g.sum(axis=1)"
+    assert rewritten("np.sum(g, axis=0, keepdims=True)[0]") == "np.sum(g, axis=0)"
+    for other in (
+        "g.sum(axis=1, keepdims=True)[0]",  # takes the first row, not the kept axis
+        "g.sum(axis=0, keepdims=True)[:, 0]",  # the kept axis is another one
+        "g.sum(axis=-1, keepdims=True)[:, 0]",  # which axis depends on g's rank
+        "g.sum(axis=1, keepdims=True)[:, 1]",  # out of range: raises, as it should
+        "g.sum(axis=1)[:, 0]",  # the axis is not kept
+    ):
+        assert rewritten(other) == other
+    g = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(g.sum(axis=1, keepdims=True)[:, 0], g.sum(axis=1))

@@ -205,6 +205,52 @@ class _Rewriter(ast.NodeTransformer):
             setattr(holder, key, positive)
         return ast.UnaryOp(op=ast.USub(), operand=node)
 
+    def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
+        """Identity: ``a.sum(axis=k, keepdims=True)[:, ..., :, 0]`` (k whole slices, then 0)
+        is ``a.sum(axis=k)``, bit for bit: the kept axis has length 1, and the index takes
+        its one element and keeps the other axes whole (``(-s)[e]`` is ``-(s[e])``, so a
+        negated sum too). Side conditions: k is a literal integer of 0 or more, the axis
+        keyword the same literal, no keyword but ``axis`` and ``keepdims``; the sum is the
+        ``sum`` method or the array library's (where a's rank is k or less, both raise)."""
+        self.generic_visit(node)
+        value, negated = node.value, False
+        if _is_negation(value):
+            value, negated = value.operand, True
+        if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)):
+            return node
+        if value.func.attr != "sum" or value.args and not self.is_library_sum(value):
+            return node
+        keywords = {k.arg: k.value for k in value.keywords}
+        axis, kept = keywords.get("axis"), keywords.get("keepdims")
+        if set(keywords) != {"axis", "keepdims"} or not (
+            isinstance(axis, ast.Constant)
+            and type(axis.value) is int
+            and axis.value >= 0
+            and isinstance(kept, ast.Constant)
+            and kept.value is True
+        ):
+            return node
+        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        whole = all(
+            isinstance(p, ast.Slice) and p.lower is p.upper is p.step is None for p in parts[:-1]
+        )
+        last = parts[-1]
+        if not (
+            whole
+            and len(parts) == axis.value + 1
+            and isinstance(last, ast.Constant)
+            and type(last.value) is int
+            and last.value == 0
+        ):
+            return node
+        value.keywords = [k for k in value.keywords if k.arg != "keepdims"]
+        return ast.UnaryOp(op=ast.USub(), operand=value) if negated else value
+
+    def is_library_sum(self, call: ast.Call) -> bool:
+        """Whether ``call`` is the array library's ``sum`` of one positional argument."""
+        function = library_function(call, self.numpy_names, self.runtime)
+        return function is self.runtime.array_module.sum and len(call.args) == 1
+
     def without_negation(self, terms: ast.expr) -> ast.expr | None:
         """``a * b`` for ``-a * b`` or ``-(a * b)`` whose factors include a floating point
         name, else None."""
