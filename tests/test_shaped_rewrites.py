@@ -380,3 +380,36 @@ def test_a_broadcast_adjoint_of_a_returned_gradient_keeps_its_shape():
     gradient = overbar.grad(f, wrt=(0, 1))(losses, 2.0)
     assert gradient[0].shape == (5,)
     overbar.check_grad(f, [losses, 2.0], wrt=(0, 1))
+
+
+PICKED = """
+def f(x, rows, columns):
+    return -np.mean(np.log(x)[rows, columns]) * 2.0
+"""
+
+
+@pytest.mark.parametrize(
+    "rows, columns",
+    [
+        (np.arange(4), np.array([0, 2, 1, 2])),  # one element per row
+        (np.array([1]), np.array([True, False, True])),  # a row and a mask: two elements
+        (np.arange(4), np.array([False, True, False])),  # a mask of one: one per row
+        (np.array([0, 0, 3]), np.array([1, 1, 1])),  # repeated
+    ],
+)
+def test_a_vector_picked_by_index_vectors_has_a_known_rank(rows, columns):
+    f = define(PICKED)
+    x = np.random.default_rng(4).uniform(0.5, 2.0, size=(4, 3))
+    text = overbar.grad(f).source_for(x, rows, columns)
+    assert "seed(" not in text and "expand_reduced" not in text, text  # the mean is a number
+    overbar.check_grad(f, [x, rows, columns])
+    general = overbar.grad(f).stages.emitted.function(x, rows, columns)
+    np.testing.assert_allclose(overbar.grad(f)(x, rows, columns), general, rtol=1e-12)
+
+
+def test_a_matrix_picked_by_index_matrices_keeps_its_shape_unknown():
+    f = define(PICKED)
+    x = np.random.default_rng(5).uniform(0.5, 2.0, size=(4, 3))
+    rows, columns = np.array([[0, 1], [3, 3]]), np.array([[2, 0], [1, 1]])
+    assert "seed(" in overbar.grad(f).source_for(x, rows, columns)  # not a vector: not followed
+    overbar.check_grad(f, [x, rows, columns])
