@@ -1,6 +1,7 @@
-"""Forward values read again instead of computed again (``reuse.py``), and a sum's negation
-moved out of the sum (``peephole.py``): where they apply, where a side condition fails, and the
-gradient equal with every pass switched off, at several shapes."""
+"""Forward values read again instead of computed again (``reuse.py``), a sum's negation moved
+out of the sum and a kept axis taken away again (``peephole.py``), contributions led by the same
+number factored (``sums.py``): where they apply, where a side condition fails, and the gradient
+equal with every pass switched off, at several shapes."""
 
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ PROGRAMS = {
         "m = np.sum(x * y, axis=-1, keepdims=True)\n    return np.sum(np.sin(x) / (2.0 + m * m))"
     ),
     "negated sum of integers": "return np.sum(x / (1.0 + np.sum(y, axis=0)))",
+    "softplus less a product, averaged": "return np.mean(np.logaddexp(0.0, x) - y * x)",
+    "two averages of products": "return np.mean(np.sin(x) * y) + np.mean(np.cos(x) * y) / 2.0",
 }
 
 SHAPES = {"vector": (5,), "matrix": (4, 3), "column": (4, 1), "row": (1, 4), "3-d": (3, 2, 4)}
@@ -152,3 +155,24 @@ def test_a_kept_axis_taken_away_again_is_not_kept():
         assert rewritten(other) == other
     g = np.arange(24.0).reshape(2, 3, 4)
     np.testing.assert_array_equal(g.sum(axis=1, keepdims=True)[:, 0], g.sum(axis=1))
+
+
+def test_contributions_led_by_the_same_number_are_factored():
+    text = source_of("softplus less a product, averaged", np.ones(5), np.ones(5))
+    assert "x_bar = 1.0 / x.size * (np.exp(x - np.logaddexp(0.0, x)) - y)" in text, text
+
+
+def test_contributions_led_by_different_numbers_are_not_factored():
+    from overbar.transpiler.sums import _factored
+
+    def factored(left, op, right):
+        node = _factored(
+            ast.parse(left, mode="eval").body, op, ast.parse(right, mode="eval").body, bool
+        )
+        return None if node is None else ast.unparse(node)
+
+    assert factored("-(1.0 / n) * y", ast.Add(), "1.0 / n * e") == "1.0 / n * (e - y)"
+    assert factored("c * b", ast.Sub(), "-c * e") == "c * (b + e)"
+    assert factored("1.0 / n * y", ast.Add(), "1.0 / m * e") is None  # not the same number
+    assert factored("f(2.0) * y", ast.Add(), "f(2.0) * e") is None  # a call: may differ
+    assert factored("-(1.0 / n) * y", ast.Sub(), "1.0 / n * e") is None  # -a b - a c
