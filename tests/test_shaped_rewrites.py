@@ -413,3 +413,11 @@ def test_a_matrix_picked_by_index_matrices_keeps_its_shape_unknown():
     rows, columns = np.array([[0, 1], [3, 3]]), np.array([[2, 0], [1, 1]])
     assert "seed(" in overbar.grad(f).source_for(x, rows, columns)  # not a vector: not followed
     overbar.check_grad(f, [x, rows, columns])
+
+
+def test_a_number_read_by_an_empty_index_stays_a_number():
+    # fuzzer seed 95 program 1176: () was taken for one index vector per axis of a 0-d array
+    f = define("def f(z):\n    return z.prod(keepdims=False).max(keepdims=False) - z / z[()]\n")
+    z = np.array(0.768)
+    assert "seed(" not in overbar.grad(f).source_for(z)
+    overbar.check_grad(f, [z])

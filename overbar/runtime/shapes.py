@@ -541,6 +541,8 @@ def _vector_indices(index: Operand, rank: int) -> Any:
     if not (index.constant and isinstance(index.value, tuple)):
         return None
     parts = index.value
+    if rank == 0:
+        return None  # a[()] of a 0-d array: a number, which the rule below says
     if len(parts) != rank or not all(isinstance(p, Operand) and not p.constant for p in parts):
         return None
     if not all(isinstance(p.shape, tuple) and len(p.shape) == 1 for p in parts):
