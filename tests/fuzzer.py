@@ -1807,7 +1807,9 @@ class Generator:
         if a is None:
             raise Invalid("no array")
         axis = int(self.rng.integers(-np.ndim(a.value), np.ndim(a.value)))
-        keywords = [("axis", self.integer(axis)), ("keepdims", self.const("True"))]
+        kept = self.chance(0.65)  # else without keepdims, the axis put back by indexing
+        keywords = [("axis", self.integer(axis))]
+        keywords += [("keepdims", self.const("True"))] if kept else []
         m = self.fresh("m")
         statements = [
             self.execute(
@@ -1818,16 +1820,21 @@ class Generator:
             )
         ]
         self.declare(m)
-        shifted = self.binop("-", a, self.var(m))
+        ndim = np.ndim(a.value)
+        restore = (lambda v: v) if kept else (lambda v: reduced(self, v, ndim, axis))
+        shifted = self.binop("-", a, restore(self.var(m)))
         e = self.fresh("e")
         statements.append(self.execute(Assign(e, self.call("np.exp", np.exp, [shifted]))))
         self.declare(e)
         total = self.call("np.sum", np.sum, [self.var(e)], keywords)
         name = self.fresh("v")
         if self.chance(0.5):
-            value = self.binop("/", self.var(e), total)
-        else:
+            value = self.binop("/", self.var(e), restore(total))
+        elif kept or self.chance(0.5):
             value = self.binop("+", self.var(m), self.call("np.log", np.log, [total]))
+        else:  # a log-softmax: the shifted values less the log of their total
+            logarithm = restore(self.call("np.log", np.log, [total]))
+            value = self.binop("-", shifted, logarithm)
         statements.append(self.execute(Assign(name, value)))
         self.declare(name)
         return statements
@@ -3116,11 +3123,31 @@ def pattern_sigmoid(g: Generator, primal: Any, depth: int, want: Callable | None
 
 
 def stabiliser(g: Generator, a: Expr) -> tuple[Expr, list]:
-    """np.max(a, axis=k, keepdims=True) without ties, and its keywords."""
+    """np.max(a, axis=k, keepdims=True) without ties, and its keywords; or, as often written,
+    without keepdims and with the axis put back by indexing (``np.max(a, axis=1)[:, None]``),
+    the sums then spelt so too (``reduced``)."""
     ndim = np.ndim(a.value)
     axis = int(g.rng.integers(-ndim, ndim))
+    if g.chance(0.35):
+        keywords = [("axis", g.integer(axis))]
+        maximum = g.call("np.max", np.max, [a], keywords, lambda r, v, **k: gaps_ok(v, axis))
+        return reduced(g, maximum, ndim, axis), keywords
     keywords = [("axis", g.integer(axis)), ("keepdims", g.const("True"))]
     return g.call("np.max", np.max, [a], keywords, lambda r, v, **k: gaps_ok(v, axis)), keywords
+
+
+def reduced(g: Generator, value: Expr, ndim: int, axis: int) -> Expr:
+    """``value``, a reduction of an array of rank ``ndim`` over ``axis`` without keepdims,
+    with an axis of length 1 put back by indexing: where it was (``[:, None]``, ``[..., None]``)
+    or, now and then, elsewhere (broadcast along another axis: no softmax, when it runs)."""
+    where = axis % ndim
+    if g.chance(0.15):
+        where = int(g.rng.integers(0, ndim))
+    if where == ndim - 1 and g.chance(0.5):
+        text = "..., None"
+    else:
+        text = ", ".join([":"] * where + ["None"])
+    return g.subscript(value, constant_index(text))
 
 
 def pattern_stabilised(
@@ -3139,6 +3166,8 @@ def pattern_stabilised(
     if form == "exp":
         return exp
     total = g.call("np.sum", np.sum, [exp], keywords)
+    if len(keywords) == 1:  # without keepdims: the axis put back by indexing
+        total = reduced(g, total, np.ndim(a.value), int(keywords[0][1].text))
     if form == "softmax":
         return g.binop("/", exp, total)
     return g.binop("+", maximum, g.call("np.log", np.log, [total]))

@@ -149,3 +149,83 @@ def test_a_stabiliser_added_to_a_vector_total_keeps_its_gradient():
         """)
     X = np.random.default_rng(10).normal(size=(4, 3))
     overbar.check_grad(f, [X, np.linspace(0.1, 0.3, 3)], wrt=(0, 1))
+
+
+# The same softmaxes without keepdims: the reduced axis put back by indexing (``[:, None]``).
+PUT_BACK = {
+    "log-softmax, the log put back": """
+def f(logits, onehot):
+    shifted = logits - logits.max(axis=1)[:, None]
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1))[:, None]
+    return -np.mean(np.sum(onehot * log_probs, axis=1))
+""",
+    "log-softmax, the total put back": """
+def f(logits, onehot):
+    shifted = logits - np.max(logits, axis=-1)[..., None]
+    log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=-1)[..., None])
+    return -np.sum(onehot * log_probs)
+""",
+    "softmax": """
+def f(logits, onehot):
+    e = np.exp(logits - np.max(logits, axis=1)[:, None])
+    return np.sum(onehot * (e / e.sum(axis=1)[:, None]))
+""",
+    "softmax over columns, broadcast": """
+def f(logits, onehot):
+    e = np.exp(logits - np.max(logits, axis=0))
+    return np.sum(onehot * np.log(e / np.sum(e, axis=0)))
+""",
+}
+
+
+@pytest.mark.parametrize("source", list(PUT_BACK.values()), ids=list(PUT_BACK))
+@pytest.mark.parametrize("shape", [(5, 4), (1, 3), (4, 1), (6, 6)])
+def test_a_stabiliser_put_back_by_indexing_gets_no_gradient(source, shape):
+    f = define(source)
+    gradient = overbar.grad(f)
+    rng = np.random.default_rng(sum(shape))
+    args = (rng.normal(size=shape) * 3.0, rng.uniform(0.0, 1.0, size=shape))
+    specialised = gradient.source_for(*args)
+    assert "extremum" not in specialised and " == " not in specialised, specialised
+    assert "extremum_bar" in gradient.source  # shapes unknown: nothing is skipped
+    general = gradient.stages.emitted.function(*args)
+    np.testing.assert_allclose(gradient(*args), general, rtol=1e-10, atol=1e-12)
+    overbar.check_grad(f, list(args))
+
+
+# Square logits, so that each of these runs; none is a softmax over the axis of its max.
+NOT_PUT_BACK = {
+    "the log put back on another axis": """
+def f(logits, onehot):
+    shifted = logits - logits.max(axis=1)[:, None]
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1))[None, :]
+    return -np.sum(onehot * log_probs)
+""",
+    "the total not put back (broadcast along the first axis)": """
+def f(logits, onehot):
+    e = np.exp(logits - np.max(logits, axis=1)[:, None])
+    return np.sum(onehot * (e / e.sum(axis=1)))
+""",
+    "the max put back on another axis": """
+def f(logits, onehot):
+    shifted = logits - logits.max(axis=1)[None, :]
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1))[:, None]
+    return -np.sum(onehot * log_probs)
+""",
+    "the max read again": """
+def f(logits, onehot):
+    top = logits.max(axis=1)
+    shifted = logits - top[:, None]
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1))[:, None]
+    return -np.sum(onehot * log_probs) + np.sum(top**2)
+""",
+}
+
+
+@pytest.mark.parametrize("source", list(NOT_PUT_BACK.values()), ids=list(NOT_PUT_BACK))
+def test_a_stabiliser_put_back_elsewhere_keeps_its_gradient(source):
+    f = define(source)
+    rng = np.random.default_rng(3)
+    args = [rng.normal(size=(4, 4)) * 3.0, rng.uniform(0.0, 1.0, size=(4, 4))]
+    assert "extremum_bar" in overbar.grad(f).source_for(*args)  # the max's adjoint
+    overbar.check_grad(f, args)

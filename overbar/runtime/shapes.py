@@ -550,6 +550,9 @@ def _getitem(a: Operand, index: Operand) -> Any:
     shape = dims(a.shape)
     if shape is None:
         return None
+    vectors = _vector_indices(index, len(shape))
+    if vectors is not None:
+        return vectors
     parts = index.value if index.constant and isinstance(index.value, tuple) else (index,)
     parts = [p if isinstance(p, Operand) else Operand(_constant_shape(p), p, True) for p in parts]
     consuming = [p for p in parts if not (p.constant and (p.value is None or p.value is ...))]
@@ -571,6 +574,24 @@ def _getitem(a: Operand, index: Operand) -> Any:
         else:
             return None  # arrays and masks change the shape in ways not followed
     return tuple(result) + shape[axis:]
+
+
+def _vector_indices(index: Operand, rank: int) -> Any:
+    """The shape of ``a[i, j]`` for ``a`` of rank ``rank`` and a tuple of vectors, one per
+    axis (``log_p[np.arange(n), labels]``): a vector (each vector is an index array, or a
+    mask of one axis, which NumPy reads as the index array of its true elements; one-axis
+    index arrays broadcast to one axis), whose length is not known (a mask's is its count of
+    true elements). None where the index is anything else."""
+    if not (index.constant and isinstance(index.value, tuple)):
+        return None
+    parts = index.value
+    if rank == 0:
+        return None  # a[()] of a 0-d array: a number, which the rule below says
+    if len(parts) != rank or not all(isinstance(p, Operand) and not p.constant for p in parts):
+        return None
+    if not all(isinstance(p.shape, tuple) and len(p.shape) == 1 for p in parts):
+        return None
+    return (None,)
 
 
 def _sequence_item(sequence: Sequence, index: Operand) -> Any:

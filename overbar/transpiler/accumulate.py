@@ -66,7 +66,7 @@ def accumulate(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
             ("take", runtime.take_in_place),
         )
     }
-    if not any(helpers.values()) or _rebinds_slice(adjoint.tree):
+    if not any(helpers.values()) or rebinds_slice(adjoint.tree):
         return adjoint
     shapes = dict(adjoint.shapes)
     body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
@@ -77,7 +77,8 @@ def accumulate(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     return replace(adjoint, tree=tree)
 
 
-def _rebinds_slice(tree: ast.FunctionDef) -> bool:
+def rebinds_slice(tree: ast.FunctionDef) -> bool:
+    """Whether ``tree`` binds the name ``slice`` (then it may not be the builtin)."""
     return any(
         isinstance(node, ast.Name) and node.id == "slice" and isinstance(node.ctx, ast.Store)
         for node in walk_breadth_first(tree)
@@ -110,7 +111,7 @@ class _Blocks:
             if made is not None or fresh is None or _mentions(statement, set(fresh)):
                 fresh = made  # a statement that touches neither X nor u leaves X fresh
             result.append(statement)
-        return _without_zero_and_restore(result)
+        return without_zero_and_restore(result)
 
     def made(self, statement: ast.stmt) -> tuple[str, str] | None:
         """``X = index_bar(b, u, J)``: (X, u)."""
@@ -148,7 +149,7 @@ class _Blocks:
             return None
         place = ast.Subscript(ast.Name(buffer, ast.Load()), subscript, ast.Store())
         operator: ast.operator = ast.Add()
-        positive = _without_sign(contribution)
+        positive = without_sign(contribution)
         if positive is not None:  # x + -b is x - b, and (-a) * b is -(a * b), exactly
             operator, contribution = ast.Sub(), positive
         return ast.copy_location(ast.AugAssign(place, operator, contribution), statement)
@@ -180,7 +181,7 @@ class _Blocks:
         if helpers is self.adders:
             contribution = call.args[2]
             operator: ast.operator = ast.Add()
-            positive = _without_sign(contribution)
+            positive = without_sign(contribution)
             if positive is not None:
                 operator, contribution = ast.Sub(), positive
             lines = [ast.AugAssign(place(ast.Store()), operator, contribution)]
@@ -229,7 +230,7 @@ class _Blocks:
         return None
 
 
-def _without_zero_and_restore(
+def without_zero_and_restore(
     block: list[ast.stmt], outside: frozenset[str] | None = None
 ) -> list[ast.stmt]:
     """The block without the pairs ``X[J] = 0.0`` ... ``X[J] += p`` that follow a copy
@@ -401,12 +402,12 @@ def _assigned_call(statement: ast.stmt) -> ast.Call | None:
     return None
 
 
-def _without_sign(node: ast.expr) -> ast.expr | None:
+def without_sign(node: ast.expr) -> ast.expr | None:
     """``a * b / c`` for ``-a * b / c`` (a negation leading a product or quotient)."""
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         return node.operand
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult | ast.Div):
-        left = _without_sign(node.left)
+        left = without_sign(node.left)
         return None if left is None else ast.BinOp(left, node.op, node.right)
     return None
 

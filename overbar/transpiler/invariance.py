@@ -120,7 +120,7 @@ class _Analysis:
         facts = self.runtime.shapes
         rank = facts.dims(self.shapes.get(shifted))
         m_dims = facts.dims(self.shapes.get(m.id))
-        if not rank or m_dims is None or (m_dims and len(m_dims) != len(rank)):
+        if not rank or m_dims is None or len(m_dims) > len(rank):
             return False
         uses = self.readers.get(shifted, [])
         exponentials = [u for u in uses if self.is_a(self.application(u), "exp")]
@@ -131,7 +131,9 @@ class _Analysis:
         axis = self.normalised_axis(exponential, shifted, others)
         if axis is None or not -len(rank) <= axis < len(rank):
             return False
-        return not m_dims or m_dims[axis % len(rank)] == 1
+        # m broadcast to s's shape (axes prepended to its own) is constant along the axis
+        prepended = len(rank) - len(m_dims)
+        return axis % len(rank) < prepended or m_dims[axis % len(rank) - prepended] == 1
 
     def added_back(self, statement: ast.Assign, shifted: str) -> tuple[ast.Assign, str] | None:
         """For ``s = a - m1`` in a logsumexp ``log(sum(exp(s), axis=k)) + m2`` where m1 and m2
@@ -283,18 +285,21 @@ class _Analysis:
         readers = self.readers.get(exponential, [])
         if len(self.bindings.get(exponential, [])) != 1:
             return None
-        sums = [r for r in readers if self.summed_axis(r, exponential) is not None]
+        rank = self.runtime.shapes.dims(self.shapes.get(exponential))
+        sums = [r for r in readers if self.normalising_sum(r, exponential, rank) is not None]
         if len(sums) != 1:
             return None
         total = sums[0].targets[0].id
-        axis = self.summed_axis(sums[0], exponential)
+        axis, kept = self.normalising_sum(sums[0], exponential, rank)
         rest = [r for r in readers if r is not sums[0]]
         if not rest and len(others) == 1:  # log-softmax: s - log(total)
+            total, kept = self.restored(total, axis, kept)
             logarithm = self.only_reader(total)
             if not self.is_a(self.application(logarithm), "log"):
                 return None
-            difference = self.only_reader(logarithm.targets[0].id)
-            if difference is None or difference is not others[0]:
+            subtracted, kept = self.restored(logarithm.targets[0].id, axis, kept)
+            difference = self.only_reader(subtracted)
+            if difference is None or difference is not others[0] or not kept:
                 return None
             application = self.application(difference)
             left, right = application.positional
@@ -303,20 +308,87 @@ class _Analysis:
                 and isinstance(left, ast.Name)
                 and left.id == shifted
                 and isinstance(right, ast.Name)
-                and right.id == logarithm.targets[0].id
+                and right.id == subtracted
             )
             return axis if subtracts_the_logarithm else None
         if not others and len(rest) == 1:  # softmax: e / total
+            divisor, kept = self.restored(total, axis, kept)
             application = self.application(rest[0])
-            if application is None or application.primal is not operator.truediv:
+            if application is None or application.primal is not operator.truediv or not kept:
                 return None
             left, right = application.positional
             if (
                 isinstance(left, ast.Name)
                 and left.id == exponential
                 and isinstance(right, ast.Name)
-                and right.id == total
-                and self.only_reader(total) is rest[0]
+                and right.id == divisor
+                and self.only_reader(divisor) is rest[0]
             ):
                 return axis
         return None
+
+    def normalising_sum(self, statement: ast.AST, summed: str, rank) -> tuple | None:
+        """(k, kept) for ``z = sum(summed, axis=k)`` (a literal k, normalised for ``summed``'s
+        rank, which must be known), kept whether z holds the summed axis (``keepdims=True``)
+        or, without, is broadcast against ``summed`` as if it did: the axis is the first
+        (NumPy prepends the missing axis). None for anything else."""
+        axis = self.reduced_axis(statement, summed)
+        if axis is None or axis is _EVERY_AXIS or not rank or not -len(rank) <= axis < len(rank):
+            return None
+        if self.summed_axis(statement, summed) is not None:
+            return axis % len(rank), True
+        return axis % len(rank), axis % len(rank) == 0
+
+    def restored(self, name: str, axis: int, kept: bool) -> tuple[str, bool]:
+        """``name``, or the name of its only reader ``t = name[i]`` where ``name`` lacks the
+        summed axis (reduced without ``keepdims``) and ``i`` inserts it back where it was
+        (``t = total[:, None]`` after a sum over axis 1): then t is what ``keepdims=True``
+        gives. With it, whether the value now holds the summed axis (or is broadcast as if
+        it did)."""
+        reader = self.only_reader(name)
+        application = self.application(reader) if reader is not None else None
+        if application is None or application.primal is not operator.getitem:
+            return name, kept
+        source, index = application.positional
+        dims = self.runtime.shapes.dims(self.shapes.get(name))
+        if not (isinstance(source, ast.Name) and source.id == name) or dims is None:
+            return name, kept
+        if _inserted_axis(index, len(dims)) != axis:
+            return name, kept
+        return reader.targets[0].id, True
+
+
+def _inserted_axis(index: ast.expr, rank: int) -> int | None:
+    """The axis of ``a[index]`` that ``index`` inserts, for ``a`` of rank ``rank``, when it is
+    made of whole slices ``:``, one ``None`` and at most one ``...`` (None for other indices)."""
+    parts = index.elts if isinstance(index, ast.Tuple) else [index]
+    nones = [i for i, p in enumerate(parts) if isinstance(p, ast.Constant) and p.value is None]
+    ellipses = [
+        i for i, p in enumerate(parts) if isinstance(p, ast.Constant) and p.value is Ellipsis
+    ]
+    whole = [_is_whole_slice(p) for p in parts]
+    if (
+        len(nones) != 1
+        or len(ellipses) > 1
+        or len(nones) + len(ellipses) + sum(whole) != len(parts)
+    ):
+        return None
+    if sum(whole) > rank:
+        return None
+    position = nones[0]
+    if ellipses and ellipses[0] < position:  # the axes ... stands for come before the None
+        return position - 1 + rank - sum(whole)
+    return position
+
+
+def _is_whole_slice(part: ast.expr) -> bool:
+    """``:`` as the normal form's index holds it: ``slice(None)`` (``primitive.index_value``)."""
+    return (
+        isinstance(part, ast.Call)
+        and isinstance(part.func, ast.Name)
+        and part.func.id == "slice"
+        and len(part.args) == 1
+        and not part.keywords
+        and isinstance(part.args[0], ast.Constant)
+        and part.args[0].value is None
+    )

@@ -37,7 +37,8 @@ class Optimisations:
     simplify: bool = True
     """Dead code removed, temporaries folded, literals folded (``simplify.py``)."""
     peephole: bool = True
-    """Arithmetic rewrites of the reverse sweep (``peephole.py``)."""
+    """Arithmetic rewrites of the reverse sweep (``peephole.py``), and forward values it
+    computes again read from the forward sweep (``reuse.py``)."""
     inline: bool = True
     """Small helpers' lines spliced into the caller's normal form instead of given a pullback
     each, which runs the helper again (``inline.py``)."""

@@ -54,9 +54,9 @@ from dataclasses import replace
 
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.accumulate import (
-    _rebinds_slice,
-    _without_sign,
-    _without_zero_and_restore,
+    rebinds_slice,
+    without_sign,
+    without_zero_and_restore,
 )
 from overbar.transpiler.names import clone, walk_breadth_first, with_reverse_cloned
 from overbar.transpiler.reverse import Adjoint
@@ -74,7 +74,7 @@ def own_loop_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     own = helpers.get(runtime.own) or ("own" if "own" not in taken else None)
     if own is None:
         return adjoint
-    if _rebinds_slice(adjoint.tree):
+    if rebinds_slice(adjoint.tree):
         return adjoint
     if not any(
         isinstance(node, ast.For)
@@ -355,7 +355,7 @@ class _Walk:
             for name in list(self.scattered):
                 self.reassemble(name)
             self.uncut()
-            result = _without_zero_and_restore(self.result, self.outside)
+            result = without_zero_and_restore(self.result, self.outside)
             if len(result) == len(self.body) and all(
                 a is b for a, b in zip(result, self.body, strict=True)
             ):
@@ -959,7 +959,7 @@ def _disjoint(indices: list[ast.expr]) -> bool:
 def _added_at(array: str, subscript: ast.expr, contribution: ast.expr) -> ast.stmt:
     """``array[subscript] += contribution`` (``-= c`` for a contribution ``-c``)."""
     operator: ast.operator = ast.Add()
-    positive = _without_sign(contribution)
+    positive = without_sign(contribution)
     if positive is not None:  # x + -b is x - b, and (-a) * b is -(a * b), exactly
         operator, contribution = ast.Sub(), positive
     return ast.AugAssign(

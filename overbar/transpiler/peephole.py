@@ -54,6 +54,13 @@ def peephole(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = N
         adjoint.floating,
         module_names(adjoint.bindings, namespace, runtime),
     )
+    rewriter.adjoint_names = frozenset(bar for bar, _ in adjoint.adjoints)
+    # an adjoint has its value's shape, unless it may hold the runtime zero (a number)
+    rewriter.adjoint_shapes = {
+        bar: rewriter.shapes.get(name)
+        for bar, name in adjoint.adjoints
+        if bar not in adjoint.maybe_zero and bar not in rewriter.shapes
+    }
     body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     reverse = _propagate_ones(reverse, body)
@@ -122,6 +129,8 @@ class _Rewriter(Transformer):
         self.broadcasters = broadcasters
         self.facts = facts  # the runtime's shape module
         self.floating = floating
+        self.adjoint_shapes: dict[str, Any] = {}
+        self.adjoint_names: frozenset[str] = frozenset()
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
         """Identity: ``x + -y = x - y`` and ``x + (-y) * z = x - y * z`` (and with ``-`` for
@@ -133,6 +142,8 @@ class _Rewriter(Transformer):
         if isinstance(node.op, ast.Mult | ast.Div):
             node = self.scalars_first(node)
         self.generic_visit(node)
+        if isinstance(node.op, _ELEMENTWISE):  # -broadcast_like(a, t) became one just now
+            self.drop_broadcasts(node)
         if isinstance(node.op, ast.Add | ast.Sub):  # x + -y * z  is  x - y * z
             flipped = ast.Sub() if isinstance(node.op, ast.Add) else ast.Add()
             if _is_negation(node.right):
@@ -162,6 +173,111 @@ class _Rewriter(Transformer):
                 return node.operand
         return node
 
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        """Identity: ``sum(-a * b, axis) = -sum(a * b, axis)``, exactly (negation is exact, and
+        IEEE rounding is symmetric, so a sum of negated terms is the negated sum, in any
+        order): the negation is applied to the sum's result, an array smaller than the terms,
+        instead of to the terms. Side conditions: the sum is the ``sum`` method or the array
+        library's ``sum``, with no keyword but ``axis`` and ``keepdims`` (``initial`` or
+        ``where`` would not negate along, ``dtype`` and ``out`` may change the arithmetic);
+        the terms are surely floating point (a factor is an adjoint or a forward value
+        known to be floating: unsigned integers would wrap before a widening sum)."""
+        self.generic_visit(node)
+        if any(k.arg not in ("axis", "keepdims") for k in node.keywords):
+            return node
+        if (
+            isinstance(node.func, ast.Attribute)
+            and node.func.attr == "sum"
+            and not any(isinstance(a, ast.Starred) for a in node.args)
+        ):
+            if library_function(node, self.numpy_names, self.runtime) is not None:
+                function = library_function(node, self.numpy_names, self.runtime)
+                if function is not self.runtime.array_module.sum or not node.args:
+                    return node
+                slot = (node.args, 0)  # np.sum(terms, ...)
+            elif not node.args:
+                slot = (node.func, "value")  # terms.sum(...)
+            else:
+                return node
+        else:
+            return node
+        holder, key = slot
+        terms = holder[key] if isinstance(holder, list) else getattr(holder, key)
+        positive = self.without_negation(terms)
+        if positive is None:
+            return node
+        if isinstance(holder, list):
+            holder[key] = positive
+        else:
+            setattr(holder, key, positive)
+        return ast.UnaryOp(op=ast.USub(), operand=node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
+        """Identity: ``a.sum(axis=k, keepdims=True)[:, ..., :, 0]`` (k whole slices, then 0)
+        is ``a.sum(axis=k)``, bit for bit: the kept axis has length 1, and the index takes
+        its one element and keeps the other axes whole (``(-s)[e]`` is ``-(s[e])``, so a
+        negated sum too). Side conditions: k is a literal integer of 0 or more, the axis
+        keyword the same literal, no keyword but ``axis`` and ``keepdims``; the sum is the
+        ``sum`` method or the array library's (where a's rank is k or less, both raise)."""
+        self.generic_visit(node)
+        value, negated = node.value, False
+        if _is_negation(value):
+            value, negated = value.operand, True
+        if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)):
+            return node
+        if value.func.attr != "sum" or value.args and not self.is_library_sum(value):
+            return node
+        keywords = {k.arg: k.value for k in value.keywords}
+        axis, kept = keywords.get("axis"), keywords.get("keepdims")
+        if set(keywords) != {"axis", "keepdims"} or not (
+            isinstance(axis, ast.Constant)
+            and type(axis.value) is int
+            and axis.value >= 0
+            and isinstance(kept, ast.Constant)
+            and kept.value is True
+        ):
+            return node
+        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        whole = all(
+            isinstance(p, ast.Slice) and p.lower is p.upper is p.step is None for p in parts[:-1]
+        )
+        last = parts[-1]
+        if not (
+            whole
+            and len(parts) == axis.value + 1
+            and isinstance(last, ast.Constant)
+            and type(last.value) is int
+            and last.value == 0
+        ):
+            return node
+        value.keywords = [k for k in value.keywords if k.arg != "keepdims"]
+        return ast.UnaryOp(op=ast.USub(), operand=value) if negated else value
+
+    def is_library_sum(self, call: ast.Call) -> bool:
+        """Whether ``call`` is the array library's ``sum`` of one positional argument."""
+        function = library_function(call, self.numpy_names, self.runtime)
+        return function is self.runtime.array_module.sum and len(call.args) == 1
+
+    def without_negation(self, terms: ast.expr) -> ast.expr | None:
+        """``a * b`` for ``-a * b`` or ``-(a * b)`` whose factors include a floating point
+        name, else None."""
+        if _is_negation(terms):
+            inner = terms.operand
+        else:
+            first = _leftmost_product(terms)
+            if first is None or not _is_negation(first.left):
+                return None
+            inner = copy.deepcopy(terms)
+            _leftmost_product(inner).left = first.left.operand
+        factors = [inner]
+        while isinstance(factors[0], ast.BinOp) and isinstance(factors[0].op, ast.Mult | ast.Div):
+            node = factors.pop(0)
+            factors[:0] = [node.left, node.right]
+        floating = self.floating | self.adjoint_names
+        if not any(isinstance(f, ast.Name) and f.id in floating for f in factors):
+            return None
+        return inner
+
     def drop_broadcasts(self, root: ast.BinOp) -> None:
         """Replace ``broadcast_like(a, t)`` operands of the elementwise tree at ``root`` by
         ``a`` where another operand's shape covers t's.
@@ -175,12 +291,27 @@ class _Rewriter(Transformer):
         slots = list(_operand_slots(root))
         for parent, field in slots:
             operand = getattr(parent, field)
-            if not self.is_broadcast(operand):
+            if self.is_broadcast(operand):
+                broadcast, target = operand, self.shape_of(operand.args[1])
+            elif self.is_broadcast_number_reshaped(operand):
+                broadcast = operand.value
+                target = _with_axes_inserted(self.shape_of(broadcast.args[1]), operand.slice)
+            else:
                 continue
-            target = self.shape_of(operand.args[1])
             others = (getattr(p, f) for p, f in slots if getattr(p, f) is not operand)
             if any(self.facts.covers(self.shape_of(other), target) for other in others):
-                setattr(parent, field, operand.args[0])
+                setattr(parent, field, broadcast.args[0])
+
+    def is_broadcast_number_reshaped(self, node: ast.expr) -> bool:
+        """``broadcast_like(a, t)[e]`` with ``a`` a number and ``e`` only inserting axes of
+        length 1 (``[:, None]``): ``a`` broadcast to t's shape with those axes added, which
+        ``drop_broadcasts`` treats as it treats ``broadcast_like``."""
+        return (
+            isinstance(node, ast.Subscript)
+            and self.is_broadcast(node.value)
+            and self.facts.dims(self.shape_of(node.value.args[0])) == ()
+            and _with_axes_inserted(self.shape_of(node.value.args[1]), node.slice) is not None
+        )
 
     def scalars_first(self, root: ast.BinOp) -> ast.BinOp:
         """``g * 2 * x`` with g a number is computed ``g * 2`` first, then once over x: the
@@ -205,6 +336,9 @@ class _Rewriter(Transformer):
                 node = node.left
             if not (_is_negation(node) and _leftmost_product(node.operand) is not None):
                 break
+            negated = not negated
+            node = node.operand
+        if _is_negation(node):  # -a * b is -(a * b): the negation goes out of the chain
             negated = not negated
             node = node.operand
         factors.append((None, node))
@@ -251,8 +385,12 @@ class _Rewriter(Transformer):
 
     def shape_of(self, node: ast.expr) -> Any:
         if isinstance(node, ast.Name):
-            return self.shapes.get(node.id)
+            if node.id in self.shapes:
+                return self.shapes[node.id]
+            return self.adjoint_shapes.get(node.id)
         if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return ()
+        if _is_dimension(node):
             return ()
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
             return self.shape_of(node.operand)
@@ -270,6 +408,40 @@ class _Rewriter(Transformer):
         if function is None or node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
             return None
         return function if self.runtime.is_elementwise(function) else None
+
+
+def _with_axes_inserted(shape: Any, index: ast.expr) -> tuple | None:
+    """The shape of ``t[index]`` for ``t`` of this shape, where ``index`` is made of whole
+    slices ``:`` and ``None`` only (one or more of these) and indexes at most t's axes."""
+    if not isinstance(shape, tuple):
+        return None
+    parts = index.elts if isinstance(index, ast.Tuple) else [index]
+    dims, axis = [], 0
+    for part in parts:
+        if isinstance(part, ast.Constant) and part.value is None:
+            dims.append(1)
+        elif isinstance(part, ast.Slice) and part.lower is part.upper is part.step is None:
+            if axis >= len(shape):
+                return None
+            dims.append(shape[axis])
+            axis += 1
+        else:
+            return None
+    return (*dims, *shape[axis:])
+
+
+def _is_dimension(node: ast.expr) -> bool:
+    """``a.shape[0]`` or ``a.size`` (an integer) with a literal index."""
+    if isinstance(node, ast.Attribute) and node.attr == "size":
+        return isinstance(node.value, ast.Name)
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "shape"
+        and isinstance(node.value.value, ast.Name)
+        and isinstance(node.slice, ast.Constant)
+        and type(node.slice.value) is int
+    )
 
 
 def _is_one(node: ast.expr) -> bool:
@@ -528,11 +700,19 @@ def _scaled_by(statement: ast.stmt, adjoint: str, factor: str) -> list[ast.expr]
 
 
 def _scaled_by_expression(node: ast.expr, factor: str, as_list: bool = False):
-    """For ``factor * f1 * f2``: [f1, f2] (``as_list``) or ``f1 * f2``; else None."""
+    """For ``factor * f1 * f2`` (``factor`` anywhere in the product, which commutes:
+    ``0.9 * factor * f2`` gives [0.9, f2]): [f1, f2] (``as_list``) or ``f1 * f2``; else
+    None."""
     factors = _product_factors(node)
-    if not factors or not isinstance(factors[0], ast.Name) or factors[0].id != factor:
+    where = next(
+        (i for i, f in enumerate(factors or ()) if isinstance(f, ast.Name) and f.id == factor),
+        None,
+    )
+    if where is None:
         return None
-    rest = factors[1:]
+    rest = factors[:where] + factors[where + 1 :]
+    if not rest:
+        return None
     if any(factor in _names(f) for f in rest):
         return None
     return rest if as_list else _product(rest)

@@ -58,6 +58,7 @@ from overbar.transpiler.pushes import (
     drop_unread_restores,
 )
 from overbar.transpiler.remat import rematerialise
+from overbar.transpiler.reuse import reuse_forward_values
 from overbar.transpiler.reverse import Adjoint, differentiate, seed_parameter, without_local
 from overbar.transpiler.shapes import Shapes, infer
 from overbar.transpiler.simplify import simplify
@@ -685,6 +686,7 @@ def _transform(
         simplified = peephole(simplified, runtime, parsed.namespace)
         if optimisations.simplify:
             simplified = simplify(simplified)
+        simplified = reuse_forward_values(simplified, runtime, parsed.namespace)
         simplified = accumulate(simplified, runtime)
         simplified = hoist(simplified, runtime, parsed.namespace)
         simplified = add_in_one_expression(simplified, runtime, parsed.namespace)

@@ -22,6 +22,15 @@ Identities (NumPy's definitions of the helpers, see ``overbar.runtime.helpers``)
   constants (an integer, a tuple of them, or None; True or False) that are valid for that rank;
   where ``e`` is not empty, ``g`` is surely an array (arithmetic with a forward array), not
   an adjoint's name, which may hold the runtime zero, a number; otherwise the call stays.
+- ``reduced_count(a, y) = a.shape[i] * ...`` (a's dimensions that y does not have), for y not
+  a number: ``a.size // y.size`` is the product of a's dimensions over the product of y's,
+  which is the product of what remains of a's once each of y's (other than 1) is matched to
+  one of a's of the same length and taken away. Side conditions: every dimension of y other
+  than 1 is known to have the length of a distinct dimension of a (the same origin), and each
+  of a's remaining dimensions is 1, a constant, or known to have the length of a parameter's
+  dimension (read as ``X.shape[k]``, which is then that length: shape inference says so only
+  for a parameter bound once). Otherwise the call stays. (With y empty, NumPy's count is
+  a's size; the count only divides y's adjoint, which is then empty too.)
 - ``reduced_count(a, y) = a.size``. Side conditions: ``y`` is known to be a number (shape
   ``()``: the count is then every element of ``a``, ``np.size(a) // max(1, 1)``) and ``a`` is
   known to be an array of rank one or more (so ``a.size`` is an attribute it has). A parameter
@@ -29,6 +38,16 @@ Identities (NumPy's definitions of the helpers, see ``overbar.runtime.helpers``)
   same size: its ``.size`` is read instead, so ``a`` (the loss's terms, say) need not be
   computed only for its size; failing that, the product of parameters' dimensions that a's
   dimensions are known to have (``X.shape[0]``).
+
+- ``index_bar(g, a, i) = g[e]``, where ``a[i]`` only inserts axes of size 1: ``i`` is made of
+  ``None`` (at least one), whole slices ``slice(None)`` and at most one ``...``, and ``e`` is
+  ``i`` with each ``None`` replaced by ``0``. ``a[i]`` is then ``a`` with axes of length 1
+  added, every element of ``a`` read once, so ``index_bar`` (zeros, ``g`` written at ``i``)
+  writes every element: it is ``g`` with those axes taken away. Side conditions: ``a`` is
+  known to be an array of rank one or more, and ``g`` is surely an array (not the runtime zero,
+  a number, which cannot be indexed); ``slice`` is the builtin. ``g[e]`` is a view of ``g``
+  where ``index_bar`` made a new array: adjoints are never written in place except where
+  ``accumulate.py`` made them itself (from an ``index_bar``, which this one no longer is).
 
 Only the reverse sweep is rewritten: the forward sweep is the user's own lines.
 """
@@ -41,6 +60,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
+from overbar.transpiler.accumulate import rebinds_slice
 from overbar.transpiler.names import Transformer, clone, names_in, names_loaded
 from overbar.transpiler.reverse import Adjoint
 
@@ -55,11 +75,15 @@ def specialise(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
             (name for name, value in named.items() if value is runtime.broadcast_like), None
         ),
     }
-    if not helpers["expand"] and not helpers["count"]:
+    helpers["index"] = {name for name, value in named.items() if value is runtime.index_bar}
+    helpers["slice"] = {name for name, value in named.items() if value is slice}
+    if "slice" not in named and not rebinds_slice(adjoint.tree):  # the builtin, unbound
+        helpers["slice"].add("slice")
+    if not helpers["expand"] and not helpers["count"] and not helpers["index"]:
         return adjoint
     # Only a statement that calls a helper can change (the rewrite is of those calls): the
     # others are kept as they are, neither copied nor visited.
-    called = helpers["expand"] | helpers["count"]
+    called = helpers["expand"] | helpers["count"] | helpers["index"]
     reverse = adjoint.tree.body[adjoint.forward_length :]
     calling = [not called.isdisjoint(names_loaded(statement)) for statement in reverse]
     if not any(calling):
@@ -97,6 +121,8 @@ class _Rewriter(Transformer):
             return self.expanded(node) or node
         if node.func.id in self.helpers["count"]:
             return self.counted(node) or node
+        if node.func.id in self.helpers["index"]:
+            return self.unexpanded(node) or node
         return node
 
     def rank(self, atom: ast.expr) -> int | None:
@@ -133,6 +159,41 @@ class _Rewriter(Transformer):
             )
         return ast.Call(ast.Name(self.broadcast(), ast.Load()), [g, a], [])
 
+    def unexpanded(self, call: ast.Call) -> ast.expr | None:
+        """``g[e]`` for ``index_bar(g, a, i)`` where ``a[i]`` only inserts axes (see above)."""
+        arguments = _arguments(call, ("y_bar", "x", "index"), {})
+        if arguments is None:
+            return None
+        g, a, index = arguments["y_bar"], arguments["x"], arguments["index"]
+        if not self.rank(a) or not self.surely_array(g):
+            return None
+        parts = index.elts if isinstance(index, ast.Tuple) else [index]
+        removed = []
+        for part in parts:
+            if isinstance(part, ast.Constant) and part.value is None:
+                removed.append(ast.Constant(0))
+            elif isinstance(part, ast.Constant) and part.value is Ellipsis:
+                removed.append(ast.Constant(Ellipsis))
+            elif (
+                isinstance(part, ast.Call)
+                and isinstance(part.func, ast.Name)
+                and part.func.id in self.helpers["slice"]
+                and len(part.args) == 1
+                and not part.keywords
+                and isinstance(part.args[0], ast.Constant)
+                and part.args[0].value is None
+            ):
+                removed.append(ast.Slice(None, None, None))
+            else:
+                return None
+        ellipses = sum(isinstance(p, ast.Constant) and p.value is Ellipsis for p in removed)
+        if ellipses > 1 or not any(isinstance(p, ast.Constant) and p.value == 0 for p in removed):
+            return None
+        if len(removed) - ellipses - len([p for p in parts if _is_none(p)]) > self.rank(a):
+            return None  # more slices than a has axes: NumPy raises in the forward sweep
+        e = ast.Tuple(removed, ast.Load()) if len(removed) > 1 else removed[0]
+        return ast.Subscript(g, e, ast.Load())
+
     def surely_array(self, node: ast.expr) -> bool:
         """Whether ``node`` is surely an array: a forward value of rank one or more, or
         arithmetic with one (an adjoint's name may stand for the runtime zero, a number)."""
@@ -144,6 +205,16 @@ class _Rewriter(Transformer):
             return bool(self.rank(node))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return self.surely_array(node.operand)
+        if (  # a.sum(axis=k, keepdims=True) of an array is an array of a's rank
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("sum", "mean")
+            and any(
+                k.arg == "keepdims" and isinstance(k.value, ast.Constant) and k.value.value is True
+                for k in node.keywords
+            )
+        ):
+            return self.surely_array(node.func.value)
         if isinstance(node, ast.BinOp) and isinstance(
             node.op, ast.Add | ast.Sub | ast.Mult | ast.Div | ast.Pow
         ):
@@ -155,14 +226,60 @@ class _Rewriter(Transformer):
         if arguments is None:
             return None
         a, y = arguments["x"], arguments["y"]
-        if not isinstance(y, ast.Name) or self.runtime.shapes.dims(self.shapes.get(y.id)) != ():
+        if not isinstance(y, ast.Name) or not self.rank(a):
             return None
-        if not self.rank(a):
-            return None
+        if self.runtime.shapes.dims(self.shapes.get(y.id)) != ():
+            return self.count_per_element(a, y)
         parameter = self.same_shaped_parameter(a)
         if parameter is a:
             return self.size_from_parameters(a) or ast.Attribute(a, "size", ast.Load())
         return ast.Attribute(parameter, "size", ast.Load())
+
+    def count_per_element(self, a: ast.Name, y: ast.Name) -> ast.expr | None:
+        """``a.size // y.size`` for a reduction ``y`` of ``a`` over some of its axes, as the
+        product of a's dimensions that y does not have (``x.shape[1]``): each of y's
+        dimensions not 1 is known to have the length of one of a's (the same origin), taken
+        away once, and each of a's others is a parameter's dimension or a constant. The
+        quotient of the products is then the product of what remains (1 if nothing does)."""
+        facts = self.runtime.shapes
+        a_dims = list(facts.dims(self.shapes.get(a.id)) or ())
+        y_dims = facts.dims(self.shapes.get(y.id))
+        if not a_dims or y_dims is None:
+            return None
+        for size in y_dims:
+            if size == 1:
+                continue
+            match = next((i for i, d in enumerate(a_dims) if facts.same_length(d, size)), None)
+            if match is None:
+                return None
+            del a_dims[match]
+        factors = [self.length_of(size) for size in a_dims if size != 1]
+        if any(factor is None for factor in factors):
+            return None
+        if not factors:
+            return ast.Constant(1)
+        product = factors[0]
+        for factor in factors[1:]:
+            product = ast.BinOp(product, ast.Mult(), factor)
+        return product
+
+    def length_of(self, size: Any) -> ast.expr | None:
+        """A dimension's length read from a parameter (``X.shape[0]``) or a constant, if
+        ``size`` says where it comes from, else None."""
+        facts = self.runtime.shapes
+        origin = getattr(size, "origin", None)
+        if isinstance(origin, tuple) and len(origin) == 2 and origin[0] == "constant":
+            return ast.Constant(origin[1]) if type(origin[1]) is int else None
+        if not (isinstance(origin, tuple) and len(origin) == 2 and origin[0] in self.parameters):
+            return None
+        name, axis = origin
+        dims = facts.dims(self.shapes.get(name))
+        if dims is None or type(axis) is not int or axis >= len(dims):
+            return None
+        if not facts.same_length(dims[axis], size):
+            return None
+        shape = ast.Attribute(ast.Name(name, ast.Load()), "shape", ast.Load())
+        return ast.Subscript(shape, ast.Constant(axis), ast.Load())
 
     def size_from_parameters(self, atom: ast.Name) -> ast.expr | None:
         """``atom``'s size as a product of parameters' dimensions (``X.shape[0]``), where each
@@ -221,6 +338,10 @@ class _Rewriter(Transformer):
 
 
 _UNKNOWN = object()
+
+
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
 
 
 def _constant(node: ast.expr | None) -> Any:

@@ -22,9 +22,11 @@ naming a forward line ends a run) and bind the same name ``X``; no term but the 
 ``X`` reads ``X``; ``1.0`` goes only where ``A`` is a forward value surely floating point (so
 the sum's dtype is unchanged).
 
-Two terms led by the same name are factored: ``a * b ± a * c`` is ``a * (b ± c)`` (the
-distributive law: the same value up to rounding, as the peephole pass's factorings; one array
-fewer), where ``b`` or ``c`` is surely numeric (``np.isfinite(x) + np.isfinite(x)`` is a
+Two terms led by the same name, or the same expression of constants, names and dimensions
+(``1.0 / X.shape[0]``: no call, so the same value in both), are factored: ``a * b ± a * c`` is
+``a * (b ± c)``, and ``-a * b + a * c`` is ``a * (c - b)`` (the distributive law: the same value
+up to rounding, as the peephole pass's factorings; one array fewer), where ``b`` or ``c`` is
+surely numeric (``np.isfinite(x) + np.isfinite(x)`` is a
 logical or of booleans, not 2). Within a term, ``1.0 * a * f(b)`` is ``a * f(b)`` where ``f``
 is a NumPy function whose result is floating point whatever its argument (``np.cos``,
 ``np.exp``): the product is then floating point and a new array either way, and multiplying
@@ -207,31 +209,67 @@ class _Folder:
 
 
 def _factored(left: ast.expr, op: ast.operator, right: ast.expr, numeric) -> ast.expr | None:
-    """``a * (b ± c)`` for ``a * b ± a * c`` (the same name ``a`` leading both products), where
-    ``b`` or ``c`` is surely ``numeric`` (two boolean arrays would add as a logical or)."""
+    """``a * (b ± c)`` for ``a * b ± a * c`` (the same leading factor ``a`` in both products),
+    and ``a * (c - b)`` for ``-a * b + a * c``, where ``b`` or ``c`` is surely ``numeric``
+    (two boolean arrays would add as a logical or)."""
     first, second = _leading(left), _leading(right)
-    if first is None or second is None or first[0] != second[0]:
+    if first is None or second is None or ast.dump(first[0]) != ast.dump(second[0]):
         return None
     if not (numeric(first[1]) or numeric(second[1])):
         return None
-    return ast.BinOp(
-        ast.Name(first[0], ast.Load()), ast.Mult(), ast.BinOp(first[1], op, second[1])
-    )
+    (leader, b, b_negated), (_, c, c_negated) = first, second
+    if b_negated and (c_negated or not isinstance(op, ast.Add)):
+        return None
+    if b_negated:  # -a * b + a * c
+        inner = ast.BinOp(c, ast.Sub(), b)
+    elif c_negated:  # a * b ± -a * c
+        inner = ast.BinOp(b, ast.Sub() if isinstance(op, ast.Add) else ast.Add(), c)
+    else:
+        inner = ast.BinOp(b, op, c)
+    return ast.BinOp(leader, ast.Mult(), inner)
 
 
-def _leading(node: ast.expr) -> tuple[str, ast.expr] | None:
-    """(a, b) for the product ``a * b`` (``b`` the product of the other factors)."""
+def _leading(node: ast.expr) -> tuple[ast.expr, ast.expr, bool] | None:
+    """(a, b, negated) for the product ``a * b`` or ``-a * b`` (``b`` the product of the other
+    factors), where ``a`` is a name or an expression of constants, names, their attributes
+    and dimensions (``1.0 / X.shape[0]``): it has the same value in both products, and
+    computing it once calls nothing."""
     factors = []
     while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
         factors.append(node.right)
         node = node.left
-    if not factors or not isinstance(node, ast.Name):
+    negated = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+    if negated:
+        node = node.operand
+    if not factors or not (isinstance(node, ast.Name) or _without_calls(node)):
         return None
     factors.reverse()
     rest = factors[0]
     for factor in factors[1:]:
         rest = ast.BinOp(rest, ast.Mult(), factor)
-    return node.id, rest
+    return node, rest, negated
+
+
+def _without_calls(node: ast.expr) -> bool:
+    """Constants, names, attributes, ``.shape[k]`` and arithmetic of these, with a number in
+    it (a name alone is led by its own case)."""
+    for part in ast.walk(node):
+        if isinstance(part, ast.Subscript):
+            if not (isinstance(part.value, ast.Attribute) and part.value.attr == "shape"):
+                return False
+        elif not isinstance(
+            part,
+            ast.Constant
+            | ast.Name
+            | ast.Attribute
+            | ast.BinOp
+            | ast.UnaryOp
+            | ast.operator
+            | ast.unaryop
+            | ast.expr_context,
+        ):
+            return False
+    return any(isinstance(part, ast.Constant) for part in ast.walk(node))
 
 
 def _is_one_times_name(node: ast.expr) -> bool:
