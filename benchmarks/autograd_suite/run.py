@@ -47,6 +47,7 @@ FILES = [
     "test_builtins.py",
     "test_truediv.py",
     "test_logic.py",
+    "test_scipy.py",
 ]
 
 
