@@ -39,6 +39,14 @@ TANGENT_MODULES = [
 
 _SOURCES = [test_rules, test_rules_arrays, test_rules_math, test_rules_linalg]
 
+try:  # SciPy's rules, where it is installed
+    from tests import test_rules_scipy
+except pytest.skip.Exception:  # pragma: no cover - the test environment has SciPy
+    test_rules_scipy = None
+else:
+    TANGENT_MODULES.extend(test_rules_scipy.RULE_MODULES)
+    _SOURCES.append(test_rules_scipy)
+
 
 def _has_tangent(primal) -> bool:
     try:
@@ -54,6 +62,8 @@ _VALUES = {
     test_rules_math: test_rules._value,
     test_rules_linalg: test_rules_linalg.make_value,
 }
+if test_rules_scipy is not None:
+    _VALUES[test_rules_scipy] = test_rules_scipy.make_value
 SAMPLES = [
     (sample, _VALUES[module])
     for module in _SOURCES

@@ -220,7 +220,7 @@ def digamma_tangent(y, x, x_dot):
 @adjoint(special.polygamma)
 def polygamma(y, n, x, y_bar):
     """y = ψ⁽ⁿ⁾(x), n a whole number:  x̄ = ȳ ψ⁽ⁿ⁺¹⁾(x)  (n: none)"""
-    return None, y_bar * special.polygamma(n + 1, x)
+    return None, unbroadcast(y_bar * special.polygamma(n + 1, x), x)
 
 
 @tangent(special.polygamma)

@@ -601,13 +601,21 @@ def poisson_cdf_tangent(y, k, mu, loc=0, *, mu_dot):
 
 @adjoint(stats.multivariate_normal.logpdf, where={"allow_singular": False})
 def mvn_logpdf(y, x, mean=None, cov=1, allow_singular=False, *, y_bar):
-    """y = −½ (d log 2π + log det Σ + rᵀ Σ⁻¹ r), r = x − μ (each point), q = Σ⁻¹ r:
-    x̄ = −ȳ q,  μ̄ = Σ ȳ q (over the points),  Σ̄ = fold(½ Σ ȳ q qᵀ − ½ (Σ ȳ) Σ⁻¹), folded onto
-    the lower triangle, the one SciPy reads (Σ̄ = tril(M) + tril(Mᵀ, −1))"""
-    precision = np.linalg.inv(cov)
+    """y = −½ (d log 2π + log det Σ + rᵀ Σ⁻¹ r), r = x − μ (each point), q = Σ⁻¹ r, Σ the
+    symmetric matrix of cov's lower triangle (the one SciPy reads):
+    x̄ = −ȳ q,  μ̄ = Σ ȳ q (over the points),  M = ½ Σ ȳ q qᵀ − ½ (Σ ȳ) Σ⁻¹ folded onto the
+    lower triangle:  cov̄ = tril(M) + tril(Mᵀ, −1)"""
+    precision = np.linalg.inv(np.tril(cov) + np.tril(cov, -1).T)
     q = (x - mean) @ precision
     weighted = np.expand_dims(y_bar, -1) * q
-    m = 0.5 * np.einsum("...i,...j->ij", q, weighted) - 0.5 * np.sum(y_bar) * precision
+    m = (
+        0.5
+        * (
+            np.reshape(q, (-1, np.shape(cov)[-1])).T
+            @ np.reshape(weighted, (-1, np.shape(cov)[-1]))
+        )
+        - 0.5 * np.sum(y_bar) * precision
+    )
     return (
         unbroadcast(-weighted, x),
         unbroadcast(weighted, mean),
@@ -619,7 +627,7 @@ def mvn_logpdf(y, x, mean=None, cov=1, allow_singular=False, *, y_bar):
 def mvn_logpdf_tangent(y, x, mean=None, cov=1, allow_singular=False, *, x_dot, mean_dot, cov_dot):
     """y = −½ (d log 2π + log det Σ + rᵀ Σ⁻¹ r), q = Σ⁻¹ r, Σ̇ made symmetric from its lower
     triangle (S):  ẏ = −q · (ẋ − μ̇) − ½ tr(Σ⁻¹ S) + ½ qᵀ S q"""
-    precision = np.linalg.inv(cov)
+    precision = np.linalg.inv(np.tril(cov) + np.tril(cov, -1).T)
     q = (x - mean) @ precision
     s = np.tril(cov_dot) + np.tril(cov_dot, -1).T
     return (
@@ -633,10 +641,17 @@ def mvn_logpdf_tangent(y, x, mean=None, cov=1, allow_singular=False, *, x_dot, m
 def mvn_pdf(y, x, mean=None, cov=1, allow_singular=False, *, y_bar):
     """y = e^(log f), log f as for multivariate_normal.logpdf: its adjoint with ȳ y in place
     of ȳ"""
-    precision = np.linalg.inv(cov)
+    precision = np.linalg.inv(np.tril(cov) + np.tril(cov, -1).T)
     q = (x - mean) @ precision
     weighted = np.expand_dims(y_bar * y, -1) * q
-    m = 0.5 * np.einsum("...i,...j->ij", q, weighted) - 0.5 * np.sum(y_bar * y) * precision
+    m = (
+        0.5
+        * (
+            np.reshape(q, (-1, np.shape(cov)[-1])).T
+            @ np.reshape(weighted, (-1, np.shape(cov)[-1]))
+        )
+        - 0.5 * np.sum(y_bar * y) * precision
+    )
     return (
         unbroadcast(-weighted, x),
         unbroadcast(weighted, mean),
@@ -647,7 +662,7 @@ def mvn_pdf(y, x, mean=None, cov=1, allow_singular=False, *, y_bar):
 @tangent(stats.multivariate_normal.pdf, where={"allow_singular": False})
 def mvn_pdf_tangent(y, x, mean=None, cov=1, allow_singular=False, *, x_dot, mean_dot, cov_dot):
     """y = e^(log f):  ẏ = y (log f)˙, (log f)˙ as for multivariate_normal.logpdf"""
-    precision = np.linalg.inv(cov)
+    precision = np.linalg.inv(np.tril(cov) + np.tril(cov, -1).T)
     q = (x - mean) @ precision
     s = np.tril(cov_dot) + np.tril(cov_dot, -1).T
     return (
@@ -659,9 +674,9 @@ def mvn_pdf_tangent(y, x, mean=None, cov=1, allow_singular=False, *, x_dot, mean
 
 @adjoint(stats.multivariate_normal.entropy)
 def mvn_entropy(h, mean=None, cov=1, *, h_bar):
-    """h = ½ (d log(2π e) + log det Σ):  μ̄ = 0,  Σ̄ = fold(½ h̄ Σ⁻¹), folded onto the lower
-    triangle SciPy reads"""
-    m = 0.5 * h_bar * np.linalg.inv(cov)
+    """h = ½ (d log(2π e) + log det Σ), Σ the symmetric matrix of cov's lower triangle (the
+    one SciPy reads):  μ̄ = 0,  M = ½ h̄ Σ⁻¹ folded onto it:  cov̄ = tril(M) + tril(Mᵀ, −1)"""
+    m = 0.5 * h_bar * np.linalg.inv(np.tril(cov) + np.tril(cov, -1).T)
     return zero_gradient(mean), np.tril(m) + np.tril(m.T, -1)
 
 
@@ -669,7 +684,8 @@ def mvn_entropy(h, mean=None, cov=1, *, h_bar):
 def mvn_entropy_tangent(h, mean=None, cov=1, *, mean_dot, cov_dot):
     """h = ½ (d log(2π e) + log det Σ):  ḣ = ½ tr(Σ⁻¹ S), S = Σ̇ made symmetric from its lower
     triangle  (μ: none flows, h does not depend on it)"""
-    return None, 0.5 * np.sum(np.linalg.inv(cov) * (np.tril(cov_dot) + np.tril(cov_dot, -1).T))
+    precision = np.linalg.inv(np.tril(cov) + np.tril(cov, -1).T)
+    return None, 0.5 * np.sum(precision * (np.tril(cov_dot) + np.tril(cov_dot, -1).T))
 
 
 @adjoint(stats.dirichlet.logpdf)
