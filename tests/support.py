@@ -23,7 +23,7 @@ _COUNTER = itertools.count()
 PRELUDE = (
     "import builtins\nimport math\nimport operator\n\nimport numpy as np\n\nimport overbar\n\n"
     # SciPy's modules, where it is installed, for the samples of tests/test_rules_scipy.py
-    "try:\n    from scipy import linalg, special, stats\nexcept ImportError:\n    pass\n\n"
+    "try:\n    from scipy import linalg, signal, special, stats\nexcept ImportError:\n    pass\n\n"
 )
 
 

@@ -13,7 +13,7 @@ import pytest
 
 scipy = pytest.importorskip("scipy")
 
-from scipy import linalg, special, stats  # noqa: E402
+from scipy import linalg, signal, special, stats  # noqa: E402
 
 import overbar  # noqa: E402
 from overbar.errors import MissingRuleError, OverbarError  # noqa: E402
@@ -347,6 +347,62 @@ SAMPLES = [
             ),
         )
     ],
+    # matrix equations and functions
+    S(
+        linalg.solve_sylvester,
+        "linalg.solve_sylvester(a, b, c)",
+        a=matrix(3),
+        b=matrix(3),
+        c=any_(3, 3),
+    ),
+    S(
+        linalg.solve_sylvester,
+        "linalg.solve_sylvester(a, b, c)",
+        a=matrix(2),
+        b=matrix(4),
+        c=any_(2, 4),
+    ),
+    S(linalg.sqrtm, "linalg.sqrtm(a)", a=upper_spectrum(3)),
+    S(linalg.sqrtm, "linalg.sqrtm(a @ a.T + np.eye(4))", a=any_(4, 4)),
+    S(linalg.expm, "linalg.expm(a)", a=any_(3, 3)),
+    S(linalg.expm, "linalg.expm(a)", a=any_(1, 1)),
+    S(linalg.solve_triangular, "linalg.solve_triangular(a, b)", a=matrix(3), b=any_(3)),
+    S(
+        linalg.solve_triangular,
+        "linalg.solve_triangular(a, b, lower=True)",
+        a=matrix(3),
+        b=any_(3, 2),
+    ),
+    S(
+        linalg.solve_triangular,
+        "linalg.solve_triangular(a, b, lower=True, unit_diagonal=True)",
+        a=matrix(4),
+        b=any_(4),
+    ),
+    S(
+        linalg.solve_triangular,
+        "linalg.solve_triangular(a, b, unit_diagonal=True)",
+        a=matrix(3),
+        b=any_(3, 3),
+    ),
+    S(linalg.cholesky, "linalg.cholesky(a)", a=matrix(3)),
+    S(linalg.cholesky, "linalg.cholesky(a, lower=True)", a=matrix(4)),
+    S(linalg.cholesky, "linalg.cholesky(a @ a.T + np.eye(3), True)", a=any_(3, 3)),
+    # convolution
+    *[
+        S(signal.convolve, f"signal.convolve(a, b, mode={mode!r})", a=any_(*p), b=any_(*q))
+        for mode in ("full", "same", "valid")
+        for p, q in (
+            ((5,), (3,)),
+            ((3,), (5,)),
+            ((4, 3), (2, 2)),
+            ((6, 7), (4, 2)),
+            ((2, 3, 4), (2, 2, 2)),
+        )
+    ],
+    S(signal.convolve, "signal.convolve(a, b)", a=any_(4), b=any_(4)),
+    S(signal.convolve, "signal.convolve(a, b, 'same')", a=any_(4, 3), b=any_(3, 4)),
+    S(signal.convolve, "signal.convolve(a, b, method='fft')", a=any_(6), b=any_(3)),
 ]
 
 
@@ -440,6 +496,86 @@ def test_logsumexp_and_softmax_in_a_classifier_loss_forward_and_second_order():
     np.testing.assert_allclose(hv, numeric, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_the_hvp_of_a_convolution_runs_forward_mode_over_its_adjoint(mode):
+    """The adjoint of convolve places z̄ in the full convolution's shape (convolution_embedded,
+    a runtime helper): its tangent rule is what the hvp runs."""
+    f = define(
+        "def f(x, k):\n"
+        f"    return np.sum(np.tanh(signal.convolve(x * x, k, mode={mode!r})) ** 2)\n"
+    )
+    rng = np.random.default_rng(5)
+    x, k = rng.standard_normal((5, 4)), rng.standard_normal((3, 2))
+    v, w = rng.standard_normal((5, 4)), rng.standard_normal((3, 2))
+    hv = overbar.hvp(f, (x, k), (v, w), wrt=(0, 1))
+    g = overbar.grad(f, wrt=(0, 1))
+    eps = 1e-5
+    up, down = g(x + eps * v, k + eps * w), g(x - eps * v, k - eps * w)
+    for computed, high, low in zip(hv, up, down, strict=True):
+        np.testing.assert_allclose(computed, (high - low) / (2 * eps), rtol=1e-5, atol=1e-7)
+
+
+SECOND_ORDER = {
+    "logsumexp with weights": ("np.sum(special.logsumexp(a, axis=0, b=b))", (3, 2), (2,)),
+    "softmax": ("np.sum(special.softmax(a, axis=1) * b)", (3, 2), (3, 2)),
+    "gammaln and digamma": (
+        "np.sum(special.gammaln(a * a + 1.0) * special.digamma(b * b + 1))",
+        (3,),
+        (3,),
+    ),
+    "Bessel functions": (
+        "np.sum(special.iv(1.5, a * a + 0.5) + special.j1(b) * special.i1e(a))",
+        (3,),
+        (3,),
+    ),
+    "norm.logcdf": ("np.sum(stats.norm.logcdf(a, b, 1.5))", (4,), (4,)),
+    "t.logpdf": ("np.sum(stats.t.logpdf(a, b * b + 2.0, 0.3, 1.2))", (4,), (4,)),
+    "multivariate_normal.logpdf": (
+        "np.sum(stats.multivariate_normal.logpdf(a, b, np.eye(2) * 2.0 + np.outer(b, b)))",
+        (3, 2),
+        (2,),
+    ),
+    "dirichlet.logpdf": ("stats.dirichlet.logpdf(a * a / np.sum(a * a), b * b + 1.0)", (3,), (3,)),
+    "sqrtm": ("np.sum(linalg.sqrtm(a @ a.T + np.eye(3)) * b)", (3, 3), (3, 3)),
+    "cholesky": ("np.sum(linalg.cholesky(a @ a.T + np.eye(3)) * b)", (3, 3), (3, 3)),
+    "solve_triangular": (
+        "np.sum(linalg.solve_triangular(a + 3.0 * np.eye(3), b, lower=True) ** 2)",
+        (3, 3),
+        (3,),
+    ),
+    "solve_sylvester": (
+        "np.sum(linalg.solve_sylvester(a + 3.0 * np.eye(2), b + 3.0 * np.eye(2), a) ** 2)",
+        (2, 2),
+        (2, 2),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SECOND_ORDER))
+def test_second_derivatives_run_forward_mode_over_the_adjoint_rules(name):
+    """hvp is forward mode over the generated adjoint: the functions a rule's body calls need
+    tangent rules of their own (polygamma after digamma, solve_sylvester after sqrtm, ...)."""
+    expression, first, second = SECOND_ORDER[name]
+    f = define(f"def f(a, b):\n    return {expression}\n")
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    a, b = rng.uniform(0.2, 1.0, first), rng.uniform(0.2, 1.0, second)
+    v, w = rng.standard_normal(first), rng.standard_normal(second)
+    hv = overbar.hvp(f, (a, b), (v, w), wrt=(0, 1))
+    g = overbar.grad(f, wrt=(0, 1))
+    eps = 1e-5
+    up, down = g(a + eps * v, b + eps * w), g(a - eps * v, b - eps * w)
+    for computed, high, low in zip(hv, up, down, strict=True):
+        np.testing.assert_allclose(computed, (high - low) / (2 * eps), rtol=1e-5, atol=1e-6)
+
+
+def test_the_hvp_of_expm_is_refused_as_expm_frechet_has_no_derivative_rule():
+    f = define("def f(a):\n    return np.sum(linalg.expm(a) ** 2)\n")
+    a = np.eye(2) * 0.3
+    overbar.check_grad(f, (a,))
+    with pytest.raises(OverbarError, match="expm_frechet"):
+        overbar.hvp(f, (a,), np.ones((2, 2)))
+
+
 def test_gammasgn_has_no_gradient():
     f = define(
         "from scipy.special import gammasgn\n\ndef f(x):\n    return np.sum(gammasgn(x) * x)\n"
@@ -508,6 +644,3 @@ def test_polygamma_of_an_active_order_is_refused():
     f = define("def f(n, x):\n    return np.sum(special.polygamma(n * 1.0, x))\n")
     with pytest.raises(MissingRuleError, match="argument n"):
         overbar.grad(f, wrt=0)(1.0, np.array([0.5, 1.0]))
-
-
-assert linalg  # the matrix functions' samples join when their rules do

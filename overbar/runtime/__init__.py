@@ -32,6 +32,8 @@ except ImportError:  # pragma: no cover - the test environment has SciPy
 else:
     from overbar.runtime import (  # noqa: F401  (importing them registers their rules)
         rules_scipy,
+        rules_scipy_helpers,
+        rules_scipy_linalg,
         rules_scipy_stats,
     )
 from overbar.runtime.registry import (

@@ -1,0 +1,32 @@
+"""Runtime helpers the adjoints of SciPy's functions call (imported only where SciPy is)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from overbar.errors import NoDerivativeError
+
+
+def convolution_embedded(z_bar, in1, in2, mode="full"):
+    """The adjoint ``z_bar`` of ``scipy.signal.convolve(in1, in2, mode)`` placed where its
+    elements sit in the full convolution (shape ``in1.shape + in2.shape - 1``), zeros elsewhere:
+    the full convolution itself for ``mode="full"``; for ``"same"``, the centred part of
+    ``in1``'s shape; for ``"valid"``, the part where the smaller input lies wholly inside the
+    larger (one of them is at least as large as the other along every axis)."""
+    if mode == "full":
+        return z_bar
+    first, second = np.shape(in1), np.shape(in2)
+    full = tuple(p + q - 1 for p, q in zip(first, second, strict=True))
+    if mode == "same":
+        offsets = tuple((f - p) // 2 for f, p in zip(full, first, strict=True))
+    elif mode == "valid":
+        offsets = tuple(min(p, q) - 1 for p, q in zip(first, second, strict=True))
+    else:
+        raise NoDerivativeError(
+            f"scipy.signal.convolve with mode={mode!r}: overbar knows the modes 'full', 'same' "
+            "and 'valid'"
+        )
+    z_bar = np.asarray(z_bar)
+    placed = np.zeros(full, dtype=np.result_type(z_bar, 1.0))
+    placed[tuple(slice(o, o + n) for o, n in zip(offsets, z_bar.shape, strict=True))] = z_bar
+    return placed

@@ -1,0 +1,17 @@
+"""Tangent rules of the runtime helpers SciPy's adjoint rules call (``helpers_scipy.py``): what
+``hvp`` and ``hessian`` need to run forward mode over an adjoint that calls them. Imported only
+where SciPy is installed."""
+
+from __future__ import annotations
+
+from overbar.runtime.helpers_scipy import convolution_embedded
+from overbar.runtime.registry import tangent
+
+
+@tangent(convolution_embedded)
+def convolution_embedded_tangent(
+    placed, z_bar, in1, in2, mode="full", *, z_bar_dot, in1_dot, in2_dot
+):
+    """Z̄ = z̄ placed in the full convolution's shape (linear in z̄):  Ż̄ = ż̄ placed alike
+    (in1, in2: their shapes only)"""
+    return convolution_embedded(z_bar_dot, in1, in2, mode), None, None
