@@ -82,6 +82,11 @@ from overbar.runtime.registry import RULES
 from tests.fuzz_linalg import add_linalg_makers
 from tests.fuzz_arrays import UNFUZZED_ARRAYS, add_arrays_makers
 from tests.fuzz_math import add_math_makers
+
+try:  # SciPy's functions join the pool where it is installed
+    from tests import fuzz_scipy as SCIPY  # noqa: N812
+except ImportError:  # pragma: no cover - the test environment has SciPy
+    SCIPY = None
 from tests.support import define
 
 # ---------------------------------------------------------------------------------------------
@@ -3249,6 +3254,9 @@ def _table() -> dict[Any, list[Maker]]:
     add_linalg_makers(add)
     add_arrays_makers(add)
     add_math_makers(add, sys.modules[__name__])
+    add([np.fft.fftshift, np.fft.ifftshift], unary(ANYWHERE), weight=0.3)
+    if SCIPY is not None:
+        SCIPY.add_scipy_makers(add, sys.modules[__name__])
     return table
 
 
@@ -3271,6 +3279,8 @@ MADE_BY_STATEMENTS = {np.empty_like: "the buffer statement: np.empty_like(v), th
 # Registered primitives the fuzzer does not generate, each with the reason.
 UNFUZZED: dict[Any, str] = {}
 UNFUZZED.update(UNFUZZED_ARRAYS)
+if SCIPY is not None:
+    UNFUZZED.update(SCIPY.UNFUZZED_SCIPY)
 UNFUZZED[builtins.sorted] = (
     "a permutation of its elements: the generator keeps no set of operands away from ties "
     "(where sorted has kinks); its rule is checked in tests/test_rules_math.py"

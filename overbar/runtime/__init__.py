@@ -17,6 +17,7 @@ from overbar.runtime import (
     helpers_math,
     rules,  # noqa: F401  (importing it registers the built-in table)
     rules_arrays,  # noqa: F401
+    rules_fft,  # noqa: F401
     rules_helpers,  # noqa: F401  (a generated adjoint differentiated again: its helpers)
     rules_linalg,  # noqa: F401
     rules_math,  # noqa: F401
