@@ -16,7 +16,7 @@ scipy = pytest.importorskip("scipy")
 from scipy import linalg, signal, special, stats  # noqa: E402
 
 import overbar  # noqa: E402
-from overbar.errors import MissingRuleError, OverbarError  # noqa: E402
+from overbar.errors import MissingRuleError, NoDerivativeError, OverbarError  # noqa: E402
 from overbar.primitives import describe  # noqa: E402
 from overbar.runtime.registry import RULES  # noqa: E402
 from tests.support import check_rule_sample, define  # noqa: E402
@@ -632,6 +632,21 @@ def test_arguments_without_a_derivative_in_closed_form_are_refused(name):
     f = define(source)
     with pytest.raises(MissingRuleError, match=phrase):
         overbar.grad(f, wrt=0)(*args)
+
+
+def test_a_multivariate_normal_without_its_mean_is_refused():
+    f = define("def f(x):\n    return stats.multivariate_normal.logpdf(x, cov=np.eye(2))\n")
+    with pytest.raises(MissingRuleError, match="mean"):
+        overbar.grad(f)(np.array([0.5, 1.0]))
+
+
+@pytest.mark.parametrize("cov", ["2.0", "np.array([1.0, 2.0])"])
+def test_a_multivariate_normal_with_a_covariance_not_a_matrix_is_refused(cov):
+    f = define(
+        "def f(x):\n" f"    return stats.multivariate_normal.logpdf(x, np.zeros(2), {cov})\n"
+    )
+    with pytest.raises(NoDerivativeError, match="full covariance matrix"):
+        overbar.grad(f)(np.array([0.5, 1.0]))
 
 
 def test_a_frozen_distribution_is_refused_with_its_line():

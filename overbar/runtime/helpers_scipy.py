@@ -30,3 +30,15 @@ def convolution_embedded(z_bar, in1, in2, mode="full"):
     placed = np.zeros(full, dtype=np.result_type(z_bar, 1.0))
     placed[tuple(slice(o, o + n) for o, n in zip(offsets, z_bar.shape, strict=True))] = z_bar
     return placed
+
+
+def covariance_matrix(cov):
+    """The symmetric matrix of ``cov``'s lower triangle, the one SciPy's multivariate_normal
+    reads (Σ = tril(cov) + tril(cov, −1)ᵀ); a covariance given as a number or a vector of
+    variances is refused."""
+    if np.ndim(cov) != 2:
+        raise NoDerivativeError(
+            "scipy.stats.multivariate_normal with a covariance given as a number or a vector: "
+            "overbar differentiates it with a full covariance matrix (np.diag(variances))"
+        )
+    return np.tril(cov) + np.swapaxes(np.tril(cov, -1), -1, -2)

@@ -4,7 +4,7 @@ where SciPy is installed."""
 
 from __future__ import annotations
 
-from overbar.runtime.helpers_scipy import convolution_embedded
+from overbar.runtime.helpers_scipy import convolution_embedded, covariance_matrix
 from overbar.runtime.registry import tangent
 
 
@@ -15,3 +15,9 @@ def convolution_embedded_tangent(
     """Z̄ = z̄ placed in the full convolution's shape (linear in z̄):  Ż̄ = ż̄ placed alike
     (in1, in2: their shapes only)"""
     return convolution_embedded(z_bar_dot, in1, in2, mode), None, None
+
+
+@tangent(covariance_matrix)
+def covariance_matrix_tangent(sigma, cov, cov_dot):
+    """Σ = tril(cov) + tril(cov, −1)ᵀ (linear in cov):  Σ̇ = tril(ċov) + tril(ċov, −1)ᵀ"""
+    return covariance_matrix(cov_dot)

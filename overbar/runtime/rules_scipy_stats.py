@@ -23,7 +23,8 @@ import numpy as np
 from scipy import special, stats
 
 from overbar.runtime.helpers import broadcast_tangent, unbroadcast, zero_gradient
-from overbar.runtime.registry import adjoint, tangent
+from overbar.runtime.helpers_scipy import covariance_matrix
+from overbar.runtime.registry import VARIABLE, adjoint, tangent
 
 LOG_2 = math.log(2.0)
 
@@ -599,13 +600,13 @@ def poisson_cdf_tangent(y, k, mu, loc=0, *, mu_dot):
 # ---------------------------------------------------------------------------------------------
 
 
-@adjoint(stats.multivariate_normal.logpdf, where={"allow_singular": False})
+@adjoint(stats.multivariate_normal.logpdf, where={"allow_singular": False, "mean": VARIABLE})
 def mvn_logpdf(y, x, mean=None, cov=1, allow_singular=False, *, y_bar):
     """y = −½ (d log 2π + log det Σ + rᵀ Σ⁻¹ r), r = x − μ (each point), q = Σ⁻¹ r, Σ the
     symmetric matrix of cov's lower triangle (the one SciPy reads):
     x̄ = −ȳ q,  μ̄ = Σ ȳ q (over the points),  M = ½ Σ ȳ q qᵀ − ½ (Σ ȳ) Σ⁻¹ folded onto the
     lower triangle:  cov̄ = tril(M) + tril(Mᵀ, −1)"""
-    precision = np.linalg.inv(np.tril(cov) + np.tril(cov, -1).T)
+    precision = np.linalg.inv(covariance_matrix(cov))
     q = (x - mean) @ precision
     weighted = np.expand_dims(y_bar, -1) * q
     m = (
@@ -623,13 +624,13 @@ def mvn_logpdf(y, x, mean=None, cov=1, allow_singular=False, *, y_bar):
     )
 
 
-@tangent(stats.multivariate_normal.logpdf, where={"allow_singular": False})
+@tangent(stats.multivariate_normal.logpdf, where={"allow_singular": False, "mean": VARIABLE})
 def mvn_logpdf_tangent(y, x, mean=None, cov=1, allow_singular=False, *, x_dot, mean_dot, cov_dot):
     """y = −½ (d log 2π + log det Σ + rᵀ Σ⁻¹ r), q = Σ⁻¹ r, Σ̇ made symmetric from its lower
     triangle (S):  ẏ = −q · (ẋ − μ̇) − ½ tr(Σ⁻¹ S) + ½ qᵀ S q"""
-    precision = np.linalg.inv(np.tril(cov) + np.tril(cov, -1).T)
+    precision = np.linalg.inv(covariance_matrix(cov))
     q = (x - mean) @ precision
-    s = np.tril(cov_dot) + np.tril(cov_dot, -1).T
+    s = covariance_matrix(cov_dot)
     return (
         -np.sum(q * x_dot, axis=-1),
         broadcast_tangent(np.sum(q * mean_dot, axis=-1), y),
@@ -637,11 +638,11 @@ def mvn_logpdf_tangent(y, x, mean=None, cov=1, allow_singular=False, *, x_dot, m
     )
 
 
-@adjoint(stats.multivariate_normal.pdf, where={"allow_singular": False})
+@adjoint(stats.multivariate_normal.pdf, where={"allow_singular": False, "mean": VARIABLE})
 def mvn_pdf(y, x, mean=None, cov=1, allow_singular=False, *, y_bar):
     """y = e^(log f), log f as for multivariate_normal.logpdf: its adjoint with ȳ y in place
     of ȳ"""
-    precision = np.linalg.inv(np.tril(cov) + np.tril(cov, -1).T)
+    precision = np.linalg.inv(covariance_matrix(cov))
     q = (x - mean) @ precision
     weighted = np.expand_dims(y_bar * y, -1) * q
     m = (
@@ -659,12 +660,12 @@ def mvn_pdf(y, x, mean=None, cov=1, allow_singular=False, *, y_bar):
     )
 
 
-@tangent(stats.multivariate_normal.pdf, where={"allow_singular": False})
+@tangent(stats.multivariate_normal.pdf, where={"allow_singular": False, "mean": VARIABLE})
 def mvn_pdf_tangent(y, x, mean=None, cov=1, allow_singular=False, *, x_dot, mean_dot, cov_dot):
     """y = e^(log f):  ẏ = y (log f)˙, (log f)˙ as for multivariate_normal.logpdf"""
-    precision = np.linalg.inv(np.tril(cov) + np.tril(cov, -1).T)
+    precision = np.linalg.inv(covariance_matrix(cov))
     q = (x - mean) @ precision
-    s = np.tril(cov_dot) + np.tril(cov_dot, -1).T
+    s = covariance_matrix(cov_dot)
     return (
         -y * np.sum(q * x_dot, axis=-1),
         broadcast_tangent(y * np.sum(q * mean_dot, axis=-1), y),
@@ -676,7 +677,7 @@ def mvn_pdf_tangent(y, x, mean=None, cov=1, allow_singular=False, *, x_dot, mean
 def mvn_entropy(h, mean=None, cov=1, *, h_bar):
     """h = ½ (d log(2π e) + log det Σ), Σ the symmetric matrix of cov's lower triangle (the
     one SciPy reads):  μ̄ = 0,  M = ½ h̄ Σ⁻¹ folded onto it:  cov̄ = tril(M) + tril(Mᵀ, −1)"""
-    m = 0.5 * h_bar * np.linalg.inv(np.tril(cov) + np.tril(cov, -1).T)
+    m = 0.5 * h_bar * np.linalg.inv(covariance_matrix(cov))
     return zero_gradient(mean), np.tril(m) + np.tril(m.T, -1)
 
 
@@ -684,8 +685,8 @@ def mvn_entropy(h, mean=None, cov=1, *, h_bar):
 def mvn_entropy_tangent(h, mean=None, cov=1, *, mean_dot, cov_dot):
     """h = ½ (d log(2π e) + log det Σ):  ḣ = ½ tr(Σ⁻¹ S), S = Σ̇ made symmetric from its lower
     triangle  (μ: none flows, h does not depend on it)"""
-    precision = np.linalg.inv(np.tril(cov) + np.tril(cov, -1).T)
-    return None, 0.5 * np.sum(precision * (np.tril(cov_dot) + np.tril(cov_dot, -1).T))
+    precision = np.linalg.inv(covariance_matrix(cov))
+    return None, 0.5 * np.sum(precision * covariance_matrix(cov_dot))
 
 
 @adjoint(stats.dirichlet.logpdf)
