@@ -162,6 +162,7 @@ UNFUZZED_SCIPY = {
             linalg.sqrtm,
             linalg.expm,
             linalg.solve_triangular,
+            linalg.solve_banded,
             linalg.cholesky,
             signal.convolve,
         )

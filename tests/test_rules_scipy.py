@@ -388,6 +388,24 @@ SAMPLES = [
     S(linalg.cholesky, "linalg.cholesky(a)", a=matrix(3)),
     S(linalg.cholesky, "linalg.cholesky(a, lower=True)", a=matrix(4)),
     S(linalg.cholesky, "linalg.cholesky(a @ a.T + np.eye(3), True)", a=any_(3, 3)),
+    S(
+        linalg.solve_banded,
+        "linalg.solve_banded((1, 1), a + np.array([[0.0], [3.0], [0.0]]), b)",
+        a=any_(3, 5),
+        b=any_(5),
+    ),
+    S(
+        linalg.solve_banded,
+        "linalg.solve_banded((2, 0), a + np.array([[3.0], [0.0], [0.0]]), b)",
+        a=any_(3, 4),
+        b=any_(4, 2),
+    ),
+    S(
+        linalg.solve_banded,
+        "linalg.solve_banded((0, 1), a + np.array([[0.0], [3.0]]), b)",
+        a=any_(2, 3),
+        b=any_(3),
+    ),
     # convolution
     *[
         S(signal.convolve, f"signal.convolve(a, b, mode={mode!r})", a=any_(*p), b=any_(*q))
@@ -542,6 +560,11 @@ SECOND_ORDER = {
         "np.sum(linalg.solve_triangular(a + 3.0 * np.eye(3), b, lower=True) ** 2)",
         (3, 3),
         (3,),
+    ),
+    "solve_banded": (
+        "np.sum(linalg.solve_banded((1, 1), a + np.array([[0.0], [3.0], [0.0]]), b) ** 2)",
+        (3, 4),
+        (4,),
     ),
     "solve_sylvester": (
         "np.sum(linalg.solve_sylvester(a + 3.0 * np.eye(2), b + 3.0 * np.eye(2), a) ** 2)",

@@ -42,3 +42,31 @@ def covariance_matrix(cov):
             "overbar differentiates it with a full covariance matrix (np.diag(variances))"
         )
     return np.tril(cov) + np.swapaxes(np.tril(cov, -1), -1, -2)
+
+
+def _band_positions(shape, l_and_u):
+    """The (row, column) of the matrix and the row of the band layout of each element of the
+    band of an n × n matrix with l diagonals below and u above: A[i, j] = ab[u + i − j, j]."""
+    lower, upper = (int(k) for k in l_and_u)
+    n = shape[-1]
+    rows, columns = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    inside = (rows - columns <= lower) & (columns - rows <= upper)
+    return rows[inside], columns[inside], (upper + rows - columns)[inside]
+
+
+def banded_matrix(ab, l_and_u):
+    """The n × n matrix whose band ``ab`` holds in scipy.linalg.solve_banded's layout
+    (A[i, j] = ab[u + i − j, j] for −u ≤ i − j ≤ l, zero elsewhere)."""
+    rows, columns, band_rows = _band_positions(np.shape(ab), l_and_u)
+    matrix = np.zeros((np.shape(ab)[-1],) * 2, dtype=np.result_type(ab, 1.0))
+    matrix[rows, columns] = np.asarray(ab)[band_rows, columns]
+    return matrix
+
+
+def band_of(m, ab, l_and_u):
+    """The band of the matrix ``m`` in the layout of ``ab`` (solve_banded's), zeros where ``ab``
+    holds nothing of the matrix: the adjoint of ``banded_matrix``."""
+    rows, columns, band_rows = _band_positions(np.shape(ab), l_and_u)
+    band = np.zeros(np.shape(ab), dtype=np.result_type(m, 1.0))
+    band[band_rows, columns] = np.asarray(m)[rows, columns]
+    return band

@@ -4,7 +4,12 @@ where SciPy is installed."""
 
 from __future__ import annotations
 
-from overbar.runtime.helpers_scipy import convolution_embedded, covariance_matrix
+from overbar.runtime.helpers_scipy import (
+    band_of,
+    banded_matrix,
+    convolution_embedded,
+    covariance_matrix,
+)
 from overbar.runtime.registry import tangent
 
 
@@ -21,3 +26,15 @@ def convolution_embedded_tangent(
 def covariance_matrix_tangent(sigma, cov, cov_dot):
     """Σ = tril(cov) + tril(cov, −1)ᵀ (linear in cov):  Σ̇ = tril(ċov) + tril(ċov, −1)ᵀ"""
     return covariance_matrix(cov_dot)
+
+
+@tangent(banded_matrix)
+def banded_matrix_tangent(matrix, ab, l_and_u, ab_dot):
+    """A = the matrix of the band ab (linear in ab):  Ȧ = the matrix of the band ȧb"""
+    return banded_matrix(ab_dot, l_and_u)
+
+
+@tangent(band_of)
+def band_of_tangent(band, m, ab, l_and_u, m_dot, ab_dot):
+    """the band of m in ab's layout (linear in m; ab: its shape only):  the band of ṁ"""
+    return band_of(m_dot, ab, l_and_u), None

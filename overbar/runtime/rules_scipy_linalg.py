@@ -14,7 +14,7 @@ from scipy import linalg, signal
 
 from overbar.runtime.helpers_linalg import cholesky_bar, cholesky_dot
 from overbar.runtime.helpers_math import of_real
-from overbar.runtime.helpers_scipy import convolution_embedded
+from overbar.runtime.helpers_scipy import band_of, banded_matrix, convolution_embedded
 from overbar.runtime.registry import adjoint, tangent
 
 # ---------------------------------------------------------------------------------------------
@@ -153,6 +153,32 @@ def solve_upper_triangular_tangent(
             a, -np.triu(a_dot, unit_diagonal) @ x, lower=False, unit_diagonal=unit_diagonal
         ),
         linalg.solve_triangular(a, b_dot, lower=False, unit_diagonal=unit_diagonal),
+    )
+
+
+@adjoint(linalg.solve_banded)
+def solve_banded(
+    x, l_and_u, ab, b, overwrite_ab=False, overwrite_b=False, check_finite=True, *, x_bar
+):
+    """x solves A x = b, A the banded matrix ab holds (A[i, j] = ab[u + i − j, j]):
+    b̄ solves Aᵀ b̄ = x̄,  āb = the band of −b̄ xᵀ in ab's layout (l and u: none)"""
+    matrix = banded_matrix(ab, l_and_u)
+    b_bar = np.linalg.solve(matrix.T, x_bar)
+    n = np.shape(ab)[-1]
+    outer = np.reshape(b_bar, (n, -1)) @ np.reshape(x, (n, -1)).T
+    return None, band_of(-outer, ab, l_and_u), b_bar
+
+
+@tangent(linalg.solve_banded)
+def solve_banded_tangent(
+    x, l_and_u, ab, b, overwrite_ab=False, overwrite_b=False, check_finite=True, *, ab_dot, b_dot
+):
+    """x solves A x = b, A the banded matrix of ab:  ẋ solves A ẋ = ḃ − Ȧ x, Ȧ the matrix of
+    the band ȧb"""
+    matrix = banded_matrix(ab, l_and_u)
+    return (
+        np.linalg.solve(matrix, -banded_matrix(ab_dot, l_and_u) @ x),
+        np.linalg.solve(matrix, b_dot),
     )
 
 
