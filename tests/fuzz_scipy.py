@@ -20,6 +20,9 @@ from scipy import linalg, signal, special, stats
 if TYPE_CHECKING:
     from tests.fuzzer import Expr, Generator
 
+# The names the programs call SciPy's modules by (tests/support.py gives them to each program).
+MODULES = {"special": special, "stats": stats, "linalg": linalg, "signal": signal}
+
 # The fuzzer module, as add_scipy_makers receives it (see tests/fuzz_math.py).
 fuzzer: Any = None
 

@@ -3416,6 +3416,8 @@ _OPERATORS = {
     ast.IsNot: operator.is_not,
 }
 _MODULES = {"np": np, "math": math}
+if SCIPY is not None:  # the names programs call SciPy's modules by (tests/support.py)
+    _MODULES.update(SCIPY.MODULES)
 
 
 def _global_path(node: ast.expr) -> Any:
