@@ -9,6 +9,8 @@ registers adjoint rules under the same keys; ``np.r_[a, b]`` is an application o
 
 from __future__ import annotations
 
+import inspect
+import sys
 from dataclasses import dataclass, field
 
 
@@ -57,6 +59,37 @@ def is_index_maker(value: object) -> bool:
     )
 
 
+# Public modules whose functions may not say where they live (SciPy's ufuncs have no module).
+_NAMESPACES = ("scipy.special",)
+
+
+def _public(module: str) -> str:
+    """A module's path without its private parts (``scipy.special._ufuncs``: ``scipy.special``)."""
+    return ".".join(part for part in module.split(".") if not part.startswith("_"))
+
+
+def _public_name(primal: object) -> str | None:
+    """How a library's user spells ``primal``, where its public module holds it:
+    ``scipy.special.logsumexp`` (defined in ``scipy.special._logsumexp``),
+    ``scipy.special.gammaln`` (a ufunc with no module), ``scipy.stats.norm.pdf`` (a method of
+    the object ``scipy.stats.norm``)."""
+    owner = getattr(primal, "__self__", None)
+    if inspect.ismethod(primal) and owner is not None and not isinstance(owner, type):
+        module = sys.modules.get(_public(type(owner).__module__))
+        for attribute, value in vars(module).items() if module is not None else ():
+            if value is owner:
+                return f"{module.__name__}.{attribute}.{primal.__name__}"
+        return None
+    name = getattr(primal, "__name__", None)
+    module = getattr(primal, "__module__", None)
+    candidates = [_public(module)] if module else list(_NAMESPACES)
+    for candidate in candidates:
+        found = sys.modules.get(candidate)
+        if found is not None and name and getattr(found, name, None) is primal:
+            return f"{candidate}.{name}"
+    return None
+
+
 def describe(primal: object) -> str:
     """A short human name for a primitive, for error messages."""
     if isinstance(primal, (Method, Attribute, Index)):
@@ -65,6 +98,10 @@ def describe(primal: object) -> str:
     name = getattr(primal, "__qualname__", None) or getattr(primal, "__name__", None)
     if name is None:
         return repr(primal)
+    if not module.startswith(("numpy", "builtins", "_operator", "operator", "math")) and (
+        public := _public_name(primal)
+    ):
+        return public
     if module in ("numpy", "builtins", "_operator", "operator") or not module:
         prefix = {"numpy": "np.", "_operator": "operator.", "operator": "operator."}
         return prefix.get(module, "") + name

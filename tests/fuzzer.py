@@ -84,6 +84,11 @@ from overbar.runtime.registry import RULES
 from tests.fuzz_linalg import add_linalg_makers
 from tests.fuzz_arrays import UNFUZZED_ARRAYS, add_arrays_makers
 from tests.fuzz_math import add_math_makers
+
+try:  # SciPy's functions join the pool where it is installed
+    from tests import fuzz_scipy as SCIPY  # noqa: N812
+except ImportError:  # pragma: no cover - the test environment has SciPy
+    SCIPY = None
 from tests.support import define
 
 # ---------------------------------------------------------------------------------------------
@@ -3377,6 +3382,9 @@ def _table() -> dict[Any, list[Maker]]:
     add_linalg_makers(add)
     add_arrays_makers(add)
     add_math_makers(add, sys.modules[__name__])
+    add([np.fft.fftshift, np.fft.ifftshift], unary(ANYWHERE), weight=0.3)
+    if SCIPY is not None:
+        SCIPY.add_scipy_makers(add, sys.modules[__name__])
     return table
 
 
@@ -3399,6 +3407,8 @@ MADE_BY_STATEMENTS = {np.empty_like: "the buffer statement: np.empty_like(v), th
 # Registered primitives the fuzzer does not generate, each with the reason.
 UNFUZZED: dict[Any, str] = {}
 UNFUZZED.update(UNFUZZED_ARRAYS)
+if SCIPY is not None:
+    UNFUZZED.update(SCIPY.UNFUZZED_SCIPY)
 UNFUZZED[builtins.sorted] = (
     "a permutation of its elements: the generator keeps no set of operands away from ties "
     "(where sorted has kinks); its rule is checked in tests/test_rules_math.py"
@@ -3535,6 +3545,8 @@ _OPERATORS = {
     ast.IsNot: operator.is_not,
 }
 _MODULES = {"np": np, "math": math}
+if SCIPY is not None:  # the names programs call SciPy's modules by (tests/support.py)
+    _MODULES.update(SCIPY.MODULES)
 
 
 def _global_path(node: ast.expr) -> Any:

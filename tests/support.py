@@ -24,6 +24,13 @@ PRELUDE = (
     "import builtins\nimport math\nimport operator\n\nimport numpy as np\n\nimport overbar\n\n"
 )
 
+try:  # SciPy's modules, where it is installed, for the samples of tests/test_rules_scipy.py
+    from scipy import linalg, signal, special, stats
+except ImportError:  # pragma: no cover - the test environment has SciPy
+    LIBRARIES: dict = {}
+else:  # given to each module define writes (not imported in its text: its lines stay put)
+    LIBRARIES = {"linalg": linalg, "signal": signal, "special": special, "stats": stats}
+
 
 def define(source: str, name: str = "f", namespace: dict | None = None):
     """Write ``source`` (after a prelude importing numpy as np) to a module; return ``name``."""
@@ -32,7 +39,7 @@ def define(source: str, name: str = "f", namespace: dict | None = None):
     path.write_text(PRELUDE + textwrap.dedent(source))
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
-    module.__dict__.update(namespace or {})
+    module.__dict__.update({**LIBRARIES, **(namespace or {})})
     spec.loader.exec_module(module)
     return getattr(module, name)
 

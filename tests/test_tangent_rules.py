@@ -26,7 +26,13 @@ import overbar
 from overbar.primitives import describe
 from overbar.runtime import NUMPY
 from overbar.runtime.registry import RULES
-from tests import test_rules, test_rules_arrays, test_rules_linalg, test_rules_math
+from tests import (
+    test_rules,
+    test_rules_arrays,
+    test_rules_fft,
+    test_rules_linalg,
+    test_rules_math,
+)
 from tests.support import define
 
 # The rule modules whose every adjoint rule has a tangent rule beside it.
@@ -35,9 +41,18 @@ TANGENT_MODULES = [
     "overbar.runtime.rules_arrays",
     "overbar.runtime.rules_math",
     "overbar.runtime.rules_linalg",
+    "overbar.runtime.rules_fft",
 ]
 
-_SOURCES = [test_rules, test_rules_arrays, test_rules_math, test_rules_linalg]
+_SOURCES = [test_rules, test_rules_arrays, test_rules_math, test_rules_linalg, test_rules_fft]
+
+try:  # SciPy's rules, where it is installed
+    from tests import test_rules_scipy
+except pytest.skip.Exception:  # pragma: no cover - the test environment has SciPy
+    test_rules_scipy = None
+else:
+    TANGENT_MODULES.extend(test_rules_scipy.RULE_MODULES)
+    _SOURCES.append(test_rules_scipy)
 
 
 def _has_tangent(primal) -> bool:
@@ -53,7 +68,10 @@ _VALUES = {
     test_rules_arrays: test_rules_arrays._value,
     test_rules_math: test_rules._value,
     test_rules_linalg: test_rules_linalg.make_value,
+    test_rules_fft: test_rules._value,
 }
+if test_rules_scipy is not None:
+    _VALUES[test_rules_scipy] = test_rules_scipy.make_value
 SAMPLES = [
     (sample, _VALUES[module])
     for module in _SOURCES

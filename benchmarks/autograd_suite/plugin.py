@@ -9,19 +9,20 @@ autograd checked as each test asks) and where the record goes
 
 Both backends are checked the same way: first-order reverse mode (autograd's ``check_grads``
 with ``modes=["rev"], order=1``: a vector-Jacobian product against a central difference along a
-random direction, autograd's tolerances), and checks whose arguments are complex are skipped
-(counted apart), since overbar refuses complex inputs.
+random direction, autograd's tolerances), and checks whose arguments or values are complex are
+skipped (counted apart), since overbar refuses complex numbers.
 
 With overbar, ``autograd.numpy`` is NumPy itself (so the functions the tests differentiate call
-NumPy, as a user's would), and:
+NumPy, as a user's would), ``autograd.scipy`` is SciPy, and:
 
 - ``grad(fun, argnum)`` is ``overbar.grad(fun, wrt=argnum)``, ``value_and_grad`` likewise;
 - ``check_grads(fun, argnum)(*args, **kwargs)`` differentiates, for a cotangent ``v`` drawn at
   random, ``np.sum(fun(*args, **kwargs) * v)`` (summed over the elements of a tuple or list
   result) with respect to the arguments ``argnum``, written as a small module of its own that
   calls ``fun`` (a NumPy function, or the test's function as a helper), unless ``fun`` is a
-  Python function with a scalar result called without keywords, which is differentiated
-  directly. Arguments may be dicts, lists and tuples of arrays (containers of parameters).
+  Python function with a scalar result called without keywords and without a rule of its own
+  (SciPy's ``polygamma`` has one), which is differentiated directly. Arguments may be dicts,
+  lists and tuples of arrays (containers of parameters).
   It compares with a central difference along a random direction; a disagreement is confirmed
   with other steps and a looser tolerance before it is recorded as a wrong gradient;
 - autograd's spellings of builtins (``autograd.tuple``, ``list``, ``dict``, ``isinstance``) are
@@ -75,6 +76,17 @@ def _is_complex(values) -> bool:
     from overbar.trees import leaves
 
     return any(np.iscomplexobj(leaf) for value in values for _, leaf in leaves(value))
+
+
+def _complex_check(fun, args: tuple, kwargs: dict) -> bool:
+    """Whether a check is of complex numbers: complex arguments, or a complex value (np.fft.fft
+    of a real array), which overbar refuses; skipped for both backends alike."""
+    if _is_complex([*args, *kwargs.values()]):
+        return True
+    try:
+        return _is_complex([fun(*args, **kwargs)])
+    except Exception:  # the check itself will say what is wrong
+        return False
 
 
 def _scalar_close(a: float, b: float, tol: float = TOL, rtol: float = RTOL) -> bool:
@@ -175,11 +187,18 @@ def _moved(value, direction, step):
     return map_leaves(move, value)
 
 
+def _has_rule(fun) -> bool:
+    """Whether overbar has an adjoint rule for ``fun`` (a library function, not the test's)."""
+    from overbar.runtime import RULES
+
+    return bool(RULES.lookup(fun))
+
+
 def overbar_check_grads(fun, argnum=0, modes=("fwd", "rev"), order=2):
     """autograd's ``check_grads`` with overbar computing the gradient (first order, reverse)."""
 
     def check(*args, **kwargs):
-        if _is_complex([*args, *kwargs.values()]):
+        if _complex_check(fun, args, kwargs):
             _event("complex-skipped")
             return
         _event("check")
@@ -189,6 +208,7 @@ def overbar_check_grads(fun, argnum=0, modes=("fwd", "rev"), order=2):
         value = fun(*args, **kwargs)
         direct = (
             type(fun) is types.FunctionType
+            and not _has_rule(fun)
             and not kwargs
             and not isinstance(value, tuple | list | dict)
             and np.size(value) == 1
@@ -337,7 +357,31 @@ def install_overbar() -> None:
         ),
         "autograd.extend": _out_of_scope_module("autograd.extend"),
     }
+    modules.update(_scipy_modules(root))
     sys.modules.update(modules)
+
+
+def _scipy_modules(root: types.ModuleType) -> dict:
+    """``autograd.scipy.*`` is SciPy itself, as ``autograd.numpy`` is NumPy (none without
+    SciPy). autograd's own versions of some functions take other arguments (its
+    ``scipy.signal.convolve`` takes ``axes`` and ``dot_axes``): there SciPy's refuses them."""
+    try:
+        import scipy
+        import scipy.integrate
+        import scipy.linalg
+        import scipy.signal
+        import scipy.special
+        import scipy.stats
+    except ImportError:
+        return {}
+    root.scipy = scipy
+    modules = {"autograd.scipy": scipy}
+    for name in ("integrate", "linalg", "signal", "special", "stats"):
+        modules[f"autograd.scipy.{name}"] = getattr(scipy, name)
+    for name in ("multivariate_normal", "norm", "t", "beta", "gamma", "chi2", "poisson"):
+        modules[f"autograd.scipy.stats.{name}"] = getattr(scipy.stats, name)
+    modules["autograd.scipy.stats.dirichlet"] = scipy.stats.dirichlet
+    return modules
 
 
 # --- autograd itself, checked the same way -----------------------------------------------
@@ -359,7 +403,7 @@ def install_autograd(own_checks: bool = False) -> None:
             checker = original_check(fun, argnum, modes=["rev"], order=1)
 
         def check(*args, **kwargs):
-            if _is_complex([*args, *kwargs.values()]):
+            if _complex_check(fun, args, kwargs):
                 _event("complex-skipped")
                 return
             _event("check")

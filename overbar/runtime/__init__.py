@@ -17,6 +17,7 @@ from overbar.runtime import (
     helpers_math,
     rules,  # noqa: F401  (importing it registers the built-in table)
     rules_arrays,  # noqa: F401
+    rules_fft,  # noqa: F401
     rules_helpers,  # noqa: F401  (a generated adjoint differentiated again: its helpers)
     rules_linalg,  # noqa: F401
     rules_math,  # noqa: F401
@@ -24,6 +25,18 @@ from overbar.runtime import (
     shapes_arrays,  # noqa: F401  (the shapes of the lists and tuples its functions return)
 )
 from overbar.runtime.interface import Runtime
+
+try:  # SciPy is optional (pip install overbar[scipy]): its rules are there where it is
+    import scipy  # noqa: F401
+except ImportError:  # pragma: no cover - the test environment has SciPy
+    pass
+else:
+    from overbar.runtime import (  # noqa: F401  (importing them registers their rules)
+        rules_scipy,
+        rules_scipy_helpers,
+        rules_scipy_linalg,
+        rules_scipy_stats,
+    )
 from overbar.runtime.registry import (
     NON_DIFFERENTIABLE,
     RULES,

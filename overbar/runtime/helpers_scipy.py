@@ -1,0 +1,72 @@
+"""Runtime helpers the adjoints of SciPy's functions call (imported only where SciPy is)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from overbar.errors import NoDerivativeError
+
+
+def convolution_embedded(z_bar, in1, in2, mode="full"):
+    """The adjoint ``z_bar`` of ``scipy.signal.convolve(in1, in2, mode)`` placed where its
+    elements sit in the full convolution (shape ``in1.shape + in2.shape - 1``), zeros elsewhere:
+    the full convolution itself for ``mode="full"``; for ``"same"``, the centred part of
+    ``in1``'s shape; for ``"valid"``, the part where the smaller input lies wholly inside the
+    larger (one of them is at least as large as the other along every axis)."""
+    if mode == "full":
+        return z_bar
+    first, second = np.shape(in1), np.shape(in2)
+    full = tuple(p + q - 1 for p, q in zip(first, second, strict=True))
+    if mode == "same":
+        offsets = tuple((f - p) // 2 for f, p in zip(full, first, strict=True))
+    elif mode == "valid":
+        offsets = tuple(min(p, q) - 1 for p, q in zip(first, second, strict=True))
+    else:
+        raise NoDerivativeError(
+            f"scipy.signal.convolve with mode={mode!r}: overbar knows the modes 'full', 'same' "
+            "and 'valid'"
+        )
+    z_bar = np.asarray(z_bar)
+    placed = np.zeros(full, dtype=np.result_type(z_bar, 1.0))
+    placed[tuple(slice(o, o + n) for o, n in zip(offsets, z_bar.shape, strict=True))] = z_bar
+    return placed
+
+
+def covariance_matrix(cov):
+    """The symmetric matrix of ``cov``'s lower triangle, the one SciPy's multivariate_normal
+    reads (Σ = tril(cov) + tril(cov, −1)ᵀ); a covariance given as a number or a vector of
+    variances is refused."""
+    if np.ndim(cov) != 2:
+        raise NoDerivativeError(
+            "scipy.stats.multivariate_normal with a covariance given as a number or a vector: "
+            "overbar differentiates it with a full covariance matrix (np.diag(variances))"
+        )
+    return np.tril(cov) + np.swapaxes(np.tril(cov, -1), -1, -2)
+
+
+def _band_positions(shape, l_and_u):
+    """The (row, column) of the matrix and the row of the band layout of each element of the
+    band of an n × n matrix with l diagonals below and u above: A[i, j] = ab[u + i − j, j]."""
+    lower, upper = (int(k) for k in l_and_u)
+    n = shape[-1]
+    rows, columns = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    inside = (rows - columns <= lower) & (columns - rows <= upper)
+    return rows[inside], columns[inside], (upper + rows - columns)[inside]
+
+
+def banded_matrix(ab, l_and_u):
+    """The n × n matrix whose band ``ab`` holds in scipy.linalg.solve_banded's layout
+    (A[i, j] = ab[u + i − j, j] for −u ≤ i − j ≤ l, zero elsewhere)."""
+    rows, columns, band_rows = _band_positions(np.shape(ab), l_and_u)
+    matrix = np.zeros((np.shape(ab)[-1],) * 2, dtype=np.result_type(ab, 1.0))
+    matrix[rows, columns] = np.asarray(ab)[band_rows, columns]
+    return matrix
+
+
+def band_of(m, ab, l_and_u):
+    """The band of the matrix ``m`` in the layout of ``ab`` (solve_banded's), zeros where ``ab``
+    holds nothing of the matrix: the adjoint of ``banded_matrix``."""
+    rows, columns, band_rows = _band_positions(np.shape(ab), l_and_u)
+    band = np.zeros(np.shape(ab), dtype=np.result_type(m, 1.0))
+    band[band_rows, columns] = np.asarray(m)[rows, columns]
+    return band

@@ -1,0 +1,40 @@
+"""Tangent rules of the runtime helpers SciPy's adjoint rules call (``helpers_scipy.py``): what
+``hvp`` and ``hessian`` need to run forward mode over an adjoint that calls them. Imported only
+where SciPy is installed."""
+
+from __future__ import annotations
+
+from overbar.runtime.helpers_scipy import (
+    band_of,
+    banded_matrix,
+    convolution_embedded,
+    covariance_matrix,
+)
+from overbar.runtime.registry import tangent
+
+
+@tangent(convolution_embedded)
+def convolution_embedded_tangent(
+    placed, z_bar, in1, in2, mode="full", *, z_bar_dot, in1_dot, in2_dot
+):
+    """Z̄ = z̄ placed in the full convolution's shape (linear in z̄):  Ż̄ = ż̄ placed alike
+    (in1, in2: their shapes only)"""
+    return convolution_embedded(z_bar_dot, in1, in2, mode), None, None
+
+
+@tangent(covariance_matrix)
+def covariance_matrix_tangent(sigma, cov, cov_dot):
+    """Σ = tril(cov) + tril(cov, −1)ᵀ (linear in cov):  Σ̇ = tril(ċov) + tril(ċov, −1)ᵀ"""
+    return covariance_matrix(cov_dot)
+
+
+@tangent(banded_matrix)
+def banded_matrix_tangent(matrix, ab, l_and_u, ab_dot):
+    """A = the matrix of the band ab (linear in ab):  Ȧ = the matrix of the band ȧb"""
+    return banded_matrix(ab_dot, l_and_u)
+
+
+@tangent(band_of)
+def band_of_tangent(band, m, ab, l_and_u, m_dot, ab_dot):
+    """the band of m in ab's layout (linear in m; ab: its shape only):  the band of ṁ"""
+    return band_of(m_dot, ab, l_and_u), None
