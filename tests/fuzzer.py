@@ -4577,7 +4577,8 @@ def report(
         lines += ["", "=== every failing program ==="]
         for record in sorted(failing, key=lambda r: r["index"]):
             lines.append(
-                f"  seed {record['seed']} program {record['index']}: {record['signature']}"
+                f"  seed {record['seed']} program {record['index']}: "
+                + record.get("signature", record["kind"])
             )
     return "\n".join(lines) + "\n"
 
