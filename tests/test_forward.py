@@ -659,3 +659,15 @@ def test_a_tangent_is_computed_before_a_write_into_a_view_it_reads():
             return np.sum(buf)
         """)
     check_jvp(f, [0.3, np.arange(6.0).reshape(3, 2)], wrt=(0,))
+
+
+def test_a_list_of_varying_values_in_a_rules_arithmetic_is_refused_not_repeated():
+    # autograd's test_norm_list_of_boxes: the tangent rule of the norm multiplies its argument
+    # by its tangent, which for a list display is Python's list arithmetic
+    f = define("def f(x, y):\n    return np.linalg.norm([x, y * 2.0])\n")
+    with pytest.raises(UnsupportedSyntaxError, match="list or tuple of differentiated values"):
+        overbar.jvp(f, (0.3, 0.4), (1.0, 0.0))
+    g = define("def g(x):\n    return np.linalg.norm([x, x + 2])\n", "g")
+    assert overbar.grad(g)(0.0) == 1.0  # one number: reverse mode takes over
+    h = define("def h(x, y):\n    return np.sum(np.stack([x, y * 2.0]) ** 2)\n", "h")
+    check_jvp(h, [np.array([0.3, 0.1]), np.array([0.4, -0.2])])  # a sequence's rule: kept

@@ -74,6 +74,7 @@ from overbar.transpiler.names import (
     fix_missing_locations,
     names_in,
     statements_breadth_first,
+    walk_breadth_first,
 )
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import ParsedFunction
@@ -602,6 +603,33 @@ class _Tangents:
         )
         return ast.copy_location(ast.Assign(targets=[targets], value=called), statement)
 
+    def refuse_displays_in_arithmetic(
+        self, statement, application, bound, active, tangents, body, terms
+    ) -> None:
+        """A list or tuple display of varying values (``np.linalg.norm([x, x + 2])``) bound to
+        a parameter the rule's terms compute with by arithmetic (``x * x_dot``) would be
+        Python's list arithmetic there (a product with a number repeats the list), not
+        NumPy's: refused, naming the line (the gradient
+        of one number then takes reverse mode, whose rules read such an argument as an
+        array)."""
+        computed = {
+            operand.id
+            for node in [*body, *(term for _, term in terms)]
+            for binary in walk_breadth_first(node)
+            if isinstance(binary, ast.BinOp)
+            for operand in (binary.left, binary.right)
+            if isinstance(operand, ast.Name)
+        }
+        for parameter in active:
+            atom = bound[parameter]
+            in_arithmetic = parameter in computed or tangents[parameter] in computed
+            if isinstance(atom, ast.Tuple | ast.List) and in_arithmetic:
+                raise self.state.unsupported(
+                    statement,
+                    f"a list or tuple of differentiated values passed to "
+                    f"{application.description} in forward mode (build it with np.array)",
+                )
+
     def call_shapes(self, signature: inspect.Signature, bound: inspect.BoundArguments) -> tuple:
         """What is known here of the shapes of a helper's parameters (name and shape pairs:
         ``signature`` is the helper's, as specialised on what its ``*args`` collects here),
@@ -649,6 +677,9 @@ class _Tangents:
         if not terms:  # the active arguments are read for their shapes only
             return self.zero(load(output))
         body = _needed(template, terms)
+        self.refuse_displays_in_arithmetic(
+            statement, application, bound, active, tangents, body, terms
+        )
         unset = {dot for p, dot in template.tangents if p not in active}
         for node in [*body, *(term for _, term in terms)]:
             if unset & names_in(node):
