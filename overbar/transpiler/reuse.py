@@ -118,6 +118,15 @@ class _Keys:
         self.forward_top = {id(statement) for statement in body[: adjoint.forward_length]}
         self.held: dict[Any, str] = {}  # key -> the forward name holding it
         self.bound: dict[str, ast.expr] = {}  # forward name -> the expression it holds
+        # Value numbers: a composite key is its parts' numbers, so a key stays small however
+        # deep the expressions it stands for (a name's key is found once: names are bound
+        # once, each read of one would otherwise expand it again, exponentially in a chain)
+        self.numbers: dict[tuple, tuple] = {}
+        self.name_keys: dict[str, Any] = {}
+
+    def numbered(self, key: tuple) -> tuple:
+        """The value number standing for the composite ``key`` (equal keys, one number)."""
+        return self.numbers.setdefault(key, ("value", len(self.numbers)))
 
     def is_stable(self, name: str) -> bool:
         """Whether ``name`` holds one value from its binding on: a parameter never bound,
@@ -134,7 +143,9 @@ class _Keys:
         names."""
         if isinstance(node, ast.Name):
             if node.id in self.bound:
-                return self.of(self.bound[node.id])
+                if node.id not in self.name_keys:
+                    self.name_keys[node.id] = self.of(self.bound[node.id])
+                return self.name_keys[node.id]
             return ("name", node.id) if self.is_stable(node.id) else None
         if isinstance(node, ast.Constant):
             if type(node.value) in (int, float, bool) or node.value is None:
@@ -142,15 +153,17 @@ class _Keys:
             return None
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             operand = self.of(node.operand)
-            return None if operand is None else ("negative", operand)
+            return None if operand is None else self.numbered(("negative", operand))
         if isinstance(node, ast.BinOp) and isinstance(node.op, _OPERATORS):
             left, right = self.of(node.left), self.of(node.right)
             if left is None or right is None:
                 return None
-            return ("operator", type(node.op).__name__, left, right)
+            return self.numbered(("operator", type(node.op).__name__, left, right))
         if isinstance(node, ast.Tuple):
             elements = [self.of(e) for e in node.elts]
-            return None if any(e is None for e in elements) else ("tuple", *elements)
+            if any(e is None for e in elements):
+                return None
+            return self.numbered(("tuple", *elements))
         if isinstance(node, ast.Call):
             return self.call(node)
         return None
@@ -190,7 +203,7 @@ class _Keys:
             return None
         if name in _REDUCTIONS and any(k not in ("axis", "keepdims") for k, _ in keywords):
             return None
-        return ("call", name, *positional, *keywords)
+        return self.numbered(("call", name, *positional, *keywords))
 
 
 class _Replacer(ast.NodeTransformer):
