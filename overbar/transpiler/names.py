@@ -56,13 +56,7 @@ def names_in(tree: ast.AST) -> set[str]:
             found.add(node.arg)
         elif isinstance(node, ast.FunctionDef):
             found.add(node.name)
-        source = node.__dict__
-        for field in node._fields:
-            value = source.get(field)
-            if value.__class__ is list:
-                stack.extend([child for child in value if isinstance(child, ast.AST)])
-            elif isinstance(value, ast.AST):
-                stack.append(value)
+        push_children(stack, node)
     return found
 
 
@@ -225,6 +219,18 @@ def names_stored(node: ast.AST) -> list[str]:
     return names_with(node, ast.Store)
 
 
+def push_children(stack: list, node: ast.AST) -> None:
+    """Push ``node``'s child nodes onto ``stack``: the step of the walks here, which use a
+    list as their stack instead of ``ast.iter_child_nodes``'s generators."""
+    source = node.__dict__
+    for field in node._fields:
+        value = source.get(field)
+        if value.__class__ is list:
+            stack.extend([child for child in value if isinstance(child, ast.AST)])
+        elif isinstance(value, ast.AST):
+            stack.append(value)
+
+
 def names_with(node: ast.AST, context: type | None = None) -> list[str]:
     """The ids of the ``ast.Name`` nodes under ``node`` (those in a ``context``, if given),
     in ``walk``'s order, without a generator."""
@@ -236,13 +242,7 @@ def names_with(node: ast.AST, context: type | None = None) -> list[str]:
             if context is None or isinstance(current.ctx, context):
                 found.append(current.id)
             continue  # its only node is its context
-        source = current.__dict__
-        for field in current._fields:
-            value = source.get(field)
-            if value.__class__ is list:
-                stack.extend([child for child in value if isinstance(child, ast.AST)])
-            elif isinstance(value, ast.AST):
-                stack.append(value)
+        push_children(stack, current)
     return found
 
 

@@ -41,6 +41,7 @@ from overbar.transpiler.names import (
     clone,
     names_loaded,
     names_with,
+    push_children,
     statements_depth_first,
 )
 from overbar.transpiler.primitive import is_number
@@ -129,13 +130,7 @@ def _has_effect(statement: ast.stmt, effects: frozenset[str]) -> bool:
                 return True
         elif isinstance(node, ast.Name):
             continue  # its only node is its context
-        source = node.__dict__
-        for field in node._fields:
-            value = source.get(field)
-            if value.__class__ is list:
-                stack.extend([child for child in value if isinstance(child, ast.AST)])
-            elif isinstance(value, ast.AST):
-                stack.append(value)
+        push_children(stack, node)
     return False
 
 
@@ -397,13 +392,7 @@ def _has_literal_arithmetic(node: ast.AST) -> bool:
         current = stack.pop()
         if isinstance(current, ast.BinOp) and is_number(current.left) and is_number(current.right):
             return True
-        source = current.__dict__
-        for field in current._fields:
-            value = source.get(field)
-            if value.__class__ is list:
-                stack.extend([child for child in value if isinstance(child, ast.AST)])
-            elif isinstance(value, ast.AST):
-                stack.append(value)
+        push_children(stack, current)
     return False
 
 
