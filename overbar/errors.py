@@ -63,8 +63,10 @@ class RuleDefinitionError(OverbarError):
     """A user-registered adjoint rule is malformed."""
 
 
-class NonScalarOutputError(OverbarError):
-    """``grad`` was asked to differentiate a function whose result is not a scalar."""
+class NonScalarOutputError(OverbarError, TypeError):
+    """``grad`` was asked to differentiate a function whose result is not a real scalar (an
+    array, a tuple, a complex number or a truth value). A ``TypeError`` too, as the result's
+    type is what is wrong."""
 
 
 class ArgumentError(OverbarError):

@@ -251,6 +251,29 @@ def test_tuple_result_is_refused():
         overbar.grad(f)(1.0)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "return np.allclose(x, x * 3.0 / 3.0)",  # a predicate's bool
+        "return np.sum(x) > 1.0",  # a comparison: shapes say a scalar, so no seed is checked
+        "flag = np.any(x > 2.0)\n    same = flag\n    return same",  # through a copy
+        "return x[0] > 0.0 and x[-1] > 0.0",
+    ],
+)
+@pytest.mark.parametrize("x", [np.array([1.0, 2.0, 3.0]), np.array([1.5])])  # reverse, forward
+def test_truth_valued_result_is_refused_as_a_type_error(body, x):
+    f = define(f"def f(x):\n    {body}\n")
+    with pytest.raises(NonScalarOutputError, match="truth value") as caught:
+        overbar.grad(f)(x)
+    assert isinstance(caught.value, TypeError)  # as autograd's and JAX's grad raise
+
+
+def test_a_number_made_of_a_comparison_is_differentiated():
+    f = define("def f(x):\n    above = np.sum(x) > 1.0\n    return above * np.sum(x ** 2)\n")
+    assert np.allclose(overbar.grad(f)(np.array([1.0, 2.0])), [2.0, 4.0])
+    assert np.allclose(overbar.grad(f)(np.array([0.25])), [0.0])
+
+
 def test_non_numeric_argument_is_refused():
     f = define("def f(x):\n    return np.sum(x)\n")
     with pytest.raises(ArgumentError, match=r"x\[1\], which is a str"):

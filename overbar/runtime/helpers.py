@@ -30,6 +30,12 @@ def seed(y):
             "overbar.vjp(f, *args) for its vector-Jacobian products (overbar.jacobian for the "
             "whole Jacobian)"
         )
+    if kind is bool or getattr(y, "dtype", None) == np.bool_:
+        raise NonScalarOutputError(
+            "grad needs a real scalar result, but the function returned a truth value "
+            f"({_describe_value(y)}), which has no derivative; differentiate the number it "
+            "compares instead"
+        )
     if is_foreign_array(y) and y.dtype.kind in "fiub":  # lazy: no look at its value
         return np.ones_like(y, dtype=np.result_type(y.dtype, 1.0))
     if np.iscomplexobj(y):

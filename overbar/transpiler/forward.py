@@ -250,6 +250,7 @@ class _Tangents:
             result_dims is not None
             and result_dims == self.gradient  # one element, as x
             and not self.state.may_turn_complex()
+            and not self.state.may_be_truth_value(result)
         ):
             return tangent
         helper = self.state.bind("tangent_as_gradient", self.state.runtime.tangent_as_gradient)

@@ -246,6 +246,7 @@ class _Sweep:
             and not self.with_value
             and self.state.runtime.shapes.dims(self.state.shape_of(result)) == ()
             and not self.state.may_turn_complex()
+            and not self.state.may_be_truth_value(result)
         ):
             seed_value = ast.Constant(1.0)  # a number: nothing to check, its value not needed
         else:

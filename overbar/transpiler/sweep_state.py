@@ -281,6 +281,30 @@ class SweepState:
                 return True
         return False
 
+    def may_be_truth_value(self, result: ast.expr) -> bool:
+        """Whether the function's result ``result`` may be a truth value: a name bound (itself
+        or through names it copies) to a comparison, ``and``/``or``/``not``, ``True``/``False``
+        or a call of a predicate (``np.allclose``, ``np.any``, ``isinstance``, ...). Its seed is
+        then checked (``seed`` refuses a bool) instead of taken to be 1.0, though its shape
+        is that of a scalar."""
+        bindings: dict[str, list[ast.expr]] = {}
+        for node in ast.walk(self.form.tree):
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        bindings.setdefault(target.id, []).append(node.value)
+        seen: set[str] = set()
+        pending = [result]
+        while pending:
+            value = pending.pop()
+            if isinstance(value, ast.Name):
+                if value.id not in seen:
+                    seen.add(value.id)
+                    pending.extend(bindings.get(value.id, ()))
+            elif _is_truth_value(value):
+                return True
+        return False
+
     def sequence_length(self, atom: ast.expr) -> int | None:
         """The number of elements of the tuple or list ``atom``, if it is known now."""
         if isinstance(atom, ast.Tuple | ast.List):
@@ -408,3 +432,55 @@ def _copies_of(form: NormalForm, names: set[str]) -> set[str]:
                 sequences.update({target.id, value.id})
         changed = len(sequences) != size
     return sequences
+
+
+_PREDICATES = frozenset(
+    {
+        "allclose",
+        "isclose",
+        "array_equal",
+        "array_equiv",
+        "any",
+        "all",
+        "isfinite",
+        "isnan",
+        "isinf",
+        "isposinf",
+        "isneginf",
+        "signbit",
+        "iscomplex",
+        "isreal",
+        "isin",
+        "logical_and",
+        "logical_or",
+        "logical_not",
+        "logical_xor",
+        "greater",
+        "greater_equal",
+        "less",
+        "less_equal",
+        "equal",
+        "not_equal",
+        "isinstance",
+        "callable",
+        "bool",
+    }
+)
+
+
+def _is_truth_value(value: ast.expr) -> bool:
+    """``value`` makes a truth value: a comparison, a boolean operation, a bool constant or a
+    call of a predicate."""
+    if isinstance(value, ast.Compare | ast.BoolOp):
+        return True
+    if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.Not):
+        return True
+    if isinstance(value, ast.Constant) and isinstance(value.value, bool):
+        return True
+    if isinstance(value, ast.Call):
+        function = value.func
+        name = (
+            function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+        )
+        return name in _PREDICATES
+    return False
