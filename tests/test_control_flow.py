@@ -110,6 +110,20 @@ PROGRAMS = {
         """,
         [[rng.normal(size=(4, 4)), VECTOR]],
     ),
+    "enumerate of a zip, and zip's tuples unpacked or kept": (
+        """
+        def f(x, w):
+            total = 0.0
+            for i, (row, weight) in enumerate(zip(x, w)):
+                total = total + (i + 1) * np.sum(row ** 2) * weight
+            for (row,) in zip(x):
+                total = total + np.sum(np.sin(row))
+            for pair in zip(w, w[::-1]):
+                total = total + pair[0] * pair[1]
+            return total
+        """,
+        [[rng.normal(size=(4, 4)), VECTOR], [rng.normal(size=(3, 4)), VECTOR]],
+    ),
     "while on a value": (
         """
         def f(x):

@@ -281,6 +281,16 @@ class _Normalizer(ExpressionNormalizer):
             written = list(iterable.args)
         else:
             call, written = None, [iterable]
+        # enumerate(zip(a, b)): the index counts the zipped tuples, (i, (a[i], b[i]))
+        zipped = call == "zip" or (
+            call == "enumerate"
+            and len(written) == 1
+            and self.is_builtin_call(written[0])
+            and written[0].func.id == "zip"
+            and not written[0].keywords
+        )
+        if call == "enumerate" and zipped:
+            written = list(written[0].args)
         # Python walks the object the loop started with, even if the body rebinds its name
         # (for row in x: x = x + row.min()): the index then reads a copy of the name.
         rebound = stored_names(statement.body)
@@ -292,7 +302,7 @@ class _Normalizer(ExpressionNormalizer):
             )
             for sequence in written
         ]
-        if call == "enumerate" and len(sequences) > 1:
+        if call == "enumerate" and len(sequences) > 1 and not zipped:
             raise self.unsupported(iterable, "enumerate with a start", "add the start yourself")
         lengths = [self.call_atom("len", [sequence]) for sequence in sequences]
         length = lengths[0] if len(lengths) == 1 else self.call_atom("min", lengths)
@@ -308,7 +318,7 @@ class _Normalizer(ExpressionNormalizer):
             ast.Subscript(value=sequence, slice=ast.Name(id=index, ctx=ast.Load()), ctx=ast.Load())
             for sequence in sequences
         ]
-        element: ast.expr = items[0] if len(items) == 1 else ast.Tuple(elts=items, ctx=ast.Load())
+        element: ast.expr = ast.Tuple(elts=items, ctx=ast.Load()) if zipped else items[0]
         head = []
         if call == "enumerate":
             if not (isinstance(target, ast.Tuple) and len(target.elts) == 2):
