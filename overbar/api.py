@@ -494,14 +494,19 @@ class GradientFunction:
         return self._finish(self._in_argument_dtypes(bound.arguments, returned))
 
     def _in_argument_dtypes(self, arguments: dict[str, Any], returned: Any) -> Any:
-        """``returned`` with the gradient of each array of floats in its argument's dtype, where
-        one is not float64: the adjoint computes in the widest dtype it meets, so where the
-        function mixes float32 with float64 values a float32 argument's gradient would come out
-        float64 (and a float64 argument's float32 where it only meets float32 values)."""
+        """``returned`` with the gradient of each array (or NumPy number) of floats in its
+        argument's dtype, where one is not float64: the adjoint computes in the widest dtype it
+        meets, so where the function mixes float32 with float64 values a float32 argument's
+        gradient would come out float64 (and a float64 argument's float32 where it only meets
+        float32 values)."""
         floats = [
             name
             for name in self.wrt
-            if (type(arguments[name]) is np.ndarray or is_foreign_array(arguments[name]))
+            if (
+                type(arguments[name]) is np.ndarray
+                or isinstance(arguments[name], np.floating)
+                or is_foreign_array(arguments[name])
+            )
             and arguments[name].dtype.kind == "f"
         ]
         if all(arguments[name].dtype is _FLOAT64 for name in floats):
@@ -512,6 +517,9 @@ class GradientFunction:
         for index, name in enumerate(self.wrt):
             gradient = listed[index]
             if name in narrow and getattr(gradient, "dtype", narrow[name]) != narrow[name]:
+                if isinstance(arguments[name], np.floating):  # a NumPy number's: a number
+                    listed[index] = narrow[name].type(gradient)
+                    continue
                 if not is_foreign_array(gradient):  # another library's array stays its own
                     gradient = np.asarray(gradient)
                 listed[index] = gradient.astype(narrow[name])

@@ -2701,11 +2701,16 @@ def make_join(g: Generator, primal: Any, depth: int, want: Callable | None) -> E
 
 
 def make_array(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
-    """np.array / np.asarray of scalars in a list display, of arrays, or of an array."""
+    """np.array / np.asarray (np.asanyarray, ...) of scalars in a list display, of arrays, or
+    of an array; sometimes with a floating dtype (``dtype=float``, ``np.float64``)."""
     form = g.pick(("scalars", "scalars", "arrays", "array"))
-    if form == "array" or primal is np.asarray:
+    keywords = []
+    if g.chance(0.3):
+        dtype = g.pick(("float", "np.float64"))
+        keywords = [("dtype", g.node(dtype, lambda env: {"float": float}.get(dtype, np.float64)))]
+    if form == "array" or primal is not np.array:
         a = g.operand(depth, want)
-        return None if a is None else g.call(callee(primal), primal, [a])
+        return None if a is None else g.call(callee(primal), primal, [a], keywords)
     if form == "scalars":
         # Constants among them too: np.array([1.0, a * a, 2.0 * a]).
         items = [
@@ -2720,7 +2725,13 @@ def make_array(g: Generator, primal: Any, depth: int, want: Callable | None) -> 
         items = [first, g.operand(depth, has_shape(np.shape(first.value)))]
     if any(item is None for item in items):
         return None
-    return g.call(callee(primal), primal, [g.display(items)])
+    return g.call(callee(primal), primal, [g.display(items)], keywords)
+
+
+def make_numpy_float(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
+    """np.float64(a) of a number or an array (an array stays one)."""
+    a = g.operand(depth, want)
+    return None if a is None else g.call("np.float64", np.float64, [a])
 
 
 def make_copy(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
@@ -3343,6 +3354,8 @@ def _table() -> dict[Any, list[Maker]]:
     add([np.concatenate, np.stack], make_join)
     add([np.array], make_array, weight=3)
     add([np.asarray], make_array)
+    add([np.asanyarray, np.ascontiguousarray, np.asfortranarray], make_array, weight=0.3)
+    add([np.float64], make_numpy_float, weight=0.3)
     add([np.copy, Method("copy")], make_copy)
     add([np.flip], make_flip)
     add([np.tril, np.triu], make_triangle)
@@ -3409,6 +3422,10 @@ UNFUZZED: dict[Any, str] = {}
 UNFUZZED.update(UNFUZZED_ARRAYS)
 if SCIPY is not None:
     UNFUZZED.update(SCIPY.UNFUZZED_SCIPY)
+UNFUZZED[np.float32] = (
+    "float32 rounding: central differences with eps=1e-6 cannot check it; its values and dtype "
+    "are tested in tests/test_rules_math.py"
+)
 UNFUZZED[builtins.sorted] = (
     "a permutation of its elements: the generator keeps no set of operands away from ties "
     "(where sorted has kinks); its rule is checked in tests/test_rules_math.py"

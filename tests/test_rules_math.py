@@ -63,6 +63,10 @@ SAMPLES = [
     S(Method("astype"), "a.astype('float64') * b", a=any_(3), b=any_(2, 3)),
     S(Method("astype"), "(a * 3.0).astype(int) * a", a=any_(4)),  # the jumps: measure zero
     S(Method("astype"), "a.astype(bool) + a", a=any_(3)),
+    S(np.float32, "np.float32(a) - np.float32(a) + a", a=any_(2)),  # float32's own steps
+    S(np.float64, "np.float64(a) * b", a=any_(), b=any_(3)),
+    S(np.float64, "np.float64(a)", a=any_(2, 3)),  # of an array: an array
+    S(np.float64, "np.double(a * b)", a=any_(), b=any_()),
     S(np.select, "np.select([a > 0], [a * b])", a=any_(4), b=any_(4)),
     S(
         np.select,
@@ -631,6 +635,26 @@ def test_astype_sends_the_gradient_back_in_the_input_dtype():
     gradient = g(x)
     assert gradient.dtype == np.float32
     np.testing.assert_allclose(gradient, np.cos(x), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["np.float64(x)", "np.asarray(x, dtype=np.float64)", "np.array(x, dtype=float)"],
+)
+def test_a_cast_to_float64_sends_the_gradient_back_in_the_input_dtype(expression):
+    g = _grad(f"def f(x):\n    return np.sum(np.sin({expression}))\n")
+    x = np.arange(3, dtype="float32")
+    for gradient in (g(x), *_both(g, x)):
+        assert gradient.dtype == np.float32
+        np.testing.assert_allclose(gradient, np.cos(x), rtol=1e-6)
+    gradient = g(np.float32(0.5))  # by forward mode: a NumPy number's gradient is one too
+    assert type(gradient) is np.float32 and np.isclose(gradient, np.cos(0.5))
+
+
+def test_np_array_with_ndmin_is_refused():
+    g = _grad("def f(x):\n    return np.sum(np.array(x, ndmin=2))\n")
+    with pytest.raises(OverbarError, match="ndmin"):
+        g(np.ones(3))
 
 
 def test_astype_to_an_integer_dtype_gives_a_zero_gradient():

@@ -658,6 +658,25 @@ def astype_bar(y_bar, x, dtype):
     return np.asarray(y_bar).astype(np.result_type(x, 1.0), copy=False)[()]
 
 
+def array_bar(y_bar, a, dtype):
+    """Adjoint of y = np.array(a, dtype) (or ``np.asarray``): ȳ itself when no dtype is given;
+    for a dtype, as ``astype_bar`` (ȳ back in ``a``'s floating dtype, zeros for an integer or
+    boolean one, a complex one refused), a list's elements taking ȳ's rows."""
+    if dtype is None:
+        return y_bar
+    if isinstance(a, list | tuple):
+        return astype_bar(y_bar, y_bar, dtype)
+    return astype_bar(y_bar, a, dtype)
+
+
+def array_dot(a_dot, y, dtype):
+    """Tangent of y = np.array(ȧ, dtype) (or ``np.asarray``): a new array of ȧ, in ``dtype``
+    as ``astype_dot`` makes it where one is given."""
+    if dtype is None:
+        return np.array(a_dot)
+    return astype_dot(np.array(a_dot), y, dtype)
+
+
 def astype_dot(x_dot, y, dtype):
     """Tangent of y = x.astype(dtype): ẋ in y's dtype when dtype is a real floating one; zeros
     shaped like y for an integer or boolean dtype; a complex dtype refused (as ``astype_bar``)."""

@@ -40,7 +40,11 @@ from overbar.runtime.helpers import (
     untranspose,
     zero_gradient,
 )
-from overbar.runtime.helpers_math import degrees_of_freedom
+from overbar.runtime.helpers_math import (
+    array_bar,
+    array_dot,
+    degrees_of_freedom,
+)
 from overbar.runtime.registry import VARIABLE, Rule, adjoint, non_differentiable, tangent
 
 # ---------------------------------------------------------------------------------------------
@@ -1047,32 +1051,42 @@ def stack_tangent(y, arrays, axis=0, *, arrays_dot):
     return np.stack(arrays_dot, axis=axis)
 
 
-@adjoint(np.array, np.asarray)
-def array(y, a, y_bar):
-    """y = array(a):  ā = ȳ (a list's elements take ȳ's rows)"""
-    return y_bar
+@adjoint(np.array, where={"ndmin": 0})
+def array(y, a, dtype=None, copy=True, order="K", subok=False, ndmin=0, like=None, *, y_bar):
+    """y = array(a):  ā = ȳ (a list's elements take ȳ's rows); with a floating dtype, ȳ back
+    in a's dtype; an integer or boolean dtype makes y piecewise constant:  ā = 0"""
+    return array_bar(y_bar, a, dtype)
 
 
-@tangent(np.array)
-def array_tangent(y, a, a_dot):
-    """y = array(a):  ẏ = array(ȧ)  (a new array, as y is)"""
-    return np.array(a_dot)
+@tangent(np.array, where={"ndmin": 0})
+def array_tangent(
+    y, a, dtype=None, copy=True, order="K", subok=False, ndmin=0, like=None, *, a_dot
+):
+    """y = array(a):  ẏ = array(ȧ)  (a new array, as y is; in y's dtype where one is given)"""
+    return array_dot(a_dot, y, dtype)
 
 
-@tangent(np.asarray)
-def asarray_tangent(y, a, a_dot):
-    """y = asarray(a):  ẏ = asarray(ȧ)"""
-    return np.asarray(a_dot)
+@adjoint(np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray)
+def asarray(y, a, dtype=None, order=None, *, device=None, copy=None, like=None, y_bar):
+    """y = asarray(a):  ā = ȳ (a list's elements take ȳ's rows); with a floating dtype, ȳ
+    back in a's dtype; an integer or boolean dtype makes y piecewise constant:  ā = 0"""
+    return array_bar(y_bar, a, dtype)
+
+
+@tangent(np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray)
+def asarray_tangent(y, a, dtype=None, order=None, *, device=None, copy=None, like=None, a_dot):
+    """y = asarray(a):  ẏ = ȧ as an array (in y's dtype where one is given)"""
+    return array_dot(a_dot, y, dtype)
 
 
 @adjoint(np.copy, Method("copy"))
-def copy(y, a, y_bar):
+def copy(y, a, order="K", subok=False, *, y_bar):
     """y = copy(a):  ā = ȳ"""
     return y_bar
 
 
 @tangent(np.copy, Method("copy"))
-def copy_tangent(y, a, a_dot):
+def copy_tangent(y, a, order="K", subok=False, *, a_dot):
     """y = copy(a):  ẏ = copy(ȧ)  (a new array, as y is)"""
     return np.copy(a_dot)
 

@@ -215,6 +215,19 @@ def astype_tangent(y, x, dtype, order="K", casting="unsafe", subok=True, copy=Tr
     return astype_dot(x_dot, y, dtype)
 
 
+@adjoint(np.float64, np.float32)
+def to_numpy_float(y, x, y_bar):
+    """y = x as a NumPy float (np.float64(x), np.float32(x): an array stays an array):
+    x̄ = ȳ back in x's dtype"""
+    return astype_bar(y_bar, x, y.dtype)
+
+
+@tangent(np.float64, np.float32)
+def to_numpy_float_tangent(y, x, x_dot):
+    """y = x as a NumPy float:  ẏ = ẋ in y's dtype"""
+    return astype_dot(x_dot, y, y.dtype)
+
+
 @adjoint(np.select)
 def select(y, condlist, choicelist, default=0, *, y_bar):
     """y = choiceᵢ where conditionᵢ is the first true one, default where none is:
