@@ -25,6 +25,25 @@ FORMS = {
         "            if j > 1:\n                break\n            total = total + row[j] * x[j]\n"
         "    return total"
     ),
+    "an assignment expression in an if test": (
+        "if (s := np.sum(x * w)) > 1.0:\n        return s * s\n    return s"
+    ),
+    "assignment expressions in one line, read after": (
+        "y = (s := np.sum(x)) * s + np.sin(t := x[0]) * t\n    return y + np.sum(w)"
+    ),
+    "an assignment expression in a while test": (
+        "g = x * w\n    while (r := np.max(np.abs(g))) > 0.1:\n        g = 0.5 * g\n"
+        "    return np.sum(g ** 2) + r"
+    ),
+    "an assignment expression in a while test, a continue in the body": (
+        "t = 0.0\n    i = -1\n    while (i := i + 1) < x.shape[0]:\n        if i == 1:\n"
+        "            continue\n        t = t + x[i] ** 2 * w[i]\n    return t"
+    ),
+    "an assignment expression in a loop's iterable and an elif": (
+        "t = 0.0\n    for row in (Y := X * 2.0):\n        if row[0] > 5.0:\n"
+        "            t = t + 1.0\n        elif (m := np.sum(row * x)) > 0.0:\n"
+        "            t = t + m\n    return t + np.sum(Y)"
+    ),
 }
 
 

@@ -61,7 +61,12 @@ _EXPRESSION_NAMES = {
     ast.SetComp: ("a set comprehension", "sets cannot be differentiated"),
     ast.DictComp: ("a dict comprehension", "dictionaries are not supported yet"),
     ast.Set: ("a set display", "sets cannot be differentiated"),
-    ast.NamedExpr: ("an assignment expression (:=)", "assign on a line of its own"),
+    ast.NamedExpr: (
+        "an assignment expression (:=) here",
+        "assign on a line of its own (one in a comprehension, a lambda, a branch of a "
+        "conditional expression or a later operand of and/or runs only sometimes; one whose "
+        "name the line reads before it would change that read)",
+    ),
     ast.Await: ("await", "asynchronous code cannot be differentiated"),
     ast.Yield: ("yield", "generators cannot be differentiated"),
     ast.YieldFrom: ("yield from", "generators cannot be differentiated"),

@@ -29,6 +29,7 @@ from overbar.errors import (
     SourceUnavailableError,
     UnsupportedSyntaxError,
 )
+from overbar.transpiler.assignment_expressions import without_assignment_expressions
 from overbar.transpiler.names import walk_breadth_first
 
 _MISSING = object()
@@ -145,6 +146,7 @@ def parse(function: Any) -> ParsedFunction:
         tree, filename = _lambda_definition(function)
     else:
         tree, filename = _definition(function)
+    tree = without_assignment_expressions(tree)
     closure = dict(zip(function.__code__.co_freevars, function.__closure__ or (), strict=True))
     namespace = _namespace(function, closure)
     owner = owner_class(function)
@@ -357,6 +359,7 @@ def _decorators(function: types.FunctionType) -> list[tuple[str, SourceLocation]
     dedented = textwrap.dedent(text)
     indent = _indent_width(text) - _indent_width(dedented)
     tree = ast.parse(dedented).body[0]
+    tree = without_assignment_expressions(tree)
     closure = dict(zip(function.__code__.co_freevars, function.__closure__ or (), strict=True))
     namespace = _namespace(function, closure)
     found = []
