@@ -8,6 +8,7 @@ plus a lookup.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import inspect
@@ -45,7 +46,15 @@ from overbar.transpiler.kept import STORE, cache_of, is_own
 from overbar.transpiler.optimisations import ALL, LITERAL, Optimisations
 from overbar.transpiler.parse import function_with_arity, parse
 from overbar.transpiler.pipeline import Stages, all_sources, finish, kept_once
-from overbar.trees import described, is_container, leaf_at, leaves, map_leaves, replaced
+from overbar.trees import (
+    Path,
+    described,
+    is_container,
+    leaf_at,
+    leaves,
+    map_leaves,
+    replaced,
+)
 
 Wrt = int | str | Sequence[int | str]
 
@@ -964,8 +973,9 @@ def check_grad(
 
     Arguments with at most ``max_elements`` elements are checked element by element; larger
     ones along random directions (the dot-product test). A dict, list or tuple of parameters
-    is checked leaf by leaf. Raises ``GradientMismatchError`` with a
-    report of the worst element when they disagree; returns the largest absolute error.
+    is checked leaf by leaf, an object (a model, a dataclass) attribute by attribute. Raises
+    ``GradientMismatchError`` with a report of the worst element when they disagree; returns
+    the largest absolute error.
     """
     args = list(args)
     differentiated = function
@@ -987,8 +997,10 @@ def check_grad(
         if is_container(argument) and _kinds(argument) != _kinds(gradient_of_name):
             problems.append(f"  {name}: the gradient's structure differs from the argument's")
             continue
-        for path, original in leaves(argument):  # a container of parameters: every leaf
-            label = described(name, path)
+        as_object = _is_model_object(argument, gradient_of_name)
+        parameters = _attributes(argument, gradient_of_name) if as_object else argument
+        for path, original in leaves(parameters):  # a container of parameters: every leaf
+            label = _attribute_path(name, path) if as_object else described(name, path)
             computed = leaf_at(gradient_of_name, path)
             if np.shape(computed) != np.shape(original):
                 problems.append(
@@ -997,9 +1009,12 @@ def check_grad(
                 )
                 continue
 
-            def loss_at(value, position=position, path=path):
+            def loss_at(value, position=position, path=path, as_object=as_object):
                 trial = list(args)
-                trial[position] = replaced(args[position], path, value)
+                if as_object:
+                    trial[position] = _with_attribute(args[position], path, value)
+                else:
+                    trial[position] = replaced(args[position], path, value)
                 return float(np.sum(function(*trial)))
 
             worst = max(
@@ -1023,6 +1038,35 @@ def check_grad(
             f"(eps={eps}, rtol={rtol}, atol={atol}):\n" + "\n".join(problems)
         )
     return worst
+
+
+def _is_model_object(argument: Any, gradient: Any) -> bool:
+    """``argument`` is an object whose gradient ``grad`` gave by attribute name (a model, a
+    dataclass of parameters): not a container, array or number, its gradient a dict."""
+    return (
+        type(gradient) is dict
+        and not is_container(argument)
+        and not isinstance(argument, np.ndarray | np.generic | int | float)
+        and hasattr(argument, "__dict__")
+    )
+
+
+def _attributes(argument: Any, gradient: dict) -> dict:
+    """The attributes of the object ``argument`` that ``gradient`` names, by name."""
+    return {attribute: getattr(argument, attribute) for attribute in gradient}
+
+
+def _attribute_path(name: str, path: Path) -> str:
+    """How the user writes the leaf at ``path`` of the object ``name``: ``model.W[0]``."""
+    return described(f"{name}.{path[0]}", path[1:])
+
+
+def _with_attribute(argument: Any, path: Path, leaf: Any) -> Any:
+    """A shallow copy of the object ``argument`` with ``leaf`` at ``path`` (an attribute, then
+    the path in its value)."""
+    trial = copy.copy(argument)
+    setattr(trial, path[0], replaced(getattr(argument, path[0]), path[1:], leaf))
+    return trial
 
 
 def _compare_leaf(

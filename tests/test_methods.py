@@ -196,3 +196,20 @@ def test_an_attribute_named_like_an_arrays_is_the_objects_own():
     assert set(gradient) == {"size", "T"}
     np.testing.assert_allclose(gradient["size"], np.sum(np.ones((3, 3)) @ X), rtol=1e-12)
     np.testing.assert_allclose(gradient["T"], 2.0 * np.outer(np.ones(3), X), rtol=1e-12)
+
+
+def test_check_grad_checks_an_object_attribute_by_attribute(space):
+    model = space["Model"](W, B, 1.5)
+    assert overbar.check_grad(space["Model"].loss, [model, X]) < 1e-6
+    stack = space["Stack"]([W, W * 0.5], "tanh")
+    assert overbar.check_grad(space["Stack"].loss, [stack, X]) < 1e-6  # a list attribute
+    assert overbar.check_grad(space["outside"], [model, X]) < 1e-6
+    assert model.W is W  # the trials perturbed copies
+
+
+def test_check_grad_names_the_attribute_that_disagrees(space):
+    # floor's derivative is 0 almost everywhere; across its jump at 0.0 differences see a step
+    floored = define("def f(model, x):\n    return np.sum(np.floor(model.W) * 1.0) + x[0]\n")
+    model = space["Model"](np.zeros((2, 2)), B, 1.5)
+    with pytest.raises(overbar.GradientMismatchError, match=r"model\.W: 4 of 4"):
+        overbar.check_grad(floored, [model, X], wrt=0)
