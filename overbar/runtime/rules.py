@@ -1051,8 +1051,16 @@ def stack_tangent(y, arrays, axis=0, *, arrays_dot):
     return np.stack(arrays_dot, axis=axis)
 
 
-@adjoint(np.array, where={"ndmin": 0})
+@adjoint(np.array, where={"ndmin": 0, "dtype": None})
 def array(y, a, dtype=None, copy=True, order="K", subok=False, ndmin=0, like=None, *, y_bar):
+    """y = array(a):  ā = ȳ (a list's elements take ȳ's rows)"""
+    return y_bar
+
+
+@adjoint(np.array, where={"ndmin": 0})
+def array_of_dtype(
+    y, a, dtype=None, copy=True, order="K", subok=False, ndmin=0, like=None, *, y_bar
+):
     """y = array(a):  ā = ȳ (a list's elements take ȳ's rows); with a floating dtype, ȳ back
     in a's dtype; an integer or boolean dtype makes y piecewise constant:  ā = 0"""
     return array_bar(y_bar, a, dtype)
@@ -1066,8 +1074,14 @@ def array_tangent(
     return array_dot(a_dot, y, dtype)
 
 
-@adjoint(np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray)
+@adjoint(np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray, where={"dtype": None})
 def asarray(y, a, dtype=None, order=None, *, device=None, copy=None, like=None, y_bar):
+    """y = asarray(a):  ā = ȳ (a list's elements take ȳ's rows)"""
+    return y_bar
+
+
+@adjoint(np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray)
+def asarray_of_dtype(y, a, dtype=None, order=None, *, device=None, copy=None, like=None, y_bar):
     """y = asarray(a):  ā = ȳ (a list's elements take ȳ's rows); with a floating dtype, ȳ
     back in a's dtype; an integer or boolean dtype makes y piecewise constant:  ā = 0"""
     return array_bar(y_bar, a, dtype)

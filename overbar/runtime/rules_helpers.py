@@ -130,6 +130,7 @@ from overbar.runtime.helpers_linalg import (
     trace_bar,
 )
 from overbar.runtime.helpers_math import (
+    array_bar,
     astype_bar,
     average_bars,
     average_bars_dot,
@@ -574,6 +575,13 @@ def elements_like_tangent(a, g, xs, g_dot, xs_dot):
 def of_real_tangent(a, g, x, function, g_dot, x_dot):
     """a = g, once x is known to be real:  ȧ = ġ  (x: its kind only)"""
     return of_real(g_dot, x, function), None
+
+
+@tangent(array_bar)
+def array_bar_tangent(g, y_bar, a, dtype, y_bar_dot, a_dot):
+    """g = ȳ cast back to a's dtype (ā of y = array(a, dtype); zeros for an integer or boolean
+    dtype): linear in ȳ,  ġ = the same of ȳ's tangent"""
+    return array_bar(y_bar_dot, a, dtype), None
 
 
 @tangent(astype_bar)
