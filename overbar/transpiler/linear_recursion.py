@@ -341,7 +341,7 @@ def _two_loops(
             value=ast.BinOp(load(levels), ast.Add(), ast.Constant(1)),
         )
         climbed = ast.Call(load("range"), [load(levels)], [])
-        target = store([names.fresh("_")])
+        target = store([names.fresh("level")])
     down = ast.While(
         test=condition,
         body=[*copy.deepcopy(parts.between), at(record), at(rebind)],
