@@ -46,7 +46,9 @@ Side conditions (else the function is left as it is, and stays a recursion):
   function has no ``*args``, ``**kwargs``, keyword-only or positional-only parameters;
 - ``S`` holds assignments to names only (no augmented assignment, no write into an array or
   attribute, no statement run for its effect, no control flow), reading only names it has
-  bound before, parameters and globals; ``c`` and ``b`` read no name ``S`` binds;
+  bound before, parameters and globals; ``c`` and ``b`` read no local ``S`` binds but the
+  parameters (a parameter ``S`` rebinds is what the level hands on, unless ``e`` says
+  otherwise: the loop rebinds it likewise);
 - a parameter changes from one level to the next (else the recursion never ends: the loops
   would not either, where Python raises ``RecursionError``);
 - ``reversed`` (and ``range``, where nothing is kept per level and the levels are counted)
@@ -122,7 +124,7 @@ def with_linear_recursion_as_loops(parsed: ParsedFunction) -> ParsedFunction:
     if not binds_before_reading(parts.between, set(parameters)):
         return parsed
     bound_between = locals_of(parts.between)
-    if (reads(parts.condition) | reads(parts.base)) & bound_between:
+    if (reads(parts.condition) | reads(parts.base)) & (bound_between - set(parameters)):
         return parsed  # a level reads them unbound where the loop would read the last trip's
     changed = [
         name

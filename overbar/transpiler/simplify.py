@@ -433,8 +433,8 @@ def _drop_empty_comments(body: list[ast.stmt]) -> list[ast.stmt]:
 
 
 def _drop_idle_loops(body: list[ast.stmt], forward_length: int) -> list[ast.stmt]:
-    """``for _ in range(trips): pass`` (or comments alone) in the reverse sweep does nothing: it goes (the reverse
-    of a loop whose trips only restored what nothing reads).
+    """``for _ in range(trips): pass`` (or comments alone) in the reverse sweep does nothing:
+    it goes (the reverse of a loop whose trips only restored what nothing reads).
 
     Identity: a ``for`` loop over ``range`` whose body is ``pass`` only binds its target.
     Side conditions: the loop is a statement of the reverse sweep's top level, has no
