@@ -49,8 +49,9 @@ Side conditions (else the function is left as it is, and stays a recursion):
   bound before, parameters and globals; ``c`` and ``b`` read no local ``S`` binds but the
   parameters (a parameter ``S`` rebinds is what the level hands on, unless ``e`` says
   otherwise: the loop rebinds it likewise);
-- a parameter changes from one level to the next (else the recursion never ends: the loops
-  would not either, where Python raises ``RecursionError``);
+- a parameter changes from one level to the next: the call hands one on as something else
+  than itself, or ``S`` rebinds one (else the recursion never ends, where Python raises
+  ``RecursionError``: the loops would not end either);
 - ``reversed`` (and ``range``, where nothing is kept per level and the levels are counted)
   are the builtins.
 
@@ -71,6 +72,7 @@ from overbar.transpiler.parse import ParsedFunction
 from overbar.transpiler.tail_calls import (
     binds_before_reading,
     calls_itself_only_there,
+    changed_parameters,
     is_self_call,
     locals_of,
     new_parameters,
@@ -126,13 +128,9 @@ def with_linear_recursion_as_loops(parsed: ParsedFunction) -> ParsedFunction:
     bound_between = locals_of(parts.between)
     if (reads(parts.condition) | reads(parts.base)) & (bound_between - set(parameters)):
         return parsed  # a level reads them unbound where the loop would read the last trip's
-    changed = [
-        name
-        for name in parameters
-        if not (isinstance(arguments[name], ast.Name) and arguments[name].id == name)
-    ]
-    if not changed:
-        return parsed
+    changed = changed_parameters(tree, arguments)
+    if not changed and not set(parameters) & bound_between:
+        return parsed  # the recursion never ends: the loops would not either
     kept = _kept_per_level(parts, parameters, changed, bound_between)
     needed = ("reversed",) if kept else ("range",)
     if any(parsed.namespace.lookup(name) is not getattr(builtins, name) for name in needed):
@@ -315,13 +313,19 @@ def _two_loops(
     condition = copy.deepcopy(parts.condition)
     if not parts.recurse_when_true:
         condition = ast.copy_location(ast.UnaryOp(ast.Not(), condition), parts.condition)
-    rebind = ast.Assign(
-        targets=[store(changed)],
-        value=(
-            copy.deepcopy(arguments[changed[0]])
-            if len(changed) == 1
-            else ast.Tuple([copy.deepcopy(arguments[n]) for n in changed], ast.Load())
-        ),
+    rebind = (
+        [
+            ast.Assign(
+                targets=[store(changed)],
+                value=(
+                    copy.deepcopy(arguments[changed[0]])
+                    if len(changed) == 1
+                    else ast.Tuple([copy.deepcopy(arguments[n]) for n in changed], ast.Load())
+                ),
+            )
+        ]
+        if changed
+        else []
     )
     if kept:
         levels = names.fresh("levels")
@@ -346,7 +350,7 @@ def _two_loops(
         target = store([names.fresh("level")])
     down = ast.While(
         test=condition,
-        body=[*copy.deepcopy(parts.between), at(record), at(rebind)],
+        body=[*copy.deepcopy(parts.between), at(record), *map(at, rebind)],
         orelse=[],
     )
     ast.copy_location(down, parts.condition)

@@ -16,14 +16,17 @@ carries the tangent along, reverse mode pushes what it needs.
 Identity: calling ``f(a)`` where ``f``'s body is ``[if c: return b] S; return f(e)`` (or the
 same with ``else:``, or ``return b if c else f(e)``) returns what the loop above returns, since
 each level evaluates ``c`` on its own parameters, runs ``S``, and hands ``e`` on as the next
-level's parameters. Side conditions (else the function is left as it is): the function calls
+level's parameters; a parameter handed on as itself (``f(x, n - 1)``'s x) keeps its value
+without being rebound. Side conditions (else the function is left as it is): the function calls
 itself nowhere else (not in ``c``, ``b``, ``S`` or inside ``e``), and only by its own name
 (which resolves to the function itself); the call binds every parameter, positionally or by
 keyword, with no ``*`` or ``**``, and the function has no ``*args``, ``**kwargs`` or
 keyword-only parameters; ``S`` has no ``return``, ``yield``, ``def``, ``global`` or ``nonlocal``,
 and reads no local name before binding it on every path (a level starts with fresh locals, a
 loop's trip with the last trip's: a name read before it is bound would differ); the parameters
-are rebound together (one tuple assignment), after ``S``.
+are rebound together (one tuple assignment), after ``S``; one of them is handed on as
+something else than itself (else the recursion never ends, where Python raises
+``RecursionError``: the loop would not end either).
 """
 
 from __future__ import annotations
@@ -50,11 +53,18 @@ def with_tail_calls_as_loop(parsed: ParsedFunction) -> ParsedFunction:
         return parsed
     if reads(condition) & locals_of(between) or reads(base) & locals_of(between):
         return parsed  # a level reads them unbound where the loop would read the last trip's
-    names = [argument.arg for argument in tree.args.args]
-    rebind = ast.Assign(
-        targets=[ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store())],
-        value=ast.Tuple([copy.deepcopy(arguments[n]) for n in names], ast.Load()),
-    )
+    names = changed_parameters(tree, arguments)
+    if not names:
+        return parsed  # the recursion never ends: the loop would not either
+    if len(names) == 1:
+        rebind = ast.Assign(
+            targets=[ast.Name(names[0], ast.Store())], value=copy.deepcopy(arguments[names[0]])
+        )
+    else:
+        rebind = ast.Assign(
+            targets=[ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store())],
+            value=ast.Tuple([copy.deepcopy(arguments[n]) for n in names], ast.Load()),
+        )
     ast.copy_location(rebind, call)
     ast.copy_location(rebind.targets[0], call)
     ast.copy_location(rebind.value, call)
@@ -143,6 +153,19 @@ def new_parameters(tree: ast.FunctionDef, call: ast.Call) -> dict[str, ast.expr]
     if set(bound.arguments) != set(names):
         return None  # a parameter left to its default: not handled
     return dict(bound.arguments)
+
+
+def changed_parameters(tree: ast.FunctionDef, arguments: dict[str, ast.expr]) -> list[str]:
+    """The parameters the call does not hand on as themselves (``f(x, n - 1)``: n), in the
+    signature's order: the others need no rebinding, they keep their value."""
+    return [
+        argument.arg
+        for argument in tree.args.args
+        if not (
+            isinstance(arguments[argument.arg], ast.Name)
+            and arguments[argument.arg].id == argument.arg
+        )
+    ]
 
 
 def _parameters(tree: ast.FunctionDef) -> set[str]:
