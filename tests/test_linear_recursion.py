@@ -405,3 +405,17 @@ def f(x):
     x = np.array([0.3, -0.6])
     analytic, numeric = directional_check(f, [x], (0,), (overbar.grad(f)(x),))[0][1:]
     assert analytic == pytest.approx(numeric, rel=1e-6)
+
+
+def test_second_derivatives_through_the_loops():
+    """Forward over reverse goes through the loops; reverse over reverse does not
+    differentiate a generated loop again, and says so (as for any loop)."""
+    f = define(PROGRAMS["nothing kept per level"][0])  # the sum of x ** 4
+    x = np.array([0.5, -1.2, 0.3])
+    np.testing.assert_allclose(overbar.hessian(f)(x), np.diag(12.0 * x**2), rtol=1e-10)
+    direction = np.array([1.0, 0.5, -2.0])
+    np.testing.assert_allclose(
+        overbar.hvp(f, (x,), direction), 12.0 * x**2 * direction, rtol=1e-10
+    )
+    with pytest.raises(overbar.OverbarError, match="overbar.hessian or overbar.hvp"):
+        overbar.jacobian(overbar.grad(f))(x)
