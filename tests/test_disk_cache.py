@@ -116,10 +116,10 @@ def test_the_second_run_reads_the_adjoint_and_its_helpers_pullback(
 RECURSIVE = """
 import numpy as np
 
-def power(v, n):
+def power(v, n):  # calls itself twice: a recursion (once, it would be loops)
     if n == 0:
         return np.ones_like(v)
-    return v * power(v, n - 1)
+    return power(v, n // 2) * power(v, n - 1 - n // 2) * v
 
 def loss(x, w):
     total = 0.0

@@ -259,17 +259,18 @@ def test_a_recursive_function_goes_as_deep_under_grad_as_plain_python():
     assert sys.getrecursionlimit() == limit  # the margin was given back
 
 
-NOT_TAIL_RECURSIVE = """
+TREE_RECURSIVE = """
 def nested(x, n):
     if n == 0:
         return np.sum(x * x)
-    return nested(x * 1.0, n - 1) * 1.0
+    return nested(x * 1.0, n - 1) * 0.5 + nested(x * 2.0, n - 1) * 0.5
 """
 
 
 def test_a_recursive_helper_is_linked_to_its_compiled_pullback():
-    # not in tail position: a tail recursion is differentiated as a loop (tail_calls.py)
-    f = define(NOT_TAIL_RECURSIVE, "nested")
+    # two calls of itself: a recursion that calls itself once is differentiated as loops
+    # (tail_calls.py, linear_recursion.py)
+    f = define(TREE_RECURSIVE, "nested")
     gradient = overbar.grad(f, check=False)
     gradient(np.ones(2), 3)
     compiled = gradient._specialised[next(iter(gradient._specialised))]

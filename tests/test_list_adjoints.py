@@ -67,3 +67,31 @@ def test_a_list_of_numbers_read_at_its_end():
     overbar.check_grad(f, [0.7, 20])
     reverse_mode = overbar.Optimisations(forward=False)  # by forward mode, it has no adjoint
     assert "add_item" in overbar.grad(f, optimise=reverse_mode).source_for(0.7, 20)
+
+
+@pytest.mark.parametrize(
+    "display, rebind, read",
+    [
+        ("[x[0], x[1], x[2]]", "xs = xs[1:]", "xs[0]"),
+        ("(x[0], x[1], x[2])", "xs = xs[1:]", "xs[0]"),
+        ("[x[0], x[1], x[2]]", "xs = xs[0:2]", "xs[1]"),
+        ("[x[0], x[1] * 2.0, np.sin(x[2])]", "xs = xs[-2:]", "xs[-1] * xs[0]"),
+    ],
+)
+def test_a_sequence_rebound_to_its_own_slice_in_a_loop(display, rebind, read):
+    """``xs = xs[1:]`` in a loop: the adjoint of the overwritten list is what flows on (it went
+    to the name the older value was popped into, and the gradient was zero)."""
+    f = define(f"""
+        def f(x):
+            xs = {display}
+            for k in range(2):
+                {rebind}
+            return np.sum(({read}) ** 2)
+        """)
+    x = RNG.normal(size=(3, 2))
+    gradient = overbar.grad(f, check=False)(x)
+    eps = 1e-6
+    direction = RNG.normal(size=x.shape)
+    numeric = (f(x + eps * direction) - f(x - eps * direction)) / (2 * eps)
+    assert np.sum(gradient * direction) == pytest.approx(numeric, rel=1e-6)
+    overbar.check_grad(f, [x])

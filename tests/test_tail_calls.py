@@ -4,6 +4,8 @@ checked by the guard (against the literal adjoint and central differences)."""
 
 from __future__ import annotations
 
+import ast
+
 import numpy as np
 import pytest
 
@@ -78,8 +80,10 @@ def test_a_tail_recursion_is_differentiated_as_a_loop(name, optimise):
         # a statement that is not an assignment
         "def f(x, n):\n    if n == 0:\n        return x\n    for _ in range(2):\n"
         "        x = x * 0.9\n    return f(x, n - 1)\n",
+        # no parameter changes: the recursion never ends where it recurses (a loop would hang)
+        "def f(x, n):\n    if n >= 0:\n        return x * x\n    return f(x, n)\n",
     ],
-    ids=["not-tail", "twice", "default", "loop-between"],
+    ids=["not-tail", "twice", "default", "loop-between", "nothing-changes"],
 )
 def test_other_recursions_stay_recursions(source):
     f = define(source)
@@ -90,3 +94,14 @@ def test_other_recursions_stay_recursions(source):
     eps = 1e-6
     numeric = (f(x + eps, 4) - f(x - eps, 4)) / (2 * eps)
     assert gradient(x, 4) == pytest.approx(numeric, rel=1e-6)
+
+
+def test_a_parameter_handed_on_as_itself_keeps_its_value_unrebound():
+    """``f(z * 0.5, steps - 1, scale)``: the loop rebinds x and steps; scale is the same object
+    at every level, so the reverse sweep saves nothing for it per trip."""
+    f = define(TAIL["statements between"])
+    loop = with_tail_calls_as_loop(parse(f)).tree.body[0]
+    assert ast.unparse(loop.body[-1]) == "x, steps = (z * 0.5, steps - 1)"
+    args = [np.array([0.2, -0.4]), 30, 1.5]
+    text = overbar.grad(f, wrt=(0, 2)).source_for(*args)
+    assert "stack.append(scale)" not in text, text

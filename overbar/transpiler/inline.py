@@ -47,6 +47,7 @@ from overbar.errors import OverbarError
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.kept import cache_of
+from overbar.transpiler.linear_recursion import with_recursion_as_loops
 from overbar.transpiler.names import NameAllocator, clone, walk_breadth_first
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import MISSING, ParsedFunction, parse
@@ -232,7 +233,7 @@ def _read(helper: Any, runtime: Runtime) -> tuple[ParsedFunction, NormalForm] | 
 
 def _inlinable(helper: Any, runtime: Runtime) -> tuple[ParsedFunction, NormalForm] | None:
     try:
-        parsed = parse(helper)
+        parsed = with_recursion_as_loops(parse(helper))  # a recursion: as the pullback sees it
         check_supported(parsed, runtime.array_makers, runtime.copying_functions)
         form = normalize(parsed)
     except (OverbarError, OSError, TypeError, ValueError, SyntaxError):

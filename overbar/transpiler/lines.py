@@ -323,6 +323,10 @@ class LineAdjoints:
         in the other places (the elements of a display that it stands for get nothing);
         otherwise ``item_bar`` builds it with the runtime zero."""
         container, index = application.positional
+        # the adjoint goes to the container's name: where the line overwrites it
+        # (``t = t[1:]``), that adjoint is the overwritten value's from here back (as a
+        # rule's argument's is, ``apply_rule``)
+        receiver = container
         if earlier != output:  # t = t[0]: the tuple indexed is the overwritten value
             container = Rename(output, earlier).visit(clone(container))
             index = Rename(output, earlier).visit(clone(index))
@@ -330,18 +334,18 @@ class LineAdjoints:
         if self.state.is_sequence_shape(shape) and shape.mapping:
             # y = d[k]:  d̄ += {k: ȳ} (a dict's adjoint holds the keys a gradient reached)
             display = ast.Dict(keys=[clone(index)], values=[output_bar])
-            self.state.accumulate(container, display)
+            self.state.accumulate(receiver, display)
             return
         length = self.state.sequence_length(container)
         position = index.value if isinstance(index, ast.Constant) else None
         if length is not None and type(position) is int and -length <= position < length:
             parts: list[ast.expr] = [ast.Constant(0.0) for _ in range(length)]
             parts[position] = output_bar
-            self.state.accumulate(container, tuple_of(parts))
+            self.state.accumulate(receiver, tuple_of(parts))
             return
         item_bar = self.state.bind("item_bar", self.state.runtime.item_bar)
         contribution = call(item_bar, output_bar, container, index)
-        self.state.accumulate(container, contribution, may_be_zero=True)
+        self.state.accumulate(receiver, contribution, may_be_zero=True)
 
     def unread_elements(self, name: str) -> set[int]:
         """The positions of the tuple ``name`` that no line reads, when every read of it is

@@ -38,6 +38,7 @@ from overbar.transpiler.inline import inline_helpers
 from overbar.transpiler.inner_gradients import with_inner_gradients
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.known_shapes import read_known_shapes
+from overbar.transpiler.linear_recursion import with_recursion_as_loops
 from overbar.transpiler.list_adjoints import own_list_adjoints
 from overbar.transpiler.names import NameAllocator
 from overbar.transpiler.nested import with_nested_functions
@@ -65,7 +66,6 @@ from overbar.transpiler.simplify import simplify
 from overbar.transpiler.specialise import specialise
 from overbar.transpiler.split import Split, split
 from overbar.transpiler.sums import add_in_one_expression
-from overbar.transpiler.tail_calls import with_tail_calls_as_loop
 from overbar.transpiler.zeros import start_gradients_as_zeros
 
 # Held while anything is compiled: one compilation per key, the other threads wait for it and
@@ -631,7 +631,7 @@ def _transform(
     # bound to the functions it passes, nested defs lifted to helpers, gradients taken in it
     # standing for overbar's generated adjoints
     parsed = with_functions(with_arity(parse(function), arity), dict(functions))
-    parsed = with_inner_gradients(with_tail_calls_as_loop(with_nested_functions(parsed)))
+    parsed = with_inner_gradients(with_recursion_as_loops(with_nested_functions(parsed)))
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
     normal_form = normalize(parsed)
     if optimisations.inline:

@@ -66,7 +66,8 @@ def simplify(adjoint: Adjoint) -> Adjoint:
         body, forward_length, adjoint.temporaries, adjoint.effects, reads
     )
     body = _unpack_into_names(body, adjoint.temporaries)
-    body = _drop_empty_comments(_drop_self_assignments(body))
+    body = _drop_idle_loops(_drop_self_assignments(body), forward_length)
+    body = _drop_empty_comments(body)
     tree = ast.FunctionDef(
         name=adjoint.tree.name,
         args=adjoint.tree.args,
@@ -427,6 +428,36 @@ def _drop_empty_comments(body: list[ast.stmt]) -> list[ast.stmt]:
             or isinstance(following, ast.Return | ast.Pass)
         ):
             continue
+        kept.append(statement)
+    return kept
+
+
+def _drop_idle_loops(body: list[ast.stmt], forward_length: int) -> list[ast.stmt]:
+    """``for _ in range(trips): pass`` (or comments alone) in the reverse sweep does nothing:
+    it goes (the reverse of a loop whose trips only restored what nothing reads).
+
+    Identity: a ``for`` loop over ``range`` whose body is ``pass`` only binds its target.
+    Side conditions: the loop is a statement of the reverse sweep's top level, has no
+    ``else``, its ``range`` has names and numbers for arguments (evaluating them does
+    nothing), and nothing in the function reads its target."""
+    loaded = None
+    kept = body[:forward_length]
+    for statement in body[forward_length:]:
+        if (
+            isinstance(statement, ast.For)
+            and all(isinstance(inner, ast.Pass) or is_comment(inner) for inner in statement.body)
+            and not statement.orelse
+            and isinstance(statement.target, ast.Name)
+            and isinstance(statement.iter, ast.Call)
+            and isinstance(statement.iter.func, ast.Name)
+            and statement.iter.func.id == "range"
+            and not statement.iter.keywords
+            and all(isinstance(a, ast.Name | ast.Constant) for a in statement.iter.args)
+        ):
+            if loaded is None:
+                loaded = {name for top in body for name in _reads(top)}
+            if statement.target.id not in loaded:
+                continue
         kept.append(statement)
     return kept
 

@@ -16,14 +16,17 @@ carries the tangent along, reverse mode pushes what it needs.
 Identity: calling ``f(a)`` where ``f``'s body is ``[if c: return b] S; return f(e)`` (or the
 same with ``else:``, or ``return b if c else f(e)``) returns what the loop above returns, since
 each level evaluates ``c`` on its own parameters, runs ``S``, and hands ``e`` on as the next
-level's parameters. Side conditions (else the function is left as it is): the function calls
+level's parameters; a parameter handed on as itself (``f(x, n - 1)``'s x) keeps its value
+without being rebound. Side conditions (else the function is left as it is): the function calls
 itself nowhere else (not in ``c``, ``b``, ``S`` or inside ``e``), and only by its own name
 (which resolves to the function itself); the call binds every parameter, positionally or by
 keyword, with no ``*`` or ``**``, and the function has no ``*args``, ``**kwargs`` or
 keyword-only parameters; ``S`` has no ``return``, ``yield``, ``def``, ``global`` or ``nonlocal``,
 and reads no local name before binding it on every path (a level starts with fresh locals, a
 loop's trip with the last trip's: a name read before it is bound would differ); the parameters
-are rebound together (one tuple assignment), after ``S``.
+are rebound together (one tuple assignment), after ``S``; one of them is handed on as
+something else than itself (else the recursion never ends, where Python raises
+``RecursionError``: the loop would not end either).
 """
 
 from __future__ import annotations
@@ -43,18 +46,25 @@ def with_tail_calls_as_loop(parsed: ParsedFunction) -> ParsedFunction:
     if parts is None:
         return parsed
     condition, base, between, call = parts
-    if not _calls_itself_only_there(parsed, call):
+    if not calls_itself_only_there(parsed, call):
         return parsed
-    arguments = _new_parameters(tree, call)
-    if arguments is None or not _binds_before_reading(between, _parameters(tree)):
+    arguments = new_parameters(tree, call)
+    if arguments is None or not binds_before_reading(between, _parameters(tree)):
         return parsed
-    if _reads(condition) & _locals_of(between) or _reads(base) & _locals_of(between):
+    if reads(condition) & locals_of(between) or reads(base) & locals_of(between):
         return parsed  # a level reads them unbound where the loop would read the last trip's
-    names = [argument.arg for argument in tree.args.args]
-    rebind = ast.Assign(
-        targets=[ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store())],
-        value=ast.Tuple([copy.deepcopy(arguments[n]) for n in names], ast.Load()),
-    )
+    names = changed_parameters(tree, arguments)
+    if not names:
+        return parsed  # the recursion never ends: the loop would not either
+    if len(names) == 1:
+        rebind = ast.Assign(
+            targets=[ast.Name(names[0], ast.Store())], value=copy.deepcopy(arguments[names[0]])
+        )
+    else:
+        rebind = ast.Assign(
+            targets=[ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store())],
+            value=ast.Tuple([copy.deepcopy(arguments[n]) for n in names], ast.Load()),
+        )
     ast.copy_location(rebind, call)
     ast.copy_location(rebind.targets[0], call)
     ast.copy_location(rebind.value, call)
@@ -80,7 +90,7 @@ def _tail_recursion(tree: ast.FunctionDef):
         len(body) == 1
         and isinstance(body[0], ast.Return)
         and isinstance(body[0].value, ast.IfExp)
-        and _is_self_call(body[0].value.orelse, tree.name)
+        and is_self_call(body[0].value.orelse, tree.name)
     ):
         expression = body[0].value
         return expression.test, expression.body, [], expression.orelse
@@ -100,16 +110,17 @@ def _tail_recursion(tree: ast.FunctionDef):
     if not tail or not isinstance(tail[-1], ast.Return):
         return None
     call = tail[-1].value
-    if not _is_self_call(call, tree.name):
+    if not is_self_call(call, tree.name):
         return None
     return branch.test, branch.body[0].value, tail[:-1], call
 
 
-def _is_self_call(node: ast.AST | None, name: str) -> bool:
+def is_self_call(node: ast.AST | None, name: str) -> bool:
+    """Whether ``node`` is a call of the plain name ``name``."""
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
 
 
-def _calls_itself_only_there(parsed: ParsedFunction, call: ast.Call) -> bool:
+def calls_itself_only_there(parsed: ParsedFunction, call: ast.Call) -> bool:
     """The name resolves to the function itself, and the tail call is the only use of it."""
     if parsed.namespace.lookup(parsed.tree.name) is not parsed.function:
         return False
@@ -121,7 +132,7 @@ def _calls_itself_only_there(parsed: ParsedFunction, call: ast.Call) -> bool:
     return len(uses) == 1 and uses[0] is call.func
 
 
-def _new_parameters(tree: ast.FunctionDef, call: ast.Call) -> dict[str, ast.expr] | None:
+def new_parameters(tree: ast.FunctionDef, call: ast.Call) -> dict[str, ast.expr] | None:
     """Each parameter's expression in the tail call, every one bound; None where the call or
     the signature is not that simple."""
     args = tree.args
@@ -144,11 +155,24 @@ def _new_parameters(tree: ast.FunctionDef, call: ast.Call) -> dict[str, ast.expr
     return dict(bound.arguments)
 
 
+def changed_parameters(tree: ast.FunctionDef, arguments: dict[str, ast.expr]) -> list[str]:
+    """The parameters the call does not hand on as themselves (``f(x, n - 1)``: n), in the
+    signature's order: the others need no rebinding, they keep their value."""
+    return [
+        argument.arg
+        for argument in tree.args.args
+        if not (
+            isinstance(arguments[argument.arg], ast.Name)
+            and arguments[argument.arg].id == argument.arg
+        )
+    ]
+
+
 def _parameters(tree: ast.FunctionDef) -> set[str]:
     return {argument.arg for argument in tree.args.args}
 
 
-def _binds_before_reading(statements: list[ast.stmt], bound: set[str]) -> bool:
+def binds_before_reading(statements: list[ast.stmt], bound: set[str]) -> bool:
     """Whether ``statements`` are plain assignments and expressions (no return, no control
     flow) that read only names bound before them, globals or the parameters ``bound``: then a
     trip of the loop reads nothing the previous trip left behind."""
@@ -177,19 +201,21 @@ def _binds_before_reading(statements: list[ast.stmt], bound: set[str]) -> bool:
             for n in ast.walk(target)
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
         }
-        if read & (_locals_of(statements) - bound):
+        if read & (locals_of(statements) - bound):
             return False
         bound |= assigned
     return True
 
 
-def _reads(node: ast.AST) -> set[str]:
+def reads(node: ast.AST) -> set[str]:
+    """The names ``node`` reads."""
     return {
         n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
     }
 
 
-def _locals_of(statements: list[ast.stmt]) -> set[str]:
+def locals_of(statements: list[ast.stmt]) -> set[str]:
+    """The names ``statements`` bind."""
     return {
         node.id
         for statement in statements
