@@ -169,6 +169,16 @@ def f(x):
         lambda rng: [rng.normal(size=5)],
         (0,),
     ),
+    "a name bound in the return (:= is its line's assignment before it)": (
+        """
+def f(x, n):
+    if n == 0:
+        return np.sum(x ** 2)
+    return (y := np.sum(x)) * f(x, n - 1) + y
+""",
+        lambda rng: [rng.normal(size=3), 3],
+        (0,),
+    ),
     "a conditional expression, keywords, a docstring": (
         '''
 def f(x, n, scale):
@@ -307,12 +317,6 @@ def f(x, n):
     if n == 0:
         return np.sum(x ** 2)
     return sum([f(x * 0.5, n - 1) for _ in range(1)]) + np.sum(x)
-""",
-    "a name bound in the return": """
-def f(x, n):
-    if n == 0:
-        return np.sum(x ** 2)
-    return (y := np.sum(x)) * f(x, n - 1) + y
 """,
     "an augmented assignment between": """
 def f(x, n):
