@@ -65,7 +65,11 @@ _EXPRESSION_NAMES = {
     ast.Await: ("await", "asynchronous code cannot be differentiated"),
     ast.Yield: ("yield", "generators cannot be differentiated"),
     ast.YieldFrom: ("yield from", "generators cannot be differentiated"),
-    ast.Starred: ("a starred expression", "pass the elements one by one"),
+    ast.Starred: (
+        "a starred expression of a length not known when compiling",
+        "pass the elements one by one, or unpack a tuple or list the lines before fix the "
+        "length of (xs = [a, b], list(args), then xs[0] = v or xs.append(v))",
+    ),
     ast.JoinedStr: ("an f-string", "strings are only allowed in print() calls"),
 }
 
@@ -417,7 +421,11 @@ class _Fence(InPlaceChecks):
             )
         for keyword in call.keywords:
             if keyword.arg is None:
-                raise self.refuse(keyword, "**keyword unpacking", "name each argument")
+                raise self.refuse(
+                    keyword,
+                    "**keyword unpacking of a dict whose keys are not known when compiling",
+                    'name each argument, or unpack a dict display with literal keys ({"k": v})',
+                )
             if keyword.arg == "out":
                 raise self.refuse(
                     keyword, "an out= argument", "it writes in place; use the return value"
