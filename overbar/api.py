@@ -686,7 +686,9 @@ def _inner_gradient(
         raise ArgumentError("overbar.grad inside a differentiated function needs the function")
     gradient = grad(function, wrt=wrt, optimise=optimise, check=check)
     if isinstance(gradient, ArityGradient):
-        raise ArgumentError(f"{function.__qualname__} takes *args; name its parameters")
+        raise ArgumentError(
+            f"{function.__qualname__} takes *args or **kwargs; name its parameters"
+        )
     return gradient.__overbar_as_inner__()
 
 
