@@ -98,3 +98,18 @@ def test_a_partial_of_a_function_without_a_rule_is_refused_naming_it():
     message = str(caught.value)
     assert "np.i0" in message
     assert "bessel(x)" in message.splitlines()[1]
+
+
+def test_a_partial_a_closure_reads_called_through_a_wrapper_with_star_args():
+    f = define(
+        "import functools\n\n"
+        "def wrap(fun):\n    def wrapped(*args, **kwargs):\n        return fun(*args, **kwargs)\n"
+        "    return wrapped\n\n"
+        "summed = wrap(functools.partial(np.sum, axis=0))\n"
+        "scaled = wrap(functools.partial(np.multiply, 3.0))\n\n"
+        "def f(x):\n    return np.sum(np.tanh(summed(x * x, keepdims=True))) + np.sum(scaled(x))\n"
+    )
+    x = RNG.uniform(-1.0, 1.0, size=(3, 2))
+    overbar.check_grad(f, [x])
+    expected = 2 * x * (1 - np.tanh(np.sum(x * x, axis=0, keepdims=True)) ** 2) + 3.0
+    np.testing.assert_allclose(overbar.grad(f)(x), expected, rtol=1e-12)

@@ -10,10 +10,11 @@ literal keys. It changes nothing
 outside itself (no write into a module-level or closure variable, no attribute assignment) and
 reaches no code or value by a name computed at run time (``eval``, ``getattr``, ``globals()``,
 ``__import__``, ... wherever the name a call reads resolves to one of them). Its signature names
-each parameter (no ``*args`` or ``**kwargs``: a function with ``*args`` is specialised on a
-call's number of arguments before it gets here, ``parse.with_arity``; nested functions are
-lifted by ``nested.py``) and it is not a generator. Everything else raises
-``UnsupportedSyntaxError`` pointing at the construct.
+each parameter (no ``*args`` or ``**kwargs``: a function with them is specialised on what a
+call passes before it gets here, ``parse.with_arity``; nested functions are lifted by
+``nested.py``), its calls unpack nothing (``f(*xs)`` and ``f(**kw)`` of a size known when
+compiling are written out before, by ``unpacking.py``) and it is not a generator.
+Everything else raises ``UnsupportedSyntaxError`` pointing at the construct.
 """
 
 from __future__ import annotations

@@ -7,18 +7,20 @@ under the call's own. Before and after, for ``fun = partial(mvn.logpdf, allow_si
 and ``weighted = partial(loss, W)``::
 
     y = fun(x, mean, cov)          y = logpdf(x, mean, cov, allow_singular=False)
-    z = weighted(x)                z = loss(loss_arg0, x)
+    z = weighted(x)                z = loss(weighted.args[0], x)
 
 Identity: ``partial(f, *a, **k)(*b, **m)`` is ``f(*a, *b, **{**k, **m})`` (Python's own
-definition; a partial of a partial is flattened when it is made). Side conditions: the value
-is what the partial holds when the function is compiled (its ``func``, ``args`` and
-``keywords`` are constants of the specialisation: a partial made again is another object,
-and a new compilation); a bound argument that is a literal (a bool, None, a string, an int or
-a float) is written into the call, so that a rule's ``where`` sees it; any other is read
-from a binding of the generated code (``loss_arg0``), a constant there, not differentiated.
-The name the function is called by is a fresh one bound to ``func``; the rule table or the
-helper's pullback then applies to ``func`` as to any call of it, and a ``func`` with neither
-is refused as any call of it would be (``MissingRuleError``, naming it).
+definition; a partial of a partial is flattened when it is made). Side conditions: the value is
+what the partial holds when the function is compiled (its ``func``, ``args`` and ``keywords``
+are constants of the specialisation; a partial passed as an argument is part of the key of the
+specialisation, so one made again is a new compilation); a bound argument that is a literal (a
+bool, None, a string, an int or a float) is written into the call, so that a rule's ``where``
+sees it; any other is read from the partial as compiled (``weighted.args[0]``, bound in the
+generated code), a constant there, not differentiated. The function is called by its own name
+where the function being differentiated reads it by that name, as a module's attribute
+(``np.sum``) where it is one, else by a fresh name bound to it; the rule table or the helper's
+pullback then applies to it as to any call of it, and a ``func`` with neither is refused as any
+call of it would be (``MissingRuleError``, naming it).
 
 Invariant established: no call in the function is of a ``functools.partial`` it reads from
 outside itself.
@@ -112,10 +114,11 @@ def _call_through(
     base = base if base.isidentifier() else "partial_func"
     if id(function) not in bound:
         bound[id(function)] = _spelling(function, base, names, made, namespace, local)
-    held = call.func  # the partial, whose bound arguments the call reads
-    call.func = ast.copy_location(ast.parse(bound[id(function)], mode="eval").body, held)
+    held = _held(call.func, partial, names, made, namespace)
+    called = call.func
+    call.func = ast.copy_location(ast.parse(bound[id(function)], mode="eval").body, called)
     for node in ast.walk(call.func):
-        ast.copy_location(node, held)
+        ast.copy_location(node, called)
     arguments = [
         _argument(value, held, "args", index, call) for index, value in enumerate(partial.args)
     ]
@@ -129,6 +132,27 @@ def _call_through(
         if key not in own
     ]
     call.keywords = [*keywords, *call.keywords]
+
+
+def _held(
+    called: ast.expr,
+    partial: functools.partial,
+    names: NameAllocator,
+    made: dict[str, Any],
+    namespace: Namespace,
+) -> ast.expr:
+    """What the generated code reads the partial's bound arguments from: the partial as it
+    is when compiled, bound by the name the call reads it by (``weighted``), or for a dotted
+    name by a fresh one; a parameter bound to it reads the argument itself (the function
+    passed is what the adjoint is specialised on)."""
+    if isinstance(called, ast.Name) and called.id in namespace.functions:
+        return called
+    if isinstance(called, ast.Name):
+        made[called.id] = partial
+        return called
+    name = names.fresh(called.attr if isinstance(called, ast.Attribute) else "partial")
+    made[name] = partial
+    return ast.copy_location(ast.Name(id=name, ctx=ast.Load()), called)
 
 
 def _spelling(
