@@ -415,3 +415,34 @@ def test_autograds_symmetrizing_wrapper_of_the_entropy():
     g_mean, g_cov = overbar.grad(entropy, wrt=(0, 1))(mean, cov)
     np.testing.assert_allclose(g_mean, np.zeros(3))
     np.testing.assert_allclose(g_cov, numeric_gradient(entropy, (mean, cov), {}, 1), rtol=1e-6)
+
+
+def test_a_gradient_taken_inside_of_a_function_with_kwargs_is_refused():
+    outer = define(
+        KWARGS + "def outer(x):\n    return np.sum(overbar.grad(only_keywords)(x, a=x, b=x))\n",
+        "outer",
+    )
+    with pytest.raises(overbar.OverbarError, match=r"takes \*args or \*\*kwargs"):
+        overbar.grad(outer)(RNG.uniform(-1.0, 1.0, size=3))
+
+
+@pytest.mark.parametrize("shapes", SHAPES)
+def test_forward_mode_specialises_a_helpers_kwargs_on_each_call(shapes):
+    f = define("""
+        def h(x, *args, **kw):
+            scale = 2.0 if kw.get("double", False) else 1.0
+            return np.sum(np.tanh(x * kw["s"]) * args[0]) * scale
+
+        def f(x, y):
+            return h(x, y, s=2.0, double=True) + h(y, x, s=x)
+        """)
+    x, y = (RNG.uniform(-1.0, 1.0, size=shape) for shape in shapes)
+    u, v = (RNG.uniform(-1.0, 1.0, size=shape) for shape in shapes)
+    value, tangent = overbar.jvp(f, (x, y), (u, v))
+    assert value == pytest.approx(f(x, y))
+    eps = 1e-6
+    numeric = (f(x + eps * u, y + eps * v) - f(x - eps * u, y - eps * v)) / (2 * eps)
+    assert tangent == pytest.approx(numeric, rel=1e-6, abs=1e-8)
+    source = overbar.jvp_source(f, (x, y))
+    assert "def h_jvp(x, args_0, *, kw_s, x_dot, args_0_dot):" in source
+    assert 'kw = {"s": kw_s, "double": True}' in source  # the flag a constant
