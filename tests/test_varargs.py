@@ -446,3 +446,23 @@ def test_forward_mode_specialises_a_helpers_kwargs_on_each_call(shapes):
     source = overbar.jvp_source(f, (x, y))
     assert "def h_jvp(x, args_0, *, kw_s, x_dot, args_0_dot):" in source
     assert 'kw = {"s": kw_s, "double": True}' in source  # the flag a constant
+
+
+def test_the_hessian_through_a_keyword_a_helper_collects():
+    f = define("""
+        def h(x, *args, **kw):
+            return np.sum(np.tanh(x * kw["s"]) * args[0])
+
+        def f(x, y):
+            return h(x, y, s=2.0) + h(y, x, s=x)
+        """)
+    x, y, v = RNG.uniform(-1.0, 1.0, size=(3, 4))
+    product = overbar.hvp(f, (x, y), v, wrt=0)
+    eps = 1e-5
+
+    def gradient(x):
+        return overbar.grad(f)(x, y)
+
+    numeric = (gradient(x + eps * v) - gradient(x - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(product, numeric, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(overbar.hessian(f)(x, y) @ v, product, rtol=1e-10, atol=1e-12)
