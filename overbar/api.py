@@ -44,7 +44,7 @@ from overbar.transpiler.forward_pipeline import (
 )
 from overbar.transpiler.kept import STORE, cache_of, is_own
 from overbar.transpiler.optimisations import ALL, LITERAL, Optimisations
-from overbar.transpiler.parse import function_with_arity, parse
+from overbar.transpiler.parse import function_with_arity, keyword_names, parse
 from overbar.transpiler.pipeline import Stages, all_sources, finish, kept_once
 from overbar.trees import (
     Path,
@@ -703,7 +703,9 @@ def _inner_gradient(
         raise ArgumentError("overbar.grad inside a differentiated function needs the function")
     gradient = grad(function, wrt=wrt, optimise=optimise, check=check)
     if isinstance(gradient, ArityGradient):
-        raise ArgumentError(f"{function.__qualname__} takes *args; name its parameters")
+        raise ArgumentError(
+            f"{function.__qualname__} takes *args or **kwargs; name its parameters"
+        )
     return gradient.__overbar_as_inner__()
 
 
@@ -855,19 +857,73 @@ def _is_function(value: Any) -> bool:
 
 
 def _collects_args(function: Any) -> bool:
-    """Whether ``function`` is a Python function with ``*args`` and no ``**kwargs``."""
+    """Whether ``function`` is a Python function with ``*args`` or ``**kwargs``."""
     if type(function) is not types.FunctionType:
         return False
-    flags = function.__code__.co_flags
-    return bool(flags & inspect.CO_VARARGS) and not flags & inspect.CO_VARKEYWORDS
+    return bool(function.__code__.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS))
+
+
+def call_arity(function: types.FunctionType, args: tuple, kwargs: dict) -> tuple:
+    """What a call of ``function`` (with ``*args`` or ``**kwargs``) passing ``args`` and
+    ``kwargs`` is specialised on (``parse.with_arity``): the number of arguments its ``*args``
+    collects (None without one) and the keywords its ``**kwargs`` collects, in the call's
+    order (None without one), each its name, or the key and the value where that is a bool,
+    None or a string (``allow_singular=False``: a constant of the specialisation)."""
+    code = function.__code__
+    count = max(0, len(args) - code.co_argcount) if code.co_flags & inspect.CO_VARARGS else None
+    if not code.co_flags & inspect.CO_VARKEYWORDS:
+        return count, None
+    named = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+    named -= set(code.co_varnames[: code.co_posonlyargcount])
+    keywords = tuple(
+        (key, value) if value is None or type(value) in (bool, str) else key
+        for key, value in kwargs.items()
+        if key not in named
+    )
+    return count, keywords
+
+
+def function_for_call(function: types.FunctionType, args: tuple, kwargs: dict) -> Any:
+    """``function`` (with ``*args`` or ``**kwargs``) specialised for a call passing ``args``
+    and ``kwargs`` (``parse.function_with_arity``), made once per ``call_arity`` and kept
+    with the function, and the keywords of the call as it takes them: ``**kwargs``'s
+    renamed (``options_scale``), its constants left out."""
+    arity = call_arity(function, args, kwargs)
+    made = cache_of(function).setdefault("specialised on arity", {})
+    if arity not in made:
+        made[arity] = function_with_arity(function, arity)
+    count, keywords = arity
+    if not keywords:
+        return made[arity], kwargs
+    parameters = iter(keyword_names(function, tuple(k for k in keywords if isinstance(k, str))))
+    renamed = {key: next(parameters) for key in keywords if isinstance(key, str)}
+    constants = {key[0] for key in keywords if isinstance(key, tuple)}
+    passed = {renamed.get(k, k): v for k, v in kwargs.items() if k not in constants}
+    return made[arity], passed
+
+
+def for_positional_call(function: Any, args: Sequence[Any]) -> Any:
+    """``function``, or where it has ``*args`` or ``**kwargs``, the function specialised for a
+    call passing ``args`` by position and no keyword (``function_for_call``): what ``vjp``,
+    ``jacobian``, ``hvp`` and ``hessian``, which take the arguments by position, differentiate.
+    """
+    if not _collects_args(function):
+        return function
+    return function_for_call(function, tuple(args), {})[0]
 
 
 class ArityGradient:
-    """The gradient of a function with ``*args`` (``lambda *args: ...``): each call passes a
-    number of positional arguments, and is differentiated as the function specialised on that
-    number (``parse.function_with_arity``: ``*args`` becomes a parameter per argument), whose
-    ``GradientFunction`` is made once per number. ``wrt`` counts positions in the call
-    (``wrt=1`` is ``args[0]`` of ``f(x, *args)``) or names the parameters before ``*args``."""
+    """The gradient of a function with ``*args`` or ``**kwargs`` (``lambda *args: ...``,
+    ``def wrapped(*args, **kwargs)``): each call passes a number of positional arguments and
+    some keywords, and is differentiated as the function specialised on them
+    (``function_for_call``: ``*args`` becomes a parameter per argument, ``**kwargs`` a
+    keyword-only parameter per keyword, or the constant a keyword passes), whose
+    ``GradientFunction`` is made once per specialisation. ``wrt`` counts positions in the
+    call, as autograd's ``argnum`` does (``wrt=1`` is ``args[0]`` of ``f(x, *args)``), or
+    names the parameters before ``*args``, or a keyword ``**kwargs`` collects in this call
+    (``wrt="scale"`` of ``f(x, scale=s)``): a keyword is differentiated only where ``wrt``
+    names it. ``wrt`` naming ``*args`` or ``**kwargs`` itself is refused (``ArgumentError``):
+    give the positions, or the keywords' names."""
 
     __overbar_transform__ = True
 
@@ -880,43 +936,87 @@ class ArityGradient:
         check: bool | None,
     ):
         parsed = parse(function)  # its source readable
-        vararg = parsed.tree.args.vararg.arg
         requested = [wrt] if isinstance(wrt, int | str) else list(wrt)
-        if vararg in requested:
+        arguments = parsed.tree.args
+        if arguments.vararg is not None and arguments.vararg.arg in requested:
+            vararg = arguments.vararg.arg
             raise ArgumentError(
                 f"wrt names *{vararg} of {function.__qualname__}: give the positions of the "
                 f"arguments it collects instead (wrt=1 for f(x, *{vararg}) called as f(x, y))"
             )
+        if arguments.kwarg is not None and arguments.kwarg.arg in requested:
+            kwarg = arguments.kwarg.arg
+            raise ArgumentError(
+                f"wrt names **{kwarg} of {function.__qualname__}: name the keywords it "
+                f'collects instead (wrt="scale" for f(x, **{kwarg}) called as f(x, scale=s))'
+            )
         functools.update_wrapper(self, function)
         self.__dict__.pop(STORE, None)
         self.__wrapped__ = function
-        self._options = (wrt, with_value, optimise, check)
-        code = function.__code__
-        self._named = code.co_argcount
-        self._made: dict[int, Any] = {}
+        self._wrt = wrt
+        self._options = (with_value, optimise, check)
+        self._made: dict[Any, Any] = {}
+
+    def for_call(self, args: tuple, kwargs: dict) -> tuple[Any, dict]:
+        """The ``GradientFunction`` of the function specialised for a call passing ``args``
+        and ``kwargs``, and the keywords it takes them by."""
+        made, passed = function_for_call(self.__wrapped__, args, kwargs)
+        found = self._made.get(made)
+        if found is None:
+            wrt = self._specialised_wrt(made, kwargs)
+            found = self._made.setdefault(made, GradientFunction(made, wrt, *self._options))
+        return found, passed
 
     def for_arity(self, count: int) -> Any:
         """The ``GradientFunction`` of the function specialised on ``count`` arguments in
-        ``*args``."""
-        found = self._made.get(count)
-        if found is None:
-            made = function_with_arity(self.__wrapped__, count)
-            found = self._made.setdefault(count, GradientFunction(made, *self._options))
-        return found
+        ``*args`` (and no keyword in ``**kwargs``)."""
+        named = self.__wrapped__.__code__.co_argcount
+        return self.for_call((None,) * (named + count), {})[0]
 
-    def _for_call(self, args: tuple) -> Any:
-        return self.for_arity(max(0, len(args) - self._named))
+    def _specialised_wrt(self, made: types.FunctionType, kwargs: dict) -> Wrt:
+        """``wrt`` for the specialised function: a keyword ``**kwargs`` collects is named by
+        the parameter it became; one this call does not pass is refused."""
+        function = self.__wrapped__
+        if not function.__code__.co_flags & inspect.CO_VARKEYWORDS:
+            return self._wrt
+        single = isinstance(self._wrt, int | str)
+        requested = [self._wrt] if single else list(self._wrt)
+        parameters = inspect.signature(made).parameters
+        code = function.__code__
+        kwarg = code.co_varnames[
+            code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & inspect.CO_VARARGS)
+        ]
+        resolved = []
+        for item in requested:
+            if isinstance(item, str) and item not in parameters:
+                if item not in kwargs:
+                    raise ArgumentError(
+                        f"wrt names {item!r}, which is neither a parameter of "
+                        f"{function.__qualname__} nor a keyword this call passes to "
+                        f"**{kwarg}; pass {item}=... or differentiate another argument"
+                    )
+                if kwargs[item] is None or type(kwargs[item]) in (bool, str):
+                    raise ArgumentError(
+                        f"wrt names {item!r}, which this call passes as "
+                        f"{kwargs[item]!r}; a bool, None or a string has no derivative"
+                    )
+                item = keyword_names(function, (item,))[0]
+            resolved.append(item)
+        return resolved[0] if single else tuple(resolved)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._for_call(args)(*args, **kwargs)
+        gradient, passed = self.for_call(args, kwargs)
+        return gradient(*args, **passed)
 
     def stages_for(self, *args: Any, **kwargs: Any) -> Stages:
         """Every stage of the transformation for a call with these arguments."""
-        return self._for_call(args).stages_for(*args, **kwargs)
+        gradient, passed = self.for_call(args, kwargs)
+        return gradient.stages_for(*args, **passed)
 
     def source_for(self, *args: Any, **kwargs: Any) -> str:
         """The adjoint a call with these arguments runs."""
-        return self._for_call(args).source_for(*args, **kwargs)
+        gradient, passed = self.for_call(args, kwargs)
+        return gradient.source_for(*args, **passed)
 
 
 def _rebuild(
@@ -980,8 +1080,7 @@ def check_grad(
     args = list(args)
     differentiated = function
     if _collects_args(function):  # *args: the function specialised on this many arguments
-        count = max(0, len(args) - function.__code__.co_argcount)
-        differentiated = function_with_arity(function, count)
+        differentiated = function_for_call(function, tuple(args), {})[0]
     gradient = GradientFunction(differentiated, wrt)
     analytic = gradient(*args)
     analytic = (analytic,) if gradient._single else tuple(analytic)

@@ -16,7 +16,7 @@ import numpy as np
 
 from overbar import cache as disk_cache
 from overbar import origins
-from overbar.api import _collects_args, _positions, _resolve_wrt
+from overbar.api import _collects_args, _positions, _resolve_wrt, function_for_call
 from overbar.entry import FAST_TYPES
 from overbar.errors import ArgumentError
 from overbar.runtime import NUMPY
@@ -31,7 +31,7 @@ from overbar.transpiler.forward_pipeline import (
     transform_forward,
 )
 from overbar.transpiler.kept import STORE, cache_of, is_own
-from overbar.transpiler.parse import function_with_arity, parse
+from overbar.transpiler.parse import parse
 from overbar.transpiler.pipeline import kept_once
 
 Wrt = int | str | Sequence[int | str] | None
@@ -134,11 +134,7 @@ def _for_call(function: Callable, args: Sequence[Any]) -> Callable:
     that ``wrt`` positions count the call's arguments), made once per number."""
     if not _collects_args(function):
         return function
-    count = max(0, len(args) - function.__code__.co_argcount)
-    made = cache_of(function).setdefault("jvp arities", {})
-    if count not in made:
-        made[count] = function_with_arity(function, count)
-    return made[count]
+    return function_for_call(function, tuple(args), {})[0]
 
 
 def _names(function: Callable, wrt: Wrt, count: int | None) -> tuple[str, ...]:

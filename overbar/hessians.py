@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from overbar.api import Wrt, _resolve_wrt, transformed
+from overbar.api import Wrt, _collects_args, _resolve_wrt, for_positional_call, transformed
 from overbar.columns import jacobian_from_columns
 from overbar.errors import ArgumentError, MissingRuleError, UnsupportedSyntaxError
 from overbar.pullbacks import Plan, _narrow_dtype, in_dtypes, plan_of
@@ -126,6 +126,7 @@ def hvp(
     ``wrt``, times ``vectors``: one per differentiated argument, shaped like it (a tuple for a
     tuple ``wrt``, the vector itself for a single name). Returns ``H v`` in the same form:
     ``Σ_j ∂²f/∂x_i∂x_j v_j`` for each differentiated ``x_i``."""
+    function = for_positional_call(function, args)  # *args: specialised on their number
     plan = plan_of(function, wrt, optimise, "hvp")
     arguments = plan.arguments(tuple(args))
     given = (vectors,) if plan.single else vectors
@@ -151,10 +152,13 @@ def hessian(function: Callable, wrt: Wrt = 0, optimise: bool | Optimisations = T
     shaped ``argument.shape + argument.shape`` for a single name; for a tuple ``wrt``, the
     blocks ``H[i][j]`` of ``∂²f/∂x_i∂x_j`` shaped ``x_i.shape + x_j.shape``. Column by column:
     one jvp of the gradient per element of the differentiated arguments."""
-    names, single = _resolve_wrt(function, wrt)
+    single = isinstance(wrt, int | str)
+    if not _collects_args(function):  # with *args, wrt counts the call's arguments
+        _resolve_wrt(function, wrt)  # refused now, not at the first call
 
     def hessian_of(*args: Any) -> Any:
-        plan = plan_of(function, wrt, optimise, "hessian")
+        specialised = for_positional_call(function, args)  # *args: on their number
+        plan = plan_of(specialised, wrt, optimise, "hessian")
         arguments = plan.arguments(args)
         differentiated = tuple(arguments[k] for k in plan.wrt_positions)
         blocks = jacobian_from_columns(_tangent_call(plan, arguments), differentiated)

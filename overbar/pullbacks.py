@@ -20,10 +20,12 @@ import numpy as np
 
 from overbar.api import (
     Wrt,
+    _collects_args,
     _optimisations,
     _redefines_operators,
     _resolve_wrt,
     differentiable_form,
+    for_positional_call,
 )
 from overbar.columns import jacobian_from_columns
 from overbar.errors import ArgumentError, MissingRuleError, UnsupportedSyntaxError
@@ -249,6 +251,7 @@ def vjp(function: Callable, *args: Any, wrt: Wrt = 0, optimise: bool | Optimisat
     ``ȳ`` has the result's shape (for a tuple of arrays, a tuple of arrays of their shapes);
     another shape is refused with ``ArgumentError``. ``optimise`` as in ``grad``.
     """
+    function = for_positional_call(function, args)  # *args: specialised on their number
     plan = plan_of(function, wrt, optimise, "vjp")
     arguments = plan.arguments(args)
     stages = plan.stages(arguments)
@@ -285,7 +288,8 @@ def jacobian(function: Callable, wrt: Wrt = 0, optimise: bool | Optimisations = 
     sweep, one reverse sweep per element of the result), or forward columns, jvps along unit
     tangents (one per element of the differentiated arguments: ``columns.py``), taken where
     those have fewer elements in all than the result."""
-    _resolve_wrt(function, wrt)  # refused now, not at the first call
+    if not _collects_args(function):  # with *args, wrt counts the call's arguments
+        _resolve_wrt(function, wrt)  # refused now, not at the first call
 
     def jacobian_of(*args: Any) -> Any:
         return jacobian_at(function, args, wrt, optimise)
@@ -303,6 +307,7 @@ def jacobian_at(
     """The Jacobian of ``function`` at ``args`` (see ``jacobian``): the forward sweep of the
     vjp runs first, which gives the result's size; then rows from its pullback, or columns
     where the differentiated arguments have fewer elements than the result."""
+    function = for_positional_call(function, args)  # *args: specialised on their number
     random_state = np.random.get_state()  # each column runs the function again from here
     value, pullback = vjp(function, *args, wrt=wrt, optimise=optimise)
     names, single = _resolve_wrt(function, wrt)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import linecache
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -253,20 +254,20 @@ def test_writes_into_arrays_the_function_made_are_fine():
 # What the def itself rules out: refused when overbar.grad(f) is called, not at the first call.
 
 
-def test_star_star_kwargs_are_refused_at_the_parameter():
+def test_star_star_kwargs_are_specialised_on_each_call_and_wrt_naming_them_is_refused():
     f = define("""
         def f(x, *rest, **named):
             return np.sum(x)
 
         def g(x, **options):
             return np.sum(x)
-        """)  # *args alone is specialised on each call's arguments: test_varargs
+        """)  # more in test_varargs
+    x = np.arange(3.0)
     for name, spot in (("f", "*rest"), ("g", "**options")):
-        with pytest.raises(UnsupportedSyntaxError) as caught:
-            overbar.grad(f.__globals__[name])
-        assert f"{spot} (*args or **kwargs)" in str(caught.value)
-        assert "name each parameter" in str(caught.value)
-        assert_points_at(caught.value, f.__code__.co_filename, spot)
+        function = f.__globals__[name]
+        np.testing.assert_array_equal(overbar.grad(function)(x, flag=True, w=x), np.ones(3))
+        with pytest.raises(ArgumentError, match=re.escape(f"wrt names {spot} of {name}")):
+            overbar.grad(function, wrt=spot.lstrip("*"))  # refused at once
 
 
 def test_async_def_and_generators_are_refused_at_construction():

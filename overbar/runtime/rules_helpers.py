@@ -30,6 +30,7 @@ from overbar.runtime.helpers import (
     cumsum_bar,
     elements_like,
     elements_like_bar,
+    entry_bar,
     expand_reduced,
     extremum_bar,
     in_order,
@@ -397,6 +398,13 @@ def item_bar_tangent(a, y_bar, xs, index, y_bar_dot, xs_dot):
     """a = ȳ at [index] of a container of xs's length, zeros elsewhere:  ȧ = ȳ's tangent
     there  (xs: its length only)"""
     return item_bar(y_bar_dot, xs, index), None
+
+
+@tangent(entry_bar)
+def entry_bar_tangent(v, d_bar, key, d_bar_dot):
+    """v = d̄[key], the adjoint of a dict's value (0 where d̄ has no such key), linear in d̄:
+    v̇ = ḋ̄[key]"""
+    return entry_bar(d_bar_dot, key)
 
 
 @tangent(split_last)

@@ -10,10 +10,11 @@ literal keys. It changes nothing
 outside itself (no write into a module-level or closure variable, no attribute assignment) and
 reaches no code or value by a name computed at run time (``eval``, ``getattr``, ``globals()``,
 ``__import__``, ... wherever the name a call reads resolves to one of them). Its signature names
-each parameter (no ``*args`` or ``**kwargs``: a function with ``*args`` is specialised on a
-call's number of arguments before it gets here, ``parse.with_arity``; nested functions are
-lifted by ``nested.py``) and it is not a generator. Everything else raises
-``UnsupportedSyntaxError`` pointing at the construct.
+each parameter (no ``*args`` or ``**kwargs``: a function with them is specialised on what a
+call passes before it gets here, ``parse.with_arity``; nested functions are lifted by
+``nested.py``), its calls unpack nothing (``f(*xs)`` and ``f(**kw)`` of a size known when
+compiling are written out before, by ``unpacking.py``) and it is not a generator.
+Everything else raises ``UnsupportedSyntaxError`` pointing at the construct.
 """
 
 from __future__ import annotations
@@ -70,7 +71,11 @@ _EXPRESSION_NAMES = {
     ast.Await: ("await", "asynchronous code cannot be differentiated"),
     ast.Yield: ("yield", "generators cannot be differentiated"),
     ast.YieldFrom: ("yield from", "generators cannot be differentiated"),
-    ast.Starred: ("a starred expression", "pass the elements one by one"),
+    ast.Starred: (
+        "a starred expression of a length not known when compiling",
+        "pass the elements one by one, or unpack a tuple or list the lines before fix the "
+        "length of (xs = [a, b], list(args), then xs[0] = v or xs.append(v))",
+    ),
     ast.JoinedStr: ("an f-string", "strings are only allowed in print() calls"),
 }
 
@@ -422,7 +427,11 @@ class _Fence(InPlaceChecks):
             )
         for keyword in call.keywords:
             if keyword.arg is None:
-                raise self.refuse(keyword, "**keyword unpacking", "name each argument")
+                raise self.refuse(
+                    keyword,
+                    "**keyword unpacking of a dict whose keys are not known when compiling",
+                    'name each argument, or unpack a dict display with literal keys ({"k": v})',
+                )
             if keyword.arg == "out":
                 raise self.refuse(
                     keyword, "an out= argument", "it writes in place; use the return value"

@@ -51,7 +51,7 @@ import functools
 import inspect
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from overbar.errors import (
@@ -68,6 +68,7 @@ from overbar.transpiler.lines import (
     called_name,
     passed_functions,
     with_arity_signature,
+    with_keywords_signature,
 )
 from overbar.transpiler.names import (
     clone,
@@ -552,9 +553,24 @@ class _Tangents:
         for the helper's parameters bound to active atoms."""
         helper = application.primal
         signature = inspect.signature(helper)
+        kinds = {p.kind for p in signature.parameters.values()}
         arity = None
-        if any(p.kind is p.VAR_POSITIONAL for p in signature.parameters.values()):
+        if inspect.Parameter.VAR_POSITIONAL in kinds:
             signature, arity = with_arity_signature(helper, signature, application)
+        renamed: dict[str, str] = {}
+        constants: set[str] = set()
+        if inspect.Parameter.VAR_KEYWORD in kinds:  # **kwargs: a parameter per keyword
+            signature, collected, renamed = with_keywords_signature(helper, signature, application)
+            constants = {key[0] for key in collected if isinstance(key, tuple)}
+            application = replace(
+                application,
+                keywords=tuple(
+                    (renamed.get(k, k), atom)
+                    for k, atom in application.keywords
+                    if k not in constants
+                ),
+            )
+            arity = (arity, collected)
         try:
             bound = signature.bind(*application.positional, **dict(application.keywords))
         except TypeError as error:
@@ -591,9 +607,12 @@ class _Tangents:
             ast.keyword(arg=tangent_name(name), value=self.tangent_of(bound.arguments[name]))
             for name in wrt
         ]
-        called = ast.Call(
-            func=load(callee), args=clone(node.args), keywords=clone(node.keywords) + tangents
-        )
+        keywords = [
+            ast.keyword(arg=renamed.get(k.arg, k.arg), value=clone(k.value))
+            for k in node.keywords
+            if k.arg not in constants
+        ]
+        called = ast.Call(func=load(callee), args=clone(node.args), keywords=keywords + tangents)
         output = statement.targets[0].id
         targets = ast.Tuple(
             elts=[

@@ -28,8 +28,10 @@ from overbar.transpiler.linear_recursion import with_recursion_as_loops
 from overbar.transpiler.nested import with_nested_functions
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import ParsedFunction, parse, with_arity, with_functions
+from overbar.transpiler.partials import with_partials_called_through
 from overbar.transpiler.pipeline import COMPILING, built_once, is_generated, replace_in_closures
 from overbar.transpiler.shapes import Shapes, infer
+from overbar.transpiler.unpacking import with_known_unpacking
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ def transform_forward(
     gc.disable()  # as in pipeline.transform: many nodes, no cycles to collect meanwhile
     try:
         parsed = with_functions(with_arity(parse(function), arity), dict(functions))
+        parsed = with_partials_called_through(with_known_unpacking(parsed))
         parsed = with_recursion_as_loops(with_nested_functions(parsed))  # helpers, loops
         effects = generated_effects(runtime) if is_generated(function.__code__) else frozenset()
         check_supported(parsed, runtime.array_makers, runtime.copying_functions, effects)

@@ -51,6 +51,8 @@ from overbar.transpiler.linear_recursion import with_recursion_as_loops
 from overbar.transpiler.names import NameAllocator, clone, walk_breadth_first
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import MISSING, ParsedFunction, parse
+from overbar.transpiler.partials import with_partials_called_through
+from overbar.transpiler.unpacking import with_known_unpacking
 
 _LARGEST_HELPER = 60  # statements of a helper's normal form, nested ones included
 _DEPTH = 4  # helpers inlined into inlined helpers, at most this deep
@@ -233,7 +235,10 @@ def _read(helper: Any, runtime: Runtime) -> tuple[ParsedFunction, NormalForm] | 
 
 def _inlinable(helper: Any, runtime: Runtime) -> tuple[ParsedFunction, NormalForm] | None:
     try:
-        parsed = with_recursion_as_loops(parse(helper))  # a recursion: as the pullback sees it
+        parsed = with_known_unpacking(parse(helper))
+        if with_partials_called_through(parsed) is not parsed:
+            return None  # it calls a partial: its pullback reads the function bound to it
+        parsed = with_recursion_as_loops(parsed)  # a recursion: as the pullback sees it
         check_supported(parsed, runtime.array_makers, runtime.copying_functions)
         form = normalize(parsed)
     except (OverbarError, OSError, TypeError, ValueError, SyntaxError):

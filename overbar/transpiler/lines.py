@@ -29,7 +29,7 @@ from overbar.errors import MissingRuleError, OverbarError, UnsupportedSyntaxErro
 from overbar.runtime.registry import rule_signature
 from overbar.transpiler.names import clone, statements_breadth_first, walk_breadth_first
 from overbar.transpiler.normalize import is_global_path
-from overbar.transpiler.parse import MISSING, keyword_names, positional_names
+from overbar.transpiler.parse import MISSING, Keywords, keyword_names, positional_names
 from overbar.transpiler.primitive import (
     CONSTANT,
     ELEMENTWISE_OPERATORS,
@@ -407,9 +407,14 @@ class LineAdjoints:
             signature, collected, renamed = with_keywords_signature(
                 function, signature, application
             )
+            constants = {key[0] for key in collected if isinstance(key, tuple)}
             application = replace(
                 application,
-                keywords=tuple((renamed.get(k, k), atom) for k, atom in application.keywords),
+                keywords=tuple(
+                    (renamed.get(k, k), atom)
+                    for k, atom in application.keywords
+                    if k not in constants
+                ),
             )
             arity = (arity, collected)
         try:
@@ -652,17 +657,32 @@ def with_arity_signature(
 
 def with_keywords_signature(
     function: Any, signature: inspect.Signature, application: Application
-) -> tuple[inspect.Signature, tuple[str, ...], dict[str, str]]:
+) -> tuple[inspect.Signature, Keywords, dict[str, str]]:
     """The signature of ``function`` (which has ``**kwargs``) specialised for this call, as
     ``parse.with_arity`` writes it: ``**kwargs`` becomes a keyword-only parameter per keyword
-    it collects here; with the keywords collected and the parameter each is passed as."""
+    it collects here, but for a keyword passed a literal bool, None or string, which is a
+    constant of the specialisation (``allow_singular=False``: a rule's ``where`` sees it);
+    with the keywords collected (``parse.Keywords``) and the parameter each is passed as."""
     parameters = list(signature.parameters.values())
     named = {p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-    collected = tuple(k for k, _ in application.keywords if k not in named)
-    names = keyword_names(function, collected)
+    collected = tuple(
+        (k, atom.value) if is_specialising_constant(atom) else k
+        for k, atom in application.keywords
+        if k not in named
+    )
+    passed = tuple(key for key in collected if isinstance(key, str))
+    names = keyword_names(function, passed)
     made = [p for p in parameters if p.kind is not p.VAR_KEYWORD]
     made += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in names]
-    return signature.replace(parameters=made), collected, dict(zip(collected, names, strict=True))
+    return signature.replace(parameters=made), collected, dict(zip(passed, names, strict=True))
+
+
+def is_specialising_constant(atom: Any) -> bool:
+    """A literal bool, None or string: what a keyword ``**kwargs`` collects may be specialised
+    on (a flag or an option's name; a number is a value the adjoint computes with)."""
+    return isinstance(atom, ast.Constant) and (
+        atom.value is None or type(atom.value) in (bool, str)
+    )
 
 
 def called_name(function: Any, application: Application) -> str:

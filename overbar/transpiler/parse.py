@@ -448,14 +448,22 @@ def positional_names(function: types.FunctionType, count: int) -> tuple[str, ...
     return tuple(names)
 
 
+# The keywords ``**kwargs`` collects at a call, in the call's order: a key that becomes a
+# keyword-only parameter of its own, or a pair of a key and the constant the call passes (a
+# bool, None or a string: a constant of the specialisation, which a rule's ``where`` can see).
+Keywords = tuple[str | tuple[str, Any], ...]
+
+
 def with_arity(
-    parsed: ParsedFunction, arity: int | tuple[int, tuple[str, ...]] | None
+    parsed: ParsedFunction, arity: int | None | tuple[int | None, Keywords | None] | None
 ) -> ParsedFunction:
     """``parsed`` specialised on what its ``*args`` and ``**kwargs`` collect at a call:
-    ``arity`` is the number of arguments ``*args`` collects, or that number and the names of
-    the keywords ``**kwargs`` collects (None: unspecialised). ``def f(x, **options)`` called
-    with ``scale=2.0`` becomes ``def f(x, *, options_scale)`` whose body starts with ``options
-    = {"scale": options_scale}`` (a new dict at each call, as Python makes it).
+    ``arity`` is the number of arguments ``*args`` collects, or that number and the keywords
+    ``**kwargs`` collects (None: unspecialised; see ``Keywords``). ``def f(x, **options)``
+    called with ``scale=2.0`` becomes ``def f(x, *, options_scale)`` whose body starts with
+    ``options = {"scale": options_scale}`` (a new dict at each call, as Python makes it); a
+    keyword collected as a constant, ``("singular", False)``, is written into the dict
+    (``{"singular": False}``) and is no parameter.
     ``def f(x, *args)`` called with three arguments becomes
     ``def f(x, args_0, args_1)``, and its body reads ``args`` as the tuple ``(args_0,
     args_1)``: where ``args`` is never rebound, ``args[1]`` reads ``args_1``, ``args[1:]`` is
@@ -520,21 +528,31 @@ def _names_in_code(code: types.CodeType) -> set[str]:
     return taken
 
 
-def _with_keywords(parsed: ParsedFunction, keywords: tuple[str, ...]) -> ParsedFunction:
-    """``**kwargs`` as keyword-only parameters, one per keyword the call passes, and the dict
-    made from them at the start of the body (see ``with_arity``)."""
+def _with_keywords(parsed: ParsedFunction, keywords: Keywords) -> ParsedFunction:
+    """``**kwargs`` as keyword-only parameters, one per keyword the call passes (a constant
+    the call passes is written in place), and the dict made from them at the start of the
+    body (see ``with_arity``)."""
     tree = copy.deepcopy(parsed.tree)
     kwarg = tree.args.kwarg
-    names = keyword_names(parsed.function, keywords)
+    named = tuple(key for key in keywords if isinstance(key, str))
+    names = iter(keyword_names(parsed.function, named))
+    values = [
+        ast.Name(id=next(names), ctx=ast.Load()) if isinstance(key, str) else ast.Constant(key[1])
+        for key in keywords
+    ]
     tree.args.kwonlyargs = [
         *tree.args.kwonlyargs,
-        *(ast.copy_location(ast.arg(arg=name), kwarg) for name in names),
+        *(
+            ast.copy_location(ast.arg(arg=value.id), kwarg)
+            for value in values
+            if isinstance(value, ast.Name)
+        ),
     ]
-    tree.args.kw_defaults = [*tree.args.kw_defaults, *(None for _ in names)]
+    tree.args.kw_defaults = [*tree.args.kw_defaults, *(None for _ in named)]
     tree.args.kwarg = None
     display = ast.Dict(
-        keys=[ast.Constant(key) for key in keywords],
-        values=[ast.Name(id=name, ctx=ast.Load()) for name in names],
+        keys=[ast.Constant(key if isinstance(key, str) else key[0]) for key in keywords],
+        values=values,
     )
     made = ast.Assign(targets=[ast.Name(id=kwarg.arg, ctx=ast.Store())], value=display)
     first = tree.body[0]
@@ -664,14 +682,19 @@ class _ArgsAsTuple(ast.NodeTransformer):
 _MADE: dict[types.CodeType, tuple[ast.FunctionDef, str]] = {}
 
 
-def function_with_arity(function: types.FunctionType, count: int) -> types.FunctionType:
-    """``function`` (with ``*args``) as a function of its own whose ``*args`` is ``count``
-    positional parameters (``with_arity``), running in the same globals with the same closure
+def function_with_arity(
+    function: types.FunctionType, count: int | tuple[int | None, Keywords | None]
+) -> types.FunctionType:
+    """``function`` (with ``*args`` or ``**kwargs``) as a function of its own whose ``*args``
+    is ``count`` positional parameters (``with_arity``; ``count`` may also be that number and
+    the keywords ``**kwargs`` collects), running in the same globals with the same closure
     cells: ``lambda *args: g(args[0])`` for one argument is ``def lambda_23(args_0): return
     g(args_0)``. ``parse`` reads it as the tree it was made from."""
     parsed = with_arity(parse(function), count)
     made = function_from_tree(parsed.tree, function, parsed.filename)
-    if count:
+    if (count[0] if isinstance(count, tuple) else count) and function.__code__.co_flags & (
+        inspect.CO_VARARGS
+    ):
         made.__defaults__ = None
     return made
 

@@ -52,6 +52,7 @@ from overbar.transpiler.parse import (
     with_arity,
     with_functions,
 )
+from overbar.transpiler.partials import with_partials_called_through
 from overbar.transpiler.peephole import peephole
 from overbar.transpiler.pushes import (
     drop_invariant_pushes,
@@ -66,6 +67,7 @@ from overbar.transpiler.simplify import simplify
 from overbar.transpiler.specialise import specialise
 from overbar.transpiler.split import Split, split
 from overbar.transpiler.sums import add_in_one_expression
+from overbar.transpiler.unpacking import with_known_unpacking
 from overbar.transpiler.zeros import start_gradients_as_zeros
 
 # Held while anything is compiled: one compilation per key, the other threads wait for it and
@@ -631,6 +633,7 @@ def _transform(
     # bound to the functions it passes, nested defs lifted to helpers, gradients taken in it
     # standing for overbar's generated adjoints
     parsed = with_functions(with_arity(parse(function), arity), dict(functions))
+    parsed = with_partials_called_through(with_known_unpacking(parsed))
     parsed = with_inner_gradients(with_recursion_as_loops(with_nested_functions(parsed)))
     check_supported(parsed, runtime.array_makers, runtime.copying_functions)
     normal_form = normalize(parsed)
