@@ -293,6 +293,6 @@ def unfuzzed_ufuncs(rules: Any) -> dict[Any, str]:
         for ufunc in list(rules.rules)
         if isinstance(ufunc, np.ufunc)
         and ufunc.nin == 2
-        and not getattr(np, ufunc.__name__, None) is ufunc
+        and getattr(np, ufunc.__name__, None) is not ufunc
         and isinstance(rules.lookup(ufunc.outer), list)
     }
