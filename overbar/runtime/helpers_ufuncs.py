@@ -82,10 +82,11 @@ def running_extremum_dot(a_dot, y, a, axis=0):
 # -- running log-sum-exp: logaddexp.accumulate, logaddexp2.accumulate -----------------------------
 
 
-def log_accumulate_bar(y_bar, y, a, axis=0, power=np.exp):
-    """Adjoint of y = logaddexp.accumulate(a, axis) (``power=np.exp2``: logaddexp2):
+def log_accumulate_bar(y_bar, y, a, axis=0, base2=False):
+    """Adjoint of y = logaddexp.accumulate(a, axis) (``base2``: logaddexp2, 2 for e below):
     āⱼ = Σ_{i ≥ j} ȳᵢ e^(aⱼ − yᵢ) = e^(aⱼ − yⱼ) Sⱼ with Sⱼ = ȳⱼ + e^(yⱼ − yⱼ₊₁) Sⱼ₊₁. y grows
     along the axis, so every factor e^(yⱼ − yⱼ₊₁) is at most 1: nothing overflows."""
+    power = np.exp2 if base2 else np.exp
     a = a if arrays.is_array(a) else np.asarray(a)
     if a.size == 0:
         return np.zeros(a.shape, dtype=np.result_type(y_bar, a, 1.0))
@@ -99,10 +100,11 @@ def log_accumulate_bar(y_bar, y, a, axis=0, power=np.exp):
     return np.moveaxis(power(a_moved - y_moved) * later, 0, axis)
 
 
-def log_accumulate_dot(a_dot, y, a, axis=0, power=np.exp):
-    """Tangent of y = logaddexp.accumulate(a, axis) (``power=np.exp2``: logaddexp2):
+def log_accumulate_dot(a_dot, y, a, axis=0, base2=False):
+    """Tangent of y = logaddexp.accumulate(a, axis) (``base2``: logaddexp2, 2 for e below):
     ẏᵢ = Σ_{j ≤ i} ȧⱼ e^(aⱼ − yᵢ) = Tᵢ with Tᵢ = ȧᵢ e^(aᵢ − yᵢ) + e^(yᵢ₋₁ − yᵢ) Tᵢ₋₁ (every
     factor at most 1)."""
+    power = np.exp2 if base2 else np.exp
     a = a if arrays.is_array(a) else np.asarray(a)
     if a.size == 0:
         return np.zeros(a.shape, dtype=np.result_type(a_dot, a, 1.0))

@@ -202,25 +202,25 @@ def extremum_accumulate_tangent(y, a, axis=0, dtype=None, out=None, *, a_dot):
 @adjoint(np.logaddexp.accumulate, where=_PLAIN)
 def logaddexp_accumulate(y, a, axis=0, dtype=None, out=None, *, y_bar):
     """yᵢ = log Σ_{j≤i} e^(aⱼ) along axis:  āⱼ = Σ_{i≥j} ȳᵢ e^(aⱼ − yᵢ)"""
-    return log_accumulate_bar(y_bar, y, a, axis=axis, power=np.exp)
+    return log_accumulate_bar(y_bar, y, a, axis=axis)
 
 
 @tangent(np.logaddexp.accumulate, where=_PLAIN)
 def logaddexp_accumulate_tangent(y, a, axis=0, dtype=None, out=None, *, a_dot):
     """yᵢ = log Σ_{j≤i} e^(aⱼ) along axis:  ẏᵢ = Σ_{j≤i} ȧⱼ e^(aⱼ − yᵢ)"""
-    return log_accumulate_dot(a_dot, y, a, axis=axis, power=np.exp)
+    return log_accumulate_dot(a_dot, y, a, axis=axis)
 
 
 @adjoint(np.logaddexp2.accumulate, where=_PLAIN)
 def logaddexp2_accumulate(y, a, axis=0, dtype=None, out=None, *, y_bar):
     """yᵢ = log₂ Σ_{j≤i} 2^(aⱼ) along axis:  āⱼ = Σ_{i≥j} ȳᵢ 2^(aⱼ − yᵢ)"""
-    return log_accumulate_bar(y_bar, y, a, axis=axis, power=np.exp2)
+    return log_accumulate_bar(y_bar, y, a, axis=axis, base2=True)
 
 
 @tangent(np.logaddexp2.accumulate, where=_PLAIN)
 def logaddexp2_accumulate_tangent(y, a, axis=0, dtype=None, out=None, *, a_dot):
     """yᵢ = log₂ Σ_{j≤i} 2^(aⱼ) along axis:  ẏᵢ = Σ_{j≤i} ȧⱼ 2^(aⱼ − yᵢ)"""
-    return log_accumulate_dot(a_dot, y, a, axis=axis, power=np.exp2)
+    return log_accumulate_dot(a_dot, y, a, axis=axis, base2=True)
 
 
 # ---------------------------------------------------------------------------------------------
