@@ -362,3 +362,60 @@ def test_the_index_methods_have_no_gradient():
         "    k = x.searchsorted(0.5)\n    return np.sum(x[i] * x[j]) * x[k]\n"
     )
     overbar.check_grad(f, [np.array([0.3, -0.2, 0.9, 0.1])])
+
+
+# -- lists of arrays as the operand, float32 --------------------------------------------------
+
+LISTS = {
+    "maximum.reduce of a list": "def f(x, y):\n    return np.sum(np.maximum.reduce([x, y * 2.0, x * y]))\n",
+    "add.reduce of a list": "def f(x, y):\n    return np.sum(np.add.reduce([x, y * 2.0]) ** 2)\n",
+    "multiply.accumulate of a list": "def f(x, y):\n    return np.sum(np.multiply.accumulate([x, y]) ** 2)\n",
+    "subtract.outer of a list": "def f(x, y):\n    return np.sum(np.subtract.outer([x, y], y) ** 2)\n",
+}
+
+
+@pytest.mark.parametrize("name", list(LISTS))
+def test_a_list_of_arrays_as_the_operand(name):
+    x, y = np.array([0.3, -1.2, 2.0]), np.array([1.1, 0.4, -0.25])
+    overbar.check_grad(define(LISTS[name]), [x, y], wrt=(0, 1))
+
+
+def test_float32_in_float32_out():
+    f = define(
+        "def f(x, y):\n"
+        "    return np.sum(np.maximum.accumulate(x) * np.add.outer(x, y)[:, 0])"
+        " + np.logaddexp.reduce(x * y[0]) + x.item(1) * np.sum(np.array(y.tolist()))\n"
+    )
+    x, y = np.array([0.3, -1.2, 2.0], np.float32), np.array([1.1, 0.4], np.float32)
+    for gradient in overbar.grad(f, wrt=(0, 1))(x, y):
+        assert gradient.dtype == np.float32
+
+
+# -- second derivatives: forward mode over the generated adjoint -------------------------------
+
+SECOND = {
+    "outer": "def f(x):\n    return np.sum(np.multiply.outer(x, x[:2]) ** 2 + np.maximum.outer(x, 0.1 * x))\n",
+    "outer power": "def f(x):\n    return np.sum(np.power.outer(x * x + 1.0, x[1:]))\n",
+    "log-sum-exp reduce": "def f(x):\n    return np.sum(np.logaddexp.reduce(x * x, axis=0))\n",
+    "product reduce": "def f(x):\n    return np.sum(np.multiply.reduce(x, axis=1) ** 2)\n",
+    "maximum reduce": "def f(x):\n    return np.sum(np.maximum.reduce(x ** 3, axis=1))\n",
+    "running maximum": "def f(x):\n    return np.sum(np.maximum.accumulate(x ** 3, axis=1) * x)\n",
+    "running sums and products": "def f(x):\n    return np.sum(np.multiply.accumulate(x) + np.add.accumulate(x) ** 2)\n",
+    "running log-sum-exp": "def f(x):\n    return np.sum(np.logaddexp.accumulate(x * x, axis=1) ** 2)\n",
+    "running log2-sum-exp2": "def f(x):\n    return np.sum(np.logaddexp2.accumulate(x * x) ** 2)\n",
+    "item": "def f(x):\n    return x.item(1) ** 3 * np.sum(x)\n",
+    "tolist": "def f(x):\n    r = x.tolist()\n    return r[0][1] ** 2 * r[1][2]\n",
+    "compress": "def f(x):\n    return np.sum(x.compress([True, False, True], axis=1) ** 3)\n",
+    "choose": "def f(x):\n    return np.sum(np.choose(np.array([[0, 1, 0], [1, 1, 0]]), [x ** 2, np.sin(x)]) ** 2)\n",
+}
+
+
+@pytest.mark.parametrize("name", list(SECOND))
+def test_hessian_vector_products_against_differences_of_the_gradient(name):
+    f = define(SECOND[name])
+    rng = np.random.default_rng(1)
+    x, v = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    product = overbar.hvp(f, [x], v)
+    gradient = overbar.grad(f)
+    numeric = (gradient(x + 1e-5 * v) - gradient(x - 1e-5 * v)) / 2e-5
+    np.testing.assert_allclose(product, numeric, rtol=1e-5, atol=1e-6)

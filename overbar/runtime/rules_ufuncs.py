@@ -29,6 +29,7 @@ import inspect
 import linecache
 import textwrap
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -62,6 +63,7 @@ from overbar.runtime.registry import (
     tangent,
     tangent_parameters,
 )
+from overbar.runtime.shapes import SHAPE_RULES, Operand, _reduction, dims
 
 # reduce and accumulate write into no given array and cast to no given type
 _PLAIN = {"dtype": None, "out": None}
@@ -445,6 +447,43 @@ def derive_outer_rules() -> None:
                 )
 
 
+# ---------------------------------------------------------------------------------------------
+# Shapes (for the adjoints specialised on the arguments' shapes)
+# ---------------------------------------------------------------------------------------------
+
+
+_AXIS_ZERO = Operand((), 0, True)
+
+
+def _reduced_shape(
+    a: Operand, axis: Operand = _AXIS_ZERO, *others: Operand, **keywords: Operand
+) -> Any:
+    """``f.reduce(a, axis=0, keepdims=False)``: np.sum's shape, but along axis 0 by default."""
+    if others:
+        return None
+    return _reduction(a, axis, **keywords)
+
+
+def _accumulated_shape(a: Operand, *others: Operand, **keywords: Operand) -> Any:
+    """``f.accumulate(a, axis)``: a's shape (an array's; a list's is not known)."""
+    shape = dims(a.shape)
+    return shape if shape is not None and (shape or not others) else None
+
+
+def _outer_shape(a: Operand, b: Operand, **keywords: Operand) -> Any:
+    """``f.outer(a, b)``: a's dimensions, then b's."""
+    x, y = dims(a.shape), dims(b.shape)
+    return None if x is None or y is None or keywords else x + y
+
+
+def _widened_shape(x: Operand, y: Operand) -> Any:
+    """``widened(x, y)``: x's dimensions, then one 1 per dimension of y."""
+    a, b = dims(x.shape), dims(y.shape)
+    return None if a is None or b is None else a + (1,) * len(b)
+
+
+SHAPE_RULES[widened] = _widened_shape
+
 # ufunc methods make new arrays: an array may be passed to one between writes into it
 COPYING_METHODS = frozenset(
     method
@@ -454,3 +493,7 @@ COPYING_METHODS = frozenset(
 
 
 derive_outer_rules()
+for _ufunc in _binary_ufuncs():
+    SHAPE_RULES[_ufunc.reduce] = _reduced_shape
+    SHAPE_RULES[_ufunc.accumulate] = _accumulated_shape
+    SHAPE_RULES[_ufunc.outer] = _outer_shape
