@@ -329,6 +329,8 @@ REFUSED = {
     "divide.accumulate": ("np.sum(np.divide.accumulate(x))", "np.divide.accumulate"),
     "reduceat": ("np.sum(np.add.reduceat(x, [0, 2]))", "np.add.reduceat"),
     "view": ("np.sum(x.view())", ".view()"),
+    "byteswap": ("np.sum(x.byteswap())", ".byteswap()"),
+    "getfield": ("np.sum(x.getfield(np.float64))", ".getfield()"),
 }
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from overbar.primitives import Method
+from overbar.primitives import Method, describe
 from overbar.runtime.helpers import (
     cumsum_bar,
     expand_reduced,
@@ -397,8 +397,8 @@ def _outer_source(rule: Rule, ufunc: np.ufunc) -> tuple[str, str] | None:
     math_ = " ".join(doc.split())
     kind = "tangent" if rule.kind == "tangent" else "adjoint"
     docstring = (
-        f"z = np.{ufunc.__name__}.outer({left}, {right}), every pair: the {kind} rule of "
-        f"np.{ufunc.__name__} with {left} widened by one axis per axis of {right} "
+        f"z = {describe(ufunc)}.outer({left}, {right}), every pair: the {kind} rule of "
+        f"{describe(ufunc)} with {left} widened by one axis per axis of {right} "
         f"({left}[..., None, …]): {math_}"
         + ("" if rule.kind == "tangent" else f";  {left}̄ reshaped back to {left}'s shape")
     )
