@@ -90,10 +90,27 @@ def _public_name(primal: object) -> str | None:
     return None
 
 
+def _bound_to_named(primal: object) -> str | None:
+    """How a user spells a builtin method of a library's named object that is not a module
+    (``np.add.reduce``, a method of the ufunc ``np.add``; ``scipy.special.xlogy.outer``)."""
+    owner = getattr(primal, "__self__", None)
+    if (
+        not inspect.isbuiltin(primal)
+        or owner is None
+        or inspect.ismodule(owner)
+        or isinstance(owner, type)
+        or not getattr(owner, "__name__", None)
+    ):
+        return None
+    return f"{describe(owner)}.{primal.__name__}"
+
+
 def describe(primal: object) -> str:
     """A short human name for a primitive, for error messages."""
     if isinstance(primal, (Method, Attribute, Index)):
         return str(primal)
+    if (bound := _bound_to_named(primal)) is not None:
+        return bound
     module = getattr(primal, "__module__", None) or ""
     name = getattr(primal, "__qualname__", None) or getattr(primal, "__name__", None)
     if name is None:

@@ -84,6 +84,7 @@ from overbar.runtime.registry import RULES
 from tests.fuzz_linalg import add_linalg_makers
 from tests.fuzz_arrays import UNFUZZED_ARRAYS, add_arrays_makers
 from tests.fuzz_math import add_math_makers
+from tests.fuzz_ufuncs import add_ufunc_makers, unfuzzed_ufuncs
 
 try:  # SciPy's functions join the pool where it is installed
     from tests import fuzz_scipy as SCIPY  # noqa: N812
@@ -3395,6 +3396,7 @@ def _table() -> dict[Any, list[Maker]]:
     add_linalg_makers(add)
     add_arrays_makers(add)
     add_math_makers(add, sys.modules[__name__])
+    add_ufunc_makers(add, sys.modules[__name__])
     add([np.fft.fftshift, np.fft.ifftshift], unary(ANYWHERE), weight=0.3)
     if SCIPY is not None:
         SCIPY.add_scipy_makers(add, sys.modules[__name__])
@@ -3420,6 +3422,7 @@ MADE_BY_STATEMENTS = {np.empty_like: "the buffer statement: np.empty_like(v), th
 # Registered primitives the fuzzer does not generate, each with the reason.
 UNFUZZED: dict[Any, str] = {}
 UNFUZZED.update(UNFUZZED_ARRAYS)
+UNFUZZED.update(unfuzzed_ufuncs(RULES))
 if SCIPY is not None:
     UNFUZZED.update(SCIPY.UNFUZZED_SCIPY)
 UNFUZZED[np.float32] = (
@@ -3572,8 +3575,8 @@ def _global_path(node: ast.expr) -> Any:
         return _MODULES.get(node.id, getattr(builtins, node.id, None))
     if isinstance(node, ast.Attribute):
         owner = _global_path(node.value)
-        if owner is not None and inspect.ismodule(owner):
-            return getattr(owner, node.attr, None)
+        if owner is not None and (inspect.ismodule(owner) or isinstance(owner, np.ufunc)):
+            return getattr(owner, node.attr, None)  # a ufunc's: np.add.reduce
     return None
 
 

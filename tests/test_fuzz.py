@@ -6,6 +6,7 @@ the general adjoint. A longer search: ``python -m tests.fuzzer --programs 100000
 from __future__ import annotations
 
 import ast
+import inspect
 import os
 import re
 
@@ -40,7 +41,9 @@ def test_every_callee_the_makers_write_names_the_primitive():
             continue
         name = describe(primal)
         if name.startswith(("np.", "math.")):
-            assert eval(name, namespace) is primal, name
+            found = eval(name, namespace)
+            # a ufunc's method (np.add.reduce) is a new bound method at each reading: equal
+            assert found is primal or (inspect.isbuiltin(primal) and found == primal), name
 
 
 def test_programs_are_deterministic():

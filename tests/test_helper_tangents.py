@@ -18,7 +18,13 @@ import numpy as np
 import pytest
 
 import overbar
-from overbar.runtime import helpers, helpers_arrays, helpers_linalg, helpers_math
+from overbar.runtime import (
+    helpers,
+    helpers_arrays,
+    helpers_linalg,
+    helpers_math,
+    helpers_ufuncs,
+)
 from overbar.runtime.registry import RULES
 from tests.support import define
 
@@ -148,6 +154,19 @@ HELPERS.update(
     }
 )
 HELPERS["math"] = math
+HELPERS.update(
+    {
+        name: getattr(helpers_ufuncs, name)
+        for name in (
+            "widened",
+            "running_extremum_bar",
+            "log_accumulate_bar",
+            "compress_bar",
+            "choose_bar",
+            "tolist_bar",
+        )
+    }
+)
 
 # (the probe's body, its parameters' shapes: () a Python float); the body returns the
 # helper's result, or the parts of a tuple result as a tuple
@@ -430,6 +449,22 @@ SAMPLES = [
         "select_bars(g, np.select([x > 0], [x * y], y), [x > 0], [x * y], y)",
         {"g": (4,), "x": (4,), "y": ()},
     ),
+    # the helpers of rules_ufuncs.py
+    ("widened(x, y)", {"x": (2,), "y": (3,)}),
+    ("widened(x, y)", {"x": (2, 2), "y": ()}),
+    ("running_extremum_bar(g, np.maximum.accumulate(a), a, 0)", {"g": (4,), "a": (4,)}),
+    ("running_extremum_bar(g, np.minimum.accumulate(a, 1), a, 1)", {"g": (2, 3), "a": (2, 3)}),
+    ("log_accumulate_bar(g, np.logaddexp.accumulate(a), a)", {"g": (4,), "a": (4,)}),
+    (
+        "log_accumulate_bar(g, np.logaddexp2.accumulate(a, 1), a, 1, True)",
+        {"g": (2, 3), "a": (2, 3)},
+    ),
+    ("compress_bar(g, [True, False, True], x)", {"g": (2,), "x": (3,)}),
+    ("compress_bar(g, [False, True], x, 1)", {"g": (3, 1), "x": (3, 2)}),
+    ("choose_bar(g, np.array([0, 1, 1]), [x, y])", {"g": (3,), "x": (3,), "y": ()}),
+    ("choose_bar(g, np.array([2, 0]), x, 'wrap')", {"g": (2,), "x": (2, 2)}),
+    ("tolist_bar(g, x)", {"g": (2, 3), "x": (2, 3)}),
+    ("tolist_bar((g[0], 0.0, g[1]), x)", {"g": (2,), "x": (3,)}),
 ]
 
 _PROBE_HELPERS = """

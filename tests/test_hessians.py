@@ -19,7 +19,7 @@ from overbar.errors import (
     UnsupportedSyntaxError,
 )
 from overbar.hessians import hvp_source
-from overbar.runtime import helpers, helpers_math
+from overbar.runtime import helpers, helpers_math, helpers_ufuncs
 from overbar.runtime.shapes import argument_shape
 from overbar.transpiler.optimisations import Optimisations
 from overbar.runtime.registry import RULES
@@ -43,6 +43,7 @@ HELPERS = {
         "in_order",
     )
 }
+HELPERS["widened"] = helpers_ufuncs.widened
 
 # (expression, {name: shape}); () is a Python float
 HELPER_SAMPLES = [
@@ -75,6 +76,8 @@ HELPER_SAMPLES = [
     ("index_bar(g, x, (slice(None), 1))", {"g": (3,), "x": (3, 4)}),
     ("index_bar(g, x, np.array([0, 2, 0]))", {"g": (3,), "x": (4,)}),
     ("in_order(g)", {"g": (2, 3)}),
+    ("widened(x, y)", {"x": (2,), "y": (3,)}),
+    ("widened(x, y)", {"x": (2, 3), "y": ()}),
 ]
 
 

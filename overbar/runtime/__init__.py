@@ -37,6 +37,7 @@ else:
         rules_scipy_linalg,
         rules_scipy_stats,
     )
+from overbar.runtime import rules_ufuncs  # noqa: E402  (last: it derives ufunc.outer's rules)
 from overbar.runtime.registry import (
     NON_DIFFERENTIABLE,
     RULES,
@@ -73,6 +74,8 @@ COPYING_FUNCTIONS = frozenset(
     | {np.quantile, np.percentile, np.sinc, np.angle, np.imag, np.nan_to_num}
     | {np.nanvar, np.nanstd, np.nanprod, np.nancumsum, np.nancumprod}
     | {np.nanmedian, np.nanquantile, np.nanpercentile}
+    | {np.compress, np.choose}
+    | rules_ufuncs.COPYING_METHODS
 )
 
 NUMPY = Runtime(

@@ -160,6 +160,16 @@ from overbar.runtime.helpers_math import (
     sorted_bar,
     trigamma,
 )
+from overbar.runtime.helpers_ufuncs import (
+    choose_bar,
+    chosen,
+    compress_bar,
+    item_position,
+    log_accumulate_bar,
+    running_extremum_bar,
+    tolist_bar,
+    widened,
+)
 from overbar.runtime.registry import adjoint, non_differentiable, tangent
 from overbar.runtime.shapes import SHAPE_RULES, Operand, Sequence, broadcast, tuple_of
 
@@ -1147,10 +1157,68 @@ def pad_constants_bar_tangent(
 
 
 # ---------------------------------------------------------------------------------------------
+# The helpers of the ufunc methods' rules (rules_ufuncs.py)
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(widened)
+def widened_adjoint(w, x, y, w_bar):
+    """w = x with one new axis per axis of y, a reshape:  x̄ = w̄ reshaped like x  (y: its
+    shape only)"""
+    return np.reshape(w_bar, np.shape(x)), None
+
+
+@tangent(widened)
+def widened_tangent(w, x, y, x_dot, y_dot):
+    """w = x with one new axis per axis of y:  ẇ = ẋ widened alike  (y: its shape only)"""
+    return widened(x_dot, y), None
+
+
+@tangent(running_extremum_bar)
+def running_extremum_bar_tangent(a_bar, y_bar, y, a, axis=0, *, y_bar_dot, y_dot, a_dot):
+    """ā = ȳ sent to the running extreme, whose places do not change under a small change of
+    a (a.e.):  the same of ȳ's tangent"""
+    return running_extremum_bar(y_bar_dot, y, a, axis), None, None
+
+
+@tangent(log_accumulate_bar)
+def log_accumulate_bar_tangent(
+    a_bar, y_bar, y, a, axis=0, base2=False, *, y_bar_dot, y_dot, a_dot
+):
+    """āⱼ = Σ_{i≥j} ȳᵢ b^(aⱼ − yᵢ) (b = e, or 2 with base2), linear in ȳ, with
+    ∂/∂aⱼ = ln b · āⱼ and ∂/∂yᵢ = −ln b · ȳᵢ b^(aⱼ − yᵢ):  ǡ = the same of ȳ's tangent
+    − ln b · the same of ȳ ẏ + ln b · ȧ ā"""
+    rate = np.log(2.0) if base2 else 1.0
+    y_term = -rate * log_accumulate_bar(y_bar * y_dot, y, a, axis, base2)
+    return log_accumulate_bar(y_bar_dot, y, a, axis, base2), y_term, rate * a_dot * a_bar
+
+
+@tangent(compress_bar)
+def compress_bar_tangent(a_bar, y_bar, condition, a, axis=None, *, y_bar_dot, a_dot):
+    """ā = ȳ put at the slices the condition keeps, linear in ȳ:  the same of ȳ's tangent
+    (a: its shape only)"""
+    return compress_bar(y_bar_dot, condition, a, axis), None
+
+
+@tangent(choose_bar)
+def choose_bar_tangent(c_bar, y_bar, a, choices, mode="raise", *, y_bar_dot, choices_dot):
+    """c̄ = ȳ where each choice was made, linear in ȳ:  the same of ȳ's tangent  (the choices:
+    their shapes only)"""
+    return choose_bar(y_bar_dot, a, choices, mode), None
+
+
+@tangent(tolist_bar)
+def tolist_bar_tangent(a_bar, y_bar, a, y_bar_dot, a_dot):
+    """ā = the nested adjoint ȳ as one array, linear in ȳ:  the same of ȳ's tangent  (a: its
+    shape only)"""
+    return tolist_bar(y_bar_dot, a), None
+
+
+# ---------------------------------------------------------------------------------------------
 # No gradient: seeds, zeros, counts and shapes
 # ---------------------------------------------------------------------------------------------
 
 non_differentiable(seed, zero_gradient, reduced_count, shape_of, shape_like)
 non_differentiable(degrees_of_freedom, not_nan, nan_count, hstack_axis)
 non_differentiable(nan_degrees_of_freedom, hsplit_axis, linspace_weights, pad_origins)
-non_differentiable(copy_pad_origins)
+non_differentiable(copy_pad_origins, item_position, chosen)
