@@ -35,6 +35,7 @@ from overbar.runtime import shapes as shape_kinds
 from overbar.runtime.arrays import is_foreign_array, library_name, unknown_shape
 from overbar.runtime.shapes import Instance, argument_shape, container_shape, skeleton
 from overbar.transpiler import pipeline
+from overbar.transpiler.bindings import bindings_hold, bindings_of
 from overbar.transpiler.fence import check_definition
 from overbar.transpiler.forward_pipeline import (
     ForwardStages,
@@ -327,6 +328,7 @@ class GradientFunction:
             p.name in self.wrt for p in self._signature.parameters.values()
         )
         self._specialised: dict[tuple, Callable] = {}
+        self._bindings: list = []  # what the adjoints read (transpiler/bindings.py)
         self._parsed = parsed
         result = self._result_expression()
         self._finish = eval(f"lambda returned: {result}")  # what the slow path returns, too
@@ -339,6 +341,7 @@ class GradientFunction:
             self._located,
             NonScalarOutputError,
             origins.annotate,
+            self._bindings,
         )
         # Each gradient gets a class of its own whose __call__ is the entry itself: a __call__
         # forwarding to the entry would double the time a call adds to the adjoint's own.
@@ -450,6 +453,10 @@ class GradientFunction:
     def _call_slow(self, *args: Any, **kwargs: Any) -> Any:
         """A call whose key is not remembered: check the arguments, find (or make) the adjoint
         for their shapes, remember it under the key if the key says all there is to check."""
+        if not bindings_hold(self._bindings):  # a function it read was rebound: derive again
+            self._specialised.clear()
+            self._checked.clear()
+            self._by_forward_mode.clear()
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
         for name in self.wrt:
@@ -500,6 +507,7 @@ class GradientFunction:
             if len(self._specialised) >= _MOST_KEYS:
                 self._specialised.clear()
             self._specialised[key] = compiled
+            self._bindings[:] = bindings_of(self.__wrapped__)
         return self._finish(self._in_argument_dtypes(bound.arguments, returned))
 
     def _in_argument_dtypes(self, arguments: dict[str, Any], returned: Any) -> Any:

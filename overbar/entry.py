@@ -15,7 +15,7 @@ the entry is
             t.shape if type(t) is ndarray and t.dtype.kind in real else type(t),
         )
         compiled = specialised.get(key)
-        if compiled is None:
+        if compiled is None or (bindings and not bindings_hold(bindings)):
             try:
                 return slow(W, b, x, t)
             except recursion_error as error:
@@ -55,6 +55,7 @@ import numpy as np
 
 from overbar.runtime.arrays import is_foreign_type
 from overbar.runtime.shapes import REAL_KINDS
+from overbar.transpiler.bindings import bindings_hold
 from overbar.transpiler.names import ReplaceNames
 from overbar.trees import CONTAINERS, container_key, key_leaves
 
@@ -71,10 +72,13 @@ def make_entry(
     located: Callable[[Exception], Exception],
     no_result_error: type[Exception],
     annotate: Callable[[BaseException], None],
+    bindings: list,
 ) -> Callable:
     """The entry of ``function``'s gradient: same signature (defaults included), it looks up
-    ``specialised`` and calls the adjoint, or ``slow`` on a miss. ``result`` is the expression
-    the entry returns, of ``returned`` (what the adjoint returns)."""
+    ``specialised`` and calls the adjoint, or ``slow`` on a miss, or where a name the adjoints
+    were derived for holds another function now (``bindings``, which ``slow`` fills: see
+    ``transpiler/bindings.py``). ``result`` is the expression the entry returns, of
+    ``returned`` (what the adjoint returns)."""
     signature = inspect.signature(function)
     taken = set(signature.parameters)
 
@@ -88,7 +92,7 @@ def make_entry(
         base: own(base)
         for base in ("ndarray", "float64", "real", "type", "specialised", "slow", "located")
         + ("no_result_error", "annotate", "recursion_error", "deeper", "containers")
-        + ("container_key", "dict")
+        + ("container_key", "dict", "bindings", "bindings_hold")
         + ("key", "compiled", "returned", "error")
     }
     ndarray, float64, real, type_ = (
@@ -149,7 +153,8 @@ def make_entry(
         f"def entry({', '.join(parameters)}):\n"
         f"    {key} = ({', '.join(keys)},)\n"
         f"    {compiled} = {names['specialised']}.get({key})\n"
-        f"    if {compiled} is None:\n"
+        f"    if {compiled} is None or "
+        f"({names['bindings']} and not {names['bindings_hold']}({names['bindings']})):\n"
         f"        try:\n"
         f"            return {names['slow']}({call})\n"
         f"        except {names['recursion_error']} as {names['error']}:\n"
@@ -180,6 +185,8 @@ def make_entry(
         "containers": CONTAINERS,
         "container_key": argument_key,
         "dict": dict,
+        "bindings": bindings,
+        "bindings_hold": bindings_hold,
     }
     namespace: dict[str, Any] = {names[base]: value for base, value in values.items()}
     exec(compile(source, f"<overbar entry of {function.__qualname__}>", "exec"), namespace)

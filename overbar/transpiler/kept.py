@@ -11,8 +11,11 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 
+from overbar.transpiler.bindings import bindings_hold, bindings_of
+
 STORE = "__overbar_cache__"
 OWNER = "__overbar_owner__"  # in the dictionary: a weak reference to the function it is for
+BINDINGS = "__overbar_bindings__"  # in the dictionary: the functions it read when it was made
 
 
 def cache_of(function: Callable) -> dict:
@@ -23,10 +26,16 @@ def cache_of(function: Callable) -> dict:
     gradients as its own)."""
     kept = function.__dict__.get(STORE)
     if kept is None:
-        kept = function.__dict__.setdefault(STORE, {OWNER: _reference(function)})
-    if kept[OWNER]() is not function:
-        kept = function.__dict__[STORE] = {OWNER: _reference(function)}
+        kept = function.__dict__.setdefault(STORE, _new_store(function))
+    if kept[OWNER]() is not function or not bindings_hold(kept[BINDINGS]):
+        kept = function.__dict__[STORE] = _new_store(function)
     return kept
+
+
+def _new_store(function: Callable) -> dict:
+    """An empty store for ``function``, with the functions it reads now (``bindings.py``): when
+    a name holds another one, what was made of the function is dropped with the store."""
+    return {OWNER: _reference(function), BINDINGS: bindings_of(function)}
 
 
 def _reference(function: Callable) -> Callable[[], Callable]:
@@ -39,5 +48,6 @@ def _reference(function: Callable) -> Callable[[], Callable]:
 
 
 def is_own(kept: dict, function: Callable) -> bool:
-    """Whether ``kept``, found in ``function.__dict__``, is ``function``'s own."""
-    return kept[OWNER]() is function
+    """Whether ``kept``, found in ``function.__dict__``, is ``function``'s own, and made while
+    the names it reads held the functions they hold now."""
+    return kept[OWNER]() is function and bindings_hold(kept[BINDINGS])
