@@ -241,3 +241,37 @@ def test_a_saved_value_the_reverse_sweep_reads_anyway_keeps_its_reads():
     text = overbar.grad(f).source_for(X)
     assert "shape_like(" not in text, text
     overbar.check_grad(f, [X])
+
+
+FLOAT_OF_NUMBER = """
+def f(w, X):
+    total = 0.0
+    for i in range(X.shape[0]):
+        r = float(X[i] @ w)
+        total = total + r * r
+    return total
+"""
+
+
+def test_float_of_a_number_hands_its_adjoint_on_as_it_is():
+    """float(x) of an x known to be a number (rank 0: X[i] @ w of two vectors) has x̄ = ȳ:
+    no reshape to x's shape, so x's shape is neither read nor saved on every row."""
+    f = define(FLOAT_OF_NUMBER)
+    rng = np.random.default_rng(0)
+    w, X = rng.normal(size=3), rng.normal(size=(6, 3))
+    source = overbar.grad(f).source_for(w, X)
+    assert "reshape" not in source and "shape_of" not in source
+    overbar.check_grad(f, [w, X], wrt=(0, 1))
+
+
+def test_float_of_a_value_of_unknown_rank_keeps_the_general_rule():
+    """The condition failing: in the adjoint not specialised on shapes, X[i] @ w may have any
+    rank, so its adjoint is reshaped to its shape as before, and the gradient is right."""
+    f = define(FLOAT_OF_NUMBER)
+    rng = np.random.default_rng(1)
+    w, X = rng.normal(size=3), rng.normal(size=(6, 3))
+    gradient = overbar.grad(f, wrt=(0, 1))
+    assert "np.reshape(" in gradient.source
+    expected = overbar.grad(f, wrt=(0, 1), optimise=overbar.Optimisations.parse("none"))(w, X)
+    for got, want in zip(gradient(w, X), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -547,6 +547,18 @@ def to_float_tangent(y, x, x_dot):
     return float(x_dot)
 
 
+@adjoint(builtins.float, ranks={"x": 0})
+def number_to_float(y, x, y_bar):
+    """y = float(x) of a number (or a 0-d array):  x̄ = ȳ, a number as x is"""
+    return y_bar
+
+
+@tangent(builtins.float, ranks={"x": 0})
+def number_to_float_tangent(y, x, x_dot):
+    """y = float(x) of a number (or a 0-d array):  ẏ = float(ẋ)"""
+    return float(x_dot)
+
+
 # ---------------------------------------------------------------------------------------------
 # Elementwise functions of several arguments
 # ---------------------------------------------------------------------------------------------

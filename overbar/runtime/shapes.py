@@ -27,6 +27,7 @@ runtime helper, so a gap here costs speed, never correctness.
 from __future__ import annotations
 
 import builtins
+import math
 import numbers
 import operator
 import types
@@ -967,6 +968,17 @@ SHAPE_RULES.update(
 SHAPE_RULES[np.linalg.qr] = _qr
 SHAPE_RULES[np.linalg.norm] = _norm
 SHAPE_RULES[np.einsum] = _einsum
+# The math module's functions of real numbers: each returns a Python float, whatever number (or
+# array of one element) it is given, or raises; so its result has the shape of a number.
+_MATH_FLOAT_FUNCTIONS = (
+    "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "copysign", "cos",
+    "cosh", "degrees", "erf", "erfc", "exp", "exp2", "expm1", "fabs", "fmod", "gamma", "hypot",
+    "ldexp", "lgamma", "log", "log10", "log1p", "log2", "pow", "radians", "remainder", "sin",
+    "sinh", "sqrt", "tan", "tanh",
+)  # fmt: skip
+SHAPE_RULES.update(
+    {getattr(math, name): _number for name in _MATH_FLOAT_FUNCTIONS if hasattr(math, name)}
+)
 # dict(...) makes a dict whose keys are not known now: read by key only, not walked by position
 SHAPE_RULES[builtins.dict] = lambda *operands, **keywords: Sequence(mapping=True)
 # sorted(xs) is a list: what is known of it, as of a list display
