@@ -111,6 +111,7 @@ NUMPY = Runtime(
         helpers.expand_reduced: (1,),
         helpers.index_bar: (1,),
         helpers.adjoint_like: (1,),
+        np.full_like: (0,),  # the shape and dtype of the array it copies
         helpers.matmul_left_bar: (1,),
         helpers.matmul_right_bar: (2,),
         helpers.structured_like: (1,),  # the structure, kinds and dtypes of the container

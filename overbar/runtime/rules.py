@@ -1035,6 +1035,32 @@ def broadcast_to_tangent(y, array, shape, array_dot):
     return np.broadcast_to(array_dot, shape)
 
 
+@adjoint(np.full)
+def full(y, shape, fill_value, dtype=None, order="C", *, y_bar):
+    """y = full(shape, f):  f̄ = ȳ summed over the axes f was broadcast along"""
+    return None, unbroadcast(y_bar, fill_value)
+
+
+@tangent(np.full)
+def full_tangent(y, shape, fill_value, dtype=None, order="C", *, fill_value_dot):
+    """y = full(shape, f):  ẏ = full(shape, ḟ)"""
+    return np.full(np.shape(y), fill_value_dot, dtype=y.dtype)
+
+
+@adjoint(np.full_like)
+def full_like(y, a, fill_value, dtype=None, order="K", subok=True, shape=None, *, y_bar):
+    """y = full_like(a, f):  ā = 0,  f̄ = ȳ summed over the axes f was broadcast along"""
+    return None, unbroadcast(y_bar, fill_value)
+
+
+@tangent(np.full_like)
+def full_like_tangent(
+    y, a, fill_value, dtype=None, order="K", subok=True, shape=None, *, a_dot, fill_value_dot
+):
+    """y = full_like(a, f):  ẏ = full_like(y, ḟ) (a is read for its shape and dtype only)"""
+    return None, np.full_like(y, fill_value_dot)
+
+
 @adjoint(np.concatenate)
 def concatenate(y, arrays, axis=0, *, y_bar):
     """y = concatenate(xs, axis):  x̄ᵢ = the piece of ȳ where xᵢ went"""
