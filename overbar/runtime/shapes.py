@@ -820,6 +820,28 @@ def constant_operand(value: Any) -> Operand:
     return Operand(_constant_shape(value), value, True)
 
 
+def _diff(
+    a: Operand,
+    n: Operand | None = None,
+    axis: Operand | None = None,
+    prepend: Operand | None = None,
+    append: Operand | None = None,
+) -> Any:
+    """``np.diff(a, n, axis)``: a's shape, shorter by n along ``axis``, as ``a[n:]`` is along
+    it (a constant n and axis; with ``prepend`` or ``append``: not followed)."""
+    shape = dims(a.shape)
+    if not shape or prepend is not None or append is not None:
+        return None
+    order = 1 if n is None else n.value if n.constant else None
+    where = -1 if axis is None else axis.value if axis.constant else None
+    if type(order) is not int or order < 0 or type(where) is not int:
+        return None
+    if not -len(shape) <= where < len(shape):
+        return None
+    where %= len(shape)
+    return shape[:where] + (slice_length(shape[where], slice(order, None)),) + shape[where + 1 :]
+
+
 _UNARY_METHODS = ("copy", "conj", "conjugate", "round")
 
 SHAPE_RULES: dict[Any, Callable[..., Any]] = {
@@ -864,6 +886,7 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     np.arange: _arange,
     np.linspace: _linspace,
     np.outer: _outer,
+    np.diff: _diff,
     np.concatenate: _concatenate,
     np.stack: _stack,
     np.reshape: _reshaped,
