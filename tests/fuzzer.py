@@ -2665,6 +2665,27 @@ def make_broadcast_to(g: Generator, primal: Any, depth: int, want: Callable | No
     return g.call("np.broadcast_to", np.broadcast_to, [a, g.const(repr(tuple(target)))])
 
 
+def _ends_in(value: Any, row: tuple) -> bool:
+    """Whether a value's last dimensions are ``row`` (a fill of shape ``row`` broadcasts)."""
+    return not row or np.shape(value)[-len(row) :] == row
+
+
+def make_full(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
+    """np.full of a shape, and np.full_like of another operand, filled with an operand that
+    broadcasts to it (a number, or a row)."""
+    fill = g.operand(depth, lambda v: is_num(v) and np.ndim(v) <= 1)
+    if fill is None:
+        return None
+    row = np.shape(fill.value)
+    if primal is np.full_like:
+        model = g.operand(depth, lambda v: is_num(v) and np.ndim(v) >= 1 and _ends_in(v, row))
+        if model is None:
+            return None
+        return g.call("np.full_like", np.full_like, [model, fill])
+    shape = (int(g.rng.integers(1, 4)), *row)
+    return g.call("np.full", np.full, [g.const(repr(shape)), fill])
+
+
 def make_join(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
     """np.concatenate and np.stack, of list displays or of a list the program grew."""
     stack = primal is np.stack
@@ -3340,6 +3361,7 @@ def _table() -> dict[Any, list[Maker]]:
     add([np.squeeze, Method("squeeze")], make_squeeze)
     add([np.expand_dims], make_expand_dims)
     add([np.broadcast_to], make_broadcast_to)
+    add([np.full, np.full_like], make_full)
     add([np.concatenate, np.stack], make_join)
     add([np.array], make_array, weight=3)
     add([np.asarray], make_array)

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import overbar
+from overbar.errors import OverbarError
 from overbar.primitives import Attribute, Method, describe
 from overbar.runtime.registry import RULES
 from tests.support import check_rule_sample, define
@@ -418,3 +419,22 @@ def test_the_std_of_equal_elements_is_left_without_a_derivative():
         for adjoint in (g.stages.emitted.function, g.stages_for(x).emitted.function):
             gradient = adjoint(x)
             assert np.isnan(gradient[:, 0]).all() and np.isfinite(gradient[:, 1]).all()
+
+
+FILLS_OF_INTEGERS = [
+    "np.sum(np.full_like(np.arange(3), c) * x)",
+    "np.sum(np.full((3,), c, dtype=int) * x)",
+    "np.sum(np.full(x.shape, c, int) * x)",
+]
+
+
+@pytest.mark.parametrize("body", FILLS_OF_INTEGERS)
+@pytest.mark.parametrize("forward", [True, False])
+def test_a_fill_value_truncated_into_integers_is_refused(body, forward):
+    """np.full and np.full_like take the fill's derivative only where the array holds floats:
+    an integer array truncates the fill (a derivative of zero almost everywhere), refused in
+    reverse and in forward mode alike, not answered with the fill's derivative."""
+    f = define(f"def f(c, x):\n    return {body}\n")
+    gradient = overbar.grad(f, optimise=overbar.Optimisations(forward=forward))
+    with pytest.raises(OverbarError, match="dtype int64, which rounds or truncates"):
+        gradient(2.7, np.ones(3))

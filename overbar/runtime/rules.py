@@ -28,6 +28,7 @@ from overbar.runtime.helpers import (
     logistic,
     matmul_left_bar,
     matmul_right_bar,
+    of_float_result,
     prod_bar,
     reduced_count,
     softplus,
@@ -1037,28 +1038,29 @@ def broadcast_to_tangent(y, array, shape, array_dot):
 
 @adjoint(np.full)
 def full(y, shape, fill_value, dtype=None, order="C", *, y_bar):
-    """y = full(shape, f):  f̄ = ȳ summed over the axes f was broadcast along"""
-    return None, unbroadcast(y_bar, fill_value)
+    """y = full(shape, f) of floats:  f̄ = ȳ summed over the axes f was broadcast along"""
+    return None, unbroadcast(of_float_result(y_bar, y), fill_value)
 
 
 @tangent(np.full)
 def full_tangent(y, shape, fill_value, dtype=None, order="C", *, fill_value_dot):
-    """y = full(shape, f):  ẏ = full(shape, ḟ)"""
-    return np.full(np.shape(y), fill_value_dot, dtype=y.dtype)
+    """y = full(shape, f) of floats:  ẏ = full(shape, ḟ)"""
+    return np.full(np.shape(y), of_float_result(fill_value_dot, y), dtype=y.dtype)
 
 
 @adjoint(np.full_like)
 def full_like(y, a, fill_value, dtype=None, order="K", subok=True, shape=None, *, y_bar):
-    """y = full_like(a, f):  ā = 0,  f̄ = ȳ summed over the axes f was broadcast along"""
-    return None, unbroadcast(y_bar, fill_value)
+    """y = full_like(a, f) of floats:  ā = 0,  f̄ = ȳ summed over the axes f was broadcast
+    along (a is read for its shape and dtype only)"""
+    return None, unbroadcast(of_float_result(y_bar, y), fill_value)
 
 
 @tangent(np.full_like)
 def full_like_tangent(
     y, a, fill_value, dtype=None, order="K", subok=True, shape=None, *, a_dot, fill_value_dot
 ):
-    """y = full_like(a, f):  ẏ = full_like(y, ḟ) (a is read for its shape and dtype only)"""
-    return None, np.full_like(y, fill_value_dot)
+    """y = full_like(a, f) of floats:  ẏ = full_like(y, ḟ) (a: its shape and dtype only)"""
+    return None, np.full_like(y, of_float_result(fill_value_dot, y))
 
 
 @adjoint(np.concatenate)
