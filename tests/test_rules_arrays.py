@@ -153,6 +153,8 @@ SAMPLES = [
     S(np.diff, "np.diff(a, axis=0, append=b)", a=any_(3, 2), b=any_(2, 2)),
     S(np.diff, "np.diff(a, 2, prepend=b, append=c)", a=any_(2, 3), b=any_(2, 1), c=any_()),
     S(np.diff, "np.diff(a, 0)", a=any_(3)),
+    S(np.diff, "np.diff(a, n=3)", a=any_(6)),  # a vector: the adjoint is one convolution
+    S(np.diff, "np.diff(a, 2)", a=any_(3)),
     S(np.tril, "np.tril(a, 1)", a=any_(3)),
     S(np.triu, "np.triu(a, -1)", a=any_(4)),
     S(np.triu, "np.triu(a, 2)", a=any_(2, 3, 4)),

@@ -11,6 +11,7 @@ rules in ``rules_arrays.py`` name them.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -349,6 +350,10 @@ def undiff(y_bar, a, n=1, axis=-1, prepend=None, append=None):
     broadcast). With n = 0, NumPy returns a itself, ignoring prepend and append."""
     if n == 0:
         return y_bar, _zeros_like_value(prepend, y_bar), _zeros_like_value(append, y_bar)
+    plain = prepend is None and append is None and isinstance(y_bar, np.ndarray)
+    if plain and y_bar.ndim == 1 and y_bar.size:
+        # d[i] = Σⱼ sⱼ a[i + j] with s the n-th difference stencil, so ā = d̄ * s in full
+        return np.convolve(y_bar, _difference_stencil(n, y_bar.dtype)), None, None
     axis = axis % max(np.ndim(a), 1)
     before = 0 if prepend is None else _joined_length(prepend, a, axis)
     after = 0 if append is None else _joined_length(append, a, axis)
@@ -357,17 +362,40 @@ def undiff(y_bar, a, n=1, axis=-1, prepend=None, append=None):
     for k in reversed(range(n)):
         if max(length - k, 0) == np.shape(g)[axis]:
             continue  # c had no elements left: its difference was empty too
-        widths = [(0, 0)] * np.ndim(g)
-        widths[axis] = (1, 0)
-        shifted = np.pad(g, widths)
-        widths[axis] = (0, 1)
-        g = shifted - np.pad(g, widths)
+        g = _undone_difference(g, axis)
     cut = (slice(None),) * axis
     parts = [g[(*cut, slice(None, before))], g[(*cut, slice(before, length - after))]]
     parts.append(g[(*cut, slice(length - after, None))])  # np.split, which Dask lacks
     prepend_bar = None if prepend is None else _sum_to_shape_of(parts[0], prepend, axis)
     append_bar = None if append is None else _sum_to_shape_of(parts[2], append, axis)
     return parts[1], prepend_bar, append_bar
+
+
+@functools.cache
+def _difference_stencil(n, dtype):
+    """The weights of np.diff(a, n) on a[i], ..., a[i + n]: (−1)ⁿ⁻ʲ C(n, j), in the floating
+    dtype of ``dtype`` (so a float32 adjoint stays float32)."""
+    weights = [(-1) ** (n - j) * math.comb(n, j) for j in range(n + 1)]
+    stencil = np.array(weights, dtype=np.result_type(dtype, np.float16))
+    stencil.setflags(write=False)  # shared by every call
+    return stencil
+
+
+def _undone_difference(d_bar, axis):
+    """c̄ = [0, d̄] − [d̄, 0] along ``axis`` for d = c[1:] − c[:-1]: in place on one new NumPy
+    array, joined from slices of zeros for another library's (Dask's cannot be written into;
+    np.pad, which both could use, costs several times more)."""
+    cut = (slice(None),) * axis
+    shape = list(np.shape(d_bar))
+    if isinstance(d_bar, np.ndarray):
+        shape[axis] += 1
+        c_bar = np.zeros(shape, dtype=np.result_type(d_bar, 1.0))
+        c_bar[(*cut, slice(1, None))] = d_bar
+        c_bar[(*cut, slice(None, -1))] -= d_bar
+        return c_bar
+    shape[axis] = 1
+    zeros = np.zeros_like(d_bar, shape=tuple(shape))  # in d_bar's library
+    return np.concatenate((zeros, d_bar), axis=axis) - np.concatenate((d_bar, zeros), axis=axis)
 
 
 def _zeros_like_value(values, like):
