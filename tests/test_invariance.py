@@ -229,3 +229,46 @@ def test_a_stabiliser_put_back_elsewhere_keeps_its_gradient(source):
     args = [rng.normal(size=(4, 4)) * 3.0, rng.uniform(0.0, 1.0, size=(4, 4))]
     assert "extremum_bar" in overbar.grad(f).source_for(*args)  # the max's adjoint
     overbar.check_grad(f, args)
+
+
+# A logsumexp over the columns of a transpose: the stabiliser m of shape (n,) is broadcast along
+# the prepended axis 0, the one summed, so it is constant there and added back to the log.
+TRANSPOSED_LOGSUMEXP = """
+def f(X):
+    m = X.max(axis=1)
+    return np.sum(np.log(np.sum(np.exp(X.T - m), axis=0)) + m)
+"""
+
+# The conditions failing: summed along the axis m varies along (square X, so that it runs), and
+# a stabiliser of size 1 added back where it broadcasts.
+TRANSPOSED_NOT_CONSTANT = {
+    "summed along m's own axis": """
+def f(X):
+    m = X.max(axis=1)
+    return np.sum(np.log(np.sum(np.exp(X.T - m), axis=1)) + m)
+""",
+    "added back with broadcasting": """
+def f(X):
+    m = X.max(axis=1)
+    return np.sum(np.log(np.sum(np.exp(X.T - m[:1]), axis=0)) + m[:1])
+""",
+}
+
+
+@pytest.mark.parametrize("shape", [(5, 4), (1, 3), (4, 1)])
+def test_a_stabiliser_broadcast_along_the_summed_axis_gets_no_gradient(shape):
+    f = define(TRANSPOSED_LOGSUMEXP)
+    X = np.random.default_rng(sum(shape)).normal(size=shape) * 3.0
+    specialised = overbar.grad(f).source_for(X)
+    assert "extremum" not in specialised, specialised
+    overbar.check_grad(f, [X])
+
+
+@pytest.mark.parametrize(
+    "source", list(TRANSPOSED_NOT_CONSTANT.values()), ids=list(TRANSPOSED_NOT_CONSTANT)
+)
+def test_a_stabiliser_not_constant_along_the_summed_axis_keeps_its_gradient(source):
+    f = define(source)
+    X = np.random.default_rng(4).normal(size=(4, 4)) * 3.0
+    assert "extremum_bar" in overbar.grad(f).source_for(X)
+    overbar.check_grad(f, [X])

@@ -11,8 +11,10 @@ The same holds of a logsumexp that adds its stabiliser back, ``log(sum(exp(a - m
 m`` (with or without ``keepdims``, m or m reshaped: ``m[:, None]`` subtracted and ``m`` added):
 the subtraction gives m the adjoint ``−Σₖ softmax · ḡ = −ḡ`` and the addition ``+ḡ``; both are
 skipped, so m's adjoint gets nothing from them. Side conditions: each of ``a - m``, its ``exp``,
-the sum and the log is read only by the next of these lines; the subtracted m is constant along
-k (a number for a sum of every element); the added m has the log's shape (no broadcasting).
+the sum and the log is read only by the next of these lines; the subtracted m, broadcast to the
+shape of a − m, is constant along k (k is an axis NumPy prepends to m's, or m's size there is 1:
+``X.T - m`` summed over axis 0; a number for a sum of every element); the added m has the log's
+shape (no broadcasting).
 
 The runtime says which primitives are exp, log and sum (``runtime.softmax_parts``); shape
 inference says whether m is constant along k. Where either is not known, nothing is skipped.
@@ -63,6 +65,16 @@ def cancelled_subtrahends(
                 found[id(nodes[0])] = nodes[0].value.right.id
                 found[id(added_back[0])] = added_back[1]
     return found
+
+
+def _constant_along(dims: tuple, rank: int, axis: int) -> bool:
+    """Whether a value of dimensions ``dims``, broadcast against an array of rank ``rank``
+    (axes prepended to its own), is constant along ``axis``: an axis NumPy prepends, or one of
+    its own of size 1 (a number is constant along every axis)."""
+    if len(dims) > rank:
+        return False
+    prepended = rank - len(dims)
+    return axis < prepended or dims[axis - prepended] == 1
 
 
 def _blocks(statements: list[ast.stmt]):
@@ -131,9 +143,7 @@ class _Analysis:
         axis = self.normalised_axis(exponential, shifted, others)
         if axis is None or not -len(rank) <= axis < len(rank):
             return False
-        # m broadcast to s's shape (axes prepended to its own) is constant along the axis
-        prepended = len(rank) - len(m_dims)
-        return axis % len(rank) < prepended or m_dims[axis % len(rank) - prepended] == 1
+        return _constant_along(m_dims, len(rank), axis % len(rank))
 
     def added_back(self, statement: ast.Assign, shifted: str) -> tuple[ast.Assign, str] | None:
         """For ``s = a - m1`` in a logsumexp ``log(sum(exp(s), axis=k)) + m2`` where m1 and m2
@@ -182,8 +192,8 @@ class _Analysis:
         if axis is _EVERY_AXIS:
             if m1_dims != ():
                 return None  # a sum of every element: m1 must be a number
-        elif m1_dims and (len(m1_dims) != len(rank) or m1_dims[axis % len(rank)] != 1):
-            return None  # m1 must be constant along the summed axis
+        elif not _constant_along(m1_dims, len(rank), axis % len(rank)):
+            return None  # m1, broadcast to s's shape, must be constant along the summed axis
         if len(log_dims) != len(m2_dims) or not all(
             facts.same_length(x, y) or (x is not None and x == y)
             for x, y in zip(log_dims, m2_dims, strict=True)
