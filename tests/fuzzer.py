@@ -2686,6 +2686,17 @@ def make_full(g: Generator, primal: Any, depth: int, want: Callable | None) -> E
     return g.call("np.full", np.full, [g.const(repr(shape)), fill])
 
 
+def make_convolution(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
+    """np.convolve and np.correlate of two vectors (of any lengths), in one of the modes."""
+    vector = lambda v: is_num(v) and np.ndim(v) == 1  # noqa: E731
+    a, v = g.operand(depth, vector), g.operand(depth, vector)
+    if a is None or v is None:
+        return None
+    mode = g.pick(["'full'", "'same'", "'valid'"])
+    name = "np.convolve" if primal is np.convolve else "np.correlate"
+    return g.call(name, primal, [a, v, g.const(mode)])
+
+
 def make_join(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
     """np.concatenate and np.stack, of list displays or of a list the program grew."""
     stack = primal is np.stack
@@ -3362,6 +3373,7 @@ def _table() -> dict[Any, list[Maker]]:
     add([np.expand_dims], make_expand_dims)
     add([np.broadcast_to], make_broadcast_to)
     add([np.full, np.full_like], make_full)
+    add([np.convolve, np.correlate], make_convolution)
     add([np.concatenate, np.stack], make_join)
     add([np.array], make_array, weight=3)
     add([np.asarray], make_array)

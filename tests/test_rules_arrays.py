@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import overbar
-from overbar.errors import OverbarError
+from overbar.errors import NoDerivativeError, OverbarError
 from overbar.primitives import Index, Method, describe
 from overbar.runtime.registry import RULES
 from tests.support import check_rule_sample, define
@@ -146,6 +146,30 @@ SAMPLES = [
     S(Method("diagonal"), "a.diagonal(1)", a=any_(3, 3)),
     S(np.diagflat, "np.diagflat(a)", a=any_(2, 2)),
     S(np.diagflat, "np.diagflat(a, -1)", a=any_(3)),
+    S(np.convolve, "np.convolve(a, b)", a=any_(5), b=any_(3)),
+    S(np.convolve, "np.convolve(a, b)", a=any_(2), b=any_(6)),
+    S(np.convolve, "np.convolve(a, b)", a=any_(3), b=any_(3)),
+    S(np.convolve, "np.convolve(a, b, 'full')", a=any_(5), b=any_(3)),
+    S(np.convolve, "np.convolve(a, b, 'full')", a=any_(2), b=any_(6)),
+    S(np.convolve, "np.convolve(a, b, 'full')", a=any_(3), b=any_(3)),
+    S(np.convolve, "np.convolve(a, b, 'same')", a=any_(5), b=any_(3)),
+    S(np.convolve, "np.convolve(a, b, 'same')", a=any_(2), b=any_(6)),
+    S(np.convolve, "np.convolve(a, b, 'same')", a=any_(3), b=any_(3)),
+    S(np.convolve, "np.convolve(a, b, mode='valid')", a=any_(5), b=any_(3)),
+    S(np.convolve, "np.convolve(a, b, mode='valid')", a=any_(2), b=any_(6)),
+    S(np.convolve, "np.convolve(a, b, mode='valid')", a=any_(3), b=any_(3)),
+    S(np.correlate, "np.correlate(a, b)", a=any_(5), b=any_(3)),
+    S(np.correlate, "np.correlate(a, b)", a=any_(2), b=any_(6)),
+    S(np.correlate, "np.correlate(a, b)", a=any_(3), b=any_(3)),
+    S(np.correlate, "np.correlate(a, b, 'full')", a=any_(5), b=any_(3)),
+    S(np.correlate, "np.correlate(a, b, 'full')", a=any_(2), b=any_(6)),
+    S(np.correlate, "np.correlate(a, b, 'full')", a=any_(3), b=any_(3)),
+    S(np.correlate, "np.correlate(a, b, 'same')", a=any_(5), b=any_(3)),
+    S(np.correlate, "np.correlate(a, b, 'same')", a=any_(2), b=any_(6)),
+    S(np.correlate, "np.correlate(a, b, 'same')", a=any_(3), b=any_(3)),
+    S(np.correlate, "np.correlate(a, b, mode='valid')", a=any_(5), b=any_(3)),
+    S(np.correlate, "np.correlate(a, b, mode='valid')", a=any_(2), b=any_(6)),
+    S(np.correlate, "np.correlate(a, b, mode='valid')", a=any_(3), b=any_(3)),
     S(np.diff, "np.diff(a)", a=any_(4)),
     S(np.diff, "np.diff(a, 2, axis=0)", a=any_(4, 2)),
     S(np.diff, "np.diff(a, n=3)", a=any_(2, 5)),
@@ -567,3 +591,14 @@ def test_the_usual_calls_get_the_plain_tangent():
         f = define(f"def f(a):\n    return {expression}\n")
         source = overbar.forward_api.jvp_stages(f, None, (0,)).emitted.source
         assert plain in source and avoided not in source.split("\n", 2)[2], source
+
+
+def test_a_correlation_of_complex_vectors_is_refused():
+    """np.correlate conjugates v, which has no complex derivative: refused, not guessed."""
+    f = define("""
+        def f(x):
+            c = x * (1.0 + 0.5j)
+            return np.sum(np.abs(np.correlate(c, c[:2], "same")) ** 2)
+        """)
+    with pytest.raises(NoDerivativeError, match="conjugates v"):
+        overbar.grad(f)(np.array([1.0, 0.5, -2.0]))

@@ -63,7 +63,7 @@ COPYING_FUNCTIONS = frozenset(
     | {np.linalg.inv, np.linalg.solve, np.linalg.det, np.argmax, np.argmin, np.allclose}
     | {np.linalg.slogdet, np.linalg.cholesky, np.linalg.eigh, np.linalg.eigvalsh}
     | {np.linalg.svd, np.linalg.pinv, np.linalg.qr, np.linalg.multi_dot, np.tensordot}
-    | {np.kron, np.cross, np.vdot}
+    | {np.kron, np.cross, np.vdot, np.convolve, np.correlate}
     | {np.isnan, np.isfinite, np.any, np.all, np.count_nonzero, np.shape, np.ndim, np.size}
     | {len, float, int, abs, sum, print, round}
     | {np.hstack, np.vstack, np.row_stack, np.dstack, np.column_stack, np.append, np.take}

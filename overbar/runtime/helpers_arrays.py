@@ -17,7 +17,7 @@ import numbers
 
 import numpy as np
 
-from overbar.errors import OverbarError
+from overbar.errors import NoDerivativeError, OverbarError
 from overbar.runtime.arrays import is_foreign_array, library_name, like, size
 from overbar.runtime.helpers import as_rows_of, zero_tangent
 
@@ -396,6 +396,37 @@ def _undone_difference(d_bar, axis):
     shape[axis] = 1
     zeros = np.zeros_like(d_bar, shape=tuple(shape))  # in d_bar's library
     return np.concatenate((zeros, d_bar), axis=axis) - np.concatenate((d_bar, zeros), axis=axis)
+
+
+def convolution_placed(z_bar, a, v, mode, correlation=False):
+    """The adjoint ``z_bar`` of ``np.convolve(a, v, mode)`` (of ``np.correlate``, with
+    ``correlation``) placed where its elements sit in the full result (length len(a) + len(v)
+    − 1), zeros elsewhere. NumPy keeps, of the full result: all of it for "full"; for "valid",
+    the part where the shorter input lies wholly inside the longer, from min(len) − 1; for
+    "same", len(longer) elements from (min(len) − 1) // 2 (for a correlation with v the longer,
+    which NumPy computes reversed from the other end, from min(len) // 2)."""
+    if correlation and (np.iscomplexobj(a) or np.iscomplexobj(v)):
+        raise NoDerivativeError(
+            "np.correlate of complex arrays conjugates v, a function with no complex "
+            "derivative; write np.convolve(a, np.conj(v[::-1])) for the same values"
+        )
+    if mode == "full":
+        return z_bar
+    shorter, longer = sorted((np.shape(a)[0], np.shape(v)[0]))
+    if mode == "valid":
+        offset = shorter - 1
+    elif mode == "same":
+        offset = (shorter - 1) // 2
+        if correlation and np.shape(v)[0] > np.shape(a)[0]:
+            offset = shorter - 1 - offset
+    else:
+        raise NoDerivativeError(
+            f"np.convolve and np.correlate with mode={mode!r}: overbar knows the modes "
+            "'full', 'same' and 'valid'"
+        )
+    after = shorter + longer - 1 - offset - np.shape(z_bar)[0]
+    zeros = [np.zeros_like(z_bar, shape=(length,)) for length in (offset, after)]
+    return np.concatenate((zeros[0], z_bar, zeros[1]))  # in z_bar's library
 
 
 def _zeros_like_value(values, like):
