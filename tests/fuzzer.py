@@ -2697,6 +2697,21 @@ def make_convolution(g: Generator, primal: Any, depth: int, want: Callable | Non
     return g.call(name, primal, [a, v, g.const(mode)])
 
 
+def make_add_reduce(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
+    """np.add.reduce over its default first axis, a given one or every one, maybe keeping it."""
+    a = g.operand(depth, lambda v: is_num(v) and np.ndim(v) >= 1)
+    if a is None:
+        return None
+    ndim = np.ndim(a.value)
+    keywords = []
+    axis = g.pick([None, "none", *range(-ndim, ndim)])
+    if axis is not None:
+        keywords.append(("axis", g.const("None" if axis == "none" else str(axis))))
+    if g.chance(0.3):
+        keywords.append(("keepdims", g.const("True")))
+    return g.call("np.add.reduce", np.add.reduce, [a], keywords)
+
+
 def make_join(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
     """np.concatenate and np.stack, of list displays or of a list the program grew."""
     stack = primal is np.stack
@@ -3374,6 +3389,7 @@ def _table() -> dict[Any, list[Maker]]:
     add([np.broadcast_to], make_broadcast_to)
     add([np.full, np.full_like], make_full)
     add([np.convolve, np.correlate], make_convolution)
+    add([np.add.reduce], make_add_reduce)
     add([np.concatenate, np.stack], make_join)
     add([np.array], make_array, weight=3)
     add([np.asarray], make_array)
@@ -3584,13 +3600,14 @@ if SCIPY is not None:  # the names programs call SciPy's modules by (tests/suppo
 
 
 def _global_path(node: ast.expr) -> Any:
-    """The object a dotted name like ``np.linalg.norm`` or ``abs`` names, or None."""
+    """The object a dotted name like ``np.linalg.norm``, ``np.add.reduce`` or ``abs`` names, or
+    None."""
     if isinstance(node, ast.Name):
         return _MODULES.get(node.id, getattr(builtins, node.id, None))
     if isinstance(node, ast.Attribute):
         owner = _global_path(node.value)
-        if owner is not None and inspect.ismodule(owner):
-            return getattr(owner, node.attr, None)
+        if owner is not None and (inspect.ismodule(owner) or isinstance(owner, np.ufunc)):
+            return getattr(owner, node.attr, None)  # a ufunc's method: np.add.reduce
     return None
 
 

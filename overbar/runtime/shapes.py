@@ -1002,6 +1002,24 @@ _MATH_FLOAT_FUNCTIONS = (
 SHAPE_RULES.update(
     {getattr(math, name): _number for name in _MATH_FLOAT_FUNCTIONS if hasattr(math, name)}
 )
+
+
+def _add_reduce(
+    array: Operand,
+    axis: Operand = Operand((), 0, True),
+    dtype: Operand | None = None,
+    out: Operand | None = None,
+    keepdims: Operand = Operand((), False, True),
+) -> Any:
+    """``np.add.reduce``: np.sum's reduction, over the first axis unless told (with ``out``:
+    not followed)."""
+    if out is not None and not (out.constant and out.value is None):
+        return None
+    return _reduction(array, axis, keepdims=keepdims)
+
+
+SHAPE_RULES[np.add.reduce] = _add_reduce
+
 # dict(...) makes a dict whose keys are not known now: read by key only, not walked by position
 SHAPE_RULES[builtins.dict] = lambda *operands, **keywords: Sequence(mapping=True)
 # sorted(xs) is a list: what is known of it, as of a list display
