@@ -2712,6 +2712,24 @@ def make_add_reduce(g: Generator, primal: Any, depth: int, want: Callable | None
     return g.call("np.add.reduce", np.add.reduce, [a], keywords)
 
 
+def make_windows(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
+    """sliding_window_view of a vector or a matrix: windows along every axis, or one."""
+    a = g.operand(depth, lambda v: is_num(v) and np.ndim(v) in (1, 2) and min(np.shape(v)) >= 2)
+    if a is None:
+        return None
+    shape = np.shape(a.value)
+    keywords = []
+    if len(shape) == 1 or g.chance(0.5):
+        axis = int(g.rng.integers(len(shape)))
+        window = g.const(str(int(g.rng.integers(1, shape[axis] + 1))))
+        if len(shape) == 2:
+            keywords.append(("axis", g.integer(axis)))
+    else:
+        window = g.const(repr(tuple(int(g.rng.integers(1, n + 1)) for n in shape)))
+    name = "np.lib.stride_tricks.sliding_window_view"
+    return g.call(name, primal, [a, window], keywords)
+
+
 def make_join(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
     """np.concatenate and np.stack, of list displays or of a list the program grew."""
     stack = primal is np.stack
@@ -3390,6 +3408,7 @@ def _table() -> dict[Any, list[Maker]]:
     add([np.full, np.full_like], make_full)
     add([np.convolve, np.correlate], make_convolution)
     add([np.add.reduce], make_add_reduce)
+    add([np.lib.stride_tricks.sliding_window_view], make_windows)
     add([np.concatenate, np.stack], make_join)
     add([np.array], make_array, weight=3)
     add([np.asarray], make_array)

@@ -17,6 +17,8 @@ from overbar.errors import NoDerivativeError, OverbarError
 from overbar.primitives import Index, Method, describe
 from overbar.runtime.registry import RULES
 from tests.support import check_rule_sample, define
+
+SLIDING = np.lib.stride_tricks.sliding_window_view
 from tests.test_forward import check_jvp
 from tests.test_rules import S, any_
 
@@ -170,6 +172,14 @@ SAMPLES = [
     S(np.correlate, "np.correlate(a, b, mode='valid')", a=any_(5), b=any_(3)),
     S(np.correlate, "np.correlate(a, b, mode='valid')", a=any_(2), b=any_(6)),
     S(np.correlate, "np.correlate(a, b, mode='valid')", a=any_(3), b=any_(3)),
+    S(SLIDING, "np.lib.stride_tricks.sliding_window_view(a, 3)", a=any_(6)),
+    S(SLIDING, "np.lib.stride_tricks.sliding_window_view(a, (2, 3))", a=any_(3, 4)),
+    S(
+        SLIDING,
+        "np.lib.stride_tricks.sliding_window_view(a, 2, axis=1) @ b",
+        a=any_(3, 4),
+        b=any_(2),
+    ),
     S(np.diff, "np.diff(a)", a=any_(4)),
     S(np.diff, "np.diff(a, 2, axis=0)", a=any_(4, 2)),
     S(np.diff, "np.diff(a, n=3)", a=any_(2, 5)),

@@ -429,6 +429,22 @@ def convolution_placed(z_bar, a, v, mode, correlation=False):
     return np.concatenate((zeros[0], z_bar, zeros[1]))  # in z_bar's library
 
 
+def windows_bar(y_bar, x, window_shape, axis=None):
+    """The adjoint of ``sliding_window_view(x, window_shape, axis)``: each window's adjoint
+    added back where the window lies, x̄[i + j] = Σ ȳ[i, j] over the windows holding that
+    element. Added without buffering (``np.add.at``) into the same windows of a zero array,
+    overlapping as they do; NumPy arrays only (another library's cannot be written so)."""
+    if _any_foreign(y_bar, x):
+        raise OverbarError(
+            "sliding_window_view of another library's array: overbar adds its windows' "
+            "adjoints back into a NumPy array only"
+        )
+    x_bar = np.zeros(np.shape(x), dtype=np.result_type(y_bar, 1.0))
+    windows = np.lib.stride_tricks.sliding_window_view(x_bar, window_shape, axis, writeable=True)
+    np.add.at(windows, Ellipsis, y_bar)
+    return x_bar
+
+
 def _zeros_like_value(values, like):
     return None if values is None else _float_zeros(np.shape(values), like)
 

@@ -56,6 +56,7 @@ from overbar.runtime.helpers_arrays import (
     unroll_axis,
     unsplit,
     untile,
+    windows_bar,
     with_sample_axis,
     zero_unless_none,
 )
@@ -554,6 +555,21 @@ def correlate(z, a, v, mode="valid", *, z_bar):
 def correlate_tangent(z, a, v, mode="valid", *, a_dot, v_dot):
     """z = a ⋆ v (bilinear for real vectors):  ż = ȧ ⋆ v + a ⋆ v̇, the part mode keeps"""
     return np.correlate(a_dot, v, mode), np.correlate(a, v_dot, mode)
+
+
+@adjoint(np.lib.stride_tricks.sliding_window_view)
+def sliding_window_view(y, x, window_shape, axis=None, *, subok=False, writeable=False, y_bar):
+    """y[i, j] = x[i + j] (windows of x along axis, a view):  x̄ = each window's ȳ added back
+    where the window lies"""
+    return windows_bar(y_bar, x, window_shape, axis)
+
+
+@tangent(np.lib.stride_tricks.sliding_window_view)
+def sliding_window_view_tangent(
+    y, x, window_shape, axis=None, *, subok=False, writeable=False, x_dot
+):
+    """y = windows of x (linear):  ẏ = the same windows of ẋ"""
+    return np.lib.stride_tricks.sliding_window_view(x_dot, window_shape, axis)
 
 
 @adjoint(np.diff)
