@@ -612,3 +612,18 @@ def test_a_correlation_of_complex_vectors_is_refused():
         """)
     with pytest.raises(NoDerivativeError, match="conjugates v"):
         overbar.grad(f)(np.array([1.0, 0.5, -2.0]))
+
+
+@pytest.mark.parametrize("function", ["convolve", "correlate"])
+def test_a_convolution_is_known_to_be_a_vector(function):
+    """np.convolve and np.correlate give vectors: np.dot of one with itself is specialised as
+    a product of vectors (no rank-testing dot_left_bar), and the gradient is right."""
+    f = define(f"""
+        def f(w, x):
+            y = np.{function}(x, w, "valid")
+            return np.dot(y, y)
+        """)
+    rng = np.random.default_rng(5)
+    w, x = rng.normal(size=3), rng.normal(size=8)
+    assert "dot_left_bar" not in overbar.grad(f, wrt=(0, 1)).source_for(w, x)
+    overbar.check_grad(f, [w, x], wrt=(0, 1))

@@ -424,8 +424,13 @@ def convolution_placed(z_bar, a, v, mode, correlation=False):
             f"np.convolve and np.correlate with mode={mode!r}: overbar knows the modes "
             "'full', 'same' and 'valid'"
         )
-    after = shorter + longer - 1 - offset - np.shape(z_bar)[0]
-    zeros = [np.zeros_like(z_bar, shape=(length,)) for length in (offset, after)]
+    length = np.shape(z_bar)[0]
+    if isinstance(z_bar, np.ndarray):
+        placed = np.zeros(shorter + longer - 1, dtype=np.result_type(z_bar, 1.0))
+        placed[offset : offset + length] = z_bar
+        return placed
+    after = shorter + longer - 1 - offset - length
+    zeros = [np.zeros_like(z_bar, shape=(size,)) for size in (offset, after)]
     return np.concatenate((zeros[0], z_bar, zeros[1]))  # in z_bar's library
 
 

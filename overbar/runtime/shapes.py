@@ -887,6 +887,8 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     np.linspace: _linspace,
     np.outer: _outer,
     np.diff: _diff,
+    np.convolve: lambda a, v, mode=None: (None,),  # a vector, of a length not followed
+    np.correlate: lambda a, v, mode=None: (None,),
     np.concatenate: _concatenate,
     np.stack: _stack,
     np.reshape: _reshaped,
