@@ -180,6 +180,12 @@ SAMPLES = [
         a=any_(3, 4),
         b=any_(2),
     ),
+    S(
+        SLIDING,
+        "np.lib.stride_tricks.sliding_window_view(a, (2, 2), axis=(2, 0))",
+        a=any_(3, 2, 4),
+    ),
+    S(SLIDING, "np.lib.stride_tricks.sliding_window_view(a, (2, 2), axis=(1, 1))", a=any_(2, 5)),
     S(np.diff, "np.diff(a)", a=any_(4)),
     S(np.diff, "np.diff(a, 2, axis=0)", a=any_(4, 2)),
     S(np.diff, "np.diff(a, n=3)", a=any_(2, 5)),
@@ -627,3 +633,24 @@ def test_a_convolution_is_known_to_be_a_vector(function):
     w, x = rng.normal(size=3), rng.normal(size=8)
     assert "dot_left_bar" not in overbar.grad(f, wrt=(0, 1)).source_for(w, x)
     overbar.check_grad(f, [w, x], wrt=(0, 1))
+
+
+def test_windows_of_a_vector_are_known_to_be_a_matrix():
+    """sliding_window_view(x, k) of a vector has rank 2: windows @ w is specialised as a
+    matrix times a vector (no rank-testing matmul_left_bar); a window given by a variable
+    tuple leaves the rank unknown and the general helpers, and both gradients are right."""
+    known = define("""
+        def f(w, x):
+            return np.sum((np.lib.stride_tricks.sliding_window_view(x, w.shape[0]) @ w) ** 2)
+        """)
+    unknown = define("""
+        def f(w, x):
+            window = tuple(int(n) for n in w.shape)
+            return np.sum((np.lib.stride_tricks.sliding_window_view(x, window) @ w) ** 2)
+        """)
+    rng = np.random.default_rng(6)
+    w, x = rng.normal(size=3), rng.normal(size=9)
+    assert "matmul_left_bar" not in overbar.grad(known, wrt=(0, 1)).source_for(w, x)
+    overbar.check_grad(known, [w, x], wrt=(0, 1))
+    assert "matmul_left_bar" in overbar.grad(unknown, wrt=(0, 1)).source_for(w, x)
+    overbar.check_grad(unknown, [w, x], wrt=(0, 1))

@@ -437,16 +437,30 @@ def convolution_placed(z_bar, a, v, mode, correlation=False):
 def windows_bar(y_bar, x, window_shape, axis=None):
     """The adjoint of ``sliding_window_view(x, window_shape, axis)``: each window's adjoint
     added back where the window lies, x̄[i + j] = Σ ȳ[i, j] over the windows holding that
-    element. Added without buffering (``np.add.at``) into the same windows of a zero array,
-    overlapping as they do; NumPy arrays only (another library's cannot be written so)."""
+    element: one slice of ȳ added per offset in the window (a window of at most 64 elements
+    over distinct axes), or ȳ added without buffering (``np.add.at``) into the same windows of
+    a zero array, overlapping as they do; NumPy arrays only (another library's cannot be
+    written so)."""
     if _any_foreign(y_bar, x):
         raise OverbarError(
             "sliding_window_view of another library's array: overbar adds its windows' "
             "adjoints back into a NumPy array only"
         )
     x_bar = np.zeros(np.shape(x), dtype=np.result_type(y_bar, 1.0))
+    sizes = (window_shape,) if np.ndim(window_shape) == 0 else tuple(window_shape)
+    axes = range(x_bar.ndim) if axis is None else (axis,) if np.ndim(axis) == 0 else axis
+    axes = tuple(a % x_bar.ndim for a in axes)
+    if len(set(axes)) == len(axes) and math.prod(sizes) <= 64:
+        # one slice added per offset in the window: far fewer calls than elements
+        counts = [n - 1 for n in y_bar.shape[: x_bar.ndim]]  # each axis' window count − 1
+        for offsets in np.ndindex(*sizes):
+            place = [slice(None)] * x_bar.ndim
+            for a, k in zip(axes, offsets, strict=True):
+                place[a] = slice(k, k + counts[a] + 1)
+            x_bar[tuple(place)] += y_bar[(..., *offsets)]
+        return x_bar
     windows = np.lib.stride_tricks.sliding_window_view(x_bar, window_shape, axis, writeable=True)
-    np.add.at(windows, Ellipsis, y_bar)
+    np.add.at(windows, Ellipsis, y_bar)  # unbuffered: overlapping windows add up
     return x_bar
 
 

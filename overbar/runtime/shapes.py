@@ -842,6 +842,24 @@ def _diff(
     return shape[:where] + (slice_length(shape[where], slice(order, None)),) + shape[where + 1 :]
 
 
+def _windows(
+    x: Operand, window_shape: Operand, axis: Operand | None = None, **keywords: Operand
+) -> Any:
+    """``sliding_window_view(x, window_shape, axis)``: x's axes (the windowed ones as many as
+    their windows), then one axis per window dimension; their lengths are not followed, only
+    the rank (a window given as a number or as a tuple display of known length)."""
+    shape = dims(x.shape)
+    if shape is None:
+        return None
+    if is_integer(window_shape.shape) or window_shape.shape == ():
+        windowed = 1
+    elif isinstance(window_shape.shape, Sequence) and window_shape.shape.length is not None:
+        windowed = window_shape.shape.length
+    else:
+        return None
+    return (None,) * (len(shape) + windowed)
+
+
 _UNARY_METHODS = ("copy", "conj", "conjugate", "round")
 
 SHAPE_RULES: dict[Any, Callable[..., Any]] = {
@@ -887,6 +905,7 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     np.linspace: _linspace,
     np.outer: _outer,
     np.diff: _diff,
+    np.lib.stride_tricks.sliding_window_view: _windows,
     np.convolve: lambda a, v, mode=None: (None,),  # a vector, of a length not followed
     np.correlate: lambda a, v, mode=None: (None,),
     np.concatenate: _concatenate,
