@@ -272,3 +272,42 @@ def test_a_stabiliser_not_constant_along_the_summed_axis_keeps_its_gradient(sour
     X = np.random.default_rng(4).normal(size=(4, 4)) * 3.0
     assert "extremum_bar" in overbar.grad(f).source_for(X)
     overbar.check_grad(f, [X])
+
+
+# np.add.reduce sums its first axis unless told: a stabiliser constant along that axis cancels;
+# one that varies along it (the max of each row, summed down the columns) keeps its gradient.
+ADD_REDUCE = {
+    "over the rows, as told": """
+def f(X):
+    m = np.amax(X, 1, keepdims=True)
+    return np.add.reduce(np.log(np.add.reduce(np.exp(X - m), axis=1)) + m[:, 0])
+""",
+    "down the columns, by default": """
+def f(X):
+    m = X.max(axis=0)
+    return np.sum(np.log(np.add.reduce(np.exp(X - m))) + m)
+""",
+}
+
+ADD_REDUCE_NOT_CONSTANT = """
+def f(X):
+    m = X.max(axis=1, keepdims=True)
+    return np.sum(np.log(np.add.reduce(np.exp(X - m))) + m[:, 0])
+"""
+
+
+@pytest.mark.parametrize("source", list(ADD_REDUCE.values()), ids=list(ADD_REDUCE))
+def test_a_logsumexp_by_add_reduce_skips_its_stabiliser(source):
+    f = define(source)
+    X = np.random.default_rng(7).normal(size=(4, 5)) * 3.0
+    source = overbar.grad(f).source_for(X)
+    assert "extremum" not in source and "m_bar" not in source, source
+    overbar.check_grad(f, [X])
+
+
+def test_add_reduce_down_the_columns_of_a_row_stabiliser_keeps_its_gradient():
+    """np.add.reduce's default axis is 0, not every axis: the rows' max varies along it."""
+    f = define(ADD_REDUCE_NOT_CONSTANT)
+    X = np.random.default_rng(8).normal(size=(4, 4)) * 3.0
+    assert "m_bar" in overbar.grad(f).source_for(X)  # the max's adjoint, kept
+    overbar.check_grad(f, [X])

@@ -160,6 +160,7 @@ NUMPY = Runtime(
         "exp": frozenset({np.exp}),
         "log": frozenset({np.log}),
         "sum": frozenset({np.sum, Method("sum")}),
+        "sum over the first axis": frozenset({np.add.reduce}),
     },
     broadcast_tangent=helpers.broadcast_tangent,
     zero_tangent=helpers.zero_tangent,

@@ -16,8 +16,10 @@ shape of a − m, is constant along k (k is an axis NumPy prepends to m's, or m'
 ``X.T - m`` summed over axis 0; a number for a sum of every element); the added m has the log's
 shape (no broadcasting).
 
-The runtime says which primitives are exp, log and sum (``runtime.softmax_parts``); shape
-inference says whether m is constant along k. Where either is not known, nothing is skipped.
+The runtime says which primitives are exp, log and sum (``runtime.softmax_parts``: "sum" for
+those that sum every axis unless told, "sum over the first axis" for those that sum the first,
+``np.add.reduce``); shape inference says whether m is constant along k. Where either is not
+known, nothing is skipped.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ class _Analysis:
         if application is None:
             return False
         try:
-            return application.primal in self.parts[part]
+            return application.primal in self.parts.get(part, ())
         except TypeError:  # an unhashable primal
             return False
 
@@ -233,7 +235,11 @@ class _Analysis:
         """k for ``t = sum(summed, axis=k)``, with or without ``keepdims=True``;
         ``_EVERY_AXIS`` for a sum of every element."""
         application = self.application(statement) if statement is not None else None
-        if not self.is_a(application, "sum"):
+        if self.is_a(application, "sum"):
+            default = None  # np.sum: every axis unless told
+        elif self.is_a(application, "sum over the first axis"):
+            default = 0  # np.add.reduce: the first axis unless told
+        else:
             return None
         arguments = list(application.positional)
         keywords = dict(application.keywords)
@@ -241,7 +247,7 @@ class _Analysis:
             return None
         if len(arguments) > 2 or set(keywords) - {"axis", "keepdims"}:
             return None
-        axis = keywords.get("axis", arguments[1] if len(arguments) > 1 else ast.Constant(None))
+        axis = keywords.get("axis", arguments[1] if len(arguments) > 1 else ast.Constant(default))
         keepdims = keywords.get("keepdims", ast.Constant(False))
         if not (isinstance(keepdims, ast.Constant) and keepdims.value in (True, False)):
             return None
