@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import ast
 import inspect
+import math
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.special
 
 # -- rnn: tanh cell, batch in rows, loop over time ----------------------------------------------
 
@@ -78,6 +80,75 @@ def rnn_hoisted(W, U, b, xs, h0):
     for t in range(xs.shape[0]):
         h = np.tanh(h @ W + projected[t])
     return np.sum(h**2)
+
+
+def rnn_einsum(W, U, b, xs, h0):
+    h = h0
+    for t in range(xs.shape[0]):
+        h = np.tanh(np.einsum("bi,ij->bj", h, W) + np.einsum("bf,fj->bj", xs[t], U) + b)
+    return np.sum(h**2)
+
+
+def rnn_enumerate_matmul(W, U, b, xs, h0):
+    h = h0.copy()
+    for t, x in enumerate(xs):  # noqa: B007 (written as people write it)
+        h = np.tanh(np.matmul(h, W) + np.matmul(x, U) + b)
+    return (h**2).sum()
+
+
+def rnn_stack(W, U, b, xs, h0):
+    states = []
+    h = h0
+    for x in xs:
+        h = np.tanh(h @ W + x @ U + b)
+        states.append(h)
+    H = np.stack(states)
+    return np.sum(H[-1] ** 2)
+
+
+def rnn_while(W, U, b, xs, h0):
+    h = np.zeros_like(h0)
+    t = 0
+    while t < len(xs):
+        h = np.tanh(h @ W + xs[t] @ U + b)
+        t += 1
+    return float(np.sum(h * h))
+
+
+class RnnCell:
+    """A cell that holds its weights, called like a function (as a model class is)."""
+
+    def __init__(self, W, U, b):
+        self.W, self.U, self.b = W, U, b
+
+    def __call__(self, h, x):
+        return np.tanh(h @ self.W + x @ self.U + self.b)
+
+
+def rnn_class(W, U, b, xs, h0):
+    cell = RnnCell(W, U, b)
+    h = h0
+    for x in xs:
+        h = cell(h, x)
+    return np.sum(h**2)
+
+
+def rnn_step_default(h, x, W, U, b, activation=np.tanh):
+    return activation(h @ W + x @ U + b)
+
+
+def rnn_default_argument(W, U, b, xs, h0):
+    h = h0
+    for t in range(len(xs)):
+        h = rnn_step_default(h, xs[t], W, U, b)
+    return np.sum(h**2)
+
+
+def rnn_transposed(W, U, b, xs, h0):
+    h = h0.T
+    for x in xs:
+        h = np.tanh(W.T @ h + U.T @ x.T + b[:, None])
+    return np.linalg.norm(h) ** 2
 
 
 def rnn_by_hand(W, U, b, xs, h0):
@@ -176,6 +247,26 @@ def gru_zeros(Wz, Uz, Wr, Ur, Wn, Un, xs, h0):
     return np.sum(h**2)
 
 
+def gru_expit(Wz, Uz, Wr, Ur, Wn, Un, xs, h0):
+    h = h0
+    for x in xs:
+        z = scipy.special.expit(x @ Wz + h @ Uz)
+        r = scipy.special.expit(x @ Wr + h @ Ur)
+        n = np.tanh(x @ Wn + (r * h) @ Un)
+        h = z * h + (1 - z) * n
+    return np.sum(h**2)
+
+
+def gru_augmented(Wz, Uz, Wr, Ur, Wn, Un, xs, h0):
+    h = h0.copy()
+    for x in xs:
+        z = np.exp(-np.logaddexp(0.0, -(np.matmul(x, Wz) + np.matmul(h, Uz))))
+        r = np.exp(-np.logaddexp(0.0, -(np.matmul(x, Wr) + np.matmul(h, Ur))))
+        n = np.tanh(np.matmul(x, Wn) + np.matmul(r * h, Un))
+        h += (1.0 - z) * (n - h)
+    return np.sum(h**2)
+
+
 def gru_by_hand(Wz, Uz, Wr, Ur, Wn, Un, xs, h0):
     steps, batch, hidden = xs.shape[0], h0.shape[0], Uz.shape[0]
     x_flat = xs.reshape(-1, xs.shape[2])
@@ -267,6 +358,37 @@ def fixed_point_while(x, steps):
     return x
 
 
+def fixed_point_math(x, steps):
+    for _ in range(steps):
+        x = x - 0.01 * (math.pow(x, 3) - 2.0 * x)
+    return x
+
+
+def fixed_point_step(x, rate=0.01):
+    return x - rate * (x * x * x - 2.0 * x)
+
+
+def fixed_point_default(x, steps):
+    for _ in range(steps):
+        x = fixed_point_step(x)
+    return x
+
+
+def fixed_point_lambda(x, steps):
+    drift = lambda v: v**3 - 2 * v  # noqa: E731 (written as people write it)
+    for _ in range(steps):
+        x = x - 0.01 * drift(x)
+    return x
+
+
+def fixed_point_countdown(x, steps):
+    i = steps
+    while i > 0:
+        x = float(x - 0.01 * x * (x * x - 2.0))
+        i -= 1
+    return x
+
+
 def fixed_point_by_hand(x, steps):
     slope = 1.0
     for _ in range(steps):
@@ -331,6 +453,24 @@ def horner_powers(coeffs, x):
     for i in range(len(coeffs)):
         total = total + coeffs[i] * x ** (degree - i)
     return np.sum(total)
+
+
+def horner_polyval(coeffs, x):
+    return np.sum(np.polyval(coeffs, x))
+
+
+def horner_vander(coeffs, x):
+    powers = x[:, None] ** np.arange(len(coeffs) - 1, -1, -1)
+    return np.sum(powers @ coeffs)
+
+
+def horner_while(coeffs, x):
+    p = np.full(x.shape, coeffs[0])
+    i = 1
+    while i < len(coeffs):
+        p = coeffs[i] + x * p
+        i = i + 1
+    return p.sum()
 
 
 def horner_by_hand(coeffs, x):
@@ -403,6 +543,28 @@ def heat_zeros(u0, alpha, steps):
     return np.sum(u**2)
 
 
+def heat_diff(u0, alpha, steps):
+    u = u0
+    for _ in range(steps):
+        u = np.concatenate([u[:1], u[1:-1] + alpha * np.diff(u, n=2), u[-1:]])
+    return np.sum(u**2)
+
+
+def heat_augmented_slice(u0, alpha, steps):
+    u = np.array(u0)
+    for step in range(steps):  # noqa: B007 (written as people write it)
+        u[1:-1] += alpha * (u[:-2] - 2 * u[1:-1] + u[2:])
+    return u @ u
+
+
+def heat_convolve(u0, alpha, steps):
+    kernel = np.array([1.0, -2.0, 1.0])
+    u = u0.copy()
+    for _ in range(steps):
+        u[1:-1] = u[1:-1] + alpha * np.convolve(u, kernel, mode="valid")
+    return np.dot(u, u)
+
+
 def heat_by_hand(u0, alpha, steps):
     states = np.empty((steps, u0.shape[0]))
     u = u0.copy()
@@ -459,6 +621,33 @@ def logreg_log1p(w, b, X, y):
     return np.mean(np.log1p(np.exp(-z)) + (1 - y) * z)
 
 
+def logreg_expit(w, b, X, y):
+    p = scipy.special.expit(X @ w + b)
+    return -np.mean(y * np.log(p) + (1.0 - y) * np.log1p(-p))
+
+
+def logreg_stable(w, b, X, y):
+    z = np.matmul(X, w) + b
+    losses = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
+    return losses.mean()
+
+
+def logreg_tanh(w, b, X, y):
+    p = 0.5 * (1.0 + np.tanh(0.5 * (X.dot(w) + b)))
+    return -(y @ np.log(p) + (1 - y) @ np.log(1 - p)) / len(y)
+
+
+def logreg_loop(w, b, X, y):
+    total = 0.0
+    for xi, yi in zip(X, y):  # noqa: B905 (written as people write it)
+        z = float(xi @ w) + b
+        if yi > 0.5:
+            total += math.log1p(math.exp(-z))
+        else:
+            total += math.log1p(math.exp(z))
+    return total / len(y)
+
+
 def logreg_by_hand(w, b, X, y):
     p = 1.0 / (1.0 + np.exp(-(X @ w + b)))
     z_bar = (p - y) / X.shape[0]
@@ -507,6 +696,19 @@ def relu(z):
 def mlp_rows_helper(W1, b1, W2, b2, X, T):
     y = dense_rows(relu(dense_rows(X, W1, b1)), W2, b2)
     return np.mean(np.square(y - T))
+
+
+def mlp_rows_einsum(W1, b1, W2, b2, X, T):
+    h = np.clip(np.einsum("bi,ih->bh", X, W1) + b1, 0.0, None)
+    y = np.einsum("bh,ho->bo", h, W2) + b2
+    return ((y - T) ** 2).mean()
+
+
+def mlp_rows_abs(W1, b1, W2, b2, X, T):
+    z = np.matmul(X, W1) + b1
+    h = 0.5 * (z + np.abs(z))
+    y = np.matmul(h, W2) + b2
+    return np.linalg.norm(y - T) ** 2 / T.size
 
 
 def mlp_rows_by_hand(W1, b1, W2, b2, X, T):
@@ -561,6 +763,19 @@ def dense_cols(W, b, x):
 def mlp_cols_helper(W1, b1, W2, b2, X, T):
     y = dense_cols(W2, b2, relu(dense_cols(W1, b1, X)))
     return np.mean(np.square(y - T))
+
+
+def mlp_cols_transposed(W1, b1, W2, b2, X, T):
+    h = np.maximum(0.0, X.T @ W1.T + b1.T)
+    y = h @ W2.T + b2.T
+    return np.mean((y - T.T) ** 2)
+
+
+def mlp_cols_einsum(W1, b1, W2, b2, X, T):
+    z = np.einsum("hi,ib->hb", W1, X) + b1
+    h = np.where(z < 0, 0.0, z)
+    d = np.einsum("oh,hb->ob", W2, h) + b2 - T
+    return np.einsum("ob,ob->", d, d) / d.size
 
 
 def mlp_cols_by_hand(W1, b1, W2, b2, X, T):
@@ -630,6 +845,30 @@ def xent_helper(W, b, X, onehot, labels):
     return -np.sum(onehot * log_softmax(X @ W + b)) / len(X)
 
 
+def xent_scipy(W, b, X, onehot, labels):
+    logits = X @ W + b
+    return np.mean(scipy.special.logsumexp(logits, axis=1) - np.sum(logits * onehot, axis=1))
+
+
+def xent_unstable(W, b, X, onehot, labels):
+    e = np.exp(np.dot(X, W) + b)
+    p = e / e.sum(axis=1, keepdims=True)
+    return -np.sum(onehot * np.log(p)) / len(labels)
+
+
+def xent_take_along(W, b, X, onehot, labels):
+    logits = np.matmul(X, W) + b
+    m = logits.max(1, keepdims=True)
+    lse = np.log(np.exp(logits - m).sum(1, keepdims=True)) + m
+    picked = np.take_along_axis(logits - lse, labels[:, None], axis=1)
+    return -picked.mean()
+
+
+def xent_log_softmax(W, b, X, onehot, labels):
+    log_probs = scipy.special.log_softmax(X @ W + b, axis=1)
+    return -np.mean(np.sum(log_probs * onehot, axis=-1))
+
+
 def xent_by_hand(W, b, X, onehot, labels):
     logits = X @ W + b
     probs = np.exp(logits - np.max(logits, axis=1, keepdims=True))
@@ -696,6 +935,26 @@ def layer_norm_rows(x, gamma, beta, R):
     return total
 
 
+def layer_norm_sum_over_n(x, gamma, beta, R):
+    n = x.shape[1]
+    mu = x.sum(axis=1, keepdims=True) / n
+    d = x - mu
+    var = (d**2).sum(axis=1, keepdims=True) / n
+    y = d * (1.0 / np.sqrt(var + 1e-5)) * gamma + beta
+    return np.sum(y * R)
+
+
+def layer_norm_transposed(x, gamma, beta, R):
+    normalised = ((x.T - x.mean(axis=1)) / np.sqrt(x.var(axis=1) + 1e-5)).T
+    return np.sum((gamma * normalised + beta) * R)
+
+
+def layer_norm_einsum(x, gamma, beta, R):
+    mu = np.mean(x, -1, keepdims=True)
+    sigma = np.sqrt(np.mean((x - mu) ** 2, -1, keepdims=True) + 1e-5)
+    return np.einsum("ij,ij->", (x - mu) / sigma * gamma + beta, R)
+
+
 def layer_norm_by_hand(x, gamma, beta, R):
     centred = x - x.mean(axis=1, keepdims=True)
     inverse = 1.0 / np.sqrt(np.mean(centred * centred, axis=1, keepdims=True) + 1e-5)
@@ -751,6 +1010,26 @@ def mse_loop_augmented(w, X, y):
     return total / len(y)
 
 
+def mse_norm(w, X, y):
+    return np.linalg.norm(X @ w - y) ** 2 / len(y)
+
+
+def mse_dot(w, X, y):
+    r = X.dot(w) - y
+    return r.dot(r) / y.shape[0]
+
+
+def mse_average(w, X, y):
+    return np.average(np.square(y - np.matmul(X, w)))
+
+
+def mse_enumerate(w, X, y):
+    total = 0.0
+    for i, xi in enumerate(X):
+        total += float(np.dot(xi, w) - y[i]) ** 2
+    return total / X.shape[0]
+
+
 def mse_by_hand(w, X, y):
     return ((2.0 / X.shape[0]) * (X @ w - y) @ X,)
 
@@ -795,6 +1074,24 @@ def logsumexp_helper(X):
     return np.sum(row_logsumexp(X))
 
 
+def logsumexp_scipy(X):
+    return scipy.special.logsumexp(X, axis=1).sum()
+
+
+def logsumexp_transposed(X):
+    m = X.max(axis=1)
+    return np.sum(np.log(np.sum(np.exp(X.T - m), axis=0)) + m)
+
+
+def logsumexp_generator(X):
+    return sum(np.log(np.exp(row).sum()) for row in X)
+
+
+def logsumexp_amax(X):
+    m = np.amax(X, 1, keepdims=True)
+    return np.add.reduce(np.log(np.add.reduce(np.exp(X - m), axis=1)) + m[:, 0])
+
+
 def logsumexp_by_hand(X):
     e = np.exp(X - X.max(axis=1, keepdims=True))
     e /= e.sum(axis=1, keepdims=True)
@@ -803,6 +1100,231 @@ def logsumexp_by_hand(X):
 
 def logsumexp_inputs(rng, length, small):
     return [rng.normal(scale=2.0, size=(length, 4 if small else 1000))]
+
+
+# -- huber: robust regression, threshold 1 ------------------------------------------------------
+
+
+def huber_where(w, X, y):
+    r = X @ w - y
+    a = np.abs(r)
+    return np.mean(np.where(a <= 1.0, 0.5 * r**2, a - 0.5))
+
+
+def huber_clip(w, X, y):
+    r = np.dot(X, w) - y
+    c = np.clip(r, -1.0, 1.0)
+    return np.sum(0.5 * c * c + (np.abs(r) - np.abs(c))) / len(y)
+
+
+def huber_loop(w, X, y):
+    total = 0.0
+    for i in range(len(y)):
+        r = X[i] @ w - y[i]
+        if abs(r) <= 1.0:  # noqa: SIM108 (written as people write it)
+            total = total + 0.5 * r * r
+        else:
+            total = total + abs(r) - 0.5
+    return total / len(y)
+
+
+def huber_by_hand(w, X, y):
+    return (np.clip(X @ w - y, -1.0, 1.0) @ X / len(y),)
+
+
+def huber_inputs(rng, length, small):
+    features = 3 if small else 50
+    X = rng.normal(size=(length, features))
+    y = X @ rng.normal(size=features) + rng.normal(scale=2.0, size=length)
+    return [rng.normal(size=features), X, y]
+
+
+# -- lstm: a long short-term memory cell, gates i, f, o, g side by side, loop over time ---------
+
+
+def lstm_slices(Wx, Wh, b, xs, h0):
+    H = Wh.shape[0]
+    state = (h0, np.zeros_like(h0))
+    for x in xs:
+        h, c = state
+        a = x @ Wx + h @ Wh + b
+        i = 1.0 / (1.0 + np.exp(-a[:, :H]))
+        f = 1.0 / (1.0 + np.exp(-a[:, H : 2 * H]))
+        o = 1.0 / (1.0 + np.exp(-a[:, 2 * H : 3 * H]))
+        g = np.tanh(a[:, 3 * H :])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        state = (h, c)
+    return np.sum(state[0] ** 2)
+
+
+def lstm_split(Wx, Wh, b, xs, h0):
+    h, c = h0, np.zeros_like(h0)
+    for t in range(len(xs)):
+        gates = np.dot(xs[t], Wx) + np.dot(h, Wh) + b
+        i, f, o, g = np.split(gates, 4, axis=1)
+        c = scipy.special.expit(f) * c + scipy.special.expit(i) * np.tanh(g)
+        h = scipy.special.expit(o) * np.tanh(c)
+    return np.sum(h * h)
+
+
+def lstm_cell(x, h, c, Wx, Wh, b):
+    H = h.shape[-1]
+    a = x @ Wx + h @ Wh + b
+    sig = 0.5 * (1.0 + np.tanh(0.5 * a[:, : 3 * H]))
+    c = sig[:, H : 2 * H] * c + sig[:, :H] * np.tanh(a[:, 3 * H :])
+    return sig[:, 2 * H :] * np.tanh(c), c
+
+
+def lstm_helper(Wx, Wh, b, xs, h0):
+    h, c = h0, 0.0 * h0
+    for x in xs:
+        h, c = lstm_cell(x, h, c, Wx, Wh, b)
+    return np.square(h).sum()
+
+
+def lstm_by_hand(Wx, Wh, b, xs, h0):
+    steps, batch, hidden = xs.shape[0], h0.shape[0], Wh.shape[0]
+    x_flat = xs.reshape(-1, xs.shape[2])
+    projected = (x_flat @ Wx + b).reshape(steps, batch, 4 * hidden)
+    hs, cs = np.empty((steps + 1, batch, hidden)), np.empty((steps + 1, batch, hidden))
+    gates = np.empty((steps, batch, 4 * hidden))  # i, f, o through the sigmoid, g through tanh
+    hs[0], cs[0] = h0, 0.0
+    for t in range(steps):
+        a = projected[t] + hs[t] @ Wh
+        gates[t, :, : 3 * hidden] = 1.0 / (1.0 + np.exp(-a[:, : 3 * hidden]))
+        gates[t, :, 3 * hidden :] = np.tanh(a[:, 3 * hidden :])
+        i, f, o, g = np.split(gates[t], 4, axis=1)
+        cs[t + 1] = f * cs[t] + i * g
+        hs[t + 1] = o * np.tanh(cs[t + 1])
+    a_bars = np.empty((steps, batch, 4 * hidden))
+    h_bar, c_bar = 2.0 * hs[steps], np.zeros((batch, hidden))
+    for t in range(steps - 1, -1, -1):
+        i, f, o, g = np.split(gates[t], 4, axis=1)
+        tanh_c = np.tanh(cs[t + 1])
+        c_bar = c_bar + h_bar * o * (1.0 - tanh_c * tanh_c)
+        a_bars[t, :, :hidden] = c_bar * g * i * (1.0 - i)
+        a_bars[t, :, hidden : 2 * hidden] = c_bar * cs[t] * f * (1.0 - f)
+        a_bars[t, :, 2 * hidden : 3 * hidden] = h_bar * tanh_c * o * (1.0 - o)
+        a_bars[t, :, 3 * hidden :] = c_bar * i * (1.0 - g * g)
+        c_bar = c_bar * f
+        h_bar = a_bars[t] @ Wh.T
+    a_flat = a_bars.reshape(-1, 4 * hidden)
+    return x_flat.T @ a_flat, hs[:-1].reshape(-1, hidden).T @ a_flat, a_flat.sum(axis=0)
+
+
+def lstm_inputs(rng, length, small):
+    batch, features, hidden = (3, 4, 5) if small else (32, 16, 64)
+    return [
+        rng.normal(scale=features**-0.5, size=(features, 4 * hidden)),
+        rng.normal(scale=0.5 * hidden**-0.5, size=(hidden, 4 * hidden)),
+        rng.normal(scale=0.1, size=4 * hidden),
+        rng.normal(size=(length, batch, features)),
+        np.zeros((batch, hidden)),
+    ]
+
+
+# -- attention: one head of softmax(Q Kᵀ / √d) V, read out against R ----------------------------
+
+
+def attention_stable(Wq, Wk, Wv, X, R):
+    Q, K, V = X @ Wq, X @ Wk, X @ Wv
+    S = Q @ K.T / np.sqrt(Q.shape[1])
+    P = np.exp(S - S.max(axis=1, keepdims=True))
+    P = P / P.sum(axis=1, keepdims=True)
+    return np.sum((P @ V) * R)
+
+
+def attention_einsum(Wq, Wk, Wv, X, R):
+    Q = np.einsum("nd,de->ne", X, Wq)
+    K = np.einsum("nd,de->ne", X, Wk)
+    V = np.einsum("nd,de->ne", X, Wv)
+    S = np.einsum("qe,ke->qk", Q, K) / Q.shape[-1] ** 0.5
+    P = np.exp(S) / np.exp(S).sum(-1, keepdims=True)
+    return np.einsum("qe,qe->", np.einsum("qk,ke->qe", P, V), R)
+
+
+def softmax_rows(S):
+    e = np.exp(S - np.max(S, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def attention_helper(Wq, Wk, Wv, X, R):
+    Q = np.dot(X, Wq)
+    K = np.dot(X, Wk)
+    P = softmax_rows(np.dot(Q, K.T) * (1.0 / np.sqrt(Wq.shape[1])))
+    return np.vdot(np.dot(P, np.dot(X, Wv)), R)
+
+
+def attention_scipy(Wq, Wk, Wv, X, R):
+    Q, K = X.dot(Wq), X.dot(Wk)
+    P = scipy.special.softmax(Q @ np.swapaxes(K, 0, 1) / math.sqrt(Q.shape[1]), axis=1)
+    return np.sum(np.matmul(P, X.dot(Wv)) * R)
+
+
+def attention_by_hand(Wq, Wk, Wv, X, R):
+    Q, K, V = X @ Wq, X @ Wk, X @ Wv
+    scale = 1.0 / np.sqrt(Q.shape[1])
+    S = (Q @ K.T) * scale
+    P = np.exp(S - S.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    P_bar = R @ V.T
+    S_bar = P * (P_bar - np.sum(P_bar * P, axis=1, keepdims=True)) * scale
+    return X.T @ (S_bar @ K), X.T @ (S_bar.T @ Q), X.T @ (P.T @ R)
+
+
+def attention_inputs(rng, length, small):
+    tokens, width, head = (5, 4, 3) if small else (256, 128, 64)
+    return [
+        rng.normal(scale=width**-0.5, size=(width, head)),
+        rng.normal(scale=width**-0.5, size=(width, head)),
+        rng.normal(scale=width**-0.5, size=(width, head)),
+        rng.normal(size=(tokens, width)),
+        rng.normal(size=(tokens, head)),
+    ]
+
+
+# -- conv1d: a valid cross-correlation of a signal with a short filter, squared -----------------
+
+
+def conv_slices(w, x):
+    m = x.shape[0] - w.shape[0] + 1
+    y = np.zeros(m)
+    for k in range(w.shape[0]):
+        y = y + w[k] * x[k : k + m]
+    return np.sum(y**2)
+
+
+def conv_augmented(w, x):
+    m = len(x) - len(w) + 1
+    y = w[0] * x[:m]
+    for k in range(1, len(w)):
+        y += w[k] * x[k : m + k]
+    return y @ y
+
+
+def conv_convolve(w, x):
+    y = np.convolve(x, w[::-1], mode="valid")
+    return np.sum(np.square(y))
+
+
+def conv_correlate(w, x):
+    y = np.correlate(x, w, mode="valid")
+    return np.dot(y, y)
+
+
+def conv_windows(w, x):
+    windows = np.lib.stride_tricks.sliding_window_view(x, w.shape[0])
+    return np.sum((windows @ w) ** 2)
+
+
+def conv_by_hand(w, x):
+    y_bar = 2.0 * np.correlate(x, w, mode="valid")
+    return np.correlate(x, y_bar, mode="valid"), np.convolve(y_bar, w)
+
+
+def conv_inputs(rng, length, small):
+    return [rng.normal(size=length), rng.normal(size=(length + 6) if small else 4000)]
 
 
 # -- the table ----------------------------------------------------------------------------------
@@ -880,6 +1402,13 @@ FUNCTIONS = (
             rnn_helper,
             rnn_hoisted,
             rnn_recursive,
+            rnn_einsum,
+            rnn_enumerate_matmul,
+            rnn_stack,
+            rnn_while,
+            rnn_class,
+            rnn_default_argument,
+            rnn_transposed,
         ),
         rnn_by_hand,
         ("W", "U", "b"),
@@ -888,7 +1417,15 @@ FUNCTIONS = (
     ),
     _function(
         "gru",
-        (gru_inline, gru_helpers, gru_dot_iterate, gru_list, gru_zeros),
+        (
+            gru_inline,
+            gru_helpers,
+            gru_dot_iterate,
+            gru_list,
+            gru_zeros,
+            gru_expit,
+            gru_augmented,
+        ),
         gru_by_hand,
         ("Wz", "Uz", "Wr", "Ur", "Wn", "Un"),
         gru_inputs,
@@ -903,6 +1440,10 @@ FUNCTIONS = (
             fixed_point_augmented,
             fixed_point_while,
             fixed_point_recursive,
+            fixed_point_math,
+            fixed_point_default,
+            fixed_point_lambda,
+            fixed_point_countdown,
         ),
         fixed_point_by_hand,
         ("x",),
@@ -918,6 +1459,9 @@ FUNCTIONS = (
             horner_helper,
             horner_powers,
             horner_recursive,
+            horner_polyval,
+            horner_vander,
+            horner_while,
         ),
         horner_by_hand,
         ("coeffs", "x"),
@@ -926,7 +1470,16 @@ FUNCTIONS = (
     ),
     _function(
         "heat",
-        (heat_copy, heat_concatenate, heat_in_place, heat_helper, heat_zeros),
+        (
+            heat_copy,
+            heat_concatenate,
+            heat_in_place,
+            heat_helper,
+            heat_zeros,
+            heat_diff,
+            heat_augmented_slice,
+            heat_convolve,
+        ),
         heat_by_hand,
         ("u0", "alpha"),
         heat_inputs,
@@ -934,7 +1487,16 @@ FUNCTIONS = (
     ),
     _function(
         "logreg",
-        (logreg_sigmoid, logreg_logaddexp, logreg_helper, logreg_log1p),
+        (
+            logreg_sigmoid,
+            logreg_logaddexp,
+            logreg_helper,
+            logreg_log1p,
+            logreg_expit,
+            logreg_stable,
+            logreg_tanh,
+            logreg_loop,
+        ),
         logreg_by_hand,
         ("w", "b"),
         logreg_inputs,
@@ -942,7 +1504,14 @@ FUNCTIONS = (
     ),
     _function(
         "mlp_rows",
-        (mlp_rows_maximum, mlp_rows_where, mlp_rows_mask, mlp_rows_helper),
+        (
+            mlp_rows_maximum,
+            mlp_rows_where,
+            mlp_rows_mask,
+            mlp_rows_helper,
+            mlp_rows_einsum,
+            mlp_rows_abs,
+        ),
         mlp_rows_by_hand,
         ("W1", "b1", "W2", "b2"),
         mlp_rows_inputs,
@@ -950,7 +1519,14 @@ FUNCTIONS = (
     ),
     _function(
         "mlp_cols",
-        (mlp_cols_matmul, mlp_cols_dot, mlp_cols_method, mlp_cols_helper),
+        (
+            mlp_cols_matmul,
+            mlp_cols_dot,
+            mlp_cols_method,
+            mlp_cols_helper,
+            mlp_cols_transposed,
+            mlp_cols_einsum,
+        ),
         mlp_cols_by_hand,
         ("W1", "b1", "W2", "b2"),
         mlp_cols_inputs,
@@ -958,7 +1534,17 @@ FUNCTIONS = (
     ),
     _function(
         "softmax_xent",
-        (xent_keepdims, xent_none, xent_probabilities, xent_labels, xent_helper),
+        (
+            xent_keepdims,
+            xent_none,
+            xent_probabilities,
+            xent_labels,
+            xent_helper,
+            xent_scipy,
+            xent_unstable,
+            xent_take_along,
+            xent_log_softmax,
+        ),
         xent_by_hand,
         ("W", "b"),
         xent_inputs,
@@ -972,6 +1558,9 @@ FUNCTIONS = (
             layer_norm_var,
             layer_norm_helper,
             layer_norm_rows,
+            layer_norm_sum_over_n,
+            layer_norm_transposed,
+            layer_norm_einsum,
         ),
         layer_norm_by_hand,
         ("x", "gamma", "beta"),
@@ -980,7 +1569,17 @@ FUNCTIONS = (
     ),
     _function(
         "mse",
-        (mse_mean, mse_sum, mse_square, mse_loop, mse_loop_augmented),
+        (
+            mse_mean,
+            mse_sum,
+            mse_square,
+            mse_loop,
+            mse_loop_augmented,
+            mse_norm,
+            mse_dot,
+            mse_average,
+            mse_enumerate,
+        ),
         mse_by_hand,
         ("w",),
         mse_inputs,
@@ -989,10 +1588,54 @@ FUNCTIONS = (
     ),
     _function(
         "logsumexp",
-        (logsumexp_keepdims, logsumexp_none, logsumexp_naive, logsumexp_loop, logsumexp_helper),
+        (
+            logsumexp_keepdims,
+            logsumexp_none,
+            logsumexp_naive,
+            logsumexp_loop,
+            logsumexp_helper,
+            logsumexp_scipy,
+            logsumexp_transposed,
+            logsumexp_generator,
+            logsumexp_amax,
+        ),
         logsumexp_by_hand,
         ("X",),
         logsumexp_inputs,
         256,
+    ),
+    _function(
+        "huber",
+        (huber_where, huber_clip, huber_loop),
+        huber_by_hand,
+        ("w",),
+        huber_inputs,
+        500,
+        small_length=7,
+    ),
+    _function(
+        "lstm",
+        (lstm_slices, lstm_split, lstm_helper),
+        lstm_by_hand,
+        ("Wx", "Wh", "b"),
+        lstm_inputs,
+        50,
+    ),
+    _function(
+        "attention",
+        (attention_stable, attention_einsum, attention_helper, attention_scipy),
+        attention_by_hand,
+        ("Wq", "Wk", "Wv"),
+        attention_inputs,
+        0,
+    ),
+    _function(
+        "conv1d",
+        (conv_slices, conv_augmented, conv_convolve, conv_correlate, conv_windows),
+        conv_by_hand,
+        ("w", "x"),
+        conv_inputs,
+        9,
+        small_length=3,
     ),
 )

@@ -2666,6 +2666,71 @@ def make_broadcast_to(g: Generator, primal: Any, depth: int, want: Callable | No
     return g.call("np.broadcast_to", np.broadcast_to, [a, g.const(repr(tuple(target)))])
 
 
+def _ends_in(value: Any, row: tuple) -> bool:
+    """Whether a value's last dimensions are ``row`` (a fill of shape ``row`` broadcasts)."""
+    return not row or np.shape(value)[-len(row) :] == row
+
+
+def make_full(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
+    """np.full of a shape, and np.full_like of another operand, filled with an operand that
+    broadcasts to it (a number, or a row)."""
+    fill = g.operand(depth, lambda v: is_num(v) and np.ndim(v) <= 1)
+    if fill is None:
+        return None
+    row = np.shape(fill.value)
+    if primal is np.full_like:
+        model = g.operand(depth, lambda v: is_num(v) and np.ndim(v) >= 1 and _ends_in(v, row))
+        if model is None:
+            return None
+        return g.call("np.full_like", np.full_like, [model, fill])
+    shape = (int(g.rng.integers(1, 4)), *row)
+    return g.call("np.full", np.full, [g.const(repr(shape)), fill])
+
+
+def make_convolution(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
+    """np.convolve and np.correlate of two vectors (of any lengths), in one of the modes."""
+    vector = lambda v: is_num(v) and np.ndim(v) == 1  # noqa: E731
+    a, v = g.operand(depth, vector), g.operand(depth, vector)
+    if a is None or v is None:
+        return None
+    mode = g.pick(["'full'", "'same'", "'valid'"])
+    name = "np.convolve" if primal is np.convolve else "np.correlate"
+    return g.call(name, primal, [a, v, g.const(mode)])
+
+
+def make_add_reduce(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
+    """np.add.reduce over its default first axis, a given one or every one, maybe keeping it."""
+    a = g.operand(depth, lambda v: is_num(v) and np.ndim(v) >= 1)
+    if a is None:
+        return None
+    ndim = np.ndim(a.value)
+    keywords = []
+    axis = g.pick([None, "none", *range(-ndim, ndim)])
+    if axis is not None:
+        keywords.append(("axis", g.const("None" if axis == "none" else str(axis))))
+    if g.chance(0.3):
+        keywords.append(("keepdims", g.const("True")))
+    return g.call("np.add.reduce", np.add.reduce, [a], keywords)
+
+
+def make_windows(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
+    """sliding_window_view of a vector or a matrix: windows along every axis, or one."""
+    a = g.operand(depth, lambda v: is_num(v) and np.ndim(v) in (1, 2) and min(np.shape(v)) >= 2)
+    if a is None:
+        return None
+    shape = np.shape(a.value)
+    keywords = []
+    if len(shape) == 1 or g.chance(0.5):
+        axis = int(g.rng.integers(len(shape)))
+        window = g.const(str(int(g.rng.integers(1, shape[axis] + 1))))
+        if len(shape) == 2:
+            keywords.append(("axis", g.integer(axis)))
+    else:
+        window = g.const(repr(tuple(int(g.rng.integers(1, n + 1)) for n in shape)))
+    name = "np.lib.stride_tricks.sliding_window_view"
+    return g.call(name, primal, [a, window], keywords)
+
+
 def make_join(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
     """np.concatenate and np.stack, of list displays or of a list the program grew."""
     stack = primal is np.stack
@@ -3352,6 +3417,10 @@ def _table() -> dict[Any, list[Maker]]:
     add([np.squeeze, Method("squeeze")], make_squeeze)
     add([np.expand_dims], make_expand_dims)
     add([np.broadcast_to], make_broadcast_to)
+    add([np.full, np.full_like], make_full)
+    add([np.convolve, np.correlate], make_convolution)
+    add([np.add.reduce], make_add_reduce)
+    add([np.lib.stride_tricks.sliding_window_view], make_windows)
     add([np.concatenate, np.stack], make_join)
     add([np.array], make_array, weight=3)
     add([np.asarray], make_array)
@@ -3570,13 +3639,14 @@ if SCIPY is not None:  # the names programs call SciPy's modules by (tests/suppo
 
 
 def _global_path(node: ast.expr) -> Any:
-    """The object a dotted name like ``np.linalg.norm`` or ``abs`` names, or None."""
+    """The object a dotted name like ``np.linalg.norm``, ``np.add.reduce`` or ``abs`` names, or
+    None."""
     if isinstance(node, ast.Name):
         return _MODULES.get(node.id, getattr(builtins, node.id, None))
     if isinstance(node, ast.Attribute):
         owner = _global_path(node.value)
         if owner is not None and (inspect.ismodule(owner) or isinstance(owner, np.ufunc)):
-            return getattr(owner, node.attr, None)  # a ufunc's: np.add.reduce
+            return getattr(owner, node.attr, None)  # a ufunc's method: np.add.reduce
     return None
 
 

@@ -132,3 +132,14 @@ def test_gathers_of_no_origin_give_zeros():
     got = summed_at_origins(Strict(np.ones((2, 3))), np.array([-1, -1, -1]), 4, 1)
     assert isinstance(got, Strict)
     np.testing.assert_array_equal(got.unwrapped(), np.zeros((2, 4)))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1.5, 3, True, 2j, np.float64(1.5), np.array(2.0), [1.0, 2.0], (1.0,), np.ones((2, 3))],
+)
+def test_the_runtimes_shape_is_numpys_for_numbers_lists_and_arrays(value):
+    """``arrays.shape`` answers a Python number at once (a loop's adjoint asks once a step):
+    the answer is np.shape's."""
+    assert arrays.shape(value) == np.shape(value)
+    assert arrays.ndim(value) == np.ndim(value)

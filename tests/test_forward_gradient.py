@@ -405,3 +405,26 @@ def test_a_helper_inlined_or_called_through_its_jvp():
     text = kept.source_for(0.7)
     assert "drift_jvp(" in text and "broadcast_tangent" not in text  # specialised on ()
     assert kept(0.7) == pytest.approx(overbar.grad(f, optimise=REVERSE)(0.7), rel=1e-12)
+
+
+MATH_LOOP = """
+import math
+
+def f(x, steps):
+    for _ in range(steps):
+        x = x - 0.01 * (math.pow(x, 3) - 2.0 * math.sin(x)) + 0.001 * math.exp(-x * x)
+    return x
+"""
+
+
+@pytest.mark.parametrize("x", [0.7, np.float64(0.7), np.array(0.7)])
+def test_the_math_modules_functions_are_known_to_give_numbers(x):
+    """math.pow, math.sin and math.exp return a Python float whatever number they are given, so
+    a tangent beside them needs no ``broadcast_tangent``; the gradient is the reverse one's."""
+    f = define(MATH_LOOP)
+    text = overbar.grad(f).source_for(x, 12)
+    assert "math.pow(" in text and "broadcast_tangent" not in text
+    got = overbar.grad(f)(x, 12)
+    assert got == pytest.approx(overbar.grad(f, optimise=REVERSE)(x, 12), rel=1e-12)
+    eps = 1e-6
+    assert got == pytest.approx((f(x + eps, 12) - f(x - eps, 12)) / (2 * eps), rel=1e-7)

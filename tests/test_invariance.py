@@ -229,3 +229,85 @@ def test_a_stabiliser_put_back_elsewhere_keeps_its_gradient(source):
     args = [rng.normal(size=(4, 4)) * 3.0, rng.uniform(0.0, 1.0, size=(4, 4))]
     assert "extremum_bar" in overbar.grad(f).source_for(*args)  # the max's adjoint
     overbar.check_grad(f, args)
+
+
+# A logsumexp over the columns of a transpose: the stabiliser m of shape (n,) is broadcast along
+# the prepended axis 0, the one summed, so it is constant there and added back to the log.
+TRANSPOSED_LOGSUMEXP = """
+def f(X):
+    m = X.max(axis=1)
+    return np.sum(np.log(np.sum(np.exp(X.T - m), axis=0)) + m)
+"""
+
+# The conditions failing: summed along the axis m varies along (square X, so that it runs), and
+# a stabiliser of size 1 added back where it broadcasts.
+TRANSPOSED_NOT_CONSTANT = {
+    "summed along m's own axis": """
+def f(X):
+    m = X.max(axis=1)
+    return np.sum(np.log(np.sum(np.exp(X.T - m), axis=1)) + m)
+""",
+    "added back with broadcasting": """
+def f(X):
+    m = X.max(axis=1)
+    return np.sum(np.log(np.sum(np.exp(X.T - m[:1]), axis=0)) + m[:1])
+""",
+}
+
+
+@pytest.mark.parametrize("shape", [(5, 4), (1, 3), (4, 1)])
+def test_a_stabiliser_broadcast_along_the_summed_axis_gets_no_gradient(shape):
+    f = define(TRANSPOSED_LOGSUMEXP)
+    X = np.random.default_rng(sum(shape)).normal(size=shape) * 3.0
+    specialised = overbar.grad(f).source_for(X)
+    assert "extremum" not in specialised, specialised
+    overbar.check_grad(f, [X])
+
+
+@pytest.mark.parametrize(
+    "source", list(TRANSPOSED_NOT_CONSTANT.values()), ids=list(TRANSPOSED_NOT_CONSTANT)
+)
+def test_a_stabiliser_not_constant_along_the_summed_axis_keeps_its_gradient(source):
+    f = define(source)
+    X = np.random.default_rng(4).normal(size=(4, 4)) * 3.0
+    assert "extremum_bar" in overbar.grad(f).source_for(X)
+    overbar.check_grad(f, [X])
+
+
+# np.add.reduce sums its first axis unless told: a stabiliser constant along that axis cancels;
+# one that varies along it (the max of each row, summed down the columns) keeps its gradient.
+ADD_REDUCE = {
+    "over the rows, as told": """
+def f(X):
+    m = np.amax(X, 1, keepdims=True)
+    return np.add.reduce(np.log(np.add.reduce(np.exp(X - m), axis=1)) + m[:, 0])
+""",
+    "down the columns, by default": """
+def f(X):
+    m = X.max(axis=0)
+    return np.sum(np.log(np.add.reduce(np.exp(X - m))) + m)
+""",
+}
+
+ADD_REDUCE_NOT_CONSTANT = """
+def f(X):
+    m = X.max(axis=1, keepdims=True)
+    return np.sum(np.log(np.add.reduce(np.exp(X - m))) + m[:, 0])
+"""
+
+
+@pytest.mark.parametrize("source", list(ADD_REDUCE.values()), ids=list(ADD_REDUCE))
+def test_a_logsumexp_by_add_reduce_skips_its_stabiliser(source):
+    f = define(source)
+    X = np.random.default_rng(7).normal(size=(4, 5)) * 3.0
+    source = overbar.grad(f).source_for(X)
+    assert "extremum" not in source and "m_bar" not in source, source
+    overbar.check_grad(f, [X])
+
+
+def test_add_reduce_down_the_columns_of_a_row_stabiliser_keeps_its_gradient():
+    """np.add.reduce's default axis is 0, not every axis: the rows' max varies along it."""
+    f = define(ADD_REDUCE_NOT_CONSTANT)
+    X = np.random.default_rng(8).normal(size=(4, 4)) * 3.0
+    assert "m_bar" in overbar.grad(f).source_for(X)  # the max's adjoint, kept
+    overbar.check_grad(f, [X])

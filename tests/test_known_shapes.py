@@ -241,3 +241,84 @@ def test_a_saved_value_the_reverse_sweep_reads_anyway_keeps_its_reads():
     text = overbar.grad(f).source_for(X)
     assert "shape_like(" not in text, text
     overbar.check_grad(f, [X])
+
+
+FLOAT_OF_NUMBER = """
+def f(w, X):
+    total = 0.0
+    for i in range(X.shape[0]):
+        r = float(X[i] @ w)
+        total = total + r * r
+    return total
+"""
+
+
+def test_float_of_a_number_hands_its_adjoint_on_as_it_is():
+    """float(x) of an x known to be a number (rank 0: X[i] @ w of two vectors) has x̄ = ȳ:
+    no reshape to x's shape, so x's shape is neither read nor saved on every row."""
+    f = define(FLOAT_OF_NUMBER)
+    rng = np.random.default_rng(0)
+    w, X = rng.normal(size=3), rng.normal(size=(6, 3))
+    source = overbar.grad(f).source_for(w, X)
+    assert "reshape" not in source and "shape_of" not in source
+    overbar.check_grad(f, [w, X], wrt=(0, 1))
+
+
+def test_float_of_a_value_of_unknown_rank_keeps_the_general_rule():
+    """The condition failing: in the adjoint not specialised on shapes, X[i] @ w may have any
+    rank, so its adjoint is reshaped to its shape as before, and the gradient is right."""
+    f = define(FLOAT_OF_NUMBER)
+    rng = np.random.default_rng(1)
+    w, X = rng.normal(size=3), rng.normal(size=(6, 3))
+    gradient = overbar.grad(f, wrt=(0, 1))
+    assert "np.reshape(" in gradient.source
+    expected = overbar.grad(f, wrt=(0, 1), optimise=overbar.Optimisations.parse("none"))(w, X)
+    for got, want in zip(gradient(w, X), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+HEAT_DIFF = """
+def f(u0, alpha, steps):
+    u = u0
+    for _ in range(steps):
+        u = np.concatenate([u[:1], u[1:-1] + alpha * np.diff(u, n=2), u[-1:]])
+    return np.sum(u**2)
+"""
+
+HEAT_DIFF_PREPENDED = """
+def f(u0, alpha, steps):
+    u = u0
+    for _ in range(steps):
+        u = np.concatenate([u[:1], alpha * np.diff(u[1:], prepend=u[0]), u[-1:]])
+    return np.sum(u**2)
+"""
+
+HEAT_DIFF_ORDER_VARIES = """
+def f(u0, alpha, steps):
+    u = u0
+    for k in range(steps):
+        u = np.concatenate([u[:1], u[1:-1] + alpha * np.diff(u, n=2 - k % 2)[: len(u) - 2]])
+        u = np.concatenate([u, u[-1:]])
+    return np.sum(u**2)
+"""
+
+
+@pytest.mark.parametrize("length", [3, 4, 9])
+def test_np_diff_is_shorter_by_its_order_as_a_slice_is(length):
+    """np.diff(u, n=2) is as long as u[1:-1] (u0[:-2] of the parameter): the pieces of the
+    join (a list display) are read as views of the parameter, nothing is saved for a shape."""
+    f = define(HEAT_DIFF)
+    u0 = np.sin(np.linspace(0.0, 3.0, length))
+    source = overbar.grad(f, wrt=(0, 1)).source_for(u0, 0.2, 5)
+    assert "shape_of" not in source and "split_like(u_bar, [u0[:1], u0[:-2], u0[:1]]" in source
+    overbar.check_grad(f, [u0, 0.2, 5], wrt=(0, 1))
+
+
+@pytest.mark.parametrize("source", [HEAT_DIFF_PREPENDED, HEAT_DIFF_ORDER_VARIES])
+def test_np_diff_of_a_shape_not_followed_keeps_the_saves(source):
+    """The conditions failing: a prepended value, an order that is not a constant. The shape
+    is not inferred, the pieces' shapes are saved as before, and the gradient is right."""
+    f = define(source)
+    u0 = np.sin(np.linspace(0.0, 3.0, 7))
+    assert "shape_of" in overbar.grad(f, wrt=(0, 1)).source_for(u0, 0.2, 4)
+    overbar.check_grad(f, [u0, 0.2, 4], wrt=(0, 1))

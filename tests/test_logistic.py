@@ -19,6 +19,8 @@ SPELLINGS = {
     "reciprocal": "h = np.reciprocal(1 + np.exp(-z))",
     "power minus one": "h = (1 + np.exp(-z)) ** -1",
     "two lines": "e = np.exp(-z)\n    h = 1 / (1 + e)",
+    "logaddexp": "h = np.exp(-np.logaddexp(0, -z))",
+    "logaddexp, the zero last": "h = np.exp(-np.logaddexp(-z, 0.0))",
 }
 
 # where the rule must not apply: a temporary read elsewhere, or other constants
@@ -28,6 +30,10 @@ NOT_LOGISTIC = {
     "two over": "h = 2 / (1 + np.exp(-z))",
     "no negation": "h = 1 / (1 + np.exp(z))",
     "sum read again": "s = 1 + np.exp(-z)\n    h = 1 / s * s ** 0.5",
+    "logaddexp of one": "h = np.exp(-np.logaddexp(1.0, -z))",
+    "logaddexp read again": "s = np.logaddexp(0, -z)\n    h = np.exp(-s) + 0.1 * s",
+    "logaddexp without its negation": "h = np.exp(np.logaddexp(0, -z)) ** -1.0",
+    "logaddexp of z": "h = np.exp(-np.logaddexp(0, z))",
 }
 
 SHAPES = [(), (5,), (3, 4), (1, 4)]

@@ -310,6 +310,27 @@ def test_a_state_joined_from_its_ends_steps_its_adjoint_in_place(length):
     literal_and_optimised_agree(f, [u, 0.2])
 
 
+@pytest.mark.parametrize("length", [9, 2])
+def test_a_join_of_a_list_display_steps_its_adjoint_in_place_as_a_tuples(length):
+    """np.concatenate([u[:1], interior, u[-1:]]), as many write it: the same pieces as the
+    tuple's, so the same in-place adjoint."""
+    f = define(
+        JOINED_STEPPER.replace("((u[:1], interior, u[-1:]))", "([u[:1], interior, u[-1:]])")
+    )
+    u = np.cos(np.arange(float(length)))
+    text = overbar.grad(f, wrt=(0, 1)).source_for(u, 0.2)
+    assert "split_like(" not in text and "interior_bar = u_bar[1:-1].copy()" in text, text
+    literal_and_optimised_agree(f, [u, 0.2])
+
+
+def test_a_list_join_whose_pieces_move_keeps_the_split():
+    """The condition failing for a list display as for a tuple: pieces put back elsewhere."""
+    join = "np.concatenate([interior[1:], u[:1], u[-1:], interior[:1]])"
+    f = define(JOINED_STEPPER.replace("np.concatenate((u[:1], interior, u[-1:]))", join))
+    assert "split_like(" in overbar.grad(f, wrt=(0, 1)).source_for(U0, 0.2)
+    literal_and_optimised_agree(f, [U0, 0.2])
+
+
 def test_a_state_that_grows_on_its_first_step_is_joined_right():
     # length 1: u[:1] and u[-1:] are the same element, the join is two long
     literal_and_optimised_agree(define(JOINED_STEPPER), [np.array([0.7]), 0.2])

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import overbar
+from overbar.errors import OverbarError
 from overbar.primitives import Attribute, Method, describe
 from overbar.runtime.registry import RULES
 from tests.support import check_rule_sample, define
@@ -307,6 +308,15 @@ SAMPLES = [
     S(Method("squeeze"), "a.squeeze(0)", a=any_(1, 3)),
     S(np.expand_dims, "np.expand_dims(a, 0)", a=any_(3)),
     S(np.expand_dims, "np.expand_dims(a, (0, 2))", a=any_(3, 2)),
+    S(np.full, "np.full((2, 3), a)", a=any_()),
+    S(np.full, "np.full((4, 2, 3), a)", a=any_(2, 1)),
+    S(np.full, "np.full(b.shape, a) * b", a=any_(3), b=any_(2, 3)),
+    S(np.full_like, "np.full_like(b, a) * b", a=any_(), b=any_(2, 3)),
+    S(np.full_like, "np.full_like(b, a, shape=(3, 2))", a=any_(1, 2), b=any_(4)),
+    S(np.add.reduce, "np.add.reduce(a)", a=any_(3, 2)),
+    S(np.add.reduce, "np.add.reduce(a, 1, keepdims=True)", a=any_(3, 2)),
+    S(np.add.reduce, "np.add.reduce(a, axis=None)", a=any_(2, 3)),
+    S(np.add.reduce, "np.add.reduce(a, axis=(0, 2))", a=any_(2, 3, 2)),
     S(np.broadcast_to, "np.broadcast_to(a, (2, 3))", a=any_(3)),
     S(np.broadcast_to, "np.broadcast_to(a, (4, 2, 3))", a=any_(2, 1)),
     S(np.concatenate, "np.concatenate([a, b])", a=any_(2), b=any_(3)),
@@ -425,3 +435,22 @@ def test_the_std_of_equal_elements_is_left_without_a_derivative():
         for adjoint in (g.stages.emitted.function, g.stages_for(x).emitted.function):
             gradient = adjoint(x)
             assert np.isnan(gradient[:, 0]).all() and np.isfinite(gradient[:, 1]).all()
+
+
+FILLS_OF_INTEGERS = [
+    "np.sum(np.full_like(np.arange(3), c) * x)",
+    "np.sum(np.full((3,), c, dtype=int) * x)",
+    "np.sum(np.full(x.shape, c, int) * x)",
+]
+
+
+@pytest.mark.parametrize("body", FILLS_OF_INTEGERS)
+@pytest.mark.parametrize("forward", [True, False])
+def test_a_fill_value_truncated_into_integers_is_refused(body, forward):
+    """np.full and np.full_like take the fill's derivative only where the array holds floats:
+    an integer array truncates the fill (a derivative of zero almost everywhere), refused in
+    reverse and in forward mode alike, not answered with the fill's derivative."""
+    f = define(f"def f(c, x):\n    return {body}\n")
+    gradient = overbar.grad(f, optimise=overbar.Optimisations(forward=forward))
+    with pytest.raises(OverbarError, match="dtype int64, which rounds or truncates"):
+        gradient(2.7, np.ones(3))

@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 
 import overbar
-from overbar.errors import OverbarError
+from overbar.errors import NoDerivativeError, OverbarError
 from overbar.primitives import Index, Method, describe
 from overbar.runtime.registry import RULES
 from tests.support import check_rule_sample, define
+
+SLIDING = np.lib.stride_tricks.sliding_window_view
 from tests.test_forward import check_jvp
 from tests.test_rules import S, any_
 
@@ -146,6 +148,44 @@ SAMPLES = [
     S(Method("diagonal"), "a.diagonal(1)", a=any_(3, 3)),
     S(np.diagflat, "np.diagflat(a)", a=any_(2, 2)),
     S(np.diagflat, "np.diagflat(a, -1)", a=any_(3)),
+    S(np.convolve, "np.convolve(a, b)", a=any_(5), b=any_(3)),
+    S(np.convolve, "np.convolve(a, b)", a=any_(2), b=any_(6)),
+    S(np.convolve, "np.convolve(a, b)", a=any_(3), b=any_(3)),
+    S(np.convolve, "np.convolve(a, b, 'full')", a=any_(5), b=any_(3)),
+    S(np.convolve, "np.convolve(a, b, 'full')", a=any_(2), b=any_(6)),
+    S(np.convolve, "np.convolve(a, b, 'full')", a=any_(3), b=any_(3)),
+    S(np.convolve, "np.convolve(a, b, 'same')", a=any_(5), b=any_(3)),
+    S(np.convolve, "np.convolve(a, b, 'same')", a=any_(2), b=any_(6)),
+    S(np.convolve, "np.convolve(a, b, 'same')", a=any_(3), b=any_(3)),
+    S(np.convolve, "np.convolve(a, b, mode='valid')", a=any_(5), b=any_(3)),
+    S(np.convolve, "np.convolve(a, b, mode='valid')", a=any_(2), b=any_(6)),
+    S(np.convolve, "np.convolve(a, b, mode='valid')", a=any_(3), b=any_(3)),
+    S(np.correlate, "np.correlate(a, b)", a=any_(5), b=any_(3)),
+    S(np.correlate, "np.correlate(a, b)", a=any_(2), b=any_(6)),
+    S(np.correlate, "np.correlate(a, b)", a=any_(3), b=any_(3)),
+    S(np.correlate, "np.correlate(a, b, 'full')", a=any_(5), b=any_(3)),
+    S(np.correlate, "np.correlate(a, b, 'full')", a=any_(2), b=any_(6)),
+    S(np.correlate, "np.correlate(a, b, 'full')", a=any_(3), b=any_(3)),
+    S(np.correlate, "np.correlate(a, b, 'same')", a=any_(5), b=any_(3)),
+    S(np.correlate, "np.correlate(a, b, 'same')", a=any_(2), b=any_(6)),
+    S(np.correlate, "np.correlate(a, b, 'same')", a=any_(3), b=any_(3)),
+    S(np.correlate, "np.correlate(a, b, mode='valid')", a=any_(5), b=any_(3)),
+    S(np.correlate, "np.correlate(a, b, mode='valid')", a=any_(2), b=any_(6)),
+    S(np.correlate, "np.correlate(a, b, mode='valid')", a=any_(3), b=any_(3)),
+    S(SLIDING, "np.lib.stride_tricks.sliding_window_view(a, 3)", a=any_(6)),
+    S(SLIDING, "np.lib.stride_tricks.sliding_window_view(a, (2, 3))", a=any_(3, 4)),
+    S(
+        SLIDING,
+        "np.lib.stride_tricks.sliding_window_view(a, 2, axis=1) @ b",
+        a=any_(3, 4),
+        b=any_(2),
+    ),
+    S(
+        SLIDING,
+        "np.lib.stride_tricks.sliding_window_view(a, (2, 2), axis=(2, 0))",
+        a=any_(3, 2, 4),
+    ),
+    S(SLIDING, "np.lib.stride_tricks.sliding_window_view(a, (2, 2), axis=(1, 1))", a=any_(2, 5)),
     S(np.diff, "np.diff(a)", a=any_(4)),
     S(np.diff, "np.diff(a, 2, axis=0)", a=any_(4, 2)),
     S(np.diff, "np.diff(a, n=3)", a=any_(2, 5)),
@@ -153,6 +193,8 @@ SAMPLES = [
     S(np.diff, "np.diff(a, axis=0, append=b)", a=any_(3, 2), b=any_(2, 2)),
     S(np.diff, "np.diff(a, 2, prepend=b, append=c)", a=any_(2, 3), b=any_(2, 1), c=any_()),
     S(np.diff, "np.diff(a, 0)", a=any_(3)),
+    S(np.diff, "np.diff(a, n=3)", a=any_(6)),  # a vector: the adjoint is one convolution
+    S(np.diff, "np.diff(a, 2)", a=any_(3)),
     S(np.tril, "np.tril(a, 1)", a=any_(3)),
     S(np.triu, "np.triu(a, -1)", a=any_(4)),
     S(np.triu, "np.triu(a, 2)", a=any_(2, 3, 4)),
@@ -565,3 +607,50 @@ def test_the_usual_calls_get_the_plain_tangent():
         f = define(f"def f(a):\n    return {expression}\n")
         source = overbar.forward_api.jvp_stages(f, None, (0,)).emitted.source
         assert plain in source and avoided not in source.split("\n", 2)[2], source
+
+
+def test_a_correlation_of_complex_vectors_is_refused():
+    """np.correlate conjugates v, which has no complex derivative: refused, not guessed."""
+    f = define("""
+        def f(x):
+            c = x * (1.0 + 0.5j)
+            return np.sum(np.abs(np.correlate(c, c[:2], "same")) ** 2)
+        """)
+    with pytest.raises(NoDerivativeError, match="conjugates v"):
+        overbar.grad(f)(np.array([1.0, 0.5, -2.0]))
+
+
+@pytest.mark.parametrize("function", ["convolve", "correlate"])
+def test_a_convolution_is_known_to_be_a_vector(function):
+    """np.convolve and np.correlate give vectors: np.dot of one with itself is specialised as
+    a product of vectors (no rank-testing dot_left_bar), and the gradient is right."""
+    f = define(f"""
+        def f(w, x):
+            y = np.{function}(x, w, "valid")
+            return np.dot(y, y)
+        """)
+    rng = np.random.default_rng(5)
+    w, x = rng.normal(size=3), rng.normal(size=8)
+    assert "dot_left_bar" not in overbar.grad(f, wrt=(0, 1)).source_for(w, x)
+    overbar.check_grad(f, [w, x], wrt=(0, 1))
+
+
+def test_windows_of_a_vector_are_known_to_be_a_matrix():
+    """sliding_window_view(x, k) of a vector has rank 2: windows @ w is specialised as a
+    matrix times a vector (no rank-testing matmul_left_bar); a window given by a variable
+    tuple leaves the rank unknown and the general helpers, and both gradients are right."""
+    known = define("""
+        def f(w, x):
+            return np.sum((np.lib.stride_tricks.sliding_window_view(x, w.shape[0]) @ w) ** 2)
+        """)
+    unknown = define("""
+        def f(w, x):
+            window = tuple(int(n) for n in w.shape)
+            return np.sum((np.lib.stride_tricks.sliding_window_view(x, window) @ w) ** 2)
+        """)
+    rng = np.random.default_rng(6)
+    w, x = rng.normal(size=3), rng.normal(size=9)
+    assert "matmul_left_bar" not in overbar.grad(known, wrt=(0, 1)).source_for(w, x)
+    overbar.check_grad(known, [w, x], wrt=(0, 1))
+    assert "matmul_left_bar" in overbar.grad(unknown, wrt=(0, 1)).source_for(w, x)
+    overbar.check_grad(unknown, [w, x], wrt=(0, 1))

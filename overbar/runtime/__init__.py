@@ -64,7 +64,7 @@ COPYING_FUNCTIONS = frozenset(
     | {np.linalg.inv, np.linalg.solve, np.linalg.det, np.argmax, np.argmin, np.allclose}
     | {np.linalg.slogdet, np.linalg.cholesky, np.linalg.eigh, np.linalg.eigvalsh}
     | {np.linalg.svd, np.linalg.pinv, np.linalg.qr, np.linalg.multi_dot, np.tensordot}
-    | {np.kron, np.cross, np.vdot}
+    | {np.kron, np.cross, np.vdot, np.convolve, np.correlate}
     | {np.isnan, np.isfinite, np.any, np.all, np.count_nonzero, np.shape, np.ndim, np.size}
     | {len, float, int, abs, sum, print, round}
     | {np.hstack, np.vstack, np.row_stack, np.dstack, np.column_stack, np.append, np.take}
@@ -114,6 +114,7 @@ NUMPY = Runtime(
         helpers.expand_reduced: (1,),
         helpers.index_bar: (1,),
         helpers.adjoint_like: (1,),
+        np.full_like: (0,),  # the shape and dtype of the array it copies
         helpers.matmul_left_bar: (1,),
         helpers.matmul_right_bar: (2,),
         helpers.structured_like: (1,),  # the structure, kinds and dtypes of the container
@@ -162,6 +163,7 @@ NUMPY = Runtime(
         "exp": frozenset({np.exp}),
         "log": frozenset({np.log}),
         "sum": frozenset({np.sum, Method("sum")}),
+        "sum over the first axis": frozenset({np.add.reduce}),
     },
     broadcast_tangent=helpers.broadcast_tangent,
     zero_tangent=helpers.zero_tangent,

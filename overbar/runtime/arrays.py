@@ -24,6 +24,9 @@ import numpy as np
 _FOREIGN_TYPES: dict[type, bool] = {}  # the answer for each type met (the runtime asks often)
 
 
+_PYTHON_NUMBERS = frozenset({float, int, complex, bool})
+
+
 def is_foreign_type(kind: type) -> bool:
     """Whether ``kind`` is the array type of another library that implements NumPy's dispatch
     protocols (not ``np.ndarray`` nor a subclass of it, whose operators are NumPy's own or are
@@ -57,6 +60,8 @@ def is_array(value: Any) -> bool:
 def shape(value: Any) -> tuple:
     """The shape of ``value``, read from the array's attribute where it is one (``np.shape``
     of a Python number or list otherwise)."""
+    if type(value) in _PYTHON_NUMBERS:
+        return ()  # np.shape's answer, without its cost (a loop's adjoint asks once a step)
     found = getattr(value, "shape", None)
     if isinstance(found, tuple) and not isinstance(value, tuple | list):
         return found

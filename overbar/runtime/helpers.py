@@ -413,6 +413,18 @@ def floating_target(y):
         )
 
 
+def of_float_result(value, y):
+    """``value``, once the array ``y`` a fill made (np.full, np.full_like) is known to hold
+    floats: refuse an integer or boolean ``y``, which rounded or truncated the fill value (its
+    derivative is then zero almost everywhere, not the fill's)."""
+    if np.result_type(y).kind not in "fc":
+        raise OverbarError(
+            f"a differentiated fill value went into an array of dtype {np.result_type(y)}, "
+            "which rounds or truncates it; make the array with a float dtype"
+        )
+    return value
+
+
 def take_and_zero(g, index):
     """For a write y[index] = v: (ȳ[index], ȳ with zeros at index), leaving ȳ as it was."""
     if _is_runtime_zero(g):

@@ -11,12 +11,13 @@ rules in ``rules_arrays.py`` name them.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
 import numpy as np
 
-from overbar.errors import OverbarError
+from overbar.errors import NoDerivativeError, OverbarError
 from overbar.runtime.arrays import is_foreign_array, library_name, like, size
 from overbar.runtime.helpers import as_rows_of, zero_tangent
 
@@ -349,6 +350,10 @@ def undiff(y_bar, a, n=1, axis=-1, prepend=None, append=None):
     broadcast). With n = 0, NumPy returns a itself, ignoring prepend and append."""
     if n == 0:
         return y_bar, _zeros_like_value(prepend, y_bar), _zeros_like_value(append, y_bar)
+    plain = prepend is None and append is None and isinstance(y_bar, np.ndarray)
+    if plain and y_bar.ndim == 1 and y_bar.size:
+        # d[i] = Σⱼ sⱼ a[i + j] with s the n-th difference stencil, so ā = d̄ * s in full
+        return np.convolve(y_bar, _difference_stencil(n, y_bar.dtype)), None, None
     axis = axis % max(np.ndim(a), 1)
     before = 0 if prepend is None else _joined_length(prepend, a, axis)
     after = 0 if append is None else _joined_length(append, a, axis)
@@ -357,17 +362,106 @@ def undiff(y_bar, a, n=1, axis=-1, prepend=None, append=None):
     for k in reversed(range(n)):
         if max(length - k, 0) == np.shape(g)[axis]:
             continue  # c had no elements left: its difference was empty too
-        widths = [(0, 0)] * np.ndim(g)
-        widths[axis] = (1, 0)
-        shifted = np.pad(g, widths)
-        widths[axis] = (0, 1)
-        g = shifted - np.pad(g, widths)
+        g = _undone_difference(g, axis)
     cut = (slice(None),) * axis
     parts = [g[(*cut, slice(None, before))], g[(*cut, slice(before, length - after))]]
     parts.append(g[(*cut, slice(length - after, None))])  # np.split, which Dask lacks
     prepend_bar = None if prepend is None else _sum_to_shape_of(parts[0], prepend, axis)
     append_bar = None if append is None else _sum_to_shape_of(parts[2], append, axis)
     return parts[1], prepend_bar, append_bar
+
+
+@functools.cache
+def _difference_stencil(n, dtype):
+    """The weights of np.diff(a, n) on a[i], ..., a[i + n]: (−1)ⁿ⁻ʲ C(n, j), in the floating
+    dtype of ``dtype`` (so a float32 adjoint stays float32)."""
+    weights = [(-1) ** (n - j) * math.comb(n, j) for j in range(n + 1)]
+    stencil = np.array(weights, dtype=np.result_type(dtype, np.float16))
+    stencil.setflags(write=False)  # shared by every call
+    return stencil
+
+
+def _undone_difference(d_bar, axis):
+    """c̄ = [0, d̄] − [d̄, 0] along ``axis`` for d = c[1:] − c[:-1]: in place on one new NumPy
+    array, joined from slices of zeros for another library's (Dask's cannot be written into;
+    np.pad, which both could use, costs several times more)."""
+    cut = (slice(None),) * axis
+    shape = list(np.shape(d_bar))
+    if isinstance(d_bar, np.ndarray):
+        shape[axis] += 1
+        c_bar = np.zeros(shape, dtype=np.result_type(d_bar, 1.0))
+        c_bar[(*cut, slice(1, None))] = d_bar
+        c_bar[(*cut, slice(None, -1))] -= d_bar
+        return c_bar
+    shape[axis] = 1
+    zeros = np.zeros_like(d_bar, shape=tuple(shape))  # in d_bar's library
+    return np.concatenate((zeros, d_bar), axis=axis) - np.concatenate((d_bar, zeros), axis=axis)
+
+
+def convolution_placed(z_bar, a, v, mode, correlation=False):
+    """The adjoint ``z_bar`` of ``np.convolve(a, v, mode)`` (of ``np.correlate``, with
+    ``correlation``) placed where its elements sit in the full result (length len(a) + len(v)
+    − 1), zeros elsewhere. NumPy keeps, of the full result: all of it for "full"; for "valid",
+    the part where the shorter input lies wholly inside the longer, from min(len) − 1; for
+    "same", len(longer) elements from (min(len) − 1) // 2 (for a correlation with v the longer,
+    which NumPy computes reversed from the other end, from min(len) // 2)."""
+    if correlation and (np.iscomplexobj(a) or np.iscomplexobj(v)):
+        raise NoDerivativeError(
+            "np.correlate of complex arrays conjugates v, a function with no complex "
+            "derivative; write np.convolve(a, np.conj(v[::-1])) for the same values"
+        )
+    if mode == "full":
+        return z_bar
+    shorter, longer = sorted((np.shape(a)[0], np.shape(v)[0]))
+    if mode == "valid":
+        offset = shorter - 1
+    elif mode == "same":
+        offset = (shorter - 1) // 2
+        if correlation and np.shape(v)[0] > np.shape(a)[0]:
+            offset = shorter - 1 - offset
+    else:
+        raise NoDerivativeError(
+            f"np.convolve and np.correlate with mode={mode!r}: overbar knows the modes "
+            "'full', 'same' and 'valid'"
+        )
+    length = np.shape(z_bar)[0]
+    if isinstance(z_bar, np.ndarray):
+        placed = np.zeros(shorter + longer - 1, dtype=np.result_type(z_bar, 1.0))
+        placed[offset : offset + length] = z_bar
+        return placed
+    after = shorter + longer - 1 - offset - length
+    zeros = [np.zeros_like(z_bar, shape=(size,)) for size in (offset, after)]
+    return np.concatenate((zeros[0], z_bar, zeros[1]))  # in z_bar's library
+
+
+def windows_bar(y_bar, x, window_shape, axis=None):
+    """The adjoint of ``sliding_window_view(x, window_shape, axis)``: each window's adjoint
+    added back where the window lies, x̄[i + j] = Σ ȳ[i, j] over the windows holding that
+    element: one slice of ȳ added per offset in the window (a window of at most 64 elements
+    over distinct axes), or ȳ added without buffering (``np.add.at``) into the same windows of
+    a zero array, overlapping as they do; NumPy arrays only (another library's cannot be
+    written so)."""
+    if _any_foreign(y_bar, x):
+        raise OverbarError(
+            "sliding_window_view of another library's array: overbar adds its windows' "
+            "adjoints back into a NumPy array only"
+        )
+    x_bar = np.zeros(np.shape(x), dtype=np.result_type(y_bar, 1.0))
+    sizes = (window_shape,) if np.ndim(window_shape) == 0 else tuple(window_shape)
+    axes = range(x_bar.ndim) if axis is None else (axis,) if np.ndim(axis) == 0 else axis
+    axes = tuple(a % x_bar.ndim for a in axes)
+    if len(set(axes)) == len(axes) and math.prod(sizes) <= 64:
+        # one slice added per offset in the window: far fewer calls than elements
+        counts = [n - 1 for n in y_bar.shape[: x_bar.ndim]]  # each axis' window count − 1
+        for offsets in np.ndindex(*sizes):
+            place = [slice(None)] * x_bar.ndim
+            for a, k in zip(axes, offsets, strict=True):
+                place[a] = slice(k, k + counts[a] + 1)
+            x_bar[tuple(place)] += y_bar[(..., *offsets)]
+        return x_bar
+    windows = np.lib.stride_tricks.sliding_window_view(x_bar, window_shape, axis, writeable=True)
+    np.add.at(windows, Ellipsis, y_bar)  # unbuffered: overlapping windows add up
+    return x_bar
 
 
 def _zeros_like_value(values, like):

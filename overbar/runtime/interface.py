@@ -70,7 +70,8 @@ class Runtime:
     is_pure: Callable  # f -> whether calling f has no effect and depends on nothing else
     logistic: Any  # the rule of the logistic function written out (a registry.Rule)
     softplus: Any  # the rule of softplus written out, likewise
-    softmax_parts: Mapping[str, frozenset]  # the primitives that are "exp", "log" and "sum"
+    # the primitives that are "exp", "log", "sum" and "sum over the first axis" (np.add.reduce)
+    softmax_parts: Mapping[str, frozenset]
     broadcast_tangent: Callable  # forward mode's unbroadcast: a term broadcast to the output
     zero_tangent: Callable  # the tangent of a value that does not vary, shaped like it
     own_tangent: Callable  # a tangent as a new writable array shaped like its value

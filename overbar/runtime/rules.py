@@ -28,6 +28,7 @@ from overbar.runtime.helpers import (
     logistic,
     matmul_left_bar,
     matmul_right_bar,
+    of_float_result,
     prod_bar,
     reduced_count,
     softplus,
@@ -551,6 +552,18 @@ def to_float_tangent(y, x, x_dot):
     return float(x_dot)
 
 
+@adjoint(builtins.float, ranks={"x": 0})
+def number_to_float(y, x, y_bar):
+    """y = float(x) of a number (or a 0-d array):  x̄ = ȳ, a number as x is"""
+    return y_bar
+
+
+@tangent(builtins.float, ranks={"x": 0})
+def number_to_float_tangent(y, x, x_dot):
+    """y = float(x) of a number (or a 0-d array):  ẏ = float(ẋ)"""
+    return float(x_dot)
+
+
 # ---------------------------------------------------------------------------------------------
 # Elementwise functions of several arguments
 # ---------------------------------------------------------------------------------------------
@@ -702,6 +715,19 @@ def sum_keepdims(y, a, axis=None, *, keepdims=False, y_bar):
 def sum_(y, a, axis=None, *, keepdims=False, y_bar):
     """y = Σ_axis a:  ā = ȳ, broadcast back over the summed axes"""
     return expand_reduced(y_bar, a, axis=axis, keepdims=keepdims)
+
+
+@adjoint(np.add.reduce, where={"dtype": None, "out": None})
+def add_reduce(y, array, axis=0, dtype=None, out=None, keepdims=False, *, y_bar):
+    """y = Σ_axis a (np.add.reduce, over the first axis unless told):  ā = ȳ, broadcast back
+    over the summed axes"""
+    return expand_reduced(y_bar, array, axis=axis, keepdims=keepdims)
+
+
+@tangent(np.add.reduce, where={"dtype": None, "out": None})
+def add_reduce_tangent(y, array, axis=0, dtype=None, out=None, keepdims=False, *, array_dot):
+    """y = Σ_axis a:  ẏ = Σ_axis ȧ"""
+    return np.add.reduce(array_dot, axis=axis, keepdims=keepdims)
 
 
 @tangent(np.sum, Method("sum"))
@@ -1025,6 +1051,33 @@ def broadcast_to(y, array, shape, y_bar):
 def broadcast_to_tangent(y, array, shape, array_dot):
     """y = broadcast_to(a, shape):  ẏ = broadcast_to(ȧ, shape)"""
     return np.broadcast_to(array_dot, shape)
+
+
+@adjoint(np.full)
+def full(y, shape, fill_value, dtype=None, order="C", *, y_bar):
+    """y = full(shape, f) of floats:  f̄ = ȳ summed over the axes f was broadcast along"""
+    return None, unbroadcast(of_float_result(y_bar, y), fill_value)
+
+
+@tangent(np.full)
+def full_tangent(y, shape, fill_value, dtype=None, order="C", *, fill_value_dot):
+    """y = full(shape, f) of floats:  ẏ = full(shape, ḟ)"""
+    return np.full(np.shape(y), of_float_result(fill_value_dot, y), dtype=y.dtype)
+
+
+@adjoint(np.full_like)
+def full_like(y, a, fill_value, dtype=None, order="K", subok=True, shape=None, *, y_bar):
+    """y = full_like(a, f) of floats:  ā = 0,  f̄ = ȳ summed over the axes f was broadcast
+    along (a is read for its shape and dtype only)"""
+    return None, unbroadcast(of_float_result(y_bar, y), fill_value)
+
+
+@tangent(np.full_like)
+def full_like_tangent(
+    y, a, fill_value, dtype=None, order="K", subok=True, shape=None, *, a_dot, fill_value_dot
+):
+    """y = full_like(a, f) of floats:  ẏ = full_like(y, ḟ) (a: its shape and dtype only)"""
+    return None, np.full_like(y, of_float_result(fill_value_dot, y))
 
 
 @adjoint(np.concatenate)

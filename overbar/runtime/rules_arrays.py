@@ -26,6 +26,7 @@ from overbar.primitives import Index, Method
 from overbar.runtime.helpers import zero_tangent
 from overbar.runtime.helpers_arrays import (
     as_column,
+    convolution_placed,
     copy_pad_origins,
     diag_bar,
     diagonal_bar,
@@ -55,6 +56,7 @@ from overbar.runtime.helpers_arrays import (
     unroll_axis,
     unsplit,
     untile,
+    windows_bar,
     with_sample_axis,
     zero_unless_none,
 )
@@ -520,6 +522,54 @@ def diagflat(y, v, k=0, *, y_bar):
 def diagflat_tangent(y, v, k=0, *, v_dot):
     """y = diagflat(v, k):  ẏ = diagflat(v̇, k)"""
     return np.diagflat(v_dot, k)
+
+
+@adjoint(np.convolve)
+def convolve(z, a, v, mode="full", *, z_bar):
+    """z = a ∗ v (vectors), the part mode keeps of the full convolution; Z̄ = z̄ placed where it
+    sits in the full one, zeros elsewhere:  ā = Z̄ ∗ flip(v),  v̄ = Z̄ ∗ flip(a), each the valid
+    part"""
+    full_bar = convolution_placed(z_bar, a, v, mode)
+    return np.convolve(full_bar, np.flip(v), "valid"), np.convolve(full_bar, np.flip(a), "valid")
+
+
+@tangent(np.convolve)
+def convolve_tangent(z, a, v, mode="full", *, a_dot, v_dot):
+    """z = a ∗ v (bilinear):  ż = ȧ ∗ v + a ∗ v̇, the part mode keeps"""
+    return np.convolve(a_dot, v, mode), np.convolve(a, v_dot, mode)
+
+
+@adjoint(np.correlate)
+def correlate(z, a, v, mode="valid", *, z_bar):
+    """z = a ⋆ v = a ∗ flip(v) (real vectors), the part mode keeps of the full correlation;
+    Z̄ = z̄ placed where it sits in the full one:  ā = Z̄ ∗ v,  v̄ = flip(Z̄ ∗ flip(a)), each the
+    valid part"""
+    full_bar = convolution_placed(z_bar, a, v, mode, correlation=True)
+    return (
+        np.convolve(full_bar, v, "valid"),
+        np.flip(np.convolve(full_bar, np.flip(a), "valid")),
+    )
+
+
+@tangent(np.correlate)
+def correlate_tangent(z, a, v, mode="valid", *, a_dot, v_dot):
+    """z = a ⋆ v (bilinear for real vectors):  ż = ȧ ⋆ v + a ⋆ v̇, the part mode keeps"""
+    return np.correlate(a_dot, v, mode), np.correlate(a, v_dot, mode)
+
+
+@adjoint(np.lib.stride_tricks.sliding_window_view)
+def sliding_window_view(y, x, window_shape, axis=None, *, subok=False, writeable=False, y_bar):
+    """y[i, j] = x[i + j] (windows of x along axis, a view):  x̄ = each window's ȳ added back
+    where the window lies"""
+    return windows_bar(y_bar, x, window_shape, axis)
+
+
+@tangent(np.lib.stride_tricks.sliding_window_view)
+def sliding_window_view_tangent(
+    y, x, window_shape, axis=None, *, subok=False, writeable=False, x_dot
+):
+    """y = windows of x (linear):  ẏ = the same windows of ẋ"""
+    return np.lib.stride_tricks.sliding_window_view(x_dot, window_shape, axis)
 
 
 @adjoint(np.diff)

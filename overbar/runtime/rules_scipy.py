@@ -32,6 +32,7 @@ from scipy import special
 
 from overbar.runtime.helpers import broadcast_tangent, expand_reduced, unbroadcast
 from overbar.runtime.registry import adjoint, non_differentiable, tangent
+from overbar.runtime.shapes import SHAPE_RULES, Operand, _reduction, _same
 
 SQRT_PI = math.sqrt(math.pi)
 SQRT_2PI = math.sqrt(2 * math.pi)
@@ -76,6 +77,28 @@ def log_expit(y, x, y_bar):
 def log_expit_tangent(y, x, x_dot):
     """y = log σ(x):  ẏ = ẋ σ(−x)"""
     return x_dot * special.expit(-x)
+
+
+def _logsumexp_shape(
+    a: Operand,
+    axis: Operand | None = None,
+    b: Operand | None = None,
+    keepdims: Operand | None = None,
+    return_sign: Operand | None = None,
+):
+    """The shape of ``logsumexp(a, axis, keepdims=k)``: a's reduced over axis, as np.sum's
+    (not followed with weights b, which broadcast with a, or with a sign returned)."""
+    for given, default in ((b, None), (return_sign, False)):
+        if given is not None and not (given.constant and given.value is default):
+            return None
+    positional = [] if axis is None else [axis]
+    return _reduction(a, *positional, **({} if keepdims is None else {"keepdims": keepdims}))
+
+
+# What shape inference knows of their results: log-sum-exp is a reduction, softmax keeps a's.
+SHAPE_RULES[special.logsumexp] = _logsumexp_shape
+SHAPE_RULES[special.softmax] = _same
+SHAPE_RULES[special.log_softmax] = _same
 
 
 @adjoint(special.logsumexp, where={"b": None, "return_sign": False})

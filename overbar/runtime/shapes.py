@@ -27,6 +27,7 @@ runtime helper, so a gap here costs speed, never correctness.
 from __future__ import annotations
 
 import builtins
+import math
 import numbers
 import operator
 import types
@@ -819,6 +820,46 @@ def constant_operand(value: Any) -> Operand:
     return Operand(_constant_shape(value), value, True)
 
 
+def _diff(
+    a: Operand,
+    n: Operand | None = None,
+    axis: Operand | None = None,
+    prepend: Operand | None = None,
+    append: Operand | None = None,
+) -> Any:
+    """``np.diff(a, n, axis)``: a's shape, shorter by n along ``axis``, as ``a[n:]`` is along
+    it (a constant n and axis; with ``prepend`` or ``append``: not followed)."""
+    shape = dims(a.shape)
+    if not shape or prepend is not None or append is not None:
+        return None
+    order = 1 if n is None else n.value if n.constant else None
+    where = -1 if axis is None else axis.value if axis.constant else None
+    if type(order) is not int or order < 0 or type(where) is not int:
+        return None
+    if not -len(shape) <= where < len(shape):
+        return None
+    where %= len(shape)
+    return shape[:where] + (slice_length(shape[where], slice(order, None)),) + shape[where + 1 :]
+
+
+def _windows(
+    x: Operand, window_shape: Operand, axis: Operand | None = None, **keywords: Operand
+) -> Any:
+    """``sliding_window_view(x, window_shape, axis)``: x's axes (the windowed ones as many as
+    their windows), then one axis per window dimension; their lengths are not followed, only
+    the rank (a window given as a number or as a tuple display of known length)."""
+    shape = dims(x.shape)
+    if shape is None:
+        return None
+    if is_integer(window_shape.shape) or window_shape.shape == ():
+        windowed = 1
+    elif isinstance(window_shape.shape, Sequence) and window_shape.shape.length is not None:
+        windowed = window_shape.shape.length
+    else:
+        return None
+    return (None,) * (len(shape) + windowed)
+
+
 _UNARY_METHODS = ("copy", "conj", "conjugate", "round")
 
 SHAPE_RULES: dict[Any, Callable[..., Any]] = {
@@ -863,6 +904,10 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     np.arange: _arange,
     np.linspace: _linspace,
     np.outer: _outer,
+    np.diff: _diff,
+    np.lib.stride_tricks.sliding_window_view: _windows,
+    np.convolve: lambda a, v, mode=None: (None,),  # a vector, of a length not followed
+    np.correlate: lambda a, v, mode=None: (None,),
     np.concatenate: _concatenate,
     np.stack: _stack,
     np.reshape: _reshaped,
@@ -967,6 +1012,35 @@ SHAPE_RULES.update(
 SHAPE_RULES[np.linalg.qr] = _qr
 SHAPE_RULES[np.linalg.norm] = _norm
 SHAPE_RULES[np.einsum] = _einsum
+# The math module's functions of real numbers: each returns a Python float, whatever number (or
+# array of one element) it is given, or raises; so its result has the shape of a number.
+_MATH_FLOAT_FUNCTIONS = (
+    "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "copysign", "cos",
+    "cosh", "degrees", "erf", "erfc", "exp", "exp2", "expm1", "fabs", "fmod", "gamma", "hypot",
+    "ldexp", "lgamma", "log", "log10", "log1p", "log2", "pow", "radians", "remainder", "sin",
+    "sinh", "sqrt", "tan", "tanh",
+)  # fmt: skip
+SHAPE_RULES.update(
+    {getattr(math, name): _number for name in _MATH_FLOAT_FUNCTIONS if hasattr(math, name)}
+)
+
+
+def _add_reduce(
+    array: Operand,
+    axis: Operand = Operand((), 0, True),
+    dtype: Operand | None = None,
+    out: Operand | None = None,
+    keepdims: Operand = Operand((), False, True),
+) -> Any:
+    """``np.add.reduce``: np.sum's reduction, over the first axis unless told (with ``out``:
+    not followed)."""
+    if out is not None and not (out.constant and out.value is None):
+        return None
+    return _reduction(array, axis, keepdims=keepdims)
+
+
+SHAPE_RULES[np.add.reduce] = _add_reduce
+
 # dict(...) makes a dict whose keys are not known now: read by key only, not walked by position
 SHAPE_RULES[builtins.dict] = lambda *operands, **keywords: Sequence(mapping=True)
 # sorted(xs) is a list: what is known of it, as of a list display

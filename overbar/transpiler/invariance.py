@@ -11,11 +11,15 @@ The same holds of a logsumexp that adds its stabiliser back, ``log(sum(exp(a - m
 m`` (with or without ``keepdims``, m or m reshaped: ``m[:, None]`` subtracted and ``m`` added):
 the subtraction gives m the adjoint ``−Σₖ softmax · ḡ = −ḡ`` and the addition ``+ḡ``; both are
 skipped, so m's adjoint gets nothing from them. Side conditions: each of ``a - m``, its ``exp``,
-the sum and the log is read only by the next of these lines; the subtracted m is constant along
-k (a number for a sum of every element); the added m has the log's shape (no broadcasting).
+the sum and the log is read only by the next of these lines; the subtracted m, broadcast to the
+shape of a − m, is constant along k (k is an axis NumPy prepends to m's, or m's size there is 1:
+``X.T - m`` summed over axis 0; a number for a sum of every element); the added m has the log's
+shape (no broadcasting).
 
-The runtime says which primitives are exp, log and sum (``runtime.softmax_parts``); shape
-inference says whether m is constant along k. Where either is not known, nothing is skipped.
+The runtime says which primitives are exp, log and sum (``runtime.softmax_parts``: "sum" for
+those that sum every axis unless told, "sum over the first axis" for those that sum the first,
+``np.add.reduce``); shape inference says whether m is constant along k. Where either is not
+known, nothing is skipped.
 """
 
 from __future__ import annotations
@@ -65,6 +69,16 @@ def cancelled_subtrahends(
     return found
 
 
+def _constant_along(dims: tuple, rank: int, axis: int) -> bool:
+    """Whether a value of dimensions ``dims``, broadcast against an array of rank ``rank``
+    (axes prepended to its own), is constant along ``axis``: an axis NumPy prepends, or one of
+    its own of size 1 (a number is constant along every axis)."""
+    if len(dims) > rank:
+        return False
+    prepended = rank - len(dims)
+    return axis < prepended or dims[axis - prepended] == 1
+
+
 def _blocks(statements: list[ast.stmt]):
     """``statements`` and every block nested in them (loop bodies, branches)."""
     yield statements
@@ -98,7 +112,7 @@ class _Analysis:
         if application is None:
             return False
         try:
-            return application.primal in self.parts[part]
+            return application.primal in self.parts.get(part, ())
         except TypeError:  # an unhashable primal
             return False
 
@@ -131,9 +145,7 @@ class _Analysis:
         axis = self.normalised_axis(exponential, shifted, others)
         if axis is None or not -len(rank) <= axis < len(rank):
             return False
-        # m broadcast to s's shape (axes prepended to its own) is constant along the axis
-        prepended = len(rank) - len(m_dims)
-        return axis % len(rank) < prepended or m_dims[axis % len(rank) - prepended] == 1
+        return _constant_along(m_dims, len(rank), axis % len(rank))
 
     def added_back(self, statement: ast.Assign, shifted: str) -> tuple[ast.Assign, str] | None:
         """For ``s = a - m1`` in a logsumexp ``log(sum(exp(s), axis=k)) + m2`` where m1 and m2
@@ -182,8 +194,8 @@ class _Analysis:
         if axis is _EVERY_AXIS:
             if m1_dims != ():
                 return None  # a sum of every element: m1 must be a number
-        elif m1_dims and (len(m1_dims) != len(rank) or m1_dims[axis % len(rank)] != 1):
-            return None  # m1 must be constant along the summed axis
+        elif not _constant_along(m1_dims, len(rank), axis % len(rank)):
+            return None  # m1, broadcast to s's shape, must be constant along the summed axis
         if len(log_dims) != len(m2_dims) or not all(
             facts.same_length(x, y) or (x is not None and x == y)
             for x, y in zip(log_dims, m2_dims, strict=True)
@@ -223,7 +235,11 @@ class _Analysis:
         """k for ``t = sum(summed, axis=k)``, with or without ``keepdims=True``;
         ``_EVERY_AXIS`` for a sum of every element."""
         application = self.application(statement) if statement is not None else None
-        if not self.is_a(application, "sum"):
+        if self.is_a(application, "sum"):
+            default = None  # np.sum: every axis unless told
+        elif self.is_a(application, "sum over the first axis"):
+            default = 0  # np.add.reduce: the first axis unless told
+        else:
             return None
         arguments = list(application.positional)
         keywords = dict(application.keywords)
@@ -231,7 +247,7 @@ class _Analysis:
             return None
         if len(arguments) > 2 or set(keywords) - {"axis", "keepdims"}:
             return None
-        axis = keywords.get("axis", arguments[1] if len(arguments) > 1 else ast.Constant(None))
+        axis = keywords.get("axis", arguments[1] if len(arguments) > 1 else ast.Constant(default))
         keepdims = keywords.get("keepdims", ast.Constant(False))
         if not (isinstance(keepdims, ast.Constant) and keepdims.value in (True, False)):
             return None

@@ -31,11 +31,11 @@ and after (``interior`` is ``u0[1:-1]`` long, as ``u0[:-2]`` is)::
 
 Identity: a function that reads an argument only for its shape gives the same result for any
 argument of that shape. Side conditions: the argument's position is one the runtime lists as
-read for its shape only (``Runtime.shape_only``, or an element of a tuple display at a position
-of ``Runtime.shape_only_elements``); shape inference, which joins every binding of a name and
-iterates to a fixed point through loops, knows every dimension of the name's shape as the length
-of one dimension of the same parameter, axis by axis (equal, or a slice of it with constant
-bounds, the same length for every length the parameter's dimension may have), or of the
+read for its shape only (``Runtime.shape_only``, or an element of a tuple or list display at a
+position of ``Runtime.shape_only_elements``); shape inference, which joins every binding of a
+name and iterates to a fixed point through loops, knows every dimension of the name's shape as
+the length of one dimension of the same parameter, axis by axis (equal, or a slice of it with
+constant bounds, the same length for every length the parameter's dimension may have), or of the
 parameters' named dimensions and constants for a stand-in; those parameters are never assigned
 in the function (they hold the caller's values in the reverse sweep); only names the forward
 sweep saves are replaced (a name read where it is never overwritten costs nothing to read).
@@ -121,8 +121,9 @@ def read_known_shapes(
                 continue
             places = [(node.args, position) for position in whole if position < len(node.args)]
             for position in parts:
-                if position < len(node.args) and isinstance(node.args[position], ast.Tuple):
-                    elements = node.args[position].elts
+                display = node.args[position] if position < len(node.args) else None
+                if isinstance(display, ast.Tuple | ast.List):
+                    elements = display.elts
                     places.extend((elements, k) for k in range(len(elements)))
             for holder, k in places:
                 read = holder[k]

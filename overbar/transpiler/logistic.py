@@ -26,6 +26,12 @@ reads it, it holds what the exp read (a loop may rebind it between the two: seed
 Rounding: the same to an ulp; where ``exp(x)`` overflows (x above 709) the chain gives nan
 (inf / inf) and this gives the limit, ``ȳ``.
 
+The logistic function written with ``logaddexp`` (which does not overflow), ``h = exp(-t2)``,
+``t2 = logaddexp(0, t1)``, ``t1 = -z``, is the same function, ``exp(−log(1 + e⁻ᶻ)) = 1 / (1 +
+e⁻ᶻ)``: its chain of rules gives ``z̄ = h̄ h e^(t1 − t2)``, an exp more in the reverse sweep and
+``t1`` and ``t2`` kept, where ``h (1 − h)`` needs only ``h``. Side conditions as below (each
+temporary bound once and read only by the next line; the constant exactly zero).
+
 Identity: for ``h = 1 / (1 + e)`` with ``e = exp(−z)``, ``dh/dz = e / (1 + e)² = h (1 − h)``,
 since ``e / (1 + e) = 1 − h``. Side conditions: ``t1``, ``t2`` and ``t3`` are each bound once,
 by these lines, and read only by the next line of the chain (so no other line needs their
@@ -89,11 +95,41 @@ def logistic_lines(
             if z:
                 found[id(line)] = (z, "logistic")
                 continue
+            z = _stable_logistic(line, application, only_line, library)
+            if z:
+                found[id(line)] = (z, "logistic")
+                continue
             softplus = _softplus(line, application, only_line, library)
             # its rule reads x at the log's line: x must hold there what it held at the exp's
             if all(_bound_once(x, bound, form) for x, _ in softplus.values()):
                 found.update(softplus)
     return found
+
+
+def _stable_logistic(line: ast.Assign, application, only_line, lib) -> str | None:
+    """``h = exp(-logaddexp(0, -z))`` (the logistic function written with logaddexp, which
+    does not overflow) ending at ``line``: z."""
+    t3 = _exp_of(application(line), lib)
+    negation_line = t3 and only_line(t3, line)
+    t2 = negation_line and _negation_of(application(negation_line), lib)
+    softplus_line = t2 and only_line(t2, negation_line)
+    t1 = softplus_line and _softplus_of(application(softplus_line), lib)
+    inner_line = t1 and only_line(t1, softplus_line)
+    return (inner_line and _negation_of(application(inner_line), lib)) or None
+
+
+def _softplus_of(application: Application, lib: Any) -> str | None:
+    """``logaddexp(0, t)`` or ``logaddexp(t, 0)`` (log(1 + eᵗ)): t."""
+    if not _plain(application, (lib.logaddexp,), 2):
+        return None
+    left, right = application.positional
+    if _is_zero(left):
+        return _name(right)
+    return _name(left) if _is_zero(right) else None
+
+
+def _is_zero(atom: ast.expr) -> bool:
+    return isinstance(atom, ast.Constant) and type(atom.value) in (int, float) and atom.value == 0
 
 
 def _bound_once(name: str, bound: dict, form: NormalForm) -> bool:

@@ -196,8 +196,8 @@ class _Facts:
         return found
 
     def split_of(self, statement: ast.stmt) -> tuple[list[str], str, list[str]] | None:
-        """``a, b, c = split_like(g, (x, y, z), axis=0)`` with names only, the targets
-        distinct and not ``g``: ([a, b, c], g, [x, y, z])."""
+        """``a, b, c = split_like(g, (x, y, z), axis=0)`` (or a list display ``[x, y, z]``)
+        with names only, the targets distinct and not ``g``: ([a, b, c], g, [x, y, z])."""
         if not (
             self.split is not None
             and isinstance(statement, ast.Assign)
@@ -215,7 +215,7 @@ class _Facts:
             and [k.arg for k in call.keywords] == ["axis"]
             and _integer(axis[0]) == 0
             and isinstance(call.args[0], ast.Name)
-            and isinstance(call.args[1], ast.Tuple)
+            and isinstance(call.args[1], ast.Tuple | ast.List)  # as the user wrote the join
             and all(isinstance(e, ast.Name) for e in call.args[1].elts)
             and all(isinstance(t, ast.Name) for t in targets)
             and len(targets) == len(call.args[1].elts)
