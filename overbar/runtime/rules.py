@@ -717,19 +717,6 @@ def sum_(y, a, axis=None, *, keepdims=False, y_bar):
     return expand_reduced(y_bar, a, axis=axis, keepdims=keepdims)
 
 
-@adjoint(np.add.reduce, where={"dtype": None, "out": None})
-def add_reduce(y, array, axis=0, dtype=None, out=None, keepdims=False, *, y_bar):
-    """y = Σ_axis a (np.add.reduce, over the first axis unless told):  ā = ȳ, broadcast back
-    over the summed axes"""
-    return expand_reduced(y_bar, array, axis=axis, keepdims=keepdims)
-
-
-@tangent(np.add.reduce, where={"dtype": None, "out": None})
-def add_reduce_tangent(y, array, axis=0, dtype=None, out=None, keepdims=False, *, array_dot):
-    """y = Σ_axis a:  ẏ = Σ_axis ȧ"""
-    return np.add.reduce(array_dot, axis=axis, keepdims=keepdims)
-
-
 @tangent(np.sum, Method("sum"))
 def sum_tangent(y, a, axis=None, *, keepdims=False, a_dot):
     """y = Σ_axis a:  ẏ = Σ_axis ȧ"""
