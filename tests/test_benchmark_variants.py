@@ -113,7 +113,6 @@ def test_a_refusal_is_reported_with_its_line_and_reason():
 # wrong gradient, is what the benchmark reports for them.
 REFUSED = {
     "rnn_class": "a call of the local variable cell",
-    "rnn_default_argument": "a call of the local variable activation",
     "fixed_point_countdown": "an augmented assignment to i",
 }
 

@@ -1,7 +1,7 @@
 """Helpers kept as pullbacks run forward once: their forward function returns their residuals.
 
 A helper that is not inlined (recursive, longer than the inlining limit, a default that is an
-object, a global that means something else at the call, a function passed in, or inlining off)
+object, a global that means something else at the call, or inlining off)
 is called in the caller's forward sweep as ``y, helper_residuals = helper_forward(x)``, and its
 reverse sweep calls ``helper_pullback(*helper_residuals, result_bar=y_bar)``, which reads them
 instead of running the helper again. Every gradient here is also compared by the guard with the
@@ -84,16 +84,6 @@ def f(x):
         def f(x):
             w = np.sin(x)
             return np.sum(scaled(x) * w) + np.sum(scaled(w))
-        """,
-    "a function passed in": """
-        def apply_twice(g, v):
-            return g(g(v))
-
-        def apply_nested(g, v):
-            return apply_twice(g, v) * np.cos(v)
-
-        def f(x):
-            return np.sum(apply_twice(np.tanh, x)) + np.sum(apply_nested(np.sin, x))
         """,
     "nested: a recursive helper calling a large one": textwrap.dedent(_BIG)
     + """

@@ -21,11 +21,13 @@ conditions, each checked, a call that fails one keeps its pullback:
 - ``h`` is the user's own function with no rule registered for it (a rule wins), not being
   inlined already (recursion) and not the function being differentiated;
 - overbar reads ``h`` (source, supported syntax) and its normal form has one ``return``, its
-  last statement, no ``global``/``nonlocal``, no nested function or lambda, no call of one of
-  its parameters (a function passed to it), and at most ``_LARGEST_HELPER`` statements;
+  last statement, no ``global``/``nonlocal``, no nested function or lambda, and at most
+  ``_LARGEST_HELPER`` statements;
 - the call binds every parameter to an atom (no ``*args``/``**kwargs``; defaults that are
-  literals), none of them a function (``apply(np.cos, x)``: the helper's pullback is made for
-  the function passed);
+  literals, or global paths naming the default: ``activation=np.tanh``); a parameter bound to
+  a function (``apply(np.cos, x)``, that default) by a global path the caller reads as the same
+  object, and never rebound in ``h``, is replaced by that path, so that the spliced call is a
+  call of the function; a parameter ``h`` calls that holds anything else keeps the pullback;
 - every name ``h`` reads from outside itself means the same object in the caller's namespace,
   and is not a name the caller binds (else the spliced lines would read the caller's);
 - ``h``'s own names are renamed to names the caller does not use; a parameter ``h`` rebinds,
@@ -50,7 +52,7 @@ from overbar.transpiler.kept import cache_of
 from overbar.transpiler.linear_recursion import with_recursion_as_loops
 from overbar.transpiler.names import NameAllocator, clone, walk_breadth_first
 from overbar.transpiler.normalize import NormalForm, normalize
-from overbar.transpiler.parse import MISSING, ParsedFunction, parse
+from overbar.transpiler.parse import MISSING, ParsedFunction, parse, with_functions
 from overbar.transpiler.partials import with_partials_called_through
 from overbar.transpiler.unpacking import with_known_unpacking
 
@@ -108,16 +110,27 @@ class _Splicer:
         helper = self.parsed.namespace.resolve(call.func)
         if not self.is_helper(helper) or helper in inside:
             return None
-        read = _read(helper, self.runtime)
+        try:
+            arguments = _bound_arguments(helper, call, parse(helper))
+        except (OverbarError, OSError, TypeError, ValueError, SyntaxError):
+            return None
+        functions = None if arguments is None else self.functions_passed(helper, arguments)
+        if functions is None:
+            return None
+        read = _read(helper, self.runtime, functions)
         if read is None:
             return None
         helper_parsed, helper_form = read
-        arguments = _bound_arguments(helper, call)
-        if arguments is None or not self.same_outside_names(helper_parsed, helper_form):
+        if not self.same_outside_names(helper_parsed, helper_form):
             return None
-        if any(self.is_function(argument) for argument in arguments.values()):
-            return None  # a function passed as a value: the pullback is made for it
-        lines = self.renamed(helper_form, arguments, statement.targets[0].id)
+        called = {
+            node.func.id
+            for node in walk_breadth_first(helper_form.tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        } & set(helper_form.parameters)
+        if called - set(functions) or set(functions) & _assigned(helper_form.tree):
+            return None  # it calls a parameter that holds no function known here
+        lines = self.renamed(helper_form, arguments, statement.targets[0].id, set(functions))
         lines = self.block(lines, (*inside, helper), depth - 1)
         self.inlined = True
         return [_located(line, statement) for line in lines]
@@ -144,6 +157,31 @@ class _Splicer:
         value = self.parsed.namespace.resolve(argument)
         return value is not MISSING and callable(value) and not hasattr(value, "shape")
 
+    def functions_passed(
+        self, helper: Any, arguments: dict[str, ast.expr]
+    ) -> dict[str, Any] | None:
+        """The parameters bound to a function by a global path the caller reads as the same
+        object (``np.tanh``, ``sigmoid``, a parameter its own caller bound to one; a default
+        ``activation=np.tanh`` the call leaves): the spliced lines call that path instead.
+        None where an argument names a function any other way (a local value)."""
+        functions = {}
+        signature = inspect.signature(helper)
+        for parameter, argument in arguments.items():
+            if not self.is_function(argument):
+                continue
+            root = argument
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if not isinstance(root, ast.Name) or root.id in self.form.local_names:
+                return None
+            default = signature.parameters[parameter].default
+            if getattr(argument, "_overbar_default", False) and (
+                self.parsed.namespace.resolve(argument) is not default
+            ):
+                return None  # the default's path means something else in the caller
+            functions[parameter] = self.parsed.namespace.resolve(argument)
+        return functions
+
     def same_outside_names(self, helper: ParsedFunction, form: NormalForm) -> bool:
         own = form.local_names | set(form.parameters)
         mine = self.form.local_names | set(self.form.parameters)
@@ -159,15 +197,24 @@ class _Splicer:
                 return False
         return True
 
-    def renamed(self, form: NormalForm, arguments: dict[str, ast.expr], result: str) -> list:
-        """The helper's body with its names made the caller's and its return an assignment."""
+    def renamed(
+        self,
+        form: NormalForm,
+        arguments: dict[str, ast.expr],
+        result: str,
+        functions: set[str] = frozenset(),
+    ) -> list:
+        """The helper's body with its names made the caller's and its return an assignment
+        (a parameter in ``functions`` replaced by the path of the function it is bound to)."""
         rebound = _assigned(form.tree)
         replacements: dict[str, ast.expr] = {}
         lines: list[ast.stmt] = []
         prefix = form.tree.name
         for parameter in form.parameters:
             argument = arguments[parameter]
-            if parameter in rebound or not _is_atom(argument):
+            if parameter in functions:
+                replacements[parameter] = argument
+            elif parameter in rebound or not _is_atom(argument):
                 fresh = self.names.fresh(f"{prefix}_{parameter}")
                 self.bound.add(fresh)
                 lines.append(ast.Assign([ast.Name(fresh, ast.Store())], clone(argument)))
@@ -225,17 +272,23 @@ def _bound_once_at_top(form: NormalForm, returned: ast.expr) -> str | None:
     return name if len(stores) == 1 and len(top) == 1 else None
 
 
-def _read(helper: Any, runtime: Runtime) -> tuple[ParsedFunction, NormalForm] | None:
-    """The helper parsed and in normal form, if it can be inlined (kept with the function)."""
+def _read(
+    helper: Any, runtime: Runtime, functions: dict[str, Any]
+) -> tuple[ParsedFunction, NormalForm] | None:
+    """The helper parsed and in normal form, its parameters in ``functions`` calls of the
+    functions bound to them, if it can be inlined (kept with the function)."""
     kept = cache_of(helper)
-    if _KEPT not in kept:
-        kept[_KEPT] = _inlinable(helper, runtime)
-    return kept[_KEPT]
+    key = (_KEPT, tuple(sorted(functions.items(), key=lambda item: item[0])))
+    if key not in kept:
+        kept[key] = _inlinable(helper, runtime, functions)
+    return kept[key]
 
 
-def _inlinable(helper: Any, runtime: Runtime) -> tuple[ParsedFunction, NormalForm] | None:
+def _inlinable(
+    helper: Any, runtime: Runtime, functions: dict[str, Any]
+) -> tuple[ParsedFunction, NormalForm] | None:
     try:
-        parsed = with_known_unpacking(parse(helper))
+        parsed = with_known_unpacking(with_functions(parse(helper), functions))
         if with_partials_called_through(parsed) is not parsed:
             return None  # it calls a partial: its pullback reads the function bound to it
         parsed = with_recursion_as_loops(parsed)  # a recursion: as the pullback sees it
@@ -264,18 +317,14 @@ def _inlinable(helper: Any, runtime: Runtime) -> tuple[ParsedFunction, NormalFor
     arguments = form.tree.args
     if arguments.vararg or arguments.kwarg:
         return None
-    called = {
-        node.func.id
-        for node in walk_breadth_first(form.tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-    }
-    if called & set(form.parameters):
-        return None  # it calls a function passed to it: its pullback is made for that function
     return parsed, form
 
 
-def _bound_arguments(helper: Any, call: ast.Call) -> dict[str, ast.expr] | None:
-    """Each parameter's argument at ``call`` (a default as a literal), or None."""
+def _bound_arguments(
+    helper: Any, call: ast.Call, parsed: ParsedFunction
+) -> dict[str, ast.expr] | None:
+    """Each parameter's argument at ``call`` (a default as a literal, or as the global path
+    its ``def`` writes where that path names the default, ``activation=np.tanh``), or None."""
     if any(isinstance(a, ast.Starred) for a in call.args) or any(
         k.arg is None for k in call.keywords
     ):
@@ -292,9 +341,33 @@ def _bound_arguments(helper: Any, call: ast.Call) -> dict[str, ast.expr] | None:
             arguments[name] = bound.arguments[name]
         elif isinstance(parameter.default, bool | int | float | str | type(None)):
             arguments[name] = ast.Constant(parameter.default)
+        elif (path := _default_path(parsed, name)) is not None and (
+            parsed.namespace.resolve(path) is parameter.default
+        ):
+            path._overbar_default = True  # checked to mean the same in the caller
+            arguments[name] = path
         else:
             return None
     return arguments
+
+
+def _default_path(parsed: ParsedFunction, name: str) -> ast.expr | None:
+    """The expression the ``def`` writes as parameter ``name``'s default, if it is a dotted
+    global path (``np.tanh``, ``sigmoid``), else None."""
+    arguments = parsed.tree.args
+    positional = [*arguments.posonlyargs, *arguments.args]
+    with_defaults = positional[len(positional) - len(arguments.defaults) :]
+    pairs = list(zip(with_defaults, arguments.defaults, strict=True))
+    pairs += [
+        (a, d) for a, d in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True) if d
+    ]
+    for parameter, default in pairs:
+        if parameter.arg == name:
+            node = default
+            while isinstance(node, ast.Attribute):
+                node = node.value
+            return clone(default) if isinstance(node, ast.Name) else None
+    return None
 
 
 def _assigned(tree: ast.FunctionDef) -> set[str]:

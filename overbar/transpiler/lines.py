@@ -614,7 +614,8 @@ def passed_functions(
 ) -> tuple[tuple[str, Any], ...]:
     """The helper's parameters this call binds to a function known now: one named by a
     global path (``np.tanh``, ``sigmoid``), or a parameter of this function that its own
-    caller bound to one. The helper's pullback (or jvp) is specialised on them."""
+    caller bound to one, or a default the call leaves (``activation=np.tanh``). The helper's
+    pullback (or jvp) is specialised on them."""
     namespace = state.parsed.namespace
     passed = []
     for name, atom in bound.arguments.items():
@@ -627,6 +628,15 @@ def passed_functions(
             value = namespace.resolve(atom)
         if value is not MISSING and callable(value) and not isinstance(value, type):
             passed.append((name, value))
+    for parameter in bound.signature.parameters.values():  # a default this call leaves
+        default = parameter.default
+        if (
+            parameter.name not in bound.arguments
+            and default is not parameter.empty
+            and callable(default)
+            and not isinstance(default, type)
+        ):
+            passed.append((parameter.name, default))
     return tuple(passed)
 
 
