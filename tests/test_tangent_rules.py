@@ -32,6 +32,7 @@ from tests import (
     test_rules_fft,
     test_rules_linalg,
     test_rules_math,
+    test_rules_science,
 )
 from tests.support import define
 
@@ -42,9 +43,17 @@ TANGENT_MODULES = [
     "overbar.runtime.rules_math",
     "overbar.runtime.rules_linalg",
     "overbar.runtime.rules_fft",
+    "overbar.runtime.rules_science",
 ]
 
-_SOURCES = [test_rules, test_rules_arrays, test_rules_math, test_rules_linalg, test_rules_fft]
+_SOURCES = [
+    test_rules,
+    test_rules_arrays,
+    test_rules_math,
+    test_rules_linalg,
+    test_rules_fft,
+    test_rules_science,
+]
 
 try:  # SciPy's rules, where it is installed
     from tests import test_rules_scipy
@@ -69,6 +78,7 @@ _VALUES = {
     test_rules_math: test_rules._value,
     test_rules_linalg: test_rules_linalg.make_value,
     test_rules_fft: test_rules._value,
+    test_rules_science: test_rules._value,
 }
 if test_rules_scipy is not None:
     _VALUES[test_rules_scipy] = test_rules_scipy.make_value

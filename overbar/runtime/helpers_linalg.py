@@ -1586,3 +1586,50 @@ def qr_dots(a_dot, q, r, mode="reduced"):
     r_dot = (c - omega) @ r
     q_dot = a_dot_r - q @ (q_t @ a_dot_r) + q @ omega
     return q_dot, r_dot
+
+
+# ---------------------------------------------------------------------------------------------
+# Least squares (lstsq, and polyfit through it)
+# ---------------------------------------------------------------------------------------------
+
+
+def refuse_rank_deficient(a, function):
+    """Least squares has a derivative of its minimal-norm solution only where A keeps its rank;
+    overbar differentiates it where A has full column rank, and refuses elsewhere."""
+    a = np.asarray(a)
+    rank = np.linalg.matrix_rank(a)
+    if rank < a.shape[-1]:
+        raise NoDerivativeError(
+            f"{function} of a matrix of rank {rank} with {a.shape[-1]} columns: overbar "
+            "differentiates least squares where the matrix has full column rank (the minimal-"
+            "norm solution of a rank-deficient one jumps where its rank changes)"
+        )
+
+
+def lstsq_solution_bars(x_bar, x, a, b):
+    """Adjoints of the least-squares solution x = (AᵀA)⁻¹ Aᵀ b (A of full column rank):
+    z = (AᵀA)⁻¹ x̄,  b̄ = A z,  Ā = r zᵀ − b̄ xᵀ with r = b − A x."""
+    a = np.asarray(a, dtype=float)
+    gram = a.T @ a
+    z = np.linalg.solve(gram, x_bar)
+    b_bar = a @ z
+    residual = b - a @ x
+    if np.ndim(x) == 1:
+        a_bar = np.outer(residual, z) - np.outer(b_bar, x)
+    else:
+        a_bar = residual @ z.T - b_bar @ np.transpose(x)
+    return a_bar, b_bar
+
+
+def lstsq_solution_dot(x, a, b, a_dot, b_dot):
+    """The tangent of x = (AᵀA)⁻¹ Aᵀ b as A moves along Ȧ and b along ḃ (either None where it
+    stays): ẋ = (AᵀA)⁻¹ (Ȧᵀ r − Aᵀ Ȧ x + Aᵀ ḃ), r = b − A x."""
+    a = np.asarray(a, dtype=float)
+    right = np.zeros(np.shape(x))
+    if a_dot is not None:
+        a_dot = np.broadcast_to(a_dot, a.shape)
+        residual = b - a @ x
+        right = right + a_dot.T @ residual - a.T @ (a_dot @ x)
+    if b_dot is not None:
+        right = right + a.T @ np.broadcast_to(b_dot, np.shape(b))
+    return np.linalg.solve(a.T @ a, right)
