@@ -123,6 +123,10 @@ SAMPLES = [
     *unary(np.negative, "np.negative(a)"),
     *unary(np.positive, "np.positive(a)"),
     S(np.matmul, "np.matmul(a, b)", a=any_(2, 3), b=any_(3, 2)),
+    S(np.linalg.matmul, "np.linalg.matmul(a, b)", a=any_(2, 3), b=any_(3, 2)),
+    S(np.linalg.matmul, "np.linalg.matmul(a, b)", a=any_(3), b=any_(2, 3, 2)),
+    S(np.matrix_transpose, "np.matrix_transpose(a)", a=any_(2, 3)),
+    S(np.linalg.matrix_transpose, "np.linalg.matrix_transpose(a)", a=any_(4, 2, 3)),
     # elementwise functions of one argument
     *unary(np.exp, "np.exp(a)"),
     *unary(np.exp2, "np.exp2(a)"),

@@ -1609,9 +1609,9 @@ def refuse_rank_deficient(a, function):
 def lstsq_solution_bars(x_bar, x, a, b):
     """Adjoints of the least-squares solution x = (AᵀA)⁻¹ Aᵀ b (A of full column rank):
     z = (AᵀA)⁻¹ x̄,  b̄ = A z,  Ā = r zᵀ − b̄ xᵀ with r = b − A x."""
-    a = np.asarray(a, dtype=float)
+    a = np.asarray(a)
     gram = a.T @ a
-    z = np.linalg.solve(gram, x_bar)
+    z = np.linalg.solve(gram, np.broadcast_to(x_bar, np.shape(x)))
     b_bar = a @ z
     residual = b - a @ x
     if np.ndim(x) == 1:
@@ -1624,8 +1624,8 @@ def lstsq_solution_bars(x_bar, x, a, b):
 def lstsq_solution_dot(x, a, b, a_dot, b_dot):
     """The tangent of x = (AᵀA)⁻¹ Aᵀ b as A moves along Ȧ and b along ḃ (either None where it
     stays): ẋ = (AᵀA)⁻¹ (Ȧᵀ r − Aᵀ Ȧ x + Aᵀ ḃ), r = b − A x."""
-    a = np.asarray(a, dtype=float)
-    right = np.zeros(np.shape(x))
+    a = np.asarray(a)
+    right = np.zeros(np.shape(x), dtype=np.result_type(x, 1.0))
     if a_dot is not None:
         a_dot = np.broadcast_to(a_dot, a.shape)
         residual = b - a @ x
@@ -1633,3 +1633,139 @@ def lstsq_solution_dot(x, a, b, a_dot, b_dot):
     if b_dot is not None:
         right = right + a.T @ np.broadcast_to(b_dot, np.shape(b))
     return np.linalg.solve(a.T @ a, right)
+
+
+def lstsq_bars(y_bar, y, a, b):
+    """Adjoints of (x, ρ, rank, s) = lstsq(A, b) for A of full column rank (refused otherwise):
+    x as in ``lstsq_solution_bars``; the residuals ρ = Σ r² (r = b − A x, given where A is
+    tall) add b̄ += 2 r ρ̄, Ā −= 2 (r ρ̄) xᵀ (the part through x vanishes: Aᵀ r = 0); the
+    singular values add U diag(s̄) Vᵀ; the rank has none."""
+    x, residuals, _, _ = y
+    x_bar, residuals_bar, _, s_bar = y_bar
+    refuse_rank_deficient(a, "np.linalg.lstsq")
+    a_bar, b_bar = lstsq_solution_bars(x_bar, x, a, b)
+    if np.size(residuals) and np.any(residuals_bar != 0):
+        residual = b - a @ x
+        weighted = 2 * residual * np.broadcast_to(residuals_bar, np.shape(residuals))
+        b_bar = b_bar + weighted
+        a_bar = a_bar - (np.outer(weighted, x) if np.ndim(x) == 1 else weighted @ x.T)
+    if np.any(s_bar != 0):
+        a_bar = a_bar + singular_values_bar(np.broadcast_to(s_bar, np.shape(y[3])), a)
+    return a_bar, b_bar
+
+
+def lstsq_dots(a_dot, b_dot, y, a, b):
+    """The tangent of (x, ρ, rank, s) = lstsq(A, b) as A moves along Ȧ and b along ḃ (either
+    None where it stays), A of full column rank: ẋ as in ``lstsq_solution_dot``,
+    ρ̇ = 2 Σ r (ḃ − Ȧ x) (Aᵀ r = 0 removes the part through x), no tangent of the rank,
+    ṡ = diag(Uᵀ Ȧ V)."""
+    x, residuals, rank, s = y
+    refuse_rank_deficient(a, "np.linalg.lstsq")
+    x_dot = lstsq_solution_dot(x, a, b, a_dot, b_dot)
+    residuals_dot = np.zeros(np.shape(residuals), dtype=np.result_type(residuals, 1.0))
+    if np.size(residuals):
+        moved = 0.0
+        if b_dot is not None:
+            moved = moved + b_dot
+        if a_dot is not None:
+            moved = moved - a_dot @ x
+        residuals_dot = np.reshape(2 * np.sum((b - a @ x) * moved, axis=0), np.shape(residuals))
+    s_dot = (
+        np.zeros(np.shape(s), dtype=s.dtype) if a_dot is None else singular_values_dot(a_dot, a)
+    )
+    return x_dot, residuals_dot, 0.0, s_dot
+
+
+# ---------------------------------------------------------------------------------------------
+# NumPy 2's array-API functions: vecdot, vector_norm, cond
+# ---------------------------------------------------------------------------------------------
+
+
+def vecdot_bars(z_bar, x1, x2, axis=-1):
+    """Adjoints of z = Σ x1 x2 along ``axis`` (each operand's own axis, the others broadcast):
+    x̄1 = z̄ x2,  x̄2 = z̄ x1, summed to each operand's shape."""
+    x1_last = np.moveaxis(x1, axis, -1)
+    x2_last = np.moveaxis(x2, axis, -1)
+    g = np.expand_dims(z_bar, -1)
+    x1_bar = unbroadcast(g * x2_last, x1_last)
+    x2_bar = unbroadcast(g * x1_last, x2_last)
+    return np.moveaxis(x1_bar, -1, axis), np.moveaxis(x2_bar, -1, axis)
+
+
+def _vector_axes(x, axis):
+    """The axes np.linalg.vector_norm reduces: all of them for None, as a tuple of
+    non-negative axes."""
+    ndim = np.ndim(x)
+    if axis is None:
+        return tuple(range(ndim))
+    listed = axis if isinstance(axis, tuple | list) else (axis,)
+    return tuple(int(a) % ndim for a in listed)
+
+
+def vector_norm_bar(y_bar, y, x, ord=2, axis=None, keepdims=False):
+    """Adjoint of y = vector_norm(x, axis, keepdims, ord): the reduced axes moved last and made
+    one, then the vector norm's adjoint of ``norm_bar`` along it."""
+    x = np.asarray(x)
+    axes = _vector_axes(x, axis)
+    last = tuple(range(x.ndim - len(axes), x.ndim))
+    moved = np.moveaxis(x, axes, last)
+    kept = moved.shape[: x.ndim - len(axes)]
+    flat = np.reshape(moved, kept + (-1,))
+    g = norm_bar(np.reshape(y_bar, kept), np.reshape(y, kept), flat, ord, -1)
+    return np.moveaxis(np.reshape(g, moved.shape), last, axes)
+
+
+def vector_norm_dot(x_dot, y, x, ord=2, axis=None, keepdims=False):
+    """The tangent of y = vector_norm(x, axis, keepdims, ord): ẏ = Σ ∂‖x‖/∂x ẋ over the
+    reduced axes (at a kink, the subgradient the adjoint gives)."""
+    gradient = vector_norm_bar(np.ones_like(y), y, x, ord, axis, keepdims)
+    gradient = np.asarray(gradient, dtype=np.result_type(x, 1.0))
+    return np.sum(gradient * x_dot, axis=_vector_axes(x, axis), keepdims=keepdims)
+
+
+def _extreme_singular_values(x, p):
+    """For cond of order None, 2 or −2: the singular values and the one-hot selections of the
+    largest and the smallest (numerator first)."""
+    s = np.linalg.svd(x, compute_uv=False)
+    first = np.zeros(np.shape(s), dtype=s.dtype)
+    last = np.zeros(np.shape(s), dtype=s.dtype)
+    first[..., 0], last[..., -1] = 1.0, 1.0
+    return (s, last, first) if p == -2 else (s, first, last)
+
+
+def cond_bar(c_bar, c, x, p=None):
+    """Adjoint of c = cond(X, p). For p None or 2, c = s_max / s_min (p = −2: the inverse):
+    s̄_top = c̄ / s_bottom, s̄_bottom = −c̄ c / s_bottom, X̄ = U diag(s̄) Vᵀ. For any other p,
+    c = ‖X‖ ‖B‖ with B = X⁻¹:  X̄ = c̄ (‖B‖ ∂‖X‖ − ‖X‖ Bᵀ ∂‖B‖ Bᵀ)."""
+    c_bar = np.asarray(c_bar)[..., None]
+    if p is None or p == 2 or p == -2:
+        s, top, bottom = _extreme_singular_values(x, p)
+        s_bottom = np.sum(s * bottom, axis=-1, keepdims=True)
+        s_bar = c_bar * top / s_bottom - c_bar * np.asarray(c)[..., None] * bottom / s_bottom
+        return singular_values_bar(s_bar, x)
+    inverse = np.linalg.inv(x)
+    norm_x = np.linalg.norm(x, p, axis=(-2, -1))
+    norm_inverse = np.linalg.norm(inverse, p, axis=(-2, -1))
+    through_x = norm_gradient(norm_x, x, p, (-2, -1)) * norm_inverse[..., None, None]
+    through_inverse = norm_gradient(norm_inverse, inverse, p, (-2, -1)) * norm_x[..., None, None]
+    inverse_t = np.swapaxes(inverse, -1, -2)
+    return c_bar[..., None] * (through_x - inverse_t @ through_inverse @ inverse_t)
+
+
+def cond_dot(x_dot, c, x, p=None):
+    """The tangent of c = cond(X, p): for p None, 2 or −2, ċ = (ṡ_top − c ṡ_bottom) / s_bottom
+    with ṡ = diag(Uᵀ Ẋ V); for any other p, ċ = ‖B‖ ⟨∂‖X‖, Ẋ⟩ + ‖X‖ ⟨∂‖B‖, Ḃ⟩, Ḃ = −B Ẋ B."""
+    if p is None or p == 2 or p == -2:
+        s, top, bottom = _extreme_singular_values(x, p)
+        s_dot = singular_values_dot(x_dot, x)
+        s_bottom = np.sum(s * bottom, axis=-1)
+        return (np.sum(s_dot * top, axis=-1) - c * np.sum(s_dot * bottom, axis=-1)) / s_bottom
+    inverse = np.linalg.inv(x)
+    inverse_dot = -(inverse @ x_dot @ inverse)
+    norm_x = np.linalg.norm(x, p, axis=(-2, -1))
+    norm_inverse = np.linalg.norm(inverse, p, axis=(-2, -1))
+    along_x = np.sum(norm_gradient(norm_x, x, p, (-2, -1)) * x_dot, axis=(-2, -1))
+    along_inverse = np.sum(
+        norm_gradient(norm_inverse, inverse, p, (-2, -1)) * inverse_dot, axis=(-2, -1)
+    )
+    return norm_inverse * along_x + norm_x * along_inverse
