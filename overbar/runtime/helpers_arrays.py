@@ -655,3 +655,91 @@ SHAPE_ONLY = {
     pad_constants_bar: (1,),
     gradient_bar: (1,),
 }
+
+
+# -- moving elements by labels: delete, insert, compress, extract, resize, choose, unstack ----
+
+
+def _labels(x):
+    """Each element of ``x`` labelled by its flat position plus one (0 stays free to mark
+    elements that come from elsewhere), in x's shape."""
+    return np.arange(1, size(x) + 1).reshape(np.shape(x))
+
+
+def gathered_bar(y_bar, labels, x):
+    """The adjoint of ``x`` for y = a function that only copies x's elements into y (each
+    element of y holding x's element ``labels - 1``, or none where the label is 0): ȳ summed
+    onto the elements it came from (an element copied twice gets both shares), shaped like x.
+    The labels are found by calling the function itself on the labels of x: the transpose of a
+    copying map, read off the map."""
+    g = np.ravel(np.broadcast_to(y_bar, np.shape(labels)))
+    flat = np.bincount(np.ravel(labels), weights=g, minlength=size(x) + 1)[1:]
+    return np.reshape(flat.astype(np.result_type(y_bar, x, 1.0)), np.shape(x))
+
+
+def delete_bar(y_bar, arr, obj, axis=None):
+    """Adjoint of y = delete(arr, obj, axis): ȳ back at the elements kept, 0 at those deleted."""
+    return gathered_bar(y_bar, np.delete(_labels(arr), obj, axis), arr)
+
+
+def insert_bars(y_bar, arr, obj, values, axis=None):
+    """Adjoints of y = insert(arr, obj, values, axis): ȳ at arr's elements for arr, ȳ at the
+    inserted places (summed where values was broadcast) for values."""
+    value_shape = np.shape(values)
+    arr_labels = np.insert(_labels(arr), obj, np.zeros(value_shape, dtype=int), axis)
+    value_labels = np.insert(np.zeros(np.shape(arr), dtype=int), obj, _labels(values), axis)
+    return gathered_bar(y_bar, arr_labels, arr), gathered_bar(y_bar, value_labels, values)
+
+
+def compress_bar(y_bar, condition, a, axis=None):
+    """Adjoint of y = compress(condition, a, axis): ȳ back at the slices kept."""
+    return gathered_bar(y_bar, np.compress(condition, _labels(a), axis), a)
+
+
+def extract_bar(y_bar, condition, arr):
+    """Adjoint of y = extract(condition, arr): ȳ back at the elements where condition holds."""
+    return gathered_bar(y_bar, np.extract(condition, _labels(arr)), arr)
+
+
+def resize_bar(y_bar, a, new_shape):
+    """Adjoint of y = resize(a, new_shape) (a's elements repeated in order to fill it): each
+    element's copies' adjoints summed onto it."""
+    return gathered_bar(y_bar, np.resize(_labels(a), new_shape), a)
+
+
+def choose_bar(y_bar, a, choices, mode="raise"):
+    """Adjoint of y = choose(a, choices, mode): choices̄ₖ = ȳ where a picks k (after wrapping
+    or clipping a as ``mode`` says), summed to choicesₖ's shape."""
+    count = len(choices)
+    picks = np.asarray(a)
+    if mode == "wrap":
+        picks = picks % count
+    elif mode == "clip":
+        picks = np.clip(picks, 0, count - 1)
+    pieces = []
+    for k, choice in enumerate(choices):
+        share = np.where(picks == k, y_bar, 0.0)
+        shape = np.broadcast_shapes(np.shape(share), *(np.shape(c) for c in choices))
+        pieces.append(_summed_to(np.broadcast_to(share, shape), choice))
+    return as_rows_of(pieces, choices)
+
+
+def _summed_to(g, x):
+    """g summed down to the shape of x (which broadcast to g's shape)."""
+    shape = np.shape(x)
+    leading = g.ndim - len(shape)
+    axes = tuple(range(leading)) + tuple(
+        leading + i for i, n in enumerate(shape) if n == 1 and g.shape[leading + i] != 1
+    )
+    g = np.sum(g, axis=axes, keepdims=True)
+    return np.reshape(g, shape)
+
+
+def unstack_bar(y_bar, x, axis=0):
+    """Adjoint of y = unstack(x, axis): the pieces' adjoints stacked back along the axis (a
+    piece no line reads has the adjoint 0)."""
+    x_bar = _float_zeros(np.shape(x), x)
+    moved = np.moveaxis(x_bar, axis, 0)  # a view: writing into it fills x_bar
+    for index, piece in enumerate(y_bar):
+        moved[index] += piece
+    return x_bar

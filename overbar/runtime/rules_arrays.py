@@ -26,20 +26,26 @@ from overbar.primitives import Index, Method
 from overbar.runtime.helpers import zero_tangent
 from overbar.runtime.helpers_arrays import (
     as_column,
+    choose_bar,
+    compress_bar,
     copy_pad_origins,
+    delete_bar,
     diag_bar,
     diagonal_bar,
     differences,
     even_reflection,
+    extract_bar,
     gradient_bar,
     hsplit_axis,
     hstack_axis,
+    insert_bars,
     joined_index_tangent,
     linspace_weights,
     pad_constants_bar,
     pad_dot_when_run,
     pad_origins,
     partitioned_like,
+    resize_bar,
     sum_over,
     take_along_axis_bar,
     take_bar,
@@ -54,6 +60,7 @@ from overbar.runtime.helpers_arrays import (
     unrepeat,
     unroll_axis,
     unsplit,
+    unstack_bar,
     untile,
     with_sample_axis,
     zero_unless_none,
@@ -605,3 +612,100 @@ def gradient(y, f, *varargs, axis=None, edge_order=1, y_bar):
 def gradient_tangent(y, f, *varargs, axis=None, edge_order=1, f_dot):
     """y = gradient(f) (linear in f, the spacing a constant):  ẏ = gradient(ḟ)"""
     return np.gradient(f_dot, *varargs, axis=axis, edge_order=edge_order)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deleting, inserting and selecting elements; NumPy 2's unstack. Each copies elements of its
+# input: its adjoint sums ȳ back onto the elements copied (read off the function itself,
+# applied to the elements' labels), its tangent is the function applied to the tangent.
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(np.delete)
+def delete(y, arr, obj, axis=None, *, y_bar):
+    """y = arr without the elements obj names:  ār = ȳ at the elements kept, 0 at the others"""
+    return delete_bar(y_bar, arr, obj, axis)
+
+
+@tangent(np.delete)
+def delete_tangent(y, arr, obj, axis=None, *, arr_dot):
+    """y = delete(arr, obj, axis):  ẏ = delete(ȧrr, obj, axis)"""
+    return np.delete(arr_dot, obj, axis)
+
+
+@adjoint(np.insert)
+def insert(y, arr, obj, values, axis=None, *, y_bar):
+    """y = arr with values inserted before obj:  ār = ȳ at arr's elements,
+    v̄alues = ȳ at the inserted ones (summed where values was broadcast)"""
+    arr_bar, values_bar = insert_bars(y_bar, arr, obj, values, axis)
+    return arr_bar, None, values_bar
+
+
+@tangent(np.insert)
+def insert_tangent(y, arr, obj, values, axis=None, *, arr_dot, values_dot):
+    """y = insert(arr, obj, values, axis) (linear in arr and values):
+    ẏ = insert(ȧrr, obj, 0, axis) + insert(0, obj, v̇alues, axis)"""
+    arr_term = np.insert(arr_dot, obj, np.zeros(np.shape(values)), axis)
+    values_term = np.insert(np.zeros(np.shape(arr)), obj, values_dot, axis)
+    return arr_term, values_term
+
+
+@adjoint(np.compress, where={"out": None})
+def compress(y, condition, a, axis=None, out=None, *, y_bar):
+    """y = the slices of a where condition holds:  ā = ȳ at those slices, 0 elsewhere"""
+    return None, compress_bar(y_bar, condition, a, axis)
+
+
+@tangent(np.compress, where={"out": None})
+def compress_tangent(y, condition, a, axis=None, out=None, *, a_dot):
+    """y = compress(condition, a, axis):  ẏ = compress(condition, ȧ, axis)"""
+    return np.compress(condition, a_dot, axis)
+
+
+@adjoint(np.extract)
+def extract(y, condition, arr, y_bar):
+    """y = the elements of arr where condition holds:  ār = ȳ at them, 0 elsewhere"""
+    return None, extract_bar(y_bar, condition, arr)
+
+
+@tangent(np.extract)
+def extract_tangent(y, condition, arr, arr_dot):
+    """y = extract(condition, arr):  ẏ = extract(condition, ȧrr)"""
+    return np.extract(condition, arr_dot)
+
+
+@adjoint(np.resize)
+def resize(y, a, new_shape, y_bar):
+    """y = a's elements repeated in order to fill new_shape:  ā = the sum of ȳ over each
+    element's copies"""
+    return resize_bar(y_bar, a, new_shape)
+
+
+@tangent(np.resize)
+def resize_tangent(y, a, new_shape, a_dot):
+    """y = resize(a, new_shape):  ẏ = resize(ȧ, new_shape)"""
+    return np.resize(a_dot, new_shape)
+
+
+@adjoint(np.choose, where={"out": None})
+def choose(y, a, choices, out=None, mode="raise", *, y_bar):
+    """y = choices[a] elementwise (broadcast):  c̄hoicesₖ = ȳ where a picks k, 0 elsewhere"""
+    return None, choose_bar(y_bar, a, choices, mode)
+
+
+@tangent(np.choose, where={"out": None})
+def choose_tangent(y, a, choices, out=None, mode="raise", *, choices_dot):
+    """y = choose(a, choices, mode):  ẏ = choose(a, ċhoices, mode)"""
+    return np.choose(a, choices_dot, mode=mode)
+
+
+@adjoint(np.unstack)
+def unstack(y, x, *, axis=0, y_bar):
+    """yᵢ = x[i] along axis:  x̄ = the ȳᵢ stacked back along axis"""
+    return unstack_bar(y_bar, x, axis)
+
+
+@tangent(np.unstack)
+def unstack_tangent(y, x, *, axis=0, x_dot):
+    """yᵢ = x[i] along axis:  ẏᵢ = ẋ[i]"""
+    return np.unstack(x_dot, axis=axis)
