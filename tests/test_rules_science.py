@@ -85,6 +85,7 @@ SAMPLES = [
     S(np.polysub, "np.polysub(a, b)", a=any_(3), b=any_(3)),
     S(np.polymul, "np.polymul(a, b)", a=any_(3), b=any_(4)),
     S(np.polymul, "np.polymul(a, b)", a=any_(1), b=any_(2)),
+    S(np.polymul, "np.polymul(a * [0.0, 1.0, 1.0], b)", a=any_(3), b=any_(2)),  # leading 0
     S(np.polyder, "np.polyder(a)", a=any_(4)),
     S(np.polyder, "np.polyder(a, 2)", a=any_(5)),
     S(np.polyder, "np.polyder(a, 3) + np.sum(a)", a=any_(2)),

@@ -248,6 +248,27 @@ def correlate_bars(z_bar, a, v, mode="valid"):
     return np.reshape(a_bar, np.shape(a)), np.reshape(v_bar, np.shape(v))
 
 
+def polymul_bars(y_bar, a1, a2):
+    """Adjoints of y = polymul(a1, a2): the full convolution's (``convolve_bars``). NumPy drops
+    the operands' leading zero coefficients first, so y may be shorter than the convolution:
+    ȳ stands for the convolution's last coefficients (the first ones are 0), which makes the
+    derivative at a leading zero the one of y's coefficients at y's length."""
+    full = np.size(a1) + np.size(a2) - 1
+    g = np.ravel(y_bar)
+    padded = np.concatenate([np.zeros(full - g.shape[0], dtype=g.dtype), g])
+    return convolve_bars(padded, a1, a2)
+
+
+def polymul_dot(y, a1, a2, a1_dot=None, a2_dot=None):
+    """One term of the tangent of y = polymul(a1, a2) (bilinear): the last len(y) coefficients
+    of convolve(ȧ1, a2) (or of convolve(a1, ȧ2)), as NumPy drops the leading zeros of y."""
+    if a1_dot is not None:
+        term = np.convolve(np.broadcast_to(a1_dot, np.shape(a1)), np.ravel(a2))
+    else:
+        term = np.convolve(np.ravel(a1), np.broadcast_to(a2_dot, np.shape(a2)))
+    return term[term.shape[0] - np.size(y) :]
+
+
 # ---------------------------------------------------------------------------------------------
 # Covariance and correlation coefficients
 # ---------------------------------------------------------------------------------------------

@@ -33,6 +33,8 @@ from overbar.runtime.helpers_science import (
     polyfit_dot,
     polyint_bars,
     polyint_constants_dot,
+    polymul_bars,
+    polymul_dot,
     trapezoid_bars,
     trapezoid_width_dot,
     vander_bar,
@@ -249,15 +251,16 @@ def polysub_tangent(y, a1, a2, a1_dot, a2_dot):
 
 @adjoint(np.polymul)
 def polymul(y, a1, a2, y_bar):
-    """y = a1 ∗ a2 (the full convolution):  ā1ᵢ = Σⱼ ȳ[i + j] a2ⱼ,  ā2ⱼ = Σᵢ ȳ[i + j] a1ᵢ"""
-    a1_bar, a2_bar = convolve_bars(y_bar, a1, a2)
+    """y = a1 ∗ a2 (the full convolution, its leading zeros dropped):  ā1ᵢ = Σⱼ ȳ[i + j] a2ⱼ,
+    ā2ⱼ = Σᵢ ȳ[i + j] a1ᵢ  (ȳ aligned at the constant term)"""
+    a1_bar, a2_bar = polymul_bars(y_bar, a1, a2)
     return a1_bar, a2_bar
 
 
 @tangent(np.polymul)
 def polymul_tangent(y, a1, a2, a1_dot, a2_dot):
-    """y = a1 ∗ a2 (bilinear):  ẏ = ȧ1 ∗ a2 + a1 ∗ ȧ2"""
-    return np.polymul(a1_dot, a2), np.polymul(a1, a2_dot)
+    """y = a1 ∗ a2 (bilinear):  ẏ = ȧ1 ∗ a2 + a1 ∗ ȧ2  (at y's length)"""
+    return polymul_dot(y, a1, a2, a1_dot=a1_dot), polymul_dot(y, a1, a2, a2_dot=a2_dot)
 
 
 @adjoint(np.polyder)
