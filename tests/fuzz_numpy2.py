@@ -270,6 +270,34 @@ def make_unstack(g: Any, primal: Any, depth: int, want: Any) -> Any:
     return _item(g, g.call("np.unstack", primal, [a], keywords), k)
 
 
+def make_block(g: Any, primal: Any, depth: int, want: Any) -> Any:
+    """np.block of a row of vectors (numbers among them), of two matrices side by side, or of
+    the grid [[A, B], [B, A]] of two matrices of one height."""
+    if g.chance(0.4):
+        first = g.operand(depth, _vector(1, 5))
+        second = g.operand(depth, lambda v: fuzzer.is_num(v) and np.ndim(v) <= 1)
+        if first is None or second is None:
+            return None
+        return g.call("np.block", primal, [g.display([first, second])])
+    left = g.operand(depth, lambda v: fuzzer.is_array(v) and np.ndim(v) == 2)
+    if left is None:
+        return None
+    rows = len(left.value)
+    right = g.operand(depth, lambda v: fuzzer.is_array(v) and np.ndim(v) == 2 and len(v) == rows)
+    if right is None or np.size(left.value) + np.size(right.value) > 20:
+        return None
+    if g.chance(0.5):
+        return g.call("np.block", primal, [g.display([g.display([left, right])])])
+    grid = [g.display([left, right]), g.display([right, left])]
+    return g.call("np.block", primal, [g.display(grid)])
+
+
+def make_i0(g: Any, primal: Any, depth: int, want: Any) -> Any:
+    """np.i0 of values in [-4, 4]."""
+    a = g.fit(g.operand(depth, want), fuzzer.Domain(low=-4.0, high=4.0))
+    return None if a is None else g.call("np.i0", primal, [a])
+
+
 # -- NumPy 2's linear algebra names -----------------------------------------------------------
 
 
@@ -380,6 +408,22 @@ def make_cond(g: Any, primal: Any, depth: int, want: Any) -> Any:
         return None
     arguments = [a] if g.chance(0.6) else [a, g.const(g.pick(("2", "'fro'", "-2")))]
     return g.call("np.linalg.cond", primal, arguments)
+
+
+def make_tensor_solve(g: Any, primal: Any, depth: int, want: Any) -> Any:
+    """np.linalg.tensorsolve of a well-conditioned square matrix reshaped to (2, n/2, n) and a
+    right-hand side of shape (2, n/2), or np.linalg.tensorinv of one reshaped to (2, n/2, n)."""
+    a = fuzzer.square_matrix(g, depth)
+    if a is None or len(a.value) % 2:
+        return None
+    n = len(a.value)
+    shaped = g.call("np.reshape", np.reshape, [a, g.const(repr((2, n // 2, n)))])
+    if primal is np.linalg.tensorinv:
+        return g.call("np.linalg.tensorinv", primal, [shaped], check=_small)
+    b = g.operand(depth, _shaped((2, n // 2)))
+    if b is None:
+        return None
+    return g.call("np.linalg.tensorsolve", primal, [shaped, b], check=_small)
 
 
 def make_lstsq(g: Any, primal: Any, depth: int, want: Any) -> Any:
@@ -588,6 +632,8 @@ def add_numpy2_makers(add: Callable, module: Any) -> None:
     add([np.resize], make_resize)
     add([np.choose], make_choose)
     add([np.unstack], make_unstack)
+    add([np.block], make_block)
+    add([np.i0], make_i0, weight=0.5)
     products = [np.linalg.outer, np.linalg.tensordot, np.vecdot, np.linalg.vecdot]
     add(products + [np.matvec, np.vecmat, np.linalg.cross], make_array_api_product)
     add([np.linalg.matmul], fuzzer.make_matmul)
@@ -597,6 +643,7 @@ def add_numpy2_makers(add: Callable, module: Any) -> None:
     add(norms, make_array_api_norm)
     add([np.linalg.cond], make_cond)
     add([np.linalg.lstsq], make_lstsq)
+    add([np.linalg.tensorsolve, np.linalg.tensorinv], make_tensor_solve, weight=0.5)
     add([np.trapezoid], make_trapezoid)
     add([np.ediff1d], make_ediff1d)
     add([np.interp], make_interp)

@@ -212,6 +212,11 @@ SAMPLES = [
     S(np.unstack, "np.unstack(a)[1]", a=any_(3, 2)),
     S(np.unstack, "np.unstack(a, axis=1)[0] * np.unstack(a, axis=1)[2]", a=any_(2, 3)),
     S(np.unstack, "np.unstack(a, axis=-1)[0]", a=any_(2, 2, 2)),
+    S(np.block, "np.block([a, b])", a=any_(2), b=any_(3)),
+    S(np.block, "np.block([[a, b], [b * 2.0, a]])", a=any_(2, 2), b=any_(2, 3)),
+    S(np.block, "np.block([a, 1.0, b])", a=any_(3), b=any_()),
+    S(np.block, "np.block([[a], [np.ones(3)]])", a=any_(1, 3)),
+    S(np.block, "np.block([[[a, a]], [[b, b]]])", a=any_(2, 1, 2), b=any_(1, 1, 2)),
 ]
 
 

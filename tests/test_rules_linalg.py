@@ -276,6 +276,22 @@ SAMPLES = [
     S(np.linalg.cond, "np.linalg.cond(a, 'nuc')", a=wc(2, 3, 3)),
     S(np.linalg.cond, "np.linalg.cond(a, 1)", a=wc(3, 3)),
     S(np.linalg.cond, "np.linalg.cond(a, -np.inf)", a=wc(3, 3)),
+    # tensor solves and inverses
+    S(
+        np.linalg.tensorsolve,
+        "np.linalg.tensorsolve(np.reshape(a, (2, 3, 6)), b)",
+        a=wc(6, 6),
+        b=any_(2, 3),
+    ),
+    S(
+        np.linalg.tensorsolve,
+        "np.linalg.tensorsolve(np.reshape(a, (6, 2, 3)), b, axes=(0,))",
+        a=wc(6, 6),
+        b=any_(2, 3),
+    ),
+    S(np.linalg.tensorsolve, "np.linalg.tensorsolve(a, b)", a=wc(3, 3), b=any_(3)),
+    S(np.linalg.tensorinv, "np.linalg.tensorinv(np.reshape(a, (2, 3, 6)))", a=wc(6, 6)),
+    S(np.linalg.tensorinv, "np.linalg.tensorinv(a, ind=1)", a=wc(4, 4)),
     # least squares
     S(np.linalg.lstsq, "np.linalg.lstsq(a, b)[0]", a=wc(5, 3), b=any_(5)),
     S(np.linalg.lstsq, "np.linalg.lstsq(a, b, rcond=None)[0]", a=wc(4, 2), b=any_(4, 3)),

@@ -74,6 +74,11 @@ SAMPLES = [
     S(np.corrcoef, "np.corrcoef(a)", a=any_(3, 6)),
     S(np.corrcoef, "np.corrcoef(a, b)", a=any_(6), b=any_(6)),
     S(np.corrcoef, "np.corrcoef(a, rowvar=False)", a=any_(5, 2)),
+    # the modified Bessel function I₀
+    S(np.i0, "np.i0(a)", a=any_()),
+    S(np.i0, "np.i0(a)", a=any_(4)),
+    S(np.i0, "np.i0(3.0 * a)", a=any_(2, 3)),
+    S(np.i0, "np.i0(30.0 * a) / 1e10", a=pos(3)),
     # polynomials
     S(np.vander, "np.vander(a)", a=any_(3)),
     S(np.vander, "np.vander(a, 4)", a=any_(5)),
@@ -189,3 +194,11 @@ def test_forward_mode_of_interp_and_convolve():
     numeric = (f(x + step * dx, v + step * dv) - f(x - step * dx, v - step * dv)) / (2 * step)
     np.testing.assert_allclose(value, f(x, v))
     np.testing.assert_allclose(derivative, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_the_derivative_of_i0_is_scipys_i1():
+    special = pytest.importorskip("scipy.special")
+    from overbar.runtime.helpers_science import bessel_i1
+
+    x = np.concatenate([np.linspace(-40.0, 40.0, 801), [1e-9, -1e-5, 300.0, -650.0]])
+    np.testing.assert_allclose(bessel_i1(x), special.i1(x), rtol=1e-13, atol=1e-300)

@@ -743,3 +743,51 @@ def unstack_bar(y_bar, x, axis=0):
     for index, piece in enumerate(y_bar):
         moved[index] += piece
     return x_bar
+
+
+def _block_labels(arrays, start=1):
+    """np.block's nested lists with each leaf replaced by its elements' labels (consecutive
+    from ``start``), and the next free label."""
+    if isinstance(arrays, list):
+        labelled = []
+        for item in arrays:
+            labels, start = _block_labels(item, start)
+            labelled.append(labels)
+        return labelled, start
+    count = size(arrays)
+    return np.arange(start, start + count).reshape(np.shape(arrays)), start + count
+
+
+def _block_pieces(flat, arrays, start=0):
+    """The adjoints of np.block's leaves cut from ``flat`` (their elements in order), nested as
+    the lists are (tuples), and the next position."""
+    if isinstance(arrays, list):
+        pieces = []
+        for item in arrays:
+            piece, start = _block_pieces(flat, item, start)
+            pieces.append(piece)
+        return tuple(pieces), start
+    count = size(arrays)
+    return np.reshape(flat[start : start + count], np.shape(arrays)), start + count
+
+
+def block_bar(y_bar, arrays):
+    """Adjoint of y = block(arrays): each leaf's piece of ȳ (read off np.block applied to the
+    leaves' labels), nested as the lists are."""
+    if not isinstance(arrays, list):
+        return np.reshape(y_bar, np.shape(arrays))
+    labelled, end = _block_labels(arrays)
+    labels = np.block(labelled)
+    g = np.ravel(np.broadcast_to(y_bar, labels.shape))
+    flat = np.bincount(np.ravel(labels), weights=g, minlength=end)[1:]
+    return _block_pieces(flat.astype(np.result_type(y_bar, 1.0)), arrays)[0]
+
+
+def block_dot(arrays_dot):
+    """The tangent of y = block(arrays) (linear): block of the leaves' tangents, given as nested
+    tuples or lists."""
+
+    def listed_(item):
+        return [listed_(i) for i in item] if isinstance(item, tuple | list) else item
+
+    return np.block(listed_(arrays_dot))

@@ -1769,3 +1769,60 @@ def cond_dot(x_dot, c, x, p=None):
         norm_gradient(norm_inverse, inverse, p, (-2, -1)) * inverse_dot, axis=(-2, -1)
     )
     return norm_inverse * along_x + norm_x * along_inverse
+
+
+# ---------------------------------------------------------------------------------------------
+# Tensor solves and inverses: the matrix ones, reshaped
+# ---------------------------------------------------------------------------------------------
+
+
+def _tensor_system(a, b, axes=None):
+    """How np.tensorsolve(a, b, axes) sees a: the axes of a it moves last, and a as the square
+    matrix of the system (b's elements by x's)."""
+    a = np.asarray(a)
+    order = list(range(a.ndim))
+    if axes is not None:
+        for k in axes:
+            order.remove(k)
+            order.insert(a.ndim, k)
+    moved = np.transpose(a, order)
+    count = int(np.prod(moved.shape[np.ndim(b) :]))
+    return order, moved, np.reshape(moved, (count, count))
+
+
+def tensorsolve_bars(x_bar, x, a, b, axes=None):
+    """Adjoints of x = tensorsolve(a, b, axes), that is x = A⁻¹ b with A a reshaped (after
+    moving ``axes`` last) and b, x flattened:  b̄ = A⁻ᵀ x̄,  Ā = −b̄ xᵀ, reshaped back."""
+    order, moved, matrix = _tensor_system(a, b, axes)
+    b_bar = np.linalg.solve(matrix.T, np.ravel(x_bar))
+    a_bar_moved = np.reshape(-np.outer(b_bar, np.ravel(x)), moved.shape)
+    return np.transpose(a_bar_moved, np.argsort(order)), np.reshape(b_bar, np.shape(b))
+
+
+def tensorsolve_dot(x, a, b, a_dot=None, b_dot=None, axes=None):
+    """One term of the tangent of x = tensorsolve(a, b, axes) = A⁻¹ b:  −A⁻¹ Ȧ x (a_dot given)
+    or A⁻¹ ḃ (b_dot given), in x's shape."""
+    order, _, matrix = _tensor_system(a, b, axes)
+    if a_dot is not None:
+        _, _, matrix_dot = _tensor_system(np.broadcast_to(a_dot, np.shape(a)), b, axes)
+        right = -(matrix_dot @ np.ravel(x))
+    else:
+        right = np.ravel(np.broadcast_to(b_dot, np.shape(b)))
+    return np.reshape(np.linalg.solve(matrix, right), np.shape(x))
+
+
+def tensorinv_bar(y_bar, y, a, ind=2):
+    """Adjoint of Y = tensorinv(a, ind), the inverse of a reshaped to a matrix M (its first
+    ``ind`` axes as rows):  M̄ = −Yᵀ Ȳ Yᵀ, with Y and Ȳ as matrices, reshaped like a."""
+    rows = int(np.prod(np.shape(a)[:ind]))
+    inverse = np.reshape(y, (-1, rows))
+    inverse_bar = np.reshape(y_bar, inverse.shape)
+    return np.reshape(-(inverse.T @ inverse_bar @ inverse.T), np.shape(a))
+
+
+def tensorinv_dot(a_dot, y, a, ind=2):
+    """The tangent of Y = tensorinv(a, ind) = M⁻¹:  Ẏ = −Y Ṁ Y, as matrices, in Y's shape."""
+    rows = int(np.prod(np.shape(a)[:ind]))
+    inverse = np.reshape(y, (-1, rows))
+    matrix_dot = np.reshape(np.broadcast_to(a_dot, np.shape(a)), (rows, -1))
+    return np.reshape(-(inverse @ matrix_dot @ inverse), np.shape(y))

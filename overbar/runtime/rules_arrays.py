@@ -26,6 +26,8 @@ from overbar.primitives import Index, Method
 from overbar.runtime.helpers import zero_tangent
 from overbar.runtime.helpers_arrays import (
     as_column,
+    block_bar,
+    block_dot,
     choose_bar,
     compress_bar,
     copy_pad_origins,
@@ -709,3 +711,16 @@ def unstack(y, x, *, axis=0, y_bar):
 def unstack_tangent(y, x, *, axis=0, x_dot):
     """yᵢ = x[i] along axis:  ẏᵢ = ẋ[i]"""
     return np.unstack(x_dot, axis=axis)
+
+
+@adjoint(np.block)
+def block(y, arrays, y_bar):
+    """y = the blocks of nested lists joined (the innermost along the last axis):
+    each block's adjoint is its piece of ȳ"""
+    return block_bar(y_bar, arrays)
+
+
+@tangent(np.block)
+def block_tangent(y, arrays, arrays_dot):
+    """y = block(arrays) (linear):  ẏ = block(the blocks' tangents)"""
+    return block_dot(arrays_dot)

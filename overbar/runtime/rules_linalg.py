@@ -64,6 +64,10 @@ from overbar.runtime.helpers_linalg import (
     svd_bar,
     svd_dots,
     tensordot_bars,
+    tensorinv_bar,
+    tensorinv_dot,
+    tensorsolve_bars,
+    tensorsolve_dot,
     trace_bar,
     trace_of_solve,
     vecdot_bars,
@@ -642,3 +646,31 @@ def lstsq_tangent(y, a, b, rcond=None, *, a_dot, b_dot):
     a_term = lstsq_dots(a_dot, None, y, a, b)
     b_term = lstsq_dots(None, b_dot, y, a, b)
     return a_term, b_term
+
+
+@adjoint(np.linalg.tensorsolve)
+def tensorsolve(x, a, b, axes=None, *, x_bar):
+    """x = A⁻¹ b, A the tensor a as a square matrix (axes moved last), b and x flattened:
+    b̄ = A⁻ᵀ x̄,  Ā = −b̄ xᵀ  (reshaped back)"""
+    a_bar, b_bar = tensorsolve_bars(x_bar, x, a, b, axes)
+    return a_bar, b_bar
+
+
+@tangent(np.linalg.tensorsolve)
+def tensorsolve_tangent(x, a, b, axes=None, *, a_dot, b_dot):
+    """x = A⁻¹ b:  ẋ = −A⁻¹ Ȧ x + A⁻¹ ḃ  (as matrices and vectors, reshaped)"""
+    a_term = tensorsolve_dot(x, a, b, a_dot=a_dot, axes=axes)
+    b_term = tensorsolve_dot(x, a, b, b_dot=b_dot, axes=axes)
+    return a_term, b_term
+
+
+@adjoint(np.linalg.tensorinv)
+def tensorinv(y, a, ind=2, *, y_bar):
+    """Y = M⁻¹, M the tensor a as a matrix (its first ind axes as rows):  M̄ = −Yᵀ Ȳ Yᵀ"""
+    return tensorinv_bar(y_bar, y, a, ind)
+
+
+@tangent(np.linalg.tensorinv)
+def tensorinv_tangent(y, a, ind=2, *, a_dot):
+    """Y = M⁻¹:  Ẏ = −Y Ṁ Y"""
+    return tensorinv_dot(a_dot, y, a, ind)

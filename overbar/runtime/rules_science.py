@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from overbar.runtime.helpers_science import (
+    bessel_i1,
     convolve_bars,
     corrcoef_bars,
     corrcoef_dot,
@@ -203,6 +204,23 @@ def corrcoef_tangent(r, x, y=None, rowvar=True, *, dtype=None, x_dot, y_dot):
     x_term = corrcoef_dot(r, x, y, x_dot, None, rowvar)
     y_term = corrcoef_dot(r, x, y, None, y_dot, rowvar)
     return x_term, y_term
+
+
+# ---------------------------------------------------------------------------------------------
+# The modified Bessel function I₀
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(np.i0)
+def i0(y, x, y_bar):
+    """y = I₀(x):  x̄ = ȳ I₁(x)"""
+    return y_bar * bessel_i1(x)
+
+
+@tangent(np.i0)
+def i0_tangent(y, x, x_dot):
+    """y = I₀(x):  ẏ = I₁(x) ẋ"""
+    return bessel_i1(x) * x_dot
 
 
 # ---------------------------------------------------------------------------------------------
