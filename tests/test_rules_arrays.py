@@ -623,3 +623,22 @@ def test_selections_into_out_are_refused(call):
     g = overbar.grad(define(f"def f(x):\n    return np.sum({call})\n"))
     with pytest.raises(OverbarError):
         g(np.ones(2))
+
+
+def test_put_along_axis_is_refused_as_a_write_in_place():
+    f = define(
+        "def f(x):\n    y = x * 1.0\n"
+        "    np.put_along_axis(y, np.array([0, 1]), x[:2] * 2.0, axis=0)\n"
+        "    return np.sum(y * y)\n"
+    )
+    with pytest.raises(OverbarError, match="expression statement"):
+        overbar.grad(f)(np.array([1.0, -2.0, 3.0]))
+
+
+def test_piecewise_is_refused_naming_it():
+    f = define(
+        "def neg(v):\n    return -v\n\n\ndef square(v):\n    return v * v\n\n\n"
+        "def f(x):\n    return np.sum(np.piecewise(x, [x < 0, x >= 0], [neg, square]))\n"
+    )
+    with pytest.raises(OverbarError, match="np.piecewise"):
+        overbar.grad(f)(np.array([1.0, -2.0, 3.0]))
