@@ -202,3 +202,33 @@ def test_the_derivative_of_i0_is_scipys_i1():
 
     x = np.concatenate([np.linspace(-40.0, 40.0, 801), [1e-9, -1e-5, 300.0, -650.0]])
     np.testing.assert_allclose(bessel_i1(x), special.i1(x), rtol=1e-13, atol=1e-300)
+
+
+LISTS = {
+    "interp": "np.interp(x, [0.0, 1.0], [a, b * 2.0])",
+    "trapezoid": "np.trapezoid([a, b, x * a])",
+    "convolve": "np.sum(np.convolve([a, b], [x, 1.0, x]) ** 2)",
+    "polyint": "np.sum(np.polyint(np.array([x, 1.0]), 2, [a, b]) ** 2)",
+    "cov": "np.sum(np.cov([x, a, b, 2.0], [a, a * b, x, 1.0]))",
+    "corrcoef": "np.sum(np.corrcoef([x, a, b, 2.0], [a, a * b, x, 1.0]))",
+    "ediff1d": "np.sum(np.ediff1d([a, b, x], to_begin=[a]) ** 2)",
+    "vander": "np.sum(np.vander([x, a, b], 3) ** 2)",
+    "polyder": "np.sum(np.polyder([x, a, b]) ** 2)",
+    "polyfit": "np.sum(np.polyfit([0.0, 1.0, 2.5, 4.0], [x, a, b, 1.0], 1) ** 2)",
+    "i0": "np.sum(np.i0([x, a, b]))",
+    "insert": "np.sum(np.insert([x, 2.0], 1, [a, b]) ** 2)",
+    "delete": "np.sum(np.delete([x, a, b], 1) ** 2)",
+    "resize": "np.sum(np.resize([x, a, b], 5) ** 2)",
+    "compress": "np.sum(np.compress([True, False, True], [x, a, b]) ** 2)",
+    "block": "np.sum(np.block([[a, b], [x, 1.0]]) ** 2)",
+    "vector_norm": "np.linalg.vector_norm([x, a, b], ord=3)",
+    "vecdot": "np.vecdot([a, b], [x, 1.0])",
+    "cumulative_prod": "np.sum(np.cumulative_prod([a, b, x], include_initial=True) ** 2)",
+}
+
+
+@pytest.mark.parametrize("name", list(LISTS))
+def test_arguments_given_as_lists_of_numbers(name):
+    """A list display of differentiated numbers as an argument: its adjoint reaches each."""
+    f = define(f"def f(x, a, b):\n    return {LISTS[name]}\n")
+    overbar.check_grad(f, (0.3, 1.5, -0.5), wrt=(0, 1, 2))

@@ -674,7 +674,8 @@ def gathered_bar(y_bar, labels, x):
     copying map, read off the map."""
     g = np.ravel(np.broadcast_to(y_bar, np.shape(labels)))
     flat = np.bincount(np.ravel(labels), weights=g, minlength=size(x) + 1)[1:]
-    return np.reshape(flat.astype(np.result_type(y_bar, x, 1.0)), np.shape(x))
+    dtype = np.result_type(np.asarray(y_bar), np.asarray(x), 1.0)
+    return np.reshape(flat.astype(dtype), np.shape(x))
 
 
 def delete_bar(y_bar, arr, obj, axis=None):
@@ -688,7 +689,19 @@ def insert_bars(y_bar, arr, obj, values, axis=None):
     value_shape = np.shape(values)
     arr_labels = np.insert(_labels(arr), obj, np.zeros(value_shape, dtype=int), axis)
     value_labels = np.insert(np.zeros(np.shape(arr), dtype=int), obj, _labels(values), axis)
-    return gathered_bar(y_bar, arr_labels, arr), gathered_bar(y_bar, value_labels, values)
+    values_bar = gathered_bar(y_bar, value_labels, values)
+    if np.asarray(arr).dtype.kind not in "fc":  # NumPy casts values to arr's integers
+        values_bar = values_bar * 0
+    return gathered_bar(y_bar, arr_labels, arr), values_bar
+
+
+def inserted_values_dot(values_dot, arr, obj, axis=None):
+    """The term of the values' tangent in the tangent of insert(arr, obj, values, axis) (linear
+    in values): insert(0, obj, v̇alues, axis) in arr's float dtype, or 0 where arr holds
+    integers (NumPy truncates the values to them)."""
+    zeros = zero_tangent(np.asarray(arr))
+    term = np.insert(zeros, obj, values_dot, axis)
+    return term if np.asarray(arr).dtype.kind in "fc" else term * 0
 
 
 def compress_bar(y_bar, condition, a, axis=None):
@@ -738,7 +751,7 @@ def _summed_to(g, x):
 def unstack_bar(y_bar, x, axis=0):
     """Adjoint of y = unstack(x, axis): the pieces' adjoints stacked back along the axis (a
     piece no line reads has the adjoint 0)."""
-    x_bar = _float_zeros(np.shape(x), x)
+    x_bar = _float_zeros(np.shape(x), np.asarray(x))
     moved = np.moveaxis(x_bar, axis, 0)  # a view: writing into it fills x_bar
     for index, piece in enumerate(y_bar):
         moved[index] += piece

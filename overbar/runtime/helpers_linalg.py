@@ -1719,7 +1719,7 @@ def vector_norm_dot(x_dot, y, x, ord=2, axis=None, keepdims=False):
     """The tangent of y = vector_norm(x, axis, keepdims, ord): ẏ = Σ ∂‖x‖/∂x ẋ over the
     reduced axes (at a kink, the subgradient the adjoint gives)."""
     gradient = vector_norm_bar(np.ones_like(y), y, x, ord, axis, keepdims)
-    gradient = np.asarray(gradient, dtype=np.result_type(x, 1.0))
+    gradient = np.asarray(gradient, dtype=np.result_type(np.asarray(x), 1.0))
     return np.sum(gradient * x_dot, axis=_vector_axes(x, axis), keepdims=keepdims)
 
 

@@ -85,7 +85,8 @@ def trapezoid_width_dot(y, x, dx_dot, axis=-1):
     """The term of dx's tangent in the tangent of np.trapezoid(y, x, dx): ḋx Σ (yᵢ + yᵢ₊₁) / 2,
     or 0 where x is given (dx is ignored then)."""
     if x is not None:
-        return np.zeros(np.shape(np.trapezoid(y, axis=axis)))
+        area = np.trapezoid(y, axis=axis)
+        return np.zeros(np.shape(area), dtype=np.result_type(area, 1.0))
     return np.trapezoid(y, dx=dx_dot, axis=axis)
 
 
@@ -106,15 +107,17 @@ def ediff1d_dot(ary, to_end, to_begin, ary_dot=None, to_end_dot=None, to_begin_d
     """One term of the tangent of y = [b, a₂ − a₁, …, e]: ediff1d of the tangent given (of ary,
     to_end or to_begin), zeros in the places of the others."""
 
+    dtype = np.result_type(np.asarray(ary), 1.0)
+
     def part(value, value_dot):
         if value is None:
-            return np.zeros(0)
+            return np.zeros(0, dtype=dtype)
         if value_dot is None:
-            return np.zeros(np.size(value))
+            return np.zeros(np.size(value), dtype=dtype)
         return np.ravel(np.broadcast_to(value_dot, np.shape(value)))
 
     if ary_dot is None:
-        middle = np.zeros(max(np.size(ary) - 1, 0))
+        middle = np.zeros(max(np.size(ary) - 1, 0), dtype=dtype)
     else:
         middle = np.diff(np.ravel(np.broadcast_to(ary_dot, np.shape(ary))))
     return np.concatenate([part(to_begin, to_begin_dot), middle, part(to_end, to_end_dot)])
@@ -275,14 +278,14 @@ def polymul_dot(y, a1, a2, a1_dot=None, a2_dot=None):
 
 
 def _observations(m, y, rowvar):
-    """The matrix X of variables by observations np.cov builds from m and y, and how many of
-    its rows are m's."""
-    x = np.array(m, ndmin=2, dtype=np.result_type(m, 1.0))
+    """The matrix X of variables by observations np.cov builds from m and y (in float64 at
+    least, as np.cov computes), and how many of its rows are m's."""
+    x = np.array(m, ndmin=2, dtype=np.result_type(np.asarray(m), np.float64))
     if not rowvar and x.shape[0] != 1:
         x = x.T
     rows = x.shape[0]
     if y is not None:
-        other = np.array(y, ndmin=2, dtype=np.result_type(y, 1.0))
+        other = np.array(y, ndmin=2, dtype=np.result_type(np.asarray(y), np.float64))
         if not rowvar and other.shape[0] != 1:
             other = other.T
         x = np.concatenate((x, other), axis=0)
@@ -295,7 +298,7 @@ def _unobserved(x_bar, like, rowvar):
     rows = x_bar
     if not rowvar and np.array(like, ndmin=2).shape[0] != 1:
         rows = rows.T
-    return np.reshape(rows, np.shape(like))
+    return np.reshape(rows, np.shape(like)).astype(np.result_type(np.asarray(like), 1.0))
 
 
 def _degrees(observations, bias, ddof):
@@ -394,7 +397,7 @@ def polyder_bar(y_bar, p, m=1):
     """Adjoint of y = polyder(p, m), yₖ = pₖ (n−1−k)⋯(n−m−k):  p̄ₖ = ȳₖ (n−1−k)⋯(n−m−k) for
     k < n − m, 0 for the m last (constant) coefficients, or all of them when m ≥ n."""
     n = np.size(p)
-    p_bar = np.zeros(n, dtype=np.result_type(y_bar, p, 1.0))
+    p_bar = np.zeros(n, dtype=np.result_type(np.asarray(y_bar), np.asarray(p), 1.0))
     if n > m:
         p_bar[: n - m] = np.ravel(y_bar) * _falling_powers(n, m)
     return np.reshape(p_bar, np.shape(p))
@@ -445,7 +448,8 @@ def vander_bar(v_bar, x, n=None, increasing=False):
 def vander_slope(x, n=None, increasing=False):
     """∂Vᵢⱼ / ∂xᵢ = eⱼ xᵢ^(eⱼ−1) for V = vander(x, N): the columns of vander(x, N − 1) each
     times its exponent, with a column of zeros for the exponent 0."""
-    x = np.asarray(x, dtype=np.result_type(x, 1.0))
+    x = np.asarray(x)
+    x = x.astype(np.result_type(x, 1.0))
     columns = x.shape[0] if n is None else n
     exponents = np.arange(columns, dtype=float)
     lower = np.vander(x, max(columns - 1, 0), increasing=True)
@@ -485,7 +489,8 @@ def bessel_i1(x):
     integrates to 0 and keeps small x exact) by the trapezoidal rule on N equally spaced θ,
     exact to rounding for a periodic analytic integrand once N² ≫ 2|x| (the error is of the
     order of I_N(x) / I₁(x) ≈ e^(−N²/2|x|)): N = 32 + √(80 max|x|)."""
-    x = np.asarray(x, dtype=np.result_type(x, 1.0))
+    x = np.asarray(x)
+    x = x.astype(np.result_type(x, 1.0))
     nodes = 32 + int(np.sqrt(80 * np.max(np.abs(x), initial=0.0)))
     cosines = np.cos(2 * np.pi * np.arange(nodes) / nodes).astype(x.dtype)
     return np.mean(np.expm1(np.multiply.outer(x, cosines)) * cosines, axis=-1)

@@ -41,6 +41,7 @@ from overbar.runtime.helpers_arrays import (
     hsplit_axis,
     hstack_axis,
     insert_bars,
+    inserted_values_dot,
     joined_index_tangent,
     linspace_weights,
     pad_constants_bar,
@@ -638,7 +639,8 @@ def delete_tangent(y, arr, obj, axis=None, *, arr_dot):
 @adjoint(np.insert)
 def insert(y, arr, obj, values, axis=None, *, y_bar):
     """y = arr with values inserted before obj:  ār = ȳ at arr's elements,
-    v̄alues = ȳ at the inserted ones (summed where values was broadcast)"""
+    v̄alues = ȳ at the inserted ones (summed where values was broadcast; 0 where an integer arr
+    truncates them)"""
     arr_bar, values_bar = insert_bars(y_bar, arr, obj, values, axis)
     return arr_bar, None, values_bar
 
@@ -647,8 +649,8 @@ def insert(y, arr, obj, values, axis=None, *, y_bar):
 def insert_tangent(y, arr, obj, values, axis=None, *, arr_dot, values_dot):
     """y = insert(arr, obj, values, axis) (linear in arr and values):
     ẏ = insert(ȧrr, obj, 0, axis) + insert(0, obj, v̇alues, axis)"""
-    arr_term = np.insert(arr_dot, obj, np.zeros(np.shape(values)), axis)
-    values_term = np.insert(np.zeros(np.shape(arr)), obj, values_dot, axis)
+    arr_term = np.insert(arr_dot, obj, zero_tangent(values), axis)
+    values_term = inserted_values_dot(values_dot, arr, obj, axis)
     return arr_term, values_term
 
 

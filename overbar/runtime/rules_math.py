@@ -772,14 +772,15 @@ def percentile_tangent(
 @adjoint(np.copysign)
 def copysign(z, x, y, z_bar):
     """z = |x| sign(y) (signs by the sign bit, so ±0 too):  x̄ = z̄ sign(x) sign(y),  ȳ = 0
-    (z jumps where y changes sign; at x = 0 the one-sided slope of +0 or −0)"""
-    return unbroadcast(z_bar * np.copysign(1.0, x) * np.copysign(1.0, y), x), zero_gradient(y)
+    (z jumps where y changes sign; at x = 0 the one-sided slope of +0 or −0); sign(x) sign(y)
+    written sign(sign(x) y), in x's dtype"""
+    return unbroadcast(z_bar * np.copysign(1.0, np.copysign(1.0, x) * y), x), zero_gradient(y)
 
 
 @tangent(np.copysign)
 def copysign_tangent(z, x, y, x_dot, y_dot):
-    """z = |x| sign(y):  ż = ẋ sign(x) sign(y) + 0 ẏ"""
-    x_term = broadcast_tangent(x_dot * np.copysign(1.0, x) * np.copysign(1.0, y), z)
+    """z = |x| sign(y):  ż = ẋ sign(sign(x) y) + 0 ẏ"""
+    x_term = broadcast_tangent(x_dot * np.copysign(1.0, np.copysign(1.0, x) * y), z)
     return x_term, broadcast_tangent(zero_gradient(y_dot), z)
 
 

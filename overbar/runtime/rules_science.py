@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from overbar.runtime.helpers import zero_tangent
 from overbar.runtime.helpers_science import (
     bessel_i1,
     convolve_bars,
@@ -250,7 +251,7 @@ def polyadd(y, a1, a2, y_bar):
 @tangent(np.polyadd)
 def polyadd_tangent(y, a1, a2, a1_dot, a2_dot):
     """y = a1 + a2:  ẏ = ȧ1 + ȧ2 (aligned at the constant term)"""
-    return np.polyadd(a1_dot, np.zeros(np.shape(a2))), np.polyadd(np.zeros(np.shape(a1)), a2_dot)
+    return np.polyadd(a1_dot, zero_tangent(a2)), np.polyadd(zero_tangent(a1), a2_dot)
 
 
 @adjoint(np.polysub)
@@ -264,7 +265,7 @@ def polysub(y, a1, a2, y_bar):
 @tangent(np.polysub)
 def polysub_tangent(y, a1, a2, a1_dot, a2_dot):
     """y = a1 − a2:  ẏ = ȧ1 − ȧ2 (aligned at the constant term)"""
-    return np.polysub(a1_dot, np.zeros(np.shape(a2))), np.polysub(np.zeros(np.shape(a1)), a2_dot)
+    return np.polysub(a1_dot, zero_tangent(a2)), np.polysub(zero_tangent(a1), a2_dot)
 
 
 @adjoint(np.polymul)
