@@ -771,3 +771,12 @@ def test_a_trace_with_a_dtype_is_refused():
     g = overbar.grad(define("def f(x):\n    return np.linalg.trace(x, dtype=np.float32)\n"))
     with pytest.raises(OverbarError):
         g(np.eye(2))
+
+
+def test_lstsq_refuses_where_its_cut_off_drops_a_singular_value():
+    g = overbar.grad(
+        define("def f(a, b):\n    return np.sum(np.linalg.lstsq(a, b, rcond=0.5)[0])\n")
+    )
+    a = np.array([[1.0, 0.0], [0.0, 0.1], [0.0, 0.0]])  # full rank, singular values 1 and 0.1
+    with pytest.raises(NoDerivativeError, match="rank 1"):
+        g(a, np.ones(3))

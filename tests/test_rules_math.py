@@ -698,6 +698,9 @@ NEW_SAMPLES = [
     S(np.float_power, "np.float_power(a, 2)", a=any_(3)),
     S(np.float_power, "np.float_power(a, 0) * a", a=any_(3)),
     S(np.float_power, "np.float_power(a, 2.5)", a=pos(2, 3)),
+    S(np.heaviside, "np.heaviside(a, b)", a=any_(3), b=any_(2, 3)),
+    S(np.heaviside, "np.heaviside(a * 0.0, b)", a=any_(3), b=any_(3)),  # at 0: the value h
+    S(np.heaviside, "np.heaviside(np.array([0.0, 1.0, -1.0]), b)", b=any_(2, 1)),
     S(np.ldexp, "np.ldexp(a, 3)", a=any_(4)),
     S(np.ldexp, "np.ldexp(a, np.array([1, -2, 0]))", a=any_(2, 3)),
     S(np.nextafter, "np.nextafter(a, b)", a=any_(3), b=any_(2, 3)),

@@ -100,6 +100,7 @@ SAMPLES = [
     S(np.polyint, "np.polyint(a, 2, b)", a=any_(2), b=any_()),
     S(np.polyint, "np.polyint(a, 3, [b, 2.0 * b, c])", a=any_(2), b=any_(), c=any_()),
     S(np.polyint, "np.polyint(a, 2, b)", a=any_(3), b=any_(2)),
+    S(np.polyint, "np.polyint(a, 0, b) * b", a=any_(3), b=any_()),  # p itself
     S(np.polyfit, "np.polyfit(np.cumsum(a), b, 2)", a=pos(6), b=any_(6)),
     S(np.polyfit, "np.polyfit(np.cumsum(a), b, 1)", a=pos(4), b=any_(4, 2)),
     S(np.polyfit, "np.polyfit(np.cumsum(a), b, 3)", a=pos(4), b=any_(4)),  # interpolating
@@ -232,3 +233,14 @@ def test_arguments_given_as_lists_of_numbers(name):
     """A list display of differentiated numbers as an argument: its adjoint reaches each."""
     f = define(f"def f(x, a, b):\n    return {LISTS[name]}\n")
     overbar.check_grad(f, (0.3, 1.5, -0.5), wrt=(0, 1, 2))
+
+
+def test_polyfit_refuses_where_its_cut_off_drops_a_singular_value():
+    """rcond large enough that NumPy's least squares treats the fit as rank-deficient: its
+    solution is then not the one the full-rank derivative is of."""
+    g = _grad("def f(y, x):\n    return np.sum(np.polyfit(x, y, 2, rcond=0.5))\n")
+    x = np.array([0.0, 1.0, 2.0, 3.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NumPy's RankWarning
+        with pytest.raises(NoDerivativeError, match="full column rank"):
+            g(np.array([1.0, 0.5, 2.0, 3.0]), x)

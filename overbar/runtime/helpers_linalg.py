@@ -1593,11 +1593,12 @@ def qr_dots(a_dot, q, r, mode="reduced"):
 # ---------------------------------------------------------------------------------------------
 
 
-def refuse_rank_deficient(a, function):
+def refuse_rank_deficient(a, function, rank=None):
     """Least squares has a derivative of its minimal-norm solution only where A keeps its rank;
-    overbar differentiates it where A has full column rank, and refuses elsewhere."""
+    overbar differentiates it where A has full column rank, and refuses elsewhere. ``rank`` is
+    the rank the solver found (with its own cut-off, rcond); NumPy's matrix_rank where None."""
     a = np.asarray(a)
-    rank = np.linalg.matrix_rank(a)
+    rank = np.linalg.matrix_rank(a) if rank is None else int(rank)
     if rank < a.shape[-1]:
         raise NoDerivativeError(
             f"{function} of a matrix of rank {rank} with {a.shape[-1]} columns: overbar "
@@ -1640,9 +1641,9 @@ def lstsq_bars(y_bar, y, a, b):
     x as in ``lstsq_solution_bars``; the residuals ρ = Σ r² (r = b − A x, given where A is
     tall) add b̄ += 2 r ρ̄, Ā −= 2 (r ρ̄) xᵀ (the part through x vanishes: Aᵀ r = 0); the
     singular values add U diag(s̄) Vᵀ; the rank has none."""
-    x, residuals, _, _ = y
+    x, residuals, rank, _ = y
     x_bar, residuals_bar, _, s_bar = y_bar
-    refuse_rank_deficient(a, "np.linalg.lstsq")
+    refuse_rank_deficient(a, "np.linalg.lstsq", rank)
     a_bar, b_bar = lstsq_solution_bars(x_bar, x, a, b)
     if np.size(residuals) and np.any(residuals_bar != 0):
         residual = b - a @ x
@@ -1660,7 +1661,7 @@ def lstsq_dots(a_dot, b_dot, y, a, b):
     ρ̇ = 2 Σ r (ḃ − Ȧ x) (Aᵀ r = 0 removes the part through x), no tangent of the rank,
     ṡ = diag(Uᵀ Ȧ V)."""
     x, residuals, rank, s = y
-    refuse_rank_deficient(a, "np.linalg.lstsq")
+    refuse_rank_deficient(a, "np.linalg.lstsq", rank)
     x_dot = lstsq_solution_dot(x, a, b, a_dot, b_dot)
     residuals_dot = np.zeros(np.shape(residuals), dtype=np.result_type(residuals, 1.0))
     if np.size(residuals):

@@ -416,6 +416,8 @@ def polyint_bars(y_bar, p, m=1, k=None):
     """Adjoints of y = polyint(p, m, k), m integrations q ← [q / (n, n−1, …, 1), kᵢ] (each
     dividing by the new exponents, then appending the constant):  backwards, k̄ᵢ = q̄'s last
     coefficient, q̄ = the others divided by the same exponents."""
+    if m == 0:  # np.polyint returns p itself, ignoring k
+        return np.reshape(y_bar, np.shape(p)), None if k is None else zero_gradient(k)
     g = np.ravel(y_bar).astype(np.result_type(y_bar, 1.0))
     k_bars = []
     for _ in range(m):
@@ -458,21 +460,32 @@ def vander_slope(x, n=None, increasing=False):
     return slope if increasing else slope[:, ::-1]
 
 
-def polyfit_bars(p_bar, p, x, y, deg):
+def _polyfit_rank(x, deg, rcond=None):
+    """The rank np.polyfit's least squares finds: of vander(x, deg + 1) with its columns
+    scaled to unit norm, singular values below rcond (len(x) ε by default) times the largest
+    counting as 0."""
+    a = np.vander(np.asarray(x, dtype=float), deg + 1)
+    a = a / np.sqrt(np.sum(a * a, axis=0))
+    cut = len(a) * np.finfo(float).eps if rcond is None else rcond
+    s = np.linalg.svd(a, compute_uv=False)
+    return int(np.sum(s > cut * s[0]))
+
+
+def polyfit_bars(p_bar, p, x, y, deg, rcond=None):
     """Adjoints of p = polyfit(x, y, deg) = lstsq(A, y) with A = vander(x, deg + 1):
     z = (AᵀA)⁻¹ p̄,  ȳ = A z,  Ā = r zᵀ − A z pᵀ (r = y − A p the residual), then x̄ from Ā
     through vander. Refused where A has not full column rank (fewer distinct x than deg + 1)."""
     a = np.vander(np.asarray(x, dtype=float), deg + 1)
-    refuse_rank_deficient(a, "np.polyfit")
+    refuse_rank_deficient(a, "np.polyfit", _polyfit_rank(x, deg, rcond))
     a_bar, y_bar = lstsq_solution_bars(p_bar, p, a, y)
     return vander_bar(a_bar, x, deg + 1), y_bar
 
 
-def polyfit_dot(p, x, y, x_dot, y_dot, deg):
+def polyfit_dot(p, x, y, x_dot, y_dot, deg, rcond=None):
     """The tangent of p = polyfit(x, y, deg) = lstsq(A, y) with A = vander(x, deg + 1):
     Ȧ = ∂V/∂x ẋ, ṗ = (AᵀA)⁻¹ (Ȧᵀ r − Aᵀ Ȧ p + Aᵀ ẏ)."""
     a = np.vander(np.asarray(x, dtype=float), deg + 1)
-    refuse_rank_deficient(a, "np.polyfit")
+    refuse_rank_deficient(a, "np.polyfit", _polyfit_rank(x, deg, rcond))
     a_dot = None
     if x_dot is not None:
         a_dot = vander_slope(x, deg + 1) * np.reshape(x_dot, (-1, 1))

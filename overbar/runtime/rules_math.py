@@ -795,6 +795,20 @@ for _adjoint_rule, _tangent_rule, _where in (
     tangent(np.float_power, where=_where)(_tangent_rule)
 
 
+@adjoint(np.heaviside)
+def heaviside(z, x, h, z_bar):
+    """z = 0 for x < 0, h at x = 0, 1 for x > 0:  x̄ = 0 (a step),  h̄ = z̄ where x = 0"""
+    return zero_gradient(x), unbroadcast(z_bar * (x == 0), h)
+
+
+@tangent(np.heaviside)
+def heaviside_tangent(z, x, h, x_dot, h_dot):
+    """z = heaviside(x, h):  ż = 0 ẋ + ḣ where x = 0"""
+    x_term = broadcast_tangent(zero_gradient(x_dot), z)
+    h_term = broadcast_tangent(np.where(x == 0, h_dot, 0.0 * h_dot), z)
+    return x_term, h_term
+
+
 @adjoint(np.ldexp)
 def ldexp(z, x, n, z_bar):
     """z = x 2ⁿ (n an integer):  x̄ = z̄ 2ⁿ"""
@@ -899,5 +913,5 @@ def cumulative_prod_tangent(
 # ---------------------------------------------------------------------------------------------
 
 non_differentiable(Method("round"))
-# piecewise constant: a step, and the distance to the next float
-non_differentiable(np.heaviside, np.spacing)
+# piecewise constant: the distance to the next float
+non_differentiable(np.spacing)

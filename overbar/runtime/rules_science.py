@@ -313,13 +313,13 @@ def polyint_tangent(y, p, m=1, k=None, *, p_dot, k_dot):
 def polyfit(p, x, y, deg, rcond=None, full=False, w=None, cov=False, *, p_bar):
     """p = argmin ‖A p − y‖, A = vander(x, deg + 1) of full column rank:  z = (AᵀA)⁻¹ p̄,
     ȳ = A z,  Ā = r zᵀ − ȳ pᵀ (r = y − A p),  x̄ from Ā through vander"""
-    x_bar, y_bar = polyfit_bars(p_bar, p, x, y, deg)
+    x_bar, y_bar = polyfit_bars(p_bar, p, x, y, deg, rcond)
     return x_bar, y_bar
 
 
 @tangent(np.polyfit, where={"full": False, "w": None, "cov": False})
 def polyfit_tangent(p, x, y, deg, rcond=None, full=False, w=None, cov=False, *, x_dot, y_dot):
     """p = (AᵀA)⁻¹ Aᵀ y, A = vander(x, deg + 1):  ṗ = (AᵀA)⁻¹ (Ȧᵀ r − Aᵀ Ȧ p + Aᵀ ẏ)"""
-    x_term = polyfit_dot(p, x, y, x_dot, None, deg)
-    y_term = polyfit_dot(p, x, y, None, y_dot, deg)
+    x_term = polyfit_dot(p, x, y, x_dot, None, deg, rcond)
+    y_term = polyfit_dot(p, x, y, None, y_dot, deg, rcond)
     return x_term, y_term
