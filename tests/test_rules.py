@@ -120,6 +120,11 @@ SAMPLES = [
     *binary(np.divide, "np.divide(a, b)", right=pos),
     *binary(np.power, "np.power(a, b)", left=pos),
     S(np.power, "np.power(a, 2)", a=any_(3)),
+    # np.float_power takes the rules of ** (computed in float64)
+    *binary(np.float_power, "np.float_power(a, b)", left=pos),
+    S(np.float_power, "np.float_power(a, 2)", a=any_(3)),
+    S(np.float_power, "np.float_power(a, 0) * a", a=any_(3)),
+    S(np.float_power, "np.float_power(a, 2.5)", a=pos(2, 3)),
     *unary(np.negative, "np.negative(a)"),
     *unary(np.positive, "np.positive(a)"),
     S(np.matmul, "np.matmul(a, b)", a=any_(2, 3), b=any_(3, 2)),

@@ -694,10 +694,6 @@ def test_polyval_has_second_derivatives_in_both_arguments():
 NEW_SAMPLES = [
     *binary(np.copysign, "np.copysign(a, b)"),
     S(np.copysign, "np.copysign(a, -1.0)", a=any_(3)),
-    *binary(np.float_power, "np.float_power(a, b)", left=pos),
-    S(np.float_power, "np.float_power(a, 2)", a=any_(3)),
-    S(np.float_power, "np.float_power(a, 0) * a", a=any_(3)),
-    S(np.float_power, "np.float_power(a, 2.5)", a=pos(2, 3)),
     S(np.heaviside, "np.heaviside(a, b)", a=any_(3), b=any_(2, 3)),
     S(np.heaviside, "np.heaviside(a * 0.0, b)", a=any_(3), b=any_(3)),  # at 0: the value h
     S(np.heaviside, "np.heaviside(np.array([0.0, 1.0, -1.0]), b)", b=any_(2, 1)),
