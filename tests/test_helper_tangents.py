@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import overbar
-from overbar.runtime import helpers, helpers_arrays, helpers_linalg, helpers_math
+from overbar.runtime import helpers, helpers_arrays, helpers_linalg, helpers_math, helpers_science
 from overbar.runtime.registry import RULES
 from tests.support import define
 
@@ -91,6 +91,28 @@ HELPERS.update(
                     "undiff",
                     "gradient_bar",
                     "pad_constants_bar",
+                    "delete_bar",
+                    "insert_bars",
+                    "compress_bar",
+                    "extract_bar",
+                    "resize_bar",
+                    "choose_bar",
+                    "unstack_bar",
+                    "block_bar",
+                ),
+            ),
+            (
+                helpers_science,
+                (
+                    "ediff1d_bars",
+                    "polyadd_bars",
+                    "polyder_bar",
+                    "polyint_bars",
+                    "convolve_bars",
+                    "correlate_bars",
+                    "polymul_bars",
+                    "cov_bars",
+                    "trapezoid_bars",
                 ),
             ),
             (
@@ -118,6 +140,7 @@ HELPERS.update(
                     "qr_bar",
                     "svd_bar",
                     "matrix_power_bar",
+                    "vecdot_bars",
                 ),
             ),
             (
@@ -139,6 +162,7 @@ HELPERS.update(
                     "sequence_bar",
                     "sequence_bar_bar",
                     "sorted_bar",
+                    "without_initial",
                 ),
             ),
         )
@@ -393,6 +417,28 @@ SAMPLES = [
     ("prod_bar(g, x, axis=(0, 2))", {"g": (3,), "x": (2, 3, 2)}),
     ("prod_bar(g, x * np.array([1.0, 0.0, 1.0, 1.0]))", {"g": (), "x": (4,)}),  # one zero
     ("prod_bar(g, x * np.array([0.0, 1.0, 0.0]))", {"g": (), "x": (3,)}),  # two zeros
+    ("delete_bar(g, x, [0, 2], 1)", {"g": (2, 2), "x": (2, 4)}),
+    ("insert_bars(g, x, 1, v)", {"g": (5,), "x": (3,), "v": (2,)}),
+    ("compress_bar(g, [True, False, True], x, 0)", {"g": (2, 2), "x": (3, 2)}),
+    ("extract_bar(g, np.array([True, False, True]), x)", {"g": (2,), "x": (3,)}),
+    ("resize_bar(g, x, (2, 3))", {"g": (2, 3), "x": (4,)}),
+    ("choose_bar(g, np.array([0, 1, 1]), (a, b))", {"g": (3,), "a": (3,), "b": ()}),
+    ("unstack_bar((g, h), x, 1)", {"g": (3,), "h": (3,), "x": (3, 2)}),
+    ("block_bar(g, [[a, b], [b, a]])", {"g": (4, 5), "a": (2, 2), "b": (2, 3)}),
+    ("without_initial(g, 0, True)", {"g": (4, 2)}),
+    ("ediff1d_bars(g, x, e, b)", {"g": (6,), "x": (4,), "e": (), "b": (2,)}),
+    ("polyadd_bars(g, a, b, -1.0)", {"g": (4,), "a": (2,), "b": (4,)}),
+    ("polyder_bar(g, p, 2)", {"g": (3,), "p": (5,)}),
+    ("polyint_bars(g, p, 2, k)", {"g": (5,), "p": (3,), "k": (2,)}),
+    ("convolve_bars(g, a, v, 'same')", {"g": (5,), "a": (5,), "v": (3,)}),
+    ("correlate_bars(g, a, v, 'full')", {"g": (6,), "a": (2,), "v": (5,)}),
+    ("polymul_bars(g, a, v)", {"g": (4,), "a": (2,), "v": (3,)}),
+    ("vecdot_bars(g, a, b, 0)", {"g": (2,), "a": (3, 2), "b": (3, 1)}),
+    ("cov_bars(g, x, y, False)", {"g": (3, 3), "x": (5, 2), "y": (5,)}),
+    ("cov_bars(g, x)", {"g": (2, 2), "x": (2, 4)}),
+    ("trapezoid_bars(g, y, x)", {"g": (2,), "y": (2, 4), "x": (4,)}),
+    ("trapezoid_bars(g, y, None, d, 0)", {"g": (3,), "y": (4, 3), "d": ()}),
+    ("trapezoid_bars(g, y, x, d, 1)", {"g": (2,), "y": (2, 3), "x": (2, 3), "d": ()}),
     ("cumprod_bar(g, x)", {"g": (4,), "x": (4,)}),
     ("cumprod_bar(g, x, axis=1)", {"g": (2, 3), "x": (2, 3)}),
     ("cumprod_bar(g, x, axis=0)", {"g": (3,), "x": (2, 3)}),  # ȳ broadcast

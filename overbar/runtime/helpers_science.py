@@ -507,3 +507,40 @@ def bessel_i1(x):
     nodes = 32 + int(np.sqrt(80 * np.max(np.abs(x), initial=0.0)))
     cosines = np.cos(2 * np.pi * np.arange(nodes) / nodes).astype(x.dtype)
     return np.mean(np.expm1(np.multiply.outer(x, cosines)) * cosines, axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Changes of the adjoints above with the values they read (for second derivatives)
+# ---------------------------------------------------------------------------------------------
+
+
+def trapezoid_bars_dot(area_bar, y, x=None, dx=1.0, axis=-1, y_dot=None, x_dot=None, dx_dot=None):
+    """One term of the change of (ȳ, x̄, d̄x) = trapezoid_bars(Ā, y, x, dx) as one of y, x, dx
+    moves (Ā fixed): ȳ is linear in the widths, x̄ and d̄x in y, so the term is the adjoint of
+    the moved argument's tangent in its place, zeros for the parts that do not move with it."""
+    x_zero = None if x is None else zero_gradient(x)
+    if y_dot is not None:
+        _, x_part, dx_part = trapezoid_bars(
+            area_bar, np.broadcast_to(y_dot, np.shape(y)), x, dx, axis
+        )
+        return zero_gradient(y), x_part, dx_part
+    if x_dot is not None:
+        moved = trapezoid_bars(area_bar, y, np.broadcast_to(x_dot, np.shape(x)), dx, axis)[0]
+        return moved, x_zero, zero_gradient(dx)
+    if x is not None:  # dx is ignored where x is given
+        return zero_gradient(y), x_zero, zero_gradient(dx)
+    return trapezoid_bars(area_bar, y, None, dx_dot, axis)[0], None, zero_gradient(dx)
+
+
+def cov_bars_dot(c_bar, m, y=None, m_dot=None, y_dot=None, rowvar=True, bias=False, ddof=None):
+    """One term of the change of (m̄, ȳ) = cov_bars(C̄, m, y) as m (or y) moves (C̄ fixed):
+    X̄ = (C̄ + C̄ᵀ) X_c / (N − ddof) is linear in X, so the term is cov_bars at the moved
+    argument's tangent, the other argument's place taken by zeros."""
+    if m_dot is not None:
+        moved_m = np.broadcast_to(m_dot, np.shape(m))
+        moved_y = None if y is None else np.zeros(np.shape(y))
+    else:
+        moved_m = np.zeros(np.shape(m))
+        moved_y = np.broadcast_to(y_dot, np.shape(y))
+    m_part, y_part = cov_bars(c_bar, moved_m, moved_y, rowvar, bias, ddof)
+    return m_part.astype(np.result_type(np.asarray(m), 1.0)), y_part

@@ -66,15 +66,22 @@ from overbar.runtime.helpers import (
     zero_gradient,
 )
 from overbar.runtime.helpers_arrays import (
+    block_bar,
+    choose_bar,
+    compress_bar,
     copy_pad_origins,
+    delete_bar,
     diag_bar,
     diagonal_bar,
+    extract_bar,
     gradient_bar,
     hsplit_axis,
     hstack_axis,
+    insert_bars,
     linspace_weights,
     pad_constants_bar,
     pad_origins,
+    resize_bar,
     sum_over,
     take_along_axis_bar,
     take_bar,
@@ -89,6 +96,7 @@ from overbar.runtime.helpers_arrays import (
     unrepeat,
     unroll_axis,
     unsplit,
+    unstack_bar,
     untile,
 )
 from overbar.runtime.helpers_linalg import (
@@ -128,6 +136,7 @@ from overbar.runtime.helpers_linalg import (
     svd_bar_dot,
     tensordot_bars,
     trace_bar,
+    vecdot_bars,
 )
 from overbar.runtime.helpers_math import (
     astype_bar,
@@ -157,6 +166,20 @@ from overbar.runtime.helpers_math import (
     sinc_slope,
     sorted_bar,
     trigamma,
+    without_initial,
+)
+from overbar.runtime.helpers_science import (
+    convolve_bars,
+    correlate_bars,
+    cov_bars,
+    cov_bars_dot,
+    ediff1d_bars,
+    polyadd_bars,
+    polyder_bar,
+    polyint_bars,
+    polymul_bars,
+    trapezoid_bars,
+    trapezoid_bars_dot,
 )
 from overbar.runtime.registry import adjoint, non_differentiable, tangent
 from overbar.runtime.shapes import SHAPE_RULES, Operand, Sequence, broadcast, tuple_of
@@ -1128,6 +1151,176 @@ def pad_constants_bar_tangent(
     """a = Σ ȳ over what each constant of np.pad fills:  ȧ = the same of ȳ's tangent  (array
     and the constants: their shapes only)"""
     return pad_constants_bar(y_bar_dot, array, pad_width, constant_values), None, None
+
+
+# ---------------------------------------------------------------------------------------------
+# The adjoints of the functions that delete, insert, select and join elements (each linear in
+# the adjoint it takes, the other arguments read for their shapes or positions only), and of
+# convolutions, polynomials, covariances and the trapezoidal rule
+# ---------------------------------------------------------------------------------------------
+
+
+@tangent(delete_bar)
+def delete_bar_tangent(a, y_bar, arr, obj, axis=None, *, y_bar_dot, arr_dot):
+    """a = ȳ back at the elements np.delete kept:  ȧ = the same of ȳ's tangent  (arr: its shape
+    only)"""
+    return delete_bar(y_bar_dot, arr, obj, axis), None
+
+
+@tangent(insert_bars)
+def insert_bars_tangent(
+    bars, y_bar, arr, obj, values, axis=None, *, y_bar_dot, arr_dot, values_dot
+):
+    """(ār, v̄alues) = ȳ at arr's and at the inserted places:  their tangents = the same of ȳ's
+    tangent  (arr and values: their shapes only)"""
+    return insert_bars(y_bar_dot, arr, obj, values, axis), None, None
+
+
+@tangent(compress_bar)
+def compress_bar_tangent(w, y_bar, condition, a, axis=None, *, y_bar_dot, a_dot):
+    """w = ȳ back at the slices np.compress kept:  ẇ = the same of ȳ's tangent  (a: its shape
+    only)"""
+    return compress_bar(y_bar_dot, condition, a, axis), None
+
+
+@tangent(extract_bar)
+def extract_bar_tangent(a, y_bar, condition, arr, *, y_bar_dot, arr_dot):
+    """a = ȳ back where the condition held:  ȧ = the same of ȳ's tangent  (arr: its shape
+    only)"""
+    return extract_bar(y_bar_dot, condition, arr), None
+
+
+@tangent(resize_bar)
+def resize_bar_tangent(w, y_bar, a, new_shape, *, y_bar_dot, a_dot):
+    """w = ȳ summed over each element's copies:  ẇ = the same of ȳ's tangent  (a: its shape
+    only)"""
+    return resize_bar(y_bar_dot, a, new_shape), None
+
+
+@tangent(choose_bar)
+def choose_bar_tangent(w, y_bar, a, choices, mode="raise", *, y_bar_dot, choices_dot):
+    """wₖ = ȳ where the index array a picks k:  ẇₖ = the same of ȳ's tangent  (choices: their
+    shapes only)"""
+    return choose_bar(y_bar_dot, a, choices, mode), None
+
+
+@tangent(unstack_bar)
+def unstack_bar_tangent(a, y_bar, x, axis=0, *, y_bar_dot, x_dot):
+    """a = the pieces' adjoints stacked back:  ȧ = their tangents stacked back  (x: its shape
+    only)"""
+    return unstack_bar(y_bar_dot, x, axis), None
+
+
+@tangent(block_bar)
+def block_bar_tangent(a, y_bar, arrays, *, y_bar_dot, arrays_dot):
+    """a = each block's piece of ȳ:  ȧ = the same of ȳ's tangent  (arrays: their shapes only)"""
+    return block_bar(y_bar_dot, arrays), None
+
+
+@tangent(without_initial)
+def without_initial_tangent(a, y_bar, axis=None, include_initial=False, *, y_bar_dot):
+    """a = ȳ without its initial element (linear):  ȧ = the same of ȳ's tangent"""
+    return without_initial(y_bar_dot, axis, include_initial)
+
+
+@tangent(ediff1d_bars)
+def ediff1d_bars_tangent(
+    bars, y_bar, ary, to_end=None, to_begin=None, *, y_bar_dot, ary_dot, to_end_dot, to_begin_dot
+):
+    """The adjoints of np.ediff1d's parts, linear in ȳ:  their tangents = the same of ȳ's
+    tangent  (the parts: their shapes only)"""
+    return ediff1d_bars(y_bar_dot, ary, to_end, to_begin), None, None, None
+
+
+@tangent(polyadd_bars)
+def polyadd_bars_tangent(bars, y_bar, a1, a2, sign=1.0, *, y_bar_dot, a1_dot, a2_dot):
+    """(ā1, ±ā2) = the last coefficients of ȳ:  their tangents = the same of ȳ's tangent"""
+    return polyadd_bars(y_bar_dot, a1, a2, sign), None, None
+
+
+@tangent(polyder_bar)
+def polyder_bar_tangent(a, y_bar, p, m=1, *, y_bar_dot, p_dot):
+    """a = ȳ times the falling powers:  ȧ = the same of ȳ's tangent  (p: its shape only)"""
+    return polyder_bar(y_bar_dot, p, m), None
+
+
+@tangent(polyint_bars)
+def polyint_bars_tangent(bars, y_bar, p, m=1, k=None, *, y_bar_dot, p_dot, k_dot):
+    """(p̄, k̄) of np.polyint, linear in ȳ:  their tangents = the same of ȳ's tangent  (p and k:
+    their shapes only)"""
+    return polyint_bars(y_bar_dot, p, m, k), None, None
+
+
+@tangent(convolve_bars, adds=add_elementwise)
+def convolve_bars_tangent(bars, z_bar, a, v, mode="full", *, z_bar_dot, a_dot, v_dot):
+    """(ā, v̄) of z = convolve(a, v), ā bilinear in z̄ and v, v̄ in z̄ and a:  their tangents =
+    (ā, v̄) at z̄'s tangent + (0, v̄ at ȧ) + (ā at v̇, 0)"""
+    return (
+        convolve_bars(z_bar_dot, a, v, mode),
+        (zero_gradient(a), convolve_bars(z_bar, a_dot, v, mode)[1]),
+        (convolve_bars(z_bar, a, v_dot, mode)[0], zero_gradient(v)),
+    )
+
+
+@tangent(correlate_bars, adds=add_elementwise)
+def correlate_bars_tangent(bars, z_bar, a, v, mode="valid", *, z_bar_dot, a_dot, v_dot):
+    """(ā, v̄) of z = correlate(a, v), bilinear as convolve's:  their tangents = (ā, v̄) at z̄'s
+    tangent + (0, v̄ at ȧ) + (ā at v̇, 0)"""
+    return (
+        correlate_bars(z_bar_dot, a, v, mode),
+        (zero_gradient(a), correlate_bars(z_bar, a_dot, v, mode)[1]),
+        (correlate_bars(z_bar, a, v_dot, mode)[0], zero_gradient(v)),
+    )
+
+
+@tangent(polymul_bars, adds=add_elementwise)
+def polymul_bars_tangent(bars, y_bar, a1, a2, *, y_bar_dot, a1_dot, a2_dot):
+    """(ā1, ā2) of y = polymul(a1, a2), bilinear as convolve's:  their tangents = (ā1, ā2) at
+    ȳ's tangent + (0, ā2 at ȧ1) + (ā1 at ȧ2, 0)"""
+    return (
+        polymul_bars(y_bar_dot, a1, a2),
+        (zero_gradient(a1), polymul_bars(y_bar, a1_dot, a2)[1]),
+        (polymul_bars(y_bar, a1, a2_dot)[0], zero_gradient(a2)),
+    )
+
+
+@tangent(vecdot_bars, adds=add_elementwise)
+def vecdot_bars_tangent(bars, z_bar, x1, x2, axis=-1, *, z_bar_dot, x1_dot, x2_dot):
+    """(x̄1, x̄2) = (z̄ x2, z̄ x1) of z = Σ x1 x2:  their tangents = (x̄1, x̄2) at z̄'s tangent
+    + (0, z̄ ẋ1) + (z̄ ẋ2, 0)"""
+    return (
+        vecdot_bars(z_bar_dot, x1, x2, axis),
+        (zero_gradient(x1), vecdot_bars(z_bar, x1_dot, x2, axis)[1]),
+        (vecdot_bars(z_bar, x1, x2_dot, axis)[0], zero_gradient(x2)),
+    )
+
+
+@tangent(cov_bars, adds=add_elementwise)
+def cov_bars_tangent(
+    bars, c_bar, m, y=None, rowvar=True, bias=False, ddof=None, *, c_bar_dot, m_dot, y_dot
+):
+    """(m̄, ȳ) = X̄ = (C̄ + C̄ᵀ) X_c / (N − ddof) cut into m's rows and y's, bilinear in C̄ and X:
+    their tangents = the same at C̄'s tangent + the same at Ẋ (``cov_bars_dot``)"""
+    return (
+        cov_bars(c_bar_dot, m, y, rowvar, bias, ddof),
+        cov_bars_dot(c_bar, m, y, m_dot=m_dot, rowvar=rowvar, bias=bias, ddof=ddof),
+        cov_bars_dot(c_bar, m, y, y_dot=y_dot, rowvar=rowvar, bias=bias, ddof=ddof),
+    )
+
+
+@tangent(trapezoid_bars, adds=add_elementwise)
+def trapezoid_bars_tangent(
+    bars, area_bar, y, x=None, dx=1.0, axis=-1, *, area_bar_dot, y_dot, x_dot, dx_dot
+):
+    """(ȳ, x̄, d̄x) of A = Σ dᵢ (yᵢ + yᵢ₊₁) / 2, ȳ bilinear in Ā and the widths, x̄ and d̄x in Ā
+    and y:  their tangents = the same at Ā's tangent + each argument's move
+    (``trapezoid_bars_dot``)"""
+    return (
+        trapezoid_bars(area_bar_dot, y, x, dx, axis),
+        trapezoid_bars_dot(area_bar, y, x, dx, axis, y_dot=y_dot),
+        trapezoid_bars_dot(area_bar, y, x, dx, axis, x_dot=x_dot),
+        trapezoid_bars_dot(area_bar, y, x, dx, axis, dx_dot=dx_dot),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
