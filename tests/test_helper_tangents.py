@@ -113,6 +113,8 @@ HELPERS.update(
                     "polymul_bars",
                     "cov_bars",
                     "trapezoid_bars",
+                    "vander_bar",
+                    "bessel_i1",
                 ),
             ),
             (
@@ -141,6 +143,7 @@ HELPERS.update(
                     "svd_bar",
                     "matrix_power_bar",
                     "vecdot_bars",
+                    "vector_norm_bar",
                 ),
             ),
             (
@@ -439,6 +442,15 @@ SAMPLES = [
     ("trapezoid_bars(g, y, x)", {"g": (2,), "y": (2, 4), "x": (4,)}),
     ("trapezoid_bars(g, y, None, d, 0)", {"g": (3,), "y": (4, 3), "d": ()}),
     ("trapezoid_bars(g, y, x, d, 1)", {"g": (2,), "y": (2, 3), "x": (2, 3), "d": ()}),
+    ("vector_norm_bar(g, np.linalg.vector_norm(x), x)", {"g": (), "x": (2, 3)}),
+    (
+        "vector_norm_bar(g, np.linalg.vector_norm(x, axis=0, ord=3), x, 3, 0)",
+        {"g": (3,), "x": (2, 3)},
+    ),
+    ("vander_bar(g, x, 4)", {"g": (3, 4), "x": (3,)}),
+    ("vander_bar(g, x, 3, True)", {"g": (2, 3), "x": (2,)}),
+    ("bessel_i1(x * 3.0)", {"x": (4,)}),
+    ("bessel_i1(x * 0.0) + x", {"x": (2,)}),
     ("cumprod_bar(g, x)", {"g": (4,), "x": (4,)}),
     ("cumprod_bar(g, x, axis=1)", {"g": (2, 3), "x": (2, 3)}),
     ("cumprod_bar(g, x, axis=0)", {"g": (3,), "x": (2, 3)}),  # ȳ broadcast

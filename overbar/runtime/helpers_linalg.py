@@ -1827,3 +1827,23 @@ def tensorinv_dot(a_dot, y, a, ind=2):
     inverse = np.reshape(y, (-1, rows))
     matrix_dot = np.reshape(np.broadcast_to(a_dot, np.shape(a)), (rows, -1))
     return np.reshape(-(inverse @ matrix_dot @ inverse), np.shape(y))
+
+
+def vector_norm_bar_dot(y_bar, y, x, y_dot, x_dot, ord=2, axis=None, keepdims=False):
+    """The change of vector_norm_bar(ȳ, y, x, ...) as y moves by ẏ and x by ẋ (either None
+    where it stays), ȳ fixed: ``norm_bar_dot`` along the reduced axes made one, as
+    ``vector_norm_bar`` does."""
+    x = np.asarray(x)
+    axes = _vector_axes(x, axis)
+    last = tuple(range(x.ndim - len(axes), x.ndim))
+    moved = np.moveaxis(x, axes, last)
+    kept = moved.shape[: x.ndim - len(axes)]
+    flat = np.reshape(moved, kept + (-1,))
+    flat_dot = None
+    if x_dot is not None:
+        flat_dot = np.reshape(np.moveaxis(np.broadcast_to(x_dot, x.shape), axes, last), flat.shape)
+    y_dot = None if y_dot is None else np.reshape(y_dot, kept)
+    change = norm_bar_dot(
+        np.reshape(y_bar, kept), np.reshape(y, kept), flat, y_dot, flat_dot, ord, -1
+    )
+    return np.moveaxis(np.reshape(change, moved.shape), last, axes)

@@ -544,3 +544,24 @@ def cov_bars_dot(c_bar, m, y=None, m_dot=None, y_dot=None, rowvar=True, bias=Fal
         moved_y = np.broadcast_to(y_dot, np.shape(y))
     m_part, y_part = cov_bars(c_bar, moved_m, moved_y, rowvar, bias, ddof)
     return m_part.astype(np.result_type(np.asarray(m), 1.0)), y_part
+
+
+def bessel_i1_slope(x):
+    """I₁′(x) = I₀(x) − I₁(x) / x, and ½ at x = 0."""
+    x = np.asarray(x)
+    at_zero = x == 0
+    safe = np.where(at_zero, 1.0, x)
+    return np.where(at_zero, 0.5, np.i0(x) - bessel_i1(x) / safe)
+
+
+def vander_bar_dot(v_bar, x, x_dot, n=None, increasing=False):
+    """The change of vander_bar(V̄, x) = Σⱼ V̄ᵢⱼ eⱼ xᵢ^(eⱼ−1) as x moves by ẋ (V̄ fixed):
+    Σⱼ V̄ᵢⱼ eⱼ (eⱼ − 1) xᵢ^(eⱼ−2) ẋᵢ (the columns of exponents 0 and 1 give nothing)."""
+    x = np.asarray(x)
+    columns = x.shape[0] if n is None else n
+    exponents = np.arange(columns, dtype=float)
+    if not increasing:
+        exponents = exponents[::-1]
+    powers = x[:, None] ** np.maximum(exponents - 2, 0)
+    curvature = np.where(exponents >= 2, exponents * (exponents - 1), 0.0) * powers
+    return np.sum(v_bar * curvature, axis=1) * x_dot

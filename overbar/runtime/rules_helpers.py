@@ -137,6 +137,8 @@ from overbar.runtime.helpers_linalg import (
     tensordot_bars,
     trace_bar,
     vecdot_bars,
+    vector_norm_bar,
+    vector_norm_bar_dot,
 )
 from overbar.runtime.helpers_math import (
     astype_bar,
@@ -169,6 +171,8 @@ from overbar.runtime.helpers_math import (
     without_initial,
 )
 from overbar.runtime.helpers_science import (
+    bessel_i1,
+    bessel_i1_slope,
     convolve_bars,
     correlate_bars,
     cov_bars,
@@ -180,6 +184,8 @@ from overbar.runtime.helpers_science import (
     polymul_bars,
     trapezoid_bars,
     trapezoid_bars_dot,
+    vander_bar,
+    vander_bar_dot,
 )
 from overbar.runtime.registry import adjoint, non_differentiable, tangent
 from overbar.runtime.shapes import SHAPE_RULES, Operand, Sequence, broadcast, tuple_of
@@ -1321,6 +1327,32 @@ def trapezoid_bars_tangent(
         trapezoid_bars_dot(area_bar, y, x, dx, axis, x_dot=x_dot),
         trapezoid_bars_dot(area_bar, y, x, dx, axis, dx_dot=dx_dot),
     )
+
+
+@tangent(vector_norm_bar)
+def vector_norm_bar_tangent(
+    a, y_bar, y, x, ord=2, axis=None, keepdims=False, *, y_bar_dot, y_dot, x_dot
+):
+    """a = ȳ ∂‖x‖/∂x over the reduced axes (x̄ of y = vector_norm(x)), linear in ȳ:  ȧ = the
+    same of ȳ's tangent + its changes with y and x (``vector_norm_bar_dot``, as norm_bar's)"""
+    return (
+        vector_norm_bar(y_bar_dot, y, x, ord, axis, keepdims),
+        vector_norm_bar_dot(y_bar, y, x, y_dot, None, ord, axis, keepdims),
+        vector_norm_bar_dot(y_bar, y, x, None, x_dot, ord, axis, keepdims),
+    )
+
+
+@tangent(vander_bar)
+def vander_bar_tangent(a, v_bar, x, n=None, increasing=False, *, v_bar_dot, x_dot):
+    """a = Σⱼ V̄ᵢⱼ eⱼ xᵢ^(eⱼ−1) (x̄ of V = vander(x)), linear in V̄:  ȧ = the same of V̄'s tangent
+    + Σⱼ V̄ᵢⱼ eⱼ (eⱼ − 1) xᵢ^(eⱼ−2) ẋᵢ"""
+    return vander_bar(v_bar_dot, x, n, increasing), vander_bar_dot(v_bar, x, x_dot, n, increasing)
+
+
+@tangent(bessel_i1)
+def bessel_i1_tangent(y, x, x_dot):
+    """y = I₁(x):  ẏ = (I₀(x) − I₁(x) / x) ẋ  (½ ẋ at x = 0)"""
+    return bessel_i1_slope(x) * x_dot
 
 
 # ---------------------------------------------------------------------------------------------
