@@ -591,14 +591,18 @@ def make_polynomial(g: Any, primal: Any, depth: int, want: Any) -> Any:
 
 
 def make_polyfit(g: Any, primal: Any, depth: int, want: Any) -> Any:
-    """np.polyfit(x, y, deg) of deg + 1 or more points x at least 0.3 apart (a well-posed
-    least-squares fit), y a vector or columns."""
+    """np.polyfit(x, y, deg) of deg + 1 or more points x at least 0.3 apart (a vector at hand
+    whose points are, or the cumulative sum of steps in [0.3, 1] shifted to start below 0),
+    y a vector or columns: a well-posed least-squares fit."""
     x = g.operand(depth, _vector(3, 8))
     if x is None:
         return None
     ordered = np.sort(x.value)
     if np.min(np.diff(ordered)) < 0.3 or np.max(np.abs(ordered)) > 3:
-        return None
+        steps = g.fit(x, fuzzer.Domain(low=0.3, high=1.0))
+        if steps is None:
+            return None
+        x = g.binop("-", g.call("np.cumsum", np.cumsum, [steps]), g.const("2.0"))
     count = np.size(x.value)
     y = g.operand(depth, lambda v: fuzzer.is_num(v) and 1 <= np.ndim(v) <= 2 and len(v) == count)
     if y is None:
@@ -643,7 +647,7 @@ def add_numpy2_makers(add: Callable, module: Any) -> None:
     add(norms, make_array_api_norm)
     add([np.linalg.cond], make_cond)
     add([np.linalg.lstsq], make_lstsq)
-    add([np.linalg.tensorsolve, np.linalg.tensorinv], make_tensor_solve, weight=0.5)
+    add([np.linalg.tensorsolve, np.linalg.tensorinv], make_tensor_solve)
     add([np.trapezoid], make_trapezoid)
     add([np.ediff1d], make_ediff1d)
     add([np.interp], make_interp)
