@@ -144,6 +144,8 @@ HELPERS.update(
                     "matrix_power_bar",
                     "vecdot_bars",
                     "vector_norm_bar",
+                    "tensorsolve_bars",
+                    "tensorinv_bar",
                 ),
             ),
             (
@@ -447,6 +449,16 @@ SAMPLES = [
         "vector_norm_bar(g, np.linalg.vector_norm(x, axis=0, ord=3), x, 3, 0)",
         {"g": (3,), "x": (2, 3)},
     ),
+    (
+        "tensorsolve_bars(g, x, np.reshape(a + 3.0 * np.eye(4), (2, 2, 4)), b)",
+        {"g": (4,), "x": (4,), "a": (4, 4), "b": (2, 2)},
+    ),
+    (
+        "tensorsolve_bars(g, x, np.reshape(a + 3.0 * np.eye(4), (4, 2, 2)), b, (0,))",
+        {"g": (4,), "x": (4,), "a": (4, 4), "b": (2, 2)},
+    ),
+    ("tensorinv_bar(g, y, np.zeros((2, 2, 4)))", {"g": (4, 2, 2), "y": (4, 2, 2)}),
+    ("tensorinv_bar(g, y, np.zeros((3, 3)), 1)", {"g": (3, 3), "y": (3, 3)}),
     ("vander_bar(g, x, 4)", {"g": (3, 4), "x": (3,)}),
     ("vander_bar(g, x, 3, True)", {"g": (2, 3), "x": (2,)}),
     ("bessel_i1(x * 3.0)", {"x": (4,)}),

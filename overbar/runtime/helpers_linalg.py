@@ -1847,3 +1847,32 @@ def vector_norm_bar_dot(y_bar, y, x, y_dot, x_dot, ord=2, axis=None, keepdims=Fa
         np.reshape(y_bar, kept), np.reshape(y, kept), flat, y_dot, flat_dot, ord, -1
     )
     return np.moveaxis(np.reshape(change, moved.shape), last, axes)
+
+
+def tensorsolve_bars_dot(x_bar, x, a, b, axes=None, x_dot=None, a_dot=None):
+    """One term of the change of (Ā, b̄) = tensorsolve_bars(x̄, x, a, b) as x (or a) moves,
+    x̄ fixed; as matrices, b̄ = A⁻ᵀ x̄ and Ā = −b̄ xᵀ:  along ẋ, (−b̄ ẋᵀ, 0); along Ȧ, b̄ moves
+    by ḃ̄ = −A⁻ᵀ Ȧᵀ b̄ and Ā by −ḃ̄ xᵀ."""
+    order, moved, matrix = _tensor_system(a, b, axes)
+    b_bar = np.linalg.solve(matrix.T, np.ravel(x_bar))
+    if x_dot is not None:
+        change = -np.outer(b_bar, np.ravel(np.broadcast_to(x_dot, np.shape(x))))
+        a_part = np.transpose(np.reshape(change, moved.shape), np.argsort(order))
+        return a_part, np.zeros(np.shape(b), dtype=b_bar.dtype)
+    _, _, matrix_dot = _tensor_system(np.broadcast_to(a_dot, np.shape(a)), b, axes)
+    b_bar_dot = -np.linalg.solve(matrix.T, matrix_dot.T @ b_bar)
+    change = -np.outer(b_bar_dot, np.ravel(x))
+    a_part = np.transpose(np.reshape(change, moved.shape), np.argsort(order))
+    return a_part, np.reshape(b_bar_dot, np.shape(b))
+
+
+def tensorinv_bar_dot(y_bar, y, y_dot, ind=2):
+    """The change of tensorinv_bar(Ȳ, Y, a) = −Yᵀ Ȳ Yᵀ (as matrices) as Y moves by Ẏ (Ȳ
+    fixed):  −Ẏᵀ Ȳ Yᵀ − Yᵀ Ȳ Ẏᵀ, in a's shape (Y's axes swapped back)."""
+    rows = int(np.prod(np.shape(y)[len(np.shape(y)) - ind :]))
+    inverse = np.reshape(y, (-1, rows))
+    inverse_bar = np.reshape(y_bar, inverse.shape)
+    inverse_dot = np.reshape(np.broadcast_to(y_dot, np.shape(y)), inverse.shape)
+    change = -(inverse_dot.T @ inverse_bar @ inverse.T) - inverse.T @ inverse_bar @ inverse_dot.T
+    shape = np.shape(y)
+    return np.reshape(change, shape[len(shape) - ind :] + shape[: len(shape) - ind])

@@ -135,6 +135,10 @@ from overbar.runtime.helpers_linalg import (
     svd_bar,
     svd_bar_dot,
     tensordot_bars,
+    tensorinv_bar,
+    tensorinv_bar_dot,
+    tensorsolve_bars,
+    tensorsolve_bars_dot,
     trace_bar,
     vecdot_bars,
     vector_norm_bar,
@@ -1340,6 +1344,26 @@ def vector_norm_bar_tangent(
         vector_norm_bar_dot(y_bar, y, x, y_dot, None, ord, axis, keepdims),
         vector_norm_bar_dot(y_bar, y, x, None, x_dot, ord, axis, keepdims),
     )
+
+
+@tangent(tensorsolve_bars, adds=add_elementwise)
+def tensorsolve_bars_tangent(bars, x_bar, x, a, b, axes=None, *, x_bar_dot, x_dot, a_dot, b_dot):
+    """(Ā, b̄) = (−b̄ xᵀ, A⁻ᵀ x̄) of x = tensorsolve(a, b) (as matrices), linear in x̄:  their
+    tangents = the same at x̄'s tangent + the changes along ẋ and Ȧ (``tensorsolve_bars_dot``)
+    (b: its shape only)"""
+    return (
+        tensorsolve_bars(x_bar_dot, x, a, b, axes),
+        tensorsolve_bars_dot(x_bar, x, a, b, axes, x_dot=x_dot),
+        tensorsolve_bars_dot(x_bar, x, a, b, axes, a_dot=a_dot),
+        None,
+    )
+
+
+@tangent(tensorinv_bar)
+def tensorinv_bar_tangent(m, y_bar, y, a, ind=2, *, y_bar_dot, y_dot, a_dot):
+    """m = −Yᵀ Ȳ Yᵀ (Ā of Y = tensorinv(a), as matrices), linear in Ȳ:  ṁ = the same of Ȳ's
+    tangent − Ẏᵀ Ȳ Yᵀ − Yᵀ Ȳ Ẏᵀ  (a: its shape only)"""
+    return tensorinv_bar(y_bar_dot, y, a, ind), tensorinv_bar_dot(y_bar, y, y_dot, ind), None
 
 
 @tangent(vander_bar)
