@@ -131,6 +131,10 @@ OUTER_PAIRS: dict[Any, Callable[[Any, Any], bool]] = {
     np.arctan2: _away_from_origin,
     np.logaddexp: _any,
     np.logaddexp2: _any,
+    np.copysign: lambda a, b: bool(np.all(np.abs(a) > 0.1) and np.all(np.abs(b) > 0.1)),
+    np.float_power: _positive_base,
+    np.heaviside: lambda a, b: bool(np.all(np.abs(a) > 0.1)),  # away from the step
+    np.nextafter: _any,
 }
 
 
@@ -287,6 +291,9 @@ def add_ufunc_makers(add: Callable, module: Any) -> None:
 def unfuzzed_ufuncs(rules: Any) -> dict[Any, str]:
     """The outer rules of SciPy's binary ufuncs, with the reason they are not drawn."""
     return {
+        np.ldexp.outer: "its second operand is an integer exponent; derived from ldexp's rule "
+        "(fuzzed) as every outer rule is; checked in tests/test_rules_ufuncs.py",
+    } | {
         ufunc.outer: "derived from its elementwise rule (fuzzed) by the code that derives the "
         "outer rules of NumPy's ufuncs (fuzzed); the order parameters of most SciPy ufuncs "
         "are not differentiable; checked in tests/test_rules_ufuncs.py"

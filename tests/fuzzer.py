@@ -85,6 +85,7 @@ from tests.fuzz_linalg import add_linalg_makers
 from tests.fuzz_arrays import UNFUZZED_ARRAYS, add_arrays_makers
 from tests.fuzz_math import add_math_makers
 from tests.fuzz_ufuncs import add_ufunc_makers, unfuzzed_ufuncs
+from tests.fuzz_numpy2 import add_numpy2_makers
 
 try:  # SciPy's functions join the pool where it is installed
     from tests import fuzz_scipy as SCIPY  # noqa: N812
@@ -3466,6 +3467,7 @@ def _table() -> dict[Any, list[Maker]]:
     add_arrays_makers(add)
     add_math_makers(add, sys.modules[__name__])
     add_ufunc_makers(add, sys.modules[__name__])
+    add_numpy2_makers(add, sys.modules[__name__])
     add([np.fft.fftshift, np.fft.ifftshift], unary(ANYWHERE), weight=0.3)
     if SCIPY is not None:
         SCIPY.add_scipy_makers(add, sys.modules[__name__])

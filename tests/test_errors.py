@@ -147,13 +147,13 @@ def test_refused_function_shapes():
 
 
 def test_missing_numpy_rule_names_the_function_and_how_to_register():
-    f = define("def f(x):\n    return np.sum(np.i0(x))\n")
+    f = define("def f(x):\n    return np.sum(np.unwrap(x))\n")
     with pytest.raises(MissingRuleError) as caught:
         overbar.grad(f)(np.ones(3))
     message = str(caught.value)
-    assert "np.i0" in message
+    assert "np.unwrap" in message
     assert "@overbar.adjoint" in message
-    assert "np.i0(x)" in message.splitlines()[1]
+    assert "np.unwrap(x)" in message.splitlines()[1]
 
 
 def test_helper_problems_are_refused_at_transformation_time():

@@ -411,22 +411,22 @@ def test_a_primitive_with_no_tangent_rule_is_refused_with_its_line():
     f = define("""
         def f(x):
             y = x * 2.0
-            return np.sum(np.float_power(y, 2.0))
+            return np.sum(np.unwrap(y))
         """)
     with pytest.raises(MissingRuleError) as error:
         overbar.jvp(f, (np.ones(2),), (np.ones(2),))
     message = str(error.value)
-    assert "no tangent rule for np.float_power" in message
-    assert "@overbar.tangent(np.float_power)" in message
-    assert "return np.sum(np.float_power(y, 2.0))" in message and ".py:12:" in message
+    assert "no tangent rule for np.unwrap" in message
+    assert "@overbar.tangent(np.unwrap)" in message
+    assert "return np.sum(np.unwrap(y))" in message and ".py:12:" in message
 
 
 def test_tangent_rule_definitions_are_checked():
     with pytest.raises(overbar.RuleDefinitionError, match="one tangent <p>_dot"):
 
-        @overbar.tangent(np.float_power)
-        def no_tangents(z, x, y):
-            return x
+        @overbar.tangent(np.unwrap)
+        def no_tangents(z, p):
+            return p
 
 
 # -- the API ----------------------------------------------------------------------------------

@@ -121,9 +121,18 @@ SAMPLES = [
     *binary(np.divide, "np.divide(a, b)", right=pos),
     *binary(np.power, "np.power(a, b)", left=pos),
     S(np.power, "np.power(a, 2)", a=any_(3)),
+    # np.float_power takes the rules of ** (computed in float64)
+    *binary(np.float_power, "np.float_power(a, b)", left=pos),
+    S(np.float_power, "np.float_power(a, 2)", a=any_(3)),
+    S(np.float_power, "np.float_power(a, 0) * a", a=any_(3)),
+    S(np.float_power, "np.float_power(a, 2.5)", a=pos(2, 3)),
     *unary(np.negative, "np.negative(a)"),
     *unary(np.positive, "np.positive(a)"),
     S(np.matmul, "np.matmul(a, b)", a=any_(2, 3), b=any_(3, 2)),
+    S(np.linalg.matmul, "np.linalg.matmul(a, b)", a=any_(2, 3), b=any_(3, 2)),
+    S(np.linalg.matmul, "np.linalg.matmul(a, b)", a=any_(3), b=any_(2, 3, 2)),
+    S(np.matrix_transpose, "np.matrix_transpose(a)", a=any_(2, 3)),
+    S(np.linalg.matrix_transpose, "np.linalg.matrix_transpose(a)", a=any_(4, 2, 3)),
     # elementwise functions of one argument
     *unary(np.exp, "np.exp(a)"),
     *unary(np.exp2, "np.exp2(a)"),

@@ -216,6 +216,49 @@ SAMPLES = [
     S(np.gradient, "np.gradient(a, axis=1)", a=any_(3, 4)),
     S(np.gradient, "np.gradient(a, np.array([0.0, 0.5, 1.5, 3.0]))", a=any_(4)),
     S(np.gradient, "np.gradient(a, axis=(0, 2))[1]", a=any_(3, 2, 3)),
+    # deleting, inserting, selecting; NumPy 2's unstack
+    S(np.delete, "np.delete(a, 1)", a=any_(4)),
+    S(np.delete, "np.delete(a, [0, 2], axis=1)", a=any_(2, 4)),
+    S(np.delete, "np.delete(a, slice(0, 3, 2))", a=any_(2, 3)),  # flattened
+    S(np.delete, "np.delete(a, np.array([True, False, True]), axis=0)", a=any_(3, 2)),
+    S(np.insert, "np.insert(a, 1, b)", a=any_(4), b=any_()),
+    S(np.insert, "np.insert(a, [0, 2], b)", a=any_(3), b=any_(2)),
+    S(np.insert, "np.insert(a, 1, b, axis=1)", a=any_(2, 3), b=any_(2)),
+    S(np.insert, "np.insert(a, 2, b, axis=0)", a=any_(3, 2), b=any_(1)),  # broadcast
+    S(np.insert, "np.insert(a, [1, 1], b, axis=1)", a=any_(2, 2), b=any_(2, 2)),
+    S(np.insert, "np.insert(a, 3, 0.5)", a=any_(2, 2)),
+    S(np.compress, "np.compress([True, False, True], a)", a=any_(3)),
+    S(np.compress, "np.compress(np.array([False, True]), a, axis=1)", a=any_(3, 2)),
+    S(np.compress, "np.compress([True, True], a)", a=any_(2, 2)),  # flattened, the first two
+    S(np.extract, "np.extract(a > 0, a)", a=any_(5)),
+    S(
+        np.extract,
+        "np.extract(np.array([[True, False], [True, True]]), a * b)",
+        a=any_(2, 2),
+        b=any_(2),
+    ),
+    S(np.resize, "np.resize(a, (2, 3))", a=any_(4)),
+    S(np.resize, "np.resize(a, 7)", a=any_(2, 2)),  # repeated elements
+    S(np.resize, "np.resize(a, (2,))", a=any_(3)),
+    S(np.choose, "np.choose(np.array([0, 1, 0, 1]), [a, b])", a=any_(4), b=any_(4)),
+    S(
+        np.choose,
+        "np.choose(np.array([[0, 2], [1, 0]]), (a, b, c))",
+        a=any_(2, 2),
+        b=any_(2),
+        c=any_(),
+    ),
+    S(np.choose, "np.choose(np.array([0, 3, 5]), [a, b], mode='wrap')", a=any_(3), b=any_(3)),
+    S(np.choose, "np.choose(np.array([-1, 1, 4]), [a, b], mode='clip')", a=any_(3), b=any_(1)),
+    S(np.choose, "np.choose(np.array([1, 0, 1]), a)", a=any_(2, 3)),  # an array's rows
+    S(np.unstack, "np.unstack(a)[1]", a=any_(3, 2)),
+    S(np.unstack, "np.unstack(a, axis=1)[0] * np.unstack(a, axis=1)[2]", a=any_(2, 3)),
+    S(np.unstack, "np.unstack(a, axis=-1)[0]", a=any_(2, 2, 2)),
+    S(np.block, "np.block([a, b])", a=any_(2), b=any_(3)),
+    S(np.block, "np.block([[a, b], [b * 2.0, a]])", a=any_(2, 2), b=any_(2, 3)),
+    S(np.block, "np.block([a, 1.0, b])", a=any_(3), b=any_()),
+    S(np.block, "np.block([[a], [np.ones(3)]])", a=any_(1, 3)),
+    S(np.block, "np.block([[[a, a]], [[b, b]]])", a=any_(2, 1, 2), b=any_(1, 1, 2)),
 ]
 
 
@@ -654,3 +697,37 @@ def test_windows_of_a_vector_are_known_to_be_a_matrix():
     overbar.check_grad(known, [w, x], wrt=(0, 1))
     assert "matmul_left_bar" in overbar.grad(unknown, wrt=(0, 1)).source_for(w, x)
     overbar.check_grad(unknown, [w, x], wrt=(0, 1))
+
+
+def test_unstacked_rows_unpacked():
+    f = define("def f(x):\n    a, b, c = np.unstack(x, axis=1)\n    return np.sum(a * b + c)\n")
+    overbar.check_grad(f, (np.random.default_rng(0).standard_normal((2, 3)),))
+
+
+@pytest.mark.parametrize(
+    "call",
+    ["np.compress([True, False], x, out=np.zeros(1))", "np.choose([0, 1], [x, x], out=x)"],
+)
+def test_selections_into_out_are_refused(call):
+    g = overbar.grad(define(f"def f(x):\n    return np.sum({call})\n"))
+    with pytest.raises(OverbarError):
+        g(np.ones(2))
+
+
+def test_put_along_axis_is_refused_as_a_write_in_place():
+    f = define(
+        "def f(x):\n    y = x * 1.0\n"
+        "    np.put_along_axis(y, np.array([0, 1]), x[:2] * 2.0, axis=0)\n"
+        "    return np.sum(y * y)\n"
+    )
+    with pytest.raises(OverbarError, match="expression statement"):
+        overbar.grad(f)(np.array([1.0, -2.0, 3.0]))
+
+
+def test_piecewise_is_refused_naming_it():
+    f = define(
+        "def neg(v):\n    return -v\n\n\ndef square(v):\n    return v * v\n\n\n"
+        "def f(x):\n    return np.sum(np.piecewise(x, [x < 0, x >= 0], [neg, square]))\n"
+    )
+    with pytest.raises(OverbarError, match="np.piecewise"):
+        overbar.grad(f)(np.array([1.0, -2.0, 3.0]))

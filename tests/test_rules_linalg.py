@@ -20,7 +20,7 @@ import pytest
 
 import overbar
 from overbar.errors import NoDerivativeError, OverbarError
-from overbar.primitives import Method, describe
+from overbar.primitives import Attribute, Method, describe
 from overbar.runtime.registry import RULES
 from tests.support import define, directional_check
 
@@ -222,6 +222,89 @@ SAMPLES = [
         for o in NORM_ORDS_MATRIX
     ],
     S(np.linalg.norm, "np.linalg.norm(a, 'nuc', (1, 2), True)", a=any_(2, 3, 3)),
+    # NumPy 2's array-API names
+    S(np.linalg.outer, "np.linalg.outer(a, b)", a=any_(2), b=any_(3)),
+    S(np.linalg.tensordot, "np.linalg.tensordot(a, b)", a=any_(2, 3, 4), b=any_(3, 4)),
+    S(np.linalg.tensordot, "np.linalg.tensordot(a, b, axes=1)", a=any_(2, 3), b=any_(3, 2)),
+    S(np.linalg.cross, "np.linalg.cross(a, b)", a=any_(3), b=any_(2, 3)),
+    S(np.linalg.cross, "np.linalg.cross(a, b, axis=0)", a=any_(3, 2), b=any_(3, 2)),
+    S(np.linalg.trace, "np.linalg.trace(a)", a=any_(3, 3)),
+    S(np.linalg.trace, "np.linalg.trace(a, offset=1)", a=any_(2, 3, 4)),
+    S(np.linalg.trace, "np.linalg.trace(a, offset=-1)", a=any_(4, 3)),
+    S(np.linalg.diagonal, "np.linalg.diagonal(a)", a=any_(3, 3)),
+    S(np.linalg.diagonal, "np.linalg.diagonal(a, offset=1)", a=any_(2, 3, 4)),
+    S(np.linalg.diagonal, "np.linalg.diagonal(a, offset=-2)", a=any_(4, 3)),
+    S(np.vecdot, "np.vecdot(a, b)", a=any_(3), b=any_(3)),
+    S(np.vecdot, "np.vecdot(a, b)", a=any_(2, 3), b=any_(3)),
+    S(np.vecdot, "np.vecdot(a, b, axis=0)", a=any_(3, 2), b=any_(3, 1)),
+    S(np.vecdot, "np.vecdot(a, b, axis=-2)", a=any_(2, 3, 2), b=any_(3, 2)),
+    S(np.linalg.vecdot, "np.linalg.vecdot(a, b)", a=any_(2, 1, 4), b=any_(3, 4)),
+    S(np.linalg.vecdot, "np.linalg.vecdot(a, b, axis=0)", a=any_(4), b=any_(4, 2)),
+    S(np.matvec, "np.matvec(a, b)", a=any_(2, 3), b=any_(3)),
+    S(np.matvec, "np.matvec(a, b)", a=any_(4, 2, 3), b=any_(3)),
+    S(np.matvec, "np.matvec(a, b)", a=any_(2, 3), b=any_(4, 3)),
+    S(np.vecmat, "np.vecmat(a, b)", a=any_(2), b=any_(2, 3)),
+    S(np.vecmat, "np.vecmat(a, b)", a=any_(4, 2), b=any_(2, 3)),
+    S(np.vecmat, "np.vecmat(a, b)", a=any_(2), b=any_(3, 2, 4)),
+    S(np.linalg.svdvals, "np.linalg.svdvals(a)", a=wc(3, 3)),
+    S(np.linalg.svdvals, "np.linalg.svdvals(a)", a=wc(2, 4, 3)),
+    S(np.linalg.vector_norm, "np.linalg.vector_norm(a)", a=any_(4)),
+    S(np.linalg.vector_norm, "np.linalg.vector_norm(a)", a=any_(2, 3)),  # flattened
+    S(np.linalg.vector_norm, "np.linalg.vector_norm(a, ord=1)", a=any_(3, 2)),
+    S(np.linalg.vector_norm, "np.linalg.vector_norm(a, axis=0, ord=3)", a=any_(3, 2)),
+    S(np.linalg.vector_norm, "np.linalg.vector_norm(a, axis=(0, 2))", a=any_(2, 3, 2)),
+    S(
+        np.linalg.vector_norm,
+        "np.linalg.vector_norm(a, axis=-1, keepdims=True, ord=np.inf)",
+        a=any_(2, 3),
+    ),
+    S(np.linalg.vector_norm, "np.linalg.vector_norm(a, keepdims=True)", a=any_(2, 3)),
+    *[
+        S(np.linalg.matrix_norm, f"np.linalg.matrix_norm(a, ord={order})", a=wc(3, 3))
+        for order in NORM_ORDS_MATRIX
+    ],
+    S(np.linalg.matrix_norm, "np.linalg.matrix_norm(a)", a=any_(2, 3, 2)),
+    S(np.linalg.matrix_norm, "np.linalg.matrix_norm(a, keepdims=True, ord=1)", a=wc(2, 3, 3)),
+    S(Attribute("mT"), "np.linalg.matrix_transpose(a) @ b", a=any_(3, 2), b=any_(3)),
+    # condition numbers
+    S(np.linalg.cond, "np.linalg.cond(a)", a=wc(3, 3)),
+    S(np.linalg.cond, "np.linalg.cond(a)", a=wc(4, 2)),
+    S(np.linalg.cond, "np.linalg.cond(a)", a=wc(2, 3, 3)),
+    S(np.linalg.cond, "np.linalg.cond(a, 2)", a=wc(3, 3)),
+    S(np.linalg.cond, "np.linalg.cond(a, -2)", a=wc(3, 3)),
+    S(np.linalg.cond, "np.linalg.cond(a, 'fro')", a=wc(3, 3)),
+    S(np.linalg.cond, "np.linalg.cond(a, 'nuc')", a=wc(2, 3, 3)),
+    S(np.linalg.cond, "np.linalg.cond(a, 1)", a=wc(3, 3)),
+    S(np.linalg.cond, "np.linalg.cond(a, -np.inf)", a=wc(3, 3)),
+    # tensor solves and inverses
+    S(
+        np.linalg.tensorsolve,
+        "np.linalg.tensorsolve(np.reshape(a, (2, 3, 6)), b)",
+        a=wc(6, 6),
+        b=any_(2, 3),
+    ),
+    S(
+        np.linalg.tensorsolve,
+        "np.linalg.tensorsolve(np.reshape(a, (6, 2, 3)), b, axes=(0,))",
+        a=wc(6, 6),
+        b=any_(2, 3),
+    ),
+    S(np.linalg.tensorsolve, "np.linalg.tensorsolve(a, b)", a=wc(3, 3), b=any_(3)),
+    S(np.linalg.tensorinv, "np.linalg.tensorinv(np.reshape(a, (2, 3, 6)))", a=wc(6, 6)),
+    S(np.linalg.tensorinv, "np.linalg.tensorinv(a, ind=1)", a=wc(4, 4)),
+    # least squares
+    S(np.linalg.lstsq, "np.linalg.lstsq(a, b)[0]", a=wc(5, 3), b=any_(5)),
+    S(np.linalg.lstsq, "np.linalg.lstsq(a, b, rcond=None)[0]", a=wc(4, 2), b=any_(4, 3)),
+    S(np.linalg.lstsq, "np.linalg.lstsq(a, b)[0]", a=wc(3, 3), b=any_(3)),
+    S(np.linalg.lstsq, "np.linalg.lstsq(a, b)[1]", a=wc(5, 2), b=any_(5)),
+    S(np.linalg.lstsq, "np.linalg.lstsq(a, b)[1]", a=wc(4, 3), b=any_(4, 2)),
+    S(np.linalg.lstsq, "np.linalg.lstsq(a, b)[3]", a=wc(4, 3), b=any_(4)),
+    S(
+        np.linalg.lstsq,
+        "np.linalg.lstsq(a, b)[0] * np.sum(np.linalg.lstsq(a, b)[1])",
+        a=wc(5, 2),
+        b=any_(5),
+    ),
 ]
 
 
@@ -647,3 +730,53 @@ def test_einsum_adjoints_as_matrix_products_equal_einsums_own(subscripts, shapes
         np.testing.assert_allclose(one, other, rtol=1e-12, atol=1e-12)
     plan = helpers_linalg._products_plan(subscripts, y_bar, tuple(operands))
     assert (plan is None) == (subscripts == "bij,bjk->bik" or shapes[0] == (4, 1))
+
+
+def test_lstsq_unpacked_into_its_four_parts():
+    f = define(
+        "def f(a, b):\n"
+        "    x, residuals, rank, s = np.linalg.lstsq(a, b)\n"
+        "    return np.sum(x * x) + 0.5 * np.sum(residuals) + s[0]\n"
+    )
+    rng = np.random.default_rng(11)
+    a, b = np.eye(5, 3) * 2.0 + 0.3 * rng.standard_normal((5, 3)), rng.standard_normal(5)
+    overbar.check_grad(f, (a, b), wrt=(0, 1))
+    tangents = [rng.standard_normal((5, 3)), rng.standard_normal(5)]
+    _jvp_against_differences(f, [a, b], tangents, (0, 1))
+
+
+def test_lstsq_of_a_rank_deficient_matrix_is_refused():
+    g = overbar.grad(define("def f(a, b):\n    return np.sum(np.linalg.lstsq(a, b)[0])\n"))
+    a = np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]])  # rank 1
+    with pytest.raises(NoDerivativeError, match="full column rank"):
+        g(a, np.ones(3))
+    wide = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 1.0]])  # more unknowns than equations
+    with pytest.raises(NoDerivativeError, match="full column rank"):
+        g(wide, np.ones(2))
+
+
+def test_the_linalg_names_agree_with_the_functions_they_rename():
+    """np.linalg.trace and diagonal take the last two axes; np.trace and np.diagonal the first
+    two: the same gradient once the axes are moved."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 4))
+    new = overbar.grad(define("def f(x):\n    return np.sum(np.linalg.trace(x, offset=1) ** 2)\n"))
+    old = overbar.grad(
+        define("def f(x):\n    return np.sum(np.trace(np.moveaxis(x, 0, -1), 1) ** 2)\n")
+    )
+    np.testing.assert_allclose(new(x), old(x), rtol=1e-12)
+
+
+def test_a_trace_with_a_dtype_is_refused():
+    g = overbar.grad(define("def f(x):\n    return np.linalg.trace(x, dtype=np.float32)\n"))
+    with pytest.raises(OverbarError):
+        g(np.eye(2))
+
+
+def test_lstsq_refuses_where_its_cut_off_drops_a_singular_value():
+    g = overbar.grad(
+        define("def f(a, b):\n    return np.sum(np.linalg.lstsq(a, b, rcond=0.5)[0])\n")
+    )
+    a = np.array([[1.0, 0.0], [0.0, 0.1], [0.0, 0.0]])  # full rank, singular values 1 and 0.1
+    with pytest.raises(NoDerivativeError, match="rank 1"):
+        g(a, np.ones(3))

@@ -711,3 +711,65 @@ def test_polyval_has_second_derivatives_in_both_arguments():
             moved[wrt] = at - eps * e
             columns.append((high - gradient(*moved)) / (2 * eps))
         np.testing.assert_allclose(hessian, np.array(columns).T, rtol=1e-6, atol=1e-8)
+
+
+# -- NumPy 2's running sums and products, signs, binary exponents, tuples of parts -------------
+
+NEW_SAMPLES = [
+    *binary(np.copysign, "np.copysign(a, b)"),
+    S(np.copysign, "np.copysign(a, -1.0)", a=any_(3)),
+    S(np.heaviside, "np.heaviside(a, b)", a=any_(3), b=any_(2, 3)),
+    S(np.heaviside, "np.heaviside(a * 0.0, b)", a=any_(3), b=any_(3)),  # at 0: the value h
+    S(np.heaviside, "np.heaviside(np.array([0.0, 1.0, -1.0]), b)", b=any_(2, 1)),
+    S(np.ldexp, "np.ldexp(a, 3)", a=any_(4)),
+    S(np.ldexp, "np.ldexp(a, np.array([1, -2, 0]))", a=any_(2, 3)),
+    S(np.nextafter, "np.nextafter(a, b)", a=any_(3), b=any_(2, 3)),
+    S(np.nextafter, "np.nextafter(a, 5.0) * a", a=any_(4)),
+    S(np.modf, "np.modf(3.0 * a)[0]", a=any_(5)),
+    S(np.modf, "np.modf(3.0 * a)[0] * np.modf(3.0 * a)[1]", a=any_(2, 3)),
+    S(np.frexp, "np.frexp(a)[0]", a=any_(4)),
+    S(np.frexp, "np.frexp(a)[0] * np.frexp(a)[1]", a=any_(2, 2)),
+    S(np.divmod, "np.divmod(a, b)[1]", a=any_(4), b=pos(4)),
+    S(np.divmod, "np.divmod(3.0 * a, b)[1] * np.divmod(3.0 * a, b)[0]", a=any_(2, 3), b=pos(3)),
+    S(builtins.divmod, "divmod(a, b)[1]", a=any_(), b=pos()),
+    S(np.cumulative_sum, "np.cumulative_sum(a)", a=any_(4)),
+    S(np.cumulative_sum, "np.cumulative_sum(a, axis=1)", a=any_(2, 3)),
+    S(np.cumulative_sum, "np.cumulative_sum(a, include_initial=True)", a=any_(3)),
+    S(np.cumulative_sum, "np.cumulative_sum(a, axis=0, include_initial=True)", a=any_(3, 2)),
+    S(np.cumulative_prod, "np.cumulative_prod(a)", a=any_(4)),
+    S(np.cumulative_prod, "np.cumulative_prod(a, axis=0)", a=any_(3, 2)),
+    S(np.cumulative_prod, "np.cumulative_prod(a, axis=-1, include_initial=True)", a=any_(2, 3)),
+]
+SAMPLES.extend(NEW_SAMPLES)  # checked by test_rule_against_finite_differences above
+
+
+def test_copysign_takes_the_sign_of_both():
+    g = _grad("def f(x, y):\n    return np.sum(np.copysign(x, y))\n")
+    x, y = np.array([1.0, -1.0, 2.0, -3.0]), np.array([-1.0, -3.0, 0.5, 1.0])
+    np.testing.assert_allclose(g(x, y), [-1.0, 1.0, 1.0, -1.0])
+
+
+def test_parts_unpacked_from_modf_divmod_and_frexp():
+    f = define(
+        "def f(x, y):\n"
+        "    frac, whole = np.modf(3.0 * x)\n"
+        "    q, r = np.divmod(x, y)\n"
+        "    m, e = np.frexp(x)\n"
+        "    return np.sum(frac * whole + r * r + m * e)\n"
+    )
+    rng = np.random.default_rng(2)
+    x, y = rng.uniform(-1.0, 1.0, 5), rng.uniform(0.5, 2.0, 5)
+    overbar.check_grad(f, (x, y), wrt=(0, 1))
+
+
+@pytest.mark.parametrize("source", ["np.heaviside(x, 0.5)", "np.spacing(x)"])
+def test_steps_have_no_gradient(source):
+    g = _grad(f"def f(x):\n    return np.sum({source} * x)\n")
+    x = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(g(x), eval(source, {"np": np, "x": x}))
+
+
+def test_a_running_sum_into_out_is_refused():
+    g = _grad("def f(x):\n    return np.sum(np.cumulative_sum(x, dtype=np.float32))\n")
+    with pytest.raises(OverbarError):
+        g(np.ones(3))

@@ -111,13 +111,19 @@ OUTER_DOMAINS = {
     np.logaddexp2: (any_, any_),
     np.remainder: (any_, pos),
     np.fmod: (pos, pos),
+    np.copysign: (pos, any_),
+    np.float_power: (pos, any_),
+    np.heaviside: (any_, any_),
+    np.nextafter: (any_, any_),
     special.xlogy: (any_, pos),
     special.xlog1py: (any_, pos),
     special.beta: (pos, pos),
     special.betaln: (pos, pos),
 }
 # ufuncs whose first operand is an order or a shape parameter: outer with constant orders
+# (ldexp's second: an integer exponent)
 OUTER_OF_ORDERS = {
+    np.ldexp: "np.ldexp.outer(a, np.array([1, -2]))",
     special.gammainc: "special.gammainc.outer(np.array([1.0, 2.5]), a)",
     special.gammaincc: "special.gammaincc.outer(np.array([1.0, 2.5]), a)",
     special.jv: "special.jv.outer(np.array([0.5, 2.0]), a)",

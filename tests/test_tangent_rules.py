@@ -33,6 +33,7 @@ from tests import (
     test_rules_linalg,
     test_rules_math,
     test_rules_ufuncs,
+    test_rules_science,
 )
 from tests.support import define
 
@@ -44,6 +45,7 @@ TANGENT_MODULES = [
     "overbar.runtime.rules_linalg",
     "overbar.runtime.rules_fft",
     "overbar.runtime.rules_ufuncs",
+    "overbar.runtime.rules_science",
 ]
 
 _SOURCES = [
@@ -53,6 +55,7 @@ _SOURCES = [
     test_rules_linalg,
     test_rules_fft,
     test_rules_ufuncs,
+    test_rules_science,
 ]
 
 try:  # SciPy's rules, where it is installed
@@ -79,6 +82,7 @@ _VALUES = {
     test_rules_linalg: test_rules_linalg.make_value,
     test_rules_fft: test_rules._value,
     test_rules_ufuncs: test_rules._value,
+    test_rules_science: test_rules._value,
 }
 if test_rules_scipy is not None:
     _VALUES[test_rules_scipy] = test_rules_scipy.make_value

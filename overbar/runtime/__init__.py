@@ -21,6 +21,7 @@ from overbar.runtime import (
     rules_helpers,  # noqa: F401  (a generated adjoint differentiated again: its helpers)
     rules_linalg,  # noqa: F401
     rules_math,  # noqa: F401
+    rules_science,  # noqa: F401
     shapes,
     shapes_arrays,  # noqa: F401  (the shapes of the lists and tuples its functions return)
 )

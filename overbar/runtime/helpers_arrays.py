@@ -17,7 +17,7 @@ import numbers
 
 import numpy as np
 
-from overbar.errors import NoDerivativeError, OverbarError
+from overbar.errors import OverbarError
 from overbar.runtime.arrays import is_foreign_array, library_name, like, size
 from overbar.runtime.helpers import as_rows_of, zero_tangent
 
@@ -398,42 +398,6 @@ def _undone_difference(d_bar, axis):
     return np.concatenate((zeros, d_bar), axis=axis) - np.concatenate((d_bar, zeros), axis=axis)
 
 
-def convolution_placed(z_bar, a, v, mode, correlation=False):
-    """The adjoint ``z_bar`` of ``np.convolve(a, v, mode)`` (of ``np.correlate``, with
-    ``correlation``) placed where its elements sit in the full result (length len(a) + len(v)
-    − 1), zeros elsewhere. NumPy keeps, of the full result: all of it for "full"; for "valid",
-    the part where the shorter input lies wholly inside the longer, from min(len) − 1; for
-    "same", len(longer) elements from (min(len) − 1) // 2 (for a correlation with v the longer,
-    which NumPy computes reversed from the other end, from min(len) // 2)."""
-    if correlation and (np.iscomplexobj(a) or np.iscomplexobj(v)):
-        raise NoDerivativeError(
-            "np.correlate of complex arrays conjugates v, a function with no complex "
-            "derivative; write np.convolve(a, np.conj(v[::-1])) for the same values"
-        )
-    if mode == "full":
-        return z_bar
-    shorter, longer = sorted((np.shape(a)[0], np.shape(v)[0]))
-    if mode == "valid":
-        offset = shorter - 1
-    elif mode == "same":
-        offset = (shorter - 1) // 2
-        if correlation and np.shape(v)[0] > np.shape(a)[0]:
-            offset = shorter - 1 - offset
-    else:
-        raise NoDerivativeError(
-            f"np.convolve and np.correlate with mode={mode!r}: overbar knows the modes "
-            "'full', 'same' and 'valid'"
-        )
-    length = np.shape(z_bar)[0]
-    if isinstance(z_bar, np.ndarray):
-        placed = np.zeros(shorter + longer - 1, dtype=np.result_type(z_bar, 1.0))
-        placed[offset : offset + length] = z_bar
-        return placed
-    after = shorter + longer - 1 - offset - length
-    zeros = [np.zeros_like(z_bar, shape=(size,)) for size in (offset, after)]
-    return np.concatenate((zeros[0], z_bar, zeros[1]))  # in z_bar's library
-
-
 def windows_bar(y_bar, x, window_shape, axis=None):
     """The adjoint of ``sliding_window_view(x, window_shape, axis)``: each window's adjoint
     added back where the window lies, x̄[i + j] = Σ ȳ[i, j] over the windows holding that
@@ -749,3 +713,130 @@ SHAPE_ONLY = {
     pad_constants_bar: (1,),
     gradient_bar: (1,),
 }
+
+
+# -- moving elements by labels: delete, insert, compress, extract, resize, choose, unstack ----
+
+
+def _labels(x):
+    """Each element of ``x`` labelled by its flat position plus one (0 stays free to mark
+    elements that come from elsewhere), in x's shape."""
+    return np.arange(1, size(x) + 1).reshape(np.shape(x))
+
+
+def gathered_bar(y_bar, labels, x):
+    """The adjoint of ``x`` for y = a function that only copies x's elements into y (each
+    element of y holding x's element ``labels - 1``, or none where the label is 0): ȳ summed
+    onto the elements it came from (an element copied twice gets both shares), shaped like x.
+    The labels are found by calling the function itself on the labels of x: the transpose of a
+    copying map, read off the map."""
+    g = np.ravel(np.broadcast_to(y_bar, np.shape(labels)))
+    flat = np.bincount(np.ravel(labels), weights=g, minlength=size(x) + 1)[1:]
+    dtype = np.result_type(np.asarray(y_bar), np.asarray(x), 1.0)
+    return np.reshape(flat.astype(dtype), np.shape(x))
+
+
+def delete_bar(y_bar, arr, obj, axis=None):
+    """Adjoint of y = delete(arr, obj, axis): ȳ back at the elements kept, 0 at those deleted."""
+    return gathered_bar(y_bar, np.delete(_labels(arr), obj, axis), arr)
+
+
+def insert_bars(y_bar, arr, obj, values, axis=None):
+    """Adjoints of y = insert(arr, obj, values, axis): ȳ at arr's elements for arr, ȳ at the
+    inserted places (summed where values was broadcast) for values."""
+    value_shape = np.shape(values)
+    arr_labels = np.insert(_labels(arr), obj, np.zeros(value_shape, dtype=int), axis)
+    value_labels = np.insert(np.zeros(np.shape(arr), dtype=int), obj, _labels(values), axis)
+    values_bar = gathered_bar(y_bar, value_labels, values)
+    if np.asarray(arr).dtype.kind not in "fc":  # NumPy casts values to arr's integers
+        values_bar = values_bar * 0
+    return gathered_bar(y_bar, arr_labels, arr), values_bar
+
+
+def inserted_values_dot(values_dot, arr, obj, axis=None):
+    """The term of the values' tangent in the tangent of insert(arr, obj, values, axis) (linear
+    in values): insert(0, obj, v̇alues, axis) in arr's float dtype, or 0 where arr holds
+    integers (NumPy truncates the values to them)."""
+    zeros = zero_tangent(np.asarray(arr))
+    term = np.insert(zeros, obj, values_dot, axis)
+    return term if np.asarray(arr).dtype.kind in "fc" else term * 0
+
+
+def extract_bar(y_bar, condition, arr):
+    """Adjoint of y = extract(condition, arr): ȳ back at the elements where condition holds."""
+    return gathered_bar(y_bar, np.extract(condition, _labels(arr)), arr)
+
+
+def resize_bar(y_bar, a, new_shape):
+    """Adjoint of y = resize(a, new_shape) (a's elements repeated in order to fill it): each
+    element's copies' adjoints summed onto it."""
+    return gathered_bar(y_bar, np.resize(_labels(a), new_shape), a)
+
+
+def _summed_to(g, x):
+    """g summed down to the shape of x (which broadcast to g's shape)."""
+    shape = np.shape(x)
+    leading = g.ndim - len(shape)
+    axes = tuple(range(leading)) + tuple(
+        leading + i for i, n in enumerate(shape) if n == 1 and g.shape[leading + i] != 1
+    )
+    g = np.sum(g, axis=axes, keepdims=True)
+    return np.reshape(g, shape)
+
+
+def unstack_bar(y_bar, x, axis=0):
+    """Adjoint of y = unstack(x, axis): the pieces' adjoints stacked back along the axis (a
+    piece no line reads has the adjoint 0)."""
+    x_bar = _float_zeros(np.shape(x), np.asarray(x))
+    moved = np.moveaxis(x_bar, axis, 0)  # a view: writing into it fills x_bar
+    for index, piece in enumerate(y_bar):
+        moved[index] += piece
+    return x_bar
+
+
+def _block_labels(arrays, start=1):
+    """np.block's nested lists with each leaf replaced by its elements' labels (consecutive
+    from ``start``), and the next free label."""
+    if isinstance(arrays, list):
+        labelled = []
+        for item in arrays:
+            labels, start = _block_labels(item, start)
+            labelled.append(labels)
+        return labelled, start
+    count = size(arrays)
+    return np.arange(start, start + count).reshape(np.shape(arrays)), start + count
+
+
+def _block_pieces(flat, arrays, start=0):
+    """The adjoints of np.block's leaves cut from ``flat`` (their elements in order), nested as
+    the lists are (tuples), and the next position."""
+    if isinstance(arrays, list):
+        pieces = []
+        for item in arrays:
+            piece, start = _block_pieces(flat, item, start)
+            pieces.append(piece)
+        return tuple(pieces), start
+    count = size(arrays)
+    return np.reshape(flat[start : start + count], np.shape(arrays)), start + count
+
+
+def block_bar(y_bar, arrays):
+    """Adjoint of y = block(arrays): each leaf's piece of ȳ (read off np.block applied to the
+    leaves' labels), nested as the lists are."""
+    if not isinstance(arrays, list):
+        return np.reshape(y_bar, np.shape(arrays))
+    labelled, end = _block_labels(arrays)
+    labels = np.block(labelled)
+    g = np.ravel(np.broadcast_to(y_bar, labels.shape))
+    flat = np.bincount(np.ravel(labels), weights=g, minlength=end)[1:]
+    return _block_pieces(flat.astype(np.result_type(y_bar, 1.0)), arrays)[0]
+
+
+def block_dot(arrays_dot):
+    """The tangent of y = block(arrays) (linear): block of the leaves' tangents, given as nested
+    tuples or lists."""
+
+    def listed_(item):
+        return [listed_(i) for i in item] if isinstance(item, tuple | list) else item
+
+    return np.block(listed_(arrays_dot))

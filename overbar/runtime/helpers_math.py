@@ -752,3 +752,24 @@ def polyval_bars_dot(y_bar, p, x, x_dot):
         p_bar_dot[:-1] = slope_bars[: n - 1] * powers
     curvature = np.polyval(polynomial_slope(polynomial_slope(p)), x)
     return p_bar_dot, unbroadcast(moved * curvature, x)
+
+
+def without_initial(y_bar, axis=None, include_initial=False):
+    """The adjoint of np.cumulative_sum's (or _prod's) running values: ȳ without the initial
+    element (0 or 1, which no input moves) that ``include_initial`` puts first along the axis
+    (axis None: the only one)."""
+    if not include_initial:
+        return y_bar
+    index = [slice(None)] * np.ndim(y_bar)
+    index[0 if axis is None else axis] = slice(1, None)
+    return y_bar[tuple(index)]
+
+
+def with_initial_zero(t, axis=None, include_initial=False):
+    """The tangent of a cumulative sum or product with ``include_initial``: the tangent of the
+    running values with a 0 first along the axis (the initial element does not move)."""
+    if not include_initial:
+        return t
+    pad = [(0, 0)] * np.ndim(t)
+    pad[0 if axis is None else axis] = (1, 0)
+    return np.pad(t, pad)

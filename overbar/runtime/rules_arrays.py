@@ -26,21 +26,27 @@ from overbar.primitives import Index, Method
 from overbar.runtime.helpers import zero_tangent
 from overbar.runtime.helpers_arrays import (
     as_column,
-    convolution_placed,
+    block_bar,
+    block_dot,
     copy_pad_origins,
+    delete_bar,
     diag_bar,
     diagonal_bar,
     differences,
     even_reflection,
+    extract_bar,
     gradient_bar,
     hsplit_axis,
     hstack_axis,
+    insert_bars,
+    inserted_values_dot,
     joined_index_tangent,
     linspace_weights,
     pad_constants_bar,
     pad_dot_when_run,
     pad_origins,
     partitioned_like,
+    resize_bar,
     sum_over,
     take_along_axis_bar,
     take_bar,
@@ -55,6 +61,7 @@ from overbar.runtime.helpers_arrays import (
     unrepeat,
     unroll_axis,
     unsplit,
+    unstack_bar,
     untile,
     windows_bar,
     with_sample_axis,
@@ -524,39 +531,6 @@ def diagflat_tangent(y, v, k=0, *, v_dot):
     return np.diagflat(v_dot, k)
 
 
-@adjoint(np.convolve)
-def convolve(z, a, v, mode="full", *, z_bar):
-    """z = a ∗ v (vectors), the part mode keeps of the full convolution; Z̄ = z̄ placed where it
-    sits in the full one, zeros elsewhere:  ā = Z̄ ∗ flip(v),  v̄ = Z̄ ∗ flip(a), each the valid
-    part"""
-    full_bar = convolution_placed(z_bar, a, v, mode)
-    return np.convolve(full_bar, np.flip(v), "valid"), np.convolve(full_bar, np.flip(a), "valid")
-
-
-@tangent(np.convolve)
-def convolve_tangent(z, a, v, mode="full", *, a_dot, v_dot):
-    """z = a ∗ v (bilinear):  ż = ȧ ∗ v + a ∗ v̇, the part mode keeps"""
-    return np.convolve(a_dot, v, mode), np.convolve(a, v_dot, mode)
-
-
-@adjoint(np.correlate)
-def correlate(z, a, v, mode="valid", *, z_bar):
-    """z = a ⋆ v = a ∗ flip(v) (real vectors), the part mode keeps of the full correlation;
-    Z̄ = z̄ placed where it sits in the full one:  ā = Z̄ ∗ v,  v̄ = flip(Z̄ ∗ flip(a)), each the
-    valid part"""
-    full_bar = convolution_placed(z_bar, a, v, mode, correlation=True)
-    return (
-        np.convolve(full_bar, v, "valid"),
-        np.flip(np.convolve(full_bar, np.flip(a), "valid")),
-    )
-
-
-@tangent(np.correlate)
-def correlate_tangent(z, a, v, mode="valid", *, a_dot, v_dot):
-    """z = a ⋆ v (bilinear for real vectors):  ż = ȧ ⋆ v + a ⋆ v̇, the part mode keeps"""
-    return np.correlate(a_dot, v, mode), np.correlate(a, v_dot, mode)
-
-
 @adjoint(np.lib.stride_tricks.sliding_window_view)
 def sliding_window_view(y, x, window_shape, axis=None, *, subok=False, writeable=False, y_bar):
     """y[i, j] = x[i + j] (windows of x along axis, a view):  x̄ = each window's ȳ added back
@@ -655,3 +629,90 @@ def gradient(y, f, *varargs, axis=None, edge_order=1, y_bar):
 def gradient_tangent(y, f, *varargs, axis=None, edge_order=1, f_dot):
     """y = gradient(f) (linear in f, the spacing a constant):  ẏ = gradient(ḟ)"""
     return np.gradient(f_dot, *varargs, axis=axis, edge_order=edge_order)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deleting, inserting and selecting elements; NumPy 2's unstack. Each copies elements of its
+# input: its adjoint sums ȳ back onto the elements copied (read off the function itself,
+# applied to the elements' labels), its tangent is the function applied to the tangent.
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(np.delete)
+def delete(y, arr, obj, axis=None, *, y_bar):
+    """y = arr without the elements obj names:  ār = ȳ at the elements kept, 0 at the others"""
+    return delete_bar(y_bar, arr, obj, axis)
+
+
+@tangent(np.delete)
+def delete_tangent(y, arr, obj, axis=None, *, arr_dot):
+    """y = delete(arr, obj, axis):  ẏ = delete(ȧrr, obj, axis)"""
+    return np.delete(arr_dot, obj, axis)
+
+
+@adjoint(np.insert)
+def insert(y, arr, obj, values, axis=None, *, y_bar):
+    """y = arr with values inserted before obj:  ār = ȳ at arr's elements,
+    v̄alues = ȳ at the inserted ones (summed where values was broadcast; 0 where an integer arr
+    truncates them)"""
+    arr_bar, values_bar = insert_bars(y_bar, arr, obj, values, axis)
+    return arr_bar, None, values_bar
+
+
+@tangent(np.insert)
+def insert_tangent(y, arr, obj, values, axis=None, *, arr_dot, values_dot):
+    """y = insert(arr, obj, values, axis) (linear in arr and values):
+    ẏ = insert(ȧrr, obj, 0, axis) + insert(0, obj, v̇alues, axis)"""
+    arr_term = np.insert(arr_dot, obj, zero_tangent(values), axis)
+    values_term = inserted_values_dot(values_dot, arr, obj, axis)
+    return arr_term, values_term
+
+
+@adjoint(np.extract)
+def extract(y, condition, arr, y_bar):
+    """y = the elements of arr where condition holds:  ār = ȳ at them, 0 elsewhere"""
+    return None, extract_bar(y_bar, condition, arr)
+
+
+@tangent(np.extract)
+def extract_tangent(y, condition, arr, arr_dot):
+    """y = extract(condition, arr):  ẏ = extract(condition, ȧrr)"""
+    return np.extract(condition, arr_dot)
+
+
+@adjoint(np.resize)
+def resize(y, a, new_shape, y_bar):
+    """y = a's elements repeated in order to fill new_shape:  ā = the sum of ȳ over each
+    element's copies"""
+    return resize_bar(y_bar, a, new_shape)
+
+
+@tangent(np.resize)
+def resize_tangent(y, a, new_shape, a_dot):
+    """y = resize(a, new_shape):  ẏ = resize(ȧ, new_shape)"""
+    return np.resize(a_dot, new_shape)
+
+
+@adjoint(np.unstack)
+def unstack(y, x, *, axis=0, y_bar):
+    """yᵢ = x[i] along axis:  x̄ = the ȳᵢ stacked back along axis"""
+    return unstack_bar(y_bar, x, axis)
+
+
+@tangent(np.unstack)
+def unstack_tangent(y, x, *, axis=0, x_dot):
+    """yᵢ = x[i] along axis:  ẏᵢ = ẋ[i]"""
+    return np.unstack(x_dot, axis=axis)
+
+
+@adjoint(np.block)
+def block(y, arrays, y_bar):
+    """y = the blocks of nested lists joined (the innermost along the last axis):
+    each block's adjoint is its piece of ȳ"""
+    return block_bar(y_bar, arrays)
+
+
+@tangent(np.block)
+def block_tangent(y, arrays, arrays_dot):
+    """y = block(arrays) (linear):  ẏ = block(the blocks' tangents)"""
+    return block_dot(arrays_dot)

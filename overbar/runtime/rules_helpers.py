@@ -67,15 +67,20 @@ from overbar.runtime.helpers import (
     zero_gradient,
 )
 from overbar.runtime.helpers_arrays import (
+    block_bar,
     copy_pad_origins,
+    delete_bar,
     diag_bar,
     diagonal_bar,
+    extract_bar,
     gradient_bar,
     hsplit_axis,
     hstack_axis,
+    insert_bars,
     linspace_weights,
     pad_constants_bar,
     pad_origins,
+    resize_bar,
     sum_over,
     take_along_axis_bar,
     take_bar,
@@ -90,6 +95,7 @@ from overbar.runtime.helpers_arrays import (
     unrepeat,
     unroll_axis,
     unsplit,
+    unstack_bar,
     untile,
 )
 from overbar.runtime.helpers_linalg import (
@@ -128,7 +134,14 @@ from overbar.runtime.helpers_linalg import (
     svd_bar,
     svd_bar_dot,
     tensordot_bars,
+    tensorinv_bar,
+    tensorinv_bar_dot,
+    tensorsolve_bars,
+    tensorsolve_bars_dot,
     trace_bar,
+    vecdot_bars,
+    vector_norm_bar,
+    vector_norm_bar_dot,
 )
 from overbar.runtime.helpers_math import (
     array_bar,
@@ -159,6 +172,24 @@ from overbar.runtime.helpers_math import (
     sinc_slope,
     sorted_bar,
     trigamma,
+    without_initial,
+)
+from overbar.runtime.helpers_science import (
+    bessel_i1,
+    bessel_i1_slope,
+    convolve_bars,
+    correlate_bars,
+    cov_bars,
+    cov_bars_dot,
+    ediff1d_bars,
+    polyadd_bars,
+    polyder_bar,
+    polyint_bars,
+    polymul_bars,
+    trapezoid_bars,
+    trapezoid_bars_dot,
+    vander_bar,
+    vander_bar_dot,
 )
 from overbar.runtime.helpers_ufuncs import (
     choose_bar,
@@ -1212,6 +1243,208 @@ def tolist_bar_tangent(a_bar, y_bar, a, y_bar_dot, a_dot):
     """ā = the nested adjoint ȳ as one array, linear in ȳ:  the same of ȳ's tangent  (a: its
     shape only)"""
     return tolist_bar(y_bar_dot, a), None
+
+
+# ---------------------------------------------------------------------------------------------
+# The adjoints of the functions that delete, insert, select and join elements (each linear in
+# the adjoint it takes, the other arguments read for their shapes or positions only), and of
+# convolutions, polynomials, covariances and the trapezoidal rule
+# ---------------------------------------------------------------------------------------------
+
+
+@tangent(delete_bar)
+def delete_bar_tangent(a, y_bar, arr, obj, axis=None, *, y_bar_dot, arr_dot):
+    """a = ȳ back at the elements np.delete kept:  ȧ = the same of ȳ's tangent  (arr: its shape
+    only)"""
+    return delete_bar(y_bar_dot, arr, obj, axis), None
+
+
+@tangent(insert_bars)
+def insert_bars_tangent(
+    bars, y_bar, arr, obj, values, axis=None, *, y_bar_dot, arr_dot, values_dot
+):
+    """(ār, v̄alues) = ȳ at arr's and at the inserted places:  their tangents = the same of ȳ's
+    tangent  (arr and values: their shapes only)"""
+    return insert_bars(y_bar_dot, arr, obj, values, axis), None, None
+
+
+@tangent(extract_bar)
+def extract_bar_tangent(a, y_bar, condition, arr, *, y_bar_dot, arr_dot):
+    """a = ȳ back where the condition held:  ȧ = the same of ȳ's tangent  (arr: its shape
+    only)"""
+    return extract_bar(y_bar_dot, condition, arr), None
+
+
+@tangent(resize_bar)
+def resize_bar_tangent(w, y_bar, a, new_shape, *, y_bar_dot, a_dot):
+    """w = ȳ summed over each element's copies:  ẇ = the same of ȳ's tangent  (a: its shape
+    only)"""
+    return resize_bar(y_bar_dot, a, new_shape), None
+
+
+@tangent(unstack_bar)
+def unstack_bar_tangent(a, y_bar, x, axis=0, *, y_bar_dot, x_dot):
+    """a = the pieces' adjoints stacked back:  ȧ = their tangents stacked back  (x: its shape
+    only)"""
+    return unstack_bar(y_bar_dot, x, axis), None
+
+
+@tangent(block_bar)
+def block_bar_tangent(a, y_bar, arrays, *, y_bar_dot, arrays_dot):
+    """a = each block's piece of ȳ:  ȧ = the same of ȳ's tangent  (arrays: their shapes only)"""
+    return block_bar(y_bar_dot, arrays), None
+
+
+@tangent(without_initial)
+def without_initial_tangent(a, y_bar, axis=None, include_initial=False, *, y_bar_dot):
+    """a = ȳ without its initial element (linear):  ȧ = the same of ȳ's tangent"""
+    return without_initial(y_bar_dot, axis, include_initial)
+
+
+@tangent(ediff1d_bars)
+def ediff1d_bars_tangent(
+    bars, y_bar, ary, to_end=None, to_begin=None, *, y_bar_dot, ary_dot, to_end_dot, to_begin_dot
+):
+    """The adjoints of np.ediff1d's parts, linear in ȳ:  their tangents = the same of ȳ's
+    tangent  (the parts: their shapes only)"""
+    return ediff1d_bars(y_bar_dot, ary, to_end, to_begin), None, None, None
+
+
+@tangent(polyadd_bars)
+def polyadd_bars_tangent(bars, y_bar, a1, a2, sign=1.0, *, y_bar_dot, a1_dot, a2_dot):
+    """(ā1, ±ā2) = the last coefficients of ȳ:  their tangents = the same of ȳ's tangent"""
+    return polyadd_bars(y_bar_dot, a1, a2, sign), None, None
+
+
+@tangent(polyder_bar)
+def polyder_bar_tangent(a, y_bar, p, m=1, *, y_bar_dot, p_dot):
+    """a = ȳ times the falling powers:  ȧ = the same of ȳ's tangent  (p: its shape only)"""
+    return polyder_bar(y_bar_dot, p, m), None
+
+
+@tangent(polyint_bars)
+def polyint_bars_tangent(bars, y_bar, p, m=1, k=None, *, y_bar_dot, p_dot, k_dot):
+    """(p̄, k̄) of np.polyint, linear in ȳ:  their tangents = the same of ȳ's tangent  (p and k:
+    their shapes only)"""
+    return polyint_bars(y_bar_dot, p, m, k), None, None
+
+
+@tangent(convolve_bars, adds=add_elementwise)
+def convolve_bars_tangent(bars, z_bar, a, v, mode="full", *, z_bar_dot, a_dot, v_dot):
+    """(ā, v̄) of z = convolve(a, v), ā bilinear in z̄ and v, v̄ in z̄ and a:  their tangents =
+    (ā, v̄) at z̄'s tangent + (0, v̄ at ȧ) + (ā at v̇, 0)"""
+    return (
+        convolve_bars(z_bar_dot, a, v, mode),
+        (zero_gradient(a), convolve_bars(z_bar, a_dot, v, mode)[1]),
+        (convolve_bars(z_bar, a, v_dot, mode)[0], zero_gradient(v)),
+    )
+
+
+@tangent(correlate_bars, adds=add_elementwise)
+def correlate_bars_tangent(bars, z_bar, a, v, mode="valid", *, z_bar_dot, a_dot, v_dot):
+    """(ā, v̄) of z = correlate(a, v), bilinear as convolve's:  their tangents = (ā, v̄) at z̄'s
+    tangent + (0, v̄ at ȧ) + (ā at v̇, 0)"""
+    return (
+        correlate_bars(z_bar_dot, a, v, mode),
+        (zero_gradient(a), correlate_bars(z_bar, a_dot, v, mode)[1]),
+        (correlate_bars(z_bar, a, v_dot, mode)[0], zero_gradient(v)),
+    )
+
+
+@tangent(polymul_bars, adds=add_elementwise)
+def polymul_bars_tangent(bars, y_bar, a1, a2, *, y_bar_dot, a1_dot, a2_dot):
+    """(ā1, ā2) of y = polymul(a1, a2), bilinear as convolve's:  their tangents = (ā1, ā2) at
+    ȳ's tangent + (0, ā2 at ȧ1) + (ā1 at ȧ2, 0)"""
+    return (
+        polymul_bars(y_bar_dot, a1, a2),
+        (zero_gradient(a1), polymul_bars(y_bar, a1_dot, a2)[1]),
+        (polymul_bars(y_bar, a1, a2_dot)[0], zero_gradient(a2)),
+    )
+
+
+@tangent(vecdot_bars, adds=add_elementwise)
+def vecdot_bars_tangent(bars, z_bar, x1, x2, axis=-1, *, z_bar_dot, x1_dot, x2_dot):
+    """(x̄1, x̄2) = (z̄ x2, z̄ x1) of z = Σ x1 x2:  their tangents = (x̄1, x̄2) at z̄'s tangent
+    + (0, z̄ ẋ1) + (z̄ ẋ2, 0)"""
+    return (
+        vecdot_bars(z_bar_dot, x1, x2, axis),
+        (zero_gradient(x1), vecdot_bars(z_bar, x1_dot, x2, axis)[1]),
+        (vecdot_bars(z_bar, x1, x2_dot, axis)[0], zero_gradient(x2)),
+    )
+
+
+@tangent(cov_bars, adds=add_elementwise)
+def cov_bars_tangent(
+    bars, c_bar, m, y=None, rowvar=True, bias=False, ddof=None, *, c_bar_dot, m_dot, y_dot
+):
+    """(m̄, ȳ) = X̄ = (C̄ + C̄ᵀ) X_c / (N − ddof) cut into m's rows and y's, bilinear in C̄ and X:
+    their tangents = the same at C̄'s tangent + the same at Ẋ (``cov_bars_dot``)"""
+    return (
+        cov_bars(c_bar_dot, m, y, rowvar, bias, ddof),
+        cov_bars_dot(c_bar, m, y, m_dot=m_dot, rowvar=rowvar, bias=bias, ddof=ddof),
+        cov_bars_dot(c_bar, m, y, y_dot=y_dot, rowvar=rowvar, bias=bias, ddof=ddof),
+    )
+
+
+@tangent(trapezoid_bars, adds=add_elementwise)
+def trapezoid_bars_tangent(
+    bars, area_bar, y, x=None, dx=1.0, axis=-1, *, area_bar_dot, y_dot, x_dot, dx_dot
+):
+    """(ȳ, x̄, d̄x) of A = Σ dᵢ (yᵢ + yᵢ₊₁) / 2, ȳ bilinear in Ā and the widths, x̄ and d̄x in Ā
+    and y:  their tangents = the same at Ā's tangent + each argument's move
+    (``trapezoid_bars_dot``)"""
+    return (
+        trapezoid_bars(area_bar_dot, y, x, dx, axis),
+        trapezoid_bars_dot(area_bar, y, x, dx, axis, y_dot=y_dot),
+        trapezoid_bars_dot(area_bar, y, x, dx, axis, x_dot=x_dot),
+        trapezoid_bars_dot(area_bar, y, x, dx, axis, dx_dot=dx_dot),
+    )
+
+
+@tangent(vector_norm_bar)
+def vector_norm_bar_tangent(
+    a, y_bar, y, x, ord=2, axis=None, keepdims=False, *, y_bar_dot, y_dot, x_dot
+):
+    """a = ȳ ∂‖x‖/∂x over the reduced axes (x̄ of y = vector_norm(x)), linear in ȳ:  ȧ = the
+    same of ȳ's tangent + its changes with y and x (``vector_norm_bar_dot``, as norm_bar's)"""
+    return (
+        vector_norm_bar(y_bar_dot, y, x, ord, axis, keepdims),
+        vector_norm_bar_dot(y_bar, y, x, y_dot, None, ord, axis, keepdims),
+        vector_norm_bar_dot(y_bar, y, x, None, x_dot, ord, axis, keepdims),
+    )
+
+
+@tangent(tensorsolve_bars, adds=add_elementwise)
+def tensorsolve_bars_tangent(bars, x_bar, x, a, b, axes=None, *, x_bar_dot, x_dot, a_dot, b_dot):
+    """(Ā, b̄) = (−b̄ xᵀ, A⁻ᵀ x̄) of x = tensorsolve(a, b) (as matrices), linear in x̄:  their
+    tangents = the same at x̄'s tangent + the changes along ẋ and Ȧ (``tensorsolve_bars_dot``)
+    (b: its shape only)"""
+    return (
+        tensorsolve_bars(x_bar_dot, x, a, b, axes),
+        tensorsolve_bars_dot(x_bar, x, a, b, axes, x_dot=x_dot),
+        tensorsolve_bars_dot(x_bar, x, a, b, axes, a_dot=a_dot),
+        None,
+    )
+
+
+@tangent(tensorinv_bar)
+def tensorinv_bar_tangent(m, y_bar, y, a, ind=2, *, y_bar_dot, y_dot, a_dot):
+    """m = −Yᵀ Ȳ Yᵀ (Ā of Y = tensorinv(a), as matrices), linear in Ȳ:  ṁ = the same of Ȳ's
+    tangent − Ẏᵀ Ȳ Yᵀ − Yᵀ Ȳ Ẏᵀ  (a: its shape only)"""
+    return tensorinv_bar(y_bar_dot, y, a, ind), tensorinv_bar_dot(y_bar, y, y_dot, ind), None
+
+
+@tangent(vander_bar)
+def vander_bar_tangent(a, v_bar, x, n=None, increasing=False, *, v_bar_dot, x_dot):
+    """a = Σⱼ V̄ᵢⱼ eⱼ xᵢ^(eⱼ−1) (x̄ of V = vander(x)), linear in V̄:  ȧ = the same of V̄'s tangent
+    + Σⱼ V̄ᵢⱼ eⱼ (eⱼ − 1) xᵢ^(eⱼ−2) ẋᵢ"""
+    return vander_bar(v_bar_dot, x, n, increasing), vander_bar_dot(v_bar, x, x_dot, n, increasing)
+
+
+@tangent(bessel_i1)
+def bessel_i1_tangent(y, x, x_dot):
+    """y = I₁(x):  ẏ = (I₀(x) − I₁(x) / x) ẋ  (½ ẋ at x = 0)"""
+    return bessel_i1_slope(x) * x_dot
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,10 +21,13 @@ import numpy as np
 
 from overbar.primitives import Method
 from overbar.runtime import rules
-from overbar.runtime.helpers import expand_reduced, zero_tangent
+from overbar.runtime.helpers import add_elementwise, expand_reduced, unbroadcast, zero_tangent
+from overbar.runtime.helpers_arrays import diagonal_bar
 from overbar.runtime.helpers_linalg import (
     cholesky_bar,
     cholesky_dot,
+    cond_bar,
+    cond_dot,
     cross_bars,
     cross_term,
     dot_left_bar,
@@ -41,6 +44,8 @@ from overbar.runtime.helpers_linalg import (
     einsum_operands_dot,
     inner_bars,
     kron_bars,
+    lstsq_bars,
+    lstsq_dots,
     matrix_power_bar,
     matrix_power_dot,
     multi_dot_bars,
@@ -59,8 +64,15 @@ from overbar.runtime.helpers_linalg import (
     svd_bar,
     svd_dots,
     tensordot_bars,
+    tensorinv_bar,
+    tensorinv_dot,
+    tensorsolve_bars,
+    tensorsolve_dot,
     trace_bar,
     trace_of_solve,
+    vecdot_bars,
+    vector_norm_bar,
+    vector_norm_dot,
 )
 from overbar.runtime.registry import adjoint, tangent
 
@@ -460,3 +472,205 @@ def norm_of_order_tangent(y, x, ord=None, axis=None, keepdims=False, *, x_dot):
     """y = ‖x‖_ord:  ẏ = Σ ∂‖x‖/∂x ẋ  (at a kink: the subgradient the adjoint rule gives)"""
     gradient = norm_gradient(y, x, ord, axis, keepdims)
     return np.sum(gradient * x_dot, axis=axis, keepdims=keepdims)
+
+
+# ---------------------------------------------------------------------------------------------
+# NumPy 2's array-API names. Those that are another function under a new name take its rules;
+# those whose axes differ (trace and diagonal of the last two axes) have their own.
+# ---------------------------------------------------------------------------------------------
+
+adjoint(np.linalg.outer)(outer)
+tangent(np.linalg.outer)(outer_tangent)
+adjoint(np.linalg.tensordot)(tensordot)
+tangent(np.linalg.tensordot)(tensordot_tangent)
+adjoint(np.linalg.matmul)(rules.matmul)
+tangent(np.linalg.matmul)(rules.matmul_tangent)
+for _rule, _ranks in (
+    (rules.matmul_matrices, {"x": 2, "y": 2}),
+    (rules.matmul_matrix_vector, {"x": 2, "y": 1}),
+    (rules.matmul_vector_matrix, {"x": 1, "y": 2}),
+    (rules.matmul_vectors, {"x": 1, "y": 1}),
+):
+    adjoint(np.linalg.matmul, ranks=_ranks)(_rule)
+adjoint(np.matrix_transpose, np.linalg.matrix_transpose)(rules.matrix_transpose_attribute)
+tangent(np.matrix_transpose, np.linalg.matrix_transpose)(rules.matrix_transpose_attribute_tangent)
+
+
+@adjoint(np.linalg.cross)
+def linalg_cross(z, a, b, *, axis=-1, z_bar):
+    """z = a × b (3-vectors along axis):  ā = b × z̄,  b̄ = z̄ × a"""
+    a_bar, b_bar = cross_bars(z_bar, a, b, axis=axis)
+    return a_bar, b_bar
+
+
+@tangent(np.linalg.cross)
+def linalg_cross_tangent(z, a, b, *, axis=-1, a_dot, b_dot):
+    """z = a × b:  ż = ȧ × b + a × ḃ"""
+    return cross_term(a_dot, b, axis=axis), cross_term(a, b_dot, axis=axis)
+
+
+@adjoint(np.linalg.trace, where={"dtype": None})
+def matrix_trace(y, x, *, offset=0, dtype=None, y_bar):
+    """y = tr X over the last two axes (the offset diagonal):  X̄ = ȳ I"""
+    identity = np.eye(np.shape(x)[-2], np.shape(x)[-1], k=offset)
+    return np.expand_dims(y_bar, (-2, -1)) * identity
+
+
+@tangent(np.linalg.trace, where={"dtype": None})
+def matrix_trace_tangent(y, x, *, offset=0, dtype=None, x_dot):
+    """y = tr X over the last two axes:  ẏ = tr Ẋ"""
+    return np.linalg.trace(x_dot, offset=offset)
+
+
+@adjoint(np.linalg.diagonal)
+def matrix_diagonal(y, x, *, offset=0, y_bar):
+    """y = the offset diagonal of the last two axes:  X̄ = zeros with ȳ on that diagonal"""
+    return diagonal_bar(y_bar, x, offset, -2, -1)
+
+
+@tangent(np.linalg.diagonal)
+def matrix_diagonal_tangent(y, x, *, offset=0, x_dot):
+    """y = the offset diagonal of the last two axes:  ẏ = that diagonal of Ẋ"""
+    return np.linalg.diagonal(x_dot, offset=offset)
+
+
+@adjoint(np.vecdot, np.linalg.vecdot)
+def vecdot(z, a, b, *, axis=-1, z_bar):
+    """z = Σ a b along axis:  ā = z̄ b,  b̄ = z̄ a  (each summed to its operand's shape)"""
+    a_bar, b_bar = vecdot_bars(z_bar, a, b, axis)
+    return a_bar, b_bar
+
+
+@tangent(np.vecdot, np.linalg.vecdot)
+def vecdot_tangent(z, a, b, *, axis=-1, a_dot, b_dot):
+    """z = Σ a b along axis (bilinear):  ż = Σ ȧ b + Σ a ḃ"""
+    return np.vecdot(a_dot, b, axis=axis), np.vecdot(a, b_dot, axis=axis)
+
+
+@adjoint(np.matvec)
+def matvec(y, a, v, y_bar):
+    """y = A v (stacks broadcast):  Ā = ȳ vᵀ,  v̄ = Aᵀ ȳ  (each summed to its operand's shape)"""
+    a_bar = unbroadcast(np.expand_dims(y_bar, -1) * np.expand_dims(v, -2), a)
+    v_bar = unbroadcast(np.vecmat(y_bar, a), v)
+    return a_bar, v_bar
+
+
+@tangent(np.matvec)
+def matvec_tangent(y, a, v, a_dot, v_dot):
+    """y = A v (bilinear):  ẏ = Ȧ v + A v̇"""
+    return np.matvec(a_dot, v), np.matvec(a, v_dot)
+
+
+@adjoint(np.vecmat)
+def vecmat(y, v, a, y_bar):
+    """yᵀ = vᵀ A (stacks broadcast):  v̄ = A ȳ,  Ā = v ȳᵀ  (each summed to its operand's shape)"""
+    v_bar = unbroadcast(np.matvec(a, y_bar), v)
+    a_bar = unbroadcast(np.expand_dims(v, -1) * np.expand_dims(y_bar, -2), a)
+    return v_bar, a_bar
+
+
+@tangent(np.vecmat)
+def vecmat_tangent(y, v, a, v_dot, a_dot):
+    """yᵀ = vᵀ A (bilinear):  ẏᵀ = v̇ᵀ A + vᵀ Ȧ"""
+    return np.vecmat(v_dot, a), np.vecmat(v, a_dot)
+
+
+@adjoint(np.linalg.svdvals)
+def svdvals(s, x, s_bar):
+    """s = the singular values of X:  X̄ = U diag(s̄) Vᵀ"""
+    return singular_values_bar(s_bar, x)
+
+
+@tangent(np.linalg.svdvals)
+def svdvals_tangent(s, x, x_dot):
+    """s = the singular values of X:  ṡ = diag(Uᵀ Ẋ V)"""
+    return singular_values_dot(x_dot, x)
+
+
+@adjoint(np.linalg.vector_norm)
+def vector_norm(y, x, *, axis=None, keepdims=False, ord=2, y_bar):
+    """y = ‖x‖_ord over axis (all of them flattened for None):  x̄ = ȳ ∂‖x‖/∂x"""
+    return vector_norm_bar(y_bar, y, x, ord, axis, keepdims)
+
+
+@tangent(np.linalg.vector_norm)
+def vector_norm_tangent(y, x, *, axis=None, keepdims=False, ord=2, x_dot):
+    """y = ‖x‖_ord over axis:  ẏ = Σ ∂‖x‖/∂x ẋ"""
+    return vector_norm_dot(x_dot, y, x, ord, axis, keepdims)
+
+
+@adjoint(np.linalg.matrix_norm)
+def matrix_norm(y, x, *, keepdims=False, ord="fro", y_bar):
+    """y = ‖X‖_ord over the last two axes:  X̄ = ȳ ∂‖X‖/∂X"""
+    return norm_bar(y_bar, y, x, ord, (-2, -1), keepdims)
+
+
+@tangent(np.linalg.matrix_norm)
+def matrix_norm_tangent(y, x, *, keepdims=False, ord="fro", x_dot):
+    """y = ‖X‖_ord over the last two axes:  ẏ = Σ ∂‖X‖/∂X Ẋ"""
+    gradient = norm_gradient(y, x, ord, (-2, -1), keepdims)
+    return np.sum(gradient * x_dot, axis=(-2, -1), keepdims=keepdims)
+
+
+@adjoint(np.linalg.cond)
+def cond(c, x, p=None, *, c_bar):
+    """c = cond(X, p): for p None or ±2 the ratio of extreme singular values, X̄ = U diag(s̄) Vᵀ
+    with s̄_top = c̄ / s_bottom, s̄_bottom = −c̄ c / s_bottom; else c = ‖X‖ ‖X⁻¹‖"""
+    return cond_bar(c_bar, c, x, p)
+
+
+@tangent(np.linalg.cond)
+def cond_tangent(c, x, p=None, *, x_dot):
+    """c = cond(X, p):  ċ = (ṡ_top − c ṡ_bottom) / s_bottom (p None or ±2), else through
+    ‖X‖ ‖X⁻¹‖"""
+    return cond_dot(x_dot, c, x, p)
+
+
+# ---------------------------------------------------------------------------------------------
+# Least squares
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(np.linalg.lstsq)
+def lstsq(y, a, b, rcond=None, *, y_bar):
+    """(x, ρ, rank, s) = lstsq(A, b), A of full column rank:  z = (AᵀA)⁻¹ x̄,  b̄ = A z + 2 r ρ̄,
+    Ā = r zᵀ − A z xᵀ − 2 r ρ̄ xᵀ + U diag(s̄) Vᵀ  (r = b − A x)"""
+    a_bar, b_bar = lstsq_bars(y_bar, y, a, b)
+    return a_bar, b_bar
+
+
+@tangent(np.linalg.lstsq, adds=add_elementwise)
+def lstsq_tangent(y, a, b, rcond=None, *, a_dot, b_dot):
+    """(x, ρ, rank, s) = lstsq(A, b):  ẋ = (AᵀA)⁻¹ (Ȧᵀ r − Aᵀ Ȧ x + Aᵀ ḃ),
+    ρ̇ = 2 Σ r (ḃ − Ȧ x),  ṡ = diag(Uᵀ Ȧ V)"""
+    a_term = lstsq_dots(a_dot, None, y, a, b)
+    b_term = lstsq_dots(None, b_dot, y, a, b)
+    return a_term, b_term
+
+
+@adjoint(np.linalg.tensorsolve)
+def tensorsolve(x, a, b, axes=None, *, x_bar):
+    """x = A⁻¹ b, A the tensor a as a square matrix (axes moved last), b and x flattened:
+    b̄ = A⁻ᵀ x̄,  Ā = −b̄ xᵀ  (reshaped back)"""
+    a_bar, b_bar = tensorsolve_bars(x_bar, x, a, b, axes)
+    return a_bar, b_bar
+
+
+@tangent(np.linalg.tensorsolve)
+def tensorsolve_tangent(x, a, b, axes=None, *, a_dot, b_dot):
+    """x = A⁻¹ b:  ẋ = −A⁻¹ Ȧ x + A⁻¹ ḃ  (as matrices and vectors, reshaped)"""
+    a_term = tensorsolve_dot(x, a, b, a_dot=a_dot, axes=axes)
+    b_term = tensorsolve_dot(x, a, b, b_dot=b_dot, axes=axes)
+    return a_term, b_term
+
+
+@adjoint(np.linalg.tensorinv)
+def tensorinv(y, a, ind=2, *, y_bar):
+    """Y = M⁻¹, M the tensor a as a matrix (its first ind axes as rows):  M̄ = −Yᵀ Ȳ Yᵀ"""
+    return tensorinv_bar(y_bar, y, a, ind)
+
+
+@tangent(np.linalg.tensorinv)
+def tensorinv_tangent(y, a, ind=2, *, a_dot):
+    """Y = M⁻¹:  Ẏ = −Y Ṁ Y"""
+    return tensorinv_dot(a_dot, y, a, ind)

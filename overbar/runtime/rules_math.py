@@ -18,7 +18,9 @@ import operator
 import numpy as np
 
 from overbar.primitives import Attribute, Method
+from overbar.runtime import rules
 from overbar.runtime.helpers import (
+    add_elementwise,
     broadcast_tangent,
     cumsum_bar,
     expand_reduced,
@@ -27,6 +29,7 @@ from overbar.runtime.helpers import (
     reduced_count,
     unbroadcast,
     zero_gradient,
+    zero_tangent,
 )
 from overbar.runtime.helpers_math import (
     astype_bar,
@@ -58,6 +61,8 @@ from overbar.runtime.helpers_math import (
     sinc_slope,
     sorted_bar,
     sorted_dot,
+    with_initial_zero,
+    without_initial,
 )
 from overbar.runtime.registry import adjoint, non_differentiable, tangent
 
@@ -773,7 +778,153 @@ def percentile_tangent(
 
 
 # ---------------------------------------------------------------------------------------------
+# More elementwise functions: signs, binary exponents, tuples of parts
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(np.copysign)
+def copysign(z, x, y, z_bar):
+    """z = |x| sign(y) (signs by the sign bit, so ±0 too):  x̄ = z̄ sign(x) sign(y),  ȳ = 0
+    (z jumps where y changes sign; at x = 0 the one-sided slope of +0 or −0); sign(x) sign(y)
+    written sign(sign(x) y), in x's dtype"""
+    return unbroadcast(z_bar * np.copysign(1.0, np.copysign(1.0, x) * y), x), zero_gradient(y)
+
+
+@tangent(np.copysign)
+def copysign_tangent(z, x, y, x_dot, y_dot):
+    """z = |x| sign(y):  ż = ẋ sign(sign(x) y) + 0 ẏ"""
+    x_term = broadcast_tangent(x_dot * np.copysign(1.0, np.copysign(1.0, x) * y), z)
+    return x_term, broadcast_tangent(zero_gradient(y_dot), z)
+
+
+# np.float_power is x ** y computed in float64: the rules of ** (rules.py) for each of its cases.
+for _adjoint_rule, _tangent_rule, _where in (
+    (rules.power, rules.power_tangent, {}),
+    (rules.square_power, rules.square_power_tangent, {"y": 2}),
+    (rules.zeroth_power, rules.zeroth_power_tangent, {"y": 0}),
+    (rules.variable_power, rules.variable_power_tangent, {"y": rules.VARIABLE}),
+):
+    adjoint(np.float_power, where=_where)(_adjoint_rule)
+    tangent(np.float_power, where=_where)(_tangent_rule)
+
+
+@adjoint(np.heaviside)
+def heaviside(z, x, h, z_bar):
+    """z = 0 for x < 0, h at x = 0, 1 for x > 0:  x̄ = 0 (a step),  h̄ = z̄ where x = 0"""
+    return zero_gradient(x), unbroadcast(z_bar * (x == 0), h)
+
+
+@tangent(np.heaviside)
+def heaviside_tangent(z, x, h, x_dot, h_dot):
+    """z = heaviside(x, h):  ż = 0 ẋ + ḣ where x = 0"""
+    x_term = broadcast_tangent(zero_gradient(x_dot), z)
+    h_term = broadcast_tangent(np.where(x == 0, h_dot, 0.0 * h_dot), z)
+    return x_term, h_term
+
+
+@adjoint(np.ldexp)
+def ldexp(z, x, n, z_bar):
+    """z = x 2ⁿ (n an integer):  x̄ = z̄ 2ⁿ"""
+    return unbroadcast(np.ldexp(z_bar, n), x), zero_gradient(n)
+
+
+@tangent(np.ldexp)
+def ldexp_tangent(z, x, n, x_dot):
+    """z = x 2ⁿ:  ż = ẋ 2ⁿ"""
+    return broadcast_tangent(np.ldexp(x_dot, n), z)
+
+
+@adjoint(np.nextafter)
+def nextafter(z, x, y, z_bar):
+    """z = x moved one step of the float grid towards y (x + a piecewise constant):  x̄ = z̄,
+    ȳ = 0"""
+    return unbroadcast(z_bar, x), zero_gradient(y)
+
+
+@tangent(np.nextafter)
+def nextafter_tangent(z, x, y, x_dot, y_dot):
+    """z = x + a piecewise constant:  ż = ẋ + 0 ẏ"""
+    return broadcast_tangent(x_dot, z), broadcast_tangent(zero_gradient(y_dot), z)
+
+
+@adjoint(np.modf)
+def modf(y, x, y_bar):
+    """(f, i) = modf(x), x = f + i, i piecewise constant:  x̄ = f̄"""
+    fractional_bar, integral_bar = y_bar
+    return fractional_bar
+
+
+@tangent(np.modf)
+def modf_tangent(y, x, x_dot):
+    """(f, i) = modf(x):  ḟ = ẋ,  i̇ = 0"""
+    y_dot = (x_dot, zero_tangent(y[1]))
+    return y_dot
+
+
+@adjoint(np.frexp)
+def frexp(y, x, y_bar):
+    """(m, e) = frexp(x), x = m 2ᵉ, e piecewise constant:  x̄ = m̄ 2⁻ᵉ"""
+    mantissa_bar, exponent_bar = y_bar
+    return np.ldexp(mantissa_bar, -y[1])
+
+
+@tangent(np.frexp)
+def frexp_tangent(y, x, x_dot):
+    """(m, e) = frexp(x):  ṁ = ẋ 2⁻ᵉ,  ė = 0"""
+    y_dot = (np.ldexp(x_dot, -y[1]), zero_tangent(y[1]))
+    return y_dot
+
+
+@adjoint(np.divmod, builtins.divmod)
+def divmod_(y, x1, x2, y_bar):
+    """(q, r) = divmod(x1, x2), r = x1 − q x2, q piecewise constant:  x̄1 = r̄,  x̄2 = −r̄ q"""
+    quotient_bar, remainder_bar = y_bar
+    return unbroadcast(remainder_bar, x1), unbroadcast(-remainder_bar * y[0], x2)
+
+
+@tangent(np.divmod, builtins.divmod, adds=add_elementwise)
+def divmod_tangent(y, x1, x2, x1_dot, x2_dot):
+    """(q, r) = divmod(x1, x2):  q̇ = 0,  ṙ = ẋ1 − q ẋ2"""
+    x1_term = (zero_tangent(y[0]), x1_dot + zero_tangent(y[1]))
+    x2_term = (zero_tangent(y[0]), -y[0] * x2_dot)
+    return x1_term, x2_term
+
+
+# ---------------------------------------------------------------------------------------------
+# NumPy 2's running sums and products
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(np.cumulative_sum, where={"dtype": None, "out": None})
+def cumulative_sum(y, x, *, axis=None, dtype=None, out=None, include_initial=False, y_bar):
+    """y = [0,] cumsum_axis x:  x̄ = the reversed cumulative sum of ȳ (its initial 0 dropped)"""
+    return cumsum_bar(without_initial(y_bar, axis, include_initial), x, axis=axis)
+
+
+@tangent(np.cumulative_sum, where={"dtype": None, "out": None})
+def cumulative_sum_tangent(y, x, *, axis=None, dtype=None, out=None, include_initial=False, x_dot):
+    """y = [0,] cumsum_axis x:  ẏ = [0,] cumsum_axis ẋ"""
+    return np.cumulative_sum(x_dot, axis=axis, include_initial=include_initial)
+
+
+@adjoint(np.cumulative_prod, where={"dtype": None, "out": None})
+def cumulative_prod(y, x, *, axis=None, dtype=None, out=None, include_initial=False, y_bar):
+    """y = [1,] cumprod_axis x:  x̄ⱼ = Σ_{i≥j} ȳᵢ Π_{k≤i, k≠j} xₖ (the initial 1 dropped)"""
+    return cumprod_bar(without_initial(y_bar, axis, include_initial), x, axis=axis)
+
+
+@tangent(np.cumulative_prod, where={"dtype": None, "out": None})
+def cumulative_prod_tangent(
+    y, x, *, axis=None, dtype=None, out=None, include_initial=False, x_dot
+):
+    """y = [1,] cumprod_axis x:  ẏᵢ = [0,] Σ_{j≤i} ẋⱼ Π_{k≤i, k≠j} xₖ"""
+    return with_initial_zero(cumprod_dot(x_dot, x, axis=axis), axis, include_initial)
+
+
+# ---------------------------------------------------------------------------------------------
 # No gradient
 # ---------------------------------------------------------------------------------------------
 
 non_differentiable(Method("round"))
+# piecewise constant: the distance to the next float
+non_differentiable(np.spacing)

@@ -1007,8 +1007,11 @@ SHAPE_RULES.update(
         np.linalg.eig: _linalg_pair,
         np.linalg.eigh: _linalg_pair,
         np.linalg.svd: _svd,
+        np.linalg.lstsq: lambda *operands, **keywords: Sequence(4),
     }
 )
+# Elementwise functions of two results (ufuncs with nout 2, and the builtin divmod): pairs.
+SHAPE_RULES.update({f: _linalg_pair for f in (np.modf, np.frexp, np.divmod, builtins.divmod)})
 SHAPE_RULES[np.linalg.qr] = _qr
 SHAPE_RULES[np.linalg.norm] = _norm
 SHAPE_RULES[np.einsum] = _einsum

@@ -65,5 +65,6 @@ SHAPE_RULES.update(
         np.atleast_1d: _at_least,
         np.atleast_2d: _at_least,
         np.atleast_3d: _at_least,
+        np.unstack: lambda x, **keywords: Sequence(),
     }
 )
