@@ -616,3 +616,28 @@ def test_the_jacobian_of_a_gradient_is_the_hessian():
     value, pullback = overbar.vjp(overbar.grad(f), x, W)
     np.testing.assert_allclose(value, overbar.grad(f)(x, W))
     np.testing.assert_allclose(pullback(np.ones(3)), from_gradient @ np.ones(3), rtol=1e-12)
+
+
+def test_hvp_through_a_reverse_loop_that_updates_an_aliased_adjoint_in_place():
+    """The reverse loop of a stepper updates its state's adjoint in place through a second
+    name (``s_new_bar = s_bar; s_new_bar[:-2] += ...``); with a linear loss ``s_bar`` does not
+    vary with the direction, but the writes through its alias do. Forward over reverse carried
+    no tangent for it: the HVP was silently zero (fuzzer seed 121, program 217)."""
+    f = define("""
+        def f(x, c, n):
+            s = x * 1.0
+            for _ in range(n):
+                s_new = s.copy()
+                s_new[1:-1] = s[1:-1] + 0.25 * np.tanh(1 / c) * (s[2:] - 2.0 * s[1:-1] + s[:-2])
+                s = s_new
+            return np.sum(s)
+        """)
+    x, c = np.array([-0.356, 0.996, -1.289, 0.4]), 1.528
+    for direction in ([np.zeros(4), 1.0], [np.array([1.0, -0.5, 0.25, 2.0]), 0.5]):
+        found = overbar.hvp(f, [x, c, 3], direction, wrt=(0, 1))
+        g = overbar.grad(f, wrt=(0, 1))
+        eps = 1e-6
+        ahead = g(x + eps * direction[0], c + eps * direction[1], 3)
+        behind = g(x - eps * direction[0], c - eps * direction[1], 3)
+        for value, plus, minus in zip(found, ahead, behind, strict=True):
+            np.testing.assert_allclose(value, (plus - minus) / (2 * eps), rtol=1e-5, atol=1e-8)

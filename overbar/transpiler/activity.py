@@ -66,6 +66,12 @@ def analyze(
         if isinstance(node, ast.Assign | ast.Return)
     ]
     lines = [_line(node, form, namespace, rules, objects) for node in assignments]
+    aliases = _aliases(assignments)
+    lines = [  # a write into part of y changes every name holding y's object
+        (_with_aliases(targets, aliases), inputs, carries) if _writes_part(node) else line
+        for node, line in zip(assignments, lines, strict=True)
+        for targets, inputs, carries in [line]
+    ]
     restores = _restoring_pops(form.tree)
     varying = [
         line for node, line in zip(assignments, lines, strict=True) if id(node) not in restores
@@ -73,12 +79,13 @@ def analyze(
     for node in statements_breadth_first(form.tree):  # xs.append(v) acts as xs = xs + [v]
         if isinstance(node, ast.Expr) and is_append(node):
             receiver = node.value.func.value.id
-            lines.append(([receiver], [receiver, *names_in(node.value.args[0])], True))
+            changed_names = _with_aliases([receiver], aliases)
+            lines.append((changed_names, [receiver, *names_in(node.value.args[0])], True))
             varying.append(lines[-1])
         elif isinstance(node, ast.Expr) and _is_helper_effect(node.value):
             # generated code's add_at(acc, index, g) acts as acc = f(acc, index, g)
             changed_name = node.value.args[0].id
-            lines.append(([changed_name], names_in(node.value), True))
+            lines.append((_with_aliases([changed_name], aliases), names_in(node.value), True))
             varying.append(lines[-1])
     varied = set(wrt)
     changed = True
@@ -98,6 +105,51 @@ def analyze(
                 useful.update(inputs)
         changed = len(useful) != size
     return Activity(tuple(wrt), frozenset(varied), frozenset(useful))
+
+
+def _aliases(assignments: list[ast.stmt]) -> dict[str, set[str]]:
+    """The names each name may share its object with: ``a = b`` binds ``a`` to ``b``'s object
+    (anywhere in the function: flow-insensitive, as the analysis is), and so on, transitively.
+    A write into part of one (``a[J] = v``, ``a.append(v)``, ``add_at(a, ...)``) changes the
+    others: in generated code, ``x_bar = own(...)`` then ``g_bar = x_bar`` then
+    ``g_bar[J] += v`` in a reverse loop varies ``x_bar`` too, and its tangent must be carried
+    (forward over reverse: an HVP through such a loop was silently zero there)."""
+    linked: dict[str, set[str]] = {}
+    for node in assignments:
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Name)
+        ):
+            a, b = node.targets[0].id, node.value.id
+            linked.setdefault(a, {a}).add(b)
+            linked.setdefault(b, {b}).add(a)
+    classes: dict[str, set[str]] = {}
+    for start in linked:
+        if start in classes:
+            continue
+        group, pending = set(), [start]
+        while pending:
+            name = pending.pop()
+            if name not in group:
+                group.add(name)
+                pending.extend(linked[name])
+        for name in group:
+            classes[name] = group
+    return classes
+
+
+def _with_aliases(names: list[str], aliases: dict[str, set[str]]) -> list[str]:
+    """``names`` and every name that may share an object with one of them."""
+    found = list(names)
+    for name in names:
+        found.extend(sorted(aliases.get(name, set()) - set(found)))
+    return found
+
+
+def _writes_part(statement: ast.stmt) -> bool:
+    """``y[J] = v``: a write into part of an array (or list), changing its object."""
+    return isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Subscript)
 
 
 def _restoring_pops(tree: ast.FunctionDef) -> set[int]:
