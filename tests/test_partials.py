@@ -90,13 +90,13 @@ def test_a_partial_passed_to_the_differentiated_function():
 
 def test_a_partial_of_a_function_without_a_rule_is_refused_naming_it():
     f = define(
-        "import functools\n\nbessel = functools.partial(np.i0)\n\n"
+        "import functools\n\nbessel = functools.partial(np.unwrap)\n\n"
         "def f(x):\n    return np.sum(bessel(x))\n"
     )
     with pytest.raises(MissingRuleError) as caught:
         overbar.grad(f)(np.ones(3))
     message = str(caught.value)
-    assert "np.i0" in message
+    assert "np.unwrap" in message
     assert "bessel(x)" in message.splitlines()[1]
 
 
