@@ -20,6 +20,22 @@ def _uniform(*shape):
 
 
 REGRESSIONS = {
+    # np.ascontiguousarray (and asfortranarray) of a number is an array of one element: the
+    # adjoint was that array, not a number (wrong shape, or a crash downstream; seed 132).
+    "ascontiguousarray of a number": (
+        "def f(s, x):\n    v = np.ascontiguousarray(s, dtype=float) * x\n    return np.sum(v * v)",
+        [1.065, _uniform(3)],
+    ),
+    "ascontiguousarray of a number subtracted from a matrix": (
+        "def f(a, b):\n    a = a - np.ascontiguousarray(math.log2(np.max(b)))\n"
+        "    return np.sum(a * np.tanh(a))",
+        [_uniform(2, 4), rng.uniform(2.0, 3.0, size=(2, 4))],
+    ),
+    "asfortranarray of a 0-d element of an unstack": (
+        "def f(x):\n    v = np.asfortranarray(np.unstack(x, axis=-1)[0]).T\n"
+        "    return np.sum(np.outer(x, v) ** 2)",
+        [_uniform(4)],
+    ),
     # np.matmul is a generalised ufunc: shape inference took it for an elementwise one, so
     # 0.3 / (x @ x) had x's shape and its adjoint was not summed (silently wrong).
     "matmul of vectors is a number": (

@@ -353,6 +353,9 @@ SAMPLES = [
     S(np.asarray, "np.asarray([a, 2.0, b], dtype=np.float64)", a=any_(), b=any_()),
     S(np.asanyarray, "np.asanyarray(a) * b", a=any_(3), b=any_(3)),
     S(np.ascontiguousarray, "np.ascontiguousarray(a.T)", a=any_(2, 3)),
+    S(np.ascontiguousarray, "np.ascontiguousarray(a) * b", a=any_(), b=any_(3)),  # a number
+    S(np.ascontiguousarray, "np.ascontiguousarray(a * 2.0, dtype=float)", a=any_()),
+    S(np.asfortranarray, "np.asfortranarray(np.sum(a)) * a", a=any_(2)),
     S(np.asfortranarray, "np.asfortranarray(a, dtype=float)", a=any_(2, 3)),
     S(np.copy, "np.copy(a, order='F')", a=any_(2, 3)),
     S(Method("copy"), "a.copy('F') * b", a=any_(2, 3), b=any_(3)),

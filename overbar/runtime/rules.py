@@ -1114,23 +1114,36 @@ def array_tangent(
     return array_dot(a_dot, y, dtype)
 
 
-@adjoint(np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray, where={"dtype": None})
+@adjoint(np.asarray, np.asanyarray, where={"dtype": None})
 def asarray(y, a, dtype=None, order=None, *, device=None, copy=None, like=None, y_bar):
     """y = asarray(a):  ā = ȳ (a list's elements take ȳ's rows)"""
     return y_bar
 
 
-@adjoint(np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray)
+@adjoint(np.asarray, np.asanyarray)
 def asarray_of_dtype(y, a, dtype=None, order=None, *, device=None, copy=None, like=None, y_bar):
     """y = asarray(a):  ā = ȳ (a list's elements take ȳ's rows); with a floating dtype, ȳ
     back in a's dtype; an integer or boolean dtype makes y piecewise constant:  ā = 0"""
     return array_bar(y_bar, a, dtype)
 
 
-@tangent(np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray)
+@tangent(np.asarray, np.asanyarray)
 def asarray_tangent(y, a, dtype=None, order=None, *, device=None, copy=None, like=None, a_dot):
     """y = asarray(a):  ẏ = ȧ as an array (in y's dtype where one is given)"""
     return array_dot(a_dot, y, dtype)
+
+
+@adjoint(np.ascontiguousarray, np.asfortranarray)
+def ascontiguousarray(y, a, dtype=None, *, like=None, y_bar):
+    """y = a as an array of at least one dimension (a number: one element):  ā = ȳ shaped like
+    a (with a dtype, as np.asarray's)"""
+    return np.reshape(array_bar(y_bar, a, dtype), np.shape(a))
+
+
+@tangent(np.ascontiguousarray, np.asfortranarray)
+def ascontiguousarray_tangent(y, a, dtype=None, *, like=None, a_dot):
+    """y = a as an array of at least one dimension:  ẏ = ȧ shaped like y"""
+    return np.reshape(array_dot(a_dot, y, dtype), np.shape(y))
 
 
 @adjoint(np.copy, Method("copy"))
