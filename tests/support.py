@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 
 import overbar
+from overbar.primitives import describe
+from overbar.runtime.registry import RULES
 
 _FOLDER = Path(tempfile.mkdtemp(prefix="overbar-tests-"))
 _COUNTER = itertools.count()
@@ -90,3 +92,17 @@ def check_rule_sample(expression, names, args, rng):
     checks = directional_check(f, [*args, cotangent], wrt, gradients)
     for index, analytic, numeric in checks:
         assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-7), names[index]
+
+
+def rules_without_samples(module: str, samples: list) -> list[str]:
+    """The primals (as a user spells them) of the adjoint rules defined in the module named
+    ``module`` that no sample in ``samples`` exercises."""
+    sampled = {sample.primal for sample in samples}
+    return sorted(
+        {
+            describe(rule.primal)
+            for rules in RULES.rules.values()
+            for rule in rules
+            if rule.function.__module__ == module and rule.primal not in sampled
+        }
+    )
