@@ -773,17 +773,6 @@ def resize_bar(y_bar, a, new_shape):
     return gathered_bar(y_bar, np.resize(_labels(a), new_shape), a)
 
 
-def _summed_to(g, x):
-    """g summed down to the shape of x (which broadcast to g's shape)."""
-    shape = np.shape(x)
-    leading = g.ndim - len(shape)
-    axes = tuple(range(leading)) + tuple(
-        leading + i for i, n in enumerate(shape) if n == 1 and g.shape[leading + i] != 1
-    )
-    g = np.sum(g, axis=axes, keepdims=True)
-    return np.reshape(g, shape)
-
-
 def unstack_bar(y_bar, x, axis=0):
     """Adjoint of y = unstack(x, axis): the pieces' adjoints stacked back along the axis (a
     piece no line reads has the adjoint 0)."""

@@ -409,15 +409,6 @@ def polyder_bar(y_bar, p, m=1):
     return np.reshape(p_bar, np.shape(p))
 
 
-def _integration_constants(k, m):
-    """np.polyint's constants as a list of m numbers (0 where k is None, k repeated where it is
-    one number)."""
-    if k is None:
-        return [0.0] * m
-    k = np.atleast_1d(k)
-    return list(np.broadcast_to(k, (m,))) if k.shape[0] == 1 else list(k)
-
-
 def polyint_bars(y_bar, p, m=1, k=None):
     """Adjoints of y = polyint(p, m, k), m integrations q ← [q / (n, n−1, …, 1), kᵢ] (each
     dividing by the new exponents, then appending the constant):  backwards, k̄ᵢ = q̄'s last

@@ -110,10 +110,7 @@ class _Splicer:
         helper = self.parsed.namespace.resolve(call.func)
         if not self.is_helper(helper) or helper in inside:
             return None
-        try:
-            arguments = _bound_arguments(helper, call, parse(helper))
-        except (OverbarError, OSError, TypeError, ValueError, SyntaxError):
-            return None
+        arguments = _bound_arguments(helper, call)
         functions = None if arguments is None else self.functions_passed(helper, arguments)
         if functions is None:
             return None
@@ -320,30 +317,25 @@ def _inlinable(
     return parsed, form
 
 
-def _bound_arguments(
-    helper: Any, call: ast.Call, parsed: ParsedFunction
-) -> dict[str, ast.expr] | None:
+def _bound_arguments(helper: Any, call: ast.Call) -> dict[str, ast.expr] | None:
     """Each parameter's argument at ``call`` (a default as a literal, or as the global path
     its ``def`` writes where that path names the default, ``activation=np.tanh``), or None."""
     if any(isinstance(a, ast.Starred) for a in call.args) or any(
         k.arg is None for k in call.keywords
     ):
         return None
+    signature = inspect.signature(helper)
     try:
-        bound = inspect.signature(helper).bind(
-            *call.args, **{k.arg: k.value for k in call.keywords}
-        )
+        bound = signature.bind(*call.args, **{k.arg: k.value for k in call.keywords})
     except TypeError:
         return None
     arguments: dict[str, ast.expr] = {}
-    for name, parameter in inspect.signature(helper).parameters.items():
+    for name, parameter in signature.parameters.items():
         if name in bound.arguments:
             arguments[name] = bound.arguments[name]
         elif isinstance(parameter.default, bool | int | float | str | type(None)):
             arguments[name] = ast.Constant(parameter.default)
-        elif (path := _default_path(parsed, name)) is not None and (
-            parsed.namespace.resolve(path) is parameter.default
-        ):
+        elif (path := _default_path(helper, name, parameter.default)) is not None:
             path._overbar_default = True  # checked to mean the same in the caller
             arguments[name] = path
         else:
@@ -351,9 +343,14 @@ def _bound_arguments(
     return arguments
 
 
-def _default_path(parsed: ParsedFunction, name: str) -> ast.expr | None:
-    """The expression the ``def`` writes as parameter ``name``'s default, if it is a dotted
-    global path (``np.tanh``, ``sigmoid``), else None."""
+def _default_path(helper: Any, name: str, default_value: Any) -> ast.expr | None:
+    """The expression the ``def`` of ``helper`` writes as parameter ``name``'s default, if it
+    is a dotted global path (``np.tanh``, ``sigmoid``) naming ``default_value`` there, else
+    None. The helper's source is read only here, for a default that is not a literal."""
+    try:
+        parsed = parse(helper)
+    except (OverbarError, OSError, TypeError, ValueError, SyntaxError):
+        return None
     arguments = parsed.tree.args
     positional = [*arguments.posonlyargs, *arguments.args]
     with_defaults = positional[len(positional) - len(arguments.defaults) :]
@@ -366,7 +363,9 @@ def _default_path(parsed: ParsedFunction, name: str) -> ast.expr | None:
             node = default
             while isinstance(node, ast.Attribute):
                 node = node.value
-            return clone(default) if isinstance(node, ast.Name) else None
+            if isinstance(node, ast.Name) and parsed.namespace.resolve(default) is default_value:
+                return clone(default)
+            return None
     return None
 
 
