@@ -346,3 +346,23 @@ def test_the_valid_part_of_a_full_convolution_is_differentiated_as_the_valid_mod
     assert "convolve_bars_of_part(" in source and "index_bar" not in source
     assert "broadcast_like" not in source  # the part's length: len(x) − len(w) + 1
     _checked(f, (rng.normal(size=5), rng.normal(size=3)))  # longer filter: other lengths
+
+
+def test_a_start_computed_in_the_loop_and_a_length_from_len_are_followed():
+    f = define(
+        """
+        def f(w, x):
+            m = len(x) - len(w) + 1
+            y = np.ones(m)
+            for k in range(1, len(w)):
+                start = k - 1
+                stop = start + m
+                y = y * (1.0 + w[k] * x[start:stop])
+            return np.sum(y)
+        """
+    )
+    rng = np.random.default_rng(13)
+    args = (rng.normal(size=4), rng.normal(size=9))
+    source = _checked(f, args)
+    assert "shape_of" not in source and "unbroadcast" not in source
+    assert _slice_lengths(f, args)[0][0].origin[0] == "clamped"
