@@ -21,8 +21,10 @@ from overbar.runtime.helpers_science import (
     correlate_bars,
     correlate_bars_of_part,
 )
+from overbar.transpiler.composed import compose_helpers
 from overbar.transpiler.normalize import normalize
 from overbar.transpiler.parse import parse
+from overbar.transpiler.reverse import Adjoint
 from overbar.transpiler.shapes import infer
 from tests.support import define, directional_check
 
@@ -349,8 +351,7 @@ def test_the_valid_part_of_a_full_convolution_is_differentiated_as_the_valid_mod
 
 
 def test_a_start_computed_in_the_loop_and_a_length_from_len_are_followed():
-    f = define(
-        """
+    f = define("""
         def f(w, x):
             m = len(x) - len(w) + 1
             y = np.ones(m)
@@ -359,10 +360,52 @@ def test_a_start_computed_in_the_loop_and_a_length_from_len_are_followed():
                 stop = start + m
                 y = y * (1.0 + w[k] * x[start:stop])
             return np.sum(y)
-        """
-    )
+        """)
     rng = np.random.default_rng(13)
     args = (rng.normal(size=4), rng.normal(size=9))
     source = _checked(f, args)
     assert "shape_of" not in source and "unbroadcast" not in source
     assert _slice_lengths(f, args)[0][0].origin[0] == "clamped"
+
+
+# -- the composition pass itself, on reverse sweeps written out ----------------------------------
+
+
+def _composed(body: str) -> str:
+    tree = ast.parse(f"def f_grad(a, b, x):\n{body}").body[0]
+    adjoint = Adjoint(
+        tree=tree,
+        forward_length=0,
+        temporaries=frozenset(),
+        bindings=(("windows_bar", windows_bar), ("np", np)),
+        effects=frozenset(),
+    )
+    return ast.unparse(compose_helpers(adjoint, NUMPY).tree)
+
+
+def test_an_outer_product_read_once_by_the_windows_adjoint_is_composed():
+    source = _composed(
+        "    t = np.outer(a, b)\n    c = a * 2.0\n    x_bar = windows_bar(t, x, 3)\n"
+        "    return x_bar, c\n"
+    )
+    assert "windows_bar_of_outer(a, b, x, 3)" in source and "np.outer" not in source
+    written_in = _composed("    x_bar = windows_bar(np.outer(a, b), x, 3)\n    return x_bar\n")
+    assert "windows_bar_of_outer(a, b, x, 3)" in written_in
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        "a = a * 2.0",  # an argument of the outer product rebound
+        "a[0] = 1.0",  # written into
+        "c = np.negative(a, out=a)",  # passed to a call, which may write into it
+        "if b[0] > 0:\n        c = 1.0",  # a compound statement
+        "c = t + 1.0",  # the outer product read twice
+    ],
+)
+def test_an_outer_product_changed_or_read_before_the_windows_adjoint_stays(between):
+    source = _composed(
+        f"    t = np.outer(a, b)\n    {between}\n    x_bar = windows_bar(t, x, 3)\n"
+        "    return x_bar\n"
+    )
+    assert "windows_bar_of_outer" not in source and "np.outer" in source
