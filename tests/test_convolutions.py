@@ -13,8 +13,8 @@ import pytest
 
 import overbar
 from overbar.runtime import NUMPY
-from overbar.runtime.helpers_arrays import windows_bar, windows_bar_of_outer
 from overbar.runtime.helpers import index_bar
+from overbar.runtime.helpers_arrays import windows_bar, windows_bar_of_outer
 from overbar.runtime.helpers_science import (
     convolve_bars,
     convolve_bars_of_part,
