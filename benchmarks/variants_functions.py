@@ -1318,6 +1318,32 @@ def conv_windows(w, x):
     return np.sum((windows @ w) ** 2)
 
 
+def conv_generator(w, x):
+    n = len(x) - len(w) + 1
+    y = sum(w[j] * x[j : j + n] for j in range(len(w)))
+    return np.sum(y * y)
+
+
+def conv_dot_loop(w, x):
+    m = w.shape[0]
+    outputs = []
+    for i in range(x.shape[0] - m + 1):
+        outputs.append(np.dot(x[i : i + m], w))
+    y = np.array(outputs)
+    return np.sum(y**2)
+
+
+def conv_windows_sum(w, x):
+    windows = np.lib.stride_tricks.sliding_window_view(x, len(w))
+    y = np.sum(windows * w, axis=1)
+    return np.sum(y**2)
+
+
+def conv_full_sliced(w, x):
+    y = np.convolve(x, w[::-1])[len(w) - 1 : len(x)]
+    return np.sum(y**2)
+
+
 def conv_by_hand(w, x):
     y_bar = 2.0 * np.correlate(x, w, mode="valid")
     return np.correlate(x, y_bar, mode="valid"), np.convolve(y_bar, w)
@@ -1631,7 +1657,17 @@ FUNCTIONS = (
     ),
     _function(
         "conv1d",
-        (conv_slices, conv_augmented, conv_convolve, conv_correlate, conv_windows),
+        (
+            conv_slices,
+            conv_augmented,
+            conv_convolve,
+            conv_correlate,
+            conv_windows,
+            conv_generator,
+            conv_dot_loop,
+            conv_windows_sum,
+            conv_full_sliced,
+        ),
         conv_by_hand,
         ("w", "x"),
         conv_inputs,

@@ -15,6 +15,7 @@ from overbar.runtime import (
     helpers_arrays,
     helpers_forward,
     helpers_math,
+    helpers_science,
     rules,  # noqa: F401  (importing it registers the built-in table)
     rules_arrays,  # noqa: F401
     rules_fft,  # noqa: F401
@@ -175,6 +176,13 @@ NUMPY = Runtime(
     shape_like=helpers.shape_like,
     one_like=helpers_forward.one_like,
     tangent_as_gradient=helpers_forward.tangent_as_gradient,
+    composed={
+        (helpers_arrays.windows_bar, np.outer): helpers_arrays.windows_bar_of_outer,
+        (helpers_science.convolve_bars, helpers.index_bar): helpers_science.convolve_bars_of_part,
+        (helpers_science.correlate_bars, helpers.index_bar): (
+            helpers_science.correlate_bars_of_part
+        ),
+    },
 )
 
 __all__ = [

@@ -428,6 +428,30 @@ def windows_bar(y_bar, x, window_shape, axis=None):
     return x_bar
 
 
+def windows_bar_of_outer(a, b, x, window_shape, axis=None):
+    """``windows_bar(np.outer(a, b), x, window_shape, axis)`` without the outer product, where
+    the windows are of a vector: window k holds x[k : k + m], so
+    x̄ᵢ = Σ_{k + j = i} aₖ bⱼ = (a ∗ b)ᵢ, the full convolution of a and b (n − m + 1 windows
+    of m elements: n − m + 1 + m − 1 = n values, x's length).
+
+    Side conditions, checked here: x, a and b NumPy vectors of real numbers, a as long as
+    there are windows and b as long as a window (then the outer product is the windows'
+    adjoint); otherwise the outer product is made and ``windows_bar`` adds it back."""
+    if (
+        type(x) is np.ndarray
+        and type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and x.ndim == a.ndim == b.ndim == 1
+        and b.shape[0] >= 1
+        and np.size(window_shape) == 1
+        and b.shape[0] == np.ravel(window_shape)[0]
+        and a.shape[0] + b.shape[0] - 1 == x.shape[0]
+        and not (np.iscomplexobj(a) or np.iscomplexobj(b))
+    ):
+        return np.convolve(a, b)
+    return windows_bar(np.outer(a, b), x, window_shape, axis)
+
+
 def _zeros_like_value(values, like):
     return None if values is None else _float_zeros(np.shape(values), like)
 

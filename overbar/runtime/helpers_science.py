@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from overbar.errors import NoDerivativeError
-from overbar.runtime.helpers import as_rows_of, unbroadcast, zero_gradient
+from overbar.runtime.helpers import as_rows_of, index_bar, unbroadcast, zero_gradient
 from overbar.runtime.helpers_linalg import (
     lstsq_solution_bars,
     lstsq_solution_dot,
@@ -229,11 +229,34 @@ def _full_length_bar(z_bar, n, m, mode, correlation=False):
     return full
 
 
+def _valid_vectors(z_bar, a, v, mode):
+    """Whether the adjoints of a 'valid' convolution or correlation can be written without
+    placing z̄ in the full result: NumPy vectors a, v and z̄ of real numbers, v not empty, and
+    the mode the string 'valid' (another spelling NumPy accepts takes the general way)."""
+    return (
+        isinstance(mode, str)
+        and mode == "valid"
+        and type(a) is np.ndarray
+        and type(v) is np.ndarray
+        and type(z_bar) is np.ndarray
+        and a.ndim == v.ndim == z_bar.ndim == 1
+        and v.shape[0] >= 1
+        and not (np.iscomplexobj(a) or np.iscomplexobj(v) or np.iscomplexobj(z_bar))
+    )
+
+
 def convolve_bars(z_bar, a, v, mode="full"):
     """Adjoints of z = convolve(a, v, mode), z_full[k] = Σᵢ aᵢ v_{k−i}: with z̄ placed in the
     full result,  āᵢ = Σⱼ z̄[i + j] vⱼ = correlate(z̄, v, 'valid'),  v̄ⱼ = correlate(z̄, a, 'valid').
+    In 'valid' mode with len(a) ≥ len(v) (``_valid_vectors``) the padding is implied: ā is
+    correlate(z̄, v, 'full') and v̄ the reversed correlate(a, z̄, 'valid'); with len(a) < len(v)
+    NumPy swaps the operands, and the general way is taken.
     """
     n, m = np.size(a), np.size(v)
+    if _valid_vectors(z_bar, a, v, mode) and n >= m:
+        # z̄ padded by m − 1 zeros at each end is the full result's adjoint: ā is z̄ correlated
+        # with v in 'full' mode, and v̄ⱼ = Σₖ z̄ₖ a[k + m − 1 − j], a reversed 'valid' correlation
+        return np.correlate(z_bar, v, "full"), np.correlate(a, z_bar, "valid")[::-1]
     full = _full_length_bar(z_bar, n, m, mode)
     a_bar = np.correlate(full, np.ravel(v), "valid")
     v_bar = np.correlate(full, np.ravel(a), "valid")
@@ -243,18 +266,49 @@ def convolve_bars(z_bar, a, v, mode="full"):
 def correlate_bars(z_bar, a, v, mode="valid"):
     """Adjoints of z = correlate(a, v, mode) = convolve(a, w, mode) with w = v reversed (up to
     correlate's own offset in 'same'):  ā = correlate(z̄, w, 'valid'),  v̄ = reversed
-    correlate(z̄, a, 'valid'). Complex arrays refused: np.correlate conjugates v."""
+    correlate(z̄, a, 'valid'). In 'valid' mode with len(a) ≥ len(v) (``_valid_vectors``):
+    ā = convolve(z̄, v) and v̄ = correlate(a, z̄, 'valid'), no padding. Complex arrays refused:
+    np.correlate conjugates v."""
     if np.iscomplexobj(a) or np.iscomplexobj(v):
         raise NoDerivativeError(
             "np.correlate of complex arrays conjugates v, a function with no complex "
             "derivative; write np.convolve(a, np.conj(v[::-1])) for the same values"
         )
     n, m = np.size(a), np.size(v)
+    if _valid_vectors(z_bar, a, v, mode) and n >= m:
+        # zₖ = Σᵢ a[i + k] vᵢ for k ≤ n − m:  ā = z̄ ∗ v (a full convolution, n long),
+        # v̄ = a ⋆ z̄ ('valid', m long), as a person writes them
+        return np.convolve(z_bar, v), np.correlate(a, z_bar, "valid")
     full = _full_length_bar(z_bar, n, m, mode, correlation=True)
     reversed_v = np.ravel(v)[::-1]
     a_bar = np.correlate(full, reversed_v, "valid")
     v_bar = np.correlate(full, np.ravel(a), "valid")[::-1]
     return np.reshape(a_bar, np.shape(a)), np.reshape(v_bar, np.shape(v))
+
+
+def _valid_part(z, index, n, m):
+    """Whether ``z[index]`` is the 'valid' part of the full convolution or correlation ``z``
+    of vectors of n ≥ m ≥ 1 elements: elements m − 1 to n − 1 of its n + m − 1."""
+    if not (isinstance(index, slice) and type(z) is np.ndarray and z.ndim == 1 and n >= m >= 1):
+        return False
+    return z.shape[0] == n + m - 1 and range(z.shape[0])[index] == range(m - 1, n)
+
+
+def convolve_bars_of_part(y_bar, z, index, a, v, mode="full"):
+    """``convolve_bars(index_bar(ȳ, z, index), a, v, mode)``: the adjoints of a convolution
+    z = convolve(a, v, mode) of which only ``z[index]`` is read. Where z is the full result
+    and ``z[index]`` its 'valid' part (``_valid_part``), ȳ is the valid result's adjoint:
+    convolve_bars(ȳ, a, v, 'valid'), without z̄'s zeros; otherwise z̄ is made."""
+    if mode == "full" and _valid_part(z, index, np.size(a), np.size(v)):
+        return convolve_bars(y_bar, a, v, "valid")
+    return convolve_bars(index_bar(y_bar, z, index), a, v, mode)
+
+
+def correlate_bars_of_part(y_bar, z, index, a, v, mode="valid"):
+    """``correlate_bars(index_bar(ȳ, z, index), a, v, mode)``, likewise for a correlation."""
+    if mode == "full" and _valid_part(z, index, np.size(a), np.size(v)):
+        return correlate_bars(y_bar, a, v, "valid")
+    return correlate_bars(index_bar(y_bar, z, index), a, v, mode)
 
 
 def polymul_bars(y_bar, a1, a2):

@@ -86,3 +86,6 @@ class Runtime:
     # tangent checked (a scalar) and shaped like x (tangent_as_gradient(y, y_dot, x))
     one_like: Callable | None = None
     tangent_as_gradient: Callable | None = None
+    # (f, g) -> h with h(*g_arguments, *rest) == f(g(*g_arguments), *rest): a helper that
+    # computes two functions of the reverse sweep together, without the value between them
+    composed: Mapping[tuple[Callable, Callable], Callable] = field(default_factory=dict)

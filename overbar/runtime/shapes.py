@@ -77,6 +77,31 @@ class Sizes:
 SIZES = Sizes(None)
 
 
+# Functions that make an array of n elements from their first argument n, and raise where n is
+# negative: once one has run, n ≥ 0 (``transpiler/lengths.py``).
+NEGATIVE_LENGTH_RAISES = frozenset([np.zeros, np.ones, np.empty, np.full])
+
+
+@dataclass(frozen=True)
+class Integer:
+    """The shape of an integer whose value is named by ``key`` (a linear form over lengths, as
+    ``transpiler/lengths.py`` builds them: ``len(x) − len(w) + 1``); it may be negative."""
+
+    key: tuple
+
+
+def clamped_size(key: tuple, many: bool = False) -> Any:
+    """The length max(0, n) for the integer n named ``key``: an array made with n elements
+    has it (a negative n raises), and so has a slice ``x[s:e]`` with e − s = n in range."""
+    if all(symbol == 1 for symbol, _ in key):
+        return constant_size(max(0, sum(c for _, c in key)))
+    if len(key) == 1 and key[0][1] == 1 and isinstance(key[0][0], tuple):
+        symbol = key[0][0]
+        if symbol[0] == "length":  # a parameter's length itself
+            return Size(symbol[1], many)
+    return Size(("clamped", key), many)
+
+
 @dataclass(frozen=True)
 class Sequence:
     """The shape of a tuple or list: how many elements it has and their shapes, where known, and
@@ -105,7 +130,7 @@ class Instance:
 
 def is_integer(shape: Any) -> bool:
     """Whether a value of this shape is known to be an integer."""
-    return shape == INTEGER or isinstance(shape, Count)
+    return shape == INTEGER or isinstance(shape, Count | Integer)
 
 
 def constant_size(length: int) -> Any:
@@ -152,7 +177,7 @@ def anonymous(shape: Any) -> Any:
             size if size == 1 or size is None else (MANY if is_many(size) else None)
             for size in shape
         )
-    if isinstance(shape, Count):
+    if isinstance(shape, Count | Integer):
         return INTEGER
     if isinstance(shape, Sizes):
         return SIZES
@@ -369,7 +394,7 @@ def slice_length(size: Any, bounds: slice) -> Any:
     parts = (bounds.start, bounds.stop, bounds.step)
     if not all(p is None or (type(p) is int and abs(p) <= _LARGEST_BOUND) for p in parts):
         return None
-    if bounds.step not in (None, 1):
+    if bounds.step not in (None, 1, -1):
         return constant_size(len(range(1)[bounds])) if size == 1 else None
     if size == 1:
         return constant_size(len(range(1)[bounds]))
@@ -377,8 +402,9 @@ def slice_length(size: Any, bounds: slice) -> Any:
     if isinstance(origin, tuple) and origin[0] == "constant":
         return constant_size(len(range(origin[1])[bounds]))
     # the length for every size the dimension may have (None for a size it cannot have): two
-    # slices of one origin whose lengths agree on all these sizes agree on every size (each is
-    # constant or grows with the size)
+    # slices of one origin whose lengths agree on all these sizes agree on every size (with
+    # steps 1 and -1 and bounds of at most _LARGEST_BOUND, each length is constant or the size
+    # less a constant beyond these sizes; x[::-1] has the size itself)
     lengths = tuple(None if is_many(size) and n == 1 else len(range(n)[bounds]) for n in _LENGTHS)
     possible = [length for length in lengths if length is not None]
     if all(length is None or length == n for n, length in zip(_LENGTHS, lengths, strict=True)):
@@ -636,10 +662,15 @@ def _dimensions(shape: Operand) -> tuple | None:
     an integer, a tuple of them, or another array's ``.shape``."""
     if shape.constant and isinstance(shape.value, tuple):
         parts = [p if isinstance(p, Operand) else constant_operand(p) for p in shape.value]
-        sizes = [_dimension(part) for part in parts]
+        sizes = [
+            clamped_size(part.shape.key) if isinstance(part.shape, Integer) else _dimension(part)
+            for part in parts
+        ]
         return None if any(size is _NOT_A_SIZE for size in sizes) else tuple(sizes)
     if isinstance(shape.shape, Sizes):
         return shape.shape.dims
+    if isinstance(shape.shape, Integer):  # made with n elements: n ≥ 0, else it raises
+        return (clamped_size(shape.shape.key),)
     size = _dimension(shape)
     return None if size is _NOT_A_SIZE else (size,)
 
@@ -652,7 +683,7 @@ def _dimension(length: Operand) -> Any:
         return constant_size(length.value)
     if isinstance(length.shape, Count):
         return length.shape.size
-    return None if length.shape == INTEGER else _NOT_A_SIZE
+    return None if is_integer(length.shape) else _NOT_A_SIZE
 
 
 def _made(shape: Operand, *others: Operand, **keywords: Operand) -> Any:
@@ -851,6 +882,9 @@ def _windows(
     shape = dims(x.shape)
     if shape is None:
         return None
+    whole = axis is None or (axis.constant and axis.value in (0, -1))
+    if len(shape) == 1 and whole and not keywords and is_integer(window_shape.shape):
+        return _vector_windows(shape[0], _dimension(window_shape))
     if is_integer(window_shape.shape) or window_shape.shape == ():
         windowed = 1
     elif isinstance(window_shape.shape, Sequence) and window_shape.shape.length is not None:
@@ -858,6 +892,39 @@ def _windows(
     else:
         return None
     return (None,) * (len(shape) + windowed)
+
+
+def _vector_windows(n: Any, m: Any) -> tuple:
+    """The windows of m elements of a vector of n: (n − m + 1, m). The count is named after
+    both lengths where each has an origin (or is 1), so two windowings of the same lengths
+    are known to be equally many; the window's length is m's."""
+    if m is _NOT_A_SIZE:
+        m = None
+    named = all(size == 1 or (isinstance(size, Size) and size.origin) for size in (n, m))
+    count = Size(("windows", n, m), False) if named else None
+    return (count, m)
+
+
+def _convolved(default: str) -> Callable[..., Any]:
+    """The shape rule of np.convolve (mode ``default`` 'full') or np.correlate ('valid'): a
+    vector, whose length (n + m − 1, max(n, m) or max − min + 1 by the mode) is named after
+    the mode and both lengths where each has an origin (or is 1)."""
+
+    def rule(a: Operand, v: Operand, mode: Operand | None = None) -> Any:
+        shapes = [dims(a.shape), dims(v.shape)]
+        if any(shape is None or len(shape) > 1 for shape in shapes):
+            return (None,)
+        sizes = [shape[0] if shape else 1 for shape in shapes]
+        if mode is None:
+            chosen = default
+        elif mode.constant and mode.value in ("full", "same", "valid"):
+            chosen = mode.value
+        else:
+            return (None,)
+        named = all(size == 1 or (isinstance(size, Size) and size.origin) for size in sizes)
+        return (Size(("convolved", chosen, *sizes), False) if named else None,)
+
+    return rule
 
 
 _UNARY_METHODS = ("copy", "conj", "conjugate", "round")
@@ -904,10 +971,10 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     np.arange: _arange,
     np.linspace: _linspace,
     np.outer: _outer,
+    np.convolve: _convolved("full"),
+    np.correlate: _convolved("valid"),
     np.diff: _diff,
     np.lib.stride_tricks.sliding_window_view: _windows,
-    np.convolve: lambda a, v, mode=None: (None,),  # a vector, of a length not followed
-    np.correlate: lambda a, v, mode=None: (None,),
     np.concatenate: _concatenate,
     np.stack: _stack,
     np.reshape: _reshaped,

@@ -22,6 +22,7 @@ from overbar import origins
 from overbar.runtime import NUMPY, Runtime
 from overbar.transpiler.accumulate import accumulate
 from overbar.transpiler.activity import Activity, analyze
+from overbar.transpiler.composed import compose_helpers
 from overbar.transpiler.containers import walk_dicts
 from overbar.transpiler.copies import remove_copies
 from overbar.transpiler.dict_writes import write_dict_entries
@@ -688,6 +689,7 @@ def _transform(
         simplified = simplify(simplified)
     if optimisations.peephole:
         simplified = peephole(simplified, runtime, parsed.namespace)
+        simplified = compose_helpers(simplified, runtime, parsed.namespace)
         if optimisations.simplify:
             simplified = simplify(simplified)
         simplified = reuse_forward_values(simplified, runtime, parsed.namespace)

@@ -21,6 +21,7 @@ from overbar.errors import OverbarError
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.kept import cache_of
+from overbar.transpiler.lengths import Lengths
 from overbar.transpiler.names import walk_breadth_first
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import Namespace, parse
@@ -53,6 +54,7 @@ def infer(
         for name, value in _bindings(form.tree.body)
         if not isinstance(value, _Appended) or name in plain
     ]
+    lengths = Lengths(form, namespace, runtime) if specialise else None
     changed = True
     while changed:
         changed = False
@@ -60,6 +62,8 @@ def infer(
             shape = _shape_of(value, known, form, namespace, runtime)
             if shape is _BOTTOM:
                 continue
+            if lengths is not None:
+                shape = _with_lengths(lengths, name, value, shape, known, runtime)
             if isinstance(value, ast.List) and name in fixed:  # never changed: a tuple's
                 shape = _as_fixed(value, known, form, runtime)
             elif isinstance(value, ast.List) and name not in plain:  # changed unseen
@@ -77,6 +81,25 @@ def infer(
     if not specialise:
         known = {name: _sequence_only(shape, runtime) for name, shape in known.items()}
     return {name: shape for name, shape in known.items() if shape is not None}
+
+
+def _with_lengths(
+    lengths: Lengths, name: str, value: Any, shape: Any, known: Shapes, runtime: Runtime
+) -> Any:
+    """``shape`` with what ``lengths`` adds: a slice's length where its bounds are not
+    literals, an integer's value as a form of lengths (``lengths.py``)."""
+    reader = lengths.statement_of.get(id(value))
+    if reader is None:
+        return shape
+    if isinstance(value, ast.Subscript) and (shape is None or isinstance(shape, tuple)):
+        sliced = lengths.slice_length(value, reader, known)
+        if sliced is not None and (shape is None or len(shape) == len(sliced)):
+            return sliced
+    if shape == runtime.shapes.INTEGER:
+        integer = lengths.integer(name, value, known)
+        if integer is not None:
+            return integer
+    return shape
 
 
 def _sequence_only(shape: Any, runtime: Runtime) -> Any:

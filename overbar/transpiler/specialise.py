@@ -48,6 +48,11 @@ Identities (NumPy's definitions of the helpers, see ``overbar.runtime.helpers``)
   a number, which cannot be indexed); ``slice`` is the builtin. ``g[e]`` is a view of ``g``
   where ``index_bar`` made a new array: adjoints are never written in place except where
   ``accumulate.py`` made them itself (from an ``index_bar``, which this one no longer is).
+- ``index_bar(g, a, slice(None, None, -1)) = g[::-1]``: ``a[::-1]`` reads every element of
+  ``a`` once, along the first axis in reverse (a permutation), so the zeros ``index_bar``
+  makes are all written, with ``g`` reversed back. Side conditions: ``a`` is known to be an
+  array of rank one or more, ``g`` surely an array, the index exactly ``slice(None, None,
+  -1)`` with ``slice`` the builtin (another step or a bound reads a part, or repeats).
 
 Only the reverse sweep is rewritten: the forward sweep is the user's own lines.
 """
@@ -167,6 +172,8 @@ class _Rewriter(Transformer):
         g, a, index = arguments["y_bar"], arguments["x"], arguments["index"]
         if not self.rank(a) or not self.surely_array(g):
             return None
+        if self.is_reversal(index):
+            return ast.Subscript(g, ast.Slice(None, None, ast.Constant(-1)), ast.Load())
         parts = index.elts if isinstance(index, ast.Tuple) else [index]
         removed = []
         for part in parts:
@@ -193,6 +200,19 @@ class _Rewriter(Transformer):
             return None  # more slices than a has axes: NumPy raises in the forward sweep
         e = ast.Tuple(removed, ast.Load()) if len(removed) > 1 else removed[0]
         return ast.Subscript(g, e, ast.Load())
+
+    def is_reversal(self, index: ast.expr) -> bool:
+        """Whether ``index`` is ``slice(None, None, -1)`` (``[::-1]``), slice the builtin."""
+        return (
+            isinstance(index, ast.Call)
+            and isinstance(index.func, ast.Name)
+            and index.func.id in self.helpers["slice"]
+            and len(index.args) == 3
+            and not index.keywords
+            and all(isinstance(part, ast.Constant) for part in index.args)
+            and [part.value for part in index.args] == [None, None, -1]
+            and type(index.args[2].value) is int
+        )
 
     def surely_array(self, node: ast.expr) -> bool:
         """Whether ``node`` is surely an array: a forward value of rank one or more, or
