@@ -177,3 +177,21 @@ def test_a_broadcast_some_reader_needs_stays(source):
     assert "broadcast_like" in g.source_for(X)
     assert g(X).shape == X.shape
     overbar.check_grad(f, [X])
+
+
+def test_a_count_helper_is_a_number_in_a_product():
+    # var's adjoint ends in * (2 / degrees_of_freedom(x, var, 0)): a number, which goes to the
+    # front of the product (numbers first, then one pass over the arrays)
+    f = define(
+        "def f(x, R):\n    mu = x.mean(axis=1, keepdims=True)\n"
+        "    var = np.var(x, axis=1, keepdims=True)\n"
+        "    return np.sum((x - mu) / np.sqrt(var + 1e-5) * R)\n"
+    )
+    rng = np.random.default_rng(8)
+    x, R = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
+    text = overbar.grad(f).source_for(x, R)
+    assert "2 / degrees_of_freedom(x, var, 0) * " in text, text
+    overbar.check_grad(f, [x, R])
+    # with ddof, read against a column: the gradient still right
+    g = define("def g(x):\n    return np.sum(np.var(x, axis=1, ddof=1) * x[:, 0])\n", "g")
+    overbar.check_grad(g, [rng.normal(size=(3, 4))])

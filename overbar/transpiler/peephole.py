@@ -48,6 +48,7 @@ def peephole(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = N
     user's function's, says whether ``np`` there is NumPy: its elementwise functions keep
     their arguments' shapes)."""
     broadcasters = {name for name, value in adjoint.bindings if value is runtime.broadcast_like}
+    counts = {name for name, value in adjoint.bindings if _is_number_valued(value, runtime)}
     rewriter = _Rewriter(
         dict(adjoint.shapes),
         broadcasters,
@@ -56,6 +57,7 @@ def peephole(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = N
         module_names(adjoint.bindings, namespace, runtime),
     )
     rewriter.adjoint_names = frozenset(bar for bar, _ in adjoint.adjoints)
+    rewriter.counts = frozenset(counts)
     # an adjoint has its value's shape, unless it may hold the runtime zero (a number)
     rewriter.adjoint_shapes = {
         bar: rewriter.shapes.get(name)
@@ -90,6 +92,14 @@ def peephole(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = N
     tree = copy.copy(adjoint.tree)
     tree.body = body
     return replace(adjoint, tree=tree, temporaries=temporaries)
+
+
+def _is_number_valued(value: Any, runtime: Runtime) -> bool:
+    """Whether ``value`` (a bound helper) always returns a number (``runtime.number_valued``)."""
+    try:
+        return value in runtime.number_valued
+    except TypeError:  # an unhashable value
+        return False
 
 
 def _propagate_ones(reverse: list[ast.stmt], body: list[ast.stmt]) -> list[ast.stmt]:
@@ -136,6 +146,7 @@ class _Rewriter(Transformer):
         self.floating = floating
         self.adjoint_shapes: dict[str, Any] = {}
         self.adjoint_names: frozenset[str] = frozenset()
+        self.counts: frozenset[str] = frozenset()  # helpers that return a number
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
         """Identity: ``x + -y = x - y`` and ``x + (-y) * z = x - y * z`` (and with ``-`` for
@@ -399,6 +410,12 @@ class _Rewriter(Transformer):
             return ()
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
             return self.shape_of(node.operand)
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in self.counts  # degrees_of_freedom(x, y, 0): a number
+        ):
+            return ()
         if isinstance(node, ast.BinOp) and isinstance(node.op, _ELEMENTWISE):
             return self.facts.broadcast(self.shape_of(node.left), self.shape_of(node.right))
         ufunc = self.ufunc_called(node)
