@@ -955,6 +955,12 @@ def layer_norm_einsum(x, gamma, beta, R):
     return np.einsum("ij,ij->", (x - mu) / sigma * gamma + beta, R)
 
 
+def layer_norm_std(x, gamma, beta, R):
+    mu = x.mean(axis=1, keepdims=True)
+    sigma = np.sqrt(np.std(x, axis=1, keepdims=True) ** 2 + 1e-5)
+    return np.sum(((x - mu) / sigma * gamma + beta) * R)
+
+
 def layer_norm_by_hand(x, gamma, beta, R):
     centred = x - x.mean(axis=1, keepdims=True)
     inverse = 1.0 / np.sqrt(np.mean(centred * centred, axis=1, keepdims=True) + 1e-5)
@@ -1090,6 +1096,14 @@ def logsumexp_generator(X):
 def logsumexp_amax(X):
     m = np.amax(X, 1, keepdims=True)
     return np.add.reduce(np.log(np.add.reduce(np.exp(X - m), axis=1)) + m[:, 0])
+
+
+def logsumexp_rows_builtin_sum(X):
+    total = 0.0
+    for r in X:
+        m = r.max()
+        total = total + m + np.log(sum(np.exp(r - m)))
+    return total
 
 
 def logsumexp_by_hand(X):
@@ -1242,6 +1256,17 @@ def attention_einsum(Wq, Wk, Wv, X, R):
     S = np.einsum("qe,ke->qk", Q, K) / Q.shape[-1] ** 0.5
     P = np.exp(S) / np.exp(S).sum(-1, keepdims=True)
     return np.einsum("qe,qe->", np.einsum("qk,ke->qe", P, V), R)
+
+
+def attention_batched_einsum(Wq, Wk, Wv, X, R):
+    Xb = X[None]  # a batch of one sequence, as batched code holds it
+    Q = np.einsum("bnd,de->bne", Xb, Wq)
+    K = np.einsum("bnd,de->bne", Xb, Wk)
+    V = np.einsum("bnd,de->bne", Xb, Wv)
+    S = np.einsum("bqe,bke->bqk", Q, K) / np.sqrt(Q.shape[-1])
+    P = np.exp(S - S.max(axis=-1, keepdims=True))
+    P = P / P.sum(axis=-1, keepdims=True)
+    return np.einsum("bqe,qe->", np.einsum("bqk,bke->bqe", P, V), R)
 
 
 def softmax_rows(S):
@@ -1587,6 +1612,7 @@ FUNCTIONS = (
             layer_norm_sum_over_n,
             layer_norm_transposed,
             layer_norm_einsum,
+            layer_norm_std,
         ),
         layer_norm_by_hand,
         ("x", "gamma", "beta"),
@@ -1624,6 +1650,7 @@ FUNCTIONS = (
             logsumexp_transposed,
             logsumexp_generator,
             logsumexp_amax,
+            logsumexp_rows_builtin_sum,
         ),
         logsumexp_by_hand,
         ("X",),
@@ -1649,7 +1676,13 @@ FUNCTIONS = (
     ),
     _function(
         "attention",
-        (attention_stable, attention_einsum, attention_helper, attention_scipy),
+        (
+            attention_stable,
+            attention_einsum,
+            attention_helper,
+            attention_scipy,
+            attention_batched_einsum,
+        ),
         attention_by_hand,
         ("Wq", "Wk", "Wv"),
         attention_inputs,

@@ -95,3 +95,54 @@ def test_a_sequence_rebound_to_its_own_slice_in_a_loop(display, rebind, read):
     numeric = (f(x + eps * direction) - f(x - eps * direction)) / (2 * eps)
     assert np.sum(gradient * direction) == pytest.approx(numeric, rel=1e-6)
     overbar.check_grad(f, [x])
+
+
+# -- a list only split in the reverse loop (made by appends, summed after the loop) -----------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "return sum(np.log(np.exp(r).sum()) for r in X)",
+        "items = []\n    for r in X:\n        items.append(np.sum(r * r))\n    return sum(items)",
+        "items = []\n    for r in X:\n        items.append(np.tanh(r))\n"
+        "    return np.sum(sum(items) ** 2)",
+        "return sum([np.max(r) + np.log(np.sum(np.exp(r - np.max(r)))) for r in X])",
+    ],
+    ids=["generator", "appends", "rows summed", "list comprehension"],
+)
+def test_a_list_summed_after_its_loop_is_popped_not_split(body):
+    f = define(f"def f(X):\n    {body}\n")
+    X = RNG.normal(size=(6, 4))
+    text = overbar.grad(f).source_for(X)
+    assert "split_last" not in text and ".pop()" in text and "listed(" in text, text
+    overbar.check_grad(f, [X])
+    literal = overbar.grad(f, optimise=False)(X)
+    np.testing.assert_allclose(overbar.grad(f)(X), literal, rtol=1e-10, atol=1e-12)
+
+
+def _split_only_of(body_source: str, listed_as: dict[str, str]) -> dict[str, str]:
+    import ast
+    import textwrap
+
+    from overbar.runtime import NUMPY
+    from overbar.transpiler import list_adjoints
+
+    forms = list_adjoints._Forms("split_last", "add_elementwise", "item_bar", NUMPY, {})
+    forms.listed_as = listed_as
+    return list_adjoints._split_only(ast.parse(textwrap.dedent(body_source)).body, forms)
+
+
+def test_split_only_side_conditions():
+    """``L = listed(L, xs)`` before the loop, pops in it: only where the body pops xs at
+    least as often as it splits L and names xs nowhere else, L being xs's adjoint."""
+    split_and_pop = "a, L = split_last(L)\nxs.pop()\n"
+    assert _split_only_of(split_and_pop, {"L": "xs"}) == {"L": "xs"}
+    assert _split_only_of(split_and_pop, {}) == {}  # L the adjoint of no list known
+    assert _split_only_of("a, L = split_last(L)\n", {"L": "xs"}) == {}  # xs never popped
+    twice = "a, L = split_last(L)\nb, L = split_last(L)\nxs.pop()\n"
+    assert _split_only_of(twice, {"L": "xs"}) == {}  # fewer pops than splits
+    named = split_and_pop + "y = xs[0]\n"
+    assert _split_only_of(named, {"L": "xs"}) == {}  # xs read otherwise
+    appended = split_and_pop + "xs.append(a)\n"
+    assert _split_only_of(appended, {"L": "xs"}) == {}  # xs grown in the loop

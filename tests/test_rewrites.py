@@ -141,3 +141,57 @@ def test_optimisations_parse_and_refuse_unknown_names():
         Optimisations.parse("all,-fold")
     with pytest.raises(overbar.ArgumentError, match="optimise is True, False"):
         overbar.grad(define("def f(x):\n    return x * x\n"), optimise="none")
+
+
+# -- a broadcast bound once and dropped at every reader (peephole._broadcasts_left_to_readers)
+
+
+def test_a_broadcast_in_a_loop_is_left_to_its_readers():
+    # tmp4_bar = broadcast_like(tmp6_bar / tmp5, tmp4) read once as tmp4_bar * tmp4, with
+    # tmp5 popped in between: the scale is bound instead, the reader broadcasts it
+    f = define("def f(X):\n    return sum(np.log(np.exp(r).sum()) for r in X)\n")
+    X = np.random.default_rng(4).normal(size=(5, 3))
+    text = overbar.grad(f).source_for(X)
+    assert "broadcast_like" not in text, text
+    overbar.check_grad(f, [X])
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # a reader multiplies by a number: the broadcast is needed there (and so kept)
+        "def f(X):\n    total = 0.0\n    for r in X:\n        m = np.mean(r)\n"
+        "        total = total + np.sum((r - m) * r[0])\n    return total\n",
+        # a reader adds into an array (an augmented assignment, not a plain one)
+        "def f(X):\n    total = 0.0\n    for r in X:\n"
+        "        total = total + np.sum(r) * 2.0\n    return total\n",
+        # the broadcast is a gradient returned: it keeps the argument's shape
+        "def f(X):\n    return np.sum(X) * 2.0\n",
+    ],
+    ids=["a reader that needs it", "an augmented reader", "a returned gradient"],
+)
+def test_a_broadcast_some_reader_needs_stays(source):
+    f = define(source)
+    X = np.random.default_rng(5).normal(size=(5, 3))
+    g = overbar.grad(f)
+    assert "broadcast_like" in g.source_for(X)
+    assert g(X).shape == X.shape
+    overbar.check_grad(f, [X])
+
+
+def test_a_count_helper_is_a_number_in_a_product():
+    # var's adjoint ends in * (2 / degrees_of_freedom(x, var, 0)): a number, which goes to the
+    # front of the product (numbers first, then one pass over the arrays)
+    f = define(
+        "def f(x, R):\n    mu = x.mean(axis=1, keepdims=True)\n"
+        "    var = np.var(x, axis=1, keepdims=True)\n"
+        "    return np.sum((x - mu) / np.sqrt(var + 1e-5) * R)\n"
+    )
+    rng = np.random.default_rng(8)
+    x, R = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
+    text = overbar.grad(f).source_for(x, R)
+    assert "2 / degrees_of_freedom(x, var, 0) * " in text, text
+    overbar.check_grad(f, [x, R])
+    # with ddof, read against a column: the gradient still right
+    g = define("def g(x):\n    return np.sum(np.var(x, axis=1, ddof=1) * x[:, 0])\n", "g")
+    overbar.check_grad(g, [rng.normal(size=(3, 4))])

@@ -704,19 +704,36 @@ def test_a_returned_tangent_with_no_derivative_is_refused():
         overbar.jvp(g, (np.eye(3),), (np.ones((3, 3)),))
 
 
-@pytest.mark.parametrize(
-    "subscripts, shapes",
-    [
-        ("bi,ij->bj", [(4, 2), (2, 3)]),
-        ("ji,jk", [(3, 2), (3, 4)]),
-        ("ijk,kjl->li", [(2, 3, 2), (2, 3, 4)]),
-        ("i,j->ij", [(3,), (2,)]),
-        ("ij,ij->", [(2, 3), (2, 3)]),
-        ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)]),  # a label in all three: einsum's own way
-        ("bi,ij->bj", [(4, 1), (3, 2)]),  # a length 1 broadcast: einsum's own way
-    ],
-)
+_PLANNED = [
+    ("bi,ij->bj", [(4, 2), (2, 3)]),
+    ("ji,jk", [(3, 2), (3, 4)]),
+    ("ijk,kjl->li", [(2, 3, 2), (2, 3, 4)]),
+    ("i,j->ij", [(3,), (2,)]),
+    ("ij,ij->", [(2, 3), (2, 3)]),
+    # a label in all three: a batch of products (stacked matmul), in any position
+    ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)]),
+    ("nqd,nkd->nqk", [(3, 4, 2), (3, 5, 2)]),
+    ("qnd,knd->nqk", [(4, 3, 2), (5, 3, 2)]),
+    ("bhqd,bhkd->bhqk", [(2, 3, 4, 2), (2, 3, 5, 2)]),
+    ("bi,bi->b", [(4, 3), (4, 3)]),  # a batch and nothing free: each adjoint a product
+    ("bi,bj->bij", [(4, 3), (4, 2)]),  # a batch of outer products (nothing summed)
+    ("ib,bj->bij", [(3, 4), (4, 2)]),
+]
+_NOT_PLANNED = [
+    ("bi,ij->bj", [(4, 1), (3, 2)]),  # a length 1 broadcast
+    ("ii,i->i", [(3, 3), (3,)]),  # a repeated label: a diagonal
+    ("ij,j->", [(3, 2), (2,)]),  # i summed in one operand alone
+    ("...i,ij->...j", [(2, 4, 3), (3, 2)]),  # an ellipsis
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),  # three operands
+]
+
+
+@pytest.mark.parametrize("subscripts, shapes", _PLANNED + _NOT_PLANNED)
 def test_einsum_adjoints_as_matrix_products_equal_einsums_own(subscripts, shapes):
+    """Identity: for z = einsum(s, x, y), x̄ = einsum(z̄, y) onto x's labels, a product of
+    stacks of matrices when each label is free, summed or a batch label (in exactly two of
+    x, y, z, or in all three), none repeated, no length 1 broadcast. Where one of these
+    fails the plan is None and einsum's own contraction is used."""
     from overbar.runtime import helpers_linalg
 
     rng = np.random.default_rng(7)
@@ -725,11 +742,51 @@ def test_einsum_adjoints_as_matrix_products_equal_einsums_own(subscripts, shapes
     y_bar = rng.normal(size=np.einsum(subscripts, *operands).shape)
     _, fast = helpers_linalg.einsum_bars(subscripts, y_bar, tuple(operands))
     inputs, output = helpers_linalg._parse_einsum(subscripts, operands)
-    general = helpers_linalg._einsum_operand_bars(inputs, output, y_bar, operands)
-    for one, other in zip(fast, general, strict=True):
+    wanted = (True,) * len(operands)
+    general = helpers_linalg._einsum_operand_bars(inputs, output, y_bar, operands, wanted)
+    for one, other, operand in zip(fast, general, operands, strict=True):
+        assert one.shape == operand.shape
         np.testing.assert_allclose(one, other, rtol=1e-12, atol=1e-12)
     plan = helpers_linalg._products_plan(subscripts, y_bar, tuple(operands))
-    assert (plan is None) == (subscripts == "bij,bjk->bik" or shapes[0] == (4, 1))
+    assert (plan is None) == ((subscripts, shapes) in _NOT_PLANNED)
+
+
+@pytest.mark.parametrize("subscripts, shapes", _PLANNED[:5] + _NOT_PLANNED[:3])
+@pytest.mark.parametrize("seed", [1.0, 2, np.float64(0.5)])
+def test_einsum_adjoints_of_a_number_seed(subscripts, shapes, seed):
+    """z̄ a number where z has no labels (a loss's seed 1.0): x̄ = z̄ y, by the plan where it
+    applies; otherwise einsum's contraction; the same values either way."""
+    from overbar.runtime import helpers_linalg
+
+    subscripts = subscripts.partition("->")[0] + "->"
+    rng = np.random.default_rng(3)
+    operands = [rng.normal(size=shape).astype(np.float32) for shape in shapes]
+    _, fast = helpers_linalg.einsum_bars(subscripts, seed, tuple(operands))
+    inputs, output = helpers_linalg._parse_einsum(subscripts, operands)
+    wanted = (True,) * len(operands)
+    unit = helpers_linalg._einsum_operand_bars(inputs, output, 1.0, operands, wanted)
+    for bar, one, operand in zip(fast, unit, operands, strict=True):
+        assert bar.shape == operand.shape
+        assert bar.dtype.kind == "f"
+        np.testing.assert_allclose(bar, seed * one, rtol=1e-5)
+
+
+@pytest.mark.parametrize("subscripts, shapes", _PLANNED[:3] + _NOT_PLANNED)
+def test_einsum_adjoints_left_out_where_not_wanted(subscripts, shapes):
+    """An operand not wanted gets None; the others' adjoints are unchanged."""
+    from overbar.runtime import helpers_linalg
+
+    rng = np.random.default_rng(5)
+    operands = tuple(rng.normal(size=shape) for shape in shapes)
+    y_bar = rng.normal(size=np.einsum(subscripts, *operands).shape)
+    _, every = helpers_linalg.einsum_bars(subscripts, y_bar, operands)
+    for k in range(len(operands)):
+        wanted = tuple(j != k for j in range(len(operands)))
+        _, some = helpers_linalg.einsum_bars(subscripts, y_bar, operands, wanted)
+        assert some[k] is None
+        for j in range(len(operands)):
+            if j != k:
+                np.testing.assert_allclose(some[j], every[j], rtol=1e-12, atol=1e-12)
 
 
 def test_lstsq_unpacked_into_its_four_parts():

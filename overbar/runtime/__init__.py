@@ -173,6 +173,7 @@ NUMPY = Runtime(
     copy_of=helpers.copy_of,
     write_back=helpers.write_back,
     shape_only_elements={helpers.split_like: (1,), helpers.unstack: (1,)},
+    number_valued=frozenset({helpers.reduced_count, helpers_math.degrees_of_freedom}),
     shape_like=helpers.shape_like,
     one_like=helpers_forward.one_like,
     tangent_as_gradient=helpers_forward.tangent_as_gradient,

@@ -189,21 +189,29 @@ def _cross3(u, v):
     return np.stack(components, axis=-1)
 
 
-def einsum_bars(subscripts, y_bar, operands):
+def einsum_bars(subscripts, y_bar, operands, wanted=None):
     """Adjoints of every array of ``einsum(subscripts, *operands)``, or of the interleaved form
     ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` (there ``subscripts`` is the first array): the
     adjoint of ``subscripts`` (None for a string) and a tuple, one per operand (None for a
-    sublist)."""
+    sublist). ``wanted`` (one flag per entry of ``operands``; None: all) leaves out, as None,
+    the adjoints of operands not wanted: each adjoint is its own contraction, so the others'
+    are the same with or without it."""
+    if wanted is None:
+        wanted = (True,) * len(operands)
     if isinstance(subscripts, str):
         plans = _products_plan(subscripts, y_bar, operands)
         if plans is not None:  # each adjoint one matrix product, as BLAS computes it
             x, y = operands
-            return None, (plans[0].run(y_bar, y), plans[1].run(y_bar, x))
+            return None, (
+                plans[0].run(y_bar, y) if wanted[0] else None,
+                plans[1].run(y_bar, x) if wanted[1] else None,
+            )
         arrays, inputs, output = list(operands), *_parse_einsum(subscripts, operands)
-        return None, tuple(_einsum_operand_bars(inputs, output, y_bar, arrays))
+        return None, tuple(_einsum_operand_bars(inputs, output, y_bar, arrays, wanted))
     arrays, inputs, output = _parse_interleaved((subscripts, *operands))
-    bars = _einsum_operand_bars(inputs, output, y_bar, arrays)
     # operands = sublist, array, sublist, ..., array, sublist[, output sublist]
+    wanted_arrays = (True, *(wanted[2 * k + 1] for k in range(len(arrays) - 1)))
+    bars = _einsum_operand_bars(inputs, output, y_bar, arrays, wanted_arrays)
     rest = [None] * len(operands)
     for position, bar in enumerate(bars[1:]):
         rest[2 * position + 1] = bar
@@ -211,12 +219,14 @@ def einsum_bars(subscripts, y_bar, operands):
 
 
 class _MatrixProduct(NamedTuple):
-    """einsum(a, b) of two arrays as one product of matrices: a's axes put in the order
-    ``left`` and cut into a (rows, inner) matrix, b's in the order ``right`` as (inner, columns),
-    the product shaped back to ``joined`` and its axes put in the order ``result``."""
+    """einsum(a, b) of two arrays as one product of (stacks of) matrices: a's axes put in the
+    order ``left`` and cut into a (batch, rows, inner) stack, b's in the order ``right`` as
+    (batch, inner, columns), the product shaped back to ``joined`` and its axes put in the
+    order ``result``. A batch of 1 is a plain product of matrices."""
 
     left: tuple
     right: tuple
+    batch: int
     rows: int
     inner: int
     columns: int
@@ -224,22 +234,42 @@ class _MatrixProduct(NamedTuple):
     result: tuple
 
     def run(self, a, b):
-        matrix = a.transpose(self.left).reshape(self.rows, self.inner)
-        product = matrix @ b.transpose(self.right).reshape(self.inner, self.columns)
+        other = b.transpose(self.right)
+        if type(a) is not np.ndarray:  # a number: a has no labels, the product is a b
+            return (a * other.reshape(self.joined)).transpose(self.result)
+        matrix = a.transpose(self.left)
+        if self.inner == 1:  # (rows, 1) times (1, columns): the product by broadcasting
+            product = matrix.reshape(self.batch, self.rows, 1) * other.reshape(
+                self.batch, 1, self.columns
+            )
+        elif self.batch == 1:
+            product = matrix.reshape(self.rows, self.inner) @ other.reshape(
+                self.inner, self.columns
+            )
+        else:
+            product = matrix.reshape(self.batch, self.rows, self.inner) @ other.reshape(
+                self.batch, self.inner, self.columns
+            )
         return product.reshape(self.joined).transpose(self.result)
 
 
 def _products_plan(subscripts, y_bar, operands):
-    """For ``z = einsum(subscripts, x, y)`` of two NumPy arrays with each label in exactly two
-    of x, y and z, none repeated and every length equal where a label appears (no length 1
-    broadcast): the plans of x̄ = einsum(z̄, y) and ȳ = einsum(z̄, x), each one matrix product
-    (the same contraction einsum would make, with BLAS); None otherwise."""
-    if len(operands) != 2 or "." in subscripts or type(y_bar) is not np.ndarray:
+    """For ``z = einsum(subscripts, x, y)`` of two NumPy arrays where each label is in exactly
+    two of x, y and z (a contracted or a free index) or in all three (a batch index), none
+    repeated in one of them and every length equal where a label appears (no length 1
+    broadcast): the plans of x̄ = einsum(z̄, y) and ȳ = einsum(z̄, x), each one product of
+    (stacks of) matrices, the same contraction einsum would make, with BLAS (z̄ may be a
+    number where z has no labels); None otherwise
+    (an ellipsis, a label summed in one operand alone, a repeated label, three operands, a
+    z̄ that is not an array: einsum's own contraction then)."""
+    if len(operands) != 2 or "." in subscripts:
+        return None
+    if type(y_bar) is not np.ndarray and type(y_bar) not in (float, int, np.float64):
         return None
     x, y = operands
     if type(x) is not np.ndarray or type(y) is not np.ndarray:
         return None
-    return _cached_products_plan(subscripts, x.shape, y.shape, y_bar.shape)
+    return _cached_products_plan(subscripts, x.shape, y.shape, np.shape(y_bar))
 
 
 @functools.lru_cache(maxsize=512)
@@ -253,7 +283,9 @@ def _cached_products_plan(subscripts, x_shape, y_shape, z_shape):
         letters = x_labels + y_labels
         output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     every = x_labels + y_labels + output
-    if any(every.count(c) != 2 for c in every) or any(len(set(t)) != len(t) for t in labels):
+    if any(every.count(c) not in (2, 3) for c in every):
+        return None
+    if any(len(set(t)) != len(t) for t in (x_labels, y_labels, output)):
         return None
     sizes = {}
     for text, shape in ((x_labels, x_shape), (y_labels, y_shape), (output, z_shape)):
@@ -269,14 +301,17 @@ def _cached_products_plan(subscripts, x_shape, y_shape, z_shape):
 
 
 def _matrix_product(a_labels, b_labels, result_labels, sizes):
-    """The plan of einsum(f"{a},{b}->{result}") where each label is in exactly two of them."""
-    summed = [c for c in a_labels if c in b_labels]
+    """The plan of einsum(f"{a},{b}->{result}") where each label is in exactly two of them
+    or in all three (a batch label)."""
+    batch = [c for c in a_labels if c in b_labels and c in result_labels]
+    summed = [c for c in a_labels if c in b_labels and c not in result_labels]
     free_a = [c for c in a_labels if c not in b_labels]
     free_b = [c for c in b_labels if c not in a_labels]
-    joined = free_a + free_b
+    joined = batch + free_a + free_b
     return _MatrixProduct(
-        left=tuple(a_labels.index(c) for c in free_a + summed),
-        right=tuple(b_labels.index(c) for c in summed + free_b),
+        left=tuple(a_labels.index(c) for c in batch + free_a + summed),
+        right=tuple(b_labels.index(c) for c in batch + summed + free_b),
+        batch=math.prod(sizes[c] for c in batch),
         rows=math.prod(sizes[c] for c in free_a),
         inner=math.prod(sizes[c] for c in summed),
         columns=math.prod(sizes[c] for c in free_b),
@@ -285,9 +320,12 @@ def _matrix_product(a_labels, b_labels, result_labels, sizes):
     )
 
 
-def _einsum_operand_bars(inputs, output, y_bar, operands):
+def _einsum_operand_bars(inputs, output, y_bar, operands, wanted):
     bars = []
     for i, (labels, operand) in enumerate(zip(inputs, operands, strict=True)):
+        if not wanted[i]:
+            bars.append(None)
+            continue
         others = [(inputs[j], operands[j]) for j in range(len(operands)) if j != i]
         available = set(output).union(*(set(s) for s, _ in others))
         unique = "".join(dict.fromkeys(labels))
@@ -1316,30 +1354,34 @@ def multi_dot_bars_dot(z_bar, arrays, arrays_dot):
     return total
 
 
-def einsum_bars_dot(subscripts, y_bar, operands, subscripts_dot, operands_dot):
-    """The change of einsum_bars(subscripts, ȳ, operands) as its arrays move by their tangents
-    (``subscripts_dot`` for the first array of the interleaved form, ``operands_dot`` for the
-    others; None where they stay), ȳ fixed. Each operand's adjoint is linear in every other
-    operand and does not read its own, so the change is Σⱼ einsum_bars with the j-th array
-    replaced by its tangent and the j-th adjoint left out (zeros), over the arrays whose tangent
-    is not zero."""
+def einsum_bars_dot(subscripts, y_bar, operands, subscripts_dot, operands_dot, wanted=None):
+    """The change of einsum_bars(subscripts, ȳ, operands, wanted) as its arrays move by their
+    tangents (``subscripts_dot`` for the first array of the interleaved form, ``operands_dot``
+    for the others; None where they stay), ȳ fixed. Each operand's adjoint is linear in every
+    other operand and does not read its own, so the change is Σⱼ einsum_bars with the j-th
+    array replaced by its tangent and the j-th adjoint left out (zeros), over the arrays whose
+    tangent is not zero; an adjoint not wanted stays None, as einsum_bars leaves it."""
     arguments = (subscripts, *operands)
     if operands_dot is None:
         operands_dot = (None,) * len(operands)
+    if wanted is None:
+        wanted = (True,) * len(operands)
     tangents = (subscripts_dot, *operands_dot)
     if isinstance(subscripts, str):
         positions = range(1, len(arguments))
     else:  # subscripts = A₁, then l₁, A₂, l₂, …, Aₖ, lₖ[, output sublist]
         positions = range(0, 2 * (len(arguments) // 2), 2)
+    asked = (True, *wanted)
     zeros = [
-        None if k not in positions else np.zeros(np.shape(a)) for k, a in enumerate(arguments)
+        None if k not in positions or not asked[k] else np.zeros(np.shape(a))
+        for k, a in enumerate(arguments)
     ]
     total = (zeros[0], tuple(zeros[1:]))
     for j in positions:
         if tangents[j] is None or not np.any(tangents[j]):
             continue
         moved = (*arguments[:j], tangents[j], *arguments[j + 1 :])
-        first, rest = einsum_bars(moved[0], y_bar, moved[1:])
+        first, rest = einsum_bars(moved[0], y_bar, moved[1:], wanted)
         bars = [first, *rest]
         bars[j] = None
         total = (

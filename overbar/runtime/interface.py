@@ -80,6 +80,9 @@ class Runtime:
     # Arguments (by position) that are tuples whose elements a function reads only for their
     # shape (split_like's pieces), though it reads the tuple's kind.
     shape_only_elements: Mapping[Callable, tuple[int, ...]] = field(default_factory=dict)
+    # helpers whose result is always a number, never an array (a count of elements): a
+    # factor the peephole pass may move to the front of a product, as it moves a literal
+    number_valued: frozenset = frozenset()
     # shape_like(x, dims): a stand-in for a value of shape dims, in x's library
     shape_like: Callable | None = None
     # forward mode's gradient of one number: the seed x_dot = one_like(x), and the result's

@@ -308,3 +308,17 @@ def non_differentiable(*primals: Any) -> None:
     """Declare that the outputs of ``primals`` carry no gradient (as for ``np.argmax``)."""
     for primal in primals:
         RULES.mark_non_differentiable(primal)
+
+
+def active_arguments(arguments: tuple) -> tuple[bool, ...]:
+    """In a rule's body, ``active_arguments(operands)`` of its ``*operands`` parameter: for
+    each argument, whether its adjoint is wanted (it depends on the inputs differentiated and
+    reaches the result), so the rule computes no adjoint of a constant operand.
+
+    Run as a plain function (a rule called on its own) it says every argument is wanted. The
+    compiler, inlining the rule, writes the flags the activity analysis gives at that line
+    instead (``(True, False)`` for ``np.einsum("ij,ij->", y, R)`` with ``R`` constant); where
+    the arguments are not a tuple it can see (``np.einsum(s, *arrays)``) the call stays and
+    every adjoint is made. Identity: an adjoint left out is one the sweep never adds anywhere
+    (it adds only active arguments' adjoints), so leaving it out changes no gradient."""
+    return (True,) * len(arguments)

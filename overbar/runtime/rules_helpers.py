@@ -879,15 +879,16 @@ def multi_dot_bars_tangent(bars, z_bar, arrays, z_bar_dot, arrays_dot):
 
 @tangent(einsum_bars, adds=add_elementwise)
 def einsum_bars_tangent(
-    bars, subscripts, y_bar, operands, subscripts_dot, y_bar_dot, operands_dot
+    bars, subscripts, y_bar, operands, wanted=None, *, subscripts_dot, y_bar_dot, operands_dot
 ):
     """Each operand's adjoint of y = einsum(s, A₁, …) is linear in ȳ and in each other
     operand:  its tangent = the same at ȳ's tangent + Σⱼ the same with Ȧⱼ for Aⱼ, the j-th
-    adjoint left out  (``einsum_bars_dot``; in the interleaved form A₁ is ``subscripts``)"""
+    adjoint left out  (``einsum_bars_dot``; in the interleaved form A₁ is ``subscripts``;
+    an adjoint not ``wanted`` is None, and so is its tangent)"""
     return (
-        einsum_bars_dot(subscripts, y_bar, operands, subscripts_dot, None),
-        einsum_bars(subscripts, y_bar_dot, operands),
-        einsum_bars_dot(subscripts, y_bar, operands, None, operands_dot),
+        einsum_bars_dot(subscripts, y_bar, operands, subscripts_dot, None, wanted),
+        einsum_bars(subscripts, y_bar_dot, operands, wanted),
+        einsum_bars_dot(subscripts, y_bar, operands, None, operands_dot, wanted),
     )
 
 

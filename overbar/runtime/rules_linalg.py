@@ -74,7 +74,7 @@ from overbar.runtime.helpers_linalg import (
     vector_norm_bar,
     vector_norm_dot,
 )
-from overbar.runtime.registry import adjoint, tangent
+from overbar.runtime.registry import active_arguments, adjoint, tangent
 
 # ---------------------------------------------------------------------------------------------
 # Products
@@ -198,8 +198,9 @@ def cross_tangent(z, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, *, a_dot, b_
 @adjoint(np.einsum)
 def einsum(y, subscripts, *operands, optimize=False, y_bar):
     """y = einsum(s, a, b, ...):  ā = einsum of ȳ with the other operands onto a's indices
-    (a repeated index puts ā on that diagonal)"""
-    subscripts_bar, operands_bar = einsum_bars(subscripts, y_bar, operands)
+    (a repeated index puts ā on that diagonal), for the active operands only"""
+    wanted = active_arguments(operands)
+    subscripts_bar, operands_bar = einsum_bars(subscripts, y_bar, operands, wanted)
     return subscripts_bar, operands_bar
 
 

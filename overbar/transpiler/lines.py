@@ -26,8 +26,13 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.errors import MissingRuleError, OverbarError, UnsupportedSyntaxError
-from overbar.runtime.registry import rule_signature
-from overbar.transpiler.names import clone, statements_breadth_first, walk_breadth_first
+from overbar.runtime.registry import active_arguments, rule_signature
+from overbar.transpiler.names import (
+    Transformer,
+    clone,
+    statements_breadth_first,
+    walk_breadth_first,
+)
 from overbar.transpiler.normalize import is_global_path
 from overbar.transpiler.parse import MISSING, Keywords, keyword_names, positional_names
 from overbar.transpiler.primitive import (
@@ -278,9 +283,11 @@ class LineAdjoints:
             same_shape,
             lambda g, operand: self.summed_to(g, self.state.shape_of(load(output)), operand),
         )
-        statements = [substitute.visit(clone(s)) for s in template.body]
+        flags = ActivityFlags(template, bound, self.state.activity.is_active)
+        statements = [substitute.visit(flags.visit(clone(s))) for s in template.body]
         entries = [
-            None if entry is None else substitute.visit(clone(entry)) for entry in template.returns
+            None if entry is None else substitute.visit(flags.visit(clone(entry)))
+            for entry in template.returns
         ]
         return statements, entries
 
@@ -747,3 +754,31 @@ def _operands_shaped_like_output(application: Application) -> list[ast.expr]:
         if all(is_number(other) for other in others):
             shaped.append(operand)
     return shaped
+
+
+class ActivityFlags(Transformer):
+    """A rule's ``active_arguments(p)`` (``registry.active_arguments``) written as the flags
+    of this line: for ``p`` bound to a tuple of atoms, ``(True, False)``, whether each atom
+    is active. Where ``p`` is bound to anything else the call stays (every adjoint is made)."""
+
+    def __init__(self, template: Template, bound: dict[str, ast.expr], is_active: Callable):
+        self.marker = {name for name, value in template.global_values if value is active_arguments}
+        self.bound, self.is_active = bound, is_active
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        self.generic_visit(node)
+        if not (
+            isinstance(node.func, ast.Name)
+            and node.func.id in self.marker
+            and len(node.args) == 1
+            and not node.keywords
+            and isinstance(node.args[0], ast.Name)
+        ):
+            return node
+        atoms = self.bound.get(node.args[0].id)
+        if not isinstance(atoms, ast.Tuple | ast.List) or any(
+            isinstance(atom, ast.Starred) for atom in atoms.elts
+        ):
+            return node
+        flags = [ast.Constant(bool(self.is_active(atom))) for atom in atoms.elts]
+        return ast.Tuple(elts=flags, ctx=ast.Load())

@@ -23,6 +23,14 @@ is an integer (a literal, or a name known to hold one), not a slice; ``listed`` 
 new (the runtime zero becomes a zero per element of ``xs``, the list the item was read from,
 as long as L where the loop starts); after the loop L is a tuple again, as every other reader
 of a list's adjoint expects.
+
+A loop that only splits L, with no item read (a list made by appends and summed after the
+loop, ``sum(f(x) for x in X)``: ``L = sum_bars(g, xs)`` once, then one ``split_last`` per
+step), is the same rewrite with ``xs`` the list L is the adjoint of. Side conditions: the body
+pops ``xs`` (``xs.pop()``, at its top level) at least as often as it splits L and names ``xs``
+nowhere else, so ``xs`` holds at least as many elements as the loop pops from L where it
+starts: where L is the runtime zero, ``listed`` gives a zero for each pop, as ``split_last``
+of the runtime zero does.
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ def own_list_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
         helpers.get(runtime.add_elementwise),
         helpers.get(runtime.item_bar),
     )
-    if split is None or add is None or item is None:
+    if split is None:
         return adjoint
     taken = {n.id for n in walk_breadth_first(adjoint.tree) if isinstance(n, ast.Name)}
     names = {}
@@ -57,6 +65,7 @@ def own_list_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
         return adjoint
     shapes = dict(adjoint.shapes)
     forms = _Forms(split, add, item, runtime, shapes)
+    forms.listed_as = {bar: name for bar, name in adjoint.adjoints}
     body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     reverse = _block(reverse, forms, names)
@@ -79,6 +88,21 @@ class _Forms:
         self.split, self.add, self.item = split, add, item
         self.runtime, self.shapes = runtime, shapes
         self.changed = False
+        self.listed_as: dict[str, str] = {}  # a list's adjoint: the list
+
+    def popped(self, statement: ast.stmt) -> str | None:
+        """xs for ``xs.pop()``, a statement."""
+        if (
+            isinstance(statement, ast.Expr)
+            and isinstance(statement.value, ast.Call)
+            and isinstance(statement.value.func, ast.Attribute)
+            and statement.value.func.attr == "pop"
+            and isinstance(statement.value.func.value, ast.Name)
+            and not statement.value.args
+            and not statement.value.keywords
+        ):
+            return statement.value.func.value.id
+        return None
 
     def split_of(self, statement: ast.stmt) -> tuple[str, str] | None:
         """(a, L) for ``a, L = split_last(L)``."""
@@ -162,6 +186,8 @@ def _owned_lists(body: list[ast.stmt], forms: _Forms) -> dict[str, str]:
         added = forms.added_item(statement)
         if added is not None:
             candidates.setdefault(added[0], added[3])
+    for adjoint, xs in _split_only(body, forms).items():
+        candidates.setdefault(adjoint, xs)
     for statement in body:
         split, added = forms.split_of(statement), forms.added_item(statement)
         own = {split[1]} if split else {added[0]} if added else set()
@@ -171,6 +197,29 @@ def _owned_lists(body: list[ast.stmt], forms: _Forms) -> dict[str, str]:
     # the list xs must hold as many elements as the adjoint when the loop starts: it is the
     # list the forward loop appended to, which the reverse pops in step with the adjoint
     return {name: xs for name, xs in candidates.items() if not _binds(body, xs)}
+
+
+def _split_only(body: list[ast.stmt], forms: _Forms) -> dict[str, str]:
+    """The list adjoints L the body splits, with no item read, each with the list xs it is
+    the adjoint of, where the body pops xs at its top level at least as often as it splits L
+    and names xs nowhere else."""
+    splits: dict[str, int] = {}
+    pops: dict[str, int] = {}
+    for statement in body:
+        split, popped = forms.split_of(statement), forms.popped(statement)
+        if split is not None:
+            splits[split[1]] = splits.get(split[1], 0) + 1
+        if popped is not None:
+            pops[popped] = pops.get(popped, 0) + 1
+    found = {}
+    for adjoint, count in splits.items():
+        xs = forms.listed_as.get(adjoint)
+        if xs is None or pops.get(xs, 0) < count:
+            continue
+        if any(forms.popped(s) != xs and _mentions(s, xs) for s in body):
+            continue
+        found[adjoint] = xs
+    return found
 
 
 def _rewritten(statement: ast.stmt, adjoint: str, forms: _Forms, names: dict) -> ast.stmt:

@@ -33,6 +33,7 @@ from overbar.transpiler.names import (
     Transformer,
     bindings,
     clone,
+    statements_depth_first,
     walk,
     with_reverse_cloned,
 )
@@ -47,6 +48,7 @@ def peephole(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = N
     user's function's, says whether ``np`` there is NumPy: its elementwise functions keep
     their arguments' shapes)."""
     broadcasters = {name for name, value in adjoint.bindings if value is runtime.broadcast_like}
+    counts = {name for name, value in adjoint.bindings if _is_number_valued(value, runtime)}
     rewriter = _Rewriter(
         dict(adjoint.shapes),
         broadcasters,
@@ -55,6 +57,7 @@ def peephole(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = N
         module_names(adjoint.bindings, namespace, runtime),
     )
     rewriter.adjoint_names = frozenset(bar for bar, _ in adjoint.adjoints)
+    rewriter.counts = frozenset(counts)
     # an adjoint has its value's shape, unless it may hold the runtime zero (a number)
     rewriter.adjoint_shapes = {
         bar: rewriter.shapes.get(name)
@@ -70,6 +73,10 @@ def peephole(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = N
         if inlined is body:
             break
         body = inlined
+    temporaries = adjoint.temporaries
+    if broadcasters:
+        body, made = _broadcasts_left_to_readers(body, adjoint, rewriter)
+        temporaries = temporaries | made
     reads = Counter(n.id for n in walk(ast.Module(body=body, type_ignores=[])) if _is_load(n))
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     movable = adjoint.temporaries - adjoint.effects
@@ -84,7 +91,15 @@ def peephole(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = N
     body = forward + _factor_trailing_factors(reverse, adjoint.effects, numeric)
     tree = copy.copy(adjoint.tree)
     tree.body = body
-    return replace(adjoint, tree=tree)
+    return replace(adjoint, tree=tree, temporaries=temporaries)
+
+
+def _is_number_valued(value: Any, runtime: Runtime) -> bool:
+    """Whether ``value`` (a bound helper) always returns a number (``runtime.number_valued``)."""
+    try:
+        return value in runtime.number_valued
+    except TypeError:  # an unhashable value
+        return False
 
 
 def _propagate_ones(reverse: list[ast.stmt], body: list[ast.stmt]) -> list[ast.stmt]:
@@ -131,6 +146,7 @@ class _Rewriter(Transformer):
         self.floating = floating
         self.adjoint_shapes: dict[str, Any] = {}
         self.adjoint_names: frozenset[str] = frozenset()
+        self.counts: frozenset[str] = frozenset()  # helpers that return a number
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
         """Identity: ``x + -y = x - y`` and ``x + (-y) * z = x - y * z`` (and with ``-`` for
@@ -394,6 +410,12 @@ class _Rewriter(Transformer):
             return ()
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
             return self.shape_of(node.operand)
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in self.counts  # degrees_of_freedom(x, y, 0): a number
+        ):
+            return ()
         if isinstance(node, ast.BinOp) and isinstance(node.op, _ELEMENTWISE):
             return self.facts.broadcast(self.shape_of(node.left), self.shape_of(node.right))
         ufunc = self.ufunc_called(node)
@@ -533,6 +555,108 @@ def _inline_broadcasts(
                 if index != own
             ]
     return body
+
+
+def _broadcasts_left_to_readers(
+    body: list[ast.stmt], adjoint: Adjoint, rewriter: _Rewriter
+) -> tuple[list[ast.stmt], frozenset[str]]:
+    """``n = broadcast_like(a, t)`` whose every reader would drop the broadcast: bound as
+    ``m = a`` (m a fresh temporary), each reader reading m. Unlike ``_inline_broadcasts``
+    this moves no expression, so it holds in a loop's body, where the names ``a`` reads are
+    rebound between the binding and its readers (``tmp5 = stack.pop()``)::
+
+        tmp4_bar = broadcast_like(tmp6_bar / tmp5, tmp4)      tmp7 = tmp6_bar / tmp5
+        tmp5 = stack.pop()                               ->   tmp5 = stack.pop()
+        row_bar = tmp4_bar * tmp4                             row_bar = tmp7 * tmp4
+
+    Identity: ``drop_broadcasts`` at each reader (broadcasting ``a`` to t's shape, then
+    through elementwise operators to the tree's, is broadcasting it to the tree's), with ``a``
+    evaluated where it was, once. Side conditions: n is bound once in the function, by a plain
+    assignment of the reverse sweep (at any depth); every read of n is in a plain assignment
+    of the reverse sweep (no loop or branch header, no return: a gradient keeps its shape),
+    and in each the broadcast, put in n's place, is dropped by ``drop_broadcasts`` (an operand
+    of the same elementwise tree has a known shape, fixed for a name, that covers t's); n is
+    renamed, so no pass reads it as an adjoint shaped like its value."""
+    bound = bindings(body)
+    reverse = body[adjoint.forward_length :]
+    loads = Counter(n.id for n in walk(ast.Module(body=body, type_ignores=[])) if _is_load(n))
+    taken = {n.id for n in walk(ast.Module(body=body, type_ignores=[])) if isinstance(n, ast.Name)}
+    taken |= {name for name, _ in adjoint.bindings}
+    statements = [s for statement in reverse for s in statements_depth_first(statement)]
+    readers: dict[str, list[ast.stmt]] = {}
+    for statement in statements:
+        if isinstance(statement, ast.Assign):
+            for name in {n.id for n in walk(statement.value) if _is_load(n)}:
+                readers.setdefault(name, []).append(statement)
+    renames: dict[int, tuple[str, str]] = {}  # id of a binding or reader -> (n, m)
+    bindings_of: dict[int, tuple[str, ast.expr]] = {}
+    made: set[str] = set()
+    for statement in statements:
+        if not (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and rewriter.is_broadcast(statement.value)
+        ):
+            continue
+        name = statement.targets[0].id
+        if len(bound.get(name, [])) != 1 or name in made:
+            continue
+        reading = [r for r in readers.get(name, []) if r is not statement]
+        counted = sum(1 for r in reading for n in walk(r.value) if _is_load(n) and n.id == name)
+        if not reading or counted != loads[name] or any(id(r) in renames for r in reading):
+            continue  # read elsewhere (a header, a return), or a reader already renamed
+        dumped = ast.dump(statement.value)
+        if any(
+            _calls_like(
+                ast.Expr(
+                    rewriter.visit(ReplaceNames({name: statement.value}).visit(clone(r.value)))
+                ),
+                dumped,
+            )
+            for r in reading
+        ):
+            continue
+        fresh = _fresh_temporary(taken)
+        taken.add(fresh)
+        made.add(fresh)
+        bindings_of[id(statement)] = (fresh, statement.value.args[0])
+        for r in reading:
+            renames[id(r)] = (name, fresh)
+    if not made:
+        return body, frozenset()
+    forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
+    return forward + [
+        _renamed_in(statement, bindings_of, renames) for statement in reverse
+    ], frozenset(made)
+
+
+def _fresh_temporary(taken: set[str]) -> str:
+    """``tmpK`` for the first K past every temporary's number in ``taken``."""
+    numbers = [int(n[3:]) for n in taken if n.startswith("tmp") and n[3:].isdigit()]
+    k = max(numbers, default=0) + 1
+    while f"tmp{k}" in taken:
+        k += 1
+    return f"tmp{k}"
+
+
+def _renamed_in(statement: ast.stmt, bindings_of: dict, renames: dict) -> ast.stmt:
+    """``statement`` (and the statements in it) with the bindings and reads of
+    ``_broadcasts_left_to_readers`` rewritten."""
+    if id(statement) in bindings_of:
+        fresh, value = bindings_of[id(statement)]
+        return ast.copy_location(ast.Assign([ast.Name(fresh, ast.Store())], value), statement)
+    if id(statement) in renames:
+        name, fresh = renames[id(statement)]
+        return ReplaceNames({name: ast.Name(fresh, ast.Load())}).visit(clone(statement))
+    if not isinstance(statement, ast.For | ast.While | ast.If | ast.With | ast.Try):
+        return statement
+    statement = copy.copy(statement)
+    for field in ("body", "orelse", "finalbody"):
+        block = getattr(statement, field, None)
+        if isinstance(block, list):
+            setattr(statement, field, [_renamed_in(s, bindings_of, renames) for s in block])
+    return statement
 
 
 def _same_everywhere(source: ast.expr, bound: dict[str, list[ast.stmt]]) -> bool:
