@@ -597,12 +597,15 @@ def _vector_indices(index: Operand, rank: int) -> Any:
 
 def _sequence_item(sequence: Sequence, index: Operand) -> Any:
     """The shape of ``t[index]`` for a tuple or list ``t``: an element's, or a tuple's (for a
-    dict ``t``: the element of the literal key ``index``)."""
+    dict ``t``: the element of the literal key ``index``, or for a key not known now, what
+    every element has, as ``params[name]`` in a loop over layers of one structure)."""
     elements = sequence.elements
     if sequence.mapping:
         if index.constant and sequence.keys is not None and index.value in sequence.keys:
             return None if elements is None else elements[sequence.keys.index(index.value)]
-        return None
+        if index.constant or not elements:
+            return None
+        return _joined(elements)
     if index.constant and isinstance(index.value, slice):
         bounds = index.value
         parts = (bounds.start, bounds.stop, bounds.step)
@@ -615,7 +618,12 @@ def _sequence_item(sequence: Sequence, index: Operand) -> Any:
         return None if sequence.element == NO_ELEMENT else sequence.element
     if index.constant:
         return elements[index.value] if -len(elements) <= index.value < len(elements) else None
-    shape = elements[0]  # t[i] for an i not known now: what every element has
+    return _joined(elements)  # t[i] for an i not known now: what every element has
+
+
+def _joined(elements: tuple) -> Any:
+    """What is known of a value that is one of ``elements``, which one not known now."""
+    shape = elements[0]
     for element in elements[1:]:
         shape = join(shape, element)
     return shape
