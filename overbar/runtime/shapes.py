@@ -505,8 +505,31 @@ def _same(a: Operand, *others: Operand, **keywords: Operand) -> Any:
 
 
 def _as_array(a: Operand, **keywords: Operand) -> Any:
-    """np.array(a): a's shape, unless it is a tuple or list (its elements' are not known)."""
-    return None if keywords or isinstance(a.shape, Sequence) else a.shape
+    """np.array(a): a's shape; of a tuple or list of known length whose elements' shapes are
+    known (``np.array([R[i, j], x[0], s])``, nested displays too), its length followed by
+    what every element has (NumPy refuses elements of other shapes); else not known."""
+    if set(keywords) - {"dtype"}:
+        return None
+    if isinstance(a.shape, Sequence):
+        return _display_dims(a.shape)
+    return a.shape
+
+
+def _display_dims(shape: Any) -> tuple | None:
+    """The dimensions of the array NumPy makes of a tuple or list of this shape, or None."""
+    if not isinstance(shape, Sequence):
+        return dims(shape)
+    if shape.mapping or shape.length is None or not shape.elements:
+        return None
+    parts = [_display_dims(element) for element in shape.elements]
+    if any(part is None for part in parts):
+        return None
+    common = parts[0]
+    for part in parts[1:]:
+        common = join(common, part)
+    if common is None:
+        return None
+    return (constant_size(shape.length), *common)
 
 
 def _number(*operands: Operand, **keywords: Operand) -> Any:
