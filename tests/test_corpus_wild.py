@@ -20,10 +20,6 @@ SIZES = (3, 6)
 
 # name -> (the error, a pattern of its message)
 REFUSED = {
-    "newton_sqrt_while": (
-        UnsupportedSyntaxError,
-        r"a function without a final return in newton_sqrt",
-    ),
     "scipy_cho_solve_gp": (
         UnsupportedSyntaxError,
         r"cannot differentiate cho_factor through the decorator @_apply_over_batch",
