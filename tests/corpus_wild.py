@@ -797,6 +797,17 @@ def tuple_return_helper(x, W):
     return np.sum(h * z)
 
 
+def cholesky_with_jitter_fallback(log_ell, X, y):
+    d2 = np.sum((X[:, None, :] - X[None, :, :]) ** 2, axis=-1)
+    K = np.exp(-0.5 * d2 / np.exp(2 * log_ell))
+    try:
+        L = np.linalg.cholesky(K)
+    except np.linalg.LinAlgError:
+        L = np.linalg.cholesky(K + 1e-6 * np.eye(len(X)))
+    alpha = np.linalg.solve(L, y)
+    return 0.5 * alpha @ alpha + np.sum(np.log(np.diag(L)))
+
+
 def while_tolerance(x, a):
     err = 1.0
     y = x
@@ -1187,6 +1198,11 @@ def _cases():
         "mutable_default": c(mutable_default, lambda r, n: [r.normal(size=n)], "x"),
         "nested_tuple_helper": c(
             tuple_return_helper, lambda r, n: [r.normal(size=3), r.normal(size=(n, 3))], "x W"
+        ),
+        "cholesky_jitter_fallback": c(
+            cholesky_with_jitter_fallback,
+            lambda r, n: [0.2, r.normal(size=(n, 2)), r.normal(size=n)],
+            "log_ell y",
         ),
         "while_tolerance": c(while_tolerance, lambda r, n: [r.random(n) + 1.0, 2.0], "x a"),
     }
