@@ -167,6 +167,8 @@ UNFUZZED_SCIPY = {
             linalg.solve_triangular,
             linalg.solve_banded,
             linalg.cholesky,
+            linalg.cho_factor,
+            linalg.cho_solve,
             signal.convolve,
         )
     },

@@ -156,3 +156,60 @@ def test_an_integer_array_written_with_a_differentiated_value_is_still_refused()
         """)
     with pytest.raises(overbar.OverbarError, match="rounds or truncates"):
         overbar.grad(f)(np.linspace(0.5, 1.5, 4))
+
+
+SOFT_DTW = """
+def f(x, y, gamma):
+    n, m = len(x), len(y)
+    R = np.full((n + 1, m + 1), 1e10)
+    R[0, 0] = 0.0
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            r = -np.array([R[i - 1, j - 1], R[i - 1, j], R[i, j - 1]]) / gamma
+            rmax = np.max(r)
+            softmin = -gamma * (rmax + np.log(np.sum(np.exp(r - rmax))))
+            R[i, j] = (x[i - 1] - y[j - 1]) ** 2 + softmin
+    return R[n, m]
+"""
+
+ROWS_IN_A_DISPLAY = """
+def f(x):
+    A = np.zeros((3, 2))
+    A[0] = x
+    B = np.array([A[0], A[1] + 1.0])
+    A[1] = 2.0 * x
+    return np.sum(B ** 2) + np.sum(A * x)
+"""
+
+ROW_KEPT_IN_A_LIST = """
+def f(x):
+    A = np.zeros((3, 2))
+    A[0] = x
+    rows = [A[0]]
+    A[0] = 2.0 * x
+    return np.sum(np.array(rows) ** 2)
+"""
+
+
+@pytest.mark.parametrize("sizes", [(2, 3), (4, 4)])
+def test_elements_read_into_a_display_that_a_library_function_copies_are_copies(sizes):
+    """``np.array([R[i - 1, j], ...])`` before a later write into R: np.array copies the
+    display's elements as it copies an argument (soft-DTW's recursion)."""
+    f = define(SOFT_DTW)
+    rng = np.random.default_rng(sizes[0])
+    overbar.check_grad(
+        f, [rng.normal(size=sizes[0]), rng.normal(size=sizes[1]), 0.7], wrt=(0, 1, 2)
+    )
+
+
+def test_rows_read_into_a_display_that_np_array_copies_are_copies():
+    f = define(ROWS_IN_A_DISPLAY)
+    overbar.check_grad(f, [np.random.default_rng(3).normal(size=2)])
+
+
+def test_a_row_kept_in_a_list_display_before_a_later_write_is_still_refused():
+    """The display is bound to a name, not copied by a call: its row is a view that the
+    later write changes."""
+    f = define(ROW_KEPT_IN_A_LIST)
+    with pytest.raises(UnsupportedSyntaxError, match="may be a view of it"):
+        overbar.grad(f)(np.ones(2))

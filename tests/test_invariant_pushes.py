@@ -83,3 +83,62 @@ def f(x, b, n):
     gradient = overbar.grad(f, wrt=(0, 1))
     gradient(*args)
     assert "stack.append(s)" in gradient.source_for(*args)
+
+
+KALMAN = """
+import math
+from math import pi
+
+def f(q, r, ys):
+    m = 0.0
+    P = 1.0
+    ll = 0.0
+    for y in ys:
+        P = 0.9 * P * 0.9 + q
+        S = P + r
+        ll += -0.5 * (np.log(CONSTANT * S) + (y - m) ** 2 / S)
+        m = m + P / S * (y - m)
+    return -ll
+"""
+
+
+class _Holder:
+    k = 2.0
+
+
+@pytest.mark.parametrize("constant", ["2 * np.pi", "0.5 * math.tau", "np.e + math.pi", "pi * 2"])
+def test_a_value_made_of_module_constants_is_not_pushed_and_is_known_to_be_a_number(constant):
+    """``2 * np.pi`` in a loop: ``np`` is a module the function never binds, whose attributes
+    no program changes (calls of its functions, ``np.log``, included), so the value is the
+    same at every trip; np.pi is a number, so nothing after it is summed to a shape at run
+    time."""
+    f = define(KALMAN.replace("CONSTANT", f"({constant})"))
+    ys = np.random.default_rng(1).normal(size=6)
+    gradient = overbar.grad(f, wrt=(0, 1))
+    source = gradient.source_for(0.3, 0.5, ys)
+    bound = next(line.split("=")[0].strip() for line in source.splitlines() if constant in line)
+    assert f"stack.append({bound})" not in source and f"{bound} = stack.pop()" not in source
+    assert "shape_of" not in source and "unbroadcast" not in source
+    overbar.check_grad(f, [0.3, 0.5, ys], wrt=(0, 1))
+
+
+def test_an_attribute_of_an_object_that_is_not_a_module_is_still_pushed():
+    """An attribute of an object that is not a module (its attributes may change) is not
+    taken to be the same at every trip."""
+    f = define(
+        """
+        def f(x, n):
+            y = x
+            for t in range(n):
+                c = HOLDER.k * 1.0
+                y = np.sin(y * c) * c + y * t
+            return np.sum(y)
+        """,
+        namespace={"HOLDER": _Holder},
+    )
+    x = np.random.default_rng(2).normal(size=3)
+    gradient = overbar.grad(f)
+    source = gradient.source_for(x, 4)
+    bound = next(line.split("=")[0].strip() for line in source.splitlines() if "HOLDER.k" in line)
+    assert f"stack.append({bound})" in source
+    overbar.check_grad(f, [x, 4])

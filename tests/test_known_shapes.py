@@ -324,3 +324,27 @@ def test_np_diff_of_a_shape_not_followed_keeps_the_saves(source):
     u0 = np.sin(np.linspace(0.0, 3.0, 7))
     assert "shape_of" in overbar.grad(f, wrt=(0, 1)).source_for(u0, 0.2, 4)
     overbar.check_grad(f, [u0, 0.2, 4], wrt=(0, 1))
+
+
+SOFT_MIN_OF_NEIGHBOURS = """
+def f(x, gamma):
+    n = len(x)
+    R = np.zeros((n + 1, n + 1))
+    for i in range(1, n + 1):
+        for j in range(1, n + 1):
+            r = -np.array([R[i - 1, j - 1], R[i - 1, j], R[i, j - 1]]) / gamma
+            rmax = np.max(r)
+            R[i, j] = x[i - 1] ** 2 * j - gamma * (rmax + np.log(np.sum(np.exp(r - rmax))))
+    return R[n, n]
+"""
+
+
+@pytest.mark.parametrize("length", [1, 3])
+def test_np_array_of_a_display_of_numbers_is_a_vector_of_its_length(length):
+    """np.array([R[i - 1, j - 1], R[i - 1, j], R[i, j - 1]]) of three numbers is a vector of
+    three: nothing after it is saved for its shape or summed to a shape at run time."""
+    f = define(SOFT_MIN_OF_NEIGHBOURS)
+    x = np.random.default_rng(length).normal(size=length)
+    source = overbar.grad(f, wrt=(0, 1)).source_for(x, 0.7)
+    assert "shape_of" not in source and "unbroadcast" not in source
+    overbar.check_grad(f, [x, 0.7], wrt=(0, 1))

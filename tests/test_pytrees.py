@@ -403,6 +403,60 @@ def test_a_loop_over_a_list_of_keys():
     assert_tree_gradient(f, [params, x], overbar.grad(f)(params, x))
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        """
+        def f(params, x):
+            out = x
+            for name in ["layer1", "layer2"]:
+                out = np.tanh(out @ params[name]["W"] + params[name]["b"])
+            return np.sum(out)
+        """,
+        """
+        def f(params, x):
+            name = "layer1"
+            layer = params[name]
+            return np.sum(np.tanh(x @ layer["W"] + layer["b"]))
+        """,
+    ],
+)
+def test_an_entry_read_by_a_key_not_known_now_is_a_dict_when_every_entry_is(body):
+    """``params[name]["W"]`` with ``name`` a loop variable: the entry's shape is what every
+    entry has (a dict of W and b), so its adjoint is a dict (it was ``index_bar`` of a dict,
+    a crash, and the entry's value was saved as a shape only)."""
+    f = define(body)
+    params = {
+        "layer1": {"W": RNG.standard_normal((3, 3)), "b": RNG.standard_normal(3)},
+        "layer2": {"W": RNG.standard_normal((3, 2)), "b": RNG.standard_normal(2)},
+    }
+    x = RNG.standard_normal((4, 3))
+    assert_tree_gradient(f, [params, x], overbar.grad(f)(params, x))
+
+
+def test_an_entry_of_entries_of_different_kinds_read_by_a_literal_string_is_a_dict():
+    """The entries differ (a dict with b, one without, a number), so nothing is known of
+    ``params[name]``; ``layer["W"]`` reads it by a literal string, which only a dict takes,
+    so ``layer``'s adjoint is a dict, added as dicts (not with ``+``)."""
+    f = define("""
+        def f(params, x):
+            out = x
+            for name in ["layer1", "layer2"]:
+                layer = params[name]
+                out = out @ layer["W"]
+                if name == "layer1":
+                    out = np.tanh(out + layer["b"])
+            return params["scale"] * np.sum(out ** 2)
+        """)
+    params = {
+        "layer1": {"W": RNG.standard_normal((3, 3)), "b": RNG.standard_normal(3)},
+        "layer2": {"W": RNG.standard_normal((3, 2))},
+        "scale": 2.0,
+    }
+    x = RNG.standard_normal((4, 3))
+    assert_tree_gradient(f, [params, x], overbar.grad(f)(params, x))
+
+
 def test_a_counter_loop_over_a_dict_with_integer_keys_reads_by_key():
     f = define("""
         def f(params):

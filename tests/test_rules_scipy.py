@@ -388,6 +388,24 @@ SAMPLES = [
     S(linalg.cholesky, "linalg.cholesky(a)", a=matrix(3)),
     S(linalg.cholesky, "linalg.cholesky(a, lower=True)", a=matrix(4)),
     S(linalg.cholesky, "linalg.cholesky(a @ a.T + np.eye(3), True)", a=any_(3, 3)),
+    # cho_factor's C: the factor on one triangle, A's own entries on the other
+    S(linalg.cho_factor, "linalg.cho_factor(a)[0]", a=matrix(3)),
+    S(linalg.cho_factor, "linalg.cho_factor(a, lower=True)[0]", a=matrix(4)),
+    S(linalg.cho_factor, "linalg.cho_factor(a @ a.T + np.eye(2), True)[0]", a=any_(2, 2)),
+    S(linalg.cho_solve, "linalg.cho_solve((a, False), b)", a=matrix(3), b=any_(3)),
+    S(linalg.cho_solve, "linalg.cho_solve((a, True), b)", a=matrix(3), b=any_(3, 2)),
+    S(
+        linalg.cho_solve,
+        "linalg.cho_solve(linalg.cho_factor(a @ a.T + np.eye(4)), b)",
+        a=any_(4, 4),
+        b=any_(4, 1),
+    ),
+    S(
+        linalg.cho_solve,
+        "linalg.cho_solve(linalg.cho_factor(a, lower=True), b)",
+        a=matrix(1),
+        b=any_(1),
+    ),
     S(
         linalg.solve_banded,
         "linalg.solve_banded((1, 1), a + np.array([[0.0], [3.0], [0.0]]), b)",
@@ -556,6 +574,11 @@ SECOND_ORDER = {
     "dirichlet.logpdf": ("stats.dirichlet.logpdf(a * a / np.sum(a * a), b * b + 1.0)", (3,), (3,)),
     "sqrtm": ("np.sum(linalg.sqrtm(a @ a.T + np.eye(3)) * b)", (3, 3), (3, 3)),
     "cholesky": ("np.sum(linalg.cholesky(a @ a.T + np.eye(3)) * b)", (3, 3), (3, 3)),
+    "cho_factor and cho_solve": (
+        "np.sum(linalg.cho_solve(linalg.cho_factor(a @ a.T + np.eye(3)), b) ** 2)",
+        (3, 3),
+        (3,),
+    ),
     "solve_triangular": (
         "np.sum(linalg.solve_triangular(a + 3.0 * np.eye(3), b, lower=True) ** 2)",
         (3, 3),
@@ -716,3 +739,19 @@ def test_weighted_logsumexp_keeps_the_general_helpers():
     args = [rng.normal(size=(5, 3)), rng.normal(size=(4, 5)), np.eye(3)[[0, 2, 1, 1]]]
     assert "expand_reduced" in overbar.grad(f).source_for(*args)
     overbar.check_grad(f, args)
+
+
+def test_cho_solve_with_a_stack_of_factors_is_refused():
+    """cho_solve's rule takes one n × n factor: with a stack, whether B is n × k or a stack of
+    vectors is ambiguous, so its gradient is refused rather than guessed."""
+    f = define("""
+        from scipy import linalg
+
+        def f(a, b):
+            return np.sum(linalg.cho_solve(linalg.cho_factor(a), b) ** 2)
+        """)
+    a = np.stack([np.eye(3) * 2.0, np.eye(3) * 3.0])
+    b = np.ones((2, 3, 1))
+    f(a, b)  # SciPy solves it
+    with pytest.raises(OverbarError, match="a stack of factors"):
+        overbar.grad(f, wrt=(0, 1))(a, b)

@@ -810,3 +810,31 @@ def test_a_python_power_that_turns_complex_is_refused_not_returned():
     squared = overbar.grad(squares)
     assert squared(-1.5) == pytest.approx(-3.0 + np.log(2.0) * 2.0**-1.5 + 3 * 2.25)
     assert "seed(" not in squared.source_for(-1.5)  # real for every real a: nothing to check
+
+
+@pytest.mark.parametrize(
+    "display, rank",
+    [
+        ("[a, b, 1.0]", 1),
+        ("([a, b], [b, a])", 2),
+        ("[v, w]", 2),
+        ("[v, 2.0 * v]", 2),
+        ("[v, a]", None),  # NumPy refuses elements of other ranks
+        ("[a]", 1),
+    ],
+)
+def test_np_array_of_a_display_has_its_length_then_what_every_element_has(display, rank):
+    source = f"""
+def f(a, b, v, w):
+    y = np.array({display}, dtype=float)
+    return np.sum(y)
+"""
+    found = named_shapes_of(source, "f", a=1.0, b=2.0, v=np.ones(4), w=np.ones(4)).get("y")
+    assert (None if found is None else len(found)) == rank
+    if display == "[v, 2.0 * v]":  # the length of v, known to be v's
+        assert (
+            found[1]
+            == named_shapes_of(source, "f", a=1.0, b=2.0, v=np.ones(4), w=np.ones(4))["v"][0]
+        )
+    if display == "[a]":
+        assert found == (1,)

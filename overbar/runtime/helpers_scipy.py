@@ -70,3 +70,15 @@ def band_of(m, ab, l_and_u):
     band = np.zeros(np.shape(ab), dtype=np.result_type(m, 1.0))
     band[band_rows, columns] = np.asarray(m)[rows, columns]
     return band
+
+
+def cho_columns(v, c):
+    """``v`` (the right-hand side of ``cho_solve((c, lower), v)`` or its solution) as columns,
+    n × k: a vector as one column. A stack of factors (``c`` of more than two axes) is refused:
+    its right-hand sides' axes are ambiguous (n × k, or a stack of vectors)."""
+    if np.ndim(c) != 2:
+        raise NoDerivativeError(
+            "scipy.linalg.cho_solve with a stack of factors (c of shape "
+            f"{np.shape(c)}): overbar differentiates one n × n factor; loop over the stack"
+        )
+    return np.reshape(v, (np.shape(v)[0], -1))

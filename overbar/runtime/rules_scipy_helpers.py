@@ -7,6 +7,7 @@ from __future__ import annotations
 from overbar.runtime.helpers_scipy import (
     band_of,
     banded_matrix,
+    cho_columns,
     convolution_embedded,
     covariance_matrix,
 )
@@ -38,3 +39,9 @@ def banded_matrix_tangent(matrix, ab, l_and_u, ab_dot):
 def band_of_tangent(band, m, ab, l_and_u, m_dot, ab_dot):
     """the band of m in ab's layout (linear in m; ab: its shape only):  the band of ṁ"""
     return band_of(m_dot, ab, l_and_u), None
+
+
+@tangent(cho_columns)
+def cho_columns_tangent(columns, v, c, v_dot, c_dot):
+    """v as n × k columns (linear in v; c: its number of axes only):  v̇ as columns"""
+    return cho_columns(v_dot, c), None

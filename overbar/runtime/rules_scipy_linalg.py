@@ -12,10 +12,17 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg, signal
 
+from overbar.runtime.helpers import zero_tangent
 from overbar.runtime.helpers_linalg import cholesky_bar, cholesky_dot
 from overbar.runtime.helpers_math import of_real
-from overbar.runtime.helpers_scipy import band_of, banded_matrix, convolution_embedded
+from overbar.runtime.helpers_scipy import (
+    band_of,
+    banded_matrix,
+    cho_columns,
+    convolution_embedded,
+)
 from overbar.runtime.registry import adjoint, tangent
+from overbar.runtime.shapes import SHAPE_RULES, Operand, Sequence
 
 # ---------------------------------------------------------------------------------------------
 # Matrix equations and functions
@@ -194,6 +201,79 @@ def cholesky_tangent(factor, a, lower=False, overwrite_a=False, check_finite=Tru
     """U = cholesky(A) (L for lower=True): as for np.linalg.cholesky, Ȧ made symmetric from
     the triangle SciPy reads"""
     return cholesky_dot(a_dot, factor, not lower)
+
+
+@adjoint(linalg.cho_factor)
+def cho_factor(y, a, lower=False, overwrite_a=False, check_finite=True, *, y_bar):
+    """(C, lower) = cho_factor(A): C holds U = cholesky(A) in its upper triangle (A = Uᵀ U) and
+    A's own entries below it, as SciPy leaves them (L and the entries above it for lower=True):
+    Ā = Ū of U's triangle folded onto the triangle read, as for cholesky, plus C̄ on the other
+    triangle (those entries are A's, copied)"""
+    c_bar = y_bar[0]
+    c = y[0]
+    lower = y[1]
+    factor_bar = np.tril(c_bar) if lower else np.triu(c_bar)
+    factor = np.tril(c) if lower else np.triu(c)
+    copied_bar = np.triu(c_bar, 1) if lower else np.tril(c_bar, -1)
+    return cholesky_bar(factor_bar, factor, not lower) + copied_bar
+
+
+@tangent(linalg.cho_factor)
+def cho_factor_tangent(y, a, lower=False, overwrite_a=False, check_finite=True, *, a_dot):
+    """(C, lower) = cho_factor(A):  Ċ = U̇ on U's triangle (as for cholesky), Ȧ on the other"""
+    c = y[0]
+    lower = y[1]
+    factor = np.tril(c) if lower else np.triu(c)
+    copied_dot = np.triu(a_dot, 1) if lower else np.tril(a_dot, -1)
+    c_dot = cholesky_dot(a_dot, factor, not lower) + copied_dot
+    y_dot = (c_dot, zero_tangent(lower))
+    return y_dot
+
+
+@adjoint(linalg.cho_solve)
+def cho_solve(x, c_and_lower, b, overwrite_b=False, check_finite=True, *, x_bar):
+    """X = A⁻¹ B with A = Uᵀ U, U the upper triangle of C (A = L Lᵀ, L the lower one, for
+    lower=True):  B̄ = A⁻¹ X̄,  Ā = −B̄ Xᵀ,  Ū = U (Ā + Āᵀ) on U's triangle (L̄ = (Ā + Āᵀ) L),
+    zero on the other triangle, which is not read (one factor C, n × n; a stack is refused)"""
+    c = c_and_lower[0]
+    lower = c_and_lower[1]
+    b_bar = linalg.cho_solve((c, lower), x_bar)
+    a_bar = -cho_columns(b_bar, c) @ cho_columns(x, c).T
+    symmetric = a_bar + a_bar.T
+    c_bar = np.tril(symmetric @ np.tril(c)) if lower else np.triu(np.triu(c) @ symmetric)
+    return (c_bar, 0.0), b_bar
+
+
+@tangent(linalg.cho_solve)
+def cho_solve_tangent(
+    x, c_and_lower, b, overwrite_b=False, check_finite=True, *, c_and_lower_dot, b_dot
+):
+    """X = A⁻¹ B, A = Uᵀ U (L Lᵀ for lower=True):  Ẋ = −A⁻¹ Ȧ X + A⁻¹ Ḃ,  Ȧ = U̇ᵀ U + Uᵀ U̇ (L̇ Lᵀ
+    + L L̇ᵀ), U̇ the upper triangle of Ċ (L̇ the lower one)"""
+    c = c_and_lower[0]
+    lower = c_and_lower[1]
+    c_dot = c_and_lower_dot[0]
+    factor_dot = np.tril(c_dot) if lower else np.triu(c_dot)
+    factor = np.tril(c) if lower else np.triu(c)
+    half = factor_dot @ factor.T if lower else factor_dot.T @ factor
+    a_dot = half + half.T
+    moved = -np.reshape(a_dot @ cho_columns(x, c), np.shape(x))
+    return linalg.cho_solve((c, lower), moved), linalg.cho_solve((c, lower), b_dot)
+
+
+def _cho_factor_shape(a: Operand, *others: Operand, **keywords: Operand) -> Sequence:
+    """cho_factor(A) is the pair (C, lower): C has A's shape; lower is a truth value."""
+    return Sequence(2, (a.shape, None))
+
+
+def _cho_solve_shape(c_and_lower: Operand, b: Operand, *others: Operand, **keywords) -> object:
+    """cho_solve((C, lower), B) has B's shape."""
+    return b.shape
+
+
+# What shape inference knows of their results (a tuple and its parts, read by index).
+SHAPE_RULES[linalg.cho_factor] = _cho_factor_shape
+SHAPE_RULES[linalg.cho_solve] = _cho_solve_shape
 
 
 # ---------------------------------------------------------------------------------------------

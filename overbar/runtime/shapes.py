@@ -531,8 +531,31 @@ def _same(a: Operand, *others: Operand, **keywords: Operand) -> Any:
 
 
 def _as_array(a: Operand, **keywords: Operand) -> Any:
-    """np.array(a): a's shape, unless it is a tuple or list (its elements' are not known)."""
-    return None if keywords or isinstance(a.shape, Sequence) else a.shape
+    """np.array(a): a's shape; of a tuple or list of known length whose elements' shapes are
+    known (``np.array([R[i, j], x[0], s])``, nested displays too), its length followed by
+    what every element has (NumPy refuses elements of other shapes); else not known."""
+    if set(keywords) - {"dtype"}:
+        return None
+    if isinstance(a.shape, Sequence):
+        return _display_dims(a.shape)
+    return a.shape
+
+
+def _display_dims(shape: Any) -> tuple | None:
+    """The dimensions of the array NumPy makes of a tuple or list of this shape, or None."""
+    if not isinstance(shape, Sequence):
+        return dims(shape)
+    if shape.mapping or shape.length is None or not shape.elements:
+        return None
+    parts = [_display_dims(element) for element in shape.elements]
+    if any(part is None for part in parts):
+        return None
+    common = parts[0]
+    for part in parts[1:]:
+        common = join(common, part)
+    if common is None:
+        return None
+    return (constant_size(shape.length), *common)
 
 
 def _number(*operands: Operand, **keywords: Operand) -> Any:
@@ -623,12 +646,15 @@ def _vector_indices(index: Operand, rank: int) -> Any:
 
 def _sequence_item(sequence: Sequence, index: Operand) -> Any:
     """The shape of ``t[index]`` for a tuple or list ``t``: an element's, or a tuple's (for a
-    dict ``t``: the element of the literal key ``index``)."""
+    dict ``t``: the element of the literal key ``index``, or for a key not known now, what
+    every element has, as ``params[name]`` in a loop over layers of one structure)."""
     elements = sequence.elements
     if sequence.mapping:
         if index.constant and sequence.keys is not None and index.value in sequence.keys:
             return None if elements is None else elements[sequence.keys.index(index.value)]
-        return None
+        if index.constant or not elements:
+            return None
+        return _joined(elements)
     if index.constant and isinstance(index.value, slice):
         bounds = index.value
         parts = (bounds.start, bounds.stop, bounds.step)
@@ -641,7 +667,12 @@ def _sequence_item(sequence: Sequence, index: Operand) -> Any:
         return None if sequence.element == NO_ELEMENT else sequence.element
     if index.constant:
         return elements[index.value] if -len(elements) <= index.value < len(elements) else None
-    shape = elements[0]  # t[i] for an i not known now: what every element has
+    return _joined(elements)  # t[i] for an i not known now: what every element has
+
+
+def _joined(elements: tuple) -> Any:
+    """What is known of a value that is one of ``elements``, which one not known now."""
+    shape = elements[0]
     for element in elements[1:]:
         shape = join(shape, element)
     return shape

@@ -102,8 +102,14 @@ class InPlaceChecks(FenceScope):
                         if isinstance(operand, ast.Subscript):
                             copying.add(id(operand.value))
                 elif isinstance(node, ast.Call) and self.copies_arguments(node):
-                    copying.update(id(a) for a in node.args)
-                    copying.update(id(a.value) for a in node.args if isinstance(a, ast.Subscript))
+                    # np.array([y[i], y[j]]) copies the elements of a display as it copies y[i]
+                    parts = [
+                        part
+                        for a in node.args
+                        for part in ([a, *a.elts] if isinstance(a, ast.List | ast.Tuple) else [a])
+                    ]
+                    copying.update(id(a) for a in parts)
+                    copying.update(id(a.value) for a in parts if isinstance(a, ast.Subscript))
             read = None
             if index < last_write:
                 read = _read_outside([statement], name, copying)

@@ -317,9 +317,11 @@ class LineAdjoints:
         """``t[index]`` of a tuple or list ``t``: its adjoint is a tuple, not an array."""
         if application.primal is not operator.getitem:
             return False
-        container = application.positional[0]
-        return isinstance(container, ast.Tuple | ast.List) or (
-            isinstance(container, ast.Name) and container.id in self.state.sequences
+        container, index = application.positional[:2]
+        return (
+            isinstance(container, ast.Tuple | ast.List)
+            or (isinstance(container, ast.Name) and container.id in self.state.sequences)
+            or _is_key(index)
         )
 
     def accumulate_item(
@@ -338,7 +340,7 @@ class LineAdjoints:
             container = Rename(output, earlier).visit(clone(container))
             index = Rename(output, earlier).visit(clone(index))
         shape = self.state.shape_of(container)
-        if self.state.is_sequence_shape(shape) and shape.mapping:
+        if (self.state.is_sequence_shape(shape) and shape.mapping) or _is_key(index):
             # y = d[k]:  d̄ += {k: ȳ} (a dict's adjoint holds the keys a gradient reached)
             display = ast.Dict(keys=[clone(index)], values=[output_bar])
             self.state.accumulate(receiver, display)
@@ -782,3 +784,10 @@ class ActivityFlags(Transformer):
             return node
         flags = [ast.Constant(bool(self.is_active(atom))) for atom in atoms.elts]
         return ast.Tuple(elts=flags, ctx=ast.Load())
+
+
+def _is_key(index: ast.expr) -> bool:
+    """Whether ``index`` is a literal string: ``d["W"]`` reads a dict (an array is never
+    indexed by a string, but for the fields of a structured array, which have no adjoint),
+    whatever is known of ``d``'s shape (``params[name]["W"]`` where the layers differ)."""
+    return isinstance(index, ast.Constant) and isinstance(index.value, str)

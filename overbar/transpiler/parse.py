@@ -30,6 +30,8 @@ from overbar.errors import (
     UnsupportedSyntaxError,
 )
 from overbar.transpiler.assignment_expressions import without_assignment_expressions
+from overbar.transpiler.endless_loops import with_final_returns
+from overbar.transpiler.local_imports import without_local_imports
 from overbar.transpiler.names import walk_breadth_first
 
 _MISSING = object()
@@ -149,6 +151,10 @@ def parse(function: Any) -> ParsedFunction:
     tree = without_assignment_expressions(tree)
     closure = dict(zip(function.__code__.co_freevars, function.__closure__ or (), strict=True))
     namespace = _namespace(function, closure)
+    tree = with_final_returns(tree)  # after a final `while True:` (endless_loops.py)
+    tree, imported = without_local_imports(tree, function)
+    if imported:  # imports in the body: names of the namespace (local_imports.py)
+        namespace = replace(namespace, made=imported)
     owner = owner_class(function)
     parameters = [a.arg for a in [*tree.args.posonlyargs, *tree.args.args]]
     if owner is not None and parameters:

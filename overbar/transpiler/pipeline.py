@@ -47,6 +47,7 @@ from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.owned import own_loop_adjoints
 from overbar.transpiler.parse import (
+    Namespace,
     ParsedFunction,
     owner_class,
     parse,
@@ -63,7 +64,7 @@ from overbar.transpiler.pushes import (
 from overbar.transpiler.remat import rematerialise
 from overbar.transpiler.reuse import reuse_forward_values
 from overbar.transpiler.reverse import Adjoint, differentiate, seed_parameter, without_local
-from overbar.transpiler.shapes import Shapes, infer
+from overbar.transpiler.shapes import Shapes, infer, is_library_constant
 from overbar.transpiler.simplify import simplify
 from overbar.transpiler.specialise import specialise
 from overbar.transpiler.split import Split, split
@@ -708,7 +709,9 @@ def _transform(
         )
         if optimisations.shapes:
             simplified = read_known_shapes(simplified, runtime, shapes, parsed.namespace)
-        simplified = drop_invariant_pushes(drop_unread_pushes(simplified))
+        simplified = drop_invariant_pushes(
+            drop_unread_pushes(simplified), _modules_read(simplified, parsed.namespace)
+        )
         # A vjp's pullback may run many times: a forward value is computed once, not in it.
         if not vjp:
             simplified = rematerialise(simplified, runtime, parsed.namespace)
@@ -733,3 +736,25 @@ def _transform(
         return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes, halves)
     emitted = emit(parsed, simplified)
     return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes)
+
+
+def _modules_read(adjoint: Adjoint, namespace: Namespace) -> frozenset[str]:
+    """The names the adjoint reads, never binds, and finds bound to a module (``np``) or to
+    one of the numbers NumPy and math define (``pi`` after ``from math import pi``)."""
+    bound = {
+        node.id
+        for node in ast.walk(adjoint.tree)
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load)
+    }
+    bound |= {a.arg for a in ast.walk(adjoint.tree.args) if isinstance(a, ast.arg)}
+    read = {
+        node.id
+        for node in ast.walk(adjoint.tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
+    return frozenset(
+        name
+        for name in read - bound
+        if isinstance(namespace.lookup(name), types.ModuleType)
+        or is_library_constant(namespace.lookup(name))
+    )

@@ -473,9 +473,9 @@ def _rewritten(statement: ast.stmt, rewrite) -> ast.stmt | None:
     return statement
 
 
-def drop_invariant_pushes(adjoint: Adjoint) -> Adjoint:
+def drop_invariant_pushes(adjoint: Adjoint, modules: frozenset[str] = frozenset()) -> Adjoint:
     """The adjoint without the pushes and pops of values a loop computes the same at every
-    trip (``tmp10 = 2 * H`` for ``gates[:, H:2 * H]``, ``tmp3 = W.T``).
+    trip (``tmp10 = 2 * H`` for ``gates[:, H:2 * H]``, ``tmp3 = W.T``, ``tmp5 = 2 * np.pi``).
 
     Identity: where ``N`` holds the same value at every trip, restoring it before each undone
     trip restores the value it already holds. Side conditions: ``N`` is bound once in the
@@ -485,8 +485,11 @@ def drop_invariant_pushes(adjoint: Adjoint) -> Adjoint:
     slice (no call: a call may draw a random number or read what changes) of constants and
     of names that do not change while the reverse sweep runs (parameters and names bound
     once at the top level before the loop, each never written into or updated in place, or
-    other such values); nothing writes into ``N`` or updates it in place. A read of ``N``
-    the forward sweep makes before the trip that binds it would fail in the forward sweep
+    other such values; and ``modules``, the names the function reads and never binds that
+    are bound to modules, whose attributes, ``np.pi``, no program changes, a call of one of
+    the module's functions, ``np.log(x)``, included, or to NumPy's and math's numbers, ``pi``
+    after ``from math import pi``); nothing writes into ``N`` or updates it in place. A read
+    of ``N`` the forward sweep makes before the trip that binds it would fail in the forward sweep
     too, so every read the reverse sweep makes sees that one value.
     """
     stack = adjoint.stack
@@ -518,13 +521,13 @@ def drop_invariant_pushes(adjoint: Adjoint) -> Adjoint:
     changed_in_place = _changed_in_place(adjoint.tree)
     parameters = {argument.arg for argument in adjoint.tree.args.args}
     parameters |= {argument.arg for argument in adjoint.tree.args.kwonlyargs}
-    steady = {name for name in parameters if bound[name] == 0}
+    steady = {name for name in parameters | modules if bound[name] == 0}
     for statement in forward:  # top-level single bindings: before any loop reads them
         if isinstance(statement, ast.Assign) and not _is_prologue(statement):
             names = list(_targets_of(statement))
             if all(bound[name] == 1 and name not in candidates for name in names):
                 steady.update(names)
-    steady -= changed_in_place | rebound_in_reverse
+    steady -= (changed_in_place - modules) | rebound_in_reverse  # np.log(x) changes no np.pi
     loop_bindings = [
         node
         for statement in forward

@@ -15,7 +15,10 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import math
 from typing import Any
+
+import numpy as np
 
 from overbar.errors import OverbarError
 from overbar.runtime.interface import Runtime
@@ -30,6 +33,17 @@ from overbar.transpiler.primitive import CONSTANT, IDENTITY, MAP, PACK, applicat
 Shapes = dict[str, Any]
 
 _UNBOUND_PART = object()  # a slice bound that is not a literal
+
+# The numbers NumPy and math define (np.pi, math.e, ...), by identity: a name bound to one of
+# them (``np.pi``, or ``pi`` after ``from math import pi``) reads the module's own float, which
+# no program changes, so its shape, a number's, holds at every call.
+_LIBRARY_CONSTANTS = {
+    id(value)
+    for module in (np, math)
+    for name in ("pi", "e", "tau", "inf", "nan", "euler_gamma")
+    for value in [getattr(module, name, None)]
+    if type(value) is float
+}
 
 
 def infer(
@@ -283,10 +297,10 @@ def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> A
     if value is None:
         return None
     if isinstance(value, _Appended):
-        element = _operand(value.value, known, form, runtime)
+        element = _operand(value.value, known, form, runtime, namespace)
         return _BOTTOM if element is _BOTTOM else runtime.shapes.Sequence(element=element.shape)
     if isinstance(value, _Unpacked):  # a tuple's element where known, else an array's row
-        source = _operand(value.value, known, form, runtime)
+        source = _operand(value.value, known, form, runtime, namespace)
         if source is _BOTTOM:
             return _BOTTOM
         shape = source.shape
@@ -298,13 +312,15 @@ def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> A
         dims = runtime.shapes.dims(shape)
         return None if not dims else dims[1:]
     if isinstance(value, _LoopElement):
-        iterable = _operand(value.iterable, known, form, runtime)
+        iterable = _operand(value.iterable, known, form, runtime, namespace)
         return _BOTTOM if iterable is _BOTTOM else runtime.shapes.element_shape(iterable.shape)
     application = application_of(value, form, namespace)
     if application.primal is CONSTANT:
-        return _operand(value, known, form, runtime).shape
+        return _operand(value, known, form, runtime, namespace).shape
     if application.primal is MAP:  # a dict display: its literal keys and its values' shapes
-        elements = [_operand(atom, known, form, runtime) for atom in application.positional]
+        elements = [
+            _operand(atom, known, form, runtime, namespace) for atom in application.positional
+        ]
         if any(element is _BOTTOM for element in elements):
             return _BOTTOM
         shapes = tuple(element.shape for element in elements)
@@ -313,7 +329,7 @@ def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> A
             return runtime.shapes.Sequence(mapping=True)
         return runtime.shapes.Sequence(len(shapes), shapes, keys=keys, mapping=True)
     if application.primal is PACK:  # a list's length and elements change with appends
-        elements = [_operand(atom, known, form, runtime) for atom in value.elts]
+        elements = [_operand(atom, known, form, runtime, namespace) for atom in value.elts]
         if any(element is _BOTTOM for element in elements):
             return _BOTTOM
         shapes = [element.shape for element in elements]
@@ -330,13 +346,13 @@ def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> A
         return runtime.shapes.Sequence(built.length, built.elements, common)
     operands = []
     for atom in application.positional:
-        operand = _operand(atom, known, form, runtime)
+        operand = _operand(atom, known, form, runtime, namespace)
         if operand is _BOTTOM:
             return _BOTTOM
         operands.append(operand)
     keywords = {}
     for key, atom in application.keywords:
-        operand = _operand(atom, known, form, runtime)
+        operand = _operand(atom, known, form, runtime, namespace)
         if operand is _BOTTOM:
             return _BOTTOM
         keywords[key] = operand
@@ -484,12 +500,22 @@ def _unmarked(shape: Any, marker: object, runtime: Runtime) -> Any:
     return shape
 
 
-def _operand(atom: ast.expr, known: Shapes, form: NormalForm, runtime: Runtime) -> Any:
+def _operand(
+    atom: ast.expr,
+    known: Shapes,
+    form: NormalForm,
+    runtime: Runtime,
+    namespace: Namespace | None = None,
+) -> Any:
     make = runtime.shapes.Operand
+    if isinstance(atom, ast.Name) and atom.id in form.local_names:
+        return make(known[atom.id]) if atom.id in known else _BOTTOM
+    if isinstance(atom, ast.Name) and atom.id in known:
+        return make(known[atom.id])
+    if namespace is not None and _is_library_constant(atom, form, namespace):
+        return make(())  # np.pi, math.e, ...: a number
     if isinstance(atom, ast.Name):
-        if atom.id in known:
-            return make(known[atom.id])
-        return _BOTTOM if atom.id in form.local_names else make(None)
+        return make(None)
     if isinstance(atom, ast.Constant):
         return runtime.shapes.constant_operand(atom.value)
     if (
@@ -516,3 +542,18 @@ def _operand(atom: ast.expr, known: Shapes, form: NormalForm, runtime: Runtime) 
         bounds = [a.value if isinstance(a, ast.Constant) else _UNBOUND_PART for a in atom.args]
         return make(None, builtins.slice(*bounds), True)
     return make(None)
+
+
+def _is_library_constant(atom: ast.expr, form: NormalForm, namespace: Namespace) -> bool:
+    """Whether ``atom`` (``np.pi``, ``math.e``, ``pi``; not a local name) reads one of the
+    numbers NumPy and math define (``_LIBRARY_CONSTANTS``)."""
+    if isinstance(atom, ast.Name) and atom.id in form.local_names:
+        return False
+    if not isinstance(atom, ast.Name | ast.Attribute):
+        return False
+    return is_library_constant(namespace.resolve(atom))
+
+
+def is_library_constant(value: Any) -> bool:
+    """Whether ``value`` is one of the numbers NumPy and math define (``np.pi``, ``math.e``)."""
+    return id(value) in _LIBRARY_CONSTANTS

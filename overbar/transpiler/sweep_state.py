@@ -403,13 +403,21 @@ def _unpacked_sources(form: NormalForm) -> set[str]:
 def _sequence_names(form: NormalForm, known: set[str]) -> set[str]:
     """Names bound to tuples or lists: those ``known`` to be (shape inference sees tuples your
     helpers return, the sweep sees the tuples you unpack), by a display, or by assignment from
-    such a name. Their adjoints are tuples, added element by element."""
+    such a name; and dicts, read by a literal string key (``layer["W"]``). Their adjoints are
+    tuples or dicts, added element by element."""
     sequences: set[str] = set(known)
     assignments = [n for n in statements_breadth_first(form.tree) if isinstance(n, ast.Assign)]
     for node in assignments:
         target, value = node.targets[0], node.value
         if isinstance(target, ast.Name) and isinstance(value, ast.Tuple | ast.List | ast.Dict):
             sequences.add(target.id)
+        if (
+            isinstance(value, ast.Subscript)
+            and isinstance(value.value, ast.Name)
+            and isinstance(value.slice, ast.Constant)
+            and isinstance(value.slice.value, str)
+        ):
+            sequences.add(value.value.id)
     return _copies_of(form, sequences)
 
 
