@@ -405,3 +405,79 @@ def test_stacked_rows_stack_only_arrays_of_one_shape():
     # matrices stacked where a product wants vectors: their outer products one by one
     expected = sum(np.outer(x, y) for x, y in zip(A, A, strict=True))
     np.testing.assert_allclose(sum_of_outers(stacked_rows(A), A), expected)
+
+
+# -- a product's transpose added at each step: the same sum of the two swapped ---------------
+
+COLUMN_MAJOR = """
+def f(W, U, Xs):
+    H = np.zeros((W.shape[0], Xs.shape[2]))
+    for X in Xs:
+        H = np.tanh(W.T @ H + U.T @ X)
+    return np.sum(H ** 2)
+"""
+
+BATCH_OF_MATRICES = """
+def f(W, Xs):
+    H = np.zeros((2, W.shape[0], Xs.shape[3]))
+    for X in Xs:
+        H = np.tanh(W.T @ H + X)
+    return np.sum(H ** 2)
+"""
+
+
+@pytest.mark.parametrize("batch, steps", [(3, 4), (1, 2), (2, 1), (2, 0)])
+def test_a_transposed_product_per_step_is_the_swapped_sum(batch, steps):
+    f = define(COLUMN_MAJOR)
+    rng = np.random.default_rng(batch + 10 * steps)
+    args = [
+        rng.normal(size=(3, 3)) * 0.4,
+        rng.normal(size=(2, 3)),
+        rng.normal(size=(steps, 2, batch)),
+    ]
+    text = overbar.grad(f, wrt=(0, 1)).source_for(*args)
+    assert text.count("sum_of_products(") == 2 and ").T\n" not in text, text
+    if steps:
+        agree(f, args, (0, 1))
+    else:
+        W_bar, U_bar = overbar.grad(f, wrt=(0, 1))(*args)
+        assert not W_bar.any() and not U_bar.any() and U_bar.shape == (2, 3)
+
+
+def test_a_product_of_stacked_matrices_is_not_swapped():
+    # side condition: ``.T`` of more than two axes reverses them all, so a transposed product
+    # of a batch of matrices is not the swapped product: such steps stay in the loop
+    f = define(BATCH_OF_MATRICES)
+    rng = np.random.default_rng(12)
+    args = [rng.normal(size=(3, 3)) * 0.4, rng.normal(size=(4, 2, 3, 5))]
+    text = overbar.grad(f).source_for(*args)
+    assert "sum_of_products(" not in text, text
+    agree(f, args, (0,))
+
+
+@pytest.mark.parametrize(
+    "expression, ranks, found",
+    [
+        ("(a @ b.T).T", (2, 2), ("columns", "b", "a")),
+        ("(a.T @ b).T", (2, 1), ("rows", "b", "a")),
+        ("np.outer(a, b).T", (3, 3), ("outer", "b", "a")),
+        ("(a @ b.T).T", (3, 2), None),  # a batch of matrices
+        ("(a @ b.T).T", (None, 2), None),  # a rank not known
+        ("(a * b).T", (0, 2), None),  # a scaled array: not swapped
+    ],
+)
+def test_which_transposed_products_are_swapped(expression, ranks, found):
+    import ast
+
+    from overbar.runtime import NUMPY
+    from overbar.transpiler.hoist import _Hoister
+
+    hoister = _Hoister.__new__(_Hoister)
+    hoister.runtime, hoister.numpy_names = NUMPY, {"np"}
+    hoister.shapes = {
+        name: tuple(3 for _ in range(rank))
+        for name, rank in zip("ab", ranks, strict=True)
+        if rank is not None
+    }
+    node = ast.parse(expression, mode="eval").body
+    assert hoister.product_of(node) == found

@@ -34,7 +34,11 @@ plain ``Σₜ aₜ`` where the ``aₜ`` are collected for a product anyway; and,
 broadcast over a batch, ``b_bar = b_bar + a_bar.sum(axis=0)``: one sum of the stacked rows
 over the steps' axis and the axes ``K`` shifted past it, as backpropagation through time sums
 ``b̄`` once after the loop; with ``keepdims=True`` the steps' axis is summed first, then
-``K`` keeping them). Side conditions:
+``K`` keeping them). A product's transpose added at each step
+(``W_bar = W_bar + (a @ h.T).T``, as column-major code gets) is the same sum with the two
+operands swapped: ``Σₜ (aₜ bₜᵀ)ᵀ = Σₜ bₜ aₜᵀ``, ``Σₜ (aₜᵀ bₜ)ᵀ = Σₜ bₜᵀ aₜ``,
+``Σₜ outer(aₜ, bₜ)ᵀ = Σₜ outer(bₜ, aₜ)``.
+Side conditions:
 
 - the loop body adds to the adjoint ``X`` in that one statement, ``X = X + P``, and reads or
   binds ``X`` nowhere else (so adding the steps' products after the loop gives the same ``X``);
@@ -43,6 +47,9 @@ over the steps' axis and the axes ``K`` shifted past it, as backpropagation thro
 - ``np.outer`` is NumPy's (``np`` is NumPy in the generated function); ``.sum()`` is called
   with no arguments on the product ``a * b`` (an array, or a NumPy number: a Python number has
   no ``sum``, so the loop would have failed on it too);
+- a transposed product is ``np.outer``'s, or a matrix product of two names known (from the
+  shapes; an adjoint from its value's, where it cannot hold the runtime zero) to hold arrays
+  of one or two axes each;
 - a step's sum is ``a.sum(...)`` of a name with no argument but ``axis`` (a literal number,
   tuple of numbers or None) and ``keepdims`` (a literal truth value), and, as a plain sum, is
   hoisted only where its ``aₜ`` are collected for a product anyway (so it keeps no array the
@@ -102,6 +109,10 @@ class _Hoister:
     def __init__(self, runtime: Runtime, numpy_names: set[str], adjoint: Adjoint):
         self.runtime, self.numpy_names = runtime, numpy_names
         self.shapes = dict(adjoint.shapes)
+        # an adjoint has its value's shape, unless it may hold the runtime zero (a number)
+        for bar, name in adjoint.adjoints:
+            if bar not in adjoint.maybe_zero and bar not in self.shapes and name in self.shapes:
+                self.shapes[bar] = self.shapes[name]
         self.effects = adjoint.effects
         self.bound = {id(value): name for name, value in adjoint.bindings}
         self.taken = names_in(adjoint.tree) | {name for name, _ in adjoint.bindings}
@@ -356,7 +367,18 @@ class _Hoister:
     def product_of(self, node: ast.expr) -> tuple[str, str, str] | None:
         """('outer', a, b) for np.outer(a, b); ('columns', a, b) for a @ b.T; ('rows', a, b)
         for a.T @ b; ('scaled', a, b) for a * b or b * a where a is known to be a number and b
-        an array; ('inner', a, b) for (a * b).sum()."""
+        an array; ('inner', a, b) for (a * b).sum(); and the transpose of the first three as
+        the same product of the two swapped (``outer(a, b).T = outer(b, a)``,
+        ``(a @ b.T).T = b @ a.T``, ``(a.T @ b).T = b.T @ a``), for ``a`` and ``b`` known to
+        have one or two axes each (``.T`` of more axes reverses them all)."""
+        if isinstance(node, ast.Attribute) and node.attr == "T":
+            inner = self.product_of(node.value)
+            if inner is None or inner[0] not in ("outer", "columns", "rows"):
+                return None
+            kind, a, b = inner
+            if kind != "outer" and not all(self.rank(n) in (1, 2) for n in (a, b)):
+                return None
+            return kind, b, a
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
