@@ -235,3 +235,249 @@ def test_inner_products_of_foreign_shapes_fall_back_to_one_by_one():
     assert sum_of_inner([], []) == 0.0
     a, b = [np.ones((2, 3)), 2 * np.ones((2, 3))], [np.ones((2, 1)), np.ones((2, 1))]
     assert sum_of_inner(a, b) == 18.0  # stacked, each step's row broadcast alike
+
+
+# -- a bias's adjoint summed once after the loop, from the rows a product stacked ------------
+
+BIASED_ROWS = """
+def f(W, c, Xs):
+    H = np.zeros((Xs.shape[1], W.shape[1]))
+    for X in Xs:
+        H = np.tanh(H @ W + X + c)
+    return np.sum(H ** 2)
+"""
+
+BIAS_WITHOUT_A_PRODUCT = """
+def f(c, Xs):
+    H = np.zeros((Xs.shape[1], Xs.shape[2]))
+    for X in Xs:
+        H = np.tanh(H * 0.5 + X + c)
+    return np.sum(H ** 2)
+"""
+
+BIAS_ADDED_TWICE = """
+def f(W, c, Xs):
+    H = np.zeros((Xs.shape[1], W.shape[1]))
+    total = 0.0
+    for X in Xs:
+        H = np.tanh(H @ W + X + c)
+        total = total + np.sum(H) * np.sum(c)
+    return total + np.sum(H ** 2)
+"""
+
+
+def biased_arguments(bias_shape, batch, steps, seed=0):
+    rng = np.random.default_rng(seed)
+    return [
+        rng.normal(size=(3, 3)) * 0.4,
+        rng.normal(size=bias_shape),
+        rng.normal(size=(steps, batch, 3)),
+    ]
+
+
+@pytest.mark.parametrize("bias_shape", [(3,), (1, 3)])
+@pytest.mark.parametrize("batch, steps", [(2, 4), (1, 1), (3, 0)])
+def test_a_bias_adjoint_is_summed_once_from_the_stacked_rows(bias_shape, batch, steps):
+    f = define(BIASED_ROWS)
+    args = biased_arguments(bias_shape, batch, steps)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(*args)
+    assert "stacked_rows(" in text and ".sum(axis" not in text, text  # none left in the loop
+    if bias_shape == (1, 3) and batch == 1:
+        assert "sum_of_values(" in text  # the bias's shape: nothing to sum in a step
+    else:
+        assert "sum_of_sums(" in text
+        assert ("keepdims=True" in text) is (bias_shape == (1, 3))
+    if steps:
+        agree(f, args, (0, 1))
+    else:
+        W_bar, c_bar = overbar.grad(f, wrt=(0, 1))(*args)
+        assert not np.any(W_bar) and not np.any(c_bar) and np.shape(c_bar) == bias_shape
+
+
+def test_a_step_sum_without_a_product_stays_in_the_loop():
+    # side condition: a plain sum is hoisted only with rows a product collects anyway
+    f = define(BIAS_WITHOUT_A_PRODUCT)
+    rng = np.random.default_rng(4)
+    args = [rng.normal(size=3), rng.normal(size=(4, 2, 3))]
+    text = overbar.grad(f).source_for(*args)
+    assert "sum_of_sums(" not in text and ".sum(axis=0)" in text, text
+    agree(f, args, (0,))
+
+
+def test_a_step_sum_into_an_adjoint_added_twice_in_the_loop_stays():
+    # side condition: the adjoint is added to in that one statement of the loop only
+    f = define(BIAS_ADDED_TWICE)
+    args = biased_arguments((3,), 2, 4, seed=5)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(*args)
+    assert "sum_of_sums(" not in text and "sum_of_products(" in text, text
+    agree(f, args, (0, 1))
+
+
+@pytest.mark.parametrize(
+    "expression, hoisted",
+    [
+        ("a.sum(axis=0)", True),
+        ("a.sum()", True),
+        ("a.sum(axis=(0, -1), keepdims=True)", True),
+        ("a.sum(axis=None)", True),
+        ("a.sum(axis=k)", False),  # an axis not written out
+        ("a.sum(0)", False),  # by position
+        ("a.sum(axis=0, dtype=float)", False),  # anything but axis and keepdims
+        ("a.sum(axis=0, keepdims=flag)", False),
+        ("a.sum(axis=0.0)", False),
+        ("a.sum(axis=True)", False),
+        ("(a * b).sum(axis=0)", False),  # not a name's sum
+        ("np.sum(a, axis=0)", False),
+    ],
+)
+def test_which_step_sums_are_recognised(expression, hoisted):
+    import ast
+
+    from overbar.transpiler.hoist import _reduction_keywords
+
+    node = ast.parse(expression, mode="eval").body
+    assert (_reduction_keywords(node) is not None) is hoisted
+
+
+@pytest.mark.parametrize(
+    "shape, axis, keepdims",
+    [
+        ((2, 3), 0, False),
+        ((2, 3), -1, False),
+        ((2, 3), None, False),
+        ((2, 3, 4), (0, 2), False),
+        ((2, 3, 4), (-1, 0), True),
+        ((2, 3), 1, True),
+        ((), None, False),
+    ],
+)
+def test_sum_of_sums_is_the_steps_sums_added(shape, axis, keepdims):
+    from overbar.runtime.helpers import stacked_rows, sum_of_sums
+
+    rng = np.random.default_rng(len(shape))
+    rows = [rng.normal(size=shape) for _ in range(3)]
+    expected = sum(r.sum(axis=axis, keepdims=keepdims) for r in rows)
+    for given in (rows, stacked_rows(rows)):
+        got = sum_of_sums(given, axis=axis, keepdims=keepdims)
+        assert np.shape(got) == np.shape(expected)
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_sum_of_sums_falls_back_to_the_steps_own_sums():
+    from overbar.runtime.helpers import sum_of_sums
+
+    rows = [np.ones((2, 3)), np.ones((4, 3))]  # shapes that differ: added one by one
+    np.testing.assert_allclose(sum_of_sums(rows, axis=0), [6.0, 6.0, 6.0])
+    assert sum_of_sums([], axis=0) == 0.0
+    with pytest.raises(np.exceptions.AxisError):  # out of range: raises as a step's sum does
+        sum_of_sums([np.ones((2, 3)), np.ones((2, 3))], axis=2)
+    with pytest.raises(ValueError, match="duplicate"):  # as the step's sum raises
+        sum_of_sums([np.ones((2, 3)), np.ones((2, 3))], axis=(0, 0))
+    with pytest.raises(AttributeError):  # a Python number has no sum, in the loop either
+        sum_of_sums([0.0, np.ones(3)], axis=0)
+
+
+def test_stacked_rows_stack_only_arrays_of_one_shape():
+    from overbar.runtime.helpers import (
+        stacked_rows,
+        sum_of_inner,
+        sum_of_outers,
+        sum_of_products,
+        sum_of_values,
+    )
+
+    rng = np.random.default_rng(9)
+    for rows in ([0.0, np.ones(3)], [np.ones(3), np.ones(2)], [], [1.0, 2.0]):
+        assert stacked_rows(rows) is rows
+    assert stacked_rows([np.ones((2, 3))] * 4).shape == (4, 2, 3)
+    # every sum reads stacked rows, or one stacked and one list, as it reads the lists
+    A = [rng.normal(size=(2, 3)) for _ in range(3)]
+    B = [rng.normal(size=(2, 4)) for _ in range(3)]
+    C = [rng.normal(size=(5, 3)) for _ in range(3)]
+    for a, b in ((stacked_rows(A), B), (A, stacked_rows(B)), (stacked_rows(A), stacked_rows(B))):
+        np.testing.assert_allclose(sum_of_products(a, b, "a"), sum_of_products(A, B, "a"))
+    for a, c in ((stacked_rows(A), C), (stacked_rows(A), stacked_rows(C))):
+        np.testing.assert_allclose(sum_of_products(a, c, "b"), sum_of_products(A, C, "b"))
+    v, w = [rng.normal(size=3) for _ in range(3)], [rng.normal(size=2) for _ in range(3)]
+    np.testing.assert_allclose(sum_of_outers(stacked_rows(v), w), sum_of_outers(v, w))
+    np.testing.assert_allclose(sum_of_values(stacked_rows(A)), sum_of_values(A))
+    np.testing.assert_allclose(sum_of_inner(stacked_rows(A), A), sum_of_inner(A, A))
+    # matrices stacked where a product wants vectors: their outer products one by one
+    expected = sum(np.outer(x, y) for x, y in zip(A, A, strict=True))
+    np.testing.assert_allclose(sum_of_outers(stacked_rows(A), A), expected)
+
+
+# -- a product's transpose added at each step: the same sum of the two swapped ---------------
+
+COLUMN_MAJOR = """
+def f(W, U, Xs):
+    H = np.zeros((W.shape[0], Xs.shape[2]))
+    for X in Xs:
+        H = np.tanh(W.T @ H + U.T @ X)
+    return np.sum(H ** 2)
+"""
+
+BATCH_OF_MATRICES = """
+def f(W, Xs):
+    H = np.zeros((2, W.shape[0], Xs.shape[3]))
+    for X in Xs:
+        H = np.tanh(W.T @ H + X)
+    return np.sum(H ** 2)
+"""
+
+
+@pytest.mark.parametrize("batch, steps", [(3, 4), (1, 2), (2, 1), (2, 0)])
+def test_a_transposed_product_per_step_is_the_swapped_sum(batch, steps):
+    f = define(COLUMN_MAJOR)
+    rng = np.random.default_rng(batch + 10 * steps)
+    args = [
+        rng.normal(size=(3, 3)) * 0.4,
+        rng.normal(size=(2, 3)),
+        rng.normal(size=(steps, 2, batch)),
+    ]
+    text = overbar.grad(f, wrt=(0, 1)).source_for(*args)
+    assert text.count("sum_of_products(") == 2 and ").T\n" not in text, text
+    if steps:
+        agree(f, args, (0, 1))
+    else:
+        W_bar, U_bar = overbar.grad(f, wrt=(0, 1))(*args)
+        assert not W_bar.any() and not U_bar.any() and U_bar.shape == (2, 3)
+
+
+def test_a_product_of_stacked_matrices_is_not_swapped():
+    # side condition: ``.T`` of more than two axes reverses them all, so a transposed product
+    # of a batch of matrices is not the swapped product: such steps stay in the loop
+    f = define(BATCH_OF_MATRICES)
+    rng = np.random.default_rng(12)
+    args = [rng.normal(size=(3, 3)) * 0.4, rng.normal(size=(4, 2, 3, 5))]
+    text = overbar.grad(f).source_for(*args)
+    assert "sum_of_products(" not in text, text
+    agree(f, args, (0,))
+
+
+@pytest.mark.parametrize(
+    "expression, ranks, found",
+    [
+        ("(a @ b.T).T", (2, 2), ("columns", "b", "a")),
+        ("(a.T @ b).T", (2, 1), ("rows", "b", "a")),
+        ("np.outer(a, b).T", (3, 3), ("outer", "b", "a")),
+        ("(a @ b.T).T", (3, 2), None),  # a batch of matrices
+        ("(a @ b.T).T", (None, 2), None),  # a rank not known
+        ("(a * b).T", (0, 2), None),  # a scaled array: not swapped
+    ],
+)
+def test_which_transposed_products_are_swapped(expression, ranks, found):
+    import ast
+
+    from overbar.runtime import NUMPY
+    from overbar.transpiler.hoist import _Hoister
+
+    hoister = _Hoister.__new__(_Hoister)
+    hoister.runtime, hoister.numpy_names = NUMPY, {"np"}
+    hoister.shapes = {
+        name: tuple(3 for _ in range(rank))
+        for name, rank in zip("ab", ranks, strict=True)
+        if rank is not None
+    }
+    node = ast.parse(expression, mode="eval").body
+    assert hoister.product_of(node) == found

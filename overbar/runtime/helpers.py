@@ -877,31 +877,106 @@ def describe_input(value) -> str:
     return f"a {type(value).__name__}"
 
 
+def stacked_rows(rows):
+    """The arrays a loop's steps collected, as one array with the steps along its first axis
+    where they are NumPy arrays of one shape (so that the sums below read one array, stacked
+    once however many of them read it), the list itself otherwise (a runtime zero among them,
+    shapes that differ, another library's arrays, no step)."""
+    if len(rows) and _stackable(rows, arrays.ndim(rows[0])):
+        return np.array(rows)
+    return rows
+
+
+def _as_stacked(rows, ndim):
+    """The rows, arrays of one shape and ``ndim`` dimensions, stacked (as they are where
+    ``stacked_rows`` stacked them already); None where they are not such arrays."""
+    if isinstance(rows, np.ndarray):
+        return rows if rows.ndim == ndim + 1 else None
+    return np.array(rows) if _stackable(rows, ndim) else None
+
+
+def _joined(rows, axis):
+    """The steps' matrices joined along ``axis`` (stacked ones along the first: a view), or
+    None where they are not matrices that agree on the other axis."""
+    if isinstance(rows, np.ndarray):
+        if rows.ndim != 3:
+            return None
+        if axis == 0:
+            return rows.reshape(-1, rows.shape[2])
+        rows = list(rows)
+    return np.concatenate(rows, axis=axis) if _joinable(rows, axis) else None
+
+
+def _listed(rows):
+    """Stacked rows as the list of their rows (views, the values collected); a list as it is."""
+    return list(rows) if isinstance(rows, np.ndarray) else rows
+
+
 def sum_of_outers(a_rows, b_rows):
     """Σₜ outer(aₜ, bₜ): one product of the stacked vectors where they are vectors of one shape
     each (``Aᵀ B``), the outer products added one by one otherwise; 0.0 for none."""
-    if not a_rows:
+    if not len(a_rows):
         return 0.0
-    if _stackable(a_rows, 1) and _stackable(b_rows, 1):
-        return np.array(a_rows).T @ np.array(b_rows)
+    a, b = _as_stacked(a_rows, 1), _as_stacked(b_rows, 1)
+    if a is not None and b is not None:
+        return a.T @ b
+    a_rows, b_rows = _listed(a_rows), _listed(b_rows)
     return _added(np.outer(a, b) for a, b in zip(a_rows, b_rows, strict=True))
 
 
 def sum_of_values(rows):
     """Σₜ aₜ: one sum over the stacked arrays where they are arrays of one shape, added one by
     one otherwise; 0.0 for none."""
-    if not rows:
+    if not len(rows):
         return 0.0
+    if isinstance(rows, np.ndarray):
+        return np.sum(rows, axis=0)
     if _stackable(rows, rows[0].ndim if isinstance(rows[0], np.ndarray) else -1):
         return np.sum(rows, axis=0)
     return _added(rows)
 
 
+def sum_of_sums(rows, axis=None, keepdims=False):
+    """Σₜ Σ_axis aₜ, the steps' sums ``aₜ.sum(axis=axis, keepdims=keepdims)`` added: one sum
+    over the stacked arrays where they are NumPy arrays of one shape and ``axis`` names each of
+    their axes once (the steps' axis is summed with the others), the steps' sums added one by
+    one otherwise (an axis out of range then raises as the step's sum would); 0.0 for none."""
+    if not len(rows):
+        return 0.0
+    if isinstance(rows, np.ndarray):
+        stacked, axes = rows, _axes_within(axis, rows.ndim - 1)
+    else:
+        first = rows[0]
+        alike = isinstance(first, np.ndarray) and _stackable(rows, first.ndim)
+        axes = _axes_within(axis, first.ndim) if alike else None
+        stacked = np.array(rows) if axes is not None else None
+    if axes is not None:
+        if keepdims:
+            return np.sum(stacked, axis=0).sum(axis=axes, keepdims=True)
+        return np.sum(stacked, axis=(0, *(a + 1 for a in axes)))
+    return _added(r.sum(axis=axis, keepdims=keepdims) for r in _listed(rows))
+
+
+def _axes_within(axis, ndim):
+    """``axis`` (None, a number or a tuple of them) as a tuple of distinct axes in
+    ``range(ndim)``, or None where one is out of range, repeated or not an integer."""
+    if axis is None:
+        return tuple(range(ndim))
+    parts = axis if isinstance(axis, tuple) else (axis,)
+    if not all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in parts):
+        return None
+    if not all(-ndim <= a < ndim for a in parts):
+        return None
+    axes = tuple(int(a) % ndim for a in parts)
+    return axes if len(set(axes)) == len(axes) else None
+
+
 def sum_of_scaled(scale_rows, array_rows):
     """Σₜ sₜ aₜ: one product of the numbers and the stacked arrays where the aₜ are arrays of
     one shape and the sₜ numbers, the products added one by one otherwise; 0.0 for none."""
-    if not scale_rows:
+    if not len(scale_rows):
         return 0.0
+    scale_rows, array_rows = _listed(scale_rows), _listed(array_rows)
     first = array_rows[0]
     if (
         all(arrays.ndim(s) == 0 for s in scale_rows)
@@ -916,12 +991,14 @@ def sum_of_scaled(scale_rows, array_rows):
 def sum_of_products(a_rows, b_rows, transposed):
     """Σₜ aₜ bₜᵀ (``transposed="b"``) or Σₜ aₜᵀ bₜ (``"a"``): one product of the matrices side
     by side (or stacked) where they are matrices that fit, one by one otherwise; 0.0 for none."""
-    if not a_rows:
+    if not len(a_rows):
         return 0.0
     axis = 1 if transposed == "b" else 0
-    if _joinable(a_rows, axis) and _joinable(b_rows, axis):
-        a, b = np.concatenate(a_rows, axis=axis), np.concatenate(b_rows, axis=axis)
+    a = _joined(a_rows, axis)
+    b = _joined(b_rows, axis) if a is not None else None
+    if b is not None:
         return a @ b.T if transposed == "b" else a.T @ b
+    a_rows, b_rows = _listed(a_rows), _listed(b_rows)
     if transposed == "b":
         return _added(a @ b.T for a, b in zip(a_rows, b_rows, strict=True))
     return _added(a.T @ b for a, b in zip(a_rows, b_rows, strict=True))
@@ -932,16 +1009,15 @@ def sum_of_inner(a_rows, b_rows):
     the stacked arrays where the aₜ are arrays of one shape, the bₜ too, of one rank (so that
     each row of the stacked product is its step's ``aₜ * bₜ``, broadcast alike), the inner
     products added one by one otherwise; 0.0 for none."""
-    if not a_rows:
+    if not len(a_rows):
         return 0.0
     first = a_rows[0]
-    if (
-        isinstance(first, np.ndarray)
-        and _stackable(a_rows, first.ndim)
-        and _stackable(b_rows, first.ndim)
-    ):
-        a, b = np.array(a_rows), np.array(b_rows)
+    ndim = first.ndim if isinstance(first, np.ndarray) else -1
+    a = _as_stacked(a_rows, ndim) if ndim >= 0 else None
+    b = _as_stacked(b_rows, ndim) if a is not None else None
+    if b is not None:
         return np.sum(a * b)
+    a_rows, b_rows = _listed(a_rows), _listed(b_rows)
     return _added((a * b).sum() for a, b in zip(a_rows, b_rows, strict=True))
 
 

@@ -62,6 +62,8 @@ class Runtime:
     sum_of_outers: Callable  # Σₜ outer(aₜ, bₜ) of values collected over a loop's steps
     sum_of_products: Callable  # Σₜ aₜ bₜᵀ or Σₜ aₜᵀ bₜ, likewise
     sum_of_values: Callable  # Σₜ aₜ, likewise
+    sum_of_sums: Callable  # Σₜ aₜ.sum(axis=..., keepdims=...), likewise
+    stacked_rows: Callable  # the values collected, stacked once for the sums above to read
     sum_of_scaled: Callable  # Σₜ sₜ aₜ for numbers sₜ, likewise
     sum_of_inner: Callable  # Σₜ (aₜ * bₜ).sum(), likewise
     split_like: Callable  # the adjoint of a join: ȳ cut into pieces shaped like the joined

@@ -48,6 +48,7 @@ from overbar.runtime.helpers import (
     shape_of,
     split_last,
     split_like,
+    stacked_rows,
     structured_like,
     structured_like_bar,
     structured_like_bar_bar,
@@ -56,6 +57,7 @@ from overbar.runtime.helpers import (
     sum_of_outers,
     sum_of_products,
     sum_of_scaled,
+    sum_of_sums,
     sum_of_values,
     take_and_zero,
     take_in_place,
@@ -758,6 +760,18 @@ def sum_of_outers_tangent(s, a_rows, b_rows, a_rows_dot, b_rows_dot):
 def sum_of_values_tangent(s, rows, rows_dot):
     """s = Σₜ aₜ:  ṡ = Σₜ ȧₜ"""
     return sum_of_values(rows_dot)
+
+
+@tangent(stacked_rows)
+def stacked_rows_tangent(s, rows, rows_dot):
+    """s = the rows stacked (or the list of them, as it is):  ṡ = the rows' tangents alike"""
+    return stacked_rows(rows_dot)
+
+
+@tangent(sum_of_sums)
+def sum_of_sums_tangent(s, rows, axis=None, keepdims=False, *, rows_dot):
+    """s = Σₜ Σ_axis aₜ:  ṡ = Σₜ Σ_axis ȧₜ"""
+    return sum_of_sums(rows_dot, axis, keepdims)
 
 
 @tangent(sum_of_scaled)

@@ -28,8 +28,17 @@ and ``bₜ``; ``Σₜ aₜ bₜᵀ = [a₁ … a_T] [b₁ … b_T]ᵀ`` for matr
 numbers ``sₜ`` (a loop over the rows of a matrix: ``w_bar = w_bar + r_bar * row``);
 ``Σₜ Σᵢ (aₜ ∘ bₜ)ᵢ = Σ (A ∘ B)`` for the steps' inner products ``(a * b).sum()`` (the adjoint
 of a number that scales an array at every step, ``alpha_bar = alpha_bar + (g * d).sum()``:
-one product of the stacked arrays, as a person writes ``np.sum(G * D)`` after the loop); and a
-plain ``Σₜ aₜ`` where the ``aₜ`` are collected for a product anyway. Side conditions:
+one product of the stacked arrays, as a person writes ``np.sum(G * D)`` after the loop); a
+plain ``Σₜ aₜ`` where the ``aₜ`` are collected for a product anyway; and, likewise,
+``Σₜ Σ_K aₜ = Σ_{0, K+1} A`` for the steps' sums ``aₜ.sum(axis=K)`` (the adjoint of a bias
+broadcast over a batch, ``b_bar = b_bar + a_bar.sum(axis=0)``: one sum of the stacked rows
+over the steps' axis and the axes ``K`` shifted past it, as backpropagation through time sums
+``b̄`` once after the loop; with ``keepdims=True`` the steps' axis is summed first, then
+``K`` keeping them). A product's transpose added at each step
+(``W_bar = W_bar + (a @ h.T).T``, as column-major code gets) is the same sum with the two
+operands swapped: ``Σₜ (aₜ bₜᵀ)ᵀ = Σₜ bₜ aₜᵀ``, ``Σₜ (aₜᵀ bₜ)ᵀ = Σₜ bₜᵀ aₜ``,
+``Σₜ outer(aₜ, bₜ)ᵀ = Σₜ outer(bₜ, aₜ)``.
+Side conditions:
 
 - the loop body adds to the adjoint ``X`` in that one statement, ``X = X + P``, and reads or
   binds ``X`` nowhere else (so adding the steps' products after the loop gives the same ``X``);
@@ -38,11 +47,19 @@ plain ``Σₜ aₜ`` where the ``aₜ`` are collected for a product anyway. Side
 - ``np.outer`` is NumPy's (``np`` is NumPy in the generated function); ``.sum()`` is called
   with no arguments on the product ``a * b`` (an array, or a NumPy number: a Python number has
   no ``sum``, so the loop would have failed on it too);
+- a transposed product is ``np.outer``'s, or a matrix product of two names known (from the
+  shapes; an adjoint from its value's, where it cannot hold the runtime zero) to hold arrays
+  of one or two axes each;
+- a step's sum is ``a.sum(...)`` of a name with no argument but ``axis`` (a literal number,
+  tuple of numbers or None) and ``keepdims`` (a literal truth value), and, as a plain sum, is
+  hoisted only where its ``aₜ`` are collected for a product anyway (so it keeps no array the
+  loop would not keep; its rows are the product's, the name bound nowhere between the two);
 - the loop has no ``break`` (a reverse loop runs its trip count).
 
 The runtime helpers take one product of the stacked values where every ``aₜ`` (and every
 ``bₜ``) is an array of one shape of the rank the product needs, and otherwise add the steps'
-products one by one, as the loop did (a runtime zero, the number 0.0, among them).
+products one by one, as the loop did (a runtime zero, the number 0.0, among them; a step's sum
+whose axis is out of its array's range raises there, as in the loop).
 
 The sum is the same up to rounding: the matrix product adds the steps in another order.
 """
@@ -92,6 +109,10 @@ class _Hoister:
     def __init__(self, runtime: Runtime, numpy_names: set[str], adjoint: Adjoint):
         self.runtime, self.numpy_names = runtime, numpy_names
         self.shapes = dict(adjoint.shapes)
+        # an adjoint has its value's shape, unless it may hold the runtime zero (a number)
+        for bar, name in adjoint.adjoints:
+            if bar not in adjoint.maybe_zero and bar not in self.shapes and name in self.shapes:
+                self.shapes[bar] = self.shapes[name]
         self.effects = adjoint.effects
         self.bound = {id(value): name for name, value in adjoint.bindings}
         self.taken = names_in(adjoint.tree) | {name for name, _ in adjoint.bindings}
@@ -124,17 +145,17 @@ class _Hoister:
         if any(isinstance(node, ast.Break) for node in walk_breadth_first(loop)):
             return [loop]
         found = [(index, self.accumulation(s, loop)) for index, s in enumerate(loop.body)]
-        products = [(index, f) for index, f in found if f and f[1] != "sum"]
+        products = [(index, f) for index, f in found if f and f[1] not in _PLAIN_SUMS]
         if not products:
             return [loop]
-        sums = [(index, f) for index, f in found if f and f[1] == "sum"]
+        sums = [(index, f) for index, f in found if f and f[1] in _PLAIN_SUMS]
         collected: dict[str, tuple[str, int]] = {}  # a name -> its rows and where it is added
         lists: list[str] = []
         replaced: dict[int, list[ast.stmt]] = {}
         after = []
         for index, (target, kind, names) in products + sums:
             shared = [collected.get(name) for name in names]
-            if kind == "sum" and not all(
+            if kind in _PLAIN_SUMS and not all(
                 place and not _bound_between(loop.body, place[1], index, name)
                 for place, name in zip(shared, names, strict=True)
             ):
@@ -149,7 +170,7 @@ class _Hoister:
                 collected[name] = (rows[-1], index)
                 replaced.setdefault(index, []).append(_append(rows[-1], name))
             replaced.setdefault(index, [])
-            total = self.product(kind, rows)
+            total = self.product(kind, rows, loop.body[index])
             after.append(ast.Assign([_store(target)], ast.BinOp(_load(target), ast.Add(), total)))
         loop.body = [
             s
@@ -162,11 +183,29 @@ class _Hoister:
         if before is None:
             before = ast.Assign([_store(lists[0])], ast.List([], ast.Load()))
         self.changed = True
-        return [before, loop, *after]
+        return [before, loop, *self.stacked_once(lists, after), *after]
+
+    def stacked_once(self, lists: list[str], after: list[ast.stmt]) -> list[ast.stmt]:
+        """``rows = stacked_rows(rows)`` for each list that two or more of the sums ``after``
+        read, so that the values are stacked once rather than by each sum."""
+        reads = [
+            node.id
+            for statement in after
+            for node in walk_breadth_first(statement.value.right)
+            if isinstance(node, ast.Name)
+        ]
+        shared = [name for name in lists if reads.count(name) > 1]
+        if not shared:
+            return []
+        helper = self.bind("stacked_rows", self.runtime.stacked_rows)
+        return [
+            ast.Assign([_store(name)], ast.Call(_load(helper), [_load(name)], []))
+            for name in shared
+        ]
 
     def accumulation(self, statement: ast.stmt, loop: ast.For) -> tuple | None:
-        """``X = X + P`` with P a product this pass sums after the loop, or ``X = X + a``:
-        (X, kind, the names P is a product of, or a)."""
+        """``X = X + P`` with P a product this pass sums after the loop, ``X = X + a`` or
+        ``X = X + a.sum(...)``: (X, kind, the names P is a product of, or a)."""
         if not (
             isinstance(statement, ast.Assign)
             and len(statement.targets) == 1
@@ -183,6 +222,8 @@ class _Hoister:
             return None
         if isinstance(right, ast.Name):
             kind, names = "sum", (right.id,)
+        elif _reduction_keywords(right) is not None:
+            kind, names = "reduced", (right.func.value.id,)
         else:
             product = self.product_of(right)
             if product is None:
@@ -326,7 +367,18 @@ class _Hoister:
     def product_of(self, node: ast.expr) -> tuple[str, str, str] | None:
         """('outer', a, b) for np.outer(a, b); ('columns', a, b) for a @ b.T; ('rows', a, b)
         for a.T @ b; ('scaled', a, b) for a * b or b * a where a is known to be a number and b
-        an array; ('inner', a, b) for (a * b).sum()."""
+        an array; ('inner', a, b) for (a * b).sum(); and the transpose of the first three as
+        the same product of the two swapped (``outer(a, b).T = outer(b, a)``,
+        ``(a @ b.T).T = b @ a.T``, ``(a.T @ b).T = b.T @ a``), for ``a`` and ``b`` known to
+        have one or two axes each (``.T`` of more axes reverses them all)."""
+        if isinstance(node, ast.Attribute) and node.attr == "T":
+            inner = self.product_of(node.value)
+            if inner is None or inner[0] not in ("outer", "columns", "rows"):
+                return None
+            kind, a, b = inner
+            if kind != "outer" and not all(self.rank(n) in (1, 2) for n in (a, b)):
+                return None
+            return kind, b, a
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -401,7 +453,13 @@ class _Hoister:
                     return True
         return False
 
-    def product(self, kind: str, rows: list[str]) -> ast.expr:
+    def product(self, kind: str, rows: list[str], statement: ast.stmt) -> ast.expr:
+        if kind == "reduced":
+            helper = self.bind("sum_of_sums", self.runtime.sum_of_sums)
+            added = statement.value  # X = X + a.sum(...) or X = a.sum(...) + X
+            step_sum = added.right if isinstance(added.right, ast.Call) else added.left
+            keywords = [ast.keyword(k.arg, copy.deepcopy(k.value)) for k in step_sum.keywords]
+            return ast.Call(_load(helper), [_load(rows[0])], keywords)
         if kind == "sum":
             helper = self.bind("sum_of_values", self.runtime.sum_of_values)
             return ast.Call(_load(helper), [_load(rows[0])], [])
@@ -429,6 +487,51 @@ class _Hoister:
             name += "_"
         self.taken.add(name)
         return name
+
+
+_PLAIN_SUMS = ("sum", "reduced")  # kinds hoisted only with a product's rows
+
+
+def _reduction_keywords(node: ast.expr) -> list[ast.keyword] | None:
+    """The keywords of ``a.sum(axis=..., keepdims=...)`` (``a`` a name, ``axis`` a literal
+    number, tuple of numbers or None, ``keepdims`` a literal truth value, nothing else given),
+    or None for anything else."""
+    if not (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "sum"
+        and isinstance(node.func.value, ast.Name)
+        and not node.args
+    ):
+        return None
+    seen = set()
+    for keyword in node.keywords:
+        if keyword.arg in seen:
+            return None
+        seen.add(keyword.arg)
+        value = keyword.value
+        if keyword.arg == "axis":
+            parts = value.elts if isinstance(value, ast.Tuple) else [value]
+            if not all(_literal_axis(part) for part in parts) and not (
+                isinstance(value, ast.Constant) and value.value is None
+            ):
+                return None
+        elif keyword.arg == "keepdims":
+            if not (isinstance(value, ast.Constant) and isinstance(value.value, bool)):
+                return None
+        else:
+            return None
+    return node.keywords
+
+
+def _literal_axis(node: ast.expr) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, int)
+        and not isinstance(node.value, bool)
+    )
 
 
 def _bound_between(body: list[ast.stmt], first: int, last: int, name: str) -> bool:
