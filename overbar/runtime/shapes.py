@@ -27,6 +27,7 @@ runtime helper, so a gap here costs speed, never correctness.
 from __future__ import annotations
 
 import builtins
+import inspect
 import math
 import numbers
 import operator
@@ -208,12 +209,21 @@ def argument_shape(value: Any) -> Any:
         return ()
     if (
         hasattr(value, "__dict__")
-        and not callable(value)
+        and (not callable(value) or _called_as_a_method(value))
         and not isinstance(value, np.ndarray | types.ModuleType)
     ):
         held = vars(value).items()
         return Instance(type(value), frozenset(n for n, v in held if isinstance(v, list | tuple)))
     return None
+
+
+def _called_as_a_method(value: Any) -> bool:
+    """Whether ``value`` is an object (not a function, class or module) whose class defines
+    ``__call__`` as a plain function: a call ``cell(h)`` runs that method, which overbar reads
+    and differentiates as it does ``model.loss(x)``."""
+    if isinstance(value, type | types.FunctionType | types.MethodType | types.ModuleType):
+        return False
+    return isinstance(inspect.getattr_static(type(value), "__call__", None), types.FunctionType)
 
 
 def container_shape(value: tuple | list | dict, depth: int = 64) -> Sequence:

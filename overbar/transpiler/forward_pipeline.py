@@ -81,7 +81,14 @@ def transform_forward(
         parsed = with_partials_called_through(with_known_unpacking(parsed))
         parsed = with_recursion_as_loops(with_nested_functions(parsed))  # helpers, loops
         effects = generated_effects(runtime) if is_generated(function.__code__) else frozenset()
-        check_supported(parsed, runtime.array_makers, runtime.copying_functions, effects)
+        integers = frozenset(
+            name
+            for name, shape in (parameter_shapes or {}).items()
+            if runtime.shapes.is_integer(shape)
+        )
+        check_supported(
+            parsed, runtime.array_makers, runtime.copying_functions, effects, numbers=integers
+        )
         normal_form = normalize(parsed)
         if inline:
             normal_form = inline_helpers(normal_form, parsed, runtime)

@@ -635,7 +635,12 @@ def _transform(
     parsed = with_functions(with_arity(parse(function), arity), dict(functions))
     parsed = with_partials_called_through(with_known_unpacking(parsed))
     parsed = with_inner_gradients(with_recursion_as_loops(with_nested_functions(parsed)))
-    check_supported(parsed, runtime.array_makers, runtime.copying_functions)
+    integers = frozenset(
+        name
+        for name, shape in (parameter_shapes or {}).items()
+        if runtime.shapes.is_integer(shape)
+    )
+    check_supported(parsed, runtime.array_makers, runtime.copying_functions, numbers=integers)
     normal_form = normalize(parsed)
     if optimisations.inline:
         normal_form = inline_helpers(normal_form, parsed, runtime)
