@@ -259,3 +259,16 @@ def test_stored_arguments_reads_init():
     assert list(stored.signature.parameters) == ["W", "U", "b"]
     assert stored_arguments(np.ndarray) is None and stored_arguments(dict) is None
     assert stored_arguments(lambda z: z) is None
+
+
+def test_functions_making_or_calling_objects_are_kept_from_the_disk_cache(space):
+    """The disk cache's key holds the code of the functions a function names, not of a class's
+    __init__ and __call__, which may change unseen: such a function's adjoint is not written
+    (``reads_methods``, which also keeps it from forward mode, which does not resolve them).
+    (Today its adjoint binds the method's pullback, which the cache cannot write by
+    reference either; this holds once methods are inlined.)"""
+    from overbar.transpiler.pipeline import reads_methods
+
+    assert reads_methods(space["made_inside"], ())
+    assert reads_methods(space["module_level"], ())
+    assert not reads_methods(space["plain"], ())

@@ -22,6 +22,7 @@ from overbar import origins
 from overbar.runtime import NUMPY, Runtime
 from overbar.transpiler.accumulate import accumulate
 from overbar.transpiler.activity import Activity, analyze
+from overbar.transpiler.constructors import stored_arguments
 from overbar.transpiler.containers import walk_dicts
 from overbar.transpiler.copies import remove_copies
 from overbar.transpiler.dict_writes import write_dict_entries
@@ -386,12 +387,40 @@ def _reverse_of(pullback: Pullback) -> HelperReverse:
 
 def reads_methods(function: Callable, shapes: tuple[tuple[str, Any], ...]) -> bool:
     """Whether ``function``'s adjoint may be derived from methods its source does not name: it
-    is a method (``self.helper(z)``), or one of its arguments is an object (``model.loss(x)``).
-    Such an adjoint is not written to the disk cache, whose key holds the code of the
-    functions a function names, not of those an object's class gives it."""
+    is a method (``self.helper(z)``), one of its arguments is an object (``model.loss(x)``),
+    or it names a class it makes objects of (``cell = Cell(W)``) or a module-level object it
+    calls (``LAYER(x)``: its class's ``__call__``). Such an adjoint is not written to the disk
+    cache, whose key holds the code of the functions a function names, not of those an
+    object's class gives it."""
     instance = getattr(NUMPY.shapes, "Instance", ())
-    return owner_class(function) is not None or any(
-        isinstance(shape, instance) for _, shape in shapes
+    return (
+        owner_class(function) is not None
+        or any(isinstance(shape, instance) for _, shape in shapes)
+        or _names_objects(function)
+    )
+
+
+def _names_objects(function: Callable) -> bool:
+    """Whether ``function`` reads, from its module or closure, a class whose objects it may
+    make (``constructors.stored_arguments``) or an object whose class defines ``__call__``."""
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return False
+    values = [function.__globals__.get(name) for name in code.co_names]
+    for cell in getattr(function, "__closure__", None) or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:  # an empty cell
+            continue
+    instance = getattr(NUMPY.shapes, "Instance", ())
+    return any(
+        stored_arguments(value) is not None
+        or (
+            not isinstance(value, type)
+            and isinstance(NUMPY.shapes.argument_shape(value), instance)
+            and callable(value)
+        )
+        for value in values
     )
 
 
