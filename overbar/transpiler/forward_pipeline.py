@@ -24,6 +24,7 @@ from overbar.transpiler.forward_fold import fold
 from overbar.transpiler.forward_gradient import finished
 from overbar.transpiler.inline import inline_helpers
 from overbar.transpiler.kept import cache_of
+from overbar.transpiler.lambdas_passed import with_lambdas_passed
 from overbar.transpiler.linear_recursion import with_recursion_as_loops
 from overbar.transpiler.nested import with_nested_functions
 from overbar.transpiler.normalize import NormalForm, normalize
@@ -80,6 +81,7 @@ def transform_forward(
         parsed = with_functions(with_arity(parse(function), arity), dict(functions))
         parsed = with_partials_called_through(with_known_unpacking(parsed))
         parsed = with_recursion_as_loops(with_nested_functions(parsed))  # helpers, loops
+        parsed = with_lambdas_passed(parsed)  # apply(lambda z: z * w, x)
         effects = generated_effects(runtime) if is_generated(function.__code__) else frozenset()
         integers = frozenset(
             name

@@ -39,6 +39,7 @@ from overbar.transpiler.inline import inline_helpers
 from overbar.transpiler.inner_gradients import with_inner_gradients
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.known_shapes import read_known_shapes
+from overbar.transpiler.lambdas_passed import with_lambdas_passed
 from overbar.transpiler.linear_recursion import with_recursion_as_loops
 from overbar.transpiler.list_adjoints import own_list_adjoints
 from overbar.transpiler.names import NameAllocator
@@ -664,6 +665,7 @@ def _transform(
     parsed = with_functions(with_arity(parse(function), arity), dict(functions))
     parsed = with_partials_called_through(with_known_unpacking(parsed))
     parsed = with_inner_gradients(with_recursion_as_loops(with_nested_functions(parsed)))
+    parsed = with_lambdas_passed(parsed)  # apply(lambda z: z * w, x)
     integers = frozenset(
         name
         for name, shape in (parameter_shapes or {}).items()
