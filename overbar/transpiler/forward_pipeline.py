@@ -16,6 +16,7 @@ from typing import Any
 from overbar import origins
 from overbar.runtime import NUMPY, Runtime
 from overbar.transpiler.activity import Activity, analyze
+from overbar.transpiler.contexts import under_contexts, with_contexts_lifted
 from overbar.transpiler.emit import Emitted, compile_function, to_source
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.forward import ForwardCode, differentiate_forward
@@ -79,6 +80,7 @@ def transform_forward(
     gc.disable()  # as in pipeline.transform: many nodes, no cycles to collect meanwhile
     try:
         parsed = with_functions(with_arity(parse(function), arity), dict(functions))
+        parsed = with_contexts_lifted(parsed)  # with np.errstate(...): its body
         parsed = with_partials_called_through(with_known_unpacking(parsed))
         parsed = with_recursion_as_loops(with_nested_functions(parsed))  # helpers, loops
         parsed = with_lambdas_passed(parsed)  # apply(lambda z: z * w, x)
@@ -161,7 +163,7 @@ def generated_effects(runtime: Runtime) -> frozenset:
 
 def emit_forward(parsed: ParsedFunction, code: ForwardCode) -> Emitted:
     """Format, compile and bind the jvp function of ``parsed``."""
-    source = to_source(code.tree)
+    source = to_source(under_contexts(code.tree, parsed.contexts))
     filename = f"<overbar {code.tree.name} of {parsed.filename}>"
     function = compile_function(
         source, code.tree.name, dict(code.bindings), parsed.function, filename

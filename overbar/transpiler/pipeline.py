@@ -24,6 +24,7 @@ from overbar.transpiler.accumulate import accumulate
 from overbar.transpiler.activity import Activity, analyze
 from overbar.transpiler.constructors import stored_arguments
 from overbar.transpiler.containers import walk_dicts
+from overbar.transpiler.contexts import with_contexts_lifted
 from overbar.transpiler.copies import remove_copies
 from overbar.transpiler.dict_writes import write_dict_entries
 from overbar.transpiler.emit import (
@@ -663,6 +664,7 @@ def _transform(
     # bound to the functions it passes, nested defs lifted to helpers, gradients taken in it
     # standing for overbar's generated adjoints
     parsed = with_functions(with_arity(parse(function), arity), dict(functions))
+    parsed = with_contexts_lifted(parsed)  # with np.errstate(...): its body
     parsed = with_partials_called_through(with_known_unpacking(parsed))
     parsed = with_inner_gradients(with_recursion_as_loops(with_nested_functions(parsed)))
     parsed = with_lambdas_passed(parsed)  # apply(lambda z: z * w, x)
