@@ -15,6 +15,7 @@ from overbar.runtime import (
     helpers_arrays,
     helpers_forward,
     helpers_math,
+    helpers_ufuncs,
     rules,  # noqa: F401  (importing it registers the built-in table)
     rules_arrays,  # noqa: F401
     rules_fft,  # noqa: F401
@@ -173,6 +174,7 @@ NUMPY = Runtime(
     write_back=helpers.write_back,
     shape_only_elements={helpers.split_like: (1,), helpers.unstack: (1,)},
     shape_like=helpers.shape_like,
+    ufunc_writes={np.add.at: helpers_ufuncs.added_at},
     one_like=helpers_forward.one_like,
     tangent_as_gradient=helpers_forward.tangent_as_gradient,
 )

@@ -86,3 +86,6 @@ class Runtime:
     # tangent checked (a scalar) and shaped like x (tangent_as_gradient(y, y_dot, x))
     one_like: Callable | None = None
     tangent_as_gradient: Callable | None = None
+    # the writes of ufuncs' ``at`` method (np.add.at), each with the function that returns the
+    # array written as a new value (``ufunc_at.py``): np.add.at(y, i, v) is y[()] = f(y, i, v)
+    ufunc_writes: Mapping[Any, Callable] = field(default_factory=dict)

@@ -70,6 +70,7 @@ from overbar.transpiler.simplify import simplify
 from overbar.transpiler.specialise import specialise
 from overbar.transpiler.split import Split, split
 from overbar.transpiler.sums import add_in_one_expression
+from overbar.transpiler.ufunc_at import with_ufunc_writes
 from overbar.transpiler.unpacking import with_known_unpacking
 from overbar.transpiler.zeros import start_gradients_as_zeros
 
@@ -665,6 +666,7 @@ def _transform(
     # standing for overbar's generated adjoints
     parsed = with_functions(with_arity(parse(function), arity), dict(functions))
     parsed = with_contexts_lifted(parsed)  # with np.errstate(...): its body
+    parsed = with_ufunc_writes(parsed, runtime.ufunc_writes)  # np.add.at(y, i, v): a write
     parsed = with_partials_called_through(with_known_unpacking(parsed))
     parsed = with_inner_gradients(with_recursion_as_loops(with_nested_functions(parsed)))
     parsed = with_lambdas_passed(parsed)  # apply(lambda z: z * w, x)
