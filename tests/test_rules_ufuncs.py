@@ -16,6 +16,7 @@ import scipy.special as special
 import overbar
 from overbar.errors import MissingRuleError, OverbarError
 from overbar.primitives import Method, describe
+from overbar.runtime.helpers_ufuncs import added_at
 from overbar.runtime.registry import NON_DIFFERENTIABLE, RULES
 from tests.support import check_rule_sample, define
 from tests.test_forward import check_jvp
@@ -108,6 +109,16 @@ SAMPLES = [
     ],
     S(np.add.reduceat, "np.add.reduceat(a, np.array([0, 2])) * b", a=any_(4, 3), b=any_(3)),
     S(np.maximum.reduceat, "np.maximum.reduceat(a * b, [0, 1])", a=any_(3), b=any_()),
+    # np.add.at as a value (a statement np.add.at(y, i, v) is made y[()] = added_at(y, i, v))
+    *[
+        S(added_at, f"overbar.runtime.helpers_ufuncs.added_at(a, {indices}, b)", a=a, b=b)
+        for a, indices, b in [
+            (any_(4), [0, 2, 0, 3], any_(4)),
+            (any_(4), [1, 1], any_()),
+            (any_(3, 2), [2, 0, 2], any_(2)),
+            (any_(3, 2), "(np.array([0, 0]), np.array([1, 1]))", any_(2)),
+        ]
+    ],
     # the array methods that read elements
     S(Method("item"), "a.item()", a=any_(1)),
     S(Method("item"), "a.item() * b", a=any_(1, 1), b=any_(3)),

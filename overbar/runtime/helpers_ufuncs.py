@@ -268,3 +268,10 @@ def added_at(y, indices, v):
     z = np.array(y, copy=True)
     np.add.at(z, indices, v)
     return z
+
+
+def added_at_bar(z_bar, indices, v):
+    """v̄ for z = added_at(y, indices, v): each element of v reads the z̄ where it was added,
+    ``z̄[indices]``, summed to v's shape where v was broadcast. (A helper, not a rule's
+    ``unbroadcast``: the rule form reads that as summing a value shaped like the output.)"""
+    return unbroadcast(z_bar[indices], v)

@@ -47,11 +47,11 @@ from overbar.runtime.helpers import (
     extremum_bar,
     index_bar,
     prod_bar,
-    unbroadcast,
 )
 from overbar.runtime.helpers_math import cumprod_bar, cumprod_dot
 from overbar.runtime.helpers_ufuncs import (
     added_at,
+    added_at_bar,
     choose_bar,
     chosen,
     compress_bar,
@@ -395,7 +395,7 @@ def added_at_adjoint(z, y, indices, v, z_bar):
     """z = y with v added at indices (np.add.at: repeated indices add up):  ȳ = z̄,
     v̄ = z̄[indices] summed to v's shape (each element of v reads the z̄ where it was added)
     (indices: no gradient)"""
-    return z_bar, None, unbroadcast(z_bar[indices], v)
+    return z_bar, None, added_at_bar(z_bar, indices, v)
 
 
 @tangent(added_at)
