@@ -272,3 +272,17 @@ def test_functions_making_or_calling_objects_are_kept_from_the_disk_cache(space)
     assert reads_methods(space["made_inside"], ())
     assert reads_methods(space["module_level"], ())
     assert not reads_methods(space["plain"], ())
+
+
+def test_a_librarys_callable_object_is_not_taken_for_the_users_class():
+    """SciPy's interp1d defines __call__ in Python, but it is not the user's code: it stays a
+    function passed (refused where it has no rule), not a method overbar reads."""
+    from scipy.interpolate import interp1d
+
+    from overbar.runtime.helpers import is_object_of_attributes
+    from overbar.runtime.shapes import argument_shape
+
+    table = interp1d(np.arange(3.0), np.arange(3.0) ** 2)
+    assert argument_shape(table) is None and not is_object_of_attributes(table)
+    cell = define(CELLS, name="Cell")(W, U, B)
+    assert argument_shape(cell) is not None and is_object_of_attributes(cell)

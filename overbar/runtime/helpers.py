@@ -866,12 +866,19 @@ def is_object_of_attributes(value) -> bool:
         and not isinstance(
             value, type | types.ModuleType | types.FunctionType | types.MethodType | np.ndarray
         )
-        and (
-            not callable(value)
-            or isinstance(
-                inspect.getattr_static(type(value), "__call__", None), types.FunctionType
-            )
-        )
+        and (not callable(value) or _called_as_a_method(value))
+    )
+
+
+def _called_as_a_method(value) -> bool:
+    """An object whose class defines ``__call__`` as a plain function of the user's (not
+    NumPy's, SciPy's or overbar's)."""
+    found = inspect.getattr_static(type(value), "__call__", None)
+    module = getattr(found, "__module__", None) or ""
+    return isinstance(found, types.FunctionType) and module.split(".")[0] not in (
+        "numpy",
+        "scipy",
+        "overbar",
     )
 
 

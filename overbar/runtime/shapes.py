@@ -223,7 +223,14 @@ def _called_as_a_method(value: Any) -> bool:
     and differentiates as it does ``model.loss(x)``."""
     if isinstance(value, type | types.FunctionType | types.MethodType | types.ModuleType):
         return False
-    return isinstance(inspect.getattr_static(type(value), "__call__", None), types.FunctionType)
+    found = inspect.getattr_static(type(value), "__call__", None)
+    return isinstance(found, types.FunctionType) and not is_library_code(found)
+
+
+def is_library_code(function: types.FunctionType) -> bool:
+    """Whether ``function`` is NumPy's, SciPy's or overbar's own (a callable object of theirs,
+    ``interp1d``, a gradient, is not the user's code to differentiate as a method)."""
+    return (function.__module__ or "").split(".")[0] in ("numpy", "scipy", "overbar")
 
 
 def container_shape(value: tuple | list | dict, depth: int = 64) -> Sequence:
