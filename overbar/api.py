@@ -33,7 +33,14 @@ from overbar.errors import (
 from overbar.runtime import NUMPY
 from overbar.runtime import shapes as shape_kinds
 from overbar.runtime.arrays import is_foreign_array, library_name, unknown_shape
-from overbar.runtime.shapes import Instance, argument_shape, container_shape, skeleton
+from overbar.runtime.shapes import (
+    INTEGER,
+    Instance,
+    argument_shape,
+    container_shape,
+    is_integer,
+    skeleton,
+)
 from overbar.transpiler import pipeline
 from overbar.transpiler.bindings import bindings_hold, bindings_of
 from overbar.transpiler.fence import check_definition
@@ -253,12 +260,19 @@ def _known(
     shapes: tuple[tuple[str, Any], ...], optimisations: Optimisations
 ) -> tuple[tuple[str, Any], ...]:
     """The shapes a transformation is specialised on: all that is known, or without the
-    ``shapes`` optimisation the classes of objects (their methods are called) and the structure
-    of containers of parameters (their adjoints are containers): what the adjoint needs to be
-    right at all."""
+    ``shapes`` optimisation the classes of objects (their methods are called), the structure
+    of containers of parameters (their adjoints are containers) and which arguments are ints
+    (``i = steps; i -= 1`` rebinds a number): what the adjoint needs to be right at all."""
     if not optimisations.shapes:
         shapes = tuple(
-            (name, shape if isinstance(shape, Instance) else skeleton(shape))
+            (
+                name,
+                (
+                    shape
+                    if isinstance(shape, Instance)
+                    else INTEGER if is_integer(shape) else skeleton(shape)
+                ),
+            )
             for name, shape in shapes
         )
     return tuple((name, shape) for name, shape in shapes if shape is not None)

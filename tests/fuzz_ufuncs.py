@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from overbar.primitives import Method
+from overbar.runtime.helpers_ufuncs import added_at
 from tests.fuzz_math import no_jump_near
 
 if TYPE_CHECKING:
@@ -82,6 +83,67 @@ def make_accumulate(g: Generator, primal: Any, depth: int, want: Callable | None
         return ufunc not in EXTREMA or fuzzer.all_gaps_ok(value, checked_axis)
 
     return g.call(_spelled(primal), primal, [a, *args], keywords, check)
+
+
+def _divisors_apart_from_zero(value: Any, axis: int) -> bool:
+    """For divide's reduce and accumulate: every element after the first along ``axis`` at
+    least 0.3 from zero (a₁, a₂, ... divide), and the quotients not huge."""
+    moved = np.moveaxis(np.asarray(value, dtype=float), axis, 0)
+    rest = moved[1:]
+    if rest.size and np.min(np.abs(rest)) < 0.3:
+        return False
+    return bool(np.all(np.abs(moved[:1]) / np.prod(np.abs(rest) + (rest.size == 0), axis=0) < 1e3))
+
+
+def make_ordered(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
+    """np.subtract.reduce(a) or np.divide.accumulate(a), ...: one axis (these ufuncs are not
+    reorderable), 0 by default, keeping dims or not for reduce; divide's divisors (all
+    elements but the first along the axis) away from zero."""
+    ufunc, method = primal.__self__, primal.__name__
+    a = g.operand(depth, lambda v: fuzzer.is_num(v) and np.ndim(v) >= 1)
+    if a is None:
+        return None
+    ndim = np.ndim(a.value)
+    axis = g.pick(("default", "default", *range(-ndim, ndim)))
+    args, keywords = [], []
+    if axis != "default":
+        if g.chance(0.3):
+            args.append(g.integer(axis))
+        else:
+            keywords.append(("axis", g.integer(axis)))
+    if method == "reduce" and g.chance(0.3):
+        keywords.append(("keepdims", g.const(repr(g.pick((True, False))))))
+    checked_axis = 0 if axis == "default" else axis
+
+    def check(result: Any, value: Any, *rest: Any, **named: Any) -> bool:
+        return ufunc is not np.divide or _divisors_apart_from_zero(value, checked_axis)
+
+    return g.call(_spelled(primal), primal, [a, *args], keywords, check)
+
+
+def make_reduceat(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
+    """np.add.reduceat(a, [i, j, ...]) along axis 0 or another: indices in range, some going
+    back (a segment of one element); a maximum's or minimum's segments without ties."""
+    ufunc = primal.__self__
+    a = g.operand(depth, lambda v: fuzzer.is_num(v) and np.ndim(v) >= 1)
+    if a is None:
+        return None
+    ndim = np.ndim(a.value)
+    axis = g.pick(("default", *range(-ndim, ndim)))
+    checked_axis = 0 if axis == "default" else axis
+    length = np.shape(a.value)[checked_axis]
+    count = int(g.rng.integers(1, length + 2))
+    indices = sorted(int(i) for i in g.rng.integers(0, length, size=count))
+    if g.chance(0.3):
+        g.rng.shuffle(indices)
+    args = [a, g.const(repr(indices))]
+    if axis != "default":
+        args.append(g.integer(axis))
+
+    def check(result: Any, value: Any, *rest: Any, **named: Any) -> bool:
+        return ufunc not in EXTREMA or fuzzer.all_gaps_ok(value, checked_axis)
+
+    return g.call(_spelled(primal), primal, args, [], check)
 
 
 def _pairs(check: Callable[[Any, Any], bool]) -> Callable:
@@ -278,6 +340,10 @@ def add_ufunc_makers(add: Callable, module: Any) -> None:
     fuzzer = module
     add([ufunc.reduce for ufunc in REDUCED], make_reduce, weight=0.5)
     add([ufunc.accumulate for ufunc in REDUCED], make_accumulate, weight=0.5)
+    ordered = [np.subtract.reduce, np.divide.reduce, np.subtract.accumulate]
+    add([*ordered, np.divide.accumulate], make_ordered, weight=0.4)
+    reduceat = [np.add.reduceat, np.multiply.reduceat, np.maximum.reduceat]
+    add([*reduceat, np.minimum.reduceat], make_reduceat, weight=0.4)
     outers = list(OUTER_PAIRS) + [np.remainder, np.fmod]
     add([ufunc.outer for ufunc in outers], make_outer, weight=0.4)
     add([Method("item")], make_item, weight=0.5)
@@ -293,6 +359,9 @@ def unfuzzed_ufuncs(rules: Any) -> dict[Any, str]:
     return {
         np.ldexp.outer: "its second operand is an integer exponent; derived from ldexp's rule "
         "(fuzzed) as every outer rule is; checked in tests/test_rules_ufuncs.py",
+        added_at: "np.add.at(y, i, v) is a statement, a write into y that overbar makes "
+        "y[()] = added_at(y, i, v); the fuzzer writes expressions; checked in "
+        "tests/test_ufunc_at.py",
     } | {
         ufunc.outer: "derived from its elementwise rule (fuzzed) by the code that derives the "
         "outer rules of NumPy's ufuncs (fuzzed); the order parameters of most SciPy ufuncs "

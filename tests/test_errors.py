@@ -76,7 +76,8 @@ REFUSED = [
     ("y = x * 2\n    y.attr = 1.0", "an attribute assignment", "y.attr"),
     ("y = x.copy()\n    y.sort()", "an expression statement", "y.sort()"),
     ("y = x.copy()\n    z = y.fill(0.0)", "fill(), which changes an array", "y.fill(0.0)"),
-    ("np.add.at(x, 0, 1.0)", "an expression statement", "np.add.at(x, 0, 1.0)"),
+    ("np.add.at(x, 0, 1.0)", "a write into the argument x", "def f(x):"),
+    ("y = x.copy()\n    np.multiply.at(y, 0, 2.0)", "an expression statement", "np.multiply.at("),
     ("y = np.exp(x, out=x)", "an out= argument", "out=x"),
     (
         "o = {'axis': 0} if np.sum(x) > 0 else {}\n    y = np.sum(x, **o)",

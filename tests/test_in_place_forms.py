@@ -213,3 +213,92 @@ def test_a_row_kept_in_a_list_display_before_a_later_write_is_still_refused():
     f = define(ROW_KEPT_IN_A_LIST)
     with pytest.raises(UnsupportedSyntaxError, match="may be a view of it"):
         overbar.grad(f)(np.ones(2))
+
+
+# Augmented assignments to a name that holds a Python number: rebound, never changed in place.
+
+COUNTDOWNS = {
+    "an int argument": """
+def f(x, steps):
+    i = steps
+    while i > 0:
+        x = x - 0.01 * x * (x * x - 2.0)
+        i -= 1
+    return np.sum(x)
+""",
+    "the argument itself": """
+def f(x, steps):
+    total = 0.0
+    while steps > 0:
+        total = total + np.sum(np.sin(x * steps))
+        steps -= 1
+    return total
+""",
+    "a length and a shape": """
+def f(x, steps):
+    n = len(x) + x.shape[0] - x.ndim
+    k = int(steps)
+    total = 0.0
+    while n > 0:
+        n -= 2
+        k += 1
+        total = total + np.sum(x ** 2) * k
+    return total
+""",
+    "a literal and a range": """
+def f(x, steps):
+    scale = 1.0
+    for i in range(steps):
+        j = i
+        j *= 2
+        scale *= 0.5
+        x = np.tanh(x * scale + j)
+    return np.sum(x)
+""",
+}
+
+
+@pytest.mark.parametrize(
+    ("bound_from", "shape"),
+    [
+        (bound_from, shape)
+        for bound_from in sorted(COUNTDOWNS)
+        for shape in [(), (3,), (2, 3)]
+        if shape or bound_from != "a length and a shape"  # len of a number: no such thing
+    ],
+)
+def test_an_augmented_assignment_to_a_number_is_the_assignment(bound_from, shape):
+    f = define(COUNTDOWNS[bound_from])
+    rng = np.random.default_rng(7)
+    x = rng.uniform(0.5, 1.2, size=shape)
+    x = float(x) if shape == () else x
+    overbar.check_grad(f, [x, 4], wrt=0)
+    np.testing.assert_allclose(overbar.grad(f)(x, 4), overbar.grad(f)(x, np.int64(4)))
+
+
+def test_a_name_bound_from_an_argument_not_known_to_be_an_int_is_refused():
+    """A 0-d array (or a float, which the adjoint's shapes do not tell from one) bound to i
+    would be changed in place by i -= 1, and the argument with it: refused, as is the adjoint
+    compiled for arguments of any kind, which cannot tell either."""
+    f = define(COUNTDOWNS["an int argument"])
+    for steps in (np.array(4), 4.0):
+        with pytest.raises(UnsupportedSyntaxError, match="not known to be an int") as caught:
+            overbar.grad(f)(np.ones(3), steps)
+        assert "i -= 1" in str(caught.value)
+    with pytest.raises(UnsupportedSyntaxError, match="not known to be an int"):
+        overbar.grad(f).source  # noqa: B018
+
+
+def test_a_name_that_may_hold_an_array_as_well_as_a_number_is_still_refused():
+    f = define(
+        "def f(x, steps):\n    i = steps\n    if steps > 2:\n        i = x[:2]\n"
+        "    i -= 1\n    return np.sum(x * 2.0) + np.sum(i)\n"
+    )
+    with pytest.raises(UnsupportedSyntaxError, match="augmented assignment to i"):
+        overbar.grad(f)(np.ones(3), 4)
+    shadowed = define(
+        "def f(x, steps):\n    len = np.sum\n    n = len(x)\n    m = n\n    n -= 1\n"
+        "    return np.sum(x * n) + m\n"
+    )
+    with pytest.raises(UnsupportedSyntaxError, match="augmented assignment to n"):
+        overbar.grad(shadowed)(np.ones(3), 4)

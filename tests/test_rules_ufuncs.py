@@ -16,6 +16,7 @@ import scipy.special as special
 import overbar
 from overbar.errors import MissingRuleError, OverbarError
 from overbar.primitives import Method, describe
+from overbar.runtime.helpers_ufuncs import added_at
 from overbar.runtime.registry import NON_DIFFERENTIABLE, RULES
 from tests.support import check_rule_sample, define
 from tests.test_forward import check_jvp
@@ -68,6 +69,56 @@ SAMPLES = [
     S(np.maximum.accumulate, "np.maximum.accumulate(a) * b", a=any_(4, 2), b=any_(2)),
     S(np.minimum.accumulate, "np.minimum.accumulate(a * b)", a=any_(5), b=any_()),
     S(np.logaddexp.accumulate, "np.logaddexp.accumulate(a * 400.0)", a=any_(6)),
+    # subtract and divide: the first element apart (a₀ − a₁ − …, a₀ / a₁ / …), one axis
+    S(np.subtract.reduce, "np.subtract.reduce(a)", a=any_(4)),
+    S(np.subtract.reduce, "np.subtract.reduce(a, None)", a=any_(3)),
+    S(np.subtract.reduce, "np.subtract.reduce(a, axis=1)", a=any_(2, 3)),
+    S(np.subtract.reduce, "np.subtract.reduce(a, -1, keepdims=True) * b", a=any_(2, 3), b=any_(3)),
+    S(np.subtract.reduce, "np.subtract.reduce(a * b, axis=(0,))", a=any_(3, 2), b=any_(2)),
+    S(np.divide.reduce, "np.divide.reduce(a)", a=pos(4)),
+    S(np.divide.reduce, "np.divide.reduce(a, axis=1)", a=pos(2, 3)),
+    S(np.divide.reduce, "np.divide.reduce(a, 0, keepdims=True) * b", a=pos(3, 2), b=any_(2)),
+    S(np.divide.reduce, "np.divide.reduce(a, axis=2)", a=pos(2, 2, 3)),
+    *[
+        S(primal, f"np.{primal.__self__.__name__}.accumulate(a, axis={axis})", a=domain(*shape))
+        for primal, domain in [(np.subtract.accumulate, any_), (np.divide.accumulate, pos)]
+        for shape, axis in SHAPES_AND_AXES
+    ],
+    S(np.subtract.accumulate, "np.subtract.accumulate(a) * b", a=any_(3, 2), b=any_(2)),
+    S(np.divide.accumulate, "np.divide.accumulate(a * b)", a=pos(4), b=pos()),
+    # reduceat: segments from each index to the next (the element alone where it goes back)
+    *[
+        S(primal, f"np.{primal.__self__.__name__}.reduceat(a, {indices}, axis={axis})", a=a)
+        for primal in (np.add.reduceat, np.multiply.reduceat)
+        for a, indices, axis in [
+            (any_(5), [0, 2, 3], 0),
+            (any_(5), [1, 3, 2, 4], 0),
+            (any_(2, 5), [0, 3, 3, 1], 1),
+            (any_(4, 2, 3), [2, 0], 0),
+            (any_(2, 4), [0, 1, 2, 3], -1),
+        ]
+    ],
+    *[
+        S(primal, f"np.{primal.__self__.__name__}.reduceat(a, {indices}, axis={axis})", a=a)
+        for primal in (np.maximum.reduceat, np.minimum.reduceat)
+        for a, indices, axis in [
+            (any_(6), [0, 2, 5], 0),
+            (any_(2, 5), [3, 1, 4], 1),
+            (any_(4, 3), [0, 2], 0),
+        ]
+    ],
+    S(np.add.reduceat, "np.add.reduceat(a, np.array([0, 2])) * b", a=any_(4, 3), b=any_(3)),
+    S(np.maximum.reduceat, "np.maximum.reduceat(a * b, [0, 1])", a=any_(3), b=any_()),
+    # np.add.at as a value (a statement np.add.at(y, i, v) is made y[()] = added_at(y, i, v))
+    *[
+        S(added_at, f"overbar.runtime.helpers_ufuncs.added_at(a, {indices}, b)", a=a, b=b)
+        for a, indices, b in [
+            (any_(4), [0, 2, 0, 3], any_(4)),
+            (any_(4), [1, 1], any_()),
+            (any_(3, 2), [2, 0, 2], any_(2)),
+            (any_(3, 2), "(np.array([0, 0]), np.array([1, 1]))", any_(2)),
+        ]
+    ],
     # the array methods that read elements
     S(Method("item"), "a.item()", a=any_(1)),
     S(Method("item"), "a.item() * b", a=any_(1, 1), b=any_(3)),
@@ -331,9 +382,10 @@ REFUSED = {
     "reduce with where": ("np.maximum.reduce(x, where=x > 0, initial=-1.0)", "where"),
     "reduce to a dtype": ("np.add.reduce(x, dtype=np.float32)", "dtype=None"),
     "accumulate to a dtype": ("np.sum(np.add.accumulate(x, 0, np.float32))", "dtype=None"),
-    "subtract.reduce": ("np.subtract.reduce(x)", "np.subtract.reduce"),
-    "divide.accumulate": ("np.sum(np.divide.accumulate(x))", "np.divide.accumulate"),
-    "reduceat": ("np.sum(np.add.reduceat(x, [0, 2]))", "np.add.reduceat"),
+    "power.reduce": ("np.power.reduce(x)", "np.power.reduce"),
+    "power.accumulate": ("np.sum(np.power.accumulate(x))", "np.power.accumulate"),
+    "subtract.reduceat": ("np.sum(np.subtract.reduceat(x, [0, 2]))", "np.subtract.reduceat"),
+    "reduceat to a dtype": ("np.sum(np.add.reduceat(x, [0, 2], 0, np.float32))", "dtype=None"),
     "view": ("np.sum(x.view())", ".view()"),
     "byteswap": ("np.sum(x.byteswap())", ".byteswap()"),
     "getfield": ("np.sum(x.getfield(np.float64))", ".getfield()"),
@@ -427,3 +479,24 @@ def test_hessian_vector_products_against_differences_of_the_gradient(name):
     gradient = overbar.grad(f)
     numeric = (gradient(x + 1e-5 * v) - gradient(x - 1e-5 * v)) / 2e-5
     np.testing.assert_allclose(product, numeric, rtol=1e-5, atol=1e-6)
+
+
+def test_divide_reduce_and_accumulate_never_divide_by_the_first_element():
+    """a₀ = 0: y = 0 / (a₁ ⋯) is 0, and ∂y/∂a₀ = 1 / (a₁ ⋯) is finite; the rules never divide
+    by a₀ (computing it as y / a₀ would give nan)."""
+    a = np.array([0.0, 2.0, 4.0])
+    reduced = define("def f(a):\n    return np.divide.reduce(a)\n")
+    np.testing.assert_allclose(overbar.grad(reduced)(a), [1 / 8, 0.0, 0.0])
+    accumulated = define("def f(a):\n    return np.sum(np.divide.accumulate(a))\n")
+    np.testing.assert_allclose(overbar.grad(accumulated)(a), [1 + 1 / 2 + 1 / 8, 0.0, 0.0])
+    assert overbar.check_grad(accumulated, [np.array([0.0, 2.0, -4.0, 1.5])]) < 1e-6
+
+
+def test_reduceat_of_multiply_is_exact_with_zeros_and_of_maximum_shares_ties():
+    product = define("def f(a):\n    return np.sum(np.multiply.reduceat(a, [0, 3]))\n")
+    a = np.array([0.0, 2.0, 3.0, 0.0, 0.0])
+    np.testing.assert_allclose(overbar.grad(product)(a), [6.0, 0.0, 0.0, 0.0, 0.0])
+    tied = define("def f(a):\n    return np.sum(np.maximum.reduceat(a, [0, 3, 1]))\n")
+    b = np.array([1.0, 5.0, 5.0, 2.0, 0.5])
+    # segments [0, 3) with a tie at 5.0, [3] alone (3 ≥ 1), and [1, 5) with the same tie
+    np.testing.assert_allclose(overbar.grad(tied, check=False)(b), [0.0, 1.0, 1.0, 1.0, 0.0])

@@ -16,6 +16,7 @@ from overbar.runtime import (
     helpers_forward,
     helpers_math,
     helpers_science,
+    helpers_ufuncs,
     rules,  # noqa: F401  (importing it registers the built-in table)
     rules_arrays,  # noqa: F401
     rules_fft,  # noqa: F401
@@ -177,6 +178,7 @@ NUMPY = Runtime(
     shape_only_elements={helpers.split_like: (1,), helpers.unstack: (1,)},
     number_valued=frozenset({helpers.reduced_count, helpers_math.degrees_of_freedom}),
     shape_like=helpers.shape_like,
+    ufunc_writes={np.add.at: helpers_ufuncs.added_at},
     one_like=helpers_forward.one_like,
     tangent_as_gradient=helpers_forward.tangent_as_gradient,
     composed={

@@ -5,6 +5,7 @@ Each is small and runs on plain NumPy values; the rules in ``rules.py`` name the
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import types
@@ -857,11 +858,27 @@ def is_differentiable_input(value) -> bool:
 
 def is_object_of_attributes(value) -> bool:
     """An instance of a user's class (a model), differentiated through the attributes the
-    function reads (``self.W``): its gradient is a dict of theirs, by attribute name."""
+    function reads (``self.W``): its gradient is a dict of theirs, by attribute name. One
+    whose class defines ``__call__`` as a plain function is one too (``cell(h)`` runs that
+    method); other callables (functions, methods, ufuncs) are not."""
     return (
         hasattr(value, "__dict__")
-        and not isinstance(value, type | types.ModuleType | types.FunctionType | np.ndarray)
-        and not callable(value)
+        and not isinstance(
+            value, type | types.ModuleType | types.FunctionType | types.MethodType | np.ndarray
+        )
+        and (not callable(value) or _called_as_a_method(value))
+    )
+
+
+def _called_as_a_method(value) -> bool:
+    """An object whose class defines ``__call__`` as a plain function of the user's (not
+    NumPy's, SciPy's or overbar's)."""
+    found = inspect.getattr_static(type(value), "__call__", None)
+    module = getattr(found, "__module__", None) or ""
+    return isinstance(found, types.FunctionType) and module.split(".")[0] not in (
+        "numpy",
+        "scipy",
+        "overbar",
     )
 
 

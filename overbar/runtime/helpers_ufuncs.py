@@ -182,3 +182,96 @@ def choose_bar(y_bar, a, choices, mode="raise"):
     picks = chosen(a, len(choices), mode)
     parts = [unbroadcast(np.where(picks == k, y_bar, 0.0), c) for k, c in enumerate(choices)]
     return np.stack(parts) if arrays.is_array(choices) else tuple(parts)
+
+
+# -- subtract and divide: reduce and accumulate, which treat the first element apart ------------
+
+
+def single_axis(axis, a):
+    """The one axis ``subtract.reduce`` (or divide's, which are not reorderable) reduces:
+    ``axis`` as an int (None, or a tuple of one, for a vector's only axis)."""
+    if isinstance(axis, tuple):
+        (axis,) = axis
+    return 0 if axis is None else axis
+
+
+def first_along(a, axis):
+    """True at the first position along ``axis`` (shaped to broadcast against ``a``), False
+    at the others: where ``a₀ − a₁ − …`` and ``a₀ / a₁ / …`` treat their element apart."""
+    ndim = np.ndim(a)
+    axis = axis % ndim if ndim else 0
+    shape = [1] * ndim
+    if ndim:
+        shape[axis] = np.shape(a)[axis]
+    return np.reshape(np.arange(shape[axis] if ndim else 1) == 0, shape)
+
+
+# -- reduceat: reductions over the segments indices mark -----------------------------------------
+
+
+def segments(indices, length):
+    """The segments ``ufunc.reduceat(a, indices)`` reduces, as (start, stop) pairs: from
+    indices[i] to indices[i + 1], or aᵢ alone where indices[i] ≥ indices[i + 1]; the last to
+    the end."""
+    starts = [int(i) for i in np.ravel(indices)]
+    stops = []
+    for position, start in enumerate(starts):
+        following = starts[position + 1] if position + 1 < len(starts) else length
+        stops.append(following if start < following else start + 1)
+    return list(zip(starts, stops, strict=True))
+
+
+def _segment_shares(kind, y, a):
+    """∂y/∂a for y the reduction of one segment ``a`` (along axis 0) by ``kind``: ones for
+    add, the product of the others for multiply (exact with zeros), and for maximum and
+    minimum 1 / (number of ties) at the elements equal to y."""
+    if kind == "add":
+        return np.ones_like(a, dtype=np.result_type(a, float))
+    if kind == "multiply":
+        before = np.cumprod(np.concatenate([np.ones_like(a[:1]), a[:-1]]), axis=0)
+        after = np.cumprod(np.concatenate([np.ones_like(a[:1]), a[:0:-1]]), axis=0)[::-1]
+        return before * after
+    winners = a == y
+    return winners / np.sum(winners, axis=0)
+
+
+def reduceat_bar(y_bar, y, a, indices, axis, kind):
+    """Adjoint of y = <kind>.reduceat(a, indices, axis): each ȳᵢ goes to the elements of its
+    segment, times ∂yᵢ/∂aⱼ (``_segment_shares``); where segments overlap (an index that goes
+    back), their contributions add."""
+    a, moved_y, moved_bar = (np.moveaxis(np.asarray(v), axis, 0) for v in (a, y, y_bar))
+    moved_bar = np.broadcast_to(moved_bar, moved_y.shape)
+    a_bar = np.zeros(a.shape, dtype=np.result_type(a, moved_bar, float))
+    for i, (start, stop) in enumerate(segments(indices, a.shape[0])):
+        part = a[start:stop]
+        a_bar[start:stop] += moved_bar[i] * _segment_shares(kind, moved_y[i], part)
+    return np.moveaxis(a_bar, 0, axis)
+
+
+def reduceat_dot(a_dot, y, a, indices, axis, kind):
+    """Tangent of y = <kind>.reduceat(a, indices, axis): ẏᵢ = Σ_{j in segment i} ȧⱼ ∂yᵢ/∂aⱼ."""
+    a, moved_y = (np.moveaxis(np.asarray(v), axis, 0) for v in (a, y))
+    moved_dot = np.moveaxis(np.broadcast_to(a_dot, np.shape(np.moveaxis(a, 0, axis))), axis, 0)
+    y_dot = np.zeros(moved_y.shape, dtype=np.result_type(moved_y, moved_dot, float))
+    for i, (start, stop) in enumerate(segments(indices, a.shape[0])):
+        part = a[start:stop]
+        y_dot[i] = np.sum(moved_dot[start:stop] * _segment_shares(kind, moved_y[i], part), axis=0)
+    return np.moveaxis(y_dot, 0, axis)
+
+
+# -- ufunc.at: a write in place, as a value ------------------------------------------------------
+
+
+def added_at(y, indices, v):
+    """``np.add.at(y, indices, v)`` as a value: a copy of y with each element of v added at its
+    index, repeated indices adding up (unlike ``y[indices] += v``, where the last one wins)."""
+    z = np.array(y, copy=True)
+    np.add.at(z, indices, v)
+    return z
+
+
+def added_at_bar(z_bar, indices, v):
+    """v̄ for z = added_at(y, indices, v): each element of v reads the z̄ where it was added,
+    ``z̄[indices]``, summed to v's shape where v was broadcast. (A helper, not a rule's
+    ``unbroadcast``: the rule form reads that as summing a value shaped like the output.)"""
+    return unbroadcast(z_bar[indices], v)

@@ -94,3 +94,6 @@ class Runtime:
     # (f, g) -> h with h(*g_arguments, *rest) == f(g(*g_arguments), *rest): a helper that
     # computes two functions of the reverse sweep together, without the value between them
     composed: Mapping[tuple[Callable, Callable], Callable] = field(default_factory=dict)
+    # the writes of ufuncs' ``at`` method (np.add.at), each with the function that returns the
+    # array written as a new value (``ufunc_at.py``): np.add.at(y, i, v) is y[()] = f(y, i, v)
+    ufunc_writes: Mapping[Any, Callable] = field(default_factory=dict)

@@ -15,11 +15,18 @@ outer rule is that rule's body with x widened, and x's adjoint reshaped back to 
 ``derive_outer_rules`` writes those rules when the table is complete (the runtime imports this
 module last); a rule a user registers later for a ufunc gets no outer rule of its own.
 
+``subtract`` and ``divide`` are not reorderable: their ``reduce`` and ``accumulate`` take one
+axis, and treat the first element apart (a₀ − a₁ − …, a₀ / (a₁ ⋯)). ``reduceat`` of ``add``,
+``multiply``, ``maximum`` and ``minimum`` reduces segments (each from an index to the next, or
+one element where the next index goes back), and sends each ȳᵢ to its segment.
+
 Refused (the transformation says which arguments a rule supports): ``dtype=``, ``out=``,
-``initial=`` and ``where=`` of ``reduce`` and ``accumulate``, and ``reduce``/``accumulate`` of the
-ufuncs without a rule here (``subtract.reduce``, ``divide.accumulate``, ...), ``reduceat`` and
-``at``. The methods of a ufunc declared without gradient (comparisons, ``floor_divide``) have
-none either.
+``initial=`` and ``where=`` of ``reduce``, ``accumulate`` and ``reduceat``, and the methods of
+the ufuncs without a rule here: ``power.reduce`` and ``power.accumulate`` (a tower
+a₀ ** a₁ ** …, evaluated from the left, whose derivative needs the logarithm of every partial
+result: no rule yet), ``reduceat`` of the other ufuncs. ``np.add.at`` is no call with a value
+but a write (``in_place.py``). The methods of a ufunc declared without gradient (comparisons,
+``floor_divide``) have none either.
 """
 
 from __future__ import annotations
@@ -43,14 +50,20 @@ from overbar.runtime.helpers import (
 )
 from overbar.runtime.helpers_math import cumprod_bar, cumprod_dot
 from overbar.runtime.helpers_ufuncs import (
+    added_at,
+    added_at_bar,
     choose_bar,
     chosen,
     compress_bar,
+    first_along,
     item_position,
     log_accumulate_bar,
     log_accumulate_dot,
+    reduceat_bar,
+    reduceat_dot,
     running_extremum_bar,
     running_extremum_dot,
+    single_axis,
     tolist_bar,
     widened,
 )
@@ -148,6 +161,48 @@ def logaddexp2_reduce_tangent(y, a, axis=0, dtype=None, out=None, keepdims=False
     return np.sum(a_dot * weights, axis=axis, keepdims=keepdims)
 
 
+@adjoint(np.subtract.reduce, where=_PLAIN)
+def subtract_reduce(y, a, axis=0, dtype=None, out=None, keepdims=False, *, y_bar):
+    """y = subtract.reduce(a, axis) = a₀ − a₁ − … − aₙ₋₁ along axis:  ā₀ = ȳ,  āᵢ = −ȳ (i ≥ 1)"""
+    along = single_axis(axis, a)  # the one axis: not reorderable
+    signs = np.where(first_along(a, along), 1.0, -1.0)
+    return expand_reduced(y_bar, a, along, keepdims) * signs
+
+
+@tangent(np.subtract.reduce, where=_PLAIN)
+def subtract_reduce_tangent(y, a, axis=0, dtype=None, out=None, keepdims=False, *, a_dot):
+    """y = subtract.reduce(a, axis) = a₀ − a₁ − … − aₙ₋₁, linear:  ẏ = ȧ₀ − ȧ₁ − … − ȧₙ₋₁"""
+    along = single_axis(axis, a)  # the one axis: not reorderable
+    signs = np.where(first_along(a, along), 1.0, -1.0)
+    return np.sum(a_dot * signs, axis=along, keepdims=keepdims)
+
+
+@adjoint(np.divide.reduce, where=_PLAIN)
+def divide_reduce(y, a, axis=0, dtype=None, out=None, keepdims=False, *, y_bar):
+    """y = divide.reduce(a, axis) = a₀ / (a₁ ⋯ aₙ₋₁) along axis:  ā₀ = ȳ / (a₁ ⋯ aₙ₋₁),
+    āᵢ = −ȳ y / aᵢ (i ≥ 1)  (never dividing by a₀, which may be 0)"""
+    along = single_axis(axis, a)  # the one axis: not reorderable
+    first = first_along(a, along)
+    divisors = np.where(first, 1.0, a)  # a₁ … aₙ₋₁, and 1 in a₀'s place
+    rest = np.multiply.reduce(divisors, axis=along, keepdims=True)
+    y_full = expand_reduced(y, a, along, keepdims)
+    return expand_reduced(y_bar, a, along, keepdims) * np.where(
+        first, 1.0 / rest, -y_full / divisors
+    )
+
+
+@tangent(np.divide.reduce, where=_PLAIN)
+def divide_reduce_tangent(y, a, axis=0, dtype=None, out=None, keepdims=False, *, a_dot):
+    """y = divide.reduce(a, axis) = a₀ / (a₁ ⋯ aₙ₋₁):  ẏ = ȧ₀ / (a₁ ⋯ aₙ₋₁) − y Σ_{i≥1} ȧᵢ / aᵢ"""
+    along = single_axis(axis, a)  # the one axis: not reorderable
+    first = first_along(a, along)
+    divisors = np.where(first, 1.0, a)
+    rest = np.multiply.reduce(divisors, axis=along, keepdims=True)
+    y_full = expand_reduced(y, a, along, keepdims)
+    shares = np.where(first, 1.0 / rest, -y_full / divisors)
+    return np.sum(a_dot * shares, axis=along, keepdims=keepdims)
+
+
 # ---------------------------------------------------------------------------------------------
 # ufunc.accumulate
 # ---------------------------------------------------------------------------------------------
@@ -223,6 +278,131 @@ def logaddexp2_accumulate(y, a, axis=0, dtype=None, out=None, *, y_bar):
 def logaddexp2_accumulate_tangent(y, a, axis=0, dtype=None, out=None, *, a_dot):
     """yᵢ = log₂ Σ_{j≤i} 2^(aⱼ) along axis:  ẏᵢ = Σ_{j≤i} ȧⱼ 2^(aⱼ − yᵢ)"""
     return log_accumulate_dot(a_dot, y, a, axis=axis, base2=True)
+
+
+@adjoint(np.subtract.accumulate, where=_PLAIN)
+def subtract_accumulate(y, a, axis=0, dtype=None, out=None, *, y_bar):
+    """yₖ = a₀ − a₁ − … − aₖ along axis:  ā₀ = Σₖ ȳₖ,  āᵢ = −Σ_{k≥i} ȳₖ (i ≥ 1): the reversed
+    cumsum of ȳ, negated after the first"""
+    signs = np.where(first_along(a, axis), 1.0, -1.0)
+    return cumsum_bar(y_bar, a, axis=axis) * signs
+
+
+@tangent(np.subtract.accumulate, where=_PLAIN)
+def subtract_accumulate_tangent(y, a, axis=0, dtype=None, out=None, *, a_dot):
+    """yₖ = a₀ − a₁ − … − aₖ, linear:  ẏ = subtract.accumulate(ȧ)"""
+    return np.subtract.accumulate(a_dot, axis=axis)
+
+
+@adjoint(np.divide.accumulate, where=_PLAIN)
+def divide_accumulate(y, a, axis=0, dtype=None, out=None, *, y_bar):
+    """yₖ = a₀ / (a₁ ⋯ aₖ) along axis:  ā₀ = Σₖ ȳₖ / (a₁ ⋯ aₖ),  āᵢ = −(Σ_{k≥i} ȳₖ yₖ) / aᵢ
+    (i ≥ 1)  (never dividing by a₀, which may be 0)"""
+    first = first_along(a, axis)
+    divisors = np.where(first, 1.0, a)  # a₁ … aₖ, and 1 in a₀'s place
+    quotients = 1.0 / np.multiply.accumulate(divisors, axis=axis)  # 1 / (a₁ ⋯ aₖ)
+    to_first = cumsum_bar(y_bar * quotients, a, axis=axis)
+    to_rest = -cumsum_bar(y_bar * y, a, axis=axis) / divisors
+    return np.where(first, to_first, to_rest)
+
+
+@tangent(np.divide.accumulate, where=_PLAIN)
+def divide_accumulate_tangent(y, a, axis=0, dtype=None, out=None, *, a_dot):
+    """yₖ = a₀ / (a₁ ⋯ aₖ):  ẏₖ = ȧ₀ / (a₁ ⋯ aₖ) − yₖ Σ_{1≤i≤k} ȧᵢ / aᵢ"""
+    first = first_along(a, axis)
+    divisors = np.where(first, 1.0, a)
+    quotients = 1.0 / np.multiply.accumulate(divisors, axis=axis)
+    first_dot = np.sum(np.where(first, a_dot, 0.0), axis=axis, keepdims=True)
+    return first_dot * quotients - y * np.cumsum(np.where(first, 0.0, a_dot / divisors), axis=axis)
+
+
+# ---------------------------------------------------------------------------------------------
+# ufunc.reduceat
+# ---------------------------------------------------------------------------------------------
+
+
+# yᵢ = the reduction of a over segment i along axis: from indices[i] to indices[i + 1] (aᵢ alone
+# where indices[i] ≥ indices[i + 1]; the last to the end). Each ȳᵢ goes to its segment times
+# ∂yᵢ/∂aⱼ (``helpers_ufuncs.reduceat_bar``); the indices get no gradient.
+
+
+@adjoint(np.add.reduceat, where=_PLAIN)
+def add_reduceat(y, a, indices, axis=0, dtype=None, out=None, *, y_bar):
+    """yᵢ = Σ_{j in segment i} aⱼ:  āⱼ = Σ_{segments i holding j} ȳᵢ"""
+    return reduceat_bar(y_bar, y, a, indices, axis, "add"), None
+
+
+@tangent(np.add.reduceat, where=_PLAIN)
+def add_reduceat_tangent(y, a, indices, axis=0, dtype=None, out=None, *, a_dot):
+    """yᵢ = Σ_{j in segment i} aⱼ, linear:  ẏ = add.reduceat(ȧ, indices, axis)"""
+    return reduceat_dot(a_dot, y, a, indices, axis, "add")
+
+
+@adjoint(np.multiply.reduceat, where=_PLAIN)
+def multiply_reduceat(y, a, indices, axis=0, dtype=None, out=None, *, y_bar):
+    """yᵢ = Π_{j in segment i} aⱼ:  āⱼ = Σ_{segments i holding j} ȳᵢ Π_{k in segment i, k≠j} aₖ
+    (exact with zeros)"""
+    return reduceat_bar(y_bar, y, a, indices, axis, "multiply"), None
+
+
+@tangent(np.multiply.reduceat, where=_PLAIN)
+def multiply_reduceat_tangent(y, a, indices, axis=0, dtype=None, out=None, *, a_dot):
+    """yᵢ = Π_{j in segment i} aⱼ:  ẏᵢ = Σ_{j in segment i} ȧⱼ Π_{k≠j} aₖ"""
+    return reduceat_dot(a_dot, y, a, indices, axis, "multiply")
+
+
+@adjoint(np.maximum.reduceat, where=_PLAIN)
+def maximum_reduceat(y, a, indices, axis=0, dtype=None, out=None, *, y_bar):
+    """yᵢ = max_{j in segment i} aⱼ:  āⱼ = Σ_{segments i holding j} ȳᵢ [aⱼ = yᵢ] / cᵢ, cᵢ the
+    ties at the maximum (shared as np.max shares them)"""
+    return reduceat_bar(y_bar, y, a, indices, axis, "maximum"), None
+
+
+@tangent(np.maximum.reduceat, where=_PLAIN)
+def maximum_reduceat_tangent(y, a, indices, axis=0, dtype=None, out=None, *, a_dot):
+    """yᵢ = max_{j in segment i} aⱼ:  ẏᵢ = the mean of ȧ over the ties at the maximum"""
+    return reduceat_dot(a_dot, y, a, indices, axis, "maximum")
+
+
+@adjoint(np.minimum.reduceat, where=_PLAIN)
+def minimum_reduceat(y, a, indices, axis=0, dtype=None, out=None, *, y_bar):
+    """yᵢ = min_{j in segment i} aⱼ:  āⱼ = Σ_{segments i holding j} ȳᵢ [aⱼ = yᵢ] / cᵢ, cᵢ the
+    ties at the minimum"""
+    return reduceat_bar(y_bar, y, a, indices, axis, "minimum"), None
+
+
+@tangent(np.minimum.reduceat, where=_PLAIN)
+def minimum_reduceat_tangent(y, a, indices, axis=0, dtype=None, out=None, *, a_dot):
+    """yᵢ = min_{j in segment i} aⱼ:  ẏᵢ = the mean of ȧ over the ties at the minimum"""
+    return reduceat_dot(a_dot, y, a, indices, axis, "minimum")
+
+
+def _reduceat_shape(a: Operand, indices: Operand, *others: Operand, **keywords: Operand) -> Any:
+    """``f.reduceat(a, indices, axis=0)``: a's shape with the axis as long as indices."""
+    shape, count = dims(a.shape), dims(indices.shape)
+    if shape is None or count is None or len(count) != 1 or others or keywords:
+        return None
+    return (count[0], *shape[1:]) if shape else None
+
+
+# ---------------------------------------------------------------------------------------------
+# ufunc.at: np.add.at(y, indices, v), a write, made y[()] = added_at(y, indices, v) (ufunc_at.py)
+# ---------------------------------------------------------------------------------------------
+
+
+@adjoint(added_at)
+def added_at_adjoint(z, y, indices, v, z_bar):
+    """z = y with v added at indices (np.add.at: repeated indices add up):  ȳ = z̄,
+    v̄ = z̄[indices] summed to v's shape (each element of v reads the z̄ where it was added)
+    (indices: no gradient)"""
+    return z_bar, None, added_at_bar(z_bar, indices, v)
+
+
+@tangent(added_at)
+def added_at_tangent(z, y, indices, v, y_dot, indices_dot, v_dot):
+    """z = y with v added at indices, linear in (y, v):  ż = ẏ + (v̇ added at indices into
+    zeros)  (indices: no tangent)"""
+    return y_dot, None, added_at(np.zeros_like(y, dtype=float), indices, v_dot)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -489,10 +669,13 @@ COPYING_METHODS = frozenset(
     method
     for ufunc in _binary_ufuncs()
     for method in (ufunc.reduce, ufunc.accumulate, ufunc.outer)
-)
+) | {added_at, *(ufunc.reduceat for ufunc in (np.add, np.multiply, np.maximum, np.minimum))}
 
 
 derive_outer_rules()
+SHAPE_RULES[added_at] = lambda y, indices, v: dims(y.shape)
+for _method in (np.add, np.multiply, np.maximum, np.minimum):
+    SHAPE_RULES[_method.reduceat] = _reduceat_shape
 for _ufunc in _binary_ufuncs():
     SHAPE_RULES[_ufunc.reduce] = _reduced_shape
     SHAPE_RULES[_ufunc.accumulate] = _accumulated_shape

@@ -27,6 +27,7 @@ runtime helper, so a gap here costs speed, never correctness.
 from __future__ import annotations
 
 import builtins
+import inspect
 import math
 import numbers
 import operator
@@ -233,12 +234,28 @@ def argument_shape(value: Any) -> Any:
         return ()
     if (
         hasattr(value, "__dict__")
-        and not callable(value)
+        and (not callable(value) or _called_as_a_method(value))
         and not isinstance(value, np.ndarray | types.ModuleType)
     ):
         held = vars(value).items()
         return Instance(type(value), frozenset(n for n, v in held if isinstance(v, list | tuple)))
     return None
+
+
+def _called_as_a_method(value: Any) -> bool:
+    """Whether ``value`` is an object (not a function, class or module) whose class defines
+    ``__call__`` as a plain function: a call ``cell(h)`` runs that method, which overbar reads
+    and differentiates as it does ``model.loss(x)``."""
+    if isinstance(value, type | types.FunctionType | types.MethodType | types.ModuleType):
+        return False
+    found = inspect.getattr_static(type(value), "__call__", None)
+    return isinstance(found, types.FunctionType) and not is_library_code(found)
+
+
+def is_library_code(function: types.FunctionType) -> bool:
+    """Whether ``function`` is NumPy's, SciPy's or overbar's own (a callable object of theirs,
+    ``interp1d``, a gradient, is not the user's code to differentiate as a method)."""
+    return (function.__module__ or "").split(".")[0] in ("numpy", "scipy", "overbar")
 
 
 def container_shape(value: tuple | list | dict, depth: int = 64) -> Sequence:

@@ -70,6 +70,7 @@ class ReverseBlocks:
         outer, self.state.reverse = self.state.reverse, []
         line = None
         for statement in reversed(statements):
+            made = len(self.state.reverse)
             if isinstance(statement, ast.Assign | ast.Expr) and (
                 isinstance(statement, ast.Assign) or is_append(statement)
             ):
@@ -88,6 +89,10 @@ class ReverseBlocks:
             elif isinstance(statement, ast.For | ast.While):
                 line = None
                 self.reverse_loop(statement)
+            if self.state.parsed.contexts:  # what undoes the statement has its line (contexts.py)
+                for undoing in self.state.reverse[made:]:
+                    undoing.lineno = statement.lineno
+                    undoing.end_lineno = getattr(statement, "end_lineno", statement.lineno)
         block, self.state.reverse = self.state.reverse, outer
         return block
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from overbar.errors import InternalError
+from overbar.transpiler.contexts import under_contexts
 from overbar.transpiler.names import fix_missing_locations, statements_breadth_first
 from overbar.transpiler.parse import ParsedFunction
 from overbar.transpiler.reverse import COMMENT_MARKER, Adjoint, is_comment
@@ -458,7 +459,7 @@ def generated_filename(name: str, user_filename: str, source: str) -> str:
 
 def emit(parsed: ParsedFunction, adjoint: Adjoint) -> Emitted:
     """Format, compile and bind the gradient function of ``parsed``."""
-    source = to_source(adjoint.tree)
+    source = to_source(under_contexts(adjoint.tree, parsed.contexts))
     filename = generated_filename(adjoint.tree.name, parsed.filename, source)
     function = compile_function(
         source, adjoint.tree.name, dict(adjoint.bindings), parsed.function, filename
@@ -469,7 +470,11 @@ def emit(parsed: ParsedFunction, adjoint: Adjoint) -> Emitted:
 def emit_split(parsed: ParsedFunction, halves: Split) -> Emitted:
     """Format, compile and bind a split adjoint: ``function`` is its forward function,
     ``pullback`` its reverse sweep; ``source`` shows the one above the other."""
-    source = to_source(halves.forward) + "\n\n" + to_source(halves.reverse)
+    source = (
+        to_source(under_contexts(halves.forward, parsed.contexts))
+        + "\n\n"
+        + to_source(under_contexts(halves.reverse, parsed.contexts))
+    )
     filename = generated_filename(halves.forward.name, parsed.filename, source)
     forward, reverse = compile_functions(
         source,

@@ -151,6 +151,7 @@ def check_supported(
     array_makers: frozenset = frozenset(),
     copying_functions: frozenset = frozenset(),
     generated_effects: frozenset = frozenset(),
+    numbers: frozenset = frozenset(),
 ) -> None:
     """Raise ``UnsupportedSyntaxError`` at the first construct overbar cannot handle.
 
@@ -162,8 +163,13 @@ def check_supported(
     Such code may also pop its stacks and lists (``h = stack.pop()``, ``hs.pop()``), and its
     writes in place are not checked again: the generator writes only into arrays and lists it
     made, or that the user's function made and the fence checked when it was compiled.
+
+    ``numbers`` are the parameters the call binds to integers (the specialisation's): a name
+    bound from one holds a number, which an augmented assignment rebinds and never changes.
     """
-    _Fence(parsed, array_makers, copying_functions, generated_effects).check()
+    fence = _Fence(parsed, array_makers, copying_functions, generated_effects)
+    fence.numbers = frozenset(numbers)
+    fence.check()
 
 
 def check_definition(parsed: ParsedFunction) -> None:

@@ -101,6 +101,8 @@ class FenceScope:
             if isinstance(node, ast.Name)
         }
         self.lambdas = local_lambdas(self.tree)
+        # the parameters bound to integers at the call, where the adjoint is specialised
+        self.numbers: frozenset = frozenset()
 
     def refuse(self, node: ast.AST, what: str, advice: str) -> UnsupportedSyntaxError:
         message = f"overbar cannot differentiate {what} in {self.tree.name}: {advice}"

@@ -16,6 +16,7 @@ from typing import Any
 from overbar import origins
 from overbar.runtime import NUMPY, Runtime
 from overbar.transpiler.activity import Activity, analyze
+from overbar.transpiler.contexts import under_contexts, with_contexts_lifted
 from overbar.transpiler.emit import Emitted, compile_function, to_source
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.forward import ForwardCode, differentiate_forward
@@ -24,6 +25,7 @@ from overbar.transpiler.forward_fold import fold
 from overbar.transpiler.forward_gradient import finished
 from overbar.transpiler.inline import inline_helpers
 from overbar.transpiler.kept import cache_of
+from overbar.transpiler.lambdas_passed import with_lambdas_passed
 from overbar.transpiler.linear_recursion import with_recursion_as_loops
 from overbar.transpiler.nested import with_nested_functions
 from overbar.transpiler.normalize import NormalForm, normalize
@@ -31,6 +33,7 @@ from overbar.transpiler.parse import ParsedFunction, parse, with_arity, with_fun
 from overbar.transpiler.partials import with_partials_called_through
 from overbar.transpiler.pipeline import COMPILING, built_once, is_generated, replace_in_closures
 from overbar.transpiler.shapes import Shapes, infer
+from overbar.transpiler.ufunc_at import with_ufunc_writes
 from overbar.transpiler.unpacking import with_known_unpacking
 
 
@@ -78,10 +81,20 @@ def transform_forward(
     gc.disable()  # as in pipeline.transform: many nodes, no cycles to collect meanwhile
     try:
         parsed = with_functions(with_arity(parse(function), arity), dict(functions))
+        parsed = with_contexts_lifted(parsed)  # with np.errstate(...): its body
+        parsed = with_ufunc_writes(parsed, runtime.ufunc_writes)  # np.add.at(y, i, v): a write
         parsed = with_partials_called_through(with_known_unpacking(parsed))
         parsed = with_recursion_as_loops(with_nested_functions(parsed))  # helpers, loops
+        parsed = with_lambdas_passed(parsed)  # apply(lambda z: z * w, x)
         effects = generated_effects(runtime) if is_generated(function.__code__) else frozenset()
-        check_supported(parsed, runtime.array_makers, runtime.copying_functions, effects)
+        integers = frozenset(
+            name
+            for name, shape in (parameter_shapes or {}).items()
+            if runtime.shapes.is_integer(shape)
+        )
+        check_supported(
+            parsed, runtime.array_makers, runtime.copying_functions, effects, numbers=integers
+        )
         normal_form = normalize(parsed)
         if inline:
             normal_form = inline_helpers(normal_form, parsed, runtime)
@@ -152,7 +165,7 @@ def generated_effects(runtime: Runtime) -> frozenset:
 
 def emit_forward(parsed: ParsedFunction, code: ForwardCode) -> Emitted:
     """Format, compile and bind the jvp function of ``parsed``."""
-    source = to_source(code.tree)
+    source = to_source(under_contexts(code.tree, parsed.contexts))
     filename = f"<overbar {code.tree.name} of {parsed.filename}>"
     function = compile_function(
         source, code.tree.name, dict(code.bindings), parsed.function, filename

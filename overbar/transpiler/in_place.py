@@ -291,10 +291,19 @@ class InPlaceChecks(FenceScope):
 
     def check_augmented(self, statement: ast.AugAssign, fresh: bool, window: list) -> None:
         name = statement.target.id
+        if self.holds_a_number(name, self.numbers):
+            return  # a Python number is never changed in place: i -= 1 is i = i - 1
         advice = (
             f"write {name} = {name} {_operator_symbol(statement.op)} ... (the in-place "
             "update would also change every array that shares its memory)"
         )
+        reason = f"{name} may share its array with another name"
+        if self.holds_a_number(name, self.parameters):  # i = steps, steps not known an int
+            reason = (
+                f"{name} is bound from an argument not known to be an int (this call's is not "
+                "one, or the adjoint is compiled for arguments of any kind), and an array "
+                "would be changed in place, with every name sharing it"
+            )
         if name in self.parameters and not fresh:
             raise self.refuse(
                 statement,
@@ -305,8 +314,67 @@ class InPlaceChecks(FenceScope):
             raise self.refuse(
                 statement,
                 f"an augmented assignment to {name}",
-                f"{name} may share its array with another name; {advice}",
+                f"{reason}; {advice}",
             )
+
+    def holds_a_number(
+        self, name: str, numbers: set | frozenset, seen: frozenset = frozenset()
+    ) -> bool:
+        """Whether ``name`` holds a Python number wherever it is bound (so that ``name += e``
+        with ``e`` a number rebinds it, and changes nothing another name sees): every binding is
+        a number expression (``is_number``), the target of a ``for`` over a ``range``, or an
+        augmented assignment of a number; a parameter must be one of ``numbers`` (an int
+        argument the specialisation sees)."""
+        if name in self.parameters and name not in numbers:
+            return False
+        seen = seen | {name}
+        for node in walk_breadth_first(self.tree):
+            if not isinstance(node, ast.stmt) or name not in bound_names(node):
+                continue
+            if isinstance(node, ast.For):
+                if not (
+                    isinstance(node.target, ast.Name)
+                    and isinstance(node.iter, ast.Call)
+                    and self.resolve(node.iter.func) is range
+                    and not self.is_local_call(node.iter)
+                ):
+                    return False
+                continue
+            rebinds = (isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name)) or (
+                isinstance(node, ast.Assign) and [type(t) for t in node.targets] == [ast.Name]
+            )
+            if not rebinds or not self.is_number(node.value, numbers, seen):
+                return False
+        return True
+
+    def is_number(self, value: ast.expr, numbers: set | frozenset, seen: frozenset) -> bool:
+        """Whether ``value`` is certainly a Python number: an int or float literal, ``len``,
+        ``int`` or ``float`` of anything, an array's ``ndim``, ``size`` or ``shape[k]``, a name
+        that holds a number, or arithmetic of these."""
+        if isinstance(value, ast.Constant):
+            return type(value.value) in (int, float)
+        if isinstance(value, ast.Name):
+            return value.id in seen or self.holds_a_number(value.id, numbers, seen)
+        if isinstance(value, ast.BinOp):
+            return self.is_number(value.left, numbers, seen) and self.is_number(
+                value.right, numbers, seen
+            )
+        if isinstance(value, ast.UnaryOp):
+            return self.is_number(value.operand, numbers, seen)
+        if isinstance(value, ast.Call):
+            return not self.is_local_call(value) and self.resolve(value.func) in (len, int, float)
+        if isinstance(value, ast.Attribute):
+            return value.attr in ("ndim", "size")
+        return (
+            isinstance(value, ast.Subscript)
+            and isinstance(value.value, ast.Attribute)
+            and value.value.attr == "shape"
+            and isinstance(value.slice, ast.Constant | ast.UnaryOp)
+        )
+
+    def is_local_call(self, call: ast.Call) -> bool:
+        """A call of a name the function binds (``len = ...``): not the builtin."""
+        return isinstance(call.func, ast.Name) and call.func.id in self.local_names
 
 
 def _is_loop(statement: ast.stmt) -> bool:

@@ -27,6 +27,7 @@ from typing import Any
 
 from overbar.errors import MissingRuleError, OverbarError, UnsupportedSyntaxError
 from overbar.runtime.registry import active_arguments, rule_signature
+from overbar.transpiler.constructors import stored_atoms
 from overbar.transpiler.names import (
     Transformer,
     clone,
@@ -133,6 +134,12 @@ class LineAdjoints:
             attribute = ast.Constant(application.primal.name)
             contribution = call(helper, load(receiver.id), attribute, output_bar)
             self.state.accumulate(receiver, contribution)
+        elif (stored := stored_atoms(application)) is not None:  # cell = Cell(W, U, b)
+            entry = self.state.bind("entry_bar", self.state.runtime.entry_bar)
+            for attribute, atom in stored:  # W̄ += cell̄["W"], ...
+                if self.state.activity.is_active(atom):
+                    contribution = call(entry, output_bar, ast.Constant(attribute))
+                    self.state.accumulate(atom, contribution)
         elif application.primal is IDENTITY:
             self.state.accumulate(application.positional[0], output_bar)
         elif application.primal is PACK:  # t = (a, b):  ā += t̄[0],  b̄ += t̄[1]
@@ -545,8 +552,15 @@ class LineAdjoints:
             called, self.state.form.local_names
         ):  # self.helper(z): checked to be the method whose pullback this is
             check = self.state.bind("same_method", self.state.runtime.same_method)
-            method = self.state.bind(f"{called.attr}_method", function)
+            spelled = (
+                called_name(function, application) if called.attr == "__call__" else called.attr
+            )
+            method = self.state.bind(f"{spelled}_method", function)
             arguments[0] = call(check, arguments[0], ast.Constant(called.attr), load(method))
+        elif application.positional[:1] == (called,):  # G(h): G.__call__(h), checked so
+            check = self.state.bind("same_method", self.state.runtime.same_method)
+            method = self.state.bind(f"{called_name(function, application)}_method", function)
+            arguments[0] = call(check, arguments[0], ast.Constant("__call__"), load(method))
         pullback_call = ast.Call(func=load(name), args=arguments, keywords=keywords)
         self.add_pullback_parts(pullback_call, bound, wrt)
 
@@ -707,7 +721,11 @@ def is_specialising_constant(atom: Any) -> bool:
 def called_name(function: Any, application: Application) -> str:
     """What to call a helper's pullback after: its name, or for a lambda (whose name,
     ``<lambda>``, is no identifier) the name the call spells (``sigmoid`` for a module-level
-    ``sigmoid = lambda z: ...``)."""
+    ``sigmoid = lambda z: ...``); for a class's ``__call__``, the class's name (``RnnCell_call``
+    for ``cell(h, x)``)."""
+    if function.__name__ == "__call__":
+        owner = function.__qualname__.rsplit(".", 1)[0].rsplit(".", 1)[-1]
+        return f"{owner}_call" if owner.isidentifier() else "call"
     if function.__name__.isidentifier():
         return function.__name__
     called = getattr(application.node, "func", None)

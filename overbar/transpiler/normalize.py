@@ -61,8 +61,10 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from typing import Any
 
 from overbar.errors import InternalError, UnsupportedSyntaxError
+from overbar.transpiler.constructors import stored_arguments
 from overbar.transpiler.fence import is_append, is_docstring
 from overbar.transpiler.fence_scope import local_lambdas
 from overbar.transpiler.jumps import lift_returns, stored_names, without_jumps
@@ -116,6 +118,11 @@ class _Normalizer(ExpressionNormalizer):
         self.assigned_anywhere = _assigned_names(self.tree) | set(self.parameters)
         self.functions = frozenset(parsed.namespace.functions) if parsed.namespace else set()
         self.lambdas = local_lambdas(self.tree)
+        # parameters the function calls, never rebound and bound to no function at the call:
+        # objects whose class defines __call__ (``cell(h)``), called as that method
+        self.called_objects = (
+            set(self.parameters) - _assigned_names(self.tree) - set(self.functions)
+        ) | _made_objects(self.tree, parsed.namespace)
         self.mutable = _assigned_in_blocks(self.tree.body)
         self.returns_in_branches = any(
             isinstance(node, ast.Return)
@@ -438,6 +445,36 @@ class _Normalizer(ExpressionNormalizer):
             f"overbar cannot differentiate {what} in {self.tree.name}: {advice}",
             self.parsed.location(node),
         )
+
+
+def _made_objects(tree: ast.FunctionDef, namespace: Any) -> set[str]:
+    """The local names bound only to objects the function makes of a class whose ``__init__``
+    stores its arguments (``cell = Cell(W, U, b)``, ``constructors.py``), never a parameter:
+    a call ``cell(h)`` of one is its method ``__call__``."""
+    if namespace is None:
+        return set()
+    parameters = {a.arg for a in [*tree.args.posonlyargs, *tree.args.args, *tree.args.kwonlyargs]}
+    local = parameters | _assigned_names(tree)
+    made: dict[str, bool] = {}
+    for node in statements_breadth_first(tree):
+        for name in _targets(node):
+            value = getattr(node, "value", None)
+            single = (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+            )
+            makes = (
+                single
+                and isinstance(value, ast.Call)
+                and (
+                    is_global_path(value.func, local)
+                    or (isinstance(value.func, ast.Name) and value.func.id not in local)
+                )
+                and stored_arguments(namespace.resolve(value.func)) is not None
+            )
+            made[name] = made.get(name, True) and makes
+    return {name for name, only_made in made.items() if only_made and name not in parameters}
 
 
 def _assigned_names(tree: ast.FunctionDef) -> set[str]:

@@ -250,13 +250,20 @@ class ExpressionNormalizer:
         elif isinstance(function, ast.Attribute):
             receiver = self.atom(function.value)
             callee = ast.Attribute(value=receiver, attr=function.attr, ctx=ast.Load())
+        elif isinstance(function, ast.Name) and function.id in self.called_objects:
+            # cell(h) of a parameter bound to no function: the method cell.__call__(h), which
+            # the sweep finds in the object's class as it finds model.loss(x)'s
+            receiver = self.atom(function)
+            callee = ast.Attribute(value=receiver, attr="__call__", ctx=ast.Load())
         else:
             raise self.unsupported(
                 function,
                 f"a call of the local variable {ast.unparse(function)}",
                 "call the function by its global name, or pass it to a helper by its name "
                 "(apply(np.tanh, x), apply(f, x) with f a helper's parameter bound so), so "
-                "that overbar knows which function it is",
+                "that overbar knows which function it is; an object is called where it is "
+                "an argument, or made once in the function of a class whose __init__ only "
+                "stores its arguments (self.W = W)",
             )
         return ast.Call(
             func=callee,

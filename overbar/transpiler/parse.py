@@ -107,6 +107,9 @@ class ParsedFunction:
     tree: ast.FunctionDef
     filename: str
     namespace: Namespace
+    # contexts that change no value whose ``with`` was lifted (``contexts.py``): each as the
+    # source of its items and the first and last lines of the body it covered
+    contexts: tuple = ()
 
     @property
     def name(self) -> str:

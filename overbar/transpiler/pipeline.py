@@ -23,7 +23,9 @@ from overbar.runtime import NUMPY, Runtime
 from overbar.transpiler.accumulate import accumulate
 from overbar.transpiler.activity import Activity, analyze
 from overbar.transpiler.composed import compose_helpers
+from overbar.transpiler.constructors import stored_arguments
 from overbar.transpiler.containers import walk_dicts
+from overbar.transpiler.contexts import with_contexts_lifted
 from overbar.transpiler.copies import remove_copies
 from overbar.transpiler.dict_writes import write_dict_entries
 from overbar.transpiler.emit import (
@@ -39,6 +41,7 @@ from overbar.transpiler.inline import inline_helpers
 from overbar.transpiler.inner_gradients import with_inner_gradients
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.known_shapes import read_known_shapes
+from overbar.transpiler.lambdas_passed import with_lambdas_passed
 from overbar.transpiler.linear_recursion import with_recursion_as_loops
 from overbar.transpiler.list_adjoints import own_list_adjoints
 from overbar.transpiler.names import NameAllocator
@@ -69,6 +72,7 @@ from overbar.transpiler.simplify import simplify
 from overbar.transpiler.specialise import specialise
 from overbar.transpiler.split import Split, split
 from overbar.transpiler.sums import add_in_one_expression
+from overbar.transpiler.ufunc_at import with_ufunc_writes
 from overbar.transpiler.unpacking import with_known_unpacking
 from overbar.transpiler.zeros import start_gradients_as_zeros
 
@@ -388,12 +392,40 @@ def _reverse_of(pullback: Pullback) -> HelperReverse:
 
 def reads_methods(function: Callable, shapes: tuple[tuple[str, Any], ...]) -> bool:
     """Whether ``function``'s adjoint may be derived from methods its source does not name: it
-    is a method (``self.helper(z)``), or one of its arguments is an object (``model.loss(x)``).
-    Such an adjoint is not written to the disk cache, whose key holds the code of the
-    functions a function names, not of those an object's class gives it."""
+    is a method (``self.helper(z)``), one of its arguments is an object (``model.loss(x)``),
+    or it names a class it makes objects of (``cell = Cell(W)``) or a module-level object it
+    calls (``LAYER(x)``: its class's ``__call__``). Such an adjoint is not written to the disk
+    cache, whose key holds the code of the functions a function names, not of those an
+    object's class gives it."""
     instance = getattr(NUMPY.shapes, "Instance", ())
-    return owner_class(function) is not None or any(
-        isinstance(shape, instance) for _, shape in shapes
+    return (
+        owner_class(function) is not None
+        or any(isinstance(shape, instance) for _, shape in shapes)
+        or _names_objects(function)
+    )
+
+
+def _names_objects(function: Callable) -> bool:
+    """Whether ``function`` reads, from its module or closure, a class whose objects it may
+    make (``constructors.stored_arguments``) or an object whose class defines ``__call__``."""
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return False
+    values = [function.__globals__.get(name) for name in code.co_names]
+    for cell in getattr(function, "__closure__", None) or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:  # an empty cell
+            continue
+    instance = getattr(NUMPY.shapes, "Instance", ())
+    return any(
+        stored_arguments(value) is not None
+        or (
+            not isinstance(value, type)
+            and isinstance(NUMPY.shapes.argument_shape(value), instance)
+            and callable(value)
+        )
+        for value in values
     )
 
 
@@ -635,9 +667,17 @@ def _transform(
     # bound to the functions it passes, nested defs lifted to helpers, gradients taken in it
     # standing for overbar's generated adjoints
     parsed = with_functions(with_arity(parse(function), arity), dict(functions))
+    parsed = with_contexts_lifted(parsed)  # with np.errstate(...): its body
+    parsed = with_ufunc_writes(parsed, runtime.ufunc_writes)  # np.add.at(y, i, v): a write
     parsed = with_partials_called_through(with_known_unpacking(parsed))
     parsed = with_inner_gradients(with_recursion_as_loops(with_nested_functions(parsed)))
-    check_supported(parsed, runtime.array_makers, runtime.copying_functions)
+    parsed = with_lambdas_passed(parsed)  # apply(lambda z: z * w, x)
+    integers = frozenset(
+        name
+        for name, shape in (parameter_shapes or {}).items()
+        if runtime.shapes.is_integer(shape)
+    )
+    check_supported(parsed, runtime.array_makers, runtime.copying_functions, numbers=integers)
     normal_form = normalize(parsed)
     if optimisations.inline:
         normal_form = inline_helpers(normal_form, parsed, runtime)

@@ -100,7 +100,15 @@ class RuleChoice:
         if found:
             return found
         name = application.description
-        if isinstance(primal, Method | Attribute):
+        if isinstance(primal, Method) and primal.name == "__call__":  # cell(h), cell unknown
+            receiver = ast.unparse(application.positional[0])
+            advice = (
+                f"{receiver} is a parameter this adjoint does not know to be a function or an "
+                "object whose class defines __call__ (the adjoint compiled for arguments of "
+                "any kind knows neither); call the gradient itself, which is specialised on "
+                f"what {receiver} is, or call the function by its global name"
+            )
+        elif isinstance(primal, Method | Attribute):
             kind = "method" if isinstance(primal, Method) else "attribute"
             advice = (
                 f"overbar has no adjoint rule for the array {kind} "

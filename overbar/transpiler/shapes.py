@@ -22,6 +22,7 @@ import numpy as np
 
 from overbar.errors import OverbarError
 from overbar.runtime.interface import Runtime
+from overbar.transpiler.constructors import stored_atoms
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.lengths import Lengths
@@ -358,6 +359,14 @@ def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> A
         keywords[key] = operand
     if application.primal is IDENTITY:
         return operands[0].shape
+    stored = stored_atoms(application)
+    if stored is not None:  # cell = Cell(W, U, b): an object of that class (constructors.py)
+        sequences = frozenset(
+            attribute
+            for attribute, atom in stored
+            if isinstance(_operand(atom, known, form, runtime).shape, runtime.shapes.Sequence)
+        )
+        return runtime.shapes.Instance(application.primal, sequences)
     shape = runtime.shapes.infer_shape(application.primal, tuple(operands), keywords)
     if shape is None and inspect.isfunction(application.primal):
         shape = _returned_shape(application.primal, operands, keywords, runtime)

@@ -110,6 +110,12 @@ class SweepState:
         the method's own class already; where the object's class is known, a subclass's
         override is found instead."""
         called = getattr(application.node, "func", None)
+        method = self.called_method(application.primal)
+        if method is not None and isinstance(called, ast.Name | ast.Attribute):
+            # G(h) of a module-level object G: G.__call__(h), checked to be that method
+            return replace(
+                application, primal=method, positional=(called, *application.positional)
+            )
         if not (
             isinstance(called, ast.Attribute)
             and isinstance(called.value, ast.Name)
@@ -125,6 +131,24 @@ class SweepState:
         if not isinstance(found, types.FunctionType):
             return application
         return replace(application, primal=found)
+
+    def called_method(self, value: Any) -> Any:
+        """The method ``__call__`` (a plain function) of the class of ``value``, an object of
+        the user's that a line calls by a global name (``G(h)``) and that has no rule of its
+        own; None for anything else (a function, a class, a NumPy ufunc, overbar's own)."""
+        if isinstance(value, type | types.FunctionType | types.MethodType | types.ModuleType):
+            return None
+        found = inspect.getattr_static(type(value), "__call__", None)
+        if not isinstance(found, types.FunctionType):
+            return None
+        if (found.__module__ or "").split(".")[0] == "overbar":  # overbar.grad(f)'s objects
+            return None
+        try:
+            if self.runtime.rules.lookup(value):
+                return None
+        except TypeError:
+            pass
+        return found
 
     def object_attributes(self) -> dict[str, set[str]]:
         """The names whose attributes are read as an object's (``self.W``), each with the
