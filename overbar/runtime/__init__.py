@@ -15,6 +15,7 @@ from overbar.runtime import (
     helpers_arrays,
     helpers_forward,
     helpers_math,
+    helpers_science,
     rules,  # noqa: F401  (importing it registers the built-in table)
     rules_arrays,  # noqa: F401
     rules_fft,  # noqa: F401
@@ -104,6 +105,7 @@ NUMPY = Runtime(
         helpers.index_bar: (1,),
         helpers.reduced_count: (0, 1),
         helpers_math.degrees_of_freedom: (0, 1),
+        helpers_science.convolve_a_bar: (1,),
         np.shape: (0,),
         np.size: (0,),
         np.ndim: (0,),
@@ -114,6 +116,7 @@ NUMPY = Runtime(
         helpers.broadcast_like: (1,),
         helpers.expand_reduced: (1,),
         helpers.index_bar: (1,),
+        helpers_science.convolve_a_bar: (1,),
         helpers.adjoint_like: (1,),
         np.full_like: (0,),  # the shape and dtype of the array it copies
         helpers.matmul_left_bar: (1,),

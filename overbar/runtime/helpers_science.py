@@ -240,6 +240,21 @@ def convolve_bars(z_bar, a, v, mode="full"):
     return np.reshape(a_bar, np.shape(a)), np.reshape(v_bar, np.shape(v))
 
 
+def convolve_a_bar(z_bar, a, v, mode="full"):
+    """The adjoint of ``a`` alone for z = convolve(a, v, mode), with z̄ placed in the full
+    result:  āᵢ = Σⱼ z̄[i + j] vⱼ = correlate(z̄, v, 'valid')  (``a``: its size and shape
+    only). v̄ is ``convolve_a_bar(z̄, v, a, mode)``, convolve being symmetric in a and v.
+    In 'valid' mode with a the longer (and v real), z̄ sits in the full result from m − 1 on,
+    so āᵢ = Σⱼ z̄[i + j − m + 1] vⱼ = (z̄ ∗ v reversed)ᵢ: one full convolution, no zeros made.
+    """
+    n, m = np.size(a), np.size(v)
+    if mode == "valid" and n >= m and not np.iscomplexobj(v):
+        a_bar = np.convolve(np.ravel(z_bar), np.ravel(v)[::-1], "full")
+    else:
+        a_bar = np.correlate(_full_length_bar(z_bar, n, m, mode), np.ravel(v), "valid")
+    return np.reshape(a_bar, np.shape(a))
+
+
 def correlate_bars(z_bar, a, v, mode="valid"):
     """Adjoints of z = correlate(a, v, mode) = convolve(a, w, mode) with w = v reversed (up to
     correlate's own offset in 'same'):  ā = correlate(z̄, w, 'valid'),  v̄ = reversed

@@ -192,8 +192,30 @@ class _Facts:
             split = self.split_of(statement)
             if split is not None and split[1] not in seen and split[1] in self.primal:
                 found.append(split[1])  # cut into pieces, read for nothing else
+            taken = self.take_of(statement)
+            if taken is not None and taken not in seen and taken in self.primal:
+                found.append(taken)  # a part taken out of it, the rest kept in its name
             seen |= names
         return found
+
+    def take_of(self, statement: ast.stmt) -> str | None:
+        """``p, g = take_and_zero(g, J)`` (``p`` not ``g``): ``g``."""
+        if not (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Tuple)
+            and len(statement.targets[0].elts) == 2
+            and all(isinstance(e, ast.Name) for e in statement.targets[0].elts)
+            and isinstance(statement.value, ast.Call)
+            and isinstance(statement.value.func, ast.Name)
+            and statement.value.func.id == self.take
+            and len(statement.value.args) == 2
+            and isinstance(statement.value.args[0], ast.Name)
+        ):
+            return None
+        part, rest = (e.id for e in statement.targets[0].elts)
+        whole = statement.value.args[0].id
+        return whole if rest == whole and part != whole else None
 
     def split_of(self, statement: ast.stmt) -> tuple[list[str], str, list[str]] | None:
         """``a, b, c = split_like(g, (x, y, z), axis=0)`` (or a list display ``[x, y, z]``)
@@ -512,8 +534,12 @@ class _Walk:
                 return
 
     def note_scatter(self, statement: ast.stmt, replacement: list[ast.stmt] | None) -> None:
-        """Remember where an owner was bound by ``x = index_bar(b, u, J)`` (``J`` basic)."""
-        for name in _bound_by(statement):
+        """Remember where an owner was bound by ``x = index_bar(b, u, J)`` (``J`` basic)
+        (``x += c`` adds into that array: ``x`` still holds it)."""
+        added_in_place = isinstance(statement, ast.AugAssign) and isinstance(
+            statement.target, ast.Name
+        )
+        for name in _bound_by(statement) if not added_in_place else ():
             self.scattered.pop(name, None)
         if (
             replacement is None
@@ -536,6 +562,25 @@ class _Walk:
         if isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Subscript):
             owned -= kept_by(statement.value)
             owned -= kept_by(statement.target.slice)
+            return None
+        if (
+            isinstance(statement, ast.AugAssign)
+            and isinstance(statement.target, ast.Name)
+            and isinstance(statement.op, ast.Add)
+        ):  # ``x += y`` (``accumulate``'s ``x = x + y``): the same sum, the same rewrite
+            name = statement.target.id
+            summed = ast.BinOp(_load(name), ast.Add(), statement.value)
+            into_dead = self.scattered_into_dead(position, name, summed)
+            if into_dead is not None:
+                return [ast.copy_location(into_dead, statement)]
+        if (
+            isinstance(statement, ast.AugAssign)
+            and isinstance(statement.target, ast.Name)
+            and statement.target.id in owned
+            and isinstance(statement.op, ast.Add | ast.Sub | ast.Mult)
+        ):  # in place into the owner's array (an owner is an array): it still owns it
+            owned -= kept_by(ast.BinOp(_load(statement.target.id), statement.op, statement.value))
+            owned.add(statement.target.id)
             return None
         if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
             owned -= kept_by(statement)
@@ -657,22 +702,55 @@ class _Walk:
         return lines
 
     def summed(self, name: str, value: ast.expr) -> ast.stmt | None:
-        """``x = x + y`` for an owner x of y's shape: ``x += y``."""
+        """``x = x + y`` for an owner x of y's shape: ``x += y``; ``x = x + index_bar(b, u,
+        J)`` for an owner ``x`` of ``u``'s shape and a basic ``J``: ``x[J] += b``; ``x = x +
+        e`` (or ``e + x``) for an owner ``x`` that is the adjoint of a forward name, ``e`` not
+        reading ``x``: ``x += e``.
+
+        Identities: ``x + y`` is ``x`` with ``y`` added, written into ``x``'s array, which no
+        one else holds; ``x + index_bar(b, u, J)`` is ``x`` with ``b`` added at ``J`` (a basic
+        index names each element once). The sweep adds into the adjoint ``v̄`` of a forward
+        name ``v`` only terms shaped like ``v`` (each rule returns an operand's adjoint in the
+        operand's shape; ``unbroadcast`` sums an operand NumPy broadcast): so ``e`` has
+        ``x``'s shape, and an in-place add, which cannot change its target's shape, gives the
+        sum's values. The values are the same up to ``x``'s dtype (a float64 term added into
+        a float32 ``x`` stays float32, the input's)."""
         if not (
-            name in self.owned
-            and isinstance(value, ast.BinOp)
-            and isinstance(value.op, ast.Add)
-            and isinstance(value.left, ast.Name)
-            and isinstance(value.right, ast.Name)
+            name in self.owned and isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add)
         ):
             return None
-        left, right = value.left.id, value.right.id
-        if left == right or name not in (left, right):
+        sides = [value.left, value.right]
+        mine = [side for side in sides if isinstance(side, ast.Name) and side.id == name]
+        if len(mine) != 1:
             return None
-        other = right if left == name else left
-        if not self.facts.same_shape(name, other):
+        term = sides[1] if sides[0] is mine[0] else sides[0]
+        if isinstance(term, ast.Name) and self.facts.same_shape(name, term.id):
+            return ast.AugAssign(ast.Name(name, ast.Store()), ast.Add(), _load(term.id))
+        scattered = self.scattered_term(name, term)
+        if scattered is not None:
+            return scattered
+        if name in self.facts.primal and not _reads(term, name):
+            return ast.AugAssign(ast.Name(name, ast.Store()), ast.Add(), term)
+        return None
+
+    def scattered_term(self, name: str, term: ast.expr) -> ast.stmt | None:
+        """``x[J] += b`` for a term ``index_bar(b, u, J)`` added into the owner ``x`` of
+        ``u``'s shape, ``J`` basic and ``b`` not reading ``x`` (see ``summed``)."""
+        facts = self.facts
+        if not (
+            isinstance(term, ast.Call)
+            and isinstance(term.func, ast.Name)
+            and term.func.id == facts.scatter
+            and len(term.args) == 3
+            and not term.keywords
+            and isinstance(term.args[1], ast.Name)
+        ):
             return None
-        return ast.AugAssign(ast.Name(name, ast.Store()), ast.Add(), _load(other))
+        contribution, like, index = term.args
+        subscript = _basic_subscript(index)
+        if subscript is None or not facts.same_shape(name, like.id) or _reads(contribution, name):
+            return None
+        return _added_at(name, subscript, contribution)
 
     def scattered_into_dead(self, position: int, name: str, value: ast.expr) -> ast.stmt | None:
         """``x = x + y`` (or ``y + x``) where ``x`` was made by ``x = index_bar(b, u, J)`` and
@@ -735,7 +813,7 @@ class _Walk:
         self.result[where] = ast.copy_location(_added_at(other, subscript, contribution), scatter)
         for statement in between:
             if _mentions(statement, name):
-                statement.target.value = _load(other)
+                _retargeted(statement, other)
         self.owned.discard(other)
         self.owned.add(name)
         del self.scattered[name]
@@ -787,18 +865,30 @@ _reads = _mentions
 
 def _only_added_into(statement: ast.stmt, name: str) -> bool:
     """``statement`` does not mention ``name``, or is ``name[K] += c`` (or ``-=``) with ``K``
-    and ``c`` not mentioning it."""
+    and ``c`` not mentioning it, or ``name += c`` (or ``-=``) with ``c`` not mentioning it
+    (in place into ``name``'s array, which keeps its shape: NumPy raises rather than
+    broadcast the target of an in-place add)."""
     if not _mentions(statement, name):
         return True
+    if not (isinstance(statement, ast.AugAssign) and isinstance(statement.op, ast.Add | ast.Sub)):
+        return False
+    if isinstance(statement.target, ast.Name):
+        return statement.target.id == name and not _mentions(statement.value, name)
     return (
-        isinstance(statement, ast.AugAssign)
-        and isinstance(statement.op, ast.Add | ast.Sub)
-        and isinstance(statement.target, ast.Subscript)
+        isinstance(statement.target, ast.Subscript)
         and isinstance(statement.target.value, ast.Name)
         and statement.target.value.id == name
         and not _mentions(statement.target.slice, name)
         and not _mentions(statement.value, name)
     )
+
+
+def _retargeted(statement: ast.AugAssign, name: str) -> None:
+    """``statement`` (``x[K] += c`` or ``x += c``) made to add into ``name`` instead."""
+    if isinstance(statement.target, ast.Name):
+        statement.target = ast.Name(name, ast.Store())
+    else:
+        statement.target.value = _load(name)
 
 
 def _takes(block: list[ast.stmt]) -> dict[int, tuple[str, str, ast.expr]]:
@@ -859,9 +949,15 @@ def _same_index(a: ast.expr, b: ast.expr) -> bool:
 
 def _only_read(statement: ast.stmt, name: str) -> bool:
     """``statement`` reads ``name`` and cannot write into its array: an assignment to other
-    names, an addition into a part of another array, or ``rows.append(name)``."""
+    names (or a tuple of them), an addition into a part of another array, or ``rows.append(name)``.
+    """
     if isinstance(statement, ast.Assign):
-        return all(isinstance(t, ast.Name) and t.id != name for t in statement.targets)
+        bound = [
+            e
+            for t in statement.targets
+            for e in (t.elts if isinstance(t, ast.Tuple | ast.List) else [t])
+        ]
+        return all(isinstance(t, ast.Name) and t.id != name for t in bound)
     if isinstance(statement, ast.AugAssign):
         return isinstance(statement.target, ast.Subscript) and not _mentions(
             statement.target, name
