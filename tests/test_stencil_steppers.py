@@ -184,3 +184,97 @@ def test_an_array_of_a_list_display_of_numbers_has_its_length():
     rows = shapes.Operand(shapes.tuple_of(((shapes.MANY,), (shapes.MANY,))))
     assert shapes.infer_shape(np.array, (rows,), {}) is None  # rows: not followed
     assert shapes.infer_shape(np.array, (shapes.Operand(shapes.Sequence()),), {}) is None
+
+
+ROLLED = """
+def f(u, r):
+    for _ in range(3):
+        laplacian = np.roll(u, 1) - 2 * u + np.roll(u, -1)
+        laplacian[0] = 0.0
+        laplacian[-1] = 0.0
+        u = u + r * laplacian
+    return np.sum(u**2)
+"""
+
+
+@pytest.mark.parametrize("length", [9, 3, 2])
+def test_a_stepper_written_with_np_roll_knows_its_shapes_and_owns_its_adjoints(length):
+    """np.roll keeps its operand's shape (no ``unbroadcast``), and the laplacian's adjoint,
+    arithmetic on an alias of the loop's adjoint (``tmp = u_bar``, ``u_bar = tmp``: an array
+    though no longer owned), is a new array whose ends are zeroed in place."""
+    f = define(ROLLED)
+    u = np.cos(np.arange(float(length)))
+    text = overbar.grad(f, wrt=(0, 1)).source_for(u, 0.2)
+    assert "unbroadcast(" not in text and "take_and_zero" not in text, text
+    literal_and_optimised_agree(f, [u, 0.2])
+
+
+def test_a_rolled_matrix_along_one_axis_and_flattened():
+    f = define("""
+        def f(U, r):
+            for _ in range(2):
+                U = U + r * (np.roll(U, 1, axis=1) + np.roll(U, 2) - 2 * U)
+            return np.sum(np.tanh(U))
+        """)
+    U = np.cos(np.arange(12.0).reshape(3, 4) / 5.0)
+    assert "unbroadcast(" not in overbar.grad(f, wrt=(0, 1)).source_for(U, 0.3)
+    literal_and_optimised_agree(f, [U, 0.3])
+
+
+def test_np_roll_keeps_its_operands_shape():
+    shift = shapes.constant_operand(1)
+    matrix = shapes.Operand((shapes.MANY, 1))
+    assert shapes.infer_shape(np.roll, (matrix, shift), {}) == (shapes.MANY, 1)
+    assert shapes.infer_shape(np.roll, (matrix, shift), {"axis": shapes.constant_operand(0)}) == (
+        shapes.MANY,
+        1,
+    )
+    listed = shapes.Operand(shapes.Sequence())
+    assert shapes.infer_shape(np.roll, (listed, shift), {}) is None  # of a list: an array
+
+
+EMPTY_LIKE = """
+def f(u, r):
+    for _ in range(3):
+        u_next = np.empty_like(u)
+        u_next[1:-1] = u[1:-1] + r * (u[2:] - 2 * u[1:-1] + u[:-2])
+        u_next[0] = u[0]
+        u_next[-1] = u[-1]
+        u = u_next
+    return np.sum(u**2)
+"""
+
+
+@pytest.mark.parametrize("length", [9, 3, 2])
+def test_a_state_rebuilt_interior_first_steps_its_adjoint_in_place(length):
+    """The interior is written first, so its part is taken out of the adjoint after the ends'
+    scatter, and read elsewhere (the stencil, the step's rows): its copy stays, the scatter
+    and the add-backs go (``reassemble``, ``copied_as_it_was``)."""
+    f = define(EMPTY_LIKE)
+    u = np.cos(np.arange(float(length)))
+    text = overbar.grad(f, wrt=(0, 1)).source_for(u, 0.2)
+    assert "index_bar(" not in text and "_bar[1:-1] = 0.0" not in text, text
+    literal_and_optimised_agree(f, [u, 0.2])
+
+
+@pytest.mark.parametrize(
+    "ends",
+    [
+        # the first end's adjoint adds into u_bar[1], inside the interior taken after it
+        ["u_next[0] = u[0] + r * u[1]", "u_next[-1] = u[-1]"],
+        # the end written last overlaps the interior: the takes are not disjoint
+        ["u_next[0] = u[0]", "u_next[-2:] = u[-2:] * 1.5"],
+    ],
+    ids=["added into the interior", "overlapping"],
+)
+def test_a_late_copy_that_would_see_other_values_keeps_the_scatter(ends):
+    lines = "".join(f"        {line}\n" for line in ends)
+    f = define(
+        "def f(u, r):\n    for _ in range(3):\n        u_next = np.empty_like(u)\n"
+        "        u_next[1:-1] = u[1:-1] + r * (u[2:] - 2 * u[1:-1] + u[:-2])\n"
+        + lines
+        + "        u = u_next\n    return np.sum(u**2)\n"
+    )
+    u = np.cos(np.arange(7.0))
+    assert "index_bar(" in overbar.grad(f, wrt=(0, 1)).source_for(u, 0.2)
+    literal_and_optimised_agree(f, [u, 0.2])

@@ -529,6 +529,12 @@ def _same(a: Operand, *others: Operand, **keywords: Operand) -> Any:
     return None if isinstance(a.shape, Sequence) else a.shape  # np.copy of a list: an array
 
 
+def _rolled(a: Operand, shift: Operand, axis: Operand | None = None) -> Any:
+    """``np.roll(a, shift, axis)``: a's shape, whatever the shift and axis (without an axis
+    the flattened array is rolled and given a's shape back)."""
+    return None if isinstance(a.shape, Sequence) else a.shape
+
+
 def _as_array(a: Operand, **keywords: Operand) -> Any:
     """np.array(a): a's shape; of a tuple or list display of numbers (``[1.0, -2.0, 1.0]``),
     a vector as long as it; of another tuple or list, not known."""
@@ -979,6 +985,7 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     np.transpose: _transposed,
     Method("transpose"): _transposed,
     np.copy: _same,
+    np.roll: _rolled,
     np.array: _as_array,
     np.asarray: _as_array,
     builtins.float: _number,

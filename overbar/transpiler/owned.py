@@ -20,7 +20,9 @@ does: no other name, no list, no view. The pass follows ownership through the bo
 statements:
 
 - a fresh value makes its name the owner: arithmetic with an array operand (NumPy allocates its
-  result) or ``index_bar`` (zeros with a part written);
+  result; an operand is known to be an array from shapes, or because the walk saw it hold one:
+  an owner, or a name ``a = b`` bound to one's array since) or ``index_bar`` (zeros with a part
+  written);
 - ``a = b`` with ``b`` the owner moves the array to ``a`` when ``b`` is not read again before it
   is bound anew (``b`` is then dead, so ``a`` alone holds the array);
 - any other read of an owner's name that may keep the array (a call's argument, an element of a
@@ -335,7 +337,8 @@ class _Facts:
         )
 
     def is_fresh(self, value: ast.expr, owned: set[str]) -> bool:
-        """An array NumPy allocates anew: arithmetic with an array operand, or a scatter."""
+        """An array NumPy allocates anew: arithmetic with an array operand (one known to be an
+        array, or one of ``owned``: names the walk knows hold arrays), or a scatter."""
         if isinstance(value, ast.BinOp | ast.UnaryOp):
             leaves = _arithmetic_leaves(value)
             return any(leaf in owned or self.is_array(leaf) for leaf in leaves)
@@ -361,6 +364,7 @@ class _Walk:
         self.scattered: dict[str, ast.stmt] = {}  # an owner bound by a scatter -> that line
         self.emptied: set[str] = set()  # owners this walk takes parts out of, in place
         self.cuts: list[tuple[ast.stmt, list[ast.stmt]]] = []  # a split, the takes it became
+        self.arrays: set[str] = set(owned)  # names surely holding an array, owned or not
 
     def run(self) -> tuple[list[ast.stmt] | None, set[str]]:
         result = self.result
@@ -430,10 +434,12 @@ class _Walk:
           where another ends, in the same terms: ``[0]``, ``[1:-1]``, ``[-1]``), so that they
           cover it at every length;
         - each ``pᵢ`` is added back exactly once, ``x[Jᵢ] += pᵢ`` with the same index; a take
-          after the scatter is read by its add-back only (it is dropped with it); a take before
-          it may be read elsewhere, never written into, and those takes are disjoint at every
-          length (so no zeroing changed what a later one copies): read from their bounds, or
-          known as the pieces of one split (``cut_into_takes``);
+          after the scatter is read by its add-back only (it is dropped with it), or is read
+          elsewhere, never written into, and copies what it copied before (its copy stays:
+          ``copied_as_it_was``; it is then disjoint from every other take at every length); a
+          take before it may be read elsewhere, never written into, and those takes are
+          disjoint at every length (so no zeroing changed what a later one copies): read from
+          their bounds, or known as the pieces of one split (``cut_into_takes``);
         - the scatter's own contribution may be one of the parts taken before it, put back at
           its own place (the adjoint of ``np.concatenate``): the scatter is its add-back then;
         - ``y`` may be ``x`` itself (the join's adjoint cut into pieces, then rebound by the
@@ -485,8 +491,9 @@ class _Walk:
             if not all(_only_added_into(statement, name) for statement in after):
                 continue
             dropped: set[int] = set()
-            early = []
-            for start, (_, part, region) in mine.items():
+            early: list[int] = []
+            late: list[int] = []  # takes after the scatter read elsewhere: their copies stay
+            for start, (_, part, region) in sorted(mine.items()):
                 backs = [
                     p
                     for p in range(where + 1, len(result))
@@ -503,15 +510,24 @@ class _Walk:
                 if len(backs) != 1 or backs[0] < start or part in self.outside:
                     break
                 if start > where and readers:
-                    break
+                    if not self.copied_as_it_was(where, start, name, region, index, mine):
+                        break
+                    late.append(start)
                 if any(not _only_read(result[p], part) for p in readers):
                     break
                 dropped |= {start + 1} | ({backs[0]} if backs[0] != where else set())
-                if start > where or not readers:
+                if not readers:
                     dropped.add(start)
                 if start < where:
                     early.append(start)
             else:
+                if not all(
+                    _disjoint([mine[start][2], take[2]])
+                    for start in late
+                    for other, take in mine.items()
+                    if other != start
+                ):
+                    continue
                 one_cut = any(
                     all(id(result[start]) in {id(line) for line in lines} for start in early)
                     for _, lines in self.cuts
@@ -532,6 +548,38 @@ class _Walk:
                 ]
                 del self.scattered[name]
                 return
+
+    def copied_as_it_was(
+        self, where: int, start: int, name: str, region: ast.expr, index: ast.expr, mine: dict
+    ) -> bool:
+        """Whether the copy ``p = y[J].copy()`` at ``start``, after the scatter at ``where``
+        of ``x = index_bar(b, u, K)``, copies the same values once the scatter is written
+        into ``y``'s array (``reassemble``): ``K`` and ``J`` are disjoint at every length, and
+        every statement between that mentions ``x`` adds into a part of it disjoint from
+        ``J`` at every length (``x[K'] += c``), or is the add-back of another take (dropped
+        with it). Then nothing added into ``y``'s array before the copy falls in ``J``; the
+        other takes are disjoint from ``J`` too (checked by the caller), so no zeroing dropped
+        falls there, and dropping this one's changes no other copy."""
+        scattered = _basic_subscript(index)
+        if scattered is None or not _disjoint([scattered, region]):
+            return False
+        adds_back = {
+            p
+            for p in range(where + 1, start)
+            for other, (_, part, place) in mine.items()
+            if other != start and _adds_back_at(self.result[p], name, place, part)
+        }
+        for p in range(where + 1, start):
+            statement = self.result[p]
+            if p in adds_back or not _mentions(statement, name):
+                continue
+            if not (
+                isinstance(statement, ast.AugAssign)
+                and isinstance(statement.target, ast.Subscript)
+                and _disjoint([statement.target.slice, region])
+            ):
+                return False
+        return True
 
     def note_scatter(self, statement: ast.stmt, replacement: list[ast.stmt] | None) -> None:
         """Remember where an owner was bound by ``x = index_bar(b, u, J)`` (``J`` basic)
@@ -585,6 +633,7 @@ class _Walk:
         if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
             owned -= kept_by(statement)
             owned -= _bound_by(statement)
+            self.arrays -= _bound_by(statement)
             return None
         target, value = statement.targets[0], statement.value
         taken = self.taken(position, target, value)
@@ -596,6 +645,7 @@ class _Walk:
         if not isinstance(target, ast.Name):
             owned -= kept_by(statement)
             owned -= _bound_by(statement)
+            self.arrays -= _bound_by(statement)
             return None
         name = target.id
         if isinstance(value, ast.Name):
@@ -604,6 +654,10 @@ class _Walk:
             owned.discard(name)
             if moved:
                 owned.add(name)
+            if value.id in self.arrays:  # both names hold that array now
+                self.arrays.add(name)
+            else:
+                self.arrays.discard(name)
             return None
         into_dead = self.scattered_into_dead(position, name, value)
         if into_dead is not None:
@@ -612,11 +666,13 @@ class _Walk:
         if summed is not None:
             owned -= kept_by(value) - {name}
             return [ast.copy_location(summed, statement)]
-        fresh = facts.is_fresh(value, owned)
+        fresh = facts.is_fresh(value, owned | self.arrays)
         owned -= kept_by(value)
         owned.discard(name)
+        self.arrays.discard(name)
         if fresh:
             owned.add(name)
+            self.arrays.add(name)
         return None
 
     def taken(self, position: int, target: ast.expr, value: ast.expr) -> list[ast.stmt] | None:
