@@ -565,6 +565,34 @@ def heat_convolve(u0, alpha, steps):
     return np.dot(u, u)
 
 
+def heat_roll(u0, alpha, steps):
+    u = u0
+    for _ in range(steps):
+        laplacian = np.roll(u, 1) - 2 * u + np.roll(u, -1)
+        laplacian[0] = 0.0
+        laplacian[-1] = 0.0
+        u = u + alpha * laplacian
+    return np.sum(u**2)
+
+
+def heat_empty_like(u0, alpha, steps):
+    u = u0
+    for _ in range(steps):
+        u_next = np.empty_like(u)
+        u_next[1:-1] = u[1:-1] + alpha * (u[2:] - 2 * u[1:-1] + u[:-2])
+        u_next[0] = u[0]
+        u_next[-1] = u[-1]
+        u = u_next
+    return np.sum(u**2)
+
+
+def heat_hstack(u0, alpha, steps):
+    u = u0
+    for _ in range(steps):
+        u = np.hstack([u[0], u[1:-1] + alpha * np.diff(u, 2), u[-1]])
+    return float(u @ u)
+
+
 def heat_by_hand(u0, alpha, steps):
     states = np.empty((steps, u0.shape[0]))
     u = u0.copy()
@@ -1142,6 +1170,13 @@ def huber_loop(w, X, y):
     return total / len(y)
 
 
+def huber_mask(w, X, y):
+    r = X @ w - y
+    a = np.abs(r)
+    small = (a <= 1.0) * 1.0
+    return np.sum(small * 0.5 * r * r + (1.0 - small) * (a - 0.5)) / y.shape[0]
+
+
 def huber_by_hand(w, X, y):
     return (np.clip(X @ w - y, -1.0, 1.0) @ X / len(y),)
 
@@ -1530,6 +1565,9 @@ FUNCTIONS = (
             heat_diff,
             heat_augmented_slice,
             heat_convolve,
+            heat_roll,
+            heat_empty_like,
+            heat_hstack,
         ),
         heat_by_hand,
         ("u0", "alpha"),
@@ -1659,7 +1697,7 @@ FUNCTIONS = (
     ),
     _function(
         "huber",
-        (huber_where, huber_clip, huber_loop),
+        (huber_where, huber_clip, huber_loop, huber_mask),
         huber_by_hand,
         ("w",),
         huber_inputs,

@@ -117,6 +117,7 @@ HELPERS.update(
                     "polyder_bar",
                     "polyint_bars",
                     "convolve_bars",
+                    "convolve_a_bar",
                     "correlate_bars",
                     "polymul_bars",
                     "cov_bars",
@@ -481,6 +482,9 @@ SAMPLES = [
     ("polyder_bar(g, p, 2)", {"g": (3,), "p": (5,)}),
     ("polyint_bars(g, p, 2, k)", {"g": (5,), "p": (3,), "k": (2,)}),
     ("convolve_bars(g, a, v, 'same')", {"g": (5,), "a": (5,), "v": (3,)}),
+    ("convolve_a_bar(g, a, v, 'valid')", {"g": (3,), "a": (5,), "v": (3,)}),
+    ("convolve_a_bar(g, a, v, 'valid')", {"g": (3,), "a": (3,), "v": (5,)}),  # a the shorter
+    ("convolve_a_bar(g, a, v)", {"g": (6,), "a": (4,), "v": (3,)}),
     ("correlate_bars(g, a, v, 'full')", {"g": (6,), "a": (2,), "v": (5,)}),
     ("polymul_bars(g, a, v)", {"g": (4,), "a": (2,), "v": (3,)}),
     ("vecdot_bars(g, a, b, 0)", {"g": (2,), "a": (3, 2), "b": (3, 1)}),

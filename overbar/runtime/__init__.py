@@ -106,6 +106,7 @@ NUMPY = Runtime(
         helpers.index_bar: (1,),
         helpers.reduced_count: (0, 1),
         helpers_math.degrees_of_freedom: (0, 1),
+        helpers_science.convolve_a_bar: (1,),
         np.shape: (0,),
         np.size: (0,),
         np.ndim: (0,),
@@ -116,6 +117,7 @@ NUMPY = Runtime(
         helpers.broadcast_like: (1,),
         helpers.expand_reduced: (1,),
         helpers.index_bar: (1,),
+        helpers_science.convolve_a_bar: (1,),
         helpers.adjoint_like: (1,),
         np.full_like: (0,),  # the shape and dtype of the array it copies
         helpers.matmul_left_bar: (1,),

@@ -179,6 +179,7 @@ from overbar.runtime.helpers_math import (
 from overbar.runtime.helpers_science import (
     bessel_i1,
     bessel_i1_slope,
+    convolve_a_bar,
     convolve_bars,
     correlate_bars,
     cov_bars,
@@ -1353,6 +1354,13 @@ def convolve_bars_tangent(bars, z_bar, a, v, mode="full", *, z_bar_dot, a_dot, v
         (zero_gradient(a), convolve_bars(z_bar, a_dot, v, mode)[1]),
         (convolve_bars(z_bar, a, v_dot, mode)[0], zero_gradient(v)),
     )
+
+
+@tangent(convolve_a_bar)
+def convolve_a_bar_tangent(a_bar, z_bar, a, v, mode="full", *, z_bar_dot, a_dot, v_dot):
+    """ā of z = convolve(a, v), bilinear in z̄ and v:  its tangent = ā at z̄'s tangent + ā at
+    v̇  (a: its shape only)"""
+    return convolve_a_bar(z_bar_dot, a, v, mode), None, convolve_a_bar(z_bar, a, v_dot, mode)
 
 
 @tangent(correlate_bars, adds=add_elementwise)

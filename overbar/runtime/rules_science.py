@@ -16,7 +16,7 @@ import numpy as np
 from overbar.runtime.helpers import zero_tangent
 from overbar.runtime.helpers_science import (
     bessel_i1,
-    convolve_bars,
+    convolve_a_bar,
     corrcoef_bars,
     corrcoef_dot,
     correlate_bars,
@@ -120,8 +120,10 @@ def interp_tangent(
 @adjoint(np.convolve)
 def convolve(z, a, v, mode="full", *, z_bar):
     """z[k] = Σᵢ aᵢ v[k − i] (the part ``mode`` keeps):  āᵢ = Σⱼ z̄[i + j] vⱼ,
-    v̄ⱼ = Σᵢ z̄[i + j] aᵢ  (z̄ placed in the full result)"""
-    a_bar, v_bar = convolve_bars(z_bar, a, v, mode)
+    v̄ⱼ = Σᵢ z̄[i + j] aᵢ  (z̄ placed in the full result; the second, convolve being symmetric
+    in a and v, is the first with a and v swapped)"""
+    a_bar = convolve_a_bar(z_bar, a, v, mode)
+    v_bar = convolve_a_bar(z_bar, v, a, mode)
     return a_bar, v_bar
 
 

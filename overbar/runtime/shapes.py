@@ -156,6 +156,24 @@ def same_length(a: Any, b: Any) -> bool:
     )
 
 
+def coexisting_same_length(a: Any, b: Any) -> bool:
+    """Whether dimensions of sizes ``a`` and ``b`` of two values that exist together (an
+    operand and the result it was broadcast into) have one length: ``same_length``, or
+    lengths cut from one origin that agree at every length of it where both values can be
+    made (a length where either cannot is never met with both), the two largest of
+    ``LENGTHS`` among them (past those each is constant or grows with the origin's length,
+    so agreeing there they agree at every larger length)."""
+    if same_length(a, b):
+        return True
+    first, second = _lengths(a), _lengths(b)
+    if first is None or second is None or first[0] is None or first[0] != second[0]:
+        return False
+    pairs = list(zip(first[1], second[1], strict=True))
+    if any(None in pair for pair in pairs[-2:]):
+        return False
+    return all(x == y for x, y in pairs if None not in (x, y))
+
+
 def named(shape: Any, name: str) -> Any:
     """``shape``, an argument's, with each dimension not 1 named after the parameter ``name``."""
     if not isinstance(shape, tuple):
@@ -348,7 +366,14 @@ def _broadcast_sizes(sizes: list) -> Any:
         return next((size for size in many if size.origin is not None), many[0])
     if all(same_length(size, others[0]) for size in others[1:]) and others[0] is not None:
         return others[0]
-    return None
+    return _length_of(others, _broadcast_length)
+
+
+def _broadcast_length(column: tuple) -> Any:
+    """The length lengths ``column`` broadcast to, None where NumPy raises (two lengths other
+    than 1 that differ): a length the result cannot have then, for it is never made."""
+    others = {length for length in column if length != 1}
+    return 1 if not others else others.pop() if len(others) == 1 else None
 
 
 def broadcast(*shapes: Any) -> Any:
@@ -399,7 +424,7 @@ def unbroadcast_axes(result: Any, operand: Any) -> tuple[tuple[int, ...], tuple[
         if size == 1:
             if out != 1:
                 kept.append(leading + axis)
-        elif not (out == 1 or is_many(size) or same_length(size, out)):
+        elif not (out == 1 or is_many(size) or coexisting_same_length(size, out)):
             return None  # summed if it is 1, kept if it is not
     return tuple(range(leading)), tuple(kept)
 
@@ -545,6 +570,12 @@ def _transposed(a: Operand) -> Any:
 
 def _same(a: Operand, *others: Operand, **keywords: Operand) -> Any:
     return None if isinstance(a.shape, Sequence) else a.shape  # np.copy of a list: an array
+
+
+def _rolled(a: Operand, shift: Operand, axis: Operand | None = None) -> Any:
+    """``np.roll(a, shift, axis)``: a's shape, whatever the shift and axis (without an axis
+    the flattened array is rolled and given a's shape back)."""
+    return None if isinstance(a.shape, Sequence) else a.shape
 
 
 def _as_array(a: Operand, **keywords: Operand) -> Any:
@@ -825,6 +856,68 @@ def _summed_length(sizes: list) -> Any:
     return Size(("slice", origin, totals), all(t != 1 for t in totals if t is not None))
 
 
+def _length_of(sizes: list, combine: Callable[[tuple], Any]) -> Any:
+    """The length ``combine`` gives of lengths of these sizes, for each length their one
+    origin may have (``combine`` answers None where NumPy raises: a length the result cannot
+    have), where every size is known as a function of at most one origin; else None."""
+    parts = [_lengths(size) for size in sizes]
+    if not parts or any(part is None for part in parts):
+        return None
+    origins = {origin for origin, _ in parts if origin is not None}
+    if len(origins) > 1:
+        return None
+    totals = tuple(
+        None if None in column else combine(column)
+        for column in zip(*(lengths for _, lengths in parts), strict=True)
+    )
+    if not origins:
+        return None if totals[0] is None else constant_size(totals[0])
+    origin = origins.pop()
+    if all(t is None for t in totals[-2:]):
+        return None
+    if all(t is None or t == n for n, t in zip(_LENGTHS, totals, strict=True)):
+        return Size(origin, totals[1] is None)
+    return Size(("slice", origin, totals), all(t != 1 for t in totals if t is not None))
+
+
+def _convolved_length(mode: str) -> Callable[[tuple], Any]:
+    """The length of ``np.convolve(a, v, mode)`` (``np.correlate`` too) of lengths n and m;
+    None where NumPy raises (an empty operand)."""
+
+    def length(column: tuple) -> Any:
+        n, m = column
+        if n == 0 or m == 0:
+            return None
+        if mode == "full":
+            return n + m - 1
+        if mode == "same":
+            return max(n, m)
+        return max(n, m) - min(n, m) + 1
+
+    return length
+
+
+def _convolved_by_table(a: Operand, v: Operand, mode: Operand | None = None) -> Any:
+    """``np.convolve(a, v, mode)`` and ``np.correlate``: a vector, of a length known where one
+    operand's length is a constant no larger than ``LARGEST_BOUND`` and the other's is known
+    (as a function of one origin, growing with it as the result then does past that bound;
+    a number counts as one element); ``mode`` a literal (correlate's default ``'valid'`` is
+    given by its rule, convolve's ``'full'`` here). Else a vector of a length not known."""
+    sizes = []
+    for operand in (a, v):
+        shape = dims(operand.shape)
+        if shape is None or len(shape) > 1:
+            return (None,)
+        sizes.append(shape[0] if shape else 1)
+    if mode is not None and not (mode.constant and mode.value in ("full", "same", "valid")):
+        return (None,)
+    tables = [_lengths(size) for size in sizes]
+    constants = [t for t in tables if t is not None and t[0] is None and t[1][0] <= _LARGEST_BOUND]
+    if not constants:
+        return (None,)
+    return (_length_of(sizes, _convolved_length("full" if mode is None else mode.value)),)
+
+
 def _concatenate(arrays: Operand, axis: Operand | None = None, **keywords: Operand) -> Any:
     """Pieces of one rank joined along ``axis`` (a literal; 0 if not given): the other
     dimensions are each piece's (NumPy raises where they differ), the joined one their sum."""
@@ -955,8 +1048,9 @@ def _vector_windows(n: Any, m: Any) -> tuple:
 
 def _convolved(default: str) -> Callable[..., Any]:
     """The shape rule of np.convolve (mode ``default`` 'full') or np.correlate ('valid'): a
-    vector, whose length (n + m − 1, max(n, m) or max − min + 1 by the mode) is named after
-    the mode and both lengths where each has an origin (or is 1)."""
+    vector, whose length (n + m − 1, max(n, m) or max − min + 1 by the mode) is a table of one
+    origin where one operand's length is a small constant (``_convolved_by_table``), else
+    named after the mode and both lengths where each has an origin (or is 1)."""
 
     def rule(a: Operand, v: Operand, mode: Operand | None = None) -> Any:
         shapes = [dims(a.shape), dims(v.shape)]
@@ -969,6 +1063,9 @@ def _convolved(default: str) -> Callable[..., Any]:
             chosen = mode.value
         else:
             return (None,)
+        tabled = _convolved_by_table(a, v, constant_operand(chosen))
+        if tabled != (None,):
+            return tabled  # a length comparable with slices of the same origin
         named = all(size == 1 or (isinstance(size, Size) and size.origin) for size in sizes)
         return (Size(("convolved", chosen, *sizes), False) if named else None,)
 
@@ -990,6 +1087,7 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     np.transpose: _transposed,
     Method("transpose"): _transposed,
     np.copy: _same,
+    np.roll: _rolled,
     np.array: _as_array,
     np.asarray: _as_array,
     builtins.float: _number,

@@ -25,8 +25,21 @@ Side conditions:
   or ``...``): a basic index names each element once, where an array index may repeat one,
   which ``index_bar`` adds up (``np.add.at``) and ``+=`` would not;
 - every contribution is to the same ``u`` (so to an array of the same shape), in statements
-  of one block; a statement between them mentions neither ``X`` nor ``u`` (it neither reads
-  the buffer nor rebinds either name).
+  of one block; a statement between them does not mention ``X`` (it does not read the
+  buffer) and does not bind ``u`` (``index_bar`` reads only ``u``'s shape, which a read of
+  ``u``, or a write into a part of it, leaves as it was).
+
+A whole contribution added into the buffer is added in place too:
+
+    u_bar = index_bar(a, u, slice(-1, None))      u_bar = index_bar(a, u, slice(-1, None))
+    d = undiff(g, u, 2)[0]                        d = undiff(g, u, 2)[0]
+    u_bar = u_bar + d                             u_bar += d
+
+Identity: ``X + c`` is ``X`` with ``c`` added, where ``c`` has ``X``'s shape. Side conditions:
+``X`` is fresh as above and is the adjoint of ``u`` itself (``X`` is ``u``'s bar name), ``c``
+is a name other than ``X``: every term the sweep adds into ``ū`` is shaped like ``u`` (a rule
+returns each operand's adjoint in the operand's shape; an operand NumPy broadcast has its
+adjoint summed back by ``unbroadcast``), so nothing broadcasts; ``X`` stays fresh after it.
 
 The values are the same up to the dtype of the buffer: the sum of float64 arrays is float64
 either way; a float64 contribution added into a float32 buffer stays float32, the input's.
@@ -71,7 +84,7 @@ def accumulate(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     shapes = dict(adjoint.shapes)
     body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
-    reverse = _Blocks(helpers, shapes, runtime).block(reverse)
+    reverse = _Blocks(helpers, shapes, runtime, frozenset(adjoint.adjoints)).block(reverse)
     tree = copy.copy(adjoint.tree)
     tree.body = forward + reverse
     return replace(adjoint, tree=tree)
@@ -86,9 +99,16 @@ def rebinds_slice(tree: ast.FunctionDef) -> bool:
 
 
 class _Blocks:
-    def __init__(self, helpers: dict[str, set[str]], shapes: dict[str, Any], runtime: Runtime):
+    def __init__(
+        self,
+        helpers: dict[str, set[str]],
+        shapes: dict[str, Any],
+        runtime: Runtime,
+        adjoints: frozenset[tuple[str, str]] = frozenset(),
+    ):
         self.scatters, self.shapes, self.runtime = helpers["scatter"], shapes, runtime
         self.adders, self.takers = helpers["add"], helpers["take"]
+        self.adjoints = adjoints  # (adjoint, the name it is the adjoint of)
 
     def block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
         result: list[ast.stmt] = []
@@ -108,8 +128,13 @@ class _Blocks:
                 result.append(added or statement)
                 continue
             made = self.made(statement)
-            if made is not None or fresh is None or _mentions(statement, set(fresh)):
-                fresh = made  # a statement that touches neither X nor u leaves X fresh
+            if (
+                made is not None
+                or fresh is None
+                or _mentions(statement, {fresh[0]})
+                or fresh[1] in _bound_by(statement)
+            ):
+                fresh = made  # a statement that neither reads X nor rebinds u leaves X fresh
             result.append(statement)
         return without_zero_and_restore(result)
 
@@ -125,11 +150,15 @@ class _Blocks:
         return target, shaped_like
 
     def added_at(self, statement: ast.stmt, fresh: tuple[str, str] | None) -> ast.stmt | None:
-        """``X = X + index_bar(b, u, J)`` right after X was made: ``X[J] += b``."""
+        """``X = X + index_bar(b, u, J)`` right after X was made: ``X[J] += b``; ``X = X + c``
+        (or ``c + X``) for ``X`` the adjoint of ``u``: ``X += c``."""
         if fresh is None or not isinstance(statement, ast.Assign):
             return None
         buffer, shaped_like = fresh
         target, value = statement.targets[0], statement.value
+        whole = self.added_whole(statement, buffer, shaped_like)
+        if whole is not None:
+            return whole
         if not (
             isinstance(target, ast.Name)
             and target.id == buffer
@@ -153,6 +182,28 @@ class _Blocks:
         if positive is not None:  # x + -b is x - b, and (-a) * b is -(a * b), exactly
             operator, contribution = ast.Sub(), positive
         return ast.copy_location(ast.AugAssign(place, operator, contribution), statement)
+
+    def added_whole(self, statement: ast.Assign, buffer: str, shaped_like: str) -> ast.stmt | None:
+        """``X = X + c`` or ``X = c + X``, ``c`` a name other than ``X``, for a fresh ``X``
+        that is ``u``'s adjoint: ``X += c`` (see the module's docstring)."""
+        target, value = statement.targets[0], statement.value
+        if not (
+            len(statement.targets) == 1
+            and isinstance(target, ast.Name)
+            and target.id == buffer
+            and (buffer, shaped_like) in self.adjoints
+            and isinstance(value, ast.BinOp)
+            and isinstance(value.op, ast.Add)
+            and isinstance(value.left, ast.Name)
+            and isinstance(value.right, ast.Name)
+        ):
+            return None
+        names = [value.left.id, value.right.id]
+        if names.count(buffer) != 1:
+            return None
+        term = names[1] if names[0] == buffer else names[0]
+        added = ast.AugAssign(ast.Name(buffer, ast.Store()), ast.Add(), ast.Name(term, ast.Load()))
+        return ast.copy_location(added, statement)
 
     def in_place(self, statement: ast.stmt) -> list[ast.stmt] | None:
         """``add_at(X, J, g)`` as ``X[J] += g``; ``p = take_in_place(X, J)`` as
@@ -246,10 +297,11 @@ def without_zero_and_restore(
     (equal syntax; the index is basic, so its value is what its syntax says while the names
     in it are not rebound); each statement between either mentions neither ``X`` nor the
     names the index reads, or is ``X[K] += c`` (or ``-=``) whose ``K`` and ``c`` do not
-    mention ``X`` (it binds no name, and reads no part of ``X``); each one that mentions
-    ``p`` does not write into it (an assignment to other names, an addition into ``X``, or
-    ``rows.append(p)`` into a list the block only appends to, so that nothing writes into
-    ``p``'s array through it);
+    mention ``X`` (it binds no name, and reads no part of ``X``), or ``X += c`` (or ``-=``)
+    whose ``c`` does not mention ``X`` (it adds into every part, ``J``'s as well); each one
+    that mentions ``p`` does not write into it (an assignment to other names, an addition
+    into ``X``, or ``rows.append(p)`` into a list the block only appends to, so that nothing
+    writes into ``p``'s array through it);
     all are in one block. ``X`` is an array the reverse loop owns (the copy and the zeroing
     are ``take_in_place``'s), so no other name holds it.
 
@@ -322,7 +374,14 @@ def _appended_only(statement: ast.stmt, part: str, block: list[ast.stmt]) -> boo
 
 
 def _adds_into(statement: ast.stmt, array: str) -> bool:
-    """``array[K] += c`` or ``array[K] -= c``, ``K`` and ``c`` not mentioning ``array``."""
+    """``array[K] += c`` or ``array[K] -= c``, ``K`` and ``c`` not mentioning ``array``; or
+    ``array += c`` (``-=``), ``c`` not mentioning it (an addition into every part of it)."""
+    if (
+        isinstance(statement, ast.AugAssign)
+        and isinstance(statement.op, ast.Add | ast.Sub)
+        and isinstance(statement.target, ast.Name)
+    ):
+        return statement.target.id == array and not _mentions(statement.value, {array})
     return (
         isinstance(statement, ast.AugAssign)
         and isinstance(statement.op, ast.Add | ast.Sub)
@@ -414,6 +473,15 @@ def without_sign(node: ast.expr) -> ast.expr | None:
 
 def _is_none(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
+
+
+def _bound_by(statement: ast.stmt) -> set[str]:
+    """The names ``statement`` binds, anywhere in it."""
+    return {
+        n.id
+        for n in walk_breadth_first(statement)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del)
+    }
 
 
 def _reads(node: ast.AST, name: str) -> bool:

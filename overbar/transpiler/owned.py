@@ -20,7 +20,9 @@ does: no other name, no list, no view. The pass follows ownership through the bo
 statements:
 
 - a fresh value makes its name the owner: arithmetic with an array operand (NumPy allocates its
-  result) or ``index_bar`` (zeros with a part written);
+  result; an operand is known to be an array from shapes, or because the walk saw it hold one:
+  an owner, or a name ``a = b`` bound to one's array since) or ``index_bar`` (zeros with a part
+  written);
 - ``a = b`` with ``b`` the owner moves the array to ``a`` when ``b`` is not read again before it
   is bound anew (``b`` is then dead, so ``a`` alone holds the array);
 - any other read of an owner's name that may keep the array (a call's argument, an element of a
@@ -192,8 +194,30 @@ class _Facts:
             split = self.split_of(statement)
             if split is not None and split[1] not in seen and split[1] in self.primal:
                 found.append(split[1])  # cut into pieces, read for nothing else
+            taken = self.take_of(statement)
+            if taken is not None and taken not in seen and taken in self.primal:
+                found.append(taken)  # a part taken out of it, the rest kept in its name
             seen |= names
         return found
+
+    def take_of(self, statement: ast.stmt) -> str | None:
+        """``p, g = take_and_zero(g, J)`` (``p`` not ``g``): ``g``."""
+        if not (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Tuple)
+            and len(statement.targets[0].elts) == 2
+            and all(isinstance(e, ast.Name) for e in statement.targets[0].elts)
+            and isinstance(statement.value, ast.Call)
+            and isinstance(statement.value.func, ast.Name)
+            and statement.value.func.id == self.take
+            and len(statement.value.args) == 2
+            and isinstance(statement.value.args[0], ast.Name)
+        ):
+            return None
+        part, rest = (e.id for e in statement.targets[0].elts)
+        whole = statement.value.args[0].id
+        return whole if rest == whole and part != whole else None
 
     def split_of(self, statement: ast.stmt) -> tuple[list[str], str, list[str]] | None:
         """``a, b, c = split_like(g, (x, y, z), axis=0)`` (or a list display ``[x, y, z]``)
@@ -313,7 +337,8 @@ class _Facts:
         )
 
     def is_fresh(self, value: ast.expr, owned: set[str]) -> bool:
-        """An array NumPy allocates anew: arithmetic with an array operand, or a scatter."""
+        """An array NumPy allocates anew: arithmetic with an array operand (one known to be an
+        array, or one of ``owned``: names the walk knows hold arrays), or a scatter."""
         if isinstance(value, ast.BinOp | ast.UnaryOp):
             leaves = _arithmetic_leaves(value)
             return any(leaf in owned or self.is_array(leaf) for leaf in leaves)
@@ -339,6 +364,7 @@ class _Walk:
         self.scattered: dict[str, ast.stmt] = {}  # an owner bound by a scatter -> that line
         self.emptied: set[str] = set()  # owners this walk takes parts out of, in place
         self.cuts: list[tuple[ast.stmt, list[ast.stmt]]] = []  # a split, the takes it became
+        self.arrays: set[str] = set(owned)  # names surely holding an array, owned or not
 
     def run(self) -> tuple[list[ast.stmt] | None, set[str]]:
         result = self.result
@@ -408,10 +434,12 @@ class _Walk:
           where another ends, in the same terms: ``[0]``, ``[1:-1]``, ``[-1]``), so that they
           cover it at every length;
         - each ``pᵢ`` is added back exactly once, ``x[Jᵢ] += pᵢ`` with the same index; a take
-          after the scatter is read by its add-back only (it is dropped with it); a take before
-          it may be read elsewhere, never written into, and those takes are disjoint at every
-          length (so no zeroing changed what a later one copies): read from their bounds, or
-          known as the pieces of one split (``cut_into_takes``);
+          after the scatter is read by its add-back only (it is dropped with it), or is read
+          elsewhere, never written into, and copies what it copied before (its copy stays:
+          ``copied_as_it_was``; it is then disjoint from every other take at every length); a
+          take before it may be read elsewhere, never written into, and those takes are
+          disjoint at every length (so no zeroing changed what a later one copies): read from
+          their bounds, or known as the pieces of one split (``cut_into_takes``);
         - the scatter's own contribution may be one of the parts taken before it, put back at
           its own place (the adjoint of ``np.concatenate``): the scatter is its add-back then;
         - ``y`` may be ``x`` itself (the join's adjoint cut into pieces, then rebound by the
@@ -463,8 +491,9 @@ class _Walk:
             if not all(_only_added_into(statement, name) for statement in after):
                 continue
             dropped: set[int] = set()
-            early = []
-            for start, (_, part, region) in mine.items():
+            early: list[int] = []
+            late: list[int] = []  # takes after the scatter read elsewhere: their copies stay
+            for start, (_, part, region) in sorted(mine.items()):
                 backs = [
                     p
                     for p in range(where + 1, len(result))
@@ -481,15 +510,24 @@ class _Walk:
                 if len(backs) != 1 or backs[0] < start or part in self.outside:
                     break
                 if start > where and readers:
-                    break
+                    if not self.copied_as_it_was(where, start, name, region, index, mine):
+                        break
+                    late.append(start)
                 if any(not _only_read(result[p], part) for p in readers):
                     break
                 dropped |= {start + 1} | ({backs[0]} if backs[0] != where else set())
-                if start > where or not readers:
+                if not readers:
                     dropped.add(start)
                 if start < where:
                     early.append(start)
             else:
+                if not all(
+                    _disjoint([mine[start][2], take[2]])
+                    for start in late
+                    for other, take in mine.items()
+                    if other != start
+                ):
+                    continue
                 one_cut = any(
                     all(id(result[start]) in {id(line) for line in lines} for start in early)
                     for _, lines in self.cuts
@@ -511,9 +549,45 @@ class _Walk:
                 del self.scattered[name]
                 return
 
+    def copied_as_it_was(
+        self, where: int, start: int, name: str, region: ast.expr, index: ast.expr, mine: dict
+    ) -> bool:
+        """Whether the copy ``p = y[J].copy()`` at ``start``, after the scatter at ``where``
+        of ``x = index_bar(b, u, K)``, copies the same values once the scatter is written
+        into ``y``'s array (``reassemble``): ``K`` and ``J`` are disjoint at every length, and
+        every statement between that mentions ``x`` adds into a part of it disjoint from
+        ``J`` at every length (``x[K'] += c``), or is the add-back of another take (dropped
+        with it). Then nothing added into ``y``'s array before the copy falls in ``J``; the
+        other takes are disjoint from ``J`` too (checked by the caller), so no zeroing dropped
+        falls there, and dropping this one's changes no other copy."""
+        scattered = _basic_subscript(index)
+        if scattered is None or not _disjoint([scattered, region]):
+            return False
+        adds_back = {
+            p
+            for p in range(where + 1, start)
+            for other, (_, part, place) in mine.items()
+            if other != start and _adds_back_at(self.result[p], name, place, part)
+        }
+        for p in range(where + 1, start):
+            statement = self.result[p]
+            if p in adds_back or not _mentions(statement, name):
+                continue
+            if not (
+                isinstance(statement, ast.AugAssign)
+                and isinstance(statement.target, ast.Subscript)
+                and _disjoint([statement.target.slice, region])
+            ):
+                return False
+        return True
+
     def note_scatter(self, statement: ast.stmt, replacement: list[ast.stmt] | None) -> None:
-        """Remember where an owner was bound by ``x = index_bar(b, u, J)`` (``J`` basic)."""
-        for name in _bound_by(statement):
+        """Remember where an owner was bound by ``x = index_bar(b, u, J)`` (``J`` basic)
+        (``x += c`` adds into that array: ``x`` still holds it)."""
+        added_in_place = isinstance(statement, ast.AugAssign) and isinstance(
+            statement.target, ast.Name
+        )
+        for name in _bound_by(statement) if not added_in_place else ():
             self.scattered.pop(name, None)
         if (
             replacement is None
@@ -537,9 +611,29 @@ class _Walk:
             owned -= kept_by(statement.value)
             owned -= kept_by(statement.target.slice)
             return None
+        if (
+            isinstance(statement, ast.AugAssign)
+            and isinstance(statement.target, ast.Name)
+            and isinstance(statement.op, ast.Add)
+        ):  # ``x += y`` (``accumulate``'s ``x = x + y``): the same sum, the same rewrite
+            name = statement.target.id
+            summed = ast.BinOp(_load(name), ast.Add(), statement.value)
+            into_dead = self.scattered_into_dead(position, name, summed)
+            if into_dead is not None:
+                return [ast.copy_location(into_dead, statement)]
+        if (
+            isinstance(statement, ast.AugAssign)
+            and isinstance(statement.target, ast.Name)
+            and statement.target.id in owned
+            and isinstance(statement.op, ast.Add | ast.Sub | ast.Mult)
+        ):  # in place into the owner's array (an owner is an array): it still owns it
+            owned -= kept_by(ast.BinOp(_load(statement.target.id), statement.op, statement.value))
+            owned.add(statement.target.id)
+            return None
         if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
             owned -= kept_by(statement)
             owned -= _bound_by(statement)
+            self.arrays -= _bound_by(statement)
             return None
         target, value = statement.targets[0], statement.value
         taken = self.taken(position, target, value)
@@ -551,6 +645,7 @@ class _Walk:
         if not isinstance(target, ast.Name):
             owned -= kept_by(statement)
             owned -= _bound_by(statement)
+            self.arrays -= _bound_by(statement)
             return None
         name = target.id
         if isinstance(value, ast.Name):
@@ -559,6 +654,10 @@ class _Walk:
             owned.discard(name)
             if moved:
                 owned.add(name)
+            if value.id in self.arrays:  # both names hold that array now
+                self.arrays.add(name)
+            else:
+                self.arrays.discard(name)
             return None
         into_dead = self.scattered_into_dead(position, name, value)
         if into_dead is not None:
@@ -567,11 +666,13 @@ class _Walk:
         if summed is not None:
             owned -= kept_by(value) - {name}
             return [ast.copy_location(summed, statement)]
-        fresh = facts.is_fresh(value, owned)
+        fresh = facts.is_fresh(value, owned | self.arrays)
         owned -= kept_by(value)
         owned.discard(name)
+        self.arrays.discard(name)
         if fresh:
             owned.add(name)
+            self.arrays.add(name)
         return None
 
     def taken(self, position: int, target: ast.expr, value: ast.expr) -> list[ast.stmt] | None:
@@ -657,22 +758,55 @@ class _Walk:
         return lines
 
     def summed(self, name: str, value: ast.expr) -> ast.stmt | None:
-        """``x = x + y`` for an owner x of y's shape: ``x += y``."""
+        """``x = x + y`` for an owner x of y's shape: ``x += y``; ``x = x + index_bar(b, u,
+        J)`` for an owner ``x`` of ``u``'s shape and a basic ``J``: ``x[J] += b``; ``x = x +
+        e`` (or ``e + x``) for an owner ``x`` that is the adjoint of a forward name, ``e`` not
+        reading ``x``: ``x += e``.
+
+        Identities: ``x + y`` is ``x`` with ``y`` added, written into ``x``'s array, which no
+        one else holds; ``x + index_bar(b, u, J)`` is ``x`` with ``b`` added at ``J`` (a basic
+        index names each element once). The sweep adds into the adjoint ``v̄`` of a forward
+        name ``v`` only terms shaped like ``v`` (each rule returns an operand's adjoint in the
+        operand's shape; ``unbroadcast`` sums an operand NumPy broadcast): so ``e`` has
+        ``x``'s shape, and an in-place add, which cannot change its target's shape, gives the
+        sum's values. The values are the same up to ``x``'s dtype (a float64 term added into
+        a float32 ``x`` stays float32, the input's)."""
         if not (
-            name in self.owned
-            and isinstance(value, ast.BinOp)
-            and isinstance(value.op, ast.Add)
-            and isinstance(value.left, ast.Name)
-            and isinstance(value.right, ast.Name)
+            name in self.owned and isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add)
         ):
             return None
-        left, right = value.left.id, value.right.id
-        if left == right or name not in (left, right):
+        sides = [value.left, value.right]
+        mine = [side for side in sides if isinstance(side, ast.Name) and side.id == name]
+        if len(mine) != 1:
             return None
-        other = right if left == name else left
-        if not self.facts.same_shape(name, other):
+        term = sides[1] if sides[0] is mine[0] else sides[0]
+        if isinstance(term, ast.Name) and self.facts.same_shape(name, term.id):
+            return ast.AugAssign(ast.Name(name, ast.Store()), ast.Add(), _load(term.id))
+        scattered = self.scattered_term(name, term)
+        if scattered is not None:
+            return scattered
+        if name in self.facts.primal and not _reads(term, name):
+            return ast.AugAssign(ast.Name(name, ast.Store()), ast.Add(), term)
+        return None
+
+    def scattered_term(self, name: str, term: ast.expr) -> ast.stmt | None:
+        """``x[J] += b`` for a term ``index_bar(b, u, J)`` added into the owner ``x`` of
+        ``u``'s shape, ``J`` basic and ``b`` not reading ``x`` (see ``summed``)."""
+        facts = self.facts
+        if not (
+            isinstance(term, ast.Call)
+            and isinstance(term.func, ast.Name)
+            and term.func.id == facts.scatter
+            and len(term.args) == 3
+            and not term.keywords
+            and isinstance(term.args[1], ast.Name)
+        ):
             return None
-        return ast.AugAssign(ast.Name(name, ast.Store()), ast.Add(), _load(other))
+        contribution, like, index = term.args
+        subscript = _basic_subscript(index)
+        if subscript is None or not facts.same_shape(name, like.id) or _reads(contribution, name):
+            return None
+        return _added_at(name, subscript, contribution)
 
     def scattered_into_dead(self, position: int, name: str, value: ast.expr) -> ast.stmt | None:
         """``x = x + y`` (or ``y + x``) where ``x`` was made by ``x = index_bar(b, u, J)`` and
@@ -735,7 +869,7 @@ class _Walk:
         self.result[where] = ast.copy_location(_added_at(other, subscript, contribution), scatter)
         for statement in between:
             if _mentions(statement, name):
-                statement.target.value = _load(other)
+                _retargeted(statement, other)
         self.owned.discard(other)
         self.owned.add(name)
         del self.scattered[name]
@@ -787,18 +921,30 @@ _reads = _mentions
 
 def _only_added_into(statement: ast.stmt, name: str) -> bool:
     """``statement`` does not mention ``name``, or is ``name[K] += c`` (or ``-=``) with ``K``
-    and ``c`` not mentioning it."""
+    and ``c`` not mentioning it, or ``name += c`` (or ``-=``) with ``c`` not mentioning it
+    (in place into ``name``'s array, which keeps its shape: NumPy raises rather than
+    broadcast the target of an in-place add)."""
     if not _mentions(statement, name):
         return True
+    if not (isinstance(statement, ast.AugAssign) and isinstance(statement.op, ast.Add | ast.Sub)):
+        return False
+    if isinstance(statement.target, ast.Name):
+        return statement.target.id == name and not _mentions(statement.value, name)
     return (
-        isinstance(statement, ast.AugAssign)
-        and isinstance(statement.op, ast.Add | ast.Sub)
-        and isinstance(statement.target, ast.Subscript)
+        isinstance(statement.target, ast.Subscript)
         and isinstance(statement.target.value, ast.Name)
         and statement.target.value.id == name
         and not _mentions(statement.target.slice, name)
         and not _mentions(statement.value, name)
     )
+
+
+def _retargeted(statement: ast.AugAssign, name: str) -> None:
+    """``statement`` (``x[K] += c`` or ``x += c``) made to add into ``name`` instead."""
+    if isinstance(statement.target, ast.Name):
+        statement.target = ast.Name(name, ast.Store())
+    else:
+        statement.target.value = _load(name)
 
 
 def _takes(block: list[ast.stmt]) -> dict[int, tuple[str, str, ast.expr]]:
@@ -859,9 +1005,15 @@ def _same_index(a: ast.expr, b: ast.expr) -> bool:
 
 def _only_read(statement: ast.stmt, name: str) -> bool:
     """``statement`` reads ``name`` and cannot write into its array: an assignment to other
-    names, an addition into a part of another array, or ``rows.append(name)``."""
+    names (or a tuple of them), an addition into a part of another array, or ``rows.append(name)``.
+    """
     if isinstance(statement, ast.Assign):
-        return all(isinstance(t, ast.Name) and t.id != name for t in statement.targets)
+        bound = [
+            e
+            for t in statement.targets
+            for e in (t.elts if isinstance(t, ast.Tuple | ast.List) else [t])
+        ]
+        return all(isinstance(t, ast.Name) and t.id != name for t in bound)
     if isinstance(statement, ast.AugAssign):
         return isinstance(statement.target, ast.Subscript) and not _mentions(
             statement.target, name

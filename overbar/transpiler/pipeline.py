@@ -745,7 +745,10 @@ def _transform(
         simplified = start_gradients_as_zeros(simplified, runtime)
     if optimisations.simplify:
         simplified = drop_unread_restores(
-            remove_copies(simplified), runtime, value_in_forward=split_in_two
+            remove_copies(simplified),
+            runtime,
+            value_in_forward=split_in_two,
+            namespace=parsed.namespace,
         )
         if optimisations.shapes:
             simplified = read_known_shapes(simplified, runtime, shapes, parsed.namespace)

@@ -34,7 +34,9 @@ from typing import Any
 
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.copies import is_pop as _is_pop_call
+from overbar.transpiler.library import library_function, module_names
 from overbar.transpiler.names import clone, walk_breadth_first
+from overbar.transpiler.parse import Namespace
 from overbar.transpiler.primitive import index_value
 from overbar.transpiler.reverse import Adjoint
 
@@ -169,7 +171,10 @@ def _without(statement: ast.stmt, keep, unread: set[str]) -> ast.stmt | None:
 
 
 def drop_unread_restores(
-    adjoint: Adjoint, runtime: Runtime, value_in_forward: bool = False
+    adjoint: Adjoint,
+    runtime: Runtime,
+    value_in_forward: bool = False,
+    namespace: Namespace | None = None,
 ) -> Adjoint:
     """The adjoint without the saves and restores of regions no one reads again.
 
@@ -183,8 +188,10 @@ def drop_unread_restores(
 
     Identity: writing into an array that nothing reads after changes nothing observed.
     Side conditions: the names that may share ``y``'s memory are found over the whole function
-    (a name bound to one of them, to an expression reading one of them other than arithmetic,
-    which makes a new array, or a list one of them is appended to), and none is a parameter
+    (a name bound to one of them, to an expression reading one of them other than arithmetic
+    or a call of one of the array library's functions that return a new array (``np.convolve``,
+    ``runtime.copying_functions``, called without ``out`` or ``copy``), which make a new
+    array, or a list one of them is appended to), and none is a parameter
     (the caller's array: its restores are how the caller gets it back); the reverse sweep reads
     none of them except as the target of a restore or an argument a runtime helper reads for
     its shape only; the saves and restores of each (array, index) pair are equally many, so
@@ -216,9 +223,14 @@ def drop_unread_restores(
     )
     shape_only = _shape_only_positions(runtime, helpers)
     parameters = {a.arg for a in adjoint.tree.args.args + adjoint.tree.args.kwonlyargs}
+    modules = module_names(adjoint.bindings, namespace, runtime)
+
+    def fresh(value: ast.expr) -> bool:
+        return _makes_new_array(value, modules, runtime)
+
     droppable = set()
     for array in {array for array, _ in saves}:
-        sharing = _sharing(array, adjoint.tree, stack, shape_only)
+        sharing = _sharing(array, adjoint.tree, stack, shape_only, fresh)
         if sharing & parameters or _reads_contents(reverse, sharing, stack, shape_only):
             continue
         keys = {key for key in saves if key[0] == array}
@@ -310,10 +322,15 @@ def _restore_key(node: ast.AST, stack: str) -> tuple[str, str] | None:
 
 
 def _sharing(
-    array: str, tree: ast.FunctionDef, stack: str, shape_only: dict[str, tuple]
+    array: str,
+    tree: ast.FunctionDef,
+    stack: str,
+    shape_only: dict[str, tuple],
+    fresh: Any = None,
 ) -> set[str]:
     """``array`` and every name that may share memory with it, anywhere in the function (a
-    name read for its shape only by a runtime helper shares nothing through it)."""
+    name read for its shape only by a runtime helper shares nothing through it, nor does a
+    value ``fresh`` says is a new array)."""
     sizing = _shape_only_reads(tree, shape_only)
     pushed = {
         name
@@ -337,7 +354,7 @@ def _sharing(
                     ]
             elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
                 value = node.value
-                if value is None or _is_arithmetic(value):
+                if value is None or _is_arithmetic(value) or (fresh is not None and fresh(value)):
                     continue
                 if any(
                     n.id in sharing and id(n) not in sizing
@@ -453,6 +470,18 @@ def _shape_only_positions(runtime: Runtime, helpers: dict[Any, str]) -> dict[str
         for function, positions in known.items()
         if function in helpers
     }
+
+
+def _makes_new_array(value: ast.expr, modules: frozenset[str], runtime: Runtime) -> bool:
+    """A call of one of the array library's functions that return a new array or a number
+    (``np.convolve(u, k)``), with no ``out`` (which returns the array given) or ``copy``
+    (``np.array(x, copy=False)`` may return ``x``) keyword and no ``**`` argument."""
+    function = library_function(value, modules, runtime)
+    return (
+        function is not None
+        and function in runtime.copying_functions
+        and all(k.arg not in (None, "out", "copy") for k in value.keywords)
+    )
 
 
 def _is_arithmetic(value: ast.expr) -> bool:
