@@ -345,7 +345,7 @@ def test_the_valid_part_of_a_full_convolution_is_differentiated_as_the_valid_mod
     rng = np.random.default_rng(12)
     args = (rng.normal(size=3), rng.normal(size=10))
     source = _checked(f, args)
-    assert "convolve_bars_of_part(" in source and "index_bar" not in source
+    assert "convolve_a_bar_of_part(" in source and "index_bar" not in source
     assert "broadcast_like" not in source  # the part's length: len(x) − len(w) + 1
     _checked(f, (rng.normal(size=5), rng.normal(size=3)))  # longer filter: other lengths
 
@@ -409,3 +409,20 @@ def test_an_outer_product_changed_or_read_before_the_windows_adjoint_stays(betwe
         "    return x_bar\n"
     )
     assert "windows_bar_of_outer" not in source and "np.outer" in source
+
+
+def test_an_outer_product_read_by_two_windows_adjoints_is_composed_in_both():
+    source = _composed(
+        "    t = np.outer(a, b)\n    x_bar = windows_bar(t, x, 3)\n"
+        "    y_bar = windows_bar(t, x, 2)\n    return x_bar, y_bar\n"
+    )
+    assert source.count("windows_bar_of_outer(a, b, x, ") == 2 and "np.outer" not in source
+
+
+def test_a_second_read_after_its_arguments_change_keeps_the_name():
+    source = _composed(
+        "    t = np.outer(a, b)\n    x_bar = windows_bar(t, x, 3)\n    a = a * 2.0\n"
+        "    y_bar = windows_bar(t, x, 2)\n    return x_bar, y_bar\n"
+    )
+    assert "windows_bar_of_outer(a, b, x, 3)" in source
+    assert "t = np.outer(a, b)" in source and "windows_bar(t, x, 2)" in source

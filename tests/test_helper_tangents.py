@@ -118,6 +118,7 @@ HELPERS.update(
                     "polyint_bars",
                     "convolve_bars",
                     "convolve_a_bar",
+                    "convolve_a_bar_of_part",
                     "correlate_bars",
                     "polymul_bars",
                     "cov_bars",
@@ -485,6 +486,19 @@ SAMPLES = [
     ("convolve_a_bar(g, a, v, 'valid')", {"g": (3,), "a": (5,), "v": (3,)}),
     ("convolve_a_bar(g, a, v, 'valid')", {"g": (3,), "a": (3,), "v": (5,)}),  # a the shorter
     ("convolve_a_bar(g, a, v)", {"g": (6,), "a": (4,), "v": (3,)}),
+    # the valid part of a full convolution, a the longer and the shorter; another part
+    (
+        "convolve_a_bar_of_part(g, z, slice(2, 5), a, v)",
+        {"g": (3,), "z": (7,), "a": (5,), "v": (3,)},
+    ),
+    (
+        "convolve_a_bar_of_part(g, z, slice(2, 5), a, v)",
+        {"g": (3,), "z": (7,), "a": (3,), "v": (5,)},
+    ),
+    (
+        "convolve_a_bar_of_part(g, z, slice(1, 4), a, v)",
+        {"g": (3,), "z": (7,), "a": (5,), "v": (3,)},
+    ),
     ("correlate_bars(g, a, v, 'full')", {"g": (6,), "a": (2,), "v": (5,)}),
     ("polymul_bars(g, a, v)", {"g": (4,), "a": (2,), "v": (3,)}),
     ("vecdot_bars(g, a, b, 0)", {"g": (2,), "a": (3, 2), "b": (3, 1)}),

@@ -152,11 +152,15 @@ def test_the_length_of_a_convolution_with_a_constant_kernel(mode, m, order):
         assert _known_length(size, n) == expected, (n, size)
 
 
-def test_a_convolution_of_two_lengths_not_constant_is_not_followed():
-    vector = shapes.Operand((shapes.Size(("u", 0), True),))
-    other = shapes.Operand((shapes.Size(("v", 0), True),))
-    assert shapes.infer_shape(np.convolve, (vector, other), {}) == (None,)
-    assert shapes.infer_shape(np.convolve, (vector, vector), {}) == (None,)
+def test_a_convolution_of_two_lengths_not_constant_has_a_named_length_not_a_table():
+    """Neither operand a small constant: the length is named after the mode and both lengths
+    (equal only to itself), not a table that could match a slice of one origin."""
+    u, v = shapes.Size(("u", 0), True), shapes.Size(("v", 0), True)
+    vector, other = shapes.Operand((u,)), shapes.Operand((v,))
+    (length,) = shapes.infer_shape(np.convolve, (vector, other), {})
+    assert length.origin == ("convolved", "full", u, v)
+    (length,) = shapes.infer_shape(np.convolve, (vector, vector), {})
+    assert length.origin == ("convolved", "full", u, u)
 
 
 def test_broadcasting_lengths_of_one_origin_keeps_the_lengths_where_numpy_does_not_raise():
@@ -182,7 +186,8 @@ def test_an_array_of_a_list_display_of_numbers_has_its_length():
     numbers = shapes.Operand(shapes.tuple_of(((), (), ())))
     assert shapes.infer_shape(np.array, (numbers,), {}) == (shapes.constant_size(3),)
     rows = shapes.Operand(shapes.tuple_of(((shapes.MANY,), (shapes.MANY,))))
-    assert shapes.infer_shape(np.array, (rows,), {}) is None  # rows: not followed
+    stacked = shapes.infer_shape(np.array, (rows,), {})  # rows of one length (else it raises)
+    assert len(stacked) == 2 and stacked[0] == shapes.constant_size(2)
     assert shapes.infer_shape(np.array, (shapes.Operand(shapes.Sequence()),), {}) is None
 
 

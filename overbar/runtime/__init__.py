@@ -186,6 +186,9 @@ NUMPY = Runtime(
     composed={
         (helpers_arrays.windows_bar, np.outer): helpers_arrays.windows_bar_of_outer,
         (helpers_science.convolve_bars, helpers.index_bar): helpers_science.convolve_bars_of_part,
+        (helpers_science.convolve_a_bar, helpers.index_bar): (
+            helpers_science.convolve_a_bar_of_part
+        ),
         (helpers_science.correlate_bars, helpers.index_bar): (
             helpers_science.correlate_bars_of_part
         ),

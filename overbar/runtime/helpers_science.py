@@ -324,6 +324,18 @@ def convolve_bars_of_part(y_bar, z, index, a, v, mode="full"):
     return convolve_bars(index_bar(y_bar, z, index), a, v, mode)
 
 
+def convolve_a_bar_of_part(y_bar, z, index, a, v, mode="full"):
+    """``convolve_a_bar(index_bar(ȳ, z, index), a, v, mode)``: the adjoint of ``a`` alone for a
+    convolution z = convolve(a, v, mode) of which only ``z[index]`` is read. Where z is the full
+    result and ``z[index]`` its 'valid' part (elements min(n, m) − 1 to max(n, m) − 1, whichever
+    operand is the longer), ȳ is the valid result's adjoint: convolve_a_bar(ȳ, a, v, 'valid'),
+    without z̄'s zeros; otherwise z̄ is made."""
+    n, m = np.size(a), np.size(v)
+    if mode == "full" and _valid_part(z, index, max(n, m), min(n, m)):
+        return convolve_a_bar(y_bar, a, v, "valid")
+    return convolve_a_bar(index_bar(y_bar, z, index), a, v, mode)
+
+
 def correlate_bars_of_part(y_bar, z, index, a, v, mode="valid"):
     """``correlate_bars(index_bar(ȳ, z, index), a, v, mode)``, likewise for a correlation."""
     if mode == "full" and _valid_part(z, index, np.size(a), np.size(v)):

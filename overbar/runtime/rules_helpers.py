@@ -180,6 +180,7 @@ from overbar.runtime.helpers_science import (
     bessel_i1,
     bessel_i1_slope,
     convolve_a_bar,
+    convolve_a_bar_of_part,
     convolve_bars,
     correlate_bars,
     cov_bars,
@@ -1353,6 +1354,20 @@ def convolve_bars_tangent(bars, z_bar, a, v, mode="full", *, z_bar_dot, a_dot, v
         convolve_bars(z_bar_dot, a, v, mode),
         (zero_gradient(a), convolve_bars(z_bar, a_dot, v, mode)[1]),
         (convolve_bars(z_bar, a, v_dot, mode)[0], zero_gradient(v)),
+    )
+
+
+@tangent(convolve_a_bar_of_part)
+def convolve_a_bar_of_part_tangent(
+    a_bar, y_bar, z, index, a, v, mode="full", *, y_bar_dot, z_dot, a_dot, v_dot
+):
+    """w = ā of a convolution read at ``index``, bilinear in ȳ and v (z and a: their shapes
+    only):  ẇ = the same of (ȳ's tangent, v) + that of (ȳ, v̇)"""
+    return (
+        convolve_a_bar_of_part(y_bar_dot, z, index, a, v, mode),
+        None,
+        None,
+        convolve_a_bar_of_part(y_bar, z, index, a, v_dot, mode),
     )
 
 

@@ -15,11 +15,12 @@ the side conditions under which it computes the composition another way (for the
 vector ``x``, real operands of matching lengths) and otherwise computes ``f(g(…), …)`` itself.
 Side conditions of the rewrite here: ``g(…)`` is the first argument of the call of ``f``,
 either written there or as a name ``t`` that the function binds once, by ``t = g(…)`` in the
-reverse sweep, and reads once, in that argument, in a later statement of the same block; no
-statement between the two binds a name that ``g``'s arguments read, writes an element or an
-attribute, or passes one of those names to a call (so they hold at the call what they held at
-``t = g(…)``); both calls take positional arguments alone, none starred; ``g`` is
-pure (its binding goes). The forward sweep, the user's lines, is left alone.
+reverse sweep, and reads in that argument in later statements of the same block (each such
+read is rewritten; ``t = g(…)`` goes once every read of ``t`` is); no statement between the
+binding and a rewritten read binds a name that ``g``'s arguments read, writes an element or an
+attribute, or passes one of those names to a call (so they hold at
+the call what they held at ``t = g(…)``); both calls take positional arguments alone, none
+starred; ``g`` is pure. The forward sweep, the user's lines, is left alone.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def compose_helpers(
         ):
             return None
         name = statement.targets[0].id
-        if len(bound_by.get(name, ())) != 1 or reads.get(name, 0) != 1:
+        if len(bound_by.get(name, ())) != 1 or not reads.get(name, 0):
             return None
         return name, statement.value
 
@@ -121,14 +122,18 @@ def compose_helpers(
                 continue
             name, inner_call = found
             argument_names = {n.id for n in walk(inner_call) if isinstance(n, ast.Name)}
+            unread = reads[name]
             for later in range(position + 1, len(result)):
-                reader = result[later]
-                replaced = rewrite_reader(reader, name, inner_call)
-                if replaced is not None:
-                    result[later] = replaced
-                    dropped.add(position)
+                reader = replaced = result[later]
+                while replaced is not None:
+                    result[later], unread = replaced, unread - (replaced is not reader)
+                    replaced = rewrite_reader(result[later], name, inner_call)
+                if unread == 0:
+                    dropped.add(position)  # every read written as a composition
                     break
-                if not _leaves_alone(reader, argument_names) or _reads(reader, name):
+                if not _leaves_alone(reader, argument_names):
+                    break  # the arguments may change here: later reads keep the name
+                if result[later] is reader and _reads(reader, name):
                     break
         if not dropped and all(a is b for a, b in zip(result, statements, strict=True)):
             return statements
