@@ -34,6 +34,7 @@ HELPERS = {
     for name in (
         "unbroadcast",
         "broadcast_like",
+        "of_float_result",
         "adjoint_like",
         "expand_reduced",
         "matmul_left_bar",
@@ -208,6 +209,7 @@ SAMPLES = [
     ("unbroadcast(g, x)", {"g": (4,), "x": ()}),
     ("broadcast_like(g, x)", {"g": (3,), "x": (2, 3)}),
     ("broadcast_like(g, x)", {"g": (), "x": (2, 2)}),
+    ("of_float_result(g, x)", {"g": (3,), "x": (2, 3)}),
     ("adjoint_like(g, x)", {"g": (3,), "x": (3,)}),
     ("adjoint_like(g, x)", {"g": (), "x": (2, 3)}),
     ("expand_reduced(g, x, axis=0)", {"g": (3,), "x": (2, 3)}),

@@ -641,3 +641,18 @@ def test_hvp_through_a_reverse_loop_that_updates_an_aliased_adjoint_in_place():
         behind = g(x - eps * direction[0], c - eps * direction[1], 3)
         for value, plus, minus in zip(found, ahead, behind, strict=True):
             np.testing.assert_allclose(value, (plus - minus) / (2 * eps), rtol=1e-5, atol=1e-8)
+
+
+def test_hvp_through_a_differentiated_fill():
+    """np.full and np.full_like of a differentiated value: the adjoint checks the array holds
+    floats (``of_float_result``), which forward mode differentiates as the value it passes on
+    (it refused the HVP: fuzzer seed 138, program 21)."""
+    f = define("""
+        def f(s, x):
+            return np.full((2,), s**3).mean() + np.sum(np.full_like(x, s) * x**2)
+        """)
+    s, x = 0.7, np.array([0.5, -1.0, 2.0])
+    found = overbar.hvp(f, [s, x], [1.0, np.zeros(3)], wrt=(0, 1))
+    # ∂²f/∂s² = 6s, ∂²f/∂x∂s = 2x
+    np.testing.assert_allclose(found[0], 6 * s, rtol=1e-12)
+    np.testing.assert_allclose(found[1], 2 * x, rtol=1e-12)

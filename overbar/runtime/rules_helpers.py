@@ -39,6 +39,7 @@ from overbar.runtime.helpers import (
     listed,
     matmul_left_bar,
     matmul_right_bar,
+    of_float_result,
     own,
     prod_bar,
     reduced_count,
@@ -235,6 +236,12 @@ def broadcast_like_adjoint(b, g, x, b_bar):
 def broadcast_like_tangent(b, g, x, g_dot, x_dot):
     """b = g broadcast to x's shape:  ḃ = ġ broadcast to x's shape  (x: its shape only)"""
     return broadcast_like(g_dot, x), None
+
+
+@tangent(of_float_result)
+def of_float_result_tangent(w, value, y, value_dot, y_dot):
+    """w = value, once y holds floats:  ẇ = value's tangent, likewise  (y: its dtype only)"""
+    return of_float_result(value_dot, y), None
 
 
 @adjoint(adjoint_like)
