@@ -35,6 +35,19 @@ def _spelled(method: Any) -> str:
     return f"np.{method.__self__.__name__}.{method.__name__}"
 
 
+def _one_axis(g: Generator, ndim: int) -> tuple[Any, list, list]:
+    """One axis of ``ndim`` or "default" (more often), and the arguments that pass it: by
+    position or as ``axis=``."""
+    axis = g.pick(("default", "default", *range(-ndim, ndim)))
+    args, keywords = [], []
+    if axis != "default":
+        if g.chance(0.3):
+            args.append(g.integer(axis))
+        else:
+            keywords.append(("axis", g.integer(axis)))
+    return axis, args, keywords
+
+
 def make_reduce(g: Generator, primal: Any, depth: int, want: Callable | None) -> Expr | None:
     """np.<ufunc>.reduce(a), along axis 0 (the default), another axis, a pair or all, keeping
     dims or not; a maximum's or minimum's reduce without ties at the extreme."""
@@ -69,14 +82,7 @@ def make_accumulate(g: Generator, primal: Any, depth: int, want: Callable | None
     a = g.operand(depth, lambda v: fuzzer.is_num(v) and np.ndim(v) >= 1)
     if a is None:
         return None
-    ndim = np.ndim(a.value)
-    axis = g.pick(("default", "default", *range(-ndim, ndim)))
-    args, keywords = [], []
-    if axis != "default":
-        if g.chance(0.3):
-            args.append(g.integer(axis))
-        else:
-            keywords.append(("axis", g.integer(axis)))
+    axis, args, keywords = _one_axis(g, np.ndim(a.value))
     checked_axis = 0 if axis == "default" else axis
 
     def check(result: Any, value: Any, *rest: Any, **named: Any) -> bool:
@@ -103,14 +109,7 @@ def make_ordered(g: Generator, primal: Any, depth: int, want: Callable | None) -
     a = g.operand(depth, lambda v: fuzzer.is_num(v) and np.ndim(v) >= 1)
     if a is None:
         return None
-    ndim = np.ndim(a.value)
-    axis = g.pick(("default", "default", *range(-ndim, ndim)))
-    args, keywords = [], []
-    if axis != "default":
-        if g.chance(0.3):
-            args.append(g.integer(axis))
-        else:
-            keywords.append(("axis", g.integer(axis)))
+    axis, args, keywords = _one_axis(g, np.ndim(a.value))
     if method == "reduce" and g.chance(0.3):
         keywords.append(("keepdims", g.const(repr(g.pick((True, False))))))
     checked_axis = 0 if axis == "default" else axis
