@@ -49,6 +49,7 @@ def compose_helpers(
     bound = dict(adjoint.bindings)
     library = module_names(adjoint.bindings, namespace, runtime)
     inner_functions = {g for _, g in composed}
+    outer_functions = {f for f, _ in composed}
     body = adjoint.tree.body
     reverse = body[adjoint.forward_length :]
     whole = ast.Module(body=body, type_ignores=[])
@@ -146,6 +147,14 @@ def compose_helpers(
         """``f(g(…), …)`` written in one expression of a simple statement."""
         if not isinstance(statement, ast.Assign | ast.Expr | ast.AugAssign):
             return statement
+        if not any(
+            isinstance(node, ast.Call)
+            and resolved(node.func) in outer_functions
+            and node.args
+            and isinstance(node.args[0], ast.Call)
+            for node in walk(statement)
+        ):
+            return statement  # nothing to compose: not copied
         changed = False
 
         class Compose(ast.NodeTransformer):
@@ -165,7 +174,9 @@ def compose_helpers(
     def rewrite_reader(statement: ast.stmt, name: str, inner: ast.Call) -> ast.stmt | None:
         """``statement`` with its call ``f(name, …)`` written ``h(…g's arguments…, …)``; None
         where it does not read ``name`` so (or is not a simple statement)."""
-        if not isinstance(statement, ast.Assign | ast.Expr | ast.AugAssign):
+        if not isinstance(statement, ast.Assign | ast.Expr | ast.AugAssign) or not _reads(
+            statement, name
+        ):
             return None
         done = False
 
