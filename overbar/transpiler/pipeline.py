@@ -44,7 +44,7 @@ from overbar.transpiler.known_shapes import read_known_shapes
 from overbar.transpiler.lambdas_passed import with_lambdas_passed
 from overbar.transpiler.linear_recursion import with_recursion_as_loops
 from overbar.transpiler.list_adjoints import own_list_adjoints
-from overbar.transpiler.names import NameAllocator
+from overbar.transpiler.names import NameAllocator, walk
 from overbar.transpiler.nested import with_nested_functions
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.optimisations import ALL, Optimisations
@@ -784,17 +784,13 @@ def _transform(
 def _modules_read(adjoint: Adjoint, namespace: Namespace) -> frozenset[str]:
     """The names the adjoint reads, never binds, and finds bound to a module (``np``) or to
     one of the numbers NumPy and math define (``pi`` after ``from math import pi``)."""
-    bound = {
-        node.id
-        for node in ast.walk(adjoint.tree)
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load)
-    }
-    bound |= {a.arg for a in ast.walk(adjoint.tree.args) if isinstance(a, ast.arg)}
-    read = {
-        node.id
-        for node in ast.walk(adjoint.tree)
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-    }
+    bound: set[str] = set()
+    read: set[str] = set()
+    for node in walk(adjoint.tree):  # one walk: the adjoint of a long function is large
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
     return frozenset(
         name
         for name in read - bound
