@@ -94,6 +94,15 @@ def check_rule_sample(expression, names, args, rng):
         assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-7), names[index]
 
 
+def primal_key(primal):
+    """A primal as a set or dict key: itself, or its id where it cannot be hashed."""
+    try:
+        hash(primal)
+        return primal
+    except TypeError:
+        return id(primal)
+
+
 def rules_without_samples(module: str, samples: list) -> list[str]:
     """The primals (as a user spells them) of the adjoint rules defined in the module named
     ``module`` that no sample in ``samples`` exercises."""

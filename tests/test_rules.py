@@ -23,7 +23,7 @@ import overbar
 from overbar.errors import OverbarError
 from overbar.primitives import Attribute, Method, describe
 from overbar.runtime.registry import RULES
-from tests.support import check_rule_sample, define
+from tests.support import check_rule_sample, define, primal_key
 
 
 @dataclass(frozen=True)
@@ -386,27 +386,19 @@ def test_rule_against_finite_differences(sample):
 
 
 def test_every_rule_has_samples():
-    sampled = {_key(sample.primal) for sample in SAMPLES}
+    sampled = {primal_key(sample.primal) for sample in SAMPLES}
     built_in = [
         rule
         for rules in RULES.rules.values()
         for rule in rules
         if rule.function.__module__ == "overbar.runtime.rules"
     ]
-    missing = sorted({describe(r.primal) for r in built_in if _key(r.primal) not in sampled})
+    missing = sorted({describe(r.primal) for r in built_in if primal_key(r.primal) not in sampled})
     assert not missing, f"rules without sample inputs: {missing}"
 
 
 def test_rule_table_is_large():
     assert len(RULES.primals()) >= 60
-
-
-def _key(primal):
-    try:
-        hash(primal)
-        return primal
-    except TypeError:
-        return id(primal)
 
 
 LISTS_SUMMED_WHOLE = {

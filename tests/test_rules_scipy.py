@@ -19,7 +19,7 @@ import overbar  # noqa: E402
 from overbar.errors import MissingRuleError, NoDerivativeError, OverbarError  # noqa: E402
 from overbar.primitives import describe  # noqa: E402
 from overbar.runtime.registry import RULES  # noqa: E402
-from tests.support import check_rule_sample, define  # noqa: E402
+from tests.support import check_rule_sample, define, primal_key  # noqa: E402
 from tests.test_rules import S, U, _value, any_, binary, pos, unary  # noqa: E402
 
 RULE_MODULES = (
@@ -450,22 +450,14 @@ def test_rule_against_finite_differences(sample):
     check_rule_sample(sample.expression, names, args, rng)
 
 
-def _key(primal):
-    try:
-        hash(primal)
-        return primal
-    except TypeError:
-        return id(primal)
-
-
 def test_every_scipy_rule_has_samples():
-    sampled = {_key(sample.primal) for sample in SAMPLES}
+    sampled = {primal_key(sample.primal) for sample in SAMPLES}
     missing = sorted(
         {
             describe(rule.primal)
             for rules in RULES.rules.values()
             for rule in rules
-            if rule.function.__module__ in RULE_MODULES and _key(rule.primal) not in sampled
+            if rule.function.__module__ in RULE_MODULES and primal_key(rule.primal) not in sampled
         }
     )
     assert not missing, f"rules without sample inputs: {missing}"

@@ -18,7 +18,7 @@ from overbar.errors import MissingRuleError, OverbarError
 from overbar.primitives import Method, describe
 from overbar.runtime.helpers_ufuncs import added_at
 from overbar.runtime.registry import NON_DIFFERENTIABLE, RULES
-from tests.support import check_rule_sample, define
+from tests.support import check_rule_sample, define, primal_key
 from tests.test_forward import check_jvp
 from tests.test_rules import S, U, _value, any_, pos
 
@@ -220,18 +220,10 @@ def test_rule_against_finite_differences(sample):
     check_rule_sample(sample.expression, names, args, rng)
 
 
-def _key(primal):
-    try:
-        hash(primal)
-        return primal
-    except TypeError:
-        return id(primal)
-
-
 def test_every_rule_of_the_module_has_samples():
     """The derived outer rules included: every binary ufunc with a rule has a sample of its
     outer, so a ufunc given a rule later needs a domain in ``OUTER_DOMAINS``."""
-    sampled = {_key(sample.primal) for sample in SAMPLES}
+    sampled = {primal_key(sample.primal) for sample in SAMPLES}
     missing = sorted(
         {
             describe(rule.primal)
@@ -239,7 +231,7 @@ def test_every_rule_of_the_module_has_samples():
             for rules in table.values()
             for rule in rules
             if rule.function.__module__ == "overbar.runtime.rules_ufuncs"
-            and _key(rule.primal) not in sampled
+            and primal_key(rule.primal) not in sampled
         }
     )
     assert not missing, f"rules without sample inputs: {missing}"

@@ -35,7 +35,7 @@ from tests import (
     test_rules_ufuncs,
     test_rules_science,
 )
-from tests.support import define
+from tests.support import define, primal_key
 
 # The rule modules whose every adjoint rule has a tangent rule beside it.
 TANGENT_MODULES = [
@@ -167,14 +167,6 @@ def _in_tangent_modules(rule) -> bool:
     return rule.function.__module__ in TANGENT_MODULES
 
 
-def _key(primal):
-    try:
-        hash(primal)
-        return primal
-    except TypeError:
-        return id(primal)
-
-
 def test_every_adjoint_rule_of_the_tangent_modules_has_a_tangent_rule():
     """Each primitive whose general adjoint rule (the one without conditions) is in one of
     ``TANGENT_MODULES`` has a tangent rule."""
@@ -209,13 +201,13 @@ def test_every_variant_of_an_adjoint_rule_has_a_tangent_rule():
 
 
 def test_every_tangent_rule_has_samples():
-    sampled = {_key(sample.primal) for sample, _ in SAMPLES}
+    sampled = {primal_key(sample.primal) for sample, _ in SAMPLES}
     missing = sorted(
         {
             describe(rules[0].primal)
             for rules in RULES.tangents.values()
             if any(_in_tangent_modules(rule) for rule in rules)
-            and _key(rules[0].primal) not in sampled
+            and primal_key(rules[0].primal) not in sampled
         }
     )
     assert not missing, f"tangent rules without sample inputs: {missing}"
