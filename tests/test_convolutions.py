@@ -16,8 +16,8 @@ from overbar.runtime import NUMPY
 from overbar.runtime.helpers import index_bar
 from overbar.runtime.helpers_arrays import windows_bar, windows_bar_of_outer
 from overbar.runtime.helpers_science import (
+    convolve_a_bar_of_part,
     convolve_bars,
-    convolve_bars_of_part,
     correlate_bars,
     correlate_bars_of_part,
 )
@@ -308,10 +308,19 @@ def test_shifted_sums_agree_with_the_hand_written_correlation(n, m):
 # -- the valid part of a full convolution --------------------------------------------------------
 
 
+def _convolve_bars_of_part(y_bar, z, index, a, v, mode):
+    """Both operands' adjoints of a part of a convolution, as np.convolve's rule makes them
+    (one ``convolve_a_bar`` per operand, each composed with the part's ``index_bar``)."""
+    return (
+        convolve_a_bar_of_part(y_bar, z, index, a, v, mode),
+        convolve_a_bar_of_part(y_bar, z, index, v, a, mode),
+    )
+
+
 @pytest.mark.parametrize(
     "function, bars, of_part",
     [
-        (np.convolve, convolve_bars, convolve_bars_of_part),
+        (np.convolve, convolve_bars, _convolve_bars_of_part),
         (np.correlate, correlate_bars, correlate_bars_of_part),
     ],
 )

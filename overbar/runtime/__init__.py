@@ -185,7 +185,6 @@ NUMPY = Runtime(
     tangent_as_gradient=helpers_forward.tangent_as_gradient,
     composed={
         (helpers_arrays.windows_bar, np.outer): helpers_arrays.windows_bar_of_outer,
-        (helpers_science.convolve_bars, helpers.index_bar): helpers_science.convolve_bars_of_part,
         (helpers_science.convolve_a_bar, helpers.index_bar): (
             helpers_science.convolve_a_bar_of_part
         ),

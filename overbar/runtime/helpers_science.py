@@ -314,16 +314,6 @@ def _valid_part(z, index, n, m):
     return z.shape[0] == n + m - 1 and range(z.shape[0])[index] == range(m - 1, n)
 
 
-def convolve_bars_of_part(y_bar, z, index, a, v, mode="full"):
-    """``convolve_bars(index_bar(ȳ, z, index), a, v, mode)``: the adjoints of a convolution
-    z = convolve(a, v, mode) of which only ``z[index]`` is read. Where z is the full result
-    and ``z[index]`` its 'valid' part (``_valid_part``), ȳ is the valid result's adjoint:
-    convolve_bars(ȳ, a, v, 'valid'), without z̄'s zeros; otherwise z̄ is made."""
-    if mode == "full" and _valid_part(z, index, np.size(a), np.size(v)):
-        return convolve_bars(y_bar, a, v, "valid")
-    return convolve_bars(index_bar(y_bar, z, index), a, v, mode)
-
-
 def convolve_a_bar_of_part(y_bar, z, index, a, v, mode="full"):
     """``convolve_a_bar(index_bar(ȳ, z, index), a, v, mode)``: the adjoint of ``a`` alone for a
     convolution z = convolve(a, v, mode) of which only ``z[index]`` is read. Where z is the full
