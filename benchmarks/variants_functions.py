@@ -593,6 +593,20 @@ def heat_hstack(u0, alpha, steps):
     return float(u @ u)
 
 
+def heat_pad(u0, alpha, steps):
+    u = u0
+    for _ in range(steps):
+        u = u + alpha * np.pad(np.diff(u, 2), 1)
+    return np.sum(u**2)
+
+
+def heat_r_(u0, alpha, steps):
+    u = u0
+    for _ in range(steps):
+        u = np.r_[u[0], u[1:-1] + alpha * (u[2:] - 2 * u[1:-1] + u[:-2]), u[-1]]
+    return np.sum(u**2)
+
+
 def heat_by_hand(u0, alpha, steps):
     states = np.empty((steps, u0.shape[0]))
     u = u0.copy()
@@ -1177,6 +1191,19 @@ def huber_mask(w, X, y):
     return np.sum(small * 0.5 * r * r + (1.0 - small) * (a - 0.5)) / y.shape[0]
 
 
+def huber_minimum(w, X, y):
+    a = np.abs(X @ w - y)
+    q = np.minimum(a, 1.0)
+    return np.mean(q * (a - 0.5 * q))
+
+
+def huber_minimum_linear(w, X, y):
+    a = np.abs(X @ w - y)
+    quadratic = np.minimum(a, 1.0)
+    linear = a - quadratic
+    return np.sum(0.5 * quadratic**2 + linear) / len(y)
+
+
 def huber_by_hand(w, X, y):
     return (np.clip(X @ w - y, -1.0, 1.0) @ X / len(y),)
 
@@ -1568,6 +1595,8 @@ FUNCTIONS = (
             heat_roll,
             heat_empty_like,
             heat_hstack,
+            heat_pad,
+            heat_r_,
         ),
         heat_by_hand,
         ("u0", "alpha"),
@@ -1697,7 +1726,14 @@ FUNCTIONS = (
     ),
     _function(
         "huber",
-        (huber_where, huber_clip, huber_loop, huber_mask),
+        (
+            huber_where,
+            huber_clip,
+            huber_loop,
+            huber_mask,
+            huber_minimum,
+            huber_minimum_linear,
+        ),
         huber_by_hand,
         ("w",),
         huber_inputs,

@@ -181,6 +181,11 @@ NUMPY = Runtime(
     number_valued=frozenset({helpers.reduced_count, helpers_math.degrees_of_freedom}),
     shape_like=helpers.shape_like,
     ufunc_writes={np.add.at: helpers_ufuncs.added_at},
+    split_joins={
+        helpers_arrays.unjoin: helpers_arrays.split_axis,
+        helpers_arrays.unjoin_index: helpers_arrays.split_axis,
+    },
+    unpad_constant=helpers_arrays.unpad_constant,
     one_like=helpers_forward.one_like,
     tangent_as_gradient=helpers_forward.tangent_as_gradient,
     composed={

@@ -691,19 +691,26 @@ def untranspose(y_bar, axes):
 
 def split_like(y_bar, xs, axis=0):
     """Adjoint of concatenate(xs, axis): ȳ cut into pieces shaped like each of ``xs`` (for an
-    array ``xs``, whose rows were joined: the pieces stacked back into its shape)."""
+    array ``xs``, whose rows were joined: the pieces stacked back into its shape). A piece of
+    one dimension fewer than ȳ (a number joined by np.hstack, a vector by np.vstack: made
+    one element long along ``axis`` by the join) takes that one element, ȳ[..., start]."""
     if axis is None:
         sizes = [arrays.size(x) for x in xs]
         pieces = np.split(np.ravel(y_bar), np.cumsum(sizes)[:-1])
         pieces = [np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs, strict=True)]
     else:  # slices, which every array library takes (np.split does not dispatch to Dask)
-        index = [slice(None)] * np.ndim(y_bar)
+        rank = np.ndim(y_bar)
+        index = [slice(None)] * rank
         pieces, start = [], 0
         for x in xs:
-            stop = start + np.shape(x)[axis]
-            index[axis] = slice(start, stop)
+            if np.ndim(x) == rank - 1:
+                index[axis] = start
+                start += 1
+            else:
+                stop = start + np.shape(x)[axis]
+                index[axis] = slice(start, stop)
+                start = stop
             pieces.append(y_bar[tuple(index)])
-            start = stop
     return as_rows_of(pieces, xs)
 
 

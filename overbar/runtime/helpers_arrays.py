@@ -124,6 +124,39 @@ def joined_index_tangent(items, items_dot, maker):
     return maker[tuple(parts)]
 
 
+def split_axis(promote, axis, ranks):
+    """The axis along which ``split_like(ȳ, pieces, axis)`` cuts ȳ into the same pieces as
+    ``unjoin(ȳ, pieces, promote, axis)`` (or ``unjoin_index(ȳ, items, np.r_, axis=0)``), for
+    pieces of these ranks; None where it does not.
+
+    Identity: a join of pieces that ``promote`` leaves as they are, or gives one axis of
+    length 1 at the axis joined along, is a concatenation of those pieces along it; the
+    adjoint of such a piece is its part of ȳ (a slice), or for a piece given that axis the one
+    element of ȳ there (``split_like`` takes it for a piece of one dimension fewer than ȳ).
+    ``np.atleast_1d`` gives a number one axis (np.hstack joins along 0 what is then a vector,
+    along 1 matrices, ``hstack_axis``), ``np.r_`` too (along 0), ``np.atleast_2d`` a vector
+    a first axis (np.vstack, along 0), ``np.atleast_3d`` a matrix a last (np.dstack, along 2),
+    ``as_column`` a vector a last (np.column_stack, along 1). Side conditions: every rank is
+    known, and each is the joined result's or one less where the promotion adds that axis
+    (a number in a vstack gets two axes: not so)."""
+    if not ranks or any(type(rank) is not int for rank in ranks):
+        return None
+    highest = max(ranks)
+    if promote is np.atleast_1d and axis is hstack_axis or promote is np.r_ and axis == 0:
+        if highest <= 1:
+            return 0
+        return (1 if axis is hstack_axis else 0) if set(ranks) == {highest} else None
+    least = {np.atleast_2d: 2, np.atleast_3d: 3, as_column: 2}.get(promote)
+    if least is None or type(axis) is not int:
+        return None
+    expected = {np.atleast_2d: 0, np.atleast_3d: 2, as_column: 1}[promote]
+    if axis != expected:
+        return None
+    result = max(highest, least)
+    lower = {rank for rank in ranks if rank != result}
+    return axis if not lower or (lower == {least - 1} and result == least) else None
+
+
 def hstack_axis(arrays):
     """The axis np.hstack joins ``arrays`` along: 0 for vectors (and numbers), 1 otherwise."""
     return 0 if np.ndim(arrays[0]) <= 1 else 1

@@ -94,6 +94,11 @@ class Runtime:
     # (f, g) -> h with h(*g_arguments, *rest) == f(g(*g_arguments), *rest): a helper that
     # computes two functions of the reverse sweep together, without the value between them
     composed: Mapping[tuple[Callable, Callable], Callable] = field(default_factory=dict)
+    # the adjoints of joins whose pieces' ranks decide whether they are split_like's: the
+    # helper (unjoin) -> f(promote, axis, ranks), the axis split_like cuts along, or None
+    split_joins: Mapping[Callable, Callable] = field(default_factory=dict)
+    # the adjoint of a pad with constants, ȳ's middle (unpad_constant(ȳ, a, width))
+    unpad_constant: Callable | None = None
     # the writes of ufuncs' ``at`` method (np.add.at), each with the function that returns the
     # array written as a new value (``ufunc_at.py``): np.add.at(y, i, v) is y[()] = f(y, i, v)
     ufunc_writes: Mapping[Any, Callable] = field(default_factory=dict)

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from overbar.primitives import Attribute, Method
+from overbar.primitives import Attribute, Index, Method
 from overbar.runtime.arrays import is_foreign_array, unknown_shape
 
 
@@ -833,6 +833,21 @@ LENGTHS = _LENGTHS
 LARGEST_BOUND = _LARGEST_BOUND
 
 
+def from_length(size: Any, least: int) -> Any:
+    """``size``, a function of an origin's length by its table (``length_table``), where the
+    origin is known to be at least ``least`` long: the table's entries below that left out
+    (lengths never met); the origin's own length where the rest gives it."""
+    table = _lengths(size)
+    if table is None or table[0] is None:
+        return size
+    origin, lengths = table
+    trimmed = tuple(None if n < least else t for n, t in zip(_LENGTHS, lengths, strict=True))
+    if all(t is None or t == n for n, t in zip(_LENGTHS, trimmed, strict=True)):
+        return Size(origin, trimmed[1] is None)
+    many = all(t != 1 for t in trimmed if t is not None)
+    return Size(("slice", origin, trimmed), many)
+
+
 def _summed_length(sizes: list) -> Any:
     """The length of pieces of these lengths laid end to end: ``u``'s again for ``u[:1]``,
     ``u[1:-1]`` and ``u[-1:]`` (for every length u may have), where that is known; else
@@ -942,30 +957,68 @@ def _concatenate(arrays: Operand, axis: Operand | None = None, **keywords: Opera
     return tuple(result)
 
 
-def _pieces_rank(arrays: Operand) -> int | None:
-    """The rank every piece has, where all have one known rank."""
+def _promoted(arrays: Operand, rank: int) -> Operand | None:
+    """The pieces of a join as ``np.atleast_1d`` (``rank`` 1) or ``np.atleast_2d`` (2) makes
+    them before joining: a number becomes a vector of one element, a vector a row (1, n); a
+    piece of at least that rank stays as it is. None where a piece's rank is not known."""
     if not isinstance(arrays.shape, Sequence) or arrays.shape.elements is None:
         return None
-    ranks = {None if dims(shape) is None else len(dims(shape)) for shape in arrays.shape.elements}
-    return ranks.pop() if len(ranks) == 1 else None
+    pieces = []
+    for shape in arrays.shape.elements:
+        known = dims(shape)
+        if known is None:
+            return None
+        pieces.append((1,) * (rank - len(known)) + known if len(known) < rank else known)
+    return Operand(Sequence(len(pieces), tuple(pieces)))
 
 
 def _hstack(arrays: Operand, **keywords: Operand) -> Any:
-    """``np.hstack``: pieces of rank 1 joined end to end, of higher rank along axis 1."""
-    rank = _pieces_rank(arrays)
-    if keywords or not rank:
+    """``np.hstack``: pieces made at least vectors (a number one element long), then joined
+    end to end where the first is a vector, along axis 1 otherwise (NumPy raises where the
+    pieces' ranks then differ)."""
+    promoted = _promoted(arrays, 1)
+    if keywords or promoted is None or not promoted.shape.elements:
         return None
-    return _concatenate(arrays, constant_operand(0 if rank == 1 else 1))
+    rank = len(promoted.shape.elements[0])
+    return _concatenate(promoted, constant_operand(0 if rank == 1 else 1))
 
 
 def _vstack(arrays: Operand, **keywords: Operand) -> Any:
-    """``np.vstack``: pieces of rank 1 stacked as rows, of higher rank joined along axis 0."""
-    rank = _pieces_rank(arrays)
-    if keywords or not rank:
+    """``np.vstack``: pieces made at least 2-d (a vector a row, a number a 1 × 1 matrix), then
+    joined along axis 0."""
+    promoted = _promoted(arrays, 2)
+    if keywords or promoted is None:
         return None
-    if rank == 1:
-        return _stack(arrays, constant_operand(0))
-    return _concatenate(arrays, constant_operand(0))
+    return _concatenate(promoted, constant_operand(0))
+
+
+def _r_joined(*items: Operand, **keywords: Operand) -> Any:
+    """``np.r_[x₁, x₂, ...]`` of numbers and vectors: a vector, a number taking one element
+    (each item's rank known; a slice, a string or an array of higher rank: not followed)."""
+    if keywords or not items:
+        return None
+    pieces = []
+    for item in items:
+        known = dims(item.shape)
+        if known is None or len(known) > 1:
+            return None
+        pieces.append(known or (1,))
+    return _concatenate(Operand(Sequence(len(pieces), tuple(pieces))))
+
+
+def _padded(array: Operand, pad_width: Operand, *others: Operand, **keywords: Operand) -> Any:
+    """``np.pad(a, k)`` for a literal integer k (any mode): each dimension k longer at each
+    end; a width of another form: not followed."""
+    shape = dims(array.shape)
+    width = pad_width.value if pad_width.constant else None
+    if shape is None or type(width) is not int or width < 0:
+        return None
+    if not width:
+        return shape
+    # at least 2 * width long: not 1, even where the length itself is not followed
+    return tuple(
+        _length_of([size], lambda column: column[0] + 2 * width) or MANY for size in shape
+    )
 
 
 def _stack(arrays: Operand, axis: Operand | None = None, **keywords: Operand) -> Any:
@@ -1130,6 +1183,9 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     Method("flatten"): _flattened,
     np.hstack: _hstack,
     np.vstack: _vstack,
+    np.row_stack: _vstack,
+    Index(np.r_, "np.r_"): _r_joined,
+    np.pad: _padded,
     **{Method(name): _same for name in _UNARY_METHODS},
     **{
         reduction: _reduction

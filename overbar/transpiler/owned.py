@@ -251,7 +251,7 @@ class _Facts:
             return None
         return parts, whole, [e.id for e in call.args[1].elts]
 
-    def regions(self, pieces: list[str]) -> list[ast.expr] | None:
+    def regions(self, pieces: list[str], rank: int | None = None) -> list[ast.expr] | None:
         """The parts of the first axis of a join that the joined ``pieces`` fill, as constant
         slices (``[:1]``, ``[1:-1]``, ``[-1:]``), where shape inference knows every piece's
         length as a function of one origin's (or as a constant) and these slices select
@@ -259,11 +259,19 @@ class _Facts:
         of ``shapes.LENGTHS`` where the lengths are known, the two largest among them, and
         with bounds no larger than ``shapes.LARGEST_BOUND``, so that past those lengths no
         bound is clamped and every place is constant or grows with the length, as it does
-        between the two largest (agreeing there, they agree at every larger length)."""
+        between the two largest (agreeing there, they agree at every larger length). A piece
+        of one dimension fewer than the join's ``rank`` (a number ``np.hstack`` joined, which
+        ``split_like`` gives one element of the join) fills one place: an integer (``[0]``,
+        ``[-1]``)."""
         shapes = self.runtime.shapes
         tables = []
-        for piece in pieces:
+        elements = set()
+        for position, piece in enumerate(pieces):
             dims = shapes.dims(self.shapes.get(piece))
+            if dims is not None and rank is not None and len(dims) == rank - 1:
+                elements.add(position)
+                tables.append(shapes.length_table(1))
+                continue
             table = None if not dims else shapes.length_table(dims[0])
             if table is None:
                 return None
@@ -287,6 +295,18 @@ class _Facts:
                 return None
             if any(abs(b[1] or 0) > shapes.LARGEST_BOUND for b in (low, high)):
                 return None
+            if position in elements:  # one place: where it starts, from the start or the end
+                if not any(growing[:position]):
+                    place = sum(constant[:position])
+                elif not any(growing[position:]):
+                    place = -sum(constant[position:])
+                else:
+                    return None
+                bounds.append(_integer_node(place))
+                for column in usable:
+                    if range(sum(column))[place] != sum(column[:position]):
+                        return None
+                continue
             bounds.append(ast.Slice(low[0], high[0], None))
             for column in usable:
                 total = sum(column)
@@ -741,7 +761,7 @@ class _Walk:
             and self.dead_after(whole, position)
         ):
             return None
-        regions = self.facts.regions(pieces)
+        regions = self.facts.regions(pieces, self.facts.rank(whole))
         if regions is None:
             return None
         lines: list[ast.stmt] = []
@@ -1218,6 +1238,13 @@ def _basic_subscript(index: ast.expr) -> ast.expr | None:
 
 def _load(name: str) -> ast.Name:
     return ast.Name(name, ast.Load())
+
+
+def _integer_node(value: int) -> ast.expr:
+    """A literal integer as NumPy's index syntax writes it (``-1``: a negated literal)."""
+    if value < 0:
+        return ast.UnaryOp(ast.USub(), ast.Constant(-value))
+    return ast.Constant(value)
 
 
 def _assign(name: str, value: ast.expr) -> ast.Assign:

@@ -725,7 +725,7 @@ def _transform(
     # Simplified twice: the peephole rewrites need folded expressions, and leave dead code.
     simplified = adjoint
     if optimisations.shapes:
-        simplified = specialise(simplified, runtime)
+        simplified = specialise(simplified, runtime, parsed.namespace)
     if optimisations.simplify:
         simplified = simplify(simplified)
     if optimisations.peephole:

@@ -114,7 +114,36 @@ def _with_lengths(
         integer = lengths.integer(name, value, known)
         if integer is not None:
             return integer
+    if isinstance(shape, tuple) and any(_cut_from(size, runtime) for size in shape):
+        return tuple(_where_it_runs(size, reader, lengths, known, runtime) for size in shape)
     return shape
+
+
+def _cut_from(size: Any, runtime: Runtime) -> Any:
+    """The origin (a parameter's dimension) whose length a dimension's length is a function
+    of, by a table (``runtime.shapes.length_table``); None for any other size."""
+    table = runtime.shapes.length_table(size)
+    if table is None or table[0] is None:
+        return None
+    origin = table[0]
+    return origin if isinstance(origin, tuple) and len(origin) == 2 else None
+
+
+def _where_it_runs(size: Any, reader: ast.stmt, lengths: Lengths, known: Shapes, runtime) -> Any:
+    """``size``, a function of a parameter's dimension's length by a table, with the lengths
+    that dimension cannot have where ``reader`` runs left out of the table: those below the
+    least the facts before it prove (``u[0]`` read before: at least 1). A table that then
+    gives the dimension's own length wherever it runs is that length itself: ``u[0]``,
+    ``u[1:-1]`` and ``u[-1]`` joined are as long as ``u``.
+
+    Identity: a value made where ``reader`` runs exists only at the lengths the statements
+    that surely ran before it allow (each would have raised otherwise), so what its length
+    is at any other length of the dimension is never seen."""
+    origin = _cut_from(size, runtime)
+    if origin is None or not isinstance(size, runtime.shapes.Size):
+        return size
+    least = lengths.least_length(origin, reader, known)
+    return runtime.shapes.from_length(size, least) if least else size
 
 
 def _sequence_only(shape: Any, runtime: Runtime) -> Any:

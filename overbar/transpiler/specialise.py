@@ -54,6 +54,23 @@ Identities (NumPy's definitions of the helpers, see ``overbar.runtime.helpers``)
   array of rank one or more, ``g`` surely an array, the index exactly ``slice(None, None,
   -1)`` with ``slice`` the builtin (another step or a bound reads a part, or repeats).
 
+- ``unjoin(g, D, promote, axis=A) = split_like(g, D, axis=k)`` (the adjoint of np.hstack,
+  np.vstack, np.dstack, np.column_stack; ``unjoin_index(g, D, np.r_, axis=0)`` of ``np.r_``):
+  where each piece, as ``promote`` makes it, is the piece itself or the piece with one axis of
+  length 1 inserted at the axis ``k`` the join runs along, the join is a concatenation of the
+  pieces along ``k``, whose adjoint is each piece's part of ``g`` (``split_like`` takes the one
+  element at ``k`` for a piece given that axis). The runtime says when that is so and which
+  ``k`` (``runtime.split_joins``: ``helpers_arrays.split_axis``). Side conditions: ``D`` is a
+  tuple or list display; every element's rank is known (a name's from shape inference, a
+  literal number's 0); ``promote`` is a function of the array library or a bound helper, ``A``
+  a literal integer or a bound helper called on the same display (``hstack_axis(D)``), and
+  the runtime gives an axis for them and those ranks; otherwise the call stays.
+- ``unpad_constant(g, a, k) = g[k:-k, ..., k:-k]`` (the adjoint of ``np.pad(a, k)`` with
+  constants): ``g`` is ``a`` with ``k`` elements added at both ends of every axis, so ``a``'s
+  elements are ``g``'s middle along each. Side conditions: ``k`` is a literal integer of at
+  least 1 (``g[0:-0]`` would be empty), ``a``'s rank is known and at least 1, ``g`` is surely an
+  array; ``g[...]`` is a view where the helper made a copy (as for ``index_bar`` above).
+
 Only the reverse sweep is rewritten: the forward sweep is the user's own lines.
 """
 
@@ -66,12 +83,15 @@ from typing import Any
 
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.accumulate import rebinds_slice
+from overbar.transpiler.library import module_names
 from overbar.transpiler.names import Transformer, clone, names_in, names_loaded
+from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
 
 
-def specialise(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
-    """The adjoint with the replacements above made in its reverse sweep."""
+def specialise(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = None) -> Adjoint:
+    """The adjoint with the replacements above made in its reverse sweep (``namespace``, the
+    user's function's, says under which names the generated code sees the array library)."""
     named = {name: value for name, value in adjoint.bindings}
     helpers = {
         "expand": {name for name, value in named.items() if value is runtime.expand_reduced},
@@ -84,11 +104,30 @@ def specialise(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     helpers["slice"] = {name for name, value in named.items() if value is slice}
     if "slice" not in named and not rebinds_slice(adjoint.tree):  # the builtin, unbound
         helpers["slice"].add("slice")
-    if not helpers["expand"] and not helpers["count"] and not helpers["index"]:
-        return adjoint
+    helpers["joins"] = {
+        name: runtime.split_joins[value]
+        for name, value in named.items()
+        if _is_key(value, runtime.split_joins)
+    }
+    helpers["unpad"] = {
+        name
+        for name, value in named.items()
+        if runtime.unpad_constant is not None and value is runtime.unpad_constant
+    }
+    helpers["split"] = next(
+        (name for name, value in named.items() if value is runtime.split_like), None
+    )
     # Only a statement that calls a helper can change (the rewrite is of those calls): the
     # others are kept as they are, neither copied nor visited.
-    called = helpers["expand"] | helpers["count"] | helpers["index"]
+    called = (
+        helpers["expand"]
+        | helpers["count"]
+        | helpers["index"]
+        | set(helpers["joins"])
+        | helpers["unpad"]
+    )
+    if not called:
+        return adjoint
     reverse = adjoint.tree.body[adjoint.forward_length :]
     calling = [not called.isdisjoint(names_loaded(statement)) for statement in reverse]
     if not any(calling):
@@ -96,6 +135,7 @@ def specialise(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     taken = names_in(adjoint.tree) | set(named)
     rewriter = _Rewriter(dict(adjoint.shapes), runtime, helpers, taken)
     rewriter.maybe_zero, rewriter.adjoints = adjoint.maybe_zero, dict(adjoint.adjoints)
+    rewriter.named, rewriter.modules = named, module_names(adjoint.bindings, namespace, runtime)
     rewriter.parameters = [argument.arg for argument in adjoint.tree.args.args]
     forward = list(adjoint.tree.body[: adjoint.forward_length])
     reverse = [
@@ -105,6 +145,8 @@ def specialise(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     bindings = adjoint.bindings
     if rewriter.broadcast_name is not None and rewriter.broadcast_name not in named:
         bindings = bindings + ((rewriter.broadcast_name, runtime.broadcast_like),)
+    if rewriter.split_name is not None and rewriter.split_name not in named:
+        bindings = bindings + ((rewriter.split_name, runtime.split_like),)
     tree = copy.copy(adjoint.tree)
     tree.body = forward + reverse
     return replace(adjoint, tree=tree, bindings=bindings)
@@ -114,6 +156,9 @@ class _Rewriter(Transformer):
     def __init__(self, shapes: dict[str, Any], runtime: Runtime, helpers: dict, taken: set):
         self.shapes, self.runtime, self.helpers, self.taken = shapes, runtime, helpers, taken
         self.broadcast_name: str | None = None
+        self.split_name: str | None = helpers.get("split")
+        self.named: dict[str, Any] = {}
+        self.modules: frozenset[str] = frozenset()
         self.maybe_zero: frozenset[str] = frozenset()
         self.adjoints: dict[str, str] = {}
         self.parameters: list[str] = []
@@ -128,7 +173,78 @@ class _Rewriter(Transformer):
             return self.counted(node) or node
         if node.func.id in self.helpers["index"]:
             return self.unexpanded(node) or node
+        if node.func.id in self.helpers["joins"]:
+            return self.split(node) or node
+        if node.func.id in self.helpers["unpad"]:
+            return self.middle(node) or node
         return node
+
+    def split(self, call: ast.Call) -> ast.expr | None:
+        """``split_like(g, (x, y, z), axis=k)`` for the adjoint of a join whose pieces' ranks
+        are known, along the axis the runtime says (``runtime.split_joins``; see above)."""
+        arguments = _arguments(call, ("y_bar", "arrays", "promote", "axis"), {})
+        if arguments is None or not isinstance(arguments["arrays"], ast.Tuple | ast.List):
+            return None
+        promote = self.value_of(arguments["promote"])
+        axis = arguments["axis"]
+        if isinstance(axis, ast.Call) and isinstance(axis.func, ast.Name) and not axis.keywords:
+            if not (
+                len(axis.args) == 1 and ast.dump(axis.args[0]) == ast.dump(arguments["arrays"])
+            ):
+                return None  # hstack_axis of the same pieces
+            axis = self.named.get(axis.func.id, _UNKNOWN)
+        else:
+            axis = _constant(axis)
+        ranks = [self.rank_of_piece(piece) for piece in arguments["arrays"].elts]
+        if promote is _UNKNOWN or axis is _UNKNOWN or None in ranks:
+            return None
+        along = self.helpers["joins"][call.func.id](promote, axis, ranks)
+        if type(along) is not int:
+            return None
+        if self.split_name is None:
+            name = "split_like"
+            while name in self.taken:
+                name += "_"
+            self.split_name = name
+            self.taken.add(name)
+        return ast.Call(
+            ast.Name(self.split_name, ast.Load()),
+            [arguments["y_bar"], arguments["arrays"]],
+            [ast.keyword("axis", ast.Constant(along))],
+        )
+
+    def middle(self, call: ast.Call) -> ast.expr | None:
+        """``g[k:-k, k:-k]`` for ``unpad_constant(g, a, k)`` (see above)."""
+        arguments = _arguments(call, ("y_bar", "array", "pad_width"), {})
+        if arguments is None:
+            return None
+        g, a, width = arguments["y_bar"], arguments["array"], _constant(arguments["pad_width"])
+        rank = self.rank(a)
+        if not rank or type(width) is not int or width < 1 or not self.surely_array(g):
+            return None
+        cut = ast.Slice(ast.Constant(width), ast.UnaryOp(ast.USub(), ast.Constant(width)), None)
+        parts = [clone(cut) for _ in range(rank)]
+        index = parts[0] if rank == 1 else ast.Tuple(parts, ast.Load())
+        return ast.Subscript(g, index, ast.Load())
+
+    def value_of(self, node: ast.expr) -> Any:
+        """What ``node`` names: a bound helper, or a function of the array library
+        (``np.atleast_1d``, ``np.r_``); ``_UNKNOWN`` otherwise."""
+        if isinstance(node, ast.Name):
+            return self.named.get(node.id, _UNKNOWN)
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in self.modules
+        ):
+            return getattr(self.runtime.array_module, node.attr, _UNKNOWN)
+        return _UNKNOWN
+
+    def rank_of_piece(self, piece: ast.expr) -> int | None:
+        """The rank of a joined piece: a name's where known, a literal number's 0."""
+        if isinstance(piece, ast.Constant) and type(piece.value) in (int, float):
+            return 0
+        return self.rank(piece)
 
     def rank(self, atom: ast.expr) -> int | None:
         if not isinstance(atom, ast.Name):
@@ -358,6 +474,13 @@ class _Rewriter(Transformer):
 
 
 _UNKNOWN = object()
+
+
+def _is_key(value: Any, table: Any) -> bool:
+    try:
+        return value in table
+    except TypeError:  # an unhashable value
+        return False
 
 
 def _is_none(node: ast.expr) -> bool:
