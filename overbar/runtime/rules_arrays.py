@@ -47,6 +47,7 @@ from overbar.runtime.helpers_arrays import (
     pad_origins,
     partitioned_like,
     resize_bar,
+    roll_back,
     sum_over,
     take_along_axis_bar,
     take_bar,
@@ -349,7 +350,7 @@ def repeat_tangent(y, a, repeats, axis=None, *, a_dot):
 @adjoint(np.roll)
 def roll(y, a, shift, axis=None, *, y_bar):
     """y = roll(a, s, axis):  ā = roll(ȳ, −s, axis)"""
-    return np.roll(y_bar, np.negative(shift), axis)
+    return roll_back(y_bar, shift, axis)
 
 
 @tangent(np.roll)

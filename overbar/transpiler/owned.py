@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import ast
 import copy
+from collections import Counter
 from dataclasses import replace
 
 from overbar.runtime.interface import Runtime
@@ -401,7 +402,9 @@ class _Walk:
             for name in list(self.scattered):
                 self.reassemble(name)
             self.uncut()
-            result = without_zero_and_restore(self.result, self.outside)
+            result = _without_unread_takes(
+                without_zero_and_restore(self.result, self.outside), self.outside
+            )
             if len(result) == len(self.body) and all(
                 a is b for a, b in zip(result, self.body, strict=True)
             ):
@@ -1238,6 +1241,30 @@ def _basic_subscript(index: ast.expr) -> ast.expr | None:
 
 def _load(name: str) -> ast.Name:
     return ast.Name(name, ast.Load())
+
+
+def _without_unread_takes(block: list[ast.stmt], outside: frozenset[str]) -> list[ast.stmt]:
+    """The block without the copies ``p = y[J].copy()`` of a take (``y[J] = 0.0`` after it)
+    whose ``p`` nothing reads, in the block or outside it: the adjoint of a constant written
+    into ``y`` (``laplacian[0] = 0.0``), which no one adds anywhere.
+
+    Identity: a copy no one reads changes nothing observed (reading ``y[J]`` raises nowhere:
+    ``J`` is where the forward sweep wrote into an array of ``y``'s shape). Side conditions:
+    ``p`` is mentioned by no other statement of the block (at any depth) and by nothing
+    outside it; the zeroing stays."""
+    takes = _takes(block)
+    mentioned = Counter(
+        node.id
+        for statement in block
+        for node in walk_breadth_first(statement)
+        if isinstance(node, ast.Name)
+    )
+    unread = {
+        position
+        for position, (_, part, _) in takes.items()
+        if mentioned[part] == 1 and part not in outside
+    }
+    return [statement for position, statement in enumerate(block) if position not in unread]
 
 
 def _integer_node(value: int) -> ast.expr:

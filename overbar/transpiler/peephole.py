@@ -342,7 +342,10 @@ class _Rewriter(Transformer):
         only if it is a float literal, at least two other factors remain and one of them is
         surely floating point (so the product is a new floating array with or without it);
         when every remaining factor divides (``1.0 / a / b``), the 1.0 stays as the numerator.
-        A leading negation moves out of the chain (``-(a * b) * c`` is ``-(a * b * c)``)."""
+        A leading negation moves out of the chain (``-(a * b) * c`` is ``-(a * b * c)``).
+        Literal numbers among the factors are multiplied now, into one (``0.5 * 2`` is 1.0).
+        A selection ``np.where(c, x, 0.0)``'s shape is what c, x and y broadcast to, and it is
+        surely floating point (``surely_floating_factor``)."""
         factors = []  # (operator, operand), the first one's operator None
         negated = False  # -(a * b) * c is -(a * b * c)
         node = root
@@ -365,13 +368,15 @@ class _Rewriter(Transformer):
         ]
         is_array = [bool(self.facts.dims(self.shape_of(operand))) for _, operand in factors]
         first_array = next((i for i, array in enumerate(is_array) if array), None)
-        numbers = [f for f, number in zip(factors, is_number, strict=True) if number]
+        numbers = _literals_multiplied(
+            [f for f, number in zip(factors, is_number, strict=True) if number]
+        )
         others = [f for f, number in zip(factors, is_number, strict=True) if not number]
         # 1.0 * a * b with a floating point: a * b is a new floating array without the 1.0
         drop_one = (
             len(others) >= 2
             and any(_is_one(operand) for _, operand in numbers)
-            and any(isinstance(o, ast.Name) and o.id in self.floating for _, o in others)
+            and any(self.surely_floating_factor(o) for _, o in others)
         )
         if first_array is None or not (any(is_number[first_array:]) or drop_one):
             return root
@@ -421,7 +426,30 @@ class _Rewriter(Transformer):
         ufunc = self.ufunc_called(node)
         if ufunc is not None and len(node.args) == ufunc.nin:
             return self.facts.broadcast(*(self.shape_of(argument) for argument in node.args))
+        if self.is_select(node):  # np.where(c, x, y): c, x and y broadcast together
+            return self.facts.broadcast(*(self.shape_of(argument) for argument in node.args))
         return None
+
+    def surely_floating_factor(self, node: ast.expr) -> bool:
+        """A forward value surely floating point, or ``np.where(c, x, 0.0)`` (a float literal
+        among the values: NumPy makes the selection floating point whatever ``x`` is)."""
+        if isinstance(node, ast.Name):
+            return node.id in self.floating
+        return self.is_select(node) and any(
+            isinstance(value, ast.Constant) and type(value.value) is float
+            for value in node.args[1:]
+        )
+
+    def is_select(self, node: ast.expr) -> bool:
+        """Whether ``node`` is the array library's ``where`` of three positional arguments."""
+        function = library_function(node, self.numpy_names, self.runtime)
+        return (
+            function is getattr(self.runtime.array_module, "where", None)
+            and function is not None
+            and len(node.args) == 3
+            and not node.keywords
+            and not any(isinstance(a, ast.Starred) for a in node.args)
+        )
 
     def ufunc_called(self, node: ast.expr) -> Any:
         """The elementwise function of the array library ``node`` calls (``np.exp(x)``), if it
@@ -430,6 +458,28 @@ class _Rewriter(Transformer):
         if function is None or node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
             return None
         return function if self.runtime.is_elementwise(function) else None
+
+
+def _literals_multiplied(numbers: list[tuple[Any, ast.expr]]) -> list[tuple[Any, ast.expr]]:
+    """The factors ``numbers`` (operator, operand) with their literal numbers multiplied into
+    one, where the first of them was (``0.5 * g * 2`` is ``1.0 * g``: the product computed
+    now, as it would be first when the numbers are multiplied first)."""
+    literal = [
+        i
+        for i, (_, operand) in enumerate(numbers)
+        if isinstance(operand, ast.Constant) and type(operand.value) in (int, float)
+    ]
+    if len(literal) < 2:
+        return numbers
+    value = numbers[literal[0]][1].value
+    for i in literal[1:]:
+        value = value * numbers[i][1].value
+    first = (numbers[literal[0]][0], ast.Constant(value))
+    return [
+        first if i == literal[0] else factor
+        for i, factor in enumerate(numbers)
+        if i == literal[0] or i not in literal
+    ]
 
 
 def _with_axes_inserted(shape: Any, index: ast.expr) -> tuple | None:

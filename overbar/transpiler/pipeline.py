@@ -71,7 +71,7 @@ from overbar.transpiler.shapes import Shapes, infer, is_library_constant
 from overbar.transpiler.simplify import simplify
 from overbar.transpiler.specialise import specialise
 from overbar.transpiler.split import Split, split
-from overbar.transpiler.sums import add_in_one_expression
+from overbar.transpiler.sums import add_in_one_expression, add_like_terms
 from overbar.transpiler.ufunc_at import with_ufunc_writes
 from overbar.transpiler.unpacking import with_known_unpacking
 from overbar.transpiler.zeros import start_gradients_as_zeros
@@ -758,6 +758,8 @@ def _transform(
         # A vjp's pullback may run many times: a forward value is computed once, not in it.
         if not vjp:
             simplified = rematerialise(simplified, runtime, parsed.namespace)
+        if optimisations.peephole:
+            simplified = add_like_terms(simplified, runtime, parsed.namespace)
         simplified = write_dict_entries(simplified, runtime)
     if split_in_two:
         halves = split(

@@ -63,6 +63,23 @@ def add_in_one_expression(adjoint: Adjoint, runtime: Runtime, namespace: Namespa
     return replace(adjoint, tree=tree)
 
 
+def add_like_terms(adjoint: Adjoint, runtime: Runtime, namespace: Namespace) -> Adjoint:
+    """The adjoint with like terms of each sum in its reverse sweep added
+    (``_Folder.like_terms_in``): ``g * (t * r) + g * r * t`` is ``2 * (g * (t * r))``, as the
+    product rule of ``t * r * r`` gives it. Run last, once the forward values read once are
+    folded into the sums that read them (``t * r`` is then seen as such, not as a name)."""
+    body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
+    forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
+    folder = _Folder(adjoint.floating, runtime, module_names(adjoint.bindings, namespace, runtime))
+    folder.numeric_names = adjoint.floating | {bar for bar, _ in adjoint.adjoints}
+    reverse = [folder.like_terms_in(statement) for statement in reverse]
+    if not folder.changed:
+        return adjoint
+    tree = copy.copy(adjoint.tree)
+    tree.body = forward + reverse
+    return replace(adjoint, tree=tree)
+
+
 class _Folder:
     def __init__(self, floating: frozenset[str], runtime: Runtime, numpy_names: frozenset[str]):
         self.floating, self.runtime, self.numpy_names = floating, runtime, numpy_names
@@ -90,6 +107,74 @@ class _Folder:
 
     def numeric(self, node: ast.expr) -> bool:
         return surely_numeric(node, self.numeric_names, self.numpy_names, self.runtime)
+
+    def like_terms_in(self, statement: ast.stmt) -> ast.stmt:
+        """``statement`` with like terms of its sums added (``a * b + b * a`` is ``2 * (a *
+        b)``), in the blocks inside it too.
+
+        Identity: two products of the same factors, in any order and grouping, are equal up
+        to rounding (multiplication commutes, and associates up to rounding), so their sum is
+        twice either (doubling is exact). Side conditions: the terms are added with ``+`` in
+        one chain of additions (no subtraction between them: ``x - a * b + b * a`` is left);
+        the 2 multiplies the kept term's leftmost factor (``2 * a * b``: the same up to
+        rounding);
+        a factor is surely numeric (two boolean arrays add as a logical or, not to 2); every
+        call in them is of a pure function of the array library (computed once instead of
+        twice: nothing is seen to change)."""
+        for field in ("body", "orelse"):
+            inner = getattr(statement, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                setattr(statement, field, [self.like_terms_in(s) for s in inner])
+        if isinstance(statement, ast.Assign):
+            statement.value = self.like_terms(statement.value)
+        return statement
+
+    def like_terms(self, node: ast.expr) -> ast.expr:
+        for field in ("left", "right", "operand"):
+            child = getattr(node, field, None)
+            if isinstance(child, ast.expr):
+                setattr(node, field, self.like_terms(child))
+        if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)):
+            return node
+        terms = []
+        chain = node
+        while isinstance(chain, ast.BinOp) and isinstance(chain.op, ast.Add):
+            terms.append(chain.right)
+            chain = chain.left
+        terms.append(chain)
+        terms.reverse()
+        keys = [self.factors_key(term) for term in terms]
+        for i, key in enumerate(keys):
+            if key is None:
+                continue
+            j = next((j for j in range(i + 1, len(terms)) if keys[j] == key), None)
+            if j is None:
+                continue
+            terms[i] = _doubled(terms[i])
+            del terms[j]
+            self.changed = True
+            result = terms[0]
+            for term in terms[1:]:
+                result = ast.BinOp(result, ast.Add(), term)
+            return self.like_terms(result)
+        return node
+
+    def factors_key(self, term: ast.expr) -> tuple | None:
+        """The factors of the product ``term`` (in any grouping), as a sorted tuple of their
+        syntax, where it is a product of two or more factors, one surely numeric, calling
+        only pure functions; else None."""
+        factors, pending = [], [term]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+                pending += [node.left, node.right]
+            else:
+                factors.append(node)
+        if len(factors) < 2 or not any(self.numeric(factor) for factor in factors):
+            return None
+        if not self.calls_only_pure(term):
+            return None
+        return tuple(sorted(ast.dump(factor) for factor in factors))
 
     def surely_floating_call(self, node: ast.expr) -> bool:
         function = library_function(node, self.numpy_names, self.runtime)
@@ -206,6 +291,14 @@ class _Folder:
             and isinstance(node.right, ast.Name)
             and node.right.id in self.floating
         )
+
+
+def _doubled(term: ast.expr) -> ast.expr:
+    """``2 * a * b`` for the product ``a * b``: the 2 multiplies its leftmost factor, computed
+    first (a number, where that is one: no pass over an array for it)."""
+    if isinstance(term, ast.BinOp) and isinstance(term.op, ast.Mult):
+        return ast.BinOp(_doubled(term.left), ast.Mult(), term.right)
+    return ast.BinOp(ast.Constant(2), ast.Mult(), term)
 
 
 def _factored(left: ast.expr, op: ast.operator, right: ast.expr, numeric) -> ast.expr | None:
