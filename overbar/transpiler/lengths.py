@@ -45,7 +45,7 @@ from overbar.transpiler.primitive import application_of
 Form = dict[Any, int]  # symbol -> coefficient; the key 1 holds the constant
 
 _DEEPEST = 24  # forms of names read through more bindings than this are not followed
-_LEAST = 4  # the least length of a dimension a statement needs is proved up to this
+LEAST = 4  # the least length of a dimension a statement needs is proved up to this
 
 
 class Lengths:
@@ -300,15 +300,15 @@ class Lengths:
             for fact in [{}, *self.facts(reader, known)]
         )
 
-    def least_length(self, origin: tuple, reader: ast.stmt, known: dict) -> int:
-        """The largest ``k`` up to ``_LEAST`` such that the length of the parameter's
+    def least_length(self, origin: tuple, reader: ast.stmt, known: dict, most: int) -> int:
+        """The largest ``k`` up to ``most`` such that the length of the parameter's
         dimension ``origin`` is surely at least ``k`` where ``reader`` runs (by the facts
         there: ``u[0]`` read before says 1); 0 where none is proved."""
         if origin[0] not in self.parameters or type(origin[1]) is not int:
             return 0
         length = {("length", origin): 1}
         least = 0
-        while least < _LEAST and self.surely_nonnegative(
+        while least < min(most, LEAST) and self.surely_nonnegative(
             _added(length, {1: -(least + 1)}), reader, known
         ):
             least += 1

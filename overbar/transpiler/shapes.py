@@ -25,7 +25,7 @@ from overbar.runtime.interface import Runtime
 from overbar.transpiler.constructors import stored_atoms
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.kept import cache_of
-from overbar.transpiler.lengths import Lengths
+from overbar.transpiler.lengths import LEAST, Lengths
 from overbar.transpiler.names import walk_breadth_first
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import Namespace, parse
@@ -114,36 +114,49 @@ def _with_lengths(
         integer = lengths.integer(name, value, known)
         if integer is not None:
             return integer
-    if isinstance(shape, tuple) and any(_cut_from(size, runtime) for size in shape):
+    if isinstance(shape, tuple) and any(_short_of_origin(size, runtime) for size in shape):
         return tuple(_where_it_runs(size, reader, lengths, known, runtime) for size in shape)
     return shape
 
 
-def _cut_from(size: Any, runtime: Runtime) -> Any:
-    """The origin (a parameter's dimension) whose length a dimension's length is a function
-    of, by a table (``runtime.shapes.length_table``); None for any other size."""
+def _short_of_origin(size: Any, runtime: Runtime) -> tuple[Any, int] | None:
+    """(the origin, a parameter's dimension, and the least length it must have) where
+    ``size``'s length is a function of that origin's by a table (``runtime.shapes.
+    length_table``) that gives the origin's own length at every length from that least one
+    on, the least no more than ``lengths.LEAST`` (``u[:1]``, ``u[1:-1]`` and ``u[-1:]``
+    joined: 0; a number, ``u[1:-1]`` and a number: 1); None for any other size."""
     table = runtime.shapes.length_table(size)
-    if table is None or table[0] is None:
+    if table is None or not isinstance(size, runtime.shapes.Size):
         return None
-    origin = table[0]
-    return origin if isinstance(origin, tuple) and len(origin) == 2 else None
+    origin, lengths = table
+    if not (isinstance(size.origin, tuple) and size.origin[0] == "slice"):
+        return None  # a dimension's own length, a constant: nothing to learn
+    if not (isinstance(origin, tuple) and len(origin) == 2):
+        return None
+    pairs = zip(runtime.shapes.LENGTHS, lengths, strict=True)
+    differing = [n for n, t in pairs if t is not None and t != n]
+    least = max(differing, default=-1) + 1
+    return (origin, least) if 0 < least <= LEAST else None
 
 
 def _where_it_runs(size: Any, reader: ast.stmt, lengths: Lengths, known: Shapes, runtime) -> Any:
-    """``size``, a function of a parameter's dimension's length by a table, with the lengths
-    that dimension cannot have where ``reader`` runs left out of the table: those below the
-    least the facts before it prove (``u[0]`` read before: at least 1). A table that then
-    gives the dimension's own length wherever it runs is that length itself: ``u[0]``,
-    ``u[1:-1]`` and ``u[-1]`` joined are as long as ``u``.
+    """``size``, a function of a parameter's dimension's length by a table that gives that
+    dimension's own length at every length from a least one on, as that length itself where
+    the facts before ``reader`` prove the dimension at least that long (``u[0]`` read before:
+    at least 1). ``u[0]``, ``u[1:-1]`` and ``u[-1]`` joined are as long as ``u``.
 
     Identity: a value made where ``reader`` runs exists only at the lengths the statements
     that surely ran before it allow (each would have raised otherwise), so what its length
-    is at any other length of the dimension is never seen."""
-    origin = _cut_from(size, runtime)
-    if origin is None or not isinstance(size, runtime.shapes.Size):
+    would be at any other length of the dimension is never seen. Side conditions: the least
+    length is proved by ``Lengths.least_length`` (only sizes cut so are asked: the proof walks
+    the statements before ``reader``)."""
+    short = _short_of_origin(size, runtime)
+    if short is None:
         return size
-    least = lengths.least_length(origin, reader, known)
-    return runtime.shapes.from_length(size, least) if least else size
+    origin, least = short
+    if lengths.least_length(origin, reader, known, least) < least:
+        return size
+    return runtime.shapes.from_length(size, least)
 
 
 def _sequence_only(shape: Any, runtime: Runtime) -> Any:
