@@ -368,20 +368,16 @@ class _Rewriter(Transformer):
         ]
         is_array = [bool(self.facts.dims(self.shape_of(operand))) for _, operand in factors]
         first_array = next((i for i, array in enumerate(is_array) if array), None)
-        numbers = _literals_multiplied(
-            [f for f, number in zip(factors, is_number, strict=True) if number]
-        )
+        numbers = [f for f, number in zip(factors, is_number, strict=True) if number]
         others = [f for f, number in zip(factors, is_number, strict=True) if not number]
         # 1.0 * a * b with a floating point: a * b is a new floating array without the 1.0
-        drop_one = (
-            len(others) >= 2
-            and any(_is_one(operand) for _, operand in numbers)
-            and any(self.surely_floating_factor(o) for _, o in others)
-        )
+        floating = len(others) >= 2 and any(self.surely_floating_factor(o) for _, o in others)
+        drop_one = floating and any(_is_one(operand) for _, operand in numbers)
         if first_array is None or not (any(is_number[first_array:]) or drop_one):
             return root
-        if drop_one:
-            numbers = [f for f in numbers if not _is_one(f[1])]
+        numbers = [f for f in numbers if not (floating and _is_one(f[1]))]
+        numbers = _literals_multiplied(numbers)  # 0.5 * 2 is 1.0, which goes likewise
+        numbers = [f for f in numbers if not (floating and _is_one(f[1]))]
         ordered = numbers + others
         # 1.0 / a * b: with the 1.0 gone, the product must start with a factor it multiplies
         # by (b / a); 1.0 / a / b keeps its 1.0.
