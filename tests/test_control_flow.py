@@ -124,6 +124,42 @@ PROGRAMS = {
         """,
         [[rng.normal(size=(4, 4)), VECTOR], [rng.normal(size=(3, 4)), VECTOR]],
     ),
+    # the tuple is built before the loop and unpacked in it: its adjoint is added to on every
+    # reversed trip and reaches W and v after the loop (it was dropped: a zero gradient)
+    "a tuple of weights unpacked inside a loop": (
+        """
+        def f(W, v, h):
+            params = (W, v)
+            for _ in range(3):
+                A, b = params
+                h = np.tanh(h @ A) * b
+            k = 0
+            while k < 2:
+                A, b = params
+                h = np.sin(h @ A + b)
+                k = k + 1
+            for i in range(2):
+                for j in range(2):
+                    A, _unused = params
+                    h = h @ A
+            return np.sum(h)
+        """,
+        [[MATRIX, VECTOR, rng.normal(size=(2, 4))]],
+    ),
+    "a tuple of weights passed to a helper in a loop": (
+        """
+        def step(h, params):
+            A, b = params
+            return np.tanh(h @ A + b)
+
+        def f(W, v, h):
+            params = (W, v)
+            for _ in range(3):
+                h = step(h, params)
+            return np.sum(h ** 2)
+        """,
+        [[MATRIX, VECTOR, rng.normal(size=(2, 4))]],
+    ),
     "while on a value": (
         """
         def f(x):
