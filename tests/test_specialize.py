@@ -122,6 +122,30 @@ def f(W, b, xs, n):
     assert known["v"] == (MANY, MANY)
 
 
+def test_a_numpy_float_made_of_a_value_has_the_values_shape():
+    """np.float64(x) of a number is a 0-d NumPy float, of an array an array of its shape: a
+    loop state made one keeps its shape (a float state's tangent was broadcast every step)."""
+    source = """
+def f(x, v, s):
+    a = np.float64(x)
+    b = np.float32(v)
+    c = np.float64(s)
+    for i in range(3):
+        a = a - 0.1 * a ** 3
+    return a + np.sum(b) + np.sum(c)
+"""
+    known = shapes_of(source, "f", x=0.5, v=np.ones((3, 2)), s=[1.0, 2.0])
+    assert known["a"] == () and known["b"] == (MANY, MANY)
+    assert "c" not in known  # a list whose length is not known
+    assert np.shape(np.float64(np.ones((3, 2)))) == (3, 2)  # the fact the rule rests on
+    f = define(source, "f")
+    for x in (0.5, np.float64(0.7)):
+        overbar.check_grad(f, (x, np.ones((3, 2)), [1.0, 2.0]))  # float32: too coarse for it
+    f = define(source.replace("a + np.sum(b) + np.sum(c)", "a"), "f")
+    source = overbar.grad(f, wrt=(0,)).source_for(0.5, np.ones((3, 2)), [1.0, 2.0])
+    assert "broadcast_tangent" not in source and "unbroadcast" not in source
+
+
 def test_inference_joins_the_shapes_a_loop_gives_a_name():
     source = """
 def f(x, v):

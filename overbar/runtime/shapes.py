@@ -1090,6 +1090,8 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     np.roll: _rolled,
     np.array: _as_array,
     np.asarray: _as_array,
+    np.float64: _as_array,  # an array stays an array; a number becomes a 0-d NumPy float
+    np.float32: _as_array,
     builtins.float: _number,
     builtins.abs: _same,
     builtins.len: _length,
