@@ -146,6 +146,38 @@ def f(x, v, s):
     assert "broadcast_tangent" not in source and "unbroadcast" not in source
 
 
+def test_squeeze_expand_dims_and_a_one_sided_clip_keep_shapes_known():
+    source = """
+def f(x, m, c):
+    a = np.squeeze(m, 1)
+    b = m.squeeze(axis=(1,))
+    s = np.squeeze(m)
+    t = np.squeeze(c)
+    e = np.expand_dims(x, 0)
+    g = np.expand_dims(x, (0, 2))
+    h = np.clip(m, 0, None)
+    k = x.clip(None, 1.0)
+    l = np.clip(x, a_min=None, a_max=c)
+    return np.sum(a) + np.sum(b) + np.sum(s) + np.sum(e) + np.sum(g) + np.sum(h) + np.sum(k) + np.sum(l)
+"""
+    rng = np.random.default_rng(0)
+    arguments = {"x": rng.normal(size=4), "m": rng.normal(size=(4, 1)), "c": np.ones((2, 1))}
+    known = shapes_of(source, "f", **arguments)
+    assert known["a"] == known["b"] == known["s"] == (MANY,)
+    assert known["t"] == (MANY,)  # (2, 1): the 1 goes, the 2 stays
+    assert known["e"] == (1, MANY) and known["g"] == (1, MANY, 1)
+    assert known["h"] == (MANY, 1) and known["k"] == (MANY,) and known["l"] == (MANY, MANY)
+    assert define(source, "f")(**arguments) == pytest.approx(
+        f_value := define(source, "f")(*arguments.values())
+    ) and np.isfinite(f_value)
+    assert np.expand_dims(arguments["x"], (0, 2)).shape == (1, 4, 1)  # the facts relied on
+    assert np.clip(arguments["x"], None, arguments["c"]).shape == (2, 4)
+    # a squeeze of dimensions whose lengths may be 1 is not known
+    known = shapes_of(source.replace("np.squeeze(c)", "np.squeeze(x[1:2])"), "f", **arguments)
+    assert "t" not in known
+    overbar.check_grad(define(source, "f"), list(arguments.values()), wrt=(0, 1, 2))
+
+
 def test_inference_joins_the_shapes_a_loop_gives_a_name():
     source = """
 def f(x, v):
