@@ -124,6 +124,21 @@ PROGRAMS = {
         """,
         [[rng.normal(size=(4, 4)), VECTOR], [rng.normal(size=(3, 4)), VECTOR]],
     ),
+    "reversed, walked by enumerate and zip": (
+        """
+        def f(c, x):
+            total = np.zeros_like(x)
+            for k, a in enumerate(reversed(c)):
+                total = total + a * x ** k
+            s = 0.0
+            for a, b in zip(reversed(c), x):
+                s = s + a * np.sin(b)
+            for i, (a, b) in enumerate(zip(c, reversed(x))):
+                s = s + a * b * i
+            return np.sum(total) + s
+        """,
+        [[VECTOR, rng.normal(size=4)], [VECTOR[:3], rng.normal(size=5)]],
+    ),
     # the tuple is built before the loop and unpacked in it: its adjoint is added to on every
     # reversed trip and reaches W and v after the loop (it was dropped: a zero gradient)
     "a tuple of weights unpacked inside a loop": (

@@ -73,6 +73,7 @@ from overbar.transpiler.specialise import specialise
 from overbar.transpiler.split import Split, split
 from overbar.transpiler.sums import add_in_one_expression
 from overbar.transpiler.ufunc_at import with_ufunc_writes
+from overbar.transpiler.unpacked_writes import with_unpacked_writes
 from overbar.transpiler.unpacking import with_known_unpacking
 from overbar.transpiler.zeros import start_gradients_as_zeros
 
@@ -669,6 +670,7 @@ def _transform(
     parsed = with_functions(with_arity(parse(function), arity), dict(functions))
     parsed = with_contexts_lifted(parsed)  # with np.errstate(...): its body
     parsed = with_ufunc_writes(parsed, runtime.ufunc_writes)  # np.add.at(y, i, v): a write
+    parsed = with_unpacked_writes(parsed)  # u[0], u[-1] = a, b: one write per line
     parsed = with_partials_called_through(with_known_unpacking(parsed))
     parsed = with_inner_gradients(with_recursion_as_loops(with_nested_functions(parsed)))
     parsed = with_lambdas_passed(parsed)  # apply(lambda z: z * w, x)
