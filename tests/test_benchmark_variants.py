@@ -118,7 +118,6 @@ def test_a_refusal_is_reported_with_its_line_and_reason():
 # Variants overbar refuses, each with the part of its message that names why: a refusal, not a
 # wrong gradient, is what the benchmark reports for them.
 REFUSED: dict[str, str] = {
-    "heat_u_library": "may be a view of it, before a later write",
     "mlp_cols_u_library": "does not know to be a function",
 }
 
