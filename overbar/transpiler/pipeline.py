@@ -46,6 +46,7 @@ from overbar.transpiler.linear_recursion import with_recursion_as_loops
 from overbar.transpiler.list_adjoints import own_list_adjoints
 from overbar.transpiler.names import NameAllocator, walk
 from overbar.transpiler.nested import with_nested_functions
+from overbar.transpiler.none_tests import without_none_tests
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.owned import own_loop_adjoints
@@ -682,7 +683,7 @@ def _transform(
     check_supported(parsed, runtime.array_makers, runtime.copying_functions, numbers=integers)
     normal_form = normalize(parsed)
     if optimisations.inline:
-        normal_form = inline_helpers(normal_form, parsed, runtime)
+        normal_form = without_none_tests(inline_helpers(normal_form, parsed, runtime))
     split_in_two = vjp or residuals
     if as_pullback or split_in_two:  # the result's adjoint comes by a keyword no local may take
         normal_form = without_local(normal_form, seed_parameter(normal_form.parameters))
