@@ -1477,17 +1477,17 @@ class Function:
         return self.make_inputs(rng, length, small)
 
 
-def _has_loop(function: Callable) -> bool:
-    """Whether the function's own source, or a helper of this module it calls, has a loop or
+def has_loop(function: Callable) -> bool:
+    """Whether the function's own source, or a helper of its module it calls, has a loop or
     calls itself."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     for node in ast.walk(tree):
         if isinstance(node, ast.For | ast.While | ast.comprehension):
             return True
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            helper = globals().get(node.func.id)
-            ours = inspect.isfunction(helper) and helper.__module__ == __name__
-            if ours and (helper is function or _has_loop(helper)):
+            helper = function.__globals__.get(node.func.id)
+            ours = inspect.isfunction(helper) and helper.__module__ == function.__module__
+            if ours and (helper is function or has_loop(helper)):
                 return True  # a loop, or a recursion: as deep as the length
     return False
 
@@ -1495,7 +1495,7 @@ def _has_loop(function: Callable) -> bool:
 def _function(name, variants, by_hand, wrt, make_inputs, length, small_length=4) -> Function:
     return Function(
         name,
-        tuple(Variant(v.__name__, v, _has_loop(v)) for v in variants),
+        tuple(Variant(v.__name__, v, has_loop(v)) for v in variants),
         by_hand,
         wrt,
         make_inputs,

@@ -124,6 +124,57 @@ PROGRAMS = {
         """,
         [[rng.normal(size=(4, 4)), VECTOR], [rng.normal(size=(3, 4)), VECTOR]],
     ),
+    "reversed, walked by enumerate and zip": (
+        """
+        def f(c, x):
+            total = np.zeros_like(x)
+            for k, a in enumerate(reversed(c)):
+                total = total + a * x ** k
+            s = 0.0
+            for a, b in zip(reversed(c), x):
+                s = s + a * np.sin(b)
+            for i, (a, b) in enumerate(zip(c, reversed(x))):
+                s = s + a * b * i
+            return np.sum(total) + s
+        """,
+        [[VECTOR, rng.normal(size=4)], [VECTOR[:3], rng.normal(size=5)]],
+    ),
+    # the tuple is built before the loop and unpacked in it: its adjoint is added to on every
+    # reversed trip and reaches W and v after the loop (it was dropped: a zero gradient)
+    "a tuple of weights unpacked inside a loop": (
+        """
+        def f(W, v, h):
+            params = (W, v)
+            for _ in range(3):
+                A, b = params
+                h = np.tanh(h @ A) * b
+            k = 0
+            while k < 2:
+                A, b = params
+                h = np.sin(h @ A + b)
+                k = k + 1
+            for i in range(2):
+                for j in range(2):
+                    A, _unused = params
+                    h = h @ A
+            return np.sum(h)
+        """,
+        [[MATRIX, VECTOR, rng.normal(size=(2, 4))]],
+    ),
+    "a tuple of weights passed to a helper in a loop": (
+        """
+        def step(h, params):
+            A, b = params
+            return np.tanh(h @ A + b)
+
+        def f(W, v, h):
+            params = (W, v)
+            for _ in range(3):
+                h = step(h, params)
+            return np.sum(h ** 2)
+        """,
+        [[MATRIX, VECTOR, rng.normal(size=(2, 4))]],
+    ),
     "while on a value": (
         """
         def f(x):

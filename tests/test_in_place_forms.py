@@ -302,3 +302,45 @@ def test_a_name_that_may_hold_an_array_as_well_as_a_number_is_still_refused():
     )
     with pytest.raises(UnsupportedSyntaxError, match="augmented assignment to n"):
         overbar.grad(shadowed)(np.ones(3), 4)
+
+
+# A helper's result is a new array when every return of the helper is arithmetic: reading the
+# array written into as its argument then copies, as arithmetic on the array itself does.
+HELPER_ARITHMETIC = """
+def laplacian(u):
+    return u[:-2] - 2.0 * u[1:-1] + u[2:]
+
+def f(u0, r):
+    u = np.array(u0, dtype=float)
+    for _ in range(3):
+        u[1:-1] += r * laplacian(u)
+    v = laplacian(u)
+    v[0] = v[0] * 2.0
+    return np.sum(u ** 2) + np.sum(v)
+"""
+
+HELPER_VIEWS = {
+    "a slice": "def laplacian(u):\n    return u[1:-1]\n",
+    "a slice on one path": (
+        "def laplacian(u):\n    if u[0] > 100.0:\n        return u[1:-1]\n"
+        "    return u[:-2] - 2.0 * u[1:-1] + u[2:]\n"
+    ),
+    "a name": "def laplacian(u):\n    w = u[:-2] - 2.0 * u[1:-1] + u[2:]\n    return w\n",
+}
+
+
+@pytest.mark.parametrize("size", [3, 6])
+def test_an_array_read_by_a_helper_returning_arithmetic_may_be_written_after(size):
+    f = define(HELPER_ARITHMETIC)
+    u0 = np.random.default_rng(size).normal(size=size)
+    overbar.check_grad(f, [u0, 0.2], wrt=(0, 1))
+
+
+@pytest.mark.parametrize("helper", list(HELPER_VIEWS.values()), ids=list(HELPER_VIEWS))
+def test_an_array_read_by_a_helper_that_may_return_a_view_is_still_refused(helper):
+    source = helper + HELPER_ARITHMETIC.split("\n\n", 1)[1].replace(
+        "    v = laplacian(u)\n    v[0] = v[0] * 2.0\n", ""
+    )
+    f = define(source)
+    with pytest.raises(UnsupportedSyntaxError, match="may be a view of it"):
+        overbar.grad(f)(np.linspace(0.0, 1.0, 6), 0.2)

@@ -270,7 +270,7 @@ def test_a_stabiliser_broadcast_along_the_summed_axis_gets_no_gradient(shape):
 def test_a_stabiliser_not_constant_along_the_summed_axis_keeps_its_gradient(source):
     f = define(source)
     X = np.random.default_rng(4).normal(size=(4, 4)) * 3.0
-    assert "extremum_bar" in overbar.grad(f).source_for(X)
+    assert "m_bar" in overbar.grad(f).source_for(X)  # the max's adjoint
     overbar.check_grad(f, [X])
 
 
@@ -310,4 +310,61 @@ def test_add_reduce_down_the_columns_of_a_row_stabiliser_keeps_its_gradient():
     f = define(ADD_REDUCE_NOT_CONSTANT)
     X = np.random.default_rng(8).normal(size=(4, 4)) * 3.0
     assert "m_bar" in overbar.grad(f).source_for(X)  # the max's adjoint, kept
+    overbar.check_grad(f, [X])
+
+
+# A logsumexp whose stabiliser is added back with its kept axis squeezed away, or subtracted with
+# an axis added by np.expand_dims: the same elements, so the two contributions still cancel.
+SQUEEZED = {
+    "the kept axis squeezed": """
+def f(X):
+    m = np.max(X, axis=1, keepdims=True)
+    return np.sum(np.squeeze(m, 1) + np.log(np.sum(np.exp(X - m), axis=1)))
+""",
+    "by the method, last axis": """
+def f(X):
+    m = X.max(axis=-1, keepdims=True)
+    return (m.squeeze(axis=-1) + np.log(np.exp(X - m).sum(axis=-1))).sum()
+""",
+    "an axis added by expand_dims": """
+def f(X):
+    m = X.max(1)
+    return np.sum(m + np.log(np.exp(X - np.expand_dims(m, 1)).sum(1)))
+""",
+}
+
+
+@pytest.mark.parametrize("source", list(SQUEEZED.values()), ids=list(SQUEEZED))
+@pytest.mark.parametrize("shape", [(5, 4), (4, 1), (6, 6)])
+def test_a_stabiliser_squeezed_or_expanded_gets_no_gradient(source, shape):
+    f = define(source)
+    gradient = overbar.grad(f)
+    X = np.random.default_rng(sum(shape)).normal(size=shape) * 3.0
+    assert "extremum" not in gradient.source_for(X)
+    np.testing.assert_allclose(
+        gradient(X), gradient.stages.emitted.function(X), rtol=1e-10, atol=1e-12
+    )
+    overbar.check_grad(f, [X])
+
+
+# Squeezed, but not the stabiliser that was subtracted, or not along the summed axis.
+SQUEEZED_ELSEWHERE = {
+    "another max squeezed": """
+def f(X):
+    m = np.max(X, axis=1, keepdims=True)
+    return np.sum(np.squeeze(2.0 * m, 1) + np.log(np.sum(np.exp(X - m), axis=1)))
+""",
+    "the max of the other axis": """
+def f(X):
+    m = np.max(X, axis=0, keepdims=True)
+    return np.sum(np.squeeze(m, 0) + np.log(np.sum(np.exp(X - m), axis=1)))
+""",
+}
+
+
+@pytest.mark.parametrize("source", list(SQUEEZED_ELSEWHERE.values()), ids=list(SQUEEZED_ELSEWHERE))
+def test_a_stabiliser_squeezed_elsewhere_keeps_its_gradient(source):
+    f = define(source)
+    X = np.random.default_rng(4).normal(size=(4, 4)) * 3.0
+    assert "m_bar" in overbar.grad(f).source_for(X)  # the max's adjoint
     overbar.check_grad(f, [X])

@@ -47,6 +47,34 @@ def test_parse_keeps_the_users_line_numbers_and_columns():
 # -- normalize ---------------------------------------------------------------------------------
 
 
+def test_reversed_walked_by_enumerate_or_zip_is_read_backwards_by_slicing():
+    """``enumerate(reversed(c))`` walks ``c[::-1]``, where the loop does not change c (a
+    write into an array read so is refused by the fence, as it is for any view)."""
+    walked = normal_form(
+        "def f(c, x):\n"
+        "    t = 0.0\n"
+        "    for k, a in enumerate(reversed(c)):\n"
+        "        for b, y in zip(reversed(x), c):\n"
+        "            t = t + a * b * y * k\n"
+        "    return t\n"
+    )
+    assert "c[::-1]" in walked and "x[::-1]" in walked and "reversed" not in walked
+    for made, changes in (
+        ("c * 1.0", "d = d * 2.0"),
+        ("[c[0], c[1]]", "d.append(1.0)"),
+    ):
+        kept = normal_form(
+            "def f(c, x):\n"
+            f"    d = {made}\n"
+            "    t = 0.0\n"
+            "    for k, a in enumerate(reversed(d)):\n"
+            f"        {changes}\n"
+            "        t = t + a * k\n"
+            "    return t\n"
+        )
+        assert "reversed(d)" in kept and "d[::-1]" not in kept, changes
+
+
 def test_normalize_one_operation_per_line():
     expect(
         normal_form("def f(W, x, b):\n    return np.sum(np.tanh(W @ x + b) ** 2)\n"),

@@ -208,6 +208,12 @@ SAMPLES = [
     S(np.clip, "np.clip(a, -0.5, 0.5)", a=any_(6)),
     S(np.clip, "np.clip(a, lo, hi)", a=any_(2, 3), lo=U((3,), -0.9, -0.2), hi=U((), 0.2, 0.9)),
     S(Method("clip"), "a.clip(-0.3, 0.4)", a=any_(2, 4)),
+    S(np.clip, "np.clip(a, 0, None)", a=any_(2, 3)),
+    S(np.clip, "np.clip(a, lo, None)", a=any_(2, 3), lo=U((3,), -0.9, 0.9)),
+    S(np.clip, "np.clip(a, None, hi)", a=any_(4), hi=U((), -0.5, 0.5)),
+    S(np.clip, "np.clip(a, a_min=None, a_max=hi)", a=any_(2, 3), hi=U((2, 1), -0.5, 0.5)),
+    S(Method("clip"), "a.clip(None, 0.2)", a=any_(5)),
+    S(Method("clip"), "a.clip(-0.2, None)", a=any_(5)),
     # reductions
     S(np.sum, "np.sum(a)", a=any_(3)),
     S(np.sum, "np.sum(a, axis=0)", a=any_(2, 3)),

@@ -116,6 +116,28 @@ def test_a_reduction_over_known_axes_is_broadcast_back_by_indexing():
     assert "reduced_count" not in text and ".size" in text
 
 
+@pytest.mark.parametrize(
+    ("reduction", "shape"),
+    [
+        ("np.mean(v * v, axis=0)", (5,)),
+        ("np.sum(v * v, axis=-1)", (5,)),
+        ("(v * v).sum(axis=(0, 1))", (3, 2)),
+        ("np.mean(v * v, axis=(1, 0))", (3, 2)),
+    ],
+)
+def test_a_reduction_over_every_axis_named_is_broadcast_back_as_a_whole_one(reduction, shape):
+    """The reduced value is a number, as for axis=None: broadcast back whole, whether the
+    adjoint is a number (the mean's 1/n) or an array."""
+    f = define(f"def f(x, y):\n    v = x * y\n    return {reduction} * 2.0\n")
+    rng = np.random.default_rng(len(shape))
+    x, y = rng.normal(size=shape), rng.normal(size=shape)
+    text = overbar.grad(f, wrt=(0, 1)).source_for(x, y)
+    assert "expand_reduced" not in text, text
+    overbar.check_grad(f, [x, y], wrt=(0, 1))
+    f = define(f"def f(x, y):\n    return np.sum({reduction.replace('v * v', 'x * y')} ** 2)\n")
+    overbar.check_grad(f, [x[None], y[None]], wrt=(0, 1))  # an axis not named: not a number
+
+
 def test_a_reduction_of_a_value_of_unknown_rank_keeps_the_helper():
     f = define("def f(x, k):\n    return np.sum(np.sum(x * x, axis=k) ** 2)\n")
     text = overbar.grad(f).source  # the general adjoint: no rank known

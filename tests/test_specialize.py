@@ -122,6 +122,62 @@ def f(W, b, xs, n):
     assert known["v"] == (MANY, MANY)
 
 
+def test_a_numpy_float_made_of_a_value_has_the_values_shape():
+    """np.float64(x) of a number is a 0-d NumPy float, of an array an array of its shape: a
+    loop state made one keeps its shape (a float state's tangent was broadcast every step)."""
+    source = """
+def f(x, v, s):
+    a = np.float64(x)
+    b = np.float32(v)
+    c = np.float64(s)
+    for i in range(3):
+        a = a - 0.1 * a ** 3
+    return a + np.sum(b) + np.sum(c)
+"""
+    known = shapes_of(source, "f", x=0.5, v=np.ones((3, 2)), s=[1.0, 2.0])
+    assert known["a"] == () and known["b"] == (MANY, MANY)
+    assert "c" not in known  # a list whose length is not known
+    assert np.shape(np.float64(np.ones((3, 2)))) == (3, 2)  # the fact the rule rests on
+    f = define(source, "f")
+    for x in (0.5, np.float64(0.7)):
+        overbar.check_grad(f, (x, np.ones((3, 2)), [1.0, 2.0]))  # float32: too coarse for it
+    f = define(source.replace("a + np.sum(b) + np.sum(c)", "a"), "f")
+    source = overbar.grad(f, wrt=(0,)).source_for(0.5, np.ones((3, 2)), [1.0, 2.0])
+    assert "broadcast_tangent" not in source and "unbroadcast" not in source
+
+
+def test_squeeze_expand_dims_and_a_one_sided_clip_keep_shapes_known():
+    source = """
+def f(x, m, c):
+    a = np.squeeze(m, 1)
+    b = m.squeeze(axis=(1,))
+    s = np.squeeze(m)
+    t = np.squeeze(c)
+    e = np.expand_dims(x, 0)
+    g = np.expand_dims(x, (0, 2))
+    h = np.clip(m, 0, None)
+    k = x.clip(None, 1.0)
+    l = np.clip(x, a_min=None, a_max=c)
+    return np.sum(a) + np.sum(b) + np.sum(s) + np.sum(e) + np.sum(g) + np.sum(h) + np.sum(k) + np.sum(l)
+"""
+    rng = np.random.default_rng(0)
+    arguments = {"x": rng.normal(size=4), "m": rng.normal(size=(4, 1)), "c": np.ones((2, 1))}
+    known = shapes_of(source, "f", **arguments)
+    assert known["a"] == known["b"] == known["s"] == (MANY,)
+    assert known["t"] == (MANY,)  # (2, 1): the 1 goes, the 2 stays
+    assert known["e"] == (1, MANY) and known["g"] == (1, MANY, 1)
+    assert known["h"] == (MANY, 1) and known["k"] == (MANY,) and known["l"] == (MANY, MANY)
+    assert define(source, "f")(**arguments) == pytest.approx(
+        f_value := define(source, "f")(*arguments.values())
+    ) and np.isfinite(f_value)
+    assert np.expand_dims(arguments["x"], (0, 2)).shape == (1, 4, 1)  # the facts relied on
+    assert np.clip(arguments["x"], None, arguments["c"]).shape == (2, 4)
+    # a squeeze of dimensions whose lengths may be 1 is not known
+    known = shapes_of(source.replace("np.squeeze(c)", "np.squeeze(x[1:2])"), "f", **arguments)
+    assert "t" not in known
+    overbar.check_grad(define(source, "f"), list(arguments.values()), wrt=(0, 1, 2))
+
+
 def test_inference_joins_the_shapes_a_loop_gives_a_name():
     source = """
 def f(x, v):

@@ -227,3 +227,57 @@ def test_what_a_helper_returns_is_unpacked_in_its_own_kind(helper):
     for optimise in (True, False):
         gradient = overbar.grad(f, optimise=optimise)(x)
         assert gradient.shape == x.shape
+
+
+UNPACKED_WRITES = {
+    "the ends of a stepper's new array": """
+def f(u0, alpha):
+    u = u0
+    for _ in range(3):
+        u_next = np.empty_like(u)
+        u_next[0], u_next[-1] = u[0], u[-1]
+        u_next[1:-1] = u[1:-1] + alpha * (u[2:] - 2 * u[1:-1] + u[:-2])
+        u = u_next
+    return np.sum(u * u)
+""",
+    # each target's index is read when it is assigned, after the targets before it
+    "an index assigned before its write": """
+def f(x, alpha):
+    z = np.zeros(3)
+    k = 2
+    k, z[k] = 0, x[0] * alpha
+    z[k], k = x[1] * alpha, 1
+    z[k] = z[k] + x[2]
+    return np.sum(z ** 3)
+""",
+    "from a tuple, nested, in a branch": """
+def f(x, alpha):
+    z = np.zeros(3)
+    pair = (x[1], x[2] * alpha)
+    if alpha > 0:
+        (z[0], a), z[1] = pair, pair[1]
+    else:
+        z[0], z[1] = pair
+        a = 1.0
+    return np.sum(z ** 2) * a
+""",
+}
+
+
+@pytest.mark.parametrize("source", list(UNPACKED_WRITES.values()), ids=list(UNPACKED_WRITES))
+def test_writes_into_arrays_as_targets_of_an_unpacking(source):
+    f = define(source)
+    x = np.random.default_rng(5).normal(size=6)
+    for alpha in (0.3, -0.2):
+        overbar.check_grad(f, [x, alpha], wrt=(0, 1))
+        value, tangent = overbar.jvp(f, (x, alpha), (np.ones(6), 0.5))
+        assert value == pytest.approx(f(x, alpha))
+        step = 1e-6
+        ahead, behind = f(x + step, alpha + step / 2), f(x - step, alpha - step / 2)
+        assert tangent == pytest.approx((ahead - behind) / (2 * step), rel=1e-5)
+
+
+def test_a_write_into_an_argument_by_unpacking_is_refused_as_any_write():
+    f = define("def f(x, y):\n    x[0], b = y, y\n    return np.sum(x) * b\n")
+    with pytest.raises(UnsupportedSyntaxError, match="write into the argument x"):
+        overbar.grad(f)(np.ones(3), 2.0)

@@ -171,6 +171,8 @@ NUMPY = Runtime(
         "log": frozenset({np.log}),
         "sum": frozenset({np.sum, Method("sum")}),
         "sum over the first axis": frozenset({np.add.reduce}),
+        # the same elements with axes of length 1 taken away or added
+        "axes of length 1": frozenset({np.squeeze, Method("squeeze"), np.expand_dims}),
     },
     broadcast_tangent=helpers.broadcast_tangent,
     zero_tangent=helpers.zero_tangent,

@@ -651,6 +651,36 @@ def where_tangent(z, condition, x, y, x_dot, y_dot):
     return x_term, y_term
 
 
+@adjoint(np.clip, Method("clip"), where={"a_max": None})
+def clip_below(y, a, a_min, a_max=None, *, y_bar):
+    """y = clip(a, lo, None) = max(a, lo):  ā = ȳ where a > lo;  l̄o takes ȳ where a is
+    clipped to it (the general rule's tests against None are all true, or all false)"""
+    a_bar = unbroadcast(y_bar * (y != a_min), a)
+    a_min_bar = unbroadcast(y_bar * (y == a_min), a_min)
+    return a_bar, a_min_bar, None
+
+
+@tangent(np.clip, Method("clip"), where={"a_max": None})
+def clip_below_tangent(y, a, a_min, a_max=None, *, a_dot, a_min_dot):
+    """y = clip(a, lo, None):  ẏ = ȧ where a > lo, l̇o where clipped to lo"""
+    return a_dot * (y != a_min), a_min_dot * (y == a_min)
+
+
+@adjoint(np.clip, Method("clip"), where={"a_min": None})
+def clip_above(y, a, a_min, a_max, *, y_bar):
+    """y = clip(a, None, hi) = min(a, hi):  ā = ȳ where a < hi;  h̄i takes ȳ where a is
+    clipped to it"""
+    a_bar = unbroadcast(y_bar * (y != a_max), a)
+    a_max_bar = unbroadcast(y_bar * (y == a_max), a_max)
+    return a_bar, None, a_max_bar
+
+
+@tangent(np.clip, Method("clip"), where={"a_min": None})
+def clip_above_tangent(y, a, a_min, a_max, *, a_dot, a_max_dot):
+    """y = clip(a, None, hi):  ẏ = ȧ where a < hi, ḣi where clipped to hi"""
+    return a_dot * (y != a_max), a_max_dot * (y == a_max)
+
+
 @adjoint(np.clip, Method("clip"))
 def clip(y, a, a_min=None, a_max=None, *, y_bar):
     """y = clip(a, lo, hi):  ā = ȳ where lo < a < hi;  l̄o, h̄i take ȳ where a is clipped to them"""

@@ -472,6 +472,47 @@ def _arithmetic(*operands: Operand, **keywords: Operand) -> Any:
     return _elementwise(*operands, **keywords)
 
 
+def _clipped(a: Operand, *bounds: Operand, **keywords: Operand) -> Any:
+    """``np.clip(a, lo, hi)``: the broadcast of ``a`` and its bounds, a bound ``None`` (no
+    bound) left out; not known with an ``out`` or a bound given by another keyword."""
+    bounds += tuple(keywords.pop(name) for name in ("a_min", "a_max") if name in keywords)
+    if keywords:
+        return None
+    present = [b for b in bounds if not (b.constant and b.value is None)]
+    return broadcast(a.shape, *(b.shape for b in present))
+
+
+def _squeezed(a: Operand, axis: Operand = Operand((), None, True)) -> Any:
+    """``np.squeeze(a, axis)``: a's dimensions less those of ``axis`` (NumPy refuses an axis
+    whose length is not 1, so which they are is all that matters); without an axis, less every
+    dimension of length 1, known only where each is known to be 1 or not."""
+    shape = dims(a.shape)
+    if shape is None:
+        return None
+    if axis.constant and axis.value is None:
+        if not all(size == 1 or is_many(size) for size in shape):
+            return None
+        return tuple(size for size in shape if size != 1)
+    axes = _axes(axis, len(shape))
+    if axes is None:
+        return None
+    return tuple(size for position, size in enumerate(shape) if position not in axes)
+
+
+def _expanded(a: Operand, axis: Operand) -> Any:
+    """``np.expand_dims(a, axis)``: a's dimensions with a 1 at each axis of the result."""
+    shape = dims(a.shape)
+    if shape is None:
+        return None
+    axes = _axes(axis, len(shape) + (len(axis.value) if isinstance(axis.value, tuple) else 1))
+    if axes is None:
+        return None
+    rest = iter(shape)
+    return tuple(
+        1 if position in axes else next(rest) for position in range(len(shape) + len(axes))
+    )
+
+
 def _matmul(x: Operand, y: Operand) -> Any:
     a, b = dims(x.shape), dims(y.shape)
     if a is None or b is None or not (1 <= len(a) <= 2 and 1 <= len(b) <= 2):
@@ -1135,7 +1176,8 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     np.where: lambda *operands, **keywords: (  # np.where(c) alone gives index arrays
         _elementwise(*operands, **keywords) if len(operands) == 3 else None
     ),
-    np.clip: _elementwise,
+    np.clip: _clipped,
+    Method("clip"): _clipped,
     Attribute("T"): _transposed,
     np.transpose: _transposed,
     Method("transpose"): _transposed,
@@ -1143,6 +1185,8 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     np.roll: _rolled,
     np.array: _as_array,
     np.asarray: _as_array,
+    np.float64: _as_array,  # an array stays an array; a number becomes a 0-d NumPy float
+    np.float32: _as_array,
     builtins.float: _number,
     builtins.abs: _same,
     builtins.len: _length,
@@ -1176,6 +1220,9 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     np.lib.stride_tricks.sliding_window_view: _windows,
     np.concatenate: _concatenate,
     np.stack: _stack,
+    np.squeeze: _squeezed,
+    Method("squeeze"): _squeezed,
+    np.expand_dims: _expanded,
     np.reshape: _reshaped,
     Method("reshape"): _reshaped,
     np.ravel: _flattened,

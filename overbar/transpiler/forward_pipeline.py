@@ -34,6 +34,7 @@ from overbar.transpiler.partials import with_partials_called_through
 from overbar.transpiler.pipeline import COMPILING, built_once, is_generated, replace_in_closures
 from overbar.transpiler.shapes import Shapes, infer
 from overbar.transpiler.ufunc_at import with_ufunc_writes
+from overbar.transpiler.unpacked_writes import with_unpacked_writes
 from overbar.transpiler.unpacking import with_known_unpacking
 
 
@@ -83,6 +84,7 @@ def transform_forward(
         parsed = with_functions(with_arity(parse(function), arity), dict(functions))
         parsed = with_contexts_lifted(parsed)  # with np.errstate(...): its body
         parsed = with_ufunc_writes(parsed, runtime.ufunc_writes)  # np.add.at(y, i, v): a write
+        parsed = with_unpacked_writes(parsed)  # u[0], u[-1] = a, b: one write per line
         parsed = with_partials_called_through(with_known_unpacking(parsed))
         parsed = with_recursion_as_loops(with_nested_functions(parsed))  # helpers, loops
         parsed = with_lambdas_passed(parsed)  # apply(lambda z: z * w, x)

@@ -13,9 +13,50 @@ statement.
 from __future__ import annotations
 
 import ast
+import functools
+import inspect
+import textwrap
+import types
+from typing import Any
 
 from overbar.transpiler.fence_scope import CHANGES, FenceScope, bound_names, is_append
 from overbar.transpiler.names import statements_breadth_first, walk_breadth_first
+
+
+def returns_new_values(function: Any) -> bool:
+    """Whether ``function`` is a plain Python function (not a generator) whose every
+    ``return`` gives arithmetic (``return u[:-2] - 2 * u[1:-1] + u[2:]``): a new array, made
+    when the call runs, so no view of an argument outlives the call (the helper's own writes
+    into its arguments are refused when it is checked, as every function's are)."""
+    if not inspect.isfunction(function):
+        return False
+    return _returns_arithmetic(function.__code__)
+
+
+@functools.lru_cache(maxsize=512)
+def _returns_arithmetic(code: types.CodeType) -> bool:
+    if code.co_flags & (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR):
+        return False
+    try:
+        lines, _ = inspect.getsourcelines(code)
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return False
+    definition = tree.body[0] if tree.body else None
+    if not isinstance(definition, ast.FunctionDef) or definition.name != code.co_name:
+        return False
+    returns = []
+    pending = list(definition.body)
+    while pending:  # the function's own statements, not those of functions it defines
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            continue
+        if isinstance(node, ast.Return):
+            returns.append(node)
+        pending.extend(ast.iter_child_nodes(node))
+    return bool(returns) and all(
+        isinstance(r.value, ast.BinOp | ast.UnaryOp | ast.Compare) for r in returns
+    )
 
 
 class InPlaceChecks(FenceScope):
@@ -167,11 +208,17 @@ class InPlaceChecks(FenceScope):
         if isinstance(value.func, ast.Attribute) and value.func.attr == "copy":
             return True
         function = self.resolve(value.func)
-        return function in self.array_makers or function in self.copying_functions
+        return (
+            function in self.array_makers
+            or function in self.copying_functions
+            or returns_new_values(function)
+        )
 
     def copies_arguments(self, call: ast.Call) -> bool:
-        """A call of a library function that returns a new array (not a view of an argument)."""
-        return self.resolve(call.func) in self.copying_functions
+        """A call of a library function that returns a new array (not a view of an argument),
+        or of a helper of the user's each of whose returns is arithmetic."""
+        function = self.resolve(call.func)
+        return function in self.copying_functions or returns_new_values(function)
 
     def check_appends(self, body: list[ast.stmt]) -> None:
         """``xs.append(v)`` changes the list in place; allow it where nothing else sees xs.

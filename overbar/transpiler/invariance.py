@@ -7,14 +7,14 @@ m subtracts c from every element of s along k, and the normalisation adds it bac
 does not depend on m and m's adjoint is exactly zero. The reverse sweep then skips it; computing
 it would cost a reduction, a comparison and a division only to sum rounding noise.
 
-The same holds of a logsumexp that adds its stabiliser back, ``log(sum(exp(a - m), axis=k)) +
-m`` (with or without ``keepdims``, m or m reshaped: ``m[:, None]`` subtracted and ``m`` added):
-the subtraction gives m the adjoint ``−Σₖ softmax · ḡ = −ḡ`` and the addition ``+ḡ``; both are
-skipped, so m's adjoint gets nothing from them. Side conditions: each of ``a - m``, its ``exp``,
-the sum and the log is read only by the next of these lines; the subtracted m, broadcast to the
-shape of a − m, is constant along k (k is an axis NumPy prepends to m's, or m's size there is 1:
-``X.T - m`` summed over axis 0; a number for a sum of every element); the added m has the log's
-shape (no broadcasting).
+The same holds of a logsumexp that adds its stabiliser back, ``log(sum(exp(a - m), axis=k)) + m``
+(with or without ``keepdims``, m or m reshaped: ``m[:, None]`` subtracted and ``m`` added, or
+``np.squeeze(m, 1)`` added): the subtraction gives m the adjoint ``−Σₖ softmax · ḡ = −ḡ`` and the
+addition ``+ḡ``; both are skipped, so m's adjoint gets nothing from them. Side conditions: each of
+``a - m``, its ``exp``, the sum and the log is read only by the next of these lines; the subtracted
+m, broadcast to the shape of a − m, is constant along k (k is an axis NumPy prepends to m's, or m's
+size there is 1: ``X.T - m`` summed over axis 0; a number for a sum of every element); the added m
+has the log's shape (no broadcasting).
 
 The runtime says which primitives are exp, log and sum (``runtime.softmax_parts``: "sum" for
 those that sum every axis unless told, "sum over the first axis" for those that sum the first,
@@ -259,9 +259,15 @@ class _Analysis:
 
     def origin(self, name: str) -> str:
         """The name ``name`` is a reshaped view of (axes of size 1 added with None or taken
-        away with 0 or -1, the others kept whole by ``:`` or ``...``), or ``name`` itself."""
+        away with 0 or -1, the others kept whole by ``:`` or ``...``; or by a function the
+        runtime lists as adding or taking away only axes of length 1, ``np.squeeze(m, 1)``,
+        ``np.expand_dims(m, 0)``: NumPy refuses to squeeze an axis of another length), or
+        ``name`` itself."""
         lines = self.bindings.get(name, [])
         application = self.application(lines[0]) if len(lines) == 1 else None
+        if self.is_a(application, "axes of length 1"):
+            source = application.positional[0] if application.positional else None
+            return self.origin(source.id) if isinstance(source, ast.Name) else name
         if application is None or application.primal is not operator.getitem:
             return name
         source, index = application.positional

@@ -298,6 +298,8 @@ class _Normalizer(ExpressionNormalizer):
         )
         if call == "enumerate" and zipped:
             written = list(written[0].args)
+        if call in ("enumerate", "zip"):
+            written = [self.walked_backwards(sequence, statement) for sequence in written]
         # Python walks the object the loop started with, even if the body rebinds its name
         # (for row in x: x = x + row.min()): the index then reads a copy of the name.
         rebound = stored_names(statement.body)
@@ -339,6 +341,41 @@ class _Normalizer(ExpressionNormalizer):
             ast.copy_location(line, statement)
             ast.copy_location(line.value, statement.iter)
         self.emit_loop(index, steps, head, statement)
+
+    def walked_backwards(self, sequence: ast.expr, loop: ast.For) -> ast.expr:
+        """``s[::-1]`` for ``reversed(s)`` walked by ``enumerate`` or ``zip`` in a loop's header;
+        any other sequence as it is.
+
+        Identity: the k-th element ``reversed(s)`` yields is ``s[len(s) - 1 - k]``, which is
+        ``s[::-1][k]``, for a list, a tuple or an array alike. Side condition: the loop does
+        not change ``s`` (``reversed`` reads it lazily, a list's slice is a copy): ``s`` is a
+        name the loop neither binds nor writes into, nor calls a method of."""
+        if not (
+            self.is_builtin_call(sequence)
+            and sequence.func.id == "reversed"
+            and len(sequence.args) == 1
+            and not sequence.keywords
+            and isinstance(sequence.args[0], ast.Name)
+        ):
+            return sequence
+        name = sequence.args[0].id
+        for node in (n for s in loop.body for n in walk_breadth_first(s)):
+            changed = isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+            written = isinstance(node, ast.Subscript | ast.Attribute) and isinstance(
+                node.ctx, ast.Store | ast.Del
+            )
+            called = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            if changed and node.id == name:
+                return sequence
+            if (written or called) and any(
+                isinstance(n, ast.Name) and n.id == name
+                for n in walk_breadth_first(node.value if written else node.func.value)
+            ):
+                return sequence
+        backwards = ast.Slice(lower=None, upper=None, step=ast.Constant(-1))
+        return ast.copy_location(
+            ast.Subscript(value=sequence.args[0], slice=backwards, ctx=ast.Load()), sequence
+        )
 
     def emit_loop(
         self, target: str, steps: ast.expr, head: list[ast.stmt], statement: ast.For

@@ -41,7 +41,9 @@ class Optimisations:
     computes again read from the forward sweep (``reuse.py``)."""
     inline: bool = True
     """Small helpers' lines spliced into the caller's normal form instead of given a pullback
-    each, which runs the helper again (``inline.py``)."""
+    each, which runs the helper again (``inline.py``); then tests of a name that holds only
+    None (a helper's optional argument left to its default) decided, and the branch they rule
+    out dropped (``none_tests.py``)."""
     residuals: bool = True
     """A helper kept as a pullback runs forward once: the caller's forward sweep calls its
     forward function, which returns its value and its residuals (what its reverse sweep

@@ -46,6 +46,7 @@ from overbar.transpiler.linear_recursion import with_recursion_as_loops
 from overbar.transpiler.list_adjoints import own_list_adjoints
 from overbar.transpiler.names import NameAllocator, walk
 from overbar.transpiler.nested import with_nested_functions
+from overbar.transpiler.none_tests import without_none_tests
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.owned import own_loop_adjoints
@@ -73,6 +74,7 @@ from overbar.transpiler.specialise import specialise
 from overbar.transpiler.split import Split, split
 from overbar.transpiler.sums import add_in_one_expression, add_like_terms
 from overbar.transpiler.ufunc_at import with_ufunc_writes
+from overbar.transpiler.unpacked_writes import with_unpacked_writes
 from overbar.transpiler.unpacking import with_known_unpacking
 from overbar.transpiler.zeros import start_gradients_as_zeros
 
@@ -669,6 +671,7 @@ def _transform(
     parsed = with_functions(with_arity(parse(function), arity), dict(functions))
     parsed = with_contexts_lifted(parsed)  # with np.errstate(...): its body
     parsed = with_ufunc_writes(parsed, runtime.ufunc_writes)  # np.add.at(y, i, v): a write
+    parsed = with_unpacked_writes(parsed)  # u[0], u[-1] = a, b: one write per line
     parsed = with_partials_called_through(with_known_unpacking(parsed))
     parsed = with_inner_gradients(with_recursion_as_loops(with_nested_functions(parsed)))
     parsed = with_lambdas_passed(parsed)  # apply(lambda z: z * w, x)
@@ -680,7 +683,7 @@ def _transform(
     check_supported(parsed, runtime.array_makers, runtime.copying_functions, numbers=integers)
     normal_form = normalize(parsed)
     if optimisations.inline:
-        normal_form = inline_helpers(normal_form, parsed, runtime)
+        normal_form = without_none_tests(inline_helpers(normal_form, parsed, runtime))
     split_in_two = vjp or residuals
     if as_pullback or split_in_two:  # the result's adjoint comes by a keyword no local may take
         normal_form = without_local(normal_form, seed_parameter(normal_form.parameters))

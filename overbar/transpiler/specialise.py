@@ -17,7 +17,9 @@ Identities (NumPy's definitions of the helpers, see ``overbar.runtime.helpers``)
 
 - ``expand_reduced(g, a, axis, keepdims) = broadcast_like(g[e], a)``, where ``e`` indexes every
   axis of ``g`` with ``:`` and inserts ``None`` at each reduced axis; ``e`` is empty (and ``g``
-  is taken whole) with ``keepdims`` or ``axis=None``. Side conditions: ``a``'s rank is known
+  is taken whole) with ``keepdims``, ``axis=None`` or axes naming every axis of ``a`` (``g``
+  is then the reduction of every element: a number, which broadcasts as ``g[e]`` would,
+  whether it is an array or the runtime zero). Side conditions: ``a``'s rank is known
   (the normalised axes and ``e`` depend on it) and ``axis`` and ``keepdims`` are literal
   constants (an integer, a tuple of them, or None; True or False) that are valid for that rank;
   where ``e`` is not empty, ``g`` is surely an array (arithmetic with a forward array), not
@@ -263,13 +265,15 @@ class _Rewriter(Transformer):
         if rank is None or axes is _UNKNOWN or kept not in (True, False):
             return None
         if axes is not None and not kept:
-            if not self.surely_array(g):  # a runtime zero (the number 0.0) cannot be indexed
-                return None
             values = axes if isinstance(axes, tuple) else (axes,)
             if not all(type(v) is int and -rank <= v < rank for v in values):
                 return None
             reduced = {v % rank for v in values}
             if len(reduced) != len(values):
+                return None
+            if len(reduced) == rank:  # every axis: g is a number, e is empty, as for None
+                return ast.Call(ast.Name(self.broadcast(), ast.Load()), [g, a], [])
+            if not self.surely_array(g):  # a runtime zero (the number 0.0) cannot be indexed
                 return None
             parts = [
                 ast.Constant(None) if i in reduced else ast.Slice(None, None, None)
