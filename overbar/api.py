@@ -268,7 +268,7 @@ def _known(
             (
                 name,
                 (
-                    shape
+                    replace(shape, attributes=tuple((n, None) for n, _ in shape.attributes))
                     if isinstance(shape, Instance)
                     else INTEGER if is_integer(shape) else skeleton(shape)
                 ),

@@ -123,10 +123,12 @@ class Instance:
     """The shape of an object of a user's class (a model whose parameters are attributes):
     ``kind`` is its class, so that ``model.loss(x)`` is known to call ``kind.loss``;
     ``sequences`` the attributes that hold lists or tuples (``self.layers``), whose adjoints
-    are tuples."""
+    are tuples; ``attributes`` every attribute the object holds, by name, with the shape of
+    what it holds where that is an array or a number (None otherwise, or where not known)."""
 
     kind: type
     sequences: frozenset = frozenset()
+    attributes: tuple[tuple[str, Any], ...] = ()
 
 
 def is_integer(shape: Any) -> bool:
@@ -255,8 +257,20 @@ def argument_shape(value: Any) -> Any:
         and (not callable(value) or _called_as_a_method(value))
         and not isinstance(value, np.ndarray | types.ModuleType)
     ):
-        held = vars(value).items()
-        return Instance(type(value), frozenset(n for n, v in held if isinstance(v, list | tuple)))
+        held = sorted(vars(value).items(), key=lambda item: item[0])
+        return Instance(
+            type(value),
+            frozenset(n for n, v in held if isinstance(v, list | tuple)),
+            tuple((n, _held_shape(v)) for n, v in held),
+        )
+    return None
+
+
+def _held_shape(value: Any) -> Any:
+    """The shape of an object's attribute that holds an array or a number; None for anything
+    else (an object in it is not looked into)."""
+    if type(value) is np.ndarray or is_foreign_array(value) or isinstance(value, numbers.Real):
+        return argument_shape(value)
     return None
 
 
@@ -1276,7 +1290,9 @@ FLOATING_FUNCTIONS = frozenset(
 def infer_shape(primal: Any, operands: tuple[Operand, ...], keywords: dict[str, Operand]) -> Any:
     """The shape of ``primal(*operands, **keywords)``, or None where it is not known."""
     if isinstance(primal, Attribute) and operands and isinstance(operands[0].shape, Instance):
-        return Sequence() if primal.name in operands[0].shape.sequences else None
+        if primal.name in operands[0].shape.sequences:
+            return Sequence()
+        return dict(operands[0].shape.attributes).get(primal.name)
     own = getattr(primal, "__overbar_result_shape__", None)  # a gradient taken in a function
     if own is not None:
         return own(operands, keywords)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import types
 from dataclasses import replace
 from typing import Any
 
@@ -79,12 +80,26 @@ def inline_helpers(form: NormalForm, parsed: ParsedFunction, runtime: Runtime) -
 
 
 class _Splicer:
-    def __init__(self, form: NormalForm, parsed: ParsedFunction, runtime: Runtime):
+    """Splices helpers' bodies into ``form``; with ``helpers`` false, only the methods of
+    ``objects`` (local names, each with its class and the attributes its objects hold:
+    ``objects.py``), whose ``self`` is the object's name."""
+
+    def __init__(
+        self,
+        form: NormalForm,
+        parsed: ParsedFunction,
+        runtime: Runtime,
+        helpers: bool = True,
+        objects: dict[str, tuple[type, tuple[str, ...]]] | None = None,
+    ):
         self.form, self.parsed, self.runtime = form, parsed, runtime
         self.names = NameAllocator(form.taken_names | form.local_names | set(form.parameters))
         self.bound: set[str] = set()
         self.temporaries: set[str] = set()
         self.inlined = False
+        self.helpers = helpers
+        self.objects = objects or {}
+        self.replacements: dict[str, ast.expr] = {}  # the last splice's names
 
     def block(self, statements: list[ast.stmt], inside: tuple, depth: int) -> list[ast.stmt]:
         result: list[ast.stmt] = []
@@ -107,7 +122,14 @@ class _Splicer:
         ):
             return None
         call = statement.value
-        helper = self.parsed.namespace.resolve(call.func)
+        helper = self.method_called(call)
+        prefix = None
+        if helper is not None:  # cell.step(h): Cell.step(cell, h)
+            receiver = call.func.value
+            call = ast.Call(func=call.func, args=[receiver, *call.args], keywords=call.keywords)
+            prefix = receiver.id if call.func.attr == "__call__" else call.func.attr
+        elif self.helpers:
+            helper = self.parsed.namespace.resolve(call.func)
         if not self.is_helper(helper) or helper in inside:
             return None
         arguments = _bound_arguments(helper, call)
@@ -127,10 +149,29 @@ class _Splicer:
         } & set(helper_form.parameters)
         if called - set(functions) or set(functions) & _assigned(helper_form.tree):
             return None  # it calls a parameter that holds no function known here
-        lines = self.renamed(helper_form, arguments, statement.targets[0].id, set(functions))
+        lines = self.renamed(
+            helper_form, arguments, statement.targets[0].id, set(functions), prefix
+        )
         lines = self.block(lines, (*inside, helper), depth - 1)
         self.inlined = True
         return [_located(line, statement) for line in lines]
+
+    def method_called(self, call: ast.Call) -> Any:
+        """The method ``call`` calls on one of ``objects`` (``cell.step(h)``, ``cell(h)`` as
+        ``cell.__call__(h)``): a plain function of its class, not shadowed by an attribute its
+        objects hold; None for any other call."""
+        called = call.func
+        if not (
+            isinstance(called, ast.Attribute)
+            and isinstance(called.value, ast.Name)
+            and called.value.id in self.objects
+        ):
+            return None
+        kind, attributes = self.objects[called.value.id]
+        found = inspect.getattr_static(kind, called.attr, None)
+        if not isinstance(found, types.FunctionType) or called.attr in attributes:
+            return None
+        return found
 
     def is_helper(self, primal: Any) -> bool:
         """A function of the user's own with no rule: what the reverse sweep gives a pullback."""
@@ -198,15 +239,19 @@ class _Splicer:
         self,
         form: NormalForm,
         arguments: dict[str, ast.expr],
-        result: str,
+        result: str | None,
         functions: set[str] = frozenset(),
+        prefix: str | None = None,
     ) -> list:
         """The helper's body with its names made the caller's and its return an assignment
-        (a parameter in ``functions`` replaced by the path of the function it is bound to)."""
+        to ``result`` (dropped where ``result`` is None), a parameter in ``functions``
+        replaced by the path of the function it is bound to; its names prefixed by ``prefix``
+        (the helper's name by default). ``replacements`` keeps what each name became."""
         rebound = _assigned(form.tree)
         replacements: dict[str, ast.expr] = {}
+        self.replacements = replacements
         lines: list[ast.stmt] = []
-        prefix = form.tree.name
+        prefix = prefix or form.tree.name
         for parameter in form.parameters:
             argument = arguments[parameter]
             if parameter in functions:
@@ -219,7 +264,7 @@ class _Splicer:
             else:
                 replacements[parameter] = argument
         returned = form.tree.body[-1].value
-        direct = _bound_once_at_top(form, returned)
+        direct = _bound_once_at_top(form, returned) if result is not None else None
         for local in sorted(form.local_names - set(form.parameters)):
             if local == direct:
                 fresh = result  # the returned value is made in the caller's name
@@ -233,7 +278,7 @@ class _Splicer:
         body = [_Renamer(replacements).visit(clone(line)) for line in form.tree.body]
         returned = body.pop()
         lines.extend(body)
-        if direct is None:
+        if direct is None and result is not None:
             lines.append(ast.Assign([ast.Name(result, ast.Store())], returned.value))
         return lines
 
@@ -289,6 +334,17 @@ def _inlinable(
         if with_partials_called_through(parsed) is not parsed:
             return None  # it calls a partial: its pullback reads the function bound to it
         parsed = with_recursion_as_loops(parsed)  # a recursion: as the pullback sees it
+    except (OverbarError, OSError, TypeError, ValueError, SyntaxError):
+        return None  # its pullback says why, if the call needs one
+    return inlinable_form(parsed, runtime)
+
+
+def inlinable_form(
+    parsed: ParsedFunction, runtime: Runtime
+) -> tuple[ParsedFunction, NormalForm] | None:
+    """``parsed`` and its normal form, if a call of it can be spliced (the side conditions
+    on its body above); None otherwise."""
+    try:
         check_supported(parsed, runtime.array_makers, runtime.copying_functions)
         form = normalize(parsed)
     except (OverbarError, OSError, TypeError, ValueError, SyntaxError):

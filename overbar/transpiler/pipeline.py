@@ -47,6 +47,7 @@ from overbar.transpiler.list_adjoints import own_list_adjoints
 from overbar.transpiler.names import NameAllocator, walk
 from overbar.transpiler.nested import with_nested_functions
 from overbar.transpiler.normalize import NormalForm, normalize
+from overbar.transpiler.objects import with_objects_taken_apart
 from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.owned import own_loop_adjoints
 from overbar.transpiler.parse import (
@@ -57,7 +58,10 @@ from overbar.transpiler.parse import (
     with_arity,
     with_functions,
 )
-from overbar.transpiler.partials import with_partials_called_through
+from overbar.transpiler.partials import (
+    with_local_partials_called_through,
+    with_partials_called_through,
+)
 from overbar.transpiler.peephole import peephole
 from overbar.transpiler.pushes import (
     drop_invariant_pushes,
@@ -670,6 +674,7 @@ def _transform(
     parsed = with_contexts_lifted(parsed)  # with np.errstate(...): its body
     parsed = with_ufunc_writes(parsed, runtime.ufunc_writes)  # np.add.at(y, i, v): a write
     parsed = with_partials_called_through(with_known_unpacking(parsed))
+    parsed = with_local_partials_called_through(parsed)  # step = partial(f, W=W); step(h)
     parsed = with_inner_gradients(with_recursion_as_loops(with_nested_functions(parsed)))
     parsed = with_lambdas_passed(parsed)  # apply(lambda z: z * w, x)
     integers = frozenset(
@@ -679,6 +684,10 @@ def _transform(
     )
     check_supported(parsed, runtime.array_makers, runtime.copying_functions, numbers=integers)
     normal_form = normalize(parsed)
+    # cell = Cell(W, U, b): its attributes as locals, its methods spliced in where called
+    normal_form = with_objects_taken_apart(
+        normal_form, parsed, runtime, optimisations.inline, parameter_shapes
+    )
     if optimisations.inline:
         normal_form = inline_helpers(normal_form, parsed, runtime)
     split_in_two = vjp or residuals
