@@ -23,6 +23,7 @@ from overbar.transpiler.constructors import initialiser
 from tests.support import define
 
 SOURCE = """
+import dataclasses
 import functools
 from dataclasses import dataclass
 from functools import partial
@@ -126,10 +127,49 @@ class Sometimes:
         return np.tanh(h @ self.W + x @ self.U + self.b)
 
 
+@dataclass
+class Watched:
+    W: np.ndarray
+    U: np.ndarray
+    b: np.ndarray
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value * 2.0)
+
+    def __call__(self, h, x):
+        return np.tanh(h @ self.W + x @ self.U + self.b)
+
+
+@dataclass
+class Factory:
+    W: np.ndarray
+    U: np.ndarray
+    b: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(1))
+
+    def __call__(self, h, x):
+        return np.tanh(h @ self.W + x @ self.U + self.b)
+
+
 class Derived(Cell):
     def __init__(self, W, U, b):
         super().__init__(W, U, b)
         self.scale = 2.0
+
+
+class Gated:
+    def __init__(self, W):
+        self.W = W
+
+    def gate(self, a):
+        return 1.0 / (1.0 + np.exp(-a))
+
+    def __call__(self, x):
+        return self.gate(self.W @ x)
+
+
+def gated(W, x):
+    layer = Gated(W)
+    return np.sum(layer(x) ** 2)
 
 
 def rnn_step(h, x, W, U, b):
@@ -341,6 +381,22 @@ def sometimes(W, U, b, xs, h0):
     return np.sum(h ** 2)
 
 
+def watched(W, U, b, xs, h0):
+    cell = Watched(W, U, b)
+    h = h0
+    for x in xs:
+        h = cell(h, x)
+    return np.sum(h ** 2)
+
+
+def factory(W, U, b, xs, h0):
+    cell = Factory(W, U, b)
+    h = h0
+    for x in xs:
+        h = cell(h, x)
+    return np.sum(h ** 2)
+
+
 def derived(W, U, b, xs, h0):
     cell = Derived(W, U, b)
     h = h0
@@ -516,10 +572,18 @@ def test_a_method_that_stores_into_self_in_the_loop_is_refused(space, name):
 
 
 @pytest.mark.parametrize(
-    ("name", "kind"), [("slotted", "Slotted"), ("sometimes", "Sometimes"), ("derived", "Derived")]
+    ("name", "kind"),
+    [
+        ("slotted", "Slotted"),
+        ("sometimes", "Sometimes"),
+        ("derived", "Derived"),
+        ("watched", "Watched"),
+        ("factory", "Factory"),
+    ],
 )
 def test_an_init_that_cannot_be_written_out_is_refused(space, name, kind):
-    """Slots (data descriptors), an attribute stored in a branch, ``super().__init__``: the
+    """Slots (data descriptors), an attribute stored in a branch, ``super().__init__``, a
+    dataclass whose stores run its own ``__setattr__``, or whose field has a factory: the
     side conditions of ``constructors.initialiser``; the call is refused as before."""
     assert initialiser(space[kind]) is None
     with pytest.raises(OverbarError):
@@ -538,3 +602,15 @@ def test_initialiser_writes_init_out_without_self(space):
     frozen = initialiser(space["FrozenCell"])
     assert frozen is not None and frozen.attributes == ("W", "U", "b")
     assert initialiser(np.ndarray) is None and initialiser(dict) is None
+
+
+@pytest.mark.parametrize("optimise", [True, False])
+def test_a_method_that_reads_no_attribute_sends_self_no_gradient(space, optimise):
+    """``gate(self, a)`` reads nothing of ``self``: its pullback (the literal adjoint keeps
+    it) gives ``self`` the gradient of an object no attribute of which is reached, ``{}``
+    (it made zeros "of the object's dtype", a TypeError, before)."""
+    rng = np.random.default_rng(3)
+    W, x = rng.normal(size=(3, 4)), rng.normal(size=4)
+    gradient = overbar.grad(space["gated"], optimise=optimise)(W, x)
+    s = 1.0 / (1.0 + np.exp(-(W @ x)))
+    np.testing.assert_allclose(gradient, np.outer(2 * s * s * (1 - s), x), rtol=1e-10)

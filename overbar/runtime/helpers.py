@@ -62,11 +62,12 @@ def softplus(x):
 
 def zero_gradient(x):
     """The gradient of an input the result does not depend on: zeros shaped like ``x`` (for a
-    tuple or list, which a helper may take: the runtime zero 0.0 for each element)."""
+    tuple or list, which a helper may take: the runtime zero 0.0 for each element; for an
+    object, ``self`` of a method that reads none of its attributes, no attribute's)."""
     if isinstance(x, tuple | list):
         return tuple(0.0 for _ in x)
-    if isinstance(x, dict):
-        return {}  # a dict's adjoint holds only the keys some gradient reached
+    if isinstance(x, dict) or is_object_of_attributes(x):
+        return {}  # a dict's (an object's) adjoint holds only the keys some gradient reached
     if isinstance(x, np.ndarray):
         return np.zeros(x.shape, dtype=np.result_type(x, 1.0))
     if is_foreign_array(x):  # zeros of x's library (a Dask array chunked like x)

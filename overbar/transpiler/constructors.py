@@ -204,10 +204,11 @@ def _initialiser(cls: type) -> Initialiser | None:
     ):
         return None
     made = _made_by_dataclass(cls)
-    if made is None and inspect.getattr_static(cls, "__setattr__") is not object.__setattr__:
+    frozen = made is not None and made[3]  # its __init__ stores by object.__setattr__
+    if not frozen and inspect.getattr_static(cls, "__setattr__") is not object.__setattr__:
         return None
     if made is not None:
-        tree, namespace, filename = made
+        tree, namespace, filename, _ = made
     else:
         try:
             parsed = parse(cls.__init__)
@@ -226,10 +227,11 @@ def _initialiser(cls: type) -> Initialiser | None:
     return Initialiser(parsed, attributes, renamed, cls.__init__)
 
 
-def _made_by_dataclass(cls: type) -> tuple[ast.FunctionDef, Namespace, str] | None:
+def _made_by_dataclass(cls: type) -> tuple[ast.FunctionDef, Namespace, str, bool] | None:
     """For a dataclass whose ``__init__`` the decorator made, of fields all set from its
-    parameters: that ``__init__`` written out (``self.W = W`` for each field) with the
-    namespace of the class's module; None for any other class."""
+    parameters (no ``default_factory``, whose ``__init__`` calls it): that ``__init__``
+    written out (``self.W = W`` for each field) with the namespace of the class's module, its
+    file, and whether it is frozen; None for any other class."""
     owner = next((k for k in cls.__mro__ if "__init__" in vars(k)), None)
     if owner is None or not dataclasses.is_dataclass(owner):
         return None
@@ -243,8 +245,10 @@ def _made_by_dataclass(cls: type) -> tuple[ast.FunctionDef, Namespace, str] | No
         return None
     fields = dataclasses.fields(owner)
     parameters = list(inspect.signature(initialise).parameters)[1:]
-    if any(not f.init for f in fields) or parameters != [f.name for f in fields]:
-        return None  # init=False fields, InitVar pseudo-fields: more than stores
+    if any(
+        not f.init or f.default_factory is not dataclasses.MISSING for f in fields
+    ) or parameters != [f.name for f in fields]:
+        return None  # init=False fields, factories, InitVar pseudo-fields: more than stores
     own = "self" if "self" not in parameters else "__overbar_self"
     arguments = ast.arguments(
         posonlyargs=[],
@@ -267,7 +271,7 @@ def _made_by_dataclass(cls: type) -> tuple[ast.FunctionDef, Namespace, str] | No
     module = sys.modules.get(cls.__module__)
     scope = vars(module) if module is not None else {}
     namespace = Namespace(scope, {}, vars(builtins))
-    return tree, namespace, initialise.__code__.co_filename
+    return tree, namespace, initialise.__code__.co_filename, owner.__dataclass_params__.frozen
 
 
 def _without_self(
