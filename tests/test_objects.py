@@ -172,6 +172,40 @@ def gated(W, x):
     return np.sum(layer(x) ** 2)
 
 
+class Unread:
+    def __init__(self, W, V):
+        self.W, self.V = W, V
+
+    def __call__(self, x):
+        return self.W @ x
+
+
+def unread(W, V, x):
+    layer = Unread(W, V)
+    return np.sum(np.sin(layer(x)))
+
+
+class Shadow:
+    def __init__(self, W, act):
+        self.W = W
+        self.act = act
+
+    def act(self, z):
+        return z
+
+    def __call__(self, x):
+        return self.act(self.W @ x)
+
+
+def shadowed(W, x):
+    layer = Shadow(W, np.tanh)
+    return np.sum(layer(x))
+
+
+def shadowed_passed(layer, x):
+    return np.sum(layer(x))
+
+
 def rnn_step(h, x, W, U, b):
     return np.tanh(h @ W + x @ U + b)
 
@@ -614,3 +648,30 @@ def test_a_method_that_reads_no_attribute_sends_self_no_gradient(space, optimise
     gradient = overbar.grad(space["gated"], optimise=optimise)(W, x)
     s = 1.0 / (1.0 + np.exp(-(W @ x)))
     np.testing.assert_allclose(gradient, np.outer(2 * s * s * (1 - s), x), rtol=1e-10)
+
+
+@pytest.mark.parametrize("optimise", [True, False])
+def test_an_attribute_no_method_reads_gets_zeros_shaped_like_its_argument(space, optimise):
+    """``self.V`` stored and never read: V's gradient is zeros of V's shape, also through the
+    literal adjoint's ``entry_bar(layer_bar, "V")`` (the runtime zero there, returned as a
+    bare 0.0 before: found by ``FUZZER_OBJECTS=1``)."""
+    rng = np.random.default_rng(4)
+    W, V, x = rng.normal(size=(3, 4)), rng.normal(size=(2, 1)), rng.normal(size=4)
+    W_bar, V_bar = overbar.grad(space["unread"], wrt=(0, 1), optimise=optimise)(W, V, x)
+    np.testing.assert_allclose(W_bar, np.outer(np.cos(W @ x), x), rtol=1e-12)
+    assert V_bar.shape == V.shape and not V_bar.any()
+
+
+@pytest.mark.parametrize("optimise", [True, False])
+def test_a_method_hidden_by_an_attribute_of_the_object_is_refused(space, optimise):
+    """``self.act = np.tanh`` hides the method ``act``: ``self.act(z)`` calls np.tanh. The
+    object is not taken apart (a method's name held as an attribute), and the pullback of
+    ``__call__``, derived for the method, checks when it runs which function ``self.act`` is:
+    refused (it was differentiated as the method, the identity, before: a wrong gradient)."""
+    rng = np.random.default_rng(5)
+    W, x = rng.normal(size=(3, 3)), rng.normal(size=3)
+    with pytest.raises(OverbarError, match="hides the method"):
+        overbar.grad(space["shadowed"], optimise=optimise)(W, x)
+    layer = space["Shadow"](W, np.tanh)
+    with pytest.raises(OverbarError, match="hides the method"):
+        overbar.grad(space["shadowed_passed"], optimise=optimise)(layer, x)

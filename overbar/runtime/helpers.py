@@ -173,14 +173,27 @@ def _shaped_like(g, x):
 
 def same_method(value, name, method):
     """``value``, once checked that ``value.name`` is ``method``, the function overbar
-    differentiated for the call ``self.name(...)`` (a subclass may override it)."""
-    found = getattr(type(value), name, None)
+    differentiated for the call ``self.name(...)`` (a subclass may override it; an attribute
+    of the object's own may hide it: ``self.act = act`` and a method ``act``). ``value(...)``
+    calls its class's ``__call__`` whatever the object holds."""
+    if name == "__call__":
+        found = getattr(type(value), name, None)
+    else:
+        found = getattr(value, name, None)
+        found = getattr(found, "__func__", found)  # a bound method: its function
     if found is not method:
+        held = name != "__call__" and name in getattr(value, "__dict__", {})
+        what = (
+            f"the attribute {name} of the {type(value).__qualname__} object (it hides the "
+            "method of that name)"
+            if held
+            else f"{type(value).__qualname__}.{name}"
+        )
         raise OverbarError(
-            f"{type(value).__qualname__}.{name} is not {method.__qualname__}, whose adjoint "
-            f"overbar derived for self.{name}(...): differentiate the method of "
-            f"{type(value).__qualname__} itself (overbar.grad({type(value).__qualname__}"
-            ".method) or a bound method)"
+            f"{what} is not {method.__qualname__}, whose adjoint overbar derived for "
+            f"self.{name}(...): differentiate the method of {type(value).__qualname__} "
+            f"itself (overbar.grad({type(value).__qualname__}.method) or a bound method), "
+            "and give no attribute a method's name"
         )
     return value
 

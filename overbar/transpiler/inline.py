@@ -58,14 +58,14 @@ from overbar.transpiler.partials import with_partials_called_through
 from overbar.transpiler.unpacking import with_known_unpacking
 
 _LARGEST_HELPER = 60  # statements of a helper's normal form, nested ones included
-_DEPTH = 4  # helpers inlined into inlined helpers, at most this deep
+DEPTH = 4  # helpers inlined into inlined helpers, at most this deep
 _KEPT = "normal form for inlining"  # the key of (parsed, form) in what is kept of a function
 
 
 def inline_helpers(form: NormalForm, parsed: ParsedFunction, runtime: Runtime) -> NormalForm:
     """``form`` with every call of a helper that meets the side conditions above inlined."""
-    splicer = _Splicer(form, parsed, runtime)
-    body = splicer.block(form.tree.body, (parsed.function,), _DEPTH)
+    splicer = Splicer(form, parsed, runtime)
+    body = splicer.block(form.tree.body, (parsed.function,), DEPTH)
     if not splicer.inlined:
         return form
     tree = clone(form.tree)
@@ -79,7 +79,7 @@ def inline_helpers(form: NormalForm, parsed: ParsedFunction, runtime: Runtime) -
     )
 
 
-class _Splicer:
+class Splicer:
     """Splices helpers' bodies into ``form``; with ``helpers`` false, only the methods of
     ``objects`` (local names, each with its class and the attributes its objects hold:
     ``objects.py``), whose ``self`` is the object's name."""
@@ -132,7 +132,7 @@ class _Splicer:
             helper = self.parsed.namespace.resolve(call.func)
         if not self.is_helper(helper) or helper in inside:
             return None
-        arguments = _bound_arguments(helper, call)
+        arguments = bound_arguments(helper, call)
         functions = None if arguments is None else self.functions_passed(helper, arguments)
         if functions is None:
             return None
@@ -154,7 +154,7 @@ class _Splicer:
         )
         lines = self.block(lines, (*inside, helper), depth - 1)
         self.inlined = True
-        return [_located(line, statement) for line in lines]
+        return [located(line, statement) for line in lines]
 
     def method_called(self, call: ast.Call) -> Any:
         """The method ``call`` calls on one of ``objects`` (``cell.step(h)``, ``cell(h)`` as
@@ -373,7 +373,7 @@ def inlinable_form(
     return parsed, form
 
 
-def _bound_arguments(helper: Any, call: ast.Call) -> dict[str, ast.expr] | None:
+def bound_arguments(helper: Any, call: ast.Call) -> dict[str, ast.expr] | None:
     """Each parameter's argument at ``call`` (a default as a literal, or as the global path
     its ``def`` writes where that path names the default, ``activation=np.tanh``), or None."""
     if any(isinstance(a, ast.Starred) for a in call.args) or any(
@@ -447,7 +447,7 @@ class _Renamer(ast.NodeTransformer):
         return clone(replacement)
 
 
-def _located(line: ast.stmt, call: ast.stmt) -> ast.stmt:
+def located(line: ast.stmt, call: ast.stmt) -> ast.stmt:
     """``line`` with every node placed at the call's line."""
     for node in walk_breadth_first(line):
         if "lineno" in node._attributes:

@@ -41,10 +41,20 @@ arguments, the call is refused):
 - a method is a plain function of the class (the one found on the class, as Python finds
   it), not shadowed by an attribute of that name.
 
-With ``every`` false (the literal adjoint, ``Optimisations.inline`` off), only objects of a
-class whose ``__init__`` does more than store its arguments are taken apart: those of a class
-that stores its arguments keep the methods' pullbacks (``constructors.py``), so that the guard
-compares the spliced methods with them.
+An object passed in (a parameter the call's shapes say is an object of a class, never bound
+again in the function, of a class that reads attributes as ``object`` does) is taken apart
+the same way where every use of it is, once its methods are spliced in, a read of an
+attribute it holds (not a data descriptor of its class): each attribute read is read once
+where the function starts (``cell_W = cell.W``), and the lines read that local. Identity:
+nothing in the function changes the object (the fence refuses stores into an argument's
+attributes, the spliced methods were fenced as the function is, and no call is given the
+object), so an attribute holds the same value all through the function. Its adjoint is
+still the dict of its attributes' (``attribute_bar``, once per attribute).
+
+With ``every`` false (the literal adjoint, ``Optimisations.inline`` off), only objects made
+of a class whose ``__init__`` does more than store its arguments are taken apart: those of a
+class that stores its arguments, and objects passed in, keep the methods' pullbacks
+(``constructors.py``), so that the guard compares the spliced methods with them.
 
 Invariant established: no name the pass took apart is read in the function.
 """
@@ -62,11 +72,11 @@ from overbar.runtime.interface import Runtime
 from overbar.transpiler.constructors import Initialiser, initialiser, stored_arguments
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.inline import (
-    _DEPTH,
-    _bound_arguments,
-    _located,
-    _Splicer,
+    DEPTH,
+    Splicer,
+    bound_arguments,
     inlinable_form,
+    located,
 )
 from overbar.transpiler.names import clone, walk_breadth_first
 from overbar.transpiler.normalize import NormalForm
@@ -100,8 +110,8 @@ def with_objects_taken_apart(
         candidates.update(_argument_objects(form, runtime, parameter_shapes or {}))
     while candidates:
         objects = {name: (c.kind, c.attributes) for name, c in candidates.items()}
-        splicer = _Splicer(form, parsed, runtime, helpers=False, objects=objects)
-        body = splicer.block(clone(form.tree).body, (parsed.function,), _DEPTH)
+        splicer = Splicer(form, parsed, runtime, helpers=False, objects=objects)
+        body = splicer.block(clone(form.tree).body, (parsed.function,), DEPTH)
         kept = {
             name
             for name, candidate in candidates.items()
@@ -188,7 +198,7 @@ def _made_objects(
         made = initialiser(kind)
         if made is None or (not every and stored_arguments(kind) is not None):
             continue
-        arguments = _bound_arguments(made.function, _with_receiver(call))
+        arguments = bound_arguments(made.function, _with_receiver(call))
         written = inlinable_form(made.parsed, runtime)
         if arguments is None or written is None:
             continue
@@ -297,7 +307,7 @@ def _only_attributes_read(body: list[ast.stmt], name: str, attributes: tuple[str
 def _taken_apart(
     form: NormalForm,
     body: list[ast.stmt],
-    splicer: _Splicer,
+    splicer: Splicer,
     candidates: dict[str, _Candidate],
 ) -> NormalForm:
     """``body`` with each object's making written out as its ``__init__`` and each read of
@@ -307,7 +317,7 @@ def _taken_apart(
 
     def made(name: str, statement: ast.Assign) -> list[ast.stmt]:
         initialise, written = candidates[name].made, candidates[name].written
-        arguments = _bound_arguments(initialise.function, _with_receiver(statement.value))
+        arguments = bound_arguments(initialise.function, _with_receiver(statement.value))
         renames = dict(initialise.renamed)
         arguments = {renames.get(p, p): a for p, a in arguments.items() if p != "self"}
         lines = splicer.renamed(written, arguments, None, prefix=name)
@@ -317,7 +327,7 @@ def _taken_apart(
         if isinstance(returned, ast.Name) and returned.id in splicer.replacements:
             unused = splicer.replacements[returned.id].id
             lines = [line for line in lines if not _binds(line, unused)]
-        return [_located(line, statement) for line in lines]
+        return [located(line, statement) for line in lines]
 
     def makings(statement: ast.stmt) -> list[ast.stmt] | None:
         if (
@@ -354,7 +364,7 @@ def _taken_apart(
             splicer.bound.add(local)
             copies.add(local)
             value = ast.Attribute(ast.Name(name, ast.Load()), attribute, ast.Load())
-            hoisted.append(_located(ast.Assign([ast.Name(local, ast.Store())], value), form.tree))
+            hoisted.append(located(ast.Assign([ast.Name(local, ast.Store())], value), form.tree))
     body = hoisted + _rewritten(_rewritten(body, makings), reads)
     body, dropped = _aliases_dropped(body, copies)
     tree = clone(form.tree)
