@@ -675,3 +675,47 @@ def test_a_method_hidden_by_an_attribute_of_the_object_is_refused(space, optimis
     layer = space["Shadow"](W, np.tanh)
     with pytest.raises(OverbarError, match="hides the method"):
         overbar.grad(space["shadowed_passed"], optimise=optimise)(layer, x)
+
+
+def test_an_init_reading_a_name_the_function_binds_is_not_written_out():
+    """``Far.__init__`` reads its module's SCALE; the function binds a SCALE of its own:
+    written out there, the line would read the function's. Not taken apart (a class whose
+    __init__ computes: refused), never differentiated with the wrong SCALE."""
+    far = define(
+        """
+        SCALE = 2.0
+
+
+        class Far:
+            def __init__(self, W):
+                self.W = W * SCALE
+
+            def __call__(self, x):
+                return np.tanh(self.W @ x)
+        """,
+        name="Far",
+    )
+    f = define(
+        """
+        def f(W, x):
+            SCALE = 5.0
+            layer = Far(W)
+            return np.sum(layer(x)) * SCALE
+        """,
+        namespace={"Far": far},
+    )
+    rng = np.random.default_rng(6)
+    W, x = rng.normal(size=(3, 3)), rng.normal(size=3)
+    with pytest.raises(UnsupportedSyntaxError, match="takes the object apart"):
+        overbar.grad(f)(W, x)
+    g = define(
+        """
+        def g(W, x):
+            layer = Far(W)
+            return np.sum(layer(x))
+        """,
+        name="g",
+        namespace={"Far": far},
+    )
+    with pytest.raises(UnsupportedSyntaxError, match="takes the object apart"):
+        overbar.grad(g)(W, x)  # SCALE is not g's global: the same check

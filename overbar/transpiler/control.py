@@ -166,6 +166,14 @@ class ReverseBlocks:
                 names = [node.targets[0].value.id, *names_in(node.value)]
                 reached.update(n for n in names if n in self.state.activity.active)
                 continue
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple):
+                # a, b = t: t̄ += (ā, b̄) where a or b is active (a tuple made before the loop
+                # and unpacked in it gets the sum over its iterations)
+                if any(n in self.state.activity.active for n in assigned(node)):
+                    reached.update(
+                        n for n in names_in(node.value) if n in self.state.activity.active
+                    )
+                continue
             if not isinstance(node, ast.Assign) or not isinstance(node.targets[0], ast.Name):
                 continue
             if node.targets[0].id not in self.state.activity.active:

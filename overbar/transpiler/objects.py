@@ -32,7 +32,9 @@ arguments, the call is refused):
 - its class meets ``constructors.initialiser``'s conditions (a plain class, or a dataclass,
   whose ``__init__`` stores each attribute on every run, reads ``self`` only as
   ``self.a`` already stored, and no attribute is a data descriptor), and the call binds
-  ``__init__``'s parameters (a default left out a literal);
+  ``__init__``'s parameters (a default left out a literal); every name ``__init__`` reads
+  from outside itself means the same object in the function, and is not one it binds (as
+  for a method spliced in: ``inline.py``);
 - its name is bound once in the function, by that call, and is not a parameter;
 - after every method it calls has been spliced in (methods calling methods of ``self``
   included), the name is read only as ``name.a`` of an attribute ``__init__`` stores: never
@@ -178,6 +180,7 @@ def _made_objects(
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             stores[node.id] = stores.get(node.id, 0) + 1
     found = {}
+    checker = Splicer(form, parsed, runtime)
     for statement in walk_breadth_first(form.tree):
         if not (
             isinstance(statement, ast.Assign)
@@ -200,9 +203,31 @@ def _made_objects(
             continue
         arguments = bound_arguments(made.function, _with_receiver(call))
         written = inlinable_form(made.parsed, runtime)
-        if arguments is None or written is None:
-            continue
-        found[name] = _Candidate(kind, made.attributes, made, written[1])
+        reason = None
+        if arguments is None:
+            reason = "the call leaves out a parameter whose default is not a literal"
+        elif written is None:
+            reason = (
+                "its __init__, written out, is longer than the helpers overbar writes out in "
+                "place (60 lines of normal form)"
+            )
+            if stored_arguments(kind) is None:
+                check_supported(made.parsed, runtime.array_makers, runtime.copying_functions)
+        elif not checker.same_outside_names(made.parsed, written[1]):
+            reason = (
+                "a name its __init__ reads from its module is bound here, or means something "
+                "else here"
+            )
+        if reason is None:
+            found[name] = _Candidate(kind, made.attributes, made, written[1])
+        elif stored_arguments(kind) is None:  # nor can a pullback do without it
+            raise UnsupportedSyntaxError(
+                f"overbar cannot differentiate the object {name} of class {kind.__name__} "
+                f"made in {parsed.name}: its __init__ does more than store its arguments, so "
+                f"overbar takes the object apart into its attributes, which it cannot do "
+                f"here: {reason}",
+                parsed.location(statement),
+            )
     return found
 
 
