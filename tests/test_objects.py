@@ -206,6 +206,32 @@ def shadowed_passed(layer, x):
     return np.sum(layer(x))
 
 
+class Model:
+    \"\"\"An object that makes an object: its cell, called in a method with a loop.\"\"\"
+
+    def __init__(self, W, U, b):
+        self.cell = Cell(W, U, b)
+        self.scaled = Scaled(W, U, b)
+
+    def loss(self, xs, h):
+        for x in xs:
+            h = self.cell(h, x)
+        return np.sum(h ** 2)
+
+    def handed_on(self, xs, h):
+        return np.sum(run_cell(self.cell, xs, h) ** 2)
+
+
+def nested(W, U, b, xs, h0):
+    model = Model(W, U, b)
+    return model.loss(xs, h0)
+
+
+def nested_handed_on(W, U, b, xs, h0):
+    model = Model(W, U, b)
+    return model.handed_on(xs, h0)
+
+
 def rnn_step(h, x, W, U, b):
     return np.tanh(h @ W + x @ U + b)
 
@@ -494,6 +520,7 @@ def assert_same_gradients(got, wanted):
 
 WRITTEN_OUT = [
     ("made_called", "plain"),
+    ("nested", "plain"),
     ("made_method", "plain"),
     ("made_running", "plain"),
     ("made_dataclass", "plain"),
@@ -719,3 +746,14 @@ def test_an_init_reading_a_name_the_function_binds_is_not_written_out():
     )
     with pytest.raises(UnsupportedSyntaxError, match="takes the object apart"):
         overbar.grad(g)(W, x)  # SCALE is not g's global: the same check
+
+
+def test_an_object_an_object_makes_and_hands_on_keeps_its_pullbacks(space):
+    """``run_cell(self.cell, xs, h)``: the model is taken apart, its cell (made in its
+    __init__) is handed to a helper, so the cell keeps the pullbacks of a class that stores
+    its arguments; the model's other object (a Scaled, never used) is taken apart."""
+    args = inputs(SHAPES[1])
+    assert_same_gradients(
+        overbar.grad(space["nested_handed_on"], wrt=(0, 1, 2, 4))(*args),
+        overbar.grad(space["plain"], wrt=(0, 1, 2, 4))(*args),
+    )

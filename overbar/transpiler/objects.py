@@ -96,6 +96,9 @@ class _Candidate:
     attributes: tuple[str, ...]
     made: Initialiser | None = None
     written: NormalForm | None = None
+    # attributes holding an object its __init__ makes (self.cell = Cell(W)), which the
+    # function may call (self.cell(h)): after this pass, a call of that object's local
+    objects: frozenset[str] = frozenset()
 
 
 def with_objects_taken_apart(
@@ -117,7 +120,7 @@ def with_objects_taken_apart(
         kept = {
             name
             for name, candidate in candidates.items()
-            if not _only_attributes_read(body, name, candidate.attributes)
+            if not _only_attributes_read(body, name, candidate.attributes, candidate.objects)
         }
         if kept:  # an object that escapes, or a method that could not be spliced
             for name in kept:
@@ -219,7 +222,8 @@ def _made_objects(
                 "else here"
             )
         if reason is None:
-            found[name] = _Candidate(kind, made.attributes, made, written[1])
+            inside = _made_inside(written[1], made.attributes, made.parsed.namespace)
+            found[name] = _Candidate(kind, made.attributes, made, written[1], inside)
         elif stored_arguments(kind) is None:  # nor can a pullback do without it
             raise UnsupportedSyntaxError(
                 f"overbar cannot differentiate the object {name} of class {kind.__name__} "
@@ -309,9 +313,15 @@ def _with_receiver(call: ast.Call) -> ast.Call:
     return ast.Call(func=call.func, args=[receiver, *call.args], keywords=call.keywords)
 
 
-def _only_attributes_read(body: list[ast.stmt], name: str, attributes: tuple[str, ...]) -> bool:
+def _only_attributes_read(
+    body: list[ast.stmt],
+    name: str,
+    attributes: tuple[str, ...],
+    objects: frozenset[str] = frozenset(),
+) -> bool:
     """Whether ``name`` is read in ``body`` only as ``t = name.a``, ``a`` one of
-    ``attributes`` (its one binding is the call that makes it)."""
+    ``attributes``, or called as ``t = name.a(...)``, ``a`` one of ``objects`` (its one
+    binding is the call that makes it)."""
     reads = sum(
         isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
         for statement in body
@@ -319,14 +329,57 @@ def _only_attributes_read(body: list[ast.stmt], name: str, attributes: tuple[str
     )
     attribute_reads = sum(
         isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.Attribute)
-        and isinstance(node.value.value, ast.Name)
-        and node.value.value.id == name
-        and node.value.attr in attributes
+        and (
+            _attribute_of(node.value, name) in attributes
+            or (
+                isinstance(node.value, ast.Call)
+                and _attribute_of(node.value.func, name) in objects
+                and not any(_mentions(a, name) for a in node.value.args)
+                and not any(_mentions(k.value, name) for k in node.value.keywords)
+            )
+        )
         for statement in body
         for node in walk_breadth_first(statement)
     )
     return reads == attribute_reads
+
+
+def _attribute_of(node: ast.expr, name: str) -> str | None:
+    """``a`` for ``name.a``; None for anything else."""
+    if (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == name
+    ):
+        return node.attr
+    return None
+
+
+def _mentions(node: ast.expr, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in walk_breadth_first(node))
+
+
+def _made_inside(written: NormalForm, attributes: tuple[str, ...], namespace: Any) -> frozenset:
+    """The attributes ``__init__`` (in normal form) binds, once, to an object it makes of a
+    class the function may make too (``self.cell = Cell(W, U, b)``)."""
+    bindings: dict[str, list[ast.stmt]] = {}
+    for node in walk_breadth_first(written.tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bindings.setdefault(node.id, []).append(node)
+    found = set()
+    for statement in written.tree.body:
+        if not (
+            isinstance(statement, ast.Assign)
+            and isinstance(statement.targets[0], ast.Name)
+            and statement.targets[0].id in attributes
+            and isinstance(statement.value, ast.Call)
+            and len(bindings.get(statement.targets[0].id, [])) == 1
+        ):
+            continue
+        kind = namespace.resolve(statement.value.func)
+        if initialiser(kind) is not None or stored_arguments(kind) is not None:
+            found.add(statement.targets[0].id)
+    return frozenset(found)
 
 
 def _taken_apart(
@@ -374,6 +427,15 @@ def _taken_apart(
         ):
             statement.value = clone(locals_of[value.value.id][value.attr])
             copies.update(n.id for n in statement.targets if isinstance(n, ast.Name))
+        elif (
+            isinstance(statement, ast.Assign)
+            and isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and isinstance(value.func.value, ast.Name)
+            and value.func.value.id in candidates
+        ):  # model.cell(h): the object held, called (its __call__, taken apart in turn)
+            held = clone(locals_of[value.func.value.id][value.func.attr])
+            value.func = ast.Attribute(held, "__call__", ast.Load())
         return None
 
     hoisted = []  # an argument's attributes, each read once where the function starts

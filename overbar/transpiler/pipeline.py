@@ -37,7 +37,7 @@ from overbar.transpiler.emit import (
 )
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.hoist import hoist
-from overbar.transpiler.inline import inline_helpers
+from overbar.transpiler.inline import DEPTH, inline_helpers
 from overbar.transpiler.inner_gradients import with_inner_gradients
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.known_shapes import read_known_shapes
@@ -685,9 +685,14 @@ def _transform(
     check_supported(parsed, runtime.array_makers, runtime.copying_functions, numbers=integers)
     normal_form = normalize(parsed)
     # cell = Cell(W, U, b): its attributes as locals, its methods spliced in where called
-    normal_form = with_objects_taken_apart(
-        normal_form, parsed, runtime, optimisations.inline, parameter_shapes
-    )
+    arguments = parameter_shapes  # objects passed in: taken apart in the first round only
+    for _ in range(DEPTH):  # objects an object made (self.cell = Cell(W)): taken apart next
+        taken_apart = with_objects_taken_apart(
+            normal_form, parsed, runtime, optimisations.inline, arguments
+        )
+        if taken_apart is normal_form:
+            break
+        normal_form, arguments = taken_apart, None
     if optimisations.inline:
         normal_form = inline_helpers(normal_form, parsed, runtime)
     split_in_two = vjp or residuals
