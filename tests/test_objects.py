@@ -232,6 +232,30 @@ def nested_handed_on(W, U, b, xs, h0):
     return model.handed_on(xs, h0)
 
 
+class Static:
+    def __init__(self, W, U, b):
+        self.W, self.U, self.b = W, U, b
+
+    @staticmethod
+    def act(z):
+        return np.tanh(z)
+
+    def __call__(self, h, x, gain=1.0):
+        return self.act(gain * (h @ self.W) + x @ self.U + self.b)
+
+
+def static(W, U, b, xs, h0):
+    cell = Static(W, U, b)
+    h = h0
+    for x in xs:
+        h = cell(h=h, x=x)
+    return np.sum(h ** 2)
+
+
+def model_passed(model, xs, h0):
+    return model.loss(xs, h0)
+
+
 def rnn_step(h, x, W, U, b):
     return np.tanh(h @ W + x @ U + b)
 
@@ -520,6 +544,7 @@ def assert_same_gradients(got, wanted):
 
 WRITTEN_OUT = [
     ("made_called", "plain"),
+    ("static", "plain"),
     ("nested", "plain"),
     ("made_method", "plain"),
     ("made_running", "plain"),
@@ -596,17 +621,19 @@ def test_an_object_passed_in_is_written_out_and_its_gradient_is_a_dict(space, sh
     assert overbar.check_grad(space["passed_in"], [cell, args[3], args[4]], wrt=(0, 2)) < 1e-6
 
 
-def test_the_literal_adjoint_takes_apart_only_what_it_must(space):
-    """With the optimisations off, an object of a class that stores its arguments keeps its
-    method's pullback (the guard compares the two); one whose __init__ computes is taken
-    apart there too (no pullback could stand for it)."""
+def test_the_literal_adjoint_takes_objects_apart_too(space):
+    """Taking an object apart is not an optimisation: the literal adjoint does it too (a
+    class whose __init__ computes, a static method, an object an object holds have no
+    pullback to stand for them)."""
     args = inputs(SHAPES[1])
-    literal = overbar.grad(space["made_called"], wrt=(0, 1, 2), optimise=False)
-    assert "Cell_call_pullback" in literal.source_for(*args)
-    literal = overbar.grad(space["with_computed_attributes"], wrt=(0, 1, 2), optimise=False)
-    assert "pullback" not in literal.source_for(*args)
-    expected = overbar.grad(space["computed_inline"], wrt=(0, 1, 2))(*args)
-    assert_same_gradients(literal(*args), expected)
+    for name, inline in [
+        ("made_called", "plain"),
+        ("with_computed_attributes", "computed_inline"),
+    ]:
+        literal = overbar.grad(space[name], wrt=(0, 1, 2), optimise=False)
+        assert "pullback" not in literal.source_for(*args)
+        expected = overbar.grad(space[inline], wrt=(0, 1, 2))(*args)
+        assert_same_gradients(literal(*args), expected)
 
 
 def test_an_object_that_escapes_keeps_the_pullbacks_or_is_refused(space):
@@ -757,3 +784,19 @@ def test_an_object_an_object_makes_and_hands_on_keeps_its_pullbacks(space):
         overbar.grad(space["nested_handed_on"], wrt=(0, 1, 2, 4))(*args),
         overbar.grad(space["plain"], wrt=(0, 1, 2, 4))(*args),
     )
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_model_passed_in_holding_a_cell_is_written_out(space, shape):
+    """``model.loss(xs, h0)`` of a model passed in whose cell (an object it holds) is called
+    in the loop: the cell's attributes read once where the function starts, the loop inline;
+    the gradient is the dict of dicts ``{"cell": {"W": ..., "U": ..., "b": ...}}``."""
+    args = inputs(shape)
+    model = space["Model"](*args[:3])
+    gradient = overbar.grad(space["model_passed"], wrt=("model", "h0"))
+    model_bar, h0_bar = gradient(model, args[3], args[4])
+    cell_bar = model_bar["cell"]
+    expected = overbar.grad(space["plain"], wrt=(0, 1, 2, 4))(*args)
+    assert_same_gradients([cell_bar["W"], cell_bar["U"], cell_bar["b"], h0_bar], expected)
+    source = gradient.source_for(model, args[3], args[4])
+    assert "model_cell_W = model_cell.W" in source and "pullback" not in source, source

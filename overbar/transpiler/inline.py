@@ -43,7 +43,7 @@ from __future__ import annotations
 import ast
 import inspect
 import types
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from overbar.errors import OverbarError
@@ -124,7 +124,9 @@ class Splicer:
         call = statement.value
         helper = self.method_called(call)
         prefix = None
-        if helper is not None:  # cell.step(h): Cell.step(cell, h)
+        if isinstance(helper, _Static):  # a static method: its function, called as it is
+            helper, prefix = helper.function, call.func.attr
+        elif helper is not None:  # cell.step(h): Cell.step(cell, h)
             receiver = call.func.value
             call = ast.Call(func=call.func, args=[receiver, *call.args], keywords=call.keywords)
             prefix = receiver.id if call.func.attr == "__call__" else call.func.attr
@@ -158,8 +160,9 @@ class Splicer:
 
     def method_called(self, call: ast.Call) -> Any:
         """The method ``call`` calls on one of ``objects`` (``cell.step(h)``, ``cell(h)`` as
-        ``cell.__call__(h)``): a plain function of its class, not shadowed by an attribute its
-        objects hold; None for any other call."""
+        ``cell.__call__(h)``): a plain function of its class (or a static method's function,
+        as ``_Static``), not shadowed by an attribute its objects hold; None for any other
+        call."""
         called = call.func
         if not (
             isinstance(called, ast.Attribute)
@@ -169,6 +172,11 @@ class Splicer:
             return None
         kind, attributes = self.objects[called.value.id]
         found = inspect.getattr_static(kind, called.attr, None)
+        if isinstance(found, staticmethod):  # cell.act(z): Cell.act(z), no self
+            found = found.__func__
+            if not isinstance(found, types.FunctionType) or called.attr in attributes:
+                return None
+            return _Static(found)
         if not isinstance(found, types.FunctionType) or called.attr in attributes:
             return None
         return found
@@ -281,6 +289,13 @@ class Splicer:
         if direct is None and result is not None:
             lines.append(ast.Assign([ast.Name(result, ast.Store())], returned.value))
         return lines
+
+
+@dataclass(frozen=True)
+class _Static:
+    """A static method of an object's class: its function, called without the object."""
+
+    function: Any
 
 
 def _is_atom(argument: ast.expr) -> bool:

@@ -53,10 +53,10 @@ attributes, the spliced methods were fenced as the function is, and no call is g
 object), so an attribute holds the same value all through the function. Its adjoint is
 still the dict of its attributes' (``attribute_bar``, once per attribute).
 
-With ``every`` false (the literal adjoint, ``Optimisations.inline`` off), only objects made
-of a class whose ``__init__`` does more than store its arguments are taken apart: those of a
-class that stores its arguments, and objects passed in, keep the methods' pullbacks
-(``constructors.py``), so that the guard compares the spliced methods with them.
+Not an optimisation (the literal adjoint takes objects apart too): a class whose
+``__init__`` computes has no pullback to stand for it, and an object held by an object, or a
+static method, only this pass differentiates; the literal adjoint refusing what the
+optimised one differentiates would make ``check=True`` refuse it.
 
 Invariant established: no name the pass took apart is read in the function.
 """
@@ -105,14 +105,12 @@ def with_objects_taken_apart(
     form: NormalForm,
     parsed: ParsedFunction,
     runtime: Runtime,
-    every: bool = True,
     parameter_shapes: dict[str, Any] | None = None,
 ) -> NormalForm:
-    """``form`` with each object that meets the side conditions above taken apart (with
-    ``every``, the arguments ``parameter_shapes`` says are objects too: below)."""
-    candidates = _made_objects(form, parsed, runtime, every)
-    if every:
-        candidates.update(_argument_objects(form, runtime, parameter_shapes or {}))
+    """``form`` with each object that meets the side conditions above taken apart (the
+    arguments ``parameter_shapes`` says are objects too: below)."""
+    candidates = _made_objects(form, parsed, runtime)
+    candidates.update(_argument_objects(form, runtime, parameter_shapes or {}))
     while candidates:
         objects = {name: (c.kind, c.attributes) for name, c in candidates.items()}
         splicer = Splicer(form, parsed, runtime, helpers=False, objects=objects)
@@ -137,25 +135,43 @@ def _argument_objects(
     form: NormalForm, runtime: Runtime, parameter_shapes: dict[str, Any]
 ) -> dict[str, _Candidate]:
     """The parameters bound to objects (``parameter_shapes`` says which, and their classes)
-    that the function never binds again, of classes that read attributes as ``object`` does
-    (an attribute read is then a value the object holds, which nothing in the function can
-    change: the fence refuses stores into an argument's attributes, and the pass takes apart
-    only an object whose every other use is a method it writes out, checked as the fence
-    checks the function)."""
-    stored = {
-        node.id
-        for node in walk_breadth_first(form.tree)
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load)
+    that the function never binds again, and the locals bound once, at the top of the body,
+    to an object such a parameter holds (``model_cell = model.cell``, which the pass bound
+    taking ``model`` apart), of classes that read attributes as ``object`` does (an attribute
+    read is then a value the object holds, which nothing in the function can change: the
+    fence refuses stores into an argument's attributes, and the pass takes apart only an
+    object whose every other use is a method it writes out, checked as the fence checks the
+    function). Those already taken apart (read only by such lines at the top) are left."""
+    stores: dict[str, int] = {}
+    for node in walk_breadth_first(form.tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            stores[node.id] = stores.get(node.id, 0) + 1
+    instance = runtime.shapes.Instance
+    shapes = {
+        name: parameter_shapes.get(name)
+        for name in form.parameters
+        if isinstance(parameter_shapes.get(name), instance) and name not in stores
     }
+    for statement in form.tree.body:
+        value = getattr(statement, "value", None)
+        if (
+            isinstance(statement, ast.Assign)
+            and isinstance(statement.targets[0], ast.Name)
+            and stores.get(statement.targets[0].id) == 1
+            and isinstance(value, ast.Attribute)
+            and isinstance(value.value, ast.Name)
+            and value.value.id in shapes
+        ):
+            held = dict(shapes[value.value.id].attributes).get(value.attr)
+            if isinstance(held, instance):
+                shapes[statement.targets[0].id] = held
     found = {}
-    for name in form.parameters:
-        shape = parameter_shapes.get(name)
-        if not isinstance(shape, runtime.shapes.Instance) or name in stored:
-            continue
+    for name, shape in shapes.items():
         kind = shape.kind
         if (
             inspect.getattr_static(kind, "__getattribute__", None) is not object.__getattribute__
             or inspect.getattr_static(kind, "__getattr__", None) is not None
+            or _taken_apart_already(form.tree.body, name)
         ):
             continue
         held = tuple(
@@ -163,8 +179,27 @@ def _argument_objects(
             for attribute, _ in shape.attributes
             if not _is_descriptor(inspect.getattr_static(kind, attribute, None))
         )
-        found[name] = _Candidate(kind, held)
+        objects = frozenset(
+            attribute
+            for attribute, inner in shape.attributes
+            if attribute in held and isinstance(inner, instance)
+        )
+        found[name] = _Candidate(kind, held, objects=objects)
     return found
+
+
+def _taken_apart_already(body: list[ast.stmt], name: str) -> bool:
+    """Whether ``name`` is read only by lines ``t = name.a`` at the top of ``body``."""
+    for statement in body:
+        reads = any(
+            isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+            for n in walk_breadth_first(statement)
+        )
+        if reads and not (
+            isinstance(statement, ast.Assign) and _attribute_of(statement.value, name)
+        ):
+            return False
+    return True
 
 
 def _is_descriptor(found: Any) -> bool:
@@ -174,7 +209,7 @@ def _is_descriptor(found: Any) -> bool:
 
 
 def _made_objects(
-    form: NormalForm, parsed: ParsedFunction, runtime: Runtime, every: bool
+    form: NormalForm, parsed: ParsedFunction, runtime: Runtime
 ) -> dict[str, _Candidate]:
     """The local names bound once, each by a call of a class whose ``__init__`` can be written
     out (with the normal form of that ``__init__``)."""
@@ -202,7 +237,7 @@ def _made_objects(
             continue
         kind = parsed.namespace.resolve(call.func)
         made = initialiser(kind)
-        if made is None or (not every and stored_arguments(kind) is not None):
+        if made is None:
             continue
         arguments = bound_arguments(made.function, _with_receiver(call))
         written = inlinable_form(made.parsed, runtime)
@@ -295,16 +330,16 @@ def _uses_otherwise(statement: ast.Assign, name: str, attributes: tuple[str, ...
 
 
 def _attributes_read(body: list[ast.stmt], name: str) -> set[str]:
-    """The attributes read as ``t = name.a`` in ``body``."""
-    return {
-        node.value.attr
-        for statement in body
-        for node in walk_breadth_first(statement)
-        if isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.Attribute)
-        and isinstance(node.value.value, ast.Name)
-        and node.value.value.id == name
-    }
+    """The attributes read as ``t = name.a``, or called as ``t = name.a(...)``, in ``body``."""
+    found = set()
+    for statement in body:
+        for node in walk_breadth_first(statement):
+            if isinstance(node, ast.Assign):
+                value = node.value.func if isinstance(node.value, ast.Call) else node.value
+                attribute = _attribute_of(value, name)
+                if attribute is not None:
+                    found.add(attribute)
+    return found
 
 
 def _with_receiver(call: ast.Call) -> ast.Call:
@@ -438,7 +473,9 @@ def _taken_apart(
             value.func = ast.Attribute(held, "__call__", ast.Load())
         return None
 
-    hoisted = []  # an argument's attributes, each read once where the function starts
+    # an argument's attributes, each read once where the function starts (an object it
+    # holds: just after the line that reads that object)
+    hoisted: dict[str | None, list[ast.stmt]] = {}
     for name, candidate in candidates.items():
         if candidate.made is not None:
             continue
@@ -446,13 +483,26 @@ def _taken_apart(
         locals_of[name] = {
             a: ast.Name(splicer.names.fresh(f"{name}_{a}"), ast.Load()) for a in read
         }
+        after = None if name in form.parameters else name
         for attribute in read:
             local = locals_of[name][attribute].id
             splicer.bound.add(local)
             copies.add(local)
             value = ast.Attribute(ast.Name(name, ast.Load()), attribute, ast.Load())
-            hoisted.append(located(ast.Assign([ast.Name(local, ast.Store())], value), form.tree))
-    body = hoisted + _rewritten(_rewritten(body, makings), reads)
+            line = located(ast.Assign([ast.Name(local, ast.Store())], value), form.tree)
+            hoisted.setdefault(after, []).append(line)
+    body = _rewritten(_rewritten(body, makings), reads)
+    if hoisted:
+        placed = list(hoisted.get(None, []))
+        for statement in body:
+            placed.append(statement)
+            if (
+                isinstance(statement, ast.Assign)
+                and isinstance(statement.targets[0], ast.Name)
+                and statement.targets[0].id in hoisted
+            ):
+                placed.extend(hoisted[statement.targets[0].id])
+        body = placed
     body, dropped = _aliases_dropped(body, copies)
     tree = clone(form.tree)
     tree.body = body

@@ -685,14 +685,11 @@ def _transform(
     check_supported(parsed, runtime.array_makers, runtime.copying_functions, numbers=integers)
     normal_form = normalize(parsed)
     # cell = Cell(W, U, b): its attributes as locals, its methods spliced in where called
-    arguments = parameter_shapes  # objects passed in: taken apart in the first round only
-    for _ in range(DEPTH):  # objects an object made (self.cell = Cell(W)): taken apart next
-        taken_apart = with_objects_taken_apart(
-            normal_form, parsed, runtime, optimisations.inline, arguments
-        )
+    for _ in range(DEPTH):  # objects an object holds (self.cell = Cell(W)): taken apart next
+        taken_apart = with_objects_taken_apart(normal_form, parsed, runtime, parameter_shapes)
         if taken_apart is normal_form:
             break
-        normal_form, arguments = taken_apart, None
+        normal_form = taken_apart
     if optimisations.inline:
         normal_form = inline_helpers(normal_form, parsed, runtime)
     split_in_two = vjp or residuals

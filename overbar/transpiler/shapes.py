@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import dataclasses
 import inspect
 import math
 from typing import Any
@@ -120,10 +119,8 @@ def _with_lengths(
 
 def _sequence_only(shape: Any, runtime: Runtime) -> Any:
     """What ``shape`` says of tuples and lists and of objects' classes, nothing of arrays."""
-    if isinstance(shape, runtime.shapes.Instance):  # its class; its attributes by name only
-        return dataclasses.replace(
-            shape, attributes=tuple((name, None) for name, _ in shape.attributes)
-        )
+    if isinstance(shape, runtime.shapes.Instance):  # its class, its objects' classes
+        return runtime.shapes.classes_only(shape)
     if not isinstance(shape, runtime.shapes.Sequence):
         return None
     if shape.elements is None:
