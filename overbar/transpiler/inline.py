@@ -22,7 +22,9 @@ conditions, each checked, a call that fails one keeps its pullback:
   inlined already (recursion) and not the function being differentiated;
 - overbar reads ``h`` (source, supported syntax) and its normal form has one ``return``, its
   last statement, no ``global``/``nonlocal``, no nested function or lambda, and at most
-  ``_LARGEST_HELPER`` statements;
+  ``_LARGEST_HELPER`` statements (a speed heuristic: a method of an object taken apart,
+  ``objects.py``, is spliced whatever its length, since the object cannot be taken apart
+  otherwise);
 - the call binds every parameter to an atom (no ``*args``/``**kwargs``; defaults that are
   literals, or global paths naming the default: ``activation=np.tanh``); a parameter bound to
   a function (``apply(np.cos, x)``, that default) by a global path the caller reads as the same
@@ -138,7 +140,9 @@ class Splicer:
         functions = None if arguments is None else self.functions_passed(helper, arguments)
         if functions is None:
             return None
-        read = _read(helper, self.runtime, functions)
+        # a method of an object taken apart is spliced whatever its length: the object
+        # cannot be taken apart otherwise
+        read = _read(helper, self.runtime, functions, sized=prefix is None)
         if read is None:
             return None
         helper_parsed, helper_form = read
@@ -330,19 +334,19 @@ def _bound_once_at_top(form: NormalForm, returned: ast.expr) -> str | None:
 
 
 def _read(
-    helper: Any, runtime: Runtime, functions: dict[str, Any]
+    helper: Any, runtime: Runtime, functions: dict[str, Any], sized: bool = True
 ) -> tuple[ParsedFunction, NormalForm] | None:
     """The helper parsed and in normal form, its parameters in ``functions`` calls of the
     functions bound to them, if it can be inlined (kept with the function)."""
     kept = cache_of(helper)
-    key = (_KEPT, tuple(sorted(functions.items(), key=lambda item: item[0])))
+    key = (_KEPT, tuple(sorted(functions.items(), key=lambda item: item[0])), sized)
     if key not in kept:
-        kept[key] = _inlinable(helper, runtime, functions)
+        kept[key] = _inlinable(helper, runtime, functions, sized)
     return kept[key]
 
 
 def _inlinable(
-    helper: Any, runtime: Runtime, functions: dict[str, Any]
+    helper: Any, runtime: Runtime, functions: dict[str, Any], sized: bool = True
 ) -> tuple[ParsedFunction, NormalForm] | None:
     try:
         parsed = with_known_unpacking(with_functions(parse(helper), functions))
@@ -351,11 +355,11 @@ def _inlinable(
         parsed = with_recursion_as_loops(parsed)  # a recursion: as the pullback sees it
     except (OverbarError, OSError, TypeError, ValueError, SyntaxError):
         return None  # its pullback says why, if the call needs one
-    return inlinable_form(parsed, runtime)
+    return inlinable_form(parsed, runtime, sized)
 
 
 def inlinable_form(
-    parsed: ParsedFunction, runtime: Runtime
+    parsed: ParsedFunction, runtime: Runtime, sized: bool = True
 ) -> tuple[ParsedFunction, NormalForm] | None:
     """``parsed`` and its normal form, if a call of it can be spliced (the side conditions
     on its body above); None otherwise."""
@@ -370,7 +374,8 @@ def inlinable_form(
         len(returns) != 1
         or body[-1] is not returns[0]
         or returns[0].value is None
-        or sum(isinstance(node, ast.stmt) for node in walk_breadth_first(form.tree))
+        or sized
+        and sum(isinstance(node, ast.stmt) for node in walk_breadth_first(form.tree))
         > _LARGEST_HELPER
         or any(
             isinstance(

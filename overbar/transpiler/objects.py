@@ -240,15 +240,12 @@ def _made_objects(
         if made is None:
             continue
         arguments = bound_arguments(made.function, _with_receiver(call))
-        written = inlinable_form(made.parsed, runtime)
+        written = inlinable_form(made.parsed, runtime, sized=False)
         reason = None
         if arguments is None:
             reason = "the call leaves out a parameter whose default is not a literal"
         elif written is None:
-            reason = (
-                "its __init__, written out, is longer than the helpers overbar writes out in "
-                "place (60 lines of normal form)"
-            )
+            reason = "its __init__, written out as a function, cannot be put in normal form"
             if stored_arguments(kind) is None:
                 check_supported(made.parsed, runtime.array_makers, runtime.copying_functions)
         elif not checker.same_outside_names(made.parsed, written[1]):
