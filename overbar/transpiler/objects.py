@@ -80,7 +80,7 @@ from overbar.transpiler.inline import (
     inlinable_form,
     located,
 )
-from overbar.transpiler.names import clone, walk_breadth_first
+from overbar.transpiler.names import clone, statements_breadth_first, walk_breadth_first
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.normalize_expressions import is_global_path
 from overbar.transpiler.parse import ParsedFunction, parse
@@ -219,7 +219,7 @@ def _made_objects(
             stores[node.id] = stores.get(node.id, 0) + 1
     found = {}
     checker = Splicer(form, parsed, runtime)
-    for statement in walk_breadth_first(form.tree):
+    for statement in statements_breadth_first(form.tree):
         if not (
             isinstance(statement, ast.Assign)
             and len(statement.targets) == 1
