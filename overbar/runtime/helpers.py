@@ -66,12 +66,14 @@ def zero_gradient(x):
     object, ``self`` of a method that reads none of its attributes, no attribute's)."""
     if isinstance(x, tuple | list):
         return tuple(0.0 for _ in x)
-    if isinstance(x, dict) or is_object_of_attributes(x):
-        return {}  # a dict's (an object's) adjoint holds only the keys some gradient reached
+    if isinstance(x, dict):
+        return {}  # a dict's adjoint holds only the keys some gradient reached
     if isinstance(x, np.ndarray):
         return np.zeros(x.shape, dtype=np.result_type(x, 1.0))
     if is_foreign_array(x):  # zeros of x's library (a Dask array chunked like x)
         return np.zeros_like(x, dtype=np.result_type(x.dtype, 1.0))
+    if not hasattr(x, "dtype") and is_object_of_attributes(x):
+        return {}  # an object's adjoint: its attributes', none reached
     return np.result_type(x, 1.0).type(0)
 
 
