@@ -13,6 +13,7 @@ adjoint agrees with central differences.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import math
 import textwrap
@@ -130,6 +131,76 @@ def rnn_class(W, U, b, xs, h0):
     h = h0
     for x in xs:
         h = cell(h, x)
+    return np.sum(h**2)
+
+
+def rnn_closure(W, U, b, xs, h0):
+    def step(h, x):
+        return np.tanh(h @ W + x @ U + b)
+
+    h = h0
+    for x in xs:
+        h = step(h, x)
+    return np.sum(h**2)
+
+
+def rnn_lambda(W, U, b, xs, h0):
+    step = lambda h, x: np.tanh(h @ W + x @ U + b)  # noqa: E731 (written as people write it)
+    h = h0
+    for t in range(len(xs)):
+        h = step(h, xs[t])
+    return np.sum(h**2)
+
+
+def rnn_partial(W, U, b, xs, h0):
+    step = functools.partial(rnn_step, W=W, U=U, b=b)
+    h = h0
+    for x in xs:
+        h = step(h, x)
+    return np.sum(h**2)
+
+
+@dataclass(frozen=True)
+class RnnWeights:
+    """The weights as a frozen dataclass, with a method calling another of its own."""
+
+    W: np.ndarray
+    U: np.ndarray
+    b: np.ndarray
+
+    def preactivation(self, h, x):
+        return h @ self.W + x @ self.U + self.b
+
+    def step(self, h, x):
+        return np.tanh(self.preactivation(h, x))
+
+
+def rnn_dataclass(W, U, b, xs, h0):
+    weights = RnnWeights(W, U, b)
+    h = h0
+    for x in xs:
+        h = weights.step(h, x)
+    return np.sum(h**2)
+
+
+class RnnLayer:
+    """A layer whose __init__ computes what it keeps: the bias as a row, its size."""
+
+    def __init__(self, W, U, b):
+        self.W = W
+        self.U = U
+        self.bias = b.reshape(1, -1)
+        self.size = W.shape[0]
+
+    def __call__(self, h, x):
+        return np.tanh(h @ self.W + x @ self.U + self.bias)
+
+
+def rnn_layer_class(W, U, b, xs, h0):
+    layer = RnnLayer(W, U, b)
+    h = np.zeros((xs.shape[1], layer.size))
+    for t in range(xs.shape[0]):
+        h = layer(h, xs[t])
     return np.sum(h**2)
 
 
@@ -264,6 +335,51 @@ def gru_augmented(Wz, Uz, Wr, Ur, Wn, Un, xs, h0):
         r = np.exp(-np.logaddexp(0.0, -(np.matmul(x, Wr) + np.matmul(h, Ur))))
         n = np.tanh(np.matmul(x, Wn) + np.matmul(r * h, Un))
         h += (1.0 - z) * (n - h)
+    return np.sum(h**2)
+
+
+class GruCell:
+    """A GRU cell holding its six weights, its gates a method of its own."""
+
+    def __init__(self, Wz, Uz, Wr, Ur, Wn, Un):
+        self.Wz, self.Uz, self.Wr, self.Ur, self.Wn, self.Un = Wz, Uz, Wr, Ur, Wn, Un
+
+    def gate(self, a):
+        return 1.0 / (1.0 + np.exp(-a))
+
+    def __call__(self, h, x):
+        z = self.gate(x @ self.Wz + h @ self.Uz)
+        r = self.gate(x @ self.Wr + h @ self.Ur)
+        n = np.tanh(x @ self.Wn + (r * h) @ self.Un)
+        return (1.0 - z) * n + z * h
+
+
+def gru_class(Wz, Uz, Wr, Ur, Wn, Un, xs, h0):
+    cell = GruCell(Wz, Uz, Wr, Ur, Wn, Un)
+    h = h0
+    for x in xs:
+        h = cell(h, x)
+    return np.sum(h**2)
+
+
+def gru_closure(Wz, Uz, Wr, Ur, Wn, Un, xs, h0):
+    def cell(h, x):
+        z = gru_sigmoid(x @ Wz + h @ Uz)
+        r = gru_sigmoid(x @ Wr + h @ Ur)
+        n = np.tanh(x @ Wn + (r * h) @ Un)
+        return (1.0 - z) * n + z * h
+
+    h = h0
+    for t in range(xs.shape[0]):
+        h = cell(h, xs[t])
+    return np.sum(h**2)
+
+
+def gru_partial(Wz, Uz, Wr, Ur, Wn, Un, xs, h0):
+    cell = functools.partial(gru_cell, Wz=Wz, Uz=Uz, Wr=Wr, Ur=Ur, Wn=Wn, Un=Un)
+    h = h0
+    for x in xs:
+        h = cell(h, x)
     return np.sum(h**2)
 
 
@@ -1522,6 +1638,11 @@ FUNCTIONS = (
             rnn_class,
             rnn_default_argument,
             rnn_transposed,
+            rnn_closure,
+            rnn_lambda,
+            rnn_partial,
+            rnn_dataclass,
+            rnn_layer_class,
         ),
         rnn_by_hand,
         ("W", "U", "b"),
@@ -1538,6 +1659,9 @@ FUNCTIONS = (
             gru_zeros,
             gru_expit,
             gru_augmented,
+            gru_class,
+            gru_closure,
+            gru_partial,
         ),
         gru_by_hand,
         ("Wz", "Uz", "Wr", "Ur", "Wn", "Un"),

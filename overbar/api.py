@@ -37,6 +37,7 @@ from overbar.runtime.shapes import (
     INTEGER,
     Instance,
     argument_shape,
+    classes_only,
     container_shape,
     is_integer,
     skeleton,
@@ -268,7 +269,7 @@ def _known(
             (
                 name,
                 (
-                    shape
+                    classes_only(shape)
                     if isinstance(shape, Instance)
                     else INTEGER if is_integer(shape) else skeleton(shape)
                 ),

@@ -28,7 +28,9 @@ time; ``--black`` formats). ``FUZZER_DEBUG=1`` raises this module's own errors.
 of the optimised adjoint: with ``-inline``, every helper the programs call is kept as a pullback
 (its forward function returning its residuals). ``FUZZER_HVP=1`` also checks each program's
 Hessian-vector product (``overbar.hvp``) against central differences of its gradient.
-``FUZZER_CONTAINERS=1`` passes each program's differentiated parameters in a dict, read by key
+``FUZZER_OBJECTS=1`` makes each program's body the ``__call__`` of an object its function makes
+of its differentiated parameters (``as_an_object``). ``FUZZER_CONTAINERS=1`` passes each
+program's differentiated parameters in a dict, read by key
 wherever the program reads them (``params["x"]``): containers of parameters, fuzzed through every
 form the programs take (the "general" adjoint is then the one that knows only the dict's
 structure, the shapes optimisation off). Each program
@@ -65,6 +67,7 @@ import os
 import re
 import signal
 import sys
+import textwrap
 import time
 import traceback
 import warnings
@@ -197,6 +200,10 @@ def kind_of(value: Any) -> str:
 # wherever the program reads them (``params["a"]``), and is differentiated with respect to the
 # dict (a container of parameters, whose gradient is a dict); off, programs are as generated.
 CONTAINERS = os.environ.get("FUZZER_CONTAINERS", "") == "1"
+# FUZZER_OBJECTS=1: each program's body is the method __call__ of an object the function makes
+# of its differentiated arguments (``model = Model(a, b); return model(c)``): objects made in
+# the function, taken apart (transpiler/objects.py) or given their methods' pullbacks
+OBJECTS = os.environ.get("FUZZER_OBJECTS", "") == "1"
 # FUZZER_OPTIMISE=all,-inline: the passes of the optimised adjoint (default: all)
 OPTIMISE = os.environ.get("FUZZER_OPTIMISE", "")
 
@@ -241,6 +248,56 @@ def in_a_dict(source: str, values: tuple, wrt: tuple[int, ...]) -> tuple[str, tu
     new_values = (parameter_values, *(values[k] for k in kept))
     new_wrt = (0,) + tuple(1 + kept.index(k) for k in wrt if k in kept)
     return ast.unparse(ast.fix_missing_locations(module)) + "\n", new_values, new_wrt
+
+
+def as_an_object(source: str, wrt: tuple[int, ...], computed: bool) -> str:
+    """The program with its function (the last ``def``) calling an object it makes of the
+    differentiated parameters it never assigns (``model = Model(a, b); return model(c)``),
+    whose ``__call__`` is the function's body reading them as ``self.a``; its ``__init__``
+    stores them, and with ``computed`` a constant too (``self.calls = 0``: a class whose
+    ``__init__`` does more than store its arguments). The arguments are unchanged.
+    Unchanged where no parameter fits."""
+    module = ast.parse(source)
+    function = module.body[-1]
+    parameters = [a.arg for a in function.args.args]
+    assigned = {
+        node.id
+        for node in ast.walk(function)
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load)
+    }
+    stored = [parameters[k] for k in wrt if parameters[k] not in assigned]
+    if not stored or function.args.vararg or function.args.kwonlyargs or function.args.defaults:
+        return source
+    taken = {node.id for node in ast.walk(module) if isinstance(node, ast.Name)} | set(parameters)
+    kind, own, made = "Model", "self", "model"
+    while kind in taken or own in taken or made in taken:
+        kind, own, made = kind + "_", own + "_", made + "_"
+
+    class Reads(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if node.id in stored and isinstance(node.ctx, ast.Load):
+                receiver = ast.Name(id=own, ctx=ast.Load())
+                return ast.copy_location(ast.Attribute(receiver, node.id, ast.Load()), node)
+            return node
+
+    rest = [p for p in parameters if p not in stored]
+    stores = "".join(f"        {own}.{p} = {p}\n" for p in stored)
+    if computed:
+        stores += f"        {own}.calls = 0\n"
+    method = copy.deepcopy(function)
+    method.name = "__call__"
+    method.args.args = [ast.arg(arg=own)] + [ast.arg(arg=p) for p in rest]
+    method.body = [Reads().visit(statement) for statement in method.body]
+    body = textwrap.indent(ast.unparse(ast.fix_missing_locations(method)), "    ")
+    text = (
+        f"class {kind}:\n    def __init__({own}, {', '.join(stored)}):\n{stores}\n{body}\n\n\n"
+        f"def {function.name}({', '.join(parameters)}):\n"
+        f"    {made} = {kind}({', '.join(stored)})\n"
+        f"    return {made}({', '.join(rest)})\n"
+    )
+    module.body = module.body[:-1]
+    head = ast.unparse(module) + "\n\n\n" if module.body else ""
+    return head + text
 
 
 # A share of the programs with several arguments of numbers, one of which has one element, are
@@ -3605,6 +3662,8 @@ def generate_program(seed: int, index: int) -> Program:
         values = tuple(values)
         if CONTAINERS:
             source, values, wrt = in_a_dict(source, values, wrt)
+        if OBJECTS:
+            source = as_an_object(source, wrt, computed=index % 2 == 0)
         return Program(source, values, wrt, float(expected), seed, index, used, errors)
     raise RuntimeError(f"no valid program for seed {seed}, index {index}")
 

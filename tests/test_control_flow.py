@@ -621,3 +621,36 @@ def test_loop_over_a_shadowed_range_is_refused():
         """)
     with pytest.raises(overbar.UnsupportedSyntaxError, match="rename your range"):
         overbar.grad(f)(VECTOR)
+
+
+@pytest.mark.parametrize("optimise", [True, False])
+def test_a_tuple_made_before_a_loop_and_unpacked_in_it_gets_every_iterations_adjoint(optimise):
+    """``params = (W, b)`` before the loop, ``W2, b2 = params`` in it: params̄ sums the
+    iterations' (W̄2, b̄2), and W̄, b̄ get it after the loop (the loop's reverse did not count
+    an unpacked tuple among the adjoints it adds to: each trip overwrote params̄, and the
+    line that made params sent nothing back, a zero gradient)."""
+    f = define("""
+        def f(W, b, xs, h0):
+            params = (W, b)
+            h = h0
+            for x in xs:
+                W2, b2 = params
+                h = np.tanh(h @ W2 + x + b2)
+            return np.sum(h ** 2)
+        """)
+    g = define(
+        """
+        def g(W, b, xs, h0):
+            h = h0
+            for x in xs:
+                h = np.tanh(h @ W + x + b)
+            return np.sum(h ** 2)
+        """,
+        name="g",
+    )
+    W, b, xs, h0 = MATRIX, VECTOR * 0.3, rng.normal(size=(3, 4)), VECTOR
+    got = overbar.grad(f, wrt=(0, 1), optimise=optimise)(W, b, xs, h0)
+    wanted = overbar.grad(g, wrt=(0, 1))(W, b, xs, h0)
+    for a, c in zip(got, wanted, strict=True):
+        np.testing.assert_allclose(a, c, rtol=1e-10)
+    assert overbar.check_grad(f, [W, b, xs, h0], wrt=(0, 1)) < 1e-6

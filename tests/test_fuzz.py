@@ -102,6 +102,27 @@ def test_programs_in_a_dict_are_checked_leaf_by_leaf():
     assert fuzzer.check_program(fuzzer.Program(source, values, wrt)).kind == "ok"
 
 
+@pytest.mark.parametrize("computed", [False, True])
+def test_programs_as_an_objects_call_are_checked(computed):
+    """FUZZER_OBJECTS=1 makes a program's body the ``__call__`` of an object its function
+    makes of its differentiated parameters: the same arguments and gradients, and the
+    checker tells right from wrong through it."""
+    right = "def f(x, s, n):\n    return np.sum(np.log(1.0 + np.exp(x * s)) * x) * n\n"
+    args = (np.array([0.3, -0.7, 1.1]), 0.5, 2.0)
+    source = fuzzer.as_an_object(right, (0, 1), computed)
+    assert "model = Model(x, s)" in source and "return model(n)" in source, source
+    assert "self.x * self.s" in source and ("self.calls = 0" in source) == computed
+    outcome = fuzzer.check_program(fuzzer.Program(source, args, (0, 1)))
+    assert outcome.kind == "ok", outcome
+    wrong = (
+        "from tests.test_fuzz import scaled_sin\n\n"
+        "def f(x, y):\n    return np.sum(scaled_sin(x) * x) + np.sum(y ** 2)\n"
+    )
+    source = fuzzer.as_an_object(wrong, (0, 1), computed)
+    outcome = fuzzer.check_program(fuzzer.Program(source, (args[0], args[0]), (0, 1)))
+    assert outcome.kind == "wrong", outcome
+
+
 def test_shrinking_keeps_the_failure_and_drops_the_rest():
     source = (
         "from tests.test_fuzz import scaled_sin\n\n"

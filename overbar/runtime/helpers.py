@@ -62,7 +62,8 @@ def softplus(x):
 
 def zero_gradient(x):
     """The gradient of an input the result does not depend on: zeros shaped like ``x`` (for a
-    tuple or list, which a helper may take: the runtime zero 0.0 for each element)."""
+    tuple or list, which a helper may take: the runtime zero 0.0 for each element; for an
+    object, ``self`` of a method that reads none of its attributes, no attribute's)."""
     if isinstance(x, tuple | list):
         return tuple(0.0 for _ in x)
     if isinstance(x, dict):
@@ -71,6 +72,8 @@ def zero_gradient(x):
         return np.zeros(x.shape, dtype=np.result_type(x, 1.0))
     if is_foreign_array(x):  # zeros of x's library (a Dask array chunked like x)
         return np.zeros_like(x, dtype=np.result_type(x.dtype, 1.0))
+    if not hasattr(x, "dtype") and is_object_of_attributes(x):
+        return {}  # an object's adjoint: its attributes', none reached
     return np.result_type(x, 1.0).type(0)
 
 
@@ -172,14 +175,27 @@ def _shaped_like(g, x):
 
 def same_method(value, name, method):
     """``value``, once checked that ``value.name`` is ``method``, the function overbar
-    differentiated for the call ``self.name(...)`` (a subclass may override it)."""
-    found = getattr(type(value), name, None)
+    differentiated for the call ``self.name(...)`` (a subclass may override it; an attribute
+    of the object's own may hide it: ``self.act = act`` and a method ``act``). ``value(...)``
+    calls its class's ``__call__`` whatever the object holds."""
+    if name == "__call__":
+        found = getattr(type(value), name, None)
+    else:
+        found = getattr(value, name, None)
+        found = getattr(found, "__func__", found)  # a bound method: its function
     if found is not method:
+        held = name != "__call__" and name in getattr(value, "__dict__", {})
+        what = (
+            f"the attribute {name} of the {type(value).__qualname__} object (it hides the "
+            "method of that name)"
+            if held
+            else f"{type(value).__qualname__}.{name}"
+        )
         raise OverbarError(
-            f"{type(value).__qualname__}.{name} is not {method.__qualname__}, whose adjoint "
-            f"overbar derived for self.{name}(...): differentiate the method of "
-            f"{type(value).__qualname__} itself (overbar.grad({type(value).__qualname__}"
-            ".method) or a bound method)"
+            f"{what} is not {method.__qualname__}, whose adjoint overbar derived for "
+            f"self.{name}(...): differentiate the method of {type(value).__qualname__} "
+            f"itself (overbar.grad({type(value).__qualname__}.method) or a bound method), "
+            "and give no attribute a method's name"
         )
     return value
 

@@ -33,7 +33,7 @@ import numbers
 import operator
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -123,10 +123,12 @@ class Instance:
     """The shape of an object of a user's class (a model whose parameters are attributes):
     ``kind`` is its class, so that ``model.loss(x)`` is known to call ``kind.loss``;
     ``sequences`` the attributes that hold lists or tuples (``self.layers``), whose adjoints
-    are tuples."""
+    are tuples; ``attributes`` every attribute the object holds, by name, with the shape of
+    what it holds where that is an array or a number (None otherwise, or where not known)."""
 
     kind: type
     sequences: frozenset = frozenset()
+    attributes: tuple[tuple[str, Any], ...] = ()
 
 
 def is_integer(shape: Any) -> bool:
@@ -250,13 +252,51 @@ def argument_shape(value: Any) -> Any:
         return INTEGER
     if isinstance(value, numbers.Real):
         return ()
-    if (
+    if _is_instance(value):
+        return _instance_shape(value, _HELD_DEPTH)
+    return None
+
+
+_HELD_DEPTH = 2  # objects held by objects held by an argument: their shapes known this deep
+
+
+def _is_instance(value: Any) -> bool:
+    return (
         hasattr(value, "__dict__")
         and (not callable(value) or _called_as_a_method(value))
-        and not isinstance(value, np.ndarray | types.ModuleType)
-    ):
-        held = vars(value).items()
-        return Instance(type(value), frozenset(n for n, v in held if isinstance(v, list | tuple)))
+        and not isinstance(value, np.ndarray | types.ModuleType | type)
+    )
+
+
+def _instance_shape(value: Any, depth: int) -> Instance:
+    held = sorted(vars(value).items(), key=lambda item: item[0])
+    return Instance(
+        type(value),
+        frozenset(n for n, v in held if isinstance(v, list | tuple)),
+        tuple((n, _held_shape(v, depth)) for n, v in held),
+    )
+
+
+def classes_only(shape: Instance) -> Instance:
+    """``shape`` without what it says of arrays and numbers: the classes of the object and
+    of the objects it holds, and its attributes by name (what an adjoint compiled without the
+    shapes optimisation is specialised on)."""
+    return replace(
+        shape,
+        attributes=tuple(
+            (name, classes_only(held) if isinstance(held, Instance) else None)
+            for name, held in shape.attributes
+        ),
+    )
+
+
+def _held_shape(value: Any, depth: int) -> Any:
+    """The shape of an object's attribute that holds an array, a number, or (``depth`` levels
+    down) an object of a user's class; None for anything else."""
+    if type(value) is np.ndarray or is_foreign_array(value) or isinstance(value, numbers.Real):
+        return argument_shape(value)
+    if depth > 0 and _is_instance(value):
+        return _instance_shape(value, depth - 1)
     return None
 
 
@@ -1379,7 +1419,9 @@ FLOATING_FUNCTIONS = frozenset(
 def infer_shape(primal: Any, operands: tuple[Operand, ...], keywords: dict[str, Operand]) -> Any:
     """The shape of ``primal(*operands, **keywords)``, or None where it is not known."""
     if isinstance(primal, Attribute) and operands and isinstance(operands[0].shape, Instance):
-        return Sequence() if primal.name in operands[0].shape.sequences else None
+        if primal.name in operands[0].shape.sequences:
+            return Sequence()
+        return dict(operands[0].shape.attributes).get(primal.name)
     own = getattr(primal, "__overbar_result_shape__", None)  # a gradient taken in a function
     if own is not None:
         return own(operands, keywords)

@@ -167,7 +167,8 @@ class ReverseBlocks:
                 reached.update(n for n in names if n in self.state.activity.active)
                 continue
             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple):
-                # a, b = v: v̄ gets (ā, b̄) where an adjoint reaches a or b
+                # a, b = t: t̄ += (ā, b̄) where a or b is active (a tuple made before the loop
+                # and unpacked in it gets the sum over its iterations)
                 if any(n in self.state.activity.active for n in assigned(node)):
                     reached.update(
                         n for n in names_in(node.value) if n in self.state.activity.active

@@ -22,7 +22,9 @@ conditions, each checked, a call that fails one keeps its pullback:
   inlined already (recursion) and not the function being differentiated;
 - overbar reads ``h`` (source, supported syntax) and its normal form has one ``return``, its
   last statement, no ``global``/``nonlocal``, no nested function or lambda, and at most
-  ``_LARGEST_HELPER`` statements;
+  ``_LARGEST_HELPER`` statements (a speed heuristic: a method of an object taken apart,
+  ``objects.py``, is spliced whatever its length, since the object cannot be taken apart
+  otherwise);
 - the call binds every parameter to an atom (no ``*args``/``**kwargs``; defaults that are
   literals, or global paths naming the default: ``activation=np.tanh``); a parameter bound to
   a function (``apply(np.cos, x)``, that default) by a global path the caller reads as the same
@@ -42,7 +44,8 @@ from __future__ import annotations
 
 import ast
 import inspect
-from dataclasses import replace
+import types
+from dataclasses import dataclass, replace
 from typing import Any
 
 from overbar.errors import OverbarError
@@ -58,14 +61,14 @@ from overbar.transpiler.unpacked_writes import with_unpacked_writes
 from overbar.transpiler.unpacking import with_known_unpacking
 
 _LARGEST_HELPER = 60  # statements of a helper's normal form, nested ones included
-_DEPTH = 4  # helpers inlined into inlined helpers, at most this deep
+DEPTH = 4  # helpers inlined into inlined helpers, at most this deep
 _KEPT = "normal form for inlining"  # the key of (parsed, form) in what is kept of a function
 
 
 def inline_helpers(form: NormalForm, parsed: ParsedFunction, runtime: Runtime) -> NormalForm:
     """``form`` with every call of a helper that meets the side conditions above inlined."""
-    splicer = _Splicer(form, parsed, runtime)
-    body = splicer.block(form.tree.body, (parsed.function,), _DEPTH)
+    splicer = Splicer(form, parsed, runtime)
+    body = splicer.block(form.tree.body, (parsed.function,), DEPTH)
     if not splicer.inlined:
         return form
     tree = clone(form.tree)
@@ -79,13 +82,27 @@ def inline_helpers(form: NormalForm, parsed: ParsedFunction, runtime: Runtime) -
     )
 
 
-class _Splicer:
-    def __init__(self, form: NormalForm, parsed: ParsedFunction, runtime: Runtime):
+class Splicer:
+    """Splices helpers' bodies into ``form``; with ``helpers`` false, only the methods of
+    ``objects`` (local names, each with its class and the attributes its objects hold:
+    ``objects.py``), whose ``self`` is the object's name."""
+
+    def __init__(
+        self,
+        form: NormalForm,
+        parsed: ParsedFunction,
+        runtime: Runtime,
+        helpers: bool = True,
+        objects: dict[str, tuple[type, tuple[str, ...]]] | None = None,
+    ):
         self.form, self.parsed, self.runtime = form, parsed, runtime
         self.names = NameAllocator(form.taken_names | form.local_names | set(form.parameters))
         self.bound: set[str] = set()
         self.temporaries: set[str] = set()
         self.inlined = False
+        self.helpers = helpers
+        self.objects = objects or {}
+        self.replacements: dict[str, ast.expr] = {}  # the last splice's names
 
     def block(self, statements: list[ast.stmt], inside: tuple, depth: int) -> list[ast.stmt]:
         result: list[ast.stmt] = []
@@ -108,14 +125,25 @@ class _Splicer:
         ):
             return None
         call = statement.value
-        helper = self.parsed.namespace.resolve(call.func)
+        helper = self.method_called(call)
+        prefix = None
+        if isinstance(helper, _Static):  # a static method: its function, called as it is
+            helper, prefix = helper.function, call.func.attr
+        elif helper is not None:  # cell.step(h): Cell.step(cell, h)
+            receiver = call.func.value
+            call = ast.Call(func=call.func, args=[receiver, *call.args], keywords=call.keywords)
+            prefix = receiver.id if call.func.attr == "__call__" else call.func.attr
+        elif self.helpers:
+            helper = self.parsed.namespace.resolve(call.func)
         if not self.is_helper(helper) or helper in inside:
             return None
-        arguments = _bound_arguments(helper, call)
+        arguments = bound_arguments(helper, call)
         functions = None if arguments is None else self.functions_passed(helper, arguments)
         if functions is None:
             return None
-        read = _read(helper, self.runtime, functions)
+        # a method of an object taken apart is spliced whatever its length: the object
+        # cannot be taken apart otherwise
+        read = _read(helper, self.runtime, functions, sized=prefix is None)
         if read is None:
             return None
         helper_parsed, helper_form = read
@@ -128,10 +156,35 @@ class _Splicer:
         } & set(helper_form.parameters)
         if called - set(functions) or set(functions) & _assigned(helper_form.tree):
             return None  # it calls a parameter that holds no function known here
-        lines = self.renamed(helper_form, arguments, statement.targets[0].id, set(functions))
+        lines = self.renamed(
+            helper_form, arguments, statement.targets[0].id, set(functions), prefix
+        )
         lines = self.block(lines, (*inside, helper), depth - 1)
         self.inlined = True
-        return [_located(line, statement) for line in lines]
+        return [located(line, statement) for line in lines]
+
+    def method_called(self, call: ast.Call) -> Any:
+        """The method ``call`` calls on one of ``objects`` (``cell.step(h)``, ``cell(h)`` as
+        ``cell.__call__(h)``): a plain function of its class (or a static method's function,
+        as ``_Static``), not shadowed by an attribute its objects hold; None for any other
+        call."""
+        called = call.func
+        if not (
+            isinstance(called, ast.Attribute)
+            and isinstance(called.value, ast.Name)
+            and called.value.id in self.objects
+        ):
+            return None
+        kind, attributes = self.objects[called.value.id]
+        found = inspect.getattr_static(kind, called.attr, None)
+        if isinstance(found, staticmethod):  # cell.act(z): Cell.act(z), no self
+            found = found.__func__
+            if not isinstance(found, types.FunctionType) or called.attr in attributes:
+                return None
+            return _Static(found)
+        if not isinstance(found, types.FunctionType) or called.attr in attributes:
+            return None
+        return found
 
     def is_helper(self, primal: Any) -> bool:
         """A function of the user's own with no rule: what the reverse sweep gives a pullback."""
@@ -199,15 +252,19 @@ class _Splicer:
         self,
         form: NormalForm,
         arguments: dict[str, ast.expr],
-        result: str,
+        result: str | None,
         functions: set[str] = frozenset(),
+        prefix: str | None = None,
     ) -> list:
         """The helper's body with its names made the caller's and its return an assignment
-        (a parameter in ``functions`` replaced by the path of the function it is bound to)."""
+        to ``result`` (dropped where ``result`` is None), a parameter in ``functions``
+        replaced by the path of the function it is bound to; its names prefixed by ``prefix``
+        (the helper's name by default). ``replacements`` keeps what each name became."""
         rebound = _assigned(form.tree)
         replacements: dict[str, ast.expr] = {}
+        self.replacements = replacements
         lines: list[ast.stmt] = []
-        prefix = form.tree.name
+        prefix = prefix or form.tree.name
         for parameter in form.parameters:
             argument = arguments[parameter]
             if parameter in functions:
@@ -220,7 +277,7 @@ class _Splicer:
             else:
                 replacements[parameter] = argument
         returned = form.tree.body[-1].value
-        direct = _bound_once_at_top(form, returned)
+        direct = _bound_once_at_top(form, returned) if result is not None else None
         for local in sorted(form.local_names - set(form.parameters)):
             if local == direct:
                 fresh = result  # the returned value is made in the caller's name
@@ -234,9 +291,16 @@ class _Splicer:
         body = [_Renamer(replacements).visit(clone(line)) for line in form.tree.body]
         returned = body.pop()
         lines.extend(body)
-        if direct is None:
+        if direct is None and result is not None:
             lines.append(ast.Assign([ast.Name(result, ast.Store())], returned.value))
         return lines
+
+
+@dataclass(frozen=True)
+class _Static:
+    """A static method of an object's class: its function, called without the object."""
+
+    function: Any
 
 
 def _is_atom(argument: ast.expr) -> bool:
@@ -271,19 +335,19 @@ def _bound_once_at_top(form: NormalForm, returned: ast.expr) -> str | None:
 
 
 def _read(
-    helper: Any, runtime: Runtime, functions: dict[str, Any]
+    helper: Any, runtime: Runtime, functions: dict[str, Any], sized: bool = True
 ) -> tuple[ParsedFunction, NormalForm] | None:
     """The helper parsed and in normal form, its parameters in ``functions`` calls of the
     functions bound to them, if it can be inlined (kept with the function)."""
     kept = cache_of(helper)
-    key = (_KEPT, tuple(sorted(functions.items(), key=lambda item: item[0])))
+    key = (_KEPT, tuple(sorted(functions.items(), key=lambda item: item[0])), sized)
     if key not in kept:
-        kept[key] = _inlinable(helper, runtime, functions)
+        kept[key] = _inlinable(helper, runtime, functions, sized)
     return kept[key]
 
 
 def _inlinable(
-    helper: Any, runtime: Runtime, functions: dict[str, Any]
+    helper: Any, runtime: Runtime, functions: dict[str, Any], sized: bool = True
 ) -> tuple[ParsedFunction, NormalForm] | None:
     try:
         parsed = with_known_unpacking(with_functions(parse(helper), functions))
@@ -291,6 +355,17 @@ def _inlinable(
         if with_partials_called_through(parsed) is not parsed:
             return None  # it calls a partial: its pullback reads the function bound to it
         parsed = with_recursion_as_loops(parsed)  # a recursion: as the pullback sees it
+    except (OverbarError, OSError, TypeError, ValueError, SyntaxError):
+        return None  # its pullback says why, if the call needs one
+    return inlinable_form(parsed, runtime, sized)
+
+
+def inlinable_form(
+    parsed: ParsedFunction, runtime: Runtime, sized: bool = True
+) -> tuple[ParsedFunction, NormalForm] | None:
+    """``parsed`` and its normal form, if a call of it can be spliced (the side conditions
+    on its body above); None otherwise."""
+    try:
         check_supported(parsed, runtime.array_makers, runtime.copying_functions)
         form = normalize(parsed)
     except (OverbarError, OSError, TypeError, ValueError, SyntaxError):
@@ -301,7 +376,8 @@ def _inlinable(
         len(returns) != 1
         or body[-1] is not returns[0]
         or returns[0].value is None
-        or sum(isinstance(node, ast.stmt) for node in walk_breadth_first(form.tree))
+        or sized
+        and sum(isinstance(node, ast.stmt) for node in walk_breadth_first(form.tree))
         > _LARGEST_HELPER
         or any(
             isinstance(
@@ -319,7 +395,7 @@ def _inlinable(
     return parsed, form
 
 
-def _bound_arguments(helper: Any, call: ast.Call) -> dict[str, ast.expr] | None:
+def bound_arguments(helper: Any, call: ast.Call) -> dict[str, ast.expr] | None:
     """Each parameter's argument at ``call`` (a default as a literal, or as the global path
     its ``def`` writes where that path names the default, ``activation=np.tanh``), or None."""
     if any(isinstance(a, ast.Starred) for a in call.args) or any(
@@ -393,7 +469,7 @@ class _Renamer(ast.NodeTransformer):
         return clone(replacement)
 
 
-def _located(line: ast.stmt, call: ast.stmt) -> ast.stmt:
+def located(line: ast.stmt, call: ast.stmt) -> ast.stmt:
     """``line`` with every node placed at the call's line."""
     for node in walk_breadth_first(line):
         if "lineno" in node._attributes:

@@ -139,7 +139,8 @@ class LineAdjoints:
             for attribute, atom in stored:  # W̄ += cell̄["W"], ...
                 if self.state.activity.is_active(atom):
                     contribution = call(entry, output_bar, ast.Constant(attribute))
-                    self.state.accumulate(atom, contribution)
+                    # the runtime zero where no method read the attribute
+                    self.state.accumulate(atom, contribution, may_be_zero=True)
         elif application.primal is IDENTITY:
             self.state.accumulate(application.positional[0], output_bar)
         elif application.primal is PACK:  # t = (a, b):  ā += t̄[0],  b̄ += t̄[1]

@@ -64,7 +64,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from overbar.errors import InternalError, UnsupportedSyntaxError
-from overbar.transpiler.constructors import stored_arguments
+from overbar.transpiler.constructors import initialiser, stored_arguments
 from overbar.transpiler.fence import is_append, is_docstring
 from overbar.transpiler.fence_scope import local_lambdas
 from overbar.transpiler.jumps import lift_returns, stored_names, without_jumps
@@ -508,7 +508,10 @@ def _made_objects(tree: ast.FunctionDef, namespace: Any) -> set[str]:
                     is_global_path(value.func, local)
                     or (isinstance(value.func, ast.Name) and value.func.id not in local)
                 )
-                and stored_arguments(namespace.resolve(value.func)) is not None
+                and (
+                    stored_arguments(namespace.resolve(value.func)) is not None
+                    or initialiser(namespace.resolve(value.func)) is not None
+                )
             )
             made[name] = made.get(name, True) and makes
     return {name for name, only_made in made.items() if only_made and name not in parameters}

@@ -191,3 +191,156 @@ def _argument(value: Any, held: ast.expr, field: str, key: int | str, call: ast.
         ctx=ast.Load(),
     )
     return ast.fix_missing_locations(ast.copy_location(read, call))
+
+
+# -- a partial made in the function and bound to a name ------------------------------------
+
+
+def with_local_partials_called_through(parsed: ParsedFunction) -> ParsedFunction:
+    """``parsed`` with each ``functools.partial`` it makes and binds to a local name, and
+    only calls, written out at its calls. Before and after::
+
+        step = partial(rnn_step, W=W, U=U)       (the line removed: W and U are parameters
+        for x in xs:                              never bound again)
+            h = step(h, x)                       for x in xs:
+                                                     h = rnn_step(h, x, W=W, U=U)
+
+    Identity: ``partial(f, *a, **k)(*b, **m)`` is ``f(*a, *b, **{**k, **m})``, with ``a``
+    and ``k`` the values they had when the partial was made. Side conditions, each checked (a
+    partial that fails one is left as it is, and its call refused as a call of a local
+    variable): the binding is a statement of the body itself (not in a branch or a loop),
+    ``functools.partial`` called by a global path with a function named by a global path (or
+    a function defined in the body) and no ``*`` or ``**`` arguments; the name is bound
+    nowhere else and only called, each call after the binding and with no ``**`` argument.
+    A bound value that is a literal, or a name bound nowhere in the function (a parameter
+    never bound again, a global), is written at each call; any other is bound to a fresh
+    name where the partial was made (``step_W = W * 2``), so that the calls read the value
+    it had then.
+    """
+    tree = parsed.tree
+    local = _local_names(tree)
+    stored: dict[str, int] = {}
+    for node in walk_breadth_first(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            stored[node.id] = stored.get(node.id, 0) + 1
+    found = []
+    for index, statement in enumerate(tree.body):
+        made = _local_partial(parsed, statement, local, stored)
+        if made is not None and _only_called_after(tree.body, index, made[0]):
+            found.append((index, *made))
+    if not found:
+        return parsed
+    tree = copy.deepcopy(tree)
+    names = NameAllocator(names_in(tree) | set(parsed.namespace.made))
+    parameters = {a.arg for a in ast.walk(tree.args) if isinstance(a, ast.arg)}
+    replaced: dict[int, list[ast.stmt]] = {}
+    writers = {}
+    for index, name, call in found:
+        bindings: list[ast.stmt] = []
+        fixed = _Fixed(name, call, bindings, names, stored, local, parameters)
+        arguments = [fixed.value(a, str(i)) for i, a in enumerate(call.args[1:])]
+        keywords = [(k.arg, fixed.value(k.value, k.arg)) for k in call.keywords]
+        replaced[index] = [ast.fix_missing_locations(b) for b in bindings]
+        writers[name] = (call.args[0], arguments, keywords)
+    body: list[ast.stmt] = []
+    for index, statement in enumerate(tree.body):
+        if index in replaced:
+            body.extend(replaced[index])
+            continue
+        for node in walk_breadth_first(statement):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in writers
+            ):
+                function, arguments, keywords = writers[node.func.id]
+                own = {k.arg for k in node.keywords}
+                node.func = ast.copy_location(copy.deepcopy(function), node.func)
+                node.args = [*copy.deepcopy(arguments), *node.args]
+                node.keywords = [
+                    ast.keyword(arg=key, value=copy.deepcopy(value))
+                    for key, value in keywords
+                    if key not in own
+                ] + node.keywords
+                for inner in walk_breadth_first(node):
+                    if "lineno" in inner._attributes and not hasattr(inner, "lineno"):
+                        ast.copy_location(inner, node)
+        body.append(statement)
+    tree.body = body
+    return replace(parsed, tree=tree)
+
+
+class _Fixed:
+    """The bound values of one partial as its calls pass them: a literal, or a name whose
+    value never changes in the function, as it is; any other bound to a fresh name where
+    the partial is made (appended to ``bindings``)."""
+
+    def __init__(self, name, call, bindings, names, stored, local, parameters):
+        self.name, self.call, self.bindings, self.names = name, call, bindings, names
+        self.stored, self.local, self.parameters = stored, local, parameters
+
+    def value(self, value: ast.expr, label: str) -> ast.expr:
+        if isinstance(value, ast.Constant) or (
+            isinstance(value, ast.Name)
+            and value.id not in self.stored
+            and (value.id in self.parameters or value.id not in self.local)
+        ):
+            return value
+        fresh = self.names.fresh(f"{self.name}_{label}")
+        binding = ast.Assign([ast.Name(fresh, ast.Store())], value)
+        self.bindings.append(ast.copy_location(binding, self.call))
+        return ast.Name(fresh, ast.Load())
+
+
+def _local_partial(
+    parsed: ParsedFunction, statement: ast.stmt, local: set[str], stored: dict[str, int]
+) -> tuple[str, ast.Call] | None:
+    """``(name, call)`` for ``name = functools.partial(f, ...)`` as the side conditions above
+    allow it; None otherwise."""
+    if not (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+        and isinstance(statement.value, ast.Call)
+    ):
+        return None
+    name, call = statement.targets[0].id, statement.value
+    if stored.get(name) != 1 or _called(parsed, call.func, local) is not functools.partial:
+        return None
+    if not call.args or any(isinstance(a, ast.Starred) for a in call.args):
+        return None
+    if any(k.arg is None for k in call.keywords):
+        return None
+    function = call.args[0]
+    root = function
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    if not isinstance(root, ast.Name) or root.id in stored:
+        return None  # a function held by a local variable
+    return name, call
+
+
+def _only_called_after(body: list[ast.stmt], index: int, name: str) -> bool:
+    """Whether ``name`` is read only as the function of calls with no ``**`` argument, in
+    the statements after ``body[index]``."""
+    for position, statement in enumerate(body):
+        reads = [
+            node
+            for node in walk_breadth_first(statement)
+            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
+        ]
+        if not reads:
+            continue
+        if position <= index:
+            return False
+        calls = [
+            node
+            for node in walk_breadth_first(statement)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == name
+            and all(k.arg is not None for k in node.keywords)
+        ]
+        if len(calls) != len(reads):
+            return False
+    return True

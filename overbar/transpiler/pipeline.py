@@ -37,7 +37,7 @@ from overbar.transpiler.emit import (
 )
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.hoist import hoist
-from overbar.transpiler.inline import inline_helpers
+from overbar.transpiler.inline import DEPTH, inline_helpers
 from overbar.transpiler.inner_gradients import with_inner_gradients
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.known_shapes import read_known_shapes
@@ -48,6 +48,7 @@ from overbar.transpiler.names import NameAllocator, walk
 from overbar.transpiler.nested import with_nested_functions
 from overbar.transpiler.none_tests import without_none_tests
 from overbar.transpiler.normalize import NormalForm, normalize
+from overbar.transpiler.objects import with_objects_taken_apart
 from overbar.transpiler.optimisations import ALL, Optimisations
 from overbar.transpiler.owned import own_loop_adjoints
 from overbar.transpiler.parse import (
@@ -58,7 +59,10 @@ from overbar.transpiler.parse import (
     with_arity,
     with_functions,
 )
-from overbar.transpiler.partials import with_partials_called_through
+from overbar.transpiler.partials import (
+    with_local_partials_called_through,
+    with_partials_called_through,
+)
 from overbar.transpiler.peephole import peephole
 from overbar.transpiler.pushes import (
     drop_invariant_pushes,
@@ -673,6 +677,7 @@ def _transform(
     parsed = with_ufunc_writes(parsed, runtime.ufunc_writes)  # np.add.at(y, i, v): a write
     parsed = with_unpacked_writes(parsed)  # u[0], u[-1] = a, b: one write per line
     parsed = with_partials_called_through(with_known_unpacking(parsed))
+    parsed = with_local_partials_called_through(parsed)  # step = partial(f, W=W); step(h)
     parsed = with_inner_gradients(with_recursion_as_loops(with_nested_functions(parsed)))
     parsed = with_lambdas_passed(parsed)  # apply(lambda z: z * w, x)
     integers = frozenset(
@@ -682,6 +687,12 @@ def _transform(
     )
     check_supported(parsed, runtime.array_makers, runtime.copying_functions, numbers=integers)
     normal_form = normalize(parsed)
+    # cell = Cell(W, U, b): its attributes as locals, its methods spliced in where called
+    for _ in range(DEPTH):  # objects an object holds (self.cell = Cell(W)): taken apart next
+        taken_apart = with_objects_taken_apart(normal_form, parsed, runtime, parameter_shapes)
+        if taken_apart is normal_form:
+            break
+        normal_form = taken_apart
     if optimisations.inline:
         normal_form = without_none_tests(inline_helpers(normal_form, parsed, runtime))
     split_in_two = vjp or residuals

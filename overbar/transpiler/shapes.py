@@ -161,8 +161,8 @@ def _where_it_runs(size: Any, reader: ast.stmt, lengths: Lengths, known: Shapes,
 
 def _sequence_only(shape: Any, runtime: Runtime) -> Any:
     """What ``shape`` says of tuples and lists and of objects' classes, nothing of arrays."""
-    if isinstance(shape, runtime.shapes.Instance):
-        return shape
+    if isinstance(shape, runtime.shapes.Instance):  # its class, its objects' classes
+        return runtime.shapes.classes_only(shape)
     if not isinstance(shape, runtime.shapes.Sequence):
         return None
     if shape.elements is None:
