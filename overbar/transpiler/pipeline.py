@@ -64,6 +64,7 @@ from overbar.transpiler.pushes import (
     drop_unread_pushes,
     drop_unread_restores,
 )
+from overbar.transpiler.recompute import recompute_loop_values
 from overbar.transpiler.remat import rematerialise
 from overbar.transpiler.reuse import reuse_forward_values
 from overbar.transpiler.reverse import Adjoint, differentiate, seed_parameter, without_local
@@ -752,11 +753,11 @@ def _transform(
         )
         if optimisations.shapes:
             simplified = read_known_shapes(simplified, runtime, shapes, parsed.namespace)
-        simplified = drop_invariant_pushes(
-            drop_unread_pushes(simplified), _modules_read(simplified, parsed.namespace)
-        )
+        modules = _modules_read(simplified, parsed.namespace)
+        simplified = drop_invariant_pushes(drop_unread_pushes(simplified), modules)
         # A vjp's pullback may run many times: a forward value is computed once, not in it.
         if not vjp:
+            simplified = recompute_loop_values(simplified, runtime, parsed.namespace, modules)
             simplified = rematerialise(simplified, runtime, parsed.namespace)
         simplified = write_dict_entries(simplified, runtime)
     if split_in_two:

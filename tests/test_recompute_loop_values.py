@@ -1,0 +1,215 @@
+"""Cheap values of a loop's trip computed again in the reverse sweep instead of pushed at every
+trip (``recompute.recompute_loop_values``), and the side conditions under which they are still
+pushed. Every gradient here is also checked by the guard (against the literal adjoint and
+central differences) and, below, against central differences directly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import overbar
+from tests.support import define
+
+CONVOLUTION = """
+def f(w, x):
+    m = len(x) - len(w) + 1
+    y = np.zeros(m)
+    for k in range(len(w)):
+        wk = w[k]
+        end = m + k
+        window = x[k:end]
+        y = y + wk * window
+    return np.sum(y ** 2)
+"""
+
+
+def _arguments():
+    rng = np.random.default_rng(3)
+    return [rng.normal(size=4), rng.normal(size=11)]
+
+
+def _numeric(f, args, position, eps=1e-6):
+    """Central differences of ``f`` along each element of ``args[position]``."""
+    base = args[position]
+    found = np.zeros_like(base)
+    for i in range(base.size):
+        step = np.zeros_like(base)
+        step.flat[i] = eps
+        up = list(args)
+        down = list(args)
+        up[position], down[position] = base + step, base - step
+        found.flat[i] = (f(*up) - f(*down)) / (2 * eps)
+    return found
+
+
+def _gradient_and_source(source, args, wrt=(0, 1)):
+    f = define(source)
+    gradient = overbar.grad(f, wrt=wrt)
+    result = gradient(*args)
+    for position, value in zip(wrt, result, strict=True):
+        np.testing.assert_allclose(value, _numeric(f, args, position), rtol=1e-5, atol=1e-7)
+    return gradient.source_for(*args)
+
+
+def _bound_to(source: str, expression: str) -> str:
+    """The name the forward sweep binds to ``expression``."""
+    return next(
+        line.split("=")[0].strip()
+        for line in source.splitlines()
+        if line.strip().endswith(f"= {expression}")
+    )
+
+
+def _reverse_sweep(source: str) -> str:
+    return source[source.index("for _ in range(trips)") :]
+
+
+def test_an_element_a_sum_of_integers_and_a_slice_are_computed_again_not_pushed():
+    source = _gradient_and_source(CONVOLUTION, _arguments())
+    for name in ("wk", "end", "window"):
+        assert f"stack.append({name})" not in source
+        assert f"{name} = stack.pop()" not in source
+    reverse = _reverse_sweep(source)
+    assert "wk = w[k]" in reverse and "end = m + k" in reverse and "window = x[k:end]" in reverse
+    assert reverse.index("k = stack.pop()") < reverse.index("wk = w[k]")
+    assert "stack.append(k)" in source  # the index itself is still saved
+
+
+def test_a_vjp_pullback_still_pops_what_it_reads():
+    """A vjp's pullback may run again after the caller changed an argument: its values are
+    kept, not recomputed from the arguments."""
+    f = define(CONVOLUTION)
+    args = _arguments()
+    value, pullback = overbar.vjp(f, *args, wrt=(0, 1))
+    expected = overbar.grad(f, wrt=(0, 1))(*args)
+    for got, want in zip(pullback(1.0), expected, strict=True):
+        np.testing.assert_allclose(got, want)
+
+
+def test_a_loop_that_may_end_a_trip_early_still_pushes():
+    """With a ``break`` a trip may end before the value is bound (the pass-level tests below
+    check the side conditions the fence keeps user code from reaching)."""
+    source = CONVOLUTION.replace(
+        "        y = y + wk * window\n",
+        "        y = y + wk * window\n        if k > 20:\n            break\n",
+    )
+    generated = _gradient_and_source(source, _arguments())
+    assert "stack.append(window)" in generated
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [
+        ("wk = np.exp(w[k])", "wk"),  # a call: it may cost more than a push
+        ("wk = x[k:end] * 2.0", "wk"),  # arithmetic of arrays: a new array, not a view
+        ("wk = w[order[k]]", "wk"),  # an index not known to be an integer
+        ("wk = y[k]", "wk"),  # an operand the loop rebinds
+    ],
+)
+def test_a_value_that_is_not_cheap_or_whose_operand_changes_is_still_pushed(line, name):
+    source = """
+def f(w, x, order):
+    m = len(x) - len(w) + 1
+    y = np.zeros(m)
+    for k in range(len(w)):
+        end = m + k
+        LINE
+        y = y + w[k] * x[k:end] * wk
+    return np.sum(y ** 2)
+""".replace("LINE", line)
+    args = [*_arguments(), np.array([3, 1, 0, 2])]
+    generated = _gradient_and_source(source, args)
+    assert f"stack.append({name})" in generated
+    assert "stack.append(end)" not in generated  # the loop's other values are computed again
+
+
+# The pass alone, on adjoints written out: the side conditions the user's code cannot reach
+# past the fence (which refuses a view read before a write into its array) are checked here.
+
+SWEEPS = """
+def f_grad(w, x):
+    stack = []
+    a = None
+    m = len(x) - len(w) + 1
+    x_bar = np.zeros(len(x))
+    tmp1 = range(len(w))
+    for k in tmp1:
+        stack.append(a)
+        a = x[k:m + k]
+        FORWARD
+        stack.append(k)
+    trips = len(tmp1)
+    for _ in range(trips):
+        BEFORE
+        k = stack.pop()
+        x_bar[k:m + k] += w[k] * a
+        a = stack.pop()
+        AFTER
+    LAST
+    return x_bar
+"""
+
+
+def _recomputed(forward="pass", before="pass", after="pass", last="pass") -> str:
+    """The adjoint above through ``recompute_loop_values``, unparsed."""
+    import ast
+
+    from overbar.runtime import NUMPY
+    from overbar.runtime.shapes import INTEGER, argument_shape
+    from overbar.transpiler.recompute import recompute_loop_values
+    from overbar.transpiler.reverse import Adjoint
+
+    source = (
+        SWEEPS.replace("FORWARD", forward)
+        .replace("BEFORE", before)
+        .replace("AFTER", after)
+        .replace("LAST", last)
+    )
+    tree = ast.parse(source).body[0]
+    forward_length = next(
+        i
+        for i, s in enumerate(tree.body)
+        if isinstance(s, ast.Assign) and s.targets[0].id == "trips"
+    )
+    vector = argument_shape(np.zeros(5))
+    adjoint = Adjoint(
+        tree=tree,
+        forward_length=forward_length,
+        temporaries=frozenset({"a", "tmp1"}),
+        bindings=(("np", np),),
+        effects=frozenset(),
+        shapes=(("w", vector), ("x", vector), ("k", INTEGER), ("m", INTEGER)),
+        adjoints=(("x_bar", "x"),),
+    )
+    return ast.unparse(recompute_loop_values(adjoint, NUMPY).tree)
+
+
+def test_the_pass_computes_the_view_again_after_the_index_is_popped():
+    source = _recomputed()
+    assert "stack.append(a)" not in source and "a = stack.pop()" not in source
+    reverse = source[source.index("for _ in range(trips)") :]
+    assert reverse.index("k = stack.pop()") < reverse.index("a = x[k:m + k]")
+    assert reverse.index("a = x[k:m + k]") < reverse.index("x_bar[k:m + k] +=")
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"forward": "x[0] = 1.0"},  # the array written into
+        {"forward": "v = x\n        v[0] = 1.0"},  # written into through another name
+        {"forward": "x += 1.0"},  # updated in place
+        {"forward": "x.sort()"},  # changed by a method
+        {"forward": "if k > 2:\n            continue"},  # a trip may end before it is bound
+        {"forward": "m = m + 1"},  # an operand rebound in the loop
+        {"forward": "a = a * 2.0"},  # the name bound again
+        {"forward": "a[0] = 1.0"},  # the value written into
+        {"after": "print(a)"},  # the previous trip's value read, after the pop
+        {"before": "print(a)"},  # read before the index is popped
+        {"last": "print(a)"},  # read after the loop: the value before the loop
+        {"last": "k = 0"},  # the index rebound in the reverse sweep
+    ],
+)
+def test_the_pass_keeps_the_push_where_a_side_condition_fails(where):
+    source = _recomputed(**where)
+    assert "stack.append(a)" in source and "a = stack.pop()" in source
