@@ -54,6 +54,15 @@ Identities (NumPy's definitions of the helpers, see ``overbar.runtime.helpers``)
   array of rank one or more, ``g`` surely an array, the index exactly ``slice(None, None,
   -1)`` with ``slice`` the builtin (another step or a bound reads a part, or repeats).
 
+- ``adjoint_like(g, x) = g`` where ``x`` is known to be a number (its shape is ``()``: a
+  Python number, a NumPy scalar or a 0-d array; not a tuple, list or dict): ``g``, the adjoint
+  of a number, is then a number too, or the runtime zero ``0.0``, and the helper returns it as
+  it is when its shape is ``x``'s, ``()``; any other ``g`` it would return as
+  ``zero_gradient(x) + g``, zeros of no axes added to ``g``: ``g``'s values. Side conditions:
+  ``x`` is a name whose shape is ``()``, the call has its two arguments by position. (A loop
+  popping the adjoints of the numbers it appended, ``tmp9_bar = adjoint_like(tmp9_bar,
+  tmp9)``, then no longer saves ``tmp9`` at every step for it.)
+
 Only the reverse sweep is rewritten: the forward sweep is the user's own lines.
 """
 
@@ -84,11 +93,12 @@ def specialise(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     helpers["slice"] = {name for name, value in named.items() if value is slice}
     if "slice" not in named and not rebinds_slice(adjoint.tree):  # the builtin, unbound
         helpers["slice"].add("slice")
-    if not helpers["expand"] and not helpers["count"] and not helpers["index"]:
+    helpers["like"] = {name for name, value in named.items() if value is runtime.adjoint_like}
+    if not any(helpers[kind] for kind in ("expand", "count", "index", "like")):
         return adjoint
     # Only a statement that calls a helper can change (the rewrite is of those calls): the
     # others are kept as they are, neither copied nor visited.
-    called = helpers["expand"] | helpers["count"] | helpers["index"]
+    called = helpers["expand"] | helpers["count"] | helpers["index"] | helpers["like"]
     reverse = adjoint.tree.body[adjoint.forward_length :]
     calling = [not called.isdisjoint(names_loaded(statement)) for statement in reverse]
     if not any(calling):
@@ -128,7 +138,18 @@ class _Rewriter(Transformer):
             return self.counted(node) or node
         if node.func.id in self.helpers["index"]:
             return self.unexpanded(node) or node
+        if node.func.id in self.helpers["like"]:
+            return self.of_a_number(node) or node
         return node
+
+    def of_a_number(self, call: ast.Call) -> ast.expr | None:
+        """``g`` for ``adjoint_like(g, x)`` where ``x`` is a number (see above)."""
+        if len(call.args) != 2 or call.keywords:
+            return None
+        g, x = call.args
+        if isinstance(x, ast.Name) and self.runtime.shapes.dims(self.shapes.get(x.id)) == ():
+            return g
+        return None
 
     def rank(self, atom: ast.expr) -> int | None:
         if not isinstance(atom, ast.Name):
