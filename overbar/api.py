@@ -201,6 +201,7 @@ def _transform(function: Callable, key: tuple) -> Stages:
         with_value=with_value,
         optimisations=optimisations,
         functions=functions,
+        assume_lengths=True,
     )
     finish(stages)
     return stages

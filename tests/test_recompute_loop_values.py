@@ -213,3 +213,90 @@ def test_the_pass_computes_the_view_again_after_the_index_is_popped():
 def test_the_pass_keeps_the_push_where_a_side_condition_fails(where):
     source = _recomputed(**where)
     assert "stack.append(a)" in source and "a = stack.pop()" in source
+
+
+# Slice lengths resting on a relation between the parameters' lengths (``pipeline.guarded``).
+
+OFFSET = """
+def f(w, x):
+    m = len(x) - len(w) + 1
+    y = x[:m] * 2.0
+    for k in range(1, len(w)):
+        y = y + w[k] * x[k : m + k]
+    return np.sum(y * y) + np.sum(w)
+"""
+
+
+def test_a_slice_length_resting_on_the_arguments_lengths_is_checked_at_the_entry():
+    """``x[k : m + k]`` has ``m`` elements when ``len(x) ≥ len(w) − 1``: the adjoint checks
+    that first, and needs no ``unbroadcast`` nor the shapes it would push."""
+    rng = np.random.default_rng(4)
+    args = [rng.normal(size=3), rng.normal(size=10)]
+    source = _gradient_and_source(OFFSET, args)
+    check = source.splitlines()[1]
+    assert check.startswith("    if x.shape[0] - w.shape[0] + 1 < 0")
+    assert "return f_grad_general(w, x)" in source
+    assert "unbroadcast" not in source and "shape_of" not in source
+
+
+def test_arguments_that_break_the_relation_get_the_general_adjoint():
+    """With ``len(w) = 6`` and ``len(x) = 3``, ``m = -2``: ``x[:m]`` has one element, not
+    ``max(0, m)``, and ``x[2:0]`` none, so ``y`` is broadcast to no elements; the same
+    specialisation (the shapes key has no lengths) falls back to the adjoint made without the
+    relation, which sums the broadcast back (the one that assumed it would add an empty
+    array into one element of ``x_bar``, and raise)."""
+    f = define("""
+def f(w, x):
+    m = len(x) - len(w) + 1
+    y = w[0] * x[:m]
+    for k in range(1, len(w)):
+        y = y + w[k] * x[k : m + k]
+    return np.sum(y * y) + np.sum(w * w)
+""")
+    rng = np.random.default_rng(5)
+    gradient = overbar.grad(f, wrt=(0, 1))
+    holds = [rng.normal(size=3), rng.normal(size=10)]
+    breaks = [rng.normal(size=6), rng.normal(size=3)]
+    stages = gradient.stages_for(*holds)  # kept, so the calls below run what it made
+    general = dict(stages.simplified.bindings)["f_grad_general"]
+    made = []  # after each call: whether the general adjoint has been made
+    for args in (holds, breaks, holds):
+        result = gradient(*args)
+        for position in (0, 1):
+            expected = _numeric(f, args, position)
+            np.testing.assert_allclose(result[position], expected, rtol=1e-5, atol=1e-7)
+        made.append(general._compiled is not None)
+    assert made == [False, True, True]
+    np.testing.assert_allclose(gradient(*breaks)[0], 2 * breaks[0])
+
+
+def test_a_relation_that_is_proved_is_not_checked():
+    """``np.zeros(m)`` raises for a negative ``m``: having run, it proves ``m ≥ 0``."""
+    source = _gradient_and_source(CONVOLUTION, _arguments())
+    assert "_general" not in source and "unbroadcast" not in source
+
+
+def test_a_pullback_and_a_vjp_assume_nothing():
+    """A helper's pullback is called by generated code, which checks nothing at its entry,
+    and a vjp's two halves would both need the check: neither assumes a relation."""
+    helper = define(OFFSET, name="f")
+    caller = define(
+        """
+def g(w, x):
+    return HELPER(w, x) * 2.0
+""",
+        name="g",
+        namespace={"HELPER": helper},
+    )
+    rng = np.random.default_rng(6)
+    args = [rng.normal(size=3), rng.normal(size=10)]
+    gradient = overbar.grad(
+        caller, wrt=(0, 1), optimise=overbar.Optimisations.parse("all,-inline")
+    )
+    result = gradient(*args)
+    for position in (0, 1):
+        np.testing.assert_allclose(result[position], _numeric(caller, args, position), rtol=1e-5)
+    assert "_general" not in gradient.source_for(*args)
+    value, pullback = overbar.vjp(helper, *args, wrt=(0, 1))
+    for got, want in zip(pullback(1.0), overbar.grad(helper, wrt=(0, 1))(*args), strict=True):
+        np.testing.assert_allclose(got, want)
