@@ -40,6 +40,7 @@ from overbar.transpiler.fence import check_supported
 from overbar.transpiler.hoist import hoist
 from overbar.transpiler.inline import inline_helpers
 from overbar.transpiler.inner_gradients import with_inner_gradients
+from overbar.transpiler.inner_products import inner_products
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.known_shapes import read_known_shapes
 from overbar.transpiler.lambdas_passed import with_lambdas_passed
@@ -786,6 +787,8 @@ def _transform(
         )
         if optimisations.shapes:
             simplified = read_known_shapes(simplified, runtime, shapes, parsed.namespace)
+        if optimisations.shapes and optimisations.peephole:
+            simplified = inner_products(simplified, runtime, parsed.namespace)
         modules = _modules_read(simplified, parsed.namespace)
         simplified = drop_invariant_pushes(drop_unread_pushes(simplified), modules)
         # A vjp's pullback may run many times: a forward value is computed once, not in it.
