@@ -300,3 +300,29 @@ def g(w, x):
     value, pullback = overbar.vjp(helper, *args, wrt=(0, 1))
     for got, want in zip(pullback(1.0), overbar.grad(helper, wrt=(0, 1))(*args), strict=True):
         np.testing.assert_allclose(got, want)
+
+
+DOTS = """
+def f(w, x):
+    m = w.shape[0]
+    outputs = []
+    for i in range(x.shape[0] - m + 1):
+        outputs.append(PART)
+    y = np.array(outputs)
+    return np.sum(y ** 2)
+"""
+
+
+def test_the_adjoints_of_numbers_popped_from_a_list_are_not_shaped():
+    """``adjoint_like(g, v)`` is ``g`` for a number ``v`` (``specialise.py``): the loop does not
+    save the numbers it appended to shape their adjoints."""
+    source = _gradient_and_source(DOTS.replace("PART", "np.dot(x[i : i + m], w)"), _arguments())
+    assert "adjoint_like(tmp" not in source
+    assert source.count("stack.append(") == 2  # the index and the trip count
+
+
+def test_the_adjoints_of_arrays_popped_from_a_list_are_still_shaped():
+    """An appended array's adjoint may be the runtime zero: it is still made its shape."""
+    part = "x[i : i + m] * w"
+    source = _gradient_and_source(DOTS.replace("PART", part), _arguments())
+    assert "adjoint_like(tmp" in source
