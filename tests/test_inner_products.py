@@ -115,3 +115,54 @@ def test_the_pass_reads_only_plain_sums_of_products_of_vectors_of_one_length(
     )
     source = ast.unparse(inner_products(adjoint, NUMPY).tree)
     assert ("s_bar = a @ " in source) == rewritten
+
+
+def test_an_adjoint_popped_from_a_list_and_shaped_is_a_vector_of_its_values_length():
+    source = """
+def f(w, x):
+    n = len(x) - len(w) + 1
+    y = sum(w[j] * x[j : j + n] for j in range(len(w)))
+    return np.sum(y * y)
+"""
+    rng = np.random.default_rng(10)
+    args = [rng.normal(size=3), rng.normal(size=9)]
+    generated = _checked_source(source, args, wrt=(0, 1))
+    assert "sum(" not in _reverse_lines(generated).replace("sum_bars(", "")
+    assert " @ " in _reverse_lines(generated)
+
+
+@pytest.mark.parametrize(
+    ("between", "rewritten"),
+    [
+        ("", True),
+        ("g = h", False),  # rebound after it was shaped: its shape is not known
+        ("for i in r:\n        g = h", False),  # rebound in a loop between
+    ],
+)
+def test_a_name_is_known_shaped_until_it_is_rebound(between, rewritten):
+    import ast
+
+    from overbar.runtime import NUMPY
+    from overbar.runtime.helpers import adjoint_like
+    from overbar.runtime.shapes import argument_shape, named
+    from overbar.transpiler.inner_products import inner_products
+    from overbar.transpiler.reverse import Adjoint
+
+    source = """
+def f_grad(a, g, h, r):
+    g = adjoint_like(g, a)
+    BETWEEN
+    s_bar = (g * a).sum()
+    return s_bar
+""".replace("BETWEEN", between or "pass")
+    tree = ast.parse(source).body[0]
+    adjoint = Adjoint(
+        tree=tree,
+        forward_length=0,
+        temporaries=frozenset(),
+        bindings=(("np", np), ("adjoint_like", adjoint_like)),
+        effects=frozenset(),
+        shapes=(("a", named(argument_shape(np.zeros(5)), "a")),),
+    )
+    result = ast.unparse(inner_products(adjoint, NUMPY).tree)
+    assert ("s_bar = g @ a" in result) == rewritten

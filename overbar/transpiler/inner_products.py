@@ -43,21 +43,77 @@ def inner_products(
             shapes[bar] = shapes[name]
     shapes.update(_bound_once_to_arithmetic(adjoint, shapes, runtime))
     rewriter = _Rewriter(shapes, runtime, module_names(adjoint.bindings, namespace, runtime))
+    shaping = {name for name, value in adjoint.bindings if value is runtime.adjoint_like}
     forward = adjoint.tree.body[: adjoint.forward_length]
     reverse = adjoint.tree.body[adjoint.forward_length :]
-    rewritten = []
-    for statement in reverse:
-        if not _sums_a_product(statement):
-            rewritten.append(statement)  # shared, not copied
-            continue
-        rewriter.changed = False
-        new = rewriter.visit(clone(statement))
-        rewritten.append(new if rewriter.changed else statement)
-    if all(a is b for a, b in zip(rewritten, reverse, strict=True)):
+    rewritten = _rewritten_block(reverse, rewriter, shaping)
+    if rewritten is reverse:
         return adjoint
     tree = copy.copy(adjoint.tree)
     tree.body = forward + rewritten
     return replace(adjoint, tree=tree)
+
+
+def _rewritten_block(block: list[ast.stmt], rewriter: _Rewriter, shaping: set[str]) -> list:
+    """``block`` with its sums of products rewritten (``block`` itself where none is).
+
+    Besides the shapes known throughout, a name is known to have ``x``'s shape from a
+    statement ``N = adjoint_like(g, x)`` of the block (``x`` an array of known shape: the
+    helper returns ``g`` if it has ``x``'s shape, else ``zeros of x's shape + g``, and an
+    adjoint is never larger than its value) to the next statement that stores ``N``; a
+    block inside starts knowing none of these."""
+    local: dict[str, Any] = {}
+    rewritten = []
+    for statement in block:
+        new = statement
+        if isinstance(statement, ast.For | ast.AsyncFor | ast.While | ast.If | ast.With):
+            inner = {}
+            for field in ("body", "orelse"):
+                part = getattr(statement, field, None)
+                if isinstance(part, list) and part:
+                    done = _rewritten_block(part, rewriter, shaping)
+                    if done is not part:
+                        inner[field] = done
+            if inner:
+                new = copy.copy(statement)
+                for field, done in inner.items():
+                    setattr(new, field, done)
+        elif _sums_a_product(statement):
+            rewriter.changed, rewriter.local = False, local
+            visited = rewriter.visit(clone(statement))
+            new = visited if rewriter.changed else statement
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+                local.pop(node.id, None)
+        shaped = _shaped_like(statement, shaping, rewriter.shapes)
+        if shaped is not None:
+            local[shaped[0]] = shaped[1]
+        rewritten.append(new)
+    if all(a is b for a, b in zip(rewritten, block, strict=True)):
+        return block
+    return rewritten
+
+
+def _shaped_like(
+    statement: ast.stmt, shaping: set[str], shapes: dict[str, Any]
+) -> tuple[str, Any] | None:
+    """(N, x's shape) for ``N = adjoint_like(g, x)`` where ``x``'s shape is an array's."""
+    if not (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+        and isinstance(statement.value, ast.Call)
+        and isinstance(statement.value.func, ast.Name)
+        and statement.value.func.id in shaping
+        and len(statement.value.args) == 2
+        and not statement.value.keywords
+        and isinstance(statement.value.args[1], ast.Name)
+    ):
+        return None
+    shape = shapes.get(statement.value.args[1].id)
+    if not (isinstance(shape, tuple) and shape):
+        return None
+    return statement.targets[0].id, shape
 
 
 def _bound_once_to_arithmetic(
@@ -119,6 +175,7 @@ class _Rewriter(Transformer):
     def __init__(self, shapes: dict[str, Any], runtime: Runtime, numpy_names: frozenset[str]):
         self.shapes, self.runtime, self.numpy_names = shapes, runtime, numpy_names
         self.changed = False
+        self.local: dict[str, Any] = {}  # shapes known where the statement visited is
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)
@@ -147,7 +204,8 @@ class _Rewriter(Transformer):
     def vectors_of_one_length(self, a: ast.expr, b: ast.expr) -> bool:
         if not (isinstance(a, ast.Name) and isinstance(b, ast.Name)):
             return False
-        first, second = self.shapes.get(a.id), self.shapes.get(b.id)
+        first = self.local.get(a.id, self.shapes.get(a.id))
+        second = self.local.get(b.id, self.shapes.get(b.id))
         facts = self.runtime.shapes
         return (
             isinstance(first, tuple)
