@@ -151,7 +151,9 @@ def f_grad(w, x):
 """
 
 
-def _recomputed(forward="pass", before="pass", after="pass", last="pass") -> str:
+def _recomputed(
+    forward="pass", before="pass", after="pass", last="pass", index_shape="integer"
+) -> str:
     """The adjoint above through ``recompute_loop_values``, unparsed."""
     import ast
 
@@ -179,7 +181,12 @@ def _recomputed(forward="pass", before="pass", after="pass", last="pass") -> str
         temporaries=frozenset({"a", "tmp1"}),
         bindings=(("np", np),),
         effects=frozenset(),
-        shapes=(("w", vector), ("x", vector), ("k", INTEGER), ("m", INTEGER)),
+        shapes=(
+            ("w", vector),
+            ("x", vector),
+            ("k", INTEGER if index_shape == "integer" else vector),
+            ("m", INTEGER),
+        ),
         adjoints=(("x_bar", "x"),),
     )
     return ast.unparse(recompute_loop_values(adjoint, NUMPY).tree)
@@ -208,6 +215,7 @@ def test_the_pass_computes_the_view_again_after_the_index_is_popped():
         {"before": "print(a)"},  # read before the index is popped
         {"last": "print(a)"},  # read after the loop: the value before the loop
         {"last": "k = 0"},  # the index rebound in the reverse sweep
+        {"index_shape": "vector"},  # the index not known to be an integer (a row, a view)
     ],
 )
 def test_the_pass_keeps_the_push_where_a_side_condition_fails(where):
@@ -326,3 +334,20 @@ def test_the_adjoints_of_arrays_popped_from_a_list_are_still_shaped():
     part = "x[i : i + m] * w"
     source = _gradient_and_source(DOTS.replace("PART", part), _arguments())
     assert "adjoint_like(tmp" in source
+
+
+def test_a_row_iterated_and_its_element_are_read_again_from_the_matrix():
+    """``for row in X`` is a loop over ``X``'s rows by index: the row is a view of ``X`` at
+    an integer index, and ``X``, a parameter, is never written into."""
+    source = """
+def f(X, v):
+    total = 0.0
+    for row in X:
+        first = row[0]
+        total = total + first * np.sum(row * v)
+    return total
+"""
+    rng = np.random.default_rng(11)
+    generated = _gradient_and_source(source, [rng.normal(size=(4, 3)), rng.normal(size=3)])
+    assert "stack.append(first)" not in generated and "stack.append(row)" not in generated
+    assert "\n        first = row[0]\n" in _reverse_sweep(generated)

@@ -40,13 +40,19 @@ only by its pop, and is written into or updated in place nowhere; the reverse sw
 ``N`` nowhere but in the undoing loop's body, before ``N``'s pop (after it, or after the
 loop, the previous trip's value was read); ``T`` is bound only by the loop in the forward
 sweep and only by its pop in the reverse sweep, and changed in place nowhere. ``e``'s
-operands are constants, ``T``, names that hold one value while the reverse sweep runs
-(``pushes._steady_names``: parameters, modules, single top-level bindings, none changed in
-place) and names recomputed so by an earlier statement of the same body. No cost greater
+operands are constants, ``T`` where it is known to be an integer (not a row of an array
+iterated, which may be a view of an array written later), names that hold one value while
+the reverse sweep runs (``pushes._steady_names``: parameters, modules, single top-level
+bindings, none changed in place) and names recomputed so by an earlier statement of the
+same body. No cost greater
 than a push: ``e`` is arithmetic of numbers (every operand's shape a number's), or an
 element or a basic slice of an array (a name whose shape is an array's, indexed by constants
 and integers, ``None`` and slices of them): a number, or a view sharing the array's memory
-as the pushed value did. Split adjoints (``vjp``) are left alone by the pipeline: their
+as the pushed value did. The contents an element is read from are those the trip saw: no
+name that may share the array's memory (its views, found as ``pushes._sharing`` finds them)
+is written into, updated in place or changed by a method anywhere (an adjoint aside, which
+the reverse sweep owns), and the fence refuses a view read before a write into its array
+through another name. Split adjoints (``vjp``) are left alone by the pipeline: their
 pullback may run again after the caller changed an argument.
 """
 
@@ -161,7 +167,9 @@ def recompute_loop_values(
         if found is None:
             continue
         undo, index_place = found
-        available = steady | {index}
+        # an index that is not an integer (a row of an array iterated) may be a view of an
+        # array written later: its elements are read only as the trip saw them
+        available = steady | ({index} if facts.is_integer(shapes.get(index)) else set())
         lines: list[ast.stmt] = []
         for place, statement in enumerate(top[:-1]):
             name = _pushed_reference(statement, stack)
