@@ -351,3 +351,27 @@ def f(X, v):
     generated = _gradient_and_source(source, [rng.normal(size=(4, 3)), rng.normal(size=3)])
     assert "stack.append(first)" not in generated and "stack.append(row)" not in generated
     assert "\n        first = row[0]\n" in _reverse_sweep(generated)
+
+
+def test_second_derivatives_differentiate_the_adjoint_that_assumes_nothing():
+    """A second derivative differentiates a gradient's adjoint again: it takes the one made
+    without assuming lengths (the check's call of another adjoint has no derivative)."""
+    f = define("""
+def f(w, x):
+    m = len(x) - len(w) + 1
+    y = w[0] * x[:m]
+    for k in range(1, len(w)):
+        y = y + w[k] * x[k : m + k]
+    return np.sum(y * y) + np.sum(w * w)
+""")
+    rng = np.random.default_rng(13)
+    w, x = rng.normal(size=3), rng.normal(size=8)
+    gradient = overbar.grad(f, wrt=0)
+    assert "_general(w, x)" in gradient.source_for(w, x)
+    eps = 1e-5
+    numeric = np.array(
+        [(gradient(w + eps * e, x) - gradient(w - eps * e, x)) / (2 * eps) for e in np.eye(3)]
+    )
+    np.testing.assert_allclose(overbar.hessian(f, wrt=0)(w, x), numeric, rtol=1e-6, atol=1e-6)
+    (product,) = overbar.hvp(f, (w, x), (np.ones(3),), wrt=(0,))
+    np.testing.assert_allclose(product, numeric @ np.ones(3), rtol=1e-6, atol=1e-6)
