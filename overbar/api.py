@@ -78,6 +78,7 @@ def transformed(
     with_value: bool = True,
     optimisations: Optimisations = ALL,
     functions: tuple[tuple[str, Any], ...] = (),
+    assume_lengths: bool = False,
 ) -> Stages:
     """The transformation of ``function`` for ``wrt``, specialised on the parameters' ``shapes``
     (pairs of name and ``argument_shape``; none for the general adjoint; ignored where
@@ -85,8 +86,11 @@ def transformed(
     (name and function pairs: a call of such a parameter is a call of that function),
     returning the value with the gradients or not; computed once (one thread computes it, the
     others wait) and kept with the function. This is the reverse adjoint always (what a second
-    derivative differentiates again); ``gradient_stages`` is what a gradient runs."""
-    key = _stages_key(wrt, shapes, with_value, optimisations, functions)
+    derivative differentiates again); ``gradient_stages`` is what a gradient runs. With
+    ``assume_lengths``, what a gradient runs: an adjoint that may check relations between the
+    arguments' lengths at its entry and call another adjoint where they fail
+    (``pipeline.guarded``), which a second derivative could not differentiate again."""
+    key = _stages_key(wrt, shapes, with_value, optimisations, functions, assume_lengths)
     return kept_once(function, key, lambda: _transform(function, key))
 
 
@@ -104,7 +108,9 @@ def gradient_stages(
     found = forward_gradient_stages(function, wrt, shapes, with_value, optimisations, functions)
     if found is not None:
         return found
-    return transformed(function, wrt, shapes, with_value, optimisations, functions)
+    return transformed(
+        function, wrt, shapes, with_value, optimisations, functions, assume_lengths=True
+    )
 
 
 def gradient_sources(stages: Stages | ForwardStages) -> str:
@@ -184,15 +190,16 @@ def _stages_key(
     with_value: bool,
     optimisations: Optimisations,
     functions: tuple[tuple[str, Any], ...] = (),
+    assume_lengths: bool = False,
 ) -> tuple:
     # the functions themselves are in the key (held, so that no other takes their ids)
     known = _known(shapes, optimisations)
-    return ("stages", wrt, known, with_value, optimisations, functions)
+    return ("stages", wrt, known, with_value, optimisations, functions, assume_lengths)
 
 
 def _transform(function: Callable, key: tuple) -> Stages:
     """The transformation ``transformed`` keeps under ``key``, made (and finished) now."""
-    _, wrt, shapes, with_value, optimisations, functions = key
+    _, wrt, shapes, with_value, optimisations, functions, assume_lengths = key
     # Looked up on the module each time: a test (or a profiler) may wrap it.
     stages = pipeline.transform(
         function,
@@ -202,6 +209,7 @@ def _transform(function: Callable, key: tuple) -> Stages:
         with_value=with_value,
         optimisations=optimisations,
         functions=functions,
+        assume_lengths=assume_lengths,
     )
     finish(stages)
     return stages
@@ -245,7 +253,9 @@ def compiled_adjoint(
             # (a hundred thousand nodes for 800 lines) are then freed as soon as it is made,
             # instead of being kept for good, and scanned again and again by the garbage
             # collector (a tenth of the first call). ``stages_for`` transforms again.
-            stages_key = _stages_key(wrt, shapes, with_value, optimisations, functions)
+            stages_key = _stages_key(
+                wrt, shapes, with_value, optimisations, functions, assume_lengths=True
+            )
             with pipeline.collector_paused():  # until the trees are freed
                 stages = cache_of(function).get(stages_key) or _transform(function, stages_key)
                 found = stages.emitted.function

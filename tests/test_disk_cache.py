@@ -378,3 +378,45 @@ def test_an_unexpected_failure_of_the_cache_costs_the_cache_only(tmp_path, folde
     x, w = arguments()
     with pytest.warns(UserWarning, match="a cache bug"):
         np.testing.assert_allclose(overbar.grad(module.loss)(x, w), expected(x, w))
+
+
+CONVOLUTION = """
+import numpy as np
+
+def loss(w, x):
+    m = len(x) - len(w) + 1
+    y = w[0] * x[:m]
+    for k in range(1, len(w)):
+        y = y + w[k] * x[k : m + k]
+    return np.sum(y * y) + np.sum(w * w)
+"""
+
+
+def test_an_adjoint_checking_lengths_is_read_with_its_general_adjoint(
+    tmp_path, folder, monkeypatch
+):
+    """The adjoint that assumes ``len(x) ≥ len(w) − 1`` (``pipeline.guarded``) is read back
+    with the adjoint it calls where that fails, written by reference and made when needed."""
+    module = load_module(tmp_path, CONVOLUTION)
+    rng = np.random.default_rng(12)
+    holds = (rng.normal(size=3), rng.normal(size=10))
+    breaks = (rng.normal(size=6), rng.normal(size=3))  # x[:m] has one element, y none
+    first = overbar.grad(module.loss, wrt=(0, 1))(*holds)
+    assert "_general(w, x)" in overbar.grad(module.loss, wrt=(0, 1)).source_for(*holds)
+    forget(module)
+    real = pipeline.transform
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("assume_lengths", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "transform", counted)
+    gradient = overbar.grad(module.loss, wrt=(0, 1), check=False)
+    for got, want in zip(gradient(*holds), first, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert calls == []  # read from the disk
+    w_bar, x_bar = gradient(*breaks)
+    np.testing.assert_allclose(w_bar, 2 * breaks[0])  # y is empty: only sum(w * w) is left
+    np.testing.assert_allclose(x_bar, np.zeros(3))
+    assert calls == [False]  # the general adjoint, made now, assuming nothing

@@ -390,7 +390,9 @@ def test_the_adjoint_of_an_element_is_a_tuple_with_zeros_elsewhere():
     f = define(INDEXED_SEQUENCES["a helper's tuple, indexed (the report)"])
     source = overbar.grad(f, optimise=PULLBACKS).source_for(V, M)
     assert "t_bar = (0.0, " in source, source
-    assert "pair_pullback(*pair_residuals, result_bar=t_bar)" in source, source
+    # the pullback gets the tuple adjoint (from residuals, or, where it reads nothing but the
+    # helper's arguments, as here once a number's adjoint needs no shaping, from them)
+    assert "pair_pullback(" in source and "result_bar=t_bar)" in source, source
     only_one = define("""
         def f(x, y):
             t = (np.sin(x), y * x)

@@ -51,8 +51,12 @@ LEAST = 4  # the least length of a dimension a statement needs is proved up to t
 class Lengths:
     """The forms of a normal form's integers, read at the statement that reads them."""
 
-    def __init__(self, normal_form: Any, namespace: Any, runtime: Any):
+    def __init__(self, normal_form: Any, namespace: Any, runtime: Any, assumed: set | None = None):
         tree, local_names = normal_form.tree, normal_form.local_names
+        # where not None: the relations between the parameters' lengths a slice's bounds were
+        # taken to satisfy, unproved (each a form's key, assumed ≥ 0), which the adjoint
+        # checks at its entry (``pipeline.guarded``)
+        self.assumed = assumed
         self.normal_form, self.namespace = normal_form, namespace
         self.runtime = runtime
         # ``range`` is the builtin where the function neither binds nor sees another
@@ -291,14 +295,29 @@ class Lengths:
             return None
         return length
 
-    def surely_nonnegative(self, form: Form, reader: ast.stmt, known: dict) -> bool:
+    def surely_nonnegative(
+        self, form: Form, reader: ast.stmt, known: dict, assume: bool = False
+    ) -> bool:
         """Whether ``form ≥ 0`` wherever ``reader`` runs: ``form`` less nothing or less one of
         the ``facts`` there, each loop index replaced by the end of its range that makes the
-        form smallest, then each length by 0, leaves no negative coefficient or constant."""
-        return any(
+        form smallest, then each length by 0, leaves no negative coefficient or constant.
+        With ``assume`` (and ``assumed`` kept), a form not proved so whose smallest value
+        over the loops' ranges names lengths of parameters alone is assumed ≥ 0, and kept in
+        ``assumed``: the adjoint is then valid only for arguments whose lengths satisfy it."""
+        if any(
             self.lower_bound_nonnegative(_added(form, _scaled(fact, -1)), known)
             for fact in [{}, *self.facts(reader, known)]
-        )
+        ):
+            return True
+        if not assume or self.assumed is None:
+            return False
+        lowest = self.lowest(form, known)
+        if lowest is None or not all(
+            s == 1 or (isinstance(s, tuple) and s[0] == "length") for s, c in lowest.items() if c
+        ):
+            return False
+        self.assumed.add(_key(lowest))
+        return True
 
     def least_length(self, origin: tuple, reader: ast.stmt, known: dict, most: int) -> int:
         """The largest ``k`` up to ``most`` such that the length of the parameter's
@@ -315,6 +334,14 @@ class Lengths:
         return least
 
     def lower_bound_nonnegative(self, form: Form, known: dict) -> bool:
+        lowest = self.lowest(form, known)
+        if lowest is None:
+            return False
+        return lowest.get(1, 0) >= 0 and all(c >= 0 for s, c in lowest.items() if s != 1)
+
+    def lowest(self, form: Form, known: dict) -> Form | None:
+        """``form`` with each loop index replaced by the end of its range that makes it
+        smallest (None where a range is not known)."""
         lowest: Form = {}
         for symbol, coefficient in form.items():
             if coefficient == 0:
@@ -323,13 +350,13 @@ class Lengths:
                 loop = self.bound[symbol[1]][0]
                 ends = self.loop_range(loop, known)
                 if ends is None:
-                    return False
+                    return None
                 lowest = _added(
                     lowest, _scaled(ends[0] if coefficient > 0 else ends[1], coefficient)
                 )
             else:
                 lowest = _added(lowest, {symbol: coefficient})
-        return lowest.get(1, 0) >= 0 and all(c >= 0 for s, c in lowest.items() if s != 1)
+        return lowest
 
     def slice_length(self, value: ast.expr, reader: ast.stmt, known: dict) -> Any:
         """The shape of ``a[s:e]`` (``value``) by the identity above, or None."""
@@ -357,7 +384,7 @@ class Lengths:
         if start is None or stop is None:
             return None
         proved = all(
-            self.surely_nonnegative(f, reader, known)
+            self.surely_nonnegative(f, reader, known, assume=True)
             for f in (start, stop, _added(whole, _scaled(stop, -1)))
         )
         if not proved:

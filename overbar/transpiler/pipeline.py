@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import dataclasses
 import functools
 import gc
@@ -39,6 +40,7 @@ from overbar.transpiler.fence import check_supported
 from overbar.transpiler.hoist import hoist
 from overbar.transpiler.inline import DEPTH, inline_helpers
 from overbar.transpiler.inner_gradients import with_inner_gradients
+from overbar.transpiler.inner_products import inner_products
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.known_shapes import read_known_shapes
 from overbar.transpiler.lambdas_passed import with_lambdas_passed
@@ -69,6 +71,7 @@ from overbar.transpiler.pushes import (
     drop_unread_pushes,
     drop_unread_restores,
 )
+from overbar.transpiler.recompute import recompute_loop_values
 from overbar.transpiler.remat import rematerialise
 from overbar.transpiler.reuse import reuse_forward_values
 from overbar.transpiler.reverse import Adjoint, differentiate, seed_parameter, without_local
@@ -601,6 +604,7 @@ def transform(
     vjp: bool = False,
     residuals: bool = False,
     arity: int | None = None,
+    assume_lengths: bool = False,
 ) -> Stages:
     """Differentiate ``function`` with respect to the parameters named in ``wrt``.
 
@@ -621,6 +625,12 @@ def transform(
     sweep, keeping the residuals, and the pullback what its reverse sweep calls on them; the
     cotangent is a caller's adjoint (a tuple's may hold runtime zeros), and the pullback runs
     once per forward call, so values may be recomputed in it (``rematerialise``).
+    With ``assume_lengths`` (for a gradient specialised on shapes, not a pullback or a split
+    adjoint) a slice's length may rest on a relation between the parameters' lengths that
+    shape inference cannot prove (``x[k : m + k]`` with ``m = len(x) − len(w) + 1`` has ``m``
+    elements when ``len(x) ≥ len(w) − 1``): the adjoint then checks the relations at its
+    entry and, where one fails, returns what the adjoint made without them returns
+    (``guarded``).
     """
     with collector_paused():
         return _transform(
@@ -635,6 +645,7 @@ def transform(
             vjp,
             residuals,
             arity,
+            assume_lengths,
         )
 
 
@@ -668,6 +679,7 @@ def _transform(
     vjp: bool = False,
     residuals: bool = False,
     arity: int | None = None,
+    assume_lengths: bool = False,
 ) -> Stages:
     # the function as this call sees it: *args as the arguments the call passes, parameters
     # bound to the functions it passes, nested defs lifted to helpers, gradients taken in it
@@ -704,8 +716,24 @@ def _transform(
         if isinstance(shape, runtime.shapes.Instance)
     )
     # Off, shapes still say which values are tuples: their adjoints must be tuples to be right.
+    signature = parsed.tree.args
+    assumed: set | None = (
+        set()
+        if assume_lengths
+        and optimisations.shapes
+        and parameter_shapes
+        and not (as_pullback or vjp or residuals or functions)
+        and not (signature.vararg or signature.kwarg or signature.kwonlyargs)
+        and not signature.posonlyargs
+        else None
+    )
     shapes = infer(
-        normal_form, parameter_shapes or {}, parsed.namespace, runtime, optimisations.shapes
+        normal_form,
+        parameter_shapes or {},
+        parsed.namespace,
+        runtime,
+        optimisations.shapes,
+        assumed,
     )
     in_order = NameAllocator(
         normal_form.taken_names | normal_form.local_names | set(parsed.namespace.made)
@@ -718,8 +746,15 @@ def _transform(
             parsed = dataclasses.replace(
                 parsed, namespace=dataclasses.replace(parsed.namespace, made=made)
             )
+        if assumed is not None:
+            assumed.clear()
         shapes = infer(
-            normal_form, parameter_shapes or {}, parsed.namespace, runtime, optimisations.shapes
+            normal_form,
+            parameter_shapes or {},
+            parsed.namespace,
+            runtime,
+            optimisations.shapes,
+            assumed,
         )
     activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules, objects)
     helpers = functools.partial(pullback_of, runtime=runtime, optimisations=optimisations)
@@ -766,11 +801,13 @@ def _transform(
         )
         if optimisations.shapes:
             simplified = read_known_shapes(simplified, runtime, shapes, parsed.namespace)
-        simplified = drop_invariant_pushes(
-            drop_unread_pushes(simplified), _modules_read(simplified, parsed.namespace)
-        )
+        if optimisations.shapes and optimisations.peephole:
+            simplified = inner_products(simplified, runtime, parsed.namespace)
+        modules = _modules_read(simplified, parsed.namespace)
+        simplified = drop_invariant_pushes(drop_unread_pushes(simplified), modules)
         # A vjp's pullback may run many times: a forward value is computed once, not in it.
         if not vjp:
+            simplified = recompute_loop_values(simplified, runtime, parsed.namespace, modules)
             simplified = rematerialise(simplified, runtime, parsed.namespace)
         if optimisations.peephole:
             simplified = add_like_terms(simplified, runtime, parsed.namespace)
@@ -793,8 +830,135 @@ def _transform(
             halves = replace(halves, reusable=False)
         emitted = emit_split(parsed, halves)
         return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes, halves)
+    if assumed:
+        general = Unassumed(
+            function, wrt, runtime, tuple(parameter_shapes.items()), with_value, optimisations
+        )
+        simplified = guarded(simplified, _weakest(assumed), general)
     emitted = emit(parsed, simplified)
     return Stages(parsed, normal_form, activity, adjoint, simplified, emitted, shapes)
+
+
+def guarded(adjoint: Adjoint, assumed: list[tuple], general: Any) -> Adjoint:
+    """The adjoint that first checks the relations between its parameters' lengths that its
+    shapes rest on (each a form's key, ``Σ cᵢ·len(xᵢ) + c₀``, assumed ≥ 0) and, where one
+    fails, returns what ``general`` (the adjoint made without assuming them) returns::
+
+        if x.shape[0] - w.shape[0] + 1 < 0:
+            return conv_grad_general(w, x)
+
+    Identity: for arguments satisfying the relations the adjoint is the one inferred under
+    them; for the others, the general one, made as if nothing were assumed. Side conditions:
+    the parameters are positional (the general adjoint is called with them in order), and
+    the check comes first, before any of them is rebound; a length ``("length", (x, k))`` is
+    ``x.shape[k]``, the dimension of the argument ``x`` the shapes named it after."""
+    taken = {n.id for n in walk(adjoint.tree) if isinstance(n, ast.Name)}
+    taken |= {name for name, _ in adjoint.bindings}
+    name = NameAllocator(taken).fresh(f"{adjoint.tree.name}_general")
+    failing = [
+        ast.Compare(_length_expression(key), [ast.Lt()], [ast.Constant(0)]) for key in assumed
+    ]
+    test = failing[0] if len(failing) == 1 else ast.BoolOp(ast.Or(), failing)
+    parameters = [ast.Name(a.arg, ast.Load()) for a in adjoint.tree.args.args]
+    check = ast.If(
+        test,
+        [ast.Return(ast.Call(ast.Name(name, ast.Load()), parameters, []))],
+        [],
+    )
+    tree = copy.copy(adjoint.tree)
+    tree.body = [check, *adjoint.tree.body]
+    return replace(
+        adjoint,
+        tree=tree,
+        forward_length=adjoint.forward_length + 1,
+        bindings=(*adjoint.bindings, (name, general)),
+    )
+
+
+def _weakest(assumed: set[tuple]) -> list[tuple]:
+    """The relations of ``assumed`` that no other implies (of ``L + c ≥ 0`` for one ``L``,
+    the one with the least ``c``), in a fixed order."""
+    least: dict[tuple, int] = {}
+    for key in assumed:
+        lengths = tuple(term for term in key if term[0] != 1)
+        constant = sum(c for symbol, c in key if symbol == 1)
+        least[lengths] = min(constant, least.get(lengths, constant))
+    return sorted(
+        (tuple(sorted((*lengths, (1, c)), key=repr)) for lengths, c in least.items()), key=repr
+    )
+
+
+def _length_expression(key: tuple) -> ast.expr:
+    """``x.shape[0] - w.shape[0] + 1`` for the form ``len(x) − len(w) + 1`` (``lengths``)."""
+    terms = sorted(key, key=lambda term: (term[0] == 1, term[1] < 0))
+    expression: ast.expr | None = None
+    for symbol, coefficient in terms:
+        if coefficient == 0:
+            continue
+        if symbol == 1:
+            part: ast.expr = ast.Constant(abs(coefficient))
+        else:
+            _, (parameter, axis) = symbol
+            part = ast.Subscript(
+                ast.Attribute(ast.Name(parameter, ast.Load()), "shape", ast.Load()),
+                ast.Constant(axis),
+                ast.Load(),
+            )
+            if abs(coefficient) != 1:
+                part = ast.BinOp(ast.Constant(abs(coefficient)), ast.Mult(), part)
+        if expression is None:
+            expression = part if coefficient > 0 else ast.UnaryOp(ast.USub(), part)
+        else:
+            expression = ast.BinOp(expression, ast.Add() if coefficient > 0 else ast.Sub(), part)
+    return expression if expression is not None else ast.Constant(0)
+
+
+class Unassumed:
+    """The adjoint of ``function`` specialised on ``shapes`` without assuming any relation
+    between its parameters' lengths (``guarded``): what an adjoint that assumed some calls
+    where its arguments do not satisfy them. Compiled on first call (rarely: a relation
+    assumed is one the function's arguments satisfy whenever it is used as meant)."""
+
+    def __init__(self, function, wrt, runtime, shapes, with_value, optimisations):
+        self.function, self.wrt, self.runtime, self.shapes = function, wrt, runtime, shapes
+        self.with_value, self.optimisations = with_value, optimisations
+        self._compiled: Callable | None = None
+        self._building = False
+
+    @property
+    def compiled(self) -> Callable:
+        return built_once(self, "_compiled", "_building", self._build)
+
+    def _build(self) -> Callable:
+        with collector_paused():
+            stages = transform(
+                self.function,
+                self.wrt,
+                self.runtime,
+                parameter_shapes=dict(self.shapes) or None,
+                with_value=self.with_value,
+                optimisations=self.optimisations,
+            )
+            finish(stages)
+            return stages.emitted.function
+
+    def __call__(self, *args):
+        return self.compiled(*args)
+
+    def __reduce__(self) -> Any:
+        """Pickled by reference (for the disk cache), as a ``Pullback`` is."""
+        if self.runtime is not NUMPY:
+            raise TypeError("only adjoints for the NumPy runtime are written by reference")
+        arguments = (self.function, self.wrt, self.shapes, self.with_value, self.optimisations)
+        return (numpy_unassumed, arguments)
+
+    def __repr__(self) -> str:
+        return f"<overbar adjoint of {self.function.__qualname__} assuming no lengths>"
+
+
+def numpy_unassumed(function, wrt, shapes, with_value, optimisations) -> Unassumed:
+    """An ``Unassumed`` for the NumPy runtime (what a pickled one is rebuilt with)."""
+    return Unassumed(function, wrt, NUMPY, shapes, with_value, optimisations)
 
 
 def _modules_read(adjoint: Adjoint, namespace: Namespace) -> frozenset[str]:

@@ -539,24 +539,9 @@ def drop_invariant_pushes(adjoint: Adjoint, modules: frozenset[str] = frozenset(
     candidates = {name for name, count in pushed.items() if popped[name] == count}
     if not candidates:
         return adjoint
-    bound = Counter(_bound_names(forward))
-    rebound_in_reverse = set(
-        name
-        for statement in reverse
-        for node in walk_breadth_first(statement)
-        if not _is_pop(node, stack)
-        for name in _targets_of(node)
+    steady, bound, changed_in_place, rebound_in_reverse = _steady_names(
+        adjoint, candidates, modules
     )
-    changed_in_place = _changed_in_place(adjoint.tree)
-    parameters = {argument.arg for argument in adjoint.tree.args.args}
-    parameters |= {argument.arg for argument in adjoint.tree.args.kwonlyargs}
-    steady = {name for name in parameters | modules if bound[name] == 0}
-    for statement in forward:  # top-level single bindings: before any loop reads them
-        if isinstance(statement, ast.Assign) and not _is_prologue(statement):
-            names = list(_targets_of(statement))
-            if all(bound[name] == 1 and name not in candidates for name in names):
-                steady.update(names)
-    steady -= (changed_in_place - modules) | rebound_in_reverse  # np.log(x) changes no np.pi
     loop_bindings = [
         node
         for statement in forward
@@ -595,6 +580,38 @@ def drop_invariant_pushes(adjoint: Adjoint, modules: frozenset[str] = frozenset(
     tree = copy.copy(adjoint.tree)
     tree.body = kept
     return replace(adjoint, tree=tree, forward_length=adjoint.forward_length - lost_forward)
+
+
+def _steady_names(
+    adjoint: Adjoint, pushed: set[str], modules: frozenset[str]
+) -> tuple[set[str], Counter, set[str], set[str]]:
+    """The names that hold one value while the reverse sweep runs, as ``drop_invariant_pushes``
+    defines them (parameters and ``modules`` never bound, top-level single bindings other than
+    the ``pushed`` names; none written into, updated in place or rebound by the reverse sweep
+    other than by a pop), with what that takes: how often the forward sweep binds each name,
+    the names changed in place and those the reverse sweep binds other than by a pop."""
+    stack = adjoint.stack
+    forward = adjoint.tree.body[: adjoint.forward_length]
+    reverse = adjoint.tree.body[adjoint.forward_length :]
+    bound = Counter(_bound_names(forward))
+    rebound_in_reverse = set(
+        name
+        for statement in reverse
+        for node in walk_breadth_first(statement)
+        if not _is_pop(node, stack)
+        for name in _targets_of(node)
+    )
+    changed_in_place = _changed_in_place(adjoint.tree)
+    parameters = {argument.arg for argument in adjoint.tree.args.args}
+    parameters |= {argument.arg for argument in adjoint.tree.args.kwonlyargs}
+    steady = {name for name in parameters | modules if bound[name] == 0}
+    for statement in forward:  # top-level single bindings: before any loop reads them
+        if isinstance(statement, ast.Assign) and not _is_prologue(statement):
+            names = list(_targets_of(statement))
+            if all(bound[name] == 1 and name not in pushed for name in names):
+                steady.update(names)
+    steady -= (changed_in_place - modules) | rebound_in_reverse  # np.log(x) changes no np.pi
+    return steady, bound, changed_in_place, rebound_in_reverse
 
 
 _STEADY_NODES = (

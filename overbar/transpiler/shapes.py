@@ -53,11 +53,15 @@ def infer(
     namespace: Namespace,
     runtime: Runtime,
     specialise: bool = True,
+    assumed: set | None = None,
 ) -> Shapes:
     """The shape of every local name that can be known from the parameters' ``shapes``.
 
     Without ``specialise`` only what the adjoint needs to be right at all is kept, nothing it
     would be specialised on: which values are tuples or lists (their adjoints are tuples).
+    Given ``assumed`` (a set), a slice's length may rest on a relation between the
+    parameters' lengths that is not proved (``lengths.Lengths.surely_nonnegative``): each
+    such relation is added to it, and the shapes hold only for arguments that satisfy them.
     """
     known: Shapes = {
         name: runtime.shapes.named(parameters.get(name), name) for name in form.parameters
@@ -69,7 +73,7 @@ def infer(
         for name, value in _bindings(form.tree.body)
         if not isinstance(value, _Appended) or name in plain
     ]
-    lengths = Lengths(form, namespace, runtime) if specialise else None
+    lengths = Lengths(form, namespace, runtime, assumed) if specialise else None
     changed = True
     while changed:
         changed = False

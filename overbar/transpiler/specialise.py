@@ -72,6 +72,14 @@ Identities (NumPy's definitions of the helpers, see ``overbar.runtime.helpers``)
   elements are ``g``'s middle along each. Side conditions: ``k`` is a literal integer of at
   least 1 (``g[0:-0]`` would be empty), ``a``'s rank is known and at least 1, ``g`` is surely an
   array; ``g[...]`` is a view where the helper made a copy (as for ``index_bar`` above).
+- ``adjoint_like(g, x) = g`` where ``x`` is known to be a number (its shape is ``()``: a
+  Python number, a NumPy scalar or a 0-d array; not a tuple, list or dict): ``g``, the adjoint
+  of a number, is then a number too, or the runtime zero ``0.0``, and the helper returns it as
+  it is when its shape is ``x``'s, ``()``; any other ``g`` it would return as
+  ``zero_gradient(x) + g``, zeros of no axes added to ``g``: ``g``'s values. Side conditions:
+  ``x`` is a name whose shape is ``()``, the call has its two arguments by position. (A loop
+  popping the adjoints of the numbers it appended, ``tmp9_bar = adjoint_like(tmp9_bar,
+  tmp9)``, then no longer saves ``tmp9`` at every step for it.)
 
 Only the reverse sweep is rewritten: the forward sweep is the user's own lines.
 """
@@ -116,6 +124,7 @@ def specialise(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None =
         for name, value in named.items()
         if runtime.unpad_constant is not None and value is runtime.unpad_constant
     }
+    helpers["like"] = {name for name, value in named.items() if value is runtime.adjoint_like}
     helpers["split"] = next(
         (name for name, value in named.items() if value is runtime.split_like), None
     )
@@ -127,6 +136,7 @@ def specialise(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None =
         | helpers["index"]
         | set(helpers["joins"])
         | helpers["unpad"]
+        | helpers["like"]
     )
     if not called:
         return adjoint
@@ -179,6 +189,8 @@ class _Rewriter(Transformer):
             return self.split(node) or node
         if node.func.id in self.helpers["unpad"]:
             return self.middle(node) or node
+        if node.func.id in self.helpers["like"]:
+            return self.of_a_number(node) or node
         return node
 
     def split(self, call: ast.Call) -> ast.expr | None:
@@ -247,6 +259,15 @@ class _Rewriter(Transformer):
         if isinstance(piece, ast.Constant) and type(piece.value) in (int, float):
             return 0
         return self.rank(piece)
+
+    def of_a_number(self, call: ast.Call) -> ast.expr | None:
+        """``g`` for ``adjoint_like(g, x)`` where ``x`` is a number (see above)."""
+        if len(call.args) != 2 or call.keywords:
+            return None
+        g, x = call.args
+        if isinstance(x, ast.Name) and self.runtime.shapes.dims(self.shapes.get(x.id)) == ():
+            return g
+        return None
 
     def rank(self, atom: ast.expr) -> int | None:
         if not isinstance(atom, ast.Name):
