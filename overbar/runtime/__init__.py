@@ -180,6 +180,7 @@ NUMPY = Runtime(
     shape_only_elements={helpers.split_like: (1,), helpers.unstack: (1,)},
     number_valued=frozenset({helpers.reduced_count, helpers_math.degrees_of_freedom}),
     shape_like=helpers.shape_like,
+    as_floating=helpers.as_floating,
     ufunc_writes={np.add.at: helpers_ufuncs.added_at},
     one_like=helpers_forward.one_like,
     tangent_as_gradient=helpers_forward.tangent_as_gradient,
