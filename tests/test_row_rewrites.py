@@ -69,6 +69,22 @@ def test_a_column_put_back_by_indexing_divides_the_row_sums_too():
     agrees_everywhere(f, [x, r])
 
 
+@pytest.mark.parametrize("shape", [(4, 3), (1, 3), (4, 1), (2, 4, 3)])
+def test_a_row_divisor_divides_the_column_sums_that_drop_their_axis(shape):
+    # s has no axis 0: summed over axis 0 without keepdims, the sums line up with s still
+    f = define(
+        "def f(x, r):\n"
+        "    s = np.sqrt(np.mean(x * x, axis=0) + 1.0)\n"
+        "    return np.sum(x / s * r)\n"
+    )
+    rng = np.random.default_rng(18)
+    x, r = rng.normal(size=shape), rng.normal(size=shape)
+    code = code_of(overbar.grad(f).source_for(x, r))
+    if shape == (4, 3):
+        assert ".sum(axis=0) / s" in code, code
+    agrees_everywhere(f, [x, r], wrt=(0, 1))
+
+
 def test_a_sum_that_drops_the_summed_axes_keeps_a_column_factor():
     # the column would broadcast against the row sums the other way: it stays in the sum
     f = define(
@@ -207,3 +223,136 @@ def test_a_weighting_read_in_a_loop_keeps_its_dtype_and_value():
         assert gradient.dtype == literal.dtype == np.float64
         np.testing.assert_allclose(gradient, literal, rtol=1e-12)
     agrees_everywhere(f, [x, rng.normal(size=2)])
+
+
+# -- the pieces of np.split and its kin have known shapes -----------------------------------------
+
+GATES = (
+    "def f(W, b, xs, h0):\n"
+    "    h, c = h0, np.zeros_like(h0)\n"
+    "    for t in range(len(xs)):\n"
+    "        gates = np.dot(xs[t], W) + b\n"
+    "        i, f, o, g = np.split(gates, 4, axis=1)\n"
+    "        c = np.tanh(f) * c + np.tanh(i) * np.tanh(g)\n"
+    "        h = np.tanh(o) * np.tanh(c)\n"
+    "    return np.sum(h * h)\n"
+)
+
+
+@pytest.mark.parametrize("hidden", [3, 1])
+def test_the_gates_split_from_one_array_need_no_general_helpers(hidden):
+    f = define(GATES)
+    rng = np.random.default_rng(11)
+    W = rng.normal(size=(2, 4 * hidden))
+    b = rng.normal(size=4 * hidden)
+    xs, h0 = rng.normal(size=(3, 5, 2)), rng.normal(size=(5, hidden))
+    code = code_of(overbar.grad(f, wrt=(0, 1)).source_for(W, b, xs, h0))
+    assert "dot_right_bar" not in code and "dot_left_bar" not in code, code
+    agrees_everywhere(f, [W, b, xs, h0], wrt=(0, 1))
+
+
+def test_pieces_of_one_column_broadcast_against_wider_arrays():
+    # each piece of a (3, 2) array cut in 2 is a column: i * W broadcasts it over W's columns
+    f = define(
+        "def f(a, W):\n"
+        "    i, g = np.split(a, 2, axis=1)\n"
+        "    return np.sum(i * W + g * g * W)\n"
+    )
+    rng = np.random.default_rng(12)
+    agrees_everywhere(f, [rng.normal(size=(3, 2)), rng.normal(size=(3, 4))], wrt=(0, 1))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "np.split(x, (1, 3))",
+        "np.split(x, (3, 1))",  # pieces overlap: x[:3], x[3:1] (empty), x[1:]
+        "np.split(x, [2])",
+        "np.array_split(x, 3)",  # 5 into 2, 2, 1
+        "np.array_split(x, (2, 4))",
+        "np.hsplit(x, 5)",
+        "np.split(x, 5, axis=-1)",
+    ],
+)
+def test_the_pieces_of_a_vector_get_their_adjoints(call):
+    f = define(
+        "def f(x, w):\n"
+        f"    pieces = {call}\n"
+        "    total = 0.0\n"
+        "    for k, piece in enumerate(pieces):\n"
+        "        total = total + (k + 1.0) * np.sum(piece * piece * w[: piece.shape[0]])\n"
+        "    return total\n"
+    )
+    rng = np.random.default_rng(13)
+    agrees_everywhere(f, [rng.normal(size=5), rng.normal(size=5)], wrt=(0, 1))
+
+
+@pytest.mark.parametrize(
+    "call, shape",
+    [
+        ("np.vsplit(x, 2)", (4, 3)),
+        ("np.hsplit(x, (1,))", (4, 3)),
+        ("np.dsplit(x, 2)", (2, 3, 4)),
+        ("np.split(x, 2, axis=-2)", (2, 4, 3)),
+        ("np.split(x, (1,), axis=1)", (2, 3, 4)),
+    ],
+)
+def test_the_pieces_of_an_array_cut_along_an_axis(call, shape):
+    f = define(
+        "def f(x):\n" f"    a, b = {call}\n" "    return np.sum(np.sin(a) * a) + np.sum(b ** 3)\n"
+    )
+    agrees_everywhere(f, [np.random.default_rng(14).normal(size=shape)])
+
+
+def test_the_adjoint_of_equal_pieces_is_their_concatenation_and_overlaps_still_add():
+    from overbar.runtime.helpers_arrays import unsplit
+
+    rng = np.random.default_rng(15)
+    x = rng.normal(size=(3, 6))
+    pieces = [rng.normal(size=(3, 2)) for _ in range(3)]
+    np.testing.assert_array_equal(unsplit(pieces, x, 3, 1), np.concatenate(pieces, axis=1))
+    # a piece's adjoint not of its piece's shape (broadcast): the general path adds it
+    made = unsplit([pieces[0], np.ones((1, 2)), pieces[2]], x, 3, 1)
+    np.testing.assert_array_equal(made[:, 2:4], 1.0)
+    np.testing.assert_array_equal(made[:, :2], pieces[0])
+    # overlapping index sections add up where the pieces overlap
+    v = np.arange(5.0)
+    bars = [np.ones(3), np.ones(0), np.ones(4)]
+    np.testing.assert_array_equal(unsplit(bars, v, (3, 1)), [1.0, 2.0, 2.0, 1.0, 1.0])
+
+
+# -- np.swapaxes, np.moveaxis and np.transpose with axes keep their shapes known -------------------
+
+
+def test_a_product_with_swapped_axes_is_specialised():
+    f = define(
+        "def f(Q, K, R):\n"
+        "    S = Q @ np.swapaxes(K, 0, 1)\n"
+        "    return np.sum(np.tanh(S) @ K * R)\n"
+    )
+    rng = np.random.default_rng(16)
+    Q, K, R = rng.normal(size=(4, 3)), rng.normal(size=(5, 3)), rng.normal(size=(4, 3))
+    code = code_of(overbar.grad(f, wrt=(0, 1)).source_for(Q, K, R))
+    assert "matmul_left_bar" not in code and "matmul_right_bar" not in code, code
+    agrees_everywhere(f, [Q, K, R], wrt=(0, 1))
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "np.swapaxes(x, 0, -1)",
+        "x.swapaxes(1, 2)",
+        "np.moveaxis(x, 0, -1)",
+        "np.moveaxis(x, (0, 1), (2, 0))",
+        "np.transpose(x, (1, 0, 2))",
+        "np.transpose(x, (2, 0, 1))",
+        "x.transpose()",
+    ],
+)
+@pytest.mark.parametrize("shape", [(2, 3, 4), (1, 3, 4), (2, 1, 1)])
+def test_axes_rearranged_then_broadcast_against_a_row(expression, shape):
+    f = define("def f(x, w):\n" f"    y = {expression}\n" "    return np.sum(np.sin(y) * w * y)\n")
+    rng = np.random.default_rng(17)
+    x = rng.normal(size=shape)
+    w = rng.normal(size=eval(expression, {"np": np, "x": x}).shape[-1:])
+    agrees_everywhere(f, [x, w], wrt=(0, 1))

@@ -227,17 +227,19 @@ class _Rewriter(Transformer):
         changes rounding only; a parenthesised product is taken apart, ``a * (b / c)`` is
         ``a * b / c``). With ``keepdims=True`` the summed axes are kept with length 1, and
         ``c`` (length 1 or absent there) broadcasts against the sum as it did against the
-        terms. Side conditions: the sum is ``terms.sum(...)`` or the library's
+        terms; without it, a ``c`` that has none of the summed axes (each is before c's first,
+        counted as broadcasting aligns) still lines up with the axes that remain, the last
+        ones. Side conditions: the sum is ``terms.sum(...)`` or the library's
         ``sum(terms, ...)`` with no positional argument but the terms, ``axis`` a literal
         integer or tuple of them (or absent: every axis), ``keepdims`` a literal True or False
         (or absent); the terms are a chain of ``*`` and ``/`` whose first factor stays and one
         staying factor is surely floating point (an adjoint, or a forward value known to be
         floating); each factor that moves has a known shape and is either a number (shape
-        ``()``), or, with ``keepdims=True`` and literal axes, of rank at most the terms' and
-        of length 1 or no axis at all at each summed axis (counted from the right, as
-        broadcasting aligns); the factors that stay have together a known shape of the
-        terms' rank (so that the axes the sum names are the same axes). Otherwise the sum
-        stays."""
+        ``()``), or, with literal axes, of rank at most the terms' and, at each summed axis
+        (counted from the right, as broadcasting aligns), without an axis there, or, with
+        ``keepdims=True``, of length 1 there; the factors that stay have together a known
+        shape of the terms' rank (so that the axes the sum names are the same axes).
+        Otherwise the sum stays."""
         holder, key = slot
         if isinstance(holder, list) and len(node.args) != 1:
             return None  # np.sum(terms, 1): the axis given by position
@@ -272,13 +274,15 @@ class _Rewriter(Transformer):
         for op, factor in chain[1:]:
             shape = self.facts.dims(self.shape_of(factor))
             number = shape == ()
+            # with keepdims, a factor of length 1 at a summed axis broadcasts the same way;
+            # without, only a factor that lacks the summed axes (they are all before its own)
             movable = shape is not None and (
                 number
                 or axes is not None
-                and kept.value
                 and len(shape) <= rank
                 and all(
-                    a - rank + len(shape) < 0 or shape[a - rank + len(shape)] == 1 for a in axes
+                    a - rank + len(shape) < 0 or kept.value and shape[a - rank + len(shape)] == 1
+                    for a in axes
                 )
             )
             (moved if movable else stay).append((op, factor))
