@@ -356,3 +356,19 @@ def test_axes_rearranged_then_broadcast_against_a_row(expression, shape):
     x = rng.normal(size=shape)
     w = rng.normal(size=eval(expression, {"np": np, "x": x}).shape[-1:])
     agrees_everywhere(f, [x, w], wrt=(0, 1))
+
+
+def test_the_shared_weighting_is_differentiated_again_for_a_hessian():
+    # forward over reverse through y_bar = as_floating(R), with R differentiated as well
+    f = define(WEIGHTED_ROWS)
+    rng = np.random.default_rng(19)
+    x, g, R = rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=(3, 4))
+    assert "as_floating(R)" in overbar.grad(f, wrt=(0, 1)).source_for(x, g, R)
+    gradient = overbar.grad(f, wrt=(0, 2))
+    vectors = (rng.normal(size=(3, 4)), rng.normal(size=(3, 4)))
+    products = overbar.hvp(f, (x, g, R), vectors, wrt=(0, 2))
+    step = 1e-6
+    ahead = gradient(x + step * vectors[0], g, R + step * vectors[1])
+    behind = gradient(x - step * vectors[0], g, R - step * vectors[1])
+    for product, plus, minus in zip(products, ahead, behind, strict=True):
+        np.testing.assert_allclose(product, (plus - minus) / (2 * step), rtol=1e-5, atol=1e-7)
