@@ -1119,6 +1119,20 @@ def layer_norm_std(x, gamma, beta, R):
     return np.sum(((x - mu) / sigma * gamma + beta) * R)
 
 
+def layer_norm_moments(x, gamma, beta, R):
+    mu = x.mean(axis=1, keepdims=True)
+    var = (x**2).mean(axis=1, keepdims=True) - mu**2  # E[x²] − E[x]²
+    return np.sum(((x - mu) / np.sqrt(var + 1e-5) * gamma + beta) * R)
+
+
+def layer_norm_columns(x, gamma, beta, R):
+    features = x.T  # one column per row of x, normalised down its column
+    mu = np.mean(features, axis=0)
+    sd = np.sqrt(np.mean((features - mu) ** 2, axis=0) + 1e-5)
+    y = ((features - mu) / sd).T * gamma + beta
+    return np.sum(y * R)
+
+
 def layer_norm_by_hand(x, gamma, beta, R):
     centred = x - x.mean(axis=1, keepdims=True)
     inverse = 1.0 / np.sqrt(np.mean(centred * centred, axis=1, keepdims=True) + 1e-5)
@@ -1804,6 +1818,8 @@ FUNCTIONS = (
             layer_norm_transposed,
             layer_norm_einsum,
             layer_norm_std,
+            layer_norm_moments,
+            layer_norm_columns,
         ),
         layer_norm_by_hand,
         ("x", "gamma", "beta"),

@@ -36,6 +36,7 @@ HELPERS = {
         "broadcast_like",
         "of_float_result",
         "adjoint_like",
+        "as_floating",
         "expand_reduced",
         "matmul_left_bar",
         "matmul_right_bar",
@@ -204,6 +205,8 @@ HELPERS.update(
 # (the probe's body, its parameters' shapes: () a Python float); the body returns the
 # helper's result, or the parts of a tuple result as a tuple
 SAMPLES = [
+    ("as_floating(g)", {"g": (2, 3)}),
+    ("as_floating(g)", {"g": ()}),
     ("unbroadcast(g, x)", {"g": (2, 3), "x": (3,)}),
     ("unbroadcast(g, x)", {"g": (2, 3), "x": (2, 1)}),
     ("unbroadcast(g, x)", {"g": (4,), "x": ()}),

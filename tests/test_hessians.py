@@ -36,6 +36,7 @@ HELPERS = {
         "unbroadcast",
         "broadcast_like",
         "adjoint_like",
+        "as_floating",
         "expand_reduced",
         "matmul_left_bar",
         "matmul_right_bar",
@@ -47,6 +48,8 @@ HELPERS["widened"] = helpers_ufuncs.widened
 
 # (expression, {name: shape}); () is a Python float
 HELPER_SAMPLES = [
+    ("as_floating(g)", {"g": (2, 3)}),
+    ("as_floating(g)", {"g": ()}),
     ("unbroadcast(g, x)", {"g": (2, 3), "x": (3,)}),
     ("unbroadcast(g, x)", {"g": (2, 3), "x": (2, 1)}),
     ("unbroadcast(g, x)", {"g": (4,), "x": ()}),

@@ -182,6 +182,7 @@ NUMPY = Runtime(
     shape_only_elements={helpers.split_like: (1,), helpers.unstack: (1,)},
     number_valued=frozenset({helpers.reduced_count, helpers_math.degrees_of_freedom}),
     shape_like=helpers.shape_like,
+    as_floating=helpers.as_floating,
     ufunc_writes={np.add.at: helpers_ufuncs.added_at},
     split_joins={
         helpers_arrays.unjoin: helpers_arrays.split_axis,

@@ -401,6 +401,18 @@ def shape_of(x):
     return stand_in
 
 
+def as_floating(a):
+    """``1.0 * a``, which is ``a`` itself where ``a`` is an array of floating point (or
+    complex) numbers: multiplying by one is exact and keeps such a dtype, so the copy is not
+    made. The generated code calls it only where no one reads the result but arithmetic and
+    reductions, which make new arrays (``copies.py``): sharing ``a``'s memory is then unseen.
+    An integer or boolean ``a`` is multiplied, as ``1.0 * a`` would be (a new float array)."""
+    dtype = getattr(a, "dtype", None)
+    if dtype is not None and dtype.kind in "fc" and getattr(a, "ndim", 0) > 0:
+        return a
+    return 1.0 * a
+
+
 def shape_like(x, dims):
     """A stand-in for a value of shape ``dims`` in ``x``'s library, as ``shape_of`` makes one:
     the reverse sweep reads it where it needs only a shape it computes from its parameters'

@@ -210,10 +210,21 @@ def split_bounds(length, indices_or_sections, even=True):
 def unsplit(pieces_bar, ary, indices_or_sections, axis=0, even=True):
     """Adjoint of the pieces of np.split(ary, indices_or_sections, axis) (or np.array_split):
     each piece's adjoint added back where the piece was cut from (pieces of decreasing
-    indices overlap, and add up)."""
-    ary_bar = _float_zeros(np.shape(ary), *pieces_bar)
+    indices overlap, and add up). A number of sections cuts the axis into pieces that tile
+    it in order: where each adjoint is a floating point NumPy array of its piece's shape,
+    ``ary_bar`` is their concatenation (each element of ``ary`` is in one piece, once)."""
+    shape = np.shape(ary)
+    bounds = split_bounds(shape[axis], indices_or_sections, even)
+    if isinstance(indices_or_sections, numbers.Integral) and all(
+        type(piece) is np.ndarray
+        and piece.dtype.kind in "fc"
+        and piece.shape
+        == (*shape[: axis % len(shape)], stop - start, *shape[axis % len(shape) + 1 :])
+        for piece, (start, stop) in zip(pieces_bar, bounds, strict=True)
+    ):
+        return np.concatenate(pieces_bar, axis=axis)
+    ary_bar = _float_zeros(shape, *pieces_bar)
     moved = np.moveaxis(ary_bar, axis, 0)  # a view: writing into it fills ary_bar
-    bounds = split_bounds(np.shape(ary)[axis], indices_or_sections, even)
     for (start, stop), piece in zip(bounds, pieces_bar, strict=True):
         moved[start:stop] += np.moveaxis(piece, axis, 0)
     return ary_bar

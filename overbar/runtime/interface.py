@@ -87,6 +87,8 @@ class Runtime:
     number_valued: frozenset = frozenset()
     # shape_like(x, dims): a stand-in for a value of shape dims, in x's library
     shape_like: Callable | None = None
+    # as_floating(a): 1.0 * a, or a itself where that has its dtype (a floating point array)
+    as_floating: Callable | None = None
     # forward mode's gradient of one number: the seed x_dot = one_like(x), and the result's
     # tangent checked (a scalar) and shaped like x (tangent_as_gradient(y, y_dot, x))
     one_like: Callable | None = None

@@ -1500,3 +1500,22 @@ non_differentiable(seed, zero_gradient, reduced_count, shape_of, shape_like)
 non_differentiable(degrees_of_freedom, not_nan, nan_count, hstack_axis)
 non_differentiable(nan_degrees_of_freedom, hsplit_axis, linspace_weights, pad_origins)
 non_differentiable(copy_pad_origins, item_position, chosen)
+
+
+# ---------------------------------------------------------------------------------------------
+# as_floating: 1.0 * a, shared where a is floating point already
+# ---------------------------------------------------------------------------------------------
+
+from overbar.runtime.helpers import as_floating  # noqa: E402 (beside its rules)
+
+
+@adjoint(as_floating)
+def as_floating_adjoint(y, a, y_bar):
+    """y = 1.0 · a (a itself where a is a floating point array):  ā = ȳ"""
+    return 1.0 * y_bar
+
+
+@tangent(as_floating)
+def as_floating_tangent(y, a, a_dot):
+    """y = 1.0 · a (a itself where a is a floating point array):  ẏ = ȧ"""
+    return 1.0 * a_dot

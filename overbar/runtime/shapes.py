@@ -644,9 +644,51 @@ def _flattened(a: Operand, order: Operand | None = None) -> Any:
     return (_elements_size(shape),)
 
 
-def _transposed(a: Operand) -> Any:
+def _transposed(a: Operand, axes: Operand | None = None) -> Any:
+    """``a.T`` and ``np.transpose(a, axes)``: a's dimensions reversed, or in the order of
+    literal ``axes`` (a permutation of a's, negative ones counted from the end)."""
     shape = dims(a.shape)
-    return None if shape is None else shape[::-1]
+    if shape is None:
+        return None
+    if axes is None or (axes.constant and axes.value is None):
+        return shape[::-1]
+    order = _axes(axes, len(shape)) if axes.constant else None
+    if order is None or len(order) != len(shape):
+        return None
+    return tuple(shape[k] for k in order)
+
+
+def _swapped(a: Operand, axis1: Operand, axis2: Operand) -> Any:
+    """``np.swapaxes(a, i, j)``: a's dimensions with the literal axes i and j exchanged."""
+    shape = dims(a.shape)
+    if shape is None or not (axis1.constant and axis2.constant):
+        return None
+    i, j = axis1.value, axis2.value
+    if not (type(i) is int and type(j) is int and -len(shape) <= min(i, j)):
+        return None
+    if max(i, j) >= len(shape):
+        return None
+    swapped = list(shape)
+    swapped[i], swapped[j] = shape[j], shape[i]
+    return tuple(swapped)
+
+
+def _moved(a: Operand, source: Operand, destination: Operand) -> Any:
+    """``np.moveaxis(a, s, d)``: a's dimensions with the literal axes s moved to d."""
+    shape = dims(a.shape)
+    if shape is None or not (source.constant and destination.constant):
+        return None
+    sources = _axes(source, len(shape)) if shape else None
+    destinations = _axes(destination, len(shape)) if shape else None
+    if sources is None or destinations is None or len(sources) != len(destinations):
+        return None
+    rest = [k for k in range(len(shape)) if k not in sources]
+    order = [None] * len(shape)
+    for s, d in sorted(zip(destinations, sources, strict=True)):
+        order[s] = d
+    remaining = iter(rest)
+    order = [next(remaining) if k is None else k for k in order]
+    return tuple(shape[k] for k in order)
 
 
 def _same(a: Operand, *others: Operand, **keywords: Operand) -> Any:
@@ -1221,6 +1263,9 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
     Attribute("T"): _transposed,
     np.transpose: _transposed,
     Method("transpose"): _transposed,
+    np.swapaxes: _swapped,
+    Method("swapaxes"): _swapped,
+    np.moveaxis: _moved,
     np.copy: _same,
     np.roll: _rolled,
     np.array: _as_array,

@@ -29,6 +29,15 @@ one statement that reads and binds every name it mentions):
   surely floating point (so the dtype is the same); ``T`` is a temporary bound once, and every
   read of it is an operand of arithmetic, which makes a new array: no read returns it, stores
   it, passes it to a function or writes into it, so no one can see that it shares ``A``.
+- ``T = 1.0 * A`` is ``T = as_floating(A)`` (``A`` itself where ``A`` is a floating point
+  array, else ``1.0 * A``), for ``A`` a parameter the function never binds, whose dtype is
+  the caller's (the adjoint of ``np.sum(y * R)`` is ``y_bar = 1.0 * R``; a value the
+  function computes is left to be folded back where it is read). Side conditions: ``T`` is
+  bound by this one statement only, a statement of the reverse sweep's top level; every read
+  of ``T`` in the function is in a later statement of that level and is an operand of
+  arithmetic or the array a ``T.sum(...)`` reduces (each makes a new array); every statement
+  from the copy to the last read binds names only (``x = ...``, no write into an array, no
+  call statement), so nothing writes into ``A`` while ``T`` may share it.
 """
 
 from __future__ import annotations
@@ -37,14 +46,18 @@ import ast
 import copy
 from collections import Counter
 from dataclasses import replace
+from typing import Any
 
+from overbar.runtime.interface import Runtime
 from overbar.transpiler.names import clone, names_loaded, names_stored, walk
 from overbar.transpiler.reverse import Adjoint
+from overbar.transpiler.syntax import is_comment
 
 
-def remove_copies(adjoint: Adjoint) -> Adjoint:
-    """The adjoint with the copies above gone from its reverse sweep. The adjoint's tree is
-    not changed: a statement is copied where a rename rewrites it (``propagate``,
+def remove_copies(adjoint: Adjoint, runtime: Runtime | None = None) -> Adjoint:
+    """The adjoint with the copies above gone from its reverse sweep (``runtime`` gives
+    ``as_floating``; without it, or without the helper, those copies stay). The adjoint's tree
+    is not changed: a statement is copied where a rename rewrites it (``propagate``,
     ``pop_straight``), and the others are shared."""
     body = list(adjoint.tree.body)
     bound: Counter = Counter()
@@ -55,13 +68,129 @@ def remove_copies(adjoint: Adjoint) -> Adjoint:
     once = {name for name in adjoint.temporaries if bound[name] == 1}
     reverse = list(body[adjoint.forward_length :])
     uncopied = _share_where_only_arithmetic_reads(body, reverse, once, adjoint.floating)
+    bindings = adjoint.bindings
+    if runtime is not None and runtime.as_floating is not None:
+        helper = _helper_name(adjoint, runtime.as_floating, bound | reads)
+        arguments = adjoint.tree.args
+        parameters = {a.arg for a in [*arguments.posonlyargs, *arguments.args]}
+        parameters |= {a.arg for a in arguments.kwonlyargs}
+        if _share_as_floating(body, reverse, bound, helper, parameters - set(bound)):
+            uncopied = True
+            if (helper, runtime.as_floating) not in bindings:
+                bindings = (*bindings, (helper, runtime.as_floating))
     remover = _Remover(once, reads, adjoint.stack)
     reverse = remover.block(reverse)
     if not remover.changed and not uncopied:
         return adjoint
     tree = copy.copy(adjoint.tree)
     tree.body = list(body[: adjoint.forward_length]) + reverse
-    return replace(adjoint, tree=tree)
+    return replace(adjoint, tree=tree, bindings=bindings)
+
+
+def _helper_name(adjoint: Adjoint, helper: Any, taken: Counter) -> str:
+    """The name the generated code calls ``helper`` by: its binding's, or a fresh one."""
+    for name, value in adjoint.bindings:
+        if value is helper:
+            return name
+    bound = {name for name, _ in adjoint.bindings}
+    name, k = "as_floating", 1
+    while name in taken or name in bound:
+        k += 1
+        name = f"as_floating{k}"
+    return name
+
+
+def _is_one_times_name(value: ast.expr) -> bool:
+    return (
+        isinstance(value, ast.BinOp)
+        and isinstance(value.op, ast.Mult)
+        and isinstance(value.left, ast.Constant)
+        and type(value.left.value) is float
+        and value.left.value == 1.0
+        and isinstance(value.right, ast.Name)
+    )
+
+
+def _share_as_floating(
+    body: list[ast.stmt],
+    reverse: list[ast.stmt],
+    bound: Counter,
+    helper: str,
+    parameters: set[str],
+) -> bool:
+    """``T = 1.0 * A`` becomes ``T = as_floating(A)`` in ``reverse`` (in place, at its top
+    level) where the side conditions above hold; whether any did."""
+    changed = False
+    for index, statement in enumerate(reverse):
+        if not (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and bound[statement.targets[0].id] == 1
+            and _is_one_times_name(statement.value)
+            and statement.value.right.id in parameters
+        ):
+            continue
+        name = statement.targets[0].id
+        everywhere = sum(
+            1
+            for node in walk(ast.Module(body=body, type_ignores=[]))
+            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
+        )
+        seen, last = 0, None
+        for later in range(index + 1, len(reverse)):
+            reads = _reads_making_new_arrays(reverse[later], name)
+            if reads is None:
+                break
+            if reads:
+                seen, last = seen + reads, later
+            if seen == everywhere:
+                break
+        if not everywhere or seen != everywhere:
+            continue
+        if not all(_binds_names_only(s) for s in reverse[index + 1 : last + 1]):
+            continue
+        call = ast.Call(ast.Name(helper, ast.Load()), [statement.value.right], [])
+        reverse[index] = ast.copy_location(ast.Assign([statement.targets[0]], call), statement)
+        changed = True
+    return changed
+
+
+def _reads_making_new_arrays(statement: ast.stmt, name: str) -> int | None:
+    """How many times ``statement`` reads ``name``, if every read is an operand of arithmetic
+    or the array of a ``name.sum(...)``; None where one is another read."""
+    allowed, total = 0, 0
+    for node in walk(statement):
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+            total += 1
+        operands = []
+        if isinstance(node, ast.BinOp):
+            operands = [node.left, node.right]
+        elif isinstance(node, ast.UnaryOp):
+            operands = [node.operand]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "sum"
+            and not node.args
+            and all(k.arg in ("axis", "keepdims") for k in node.keywords)
+        ):
+            operands = [node.func.value]
+        allowed += sum(1 for o in operands if isinstance(o, ast.Name) and o.id == name)
+    return total if allowed == total else None
+
+
+def _binds_names_only(statement: ast.stmt) -> bool:
+    """Whether ``statement`` is ``x = ...`` (or ``x, y = ...``) or a comment: it writes into
+    no array."""
+    if is_comment(statement):
+        return True
+    if not isinstance(statement, ast.Assign):
+        return False
+    targets = []
+    for target in statement.targets:
+        targets.extend(target.elts if isinstance(target, ast.Tuple) else [target])
+    return all(isinstance(t, ast.Name) for t in targets)
 
 
 def _share_where_only_arithmetic_reads(

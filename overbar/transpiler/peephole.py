@@ -197,25 +197,139 @@ class _Rewriter(Transformer):
         library's ``sum``, with no keyword but ``axis`` and ``keepdims`` (``initial`` or
         ``where`` would not negate along, ``dtype`` and ``out`` may change the arithmetic);
         the terms are surely floating point (a factor is an adjoint or a forward value
-        known to be floating: unsigned integers would wrap before a widening sum)."""
+        known to be floating: unsigned integers would wrap before a widening sum).
+
+        Identity: ``sum(a * c, axis=k) = sum(a, axis=k) * c`` and ``sum(a / c, axis=k) =
+        sum(a, axis=k) / c`` where ``c`` is the same along the summed axes k (distributivity:
+        equal up to rounding), so the product or quotient runs over the sum's result, not over
+        every term (``constant_factors_out``)."""
         self.generic_visit(node)
-        if any(k.arg not in ("axis", "keepdims") for k in node.keywords):
+        slot = self.summed_slot(node)
+        if slot is None:
             return node
-        if (
+        factored = self.constant_factors_out(node, slot)
+        if factored is not None:
+            # the sum is now the leftmost operand of the product that multiplies it
+            product = factored
+            while isinstance(product.left, ast.BinOp):
+                product = product.left
+            product.left = self.negation_out(product.left, self.summed_slot(product.left))
+            return factored
+        return self.negation_out(node, slot)
+
+    def constant_factors_out(self, node: ast.Call, slot: tuple[Any, Any]) -> ast.BinOp | None:
+        """``sum(a * b / c, axis=k, keepdims=K) * b / c`` rewritten as ``sum(a, ...) * b' / c'``
+        for the factors b, c of the terms that are the same along the summed axes, or None
+        where none may move.
+
+        Identity: for ``c`` the same along every summed axis k, ``Σ_k (a ∘ c) = (Σ_k a) ∘ c``
+        with ∘ one of ``*`` and ``/`` (distributivity; the order of a product's factors
+        changes rounding only; a parenthesised product is taken apart, ``a * (b / c)`` is
+        ``a * b / c``). With ``keepdims=True`` the summed axes are kept with length 1, and
+        ``c`` (length 1 or absent there) broadcasts against the sum as it did against the
+        terms; without it, a ``c`` that has none of the summed axes (each is before c's first,
+        counted as broadcasting aligns) still lines up with the axes that remain, the last
+        ones. Side conditions: the sum is ``terms.sum(...)`` or the library's
+        ``sum(terms, ...)`` with no positional argument but the terms, ``axis`` a literal
+        integer or tuple of them (or absent: every axis), ``keepdims`` a literal True or False
+        (or absent); the terms are a chain of ``*`` and ``/`` whose first factor stays and one
+        staying factor is surely floating point (an adjoint, or a forward value known to be
+        floating); each factor that moves has a known shape and is either a number (shape
+        ``()``), or, with literal axes, of rank at most the terms' and, at each summed axis
+        (counted from the right, as broadcasting aligns), without an axis there, or, with
+        ``keepdims=True``, of length 1 there; the factors that stay have together a known
+        shape of the terms' rank (so that the axes the sum names are the same axes).
+        Otherwise the sum stays."""
+        holder, key = slot
+        if isinstance(holder, list) and len(node.args) != 1:
+            return None  # np.sum(terms, 1): the axis given by position
+        terms = holder[key] if isinstance(holder, list) else getattr(holder, key)
+        keywords = {k.arg: k.value for k in node.keywords}
+        kept = keywords.get("keepdims", ast.Constant(False))
+        if not (isinstance(kept, ast.Constant) and type(kept.value) is bool):
+            return None
+        axis = keywords.get("axis", ast.Constant(None))
+        if isinstance(axis, ast.Tuple) and all(isinstance(e, ast.Constant) for e in axis.elts):
+            axes = tuple(e.value for e in axis.elts)
+        elif isinstance(axis, ast.Constant) and (axis.value is None or type(axis.value) is int):
+            axes = axis.value if axis.value is None else (axis.value,)
+        else:
+            return None
+        if axes is not None and not all(type(a) is int for a in axes):
+            return None
+        chain = _flattened_chain(terms)
+        if len(chain) < 2:
+            return None
+        full = self.facts.dims(self.shape_of(_chain(chain)))
+        if not full:
+            return None
+        rank = len(full)
+        if axes is not None:
+            if not all(-rank <= a < rank for a in axes) or len({a % rank for a in axes}) != len(
+                axes
+            ):
+                return None
+            axes = tuple(a % rank for a in axes)
+        moved, stay = [], [chain[0]]
+        for op, factor in chain[1:]:
+            shape = self.facts.dims(self.shape_of(factor))
+            number = shape == ()
+            # with keepdims, a factor of length 1 at a summed axis broadcasts the same way;
+            # without, only a factor that lacks the summed axes (they are all before its own)
+            movable = shape is not None and (
+                number
+                or axes is not None
+                and len(shape) <= rank
+                and all(
+                    a - rank + len(shape) < 0 or kept.value and shape[a - rank + len(shape)] == 1
+                    for a in axes
+                )
+            )
+            (moved if movable else stay).append((op, factor))
+        if not moved:
+            return None
+        floating = self.floating | self.adjoint_names
+        staying = [f.operand if _is_negation(f) else f for _, f in stay]
+        if not any(isinstance(f, ast.Name) and f.id in floating for f in staying):
+            return None
+        rest = _chain(stay)
+        rest_shape = self.facts.dims(self.shape_of(rest))
+        if rest_shape is None or len(rest_shape) != rank:
+            return None
+        if isinstance(holder, list):
+            holder[key] = rest
+        else:
+            setattr(holder, key, rest)
+        result: ast.expr = node
+        for op, factor in moved:
+            result = ast.BinOp(left=result, op=op, right=factor)
+        return result
+
+    def summed_slot(self, node: ast.Call) -> tuple[Any, Any] | None:
+        """Where the terms of ``node`` are, if it is a sum whose negation and constant factors
+        the rewrites of ``visit_Call`` may move: ``(node.args, 0)`` for the array library's
+        ``sum(terms, ...)``, ``(node.func, "value")`` for ``terms.sum(...)``; None otherwise
+        (a keyword other than ``axis`` and ``keepdims``, or another call)."""
+        if any(k.arg not in ("axis", "keepdims") for k in node.keywords):
+            return None
+        if not (
             isinstance(node.func, ast.Attribute)
             and node.func.attr == "sum"
             and not any(isinstance(a, ast.Starred) for a in node.args)
         ):
-            if library_function(node, self.numpy_names, self.runtime) is not None:
-                function = library_function(node, self.numpy_names, self.runtime)
-                if function is not self.runtime.array_module.sum or not node.args:
-                    return node
-                slot = (node.args, 0)  # np.sum(terms, ...)
-            elif not node.args:
-                slot = (node.func, "value")  # terms.sum(...)
-            else:
-                return node
-        else:
+            return None
+        if library_function(node, self.numpy_names, self.runtime) is not None:
+            function = library_function(node, self.numpy_names, self.runtime)
+            if function is not self.runtime.array_module.sum or not node.args:
+                return None
+            return (node.args, 0)  # np.sum(terms, ...)
+        if not node.args:
+            return (node.func, "value")  # terms.sum(...)
+        return None
+
+    def negation_out(self, node: ast.Call, slot: tuple[Any, Any] | None) -> ast.expr:
+        """``node``, a sum of negated terms, as the negated sum (``visit_Call``)."""
+        if slot is None:
             return node
         holder, key = slot
         terms = holder[key] if isinstance(holder, list) else getattr(holder, key)
@@ -752,6 +866,29 @@ def _product_factors(node: ast.expr) -> list[ast.expr] | None:
         return None
     factors.append(node)
     return factors[::-1]
+
+
+def _flattened_chain(node: ast.expr) -> list[tuple[Any, ast.expr]]:
+    """The factors of a chain of ``*`` and ``/`` with each operator (the first one's None),
+    parenthesised products taken apart: ``a * (b / c)`` is ``a * b / c`` and ``a / (b * c)``
+    is ``a / b / c`` (equal up to rounding)."""
+    if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult | ast.Div)):
+        return [(None, node)]
+    chain = _flattened_chain(node.left)
+    right = _flattened_chain(node.right)
+    dividing = isinstance(node.op, ast.Div)
+    for op, factor in right:
+        inverted = dividing != isinstance(op, ast.Div)  # op None: the right's first factor
+        chain.append((ast.Div() if inverted else ast.Mult(), factor))
+    return chain
+
+
+def _chain(factors: list[tuple[Any, ast.expr]]) -> ast.expr:
+    """The chain ``a * b / c`` of (operator, factor) pairs, the first one's operator None."""
+    result = factors[0][1]
+    for op, factor in factors[1:]:
+        result = ast.BinOp(left=result, op=op, right=factor)
+    return result
 
 
 def _product(factors: list[ast.expr]) -> ast.expr:

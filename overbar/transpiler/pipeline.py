@@ -794,7 +794,7 @@ def _transform(
         simplified = start_gradients_as_zeros(simplified, runtime)
     if optimisations.simplify:
         simplified = drop_unread_restores(
-            remove_copies(simplified),
+            remove_copies(simplified, runtime),
             runtime,
             value_in_forward=split_in_two,
             namespace=parsed.namespace,
