@@ -25,6 +25,7 @@ from overbar.runtime.helpers import (
     add_elementwise,
     add_in_kind,
     adjoint_like,
+    as_floating,
     as_rows_of,
     broadcast_like,
     cumsum_bar,
@@ -1505,8 +1506,6 @@ non_differentiable(copy_pad_origins, item_position, chosen)
 # ---------------------------------------------------------------------------------------------
 # as_floating: 1.0 * a, shared where a is floating point already
 # ---------------------------------------------------------------------------------------------
-
-from overbar.runtime.helpers import as_floating  # noqa: E402 (beside its rules)
 
 
 @adjoint(as_floating)
