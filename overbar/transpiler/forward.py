@@ -107,6 +107,7 @@ class ForwardCode:
     pure: frozenset[int]  # ids of the generated statements that have no effects
     tangent_effects: frozenset[int] = frozenset()  # ids of writes into tangents
     primal_values: frozenset[int] = frozenset()  # ids of the lines computing the values
+    tangents: frozenset[str] = frozenset()  # the names of the tangents
 
 
 def tangent_name(parameter: str) -> str:
@@ -236,6 +237,7 @@ class _Tangents:
             pure=frozenset(self.pure),
             tangent_effects=frozenset(self.tangent_effects),
             primal_values=frozenset(self.primal_values),
+            tangents=frozenset(self.dots.values()),
         )
 
     def as_gradient(self, result: ast.expr, tangent: ast.expr) -> ast.expr:
