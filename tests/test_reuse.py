@@ -180,3 +180,6 @@ def test_contributions_led_by_different_numbers_are_not_factored():
     assert factored("-(1.0 / n) * y", ast.Add(), "1.0 / n / d") == "1.0 / n * (1.0 / d - y)"
     assert factored("-(1.0 / n) * y", ast.Add(), "1.0 / m / d") is None  # not the same number
     assert factored("-f(n) * y", ast.Add(), "f(n) / d") is None  # a call: may differ
+    # a negative literal leads as the negated number
+    assert factored("-2.0 * y", ast.Add(), "2.0 * e") == "2.0 * (e - y)"
+    assert factored("-1.0 / n * y", ast.Add(), "1.0 / n * e") == "1.0 / n * (e - y)"

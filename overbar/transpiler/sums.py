@@ -267,20 +267,35 @@ def sign_of_literal(node: ast.expr) -> tuple[ast.expr, bool]:
     first = node
     while isinstance(first, ast.BinOp) and isinstance(first.op, ast.Mult | ast.Div):
         first = first.left
-    if not (
-        isinstance(first, ast.Constant) and type(first.value) in (int, float) and first.value < 0
-    ):
+    magnitude = _negative_literal(first)
+    if magnitude is None:
         return node, False
+    if node is first:
+        return ast.Constant(magnitude), True
     positive = copy.deepcopy(node)
     leftmost = positive
-    if leftmost is first:
-        return ast.Constant(-first.value), True
     while isinstance(leftmost.left, ast.BinOp) and isinstance(
         leftmost.left.op, ast.Mult | ast.Div
     ):
         leftmost = leftmost.left
-    leftmost.left = ast.Constant(-first.value)
+    leftmost.left = ast.Constant(magnitude)
     return positive, True
+
+
+def _negative_literal(node: ast.expr) -> int | float | None:
+    """c for the literal ``-c`` (a negative constant, or the negation of a positive one)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = node.operand
+        if (
+            isinstance(inner, ast.Constant)
+            and type(inner.value) in (int, float)
+            and inner.value > 0
+        ):
+            return inner.value
+        return None
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float) and node.value < 0:
+        return -node.value
+    return None
 
 
 def _without_calls(node: ast.expr) -> bool:
