@@ -46,8 +46,10 @@ def finished(
     active: frozenset[str] = frozenset(),
 ) -> ast.FunctionDef:
     """``tree`` (not changed), the gradient's function, as the module docstring says; the
-    lines assigning the names in ``tangents`` are tangent lines, whose literals are written as
-    floats and whose sums are factored (reading the values named in ``active``)."""
+    lines assigning the names in ``tangents`` (tangents of numbers and arrays: shape
+    inference knows their values' shapes, not a list's or tuple's) are tangent lines, whose
+    literals are written as floats and whose sums are factored (reading the values named in
+    ``active``)."""
     tree = _SQUARES.visit(fold_literals(clone(tree)))
     _restore_while_tests(tree)
     if tangents:
@@ -138,7 +140,10 @@ class _Factoring:
     Float literals. Identity: ``c op e == float(c) op e`` for an int literal ``c`` and an
     operator ``op`` of ``+ - * /`` on either side, where ``e`` holds a tangent. Side
     conditions: ``e`` is a float (a Python or NumPy float, or an array of floats: a tangent
-    is one, by ``one_like``, and so is every sum and product holding one); ``|c| <= 2 ** 53``,
+    is one, by ``one_like``, and so is every sum and product holding one), so the line assigns
+    the tangent of a value whose shape is known to be an array's or a number's (a list's
+    tangent is a list: ``xs_dot * 2`` repeats it, ``xs_dot * 2.0`` raises, and the line may
+    read tangents of lists); ``|c| <= 2 ** 53``,
     so that the int converts exactly, as Python and NumPy (which takes a Python number as the
     array's own type) convert it anyway. A Python float times an int is a generic operation,
     a float times a float a specialised one: in a loop over numbers, a fifth of the time.

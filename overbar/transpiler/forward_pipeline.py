@@ -145,7 +145,9 @@ def transform_forward(
             )
             folded = replace(forward, tree=ast.copy_location(folded_tree, tree))
         if gradient is not None:  # read like the slope carried forward by hand
-            tree = finished(folded.tree, not tangent_only, forward.tangents, activity.active)
+            tree = finished(
+                folded.tree, not tangent_only, forward.numeric_tangents, activity.active
+            )
             folded = replace(folded, tree=tree)
         emitted = emit_forward(parsed, folded)
         origin = origins.origin_of(
