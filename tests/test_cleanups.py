@@ -133,6 +133,51 @@ def test_softplus_written_out_is_differentiated_as_the_logistic_function_of_its_
     np.testing.assert_allclose(overbar.grad(f, check=False)(x), 1 / (1 + np.exp(-x)))
 
 
+SOFTPLUS_BY_LOGADDEXP = {
+    "zero first": "return np.sum(np.logaddexp(0.0, x) * 2.0)",
+    "zero last": "return np.sum(np.logaddexp(x, 0) * 2.0)",
+    "read again": "s = np.logaddexp(0.0, x)\n    return np.sum(s * s)",
+    "rebinding its argument": "x = np.logaddexp(0.0, x)\n    return np.sum(x * 2.0)",
+    "of one": "return np.sum(np.logaddexp(1.0, x) * 2.0)",
+    "of two variables": "return np.sum(np.logaddexp(x * 0.5, x) * 2.0)",
+}
+
+
+@pytest.mark.parametrize("name", SOFTPLUS_BY_LOGADDEXP)
+@pytest.mark.parametrize("shape", [(), (4,), (2, 3)])
+def test_softplus_by_logaddexp_gives_the_literal_adjoints_gradient(name, shape):
+    f = define(f"def f(x):\n    {SOFTPLUS_BY_LOGADDEXP[name]}\n")
+    x = np.random.default_rng(len(shape)).normal(scale=3.0, size=shape)
+    x = float(x) if shape == () else x
+    np.testing.assert_allclose(overbar.grad(f)(x), overbar.grad(f, optimise=False)(x), rtol=1e-12)
+    overbar.check_grad(f, [x])
+
+
+def test_softplus_by_logaddexp_is_differentiated_without_the_logaddexp():
+    for name in ("zero first", "zero last"):
+        f = define(f"def f(x):\n    {SOFTPLUS_BY_LOGADDEXP[name]}\n")
+        text = overbar.grad(f).source_for(np.ones(5))
+        code = [line for line in text.splitlines() if not line.strip().startswith("#")]
+        assert not any("logaddexp" in line for line in code), text
+        assert "1 + np.exp(-x)" in text, text
+    # where the other argument is not the constant zero, its own rule: exp(x - y)
+    for name in ("of one", "of two variables"):
+        f = define(f"def f(x):\n    {SOFTPLUS_BY_LOGADDEXP[name]}\n")
+        assert "np.exp(-x)" not in overbar.grad(f).source_for(np.ones(5))
+    x = np.array([-800.0, -30.0, 0.0, 30.0, 800.0])
+    f = define(f"def f(x):\n    {SOFTPLUS_BY_LOGADDEXP['zero first']}\n")
+    with np.errstate(over="ignore"):
+        gradient = overbar.grad(f, check=False)(x)
+    np.testing.assert_allclose(gradient, 2.0 * np.exp(x - np.logaddexp(0.0, x)), rtol=1e-13)
+
+
+def test_a_negation_computed_where_it_is_negated_is_no_negation():
+    f = define("def f(x):\n    return np.sum(np.log1p(np.exp(-np.abs(x))))\n")
+    text = overbar.grad(f).source_for(np.linspace(-1.0, 1.5, 5))
+    assert "--" not in text and "np.exp(np.abs(x))" in text, text
+    overbar.check_grad(f, [np.linspace(-1.0, 1.5, 5)])
+
+
 def test_contributions_to_one_adjoint_gather_past_other_lines():
     f = define("def f(x, y):\n    return np.sum(x * y + np.sin(y))\n")
     text = overbar.grad(f, wrt=(0, 1)).source_for(np.ones(4), np.ones(4))

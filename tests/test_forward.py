@@ -603,6 +603,32 @@ def test_folding_stops_where_a_name_the_expression_reads_changes_or_an_effect_li
     assert folded(tangent_write, {"v"}, tangent_writes={"x_dot[0] = 1.0"}) == tangent_write
 
 
+def test_a_reader_moves_up_to_its_temporary_where_the_temporary_cannot_move_down():
+    """forward_fold: ``t = e; s; u = r(t)`` becomes ``u = r(e); s`` where s binds what e reads
+    (the slope of ``x = x - c * x`` is updated before x changes), and stays where a side
+    condition fails."""
+    import ast
+
+    from overbar.transpiler.forward_fold import fold
+
+    def folded(source, impure=()):
+        body = ast.parse(source).body
+        pure = {id(s) for s in body if ast.unparse(s) not in impure}
+        return ast.unparse(fold(body, {"t"}, pure))
+
+    assert folded("t = x * 2\nx = x + 1\ny = y + t") == "y = y + x * 2\nx = x + 1"
+    kept = [
+        "t = x * 2\nx = x + 1\ny = x + t",  # s binds what the reader reads
+        "t = x * 2\nx = y + 1\ny = t",  # s reads what the reader binds
+        "t = x * 2\nx = x + 1\nz[0] = t",  # the reader writes into an array
+        "t = x * 2\nz[0] = 1.0\nx = x + 1\ny = t",  # a write into an array between
+    ]
+    for source in kept:
+        assert folded(source) == source
+    impure = "t = x * 2\nx = f(x)\ny = t"
+    assert folded(impure, impure={"x = f(x)"}) == impure
+
+
 def test_an_exception_in_the_generated_jvp_names_the_users_line():
     f = define("""
         def f(x, W):

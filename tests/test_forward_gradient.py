@@ -12,6 +12,7 @@ the reverse adjoint is taken; and each side condition failing.
 from __future__ import annotations
 
 import ast
+import textwrap
 
 import numpy as np
 import pytest
@@ -126,7 +127,9 @@ def test_a_loop_carries_the_slope_as_written_by_hand():
     lines = [line.strip() for line in text.splitlines()]
     assert lines[1] == "x_dot = one_like(x)"
     loop = text.split("for _ in")[1]
-    assert "x = x - 0.01 * (x**3 - 2 * x)" in loop and "x_dot = x_dot - " in loop
+    assert "x = x - 0.01 * (x**3 - 2 * x)" in loop
+    # the slope's update, before the value it reads changes, factored and in floats
+    assert loop.index("x_dot = x_dot * (1.0 - 0.01 * (3.0 * (x * x) - 2.0))") < loop.index("x = x")
     assert lines[-1] == "return x_dot"  # a number of a number: no check, no reshape
 
 
@@ -369,6 +372,117 @@ def test_where_forward_mode_refused_the_second_run_does_not_try_it_again(
 def _finished(body: str, with_value: bool = False) -> str:
     tree = ast.parse(f"def f_grad(x, x_dot):\n{body}\n    return (None, y_dot)").body[0]
     return ast.unparse(finished(tree, with_value))
+
+
+def _factored(line: str, active: tuple = ("x",)) -> str:
+    tree = ast.parse(f"def f_grad(x):\n    {line}\n    return (None, y_dot)").body[0]
+    tangents = frozenset({"x_dot", "y_dot", "b_dot"})
+    return ast.unparse(finished(tree, False, tangents, frozenset(active))).splitlines()[1].strip()
+
+
+def test_a_tangent_linear_in_one_tangent_is_factored_with_float_literals():
+    line = "y_dot = x_dot - 0.01 * (x_dot * 3 * (x * x) - 2 * x_dot)"
+    assert _factored(line) == "y_dot = x_dot * (1.0 - 0.01 * (3.0 * (x * x) - 2.0))"
+    assert _factored("y_dot = -x_dot + x_dot / x") == "y_dot = x_dot * (-1.0 + 1.0 / x)"
+    # inside a call: the call's argument is factored
+    assert _factored("y_dot = float(x_dot - x_dot * x)") == "y_dot = float(x_dot * (1.0 - x))"
+    # one occurrence: already a product, only its literal written as a float
+    assert _factored("y_dot = x_dot * 3") == "y_dot = x_dot * 3.0"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "y_dot = x_dot * x + b_dot * x",  # two tangents
+        "y_dot = x_dot * x_dot + x_dot",  # not linear
+        "y_dot = x / x_dot + x_dot",  # the tangent in a divisor
+        "y_dot = x_dot * k + x_dot",  # k not active: maybe a NumPy integer
+        "y_dot = np.cos(x_dot) + x_dot",  # inside a call
+    ],
+)
+def test_a_tangent_is_not_factored_where_a_side_condition_fails(line):
+    assert _factored(line) == line
+
+
+def test_literals_are_written_as_floats_only_beside_a_tangent():
+    assert _factored("y_dot = x_dot * (x * 2)") == "y_dot = x_dot * (x * 2)"  # x may be an int
+    assert _factored("y_dot = x_dot * 2 ** 60") == "y_dot = x_dot * 2 ** 60"  # a power
+    big = 2**54 + 1  # not exact as a float: left to Python's conversion
+    assert _factored(f"y_dot = x_dot * {big}") == f"y_dot = x_dot * {big}"
+    assert _factored("y_dot = x_dot * True") == "y_dot = x_dot * True"
+
+
+def test_a_factor_that_is_not_active_keeps_the_products_in_floats():
+    """k * k of int64 overflows (2 ** 64 is 0); x_dot * k * k is computed in floats."""
+    f = define("""
+        def f(x, k):
+            return np.sum(x * k * k + x)
+        """)
+    k = np.array([2**32, 3], dtype=np.int64)
+    gradient = overbar.grad(f)(0.5, k)
+    assert gradient == 2.0**64 + 9.0 + 2.0
+    assert "x_dot * k * k + x_dot" in overbar.grad(f).source_for(0.5, k)  # not factored
+
+
+@pytest.mark.unchecked  # the reverse adjoint of a repeated list is wrong: it is not compared
+@pytest.mark.parametrize("line", ["ys = xs * 2", "ys = xs + xs", "ys = 2 * xs"])
+def test_a_lists_tangent_keeps_its_int_factor(line):
+    """A list's tangent is a list: ``xs_dot * 2`` repeats it (``* 2.0`` would raise), and a
+    sum of it with itself is a concatenation, not a product to factor."""
+    f = define(f"""
+        def f(x):
+            xs = [x, x * 2.0]
+            {line}
+            return ys[0] + ys[3] * 3.0
+        """)
+    assert overbar.grad(f)(0.7) == pytest.approx(7.0, rel=1e-15)
+    text = overbar.grad(f).source_for(0.7)
+    assert "2.0 *" not in text.split("ys =")[1] and "* 2.0" not in text.split("ys =")[1], text
+
+
+def test_a_while_loop_factored_matches_central_differences():
+    f = define("""
+        def f(x):
+            i = 0
+            while i < 30:
+                x = x - 0.02 * x * (x * x - 2.0) + 0.01 * np.sin(x) * x
+                i += 1
+            return x
+        """)
+    overbar.check_grad(f, (0.9,))
+    text = overbar.grad(f).source_for(0.9)
+    assert "x_dot = x_dot * (" in text and "while i < 30:" in text
+
+
+def _loop_finished(body: str) -> str:
+    source = "def f_grad(x):\n" + textwrap.indent(textwrap.dedent(body), "    ")
+    source += "    return (None, y_dot)\n"
+    return ast.unparse(finished(ast.parse(source).body[0], False))
+
+
+def test_a_while_loops_test_is_written_in_the_loop_again():
+    written = _loop_finished("""
+        c = i < n
+        while c:
+            i = i + 1
+            c = i < n
+        """)
+    assert "while i < n:\n        i = i + 1\n    return y_dot" in written and "c =" not in written
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a continue would skip the second c = i < n
+        "c = i < n\nwhile c:\n    i = i + 1\n    if i == 2:\n        continue\n    c = i < n\n",
+        # c read after the loop
+        "c = i < n\nwhile c:\n    i = i + 1\n    c = i < n\ny_dot = c\n",
+        # not the same expression
+        "c = i < n\nwhile c:\n    i = i + 1\n    c = i <= n\n",
+    ],
+)
+def test_a_while_loops_test_stays_a_name_where_a_side_condition_fails(body):
+    assert "while c:" in _loop_finished(body)
 
 
 def test_a_square_of_a_name_is_written_as_its_product():

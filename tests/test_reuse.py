@@ -159,7 +159,7 @@ def test_a_kept_axis_taken_away_again_is_not_kept():
 
 def test_contributions_led_by_the_same_number_are_factored():
     text = source_of("softplus less a product, averaged", np.ones(5), np.ones(5))
-    assert "x_bar = 1.0 / x.size * (np.exp(x - np.logaddexp(0.0, x)) - y)" in text, text
+    assert "x_bar = 1.0 / x.size * (1.0 / (1 + np.exp(-x)) - y)" in text, text
 
 
 def test_contributions_led_by_different_numbers_are_not_factored():
@@ -176,3 +176,10 @@ def test_contributions_led_by_different_numbers_are_not_factored():
     assert factored("1.0 / n * y", ast.Add(), "1.0 / m * e") is None  # not the same number
     assert factored("f(2.0) * y", ast.Add(), "f(2.0) * e") is None  # a call: may differ
     assert factored("-(1.0 / n) * y", ast.Sub(), "1.0 / n * e") is None  # -a b - a c
+    # a quotient is led by its dividend: a / d = a * (1.0 / d)
+    assert factored("-(1.0 / n) * y", ast.Add(), "1.0 / n / d") == "1.0 / n * (1.0 / d - y)"
+    assert factored("-(1.0 / n) * y", ast.Add(), "1.0 / m / d") is None  # not the same number
+    assert factored("-f(n) * y", ast.Add(), "f(n) / d") is None  # a call: may differ
+    # a negative literal leads as the negated number
+    assert factored("-2.0 * y", ast.Add(), "2.0 * e") == "2.0 * (e - y)"
+    assert factored("-1.0 / n * y", ast.Add(), "1.0 / n * e") == "1.0 / n * (e - y)"

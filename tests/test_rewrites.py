@@ -45,6 +45,15 @@ PROGRAMS = {
     "minus zero times": "return np.sum(-0.0 * x + x * y)",
     "minus zero minus": "return np.sum(x * -0.0 - (-x) * np.sin(y))",
     "negations": "return np.sum(-(-x * y) - -(x * -y) + -x / -y)",
+    "negated product led by a literal": "return np.mean(np.square(y - x * 2.0))",
+    "negated product led by an integer": "return np.sum(-(3 * x) * y)",
+    "negated product led by a number, of a log": "return -np.sum(y * np.log(x)) / np.size(x)",
+    # a number multiplied in and divided out (cancel.py), of the norm and of an integer
+    "squared norm": "return np.linalg.norm(x * y) ** 2 / 3.0",
+    "norm over itself": "return np.sum(np.linalg.norm(x) * y / np.linalg.norm(x))",
+    "integer count cancelled": "n = np.size(x)\n    return np.sum(n * x / n * y)",
+    # softplus by logaddexp (logistic.py)
+    "log of one plus exp by logaddexp": "return np.sum(np.logaddexp(0.0, x) * y)",
     # integers and bools
     "integer factors": "return np.sum(2 * x * 3 * y)",
     "bool factor": "return np.sum((x > 0.1) * x * np.exp(y))",

@@ -107,6 +107,7 @@ class ForwardCode:
     pure: frozenset[int]  # ids of the generated statements that have no effects
     tangent_effects: frozenset[int] = frozenset()  # ids of writes into tangents
     primal_values: frozenset[int] = frozenset()  # ids of the lines computing the values
+    numeric_tangents: frozenset[str] = frozenset()  # tangents of values known as arrays
 
 
 def tangent_name(parameter: str) -> str:
@@ -236,6 +237,11 @@ class _Tangents:
             pure=frozenset(self.pure),
             tangent_effects=frozenset(self.tangent_effects),
             primal_values=frozenset(self.primal_values),
+            numeric_tangents=frozenset(
+                dot
+                for name, dot in self.dots.items()
+                if isinstance(self.state.shapes.get(name), tuple)  # a number's is ()
+            ),
         )
 
     def as_gradient(self, result: ast.expr, tangent: ast.expr) -> ast.expr:

@@ -17,6 +17,11 @@ where e is a value of the function's own, which reads no tangent (``tangent_effe
 function's above all: e may read a view of it (``t = x[1:]`` then ``x[1:] = t * c``), so the
 order of effects is kept.
 
+Where a line between binds a name e reads (``t_dot = c * x_dot * x``, ``x = x - c * x``,
+``x_dot = x_dot - t_dot``: the value changes after its slope's term is computed), the reader
+moves up instead, to the temporary's line (``_may_rise``, whose docstring has the identity and
+its side conditions).
+
 >>> import ast
 >>> tree = ast.parse("tmp1 = a @ x\\nz = tmp1 + b\\ntmp1_dot = a @ x_dot\\nz_dot = tmp1_dot")
 >>> folded = fold(tree.body, {"tmp1", "tmp1_dot"}, {id(s) for s in tree.body})
@@ -106,14 +111,17 @@ def _fold_block(block: list[ast.stmt], single: set[str], kinds: _Kinds) -> bool:
             continue
         value = statement.value
         reads = {n.id for n in walk(value) if isinstance(n, ast.Name)}
-        reader = None
+        reader, rising = None, False
         for later in range(index + 1, len(block)):
             candidate = block[later]
             if any(isinstance(n, ast.Name) and n.id == name for n in walk(candidate)):
                 reader = later if _is_simple(candidate) else None
                 break
-            if not kinds.may_pass(statement, candidate) or _binds(candidate) & reads:
+            if not kinds.may_pass(statement, candidate):
                 break
+            rising = rising or bool(_binds(candidate) & reads)
+        if reader is not None and rising and not _may_rise(block, index, reader, name, kinds):
+            reader = None
         if reader is None:
             index += 1
             continue
@@ -122,11 +130,52 @@ def _fold_block(block: list[ast.stmt], single: set[str], kinds: _Kinds) -> bool:
         for kind in (kinds.pure, kinds.tangent_effects, kinds.values):
             if id(target) in kind:
                 kind.add(id(replaced))
-        block[reader] = replaced
-        del block[index]
+        if rising:  # the reader moves up to the temporary's line, which it replaces
+            block[index] = replaced
+            del block[reader]
+        else:
+            block[reader] = replaced
+            del block[index]
         single.discard(name)
         changed = True
     return changed
+
+
+def _may_rise(block: list[ast.stmt], index: int, reader: int, name: str, kinds: _Kinds) -> bool:
+    """Whether ``block[reader]``, which reads the temporary ``name`` that ``block[index]``
+    assigns, may move up to that line (where the temporary's expression is then folded into
+    it): the lines between bind something the expression reads, so it cannot move down.
+
+    Identity: ``t = e; s; u = r(t)`` computes what ``u = r(e); s`` does. Side conditions: r
+    and the lines s between are pure (no effects, so only their order of binding names is at
+    stake), assignments to names (no write into an array, which may be a view of another); u
+    is one or more names; s binds no name r reads, and reads or binds none r binds.
+    """
+    moved = block[reader]
+    if id(moved) not in kinds.pure or not _assigns_names(moved):
+        return False
+    targets = {n.id for target in moved.targets for n in walk(target) if isinstance(n, ast.Name)}
+    reads = {n.id for n in walk(moved.value) if isinstance(n, ast.Name) and n.id != name}
+    for between in block[index + 1 : reader]:
+        if id(between) not in kinds.pure or not _assigns_names(between):
+            return False
+        if _binds(between) & (reads | targets):
+            return False
+        if any(isinstance(n, ast.Name) and n.id in targets for n in walk(between)):
+            return False
+    return True
+
+
+def _assigns_names(statement: ast.stmt) -> bool:
+    """Whether ``statement`` is an assignment that binds names only, writing into nothing."""
+    return isinstance(statement, ast.Assign) and all(map(_names_only, statement.targets))
+
+
+def _names_only(target: ast.expr) -> bool:
+    """Whether an assignment's target binds names only (``u``, ``a, b``), writing into nothing."""
+    if isinstance(target, ast.Tuple | ast.List):
+        return all(_names_only(element) for element in target.elts)
+    return isinstance(target, ast.Name)
 
 
 def _single_assignment(statement: ast.stmt, single: set[str]) -> str | None:

@@ -147,7 +147,10 @@ def transform_forward(
             )
             folded = replace(forward, tree=ast.copy_location(folded_tree, tree))
         if gradient is not None:  # read like the slope carried forward by hand
-            folded = replace(folded, tree=finished(folded.tree, with_value=not tangent_only))
+            tree = finished(
+                folded.tree, not tangent_only, forward.numeric_tangents, activity.active
+            )
+            folded = replace(folded, tree=tree)
         emitted = emit_forward(parsed, folded)
         origin = origins.origin_of(
             emitted.function, folded.tree, emitted.source, parsed.tree, parsed.filename

@@ -26,6 +26,15 @@ reads it, it holds what the exp read (a loop may rebind it between the two: seed
 Rounding: the same to an ulp; where ``exp(x)`` overflows (x above 709) the chain gives nan
 (inf / inf) and this gives the limit, ``ȳ``.
 
+Softplus written with ``logaddexp``, ``y = np.logaddexp(0, x)`` (or ``logaddexp(x, 0)``), is
+one line whose rule, ``x̄ = ȳ eˣ⁻ʸ``, reads y: where the forward sweep does not keep y (``grad``,
+y read by nothing else) the reverse sweep computes the logaddexp again, three times the cost of
+an exp, for ``exp(x − y)``. Softplus's own rule reads x alone. Identity: ``eˣ⁻ʸ = eˣ / (1 + eˣ)
+= 1 / (1 + e⁻ˣ)`` for ``y = log(1 + eˣ)``. Side conditions: the other argument is the constant
+zero (so its adjoint is none); the rule reads x at the line itself, so it is the x logaddexp
+read. Rounding: the same to an ulp; below x = −709 ``e⁻ˣ`` overflows (NumPy warns) and the
+rule gives 0, the limit, as ``exp(x − y)`` does (it underflows there).
+
 The logistic function written with ``logaddexp`` (which does not overflow), ``h = exp(-t2)``,
 ``t2 = logaddexp(0, t1)``, ``t1 = -z``, is the same function, ``exp(−log(1 + e⁻ᶻ)) = 1 / (1 +
 e⁻ᶻ)``: its chain of rules gives ``z̄ = h̄ h e^(t1 − t2)``, an exp more in the reverse sweep and
@@ -98,6 +107,10 @@ def logistic_lines(
             z = _stable_logistic(line, application, only_line, library)
             if z:
                 found[id(line)] = (z, "logistic")
+                continue
+            x = _softplus_of(application(line), library)
+            if x:  # logaddexp(0, x): softplus of x, read at the line itself
+                found[id(line)] = (x, "softplus")
                 continue
             softplus = _softplus(line, application, only_line, library)
             # its rule reads x at the log's line: x must hold there what it held at the exp's

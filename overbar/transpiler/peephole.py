@@ -173,8 +173,13 @@ class _Rewriter(Transformer):
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
         """Identity: ``-(-a) = a`` and ``-((-a) * b) = a * b``, exactly (negation is exact, for
         -0.0 too); ``-broadcast_like(a, t) = broadcast_like(-a, t)`` (negating each copy of a
-        is negating a), so the broadcast can go where it is read. Side conditions: none for
-        numbers and numeric arrays."""
+        is negating a), so the broadcast can go where it is read; ``-(c * b / d) = (-c) * b /
+        d`` for a number literal or a name of a number (shape ``()``) c leading a chain of
+        products and quotients, exactly (IEEE rounding is symmetric in sign; integers wrap
+        alike), so the negation is the number's and no pass over an array (``X.T @ -(1.0 / n
+        * 2 * r)`` reads ``X.T @ (-1.0 / n * 2 * r)``). Side conditions: none for numbers and
+        numeric arrays (c an int or float literal, not a bool, or a name known to hold a
+        number)."""
         self.generic_visit(node)
         if isinstance(node.op, ast.USub):
             if _is_negation(node.operand):
@@ -186,6 +191,20 @@ class _Rewriter(Transformer):
             first = _leftmost_product(node.operand)
             if first is not None and _is_negation(first.left):
                 first.left = first.left.operand
+                return node.operand
+            if (
+                first is not None
+                and isinstance(first.left, ast.Constant)
+                and type(first.left.value) in (int, float)
+            ):
+                first.left = ast.Constant(-first.left.value)
+                return node.operand
+            if (
+                first is not None
+                and isinstance(first.left, ast.Name)
+                and self.shape_of(first.left) == ()
+            ):
+                first.left = ast.UnaryOp(op=ast.USub(), operand=first.left)
                 return node.operand
         return node
 

@@ -23,6 +23,7 @@ from overbar import origins
 from overbar.runtime import NUMPY, Runtime
 from overbar.transpiler.accumulate import accumulate
 from overbar.transpiler.activity import Activity, analyze
+from overbar.transpiler.cancel import cancel_quotients, distribute_quotients
 from overbar.transpiler.composed import compose_helpers
 from overbar.transpiler.constructors import stored_arguments
 from overbar.transpiler.containers import walk_dicts
@@ -779,6 +780,7 @@ def _transform(
         simplified = simplify(simplified)
     if optimisations.peephole:
         simplified = peephole(simplified, runtime, parsed.namespace)
+        simplified = cancel_quotients(simplified)
         simplified = compose_helpers(simplified, runtime, parsed.namespace)
         if optimisations.simplify:
             simplified = simplify(simplified)
@@ -786,6 +788,7 @@ def _transform(
         simplified = accumulate(simplified, runtime)
         simplified = hoist(simplified, runtime, parsed.namespace)
         simplified = add_in_one_expression(simplified, runtime, parsed.namespace)
+        simplified = distribute_quotients(simplified)
         owned = own_loop_adjoints(simplified, runtime)
         if owned is not simplified:  # a join's pieces may have become copies to collect
             owned = hoist(owned, runtime, parsed.namespace)

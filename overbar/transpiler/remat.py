@@ -20,7 +20,8 @@ whole function, as an operand of arithmetic in a statement at the reverse sweep'
 the line runs once, before its reader); every name the expression reads is bound at most once
 (it holds the same value at the reader); the expression is pure: arithmetic, comparisons,
 constants, names and calls of NumPy's functions (``np.exp``; not ``np.random``'s, not methods,
-not those that write in place), whose results do not depend on when they run.
+not those that write in place), whose results do not depend on when they run. A negation
+moved into a negation is no negation (``_without_double_negations``).
 """
 
 from __future__ import annotations
@@ -80,13 +81,46 @@ def rematerialise(adjoint: Adjoint, runtime: Runtime, namespace: Namespace) -> A
         index = places[id(reading[0])]
         reader = reverse[index] if index in copied else clone(reverse[index])
         copied.add(index)
-        reverse[index] = ReplaceNames({name: statement.value}).visit(reader)
+        reverse[index] = _without_double_negations(
+            ReplaceNames({name: statement.value}).visit(reader)
+        )
     if not moved:
         return adjoint
     kept = [statement for statement in forward if id(statement) not in moved]
     tree = copy.copy(adjoint.tree)
     tree.body = kept + reverse
     return replace(adjoint, tree=tree, forward_length=len(kept))
+
+
+def _without_double_negations(statement: ast.stmt) -> ast.stmt:
+    """``statement`` (which the caller owns) with ``-(-e)`` written ``e``: a negation moved
+    into a reader that negates it (``t = -np.abs(z)`` read as ``np.exp(-t)``). Identity:
+    ``-(-e) = e``, exactly (negation is exact, for -0.0 and NaN too, and an involution on
+    NumPy's integers, which wrap), as ``peephole``'s. Side conditions: none for numbers and
+    numeric arrays (a boolean array refuses ``-``, in the forward sweep where e was negated
+    first)."""
+    for node in walk(statement):
+        for field, value in ast.iter_fields(node):
+            if (
+                isinstance(value, ast.UnaryOp)
+                and isinstance(value.op, ast.USub)
+                and isinstance(value.operand, ast.UnaryOp)
+                and isinstance(value.operand.op, ast.USub)
+            ):
+                setattr(node, field, value.operand.operand)
+            elif isinstance(value, list):
+                value[:] = [
+                    (
+                        item.operand.operand
+                        if isinstance(item, ast.UnaryOp)
+                        and isinstance(item.op, ast.USub)
+                        and isinstance(item.operand, ast.UnaryOp)
+                        and isinstance(item.operand.op, ast.USub)
+                        else item
+                    )
+                    for item in value
+                ]
+    return statement
 
 
 def _an_operand_in(statement: ast.stmt, name: str) -> bool:

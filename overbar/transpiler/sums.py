@@ -25,7 +25,9 @@ the sum's dtype is unchanged).
 Two terms led by the same name, or the same expression of constants, names and dimensions
 (``1.0 / X.shape[0]``: no call, so the same value in both), are factored: ``a * b ± a * c`` is
 ``a * (b ± c)``, and ``-a * b + a * c`` is ``a * (c - b)`` (the distributive law: the same value
-up to rounding, as the peephole pass's factorings; one array fewer), where ``b`` or ``c`` is
+up to rounding, as the peephole pass's factorings; one array fewer), a quotient ``a / d`` taken
+as the product ``a * (1.0 / d)`` (the same up to rounding; the reciprocal is a float), where
+``b`` or ``c`` is
 surely numeric (``np.isfinite(x) + np.isfinite(x)`` is a
 logical or of booleans, not 2). Within a term, ``1.0 * a * f(b)`` is ``a * f(b)`` where ``f``
 is a NumPy function whose result is floating point whatever its argument (``np.cos``,
@@ -328,6 +330,13 @@ def _leading(node: ast.expr) -> tuple[ast.expr, ast.expr, bool] | None:
     and dimensions (``1.0 / X.shape[0]``): it has the same value in both products, and
     computing it once calls nothing."""
     factors = []
+    if (
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Div)
+        and (isinstance(node.left, ast.Name) or _without_calls(node.left))
+    ):  # a / d, led by a: a * (1.0 / d)
+        leader, negated = sign_of_literal(node.left)
+        return leader, ast.BinOp(ast.Constant(1.0), ast.Div(), node.right), negated
     while isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
         factors.append(node.right)
         node = node.left
@@ -336,11 +345,50 @@ def _leading(node: ast.expr) -> tuple[ast.expr, ast.expr, bool] | None:
         node = node.operand
     if not factors or not (isinstance(node, ast.Name) or _without_calls(node)):
         return None
+    if not negated:
+        node, negated = sign_of_literal(node)
     factors.reverse()
     rest = factors[0]
     for factor in factors[1:]:
         rest = ast.BinOp(rest, ast.Mult(), factor)
     return node, rest, negated
+
+
+def sign_of_literal(node: ast.expr) -> tuple[ast.expr, bool]:
+    """(a, True) for ``-c ⋯`` whose leading literal is negative (``-1.0 / n`` is ``-(1.0 /
+    n)``, exactly: IEEE rounding is symmetric in sign), else (node, False)."""
+    first = node
+    while isinstance(first, ast.BinOp) and isinstance(first.op, ast.Mult | ast.Div):
+        first = first.left
+    magnitude = _negative_literal(first)
+    if magnitude is None:
+        return node, False
+    if node is first:
+        return ast.Constant(magnitude), True
+    positive = copy.deepcopy(node)
+    leftmost = positive
+    while isinstance(leftmost.left, ast.BinOp) and isinstance(
+        leftmost.left.op, ast.Mult | ast.Div
+    ):
+        leftmost = leftmost.left
+    leftmost.left = ast.Constant(magnitude)
+    return positive, True
+
+
+def _negative_literal(node: ast.expr) -> int | float | None:
+    """c for the literal ``-c`` (a negative constant, or the negation of a positive one)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = node.operand
+        if (
+            isinstance(inner, ast.Constant)
+            and type(inner.value) in (int, float)
+            and inner.value > 0
+        ):
+            return inner.value
+        return None
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float) and node.value < 0:
+        return -node.value
+    return None
 
 
 def _without_calls(node: ast.expr) -> bool:
