@@ -244,3 +244,28 @@ def test_the_tangent_of_the_norm_of_nothing_is_zero():
     for f, x in ((whole, np.zeros(0)), (whole, np.zeros((3, 0))), (rows, np.zeros((3, 0)))):
         _, derivative = overbar.jvp(f, (x,), (np.ones_like(x),))
         assert derivative == 0.0
+
+
+# --- SciPy's solvers given a batch of right-hand sides --------------------------------------------
+# SciPy (1.15 on) reads the leading axes of a 3-d b as a batch of systems; the rules of
+# solve_triangular and solve_banded, written for one system, reshaped b̄ to (n, -1) columns and
+# mixed the batch into them: ā was silently wrong (8.93 against -0.71 along one direction).
+# Refused now, as the batch is not differentiated; one system still is.
+
+BATCHED = {
+    "solve_triangular, lower": "linalg.solve_triangular(a, b, lower=True)",
+    "solve_triangular, unit diagonal": "linalg.solve_triangular(a, b, unit_diagonal=True)",
+    "solve_banded": "linalg.solve_banded((1, 1), a[:3] + np.array([[0.0], [3.0], [0.0]]), b)",
+}
+
+
+@pytest.mark.parametrize("name", list(BATCHED))
+def test_a_batch_of_systems_is_refused_and_one_system_is_right(name):
+    from overbar.errors import NoDerivativeError
+
+    f = define(f"def f(a, b):\n    return np.sum({BATCHED[name]} ** 2)\n")
+    a = np.eye(3) * 2.0 + 0.3 * rng.standard_normal((3, 3))
+    with pytest.raises(NoDerivativeError, match="a batch of systems"):
+        overbar.grad(f, wrt=(0, 1))(a, rng.standard_normal((2, 3, 2)))
+    _every_adjoint(f, [a, rng.standard_normal((3, 2))], (0, 1))
+    _every_adjoint(f, [a, rng.standard_normal(3)], (0, 1))
