@@ -12,7 +12,7 @@ import types
 
 import numpy as np
 
-from overbar.errors import NonScalarOutputError, OverbarError
+from overbar.errors import InternalError, NonScalarOutputError, OverbarError
 from overbar.runtime import arrays
 from overbar.runtime.arrays import is_array, is_foreign_array, library_name, like
 
@@ -522,12 +522,24 @@ def _shape(x):
 
 
 def unbroadcast(g, x):
-    """Sum ``g`` (shaped like a broadcast result) down to the shape of the operand ``x``."""
+    """Sum ``g`` (shaped like a broadcast result) down to the shape of the operand ``x``.
+
+    ``x``'s shape must broadcast to ``g``'s (``g`` is the adjoint of a result ``x`` took part
+    in). A ``g`` smaller than ``x`` is an adjoint rule's or a rewrite's mistake, which
+    summing could not make right: it is raised as one, not returned with the wrong shape."""
     shape = _shape(x)
     g_shape = _shape(g)
     if g_shape == shape:
         return g
     leading = len(g_shape) - len(shape)
+    if leading < 0 or any(
+        size != 1 and size != g_shape[leading + i] for i, size in enumerate(shape)
+    ):
+        raise InternalError(
+            f"an adjoint of shape {tuple(g_shape)} cannot be summed to the shape "
+            f"{tuple(shape)} of the value it is the adjoint of (a rule or a rewrite made it "
+            "smaller than the result the value took part in)"
+        )
     axes = tuple(range(leading)) + tuple(
         leading + i for i, size in enumerate(shape) if size == 1 and g_shape[leading + i] != 1
     )
@@ -616,9 +628,10 @@ def _normalize_axes(axis, ndim):
 
 
 def expand_reduced(y_bar, x, axis=None, keepdims=False):
-    """Broadcast the adjoint of a reduction of ``x`` over ``axis`` back to ``x``'s shape."""
+    """Broadcast the adjoint of a reduction of ``x`` over ``axis`` back to ``x``'s shape. (A
+    0-d ``x`` reduced over its axis 0 or -1, as NumPy allows, stays 0-d: no axis to insert.)"""
     shape = _shape(x)
-    if axis is not None and not keepdims:
+    if axis is not None and not keepdims and shape:
         y_bar = np.expand_dims(y_bar, _normalize_axes(axis, len(shape)))
     return broadcast_like(y_bar, x)
 
@@ -639,7 +652,9 @@ def extremum_bar(y_bar, y, x, axis=None, keepdims=False):
 def prod_bar(y_bar, x, axis=None, keepdims=False):
     """Adjoint of prod: ȳ times the product of all *other* elements (exact with zeros)."""
     x = x if is_array(x) else np.asarray(x)
-    axes = _normalize_axes(axis, x.ndim)
+    if arrays.size(x) == 0:  # no elements, no products of others: an empty adjoint
+        return expand_reduced(y_bar, x, axis, keepdims) * x
+    axes = _normalize_axes(axis, x.ndim) if x.ndim else ()  # a 0-d x: its one element
     kept = [a for a in range(x.ndim) if a not in axes]
     moved = np.transpose(x, kept + list(axes))
     flat = moved.reshape(moved.shape[: len(kept)] + (-1,))

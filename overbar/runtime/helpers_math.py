@@ -196,6 +196,12 @@ def degrees_of_freedom(a, y, ddof):
     return float(count) if count > 0 else math.nan
 
 
+def numbers_per_result(a, axis, keepdims):
+    """How many numbers (not nan) each nan-reduction over ``axis`` read, shaped like its
+    result (the reduced axes kept only where ``keepdims``)."""
+    return np.sum(not_nan(a), axis=axis, keepdims=keepdims)
+
+
 def nan_degrees_of_freedom(a, axis, ddof):
     """n − ddof for nanvar or nanstd, n the numbers (not nan) in each slice, with the reduced
     axes kept: nan where ddof ≥ n (NumPy's result is then nan, with no derivative)."""
@@ -413,7 +419,7 @@ def cumprod_bar(y_bar, a, axis=None):
     if arrays.is_foreign_array(a) and not arrays.is_foreign_array(y_bar):
         y_bar = arrays.like(np.asarray(y_bar), a)  # broadcast in a's library, below
     shape = a.shape
-    if axis is None:
+    if axis is None or a.ndim == 0:  # NumPy takes a 0-d array along axis 0 as one element
         a, y_bar, axis = np.ravel(a), np.ravel(y_bar), 0
     g = np.moveaxis(np.broadcast_to(y_bar, a.shape), axis, 0)
     a = np.moveaxis(a, axis, 0)
@@ -437,7 +443,7 @@ def cumprod_dot(a_dot, a, axis=None):
     ẏᵢ = y′ᵢ Σ_{j ≤ i} ȧⱼ / aⱼ for i < z (no aⱼ is 0 there);
     ẏᵢ = y′ᵢ ȧ_z for i ≥ z (every other term of the sum holds a_z = 0)."""
     a = np.asarray(a)
-    if axis is None:
+    if axis is None or a.ndim == 0:  # NumPy takes a 0-d array along axis 0 as one element
         a, a_dot, axis = np.ravel(a), np.ravel(a_dot), 0
     result_dtype = np.result_type(a_dot, a, 1.0)
     if a.size == 0:
@@ -465,7 +471,7 @@ def cumprod_bar_dot(y_bar, a, a_dot, axis=None):
     result_dtype = np.result_type(y_bar, a, a_dot, 1.0)
     if a.size == 0:
         return np.zeros(shape, dtype=result_dtype)
-    if axis is None:
+    if axis is None or a.ndim == 0:  # NumPy takes a 0-d array along axis 0 as one element
         a, y_bar, a_dot, axis = np.ravel(a), np.ravel(y_bar), np.ravel(a_dot), 0
     g = np.moveaxis(np.broadcast_to(y_bar, a.shape), axis, 0)
     a_dot = np.moveaxis(np.broadcast_to(a_dot, a.shape), axis, 0)

@@ -32,6 +32,20 @@ def convolution_embedded(z_bar, in1, in2, mode="full"):
     return placed
 
 
+def one_system(x_bar, a, b, function):
+    """``x_bar``, once ``a`` is checked to be one matrix and ``b`` one vector or matrix: SciPy
+    (1.15 on) reads the leading axes of a larger ``a`` or ``b`` as a batch of systems, which the
+    rule of ``function`` (written for one system, its ``b`` reshaped to columns) does not
+    differentiate; refused rather than mixing the batch into the columns."""
+    if np.ndim(a) != 2 or np.ndim(b) > 2:
+        raise NoDerivativeError(
+            f"{function} of a batch of systems (a of shape {np.shape(a)}, b of shape "
+            f"{np.shape(b)}): overbar differentiates one system at a time, a 2-d a and a 1-d "
+            "or 2-d b (loop over the batch)"
+        )
+    return x_bar
+
+
 def covariance_matrix(cov):
     """The symmetric matrix of ``cov``'s lower triangle, the one SciPy's multivariate_normal
     reads (Σ = tril(cov) + tril(cov, −1)ᵀ); a covariance given as a number or a vector of

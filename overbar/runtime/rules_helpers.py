@@ -163,6 +163,7 @@ from overbar.runtime.helpers_math import (
     nan_degrees_of_freedom,
     nanquantile_bar,
     not_nan,
+    numbers_per_result,
     of_real,
     polyval_bars,
     polyval_bars_dot,
@@ -1498,7 +1499,7 @@ def bessel_i1_tangent(y, x, x_dot):
 # ---------------------------------------------------------------------------------------------
 
 non_differentiable(seed, zero_gradient, reduced_count, shape_of, shape_like)
-non_differentiable(degrees_of_freedom, not_nan, nan_count, hstack_axis)
+non_differentiable(degrees_of_freedom, not_nan, nan_count, numbers_per_result, hstack_axis)
 non_differentiable(nan_degrees_of_freedom, hsplit_axis, linspace_weights, pad_origins)
 non_differentiable(copy_pad_origins, item_position, chosen)
 

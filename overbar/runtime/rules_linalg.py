@@ -458,8 +458,10 @@ def norm(y, x, ord=None, axis=None, keepdims=False, *, y_bar):
 
 @tangent(np.linalg.norm, where={"ord": None})
 def norm_tangent(y, x, ord=None, axis=None, keepdims=False, *, x_dot):
-    """y = ‖x‖₂ (Frobenius for matrices):  ẏ = Σ x ẋ / y"""
-    return np.sum(x * x_dot, axis=axis, keepdims=keepdims) / y
+    """y = ‖x‖₂ (Frobenius for matrices):  ẏ = Σ x ẋ / y;  ẏ = 0 where x is empty
+
+    The norm of no elements is the constant 0: its sum Σ x ẋ is 0 too, divided by 1, not y."""
+    return np.sum(x * x_dot, axis=axis, keepdims=keepdims) / (y if np.size(x) else 1.0)
 
 
 @adjoint(np.linalg.norm)

@@ -48,6 +48,7 @@ from overbar.runtime.helpers_math import (
     nanquantile_bar,
     nanquantile_dot,
     not_nan,
+    numbers_per_result,
     of_real,
     polynomial_slope,
     polyval_bars,
@@ -438,21 +439,26 @@ def nanvar_tangent(y, a, axis=None, *, ddof=0, keepdims=False, a_dot):
 @adjoint(np.nanstd)
 def nanstd(y, a, axis=None, *, ddof=0, keepdims=False, y_bar):
     """y = std_axis a over the n numbers (nan skipped):  ā = ȳ (a − mean a) / ((n − ddof) y)
-    where a is not nan, 0 where it is"""
+    where a is not nan, 0 where it is;  ā = 0 where n = 1
+
+    A slice of one number has y ≡ 0 and a − mean a = 0 exactly: dividing by 1 there instead
+    of y gives its derivative, 0 (as for np.std), not 0 / 0."""
     centered = np.where(not_nan(a), a - np.nanmean(a, axis=axis, keepdims=True), 0.0)
     scale = 1 / nan_degrees_of_freedom(a, axis, ddof)
-    g = expand_reduced(y_bar / y, a, axis=axis, keepdims=keepdims)
+    spread = np.where(numbers_per_result(a, axis, keepdims) == 1, 1.0, y)
+    g = expand_reduced(y_bar / spread, a, axis=axis, keepdims=keepdims)
     return g * centered * scale
 
 
 @tangent(np.nanstd)
 def nanstd_tangent(y, a, axis=None, *, ddof=0, keepdims=False, a_dot):
     """y = std_axis a over the n numbers (nan skipped):  ẏ = Σ_axis (a − mean a) ȧ / ((n − ddof) y)
-    over the numbers"""
+    over the numbers;  ẏ = 0 where n = 1"""
     numbers_dot = np.where(not_nan(a), a_dot, 0.0)
     centered = np.where(not_nan(a), a - np.nanmean(a, axis=axis, keepdims=True), 0.0)
     scale = 1 / nan_degrees_of_freedom(a, axis, ddof)
-    return np.sum(numbers_dot * centered * scale, axis=axis, keepdims=keepdims) / y
+    spread = np.where(numbers_per_result(a, axis, keepdims) == 1, 1.0, y)
+    return np.sum(numbers_dot * centered * scale, axis=axis, keepdims=keepdims) / spread
 
 
 @adjoint(np.nanprod)

@@ -119,10 +119,12 @@ def logsumexp_tangent(y, a, axis=None, b=None, keepdims=False, return_sign=False
 
 @adjoint(special.logsumexp, where={"return_sign": False})
 def weighted_logsumexp(y, a, axis=None, b=None, keepdims=False, return_sign=False, *, y_bar):
-    """y = log Σ b e^a over axis:  ā = ȳ b e^(a − y),  b̄ = ȳ e^(a − y)  (ȳ and y broadcast
-    back over axis; b broadcast to a's shape)"""
-    share = expand_reduced(y_bar, a, axis, keepdims) * np.exp(
-        a - expand_reduced(y, a, axis, keepdims)
+    """y = log Σ b e^a over axis, a and b broadcast together:  ā = ȳ b e^(a − y),
+    b̄ = ȳ e^(a − y)  (ȳ and y broadcast back over axis of the broadcast a, each adjoint
+    summed back to its operand's shape: b may be the larger)"""
+    spread = a + np.zeros_like(b)  # a, broadcast to the shape it takes with b
+    share = expand_reduced(y_bar, spread, axis, keepdims) * np.exp(
+        spread - expand_reduced(y, spread, axis, keepdims)
     )
     return unbroadcast(share * b, a), None, unbroadcast(share, b)
 
@@ -131,8 +133,10 @@ def weighted_logsumexp(y, a, axis=None, b=None, keepdims=False, return_sign=Fals
 def weighted_logsumexp_tangent(
     y, a, axis=None, b=None, keepdims=False, return_sign=False, *, a_dot, b_dot
 ):
-    """y = log Σ b e^a over axis:  ẏ = Σ (ȧ b + ḃ) e^(a − y) over axis"""
-    share = np.exp(a - expand_reduced(y, a, axis, keepdims))
+    """y = log Σ b e^a over axis, a and b broadcast together:  ẏ = Σ (ȧ b + ḃ) e^(a − y)
+    over axis"""
+    spread = a + np.zeros_like(b)  # a, broadcast to the shape it takes with b
+    share = np.exp(spread - expand_reduced(y, spread, axis, keepdims))
     return (
         np.sum(a_dot * b * share, axis=axis, keepdims=keepdims),
         np.sum(b_dot * share, axis=axis, keepdims=keepdims),

@@ -20,6 +20,7 @@ from overbar.runtime.helpers_scipy import (
     banded_matrix,
     cho_columns,
     convolution_embedded,
+    one_system,
 )
 from overbar.runtime.registry import adjoint, tangent
 from overbar.runtime.shapes import SHAPE_RULES, Operand, Sequence
@@ -87,7 +88,8 @@ def solve_lower_triangular(
     """x solves T x = b, T the lower triangle of a (its diagonal ones for unit_diagonal):
     b̄ solves Tᵀ b̄ = x̄ (Tᵀ the upper triangle of aᵀ),  ā = −b̄ xᵀ on the triangle read (below
     the diagonal alone for unit_diagonal), 0 elsewhere"""
-    b_bar = linalg.solve_triangular(a.T, x_bar, lower=False, unit_diagonal=unit_diagonal)
+    one = one_system(x_bar, a, b, "scipy.linalg.solve_triangular")  # x̄, of one system
+    b_bar = linalg.solve_triangular(a.T, one, lower=False, unit_diagonal=unit_diagonal)
     n = np.shape(a)[0]
     outer = np.reshape(b_bar, (n, -1)) @ np.reshape(x, (n, -1)).T
     return -np.tril(outer, -unit_diagonal), b_bar
@@ -133,7 +135,8 @@ def solve_upper_triangular(
     """x solves T x = b, T the upper triangle of a (its diagonal ones for unit_diagonal):
     b̄ solves Tᵀ b̄ = x̄ (Tᵀ the lower triangle of aᵀ),  ā = −b̄ xᵀ on the triangle read (above
     the diagonal alone for unit_diagonal), 0 elsewhere"""
-    b_bar = linalg.solve_triangular(a.T, x_bar, lower=True, unit_diagonal=unit_diagonal)
+    one = one_system(x_bar, a, b, "scipy.linalg.solve_triangular")  # x̄, of one system
+    b_bar = linalg.solve_triangular(a.T, one, lower=True, unit_diagonal=unit_diagonal)
     n = np.shape(a)[0]
     outer = np.reshape(b_bar, (n, -1)) @ np.reshape(x, (n, -1)).T
     return -np.triu(outer, unit_diagonal), b_bar
@@ -169,8 +172,9 @@ def solve_banded(
 ):
     """x solves A x = b, A the banded matrix ab holds (A[i, j] = ab[u + i − j, j]):
     b̄ solves Aᵀ b̄ = x̄,  āb = the band of −b̄ xᵀ in ab's layout (l and u: none)"""
+    one = one_system(x_bar, ab, b, "scipy.linalg.solve_banded")  # x̄, of one system
     matrix = banded_matrix(ab, l_and_u)
-    b_bar = np.linalg.solve(matrix.T, x_bar)
+    b_bar = np.linalg.solve(matrix.T, one)
     n = np.shape(ab)[-1]
     outer = np.reshape(b_bar, (n, -1)) @ np.reshape(x, (n, -1)).T
     return None, band_of(-outer, ab, l_and_u), b_bar

@@ -138,8 +138,9 @@ class LineAdjoints:
             entry = self.state.bind("entry_bar", self.state.runtime.entry_bar)
             for attribute, atom in stored:  # W̄ += cell̄["W"], ...
                 if self.state.activity.is_active(atom):
+                    # cell̄ is the runtime zero where nothing read the object (a loop of no
+                    # trips over its methods), and so is its entry: shaped before it is used
                     contribution = call(entry, output_bar, ast.Constant(attribute))
-                    # the runtime zero where no method read the attribute
                     self.state.accumulate(atom, contribution, may_be_zero=True)
         elif application.primal is IDENTITY:
             self.state.accumulate(application.positional[0], output_bar)

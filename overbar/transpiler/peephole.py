@@ -785,14 +785,17 @@ def _broadcasts_left_to_readers(
         counted = sum(1 for r in reading for n in walk(r.value) if _is_load(n) and n.id == name)
         if not reading or counted != loads[name] or any(id(r) in renames for r in reading):
             continue  # read elsewhere (a header, a return), or a reader already renamed
-        dumped = ast.dump(statement.value)
+        # Dropped means no broadcast to t is left: the rewrites may also move it, not drop
+        # it (``-broadcast_like(a, t)`` is ``broadcast_like(-a, t)``), and a reader given the
+        # bare ``a`` then would read a number where it needs t's shape.
+        target = ast.dump(statement.value.args[1])
         if any(
-            _calls_like(
-                ast.Expr(
-                    rewriter.visit(ReplaceNames({name: statement.value}).visit(clone(r.value)))
-                ),
-                dumped,
+            _broadcasts_to(
+                rewriter.visit(ReplaceNames({name: statement.value}).visit(clone(r.value))),
+                target,
+                rewriter,
             )
+            > _broadcasts_to(rewriter.visit(clone(r.value)), target, rewriter)
             for r in reading
         ):
             continue
@@ -862,6 +865,16 @@ def _same_everywhere(source: ast.expr, bound: dict[str, list[ast.stmt]]) -> bool
         ):
             return False
     return True
+
+
+def _broadcasts_to(node: ast.AST, target: str, rewriter: _Rewriter) -> int:
+    """How many ``broadcast_like(a, t)`` calls in ``node`` have a ``t`` that dumps to
+    ``target`` (whatever their ``a``)."""
+    return sum(
+        1
+        for call in walk(node)
+        if rewriter.is_broadcast(call) and ast.dump(call.args[1]) == target
+    )
 
 
 def _calls_like(statement: ast.stmt, dumped: str) -> int:
