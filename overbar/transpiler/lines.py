@@ -31,6 +31,7 @@ from overbar.transpiler.constructors import stored_atoms
 from overbar.transpiler.names import (
     Transformer,
     clone,
+    names_in,
     statements_breadth_first,
     walk_breadth_first,
 )
@@ -95,6 +96,13 @@ class LineAdjoints:
             statement.value, self.state.form, self.state.parsed.namespace, slice_name
         )
         application = self.state.resolved_method(application)  # model.loss(x)
+        if self.joins_sequences(application):
+            raise self.state.unsupported(
+                statement,
+                f"{application.description}, which joins or repeats a tuple or list",
+                "write the new tuple or list out element by element ([x, y, x, y] for "
+                "[x, y] * 2)",
+            )
         if (
             output in self.state.sequences
             and application.primal not in (PACK, MAP, IDENTITY)
@@ -321,6 +329,31 @@ class LineAdjoints:
         return g
 
     # tuples
+
+    def joins_sequences(self, application: Application) -> bool:
+        """``s + t`` or ``s * n`` of a differentiated tuple or list ``s``: Python joins or
+        repeats the sequence there (no rule says where each element's adjoint goes)."""
+        if application.primal not in (operator.add, operator.mul):
+            return False
+        if not any(name in self.state.activity.active for name in application.input_names()):
+            return False
+        sequences = [self.is_sequence(atom) for atom in application.positional]
+        if application.primal is operator.add:  # a sequence and an array add elementwise
+            return all(sequences)
+        active = self.state.activity.active
+        return any(
+            sequence and not names_in(atom).isdisjoint(active)
+            for atom, sequence in zip(application.positional, sequences, strict=True)
+        ) and not all(
+            self.state.runtime.shapes.dims(self.state.shape_of(atom))
+            for atom, sequence in zip(application.positional, sequences, strict=True)
+            if not sequence
+        )  # a sequence times an array multiplies elementwise, times an integer repeats
+
+    def is_sequence(self, atom: ast.expr) -> bool:
+        return isinstance(atom, ast.Tuple | ast.List) or (
+            isinstance(atom, ast.Name) and atom.id in self.state.sequences
+        )
 
     def indexes_a_sequence(self, application: Application) -> bool:
         """``t[index]`` of a tuple or list ``t``: its adjoint is a tuple, not an array."""
