@@ -165,6 +165,22 @@ def test_a_broadcast_in_a_loop_is_left_to_its_readers():
     overbar.check_grad(f, [X])
 
 
+def test_a_broadcast_read_by_another_broadcast_left_to_readers_keeps_its_value():
+    # v2_bar = broadcast_like(a, v2) read by e1_bar = broadcast_like((v2_bar / s)[:, None],
+    # e1), itself read by A1_bar = e1_bar * e1: both bindings are renamed, and the second
+    # must read the first's new name (it read v2_bar, bound nowhere: fuzz seed 142, 780)
+    source = (
+        "def f(A):\n    m = np.max(A, axis=-1)\n    e = np.exp(A - m[..., None])\n"
+        "    v = m + np.log(np.sum(e, axis=-1))\n    return np.tanh(np.sin(np.sum(v, axis=0)))\n"
+    )
+    f = define(source)
+    A = np.random.default_rng(6).normal(size=(3, 2))
+    overbar.check_grad(f, [A])
+    (gradient,) = overbar.grad(f, wrt=("A",))(A)
+    (literal,) = overbar.grad(f, wrt=("A",), optimise=False)(A)
+    np.testing.assert_allclose(gradient, literal, rtol=1e-12)
+
+
 @pytest.mark.parametrize(
     "source",
     [

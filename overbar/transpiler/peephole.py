@@ -827,6 +827,9 @@ def _renamed_in(statement: ast.stmt, bindings_of: dict, renames: dict) -> ast.st
     ``_broadcasts_left_to_readers`` rewritten."""
     if id(statement) in bindings_of:
         fresh, value = bindings_of[id(statement)]
+        if id(statement) in renames:  # a binding that reads another's: n2 = b_l(n1 / s, t)
+            name, read = renames[id(statement)]
+            value = ReplaceNames({name: ast.Name(read, ast.Load())}).visit(clone(value))
         return ast.copy_location(ast.Assign([ast.Name(fresh, ast.Store())], value), statement)
     if id(statement) in renames:
         name, fresh = renames[id(statement)]
