@@ -351,3 +351,19 @@ def test_np_array_of_a_display_of_numbers_is_a_vector_of_its_length(length):
     source = overbar.grad(f, wrt=(0, 1)).source_for(x, 0.7)
     assert "shape_of" not in source and "unbroadcast" not in source
     overbar.check_grad(f, [x, 0.7], wrt=(0, 1))
+
+
+@pytest.mark.parametrize("coefficients", [(1,), (6,), (4, 3)])
+def test_the_elements_of_a_list_made_by_list_are_an_arrays_rows(coefficients):
+    # for c in list(coeffs): the elements are coeffs's rows, so the loop's adjoint sums
+    # p_bar to c's shape knowing it (no unbroadcast), at every shape of coeffs
+    f = define(
+        "def f(coeffs, x):\n    p = np.zeros(x.shape)\n    for c in list(coeffs):\n"
+        "        p = x * p + c\n    return float(p.sum())\n"
+    )
+    rng = np.random.default_rng(7)
+    coeffs, x = rng.normal(size=coefficients), rng.normal(size=coefficients[1:] or (5,))
+    g = overbar.grad(f, wrt=("coeffs", "x"))
+    overbar.check_grad(f, [coeffs, x])
+    g(coeffs, x)
+    assert "unbroadcast" not in g.source_for(coeffs, x)

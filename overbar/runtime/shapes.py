@@ -754,7 +754,14 @@ def _tuple(iterable: Operand) -> Any:
 
 
 def _list(iterable: Operand) -> Any:
-    """list(xs) is a sequence whose length appends may change, as for a list display."""
+    """list(xs) is a sequence whose length appends may change, as for a list display; its
+    elements are an array's rows (``list(coeffs)``) or a sequence's elements, as they are for a
+    display of them (``[coeffs[0], coeffs[1], ...]``)."""
+    if isinstance(iterable.shape, Sequence) and not iterable.shape.mapping:
+        return Sequence(element=iterable.shape.element)
+    shape = dims(iterable.shape)
+    if shape:  # a 0-d array is not iterable
+        return Sequence(element=shape[1:])
     return Sequence()
 
 
