@@ -480,6 +480,7 @@ def choose_tangent(y, a, choices, out=None, mode="raise", *, choices_dot):
 non_differentiable(
     Method("nonzero"), Method("searchsorted"), Method("argpartition"), np.argpartition,
 )  # fmt: skip
+non_differentiable(single_axis, first_along)  # an axis and a mask: second derivatives pass them
 
 
 # ---------------------------------------------------------------------------------------------
