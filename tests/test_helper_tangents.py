@@ -85,6 +85,7 @@ HELPERS.update(
                 (
                     "unjoin",
                     "unjoin_index",
+                    "windows_bar",
                     "unexpand_each",
                     "take_bar",
                     "take_along_axis_bar",
@@ -268,6 +269,8 @@ SAMPLES = [
     ("unsort(g, x, axis=0)", {"g": (3, 2), "x": (3, 2)}),
     ("cumsum_bar(g, x, axis=1)", {"g": (2, 3), "x": (2, 3)}),
     ("cumsum_bar(g, x)", {"g": (6,), "x": (2, 3)}),
+    ("windows_bar(g, x, 3)", {"g": (4, 3), "x": (6,)}),
+    ("windows_bar(g, x, (2, 2), axis=(0, 1))", {"g": (2, 3, 2, 2), "x": (3, 4)}),
     ("untranspose(g, ((1, 0, 2),))", {"g": (3, 2, 4)}),
     ("untranspose(g, ())", {"g": (3, 2)}),
     ("split_like(g, (a, b), axis=0)", {"g": (5, 2), "a": (2, 2), "b": (3, 2)}),

@@ -101,6 +101,7 @@ from overbar.runtime.helpers_arrays import (
     unsplit,
     unstack_bar,
     untile,
+    windows_bar,
 )
 from overbar.runtime.helpers_linalg import (
     cholesky_bar,
@@ -564,6 +565,13 @@ def unsort_tangent(a, y_bar, x, axis=-1, *, y_bar_dot, x_dot):
 def cumsum_bar_tangent(a, y_bar, x, axis=None, *, y_bar_dot, x_dot):
     """a = the reversed cumulative sum of ȳ:  ȧ = that of ȳ's tangent  (x: its shape only)"""
     return cumsum_bar(y_bar_dot, x, axis), None
+
+
+@tangent(windows_bar)
+def windows_bar_tangent(a, y_bar, x, window_shape, axis=None, *, y_bar_dot, x_dot):
+    """a = each window's ȳ added back where the window lies in x:  ȧ = ȳ's tangent added back
+    so (linear in ȳ; x: its shape only)"""
+    return windows_bar(y_bar_dot, x, window_shape, axis), None
 
 
 @tangent(untranspose)
