@@ -106,6 +106,26 @@ def _read_after_pops(reverse: list[ast.stmt], stack: str, pop_targets: set[int])
     return read
 
 
+def pushes_and_pops(adjoint: Adjoint) -> tuple[Counter, Counter]:
+    """How many times the forward sweep pushes each name onto the stack, and how many times
+    the reverse sweep pops into each name."""
+    stack, body = adjoint.stack, adjoint.tree.body
+    forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
+    pushed = Counter(
+        name
+        for statement in forward
+        for node in walk_breadth_first(statement)
+        if (name := _pushed_name(node, stack)) is not None
+    )
+    popped = Counter(
+        node.targets[0].id
+        for statement in reverse
+        for node in walk_breadth_first(statement)
+        if _is_pop(node, stack)
+    )
+    return pushed, popped
+
+
 def _pushed_name(node: ast.AST, stack: str) -> str | None:
     """``N`` for ``stack.append(N)`` and ``stack.append(shape_of(N))`` (any one-argument
     call of N: the recording saves a value or its shape)."""
@@ -523,19 +543,8 @@ def drop_invariant_pushes(adjoint: Adjoint, modules: frozenset[str] = frozenset(
     """
     stack = adjoint.stack
     body = adjoint.tree.body
-    forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
-    pushed = Counter(
-        name
-        for statement in forward
-        for node in walk_breadth_first(statement)
-        if (name := _pushed_name(node, stack)) is not None
-    )
-    popped = Counter(
-        node.targets[0].id
-        for statement in reverse
-        for node in walk_breadth_first(statement)
-        if _is_pop(node, stack)
-    )
+    forward = body[: adjoint.forward_length]
+    pushed, popped = pushes_and_pops(adjoint)
     candidates = {name for name, count in pushed.items() if popped[name] == count}
     if not candidates:
         return adjoint

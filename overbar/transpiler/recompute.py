@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import ast
 import copy
-from collections import Counter
 from dataclasses import replace
 from typing import Any
 
@@ -77,6 +76,7 @@ from overbar.transpiler.pushes import (
     _sharing,
     _steady_names,
     _without,
+    pushes_and_pops,
 )
 from overbar.transpiler.reverse import Adjoint
 
@@ -105,18 +105,7 @@ def recompute_loop_values(
     stack = adjoint.stack
     body = adjoint.tree.body
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
-    pushes = Counter(
-        name
-        for statement in forward
-        for node in walk_breadth_first(statement)
-        if (name := _pushed_name(node, stack)) is not None
-    )
-    pops = Counter(
-        node.targets[0].id
-        for statement in reverse
-        for node in walk_breadth_first(statement)
-        if _is_pop(node, stack)
-    )
+    pushes, pops = pushes_and_pops(adjoint)
     once = {name for name, count in pushes.items() if count == 1 and pops[name] == 1}
     if not once:
         return adjoint
