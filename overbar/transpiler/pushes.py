@@ -610,7 +610,7 @@ def _steady_names(
         if not _is_pop(node, stack)
         for name in _targets_of(node)
     )
-    changed_in_place = _changed_in_place(adjoint.tree)
+    written = changed_in_place(adjoint.tree)
     parameters = {argument.arg for argument in adjoint.tree.args.args}
     parameters |= {argument.arg for argument in adjoint.tree.args.kwonlyargs}
     steady = {name for name in parameters | modules if bound[name] == 0}
@@ -619,8 +619,8 @@ def _steady_names(
             names = list(_targets_of(statement))
             if all(bound[name] == 1 and name not in pushed for name in names):
                 steady.update(names)
-    steady -= (changed_in_place - modules) | rebound_in_reverse  # np.log(x) changes no np.pi
-    return steady, bound, changed_in_place, rebound_in_reverse
+    steady -= (written - modules) | rebound_in_reverse  # np.log(x) changes no np.pi
+    return steady, bound, written, rebound_in_reverse
 
 
 _STEADY_NODES = (
@@ -680,9 +680,10 @@ def _bound_names(statements: list[ast.stmt]):
                 yield from _targets_of(node)
 
 
-def _changed_in_place(tree: ast.AST) -> set[str]:
+def changed_in_place(tree: ast.AST, harmless: frozenset[str] = frozenset()) -> set[str]:
     """The names written into (``N[i] = v``), updated in place (``N += v``) or passed to a
-    call as the target of an effect (``N.append(v)``, any method call on N)."""
+    call as the target of an effect (``N.append(v)``, any method call on N but those named in
+    ``harmless``)."""
     changed = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del):
@@ -697,6 +698,7 @@ def _changed_in_place(tree: ast.AST) -> set[str]:
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
             and isinstance(node.func.value, ast.Name)
+            and node.func.attr not in harmless
         ):
             changed.add(node.func.value.id)
     return changed

@@ -76,6 +76,7 @@ from overbar.transpiler.pushes import (
     _sharing,
     _steady_names,
     _without,
+    changed_in_place,
     pushes_and_pops,
 )
 from overbar.transpiler.reverse import Adjoint
@@ -228,24 +229,7 @@ def _memory_writers(tree: ast.AST) -> set[str]:
     """The names whose memory may be written: written into (``N[i] = v``), updated in place
     (``N += v``) or the receiver of a method call (``N.sort()``) other than a list's
     ``append``, ``pop``, ``extend`` or ``insert``."""
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del):
-            base = node.value
-            while isinstance(base, ast.Subscript | ast.Attribute):
-                base = base.value
-            if isinstance(base, ast.Name):
-                found.add(base.id)
-        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-            found.add(node.target.id)
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name)
-            and node.func.attr not in _LIST_CHANGES
-        ):
-            found.add(node.func.value.id)
-    return found
+    return changed_in_place(tree, harmless=_LIST_CHANGES)
 
 
 def _undoing_loops(reverse: list[ast.stmt], stack: str) -> dict[str, tuple[ast.For, int]]:
