@@ -51,6 +51,7 @@ import numpy as np
 
 from overbar import origins
 from overbar.runtime import NUMPY
+from overbar.runtime.registry import load_late_rules
 from overbar.transpiler.emit import compile_function
 from overbar.transpiler.parse import is_made
 from overbar.transpiler.pipeline import HelperForward, HelperReverse, Pullback, link
@@ -266,7 +267,10 @@ _RULES_FINGERPRINT: dict[tuple, str] = {}
 
 def _rules_fingerprint() -> str:
     """A hash of the rule table (every adjoint and tangent rule's primal, conditions and code),
-    recomputed only when the table holds other rule functions than last time."""
+    recomputed only when the table holds other rule functions than last time. SciPy's rules,
+    registered when first needed, are registered first where SciPy is imported, so that the
+    key does not depend on whether a lookup has needed them yet."""
+    load_late_rules()
     table = NUMPY.rules
     every_rule = [rule for rules in table.rules.values() for rule in rules] + [
         rule for rules in table.tangents.values() for rule in rules  # forward mode's

@@ -244,8 +244,10 @@ def rules_table(pattern: str = "", markdown: bool = False) -> str:
     applies under (constant arguments, ranks), its adjoint rules first, then its tangent rules
     (forward mode); then the primitives that have no gradient."""
     from overbar.primitives import describe
-    from overbar.runtime import RULES
+    from overbar.runtime import RULES, load_scipy_rules
     from overbar.runtime.registry import VARIABLE
+
+    load_scipy_rules(import_scipy=True)
 
     def matches(name: str) -> bool:
         if any(c in pattern for c in "*?["):

@@ -7,6 +7,8 @@ the generated code always needs (the seed of the result's adjoint, zero gradient
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from overbar.primitives import Method
@@ -24,23 +26,11 @@ from overbar.runtime import (
     rules_linalg,  # noqa: F401
     rules_math,  # noqa: F401
     rules_science,  # noqa: F401
+    rules_ufuncs,  # (after the other rules: it derives ufunc.outer's from theirs)
     shapes,
     shapes_arrays,  # noqa: F401  (the shapes of the lists and tuples its functions return)
 )
 from overbar.runtime.interface import Runtime
-
-try:  # SciPy is optional (pip install overbar[scipy]): its rules are there where it is
-    import scipy  # noqa: F401
-except ImportError:  # pragma: no cover - the test environment has SciPy
-    pass
-else:
-    from overbar.runtime import (  # noqa: F401  (importing them registers their rules)
-        rules_scipy,
-        rules_scipy_helpers,
-        rules_scipy_linalg,
-        rules_scipy_stats,
-    )
-from overbar.runtime import rules_ufuncs  # noqa: E402  (last: it derives ufunc.outer's rules)
 from overbar.runtime.registry import (
     NON_DIFFERENTIABLE,
     RULES,
@@ -48,6 +38,7 @@ from overbar.runtime.registry import (
     RuleTable,
     adjoint,
     non_differentiable,
+    register_late_rules,
     tangent,
 )
 
@@ -59,7 +50,7 @@ ARRAY_MAKERS = frozenset(
 
 # Functions whose result never shares memory with an argument (every ufunc, reductions, linear
 # algebra, joins): an array may be passed to them between writes into it.
-COPYING_FUNCTIONS = frozenset(
+COPYING_FUNCTIONS = set(
     {primal for primal in RULES.primals() if isinstance(primal, np.ufunc)}
     | {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.var, np.std}
     | {np.cumsum, np.dot, np.inner, np.outer, np.einsum, np.trace, np.where, np.clip}
@@ -202,6 +193,43 @@ NUMPY = Runtime(
     },
 )
 
+_SCIPY_RULES_LOADED = False
+
+
+def load_scipy_rules(import_scipy: bool = False) -> bool:
+    """Register SciPy's rules, once, where the program has imported SciPy (with
+    ``import_scipy``, wherever it is installed: ``overbar rules`` lists them). True if this call
+    registered them.
+
+    Called on every rule lookup that finds nothing: a function that calls a SciPy function has
+    imported SciPy by the time it is differentiated, so the rules are there when looked up; a
+    program that never imports SciPy does not pay for importing it (scipy.signal and
+    scipy.stats take most of a second)."""
+    global _SCIPY_RULES_LOADED
+    if _SCIPY_RULES_LOADED or not (import_scipy or "scipy" in sys.modules):
+        return False
+    try:
+        import scipy  # noqa: F401
+    except ImportError:  # SciPy is optional (pip install overbar[scipy])
+        return False
+    _SCIPY_RULES_LOADED = True
+    from overbar.runtime import (  # noqa: F401  (importing them registers their rules)
+        rules_scipy,
+        rules_scipy_helpers,
+        rules_scipy_linalg,
+        rules_scipy_stats,
+    )
+
+    derived = {*RULES.rules, *RULES.tangents, *RULES.non_differentiable}
+    added = [ufunc for ufunc in rules_ufuncs.binary_ufuncs() if ufunc.outer not in derived]
+    rules_ufuncs.derive_outer_rules(added)
+    COPYING_FUNCTIONS.update(p for p in RULES.primals() if isinstance(p, np.ufunc))
+    COPYING_FUNCTIONS.update(rules_ufuncs.copying_methods(added))
+    return True
+
+
+register_late_rules(load_scipy_rules)
+
 __all__ = [
     "NON_DIFFERENTIABLE",
     "NUMPY",
@@ -210,6 +238,7 @@ __all__ = [
     "RuleTable",
     "Runtime",
     "adjoint",
+    "load_scipy_rules",
     "non_differentiable",
     "tangent",
 ]

@@ -6,7 +6,7 @@ NumPy; ``overbar.runtime`` builds the NumPy instance.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,7 @@ class Runtime:
     # gradient flows into them: shape_only's, and the helpers' that also test a type or rank.
     value_unread: Mapping[Callable, tuple[int, ...]]
     array_makers: frozenset
-    copying_functions: frozenset
+    copying_functions: Set  # grows when SciPy's rules are loaded
     saved_region: Callable
     floating_target: Callable  # saved_region's check alone, where nothing need be saved
     take_and_zero: Callable

@@ -110,6 +110,23 @@ class Variable:
 VARIABLE = Variable()
 
 
+# Loaders of rules registered only when first needed (SciPy's: importing scipy.signal and
+# scipy.stats costs most of a second, which a program that never uses SciPy should not pay).
+# Each registers its rules if it can and has not yet, and says whether it did.
+_LATE_RULES: list[Callable[[], bool]] = []
+
+
+def load_late_rules() -> bool:
+    """Run every late loader; True if one registered rules now (a lookup that found nothing is
+    then tried again)."""
+    return any([loader() for loader in _LATE_RULES])
+
+
+def register_late_rules(loader: Callable[[], bool]) -> None:
+    """Call ``loader`` on a lookup that finds no rule (see ``load_late_rules``)."""
+    _LATE_RULES.append(loader)
+
+
 def _key(primal: Any) -> Any:
     try:
         hash(primal)
@@ -161,6 +178,8 @@ class RuleTable:
     def lookup(self, primal: Any) -> list[Rule] | NonDifferentiable | None:
         """The rules for ``primal`` (most specific first), ``NON_DIFFERENTIABLE``, or ``None``."""
         key = _key(primal)
+        if key not in self.rules and key not in self.non_differentiable and load_late_rules():
+            return self.lookup(primal)
         if key in self.non_differentiable:
             return NON_DIFFERENTIABLE
         return self.rules.get(key)
@@ -169,12 +188,15 @@ class RuleTable:
         """The tangent rules for ``primal`` (most specific first), ``NON_DIFFERENTIABLE``, or
         ``None``."""
         key = _key(primal)
+        if key not in self.tangents and key not in self.non_differentiable and load_late_rules():
+            return self.lookup_tangent(primal)
         if key in self.non_differentiable:
             return NON_DIFFERENTIABLE
         return self.tangents.get(key)
 
     def primals(self) -> list[Any]:
         """Every primal with at least one rule."""
+        load_late_rules()
         return [rules[0].primal for rules in self.rules.values()]
 
 

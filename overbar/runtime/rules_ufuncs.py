@@ -35,7 +35,7 @@ import ast
 import inspect
 import linecache
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -488,7 +488,7 @@ non_differentiable(single_axis, first_along)  # an axis and a mask: second deriv
 # ---------------------------------------------------------------------------------------------
 
 
-def _binary_ufuncs() -> list[np.ufunc]:
+def binary_ufuncs() -> list[np.ufunc]:
     """The binary ufuncs of the rule table (a rule or no gradient), not generalised ones."""
     found = {**RULES.rules, **RULES.tangents, **RULES.non_differentiable}
     ufuncs = []
@@ -610,11 +610,12 @@ def _compile_outer(rule: Rule, ufunc: np.ufunc) -> Callable | None:
     return derived
 
 
-def derive_outer_rules() -> None:
-    """Register, for each binary ufunc of the rule table, the rules of its ``outer`` derived
-    from its elementwise rules (the same conditions, adjoint and tangent alike); the ``outer``,
-    ``reduce`` and ``accumulate`` of a ufunc with no gradient have none either."""
-    for ufunc in _binary_ufuncs():
+def derive_outer_rules(ufuncs: Iterable[np.ufunc] | None = None) -> None:
+    """Register, for each binary ufunc of the rule table (or each of ``ufuncs``), the rules of
+    its ``outer`` derived from its elementwise rules (the same conditions, adjoint and tangent
+    alike); the ``outer``, ``reduce`` and ``accumulate`` of a ufunc with no gradient have none
+    either."""
+    for ufunc in binary_ufuncs() if ufuncs is None else ufuncs:
         if RULES.lookup(ufunc) is NON_DIFFERENTIABLE:
             non_differentiable(ufunc.outer, ufunc.reduce, ufunc.accumulate)
             continue
@@ -665,19 +666,24 @@ def _widened_shape(x: Operand, y: Operand) -> Any:
 
 SHAPE_RULES[widened] = _widened_shape
 
+
 # ufunc methods make new arrays: an array may be passed to one between writes into it
-COPYING_METHODS = frozenset(
-    method
-    for ufunc in _binary_ufuncs()
-    for method in (ufunc.reduce, ufunc.accumulate, ufunc.outer)
-) | {added_at, *(ufunc.reduceat for ufunc in (np.add, np.multiply, np.maximum, np.minimum))}
+def copying_methods(ufuncs: Iterable[np.ufunc]) -> set:
+    """The methods of ``ufuncs`` that make new arrays."""
+    return {method for ufunc in ufuncs for method in (ufunc.reduce, ufunc.accumulate, ufunc.outer)}
+
+
+COPYING_METHODS = frozenset(copying_methods(binary_ufuncs())) | {
+    added_at,
+    *(ufunc.reduceat for ufunc in (np.add, np.multiply, np.maximum, np.minimum)),
+}
 
 
 derive_outer_rules()
 SHAPE_RULES[added_at] = lambda y, indices, v: dims(y.shape)
 for _method in (np.add, np.multiply, np.maximum, np.minimum):
     SHAPE_RULES[_method.reduceat] = _reduceat_shape
-for _ufunc in _binary_ufuncs():
+for _ufunc in binary_ufuncs():
     SHAPE_RULES[_ufunc.reduce] = _reduced_shape
     SHAPE_RULES[_ufunc.accumulate] = _accumulated_shape
     SHAPE_RULES[_ufunc.outer] = _outer_shape

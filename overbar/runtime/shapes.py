@@ -40,6 +40,7 @@ import numpy as np
 
 from overbar.primitives import Attribute, Index, Method
 from overbar.runtime.arrays import is_foreign_array, unknown_shape
+from overbar.runtime.registry import load_late_rules
 
 
 @dataclass(frozen=True)
@@ -1479,6 +1480,8 @@ def infer_shape(primal: Any, operands: tuple[Operand, ...], keywords: dict[str, 
         return own(operands, keywords)
     try:
         rule = SHAPE_RULES.get(primal)
+        if rule is None and load_late_rules():
+            rule = SHAPE_RULES.get(primal)
     except TypeError:  # an unhashable primal
         return None
     # A generalised ufunc (np.matmul, np.vecdot: it has a core signature) is not elementwise.
