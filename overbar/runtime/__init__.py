@@ -8,6 +8,7 @@ the generated code always needs (the seed of the result's adjoint, zero gradient
 from __future__ import annotations
 
 import sys
+import threading
 
 import numpy as np
 
@@ -193,7 +194,8 @@ NUMPY = Runtime(
     },
 )
 
-_SCIPY_RULES_LOADED = False
+_SCIPY_RULES = {"loaded": False, "loading": False}
+_SCIPY_LOCK = threading.RLock()
 
 
 def load_scipy_rules(import_scipy: bool = False) -> bool:
@@ -204,15 +206,26 @@ def load_scipy_rules(import_scipy: bool = False) -> bool:
     Called on every rule lookup that finds nothing: a function that calls a SciPy function has
     imported SciPy by the time it is differentiated, so the rules are there when looked up; a
     program that never imports SciPy does not pay for importing it (scipy.signal and
-    scipy.stats take most of a second)."""
-    global _SCIPY_RULES_LOADED
-    if _SCIPY_RULES_LOADED or not (import_scipy or "scipy" in sys.modules):
+    scipy.stats take most of a second). Another thread's lookup waits until every rule is
+    registered; the loading thread's own lookups (while it registers) find what is there."""
+    if _SCIPY_RULES["loaded"] or not (import_scipy or "scipy" in sys.modules):
         return False
-    try:
-        import scipy  # noqa: F401
-    except ImportError:  # SciPy is optional (pip install overbar[scipy])
-        return False
-    _SCIPY_RULES_LOADED = True
+    with _SCIPY_LOCK:
+        if _SCIPY_RULES["loaded"] or _SCIPY_RULES["loading"]:
+            return False
+        try:
+            import scipy  # noqa: F401
+        except ImportError:  # SciPy is optional (pip install overbar[scipy])
+            return False
+        _SCIPY_RULES["loading"] = True
+        try:
+            _register_scipy_rules()
+        finally:
+            _SCIPY_RULES["loaded"], _SCIPY_RULES["loading"] = True, False
+    return True
+
+
+def _register_scipy_rules() -> None:
     from overbar.runtime import (  # noqa: F401  (importing them registers their rules)
         rules_scipy,
         rules_scipy_helpers,
@@ -225,7 +238,6 @@ def load_scipy_rules(import_scipy: bool = False) -> bool:
     rules_ufuncs.derive_outer_rules(added)
     COPYING_FUNCTIONS.update(p for p in RULES.primals() if isinstance(p, np.ufunc))
     COPYING_FUNCTIONS.update(rules_ufuncs.copying_methods(added))
-    return True
 
 
 register_late_rules(load_scipy_rules)
