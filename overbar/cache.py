@@ -37,6 +37,7 @@ import inspect
 import io
 import os
 import pickle
+import re
 import stat
 import sys
 import tempfile
@@ -294,9 +295,15 @@ def _rules_fingerprint() -> str:
 
 
 def _primal_name(primal: Any) -> str:
+    """A name of ``primal`` that is the same in every process: a repr's memory addresses
+    (``Index(maker=<...RClass object at 0x7f...>)``, ``np.r_``) are left out, or the key would
+    differ in every run and the disk cache would never be read."""
     module = getattr(primal, "__module__", None) or type(primal).__module__
     name = getattr(primal, "__qualname__", None) or getattr(primal, "__name__", None)
-    return f"{module}.{name}" if name else repr(primal)
+    return f"{module}.{name}" if name else _ADDRESS.sub("", repr(primal))
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def key_of(function: types.FunctionType, options: tuple) -> str | None:

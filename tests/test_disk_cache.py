@@ -13,6 +13,7 @@ import itertools
 import multiprocessing
 import os
 import stat
+import subprocess
 import sys
 import textwrap
 import types
@@ -420,3 +421,44 @@ def test_an_adjoint_checking_lengths_is_read_with_its_general_adjoint(
     np.testing.assert_allclose(w_bar, 2 * breaks[0])  # y is empty: only sum(w * w) is left
     np.testing.assert_allclose(x_bar, np.zeros(3))
     assert calls == [False]  # the general adjoint, made now, assuming nothing
+
+
+SECOND_RUN = """
+import sys
+
+import numpy as np
+
+import overbar
+from overbar.transpiler import pipeline
+
+
+def loss(x, w):
+    joined = np.r_[x, w]  # np.r_'s rule: its primal's repr holds a memory address
+    return np.sum(np.tanh(joined) ** 2) + np.sum(np.linalg.norm(x))
+
+
+if sys.argv[1] == "second":
+    def refuse(*args, **kwargs):
+        raise AssertionError("transformed, where the disk cache should have served")
+
+    pipeline.transform = refuse
+x, w = np.linspace(0.1, 0.9, 4), np.linspace(-1.0, 1.0, 3)
+print(overbar.grad(loss, wrt=("x", "w"))(x, w)[0][0])
+"""
+
+
+def test_a_second_process_reads_what_the_first_wrote(tmp_path, folder):
+    """The key is the same in every process (no memory address in it), so the second run of a
+    script transforms nothing."""
+    script = tmp_path / "second_run.py"
+    script.write_text(SECOND_RUN)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    environment = dict(os.environ, PYTHONPATH=root)
+    outputs = []
+    for run in ("first", "second"):
+        result = subprocess.run(
+            [sys.executable, str(script), run], capture_output=True, text=True, env=environment
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
