@@ -7,6 +7,7 @@ the generated code always needs (the seed of the result's adjoint, zero gradient
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
 
@@ -194,45 +195,59 @@ NUMPY = Runtime(
     },
 )
 
-_SCIPY_RULES = {"loaded": False, "loading": False}
+# SciPy's rule modules, each registered once the program has imported the SciPy module whose
+# functions it differentiates (importing scipy.signal and scipy.stats takes most of a second,
+# which a program that does not use them should not pay).
+_SCIPY_RULE_MODULES = {
+    "rules_scipy": "scipy.special",
+    "rules_scipy_linalg": "scipy.linalg",
+    "rules_scipy_signal": "scipy.signal",
+    "rules_scipy_stats": "scipy.stats",
+    "rules_scipy_helpers": "scipy",  # the tangents of the helpers the others' adjoints call
+}
+_SCIPY_RULES_LOADED: set[str] = set()
+_SCIPY_RULES_LOADING = threading.local()
 _SCIPY_LOCK = threading.RLock()
 
 
 def load_scipy_rules(import_scipy: bool = False) -> bool:
-    """Register SciPy's rules, once, where the program has imported SciPy (with
-    ``import_scipy``, wherever it is installed: ``overbar rules`` lists them). True if this call
-    registered them.
+    """Register the rules of each SciPy module the program has imported (with
+    ``import_scipy``, of every one, wherever SciPy is installed: ``overbar rules`` lists them),
+    once. True if this call registered some.
 
     Called on every rule lookup that finds nothing: a function that calls a SciPy function has
-    imported SciPy by the time it is differentiated, so the rules are there when looked up; a
-    program that never imports SciPy does not pay for importing it (scipy.signal and
-    scipy.stats take most of a second). Another thread's lookup waits until every rule is
-    registered; the loading thread's own lookups (while it registers) find what is there."""
-    if _SCIPY_RULES["loaded"] or not (import_scipy or "scipy" in sys.modules):
+    imported its module by the time it is differentiated, so its rules are there when looked
+    up. Another thread's lookup waits until they are all registered; the registering thread's
+    own lookups (while it registers) find what is there."""
+    if len(_SCIPY_RULES_LOADED) == len(_SCIPY_RULE_MODULES):
+        return False
+    wanted = [
+        module
+        for module, needs in _SCIPY_RULE_MODULES.items()
+        if module not in _SCIPY_RULES_LOADED and (import_scipy or needs in sys.modules)
+    ]
+    if not wanted or getattr(_SCIPY_RULES_LOADING, "active", False):
         return False
     with _SCIPY_LOCK:
-        if _SCIPY_RULES["loaded"] or _SCIPY_RULES["loading"]:
+        wanted = [module for module in wanted if module not in _SCIPY_RULES_LOADED]
+        if not wanted:
             return False
         try:
             import scipy  # noqa: F401
         except ImportError:  # SciPy is optional (pip install overbar[scipy])
             return False
-        _SCIPY_RULES["loading"] = True
+        _SCIPY_RULES_LOADING.active = True
         try:
-            _register_scipy_rules()
+            _register_scipy_rules(wanted)
         finally:
-            _SCIPY_RULES["loaded"], _SCIPY_RULES["loading"] = True, False
+            _SCIPY_RULES_LOADED.update(wanted)
+            _SCIPY_RULES_LOADING.active = False
     return True
 
 
-def _register_scipy_rules() -> None:
-    from overbar.runtime import (  # noqa: F401  (importing them registers their rules)
-        rules_scipy,
-        rules_scipy_helpers,
-        rules_scipy_linalg,
-        rules_scipy_stats,
-    )
-
+def _register_scipy_rules(modules: list[str]) -> None:
+    for module in modules:
+        importlib.import_module(f"overbar.runtime.{module}")  # importing it registers its rules
     derived = {*RULES.rules, *RULES.tangents, *RULES.non_differentiable}
     added = [ufunc for ufunc in rules_ufuncs.binary_ufuncs() if ufunc.outer not in derived]
     rules_ufuncs.derive_outer_rules(added)

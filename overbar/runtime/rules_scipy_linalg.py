@@ -1,6 +1,6 @@
-"""Adjoint rules for SciPy's matrix functions (``scipy.linalg``) and its convolution
-(``scipy.signal.convolve``), each followed by its tangent rule (forward mode). Imported only
-where SciPy is installed.
+"""Adjoint rules for SciPy's matrix functions (``scipy.linalg``), each followed by its tangent
+rule (forward mode). Registered where the program has imported ``scipy.linalg``
+(``runtime.load_scipy_rules``).
 
 Real matrices only, as in ``rules_linalg.py``; a function that reads one triangle of a matrix
 (``cholesky``, ``solve_triangular``) gives an adjoint on that triangle alone, zero on the other,
@@ -10,7 +10,7 @@ so that the gradient is the derivative of the function as SciPy computes it.
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg, signal
+from scipy import linalg
 
 from overbar.runtime.helpers import zero_tangent
 from overbar.runtime.helpers_linalg import cholesky_bar, cholesky_dot
@@ -19,7 +19,6 @@ from overbar.runtime.helpers_scipy import (
     band_of,
     banded_matrix,
     cho_columns,
-    convolution_embedded,
     one_system,
 )
 from overbar.runtime.registry import adjoint, tangent
@@ -278,26 +277,3 @@ def _cho_solve_shape(c_and_lower: Operand, b: Operand, *others: Operand, **keywo
 # What shape inference knows of their results (a tuple and its parts, read by index).
 SHAPE_RULES[linalg.cho_factor] = _cho_factor_shape
 SHAPE_RULES[linalg.cho_solve] = _cho_solve_shape
-
-
-# ---------------------------------------------------------------------------------------------
-# Convolution
-# ---------------------------------------------------------------------------------------------
-
-
-@adjoint(signal.convolve)
-def convolve(z, in1, in2, mode="full", method="auto", *, z_bar):
-    """z = in1 ∗ in2 (N-d), the part mode keeps of the full convolution; Z̄ = z̄ placed where
-    it sits in the full convolution, zeros elsewhere:  in1̄ = Z̄ ∗ flip(in2),
-    in2̄ = Z̄ ∗ flip(in1), each the valid part"""
-    full_bar = convolution_embedded(z_bar, in1, in2, mode)
-    return (
-        signal.convolve(full_bar, np.flip(in2), "valid", method),
-        signal.convolve(full_bar, np.flip(in1), "valid", method),
-    )
-
-
-@tangent(signal.convolve)
-def convolve_tangent(z, in1, in2, mode="full", method="auto", *, in1_dot, in2_dot):
-    """z = in1 ∗ in2 (bilinear):  ż = in1̇ ∗ in2 + in1 ∗ in2̇, the part mode keeps"""
-    return signal.convolve(in1_dot, in2, mode, method), signal.convolve(in1, in2_dot, mode, method)
