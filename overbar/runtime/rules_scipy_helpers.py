@@ -31,7 +31,7 @@ def convolved_back_tangent(
     operand_bar, full_bar, other, operand, method="auto", *, full_bar_dot, other_dot, operand_dot
 ):
     """ā = the valid part of Z̄ ∗ flip(b) (bilinear in Z̄ and b; a: its shape only):
-    ǡ = the valid part of Ż̄ ∗ flip(b) + Z̄ ∗ flip(ḃ)"""
+    (ā)˙ = the valid part of Ż̄ ∗ flip(b) + Z̄ ∗ flip(ḃ)"""
     return (
         convolved_back(full_bar_dot, other, operand, method),
         convolved_back(full_bar, other_dot, operand, method),
