@@ -331,7 +331,7 @@ def _einsum_operand_bars(inputs, output, y_bar, operands, wanted):
         if not wanted[i]:
             bars.append(None)
             continue
-        if np.size(operand) == 0:  # no elements, whatever einsum makes of its labels' sizes
+        if 0 in np.shape(operand):  # no elements, whatever einsum makes of its labels' sizes
             bars.append(_no_elements(operand))
             continue
         others = [(inputs[j], operands[j]) for j in range(len(operands)) if j != i]

@@ -17,7 +17,7 @@ def convolution_embedded(z_bar, in1, in2, mode="full"):
     many as the full convolution has."""
     first, second = np.shape(in1), np.shape(in2)
     full = tuple(max(p + q - 1, 0) for p, q in zip(first, second, strict=True))
-    if np.size(in1) == 0 or np.size(in2) == 0:
+    if 0 in np.shape(in1) or 0 in np.shape(in2):
         return np.zeros(full, dtype=np.result_type(z_bar, 1.0))
     if mode == "full":
         return z_bar
@@ -44,7 +44,7 @@ def convolved_back(full_bar, other, operand, method="auto"):
     operand's shape (SciPy convolves nothing with an empty array)."""
     from scipy import signal
 
-    if np.size(other) == 0 or np.size(operand) == 0:
+    if 0 in np.shape(other) or 0 in np.shape(operand):
         return np.zeros(np.shape(operand), dtype=np.result_type(full_bar, other, 1.0))
     return signal.convolve(full_bar, np.flip(other), "valid", method)
 
