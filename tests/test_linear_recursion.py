@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -212,11 +213,14 @@ def test_a_linear_recursion_is_differentiated_as_loops(name, optimise):
 
 def test_horner_reads_like_the_two_loops():
     """The recursion's body, before and after."""
-    parsed = with_linear_recursion_as_loops(parse(define(HORNER, "upto")))
-    assert ast.unparse(parsed.tree) == textwrap.dedent("""\
+    upto = define(HORNER, "upto")
+    parsed = with_linear_recursion_as_loops(parse(upto))
+    where = f"upto ({Path(upto.__code__.co_filename).name}:{upto.__code__.co_firstlineno})"
+    assert ast.unparse(parsed.tree) == textwrap.dedent(f"""\
         def upto(c, x, i):
             levels = []
             while not i == 0:
+                check_recursion_depth(len(levels), '{where}')
                 levels.append(i)
                 i = i - 1
             result = c[0] * np.ones_like(x)
@@ -258,14 +262,21 @@ def f(x, levels, result):
     assert analytic == pytest.approx(numeric, rel=1e-6)
 
 
-def test_deeper_than_the_interpreters_recursion_limit():
-    """Loops have no frame per level: the gradient goes deeper than the function itself."""
+def test_as_deep_as_the_function_itself_and_no_deeper():
+    """Loops have no frame per level, but keep Python's limit: where the function is too deep
+    for the interpreter, its gradient raises ``RecursionError`` too (a few levels short of the
+    limit, where the function still returns, the gradient is right)."""
     f = define(HORNER)
-    length = sys.getrecursionlimit() + 500
-    c = np.random.default_rng(0).normal(size=length)
     x = np.array([0.5, -0.25])
+    limit = sys.getrecursionlimit()
+    too_deep = np.random.default_rng(0).normal(size=limit + 500)
     with pytest.raises(RecursionError):
-        f(c, x)
+        f(too_deep, x)
+    with pytest.raises(RecursionError, match=r"maximum recursion depth exceeded in upto \("):
+        overbar.grad(f, wrt=(0, 1), check=False)(too_deep, x)
+    length = limit - 100
+    c = np.random.default_rng(0).normal(size=length)
+    f(c, x)  # deep, within the limit
     c_bar, x_bar = overbar.grad(f, wrt=(0, 1), check=False)(c, x)
     powers = x[None, :] ** np.arange(length - 1, -1, -1)[:, None]
     np.testing.assert_allclose(c_bar, powers.sum(axis=1), rtol=1e-12)

@@ -100,7 +100,7 @@ def test_a_parameter_handed_on_as_itself_keeps_its_value_unrebound():
     """``f(z * 0.5, steps - 1, scale)``: the loop rebinds x and steps; scale is the same object
     at every level, so the reverse sweep saves nothing for it per trip."""
     f = define(TAIL["statements between"])
-    loop = with_tail_calls_as_loop(parse(f)).tree.body[0]
+    loop = with_tail_calls_as_loop(parse(f)).tree.body[1]  # after depth = 0
     assert ast.unparse(loop.body[-1]) == "x, steps = (z * 0.5, steps - 1)"
     args = [np.array([0.2, -0.4]), 30, 1.5]
     text = overbar.grad(f, wrt=(0, 2)).source_for(*args)

@@ -127,8 +127,13 @@ def multi_dot_bars(z_bar, arrays):
     """For z = multi_dot(arrays) = A₁ A₂ ⋯ Aₖ:  Āᵢ = (A₁⋯Aᵢ₋₁)ᵀ z̄ (Aᵢ₊₁⋯Aₖ)ᵀ, a first or last
     vector taken as a row or a column. The empty products (before A₁, after Aₖ) are the
     identity, left out rather than made (a NumPy eye would not mix with another library's
-    arrays)."""
+    arrays). Two arrays NumPy multiplies as ``np.dot`` whatever their ranks (it checks for
+    matrices only among three or more): so does the adjoint, where one has more than two
+    axes."""
     matrices = [a if is_array(a) else np.asarray(a) for a in arrays]
+    if len(matrices) == 2 and max(np.ndim(m) for m in matrices) > 2:
+        first, second = matrices
+        return dot_left_bar(z_bar, first, second), dot_right_bar(z_bar, first, second)
     if matrices[0].ndim == 1:
         matrices[0] = matrices[0][np.newaxis, :]
     if matrices[-1].ndim == 1:
@@ -325,6 +330,9 @@ def _einsum_operand_bars(inputs, output, y_bar, operands, wanted):
     for i, (labels, operand) in enumerate(zip(inputs, operands, strict=True)):
         if not wanted[i]:
             bars.append(None)
+            continue
+        if 0 in np.shape(operand):  # no elements, whatever einsum makes of its labels' sizes
+            bars.append(_no_elements(operand))
             continue
         others = [(inputs[j], operands[j]) for j in range(len(operands)) if j != i]
         available = set(output).union(*(set(s) for s, _ in others))
@@ -1082,6 +1090,12 @@ def qr_bar_dot(q_bar, r_bar, q, r, q_dot, r_dot, mode="reduced"):
 # ---------------------------------------------------------------------------------------------
 
 
+def _no_elements(x):
+    """The adjoint of an array ``x`` with no elements: an array of its shape, with none, in
+    its floating dtype."""
+    return np.zeros(np.shape(x), dtype=np.result_type(x, 1.0))
+
+
 def _share_among_ties(scores, axis):
     """1 / (number of winners) at the largest of ``scores`` along ``axis``, 0 elsewhere."""
     winners = scores == np.max(scores, axis=axis, keepdims=True)
@@ -1100,9 +1114,13 @@ def norm_bar(y_bar, y, x, ord=None, axis=None, keepdims=False):
     At a kink the result is one subgradient, not a derivative: sign(0) = 0 for an element at 0
     (1 and p-norms), the pair of singular vectors LAPACK gives first for a repeated extreme
     singular value (±2), U Vᵀ of the reduced factors for a rank-deficient matrix ('nuc'); the
-    2-norm and Frobenius norm of zero are 0 / 0 (nan), as for ord=None.
+    2-norm and Frobenius norm of zero are 0 / 0 (nan), as for ord=None. Of an x with no
+    elements (whose norm NumPy gives as 0, or as inf for ord -1) the adjoint has no elements
+    either.
     """
     x = np.asarray(x)
+    if x.size == 0:
+        return _no_elements(x)
     if axis is None:
         axes = tuple(range(x.ndim))  # NumPy takes ord only of vectors and matrices here
     else:
@@ -1130,8 +1148,11 @@ def norm_bar_dot(y_bar, y, x, y_dot, x_dot, ord=None, axis=None, keepdims=False)
     1, ±inf and the matrix ±1, ±inf (x̄ = ȳ sign(x) on the chosen elements, constant where
     it has a derivative):  0, refused at an element 0 that moves (sign jumps there) and at
     ties of the largest (smallest) magnitude or sum (the choice jumps there);  0:  0.
-    The matrix 'nuc' and ±2 norms' second derivatives (of U Vᵀ, u vᵀ) are refused."""
+    The matrix 'nuc' and ±2 norms' second derivatives (of U Vᵀ, u vᵀ) are refused. Of an x
+    with no elements, no elements."""
     x = np.asarray(x)
+    if x.size == 0:
+        return _no_elements(x)
     if axis is None:
         axes = tuple(range(x.ndim))
     else:
@@ -1747,8 +1768,11 @@ def _vector_axes(x, axis):
 
 def vector_norm_bar(y_bar, y, x, ord=2, axis=None, keepdims=False):
     """Adjoint of y = vector_norm(x, axis, keepdims, ord): the reduced axes moved last and made
-    one, then the vector norm's adjoint of ``norm_bar`` along it."""
+    one, then the vector norm's adjoint of ``norm_bar`` along it (of an x with no elements,
+    no elements)."""
     x = np.asarray(x)
+    if x.size == 0:
+        return _no_elements(x)
     axes = _vector_axes(x, axis)
     last = tuple(range(x.ndim - len(axes), x.ndim))
     moved = np.moveaxis(x, axes, last)
@@ -1874,8 +1898,10 @@ def tensorinv_dot(a_dot, y, a, ind=2):
 def vector_norm_bar_dot(y_bar, y, x, y_dot, x_dot, ord=2, axis=None, keepdims=False):
     """The change of vector_norm_bar(ȳ, y, x, ...) as y moves by ẏ and x by ẋ (either None
     where it stays), ȳ fixed: ``norm_bar_dot`` along the reduced axes made one, as
-    ``vector_norm_bar`` does."""
+    ``vector_norm_bar`` does (of an x with no elements, no elements)."""
     x = np.asarray(x)
+    if x.size == 0:
+        return _no_elements(x)
     axes = _vector_axes(x, axis)
     last = tuple(range(x.ndim - len(axes), x.ndim))
     moved = np.moveaxis(x, axes, last)

@@ -169,6 +169,8 @@ def interp_bars(y_bar, x, xp, fp, left=None, right=None):
     if n > 1:
         fp_bar = fp_bar + np.bincount(j.ravel() + 1, (g * t * inside).ravel(), minlength=n)
         xp_bar = xp_bar - np.bincount(j.ravel() + 1, (g * slope * t).ravel(), minlength=n)
+    # of no points x, bincount counts nothing: integers, where the adjoints are floats
+    fp_bar, xp_bar = fp_bar.astype(float, copy=False), xp_bar.astype(float, copy=False)
     left_bar = np.sum(g * below)
     right_bar = np.sum(g * above)
     if left is None:

@@ -12,11 +12,15 @@ def convolution_embedded(z_bar, in1, in2, mode="full"):
     elements sit in the full convolution (shape ``in1.shape + in2.shape - 1``), zeros elsewhere:
     the full convolution itself for ``mode="full"``; for ``"same"``, the centred part of
     ``in1``'s shape; for ``"valid"``, the part where the smaller input lies wholly inside the
-    larger (one of them is at least as large as the other along every axis)."""
+    larger (one of them is at least as large as the other along every axis). Where an
+    operand has no elements, z is 0 whatever the operands (``convolved_back``): zeros, as
+    many as the full convolution has."""
+    first, second = np.shape(in1), np.shape(in2)
+    full = tuple(max(p + q - 1, 0) for p, q in zip(first, second, strict=True))
+    if 0 in np.shape(in1) or 0 in np.shape(in2):
+        return np.zeros(full, dtype=np.result_type(z_bar, 1.0))
     if mode == "full":
         return z_bar
-    first, second = np.shape(in1), np.shape(in2)
-    full = tuple(p + q - 1 for p, q in zip(first, second, strict=True))
     if mode == "same":
         offsets = tuple((f - p) // 2 for f, p in zip(full, first, strict=True))
     elif mode == "valid":
@@ -32,6 +36,19 @@ def convolution_embedded(z_bar, in1, in2, mode="full"):
     return placed
 
 
+def convolved_back(full_bar, other, operand, method="auto"):
+    """The adjoint of one operand ``operand`` of a convolution whose other operand is
+    ``other``, from the adjoint ``full_bar`` placed in the full convolution: the valid part of
+    full_bar ∗ flip(other). Where either operand has no elements, every element of the
+    convolution is a sum of no products, 0 whatever the operands: the adjoint is zeros of the
+    operand's shape (SciPy convolves nothing with an empty array)."""
+    from scipy import signal
+
+    if 0 in np.shape(other) or 0 in np.shape(operand):
+        return np.zeros(np.shape(operand), dtype=np.result_type(full_bar, other, 1.0))
+    return signal.convolve(full_bar, np.flip(other), "valid", method)
+
+
 def one_system(x_bar, a, b, function):
     """``x_bar``, once ``a`` is checked to be one matrix and ``b`` one vector or matrix: SciPy
     (1.15 on) reads the leading axes of a larger ``a`` or ``b`` as a batch of systems, which the
@@ -44,6 +61,22 @@ def one_system(x_bar, a, b, function):
             "or 2-d b (loop over the batch)"
         )
     return x_bar
+
+
+def unbatched(value, arrays, function):
+    """``value``, once each of ``arrays`` is checked to have at most two axes: SciPy (1.15 on)
+    reads the leading axes of a larger array as a batch of problems, which the rule of
+    ``function`` (written for one matrix, with ``.T`` and ``@`` of matrices) does not
+    differentiate; refused rather than transposing across the batch."""
+    shapes = [np.shape(array) for array in arrays]
+    if any(len(shape) > 2 for shape in shapes):
+        listed = ", ".join(str(shape) for shape in shapes)
+        raise NoDerivativeError(
+            f"{function} of a batch (arrays of shapes {listed}): overbar differentiates it "
+            "for one matrix at a time (loop over the batch, or stack the results of calls "
+            "on each matrix)"
+        )
+    return value
 
 
 def covariance_matrix(cov):
@@ -70,7 +103,9 @@ def _band_positions(shape, l_and_u):
 
 def banded_matrix(ab, l_and_u):
     """The n × n matrix whose band ``ab`` holds in scipy.linalg.solve_banded's layout
-    (A[i, j] = ab[u + i − j, j] for −u ≤ i − j ≤ l, zero elsewhere)."""
+    (A[i, j] = ab[u + i − j, j] for −u ≤ i − j ≤ l, zero elsewhere); a batch of bands
+    refused (``unbatched``)."""
+    unbatched(ab, (ab,), "scipy.linalg.solve_banded")
     rows, columns, band_rows = _band_positions(np.shape(ab), l_and_u)
     matrix = np.zeros((np.shape(ab)[-1],) * 2, dtype=np.result_type(ab, 1.0))
     matrix[rows, columns] = np.asarray(ab)[band_rows, columns]

@@ -9,8 +9,10 @@ from overbar.runtime.helpers_scipy import (
     banded_matrix,
     cho_columns,
     convolution_embedded,
+    convolved_back,
     covariance_matrix,
     one_system,
+    unbatched,
 )
 from overbar.runtime.registry import tangent
 
@@ -24,6 +26,19 @@ def convolution_embedded_tangent(
     return convolution_embedded(z_bar_dot, in1, in2, mode), None, None
 
 
+@tangent(convolved_back)
+def convolved_back_tangent(
+    operand_bar, full_bar, other, operand, method="auto", *, full_bar_dot, other_dot, operand_dot
+):
+    """ā = the valid part of Z̄ ∗ flip(b) (bilinear in Z̄ and b; a: its shape only):
+    (ā)˙ = the valid part of Ż̄ ∗ flip(b) + Z̄ ∗ flip(ḃ)"""
+    return (
+        convolved_back(full_bar_dot, other, operand, method),
+        convolved_back(full_bar, other_dot, operand, method),
+        None,
+    )
+
+
 @tangent(covariance_matrix)
 def covariance_matrix_tangent(sigma, cov, cov_dot):
     """Σ = tril(cov) + tril(cov, −1)ᵀ (linear in cov):  Σ̇ = tril(ċov) + tril(ċov, −1)ᵀ"""
@@ -35,6 +50,13 @@ def one_system_tangent(checked, x_bar, a, b, function, x_bar_dot, a_dot, b_dot):
     """x̄ once a and b are checked to be one system (the identity in x̄; a, b: their shapes
     only):  the tangent of x̄"""
     return x_bar_dot, None, None
+
+
+@tangent(unbatched)
+def unbatched_tangent(checked, value, arrays, function, value_dot, arrays_dot):
+    """the value once the arrays are checked to be no batch (the identity in the value; the
+    arrays: their shapes only):  the value's tangent"""
+    return value_dot, None
 
 
 @tangent(banded_matrix)

@@ -20,6 +20,7 @@ from overbar.runtime.helpers_scipy import (
     banded_matrix,
     cho_columns,
     one_system,
+    unbatched,
 )
 from overbar.runtime.registry import adjoint, tangent
 from overbar.runtime.shapes import SHAPE_RULES, Operand, Sequence
@@ -32,16 +33,18 @@ from overbar.runtime.shapes import SHAPE_RULES, Operand, Sequence
 @adjoint(linalg.solve_sylvester)
 def solve_sylvester(x, a, b, q, x_bar):
     """X solves A X + X B = Q:  Q̄ solves Aᵀ Q̄ + Q̄ Bᵀ = X̄,  Ā = −Q̄ Xᵀ,  B̄ = −Xᵀ Q̄"""
-    q_bar = linalg.solve_sylvester(a.T, b.T, x_bar)
+    one = unbatched(x_bar, (a, b, q), "scipy.linalg.solve_sylvester")  # X̄, of one equation
+    q_bar = linalg.solve_sylvester(a.T, b.T, one)
     return -q_bar @ x.T, -x.T @ q_bar, q_bar
 
 
 @tangent(linalg.solve_sylvester)
 def solve_sylvester_tangent(x, a, b, q, a_dot, b_dot, q_dot):
     """X solves A X + X B = Q:  Ẋ solves A Ẋ + Ẋ B = Q̇ − Ȧ X − X Ḃ"""
+    one = unbatched(x, (a, b, q), "scipy.linalg.solve_sylvester")  # X, of one equation
     return (
-        linalg.solve_sylvester(a, b, -a_dot @ x),
-        linalg.solve_sylvester(a, b, -x @ b_dot),
+        linalg.solve_sylvester(a, b, -a_dot @ one),
+        linalg.solve_sylvester(a, b, -one @ b_dot),
         linalg.solve_sylvester(a, b, q_dot),
     )
 
@@ -62,13 +65,15 @@ def sqrtm_tangent(s, A, disp=None, blocksize=None, *, A_dot):  # noqa: N803
 @adjoint(linalg.expm)
 def expm(e, A, e_bar):  # noqa: N803
     """E = exp(A):  Ā = L(Aᵀ, Ē), L(A, ·) the Fréchet derivative of exp at A"""
-    return linalg.expm_frechet(A.T, e_bar, compute_expm=False)
+    one = unbatched(e_bar, (A,), "scipy.linalg.expm")  # Ē, of one matrix
+    return linalg.expm_frechet(A.T, one, compute_expm=False)
 
 
 @tangent(linalg.expm)
 def expm_tangent(e, A, A_dot):  # noqa: N803
     """E = exp(A):  Ė = L(A, Ȧ), the Fréchet derivative of exp at A along Ȧ"""
-    return linalg.expm_frechet(A, A_dot, compute_expm=False)
+    one = unbatched(A_dot, (A,), "scipy.linalg.expm")  # Ȧ, of one matrix
+    return linalg.expm_frechet(A, one, compute_expm=False)
 
 
 @adjoint(linalg.solve_triangular, where={"trans": 0, "lower": True})
@@ -185,9 +190,10 @@ def solve_banded_tangent(
 ):
     """x solves A x = b, A the banded matrix of ab:  ẋ solves A ẋ = ḃ − Ȧ x, Ȧ the matrix of
     the band ȧb"""
+    one = one_system(x, ab, b, "scipy.linalg.solve_banded")  # x, of one system
     matrix = banded_matrix(ab, l_and_u)
     return (
-        np.linalg.solve(matrix, -banded_matrix(ab_dot, l_and_u) @ x),
+        np.linalg.solve(matrix, -banded_matrix(ab_dot, l_and_u) @ one),
         np.linalg.solve(matrix, b_dot),
     )
 
@@ -212,7 +218,7 @@ def cho_factor(y, a, lower=False, overwrite_a=False, check_finite=True, *, y_bar
     A's own entries below it, as SciPy leaves them (L and the entries above it for lower=True):
     Ā = Ū of U's triangle folded onto the triangle read, as for cholesky, plus C̄ on the other
     triangle (those entries are A's, copied)"""
-    c_bar = y_bar[0]
+    c_bar = unbatched(y_bar[0], (a,), "scipy.linalg.cho_factor")  # C̄, of one matrix
     c = y[0]
     lower = y[1]
     factor_bar = np.tril(c_bar) if lower else np.triu(c_bar)
@@ -224,7 +230,7 @@ def cho_factor(y, a, lower=False, overwrite_a=False, check_finite=True, *, y_bar
 @tangent(linalg.cho_factor)
 def cho_factor_tangent(y, a, lower=False, overwrite_a=False, check_finite=True, *, a_dot):
     """(C, lower) = cho_factor(A):  Ċ = U̇ on U's triangle (as for cholesky), Ȧ on the other"""
-    c = y[0]
+    c = unbatched(y[0], (a,), "scipy.linalg.cho_factor")  # of one matrix
     lower = y[1]
     factor = np.tril(c) if lower else np.triu(c)
     copied_dot = np.triu(a_dot, 1) if lower else np.tril(a_dot, -1)
@@ -240,7 +246,8 @@ def cho_solve(x, c_and_lower, b, overwrite_b=False, check_finite=True, *, x_bar)
     zero on the other triangle, which is not read (one factor C, n × n; a stack is refused)"""
     c = c_and_lower[0]
     lower = c_and_lower[1]
-    b_bar = linalg.cho_solve((c, lower), x_bar)
+    one = unbatched(x_bar, (c, b), "scipy.linalg.cho_solve")  # X̄, of one system
+    b_bar = linalg.cho_solve((c, lower), one)
     a_bar = -cho_columns(b_bar, c) @ cho_columns(x, c).T
     symmetric = a_bar + a_bar.T
     c_bar = np.tril(symmetric @ np.tril(c)) if lower else np.triu(np.triu(c) @ symmetric)
@@ -255,12 +262,13 @@ def cho_solve_tangent(
     + L L̇ᵀ), U̇ the upper triangle of Ċ (L̇ the lower one)"""
     c = c_and_lower[0]
     lower = c_and_lower[1]
+    one = unbatched(x, (c, b), "scipy.linalg.cho_solve")  # X, of one system
     c_dot = c_and_lower_dot[0]
     factor_dot = np.tril(c_dot) if lower else np.triu(c_dot)
     factor = np.tril(c) if lower else np.triu(c)
     half = factor_dot @ factor.T if lower else factor_dot.T @ factor
     a_dot = half + half.T
-    moved = -np.reshape(a_dot @ cho_columns(x, c), np.shape(x))
+    moved = -np.reshape(a_dot @ cho_columns(one, c), np.shape(one))
     return linalg.cho_solve((c, lower), moved), linalg.cho_solve((c, lower), b_dot)
 
 

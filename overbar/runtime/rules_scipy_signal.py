@@ -5,10 +5,9 @@ rule (forward mode). Registered where the program has imported ``scipy.signal``
 
 from __future__ import annotations
 
-import numpy as np
 from scipy import signal
 
-from overbar.runtime.helpers_scipy import convolution_embedded
+from overbar.runtime.helpers_scipy import convolution_embedded, convolved_back
 from overbar.runtime.registry import adjoint, tangent
 
 
@@ -16,11 +15,11 @@ from overbar.runtime.registry import adjoint, tangent
 def convolve(z, in1, in2, mode="full", method="auto", *, z_bar):
     """z = in1 ∗ in2 (N-d), the part mode keeps of the full convolution; Z̄ = z̄ placed where
     it sits in the full convolution, zeros elsewhere:  in1̄ = Z̄ ∗ flip(in2),
-    in2̄ = Z̄ ∗ flip(in1), each the valid part"""
+    in2̄ = Z̄ ∗ flip(in1), each the valid part (zeros where an operand is empty)"""
     full_bar = convolution_embedded(z_bar, in1, in2, mode)
     return (
-        signal.convolve(full_bar, np.flip(in2), "valid", method),
-        signal.convolve(full_bar, np.flip(in1), "valid", method),
+        convolved_back(full_bar, in2, in1, method),
+        convolved_back(full_bar, in1, in2, method),
     )
 
 

@@ -36,6 +36,7 @@ from overbar.transpiler.fence_scope import (
 from overbar.transpiler.in_place import InPlaceChecks
 from overbar.transpiler.names import walk_breadth_first
 from overbar.transpiler.parse import ParsedFunction
+from overbar.transpiler.recursion_depth import is_depth_check
 
 _STATEMENT_NAMES = {
     ast.AsyncFor: ("an async for loop", "asynchronous code cannot be differentiated"),
@@ -319,6 +320,8 @@ class _Fence(InPlaceChecks):
             if not isinstance(statement.target, ast.Name):
                 self.check_target(statement.target)
             self.check_expression(statement.value)
+        elif isinstance(statement, ast.Expr) and is_depth_check(statement.value, self.resolve):
+            self.check_expression(statement.value.args[0])  # made by a recursion's rewrite
         elif isinstance(statement, ast.Expr) and (
             is_append(statement) or self.is_generated_effect(statement.value)
         ):

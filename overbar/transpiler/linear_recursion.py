@@ -2,15 +2,16 @@
 
 A linear recursion such as ::
 
-    def upto(c, x, i):                            def upto(c, x, i):
-        if i == 0:                                    levels = []
-            return c[0] * np.ones_like(x)             while not i == 0:
-        return upto(c, x, i - 1) * x + c[i]  ->           levels.append(i)
-                                                          i = i - 1
-                                                      result = c[0] * np.ones_like(x)
-                                                      for i in reversed(levels):
-                                                          result = result * x + c[i]
-                                                      return result
+    def upto(c, x, i):                         def upto(c, x, i):
+        if i == 0:                                 levels = []
+            return c[0] * np.ones_like(x)          while not i == 0:
+        return upto(c, x, i - 1) * x + c[i]  ->        check_recursion_depth(len(levels), ...)
+                                                       levels.append(i)
+                                                       i = i - 1
+                                                   result = c[0] * np.ones_like(x)
+                                                   for i in reversed(levels):
+                                                       result = result * x + c[i]
+                                                   return result
 
 goes down to its base case, then back up through the levels, applying at each what is left of
 its ``return`` once the call has returned. The first loop goes down, keeping of each level
@@ -19,7 +20,10 @@ back. Differentiated, the loops get what loops get (``owned.py`` accumulates ``c
 in place, ``c_bar[i] += ...``) where the recursion's pullbacks each made a gradient as long
 as ``c`` and added the deeper level's to it: a cost that grew with the square of the depth.
 There is no Python call per level, no residual tuple threaded through the levels, and no
-frame per level (the depth is not bounded by the interpreter's recursion limit).
+frame per level. The loop going down checks its depth against Python's recursion limit
+(``recursion_depth.py``): where the recursion never ends, or goes deeper than the function
+itself could, the gradient raises ``RecursionError`` as the function does, rather than run
+for ever.
 
 Identity: calling ``f(p)`` where ``f``'s body is ``[if c: return b] S; return E[f(e)]`` (or
 the same with ``else:``, or the branches the other way round, ``if c: S; return E[f(e)]``
@@ -52,8 +56,8 @@ Side conditions (else the function is left as it is, and stays a recursion):
 - a parameter changes from one level to the next: the call hands one on as something else
   than itself, or ``S`` rebinds one (else the recursion never ends, where Python raises
   ``RecursionError``: the loops would not end either);
-- ``reversed`` (and ``range``, where nothing is kept per level and the levels are counted)
-  are the builtins.
+- ``reversed`` and ``len`` (or ``range``, where nothing is kept per level and the levels
+  are counted) are the builtins, and ``check_recursion_depth`` is not a name of the user's.
 
 Evaluating ``E``'s other parts after the deeper levels rather than before changes nothing:
 nothing the levels evaluate changes a value in place (``S`` assigns names only, and the fence
@@ -69,12 +73,14 @@ from dataclasses import dataclass, replace
 
 from overbar.transpiler.names import NameAllocator, names_in
 from overbar.transpiler.parse import ParsedFunction
+from overbar.transpiler.recursion_depth import CHECK_NAME, check_recursion_depth, depth_check
 from overbar.transpiler.tail_calls import (
     binds_before_reading,
     calls_itself_only_there,
     changed_parameters,
     is_self_call,
     locals_of,
+    located,
     new_parameters,
     reads,
     with_tail_calls_as_loop,
@@ -132,11 +138,13 @@ def with_linear_recursion_as_loops(parsed: ParsedFunction) -> ParsedFunction:
     if not changed and not set(parameters) & bound_between:
         return parsed  # the recursion never ends: the loops would not either
     kept = _kept_per_level(parts, parameters, changed, bound_between)
-    needed = ("reversed",) if kept else ("range",)
+    needed = ("reversed", "len") if kept else ("range",)
     if any(parsed.namespace.lookup(name) is not getattr(builtins, name) for name in needed):
         return parsed
+    if parsed.namespace.lookup(CHECK_NAME) is not check_recursion_depth:
+        return parsed  # the depth check's name means something else here
     new_tree = copy.copy(tree)
-    new_tree.body = _two_loops(tree, parts, arguments, changed, kept)
+    new_tree.body = _two_loops(parsed, parts, arguments, changed, kept)
     ast.fix_missing_locations(new_tree)
     return replace(parsed, tree=new_tree)
 
@@ -280,22 +288,19 @@ def _first_binding(statements: list[ast.stmt]) -> dict[str, int]:
 
 
 def _two_loops(
-    tree: ast.FunctionDef,
+    parsed: ParsedFunction,
     parts: _LinearRecursion,
     arguments: dict[str, ast.expr],
     changed: list[str],
     kept: list[str],
 ) -> list[ast.stmt]:
     """The body written as the loop going down and the loop coming back up."""
-    names = NameAllocator(names_in(tree) | {"reversed"})
+    tree = parsed.tree
+    names = NameAllocator(names_in(tree) | {"reversed", "len", CHECK_NAME})
     result = names.fresh("result")
-    located = parts.call
 
     def at(node: ast.AST) -> ast.AST:
-        for inner in ast.walk(node):
-            if "lineno" in inner._attributes:
-                ast.copy_location(inner, located)
-        return node
+        return located(node, parts.call)
 
     def load(name: str) -> ast.Name:
         return ast.Name(name, ast.Load())
@@ -339,6 +344,7 @@ def _two_loops(
         )
         climbed = ast.Call(load("reversed"), [load(levels)], [])
         target = store(kept)
+        depth = ast.Call(load("len"), [load(levels)], [])
     else:  # nothing differs between the levels but their number
         levels = names.fresh("depth")
         start = ast.Assign(targets=[store([levels])], value=ast.Constant(0))
@@ -348,9 +354,11 @@ def _two_loops(
         )
         climbed = ast.Call(load("range"), [load(levels)], [])
         target = store([names.fresh("level")])
+        depth = load(levels)
+    check = depth_check(depth, tree.name, parsed.filename, tree.lineno)
     down = ast.While(
         test=condition,
-        body=[*copy.deepcopy(parts.between), at(record), *map(at, rebind)],
+        body=[at(check), *copy.deepcopy(parts.between), at(record), *map(at, rebind)],
         orelse=[],
     )
     ast.copy_location(down, parts.condition)

@@ -33,6 +33,7 @@ from overbar.transpiler.assignment_expressions import without_assignment_express
 from overbar.transpiler.endless_loops import with_final_returns
 from overbar.transpiler.local_imports import without_local_imports
 from overbar.transpiler.names import walk_breadth_first
+from overbar.transpiler.recursion_depth import COMPILER_NAMES
 
 _MISSING = object()
 
@@ -82,7 +83,9 @@ class Namespace:
                 return _MISSING
         if name in self.globals:
             return self.globals[name]
-        return self.builtins.get(name, _MISSING)
+        # the names overbar's own rewrites read (a recursion's depth check), where the
+        # function's globals and the builtins do not bind them
+        return self.builtins.get(name, COMPILER_NAMES.get(name, _MISSING))
 
     def resolve(self, node: ast.expr) -> Any:
         """The object a dotted name such as ``np.linalg.inv`` refers to, or ``MISSING``."""

@@ -21,10 +21,11 @@ from overbar.errors import UnsupportedSyntaxError
 from overbar.primitives import Attribute, Method
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.activity import Activity
-from overbar.transpiler.names import NameAllocator, statements_breadth_first
+from overbar.transpiler.names import NameAllocator, names_in, statements_breadth_first
 from overbar.transpiler.normalize import NormalForm
 from overbar.transpiler.parse import ParsedFunction
 from overbar.transpiler.primitive import application_of
+from overbar.transpiler.recursion_depth import COMPILER_NAMES
 from overbar.transpiler.shapes import Shapes
 from overbar.transpiler.syntax import assign, call, load, store
 
@@ -78,6 +79,12 @@ class SweepState:
             self.names.take(name)
             self.bindings[name] = value
             self.binding_names[id(value)] = name
+        read = names_in(form.tree) if parsed.namespace is not None else set()
+        for name, value in COMPILER_NAMES.items():  # a recursion's depth check
+            if name in read and parsed.namespace.lookup(name) is value:
+                self.names.take(name)
+                self.bindings[name] = value
+                self.binding_names[id(value)] = name
         # The result bound once, whose adjoint is a vjp's cotangent, checked to be whole: the
         # elements of its tuple are arrays, never the runtime zero.
         self.whole_cotangent: str | None = None

@@ -3,15 +3,20 @@
 A recursion such as ::
 
     def settle(x, steps):                         def settle(x, steps):
-        if steps == 0:                                while not steps == 0:
-            return x                      ->              x, steps = step(x), steps - 1
-        return settle(step(x), steps - 1)             return x
+        if steps == 0:                                depth = 0
+            return x                      ->          while not steps == 0:
+        return settle(step(x), steps - 1)                 check_recursion_depth(depth, ...)
+                                                          depth = depth + 1
+                                                          x, steps = step(x), steps - 1
+                                                      return x
 
 runs its levels one after the other: each returns what the next returns, so the loop computes
 the same value with one frame instead of one per level. Differentiated, the loop needs no
 helper called per level (a Python call with keywords and a tuple returned, and CPython's frame
 stack growing at every depth it has not reached before), and gets what loops get: forward mode
-carries the tangent along, reverse mode pushes what it needs.
+carries the tangent along, reverse mode pushes what it needs. The loop counts its trips and
+checks the count against Python's recursion limit (``recursion_depth.py``): a recursion that
+never ends raises ``RecursionError`` under the gradient as it does when called.
 
 Identity: calling ``f(a)`` where ``f``'s body is ``[if c: return b] S; return f(e)`` (or the
 same with ``else:``, or ``return b if c else f(e)``) returns what the loop above returns, since
@@ -26,7 +31,8 @@ and reads no local name before binding it on every path (a level starts with fre
 loop's trip with the last trip's: a name read before it is bound would differ); the parameters
 are rebound together (one tuple assignment), after ``S``; one of them is handed on as
 something else than itself (else the recursion never ends, where Python raises
-``RecursionError``: the loop would not end either).
+``RecursionError``: the loop would not end either); ``check_recursion_depth`` is not a name
+of the user's.
 """
 
 from __future__ import annotations
@@ -36,7 +42,9 @@ import copy
 import inspect
 from dataclasses import replace
 
+from overbar.transpiler.names import NameAllocator, names_in
 from overbar.transpiler.parse import ParsedFunction
+from overbar.transpiler.recursion_depth import CHECK_NAME, check_recursion_depth, depth_check
 
 
 def with_tail_calls_as_loop(parsed: ParsedFunction) -> ParsedFunction:
@@ -65,21 +73,37 @@ def with_tail_calls_as_loop(parsed: ParsedFunction) -> ParsedFunction:
             targets=[ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store())],
             value=ast.Tuple([copy.deepcopy(arguments[n]) for n in names], ast.Load()),
         )
-    ast.copy_location(rebind, call)
-    ast.copy_location(rebind.targets[0], call)
-    ast.copy_location(rebind.value, call)
+    if parsed.namespace.lookup(CHECK_NAME) is not check_recursion_depth:
+        return parsed  # the depth check's name means something else here
+    depth = NameAllocator(names_in(tree) | {CHECK_NAME}).fresh("depth")
+    start = ast.Assign(targets=[ast.Name(depth, ast.Store())], value=ast.Constant(0))
+    deeper = ast.Assign(
+        targets=[ast.Name(depth, ast.Store())],
+        value=ast.BinOp(ast.Name(depth, ast.Load()), ast.Add(), ast.Constant(1)),
+    )
+    check = depth_check(ast.Name(depth, ast.Load()), tree.name, parsed.filename, tree.lineno)
+    for statement in (rebind, start, deeper, check):
+        located(statement, call)
     loop = ast.While(
         test=ast.UnaryOp(ast.Not(), copy.deepcopy(condition)),
-        body=[*copy.deepcopy(between), rebind],
+        body=[check, deeper, *copy.deepcopy(between), rebind],
         orelse=[],
     )
     ast.copy_location(loop, condition)
     ast.copy_location(loop.test, condition)
     returned = ast.copy_location(ast.Return(copy.deepcopy(base)), base)
     new_tree = copy.copy(tree)
-    new_tree.body = [loop, returned]
+    new_tree.body = [start, loop, returned]
     ast.fix_missing_locations(new_tree)
     return replace(parsed, tree=new_tree)
+
+
+def located(node: ast.AST, at: ast.AST) -> ast.AST:
+    """``node`` with every node in it placed at ``at``'s position in the user's source."""
+    for inner in ast.walk(node):
+        if "lineno" in inner._attributes:
+            ast.copy_location(inner, at)
+    return node
 
 
 def _tail_recursion(tree: ast.FunctionDef):
