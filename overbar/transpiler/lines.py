@@ -672,30 +672,44 @@ def passed_functions(
 ) -> tuple[tuple[str, Any], ...]:
     """The helper's parameters this call binds to a function known now: one named by a
     global path (``np.tanh``, ``sigmoid``), or a parameter of this function that its own
-    caller bound to one, or a default the call leaves (``activation=np.tanh``). The helper's
-    pullback (or jvp) is specialised on them."""
+    caller bound to one, or a default the call leaves (``activation=np.tanh``); and those it
+    binds to ``None`` (a literal ``None``, a parameter its own caller bound to None, or a
+    default ``None`` left: ``def dense(x, W, b=None)`` called as ``dense(x, W)``). The helper's
+    pullback (or jvp) is specialised on them (``parse.with_functions``)."""
     namespace = state.parsed.namespace
     passed = []
     for name, atom in bound.arguments.items():
         value = MISSING
-        if isinstance(atom, ast.Name) and atom.id in namespace.functions:
+        if _is_none(atom, namespace.nones):
+            value = None
+        elif isinstance(atom, ast.Name) and atom.id in namespace.functions:
             value = namespace.functions[atom.id]
         elif is_global_path(atom, state.form.local_names) or (
             isinstance(atom, ast.Name) and atom.id not in state.form.local_names
         ):
             value = namespace.resolve(atom)
-        if value is not MISSING and callable(value) and not isinstance(value, type):
+            if value is None:  # a global may be rebound: not specialised on
+                value = MISSING
+        if value is None or (
+            value is not MISSING and callable(value) and not isinstance(value, type)
+        ):
             passed.append((name, value))
     for parameter in bound.signature.parameters.values():  # a default this call leaves
         default = parameter.default
         if (
             parameter.name not in bound.arguments
             and default is not parameter.empty
-            and callable(default)
-            and not isinstance(default, type)
+            and (default is None or (callable(default) and not isinstance(default, type)))
         ):
             passed.append((parameter.name, default))
     return tuple(passed)
+
+
+def _is_none(atom: ast.expr, nones: frozenset[str]) -> bool:
+    """Whether ``atom`` is the literal None, or a parameter its caller binds to None."""
+    if isinstance(atom, ast.Constant):
+        return atom.value is None
+    return isinstance(atom, ast.Name) and atom.id in nones
 
 
 def with_arity_signature(
