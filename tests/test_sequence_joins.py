@@ -14,6 +14,7 @@ import pytest
 
 import overbar
 from overbar.errors import OverbarError, UnsupportedSyntaxError
+from overbar.runtime import helpers
 from tests.support import define, directional_check
 
 JOINED = {
@@ -228,6 +229,16 @@ def test_the_literal_and_the_optimised_adjoint_agree(name):
 
 
 @pytest.mark.parametrize("name", sorted(JOINED))
+def test_the_general_adjoint_agrees(name):
+    """The adjoint compiled for arguments of any shape (lengths known from displays only)."""
+    f = define(JOINED[name])
+    gradient = overbar.grad(f, wrt=("x", "y"))
+    general = gradient.stages.emitted.function(*ARGUMENTS)
+    for a, b in zip(general, gradient(*ARGUMENTS), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", sorted(JOINED))
 def test_jvp_of_a_join(name):
     f = define(JOINED[name])
     rng = np.random.default_rng(1)
@@ -369,3 +380,18 @@ def test_a_join_written_out_where_the_lengths_are_known():
     f = define(JOINED["joined_with_a_display"])
     source = overbar.grad(f, wrt=("x", "y")).source_for(*ARGUMENTS)
     assert "joined_bar" not in source
+
+
+def test_the_runtime_helpers_of_joins():
+    a, b = np.ones(2), np.arange(2.0)
+    assert helpers.joined_bar(0.0, (a,), [a, a]) == ((0.0,), (0.0, 0.0))
+    head, tail = helpers.joined_bar((a, 0.0, b), [a], (a, a))
+    assert head == (a,) and tail[0] == 0.0 and tail[1] is b
+    assert helpers.repeated_bar((a, b, b, a), [a, a], 0) == (0.0, 0.0)  # [a, a] * 0 == []
+    assert helpers.repeated_bar(0.0, (a,), 3) == (0.0,)
+    summed = helpers.repeated_bar((a, 0.0, b), (a,), 3)
+    np.testing.assert_array_equal(summed[0], a + b)
+    with pytest.raises(OverbarError, match="count is not an integer"):
+        helpers.repeated_bar((a, a), [a], np.float64(2.0))
+    with pytest.raises(OverbarError, match="NumPy computed elementwise"):
+        helpers.joined_bar((a, a), a, [a])
