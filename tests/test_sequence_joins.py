@@ -395,3 +395,18 @@ def test_the_runtime_helpers_of_joins():
         helpers.repeated_bar((a, a), [a], np.float64(2.0))
     with pytest.raises(OverbarError, match="NumPy computed elementwise"):
         helpers.joined_bar((a, a), a, [a])
+
+
+@pytest.mark.parametrize("optimise", [True, False])
+def test_an_array_extended_by_a_display_keeps_the_checks_of_arrays(optimise):
+    """Side condition of the in-place join: ``v += [...]`` where v is an array (bound by
+    arithmetic) is NumPy's in-place sum, which a view of v taken before would see."""
+    f = define("""
+        def f(x, y):
+            v = x * 1.0
+            w = v[:2]
+            v += [1.0, 2.0, 3.0]
+            return np.sum(w * y[:2])
+        """)
+    with pytest.raises(UnsupportedSyntaxError, match="augmented assignment to v"):
+        overbar.grad(f, wrt=("x", "y"), optimise=optimise)(*ARGUMENTS)

@@ -378,12 +378,14 @@ class InPlaceChecks(FenceScope):
 
         Side conditions: the value is a display of v's own kind (a list display for a list
         display v; Python extends a list by a tuple, which ``+`` refuses), or for ``*=`` an
-        integer literal; v is not a parameter, and every binding of v makes a new tuple or
-        list (a display, a join or repetition ``v = a + b``, another such augmented
-        assignment); v is read only by indexing (``v[-1]``: an element, not the list), as an
-        operand of arithmetic, an argument of a NumPy function or a builtin, a loop's
-        iterable or the value returned, none of which keeps the list to see it change
-        (``w = v``, ``helper(v)`` or ``v.append`` would)."""
+        integer literal; v is not a parameter, and every binding of v is a tuple or list
+        display or another augmented assignment (so v is a tuple or list: a slice of it is a
+        copy, not a view as of an array; a join ``v = a + b`` may be an array's sum, which
+        the checks of arrays below decide); a v only ever bound to tuples may be held by
+        other names (a tuple never changes), else v is read only by indexing (``v[-1]``: an
+        element, not the list), as an operand of arithmetic, an argument of a NumPy
+        function or a builtin, a loop's iterable or the value returned, none of which keeps
+        the list to see it change (``w = v``, ``helper(v)`` or ``v.append`` would)."""
         name = statement.target.id
         value = statement.value
         if name in self.parameters:
@@ -394,7 +396,6 @@ class InPlaceChecks(FenceScope):
         elif not (isinstance(statement.op, ast.Add) and isinstance(value, ast.List | ast.Tuple)):
             return False
         kinds: set[type] = set()
-        binds_by_operator = False
         allowed: set[int] = set()
         for node in walk_breadth_first(self.tree):
             if isinstance(node, ast.stmt) and name in bound_names(node):
@@ -404,14 +405,9 @@ class InPlaceChecks(FenceScope):
                     continue
                 if not isinstance(node, ast.Assign) or len(node.targets) != 1:
                     return False
-                if isinstance(node.value, ast.List | ast.Tuple):
-                    kinds.add(type(node.value))
-                elif isinstance(node.value, ast.BinOp) and isinstance(
-                    node.value.op, ast.Add | ast.Mult
-                ):
-                    binds_by_operator = True
-                else:
-                    return False
+                if not isinstance(node.value, ast.List | ast.Tuple):
+                    return False  # v = a * 2: maybe an array, whose slices are views
+                kinds.add(type(node.value))
             if isinstance(node, ast.Subscript):
                 allowed.add(id(node.value))
             elif isinstance(node, ast.BinOp):
@@ -424,7 +420,7 @@ class InPlaceChecks(FenceScope):
                 allowed.update(id(argument) for argument in node.args)
         if isinstance(statement.op, ast.Add) and kinds and kinds != {type(value)}:
             return False
-        if kinds == {ast.Tuple} and not binds_by_operator:
+        if kinds == {ast.Tuple}:
             return True  # only ever a tuple, which no one changes: another name may hold it
         return not any(
             isinstance(node, ast.Name)
