@@ -93,6 +93,34 @@ JOINED = {
                 hs[t] = np.tanh(hs[t - 1] + x * y * t)
             return np.sum(hs[2] * hs[1] + hs[0])
     """,
+    "one_array_repeated_read_many_times": """
+        def f(x, y):
+            a = x * y
+            hs = [a] * 3
+            s = 0.0
+            for h in hs:
+                s = s + np.sum(h * h)
+            b = hs[0] + hs[1]
+            return s + np.sum(b * a)
+    """,
+    "a_tuple_joined_to_itself_read_in_a_loop": """
+        def f(x, y):
+            t = (x, x * y)
+            u = t + t
+            acc = u[0] * 1.0
+            for k in range(1, 4):
+                acc = acc + u[k] * k
+            return np.sum(acc * u[1] + t[0])
+    """,
+    "pairs_joined_then_read_by_two_indices": """
+        def f(x, y):
+            ps = [(x, y)] * 2
+            ps = ps + [(y, x * y)]
+            total = 0.0
+            for a, b in ps:
+                total = total + np.sum(a * b)
+            return total + np.sum(ps[0][0] * ps[2][1])
+    """,
     "joined_in_a_loop": """
         def f(x, y):
             hs = []
