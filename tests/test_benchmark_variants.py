@@ -117,12 +117,7 @@ def test_a_refusal_is_reported_with_its_line_and_reason():
 
 # Variants overbar refuses, each with the part of its message that names why: a refusal, not a
 # wrong gradient, is what the benchmark reports for them.
-REFUSED: dict[str, str] = {
-    # refused by the literal adjoint, which the tests' guard compiles: its pullback of
-    # _layer is not specialised on activation left to None; the optimised adjoint inlines
-    # _layer and drops the branch that calls it (none_tests.py), and runs
-    "mlp_cols_u_library": "does not know to be a function",
-}
+REFUSED: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(("function", "variant"), VARIANTS)

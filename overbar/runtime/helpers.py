@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+import operator
 import types
 
 import numpy as np
@@ -364,6 +365,51 @@ def item_bar(y_bar, xs, index):
     return tuple(parts)
 
 
+def joined_bar(z_bar, a, b):
+    """Adjoint of z = a + b for tuples or lists a and b, which Python joins: (ā, b̄), z̄
+    split after a's ``len(a)`` elements (slices of z̄: tuples, or rows of an adjoint a NumPy
+    rule gave as one stacked array). For z̄ the runtime zero, tuples of runtime zeros. Refused
+    where a or b is not a tuple or list: NumPy then added elementwise."""
+    _check_sequences("+", a, b)
+    if _is_runtime_zero(z_bar):
+        return (0.0,) * len(a), (0.0,) * len(b)
+    return z_bar[: len(a)], z_bar[len(a) :]
+
+
+def repeated_bar(z_bar, xs, count):
+    """Adjoint of z = xs * count (or count * xs) for a tuple or list xs and an integer count,
+    which Python repeats: x̄ₖ = Σᵣ z̄[r·len(xs) + k], the pieces of z̄ added element by element
+    (``_add_adjoints``: an element may be the runtime zero, or a nested tuple's adjoint). A
+    count below 1 made z empty: x̄ holds runtime zeros. Refused where count is not an integer:
+    NumPy then multiplied elementwise."""
+    _check_sequences("*", xs)
+    try:
+        times = operator.index(count)
+    except TypeError:
+        raise OverbarError(
+            f"overbar differentiated {type(xs).__name__} * {type(count).__name__} as Python's "
+            "repetition of a tuple or list, but the count is not an integer (NumPy multiplied "
+            "elementwise): convert the tuple or list with np.array first"
+        ) from None
+    parts = [0.0] * len(xs)
+    if _is_runtime_zero(z_bar):
+        return tuple(parts)
+    for repeat in range(max(times, 0)):
+        for position in range(len(xs)):
+            parts[position] = _add_adjoints(parts[position], z_bar[repeat * len(xs) + position])
+    return tuple(parts)
+
+
+def _check_sequences(operator_symbol, *operands):
+    for operand in operands:
+        if not isinstance(operand, tuple | list):
+            raise OverbarError(
+                f"overbar differentiated {operator_symbol} as Python's join of tuples or lists, "
+                f"but an operand is {type(operand).__name__} (NumPy computed elementwise): "
+                "convert the tuple or list with np.array first"
+            )
+
+
 class ShapeOnly:
     """What the reverse sweep keeps of a value it only needs the shape of."""
 
@@ -428,13 +474,19 @@ def shape_like(x, dims):
 
 
 def saved_region(y, index):
-    """A copy of ``y[index]``, saved before a write of a differentiated value overwrites it."""
+    """A copy of ``y[index]``, saved before a write of a differentiated value overwrites it;
+    for a list ``y``, the element itself (the write replaces it, changing no array)."""
+    if type(y) is list:
+        return y[index]
     floating_target(y)
     return np.copy(y[index])
 
 
 def floating_target(y):
-    """Refuse a write of a differentiated value into ``y`` unless ``y`` holds floats."""
+    """Refuse a write of a differentiated value into ``y`` unless ``y`` holds floats (or is
+    a list, whose element the write replaces)."""
+    if type(y) is list:
+        return
     if y.dtype.kind != "f":
         raise OverbarError(
             f"a differentiated value is written into an array of dtype {y.dtype}, which "
@@ -455,9 +507,14 @@ def of_float_result(value, y):
 
 
 def take_and_zero(g, index):
-    """For a write y[index] = v: (ȳ[index], ȳ with zeros at index), leaving ȳ as it was."""
+    """For a write y[index] = v: (ȳ[index], ȳ with zeros at index), leaving ȳ as it was;
+    for a list y, whose adjoint is a tuple, the runtime zero 0.0 at that element."""
     if _is_runtime_zero(g):
         return 0.0, 0.0
+    if type(g) is tuple:
+        parts = list(g)
+        part, parts[index] = parts[index], 0.0
+        return part, tuple(parts)
     if not _is_basic_index(index):
         _check_distinct(index)
     part = np.copy(g[index])

@@ -43,6 +43,8 @@ class Runtime:
     take_and_zero: Callable
     index_bar: Callable
     item_bar: Callable  # the adjoint of indexing a tuple or list
+    joined_bar: Callable  # the adjoints of two tuples or lists joined (a + b)
+    repeated_bar: Callable  # the adjoint of a tuple or list repeated (xs * n)
     entry_bar: Callable  # the adjoint of one value of a dict display, read from the dict's
     in_order: Callable  # a value a loop walks by position, refused if it is a dict
     elements_like: Callable  # a tuple's adjoint with an array for every element

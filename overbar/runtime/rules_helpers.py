@@ -37,6 +37,7 @@ from overbar.runtime.helpers import (
     in_order,
     index_bar,
     item_bar,
+    joined_bar,
     listed,
     matmul_left_bar,
     matmul_right_bar,
@@ -44,6 +45,7 @@ from overbar.runtime.helpers import (
     own,
     prod_bar,
     reduced_count,
+    repeated_bar,
     saved_region,
     seed,
     shape_like,
@@ -453,6 +455,20 @@ def item_bar_tangent(a, y_bar, xs, index, y_bar_dot, xs_dot):
     """a = ȳ at [index] of a container of xs's length, zeros elsewhere:  ȧ = ȳ's tangent
     there  (xs: its length only)"""
     return item_bar(y_bar_dot, xs, index), None
+
+
+@tangent(joined_bar, adds=add_elementwise)
+def joined_bar_tangent(parts, z_bar, a, b, z_bar_dot, a_dot, b_dot):
+    """parts = (z̄ up to len(a), z̄ from there), linear in z̄:  the same of z̄'s tangent
+    (a, b: their lengths only)"""
+    return joined_bar(z_bar_dot, a, b), None, None
+
+
+@tangent(repeated_bar, adds=add_elementwise)
+def repeated_bar_tangent(x_bar, z_bar, xs, count, z_bar_dot, xs_dot):
+    """x̄ = the pieces of z̄ of xs's length added, linear in z̄:  the same of z̄'s tangent
+    (xs: its length only; count: an integer)"""
+    return repeated_bar(z_bar_dot, xs, count), None
 
 
 @tangent(entry_bar)

@@ -1340,6 +1340,54 @@ SHAPE_RULES: dict[Any, Callable[..., Any]] = {
 }
 _INTEGER_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.floordiv, operator.mod)
 SHAPE_RULES.update(dict.fromkeys(_INTEGER_ARITHMETIC + (operator.neg, operator.pos), _arithmetic))
+
+
+def _common_element(sequence: Sequence) -> Any:
+    """What every element of ``sequence`` has: its ``element``, or the join of its elements
+    where they are known (``NO_ELEMENT`` for none)."""
+    if sequence.elements is None:
+        return sequence.element
+    if not sequence.elements:
+        return NO_ELEMENT
+    return _joined(sequence.elements)
+
+
+def _concatenated(a: Operand, b: Operand, **keywords: Operand) -> Any:
+    """``a + b``: for two tuples or lists, Python's join (the elements of ``a``, then those of
+    ``b``); NumPy's elementwise sum otherwise."""
+    if not (_is_list_shape(a.shape) and _is_list_shape(b.shape)) or keywords:
+        return _arithmetic(a, b, **keywords)
+    element = _join_elements(_common_element(a.shape), _common_element(b.shape))
+    if a.shape.elements is None or b.shape.elements is None:
+        length = None if None in (a.shape.length, b.shape.length) else a.shape.length
+        length = None if length is None else length + b.shape.length
+        return Sequence(length, element=element)
+    return Sequence(a.shape.length + b.shape.length, a.shape.elements + b.shape.elements, element)
+
+
+def _repeated(a: Operand, b: Operand, **keywords: Operand) -> Any:
+    """``a * b``: for a tuple or list and an integer (either way round), Python's repetition
+    (the elements repeated that many times, none for an integer below 1); NumPy's elementwise
+    product otherwise."""
+    sequence, count = (a, b) if _is_list_shape(a.shape) else (b, a)
+    if not _is_list_shape(sequence.shape) or not is_integer(count.shape) or keywords:
+        return _arithmetic(a, b, **keywords)
+    element = _common_element(sequence.shape)
+    times = count.value if count.constant and type(count.value) is int else None
+    if times is None or sequence.shape.length is None:
+        return Sequence(element=element)
+    if sequence.shape.elements is None:
+        return Sequence(max(times, 0) * sequence.shape.length, element=element)
+    elements = sequence.shape.elements * max(times, 0)
+    return Sequence(len(elements), elements, element)
+
+
+def _is_list_shape(shape: Any) -> bool:
+    return isinstance(shape, Sequence) and not shape.mapping
+
+
+SHAPE_RULES[operator.add] = _concatenated
+SHAPE_RULES[operator.mul] = _repeated
 _OTHER_OPERATORS = (operator.truediv, operator.pow, operator.lt, operator.le, operator.gt)
 SHAPE_RULES.update(
     dict.fromkeys(_OTHER_OPERATORS + (operator.ge, operator.eq, operator.ne), _elementwise)

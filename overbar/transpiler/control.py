@@ -319,7 +319,8 @@ class ReverseBlocks:
 
     def reverse_write(self, statement: ast.Assign) -> None:
         """``y[index] = v``:  v̄ += ȳ[index],  ȳ[index] = 0 (in a copy); then y[index] gets
-        back what it held before."""
+        back what it held before. For a list y, ȳ is a tuple and ȳ[index] v's own adjoint
+        (the element replaced is v: nothing broadcast), or the runtime zero."""
         written = statement.targets[0]
         array, value = written.value.id, statement.value
         if array in self.state.activity.active and array in self.state.defined:
@@ -332,7 +333,11 @@ class ReverseBlocks:
             self.state.reverse.append(
                 ast.Assign(targets=[target], value=call(take, load(self.state.bar(array)), index))
             )
-            if self.state.activity.is_active(value):
+            if self.state.activity.is_active(value) and array in self.state.sequences:
+                # a list's element replaced (hs[t] = h, hs = [h0] * T): v̄ += ȳ[index], an
+                # element of a tuple's adjoint, which may be the runtime zero
+                self.state.accumulate(value, load(part), may_be_zero=True)
+            elif self.state.activity.is_active(value):
                 region = self.region_shape(written)
                 summed = (
                     None if region is None else self.lines.summed_to(load(part), region, value)

@@ -66,6 +66,8 @@ from overbar.transpiler.fence import is_append, is_pop
 from overbar.transpiler.lines import (
     _operands_shaped_like_output,
     called_name,
+    is_sequence_atom,
+    joins_known_sequences,
     passed_functions,
     with_arity_signature,
     with_keywords_signature,
@@ -471,6 +473,8 @@ class _Tangents:
             tangent = self.tangent_of(statement.value)
         elif application.primal is operator.getitem:
             tangent = self.owned(self.item(statement, application, output), output, application)
+        elif joins_known_sequences(self.state, application, output):
+            tangent = self.joined_tangent(application)
         else:
             tangent = self.apply_rule(statement, application, output, earlier, out)
             tangent = self.owned(tangent, output, application)
@@ -481,6 +485,18 @@ class _Tangents:
             earlier in names_in(later) for later in out[saving + 2 :]
         ):
             del out[saving]  # the tangent line reads no older value: nothing to keep
+
+    def joined_tangent(self, application: Application) -> ast.BinOp:
+        """``z = a + b`` of two tuples or lists (Python's join):  ż = ȧ + ḃ, a tuple or list
+        of zeros standing for an operand that does not vary; ``z = a * n`` or ``n * a``
+        (Python's repetition):  ż = ȧ * n, or n * ȧ."""
+        first, second = application.positional
+        if application.primal is operator.add:
+            left, right = self.tangent_of(first), self.tangent_of(second)
+            return ast.BinOp(left=left, op=ast.Add(), right=right)
+        if is_sequence_atom(self.state, first):
+            return ast.BinOp(left=self.tangent_of(first), op=ast.Mult(), right=clone(second))
+        return ast.BinOp(left=clone(first), op=ast.Mult(), right=self.tangent_of(second))
 
     def has_no_effects(self, primal: Any) -> bool:
         """Whether a line applying ``primal`` computes without effects (so a temporary it

@@ -28,6 +28,7 @@ from overbar.transpiler.kept import cache_of
 from overbar.transpiler.lambdas_passed import with_lambdas_passed
 from overbar.transpiler.linear_recursion import with_recursion_as_loops
 from overbar.transpiler.nested import with_nested_functions
+from overbar.transpiler.none_tests import without_none_tests
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import ParsedFunction, parse, with_arity, with_functions
 from overbar.transpiler.partials import with_partials_called_through
@@ -100,6 +101,8 @@ def transform_forward(
         normal_form = normalize(parsed)
         if inline:
             normal_form = inline_helpers(normal_form, parsed, runtime)
+        if parsed.namespace.nones:  # a helper's parameters its call binds to None
+            normal_form = without_none_tests(normal_form, parsed.namespace.nones)
         activity = analyze(normal_form, wrt, parsed.namespace, runtime.rules)
         shapes = infer(normal_form, parameter_shapes or {}, parsed.namespace, runtime)
 

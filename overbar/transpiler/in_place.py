@@ -340,11 +340,18 @@ class InPlaceChecks(FenceScope):
         name = statement.target.id
         if self.holds_a_number(name, self.numbers):
             return  # a Python number is never changed in place: i -= 1 is i = i - 1
+        if self.extends_unshared_sequence(statement):
+            return
         advice = (
             f"write {name} = {name} {_operator_symbol(statement.op)} ... (the in-place "
             "update would also change every array that shares its memory)"
         )
         reason = f"{name} may share its array with another name"
+        if isinstance(statement.value, ast.List | ast.Tuple):  # xs += [v] extends a list
+            reason = (
+                f"{name} may be a list another name holds too (Python extends it in place), "
+                "or one not made new here"
+            )
         if self.holds_a_number(name, self.parameters):  # i = steps, steps not known an int
             reason = (
                 f"{name} is bound from an argument not known to be an int (this call's is not "
@@ -363,6 +370,65 @@ class InPlaceChecks(FenceScope):
                 f"an augmented assignment to {name}",
                 f"{reason}; {advice}",
             )
+
+    def extends_unshared_sequence(self, statement: ast.AugAssign) -> bool:
+        """``v += [a, b]``, ``v += (a,)`` or ``v *= 3`` where v is a new tuple or list no other
+        name holds: Python extends (or repeats) a list in place there, which only v sees, so
+        it is ``v = v + [a, b]`` (``v = v * 3``), the rewrite; a tuple is rebound alike.
+
+        Side conditions: the value is a display of v's own kind (a list display for a list
+        display v; Python extends a list by a tuple, which ``+`` refuses), or for ``*=`` an
+        integer literal; v is not a parameter, and every binding of v is a tuple or list
+        display or another augmented assignment (so v is a tuple or list: a slice of it is a
+        copy, not a view as of an array; a join ``v = a + b`` may be an array's sum, which
+        the checks of arrays below decide); a v only ever bound to tuples may be held by
+        other names (a tuple never changes), else v is read only by indexing (``v[-1]``: an
+        element, not the list), as an operand of arithmetic, an argument of a NumPy
+        function or a builtin, a loop's iterable or the value returned, none of which keeps
+        the list to see it change (``w = v``, ``helper(v)`` or ``v.append`` would)."""
+        name = statement.target.id
+        value = statement.value
+        if name in self.parameters:
+            return False
+        if isinstance(statement.op, ast.Mult):
+            if not (isinstance(value, ast.Constant) and type(value.value) is int):
+                return False
+        elif not (isinstance(statement.op, ast.Add) and isinstance(value, ast.List | ast.Tuple)):
+            return False
+        kinds: set[type] = set()
+        allowed: set[int] = set()
+        for node in walk_breadth_first(self.tree):
+            if isinstance(node, ast.stmt) and name in bound_names(node):
+                if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                    if isinstance(node.value, ast.List | ast.Tuple):
+                        kinds.add(type(node.value))
+                    continue
+                if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+                    return False
+                if not isinstance(node.value, ast.List | ast.Tuple):
+                    return False  # v = a * 2: maybe an array, whose slices are views
+                kinds.add(type(node.value))
+            if isinstance(node, ast.Subscript):
+                allowed.add(id(node.value))
+            elif isinstance(node, ast.BinOp):
+                allowed.update((id(node.left), id(node.right)))
+            elif isinstance(node, ast.For):
+                allowed.add(id(node.iter))
+            elif isinstance(node, ast.Return):
+                allowed.add(id(node.value))
+            elif isinstance(node, ast.Call) and self.is_library_call(node):
+                allowed.update(id(argument) for argument in node.args)
+        if isinstance(statement.op, ast.Add) and kinds and kinds != {type(value)}:
+            return False
+        if kinds == {ast.Tuple}:
+            return True  # only ever a tuple, which no one changes: another name may hold it
+        return not any(
+            isinstance(node, ast.Name)
+            and node.id == name
+            and isinstance(node.ctx, ast.Load)
+            and id(node) not in allowed
+            for node in walk_breadth_first(self.tree)
+        )
 
     def holds_a_number(
         self, name: str, numbers: set | frozenset, seen: frozenset = frozenset()

@@ -96,15 +96,18 @@ class LineAdjoints:
             statement.value, self.state.form, self.state.parsed.namespace, slice_name
         )
         application = self.state.resolved_method(application)  # model.loss(x)
-        if self.joins_sequences(application):
+        joins = self.joins_sequences(application)
+        if joins and not joins_known_sequences(self.state, application, output):
             raise self.state.unsupported(
                 statement,
-                f"{application.description}, which joins or repeats a tuple or list",
+                f"{application.description}, which joins or repeats a tuple or list whose "
+                "length or kind is not known here",
                 "write the new tuple or list out element by element ([x, y, x, y] for "
                 "[x, y] * 2)",
             )
         if (
             output in self.state.sequences
+            and not joins
             and application.primal not in (PACK, MAP, IDENTITY)
             and not self.rules.is_subroutine(application.primal)
             and not self.indexes_a_sequence(application)  # u = t[1:]
@@ -161,6 +164,8 @@ class LineAdjoints:
                         value=output_bar, slice=ast.Constant(index), ctx=ast.Load()
                     )
                     self.state.accumulate(element, part, may_be_zero=not whole)
+        elif joins:  # z = a + b, z = a * n of tuples or lists: Python joins or repeats
+            self.accumulate_join(application, output, output_bar, earlier)
         elif application.primal is MAP:  # d = {"a": a, "b": b}:  ā += d̄["a"],  b̄ += d̄["b"]
             entry_bar = self.state.bind("entry_bar", self.state.runtime.entry_bar)
             for key, value in zip(keys_of(application), application.positional, strict=True):
@@ -349,6 +354,52 @@ class LineAdjoints:
             for atom, sequence in zip(application.positional, sequences, strict=True)
             if not sequence
         )  # a sequence times an array multiplies elementwise, times an integer repeats
+
+    def accumulate_join(
+        self, application: Application, output: str, output_bar: ast.expr, earlier: str
+    ) -> None:
+        """``z = a + b`` of two tuples or lists (Python's join):  ā += z̄[:len(a)],
+        b̄ += z̄[len(a):], written out element by element (``(z̄[0], z̄[1])``) where both
+        lengths are known now, else by ``joined_bar``. ``z = a * n`` or ``n * a`` (Python's
+        repetition):  ā += the pieces of z̄ of a's length added (``repeated_bar``). Where the
+        line overwrites an operand (``hs = hs + [h]``), its older value gives the length and
+        its name gets the adjoint (as ``accumulate_item`` does)."""
+        rename = Rename(output, earlier) if earlier != output else None
+
+        def value(atom: ast.expr) -> ast.expr:
+            return rename.visit(clone(atom)) if rename else clone(atom)
+
+        first, second = application.positional
+        if application.primal is operator.mul:
+            sequence, count = (
+                (first, second)
+                if is_sequence_atom(self.state, first)
+                else (
+                    second,
+                    first,
+                )
+            )
+            helper = self.state.bind("repeated_bar", self.state.runtime.repeated_bar)
+            contribution = call(helper, output_bar, value(sequence), value(count))
+            self.state.accumulate(sequence, contribution, may_be_zero=True)
+            return
+        lengths = [self.state.sequence_length(atom) for atom in (first, second)]
+        if None not in lengths:
+            head, tail = lengths
+            parts: list[ast.expr] = [
+                tuple_of([_element(output_bar, k) for k in range(head)]),
+                tuple_of([_element(output_bar, k) for k in range(head, head + tail)]),
+            ]
+        else:
+            helper = self.state.bind("joined_bar", self.state.runtime.joined_bar)
+            names = [self.state.temporary(), self.state.temporary()]
+            target = ast.Tuple(elts=[store(n) for n in names], ctx=ast.Store())
+            joined = call(helper, output_bar, value(first), value(second))
+            self.state.reverse.append(ast.Assign(targets=[target], value=joined))
+            parts = [load(n) for n in names]
+        for atom, part in zip((first, second), parts, strict=True):
+            if self.state.activity.is_active(atom):
+                self.state.accumulate(atom, part, may_be_zero=True)
 
     def is_sequence(self, atom: ast.expr) -> bool:
         return isinstance(atom, ast.Tuple | ast.List) or (
@@ -667,35 +718,94 @@ class LineAdjoints:
         )
 
 
+def is_sequence_atom(state: SweepState, atom: ast.expr) -> bool:
+    """Whether ``atom`` is a tuple or list at every run: a display, or a name whose shape (at
+    every binding) is a tuple's or list's."""
+    if isinstance(atom, ast.Tuple | ast.List):
+        return True
+    shape = state.shape_of(atom) if isinstance(atom, ast.Name) else None
+    return state.is_sequence_shape(shape) and not shape.mapping
+
+
+def joins_known_sequences(state: SweepState, application: Application, output: str) -> bool:
+    """Whether ``output = a + b`` joins two tuples or lists, or ``a * n`` (``n * a``) repeats
+    one, as Python does at every run: ``a`` and ``b`` are tuples or lists there
+    (``is_sequence_atom``), ``n`` is known to be an integer, and the result is known to be a
+    tuple or list (``shapes._concatenated``, ``shapes._repeated``), whose adjoint is a tuple.
+    Not where NumPy computes elementwise (a tuple of numbers times an array). A differentiated
+    ``a`` repeated by an ``n`` of a kind not known now (``SweepState._with_repetitions``) is
+    taken for a repetition too: ``repeated_bar`` refuses, when it runs, an ``n`` that is not an
+    integer (and the tangent ``ȧ * n`` is right either way)."""
+    if application.primal not in (operator.add, operator.mul) or application.keywords:
+        return False
+    if len(application.positional) != 2 or output not in state.sequences:
+        return False
+    known = state.is_sequence_shape(state.shapes.get(output))
+    first, second = application.positional
+    if application.primal is operator.add:
+        return known and is_sequence_atom(state, first) and is_sequence_atom(state, second)
+    for sequence, count in ((first, second), (second, first)):
+        if not is_sequence_atom(state, sequence):
+            continue
+        shape = state.shape_of(count)
+        if known and state.runtime.shapes.is_integer(shape):
+            return True
+        if (  # a count of a kind not known now: repeated_bar checks it is an integer
+            shape is None
+            and state.activity.is_active(sequence)
+            and not state.activity.is_active(count)
+        ):
+            return True
+    return False
+
+
+def _element(sequence_bar: ast.expr, position: int) -> ast.Subscript:
+    return ast.Subscript(value=clone(sequence_bar), slice=ast.Constant(position), ctx=ast.Load())
+
+
 def passed_functions(
     state: SweepState, bound: inspect.BoundArguments
 ) -> tuple[tuple[str, Any], ...]:
     """The helper's parameters this call binds to a function known now: one named by a
     global path (``np.tanh``, ``sigmoid``), or a parameter of this function that its own
-    caller bound to one, or a default the call leaves (``activation=np.tanh``). The helper's
-    pullback (or jvp) is specialised on them."""
+    caller bound to one, or a default the call leaves (``activation=np.tanh``); and those it
+    binds to ``None`` (a literal ``None``, a parameter its own caller bound to None, or a
+    default ``None`` left: ``def dense(x, W, b=None)`` called as ``dense(x, W)``). The helper's
+    pullback (or jvp) is specialised on them (``parse.with_functions``)."""
     namespace = state.parsed.namespace
     passed = []
     for name, atom in bound.arguments.items():
         value = MISSING
-        if isinstance(atom, ast.Name) and atom.id in namespace.functions:
+        if _is_none(atom, namespace.nones):
+            value = None
+        elif isinstance(atom, ast.Name) and atom.id in namespace.functions:
             value = namespace.functions[atom.id]
         elif is_global_path(atom, state.form.local_names) or (
             isinstance(atom, ast.Name) and atom.id not in state.form.local_names
         ):
             value = namespace.resolve(atom)
-        if value is not MISSING and callable(value) and not isinstance(value, type):
+            if value is None:  # a global may be rebound: not specialised on
+                value = MISSING
+        if value is None or (
+            value is not MISSING and callable(value) and not isinstance(value, type)
+        ):
             passed.append((name, value))
     for parameter in bound.signature.parameters.values():  # a default this call leaves
         default = parameter.default
         if (
             parameter.name not in bound.arguments
             and default is not parameter.empty
-            and callable(default)
-            and not isinstance(default, type)
+            and (default is None or (callable(default) and not isinstance(default, type)))
         ):
             passed.append((parameter.name, default))
     return tuple(passed)
+
+
+def _is_none(atom: ast.expr, nones: frozenset[str]) -> bool:
+    """Whether ``atom`` is the literal None, or a parameter its caller binds to None."""
+    if isinstance(atom, ast.Constant):
+        return atom.value is None
+    return isinstance(atom, ast.Name) and atom.id in nones
 
 
 def with_arity_signature(

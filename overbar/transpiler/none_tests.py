@@ -18,7 +18,10 @@ test decides, every time. Side conditions: the name is not a parameter and is bo
 assignments of the literal ``None``; the binding comes before the test in the same block or a
 block enclosing it (a binding inside a branch or a loop body counts only inside it); the test
 is ``a is None``, ``a is not None`` (either way round, or of two such names) and ``t`` has no
-other binding. The reverse sweep then records no branch there, and shapes are not joined over
+other binding. A parameter holds ``None`` at every test of it where the function (a helper's
+pullback or jvp) is specialised on a call that binds it to ``None`` (``Namespace.nones``: a
+literal ``None`` passed, or a default ``None`` left) and no line of the function assigns it.
+The reverse sweep then records no branch there, and shapes are not joined over
 a path that never runs.
 """
 
@@ -32,10 +35,10 @@ from overbar.transpiler.names import walk_breadth_first
 from overbar.transpiler.normalize import NormalForm
 
 
-def without_none_tests(form: NormalForm) -> NormalForm:
-    """``form`` with each branch on a test decided as above replaced by the branch it takes;
-    unchanged where there is none."""
-    lines = fold_none_tests(form.tree.body, form.tree, set(form.parameters))
+def without_none_tests(form: NormalForm, nones: frozenset[str] = frozenset()) -> NormalForm:
+    """``form`` with each branch on a test decided as above replaced by the branch it takes
+    (``nones``: the parameters the call binds to ``None``); unchanged where there is none."""
+    lines = fold_none_tests(form.tree.body, form.tree, set(form.parameters), nones)
     if lines is form.tree.body:
         return form
     tree = copy.copy(form.tree)
@@ -43,9 +46,15 @@ def without_none_tests(form: NormalForm) -> NormalForm:
     return replace(form, tree=tree)
 
 
-def fold_none_tests(lines: list[ast.stmt], scope: ast.AST, parameters: set[str]) -> list[ast.stmt]:
+def fold_none_tests(
+    lines: list[ast.stmt],
+    scope: ast.AST,
+    parameters: set[str],
+    nones: frozenset[str] = frozenset(),
+) -> list[ast.stmt]:
     """``lines`` (of ``scope``, whose bindings decide which names hold only None) with the
-    decided branches replaced; the same list where nothing is decided."""
+    decided branches replaced; the same list where nothing is decided. ``nones``: parameters
+    bound to None on entry to ``lines``, where no line assigns them."""
     stores: dict[str, list[ast.AST]] = {}
     for node in walk_breadth_first(scope):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
@@ -64,11 +73,13 @@ def fold_none_tests(lines: list[ast.stmt], scope: ast.AST, parameters: set[str])
         for name, nodes in stores.items()
         if name not in parameters and all(id(n) in none_bound for n in nodes)
     }
+    entry = {name for name in nones if name in parameters and name not in stores}
+    only_none |= entry
     if not only_none:
         return lines
     once = {name for name, nodes in stores.items() if len(nodes) == 1}
     folder = _Folder(only_none, once)
-    folded = folder.block(lines, set(), {})
+    folded = folder.block(lines, entry, {})
     return folded if folder.changed else lines
 
 

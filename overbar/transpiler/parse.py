@@ -43,12 +43,16 @@ class Namespace:
     """The names a function reads from outside itself: globals, closure cells and builtins;
     and, for a helper's pullback specialised on the functions its caller passes it,
     ``functions``: the parameters bound to a function at every run of the call (``f`` of
-    ``apply_twice(f, v)`` called as ``apply_twice(np.tanh, x)``), which the helper calls."""
+    ``apply_twice(f, v)`` called as ``apply_twice(np.tanh, x)``), which the helper calls; and
+    ``nones``: the parameters bound to ``None`` at every run of the call (``b`` of ``def
+    dense(x, W, b=None)`` called as ``dense(x, W)``), whose tests ``b is None`` are decided
+    (``none_tests.py``)."""
 
     globals: Mapping[str, Any]
     closure: Mapping[str, types.CellType]
     builtins: Mapping[str, Any]
     functions: Mapping[str, Any] = field(default_factory=dict)
+    nones: frozenset[str] = frozenset()
     # functions overbar made from the function's own nested defs (``nested.py``), which its
     # generated code reads as bindings of its own
     made: Mapping[str, Any] = field(default_factory=dict)
@@ -187,7 +191,8 @@ def owner_class(function: types.FunctionType) -> type | None:
 def with_functions(parsed: ParsedFunction, functions: Mapping[str, Any]) -> ParsedFunction:
     """``parsed`` specialised on the functions its caller passes it: each parameter named in
     ``functions`` (and never assigned in the function) resolves to the function bound to it,
-    so that a call of it is a call of that function."""
+    so that a call of it is a call of that function; one bound to ``None`` there is one of
+    ``Namespace.nones`` instead."""
     if not functions:
         return parsed
     assigned = {
@@ -195,8 +200,15 @@ def with_functions(parsed: ParsedFunction, functions: Mapping[str, Any]) -> Pars
         for node in walk_breadth_first(parsed.tree)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del)
     }
-    kept = {name: value for name, value in functions.items() if name not in assigned}
-    return replace(parsed, namespace=replace(parsed.namespace, functions=kept))
+    kept = {
+        name: value
+        for name, value in functions.items()
+        if name not in assigned and value is not None
+    }
+    nones = frozenset(
+        name for name, value in functions.items() if name not in assigned and value is None
+    )
+    return replace(parsed, namespace=replace(parsed.namespace, functions=kept, nones=nones))
 
 
 def _namespace(function: types.FunctionType, closure: Mapping[str, Any]) -> Namespace:

@@ -706,8 +706,11 @@ def _transform(
         if taken_apart is normal_form:
             break
         normal_form = taken_apart
+    nones = parsed.namespace.nones  # a helper's parameters its call binds to None
     if optimisations.inline:
-        normal_form = without_none_tests(inline_helpers(normal_form, parsed, runtime))
+        normal_form = without_none_tests(inline_helpers(normal_form, parsed, runtime), nones)
+    elif nones:  # the literal adjoint is specialised on them too: `b is None` decided
+        normal_form = without_none_tests(normal_form, nones)
     split_in_two = vjp or residuals
     if as_pullback or split_in_two:  # the result's adjoint comes by a keyword no local may take
         normal_form = without_local(normal_form, seed_parameter(normal_form.parameters))

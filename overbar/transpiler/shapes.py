@@ -68,6 +68,7 @@ def infer(
     }
     plain = _plain_lists(form)
     fixed = _fixed_lists(form, namespace)
+    changed_joins = _changed_joins(form, namespace)
     bindings = [
         (name, value)
         for name, value in _bindings(form.tree.body)
@@ -87,6 +88,8 @@ def infer(
                 shape = _as_fixed(value, known, form, runtime)
             elif isinstance(value, ast.List) and name not in plain:  # changed unseen
                 shape = runtime.shapes.Sequence()
+            elif name in changed_joins and isinstance(shape, runtime.shapes.Sequence):
+                shape = changed_joins[name](shape)
             if shape is _BOTTOM:
                 continue
             if name not in known:
@@ -266,9 +269,10 @@ def _plain_lists(form: NormalForm) -> set[str]:
 
 def _fixed_lists(form: NormalForm, namespace: Namespace) -> set[str]:
     """The names bound only to list displays and read only as an argument of a library
-    function (``np.concatenate([x, h], axis=1)``, ``np.stack``, ``len``), an element, or a
-    loop's iterable: no append, write, alias or method changes such a list, so each binding
-    holds the display's elements as they were made, as a tuple would."""
+    function (``np.concatenate([x, h], axis=1)``, ``np.stack``, ``len``), an element, a
+    loop's iterable, or an operand of an operator (``xs + [y]``, a new list): no append,
+    write, alias or method changes such a list, so each binding holds the display's elements
+    as they were made, as a tuple would."""
     bound: dict[str, bool] = {}
     allowed: set[int] = set()
     for node in walk_breadth_first(form.tree):
@@ -284,11 +288,64 @@ def _fixed_lists(form: NormalForm, namespace: Namespace) -> set[str]:
             allowed.add(id(node.iter))
         elif isinstance(node, ast.Call) and _is_library_function(node.func, form, namespace):
             allowed.update(id(argument) for argument in node.args)
+        elif isinstance(node, ast.BinOp):  # xs + [y], xs * 2: a new list, xs unchanged
+            allowed.update((id(node.left), id(node.right)))
     fixed = {name for name, listed in bound.items() if listed and name not in form.parameters}
     for node in walk_breadth_first(form.tree):
         if isinstance(node, ast.Name) and node.id in fixed and id(node) not in allowed:
             fixed.discard(node.id)
     return fixed
+
+
+def _changed_joins(form: NormalForm, namespace: Namespace) -> dict[str, Any]:
+    """The names bound to a join or repetition of tuples or lists (``hs = [h0] * T``, ``zs = xs
+    + ys``: a new list, in Python) that a later line may change, each with what is still known
+    of its shape then: written by index only (``hs[t] = v``), its length but not its elements'
+    shapes; read in any other way than by indexing, ``len``, a library function, a loop or a
+    further join (appended to, passed to a helper, aliased), nothing but that it is a list."""
+    joins = {
+        node.targets[0].id
+        for node in walk_breadth_first(form.tree)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.BinOp)
+        and isinstance(node.value.op, ast.Add | ast.Mult)
+    }
+    if not joins:
+        return {}
+    allowed: set[int] = set()
+    written: set[int] = set()
+    for node in walk_breadth_first(form.tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    allowed.add(id(target))
+                elif isinstance(target, ast.Subscript):
+                    written.add(id(target.value))
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            allowed.add(id(node.value))
+        elif isinstance(node, ast.For):
+            allowed.add(id(node.iter))
+        elif isinstance(node, ast.BinOp):
+            allowed.update((id(node.left), id(node.right)))
+        elif isinstance(node, ast.Call) and _is_library_function(node.func, form, namespace):
+            allowed.update(id(argument) for argument in node.args)
+    changed: dict[str, Any] = {}
+    for node in walk_breadth_first(form.tree):
+        if isinstance(node, ast.Name) and node.id in joins and id(node) not in allowed:
+            if id(node) in written and changed.get(node.id) is not _unknown_list:
+                changed[node.id] = _elements_unknown
+            else:
+                changed[node.id] = _unknown_list
+    return changed
+
+
+def _elements_unknown(shape: Any) -> Any:
+    return type(shape)(shape.length)
+
+
+def _unknown_list(shape: Any) -> Any:
+    return type(shape)()
 
 
 def _is_library_function(called: ast.expr, form: NormalForm, namespace: Namespace) -> bool:

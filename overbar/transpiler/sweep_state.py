@@ -67,7 +67,7 @@ class SweepState:
         self.reverse: list[ast.stmt] = []
         self.previous: dict[str, str] = {}
         self.temporaries: set[str] = set(form.temporaries)
-        self.sequences = _sequence_names(form, self._known_sequences())
+        self.sequences = self._with_repetitions(_sequence_names(form, self._known_sequences()))
         # values unpacked (a, b = v) whose kind only the run knows, and objects whose
         # attributes are read (self.W): see ``classify_unpackings``
         self.unpacked: set[str] = set()
@@ -88,6 +88,37 @@ class SweepState:
         # The result bound once, whose adjoint is a vjp's cotangent, checked to be whole: the
         # elements of its tuple are arrays, never the runtime zero.
         self.whole_cotangent: str | None = None
+
+    def _with_repetitions(self, sequences: set[str]) -> set[str]:
+        """``sequences`` and the names bound to ``xs * n`` (``n * xs``) of a differentiated
+        tuple or list ``xs`` and an ``n`` whose kind is not known now (a parameter of an
+        adjoint compiled for arguments of any kind): taken for Python's repetition, which
+        ``repeated_bar`` checks when it runs (``lines.joins_known_sequences``)."""
+        found = set(sequences)
+        changed = True
+        while changed:
+            changed = False
+            for node in statements_breadth_first(self.form.tree):
+                if not (
+                    isinstance(node, ast.Assign)
+                    and isinstance(node.targets[0], ast.Name)
+                    and node.targets[0].id not in found
+                    and isinstance(node.value, ast.BinOp)
+                    and isinstance(node.value.op, ast.Mult)
+                ):
+                    continue
+                operands = (node.value.left, node.value.right)
+                for sequence, count in (operands, operands[::-1]):
+                    if (
+                        _is_sequence_atom(sequence, found)
+                        and self.activity.is_active(sequence)
+                        and not self.activity.is_active(count)
+                        and self.shape_of(count) is None
+                    ):
+                        found = _copies_of(self.form, found | {node.targets[0].id})
+                        changed = True
+                        break
+        return found
 
     def _known_sequences(self) -> set[str]:
         return {name for name, shape in self.shapes.items() if self.is_sequence_shape(shape)}
@@ -186,7 +217,9 @@ class SweepState:
         whose attributes are read (dicts by attribute name)."""
         sources = _unpacked_sources(self.form)
         tuples = {name for name in sources if built_as_tuple(name)}
-        self.sequences = _sequence_names(self.form, self._known_sequences() | tuples)
+        self.sequences = self._with_repetitions(
+            _sequence_names(self.form, self._known_sequences() | tuples)
+        )
         self.objects = self.object_attributes()
         kinds_at_run_time = (sources - self.sequences) | set(self.objects)
         self.unpacked = _copies_of(self.form, kinds_at_run_time) - self.sequences
@@ -407,6 +440,12 @@ class SweepState:
             self.maybe_zero.discard(name)
         self.defined.add(name)
         self.reverse.append(assign(adjoint, contribution))
+
+
+def _is_sequence_atom(atom: ast.expr, sequences: set[str]) -> bool:
+    return isinstance(atom, ast.Tuple | ast.List) or (
+        isinstance(atom, ast.Name) and atom.id in sequences
+    )
 
 
 def _is_literal_zero(node: ast.expr) -> bool:
