@@ -76,8 +76,9 @@ from overbar.transpiler.recompute import recompute_loop_values
 from overbar.transpiler.remat import rematerialise
 from overbar.transpiler.reuse import reuse_forward_values
 from overbar.transpiler.reverse import Adjoint, differentiate, seed_parameter, without_local
+from overbar.transpiler.scalar_adjoints import keep_adjoints_scalar
 from overbar.transpiler.shapes import Shapes, infer, is_library_constant
-from overbar.transpiler.simplify import simplify
+from overbar.transpiler.simplify import simplify, without_dead_code
 from overbar.transpiler.specialise import specialise
 from overbar.transpiler.split import Split, split
 from overbar.transpiler.sums import add_in_one_expression, add_like_terms
@@ -802,8 +803,13 @@ def _transform(
             value_in_forward=split_in_two,
             namespace=parsed.namespace,
         )
+        reading_values = simplified
+        if optimisations.peephole:
+            simplified = keep_adjoints_scalar(simplified, runtime)
         if optimisations.shapes:
             simplified = read_known_shapes(simplified, runtime, shapes, parsed.namespace)
+        if simplified is not reading_values:  # forward values read for their shapes alone
+            simplified = without_dead_code(simplified)
         if optimisations.shapes and optimisations.peephole:
             simplified = inner_products(simplified, runtime, parsed.namespace)
         modules = _modules_read(simplified, parsed.namespace)

@@ -80,6 +80,19 @@ def simplify(adjoint: Adjoint) -> Adjoint:
     return replace(adjoint, tree=tree, forward_length=forward_length)
 
 
+def without_dead_code(adjoint: Adjoint) -> Adjoint:
+    """The adjoint without the assignments ``simplify`` finds dead (its first step alone): for
+    a late pass that makes forward values unread, whose lines then go."""
+    body, forward_length = _remove_dead(
+        adjoint.tree.body, adjoint.forward_length, adjoint.effects, adjoint.pure
+    )
+    if len(body) == len(adjoint.tree.body):
+        return adjoint
+    tree = copy.copy(adjoint.tree)
+    tree.body = body
+    return replace(adjoint, tree=tree, forward_length=forward_length)
+
+
 def _reads(node: ast.AST) -> list[str]:
     return names_loaded(node)
 
