@@ -22,6 +22,14 @@ def f(w, X, y):
 # z is computed only so that the adjoint of np.sum(z) knows its shape
 SHAPE_ONLY = """
 def f(w, b):
+    z = np.sin(w) + b * w
+    s = np.sum(z)
+    return s * 3.0
+"""
+
+# w and b of lengths not known equal: z = np.sin(w) + b may raise, so it stays
+MAY_NOT_BROADCAST = """
+def f(w, b):
     z = np.sin(w) + b
     s = np.sum(z)
     return s * 3.0
@@ -108,17 +116,25 @@ def test_a_tie_of_minimum_and_maximum_shares_the_adjoint():
 @pytest.mark.parametrize("shape", [(3,), (2, 3), ()])
 def test_a_value_computed_for_its_shape_alone_goes(shape):
     rng = np.random.default_rng(1)
-    w, b = rng.normal(size=shape), rng.normal(size=shape)
+    w, b = rng.normal(size=shape), 0.5
     source, _ = _run(SHAPE_ONLY, w, b, wrt=(0, 1))
     if shape:
         assert "z = " not in source.split("# s = np.sum(z)")[0]
     overbar.check_grad(define(SHAPE_ONLY), (w, b), wrt=(0, 1))
 
 
+def test_a_value_that_may_raise_the_users_error_stays():
+    w, b = np.ones(3), np.arange(3.0)
+    source, _ = _run(MAY_NOT_BROADCAST, w, b, wrt=(0, 1))
+    assert "z = np.sin(w) + b" in source
+    with pytest.raises(ValueError):
+        overbar.grad(define(MAY_NOT_BROADCAST), wrt=(0, 1))(np.ones(3), np.ones(4))
+
+
 def test_a_broadcast_operand_keeps_its_value_read_for_the_shape():
     # b broadcast against w: z is w's shape, not b's
     w, b = np.ones((2, 3)), np.arange(3.0)
-    source, (w_bar, b_bar) = _run(SHAPE_ONLY, w, b, wrt=(0, 1))
+    source, (w_bar, b_bar) = _run(MAY_NOT_BROADCAST, w, b, wrt=(0, 1))
     np.testing.assert_allclose(b_bar, [6.0, 6.0, 6.0])
 
 
@@ -183,3 +199,52 @@ def test_mean_of_rows_shifted_in_two_dimensions():
     _, (x_bar, b_bar) = _run(ROWS_SHIFTED, x, b, wrt=(0, 1))
     np.testing.assert_allclose(x_bar, np.full((3, 4), 2.0 / 12))
     np.testing.assert_allclose(b_bar, np.full(3, 8.0 / 12 - 1.0))
+
+
+HUBER_WHERE = """
+def f(w, X, y):
+    r = X @ w - y
+    a = np.abs(r)
+    return np.mean(np.where(a <= 1.0, 0.5 * r**2, a - 0.5))
+"""
+
+# the selection's condition is a number: the broadcast is put back before the selection
+WHERE_OF_NUMBERS = """
+def f(x, flag):
+    t = x * 2.0
+    u = np.where(flag > 0, np.sum(t), 0.0)
+    return u * 3.0
+"""
+
+
+@pytest.mark.parametrize("n", [1, 5])
+def test_a_number_through_a_selection_stays_a_number(n):
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(n, 3))
+    w, y = rng.normal(size=3), rng.normal(scale=2.0, size=n)
+    source, _ = _run(HUBER_WHERE, w, X, y, wrt=(0,))
+    assert "broadcast_like" not in source
+    assert "0.5 * r**2" not in source.split("# return")[0]  # the selection's values: gone
+    overbar.check_grad(define(HUBER_WHERE), (w, X, y), wrt=0)
+
+
+@pytest.mark.parametrize("flag", [1.0, -1.0])
+def test_a_selection_between_numbers(flag):
+    x = np.linspace(0.0, 1.0, 3)
+    _run(WHERE_OF_NUMBERS, x, flag, wrt=(0,))
+
+
+@pytest.mark.parametrize(
+    "x", [np.arange(3), np.linspace(0.0, 1.0, 3), np.ones(2, dtype=np.float32), 2.0]
+)
+def test_no_unit_factor_before_a_floating_function(x):
+    source, _ = _run("def f(x):\n    return np.sum(np.exp(x))\n", x, wrt=(0,))
+    assert "1.0 * " not in source
+
+
+def test_a_unit_factor_stays_before_an_integer_function():
+    # np.abs of integers is integers: 1.0 times makes them floating point
+    source, (x_bar,) = _run(
+        "def f(x, y):\n    return np.sum(np.abs(y) * x)\n", np.ones(3), np.arange(3), wrt=(0,)
+    )
+    assert x_bar.dtype.kind == "f"

@@ -58,6 +58,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
+from overbar.transpiler.library import library_function, module_names
 from overbar.transpiler.names import names_loaded, names_stored, walk_breadth_first
 from overbar.transpiler.parse import MISSING, Namespace
 from overbar.transpiler.pushes import _is_pop, _pushed_name, _read_after_pops
@@ -86,7 +87,12 @@ def read_known_shapes(
         for node in walk_breadth_first(adjoint.tree)
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load)
     }
-    pushed |= _read_for_shape_alone(adjoint, runtime, helper_of(adjoint, namespace))
+    pushed |= _read_for_shape_alone(
+        adjoint,
+        runtime,
+        helper_of(adjoint, namespace),
+        elementwise_calls(adjoint, runtime, namespace),
+    )
     if not pushed:
         return adjoint
     arguments = adjoint.tree.args
@@ -177,7 +183,7 @@ def _shape_only_places(statement: ast.stmt, runtime: Runtime, helper) -> list[tu
     return places
 
 
-def _read_for_shape_alone(adjoint: Adjoint, runtime: Runtime, helper) -> set[str]:
+def _read_for_shape_alone(adjoint: Adjoint, runtime: Runtime, helper, elementwise) -> set[str]:
     """The names the forward sweep binds and never reads, and the reverse sweep reads, never
     rebinding them, only where a call takes their shape: a forward value computed for its
     shape alone, which goes once a parameter (or a view of one) stands for it. (A value the
@@ -199,7 +205,101 @@ def _read_for_shape_alone(adjoint: Adjoint, runtime: Runtime, helper) -> set[str
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                 (read_for_shape if id(node) in for_shape else read_otherwise).add(node.id)
     alone = read_for_shape - read_otherwise - read_forward
-    return alone & bound_forward - bound_reverse
+    shapes = dict(adjoint.shapes)
+    unsafe = {
+        name
+        for statement in forward
+        for name in names_stored(statement)
+        if not cannot_raise(statement, shapes, runtime.shapes, elementwise)
+    }
+    return alone & bound_forward - bound_reverse - unsafe
+
+
+_CANNOT_RAISE = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
+
+
+def elementwise_calls(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None):
+    """``node -> bool``: whether ``node`` calls an elementwise function of the array library
+    (``np.sin(x)``, one positional argument per input) or its ``where(c, x, y)``."""
+    names = module_names(adjoint.bindings, namespace, runtime)
+    select = getattr(runtime.array_module, "where", None)
+
+    def elementwise(node: ast.expr) -> bool:
+        function = library_function(node, names, runtime)
+        if function is None or node.keywords:
+            return False
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            return False
+        if function is select and select is not None:
+            return len(node.args) == 3
+        return runtime.is_elementwise(function) and getattr(function, "nin", None) == len(
+            node.args
+        )
+
+    return elementwise
+
+
+def cannot_raise(
+    statement: ast.stmt, shapes: dict[str, Any], facts: Any, elementwise=None
+) -> bool:
+    """Whether ``statement`` surely raises no error, so that the forward sweep may drop it
+    when nothing reads its value: ``name = e``, ``e`` elementwise arithmetic (``+ - * /``,
+    ``**`` by a literal, unary ``-``) of names and literals whose shapes are known and are
+    numbers' or one and the same array shape, with at least one array among them (NumPy's
+    arithmetic, which warns where Python's raises, ``1 / 0``), comparisons, and calls
+    ``elementwise`` (node -> bool) accepts (``np.sin(x)``, ``np.where(c, x, y)``: NumPy's
+    elementwise functions warn too). ``z = x * y`` with x and y of
+    lengths not known equal may raise (they may not broadcast): it stays, and raises where
+    the user's function would."""
+    if not (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+    ):
+        return False
+    leaves: list[ast.expr] = []
+    stack = [statement.value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.BinOp) and isinstance(node.op, _CANNOT_RAISE):
+            if isinstance(node.op, ast.Pow) and not (
+                isinstance(node.right, ast.Constant)
+                and type(node.right.value) in (int, float)
+                and node.right.value >= 0
+            ):
+                return False
+            stack += [node.left, node.right]
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            stack.append(node.operand)
+        elif isinstance(node, ast.Compare) and len(node.comparators) == 1:
+            if not isinstance(
+                node.ops[0], ast.Lt | ast.LtE | ast.Gt | ast.GtE | ast.Eq | ast.NotEq
+            ):
+                return False
+            stack += [node.left, node.comparators[0]]
+        elif isinstance(node, ast.Call) and elementwise is not None and elementwise(node):
+            stack += node.args
+        elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            continue
+        elif isinstance(node, ast.Name):
+            leaves.append(node)
+        else:
+            return False
+    arrays = []
+    for leaf in leaves:
+        shape = facts.dims(shapes.get(leaf.id))
+        if shape is None:
+            return False
+        if shape:
+            arrays.append(shape)
+    if not arrays:
+        return False
+    first = arrays[0]
+    return all(
+        len(shape) == len(first)
+        and all(facts.same_length(a, b) for a, b in zip(shape, first, strict=True))
+        for shape in arrays
+    )
 
 
 class _ShapeHelper:

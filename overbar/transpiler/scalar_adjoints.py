@@ -46,17 +46,22 @@ saves at least one broadcast.
 from __future__ import annotations
 
 import ast
+import copy
 from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
+from overbar.transpiler.library import library_function, module_names
 from overbar.transpiler.names import names_loaded, names_with, walk
+from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
 
 _ELEMENTWISE = (ast.Add, ast.Sub, ast.Mult, ast.Div)
 
 
-def keep_adjoints_scalar(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
+def keep_adjoints_scalar(
+    adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = None
+) -> Adjoint:
     """The adjoint with each ``n = broadcast_like(s, t)`` of its reverse sweep's top level, for a
     floating point number ``s``, bound as ``n = s`` while n (and what is computed from it) is
     only combined elementwise, and broadcast to t's shape where it is read otherwise."""
@@ -66,6 +71,7 @@ def keep_adjoints_scalar(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     body = adjoint.tree.body
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     sweep = _Sweep(adjoint, runtime, next(iter(sorted(broadcasters))), broadcasters)
+    sweep.numpy_names = module_names(adjoint.bindings, namespace, runtime)
     rewritten = sweep.run(reverse)
     if rewritten is None:
         return adjoint
@@ -84,7 +90,8 @@ def keep_adjoints_scalar(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
 
 class _Sweep:
     def __init__(self, adjoint: Adjoint, runtime: Runtime, broadcast: str, broadcasters: set):
-        self.facts = runtime.shapes
+        self.facts, self.runtime = runtime.shapes, runtime
+        self.numpy_names: frozenset[str] = frozenset()
         self.broadcast, self.broadcasters = broadcast, broadcasters
         self.shapes = dict(adjoint.shapes)
         self.adjoint_names = frozenset(bar for bar, _ in adjoint.adjoints)
@@ -166,7 +173,7 @@ class _Sweep:
         """("whole", None) if ``value`` (elementwise arithmetic reading deferred names) has, with
         them read as numbers, the shape it had; ("deferred", t) if it is then a number standing
         for its value broadcast to t; None if neither is surely so."""
-        leaves = _leaves(value)
+        leaves = self.leaves(value)
         if leaves is None:
             return None
         deferred = [
@@ -233,11 +240,69 @@ class _Sweep:
             return ()
         if _is_dimension(node):
             return ()
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("size", "ndim")
+            and isinstance(node.value, ast.Name)
+            and self.facts.dims(self.shape_of(node.value)) is not None
+        ):
+            return ()  # an array's count of elements or of axes: a number
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
             return self.shape_of(node.operand)
         if isinstance(node, ast.BinOp) and isinstance(node.op, _ELEMENTWISE):
             return self.facts.broadcast(self.shape_of(node.left), self.shape_of(node.right))
+        if isinstance(node, ast.Compare) and len(node.comparators) == 1:
+            return self.facts.broadcast(
+                self.shape_of(node.left), self.shape_of(node.comparators[0])
+            )
+        if self.is_select(node) or self.is_ufunc_call(node):
+            return self.facts.broadcast(*(self.shape_of(argument) for argument in node.args))
         return None
+
+    def is_select(self, node: ast.expr) -> bool:
+        """``np.where(c, x, y)``: three positional arguments."""
+        function = library_function(node, self.numpy_names, self.runtime)
+        return (
+            function is not None
+            and function is getattr(self.runtime.array_module, "where", None)
+            and len(node.args) == 3
+            and not node.keywords
+            and not any(isinstance(a, ast.Starred) for a in node.args)
+        )
+
+    def is_ufunc_call(self, node: ast.expr) -> bool:
+        """``np.cos(x)``: an elementwise function of the array library, every argument
+        positional, one per input (no ``out=``)."""
+        function = library_function(node, self.numpy_names, self.runtime)
+        return (
+            function is not None
+            and not node.keywords
+            and not any(isinstance(a, ast.Starred) for a in node.args)
+            and self.runtime.is_elementwise(function)
+            and getattr(function, "nin", None) == len(node.args)
+        )
+
+    def leaves(self, value: ast.expr) -> list[ast.expr] | None:
+        """The operands of the elementwise expression ``value`` is (``+ - * /``, unary ``-`` and
+        ``+``, the three of ``np.where(c, x, y)``), or None if it is none: a deferred name read
+        in another leaf (a call, an index) is read as the broadcast."""
+        if not (isinstance(value, ast.BinOp | ast.UnaryOp | ast.Name) or self.is_select(value)):
+            return None
+        leaves: list[ast.expr] = []
+        stack = [value]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.BinOp) and isinstance(node.op, _ELEMENTWISE):
+                stack += [node.right, node.left]
+            elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+                stack.append(node.operand)
+            elif self.is_select(node):
+                stack += reversed(node.args)
+            elif isinstance(node, ast.BinOp | ast.UnaryOp):
+                return None  # ** or @: not elementwise arithmetic of the kind followed here
+            else:
+                leaves.append(node)
+        return leaves
 
     def surely_floating(self, node: ast.expr) -> bool:
         """Whether ``node`` is surely floating point: a float literal, a quotient, an adjoint, a
@@ -288,26 +353,6 @@ def _assign(name: str, value: ast.expr, like: ast.stmt) -> ast.stmt:
     return ast.fix_missing_locations(statement)
 
 
-def _leaves(value: ast.expr) -> list[ast.expr] | None:
-    """The operands of the elementwise arithmetic ``value`` is (``+ - * /``, unary ``-``, ``+``),
-    or None if it is not arithmetic."""
-    if not isinstance(value, ast.BinOp | ast.UnaryOp | ast.Name):
-        return None
-    leaves: list[ast.expr] = []
-    stack = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.BinOp) and isinstance(node.op, _ELEMENTWISE):
-            stack += [node.right, node.left]
-        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-            stack.append(node.operand)
-        elif isinstance(node, ast.BinOp | ast.UnaryOp):
-            return None  # ** or @: not elementwise arithmetic of the kind followed here
-        else:
-            leaves.append(node)
-    return leaves
-
-
 def _is_float_one(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and type(node.value) is float and node.value == 1.0
 
@@ -320,4 +365,72 @@ def _is_dimension(node: ast.expr) -> bool:
         and node.value.attr == "shape"
         and isinstance(node.slice, ast.Constant)
         and type(node.slice.value) is int
+    )
+
+
+def without_unit_factors(
+    adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None = None
+) -> Adjoint:
+    """The reverse sweep with ``1.0 * np.exp(x)`` (or ``np.exp(x) * 1.0``) read ``np.exp(x)``,
+    as rematerialising a forward value leaves it (``1.0 * tmp1`` with ``tmp1 = np.exp(x)``).
+
+    Identity: ``1.0 * a`` is ``a``, bit for bit, for floating point and complex ``a``.
+    Side conditions: the other factor is a call of the array library's elementwise function
+    every loop of which returns floating point, complex or object values (``np.exp``, not
+    ``np.abs``), with positional arguments only: a new array of such a dtype (so dropping the
+    product makes no alias of a value another name holds)."""
+    names = module_names(adjoint.bindings, namespace, runtime)
+    if not names:
+        return adjoint
+
+    def fresh_floating(node: ast.expr) -> bool:
+        function = library_function(node, names, runtime)
+        return (
+            function is not None
+            and not node.keywords
+            and not any(isinstance(a, ast.Starred) for a in node.args)
+            and runtime.is_elementwise(function)
+            and _floating_results(function)
+        )
+
+    class _Fold(ast.NodeTransformer):
+        changed = False
+
+        def visit_BinOp(self, node: ast.BinOp) -> ast.expr:
+            self.generic_visit(node)
+            if isinstance(node.op, ast.Mult):
+                for one, other in ((node.left, node.right), (node.right, node.left)):
+                    if _is_float_one(one) and fresh_floating(other):
+                        self.changed = True
+                        return other
+            return node
+
+    body = adjoint.tree.body
+    forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
+    if not any(
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Mult)
+        and (_is_float_one(node.left) or _is_float_one(node.right))
+        for statement in reverse
+        for node in walk(statement)
+    ):
+        return adjoint
+    fold = _Fold()
+    rewritten = [fold.visit(copy.deepcopy(statement)) for statement in reverse]
+    if not fold.changed:
+        return adjoint
+    tree = copy.copy(adjoint.tree)
+    tree.body = forward + rewritten
+    return replace(adjoint, tree=tree)
+
+
+def _floating_results(ufunc: Any) -> bool:
+    """Whether every loop of ``ufunc`` returns floating point, complex or object values
+    (``np.exp``, ``np.sin``; not ``np.abs`` or ``np.sign``, which have integer loops)."""
+    loops = getattr(ufunc, "types", None)
+    if not loops:
+        return False
+    return all(
+        isinstance(loop, str) and "->" in loop and set(loop.split("->")[1]) <= set("efdgFDGO")
+        for loop in loops
     )
