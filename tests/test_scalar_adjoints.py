@@ -248,3 +248,24 @@ def test_a_unit_factor_stays_before_an_integer_function():
         "def f(x, y):\n    return np.sum(np.abs(y) * x)\n", np.ones(3), np.arange(3), wrt=(0,)
     )
     assert x_bar.dtype.kind == "f"
+
+
+# the broadcast adjoint meets a loop of the reverse sweep: broadcast before it
+INTO_A_LOOP = """
+def f(x, y):
+    t = x * 2.0
+    total = np.mean(t)
+    for i in range(3):
+        total = total + np.sum(y * x) * i
+    u = x + 0.0
+    u += y
+    return total + np.sum(u)
+"""
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3)])
+def test_a_scalar_adjoint_meeting_a_loop_or_an_augmented_assignment(shape):
+    x = np.linspace(0.1, 1.0, int(np.prod(shape))).reshape(shape)
+    y = np.full(shape, 0.5)
+    _run(INTO_A_LOOP, x, y, wrt=(0, 1))
+    overbar.check_grad(define(INTO_A_LOOP), (x, y), wrt=(0, 1))

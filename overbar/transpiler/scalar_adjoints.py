@@ -114,7 +114,7 @@ class _Sweep:
             value = _plain_value(statement)
             name = statement.targets[0].id if value is not None else None
             number = self.deferrable(value) if value is not None else None
-            if number is not None:
+            if number is not None and name not in names_loaded(value.args[1]):
                 before = self.materialise(self.rebinding(statement))
                 materialised += len(before)
                 out += before
@@ -124,13 +124,10 @@ class _Sweep:
                 out.append(_assign(name, number, statement))
                 deferrals += 1
                 continue
-            if value is not None and self.read_deferred(value):
+            if value is not None and self.read_deferred(value) and not self.rebinding(statement):
                 outcome = self.combined(value)
                 if outcome is not None:
                     kind, target = outcome
-                    before = self.materialise(self.rebinding(statement) - {name})
-                    materialised += len(before)
-                    out += before
                     out.append(_assign(name, self.without_ones(value), statement))
                     self.deferred.pop(name, None)
                     if kind == "deferred":
