@@ -572,28 +572,28 @@ def number_to_float_tangent(y, x, x_dot):
 @adjoint(np.maximum, np.fmax)
 def maximum(z, x, y, z_bar):
     """z = max(x, y):  x̄ = z̄ [x > y],  ȳ = z̄ [y > x]  (ties share z̄)"""
-    x_wins = (x > y) + 0.5 * (x == y)
+    x_wins = np.where(x == y, 0.5, x > y)
     return unbroadcast(z_bar * x_wins, x), unbroadcast(z_bar * (1 - x_wins), y)
 
 
 @tangent(np.maximum, np.fmax)
 def maximum_tangent(z, x, y, x_dot, y_dot):
     """z = max(x, y):  ż = ẋ [x > y] + ẏ [y > x]  (ties take half of each)"""
-    x_wins = (x > y) + 0.5 * (x == y)
+    x_wins = np.where(x == y, 0.5, x > y)
     return x_dot * x_wins, y_dot * (1 - x_wins)
 
 
 @adjoint(np.minimum, np.fmin)
 def minimum(z, x, y, z_bar):
     """z = min(x, y):  x̄ = z̄ [x < y],  ȳ = z̄ [y < x]  (ties share z̄)"""
-    x_wins = (x < y) + 0.5 * (x == y)
+    x_wins = np.where(x == y, 0.5, x < y)
     return unbroadcast(z_bar * x_wins, x), unbroadcast(z_bar * (1 - x_wins), y)
 
 
 @tangent(np.minimum, np.fmin)
 def minimum_tangent(z, x, y, x_dot, y_dot):
     """z = min(x, y):  ż = ẋ [x < y] + ẏ [y < x]  (ties take half of each)"""
-    x_wins = (x < y) + 0.5 * (x == y)
+    x_wins = np.where(x == y, 0.5, x < y)
     return x_dot * x_wins, y_dot * (1 - x_wins)
 
 

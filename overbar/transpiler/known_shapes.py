@@ -38,7 +38,10 @@ the length of one dimension of the same parameter, axis by axis (equal, or a sli
 constant bounds, the same length for every length the parameter's dimension may have), or of the
 parameters' named dimensions and constants for a stand-in; those parameters are never assigned
 in the function (they hold the caller's values in the reverse sweep); only names the forward
-sweep saves are replaced (a name read where it is never overwritten costs nothing to read).
+sweep saves are replaced (a name read where it is never overwritten costs nothing to read),
+and names the forward sweep computes only for the reverse sweep's shape reads (never read in
+the forward sweep, never rebound in the reverse one): ``z = np.sin(w) + b`` read only by
+``broadcast_like(s_bar, z)`` is read as ``w`` there, and its line goes (``without_dead_code``).
 A length inference names after a parameter is that parameter's length: a helper's own names
 for its arguments' lengths do not leave it (``shapes._unmarked``). Where the
 shape is not known so (a join as long as no parameter's dimension, an array a loop grows, a
@@ -55,7 +58,8 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.names import walk_breadth_first
+from overbar.transpiler.library import library_function, module_names
+from overbar.transpiler.names import names_loaded, names_stored, walk_breadth_first
 from overbar.transpiler.parse import MISSING, Namespace
 from overbar.transpiler.pushes import _is_pop, _pushed_name, _read_after_pops
 from overbar.transpiler.reverse import Adjoint
@@ -78,13 +82,19 @@ def read_known_shapes(
         for node in walk_breadth_first(statement)
         if (name := _pushed_name(node, stack)) is not None
     }
-    if not pushed:
-        return adjoint
     stored = {
         node.id
         for node in walk_breadth_first(adjoint.tree)
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load)
     }
+    pushed |= _read_for_shape_alone(
+        adjoint,
+        runtime,
+        helper_of(adjoint, namespace),
+        elementwise_calls(adjoint, runtime, namespace),
+    )
+    if not pushed:
+        return adjoint
     arguments = adjoint.tree.args
     parameters = [
         (a.arg, shapes.get(a.arg))
@@ -94,14 +104,7 @@ def read_known_shapes(
     if not parameters:
         return adjoint
     bound = dict(adjoint.bindings)
-
-    def helper(node: ast.expr) -> Any:
-        if not isinstance(node, ast.Name):
-            return MISSING
-        if node.id in bound:
-            return bound[node.id]
-        return MISSING if namespace is None else namespace.lookup(node.id)
-
+    helper = helper_of(adjoint, namespace)
     taken = {n.id for n in walk_breadth_first(adjoint.tree) if isinstance(n, ast.Name)}
     made = _ShapeHelper(runtime, bound, taken)
     witness = functools.partial(
@@ -110,28 +113,13 @@ def read_known_shapes(
     tree = copy.deepcopy(adjoint.tree)
     replaced: list[tuple[list, int, ast.Name]] = []  # (the list it was in, where, the read)
     for statement in tree.body[adjoint.forward_length :]:
-        for node in walk_breadth_first(statement):
-            if not isinstance(node, ast.Call):
-                continue
-            callee = helper(node.func)
-            try:
-                whole = runtime.shape_only.get(callee, ())
-                parts = runtime.shape_only_elements.get(callee, ())
-            except TypeError:
-                continue
-            places = [(node.args, position) for position in whole if position < len(node.args)]
-            for position in parts:
-                display = node.args[position] if position < len(node.args) else None
-                if isinstance(display, ast.Tuple | ast.List):
-                    elements = display.elts
-                    places.extend((elements, k) for k in range(len(elements)))
-            for holder, k in places:
-                read = holder[k]
-                if isinstance(read, ast.Name) and read.id in pushed:
-                    found = witness(read.id)
-                    if found is not None:
-                        holder[k] = found
-                        replaced.append((holder, k, read))
+        for holder, k in _shape_only_places(statement, runtime, helper):
+            read = holder[k]
+            if isinstance(read, ast.Name) and read.id in pushed:
+                found = witness(read.id)
+                if found is not None:
+                    holder[k] = found
+                    replaced.append((holder, k, read))
     # A name the reverse sweep still reads once popped stays saved: its reads stay as they were.
     reverse = tree.body[adjoint.forward_length :]
     pop_targets = {
@@ -156,6 +144,162 @@ def read_known_shapes(
     if called and made.name not in bound:
         bindings = (*bindings, (made.name, runtime.shape_like))
     return replace(adjoint, tree=tree, bindings=bindings)
+
+
+def helper_of(adjoint: Adjoint, namespace: Namespace | None):
+    """``node -> the function it names`` in the generated code (MISSING if none)."""
+    bound = dict(adjoint.bindings)
+
+    def helper(node: ast.expr) -> Any:
+        if not isinstance(node, ast.Name):
+            return MISSING
+        if node.id in bound:
+            return bound[node.id]
+        return MISSING if namespace is None else namespace.lookup(node.id)
+
+    return helper
+
+
+def _shape_only_places(statement: ast.stmt, runtime: Runtime, helper) -> list[tuple[list, int]]:
+    """(the list, the index) of each argument in ``statement`` a call reads only for its shape:
+    a position ``Runtime.shape_only`` lists, or an element of a tuple or list display at a
+    position ``Runtime.shape_only_elements`` lists."""
+    places: list[tuple[list, int]] = []
+    for node in walk_breadth_first(statement):
+        if not isinstance(node, ast.Call):
+            continue
+        callee = helper(node.func)
+        try:
+            whole = runtime.shape_only.get(callee, ())
+            parts = runtime.shape_only_elements.get(callee, ())
+        except TypeError:
+            continue
+        places.extend((node.args, position) for position in whole if position < len(node.args))
+        for position in parts:
+            display = node.args[position] if position < len(node.args) else None
+            if isinstance(display, ast.Tuple | ast.List):
+                elements = display.elts
+                places.extend((elements, k) for k in range(len(elements)))
+    return places
+
+
+def _read_for_shape_alone(adjoint: Adjoint, runtime: Runtime, helper, elementwise) -> set[str]:
+    """The names the forward sweep binds and never reads, and the reverse sweep reads, never
+    rebinding them, only where a call takes their shape: a forward value computed for its
+    shape alone, which goes once a parameter (or a view of one) stands for it. (A value the
+    forward sweep reads is computed anyway: its reads stay.)"""
+    forward = adjoint.tree.body[: adjoint.forward_length]
+    reverse = adjoint.tree.body[adjoint.forward_length :]
+    bound_forward = {name for statement in forward for name in names_stored(statement)}
+    read_forward = {name for statement in forward for name in names_loaded(statement)}
+    bound_reverse = {name for statement in reverse for name in names_stored(statement)}
+    for_shape: set[int] = set()
+    for statement in reverse:
+        for holder, k in _shape_only_places(statement, runtime, helper):
+            if isinstance(holder[k], ast.Name):
+                for_shape.add(id(holder[k]))
+    read_otherwise: set[str] = set()
+    read_for_shape: set[str] = set()
+    for statement in reverse:
+        for node in walk_breadth_first(statement):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                (read_for_shape if id(node) in for_shape else read_otherwise).add(node.id)
+    alone = read_for_shape - read_otherwise - read_forward
+    shapes = dict(adjoint.shapes)
+    unsafe = {
+        name
+        for statement in forward
+        for name in names_stored(statement)
+        if not cannot_raise(statement, shapes, runtime.shapes, elementwise)
+    }
+    return alone & bound_forward - bound_reverse - unsafe
+
+
+_CANNOT_RAISE = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
+
+
+def elementwise_calls(adjoint: Adjoint, runtime: Runtime, namespace: Namespace | None):
+    """``node -> bool``: whether ``node`` calls an elementwise function of the array library
+    (``np.sin(x)``, one positional argument per input) or its ``where(c, x, y)``."""
+    names = module_names(adjoint.bindings, namespace, runtime)
+    select = getattr(runtime.array_module, "where", None)
+
+    def elementwise(node: ast.expr) -> bool:
+        function = library_function(node, names, runtime)
+        if function is None or node.keywords:
+            return False
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            return False
+        if function is select and select is not None:
+            return len(node.args) == 3
+        return runtime.is_elementwise(function) and getattr(function, "nin", None) == len(
+            node.args
+        )
+
+    return elementwise
+
+
+def cannot_raise(
+    statement: ast.stmt, shapes: dict[str, Any], facts: Any, elementwise=None
+) -> bool:
+    """Whether ``statement`` surely raises no error, so that the forward sweep may drop it
+    when nothing reads its value: ``name = e``, ``e`` elementwise arithmetic (``+ - * /``,
+    ``**`` by a literal, unary ``-``) of names and literals whose shapes are known and are
+    numbers' or one and the same array shape, with at least one array among them (NumPy's
+    arithmetic, which warns where Python's raises, ``1 / 0``), comparisons, and calls
+    ``elementwise`` (node -> bool) accepts (``np.sin(x)``, ``np.where(c, x, y)``: NumPy's
+    elementwise functions warn too). ``z = x * y`` with x and y of
+    lengths not known equal may raise (they may not broadcast): it stays, and raises where
+    the user's function would."""
+    if not (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+    ):
+        return False
+    leaves: list[ast.expr] = []
+    stack = [statement.value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.BinOp) and isinstance(node.op, _CANNOT_RAISE):
+            if isinstance(node.op, ast.Pow) and not (
+                isinstance(node.right, ast.Constant)
+                and type(node.right.value) in (int, float)
+                and node.right.value >= 0
+            ):
+                return False
+            stack += [node.left, node.right]
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            stack.append(node.operand)
+        elif isinstance(node, ast.Compare) and len(node.comparators) == 1:
+            if not isinstance(
+                node.ops[0], ast.Lt | ast.LtE | ast.Gt | ast.GtE | ast.Eq | ast.NotEq
+            ):
+                return False
+            stack += [node.left, node.comparators[0]]
+        elif isinstance(node, ast.Call) and elementwise is not None and elementwise(node):
+            stack += node.args
+        elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            continue
+        elif isinstance(node, ast.Name):
+            leaves.append(node)
+        else:
+            return False
+    arrays = []
+    for leaf in leaves:
+        shape = facts.dims(shapes.get(leaf.id))
+        if shape is None:
+            return False
+        if shape:
+            arrays.append(shape)
+    if not arrays:
+        return False
+    first = arrays[0]
+    return all(
+        len(shape) == len(first)
+        and all(facts.same_length(a, b) for a, b in zip(shape, first, strict=True))
+        for shape in arrays
+    )
 
 
 class _ShapeHelper:

@@ -43,7 +43,11 @@ from overbar.transpiler.inline import DEPTH, inline_helpers
 from overbar.transpiler.inner_gradients import with_inner_gradients
 from overbar.transpiler.inner_products import inner_products
 from overbar.transpiler.kept import cache_of
-from overbar.transpiler.known_shapes import read_known_shapes
+from overbar.transpiler.known_shapes import (
+    cannot_raise,
+    elementwise_calls,
+    read_known_shapes,
+)
 from overbar.transpiler.lambdas_passed import with_lambdas_passed
 from overbar.transpiler.linear_recursion import with_recursion_as_loops
 from overbar.transpiler.list_adjoints import own_list_adjoints
@@ -76,8 +80,9 @@ from overbar.transpiler.recompute import recompute_loop_values
 from overbar.transpiler.remat import rematerialise
 from overbar.transpiler.reuse import reuse_forward_values
 from overbar.transpiler.reverse import Adjoint, differentiate, seed_parameter, without_local
+from overbar.transpiler.scalar_adjoints import keep_adjoints_scalar, without_unit_factors
 from overbar.transpiler.shapes import Shapes, infer, is_library_constant
-from overbar.transpiler.simplify import simplify
+from overbar.transpiler.simplify import simplify, without_dead_code
 from overbar.transpiler.specialise import specialise
 from overbar.transpiler.split import Split, split
 from overbar.transpiler.sums import add_in_one_expression, add_like_terms
@@ -805,8 +810,17 @@ def _transform(
             value_in_forward=split_in_two,
             namespace=parsed.namespace,
         )
+        reading_values = simplified
+        if optimisations.peephole:
+            simplified = keep_adjoints_scalar(simplified, runtime, parsed.namespace)
         if optimisations.shapes:
             simplified = read_known_shapes(simplified, runtime, shapes, parsed.namespace)
+        if simplified is not reading_values:  # forward values read for their shapes alone
+            known = dict(simplified.shapes)
+            elementwise = elementwise_calls(simplified, runtime, parsed.namespace)
+            simplified = without_dead_code(
+                simplified, lambda line: cannot_raise(line, known, runtime.shapes, elementwise)
+            )
         if optimisations.shapes and optimisations.peephole:
             simplified = inner_products(simplified, runtime, parsed.namespace)
         modules = _modules_read(simplified, parsed.namespace)
@@ -816,6 +830,7 @@ def _transform(
             simplified = recompute_loop_values(simplified, runtime, parsed.namespace, modules)
             simplified = rematerialise(simplified, runtime, parsed.namespace)
         if optimisations.peephole:
+            simplified = without_unit_factors(simplified, runtime, parsed.namespace)
             simplified = add_like_terms(simplified, runtime, parsed.namespace)
         simplified = write_dict_entries(simplified, runtime)
     if split_in_two:

@@ -80,6 +80,35 @@ def simplify(adjoint: Adjoint) -> Adjoint:
     return replace(adjoint, tree=tree, forward_length=forward_length)
 
 
+def without_dead_code(adjoint: Adjoint, removable=None) -> Adjoint:
+    """The adjoint without the assignments ``simplify`` finds dead (its first step alone): for
+    a late pass that makes forward values unread, whose lines then go. With ``removable``
+    (statement -> bool), a forward line it refuses stays (with what it reads), dead or not:
+    a line that may raise the user's error is kept, so that the error is raised."""
+    pure = adjoint.pure
+    while True:
+        body, forward_length = _remove_dead(
+            adjoint.tree.body, adjoint.forward_length, adjoint.effects, pure
+        )
+        if removable is None:
+            break
+        kept = {id(statement) for statement in body}
+        refused = {
+            name
+            for statement in adjoint.tree.body[: adjoint.forward_length]
+            if id(statement) not in kept and not removable(statement)
+            for name in names_with(statement, ast.Store)
+        }
+        if not refused & pure:
+            break
+        pure = pure - refused
+    if len(body) == len(adjoint.tree.body):
+        return adjoint
+    tree = copy.copy(adjoint.tree)
+    tree.body = body
+    return replace(adjoint, tree=tree, forward_length=forward_length)
+
+
 def _reads(node: ast.AST) -> list[str]:
     return names_loaded(node)
 
