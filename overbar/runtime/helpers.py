@@ -1108,13 +1108,13 @@ def _stackable(rows, ndim):
 
 _SHAPE = operator.attrgetter("shape")
 # Python's and NumPy's real numbers: a row of them is a number, never a lazy array
-_NUMBER_TYPES = frozenset({float, int, np.float64, np.float32, np.float16, np.int64, np.int32})
+_SCALAR_TYPES = frozenset({float, int, np.float64, np.float32, np.float16, np.int64, np.int32})
 
 
 def _all_numbers(values) -> bool:
     """Whether every one of ``values`` is a Python or NumPy real number, checked by type
     without a Python loop (a 0-d array, another library's number: not so found)."""
-    return set(map(type, values)) <= _NUMBER_TYPES
+    return set(map(type, values)) <= _SCALAR_TYPES
 
 
 def _joinable(rows, axis):
