@@ -573,3 +573,24 @@ def test_an_adjoint_held_by_another_name_is_not_added_into_in_place():
     first = gradient(w, np.ones(2))
     assert gradient(w, np.ones(2)) is not first
     np.testing.assert_allclose(gradient(w, np.ones(2)), first)
+
+
+def test_second_derivatives_run_through_a_sum_kept_in_place():
+    f = define("""
+        def f(w, x):
+            y = x * 1.0
+            for k in range(len(w)):
+                y += w[k] * np.cos(x)
+                y -= w[k] ** 2 * x
+            return np.sum(np.sin(y)) + np.sum(y ** 3)
+        """)
+    rng = np.random.default_rng(6)
+    args = (rng.normal(size=3) * 0.5, rng.normal(size=7))
+    text = overbar.grad(f, wrt=(0, 1)).source_for(*args)
+    assert re.search(r"^ *y \+= ", text, re.M) and re.search(r"^ *y -= ", text, re.M), text
+    _agrees_with_literal(f, list(args), (0, 1))
+    vectors = tuple(rng.normal(size=np.shape(a)) for a in args)
+    optimised = overbar.hvp(f, args, vectors, wrt=(0, 1))
+    literal = overbar.hvp(f, args, vectors, wrt=(0, 1), optimise=False)
+    for a, b in zip(optimised, literal, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
