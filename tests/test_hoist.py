@@ -481,3 +481,26 @@ def test_which_transposed_products_are_swapped(expression, ranks, found):
     }
     node = ast.parse(expression, mode="eval").body
     assert hoister.product_of(node) == found
+
+
+def test_sum_of_scaled_takes_one_product_only_of_numbers_and_rows_of_one_shape():
+    from overbar.runtime.helpers import listed, sum_of_scaled
+
+    rows = [np.arange(3.0) + k for k in range(4)]
+    numbers = [0.5, np.float64(2.0), 3, np.float32(-1.0)]
+    expected = sum(s * r for s, r in zip(numbers, rows, strict=True))
+    np.testing.assert_allclose(sum_of_scaled(numbers, rows), expected)
+    # a 0-d array among the numbers, rows of two shapes, a matrix: each still summed right
+    np.testing.assert_allclose(
+        sum_of_scaled([np.array(2.0), 1.0], rows[:2]), 2 * rows[0] + rows[1]
+    )
+    ragged = [np.ones(3), np.ones(1)]
+    np.testing.assert_allclose(sum_of_scaled([1.0, 2.0], ragged), np.full(3, 3.0))
+    matrices = [np.matrix([[1.0, 2.0]]), np.matrix([[3.0, 4.0]])]
+    np.testing.assert_allclose(sum_of_scaled([1.0, 1.0], matrices), [[4.0, 6.0]])
+    # a vector's adjoint listed as Python floats, the same values; other adjoints as before
+    vector = np.array([0.1, 0.2])
+    assert listed(vector, [1, 2]) == [0.1, 0.2] and type(listed(vector, [1, 2])[0]) is float
+    assert type(listed(vector.astype(np.float32), [1, 2])[0]) is np.float32
+    assert listed(0.0, [1, 2, 3]) == [0.0, 0.0, 0.0]
+    assert all(r.shape == (2,) for r in listed(np.ones((3, 2)), [1, 2, 3]))

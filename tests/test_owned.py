@@ -7,6 +7,8 @@ keeps them off.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -413,3 +415,182 @@ def test_two_states_rebuilt_from_zeros_in_one_loop():
     text = overbar.grad(f, wrt=(0, 1, 2)).source_for(U0, v, 0.2)
     assert "index_bar(" not in text, text
     literal_and_optimised_agree(f, [U0, v, 0.2], wrt=(0, 1, 2))
+
+
+# -- adjoints summed into across trips, and after the loops (the 1-d convolutions) -------------
+
+
+def _agrees_with_literal(f, args, wrt):
+    overbar.check_grad(f, args, wrt=wrt)
+    literal = overbar.grad(f, wrt=wrt, optimise=False)(*args)
+    optimised = overbar.grad(f, wrt=wrt)(*args)
+    for a, b in zip(optimised, literal, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+DOT_LOOP = """
+def f(w, x):
+    m = w.shape[0]
+    outputs = []
+    for i in range(x.shape[0] - m + 1):
+        outputs.append(np.dot(x[i : i + m], w))
+    return np.sum(np.array(outputs) ** 2)
+"""
+
+
+@pytest.mark.parametrize("sizes", [(3, 10), (1, 5), (4, 4), (2, 3)])
+def test_a_filters_adjoint_summed_at_every_trip_is_one_product_after_the_loop(sizes):
+    # x_bar, written into at every trip, is private (no name, list or view shares it): the
+    # rows appended (views of x, the outputs' adjoints) stay as they were
+    f = define(DOT_LOOP)
+    rng = np.random.default_rng(sum(sizes))
+    args = [rng.normal(size=sizes[0]), rng.normal(size=sizes[1])]
+    text = overbar.grad(f, wrt=(0, 1)).source_for(*args)
+    assert "sum_of_scaled(" in text and "w_bar = w_bar + tmp" not in text, text
+    # made zeros once, as a person writes np.zeros_like(w); not copied, not reshaped after
+    assert "w_bar = zero_gradient(w)" in text and "own(" not in text, text
+    assert "adjoint_like" not in text, text
+    _agrees_with_literal(f, args, (0, 1))
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (1,)])
+def test_an_adjoint_summed_into_at_every_trip_is_added_in_place(shape):
+    f = define("""
+        def f(w, x):
+            total = 0.0
+            for i in range(x.shape[0]):
+                total = total + np.sum(np.sin(w + x[i]))
+            return total
+        """)
+    rng = np.random.default_rng(len(shape))
+    args = [rng.normal(size=shape), rng.normal(size=5)]
+    text = overbar.grad(f, wrt=(0, 1)).source_for(*args)
+    assert re.search(r"^ *w_bar \+= ", text, re.M) and "w_bar = w_bar + " not in text, text
+    _agrees_with_literal(f, args, (0, 1))
+
+
+AUGMENTED = """
+def f(w, x):
+    m = len(x) - len(w) + 1
+    y = w[0] * x[:m]
+    for k in range(1, len(w)):
+        y += w[k] * x[k : m + k]
+    return y @ y
+"""
+
+
+@pytest.mark.parametrize("sizes", [(3, 10), (1, 5), (5, 5), (2, 2)])
+def test_an_adjoint_a_loop_owns_is_added_into_in_place_after_it(sizes):
+    f = define(AUGMENTED)
+    rng = np.random.default_rng(sum(sizes))
+    args = [rng.normal(size=sizes[0]), rng.normal(size=sizes[1])]
+    text = overbar.grad(f, wrt=(0, 1)).source_for(*args)
+    reverse = text[text.index("y_bar") :]
+    assert "index_bar" not in reverse and "x_bar[:m] += " in reverse, text
+    # the user's own `y += ...`, kept in place by the forward sweep
+    assert "y += tmp" in text and "y = y + " not in text, text
+    _agrees_with_literal(f, args, (0, 1))
+
+
+def test_an_adjoint_that_broadcasts_is_summed_before_it_is_added_in_place():
+    f = define("""
+        def f(w, b, x):
+            m = len(x) - len(w) + 1
+            y = np.zeros(m)
+            for k in range(len(w)):
+                y = y + w[k] * x[k : k + m] + b
+            return np.sum(y * y)
+        """)
+    rng = np.random.default_rng(3)
+    for b in (rng.normal(size=1), rng.normal(size=8), 0.7):
+        args = [rng.normal(size=3), b, rng.normal(size=10)]
+        _agrees_with_literal(f, args, (0, 1, 2))
+
+
+def test_a_sum_whose_old_value_is_read_again_is_not_made_in_place():
+    # the reverse sweep needs y at every trip: y is pushed, so its array is not the
+    # forward sweep's own, and adding into it would change the pushed values
+    f = define("""
+        def f(w, x):
+            m = len(x) - len(w) + 1
+            y = w[0] * x[:m]
+            total = 0.0
+            for k in range(1, len(w)):
+                y += w[k] * x[k : m + k]
+                total = total + np.sum(y * y)
+            return total
+        """)
+    rng = np.random.default_rng(4)
+    args = [rng.normal(size=4), rng.normal(size=9)]
+    assert not re.search(r"^ *y \+= ", overbar.grad(f, wrt=(0, 1)).source_for(*args), re.M)
+    _agrees_with_literal(f, args, (0, 1))
+
+
+def test_a_sum_the_user_wrote_as_a_new_value_stays_a_new_value():
+    # y starts as integers and gets floats: `y = y + e` makes a float array, `y += e` would
+    # refuse the cast; only the user's own `+=` is kept in place
+    f = define("""
+        def f(w, x):
+            y = x[:3] * 2
+            for k in range(len(w)):
+                y = y + w[k] * x[k : k + 3]
+            return np.sum(y * y)
+        """)
+    x = np.arange(6)
+    args = [np.array([0.5, -1.5]), x]
+    assert not re.search(r"^ *y \+= ", overbar.grad(f, wrt=0).source_for(*args), re.M)
+    _agrees_with_literal(f, args, (0,))
+
+
+def test_an_in_place_sum_of_integers_keeps_the_users_dtype():
+    f = define("""
+        def f(w, x):
+            y = x[:4] * 2
+            for k in range(1, 3):
+                y += x[k : k + 4]
+            return np.sum(w * y)
+        """)
+    args = [np.linspace(0.1, 0.4, 4), np.arange(7)]
+    _agrees_with_literal(f, args, (0,))
+    assert overbar.grad(f)(*args).dtype == np.float64
+
+
+def test_an_adjoint_held_by_another_name_is_not_added_into_in_place():
+    # g is returned by the helper-free identity as the adjoint of both w and v: the sum into
+    # one must not change the other (each is copied or made anew)
+    f = define("""
+        def f(w, x):
+            v = w
+            total = 0.0
+            for i in range(len(x) - 1):
+                total = total + np.sum(w * x[i]) + np.sum(v * x[i + 1])
+            return total + np.sum(v * w)
+        """)
+    rng = np.random.default_rng(5)
+    _agrees_with_literal(f, [rng.normal(size=3), rng.normal(size=6)], (0, 1))
+    w = rng.normal(size=3)
+    gradient = overbar.grad(f, wrt=0)
+    first = gradient(w, np.ones(2))
+    assert gradient(w, np.ones(2)) is not first
+    np.testing.assert_allclose(gradient(w, np.ones(2)), first)
+
+
+def test_second_derivatives_run_through_a_sum_kept_in_place():
+    f = define("""
+        def f(w, x):
+            y = x * 1.0
+            for k in range(len(w)):
+                y += w[k] * np.cos(x)
+                y -= w[k] ** 2 * x
+            return np.sum(np.sin(y)) + np.sum(y ** 3)
+        """)
+    rng = np.random.default_rng(6)
+    args = (rng.normal(size=3) * 0.5, rng.normal(size=7))
+    text = overbar.grad(f, wrt=(0, 1)).source_for(*args)
+    assert re.search(r"^ *y \+= ", text, re.M) and re.search(r"^ *y -= ", text, re.M), text
+    _agrees_with_literal(f, list(args), (0, 1))
+    vectors = tuple(rng.normal(size=np.shape(a)) for a in args)
+    optimised = overbar.hvp(f, args, vectors, wrt=(0, 1))
+    literal = overbar.hvp(f, args, vectors, wrt=(0, 1), optimise=False)
+    for a, b in zip(optimised, literal, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)

@@ -536,8 +536,14 @@ def _check_distinct(index) -> None:
 
 def listed(g, xs):
     """A list's adjoint as a Python list a reverse loop updates in place (``add_item``,
-    ``.pop()``); the runtime zero becomes a zero per element of ``xs``."""
-    return [0.0] * len(xs) if _is_runtime_zero(g) else list(g)
+    ``.pop()``); the runtime zero becomes a zero per element of ``xs``. A vector of float64
+    numbers gives Python floats (``tolist``: the same values), which multiply an array about a
+    third faster than NumPy's scalars do when they come first in a product."""
+    if _is_runtime_zero(g):
+        return [0.0] * len(xs)
+    if type(g) is np.ndarray and g.ndim == 1 and g.dtype == np.float64:
+        return g.tolist()
+    return list(g)
 
 
 def add_item(g, index, y_bar):
@@ -1103,10 +1109,10 @@ def sum_of_scaled(scale_rows, array_rows):
     scale_rows, array_rows = _listed(scale_rows), _listed(array_rows)
     first = array_rows[0]
     if (
-        all(arrays.ndim(s) == 0 for s in scale_rows)
+        _all_numbers(scale_rows)
+        or all(arrays.ndim(s) == 0 for s in scale_rows)
         and not any(is_foreign_array(s) for s in scale_rows)  # lazy numbers stay lazy
-        and _stackable(array_rows, arrays.ndim(first))
-    ):
+    ) and _stackable(array_rows, arrays.ndim(first)):
         scales = np.asarray(scale_rows, dtype=np.result_type(first, scale_rows[0]))
         return np.tensordot(scales, np.array(array_rows), axes=1)
     return _added(s * a for s, a in zip(scale_rows, array_rows, strict=True))
@@ -1149,11 +1155,22 @@ def _stackable(rows, ndim):
     """NumPy arrays of one shape and ``ndim`` dimensions (another library's arrays are added
     one by one: ``np.array`` of a list of them would make them NumPy arrays)."""
     first = rows[0]
-    return (
-        isinstance(first, np.ndarray)
-        and first.ndim == ndim
-        and all(isinstance(r, np.ndarray) and r.shape == first.shape for r in rows)
-    )
+    if not (isinstance(first, np.ndarray) and first.ndim == ndim):
+        return False
+    if set(map(type, rows)) == {np.ndarray}:  # the common case, checked without a Python loop
+        return len(set(map(_SHAPE, rows))) == 1
+    return all(isinstance(r, np.ndarray) and r.shape == first.shape for r in rows)
+
+
+_SHAPE = operator.attrgetter("shape")
+# Python's and NumPy's real numbers: a row of them is a number, never a lazy array
+_SCALAR_TYPES = frozenset({float, int, np.float64, np.float32, np.float16, np.int64, np.int32})
+
+
+def _all_numbers(values) -> bool:
+    """Whether every one of ``values`` is a Python or NumPy real number, checked by type
+    without a Python loop (a 0-d array, another library's number: not so found)."""
+    return set(map(type, values)) <= _SCALAR_TYPES
 
 
 def _joinable(rows, axis):

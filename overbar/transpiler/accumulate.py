@@ -255,30 +255,39 @@ class _Blocks:
 
     def basic_index(self, index: ast.expr) -> ast.expr | None:
         """``index`` written as subscript syntax, if it is basic."""
-        if isinstance(index, ast.Tuple):
-            parts = [self.basic_part(part) for part in index.elts]
-            return None if any(p is None for p in parts) else ast.Tuple(parts, ast.Load())
-        return self.basic_part(index)
+        return basic_subscript(index, self.shapes, self.runtime)
 
-    def basic_part(self, part: ast.expr) -> ast.expr | None:
-        if isinstance(part, ast.Constant) and (
-            part.value is None or part.value is ... or type(part.value) is int
-        ):
-            return part
-        if isinstance(part, ast.Name) and self.runtime.shapes.is_integer(self.shapes.get(part.id)):
-            return part
-        if (
-            isinstance(part, ast.Call)
-            and isinstance(part.func, ast.Name)
-            and part.func.id == "slice"
-            and not part.keywords
-            and 1 <= len(part.args) <= 3
-        ):
-            bounds = [None if _is_none(a) else a for a in part.args]
-            if len(bounds) == 1:
-                return ast.Slice(None, bounds[0], None)
-            return ast.Slice(*(bounds + [None] * (3 - len(bounds))))
-        return None
+
+def basic_subscript(index: ast.expr, shapes: dict[str, Any], runtime: Runtime) -> ast.expr | None:
+    """``index`` (an argument of ``index_bar``) written as subscript syntax, if it is basic:
+    a literal integer, None or ``...``, a name ``shapes`` knows is an integer, a call of
+    ``slice`` (whose bounds select each element once, whatever they are), or a tuple of
+    them."""
+    if isinstance(index, ast.Tuple):
+        parts = [_basic_part(part, shapes, runtime) for part in index.elts]
+        return None if any(p is None for p in parts) else ast.Tuple(parts, ast.Load())
+    return _basic_part(index, shapes, runtime)
+
+
+def _basic_part(part: ast.expr, shapes: dict[str, Any], runtime: Runtime) -> ast.expr | None:
+    if isinstance(part, ast.Constant) and (
+        part.value is None or part.value is ... or type(part.value) is int
+    ):
+        return part
+    if isinstance(part, ast.Name) and runtime.shapes.is_integer(shapes.get(part.id)):
+        return part
+    if (
+        isinstance(part, ast.Call)
+        and isinstance(part.func, ast.Name)
+        and part.func.id == "slice"
+        and not part.keywords
+        and 1 <= len(part.args) <= 3
+    ):
+        bounds = [None if _is_none(a) else a for a in part.args]
+        if len(bounds) == 1:
+            return ast.Slice(None, bounds[0], None)
+        return ast.Slice(*(bounds + [None] * (3 - len(bounds))))
+    return None
 
 
 def without_zero_and_restore(

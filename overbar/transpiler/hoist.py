@@ -119,6 +119,9 @@ class _Hoister:
         self.new_bindings: list[tuple[str, Any]] = []
         self.changed = False
         self.forward = adjoint.tree.body[: adjoint.forward_length]
+        self.tree = adjoint.tree
+        self.parameters = {a.arg for a in adjoint.tree.args.args + adjoint.tree.args.kwonlyargs}
+        self.private_names: dict[str, bool] = {}
         self.stack = adjoint.stack
         self.take = {name for name, value in adjoint.bindings if value is runtime.take_and_zero}
         self.bound_in_reverse = {
@@ -241,11 +244,15 @@ class _Hoister:
 
     def writes_in_place(self, loop: ast.For) -> bool:
         """Whether the loop body writes into any array (``x[J] = ``, ``x[J] += ``, an in-place
-        helper): a row appended might then be a view of it."""
+        helper) but a private one (``private``): a row appended might then be a view of it."""
         for node in walk_breadth_first(loop):
             if isinstance(node, ast.Assign | ast.AugAssign):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                if any(isinstance(t, ast.Subscript) for t in targets):
+                if any(
+                    isinstance(t, ast.Subscript)
+                    and not (isinstance(t.value, ast.Name) and self.private(t.value.id))
+                    for t in targets
+                ):
                     return True
             if isinstance(node, ast.Call):
                 function = node.func.value if isinstance(node.func, ast.Attribute) else node.func
@@ -253,6 +260,69 @@ class _Hoister:
                 if isinstance(function, ast.Name) and function.id in self.effects and not pushes:
                     return True
         return False
+
+    def private(self, name: str) -> bool:
+        """Whether no name, list or view but ``name`` ever holds ``name``'s arrays, so that a
+        write into a part of it changes no row another name appended: every binding of it in
+        the function makes a new array (``own``, ``zero_gradient``, ``0.0``, arithmetic) or
+        is ``adjoint_like(name, u)`` (``name`` itself, or a new array), and every other read
+        of it computes from it (``kept_by``), but in the ``return`` that ends the function."""
+        known = self.private_names.get(name)
+        if known is None:
+            known = self.private_names[name] = self.find_private(name)
+        return known
+
+    def find_private(self, name: str) -> bool:
+        making = {self.bound.get(id(f)) for f in (self.runtime.own, self.runtime.zero_gradient)}
+        shaping = self.bound.get(id(self.runtime.adjoint_like))
+        if name in self.parameters:
+            return False
+        last = self.tree.body[-1]
+        for statement in statements_breadth_first(self.tree):
+            if statement is self.tree or statement is last:
+                continue
+            if isinstance(statement, ast.For | ast.While | ast.If):
+                heads = [getattr(statement, f, None) for f in ("target", "iter", "test")]
+                if any(h is not None and name in names_in(h) for h in heads):
+                    return False
+                continue
+            if name not in names_in(statement):
+                continue
+            if name in _stored(statement):
+                if not self.makes_new(statement, name, making, shaping):
+                    return False
+            elif name in kept_by(statement):
+                return False
+        return isinstance(last, ast.Return)
+
+    @staticmethod
+    def makes_new(statement: ast.stmt, name: str, making: set, shaping: str | None) -> bool:
+        """``statement`` binds only ``name``, to a new array or to its own: ``name += e``,
+        arithmetic, a number, ``own``, ``zero_gradient`` or ``adjoint_like(name, u)``."""
+        if isinstance(statement, ast.AugAssign):
+            return isinstance(statement.target, ast.Name)
+        if not (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+        ):
+            return False
+        value = statement.value
+        if isinstance(value, ast.Constant | ast.BinOp | ast.UnaryOp):
+            return True
+        return (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and (
+                value.func.id in making
+                or (
+                    value.func.id == shaping
+                    and len(value.args) == 2
+                    and isinstance(value.args[0], ast.Name)
+                    and value.args[0].id == name
+                )
+            )
+        )
 
     def stable(self, loop: ast.For, name: str) -> bool:
         """Whether ``name`` holds, wherever the loop body reads it, an array no other name,
@@ -588,3 +658,12 @@ def _load(name: str) -> ast.Name:
 
 def _store(name: str) -> ast.Name:
     return ast.Name(name, ast.Store())
+
+
+def _stored(statement: ast.stmt) -> set[str]:
+    """The names ``statement`` binds (a write into a part of a name binds none)."""
+    return {
+        n.id
+        for n in walk_breadth_first(statement)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }

@@ -46,6 +46,15 @@ Rewrites, each an identity with the side conditions above:
   shape (known, so nothing broadcasts): ``x += y``. Identity: the sum written into ``x``'s array
   instead of a new one, which no one else holds. The values are the same up to ``x``'s dtype (a
   float64 ``y`` added into a float32 ``x`` stays float32, the input's).
+
+An adjoint summed into at every trip (``w_bar = w_bar + r * row``, its first mention in the
+body) is carried like a moved one: made the loop's own before it and added to in place. Between
+the loops of a block, an adjoint a loop leaves owned (or ``own`` or ``zero_gradient`` makes) is
+followed too: later lines add into it in place (``x_bar[:m] += b`` for ``x_bar = x_bar +
+index_bar(b, x, slice(None, m))``), a later loop needs no ``own`` for it, its shaping
+``adjoint_like(x_bar, x)`` goes, and ``x_bar = 0.0`` ... ``x_bar = own(x_bar, x)`` becomes
+``x_bar = zero_gradient(x)`` (``block``). The forward sweep's own sums are written in place
+where the user wrote them so (``forward_sums_in_place``).
 """
 
 from __future__ import annotations
@@ -57,6 +66,7 @@ from dataclasses import replace
 
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.accumulate import (
+    basic_subscript,
     rebinds_slice,
     without_sign,
     without_zero_and_restore,
@@ -71,8 +81,6 @@ def own_loop_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     """The adjoint with the reverse loops' owned arrays updated in place (see above)."""
     helpers = {value: name for name, value in adjoint.bindings}
     take = helpers.get(runtime.take_and_zero)
-    if take is None and runtime.split_like not in helpers:
-        return adjoint
     taken = {n.id for n in walk_breadth_first(adjoint.tree) if isinstance(n, ast.Name)}
     own = helpers.get(runtime.own) or ("own" if "own" not in taken else None)
     if own is None:
@@ -85,7 +93,7 @@ def own_loop_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
         for node in walk_breadth_first(statement)
     ):
         return adjoint  # no reverse loop
-    facts = _Facts(adjoint, runtime, take, own)
+    facts = _Facts(adjoint, runtime, take, own, taken)
     body = with_reverse_cloned(adjoint.tree, adjoint.forward_length)
     forward, reverse = body[: adjoint.forward_length], body[adjoint.forward_length :]
     reverse = facts.block(reverse, frozenset().union(*map(_names, forward), _parameters(adjoint)))
@@ -94,8 +102,12 @@ def own_loop_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
     tree = copy.copy(adjoint.tree)
     tree.body = forward + reverse
     bindings = adjoint.bindings
-    if runtime.own not in helpers:
+    if runtime.own not in helpers and any(
+        isinstance(n, ast.Name) and n.id == own for n in walk_breadth_first(tree)
+    ):
         bindings = (*bindings, (own, runtime.own))
+    if facts.zeros_used and runtime.zero_gradient not in helpers:
+        bindings = (*bindings, (facts.zeros, runtime.zero_gradient))
     if facts.take_in_place_used and runtime.take_in_place not in helpers:
         bindings = (*bindings, (facts.take_in_place, runtime.take_in_place))
     effects = adjoint.effects | ({facts.take_in_place} if facts.take_in_place_used else set())
@@ -103,13 +115,24 @@ def own_loop_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
 
 
 class _Facts:
-    def __init__(self, adjoint: Adjoint, runtime: Runtime, take: str, own: str):
+    def __init__(self, adjoint: Adjoint, runtime: Runtime, take: str, own: str, taken: set[str]):
         self.adjoint, self.runtime, self.take, self.own = adjoint, runtime, take, own
         self.shapes = dict(adjoint.shapes)
         self.primal = dict(adjoint.adjoints)
         self.maybe_zero = adjoint.maybe_zero
         helpers = {value: name for name, value in adjoint.bindings}
         self.scatter = helpers.get(runtime.index_bar)
+        self.zeros = helpers.get(runtime.zero_gradient) or (
+            "zero_gradient" if "zero_gradient" not in taken else None
+        )
+        self.zeros_used = False
+        self.shaping = helpers.get(runtime.adjoint_like)
+        self.bound_in_reverse = {
+            n.id
+            for statement in adjoint.tree.body[adjoint.forward_length :]
+            for n in walk_breadth_first(statement)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del)
+        }
         self.split = helpers.get(runtime.split_like)
         self.take_in_place = helpers.get(runtime.take_in_place, "take_in_place")
         self.take_in_place_used = False
@@ -128,9 +151,15 @@ class _Facts:
 
     def block(self, statements: list[ast.stmt], outside: frozenset[str]) -> list[ast.stmt]:
         """``statements`` rewritten; ``outside``: the names mentioned anywhere else in the
-        function (a loop's adjoint mentioned in none of them is dead when the loop ends)."""
+        function (a loop's adjoint mentioned in none of them is dead when the loop ends).
+
+        Between its loops the block's own statements are followed too (``follow``): an
+        adjoint that a loop leaves owned, or that ``own`` or ``zero_gradient`` makes, is added
+        to in place by the lines after it, and a later loop that adds to it needs no ``own``.
+        """
         result: list[ast.stmt] = []
         mentioned = [_names(statement) for statement in statements]
+        owned: set[str] = set()  # names holding an array no other name, list or view holds
         for position, statement in enumerate(statements):
             others = outside.union(*mentioned[:position], *mentioned[position + 1 :])
             for field in ("body", "orelse"):
@@ -140,16 +169,62 @@ class _Facts:
                     setattr(statement, field, self.block(inner, rest))
             if isinstance(statement, ast.For) and not statement.orelse:
                 loop_outside = others | _names_outside(statement, "body")
-                before, statement.body = self.loop(statement.body, loop_outside)
+                before, statement.body, owned_at_end = self.loop(
+                    statement.body, loop_outside, owned
+                )
                 result.extend(before)
-            result.append(statement)
+                owned = self.owned_after_loop(statement, owned, owned_at_end)
+                result.append(statement)
+                continue
+            followed = self.follow(statement, owned)
+            if followed is not None:
+                result.append(followed)
+        return self.started_as_zeros(result) if self.zeros is not None else result
+
+    def started_as_zeros(self, block: list[ast.stmt]) -> list[ast.stmt]:
+        """``x = 0.0`` and, with nothing mentioning ``x`` between, ``x = own(x, u)`` (``u`` of
+        array rank): ``x = zero_gradient(u)`` in the second's place. Identity: ``own`` of the
+        runtime zero is ``zero_gradient(u)`` for an array ``u``."""
+        result = list(block)
+        for position, statement in enumerate(block):
+            if not (
+                isinstance(statement, ast.Assign)
+                and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)
+                and isinstance(statement.value, ast.Constant)
+                and type(statement.value.value) is float
+                and statement.value.value == 0.0
+            ):
+                continue
+            name = statement.targets[0].id
+            later = next(
+                (s for s in block[position + 1 :] if _mentions(s, name)),
+                None,
+            )
+            if (
+                isinstance(later, ast.Assign)
+                and len(later.targets) == 1
+                and isinstance(later.targets[0], ast.Name)
+                and later.targets[0].id == name
+                and isinstance(later.value, ast.Call)
+                and isinstance(later.value.func, ast.Name)
+                and later.value.func.id == self.own
+                and self.makes_owner(name, later.value)
+            ):
+                later.value = ast.Call(_load(self.zeros), [_load(self.primal[name])], [])
+                result = [s for s in result if s is not statement]
+                self.changed = self.zeros_used = True
         return result
 
     def loop(
-        self, body: list[ast.stmt], outside: frozenset[str] = frozenset()
-    ) -> tuple[list[ast.stmt], list[ast.stmt]]:
-        """(statements to put before the loop, the loop's new body); ``outside``: the names
-        mentioned outside the loop's body."""
+        self,
+        body: list[ast.stmt],
+        outside: frozenset[str] = frozenset(),
+        owned_before: set[str] = frozenset(),
+    ) -> tuple[list[ast.stmt], list[ast.stmt], set[str]]:
+        """(statements to put before the loop, the loop's new body, the names it owns at the
+        end of every trip); ``outside``: the names mentioned outside the loop's body;
+        ``owned_before``: names owned where the loop starts (they need no ``own``)."""
         carried = [
             name
             for name in self.moved_at_the_top(body)
@@ -157,12 +232,12 @@ class _Facts:
         ]
         rewritten, owned_at_end = _Walk(self, body, set(carried), outside).run()
         if rewritten is None:
-            return [], body
+            return [], body, set()
         kept = [name for name in carried if name in owned_at_end]
         if len(kept) != len(carried):  # a trip would start with an array someone else holds
             rewritten, owned_at_end = _Walk(self, body, set(), outside).run()
             if rewritten is None:
-                return [], body
+                return [], body, set()
             kept = []
         self.changed = True
         before = [
@@ -175,8 +250,124 @@ class _Facts:
                 ),
             )
             for name in kept
+            if name not in owned_before
         ]
-        return before, rewritten
+        return before, rewritten, set(kept)
+
+    def owned_after_loop(self, loop: ast.For, before: set[str], at_end: set[str]) -> set[str]:
+        """The names owned after ``loop``: those it owns at the end of every trip (``at_end``:
+        made its own before it, or owned already), and those owned before it that its body
+        only reads to compute from or adds into a part of (``x[J] += e``), never binds. A
+        loop with a ``break`` (a reverse sweep's loops have none) keeps none of them."""
+        if any(isinstance(node, ast.Break) for node in walk_breadth_first(loop)):
+            return set()
+        return (before - kept_by(loop) - _bound_by(loop)) | at_end
+
+    def shaped_already(self, name: str, value: ast.expr) -> bool:
+        """``value`` is ``adjoint_like(name, u)``, ``u`` the value ``name`` is the adjoint of,
+        which the reverse sweep never rebinds: for an owner ``name`` (made of ``u``'s shape by
+        ``own`` or ``zero_gradient``, added to in place since) that is ``name`` itself, for
+        ``adjoint_like(g, x)`` returns ``g`` where it has ``x``'s shape."""
+        return (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and value.func.id == self.shaping
+            and not value.keywords
+            and len(value.args) == 2
+            and all(isinstance(a, ast.Name) for a in value.args)
+            and [a.id for a in value.args] == [name, self.primal.get(name)]
+            and self.primal[name] not in self.bound_in_reverse
+        )
+
+    def follow(self, statement: ast.stmt, owned: set[str]) -> ast.stmt | None:
+        """``statement``, a line of a block outside its loops, rewritten where it adds to an
+        owner (``summed_into_owner``); ``owned`` updated to the names owned after it.
+
+        An owner is made by ``x = own(x, u)`` or ``x = zero_gradient(u)`` (``makes_owner``)
+        and stays one through adds into it in place; any other binding of it, or a read that
+        may keep its array (``kept_by``: an argument, an element, a view, ``a = x``), ends its
+        ownership."""
+        if isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Name):
+            name = statement.target.id
+            stays = name in owned and isinstance(statement.op, ast.Add | ast.Sub | ast.Mult)
+            owned -= kept_by(statement.value) | {name}
+            if stays and not _reads(statement.value, name):
+                owned.add(name)
+            return statement
+        if not (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+        ):
+            owned -= kept_by(statement) | _bound_by(statement)
+            return statement
+        name, value = statement.targets[0].id, statement.value
+        if name in owned and self.shaped_already(name, value):
+            self.changed = True
+            return None
+        summed = self.summed_into_owner(name, value, owned)
+        if summed is not None:
+            self.changed = True
+            owned -= kept_by(value) - {name}
+            return ast.copy_location(summed, statement)
+        owned -= kept_by(value) | {name}
+        if self.makes_owner(name, value):
+            owned.add(name)
+        return statement
+
+    def makes_owner(self, name: str, value: ast.expr) -> bool:
+        """``name = own(name, u)`` or ``name = zero_gradient(u)``, ``u`` the value ``name``
+        is the adjoint of, of array rank: a new array of ``u``'s shape only ``name`` holds."""
+        if not (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and not value.keywords
+            and all(isinstance(a, ast.Name) for a in value.args)
+            and self.has_array_rank(name)
+        ):
+            return False
+        arguments = [a.id for a in value.args]
+        primal = self.primal.get(name)
+        if value.func.id == self.own:
+            return arguments == [name, primal]
+        return value.func.id == self.zeros and arguments == [primal]
+
+    def summed_into_owner(self, name: str, value: ast.expr, owned: set[str]) -> ast.stmt | None:
+        """``x = x + e`` (or ``e + x``), ``x`` an owner that is the adjoint of a forward name
+        and ``e`` not reading ``x``: ``x[J] += b`` where ``e`` is ``index_bar(b, u, J)`` with
+        ``J`` basic and ``u`` of ``x``'s known shape, else ``x += e``.
+
+        Identities and side conditions as ``_Walk.summed``'s: ``x`` holds an array no one else
+        holds, so adding into it changes no other value; the sweep adds into ``x̄`` only terms
+        shaped like ``x`` (an operand NumPy broadcast has its adjoint summed by
+        ``unbroadcast``), so nothing broadcasts; the sum keeps ``x``'s float dtype, the one
+        ``own`` and ``zero_gradient`` give it."""
+        if not (
+            name in owned
+            and name in self.primal
+            and isinstance(value, ast.BinOp)
+            and isinstance(value.op, ast.Add)
+        ):
+            return None
+        sides = [value.left, value.right]
+        mine = [side for side in sides if isinstance(side, ast.Name) and side.id == name]
+        if len(mine) != 1:
+            return None
+        term = sides[1] if sides[0] is mine[0] else sides[0]
+        if _reads(term, name):
+            return None
+        if (
+            isinstance(term, ast.Call)
+            and isinstance(term.func, ast.Name)
+            and term.func.id == self.scatter
+            and len(term.args) == 3
+            and not term.keywords
+            and isinstance(term.args[1], ast.Name)
+        ):
+            subscript = basic_subscript(term.args[2], self.shapes, self.runtime)
+            if subscript is not None and self.same_shape(name, term.args[1].id):
+                return _added_at(name, subscript, term.args[0])
+        return ast.AugAssign(ast.Name(name, ast.Store()), ast.Add(), term)
 
     def moved_at_the_top(self, body: list[ast.stmt]) -> list[str]:
         """Names whose first mention in the body is ``a = name`` (a loop-carried adjoint)."""
@@ -192,6 +383,9 @@ class _Facts:
                 and statement.value.id in self.primal
             ):
                 found.append(statement.value.id)
+            added_to = _added_to(statement)
+            if added_to is not None and added_to not in seen and added_to in self.primal:
+                found.append(added_to)  # summed into across trips: ``x = x + e``
             split = self.split_of(statement)
             if split is not None and split[1] not in seen and split[1] in self.primal:
                 found.append(split[1])  # cut into pieces, read for nothing else
@@ -935,6 +1129,25 @@ class _Walk:
         return False
 
 
+def _added_to(statement: ast.stmt) -> str | None:
+    """``x = x + e`` or ``x = e + x``, ``e`` not reading ``x``: ``x``."""
+    if not (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+        and isinstance(statement.value, ast.BinOp)
+        and isinstance(statement.value.op, ast.Add)
+    ):
+        return None
+    name = statement.targets[0].id
+    left, right = statement.value.left, statement.value.right
+    if isinstance(right, ast.Name) and right.id == name:
+        left, right = right, left
+    if isinstance(left, ast.Name) and left.id == name and not _reads(right, name):
+        return name
+    return None
+
+
 def _mentions(node: ast.AST, name: str) -> bool:
     return any(isinstance(n, ast.Name) and n.id == name for n in walk_breadth_first(node))
 
@@ -1280,3 +1493,132 @@ def _assign(name: str, value: ast.expr) -> ast.Assign:
 
 def _method(receiver: ast.expr, method: str) -> ast.Call:
     return ast.Call(ast.Attribute(receiver, method, ast.Load()), [], [])
+
+
+def forward_sums_in_place(adjoint: Adjoint, user: ast.FunctionDef) -> Adjoint:
+    """The forward sweep's ``y = y + e`` written ``y += e`` where the user wrote ``y += e``
+    and the forward sweep owns ``y``'s array there.
+
+    Before and after (a filter's taps summed into one output)::
+
+        y = tmp4 * tmp5                     y = tmp4 * tmp5
+        for k in tmp7:                      for k in tmp7:
+            ...                                 ...
+            y = y + tmp8 * tmp10                y += tmp8 * tmp10
+
+    Identity: ``y += e`` is ``y + e`` written into ``y``'s array, so where no other name, list,
+    view or push holds that array, no value but ``y``'s changes, and ``y`` is the same. Side
+    conditions:
+
+    - the user's line at that place is ``y += e`` (``-=`` or ``*=``: normalising wrote it as
+      ``y = y + e``), the same name: the user's function updates ``y`` in place there, in its
+      dtype and shape (where ``e`` would widen ``y``'s dtype or grow its shape, the user's
+      line raises or keeps ``y``'s dtype, and so does this one), so the sweep computes what
+      the user's function computes;
+    - ``y`` is owned there (``_ForwardWalk``): bound by arithmetic with an array operand (a new
+      array) and read since only to compute from (``kept_by``): not pushed on the stack, not
+      appended, not bound to another name or taken a view of; through a loop, owned at the top
+      of every trip (owned before it and at the end of its body); ``e`` does not read ``y``.
+
+    The reverse sweep reads ``y`` only as the forward sweep leaves it (an old value it needs is
+    pushed, which ends the ownership), so it reads the same values.
+    """
+    augmented = {
+        (node.lineno, node.col_offset): (node.target.id, type(node.op))
+        for node in ast.walk(user)
+        if isinstance(node, ast.AugAssign)
+        and isinstance(node.target, ast.Name)
+        and isinstance(node.op, ast.Add | ast.Sub | ast.Mult)
+    }
+    if not augmented:
+        return adjoint
+    body = with_reverse_cloned(adjoint.tree, 0)  # every statement a copy
+    forward = body[: adjoint.forward_length]
+    walk = _ForwardWalk(adjoint, augmented)
+    walk.block(forward, set(), apply=True)
+    if not walk.changed:
+        return adjoint
+    tree = copy.copy(adjoint.tree)
+    tree.body = body
+    return replace(adjoint, tree=tree)
+
+
+class _ForwardWalk:
+    """Ownership through the forward sweep's statements, and the in-place sums it allows."""
+
+    def __init__(self, adjoint: Adjoint, augmented: dict[tuple[int, int], tuple[str, type]]):
+        self.augmented = augmented
+        self.shapes = dict(adjoint.shapes)
+        self.changed = False
+
+    def is_array(self, name: str) -> bool:
+        shape = self.shapes.get(name)
+        return isinstance(shape, tuple) and len(shape) >= 1
+
+    def block(self, statements: list[ast.stmt], owned: set[str], apply: bool) -> set[str]:
+        """The names owned after ``statements``, from those ``owned`` before; with ``apply``
+        the sums the walk allows are rewritten in place in ``statements``."""
+        owned = set(owned)
+        for position, statement in enumerate(statements):
+            if isinstance(statement, ast.For) and not statement.orelse:
+                owned = self.loop(statement, owned, apply)
+                continue
+            if not isinstance(statement, ast.Assign) or len(statement.targets) != 1:
+                owned -= kept_by(statement) | _bound_by(statement)
+                continue
+            target, value = statement.targets[0], statement.value
+            if not isinstance(target, ast.Name):
+                owned -= kept_by(statement) | _bound_by(statement)
+                continue
+            name = target.id
+            operator = self.augmentation(statement, name, owned)
+            if operator is not None:
+                owned -= kept_by(value.right)
+                if apply:
+                    line = ast.AugAssign(ast.Name(name, ast.Store()), operator, value.right)
+                    statements[position] = ast.copy_location(line, statement)
+                    self.changed = True
+                continue
+            fresh = isinstance(value, ast.BinOp | ast.UnaryOp) and any(
+                leaf in owned or self.is_array(leaf) for leaf in _arithmetic_leaves(value)
+            )
+            owned -= kept_by(value) | {name}
+            if fresh:
+                owned.add(name)
+        return owned
+
+    def augmentation(self, statement: ast.Assign, name: str, owned: set[str]) -> ast.operator:
+        """The operator of ``name = name OP e`` where the user wrote ``name OP= e`` on this
+        line, ``name`` is owned and ``e`` does not read it; else None."""
+        value = statement.value
+        place = (getattr(statement, "lineno", None), getattr(statement, "col_offset", None))
+        user = self.augmented.get(place)
+        if not (
+            user is not None
+            and user[0] == name
+            and name in owned
+            and isinstance(value, ast.BinOp)
+            and type(value.op) is user[1]
+            and isinstance(value.left, ast.Name)
+            and value.left.id == name
+            and not _reads(value.right, name)
+        ):
+            return None
+        return value.op
+
+    def loop(self, loop: ast.For, owned: set[str], apply: bool) -> set[str]:
+        """The names owned after ``loop``: those owned before it that its body, walked from
+        them, owns at its end too (so every trip starts owning them), found by narrowing them
+        down until they hold; its target and what it binds otherwise are owned by none."""
+        owned = owned - kept_by(loop.iter) - _bound_by(loop.target)
+        if any(isinstance(node, ast.Break) for node in walk_breadth_first(loop)):
+            return owned - _bound_by(loop) - kept_by(loop)
+        carried = set(owned)
+        while True:
+            at_end = self.block(loop.body, carried, apply=False)
+            if carried <= at_end:
+                break
+            carried &= at_end
+        self.block(loop.body, carried, apply=apply)
+        outside_loop = owned - _names(loop)
+        return outside_loop | carried

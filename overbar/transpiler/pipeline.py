@@ -57,7 +57,7 @@ from overbar.transpiler.none_tests import without_none_tests
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.objects import with_objects_taken_apart
 from overbar.transpiler.optimisations import ALL, Optimisations
-from overbar.transpiler.owned import own_loop_adjoints
+from overbar.transpiler.owned import forward_sums_in_place, own_loop_adjoints
 from overbar.transpiler.parse import (
     Namespace,
     ParsedFunction,
@@ -833,6 +833,8 @@ def _transform(
             simplified = without_unit_factors(simplified, runtime, parsed.namespace)
             simplified = add_like_terms(simplified, runtime, parsed.namespace)
         simplified = write_dict_entries(simplified, runtime)
+        if optimisations.peephole:  # last: the pushes the reverse sweep does not read are gone
+            simplified = forward_sums_in_place(simplified, parsed.tree)
     if split_in_two:
         halves = split(
             simplified,
