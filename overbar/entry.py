@@ -11,8 +11,11 @@ the entry is
         key = (
             W.shape if type(W) is ndarray and W.dtype is float64 else type(W),
             b.shape if type(b) is ndarray and b.dtype is float64 else type(b),
-            x.shape if type(x) is ndarray and x.dtype.kind in real else type(x),
-            t.shape if type(t) is ndarray and t.dtype.kind in real else type(t),
+            x.shape if type(x) is ndarray and x.dtype.kind in numbers else (
+                (integers, x.shape) if type(x) is ndarray and x.dtype.kind in integers
+                else type(x)
+            ),
+            t.shape if ... (the same)
         )
         compiled = specialised.get(key)
         if compiled is None or (bindings and not bindings_hold(bindings)):
@@ -34,10 +37,13 @@ the entry is
 ``specialised`` maps the keys of arguments already seen to their compiled adjoint; ``slow``
 checks the arguments, finds or makes the adjoint for their shapes and, when the key says all
 there is to check (float64 arrays and Python floats to differentiate, arrays of real numbers
-otherwise), remembers it under the key. A float32 or integer array to differentiate, or a
-complex array among the others, takes the slow path every time, and so does another library's
-array (Dask, CuPy): its key is its type, which says nothing of its shape, so the slow path finds
-the adjoint for its shape each time (a Dask call builds a graph, which costs far more). The key
+otherwise), remembers it under the key. An array of integers not differentiated (labels) is
+keyed apart from one of floats of the same shape: its elements are known to be integers, and
+the adjoint is specialised on that (``runtime.shapes.IntegerDims``). A float32 or integer
+array to differentiate, or a complex array among the others, takes the slow path every time,
+and so does another library's array (Dask, CuPy): its key is its type, which says nothing of
+its shape, so the slow path finds the adjoint for its shape each time (a Dask call builds a
+graph, which costs far more). The key
 of a dict, list or tuple to differentiate, and of any dict, is its structure and its leaves'
 keys (``overbar.trees.container_key``).
 """
@@ -54,10 +60,14 @@ from typing import Any
 import numpy as np
 
 from overbar.runtime.arrays import is_foreign_type
-from overbar.runtime.shapes import REAL_KINDS
+from overbar.runtime.shapes import INTEGER_KINDS, REAL_KINDS
 from overbar.transpiler.bindings import bindings_hold
 from overbar.transpiler.names import ReplaceNames
 from overbar.trees import CONTAINERS, container_key, key_leaves
+
+# The dtype kinds of the arrays not differentiated that are keyed by their shape alone (floats
+# and truth values); arrays of integers are keyed by their shape marked as theirs.
+_NUMBER_KINDS = "".join(kind for kind in REAL_KINDS if kind not in INTEGER_KINDS)
 
 # Types of arguments to differentiate that need no check beyond the key itself.
 FAST_TYPES = frozenset({float, np.float64})
@@ -90,15 +100,17 @@ def make_entry(
 
     names = {
         base: own(base)
-        for base in ("ndarray", "float64", "real", "type", "specialised", "slow", "located")
+        for base in ("ndarray", "float64", "numbers", "integers", "type", "specialised", "slow")
+        + ("located",)
         + ("no_result_error", "annotate", "recursion_error", "deeper", "containers")
         + ("container_key", "dict", "bindings", "bindings_hold")
         + ("key", "compiled", "returned", "error")
     }
-    ndarray, float64, real, type_ = (
+    ndarray, float64, numbers, integers, type_ = (
         names["ndarray"],
         names["float64"],
-        names["real"],
+        names["numbers"],
+        names["integers"],
         names["type"],
     )
     parameters, arguments, keys = [], [], []
@@ -129,7 +141,7 @@ def make_entry(
         if name in wrt:
             condition = f"{is_array} and {name}.dtype is {float64}"
         else:
-            condition = f"{is_array} and {name}.dtype.kind in {real}"
+            condition = f"{is_array} and {name}.dtype.kind in {numbers}"
         other = f"{type_}({name})"
         if name in wrt:  # a container of parameters: its structure and its leaves' keys
             other = (
@@ -141,6 +153,8 @@ def make_entry(
                 f"({names['container_key']}({name}, False) "
                 f"if {type_}({name}) is {names['dict']} else {other})"
             )
+            integral = f"{is_array} and {name}.dtype.kind in {integers}"
+            other = f"(({integers}, {name}.shape) if {integral} else {other})"
         keys.append(f"{name}.shape if {condition} else {other}")
     call = ", ".join(arguments)
     key, compiled, returned = names["key"], names["compiled"], names["returned"]
@@ -173,7 +187,8 @@ def make_entry(
     values = {
         "ndarray": np.ndarray,
         "float64": _FLOAT64,
-        "real": REAL_KINDS,
+        "numbers": _NUMBER_KINDS,
+        "integers": INTEGER_KINDS,
         "type": type,
         "specialised": specialised,
         "slow": slow,
@@ -257,8 +272,10 @@ def argument_key(value: Any, differentiated: bool) -> Any:
         return container_key(value, _LEAF_KEYS[differentiated])
     if type(value) is not np.ndarray:
         return type(value)
-    if value.dtype is _FLOAT64 or (not differentiated and value.dtype.kind in REAL_KINDS):
+    if value.dtype is _FLOAT64 or (not differentiated and value.dtype.kind in _NUMBER_KINDS):
         return value.shape
+    if not differentiated and value.dtype.kind in INTEGER_KINDS:
+        return (INTEGER_KINDS, value.shape)
     return type(value)
 
 

@@ -368,3 +368,74 @@ def test_a_stabiliser_squeezed_elsewhere_keeps_its_gradient(source):
     X = np.random.default_rng(4).normal(size=(4, 4)) * 3.0
     assert "m_bar" in overbar.grad(f).source_for(X)  # the max's adjoint
     overbar.check_grad(f, [X])
+
+
+# -- the stabiliser subtracted from the term the log is subtracted from --------------------------
+
+PICKED = {
+    "term minus the stabiliser, then the log": """
+        def f(X, y):
+            total = 0.0
+            for i in range(X.shape[0]):
+                m = np.max(X[i])
+                total = total + (X[i, y[i]] - m - np.log(np.sum(np.exp(X[i] - m))))
+            return total
+        """,
+    "term minus the log, then the stabiliser": """
+        def f(X, y):
+            total = 0.0
+            for i in range(X.shape[0]):
+                m = X[i].max()
+                total = total + (X[i, y[i]] - np.log(np.sum(np.exp(X[i] - m))) - m)
+            return total
+        """,
+    "rows of a matrix, kept axes": """
+        def f(X, y):
+            m = np.max(X, axis=1, keepdims=True)
+            picked = np.take_along_axis(X, y[:, None], axis=1)
+            return np.sum(picked - m - np.log(np.sum(np.exp(X - m), axis=1, keepdims=True)))
+        """,
+}
+
+
+@pytest.mark.parametrize("source", list(PICKED.values()), ids=list(PICKED))
+def test_a_picked_log_softmax_skips_its_stabiliser(source):
+    f = define(source)
+    rng = np.random.default_rng(12)
+    X, y = rng.normal(size=(5, 4)), rng.integers(0, 4, size=5)
+    text = overbar.grad(f).source_for(X, y)
+    assert "extremum_bar" not in text, text
+    overbar.check_grad(f, [X, y])
+    literal = overbar.grad(f, optimise=False)(X, y)
+    np.testing.assert_allclose(overbar.grad(f)(X, y), literal, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # the term minus m read again: it is not read by the subtraction of the log alone
+        "d = X[i, y[i]] - m\n                total = total + d - np.log(np.sum(np.exp(X[i] - m))) + d",
+        # m itself as the term: its own adjoint stays
+        "total = total + (m - m - np.log(np.sum(np.exp(X[i] - m))))",
+        # the log added, not subtracted: m's contributions add up
+        "total = total + (X[i, y[i]] - m + np.log(np.sum(np.exp(X[i] - m))))",
+        # another m subtracted from the term
+        "total = total + (X[i, y[i]] - 2.0 * m - np.log(np.sum(np.exp(X[i] - m))))",
+        # the term a vector: m's adjoint from it is summed, the log's is not
+        "total = total + np.sum(X[i] - m - np.log(np.sum(np.exp(X[i] - m))))",
+    ],
+)
+def test_a_subtracted_stabiliser_that_does_not_cancel_keeps_its_gradient(line):
+    f = define(f"""
+        def f(X, y):
+            total = 0.0
+            for i in range(X.shape[0]):
+                m = np.max(X[i])
+                {line}
+            return total
+        """)
+    rng = np.random.default_rng(13)
+    X, y = rng.normal(size=(4, 3)), rng.integers(0, 3, size=4)
+    overbar.check_grad(f, [X, y])
+    literal = overbar.grad(f, optimise=False)(X, y)
+    np.testing.assert_allclose(overbar.grad(f)(X, y), literal, rtol=1e-10, atol=1e-12)

@@ -146,3 +146,118 @@ def test_split_only_side_conditions():
     assert _split_only_of(named, {"L": "xs"}) == {}  # xs read otherwise
     appended = split_and_pop + "xs.append(a)\n"
     assert _split_only_of(appended, {"L": "xs"}) == {}  # xs grown in the loop
+
+
+# -- a list read by index in a loop, never split ---------------------------------------------
+
+READ_BY_INDEX = {
+    "for over list()": """
+        def f(coeffs, x):
+            p = np.zeros(x.shape, dtype=np.float64)
+            for c in list(coeffs):
+                p = x * p + c
+            return float(p.sum())
+        """,
+    "index into list()": """
+        def f(coeffs, x):
+            cs = list(coeffs)
+            p = np.zeros_like(x)
+            for i in range(len(cs)):
+                p = p * x + cs[i]
+            return np.sum(p)
+        """,
+    "index into tuple(), from the end": """
+        def f(coeffs, x):
+            cs = tuple(coeffs)
+            p = np.zeros_like(x)
+            for i in range(1, len(cs) + 1):
+                p = p * x + cs[-i] * 0.5
+            return np.sum(p)
+        """,
+}
+
+
+@pytest.mark.parametrize("source", list(READ_BY_INDEX.values()), ids=list(READ_BY_INDEX))
+@pytest.mark.parametrize(("terms", "points"), [(1, 1), (4, 1), (5, 3)])
+def test_a_list_read_by_index_in_a_loop_gets_one_list_adjoint(source, terms, points):
+    f = define(source)
+    rng = np.random.default_rng(terms * 7 + points)
+    args = [rng.normal(size=terms), rng.uniform(-0.9, 0.9, size=points)]
+    text = overbar.grad(f, wrt=(0, 1)).source_for(*args)
+    assert "item_bar" not in text and "add_item(" in text, text
+    overbar.check_grad(f, args, wrt=(0, 1))
+    literal = overbar.grad(f, wrt=(0, 1), optimise=False)(*args)
+    for got, want in zip(overbar.grad(f, wrt=(0, 1))(*args), literal, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_a_list_of_parameters_read_by_index_gets_one_list_adjoint():
+    f = define("""
+        def f(weights, x):
+            total = 0.0
+            for i in range(len(weights)):
+                total = total + np.sum(np.tanh(weights[i] * x))
+            return total
+        """)
+    weights = [np.linspace(0.1, 0.5, 3), np.linspace(-0.4, 0.2, 3), np.ones(3)]
+    x = np.array([0.3, -0.2, 0.5])
+    text = overbar.grad(f, wrt=(0, 1)).source_for(weights, x)
+    assert "add_item(" in text, text
+    overbar.check_grad(f, [weights, x], wrt=(0, 1))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # the list grown in the loop: it does not keep its length
+        "p = p * x + cs[i]\n                cs.append(p[0] * 0.1)",
+        # the whole list read in the loop
+        "p = p * x + cs[i] + 0.1 * sum(cs)",
+    ],
+)
+def test_a_list_changed_or_read_whole_in_the_loop_keeps_its_tuple(body):
+    f = define(f"""
+        def f(coeffs, x):
+            cs = []
+            for c in coeffs:
+                cs.append(c * 1.0)
+            p = np.zeros_like(x)
+            for i in range(len(coeffs)):
+                {body}
+            return np.sum(p)
+        """)
+    rng = np.random.default_rng(5)
+    args = [rng.normal(size=4), rng.uniform(-0.9, 0.9, size=3)]
+    overbar.check_grad(f, args, wrt=(0, 1))
+    literal = overbar.grad(f, wrt=(0, 1), optimise=False)(*args)
+    for got, want in zip(overbar.grad(f, wrt=(0, 1))(*args), literal, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_a_dict_with_integer_keys_read_in_a_loop_keeps_its_dict_adjoint():
+    f = define("""
+        def f(a, b, x):
+            d = {0: a, 1: b}
+            total = 0.0
+            for i in range(2):
+                total = total + np.sum(d[i] * x)
+            return total
+        """)
+    args = [np.array([1.0, 2.0]), np.array([0.5, -1.0]), np.array([0.3, 0.7])]
+    overbar.check_grad(f, args, wrt=(0, 1, 2))
+
+
+def test_a_list_element_replaced_in_the_loop_is_refused_at_its_line():
+    f = define("""
+        def f(coeffs, x):
+            cs = []
+            for c in coeffs:
+                cs.append(c * 1.0)
+            p = np.zeros_like(x)
+            for i in range(len(coeffs)):
+                cs[i] = cs[i] * 2.0
+                p = p * x + cs[i]
+            return np.sum(p)
+        """)
+    with pytest.raises(overbar.OverbarError, match="a write into cs"):
+        overbar.grad(f, wrt=(0, 1))(np.ones(3), np.ones(2))

@@ -103,7 +103,7 @@ def test_a_loop_that_may_end_a_trip_early_still_pushes():
     [
         ("wk = np.exp(w[k])", "wk"),  # a call: it may cost more than a push
         ("wk = x[k:end] * 2.0", "wk"),  # arithmetic of arrays: a new array, not a view
-        ("wk = w[order[k]]", "wk"),  # an index not known to be an integer
+        ("wk = w[order[k]]", "wk"),  # an index not known to be an integer (order: a list)
         ("wk = y[k]", "wk"),  # an operand the loop rebinds
     ],
 )
@@ -118,10 +118,29 @@ def f(w, x, order):
         y = y + w[k] * x[k:end] * wk
     return np.sum(y ** 2)
 """.replace("LINE", line)
-    args = [*_arguments(), np.array([3, 1, 0, 2])]
+    args = [*_arguments(), [3, 1, 0, 2]]
     generated = _gradient_and_source(source, args)
     assert f"stack.append({name})" in generated
     assert "stack.append(end)" not in generated  # the loop's other values are computed again
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+def test_an_element_picked_by_an_element_of_an_integer_array_is_computed_again(dtype):
+    """``order[k]`` of an array of integers is an integer: ``w[order[k]]`` is an element,
+    as cheap to read again as to push."""
+    source = """
+def f(w, x, order):
+    m = len(x) - len(w) + 1
+    y = np.zeros(m)
+    for k in range(len(w)):
+        end = m + k
+        wk = w[order[k]]
+        y = y + w[k] * x[k:end] * wk
+    return np.sum(y ** 2)
+"""
+    args = [*_arguments(), np.array([3, 1, 0, 2], dtype=dtype)]
+    generated = _gradient_and_source(source, args)
+    assert "stack.append(wk)" not in generated and "wk = w[" in generated, generated
 
 
 # The pass alone, on adjoints written out: the side conditions the user's code cannot reach
@@ -198,6 +217,13 @@ def test_the_pass_computes_the_view_again_after_the_index_is_popped():
     reverse = source[source.index("for _ in range(trips)") :]
     assert reverse.index("k = stack.pop()") < reverse.index("a = x[k:m + k]")
     assert reverse.index("a = x[k:m + k]") < reverse.index("x_bar[k:m + k] +=")
+
+
+@pytest.mark.parametrize("read", ["t = x.max()", "t = x.sum(axis=0)", "t = x.copy()"])
+def test_an_array_read_by_its_own_method_is_not_written(read):
+    """``x.max()`` reads ``x``: the view of it is computed again all the same."""
+    source = _recomputed(forward=read)
+    assert "stack.append(a)" not in source and "a = stack.pop()" not in source, source
 
 
 @pytest.mark.parametrize(

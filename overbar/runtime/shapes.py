@@ -12,7 +12,10 @@ even where each may be 1: ``u[2:] - 2 * u[1:-1]`` does not broadcast.
 Numbers and 0-d arrays have the shape ``()``; ``INTEGER`` is a number known to be an integer (a
 loop index), which is what indexing needs, and ``Count(size)`` an integer known to be the length
 of a dimension (``len(x)``, ``x.shape[0]``), which is what ``np.zeros(n)`` needs; ``Sizes`` is a
-tuple of integers (``x.shape``) and ``RANGE`` a range. A tuple or list the function builds (or a
+tuple of integers (``x.shape``) and ``RANGE`` a range. An array of integers (an argument whose
+dtype is ``int``/``uint``, such as the labels of a classifier) has an ``IntegerDims`` shape: its
+dimensions, known to hold integers, so that its element ``labels[i]`` is an ``INTEGER`` and
+indexing with it (``row[labels[i]]``) has a known shape. A tuple or list the function builds (or a
 helper returns) has a ``Sequence`` shape: its adjoint is a tuple, one adjoint per element. A
 tuple's holds its length and its elements' shapes; a list's holds neither (appends change
 them), but what every element it ever holds has in common (``element``).
@@ -77,6 +80,74 @@ class Sizes:
 
 
 SIZES = Sizes(None)
+
+
+class IntegerDims(tuple):
+    """The shape of an array of integers (dtype kind ``i`` or ``u``): its dimensions, as a
+    plain tuple of sizes holds them, and the fact that its elements are integers.
+
+    An element of it (``labels[i]``, a loop over it) is an ``INTEGER``, a row of it, a slice or
+    a copy an ``IntegerDims`` again; every other operation (``np.array(labels, dtype=float)``,
+    ``labels * 0.5``, ``labels + 1``) gives a plain tuple (``infer_shape`` keeps the fact only
+    through ``KEEPS_INTEGERS``), which says nothing of the dtype. It is equal only to another
+    ``IntegerDims``, so that an adjoint specialised for an array of integers is never taken for
+    an array of floats of the same shape (whose element is no index)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is IntegerDims and tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash((IntegerDims, tuple(self)))
+
+    def __repr__(self) -> str:
+        return f"IntegerDims({tuple.__repr__(self)})"
+
+    def __reduce__(self) -> tuple:
+        return (IntegerDims, (tuple(self),))
+
+
+INTEGER_KINDS = "iu"  # the dtype kinds of integers: arrays of them have IntegerDims shapes
+
+
+def dims_like(shape: Any, sizes: Any) -> tuple:
+    """The dimensions ``sizes`` (an iterable of sizes) as a shape of ``shape``'s kind: an
+    ``IntegerDims`` where ``shape`` is one (the sizes renamed, not the elements changed)."""
+    return IntegerDims(sizes) if isinstance(shape, IntegerDims) else tuple(sizes)
+
+
+def of_integers(sizes: tuple) -> Any:
+    """The shape of a part of an array of integers that has dimensions ``sizes``: an
+    ``INTEGER`` for a single element (a NumPy integer), else an ``IntegerDims``."""
+    return INTEGER if len(sizes) == 0 else IntegerDims(sizes)
+
+
+def row_shape(shape: Any) -> Any:
+    """The shape of a row of an array of shape ``shape`` (what a loop over it, or unpacking
+    it, takes): its dimensions but the first, an ``INTEGER`` for an element of a vector of
+    integers; None where the rank is not known or is 0 (a number is not iterable)."""
+    known = dims(shape)
+    if not known:
+        return None
+    return of_integers(known[1:]) if isinstance(shape, IntegerDims) else known[1:]
+
+
+def without_integers(shape: Any) -> Any:
+    """``shape`` with what it says of arrays of integers forgotten (an ``IntegerDims``, in a
+    sequence's elements too, becomes a plain tuple): what is known of the result of an
+    operation that may change the dtype."""
+    if isinstance(shape, IntegerDims):
+        return tuple(shape)
+    if isinstance(shape, Sequence) and (
+        shape.elements is not None or isinstance(shape.element, IntegerDims | Sequence)
+    ):
+        elements = None if shape.elements is None else tuple(map(without_integers, shape.elements))
+        return replace(shape, elements=elements, element=without_integers(shape.element))
+    return shape
 
 
 # Functions that make an array of n elements from their first argument n, and raise where n is
@@ -181,13 +252,16 @@ def named(shape: Any, name: str) -> Any:
     """``shape``, an argument's, with each dimension not 1 named after the parameter ``name``."""
     if not isinstance(shape, tuple):
         return shape
-    return tuple(
+    return dims_like(
+        shape,
         (
-            size
-            if size == 1 or (isinstance(size, Size) and size.origin is not None)
-            else Size((name, axis), is_many(size))
-        )
-        for axis, size in enumerate(shape)
+            (
+                size
+                if size == 1 or (isinstance(size, Size) and size.origin is not None)
+                else Size((name, axis), is_many(size))
+            )
+            for axis, size in enumerate(shape)
+        ),
     )
 
 
@@ -195,9 +269,12 @@ def anonymous(shape: Any) -> Any:
     """``shape`` with what it knows of lengths' origins forgotten: what a specialisation's key
     holds (a helper's pullback is keyed by its parameters' shapes)."""
     if isinstance(shape, tuple):
-        return tuple(
-            size if size == 1 or size is None else (MANY if is_many(size) else None)
-            for size in shape
+        return dims_like(
+            shape,
+            (
+                size if size == 1 or size is None else (MANY if is_many(size) else None)
+                for size in shape
+            ),
         )
     if isinstance(shape, Count | Integer):
         return INTEGER
@@ -242,11 +319,11 @@ def argument_shape(value: Any) -> Any:
     if type(value) is np.ndarray:  # not a subclass such as np.matrix, whose operators differ
         if value.dtype.kind not in REAL_KINDS:
             return None  # complex or objects: a result computed from it may not be a real number
-        return tuple(1 if size == 1 else MANY for size in value.shape)
+        return _array_shape(value)
     if is_foreign_array(value):  # Dask, CuPy: the same adjoint as for an ndarray of its shape
         if value.dtype.kind not in REAL_KINDS or unknown_shape(value):
             return None
-        return tuple(1 if size == 1 else MANY for size in value.shape)
+        return _array_shape(value)
     if isinstance(value, bool | np.bool_):
         return None
     if isinstance(value, numbers.Integral):
@@ -256,6 +333,12 @@ def argument_shape(value: Any) -> Any:
     if _is_instance(value):
         return _instance_shape(value, _HELD_DEPTH)
     return None
+
+
+def _array_shape(array: Any) -> tuple:
+    """An array argument's shape: which dimensions are 1, and whether it holds integers."""
+    sizes = tuple(1 if size == 1 else MANY for size in array.shape)
+    return IntegerDims(sizes) if array.dtype.kind in INTEGER_KINDS else sizes
 
 
 _HELD_DEPTH = 2  # objects held by objects held by an argument: their shapes known this deep
@@ -384,6 +467,8 @@ def join(a: Any, b: Any) -> Any:
         return INTEGER if size is None else Count(size)
     if isinstance(a, Sizes) and isinstance(b, Sizes):
         return Sizes(join(a.dims, b.dims))
+    if isinstance(a, IntegerDims) and isinstance(b, IntegerDims) and len(a) == len(b):
+        return IntegerDims(map(_join_sizes, a, b))  # integers on either path
     a, b = dims(a), dims(b)
     if a is None or b is None or len(a) != len(b):
         return None
@@ -448,8 +533,7 @@ def element_shape(iterable: Any) -> Any:
         if iterable.mapping:  # a loop over a dict takes its keys
             return None
         return None if iterable.element == NO_ELEMENT else iterable.element
-    shape = dims(iterable)
-    return shape[1:] if shape else None
+    return row_shape(iterable)
 
 
 def unbroadcast_axes(result: Any, operand: Any) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
@@ -710,7 +794,9 @@ def _as_array(a: Operand, **keywords: Operand) -> Any:
         return None
     if isinstance(a.shape, Sequence):
         return _display_dims(a.shape)
-    return a.shape
+    if is_integer(a.shape):  # np.float64(i), np.array(i): what dtype, not said here
+        return ()
+    return without_integers(a.shape)  # a dtype given, or np.float64(labels), changes it
 
 
 def _display_dims(shape: Any) -> tuple | None:
@@ -760,9 +846,8 @@ def _list(iterable: Operand) -> Any:
     display of them (``[coeffs[0], coeffs[1], ...]``)."""
     if isinstance(iterable.shape, Sequence) and not iterable.shape.mapping:
         return Sequence(element=iterable.shape.element)
-    shape = dims(iterable.shape)
-    if shape:  # a 0-d array is not iterable
-        return Sequence(element=shape[1:])
+    if dims(iterable.shape):  # a 0-d array is not iterable
+        return Sequence(element=row_shape(iterable.shape))
     return Sequence()
 
 
@@ -781,7 +866,7 @@ def _getitem(a: Operand, index: Operand) -> Any:
         return None
     vectors = _vector_indices(index, len(shape))
     if vectors is not None:
-        return vectors
+        return IntegerDims(vectors) if isinstance(shape, IntegerDims) else vectors
     parts = index.value if index.constant and isinstance(index.value, tuple) else (index,)
     parts = [p if isinstance(p, Operand) else Operand(_constant_shape(p), p, True) for p in parts]
     consuming = [p for p in parts if not (p.constant and (p.value is None or p.value is ...))]
@@ -802,7 +887,8 @@ def _getitem(a: Operand, index: Operand) -> Any:
             axis += 1
         else:
             return None  # arrays and masks change the shape in ways not followed
-    return tuple(result) + shape[axis:]
+    result = tuple(result) + shape[axis:]
+    return of_integers(result) if isinstance(shape, IntegerDims) else result
 
 
 def _vector_indices(index: Operand, rank: int) -> Any:
@@ -1506,6 +1592,13 @@ SHAPE_RULES[builtins.dict] = lambda *operands, **keywords: Sequence(mapping=True
 # sorted(xs) is a list: what is known of it, as of a list display
 SHAPE_RULES[builtins.sorted] = lambda iterable, **keywords: Sequence()
 
+# Operations whose result, made from an array of integers, holds integers: an element, a row or
+# a slice of it, a list of its rows, a copy, its absolute value, it rolled (their shape rules
+# say so); any other gives a plain tuple (``without_integers``), known to hold numbers only.
+KEEPS_INTEGERS = frozenset(
+    [operator.getitem, builtins.list, np.copy, Method("copy"), builtins.abs, np.roll]
+)
+
 # Functions whose result is floating point whatever the (real) arguments: a product with one
 # of these as a factor is floating point, so multiplying it by 1.0 changes nothing.
 FLOATING_FUNCTIONS = frozenset(
@@ -1525,7 +1618,7 @@ def infer_shape(primal: Any, operands: tuple[Operand, ...], keywords: dict[str, 
         return dict(operands[0].shape.attributes).get(primal.name)
     own = getattr(primal, "__overbar_result_shape__", None)  # a gradient taken in a function
     if own is not None:
-        return own(operands, keywords)
+        return without_integers(own(operands, keywords))
     try:
         rule = SHAPE_RULES.get(primal)
         if rule is None and load_late_rules():
@@ -1538,6 +1631,7 @@ def infer_shape(primal: Any, operands: tuple[Operand, ...], keywords: dict[str, 
     if rule is None:
         return None
     try:
-        return rule(*operands, **keywords)
+        shape = rule(*operands, **keywords)
     except TypeError:  # a call the rule's signature does not take: not known
         return None
+    return shape if primal in KEEPS_INTEGERS else without_integers(shape)

@@ -16,6 +16,14 @@ m, broadcast to the shape of a − m, is constant along k (k is an axis NumPy pr
 size there is 1: ``X.T - m`` summed over axis 0; a number for a sum of every element); the added m
 has the log's shape (no broadcasting).
 
+The stabiliser may also be subtracted from another term that the log is subtracted from, as a
+picked log-softmax reads (``row[label] - m - log(sum(exp(row - m)))``): ``c = x - m2`` then
+``d = c - log(...)``, or ``c = x - log(...)`` then ``d = c - m2``. Both are ``x - (log(...) +
+m2)``: the log gives m the adjoint ``−(−d̄) = d̄`` and the subtraction ``−d̄``, which cancel, so
+both are skipped. Side conditions: as for the logsumexp above, and c is read only by d; x is
+not m2 itself (its own adjoint stays); c, d, the log and m2 have one shape (no broadcasting:
+each adjoint is d̄ itself).
+
 The runtime says which primitives are exp, log and sum (``runtime.softmax_parts``: "sum" for
 those that sum every axis unless told, "sum over the first axis" for those that sum the first,
 ``np.add.reduce``); shape inference says whether m is constant along k. Where either is not
@@ -169,6 +177,9 @@ class _Analysis:
         if not self.is_a(self.application(logarithm), "log"):
             return None
         log_name = logarithm.targets[0].id
+        subtracted = self.subtracted_with(log_name, m1.id)
+        if subtracted is not None:
+            return subtracted if self.constant_along(shifted, m1.id, axis) else None
         addition = self.only_reader(log_name)
         added = self.application(addition)
         if added is None or added.primal is not operator.add:
@@ -202,6 +213,78 @@ class _Analysis:
         ):
             return None  # m2 added without broadcasting: its adjoint is the sum's own
         return addition, m2
+
+    def constant_along(self, shifted: str, m: str, axis: Any) -> bool:
+        """Whether ``m``, subtracted to give ``shifted``, is constant along the summed
+        ``axis`` (a number, for a sum of every element)."""
+        facts = self.runtime.shapes
+        rank = facts.dims(self.shapes.get(shifted))
+        m_dims = facts.dims(self.shapes.get(m))
+        if not rank or m_dims is None:
+            return False
+        if axis is _EVERY_AXIS:
+            return m_dims == ()
+        return _constant_along(m_dims, len(rank), axis % len(rank))
+
+    def subtracted_with(self, log_name: str, m: str) -> tuple[ast.Assign, str] | None:
+        """For the log ``log_name`` and the subtracted stabiliser ``m``: where the log is
+        subtracted from a term that m (or m reshaped), m2, is subtracted from too, the line
+        that subtracts m2 and m2 (``c = x - m2; d = c - log`` or ``c = x - log; d = c - m2``,
+        c read only by d, x not m2, all of one shape). Else None."""
+        reader = self.only_reader(log_name)
+        application = self.application(reader)
+        if application is None or application.primal is not operator.sub:
+            return None
+        left, right = application.positional
+        if not (isinstance(left, ast.Name) and isinstance(right, ast.Name)):
+            return None
+        if right.id != log_name or left.id == log_name:
+            return None
+        term = left.id  # d = term - log: is term = x - m2?
+        lines = self.bindings.get(term, [])
+        inner = self.application(lines[0]) if len(lines) == 1 else None
+        if inner is not None and self.only_reader(term) is reader:
+            found = self._minus_stabiliser(lines[0], inner, m)
+            if found is not None:
+                return self._of_one_shape(found, (term, log_name, reader.targets[0].id))
+        partial = reader.targets[0].id  # partial = x - log: is partial - m2 read next?
+        outer = self.only_reader(partial)
+        application = self.application(outer)
+        if application is None or application.primal is not operator.sub:
+            return None
+        first = application.positional[0]
+        if not (isinstance(first, ast.Name) and first.id == partial):
+            return None
+        found = self._minus_stabiliser(outer, application, m)
+        if found is None:
+            return None
+        return self._of_one_shape(found, (partial, log_name, outer.targets[0].id))
+
+    def _minus_stabiliser(
+        self, line: ast.Assign, application: Application, m: str
+    ) -> tuple[ast.Assign, str] | None:
+        """(line, m2) for ``line``, ``y = x - m2``, where m2 is m or m reshaped, x not m2."""
+        if application.primal is not operator.sub:
+            return None
+        x, m2 = application.positional
+        if not isinstance(m2, ast.Name) or self.origin(m2.id) != self.origin(m):
+            return None
+        if isinstance(x, ast.Name) and x.id == m2.id:
+            return None
+        return line, m2.id
+
+    def _of_one_shape(
+        self, found: tuple[ast.Assign, str], names: tuple[str, ...]
+    ) -> tuple[ast.Assign, str] | None:
+        """``found`` where m2 and each of ``names`` have one known shape, else None."""
+        facts = self.runtime.shapes
+        shapes = [facts.dims(self.shapes.get(name)) for name in (found[1], *names)]
+        if any(d is None for d in shapes) or any(len(d) != len(shapes[0]) for d in shapes):
+            return None
+        for column in zip(*shapes, strict=True):
+            if not all(facts.same_length(x, column[0]) for x in column[1:]):
+                return None
+        return found
 
     def added_before(
         self, partial: str, addition: ast.Assign, m: str

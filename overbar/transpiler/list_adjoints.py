@@ -24,6 +24,13 @@ new (the runtime zero becomes a zero per element of ``xs``, the list the item wa
 as long as L where the loop starts); after the loop L is a tuple again, as every other reader
 of a list's adjoint expects.
 
+A loop that only reads items, with no split (``for i in range(n): p = x * p + cs[i]`` over a
+list ``cs``: one ``add_elementwise(L, item_bar(g, cs, i))`` per step, a tuple as long as the list
+made and added at each) is the same rewrite. Side conditions: ``xs`` is known to be a tuple or
+list (not a dict, whose ``item_bar`` is a dict) and the body names it only in those
+``item_bar`` calls, so it keeps the length it has where the loop starts, which is L's (L is the
+adjoint of ``xs``, one element per element, or the runtime zero).
+
 A loop that only splits L, with no item read (a list made by appends and summed after the
 loop, ``sum(f(x) for x in X)``: ``L = sum_bars(g, xs)`` once, then one ``split_last`` per
 step), is the same rewrite with ``xs`` the list L is the adjoint of. Side conditions: the body
@@ -53,7 +60,7 @@ def own_list_adjoints(adjoint: Adjoint, runtime: Runtime) -> Adjoint:
         helpers.get(runtime.add_elementwise),
         helpers.get(runtime.item_bar),
     )
-    if split is None:
+    if split is None and (add is None or item is None):
         return adjoint
     taken = {n.id for n in walk_breadth_first(adjoint.tree) if isinstance(n, ast.Name)}
     names = {}
@@ -186,7 +193,8 @@ def _owned_lists(body: list[ast.stmt], forms: _Forms) -> dict[str, str]:
         added = forms.added_item(statement)
         if added is not None:
             candidates.setdefault(added[0], added[3])
-    for adjoint, xs in _split_only(body, forms).items():
+    split = _split_only(body, forms)
+    for adjoint, xs in split.items():
         candidates.setdefault(adjoint, xs)
     for statement in body:
         split, added = forms.split_of(statement), forms.added_item(statement)
@@ -194,9 +202,33 @@ def _owned_lists(body: list[ast.stmt], forms: _Forms) -> dict[str, str]:
         for name in list(candidates):
             if name not in own and _mentions(statement, name):
                 del candidates[name]
+    splits = {forms.split_of(s)[1] for s in body if forms.split_of(s) is not None}
+    for name, xs in list(candidates.items()):
+        if name not in splits and not _read_as_items_only(body, name, xs, forms):
+            del candidates[name]
     # the list xs must hold as many elements as the adjoint when the loop starts: it is the
     # list the forward loop appended to, which the reverse pops in step with the adjoint
     return {name: xs for name, xs in candidates.items() if not _binds(body, xs)}
+
+
+def _read_as_items_only(body: list[ast.stmt], adjoint: str, xs: str, forms: _Forms) -> bool:
+    """Whether ``xs`` is a tuple or list (not a dict) that the body names only as the list an
+    ``item_bar`` reads in ``adjoint = add_elementwise(adjoint, item_bar(g, xs, i))``: it is
+    neither popped nor appended to, so it keeps its length through the loop."""
+    shape = forms.shapes.get(xs)
+    if not isinstance(shape, forms.runtime.shapes.Sequence) or shape.mapping:
+        return False
+    allowed = set()
+    for statement in body:
+        added = forms.added_item(statement)
+        if added is not None and added[0] == adjoint:
+            allowed.add(id(statement.value.args[1].args[1]))
+    return all(
+        id(node) in allowed
+        for statement in body
+        for node in walk_breadth_first(statement)
+        if isinstance(node, ast.Name) and node.id == xs
+    )
 
 
 def _split_only(body: list[ast.stmt], forms: _Forms) -> dict[str, str]:

@@ -38,6 +38,7 @@ from overbar.transpiler.emit import (
     generated_filename,
 )
 from overbar.transpiler.fence import check_supported
+from overbar.transpiler.float_checks import checks_before_loops
 from overbar.transpiler.hoist import hoist
 from overbar.transpiler.inline import DEPTH, inline_helpers
 from overbar.transpiler.inner_gradients import with_inner_gradients
@@ -89,6 +90,7 @@ from overbar.transpiler.sums import add_in_one_expression, add_like_terms
 from overbar.transpiler.ufunc_at import with_ufunc_writes
 from overbar.transpiler.unpacked_writes import with_unpacked_writes
 from overbar.transpiler.unpacking import with_known_unpacking
+from overbar.transpiler.updates import combine_updates
 from overbar.transpiler.zeros import start_gradients_as_zeros
 
 # Held while anything is compiled: one compilation per key, the other threads wait for it and
@@ -810,6 +812,7 @@ def _transform(
             value_in_forward=split_in_two,
             namespace=parsed.namespace,
         )
+        simplified = checks_before_loops(simplified, runtime)
         reading_values = simplified
         if optimisations.peephole:
             simplified = keep_adjoints_scalar(simplified, runtime, parsed.namespace)
@@ -832,6 +835,7 @@ def _transform(
         if optimisations.peephole:
             simplified = without_unit_factors(simplified, runtime, parsed.namespace)
             simplified = add_like_terms(simplified, runtime, parsed.namespace)
+            simplified = combine_updates(simplified, runtime, parsed.namespace)
         simplified = write_dict_entries(simplified, runtime)
         if optimisations.peephole:  # last: the pushes the reverse sweep does not read are gone
             simplified = forward_sums_in_place(simplified, parsed.tree)

@@ -610,7 +610,7 @@ def _steady_names(
         if not _is_pop(node, stack)
         for name in _targets_of(node)
     )
-    written = changed_in_place(adjoint.tree)
+    written = changed_in_place(adjoint.tree, arrays=known_arrays(adjoint))
     parameters = {argument.arg for argument in adjoint.tree.args.args}
     parameters |= {argument.arg for argument in adjoint.tree.args.kwonlyargs}
     steady = {name for name in parameters | modules if bound[name] == 0}
@@ -680,10 +680,30 @@ def _bound_names(statements: list[ast.stmt]):
                 yield from _targets_of(node)
 
 
-def changed_in_place(tree: ast.AST, harmless: frozenset[str] = frozenset()) -> set[str]:
+# Methods of an array that read it and write into nothing: ``row.max()`` leaves ``row`` as it
+# was. (One that returns a view, ``u.reshape(...)``, shares its memory with the name it is bound
+# to, which the walks of sharing names follow through that binding; ``out=`` is refused.)
+ARRAY_READERS = frozenset(
+    ["max", "min", "sum", "mean", "prod", "std", "var", "any", "all", "argmax", "argmin"]
+    + ["copy", "dot", "reshape", "ravel", "flatten", "transpose", "swapaxes", "squeeze"]
+    + ["astype", "clip", "round", "cumsum", "cumprod", "conj", "conjugate", "item", "tolist"]
+    + ["trace", "diagonal", "take", "repeat", "nonzero", "argsort", "searchsorted", "view"]
+)
+
+
+def known_arrays(adjoint: Adjoint) -> frozenset[str]:
+    """The names shape inference knows to hold an array or a number at every binding (their
+    shape a tuple of dimensions): a method of ``ARRAY_READERS`` called on one is the array's
+    own, which writes into nothing (a user's object, a list, may define it otherwise)."""
+    return frozenset(name for name, shape in adjoint.shapes if isinstance(shape, tuple))
+
+
+def changed_in_place(
+    tree: ast.AST, harmless: frozenset[str] = frozenset(), arrays: frozenset[str] = frozenset()
+) -> set[str]:
     """The names written into (``N[i] = v``), updated in place (``N += v``) or passed to a
     call as the target of an effect (``N.append(v)``, any method call on N but those named in
-    ``harmless``)."""
+    ``harmless``, and for a name of ``arrays`` those of ``ARRAY_READERS``)."""
     changed = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del):
@@ -699,6 +719,7 @@ def changed_in_place(tree: ast.AST, harmless: frozenset[str] = frozenset()) -> s
             and isinstance(node.func, ast.Attribute)
             and isinstance(node.func.value, ast.Name)
             and node.func.attr not in harmless
+            and not (node.func.value.id in arrays and node.func.attr in ARRAY_READERS)
         ):
             changed.add(node.func.value.id)
     return changed

@@ -77,6 +77,7 @@ from overbar.transpiler.pushes import (
     _steady_names,
     _without,
     changed_in_place,
+    known_arrays,
     pushes_and_pops,
 )
 from overbar.transpiler.reverse import Adjoint
@@ -121,7 +122,7 @@ def recompute_loop_values(
     library = module_names(adjoint.bindings, namespace, runtime)
     unwritten: dict[str, bool] = {}
     bars = {bar for bar, _ in adjoint.adjoints}
-    writers = _memory_writers(adjoint.tree) - bars - modules - library  # np.dot(...)
+    writers = _memory_writers(adjoint.tree, known_arrays(adjoint)) - bars - modules - library
     forward_only = copy.copy(adjoint.tree)
     forward_only.body = forward
 
@@ -225,11 +226,12 @@ def _loops(statement: ast.stmt):
 _LIST_CHANGES = frozenset({"append", "pop", "extend", "insert"})  # write no array's memory
 
 
-def _memory_writers(tree: ast.AST) -> set[str]:
+def _memory_writers(tree: ast.AST, arrays: frozenset[str]) -> set[str]:
     """The names whose memory may be written: written into (``N[i] = v``), updated in place
     (``N += v``) or the receiver of a method call (``N.sort()``) other than a list's
-    ``append``, ``pop``, ``extend`` or ``insert``."""
-    return changed_in_place(tree, harmless=_LIST_CHANGES)
+    ``append``, ``pop``, ``extend`` or ``insert`` and an array's reading method (``row.max()``,
+    for a name of ``arrays``)."""
+    return changed_in_place(tree, harmless=_LIST_CHANGES, arrays=arrays)
 
 
 def _undoing_loops(reverse: list[ast.stmt], stack: str) -> dict[str, tuple[ast.For, int]]:

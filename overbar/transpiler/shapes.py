@@ -116,13 +116,14 @@ def _with_lengths(
     if isinstance(value, ast.Subscript) and (shape is None or isinstance(shape, tuple)):
         sliced = lengths.slice_length(value, reader, known)
         if sliced is not None and (shape is None or len(shape) == len(sliced)):
-            return sliced
+            return sliced if shape is None else runtime.shapes.dims_like(shape, sliced)
     if shape == runtime.shapes.INTEGER:
         integer = lengths.integer(name, value, known)
         if integer is not None:
             return integer
     if isinstance(shape, tuple) and any(_short_of_origin(size, runtime) for size in shape):
-        return tuple(_where_it_runs(size, reader, lengths, known, runtime) for size in shape)
+        where = (_where_it_runs(size, reader, lengths, known, runtime) for size in shape)
+        return runtime.shapes.dims_like(shape, where)
     return shape
 
 
@@ -413,8 +414,7 @@ def _shape_of(value: Any, known: Shapes, form, namespace, runtime: Runtime) -> A
             return shape.elements[value.position] if in_range else None
         if isinstance(shape, runtime.shapes.Sequence):
             return runtime.shapes.element_shape(shape)
-        dims = runtime.shapes.dims(shape)
-        return None if not dims else dims[1:]
+        return runtime.shapes.row_shape(shape)
     if isinstance(value, _LoopElement):
         iterable = _operand(value.iterable, known, form, runtime, namespace)
         return _BOTTOM if iterable is _BOTTOM else runtime.shapes.element_shape(iterable.shape)
@@ -563,13 +563,16 @@ def _marked(shape: Any, marker: object, name: str, runtime: Runtime) -> Any:
     facts = runtime.shapes
     if not isinstance(shape, tuple):
         return shape
-    return tuple(
+    return facts.dims_like(
+        shape,
         (
-            facts.Size((marker, name, axis), True)
-            if facts.is_many(size) and size.origin is None
-            else size
-        )
-        for axis, size in enumerate(shape)
+            (
+                facts.Size((marker, name, axis), True)
+                if facts.is_many(size) and size.origin is None
+                else size
+            )
+            for axis, size in enumerate(shape)
+        ),
     )
 
 
@@ -587,7 +590,7 @@ def _unmarked(shape: Any, marker: object, runtime: Runtime) -> Any:
         return size
 
     if isinstance(shape, tuple):
-        return tuple(size_of(size) for size in shape)
+        return facts.dims_like(shape, (size_of(size) for size in shape))
     if isinstance(shape, facts.Sequence) and shape.elements is not None:
         elements = tuple(_unmarked(element, marker, runtime) for element in shape.elements)
         return facts.Sequence(
