@@ -366,7 +366,12 @@ def inlinable_form(
     """``parsed`` and its normal form, if a call of it can be spliced (the side conditions
     on its body above); None otherwise."""
     try:
-        check_supported(parsed, runtime.array_makers, runtime.copying_functions)
+        check_supported(
+            parsed,
+            runtime.array_makers,
+            runtime.copying_functions,
+            copying_unless=runtime.copying_unless,
+        )
         form = normalize(parsed)
     except (OverbarError, OSError, TypeError, ValueError, SyntaxError):
         return None  # its pullback says why, if the call needs one

@@ -698,7 +698,13 @@ def _transform(
         for name, shape in (parameter_shapes or {}).items()
         if runtime.shapes.is_integer(shape)
     )
-    check_supported(parsed, runtime.array_makers, runtime.copying_functions, numbers=integers)
+    check_supported(
+        parsed,
+        runtime.array_makers,
+        runtime.copying_functions,
+        numbers=integers,
+        copying_unless=runtime.copying_unless,
+    )
     normal_form = normalize(parsed)
     # cell = Cell(W, U, b): its attributes as locals, its methods spliced in where called
     for _ in range(DEPTH):  # objects an object holds (self.cell = Cell(W)): taken apart next

@@ -1,0 +1,138 @@
+"""What the third hand's variants (``benchmarks/variants_third.py``) found refused, each made
+general and checked on spellings the benchmark does not have, with the side conditions where the
+change must not apply.
+
+- ``np.diff(u, 2)`` returns a new array, so it may read ``u`` before a write into ``u``; but
+  ``np.diff(u, 0)`` returns ``u`` itself, and ``np.diff(u, k)`` with ``k`` not a constant may.
+- An array method that returns a new value (``p.sum()``, ``p.max()``) reads ``p`` as arithmetic
+  does, so ``p *= x`` may be followed by ``p.sum()``; a view (``p.reshape``, ``p.ravel()``)
+  still refuses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import overbar
+from overbar.errors import UnsupportedSyntaxError
+from tests.support import define
+
+DIFF_STEPPERS = {
+    "positional": """
+def f(u0, r):
+    u = u0.copy()
+    for _ in range(3):
+        u[1:-1] += r * np.diff(u, 2)
+    return np.sum(u * u)
+""",
+    "keyword": """
+def f(u0, r):
+    u = np.array(u0)
+    for _ in range(2):
+        step = r * np.diff(u, n=2)
+        u[1:-1] = u[1:-1] + step
+    return np.sum(np.sin(u))
+""",
+    "first difference": """
+def f(u0, r):
+    u = u0 * 1.0
+    u[1:] = u[1:] - r * np.diff(u)
+    return np.sum(u ** 2)
+""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(DIFF_STEPPERS))
+@pytest.mark.parametrize("size", [3, 4, 8])
+def test_np_diff_copies_so_it_may_read_an_array_written_later(name, size):
+    f = define(DIFF_STEPPERS[name])
+    u = np.random.default_rng(size).uniform(0.1, 1.0, size=size)
+    overbar.check_grad(f, [u, 0.2], wrt=(0, 1))
+    literal = overbar.grad(f, wrt=(0, 1), optimise=False)(u, 0.2)
+    optimised = overbar.grad(f, wrt=(0, 1))(u, 0.2)
+    for one, other in zip(literal, optimised, strict=True):
+        np.testing.assert_allclose(one, other, rtol=1e-10, atol=1e-12)
+
+
+DIFF_AS_IS = {
+    "order zero": "np.diff(u, 0)",
+    "order zero by keyword": "np.diff(u, n=0)",
+    "order not a constant": "np.diff(u, k)",
+}
+
+
+@pytest.mark.parametrize("call", sorted(DIFF_AS_IS.values()))
+def test_np_diff_that_may_return_its_input_still_refuses(call):
+    """np.diff(u, 0) is u itself: a write into u after would change what was read."""
+    f = define(f"""
+def f(u0, r, k=0):
+    u = u0.copy()
+    d = {call}
+    u[1:-1] += r * d[1:-1]
+    return np.sum(u * u)
+""")
+    with pytest.raises(UnsupportedSyntaxError, match="may be a view of it"):
+        overbar.grad(f)(np.arange(5.0), 0.3)
+
+
+COPYING_METHODS = {
+    "horner in place": """
+def f(coeffs, x):
+    p = np.zeros_like(x)
+    for c in coeffs:
+        p *= x
+        p += c
+    return p.sum()
+""",
+    "scaled then its max": """
+def f(coeffs, x):
+    y = np.ones_like(x)
+    y *= coeffs[0]
+    top = y.max()
+    y += x
+    return y.mean() + top
+""",
+    "written then summed before another write": """
+def f(coeffs, x):
+    y = np.zeros(x.shape)
+    y[0] = coeffs[0]
+    total = y.sum()
+    y[1:] = x[1:] * total
+    return np.dot(y, y)
+""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(COPYING_METHODS))
+@pytest.mark.parametrize("points", [1, 3, 6])
+def test_a_copying_method_reads_an_array_changed_in_place(name, points):
+    f = define(COPYING_METHODS[name])
+    rng = np.random.default_rng(points)
+    coeffs, x = rng.normal(size=4), rng.uniform(-0.9, 0.9, size=points)
+    overbar.check_grad(f, [coeffs, x], wrt=(0, 1))
+
+
+VIEWING_METHODS = {
+    "reshape": """
+def f(coeffs, x):
+    y = np.zeros_like(x)
+    view = y.reshape(-1)
+    y += x
+    return np.sum(view * y)
+""",
+    "ravel": """
+def f(coeffs, x):
+    y = x * 1.0
+    flat = y.ravel()
+    y *= coeffs[0]
+    return np.sum(flat * y)
+""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(VIEWING_METHODS))
+def test_a_method_that_may_share_the_array_still_refuses(name):
+    f = define(VIEWING_METHODS[name])
+    with pytest.raises(UnsupportedSyntaxError, match="augmented assignment to y"):
+        overbar.grad(f, wrt=(0, 1))(np.ones(2), np.linspace(0.1, 0.5, 3))
