@@ -27,6 +27,7 @@ from overbar.transpiler.inline import inline_helpers
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.lambdas_passed import with_lambdas_passed
 from overbar.transpiler.linear_recursion import with_recursion_as_loops
+from overbar.transpiler.made_and_called import with_objects_named
 from overbar.transpiler.nested import with_nested_functions
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import ParsedFunction, parse, with_arity, with_functions
@@ -85,6 +86,7 @@ def transform_forward(
         parsed = with_contexts_lifted(parsed)  # with np.errstate(...): its body
         parsed = with_ufunc_writes(parsed, runtime.ufunc_writes)  # np.add.at(y, i, v): a write
         parsed = with_unpacked_writes(parsed)  # u[0], u[-1] = a, b: one write per line
+        parsed = with_objects_named(parsed)  # Cell(W)(h): cell = Cell(W), then cell(h)
         parsed = with_partials_called_through(with_known_unpacking(parsed))
         parsed = with_recursion_as_loops(with_nested_functions(parsed))  # helpers, loops
         parsed = with_lambdas_passed(parsed)  # apply(lambda z: z * w, x)

@@ -53,6 +53,7 @@ from overbar.runtime.interface import Runtime
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.linear_recursion import with_recursion_as_loops
+from overbar.transpiler.made_and_called import with_objects_named
 from overbar.transpiler.names import NameAllocator, clone, walk_breadth_first
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import MISSING, ParsedFunction, parse, with_functions
@@ -351,7 +352,7 @@ def _inlinable(
 ) -> tuple[ParsedFunction, NormalForm] | None:
     try:
         parsed = with_known_unpacking(with_functions(parse(helper), functions))
-        parsed = with_unpacked_writes(parsed)
+        parsed = with_objects_named(with_unpacked_writes(parsed))
         if with_partials_called_through(parsed) is not parsed:
             return None  # it calls a partial: its pullback reads the function bound to it
         parsed = with_recursion_as_loops(parsed)  # a recursion: as the pullback sees it

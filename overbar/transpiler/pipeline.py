@@ -47,6 +47,7 @@ from overbar.transpiler.known_shapes import read_known_shapes
 from overbar.transpiler.lambdas_passed import with_lambdas_passed
 from overbar.transpiler.linear_recursion import with_recursion_as_loops
 from overbar.transpiler.list_adjoints import own_list_adjoints
+from overbar.transpiler.made_and_called import with_objects_named
 from overbar.transpiler.names import NameAllocator, walk
 from overbar.transpiler.nested import with_nested_functions
 from overbar.transpiler.none_tests import without_none_tests
@@ -689,6 +690,7 @@ def _transform(
     parsed = with_contexts_lifted(parsed)  # with np.errstate(...): its body
     parsed = with_ufunc_writes(parsed, runtime.ufunc_writes)  # np.add.at(y, i, v): a write
     parsed = with_unpacked_writes(parsed)  # u[0], u[-1] = a, b: one write per line
+    parsed = with_objects_named(parsed)  # Cell(W)(h): cell = Cell(W), then cell(h)
     parsed = with_partials_called_through(with_known_unpacking(parsed))
     parsed = with_local_partials_called_through(parsed)  # step = partial(f, W=W); step(h)
     parsed = with_inner_gradients(with_recursion_as_loops(with_nested_functions(parsed)))
