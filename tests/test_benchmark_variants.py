@@ -126,10 +126,6 @@ REFUSED: dict[str, str] = {
     # _layer and drops the branch that calls it (none_tests.py), and runs
     "mlp_cols_u_library": "does not know to be a function",
     # the third hand's (variants_third.py), not fixed this session:
-    # functools.reduce of a lambda (a loop over the sequence would be its identity)
-    "rnn_t_reduce": "a lambda here",
-    "fixed_point_t_reduce": "a lambda here",
-    "horner_t_reduce": "a lambda here",
     # a step function made by a factory of closures
     "rnn_t_closure": "a function defined in a nested function",
     # x -= ... on a float argument: the specialisation does not tell a float from a 0-d array,

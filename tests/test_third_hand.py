@@ -10,6 +10,9 @@ change must not apply.
 - An object made and called at once (``Polynomial(coeffs)(x)``) is named on a line of its own
   first (``made_and_called.py``), so the objects pass takes it apart; not where naming it first
   could change what runs first, or where the callee is not a class.
+- ``functools.reduce(f, items, initial)`` is written as the loop it runs (``reduce_loops.py``),
+  with a lambda's body or a helper's call in it; not without ``initial``, nor where it runs
+  only sometimes, nor for a lambda with defaults.
 """
 
 from __future__ import annotations
@@ -215,3 +218,90 @@ def test_the_named_object_reads_as_its_class():
     f = define(CLASSES + MADE_AND_CALLED["returned"])
     source = overbar.grad(f, wrt=(0, 1)).source_for(np.ones(3), np.ones(3))
     assert "computed" not in source and "tanh" in source
+
+
+REDUCE_HELPERS = """
+import functools
+from functools import reduce
+
+
+def step(h, x):
+    return np.tanh(h * 0.5 + x)
+"""
+
+REDUCES = {
+    "lambda, assigned": """
+def f(w, xs):
+    h = functools.reduce(lambda h, x: np.tanh(h * w + x), xs, w * 0.0)
+    return np.sum(h**2)
+""",
+    "lambda, returned": """
+def f(w, xs):
+    return np.sum(reduce(lambda acc, row: acc * w + row, xs, np.zeros_like(w)))
+""",
+    "helper by name": """
+def f(w, xs):
+    h = reduce(step, xs, w)
+    return np.sum(h * w)
+""",
+    "the lambda reads the name assigned": """
+def f(w, xs):
+    y = w * 2.0
+    y = reduce(lambda a, v: a * y + v, xs, w)
+    return np.sum(y**2)
+""",
+    "items read the name assigned": """
+def f(w, xs):
+    h = xs * 1.0
+    h = reduce(lambda a, v: np.sin(a + v), h, w)
+    return np.sum(h)
+""",
+    "items and initial both calls": """
+def f(w, xs):
+    total = np.sum(reduce(lambda a, v: a * v, np.cos(xs), np.exp(w)))
+    return total
+""",
+    "a parameter's name as the lambda's": """
+def f(w, xs):
+    x = reduce(lambda w, x: w * x + 1.0, xs, w)
+    return np.sum(x * w)
+""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDUCES))
+@pytest.mark.parametrize("steps", [0, 1, 3])
+def test_functools_reduce_is_differentiated_as_its_loop(name, steps):
+    f = define(REDUCE_HELPERS + REDUCES[name])
+    rng = np.random.default_rng(steps)
+    w, xs = rng.uniform(0.2, 0.8, size=4), rng.uniform(0.2, 0.8, size=(steps, 4))
+    overbar.check_grad(f, [w, xs], wrt=(0, 1))
+    literal = overbar.grad(f, wrt=(0, 1), optimise=False)(w, xs)
+    optimised = overbar.grad(f, wrt=(0, 1))(w, xs)
+    for one, other in zip(literal, optimised, strict=True):
+        np.testing.assert_allclose(one, other, rtol=1e-10, atol=1e-12)
+
+
+def test_functools_reduce_reads_like_the_loop():
+    f = define(REDUCE_HELPERS + REDUCES["lambda, assigned"])
+    source = overbar.grad(f).source_for(np.ones(2), np.ones((3, 2)))
+    assert "reduce" not in source.replace("# h = functools.reduce", "")
+    assert "h = np.tanh(h * w + x)" in source
+
+
+REDUCES_LEFT = {
+    "no initial value": "def f(w, xs):\n    return np.sum(reduce(lambda a, v: a * v, xs) * w)\n",
+    "in a conditional": (
+        "def f(w, xs):\n    return np.sum(reduce(lambda a, v: a * v, xs, w) if len(xs) else w)\n"
+    ),
+    "a lambda with a default": (
+        "def f(w, xs):\n    return np.sum(reduce(lambda a, v, k=2.0: a * v * k, xs, w))\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDUCES_LEFT))
+def test_functools_reduce_outside_the_side_conditions_is_refused(name):
+    f = define(REDUCE_HELPERS + REDUCES_LEFT[name])
+    with pytest.raises(overbar.OverbarError, match="lambda"):
+        overbar.grad(f)(np.ones(2), np.ones((3, 2)))

@@ -58,6 +58,7 @@ from overbar.transpiler.names import NameAllocator, clone, walk_breadth_first
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import MISSING, ParsedFunction, parse, with_functions
 from overbar.transpiler.partials import with_partials_called_through
+from overbar.transpiler.reduce_loops import with_reduce_as_loops
 from overbar.transpiler.unpacked_writes import with_unpacked_writes
 from overbar.transpiler.unpacking import with_known_unpacking
 
@@ -353,6 +354,7 @@ def _inlinable(
     try:
         parsed = with_known_unpacking(with_functions(parse(helper), functions))
         parsed = with_objects_named(with_unpacked_writes(parsed))
+        parsed = with_reduce_as_loops(parsed)
         if with_partials_called_through(parsed) is not parsed:
             return None  # it calls a partial: its pullback reads the function bound to it
         parsed = with_recursion_as_loops(parsed)  # a recursion: as the pullback sees it

@@ -93,15 +93,22 @@ def _movable_call(statement: ast.stmt, parsed: ParsedFunction) -> ast.Call | Non
     if len(found) != 1:
         return None
     (call,) = found
+    return call if runs_first_and_once(value, call) else None
+
+
+def runs_first_and_once(value: ast.expr, call: ast.Call) -> bool:
+    """Whether ``call``, in the statement's ``value``, runs once whenever the statement does
+    (not inside a lambda, a comprehension, a conditional expression, ``and`` or ``or``), and
+    before every other call of the statement but those it is inside of (which run after
+    it) and those inside it, with no assignment expression: so that the call may run on a
+    line of its own just before the statement, its result given a name the statement reads."""
     ancestors = _ancestors(value, call)
     if ancestors is None or any(isinstance(a, _ONCE_BREAKERS) for a in ancestors):
-        return None
+        return False
     after = {id(node) for node in ast.walk(call)} | {id(a) for a in ancestors}
     if any(isinstance(n, ast.Call) and id(n) not in after for n in ast.walk(value)):
-        return None
-    if any(isinstance(n, ast.NamedExpr | ast.Await | ast.Yield) for n in ast.walk(value)):
-        return None
-    return call
+        return False
+    return not any(isinstance(n, ast.NamedExpr | ast.Await | ast.Yield) for n in ast.walk(value))
 
 
 def _ancestors(root: ast.AST, target: ast.AST) -> list[ast.AST] | None:

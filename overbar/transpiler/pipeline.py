@@ -74,6 +74,7 @@ from overbar.transpiler.pushes import (
     drop_unread_restores,
 )
 from overbar.transpiler.recompute import recompute_loop_values
+from overbar.transpiler.reduce_loops import with_reduce_as_loops
 from overbar.transpiler.remat import rematerialise
 from overbar.transpiler.reuse import reuse_forward_values
 from overbar.transpiler.reverse import Adjoint, differentiate, seed_parameter, without_local
@@ -691,6 +692,7 @@ def _transform(
     parsed = with_ufunc_writes(parsed, runtime.ufunc_writes)  # np.add.at(y, i, v): a write
     parsed = with_unpacked_writes(parsed)  # u[0], u[-1] = a, b: one write per line
     parsed = with_objects_named(parsed)  # Cell(W)(h): cell = Cell(W), then cell(h)
+    parsed = with_reduce_as_loops(parsed)  # functools.reduce(f, xs, h0): a for loop
     parsed = with_partials_called_through(with_known_unpacking(parsed))
     parsed = with_local_partials_called_through(parsed)  # step = partial(f, W=W); step(h)
     parsed = with_inner_gradients(with_recursion_as_loops(with_nested_functions(parsed)))
