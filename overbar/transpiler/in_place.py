@@ -150,8 +150,6 @@ class InPlaceChecks(FenceScope):
                         copying.add(id(operand))
                         if isinstance(operand, ast.Subscript):
                             copying.add(id(operand.value))
-                elif _is_copying_method_call(node):
-                    copying.add(id(node.func.value))  # y.sum(): a new value, not a view
                 elif isinstance(node, ast.Call) and self.copies_arguments(node):
                     # np.array([y[i], y[j]]) copies the elements of a display as it copies y[i]
                     parts = [
@@ -161,6 +159,8 @@ class InPlaceChecks(FenceScope):
                     ]
                     copying.update(id(a) for a in parts)
                     copying.update(id(a.value) for a in parts if isinstance(a, ast.Subscript))
+                elif _is_copying_method_call(node):  # after np.var(y): a function, not a method
+                    copying.add(id(node.func.value))  # y.sum(): a new value, not a view
             read = None
             if index < last_write:
                 read = _read_outside([statement], name, copying)
