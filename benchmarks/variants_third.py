@@ -794,13 +794,4 @@ VARIANTS = {
     ),
 }
 
-FUNCTIONS = tuple(
-    dataclasses.replace(
-        function,
-        variants=tuple(
-            base.Variant(v.__name__, v, base.has_loop(v)) for v in VARIANTS[function.name]
-        ),
-    )
-    for function in base.FUNCTIONS
-    if function.name in VARIANTS
-)
+FUNCTIONS = base.with_variants(VARIANTS)

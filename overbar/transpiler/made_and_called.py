@@ -30,6 +30,7 @@ from __future__ import annotations
 import ast
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from overbar.transpiler.names import NameAllocator, names_in
@@ -48,26 +49,34 @@ def with_objects_named(parsed: ParsedFunction) -> ParsedFunction:
     tree = copy.deepcopy(parsed.tree)
     taken = NameAllocator(set(names_in(tree)) | set(parsed.namespace.made))
 
-    def rewritten(block: list[ast.stmt]) -> list[ast.stmt]:
-        result: list[ast.stmt] = []
-        for statement in block:
-            for field in _BLOCKS:
-                inner = getattr(statement, field, None)
-                if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
-                    setattr(statement, field, rewritten(inner))
-            call = _movable_call(statement, parsed)
-            if call is not None:
-                made = call.func
-                name = taken.fresh(_snake_case(_last_part(made.func)))
-                binding = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=made)
-                result.append(ast.copy_location(binding, made))
-                ast.fix_missing_locations(binding)
-                call.func = ast.copy_location(ast.Name(id=name, ctx=ast.Load()), made)
-            result.append(statement)
-        return result
+    def named_first(statement: ast.stmt) -> list[ast.stmt]:
+        call = _movable_call(statement, parsed)
+        if call is None:
+            return [statement]
+        made = call.func
+        name = taken.fresh(_snake_case(_last_part(made.func)))
+        binding = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=made)
+        ast.fix_missing_locations(ast.copy_location(binding, made))
+        call.func = ast.copy_location(ast.Name(id=name, ctx=ast.Load()), made)
+        return [binding, statement]
 
-    tree.body = rewritten(tree.body)
+    tree.body = each_statement_rewritten(tree.body, named_first)
     return replace(parsed, tree=tree)
+
+
+def each_statement_rewritten(
+    block: list[ast.stmt], one: Callable[[ast.stmt], list[ast.stmt]]
+) -> list[ast.stmt]:
+    """``block`` with each statement replaced by the statements ``one`` gives for it, the
+    blocks nested in it (a loop's or a branch's body) rewritten first."""
+    result: list[ast.stmt] = []
+    for statement in block:
+        for field in _BLOCKS:
+            inner = getattr(statement, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                setattr(statement, field, each_statement_rewritten(inner, one))
+        result.extend(one(statement))
+    return result
 
 
 def _made_and_called(node: ast.AST, parsed: ParsedFunction) -> bool:
@@ -75,7 +84,7 @@ def _made_and_called(node: ast.AST, parsed: ParsedFunction) -> bool:
     return (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Call)
-        and _is_dotted_name(node.func.func)
+        and is_dotted_name(node.func.func)
         and isinstance(parsed.namespace.resolve(node.func.func), type)
     )
 
@@ -122,7 +131,8 @@ def _ancestors(root: ast.AST, target: ast.AST) -> list[ast.AST] | None:
     return None
 
 
-def _is_dotted_name(node: ast.expr) -> bool:
+def is_dotted_name(node: ast.expr) -> bool:
+    """``a``, ``a.b``, ``a.b.c``: a name, or attributes read from one."""
     while isinstance(node, ast.Attribute):
         node = node.value
     return isinstance(node, ast.Name)

@@ -44,11 +44,14 @@ import copy
 import functools
 from dataclasses import replace
 
-from overbar.transpiler.made_and_called import runs_first_and_once
+from overbar.transpiler.made_and_called import (
+    each_statement_rewritten,
+    is_dotted_name,
+    runs_first_and_once,
+)
 from overbar.transpiler.names import NameAllocator, names_in
 from overbar.transpiler.parse import ParsedFunction
 
-_BLOCKS = ("body", "orelse", "finalbody")
 _SIMPLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Return)
 
 
@@ -61,25 +64,17 @@ def with_reduce_as_loops(parsed: ParsedFunction) -> ParsedFunction:
     tree = copy.deepcopy(parsed.tree)
     taken = NameAllocator(set(names_in(tree)) | set(parsed.namespace.made))
 
-    def rewritten(block: list[ast.stmt]) -> list[ast.stmt]:
-        result: list[ast.stmt] = []
-        for statement in block:
-            for field in _BLOCKS:
-                inner = getattr(statement, field, None)
-                if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
-                    setattr(statement, field, rewritten(inner))
-            call = _reduce_to_write(statement, parsed, bound)
-            if call is None:
-                result.append(statement)
-                continue
-            loop, accumulator = _as_loop(tree, statement, call, taken)
-            result.extend(loop)
-            if not _assigns_to(statement, call, accumulator):
-                _replace(statement, call, ast.Name(id=accumulator, ctx=ast.Load()))
-                result.append(statement)
-        return result
+    def as_loop(statement: ast.stmt) -> list[ast.stmt]:
+        call = _reduce_to_write(statement, parsed, bound)
+        if call is None:
+            return [statement]
+        loop, accumulator = _as_loop(tree, statement, call, taken)
+        if _assigns_to(statement, call, accumulator):
+            return loop
+        _replace(statement, call, ast.Name(id=accumulator, ctx=ast.Load()))
+        return [*loop, statement]
 
-    tree.body = rewritten(tree.body)
+    tree.body = each_statement_rewritten(tree.body, as_loop)
     ast.fix_missing_locations(tree)
     return replace(parsed, tree=tree)
 
@@ -97,12 +92,6 @@ def _bound_names(tree: ast.AST) -> set[str]:
     }
 
 
-def _is_dotted_name(node: ast.expr) -> bool:
-    while isinstance(node, ast.Attribute):
-        node = node.value
-    return isinstance(node, ast.Name)
-
-
 def _root(node: ast.expr) -> str:
     while isinstance(node, ast.Attribute):
         node = node.value
@@ -114,7 +103,7 @@ def _is_reduce(node: ast.AST, parsed: ParsedFunction, bound: set[str]) -> bool:
     a dotted name."""
     if not (
         isinstance(node, ast.Call)
-        and _is_dotted_name(node.func)
+        and is_dotted_name(node.func)
         and _root(node.func) not in bound
         and parsed.namespace.resolve(node.func) is functools.reduce
         and len(node.args) == 3
@@ -123,7 +112,7 @@ def _is_reduce(node: ast.AST, parsed: ParsedFunction, bound: set[str]) -> bool:
     ):
         return False
     function = node.args[0]
-    if _is_dotted_name(function):
+    if is_dotted_name(function):
         return True
     if not isinstance(function, ast.Lambda):
         return False
