@@ -9,6 +9,7 @@
     python benchmarks/variants.py --anatomy           # count helper calls in the adjoints
     python benchmarks/variants.py --optimise all,-inline   # helpers kept as pullbacks
     python benchmarks/variants.py --unseen            # the family of variants_unseen.py instead
+    python benchmarks/variants.py --third             # the family of variants_third.py instead
 
 Three choices make the figures stable on a busy shared machine (a 2-core VM at load 10 gave
 wall-clock medians 50% apart for the same call):
@@ -26,8 +27,8 @@ The overbar imported is the one in this checkout (the repository root is put fir
 ``sys.path``), not whichever one the interpreter has installed.
 
 The functions and their hand-written adjoints are in ``variants_functions.py``; with ``--unseen``
-the variants are those of ``variants_unseen.py`` (written in other hands, against the same
-hand-written adjoints). Each variant's
+the variants are those of ``variants_unseen.py``, with ``--third`` those of ``variants_third.py``
+(written in other hands, against the same hand-written adjoints). Each variant's
 overbar gradient is checked against the hand-written adjoint (rtol 1e-8, atol 1e-8 times the
 largest entry) before it is timed; a refusal (an ``OverbarError``), a crash or a wrong gradient
 is reported as such in the table, not timed. Times are medians of rounds that alternate the
@@ -67,6 +68,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import run  # noqa: E402
 import variants_functions  # noqa: E402
+import variants_third  # noqa: E402
 import variants_unseen  # noqa: E402
 from run import format_time, paired_seconds  # noqa: E402
 
@@ -299,7 +301,11 @@ def anatomy_table(selection) -> list[str]:
 
 
 def chosen_variants(arguments):
-    family = variants_unseen if arguments.unseen else variants_functions
+    family = variants_functions
+    if arguments.unseen:
+        family = variants_unseen
+    elif arguments.third:
+        family = variants_third
     for function in family.FUNCTIONS:
         if arguments.function not in (None, function.name):
             continue
@@ -319,6 +325,9 @@ def main(argv=None) -> None:
     parser.add_argument("--output", help="also write the tables to this Markdown file")
     parser.add_argument(
         "--unseen", action="store_true", help="the variants of variants_unseen.py instead"
+    )
+    parser.add_argument(
+        "--third", action="store_true", help="the variants of variants_third.py instead"
     )
     parser.add_argument("--wall-clock", action="store_true", help="time with the wall clock")
     parser.add_argument(

@@ -18,7 +18,7 @@ import inspect
 import math
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.special
@@ -1922,3 +1922,13 @@ FUNCTIONS = (
         small_length=3,
     ),
 )
+
+
+def with_variants(table: dict[str, tuple[Callable, ...]]) -> tuple[Function, ...]:
+    """The functions named in ``table``, each with its variants given there instead (another
+    hand's, against the same hand-written adjoint and inputs)."""
+    return tuple(
+        replace(function, variants=tuple(Variant(v.__name__, v, has_loop(v)) for v in table[name]))
+        for function in FUNCTIONS
+        if (name := function.name) in table
+    )

@@ -15,8 +15,6 @@ Each function reuses the hand-written adjoint and the inputs of ``variants_funct
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import variants_functions as base
 
@@ -672,13 +670,4 @@ VARIANTS = {
     ),
 }
 
-FUNCTIONS = tuple(
-    dataclasses.replace(
-        function,
-        variants=tuple(
-            base.Variant(v.__name__, v, base.has_loop(v)) for v in VARIANTS[function.name]
-        ),
-    )
-    for function in base.FUNCTIONS
-    if function.name in VARIANTS
-)
+FUNCTIONS = base.with_variants(VARIANTS)

@@ -25,13 +25,16 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import variants_functions  # noqa: E402
+import variants_third  # noqa: E402
 
 import overbar  # noqa: E402
 from overbar.errors import OverbarError  # noqa: E402
+from tests.test_benchmark_variants import REFUSED  # noqa: E402
 
 CASES = [
     pytest.param(function, variant, length, id=f"{variant.name}-{length}")
-    for function in variants_functions.FUNCTIONS
+    for family in (variants_functions, variants_third)
+    for function in family.FUNCTIONS
     for variant in function.variants
     for length in ((0, 1) if variant.loops else (1,))
 ]
@@ -55,6 +58,8 @@ def _agree(found, expected, what):
 
 @pytest.mark.parametrize(("function", "variant", "length"), CASES)
 def test_variant_at_an_edge_length(function, variant, length):
+    if variant.name in REFUSED:
+        pytest.skip("refused at every length (test_benchmark_variants.REFUSED)")
     inputs = function.inputs(np.random.default_rng(length), length=length, small=True)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)

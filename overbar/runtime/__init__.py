@@ -125,6 +125,7 @@ NUMPY = Runtime(
     },
     array_makers=ARRAY_MAKERS,
     copying_functions=COPYING_FUNCTIONS,
+    copying_unless={np.diff: ("n", 1, 0)},  # np.diff(a, 0) returns a itself
     saved_region=helpers.saved_region,
     floating_target=helpers.floating_target,
     take_and_zero=helpers.take_and_zero,

@@ -106,3 +106,8 @@ class Runtime:
     # the writes of ufuncs' ``at`` method (np.add.at), each with the function that returns the
     # array written as a new value (``ufunc_at.py``): np.add.at(y, i, v) is y[()] = f(y, i, v)
     ufunc_writes: Mapping[Any, Callable] = field(default_factory=dict)
+    # functions that return a new array except for one value of one argument, where they
+    # return their input itself: f -> (the argument's name, its position, that value); a call
+    # copies where the argument is left out or is a constant other than that value
+    # (np.diff(u, 2) is new, np.diff(u, 0) is u)
+    copying_unless: Mapping[Callable, tuple[str, int, Any]] = field(default_factory=dict)

@@ -25,6 +25,8 @@ import dataclasses
 import importlib
 import inspect
 import sys
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from overbar.errors import UnsupportedSyntaxError
 from overbar.transpiler.fence_scope import (
@@ -153,11 +155,14 @@ def check_supported(
     copying_functions: frozenset = frozenset(),
     generated_effects: frozenset = frozenset(),
     numbers: frozenset = frozenset(),
+    copying_unless: Mapping = MappingProxyType({}),
 ) -> None:
     """Raise ``UnsupportedSyntaxError`` at the first construct overbar cannot handle.
 
     From the runtime: ``array_makers`` always return a new array (np.zeros, ...), so an array
-    they made may be written into; ``copying_functions`` never return a view of an argument.
+    they made may be written into; ``copying_functions`` never return a view of an argument;
+    ``copying_unless`` maps a function to the argument (name, position, value) at whose value
+    it returns its input itself, and at no other (``np.diff(u, n=0)``).
 
     ``generated_effects`` is given for code overbar generated (an adjoint differentiated again
     in forward mode): the runtime helpers it calls for their effects (``add_at(x_bar, i, g)``).
@@ -170,6 +175,7 @@ def check_supported(
     """
     fence = _Fence(parsed, array_makers, copying_functions, generated_effects)
     fence.numbers = frozenset(numbers)
+    fence.copying_unless = copying_unless
     fence.check()
 
 

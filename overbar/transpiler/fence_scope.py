@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import types
+from collections.abc import Mapping
 
 from overbar.errors import UnsupportedSyntaxError
 from overbar.transpiler.names import statements_breadth_first, walk_breadth_first
@@ -103,6 +104,8 @@ class FenceScope:
         self.lambdas = local_lambdas(self.tree)
         # the parameters bound to integers at the call, where the adjoint is specialised
         self.numbers: frozenset = frozenset()
+        # functions that copy but at one value of one argument (check_supported's)
+        self.copying_unless: Mapping = {}
 
     def refuse(self, node: ast.AST, what: str, advice: str) -> UnsupportedSyntaxError:
         message = f"overbar cannot differentiate {what} in {self.tree.name}: {advice}"

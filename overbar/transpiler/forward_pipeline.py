@@ -27,12 +27,14 @@ from overbar.transpiler.inline import inline_helpers
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.lambdas_passed import with_lambdas_passed
 from overbar.transpiler.linear_recursion import with_recursion_as_loops
+from overbar.transpiler.made_and_called import with_objects_named
 from overbar.transpiler.nested import with_nested_functions
 from overbar.transpiler.none_tests import without_none_tests
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import ParsedFunction, parse, with_arity, with_functions
 from overbar.transpiler.partials import with_partials_called_through
 from overbar.transpiler.pipeline import COMPILING, built_once, is_generated, replace_in_closures
+from overbar.transpiler.reduce_loops import with_reduce_as_loops
 from overbar.transpiler.shapes import Shapes, infer
 from overbar.transpiler.ufunc_at import with_ufunc_writes
 from overbar.transpiler.unpacked_writes import with_unpacked_writes
@@ -86,6 +88,8 @@ def transform_forward(
         parsed = with_contexts_lifted(parsed)  # with np.errstate(...): its body
         parsed = with_ufunc_writes(parsed, runtime.ufunc_writes)  # np.add.at(y, i, v): a write
         parsed = with_unpacked_writes(parsed)  # u[0], u[-1] = a, b: one write per line
+        parsed = with_objects_named(parsed)  # Cell(W)(h): cell = Cell(W), then cell(h)
+        parsed = with_reduce_as_loops(parsed)  # functools.reduce(f, xs, h0): a for loop
         parsed = with_partials_called_through(with_known_unpacking(parsed))
         parsed = with_recursion_as_loops(with_nested_functions(parsed))  # helpers, loops
         parsed = with_lambdas_passed(parsed)  # apply(lambda z: z * w, x)

@@ -22,6 +22,14 @@ from typing import Any
 from overbar.transpiler.fence_scope import CHANGES, FenceScope, bound_names, is_append
 from overbar.transpiler.names import statements_breadth_first, walk_breadth_first
 
+# Methods of an array that return a new object, never the array or a view of it (without an
+# ``out=`` argument): ``p.sum()`` reads p as arithmetic does. Not ``reshape``, ``ravel``,
+# ``T``, ``view``, ``squeeze``, ``astype`` (``copy=False`` may return the array itself).
+COPYING_METHODS = frozenset(
+    {"sum", "mean", "prod", "max", "min", "std", "var", "dot", "copy", "cumsum", "cumprod"}
+    | {"any", "all", "argmax", "argmin", "trace", "item", "tolist", "flatten", "round", "clip"}
+)
+
 
 def returns_new_values(function: Any) -> bool:
     """Whether ``function`` is a plain Python function (not a generator) whose every
@@ -151,6 +159,8 @@ class InPlaceChecks(FenceScope):
                     ]
                     copying.update(id(a) for a in parts)
                     copying.update(id(a.value) for a in parts if isinstance(a, ast.Subscript))
+                elif _is_copying_method_call(node):  # after np.var(y): a function, not a method
+                    copying.add(id(node.func.value))  # y.sum(): a new value, not a view
             read = None
             if index < last_write:
                 read = _read_outside([statement], name, copying)
@@ -210,7 +220,7 @@ class InPlaceChecks(FenceScope):
         function = self.resolve(value.func)
         return (
             function in self.array_makers
-            or function in self.copying_functions
+            or self.copies_arguments(value)
             or returns_new_values(function)
         )
 
@@ -218,6 +228,8 @@ class InPlaceChecks(FenceScope):
         """A call of a library function that returns a new array (not a view of an argument),
         or of a helper of the user's each of whose returns is arithmetic."""
         function = self.resolve(call.func)
+        if function in self.copying_unless:
+            return _leaves_out_or_avoids(call, *self.copying_unless[function])
         return function in self.copying_functions or returns_new_values(function)
 
     def check_appends(self, body: list[ast.stmt]) -> None:
@@ -519,6 +531,37 @@ def _single_target(statement: ast.Assign | ast.AnnAssign) -> ast.expr:
     return statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
 
 
+def _is_copying_method_call(node: ast.AST) -> bool:
+    """``y.sum()``, ``y.mean(axis=0)``, ...: a method of ``COPYING_METHODS`` called without
+    ``out=`` (which would return the array it writes into) or ``**options``."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in COPYING_METHODS
+        and all(k.arg not in ("out", None) for k in node.keywords)
+    )
+
+
+def _leaves_out_or_avoids(call: ast.Call, name: str, position: int, value: object) -> bool:
+    """Whether ``call`` leaves its argument ``name`` (at ``position``) out, or passes a
+    constant other than ``value`` (an int or float constant: ``2`` but not ``k``)."""
+    passed = [k.value for k in call.keywords if k.arg == name]
+    if len(call.args) > position:
+        passed.append(call.args[position])
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(
+        k.arg is None for k in call.keywords
+    ):
+        return False  # f(*args) or f(**options): what is passed is not known
+    if not passed:
+        return True
+    (argument,) = passed
+    return (
+        isinstance(argument, ast.Constant)
+        and type(argument.value) in (int, float)
+        and argument.value != value
+    )
+
+
 def _read_outside(statements: list[ast.stmt], name: str, allowed: set[int]) -> ast.Name | None:
     """The first read of ``name`` in ``statements`` whose node is not in ``allowed``."""
     for statement in statements:
@@ -571,6 +614,8 @@ def _used_outside_arithmetic(statements: list[ast.stmt], name: str, copies=None)
                 allowed.add(id(node.value))
             elif isinstance(node, ast.Call) and copies is not None and copies(node):
                 allowed.update(id(argument) for argument in node.args)
+            elif _is_copying_method_call(node):
+                allowed.add(id(node.func.value))  # p.sum() keeps no reference to p
             elif isinstance(node, ast.Name) and node.id == name:
                 uses.append(node)
     return any(id(use) not in allowed for use in uses if isinstance(use.ctx, ast.Load))

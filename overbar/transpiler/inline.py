@@ -53,10 +53,12 @@ from overbar.runtime.interface import Runtime
 from overbar.transpiler.fence import check_supported
 from overbar.transpiler.kept import cache_of
 from overbar.transpiler.linear_recursion import with_recursion_as_loops
+from overbar.transpiler.made_and_called import with_objects_named
 from overbar.transpiler.names import NameAllocator, clone, walk_breadth_first
 from overbar.transpiler.normalize import NormalForm, normalize
 from overbar.transpiler.parse import MISSING, ParsedFunction, parse, with_functions
 from overbar.transpiler.partials import with_partials_called_through
+from overbar.transpiler.reduce_loops import with_reduce_as_loops
 from overbar.transpiler.unpacked_writes import with_unpacked_writes
 from overbar.transpiler.unpacking import with_known_unpacking
 
@@ -351,7 +353,8 @@ def _inlinable(
 ) -> tuple[ParsedFunction, NormalForm] | None:
     try:
         parsed = with_known_unpacking(with_functions(parse(helper), functions))
-        parsed = with_unpacked_writes(parsed)
+        parsed = with_objects_named(with_unpacked_writes(parsed))
+        parsed = with_reduce_as_loops(parsed)
         if with_partials_called_through(parsed) is not parsed:
             return None  # it calls a partial: its pullback reads the function bound to it
         parsed = with_recursion_as_loops(parsed)  # a recursion: as the pullback sees it
@@ -366,7 +369,12 @@ def inlinable_form(
     """``parsed`` and its normal form, if a call of it can be spliced (the side conditions
     on its body above); None otherwise."""
     try:
-        check_supported(parsed, runtime.array_makers, runtime.copying_functions)
+        check_supported(
+            parsed,
+            runtime.array_makers,
+            runtime.copying_functions,
+            copying_unless=runtime.copying_unless,
+        )
         form = normalize(parsed)
     except (OverbarError, OSError, TypeError, ValueError, SyntaxError):
         return None  # its pullback says why, if the call needs one

@@ -52,6 +52,7 @@ from overbar.transpiler.known_shapes import (
 from overbar.transpiler.lambdas_passed import with_lambdas_passed
 from overbar.transpiler.linear_recursion import with_recursion_as_loops
 from overbar.transpiler.list_adjoints import own_list_adjoints
+from overbar.transpiler.made_and_called import with_objects_named
 from overbar.transpiler.names import NameAllocator, walk
 from overbar.transpiler.nested import with_nested_functions
 from overbar.transpiler.none_tests import without_none_tests
@@ -78,6 +79,7 @@ from overbar.transpiler.pushes import (
     drop_unread_restores,
 )
 from overbar.transpiler.recompute import recompute_loop_values
+from overbar.transpiler.reduce_loops import with_reduce_as_loops
 from overbar.transpiler.remat import rematerialise
 from overbar.transpiler.reuse import reuse_forward_values
 from overbar.transpiler.reverse import Adjoint, differentiate, seed_parameter, without_local
@@ -696,6 +698,8 @@ def _transform(
     parsed = with_contexts_lifted(parsed)  # with np.errstate(...): its body
     parsed = with_ufunc_writes(parsed, runtime.ufunc_writes)  # np.add.at(y, i, v): a write
     parsed = with_unpacked_writes(parsed)  # u[0], u[-1] = a, b: one write per line
+    parsed = with_objects_named(parsed)  # Cell(W)(h): cell = Cell(W), then cell(h)
+    parsed = with_reduce_as_loops(parsed)  # functools.reduce(f, xs, h0): a for loop
     parsed = with_partials_called_through(with_known_unpacking(parsed))
     parsed = with_local_partials_called_through(parsed)  # step = partial(f, W=W); step(h)
     parsed = with_inner_gradients(with_recursion_as_loops(with_nested_functions(parsed)))
@@ -705,7 +709,13 @@ def _transform(
         for name, shape in (parameter_shapes or {}).items()
         if runtime.shapes.is_integer(shape)
     )
-    check_supported(parsed, runtime.array_makers, runtime.copying_functions, numbers=integers)
+    check_supported(
+        parsed,
+        runtime.array_makers,
+        runtime.copying_functions,
+        numbers=integers,
+        copying_unless=runtime.copying_unless,
+    )
     normal_form = normalize(parsed)
     # cell = Cell(W, U, b): its attributes as locals, its methods spliced in where called
     for _ in range(DEPTH):  # objects an object holds (self.cell = Cell(W)): taken apart next
