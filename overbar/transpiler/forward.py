@@ -359,12 +359,17 @@ class _Tangents:
         Identity: the helper adds g (scattered at index) into acc in place, which is linear in
         acc and g together, so the tangent of acc after it is acc_dot with g_dot added alike.
         Side conditions: index does not vary (an index has no derivative); where g does not
-        vary, g_dot is zero and acc_dot is left as it is (no statement)."""
+        vary, g_dot is zero and acc_dot is left as it is (no statement). g is a name or a
+        display of names and constants (a tuple element's adjoint), whose tangent is the
+        display of their tangents."""
         call_node = statement.value
         changed, *positions, added = call_node.args
         if not (self.is_active(changed) and self.is_active(added)):
             return
-        if not (isinstance(changed, ast.Name) and isinstance(added, ast.Name)):
+        displayed = isinstance(added, ast.Tuple | ast.List) and all(
+            isinstance(e, ast.Name | ast.Constant) for e in added.elts
+        )  # (a_bar, b_bar), a list element's adjoint: its tangent is the display of theirs
+        if not (isinstance(changed, ast.Name) and (isinstance(added, ast.Name) or displayed)):
             raise InternalError(  # normalize makes them atoms: a name's tangent is known
                 f"forward mode met {ast.unparse(call_node)} with an expression for an adjoint",
                 self.state.parsed.location(statement),
