@@ -258,6 +258,25 @@ class _Blocks:
         return basic_subscript(index, self.shapes, self.runtime)
 
 
+def added_term(statement: ast.stmt) -> tuple[str, ast.expr] | None:
+    """``x = x + e`` or ``x = e + x``: (x, e)."""
+    if not (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Name)
+        and isinstance(statement.value, ast.BinOp)
+        and isinstance(statement.value.op, ast.Add)
+    ):
+        return None
+    name = statement.targets[0].id
+    left, right = statement.value.left, statement.value.right
+    if isinstance(right, ast.Name) and right.id == name:
+        left, right = right, left
+    if isinstance(left, ast.Name) and left.id == name:
+        return name, right
+    return None
+
+
 def basic_subscript(index: ast.expr, shapes: dict[str, Any], runtime: Runtime) -> ast.expr | None:
     """``index`` (an argument of ``index_bar``) written as subscript syntax, if it is basic:
     a literal integer, None or ``...``, a name ``shapes`` knows is an integer, a call of

@@ -72,6 +72,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
+from overbar.transpiler.accumulate import added_term
 from overbar.transpiler.library import library_function, module_names
 from overbar.transpiler.names import (
     names_in,
@@ -209,20 +210,10 @@ class _Hoister:
     def accumulation(self, statement: ast.stmt, loop: ast.For) -> tuple | None:
         """``X = X + P`` with P a product this pass sums after the loop, ``X = X + a`` or
         ``X = X + a.sum(...)``: (X, kind, the names P is a product of, or a)."""
-        if not (
-            isinstance(statement, ast.Assign)
-            and len(statement.targets) == 1
-            and isinstance(statement.targets[0], ast.Name)
-            and isinstance(statement.value, ast.BinOp)
-            and isinstance(statement.value.op, ast.Add)
-        ):
+        found = added_term(statement)
+        if found is None:
             return None
-        target = statement.targets[0].id
-        left, right = statement.value.left, statement.value.right
-        if isinstance(right, ast.Name) and right.id == target:
-            left, right = right, left
-        if not (isinstance(left, ast.Name) and left.id == target):
-            return None
+        target, right = found
         if isinstance(right, ast.Name):
             kind, names = "sum", (right.id,)
         elif _reduction_keywords(right) is not None:

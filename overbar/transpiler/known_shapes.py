@@ -58,7 +58,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.library import library_function, module_names
+from overbar.transpiler.library import is_elementwise_call, is_select, module_names
 from overbar.transpiler.names import names_loaded, names_stored, walk_breadth_first
 from overbar.transpiler.parse import MISSING, Namespace
 from overbar.transpiler.pushes import _is_pop, _pushed_name, _read_after_pops
@@ -222,19 +222,9 @@ def elementwise_calls(adjoint: Adjoint, runtime: Runtime, namespace: Namespace |
     """``node -> bool``: whether ``node`` calls an elementwise function of the array library
     (``np.sin(x)``, one positional argument per input) or its ``where(c, x, y)``."""
     names = module_names(adjoint.bindings, namespace, runtime)
-    select = getattr(runtime.array_module, "where", None)
 
     def elementwise(node: ast.expr) -> bool:
-        function = library_function(node, names, runtime)
-        if function is None or node.keywords:
-            return False
-        if any(isinstance(a, ast.Starred) for a in node.args):
-            return False
-        if function is select and select is not None:
-            return len(node.args) == 3
-        return runtime.is_elementwise(function) and getattr(function, "nin", None) == len(
-            node.args
-        )
+        return is_select(node, names, runtime) or is_elementwise_call(node, names, runtime)
 
     return elementwise
 

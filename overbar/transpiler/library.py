@@ -38,6 +38,31 @@ def library_function(node: ast.expr, names: frozenset[str], runtime: Runtime) ->
     return getattr(runtime.array_module, node.func.attr, None)
 
 
+def is_select(node: ast.expr, names: frozenset[str], runtime: Runtime) -> bool:
+    """Whether ``node`` is the array library's ``where(c, x, y)``: three positional arguments."""
+    function = library_function(node, names, runtime)
+    return (
+        function is not None
+        and function is getattr(runtime.array_module, "where", None)
+        and len(node.args) == 3
+        and not node.keywords
+        and not any(isinstance(a, ast.Starred) for a in node.args)
+    )
+
+
+def is_elementwise_call(node: ast.expr, names: frozenset[str], runtime: Runtime) -> bool:
+    """Whether ``node`` calls an elementwise function of the array library (``np.cos(x)``),
+    every argument positional, one per input (no ``out=``)."""
+    function = library_function(node, names, runtime)
+    return (
+        function is not None
+        and not node.keywords
+        and not any(isinstance(a, ast.Starred) for a in node.args)
+        and runtime.is_elementwise(function)
+        and getattr(function, "nin", None) == len(node.args)
+    )
+
+
 def surely_numeric(
     node: ast.expr, floating: frozenset[str], names: frozenset[str], runtime: Runtime
 ) -> bool:

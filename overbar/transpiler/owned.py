@@ -66,6 +66,7 @@ from dataclasses import replace
 
 from overbar.runtime.interface import Runtime
 from overbar.transpiler.accumulate import (
+    added_term,
     basic_subscript,
     rebinds_slice,
     without_sign,
@@ -349,11 +350,9 @@ class _Facts:
             and isinstance(value.op, ast.Add)
         ):
             return None
-        sides = [value.left, value.right]
-        mine = [side for side in sides if isinstance(side, ast.Name) and side.id == name]
-        if len(mine) != 1:
+        term = _other_term(value, name)
+        if term is None:
             return None
-        term = sides[1] if sides[0] is mine[0] else sides[0]
         if _reads(term, name):
             return None
         if (
@@ -992,11 +991,9 @@ class _Walk:
             name in self.owned and isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add)
         ):
             return None
-        sides = [value.left, value.right]
-        mine = [side for side in sides if isinstance(side, ast.Name) and side.id == name]
-        if len(mine) != 1:
+        term = _other_term(value, name)
+        if term is None:
             return None
-        term = sides[1] if sides[0] is mine[0] else sides[0]
         if isinstance(term, ast.Name) and self.facts.same_shape(name, term.id):
             return ast.AugAssign(ast.Name(name, ast.Store()), ast.Add(), _load(term.id))
         scattered = self.scattered_term(name, term)
@@ -1129,23 +1126,21 @@ class _Walk:
         return False
 
 
+def _other_term(value: ast.BinOp, name: str) -> ast.expr | None:
+    """In ``name + e`` or ``e + name`` (``name`` on one side only): ``e``."""
+    sides = [value.left, value.right]
+    mine = [side for side in sides if isinstance(side, ast.Name) and side.id == name]
+    if len(mine) != 1:
+        return None
+    return sides[1] if sides[0] is mine[0] else sides[0]
+
+
 def _added_to(statement: ast.stmt) -> str | None:
     """``x = x + e`` or ``x = e + x``, ``e`` not reading ``x``: ``x``."""
-    if not (
-        isinstance(statement, ast.Assign)
-        and len(statement.targets) == 1
-        and isinstance(statement.targets[0], ast.Name)
-        and isinstance(statement.value, ast.BinOp)
-        and isinstance(statement.value.op, ast.Add)
-    ):
+    found = added_term(statement)
+    if found is None or _reads(found[1], found[0]):
         return None
-    name = statement.targets[0].id
-    left, right = statement.value.left, statement.value.right
-    if isinstance(right, ast.Name) and right.id == name:
-        left, right = right, left
-    if isinstance(left, ast.Name) and left.id == name and not _reads(right, name):
-        return name
-    return None
+    return found[0]
 
 
 def _mentions(node: ast.AST, name: str) -> bool:

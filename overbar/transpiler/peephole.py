@@ -27,7 +27,7 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.library import library_function, module_names, surely_numeric
+from overbar.transpiler.library import is_select, library_function, module_names, surely_numeric
 from overbar.transpiler.names import (
     ReplaceNames,
     Transformer,
@@ -570,15 +570,7 @@ class _Rewriter(Transformer):
         )
 
     def is_select(self, node: ast.expr) -> bool:
-        """Whether ``node`` is the array library's ``where`` of three positional arguments."""
-        function = library_function(node, self.numpy_names, self.runtime)
-        return (
-            function is getattr(self.runtime.array_module, "where", None)
-            and function is not None
-            and len(node.args) == 3
-            and not node.keywords
-            and not any(isinstance(a, ast.Starred) for a in node.args)
-        )
+        return is_select(node, self.numpy_names, self.runtime)
 
     def ufunc_called(self, node: ast.expr) -> Any:
         """The elementwise function of the array library ``node`` calls (``np.exp(x)``), if it

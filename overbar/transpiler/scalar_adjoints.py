@@ -51,7 +51,12 @@ from dataclasses import replace
 from typing import Any
 
 from overbar.runtime.interface import Runtime
-from overbar.transpiler.library import library_function, module_names
+from overbar.transpiler.library import (
+    is_elementwise_call,
+    is_select,
+    library_function,
+    module_names,
+)
 from overbar.transpiler.names import names_loaded, names_with, walk
 from overbar.transpiler.parse import Namespace
 from overbar.transpiler.reverse import Adjoint
@@ -257,27 +262,10 @@ class _Sweep:
         return None
 
     def is_select(self, node: ast.expr) -> bool:
-        """``np.where(c, x, y)``: three positional arguments."""
-        function = library_function(node, self.numpy_names, self.runtime)
-        return (
-            function is not None
-            and function is getattr(self.runtime.array_module, "where", None)
-            and len(node.args) == 3
-            and not node.keywords
-            and not any(isinstance(a, ast.Starred) for a in node.args)
-        )
+        return is_select(node, self.numpy_names, self.runtime)
 
     def is_ufunc_call(self, node: ast.expr) -> bool:
-        """``np.cos(x)``: an elementwise function of the array library, every argument
-        positional, one per input (no ``out=``)."""
-        function = library_function(node, self.numpy_names, self.runtime)
-        return (
-            function is not None
-            and not node.keywords
-            and not any(isinstance(a, ast.Starred) for a in node.args)
-            and self.runtime.is_elementwise(function)
-            and getattr(function, "nin", None) == len(node.args)
-        )
+        return is_elementwise_call(node, self.numpy_names, self.runtime)
 
     def leaves(self, value: ast.expr) -> list[ast.expr] | None:
         """The operands of the elementwise expression ``value`` is (``+ - * /``, unary ``-`` and
